@@ -1,0 +1,244 @@
+#include "quant/codebook.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "quant/coding.h"
+
+namespace tqdb {
+namespace {
+
+constexpr uint32_t kCodebookMagic = 0x31424354;  // "TCB1"
+constexpr int kGridPoints = 1 << 20;
+
+// A tabulated density with prefix sums of mass, first and second moments.
+struct Grid {
+  std::vector<double> t;   // sorted abscissae
+  std::vector<double> w0;  // prefix sums of weight, size n+1
+  std::vector<double> w1;  // prefix sums of weight * t
+  std::vector<double> w2;  // prefix sums of weight * t^2
+};
+
+Grid MakeGrid(CodebookKind kind, uint32_t d) {
+  Grid g;
+  g.t.resize(kGridPoints);
+  std::vector<double> w(kGridPoints);
+  if (kind == CodebookKind::kExactBeta) {
+    // t = sin(theta), theta in (-pi/2, pi/2); f(t) dt ~ cos^(d-2)(theta) dth.
+    const double h = M_PI / kGridPoints;
+    for (int i = 0; i < kGridPoints; ++i) {
+      const double th = -M_PI / 2 + (i + 0.5) * h;
+      g.t[i] = std::sin(th);
+      const double c = std::cos(th);
+      w[i] = (d == 2) ? 1.0 : std::exp((d - 2.0) * std::log(c));
+    }
+  } else {
+    // N(0, 1/d) on +-12 sigma.
+    const double sigma = 1.0 / std::sqrt(static_cast<double>(d));
+    const double lo = -12.0 * sigma, h = 24.0 * sigma / kGridPoints;
+    for (int i = 0; i < kGridPoints; ++i) {
+      const double x = lo + (i + 0.5) * h;
+      g.t[i] = x;
+      const double z = x / sigma;
+      w[i] = std::exp(-0.5 * z * z);
+    }
+  }
+  g.w0.assign(kGridPoints + 1, 0.0);
+  g.w1.assign(kGridPoints + 1, 0.0);
+  g.w2.assign(kGridPoints + 1, 0.0);
+  for (int i = 0; i < kGridPoints; ++i) {
+    g.w0[i + 1] = g.w0[i] + w[i];
+    g.w1[i + 1] = g.w1[i] + w[i] * g.t[i];
+    g.w2[i + 1] = g.w2[i] + w[i] * g.t[i] * g.t[i];
+  }
+  return g;
+}
+
+// First grid index with t >= x.
+size_t Cut(const Grid& g, double x) {
+  return std::lower_bound(g.t.begin(), g.t.end(), x) - g.t.begin();
+}
+
+Codebook Solve(CodebookKind kind, uint32_t d, uint32_t bits, const Grid& g) {
+  const int k = 1 << bits;
+  const double total = g.w0.back();
+  // Panter-Dite start: centroids at quantiles of f^(1/3) ~ for a near-
+  // Gaussian law that is N(0, 3/d). Use the grid: cumulative of w^(1/3).
+  std::vector<double> c(k);
+  {
+    std::vector<double> cum(g.t.size() + 1, 0.0);
+    for (size_t i = 0; i < g.t.size(); ++i) {
+      const double wi = g.w0[i + 1] - g.w0[i];
+      cum[i + 1] = cum[i] + std::cbrt(wi);
+    }
+    for (int j = 0; j < k; ++j) {
+      const double target = cum.back() * (j + 0.5) / k;
+      const size_t i =
+          std::lower_bound(cum.begin(), cum.end(), target) - cum.begin();
+      c[j] = g.t[std::min(i, g.t.size() - 1)];
+    }
+  }
+  std::vector<double> b(k - 1);
+  for (int iter = 0; iter < 20000; ++iter) {
+    for (int j = 0; j + 1 < k; ++j) b[j] = 0.5 * (c[j] + c[j + 1]);
+    double moved = 0.0;
+    size_t lo = 0;
+    for (int j = 0; j < k; ++j) {
+      const size_t hi = (j + 1 < k) ? Cut(g, b[j]) : g.t.size();
+      const double m0 = g.w0[hi] - g.w0[lo];
+      if (m0 > 0) {
+        const double nc = (g.w1[hi] - g.w1[lo]) / m0;
+        moved = std::max(moved, std::fabs(nc - c[j]));
+        c[j] = nc;
+      }
+      lo = hi;
+    }
+    if (moved < 1e-12) break;
+  }
+  // Symmetrize (the law is symmetric; removes grid round-off).
+  for (int j = 0; j < k / 2; ++j) {
+    const double m = 0.5 * (c[k - 1 - j] - c[j]);
+    c[j] = -m;
+    c[k - 1 - j] = m;
+  }
+  for (int j = 0; j + 1 < k; ++j) b[j] = 0.5 * (c[j] + c[j + 1]);
+  // Expected MSE of one coordinate, times d.
+  double mse = 0.0;
+  size_t lo = 0;
+  for (int j = 0; j < k; ++j) {
+    const size_t hi = (j + 1 < k) ? Cut(g, b[j]) : g.t.size();
+    const double m0 = g.w0[hi] - g.w0[lo], m1 = g.w1[hi] - g.w1[lo],
+                 m2 = g.w2[hi] - g.w2[lo];
+    mse += m2 - 2 * c[j] * m1 + c[j] * c[j] * m0;
+    lo = hi;
+  }
+  Codebook cb;
+  cb.kind = kind;
+  cb.dim = d;
+  cb.bits = bits;
+  cb.expected_mse = d * mse / total;
+  cb.centroids.resize(k);
+  for (int j = 0; j < k; ++j) cb.centroids[j] = static_cast<float>(c[j]);
+  cb.thresholds.resize(k);
+  for (int j = 0; j + 1 < k; ++j) {
+    cb.thresholds[j] = 0.5f * (cb.centroids[j] + cb.centroids[j + 1]);
+  }
+  cb.thresholds[k - 1] = std::numeric_limits<float>::infinity();
+  return cb;
+}
+
+absl::Status CheckArgs(uint32_t dim, uint32_t bits) {
+  if (dim < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("codebook dimension must be >= 2, got ", dim));
+  }
+  if (bits < 1 || bits > 8) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bits per coordinate must be in [1, 8], got ", bits));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const Codebook>> GetCodebook(CodebookKind kind,
+                                                            uint32_t dim,
+                                                            uint32_t bits) {
+  if (absl::Status s = CheckArgs(dim, bits); !s.ok()) return s;
+  if (kind != CodebookKind::kExactBeta && kind != CodebookKind::kGaussian) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown codebook kind ", static_cast<uint32_t>(kind)));
+  }
+  using Key = std::tuple<uint32_t, uint32_t, uint32_t>;
+  static std::mutex mu;
+  static auto* cache = new std::map<Key, std::shared_ptr<const Codebook>>();
+  static auto* grids = new std::map<std::pair<uint32_t, uint32_t>,
+                                    std::shared_ptr<const Grid>>();
+  const Key key{static_cast<uint32_t>(kind), dim, bits};
+  std::shared_ptr<const Grid> grid;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache->find(key);
+    if (it != cache->end()) return it->second;
+    auto git = grids->find({static_cast<uint32_t>(kind), dim});
+    if (git != grids->end()) grid = git->second;
+  }
+  if (!grid) {
+    grid = std::make_shared<const Grid>(MakeGrid(kind, dim));
+    std::lock_guard<std::mutex> lock(mu);
+    // Keep a handful of grids (8 MiB each x 4 arrays) for reuse across b.
+    if (grids->size() >= 4) grids->clear();
+    (*grids)[{static_cast<uint32_t>(kind), dim}] = grid;
+  }
+  auto cb = std::make_shared<const Codebook>(Solve(kind, dim, bits, *grid));
+  std::lock_guard<std::mutex> lock(mu);
+  auto [it, inserted] = cache->emplace(key, cb);
+  return it->second;
+}
+
+std::string Codebook::Serialize() const {
+  std::string s;
+  PutFixed32(&s, kCodebookMagic);
+  PutFixed32(&s, static_cast<uint32_t>(kind));
+  PutFixed32(&s, dim);
+  PutFixed32(&s, bits);
+  for (float c : centroids) PutFloat(&s, c);
+  uint64_t mse_bits;
+  std::memcpy(&mse_bits, &expected_mse, 8);
+  PutFixed64(&s, mse_bits);
+  PutFixed32(&s, Crc32c(s.data(), s.size()));
+  return s;
+}
+
+absl::StatusOr<Codebook> Codebook::Deserialize(absl::string_view bytes) {
+  auto corrupt = [](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("codebook: ", why));
+  };
+  if (bytes.size() < 20) return corrupt("truncated");
+  const uint32_t stored_crc = DecodeFixed32(
+      reinterpret_cast<const uint8_t*>(bytes.data() + bytes.size() - 4));
+  if (Crc32c(bytes.data(), bytes.size() - 4) != stored_crc) {
+    return corrupt("checksum mismatch");
+  }
+  Decoder dec(bytes.substr(0, bytes.size() - 4));
+  uint32_t magic, kind, dim, bits;
+  dec.GetFixed32(&magic);
+  dec.GetFixed32(&kind);
+  dec.GetFixed32(&dim);
+  dec.GetFixed32(&bits);
+  if (magic != kCodebookMagic) return corrupt("bad magic");
+  if (kind > 1 || dim < 2 || bits < 1 || bits > 8) {
+    return corrupt("bad kind/dim/bits");
+  }
+  const uint32_t k = 1u << bits;
+  if (dec.remaining() != size_t{k} * 4 + 8) return corrupt("wrong length");
+  Codebook cb;
+  cb.kind = static_cast<CodebookKind>(kind);
+  cb.dim = dim;
+  cb.bits = bits;
+  cb.centroids.resize(k);
+  for (float& c : cb.centroids) dec.GetFloat(&c);
+  for (uint32_t j = 0; j + 1 < k; ++j) {
+    if (!(cb.centroids[j] < cb.centroids[j + 1])) {
+      return corrupt("centroids not strictly increasing");
+    }
+  }
+  uint64_t mse_bits;
+  dec.GetFixed64(&mse_bits);
+  std::memcpy(&cb.expected_mse, &mse_bits, 8);
+  cb.thresholds.resize(k);
+  for (uint32_t j = 0; j + 1 < k; ++j) {
+    cb.thresholds[j] = 0.5f * (cb.centroids[j] + cb.centroids[j + 1]);
+  }
+  cb.thresholds[k - 1] = std::numeric_limits<float>::infinity();
+  return cb;
+}
+
+}  // namespace tqdb

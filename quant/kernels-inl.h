@@ -1,0 +1,208 @@
+// Per-target bodies of the kernels declared in quant/kernels.h. Included once
+// per Highway target by quant/kernels.cc (the dispatch TU) and by the
+// per-target tests, exactly like hwy/examples/skeleton-inl.h.
+// Contracts: see quant/kernels.h.
+
+// Per-target include guard (re-included for each target by foreach_target).
+#if defined(TQDB_QUANT_KERNELS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef TQDB_QUANT_KERNELS_INL_H_
+#undef TQDB_QUANT_KERNELS_INL_H_
+#else
+#define TQDB_QUANT_KERNELS_INL_H_
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace tqdb {
+namespace kernels {
+namespace HWY_NAMESPACE {
+
+namespace hn = hwy::HWY_NAMESPACE;
+
+HWY_INLINE float DotImpl(const float* HWY_RESTRICT a,
+                         const float* HWY_RESTRICT b, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  auto acc0 = hn::Zero(d);
+  auto acc1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), acc1);
+  }
+  for (; i + N <= n; i += N) {
+    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
+  }
+  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+HWY_INLINE float L2SqrImpl(const float* HWY_RESTRICT a,
+                           const float* HWY_RESTRICT b, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  auto acc0 = hn::Zero(d);
+  auto acc1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    const auto t0 = hn::Sub(hn::LoadU(d, a + i), hn::LoadU(d, b + i));
+    const auto t1 = hn::Sub(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N));
+    acc0 = hn::MulAdd(t0, t0, acc0);
+    acc1 = hn::MulAdd(t1, t1, acc1);
+  }
+  for (; i + N <= n; i += N) {
+    const auto t = hn::Sub(hn::LoadU(d, a + i), hn::LoadU(d, b + i));
+    acc0 = hn::MulAdd(t, t, acc0);
+  }
+  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
+  for (; i < n; ++i) {
+    const float t = a[i] - b[i];
+    s += t * t;
+  }
+  return s;
+}
+
+// Butterfly stages with stride h < N run in scalar code, larger strides in
+// full vectors. Both do the identical add/sub per element pair, so the result
+// is bit-identical to the scalar reference on every target.
+HWY_INLINE void FwhtImpl(float* HWY_RESTRICT x, size_t n, float scale) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  size_t h = 1;
+  for (; h < n && h < N; h *= 2) {
+    for (size_t i = 0; i < n; i += 2 * h) {
+      for (size_t j = i; j < i + h; ++j) {
+        const float a = x[j];
+        const float b = x[j + h];
+        x[j] = a + b;
+        x[j + h] = a - b;
+      }
+    }
+  }
+  for (; h < n; h *= 2) {
+    for (size_t i = 0; i < n; i += 2 * h) {
+      for (size_t j = i; j < i + h; j += N) {
+        const auto a = hn::LoadU(d, x + j);
+        const auto b = hn::LoadU(d, x + j + h);
+        hn::StoreU(hn::Add(a, b), d, x + j);
+        hn::StoreU(hn::Sub(a, b), d, x + j + h);
+      }
+    }
+  }
+  const auto vs = hn::Set(d, scale);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    hn::StoreU(hn::Mul(hn::LoadU(d, x + i), vs), d, x + i);
+  }
+  for (; i < n; ++i) x[i] *= scale;
+}
+
+HWY_INLINE void PermuteSignsImpl(const float* HWY_RESTRICT x,
+                                 const uint32_t* HWY_RESTRICT perm,
+                                 const float* HWY_RESTRICT signs, size_t n,
+                                 float* HWY_RESTRICT y) {
+  const hn::ScalableTag<float> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto idx =
+        hn::LoadU(di, reinterpret_cast<const int32_t*>(perm + i));
+    const auto v = hn::GatherIndex(d, x, idx);
+    hn::StoreU(hn::Mul(v, hn::LoadU(d, signs + i)), d, y + i);
+  }
+  for (; i < n; ++i) y[i] = x[perm[i]] * signs[i];
+}
+
+HWY_INLINE void QuantizeImpl(const float* HWY_RESTRICT y, size_t n,
+                             const float* HWY_RESTRICT thresholds, int bits,
+                             uint8_t* HWY_RESTRICT idx) {
+  const hn::ScalableTag<float> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  const hn::Rebind<uint8_t, decltype(di)> du8;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto v = hn::LoadU(d, y + i);
+    auto k = hn::Zero(di);
+    for (int32_t step = 1 << (bits - 1); step > 0; step >>= 1) {
+      const auto t = hn::GatherIndex(d, thresholds + step - 1, k);
+      const auto gt = hn::RebindMask(di, v > t);
+      k = hn::IfThenElse(gt, hn::Add(k, hn::Set(di, step)), k);
+    }
+    hn::StoreU(hn::DemoteTo(du8, k), du8, idx + i);
+  }
+  for (; i < n; ++i) {
+    uint32_t k = 0;
+    for (uint32_t step = 1u << (bits - 1); step > 0; step >>= 1) {
+      if (y[i] > thresholds[k + step - 1]) k += step;
+    }
+    idx[i] = static_cast<uint8_t>(k);
+  }
+}
+
+HWY_INLINE float DotLutImpl(const float* HWY_RESTRICT q,
+                            const uint8_t* HWY_RESTRICT idx,
+                            const float* HWY_RESTRICT table, size_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  const hn::Rebind<uint8_t, decltype(di)> du8;
+  const size_t N = hn::Lanes(d);
+  auto acc0 = hn::Zero(d);
+  auto acc1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    const auto k0 = hn::PromoteTo(di, hn::LoadU(du8, idx + i));
+    const auto k1 = hn::PromoteTo(di, hn::LoadU(du8, idx + i + N));
+    acc0 = hn::MulAdd(hn::LoadU(d, q + i), hn::GatherIndex(d, table, k0), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(d, q + i + N), hn::GatherIndex(d, table, k1),
+                      acc1);
+  }
+  for (; i + N <= n; i += N) {
+    const auto k0 = hn::PromoteTo(di, hn::LoadU(du8, idx + i));
+    acc0 = hn::MulAdd(hn::LoadU(d, q + i), hn::GatherIndex(d, table, k0), acc0);
+  }
+  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
+  for (; i < n; ++i) s += q[i] * table[idx[i]];
+  return s;
+}
+
+HWY_INLINE float MaskedSumImpl(const float* HWY_RESTRICT q,
+                               const uint8_t* HWY_RESTRICT bits, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  auto acc = hn::Zero(d);
+  size_t i = 0;
+  if (N <= 32) {
+    // 64 elements per word; each vector takes N consecutive bits of it.
+    for (; i + 64 <= n; i += 64) {
+      uint64_t w;
+      std::memcpy(&w, bits + i / 8, 8);  // little-endian hosts (x86, ARM)
+      for (size_t j = 0; j < 64; j += N) {
+        const uint64_t m = (w >> j);
+        uint8_t mb[8];
+        std::memcpy(mb, &m, 8);
+        const auto mask = hn::LoadMaskBits(d, mb);
+        acc = hn::Add(acc, hn::IfThenElseZero(mask, hn::LoadU(d, q + i + j)));
+      }
+    }
+  }
+  float s = hn::GetLane(hn::SumOfLanes(d, acc));
+  for (; i < n; ++i) {
+    if ((bits[i >> 3] >> (i & 7)) & 1) s += q[i];
+  }
+  return s;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace kernels
+}  // namespace tqdb
+HWY_AFTER_NAMESPACE();
+
+#endif  // TQDB_QUANT_KERNELS_INL_H_

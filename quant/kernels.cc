@@ -1,0 +1,59 @@
+// The dispatch translation unit of quant/kernels.h (hwy/examples/skeleton.cc
+// pattern): foreach_target re-includes this file once per compiled target.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "quant/kernels.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "quant/kernels-inl.h"
+
+#if HWY_ONCE
+#include "hwy/targets.h"
+#include "quant/kernels.h"
+
+namespace tqdb {
+namespace kernels {
+
+HWY_EXPORT(DotImpl);
+HWY_EXPORT(L2SqrImpl);
+HWY_EXPORT(FwhtImpl);
+HWY_EXPORT(PermuteSignsImpl);
+HWY_EXPORT(QuantizeImpl);
+HWY_EXPORT(DotLutImpl);
+HWY_EXPORT(MaskedSumImpl);
+
+float Dot(const float* a, const float* b, size_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotImpl)(a, b, n);
+}
+float L2Sqr(const float* a, const float* b, size_t n) {
+  return HWY_DYNAMIC_DISPATCH(L2SqrImpl)(a, b, n);
+}
+void Fwht(float* x, size_t n, float scale) {
+  HWY_DYNAMIC_DISPATCH(FwhtImpl)(x, n, scale);
+}
+void PermuteSigns(const float* x, const uint32_t* perm, const float* signs,
+                  size_t n, float* y) {
+  HWY_DYNAMIC_DISPATCH(PermuteSignsImpl)(x, perm, signs, n, y);
+}
+void Quantize(const float* y, size_t n, const float* thresholds, int bits,
+              uint8_t* idx) {
+  HWY_DYNAMIC_DISPATCH(QuantizeImpl)(y, n, thresholds, bits, idx);
+}
+float DotLut(const float* q, const uint8_t* idx, const float* table,
+             size_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotLutImpl)(q, idx, table, n);
+}
+float MaskedSum(const float* q, const uint8_t* bits, size_t n) {
+  return HWY_DYNAMIC_DISPATCH(MaskedSumImpl)(q, bits, n);
+}
+
+const char* ActiveTargetName() {
+  const uint32_t targets = hwy::SupportedTargets() & HWY_TARGETS;
+  if (targets == 0) return "none";
+  // Lowest set bit = best target (Highway orders targets best-first by bit).
+  const uint32_t best = targets & (~targets + 1);
+  return hwy::TargetName(best);
+}
+
+}  // namespace kernels
+}  // namespace tqdb
+#endif  // HWY_ONCE

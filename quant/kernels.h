@@ -1,0 +1,60 @@
+// SIMD kernels of the quantizer (Highway dynamic dispatch) and their scalar
+// references. Every function in tqdb::kernels dispatches once per call to the
+// best target the CPU supports; tqdb::kernels::scalar holds the plain C++
+// reference with the same contract, kept in tree for tests and debugging.
+//
+// Determinism: Fwht, PermuteSigns and Quantize produce bit-identical output
+// on every target (they only add, subtract, multiply by constants and compare,
+// in the same order). Dot, L2Sqr, DotLut and MaskedSum sum in a
+// target-dependent order and agree with the reference to float rounding.
+//
+// All pointers must be valid for n elements; nothing is allocated; all
+// functions are thread-safe (no shared state).
+#ifndef TQDB_QUANT_KERNELS_H_
+#define TQDB_QUANT_KERNELS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tqdb {
+namespace kernels {
+
+// Sum of a[i]*b[i].
+float Dot(const float* a, const float* b, size_t n);
+// Sum of (a[i]-b[i])^2.
+float L2Sqr(const float* a, const float* b, size_t n);
+// In place: x <- scale * H_n x, H_n the (unnormalized) Walsh-Hadamard matrix.
+// REQUIRES: n is a power of two.
+void Fwht(float* x, size_t n, float scale);
+// y[i] = x[perm[i]] * signs[i] (signs are +1/-1). x and y must not alias.
+void PermuteSigns(const float* x, const uint32_t* perm, const float* signs,
+                  size_t n, float* y);
+// idx[i] = number of thresholds strictly below y[i], by branchless binary
+// search. `thresholds` has 2^bits entries: the 2^bits - 1 sorted boundaries
+// followed by +infinity. REQUIRES: 1 <= bits <= 8.
+void Quantize(const float* y, size_t n, const float* thresholds, int bits,
+              uint8_t* idx);
+// Sum of q[i] * table[idx[i]].
+float DotLut(const float* q, const uint8_t* idx, const float* table, size_t n);
+// Sum of q[i] over the i whose bit is set in `bits` (LSB-first bit order).
+float MaskedSum(const float* q, const uint8_t* bits, size_t n);
+
+// Name of the Highway target the dispatched functions use on this CPU.
+const char* ActiveTargetName();
+
+namespace scalar {
+float Dot(const float* a, const float* b, size_t n);
+float L2Sqr(const float* a, const float* b, size_t n);
+void Fwht(float* x, size_t n, float scale);
+void PermuteSigns(const float* x, const uint32_t* perm, const float* signs,
+                  size_t n, float* y);
+void Quantize(const float* y, size_t n, const float* thresholds, int bits,
+              uint8_t* idx);
+float DotLut(const float* q, const uint8_t* idx, const float* table, size_t n);
+float MaskedSum(const float* q, const uint8_t* bits, size_t n);
+}  // namespace scalar
+
+}  // namespace kernels
+}  // namespace tqdb
+
+#endif  // TQDB_QUANT_KERNELS_H_

@@ -1,0 +1,69 @@
+// Scalar references of quant/kernels.h. Plain C++, no intrinsics.
+#include "quant/kernels.h"
+
+namespace tqdb {
+namespace kernels {
+namespace scalar {
+
+float Dot(const float* a, const float* b, size_t n) {
+  float s = 0.0f;
+  for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+float L2Sqr(const float* a, const float* b, size_t n) {
+  float s = 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    const float t = a[i] - b[i];
+    s += t * t;
+  }
+  return s;
+}
+
+void Fwht(float* x, size_t n, float scale) {
+  for (size_t h = 1; h < n; h *= 2) {
+    for (size_t i = 0; i < n; i += 2 * h) {
+      for (size_t j = i; j < i + h; ++j) {
+        const float a = x[j];
+        const float b = x[j + h];
+        x[j] = a + b;
+        x[j + h] = a - b;
+      }
+    }
+  }
+  for (size_t i = 0; i < n; ++i) x[i] *= scale;
+}
+
+void PermuteSigns(const float* x, const uint32_t* perm, const float* signs,
+                  size_t n, float* y) {
+  for (size_t i = 0; i < n; ++i) y[i] = x[perm[i]] * signs[i];
+}
+
+void Quantize(const float* y, size_t n, const float* thresholds, int bits,
+              uint8_t* idx) {
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t k = 0;
+    for (uint32_t step = 1u << (bits - 1); step > 0; step >>= 1) {
+      if (y[i] > thresholds[k + step - 1]) k += step;
+    }
+    idx[i] = static_cast<uint8_t>(k);
+  }
+}
+
+float DotLut(const float* q, const uint8_t* idx, const float* table, size_t n) {
+  float s = 0.0f;
+  for (size_t i = 0; i < n; ++i) s += q[i] * table[idx[i]];
+  return s;
+}
+
+float MaskedSum(const float* q, const uint8_t* bits, size_t n) {
+  float s = 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    if ((bits[i >> 3] >> (i & 7)) & 1) s += q[i];
+  }
+  return s;
+}
+
+}  // namespace scalar
+}  // namespace kernels
+}  // namespace tqdb

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs exactly the Debian packages tqdb needs to build, test and benchmark.
+# Idempotent: when every package is already installed it does nothing (no
+# apt-get update). Works as root, or through sudo for other users.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  cmake g++ make pkg-config clang-format
+  # libraries (see DEVELOPERS.md / README for the recipe)
+  libabsl-dev
+  libprotobuf-dev protobuf-compiler
+  libgrpc++-dev protobuf-compiler-grpc
+  libhwy-dev
+  librocksdb-dev
+  libgtest-dev libgmock-dev
+  libbenchmark-dev
+  # the peer measured by benchmarks (optional at build time, installed here)
+  libfaiss-dev libblas-dev liblapack-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+  else
+    echo "setup: missing packages (${missing[*]}) and not root, no sudo" >&2
+    exit 1
+  fi
+fi
+
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup: done"
