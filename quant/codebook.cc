@@ -18,9 +18,15 @@ namespace {
 constexpr uint32_t kCodebookMagic = 0x31424354;  // "TCB1"
 constexpr int kGridPoints = 1 << 20;
 
-// A tabulated density with prefix sums of mass, first and second moments.
+// A density tabulated on n equal bins of a parameter u (theta for the Beta
+// law, t itself for the Gaussian), with prefix sums of mass, first and second
+// moments of t. Cumulative functions interpolate linearly inside a bin, so
+// they are continuous in the cut point and Lloyd iterations never stall on
+// the grid.
 struct Grid {
-  std::vector<double> t;   // sorted abscissae
+  bool theta = false;      // u = asin(t) (Beta) or u = t (Gaussian)
+  double u0 = 0, h = 0;    // first bin edge, bin width
+  std::vector<double> t;   // bin midpoints, in t units
   std::vector<double> w0;  // prefix sums of weight, size n+1
   std::vector<double> w1;  // prefix sums of weight * t
   std::vector<double> w2;  // prefix sums of weight * t^2
@@ -30,21 +36,24 @@ Grid MakeGrid(CodebookKind kind, uint32_t d) {
   Grid g;
   g.t.resize(kGridPoints);
   std::vector<double> w(kGridPoints);
+  const double sigma = 1.0 / std::sqrt(static_cast<double>(d));
   if (kind == CodebookKind::kExactBeta) {
-    // t = sin(theta), theta in (-pi/2, pi/2); f(t) dt ~ cos^(d-2)(theta) dth.
-    const double h = M_PI / kGridPoints;
+    // t = sin(theta); f(t) dt ~ cos^(d-2)(theta) dtheta, smooth for d >= 2.
+    // Beyond 16 sigma the mass is below 1e-50: cut the range there.
+    g.theta = true;
+    const double lim = 16.0 * sigma < 1.0 ? std::asin(16.0 * sigma) : M_PI / 2;
+    g.u0 = -lim;
+    g.h = 2 * lim / kGridPoints;
     for (int i = 0; i < kGridPoints; ++i) {
-      const double th = -M_PI / 2 + (i + 0.5) * h;
+      const double th = g.u0 + (i + 0.5) * g.h;
       g.t[i] = std::sin(th);
-      const double c = std::cos(th);
-      w[i] = (d == 2) ? 1.0 : std::exp((d - 2.0) * std::log(c));
+      w[i] = (d == 2) ? 1.0 : std::exp((d - 2.0) * std::log(std::cos(th)));
     }
   } else {
-    // N(0, 1/d) on +-12 sigma.
-    const double sigma = 1.0 / std::sqrt(static_cast<double>(d));
-    const double lo = -12.0 * sigma, h = 24.0 * sigma / kGridPoints;
+    g.u0 = -16.0 * sigma;
+    g.h = 32.0 * sigma / kGridPoints;
     for (int i = 0; i < kGridPoints; ++i) {
-      const double x = lo + (i + 0.5) * h;
+      const double x = g.u0 + (i + 0.5) * g.h;
       g.t[i] = x;
       const double z = x / sigma;
       w[i] = std::exp(-0.5 * z * z);
@@ -61,14 +70,27 @@ Grid MakeGrid(CodebookKind kind, uint32_t d) {
   return g;
 }
 
-// First grid index with t >= x.
-size_t Cut(const Grid& g, double x) {
-  return std::lower_bound(g.t.begin(), g.t.end(), x) - g.t.begin();
+// Cumulative mass and moments of t below the cut point x (in t units).
+struct Cum {
+  double m0, m1, m2;
+};
+Cum CumulativeAt(const Grid& g, double x) {
+  const size_t n = g.t.size();
+  double u = x;
+  if (g.theta) u = x >= 1.0 ? M_PI / 2 : (x <= -1.0 ? -M_PI / 2 : std::asin(x));
+  const double p = (u - g.u0) / g.h;
+  if (p <= 0) return {0, 0, 0};
+  if (p >= static_cast<double>(n)) return {g.w0[n], g.w1[n], g.w2[n]};
+  const size_t i = static_cast<size_t>(p);
+  const double f = p - static_cast<double>(i);
+  return {g.w0[i] + f * (g.w0[i + 1] - g.w0[i]),
+          g.w1[i] + f * (g.w1[i + 1] - g.w1[i]),
+          g.w2[i] + f * (g.w2[i + 1] - g.w2[i])};
 }
 
 Codebook Solve(CodebookKind kind, uint32_t d, uint32_t bits, const Grid& g) {
   const int k = 1 << bits;
-  const double total = g.w0.back();
+  const double sigma = 1.0 / std::sqrt(static_cast<double>(d));
   // Panter-Dite start: centroids at quantiles of f^(1/3) ~ for a near-
   // Gaussian law that is N(0, 3/d). Use the grid: cumulative of w^(1/3).
   std::vector<double> c(k);
@@ -86,21 +108,23 @@ Codebook Solve(CodebookKind kind, uint32_t d, uint32_t bits, const Grid& g) {
     }
   }
   std::vector<double> b(k - 1);
-  for (int iter = 0; iter < 20000; ++iter) {
+  const size_t n = g.t.size();
+  const Cum all{g.w0[n], g.w1[n], g.w2[n]};
+  for (int iter = 0; iter < 100000; ++iter) {
     for (int j = 0; j + 1 < k; ++j) b[j] = 0.5 * (c[j] + c[j + 1]);
     double moved = 0.0;
-    size_t lo = 0;
+    Cum lo{0, 0, 0};
     for (int j = 0; j < k; ++j) {
-      const size_t hi = (j + 1 < k) ? Cut(g, b[j]) : g.t.size();
-      const double m0 = g.w0[hi] - g.w0[lo];
+      const Cum hi = (j + 1 < k) ? CumulativeAt(g, b[j]) : all;
+      const double m0 = hi.m0 - lo.m0;
       if (m0 > 0) {
-        const double nc = (g.w1[hi] - g.w1[lo]) / m0;
+        const double nc = (hi.m1 - lo.m1) / m0;
         moved = std::max(moved, std::fabs(nc - c[j]));
         c[j] = nc;
       }
       lo = hi;
     }
-    if (moved < 1e-12) break;
+    if (moved < 1e-10 * sigma) break;
   }
   // Symmetrize (the law is symmetric; removes grid round-off).
   for (int j = 0; j < k / 2; ++j) {
@@ -111,14 +135,14 @@ Codebook Solve(CodebookKind kind, uint32_t d, uint32_t bits, const Grid& g) {
   for (int j = 0; j + 1 < k; ++j) b[j] = 0.5 * (c[j] + c[j + 1]);
   // Expected MSE of one coordinate, times d.
   double mse = 0.0;
-  size_t lo = 0;
+  Cum lo{0, 0, 0};
   for (int j = 0; j < k; ++j) {
-    const size_t hi = (j + 1 < k) ? Cut(g, b[j]) : g.t.size();
-    const double m0 = g.w0[hi] - g.w0[lo], m1 = g.w1[hi] - g.w1[lo],
-                 m2 = g.w2[hi] - g.w2[lo];
+    const Cum hi = (j + 1 < k) ? CumulativeAt(g, b[j]) : all;
+    const double m0 = hi.m0 - lo.m0, m1 = hi.m1 - lo.m1, m2 = hi.m2 - lo.m2;
     mse += m2 - 2 * c[j] * m1 + c[j] * c[j] * m0;
     lo = hi;
   }
+  const double total = all.m0;
   Codebook cb;
   cb.kind = kind;
   cb.dim = d;

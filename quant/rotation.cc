@@ -80,8 +80,8 @@ void HadamardRotation::Apply(const float* in, float* out,
   for (uint32_t k = 0; k < rounds_; ++k) {
     kernels::PermuteSigns(src, perm_.data() + size_t{k} * dim_,
                           signs_.data() + size_t{k} * dim_, dim_, scratch);
-    const uint32_t off = (k % 2 == 0) ? 0 : dim_ - window_;
-    kernels::Fwht(scratch + off, window_, scale_);
+    kernels::Fwht(scratch, window_, scale_);
+    if (window_ != dim_) kernels::Fwht(scratch + dim_ - window_, window_, scale_);
     std::memcpy(out, scratch, sizeof(float) * dim_);
     src = out;
   }
@@ -92,8 +92,8 @@ void HadamardRotation::ApplyInverse(const float* in, float* out,
   if (in != out) std::memcpy(out, in, sizeof(float) * dim_);
   for (uint32_t kk = rounds_; kk > 0; --kk) {
     const uint32_t k = kk - 1;
-    const uint32_t off = (k % 2 == 0) ? 0 : dim_ - window_;
-    kernels::Fwht(out + off, window_, scale_);
+    if (window_ != dim_) kernels::Fwht(out + dim_ - window_, window_, scale_);
+    kernels::Fwht(out, window_, scale_);
     kernels::PermuteSigns(out, inv_perm_.data() + size_t{k} * dim_,
                           inv_signs_.data() + size_t{k} * dim_, dim_, scratch);
     std::memcpy(out, scratch, sizeof(float) * dim_);

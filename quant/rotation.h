@@ -4,12 +4,15 @@
 // orthogonal transform applied in O(R * d log d) for every d >= 2, with no
 // padding (the output has exactly d coordinates). Let P be the largest power
 // of two <= d. Round r (r = 0..R-1) applies
-//     x <- D_r * Perm_r * x                (random permutation, random signs)
-//     x[o_r : o_r+P] <- H_P x[o_r : o_r+P] / sqrt(P)   (normalized Walsh-
-//                                                     Hadamard on a window)
-// with o_r = 0 for even r and d - P for odd r, so that for d != 2^k the two
-// windows overlap and every coordinate is mixed with every other. R defaults
-// to 3 when d is a power of two and 4 otherwise.
+//     x <- D_r * Perm_r * x             (random permutation, random signs)
+//     x[0 : P]   <- H_P x[0 : P] / sqrt(P)       (normalized Walsh-Hadamard)
+//     x[d-P : d] <- H_P x[d-P : d] / sqrt(P)     (only when d != P)
+// The two windows overlap whenever d is not a power of two, so every
+// coordinate is mixed in every round (a single alternating window leaves a
+// coordinate untouched with probability (1 - P/d) per round, which shows up
+// as heavy-tailed rotated coordinates). R defaults to 3 for powers of two
+// (HD3) and 4 otherwise (measured: 3 rounds at d = 768 still leave the
+// rotated coordinates of e_0 with kurtosis 3.4 instead of 3).
 //
 // Determinism: permutations and signs come from the pinned Rng (random.h),
 // and the transform only permutes, flips signs, adds, subtracts and scales,
