@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "quant/random.h"
+#include "quant/turbo_quantizer.h"
 
 namespace tqdb {
 namespace testing_util {
@@ -69,6 +70,32 @@ bool ReadVecs(const std::string& path, std::vector<T>* out, size_t* n,
   }
   std::fclose(f);
   return *n > 0;
+}
+
+// Codes of fixed data for every TurboQuant method (d = 100, 3 bits, seed
+// 2024), concatenated. Their CRC32C is pinned by tests: it must be the same
+// on every machine and SIMD target, forever.
+constexpr uint32_t kGoldenCodesCrc = 1868075301u;
+inline std::string GoldenCodeBytes() {
+  const uint32_t d = 100;
+  std::vector<float> x(3 * d);
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = static_cast<float>(static_cast<int>(i * 37 % 101) - 50) / 17.0f;
+  }
+  std::string all;
+  for (TqMethod m : {TqMethod::kMse, TqMethod::kProd, TqMethod::kRenorm}) {
+    TurboOptions o;
+    o.dim = d;
+    o.bits = 3;
+    o.method = m;
+    o.seed = 2024;
+    auto q = TurboQuantizer::Create(o);
+    if (!q.ok()) return "";
+    std::vector<uint8_t> codes(3 * (*q)->bytes_per_vector());
+    if (!(*q)->EncodeBatch(x.data(), 3, codes.data()).ok()) return "";
+    all.append(reinterpret_cast<const char*>(codes.data()), codes.size());
+  }
+  return all;
 }
 
 }  // namespace testing_util

@@ -1,0 +1,137 @@
+// Per-target tests of the Highway kernels (hwy/examples/skeleton_test.cc
+// pattern): every test body runs once for each target that is both compiled
+// and supported by this CPU, against the scalar reference.
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "tests/kernels_test.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/tests/hwy_gtest.h"
+#include "quant/codebook.h"
+#include "quant/coding.h"
+#include "quant/kernels-inl.h"
+#include "quant/kernels.h"
+#include "quant/random.h"
+#include "quant/rotation.h"
+#include "tests/test_util.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace tqdb {
+namespace kernels {
+namespace HWY_NAMESPACE {
+
+std::vector<float> RandomFloats(size_t n, uint64_t seed, double scale = 1.0) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = static_cast<float>(rng.Gaussian() * scale);
+  return v;
+}
+
+const size_t kSizes[] = {1, 2, 3, 7, 8, 15, 16, 31, 64, 100, 127, 384, 1536};
+
+void TestFwhtIsBitIdentical() {
+  for (size_t n : {size_t{1}, size_t{2}, size_t{4}, size_t{8}, size_t{16},
+                   size_t{64}, size_t{512}, size_t{2048}}) {
+    std::vector<float> a = RandomFloats(n, n), b = a;
+    FwhtImpl(a.data(), n, 0.125f);
+    scalar::Fwht(b.data(), n, 0.125f);
+    ASSERT_EQ(0, std::memcmp(a.data(), b.data(), n * sizeof(float)))
+        << "n=" << n;
+  }
+}
+
+void TestPermuteSignsIsBitIdentical() {
+  for (size_t n : kSizes) {
+    Rng rng(n);
+    const std::vector<uint32_t> perm =
+        RandomPermutation(static_cast<uint32_t>(n), &rng);
+    std::vector<float> signs(n);
+    for (float& s : signs) s = (rng.Next() & 1) ? -1.0f : 1.0f;
+    const std::vector<float> x = RandomFloats(n, 3 * n);
+    std::vector<float> a(n), b(n);
+    PermuteSignsImpl(x.data(), perm.data(), signs.data(), n, a.data());
+    scalar::PermuteSigns(x.data(), perm.data(), signs.data(), n, b.data());
+    ASSERT_EQ(a, b) << "n=" << n;
+  }
+}
+
+void TestQuantizeIsBitIdentical() {
+  for (uint32_t bits = 1; bits <= 8; ++bits) {
+    auto cb = GetCodebook(CodebookKind::kExactBeta, 128, bits);
+    ASSERT_TRUE(cb.ok());
+    for (size_t n : kSizes) {
+      std::vector<float> y = RandomFloats(n, n + bits, 1.0 / std::sqrt(128.0));
+      // Exact ties with boundaries must agree too.
+      if (n > 2 && bits > 1) y[1] = (*cb)->thresholds[0];
+      std::vector<uint8_t> a(n), b(n);
+      QuantizeImpl(y.data(), n, (*cb)->thresholds.data(), bits, a.data());
+      scalar::Quantize(y.data(), n, (*cb)->thresholds.data(), bits, b.data());
+      ASSERT_EQ(a, b) << "n=" << n << " bits=" << bits;
+      for (size_t i = 0; i < n; ++i) ASSERT_LT(a[i], 1u << bits);
+    }
+  }
+}
+
+void TestSumsMatchReference() {
+  for (size_t n : kSizes) {
+    const std::vector<float> a = RandomFloats(n, n), b = RandomFloats(n, n + 1);
+    const float dot = scalar::Dot(a.data(), b.data(), n);
+    EXPECT_NEAR(DotImpl(a.data(), b.data(), n), dot, 1e-4 * (1 + std::fabs(dot)));
+    const float l2 = scalar::L2Sqr(a.data(), b.data(), n);
+    EXPECT_NEAR(L2SqrImpl(a.data(), b.data(), n), l2, 1e-4 * (1 + l2));
+    Rng rng(n);
+    std::vector<uint8_t> idx(n), bits((n + 7) / 8 + 8, 0);
+    for (auto& v : idx) v = static_cast<uint8_t>(rng.Uniform(256));
+    for (size_t i = 0; i < (n + 7) / 8; ++i) {
+      bits[i] = static_cast<uint8_t>(rng.Next());
+    }
+    const std::vector<float> table = RandomFloats(256, 9);
+    const float lut = scalar::DotLut(a.data(), idx.data(), table.data(), n);
+    EXPECT_NEAR(DotLutImpl(a.data(), idx.data(), table.data(), n), lut,
+                1e-4 * (1 + std::fabs(lut)));
+    const float ms = scalar::MaskedSum(a.data(), bits.data(), n);
+    EXPECT_NEAR(MaskedSumImpl(a.data(), bits.data(), n), ms,
+                1e-4 * (1 + std::fabs(ms)));
+  }
+}
+
+// Whole pipeline through the dispatcher, which follows the target under
+// test: rotation output and codes must be the pinned bytes on every target.
+void TestRotationAndCodesArePinned() {
+  auto rot = HadamardRotation::Create(100, 42);
+  ASSERT_TRUE(rot.ok());
+  std::vector<float> x(100);
+  for (int i = 0; i < 100; ++i) x[i] = static_cast<float>(i % 7) - 3.0f;
+  const std::vector<float> y = rot->Apply(x);
+  EXPECT_EQ(Crc32c(y.data(), y.size() * sizeof(float)), 1409614447u);
+  const std::string codes = testing_util::GoldenCodeBytes();
+  EXPECT_EQ(Crc32c(codes.data(), codes.size()), testing_util::kGoldenCodesCrc);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace kernels
+}  // namespace tqdb
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace tqdb {
+namespace kernels {
+HWY_BEFORE_TEST(KernelsTest);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestFwhtIsBitIdentical);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestPermuteSignsIsBitIdentical);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestQuantizeIsBitIdentical);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestSumsMatchReference);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestRotationAndCodesArePinned);
+
+TEST(KernelsDispatchTest, ReportsATarget) {
+  const std::string name = ActiveTargetName();
+  EXPECT_NE(name, "none");
+  std::printf("active target: %s\n", name.c_str());
+}
+}  // namespace kernels
+}  // namespace tqdb
+#endif  // HWY_ONCE

@@ -1,0 +1,22 @@
+// Entry points of the tqdb subcommands. Each takes the arguments after the
+// subcommand name, writes results to `out` and diagnostics to `err`, and
+// returns the process exit code: 0 on success, 2 on a usage or input error
+// (bad flag, unreadable or malformed file: the message names the file and
+// row), 1 on an internal failure.
+#ifndef TQDB_TOOLS_COMMANDS_H_
+#define TQDB_TOOLS_COMMANDS_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace tqdb {
+
+// tqdb distortion: quantizer distortion, inner-product bias/variance,
+// bytes per vector and encode speed, per method and bit width.
+int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
+                  std::ostream& err);
+
+}  // namespace tqdb
+
+#endif  // TQDB_TOOLS_COMMANDS_H_

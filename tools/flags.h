@@ -1,0 +1,49 @@
+// A small command-line flag parser for tqdb subcommands.
+//
+// Accepts "--name value", "--name=value" and, for declared boolean flags,
+// bare "--name". Unknown flags, missing values and stray positional
+// arguments are errors (InvalidArgument naming the flag), which the CLI turns
+// into exit code 2. Not thread-safe; parse once in main.
+#ifndef TQDB_TOOLS_FLAGS_H_
+#define TQDB_TOOLS_FLAGS_H_
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace tqdb {
+
+class Flags {
+ public:
+  // `value_flags` take a value; `bool_flags` do not. Names without "--".
+  static absl::StatusOr<Flags> Parse(const std::vector<std::string>& args,
+                                     const std::set<std::string>& value_flags,
+                                     const std::set<std::string>& bool_flags);
+
+  bool Has(const std::string& name) const { return values_.count(name) > 0; }
+  std::string GetString(const std::string& name,
+                        const std::string& def = "") const;
+  absl::StatusOr<int64_t> GetInt(const std::string& name, int64_t def,
+                                 int64_t min, int64_t max) const;
+  absl::StatusOr<double> GetDouble(const std::string& name, double def) const;
+  // Comma-separated integers, each within [min, max].
+  absl::StatusOr<std::vector<int64_t>> GetIntList(const std::string& name,
+                                                  const std::string& def,
+                                                  int64_t min,
+                                                  int64_t max) const;
+  // Comma-separated words, each one of `allowed`.
+  absl::StatusOr<std::vector<std::string>> GetWordList(
+      const std::string& name, const std::string& def,
+      const std::set<std::string>& allowed) const;
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+}  // namespace tqdb
+
+#endif  // TQDB_TOOLS_FLAGS_H_
