@@ -68,13 +68,44 @@ HWY_INLINE float L2SqrImpl(const float* HWY_RESTRICT a,
   return s;
 }
 
-// Butterfly stages with stride h < N run in scalar code, larger strides in
-// full vectors. Both do the identical add/sub per element pair, so the result
-// is bit-identical to the scalar reference on every target.
+// Butterfly stages with stride h >= N combine whole vectors. Stages with
+// h < N run inside each vector: partner lanes come from TableLookupLanes
+// (lane i ^ h), lanes with bit h clear keep a + b and the others b' - a'
+// (= x[i - h] - x[i]). Every element is the same single add or subtract of
+// the same two operands as in the scalar reference, so the output is
+// bit-identical on every target.
 HWY_INLINE void FwhtImpl(float* HWY_RESTRICT x, size_t n, float scale) {
   const hn::ScalableTag<float> d;
+  const hn::RebindToSigned<decltype(d)> di;
   const size_t N = hn::Lanes(d);
   size_t h = 1;
+  if (n >= N && N > 1) {
+    // In-register stages h = 1, 2, ..., N/2.
+    constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
+    constexpr size_t kMaxStages = 5;  // log2(16) + 1 is plenty
+    using Idx = decltype(hn::SetTableIndices(d, static_cast<int32_t*>(nullptr)));
+    using Mask = decltype(hn::FirstN(d, 0));
+    HWY_ALIGN int32_t lanes[kMaxLanes];
+    Idx idx[kMaxStages];
+    Mask upper[kMaxStages];
+    size_t stages = 0;
+    const auto iota = hn::Iota(di, 0);
+    for (size_t hh = 1; hh < N && stages < kMaxStages; hh *= 2, ++stages) {
+      for (size_t i = 0; i < N; ++i) lanes[i] = static_cast<int32_t>(i ^ hh);
+      idx[stages] = hn::SetTableIndices(d, lanes);
+      const auto bit = hn::And(iota, hn::Set(di, static_cast<int32_t>(hh)));
+      upper[stages] = hn::RebindMask(d, bit != hn::Zero(di));
+    }
+    for (size_t i = 0; i < n; i += N) {
+      auto v = hn::LoadU(d, x + i);
+      for (size_t s = 0; s < stages; ++s) {
+        const auto p = hn::TableLookupLanes(v, idx[s]);
+        v = hn::IfThenElse(upper[s], hn::Sub(p, v), hn::Add(v, p));
+      }
+      hn::StoreU(v, d, x + i);
+    }
+    h = N;
+  }
   for (; h < n && h < N; h *= 2) {
     for (size_t i = 0; i < n; i += 2 * h) {
       for (size_t j = i; j < i + h; ++j) {
@@ -128,6 +159,19 @@ HWY_INLINE void QuantizeImpl(const float* HWY_RESTRICT y, size_t n,
   const hn::Rebind<uint8_t, decltype(di)> du8;
   const size_t N = hn::Lanes(d);
   size_t i = 0;
+  if (bits <= 4) {
+    // Few thresholds: count them with broadcast compares (no gathers).
+    const int nt = (1 << bits) - 1;
+    for (; i + N <= n; i += N) {
+      const auto v = hn::LoadU(d, y + i);
+      auto k = hn::Zero(di);
+      for (int t = 0; t < nt; ++t) {
+        const auto gt = hn::RebindMask(di, v > hn::Set(d, thresholds[t]));
+        k = hn::Sub(k, hn::VecFromMask(di, gt));  // true lanes are -1
+      }
+      hn::StoreU(hn::DemoteTo(du8, k), du8, idx + i);
+    }
+  }
   for (; i + N <= n; i += N) {
     const auto v = hn::LoadU(d, y + i);
     auto k = hn::Zero(di);

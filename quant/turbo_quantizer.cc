@@ -46,6 +46,21 @@ absl::Status CheckFinite(absl::Span<const float> x, absl::string_view what) {
   return absl::OkStatus();
 }
 
+// Double-precision dot product in a fixed order (four interleaved partial
+// sums combined pairwise), so its value never depends on the SIMD target.
+double DotDouble(const float* a, const float* b, size_t n) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += double{a[i]} * b[i];
+    s1 += double{a[i + 1]} * b[i + 1];
+    s2 += double{a[i + 2]} * b[i + 2];
+    s3 += double{a[i + 3]} * b[i + 3];
+  }
+  for (; i < n; ++i) s0 += double{a[i]} * b[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
 // E|u_1| for u uniform on the unit sphere of R^d.
 double MeanAbsCoordinate(uint32_t d) {
   return std::exp(std::lgamma(d / 2.0) - std::lgamma((d + 1) / 2.0)) /
@@ -187,9 +202,7 @@ void TurboQuantizer::EncodeUnchecked(const float* x, uint8_t* code) const {
   std::memset(code, 0, bytes_per_vector());
 
   // Norm in double, fixed order: identical on every target.
-  double nsq = 0.0;
-  for (size_t i = 0; i < d; ++i) nsq += double{x[i]} * x[i];
-  const double norm = std::sqrt(nsq);
+  const double norm = std::sqrt(DotDouble(x, x, d));
   const float inv = norm > 0 ? static_cast<float>(1.0 / norm) : 0.0f;
   for (size_t i = 0; i < d; ++i) tmp[i] = x[i] * inv;
   rotation_.Apply(tmp, y, r);
@@ -201,11 +214,9 @@ void TurboQuantizer::EncodeUnchecked(const float* x, uint8_t* code) const {
     kernels::Quantize(y, d, codebook_->thresholds.data(), mse_bits_, idx);
     PackBits(idx, d, mse_bits_, code, sign_bits);
     const float* c = codebook_->centroids.data();
-    for (size_t i = 0; i < d; ++i) {
-      const float yh = c[idx[i]];
-      y_dot_yhat += double{y[i]} * yh;
-      r[i] = y[i] - yh;
-    }
+    for (size_t i = 0; i < d; ++i) r[i] = c[idx[i]];  // y_hat, for now
+    y_dot_yhat = DotDouble(y, r, d);
+    for (size_t i = 0; i < d; ++i) r[i] = y[i] - r[i];
   } else {
     for (size_t i = 0; i < d; ++i) r[i] = y[i];
   }
@@ -221,8 +232,7 @@ void TurboQuantizer::EncodeUnchecked(const float* x, uint8_t* code) const {
       break;
     }
     case TqMethod::kProd: {
-      double gsq = 0.0;
-      for (size_t i = 0; i < d; ++i) gsq += double{r[i]} * r[i];
+      const double gsq = DotDouble(r, r, d);
       SketchApply(r, tmp, y);  // y is free now
       for (size_t i = 0; i < d; ++i) {
         if (tmp[i] >= 0.0f) code[i >> 3] |= uint8_t(1u << (i & 7));
