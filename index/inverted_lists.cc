@@ -1,0 +1,106 @@
+#include "index/inverted_lists.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace tqdb {
+
+void InvertedList::SetSubcodes(std::vector<uint8_t>* blocks, uint32_t m,
+                               uint32_t slot, const uint8_t* sub) {
+  const size_t block_bytes = size_t{m} / 2 * kBlockSize;
+  uint8_t* base = blocks->data() + (slot / kBlockSize) * block_bytes +
+                  slot % kBlockSize;
+  for (uint32_t p = 0; p < m / 2; ++p) {
+    base[p * kBlockSize] =
+        static_cast<uint8_t>((sub[2 * p] & 0xF) | (sub[2 * p + 1] << 4));
+  }
+}
+
+void InvertedList::GetSubcodes(const std::vector<uint8_t>& blocks, uint32_t m,
+                               uint32_t slot, uint8_t* sub) {
+  const size_t block_bytes = size_t{m} / 2 * kBlockSize;
+  const uint8_t* base = blocks.data() + (slot / kBlockSize) * block_bytes +
+                        slot % kBlockSize;
+  for (uint32_t p = 0; p < m / 2; ++p) {
+    sub[2 * p] = base[p * kBlockSize] & 0xF;
+    sub[2 * p + 1] = base[p * kBlockSize] >> 4;
+  }
+}
+
+uint32_t InvertedList::Append(uint64_t id, const uint8_t* sub4a,
+                              const uint8_t* sub4b, const uint8_t* sub8,
+                              const float* factors) {
+  const uint32_t slot = size();
+  if (slot % kBlockSize == 0) {
+    a_.resize(a_.size() + size_t{shape_.m4a} / 2 * kBlockSize, 0);
+    b_.resize(b_.size() + size_t{shape_.m4b} / 2 * kBlockSize, 0);
+  }
+  if (shape_.m4a) SetSubcodes(&a_, shape_.m4a, slot, sub4a);
+  if (shape_.m4b) SetSubcodes(&b_, shape_.m4b, slot, sub4b);
+  c_.insert(c_.end(), sub8, sub8 + shape_.m8);
+  factors_.insert(factors_.end(), factors, factors + shape_.nfactors);
+  ids_.push_back(id);
+  deleted_.push_back(0);
+  return slot;
+}
+
+void InvertedList::MarkDeleted(uint32_t slot) {
+  if (!deleted_[slot]) {
+    deleted_[slot] = 1;
+    ++tombstones_;
+  }
+}
+
+void InvertedList::Compact(
+    const std::function<void(uint64_t, uint32_t)>& moved) {
+  std::vector<uint8_t> sa(shape_.m4a), sb(shape_.m4b);
+  uint32_t out = 0;
+  const uint32_t n = size();
+  for (uint32_t s = 0; s < n; ++s) {
+    if (deleted_[s]) continue;
+    if (s != out) {
+      if (shape_.m4a) {
+        GetSubcodes(a_, shape_.m4a, s, sa.data());
+        SetSubcodes(&a_, shape_.m4a, out, sa.data());
+      }
+      if (shape_.m4b) {
+        GetSubcodes(b_, shape_.m4b, s, sb.data());
+        SetSubcodes(&b_, shape_.m4b, out, sb.data());
+      }
+      std::memmove(&c_[size_t{out} * shape_.m8], &c_[size_t{s} * shape_.m8],
+                   shape_.m8);
+      std::memmove(&factors_[size_t{out} * shape_.nfactors],
+                   &factors_[size_t{s} * shape_.nfactors],
+                   shape_.nfactors * sizeof(float));
+      ids_[out] = ids_[s];
+      moved(ids_[out], out);
+    }
+    deleted_[out] = 0;
+    ++out;
+  }
+  ids_.resize(out);
+  deleted_.resize(out);
+  c_.resize(size_t{out} * shape_.m8);
+  factors_.resize(size_t{out} * shape_.nfactors);
+  const size_t blocks = (out + kBlockSize - 1) / kBlockSize;
+  a_.resize(blocks * shape_.m4a / 2 * kBlockSize);
+  b_.resize(blocks * shape_.m4b / 2 * kBlockSize);
+  // Zero the padding slots of the last block (stale codes are harmless to
+  // the scan, which ignores slots >= size(), but keep the layout canonical).
+  std::vector<uint8_t> zero(std::max(shape_.m4a, shape_.m4b), 0);
+  for (uint32_t s = out; s < blocks * kBlockSize; ++s) {
+    if (shape_.m4a) SetSubcodes(&a_, shape_.m4a, s, zero.data());
+    if (shape_.m4b) SetSubcodes(&b_, shape_.m4b, s, zero.data());
+  }
+  tombstones_ = 0;
+  a_.shrink_to_fit();
+  b_.shrink_to_fit();
+}
+
+size_t InvertedList::MemoryBytes() const {
+  return a_.capacity() + b_.capacity() + c_.capacity() +
+         factors_.capacity() * sizeof(float) +
+         ids_.capacity() * sizeof(uint64_t) + deleted_.capacity();
+}
+
+}  // namespace tqdb

@@ -1,0 +1,74 @@
+// In-memory inverted list in the scan layout of the FastScan kernel.
+//
+// Vectors occupy slots 0..size()-1 in insertion order. Each 4-bit stream
+// (A, B: m sub-codes, m even) is stored in blocks of 32 slots:
+//   block k, pair p (sub-codes 2p, 2p+1), slot 32k + v:
+//     byte [k * (m/2) * 32 + p * 32 + v] = sub[2p] | sub[2p+1] << 4
+// so one 32-byte row holds one pair of sub-codes for 32 vectors, the unit
+// the kernel looks up with one byte shuffle per nibble. The last block is
+// zero-padded. Stream C (8-bit sub-codes) is row-major, slot after slot;
+// per-vector float factors, 64-bit ids and tombstone flags are side arrays.
+// Appends are O(1) amortized; deletes set a tombstone; Compact() moves live
+// slots down over the holes.
+//
+// Thread-safety: none; the owner (IvfIndex) serializes writers against
+// readers.
+#ifndef TQDB_INDEX_INVERTED_LISTS_H_
+#define TQDB_INDEX_INVERTED_LISTS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "index/scan_codec.h"
+
+namespace tqdb {
+
+constexpr uint32_t kBlockSize = 32;
+
+class InvertedList {
+ public:
+  explicit InvertedList(const ScanShape& shape) : shape_(shape) {}
+
+  uint32_t size() const { return static_cast<uint32_t>(ids_.size()); }
+  uint32_t live() const { return size() - tombstones_; }
+  uint32_t tombstones() const { return tombstones_; }
+  uint32_t nblocks() const { return (size() + kBlockSize - 1) / kBlockSize; }
+  const ScanShape& shape() const { return shape_; }
+
+  // Appends one vector; returns its slot.
+  uint32_t Append(uint64_t id, const uint8_t* sub4a, const uint8_t* sub4b,
+                  const uint8_t* sub8, const float* factors);
+  void MarkDeleted(uint32_t slot);
+  bool IsDeleted(uint32_t slot) const { return deleted_[slot] != 0; }
+  // Drops tombstones; `moved(id, new_slot)` is called for every live entry
+  // whose slot changed.
+  void Compact(const std::function<void(uint64_t, uint32_t)>& moved);
+
+  const uint8_t* codes_a() const { return a_.data(); }
+  const uint8_t* codes_b() const { return b_.data(); }
+  const uint8_t* codes_c() const { return c_.data(); }
+  const float* factors() const { return factors_.data(); }
+  const uint64_t* ids() const { return ids_.data(); }
+  const uint8_t* deleted() const { return deleted_.data(); }
+  // Bytes held in memory (codes, factors, ids, flags).
+  size_t MemoryBytes() const;
+
+ private:
+  static void SetSubcodes(std::vector<uint8_t>* blocks, uint32_t m,
+                          uint32_t slot, const uint8_t* sub);
+  static void GetSubcodes(const std::vector<uint8_t>& blocks, uint32_t m,
+                          uint32_t slot, uint8_t* sub);
+
+  ScanShape shape_;
+  std::vector<uint8_t> a_, b_, c_;
+  std::vector<float> factors_;
+  std::vector<uint64_t> ids_;
+  std::vector<uint8_t> deleted_;
+  uint32_t tombstones_ = 0;
+};
+
+}  // namespace tqdb
+
+#endif  // TQDB_INDEX_INVERTED_LISTS_H_

@@ -1,0 +1,476 @@
+#include "index/ivf_index.h"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "index/scanner.h"
+#include "quant/coding.h"
+#include "quant/kernels.h"
+#include "quant/kmeans.h"
+#include "quant/random.h"
+#include "quant/status_macros.h"
+
+namespace tqdb {
+namespace {
+
+constexpr uint32_t kIvfMagic = 0x31465654;  // "TVF1"
+constexpr uint32_t kIvfVersion = 1;
+constexpr size_t kMaxCodecTrain = 65536;
+
+uint32_t Threads(uint32_t t) {
+  return t ? t : std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+const char* MetricName(Metric m) {
+  switch (m) {
+    case Metric::kInnerProduct:
+      return "ip";
+    case Metric::kCosine:
+      return "cosine";
+    case Metric::kL2:
+      return "l2";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<Metric> ParseMetric(absl::string_view name) {
+  if (name == "ip" || name == "dot") return Metric::kInnerProduct;
+  if (name == "cosine" || name == "angular") return Metric::kCosine;
+  if (name == "l2" || name == "euclidean") return Metric::kL2;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown metric '", name, "' (expected cosine, ip or l2)"));
+}
+
+absl::Status IvfIndex::CheckVectors(const float* x, size_t n,
+                                    absl::string_view what) const {
+  const size_t d = options_.dim;
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = 0; j < d; ++j) {
+      const float v = x[i * d + j];
+      if (!std::isfinite(v)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, " ", i, " coordinate ", j, " is ",
+                         std::isnan(v) ? "NaN" : "infinite"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void IvfIndex::Prepare(const float* x, size_t n,
+                       std::vector<float>* out) const {
+  const size_t d = options_.dim;
+  out->assign(x, x + n * d);
+  if (options_.metric != Metric::kCosine) return;
+  for (size_t i = 0; i < n; ++i) {
+    float* r = out->data() + i * d;
+    const float nsq = kernels::Dot(r, r, d);
+    if (nsq > 0) {
+      const float inv = 1.0f / std::sqrt(nsq);
+      for (size_t j = 0; j < d; ++j) r[j] *= inv;
+    }
+  }
+}
+
+absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
+    const IvfOptions& options, const float* x, size_t n) {
+  if (options.dim < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dimension must be >= 2, got ", options.dim));
+  }
+  if (n == 0 || x == nullptr) {
+    return absl::InvalidArgumentError("training needs at least one vector");
+  }
+  std::unique_ptr<IvfIndex> idx(new IvfIndex());
+  idx->options_ = options;
+  TQ_RETURN_IF_ERROR(idx->CheckVectors(x, n, "training row"));
+  const uint32_t d = options.dim;
+  uint32_t nlist = options.nlist;
+  if (nlist == 0) {
+    nlist = static_cast<uint32_t>(std::lround(4.0 * std::sqrt(double(n))));
+    nlist = std::max<uint32_t>(1, std::min<uint32_t>(nlist, n / 39));
+  }
+  if (nlist > n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "nlist ", nlist, " exceeds the ", n, " training vectors"));
+  }
+  idx->nlist_ = nlist;
+  std::vector<float> xp;
+  idx->Prepare(x, n, &xp);
+  const uint32_t threads = Threads(options.threads);
+  if (nlist == 1) {
+    idx->centroids_.assign(d, 0.0f);
+    if (options.residual) {
+      for (size_t i = 0; i < n; ++i) {
+        for (uint32_t j = 0; j < d; ++j) idx->centroids_[j] += xp[i * d + j];
+      }
+      for (uint32_t j = 0; j < d; ++j) idx->centroids_[j] /= n;
+    }
+  } else {
+    KMeansOptions ko;
+    ko.k = nlist;
+    ko.max_iter = options.kmeans_iters;
+    ko.seed = options.seed;
+    ko.max_points_per_centroid = options.max_points_per_centroid;
+    ko.num_threads = threads;
+    TQ_ASSIGN_OR_RETURN(KMeansResult km, TrainKMeans(xp.data(), n, d, ko));
+    idx->centroids_ = std::move(km.centroids);
+  }
+  idx->assigner_ =
+      std::make_unique<CentroidAssigner>(idx->centroids_.data(), nlist, d);
+  // Codec training data: residuals of a sample (PQ needs it).
+  std::vector<float> train;
+  size_t nt = 0;
+  if (options.codec.method == "pq") {
+    nt = std::min(n, kMaxCodecTrain);
+    std::vector<uint32_t> rows(n);
+    for (size_t i = 0; i < n; ++i) rows[i] = static_cast<uint32_t>(i);
+    if (nt < n) {
+      Rng rng(options.seed + 17);
+      rows = RandomPermutation(static_cast<uint32_t>(n), &rng);
+      rows.resize(nt);
+    }
+    train.resize(nt * d);
+    for (size_t i = 0; i < nt; ++i) {
+      std::copy(&xp[size_t{rows[i]} * d], &xp[size_t{rows[i]} * d] + d,
+                &train[i * d]);
+    }
+    if (options.residual) {
+      std::vector<uint32_t> assign(nt);
+      idx->assigner_->Assign(train.data(), nt, d, assign.data(), nullptr,
+                             threads);
+      for (size_t i = 0; i < nt; ++i) {
+        const float* c = &idx->centroids_[size_t{assign[i]} * d];
+        for (uint32_t j = 0; j < d; ++j) train[i * d + j] -= c[j];
+      }
+    }
+  }
+  TQ_ASSIGN_OR_RETURN(idx->codec_, ScanCodec::Create(options.codec, d,
+                                                     train.data(), nt));
+  idx->lists_.assign(nlist, InvertedList(idx->codec_->shape()));
+  return idx;
+}
+
+std::string IvfIndex::SerializeTrained() const {
+  std::string s;
+  PutFixed32(&s, kIvfMagic);
+  PutFixed32(&s, kIvfVersion);
+  PutFixed32(&s, options_.dim);
+  PutFixed32(&s, static_cast<uint32_t>(options_.metric));
+  PutFixed32(&s, nlist_);
+  PutFixed32(&s, options_.residual ? 1 : 0);
+  PutFixed64(&s, options_.seed);
+  for (float c : centroids_) PutFloat(&s, c);
+  PutBytes(&s, codec_->Serialize());
+  PutFixed32(&s, Crc32c(s.data(), s.size()));
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::FromTrained(
+    absl::string_view bytes) {
+  auto corrupt = [](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("IVF parameters: ", why));
+  };
+  if (bytes.size() < 8) return corrupt("truncated");
+  const uint32_t crc = DecodeFixed32(
+      reinterpret_cast<const uint8_t*>(bytes.data() + bytes.size() - 4));
+  if (Crc32c(bytes.data(), bytes.size() - 4) != crc) {
+    return corrupt("checksum mismatch");
+  }
+  Decoder dec(bytes.substr(0, bytes.size() - 4));
+  uint32_t magic = 0, version = 0, dim = 0, metric = 0, nlist = 0,
+           residual = 0;
+  uint64_t seed = 0;
+  if (!dec.GetFixed32(&magic) || !dec.GetFixed32(&version)) {
+    return corrupt("truncated header");
+  }
+  if (magic != kIvfMagic) return corrupt("bad magic");
+  if (version != kIvfVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "IVF format version ", version, " is not supported (this build "
+        "reads ", kIvfVersion, ")"));
+  }
+  if (!dec.GetFixed32(&dim) || !dec.GetFixed32(&metric) ||
+      !dec.GetFixed32(&nlist) || !dec.GetFixed32(&residual) ||
+      !dec.GetFixed64(&seed) || dim < 2 || metric > 2 || nlist == 0) {
+    return corrupt("bad header");
+  }
+  std::unique_ptr<IvfIndex> idx(new IvfIndex());
+  idx->options_.dim = dim;
+  idx->options_.metric = static_cast<Metric>(metric);
+  idx->options_.nlist = nlist;
+  idx->options_.residual = residual != 0;
+  idx->options_.seed = seed;
+  idx->nlist_ = nlist;
+  idx->centroids_.resize(size_t{nlist} * dim);
+  for (float& c : idx->centroids_) {
+    if (!dec.GetFloat(&c)) return corrupt("truncated centroids");
+  }
+  absl::string_view codec;
+  if (!dec.GetBytes(&codec) || dec.remaining()) return corrupt("bad codec");
+  TQ_ASSIGN_OR_RETURN(idx->codec_, ScanCodec::Deserialize(codec));
+  if (idx->codec_->dim() != dim) return corrupt("codec dimension mismatch");
+  idx->options_.codec = idx->codec_->options();
+  idx->assigner_ =
+      std::make_unique<CentroidAssigner>(idx->centroids_.data(), nlist, dim);
+  idx->lists_.assign(nlist, InvertedList(idx->codec_->shape()));
+  return idx;
+}
+
+absl::Status IvfIndex::Encode(const float* x, size_t n, uint32_t* list_ids,
+                              uint8_t* codes) const {
+  TQ_RETURN_IF_ERROR(CheckVectors(x, n, "row"));
+  const uint32_t d = options_.dim;
+  std::vector<float> xp;
+  Prepare(x, n, &xp);
+  const uint32_t threads = Threads(options_.threads);
+  assigner_->Assign(xp.data(), n, d, list_ids, nullptr, threads);
+  if (options_.residual) {
+    for (size_t i = 0; i < n; ++i) {
+      const float* c = &centroids_[size_t{list_ids[i]} * d];
+      for (uint32_t j = 0; j < d; ++j) xp[i * d + j] -= c[j];
+    }
+  }
+  const size_t bpv = codec_->code_bytes();
+  if (threads <= 1 || n < 256) return codec_->EncodeBatch(xp.data(), n, codes);
+  // Encode in parallel chunks.
+  const size_t chunks = std::min<size_t>(threads, (n + 127) / 128);
+  const size_t per = (n + chunks - 1) / chunks;
+  std::vector<absl::Status> st(chunks);
+  std::vector<std::thread> ts;
+  for (size_t c = 0; c < chunks; ++c) {
+    ts.emplace_back([&, c] {
+      const size_t lo = c * per, hi = std::min(n, lo + per);
+      if (lo < hi) {
+        st[c] = codec_->EncodeBatch(&xp[lo * d], hi - lo, codes + lo * bpv);
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  for (auto& s : st) TQ_RETURN_IF_ERROR(s);
+  return absl::OkStatus();
+}
+
+absl::Status IvfIndex::Add(const uint64_t* ids, const float* x, size_t n) {
+  if (n == 0) return absl::OkStatus();
+  std::vector<uint32_t> lists(n);
+  std::vector<uint8_t> codes(n * codec_->code_bytes());
+  TQ_RETURN_IF_ERROR(Encode(x, n, lists.data(), codes.data()));
+  return AddEncoded(ids, lists.data(), codes.data(), n);
+}
+
+absl::Status IvfIndex::AddEncoded(const uint64_t* ids,
+                                  const uint32_t* list_ids,
+                                  const uint8_t* codes, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (list_ids[i] >= nlist_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "row ", i, ": list ", list_ids[i], " >= nlist ", nlist_));
+    }
+  }
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  for (size_t i = 0; i < n; ++i) {
+    InsertLocked(ids[i], list_ids[i], codes + i * codec_->code_bytes());
+  }
+  return absl::OkStatus();
+}
+
+void IvfIndex::InsertLocked(uint64_t id, uint32_t list, const uint8_t* code) {
+  RemoveLocked(id);
+  const ScanShape& s = codec_->shape();
+  thread_local std::vector<uint8_t> a, b, c;
+  thread_local std::vector<float> f;
+  a.assign(s.m4a, 0);
+  b.assign(s.m4b, 0);
+  c.assign(s.m8, 0);
+  f.assign(s.nfactors, 0.0f);
+  codec_->Unpack(code, a.data(), b.data(), c.data(), f.data());
+  const uint32_t slot = lists_[list].Append(id, a.data(), b.data(), c.data(),
+                                            f.data());
+  where_[id] = Location{list, slot};
+}
+
+bool IvfIndex::RemoveLocked(uint64_t id) {
+  auto it = where_.find(id);
+  if (it == where_.end()) return false;
+  const Location loc = it->second;
+  where_.erase(it);
+  InvertedList& l = lists_[loc.list];
+  l.MarkDeleted(loc.slot);
+  if (l.tombstones() > 32 && l.tombstones() * 4 > l.size()) {
+    l.Compact([&](uint64_t moved_id, uint32_t slot) {
+      where_[moved_id] = Location{loc.list, slot};
+    });
+  }
+  return true;
+}
+
+size_t IvfIndex::Remove(const uint64_t* ids, size_t n) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  size_t removed = 0;
+  for (size_t i = 0; i < n; ++i) removed += RemoveLocked(ids[i]);
+  return removed;
+}
+
+bool IvfIndex::Contains(uint64_t id) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return where_.contains(id);
+}
+
+size_t IvfIndex::size() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return where_.size();
+}
+
+ListStats IvfIndex::stats() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  ListStats st;
+  st.nlist = nlist_;
+  std::vector<uint32_t> sizes(nlist_);
+  st.min_size = UINT32_MAX;
+  for (uint32_t i = 0; i < nlist_; ++i) {
+    sizes[i] = lists_[i].live();
+    st.live += sizes[i];
+    st.tombstones += lists_[i].tombstones();
+    st.min_size = std::min(st.min_size, sizes[i]);
+    st.max_size = std::max(st.max_size, sizes[i]);
+  }
+  st.imbalance = ImbalanceFactor(sizes);
+  return st;
+}
+
+absl::StatusOr<std::vector<Neighbor>> IvfIndex::Search(
+    const float* query, const SearchParams& p) const {
+  if (p.k == 0) return absl::InvalidArgumentError("k must be >= 1");
+  if (p.nprobe > nlist_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "nprobe ", p.nprobe, " exceeds nlist ", nlist_));
+  }
+  if ((p.exact || p.rescore) && p.store == nullptr) {
+    return absl::FailedPreconditionError(
+        "exact search and rescoring need the raw vectors (no store given)");
+  }
+  if (p.rescore && !(p.oversampling >= 1.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "oversampling must be >= 1, got ", p.oversampling));
+  }
+  TQ_RETURN_IF_ERROR(CheckVectors(query, 1, "query"));
+  if (p.exact) return SearchExact(query, p);
+  const uint32_t d = options_.dim;
+  std::vector<float> q;
+  Prepare(query, 1, &q);
+  const bool l2 = options_.metric == Metric::kL2;
+  // Coarse step: the nprobe best lists.
+  const uint32_t nprobe = p.nprobe == 0 ? nlist_ : p.nprobe;
+  std::vector<std::pair<float, uint32_t>> order(nlist_);
+  for (uint32_t l = 0; l < nlist_; ++l) {
+    const float* c = &centroids_[size_t{l} * d];
+    order[l] = {l2 ? -kernels::L2Sqr(q.data(), c, d)
+                   : kernels::Dot(q.data(), c, d),
+                l};
+  }
+  if (nprobe < nlist_) {
+    std::nth_element(order.begin(), order.begin() + nprobe, order.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    order.resize(nprobe);
+  }
+  const size_t k_scan =
+      p.rescore ? static_cast<size_t>(std::ceil(p.k * p.oversampling)) : p.k;
+  TopK heap(k_scan);
+  ListScanner scanner(*codec_, l2, options_.residual, centroids_.data(), d);
+  scanner.SetQuery(q.data());
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    for (const auto& [score, l] : order) {
+      scanner.SetList(l);
+      scanner.Scan(lists_[l], &heap, p.filter ? &p.filter : nullptr);
+    }
+  }
+  std::vector<std::pair<float, uint64_t>> cand = heap.TakeSorted();
+  std::vector<Neighbor> out;
+  if (p.rescore) {
+    std::vector<float> v(d);
+    TopK best(p.k);
+    for (const auto& [g, id] : cand) {
+      if (!p.store->GetVector(id, v.data())) continue;  // deleted meanwhile
+      if (options_.metric == Metric::kCosine) {
+        const float nsq = kernels::Dot(v.data(), v.data(), d);
+        const float inv = nsq > 0 ? 1.0f / std::sqrt(nsq) : 0.0f;
+        for (float& x : v) x *= inv;
+      }
+      best.Push(l2 ? -kernels::L2Sqr(q.data(), v.data(), d)
+                   : kernels::Dot(q.data(), v.data(), d),
+                id);
+    }
+    cand = best.TakeSorted();
+  } else if (cand.size() > p.k) {
+    cand.resize(p.k);
+  }
+  out.reserve(cand.size());
+  for (const auto& [g, id] : cand) out.push_back({id, l2 ? -g : g});
+  return out;
+}
+
+absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchExact(
+    const float* query, const SearchParams& p) const {
+  const uint32_t d = options_.dim;
+  std::vector<float> q;
+  Prepare(query, 1, &q);
+  const bool l2 = options_.metric == Metric::kL2;
+  std::vector<uint64_t> ids;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    ids.reserve(where_.size());
+    for (const auto& [id, loc] : where_) ids.push_back(id);
+  }
+  TopK best(p.k);
+  std::vector<float> v(d);
+  for (uint64_t id : ids) {
+    if (p.filter && !p.filter(id)) continue;
+    if (!p.store->GetVector(id, v.data())) continue;
+    if (options_.metric == Metric::kCosine) {
+      const float nsq = kernels::Dot(v.data(), v.data(), d);
+      const float inv = nsq > 0 ? 1.0f / std::sqrt(nsq) : 0.0f;
+      for (float& x : v) x *= inv;
+    }
+    best.Push(l2 ? -kernels::L2Sqr(q.data(), v.data(), d)
+                 : kernels::Dot(q.data(), v.data(), d),
+              id);
+  }
+  std::vector<Neighbor> out;
+  for (const auto& [g, id] : best.TakeSorted()) out.push_back({id, l2 ? -g : g});
+  return out;
+}
+
+absl::StatusOr<std::vector<std::vector<Neighbor>>> IvfIndex::SearchBatch(
+    const float* queries, size_t nq, const SearchParams& p,
+    ThreadPool* pool) const {
+  std::vector<std::vector<Neighbor>> out(nq);
+  std::vector<absl::Status> st(nq);
+  auto one = [&](size_t i) {
+    auto r = Search(queries + i * options_.dim, p);
+    if (r.ok()) {
+      out[i] = std::move(*r);
+    } else {
+      st[i] = r.status();
+    }
+  };
+  if (pool) {
+    pool->ParallelFor(nq, one);
+  } else {
+    for (size_t i = 0; i < nq; ++i) one(i);
+  }
+  for (size_t i = 0; i < nq; ++i) {
+    if (!st[i].ok()) {
+      return absl::Status(st[i].code(),
+                          absl::StrCat("query ", i, ": ", st[i].message()));
+    }
+  }
+  return out;
+}
+
+}  // namespace tqdb

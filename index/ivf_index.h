@@ -1,0 +1,187 @@
+// IVF index over TurboQuant (or PQ) codes: the search engine of tqdb.
+//
+// Structure (split as FAISS does it, faiss/IndexIVF.h):
+//  - a coarse quantizer: nlist k-means centroids (L2), trained on a sample;
+//  - inverted lists held in memory in a SIMD-friendly blocked layout (blocks
+//    of 32 vectors, 4-bit sub-codes interleaved per pair of sub-quantizers,
+//    per-vector factors and ids in side arrays), see index/inverted_lists.h;
+//  - a list scanner (SetQuery / SetList / Scan) that builds the per-query
+//    lookup tables once and scans each probed list with a Highway kernel
+//    dispatched once per list, see index/scanner.h.
+// Every vector is encoded as its residual x - c (its centroid), so
+// anisotropic embeddings are centred before quantization.
+//
+// Scores: for kInnerProduct and kCosine the score is the (estimated) inner
+// product, larger is better; kCosine normalizes vectors and queries on the
+// way in. For kL2 the score is the squared Euclidean distance, smaller is
+// better. Results are always ordered best first.
+//
+// Thread-safety: all const methods (Search, SearchBatch, stats) may run
+// concurrently with each other and with Add/Remove/Compact: a reader-writer
+// lock guards the lists, so a search never sees a half-written block.
+// Writers are serialized.
+//
+// Errors: InvalidArgument (naming the value) for wrong dimensions, NaN/Inf
+// input, k = 0, nprobe > nlist, untrained use; no exception escapes.
+#ifndef TQDB_INDEX_IVF_INDEX_H_
+#define TQDB_INDEX_IVF_INDEX_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "index/inverted_lists.h"
+#include "index/scan_codec.h"
+#include "index/thread_pool.h"
+#include "quant/kmeans.h"
+
+namespace tqdb {
+
+enum class Metric : uint32_t { kInnerProduct = 0, kCosine = 1, kL2 = 2 };
+const char* MetricName(Metric m);  // "ip", "cosine", "l2"
+absl::StatusOr<Metric> ParseMetric(absl::string_view name);
+
+struct IvfOptions {
+  uint32_t dim = 0;
+  Metric metric = Metric::kCosine;
+  // Number of lists; 0 = round(4 * sqrt(n)) of the training set, at most
+  // n / 39 (FAISS's minimum of 39 points per centroid), at least 1.
+  uint32_t nlist = 0;
+  // How vectors are coded (see index/scan_codec.h): TurboQuant mse, prod or
+  // renorm at 1..8 bits per coordinate, or PQ at equal bytes.
+  CodecOptions codec;
+  // Encode x - c (true) or x itself (false, for the ablation).
+  bool residual = true;
+  // k-means of the coarse quantizer.
+  uint32_t kmeans_iters = 20;
+  uint32_t max_points_per_centroid = 256;
+  uint64_t seed = 1234;
+  // Threads for training and batch adds (0 = all cores).
+  uint32_t threads = 0;
+};
+
+// Caller-provided raw vectors, for exact search and rescoring.
+// Implementations must be thread-safe for concurrent GetVector calls.
+class VectorStore {
+ public:
+  virtual ~VectorStore() = default;
+  // Copies the stored vector of `id` (dim floats, as given to Add, before
+  // normalization) to out; false if unknown.
+  virtual bool GetVector(uint64_t id, float* out) const = 0;
+};
+
+struct SearchParams {
+  uint32_t k = 10;
+  // Lists probed; 0 = all. InvalidArgument if > nlist.
+  uint32_t nprobe = 16;
+  // Brute force over raw vectors from `store` (ground truth); ignores nprobe.
+  bool exact = false;
+  // Rerank the best k * oversampling candidates by exact distance on raw
+  // vectors from `store`.
+  bool rescore = false;
+  float oversampling = 4.0f;
+  const VectorStore* store = nullptr;
+  // Optional filter applied inside the scan: only ids for which it returns
+  // true are returned. Must be thread-safe.
+  std::function<bool(uint64_t)> filter;
+};
+
+struct Neighbor {
+  uint64_t id;
+  float score;
+};
+
+struct ListStats {
+  uint32_t nlist = 0;
+  uint64_t live = 0;       // vectors searchable
+  uint64_t tombstones = 0; // deleted, not yet compacted
+  uint32_t min_size = 0, max_size = 0;
+  double imbalance = 0;    // FAISS imbalance factor of live list sizes
+};
+
+class IvfIndex {
+ public:
+  // Trains the coarse quantizer (and PQ codebooks) on the n rows of x and
+  // returns an empty index. InvalidArgument for bad options or data.
+  static absl::StatusOr<std::unique_ptr<IvfIndex>> Train(
+      const IvfOptions& options, const float* x, size_t n);
+  // Restores an empty index from SerializeTrained() bytes.
+  static absl::StatusOr<std::unique_ptr<IvfIndex>> FromTrained(
+      absl::string_view bytes);
+  // Options, centroids and codec parameters (rotation, codebooks, PQ
+  // centroids): everything needed to interpret stored codes.
+  std::string SerializeTrained() const;
+
+  const IvfOptions& options() const { return options_; }
+  uint32_t dim() const { return options_.dim; }
+  uint32_t nlist() const { return nlist_; }
+  // Persisted code bytes per vector (codes + per-vector factors, ids
+  // excluded).
+  size_t bytes_per_vector() const { return codec_->code_bytes(); }
+  const ScanCodec& codec() const { return *codec_; }
+  const std::vector<float>& centroids() const { return centroids_; }
+
+  // Adds (or replaces: upsert) n vectors with the given 64-bit ids. All or
+  // nothing: a bad row rejects the batch with a message naming the row.
+  absl::Status Add(const uint64_t* ids, const float* x, size_t n);
+  // Encoded form of Add for callers that persist codes (db/): assigns and
+  // encodes without inserting. list_ids[n], codes[n * bytes_per_vector()].
+  absl::Status Encode(const float* x, size_t n, uint32_t* list_ids,
+                      uint8_t* codes) const;
+  // Inserts already-encoded vectors (e.g. read back from storage); replaces
+  // existing ids.
+  absl::Status AddEncoded(const uint64_t* ids, const uint32_t* list_ids,
+                          const uint8_t* codes, size_t n);
+  // Removes ids (tombstones); unknown ids are ignored. Returns how many
+  // were removed. Lists whose tombstones exceed a quarter of their slots
+  // are compacted.
+  size_t Remove(const uint64_t* ids, size_t n);
+  bool Contains(uint64_t id) const;
+  size_t size() const;
+  ListStats stats() const;
+
+  absl::StatusOr<std::vector<Neighbor>> Search(const float* query,
+                                               const SearchParams& p) const;
+  // nq queries over `pool` (nullptr = the calling thread only).
+  absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(
+      const float* queries, size_t nq, const SearchParams& p,
+      ThreadPool* pool) const;
+
+ private:
+  IvfIndex() = default;
+  absl::Status CheckVectors(const float* x, size_t n,
+                            absl::string_view what) const;
+  // Copies and normalizes (cosine) rows into out.
+  void Prepare(const float* x, size_t n, std::vector<float>* out) const;
+  void InsertLocked(uint64_t id, uint32_t list, const uint8_t* code);
+  bool RemoveLocked(uint64_t id);
+  absl::StatusOr<std::vector<Neighbor>> SearchExact(
+      const float* query, const SearchParams& p) const;
+
+  IvfOptions options_;
+  uint32_t nlist_ = 0;
+  std::vector<float> centroids_;  // nlist x dim
+  std::vector<float> centroid_norms_;
+  std::unique_ptr<CentroidAssigner> assigner_;
+  std::unique_ptr<ScanCodec> codec_;
+
+  mutable std::shared_mutex mu_;
+  std::vector<InvertedList> lists_;
+  struct Location {
+    uint32_t list;
+    uint32_t slot;
+  };
+  absl::flat_hash_map<uint64_t, Location> where_;
+};
+
+}  // namespace tqdb
+
+#endif  // TQDB_INDEX_IVF_INDEX_H_

@@ -1,0 +1,307 @@
+#include "index/scan_codec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "quant/bitpack.h"
+#include "quant/coding.h"
+#include "quant/pq.h"
+#include "quant/status_macros.h"
+#include "quant/turbo_quantizer.h"
+
+namespace tqdb {
+namespace {
+
+constexpr uint32_t kCodecMagic = 0x31435354;  // "TSC1"
+constexpr uint32_t kCodecVersion = 1;
+constexpr uint32_t kKindTurbo = 0;
+constexpr uint32_t kKindPq = 1;
+
+// Sub-code counts are padded to a multiple of 4 (an even number of pairs),
+// so 64-byte vectors always cover whole pairs.
+uint32_t RoundUpEven(uint32_t x) { return (x + 3) & ~3u; }
+
+class TurboScanCodec : public ScanCodec {
+ public:
+  TurboScanCodec(const CodecOptions& o, std::unique_ptr<TurboQuantizer> tq)
+      : options_(o), tq_(std::move(tq)) {
+    const uint32_t d = tq_->dim();
+    m_ = tq_->mse_bits();
+    prod_ = tq_->options().method == TqMethod::kProd;
+    if (m_ >= 1 && m_ <= 4) {
+      per_nibble_ = (m_ == 3) ? 1 : 4 / m_;
+      shape_.m4a = RoundUpEven((d + per_nibble_ - 1) / per_nibble_);
+    } else if (m_ >= 5) {
+      shape_.m8 = d;
+    }
+    if (prod_) shape_.m4b = RoundUpEven((d + 3) / 4);
+    shape_.nfactors = tq_->options().method == TqMethod::kMse ? 1 : 2;
+    describe_ = absl::StrCat(TqMethodName(tq_->options().method), " ",
+                             tq_->options().bits, "-bit (", code_bytes(),
+                             " B)");
+  }
+
+  std::string Serialize() const override {
+    std::string s;
+    PutFixed32(&s, kKindTurbo);
+    PutBytes(&s, tq_->Serialize());
+    return s;
+  }
+  const CodecOptions& options() const override { return options_; }
+  uint32_t dim() const override { return tq_->dim(); }
+  size_t code_bytes() const override { return tq_->bytes_per_vector(); }
+  const ScanShape& shape() const override { return shape_; }
+  std::string Describe() const override { return describe_; }
+
+  absl::Status EncodeBatch(const float* v, size_t n,
+                           uint8_t* codes) const override {
+    return tq_->EncodeBatch(v, n, codes);
+  }
+
+  void Unpack(const uint8_t* code, uint8_t* sub4a, uint8_t* sub4b,
+              uint8_t* sub8, float* factors) const override {
+    const uint32_t d = tq_->dim();
+    thread_local std::vector<uint8_t> idx;
+    idx.assign(d + 8, 0);
+    if (m_ > 0) {
+      UnpackBits(code, d, static_cast<int>(m_), idx.data(), prod_ ? d : 0);
+      if (m_ >= 5) {
+        std::memcpy(sub8, idx.data(), d);
+      } else {
+        for (uint32_t j = 0; j < shape_.m4a; ++j) {
+          uint32_t v = 0;
+          for (uint32_t i = 0; i < per_nibble_; ++i) {
+            const uint32_t c = j * per_nibble_ + i;
+            if (c < d) v |= uint32_t{idx[c]} << (m_ * i);
+          }
+          sub4a[j] = static_cast<uint8_t>(v);
+        }
+      }
+    }
+    if (prod_) {
+      for (uint32_t j = 0; j < shape_.m4b; ++j) {
+        uint32_t v = 0;
+        for (uint32_t i = 0; i < 4; ++i) {
+          const uint32_t c = 4 * j + i;
+          if (c < d && ((code[c >> 3] >> (c & 7)) & 1)) v |= 1u << i;
+        }
+        sub4b[j] = static_cast<uint8_t>(v);
+      }
+    }
+    const uint8_t* f = code + tq_->code_bytes();
+    for (uint32_t i = 0; i < shape_.nfactors; ++i) {
+      factors[i] = DecodeFloat(f + 4 * i);
+    }
+  }
+
+  void BuildLuts(const float* u, bool /*l2*/, QueryLuts* out) const override {
+    const uint32_t d = tq_->dim();
+    auto q = tq_->PrepareQuery(absl::MakeConstSpan(u, d));
+    // u is finite (checked by the index), so PrepareQuery cannot fail.
+    const std::vector<float>& r = q->rotated;
+    const float* cent = tq_->codebook() ? tq_->codebook()->centroids.data()
+                                        : nullptr;
+    out->a.assign(size_t{shape_.m4a} * 16, 0.0f);
+    out->b.assign(size_t{shape_.m4b} * 16, 0.0f);
+    out->c.assign(size_t{shape_.m8} * 256, 0.0f);
+    if (shape_.m4a > 0) {
+      const uint32_t mask = (1u << m_) - 1;
+      const uint32_t codes = m_ == 3 ? 8 : 16;
+      for (uint32_t j = 0; j < shape_.m4a; ++j) {
+        float* t = &out->a[size_t{j} * 16];
+        for (uint32_t c = 0; c < codes; ++c) {
+          float s = 0.0f;
+          for (uint32_t i = 0; i < per_nibble_; ++i) {
+            const uint32_t coord = j * per_nibble_ + i;
+            if (coord < d) s += r[coord] * cent[(c >> (m_ * i)) & mask];
+          }
+          t[c] = s;
+        }
+      }
+    }
+    if (shape_.m8 > 0) {
+      const uint32_t k = 1u << m_;
+      for (uint32_t j = 0; j < d; ++j) {
+        float* t = &out->c[size_t{j} * 256];
+        for (uint32_t c = 0; c < k; ++c) t[c] = r[j] * cent[c];
+      }
+    }
+    if (prod_) {
+      const std::vector<float>& s = q->sketched;
+      for (uint32_t j = 0; j < shape_.m4b; ++j) {
+        float* t = &out->b[size_t{j} * 16];
+        for (uint32_t c = 0; c < 16; ++c) {
+          float v = 0.0f;
+          for (uint32_t i = 0; i < 4; ++i) {
+            const uint32_t coord = 4 * j + i;
+            if (coord < d) v += ((c >> i) & 1) ? s[coord] : -s[coord];
+          }
+          t[c] = v;
+        }
+      }
+    }
+  }
+
+  float Combine(float a, float b, float c, const float* f) const override {
+    // The Lloyd-Max part is in stream A (<= 4 bits) or C; B is the sketch.
+    switch (tq_->options().method) {
+      case TqMethod::kMse:
+        return f[0] * (a + c);
+      case TqMethod::kRenorm:
+        return f[0] * f[1] * (a + c);
+      case TqMethod::kProd:
+        return f[0] * (a + c + tq_->kappa() * f[1] * b);
+    }
+    return 0.0f;
+  }
+  float NormSq(const float* f) const override { return f[0] * f[0]; }
+
+ private:
+  CodecOptions options_;
+  std::unique_ptr<TurboQuantizer> tq_;
+  ScanShape shape_;
+  uint32_t m_ = 0, per_nibble_ = 1;
+  bool prod_ = false;
+  std::string describe_;
+};
+
+class PqScanCodec : public ScanCodec {
+ public:
+  PqScanCodec(const CodecOptions& o, std::unique_ptr<ProductQuantizer> pq)
+      : options_(o), pq_(std::move(pq)) {
+    if (pq_->nbits() == 4) {
+      shape_.m4a = RoundUpEven(pq_->m());
+    } else {
+      shape_.m8 = pq_->m();
+    }
+    describe_ = absl::StrCat("pq ", pq_->m(), "x", pq_->nbits(), " (",
+                             code_bytes(), " B)");
+  }
+  std::string Serialize() const override {
+    std::string s;
+    PutFixed32(&s, kKindPq);
+    PutBytes(&s, pq_->Serialize());
+    return s;
+  }
+  const CodecOptions& options() const override { return options_; }
+  uint32_t dim() const override { return pq_->dim(); }
+  size_t code_bytes() const override { return pq_->code_bytes(); }
+  const ScanShape& shape() const override { return shape_; }
+  std::string Describe() const override { return describe_; }
+  bool lut_is_l2() const override { return true; }
+
+  absl::Status EncodeBatch(const float* v, size_t n,
+                           uint8_t* codes) const override {
+    return pq_->EncodeBatch(v, n, codes);
+  }
+  void Unpack(const uint8_t* code, uint8_t* sub4a, uint8_t* /*sub4b*/,
+              uint8_t* sub8, float* /*factors*/) const override {
+    const uint32_t m = pq_->m();
+    if (pq_->nbits() == 4) {
+      UnpackBits(code, m, 4, sub4a);
+      for (uint32_t j = m; j < shape_.m4a; ++j) sub4a[j] = 0;
+    } else {
+      std::memcpy(sub8, code, m);
+    }
+  }
+  void BuildLuts(const float* u, bool l2, QueryLuts* out) const override {
+    std::vector<float> lut(pq_->lut_size());
+    if (l2) {
+      pq_->ComputeL2Table(u, lut.data());
+    } else {
+      pq_->ComputeIpTable(u, lut.data());
+    }
+    const uint32_t m = pq_->m();
+    out->b.clear();
+    if (pq_->nbits() == 4) {
+      out->a.assign(size_t{shape_.m4a} * 16, 0.0f);
+      std::copy(lut.begin(), lut.end(), out->a.begin());
+      out->c.clear();
+    } else {
+      out->a.clear();
+      out->c.assign(size_t{m} * 256, 0.0f);
+      std::copy(lut.begin(), lut.end(), out->c.begin());
+    }
+  }
+  float Combine(float a, float, float c, const float*) const override {
+    return a + c;
+  }
+  float NormSq(const float*) const override { return 0.0f; }
+
+ private:
+  CodecOptions options_;
+  std::unique_ptr<ProductQuantizer> pq_;
+  ScanShape shape_;
+  std::string describe_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ScanCodec>> ScanCodec::Create(
+    const CodecOptions& o, uint32_t dim, const float* train, size_t n) {
+  if (o.method == "pq") {
+    if (o.pq_nbits != 4 && o.pq_nbits != 8) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("PQ bits per sub-code must be 4 or 8, got ", o.pq_nbits));
+    }
+    if (o.bits < 1 || o.bits > 8) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bits per dimension must be in [1, 8], got ", o.bits));
+    }
+    uint32_t m = o.pq_m;
+    if (m == 0) {
+      const size_t bytes = (size_t{o.bits} * dim + 7) / 8 + 8;
+      m = static_cast<uint32_t>(
+          std::min<size_t>(bytes * 8 / o.pq_nbits, dim));
+    }
+    PqOptions po;
+    po.dim = dim;
+    po.m = m;
+    po.nbits = o.pq_nbits;
+    po.seed = o.seed;
+    po.train_iters = o.pq_train_iters;
+    TQ_ASSIGN_OR_RETURN(auto pq, ProductQuantizer::Train(po, train, n));
+    return std::unique_ptr<ScanCodec>(new PqScanCodec(o, std::move(pq)));
+  }
+  TQ_ASSIGN_OR_RETURN(TqMethod method, ParseTqMethod(o.method));
+  TurboOptions to;
+  to.dim = dim;
+  to.bits = o.bits;
+  to.method = method;
+  to.seed = o.seed;
+  TQ_ASSIGN_OR_RETURN(auto tq, TurboQuantizer::Create(to));
+  return std::unique_ptr<ScanCodec>(new TurboScanCodec(o, std::move(tq)));
+}
+
+absl::StatusOr<std::unique_ptr<ScanCodec>> ScanCodec::Deserialize(
+    absl::string_view bytes) {
+  Decoder dec(bytes);
+  uint32_t kind;
+  absl::string_view inner;
+  if (!dec.GetFixed32(&kind) || !dec.GetBytes(&inner) || dec.remaining()) {
+    return absl::DataLossError("codec parameters: truncated");
+  }
+  if (kind == kKindTurbo) {
+    TQ_ASSIGN_OR_RETURN(auto tq, TurboQuantizer::Deserialize(inner));
+    CodecOptions o;
+    o.method = TqMethodName(tq->options().method);
+    o.bits = tq->options().bits;
+    o.seed = tq->options().seed;
+    return std::unique_ptr<ScanCodec>(new TurboScanCodec(o, std::move(tq)));
+  }
+  if (kind == kKindPq) {
+    TQ_ASSIGN_OR_RETURN(auto pq, ProductQuantizer::Deserialize(inner));
+    CodecOptions o;
+    o.method = "pq";
+    o.pq_nbits = pq->nbits();
+    o.pq_m = pq->m();
+    o.seed = pq->options().seed;
+    return std::unique_ptr<ScanCodec>(new PqScanCodec(o, std::move(pq)));
+  }
+  return absl::DataLossError(
+      absl::StrCat("codec parameters: unknown kind ", kind));
+}
+
+}  // namespace tqdb

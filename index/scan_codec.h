@@ -1,0 +1,112 @@
+// ScanCodec: how vectors are coded for the IVF index, and how a code maps
+// onto the scan layout of index/inverted_lists.h.
+//
+// A vector's persisted code (code_bytes() bytes: TurboQuant's tight b*d bits
+// plus float factors, or PQ sub-codes) is unpacked once, at insertion, into
+// three streams of sub-codes that the scanner sums through per-query lookup
+// tables (LUTs), plus per-vector float factors:
+//   stream A: m4a 4-bit sub-codes, one 16-entry float LUT each (FastScan);
+//   stream B: m4b 4-bit sub-codes (TurboQuant prod's sign sketch, 4 signs a
+//             sub-code), one 16-entry LUT each;
+//   stream C: m8 8-bit sub-codes, one 256-entry LUT each (TurboQuant with
+//             more than 4 Lloyd-Max bits, PQ with 8-bit sub-codes).
+// TurboQuant's Lloyd-Max levels are not evenly spaced, so a LUT must cover a
+// coordinate's whole index: with m Lloyd-Max bits a 4-bit sub-code packs
+// 4/m coordinates (m = 1, 2, 4), one coordinate (m = 3, 3 of 4 bits used),
+// and m >= 5 uses stream C. m4a and m4b are multiples of 4 (padding
+// sub-codes have all-zero LUTs).
+//
+// For a query-side vector u (the query for inner products, query - centroid
+// for L2), BuildLuts fills the float LUTs; A, B, C are the sums of the LUT
+// entries selected by a vector's sub-codes, and Combine(A, B, C, factors)
+// estimates <u, v> for the coded vector v. For PQ under L2 the LUTs hold
+// squared distances instead (lut_is_l2()), and A + C is ||u - v||^2.
+//
+// Thread-safety: immutable after Create/Deserialize.
+#ifndef TQDB_INDEX_SCAN_CODEC_H_
+#define TQDB_INDEX_SCAN_CODEC_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace tqdb {
+
+struct CodecOptions {
+  // "mse", "prod", "renorm" (TurboQuant) or "pq".
+  std::string method = "renorm";
+  // TurboQuant: bits per coordinate (1..8). PQ: the bits-per-dimension
+  // budget it is compared at when pq_m = 0 (see pq_m).
+  uint32_t bits = 4;
+  uint64_t seed = 0x7464622d726f74ull;
+  // PQ only: bits per sub-code (4 = FastScan, or 8) and the number of
+  // sub-quantizers; 0 = equal bytes to TurboQuant renorm at `bits`:
+  // m = (ceil(bits * d / 8) + 8) * 8 / pq_nbits, at most d.
+  uint32_t pq_nbits = 4;
+  uint32_t pq_m = 0;
+  uint32_t pq_train_iters = 25;
+};
+
+struct ScanShape {
+  uint32_t m4a = 0;
+  uint32_t m4b = 0;
+  uint32_t m8 = 0;
+  uint32_t nfactors = 0;
+};
+
+struct QueryLuts {
+  std::vector<float> a;  // m4a * 16
+  std::vector<float> b;  // m4b * 16
+  std::vector<float> c;  // m8 * 256
+};
+
+class ScanCodec {
+ public:
+  virtual ~ScanCodec() = default;
+
+  // Creates the codec for `dim`-dimensional vectors. PQ trains on the n
+  // rows of `train` (the residuals the index will encode); TurboQuant needs
+  // no training data (train may be null).
+  static absl::StatusOr<std::unique_ptr<ScanCodec>> Create(
+      const CodecOptions& options, uint32_t dim, const float* train,
+      size_t n);
+  static absl::StatusOr<std::unique_ptr<ScanCodec>> Deserialize(
+      absl::string_view bytes);
+  virtual std::string Serialize() const = 0;
+
+  virtual const CodecOptions& options() const = 0;
+  virtual uint32_t dim() const = 0;
+  // Persisted bytes per vector: codes plus per-vector factors.
+  virtual size_t code_bytes() const = 0;
+  virtual const ScanShape& shape() const = 0;
+  // Human-readable, e.g. "renorm 4-bit (264 B)" or "pq 264x4 (132 B)".
+  virtual std::string Describe() const = 0;
+  // True if the LUTs built for L2 give squared distances (PQ).
+  virtual bool lut_is_l2() const { return false; }
+
+  // Encodes n rows (finite, checked by the caller).
+  virtual absl::Status EncodeBatch(const float* v, size_t n,
+                                   uint8_t* codes) const = 0;
+  // Scan layout of one code: sub4a[m4a], sub4b[m4b], sub8[m8] (values
+  // < 16, < 16, < 256) and factors[nfactors].
+  virtual void Unpack(const uint8_t* code, uint8_t* sub4a, uint8_t* sub4b,
+                      uint8_t* sub8, float* factors) const = 0;
+  // Float LUTs for the query-side vector u (dim floats). `l2` asks for
+  // distance tables where the codec supports them (lut_is_l2()).
+  virtual void BuildLuts(const float* u, bool l2, QueryLuts* out) const = 0;
+  // Estimated <u, v> from the LUT sums.
+  virtual float Combine(float a, float b, float c,
+                        const float* factors) const = 0;
+  // ||v||^2 of the coded vector (for L2 when !lut_is_l2()).
+  virtual float NormSq(const float* factors) const = 0;
+};
+
+}  // namespace tqdb
+
+#endif  // TQDB_INDEX_SCAN_CODEC_H_

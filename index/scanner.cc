@@ -1,0 +1,148 @@
+#include "index/scanner.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "index/scan_kernels.h"
+#include "quant/kernels.h"
+
+namespace tqdb {
+
+void TopK::Push(float goodness, uint64_t id) {
+  auto cmp = [](const std::pair<float, uint64_t>& a,
+                const std::pair<float, uint64_t>& b) { return a.first > b.first; };
+  if (heap_.size() < k_) {
+    heap_.emplace_back(goodness, id);
+    std::push_heap(heap_.begin(), heap_.end(), cmp);
+  } else if (goodness > heap_.front().first) {
+    std::pop_heap(heap_.begin(), heap_.end(), cmp);
+    heap_.back() = {goodness, id};
+    std::push_heap(heap_.begin(), heap_.end(), cmp);
+  }
+}
+
+std::vector<std::pair<float, uint64_t>> TopK::TakeSorted() {
+  std::vector<std::pair<float, uint64_t>> out;
+  out.swap(heap_);
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) {
+              return a.first > b.first || (a.first == b.first && a.second < b.second);
+            });
+  return out;
+}
+
+void QuantizedLut::Build(const std::vector<float>& lut, uint32_t m) {
+  const uint32_t npairs = m / 2;
+  lo.assign(size_t{npairs} * 32, 0);
+  hi.assign(size_t{npairs} * 32, 0);
+  // One scale for all tables (so integer sums are comparable); each table
+  // shifted by its own minimum, the minima summed into the bias.
+  float width = 0.0f;
+  std::vector<float> mins(m);
+  for (uint32_t j = 0; j < m; ++j) {
+    const float* t = &lut[size_t{j} * 16];
+    const float mn = *std::min_element(t, t + 16);
+    const float mx = *std::max_element(t, t + 16);
+    mins[j] = mn;
+    width = std::max(width, mx - mn);
+  }
+  scale = width > 0 ? width / 255.0f : 1.0f;
+  const float inv = 1.0f / scale;
+  double b = 0;
+  for (uint32_t j = 0; j < m; ++j) {
+    b += mins[j];
+    const float* t = &lut[size_t{j} * 16];
+    uint8_t* dst = (j % 2 == 0 ? lo.data() : hi.data()) + (j / 2) * 32;
+    for (int c = 0; c < 16; ++c) {
+      const float v = std::nearbyint((t[c] - mins[j]) * inv);
+      const uint8_t q = static_cast<uint8_t>(std::min(255.0f, std::max(0.0f, v)));
+      dst[c] = q;
+      dst[c + 16] = q;
+    }
+  }
+  bias = static_cast<float>(b);
+}
+
+ListScanner::ListScanner(const ScanCodec& codec, bool l2, bool residual,
+                         const float* centroids, uint32_t dim)
+    : codec_(codec),
+      l2_(l2),
+      residual_(residual),
+      centroids_(centroids),
+      dim_(dim),
+      query_(dim),
+      u_(dim) {}
+
+void ListScanner::BuildTables(const float* u) {
+  codec_.BuildLuts(u, l2_, &luts_);
+  const ScanShape& s = codec_.shape();
+  if (s.m4a) qa_.Build(luts_.a, s.m4a);
+  if (s.m4b) qb_.Build(luts_.b, s.m4b);
+}
+
+void ListScanner::SetQuery(const float* query) {
+  std::copy(query, query + dim_, query_.begin());
+  query_norm_sq_ = kernels::Dot(query, query, dim_);
+  // Tables that do not depend on the list are built once here.
+  if (!l2_ || !residual_) BuildTables(query);
+  if (!residual_) base_ = l2_ ? query_norm_sq_ : 0.0f;
+}
+
+void ListScanner::SetList(uint32_t list_no) {
+  if (!residual_) return;
+  const float* c = centroids_ + size_t{list_no} * dim_;
+  if (l2_) {
+    for (uint32_t i = 0; i < dim_; ++i) u_[i] = query_[i] - c[i];
+    base_ = kernels::Dot(u_.data(), u_.data(), dim_);
+    BuildTables(u_.data());
+  } else {
+    base_ = kernels::Dot(query_.data(), c, dim_);
+  }
+}
+
+void ListScanner::Scan(const InvertedList& list, TopK* heap,
+                       const std::function<bool(uint64_t)>* filter) {
+  const uint32_t n = list.size();
+  if (n == 0) return;
+  const ScanShape& s = codec_.shape();
+  const size_t nblocks = list.nblocks();
+  if (s.m4a) {
+    acc_a_.resize(nblocks * kBlockSize);
+    scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, qa_.lo.data(),
+                         qa_.hi.data(), acc_a_.data());
+  }
+  if (s.m4b) {
+    acc_b_.resize(nblocks * kBlockSize);
+    scan::AccumulateList(list.codes_b(), nblocks, s.m4b / 2, qb_.lo.data(),
+                         qb_.hi.data(), acc_b_.data());
+  }
+  const bool lut_l2 = l2_ && codec_.lut_is_l2();
+  const uint8_t* deleted = list.deleted();
+  const uint64_t* ids = list.ids();
+  const float* factors = list.factors();
+  const uint8_t* codes_c = list.codes_c();
+  const float* lut_c = luts_.c.data();
+  for (uint32_t slot = 0; slot < n; ++slot) {
+    if (deleted[slot]) continue;
+    const float a = s.m4a ? qa_.scale * acc_a_[slot] + qa_.bias : 0.0f;
+    const float b = s.m4b ? qb_.scale * acc_b_[slot] + qb_.bias : 0.0f;
+    float c = 0.0f;
+    if (s.m8) {
+      const uint8_t* sub = codes_c + size_t{slot} * s.m8;
+      for (uint32_t j = 0; j < s.m8; ++j) c += lut_c[size_t{j} * 256 + sub[j]];
+    }
+    const float* f = factors + size_t{slot} * s.nfactors;
+    float goodness;
+    if (lut_l2) {
+      goodness = -(a + c);
+    } else {
+      const float est = codec_.Combine(a, b, c, f);
+      goodness = l2_ ? -(base_ + codec_.NormSq(f) - 2.0f * est) : base_ + est;
+    }
+    if (heap->full() && goodness <= heap->threshold()) continue;
+    if (filter && *filter && !(*filter)(ids[slot])) continue;
+    heap->Push(goodness, ids[slot]);
+  }
+}
+
+}  // namespace tqdb

@@ -1,0 +1,81 @@
+// ListScanner: scans inverted lists for one query (the seam of
+// faiss::InvertedListScanner). SetQuery builds the per-query state once
+// (rotated query and lookup tables, quantized to uint8 with one affine
+// scale per stream), SetList sets the per-list terms (and, for L2, the
+// list's tables of q - c), Scan runs the FastScan kernel over the list
+// (dispatched once per list) and pushes live, filter-passing candidates into
+// a bounded heap.
+//
+// Not thread-safe: use one scanner per thread. Lists must not change during
+// Scan (IvfIndex holds its reader lock).
+#ifndef TQDB_INDEX_SCANNER_H_
+#define TQDB_INDEX_SCANNER_H_
+
+#include <cstdint>
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "index/inverted_lists.h"
+#include "index/scan_codec.h"
+
+namespace tqdb {
+
+// Keeps the k largest (goodness, id) pairs.
+class TopK {
+ public:
+  explicit TopK(size_t k) : k_(k) { heap_.reserve(k); }
+  size_t k() const { return k_; }
+  bool full() const { return heap_.size() >= k_; }
+  // Smallest goodness kept (valid when full()).
+  float threshold() const { return heap_.front().first; }
+  void Push(float goodness, uint64_t id);
+  // Best first; empties the heap.
+  std::vector<std::pair<float, uint64_t>> TakeSorted();
+
+ private:
+  size_t k_;
+  std::vector<std::pair<float, uint64_t>> heap_;  // min-heap on goodness
+};
+
+// uint8 tables of one 4-bit stream in the kernel's layout, with the affine
+// map back to floats: value = scale * sum + bias.
+struct QuantizedLut {
+  std::vector<uint8_t> lo, hi;  // npairs * 32 each
+  float scale = 1.0f;
+  float bias = 0.0f;
+  void Build(const std::vector<float>& lut, uint32_t m);
+};
+
+class ListScanner {
+ public:
+  // `l2`: squared-distance scoring (metric L2); otherwise inner product.
+  // `residual`: codes are of x - centroid. centroids: nlist x dim.
+  ListScanner(const ScanCodec& codec, bool l2, bool residual,
+              const float* centroids, uint32_t dim);
+
+  void SetQuery(const float* query);
+  void SetList(uint32_t list_no);
+  // Goodness is the estimated inner product, or minus the estimated squared
+  // distance for L2.
+  void Scan(const InvertedList& list, TopK* heap,
+            const std::function<bool(uint64_t)>* filter);
+
+ private:
+  void BuildTables(const float* u);
+
+  const ScanCodec& codec_;
+  const bool l2_, residual_;
+  const float* centroids_;
+  const uint32_t dim_;
+  std::vector<float> query_, u_;
+  float query_norm_sq_ = 0;
+  float base_ = 0;  // per-list additive term
+  QueryLuts luts_;
+  QuantizedLut qa_, qb_;
+  std::vector<uint32_t> acc_a_, acc_b_;
+};
+
+}  // namespace tqdb
+
+#endif  // TQDB_INDEX_SCANNER_H_
