@@ -157,6 +157,22 @@ class TurboScanCodec : public ScanCodec {
     return 0.0f;
   }
   float NormSq(const float* f) const override { return f[0] * f[0]; }
+  CombineForm combine_form() const override {
+    CombineForm cf;
+    switch (tq_->options().method) {
+      case TqMethod::kMse:
+        cf.kind = CombineForm::kScaled;
+        break;
+      case TqMethod::kRenorm:
+        cf.kind = CombineForm::kScaled2;
+        break;
+      case TqMethod::kProd:
+        cf.kind = CombineForm::kSketch;
+        cf.kappa = tq_->kappa();
+        break;
+    }
+    return cf;
+  }
 
  private:
   CodecOptions options_;
@@ -229,6 +245,7 @@ class PqScanCodec : public ScanCodec {
     return a + c;
   }
   float NormSq(const float*) const override { return 0.0f; }
+  CombineForm combine_form() const override { return CombineForm(); }
 
  private:
   CodecOptions options_;

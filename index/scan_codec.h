@@ -60,6 +60,16 @@ struct ScanShape {
   uint32_t nfactors = 0;
 };
 
+// The arithmetic of Combine, for scanners that inline it:
+//   kSum:      a + c                      (PQ)
+//   kScaled:   f0 * (a + c)               (TurboQuant mse)
+//   kScaled2:  f0 * f1 * (a + c)          (TurboQuant renorm)
+//   kSketch:   f0 * (a + c + kappa * f1 * b)   (TurboQuant prod)
+struct CombineForm {
+  enum Kind { kSum, kScaled, kScaled2, kSketch } kind = kSum;
+  float kappa = 0.0f;
+};
+
 struct QueryLuts {
   std::vector<float> a;  // m4a * 16
   std::vector<float> b;  // m4b * 16
@@ -103,7 +113,9 @@ class ScanCodec {
   // Estimated <u, v> from the LUT sums.
   virtual float Combine(float a, float b, float c,
                         const float* factors) const = 0;
-  // ||v||^2 of the coded vector (for L2 when !lut_is_l2()).
+  virtual CombineForm combine_form() const = 0;
+  // ||v||^2 of the coded vector (for L2 when !lut_is_l2()): f0^2 for
+  // TurboQuant.
   virtual float NormSq(const float* factors) const = 0;
 };
 

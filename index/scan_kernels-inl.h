@@ -33,27 +33,40 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
   scalar::AccumulateList(codes, nblocks, npairs, lut_lo, lut_hi, out);
 #else
   const hn::ScalableTag<uint8_t> d8;
-  const hn::Half<decltype(d8)> dh;
-  const hn::Rebind<uint16_t, decltype(dh)> d16;
+  const hn::Repartition<uint16_t, decltype(d8)> d16;
   constexpr size_t W = hn::MaxLanes(hn::ScalableTag<uint8_t>());
   static_assert(W == 16 || W == 32 || W == 64, "unexpected vector size");
-  constexpr size_t kAcc = W == 16 ? 4 : 2;
-  constexpr size_t kHalf = W / 2;  // u16 lanes per accumulator
-  // Each accumulator lane gains at most 2 * 255 per chunk it receives.
-  constexpr size_t kFlushChunks = W == 16 ? 256 : 128;
+  // The byte results of the two lookups are added as uint16 lanes (the
+  // FAISS trick, no widening): acc_a gathers even + 256 * odd bytes modulo
+  // 2^16, acc_b the odd bytes alone; the even sums are acc_a - 256 * acc_b.
+  // Exact while each sum stays below 2^16: each lane gains at most 2 * 255
+  // per chunk it receives, so flush every 128 such chunks. With 16-byte
+  // vectors a pair's 32 vectors take two chunks, kept in two sets.
+  constexpr size_t kSets = W == 16 ? 2 : 1;
+  constexpr size_t kLanes = W / 2;
+  constexpr size_t kFlushChunks = 128 * kSets;
   const auto nib = hn::Set(d8, 0x0F);
-  HWY_ALIGN uint16_t tmp[kHalf];
+  HWY_ALIGN uint16_t ta[kLanes];
+  HWY_ALIGN uint16_t tb[kLanes];
   for (size_t blk = 0; blk < nblocks; ++blk) {
     const uint8_t* cb = codes + blk * block_bytes;
     uint32_t acc32[32] = {0};
-    decltype(hn::Zero(d16)) acc[kAcc];
-    for (size_t i = 0; i < kAcc; ++i) acc[i] = hn::Zero(d16);
+    decltype(hn::Zero(d16)) acc_a[kSets], acc_b[kSets];
+    for (size_t i = 0; i < kSets; ++i) {
+      acc_a[i] = hn::Zero(d16);
+      acc_b[i] = hn::Zero(d16);
+    }
     auto flush = [&]() {
-      for (size_t i = 0; i < kAcc; ++i) {
-        hn::Store(acc[i], d16, tmp);
-        const size_t base = W == 64 ? 0 : i * kHalf;
-        for (size_t l = 0; l < kHalf; ++l) acc32[base + l] += tmp[l];
-        acc[i] = hn::Zero(d16);
+      for (size_t set = 0; set < kSets; ++set) {
+        hn::Store(acc_a[set], d16, ta);
+        hn::Store(acc_b[set], d16, tb);
+        for (size_t i = 0; i < kLanes; ++i) {
+          const size_t v = set * 16 + (2 * i) % 32;
+          acc32[v] += static_cast<uint16_t>(ta[i] - (tb[i] << 8));
+          acc32[v + 1] += tb[i];
+        }
+        acc_a[set] = hn::Zero(d16);
+        acc_b[set] = hn::Zero(d16);
       }
     };
     size_t chunks = 0;
@@ -61,20 +74,14 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
       const auto c = hn::LoadU(d8, cb + o);
       const auto lo = hn::And(c, nib);
       const auto hi = hn::And(hn::ShiftRight<4>(c), nib);
-      const auto rl = hn::TableLookupBytes(hn::LoadU(d8, lut_lo + o), lo);
-      const auto rh = hn::TableLookupBytes(hn::LoadU(d8, lut_hi + o), hi);
-      const auto s_lo = hn::Add(hn::PromoteTo(d16, hn::LowerHalf(dh, rl)),
-                                hn::PromoteTo(d16, hn::LowerHalf(dh, rh)));
-      const auto s_hi = hn::Add(hn::PromoteTo(d16, hn::UpperHalf(dh, rl)),
-                                hn::PromoteTo(d16, hn::UpperHalf(dh, rh)));
-      if (W == 16) {
-        const size_t h = (o / W) & 1;  // which 16 vectors of the 32
-        acc[2 * h] = hn::Add(acc[2 * h], s_lo);
-        acc[2 * h + 1] = hn::Add(acc[2 * h + 1], s_hi);
-      } else {
-        acc[0] = hn::Add(acc[0], s_lo);
-        acc[1] = hn::Add(acc[1], s_hi);
-      }
+      const auto rl = hn::BitCast(
+          d16, hn::TableLookupBytes(hn::LoadU(d8, lut_lo + o), lo));
+      const auto rh = hn::BitCast(
+          d16, hn::TableLookupBytes(hn::LoadU(d8, lut_hi + o), hi));
+      const size_t set = kSets == 2 ? (o / W) & 1 : 0;
+      acc_a[set] = hn::Add(acc_a[set], hn::Add(rl, rh));
+      acc_b[set] = hn::Add(acc_b[set], hn::Add(hn::ShiftRight<8>(rl),
+                                               hn::ShiftRight<8>(rh)));
       if (++chunks == kFlushChunks) {
         flush();
         chunks = 0;

@@ -117,11 +117,13 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
                          qb_.hi.data(), acc_b_.data());
   }
   const bool lut_l2 = l2_ && codec_.lut_is_l2();
+  const CombineForm cf = codec_.combine_form();
   const uint8_t* deleted = list.deleted();
   const uint64_t* ids = list.ids();
   const float* factors = list.factors();
   const uint8_t* codes_c = list.codes_c();
   const float* lut_c = luts_.c.data();
+  const uint32_t nf = s.nfactors;
   for (uint32_t slot = 0; slot < n; ++slot) {
     if (deleted[slot]) continue;
     const float a = s.m4a ? qa_.scale * acc_a_[slot] + qa_.bias : 0.0f;
@@ -131,13 +133,29 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
       const uint8_t* sub = codes_c + size_t{slot} * s.m8;
       for (uint32_t j = 0; j < s.m8; ++j) c += lut_c[size_t{j} * 256 + sub[j]];
     }
-    const float* f = factors + size_t{slot} * s.nfactors;
+    const float* f = factors + size_t{slot} * nf;
+    float est;
+    switch (cf.kind) {
+      case CombineForm::kSum:
+        est = a + c;
+        break;
+      case CombineForm::kScaled:
+        est = f[0] * (a + c);
+        break;
+      case CombineForm::kScaled2:
+        est = f[0] * f[1] * (a + c);
+        break;
+      default:
+        est = f[0] * (a + c + cf.kappa * f[1] * b);
+        break;
+    }
     float goodness;
     if (lut_l2) {
-      goodness = -(a + c);
+      goodness = -est;
+    } else if (l2_) {
+      goodness = -(base_ + (nf ? f[0] * f[0] : 0.0f) - 2.0f * est);
     } else {
-      const float est = codec_.Combine(a, b, c, f);
-      goodness = l2_ ? -(base_ + codec_.NormSq(f) - 2.0f * est) : base_ + est;
+      goodness = base_ + est;
     }
     if (heap->full() && goodness <= heap->threshold()) continue;
     if (filter && *filter && !(*filter)(ids[slot])) continue;
