@@ -109,15 +109,30 @@ class TurboScanCodec : public ScanCodec {
     if (shape_.m4a > 0) {
       const uint32_t mask = (1u << m_) - 1;
       const uint32_t codes = m_ == 3 ? 8 : 16;
-      for (uint32_t j = 0; j < shape_.m4a; ++j) {
-        float* t = &out->a[size_t{j} * 16];
-        for (uint32_t c = 0; c < codes; ++c) {
-          float s = 0.0f;
+      if (per_nibble_ == 1) {
+        for (uint32_t j = 0; j < d; ++j) {
+          float* t = &out->a[size_t{j} * 16];
+          const float rj = r[j];
+          for (uint32_t c = 0; c < codes; ++c) t[c] = rj * cent[c];
+        }
+      } else {
+        // Per coordinate i of the group: its 2^m values, then the sum
+        // table over all 16 codes.
+        float part[4][16];
+        for (uint32_t j = 0; j < shape_.m4a; ++j) {
           for (uint32_t i = 0; i < per_nibble_; ++i) {
             const uint32_t coord = j * per_nibble_ + i;
-            if (coord < d) s += r[coord] * cent[(c >> (m_ * i)) & mask];
+            const float rc = coord < d ? r[coord] : 0.0f;
+            for (uint32_t v = 0; v <= mask; ++v) part[i][v] = rc * cent[v];
           }
-          t[c] = s;
+          float* t = &out->a[size_t{j} * 16];
+          for (uint32_t c = 0; c < 16; ++c) {
+            float sum = 0.0f;
+            for (uint32_t i = 0; i < per_nibble_; ++i) {
+              sum += part[i][(c >> (m_ * i)) & mask];
+            }
+            t[c] = sum;
+          }
         }
       }
     }

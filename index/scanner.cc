@@ -54,8 +54,10 @@ void QuantizedLut::Build(const std::vector<float>& lut, uint32_t m) {
     const float* t = &lut[size_t{j} * 16];
     uint8_t* dst = (j % 2 == 0 ? lo.data() : hi.data()) + (j / 2) * 32;
     for (int c = 0; c < 16; ++c) {
-      const float v = std::nearbyint((t[c] - mins[j]) * inv);
-      const uint8_t q = static_cast<uint8_t>(std::min(255.0f, std::max(0.0f, v)));
+      // (t - min) * inv is in [0, 255 + rounding]; +0.5 and truncation
+      // round to nearest (and vectorize, unlike nearbyint).
+      const float v = std::min(255.0f, (t[c] - mins[j]) * inv + 0.5f);
+      const uint8_t q = static_cast<uint8_t>(static_cast<int>(v));
       dst[c] = q;
       dst[c + 16] = q;
     }
