@@ -149,8 +149,11 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
       }
     }
   }
-  TQ_ASSIGN_OR_RETURN(idx->codec_, ScanCodec::Create(options.codec, d,
-                                                     train.data(), nt));
+  CodecOptions co = options.codec;
+  co.single_factor = options.compact_factors && options.metric != Metric::kL2 &&
+                     (co.method == "renorm" || co.method == "pq");
+  idx->options_.codec = co;
+  TQ_ASSIGN_OR_RETURN(idx->codec_, ScanCodec::Create(co, d, train.data(), nt));
   idx->lists_.assign(nlist, InvertedList(idx->codec_->shape()));
   return idx;
 }

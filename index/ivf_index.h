@@ -60,6 +60,9 @@ struct IvfOptions {
   CodecOptions codec;
   // Encode x - c (true) or x itself (false, for the ablation).
   bool residual = true;
+  // For ip and cosine, TurboQuant renorm keeps one 4-byte factor per vector
+  // instead of two (CodecOptions::single_factor); false for the ablation.
+  bool compact_factors = true;
   // k-means of the coarse quantizer.
   uint32_t kmeans_iters = 20;
   uint32_t max_points_per_centroid = 256;

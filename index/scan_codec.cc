@@ -37,7 +37,7 @@ class TurboScanCodec : public ScanCodec {
       shape_.m8 = d;
     }
     if (prod_) shape_.m4b = RoundUpEven((d + 3) / 4);
-    shape_.nfactors = tq_->options().method == TqMethod::kMse ? 1 : 2;
+    shape_.nfactors = static_cast<uint32_t>(tq_->factor_bytes() / 4);
     describe_ = absl::StrCat(TqMethodName(tq_->options().method), " ",
                              tq_->options().bits, "-bit (", code_bytes(),
                              " B)");
@@ -165,7 +165,8 @@ class TurboScanCodec : public ScanCodec {
       case TqMethod::kMse:
         return f[0] * (a + c);
       case TqMethod::kRenorm:
-        return f[0] * f[1] * (a + c);
+        return tq_->options().single_factor ? f[0] * (a + c)
+                                            : f[0] * f[1] * (a + c);
       case TqMethod::kProd:
         return f[0] * (a + c + tq_->kappa() * f[1] * b);
     }
@@ -179,7 +180,8 @@ class TurboScanCodec : public ScanCodec {
         cf.kind = CombineForm::kScaled;
         break;
       case TqMethod::kRenorm:
-        cf.kind = CombineForm::kScaled2;
+        cf.kind = tq_->options().single_factor ? CombineForm::kScaled
+                                               : CombineForm::kScaled2;
         break;
       case TqMethod::kProd:
         cf.kind = CombineForm::kSketch;
@@ -284,7 +286,8 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> ScanCodec::Create(
     }
     uint32_t m = o.pq_m;
     if (m == 0) {
-      const size_t bytes = (size_t{o.bits} * dim + 7) / 8 + 8;
+      const size_t bytes =
+          (size_t{o.bits} * dim + 7) / 8 + (o.single_factor ? 4 : 8);
       m = static_cast<uint32_t>(
           std::min<size_t>(bytes * 8 / o.pq_nbits, dim));
     }
@@ -303,6 +306,7 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> ScanCodec::Create(
   to.bits = o.bits;
   to.method = method;
   to.seed = o.seed;
+  to.single_factor = o.single_factor && method == TqMethod::kRenorm;
   TQ_ASSIGN_OR_RETURN(auto tq, TurboQuantizer::Create(to));
   return std::unique_ptr<ScanCodec>(new TurboScanCodec(o, std::move(tq)));
 }
@@ -321,6 +325,7 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> ScanCodec::Deserialize(
     o.method = TqMethodName(tq->options().method);
     o.bits = tq->options().bits;
     o.seed = tq->options().seed;
+    o.single_factor = tq->options().single_factor;
     return std::unique_ptr<ScanCodec>(new TurboScanCodec(o, std::move(tq)));
   }
   if (kind == kKindPq) {

@@ -47,7 +47,11 @@ struct CodecOptions {
   uint64_t seed = 0x7464622d726f74ull;
   // PQ only: bits per sub-code (4 = FastScan, or 8) and the number of
   // sub-quantizers; 0 = equal bytes to TurboQuant renorm at `bits`:
-  // m = (ceil(bits * d / 8) + 8) * 8 / pq_nbits, at most d.
+  // m = (ceil(bits * d / 8) + factor bytes) * 8 / pq_nbits, at most d.
+  // TurboQuant renorm: one 4-byte factor instead of two (enough for inner
+  // products; the index sets it for the ip and cosine metrics). PQ with
+  // pq_m = 0: the equal-bytes budget assumes that 4-byte factor.
+  bool single_factor = false;
   uint32_t pq_nbits = 4;
   uint32_t pq_m = 0;
   uint32_t pq_train_iters = 25;

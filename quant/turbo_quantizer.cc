@@ -104,6 +104,10 @@ absl::StatusOr<std::unique_ptr<TurboQuantizer>> TurboQuantizer::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown method ", static_cast<uint32_t>(o.method)));
   }
+  if (o.single_factor && o.method != TqMethod::kRenorm) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "single_factor applies to renorm only, not ", TqMethodName(o.method)));
+  }
   if (o.sketch != SketchKind::kStructured && o.sketch != SketchKind::kGaussian) {
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown sketch kind ", static_cast<uint32_t>(o.sketch)));
@@ -125,7 +129,11 @@ absl::Status TurboQuantizer::Init() {
   const TurboOptions& o = options_;
   mse_bits_ = o.method == TqMethod::kProd ? o.bits - 1 : o.bits;
   code_bytes_ = (size_t{o.bits} * o.dim + 7) / 8;
-  factor_bytes_ = o.method == TqMethod::kMse ? 4 : 8;
+  factor_bytes_ =
+      (o.method == TqMethod::kMse || (o.single_factor &&
+                                      o.method == TqMethod::kRenorm))
+          ? 4
+          : 8;
   if (mse_bits_ > 0 && !codebook_) {
     TQ_ASSIGN_OR_RETURN(codebook_, GetCodebook(o.codebook, o.dim, mse_bits_));
   }
@@ -228,7 +236,11 @@ void TurboQuantizer::EncodeUnchecked(const float* x, uint8_t* code) const {
       break;
     case TqMethod::kRenorm: {
       const double scale = y_dot_yhat > 1e-30 ? 1.0 / y_dot_yhat : 0.0;
-      EncodeFloat(factors + 4, norm > 0 ? static_cast<float>(scale) : 0.0f);
+      if (options_.single_factor) {
+        EncodeFloat(factors, static_cast<float>(norm * scale));
+      } else {
+        EncodeFloat(factors + 4, norm > 0 ? static_cast<float>(scale) : 0.0f);
+      }
       break;
     }
     case TqMethod::kProd: {
@@ -313,6 +325,7 @@ float TurboQuantizer::Estimate(const TqQuery& q, const uint8_t* code,
     case TqMethod::kMse:
       return norm * a;
     case TqMethod::kRenorm:
+      if (options_.single_factor) return norm * a;
       return norm * DecodeFloat(code + code_bytes_ + 4) * a;
     case TqMethod::kProd: {
       const float gamma = DecodeFloat(code + code_bytes_ + 4);
@@ -356,6 +369,7 @@ std::string TurboQuantizer::Serialize() const {
   PutFixed32(&s, static_cast<uint32_t>(options_.sketch));
   PutFixed32(&s, static_cast<uint32_t>(options_.codebook));
   PutFixed32(&s, options_.rotation_rounds);
+  PutFixed32(&s, options_.single_factor ? 1 : 0);
   PutBytes(&s, rotation_.Serialize());
   PutBytes(&s, sketch_ ? sketch_->Serialize() : std::string());
   PutBytes(&s, codebook_ ? codebook_->Serialize() : std::string());
@@ -375,7 +389,8 @@ absl::StatusOr<std::unique_ptr<TurboQuantizer>> TurboQuantizer::Deserialize(
     return corrupt("checksum mismatch");
   }
   Decoder dec(bytes.substr(0, bytes.size() - 4));
-  uint32_t magic = 0, version = 0, method = 0, sketch = 0, codebook = 0;
+  uint32_t magic = 0, version = 0, method = 0, sketch = 0, codebook = 0,
+           single = 0;
   TurboOptions o;
   uint64_t seed = 0;
   absl::string_view rot_bytes, sketch_bytes, cb_bytes;
@@ -391,14 +406,17 @@ absl::StatusOr<std::unique_ptr<TurboQuantizer>> TurboQuantizer::Deserialize(
   if (!dec.GetFixed32(&o.dim) || !dec.GetFixed32(&o.bits) ||
       !dec.GetFixed32(&method) || !dec.GetFixed64(&seed) ||
       !dec.GetFixed32(&sketch) || !dec.GetFixed32(&codebook) ||
-      !dec.GetFixed32(&o.rotation_rounds) || !dec.GetBytes(&rot_bytes) ||
+      !dec.GetFixed32(&o.rotation_rounds) || !dec.GetFixed32(&single) ||
+      !dec.GetBytes(&rot_bytes) ||
       !dec.GetBytes(&sketch_bytes) || !dec.GetBytes(&cb_bytes) ||
       dec.remaining() != 0) {
     return corrupt("truncated or trailing bytes");
   }
-  if (method > 2 || sketch > 1 || codebook > 1 || o.bits < 1 || o.bits > 8) {
-    return corrupt("bad method/sketch/codebook/bits");
+  if (method > 2 || sketch > 1 || codebook > 1 || o.bits < 1 || o.bits > 8 ||
+      single > 1 || (single && method != 2)) {
+    return corrupt("bad method/sketch/codebook/bits/factor layout");
   }
+  o.single_factor = single != 0;
   o.method = static_cast<TqMethod>(method);
   o.sketch = static_cast<SketchKind>(sketch);
   o.codebook = static_cast<CodebookKind>(codebook);

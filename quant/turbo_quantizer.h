@@ -25,7 +25,8 @@
 //                 -- ceil(bits*d/8) bytes together, tightly packed
 //   then the per-vector factors, float32 each:
 //     kMse: n                     (4 bytes)
-//     kRenorm: n, 1/<y, y_hat>    (8 bytes)
+//     kRenorm: n, 1/<y, y_hat>    (8 bytes), or with single_factor
+//              n/<y, y_hat>       (4 bytes)
 //     kProd: n, gamma             (8 bytes)
 //
 // Determinism: with the structured sketch, Encode() writes bit-identical
@@ -68,6 +69,12 @@ struct TurboOptions {
   SketchKind sketch = SketchKind::kStructured;        // kProd only
   CodebookKind codebook = CodebookKind::kExactBeta;   // kGaussian: ablation
   uint32_t rotation_rounds = 0;  // 0 = HadamardRotation's default
+  // kRenorm only: store the single factor n / <y, y_hat> (4 bytes) instead
+  // of n and 1 / <y, y_hat> (8 bytes). Enough for inner products (and
+  // cosine); the code no longer records ||x||, so L2 distances cannot be
+  // estimated and Decode returns the inner-product-unbiased reconstruction
+  // n / <y, y_hat> Pi^T y_hat.
+  bool single_factor = false;
 };
 
 // A query prepared once for many estimates (holds Pi q, and S Pi q for kProd).
@@ -97,7 +104,7 @@ class TurboQuantizer {
   uint32_t mse_bits() const { return mse_bits_; }
   // Packed index and sign bytes: ceil(bits * d / 8).
   size_t code_bytes() const { return code_bytes_; }
-  // Per-vector float32 factors: 4 (kMse) or 8 bytes.
+  // Per-vector float32 factors: 4 (kMse, single-factor kRenorm) or 8.
   size_t factor_bytes() const { return factor_bytes_; }
   size_t bytes_per_vector() const { return code_bytes_ + factor_bytes_; }
   float kappa() const { return kappa_; }
@@ -122,7 +129,7 @@ class TurboQuantizer {
   // out[i] = EstimateIp(q, codes + i * bytes_per_vector()).
   void EstimateIpBatch(const TqQuery& q, const uint8_t* codes, size_t n,
                        float* out) const;
-  // Factor accessors for a code.
+  // The first stored factor: ||x||, or n / <y, y_hat> with single_factor.
   float StoredNorm(const uint8_t* code) const;
 
  private:

@@ -244,6 +244,38 @@ TEST(TurboQuantizerTest, VectorsOfAnyNormAndZero) {
   EXPECT_EQ(q->EstimateIp(*query, c1.data()), 0.0f);
 }
 
+TEST(TurboQuantizerTest, SingleFactorRenormEstimatesTheSame) {
+  const uint32_t d = 100;
+  const std::vector<float> x = RandomUnitVectors(20, d, 31);
+  const std::vector<float> qv = RandomUnitVectors(1, d, 32);
+  TurboOptions o;
+  o.dim = d;
+  o.bits = 2;
+  o.method = TqMethod::kRenorm;
+  auto two = TurboQuantizer::Create(o);
+  o.single_factor = true;
+  auto one = TurboQuantizer::Create(o);
+  ASSERT_TRUE(two.ok() && one.ok());
+  EXPECT_EQ((*one)->bytes_per_vector() + 4, (*two)->bytes_per_vector());
+  auto back = TurboQuantizer::Deserialize((*one)->Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE((*back)->options().single_factor);
+  auto q1 = (*one)->PrepareQuery(qv);
+  auto q2 = (*two)->PrepareQuery(qv);
+  for (int i = 0; i < 20; ++i) {
+    std::vector<float> row(&x[i * d], &x[i * d] + d);
+    for (float& v : row) v *= 3.0f;
+    std::vector<uint8_t> c1((*one)->bytes_per_vector()), c2((*two)->bytes_per_vector());
+    ASSERT_TRUE((*one)->Encode(row, c1.data()).ok());
+    ASSERT_TRUE((*two)->Encode(row, c2.data()).ok());
+    const float e2 = (*two)->EstimateIp(*q2, c2.data());
+    EXPECT_NEAR((*one)->EstimateIp(*q1, c1.data()), e2, 1e-5 * (1 + std::fabs(e2)));
+  }
+  o.method = TqMethod::kProd;
+  EXPECT_EQ(TurboQuantizer::Create(o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 // The codes of fixed data must never change: persisted collections rely on
 // it (kernels_test checks the same on every SIMD target).
 TEST(TurboQuantizerTest, GoldenCodes) {
