@@ -4,14 +4,13 @@
 // outside the per-target block is compiled once (HWY_ONCE).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant/kmeans.cc"
-#include "hwy/foreach_target.h"  // IWYU pragma: keep
-#include "hwy/highway.h"
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
 #include "quant/kernels.h"
 
 // Shared by every target.
@@ -38,69 +37,118 @@ namespace HWY_NAMESPACE {
 
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Up to 16 lanes: a panel of 32 centroids is G = 32 / N vectors.
+// Up to 16 lanes. A panel of 32 centroids is processed in passes of two
+// vectors (2N centroids): one pass on AVX-512, two on AVX2, four on SSE4.
 using DF = hn::CappedTag<float, 16>;
+using DI = hn::RebindToSigned<DF>;
 constexpr size_t kLanes = hn::MaxLanes(DF());
-constexpr size_t kGroups = kPanel / kLanes;
-// Rows per micro-kernel call, so that R * G accumulators plus G panel
-// vectors fit in the register file (32 vectors on AVX-512, 16 below).
-constexpr size_t kRows = kLanes >= 16 ? 6 : (kLanes >= 8 ? 3 : 1);
-static_assert(kPanel % kLanes == 0, "panel must be a whole number of vectors");
+constexpr size_t kPassWidth = 2 * kLanes;
+constexpr size_t kPasses = kPanel / kPassWidth;
+// Rows per kernel call, so that the 2R accumulators, the 2R running minima
+// and indices, two panel vectors and a broadcast fit in the register file
+// (27 of 32 vectors on AVX-512, 15 of 16 below).
+constexpr size_t kRows = kLanes >= 16 ? 6 : 3;
+static_assert(kPanel % kPassWidth == 0, "panel must be whole passes");
 
-// For the R rows, s = ||c||^2 - 2<x,c> for the 32 centroids of one panel
-// (the panel stores -2c transposed), then the running (best, best_idx) of
-// each of the first `valid` rows is updated with the first minimum.
+// For R rows and panels [p0, p1): s = ||c||^2 - 2<x,c> for every centroid
+// (panels store -2c transposed). Each row keeps a per-lane running minimum
+// and its index (centroids visited in increasing order, strict <, so each
+// lane keeps its first minimum); one horizontal reduction per call then
+// updates (best, best_idx) of the first `valid` rows with the first
+// (lowest-index) minimum.
 template <size_t R>
-HWY_INLINE void PanelKernel(const float* const* rows, size_t dim,
-                            const float* HWY_RESTRICT panel,
-                            const float* HWY_RESTRICT norms, uint32_t base,
-                            size_t valid, float* HWY_RESTRICT best,
+HWY_INLINE void BlockKernel(const float* const* rows, size_t dim,
+                            const float* HWY_RESTRICT panels,
+                            const float* HWY_RESTRICT norms, size_t p0,
+                            size_t p1, size_t valid, float* HWY_RESTRICT best,
                             uint32_t* HWY_RESTRICT best_idx) {
   const DF d;
+  const DI di;
   using V = hn::Vec<DF>;
-  V acc[R][kGroups];
-  for (size_t g = 0; g < kGroups; ++g) {
-    const V nv = hn::Load(d, norms + g * kLanes);
-    for (size_t r = 0; r < R; ++r) acc[r][g] = nv;
+  using VI = hn::Vec<DI>;
+  V vmin[R];
+  VI vidx[R];
+  for (size_t r = 0; r < R; ++r) {
+    vmin[r] = hn::Set(d, std::numeric_limits<float>::infinity());
+    vidx[r] = hn::Zero(di);
   }
-  for (size_t j = 0; j < dim; ++j) {
-    const float* HWY_RESTRICT p = panel + j * kPanel;
-    V c[kGroups];
-    for (size_t g = 0; g < kGroups; ++g) c[g] = hn::Load(d, p + g * kLanes);
-    for (size_t r = 0; r < R; ++r) {
-      const V xv = hn::Set(d, rows[r][j]);
-      for (size_t g = 0; g < kGroups; ++g) {
-        acc[r][g] = hn::MulAdd(xv, c[g], acc[r][g]);
+  const VI iota = hn::Iota(di, 0);
+  for (size_t p = p0; p < p1; ++p) {
+    const float* HWY_RESTRICT panel = panels + p * dim * kPanel;
+    for (size_t h = 0; h < kPasses; ++h) {
+      const size_t first = p * kPanel + h * kPassWidth;  // centroid index
+      const float* HWY_RESTRICT col = panel + h * kPassWidth;
+      V acc0[R], acc1[R];
+      {
+        const V n0 = hn::Load(d, norms + first);
+        const V n1 = hn::Load(d, norms + first + kLanes);
+        for (size_t r = 0; r < R; ++r) {
+          acc0[r] = n0;
+          acc1[r] = n1;
+        }
+      }
+      for (size_t j = 0; j < dim; ++j) {
+        const V c0 = hn::Load(d, col + j * kPanel);
+        const V c1 = hn::Load(d, col + j * kPanel + kLanes);
+        for (size_t r = 0; r < R; ++r) {
+          const V xv = hn::Set(d, rows[r][j]);
+          acc0[r] = hn::MulAdd(xv, c0, acc0[r]);
+          acc1[r] = hn::MulAdd(xv, c1, acc1[r]);
+        }
+      }
+      const VI ids0 = hn::Add(iota, hn::Set(di, static_cast<int32_t>(first)));
+      const VI ids1 =
+          hn::Add(iota, hn::Set(di, static_cast<int32_t>(first + kLanes)));
+      for (size_t r = 0; r < R; ++r) {
+        const auto lt0 = hn::Lt(acc0[r], vmin[r]);
+        vmin[r] = hn::IfThenElse(lt0, acc0[r], vmin[r]);
+        vidx[r] = hn::IfThenElse(hn::RebindMask(di, lt0), ids0, vidx[r]);
+        const auto lt1 = hn::Lt(acc1[r], vmin[r]);
+        vmin[r] = hn::IfThenElse(lt1, acc1[r], vmin[r]);
+        vidx[r] = hn::IfThenElse(hn::RebindMask(di, lt1), ids1, vidx[r]);
       }
     }
   }
   for (size_t r = 0; r < valid; ++r) {
-    V m = acc[r][0];
-    for (size_t g = 1; g < kGroups; ++g) m = hn::Min(m, acc[r][g]);
-    const V mv = hn::MinOfLanes(d, m);
+    const V mv = hn::MinOfLanes(d, vmin[r]);
     const float mval = hn::GetLane(mv);
     if (mval < best[r]) {
       best[r] = mval;
-      for (size_t g = 0; g < kGroups; ++g) {
-        const intptr_t lane = hn::FindFirstTrue(d, hn::Eq(acc[r][g], mv));
-        if (lane >= 0) {
-          best_idx[r] = base + static_cast<uint32_t>(g * kLanes + lane);
-          break;
-        }
-      }
+      const VI cand =
+          hn::IfThenElse(hn::RebindMask(di, hn::Eq(vmin[r], mv)), vidx[r],
+                         hn::Set(di, std::numeric_limits<int32_t>::max()));
+      best_idx[r] =
+          static_cast<uint32_t>(hn::GetLane(hn::MinOfLanes(di, cand)));
     }
   }
 }
 
+// ||row||^2 (inline: a dispatched call per point would cost more than the
+// distances themselves for tiny PQ sub-spaces).
+HWY_INLINE float SquaredNorm(const float* HWY_RESTRICT row, size_t dim) {
+  float s = 0.0f;
+  size_t j = 0;
+  if (dim >= kLanes) {
+    const DF d;
+    hn::Vec<DF> acc = hn::Zero(d);
+    for (; j + kLanes <= dim; j += kLanes) {
+      const hn::Vec<DF> v = hn::LoadU(d, row + j);
+      acc = hn::MulAdd(v, v, acc);
+    }
+    s = hn::GetLane(hn::SumOfLanes(d, acc));
+  }
+  for (; j < dim; ++j) s += row[j] * row[j];
+  return s;
+}
+
 void AssignRangeImpl(const float* x, size_t n, size_t stride, size_t dim,
-                     const float* panels, const float* norms,
-                     size_t num_panels, uint32_t* assign, float* dist) {
+                     const float* panels, const float* norms, size_t num_panels,
+                     uint32_t* assign, float* dist) {
   const size_t panel_floats = dim * kPanel;
   const size_t tile = std::min(
-      kMaxTilePoints,
-      std::max(kRows, kTileBytes / (sizeof(float) * dim)));
-  const size_t block = std::max<size_t>(
-      1, kPanelBlockBytes / (sizeof(float) * panel_floats));
+      kMaxTilePoints, std::max(kRows, kTileBytes / (sizeof(float) * dim)));
+  const size_t block =
+      std::max<size_t>(1, kPanelBlockBytes / (sizeof(float) * panel_floats));
   float best[kMaxTilePoints];
   uint32_t best_idx[kMaxTilePoints];
   for (size_t i0 = 0; i0 < n; i0 += tile) {
@@ -115,19 +163,15 @@ void AssignRangeImpl(const float* x, size_t n, size_t stride, size_t dim,
         for (size_t r = 0; r < kRows; ++r) {
           rows[r] = x + (i0 + r0 + std::min(r, valid - 1)) * stride;
         }
-        for (size_t p = p0; p < p1; ++p) {
-          PanelKernel<kRows>(rows, dim, panels + p * panel_floats,
-                             norms + p * kPanel,
-                             static_cast<uint32_t>(p * kPanel), valid,
-                             best + r0, best_idx + r0);
-        }
+        BlockKernel<kRows>(rows, dim, panels, norms, p0, p1, valid, best + r0,
+                           best_idx + r0);
       }
     }
     for (size_t r = 0; r < nt; ++r) {
       assign[i0 + r] = best_idx[r];
       if (dist != nullptr) {
         const float* row = x + (i0 + r) * stride;
-        const float v = kernels::Dot(row, row, dim) + best[r];
+        const float v = SquaredNorm(row, dim) + best[r];
         dist[i0 + r] = v > 0.0f ? v : 0.0f;
       }
     }
@@ -214,9 +258,9 @@ absl::Status CheckFinite(const float* x, size_t n, uint32_t dim) {
     if (std::isfinite(kernels::Dot(row, row, dim))) continue;
     for (uint32_t j = 0; j < dim; ++j) {
       if (!std::isfinite(row[j])) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "k-means: row ", i, " coordinate ", j, " is ",
-            NonFiniteName(row[j])));
+        return absl::InvalidArgumentError(
+            absl::StrCat("k-means: row ", i, " coordinate ", j, " is ",
+                         NonFiniteName(row[j])));
       }
     }
     return absl::InvalidArgumentError(absl::StrCat(
@@ -269,9 +313,8 @@ void SeedKMeansPlusPlus(const float* x, size_t n, uint32_t dim, uint32_t k,
         std::memcpy(&pending_rows[p * dim], x + pending[p] * dim,
                     sizeof(float) * dim);
       }
-      const CentroidAssigner assigner(pending_rows.data(),
-                                      static_cast<uint32_t>(pending.size()),
-                                      dim);
+      const CentroidAssigner assigner(
+          pending_rows.data(), static_cast<uint32_t>(pending.size()), dim);
       assigner.Assign(x, n, dim, tmp_assign.data(), tmp_dist.data(),
                       num_threads);
       for (size_t i = 0; i < n; ++i) d2[i] = std::min(d2[i], tmp_dist[i]);
@@ -293,8 +336,8 @@ void SeedKMeansPlusPlus(const float* x, size_t n, uint32_t dim, uint32_t k,
       continue;
     }
     const double u = rng->UniformDouble() * total;
-    size_t i = static_cast<size_t>(
-        std::upper_bound(cum.begin(), cum.end(), u) - cum.begin());
+    size_t i = static_cast<size_t>(std::upper_bound(cum.begin(), cum.end(), u) -
+                                   cum.begin());
     if (i >= n) i = n - 1;
     while (i > 0 && d2[i] == 0.0f) --i;  // guard against rounding
     const float stale = d2[i];
@@ -303,7 +346,8 @@ void SeedKMeansPlusPlus(const float* x, size_t n, uint32_t dim, uint32_t k,
       w = std::min(w, kernels::L2Sqr(x + i * dim, x + p * dim, dim));
     }
     const bool accept =
-        w >= stale || (w > 0 && rng->UniformDouble() * stale < w);
+        stale > 0 &&
+        (w >= stale || (w > 0 && rng->UniformDouble() * stale < w));
     if (accept) {
       add(i);
     } else if (++rejections >= kSeedMaxRejections) {
@@ -332,9 +376,8 @@ double AssignAll(const float* x, size_t n, uint32_t dim,
 // non-empty clusters; empty ones keep their old value. Threads split the
 // centroids, so every sum is formed in the same order for any thread count.
 void UpdateCentroids(const float* x, size_t n, uint32_t dim, uint32_t k,
-                     const uint32_t* assign,
-                     const std::vector<uint32_t>& sizes, uint32_t num_threads,
-                     std::vector<float>* centroids) {
+                     const uint32_t* assign, const std::vector<uint32_t>& sizes,
+                     uint32_t num_threads, std::vector<float>* centroids) {
   std::vector<double> sums(size_t{k} * dim);
   // Each thread scans all assignments, so only big problems are split.
   const uint32_t threads = n * dim >= (size_t{1} << 20) ? num_threads : 1;
@@ -425,7 +468,8 @@ CentroidAssigner::CentroidAssigner(const float* centroids, uint32_t k,
     }
     const float* row = centroids + c * dim;
     norms_[c] = kernels::Dot(row, row, dim);
-    for (uint32_t j = 0; j < dim; ++j) panel[j * kPanel + lane] = -2.0f * row[j];
+    for (uint32_t j = 0; j < dim; ++j)
+      panel[j * kPanel + lane] = -2.0f * row[j];
   }
 }
 
@@ -443,16 +487,15 @@ void CentroidAssigner::Assign(const float* x, size_t n, size_t stride,
   });
 }
 
-void AssignNearest(const float* centroids, uint32_t k, const float* x,
-                   size_t n, uint32_t dim, uint32_t* assign, float* dist,
+void AssignNearest(const float* centroids, uint32_t k, const float* x, size_t n,
+                   uint32_t dim, uint32_t* assign, float* dist,
                    uint32_t num_threads) {
   if (k == 0 || dim == 0 || n == 0) return;
   const CentroidAssigner assigner(centroids, k, dim);
   assigner.Assign(x, n, dim, assign, dist, num_threads);
 }
 
-absl::StatusOr<KMeansResult> TrainKMeans(const float* x, size_t n,
-                                         uint32_t dim,
+absl::StatusOr<KMeansResult> TrainKMeans(const float* x, size_t n, uint32_t dim,
                                          const KMeansOptions& opts) {
   const uint32_t k = opts.k;
   if (k == 0) {
@@ -462,8 +505,8 @@ absl::StatusOr<KMeansResult> TrainKMeans(const float* x, size_t n,
     return absl::InvalidArgumentError("k-means: dim must be >= 1, got 0");
   }
   if (n < k) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "k-means: need at least k=", k, " points, got ", n));
+    return absl::InvalidArgumentError(
+        absl::StrCat("k-means: need at least k=", k, " points, got ", n));
   }
   if (x == nullptr) {
     return absl::InvalidArgumentError("k-means: x is null");
@@ -518,8 +561,7 @@ absl::StatusOr<KMeansResult> TrainKMeans(const float* x, size_t n,
     // Converged: the centroids are the means of an assignment that
     // reproduces itself.
     if (splits == 0 && assign == prev &&
-        std::find(res.sizes.begin(), res.sizes.end(), 0u) ==
-            res.sizes.end()) {
+        std::find(res.sizes.begin(), res.sizes.end(), 0u) == res.sizes.end()) {
       break;
     }
   }

@@ -3,11 +3,16 @@
 //
 // TrainKMeans runs k-means++ seeding (D^2 sampling) followed by Lloyd
 // iterations, on a random sample of at most k * max_points_per_centroid
-// rows (FAISS convention). Clusters that become empty are re-seeded the FAISS
-// way: a cluster is chosen with probability proportional to (size - 1), its
-// centroid is copied into the empty slot, the two copies are pushed apart by
-// a symmetric relative perturbation of 1/1024 per coordinate, and the points
-// are split between them at the next assignment.
+// rows (FAISS convention). The seeding draws exactly from the D^2
+// distribution but refreshes the distances in batches: candidates are drawn
+// from the weights of the last full pass and accepted with probability
+// (current weight / stale weight), the current weight also counting the up
+// to 64 centroids chosen since; so the passes over the data are blocked
+// matrix products instead of k sequential scans. Clusters that become empty are
+// re-seeded the FAISS way: a cluster is chosen with probability proportional to
+// (size - 1), its centroid is copied into the empty slot, the two copies are
+// pushed apart by a symmetric relative perturbation of 1/1024 per coordinate,
+// and the points are split between them at the next assignment.
 //
 // Distances use ||x||^2 + ||c||^2 - 2<x,c> with precomputed centroid norms,
 // evaluated by a cache-blocked, register-blocked SIMD kernel (Highway dynamic
@@ -96,8 +101,7 @@ struct KMeansResult {
 // Errors (InvalidArgument, message naming the offending value): k == 0,
 // dim == 0, n < k, x == nullptr, a NaN or infinite coordinate, or a row whose
 // squared norm overflows float.
-absl::StatusOr<KMeansResult> TrainKMeans(const float* x, size_t n,
-                                         uint32_t dim,
+absl::StatusOr<KMeansResult> TrainKMeans(const float* x, size_t n, uint32_t dim,
                                          const KMeansOptions& opts);
 
 // FAISS imbalance factor of a list-size histogram (see KMeansResult);
@@ -143,9 +147,9 @@ class CentroidAssigner {
 // row-major): writes assign[n] and, if non-null, dist[n] (squared L2).
 // Equivalent to CentroidAssigner(centroids, k, dim).Assign(x, n, dim, ...);
 // does nothing when k == 0, dim == 0 or n == 0.
-void AssignNearest(const float* centroids, uint32_t k, const float* x,
-                   size_t n, uint32_t dim, uint32_t* assign,
-                   float* dist = nullptr, uint32_t num_threads = 1);
+void AssignNearest(const float* centroids, uint32_t k, const float* x, size_t n,
+                   uint32_t dim, uint32_t* assign, float* dist = nullptr,
+                   uint32_t num_threads = 1);
 
 }  // namespace tqdb
 

@@ -64,9 +64,9 @@ absl::Status CheckRowsFinite(const float* x, size_t n, uint32_t dim,
     const float* row = x + i * dim;
     for (uint32_t j = 0; j < dim; ++j) {
       if (!std::isfinite(row[j])) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "PQ: ", what, " row ", i, " coordinate ", j, " is ",
-            NonFiniteName(row[j])));
+        return absl::InvalidArgumentError(
+            absl::StrCat("PQ: ", what, " row ", i, " coordinate ", j, " is ",
+                         NonFiniteName(row[j])));
       }
     }
   }
@@ -78,8 +78,8 @@ absl::Status ValidateOptions(const PqOptions& o) {
     return absl::InvalidArgumentError("PQ: dim must be >= 1, got 0");
   }
   if (o.m == 0 || o.m > o.dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "PQ: m must be in [1, dim=", o.dim, "], got ", o.m));
+    return absl::InvalidArgumentError(
+        absl::StrCat("PQ: m must be in [1, dim=", o.dim, "], got ", o.m));
   }
   if (o.nbits != 4 && o.nbits != 8) {
     return absl::InvalidArgumentError(
@@ -110,7 +110,9 @@ void ProductQuantizer::InitTables() {
     const float* c = centroids(j);
     float* t = transposed_.data() + size_t{ksub_} * offsets_[j];
     for (uint32_t k = 0; k < ksub_; ++k) {
-      for (uint32_t d = 0; d < ds; ++d) t[size_t{d} * ksub_ + k] = c[k * ds + d];
+      for (uint32_t d = 0; d < ds; ++d) {
+        t[size_t{d} * ksub_ + k] = c[k * ds + d];
+      }
     }
     assigners_.emplace_back(c, ksub_, ds);
   }
@@ -121,9 +123,9 @@ absl::StatusOr<std::unique_ptr<ProductQuantizer>> ProductQuantizer::Train(
   TQ_RETURN_IF_ERROR(ValidateOptions(opts));
   const uint32_t ksub = 1u << opts.nbits;
   if (opts.max_train_points < ksub) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "PQ: max_train_points=", opts.max_train_points,
-        " is below 2^nbits=", ksub));
+    return absl::InvalidArgumentError(
+        absl::StrCat("PQ: max_train_points=", opts.max_train_points,
+                     " is below 2^nbits=", ksub));
   }
   if (n < ksub) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -154,8 +156,7 @@ absl::StatusOr<std::unique_ptr<ProductQuantizer>> ProductQuantizer::Train(
 
   pq->centroids_.assign(size_t{ksub} * dim, 0.0f);
   std::vector<absl::Status> status(m);
-  const uint32_t threads =
-      std::min(std::max<uint32_t>(1, opts.num_threads), m);
+  const uint32_t threads = std::min(std::max<uint32_t>(1, opts.num_threads), m);
   auto train_sub = [&](uint32_t t) {
     std::vector<float> sub;
     for (uint32_t j = t; j < m; j += threads) {
@@ -194,7 +195,8 @@ void ProductQuantizer::EncodeRows(const float* x, size_t n,
   const uint32_t m = opts_.m, dim = opts_.dim;
   const int bits = static_cast<int>(opts_.nbits);
   uint32_t assign[kEncodeBlock];
-  std::vector<uint8_t> sub(kEncodeBlock * m);  // block rows x m sub-codes
+  // Block rows x m sub-codes.
+  std::vector<uint8_t> sub(std::min(n, kEncodeBlock) * m);
   std::memset(codes, 0, n * code_bytes_);
   for (size_t i0 = 0; i0 < n; i0 += kEncodeBlock) {
     const size_t nb = std::min(kEncodeBlock, n - i0);
@@ -231,11 +233,10 @@ absl::Status ProductQuantizer::EncodeBatch(const float* x, size_t n,
   if (n == 0) return absl::OkStatus();
   if (x == nullptr) return absl::InvalidArgumentError("PQ: x is null");
   TQ_RETURN_IF_ERROR(CheckRowsFinite(x, n, opts_.dim, "EncodeBatch"));
-  ParallelRanges(n, opts_.num_threads, kMinRowsPerThread,
-                 [&](size_t b, size_t e) {
-                   EncodeRows(x + b * opts_.dim, e - b,
-                              codes + b * code_bytes_);
-                 });
+  ParallelRanges(
+      n, opts_.num_threads, kMinRowsPerThread, [&](size_t b, size_t e) {
+        EncodeRows(x + b * opts_.dim, e - b, codes + b * code_bytes_);
+      });
   return absl::OkStatus();
 }
 
@@ -287,8 +288,7 @@ void ProductQuantizer::ComputeL2Table(const float* q, float* lut) const {
   }
 }
 
-float ProductQuantizer::LookupSum(const float* lut,
-                                  const uint8_t* code) const {
+float ProductQuantizer::LookupSum(const float* lut, const uint8_t* code) const {
   const uint32_t m = opts_.m;
   float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   if (opts_.nbits == 8) {
@@ -333,8 +333,8 @@ std::string ProductQuantizer::Serialize() const {
   return s;
 }
 
-absl::StatusOr<std::unique_ptr<ProductQuantizer>>
-ProductQuantizer::Deserialize(absl::string_view bytes) {
+absl::StatusOr<std::unique_ptr<ProductQuantizer>> ProductQuantizer::Deserialize(
+    absl::string_view bytes) {
   auto corrupt = [](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("PQ parameters: ", why));
   };
@@ -344,8 +344,7 @@ ProductQuantizer::Deserialize(absl::string_view bytes) {
     return corrupt("bad magic (not a PQ blob)");
   }
   if (bytes.size() < kPqHeaderBytes + 4) {
-    return corrupt(absl::StrCat("truncated header (", bytes.size(),
-                                " bytes)"));
+    return corrupt(absl::StrCat("truncated header (", bytes.size(), " bytes)"));
   }
   Decoder dec(bytes.substr(0, bytes.size() - 4));
   uint32_t magic, version, dim, m, nbits, iters;
@@ -373,9 +372,11 @@ ProductQuantizer::Deserialize(absl::string_view bytes) {
     return corrupt("checksum mismatch");
   }
   if (version != kPqVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "PQ format version ", version, " is not supported (this build reads "
-        "version ", kPqVersion, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("PQ format version ", version,
+                     " is not supported (this build reads "
+                     "version ",
+                     kPqVersion, ")"));
   }
   if (!header_ok) {
     return corrupt(absl::StrCat("inconsistent header (dim=", dim, ", m=", m,

@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "hwy/targets.h"
 #include "quant/random.h"
 
 namespace tqdb {
@@ -154,8 +155,61 @@ TEST(KMeansTest, PlusPlusBeatsRandomInitOnAverage) {
       rnd += b->objective;
       pp_wins += a->objective <= b->objective;
     }
-    EXPECT_LT(pp, 0.8 * rnd) << "max_iter " << iters;
-    EXPECT_GE(pp_wins, kSeeds / 2) << "max_iter " << iters;
+    EXPECT_LT(pp, 0.5 * rnd) << "max_iter " << iters;
+    EXPECT_GE(pp_wins, kSeeds - 3) << "max_iter " << iters;
+  }
+}
+
+TEST(KMeansTest, PlusPlusSeedingFollowsD2Distribution) {
+  // Four points on a line, k = 3, no Lloyd step: the returned centroids are
+  // the seeds in the order drawn. Their empirical distribution over many
+  // seeds must match exact k-means++ (the third seed goes through the
+  // stale-weight rejection step).
+  const std::vector<float> x = {0.0f, 1.0f, 3.0f, 7.0f};
+  auto d2 = [&](int i, int j) {
+    return static_cast<double>((x[i] - x[j]) * (x[i] - x[j]));
+  };
+  double exact[4][4][4] = {};
+  for (int a = 0; a < 4; ++a) {
+    double sa = 0;
+    for (int j = 0; j < 4; ++j) sa += d2(a, j);
+    for (int b = 0; b < 4; ++b) {
+      if (b == a) continue;
+      double sb = 0;
+      for (int j = 0; j < 4; ++j) sb += std::min(d2(a, j), d2(b, j));
+      for (int c = 0; c < 4; ++c) {
+        if (c == a || c == b) continue;
+        exact[a][b][c] =
+            0.25 * d2(a, b) / sa * std::min(d2(a, c), d2(b, c)) / sb;
+      }
+    }
+  }
+  constexpr int kRuns = 4000;
+  double count[4][4][4] = {};
+  for (int s = 0; s < kRuns; ++s) {
+    KMeansOptions opts;
+    opts.k = 3;
+    opts.max_iter = 0;
+    opts.seed = 5000 + s;
+    absl::StatusOr<KMeansResult> r = TrainKMeans(x.data(), 4, 1, opts);
+    ASSERT_TRUE(r.ok());
+    int idx[3];
+    for (int c = 0; c < 3; ++c) {
+      idx[c] = static_cast<int>(std::find(x.begin(), x.end(), r->centroids[c]) -
+                                x.begin());
+      ASSERT_LT(idx[c], 4);
+    }
+    count[idx[0]][idx[1]][idx[2]] += 1.0 / kRuns;
+  }
+  for (int a = 0; a < 4; ++a) {
+    for (int b = 0; b < 4; ++b) {
+      for (int c = 0; c < 4; ++c) {
+        const double p = exact[a][b][c];
+        const double sigma = std::sqrt(p * (1 - p) / kRuns);
+        EXPECT_NEAR(count[a][b][c], p, 4.5 * sigma + 1e-9)
+            << "seeds " << a << "," << b << "," << c;
+      }
+    }
   }
 }
 
@@ -184,7 +238,8 @@ TEST(KMeansTest, FewerDistinctPointsThanK) {
   EXPECT_EQ(nonzero, 5u);
   EXPECT_EQ(r->min_size, 0u);
   EXPECT_EQ(r->max_size, 20u);
-  EXPECT_NEAR(r->objective, 0.0, 1e-3);
+  // Only the 1/1024 split perturbations of the last step cost anything.
+  EXPECT_LT(r->objective, 0.05);
 }
 
 TEST(KMeansTest, EmptyClusterSplitSeparatesBlobs) {
@@ -205,6 +260,7 @@ TEST(KMeansTest, EmptyClusterSplitSeparatesBlobs) {
     opts.k = 2;
     opts.seed = seed;
     opts.init = KMeansInit::kRandom;
+    opts.max_points_per_centroid = 0;  // all 1000 points
     absl::StatusOr<KMeansResult> r = TrainKMeans(x.data(), 1000, kDim, opts);
     ASSERT_TRUE(r.ok()) << r.status();
     runs_with_splits += r->empty_splits > 0;
@@ -213,8 +269,7 @@ TEST(KMeansTest, EmptyClusterSplitSeparatesBlobs) {
     EXPECT_EQ(sizes, (std::vector<uint32_t>{100, 900})) << "seed " << seed;
     const uint32_t ca = r->sizes[0] == 900 ? 0 : 1;
     EXPECT_LT(Dist2(&r->centroids[ca * kDim], a.data(), kDim), 1e-8);
-    EXPECT_LT(Dist2(&r->centroids[(1 - ca) * kDim], bmean.data(), kDim),
-              0.01);
+    EXPECT_LT(Dist2(&r->centroids[(1 - ca) * kDim], bmean.data(), kDim), 0.01);
   }
   // P(no split in a run) ~ 1 - 0.81; 20 runs without any is ~1e-14.
   EXPECT_GT(runs_with_splits, 5);
@@ -318,8 +373,10 @@ TEST(KMeansTest, AssignNearestMatchesBruteForce) {
           const double got = Dist2(&x[i * dim], &c[assign[i] * dim], dim);
           // Equal, or a near-tie within float rounding of the norm formula.
           double xn = 0;
-          for (uint32_t j = 0; j < dim; ++j) xn += double{x[i * dim + j]} * x[i * dim + j];
-          const double tol = 1e-5 * (xn + 1.0) * std::sqrt(double{dim});
+          for (uint32_t j = 0; j < dim; ++j)
+            xn += double{x[i * dim + j]} * x[i * dim + j];
+          const double tol =
+              1e-5 * (xn + 1.0) * std::sqrt(static_cast<double>(dim));
           if (assign[i] != arg) {
             EXPECT_LE(got - best, tol) << "dim " << dim << " k " << k;
           }
@@ -328,6 +385,38 @@ TEST(KMeansTest, AssignNearestMatchesBruteForce) {
       }
     }
   }
+}
+
+TEST(KMeansTest, AssignNearestSameOnEverySimdTarget) {
+  // The kernel's register blocking differs per target (rows per call,
+  // passes per panel); every compiled target that this CPU supports must
+  // give the brute-force answer, and the same answer as the best target up
+  // to near-ties.
+  Rng rng(29);
+  constexpr uint32_t kDim = 37, kK = 70;
+  constexpr size_t kN = 500;
+  std::vector<float> c(kK * kDim), x(kN * kDim);
+  for (float& v : c) v = static_cast<float>(rng.Gaussian());
+  for (float& v : x) v = static_cast<float>(rng.Gaussian());
+  std::vector<uint32_t> brute(kN);
+  for (size_t i = 0; i < kN; ++i) {
+    double best = 1e30;
+    for (uint32_t j = 0; j < kK; ++j) {
+      const double d = Dist2(&x[i * kDim], &c[j * kDim], kDim);
+      if (d < best) best = d, brute[i] = j;
+    }
+  }
+  int targets = 0;
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    std::vector<uint32_t> assign(kN);
+    AssignNearest(c.data(), kK, x.data(), kN, kDim, assign.data());
+    // Gaussian data: no near-ties at this size, so exact equality.
+    EXPECT_EQ(assign, brute) << hwy::TargetName(target);
+    ++targets;
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  EXPECT_GE(targets, 1);
 }
 
 TEST(KMeansTest, AssignTiesGoToLowestIndex) {
@@ -351,7 +440,8 @@ TEST(KMeansTest, CentroidAssignerStridedInput) {
   for (float& v : c) v = static_cast<float>(rng.Gaussian());
   for (float& v : rows) v = static_cast<float>(rng.Gaussian());
   for (size_t i = 0; i < 300; ++i) {
-    for (uint32_t j = 0; j < kDim; ++j) packed[i * kDim + j] = rows[i * kWidth + 3 + j];
+    for (uint32_t j = 0; j < kDim; ++j)
+      packed[i * kDim + j] = rows[i * kWidth + 3 + j];
   }
   const CentroidAssigner assigner(c.data(), kK, kDim);
   EXPECT_EQ(assigner.k(), kK);
@@ -407,7 +497,8 @@ TEST(KMeansTest, Errors) {
   // n == k is fine: every point is a centroid.
   opts.k = 20;
   std::vector<float> distinct(20 * 4);
-  for (size_t i = 0; i < distinct.size(); ++i) distinct[i] = static_cast<float>(i);
+  for (size_t i = 0; i < distinct.size(); ++i)
+    distinct[i] = static_cast<float>(i);
   r = TrainKMeans(distinct.data(), 20, 4, opts);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->sizes, std::vector<uint32_t>(20, 1));
