@@ -8,8 +8,9 @@
 //  - a list scanner (SetQuery / SetList / Scan) that builds the per-query
 //    lookup tables once and scans each probed list with a Highway kernel
 //    dispatched once per list, see index/scanner.h.
-// Every vector is encoded as its residual x - c (its centroid), so
-// anisotropic embeddings are centred before quantization.
+// Every vector is encoded as its residual x - c (c its nearest centroid in
+// L2), so anisotropic embeddings are centred before quantization; a query
+// probes the nprobe lists with the nearest centroids.
 //
 // Scores: for kInnerProduct and kCosine the score is the (estimated) inner
 // product, larger is better; kCosine normalizes vectors and queries on the
