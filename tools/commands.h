@@ -17,6 +17,12 @@ namespace tqdb {
 int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
                   std::ostream& err);
 
+// tqdb bench: recall@k, QPS and build time of IVF indexes per method, bit
+// width, nprobe and rescoring on a data set (FAISS as the peer), as a table,
+// JSON lines and an SVG chart.
+int RunBench(const std::vector<std::string>& args, std::ostream& out,
+             std::ostream& err);
+
 }  // namespace tqdb
 
 #endif  // TQDB_TOOLS_COMMANDS_H_

@@ -15,6 +15,7 @@ constexpr char kUsage[] =
     "commands:\n"
     "  distortion   measure TurboQuant and PQ distortion, inner-product\n"
     "               bias/variance, bytes per vector and encode speed\n"
+    "  bench        recall, QPS and build time per method, bits and nprobe\n"
     "\n"
     "Run 'tqdb <command> --help' for the flags of a command.\n";
 
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
   if (cmd == "distortion") return tqdb::RunDistortion(args, std::cout, std::cerr);
+  if (cmd == "bench") return tqdb::RunBench(args, std::cout, std::cerr);
   std::cerr << "tqdb: unknown command '" << cmd << "'\n\n" << kUsage;
   return 2;
 }
