@@ -249,6 +249,14 @@ PeerResult Measure(const Built& b, PeerKind kind, const FaissPeerConfig& cfg,
     b.refine->k_factor = refine_factor;
   }
   const size_t k = cfg.k;
+  const size_t ids_k = cfg.ids_k ? cfg.ids_k : cfg.k;
+  if (ids_k != k) {
+    std::vector<float> distances(nq * ids_k);
+    std::vector<idx_t> labels(nq * ids_k, -1);
+    b.index->search(static_cast<idx_t>(nq), queries, static_cast<idx_t>(ids_k),
+                    distances.data(), labels.data());
+    r.ids.assign(labels.begin(), labels.end());
+  }
   std::vector<float> distances(nq * k);
   std::vector<idx_t> labels(nq * k, -1);
   const auto t0 = Clock::now();
@@ -257,7 +265,9 @@ PeerResult Measure(const Built& b, PeerKind kind, const FaissPeerConfig& cfg,
   r.search_s = Seconds(t0);
   r.qps = r.search_s > 0 ? nq / r.search_s : 0;
   r.ms_per_query = 1e3 * r.search_s / nq;
-  r.ids.assign(labels.begin(), labels.end());
+  r.timed_ids.assign(labels.begin(), labels.end());
+  if (ids_k == k) r.ids = r.timed_ids;
+  r.ids_width = static_cast<uint32_t>(ids_k);
   return r;
 }
 

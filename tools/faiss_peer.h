@@ -67,7 +67,10 @@ struct FaissPeerConfig {
   // kIvfPqFastScanRefine: one measurement per (nprobe, factor), nprobe-major;
   // non-empty, each factor >= 1. Ignored by the other kinds.
   std::vector<float> refine_factors;
-  uint32_t k = 64;       // results per query (>= 1)
+  uint32_t k = 64;       // results per query of the timed search (>= 1)
+  // If > 0 and != k: ids come from a second, untimed search with this k
+  // (run first, so it also warms up); qps is always that of k.
+  uint32_t ids_k = 0;
   uint32_t threads = 1;  // OpenMP threads for training, adding and search
   uint64_t seed = 1234;  // training sample and FAISS k-means seeds
   std::vector<PeerKind> kinds;  // measured in this order
@@ -87,7 +90,12 @@ struct PeerResult {
   double build_s = 0;
   double search_s = 0;  // wall time of one search call over all queries
   double qps = 0, ms_per_query = 0;
-  std::vector<int64_t> ids;  // nq * k result ids, row-major, -1 = missing
+  // nq * ids_width result ids, row-major, -1 = missing; ids_width is
+  // cfg.ids_k if set, else cfg.k.
+  std::vector<int64_t> ids;
+  uint32_t ids_width = 0;
+  // The timed search's ids: nq * cfg.k.
+  std::vector<int64_t> timed_ids;
 };
 
 // True iff this binary was built with FAISS.
