@@ -24,10 +24,13 @@ constexpr char kHelp[] =
     "variance of the inner-product estimate <q, x> over (x, q) pairs, bytes\n"
     "per vector (codes + per-vector factors) and single-thread encode speed.\n"
     "Without --input: random unit vectors in R^D, each paired with a query at\n"
-    "cosine ~0.6 (so a biased estimator shows its bias). With --input: rows of\n"
+    "cosine ~0.6 (so a biased estimator shows its bias). With --input: rows "
+    "of\n"
     "the file, each paired with another random row.\n"
     "PQ is measured at the bytes per vector of 'renorm' at the same bits\n"
-    "(m = that many 8-bit sub-quantizers, at most D), trained on the data.\n"
+    "(m = that many 8-bit sub-quantizers, at most D), trained on held-out\n"
+    "vectors: as many fresh random ones, or the file's rows after the first\n"
+    "N (the file split in half if it has fewer than N + 1000 rows).\n"
     "\n"
     "flags:\n"
     "  --dim D          dimension of random data (or must match --input)\n"
@@ -52,7 +55,8 @@ struct Row {
 void NormalizeRows(std::vector<float>* x, size_t n, size_t d) {
   for (size_t i = 0; i < n; ++i) {
     double s = 0;
-    for (size_t j = 0; j < d; ++j) s += double{(*x)[i * d + j]} * (*x)[i * d + j];
+    for (size_t j = 0; j < d; ++j)
+      s += double{(*x)[i * d + j]} * (*x)[i * d + j];
     if (s <= 0) continue;
     const float inv = static_cast<float>(1.0 / std::sqrt(s));
     for (size_t j = 0; j < d; ++j) (*x)[i * d + j] *= inv;
@@ -105,9 +109,8 @@ absl::Status MeasureTurbo(TqMethod method, uint32_t bits, uint64_t seed,
   const size_t bpv = tq.bytes_per_vector();
   std::vector<uint8_t> codes(n * bpv);
   absl::Status st;
-  row->encode_per_s = Throughput(n, [&] {
-    st = tq.EncodeBatch(x.data(), n, codes.data());
-  });
+  row->encode_per_s =
+      Throughput(n, [&] { st = tq.EncodeBatch(x.data(), n, codes.data()); });
   if (!st.ok()) return st;
   std::vector<float> rec(d);
   double mse = 0;
@@ -136,9 +139,11 @@ absl::Status MeasureTurbo(TqMethod method, uint32_t bits, uint64_t seed,
   return absl::OkStatus();
 }
 
-absl::Status MeasurePq(uint32_t bits, uint64_t seed, const std::vector<float>& x,
-                       const std::vector<float>& q, size_t n, size_t d,
-                       Row* row) {
+// PQ trains on `train` (nt rows), held out from the evaluated rows x.
+absl::Status MeasurePq(uint32_t bits, uint64_t seed,
+                       const std::vector<float>& x, const std::vector<float>& q,
+                       size_t n, size_t d, const std::vector<float>& train,
+                       size_t nt, Row* row) {
   // Equal bytes to renorm at the same bits.
   const size_t bytes = (size_t{bits} * d + 7) / 8 + 8;
   PqOptions o;
@@ -147,16 +152,15 @@ absl::Status MeasurePq(uint32_t bits, uint64_t seed, const std::vector<float>& x
   o.nbits = 8;
   o.seed = seed;
   const auto t0 = std::chrono::steady_clock::now();
-  auto made = ProductQuantizer::Train(o, x.data(), n);
+  auto made = ProductQuantizer::Train(o, train.data(), nt);
   if (!made.ok()) return made.status();
   row->train_s = Seconds(t0);
   const ProductQuantizer& pq = **made;
   const size_t bpv = pq.code_bytes();
   std::vector<uint8_t> codes(n * bpv);
   absl::Status st;
-  row->encode_per_s = Throughput(n, [&] {
-    st = pq.EncodeBatch(x.data(), n, codes.data());
-  });
+  row->encode_per_s =
+      Throughput(n, [&] { st = pq.EncodeBatch(x.data(), n, codes.data()); });
   if (!st.ok()) return st;
   std::vector<float> rec(d), lut(size_t{o.m} << o.nbits);
   double mse = 0;
@@ -199,8 +203,8 @@ int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
         << "Run 'tqdb distortion --help' for usage.\n";
     return 2;
   };
-  auto flags = Flags::Parse(args, {"dim", "input", "bits", "methods", "n", "seed"},
-                            {"json"});
+  auto flags = Flags::Parse(
+      args, {"dim", "input", "bits", "methods", "n", "seed"}, {"json"});
   if (!flags.ok()) return usage(flags.status());
   auto bits = flags->GetIntList("bits", "1,2,3,4", 1, 8);
   if (!bits.ok()) return usage(bits.status());
@@ -219,12 +223,13 @@ int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
   auto n_flag = flags->GetInt("n", input.empty() ? 2000 : 10000, 2, 10000000);
   if (!n_flag.ok()) return usage(n_flag.status());
 
-  size_t n = static_cast<size_t>(*n_flag), d = 0;
-  std::vector<float> x, q;
+  size_t n = static_cast<size_t>(*n_flag), d = 0, nt = 0;
+  std::vector<float> x, q, train;  // PQ trains on `train`, held out
   Rng rng(static_cast<uint64_t>(*seed) * 7919 + 13);
   if (!input.empty()) {
     FloatMatrix m;
-    absl::Status s = ReadFvecs(input, &m, n);
+    // Up to n evaluated rows plus up to n more held out for PQ training.
+    absl::Status s = ReadFvecs(input, &m, 2 * n);
     if (!s.ok()) {
       err << "tqdb distortion: " << s.message() << "\n";
       return 2;
@@ -238,10 +243,15 @@ int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
       return usage(absl::InvalidArgumentError(
           absl::StrCat(input, ": dimension ", m.dim, " is below 2")));
     }
-    n = m.rows;
     d = m.dim;
-    x = std::move(m.data);
+    // Evaluate the first n rows and train PQ on the rest; a file with fewer
+    // than n + 1,000 rows is split in half.
+    n = m.rows >= n + 1000 ? n : (m.rows + 1) / 2;
+    nt = m.rows - n;
+    x.assign(m.data.begin(), m.data.begin() + n * d);
+    train.assign(m.data.begin() + n * d, m.data.end());
     NormalizeRows(&x, n, d);
+    NormalizeRows(&train, nt, d);
     // Pair each row with another random row (a derangement when n >= 2).
     const std::vector<uint32_t> perm =
         RandomPermutation(static_cast<uint32_t>(n), &rng);
@@ -254,13 +264,18 @@ int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
     d = static_cast<size_t>(*dim_flag);
     x.resize(n * d);
     q.resize(n * d);
-    for (size_t i = 0; i < n * d; ++i) x[i] = static_cast<float>(rng.Gaussian());
+    for (size_t i = 0; i < n * d; ++i)
+      x[i] = static_cast<float>(rng.Gaussian());
     NormalizeRows(&x, n, d);
     for (size_t i = 0; i < n * d; ++i) {
-      q[i] = 0.6f * x[i] + 0.8f * static_cast<float>(rng.Gaussian() /
-                                                       std::sqrt(double(d)));
+      q[i] = 0.6f * x[i] +
+             0.8f * static_cast<float>(rng.Gaussian() / std::sqrt(double(d)));
     }
     NormalizeRows(&q, n, d);
+    nt = n;
+    train.resize(nt * d);
+    for (float& v : train) v = static_cast<float>(rng.Gaussian());
+    NormalizeRows(&train, nt, d);
   }
 
   if (!json) {
@@ -276,7 +291,8 @@ int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
       Row row;
       absl::Status s;
       if (method == "pq") {
-        s = MeasurePq(static_cast<uint32_t>(b), *seed, x, q, n, d, &row);
+        s = MeasurePq(static_cast<uint32_t>(b), *seed, x, q, n, d, train, nt,
+                      &row);
       } else {
         s = MeasureTurbo(*ParseTqMethod(method), static_cast<uint32_t>(b),
                          *seed, x, q, n, d, &row);
@@ -295,14 +311,12 @@ int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
             row.method, row.bits, row.dim, n, row.d_mse, row.ip_bias,
             row.ip_var, row.bytes_per_vector, row.encode_per_s, row.train_s);
       } else {
-        out << absl::StrFormat("%-7s %4u %6zu %10.5f %+11.2e %10.3e %14.0f%s\n",
-                               row.method, row.bits, row.bytes_per_vector,
-                               row.d_mse, row.ip_bias, row.ip_var,
-                               row.encode_per_s,
-                               method == "pq"
-                                   ? absl::StrFormat("  (train %.2fs)",
-                                                     row.train_s)
-                                   : "");
+        out << absl::StrFormat(
+            "%-7s %4u %6zu %10.5f %+11.2e %10.3e %14.0f%s\n", row.method,
+            row.bits, row.bytes_per_vector, row.d_mse, row.ip_bias, row.ip_var,
+            row.encode_per_s,
+            method == "pq" ? absl::StrFormat("  (train %.2fs)", row.train_s)
+                           : "");
       }
     }
   }
