@@ -8,8 +8,8 @@ namespace tqdb {
 void InvertedList::SetSubcodes(std::vector<uint8_t>* blocks, uint32_t m,
                                uint32_t slot, const uint8_t* sub) {
   const size_t block_bytes = size_t{m} / 2 * kBlockSize;
-  uint8_t* base = blocks->data() + (slot / kBlockSize) * block_bytes +
-                  slot % kBlockSize;
+  uint8_t* base =
+      blocks->data() + (slot / kBlockSize) * block_bytes + slot % kBlockSize;
   for (uint32_t p = 0; p < m / 2; ++p) {
     base[p * kBlockSize] =
         static_cast<uint8_t>((sub[2 * p] & 0xF) | (sub[2 * p + 1] << 4));
@@ -19,8 +19,8 @@ void InvertedList::SetSubcodes(std::vector<uint8_t>* blocks, uint32_t m,
 void InvertedList::GetSubcodes(const std::vector<uint8_t>& blocks, uint32_t m,
                                uint32_t slot, uint8_t* sub) {
   const size_t block_bytes = size_t{m} / 2 * kBlockSize;
-  const uint8_t* base = blocks.data() + (slot / kBlockSize) * block_bytes +
-                        slot % kBlockSize;
+  const uint8_t* base =
+      blocks.data() + (slot / kBlockSize) * block_bytes + slot % kBlockSize;
   for (uint32_t p = 0; p < m / 2; ++p) {
     sub[2 * p] = base[p * kBlockSize] & 0xF;
     sub[2 * p + 1] = base[p * kBlockSize] >> 4;

@@ -95,8 +95,8 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
     nlist = std::max<uint32_t>(1, std::min<uint32_t>(nlist, n / 39));
   }
   if (nlist > n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "nlist ", nlist, " exceeds the ", n, " training vectors"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("nlist ", nlist, " exceeds the ", n, " training vectors"));
   }
   idx->nlist_ = nlist;
   std::vector<float> xp;
@@ -185,17 +185,18 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::FromTrained(
     return corrupt("checksum mismatch");
   }
   Decoder dec(bytes.substr(0, bytes.size() - 4));
-  uint32_t magic = 0, version = 0, dim = 0, metric = 0, nlist = 0,
-           residual = 0;
+  uint32_t magic = 0, version = 0, dim = 0, metric = 0, nlist = 0, residual = 0;
   uint64_t seed = 0;
   if (!dec.GetFixed32(&magic) || !dec.GetFixed32(&version)) {
     return corrupt("truncated header");
   }
   if (magic != kIvfMagic) return corrupt("bad magic");
   if (version != kIvfVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "IVF format version ", version, " is not supported (this build "
-        "reads ", kIvfVersion, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("IVF format version ", version,
+                     " is not supported (this build "
+                     "reads ",
+                     kIvfVersion, ")"));
   }
   if (!dec.GetFixed32(&dim) || !dec.GetFixed32(&metric) ||
       !dec.GetFixed32(&nlist) || !dec.GetFixed32(&residual) ||
@@ -266,8 +267,7 @@ absl::Status IvfIndex::Add(const uint64_t* ids, const float* x, size_t n) {
   return AddEncoded(ids, lists.data(), codes.data(), n);
 }
 
-absl::Status IvfIndex::AddEncoded(const uint64_t* ids,
-                                  const uint32_t* list_ids,
+absl::Status IvfIndex::AddEncoded(const uint64_t* ids, const uint32_t* list_ids,
                                   const uint8_t* codes, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     if (list_ids[i] >= nlist_) {
@@ -292,8 +292,8 @@ void IvfIndex::InsertLocked(uint64_t id, uint32_t list, const uint8_t* code) {
   c.assign(s.m8, 0);
   f.assign(s.nfactors, 0.0f);
   codec_->Unpack(code, a.data(), b.data(), c.data(), f.data());
-  const uint32_t slot = lists_[list].Append(id, a.data(), b.data(), c.data(),
-                                            f.data());
+  const uint32_t slot =
+      lists_[list].Append(id, a.data(), b.data(), c.data(), f.data());
   where_[id] = Location{list, slot};
 }
 
@@ -350,16 +350,16 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::Search(
     const float* query, const SearchParams& p) const {
   if (p.k == 0) return absl::InvalidArgumentError("k must be >= 1");
   if (p.nprobe > nlist_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "nprobe ", p.nprobe, " exceeds nlist ", nlist_));
+    return absl::InvalidArgumentError(
+        absl::StrCat("nprobe ", p.nprobe, " exceeds nlist ", nlist_));
   }
   if ((p.exact || p.rescore) && p.store == nullptr) {
     return absl::FailedPreconditionError(
         "exact search and rescoring need the raw vectors (no store given)");
   }
   if (p.rescore && !(p.oversampling >= 1.0f)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "oversampling must be >= 1, got ", p.oversampling));
+    return absl::InvalidArgumentError(
+        absl::StrCat("oversampling must be >= 1, got ", p.oversampling));
   }
   TQ_RETURN_IF_ERROR(CheckVectors(query, 1, "query"));
   if (p.exact) return SearchExact(query, p);
@@ -379,8 +379,9 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::Search(
     order[l] = {-kernels::L2Sqr(q.data(), &centroids_[size_t{l} * d], d), l};
   }
   if (nprobe < nlist_) {
-    std::nth_element(order.begin(), order.begin() + nprobe, order.end(),
-                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::nth_element(
+        order.begin(), order.begin() + nprobe, order.end(),
+        [](const auto& a, const auto& b) { return a.first > b.first; });
     order.resize(nprobe);
   }
   const size_t k_scan =
@@ -447,7 +448,8 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchExact(
               id);
   }
   std::vector<Neighbor> out;
-  for (const auto& [g, id] : best.TakeSorted()) out.push_back({id, l2 ? -g : g});
+  for (const auto& [g, id] : best.TakeSorted())
+    out.push_back({id, l2 ? -g : g});
   return out;
 }
 

@@ -105,10 +105,10 @@ struct Neighbor {
 
 struct ListStats {
   uint32_t nlist = 0;
-  uint64_t live = 0;       // vectors searchable
-  uint64_t tombstones = 0; // deleted, not yet compacted
+  uint64_t live = 0;        // vectors searchable
+  uint64_t tombstones = 0;  // deleted, not yet compacted
   uint32_t min_size = 0, max_size = 0;
-  double imbalance = 0;    // FAISS imbalance factor of live list sizes
+  double imbalance = 0;  // FAISS imbalance factor of live list sizes
 };
 
 class IvfIndex {

@@ -38,9 +38,9 @@ class TurboScanCodec : public ScanCodec {
     }
     if (prod_) shape_.m4b = RoundUpEven((d + 3) / 4);
     shape_.nfactors = static_cast<uint32_t>(tq_->factor_bytes() / 4);
-    describe_ = absl::StrCat(TqMethodName(tq_->options().method), " ",
-                             tq_->options().bits, "-bit (", code_bytes(),
-                             " B)");
+    describe_ =
+        absl::StrCat(TqMethodName(tq_->options().method), " ",
+                     tq_->options().bits, "-bit (", code_bytes(), " B)");
   }
 
   std::string Serialize() const override {
@@ -101,8 +101,8 @@ class TurboScanCodec : public ScanCodec {
     auto q = tq_->PrepareQuery(absl::MakeConstSpan(u, d));
     // u is finite (checked by the index), so PrepareQuery cannot fail.
     const std::vector<float>& r = q->rotated;
-    const float* cent = tq_->codebook() ? tq_->codebook()->centroids.data()
-                                        : nullptr;
+    const float* cent =
+        tq_->codebook() ? tq_->codebook()->centroids.data() : nullptr;
     out->a.assign(size_t{shape_.m4a} * 16, 0.0f);
     out->b.assign(size_t{shape_.m4b} * 16, 0.0f);
     out->c.assign(size_t{shape_.m8} * 256, 0.0f);
@@ -277,8 +277,8 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> ScanCodec::Create(
     const CodecOptions& o, uint32_t dim, const float* train, size_t n) {
   if (o.method == "pq") {
     if (o.pq_nbits != 4 && o.pq_nbits != 8) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("PQ bits per sub-code must be 4 or 8, got ", o.pq_nbits));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PQ bits per sub-code must be 4 or 8, got ", o.pq_nbits));
     }
     if (o.bits < 1 || o.bits > 8) {
       return absl::InvalidArgumentError(
@@ -288,8 +288,7 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> ScanCodec::Create(
     if (m == 0) {
       const size_t bytes =
           (size_t{o.bits} * dim + 7) / 8 + (o.single_factor ? 4 : 8);
-      m = static_cast<uint32_t>(
-          std::min<size_t>(bytes * 8 / o.pq_nbits, dim));
+      m = static_cast<uint32_t>(std::min<size_t>(bytes * 8 / o.pq_nbits, dim));
     }
     PqOptions po;
     po.dim = dim;

@@ -88,8 +88,7 @@ class ScanCodec {
   // rows of `train` (the residuals the index will encode); TurboQuant needs
   // no training data (train may be null).
   static absl::StatusOr<std::unique_ptr<ScanCodec>> Create(
-      const CodecOptions& options, uint32_t dim, const float* train,
-      size_t n);
+      const CodecOptions& options, uint32_t dim, const float* train, size_t n);
   static absl::StatusOr<std::unique_ptr<ScanCodec>> Deserialize(
       absl::string_view bytes);
   virtual std::string Serialize() const = 0;

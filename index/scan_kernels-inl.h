@@ -74,14 +74,14 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
       const auto c = hn::LoadU(d8, cb + o);
       const auto lo = hn::And(c, nib);
       const auto hi = hn::And(hn::ShiftRight<4>(c), nib);
-      const auto rl = hn::BitCast(
-          d16, hn::TableLookupBytes(hn::LoadU(d8, lut_lo + o), lo));
-      const auto rh = hn::BitCast(
-          d16, hn::TableLookupBytes(hn::LoadU(d8, lut_hi + o), hi));
+      const auto rl =
+          hn::BitCast(d16, hn::TableLookupBytes(hn::LoadU(d8, lut_lo + o), lo));
+      const auto rh =
+          hn::BitCast(d16, hn::TableLookupBytes(hn::LoadU(d8, lut_hi + o), hi));
       const size_t set = kSets == 2 ? (o / W) & 1 : 0;
       acc_a[set] = hn::Add(acc_a[set], hn::Add(rl, rh));
-      acc_b[set] = hn::Add(acc_b[set], hn::Add(hn::ShiftRight<8>(rl),
-                                               hn::ShiftRight<8>(rh)));
+      acc_b[set] = hn::Add(
+          acc_b[set], hn::Add(hn::ShiftRight<8>(rl), hn::ShiftRight<8>(rh)));
       if (++chunks == kFlushChunks) {
         flush();
         chunks = 0;

@@ -10,7 +10,9 @@ namespace tqdb {
 
 void TopK::Push(float goodness, uint64_t id) {
   auto cmp = [](const std::pair<float, uint64_t>& a,
-                const std::pair<float, uint64_t>& b) { return a.first > b.first; };
+                const std::pair<float, uint64_t>& b) {
+    return a.first > b.first;
+  };
   if (heap_.size() < k_) {
     heap_.emplace_back(goodness, id);
     std::push_heap(heap_.begin(), heap_.end(), cmp);
@@ -24,10 +26,9 @@ void TopK::Push(float goodness, uint64_t id) {
 std::vector<std::pair<float, uint64_t>> TopK::TakeSorted() {
   std::vector<std::pair<float, uint64_t>> out;
   out.swap(heap_);
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) {
-              return a.first > b.first || (a.first == b.first && a.second < b.second);
-            });
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  });
   return out;
 }
 

@@ -23,7 +23,8 @@ inline void PackBits(const uint8_t* values, size_t n, int bits, uint8_t* dst,
     const size_t byte = pos >> 3;
     const int shift = static_cast<int>(pos & 7);
     dst[byte] |= static_cast<uint8_t>(v << shift);
-    if (shift + bits > 8) dst[byte + 1] |= static_cast<uint8_t>(v >> (8 - shift));
+    if (shift + bits > 8)
+      dst[byte + 1] |= static_cast<uint8_t>(v >> (8 - shift));
   }
 }
 
@@ -60,7 +61,8 @@ inline void UnpackBits(const uint8_t* src, size_t n, int bits, uint8_t* values,
     const size_t byte = pos >> 3;
     const int shift = static_cast<int>(pos & 7);
     uint32_t v = src[byte] >> shift;
-    if (shift + bits > 8) v |= static_cast<uint32_t>(src[byte + 1]) << (8 - shift);
+    if (shift + bits > 8)
+      v |= static_cast<uint32_t>(src[byte + 1]) << (8 - shift);
     values[i] = static_cast<uint8_t>(v & mask);
   }
 }

@@ -177,8 +177,8 @@ absl::StatusOr<std::shared_ptr<const Codebook>> GetCodebook(CodebookKind kind,
                                                             uint32_t bits) {
   if (absl::Status s = CheckArgs(dim, bits); !s.ok()) return s;
   if (kind != CodebookKind::kExactBeta && kind != CodebookKind::kGaussian) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown codebook kind ", static_cast<uint32_t>(kind)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown codebook kind ", static_cast<uint32_t>(kind)));
   }
   using Key = std::tuple<uint32_t, uint32_t, uint32_t>;
   static std::mutex mu;

@@ -83,7 +83,8 @@ HWY_INLINE void FwhtImpl(float* HWY_RESTRICT x, size_t n, float scale) {
     // In-register stages h = 1, 2, ..., N/2.
     constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
     constexpr size_t kMaxStages = 5;  // log2(16) + 1 is plenty
-    using Idx = decltype(hn::SetTableIndices(d, static_cast<int32_t*>(nullptr)));
+    using Idx =
+        decltype(hn::SetTableIndices(d, static_cast<int32_t*>(nullptr)));
     using Mask = decltype(hn::FirstN(d, 0));
     HWY_ALIGN int32_t lanes[kMaxLanes];
     Idx idx[kMaxStages];
@@ -143,8 +144,7 @@ HWY_INLINE void PermuteSignsImpl(const float* HWY_RESTRICT x,
   const size_t N = hn::Lanes(d);
   size_t i = 0;
   for (; i + N <= n; i += N) {
-    const auto idx =
-        hn::LoadU(di, reinterpret_cast<const int32_t*>(perm + i));
+    const auto idx = hn::LoadU(di, reinterpret_cast<const int32_t*>(perm + i));
     const auto v = hn::GatherIndex(d, x, idx);
     hn::StoreU(hn::Mul(v, hn::LoadU(d, signs + i)), d, y + i);
   }

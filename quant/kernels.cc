@@ -38,8 +38,7 @@ void Quantize(const float* y, size_t n, const float* thresholds, int bits,
               uint8_t* idx) {
   HWY_DYNAMIC_DISPATCH(QuantizeImpl)(y, n, thresholds, bits, idx);
 }
-float DotLut(const float* q, const uint8_t* idx, const float* table,
-             size_t n) {
+float DotLut(const float* q, const uint8_t* idx, const float* table, size_t n) {
   return HWY_DYNAMIC_DISPATCH(DotLutImpl)(q, idx, table, n);
 }
 float MaskedSum(const float* q, const uint8_t* bits, size_t n) {

@@ -81,7 +81,8 @@ void HadamardRotation::Apply(const float* in, float* out,
     kernels::PermuteSigns(src, perm_.data() + size_t{k} * dim_,
                           signs_.data() + size_t{k} * dim_, dim_, scratch);
     kernels::Fwht(scratch, window_, scale_);
-    if (window_ != dim_) kernels::Fwht(scratch + dim_ - window_, window_, scale_);
+    if (window_ != dim_)
+      kernels::Fwht(scratch + dim_ - window_, window_, scale_);
     std::memcpy(out, scratch, sizeof(float) * dim_);
     src = out;
   }
@@ -156,9 +157,11 @@ absl::StatusOr<HadamardRotation> HadamardRotation::Deserialize(
   dec.GetFixed64(&seed);
   if (magic != kRotationMagic) return corrupt("bad magic");
   if (version != kRotationVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "rotation format version ", version, " is not supported (this build "
-        "reads version ", kRotationVersion, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("rotation format version ", version,
+                     " is not supported (this build "
+                     "reads version ",
+                     kRotationVersion, ")"));
   }
   if (dim < 2 || rounds < 1 || rounds > 16) return corrupt("bad dim/rounds");
   const size_t sign_bytes_per_round = (dim + 7) / 8;

@@ -73,7 +73,7 @@ class HadamardRotation {
   uint32_t rounds_ = 0;
   uint32_t window_ = 0;  // P
   uint64_t seed_ = 0;
-  float scale_ = 1.0f;  // 1/sqrt(P)
+  float scale_ = 1.0f;              // 1/sqrt(P)
   std::vector<uint32_t> perm_;      // rounds * dim
   std::vector<uint32_t> inv_perm_;  // rounds * dim
   std::vector<float> signs_;        // rounds * dim, +1/-1

@@ -14,17 +14,18 @@
 #define TQ_STATUS_CONCAT_INNER_(a, b) a##b
 #define TQ_STATUS_CONCAT_(a, b) TQ_STATUS_CONCAT_INNER_(a, b)
 
-#define TQ_RETURN_IF_ERROR(expr)                                  \
-  do {                                                            \
-    const ::absl::Status tq_status_ = (expr);                     \
-    if (!tq_status_.ok()) return tq_status_;                      \
+#define TQ_RETURN_IF_ERROR(expr)              \
+  do {                                        \
+    const ::absl::Status tq_status_ = (expr); \
+    if (!tq_status_.ok()) return tq_status_;  \
   } while (0)
 
-#define TQ_ASSIGN_OR_RETURN(lhs, expr) \
-  TQ_ASSIGN_OR_RETURN_IMPL_(TQ_STATUS_CONCAT_(tq_statusor_, __LINE__), lhs, expr)
+#define TQ_ASSIGN_OR_RETURN(lhs, expr)                                      \
+  TQ_ASSIGN_OR_RETURN_IMPL_(TQ_STATUS_CONCAT_(tq_statusor_, __LINE__), lhs, \
+                            expr)
 
-#define TQ_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
-  auto statusor = (expr);                              \
+#define TQ_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)     \
+  auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = *std::move(statusor)
 

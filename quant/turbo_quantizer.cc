@@ -101,19 +101,21 @@ absl::StatusOr<std::unique_ptr<TurboQuantizer>> TurboQuantizer::Create(
   }
   if (o.method != TqMethod::kMse && o.method != TqMethod::kProd &&
       o.method != TqMethod::kRenorm) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown method ", static_cast<uint32_t>(o.method)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown method ", static_cast<uint32_t>(o.method)));
   }
   if (o.single_factor && o.method != TqMethod::kRenorm) {
     return absl::InvalidArgumentError(absl::StrCat(
         "single_factor applies to renorm only, not ", TqMethodName(o.method)));
   }
-  if (o.sketch != SketchKind::kStructured && o.sketch != SketchKind::kGaussian) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown sketch kind ", static_cast<uint32_t>(o.sketch)));
+  if (o.sketch != SketchKind::kStructured &&
+      o.sketch != SketchKind::kGaussian) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown sketch kind ", static_cast<uint32_t>(o.sketch)));
   }
-  TQ_ASSIGN_OR_RETURN(HadamardRotation rot,
-                      HadamardRotation::Create(o.dim, o.seed, o.rotation_rounds));
+  TQ_ASSIGN_OR_RETURN(
+      HadamardRotation rot,
+      HadamardRotation::Create(o.dim, o.seed, o.rotation_rounds));
   std::unique_ptr<TurboQuantizer> q(new TurboQuantizer(o, std::move(rot)));
   if (o.method == TqMethod::kProd && o.sketch == SketchKind::kStructured) {
     TQ_ASSIGN_OR_RETURN(
@@ -129,11 +131,10 @@ absl::Status TurboQuantizer::Init() {
   const TurboOptions& o = options_;
   mse_bits_ = o.method == TqMethod::kProd ? o.bits - 1 : o.bits;
   code_bytes_ = (size_t{o.bits} * o.dim + 7) / 8;
-  factor_bytes_ =
-      (o.method == TqMethod::kMse || (o.single_factor &&
-                                      o.method == TqMethod::kRenorm))
-          ? 4
-          : 8;
+  factor_bytes_ = (o.method == TqMethod::kMse ||
+                   (o.single_factor && o.method == TqMethod::kRenorm))
+                      ? 4
+                      : 8;
   if (mse_bits_ > 0 && !codebook_) {
     TQ_ASSIGN_OR_RETURN(codebook_, GetCodebook(o.codebook, o.dim, mse_bits_));
   }
@@ -249,8 +250,8 @@ void TurboQuantizer::EncodeUnchecked(const float* x, uint8_t* code) const {
       for (size_t i = 0; i < d; ++i) {
         if (tmp[i] >= 0.0f) code[i >> 3] |= uint8_t(1u << (i & 7));
       }
-      EncodeFloat(factors + 4, norm > 0 ? static_cast<float>(std::sqrt(gsq))
-                                        : 0.0f);
+      EncodeFloat(factors + 4,
+                  norm > 0 ? static_cast<float>(std::sqrt(gsq)) : 0.0f);
       break;
     }
   }
@@ -286,8 +287,8 @@ absl::StatusOr<TqQuery> TurboQuantizer::PrepareQuery(
     absl::Span<const float> q) const {
   const size_t d = options_.dim;
   if (q.size() != d) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "query has ", q.size(), " coordinates, expected ", d));
+    return absl::InvalidArgumentError(
+        absl::StrCat("query has ", q.size(), " coordinates, expected ", d));
   }
   TQ_RETURN_IF_ERROR(CheckFinite(q, "query"));
   TqQuery out;
@@ -329,9 +330,9 @@ float TurboQuantizer::Estimate(const TqQuery& q, const uint8_t* code,
       return norm * DecodeFloat(code + code_bytes_ + 4) * a;
     case TqMethod::kProd: {
       const float gamma = DecodeFloat(code + code_bytes_ + 4);
-      const float pos = simd ? kernels::MaskedSum(q.sketched.data(), code, d)
-                             : kernels::scalar::MaskedSum(q.sketched.data(),
-                                                          code, d);
+      const float pos =
+          simd ? kernels::MaskedSum(q.sketched.data(), code, d)
+               : kernels::scalar::MaskedSum(q.sketched.data(), code, d);
       const float b = 2.0f * pos - q.sketched_sum;
       return norm * (a + kappa_ * gamma * b);
     }
@@ -407,9 +408,8 @@ absl::StatusOr<std::unique_ptr<TurboQuantizer>> TurboQuantizer::Deserialize(
       !dec.GetFixed32(&method) || !dec.GetFixed64(&seed) ||
       !dec.GetFixed32(&sketch) || !dec.GetFixed32(&codebook) ||
       !dec.GetFixed32(&o.rotation_rounds) || !dec.GetFixed32(&single) ||
-      !dec.GetBytes(&rot_bytes) ||
-      !dec.GetBytes(&sketch_bytes) || !dec.GetBytes(&cb_bytes) ||
-      dec.remaining() != 0) {
+      !dec.GetBytes(&rot_bytes) || !dec.GetBytes(&sketch_bytes) ||
+      !dec.GetBytes(&cb_bytes) || dec.remaining() != 0) {
     return corrupt("truncated or trailing bytes");
   }
   if (method > 2 || sketch > 1 || codebook > 1 || o.bits < 1 || o.bits > 8 ||
@@ -434,8 +434,7 @@ absl::StatusOr<std::unique_ptr<TurboQuantizer>> TurboQuantizer::Deserialize(
     if (s.dim() != o.dim) return corrupt("sketch dimension mismatch");
     q->sketch_ = std::make_unique<HadamardRotation>(std::move(s));
   }
-  const uint32_t mse_bits =
-      o.method == TqMethod::kProd ? o.bits - 1 : o.bits;
+  const uint32_t mse_bits = o.method == TqMethod::kProd ? o.bits - 1 : o.bits;
   if ((mse_bits > 0) != !cb_bytes.empty()) return corrupt("codebook mismatch");
   if (mse_bits > 0) {
     TQ_ASSIGN_OR_RETURN(Codebook cb, Codebook::Deserialize(cb_bytes));

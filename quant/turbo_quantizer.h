@@ -12,12 +12,13 @@
 //          (y_hat / ||y_hat|| is the quantized direction, <y, y_hat/|y_hat|>
 //          its cosine with the truth).
 //  kProd   (Algorithm 2): bits-1 bits of kMse, then the residual r = y - y_hat
-//          is sketched as z = sign(S r) (1 bit a coordinate) with gamma = ||r||:
-//          <q, x> ~ n (<Pi q, y_hat> + kappa gamma <S Pi q, z>), unbiased over S.
-//          S is a second, independent HadamardRotation (orthonormal rows,
-//          kappa = 1 / (d E|u_1|) = sqrt(pi/2)/sqrt(d) (1 + O(1/d)), the exact
-//          constant for rows uniform on the sphere), or, for checking the
-//          paper's claim, a dense i.i.d. N(0,1) matrix (kappa = sqrt(pi/2)/d).
+//          is sketched as z = sign(S r) (1 bit a coordinate) with gamma =
+//          ||r||: <q, x> ~ n (<Pi q, y_hat> + kappa gamma <S Pi q, z>),
+//          unbiased over S. S is a second, independent HadamardRotation
+//          (orthonormal rows, kappa = 1 / (d E|u_1|) = sqrt(pi/2)/sqrt(d) (1 +
+//          O(1/d)), the exact constant for rows uniform on the sphere), or, for
+//          checking the paper's claim, a dense i.i.d. N(0,1) matrix (kappa =
+//          sqrt(pi/2)/d).
 //
 // Code layout (bytes_per_vector() bytes, all little-endian):
 //   kMse/kRenorm: [ceil(bits*d/8) bytes: idx_j packed LSB-first, bits each]
@@ -66,8 +67,8 @@ struct TurboOptions {
   uint32_t bits = 4;  // total bits per coordinate, 1..8 (kProd: >= 1)
   TqMethod method = TqMethod::kRenorm;
   uint64_t seed = 0x7464622d726f74ull;  // rotation seed; sketch uses seed+1
-  SketchKind sketch = SketchKind::kStructured;        // kProd only
-  CodebookKind codebook = CodebookKind::kExactBeta;   // kGaussian: ablation
+  SketchKind sketch = SketchKind::kStructured;       // kProd only
+  CodebookKind codebook = CodebookKind::kExactBeta;  // kGaussian: ablation
   uint32_t rotation_rounds = 0;  // 0 = HadamardRotation's default
   // kRenorm only: store the single factor n / <y, y_hat> (4 bytes) instead
   // of n and 1 / <y, y_hat> (8 bytes). Enough for inner products (and
@@ -108,7 +109,9 @@ class TurboQuantizer {
   size_t factor_bytes() const { return factor_bytes_; }
   size_t bytes_per_vector() const { return code_bytes_ + factor_bytes_; }
   float kappa() const { return kappa_; }
-  const Codebook* codebook() const { return codebook_.get(); }  // null if mse_bits 0
+  const Codebook* codebook() const {
+    return codebook_.get();
+  }  // null if mse_bits 0
   const HadamardRotation& rotation() const { return rotation_; }
 
   // Writes bytes_per_vector() bytes to `code`. InvalidArgument if x has the

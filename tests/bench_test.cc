@@ -1,4 +1,6 @@
 // Tests of `tqdb bench` (tools/bench.cc) and the SVG writer (tools/svg.h).
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -8,8 +10,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -174,11 +174,16 @@ void CheckLine(const std::string& line) {
 
 TEST_F(BenchTest, SweepWritesTableJsonAndSvg) {
   const std::string json = Path("sweep.jsonl"), svg = Path("sweep.svg");
-  ASSERT_EQ(Run({"--base", Path("base.fvecs"), "--queries",
-                 Path("queries.fvecs"), "--metric", "cosine", "--methods",
-                 "renorm,pq,prod", "--bits", "2,4", "--nprobe", "1,all",
-                 "--rescore", "0,4", "--json", json, "--svg", svg,
-                 "--label", "blobs"}),
+  ASSERT_EQ(Run({"--base",    Path("base.fvecs"),
+                 "--queries", Path("queries.fvecs"),
+                 "--metric",  "cosine",
+                 "--methods", "renorm,pq,prod",
+                 "--bits",    "2,4",
+                 "--nprobe",  "1,all",
+                 "--rescore", "0,4",
+                 "--json",    json,
+                 "--svg",     svg,
+                 "--label",   "blobs"}),
             0)
       << err_.str();
   const std::string out = out_.str();
@@ -221,10 +226,15 @@ TEST_F(BenchTest, SweepWritesTableJsonAndSvg) {
 
 TEST_F(BenchTest, FlatIndexWithThreads) {
   const std::string json1 = Path("flat.jsonl");
-  const std::vector<std::string> common = {
-      "--base", Path("base.fvecs"), "--queries", Path("queries.fvecs"),
-      "--metric", "l2", "--methods", "mse,pq8", "--bits", "3",
-      "--nlist", "1", "--nprobe", "all", "--threads", "2", "--k", "5"};
+  const std::vector<std::string> common = {"--base",    Path("base.fvecs"),
+                                           "--queries", Path("queries.fvecs"),
+                                           "--metric",  "l2",
+                                           "--methods", "mse,pq8",
+                                           "--bits",    "3",
+                                           "--nlist",   "1",
+                                           "--nprobe",  "all",
+                                           "--threads", "2",
+                                           "--k",       "5"};
   std::vector<std::string> a = common;
   a.insert(a.end(), {"--json", json1});
   ASSERT_EQ(Run(a), 0) << err_.str();
@@ -253,11 +263,11 @@ TEST_F(BenchTest, GroundTruthFileIsUsed) {
   }
   WriteVecs(Path("fake_gt.ivecs"), gt.data(), kNq, 10);
   const std::string json = Path("gt.jsonl");
-  ASSERT_EQ(Run({"--base", Path("base.fvecs"), "--queries",
-                 Path("queries.fvecs"), "--gt", Path("fake_gt.ivecs"),
-                 "--metric", "ip", "--methods", "renorm", "--bits", "4",
-                 "--nprobe", "all", "--json", json}),
-            0)
+  ASSERT_EQ(
+      Run({"--base", Path("base.fvecs"), "--queries", Path("queries.fvecs"),
+           "--gt", Path("fake_gt.ivecs"), "--metric", "ip", "--methods",
+           "renorm", "--bits", "4", "--nprobe", "all", "--json", json}),
+      0)
       << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("fake_gt.ivecs"));
   EXPECT_THAT(out_.str(), ::testing::Not(HasSubstr("ground truth computed")));
@@ -269,19 +279,19 @@ TEST_F(BenchTest, GroundTruthFileIsUsed) {
 
 TEST_F(BenchTest, FaissPeers) {
   if (!FaissAvailable()) {
-    ASSERT_EQ(Run({"--base", Path("base.fvecs"), "--queries",
-                   Path("queries.fvecs"), "--metric", "ip", "--methods",
-                   "faiss", "--bits", "4"}),
-              0);
+    ASSERT_EQ(
+        Run({"--base", Path("base.fvecs"), "--queries", Path("queries.fvecs"),
+             "--metric", "ip", "--methods", "faiss", "--bits", "4"}),
+        0);
     EXPECT_THAT(out_.str(), HasSubstr("without FAISS"));
     GTEST_SKIP() << "built without FAISS";
   }
   const std::string json = Path("faiss.jsonl");
-  ASSERT_EQ(Run({"--base", Path("base.fvecs"), "--queries",
-                 Path("queries.fvecs"), "--metric", "ip", "--methods", "faiss",
-                 "--bits", "4", "--nlist", "20", "--nprobe", "4,all",
-                 "--rescore", "0,2", "--json", json}),
-            0)
+  ASSERT_EQ(
+      Run({"--base", Path("base.fvecs"), "--queries", Path("queries.fvecs"),
+           "--metric", "ip", "--methods", "faiss", "--bits", "4", "--nlist",
+           "20", "--nprobe", "4,all", "--rescore", "0,2", "--json", json}),
+      0)
       << err_.str();
   const std::vector<std::string> lines = Lines(ReadAll(json));
   // ivfpq and ivfpqfs at 2 nprobes, refine at 2 nprobes x 1 factor.
@@ -302,29 +312,29 @@ TEST_F(BenchTest, FaissPeers) {
 
 TEST_F(BenchTest, BadInputsExitTwoNamingFileOrFlag) {
   const std::string base = Path("base.fvecs"), q = Path("queries.fvecs");
-  ExpectUsageError({"--base", Path("missing.fvecs"), "--queries", q,
-                    "--metric", "ip"},
-                   "missing.fvecs");
-  ExpectUsageError({"--base", base, "--queries", Path("truncated.fvecs"),
-                    "--metric", "ip"},
-                   "truncated.fvecs");
-  ExpectUsageError({"--base", base, "--queries", Path("queries16.fvecs"),
-                    "--metric", "ip"},
-                   "dimension mismatch");
-  ExpectUsageError({"--base", base, "--queries", Path("queries16.fvecs"),
-                    "--metric", "ip"},
-                   "queries16.fvecs");
+  ExpectUsageError(
+      {"--base", Path("missing.fvecs"), "--queries", q, "--metric", "ip"},
+      "missing.fvecs");
+  ExpectUsageError(
+      {"--base", base, "--queries", Path("truncated.fvecs"), "--metric", "ip"},
+      "truncated.fvecs");
+  ExpectUsageError(
+      {"--base", base, "--queries", Path("queries16.fvecs"), "--metric", "ip"},
+      "dimension mismatch");
+  ExpectUsageError(
+      {"--base", base, "--queries", Path("queries16.fvecs"), "--metric", "ip"},
+      "queries16.fvecs");
   ExpectUsageError({"--base", base, "--queries", q, "--metric", "ip",
                     "--methods", "renorm,opq"},
                    "--methods: 'opq'");
   ExpectUsageError({"--base", base, "--queries", q, "--metric", "hamming"},
                    "--metric");
-  ExpectUsageError({"--base", base, "--queries", q, "--metric", "ip",
-                    "--bits", "4,9"},
-                   "--bits");
-  ExpectUsageError({"--base", base, "--queries", q, "--metric", "ip",
-                    "--bits", "0"},
-                   "--bits");
+  ExpectUsageError(
+      {"--base", base, "--queries", q, "--metric", "ip", "--bits", "4,9"},
+      "--bits");
+  ExpectUsageError(
+      {"--base", base, "--queries", q, "--metric", "ip", "--bits", "0"},
+      "--bits");
   ExpectUsageError({"--base", base, "--queries", q, "--metric", "ip", "--gt",
                     Path("short_gt.ivecs")},
                    "short_gt.ivecs has 10 rows, fewer than the 50 queries");
@@ -332,15 +342,15 @@ TEST_F(BenchTest, BadInputsExitTwoNamingFileOrFlag) {
                     Path("missing_gt.ivecs")},
                    "missing_gt.ivecs");
   ExpectUsageError({"--base", base, "--queries", q}, "--metric is required");
-  ExpectUsageError({"--base", base, "--queries", q, "--metric", "ip",
-                    "--nprobe", "4,x"},
-                   "--nprobe");
-  ExpectUsageError({"--base", base, "--queries", q, "--metric", "ip",
-                    "--nlist", "999999"},
-                   "--nlist");
-  ExpectUsageError({"--base", base, "--queries", q, "--metric", "ip",
-                    "--frobnicate", "1"},
-                   "--frobnicate");
+  ExpectUsageError(
+      {"--base", base, "--queries", q, "--metric", "ip", "--nprobe", "4,x"},
+      "--nprobe");
+  ExpectUsageError(
+      {"--base", base, "--queries", q, "--metric", "ip", "--nlist", "999999"},
+      "--nlist");
+  ExpectUsageError(
+      {"--base", base, "--queries", q, "--metric", "ip", "--frobnicate", "1"},
+      "--frobnicate");
 }
 
 TEST_F(BenchTest, HelpExitsZero) {

@@ -24,7 +24,8 @@ std::vector<float> Blobs(size_t n, size_t d, size_t clusters, uint64_t seed) {
   for (size_t i = 0; i < n; ++i) {
     const size_t c = rng.Uniform(clusters);
     for (size_t j = 0; j < d; ++j) {
-      x[i * d + j] = centers[c * d + j] + 0.35f * static_cast<float>(rng.Gaussian());
+      x[i * d + j] =
+          centers[c * d + j] + 0.35f * static_cast<float>(rng.Gaussian());
     }
   }
   return x;
@@ -50,9 +51,7 @@ std::vector<uint64_t> BruteForce(const std::vector<float>& x, size_t d,
   const size_t n = x.size() / d;
   std::vector<float> qn(q, q + d);
   std::vector<std::pair<float, uint64_t>> s(n);
-  auto norm = [&](const float* v) {
-    return std::sqrt(kernels::Dot(v, v, d));
-  };
+  auto norm = [&](const float* v) { return std::sqrt(kernels::Dot(v, v, d)); };
   const float nq = norm(q);
   for (size_t i = 0; i < n; ++i) {
     const float* v = &x[i * d];
@@ -66,17 +65,17 @@ std::vector<uint64_t> BruteForce(const std::vector<float>& x, size_t d,
     }
     s[i] = {g, i};
   }
-  std::partial_sort(s.begin(), s.begin() + k, s.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::partial_sort(
+      s.begin(), s.begin() + k, s.end(),
+      [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<uint64_t> out;
   for (size_t i = 0; i < k; ++i) out.push_back(s[i].second);
   return out;
 }
 
-std::unique_ptr<IvfIndex> Build(const std::vector<float>& x, size_t d,
-                                Metric m, const std::string& method,
-                                uint32_t bits, uint32_t nlist = 16,
-                                uint32_t pq_nbits = 4) {
+std::unique_ptr<IvfIndex> Build(const std::vector<float>& x, size_t d, Metric m,
+                                const std::string& method, uint32_t bits,
+                                uint32_t nlist = 16, uint32_t pq_nbits = 4) {
   IvfOptions o;
   o.dim = static_cast<uint32_t>(d);
   o.metric = m;
@@ -139,8 +138,9 @@ TEST(IvfIndexTest, EveryMethodAndBitWidthFindsNeighbours) {
       const double r = Recall10(*idx, x, q, d, p);
       std::printf("%-6s b=%u pq_nbits=%u %-6s recall10@10 %.3f\n", c.method,
                   c.bits, c.pq_nbits, MetricName(m), r);
-      EXPECT_GE(r, c.floor) << c.method << " bits=" << c.bits << " pq_nbits="
-                            << c.pq_nbits << " metric=" << MetricName(m);
+      EXPECT_GE(r, c.floor)
+          << c.method << " bits=" << c.bits << " pq_nbits=" << c.pq_nbits
+          << " metric=" << MetricName(m);
     }
   }
 }
@@ -266,10 +266,12 @@ TEST(IvfIndexTest, SerializedTrainedStateReproducesSearch) {
     ASSERT_TRUE(back.ok()) << back.status();
     std::vector<uint32_t> lists(1500);
     std::vector<uint8_t> codes(1500 * (*back)->bytes_per_vector());
-    ASSERT_TRUE((*back)->Encode(x.data(), 1500, lists.data(), codes.data()).ok());
+    ASSERT_TRUE(
+        (*back)->Encode(x.data(), 1500, lists.data(), codes.data()).ok());
     std::vector<uint64_t> ids(1500);
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = i;
-    ASSERT_TRUE((*back)->AddEncoded(ids.data(), lists.data(), codes.data(), 1500).ok());
+    ASSERT_TRUE(
+        (*back)->AddEncoded(ids.data(), lists.data(), codes.data(), 1500).ok());
     SearchParams p;
     p.nprobe = 4;
     for (size_t i = 0; i < 1500; i += 301) {
@@ -306,7 +308,8 @@ TEST(IvfIndexTest, ErrorsNameTheProblem) {
   std::vector<float> bad(x.begin(), x.begin() + d);
   bad[3] = std::nanf("");
   r = idx->Search(bad.data(), p);
-  EXPECT_NE(r.status().message().find("coordinate 3 is NaN"), std::string::npos);
+  EXPECT_NE(r.status().message().find("coordinate 3 is NaN"),
+            std::string::npos);
   const uint64_t id = 7;
   auto s = idx->Add(&id, bad.data(), 1);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
@@ -382,12 +385,12 @@ TEST(IvfIndexTest, RecallOnUse512) {
   std::vector<float> base, queries;
   std::vector<int32_t> gt;
   size_t nb = 0, d = 0, nq = 0, dq = 0, ng = 0, k = 0;
-  if (!testing_util::ReadVecs(dir + "debdesc_use512_base_20k.fvecs", &base,
-                              &nb, &d) ||
+  if (!testing_util::ReadVecs(dir + "debdesc_use512_base_20k.fvecs", &base, &nb,
+                              &d) ||
       !testing_util::ReadVecs(dir + "debdesc_use512_query_1k.fvecs", &queries,
                               &nq, &dq) ||
-      !testing_util::ReadVecs(dir + "debdesc_use512_query_1k.gt_ip_top100.ivecs",
-                              &gt, &ng, &k)) {
+      !testing_util::ReadVecs(
+          dir + "debdesc_use512_query_1k.gt_ip_top100.ivecs", &gt, &ng, &k)) {
     GTEST_SKIP() << "shared data not found in " << dir;
   }
   struct Case {
@@ -451,10 +454,11 @@ TEST(IvfIndexTest, RecallOnGlove100Cosine) {
     for (const auto& nb : *r) hits10 += truth.count(nb.id);
   }
   const double r1 = double(hits1) / nq, r10 = double(hits10) / (10.0 * nq);
-  std::printf("glove100 cosine IVF%u renorm 4 bits nprobe 64: recall@1@1 %.3f, "
-              "10-recall@10 %.3f\n",
-              idx->nlist(), r1, r10);
-  EXPECT_GE(r1, 0.83);  // measured 0.870
+  std::printf(
+      "glove100 cosine IVF%u renorm 4 bits nprobe 64: recall@1@1 %.3f, "
+      "10-recall@10 %.3f\n",
+      idx->nlist(), r1, r10);
+  EXPECT_GE(r1, 0.83);   // measured 0.870
   EXPECT_GE(r10, 0.84);  // measured 0.877
 }
 

@@ -80,7 +80,8 @@ void TestSumsMatchReference() {
   for (size_t n : kSizes) {
     const std::vector<float> a = RandomFloats(n, n), b = RandomFloats(n, n + 1);
     const float dot = scalar::Dot(a.data(), b.data(), n);
-    EXPECT_NEAR(DotImpl(a.data(), b.data(), n), dot, 1e-4 * (1 + std::fabs(dot)));
+    EXPECT_NEAR(DotImpl(a.data(), b.data(), n), dot,
+                1e-4 * (1 + std::fabs(dot)));
     const float l2 = scalar::L2Sqr(a.data(), b.data(), n);
     EXPECT_NEAR(L2SqrImpl(a.data(), b.data(), n), l2, 1e-4 * (1 + l2));
     Rng rng(n);

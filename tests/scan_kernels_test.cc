@@ -27,8 +27,10 @@ void TestAccumulateMatchesScalar() {
       for (size_t p = 0; p < npairs; ++p) {
         for (int c = 0; c < 16; ++c) {
           // Extreme tables (all 255) check that no accumulator overflows.
-          const uint8_t a = npairs == 400 ? 255 : static_cast<uint8_t>(rng.Next());
-          const uint8_t b = npairs == 400 ? 255 : static_cast<uint8_t>(rng.Next());
+          const uint8_t a =
+              npairs == 400 ? 255 : static_cast<uint8_t>(rng.Next());
+          const uint8_t b =
+              npairs == 400 ? 255 : static_cast<uint8_t>(rng.Next());
           lo[p * 32 + c] = lo[p * 32 + 16 + c] = a;
           hi[p * 32 + c] = hi[p * 32 + 16 + c] = b;
         }

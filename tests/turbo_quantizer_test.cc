@@ -37,8 +37,7 @@ double MeanSquaredError(const TurboQuantizer& q, const std::vector<float>& x,
   std::vector<float> rec(d);
   double total = 0;
   for (size_t i = 0; i < n; ++i) {
-    EXPECT_TRUE(
-        q.Encode(absl::MakeConstSpan(&x[i * d], d), code.data()).ok());
+    EXPECT_TRUE(q.Encode(absl::MakeConstSpan(&x[i * d], d), code.data()).ok());
     q.Decode(code.data(), rec.data());
     for (size_t j = 0; j < d; ++j) {
       const double e = double{rec[j]} - x[i * d + j];
@@ -129,7 +128,8 @@ ErrorStats EstimateErrors(uint32_t d, uint32_t b, TqMethod m, SketchKind sk,
   for (size_t i = 0; i < n; ++i) {
     auto q = Make(d, b, m, 1000 + 7 * i, sk);
     std::vector<uint8_t> code(q->bytes_per_vector());
-    EXPECT_TRUE(q->Encode(absl::MakeConstSpan(&p.x[i * d], d), code.data()).ok());
+    EXPECT_TRUE(
+        q->Encode(absl::MakeConstSpan(&p.x[i * d], d), code.data()).ok());
     auto query = q->PrepareQuery(absl::MakeConstSpan(&p.y[i * d], d));
     EXPECT_TRUE(query.ok());
     const double est = q->EstimateIp(*query, code.data());
@@ -265,11 +265,13 @@ TEST(TurboQuantizerTest, SingleFactorRenormEstimatesTheSame) {
   for (int i = 0; i < 20; ++i) {
     std::vector<float> row(&x[i * d], &x[i * d] + d);
     for (float& v : row) v *= 3.0f;
-    std::vector<uint8_t> c1((*one)->bytes_per_vector()), c2((*two)->bytes_per_vector());
+    std::vector<uint8_t> c1((*one)->bytes_per_vector()),
+        c2((*two)->bytes_per_vector());
     ASSERT_TRUE((*one)->Encode(row, c1.data()).ok());
     ASSERT_TRUE((*two)->Encode(row, c2.data()).ok());
     const float e2 = (*two)->EstimateIp(*q2, c2.data());
-    EXPECT_NEAR((*one)->EstimateIp(*q1, c1.data()), e2, 1e-5 * (1 + std::fabs(e2)));
+    EXPECT_NEAR((*one)->EstimateIp(*q1, c1.data()), e2,
+                1e-5 * (1 + std::fabs(e2)));
   }
   o.method = TqMethod::kProd;
   EXPECT_EQ(TurboQuantizer::Create(o).status().code(),
@@ -302,7 +304,8 @@ TEST(TurboQuantizerTest, SerializationRoundTrip) {
       EXPECT_EQ(a, b);
       auto qa = q->PrepareQuery(qv);
       auto qb = (*back)->PrepareQuery(qv);
-      EXPECT_EQ(q->EstimateIp(*qa, a.data()), (*back)->EstimateIp(*qb, a.data()));
+      EXPECT_EQ(q->EstimateIp(*qa, a.data()),
+                (*back)->EstimateIp(*qb, a.data()));
     }
   }
 }
@@ -310,7 +313,8 @@ TEST(TurboQuantizerTest, SerializationRoundTrip) {
 TEST(TurboQuantizerTest, CorruptOrFutureParametersFailClosed) {
   auto q = Make(64, 4, TqMethod::kRenorm);
   const std::string bytes = q->Serialize();
-  for (size_t pos : {size_t{0}, size_t{10}, bytes.size() / 2, bytes.size() - 1}) {
+  for (size_t pos :
+       {size_t{0}, size_t{10}, bytes.size() / 2, bytes.size() - 1}) {
     std::string bad = bytes;
     bad[pos] ^= 0x04;
     EXPECT_EQ(TurboQuantizer::Deserialize(bad).status().code(),
@@ -375,8 +379,8 @@ TEST(TurboQuantizerTest, FlatRecallOnUse512) {
   std::vector<float> base, queries;
   std::vector<int32_t> gt;
   size_t nb = 0, d = 0, nq = 0, dq = 0, ngt = 0, k = 0;
-  if (!testing_util::ReadVecs(dir + "debdesc_use512_base_20k.fvecs", &base,
-                              &nb, &d) ||
+  if (!testing_util::ReadVecs(dir + "debdesc_use512_base_20k.fvecs", &base, &nb,
+                              &d) ||
       !testing_util::ReadVecs(dir + "debdesc_use512_query_1k.fvecs", &queries,
                               &nq, &dq) ||
       !testing_util::ReadVecs(

@@ -71,7 +71,8 @@ constexpr char kHelp[] =
     "|first 10 results & true top 10| / 10, from the timed pass.\n"
     "Timing: qps = queries / wall seconds of a pass over all queries; passes\n"
     "shorter than 0.5 s in total are repeated (3 at most), the fastest\n"
-    "counts. FAISS peers are timed with the same k, recall from a k = 64 pass.\n";
+    "counts. FAISS peers are timed with the same k, recall from a k = 64 "
+    "pass.\n";
 
 constexpr uint32_t kRecallK = 64;  // results of the untimed recall pass
 constexpr size_t kGtK = 100;       // computed ground truth depth
@@ -316,10 +317,14 @@ std::string FamilyOf(const std::string& method) {
 
 std::string FamilyColor(const std::string& family, size_t index) {
   static const std::map<std::string, std::string> kColors = {
-      {"renorm", "#1f77b4"},        {"mse", "#ff7f0e"},
-      {"prod", "#2ca02c"},          {"pq", "#d62728"},
-      {"pq8", "#9467bd"},           {"faiss-ivfpq", "#8c564b"},
-      {"faiss-pq-flat", "#8c564b"}, {"faiss-ivfpqfs", "#3b3b3b"},
+      {"renorm", "#1f77b4"},
+      {"mse", "#ff7f0e"},
+      {"prod", "#2ca02c"},
+      {"pq", "#d62728"},
+      {"pq8", "#9467bd"},
+      {"faiss-ivfpq", "#8c564b"},
+      {"faiss-pq-flat", "#8c564b"},
+      {"faiss-ivfpqfs", "#3b3b3b"},
       {"faiss-pqfs-flat", "#3b3b3b"}};
   static const char* kSpare[] = {"#17becf", "#bcbd22", "#e377c2", "#7f7f7f"};
   auto it = kColors.find(family);
@@ -389,9 +394,9 @@ std::string WriteSvg(const Setup& s, uint32_t nlist,
     c1.series[it->second].point_labels.push_back(
         absl::StrFormat("nprobe %u", r.nprobe));
     if (!cells.count({fi, r.bits}) && r.rescore == 0) {
-      cells[{fi, r.bits}] = {absl::StrFormat("%s %u-bit, %zu B", f, r.bits,
-                                             r.bytes_per_vector),
-                             style(f, r.bits, 0)};
+      cells[{fi, r.bits}] = {
+          absl::StrFormat("%s %u-bit, %zu B", f, r.bits, r.bytes_per_vector),
+          style(f, r.bits, 0)};
     }
   }
   // nprobe labels on one curve only (the first family at its most bits,
@@ -463,14 +468,14 @@ std::string WriteSvg(const Setup& s, uint32_t nlist,
   const double chart_w = width / 2, chart_h = 460, top = 58;
   const double legend_h = svg::Document::LegendHeight(legend.size(), columns);
   svg::Document doc(width, top + chart_h + 14 + legend_h + 10);
-  doc.AddText(width / 2, 24,
-              absl::StrFormat("tqdb bench: %s", s.label), 17, "middle", true);
-  doc.AddText(width / 2, 44,
-              absl::StrFormat("n=%zu  d=%zu  queries=%zu  metric %s  nlist %u  "
-                              "threads %u  SIMD %s",
-                              s.n, s.d, s.nq, s.metric, nlist, s.threads,
-                              s.simd),
-              12, "middle", false, "#555");
+  doc.AddText(width / 2, 24, absl::StrFormat("tqdb bench: %s", s.label), 17,
+              "middle", true);
+  doc.AddText(
+      width / 2, 44,
+      absl::StrFormat("n=%zu  d=%zu  queries=%zu  metric %s  nlist %u  "
+                      "threads %u  SIMD %s",
+                      s.n, s.d, s.nq, s.metric, nlist, s.threads, s.simd),
+      12, "middle", false, "#555");
   doc.AddChart(c1, 0, top, chart_w, chart_h);
   doc.AddChart(c2, chart_w, top, chart_w, chart_h);
   doc.AddLegend(legend, 70, top + chart_h + 10, width - 90, columns);
@@ -508,8 +513,8 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
   if (!flags.ok()) return usage(flags.status());
   for (const char* f : {"base", "queries", "metric"}) {
     if (flags->GetString(f).empty()) {
-      return usage(absl::InvalidArgumentError(
-          absl::StrCat("--", f, " is required")));
+      return usage(
+          absl::InvalidArgumentError(absl::StrCat("--", f, " is required")));
     }
   }
   auto metric = ParseMetric(flags->GetString("metric"));
@@ -517,9 +522,9 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
     return usage(absl::InvalidArgumentError(
         absl::StrCat("--metric: ", metric.status().message())));
   }
-  auto methods = flags->GetWordList("methods", "mse,renorm,prod,pq",
-                                    {"mse", "renorm", "prod", "pq", "pq8",
-                                     "faiss"});
+  auto methods =
+      flags->GetWordList("methods", "mse,renorm,prod,pq",
+                         {"mse", "renorm", "prod", "pq", "pq8", "faiss"});
   if (!methods.ok()) return usage(methods.status());
   auto bits = flags->GetIntList("bits", "2,3,4", 1, 8);
   if (!bits.ok()) return usage(bits.status());
@@ -578,15 +583,15 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
                                  absl::StrCat(query_path, " has no vectors")));
   }
   if (queries.dim != base.dim) {
-    return fail("", absl::InvalidArgumentError(absl::StrCat(
-                        "dimension mismatch: --queries ", query_path,
-                        " has dimension ", queries.dim, ", --base ", base_path,
-                        " has ", base.dim)));
+    return fail(
+        "", absl::InvalidArgumentError(absl::StrCat(
+                "dimension mismatch: --queries ", query_path, " has dimension ",
+                queries.dim, ", --base ", base_path, " has ", base.dim)));
   }
   if (base.dim < 2) {
-    return fail("--base", absl::InvalidArgumentError(absl::StrCat(
-                              base_path, ": dimension ", base.dim,
-                              " is below 2")));
+    return fail("--base",
+                absl::InvalidArgumentError(absl::StrCat(
+                    base_path, ": dimension ", base.dim, " is below 2")));
   }
   const size_t n = base.rows, d = base.dim, nq = queries.rows;
   auto nlist_flag = flags->GetInt("nlist", 0, 1, static_cast<int64_t>(n));
@@ -724,8 +729,7 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
           p.store = &store;
           // Untimed pass (also the warm-up): recall@1@k up to k = 64.
           p.k = kRecallK;
-          auto deep =
-              idx.SearchBatch(queries.data.data(), nq, p, pool.get());
+          auto deep = idx.SearchBatch(queries.data.data(), nq, p, pool.get());
           if (!deep.ok()) return fail(what, deep.status());
           // Timed passes: one, repeated (up to kMaxPasses) while they take
           // under kRepeatBelowS in all; the fastest counts, which damps
@@ -763,8 +767,8 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
           row.rescore = static_cast<double>(r);
           row.k = k;
           row.qps = wall > 0 ? nq / wall : 0;
-          row.ms_per_query = pool ? wall * 1000 / nq
-                                  : (row.qps > 0 ? 1000 / row.qps : 0);
+          row.ms_per_query =
+              pool ? wall * 1000 / nq : (row.qps > 0 ? 1000 / row.qps : 0);
           row.build_s = build_s;
           row.codec = idx.codec().Describe();
           // R@1@k from the deep pass; 10-R@10 from the timed pass (the deep
@@ -826,8 +830,8 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
             cfg.kinds.push_back(PeerKind::kIvfPqFastScanRefine);
           }
         }
-        auto peers = RunFaissPeers(cfg, base_m.data(), n, queries_m.data(), nq,
-                                   d);
+        auto peers =
+            RunFaissPeers(cfg, base_m.data(), n, queries_m.data(), nq, d);
         if (!peers.ok()) {
           if (peers.status().code() == absl::StatusCode::kInvalidArgument) {
             out << "note: faiss at " << b
@@ -848,8 +852,8 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
           row.qps = pr.qps;
           row.ms_per_query = pr.ms_per_query;
           row.build_s = pr.build_s;
-          row.codec = absl::StrFormat("%s m=%u x %u-bit (%zu B)", pr.name,
-                                      pr.m, pr.nbits, pr.bytes_per_vector);
+          row.codec = absl::StrFormat("%s m=%u x %u-bit (%zu B)", pr.name, pr.m,
+                                      pr.nbits, pr.bytes_per_vector);
           Results res;
           res.width = pr.ids_width;
           res.ids = pr.ids;

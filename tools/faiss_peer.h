@@ -67,7 +67,7 @@ struct FaissPeerConfig {
   // kIvfPqFastScanRefine: one measurement per (nprobe, factor), nprobe-major;
   // non-empty, each factor >= 1. Ignored by the other kinds.
   std::vector<float> refine_factors;
-  uint32_t k = 64;       // results per query of the timed search (>= 1)
+  uint32_t k = 64;  // results per query of the timed search (>= 1)
   // If > 0 and != k: ids come from a second, untimed search with this k
   // (run first, so it also warms up); qps is always that of k.
   uint32_t ids_k = 0;

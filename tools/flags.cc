@@ -60,9 +60,9 @@ absl::StatusOr<int64_t> Flags::GetInt(const std::string& name, int64_t def,
   if (it == values_.end()) return def;
   int64_t v;
   if (!absl::SimpleAtoi(it->second, &v) || v < min || v > max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", name, ": '", it->second, "' is not an integer in [", min, ", ",
-        max, "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": '", it->second, "' is not an integer in [",
+                     min, ", ", max, "]"));
   }
   return v;
 }
@@ -88,9 +88,9 @@ absl::StatusOr<std::vector<int64_t>> Flags::GetIntList(const std::string& name,
   for (absl::string_view part : absl::StrSplit(s, ',')) {
     int64_t v;
     if (!absl::SimpleAtoi(part, &v) || v < min || v > max) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--", name, ": '", part, "' is not an integer in [",
-                       min, ", ", max, "]"));
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": '", part,
+                                                     "' is not an integer in [",
+                                                     min, ", ", max, "]"));
     }
     out.push_back(v);
   }

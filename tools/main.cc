@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
-  if (cmd == "distortion") return tqdb::RunDistortion(args, std::cout, std::cerr);
+  if (cmd == "distortion")
+    return tqdb::RunDistortion(args, std::cout, std::cerr);
   if (cmd == "bench") return tqdb::RunBench(args, std::cout, std::cerr);
   std::cerr << "tqdb: unknown command '" << cmd << "'\n\n" << kUsage;
   return 2;

@@ -132,12 +132,23 @@ std::string Escape(const std::string& s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -174,7 +185,7 @@ std::vector<double> Ticks(double lo, double hi, Scale scale) {
       // Mantissa sets, densest first; keep the densest with <= 10 ticks.
       const std::vector<std::vector<double>> sets = {
           {1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 2, 5}, {1, 3}, {1}};
-      const int e0 = static_cast<int>(std::floor(std::log10(lo))) ;
+      const int e0 = static_cast<int>(std::floor(std::log10(lo)));
       const int e1 = static_cast<int>(std::ceil(std::log10(hi)));
       for (const auto& set : sets) {
         t.clear();
@@ -220,8 +231,8 @@ std::string Lighten(const std::string& color, double t) {
   return out;
 }
 
-void Document::AddText(double x, double y, const std::string& text,
-                       double size, const std::string& anchor, bool bold,
+void Document::AddText(double x, double y, const std::string& text, double size,
+                       const std::string& anchor, bool bold,
                        const std::string& color) {
   body_ += "<text x=\"" + Num(x) + "\" y=\"" + Num(y) + "\" font-size=\"" +
            Num(size) + "\" text-anchor=\"" + anchor + "\" fill=\"" + color +
@@ -309,8 +320,7 @@ void Document::AddChart(const Chart& chart, double x, double y, double w,
       body_ += "\"" + StrokeAttrs(s.style) + "/>\n";
     }
     for (size_t i = 0; i < pts.size(); ++i) {
-      DrawMarker(&body_, s.style.marker, pts[i].first, pts[i].second,
-                 s.style);
+      DrawMarker(&body_, s.style.marker, pts[i].first, pts[i].second, s.style);
       if (!labels[i].empty()) {  // left of the point near the right edge
         const bool flip = pts[i].first > right - 70;
         body_ += "<text x=\"" + Num(pts[i].first + (flip ? -7 : 7)) +

@@ -15,8 +15,9 @@ struct FileCloser {
 };
 
 template <typename T>
-absl::Status ReadVecs(const std::string& path, size_t max_rows, bool check_finite,
-                      size_t* rows, size_t* dim, std::vector<T>* data) {
+absl::Status ReadVecs(const std::string& path, size_t max_rows,
+                      bool check_finite, size_t* rows, size_t* dim,
+                      std::vector<T>* data) {
   std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
   if (!f) {
     return absl::NotFoundError(
@@ -31,29 +32,28 @@ absl::Status ReadVecs(const std::string& path, size_t max_rows, bool check_finit
     if (got == 0) break;
     const size_t row = *rows + 1;
     if (got < 4) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": row ", row, ": truncated dimension header"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": row ", row, ": truncated dimension header"));
     }
-    const int32_t d = static_cast<int32_t>(head[0] | head[1] << 8 |
-                                           head[2] << 16 |
-                                           static_cast<uint32_t>(head[3]) << 24);
+    const int32_t d =
+        static_cast<int32_t>(head[0] | head[1] << 8 | head[2] << 16 |
+                             static_cast<uint32_t>(head[3]) << 24);
     if (d <= 0 || d > (1 << 20)) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": row ", row, ": invalid dimension ", d));
     }
     if (*dim == 0) *dim = d;
     if (static_cast<size_t>(d) != *dim) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": row ", row, ": dimension ", d, " differs from ", *dim,
-          " (row 1)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": row ", row, ": dimension ", d, " differs from ",
+                       *dim, " (row 1)"));
     }
     const size_t old = data->size();
     data->resize(old + d);
     const size_t n = std::fread(data->data() + old, sizeof(T), d, f.get());
     if (n != static_cast<size_t>(d)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": row ", row, ": truncated (", n, " of ", d,
-                       " values)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": row ", row, ": truncated (", n, " of ", d, " values)"));
     }
     if (check_finite) {
       for (int32_t j = 0; j < d; ++j) {
@@ -83,8 +83,8 @@ absl::Status ReadFvecs(const std::string& path, FloatMatrix* out,
 
 absl::Status ReadIvecs(const std::string& path, IntMatrix* out,
                        size_t max_rows) {
-  return ReadVecs(path, max_rows, /*check_finite=*/false, &out->rows,
-                  &out->dim, &out->data);
+  return ReadVecs(path, max_rows, /*check_finite=*/false, &out->rows, &out->dim,
+                  &out->data);
 }
 
 }  // namespace tqdb

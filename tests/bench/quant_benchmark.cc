@@ -41,8 +41,8 @@ void BM_TurboEncode(benchmark::State& state) {
     benchmark::DoNotOptimize(codes.data());
   }
   state.SetItemsProcessed(state.iterations() * n);
-  state.SetLabel(std::string(TqMethodName(method)) + " bytes/vec=" +
-                 std::to_string((*q)->bytes_per_vector()));
+  state.SetLabel(std::string(TqMethodName(method)) +
+                 " bytes/vec=" + std::to_string((*q)->bytes_per_vector()));
 }
 BENCHMARK(BM_TurboEncode)
     ->ArgNames({"method", "bits", "d"})
@@ -87,8 +87,11 @@ void BM_IndexUse512_Turbo(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
   state.SetLabel("renorm bytes/vec=" + std::to_string(bpv));
 }
-BENCHMARK(BM_IndexUse512_Turbo)->ArgName("bits")->Arg(2)->Arg(4)->Unit(
-    benchmark::kMillisecond);
+BENCHMARK(BM_IndexUse512_Turbo)
+    ->ArgName("bits")
+    ->Arg(2)
+    ->Arg(4)
+    ->Unit(benchmark::kMillisecond);
 
 void BM_IndexUse512_Pq(benchmark::State& state) {
   std::vector<float> base;
@@ -116,11 +119,15 @@ void BM_IndexUse512_Pq(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(state.iterations() * n);
-  state.SetLabel("pq m=" + std::to_string(m) + "x8 bytes/vec=" +
-                 std::to_string(m));
+  state.SetLabel("pq m=" + std::to_string(m) +
+                 "x8 bytes/vec=" + std::to_string(m));
 }
-BENCHMARK(BM_IndexUse512_Pq)->ArgName("bits")->Arg(2)->Arg(4)->Unit(
-    benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_IndexUse512_Pq)
+    ->ArgName("bits")
+    ->Arg(2)
+    ->Arg(4)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 }  // namespace
 }  // namespace tqdb
