@@ -1,0 +1,484 @@
+// Database: opening (and creating) the RocksDB instance, the collections
+// catalogue, snapshots and shutdown.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "db/db_impl.h"
+#include "quant/coding.h"
+#include "quant/status_macros.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
+#include "rocksdb/write_batch.h"
+
+namespace tqdb {
+namespace dbimpl {
+
+namespace fs = std::filesystem;
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view context) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string msg = absl::StrCat(context, ": ", s.ToString());
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsIOError()) {
+    if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
+    if (s.IsPathNotFound() || absl::StrContains(s.ToString(), "No such file")) {
+      return absl::DataLossError(msg);
+    }
+    return absl::InternalError(msg);
+  }
+  if (s.IsNotFound()) return absl::NotFoundError(msg);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
+  if (s.IsNotSupported()) return absl::UnimplementedError(msg);
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) {
+    return absl::UnavailableError(msg);
+  }
+  if (s.IsShutdownInProgress()) return absl::FailedPreconditionError(msg);
+  if (s.IsAborted() || s.IsIncomplete()) return absl::AbortedError(msg);
+  return absl::InternalError(msg);
+}
+
+namespace {
+
+absl::Status Prefixed(const absl::Status& s, absl::string_view prefix) {
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat(prefix, ": ", s.message()));
+}
+
+rocksdb::ColumnFamilyOptions CfOptions(const std::string& name,
+                                       const DatabaseOptions& o,
+                                       const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions cf;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
+  t.format_version = 5;
+  if (name == dbformat::kCodesCf) {
+    // Only scanned (at open) and written: big blocks, no filter.
+    t.block_size = 64 << 10;
+    cf.compression = rocksdb::kNoCompression;  // codes are incompressible
+    cf.write_buffer_size = o.write_buffer_bytes / 2;
+  } else if (name == dbformat::kVectorsCf) {
+    t.block_size = 16 << 10;
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    cf.compression = rocksdb::kNoCompression;  // float mantissas barely compress
+    cf.write_buffer_size = o.write_buffer_bytes;
+  } else {
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    cf.write_buffer_size = std::min<size_t>(o.write_buffer_bytes, 16 << 20);
+  }
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return cf;
+}
+
+bool ValidName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Fills derived settings and rejects bad ones.
+absl::Status ValidateConfig(CollectionConfig* c) {
+  if (!ValidName(c->name)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "collection name '", c->name, "' must match [A-Za-z0-9_-]{1,64}"));
+  }
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("collection '", c->name, "': ", why));
+  };
+  if (c->dim < 2 || c->dim > 65536) {
+    return bad(absl::StrCat("dim ", c->dim, " must be in [2, 65536]"));
+  }
+  if (static_cast<uint32_t>(c->metric) > 2) return bad("unknown metric");
+  if (c->method != "renorm" && c->method != "mse" && c->method != "prod" &&
+      c->method != "pq") {
+    return bad(absl::StrCat("method '", c->method,
+                            "' is not one of renorm, mse, prod, pq"));
+  }
+  if (c->bits < 1 || c->bits > 8) {
+    return bad(absl::StrCat("bits ", c->bits, " must be in [1, 8]"));
+  }
+  if (c->method != "pq") {
+    CodecOptions co;
+    co.method = c->method;
+    co.bits = c->bits;
+    co.seed = c->seed;
+    auto codec = ScanCodec::Create(co, c->dim, nullptr, 0);
+    if (!codec.ok()) return bad(codec.status().message());
+  }
+  if (c->nlist > 65536) {
+    return bad(absl::StrCat("nlist ", c->nlist, " exceeds 65536"));
+  }
+  if (c->train_threshold == 0) {
+    c->train_threshold = c->nlist ? uint64_t{39} * c->nlist : 1000;
+  }
+  if (c->train_threshold < c->nlist) {
+    return bad(absl::StrCat("train_threshold ", c->train_threshold,
+                            " is below nlist ", c->nlist));
+  }
+  return absl::OkStatus();
+}
+
+bool LooksLikeRocksDb(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string f = e.path().filename().string();
+    if (absl::StartsWith(f, "MANIFEST-") || absl::EndsWith(f, ".sst") ||
+        absl::EndsWith(f, ".log") || f == "IDENTITY" ||
+        absl::StartsWith(f, "OPTIONS-")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The MANIFEST file CURRENT names (for messages).
+std::string ManifestName(const fs::path& dir) {
+  std::ifstream f(dir / "CURRENT");
+  std::string name;
+  std::getline(f, name);
+  return name.empty() ? std::string("the MANIFEST") : name;
+}
+
+}  // namespace
+
+DatabaseImpl::~DatabaseImpl() { Close().IgnoreError(); }
+
+absl::Status DatabaseImpl::LoadCollections() {
+  rocksdb::DB* db = core_->db;
+  const std::string& dir = core_->dir;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->NewIterator(rocksdb::ReadOptions(), core_->meta()));
+  const std::string prefix(dbformat::kCollectionPrefix);
+  std::string next_cid_value;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), core_->meta(),
+                              std::string(dbformat::kNextCidKey), &next_cid_value);
+  if (s.IsNotFound() || (s.ok() && next_cid_value.size() != 4)) {
+    return absl::DataLossError(absl::StrCat(
+        dir, ": column family 'meta': entry 'next_cid' is missing or malformed"));
+  }
+  TQ_RETURN_IF_ERROR(FromRocks(s, dir + ": meta"));
+  const uint32_t next_cid =
+      DecodeFixed32(reinterpret_cast<const uint8_t*>(next_cid_value.data()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    const std::string key = it->key().ToString();
+    const std::string where =
+        absl::StrCat(dir, ": column family 'meta', entry '", key, "'");
+    auto rec = dbformat::DecodeRecord(
+        absl::string_view(it->value().data(), it->value().size()));
+    if (!rec.ok()) return Prefixed(rec.status(), where);
+    if (rec->name != key.substr(prefix.size()) || rec->cid >= next_cid) {
+      return absl::DataLossError(
+          absl::StrCat(where, ": record does not match its key"));
+    }
+    auto c = std::make_shared<CollectionImpl>(core_, *rec);
+    TQ_RETURN_IF_ERROR(c->Load());
+    collections_[rec->name] = std::move(c);
+  }
+  return FromRocks(it->status(), dir + ": meta");
+}
+
+absl::StatusOr<CollectionInfo> DatabaseImpl::CreateCollection(
+    const CollectionConfig& config) {
+  std::shared_lock<std::shared_mutex> life(core_->life_mu);
+  if (core_->closed) return absl::FailedPreconditionError("database is closed");
+  CollectionConfig c = config;
+  TQ_RETURN_IF_ERROR(ValidateConfig(&c));
+  std::shared_ptr<CollectionImpl> coll;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (collections_.count(c.name)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("collection '", c.name, "' already exists"));
+    }
+    std::string v;
+    TQ_RETURN_IF_ERROR(FromRocks(
+        core_->db->Get(rocksdb::ReadOptions(), core_->meta(),
+                       std::string(dbformat::kNextCidKey), &v),
+        core_->dir + ": meta next_cid"));
+    if (v.size() != 4) {
+      return absl::DataLossError(core_->dir + ": meta next_cid is malformed");
+    }
+    const uint32_t cid = DecodeFixed32(reinterpret_cast<const uint8_t*>(v.data()));
+    if (cid == 0xFFFFFFFFu) {
+      return absl::ResourceExhaustedError("collection ids exhausted");
+    }
+    dbformat::CollectionRecord r;
+    r.cid = cid;
+    r.name = c.name;
+    r.dim = c.dim;
+    r.metric = c.metric;
+    r.method = c.method;
+    r.bits = c.bits;
+    r.seed = c.seed;
+    r.nlist = c.nlist;
+    r.store_vectors = c.store_vectors;
+    r.train_threshold = c.train_threshold;
+    rocksdb::WriteBatch batch;
+    std::string next;
+    PutFixed32(&next, cid + 1);
+    batch.Put(core_->meta(), std::string(dbformat::kNextCidKey), next);
+    batch.Put(core_->meta(), dbformat::CollectionKey(c.name),
+              dbformat::EncodeRecord(r));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    TQ_RETURN_IF_ERROR(FromRocks(core_->db->Write(wo, &batch),
+                                 core_->dir + ": create collection"));
+    coll = std::make_shared<CollectionImpl>(core_, r);
+    collections_[c.name] = coll;
+  }
+  life.unlock();
+  return coll->Info();
+}
+
+absl::Status DatabaseImpl::DropCollection(const std::string& name) {
+  std::shared_lock<std::shared_mutex> life(core_->life_mu);
+  if (core_->closed) return absl::FailedPreconditionError("database is closed");
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = collections_.find(name);
+  if (it == collections_.end()) {
+    return absl::NotFoundError(absl::StrCat("collection '", name, "' not found"));
+  }
+  std::shared_ptr<CollectionImpl> c = it->second;
+  c->StopTraining();
+  rocksdb::WriteBatch batch;
+  c->MarkDropped(&batch);
+  collections_.erase(it);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(core_->db->Write(wo, &batch),
+                   core_->dir + ": drop collection '" + name + "'");
+}
+
+std::vector<std::string> DatabaseImpl::ListCollections() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, c] : collections_) names.push_back(name);
+  return names;
+}
+
+absl::StatusOr<std::shared_ptr<Collection>> DatabaseImpl::GetCollection(
+    const std::string& name) const {
+  std::shared_lock<std::shared_mutex> life(core_->life_mu);
+  if (core_->closed) return absl::FailedPreconditionError("database is closed");
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = collections_.find(name);
+  if (it == collections_.end()) {
+    return absl::NotFoundError(absl::StrCat("collection '", name, "' not found"));
+  }
+  return std::shared_ptr<Collection>(it->second);
+}
+
+absl::Status DatabaseImpl::CreateSnapshot(const std::string& target_dir,
+                                          const std::string& collection) {
+  {
+    std::shared_lock<std::shared_mutex> life(core_->life_mu);
+    if (core_->closed) return absl::FailedPreconditionError("database is closed");
+    if (!collection.empty()) {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!collections_.count(collection)) {
+        return absl::NotFoundError(
+            absl::StrCat("collection '", collection, "' not found"));
+      }
+    }
+    std::error_code ec;
+    if (fs::exists(target_dir, ec)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("snapshot target ", target_dir, " already exists"));
+    }
+    rocksdb::Checkpoint* cp = nullptr;
+    TQ_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(core_->db, &cp),
+                                 core_->dir + ": checkpoint"));
+    std::unique_ptr<rocksdb::Checkpoint> cp_owner(cp);
+    TQ_RETURN_IF_ERROR(FromRocks(cp->CreateCheckpoint(target_dir),
+                                 core_->dir + ": checkpoint to " + target_dir));
+  }
+  if (collection.empty()) return absl::OkStatus();
+  // Keep only `collection` in the copy.
+  DatabaseOptions o = core_->options;
+  o.background_training = false;
+  o.create_if_missing = false;
+  TQ_ASSIGN_OR_RETURN(std::unique_ptr<Database> snap, Database::Open(target_dir, o));
+  for (const std::string& name : snap->ListCollections()) {
+    if (name != collection) TQ_RETURN_IF_ERROR(snap->DropCollection(name));
+  }
+  return snap->Close();
+}
+
+absl::Status DatabaseImpl::Close() {
+  if (core_->closing.exchange(true)) {
+    std::shared_lock<std::shared_mutex> life(core_->life_mu);
+    return absl::OkStatus();
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& [name, c] : collections_) c->StopTraining();
+  }
+  std::unique_lock<std::shared_mutex> life(core_->life_mu);
+  absl::Status status;
+  if (core_->db != nullptr) {
+    std::vector<rocksdb::ColumnFamilyHandle*> flush(core_->cf,
+                                                    core_->cf + dbformat::kNumCfs);
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    status = FromRocks(core_->db->Flush(fo, flush), core_->dir + ": flush");
+    if (status.ok()) {
+      status = FromRocks(core_->db->SyncWAL(), core_->dir + ": sync");
+    }
+    for (rocksdb::ColumnFamilyHandle* h : core_->handles) {
+      core_->db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    }
+    core_->handles.clear();
+    rocksdb::Status s = core_->db->Close();
+    if (status.ok()) status = FromRocks(s, core_->dir + ": close");
+    delete core_->db;
+    core_->db = nullptr;
+  }
+  core_->closed = true;
+  core_->pool.reset();
+  return status;
+}
+
+}  // namespace dbimpl
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(
+    const std::string& dir_in, const DatabaseOptions& options) {
+  using namespace dbimpl;  // NOLINT
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path path = fs::absolute(dir_in, ec);
+  if (ec) path = dir_in;
+  const std::string dir = path.lexically_normal().string();
+
+  bool fresh = false;
+  if (!fs::exists(path / "CURRENT", ec)) {
+    if (fs::exists(path, ec) && LooksLikeRocksDb(path)) {
+      return absl::DataLossError(
+          absl::StrCat(dir, ": file CURRENT is missing (the database's other "
+                            "files are there)"));
+    }
+    if (!options.create_if_missing) {
+      return absl::NotFoundError(absl::StrCat("no tqdb database in ", dir));
+    }
+    fs::create_directories(path, ec);
+    if (ec) {
+      return absl::InternalError(
+          absl::StrCat("cannot create ", dir, ": ", ec.message()));
+    }
+    fresh = true;
+  } else if (options.error_if_exists) {
+    return absl::AlreadyExistsError(absl::StrCat("a database exists in ", dir));
+  }
+
+  auto core = std::make_shared<DbCore>();
+  core->dir = dir;
+  core->options = options;
+  rocksdb::DBOptions dbo;
+  dbo.create_if_missing = fresh;
+  dbo.create_missing_column_families = fresh;
+  dbo.paranoid_checks = true;
+  dbo.max_background_jobs = std::max(2, options.max_background_jobs);
+  dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  dbo.max_open_files = -1;
+  dbo.keep_log_file_num = 4;
+  dbo.avoid_flush_during_shutdown = false;
+  dbo.bytes_per_sync = 1 << 20;
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+
+  std::vector<std::string> names;
+  if (fresh) {
+    names.push_back(rocksdb::kDefaultColumnFamilyName);
+    for (const char* n : dbformat::kCfNames) names.push_back(n);
+  } else {
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(dbo, dir, &names);
+    if (!s.ok()) {
+      absl::Status st = FromRocks(s, dir + ": reading the MANIFEST");
+      if (st.code() == absl::StatusCode::kInvalidArgument) {
+        return absl::DataLossError(st.message());
+      }
+      return st;
+    }
+    for (const char* n : dbformat::kCfNames) {
+      if (std::find(names.begin(), names.end(), n) == names.end()) {
+        return absl::DataLossError(absl::StrCat(
+            dir, ": column family '", n, "' is missing from ",
+            ManifestName(path), " (it lists: ", absl::StrJoin(names, ", "),
+            ")"));
+      }
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (const std::string& n : names) {
+    descs.emplace_back(n, CfOptions(n, options, cache));
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(dbo, dir, descs, &handles, &raw);
+  if (!s.ok()) {
+    absl::Status st = FromRocks(s, dir + ": open");
+    if (s.IsIOError() && absl::StrContains(s.ToString(), "lock")) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          st.message(), " (is the database open in another process or "
+                        "Database instance?)"));
+    }
+    if (st.code() == absl::StatusCode::kInvalidArgument ||
+        st.code() == absl::StatusCode::kNotFound) {
+      return absl::DataLossError(st.message());
+    }
+    return st;
+  }
+  core->db = raw;
+  core->handles = handles;
+  for (size_t i = 0; i < names.size(); ++i) {
+    for (int f = 0; f < dbformat::kNumCfs; ++f) {
+      if (names[i] == dbformat::kCfNames[f]) core->cf[f] = handles[i];
+    }
+  }
+  core->pool = std::make_unique<ThreadPool>(options.threads);
+  auto impl = std::make_unique<DatabaseImpl>(core);
+
+  // The format entry: written once, on creation (or when a creation was
+  // interrupted before it: an empty meta family).
+  std::string format;
+  s = raw->Get(rocksdb::ReadOptions(), core->meta(),
+               std::string(dbformat::kFormatKey), &format);
+  if (s.IsNotFound()) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        raw->NewIterator(rocksdb::ReadOptions(), core->meta()));
+    it->SeekToFirst();
+    TQ_RETURN_IF_ERROR(FromRocks(it->status(), dir + ": meta"));
+    if (it->Valid()) {
+      return absl::DataLossError(absl::StrCat(
+          dir, ": column family 'meta' has no 'format' entry"));
+    }
+    rocksdb::WriteBatch batch;
+    batch.Put(core->meta(), std::string(dbformat::kFormatKey),
+              dbformat::EncodeFormat(dbformat::kFormatVersion));
+    std::string next;
+    PutFixed32(&next, 1);
+    batch.Put(core->meta(), std::string(dbformat::kNextCidKey), next);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    TQ_RETURN_IF_ERROR(FromRocks(raw->Write(wo, &batch), dir + ": initialize"));
+  } else {
+    TQ_RETURN_IF_ERROR(FromRocks(s, dir + ": meta 'format'"));
+    TQ_RETURN_IF_ERROR(Prefixed(dbformat::DecodeFormat(format),
+                                dir + ": column family 'meta'"));
+  }
+  TQ_RETURN_IF_ERROR(impl->LoadCollections());
+  return std::unique_ptr<Database>(std::move(impl));
+}
+
+}  // namespace tqdb

@@ -1,0 +1,223 @@
+// tqdb's embedded database: named collections of vectors, compressed with
+// TurboQuant in an IVF index, persisted in one RocksDB instance per data
+// directory (layout: db/format.h, db/FORMAT.md).
+//
+//   auto db = Database::Open("/var/lib/tqdb", DatabaseOptions());
+//   CollectionConfig cfg;
+//   cfg.name = "docs"; cfg.dim = 512; cfg.metric = Metric::kCosine;
+//   (*db)->CreateCollection(cfg);
+//   auto c = *(*db)->GetCollection("docs");
+//   c->Upsert({{1, vec1, "payload"}, {2, vec2, ""}}, /*wait=*/true);
+//   auto hits = c->Search(query, QueryOptions());
+//
+// Durability: every Upsert/Delete batch is one atomic RocksDB WriteBatch
+// across the column families (stale entries of updated points included). With
+// wait = true the call returns after the write-ahead log is synced (survives
+// power loss); without it the write survives a process crash and a clean
+// shutdown. Either way the batch is searchable when the call returns.
+//
+// Training: a collection starts untrained and answers searches exactly over
+// its stored vectors. When it holds train_threshold points, a background
+// thread trains the IVF index (k-means centroids; TurboQuant rotation and
+// codebooks are fixed by the settings), encodes every point, catches up with
+// the writes that arrived meanwhile and switches searches to the index in
+// one step. Writes are never blocked by training except for that final
+// catch-up. Train() does it now; Retrain() rebuilds the centroids of a
+// trained collection (Info() reports when list imbalance recommends it).
+//
+// Errors: InvalidArgument (naming the point index and id) for bad input,
+// NotFound for unknown collections, ResourceExhausted for batches over
+// DatabaseOptions::max_batch, DataLoss for missing or corrupt files (named),
+// FailedPrecondition for a directory written by a newer format version or an
+// operation the collection's settings rule out. No exception escapes.
+//
+// Thread-safety: Database and Collection methods may be called concurrently
+// from any threads: searches run concurrently with each other and with
+// writes; writes to one collection are serialized. Close() waits for calls
+// in flight and stops background training; afterwards every Collection
+// handle (they may outlive the Database) returns FailedPrecondition. As for
+// any object, destroying the Database must not race with calls on it.
+#ifndef TQDB_DB_DB_H_
+#define TQDB_DB_DB_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "index/ivf_index.h"
+
+namespace tqdb {
+
+struct DatabaseOptions {
+  // Open: create the directory and an empty database if there is none.
+  bool create_if_missing = true;
+  // Open: refuse (AlreadyExists) a directory that already holds a database.
+  bool error_if_exists = false;
+  // Points per Upsert/Delete call; more is ResourceExhausted.
+  size_t max_batch = 10000;
+  // Bytes per payload; more is InvalidArgument.
+  size_t max_payload_bytes = size_t{1} << 20;
+  // Train a collection in the background once it reaches its
+  // train_threshold (false: only Train() trains it).
+  bool background_training = true;
+  // Threads for training, bulk encoding and SearchBatch (0 = all cores).
+  uint32_t threads = 0;
+  // Info().retrain_recommended when list imbalance exceeds this, or when the
+  // collection has grown to retrain_growth x the points it was trained on.
+  double retrain_imbalance = 3.0;
+  double retrain_growth = 4.0;
+  // RocksDB tuning.
+  size_t block_cache_bytes = size_t{32} << 20;
+  size_t write_buffer_bytes = size_t{64} << 20;
+  int max_background_jobs = 2;
+};
+
+struct CollectionConfig {
+  // [A-Za-z0-9_-]{1,64}
+  std::string name;
+  uint32_t dim = 0;
+  Metric metric = Metric::kCosine;
+  // Codec (index/scan_codec.h): TurboQuant "renorm", "mse", "prod", or "pq".
+  std::string method = "renorm";
+  uint32_t bits = 4;
+  // Seeds the rotation (and sketch) of TurboQuant and the k-means.
+  uint64_t seed = 0x7464622d726f74ull;
+  // IVF lists; 0 = chosen at training time (round(4 sqrt(n)), at most n/39).
+  uint32_t nlist = 0;
+  // Keep the raw float vectors (needed for exact search and rescoring after
+  // training, Get(with_vectors) and Retrain). Vectors are always kept until
+  // the first training; with false they are deleted when it completes.
+  bool store_vectors = true;
+  // Points at which the first training starts in the background;
+  // 0 = 39 * nlist, or 1000 when nlist is 0.
+  uint64_t train_threshold = 0;
+};
+
+struct Point {
+  uint64_t id = 0;
+  std::vector<float> vector;
+  std::string payload;  // optional, opaque (JSON or bytes); empty = none
+};
+
+struct Record {
+  uint64_t id = 0;
+  bool has_vector = false;  // false when not requested or not stored
+  std::vector<float> vector;
+  std::string payload;
+};
+
+struct QueryOptions {
+  uint32_t k = 10;
+  // Lists probed, clamped to nlist; 0 = all. Ignored while untrained.
+  uint32_t nprobe = 16;
+  // Exact search over the stored vectors (always the case while untrained).
+  bool exact = false;
+  // Rerank k * oversampling index candidates by exact score on the stored
+  // vectors.
+  bool rescore = false;
+  float oversampling = 4.0f;
+  // Only ids for which it returns true; must be thread-safe.
+  std::function<bool(uint64_t)> filter;
+};
+
+struct CollectionInfo {
+  CollectionConfig config;  // train_threshold as in effect
+  uint32_t collection_id = 0;
+  uint64_t count = 0;
+  bool trained = false;
+  uint32_t generation = 0;    // trainings completed
+  uint32_t nlist = 0;         // of the active index, 0 while untrained
+  uint64_t trained_count = 0; // points at the last training
+  bool training = false;      // a training is running now
+  std::string last_training_error;
+  ListStats lists;            // of the active index
+  double imbalance = 0;       // lists.imbalance
+  bool retrain_recommended = false;
+  std::string retrain_reason;
+  size_t code_bytes = 0;           // per vector in the index, 0 if untrained
+  double disk_bytes_per_vector = 0;  // approximate, all families
+  double load_seconds = 0;    // rebuilding the in-memory state at open
+};
+
+class Collection {
+ public:
+  virtual ~Collection() = default;
+
+  virtual const CollectionConfig& config() const = 0;
+
+  // Inserts or replaces points (vector and payload together). All or
+  // nothing: a bad point rejects the batch. Duplicate ids: the last wins.
+  virtual absl::Status Upsert(const std::vector<Point>& points, bool wait) = 0;
+  // Deletes points; unknown ids are ignored. Returns how many were deleted.
+  virtual absl::StatusOr<size_t> Delete(const std::vector<uint64_t>& ids,
+                                        bool wait) = 0;
+  // The stored points among ids, in the order asked; missing ids are
+  // skipped.
+  virtual absl::StatusOr<std::vector<Record>> Get(
+      const std::vector<uint64_t>& ids, bool with_vectors,
+      bool with_payload) const = 0;
+  virtual uint64_t Count() const = 0;
+
+  // Best first. Scores: inner product (ip, cosine; larger is better) or
+  // squared L2 distance (smaller is better); estimated unless exact/rescore.
+  virtual absl::StatusOr<std::vector<Neighbor>> Search(
+      absl::Span<const float> query, const QueryOptions& options) const = 0;
+  // queries: nq * dim floats.
+  virtual absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(
+      absl::Span<const float> queries, const QueryOptions& options) const = 0;
+
+  virtual absl::StatusOr<CollectionInfo> Info() const = 0;
+
+  // Trains now (blocking) if untrained; waits for a running background
+  // training. OK if already trained. FailedPrecondition if empty.
+  virtual absl::Status Train() = 0;
+  // Rebuilds the centroids from the stored vectors and re-encodes every
+  // point (blocking); writes and searches go on meanwhile.
+  // FailedPrecondition without store_vectors.
+  virtual absl::Status Retrain() = 0;
+  // Blocks until no background training is running.
+  virtual void WaitForTraining() = 0;
+};
+
+class Database {
+ public:
+  virtual ~Database() = default;
+
+  // Opens (or creates) the database in `dir`. DataLoss naming the file for
+  // missing or corrupt files, FailedPrecondition for a newer format.
+  static absl::StatusOr<std::unique_ptr<Database>> Open(
+      const std::string& dir, const DatabaseOptions& options);
+
+  // InvalidArgument for bad settings, AlreadyExists for a taken name.
+  virtual absl::StatusOr<CollectionInfo> CreateCollection(
+      const CollectionConfig& config) = 0;
+  // NotFound if absent. Handles to it return NotFound afterwards.
+  virtual absl::Status DropCollection(const std::string& name) = 0;
+  // Sorted names.
+  virtual std::vector<std::string> ListCollections() const = 0;
+  virtual absl::StatusOr<std::shared_ptr<Collection>> GetCollection(
+      const std::string& name) const = 0;
+
+  // A consistent, openable copy of the database (RocksDB checkpoint: hard
+  // links where possible) in target_dir, which must not exist. With a
+  // collection name, the snapshot keeps only that collection. Restore by
+  // opening target_dir (or moving it into place).
+  virtual absl::Status CreateSnapshot(const std::string& target_dir,
+                                      const std::string& collection = "") = 0;
+
+  // Stops background training, flushes and closes. Idempotent; the
+  // destructor calls it.
+  virtual absl::Status Close() = 0;
+
+  virtual const std::string& dir() const = 0;
+};
+
+}  // namespace tqdb
+
+#endif  // TQDB_DB_DB_H_

@@ -1,0 +1,202 @@
+#include "db/format.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "quant/coding.h"
+
+namespace tqdb {
+namespace dbformat {
+
+const char* const kCfNames[kNumCfs] = {kMetaCf, kVectorsCf, kCodesCf,
+                                       kIdmapCf, kPayloadCf};
+
+void PutBig32(std::string* dst, uint32_t v) {
+  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+               static_cast<char>(v >> 8), static_cast<char>(v)};
+  dst->append(b, 4);
+}
+
+void PutBig64(std::string* dst, uint64_t v) {
+  PutBig32(dst, static_cast<uint32_t>(v >> 32));
+  PutBig32(dst, static_cast<uint32_t>(v));
+}
+
+uint32_t GetBig32(const char* p) {
+  const auto* u = reinterpret_cast<const uint8_t*>(p);
+  return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) |
+         (uint32_t{u[2]} << 8) | uint32_t{u[3]};
+}
+
+uint64_t GetBig64(const char* p) {
+  return (uint64_t{GetBig32(p)} << 32) | GetBig32(p + 4);
+}
+
+std::string Prefix(uint32_t cid) {
+  std::string k;
+  PutBig32(&k, cid);
+  return k;
+}
+
+std::string GenPrefix(uint32_t cid, uint32_t gen) {
+  std::string k;
+  k.reserve(8);
+  PutBig32(&k, cid);
+  PutBig32(&k, gen);
+  return k;
+}
+
+std::string PointKey(uint32_t cid, uint64_t id) {
+  std::string k;
+  k.reserve(kPointKeySize);
+  PutBig32(&k, cid);
+  PutBig64(&k, id);
+  return k;
+}
+
+std::string IdmapKey(uint32_t cid, uint32_t gen, uint64_t id) {
+  std::string k;
+  k.reserve(kIdmapKeySize);
+  PutBig32(&k, cid);
+  PutBig32(&k, gen);
+  PutBig64(&k, id);
+  return k;
+}
+
+std::string CodeKey(uint32_t cid, uint32_t gen, uint32_t list, uint64_t id) {
+  std::string k;
+  k.reserve(kCodeKeySize);
+  PutBig32(&k, cid);
+  PutBig32(&k, gen);
+  PutBig32(&k, list);
+  PutBig64(&k, id);
+  return k;
+}
+
+std::string CollectionKey(absl::string_view name) {
+  return absl::StrCat(kCollectionPrefix, name);
+}
+
+std::string TrainedKey(uint32_t cid) {
+  std::string k(kTrainedPrefix);
+  PutBig32(&k, cid);
+  return k;
+}
+
+std::string EncodeFormat(uint32_t version) {
+  std::string s;
+  PutFixed32(&s, kFormatMagic);
+  PutFixed32(&s, version);
+  PutFixed32(&s, Crc32c(s.data(), s.size()));
+  return s;
+}
+
+absl::Status DecodeFormat(absl::string_view value) {
+  if (value.size() != 12) {
+    return absl::DataLossError(absl::StrCat(
+        "format entry has ", value.size(), " bytes, expected 12"));
+  }
+  const auto* u = reinterpret_cast<const uint8_t*>(value.data());
+  if (Crc32c(u, 8) != DecodeFixed32(u + 8)) {
+    return absl::DataLossError("format entry: checksum mismatch");
+  }
+  if (DecodeFixed32(u) != kFormatMagic) {
+    return absl::DataLossError("format entry: bad magic (not a tqdb directory)");
+  }
+  const uint32_t version = DecodeFixed32(u + 4);
+  if (version > kFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "format version ", version, " is newer than this build supports (",
+        kFormatVersion, "); open it with a newer tqdb"));
+  }
+  if (version == 0) return absl::DataLossError("format entry: version 0");
+  return absl::OkStatus();
+}
+
+std::string EncodeRecord(const CollectionRecord& r) {
+  std::string s;
+  PutFixed32(&s, kRecordMagic);
+  PutFixed32(&s, kRecordVersion);
+  PutFixed32(&s, r.cid);
+  PutBytes(&s, r.name);
+  PutFixed32(&s, r.dim);
+  PutFixed32(&s, static_cast<uint32_t>(r.metric));
+  PutBytes(&s, r.method);
+  PutFixed32(&s, r.bits);
+  PutFixed64(&s, r.seed);
+  PutFixed32(&s, r.nlist);
+  PutFixed32(&s, r.store_vectors ? 1 : 0);
+  PutFixed64(&s, r.train_threshold);
+  PutFixed32(&s, r.generation);
+  PutFixed32(&s, r.trained_nlist);
+  PutFixed64(&s, r.trained_count);
+  PutFixed32(&s, Crc32c(s.data(), s.size()));
+  return s;
+}
+
+absl::StatusOr<CollectionRecord> DecodeRecord(absl::string_view value) {
+  auto corrupt = [](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("collection record: ", why));
+  };
+  if (value.size() < 12) return corrupt("truncated");
+  const uint32_t crc = DecodeFixed32(
+      reinterpret_cast<const uint8_t*>(value.data() + value.size() - 4));
+  if (Crc32c(value.data(), value.size() - 4) != crc) {
+    return corrupt("checksum mismatch");
+  }
+  Decoder dec(value.substr(0, value.size() - 4));
+  uint32_t magic = 0, version = 0;
+  if (!dec.GetFixed32(&magic) || !dec.GetFixed32(&version)) {
+    return corrupt("truncated header");
+  }
+  if (magic != kRecordMagic) return corrupt("bad magic");
+  if (version > kRecordVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "collection record version ", version,
+        " is newer than this build supports (", kRecordVersion, ")"));
+  }
+  CollectionRecord r;
+  absl::string_view name, method;
+  uint32_t metric = 0, store = 0;
+  if (!dec.GetFixed32(&r.cid) || !dec.GetBytes(&name) ||
+      !dec.GetFixed32(&r.dim) || !dec.GetFixed32(&metric) ||
+      !dec.GetBytes(&method) || !dec.GetFixed32(&r.bits) ||
+      !dec.GetFixed64(&r.seed) || !dec.GetFixed32(&r.nlist) ||
+      !dec.GetFixed32(&store) || !dec.GetFixed64(&r.train_threshold) ||
+      !dec.GetFixed32(&r.generation) || !dec.GetFixed32(&r.trained_nlist) ||
+      !dec.GetFixed64(&r.trained_count) || dec.remaining() != 0) {
+    return corrupt("truncated or malformed body");
+  }
+  if (metric > 2 || r.dim < 2 || store > 1) return corrupt("bad settings");
+  r.name = std::string(name);
+  r.method = std::string(method);
+  r.metric = static_cast<Metric>(metric);
+  r.store_vectors = store != 0;
+  return r;
+}
+
+void EncodeVector(const float* v, uint32_t dim, std::string* dst) {
+  dst->resize(size_t{dim} * 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  std::memcpy(dst->data(), v, size_t{dim} * 4);
+#else
+  for (uint32_t j = 0; j < dim; ++j) {
+    EncodeFloat(reinterpret_cast<uint8_t*>(dst->data()) + 4 * j, v[j]);
+  }
+#endif
+}
+
+bool DecodeVector(absl::string_view value, uint32_t dim, float* out) {
+  if (value.size() != size_t{dim} * 4) return false;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  std::memcpy(out, value.data(), value.size());
+#else
+  for (uint32_t j = 0; j < dim; ++j) {
+    out[j] = DecodeFloat(reinterpret_cast<const uint8_t*>(value.data()) + 4 * j);
+  }
+#endif
+  return true;
+}
+
+}  // namespace dbformat
+}  // namespace tqdb

@@ -1,0 +1,126 @@
+// The on-disk format of a tqdb data directory: one RocksDB instance, its
+// column families, key layouts and value encodings. db/FORMAT.md is the prose
+// version of this file; keep them in step, and bump kFormatVersion for any
+// change an older build would misread.
+//
+// Column families (all keys are prefixed with the 4-byte big-endian
+// collection id `cid`, assigned at creation and never reused, except in
+// `meta`):
+//
+//   meta     "format"               -> fixed32 magic 'TQDB', fixed32 version,
+//                                      fixed32 crc32c of the first 8 bytes
+//            "next_cid"             -> fixed32 next collection id
+//            "collection/<name>"    -> CollectionRecord (config + state), crc
+//            "trained/" be32 cid    -> fixed32 generation, then
+//                                      IvfIndex::SerializeTrained() (its own
+//                                      magic, version and crc): centroids,
+//                                      rotation, codebooks
+//   vectors  cid be64 id            -> dim float32, little-endian
+//   payload  cid be64 id            -> opaque bytes (absent when empty)
+//   idmap    cid be32 gen be64 id   -> fixed32 list id (kNoList when gen 0)
+//   codes    cid be32 gen be32 list be64 id -> the code bytes
+//                                      (IvfIndex::bytes_per_vector())
+//
+// `gen` is the training generation: 0 while the collection is untrained,
+// then 1, 2, ... after each (re)training. The record names the one active
+// generation; idmap and codes entries of any other generation are leftovers
+// of an interrupted training and are deleted at open. A training writes its
+// codes under gen + 1 while the collection keeps serving gen, then flips the
+// record, the trained parameters and the deletion of the old generation in
+// one synced WriteBatch.
+//
+// Integers in values are little-endian (quant/coding.h); integers in keys
+// are big-endian so that RocksDB's bytewise order is numeric order.
+#ifndef TQDB_DB_FORMAT_H_
+#define TQDB_DB_FORMAT_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "index/ivf_index.h"
+
+namespace tqdb {
+namespace dbformat {
+
+// Version of the whole directory layout. A directory whose "format" entry
+// is newer is refused with FailedPrecondition.
+constexpr uint32_t kFormatMagic = 0x42445154;  // "TQDB" little-endian
+constexpr uint32_t kFormatVersion = 1;
+
+// Collection record (value of meta "collection/<name>").
+constexpr uint32_t kRecordMagic = 0x52435154;  // "TQCR"
+constexpr uint32_t kRecordVersion = 1;
+
+constexpr uint32_t kNoList = 0xFFFFFFFFu;
+
+// Column family names, in the order Open creates them.
+constexpr const char* kMetaCf = "meta";
+constexpr const char* kVectorsCf = "vectors";
+constexpr const char* kCodesCf = "codes";
+constexpr const char* kIdmapCf = "idmap";
+constexpr const char* kPayloadCf = "payload";
+constexpr int kNumCfs = 5;
+extern const char* const kCfNames[kNumCfs];
+
+// meta keys.
+constexpr absl::string_view kFormatKey = "format";
+constexpr absl::string_view kNextCidKey = "next_cid";
+constexpr absl::string_view kCollectionPrefix = "collection/";
+constexpr absl::string_view kTrainedPrefix = "trained/";
+
+// Big-endian helpers for keys.
+void PutBig32(std::string* dst, uint32_t v);
+void PutBig64(std::string* dst, uint64_t v);
+uint32_t GetBig32(const char* p);
+uint64_t GetBig64(const char* p);
+
+// Key builders. Prefix(cid) is the 4-byte range start of a collection in
+// every data family; Prefix(cid + 1) is its exclusive end.
+std::string Prefix(uint32_t cid);
+std::string GenPrefix(uint32_t cid, uint32_t gen);  // idmap / codes
+std::string PointKey(uint32_t cid, uint64_t id);    // vectors / payload
+std::string IdmapKey(uint32_t cid, uint32_t gen, uint64_t id);
+std::string CodeKey(uint32_t cid, uint32_t gen, uint32_t list, uint64_t id);
+std::string CollectionKey(absl::string_view name);
+std::string TrainedKey(uint32_t cid);
+
+constexpr size_t kPointKeySize = 12;
+constexpr size_t kIdmapKeySize = 16;
+constexpr size_t kCodeKeySize = 20;
+
+std::string EncodeFormat(uint32_t version);
+// DataLoss for a malformed entry, FailedPrecondition for a newer version.
+absl::Status DecodeFormat(absl::string_view value);
+
+// Persisted settings (immutable after creation) and training state of one
+// collection.
+struct CollectionRecord {
+  uint32_t cid = 0;
+  std::string name;
+  uint32_t dim = 0;
+  Metric metric = Metric::kCosine;
+  std::string method;
+  uint32_t bits = 0;
+  uint64_t seed = 0;
+  uint32_t nlist = 0;  // as configured (0 = automatic)
+  bool store_vectors = true;
+  uint64_t train_threshold = 0;
+  // State.
+  uint32_t generation = 0;      // 0 = untrained
+  uint32_t trained_nlist = 0;   // lists of the active generation
+  uint64_t trained_count = 0;   // points when it was trained
+};
+
+std::string EncodeRecord(const CollectionRecord& r);
+absl::StatusOr<CollectionRecord> DecodeRecord(absl::string_view value);
+
+// Vector values.
+void EncodeVector(const float* v, uint32_t dim, std::string* dst);
+bool DecodeVector(absl::string_view value, uint32_t dim, float* out);
+
+}  // namespace dbformat
+}  // namespace tqdb
+
+#endif  // TQDB_DB_FORMAT_H_

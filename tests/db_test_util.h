@@ -1,0 +1,110 @@
+// Helpers shared by the db/ tests: temporary directories, random points,
+// brute-force references.
+#ifndef TQDB_TESTS_DB_TEST_UTIL_H_
+#define TQDB_TESTS_DB_TEST_UTIL_H_
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "db/db.h"
+#include "quant/random.h"
+
+namespace tqdb {
+namespace dbtest {
+
+// A fresh directory under /tmp, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/tqdb_db_test_XXXXXX";
+    char* p = mkdtemp(tmpl);
+    path_ = p ? p : "/tmp/tqdb_db_test_failed";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Deterministic random unit vector for (id, version).
+inline std::vector<float> VectorFor(uint64_t id, uint64_t version, uint32_t d) {
+  Rng rng(id * 1000003ull + version * 7919ull + 17);
+  std::vector<float> v(d);
+  double s = 0;
+  for (float& x : v) {
+    x = static_cast<float>(rng.Gaussian());
+    s += double{x} * x;
+  }
+  const float inv = static_cast<float>(1.0 / std::sqrt(s));
+  for (float& x : v) x *= inv;
+  return v;
+}
+
+inline std::vector<Point> MakePoints(uint64_t first_id, size_t n, uint32_t d,
+                                     uint64_t version = 0,
+                                     bool with_payload = true) {
+  std::vector<Point> pts(n);
+  for (size_t i = 0; i < n; ++i) {
+    pts[i].id = first_id + i;
+    pts[i].vector = VectorFor(first_id + i, version, d);
+    if (with_payload) {
+      pts[i].payload = "{\"id\":" + std::to_string(first_id + i) +
+                       ",\"v\":" + std::to_string(version) + "}";
+    }
+  }
+  return pts;
+}
+
+// Exact top-k ids (goodness as the index defines it).
+inline std::vector<uint64_t> BruteForce(const std::vector<Point>& pts,
+                                        const std::vector<float>& q,
+                                        Metric m, size_t k) {
+  std::vector<std::pair<double, uint64_t>> s;
+  double qn = 0;
+  for (float x : q) qn += double{x} * x;
+  qn = std::sqrt(qn);
+  for (const Point& p : pts) {
+    double dot = 0, vn = 0, l2 = 0;
+    for (size_t j = 0; j < q.size(); ++j) {
+      dot += double{q[j]} * p.vector[j];
+      vn += double{p.vector[j]} * p.vector[j];
+      const double t = double{q[j]} - p.vector[j];
+      l2 += t * t;
+    }
+    double g = dot;
+    if (m == Metric::kCosine) g = dot / (qn * std::sqrt(vn));
+    if (m == Metric::kL2) g = -l2;
+    s.push_back({g, p.id});
+  }
+  std::sort(s.begin(), s.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  std::vector<uint64_t> ids;
+  for (size_t i = 0; i < std::min(k, s.size()); ++i) ids.push_back(s[i].second);
+  return ids;
+}
+
+inline std::vector<uint64_t> Ids(const std::vector<Neighbor>& r) {
+  std::vector<uint64_t> ids;
+  for (const Neighbor& n : r) ids.push_back(n.id);
+  return ids;
+}
+
+}  // namespace dbtest
+}  // namespace tqdb
+
+#endif  // TQDB_TESTS_DB_TEST_UTIL_H_
