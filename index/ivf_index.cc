@@ -403,14 +403,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::Search(
     TopK best(p.k);
     for (const auto& [g, id] : cand) {
       if (!p.store->GetVector(id, v.data())) continue;  // deleted meanwhile
-      if (options_.metric == Metric::kCosine) {
-        const float nsq = kernels::Dot(v.data(), v.data(), d);
-        const float inv = nsq > 0 ? 1.0f / std::sqrt(nsq) : 0.0f;
-        for (float& x : v) x *= inv;
-      }
-      best.Push(l2 ? -kernels::L2Sqr(q.data(), v.data(), d)
-                   : kernels::Dot(q.data(), v.data(), d),
-                id);
+      best.Push(ExactGoodness(q.data(), v.data()), id);
     }
     cand = best.TakeSorted();
   } else if (cand.size() > p.k) {
@@ -419,6 +412,17 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::Search(
   out.reserve(cand.size());
   for (const auto& [g, id] : cand) out.push_back({id, l2 ? -g : g});
   return out;
+}
+
+float IvfIndex::ExactGoodness(const float* q, float* v) const {
+  const uint32_t d = options_.dim;
+  if (options_.metric == Metric::kL2) return -kernels::L2Sqr(q, v, d);
+  if (options_.metric == Metric::kCosine) {
+    const float nsq = kernels::Dot(v, v, d);
+    const float inv = nsq > 0 ? 1.0f / std::sqrt(nsq) : 0.0f;
+    for (uint32_t i = 0; i < d; ++i) v[i] *= inv;
+  }
+  return kernels::Dot(q, v, d);
 }
 
 absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchExact(
@@ -438,14 +442,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchExact(
   for (uint64_t id : ids) {
     if (p.filter && !p.filter(id)) continue;
     if (!p.store->GetVector(id, v.data())) continue;
-    if (options_.metric == Metric::kCosine) {
-      const float nsq = kernels::Dot(v.data(), v.data(), d);
-      const float inv = nsq > 0 ? 1.0f / std::sqrt(nsq) : 0.0f;
-      for (float& x : v) x *= inv;
-    }
-    best.Push(l2 ? -kernels::L2Sqr(q.data(), v.data(), d)
-                 : kernels::Dot(q.data(), v.data(), d),
-              id);
+    best.Push(ExactGoodness(q.data(), v.data()), id);
   }
   std::vector<Neighbor> out;
   for (const auto& [g, id] : best.TakeSorted())

@@ -169,6 +169,10 @@ class IvfIndex {
   bool RemoveLocked(uint64_t id);
   absl::StatusOr<std::vector<Neighbor>> SearchExact(
       const float* query, const SearchParams& p) const;
+  // Exact goodness (inner product, or minus the squared distance) of the
+  // prepared query q and a raw stored vector v (normalized in place for
+  // cosine).
+  float ExactGoodness(const float* q, float* v) const;
 
   IvfOptions options_;
   uint32_t nlist_ = 0;

@@ -195,6 +195,7 @@ HWY_AFTER_NAMESPACE();
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "quant/kmeans.h"
+#include "quant/parallel.h"
 #include "quant/random.h"
 #include "quant/status_macros.h"
 
@@ -206,6 +207,8 @@ HWY_EXPORT(AssignRangeImpl);
 namespace {
 
 using kmeans_internal::kPanel;
+using quant_internal::NonFiniteName;
+using quant_internal::ParallelRanges;
 
 // k-means++: centroids added since the last full distance refresh are
 // "pending"; the D^2 weights are refreshed (one blocked pass over all points
@@ -215,40 +218,6 @@ constexpr size_t kSeedBatch = 64;
 constexpr uint32_t kSeedMaxRejections = 16;
 // Relative perturbation of a split centroid (FAISS's EPS).
 constexpr float kSplitEps = 1.0f / 1024.0f;
-
-// Runs fn(begin, end) over [0, n) split into contiguous chunks, one per
-// thread (the calling thread takes the first chunk).
-template <class Fn>
-void ParallelRanges(size_t n, uint32_t num_threads, size_t min_per_thread,
-                    const Fn& fn) {
-  size_t t = std::max<uint32_t>(1, num_threads);
-  t = std::min(t, std::max<size_t>(1, n / std::max<size_t>(1, min_per_thread)));
-  if (t <= 1) {
-    fn(size_t{0}, n);
-    return;
-  }
-  std::vector<std::thread> threads;
-  threads.reserve(t - 1);
-  const size_t chunk = n / t, extra = n % t;
-  size_t begin = 0;
-  size_t first_end = 0;
-  for (size_t i = 0; i < t; ++i) {
-    const size_t end = begin + chunk + (i < extra ? 1 : 0);
-    if (i == 0) {
-      first_end = end;
-    } else {
-      threads.emplace_back([&fn, begin, end] { fn(begin, end); });
-    }
-    begin = end;
-  }
-  fn(size_t{0}, first_end);
-  for (std::thread& th : threads) th.join();
-}
-
-const char* NonFiniteName(float v) {
-  if (std::isnan(v)) return "NaN";
-  return v > 0 ? "+inf" : "-inf";
-}
 
 // InvalidArgument naming the first non-finite coordinate, or a row whose
 // squared norm overflows float.

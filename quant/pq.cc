@@ -9,11 +9,15 @@
 #include "absl/strings/str_cat.h"
 #include "quant/bitpack.h"
 #include "quant/coding.h"
+#include "quant/parallel.h"
 #include "quant/random.h"
 #include "quant/status_macros.h"
 
 namespace tqdb {
 namespace {
+
+using quant_internal::NonFiniteName;
+using quant_internal::ParallelRanges;
 
 constexpr uint32_t kPqMagic = 0x31515054;  // "TPQ1"
 constexpr uint32_t kPqVersion = 1;
@@ -23,39 +27,6 @@ constexpr size_t kPqHeaderBytes = 6 * 4 + 2 * 8;
 constexpr size_t kEncodeBlock = 256;
 // Rows per EncodeBatch thread, at least.
 constexpr size_t kMinRowsPerThread = 512;
-
-// Runs fn(begin, end) over [0, n) split into contiguous chunks, one per
-// thread (the calling thread takes the first chunk).
-template <class Fn>
-void ParallelRanges(size_t n, uint32_t num_threads, size_t min_per_thread,
-                    const Fn& fn) {
-  size_t t = std::max<uint32_t>(1, num_threads);
-  t = std::min(t, std::max<size_t>(1, n / std::max<size_t>(1, min_per_thread)));
-  if (t <= 1) {
-    fn(size_t{0}, n);
-    return;
-  }
-  std::vector<std::thread> threads;
-  threads.reserve(t - 1);
-  const size_t chunk = n / t, extra = n % t;
-  size_t begin = 0, first_end = 0;
-  for (size_t i = 0; i < t; ++i) {
-    const size_t end = begin + chunk + (i < extra ? 1 : 0);
-    if (i == 0) {
-      first_end = end;
-    } else {
-      threads.emplace_back([&fn, begin, end] { fn(begin, end); });
-    }
-    begin = end;
-  }
-  fn(size_t{0}, first_end);
-  for (std::thread& th : threads) th.join();
-}
-
-const char* NonFiniteName(float v) {
-  if (std::isnan(v)) return "NaN";
-  return v > 0 ? "+inf" : "-inf";
-}
 
 // InvalidArgument naming the first non-finite value of the n x dim rows.
 absl::Status CheckRowsFinite(const float* x, size_t n, uint32_t dim,

@@ -82,16 +82,47 @@ double Throughput(size_t n, F encode_all) {
   return done / s;
 }
 
-struct Moments {
+// Encodes the n rows of x with `encode_all` (timed), then fills d_mse,
+// ip_bias and ip_var of `row` from `decode(code, out)` and
+// `estimate(i, code)` (the estimated <q_i, x_i>).
+template <typename Encode, typename Decode, typename Estimate>
+absl::Status MeasureCodes(const std::vector<float>& x,
+                          const std::vector<float>& q, size_t n, size_t d,
+                          size_t bpv, Encode encode_all, Decode decode,
+                          Estimate estimate, Row* row) {
+  std::vector<uint8_t> codes(n * bpv);
+  absl::Status st;
+  row->encode_per_s =
+      Throughput(n, [&] { st = encode_all(x.data(), n, codes.data()); });
+  if (!st.ok()) return st;
+  std::vector<float> rec(d);
+  double mse = 0;
+  std::vector<double> err(n);
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* code = codes.data() + i * bpv;
+    decode(code, rec.data());
+    double e = 0, truth = 0;
+    for (size_t j = 0; j < d; ++j) {
+      const double t = double{rec[j]} - x[i * d + j];
+      e += t * t;
+      truth += double{x[i * d + j]} * q[i * d + j];
+    }
+    mse += e;
+    absl::StatusOr<float> est = estimate(i, code);
+    if (!est.ok()) return est.status();
+    err[i] = *est - truth;
+  }
   double mean = 0, var = 0;
-};
-Moments ErrorMoments(const std::vector<double>& err) {
-  Moments m;
-  for (double e : err) m.mean += e;
-  m.mean /= err.size();
-  for (double e : err) m.var += (e - m.mean) * (e - m.mean);
-  m.var /= std::max<size_t>(1, err.size() - 1);
-  return m;
+  for (double e : err) mean += e;
+  mean /= n;
+  for (double e : err) var += (e - mean) * (e - mean);
+  var /= std::max<size_t>(1, n - 1);
+  row->dim = d;
+  row->d_mse = mse / n;
+  row->ip_bias = mean;
+  row->ip_var = var;
+  row->bytes_per_vector = bpv;
+  return absl::OkStatus();
 }
 
 absl::Status MeasureTurbo(TqMethod method, uint32_t bits, uint64_t seed,
@@ -106,37 +137,20 @@ absl::Status MeasureTurbo(TqMethod method, uint32_t bits, uint64_t seed,
   auto made = TurboQuantizer::Create(o);
   if (!made.ok()) return made.status();
   const TurboQuantizer& tq = **made;
-  const size_t bpv = tq.bytes_per_vector();
-  std::vector<uint8_t> codes(n * bpv);
-  absl::Status st;
-  row->encode_per_s =
-      Throughput(n, [&] { st = tq.EncodeBatch(x.data(), n, codes.data()); });
-  if (!st.ok()) return st;
-  std::vector<float> rec(d);
-  double mse = 0;
-  std::vector<double> err(n);
-  for (size_t i = 0; i < n; ++i) {
-    tq.Decode(codes.data() + i * bpv, rec.data());
-    double e = 0, truth = 0;
-    for (size_t j = 0; j < d; ++j) {
-      const double t = double{rec[j]} - x[i * d + j];
-      e += t * t;
-      truth += double{x[i * d + j]} * q[i * d + j];
-    }
-    mse += e;
-    auto query = tq.PrepareQuery(absl::MakeConstSpan(&q[i * d], d));
-    if (!query.ok()) return query.status();
-    err[i] = tq.EstimateIp(*query, codes.data() + i * bpv) - truth;
-  }
-  const Moments m = ErrorMoments(err);
   row->method = TqMethodName(method);
   row->bits = bits;
-  row->dim = d;
-  row->d_mse = mse / n;
-  row->ip_bias = m.mean;
-  row->ip_var = m.var;
-  row->bytes_per_vector = bpv;
-  return absl::OkStatus();
+  return MeasureCodes(
+      x, q, n, d, tq.bytes_per_vector(),
+      [&](const float* v, size_t m, uint8_t* c) {
+        return tq.EncodeBatch(v, m, c);
+      },
+      [&](const uint8_t* c, float* out) { tq.Decode(c, out); },
+      [&](size_t i, const uint8_t* c) -> absl::StatusOr<float> {
+        auto query = tq.PrepareQuery(absl::MakeConstSpan(&q[i * d], d));
+        if (!query.ok()) return query.status();
+        return tq.EstimateIp(*query, c);
+      },
+      row);
 }
 
 // PQ trains on `train` (nt rows), held out from the evaluated rows x.
@@ -156,36 +170,20 @@ absl::Status MeasurePq(uint32_t bits, uint64_t seed,
   if (!made.ok()) return made.status();
   row->train_s = Seconds(t0);
   const ProductQuantizer& pq = **made;
-  const size_t bpv = pq.code_bytes();
-  std::vector<uint8_t> codes(n * bpv);
-  absl::Status st;
-  row->encode_per_s =
-      Throughput(n, [&] { st = pq.EncodeBatch(x.data(), n, codes.data()); });
-  if (!st.ok()) return st;
-  std::vector<float> rec(d), lut(size_t{o.m} << o.nbits);
-  double mse = 0;
-  std::vector<double> err(n);
-  for (size_t i = 0; i < n; ++i) {
-    pq.Decode(codes.data() + i * bpv, rec.data());
-    double e = 0, truth = 0;
-    for (size_t j = 0; j < d; ++j) {
-      const double t = double{rec[j]} - x[i * d + j];
-      e += t * t;
-      truth += double{x[i * d + j]} * q[i * d + j];
-    }
-    mse += e;
-    pq.ComputeIpTable(&q[i * d], lut.data());
-    err[i] = pq.LookupSum(lut.data(), codes.data() + i * bpv) - truth;
-  }
-  const Moments m = ErrorMoments(err);
   row->method = "pq";
   row->bits = bits;
-  row->dim = d;
-  row->d_mse = mse / n;
-  row->ip_bias = m.mean;
-  row->ip_var = m.var;
-  row->bytes_per_vector = bpv;
-  return absl::OkStatus();
+  std::vector<float> lut(pq.lut_size());
+  return MeasureCodes(
+      x, q, n, d, pq.code_bytes(),
+      [&](const float* v, size_t m, uint8_t* c) {
+        return pq.EncodeBatch(v, m, c);
+      },
+      [&](const uint8_t* c, float* out) { pq.Decode(c, out); },
+      [&](size_t i, const uint8_t* c) -> absl::StatusOr<float> {
+        pq.ComputeIpTable(&q[i * d], lut.data());
+        return pq.LookupSum(lut.data(), c);
+      },
+      row);
 }
 
 }  // namespace
