@@ -125,7 +125,7 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
   // Codec training data: residuals of a sample (PQ needs it).
   std::vector<float> train;
   size_t nt = 0;
-  if (options.codec.method == "pq") {
+  if (options.codec.method == "pq" || options.codec.method == "pca") {
     nt = std::min(n, kMaxCodecTrain);
     std::vector<uint32_t> rows(n);
     for (size_t i = 0; i < n; ++i) rows[i] = static_cast<uint32_t>(i);
@@ -150,8 +150,9 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
     }
   }
   CodecOptions co = options.codec;
-  co.single_factor = options.compact_factors && options.metric != Metric::kL2 &&
-                     (co.method == "renorm" || co.method == "pq");
+  co.single_factor =
+      options.compact_factors && options.metric != Metric::kL2 &&
+      (co.method == "renorm" || co.method == "pq" || co.method == "pca");
   idx->options_.codec = co;
   TQ_ASSIGN_OR_RETURN(idx->codec_, ScanCodec::Create(co, d, train.data(), nt));
   idx->lists_.assign(nlist, InvertedList(idx->codec_->shape()));

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "index/pca_codec.h"
 #include "quant/bitpack.h"
 #include "quant/coding.h"
 #include "quant/pq.h"
@@ -275,6 +276,7 @@ class PqScanCodec : public ScanCodec {
 
 absl::StatusOr<std::unique_ptr<ScanCodec>> ScanCodec::Create(
     const CodecOptions& o, uint32_t dim, const float* train, size_t n) {
+  if (o.method == "pca") return CreatePcaCodec(o, dim, train, n);
   if (o.method == "pq") {
     if (o.pq_nbits != 4 && o.pq_nbits != 8) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -336,6 +338,7 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> ScanCodec::Deserialize(
     o.seed = pq->options().seed;
     return std::unique_ptr<ScanCodec>(new PqScanCodec(o, std::move(pq)));
   }
+  if (kind == 2) return DeserializePcaCodec(inner);
   return absl::DataLossError(
       absl::StrCat("codec parameters: unknown kind ", kind));
 }

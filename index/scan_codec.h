@@ -39,7 +39,8 @@
 namespace tqdb {
 
 struct CodecOptions {
-  // "mse", "prod", "renorm" (TurboQuant) or "pq".
+  // "mse", "prod", "renorm" (TurboQuant), "pca" (data-aware transform
+  // coding, index/pca_codec.h) or "pq".
   std::string method = "renorm";
   // TurboQuant: bits per coordinate (1..8). PQ: the bits-per-dimension
   // budget it is compared at when pq_m = 0 (see pq_m).
@@ -69,9 +70,12 @@ struct ScanShape {
 //   kScaled:   f0 * (a + c)               (TurboQuant mse)
 //   kScaled2:  f0 * f1 * (a + c)          (TurboQuant renorm)
 //   kSketch:   f0 * (a + c + kappa * f1 * b)   (TurboQuant prod)
+// For L2, ||v||^2 is factor norm_factor, squared unless norm_is_squared.
 struct CombineForm {
   enum Kind { kSum, kScaled, kScaled2, kSketch } kind = kSum;
   float kappa = 0.0f;
+  uint32_t norm_factor = 0;
+  bool norm_is_squared = false;
 };
 
 struct QueryLuts {

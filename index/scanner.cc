@@ -156,7 +156,12 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
     if (lut_l2) {
       goodness = -est;
     } else if (l2_) {
-      goodness = -(base_ + (nf ? f[0] * f[0] : 0.0f) - 2.0f * est);
+      float norm_sq = 0.0f;
+      if (nf > cf.norm_factor) {
+        const float v = f[cf.norm_factor];
+        norm_sq = cf.norm_is_squared ? v : v * v;
+      }
+      goodness = -(base_ + norm_sq - 2.0f * est);
     } else {
       goodness = base_ + est;
     }

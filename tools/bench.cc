@@ -44,8 +44,10 @@ constexpr char kHelp[] =
     "                     without it the exact top-100 is computed (brute\n"
     "                     force over --threads threads)\n"
     "  --metric M         cosine, ip or l2 (required)\n"
-    "  --methods LIST     of mse,renorm,prod,pq,pq8,faiss (default\n"
-    "                     mse,renorm,prod,pq). pq: 4-bit sub-codes (FastScan)\n"
+    "  --methods LIST     of mse,renorm,prod,pca,pq,pq8,faiss (default\n"
+    "                     mse,renorm,prod,pq). pca: PCA of the residuals +\n"
+    "                     water-filled bits (index/pca_codec.h). pq: 4-bit\n"
+    "                     sub-codes (FastScan)\n"
     "                     at the bytes of renorm at the same bits; pq8: 8-bit\n"
     "                     sub-codes at those bytes; faiss: FAISS IVFPQ and\n"
     "                     IVFPQFastScan (+ refine when rescoring) at those\n"
@@ -522,9 +524,9 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
     return usage(absl::InvalidArgumentError(
         absl::StrCat("--metric: ", metric.status().message())));
   }
-  auto methods =
-      flags->GetWordList("methods", "mse,renorm,prod,pq",
-                         {"mse", "renorm", "prod", "pq", "pq8", "faiss"});
+  auto methods = flags->GetWordList(
+      "methods", "mse,renorm,prod,pq",
+      {"mse", "renorm", "prod", "pca", "pq", "pq8", "faiss"});
   if (!methods.ok()) return usage(methods.status());
   auto bits = flags->GetIntList("bits", "2,3,4", 1, 8);
   if (!bits.ok()) return usage(bits.status());
