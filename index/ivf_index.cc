@@ -170,7 +170,7 @@ std::string IvfIndex::SerializeTrained() const {
   PutFixed64(&s, options_.seed);
   for (float c : centroids_) PutFloat(&s, c);
   PutBytes(&s, codec_->Serialize());
-  PutFixed32(&s, Crc32c(s.data(), s.size()));
+  PutCrcTrailer(&s);
   return s;
 }
 
@@ -180,12 +180,9 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::FromTrained(
     return absl::DataLossError(absl::StrCat("IVF parameters: ", why));
   };
   if (bytes.size() < 8) return corrupt("truncated");
-  const uint32_t crc = DecodeFixed32(
-      reinterpret_cast<const uint8_t*>(bytes.data() + bytes.size() - 4));
-  if (Crc32c(bytes.data(), bytes.size() - 4) != crc) {
-    return corrupt("checksum mismatch");
-  }
-  Decoder dec(bytes.substr(0, bytes.size() - 4));
+  absl::string_view payload;
+  if (!CheckCrcTrailer(bytes, &payload)) return corrupt("checksum mismatch");
+  Decoder dec(payload);
   uint32_t magic = 0, version = 0, dim = 0, metric = 0, nlist = 0, residual = 0;
   uint64_t seed = 0;
   if (!dec.GetFixed32(&magic) || !dec.GetFixed32(&version)) {

@@ -95,7 +95,7 @@ class PcaScanCodec : public ScanCodec {
     for (float s : sigma_) PutFloat(&in, s);
     in.append(reinterpret_cast<const char*>(bits_.data()), bits_.size());
     for (float v : basis_) PutFloat(&in, v);
-    PutFixed32(&in, Crc32c(in.data(), in.size()));
+    PutCrcTrailer(&in);
     std::string s;
     PutFixed32(&s, kKindPca);
     PutBytes(&s, in);
@@ -307,12 +307,9 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> DeserializePcaCodec(
     return absl::DataLossError(absl::StrCat("pca codec parameters: ", why));
   };
   if (bytes.size() < 8) return corrupt("truncated");
-  const uint32_t crc = DecodeFixed32(
-      reinterpret_cast<const uint8_t*>(bytes.data() + bytes.size() - 4));
-  if (Crc32c(bytes.data(), bytes.size() - 4) != crc) {
-    return corrupt("checksum mismatch");
-  }
-  Decoder dec(bytes.substr(0, bytes.size() - 4));
+  absl::string_view payload;
+  if (!CheckCrcTrailer(bytes, &payload)) return corrupt("checksum mismatch");
+  Decoder dec(payload);
   uint32_t magic = 0, version = 0, d = 0, bits = 0, single = 0;
   uint64_t seed = 0;
   if (!dec.GetFixed32(&magic) || !dec.GetFixed32(&version) ||

@@ -217,7 +217,7 @@ std::string Codebook::Serialize() const {
   uint64_t mse_bits;
   std::memcpy(&mse_bits, &expected_mse, 8);
   PutFixed64(&s, mse_bits);
-  PutFixed32(&s, Crc32c(s.data(), s.size()));
+  PutCrcTrailer(&s);
   return s;
 }
 
@@ -226,12 +226,9 @@ absl::StatusOr<Codebook> Codebook::Deserialize(absl::string_view bytes) {
     return absl::DataLossError(absl::StrCat("codebook: ", why));
   };
   if (bytes.size() < 20) return corrupt("truncated");
-  const uint32_t stored_crc = DecodeFixed32(
-      reinterpret_cast<const uint8_t*>(bytes.data() + bytes.size() - 4));
-  if (Crc32c(bytes.data(), bytes.size() - 4) != stored_crc) {
-    return corrupt("checksum mismatch");
-  }
-  Decoder dec(bytes.substr(0, bytes.size() - 4));
+  absl::string_view payload;
+  if (!CheckCrcTrailer(bytes, &payload)) return corrupt("checksum mismatch");
+  Decoder dec(payload);
   uint32_t magic, kind, dim, bits;
   dec.GetFixed32(&magic);
   dec.GetFixed32(&kind);

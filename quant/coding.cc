@@ -102,4 +102,18 @@ uint32_t Crc32c(const void* data, size_t n, uint32_t init) {
   return ~c;
 }
 
+void PutCrcTrailer(std::string* dst) {
+  PutFixed32(dst, Crc32c(dst->data(), dst->size()));
+}
+
+bool CheckCrcTrailer(absl::string_view bytes, absl::string_view* payload) {
+  if (bytes.size() < 4) return false;
+  const size_t n = bytes.size() - 4;
+  const uint32_t stored =
+      DecodeFixed32(reinterpret_cast<const uint8_t*>(bytes.data() + n));
+  if (Crc32c(bytes.data(), n) != stored) return false;
+  *payload = bytes.substr(0, n);
+  return true;
+}
+
 }  // namespace tqdb

@@ -43,6 +43,13 @@ class Decoder {
 // CRC32C (Castagnoli), software table implementation.
 uint32_t Crc32c(const void* data, size_t n, uint32_t init = 0);
 
+// Every serialized tqdb blob ends with the fixed32 CRC32C of what precedes
+// it. PutCrcTrailer appends it; CheckCrcTrailer returns false if `bytes` is
+// shorter than 4 bytes or the checksum does not match, and otherwise sets
+// *payload to `bytes` without the trailer.
+void PutCrcTrailer(std::string* dst);
+bool CheckCrcTrailer(absl::string_view bytes, absl::string_view* payload);
+
 }  // namespace tqdb
 
 #endif  // TQDB_QUANT_CODING_H_

@@ -300,7 +300,7 @@ std::string ProductQuantizer::Serialize() const {
   PutFixed64(&s, opts_.seed);
   PutFixed64(&s, static_cast<uint64_t>(opts_.max_train_points));
   for (float v : centroids_) PutFloat(&s, v);
-  PutFixed32(&s, Crc32c(s.data(), s.size()));
+  PutCrcTrailer(&s);
   return s;
 }
 

@@ -132,7 +132,7 @@ std::string HadamardRotation::Serialize() const {
       s.push_back(static_cast<char>(byte));
     }
   }
-  PutFixed32(&s, Crc32c(s.data(), s.size()));
+  PutCrcTrailer(&s);
   return s;
 }
 
@@ -142,12 +142,9 @@ absl::StatusOr<HadamardRotation> HadamardRotation::Deserialize(
     return absl::DataLossError(absl::StrCat("rotation parameters: ", why));
   };
   if (bytes.size() < 28) return corrupt("truncated header");
-  const uint32_t stored_crc = DecodeFixed32(
-      reinterpret_cast<const uint8_t*>(bytes.data() + bytes.size() - 4));
-  if (Crc32c(bytes.data(), bytes.size() - 4) != stored_crc) {
-    return corrupt("checksum mismatch");
-  }
-  Decoder dec(bytes.substr(0, bytes.size() - 4));
+  absl::string_view payload;
+  if (!CheckCrcTrailer(bytes, &payload)) return corrupt("checksum mismatch");
+  Decoder dec(payload);
   uint32_t magic, version, dim, rounds;
   uint64_t seed;
   dec.GetFixed32(&magic);

@@ -374,7 +374,7 @@ std::string TurboQuantizer::Serialize() const {
   PutBytes(&s, rotation_.Serialize());
   PutBytes(&s, sketch_ ? sketch_->Serialize() : std::string());
   PutBytes(&s, codebook_ ? codebook_->Serialize() : std::string());
-  PutFixed32(&s, Crc32c(s.data(), s.size()));
+  PutCrcTrailer(&s);
   return s;
 }
 
@@ -384,12 +384,9 @@ absl::StatusOr<std::unique_ptr<TurboQuantizer>> TurboQuantizer::Deserialize(
     return absl::DataLossError(absl::StrCat("TurboQuant parameters: ", why));
   };
   if (bytes.size() < 8) return corrupt("truncated");
-  const uint32_t stored_crc = DecodeFixed32(
-      reinterpret_cast<const uint8_t*>(bytes.data() + bytes.size() - 4));
-  if (Crc32c(bytes.data(), bytes.size() - 4) != stored_crc) {
-    return corrupt("checksum mismatch");
-  }
-  Decoder dec(bytes.substr(0, bytes.size() - 4));
+  absl::string_view payload;
+  if (!CheckCrcTrailer(bytes, &payload)) return corrupt("checksum mismatch");
+  Decoder dec(payload);
   uint32_t magic = 0, version = 0, method = 0, sketch = 0, codebook = 0,
            single = 0;
   TurboOptions o;
