@@ -15,8 +15,10 @@ PACKAGES=(
   librocksdb-dev
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  # LAPACK: the "pca" codec's eigendecomposition
+  libblas-dev liblapack-dev
   # the peer measured by benchmarks (optional at build time, installed here)
-  libfaiss-dev libblas-dev liblapack-dev
+  libfaiss-dev
 )
 
 missing=()
