@@ -51,9 +51,9 @@ absl::Status Prefixed(const absl::Status& s, absl::string_view prefix) {
   return absl::Status(s.code(), absl::StrCat(prefix, ": ", s.message()));
 }
 
-rocksdb::ColumnFamilyOptions CfOptions(const std::string& name,
-                                       const DatabaseOptions& o,
-                                       const std::shared_ptr<rocksdb::Cache>& cache) {
+rocksdb::ColumnFamilyOptions CfOptions(
+    const std::string& name, const DatabaseOptions& o,
+    const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions cf;
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = cache;
@@ -66,7 +66,8 @@ rocksdb::ColumnFamilyOptions CfOptions(const std::string& name,
   } else if (name == dbformat::kVectorsCf) {
     t.block_size = 16 << 10;
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    cf.compression = rocksdb::kNoCompression;  // float mantissas barely compress
+    cf.compression =
+        rocksdb::kNoCompression;  // float mantissas barely compress
     cf.write_buffer_size = o.write_buffer_bytes;
   } else {
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -102,14 +103,14 @@ absl::Status ValidateConfig(CollectionConfig* c) {
   }
   if (static_cast<uint32_t>(c->metric) > 2) return bad("unknown metric");
   if (c->method != "renorm" && c->method != "mse" && c->method != "prod" &&
-      c->method != "pq") {
+      c->method != "pca" && c->method != "pq") {
     return bad(absl::StrCat("method '", c->method,
-                            "' is not one of renorm, mse, prod, pq"));
+                            "' is not one of renorm, mse, prod, pca, pq"));
   }
   if (c->bits < 1 || c->bits > 8) {
     return bad(absl::StrCat("bits ", c->bits, " must be in [1, 8]"));
   }
-  if (c->method != "pq") {
+  if (c->method != "pq" && c->method != "pca") {  // those train on data
     CodecOptions co;
     co.method = c->method;
     co.bits = c->bits;
@@ -162,11 +163,13 @@ absl::Status DatabaseImpl::LoadCollections() {
       db->NewIterator(rocksdb::ReadOptions(), core_->meta()));
   const std::string prefix(dbformat::kCollectionPrefix);
   std::string next_cid_value;
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), core_->meta(),
-                              std::string(dbformat::kNextCidKey), &next_cid_value);
+  rocksdb::Status s =
+      db->Get(rocksdb::ReadOptions(), core_->meta(),
+              std::string(dbformat::kNextCidKey), &next_cid_value);
   if (s.IsNotFound() || (s.ok() && next_cid_value.size() != 4)) {
     return absl::DataLossError(absl::StrCat(
-        dir, ": column family 'meta': entry 'next_cid' is missing or malformed"));
+        dir,
+        ": column family 'meta': entry 'next_cid' is missing or malformed"));
   }
   TQ_RETURN_IF_ERROR(FromRocks(s, dir + ": meta"));
   const uint32_t next_cid =
@@ -204,14 +207,15 @@ absl::StatusOr<CollectionInfo> DatabaseImpl::CreateCollection(
           absl::StrCat("collection '", c.name, "' already exists"));
     }
     std::string v;
-    TQ_RETURN_IF_ERROR(FromRocks(
-        core_->db->Get(rocksdb::ReadOptions(), core_->meta(),
-                       std::string(dbformat::kNextCidKey), &v),
-        core_->dir + ": meta next_cid"));
+    TQ_RETURN_IF_ERROR(
+        FromRocks(core_->db->Get(rocksdb::ReadOptions(), core_->meta(),
+                                 std::string(dbformat::kNextCidKey), &v),
+                  core_->dir + ": meta next_cid"));
     if (v.size() != 4) {
       return absl::DataLossError(core_->dir + ": meta next_cid is malformed");
     }
-    const uint32_t cid = DecodeFixed32(reinterpret_cast<const uint8_t*>(v.data()));
+    const uint32_t cid =
+        DecodeFixed32(reinterpret_cast<const uint8_t*>(v.data()));
     if (cid == 0xFFFFFFFFu) {
       return absl::ResourceExhaustedError("collection ids exhausted");
     }
@@ -249,7 +253,8 @@ absl::Status DatabaseImpl::DropCollection(const std::string& name) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = collections_.find(name);
   if (it == collections_.end()) {
-    return absl::NotFoundError(absl::StrCat("collection '", name, "' not found"));
+    return absl::NotFoundError(
+        absl::StrCat("collection '", name, "' not found"));
   }
   std::shared_ptr<CollectionImpl> c = it->second;
   c->StopTraining();
@@ -276,7 +281,8 @@ absl::StatusOr<std::shared_ptr<Collection>> DatabaseImpl::GetCollection(
   std::lock_guard<std::mutex> l(mu_);
   auto it = collections_.find(name);
   if (it == collections_.end()) {
-    return absl::NotFoundError(absl::StrCat("collection '", name, "' not found"));
+    return absl::NotFoundError(
+        absl::StrCat("collection '", name, "' not found"));
   }
   return std::shared_ptr<Collection>(it->second);
 }
@@ -285,7 +291,8 @@ absl::Status DatabaseImpl::CreateSnapshot(const std::string& target_dir,
                                           const std::string& collection) {
   {
     std::shared_lock<std::shared_mutex> life(core_->life_mu);
-    if (core_->closed) return absl::FailedPreconditionError("database is closed");
+    if (core_->closed)
+      return absl::FailedPreconditionError("database is closed");
     if (!collection.empty()) {
       std::lock_guard<std::mutex> l(mu_);
       if (!collections_.count(collection)) {
@@ -310,7 +317,8 @@ absl::Status DatabaseImpl::CreateSnapshot(const std::string& target_dir,
   DatabaseOptions o = core_->options;
   o.background_training = false;
   o.create_if_missing = false;
-  TQ_ASSIGN_OR_RETURN(std::unique_ptr<Database> snap, Database::Open(target_dir, o));
+  TQ_ASSIGN_OR_RETURN(std::unique_ptr<Database> snap,
+                      Database::Open(target_dir, o));
   for (const std::string& name : snap->ListCollections()) {
     if (name != collection) TQ_RETURN_IF_ERROR(snap->DropCollection(name));
   }
@@ -329,8 +337,8 @@ absl::Status DatabaseImpl::Close() {
   std::unique_lock<std::shared_mutex> life(core_->life_mu);
   absl::Status status;
   if (core_->db != nullptr) {
-    std::vector<rocksdb::ColumnFamilyHandle*> flush(core_->cf,
-                                                    core_->cf + dbformat::kNumCfs);
+    std::vector<rocksdb::ColumnFamilyHandle*> flush(
+        core_->cf, core_->cf + dbformat::kNumCfs);
     rocksdb::FlushOptions fo;
     fo.wait = true;
     status = FromRocks(core_->db->Flush(fo, flush), core_->dir + ": flush");
@@ -366,8 +374,9 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   if (!fs::exists(path / "CURRENT", ec)) {
     if (fs::exists(path, ec) && LooksLikeRocksDb(path)) {
       return absl::DataLossError(
-          absl::StrCat(dir, ": file CURRENT is missing (the database's other "
-                            "files are there)"));
+          absl::StrCat(dir,
+                       ": file CURRENT is missing (the database's other "
+                       "files are there)"));
     }
     if (!options.create_if_missing) {
       return absl::NotFoundError(absl::StrCat("no tqdb database in ", dir));
@@ -412,10 +421,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     }
     for (const char* n : dbformat::kCfNames) {
       if (std::find(names.begin(), names.end(), n) == names.end()) {
-        return absl::DataLossError(absl::StrCat(
-            dir, ": column family '", n, "' is missing from ",
-            ManifestName(path), " (it lists: ", absl::StrJoin(names, ", "),
-            ")"));
+        return absl::DataLossError(
+            absl::StrCat(dir, ": column family '", n, "' is missing from ",
+                         ManifestName(path),
+                         " (it lists: ", absl::StrJoin(names, ", "), ")"));
       }
     }
   }
@@ -429,9 +438,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   if (!s.ok()) {
     absl::Status st = FromRocks(s, dir + ": open");
     if (s.IsIOError() && absl::StrContains(s.ToString(), "lock")) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          st.message(), " (is the database open in another process or "
-                        "Database instance?)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(st.message(),
+                       " (is the database open in another process or "
+                       "Database instance?)"));
     }
     if (st.code() == absl::StatusCode::kInvalidArgument ||
         st.code() == absl::StatusCode::kNotFound) {
@@ -460,8 +470,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     it->SeekToFirst();
     TQ_RETURN_IF_ERROR(FromRocks(it->status(), dir + ": meta"));
     if (it->Valid()) {
-      return absl::DataLossError(absl::StrCat(
-          dir, ": column family 'meta' has no 'format' entry"));
+      return absl::DataLossError(
+          absl::StrCat(dir, ": column family 'meta' has no 'format' entry"));
     }
     rocksdb::WriteBatch batch;
     batch.Put(core->meta(), std::string(dbformat::kFormatKey),

@@ -83,7 +83,8 @@ struct CollectionConfig {
   std::string name;
   uint32_t dim = 0;
   Metric metric = Metric::kCosine;
-  // Codec (index/scan_codec.h): TurboQuant "renorm", "mse", "prod", or "pq".
+  // Codec (index/scan_codec.h): TurboQuant "renorm", "mse", "prod", the
+  // data-aware "pca" (index/pca_codec.h), or "pq".
   std::string method = "renorm";
   uint32_t bits = 4;
   // Seeds the rotation (and sketch) of TurboQuant and the k-means.
@@ -131,18 +132,18 @@ struct CollectionInfo {
   uint32_t collection_id = 0;
   uint64_t count = 0;
   bool trained = false;
-  uint32_t generation = 0;    // trainings completed
-  uint32_t nlist = 0;         // of the active index, 0 while untrained
-  uint64_t trained_count = 0; // points at the last training
-  bool training = false;      // a training is running now
+  uint32_t generation = 0;     // trainings completed
+  uint32_t nlist = 0;          // of the active index, 0 while untrained
+  uint64_t trained_count = 0;  // points at the last training
+  bool training = false;       // a training is running now
   std::string last_training_error;
-  ListStats lists;            // of the active index
-  double imbalance = 0;       // lists.imbalance
+  ListStats lists;       // of the active index
+  double imbalance = 0;  // lists.imbalance
   bool retrain_recommended = false;
   std::string retrain_reason;
-  size_t code_bytes = 0;           // per vector in the index, 0 if untrained
+  size_t code_bytes = 0;             // per vector in the index, 0 if untrained
   double disk_bytes_per_vector = 0;  // approximate, all families
-  double load_seconds = 0;    // rebuilding the in-memory state at open
+  double load_seconds = 0;           // rebuilding the in-memory state at open
 };
 
 class Collection {

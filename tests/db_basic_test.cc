@@ -89,13 +89,16 @@ TEST(DbBasic, CreateListInfoDropAndValidation) {
   info = db->CreateCollection(b);
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->config.train_threshold, 39u * 4);
-  EXPECT_EQ(db->ListCollections(), (std::vector<std::string>{"alpha", "beta-2_x"}));
+  EXPECT_EQ(db->ListCollections(),
+            (std::vector<std::string>{"alpha", "beta-2_x"}));
 
   EXPECT_EQ(db->CreateCollection(Config("alpha", 16)).status().code(),
             absl::StatusCode::kAlreadyExists);
-  for (const std::string& bad : std::vector<std::string>{"", "a b", "x/y", std::string(65, 'a'), "é"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "a b", "x/y", std::string(65, 'a'), "é"}) {
     EXPECT_EQ(db->CreateCollection(Config(bad, 16)).status().code(),
-              absl::StatusCode::kInvalidArgument) << bad;
+              absl::StatusCode::kInvalidArgument)
+        << bad;
   }
   EXPECT_EQ(db->CreateCollection(Config("d1", 1)).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -185,10 +188,12 @@ TEST(DbBasic, BadPointsRejectWholeBatch) {
   pts = MakePoints(100, 4, 8);
   std::fill(pts[2].vector.begin(), pts[2].vector.end(), 0.0f);
   check(pts, absl::StatusCode::kInvalidArgument, "point 2 (id 102)");
-  check(MakePoints(100, 51, 8), absl::StatusCode::kResourceExhausted, "max_batch");
+  check(MakePoints(100, 51, 8), absl::StatusCode::kResourceExhausted,
+        "max_batch");
   // Queries are validated too.
-  EXPECT_EQ(c->Search(std::vector<float>(7, 1.0f), QueryOptions()).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      c->Search(std::vector<float>(7, 1.0f), QueryOptions()).status().code(),
+      absl::StatusCode::kInvalidArgument);
   QueryOptions k0;
   k0.k = 0;
   EXPECT_EQ(c->Search(VectorFor(1, 0, 8), k0).status().code(),
@@ -269,7 +274,8 @@ TEST(DbBasic, UntrainedSearchIsExact) {
       auto q = VectorFor(5000 + qi, 0, 24);
       auto r = c->Search(q, o);
       ASSERT_TRUE(r.ok()) << r.status();
-      EXPECT_EQ(Ids(*r), BruteForce(pts, q, m, 10)) << MetricName(m) << " " << qi;
+      EXPECT_EQ(Ids(*r), BruteForce(pts, q, m, 10))
+          << MetricName(m) << " " << qi;
     }
     // Filter.
     o.filter = [](uint64_t id) { return id % 2 == 0; };
@@ -330,6 +336,48 @@ TEST(DbBasic, ReopenGivesIdenticalResults) {
   QueryOptions ro = o;
   ro.rescore = true;
   ExpectSameResults(rescored, SearchAll(*t, queries, ro));
+}
+
+// The data-trained codecs persist their parameters too.
+TEST(DbBasic, PcaAndPqCollectionsReopen) {
+  TempDir tmp;
+  const uint32_t d = 32;
+  const auto queries = Queries(20, d, 7100);
+  QueryOptions o;
+  o.k = 10;
+  o.nprobe = 8;
+  std::vector<std::vector<Neighbor>> before[2];
+  const char* methods[2] = {"pca", "pq"};
+  {
+    auto db = OpenOrDie(tmp.path());
+    for (int m = 0; m < 2; ++m) {
+      CollectionConfig cfg = Config(methods[m], d);
+      cfg.method = methods[m];
+      cfg.nlist = 8;
+      auto c = Create(db.get(), cfg);
+      ASSERT_TRUE(c->Upsert(MakePoints(0, 1500, d), false).ok());
+      c->WaitForTraining();
+      auto info = c->Info();
+      ASSERT_TRUE(info.ok());
+      ASSERT_TRUE(info->trained) << methods[m];
+      before[m] = SearchAll(*c, queries, o);
+      // Each stored point finds itself.
+      const auto self = MakePoints(700, 1, d);
+      QueryOptions one = o;
+      one.k = 1;
+      one.nprobe = 8;
+      auto r = c->Search(self[0].vector, one);
+      ASSERT_TRUE(r.ok());
+      ASSERT_EQ(r->size(), 1u);
+      EXPECT_EQ((*r)[0].id, 700u) << methods[m];
+    }
+    ASSERT_TRUE(db->Close().ok());
+  }
+  auto db = OpenOrDie(tmp.path());
+  for (int m = 0; m < 2; ++m) {
+    auto c = *db->GetCollection(methods[m]);
+    ExpectSameResults(before[m], SearchAll(*c, queries, o));
+  }
 }
 
 TEST(DbBasic, TrainedSearchQualityAndModes) {
@@ -525,11 +573,14 @@ TEST(DbBasic, StoreVectorsFalse) {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     std::vector<std::string> names;
     ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
-                                                tmp.path(), &names).ok());
-    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+                                                tmp.path(), &names)
+                    .ok());
+    for (const auto& n : names)
+      cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), tmp.path(),
-                                             cfs, &handles, &raw).ok());
+                                             cfs, &handles, &raw)
+                    .ok());
     for (size_t i = 0; i < names.size(); ++i) {
       if (names[i] != "vectors") continue;
       std::unique_ptr<rocksdb::Iterator> it(
