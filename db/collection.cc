@@ -163,7 +163,8 @@ class CollectionImpl::RocksVectorStore : public VectorStore {
 void FlatStore::Upsert(const uint64_t* ids, const float* x, size_t n) {
   std::unique_lock<std::shared_mutex> l(mu_);
   for (size_t i = 0; i < n; ++i) {
-    auto [it, inserted] = slot_.try_emplace(ids[i], static_cast<uint32_t>(ids_.size()));
+    auto [it, inserted] =
+        slot_.try_emplace(ids[i], static_cast<uint32_t>(ids_.size()));
     if (inserted) {
       ids_.push_back(ids[i]);
       data_.insert(data_.end(), x + i * dim_, x + (i + 1) * dim_);
@@ -179,7 +180,8 @@ void FlatStore::Remove(const uint64_t* ids, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     auto it = slot_.find(ids[i]);
     if (it == slot_.end()) continue;
-    const uint32_t s = it->second, last = static_cast<uint32_t>(ids_.size() - 1);
+    const uint32_t s = it->second,
+                   last = static_cast<uint32_t>(ids_.size() - 1);
     slot_.erase(it);
     if (s != last) {
       ids_[s] = ids_[last];
@@ -221,8 +223,8 @@ std::vector<Neighbor> FlatStore::Search(
 
 // ----------------------------------------------------------- CollectionImpl
 
-#define TQ_LIFE_GUARD()                                            \
-  std::shared_lock<std::shared_mutex> tq_life_(core_->life_mu);    \
+#define TQ_LIFE_GUARD()                                         \
+  std::shared_lock<std::shared_mutex> tq_life_(core_->life_mu); \
   TQ_RETURN_IF_ERROR(CheckUsable())
 
 CollectionImpl::CollectionImpl(std::shared_ptr<DbCore> core,
@@ -244,6 +246,26 @@ CollectionImpl::CollectionImpl(std::shared_ptr<DbCore> core,
 }
 
 CollectionImpl::~CollectionImpl() { StopTraining(); }
+
+absl::Status CollectionImpl::DecodeVectorEntry(const rocksdb::Slice& key,
+                                               const rocksdb::Slice& value,
+                                               uint64_t* id, float* out) const {
+  const char* what = nullptr;
+  if (key.size() != dbformat::kPointKeySize) {
+    what = "key";
+  } else if (!dbformat::DecodeVector(
+                 absl::string_view(value.data(), value.size()), config_.dim,
+                 out)) {
+    what = "entry";
+  }
+  if (what != nullptr) {
+    return absl::DataLossError(
+        absl::StrCat(core_->dir, ": column family 'vectors': malformed ", what,
+                     " in collection '", config_.name, "'"));
+  }
+  *id = dbformat::GetBig64(key.data() + 4);
+  return absl::OkStatus();
+}
 
 absl::Status CollectionImpl::CheckUsable() const {
   if (core_->closed) {
@@ -270,7 +292,8 @@ absl::Status CollectionImpl::Load() {
     const std::string lo = Prefix(cid), hi = Prefix(cid + 1),
                       cur = GenPrefix(cid, g), next = GenPrefix(cid, g + 1);
     for (rocksdb::ColumnFamilyHandle* cf : {core_->idmap(), core_->codes()}) {
-      for (const auto& [a, b] : {std::make_pair(lo, cur), std::make_pair(next, hi)}) {
+      for (const auto& [a, b] :
+           {std::make_pair(lo, cur), std::make_pair(next, hi)}) {
         if (a >= b) continue;
         rocksdb::ReadOptions ro;
         rocksdb::Slice upper(b);
@@ -287,8 +310,8 @@ absl::Status CollectionImpl::Load() {
     if (batch.Count() > 0) {
       rocksdb::WriteOptions wo;
       wo.sync = true;
-      TQ_RETURN_IF_ERROR(FromRocks(db->Write(wo, &batch),
-                                   where + ": removing an interrupted training"));
+      TQ_RETURN_IF_ERROR(FromRocks(
+          db->Write(wo, &batch), where + ": removing an interrupted training"));
     }
   }
 
@@ -302,7 +325,8 @@ absl::Status CollectionImpl::Load() {
     const std::string lo = Prefix(cid), hi = Prefix(cid + 1);
     rocksdb::Slice upper(hi);
     ro.iterate_upper_bound = &upper;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, core_->vectors()));
+    std::unique_ptr<rocksdb::Iterator> it(
+        db->NewIterator(ro, core_->vectors()));
     std::vector<uint64_t> ids;
     std::vector<float> x;
     const uint32_t d = config_.dim;
@@ -315,9 +339,9 @@ absl::Status CollectionImpl::Load() {
     for (it->Seek(lo); it->Valid(); it->Next()) {
       const rocksdb::Slice k = it->key(), v = it->value();
       if (k.size() != dbformat::kPointKeySize) {
-        return absl::DataLossError(absl::StrCat(
-            where, ": column family 'vectors' has a key of ", k.size(),
-            " bytes"));
+        return absl::DataLossError(
+            absl::StrCat(where, ": column family 'vectors' has a key of ",
+                         k.size(), " bytes"));
       }
       const uint64_t id = dbformat::GetBig64(k.data() + 4);
       ids.push_back(id);
@@ -344,17 +368,20 @@ absl::Status CollectionImpl::Load() {
     if (params.size() < 4 ||
         DecodeFixed32(reinterpret_cast<const uint8_t*>(params.data())) != g) {
       return absl::DataLossError(absl::StrCat(
-          where, ": trained parameters (meta 'trained/') do not belong to "
-                 "generation ", g));
+          where,
+          ": trained parameters (meta 'trained/') do not belong to "
+          "generation ",
+          g));
     }
     auto idx = IvfIndex::FromTrained(absl::string_view(params).substr(4));
     if (!idx.ok()) {
-      return absl::Status(idx.status().code(),
-                          absl::StrCat(where, ": meta 'trained/': ",
-                                       idx.status().message()));
+      return absl::Status(
+          idx.status().code(),
+          absl::StrCat(where, ": meta 'trained/': ", idx.status().message()));
     }
     std::shared_ptr<IvfIndex> index(std::move(*idx));
-    if (index->dim() != config_.dim || index->options().metric != config_.metric) {
+    if (index->dim() != config_.dim ||
+        index->options().metric != config_.metric) {
       return absl::DataLossError(absl::StrCat(
           where, ": trained parameters do not match the settings"));
     }
@@ -371,8 +398,8 @@ absl::Status CollectionImpl::Load() {
     lists.reserve(kLoadChunk);
     codes.reserve(kLoadChunk * bpv);
     auto flush = [&]() -> absl::Status {
-      TQ_RETURN_IF_ERROR(
-          index->AddEncoded(ids.data(), lists.data(), codes.data(), ids.size()));
+      TQ_RETURN_IF_ERROR(index->AddEncoded(ids.data(), lists.data(),
+                                           codes.data(), ids.size()));
       n += ids.size();
       ids.clear();
       lists.clear();
@@ -382,9 +409,9 @@ absl::Status CollectionImpl::Load() {
     for (it->Seek(lo); it->Valid(); it->Next()) {
       const rocksdb::Slice k = it->key(), v = it->value();
       if (k.size() != dbformat::kCodeKeySize) {
-        return absl::DataLossError(absl::StrCat(
-            where, ": column family 'codes' has a key of ", k.size(),
-            " bytes"));
+        return absl::DataLossError(
+            absl::StrCat(where, ": column family 'codes' has a key of ",
+                         k.size(), " bytes"));
       }
       const uint32_t list = dbformat::GetBig32(k.data() + 8);
       const uint64_t id = dbformat::GetBig64(k.data() + 12);
@@ -405,8 +432,9 @@ absl::Status CollectionImpl::Load() {
     state_.trained_count = record_.trained_count;
   }
   count_ = n;
-  load_seconds_ = std::chrono::duration<double>(
-                      std::chrono::steady_clock::now() - t0).count();
+  load_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   return absl::OkStatus();
 }
 
@@ -416,9 +444,9 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
   const size_t n = points.size();
   if (n == 0) return absl::OkStatus();
   if (n > core_->options.max_batch) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "batch of ", n, " points exceeds max_batch ",
-        core_->options.max_batch));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("batch of ", n, " points exceeds max_batch ",
+                     core_->options.max_batch));
   }
   const uint32_t d = config_.dim;
   for (size_t i = 0; i < n; ++i) {
@@ -440,8 +468,9 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
     if (!all_finite) {
       for (uint32_t j = 0; j < d; ++j) {
         if (!std::isfinite(p.vector[j])) {
-          return bad(absl::StrCat("coordinate ", j, " is ",
-                                  std::isnan(p.vector[j]) ? "NaN" : "infinite"));
+          return bad(
+              absl::StrCat("coordinate ", j, " is ",
+                           std::isnan(p.vector[j]) ? "NaN" : "infinite"));
         }
       }
     }
@@ -490,7 +519,8 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
   if (dropped_) return CheckUsable();
   const State st = state_;  // stable under write_mu_
   const uint32_t cid = record_.cid, g = st.generation;
-  if (st.index && st.index != encoded_with) TQ_RETURN_IF_ERROR(encode(*st.index));
+  if (st.index && st.index != encoded_with)
+    TQ_RETURN_IF_ERROR(encode(*st.index));
   const size_t bpv = st.index ? st.index->bytes_per_vector() : 0;
   // Which points exist: the in-memory state mirrors the stored one under
   // write_mu_. Only existing points of a trained collection need a read
@@ -520,11 +550,12 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
       exists[r] = found[i];
       if (!found[i]) continue;
       if (old[i].size() != 4) {
-        return absl::DataLossError(absl::StrCat(
-            core_->dir, ": column family 'idmap': point ", ids[r], " has a ",
-            old[i].size(), "-byte value"));
+        return absl::DataLossError(
+            absl::StrCat(core_->dir, ": column family 'idmap': point ", ids[r],
+                         " has a ", old[i].size(), "-byte value"));
       }
-      old_list[r] = DecodeFixed32(reinterpret_cast<const uint8_t*>(old[i].data()));
+      old_list[r] =
+          DecodeFixed32(reinterpret_cast<const uint8_t*>(old[i].data()));
     }
   }
   const bool keep_vectors = config_.store_vectors || !st.index;
@@ -547,9 +578,9 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
     }
     batch.Put(core_->idmap(), IdmapKey(cid, g, id), ListValue(list));
     if (st.index) {
-      batch.Put(core_->codes(), CodeKey(cid, g, list, id),
-                rocksdb::Slice(reinterpret_cast<const char*>(&codes[r * bpv]),
-                               bpv));
+      batch.Put(
+          core_->codes(), CodeKey(cid, g, list, id),
+          rocksdb::Slice(reinterpret_cast<const char*>(&codes[r * bpv]), bpv));
     }
     if (keep_vectors) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -568,8 +599,8 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
   }
   rocksdb::WriteOptions wo;
   wo.sync = wait;
-  TQ_RETURN_IF_ERROR(FromRocks(core_->db->Write(wo, &batch),
-                               core_->dir + ": upsert"));
+  TQ_RETURN_IF_ERROR(
+      FromRocks(core_->db->Write(wo, &batch), core_->dir + ": upsert"));
   if (st.index) {
     TQ_RETURN_IF_ERROR(
         st.index->AddEncoded(ids.data(), lists.data(), codes.data(), m));
@@ -587,9 +618,9 @@ absl::StatusOr<size_t> CollectionImpl::Delete(const std::vector<uint64_t>& in,
   TQ_LIFE_GUARD();
   if (in.empty()) return size_t{0};
   if (in.size() > core_->options.max_batch) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "batch of ", in.size(), " ids exceeds max_batch ",
-        core_->options.max_batch));
+    return absl::ResourceExhaustedError(absl::StrCat("batch of ", in.size(),
+                                                     " ids exceeds max_batch ",
+                                                     core_->options.max_batch));
   }
   std::vector<uint64_t> ids;
   {
@@ -614,9 +645,9 @@ absl::StatusOr<size_t> CollectionImpl::Delete(const std::vector<uint64_t>& in,
     if (!found[r]) continue;
     const uint64_t id = ids[r];
     if (old[r].size() != 4) {
-      return absl::DataLossError(absl::StrCat(
-          core_->dir, ": column family 'idmap': point ", id, " has a ",
-          old[r].size(), "-byte value"));
+      return absl::DataLossError(
+          absl::StrCat(core_->dir, ": column family 'idmap': point ", id,
+                       " has a ", old[r].size(), "-byte value"));
     }
     const uint32_t old_list =
         DecodeFixed32(reinterpret_cast<const uint8_t*>(old[r].data()));
@@ -631,8 +662,8 @@ absl::StatusOr<size_t> CollectionImpl::Delete(const std::vector<uint64_t>& in,
   if (gone.empty()) return size_t{0};
   rocksdb::WriteOptions wo;
   wo.sync = wait;
-  TQ_RETURN_IF_ERROR(FromRocks(core_->db->Write(wo, &batch),
-                               core_->dir + ": delete"));
+  TQ_RETURN_IF_ERROR(
+      FromRocks(core_->db->Write(wo, &batch), core_->dir + ": delete"));
   if (st.index) {
     st.index->Remove(gone.data(), gone.size());
   } else {
@@ -679,15 +710,16 @@ absl::StatusOr<std::vector<Record>> CollectionImpl::Get(
                                 core_->dir + ": vectors"));
     for (size_t i = 0; i < out.size(); ++i) {
       if (!found[i]) {
-        return absl::DataLossError(absl::StrCat(
-            core_->dir, ": column family 'vectors' lacks point ", out[i].id,
-            " of collection '", config_.name, "'"));
+        return absl::DataLossError(
+            absl::StrCat(core_->dir, ": column family 'vectors' lacks point ",
+                         out[i].id, " of collection '", config_.name, "'"));
       }
       out[i].vector.resize(config_.dim);
-      if (!dbformat::DecodeVector(SV(vals[i]), config_.dim, out[i].vector.data())) {
-        return absl::DataLossError(absl::StrCat(
-            core_->dir, ": column family 'vectors': point ", out[i].id,
-            " has ", vals[i].size(), " bytes"));
+      if (!dbformat::DecodeVector(SV(vals[i]), config_.dim,
+                                  out[i].vector.data())) {
+        return absl::DataLossError(
+            absl::StrCat(core_->dir, ": column family 'vectors': point ",
+                         out[i].id, " has ", vals[i].size(), " bytes"));
       }
       out[i].has_vector = true;
     }
@@ -711,8 +743,9 @@ absl::Status CollectionImpl::CheckQuery(const float* q,
   }
   for (uint32_t j = 0; j < config_.dim; ++j) {
     if (!std::isfinite(q[j])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "query coordinate ", j, " is ", std::isnan(q[j]) ? "NaN" : "infinite"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("query coordinate ", j, " is ",
+                       std::isnan(q[j]) ? "NaN" : "infinite"));
     }
   }
   return absl::OkStatus();
@@ -733,15 +766,9 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::ExactFromStorage(
       core_->db->NewIterator(ro, core_->vectors()));
   std::vector<float> v(d);
   for (it->Seek(lo); it->Valid(); it->Next()) {
-    const rocksdb::Slice k = it->key(), val = it->value();
-    if (k.size() != dbformat::kPointKeySize ||
-        !dbformat::DecodeVector(absl::string_view(val.data(), val.size()), d,
-                                v.data())) {
-      return absl::DataLossError(absl::StrCat(
-          core_->dir, ": column family 'vectors': malformed entry in "
-                      "collection '", config_.name, "'"));
-    }
-    const uint64_t id = dbformat::GetBig64(k.data() + 4);
+    uint64_t id;
+    TQ_RETURN_IF_ERROR(
+        DecodeVectorEntry(it->key(), it->value(), &id, v.data()));
     if (o.filter && !o.filter(id)) continue;
     heap.Push(scorer.Goodness(v.data()), id);
   }
@@ -758,9 +785,10 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
     return st.flat->Search(query, o.k, o.filter ? &o.filter : nullptr);
   }
   if ((o.exact || o.rescore) && !config_.store_vectors) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "collection '", config_.name, "' does not store vectors "
-        "(store_vectors = false): no exact search or rescoring"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("collection '", config_.name,
+                     "' does not store vectors "
+                     "(store_vectors = false): no exact search or rescoring"));
   }
   if (o.exact) return ExactFromStorage(query, o);
   RocksVectorStore store(core_.get(), record_.cid, config_.dim);
@@ -843,8 +871,8 @@ absl::StatusOr<CollectionInfo> CollectionImpl::Info() const {
     } else if (st.trained_count > 0 &&
                info.count >= opt.retrain_growth * st.trained_count) {
       info.retrain_recommended = true;
-      info.retrain_reason = absl::StrCat("grew from ", st.trained_count,
-                                         " to ", info.count, " points");
+      info.retrain_reason = absl::StrCat("grew from ", st.trained_count, " to ",
+                                         info.count, " points");
     }
   }
   const std::string lo = Prefix(record_.cid), hi = Prefix(record_.cid + 1);
@@ -877,9 +905,10 @@ absl::Status CollectionImpl::Train() {
 absl::Status CollectionImpl::Retrain() {
   TQ_LIFE_GUARD();
   if (!config_.store_vectors && state().index) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "collection '", config_.name, "' does not store vectors "
-        "(store_vectors = false): it cannot be retrained"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("collection '", config_.name,
+                     "' does not store vectors "
+                     "(store_vectors = false): it cannot be retrained"));
   }
   std::lock_guard<std::mutex> tl(train_mu_);
   return RunTraining(/*retrain=*/true);
@@ -953,9 +982,9 @@ absl::Status CollectionImpl::RunTraining(bool retrain) {
 
 absl::Status CollectionImpl::TrainLocked(bool retrain, bool* trained_now) {
   auto stopped = [&] {
-    return absl::CancelledError(absl::StrCat(
-        "training of '", config_.name,
-        "' stopped (database closing or collection dropped)"));
+    return absl::CancelledError(
+        absl::StrCat("training of '", config_.name,
+                     "' stopped (database closing or collection dropped)"));
   };
   if (stop_) return stopped();
   rocksdb::DB* db = core_->db;
@@ -1010,18 +1039,13 @@ absl::Status CollectionImpl::TrainLocked(bool retrain, bool* trained_now) {
   uint64_t n = 0;
   Rng rng(config_.seed ^ (uint64_t{ng} * 0x9E3779B97F4A7C15ull));
   {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, core_->vectors()));
+    std::unique_ptr<rocksdb::Iterator> it(
+        db->NewIterator(ro, core_->vectors()));
     std::vector<float> v(d);
     for (it->Seek(lo); it->Valid(); it->Next()) {
-      const rocksdb::Slice k = it->key(), val = it->value();
-      if (k.size() != dbformat::kPointKeySize ||
-          !dbformat::DecodeVector(absl::string_view(val.data(), val.size()), d,
-                                  v.data())) {
-        return absl::DataLossError(absl::StrCat(
-            core_->dir, ": column family 'vectors': malformed entry in "
-                        "collection '", config_.name, "'"));
-      }
-      const uint64_t id = dbformat::GetBig64(k.data() + 4);
+      uint64_t id;
+      TQ_RETURN_IF_ERROR(
+          DecodeVectorEntry(it->key(), it->value(), &id, v.data()));
       ++n;
       size_t slot;
       if (ids.size() < kTrainSample) {
@@ -1050,7 +1074,8 @@ absl::Status CollectionImpl::TrainLocked(bool retrain, bool* trained_now) {
   io.metric = config_.metric;
   io.nlist = config_.nlist;
   if (io.nlist == 0) {
-    uint32_t nl = static_cast<uint32_t>(std::lround(4.0 * std::sqrt(double(n))));
+    uint32_t nl =
+        static_cast<uint32_t>(std::lround(4.0 * std::sqrt(double(n))));
     io.nlist = std::max<uint32_t>(1, std::min<uint64_t>(nl, n / 39));
   }
   io.nlist = static_cast<uint32_t>(std::min<uint64_t>(io.nlist, ids.size()));
@@ -1077,10 +1102,11 @@ absl::Status CollectionImpl::TrainLocked(bool retrain, bool* trained_now) {
       if (prev && prev[i] != kNoList && prev[i] != lists[i]) {
         batch.Delete(core_->codes(), CodeKey(cid, ng, prev[i], cids[i]));
       }
-      batch.Put(core_->idmap(), IdmapKey(cid, ng, cids[i]), ListValue(lists[i]));
-      batch.Put(core_->codes(), CodeKey(cid, ng, lists[i], cids[i]),
-                rocksdb::Slice(reinterpret_cast<const char*>(&codes[i * bpv]),
-                               bpv));
+      batch.Put(core_->idmap(), IdmapKey(cid, ng, cids[i]),
+                ListValue(lists[i]));
+      batch.Put(
+          core_->codes(), CodeKey(cid, ng, lists[i], cids[i]),
+          rocksdb::Slice(reinterpret_cast<const char*>(&codes[i * bpv]), bpv));
     }
     wrote = true;
     TQ_RETURN_IF_ERROR(FromRocks(db->Write(rocksdb::WriteOptions(), &batch),
@@ -1107,24 +1133,17 @@ absl::Status CollectionImpl::TrainLocked(bool retrain, bool* trained_now) {
   } else {
     ids.clear();
     x.clear();
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, core_->vectors()));
+    std::unique_ptr<rocksdb::Iterator> it(
+        db->NewIterator(ro, core_->vectors()));
     for (it->Seek(lo); it->Valid(); it->Next()) {
-      const rocksdb::Slice k = it->key(), val = it->value();
-      if (k.size() != dbformat::kPointKeySize) {
-        return absl::DataLossError(absl::StrCat(
-            core_->dir, ": column family 'vectors': malformed key in "
-                        "collection '", config_.name, "'"));
-      }
-      ids.push_back(dbformat::GetBig64(k.data() + 4));
-      x.resize(ids.size() * d);
-      if (!dbformat::DecodeVector(absl::string_view(val.data(), val.size()), d,
-                                  &x[(ids.size() - 1) * d])) {
-        return absl::DataLossError(absl::StrCat(
-            core_->dir, ": column family 'vectors': malformed entry in "
-                        "collection '", config_.name, "'"));
-      }
+      uint64_t id;
+      x.resize((ids.size() + 1) * d);
+      TQ_RETURN_IF_ERROR(
+          DecodeVectorEntry(it->key(), it->value(), &id, &x[ids.size() * d]));
+      ids.push_back(id);
       if (ids.size() == kEncodeChunk) {
-        TQ_RETURN_IF_ERROR(write_chunk(ids.data(), x.data(), ids.size(), nullptr));
+        TQ_RETURN_IF_ERROR(
+            write_chunk(ids.data(), x.data(), ids.size(), nullptr));
         ids.clear();
         x.clear();
         if (stop_) return stopped();
@@ -1166,26 +1185,29 @@ absl::Status CollectionImpl::TrainLocked(bool retrain, bool* trained_now) {
         const uint64_t id = dirty[at + i];
         const uint32_t prev =
             has_list[i] && lists[i].size() == 4
-                ? DecodeFixed32(reinterpret_cast<const uint8_t*>(lists[i].data()))
+                ? DecodeFixed32(
+                      reinterpret_cast<const uint8_t*>(lists[i].data()))
                 : kNoList;
         if (has_vec[i]) {
           up_ids.push_back(id);
           up_prev.push_back(prev);
           up_x.resize(up_ids.size() * d);
-          if (!dbformat::DecodeVector(SV(vecs[i]), d, &up_x[(up_ids.size() - 1) * d])) {
-            return absl::DataLossError(absl::StrCat(
-                core_->dir, ": column family 'vectors': point ", id, " has ",
-                vecs[i].size(), " bytes"));
+          if (!dbformat::DecodeVector(SV(vecs[i]), d,
+                                      &up_x[(up_ids.size() - 1) * d])) {
+            return absl::DataLossError(
+                absl::StrCat(core_->dir, ": column family 'vectors': point ",
+                             id, " has ", vecs[i].size(), " bytes"));
           }
         } else if (has_list[i]) {
           del.Delete(core_->idmap(), ikeys[i]);
-          if (prev != kNoList) del.Delete(core_->codes(), CodeKey(cid, ng, prev, id));
+          if (prev != kNoList)
+            del.Delete(core_->codes(), CodeKey(cid, ng, prev, id));
           del_ids.push_back(id);
         }
       }
       if (!up_ids.empty()) {
-        TQ_RETURN_IF_ERROR(write_chunk(up_ids.data(), up_x.data(), up_ids.size(),
-                                       up_prev.data()));
+        TQ_RETURN_IF_ERROR(write_chunk(up_ids.data(), up_x.data(),
+                                       up_ids.size(), up_prev.data()));
       }
       if (!del_ids.empty()) {
         TQ_RETURN_IF_ERROR(FromRocks(db->Write(rocksdb::WriteOptions(), &del),

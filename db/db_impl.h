@@ -58,9 +58,9 @@ class FlatStore {
   void Remove(const uint64_t* ids, size_t n);
   void Contains(const uint64_t* ids, size_t n, std::vector<bool>* out) const;
   size_t size() const;
-  std::vector<Neighbor> Search(const float* query, uint32_t k,
-                               const std::function<bool(uint64_t)>* filter)
-      const;
+  std::vector<Neighbor> Search(
+      const float* query, uint32_t k,
+      const std::function<bool(uint64_t)>* filter) const;
 
  private:
   const uint32_t dim_;
@@ -123,11 +123,18 @@ class CollectionImpl : public Collection,
     std::shared_lock<std::shared_mutex> l(state_mu_);
     return state_;
   }
-  absl::StatusOr<std::vector<Neighbor>> SearchOne(
-      const State& st, const float* query, const QueryOptions& o) const;
+  absl::StatusOr<std::vector<Neighbor>> SearchOne(const State& st,
+                                                  const float* query,
+                                                  const QueryOptions& o) const;
   absl::StatusOr<std::vector<Neighbor>> ExactFromStorage(
       const float* query, const QueryOptions& o) const;
   absl::Status CheckQuery(const float* q, const QueryOptions& o) const;
+  // Parses one entry of the vectors family (point id and dim floats);
+  // DataLoss naming the directory and collection if key or value is
+  // malformed.
+  absl::Status DecodeVectorEntry(const rocksdb::Slice& key,
+                                 const rocksdb::Slice& value, uint64_t* id,
+                                 float* out) const;
   // Training (train_mu_ held). retrain: also when trained.
   absl::Status RunTraining(bool retrain);
   absl::Status TrainLocked(bool retrain, bool* trained_now);
@@ -164,7 +171,8 @@ class CollectionImpl : public Collection,
 
 class DatabaseImpl : public Database {
  public:
-  explicit DatabaseImpl(std::shared_ptr<DbCore> core) : core_(std::move(core)) {}
+  explicit DatabaseImpl(std::shared_ptr<DbCore> core)
+      : core_(std::move(core)) {}
   ~DatabaseImpl() override;
 
   absl::Status LoadCollections();
