@@ -765,10 +765,14 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::ExactFromStorage(
   std::unique_ptr<rocksdb::Iterator> it(
       core_->db->NewIterator(ro, core_->vectors()));
   std::vector<float> v(d);
+  size_t seen = 0;
   for (it->Seek(lo); it->Valid(); it->Next()) {
     uint64_t id;
     TQ_RETURN_IF_ERROR(
         DecodeVectorEntry(it->key(), it->value(), &id, v.data()));
+    if (o.cancelled && (++seen & 4095) == 0 && o.cancelled()) {
+      return absl::CancelledError("search cancelled (deadline or client gone)");
+    }
     if (o.filter && !o.filter(id)) continue;
     heap.Push(scorer.Goodness(v.data()), id);
   }
@@ -794,11 +798,17 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
   RocksVectorStore store(core_.get(), record_.cid, config_.dim);
   SearchParams p;
   p.k = o.k;
+  if (o.strict_nprobe && o.nprobe > st.index->nlist()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nprobe ", o.nprobe, " exceeds nlist ", st.index->nlist(),
+                     " of collection '", config_.name, "'"));
+  }
   p.nprobe = o.nprobe == 0 ? 0 : std::min(o.nprobe, st.index->nlist());
   p.rescore = o.rescore;
   p.oversampling = o.oversampling;
   p.store = o.rescore ? &store : nullptr;
   p.filter = o.filter;
+  p.cancelled = o.cancelled;
   auto r = st.index->Search(query, p);
   if (r.ok() && o.rescore) TQ_RETURN_IF_ERROR(store.status());
   return r;

@@ -125,6 +125,13 @@ struct QueryOptions {
   float oversampling = 4.0f;
   // Only ids for which it returns true; must be thread-safe.
   std::function<bool(uint64_t)> filter;
+  // true: nprobe > nlist of the active index is InvalidArgument instead of
+  // being clamped (the gRPC API's contract).
+  bool strict_nprobe = false;
+  // Optional, polled inside long scans (between IVF lists, every few
+  // thousand stored vectors of an exact search); when it returns true the
+  // search stops with Cancelled. Must be thread-safe.
+  std::function<bool()> cancelled;
 };
 
 struct CollectionInfo {

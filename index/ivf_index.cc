@@ -344,6 +344,12 @@ ListStats IvfIndex::stats() const {
   return st;
 }
 
+namespace {
+absl::Status CancelledSearch() {
+  return absl::CancelledError("search cancelled (deadline or client gone)");
+}
+}  // namespace
+
 absl::StatusOr<std::vector<Neighbor>> IvfIndex::Search(
     const float* query, const SearchParams& p) const {
   if (p.k == 0) return absl::InvalidArgumentError("k must be >= 1");
@@ -390,6 +396,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::Search(
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
     for (const auto& [score, l] : order) {
+      if (p.cancelled && p.cancelled()) return CancelledSearch();
       scanner.SetList(l);
       scanner.Scan(lists_[l], &heap, p.filter ? &p.filter : nullptr);
     }
@@ -437,7 +444,11 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchExact(
   }
   TopK best(p.k);
   std::vector<float> v(d);
+  size_t seen = 0;
   for (uint64_t id : ids) {
+    if (p.cancelled && (++seen & 4095) == 0 && p.cancelled()) {
+      return CancelledSearch();
+    }
     if (p.filter && !p.filter(id)) continue;
     if (!p.store->GetVector(id, v.data())) continue;
     best.Push(ExactGoodness(q.data(), v.data()), id);

@@ -96,6 +96,10 @@ struct SearchParams {
   // Optional filter applied inside the scan: only ids for which it returns
   // true are returned. Must be thread-safe.
   std::function<bool(uint64_t)> filter;
+  // Optional: polled between lists (and every few thousand vectors of an
+  // exact search); when it returns true the search stops with Cancelled
+  // (deadline passed, client gone).
+  std::function<bool()> cancelled;
 };
 
 struct Neighbor {

@@ -23,6 +23,10 @@ int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
 int RunBench(const std::vector<std::string>& args, std::ostream& out,
              std::ostream& err);
 
+// tqdb serve: the gRPC server over a data directory until SIGTERM/SIGINT.
+int RunServe(const std::vector<std::string>& args, std::ostream& out,
+             std::ostream& err);
+
 }  // namespace tqdb
 
 #endif  // TQDB_TOOLS_COMMANDS_H_

@@ -16,6 +16,7 @@ constexpr char kUsage[] =
     "  distortion   measure TurboQuant and PQ distortion, inner-product\n"
     "               bias/variance, bytes per vector and encode speed\n"
     "  bench        recall, QPS and build time per method, bits and nprobe\n"
+    "  serve        serve a data directory over gRPC\n"
     "\n"
     "Run 'tqdb <command> --help' for the flags of a command.\n";
 
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   if (cmd == "distortion")
     return tqdb::RunDistortion(args, std::cout, std::cerr);
   if (cmd == "bench") return tqdb::RunBench(args, std::cout, std::cerr);
+  if (cmd == "serve") return tqdb::RunServe(args, std::cout, std::cerr);
   std::cerr << "tqdb: unknown command '" << cmd << "'\n\n" << kUsage;
   return 2;
 }

@@ -1,0 +1,99 @@
+// tqdb's gRPC server: the tqdb.v1 services (proto/tqdb/v1/tqdb.proto) over a
+// db::Database, plus the standard grpc.health.v1.Health service and server
+// reflection.
+//
+//   auto db = Database::Open(dir, DatabaseOptions());
+//   ServerOptions o;
+//   o.listen = "127.0.0.1:0";  // any free port
+//   auto server = Server::Start(db->get(), o);
+//   ... (*server)->port() ...
+//   (*server)->Shutdown(absl::Seconds(30));
+//   (*db)->Close();
+//
+// Errors: every handler turns absl::Status from db/ into the gRPC status with
+// the same code and message (the codes are numerically identical); no C++
+// exception escapes a handler (one that would becomes INTERNAL). Requests are
+// validated before they reach the database: empty vectors, limit 0 or above
+// ServerOptions::max_limit and unknown enum values are INVALID_ARGUMENT,
+// nprobe > nlist is INVALID_ARGUMENT (not clamped). Batches over the
+// database's max_batch are RESOURCE_EXHAUSTED; a bad point rejects its whole
+// batch and nothing of it is stored.
+//
+// Authentication: with a non-empty api_key every call of the tqdb.v1
+// services must carry the metadata `authorization: Bearer <api_key>`, else
+// UNAUTHENTICATED. Health checks and reflection (which describes the schema,
+// no data) stay open so that load balancers and tools work.
+//
+// Deadlines and cancellation: long scans poll ServerContext::IsCancelled()
+// and stop with DEADLINE_EXCEEDED (deadline passed) or CANCELLED.
+//
+// Thread-safety: calls are served concurrently by gRPC's thread pool;
+// searches run in parallel with each other and with ingest (db/ is
+// thread-safe). Shutdown() may be called from any thread, once calls to
+// Start returned; the Database must outlive the Server.
+#ifndef TQDB_RPC_SERVER_H_
+#define TQDB_RPC_SERVER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "db/db.h"
+
+namespace grpc {
+class Status;
+}  // namespace grpc
+
+namespace tqdb {
+
+struct ServerOptions {
+  // host:port; port 0 picks a free port (see Server::port()). Loopback by
+  // default: exposing the server is an explicit choice.
+  std::string listen = "127.0.0.1:7700";
+  // Non-empty: required as `authorization: Bearer <api_key>`.
+  std::string api_key;
+  // PEM contents (not paths). Both set: TLS; both empty: plaintext.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
+  // Largest request message accepted (gRPC's default is 4 MiB).
+  size_t max_receive_bytes = size_t{64} << 20;
+  // Largest `limit` of a search.
+  uint32_t max_limit = 10000;
+  // Largest number of searches in one SearchBatch.
+  uint32_t max_batch_searches = 10000;
+  // Where Snapshots.Create writes; "" = <database dir>/snapshots.
+  std::string snapshot_dir;
+};
+
+class Server {
+ public:
+  // Binds and starts serving. InvalidArgument for bad options (unreadable
+  // TLS material, half a TLS pair), Unavailable when the address cannot be
+  // bound. `db` is not owned.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(
+      Database* db, const ServerOptions& options);
+
+  // Shuts down (with a zero grace period) if still running.
+  virtual ~Server() = default;
+
+  // The bound port and "host:port" actually listened on.
+  virtual int port() const = 0;
+  virtual std::string address() const = 0;
+
+  // Stops accepting calls, lets calls in flight finish for up to `grace`,
+  // then cancels the rest. Idempotent. The caller then closes the database.
+  virtual void Shutdown(absl::Duration grace) = 0;
+  // Blocks until Shutdown() has completed.
+  virtual void Wait() = 0;
+};
+
+// absl::Status -> grpc::Status, same code and message.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+}  // namespace tqdb
+
+#endif  // TQDB_RPC_SERVER_H_

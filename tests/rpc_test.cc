@@ -1,0 +1,671 @@
+// The gRPC server (rpc/server.h) in process, over a real loopback channel:
+// every RPC, every error code, authentication, deadlines, snapshots and
+// health.
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/rpc_test_util.h"
+
+namespace tqdb {
+namespace {
+
+using namespace rpctest;  // NOLINT
+using dbtest::VectorFor;
+
+#define EXPECT_CODE(status, code)                         \
+  do {                                                    \
+    const grpc::Status _s = (status);                     \
+    EXPECT_EQ(_s.error_code(), grpc::StatusCode::code)    \
+        << _s.error_code() << ": " << _s.error_message(); \
+  } while (0)
+
+TEST(RpcTest, CollectionsLifecycle) {
+  TestServer ts;
+  pb::CollectionInfo info;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(
+        ts.collections()
+            .Create(&ctx, CreateReq("docs", 32, pb::METRIC_COSINE), &info)
+            .ok());
+    EXPECT_EQ(info.name(), "docs");
+    EXPECT_EQ(info.dim(), 32u);
+    EXPECT_EQ(info.count(), 0u);
+    EXPECT_FALSE(info.trained());
+    EXPECT_TRUE(info.store_vectors());  // absent = true
+    EXPECT_EQ(info.quantizer().method(), pb::METHOD_RENORM);
+    EXPECT_EQ(info.quantizer().bits(), 4u);
+  }
+  {
+    grpc::ClientContext ctx;
+    EXPECT_CODE(ts.collections().Create(
+                    &ctx, CreateReq("docs", 32, pb::METRIC_COSINE), &info),
+                ALREADY_EXISTS);
+  }
+  {
+    grpc::ClientContext ctx;
+    EXPECT_CODE(ts.collections().Create(
+                    &ctx, CreateReq("bad name!", 32, pb::METRIC_COSINE), &info),
+                INVALID_ARGUMENT);
+  }
+  {
+    grpc::ClientContext ctx;
+    EXPECT_CODE(ts.collections().Create(
+                    &ctx, CreateReq("zero", 0, pb::METRIC_COSINE), &info),
+                INVALID_ARGUMENT);
+  }
+  {
+    grpc::ClientContext ctx;
+    auto r = CreateReq("weird", 8, static_cast<pb::Metric>(9));
+    const grpc::Status s = ts.collections().Create(&ctx, r, &info);
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("metric"), std::string::npos);
+  }
+  {
+    grpc::ClientContext ctx;
+    auto r = CreateReq("bits", 8, pb::METRIC_IP);
+    r.mutable_quantizer()->set_bits(9);
+    EXPECT_CODE(ts.collections().Create(&ctx, r, &info), INVALID_ARGUMENT);
+  }
+  {
+    grpc::ClientContext ctx;
+    auto r = CreateReq("l2pq", 16, pb::METRIC_L2);
+    r.mutable_quantizer()->set_method(pb::METHOD_PQ);
+    r.set_store_vectors(false);
+    ASSERT_TRUE(ts.collections().Create(&ctx, r, &info).ok());
+    EXPECT_FALSE(info.store_vectors());
+    EXPECT_EQ(info.metric(), pb::METRIC_L2);
+    EXPECT_EQ(info.quantizer().method(), pb::METHOD_PQ);
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::GetCollectionRequest r;
+    r.set_name("nope");
+    const grpc::Status s = ts.collections().Get(&ctx, r, &info);
+    EXPECT_CODE(s, NOT_FOUND);
+    EXPECT_NE(s.error_message().find("nope"), std::string::npos);
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::ListCollectionsResponse list;
+    ASSERT_TRUE(
+        ts.collections().List(&ctx, pb::ListCollectionsRequest(), &list).ok());
+    ASSERT_EQ(list.collections_size(), 2);
+    EXPECT_EQ(list.collections(0).name(), "docs");
+    EXPECT_EQ(list.collections(1).name(), "l2pq");
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::DeleteCollectionRequest r;
+    r.set_name("docs");
+    pb::DeleteCollectionResponse resp;
+    ASSERT_TRUE(ts.collections().Delete(&ctx, r, &resp).ok());
+    grpc::ClientContext ctx2;
+    EXPECT_CODE(ts.collections().Delete(&ctx2, r, &resp), NOT_FOUND);
+  }
+}
+
+class RpcPointsTest : public ::testing::Test {
+ protected:
+  static constexpr uint32_t kDim = 24;
+  void SetUp() override {
+    grpc::ClientContext ctx;
+    pb::CollectionInfo info;
+    auto r = CreateReq("c", kDim, pb::METRIC_COSINE);
+    r.mutable_ivf()->set_nlist(8);
+    ASSERT_TRUE(ts_.collections().Create(&ctx, r, &info).ok());
+  }
+  uint64_t Count() {
+    grpc::ClientContext ctx;
+    pb::CountRequest r;
+    r.set_collection("c");
+    pb::CountResponse resp;
+    EXPECT_TRUE(ts_.points().Count(&ctx, r, &resp).ok());
+    return resp.count();
+  }
+  grpc::Status Upsert(const pb::UpsertRequest& r) {
+    grpc::ClientContext ctx;
+    pb::UpsertResponse resp;
+    return ts_.points().Upsert(&ctx, r, &resp);
+  }
+  grpc::Status Search(const pb::SearchRequest& r, pb::SearchResponse* resp) {
+    grpc::ClientContext ctx;
+    return ts_.points().Search(&ctx, r, resp);
+  }
+  void Train() {
+    grpc::ClientContext ctx;
+    pb::TrainCollectionRequest r;
+    r.set_name("c");
+    pb::CollectionInfo info;
+    ASSERT_TRUE(ts_.collections().Train(&ctx, r, &info).ok());
+    ASSERT_TRUE(info.trained());
+    ASSERT_EQ(info.nlist(), 8u);
+  }
+  TestServer ts_;
+};
+
+TEST_F(RpcPointsTest, UpsertSearchGetDelete) {
+  {
+    grpc::ClientContext ctx;
+    pb::UpsertResponse resp;
+    ASSERT_TRUE(
+        ts_.points().Upsert(&ctx, UpsertReq("c", 0, 600, kDim), &resp).ok());
+    EXPECT_EQ(resp.upserted(), 600u);
+    EXPECT_EQ(resp.batches(), 1u);
+  }
+  EXPECT_EQ(Count(), 600u);
+  for (bool trained : {false, true}) {
+    SCOPED_TRACE(trained ? "trained" : "untrained");
+    if (trained) Train();
+    pb::SearchRequest r = SearchReq("c", VectorFor(42, 0, kDim), 5);
+    r.mutable_params()->set_nprobe(8);
+    r.set_with_payload(true);
+    r.set_with_vectors(true);
+    pb::SearchResponse resp;
+    ASSERT_TRUE(Search(r, &resp).ok());
+    ASSERT_EQ(resp.points_size(), 5);
+    EXPECT_EQ(resp.points(0).id(), 42u);
+    EXPECT_EQ(resp.points(0).payload(), "{\"i\":42}");
+    ASSERT_EQ(resp.points(0).vector_size(), static_cast<int>(kDim));
+    EXPECT_FLOAT_EQ(resp.points(0).vector(3), VectorFor(42, 0, kDim)[3]);
+    EXPECT_GE(resp.time_ms(), 0.0);
+    for (int i = 1; i < resp.points_size(); ++i) {
+      EXPECT_GE(resp.points(i - 1).score(), resp.points(i).score());
+    }
+    // score_threshold keeps only the self match (cosine 1 vs random ~0).
+    r.set_score_threshold(0.9f);
+    r.set_with_vectors(false);
+    r.mutable_params()->set_exact(true);
+    ASSERT_TRUE(Search(r, &resp).ok());
+    ASSERT_EQ(resp.points_size(), 1);
+    EXPECT_EQ(resp.points(0).id(), 42u);
+    EXPECT_NEAR(resp.points(0).score(), 1.0f, 1e-4);
+    EXPECT_EQ(resp.points(0).vector_size(), 0);
+    // Rescore with oversampling.
+    r.clear_score_threshold();
+    r.mutable_params()->set_exact(false);
+    r.mutable_params()->set_rescore(true);
+    r.mutable_params()->set_oversampling(3);
+    ASSERT_TRUE(Search(r, &resp).ok());
+    EXPECT_EQ(resp.points(0).id(), 42u);
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::GetPointsRequest r;
+    r.set_collection("c");
+    r.add_ids(7);
+    r.add_ids(100000);  // missing: skipped
+    r.add_ids(3);
+    r.set_with_payload(true);
+    pb::GetPointsResponse resp;
+    ASSERT_TRUE(ts_.points().Get(&ctx, r, &resp).ok());
+    ASSERT_EQ(resp.points_size(), 2);
+    EXPECT_EQ(resp.points(0).id(), 7u);
+    EXPECT_EQ(resp.points(1).id(), 3u);
+    EXPECT_EQ(resp.points(1).payload(), "{\"i\":3}");
+    EXPECT_EQ(resp.points(1).vector_size(), 0);
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::DeletePointsRequest r;
+    r.set_collection("c");
+    r.add_ids(42);
+    r.add_ids(43);
+    r.add_ids(99999);
+    r.set_wait(true);
+    pb::DeletePointsResponse resp;
+    ASSERT_TRUE(ts_.points().Delete(&ctx, r, &resp).ok());
+    EXPECT_EQ(resp.deleted(), 2u);
+  }
+  EXPECT_EQ(Count(), 598u);
+  pb::SearchRequest r = SearchReq("c", VectorFor(42, 0, kDim), 3);
+  r.mutable_params()->set_exact(true);
+  pb::SearchResponse resp;
+  ASSERT_TRUE(Search(r, &resp).ok());
+  for (const auto& p : resp.points()) EXPECT_NE(p.id(), 42u);
+}
+
+TEST_F(RpcPointsTest, BadPointsRejectTheWholeBatch) {
+  ASSERT_TRUE(Upsert(UpsertReq("c", 0, 10, kDim)).ok());
+  {
+    pb::UpsertRequest r = UpsertReq("c", 100, 20, kDim);
+    r.mutable_points(7)->mutable_vector()->RemoveLast();
+    const grpc::Status s = Upsert(r);
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("point 7"), std::string::npos)
+        << s.error_message();
+  }
+  {
+    pb::UpsertRequest r = UpsertReq("c", 100, 20, kDim);
+    r.mutable_points(3)->set_vector(5, std::numeric_limits<float>::quiet_NaN());
+    const grpc::Status s = Upsert(r);
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("NaN"), std::string::npos)
+        << s.error_message();
+  }
+  {
+    pb::UpsertRequest r = UpsertReq("c", 100, 20, kDim);
+    r.mutable_points(19)->set_vector(0, std::numeric_limits<float>::infinity());
+    EXPECT_CODE(Upsert(r), INVALID_ARGUMENT);
+  }
+  {
+    pb::UpsertRequest r;
+    r.set_collection("c");
+    const grpc::Status s = Upsert(r);
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("no points"), std::string::npos);
+  }
+  EXPECT_CODE(Upsert(UpsertReq("missing", 0, 2, kDim)), NOT_FOUND);
+  EXPECT_CODE(Upsert(UpsertReq("", 0, 2, kDim)), INVALID_ARGUMENT);
+  // Nothing of the rejected batches is stored.
+  EXPECT_EQ(Count(), 10u);
+}
+
+TEST_F(RpcPointsTest, SearchErrors) {
+  ASSERT_TRUE(Upsert(UpsertReq("c", 0, 400, kDim)).ok());
+  pb::SearchResponse resp;
+  auto good = [&] { return SearchReq("c", VectorFor(1, 0, kDim), 10); };
+  {
+    pb::SearchRequest r = good();
+    r.clear_vector();
+    const grpc::Status s = Search(r, &resp);
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("empty"), std::string::npos);
+  }
+  {
+    pb::SearchRequest r = good();
+    r.mutable_vector()->Add(1.0f);
+    const grpc::Status s = Search(r, &resp);
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("25 dimensions"), std::string::npos)
+        << s.error_message();
+  }
+  {
+    pb::SearchRequest r = good();
+    r.set_vector(2, std::nanf(""));
+    EXPECT_CODE(Search(r, &resp), INVALID_ARGUMENT);
+  }
+  {
+    pb::SearchRequest r = good();
+    r.set_limit(0);
+    EXPECT_CODE(Search(r, &resp), INVALID_ARGUMENT);
+    r.set_limit(10001);
+    const grpc::Status s = Search(r, &resp);
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("10000"), std::string::npos);
+  }
+  {
+    pb::SearchRequest r = good();
+    r.mutable_params()->set_oversampling(0.5f);
+    EXPECT_CODE(Search(r, &resp), INVALID_ARGUMENT);
+  }
+  {
+    pb::SearchRequest r = good();
+    r.set_collection("other");
+    EXPECT_CODE(Search(r, &resp), NOT_FOUND);
+  }
+  Train();
+  {
+    pb::SearchRequest r = good();
+    r.mutable_params()->set_nprobe(9);  // nlist is 8
+    const grpc::Status s = Search(r, &resp);
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("exceeds nlist 8"), std::string::npos)
+        << s.error_message();
+    r.mutable_params()->set_nprobe(8);
+    EXPECT_TRUE(Search(r, &resp).ok());
+  }
+}
+
+TEST_F(RpcPointsTest, SearchBatch) {
+  ASSERT_TRUE(Upsert(UpsertReq("c", 0, 500, kDim)).ok());
+  Train();
+  pb::SearchBatchRequest req;
+  req.set_collection("c");
+  for (uint64_t id : {5, 17, 300}) {
+    pb::SearchRequest* s = req.add_searches();
+    *s = SearchReq("", VectorFor(id, 0, kDim), 4);
+    s->mutable_params()->set_nprobe(8);
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::SearchBatchResponse resp;
+    ASSERT_TRUE(ts_.points().SearchBatch(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.results_size(), 3);
+    EXPECT_EQ(resp.results(0).points(0).id(), 5u);
+    EXPECT_EQ(resp.results(1).points(0).id(), 17u);
+    EXPECT_EQ(resp.results(2).points(0).id(), 300u);
+  }
+  // Different params per search take the per-search path.
+  req.mutable_searches(1)->set_limit(2);
+  req.mutable_searches(1)->mutable_params()->set_exact(true);
+  req.mutable_searches(2)->set_with_payload(true);
+  {
+    grpc::ClientContext ctx;
+    pb::SearchBatchResponse resp;
+    ASSERT_TRUE(ts_.points().SearchBatch(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.results(1).points_size(), 2);
+    EXPECT_EQ(resp.results(1).points(0).id(), 17u);
+    EXPECT_EQ(resp.results(2).points(0).payload(), "{\"i\":300}");
+  }
+  req.mutable_searches(2)->mutable_vector()->RemoveLast();
+  {
+    grpc::ClientContext ctx;
+    pb::SearchBatchResponse resp;
+    const grpc::Status s = ts_.points().SearchBatch(&ctx, req, &resp);
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("search 2"), std::string::npos);
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::SearchBatchRequest empty;
+    empty.set_collection("c");
+    pb::SearchBatchResponse resp;
+    EXPECT_CODE(ts_.points().SearchBatch(&ctx, empty, &resp), INVALID_ARGUMENT);
+  }
+}
+
+TEST_F(RpcPointsTest, UpsertStreamReportsWhatWasStored) {
+  {
+    grpc::ClientContext ctx;
+    pb::UpsertResponse resp;
+    auto w = ts_.points().UpsertStream(&ctx, &resp);
+    for (int b = 0; b < 20; ++b) {
+      ASSERT_TRUE(w->Write(UpsertReq("c", b * 100, 100, kDim)));
+    }
+    ASSERT_TRUE(w->WritesDone());
+    ASSERT_TRUE(w->Finish().ok());
+    EXPECT_EQ(resp.upserted(), 2000u);
+    EXPECT_EQ(resp.batches(), 20u);
+  }
+  EXPECT_EQ(Count(), 2000u);
+  {
+    grpc::ClientContext ctx;
+    pb::UpsertResponse resp;
+    auto w = ts_.points().UpsertStream(&ctx, &resp);
+    ASSERT_TRUE(w->Write(UpsertReq("c", 5000, 50, kDim)));
+    ASSERT_TRUE(w->Write(UpsertReq("c", 5050, 50, kDim)));
+    pb::UpsertRequest bad = UpsertReq("c", 5100, 50, kDim);
+    bad.mutable_points(10)->set_vector(1, std::nanf(""));
+    w->Write(bad);  // may fail once the server has closed the stream
+    w->Write(UpsertReq("c", 5150, 50, kDim));
+    w->WritesDone();
+    const grpc::Status s = w->Finish();
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("batch 2"), std::string::npos)
+        << s.error_message();
+    EXPECT_NE(s.error_message().find("100 points before it were stored"),
+              std::string::npos)
+        << s.error_message();
+  }
+  EXPECT_EQ(Count(), 2100u);
+}
+
+TEST(RpcTest, ResourceLimits) {
+  ServerOptions so;
+  so.max_receive_bytes = 1 << 20;
+  DatabaseOptions dbo;
+  dbo.max_batch = 100;
+  TestServer ts(so, dbo);
+  pb::CollectionInfo info;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(ts.collections()
+                    .Create(&ctx, CreateReq("c", 8, pb::METRIC_IP), &info)
+                    .ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::UpsertResponse resp;
+    const grpc::Status s =
+        ts.points().Upsert(&ctx, UpsertReq("c", 0, 101, 8), &resp);
+    EXPECT_CODE(s, RESOURCE_EXHAUSTED);
+    EXPECT_NE(s.error_message().find("max_batch 100"), std::string::npos)
+        << s.error_message();
+  }
+  {
+    // Over the 1 MiB receive limit: gRPC itself refuses it.
+    pb::UpsertRequest r = UpsertReq("c", 0, 10, 8);
+    r.mutable_points(0)->set_payload(std::string(2 << 20, 'x'));
+    grpc::ClientContext ctx;
+    pb::UpsertResponse resp;
+    EXPECT_CODE(ts.points().Upsert(&ctx, r, &resp), RESOURCE_EXHAUSTED);
+  }
+  // Still serving.
+  grpc::ClientContext ctx;
+  pb::UpsertResponse resp;
+  EXPECT_TRUE(ts.points().Upsert(&ctx, UpsertReq("c", 0, 100, 8), &resp).ok());
+}
+
+TEST(RpcTest, ExactSearchWithoutStoredVectorsIsFailedPrecondition) {
+  TestServer ts;
+  pb::CollectionInfo info;
+  auto r = CreateReq("c", 16, pb::METRIC_COSINE);
+  r.set_store_vectors(false);
+  r.mutable_ivf()->set_nlist(4);
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(ts.collections().Create(&ctx, r, &info).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::UpsertResponse resp;
+    ASSERT_TRUE(
+        ts.points().Upsert(&ctx, UpsertReq("c", 0, 300, 16), &resp).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::TrainCollectionRequest t;
+    t.set_name("c");
+    ASSERT_TRUE(ts.collections().Train(&ctx, t, &info).ok());
+  }
+  pb::SearchRequest s = SearchReq("c", VectorFor(3, 0, 16), 5);
+  s.mutable_params()->set_exact(true);
+  grpc::ClientContext ctx;
+  pb::SearchResponse resp;
+  const grpc::Status st = ts.points().Search(&ctx, s, &resp);
+  EXPECT_CODE(st, FAILED_PRECONDITION);
+  EXPECT_NE(st.error_message().find("store_vectors"), std::string::npos);
+}
+
+TEST(RpcTest, ApiKey) {
+  ServerOptions so;
+  so.api_key = "s3cret";
+  TestServer ts(so);
+  pb::ListCollectionsResponse list;
+  {
+    grpc::ClientContext ctx;
+    EXPECT_CODE(
+        ts.collections().List(&ctx, pb::ListCollectionsRequest(), &list),
+        UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer wrong");
+    EXPECT_CODE(
+        ts.collections().List(&ctx, pb::ListCollectionsRequest(), &list),
+        UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer s3cret");
+    EXPECT_TRUE(
+        ts.collections().List(&ctx, pb::ListCollectionsRequest(), &list).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::CountRequest r;
+    r.set_collection("x");
+    pb::CountResponse resp;
+    EXPECT_CODE(ts.points().Count(&ctx, r, &resp), UNAUTHENTICATED);
+  }
+  // Health stays open.
+  auto health = grpc::health::v1::Health::NewStub(ts.channel());
+  grpc::ClientContext ctx;
+  grpc::health::v1::HealthCheckResponse hr;
+  ASSERT_TRUE(
+      health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &hr).ok());
+  EXPECT_EQ(hr.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST(RpcTest, HealthAndReflection) {
+  TestServer ts;
+  auto health = grpc::health::v1::Health::NewStub(ts.channel());
+  for (const char* svc : {"", "tqdb.v1.Points", "tqdb.v1.Collections"}) {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckRequest r;
+    r.set_service(svc);
+    grpc::health::v1::HealthCheckResponse hr;
+    ASSERT_TRUE(health->Check(&ctx, r, &hr).ok()) << svc;
+    EXPECT_EQ(hr.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckRequest r;
+    r.set_service("no.such.Service");
+    grpc::health::v1::HealthCheckResponse hr;
+    EXPECT_CODE(health->Check(&ctx, r, &hr), NOT_FOUND);
+  }
+  // Reflection is checked by the Python black-box test
+  // (tests/e2e/grpc_blackbox_test.py): libgrpc++_reflection's own message
+  // definitions clash with client stubs generated here.
+}
+
+TEST(RpcTest, DeadlineStopsALongExactScan) {
+  TestServer ts;
+  constexpr uint32_t kDim = 256;
+  pb::CollectionInfo info;
+  {
+    grpc::ClientContext ctx;
+    auto r = CreateReq("big", kDim, pb::METRIC_IP);
+    r.mutable_ivf()->set_nlist(16);
+    ASSERT_TRUE(ts.collections().Create(&ctx, r, &info).ok());
+  }
+  for (int b = 0; b < 20; ++b) {
+    grpc::ClientContext ctx;
+    pb::UpsertResponse resp;
+    ASSERT_TRUE(ts.points()
+                    .Upsert(&ctx, UpsertReq("big", b * 2000, 2000, kDim), &resp)
+                    .ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::TrainCollectionRequest t;
+    t.set_name("big");
+    ASSERT_TRUE(ts.collections().Train(&ctx, t, &info).ok());
+  }
+  pb::SearchRequest s = SearchReq("big", VectorFor(3, 0, kDim), 10);
+  s.mutable_params()->set_exact(true);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(2));
+  pb::SearchResponse resp;
+  EXPECT_CODE(ts.points().Search(&ctx, s, &resp), DEADLINE_EXCEEDED);
+  // The server keeps serving, and the same search completes without one.
+  grpc::ClientContext ctx2;
+  ASSERT_TRUE(ts.points().Search(&ctx2, s, &resp).ok());
+  EXPECT_EQ(resp.points(0).id(), 3u);
+}
+
+TEST(RpcTest, Snapshots) {
+  TestServer ts;
+  pb::CollectionInfo info;
+  for (const char* name : {"a", "b"}) {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(ts.collections()
+                    .Create(&ctx, CreateReq(name, 8, pb::METRIC_IP), &info)
+                    .ok());
+    grpc::ClientContext ctx2;
+    pb::UpsertResponse resp;
+    ASSERT_TRUE(
+        ts.points().Upsert(&ctx2, UpsertReq(name, 0, 30, 8), &resp).ok());
+  }
+  pb::SnapshotDescription only_a, all;
+  {
+    grpc::ClientContext ctx;
+    pb::CreateSnapshotRequest r;
+    r.set_collection("a");
+    ASSERT_TRUE(ts.snapshots().Create(&ctx, r, &only_a).ok());
+    EXPECT_EQ(only_a.collection(), "a");
+    EXPECT_GT(only_a.size_bytes(), 0u);
+    EXPECT_GT(only_a.creation_time(), 0);
+  }
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(
+        ts.snapshots().Create(&ctx, pb::CreateSnapshotRequest(), &all).ok());
+    EXPECT_NE(all.name(), only_a.name());
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::CreateSnapshotRequest r;
+    r.set_collection("zzz");
+    pb::SnapshotDescription d;
+    EXPECT_CODE(ts.snapshots().Create(&ctx, r, &d), NOT_FOUND);
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::ListSnapshotsResponse list;
+    ASSERT_TRUE(
+        ts.snapshots().List(&ctx, pb::ListSnapshotsRequest(), &list).ok());
+    EXPECT_EQ(list.snapshots_size(), 2);
+    grpc::ClientContext ctx2;
+    pb::ListSnapshotsRequest r;
+    r.set_collection("a");
+    ASSERT_TRUE(ts.snapshots().List(&ctx2, r, &list).ok());
+    ASSERT_EQ(list.snapshots_size(), 1);
+    EXPECT_EQ(list.snapshots(0).name(), only_a.name());
+  }
+  // The snapshot opens as a database with only "a".
+  DatabaseOptions o;
+  o.create_if_missing = false;
+  o.background_training = false;
+  auto snap = Database::Open(only_a.path(), o);
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  EXPECT_EQ((*snap)->ListCollections(), std::vector<std::string>{"a"});
+  EXPECT_EQ((*(*snap)->GetCollection("a"))->Count(), 30u);
+}
+
+TEST(RpcTest, ShutdownLetsCallsInFlightFinish) {
+  auto ts = std::make_unique<TestServer>();
+  constexpr uint32_t kDim = 128;
+  pb::CollectionInfo info;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(ts->collections()
+                    .Create(&ctx, CreateReq("c", kDim, pb::METRIC_IP), &info)
+                    .ok());
+  }
+  // A stream that is still open when shutdown starts completes normally.
+  grpc::ClientContext ctx;
+  pb::UpsertResponse resp;
+  auto w = ts->points().UpsertStream(&ctx, &resp);
+  ASSERT_TRUE(w->Write(UpsertReq("c", 0, 100, kDim)));
+  // Wait until the server is inside the call (the first batch is stored).
+  auto c = *ts->db()->GetCollection("c");
+  for (int i = 0; i < 500 && c->Count() < 100; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(c->Count(), 100u);
+  std::thread stopper([&] { ts->server()->Shutdown(absl::Seconds(20)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(w->Write(UpsertReq("c", 100, 100, kDim)));
+  w->WritesDone();
+  EXPECT_TRUE(w->Finish().ok());
+  stopper.join();
+  EXPECT_EQ(resp.upserted(), 200u);
+  EXPECT_EQ(c->Count(), 200u);
+}
+
+}  // namespace
+}  // namespace tqdb
