@@ -22,9 +22,11 @@ namespace pb = ::tqdb::v1;
 
 class TestServer {
  public:
+  // Background training is off unless `background_training`.
   explicit TestServer(ServerOptions so = ServerOptions(),
-                      DatabaseOptions dbo = DatabaseOptions()) {
-    dbo.background_training = false;
+                      DatabaseOptions dbo = DatabaseOptions(),
+                      bool background_training = false) {
+    dbo.background_training = background_training;
     auto db = Database::Open(dir_.sub("db"), dbo);
     EXPECT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);

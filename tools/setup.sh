@@ -19,6 +19,8 @@ PACKAGES=(
   libblas-dev liblapack-dev
   # the peer measured by benchmarks (optional at build time, installed here)
   libfaiss-dev
+  # the black-box gRPC test's client (stubs generated at test time)
+  python3-grpcio python3-protobuf
 )
 
 missing=()
