@@ -1,0 +1,289 @@
+// What gRPC costs (Google Benchmark): search QPS and p50/p99 latency over a
+// loopback gRPC channel vs the same calls in process, single queries and
+// batches of 32, and the streamed ingest rate, on use512-debian-pkgdesc
+// (20,000 x 512, inner product; TurboQuant renorm 4 bits, IVF).
+//
+//   rpc_benchmark                                  # all
+//   rpc_benchmark --benchmark_filter=Search        # searches only
+//
+// Counters: items_per_second = queries (or vectors) per second, p50_us and
+// p99_us = latency per call. Environment: TQDB_BENCH_DIR (default
+// /tmp/tqdb_rpc_bench, removed at the end), TQDB_BENCH_NPROBE (default 32).
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "db/db.h"
+#include "rpc/server.h"
+#include "tools/vecs_io.h"
+#include "tqdb/v1/tqdb.grpc.pb.h"
+
+namespace tqdb {
+namespace {
+
+namespace pb = ::tqdb::v1;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kBatch = 1000;
+
+std::string BenchDir() {
+  const char* e = std::getenv("TQDB_BENCH_DIR");
+  return e ? e : "/tmp/tqdb_rpc_bench";
+}
+uint32_t Nprobe() {
+  const char* e = std::getenv("TQDB_BENCH_NPROBE");
+  return e ? static_cast<uint32_t>(std::atoi(e)) : 32;
+}
+
+// The database, the server and a channel, set up once.
+struct World {
+  std::vector<float> base, queries;
+  uint32_t dim = 0;
+  size_t n = 0, nq = 0;
+  std::unique_ptr<Database> db;
+  std::shared_ptr<Collection> coll;
+  std::unique_ptr<Server> server;
+  std::unique_ptr<pb::Points::Stub> points;
+  std::string error;
+
+  World() {
+    const std::string data =
+        std::string(TQDB_SHARED_DATA) + "/use512-debian-pkgdesc/";
+    FloatMatrix b, q;
+    if (!ReadFvecs(data + "debdesc_use512_base_20k.fvecs", &b).ok() ||
+        !ReadFvecs(data + "debdesc_use512_query_1k.fvecs", &q).ok()) {
+      error = "use512-debian-pkgdesc not found under " +
+              std::string(TQDB_SHARED_DATA);
+      return;
+    }
+    dim = static_cast<uint32_t>(b.dim);
+    n = b.rows;
+    nq = q.rows;
+    base = std::move(b.data);
+    queries = std::move(q.data);
+    fs::remove_all(BenchDir());
+    DatabaseOptions o;
+    o.background_training = false;
+    auto d = Database::Open(BenchDir() + "/db", o);
+    if (!d.ok()) {
+      error = std::string(d.status().message());
+      return;
+    }
+    db = std::move(*d);
+    CollectionConfig cfg;
+    cfg.name = "use512";
+    cfg.dim = dim;
+    cfg.metric = Metric::kInnerProduct;
+    cfg.bits = 4;
+    if (auto s = db->CreateCollection(cfg); !s.ok()) {
+      error = std::string(s.status().message());
+      return;
+    }
+    coll = *db->GetCollection("use512");
+    for (size_t first = 0; first < n; first += kBatch) {
+      if (auto s =
+              coll->Upsert(Points(first, std::min(n, first + kBatch)), false);
+          !s.ok()) {
+        error = std::string(s.message());
+        return;
+      }
+    }
+    if (auto s = coll->Train(); !s.ok()) {
+      error = std::string(s.message());
+      return;
+    }
+    ServerOptions so;
+    so.listen = "127.0.0.1:0";
+    auto srv = Server::Start(db.get(), so);
+    if (!srv.ok()) {
+      error = std::string(srv.status().message());
+      return;
+    }
+    server = std::move(*srv);
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    points = pb::Points::NewStub(grpc::CreateCustomChannel(
+        server->address(), grpc::InsecureChannelCredentials(), args));
+  }
+
+  std::vector<Point> Points(size_t from, size_t to, uint64_t id0 = 0) const {
+    std::vector<Point> pts(to - from);
+    for (size_t i = from; i < to; ++i) {
+      pts[i - from].id = id0 + i;
+      pts[i - from].vector.assign(base.begin() + i * dim,
+                                  base.begin() + (i + 1) * dim);
+    }
+    return pts;
+  }
+  const float* Query(size_t i) const { return queries.data() + (i % nq) * dim; }
+  QueryOptions Options(uint32_t k) const {
+    QueryOptions o;
+    o.k = k;
+    o.nprobe = Nprobe();
+    return o;
+  }
+  pb::SearchRequest Request(size_t i, uint32_t k) const {
+    pb::SearchRequest r;
+    r.set_collection("use512");
+    r.mutable_vector()->Add(Query(i), Query(i) + dim);
+    r.set_limit(k);
+    r.mutable_params()->set_nprobe(Nprobe());
+    return r;
+  }
+};
+
+World& W() {
+  static World* w = new World();
+  return *w;
+}
+
+// Runs `call` once per iteration, timing each, and reports percentiles.
+template <typename F>
+void Timed(benchmark::State& state, size_t items_per_call, F call) {
+  std::vector<double> us;
+  size_t i = 0;
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    if (!call(i++)) {
+      state.SkipWithError("call failed");
+      return;
+    }
+    us.push_back(
+        std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  std::sort(us.begin(), us.end());
+  state.counters["p50_us"] = us[us.size() / 2];
+  state.counters["p99_us"] = us[std::min(us.size() - 1, us.size() * 99 / 100)];
+  state.SetItemsProcessed(static_cast<int64_t>(i * items_per_call));
+}
+
+void BM_Search_InProcess(benchmark::State& state) {
+  World& w = W();
+  if (!w.error.empty()) return state.SkipWithError(w.error.c_str());
+  const QueryOptions o = w.Options(10);
+  Timed(state, 1, [&](size_t i) {
+    auto r = w.coll->Search(absl::MakeConstSpan(w.Query(i), w.dim), o);
+    benchmark::DoNotOptimize(r);
+    return r.ok();
+  });
+}
+
+void BM_Search_Grpc(benchmark::State& state) {
+  World& w = W();
+  if (!w.error.empty()) return state.SkipWithError(w.error.c_str());
+  Timed(state, 1, [&](size_t i) {
+    const pb::SearchRequest req = w.Request(i, 10);
+    grpc::ClientContext ctx;
+    pb::SearchResponse resp;
+    return w.points->Search(&ctx, req, &resp).ok();
+  });
+}
+
+constexpr size_t kQBatch = 32;
+
+void BM_SearchBatch32_InProcess(benchmark::State& state) {
+  World& w = W();
+  if (!w.error.empty()) return state.SkipWithError(w.error.c_str());
+  const QueryOptions o = w.Options(10);
+  Timed(state, kQBatch, [&](size_t i) {
+    const size_t first = (i * kQBatch) % (w.nq - kQBatch);
+    auto r = w.coll->SearchBatch(
+        absl::MakeConstSpan(w.Query(first), kQBatch * w.dim), o);
+    benchmark::DoNotOptimize(r);
+    return r.ok();
+  });
+}
+
+void BM_SearchBatch32_Grpc(benchmark::State& state) {
+  World& w = W();
+  if (!w.error.empty()) return state.SkipWithError(w.error.c_str());
+  Timed(state, kQBatch, [&](size_t i) {
+    const size_t first = (i * kQBatch) % (w.nq - kQBatch);
+    pb::SearchBatchRequest req;
+    req.set_collection("use512");
+    for (size_t j = 0; j < kQBatch; ++j) {
+      *req.add_searches() = w.Request(first + j, 10);
+      req.mutable_searches(j)->clear_collection();
+    }
+    grpc::ClientContext ctx;
+    pb::SearchBatchResponse resp;
+    return w.points->SearchBatch(&ctx, req, &resp).ok();
+  });
+}
+
+// Ingest: the 20,000 vectors again under fresh ids (the collection is
+// trained, so every point is encoded into the index), batches of 1,000.
+uint64_t next_id = 1ull << 32;
+
+void BM_Ingest_InProcess(benchmark::State& state) {
+  World& w = W();
+  if (!w.error.empty()) return state.SkipWithError(w.error.c_str());
+  std::vector<std::vector<Point>> batches;
+  Timed(state, w.n, [&](size_t) {
+    state.PauseTiming();
+    batches.clear();
+    for (size_t f = 0; f < w.n; f += kBatch) {
+      batches.push_back(w.Points(f, std::min(w.n, f + kBatch), next_id));
+    }
+    next_id += w.n;
+    state.ResumeTiming();
+    for (const auto& b : batches) {
+      if (!w.coll->Upsert(b, false).ok()) return false;
+    }
+    return true;
+  });
+}
+
+void BM_IngestStream_Grpc(benchmark::State& state) {
+  World& w = W();
+  if (!w.error.empty()) return state.SkipWithError(w.error.c_str());
+  Timed(state, w.n, [&](size_t) {
+    grpc::ClientContext ctx;
+    pb::UpsertResponse resp;
+    auto writer = w.points->UpsertStream(&ctx, &resp);
+    for (size_t f = 0; f < w.n; f += kBatch) {
+      pb::UpsertRequest req;
+      req.set_collection("use512");
+      for (size_t i = f; i < std::min(w.n, f + kBatch); ++i) {
+        pb::Point* p = req.add_points();
+        p->set_id(next_id + i);
+        p->mutable_vector()->Add(w.base.begin() + i * w.dim,
+                                 w.base.begin() + (i + 1) * w.dim);
+      }
+      if (!writer->Write(req)) break;
+    }
+    next_id += w.n;
+    writer->WritesDone();
+    return writer->Finish().ok() && resp.upserted() == w.n;
+  });
+}
+
+BENCHMARK(BM_Search_InProcess)->MinTime(3.0)->UseRealTime();
+BENCHMARK(BM_Search_Grpc)->MinTime(3.0)->UseRealTime();
+BENCHMARK(BM_SearchBatch32_InProcess)->MinTime(3.0)->UseRealTime();
+BENCHMARK(BM_SearchBatch32_Grpc)->MinTime(3.0)->UseRealTime();
+BENCHMARK(BM_Ingest_InProcess)->Iterations(3)->UseRealTime();
+BENCHMARK(BM_IngestStream_Grpc)->Iterations(3)->UseRealTime();
+
+}  // namespace
+}  // namespace tqdb
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  tqdb::World& w = tqdb::W();
+  if (w.server) w.server->Shutdown(absl::Seconds(5));
+  if (w.db) w.db->Close().IgnoreError();
+  std::filesystem::remove_all(tqdb::BenchDir());
+  return 0;
+}
