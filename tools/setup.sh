@@ -19,6 +19,10 @@ PACKAGES=(
   libblas-dev liblapack-dev
   # the peer measured by benchmarks (optional at build time, installed here)
   libfaiss-dev
+  # tqdb ingest's file readers (tools/readers.cc): HDF5 and JSON Lines
+  libhdf5-dev nlohmann-json3-dev
+  # the readers' libFuzzer fuzzers (tools/fuzz.sh)
+  clang
 )
 
 missing=()
