@@ -316,9 +316,9 @@ void WriteCase(const RoundTripCase& c, const std::string& path,
   WriteBytes(path, text);
 }
 
-class RoundTripTest : public ::testing::TestWithParam<RoundTripCase> {};
+class ReadersRoundTripTest : public ::testing::TestWithParam<RoundTripCase> {};
 
-TEST_P(RoundTripTest, BatchesOf7MatchTheWrittenData) {
+TEST_P(ReadersRoundTripTest, BatchesOf7MatchTheWrittenData) {
   const RoundTripCase& c = GetParam();
   TempDir tmp;
   const std::string path = tmp.File(c.file);
@@ -393,7 +393,7 @@ TEST_P(RoundTripTest, BatchesOf7MatchTheWrittenData) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    AllFormats, RoundTripTest,
+    AllFormats, ReadersRoundTripTest,
     ::testing::Values(
         RoundTripCase{"fvecs", "a.fvecs", true, false},
         RoundTripCase{"bvecs", "a.bvecs", false, true},
@@ -420,7 +420,7 @@ INSTANTIATE_TEST_SUITE_P(
       return info.param.name;
     });
 
-TEST(HalfToFloatTest, EdgeValues) {
+TEST(ReadersHalfToFloatTest, EdgeValues) {
   EXPECT_EQ(HalfToFloat(0x0000), 0.0f);
   EXPECT_TRUE(std::signbit(HalfToFloat(0x8000)));
   EXPECT_EQ(HalfToFloat(0x0001), std::ldexp(1.0f, -24));     // min subnormal
@@ -440,7 +440,7 @@ TEST(HalfToFloatTest, EdgeValues) {
 }
 
 #if defined(__FLT16_MAX__)
-TEST(HalfToFloatTest, AllValuesMatchTheCompiler) {
+TEST(ReadersHalfToFloatTest, AllValuesMatchTheCompiler) {
   for (uint32_t h = 0; h < 0x10000; ++h) {
     _Float16 x;
     const uint16_t bits = static_cast<uint16_t>(h);
@@ -587,7 +587,7 @@ void ExpectError(const absl::Status& st, absl::StatusCode code,
   }
 }
 
-TEST(ReaderErrorsTest, OpenAndFormat) {
+TEST(ReadersErrorsTest, OpenAndFormat) {
   TempDir tmp;
   const std::string missing = tmp.File("missing.fvecs");
   ExpectError(OpenReadStatus(missing), absl::StatusCode::kNotFound, missing,
@@ -621,7 +621,7 @@ TEST(ReaderErrorsTest, OpenAndFormat) {
               ok, {"max_rows"});
 }
 
-TEST(ReaderErrorsTest, Vecs) {
+TEST(ReadersErrorsTest, Vecs) {
   TempDir tmp;
   const std::vector<float> data = TestData(true, false);
   const std::string good = Vecs<float>(data, kDim);  // 24 bytes a row
@@ -683,7 +683,7 @@ TEST(ReaderErrorsTest, Vecs) {
               {"row 8: dimension 4, expected 5"});
 }
 
-TEST(ReaderErrorsTest, Bin) {
+TEST(ReadersErrorsTest, Bin) {
   TempDir tmp;
   const std::vector<float> data = TestData(true, false);
   const std::string good = Bin<float>(data, kDim);  // 8 + 100 * 20 bytes
@@ -730,7 +730,7 @@ TEST(ReaderErrorsTest, Bin) {
               {"row 5 is incomplete"});
 }
 
-TEST(ReaderErrorsTest, Npy) {
+TEST(ReadersErrorsTest, Npy) {
   TempDir tmp;
   const std::vector<float> data = TestData(true, false);
   const std::string path = tmp.File("e.npy");
@@ -789,7 +789,7 @@ TEST(ReaderErrorsTest, Npy) {
         absl::StatusCode::kInvalidArgument, {"row 8 column 2: Inf"});
 }
 
-TEST(ReaderErrorsTest, Hdf5) {
+TEST(ReadersErrorsTest, Hdf5) {
   TempDir tmp;
   const std::vector<float> data = TestData(true, false);
   const std::vector<int32_t> ints(kRows * kDim, 3);
@@ -843,7 +843,7 @@ TEST(ReaderErrorsTest, Hdf5) {
               tmp.File("none.h5"), {});
 }
 
-TEST(ReaderErrorsTest, Jsonl) {
+TEST(ReadersErrorsTest, Jsonl) {
   TempDir tmp;
   const std::string path = tmp.File("e.jsonl");
   auto check = [&](const std::string& text, absl::StatusCode code,
@@ -896,7 +896,7 @@ TEST(ReaderErrorsTest, Jsonl) {
         absl::StatusCode::kInvalidArgument, {"line 2: unparsable JSON"});
 }
 
-TEST(ReaderErrorsTest, Csv) {
+TEST(ReadersErrorsTest, Csv) {
   TempDir tmp;
   const std::string path = tmp.File("e.csv");
   auto check = [&](const std::string& text, absl::StatusCode code,
@@ -939,7 +939,7 @@ TEST(ReaderErrorsTest, Csv) {
   EXPECT_EQ(all->vectors, (std::vector<float>{15.0f, -0.25f, 1e-40f, 0.0f}));
 }
 
-TEST(IdReaderTest, TextAndNpy) {
+TEST(ReadersIdTest, TextAndNpy) {
   TempDir tmp;
   const std::string text = tmp.File("ids.txt");
   std::string t;
@@ -1003,7 +1003,7 @@ TEST(IdReaderTest, TextAndNpy) {
               npy, {"(3, 2) is not (n,) or (n, 1)"});
 }
 
-TEST(PayloadReaderTest, LinesAreCompactJson) {
+TEST(ReadersPayloadTest, LinesAreCompactJson) {
   TempDir tmp;
   const std::string path = tmp.File("p.jsonl");
   WriteBytes(path,
