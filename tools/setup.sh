@@ -21,6 +21,10 @@ PACKAGES=(
   libfaiss-dev
   # the black-box gRPC test's client (stubs generated at test time)
   python3-grpcio python3-protobuf
+  # tqdb ingest's file readers (tools/readers.cc): HDF5 and JSON Lines
+  libhdf5-dev nlohmann-json3-dev
+  # the readers' libFuzzer fuzzers (tools/fuzz.sh)
+  clang
 )
 
 missing=()
