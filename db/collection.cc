@@ -946,18 +946,49 @@ void CollectionImpl::StopTraining() {
 }
 
 void CollectionImpl::MaybeStartBackgroundTraining() {
-  if (!core_->options.background_training || state_.index) return;
+  if (!core_->options.background_training) return;
   const uint64_t n = count_.load();
-  if (n < config_.train_threshold || n < next_auto_train_) return;
+  bool retrain = false;
+  if (state_.index) {
+    // An automatic nlist was chosen for the points of the last training:
+    // once the collection has grown retrain_growth times past them, rebuild
+    // (geometric steps, so the total work stays linear in the final size).
+    const uint64_t trained = state_.trained_count;
+    if (config_.nlist != 0 || !config_.store_vectors || trained == 0 ||
+        n < core_->options.retrain_growth * static_cast<double>(trained) ||
+        n < next_auto_train_) {
+      return;
+    }
+    retrain = true;
+  } else if (n < config_.train_threshold || n < next_auto_train_) {
+    return;
+  }
   std::lock_guard<std::mutex> l(bg_mu_);
   if (bg_running_ || stop_ || core_->closing) return;
   if (bg_.joinable()) bg_.join();  // finished: bg_running_ is false
   bg_running_ = true;
-  bg_ = std::thread([this] {
+  bg_ = std::thread([this, retrain] {
     absl::Status s;
-    {
-      std::lock_guard<std::mutex> tl(train_mu_);
-      s = RunTraining(/*retrain=*/false);
+    bool again = retrain;
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> tl(train_mu_);
+        s = RunTraining(again);
+      }
+      // Writes that arrived during the training may have outgrown its
+      // automatic nlist already (a bulk load trains at the first 1,000
+      // points and ends with many more): retrain now rather than wait for
+      // the next write.
+      if (!s.ok() || stop_ || core_->closing || config_.nlist != 0 ||
+          !config_.store_vectors) {
+        break;
+      }
+      const uint64_t trained = state().trained_count;
+      if (trained == 0 || count_.load() < core_->options.retrain_growth *
+                                              static_cast<double>(trained)) {
+        break;
+      }
+      again = true;
     }
     std::lock_guard<std::mutex> l(bg_mu_);
     if (!s.ok() && !absl::IsCancelled(s)) {

@@ -24,6 +24,10 @@
 // one step. Writes are never blocked by training except for that final
 // catch-up. Train() does it now; Retrain() rebuilds the centroids of a
 // trained collection (Info() reports when list imbalance recommends it).
+// With an automatic nlist (0) and stored vectors, the background thread also
+// retrains by itself each time the collection has grown retrain_growth times
+// past its last training, so that nlist follows the data (a collection
+// trained at 1,000 points does not stay at nlist 25 for a million).
 //
 // Errors: InvalidArgument (naming the point index and id) for bad input,
 // NotFound for unknown collections, ResourceExhausted for batches over

@@ -43,8 +43,8 @@ absl::StatusOr<pb::Method> MethodToProto(const std::string& m) {
   if (m == "prod") return pb::METHOD_PROD;
   if (m == "pq") return pb::METHOD_PQ;
   if (m == "pca") return pb::METHOD_PCA;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown method '", m, "' (renorm, mse, prod, pca or pq)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown method '", m, "' (renorm, mse, prod, pca or pq)"));
 }
 
 CollectionInfo FromProto(const pb::CollectionInfo& p) {
@@ -136,8 +136,9 @@ class RemoteIngest final : public Ingest {
   }
 
   absl::StatusOr<uint64_t> Finish() override {
-    if (finished_) return status_.ok() ? absl::StatusOr<uint64_t>(stored_)
-                                       : absl::StatusOr<uint64_t>(status_);
+    if (finished_)
+      return status_.ok() ? absl::StatusOr<uint64_t>(stored_)
+                          : absl::StatusOr<uint64_t>(status_);
     finished_ = true;
     writer_->WritesDone();
     status_ = FromGrpc(writer_->Finish());
@@ -226,12 +227,20 @@ class RemoteBackend final : public Backend {
     return FromGrpc(collections_->Delete(ctx.get(), req, &resp));
   }
 
-  absl::StatusOr<CollectionInfo> Train(const std::string& name) override {
+  absl::StatusOr<CollectionInfo> Train(const std::string& name,
+                                       bool if_outgrown) override {
     pb::TrainCollectionRequest req;
     req.set_name(name);
     pb::CollectionInfo resp;
-    auto ctx = Context();
-    TQ_RETURN_IF_ERROR(FromGrpc(collections_->Train(ctx.get(), req, &resp)));
+    {
+      auto ctx = Context();
+      TQ_RETURN_IF_ERROR(FromGrpc(collections_->Train(ctx.get(), req, &resp)));
+    }
+    if (if_outgrown && resp.retrain_recommended()) {
+      req.set_retrain(true);
+      auto ctx = Context();
+      TQ_RETURN_IF_ERROR(FromGrpc(collections_->Train(ctx.get(), req, &resp)));
+    }
     return FromProto(resp);
   }
 
@@ -303,8 +312,7 @@ class EmbeddedIngest final : public Ingest {
 
 class EmbeddedBackend final : public Backend {
  public:
-  explicit EmbeddedBackend(std::unique_ptr<Database> db)
-      : db_(std::move(db)) {}
+  explicit EmbeddedBackend(std::unique_ptr<Database> db) : db_(std::move(db)) {}
   ~EmbeddedBackend() override { Close().IgnoreError(); }
 
   absl::StatusOr<CollectionInfo> Create(const CollectionConfig& c) override {
@@ -325,10 +333,17 @@ class EmbeddedBackend final : public Backend {
   absl::Status Drop(const std::string& name) override {
     return db_->DropCollection(name);
   }
-  absl::StatusOr<CollectionInfo> Train(const std::string& name) override {
+  absl::StatusOr<CollectionInfo> Train(const std::string& name,
+                                       bool if_outgrown) override {
     TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(name));
+    c->WaitForTraining();
     TQ_RETURN_IF_ERROR(c->Train());
-    return c->Info();
+    TQ_ASSIGN_OR_RETURN(CollectionInfo info, c->Info());
+    if (if_outgrown && info.retrain_recommended) {
+      TQ_RETURN_IF_ERROR(c->Retrain());
+      TQ_ASSIGN_OR_RETURN(info, c->Info());
+    }
+    return info;
   }
   absl::StatusOr<std::unique_ptr<Ingest>> StartIngest(
       const std::string& collection, bool wait) override {

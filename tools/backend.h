@@ -56,13 +56,18 @@ class Backend {
   virtual absl::StatusOr<CollectionInfo> Info(const std::string& name) = 0;
   virtual absl::StatusOr<std::vector<CollectionInfo>> List() = 0;
   virtual absl::Status Drop(const std::string& name) = 0;
-  // Trains now (blocking) if untrained.
-  virtual absl::StatusOr<CollectionInfo> Train(const std::string& name) = 0;
+  // Trains now (blocking) if untrained; with `if_outgrown`, also rebuilds
+  // the centroids of a trained collection whose info recommends it (grown
+  // past its training, or imbalanced lists). Embedded: first waits for a
+  // background training.
+  virtual absl::StatusOr<CollectionInfo> Train(const std::string& name,
+                                               bool if_outgrown) = 0;
   virtual absl::StatusOr<std::unique_ptr<Ingest>> StartIngest(
       const std::string& collection, bool wait) = 0;
-  virtual absl::StatusOr<std::vector<Hit>> Search(
-      const std::string& collection, absl::Span<const float> query,
-      const QueryOptions& options, bool with_payload) = 0;
+  virtual absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
+                                                  absl::Span<const float> query,
+                                                  const QueryOptions& options,
+                                                  bool with_payload) = 0;
   // Flushes and closes (embedded); idempotent.
   virtual absl::Status Close() = 0;
   // "server ADDR" or "data DIR", for messages.

@@ -27,6 +27,19 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
 int RunServe(const std::vector<std::string>& args, std::ostream& out,
              std::ostream& err);
 
+// tqdb ingest: streams a vector file (fvecs, bvecs, ivecs, fbin, u8bin,
+// i8bin, npy, hdf5, jsonl, csv) into a collection, over gRPC or embedded.
+int RunIngest(const std::vector<std::string>& args, std::ostream& out,
+              std::ostream& err);
+
+// tqdb search: the nearest neighbours of one query vector.
+int RunSearch(const std::vector<std::string>& args, std::ostream& out,
+              std::ostream& err);
+
+// tqdb collections: list, info, create, train, drop.
+int RunCollections(const std::vector<std::string>& args, std::ostream& out,
+                   std::ostream& err);
+
 }  // namespace tqdb
 
 #endif  // TQDB_TOOLS_COMMANDS_H_

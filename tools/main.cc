@@ -17,6 +17,9 @@ constexpr char kUsage[] =
     "               bias/variance, bytes per vector and encode speed\n"
     "  bench        recall, QPS and build time per method, bits and nprobe\n"
     "  serve        serve a data directory over gRPC\n"
+    "  ingest       load a vector file (fvecs, npy, hdf5, jsonl, csv, ...)\n"
+    "  search       nearest neighbours of a query vector\n"
+    "  collections  list, inspect, create, train or drop collections\n"
     "\n"
     "Run 'tqdb <command> --help' for the flags of a command.\n";
 
@@ -39,6 +42,11 @@ int main(int argc, char** argv) {
     return tqdb::RunDistortion(args, std::cout, std::cerr);
   if (cmd == "bench") return tqdb::RunBench(args, std::cout, std::cerr);
   if (cmd == "serve") return tqdb::RunServe(args, std::cout, std::cerr);
+  if (cmd == "ingest") return tqdb::RunIngest(args, std::cout, std::cerr);
+  if (cmd == "search") return tqdb::RunSearch(args, std::cout, std::cerr);
+  if (cmd == "collections") {
+    return tqdb::RunCollections(args, std::cout, std::cerr);
+  }
   std::cerr << "tqdb: unknown command '" << cmd << "'\n\n" << kUsage;
   return 2;
 }
