@@ -19,8 +19,9 @@ PACKAGES=(
   libblas-dev liblapack-dev
   # the peer measured by benchmarks (optional at build time, installed here)
   libfaiss-dev
-  # the black-box gRPC test's client (stubs generated at test time)
-  python3-grpcio python3-protobuf
+  # the black-box gRPC test's client (stubs generated at test time), and the
+  # CLI end-to-end test's file writers (.npy, .hdf5)
+  python3-grpcio python3-protobuf python3-numpy python3-h5py
   # tqdb ingest's file readers (tools/readers.cc): HDF5 and JSON Lines
   libhdf5-dev nlohmann-json3-dev
   # the readers' libFuzzer fuzzers (tools/fuzz.sh)

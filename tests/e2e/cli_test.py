@@ -1,0 +1,302 @@
+#!/usr/bin/python3
+"""End-to-end test of every tqdb subcommand against a real `tqdb serve`
+process and against an embedded data directory.
+
+Covers: collections (create, list, info --json, train, drop), ingest of
+every format (fvecs bvecs ivecs fbin u8bin npy hdf5 jsonl csv, with --ids and
+--payload), search (--vector, --query-file --row, --json, --exact), the
+error contract (exit code 2, a message naming the file and the row or line,
+how many rows were committed, resuming with --skip), usage errors, bench
+and distortion smoke runs, and a clean SIGTERM stop of the server.
+
+usage: cli_test.py --tqdb BUILD/tools/tqdb
+"""
+import argparse
+import array
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py  # Debian's python3-h5py, to write ann-benchmarks files
+import numpy as np  # Debian's python3-numpy, to write .npy files
+
+TQDB = None
+FAILS = []
+
+
+def check(cond, msg):
+    print(("ok: " if cond else "FAIL: ") + msg, flush=True)
+    if not cond:
+        FAILS.append(msg)
+
+
+def run(*args, expect=0):
+    p = subprocess.run([TQDB] + [str(a) for a in args], capture_output=True,
+                       text=True, timeout=600)
+    if expect is not None and p.returncode != expect:
+        print("command:", " ".join(str(a) for a in args))
+        print("stdout:", p.stdout)
+        print("stderr:", p.stderr)
+    return p
+
+
+def vectors(n, d, seed):
+    rng = random.Random(seed)
+    return [[rng.gauss(0, 1) for _ in range(d)] for _ in range(n)]
+
+
+def write_vecs(path, rows, typecode):
+    with open(path, "wb") as f:
+        for r in rows:
+            f.write(struct.pack("<i", len(r)))
+            f.write(array.array(typecode, r).tobytes())
+
+
+def write_bin(path, rows, typecode):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<II", len(rows), len(rows[0])))
+        for r in rows:
+            f.write(array.array(typecode, r).tobytes())
+
+
+def main():
+    global TQDB
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tqdb", required=True)
+    TQDB = os.path.abspath(ap.parse_args().tqdb)
+    tmp = tempfile.mkdtemp(prefix="tqdb_cli_e2e_")
+    d = 16
+    base = vectors(1200, d, 1)
+    ubase = [[random.Random(i).randrange(256) for _ in range(d)]
+             for i in range(300)]
+
+    # Files of every format.
+    f = {}
+    f["fvecs"] = os.path.join(tmp, "a.fvecs")
+    write_vecs(f["fvecs"], base, "f")
+    f["bvecs"] = os.path.join(tmp, "a.bvecs")
+    write_vecs(f["bvecs"], ubase, "B")
+    f["ivecs"] = os.path.join(tmp, "a.ivecs")
+    write_vecs(f["ivecs"], ubase, "i")
+    f["fbin"] = os.path.join(tmp, "a.fbin")
+    write_bin(f["fbin"], base, "f")
+    f["u8bin"] = os.path.join(tmp, "a.u8bin")
+    write_bin(f["u8bin"], ubase, "B")
+    f["npy"] = os.path.join(tmp, "a.npy")
+    np.save(f["npy"], np.array(base, dtype=np.float16))
+    f["hdf5"] = os.path.join(tmp, "a.hdf5")
+    with h5py.File(f["hdf5"], "w") as h:
+        h.create_dataset("train", data=np.array(base, dtype=np.float32))
+        h.create_dataset("test", data=np.array(base[:10], dtype=np.float32))
+    f["jsonl"] = os.path.join(tmp, "a.jsonl")
+    with open(f["jsonl"], "w") as out:
+        for i, r in enumerate(base):
+            out.write(json.dumps({"id": 5000 + i, "vector": r,
+                                  "payload": {"n": i, "tag": "j"}}) + "\n")
+    f["csv"] = os.path.join(tmp, "a.csv")
+    with open(f["csv"], "w") as out:
+        out.write("id," + ",".join("v%d" % j for j in range(d)) + "\n")
+        for i, r in enumerate(base):
+            out.write("%d,%s\n" % (9000 + i, ",".join(repr(x) for x in r)))
+    ids_file = os.path.join(tmp, "ids.txt")
+    with open(ids_file, "w") as out:
+        out.writelines("%d\n" % (100000 + 3 * i) for i in range(len(base)))
+    payload_file = os.path.join(tmp, "payload.jsonl")
+    with open(payload_file, "w") as out:
+        out.writelines(json.dumps({"row": i}) + "\n" for i in range(len(base)))
+
+    # The server.
+    port_file = os.path.join(tmp, "port")
+    server = subprocess.Popen([TQDB, "serve", "--data",
+                               os.path.join(tmp, "srv"), "--listen",
+                               "127.0.0.1:0", "--port-file", port_file],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    for _ in range(200):
+        if os.path.exists(port_file):
+            break
+        time.sleep(0.05)
+    addr = "127.0.0.1:" + open(port_file).read().strip()
+    targets = [("server", ["--server", addr]),
+               ("embedded", ["--data", os.path.join(tmp, "emb")])]
+
+    for tname, target in targets:
+        print("== " + tname)
+        # Every format, into its own collection.
+        for fmt, path in f.items():
+            n = 300 if fmt in ("bvecs", "ivecs", "u8bin") else 1200
+            p = run("ingest", *target, "--collection", "c_" + fmt, "--input",
+                    path, "--create", "--metric", "l2",
+                    "--bits", "4", "--progress", "none")
+            check(p.returncode == 0 and ("ingested %s rows" %
+                                         format(n, ",")) in p.stdout,
+                  "%s: ingest .%s (%d rows)" % (tname, fmt, n))
+            p = run("collections", "info", "c_" + fmt, *target, "--json")
+            info = json.loads(p.stdout) if p.returncode == 0 else {}
+            check(info.get("count") == n and info.get("dim") == d and
+                  info.get("name") == "c_" + fmt and "trained" in info,
+                  "%s: collections info --json c_%s: count %s" %
+                  (tname, fmt, info.get("count")))
+        # Ids from the file, the format, or the row; payloads.
+        p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                ",".join(repr(x) for x in base[7]), "--k", "1", "--exact",
+                "--json")
+        r = json.loads(p.stdout)["results"][0] if p.returncode == 0 else {}
+        check(r.get("id") == 5007 and r.get("payload") ==
+              {"n": 7, "tag": "j"}, "%s: jsonl ids and payloads" % tname)
+        p = run("search", *target, "--collection", "c_csv", "--query-file",
+                f["fvecs"], "--row", "11", "--k", "1", "--exact", "--json")
+        r = json.loads(p.stdout)["results"][0] if p.returncode == 0 else {}
+        check(r.get("id") == 9011, "%s: csv ids, search --query-file --row" %
+              tname)
+        p = run("ingest", *target, "--collection", "c_ids", "--input",
+                f["fvecs"], "--ids", ids_file, "--payload", payload_file,
+                "--create", "--progress", "none")
+        p = run("search", *target, "--collection", "c_ids", "--query-file",
+                f["fvecs"], "--row", "20", "--k", "3", "--json")
+        r = json.loads(p.stdout)["results"][0] if p.returncode == 0 else {}
+        check(r.get("id") == 100060 and r.get("payload") == {"row": 20},
+              "%s: --ids and --payload files" % tname)
+        p = run("search", *target, "--collection", "c_fvecs", "--query-file",
+                f["fvecs"], "--row", "3", "--k", "5")
+        check(p.returncode == 0 and "rank" in p.stdout and
+              p.stdout.splitlines()[2].split()[1] == "3",
+              "%s: search prints a table, self match first" % tname)
+        # collections list / train / drop.
+        p = run("collections", *target, "--json")
+        names = [c["name"] for c in json.loads(p.stdout)]
+        check("c_fvecs" in names and "c_csv" in names,
+              "%s: collections list --json" % tname)
+        p = run("collections", "list", *target)
+        check(p.returncode == 0 and "c_npy" in p.stdout,
+              "%s: collections list (table)" % tname)
+        p = run("collections", "train", "c_fvecs", *target, "--json")
+        check(p.returncode == 0 and json.loads(p.stdout)["trained"],
+              "%s: collections train" % tname)
+        p = run("collections", "create", "made", *target, "--dim", "8",
+                "--metric", "l2", "--method", "mse", "--bits", "3", "--json")
+        check(p.returncode == 0 and json.loads(p.stdout)["method"] == "mse",
+              "%s: collections create" % tname)
+        p = run("collections", "drop", "made", *target)
+        check(p.returncode == 0, "%s: collections drop" % tname)
+        p = run("collections", "drop", "made", *target, expect=2)
+        check(p.returncode == 2 and "not found" in p.stderr,
+              "%s: drop of a missing collection: exit 2" % tname)
+
+        # Bad input: exit 2, file and row, committed rows, resume.
+        trunc = os.path.join(tmp, "trunc.fvecs")
+        with open(f["fvecs"], "rb") as src, open(trunc, "wb") as dst:
+            dst.write(src.read(4 * (d + 1) * 700 + 10))
+        p = run("ingest", *target, "--collection", "t", "--input", trunc,
+                "--create", "--batch", "100", "--progress", "none", expect=2)
+        check(p.returncode == 2 and "trunc.fvecs" in p.stderr and
+              "row 701" in p.stderr and "700 rows committed" in p.stderr and
+              "--skip 700" in p.stderr,
+              "%s: truncated file: exit 2, row 701, 700 committed (%s)" %
+              (tname, p.stderr.strip().splitlines()[0] if p.stderr else ""))
+        # The fixed file resumes where it stopped.
+        p = run("ingest", *target, "--collection", "t", "--input",
+                f["fvecs"], "--skip", "700", "--progress", "none")
+        p = run("collections", "info", "t", *target, "--json")
+        check(json.loads(p.stdout)["count"] == 1200,
+              "%s: resume with --skip 700 completes (1200 points)" % tname)
+        bad = os.path.join(tmp, "bad.csv")
+        with open(bad, "w") as out:
+            for i in range(50):
+                row = base[i][:]
+                if i == 33:
+                    row[4] = float("nan")
+                out.write("%d,%s\n" % (i, ",".join(repr(x) for x in row)))
+        p = run("ingest", *target, "--collection", "bad", "--input", bad,
+                "--create", "--batch", "10", "--progress", "none", expect=2)
+        check(p.returncode == 2 and "bad.csv" in p.stderr and
+              "line 34" in p.stderr and "30 rows committed" in p.stderr,
+              "%s: NaN in a csv: exit 2, line 34, 30 committed" % tname)
+        badj = os.path.join(tmp, "bad.jsonl")
+        with open(badj, "w") as out:
+            out.write(json.dumps({"vector": base[0]}) + "\n")
+            out.write('{"vector": [1, 2,\n')
+        p = run("ingest", *target, "--collection", "bad", "--input", badj,
+                expect=2)
+        check(p.returncode == 2 and "bad.jsonl" in p.stderr and
+              "line 2" in p.stderr, "%s: unparsable JSON: exit 2, line 2" %
+              tname)
+        wrongd = os.path.join(tmp, "wrongd.fvecs")
+        write_vecs(wrongd, base[:5] + [base[5][:d - 1]] + base[6:9], "f")
+        p = run("ingest", *target, "--collection", "bad", "--input", wrongd,
+                expect=2)
+        check(p.returncode == 2 and "wrongd.fvecs" in p.stderr and
+              "row 6" in p.stderr, "%s: wrong dimension in row 6: exit 2" %
+              tname)
+        other = os.path.join(tmp, "other.fvecs")
+        write_vecs(other, vectors(5, d + 1, 3), "f")
+        p = run("ingest", *target, "--collection", "bad", "--input", other,
+                expect=2)
+        check(p.returncode == 2 and "dimension 17" in p.stderr,
+              "%s: file of another dimension than the collection" % tname)
+        unk = os.path.join(tmp, "a.xyz")
+        shutil.copy(f["fvecs"], unk)
+        p = run("ingest", *target, "--collection", "bad", "--input", unk,
+                expect=2)
+        check(p.returncode == 2 and "a.xyz" in p.stderr,
+              "%s: unknown extension: exit 2" % tname)
+        p = run("search", *target, "--collection", "nope", "--vector",
+                "1,2", expect=2)
+        check(p.returncode == 2 and "nope" in p.stderr,
+              "%s: search of an unknown collection: exit 2" % tname)
+        p = run("search", *target, "--collection", "c_fvecs", "--vector",
+                "1,2,3", expect=2)
+        check(p.returncode == 2 and "16" in p.stderr,
+              "%s: query of the wrong dimension: exit 2" % tname)
+
+    # Usage errors.
+    for args in (["ingest"], ["ingest", "--collection", "x", "--input", "y"],
+                 ["search", "--collection", "x", "--server", addr],
+                 ["collections", "frobnicate", "--server", addr],
+                 ["serve"], ["nosuchcommand"],
+                 ["ingest", "--bogus-flag", "1"]):
+        p = run(*args, expect=2)
+        check(p.returncode == 2, "usage error exits 2: tqdb " +
+              " ".join(args[:2]))
+    for cmd in ("ingest", "search", "collections", "serve", "bench",
+                "distortion"):
+        p = run(cmd, "--help")
+        check(p.returncode == 0 and "usage" in p.stdout,
+              "tqdb %s --help" % cmd)
+    # Unreachable server: exit 1 (nothing wrong with the input).
+    p = run("collections", "--server", "127.0.0.1:1", expect=1)
+    check(p.returncode == 1 and "127.0.0.1:1" in p.stderr,
+          "unreachable server: exit 1, names the address")
+
+    # bench and distortion on the same files (smoke).
+    p = run("bench", "--base", f["fvecs"], "--queries", f["fvecs"],
+            "--metric", "ip", "--methods", "renorm,pq", "--bits", "2",
+            "--nprobe", "all", "--max-queries", "50")
+    check(p.returncode == 0 and "renorm" in p.stdout, "tqdb bench runs")
+    p = run("distortion", "--input", f["fvecs"], "--bits", "2")
+    check(p.returncode == 0, "tqdb distortion runs")
+
+    server.send_signal(signal.SIGTERM)
+    try:
+        rc = server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        rc = -1
+    check(rc == 0, "tqdb serve stops cleanly on SIGTERM (exit %d)" % rc)
+    shutil.rmtree(tmp)
+    if FAILS:
+        print("%d checks failed" % len(FAILS))
+        sys.exit(1)
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()
