@@ -127,7 +127,7 @@ class InputFile {
 class LineReader {
  public:
   explicit LineReader(std::unique_ptr<InputFile> file)
-      : file_(std::move(file)), buf_(size_t{1} << 20) {}
+      : file_(std::move(file)), buf_(size_t{64} << 10) {}
 
   const std::string& path() const { return file_->path(); }
   // 1-based number of the line last returned.
@@ -902,6 +902,11 @@ class Hdf5Reader : public VectorReader {
       return DimError(
           path, absl::StrCat("dataset '", dataset, "': "),
           static_cast<int64_t>(std::min<hsize_t>(dims[1], hsize_t{1} << 62)));
+    }
+    if (dims[0] > 0 && H5Dget_storage_size(r->dataset_.get()) == 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return Invalid(path, "dataset '", dataset, "' has ", dims[0],
+                     " rows but no stored data (never written)");
     }
     r->dim_ = static_cast<uint32_t>(dims[1]);
     r->rows_ = dims[0];

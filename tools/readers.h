@@ -46,7 +46,10 @@
 // libhdf5 is the serial (non thread-safe) build, so all hdf5 readers of a
 // process must be used from one thread at a time. Opening an hdf5 file turns
 // off HDF5's automatic error printing for the whole process (H5Eset_auto);
-// its errors come back as statuses instead.
+// its errors come back as statuses instead (a failed H5Dread is DataLoss).
+// HDF5 files must be trusted: libhdf5 1.10.8 itself crashes on some corrupt
+// files (tools/fuzz/libhdf5_crashes/); every other format is parsed here.
+// An hdf5 dataset with rows but no stored data (never written) is an error.
 #ifndef TQDB_TOOLS_READERS_H_
 #define TQDB_TOOLS_READERS_H_
 

@@ -9,3 +9,5 @@ bash "$root/tools/setup.sh"
 bash "$root/tools/build.sh"
 cd "${TQDB_BUILD_DIR:-$root/build}"
 ctest --output-on-failure -j "$(nproc)" --timeout 900
+# The ingest readers' libFuzzer fuzzers, 30 s each (clang, build-fuzz/).
+bash "$root/tools/fuzz.sh" 30
