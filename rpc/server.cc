@@ -159,6 +159,45 @@ absl::StatusOr<std::vector<Point>> FromProto(
   return out;
 }
 
+// The cancellation poll handed to long scans: called between IVF lists (so
+// thousands of times per batch) and from several threads. The deadline is a
+// clock comparison; ServerContext::IsCancelled() (which for the sync API
+// plucks the call's completion queue) runs at most every 2 ms, from one
+// thread at a time.
+std::function<bool()> CancelCheck(grpc::ServerContext* ctx) {
+  struct State {
+    grpc::ServerContext* ctx;
+    std::chrono::system_clock::time_point deadline;
+    std::atomic<int64_t> next_poll_ns{0};
+    std::atomic<bool> cancelled{false};
+    std::mutex poll_mu;
+  };
+  auto st = std::make_shared<State>();
+  st->ctx = ctx;
+  st->deadline = ctx->deadline();
+  // The first poll after 2 ms too: short searches never pay for one.
+  st->next_poll_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         Clock::now().time_since_epoch())
+                         .count() +
+                     2'000'000;
+  return [st]() -> bool {
+    if (st->cancelled.load(std::memory_order_relaxed)) return true;
+    if (std::chrono::system_clock::now() >= st->deadline) {
+      st->cancelled = true;
+      return true;
+    }
+    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            Clock::now().time_since_epoch())
+                            .count();
+    if (now < st->next_poll_ns.load(std::memory_order_relaxed)) return false;
+    std::unique_lock<std::mutex> l(st->poll_mu, std::try_to_lock);
+    if (!l.owns_lock()) return false;
+    st->next_poll_ns = now + 2'000'000;
+    if (st->ctx->IsCancelled()) st->cancelled = true;
+    return st->cancelled.load();
+  };
+}
+
 // ---------------------------------------------------------------------------
 // Shared by the services: the database, the options, authentication and the
 // exception barrier.
@@ -182,12 +221,15 @@ class Shared {
     try {
       if (absl::Status a = Authenticate(ctx); !a.ok()) return ToGrpcStatus(a);
       absl::Status s = body();
-      if (absl::IsCancelled(s) && ctx->IsCancelled()) {
+      if (absl::IsCancelled(s)) {
         const bool past_deadline =
             ctx->deadline() <= std::chrono::system_clock::now();
-        return grpc::Status(past_deadline ? grpc::StatusCode::DEADLINE_EXCEEDED
-                                          : grpc::StatusCode::CANCELLED,
-                            std::string(s.message()));
+        if (past_deadline || ctx->IsCancelled()) {
+          return grpc::Status(past_deadline
+                                  ? grpc::StatusCode::DEADLINE_EXCEEDED
+                                  : grpc::StatusCode::CANCELLED,
+                              std::string(s.message()));
+        }
       }
       return ToGrpcStatus(s);
     } catch (const std::bad_alloc&) {
@@ -549,7 +591,7 @@ class PointsService final : public pb::Points::Service {
     if (q.params().oversampling() != 0) {
       o.oversampling = q.params().oversampling();
     }
-    o.cancelled = [ctx] { return ctx->IsCancelled(); };
+    o.cancelled = CancelCheck(ctx);
     return o;
   }
 
