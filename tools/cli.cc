@@ -507,6 +507,22 @@ constexpr char kIngestUsage[] =
     "  --train                train the index at the end (blocking)\n"
     "  --progress auto|bar|lines|none  (default auto: a bar on a terminal)\n";
 
+// Reads the n entries of a side file (--ids, --payload) that go with the
+// rows first_row.. of the input; a side file that ends early is an error.
+template <typename Reader, typename T>
+absl::Status ReadSideFile(Reader* r, size_t n, std::vector<T>* out,
+                          const std::string& path, const char* what,
+                          const std::string& input, uint64_t first_row) {
+  auto m = r->Next(n, out);
+  if (!m.ok()) return m.status();
+  if (*m != n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": has fewer ", what, " than ", input,
+        " has rows (it ends before row ", first_row + *m + 1, ")"));
+  }
+  return absl::OkStatus();
+}
+
 class Progress {
  public:
   Progress(std::ostream& err, const std::string& mode,
@@ -684,30 +700,16 @@ int RunIngest(const std::vector<std::string>& args, std::ostream& out,
     }
     if (*n == 0) break;
     if (ids) {
-      auto m = ids->Next(*n, &id_buf);
-      if (!m.ok()) {
-        input_status = m.status();
-        break;
-      }
-      if (*m != *n) {
-        input_status = absl::InvalidArgumentError(absl::StrCat(
-            flags->GetString("ids"), ": has fewer ids than ", input,
-            " has rows (it ends before row ", vb.first_row + *m + 1, ")"));
-        break;
-      }
+      input_status =
+          ReadSideFile(ids.get(), *n, &id_buf, flags->GetString("ids"), "ids",
+                       input, vb.first_row);
+      if (!input_status.ok()) break;
     }
     if (payloads) {
-      auto m = payloads->Next(*n, &pay_buf);
-      if (!m.ok()) {
-        input_status = m.status();
-        break;
-      }
-      if (*m != *n) {
-        input_status = absl::InvalidArgumentError(absl::StrCat(
-            flags->GetString("payload"), ": has fewer lines than ", input,
-            " has rows (it ends before row ", vb.first_row + *m + 1, ")"));
-        break;
-      }
+      input_status = ReadSideFile(payloads.get(), *n, &pay_buf,
+                                  flags->GetString("payload"), "lines", input,
+                                  vb.first_row);
+      if (!input_status.ok()) break;
     }
     std::vector<Point> pts(*n);
     const uint32_t d = r.dim();

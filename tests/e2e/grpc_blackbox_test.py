@@ -35,7 +35,8 @@ def check(cond, msg):
     print("ok: " + msg, flush=True)
 
 
-def read_fvecs(path, limit=None):
+def read_vecs(path, typecode, limit=None):
+    """Rows of a TEXMEX .fvecs ("f") or .ivecs ("i") file."""
     rows = []
     with open(path, "rb") as f:
         while limit is None or len(rows) < limit:
@@ -43,27 +44,9 @@ def read_fvecs(path, limit=None):
             if not head:
                 break
             (d,) = struct.unpack("<i", head)
-            a = array.array("f")
+            a = array.array(typecode)
             a.frombytes(f.read(4 * d))
             rows.append(list(a))
-    return rows
-
-
-def read_ivecs(path, limit=None):
-    return [[int(x) for x in r] for r in _read_ints(path, limit)]
-
-
-def _read_ints(path, limit):
-    rows = []
-    with open(path, "rb") as f:
-        while limit is None or len(rows) < limit:
-            head = f.read(4)
-            if not head:
-                break
-            (d,) = struct.unpack("<i", head)
-            a = array.array("i")
-            a.frombytes(f.read(4 * d))
-            rows.append(a)
     return rows
 
 
@@ -146,12 +129,12 @@ def main():
         use = os.path.join(args.data, "use512-debian-pkgdesc")
         real = bool(args.data) and os.path.isdir(use)
         if real:
-            base = read_fvecs(os.path.join(use, "debdesc_use512_base_20k.fvecs"))
-            queries = read_fvecs(
-                os.path.join(use, "debdesc_use512_query_1k.fvecs"), 100)
-            gt = read_ivecs(
+            base = read_vecs(os.path.join(use, "debdesc_use512_base_20k.fvecs"), "f")
+            queries = read_vecs(
+                os.path.join(use, "debdesc_use512_query_1k.fvecs"), "f", 100)
+            gt = read_vecs(
                 os.path.join(use, "debdesc_use512_query_1k.gt_ip_top100.ivecs"),
-                100)
+                "i", 100)
             metric = pb.METRIC_IP
         else:
             print("note: shared data absent, using random vectors")
