@@ -167,11 +167,19 @@ void FlatStore::Upsert(const uint64_t* ids, const float* x, size_t n) {
         slot_.try_emplace(ids[i], static_cast<uint32_t>(ids_.size()));
     if (inserted) {
       ids_.push_back(ids[i]);
-      data_.insert(data_.end(), x + i * dim_, x + (i + 1) * dim_);
-    } else {
+      if (!overflowed_) {
+        data_.insert(data_.end(), x + i * dim_, x + (i + 1) * dim_);
+      }
+    } else if (!overflowed_) {
       std::copy(x + i * dim_, x + (i + 1) * dim_,
                 data_.begin() + size_t{it->second} * dim_);
     }
+  }
+  if (!overflowed_ && data_.size() * sizeof(float) > max_bytes_) {
+    // Past the memory budget: keep the ids (existence), drop the vectors;
+    // searches read the stored ones instead.
+    overflowed_ = true;
+    std::vector<float>().swap(data_);
   }
 }
 
@@ -185,14 +193,21 @@ void FlatStore::Remove(const uint64_t* ids, size_t n) {
     slot_.erase(it);
     if (s != last) {
       ids_[s] = ids_[last];
-      std::copy(data_.begin() + size_t{last} * dim_,
-                data_.begin() + size_t{last + 1} * dim_,
-                data_.begin() + size_t{s} * dim_);
+      if (!overflowed_) {
+        std::copy(data_.begin() + size_t{last} * dim_,
+                  data_.begin() + size_t{last + 1} * dim_,
+                  data_.begin() + size_t{s} * dim_);
+      }
       slot_[ids_[s]] = s;
     }
     ids_.pop_back();
-    data_.resize(size_t{last} * dim_);
+    if (!overflowed_) data_.resize(size_t{last} * dim_);
   }
+}
+
+bool FlatStore::has_vectors() const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  return !overflowed_;
 }
 
 void FlatStore::Contains(const uint64_t* ids, size_t n,
@@ -213,6 +228,7 @@ std::vector<Neighbor> FlatStore::Search(
   ExactScorer scorer(query, dim_, metric_);
   TopK heap(k);
   std::shared_lock<std::shared_mutex> l(mu_);
+  if (overflowed_) return {};
   for (size_t i = 0; i < ids_.size(); ++i) {
     if (filter && !(*filter)(ids_[i])) continue;
     heap.Push(scorer.Goodness(&data_[i * dim_]), ids_[i]);
@@ -241,7 +257,8 @@ CollectionImpl::CollectionImpl(std::shared_ptr<DbCore> core,
   config_.train_threshold = r.train_threshold;
   state_.generation = r.generation;
   if (r.generation == 0) {
-    state_.flat = std::make_shared<FlatStore>(r.dim, r.metric);
+    state_.flat = std::make_shared<FlatStore>(
+        r.dim, r.metric, core_->options.max_untrained_memory_bytes);
   }
 }
 
@@ -786,7 +803,12 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
     const State& st, const float* query, const QueryOptions& o) const {
   TQ_RETURN_IF_ERROR(CheckQuery(query, o));
   if (!st.index) {
-    return st.flat->Search(query, o.k, o.filter ? &o.filter : nullptr);
+    // Untrained: exact, from memory while the vectors fit the budget, else
+    // from storage (where they always are until the first training).
+    if (st.flat->has_vectors()) {
+      return st.flat->Search(query, o.k, o.filter ? &o.filter : nullptr);
+    }
+    return ExactFromStorage(query, o);
   }
   if ((o.exact || o.rescore) && !config_.store_vectors) {
     return absl::FailedPreconditionError(

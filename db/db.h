@@ -70,6 +70,11 @@ struct DatabaseOptions {
   // Train a collection in the background once it reaches its
   // train_threshold (false: only Train() trains it).
   bool background_training = true;
+  // Raw vectors of an untrained collection are kept in memory for exact
+  // search up to this many bytes per collection; past it (a bulk load
+  // outrunning the first training) searches before the first training scan
+  // the stored vectors instead, and memory stays bounded.
+  size_t max_untrained_memory_bytes = size_t{256} << 20;
   // Threads for training, bulk encoding and SearchBatch (0 = all cores).
   uint32_t threads = 0;
   // Info().retrain_recommended when list imbalance exceeds this, or when the

@@ -50,10 +50,15 @@ struct DbCore {
   rocksdb::ColumnFamilyHandle* payload() const { return cf[4]; }
 };
 
-// Raw vectors of an untrained collection, in memory, for exact search.
+// Raw vectors of an untrained collection, in memory, for exact search, up
+// to max_bytes of vectors; past that only the ids are kept (existence,
+// count) and has_vectors() turns false for good: searches then scan the
+// stored vectors.
 class FlatStore {
  public:
-  FlatStore(uint32_t dim, Metric metric) : dim_(dim), metric_(metric) {}
+  FlatStore(uint32_t dim, Metric metric, size_t max_bytes)
+      : dim_(dim), metric_(metric), max_bytes_(max_bytes) {}
+  bool has_vectors() const;
   void Upsert(const uint64_t* ids, const float* x, size_t n);
   void Remove(const uint64_t* ids, size_t n);
   void Contains(const uint64_t* ids, size_t n, std::vector<bool>* out) const;
@@ -65,7 +70,9 @@ class FlatStore {
  private:
   const uint32_t dim_;
   const Metric metric_;
+  const size_t max_bytes_;
   mutable std::shared_mutex mu_;
+  bool overflowed_ = false;
   std::vector<float> data_;
   std::vector<uint64_t> ids_;
   absl::flat_hash_map<uint64_t, uint32_t> slot_;

@@ -8,8 +8,8 @@
 namespace tqdb {
 namespace dbformat {
 
-const char* const kCfNames[kNumCfs] = {kMetaCf, kVectorsCf, kCodesCf,
-                                       kIdmapCf, kPayloadCf};
+const char* const kCfNames[kNumCfs] = {kMetaCf, kVectorsCf, kCodesCf, kIdmapCf,
+                                       kPayloadCf};
 
 void PutBig32(std::string* dst, uint32_t v) {
   char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
@@ -93,15 +93,16 @@ std::string EncodeFormat(uint32_t version) {
 
 absl::Status DecodeFormat(absl::string_view value) {
   if (value.size() != 12) {
-    return absl::DataLossError(absl::StrCat(
-        "format entry has ", value.size(), " bytes, expected 12"));
+    return absl::DataLossError(
+        absl::StrCat("format entry has ", value.size(), " bytes, expected 12"));
   }
   const auto* u = reinterpret_cast<const uint8_t*>(value.data());
   if (Crc32c(u, 8) != DecodeFixed32(u + 8)) {
     return absl::DataLossError("format entry: checksum mismatch");
   }
   if (DecodeFixed32(u) != kFormatMagic) {
-    return absl::DataLossError("format entry: bad magic (not a tqdb directory)");
+    return absl::DataLossError(
+        "format entry: bad magic (not a tqdb directory)");
   }
   const uint32_t version = DecodeFixed32(u + 4);
   if (version > kFormatVersion) {
@@ -192,7 +193,8 @@ bool DecodeVector(absl::string_view value, uint32_t dim, float* out) {
   std::memcpy(out, value.data(), value.size());
 #else
   for (uint32_t j = 0; j < dim; ++j) {
-    out[j] = DecodeFloat(reinterpret_cast<const uint8_t*>(value.data()) + 4 * j);
+    out[j] =
+        DecodeFloat(reinterpret_cast<const uint8_t*>(value.data()) + 4 * j);
   }
 #endif
   return true;

@@ -108,9 +108,9 @@ struct CollectionRecord {
   bool store_vectors = true;
   uint64_t train_threshold = 0;
   // State.
-  uint32_t generation = 0;      // 0 = untrained
-  uint32_t trained_nlist = 0;   // lists of the active generation
-  uint64_t trained_count = 0;   // points when it was trained
+  uint32_t generation = 0;     // 0 = untrained
+  uint32_t trained_nlist = 0;  // lists of the active generation
+  uint64_t trained_count = 0;  // points when it was trained
 };
 
 std::string EncodeRecord(const CollectionRecord& r);

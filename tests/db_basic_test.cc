@@ -285,6 +285,40 @@ TEST(DbBasic, UntrainedSearchIsExact) {
   }
 }
 
+// A bulk load that outruns the first training keeps memory bounded: past
+// max_untrained_memory_bytes the untrained collection searches its stored
+// vectors, still exactly, and still counts updates right.
+TEST(DbBasic, UntrainedMemoryBudgetFallsBackToStoredVectors) {
+  TempDir tmp;
+  DatabaseOptions o;
+  o.background_training = false;
+  o.max_untrained_memory_bytes = 100 * 24 * sizeof(float);  // 100 vectors
+  auto db = OpenOrDie(tmp.path(), o);
+  for (Metric m : {Metric::kCosine, Metric::kL2}) {
+    auto c = Create(db.get(), Config(std::string("c") + MetricName(m), 24, m));
+    auto pts = MakePoints(0, 400, 24);
+    ASSERT_TRUE(c->Upsert(pts, false).ok());
+    // Updates of existing points and deletes still count right.
+    ASSERT_TRUE(c->Upsert(MakePoints(10, 20, 24, /*version=*/1), false).ok());
+    for (size_t i = 10; i < 30; ++i) pts[i] = MakePoints(i, 1, 24, 1)[0];
+    ASSERT_EQ(*c->Delete({399, 398, 5000}, false), 2u);
+    pts.resize(398);
+    EXPECT_EQ(c->Count(), 398u);
+    QueryOptions q;
+    q.k = 10;
+    for (int qi = 0; qi < 10; ++qi) {
+      auto v = VectorFor(7000 + qi, 0, 24);
+      auto r = c->Search(v, q);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(Ids(*r), BruteForce(pts, v, m, 10)) << MetricName(m);
+    }
+    // Training from there works as usual.
+    ASSERT_TRUE(c->Train().ok());
+    EXPECT_TRUE(c->Info()->trained);
+    EXPECT_EQ(c->Count(), 398u);
+  }
+}
+
 // Reopen after a clean close gives identical results, untrained and trained.
 TEST(DbBasic, ReopenGivesIdenticalResults) {
   TempDir tmp;
