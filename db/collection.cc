@@ -1226,6 +1226,9 @@ absl::Status CollectionImpl::TrainLocked(bool retrain, bool* trained_now) {
   // write lock, the last (small) one under it, then the switch.
   auto catch_up = [&](std::vector<uint64_t> dirty) -> absl::Status {
     for (size_t at = 0; at < dirty.size(); at += kEncodeChunk) {
+      // A bulk load can leave millions of points to catch up with: stop
+      // promptly when the database closes.
+      if (stop_) return stopped();
       const size_t m = std::min(kEncodeChunk, dirty.size() - at);
       std::vector<std::string> pkeys(m), ikeys(m);
       for (size_t i = 0; i < m; ++i) {
