@@ -6,8 +6,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -516,6 +519,50 @@ TEST(RpcTest, ApiKey) {
   ASSERT_TRUE(
       health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &hr).ok());
   EXPECT_EQ(hr.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+TEST(RpcTest, Tls) {
+  dbtest::TempDir certs;
+  const std::string key = certs.sub("key.pem"), cert = certs.sub("cert.pem");
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+      key + " -out " + cert + " 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl (tools/setup.sh) failed";
+  ServerOptions so;
+  so.tls_cert_pem = ReadFile(cert);
+  so.tls_key_pem = ReadFile(key);
+  TestServer ts(so);
+  // A TLS client that trusts the certificate gets through...
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = so.tls_cert_pem;
+  auto ch =
+      grpc::CreateChannel(ts.server()->address(), grpc::SslCredentials(ssl));
+  auto stub = pb::Collections::NewStub(ch);
+  pb::ListCollectionsResponse list;
+  {
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(stub->List(&ctx, pb::ListCollectionsRequest(), &list).ok());
+  }
+  // ... a plaintext one does not.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  EXPECT_CODE(ts.collections().List(&ctx, pb::ListCollectionsRequest(), &list),
+              UNAVAILABLE);
+  // Half a TLS pair is refused at start.
+  ServerOptions half;
+  half.tls_cert_pem = so.tls_cert_pem;
+  auto db = Database::Open(certs.sub("db"), DatabaseOptions());
+  ASSERT_TRUE(db.ok());
+  auto bad = Server::Start(db->get(), half);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(RpcTest, HealthAndReflection) {

@@ -22,6 +22,8 @@ PACKAGES=(
   # the black-box gRPC test's client (stubs generated at test time), and the
   # CLI end-to-end test's file writers (.npy, .hdf5)
   python3-grpcio python3-protobuf python3-numpy python3-h5py
+  # the TLS test's self-signed certificate
+  openssl
   # tqdb ingest's file readers (tools/readers.cc): HDF5 and JSON Lines
   libhdf5-dev nlohmann-json3-dev
   # the readers' libFuzzer fuzzers (tools/fuzz.sh)
