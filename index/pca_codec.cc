@@ -50,6 +50,12 @@ absl::StatusOr<UnitCodebooks> LoadCodebooks() {
   return u;
 }
 
+// Codebook scales tried per vector: 2^(i/8 - 1/2), i = 0..8.
+constexpr int kNumScales = 9;
+const double kScales[kNumScales] = {0.70710678, 0.77110541, 0.84089642,
+                                    0.91700404, 1.0,        1.09050773,
+                                    1.18920712, 1.29683955, 1.41421356};
+
 uint32_t RoundUp4(uint32_t x) { return (x + 3) & ~3u; }
 
 // IEEE binary16, round to nearest even; magnitudes beyond the largest
@@ -160,6 +166,8 @@ class PcaScanCodec : public ScanCodec {
   absl::Status EncodeBatch(const float* v, size_t n,
                            uint8_t* codes) const override {
     const uint32_t d = p_.d, k = static_cast<uint32_t>(p_.bits.size());
+    std::vector<double> c(k);
+    std::vector<uint8_t> idx(k), cand(k);
     for (size_t i = 0; i < n; ++i) {
       const float* r = v + i * d;
       uint8_t* code = codes + i * code_bytes_;
@@ -170,17 +178,37 @@ class PcaScanCodec : public ScanCodec {
       double dot = 0;  // <u, u_hat> for the unit direction u = r / ||r||
       if (norm > 0) {
         for (uint32_t j = 0; j < k; ++j) {
-          const double c = kernels::Dot(&p_.rows[size_t{j} * d], r, d) / norm;
-          const uint32_t b = p_.bits[j];
-          const std::vector<float>& t = books_.thr[b];
-          const float z = static_cast<float>(c / p_.sigma[j]);
-          // upper_bound counts thresholds <= z; the quantizer counts those
-          // < z (ties go low), identical but for exact ties.
-          const uint32_t q = static_cast<uint32_t>(
-              std::upper_bound(t.begin(), t.end() - 1, z) - t.begin());
-          dot += c * p_.sigma[j] * books_.cent[b][q];
-          WriteBits(code, offset_[j], b, q);
+          c[j] = kernels::Dot(&p_.rows[size_t{j} * d], r, d) / norm;
         }
+        // The renorm estimate errs by ||r|| <q, u_hat / <u, u_hat> - u>,
+        // whose size is tan(angle(u, u_hat)): pick, among codebook scales
+        // kScales[s] (the codebook of N(0, (s sigma)^2)), the one whose code
+        // has the largest cosine with u. The scale is not stored: the
+        // factor absorbs it.
+        double best = -1;
+        for (int si = 0; si < kNumScales; ++si) {
+          double dt = 0, nn = 0;
+          for (uint32_t j = 0; j < k; ++j) {
+            const uint32_t b = p_.bits[j];
+            const std::vector<float>& t = books_.thr[b];
+            const float z =
+                static_cast<float>(c[j] / (p_.sigma[j] * kScales[si]));
+            const uint32_t q = static_cast<uint32_t>(
+                std::upper_bound(t.begin(), t.end() - 1, z) - t.begin());
+            const double v = p_.sigma[j] * books_.cent[b][q];
+            dt += c[j] * v;
+            nn += v * v;
+            cand[j] = static_cast<uint8_t>(q);
+          }
+          const double cs = nn > 0 ? dt / std::sqrt(nn) : 0;
+          if (cs > best) {
+            best = cs;
+            dot = dt;
+            idx.swap(cand);
+          }
+        }
+        for (uint32_t j = 0; j < k; ++j)
+          WriteBits(code, offset_[j], p_.bits[j], idx[j]);
       }
       uint8_t* f = code + index_bytes_;
       PutFactor(f, dot > 1e-30 ? norm / dot : 0.0, 1);
