@@ -14,6 +14,10 @@
 // anisotropic data (use512's residual eigenvalue AM/GM is 3.2) bits go
 // where the variance is. Inner products use TurboQuant's renorm estimator,
 // <q, r> ~ f * <q, u_hat> with f = ||r|| / <u, u_hat>.
+// Its error is ||r|| <q, u_hat / <u, u_hat> - u>, of size tan(angle(u,
+// u_hat)), so each vector is coded with the codebook scale (one of nine,
+// 2^(i/8 - 1/2) times the trained one) whose code has the largest cosine
+// with u; the factor absorbs the scale, so it is not stored.
 //
 // Size: the bytes of TurboQuant renorm at the same `bits` (ceil(bits * d / 8)
 // plus 4 bytes per float32 factor), spent as float16 factors (2 bytes each,
