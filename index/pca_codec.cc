@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <queue>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "quant/codebook.h"
 #include "quant/coding.h"
 #include "quant/kernels.h"
+#include "quant/rotation.h"
 #include "quant/status_macros.h"
 
 // LAPACK (Debian's liblapack): symmetric eigendecomposition.
@@ -23,7 +25,12 @@ namespace {
 
 constexpr uint32_t kKindPca = 2;  // ScanCodec kind tag (see scan_codec.cc)
 constexpr uint32_t kPcaMagic = 0x31414350;  // "PCA1"
-constexpr uint32_t kPcaVersion = 1;
+// Version 1: unnormalized residuals, widths {0,1,2,4,8}, nibble-layout codes.
+// Version 2: unit-normalized residuals, group rotations, widths 0..8,
+// tightly packed codes, float16 factors.
+constexpr uint32_t kPcaVersion = 2;
+constexpr uint32_t kFactorF32 = 0, kFactorF16 = 1;
+constexpr uint32_t kFactorFormat = kFactorF16;
 
 // Unit-variance Lloyd-Max codebooks for b = 1..8 (Gaussian law).
 struct UnitCodebooks {
@@ -43,44 +50,90 @@ absl::StatusOr<UnitCodebooks> LoadCodebooks() {
   return u;
 }
 
+// Codebook scales tried per vector: 2^(i/8 - 1/2), i = 0..8.
+constexpr int kNumScales = 9;
+const double kScales[kNumScales] = {0.70710678, 0.77110541, 0.84089642,
+                                    0.91700404, 1.0,        1.09050773,
+                                    1.18920712, 1.29683955, 1.41421356};
+
 uint32_t RoundUp4(uint32_t x) { return (x + 3) & ~3u; }
+
+// IEEE binary16, round to nearest even; magnitudes beyond the largest
+// finite half (65504) saturate to it, non-finite inputs never occur here.
+uint16_t FloatToHalf(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
+  x &= 0x7fffffffu;
+  if (x >= 0x477fe000u) return sign | 0x7bffu;  // >= 65504
+  if (x < 0x38800000u) {                        // below 2^-14: subnormal
+    float a;
+    std::memcpy(&a, &x, 4);
+    return sign | static_cast<uint16_t>(std::nearbyint(a * 16777216.0f));
+  }
+  uint32_t h = (((x >> 23) - 112) << 10) | ((x & 0x7fffffu) >> 13);
+  const uint32_t rem = x & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) ++h;
+  return sign | static_cast<uint16_t>(std::min<uint32_t>(h, 0x7bffu));
+}
+
+float HalfToFloat(uint16_t h) {
+  const uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  float v;
+  if (e == 0) {
+    v = std::ldexp(static_cast<float>(m), -24);
+  } else {  // e == 31 (inf/NaN) is never written
+    const uint32_t x = ((e + 112) << 23) | (m << 13);
+    std::memcpy(&v, &x, 4);
+  }
+  return (h & 0x8000u) ? -v : v;
+}
+
+// The trained transform: row i of `rows` (k x d) is code coordinate i,
+// quantized with bits[i] bits at scale sigma[i].
+struct PcaParams {
+  uint32_t d = 0;
+  std::vector<float> rows;
+  std::vector<float> sigma;
+  std::vector<uint8_t> bits;
+  float factor_scale = 1.0f;  // factors are stored divided by this (^2 for L2)
+  uint32_t factor_format = kFactorFormat;
+};
 
 class PcaScanCodec : public ScanCodec {
  public:
-  PcaScanCodec(const CodecOptions& o, uint32_t d, std::vector<float> basis,
-               std::vector<float> sigma, std::vector<uint8_t> bits,
-               UnitCodebooks books)
-      : options_(o),
-        d_(d),
-        basis_(std::move(basis)),
-        sigma_(std::move(sigma)),
-        bits_(std::move(bits)),
-        books_(std::move(books)) {
-    // First-fit decreasing packing of 1..4-bit coordinates into nibbles.
-    std::vector<uint32_t> order;
-    for (uint32_t j = 0; j < d_; ++j) {
-      if (bits_[j] >= 1 && bits_[j] <= 4) order.push_back(j);
-      if (bits_[j] >= 5) bytes_.push_back(j);
-    }
-    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-      return bits_[a] > bits_[b];
-    });
+  PcaScanCodec(const CodecOptions& o, PcaParams p, UnitCodebooks books)
+      : options_(o), p_(std::move(p)), books_(std::move(books)) {
+    const uint32_t k = static_cast<uint32_t>(p_.bits.size());
+    // Rows come in non-increasing width order, so first fit is first-fit
+    // decreasing: 1..4-bit coordinates share 4-bit sub-codes (stream A),
+    // 5..8-bit ones get a byte sub-code each (stream C).
     std::vector<uint32_t> used;
-    for (uint32_t j : order) {
+    size_t bit_total = 0;
+    for (uint32_t i = 0; i < k; ++i) {
+      const uint8_t b = p_.bits[i];
+      offset_.push_back(static_cast<uint32_t>(bit_total));
+      bit_total += b;
+      if (b >= 5) {
+        bytes_.push_back(i);
+        continue;
+      }
       size_t g = 0;
-      while (g < used.size() && used[g] + bits_[j] > 4) ++g;
+      while (g < used.size() && used[g] + b > 4) ++g;
       if (g == used.size()) {
         used.push_back(0);
         nibbles_.emplace_back();
       }
-      nibbles_[g].push_back({j, bits_[j], static_cast<uint8_t>(used[g])});
-      used[g] += bits_[j];
+      nibbles_[g].push_back({i, b, static_cast<uint8_t>(used[g])});
+      used[g] += b;
     }
     shape_.m4a = RoundUp4(static_cast<uint32_t>(nibbles_.size()));
     nibbles_.resize(shape_.m4a);
     shape_.m8 = static_cast<uint32_t>(bytes_.size());
     shape_.nfactors = o.single_factor ? 1 : 2;
-    code_bytes_ = shape_.m4a / 2 + shape_.m8 + 4 * shape_.nfactors;
+    index_bytes_ = (bit_total + 7) / 8;
+    factor_bytes_ = p_.factor_format == kFactorF16 ? 2 : 4;
+    code_bytes_ = index_bytes_ + factor_bytes_ * shape_.nfactors;
     describe_ = absl::StrCat("pca ", o.bits, "-bit (", code_bytes_, " B)");
   }
 
@@ -88,13 +141,16 @@ class PcaScanCodec : public ScanCodec {
     std::string in;
     PutFixed32(&in, kPcaMagic);
     PutFixed32(&in, kPcaVersion);
-    PutFixed32(&in, d_);
+    PutFixed32(&in, p_.d);
     PutFixed32(&in, options_.bits);
     PutFixed64(&in, options_.seed);
     PutFixed32(&in, options_.single_factor ? 1 : 0);
-    for (float s : sigma_) PutFloat(&in, s);
-    in.append(reinterpret_cast<const char*>(bits_.data()), bits_.size());
-    for (float v : basis_) PutFloat(&in, v);
+    PutFixed32(&in, p_.factor_format);
+    PutFloat(&in, p_.factor_scale);
+    PutFixed32(&in, static_cast<uint32_t>(p_.bits.size()));
+    in.append(reinterpret_cast<const char*>(p_.bits.data()), p_.bits.size());
+    for (float s : p_.sigma) PutFloat(&in, s);
+    for (float v : p_.rows) PutFloat(&in, v);
     PutCrcTrailer(&in);
     std::string s;
     PutFixed32(&s, kKindPca);
@@ -102,46 +158,61 @@ class PcaScanCodec : public ScanCodec {
     return s;
   }
   const CodecOptions& options() const override { return options_; }
-  uint32_t dim() const override { return d_; }
+  uint32_t dim() const override { return p_.d; }
   size_t code_bytes() const override { return code_bytes_; }
   const ScanShape& shape() const override { return shape_; }
   std::string Describe() const override { return describe_; }
 
   absl::Status EncodeBatch(const float* v, size_t n,
                            uint8_t* codes) const override {
-    std::vector<float> coef(d_);
-    std::vector<uint8_t> idx(d_);
+    const uint32_t d = p_.d, k = static_cast<uint32_t>(p_.bits.size());
+    std::vector<double> c(k);
+    std::vector<uint8_t> idx(k), cand(k);
     for (size_t i = 0; i < n; ++i) {
-      const float* r = v + i * d_;
+      const float* r = v + i * d;
       uint8_t* code = codes + i * code_bytes_;
       std::memset(code, 0, code_bytes_);
-      double dot = 0, nsq = 0;
-      for (uint32_t j = 0; j < d_; ++j) {
-        const double c = kernels::Dot(&basis_[size_t{j} * d_], r, d_);
-        nsq += c * c;
-        const uint32_t b = bits_[j];
-        if (b == 0) continue;
-        const float z = static_cast<float>(c / sigma_[j]);
-        const std::vector<float>& t = books_.thr[b];
-        const uint32_t k = static_cast<uint32_t>(
-            std::upper_bound(t.begin(), t.end() - 1, z) - t.begin());
-        // upper_bound counts thresholds <= z; the quantizer counts those < z
-        // (ties go low), identical but for exact ties.
-        idx[j] = static_cast<uint8_t>(k);
-        dot += c * sigma_[j] * books_.cent[b][k];
+      double nsq = 0;
+      for (uint32_t a = 0; a < d; ++a) nsq += double{r[a]} * r[a];
+      const double norm = std::sqrt(nsq);
+      double dot = 0;  // <u, u_hat> for the unit direction u = r / ||r||
+      if (norm > 0) {
+        for (uint32_t j = 0; j < k; ++j) {
+          c[j] = kernels::Dot(&p_.rows[size_t{j} * d], r, d) / norm;
+        }
+        // The renorm estimate errs by ||r|| <q, u_hat / <u, u_hat> - u>,
+        // whose size is tan(angle(u, u_hat)): pick, among codebook scales
+        // kScales[s] (the codebook of N(0, (s sigma)^2)), the one whose code
+        // has the largest cosine with u. The scale is not stored: the
+        // factor absorbs it.
+        double best = -1;
+        for (int si = 0; si < kNumScales; ++si) {
+          double dt = 0, nn = 0;
+          for (uint32_t j = 0; j < k; ++j) {
+            const uint32_t b = p_.bits[j];
+            const std::vector<float>& t = books_.thr[b];
+            const float z =
+                static_cast<float>(c[j] / (p_.sigma[j] * kScales[si]));
+            const uint32_t q = static_cast<uint32_t>(
+                std::upper_bound(t.begin(), t.end() - 1, z) - t.begin());
+            const double v = p_.sigma[j] * books_.cent[b][q];
+            dt += c[j] * v;
+            nn += v * v;
+            cand[j] = static_cast<uint8_t>(q);
+          }
+          const double cs = nn > 0 ? dt / std::sqrt(nn) : 0;
+          if (cs > best) {
+            best = cs;
+            dot = dt;
+            idx.swap(cand);
+          }
+        }
+        for (uint32_t j = 0; j < k; ++j)
+          WriteBits(code, offset_[j], p_.bits[j], idx[j]);
       }
-      for (uint32_t g = 0; g < nibbles_.size(); ++g) {
-        uint32_t val = 0;
-        for (const Slot& s : nibbles_[g])
-          val |= uint32_t{idx[s.coord]} << s.shift;
-        code[g / 2] |= static_cast<uint8_t>((g % 2) ? val << 4 : val);
-      }
-      for (uint32_t t = 0; t < bytes_.size(); ++t) {
-        code[shape_.m4a / 2 + t] = idx[bytes_[t]];
-      }
-      uint8_t* f = code + shape_.m4a / 2 + shape_.m8;
-      EncodeFloat(f, dot > 1e-30 ? static_cast<float>(nsq / dot) : 0.0f);
-      if (shape_.nfactors == 2) EncodeFloat(f + 4, static_cast<float>(nsq));
+      uint8_t* f = code + index_bytes_;
+      PutFactor(f, dot > 1e-30 ? norm / dot : 0.0, 1);
+      if (shape_.nfactors == 2) PutFactor(f + factor_bytes_, nsq, 2);
     }
     return absl::OkStatus();
   }
@@ -149,19 +220,27 @@ class PcaScanCodec : public ScanCodec {
   void Unpack(const uint8_t* code, uint8_t* sub4a, uint8_t* /*sub4b*/,
               uint8_t* sub8, float* factors) const override {
     for (uint32_t g = 0; g < shape_.m4a; ++g) {
-      sub4a[g] = (g % 2) ? code[g / 2] >> 4 : code[g / 2] & 0xF;
+      uint32_t val = 0;
+      for (const Slot& s : nibbles_[g]) {
+        val |= ReadBits(code, offset_[s.row], s.bits) << s.shift;
+      }
+      sub4a[g] = static_cast<uint8_t>(val);
     }
-    std::memcpy(sub8, code + shape_.m4a / 2, shape_.m8);
-    const uint8_t* f = code + shape_.m4a / 2 + shape_.m8;
+    for (uint32_t t = 0; t < bytes_.size(); ++t) {
+      sub8[t] = static_cast<uint8_t>(
+          ReadBits(code, offset_[bytes_[t]], p_.bits[bytes_[t]]));
+    }
+    const uint8_t* f = code + index_bytes_;
     for (uint32_t i = 0; i < shape_.nfactors; ++i) {
-      factors[i] = DecodeFloat(f + 4 * i);
+      factors[i] = GetFactor(f + factor_bytes_ * i, i + 1);
     }
   }
 
   void BuildLuts(const float* u, bool /*l2*/, QueryLuts* out) const override {
-    std::vector<float> w(d_);  // sigma_j * <e_j, u>
-    for (uint32_t j = 0; j < d_; ++j) {
-      w[j] = sigma_[j] * kernels::Dot(&basis_[size_t{j} * d_], u, d_);
+    const uint32_t d = p_.d, k = static_cast<uint32_t>(p_.bits.size());
+    std::vector<float> w(k);  // sigma_i * <row_i, u>
+    for (uint32_t i = 0; i < k; ++i) {
+      w[i] = p_.sigma[i] * kernels::Dot(&p_.rows[size_t{i} * d], u, d);
     }
     out->a.assign(size_t{shape_.m4a} * 16, 0.0f);
     out->b.clear();
@@ -171,8 +250,8 @@ class PcaScanCodec : public ScanCodec {
       for (uint32_t c = 0; c < 16; ++c) {
         float s = 0.0f;
         for (const Slot& sl : nibbles_[g]) {
-          const uint32_t k = (c >> sl.shift) & ((1u << sl.bits) - 1);
-          s += w[sl.coord] * books_.cent[sl.bits][k];
+          const uint32_t q = (c >> sl.shift) & ((1u << sl.bits) - 1);
+          s += w[sl.row] * books_.cent[sl.bits][q];
         }
         t[c] = s;
       }
@@ -180,8 +259,8 @@ class PcaScanCodec : public ScanCodec {
     for (uint32_t i = 0; i < bytes_.size(); ++i) {
       const uint32_t j = bytes_[i];
       float* t = &out->c[size_t{i} * 256];
-      for (uint32_t c = 0; c < (1u << bits_[j]); ++c) {
-        t[c] = w[j] * books_.cent[bits_[j]][c];
+      for (uint32_t c = 0; c < (1u << p_.bits[j]); ++c) {
+        t[c] = w[j] * books_.cent[p_.bits[j]][c];
       }
     }
   }
@@ -202,19 +281,49 @@ class PcaScanCodec : public ScanCodec {
 
  private:
   struct Slot {
-    uint32_t coord;
+    uint32_t row;
     uint8_t bits, shift;
   };
+
+  static void WriteBits(uint8_t* dst, uint32_t off, uint32_t bits, uint32_t v) {
+    for (uint32_t i = 0; i < bits; ++i, ++off) {
+      dst[off >> 3] |= static_cast<uint8_t>(((v >> i) & 1) << (off & 7));
+    }
+  }
+  static uint32_t ReadBits(const uint8_t* src, uint32_t off, uint32_t bits) {
+    uint32_t v = 0;
+    for (uint32_t i = 0; i < bits; ++i, ++off) {
+      v |= uint32_t{(src[off >> 3] >> (off & 7)) & 1u} << i;
+    }
+    return v;
+  }
+  // power = 1 for the scale factor, 2 for ||r||^2.
+  void PutFactor(uint8_t* dst, double value, int power) const {
+    if (p_.factor_format == kFactorF32) {
+      EncodeFloat(dst, static_cast<float>(value));
+      return;
+    }
+    const double s = power == 1 ? p_.factor_scale
+                                : double{p_.factor_scale} * p_.factor_scale;
+    const uint16_t h = FloatToHalf(static_cast<float>(value / s));
+    dst[0] = static_cast<uint8_t>(h & 0xff);
+    dst[1] = static_cast<uint8_t>(h >> 8);
+  }
+  float GetFactor(const uint8_t* src, int power) const {
+    if (p_.factor_format == kFactorF32) return DecodeFloat(src);
+    const float s =
+        power == 1 ? p_.factor_scale : p_.factor_scale * p_.factor_scale;
+    return HalfToFloat(static_cast<uint16_t>(src[0] | (src[1] << 8))) * s;
+  }
+
   CodecOptions options_;
-  uint32_t d_;
-  std::vector<float> basis_;  // row j = principal axis j
-  std::vector<float> sigma_;
-  std::vector<uint8_t> bits_;
+  PcaParams p_;
   UnitCodebooks books_;
+  std::vector<uint32_t> offset_;  // bit offset of each row's index
   std::vector<std::vector<Slot>> nibbles_;
   std::vector<uint32_t> bytes_;
   ScanShape shape_;
-  size_t code_bytes_ = 0;
+  size_t index_bytes_ = 0, factor_bytes_ = 4, code_bytes_ = 0;
   std::string describe_;
 };
 
@@ -228,24 +337,41 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> CreatePcaCodec(const CodecOptions& o,
     return absl::InvalidArgumentError(
         absl::StrCat("bits per dimension must be in [1, 8], got ", o.bits));
   }
+  if (dim < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pca codec: dimension must be >= 2, got ", dim));
+  }
   if (train == nullptr || n < 2) {
     return absl::InvalidArgumentError(
         absl::StrCat("pca codec: needs at least 2 training rows, got ", n));
   }
   const size_t d = dim;
-  // Second moment of the residuals (what the codes approximate).
+  // Second moment of the residual directions r / ||r|| (what the codes
+  // approximate: the norm is a per-vector factor), and the mean ||r||^2.
   std::vector<double> cov(d * d, 0.0);
+  double norm_sq_sum = 0;
+  size_t used = 0;
   for (size_t i = 0; i < n; ++i) {
     const float* r = train + i * d;
+    double nsq = 0;
+    for (size_t a = 0; a < d; ++a) nsq += double{r[a]} * r[a];
+    if (!(nsq > 0) || !std::isfinite(nsq)) continue;
+    norm_sq_sum += nsq;
+    ++used;
+    const double inv = 1.0 / nsq;
     for (size_t a = 0; a < d; ++a) {
-      const double ra = r[a];
+      const double ra = r[a] * inv;
       double* row = &cov[a * d];
       for (size_t b = a; b < d; ++b) row[b] += ra * r[b];
     }
   }
+  if (used == 0) {
+    return absl::InvalidArgumentError(
+        "pca codec: every training residual is zero");
+  }
   for (size_t a = 0; a < d; ++a) {
     for (size_t b = a; b < d; ++b) {
-      cov[a * d + b] /= n;
+      cov[a * d + b] /= used;
       cov[b * d + a] = cov[a * d + b];
     }
   }
@@ -262,43 +388,82 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> CreatePcaCodec(const CodecOptions& o,
         absl::StrCat("pca codec: eigendecomposition failed (info ", info, ")"));
   }
   // dsyev: ascending eigenvalues, eigenvector k in column k (column-major),
-  // i.e. contiguous at cov[k * d]. Keep descending order.
-  std::vector<float> basis(d * d), sigma(d);
-  for (size_t j = 0; j < d; ++j) {
-    const size_t k = d - 1 - j;
-    sigma[j] = static_cast<float>(std::sqrt(std::max(w[k], 1e-20)));
-    for (size_t a = 0; a < d; ++a)
-      basis[j * d + a] = static_cast<float>(cov[k * d + a]);
-  }
+  // i.e. contiguous at cov[k * d]. Axis j = eigenvector d - 1 - j.
+  std::vector<double> lambda(d);
+  for (size_t j = 0; j < d; ++j) lambda[j] = std::max(w[d - 1 - j], 0.0);
+  auto axis = [&](size_t j) { return &cov[(d - 1 - j) * d]; };
+
   TQ_ASSIGN_OR_RETURN(UnitCodebooks books, LoadCodebooks());
-  // Reverse water-filling, greedily, over the widths that pack without
-  // waste (1, 2, 4 bits in nibbles, 8 in bytes), so the code takes b * d
-  // bits like TurboQuant's: each step goes to the coordinate whose next
-  // width removes the most expected squared error per bit spent.
-  auto next_width = [](uint8_t b) -> uint8_t {
-    return b == 0 ? 1 : (b == 1 ? 2 : (b == 2 ? 4 : (b == 4 ? 8 : 0)));
-  };
+  // Reverse water-filling, one bit at a time (the Lloyd-Max distortion
+  // D(b) is convex in b, so greedy is optimal): each bit goes to the axis
+  // whose next bit removes the most expected squared error,
+  // lambda_j * (D(b_j) - D(b_j + 1)). The budget is the bytes of TurboQuant
+  // renorm at o.bits (ceil(o.bits * d / 8) plus its float32 factors) minus
+  // this codec's factors, so both take the same bytes per vector.
+  const size_t nfactors = o.single_factor ? 1 : 2;
+  const size_t factor_bytes = kFactorFormat == kFactorF16 ? 2 : 4;
+  int64_t budget = static_cast<int64_t>(
+      ((size_t{o.bits} * d + 7) / 8 + 4 * nfactors - factor_bytes * nfactors) *
+      8);
   std::vector<uint8_t> bits(d, 0);
   auto gain = [&](size_t j) {
-    const uint8_t nb = next_width(bits[j]);
-    const double var = double{sigma[j]} * sigma[j];
-    return var * (books.mse[bits[j]] - books.mse[nb]) / (nb - bits[j]);
+    return lambda[j] * (books.mse[bits[j]] - books.mse[bits[j] + 1]);
   };
   std::priority_queue<std::pair<double, size_t>> heap;
   for (size_t j = 0; j < d; ++j) heap.push({gain(j), j});
-  int64_t budget = int64_t{o.bits} * static_cast<int64_t>(d);
   while (!heap.empty() && budget > 0) {
     const size_t j = heap.top().second;
     heap.pop();
-    const uint8_t nb = next_width(bits[j]);
-    if (nb - bits[j] > budget) continue;  // too wide for what is left
-    budget -= nb - bits[j];
-    bits[j] = nb;
-    if (bits[j] < 8) heap.push({gain(j), j});
+    --budget;
+    if (++bits[j] < 8) heap.push({gain(j), j});
+  }
+  // Axes of equal width share one codebook scale: a Haar-random rotation
+  // within each group (seeded by o.seed and the width) makes its
+  // coordinates Gaussian-like with the group's mean variance, whatever the
+  // law of the individual principal coordinates. The MSE of an ideal
+  // per-axis Gaussian quantizer is unchanged (sum lambda_j D(b) is
+  // rotation-invariant within a group); what the rotation buys is the
+  // Gaussian shape the Lloyd-Max codebook is designed for. The rotation is
+  // folded into the stored rows, so encoding stays one k x d product.
+  PcaParams p;
+  p.d = dim;
+  p.factor_format = kFactorFormat;
+  p.factor_scale = static_cast<float>(std::sqrt(norm_sq_sum / used));
+  if (!(p.factor_scale > 0) || !std::isfinite(p.factor_scale)) {
+    p.factor_scale = 1.0f;
+  }
+  for (uint32_t b = 8; b >= 1; --b) {
+    std::vector<size_t> group;
+    double var = 0;
+    for (size_t j = 0; j < d; ++j) {
+      if (bits[j] == b) {
+        group.push_back(j);
+        var += lambda[j];
+      }
+    }
+    const size_t m = group.size();
+    if (m == 0) continue;
+    const float sigma = static_cast<float>(std::sqrt(std::max(var / m, 1e-30)));
+    std::vector<float> rot(1, 1.0f);  // m x m, row-major
+    if (m >= 2) {
+      TQ_ASSIGN_OR_RETURN(
+          DenseRotation dr,
+          DenseRotation::Create(static_cast<uint32_t>(m),
+                                o.seed + 0x9e3779b97f4a7c15ull * b));
+      rot = dr.matrix();
+    }
+    for (size_t i = 0; i < m; ++i) {
+      for (size_t a = 0; a < d; ++a) {
+        double s = 0;
+        for (size_t t = 0; t < m; ++t) s += rot[i * m + t] * axis(group[t])[a];
+        p.rows.push_back(static_cast<float>(s));
+      }
+      p.sigma.push_back(sigma);
+      p.bits.push_back(static_cast<uint8_t>(b));
+    }
   }
   return std::unique_ptr<ScanCodec>(
-      new PcaScanCodec(o, dim, std::move(basis), std::move(sigma),
-                       std::move(bits), std::move(books)));
+      new PcaScanCodec(o, std::move(p), std::move(books)));
 }
 
 absl::StatusOr<std::unique_ptr<ScanCodec>> DeserializePcaCodec(
@@ -310,7 +475,8 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> DeserializePcaCodec(
   absl::string_view payload;
   if (!CheckCrcTrailer(bytes, &payload)) return corrupt("checksum mismatch");
   Decoder dec(payload);
-  uint32_t magic = 0, version = 0, d = 0, bits = 0, single = 0;
+  uint32_t magic = 0, version = 0, d = 0, bits = 0, single = 0, format = 0,
+           k = 0;
   uint64_t seed = 0;
   if (!dec.GetFixed32(&magic) || !dec.GetFixed32(&version) ||
       magic != kPcaMagic) {
@@ -318,11 +484,17 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> DeserializePcaCodec(
   }
   if (version != kPcaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "pca codec format version ", version, " is not supported"));
+        "pca codec format version ", version, " is not supported (this build ",
+        "reads version ", kPcaVersion,
+        "); rebuild the index or collection from the raw vectors"));
   }
+  PcaParams p;
   if (!dec.GetFixed32(&d) || !dec.GetFixed32(&bits) || !dec.GetFixed64(&seed) ||
-      !dec.GetFixed32(&single) || d < 2 || bits < 1 || bits > 8 ||
-      dec.remaining() != size_t{d} * 4 + d + size_t{d} * d * 4) {
+      !dec.GetFixed32(&single) || !dec.GetFixed32(&format) ||
+      !dec.GetFloat(&p.factor_scale) || !dec.GetFixed32(&k) || d < 2 ||
+      bits < 1 || bits > 8 || k > d || format > kFactorF16 ||
+      !(p.factor_scale > 0) ||
+      dec.remaining() != size_t{k} + size_t{k} * 4 + size_t{k} * d * 4) {
     return corrupt("bad dimensions");
   }
   CodecOptions o;
@@ -330,20 +502,22 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> DeserializePcaCodec(
   o.bits = bits;
   o.seed = seed;
   o.single_factor = single != 0;
-  std::vector<float> sigma(d), basis(size_t{d} * d);
-  std::vector<uint8_t> b(d);
-  for (float& s : sigma) dec.GetFloat(&s);
+  p.d = d;
+  p.factor_format = format;
   absl::string_view raw;
-  dec.GetRaw(d, &raw);
-  std::memcpy(b.data(), raw.data(), d);
-  for (uint8_t v : b) {
-    if (v > 8) return corrupt("bits out of range");
+  dec.GetRaw(k, &raw);
+  p.bits.assign(raw.begin(), raw.end());
+  for (size_t i = 0; i < k; ++i) {
+    if (p.bits[i] < 1 || p.bits[i] > 8 || (i > 0 && p.bits[i] > p.bits[i - 1]))
+      return corrupt("bits out of range");
   }
-  for (float& v : basis) dec.GetFloat(&v);
+  p.sigma.resize(k);
+  p.rows.resize(size_t{k} * d);
+  for (float& s : p.sigma) dec.GetFloat(&s);
+  for (float& v : p.rows) dec.GetFloat(&v);
   TQ_ASSIGN_OR_RETURN(UnitCodebooks books, LoadCodebooks());
   return std::unique_ptr<ScanCodec>(
-      new PcaScanCodec(o, d, std::move(basis), std::move(sigma), std::move(b),
-                       std::move(books)));
+      new PcaScanCodec(o, std::move(p), std::move(books)));
 }
 
 }  // namespace tqdb

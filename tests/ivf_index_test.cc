@@ -127,7 +127,7 @@ TEST(IvfIndexTest, EveryMethodAndBitWidthFindsNeighbours) {
       {"renorm", 6, 4, 0.85}, {"prod", 1, 4, 0.26},   {"prod", 2, 4, 0.4},
       {"prod", 3, 4, 0.55},   {"prod", 4, 4, 0.68},   {"prod", 7, 4, 0.85},
       {"pq", 2, 4, 0.6},      {"pq", 4, 4, 0.72},     {"pq", 4, 8, 0.78},
-      {"pca", 2, 4, 0.55},    {"pca", 4, 4, 0.71},
+      {"pca", 2, 4, 0.58},    {"pca", 4, 4, 0.77},
   };
 
   for (Metric m : {Metric::kInnerProduct, Metric::kL2, Metric::kCosine}) {
@@ -400,10 +400,10 @@ TEST(IvfIndexTest, RecallOnUse512) {
     double floor_r1;  // recall@1@1, nprobe = nlist, no rescore
   };
   // Measured (565 lists): renorm 0.755 / 0.927, pq 0.692 / 0.918,
-  // pca 0.791 / 0.941.
+  // pca 0.881 / 0.965.
   for (const Case& c :
        {Case{"renorm", 2, 0.72}, Case{"renorm", 4, 0.90}, Case{"pq", 4, 0.88},
-        Case{"pca", 2, 0.76}, Case{"pca", 4, 0.91}}) {
+        Case{"pca", 2, 0.85}, Case{"pca", 4, 0.94}}) {
     auto idx = Build(base, d, Metric::kInnerProduct, c.method, c.bits, 565);
     ASSERT_NE(idx, nullptr);
     SearchParams p;

@@ -1,0 +1,228 @@
+// The "pca" codec (index/pca_codec.h): recall against TurboQuant renorm
+// on isotropic and anisotropic Gaussian data, equal bytes, serialization.
+#include "index/pca_codec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "index/scan_codec.h"
+#include "quant/coding.h"
+#include "quant/random.h"
+
+namespace tqdb {
+namespace {
+
+// n rows of N(0, diag(scale_j^2)) (axis-aligned: pca must find the axes,
+// renorm rotates anyway).
+std::vector<float> GaussianRows(size_t n, uint32_t d,
+                                const std::vector<double>& scale,
+                                uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> x(n * d);
+  for (size_t i = 0; i < n; ++i) {
+    for (uint32_t j = 0; j < d; ++j) {
+      x[i * d + j] = static_cast<float>(scale[j] * rng.Gaussian());
+    }
+  }
+  return x;
+}
+
+std::unique_ptr<ScanCodec> MakeCodec(const char* method, uint32_t bits,
+                                     bool single, uint32_t d,
+                                     const std::vector<float>& train) {
+  CodecOptions o;
+  o.method = method;
+  o.bits = bits;
+  o.single_factor = single;
+  auto c = ScanCodec::Create(o, d, train.data(), train.size() / d);
+  EXPECT_TRUE(c.ok()) << c.status();
+  return c.ok() ? std::move(*c) : nullptr;
+}
+
+// Estimated <u, x_i> for every coded row, through the scan layout.
+std::vector<float> Estimates(const ScanCodec& c,
+                             const std::vector<uint8_t>& codes, size_t n,
+                             const float* u) {
+  QueryLuts luts;
+  c.BuildLuts(u, false, &luts);
+  const ScanShape& s = c.shape();
+  std::vector<uint8_t> a(s.m4a), b(s.m4b), c8(s.m8);
+  std::vector<float> f(s.nfactors), out(n);
+  for (size_t i = 0; i < n; ++i) {
+    c.Unpack(&codes[i * c.code_bytes()], a.data(), b.data(), c8.data(),
+             f.data());
+    float sa = 0, sb = 0, sc = 0;
+    for (uint32_t g = 0; g < s.m4a; ++g) sa += luts.a[g * 16 + a[g]];
+    for (uint32_t g = 0; g < s.m4b; ++g) sb += luts.b[g * 16 + b[g]];
+    for (uint32_t g = 0; g < s.m8; ++g) sc += luts.c[g * 256 + c8[g]];
+    out[i] = c.Combine(sa, sb, sc, f.data());
+  }
+  return out;
+}
+
+// 10-recall@10 of maximum inner product search over the coded base.
+double Recall10(const ScanCodec& c, const std::vector<float>& base,
+                const std::vector<float>& queries, uint32_t d) {
+  const size_t n = base.size() / d, nq = queries.size() / d;
+  std::vector<uint8_t> codes(n * c.code_bytes());
+  EXPECT_TRUE(c.EncodeBatch(base.data(), n, codes.data()).ok());
+  size_t hits = 0;
+  std::vector<size_t> truth(n), est(n);
+  for (size_t q = 0; q < nq; ++q) {
+    const float* u = &queries[q * d];
+    std::vector<double> exact(n);
+    for (size_t i = 0; i < n; ++i) {
+      for (uint32_t j = 0; j < d; ++j)
+        exact[i] += double{u[j]} * base[i * d + j];
+    }
+    const std::vector<float> e = Estimates(c, codes, n, u);
+    for (size_t i = 0; i < n; ++i) truth[i] = est[i] = i;
+    std::partial_sort(truth.begin(), truth.begin() + 10, truth.end(),
+                      [&](size_t x, size_t y) { return exact[x] > exact[y]; });
+    std::partial_sort(est.begin(), est.begin() + 10, est.end(),
+                      [&](size_t x, size_t y) { return e[x] > e[y]; });
+    for (int a = 0; a < 10; ++a) {
+      hits += std::count(est.begin(), est.begin() + 10, truth[a]);
+    }
+  }
+  return hits / (10.0 * nq);
+}
+
+TEST(PcaCodecTest, BytesEqualRenormAtEveryWidth) {
+  const uint32_t d = 40;
+  const auto x = GaussianRows(500, d, std::vector<double>(d, 1.0), 1);
+  for (bool single : {true, false}) {
+    for (uint32_t bits = 1; bits <= 8; ++bits) {
+      auto pca = MakeCodec("pca", bits, single, d, x);
+      auto renorm = MakeCodec("renorm", bits, single, d, x);
+      ASSERT_TRUE(pca && renorm);
+      // At 8 bits every axis is full (8 bits is the widest code) and the
+      // bytes the float16 factors save are left unused.
+      if (bits < 8) {
+        EXPECT_EQ(pca->code_bytes(), renorm->code_bytes())
+            << bits << " bits, single " << single;
+      } else {
+        EXPECT_EQ(pca->code_bytes(), d + (single ? 2u : 4u));
+      }
+    }
+  }
+}
+
+// Isotropic data: every axis gets the same width, so pca is TurboQuant
+// renorm with another random rotation and a Gaussian codebook (and 16 more
+// index bits bought by float16 factors): it must not lose.
+TEST(PcaCodecTest, IsotropicDataMatchesRenorm) {
+  const uint32_t d = 64;
+  const std::vector<double> flat(d, 1.0);
+  const auto base = GaussianRows(4000, d, flat, 2);
+  const auto queries = GaussianRows(200, d, flat, 3);
+  for (uint32_t bits : {2u, 3u, 4u}) {
+    auto pca = MakeCodec("pca", bits, true, d, base);
+    auto renorm = MakeCodec("renorm", bits, true, d, base);
+    ASSERT_TRUE(pca && renorm);
+    const double rp = Recall10(*pca, base, queries, d);
+    const double rr = Recall10(*renorm, base, queries, d);
+    std::printf("isotropic d=%u %u bits: pca %.3f renorm %.3f\n", d, bits, rp,
+                rr);
+    EXPECT_GE(rp, rr - 0.02) << bits << " bits";
+  }
+}
+
+// Anisotropic data (eigenvalues decaying over two decades): water-filling
+// puts the bits where the variance is and must beat the uniform code.
+TEST(PcaCodecTest, AnisotropicDataBeatsRenorm) {
+  const uint32_t d = 64;
+  std::vector<double> decay(d);
+  for (uint32_t j = 0; j < d; ++j) decay[j] = std::pow(0.01, 0.5 * j / d);
+  const auto base = GaussianRows(4000, d, decay, 4);
+  const auto queries = GaussianRows(200, d, decay, 5);
+  for (uint32_t bits : {2u, 4u}) {
+    auto pca = MakeCodec("pca", bits, true, d, base);
+    auto renorm = MakeCodec("renorm", bits, true, d, base);
+    ASSERT_TRUE(pca && renorm);
+    const double rp = Recall10(*pca, base, queries, d);
+    const double rr = Recall10(*renorm, base, queries, d);
+    std::printf("anisotropic d=%u %u bits: pca %.3f renorm %.3f\n", d, bits, rp,
+                rr);
+    EXPECT_GT(rp, rr + 0.02) << bits << " bits";
+  }
+}
+
+// Factors are float16 relative to the training RMS norm: the norm scale of
+// the data does not matter.
+TEST(PcaCodecTest, ScaleInvariant) {
+  const uint32_t d = 32;
+  const std::vector<double> flat(d, 1.0);
+  const auto base = GaussianRows(2000, d, flat, 6);
+  const auto queries = GaussianRows(100, d, flat, 7);
+  std::vector<float> big = base;
+  for (float& v : big) v *= 1e6f;
+  auto small = MakeCodec("pca", 3, true, d, base);
+  auto large = MakeCodec("pca", 3, true, d, big);
+  ASSERT_TRUE(small && large);
+  const double rs = Recall10(*small, base, queries, d);
+  const double rl = Recall10(*large, big, queries, d);
+  std::printf("scale 1: %.3f, scale 1e6: %.3f\n", rs, rl);
+  EXPECT_NEAR(rl, rs, 0.03);
+  EXPECT_GT(rl, 0.5);
+}
+
+TEST(PcaCodecTest, SerializationRoundTrip) {
+  const uint32_t d = 24;
+  std::vector<double> decay(d);
+  for (uint32_t j = 0; j < d; ++j) decay[j] = 1.0 / (1 + j);
+  const auto x = GaussianRows(600, d, decay, 8);
+  for (bool single : {true, false}) {
+    auto a = MakeCodec("pca", 3, single, d, x);
+    ASSERT_TRUE(a);
+    const std::string blob = a->Serialize();
+    auto b = ScanCodec::Deserialize(blob);
+    ASSERT_TRUE(b.ok()) << b.status();
+    EXPECT_EQ((*b)->Serialize(), blob);
+    EXPECT_EQ((*b)->code_bytes(), a->code_bytes());
+    EXPECT_EQ((*b)->Describe(), a->Describe());
+    EXPECT_EQ((*b)->options().single_factor, single);
+    std::vector<uint8_t> ca(600 * a->code_bytes()), cb(ca.size());
+    ASSERT_TRUE(a->EncodeBatch(x.data(), 600, ca.data()).ok());
+    ASSERT_TRUE((*b)->EncodeBatch(x.data(), 600, cb.data()).ok());
+    EXPECT_EQ(ca, cb);
+    EXPECT_EQ(Estimates(*a, ca, 600, &x[0]), Estimates(**b, cb, 600, &x[0]));
+    if (!single) {  // ||r||^2 is kept, to float16 precision
+      const ScanShape& s = a->shape();
+      std::vector<uint8_t> s4(s.m4a), s4b(s.m4b), s8(s.m8);
+      std::vector<float> f(s.nfactors);
+      a->Unpack(ca.data(), s4.data(), s4b.data(), s8.data(), f.data());
+      double nsq = 0;
+      for (uint32_t j = 0; j < d; ++j) nsq += double{x[j]} * x[j];
+      EXPECT_NEAR(a->NormSq(f.data()), nsq, 1e-3 * nsq);
+    }
+    std::string bad = blob;
+    bad[bad.size() / 2] ^= 1;
+    EXPECT_EQ(ScanCodec::Deserialize(bad).status().code(),
+              absl::StatusCode::kDataLoss);
+  }
+}
+
+TEST(PcaCodecTest, OldFormatVersionIsRefusedClearly) {
+  std::string inner;
+  PutFixed32(&inner, 0x31414350);  // "PCA1"
+  PutFixed32(&inner, 1);           // format version 1
+  PutFixed32(&inner, 8);
+  PutCrcTrailer(&inner);
+  std::string blob;
+  PutFixed32(&blob, 2);  // kind: pca
+  PutBytes(&blob, inner);
+  const auto r = ScanCodec::Deserialize(blob);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("version 1"), std::string::npos)
+      << r.status();
+}
+
+}  // namespace
+}  // namespace tqdb
