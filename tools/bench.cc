@@ -359,16 +359,12 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
       return RunReport(args, out, err);
     }
   }
-  for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") {
-      out << kHelp;
-      return 0;
-    }
+  if (WantsHelp(args)) {
+    out << kHelp;
+    return 0;
   }
   auto usage = [&](const absl::Status& s) {
-    err << "tqdb bench: " << s.message() << "\n"
-        << "Run 'tqdb bench --help' for usage.\n";
-    return 2;
+    return UsageError("bench", s, err);
   };
   auto fail = [&](const std::string& what, const absl::Status& s) {
     err << "tqdb bench: " << what << (what.empty() ? "" : ": ") << s.message()

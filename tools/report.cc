@@ -59,7 +59,8 @@ constexpr char kHelp[] =
     "  --report DIR      output directory (created if missing)\n"
     "  --data DIR        shared data (default " TQDB_SHARED_DATA
     ")\n"
-    "  --quick           tiny run: 5,000 base vectors, 100 queries, 2 bits\n"
+    "  --quick           tiny run for tests: 4,000 base vectors, 100 queries,\n"
+    "                    2 and 4 bits\n"
     "  --max-base N      base vectors per data set at most (deterministic\n"
     "                    sample; exact ground truth recomputed)\n"
     "  --max-queries N   queries per data set at most\n"
@@ -98,15 +99,15 @@ struct Plan {
 Plan MakePlan(const ReportOptions& o) {
   Plan p;
   if (o.quick) {
-    p.bits = {2};
-    p.max_base = 5000;
+    p.bits = {2, 4};
+    p.max_base = 4000;
     p.max_queries = 100;
     p.ip_queries = 30;
     p.ip_random = 50;
     p.codec_train = 5000;
     p.dmse_n = 500;
     p.dmse_dims = {16, 64, 100};
-    p.faiss_max_train = 2000;
+    p.faiss_max_train = 1000;
   } else {
     p.bits = {2, 3, 4};
     p.max_base = 0;
@@ -310,55 +311,89 @@ absl::StatusOr<Rec> RunTqdb(const Data& data, const std::string& experiment,
   return rec;
 }
 
+// Rows of x (n x d) laid out for a PQ of m sub-vectors of dsub = ceil(d / m)
+// dimensions: sub-vector i holds the real coordinates [i d / m, (i + 1) d /
+// m) followed by zeros. Inner products and distances are unchanged, so
+// FAISS (which needs m | d) gets the same uneven split as our PQ and
+// exactly m sub-codes.
+std::vector<float> PadForPq(const std::vector<float>& x, size_t n, size_t d,
+                            size_t m, size_t* padded_d) {
+  const size_t dsub = (d + m - 1) / m;
+  *padded_d = dsub * m;
+  if (*padded_d == d) return x;
+  std::vector<float> y(n * *padded_d, 0.0f);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t s = 0; s < m; ++s) {
+      const size_t lo = s * d / m, hi = (s + 1) * d / m;
+      std::copy(&x[i * d + lo], &x[i * d + hi], &y[i * *padded_d + s * dsub]);
+    }
+  }
+  return y;
+}
+
 // FAISS PQ (LUT256) and PQ FastScan, flat or IVF with every list probed, at
-// (at most) target bytes. An unmatchable target is noted and skipped.
+// exactly `target` code bytes (m = target 8-bit or 2 * target 4-bit
+// sub-quantizers, at most d / 2 resp. d; vectors zero-padded per sub-vector
+// when m does not divide d).
 absl::StatusOr<std::vector<Rec>> RunFaiss(const Data& data, bool ivf,
                                           uint32_t bits, size_t target,
                                           uint32_t nlist, const Plan& plan,
                                           std::vector<std::string>* notes) {
   std::vector<Rec> out;
   if (!FaissAvailable()) return out;
-  FaissPeerConfig cfg;
-  cfg.metric = PeerMetric::kInnerProduct;  // cosine: normalized vectors
-  cfg.target_bytes_per_vector = target;
-  cfg.nlist = nlist;
-  cfg.nprobes = {nlist};
-  cfg.k = kRecallK;
-  cfg.threads = 1;
-  cfg.max_train = plan.faiss_max_train;
-  cfg.kinds = ivf ? std::vector<PeerKind>{PeerKind::kIvfPq,
-                                          PeerKind::kIvfPqFastScan}
-                  : std::vector<PeerKind>{PeerKind::kPqFlat,
-                                          PeerKind::kPqFastScanFlat};
-  auto peers = RunFaissPeers(cfg, data.base_m.data(), data.n,
-                             data.queries_m.data(), data.nq, data.d);
-  if (!peers.ok()) {
-    if (peers.status().code() == absl::StatusCode::kInvalidArgument) {
-      notes->push_back(absl::StrCat(data.spec->name, ", ", bits, " bits: ",
-                                    peers.status().message()));
-      return out;
+  const PeerKind kinds[2] = {ivf ? PeerKind::kIvfPq : PeerKind::kPqFlat,
+                             ivf ? PeerKind::kIvfPqFastScan
+                                 : PeerKind::kPqFastScanFlat};
+  for (int kk = 0; kk < 2; ++kk) {
+    const bool lut256 = kk == 0;
+    // Sub-quantizers: every target byte, at most one per coordinate (4-bit
+    // codes: m even, so that FastScan packs whole bytes).
+    size_t m = lut256 ? target : 2 * target;
+    m = std::min(m, lut256 ? data.d : data.d - data.d % 2);
+    size_t pd = 0;
+    const std::vector<float> base = PadForPq(data.base_m, data.n, data.d, m, &pd);
+    const std::vector<float> queries =
+        PadForPq(data.queries_m, data.nq, data.d, m, &pd);
+    FaissPeerConfig cfg;
+    cfg.metric = PeerMetric::kInnerProduct;  // cosine: normalized vectors
+    cfg.target_bytes_per_vector = lut256 ? m : m / 2;
+    cfg.nlist = nlist;
+    cfg.nprobes = {nlist};
+    cfg.k = kRecallK;
+    cfg.threads = 1;
+    cfg.max_train = plan.faiss_max_train;
+    cfg.kinds = {kinds[kk]};
+    auto peers =
+        RunFaissPeers(cfg, base.data(), data.n, queries.data(), data.nq, pd);
+    if (!peers.ok()) {
+      if (peers.status().code() == absl::StatusCode::kInvalidArgument) {
+        notes->push_back(absl::StrCat(data.spec->name, ", ", bits, " bits: ",
+                                      peers.status().message()));
+        continue;
+      }
+      return peers.status();
     }
-    return peers.status();
-  }
-  for (const PeerResult& pr : *peers) {
-    Rec rec;
-    rec.dataset = data.spec->name;
-    rec.experiment = "main";
-    rec.layout = ivf ? "ivf" : "flat";
-    rec.method = pr.nbits == 8 ? kFaissLut : kFaissFs;
-    rec.bits = bits;
-    rec.bytes = pr.bytes_per_vector;
-    rec.nlist = ivf ? pr.nlist : 1;
-    rec.residual = ivf && pr.nbits == 8;  // IVFPQ encodes residuals
-    rec.train_s = pr.train_s;
-    rec.encode_s = pr.build_s - pr.train_s;
-    rec.codec = absl::StrFormat("%s m=%u x %u-bit (%zu B)", pr.name, pr.m,
-                                pr.nbits, pr.bytes_per_vector);
-    Results res;
-    res.width = pr.ids_width;
-    res.ids = pr.ids;
-    ComputeRecall(res, data.gt, data.nq, rec.r, nullptr);
-    out.push_back(rec);
+    for (const PeerResult& pr : *peers) {
+      Rec rec;
+      rec.dataset = data.spec->name;
+      rec.experiment = "main";
+      rec.layout = ivf ? "ivf" : "flat";
+      rec.method = lut256 ? kFaissLut : kFaissFs;
+      rec.bits = bits;
+      rec.bytes = pr.bytes_per_vector;
+      rec.nlist = ivf ? pr.nlist : 1;
+      rec.residual = ivf && lut256;  // IVFPQ encodes residuals
+      rec.train_s = pr.train_s;
+      rec.encode_s = pr.build_s - pr.train_s;
+      rec.codec = absl::StrFormat("%s m=%u x %u-bit (%zu B), d padded %zu->%zu",
+                                  pr.name, pr.m, pr.nbits, pr.bytes_per_vector,
+                                  data.d, pd);
+      Results res;
+      res.width = pr.ids_width;
+      res.ids = pr.ids;
+      ComputeRecall(res, data.gt, data.nq, rec.r, nullptr);
+      out.push_back(rec);
+    }
   }
   return out;
 }
@@ -609,6 +644,8 @@ std::string ChartGrid(const std::string& title, const std::string& subtitle,
   const int rows =
       static_cast<int>((charts.size() + columns - 1) / std::max(1, columns));
   const double width = std::max(900.0, cw * columns + 20);
+  legend_columns = std::max(
+      1, std::min(legend_columns, static_cast<int>((width - 60) / 290)));
   const double legend_h =
       svg::Document::LegendHeight(legend.size(), legend_columns);
   svg::Document doc(width, top + rows * ch + 14 + legend_h + 10);
@@ -769,9 +806,18 @@ std::string AblationSvg(const DataResult& dr, const Plan& plan) {
         if (r) se.points.push_back({double(b), r->r[0]});
       }
       c.series.push_back(se);
-      legend.push_back({l.name, l.style});
     }
     charts.push_back(c);
+  }
+  // Legend: one column per panel, under its chart.
+  size_t rows = 0;
+  for (const auto& p : panels) rows = std::max(rows, p.size());
+  for (size_t r = 0; r < rows; ++r) {
+    for (const auto& p : panels) {
+      legend.push_back(r < p.size()
+                           ? svg::LegendEntry{p[r].name, p[r].style}
+                           : svg::LegendEntry{});
+    }
   }
   return ChartGrid(
       absl::StrFormat("Ablations, %s", data.spec->name),
@@ -1218,9 +1264,13 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
       "bytes more than the others**, we do not take them away); `pca` (ours) "
       "= b d bits in its layout + 4. Our PQ gets m = (ceil(b d / 8) + 4) * 2 "
       "4-bit sub-quantizers (uneven sub-vector splits allowed), i.e. exactly "
-      "renorm's bytes. FAISS PQ needs m to divide d (and m even for "
-      "FastScan): it gets the largest such m whose code fits renorm's bytes, "
-      "so it may get **fewer** bytes (the tables give each method's bytes).\n",
+      "renorm's bytes. FAISS PQ gets the same bytes: m = renorm's bytes "
+      "8-bit sub-quantizers (LUT256) or twice that many 4-bit ones "
+      "(FastScan), at most one per coordinate. FAISS needs m to divide d, so "
+      "when it does not, each vector (and query) is zero-padded per "
+      "sub-vector: sub-vector i holds the coordinates [i d/m, (i+1) d/m) "
+      "followed by zeros, the same uneven split as our PQ; inner products "
+      "are unchanged. The bytes column gives what each method used.\n",
       absl::StrFormat(
           "- FAISS training sample: at most %zu rows (deterministic); our PQ "
           "and pca train on at most 65,536 rows; TurboQuant needs no "
@@ -1495,16 +1545,12 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
 
 int RunReport(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err) {
-  for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") {
-      out << kHelp;
-      return 0;
-    }
+  if (WantsHelp(args)) {
+    out << kHelp;
+    return 0;
   }
   auto usage = [&](const absl::Status& s) {
-    err << "tqdb bench --report: " << s.message() << "\n"
-        << "Run 'tqdb bench --report x --help' for usage.\n";
-    return 2;
+    return UsageError("bench --report", s, err);
   };
   auto flags = Flags::Parse(args, {"report", "data", "max-base", "max-queries"},
                             {"quick"});
