@@ -129,18 +129,32 @@ std::string* ReportTest::log_ = nullptr;
 
 TEST_F(ReportTest, MarkdownHasEverySection) {
   const std::string md = ReadAll(*dir_ + "/report.md");
-  for (const char* s :
-       {"# TurboQuant vs product quantization", "## Setup", "- Command: `",
-        "- Date: ", "- Runtime: ", "- Machine: ", "SIMD target", "one thread",
-        "### Data", "### Protocol and equal bytes",
-        "## 1. The paper's experiment", "**Flat (no IVF)**", "**IVF, nlist",
-        "## 2. Indexing time", "## 3. Ablations",
-        "### (a) Sign sketch on/off at equal bytes",
-        "### (b) Residual (centred) vs raw encoding",
-        "### (c) Gaussian vs structured sketch matrix",
-        "### (d) Exact-Beta vs Gaussian codebook at low d",
-        "## 4. Inner-product error", "## 5. Verdict", "pca (ours)",
-        "TQ renorm", "TQ prod", "TQ mse", "PQ 4-bit FastScan (ours)"}) {
+  for (const char* s : {"# TurboQuant vs product quantization",
+                        "## Setup",
+                        "- Command: `",
+                        "- Date: ",
+                        "- Runtime: ",
+                        "- Machine: ",
+                        "SIMD target",
+                        "one thread",
+                        "### Data",
+                        "### Protocol and equal bytes",
+                        "## 1. The paper's experiment",
+                        "**Flat (no IVF)**",
+                        "**IVF, nlist",
+                        "## 2. Indexing time",
+                        "## 3. Ablations",
+                        "### (a) Sign sketch on/off at equal bytes",
+                        "### (b) Residual (centred) vs raw encoding",
+                        "### (c) Gaussian vs structured sketch matrix",
+                        "### (d) Exact-Beta vs Gaussian codebook at low d",
+                        "## 4. Inner-product error",
+                        "## 5. Verdict",
+                        "pca (ours)",
+                        "TQ renorm",
+                        "TQ prod",
+                        "TQ mse",
+                        "PQ 4-bit FastScan (ours)"}) {
     EXPECT_THAT(md, HasSubstr(s));
   }
 }
@@ -186,8 +200,9 @@ TEST_F(ReportTest, RecallIsSane) {
     EXPECT_GE(r[6], r[0]);
     by_key[StrField(line, "dataset") + "/" + StrField(line, "experiment") +
            "/" + StrField(line, "layout") + "/" + StrField(line, "method") +
-           "/" + std::to_string(static_cast<int>(NumField(
-                     line, "bits_per_dim")))] = r;
+           "/" +
+           std::to_string(static_cast<int>(NumField(line, "bits_per_dim")))] =
+        r;
   }
   // 7 methods x 2 layouts x 2 data sets in the main experiment at least.
   EXPECT_GE(lines, 28u);

@@ -81,7 +81,7 @@ constexpr char kHelp[] =
     "counts. FAISS peers are timed with the same k, recall from a k = 64 "
     "pass.\n";
 
-constexpr int kMaxPasses = 3;      // timed passes per configuration, at most
+constexpr int kMaxPasses = 3;  // timed passes per configuration, at most
 constexpr double kRepeatBelowS = 0.5;
 
 // One measured configuration (a line of the table and of the JSON output).

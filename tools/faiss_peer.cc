@@ -352,9 +352,9 @@ absl::StatusOr<std::vector<PeerResult>> RunImpl(const FaissPeerConfig& cfg,
 
   // Training sample: every row, or (if nb is larger than the cap) a uniform
   // sample in base order by selection sampling (Knuth's Algorithm S).
-  const size_t cap =
-      cfg.max_train > 0 ? cfg.max_train
-                        : std::max<size_t>(size_t{cfg.nlist} * 39, 65536);
+  const size_t cap = cfg.max_train > 0
+                         ? cfg.max_train
+                         : std::max<size_t>(size_t{cfg.nlist} * 39, 65536);
   std::vector<float> train_rows;
   const faiss::MetricType metric = cfg.metric == PeerMetric::kL2
                                        ? faiss::METRIC_L2

@@ -9,11 +9,10 @@
 
 #include <cstdint>
 #include <map>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <ostream>
 
 #include "absl/status/statusor.h"
 

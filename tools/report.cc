@@ -88,10 +88,10 @@ const DataSpec kSpecs[] = {
 struct Plan {
   std::vector<uint32_t> bits;
   size_t max_base = 0, max_queries = 0;
-  size_t ip_queries = 0;     // queries of the inner-product error study
-  size_t ip_random = 0;      // random base partners per query (plus top 100)
-  size_t codec_train = 0;    // training rows of the IP-error codecs
-  size_t dmse_n = 0;         // random unit vectors per D_mse measurement
+  size_t ip_queries = 0;   // queries of the inner-product error study
+  size_t ip_random = 0;    // random base partners per query (plus top 100)
+  size_t codec_train = 0;  // training rows of the IP-error codecs
+  size_t dmse_n = 0;       // random unit vectors per D_mse measurement
   std::vector<uint32_t> dmse_dims;
   size_t faiss_max_train = 0;
 };
@@ -171,10 +171,10 @@ absl::StatusOr<Data> LoadData(const std::string& dir, const DataSpec& spec,
   for (const char* f : {spec.base, spec.queries, spec.gt}) {
     const std::string path = absl::StrCat(folder, "/", f);
     if (!FileExists(path)) {
-      return absl::NotFoundError(absl::StrCat(
-          "shared data not found: ", path,
-          " (give the folder holding glove100-wink/ and "
-          "use512-debian-pkgdesc/ with --data)"));
+      return absl::NotFoundError(
+          absl::StrCat("shared data not found: ", path,
+                       " (give the folder holding glove100-wink/ and "
+                       "use512-debian-pkgdesc/ with --data)"));
     }
   }
   Data data;
@@ -226,8 +226,8 @@ absl::StatusOr<Data> LoadData(const std::string& dir, const DataSpec& spec,
   } else {
     TQ_RETURN_IF_ERROR(LoadGroundTruth(absl::StrCat(folder, "/", spec.gt),
                                        data.nq, data.n, &data.gt));
-    data.gt_note = absl::StrCat("`", spec.gt, "` (shipped, top-",
-                                data.gt.width, ")");
+    data.gt_note =
+        absl::StrCat("`", spec.gt, "` (shipped, top-", data.gt.width, ")");
   }
   log << absl::StrFormat("report: %s: n=%zu of %zu, d=%zu, queries=%zu\n",
                          spec.name, data.n, data.n_file, data.d, data.nq);
@@ -291,8 +291,7 @@ absl::StatusOr<Rec> RunTqdb(const Data& data, const std::string& experiment,
   rec.bits = o.codec.bits;
   rec.residual = o.residual;
   auto t0 = std::chrono::steady_clock::now();
-  TQ_ASSIGN_OR_RETURN(auto index,
-                      IvfIndex::Train(o, data.base.data(), data.n));
+  TQ_ASSIGN_OR_RETURN(auto index, IvfIndex::Train(o, data.base.data(), data.n));
   rec.train_s = Seconds(t0);
   std::vector<uint64_t> ids(data.n);
   for (size_t i = 0; i < data.n; ++i) ids[i] = i;
@@ -341,9 +340,9 @@ absl::StatusOr<std::vector<Rec>> RunFaiss(const Data& data, bool ivf,
                                           std::vector<std::string>* notes) {
   std::vector<Rec> out;
   if (!FaissAvailable()) return out;
-  const PeerKind kinds[2] = {ivf ? PeerKind::kIvfPq : PeerKind::kPqFlat,
-                             ivf ? PeerKind::kIvfPqFastScan
-                                 : PeerKind::kPqFastScanFlat};
+  const PeerKind kinds[2] = {
+      ivf ? PeerKind::kIvfPq : PeerKind::kPqFlat,
+      ivf ? PeerKind::kIvfPqFastScan : PeerKind::kPqFastScanFlat};
   for (int kk = 0; kk < 2; ++kk) {
     const bool lut256 = kk == 0;
     // Sub-quantizers: every target byte, at most one per coordinate (4-bit
@@ -351,7 +350,8 @@ absl::StatusOr<std::vector<Rec>> RunFaiss(const Data& data, bool ivf,
     size_t m = lut256 ? target : 2 * target;
     m = std::min(m, lut256 ? data.d : data.d - data.d % 2);
     size_t pd = 0;
-    const std::vector<float> base = PadForPq(data.base_m, data.n, data.d, m, &pd);
+    const std::vector<float> base =
+        PadForPq(data.base_m, data.n, data.d, m, &pd);
     const std::vector<float> queries =
         PadForPq(data.queries_m, data.nq, data.d, m, &pd);
     FaissPeerConfig cfg;
@@ -367,8 +367,8 @@ absl::StatusOr<std::vector<Rec>> RunFaiss(const Data& data, bool ivf,
         RunFaissPeers(cfg, base.data(), data.n, queries.data(), data.nq, pd);
     if (!peers.ok()) {
       if (peers.status().code() == absl::StatusCode::kInvalidArgument) {
-        notes->push_back(absl::StrCat(data.spec->name, ", ", bits, " bits: ",
-                                      peers.status().message()));
+        notes->push_back(absl::StrCat(data.spec->name, ", ", bits,
+                                      " bits: ", peers.status().message()));
         continue;
       }
       return peers.status();
@@ -434,7 +434,8 @@ Pairs MakePairs(const Data& data, const Plan& plan) {
     for (uint32_t x : partners) {
       double t = 0;
       for (size_t j = 0; j < data.d; ++j) {
-        t += double{data.queries_m[i * data.d + j]} * data.base_m[x * data.d + j];
+        t += double{data.queries_m[i * data.d + j]} *
+             data.base_m[x * data.d + j];
       }
       p.q.push_back(static_cast<uint32_t>(i));
       p.x.push_back(x);
@@ -461,8 +462,8 @@ absl::StatusOr<IpErr> MeasureIpError(const Data& data, const Pairs& pairs,
                                         data.base_m.data(), nt));
   const size_t bpv = codec->code_bytes();
   std::vector<uint8_t> codes(data.n * bpv);
-  TQ_RETURN_IF_ERROR(codec->EncodeBatch(data.base_m.data(), data.n,
-                                        codes.data()));
+  TQ_RETURN_IF_ERROR(
+      codec->EncodeBatch(data.base_m.data(), data.n, codes.data()));
   const ScanShape& sh = codec->shape();
   std::vector<uint8_t> s4a(sh.m4a), s4b(sh.m4b), s8(sh.m8);
   std::vector<float> f(std::max<uint32_t>(1, sh.nfactors));
@@ -495,8 +496,8 @@ absl::StatusOr<IpErr> MeasureIpError(const Data& data, const Pairs& pairs,
   out.count.assign(kIpBuckets, 0);
   double s_all = 0, ss_all = 0;
   for (size_t i = 0; i < err.size(); ++i) {
-    int bkt = width > 0 ? static_cast<int>((pairs.truth[i] - pairs.lo) / width)
-                        : 0;
+    int bkt =
+        width > 0 ? static_cast<int>((pairs.truth[i] - pairs.lo) / width) : 0;
     bkt = std::min(std::max(bkt, 0), kIpBuckets - 1);
     s[bkt] += err[i];
     ss[bkt] += err[i] * err[i];
@@ -526,7 +527,7 @@ absl::StatusOr<IpErr> MeasureIpError(const Data& data, const Pairs& pairs,
 struct Dmse {
   std::string source;  // "random" or a data set
   uint32_t d = 0, bits = 0;
-  double exact = 0, gaussian = 0;          // measured
+  double exact = 0, gaussian = 0;            // measured
   double exact_pred = 0, gaussian_pred = 0;  // the codebooks' own prediction
 };
 
@@ -559,8 +560,8 @@ absl::StatusOr<Dmse> DmseRow(const std::string& source,
   r.source = source;
   r.d = static_cast<uint32_t>(d);
   r.bits = bits;
-  TQ_ASSIGN_OR_RETURN(r.exact, MeasureDmse(x, n, d, bits,
-                                           CodebookKind::kExactBeta));
+  TQ_ASSIGN_OR_RETURN(r.exact,
+                      MeasureDmse(x, n, d, bits, CodebookKind::kExactBeta));
   TQ_ASSIGN_OR_RETURN(r.gaussian,
                       MeasureDmse(x, n, d, bits, CodebookKind::kGaussian));
   TQ_ASSIGN_OR_RETURN(auto ce, GetCodebook(CodebookKind::kExactBeta,
@@ -696,10 +697,10 @@ std::string RecallSvg(const DataResult& dr, const Plan& plan) {
     for (uint32_t b : plan.bits) {
       svg::Chart c;
       c.title = absl::StrFormat(
-          "%s, %u bits/dim", std::string(layout) == "flat"
-                                 ? "flat (no IVF)"
-                                 : absl::StrFormat("IVF nlist %u, all probed",
-                                                   dr.nlist_ivf),
+          "%s, %u bits/dim",
+          std::string(layout) == "flat"
+              ? "flat (no IVF)"
+              : absl::StrFormat("IVF nlist %u, all probed", dr.nlist_ivf),
           b);
       c.x = {"k (log2)", svg::Scale::kLog2, 1, 64};
       c.y = {"recall@1@k", svg::Scale::kLinear, NAN, 1.0};
@@ -787,8 +788,8 @@ std::string AblationSvg(const DataResult& dr, const Plan& plan) {
   for (size_t p = 0; p < panels.size(); ++p) {
     svg::Chart c;
     c.title = titles[p];
-    c.x = {"bits per dimension", svg::Scale::kLinear,
-           plan.bits.front() - 0.5, plan.bits.back() + 0.5};
+    c.x = {"bits per dimension", svg::Scale::kLinear, plan.bits.front() - 0.5,
+           plan.bits.back() + 0.5};
     c.y = {"recall@1@1", svg::Scale::kLinear, NAN, NAN};
     for (const Line& l : panels[p]) {
       svg::Series se;
@@ -814,9 +815,8 @@ std::string AblationSvg(const DataResult& dr, const Plan& plan) {
   for (const auto& p : panels) rows = std::max(rows, p.size());
   for (size_t r = 0; r < rows; ++r) {
     for (const auto& p : panels) {
-      legend.push_back(r < p.size()
-                           ? svg::LegendEntry{p[r].name, p[r].style}
-                           : svg::LegendEntry{});
+      legend.push_back(r < p.size() ? svg::LegendEntry{p[r].name, p[r].style}
+                                    : svg::LegendEntry{});
     }
   }
   return ChartGrid(
@@ -857,8 +857,8 @@ std::string IpErrorSvg(const DataResult& dr) {
           se.style = MethodStyle(methods[i], i);
           for (int k = 0; k < kIpBuckets; ++k) {
             if (e.count[k] < 20) continue;  // too few pairs to show
-            se.points.push_back({(e.lo[k] + e.hi[k]) / 2,
-                                 what == 0 ? e.bias[k] : e.sd[k]});
+            se.points.push_back(
+                {(e.lo[k] + e.hi[k]) / 2, what == 0 ? e.bias[k] : e.sd[k]});
           }
           c.series.push_back(se);
         }
@@ -964,24 +964,23 @@ std::string Verdict(const std::vector<DataResult>& all, const Plan& plan) {
         }
         const bool pca_wins = pca && other_best && pca->r[0] > other_best->r[0];
         if (pca_wins) ++pca_best;
-        rows.push_back(
-            {dr.data->spec->name, layout, absl::StrCat(b),
-             absl::StrFormat("%s (%zu B) %.3f", tq->method, tq->bytes,
-                             tq->r[0]),
-             absl::StrFormat("%s (%zu B) %.3f", Display(pq->method), pq->bytes,
-                             pq->r[0]),
-             Pts(d1), Pts(d4),
-             pca ? absl::StrFormat("%.3f%s", pca->r[0], pca_wins ? " **best**"
-                                                                 : "")
-                 : "-"});
+        rows.push_back({dr.data->spec->name, layout, absl::StrCat(b),
+                        absl::StrFormat("%s (%zu B) %.3f", tq->method,
+                                        tq->bytes, tq->r[0]),
+                        absl::StrFormat("%s (%zu B) %.3f", Display(pq->method),
+                                        pq->bytes, pq->r[0]),
+                        Pts(d1), Pts(d4),
+                        pca ? absl::StrFormat("%.3f%s", pca->r[0],
+                                              pca_wins ? " **best**" : "")
+                            : "-"});
       }
     }
   }
-  std::string s = MdTable(
-      {"data", "layout", "bits", "best TurboQuant: R@1@1",
-       "best PQ (ours or FAISS): R@1@1", "TQ - PQ at k=1 (points)",
-       "TQ - PQ at k=4 (points)", "pca (ours) R@1@1"},
-      rows);
+  std::string s =
+      MdTable({"data", "layout", "bits", "best TurboQuant: R@1@1",
+               "best PQ (ours or FAISS): R@1@1", "TQ - PQ at k=1 (points)",
+               "TQ - PQ at k=4 (points)", "pca (ours) R@1@1"},
+              rows);
   absl::StrAppend(
       &s,
       absl::StrFormat(
@@ -1022,18 +1021,18 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
     return absl::InvalidArgumentError("--report DIR is required");
   }
   const Plan plan = MakePlan(options);
-  const std::string data_dir =
-      options.data_dir.empty() ? std::string(TQDB_SHARED_DATA)
-                               : options.data_dir;
+  const std::string data_dir = options.data_dir.empty()
+                                   ? std::string(TQDB_SHARED_DATA)
+                                   : options.data_dir;
   // Check the data before the long run.
   for (const DataSpec& spec : kSpecs) {
     for (const char* f : {spec.base, spec.queries, spec.gt}) {
       const std::string path = absl::StrCat(data_dir, "/", spec.name, "/", f);
       if (!FileExists(path)) {
-        return absl::NotFoundError(absl::StrCat(
-            "shared data not found: ", path,
-            " (give the folder holding glove100-wink/ and "
-            "use512-debian-pkgdesc/ with --data)"));
+        return absl::NotFoundError(
+            absl::StrCat("shared data not found: ", path,
+                         " (give the folder holding glove100-wink/ and "
+                         "use512-debian-pkgdesc/ with --data)"));
       }
     }
   }
@@ -1082,9 +1081,8 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
           add(r);
         }
         TQ_ASSIGN_OR_RETURN(
-            auto peers,
-            RunFaiss(data, ivf, b, target, ivf ? dr.nlist_ivf : 1, plan,
-                     &notes));
+            auto peers, RunFaiss(data, ivf, b, target, ivf ? dr.nlist_ivf : 1,
+                                 plan, &notes));
         for (const Rec& r : peers) add(r);
       }
     }
@@ -1126,13 +1124,12 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
         for (int k = 0; k < kIpBuckets; ++k) {
           absl::StrAppend(
               &bk, k ? "," : "",
-              absl::StrFormat("{\"lo\":%.4f,\"hi\":%.4f,\"n\":%zu,\"bias\":%s,"
-                              "\"std\":%s}",
-                              e.lo[k], e.hi[k], e.count[k],
-                              e.count[k] ? absl::StrFormat("%.6f", e.bias[k])
-                                         : "null",
-                              e.count[k] > 1 ? absl::StrFormat("%.6f", e.sd[k])
-                                             : "null"));
+              absl::StrFormat(
+                  "{\"lo\":%.4f,\"hi\":%.4f,\"n\":%zu,\"bias\":%s,"
+                  "\"std\":%s}",
+                  e.lo[k], e.hi[k], e.count[k],
+                  e.count[k] ? absl::StrFormat("%.6f", e.bias[k]) : "null",
+                  e.count[k] > 1 ? absl::StrFormat("%.6f", e.sd[k]) : "null"));
         }
         iperr_jsonl += absl::StrFormat(
             "{\"dataset\":\"%s\",\"method\":\"%s\",\"bits_per_dim\":%u,"
@@ -1146,15 +1143,15 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
       }
     }
     dr.seconds = Seconds(t_data);
-    TQ_RETURN_IF_ERROR(WriteFile(
-        absl::StrCat(options.out_dir, "/recall_", spec.name, ".svg"),
-        RecallSvg(dr, plan)));
+    TQ_RETURN_IF_ERROR(
+        WriteFile(absl::StrCat(options.out_dir, "/recall_", spec.name, ".svg"),
+                  RecallSvg(dr, plan)));
     TQ_RETURN_IF_ERROR(WriteFile(
         absl::StrCat(options.out_dir, "/ablations_", spec.name, ".svg"),
         AblationSvg(dr, plan)));
-    TQ_RETURN_IF_ERROR(WriteFile(
-        absl::StrCat(options.out_dir, "/iperror_", spec.name, ".svg"),
-        IpErrorSvg(dr)));
+    TQ_RETURN_IF_ERROR(
+        WriteFile(absl::StrCat(options.out_dir, "/iperror_", spec.name, ".svg"),
+                  IpErrorSvg(dr)));
     results.push_back(std::move(dr));
   }
 
@@ -1191,8 +1188,10 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
   }
   TQ_RETURN_IF_ERROR(
       WriteFile(options.out_dir + "/codebook.svg", CodebookSvg(dmse)));
-  TQ_RETURN_IF_ERROR(WriteFile(options.out_dir + "/recall.jsonl", recall_jsonl));
-  TQ_RETURN_IF_ERROR(WriteFile(options.out_dir + "/iperror.jsonl", iperr_jsonl));
+  TQ_RETURN_IF_ERROR(
+      WriteFile(options.out_dir + "/recall.jsonl", recall_jsonl));
+  TQ_RETURN_IF_ERROR(
+      WriteFile(options.out_dir + "/iperror.jsonl", iperr_jsonl));
   TQ_RETURN_IF_ERROR(WriteFile(options.out_dir + "/dmse.jsonl", dmse_jsonl));
 
   // ---- report.md ----
@@ -1206,14 +1205,14 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
       options.quick ? " **Quick mode: tiny sample, for tests only.**" : "",
       "\n\n## Setup\n\n");
   absl::StrAppend(
-      &md, "- Command: `", options.command.empty() ? "tqdb bench --report"
-                                                    : options.command,
-      "`\n", "- Date: ", UtcNow(), "\n",
+      &md, "- Command: `",
+      options.command.empty() ? "tqdb bench --report" : options.command, "`\n",
+      "- Date: ", UtcNow(), "\n",
       absl::StrFormat("- Runtime: %.0f s (%.1f min) in total", runtime,
                       runtime / 60));
   for (const DataResult& dr : results) {
-    absl::StrAppend(&md, absl::StrFormat("; %s %.0f s", dr.data->spec->name,
-                                         dr.seconds));
+    absl::StrAppend(
+        &md, absl::StrFormat("; %s %.0f s", dr.data->spec->name, dr.seconds));
   }
   absl::StrAppend(
       &md, "\n- Machine: ", CpuModel(), ", ",
@@ -1228,13 +1227,13 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
   std::vector<std::vector<std::string>> drows;
   for (const DataResult& dr : results) {
     const Data& d = *dr.data;
-    drows.push_back(
-        {d.spec->name, MetricName(d.spec->metric),
-         d.n == d.n_file ? absl::StrCat(d.n)
+    drows.push_back({d.spec->name, MetricName(d.spec->metric),
+                     d.n == d.n_file
+                         ? absl::StrCat(d.n)
                          : absl::StrFormat("%zu (sample of %zu, fixed seed)",
                                            d.n, d.n_file),
-         absl::StrCat(d.nq), absl::StrCat(d.d), absl::StrCat(dr.nlist_ivf),
-         d.gt_note});
+                     absl::StrCat(d.nq), absl::StrCat(d.d),
+                     absl::StrCat(dr.nlist_ivf), d.gt_note});
   }
   absl::StrAppend(
       &md, "### Data\n\n",
@@ -1289,8 +1288,8 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
   absl::StrAppend(&md, "## 1. The paper's experiment: recall@1@k\n\n");
   const std::vector<std::string> methods = MainMethods();
   for (const DataResult& dr : results) {
-    absl::StrAppend(&md, "### ", dr.data->spec->name, "\n\n", "![recall](recall_",
-                    dr.data->spec->name, ".svg)\n\n");
+    absl::StrAppend(&md, "### ", dr.data->spec->name, "\n\n",
+                    "![recall](recall_", dr.data->spec->name, ".svg)\n\n");
     for (const char* layout : {"flat", "ivf"}) {
       std::vector<std::vector<std::string>> rows;
       for (uint32_t b : plan.bits) {
@@ -1339,8 +1338,7 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
         const Rec* ri = Find(dr.recs, "main", "ivf", m, b);
         if (r) any = true;
         row.push_back(r ? absl::StrFormat("%.3f + %.3f = **%.3f**", r->train_s,
-                                          r->encode_s,
-                                          r->train_s + r->encode_s)
+                                          r->encode_s, r->train_s + r->encode_s)
                         : "-");
         row.push_back(ri ? absl::StrFormat("%.2f", ri->train_s + ri->encode_s)
                          : "-");
@@ -1381,12 +1379,11 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
     for (const DataResult& dr : results) {
       for (const char* layout : {"flat", "ivf"}) {
         for (uint32_t b : plan.bits) {
-          rows.push_back(
-              {dr.data->spec->name, layout, absl::StrCat(b),
-               at14(any_mse(dr, layout, b - 1)),
-               at14(Find(dr.recs, "main", layout, "prod", b)),
-               at14(Find(dr.recs, "main", layout, "mse", b)),
-               at14(Find(dr.recs, "main", layout, "renorm", b))});
+          rows.push_back({dr.data->spec->name, layout, absl::StrCat(b),
+                          at14(any_mse(dr, layout, b - 1)),
+                          at14(Find(dr.recs, "main", layout, "prod", b)),
+                          at14(Find(dr.recs, "main", layout, "mse", b)),
+                          at14(Find(dr.recs, "main", layout, "renorm", b))});
         }
       }
     }
@@ -1433,9 +1430,9 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
         }
       }
     }
-    absl::StrAppend(&md, MdTable({"data", "layout", "bits", "structured S",
-                                  "Gaussian S"},
-                                 rows));
+    absl::StrAppend(
+        &md, MdTable({"data", "layout", "bits", "structured S", "Gaussian S"},
+                     rows));
   }
   absl::StrAppend(
       &md, "### (d) Exact-Beta vs Gaussian codebook at low d\n\n",
@@ -1450,12 +1447,12 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
   {
     std::vector<std::vector<std::string>> rows;
     for (const Dmse& r : dmse) {
-      rows.push_back({r.source, absl::StrCat(r.d), absl::StrCat(r.bits),
-                      absl::StrFormat("%.5f", r.exact),
-                      absl::StrFormat("%.5f", r.gaussian),
-                      absl::StrFormat("%+.2f%%",
-                                      100 * (r.gaussian / r.exact - 1)),
-                      absl::StrFormat("%.5f", r.exact_pred)});
+      rows.push_back(
+          {r.source, absl::StrCat(r.d), absl::StrCat(r.bits),
+           absl::StrFormat("%.5f", r.exact),
+           absl::StrFormat("%.5f", r.gaussian),
+           absl::StrFormat("%+.2f%%", 100 * (r.gaussian / r.exact - 1)),
+           absl::StrFormat("%.5f", r.exact_pred)});
     }
     absl::StrAppend(&md, MdTable({"vectors", "d", "bits", "D_mse exact-Beta",
                                   "D_mse Gaussian", "Gaussian vs exact",
@@ -1469,20 +1466,19 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
       for (const char* layout : {"flat", "ivf"}) {
         for (const char* m : {"mse", "renorm"}) {
           for (uint32_t b : plan.bits) {
-            rows.push_back(
-                {dr.data->spec->name, layout, m, absl::StrCat(b),
-                 at14(Find(dr.recs, "main", layout, m, b)),
-                 at14(Find(dr.recs, "codebook", layout, m, b))});
+            rows.push_back({dr.data->spec->name, layout, m, absl::StrCat(b),
+                            at14(Find(dr.recs, "main", layout, m, b)),
+                            at14(Find(dr.recs, "codebook", layout, m, b))});
           }
         }
       }
     }
-    absl::StrAppend(
-        &md, "Recall at low d (data sets with d < 128), recall@1@1 / "
-             "recall@1@4:\n\n",
-        MdTable({"data", "layout", "method", "bits", "exact-Beta codebook",
-                 "Gaussian codebook"},
-                rows));
+    absl::StrAppend(&md,
+                    "Recall at low d (data sets with d < 128), recall@1@1 / "
+                    "recall@1@4:\n\n",
+                    MdTable({"data", "layout", "method", "bits",
+                             "exact-Beta codebook", "Gaussian codebook"},
+                            rows));
   }
 
   // 4. IP error.
@@ -1497,8 +1493,8 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
           "error, std = its standard deviation.\n\n",
           plan.ip_queries, kGtK, plan.ip_random, plan.codec_train, kIpBuckets));
   for (const DataResult& dr : results) {
-    absl::StrAppend(&md, "### ", dr.data->spec->name, "\n\n", "![iperror](iperror_",
-                    dr.data->spec->name, ".svg)\n\n");
+    absl::StrAppend(&md, "### ", dr.data->spec->name, "\n\n",
+                    "![iperror](iperror_", dr.data->spec->name, ".svg)\n\n");
     std::vector<std::vector<std::string>> rows;
     for (const IpErr& e : dr.iperr) {
       std::vector<std::string> row = {
@@ -1516,8 +1512,8 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
     if (!dr.iperr.empty()) {
       const IpErr& e = dr.iperr.front();
       for (int k = 0; k < kIpBuckets; ++k) {
-        header.push_back(absl::StrFormat("[%.2f, %.2f) n=%zu", e.lo[k],
-                                         e.hi[k], e.count[k]));
+        header.push_back(absl::StrFormat("[%.2f, %.2f) n=%zu", e.lo[k], e.hi[k],
+                                         e.count[k]));
       }
     }
     absl::StrAppend(&md, MdTable(header, rows));
