@@ -130,7 +130,8 @@ std::string FamilyColor(const std::string& family, size_t index) {
       {"faiss-pqfs-flat", "#3b3b3b"},
       {"pca", "#e377c2"},
       {"faiss-lut256", "#8c564b"},
-      {"faiss-fastscan", "#3b3b3b"}};
+      {"faiss-fastscan", "#3b3b3b"},
+      {"prod-gaussian", "#bcbd22"}};
   static const char* kSpare[] = {"#17becf", "#bcbd22", "#7f7f7f", "#aec7e8"};
   auto it = kColors.find(family);
   return it != kColors.end() ? it->second : kSpare[index % 4];
