@@ -82,53 +82,8 @@ std::vector<double> RecallAt(const std::string& line) {
   return r;
 }
 
-class ReportTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!HaveData()) return;
-    char tmpl[] = "/tmp/tqdb_report_test_XXXXXX";
-    const char* dir = mkdtemp(tmpl);
-    ASSERT_NE(dir, nullptr);
-    dir_ = new std::string(dir);
-    ReportOptions o;
-    o.out_dir = *dir_;
-    o.data_dir = DataDir();
-    o.quick = true;
-    o.command = "tqdb bench --report DIR --quick (report_test)";
-    std::ostringstream log;
-    status_ = new absl::Status(WriteReport(o, log));
-    log_ = new std::string(log.str());
-  }
-  static void TearDownTestSuite() {
-    if (dir_ != nullptr) {
-      std::system(("rm -rf '" + *dir_ + "'").c_str());
-    }
-    delete dir_;
-    delete status_;
-    delete log_;
-    dir_ = nullptr;
-    status_ = nullptr;
-    log_ = nullptr;
-  }
-  void SetUp() override {
-    if (!HaveData()) {
-      GTEST_SKIP() << "shared data not found under " << DataDir()
-                   << " (set TQDB_SHARED_DATA)";
-    }
-    ASSERT_NE(status_, nullptr);
-    ASSERT_TRUE(status_->ok()) << status_->message() << "\n" << *log_;
-  }
-  static std::string* dir_;
-  static absl::Status* status_;
-  static std::string* log_;
-};
-
-std::string* ReportTest::dir_ = nullptr;
-absl::Status* ReportTest::status_ = nullptr;
-std::string* ReportTest::log_ = nullptr;
-
-TEST_F(ReportTest, MarkdownHasEverySection) {
-  const std::string md = ReadAll(*dir_ + "/report.md");
+void CheckSections(const std::string& dir) {
+  const std::string md = ReadAll(dir + "/report.md");
   for (const char* s : {"# TurboQuant vs product quantization",
                         "## Setup",
                         "- Command: `",
@@ -159,15 +114,15 @@ TEST_F(ReportTest, MarkdownHasEverySection) {
   }
 }
 
-TEST_F(ReportTest, SvgFilesAreWellFormedAndLinked) {
-  const std::string md = ReadAll(*dir_ + "/report.md");
+void CheckSvgs(const std::string& dir) {
+  const std::string md = ReadAll(dir + "/report.md");
   for (const char* f :
        {"recall_glove100-wink.svg", "recall_use512-debian-pkgdesc.svg",
         "ablations_glove100-wink.svg", "ablations_use512-debian-pkgdesc.svg",
         "iperror_glove100-wink.svg", "iperror_use512-debian-pkgdesc.svg",
         "codebook.svg"}) {
     SCOPED_TRACE(f);
-    const std::string svg = ReadAll(*dir_ + "/" + f);
+    const std::string svg = ReadAll(dir + "/" + f);
     ASSERT_GT(svg.size(), 500u);
     EXPECT_EQ(svg.rfind("<svg", 0), 0u);
     EXPECT_EQ(Count(svg, "<svg"), 1u);
@@ -179,8 +134,8 @@ TEST_F(ReportTest, SvgFilesAreWellFormedAndLinked) {
   }
 }
 
-TEST_F(ReportTest, RecallIsSane) {
-  std::istringstream in(ReadAll(*dir_ + "/recall.jsonl"));
+void CheckRecall(const std::string& dir) {
+  std::istringstream in(ReadAll(dir + "/recall.jsonl"));
   std::string line;
   size_t lines = 0;
   std::map<std::string, std::vector<double>> by_key;
@@ -235,10 +190,10 @@ TEST_F(ReportTest, RecallIsSane) {
   }
 }
 
-TEST_F(ReportTest, InnerProductErrorShowsMseShrinkage) {
+void CheckIpError(const std::string& dir) {
   // TurboQuant mse shrinks inner products (negative bias on the positively
   // correlated use512 pairs); renorm removes most of it.
-  std::istringstream in(ReadAll(*dir_ + "/iperror.jsonl"));
+  std::istringstream in(ReadAll(dir + "/iperror.jsonl"));
   std::string line;
   double mse_bias = NAN, renorm_bias = NAN;
   while (std::getline(in, line)) {
@@ -253,6 +208,45 @@ TEST_F(ReportTest, InnerProductErrorShowsMseShrinkage) {
   ASSERT_FALSE(std::isnan(renorm_bias));
   EXPECT_LT(mse_bias, 0.0);
   EXPECT_LT(std::fabs(renorm_bias), std::fabs(mse_bias));
+}
+
+// One test (ctest runs each test in its own process, and the quick report
+// takes most of a minute): runs it into a temporary directory, then checks
+// the markdown, the charts and the numbers.
+TEST(ReportTest, QuickReportIsCompleteAndSane) {
+  if (!HaveData()) {
+    GTEST_SKIP() << "shared data not found under " << DataDir()
+                 << " (set TQDB_SHARED_DATA)";
+  }
+  char tmpl[] = "/tmp/tqdb_report_test_XXXXXX";
+  const char* made = mkdtemp(tmpl);
+  ASSERT_NE(made, nullptr);
+  const std::string dir = made;
+  ReportOptions o;
+  o.out_dir = dir;
+  o.data_dir = DataDir();
+  o.quick = true;
+  o.command = "tqdb bench --report DIR --quick (report_test)";
+  std::ostringstream log;
+  const absl::Status st = WriteReport(o, log);
+  ASSERT_TRUE(st.ok()) << st.message() << "\n" << log.str();
+  {
+    SCOPED_TRACE("sections");
+    CheckSections(dir);
+  }
+  {
+    SCOPED_TRACE("svgs");
+    CheckSvgs(dir);
+  }
+  {
+    SCOPED_TRACE("recall");
+    CheckRecall(dir);
+  }
+  {
+    SCOPED_TRACE("inner-product error");
+    CheckIpError(dir);
+  }
+  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 TEST(ReportCliTest, MissingDataExitsTwo) {

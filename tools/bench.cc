@@ -149,11 +149,7 @@ double MeasureReadBandwidth() {
 }
 
 std::string JsonLine(const Setup& s, const Row& r) {
-  std::string at;
-  for (int j = 0; j < kNumAt; ++j) {
-    absl::StrAppend(&at, j ? "," : "", "\"", 1 << j,
-                    "\":", absl::StrFormat("%.4f", r.recall1_at[j]));
-  }
+  const std::string at = RecallAtJson(r.recall1_at);
   return absl::StrFormat(
       "{\"label\":\"%s\",\"metric\":\"%s\",\"n\":%zu,\"d\":%zu,\"nq\":%zu,"
       "\"method\":\"%s\",\"bits_per_dim\":%u,\"bytes_per_vector\":%zu,"

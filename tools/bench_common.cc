@@ -117,6 +117,15 @@ std::string JsonEscape(const std::string& s) {
   return out;
 }
 
+std::string RecallAtJson(const double* recall1_at) {
+  std::string at;
+  for (int j = 0; j < kNumAt; ++j) {
+    absl::StrAppend(&at, j ? "," : "", "\"", 1 << j,
+                    "\":", absl::StrFormat("%.4f", recall1_at[j]));
+  }
+  return at;
+}
+
 std::string FamilyColor(const std::string& family, size_t index) {
   static const std::map<std::string, std::string> kColors = {
       {"renorm", "#1f77b4"},

@@ -60,6 +60,9 @@ Results ToResults(const std::vector<std::vector<Neighbor>>& res, size_t width);
 
 std::string JsonEscape(const std::string& s);
 
+// The members of a JSON object of recall1_at: "1":0.8123,"2":...,"64":...
+std::string RecallAtJson(const double* recall1_at);
+
 // Chart colour of a method family ("renorm", "faiss-ivfpq", ...); unknown
 // families get a spare colour by `index`.
 std::string FamilyColor(const std::string& family, size_t index);

@@ -59,7 +59,7 @@ constexpr char kHelp[] =
     "  --report DIR      output directory (created if missing)\n"
     "  --data DIR        shared data (default " TQDB_SHARED_DATA
     ")\n"
-    "  --quick           tiny run for tests: 4,000 base vectors, 100 queries,\n"
+    "  --quick           tiny run for tests: 3,000 base vectors, 100 queries,\n"
     "                    2 and 4 bits\n"
     "  --max-base N      base vectors per data set at most (deterministic\n"
     "                    sample; exact ground truth recomputed)\n"
@@ -100,14 +100,14 @@ Plan MakePlan(const ReportOptions& o) {
   Plan p;
   if (o.quick) {
     p.bits = {2, 4};
-    p.max_base = 4000;
+    p.max_base = 3000;
     p.max_queries = 100;
-    p.ip_queries = 30;
+    p.ip_queries = 20;
     p.ip_random = 50;
     p.codec_train = 5000;
     p.dmse_n = 500;
     p.dmse_dims = {16, 64, 100};
-    p.faiss_max_train = 1000;
+    p.faiss_max_train = 600;
   } else {
     p.bits = {2, 3, 4};
     p.max_base = 0;
@@ -251,11 +251,7 @@ struct Rec {
 };
 
 std::string RecJson(const Rec& r) {
-  std::string at;
-  for (int j = 0; j < kNumAt; ++j) {
-    absl::StrAppend(&at, j ? "," : "", "\"", 1 << j,
-                    "\":", absl::StrFormat("%.4f", r.r[j]));
-  }
+  const std::string at = RecallAtJson(r.r);
   return absl::StrFormat(
       "{\"dataset\":\"%s\",\"experiment\":\"%s\",\"layout\":\"%s\","
       "\"method\":\"%s\",\"bits_per_dim\":%u,\"bytes_per_vector\":%zu,"

@@ -32,7 +32,7 @@ namespace tqdb {
 struct ReportOptions {
   std::string out_dir;   // created if missing
   std::string data_dir;  // holds glove100-wink/ and use512-debian-pkgdesc/
-  // Tiny run (4,000 base vectors, 100 queries, 2 and 4 bits) for tests.
+  // Tiny run (3,000 base vectors, 100 queries, 2 and 4 bits) for tests.
   bool quick = false;
   // Base vectors per data set at most (deterministic sample, ground truth
   // recomputed); 0 = the mode's default (all for the full report).
