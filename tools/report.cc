@@ -769,14 +769,18 @@ std::string AblationSvg(const DataResult& dr, const Plan& plan) {
         st(c_mse, svg::Marker::kCircle, true)},
        {"main", "ivf", "prod", "IVF: prod b bits", 0,
         st(c_prod, svg::Marker::kTriangle, true)}},
-      {{"main", "flat", "renorm", "renorm flat raw", 0,
+      {{"main", "flat", "mse", "mse flat raw", 0,
+        st(c_mse, svg::Marker::kCircle, false)},
+       {"centring", "flat", "mse", "mse flat centred (mean)", 0,
+        st(c_mse, svg::Marker::kSquare, true)},
+       {"main", "ivf", "mse", "mse IVF residual", 0,
+        st(c_mse, svg::Marker::kDiamond, false)},
+       {"main", "flat", "renorm", "renorm flat raw", 0,
         st(c_ren, svg::Marker::kCircle, false)},
        {"centring", "flat", "renorm", "renorm flat centred (mean)", 0,
         st(c_ren, svg::Marker::kSquare, true)},
-       {"centring", "ivf", "renorm", "renorm IVF raw", 0,
-        st("#9467bd", svg::Marker::kCircle, false)},
        {"main", "ivf", "renorm", "renorm IVF residual", 0,
-        st("#9467bd", svg::Marker::kSquare, true)}},
+        st(c_ren, svg::Marker::kDiamond, false)}},
       {{"main", "flat", "prod", "prod flat, structured S", 0,
         st(c_prod, svg::Marker::kTriangle, false)},
        {"sketch", "flat", "prod", "prod flat, Gaussian S", 0,
@@ -993,10 +997,18 @@ std::string Verdict(const std::vector<DataResult>& all, const Plan& plan) {
           "- Over %d settings (data set x layout x bits), the best TurboQuant "
           "variant (mse, prod or renorm) has the higher recall@1@1 than the "
           "best PQ in %d and the higher recall@1@4 in %d (ties count as "
-          "losses). The paper's claim that TurboQuant consistently "
-          "outperforms PQ at equal bits therefore holds only where this count "
-          "equals the number of settings.\n",
+          "losses).\n",
           settings, tq_wins1, tq_wins4));
+  absl::StrAppend(
+      &s, tq_wins1 == settings
+              ? "- The paper's claim that TurboQuant consistently outperforms "
+                "PQ at equal bits holds in every setting measured here.\n"
+              : absl::StrFormat(
+                    "- The paper's claim that TurboQuant consistently "
+                    "outperforms PQ at equal bits does **not** reproduce: PQ "
+                    "(ours or FAISS) has the equal or higher recall@1@1 in %d "
+                    "of %d settings.\n",
+                    settings - tq_wins1, settings));
   if (settings > 0) {
     absl::StrAppend(
         &s, absl::StrFormat("- Largest TurboQuant lead at k=1: %s points (%s); "
@@ -1427,7 +1439,9 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
       "Flat raw = the paper's setting; flat centred = the mean is "
       "subtracted (nlist 1 with residuals); IVF raw = IVF lists but the "
       "vector itself is encoded; IVF residual = x - c (tqdb's default). "
-      "recall@1@1:\n\n");
+      "With every list probed, IVF raw scores the same codes as flat raw, "
+      "so equal numbers in those two columns are the expected consistency "
+      "check (the chart leaves IVF raw out). recall@1@1:\n\n");
   {
     std::vector<std::vector<std::string>> rows;
     for (const DataResult& dr : results) {
