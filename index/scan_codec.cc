@@ -308,6 +308,8 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> ScanCodec::Create(
   to.method = method;
   to.seed = o.seed;
   to.single_factor = o.single_factor && method == TqMethod::kRenorm;
+  to.sketch = o.sketch;
+  to.codebook = o.codebook;
   TQ_ASSIGN_OR_RETURN(auto tq, TurboQuantizer::Create(to));
   return std::unique_ptr<ScanCodec>(new TurboScanCodec(o, std::move(tq)));
 }
@@ -327,6 +329,8 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> ScanCodec::Deserialize(
     o.bits = tq->options().bits;
     o.seed = tq->options().seed;
     o.single_factor = tq->options().single_factor;
+    o.sketch = tq->options().sketch;
+    o.codebook = tq->options().codebook;
     return std::unique_ptr<ScanCodec>(new TurboScanCodec(o, std::move(tq)));
   }
   if (kind == kKindPq) {

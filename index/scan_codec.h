@@ -35,6 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "quant/turbo_quantizer.h"
 
 namespace tqdb {
 
@@ -56,6 +57,10 @@ struct CodecOptions {
   uint32_t pq_nbits = 4;
   uint32_t pq_m = 0;
   uint32_t pq_train_iters = 25;
+  // TurboQuant ablations (not the defaults): prod's sketch matrix and the
+  // Lloyd-Max codebook law. Persisted inside the quantizer's parameters.
+  SketchKind sketch = SketchKind::kStructured;
+  CodebookKind codebook = CodebookKind::kExactBeta;
 };
 
 struct ScanShape {

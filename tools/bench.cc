@@ -19,9 +19,11 @@
 #include "index/ivf_index.h"
 #include "index/thread_pool.h"
 #include "quant/kernels.h"
+#include "tools/bench_common.h"
 #include "tools/commands.h"
 #include "tools/faiss_peer.h"
 #include "tools/flags.h"
+#include "tools/report.h"
 #include "tools/svg.h"
 #include "tools/vecs_io.h"
 
@@ -67,6 +69,9 @@ constexpr char kHelp[] =
     "  --svg FILE         write recall/QPS and recall@k charts to FILE\n"
     "  --label NAME       data set name in the output (default: base file\n"
     "                     name)\n"
+    "  --report DIR       instead of the above: write the recall report\n"
+    "                     (TurboQuant vs PQ on the shared data) to DIR; see\n"
+    "                     'tqdb bench --report DIR --help'\n"
     "\n"
     "Recall: R@1@k = share of queries whose true nearest neighbour is among\n"
     "the first k results (measured in an untimed pass with k = 64); 10-R@10 =\n"
@@ -76,16 +81,8 @@ constexpr char kHelp[] =
     "counts. FAISS peers are timed with the same k, recall from a k = 64 "
     "pass.\n";
 
-constexpr uint32_t kRecallK = 64;  // results of the untimed recall pass
-constexpr size_t kGtK = 100;       // computed ground truth depth
-constexpr int kNumAt = 7;          // recall@1@k for k = 1, 2, 4, ..., 64
-constexpr int kMaxPasses = 3;      // timed passes per configuration, at most
+constexpr int kMaxPasses = 3;  // timed passes per configuration, at most
 constexpr double kRepeatBelowS = 0.5;
-
-double Seconds(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-      .count();
-}
 
 // One measured configuration (a line of the table and of the JSON output).
 struct Row {
@@ -109,17 +106,6 @@ struct Setup {
   double mem_gbps = 0;
 };
 
-// Result ids: nq rows of `width` ids, -1 = none.
-struct Results {
-  size_t width = 0;
-  std::vector<int64_t> ids;
-};
-
-struct GroundTruth {
-  size_t width = 0;  // ids per query
-  std::vector<int32_t> ids;
-};
-
 class ArrayStore : public VectorStore {
  public:
   ArrayStore(const float* x, size_t n, size_t d) : x_(x), n_(n), d_(d) {}
@@ -133,95 +119,6 @@ class ArrayStore : public VectorStore {
   const float* x_;
   size_t n_, d_;
 };
-
-std::vector<float> Normalized(const std::vector<float>& x, size_t n, size_t d) {
-  std::vector<float> y(x);
-  for (size_t i = 0; i < n; ++i) {
-    float* r = &y[i * d];
-    const float nsq = kernels::Dot(r, r, d);
-    if (nsq > 0) {
-      const float inv = 1.0f / std::sqrt(nsq);
-      for (size_t j = 0; j < d; ++j) r[j] *= inv;
-    }
-  }
-  return y;
-}
-
-// Exact top-min(kGtK, n) per query. base/queries already normalized for
-// cosine; l2 = smallest squared distance, else largest inner product.
-GroundTruth BruteForce(const std::vector<float>& base, size_t n,
-                       const std::vector<float>& queries, size_t nq, size_t d,
-                       bool l2, ThreadPool* pool) {
-  GroundTruth gt;
-  gt.width = std::min(kGtK, n);
-  gt.ids.resize(nq * gt.width);
-  auto one = [&](size_t i) {
-    const float* q = &queries[i * d];
-    std::vector<std::pair<float, int32_t>> s(n);  // (key, id), smaller first
-    for (size_t j = 0; j < n; ++j) {
-      const float* x = &base[j * d];
-      s[j] = {l2 ? kernels::L2Sqr(q, x, d) : -kernels::Dot(q, x, d),
-              static_cast<int32_t>(j)};
-    }
-    std::partial_sort(s.begin(), s.begin() + gt.width, s.end());
-    for (size_t r = 0; r < gt.width; ++r) {
-      gt.ids[i * gt.width + r] = s[r].second;
-    }
-  };
-  if (pool) {
-    pool->ParallelFor(nq, one);
-  } else {
-    for (size_t i = 0; i < nq; ++i) one(i);
-  }
-  return gt;
-}
-
-// recall1_at[j]: share of queries whose true top-1 is among the first 2^j
-// results. recall10 (if wanted): |first 10 & true first t| / t, t =
-// min(10, gt width).
-void ComputeRecall(const Results& r, const GroundTruth& gt, size_t nq,
-                   double* recall1_at, double* recall10) {
-  std::fill(recall1_at, recall1_at + kNumAt, 0.0);
-  const size_t t = std::min<size_t>(10, gt.width);
-  double r10 = 0;
-  for (size_t i = 0; i < nq; ++i) {
-    const int64_t* ids = &r.ids[i * r.width];
-    const int64_t top1 = gt.ids[i * gt.width];
-    size_t pos = r.width;
-    for (size_t p = 0; p < r.width; ++p) {
-      if (ids[p] == top1) {
-        pos = p;
-        break;
-      }
-    }
-    for (int j = 0; j < kNumAt; ++j) {
-      if (pos < (size_t{1} << j)) recall1_at[j] += 1;
-    }
-    if (recall10) {
-      std::unordered_set<int64_t> truth(gt.ids.begin() + i * gt.width,
-                                        gt.ids.begin() + i * gt.width + t);
-      size_t hit = 0;
-      for (size_t p = 0; p < std::min<size_t>(10, r.width); ++p) {
-        hit += ids[p] >= 0 && truth.count(ids[p]);
-      }
-      r10 += static_cast<double>(hit) / t;
-    }
-  }
-  for (int j = 0; j < kNumAt; ++j) recall1_at[j] /= nq;
-  if (recall10) *recall10 = r10 / nq;
-}
-
-Results ToResults(const std::vector<std::vector<Neighbor>>& res, size_t width) {
-  Results r;
-  r.width = width;
-  r.ids.assign(res.size() * width, -1);
-  for (size_t i = 0; i < res.size(); ++i) {
-    for (size_t p = 0; p < std::min(width, res[i].size()); ++p) {
-      r.ids[i * width + p] = static_cast<int64_t>(res[i][p].id);
-    }
-  }
-  return r;
-}
 
 // Single-thread read bandwidth: sums a 256 MiB array of uint64, best of 2.
 double MeasureReadBandwidth() {
@@ -251,27 +148,8 @@ double MeasureReadBandwidth() {
   return best;
 }
 
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += absl::StrFormat("\\u%04x", c);
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string JsonLine(const Setup& s, const Row& r) {
-  std::string at;
-  for (int j = 0; j < kNumAt; ++j) {
-    absl::StrAppend(&at, j ? "," : "", "\"", 1 << j,
-                    "\":", absl::StrFormat("%.4f", r.recall1_at[j]));
-  }
+  const std::string at = RecallAtJson(r.recall1_at);
   return absl::StrFormat(
       "{\"label\":\"%s\",\"metric\":\"%s\",\"n\":%zu,\"d\":%zu,\"nq\":%zu,"
       "\"method\":\"%s\",\"bits_per_dim\":%u,\"bytes_per_vector\":%zu,"
@@ -315,22 +193,6 @@ std::string FamilyOf(const std::string& method) {
   // FAISS's refined FastScan is FastScan with rescoring.
   if (method == "faiss-ivfpqfs-refine") return "faiss-ivfpqfs";
   return method;
-}
-
-std::string FamilyColor(const std::string& family, size_t index) {
-  static const std::map<std::string, std::string> kColors = {
-      {"renorm", "#1f77b4"},
-      {"mse", "#ff7f0e"},
-      {"prod", "#2ca02c"},
-      {"pq", "#d62728"},
-      {"pq8", "#9467bd"},
-      {"faiss-ivfpq", "#8c564b"},
-      {"faiss-pq-flat", "#8c564b"},
-      {"faiss-ivfpqfs", "#3b3b3b"},
-      {"faiss-pqfs-flat", "#3b3b3b"}};
-  static const char* kSpare[] = {"#17becf", "#bcbd22", "#e377c2", "#7f7f7f"};
-  auto it = kColors.find(family);
-  return it != kColors.end() ? it->second : kSpare[index % 4];
 }
 
 std::string WriteSvg(const Setup& s, uint32_t nlist,
@@ -489,15 +351,16 @@ std::string WriteSvg(const Setup& s, uint32_t nlist,
 int RunBench(const std::vector<std::string>& args, std::ostream& out,
              std::ostream& err) {
   for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") {
-      out << kHelp;
-      return 0;
+    if (a == "--report" || a.rfind("--report=", 0) == 0) {
+      return RunReport(args, out, err);
     }
   }
+  if (WantsHelp(args)) {
+    out << kHelp;
+    return 0;
+  }
   auto usage = [&](const absl::Status& s) {
-    err << "tqdb bench: " << s.message() << "\n"
-        << "Run 'tqdb bench --help' for usage.\n";
-    return 2;
+    return UsageError("bench", s, err);
   };
   auto fail = [&](const std::string& what, const absl::Status& s) {
     err << "tqdb bench: " << what << (what.empty() ? "" : ": ") << s.message()
@@ -638,26 +501,8 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
       queries_n.empty() ? queries.data : queries_n;
   if (flags->Has("gt")) {
     const std::string gt_path = flags->GetString("gt");
-    IntMatrix g;
-    st = ReadIvecs(gt_path, &g, nq);
+    st = LoadGroundTruth(gt_path, nq, n, &gt);
     if (!st.ok()) return fail("--gt", st);
-    if (g.rows < nq) {
-      return fail("--gt", absl::InvalidArgumentError(absl::StrCat(
-                              gt_path, " has ", g.rows,
-                              " rows, fewer than the ", nq, " queries")));
-    }
-    for (size_t i = 0; i < nq; ++i) {
-      for (size_t j = 0; j < g.dim; ++j) {
-        const int32_t id = g.row(i)[j];
-        if (id < 0 || static_cast<size_t>(id) >= n) {
-          return fail("--gt", absl::InvalidArgumentError(absl::StrCat(
-                                  gt_path, " row ", i + 1, ": id ", id,
-                                  " is not a row of --base (", n, " rows)")));
-        }
-      }
-    }
-    gt.width = g.dim;
-    gt.ids = std::move(g.data);
     out << absl::StrFormat("ground truth: %s (%zu ids per query)\n", gt_path,
                            gt.width);
   } else {

@@ -190,16 +190,12 @@ absl::Status MeasurePq(uint32_t bits, uint64_t seed,
 
 int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
                   std::ostream& err) {
-  for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") {
-      out << kHelp;
-      return 0;
-    }
+  if (WantsHelp(args)) {
+    out << kHelp;
+    return 0;
   }
   auto usage = [&](const absl::Status& s) {
-    err << "tqdb distortion: " << s.message() << "\n"
-        << "Run 'tqdb distortion --help' for usage.\n";
-    return 2;
+    return UsageError("distortion", s, err);
   };
   auto flags = Flags::Parse(
       args, {"dim", "input", "bits", "methods", "n", "seed"}, {"json"});

@@ -55,6 +55,8 @@ const char* PeerKindName(PeerKind kind) {
 
 bool FaissAvailable() { return false; }
 
+std::string FaissVersion() { return "none"; }
+
 absl::StatusOr<std::vector<PeerResult>> RunFaissPeers(
     const FaissPeerConfig& /*cfg*/, const float* /*base*/, size_t /*nb*/,
     const float* /*queries*/, size_t /*nq*/, size_t /*d*/) {
@@ -117,6 +119,7 @@ struct Built {
   faiss::IndexRefine* refine = nullptr;     // where k_factor is set
   uint32_t m = 0, nbits = 0;
   double build_s = 0;
+  double train_s = 0;
 
   // Destroy the users before what they point to.
   ~Built() {
@@ -203,6 +206,7 @@ std::unique_ptr<Built> Build(const Ctx& c, PeerKind kind) {
     }
   }
   b->index->train(static_cast<idx_t>(c.n_train), c.train);
+  b->train_s = Seconds(t0);
   b->index->add(static_cast<idx_t>(c.nb), c.base);
   b->build_s = Seconds(t0);
   return b;
@@ -239,6 +243,7 @@ PeerResult Measure(const Built& b, PeerKind kind, const FaissPeerConfig& cfg,
   r.nbits = b.nbits;
   r.bytes_per_vector = size_t{b.m} * b.nbits / 8;
   r.build_s = b.build_s;
+  r.train_s = b.train_s;
   if (b.ivf != nullptr) {
     r.nlist = static_cast<uint32_t>(b.ivf->nlist);
     r.nprobe = nprobe;
@@ -347,7 +352,9 @@ absl::StatusOr<std::vector<PeerResult>> RunImpl(const FaissPeerConfig& cfg,
 
   // Training sample: every row, or (if nb is larger than the cap) a uniform
   // sample in base order by selection sampling (Knuth's Algorithm S).
-  const size_t cap = std::max<size_t>(size_t{cfg.nlist} * 39, 65536);
+  const size_t cap = cfg.max_train > 0
+                         ? cfg.max_train
+                         : std::max<size_t>(size_t{cfg.nlist} * 39, 65536);
   std::vector<float> train_rows;
   const faiss::MetricType metric = cfg.metric == PeerMetric::kL2
                                        ? faiss::METRIC_L2
@@ -405,6 +412,11 @@ absl::StatusOr<std::vector<PeerResult>> RunImpl(const FaissPeerConfig& cfg,
 }  // namespace
 
 bool FaissAvailable() { return true; }
+
+std::string FaissVersion() {
+  return absl::StrCat("FAISS ", FAISS_VERSION_MAJOR, ".", FAISS_VERSION_MINOR,
+                      ".", FAISS_VERSION_PATCH);
+}
 
 absl::StatusOr<std::vector<PeerResult>> RunFaissPeers(
     const FaissPeerConfig& cfg, const float* base, size_t nb,

@@ -73,6 +73,9 @@ struct FaissPeerConfig {
   uint32_t ids_k = 0;
   uint32_t threads = 1;  // OpenMP threads for training, adding and search
   uint64_t seed = 1234;  // training sample and FAISS k-means seeds
+  // Training rows at most; 0 = max(39 * nlist, 65536). A smaller cap
+  // shortens FAISS's (slow, on Debian's SSE2 build) PQ training.
+  size_t max_train = 0;
   std::vector<PeerKind> kinds;  // measured in this order
 };
 
@@ -88,6 +91,7 @@ struct PeerResult {
   // kind wraps that already built index (same training, same codes) and
   // reports its build time plus the time to add the raw vectors.
   double build_s = 0;
+  double train_s = 0;   // the train() part of build_s
   double search_s = 0;  // wall time of one search call over all queries
   double qps = 0, ms_per_query = 0;
   // nq * ids_width result ids, row-major, -1 = missing; ids_width is
@@ -100,9 +104,12 @@ struct PeerResult {
 
 // True iff this binary was built with FAISS.
 bool FaissAvailable();
+// "FAISS 1.7.3" (the headers' version), or "none".
+std::string FaissVersion();
 
 // For each kind of cfg.kinds: trains on base (a deterministic sample of at
-// most max(39 * nlist, 65536) rows, drawn with cfg.seed), adds all of base
+// most cfg.max_train, default max(39 * nlist, 65536), rows drawn with
+// cfg.seed), adds all of base
 // (ids 0..nb-1), then searches all nq queries in one batch per nprobe (and
 // refine factor). base is nb x d and queries nq x d, row-major floats.
 // Results are in the order of cfg.kinds, then nprobes, then refine factors.

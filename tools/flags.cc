@@ -113,4 +113,18 @@ absl::StatusOr<std::vector<std::string>> Flags::GetWordList(
   return out;
 }
 
+bool WantsHelp(const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    if (a == "--help" || a == "-h") return true;
+  }
+  return false;
+}
+
+int UsageError(const std::string& command, const absl::Status& s,
+               std::ostream& err) {
+  err << "tqdb " << command << ": " << s.message() << "\n"
+      << "Run 'tqdb " << command << " --help' for usage.\n";
+  return 2;
+}
+
 }  // namespace tqdb

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -43,6 +44,14 @@ class Flags {
  private:
   std::map<std::string, std::string> values_;
 };
+
+// True if args hold "--help" or "-h".
+bool WantsHelp(const std::vector<std::string>& args);
+
+// Writes "tqdb <command>: <message>" and a pointer to --help to err;
+// returns 2, the usage-error exit code.
+int UsageError(const std::string& command, const absl::Status& s,
+               std::ostream& err);
 
 }  // namespace tqdb
 

@@ -1,0 +1,173 @@
+#include "tools/bench_common.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <unordered_set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "quant/kernels.h"
+#include "tools/vecs_io.h"
+
+namespace tqdb {
+
+double Seconds(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+      .count();
+}
+
+std::vector<float> Normalized(const std::vector<float>& x, size_t n, size_t d) {
+  std::vector<float> y(x);
+  for (size_t i = 0; i < n; ++i) {
+    float* r = &y[i * d];
+    const float nsq = kernels::Dot(r, r, d);
+    if (nsq > 0) {
+      const float inv = 1.0f / std::sqrt(nsq);
+      for (size_t j = 0; j < d; ++j) r[j] *= inv;
+    }
+  }
+  return y;
+}
+
+GroundTruth BruteForce(const std::vector<float>& base, size_t n,
+                       const std::vector<float>& queries, size_t nq, size_t d,
+                       bool l2, ThreadPool* pool) {
+  GroundTruth gt;
+  gt.width = std::min(kGtK, n);
+  gt.ids.resize(nq * gt.width);
+  auto one = [&](size_t i) {
+    const float* q = &queries[i * d];
+    std::vector<std::pair<float, int32_t>> s(n);  // (key, id), smaller first
+    for (size_t j = 0; j < n; ++j) {
+      const float* x = &base[j * d];
+      s[j] = {l2 ? kernels::L2Sqr(q, x, d) : -kernels::Dot(q, x, d),
+              static_cast<int32_t>(j)};
+    }
+    std::partial_sort(s.begin(), s.begin() + gt.width, s.end());
+    for (size_t r = 0; r < gt.width; ++r) {
+      gt.ids[i * gt.width + r] = s[r].second;
+    }
+  };
+  if (pool) {
+    pool->ParallelFor(nq, one);
+  } else {
+    for (size_t i = 0; i < nq; ++i) one(i);
+  }
+  return gt;
+}
+
+void ComputeRecall(const Results& r, const GroundTruth& gt, size_t nq,
+                   double* recall1_at, double* recall10) {
+  std::fill(recall1_at, recall1_at + kNumAt, 0.0);
+  const size_t t = std::min<size_t>(10, gt.width);
+  double r10 = 0;
+  for (size_t i = 0; i < nq; ++i) {
+    const int64_t* ids = &r.ids[i * r.width];
+    const int64_t top1 = gt.ids[i * gt.width];
+    size_t pos = r.width;
+    for (size_t p = 0; p < r.width; ++p) {
+      if (ids[p] == top1) {
+        pos = p;
+        break;
+      }
+    }
+    for (int j = 0; j < kNumAt; ++j) {
+      if (pos < (size_t{1} << j)) recall1_at[j] += 1;
+    }
+    if (recall10) {
+      std::unordered_set<int64_t> truth(gt.ids.begin() + i * gt.width,
+                                        gt.ids.begin() + i * gt.width + t);
+      size_t hit = 0;
+      for (size_t p = 0; p < std::min<size_t>(10, r.width); ++p) {
+        hit += ids[p] >= 0 && truth.count(ids[p]);
+      }
+      r10 += static_cast<double>(hit) / t;
+    }
+  }
+  for (int j = 0; j < kNumAt; ++j) recall1_at[j] /= nq;
+  if (recall10) *recall10 = r10 / nq;
+}
+
+Results ToResults(const std::vector<std::vector<Neighbor>>& res, size_t width) {
+  Results r;
+  r.width = width;
+  r.ids.assign(res.size() * width, -1);
+  for (size_t i = 0; i < res.size(); ++i) {
+    for (size_t p = 0; p < std::min(width, res[i].size()); ++p) {
+      r.ids[i * width + p] = static_cast<int64_t>(res[i][p].id);
+    }
+  }
+  return r;
+}
+
+std::string JsonEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += absl::StrFormat("\\u%04x", c);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string RecallAtJson(const double* recall1_at) {
+  std::string at;
+  for (int j = 0; j < kNumAt; ++j) {
+    absl::StrAppend(&at, j ? "," : "", "\"", 1 << j,
+                    "\":", absl::StrFormat("%.4f", recall1_at[j]));
+  }
+  return at;
+}
+
+std::string FamilyColor(const std::string& family, size_t index) {
+  static const std::map<std::string, std::string> kColors = {
+      {"renorm", "#1f77b4"},
+      {"mse", "#ff7f0e"},
+      {"prod", "#2ca02c"},
+      {"pq", "#d62728"},
+      {"pq8", "#9467bd"},
+      {"faiss-ivfpq", "#8c564b"},
+      {"faiss-pq-flat", "#8c564b"},
+      {"faiss-ivfpqfs", "#3b3b3b"},
+      {"faiss-pqfs-flat", "#3b3b3b"},
+      {"pca", "#e377c2"},
+      {"faiss-lut256", "#8c564b"},
+      {"faiss-fastscan", "#3b3b3b"},
+      {"prod-gaussian", "#bcbd22"}};
+  static const char* kSpare[] = {"#17becf", "#bcbd22", "#7f7f7f", "#aec7e8"};
+  auto it = kColors.find(family);
+  return it != kColors.end() ? it->second : kSpare[index % 4];
+}
+
+absl::Status LoadGroundTruth(const std::string& path, size_t nq, size_t n,
+                             GroundTruth* gt) {
+  IntMatrix g;
+  absl::Status st = ReadIvecs(path, &g, nq);
+  if (!st.ok()) return st;
+  if (g.rows < nq) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " has ", g.rows, " rows, fewer than the ", nq, " queries"));
+  }
+  for (size_t i = 0; i < nq; ++i) {
+    for (size_t j = 0; j < g.dim; ++j) {
+      const int32_t id = g.row(i)[j];
+      if (id < 0 || static_cast<size_t>(id) >= n) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, " row ", i + 1, ": id ", id,
+                         " is not a row of the base (", n, " rows)"));
+      }
+    }
+  }
+  gt->width = g.dim;
+  gt->ids = std::move(g.data);
+  return absl::OkStatus();
+}
+
+}  // namespace tqdb
