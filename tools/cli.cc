@@ -58,13 +58,6 @@ std::vector<std::string> TakePositionals(std::vector<std::string>* args) {
   return pos;
 }
 
-bool WantsHelp(const std::vector<std::string>& args) {
-  for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") return true;
-  }
-  return false;
-}
-
 const std::set<std::string> kTargetFlags = {"server", "data", "api-key-file"};
 
 std::set<std::string> With(std::set<std::string> a,

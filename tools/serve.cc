@@ -56,11 +56,9 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 
 int RunServe(const std::vector<std::string>& args, std::ostream& out,
              std::ostream& err) {
-  for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") {
-      out << kUsage;
-      return 0;
-    }
+  if (WantsHelp(args)) {
+    out << kUsage;
+    return 0;
   }
   auto flags =
       Flags::Parse(args,
