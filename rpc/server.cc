@@ -162,9 +162,11 @@ absl::StatusOr<std::vector<Point>> FromProto(
 // The cancellation poll handed to long scans: called between IVF lists (so
 // thousands of times per batch) and from several threads. The deadline is a
 // clock comparison; ServerContext::IsCancelled() (which for the sync API
-// plucks the call's completion queue) runs at most every 2 ms, from one
+// plucks the call's completion queue, and costs about half a millisecond
+// while gRPC's poller owns it) runs at most every 50 ms, from one
 // thread at a time.
 std::function<bool()> CancelCheck(grpc::ServerContext* ctx) {
+  constexpr int64_t kPollNs = 50'000'000;
   struct State {
     grpc::ServerContext* ctx;
     std::chrono::system_clock::time_point deadline;
@@ -175,11 +177,12 @@ std::function<bool()> CancelCheck(grpc::ServerContext* ctx) {
   auto st = std::make_shared<State>();
   st->ctx = ctx;
   st->deadline = ctx->deadline();
-  // The first poll after 2 ms too: short searches never pay for one.
+  // The first poll after 50 ms too: ordinary searches never pay for one; a
+  // client that goes away is noticed within 50 ms of a long scan.
   st->next_poll_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                          Clock::now().time_since_epoch())
                          .count() +
-                     2'000'000;
+                     kPollNs;
   return [st]() -> bool {
     if (st->cancelled.load(std::memory_order_relaxed)) return true;
     if (std::chrono::system_clock::now() >= st->deadline) {
@@ -192,7 +195,7 @@ std::function<bool()> CancelCheck(grpc::ServerContext* ctx) {
     if (now < st->next_poll_ns.load(std::memory_order_relaxed)) return false;
     std::unique_lock<std::mutex> l(st->poll_mu, std::try_to_lock);
     if (!l.owns_lock()) return false;
-    st->next_poll_ns = now + 2'000'000;
+    st->next_poll_ns = now + kPollNs;
     if (st->ctx->IsCancelled()) st->cancelled = true;
     return st->cancelled.load();
   };
