@@ -165,10 +165,10 @@ absl::StatusOr<std::vector<Point>> FromProto(
 // plucks the call's completion queue, and costs about half a millisecond
 // while gRPC's poller owns it) runs at most every 50 ms, from one
 // thread at a time.
-std::function<bool()> CancelCheck(grpc::ServerContext* ctx) {
+std::function<bool()> CancelCheck(grpc::ServerContextBase* ctx) {
   constexpr int64_t kPollNs = 50'000'000;
   struct State {
-    grpc::ServerContext* ctx;
+    grpc::ServerContextBase* ctx;
     std::chrono::system_clock::time_point deadline;
     std::atomic<int64_t> next_poll_ns{0};
     std::atomic<bool> cancelled{false};
@@ -219,7 +219,7 @@ class Shared {
 
   // Runs `body` after authentication, converting its status and any
   // exception it throws.
-  grpc::Status Call(grpc::ServerContext* ctx,
+  grpc::Status Call(grpc::ServerContextBase* ctx,
                     const std::function<absl::Status()>& body) const {
     try {
       if (absl::Status a = Authenticate(ctx); !a.ok()) return ToGrpcStatus(a);
@@ -253,7 +253,7 @@ class Shared {
   }
 
  private:
-  absl::Status Authenticate(grpc::ServerContext* ctx) const {
+  absl::Status Authenticate(grpc::ServerContextBase* ctx) const {
     if (expected_auth_.empty()) return absl::OkStatus();
     const auto& md = ctx->client_metadata();
     auto it = md.find("authorization");
@@ -362,7 +362,13 @@ class CollectionsService final : public pb::Collections::Service {
 // ---------------------------------------------------------------------------
 // Points
 
-class PointsService final : public pb::Points::Service {
+// Search and SearchBatch use gRPC's callback API: the handler runs on the
+// thread that read the request (no hand-off to a sync-server thread), and
+// the search itself runs inline (it is CPU work of milliseconds, parallel
+// across the database's threads for a batch).
+class PointsService final
+    : public pb::Points::WithCallbackMethod_Search<
+          pb::Points::WithCallbackMethod_SearchBatch<pb::Points::Service>> {
  public:
   explicit PointsService(const Shared* s) : s_(s) {}
 
@@ -464,8 +470,26 @@ class PointsService final : public pb::Points::Service {
     });
   }
 
-  grpc::Status Search(grpc::ServerContext* ctx, const pb::SearchRequest* req,
-                      pb::SearchResponse* resp) override {
+  grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* ctx,
+                                   const pb::SearchRequest* req,
+                                   pb::SearchResponse* resp) override {
+    grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
+    r->Finish(DoSearch(ctx, req, resp));
+    return r;
+  }
+
+  grpc::ServerUnaryReactor* SearchBatch(
+      grpc::CallbackServerContext* ctx, const pb::SearchBatchRequest* req,
+      pb::SearchBatchResponse* resp) override {
+    grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
+    r->Finish(DoSearchBatch(ctx, req, resp));
+    return r;
+  }
+
+ private:
+  grpc::Status DoSearch(grpc::ServerContextBase* ctx,
+                        const pb::SearchRequest* req,
+                        pb::SearchResponse* resp) {
     const auto t0 = Clock::now();
     return s_->Call(ctx, [&]() -> absl::Status {
       TQ_ASSIGN_OR_RETURN(auto c, s_->GetCollection(req->collection()));
@@ -479,9 +503,9 @@ class PointsService final : public pb::Points::Service {
     });
   }
 
-  grpc::Status SearchBatch(grpc::ServerContext* ctx,
-                           const pb::SearchBatchRequest* req,
-                           pb::SearchBatchResponse* resp) override {
+  grpc::Status DoSearchBatch(grpc::ServerContextBase* ctx,
+                             const pb::SearchBatchRequest* req,
+                             pb::SearchBatchResponse* resp) {
     const auto t0 = Clock::now();
     return s_->Call(ctx, [&]() -> absl::Status {
       TQ_ASSIGN_OR_RETURN(auto c, s_->GetCollection(req->collection()));
@@ -582,7 +606,7 @@ class PointsService final : public pb::Points::Service {
   }
 
   static QueryOptions Options(const pb::SearchRequest& q,
-                              grpc::ServerContext* ctx) {
+                              grpc::ServerContextBase* ctx) {
     QueryOptions o;
     o.k = q.limit();
     if (q.params().nprobe() != 0) {
