@@ -26,6 +26,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "quant/status_macros.h"
+#include "rpc/convert.h"
 #include "tqdb/v1/tqdb.grpc.pb.h"
 
 namespace tqdb {
@@ -61,67 +62,16 @@ absl::Status Invalid(absl::string_view what) {
 // ---------------------------------------------------------------------------
 // Conversions between proto and db types.
 
-absl::StatusOr<Metric> FromProto(pb::Metric m) {
-  switch (m) {
-    case pb::METRIC_UNSPECIFIED:
-    case pb::METRIC_COSINE:
-      return Metric::kCosine;
-    case pb::METRIC_IP:
-      return Metric::kInnerProduct;
-    case pb::METRIC_L2:
-      return Metric::kL2;
-    default:
-      return Invalid(absl::StrCat("unknown metric ", static_cast<int>(m)));
-  }
-}
-
-pb::Metric ToProto(Metric m) {
-  switch (m) {
-    case Metric::kCosine:
-      return pb::METRIC_COSINE;
-    case Metric::kInnerProduct:
-      return pb::METRIC_IP;
-    case Metric::kL2:
-      return pb::METRIC_L2;
-  }
-  return pb::METRIC_UNSPECIFIED;
-}
-
-absl::StatusOr<std::string> MethodName(pb::Method m) {
-  switch (m) {
-    case pb::METHOD_UNSPECIFIED:
-    case pb::METHOD_RENORM:
-      return std::string("renorm");
-    case pb::METHOD_MSE:
-      return std::string("mse");
-    case pb::METHOD_PROD:
-      return std::string("prod");
-    case pb::METHOD_PQ:
-      return std::string("pq");
-    case pb::METHOD_PCA:
-      return std::string("pca");
-    default:
-      return Invalid(absl::StrCat("unknown method ", static_cast<int>(m)));
-  }
-}
-
-pb::Method MethodFromName(const std::string& name) {
-  if (name == "renorm") return pb::METHOD_RENORM;
-  if (name == "mse") return pb::METHOD_MSE;
-  if (name == "prod") return pb::METHOD_PROD;
-  if (name == "pq") return pb::METHOD_PQ;
-  if (name == "pca") return pb::METHOD_PCA;
-  return pb::METHOD_UNSPECIFIED;
-}
-
 void ToProto(const CollectionInfo& in, pb::CollectionInfo* out) {
   const CollectionConfig& c = in.config;
   out->set_name(c.name);
   out->set_dim(c.dim);
   out->set_count(in.count);
   out->set_trained(in.trained);
-  out->set_metric(ToProto(c.metric));
-  out->mutable_quantizer()->set_method(MethodFromName(c.method));
+  out->set_metric(MetricToProto(c.metric));
+  const auto method = MethodToProto(c.method);
+  out->mutable_quantizer()->set_method(method.ok() ? *method
+                                                   : pb::METHOD_UNSPECIFIED);
   out->mutable_quantizer()->set_bits(c.bits);
   out->mutable_quantizer()->set_seed(c.seed);
   out->mutable_ivf()->set_nlist(c.nlist);
@@ -293,8 +243,8 @@ class CollectionsService final : public pb::Collections::Service {
       CollectionConfig c;
       c.name = req->name();
       c.dim = req->dim();
-      TQ_ASSIGN_OR_RETURN(c.metric, FromProto(req->metric()));
-      TQ_ASSIGN_OR_RETURN(c.method, MethodName(req->quantizer().method()));
+      TQ_ASSIGN_OR_RETURN(c.metric, MetricFromProto(req->metric()));
+      TQ_ASSIGN_OR_RETURN(c.method, MethodFromProto(req->quantizer().method()));
       if (req->quantizer().bits() != 0) c.bits = req->quantizer().bits();
       if (req->quantizer().seed() != 0) c.seed = req->quantizer().seed();
       c.nlist = req->ivf().nlist();

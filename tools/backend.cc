@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "quant/status_macros.h"
+#include "rpc/convert.h"
 #include "tqdb/v1/tqdb.grpc.pb.h"
 
 namespace tqdb {
@@ -25,59 +26,15 @@ absl::Status FromGrpc(const grpc::Status& s) {
 // ---------------------------------------------------------------------------
 // Remote
 
-pb::Metric ToProto(Metric m) {
-  switch (m) {
-    case Metric::kInnerProduct:
-      return pb::METRIC_IP;
-    case Metric::kL2:
-      return pb::METRIC_L2;
-    case Metric::kCosine:
-      break;
-  }
-  return pb::METRIC_COSINE;
-}
-
-absl::StatusOr<pb::Method> MethodToProto(const std::string& m) {
-  if (m == "renorm") return pb::METHOD_RENORM;
-  if (m == "mse") return pb::METHOD_MSE;
-  if (m == "prod") return pb::METHOD_PROD;
-  if (m == "pq") return pb::METHOD_PQ;
-  if (m == "pca") return pb::METHOD_PCA;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown method '", m, "' (renorm, mse, prod, pca or pq)"));
-}
-
 CollectionInfo FromProto(const pb::CollectionInfo& p) {
   CollectionInfo i;
   CollectionConfig& c = i.config;
   c.name = p.name();
   c.dim = p.dim();
-  switch (p.metric()) {
-    case pb::METRIC_IP:
-      c.metric = Metric::kInnerProduct;
-      break;
-    case pb::METRIC_L2:
-      c.metric = Metric::kL2;
-      break;
-    default:
-      c.metric = Metric::kCosine;
-  }
-  switch (p.quantizer().method()) {
-    case pb::METHOD_MSE:
-      c.method = "mse";
-      break;
-    case pb::METHOD_PROD:
-      c.method = "prod";
-      break;
-    case pb::METHOD_PQ:
-      c.method = "pq";
-      break;
-    case pb::METHOD_PCA:
-      c.method = "pca";
-      break;
-    default:
-      c.method = "renorm";
-  }
+  const auto metric = MetricFromProto(p.metric());
+  c.metric = metric.ok() ? *metric : Metric::kCosine;
+  const auto method = MethodFromProto(p.quantizer().method());
+  c.method = method.ok() ? *method : "renorm";
   c.bits = p.quantizer().bits();
   c.seed = p.quantizer().seed();
   c.nlist = p.ivf().nlist();
@@ -186,7 +143,7 @@ class RemoteBackend final : public Backend {
     pb::CreateCollectionRequest req;
     req.set_name(c.name);
     req.set_dim(c.dim);
-    req.set_metric(ToProto(c.metric));
+    req.set_metric(MetricToProto(c.metric));
     TQ_ASSIGN_OR_RETURN(pb::Method m, MethodToProto(c.method));
     req.mutable_quantizer()->set_method(m);
     req.mutable_quantizer()->set_bits(c.bits);
