@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -20,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "quant/status_macros.h"
 #include "tools/backend.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
@@ -83,13 +83,7 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const Flags& f,
   }
   std::string key;
   if (f.Has("api-key-file")) {
-    std::ifstream in(f.GetString("api-key-file"));
-    if (!in) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot read ", f.GetString("api-key-file")));
-    }
-    std::getline(in, key);
-    key = std::string(absl::StripAsciiWhitespace(key));
+    TQ_ASSIGN_OR_RETURN(key, ReadApiKeyFile(f.GetString("api-key-file")));
   }
   return Backend::Connect(f.GetString("server"), key);
 }

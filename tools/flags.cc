@@ -1,9 +1,12 @@
 #include "tools/flags.h"
 
+#include <fstream>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace tqdb {
 
@@ -125,6 +128,20 @@ int UsageError(const std::string& command, const absl::Status& s,
   err << "tqdb " << command << ": " << s.message() << "\n"
       << "Run 'tqdb " << command << " --help' for usage.\n";
   return 2;
+}
+
+absl::StatusOr<std::string> ReadApiKeyFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::string line;
+  std::getline(in, line);
+  std::string key(absl::StripAsciiWhitespace(line));
+  if (key.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the API key file is empty"));
+  }
+  return key;
 }
 
 }  // namespace tqdb

@@ -45,6 +45,11 @@ class Flags {
   std::map<std::string, std::string> values_;
 };
 
+// The API key in `path` (--api-key-file of serve and the client commands):
+// its first line without surrounding blanks. InvalidArgument naming the file
+// if it cannot be read or the key is empty.
+absl::StatusOr<std::string> ReadApiKeyFile(const std::string& path);
+
 // True if args hold "--help" or "-h".
 bool WantsHelp(const std::vector<std::string>& args);
 

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "db/db.h"
 #include "rpc/server.h"
@@ -94,14 +93,9 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   dbo.max_batch = static_cast<size_t>(*max_batch);
   dbo.threads = static_cast<uint32_t>(*threads);
   if (flags->Has("api-key-file")) {
-    auto key = ReadWholeFile(flags->GetString("api-key-file"));
+    auto key = ReadApiKeyFile(flags->GetString("api-key-file"));
     if (!key.ok()) return usage(std::string(key.status().message()));
-    std::string k(absl::StripAsciiWhitespace(key->substr(0, key->find('\n'))));
-    if (k.empty()) {
-      return usage(absl::StrCat(flags->GetString("api-key-file"),
-                                ": the API key file is empty"));
-    }
-    so.api_key = k;
+    so.api_key = *key;
   }
   if (flags->Has("tls-cert") != flags->Has("tls-key")) {
     return usage("--tls-cert and --tls-key go together");
