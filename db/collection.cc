@@ -967,6 +967,13 @@ void CollectionImpl::StopTraining() {
   }
 }
 
+bool CollectionImpl::AutoNlistOutgrown(uint64_t n,
+                                       uint64_t trained_count) const {
+  return config_.nlist == 0 && config_.store_vectors && trained_count > 0 &&
+         n >=
+             core_->options.retrain_growth * static_cast<double>(trained_count);
+}
+
 void CollectionImpl::MaybeStartBackgroundTraining() {
   if (!core_->options.background_training) return;
   const uint64_t n = count_.load();
@@ -975,10 +982,7 @@ void CollectionImpl::MaybeStartBackgroundTraining() {
     // An automatic nlist was chosen for the points of the last training:
     // once the collection has grown retrain_growth times past them, rebuild
     // (geometric steps, so the total work stays linear in the final size).
-    const uint64_t trained = state_.trained_count;
-    if (config_.nlist != 0 || !config_.store_vectors || trained == 0 ||
-        n < core_->options.retrain_growth * static_cast<double>(trained) ||
-        n < next_auto_train_) {
+    if (!AutoNlistOutgrown(n, state_.trained_count) || n < next_auto_train_) {
       return;
     }
     retrain = true;
@@ -1001,13 +1005,8 @@ void CollectionImpl::MaybeStartBackgroundTraining() {
       // automatic nlist already (a bulk load trains at the first 1,000
       // points and ends with many more): retrain now rather than wait for
       // the next write.
-      if (!s.ok() || stop_ || core_->closing || config_.nlist != 0 ||
-          !config_.store_vectors) {
-        break;
-      }
-      const uint64_t trained = state().trained_count;
-      if (trained == 0 || count_.load() < core_->options.retrain_growth *
-                                              static_cast<double>(trained)) {
+      if (!s.ok() || stop_ || core_->closing ||
+          !AutoNlistOutgrown(count_.load(), state().trained_count)) {
         break;
       }
       again = true;

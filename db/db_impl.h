@@ -126,6 +126,10 @@ class CollectionImpl : public Collection,
   };
 
   absl::Status CheckUsable() const;  // closed / dropped
+  // An automatic nlist (config nlist 0, vectors stored) chosen when the
+  // collection had trained_count points, now that it has n: retrain once it
+  // has grown retrain_growth times.
+  bool AutoNlistOutgrown(uint64_t n, uint64_t trained_count) const;
   State state() const {
     std::shared_lock<std::shared_mutex> l(state_mu_);
     return state_;
