@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/rpc_test_util.h"
@@ -296,7 +297,31 @@ TEST_F(RpcPointsTest, SearchErrors) {
   {
     pb::SearchRequest r = good();
     r.set_vector(2, std::nanf(""));
-    EXPECT_CODE(Search(r, &resp), INVALID_ARGUMENT);
+    const grpc::Status s = Search(r, &resp);
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("coordinate 2 is NaN"), std::string::npos)
+        << s.error_message();
+  }
+  {
+    // The last coordinate, and the first of two bad ones.
+    pb::SearchRequest r = good();
+    r.set_vector(kDim - 1, -std::numeric_limits<float>::infinity());
+    grpc::Status s = Search(r, &resp);
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find(
+                  absl::StrCat("coordinate ", kDim - 1, " is infinite")),
+              std::string::npos)
+        << s.error_message();
+    r.set_vector(7, std::numeric_limits<float>::infinity());
+    s = Search(r, &resp);
+    EXPECT_NE(s.error_message().find("coordinate 7 is infinite"),
+              std::string::npos)
+        << s.error_message();
+    // Largest finite values pass.
+    r = good();
+    r.set_vector(0, std::numeric_limits<float>::max());
+    r.set_vector(1, -std::numeric_limits<float>::max());
+    EXPECT_TRUE(Search(r, &resp).ok());
   }
   {
     pb::SearchRequest r = good();
@@ -368,6 +393,17 @@ TEST_F(RpcPointsTest, SearchBatch) {
     const grpc::Status s = ts_.points().SearchBatch(&ctx, req, &resp);
     EXPECT_CODE(s, INVALID_ARGUMENT);
     EXPECT_NE(s.error_message().find("search 2"), std::string::npos);
+  }
+  req.mutable_searches(2)->mutable_vector()->Add(0.5f);
+  req.mutable_searches(1)->set_vector(3, std::nanf(""));
+  {
+    grpc::ClientContext ctx;
+    pb::SearchBatchResponse resp;
+    const grpc::Status s = ts_.points().SearchBatch(&ctx, req, &resp);
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("search 1: vector coordinate 3 is NaN"),
+              std::string::npos)
+        << s.error_message();
   }
   {
     grpc::ClientContext ctx;
