@@ -9,6 +9,7 @@
 #include "db/db_impl.h"
 #include "index/scanner.h"
 #include "quant/coding.h"
+#include "quant/finite.h"
 #include "quant/kernels.h"
 #include "quant/random.h"
 #include "quant/status_macros.h"
@@ -476,22 +477,13 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
       return bad(absl::StrCat("vector has ", p.vector.size(),
                               " coordinates, expected ", d));
     }
-    bool all_finite = true, all_zero = true;
-    for (uint32_t j = 0; j < d; ++j) {
-      const float v = p.vector[j];
-      all_finite &= std::isfinite(v);
-      all_zero &= v == 0.0f;
+    if (const std::ptrdiff_t j = FirstNonFinite(p.vector.data(), d); j >= 0) {
+      return bad(absl::StrCat("coordinate ", j, " is ",
+                              std::isnan(p.vector[j]) ? "NaN" : "infinite"));
     }
-    if (!all_finite) {
-      for (uint32_t j = 0; j < d; ++j) {
-        if (!std::isfinite(p.vector[j])) {
-          return bad(
-              absl::StrCat("coordinate ", j, " is ",
-                           std::isnan(p.vector[j]) ? "NaN" : "infinite"));
-        }
-      }
-    }
-    if (config_.metric == Metric::kCosine && all_zero) {
+    if (config_.metric == Metric::kCosine &&
+        std::all_of(p.vector.begin(), p.vector.end(),
+                    [](float v) { return v == 0.0f; })) {
       return bad("zero vector has no direction (metric cosine)");
     }
     if (p.payload.size() > core_->options.max_payload_bytes) {
@@ -758,12 +750,9 @@ absl::Status CollectionImpl::CheckQuery(const float* q,
     return absl::InvalidArgumentError(
         absl::StrCat("oversampling must be >= 1, got ", o.oversampling));
   }
-  for (uint32_t j = 0; j < config_.dim; ++j) {
-    if (!std::isfinite(q[j])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("query coordinate ", j, " is ",
-                       std::isnan(q[j]) ? "NaN" : "infinite"));
-    }
+  if (const std::ptrdiff_t j = FirstNonFinite(q, config_.dim); j >= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "query coordinate ", j, " is ", std::isnan(q[j]) ? "NaN" : "infinite"));
   }
   return absl::OkStatus();
 }

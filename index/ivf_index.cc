@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "index/scanner.h"
 #include "quant/coding.h"
+#include "quant/finite.h"
 #include "quant/kernels.h"
 #include "quant/kmeans.h"
 #include "quant/random.h"
@@ -49,13 +50,11 @@ absl::Status IvfIndex::CheckVectors(const float* x, size_t n,
                                     absl::string_view what) const {
   const size_t d = options_.dim;
   for (size_t i = 0; i < n; ++i) {
-    for (size_t j = 0; j < d; ++j) {
+    if (const std::ptrdiff_t j = FirstNonFinite(x + i * d, d); j >= 0) {
       const float v = x[i * d + j];
-      if (!std::isfinite(v)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(what, " ", i, " coordinate ", j, " is ",
-                         std::isnan(v) ? "NaN" : "infinite"));
-      }
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " ", i, " coordinate ", j, " is ",
+                       std::isnan(v) ? "NaN" : "infinite"));
     }
   }
   return absl::OkStatus();

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "quant/bitpack.h"
 #include "quant/coding.h"
+#include "quant/finite.h"
 #include "quant/parallel.h"
 #include "quant/random.h"
 #include "quant/status_macros.h"
@@ -33,12 +34,10 @@ absl::Status CheckRowsFinite(const float* x, size_t n, uint32_t dim,
                              absl::string_view what) {
   for (size_t i = 0; i < n; ++i) {
     const float* row = x + i * dim;
-    for (uint32_t j = 0; j < dim; ++j) {
-      if (!std::isfinite(row[j])) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("PQ: ", what, " row ", i, " coordinate ", j, " is ",
-                         NonFiniteName(row[j])));
-      }
+    if (const std::ptrdiff_t j = FirstNonFinite(row, dim); j >= 0) {
+      return absl::InvalidArgumentError(absl::StrCat("PQ: ", what, " row ", i,
+                                                     " coordinate ", j, " is ",
+                                                     NonFiniteName(row[j])));
     }
   }
   return absl::OkStatus();
@@ -189,11 +188,9 @@ absl::Status ProductQuantizer::Encode(absl::Span<const float> x,
     return absl::InvalidArgumentError(absl::StrCat(
         "PQ: Encode expects dim=", opts_.dim, " floats, got ", x.size()));
   }
-  for (size_t j = 0; j < x.size(); ++j) {
-    if (!std::isfinite(x[j])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "PQ: Encode coordinate ", j, " is ", NonFiniteName(x[j])));
-    }
+  if (const std::ptrdiff_t j = FirstNonFinite(x.data(), x.size()); j >= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("PQ: Encode coordinate ", j, " is ", NonFiniteName(x[j])));
   }
   EncodeRows(x.data(), 1, code);
   return absl::OkStatus();

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "quant/bitpack.h"
 #include "quant/coding.h"
+#include "quant/finite.h"
 #include "quant/kernels.h"
 #include "quant/random.h"
 #include "quant/status_macros.h"
@@ -36,14 +37,10 @@ Scratch& ThreadScratch(size_t d) {
 }
 
 absl::Status CheckFinite(absl::Span<const float> x, absl::string_view what) {
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (!std::isfinite(x[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " coordinate ", i, " is ",
-                       std::isnan(x[i]) ? "NaN" : "infinite"));
-    }
-  }
-  return absl::OkStatus();
+  const std::ptrdiff_t i = FirstNonFinite(x.data(), x.size());
+  if (i < 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      what, " coordinate ", i, " is ", std::isnan(x[i]) ? "NaN" : "infinite"));
 }
 
 // Double-precision dot product in a fixed order (four interleaved partial

@@ -9,7 +9,6 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <ctime>
 #include <exception>
 #include <filesystem>
@@ -26,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "quant/finite.h"
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
 #include "tqdb/v1/tqdb.grpc.pb.h"
@@ -116,23 +116,6 @@ absl::StatusOr<std::vector<Point>> FromProto(
 // plucks the call's completion queue, and costs about half a millisecond
 // while gRPC's poller owns it) runs at most every 50 ms, from one
 // thread at a time.
-// Index of the first NaN or infinity in x[0, n), or -1. The all-finite case
-// (every valid query) is one branch-free pass over the exponent bits, which
-// the compiler vectorizes.
-int FirstNonFinite(const float* x, int n) {
-  uint32_t bad = 0;
-  for (int j = 0; j < n; ++j) {
-    uint32_t bits;
-    std::memcpy(&bits, x + j, sizeof(bits));
-    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-  }
-  if (bad == 0) return -1;
-  for (int j = 0; j < n; ++j) {
-    if (!std::isfinite(x[j])) return j;
-  }
-  return -1;
-}
-
 std::function<bool()> CancelCheck(grpc::ServerContextBase* ctx) {
   constexpr int64_t kPollNs = 50'000'000;
   struct State {
@@ -593,7 +576,8 @@ class PointsService final
                                   " dimensions, collection '", c.config().name,
                                   "' has ", c.config().dim));
     }
-    if (const int j = FirstNonFinite(q.vector().data(), q.vector_size());
+    if (const std::ptrdiff_t j =
+            FirstNonFinite(q.vector().data(), q.vector().size());
         j >= 0) {
       return Invalid(
           absl::StrCat("vector coordinate ", j, " is ",

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "quant/coding.h"
+#include "quant/finite.h"
 #include "quant/random.h"
 #include "tests/test_util.h"
 
@@ -45,6 +47,29 @@ double MeanSquaredError(const TurboQuantizer& q, const std::vector<float>& x,
     }
   }
   return total / n;
+}
+
+TEST(FiniteTest, FirstNonFiniteFindsTheFirstNanOrInfinity) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float big = std::numeric_limits<float>::max();
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  EXPECT_EQ(FirstNonFinite(nullptr, 0), -1);
+  for (size_t n : {1, 7, 16, 17, 512, 1000}) {
+    std::vector<float> x(n);
+    for (size_t i = 0; i < n; ++i) {
+      x[i] = (i % 3 == 0) ? -big : (i % 3 == 1 ? tiny : 0.5f);
+    }
+    EXPECT_EQ(FirstNonFinite(x.data(), n), -1) << "n=" << n;
+    for (float bad : {std::nanf(""), -std::nanf(""), inf, -inf}) {
+      std::vector<float> y = x;
+      y[n - 1] = bad;
+      EXPECT_EQ(FirstNonFinite(y.data(), n), static_cast<std::ptrdiff_t>(n - 1))
+          << "n=" << n << " bad=" << bad;
+      y[n / 2] = bad;
+      EXPECT_EQ(FirstNonFinite(y.data(), n), static_cast<std::ptrdiff_t>(n / 2))
+          << "n=" << n << " bad=" << bad;
+    }
+  }
 }
 
 TEST(TurboQuantizerTest, MseDistortionMatchesPaperAtD1536) {
