@@ -441,7 +441,9 @@ absl::Status CollectionImpl::Load() {
       ids.push_back(id);
       lists.push_back(list);
       codes.insert(codes.end(), v.data(), v.data() + v.size());
-      if (ids.size() == kLoadChunk) TQ_RETURN_IF_ERROR(flush());
+      if (ids.size() == kLoadChunk) {
+        TQ_RETURN_IF_ERROR(flush());
+      }
     }
     if (!it->status().ok()) return FromRocks(it->status(), where + ": codes");
     TQ_RETURN_IF_ERROR(flush());
@@ -522,14 +524,17 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
     codes.resize(m * index.bytes_per_vector());
     return index.Encode(x.data(), m, lists.data(), codes.data());
   };
-  if (encoded_with) TQ_RETURN_IF_ERROR(encode(*encoded_with));
+  if (encoded_with) {
+    TQ_RETURN_IF_ERROR(encode(*encoded_with));
+  }
 
   std::lock_guard<std::mutex> wl(write_mu_);
   if (dropped_) return CheckUsable();
   const State st = state_;  // stable under write_mu_
   const uint32_t cid = record_.cid, g = st.generation;
-  if (st.index && st.index != encoded_with)
+  if (st.index && st.index != encoded_with) {
     TQ_RETURN_IF_ERROR(encode(*st.index));
+  }
   const size_t bpv = st.index ? st.index->bytes_per_vector() : 0;
   // Which points exist: the in-memory state mirrors the stored one under
   // write_mu_. Only existing points of a trained collection need a read
@@ -821,7 +826,9 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
   p.filter = o.filter;
   p.cancelled = o.cancelled;
   auto r = st.index->Search(query, p);
-  if (r.ok() && o.rescore) TQ_RETURN_IF_ERROR(store.status());
+  if (r.ok() && o.rescore) {
+    TQ_RETURN_IF_ERROR(store.status());
+  }
   return r;
 }
 

@@ -320,7 +320,9 @@ absl::Status DatabaseImpl::CreateSnapshot(const std::string& target_dir,
   TQ_ASSIGN_OR_RETURN(std::unique_ptr<Database> snap,
                       Database::Open(target_dir, o));
   for (const std::string& name : snap->ListCollections()) {
-    if (name != collection) TQ_RETURN_IF_ERROR(snap->DropCollection(name));
+    if (name != collection) {
+      TQ_RETURN_IF_ERROR(snap->DropCollection(name));
+    }
   }
   return snap->Close();
 }
