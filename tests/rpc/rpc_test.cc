@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "tests/rpc_test_util.h"
+#include "tests/rpc/rpc_test_util.h"
 
 namespace tqdb {
 namespace {

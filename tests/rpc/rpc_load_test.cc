@@ -13,7 +13,7 @@
 
 #include "gtest/gtest.h"
 #include "quant/random.h"
-#include "tests/rpc_test_util.h"
+#include "tests/rpc/rpc_test_util.h"
 
 namespace tqdb {
 namespace {

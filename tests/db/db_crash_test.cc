@@ -22,7 +22,7 @@
 #include "db/db.h"
 #include "gtest/gtest.h"
 #include "quant/random.h"
-#include "tests/db_test_util.h"
+#include "tests/db/db_test_util.h"
 
 namespace tqdb {
 namespace {

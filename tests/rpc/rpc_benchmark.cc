@@ -30,7 +30,7 @@
 #include "benchmark/benchmark.h"
 #include "db/db.h"
 #include "rpc/server.h"
-#include "tools/vecs_io.h"
+#include "tests/test_util.h"
 #include "tqdb/v1/tqdb.grpc.pb.h"
 
 namespace tqdb {
@@ -65,18 +65,16 @@ struct World {
   World() {
     const std::string data =
         std::string(TQDB_SHARED_DATA) + "/use512-debian-pkgdesc/";
-    FloatMatrix b, q;
-    if (!ReadFvecs(data + "debdesc_use512_base_20k.fvecs", &b).ok() ||
-        !ReadFvecs(data + "debdesc_use512_query_1k.fvecs", &q).ok()) {
+    size_t base_dim = 0, query_dim = 0;
+    if (!testing_util::ReadVecs(data + "debdesc_use512_base_20k.fvecs", &base,
+                                &n, &base_dim) ||
+        !testing_util::ReadVecs(data + "debdesc_use512_query_1k.fvecs",
+                                &queries, &nq, &query_dim)) {
       error = "use512-debian-pkgdesc not found under " +
               std::string(TQDB_SHARED_DATA);
       return;
     }
-    dim = static_cast<uint32_t>(b.dim);
-    n = b.rows;
-    nq = q.rows;
-    base = std::move(b.data);
-    queries = std::move(q.data);
+    dim = static_cast<uint32_t>(base_dim);
     fs::remove_all(BenchDir());
     DatabaseOptions o;
     o.background_training = false;

@@ -1,7 +1,7 @@
 // Helpers shared by the db/ tests: temporary directories, random points,
 // brute-force references.
-#ifndef TQDB_TESTS_DB_TEST_UTIL_H_
-#define TQDB_TESTS_DB_TEST_UTIL_H_
+#ifndef TQDB_TESTS_DB_DB_TEST_UTIL_H_
+#define TQDB_TESTS_DB_DB_TEST_UTIL_H_
 
 #include <stdlib.h>
 
@@ -107,4 +107,4 @@ inline std::vector<uint64_t> Ids(const std::vector<Neighbor>& r) {
 }  // namespace dbtest
 }  // namespace tqdb
 
-#endif  // TQDB_TESTS_DB_TEST_UTIL_H_
+#endif  // TQDB_TESTS_DB_DB_TEST_UTIL_H_

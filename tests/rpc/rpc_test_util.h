@@ -1,7 +1,7 @@
 // An in-process tqdb server on a loopback port with a real gRPC channel, for
 // the rpc/ tests.
-#ifndef TQDB_TESTS_RPC_TEST_UTIL_H_
-#define TQDB_TESTS_RPC_TEST_UTIL_H_
+#ifndef TQDB_TESTS_RPC_RPC_TEST_UTIL_H_
+#define TQDB_TESTS_RPC_RPC_TEST_UTIL_H_
 
 #include <grpcpp/grpcpp.h>
 
@@ -12,7 +12,7 @@
 #include "db/db.h"
 #include "gtest/gtest.h"
 #include "rpc/server.h"
-#include "tests/db_test_util.h"
+#include "tests/db/db_test_util.h"
 #include "tqdb/v1/tqdb.grpc.pb.h"
 
 namespace tqdb {
@@ -107,4 +107,4 @@ inline pb::SearchRequest SearchReq(const std::string& collection,
 }  // namespace rpctest
 }  // namespace tqdb
 
-#endif  // TQDB_TESTS_RPC_TEST_UTIL_H_
+#endif  // TQDB_TESTS_RPC_RPC_TEST_UTIL_H_

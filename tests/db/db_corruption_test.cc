@@ -12,7 +12,7 @@
 #include "quant/coding.h"
 #include "rocksdb/db.h"
 #include "rocksdb/table_properties.h"
-#include "tests/db_test_util.h"
+#include "tests/db/db_test_util.h"
 
 namespace tqdb {
 namespace {
