@@ -46,7 +46,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,7 +53,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "index/ivf_index.h"
+#include "index/types.h"
 
 namespace tqdb {
 
@@ -122,25 +121,25 @@ struct Record {
   std::string payload;
 };
 
-struct QueryOptions {
-  uint32_t k = 10;
-  // Lists probed, clamped to nlist; 0 = all. Ignored while untrained.
-  uint32_t nprobe = 16;
-  // Exact search over the stored vectors (always the case while untrained).
-  bool exact = false;
-  // Rerank k * oversampling index candidates by exact score on the stored
-  // vectors.
-  bool rescore = false;
-  float oversampling = 4.0f;
-  // Only ids for which it returns true; must be thread-safe.
-  std::function<bool(uint64_t)> filter;
+// The search parameters of index/types.h (k, nprobe, exact, rescore,
+// oversampling, filter, cancelled), as the database reads them, plus its own.
+// Differences:
+//  - nprobe: clamped to the active index's nlist (0 = all), unless
+//    strict_nprobe; ignored while untrained.
+//  - exact: over the stored vectors (always the case while untrained).
+//  - rescore: reranks k * oversampling index candidates by exact score on
+//    the stored vectors.
+//  - filter, cancelled: also apply to exact searches; cancelled is polled
+//    between IVF lists and every few thousand stored vectors, and the search
+//    then stops with Cancelled.
+// The raw vectors (SearchParams::store) are the collection's own.
+struct QueryOptions : SearchParams {
   // true: nprobe > nlist of the active index is InvalidArgument instead of
   // being clamped (the gRPC API's contract).
   bool strict_nprobe = false;
-  // Optional, polled inside long scans (between IVF lists, every few
-  // thousand stored vectors of an exact search); when it returns true the
-  // search stops with Cancelled. Must be thread-safe.
-  std::function<bool()> cancelled;
+
+ private:
+  using SearchParams::store;  // set by the database, not by its callers
 };
 
 struct CollectionInfo {

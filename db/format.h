@@ -39,7 +39,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "index/ivf_index.h"
+#include "index/types.h"
 
 namespace tqdb {
 namespace dbformat {

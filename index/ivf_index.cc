@@ -26,26 +26,6 @@ uint32_t Threads(uint32_t t) {
 
 }  // namespace
 
-const char* MetricName(Metric m) {
-  switch (m) {
-    case Metric::kInnerProduct:
-      return "ip";
-    case Metric::kCosine:
-      return "cosine";
-    case Metric::kL2:
-      return "l2";
-  }
-  return "unknown";
-}
-
-absl::StatusOr<Metric> ParseMetric(absl::string_view name) {
-  if (name == "ip" || name == "dot") return Metric::kInnerProduct;
-  if (name == "cosine" || name == "angular") return Metric::kCosine;
-  if (name == "l2" || name == "euclidean") return Metric::kL2;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown metric '", name, "' (expected cosine, ip or l2)"));
-}
-
 absl::Status IvfIndex::CheckVectors(const float* x, size_t n,
                                     absl::string_view what) const {
   const size_t d = options_.dim;

@@ -12,10 +12,8 @@
 // L2), so anisotropic embeddings are centred before quantization; a query
 // probes the nprobe lists with the nearest centroids.
 //
-// Scores: for kInnerProduct and kCosine the score is the (estimated) inner
-// product, larger is better; kCosine normalizes vectors and queries on the
-// way in. For kL2 the score is the squared Euclidean distance, smaller is
-// better. Results are always ordered best first.
+// Scores: as Metric says (index/types.h, with SearchParams, Neighbor and
+// ListStats); results are always ordered best first.
 //
 // Thread-safety: all const methods (Search, SearchBatch, stats) may run
 // concurrently with each other and with Add/Remove/Compact: a reader-writer
@@ -42,13 +40,10 @@
 #include "index/inverted_lists.h"
 #include "index/scan_codec.h"
 #include "index/thread_pool.h"
+#include "index/types.h"
 #include "quant/kmeans.h"
 
 namespace tqdb {
-
-enum class Metric : uint32_t { kInnerProduct = 0, kCosine = 1, kL2 = 2 };
-const char* MetricName(Metric m);  // "ip", "cosine", "l2"
-absl::StatusOr<Metric> ParseMetric(absl::string_view name);
 
 struct IvfOptions {
   uint32_t dim = 0;
@@ -70,49 +65,6 @@ struct IvfOptions {
   uint64_t seed = 1234;
   // Threads for training and batch adds (0 = all cores).
   uint32_t threads = 0;
-};
-
-// Caller-provided raw vectors, for exact search and rescoring.
-// Implementations must be thread-safe for concurrent GetVector calls.
-class VectorStore {
- public:
-  virtual ~VectorStore() = default;
-  // Copies the stored vector of `id` (dim floats, as given to Add, before
-  // normalization) to out; false if unknown.
-  virtual bool GetVector(uint64_t id, float* out) const = 0;
-};
-
-struct SearchParams {
-  uint32_t k = 10;
-  // Lists probed; 0 = all. InvalidArgument if > nlist.
-  uint32_t nprobe = 16;
-  // Brute force over raw vectors from `store` (ground truth); ignores nprobe.
-  bool exact = false;
-  // Rerank the best k * oversampling candidates by exact distance on raw
-  // vectors from `store`.
-  bool rescore = false;
-  float oversampling = 4.0f;
-  const VectorStore* store = nullptr;
-  // Optional filter applied inside the scan: only ids for which it returns
-  // true are returned. Must be thread-safe.
-  std::function<bool(uint64_t)> filter;
-  // Optional: polled between lists (and every few thousand vectors of an
-  // exact search); when it returns true the search stops with Cancelled
-  // (deadline passed, client gone).
-  std::function<bool()> cancelled;
-};
-
-struct Neighbor {
-  uint64_t id;
-  float score;
-};
-
-struct ListStats {
-  uint32_t nlist = 0;
-  uint64_t live = 0;        // vectors searchable
-  uint64_t tombstones = 0;  // deleted, not yet compacted
-  uint32_t min_size = 0, max_size = 0;
-  double imbalance = 0;  // FAISS imbalance factor of live list sizes
 };
 
 class IvfIndex {

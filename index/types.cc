@@ -1,0 +1,28 @@
+#include "index/types.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace tqdb {
+
+const char* MetricName(Metric m) {
+  switch (m) {
+    case Metric::kInnerProduct:
+      return "ip";
+    case Metric::kCosine:
+      return "cosine";
+    case Metric::kL2:
+      return "l2";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<Metric> ParseMetric(absl::string_view name) {
+  if (name == "ip" || name == "dot") return Metric::kInnerProduct;
+  if (name == "cosine" || name == "angular") return Metric::kCosine;
+  if (name == "l2" || name == "euclidean") return Metric::kL2;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown metric '", name, "' (expected cosine, ip or l2)"));
+}
+
+}  // namespace tqdb
