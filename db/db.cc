@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "db/db_impl.h"
+#include "db/rocks_util.h"
 #include "quant/coding.h"
 #include "quant/status_macros.h"
 #include "rocksdb/cache.h"
@@ -22,34 +23,7 @@ namespace dbimpl {
 
 namespace fs = std::filesystem;
 
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view context) {
-  if (s.ok()) return absl::OkStatus();
-  const std::string msg = absl::StrCat(context, ": ", s.ToString());
-  if (s.IsCorruption()) return absl::DataLossError(msg);
-  if (s.IsIOError()) {
-    if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
-    if (s.IsPathNotFound() || absl::StrContains(s.ToString(), "No such file")) {
-      return absl::DataLossError(msg);
-    }
-    return absl::InternalError(msg);
-  }
-  if (s.IsNotFound()) return absl::NotFoundError(msg);
-  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
-  if (s.IsNotSupported()) return absl::UnimplementedError(msg);
-  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) {
-    return absl::UnavailableError(msg);
-  }
-  if (s.IsShutdownInProgress()) return absl::FailedPreconditionError(msg);
-  if (s.IsAborted() || s.IsIncomplete()) return absl::AbortedError(msg);
-  return absl::InternalError(msg);
-}
-
 namespace {
-
-absl::Status Prefixed(const absl::Status& s, absl::string_view prefix) {
-  if (s.ok()) return s;
-  return absl::Status(s.code(), absl::StrCat(prefix, ": ", s.message()));
-}
 
 rocksdb::ColumnFamilyOptions CfOptions(
     const std::string& name, const DatabaseOptions& o,
@@ -116,7 +90,7 @@ absl::Status ValidateConfig(CollectionConfig* c) {
     co.bits = c->bits;
     co.seed = c->seed;
     auto codec = ScanCodec::Create(co, c->dim, nullptr, 0);
-    if (!codec.ok()) return bad(codec.status().message());
+    TQ_RETURN_IF_ERROR(codec.status()) << "collection '" << c->name << "'";
   }
   if (c->nlist > 65536) {
     return bad(absl::StrCat("nlist ", c->nlist, " exceeds 65536"));
@@ -181,27 +155,30 @@ absl::Status DatabaseImpl::LoadCollections() {
         absl::StrCat(dir, ": column family 'meta', entry '", key, "'");
     auto rec = dbformat::DecodeRecord(
         absl::string_view(it->value().data(), it->value().size()));
-    if (!rec.ok()) return Prefixed(rec.status(), where);
-    if (rec->name != key.substr(prefix.size()) || rec->cid >= next_cid) {
+    TQ_RETURN_IF_ERROR(rec.status()) << where;
+    if (rec->config.name != key.substr(prefix.size()) || rec->cid >= next_cid) {
       return absl::DataLossError(
           absl::StrCat(where, ": record does not match its key"));
     }
     auto c = std::make_shared<CollectionImpl>(core_, *rec);
     TQ_RETURN_IF_ERROR(c->Load());
-    collections_[rec->name] = std::move(c);
+    absl::MutexLock l(&mu_);
+    collections_[rec->config.name] = std::move(c);
   }
   return FromRocks(it->status(), dir + ": meta");
 }
 
 absl::StatusOr<CollectionInfo> DatabaseImpl::CreateCollection(
     const CollectionConfig& config) {
-  std::shared_lock<std::shared_mutex> life(core_->life_mu);
-  if (core_->closed) return absl::FailedPreconditionError("database is closed");
   CollectionConfig c = config;
-  TQ_RETURN_IF_ERROR(ValidateConfig(&c));
   std::shared_ptr<CollectionImpl> coll;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::ReaderMutexLock life(&core_->life_mu);
+    if (core_->closed) {
+      return absl::FailedPreconditionError("database is closed");
+    }
+    TQ_RETURN_IF_ERROR(ValidateConfig(&c));
+    absl::MutexLock l(&mu_);
     if (collections_.count(c.name)) {
       return absl::AlreadyExistsError(
           absl::StrCat("collection '", c.name, "' already exists"));
@@ -221,15 +198,7 @@ absl::StatusOr<CollectionInfo> DatabaseImpl::CreateCollection(
     }
     dbformat::CollectionRecord r;
     r.cid = cid;
-    r.name = c.name;
-    r.dim = c.dim;
-    r.metric = c.metric;
-    r.method = c.method;
-    r.bits = c.bits;
-    r.seed = c.seed;
-    r.nlist = c.nlist;
-    r.store_vectors = c.store_vectors;
-    r.train_threshold = c.train_threshold;
+    r.config = c;
     rocksdb::WriteBatch batch;
     std::string next;
     PutFixed32(&next, cid + 1);
@@ -243,32 +212,36 @@ absl::StatusOr<CollectionInfo> DatabaseImpl::CreateCollection(
     coll = std::make_shared<CollectionImpl>(core_, r);
     collections_[c.name] = coll;
   }
-  life.unlock();
   return coll->Info();
 }
 
 absl::Status DatabaseImpl::DropCollection(const std::string& name) {
-  std::shared_lock<std::shared_mutex> life(core_->life_mu);
+  absl::ReaderMutexLock life(&core_->life_mu);
   if (core_->closed) return absl::FailedPreconditionError("database is closed");
-  std::lock_guard<std::mutex> l(mu_);
-  auto it = collections_.find(name);
-  if (it == collections_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("collection '", name, "' not found"));
-  }
-  std::shared_ptr<CollectionImpl> c = it->second;
+  absl::MutexLock l(&mu_);
+  TQ_ASSIGN_OR_RETURN(std::shared_ptr<CollectionImpl> c, Find(name));
   c->StopTraining();
   rocksdb::WriteBatch batch;
   c->MarkDropped(&batch);
-  collections_.erase(it);
+  collections_.erase(name);
   rocksdb::WriteOptions wo;
   wo.sync = true;
   return FromRocks(core_->db->Write(wo, &batch),
                    core_->dir + ": drop collection '" + name + "'");
 }
 
+absl::StatusOr<std::shared_ptr<CollectionImpl>> DatabaseImpl::Find(
+    const std::string& name) const {
+  auto it = collections_.find(name);
+  if (it == collections_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("collection '", name, "' not found"));
+  }
+  return it->second;
+}
+
 std::vector<std::string> DatabaseImpl::ListCollections() const {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   std::vector<std::string> names;
   for (const auto& [name, c] : collections_) names.push_back(name);
   return names;
@@ -276,29 +249,23 @@ std::vector<std::string> DatabaseImpl::ListCollections() const {
 
 absl::StatusOr<std::shared_ptr<Collection>> DatabaseImpl::GetCollection(
     const std::string& name) const {
-  std::shared_lock<std::shared_mutex> life(core_->life_mu);
+  absl::ReaderMutexLock life(&core_->life_mu);
   if (core_->closed) return absl::FailedPreconditionError("database is closed");
-  std::lock_guard<std::mutex> l(mu_);
-  auto it = collections_.find(name);
-  if (it == collections_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("collection '", name, "' not found"));
-  }
-  return std::shared_ptr<Collection>(it->second);
+  absl::MutexLock l(&mu_);
+  TQ_ASSIGN_OR_RETURN(std::shared_ptr<CollectionImpl> c, Find(name));
+  return std::shared_ptr<Collection>(std::move(c));
 }
 
 absl::Status DatabaseImpl::CreateSnapshot(const std::string& target_dir,
                                           const std::string& collection) {
   {
-    std::shared_lock<std::shared_mutex> life(core_->life_mu);
-    if (core_->closed)
+    absl::ReaderMutexLock life(&core_->life_mu);
+    if (core_->closed) {
       return absl::FailedPreconditionError("database is closed");
+    }
     if (!collection.empty()) {
-      std::lock_guard<std::mutex> l(mu_);
-      if (!collections_.count(collection)) {
-        return absl::NotFoundError(
-            absl::StrCat("collection '", collection, "' not found"));
-      }
+      absl::MutexLock l(&mu_);
+      TQ_RETURN_IF_ERROR(Find(collection).status());
     }
     std::error_code ec;
     if (fs::exists(target_dir, ec)) {
@@ -329,14 +296,15 @@ absl::Status DatabaseImpl::CreateSnapshot(const std::string& target_dir,
 
 absl::Status DatabaseImpl::Close() {
   if (core_->closing.exchange(true)) {
-    std::shared_lock<std::shared_mutex> life(core_->life_mu);
+    // Another Close is under way: wait for it.
+    absl::ReaderMutexLock life(&core_->life_mu);
     return absl::OkStatus();
   }
   {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     for (auto& [name, c] : collections_) c->StopTraining();
   }
-  std::unique_lock<std::shared_mutex> life(core_->life_mu);
+  absl::MutexLock life(&core_->life_mu);
   absl::Status status;
   if (core_->db != nullptr) {
     std::vector<rocksdb::ColumnFamilyHandle*> flush(
@@ -452,13 +420,16 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     return st;
   }
   core->db = raw;
-  core->handles = handles;
   for (size_t i = 0; i < names.size(); ++i) {
     for (int f = 0; f < dbformat::kNumCfs; ++f) {
       if (names[i] == dbformat::kCfNames[f]) core->cf[f] = handles[i];
     }
   }
-  core->pool = std::make_unique<ThreadPool>(options.threads);
+  {
+    absl::MutexLock life(&core->life_mu);
+    core->handles = handles;
+    core->pool = std::make_unique<ThreadPool>(options.threads);
+  }
   auto impl = std::make_unique<DatabaseImpl>(core);
 
   // The format entry: written once, on creation (or when a creation was
@@ -486,8 +457,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     TQ_RETURN_IF_ERROR(FromRocks(raw->Write(wo, &batch), dir + ": initialize"));
   } else {
     TQ_RETURN_IF_ERROR(FromRocks(s, dir + ": meta 'format'"));
-    TQ_RETURN_IF_ERROR(Prefixed(dbformat::DecodeFormat(format),
-                                dir + ": column family 'meta'"));
+    TQ_RETURN_IF_ERROR(dbformat::DecodeFormat(format))
+        << dir << ": column family 'meta'";
   }
   TQ_RETURN_IF_ERROR(impl->LoadCollections());
   return std::unique_ptr<Database>(std::move(impl));

@@ -1,81 +1,68 @@
 // Internals of db/db.h: the shared RocksDB handle, the collection and the
 // database implementations. Not part of the public API.
+//
+// Lock order (a thread holding one may only take those after it):
+//   DbCore::life_mu -> DatabaseImpl::mu_ -> CollectionImpl::train_mu_
+//   -> CollectionImpl::write_mu_ -> CollectionImpl::state_mu_
+//   -> CollectionImpl::bg_mu_
+// The locks inside FlatStore, IvfIndex and RocksVectorStore are leaves.
+// Nothing takes life_mu twice (absl::Mutex is not reentrant, in either
+// mode). The annotations let clang's -Wthread-safety check the rules.
 #ifndef TQDB_DB_DB_IMPL_H_
 #define TQDB_DB_DB_IMPL_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "db/db.h"
+#include "db/flat_store.h"
 #include "db/format.h"
 #include "index/ivf_index.h"
 #include "index/thread_pool.h"
+#include "quant/status_macros.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
 namespace tqdb {
 namespace dbimpl {
 
-// rocksdb::Status -> absl::Status, with context. Corruption (and a missing
-// file) is DataLoss; RocksDB's messages name the file.
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view context);
+// The first statement of every public Collection method: holds life_mu
+// shared for the rest of the scope and returns CheckUsable()'s error.
+#define TQ_LIFE_GUARD()                            \
+  absl::ReaderMutexLock tq_life_(&core_->life_mu); \
+  TQ_RETURN_IF_ERROR(CheckUsable())
 
 // What every collection of one database shares.
 struct DbCore {
   std::string dir;
   DatabaseOptions options;
+  // Open from Database::Open to Close. Public calls use it while they hold
+  // life_mu shared; background trainings, which hold no lock, are stopped
+  // by Close before it takes life_mu exclusively to close it.
   rocksdb::DB* db = nullptr;
-  // Indexed like dbformat::kCfNames.
+  // Indexed like dbformat::kCfNames; fixed while db is open.
   rocksdb::ColumnFamilyHandle* cf[dbformat::kNumCfs] = {};
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // all opened
-  // Shared by every public call, exclusive for Close().
-  mutable std::shared_mutex life_mu;
-  bool closed = false;
+  // Shared by every public call, exclusive for Close(). First in the lock
+  // order.
+  mutable absl::Mutex life_mu;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles
+      ABSL_GUARDED_BY(life_mu);  // all opened
+  bool closed ABSL_GUARDED_BY(life_mu) = false;
   std::atomic<bool> closing{false};
-  std::unique_ptr<ThreadPool> pool;  // SearchBatch
+  std::unique_ptr<ThreadPool> pool ABSL_GUARDED_BY(life_mu);  // SearchBatch
 
   rocksdb::ColumnFamilyHandle* meta() const { return cf[0]; }
   rocksdb::ColumnFamilyHandle* vectors() const { return cf[1]; }
   rocksdb::ColumnFamilyHandle* codes() const { return cf[2]; }
   rocksdb::ColumnFamilyHandle* idmap() const { return cf[3]; }
   rocksdb::ColumnFamilyHandle* payload() const { return cf[4]; }
-};
-
-// Raw vectors of an untrained collection, in memory, for exact search, up
-// to max_bytes of vectors; past that only the ids are kept (existence,
-// count) and has_vectors() turns false for good: searches then scan the
-// stored vectors.
-class FlatStore {
- public:
-  FlatStore(uint32_t dim, Metric metric, size_t max_bytes)
-      : dim_(dim), metric_(metric), max_bytes_(max_bytes) {}
-  bool has_vectors() const;
-  void Upsert(const uint64_t* ids, const float* x, size_t n);
-  void Remove(const uint64_t* ids, size_t n);
-  void Contains(const uint64_t* ids, size_t n, std::vector<bool>* out) const;
-  size_t size() const;
-  std::vector<Neighbor> Search(
-      const float* query, uint32_t k,
-      const std::function<bool(uint64_t)>* filter) const;
-
- private:
-  const uint32_t dim_;
-  const Metric metric_;
-  const size_t max_bytes_;
-  mutable std::shared_mutex mu_;
-  bool overflowed_ = false;
-  std::vector<float> data_;
-  std::vector<uint64_t> ids_;
-  absl::flat_hash_map<uint64_t, uint32_t> slot_;
 };
 
 class CollectionImpl : public Collection,
@@ -87,6 +74,7 @@ class CollectionImpl : public Collection,
 
   // Rebuilds the in-memory state from storage (one scan of codes, or of
   // vectors while untrained) and removes leftovers of interrupted trainings.
+  // Called once, before the collection is shared.
   absl::Status Load();
 
   const CollectionConfig& config() const override { return config_; }
@@ -113,11 +101,12 @@ class CollectionImpl : public Collection,
   // Marks the handle dropped and appends the deletion of all its data to
   // `batch` (called with training stopped).
   void MarkDropped(rocksdb::WriteBatch* batch);
-  uint32_t cid() const { return record_.cid; }
+  uint32_t cid() const { return cid_; }
   const std::string& name() const { return config_.name; }
 
  private:
-  class RocksVectorStore;
+  class RocksVectorStore;  // collection_search.cc
+  class Training;          // collection_train.cc
   struct State {
     uint32_t generation = 0;
     std::shared_ptr<IvfIndex> index;  // null while untrained
@@ -125,15 +114,35 @@ class CollectionImpl : public Collection,
     uint64_t trained_count = 0;
   };
 
-  absl::Status CheckUsable() const;  // closed / dropped
+  // FailedPrecondition once the database is closed, NotFound once dropped.
+  absl::Status CheckUsable() const ABSL_SHARED_LOCKS_REQUIRED(core_->life_mu);
+  absl::Status DroppedError() const;
   // An automatic nlist (config nlist 0, vectors stored) chosen when the
   // collection had trained_count points, now that it has n: retrain once it
   // has grown retrain_growth times.
   bool AutoNlistOutgrown(uint64_t n, uint64_t trained_count) const;
-  State state() const {
-    std::shared_lock<std::shared_mutex> l(state_mu_);
+  State state() const ABSL_LOCKS_EXCLUDED(state_mu_) {
+    absl::ReaderMutexLock l(&state_mu_);
     return state_;
   }
+
+  // collection_load.cc: the steps of Load.
+  absl::Status RemoveOtherGenerations(uint32_t g, const std::string& where);
+  absl::Status LoadVectors(FlatStore* flat, const std::string& where,
+                           uint64_t* n);
+  absl::StatusOr<std::shared_ptr<IvfIndex>> LoadTrained(
+      uint32_t g, const std::string& where) const;
+  absl::Status LoadCodes(uint32_t g, IvfIndex* index, const std::string& where,
+                         uint64_t* n);
+
+  // collection_write.cc: the lists of `ids` in generation g (kNoList in
+  // gen 0) from idmap; found[i] false for an absent point. DataLoss for a
+  // malformed entry.
+  absl::Status ReadLists(uint32_t g, const std::vector<uint64_t>& ids,
+                         std::vector<uint32_t>* lists,
+                         std::vector<bool>* found) const;
+
+  // collection_search.cc.
   absl::StatusOr<std::vector<Neighbor>> SearchOne(const State& st,
                                                   const float* query,
                                                   const QueryOptions& o) const;
@@ -146,38 +155,47 @@ class CollectionImpl : public Collection,
   absl::Status DecodeVectorEntry(const rocksdb::Slice& key,
                                  const rocksdb::Slice& value, uint64_t* id,
                                  float* out) const;
-  // Training (train_mu_ held). retrain: also when trained.
-  absl::Status RunTraining(bool retrain);
-  absl::Status TrainLocked(bool retrain, bool* trained_now);
-  void MaybeStartBackgroundTraining();  // write_mu_ held
+
+  // collection_train.cc. retrain: also when trained.
+  absl::Status RunTraining(bool retrain)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(train_mu_);
+  absl::Status TrainLocked(bool retrain)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(train_mu_);
+  void MaybeStartBackgroundTraining() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status RemoveGeneration(uint32_t gen);
 
-  std::shared_ptr<DbCore> core_;
-  CollectionConfig config_;
-  dbformat::CollectionRecord record_;  // guarded by write_mu_
-  double load_seconds_ = 0;
+  const std::shared_ptr<DbCore> core_;
+  const CollectionConfig config_;
+  const uint32_t cid_;       // the collection id, fixed at creation
+  double load_seconds_ = 0;  // written by Load only
 
-  mutable std::shared_mutex state_mu_;
-  State state_;
+  // One training at a time (the background thread, Train, Retrain).
+  absl::Mutex train_mu_ ABSL_ACQUIRED_BEFORE(write_mu_);
+  // Serializes writers and the final step of a training.
+  absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(state_mu_);
+  // The searchable state. It changes only in a training's switch, which
+  // holds write_mu_ too: a copy taken under write_mu_ stays current until
+  // write_mu_ is released.
+  mutable absl::Mutex state_mu_ ABSL_ACQUIRED_BEFORE(bg_mu_);
+  mutable absl::Mutex bg_mu_;
+
+  State state_ ABSL_GUARDED_BY(state_mu_);
+  // Settings and training state as persisted.
+  dbformat::CollectionRecord record_ ABSL_GUARDED_BY(write_mu_);
   std::atomic<uint64_t> count_{0};
   std::atomic<bool> dropped_{false};
 
-  // Serializes writers (and the final step of a training).
-  std::mutex write_mu_;
-  // Points written since a training's snapshot (write_mu_).
-  bool tracking_ = false;
-  absl::flat_hash_set<uint64_t> dirty_;
+  // Points written since a training's snapshot.
+  bool tracking_ ABSL_GUARDED_BY(write_mu_) = false;
+  absl::flat_hash_set<uint64_t> dirty_ ABSL_GUARDED_BY(write_mu_);
   std::atomic<uint64_t> next_auto_train_{0};  // count to try again at
 
-  // One training at a time.
-  std::mutex train_mu_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> training_{false};
-  mutable std::mutex bg_mu_;  // bg_, bg_running_, last_error_
-  std::condition_variable bg_cv_;
-  std::thread bg_;
-  bool bg_running_ = false;
-  std::string last_error_;
+  std::thread bg_ ABSL_GUARDED_BY(bg_mu_);
+  bool bg_running_ ABSL_GUARDED_BY(bg_mu_) = false;
+  absl::CondVar bg_done_;  // signalled when bg_running_ turns false
+  std::string last_error_ ABSL_GUARDED_BY(bg_mu_);
 };
 
 class DatabaseImpl : public Database {
@@ -200,9 +218,15 @@ class DatabaseImpl : public Database {
   const std::string& dir() const override { return core_->dir; }
 
  private:
-  std::shared_ptr<DbCore> core_;
-  mutable std::mutex mu_;  // collections_, create/drop
-  std::map<std::string, std::shared_ptr<CollectionImpl>> collections_;
+  // The open collection called `name`, else NotFound.
+  absl::StatusOr<std::shared_ptr<CollectionImpl>> Find(
+      const std::string& name) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  const std::shared_ptr<DbCore> core_;
+  // Create and drop; after DbCore::life_mu in the lock order.
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<CollectionImpl>> collections_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace dbimpl

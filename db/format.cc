@@ -118,16 +118,17 @@ std::string EncodeRecord(const CollectionRecord& r) {
   std::string s;
   PutFixed32(&s, kRecordMagic);
   PutFixed32(&s, kRecordVersion);
+  const CollectionConfig& c = r.config;
   PutFixed32(&s, r.cid);
-  PutBytes(&s, r.name);
-  PutFixed32(&s, r.dim);
-  PutFixed32(&s, static_cast<uint32_t>(r.metric));
-  PutBytes(&s, r.method);
-  PutFixed32(&s, r.bits);
-  PutFixed64(&s, r.seed);
-  PutFixed32(&s, r.nlist);
-  PutFixed32(&s, r.store_vectors ? 1 : 0);
-  PutFixed64(&s, r.train_threshold);
+  PutBytes(&s, c.name);
+  PutFixed32(&s, c.dim);
+  PutFixed32(&s, static_cast<uint32_t>(c.metric));
+  PutBytes(&s, c.method);
+  PutFixed32(&s, c.bits);
+  PutFixed64(&s, c.seed);
+  PutFixed32(&s, c.nlist);
+  PutFixed32(&s, c.store_vectors ? 1 : 0);
+  PutFixed64(&s, c.train_threshold);
   PutFixed32(&s, r.generation);
   PutFixed32(&s, r.trained_nlist);
   PutFixed64(&s, r.trained_count);
@@ -157,23 +158,36 @@ absl::StatusOr<CollectionRecord> DecodeRecord(absl::string_view value) {
         " is newer than this build supports (", kRecordVersion, ")"));
   }
   CollectionRecord r;
+  CollectionConfig& c = r.config;
   absl::string_view name, method;
   uint32_t metric = 0, store = 0;
   if (!dec.GetFixed32(&r.cid) || !dec.GetBytes(&name) ||
-      !dec.GetFixed32(&r.dim) || !dec.GetFixed32(&metric) ||
-      !dec.GetBytes(&method) || !dec.GetFixed32(&r.bits) ||
-      !dec.GetFixed64(&r.seed) || !dec.GetFixed32(&r.nlist) ||
-      !dec.GetFixed32(&store) || !dec.GetFixed64(&r.train_threshold) ||
+      !dec.GetFixed32(&c.dim) || !dec.GetFixed32(&metric) ||
+      !dec.GetBytes(&method) || !dec.GetFixed32(&c.bits) ||
+      !dec.GetFixed64(&c.seed) || !dec.GetFixed32(&c.nlist) ||
+      !dec.GetFixed32(&store) || !dec.GetFixed64(&c.train_threshold) ||
       !dec.GetFixed32(&r.generation) || !dec.GetFixed32(&r.trained_nlist) ||
       !dec.GetFixed64(&r.trained_count) || dec.remaining() != 0) {
     return corrupt("truncated or malformed body");
   }
-  if (metric > 2 || r.dim < 2 || store > 1) return corrupt("bad settings");
-  r.name = std::string(name);
-  r.method = std::string(method);
-  r.metric = static_cast<Metric>(metric);
-  r.store_vectors = store != 0;
+  if (metric > 2 || c.dim < 2 || store > 1) return corrupt("bad settings");
+  c.name = std::string(name);
+  c.method = std::string(method);
+  c.metric = static_cast<Metric>(metric);
+  c.store_vectors = store != 0;
   return r;
+}
+
+std::string EncodeListValue(uint32_t list) {
+  std::string v;
+  PutFixed32(&v, list);
+  return v;
+}
+
+bool DecodeListValue(absl::string_view value, uint32_t* list) {
+  if (value.size() != 4) return false;
+  *list = DecodeFixed32(reinterpret_cast<const uint8_t*>(value.data()));
+  return true;
 }
 
 void EncodeVector(const float* v, uint32_t dim, std::string* dst) {

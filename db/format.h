@@ -39,7 +39,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "index/types.h"
+#include "db/db.h"
 
 namespace tqdb {
 namespace dbformat {
@@ -98,15 +98,9 @@ absl::Status DecodeFormat(absl::string_view value);
 // collection.
 struct CollectionRecord {
   uint32_t cid = 0;
-  std::string name;
-  uint32_t dim = 0;
-  Metric metric = Metric::kCosine;
-  std::string method;
-  uint32_t bits = 0;
-  uint64_t seed = 0;
-  uint32_t nlist = 0;  // as configured (0 = automatic)
-  bool store_vectors = true;
-  uint64_t train_threshold = 0;
+  // Settings as validated at creation (nlist 0 = automatic, train_threshold
+  // as in effect).
+  CollectionConfig config;
   // State.
   uint32_t generation = 0;     // 0 = untrained
   uint32_t trained_nlist = 0;  // lists of the active generation
@@ -115,6 +109,11 @@ struct CollectionRecord {
 
 std::string EncodeRecord(const CollectionRecord& r);
 absl::StatusOr<CollectionRecord> DecodeRecord(absl::string_view value);
+
+// idmap values: the point's list in its generation (kNoList in gen 0).
+std::string EncodeListValue(uint32_t list);
+// False unless value is 4 bytes.
+bool DecodeListValue(absl::string_view value, uint32_t* list);
 
 // Vector values.
 void EncodeVector(const float* v, uint32_t dim, std::string* dst);

@@ -1,0 +1,203 @@
+// CollectionImpl::Load: the in-memory state of a collection rebuilt from
+// storage when the database opens.
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "db/db_impl.h"
+#include "db/rocks_util.h"
+#include "quant/coding.h"
+#include "quant/status_macros.h"
+#include "rocksdb/write_batch.h"
+
+namespace tqdb {
+namespace dbimpl {
+
+using dbformat::GenPrefix;
+using dbformat::Prefix;
+
+namespace {
+
+constexpr size_t kLoadChunk = 8192;  // points per FlatStore/index insert
+
+// Open scans read everything once: no cache pollution, long readahead.
+rocksdb::ReadOptions ScanOptions() {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  ro.readahead_size = size_t{4} << 20;
+  ro.adaptive_readahead = true;
+  return ro;
+}
+
+}  // namespace
+
+absl::Status CollectionImpl::Load() {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string where =
+      absl::StrCat(core_->dir, ": collection '", config_.name, "'");
+  uint32_t g;
+  uint64_t trained_count;
+  {
+    absl::MutexLock wl(&write_mu_);
+    g = record_.generation;
+    trained_count = record_.trained_count;
+  }
+  TQ_RETURN_IF_ERROR(RemoveOtherGenerations(g, where));
+  uint64_t n = 0;
+  if (g == 0) {
+    TQ_RETURN_IF_ERROR(LoadVectors(state().flat.get(), where, &n));
+  } else {
+    TQ_ASSIGN_OR_RETURN(std::shared_ptr<IvfIndex> index, LoadTrained(g, where));
+    TQ_RETURN_IF_ERROR(LoadCodes(g, index.get(), where, &n));
+    absl::MutexLock sl(&state_mu_);
+    state_.index = std::move(index);
+    state_.flat = nullptr;
+    state_.trained_count = trained_count;
+  }
+  count_ = n;
+  load_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  return absl::OkStatus();
+}
+
+// Leftovers of interrupted trainings: idmap and codes of generations other
+// than the active one `g`, which a crash before a training's switch leaves.
+absl::Status CollectionImpl::RemoveOtherGenerations(uint32_t g,
+                                                    const std::string& where) {
+  rocksdb::WriteBatch batch;
+  const std::string lo = Prefix(cid_), hi = Prefix(cid_ + 1),
+                    cur = GenPrefix(cid_, g), next = GenPrefix(cid_, g + 1);
+  for (rocksdb::ColumnFamilyHandle* cf : {core_->idmap(), core_->codes()}) {
+    for (const auto& [a, b] :
+         {std::make_pair(lo, cur), std::make_pair(next, hi)}) {
+      if (a >= b) continue;
+      RangeIterator it(core_->db, cf, rocksdb::ReadOptions(), a, b);
+      if (!it->status().ok()) return FromRocks(it->status(), where);
+      if (it->Valid()) {
+        rocksdb::Status s = batch.DeleteRange(cf, a, b);
+        if (!s.ok()) return FromRocks(s, where);
+      }
+    }
+  }
+  if (batch.Count() == 0) return absl::OkStatus();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(core_->db->Write(wo, &batch),
+                   where + ": removing an interrupted training");
+}
+
+// Untrained: the raw vectors, into the in-memory store for exact search.
+absl::Status CollectionImpl::LoadVectors(FlatStore* flat,
+                                         const std::string& where,
+                                         uint64_t* n) {
+  RangeIterator it(core_->db, core_->vectors(), ScanOptions(), Prefix(cid_),
+                   Prefix(cid_ + 1));
+  std::vector<uint64_t> ids;
+  std::vector<float> x;
+  const uint32_t d = config_.dim;
+  auto flush = [&] {
+    flat->Upsert(ids.data(), x.data(), ids.size());
+    *n += ids.size();
+    ids.clear();
+    x.clear();
+  };
+  for (; it->Valid(); it->Next()) {
+    const rocksdb::Slice k = it->key(), v = it->value();
+    if (k.size() != dbformat::kPointKeySize) {
+      return absl::DataLossError(
+          absl::StrCat(where, ": column family 'vectors' has a key of ",
+                       k.size(), " bytes"));
+    }
+    const uint64_t id = dbformat::GetBig64(k.data() + 4);
+    ids.push_back(id);
+    x.resize(ids.size() * d);
+    if (!dbformat::DecodeVector(ToStringView(v), d, &x[(ids.size() - 1) * d])) {
+      return absl::DataLossError(
+          absl::StrCat(where, ": column family 'vectors': point ", id, " has ",
+                       v.size(), " bytes, expected ", size_t{d} * 4));
+    }
+    if (ids.size() == kLoadChunk) flush();
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), where + ": vectors");
+  flush();
+  return absl::OkStatus();
+}
+
+// Trained: the index's parameters of generation g (centroids, codec), empty.
+absl::StatusOr<std::shared_ptr<IvfIndex>> CollectionImpl::LoadTrained(
+    uint32_t g, const std::string& where) const {
+  std::string params;
+  rocksdb::Status s = core_->db->Get(rocksdb::ReadOptions(), core_->meta(),
+                                     dbformat::TrainedKey(cid_), &params);
+  if (s.IsNotFound()) {
+    return absl::DataLossError(absl::StrCat(
+        where, ": trained parameters (meta 'trained/') are missing"));
+  }
+  TQ_RETURN_IF_ERROR(FromRocks(s, where + ": trained parameters"));
+  if (params.size() < 4 ||
+      DecodeFixed32(reinterpret_cast<const uint8_t*>(params.data())) != g) {
+    return absl::DataLossError(
+        absl::StrCat(where,
+                     ": trained parameters (meta 'trained/') do not belong to "
+                     "generation ",
+                     g));
+  }
+  auto idx = IvfIndex::FromTrained(absl::string_view(params).substr(4));
+  TQ_RETURN_IF_ERROR(idx.status()) << where << ": meta 'trained/'";
+  std::shared_ptr<IvfIndex> index(std::move(*idx));
+  if (index->dim() != config_.dim ||
+      index->options().metric != config_.metric) {
+    return absl::DataLossError(
+        absl::StrCat(where, ": trained parameters do not match the settings"));
+  }
+  return index;
+}
+
+// Trained: the codes of generation g, into the index.
+absl::Status CollectionImpl::LoadCodes(uint32_t g, IvfIndex* index,
+                                       const std::string& where, uint64_t* n) {
+  const size_t bpv = index->bytes_per_vector();
+  const uint32_t nlist = index->nlist();
+  RangeIterator it(core_->db, core_->codes(), ScanOptions(), GenPrefix(cid_, g),
+                   GenPrefix(cid_, g + 1));
+  std::vector<uint64_t> ids;
+  std::vector<uint32_t> lists;
+  std::vector<uint8_t> codes;
+  ids.reserve(kLoadChunk);
+  lists.reserve(kLoadChunk);
+  codes.reserve(kLoadChunk * bpv);
+  auto flush = [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(
+        index->AddEncoded(ids.data(), lists.data(), codes.data(), ids.size()));
+    *n += ids.size();
+    ids.clear();
+    lists.clear();
+    codes.clear();
+    return absl::OkStatus();
+  };
+  for (; it->Valid(); it->Next()) {
+    const rocksdb::Slice k = it->key(), v = it->value();
+    if (k.size() != dbformat::kCodeKeySize) {
+      return absl::DataLossError(absl::StrCat(
+          where, ": column family 'codes' has a key of ", k.size(), " bytes"));
+    }
+    const uint32_t list = dbformat::GetBig32(k.data() + 8);
+    const uint64_t id = dbformat::GetBig64(k.data() + 12);
+    if (list >= nlist || v.size() != bpv) {
+      return absl::DataLossError(absl::StrCat(
+          where, ": column family 'codes': entry of point ", id, " (list ",
+          list, " of ", nlist, ") has ", v.size(), " bytes, expected ", bpv));
+    }
+    ids.push_back(id);
+    lists.push_back(list);
+    codes.insert(codes.end(), v.data(), v.data() + v.size());
+    if (ids.size() == kLoadChunk) {
+      TQ_RETURN_IF_ERROR(flush());
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), where + ": codes");
+  return flush();
+}
+
+}  // namespace dbimpl
+}  // namespace tqdb

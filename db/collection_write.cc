@@ -1,0 +1,269 @@
+// CollectionImpl::Upsert and Delete: one atomic RocksDB batch a call,
+// serialized per collection by write_mu_, mirrored into the in-memory state
+// (index or flat store) after the batch is written.
+#include <algorithm>
+#include <cmath>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "db/db_impl.h"
+#include "db/rocks_util.h"
+#include "quant/finite.h"
+#include "quant/status_macros.h"
+#include "rocksdb/write_batch.h"
+
+namespace tqdb {
+namespace dbimpl {
+
+using dbformat::CodeKey;
+using dbformat::IdmapKey;
+using dbformat::kNoList;
+using dbformat::PointKey;
+
+namespace {
+
+// The points of one Upsert, all or nothing: InvalidArgument naming the
+// first bad point (index and id).
+absl::Status CheckPoints(const std::vector<Point>& points,
+                         const CollectionConfig& c,
+                         const DatabaseOptions& options) {
+  const uint32_t d = c.dim;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const Point& p = points[i];
+    auto bad = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "point ", i, " (id ", p.id, "): ", why, "; batch rejected"));
+    };
+    if (p.vector.size() != d) {
+      return bad(absl::StrCat("vector has ", p.vector.size(),
+                              " coordinates, expected ", d));
+    }
+    if (const std::ptrdiff_t j = FirstNonFinite(p.vector.data(), d); j >= 0) {
+      return bad(absl::StrCat("coordinate ", j, " is ",
+                              std::isnan(p.vector[j]) ? "NaN" : "infinite"));
+    }
+    if (c.metric == Metric::kCosine &&
+        std::all_of(p.vector.begin(), p.vector.end(),
+                    [](float v) { return v == 0.0f; })) {
+      return bad("zero vector has no direction (metric cosine)");
+    }
+    if (p.payload.size() > options.max_payload_bytes) {
+      return bad(absl::StrCat("payload of ", p.payload.size(),
+                              " bytes exceeds max_payload_bytes ",
+                              options.max_payload_bytes));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Rows of `points` to write: the last occurrence of each id, in order.
+std::vector<size_t> LastOccurrences(const std::vector<Point>& points) {
+  std::vector<size_t> rows;
+  rows.reserve(points.size());
+  absl::flat_hash_set<uint64_t> seen;
+  seen.reserve(points.size());
+  for (size_t i = points.size(); i-- > 0;) {
+    if (seen.insert(points[i].id).second) rows.push_back(i);
+  }
+  std::reverse(rows.begin(), rows.end());
+  return rows;
+}
+
+absl::Status CheckBatchSize(size_t n, const char* what, size_t max_batch) {
+  if (n <= max_batch) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "batch of ", n, " ", what, " exceeds max_batch ", max_batch));
+}
+
+}  // namespace
+
+absl::Status CollectionImpl::ReadLists(uint32_t g,
+                                       const std::vector<uint64_t>& ids,
+                                       std::vector<uint32_t>* lists,
+                                       std::vector<bool>* found) const {
+  std::vector<std::string> keys(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) keys[i] = IdmapKey(cid_, g, ids[i]);
+  std::vector<rocksdb::PinnableSlice> values;
+  TQ_RETURN_IF_ERROR(MultiGet(core_->db, rocksdb::ReadOptions(), core_->idmap(),
+                              keys, &values, found, core_->dir + ": idmap"));
+  lists->assign(ids.size(), kNoList);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if ((*found)[i] &&
+        !dbformat::DecodeListValue(ToStringView(values[i]), &(*lists)[i])) {
+      return absl::DataLossError(
+          absl::StrCat(core_->dir, ": column family 'idmap': point ", ids[i],
+                       " has a ", values[i].size(), "-byte value"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
+                                    bool wait) {
+  TQ_LIFE_GUARD();
+  if (points.empty()) return absl::OkStatus();
+  TQ_RETURN_IF_ERROR(
+      CheckBatchSize(points.size(), "points", core_->options.max_batch));
+  TQ_RETURN_IF_ERROR(CheckPoints(points, config_, core_->options));
+  const std::vector<size_t> rows = LastOccurrences(points);
+  const uint32_t d = config_.dim;
+  const size_t m = rows.size();
+  std::vector<uint64_t> ids(m);
+  std::vector<float> x(m * d);
+  for (size_t r = 0; r < m; ++r) {
+    ids[r] = points[rows[r]].id;
+    std::copy(points[rows[r]].vector.begin(), points[rows[r]].vector.end(),
+              x.begin() + r * d);
+  }
+
+  // Encode before taking the write lock (writers of one collection encode
+  // in parallel); redone under the lock if a training switched the index.
+  std::vector<uint32_t> lists;
+  std::vector<uint8_t> codes;
+  std::shared_ptr<IvfIndex> encoded_with = state().index;
+  auto encode = [&](const IvfIndex& index) {
+    lists.resize(m);
+    codes.resize(m * index.bytes_per_vector());
+    return index.Encode(x.data(), m, lists.data(), codes.data());
+  };
+  if (encoded_with) {
+    TQ_RETURN_IF_ERROR(encode(*encoded_with));
+  }
+
+  absl::MutexLock wl(&write_mu_);
+  if (dropped_) return DroppedError();
+  const State st = state();  // current until write_mu_ is released
+  const uint32_t g = st.generation;
+  if (st.index && st.index != encoded_with) {
+    TQ_RETURN_IF_ERROR(encode(*st.index));
+  }
+  const size_t bpv = st.index ? st.index->bytes_per_vector() : 0;
+  // Which points exist: the in-memory state mirrors the stored one under
+  // write_mu_. Only existing points of a trained collection need a read
+  // (their list, to delete the stale code when it moves).
+  std::vector<bool> exists(m);
+  std::vector<uint32_t> old_list(m, kNoList);
+  if (st.index) {
+    std::vector<size_t> rows_read;
+    std::vector<uint64_t> ids_read;
+    for (size_t r = 0; r < m; ++r) {
+      if (!st.index->Contains(ids[r])) continue;
+      rows_read.push_back(r);
+      ids_read.push_back(ids[r]);
+    }
+    std::vector<uint32_t> read_lists;
+    std::vector<bool> found;
+    TQ_RETURN_IF_ERROR(ReadLists(g, ids_read, &read_lists, &found));
+    for (size_t i = 0; i < rows_read.size(); ++i) {
+      exists[rows_read[i]] = found[i];
+      old_list[rows_read[i]] = read_lists[i];
+    }
+  } else {
+    st.flat->Contains(ids.data(), m, &exists);
+  }
+  const bool keep_vectors = config_.store_vectors || !st.index;
+  rocksdb::WriteBatch batch(
+      m * ((keep_vectors ? d * 4 : 0) + bpv + 3 * dbformat::kCodeKeySize + 32));
+  [[maybe_unused]] std::string vbuf;  // big-endian hosts only
+  size_t added = 0;
+  for (size_t r = 0; r < m; ++r) {
+    const uint64_t id = ids[r];
+    const uint32_t list = st.index ? lists[r] : kNoList;
+    if (exists[r]) {
+      if (st.index && old_list[r] != list && old_list[r] != kNoList) {
+        batch.Delete(core_->codes(), CodeKey(cid_, g, old_list[r], id));
+      }
+      if (points[rows[r]].payload.empty()) {
+        batch.Delete(core_->payload(), PointKey(cid_, id));
+      }
+    } else {
+      ++added;
+    }
+    batch.Put(core_->idmap(), IdmapKey(cid_, g, id),
+              dbformat::EncodeListValue(list));
+    if (st.index) {
+      batch.Put(
+          core_->codes(), CodeKey(cid_, g, list, id),
+          rocksdb::Slice(reinterpret_cast<const char*>(&codes[r * bpv]), bpv));
+    }
+    if (keep_vectors) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      // The floats' bytes are their little-endian encoding.
+      batch.Put(core_->vectors(), PointKey(cid_, id),
+                rocksdb::Slice(reinterpret_cast<const char*>(&x[r * d]),
+                               size_t{d} * 4));
+#else
+      dbformat::EncodeVector(&x[r * d], d, &vbuf);
+      batch.Put(core_->vectors(), PointKey(cid_, id), vbuf);
+#endif
+    }
+    if (!points[rows[r]].payload.empty()) {
+      batch.Put(core_->payload(), PointKey(cid_, id), points[rows[r]].payload);
+    }
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = wait;
+  TQ_RETURN_IF_ERROR(
+      FromRocks(core_->db->Write(wo, &batch), core_->dir + ": upsert"));
+  if (st.index) {
+    TQ_RETURN_IF_ERROR(
+        st.index->AddEncoded(ids.data(), lists.data(), codes.data(), m));
+  } else {
+    st.flat->Upsert(ids.data(), x.data(), m);
+  }
+  count_ += added;
+  if (tracking_) dirty_.insert(ids.begin(), ids.end());
+  MaybeStartBackgroundTraining();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> CollectionImpl::Delete(const std::vector<uint64_t>& in,
+                                              bool wait) {
+  TQ_LIFE_GUARD();
+  if (in.empty()) return size_t{0};
+  TQ_RETURN_IF_ERROR(
+      CheckBatchSize(in.size(), "ids", core_->options.max_batch));
+  std::vector<uint64_t> ids;
+  {
+    absl::flat_hash_set<uint64_t> seen;
+    for (uint64_t id : in) {
+      if (seen.insert(id).second) ids.push_back(id);
+    }
+  }
+  absl::MutexLock wl(&write_mu_);
+  if (dropped_) return DroppedError();
+  const State st = state();  // current until write_mu_ is released
+  const uint32_t g = st.generation;
+  std::vector<uint32_t> old_list;
+  std::vector<bool> found;
+  TQ_RETURN_IF_ERROR(ReadLists(g, ids, &old_list, &found));
+  rocksdb::WriteBatch batch;
+  std::vector<uint64_t> gone;
+  for (size_t r = 0; r < ids.size(); ++r) {
+    if (!found[r]) continue;
+    const uint64_t id = ids[r];
+    batch.Delete(core_->idmap(), IdmapKey(cid_, g, id));
+    if (old_list[r] != kNoList) {
+      batch.Delete(core_->codes(), CodeKey(cid_, g, old_list[r], id));
+    }
+    batch.Delete(core_->vectors(), PointKey(cid_, id));
+    batch.Delete(core_->payload(), PointKey(cid_, id));
+    gone.push_back(id);
+  }
+  if (gone.empty()) return size_t{0};
+  rocksdb::WriteOptions wo;
+  wo.sync = wait;
+  TQ_RETURN_IF_ERROR(
+      FromRocks(core_->db->Write(wo, &batch), core_->dir + ": delete"));
+  if (st.index) {
+    st.index->Remove(gone.data(), gone.size());
+  } else {
+    st.flat->Remove(gone.data(), gone.size());
+  }
+  count_ -= gone.size();
+  if (tracking_) dirty_.insert(gone.begin(), gone.end());
+  return gone.size();
+}
+
+}  // namespace dbimpl
+}  // namespace tqdb
