@@ -1,10 +1,33 @@
 #include "rpc/convert.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 namespace tqdb {
 
 namespace pb = ::tqdb::v1;
+
+static_assert(static_cast<int>(absl::StatusCode::kUnauthenticated) ==
+                  static_cast<int>(grpc::StatusCode::UNAUTHENTICATED),
+              "absl and gRPC status codes must be numerically identical");
+static_assert(static_cast<int>(absl::StatusCode::kDataLoss) ==
+                  static_cast<int>(grpc::StatusCode::DATA_LOSS),
+              "absl and gRPC status codes must be numerically identical");
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+// ---------------------------------------------------------------- enums
 
 absl::StatusOr<Metric> MetricFromProto(pb::Metric m) {
   switch (m) {
@@ -60,6 +83,169 @@ absl::StatusOr<pb::Method> MethodToProto(const std::string& method) {
   if (method == "pca") return pb::METHOD_PCA;
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown method '", method, "' (renorm, mse, prod, pca or pq)"));
+}
+
+// ---------------------------------------------------------- collections
+
+absl::StatusOr<CollectionConfig> FromProto(
+    const pb::CreateCollectionRequest& in) {
+  CollectionConfig c;
+  c.name = in.name();
+  c.dim = in.dim();
+  auto metric = MetricFromProto(in.metric());
+  if (!metric.ok()) return metric.status();
+  c.metric = *metric;
+  auto method = MethodFromProto(in.quantizer().method());
+  if (!method.ok()) return method.status();
+  c.method = *std::move(method);
+  if (in.quantizer().bits() != 0) c.bits = in.quantizer().bits();
+  if (in.quantizer().seed() != 0) c.seed = in.quantizer().seed();
+  c.nlist = in.ivf().nlist();
+  c.train_threshold = in.ivf().train_threshold();
+  c.store_vectors = in.has_store_vectors() ? in.store_vectors() : true;
+  return c;
+}
+
+absl::Status ToProto(const CollectionConfig& in,
+                     pb::CreateCollectionRequest* out) {
+  auto method = MethodToProto(in.method);
+  if (!method.ok()) return method.status();
+  out->set_name(in.name);
+  out->set_dim(in.dim);
+  out->set_metric(MetricToProto(in.metric));
+  out->mutable_quantizer()->set_method(*method);
+  out->mutable_quantizer()->set_bits(in.bits);
+  out->mutable_quantizer()->set_seed(in.seed);
+  out->mutable_ivf()->set_nlist(in.nlist);
+  out->mutable_ivf()->set_train_threshold(in.train_threshold);
+  out->set_store_vectors(in.store_vectors);
+  return absl::OkStatus();
+}
+
+void ToProto(const CollectionInfo& in, pb::CollectionInfo* out) {
+  const CollectionConfig& c = in.config;
+  out->set_name(c.name);
+  out->set_dim(c.dim);
+  out->set_count(in.count);
+  out->set_trained(in.trained);
+  out->set_metric(MetricToProto(c.metric));
+  const auto method = MethodToProto(c.method);
+  out->mutable_quantizer()->set_method(method.ok() ? *method
+                                                   : pb::METHOD_UNSPECIFIED);
+  out->mutable_quantizer()->set_bits(c.bits);
+  out->mutable_quantizer()->set_seed(c.seed);
+  out->mutable_ivf()->set_nlist(c.nlist);
+  out->mutable_ivf()->set_train_threshold(c.train_threshold);
+  out->set_store_vectors(c.store_vectors);
+  out->set_training(in.training);
+  out->set_generation(in.generation);
+  out->set_nlist(in.nlist);
+  out->set_trained_count(in.trained_count);
+  pb::ListStats* ls = out->mutable_lists();
+  ls->set_nlist(in.lists.nlist);
+  ls->set_live(in.lists.live);
+  ls->set_tombstones(in.lists.tombstones);
+  ls->set_min_size(in.lists.min_size);
+  ls->set_max_size(in.lists.max_size);
+  ls->set_imbalance(in.lists.imbalance);
+  out->set_bytes_per_vector(static_cast<uint32_t>(in.code_bytes));
+  out->set_disk_bytes_per_vector(in.disk_bytes_per_vector);
+  out->set_retrain_recommended(in.retrain_recommended);
+  out->set_retrain_reason(in.retrain_reason);
+  out->set_last_training_error(in.last_training_error);
+}
+
+CollectionInfo FromProto(const pb::CollectionInfo& in) {
+  CollectionInfo i;
+  CollectionConfig& c = i.config;
+  c.name = in.name();
+  c.dim = in.dim();
+  const auto metric = MetricFromProto(in.metric());
+  c.metric = metric.ok() ? *metric : Metric::kCosine;
+  const auto method = MethodFromProto(in.quantizer().method());
+  c.method = method.ok() ? *method : "renorm";
+  c.bits = in.quantizer().bits();
+  c.seed = in.quantizer().seed();
+  c.nlist = in.ivf().nlist();
+  c.train_threshold = in.ivf().train_threshold();
+  c.store_vectors = in.store_vectors();
+  i.count = in.count();
+  i.trained = in.trained();
+  i.training = in.training();
+  i.generation = in.generation();
+  i.nlist = in.nlist();
+  i.trained_count = in.trained_count();
+  i.lists.nlist = in.lists().nlist();
+  i.lists.live = in.lists().live();
+  i.lists.tombstones = in.lists().tombstones();
+  i.lists.min_size = static_cast<uint32_t>(in.lists().min_size());
+  i.lists.max_size = static_cast<uint32_t>(in.lists().max_size());
+  i.lists.imbalance = in.lists().imbalance();
+  i.imbalance = in.lists().imbalance();
+  i.code_bytes = in.bytes_per_vector();
+  i.disk_bytes_per_vector = in.disk_bytes_per_vector();
+  i.retrain_recommended = in.retrain_recommended();
+  i.retrain_reason = in.retrain_reason();
+  i.last_training_error = in.last_training_error();
+  return i;
+}
+
+// --------------------------------------------------------------- points
+
+std::vector<Point> FromProto(
+    const google::protobuf::RepeatedPtrField<pb::Point>& in) {
+  std::vector<Point> out(in.size());
+  for (int i = 0; i < in.size(); ++i) {
+    out[i].id = in[i].id();
+    out[i].vector.assign(in[i].vector().begin(), in[i].vector().end());
+    out[i].payload = in[i].payload();
+  }
+  return out;
+}
+
+void ToProto(Point&& in, pb::Point* out) {
+  out->set_id(in.id);
+  out->mutable_vector()->Add(in.vector.begin(), in.vector.end());
+  out->set_payload(std::move(in.payload));
+}
+
+void ToProto(Record&& in, pb::ScoredPoint* out) {
+  out->set_id(in.id);
+  if (in.has_vector) {
+    out->mutable_vector()->Add(in.vector.begin(), in.vector.end());
+  }
+  out->set_payload(std::move(in.payload));
+}
+
+void ToProto(const Neighbor& in, pb::ScoredPoint* out) {
+  out->set_id(in.id);
+  out->set_score(in.score);
+}
+
+// --------------------------------------------------------------- search
+
+QueryOptions FromProto(const pb::SearchRequest& in) {
+  QueryOptions o;
+  o.k = in.limit();
+  if (in.params().nprobe() != 0) {
+    o.nprobe = in.params().nprobe();
+    o.strict_nprobe = true;
+  }
+  o.exact = in.params().exact();
+  o.rescore = in.params().rescore();
+  if (in.params().oversampling() != 0) {
+    o.oversampling = in.params().oversampling();
+  }
+  return o;
+}
+
+void ToProto(const QueryOptions& in, pb::SearchRequest* out) {
+  out->set_limit(in.k);
+  pb::SearchParams* p = out->mutable_params();
+  p->set_nprobe(in.nprobe);
+  p->set_exact(in.exact);
+  p->set_rescore(in.rescore);
+  p->set_oversampling(in.oversampling);
 }
 
 }  // namespace tqdb

@@ -1,23 +1,62 @@
-// Conversions between the tqdb.v1 protobuf enums and db/ types, shared by
-// the server (rpc/server.cc) and the CLI's gRPC client (tools/backend.cc).
-// Unknown values are InvalidArgument naming the value; UNSPECIFIED maps to
-// the documented defaults (cosine, renorm). Thread-safe (pure functions).
+// Every conversion between the tqdb.v1 protobuf messages and db/ types, both
+// directions, shared by the server (rpc/*_service.cc) and the CLI's gRPC
+// client (tools/backend.cc), as Qdrant's lib/api/src/grpc/conversions.rs.
+// Conversions do not validate: the API's own request rules are in
+// rpc/validate.h, the database's in db/ (checked there, once).
+//
+// Enums: unknown values are InvalidArgument naming the value; UNSPECIFIED
+// maps to the documented defaults (cosine, renorm). Zero values of request
+// fields mean the server's default. Thread-safe (pure functions).
 #ifndef TQDB_RPC_CONVERT_H_
 #define TQDB_RPC_CONVERT_H_
 
-#include <string>
+#include <grpcpp/support/status.h>
 
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "db/db.h"
 #include "tqdb/v1/tqdb.pb.h"
 
 namespace tqdb {
 
+// Status: same code (absl and gRPC codes are numerically identical) and
+// message.
+grpc::Status ToGrpc(const absl::Status& status);
+absl::Status FromGrpc(const grpc::Status& status);
+
+// Enums.
 absl::StatusOr<Metric> MetricFromProto(v1::Metric m);
 v1::Metric MetricToProto(Metric m);
 // Method name as CollectionConfig::method spells it ("renorm", "mse", ...).
 absl::StatusOr<std::string> MethodFromProto(v1::Method m);
 absl::StatusOr<v1::Method> MethodToProto(const std::string& method);
+
+// Collections. A CollectionConfig's zero bits and seed stay the database's
+// defaults; InvalidArgument for an unknown enum (or method name).
+absl::StatusOr<CollectionConfig> FromProto(
+    const v1::CreateCollectionRequest& in);
+absl::Status ToProto(const CollectionConfig& in,
+                     v1::CreateCollectionRequest* out);
+void ToProto(const CollectionInfo& in, v1::CollectionInfo* out);
+// Unknown enums of a newer server read as the defaults.
+CollectionInfo FromProto(const v1::CollectionInfo& in);
+
+// Points.
+std::vector<Point> FromProto(
+    const google::protobuf::RepeatedPtrField<v1::Point>& in);
+void ToProto(Point&& in, v1::Point* out);
+// id, the vector when it has one, the payload.
+void ToProto(Record&& in, v1::ScoredPoint* out);
+void ToProto(const Neighbor& in, v1::ScoredPoint* out);
+
+// Search: limit and params <-> QueryOptions. A request's nprobe makes the
+// options strict (nprobe > nlist is an error, not clamped); its zero
+// nprobe and oversampling keep the defaults. `cancelled` is the server's.
+QueryOptions FromProto(const v1::SearchRequest& in);
+void ToProto(const QueryOptions& in, v1::SearchRequest* out);
 
 }  // namespace tqdb
 

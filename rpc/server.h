@@ -13,7 +13,8 @@
 // Errors: every handler turns absl::Status from db/ into the gRPC status with
 // the same code and message (the codes are numerically identical); no C++
 // exception escapes a handler (one that would becomes INTERNAL). Requests are
-// validated before they reach the database: empty vectors, limit 0 or above
+// converted by rpc/convert.h and validated (rpc/validate.h) before they
+// reach the database: empty vectors, limit 0 or above
 // ServerOptions::max_limit and unknown enum values are INVALID_ARGUMENT,
 // nprobe > nlist is INVALID_ARGUMENT (not clamped). Batches over the
 // database's max_batch are RESOURCE_EXHAUSTED; a bad point rejects its whole
@@ -43,10 +44,6 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "db/db.h"
-
-namespace grpc {
-class Status;
-}  // namespace grpc
 
 namespace tqdb {
 
@@ -90,9 +87,6 @@ class Server {
   // Blocks until Shutdown() has completed.
   virtual void Wait() = 0;
 };
-
-// absl::Status -> grpc::Status, same code and message.
-grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace tqdb
 

@@ -17,49 +17,8 @@ namespace {
 
 namespace pb = ::tqdb::v1;
 
-absl::Status FromGrpc(const grpc::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      s.error_message());
-}
-
 // ---------------------------------------------------------------------------
 // Remote
-
-CollectionInfo FromProto(const pb::CollectionInfo& p) {
-  CollectionInfo i;
-  CollectionConfig& c = i.config;
-  c.name = p.name();
-  c.dim = p.dim();
-  const auto metric = MetricFromProto(p.metric());
-  c.metric = metric.ok() ? *metric : Metric::kCosine;
-  const auto method = MethodFromProto(p.quantizer().method());
-  c.method = method.ok() ? *method : "renorm";
-  c.bits = p.quantizer().bits();
-  c.seed = p.quantizer().seed();
-  c.nlist = p.ivf().nlist();
-  c.train_threshold = p.ivf().train_threshold();
-  c.store_vectors = p.store_vectors();
-  i.count = p.count();
-  i.trained = p.trained();
-  i.training = p.training();
-  i.generation = p.generation();
-  i.nlist = p.nlist();
-  i.trained_count = p.trained_count();
-  i.lists.nlist = p.lists().nlist();
-  i.lists.live = p.lists().live();
-  i.lists.tombstones = p.lists().tombstones();
-  i.lists.min_size = static_cast<uint32_t>(p.lists().min_size());
-  i.lists.max_size = static_cast<uint32_t>(p.lists().max_size());
-  i.lists.imbalance = p.lists().imbalance();
-  i.imbalance = p.lists().imbalance();
-  i.code_bytes = p.bytes_per_vector();
-  i.disk_bytes_per_vector = p.disk_bytes_per_vector();
-  i.retrain_recommended = p.retrain_recommended();
-  i.retrain_reason = p.retrain_reason();
-  i.last_training_error = p.last_training_error();
-  return i;
-}
 
 class RemoteIngest final : public Ingest {
  public:
@@ -77,12 +36,7 @@ class RemoteIngest final : public Ingest {
     pb::UpsertRequest req;
     req.set_collection(collection_);
     req.set_wait(wait_);
-    for (Point& p : batch) {
-      pb::Point* q = req.add_points();
-      q->set_id(p.id);
-      q->mutable_vector()->Add(p.vector.begin(), p.vector.end());
-      q->set_payload(std::move(p.payload));
-    }
+    for (Point& p : batch) ToProto(std::move(p), req.add_points());
     if (!writer_->Write(req)) {
       // The server ended the stream: Finish() has its reason.
       auto r = Finish();
@@ -141,16 +95,7 @@ class RemoteBackend final : public Backend {
 
   absl::StatusOr<CollectionInfo> Create(const CollectionConfig& c) override {
     pb::CreateCollectionRequest req;
-    req.set_name(c.name);
-    req.set_dim(c.dim);
-    req.set_metric(MetricToProto(c.metric));
-    TQ_ASSIGN_OR_RETURN(pb::Method m, MethodToProto(c.method));
-    req.mutable_quantizer()->set_method(m);
-    req.mutable_quantizer()->set_bits(c.bits);
-    req.mutable_quantizer()->set_seed(c.seed);
-    req.mutable_ivf()->set_nlist(c.nlist);
-    req.mutable_ivf()->set_train_threshold(c.train_threshold);
-    req.set_store_vectors(c.store_vectors);
+    TQ_RETURN_IF_ERROR(ToProto(c, &req));
     pb::CollectionInfo resp;
     auto ctx = Context();
     TQ_RETURN_IF_ERROR(FromGrpc(collections_->Create(ctx.get(), req, &resp)));
@@ -214,11 +159,7 @@ class RemoteBackend final : public Backend {
     pb::SearchRequest req;
     req.set_collection(collection);
     req.mutable_vector()->Add(query.begin(), query.end());
-    req.set_limit(o.k);
-    req.mutable_params()->set_nprobe(o.nprobe);
-    req.mutable_params()->set_exact(o.exact);
-    req.mutable_params()->set_rescore(o.rescore);
-    req.mutable_params()->set_oversampling(o.oversampling);
+    ToProto(o, &req);
     req.set_with_payload(with_payload);
     pb::SearchResponse resp;
     auto ctx = Context();

@@ -1,0 +1,293 @@
+#include "rpc/points_service.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "quant/status_macros.h"
+#include "rpc/convert.h"
+#include "rpc/validate.h"
+
+namespace tqdb {
+namespace {
+
+namespace pb = ::tqdb::v1;
+
+using Clock = std::chrono::steady_clock;
+
+double MsSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// The cancellation poll handed to long scans: called between IVF lists (so
+// thousands of times per batch) and from several threads. The deadline is a
+// clock comparison; ServerContext::IsCancelled() (which for the sync API
+// plucks the call's completion queue, and costs about half a millisecond
+// while gRPC's poller owns it) runs at most every 50 ms, from one
+// thread at a time.
+std::function<bool()> CancelCheck(grpc::ServerContextBase* ctx) {
+  constexpr int64_t kPollNs = 50'000'000;
+  struct State {
+    grpc::ServerContextBase* ctx;
+    std::chrono::system_clock::time_point deadline;
+    std::atomic<int64_t> next_poll_ns{0};
+    std::atomic<bool> cancelled{false};
+    std::mutex poll_mu;  // only tried: one poller at a time
+  };
+  auto st = std::make_shared<State>();
+  st->ctx = ctx;
+  st->deadline = ctx->deadline();
+  // The first poll after 50 ms too: ordinary searches never pay for one; a
+  // client that goes away is noticed within 50 ms of a long scan.
+  st->next_poll_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         Clock::now().time_since_epoch())
+                         .count() +
+                     kPollNs;
+  return [st]() -> bool {
+    if (st->cancelled.load(std::memory_order_relaxed)) return true;
+    if (std::chrono::system_clock::now() >= st->deadline) {
+      st->cancelled = true;
+      return true;
+    }
+    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            Clock::now().time_since_epoch())
+                            .count();
+    if (now < st->next_poll_ns.load(std::memory_order_relaxed)) return false;
+    std::unique_lock<std::mutex> l(st->poll_mu, std::try_to_lock);
+    if (!l.owns_lock()) return false;
+    st->next_poll_ns = now + kPollNs;
+    if (st->ctx->IsCancelled()) st->cancelled = true;
+    return st->cancelled.load();
+  };
+}
+
+// The options of one search request, polling the call for cancellation.
+QueryOptions Options(const pb::SearchRequest& q, grpc::ServerContextBase* ctx) {
+  QueryOptions o = FromProto(q);
+  o.cancelled = CancelCheck(ctx);
+  return o;
+}
+
+// Threshold, then vectors and payloads of the hits.
+absl::Status Fill(const pb::SearchRequest& q, const Collection& c,
+                  const std::vector<Neighbor>& hits, pb::SearchResponse* out) {
+  const bool l2 = c.config().metric == Metric::kL2;
+  std::vector<uint64_t> ids;
+  ids.reserve(hits.size());
+  out->mutable_points()->Reserve(static_cast<int>(hits.size()));
+  for (const Neighbor& h : hits) {
+    if (q.has_score_threshold() &&
+        (l2 ? h.score > q.score_threshold() : h.score < q.score_threshold())) {
+      continue;
+    }
+    ToProto(h, out->add_points());
+    ids.push_back(h.id);
+  }
+  if (ids.empty() || !(q.with_vectors() || q.with_payload())) {
+    return absl::OkStatus();
+  }
+  TQ_ASSIGN_OR_RETURN(std::vector<Record> recs,
+                      c.Get(ids, q.with_vectors(), q.with_payload()));
+  std::unordered_map<uint64_t, Record*> by_id;
+  for (Record& r : recs) by_id[r.id] = &r;
+  for (pb::ScoredPoint& p : *out->mutable_points()) {
+    auto it = by_id.find(p.id());
+    if (it == by_id.end()) continue;  // deleted since the search
+    ToProto(std::move(*it->second), &p);
+  }
+  return absl::OkStatus();
+}
+
+// A batch the database can run in one call (over its threads): every
+// search with the same limit and params.
+bool Uniform(const pb::SearchBatchRequest& req) {
+  const pb::SearchRequest& first = req.searches(0);
+  const std::string params = first.params().SerializeAsString();
+  for (const pb::SearchRequest& q : req.searches()) {
+    if (q.limit() != first.limit() ||
+        q.params().SerializeAsString() != params) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+PointsService::PointsService(const ServiceContext* context)
+    : context_(context) {
+  SetMessageAllocatorFor_Search(&search_alloc_);
+  SetMessageAllocatorFor_SearchBatch(&batch_alloc_);
+}
+
+grpc::Status PointsService::Upsert(grpc::ServerContext* ctx,
+                                   const pb::UpsertRequest* req,
+                                   pb::UpsertResponse* resp) {
+  const auto t0 = Clock::now();
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateUpsert(*req));
+    const std::vector<Point> points = FromProto(req->points());
+    TQ_RETURN_IF_ERROR(c->Upsert(points, req->wait()));
+    resp->set_upserted(points.size());
+    resp->set_batches(1);
+    resp->set_time_ms(MsSince(t0));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status PointsService::UpsertStream(
+    grpc::ServerContext* ctx, grpc::ServerReader<pb::UpsertRequest>* reader,
+    pb::UpsertResponse* resp) {
+  const auto t0 = Clock::now();
+  return context_->Call(ctx, [&]() -> absl::Status {
+    pb::UpsertRequest req;
+    uint64_t batches = 0, points_done = 0;
+    std::string name;
+    std::shared_ptr<Collection> c;
+    // The batch that failed, and what the stream stored before it.
+    auto fail = [&](const absl::Status& s) {
+      const absl::Status in_batch = WithContext(s, "batch ", batches);
+      return absl::Status(
+          in_batch.code(),
+          absl::StrCat(in_batch.message(), " (", batches, " batches, ",
+                       points_done, " points before it were stored)"));
+    };
+    while (reader->Read(&req)) {
+      if (ctx->IsCancelled()) {
+        return fail(absl::CancelledError("stream cancelled"));
+      }
+      if (!c || req.collection() != name) {
+        auto got = context_->GetCollection(req.collection());
+        if (!got.ok()) return fail(got.status());
+        c = *got;
+        name = req.collection();
+      }
+      if (absl::Status s = ValidateUpsert(req); !s.ok()) return fail(s);
+      const std::vector<Point> points = FromProto(req.points());
+      if (absl::Status s = c->Upsert(points, req.wait()); !s.ok()) {
+        return fail(s);
+      }
+      ++batches;
+      points_done += points.size();
+    }
+    resp->set_upserted(points_done);
+    resp->set_batches(batches);
+    resp->set_time_ms(MsSince(t0));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status PointsService::Get(grpc::ServerContext* ctx,
+                                const pb::GetPointsRequest* req,
+                                pb::GetPointsResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateGet(*req));
+    std::vector<uint64_t> ids(req->ids().begin(), req->ids().end());
+    TQ_ASSIGN_OR_RETURN(std::vector<Record> recs,
+                        c->Get(ids, req->with_vectors(), req->with_payload()));
+    for (Record& r : recs) ToProto(std::move(r), resp->add_points());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status PointsService::Delete(grpc::ServerContext* ctx,
+                                   const pb::DeletePointsRequest* req,
+                                   pb::DeletePointsResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
+    std::vector<uint64_t> ids(req->ids().begin(), req->ids().end());
+    TQ_ASSIGN_OR_RETURN(size_t n, c->Delete(ids, req->wait()));
+    resp->set_deleted(n);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status PointsService::Count(grpc::ServerContext* ctx,
+                                  const pb::CountRequest* req,
+                                  pb::CountResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
+    resp->set_count(c->Count());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* PointsService::Search(
+    grpc::CallbackServerContext* ctx, const pb::SearchRequest* req,
+    pb::SearchResponse* resp) {
+  grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
+  r->Finish(DoSearch(ctx, req, resp));
+  return r;
+}
+
+grpc::ServerUnaryReactor* PointsService::SearchBatch(
+    grpc::CallbackServerContext* ctx, const pb::SearchBatchRequest* req,
+    pb::SearchBatchResponse* resp) {
+  grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
+  r->Finish(DoSearchBatch(ctx, req, resp));
+  return r;
+}
+
+grpc::Status PointsService::DoSearch(grpc::ServerContextBase* ctx,
+                                     const pb::SearchRequest* req,
+                                     pb::SearchResponse* resp) const {
+  const auto t0 = Clock::now();
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateSearch(*req, c->config(), context_->options()));
+    TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
+                        c->Search(req->vector(), Options(*req, ctx)));
+    TQ_RETURN_IF_ERROR(Fill(*req, *c, hits, resp));
+    resp->set_time_ms(MsSince(t0));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
+                                          const pb::SearchBatchRequest* req,
+                                          pb::SearchBatchResponse* resp) const {
+  const auto t0 = Clock::now();
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
+    TQ_RETURN_IF_ERROR(
+        ValidateSearchBatch(*req, c->config(), context_->options()));
+    const int n = req->searches_size();
+    const uint32_t d = c->config().dim;
+    std::vector<std::vector<Neighbor>> hits;
+    if (Uniform(*req)) {
+      // One call: the database spreads the queries over its threads.
+      std::vector<float> all(size_t{d} * n);
+      for (int i = 0; i < n; ++i) {
+        std::copy(req->searches(i).vector().begin(),
+                  req->searches(i).vector().end(), all.begin() + size_t{d} * i);
+      }
+      TQ_ASSIGN_OR_RETURN(hits,
+                          c->SearchBatch(all, Options(req->searches(0), ctx)));
+    } else {
+      hits.resize(n);
+      for (int i = 0; i < n; ++i) {
+        const pb::SearchRequest& q = req->searches(i);
+        auto r = c->Search(q.vector(), Options(q, ctx));
+        TQ_RETURN_IF_ERROR(r.status()) << "search " << i;
+        hits[i] = *std::move(r);
+      }
+    }
+    resp->mutable_results()->Reserve(n);
+    for (int i = 0; i < n; ++i) {
+      TQ_RETURN_IF_ERROR(
+          Fill(req->searches(i), *c, hits[i], resp->add_results()));
+    }
+    resp->set_time_ms(MsSince(t0));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace tqdb

@@ -1,0 +1,47 @@
+// What the tqdb.v1 services share: the database, the server's options,
+// authentication and the barrier that turns a handler's status (and any
+// exception) into the call's gRPC status.
+#ifndef TQDB_RPC_SERVICE_CONTEXT_H_
+#define TQDB_RPC_SERVICE_CONTEXT_H_
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/status.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "db/db.h"
+#include "rpc/auth.h"
+#include "rpc/server.h"
+
+namespace tqdb {
+
+class ServiceContext {
+ public:
+  ServiceContext(Database* db, ServerOptions options);
+
+  Database* db() const { return db_; }
+  const ServerOptions& options() const { return options_; }
+
+  // Runs `body` after authentication and returns its status as the call's:
+  // Cancelled becomes DEADLINE_EXCEEDED or CANCELLED by what the call saw,
+  // an exception RESOURCE_EXHAUSTED (out of memory) or INTERNAL.
+  grpc::Status Call(grpc::ServerContextBase* ctx,
+                    const std::function<absl::Status()>& body) const;
+
+  // The collection a request names (InvalidArgument for an empty name).
+  absl::StatusOr<std::shared_ptr<Collection>> GetCollection(
+      const std::string& name) const;
+
+ private:
+  Database* const db_;
+  const ServerOptions options_;
+  const ApiKeyAuth auth_;
+};
+
+}  // namespace tqdb
+
+#endif  // TQDB_RPC_SERVICE_CONTEXT_H_

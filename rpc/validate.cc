@@ -1,0 +1,92 @@
+#include "rpc/validate.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "quant/finite.h"
+#include "quant/status_macros.h"
+
+namespace tqdb {
+
+absl::Status ValidateCollectionName(const std::string& name) {
+  if (name.empty()) {
+    return absl::InvalidArgumentError("collection name is empty");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateUpsert(const v1::UpsertRequest& req) {
+  if (req.points().empty()) {
+    return absl::InvalidArgumentError("upsert has no points");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateGet(const v1::GetPointsRequest& req) {
+  if (static_cast<size_t>(req.ids_size()) > kMaxGetIds) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "get of ", req.ids_size(), " ids exceeds the limit ", kMaxGetIds));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSearch(const v1::SearchRequest& req,
+                            const CollectionConfig& collection,
+                            const ServerOptions& options) {
+  if (req.vector().empty()) {
+    return absl::InvalidArgumentError("vector is empty");
+  }
+  if (req.vector_size() != static_cast<int>(collection.dim)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "vector has ", req.vector_size(), " dimensions, collection '",
+        collection.name, "' has ", collection.dim));
+  }
+  if (const std::ptrdiff_t j =
+          FirstNonFinite(req.vector().data(), req.vector().size());
+      j >= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("vector coordinate ", j, " is ",
+                     std::isnan(req.vector(j)) ? "NaN" : "infinite"));
+  }
+  if (req.limit() == 0) {
+    return absl::InvalidArgumentError("limit must be >= 1");
+  }
+  if (req.limit() > options.max_limit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "limit ", req.limit(), " exceeds the maximum ", options.max_limit));
+  }
+  const float os = req.params().oversampling();
+  if (!(os == 0 || (std::isfinite(os) && os >= 1.0f && os <= 1000.0f))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "oversampling must be in [1, 1000] ", "(0 = default 4), got ", os));
+  }
+  if (req.has_score_threshold() && !std::isfinite(req.score_threshold())) {
+    return absl::InvalidArgumentError("score_threshold must be finite");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSearchBatch(const v1::SearchBatchRequest& req,
+                                 const CollectionConfig& collection,
+                                 const ServerOptions& options) {
+  const int n = req.searches_size();
+  if (n == 0) return absl::InvalidArgumentError("search batch has no searches");
+  if (static_cast<uint32_t>(n) > options.max_batch_searches) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("batch of ", n, " searches exceeds the limit ",
+                     options.max_batch_searches));
+  }
+  for (int i = 0; i < n; ++i) {
+    const v1::SearchRequest& q = req.searches(i);
+    if (!q.collection().empty() && q.collection() != req.collection()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("search ", i, ": collection '", q.collection(),
+                       "' differs from the batch's '", req.collection(), "'"));
+    }
+    TQ_RETURN_IF_ERROR(ValidateSearch(q, collection, options))
+        << "search " << i;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tqdb
