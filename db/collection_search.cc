@@ -1,15 +1,14 @@
-// CollectionImpl::Search and SearchBatch: answered exactly (untrained, or
-// exact) or by the index.
-#include <algorithm>
-#include <cmath>
+// CollectionImpl::Search and SearchBatch: a query is validated once on the
+// way in (db/query.h), then answered exactly (untrained, or exact) or by
+// the index (IvfIndex::SearchValidated, which checks nothing again).
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "db/db_impl.h"
 #include "db/exact_scorer.h"
+#include "db/query.h"
 #include "db/rocks_util.h"
 #include "index/scanner.h"
-#include "quant/finite.h"
 #include "quant/status_macros.h"
 
 namespace tqdb {
@@ -55,20 +54,6 @@ class CollectionImpl::RocksVectorStore : public VectorStore {
   mutable absl::Status status_ ABSL_GUARDED_BY(mu_);
 };
 
-absl::Status CollectionImpl::CheckQuery(const float* q,
-                                        const QueryOptions& o) const {
-  if (o.k == 0) return absl::InvalidArgumentError("k must be >= 1");
-  if (o.rescore && !(o.oversampling >= 1.0f)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("oversampling must be >= 1, got ", o.oversampling));
-  }
-  if (const std::ptrdiff_t j = FirstNonFinite(q, config_.dim); j >= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "query coordinate ", j, " is ", std::isnan(q[j]) ? "NaN" : "infinite"));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::vector<Neighbor>> CollectionImpl::ExactFromStorage(
     const float* query, const QueryOptions& o) const {
   ExactScorer scorer(query, config_.dim, config_.metric);
@@ -98,7 +83,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::ExactFromStorage(
 
 absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
     const State& st, const float* query, const QueryOptions& o) const {
-  TQ_RETURN_IF_ERROR(CheckQuery(query, o));
+  TQ_RETURN_IF_ERROR(CheckQuery(query, config_.dim, o));
   if (!st.index) {
     // Untrained: exact, from memory while the vectors fit the budget, else
     // from storage (where they always are until the first training).
@@ -107,28 +92,12 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
     }
     return ExactFromStorage(query, o);
   }
-  if ((o.exact || o.rescore) && !config_.store_vectors) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("collection '", config_.name,
-                     "' does not store vectors "
-                     "(store_vectors = false): no exact search or rescoring"));
-  }
+  TQ_RETURN_IF_ERROR(CheckTrainedQuery(o, config_, st.index->nlist()));
   if (o.exact) return ExactFromStorage(query, o);
+  // Validated above: the index takes the options as they are (it clamps
+  // nprobe to its nlist) and does not scan the query again.
   RocksVectorStore store(core_.get(), cid_, config_.dim);
-  SearchParams p;
-  p.k = o.k;
-  if (o.strict_nprobe && o.nprobe > st.index->nlist()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("nprobe ", o.nprobe, " exceeds nlist ", st.index->nlist(),
-                     " of collection '", config_.name, "'"));
-  }
-  p.nprobe = o.nprobe == 0 ? 0 : std::min(o.nprobe, st.index->nlist());
-  p.rescore = o.rescore;
-  p.oversampling = o.oversampling;
-  p.store = o.rescore ? &store : nullptr;
-  p.filter = o.filter;
-  p.cancelled = o.cancelled;
-  auto r = st.index->Search(query, p);
+  auto r = st.index->SearchValidated(query, o, o.rescore ? &store : nullptr);
   if (r.ok() && o.rescore) {
     TQ_RETURN_IF_ERROR(store.status());
   }
@@ -138,10 +107,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
 absl::StatusOr<std::vector<Neighbor>> CollectionImpl::Search(
     absl::Span<const float> query, const QueryOptions& o) const {
   TQ_LIFE_GUARD();
-  if (query.size() != config_.dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "query has ", query.size(), " coordinates, expected ", config_.dim));
-  }
+  TQ_RETURN_IF_ERROR(CheckQueryDim(query.size(), config_));
   return SearchOne(state(), query.data(), o);
 }
 
@@ -149,10 +115,7 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> CollectionImpl::SearchBatch(
     absl::Span<const float> queries, const QueryOptions& o) const {
   TQ_LIFE_GUARD();
   const uint32_t d = config_.dim;
-  if (queries.size() % d != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "queries hold ", queries.size(), " floats, not a multiple of dim ", d));
-  }
+  TQ_RETURN_IF_ERROR(CheckBatchDim(queries.size(), d));
   const size_t nq = queries.size() / d;
   const State st = state();
   std::vector<std::vector<Neighbor>> out(nq);

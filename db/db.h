@@ -123,7 +123,7 @@ struct Record {
 
 // The search parameters of index/types.h (k, nprobe, exact, rescore,
 // oversampling, filter, cancelled), as the database reads them, plus its own.
-// Differences:
+// Passed down to the index as they are. Differences:
 //  - nprobe: clamped to the active index's nlist (0 = all), unless
 //    strict_nprobe; ignored while untrained.
 //  - exact: over the stored vectors (always the case while untrained).

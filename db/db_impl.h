@@ -142,13 +142,12 @@ class CollectionImpl : public Collection,
                          std::vector<uint32_t>* lists,
                          std::vector<bool>* found) const;
 
-  // collection_search.cc.
+  // collection_search.cc. Queries are validated (db/query.h) on the way in.
   absl::StatusOr<std::vector<Neighbor>> SearchOne(const State& st,
                                                   const float* query,
                                                   const QueryOptions& o) const;
   absl::StatusOr<std::vector<Neighbor>> ExactFromStorage(
       const float* query, const QueryOptions& o) const;
-  absl::Status CheckQuery(const float* q, const QueryOptions& o) const;
   // Parses one entry of the vectors family (point id and dim floats);
   // DataLoss naming the directory and collection if key or value is
   // malformed.

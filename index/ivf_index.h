@@ -21,7 +21,9 @@
 // Writers are serialized.
 //
 // Errors: InvalidArgument (naming the value) for wrong dimensions, NaN/Inf
-// input, k = 0, nprobe > nlist, untrained use; no exception escapes.
+// input, k = 0, nprobe > nlist, untrained use; no exception escapes. The
+// entry points for input its caller validated already (SearchValidated,
+// Encode: the database's path, db/query.h) check nothing again.
 #ifndef TQDB_INDEX_IVF_INDEX_H_
 #define TQDB_INDEX_IVF_INDEX_H_
 
@@ -94,6 +96,8 @@ class IvfIndex {
   absl::Status Add(const uint64_t* ids, const float* x, size_t n);
   // Encoded form of Add for callers that persist codes (db/): assigns and
   // encodes without inserting. list_ids[n], codes[n * bytes_per_vector()].
+  // The rows must be finite: the caller checked them (Add does; the
+  // database checks points on upsert), they are not scanned again.
   absl::Status Encode(const float* x, size_t n, uint32_t* list_ids,
                       uint8_t* codes) const;
   // Inserts already-encoded vectors (e.g. read back from storage); replaces
@@ -108,8 +112,18 @@ class IvfIndex {
   size_t size() const;
   ListStats stats() const;
 
+  // Checks the query (finite coordinates) and p (k >= 1, nprobe <= nlist,
+  // oversampling >= 1 and a store when exact or rescoring), then searches.
   absl::StatusOr<std::vector<Neighbor>> Search(const float* query,
                                                const SearchParams& p) const;
+  // Search for a caller that validated the query already (the database,
+  // db/query.h): finite coordinates, k >= 1, oversampling >= 1 when
+  // rescoring, `store` non-null when exact or rescoring. Nothing is checked
+  // again; nprobe 0 or above nlist probes every list. `store` is used
+  // instead of p.store.
+  absl::StatusOr<std::vector<Neighbor>> SearchValidated(
+      const float* query, const SearchParams& p,
+      const VectorStore* store) const;
   // nq queries over `pool` (nullptr = the calling thread only).
   absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(
       const float* queries, size_t nq, const SearchParams& p,
@@ -124,7 +138,8 @@ class IvfIndex {
   void InsertLocked(uint64_t id, uint32_t list, const uint8_t* code);
   bool RemoveLocked(uint64_t id);
   absl::StatusOr<std::vector<Neighbor>> SearchExact(
-      const float* query, const SearchParams& p) const;
+      const float* query, const SearchParams& p,
+      const VectorStore& store) const;
   // Exact goodness (inner product, or minus the squared distance) of the
   // prepared query q and a raw stored vector v (normalized in place for
   // cosine).

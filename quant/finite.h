@@ -1,6 +1,6 @@
-// Finding NaN and infinity in float vectors. Every layer that takes vectors
-// from outside (rpc, db, index, quant) validates them, so a valid query is
-// scanned several times; this makes each scan one branch-free pass.
+// Finding NaN and infinity in float vectors, in one branch-free pass. A
+// vector is checked once, where it enters from outside (a database query or
+// point: db/query.h; the index's and quantizers' public entry points).
 //
 // Thread-safe, allocation-free; x must be valid for n floats.
 #ifndef TQDB_QUANT_FINITE_H_

@@ -105,12 +105,14 @@ absl::Status Fill(const pb::SearchRequest& q, const Collection& c,
 }
 
 // A batch the database can run in one call (over its threads): every
-// search with the same limit and params.
-bool Uniform(const pb::SearchBatchRequest& req) {
+// search with the same limit and params, and vectors of the collection's
+// dimension (so that they pack into one array).
+bool Uniform(const pb::SearchBatchRequest& req, uint32_t dim) {
   const pb::SearchRequest& first = req.searches(0);
   const std::string params = first.params().SerializeAsString();
   for (const pb::SearchRequest& q : req.searches()) {
     if (q.limit() != first.limit() ||
+        q.vector_size() != static_cast<int>(dim) ||
         q.params().SerializeAsString() != params) {
       return false;
     }
@@ -242,7 +244,7 @@ grpc::Status PointsService::DoSearch(grpc::ServerContextBase* ctx,
   const auto t0 = Clock::now();
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
-    TQ_RETURN_IF_ERROR(ValidateSearch(*req, c->config(), context_->options()));
+    TQ_RETURN_IF_ERROR(ValidateSearch(*req, context_->options()));
     TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
                         c->Search(req->vector(), Options(*req, ctx)));
     TQ_RETURN_IF_ERROR(Fill(*req, *c, hits, resp));
@@ -257,12 +259,11 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
   const auto t0 = Clock::now();
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
-    TQ_RETURN_IF_ERROR(
-        ValidateSearchBatch(*req, c->config(), context_->options()));
+    TQ_RETURN_IF_ERROR(ValidateSearchBatch(*req, context_->options()));
     const int n = req->searches_size();
     const uint32_t d = c->config().dim;
     std::vector<std::vector<Neighbor>> hits;
-    if (Uniform(*req)) {
+    if (Uniform(*req, d)) {
       // One call: the database spreads the queries over its threads.
       std::vector<float> all(size_t{d} * n);
       for (int i = 0; i < n; ++i) {

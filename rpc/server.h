@@ -13,12 +13,13 @@
 // Errors: every handler turns absl::Status from db/ into the gRPC status with
 // the same code and message (the codes are numerically identical); no C++
 // exception escapes a handler (one that would becomes INTERNAL). Requests are
-// converted by rpc/convert.h and validated (rpc/validate.h) before they
-// reach the database: empty vectors, limit 0 or above
-// ServerOptions::max_limit and unknown enum values are INVALID_ARGUMENT,
-// nprobe > nlist is INVALID_ARGUMENT (not clamped). Batches over the
-// database's max_batch are RESOURCE_EXHAUSTED; a bad point rejects its whole
-// batch and nothing of it is stored.
+// converted by rpc/convert.h; the API's own rules (rpc/validate.h: limit 0
+// or above ServerOptions::max_limit, oversampling, empty batches) and
+// unknown enum values are INVALID_ARGUMENT before the database is called,
+// which checks the rest once (db/query.h: wrong dimension, empty vector,
+// NaN/Inf; nprobe > nlist is INVALID_ARGUMENT, not clamped). Batches over
+// the database's max_batch are RESOURCE_EXHAUSTED; a bad point rejects its
+// whole batch and nothing of it is stored.
 //
 // Authentication: with a non-empty api_key every call of the tqdb.v1
 // services must carry the metadata `authorization: Bearer <api_key>`, else

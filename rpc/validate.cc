@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "quant/finite.h"
 #include "quant/status_macros.h"
 
 namespace tqdb {
@@ -31,23 +30,7 @@ absl::Status ValidateGet(const v1::GetPointsRequest& req) {
 }
 
 absl::Status ValidateSearch(const v1::SearchRequest& req,
-                            const CollectionConfig& collection,
                             const ServerOptions& options) {
-  if (req.vector().empty()) {
-    return absl::InvalidArgumentError("vector is empty");
-  }
-  if (req.vector_size() != static_cast<int>(collection.dim)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "vector has ", req.vector_size(), " dimensions, collection '",
-        collection.name, "' has ", collection.dim));
-  }
-  if (const std::ptrdiff_t j =
-          FirstNonFinite(req.vector().data(), req.vector().size());
-      j >= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("vector coordinate ", j, " is ",
-                     std::isnan(req.vector(j)) ? "NaN" : "infinite"));
-  }
   if (req.limit() == 0) {
     return absl::InvalidArgumentError("limit must be >= 1");
   }
@@ -67,7 +50,6 @@ absl::Status ValidateSearch(const v1::SearchRequest& req,
 }
 
 absl::Status ValidateSearchBatch(const v1::SearchBatchRequest& req,
-                                 const CollectionConfig& collection,
                                  const ServerOptions& options) {
   const int n = req.searches_size();
   if (n == 0) return absl::InvalidArgumentError("search batch has no searches");
@@ -83,8 +65,7 @@ absl::Status ValidateSearchBatch(const v1::SearchBatchRequest& req,
           absl::StrCat("search ", i, ": collection '", q.collection(),
                        "' differs from the batch's '", req.collection(), "'"));
     }
-    TQ_RETURN_IF_ERROR(ValidateSearch(q, collection, options))
-        << "search " << i;
+    TQ_RETURN_IF_ERROR(ValidateSearch(q, options)) << "search " << i;
   }
   return absl::OkStatus();
 }

@@ -1,9 +1,10 @@
-// The gRPC API's rules for requests, beside the conversions
-// (rpc/convert.h), as Qdrant's lib/api validate.rs: empty names, vectors
-// and batches, the vector against the collection (dimension, finite
-// coordinates), and the ranges the API puts on its fields (limit up to
+// The gRPC API's own rules for requests, beside the conversions
+// (rpc/convert.h), as Qdrant's lib/api validate.rs: empty names and
+// batches, and the ranges the API puts on its fields (limit up to
 // ServerOptions::max_limit, oversampling up to 1000, a finite
-// score_threshold). Checked before the database is called.
+// score_threshold). The rules the database owns (dimension, finite
+// coordinates, k >= 1, nprobe <= nlist, stored vectors for exact search,
+// points) are checked by it, once (db/query.h): not here again.
 //
 // Errors: InvalidArgument naming the field, ResourceExhausted over a limit.
 #ifndef TQDB_RPC_VALIDATE_H_
@@ -14,7 +15,6 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "db/db.h"
 #include "rpc/server.h"
 #include "tqdb/v1/tqdb.pb.h"
 
@@ -27,12 +27,10 @@ absl::Status ValidateCollectionName(const std::string& name);
 absl::Status ValidateUpsert(const v1::UpsertRequest& req);
 absl::Status ValidateGet(const v1::GetPointsRequest& req);
 absl::Status ValidateSearch(const v1::SearchRequest& req,
-                            const CollectionConfig& collection,
                             const ServerOptions& options);
 // The batch and each of its searches ("search i: ..."); a search's own
 // collection, when given, must be the batch's.
 absl::Status ValidateSearchBatch(const v1::SearchBatchRequest& req,
-                                 const CollectionConfig& collection,
                                  const ServerOptions& options);
 
 }  // namespace tqdb

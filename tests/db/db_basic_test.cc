@@ -200,6 +200,53 @@ TEST(DbBasic, BadPointsRejectWholeBatch) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// A query is validated once, where it enters the database (db/query.h),
+// with the messages the gRPC API passes on as they are.
+TEST(DbBasic, QueryErrorsNameTheProblem) {
+  TempDir tmp;
+  auto db = OpenOrDie(tmp.path());
+  CollectionConfig cfg = Config("c", 8);
+  cfg.nlist = 4;
+  cfg.train_threshold = 1000000;  // explicit Train() only
+  auto c = Create(db.get(), cfg);
+  ASSERT_TRUE(c->Upsert(MakePoints(0, 200, 8), true).ok());
+  auto search = [&](const std::vector<float>& q, const QueryOptions& o) {
+    absl::Status s = c->Search(q, o).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    return std::string(s.message());
+  };
+  EXPECT_EQ(search(std::vector<float>(7, 1.0f), QueryOptions()),
+            "vector has 7 dimensions, collection 'c' has 8");
+  EXPECT_EQ(search({}, QueryOptions()), "vector is empty");
+  std::vector<float> bad = VectorFor(1, 0, 8);
+  bad[3] = std::nanf("");
+  EXPECT_EQ(search(bad, QueryOptions()), "vector coordinate 3 is NaN");
+  bad[3] = -INFINITY;
+  EXPECT_EQ(search(bad, QueryOptions()), "vector coordinate 3 is infinite");
+  QueryOptions os;
+  os.rescore = true;
+  os.oversampling = 0.5f;
+  EXPECT_EQ(search(VectorFor(1, 0, 8), os),
+            "oversampling must be >= 1, got 0.5");
+  std::vector<float> two = VectorFor(2, 0, 8);
+  two.insert(two.end(), bad.begin(), bad.end());
+  auto batch = c->SearchBatch(two, QueryOptions());
+  EXPECT_EQ(batch.status().message(),
+            "query 1: vector coordinate 3 is infinite");
+  batch = c->SearchBatch(std::vector<float>(12, 1.0f), QueryOptions());
+  EXPECT_EQ(batch.status().message(),
+            "queries hold 12 floats, not a multiple of dim 8");
+  ASSERT_TRUE(c->Train().ok());
+  QueryOptions strict;
+  strict.nprobe = 5;
+  strict.strict_nprobe = true;
+  EXPECT_EQ(search(VectorFor(1, 0, 8), strict),
+            "nprobe 5 exceeds nlist 4 of collection 'c'");
+  strict.strict_nprobe = false;  // clamped
+  EXPECT_TRUE(c->Search(VectorFor(1, 0, 8), strict).ok());
+  EXPECT_EQ(search(bad, QueryOptions()), "vector coordinate 3 is infinite");
+}
+
 TEST(DbBasic, UpsertGetDeletePayloads) {
   TempDir tmp;
   auto db = OpenOrDie(tmp.path());

@@ -329,6 +329,43 @@ TEST(IvfIndexTest, ErrorsNameTheProblem) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// The database's entry (query validated by the caller) answers as Search
+// does, takes the store as an argument and clamps nprobe to nlist.
+TEST(IvfIndexTest, SearchValidatedMatchesSearch) {
+  const size_t d = 16;
+  const auto x = Blobs(600, d, 6, 12);
+  auto idx = Build(x, d, Metric::kCosine, "renorm", 4, 8);
+  ArrayStore store(&x, d);
+  SearchParams p;
+  p.k = 7;
+  p.nprobe = 3;
+  p.rescore = true;
+  p.store = &store;
+  for (size_t i = 0; i < 20; ++i) {
+    auto want = idx->Search(&x[i * d], p);
+    SearchParams no_store = p;
+    no_store.store = nullptr;
+    auto got = idx->SearchValidated(&x[i * d], no_store, &store);
+    ASSERT_TRUE(want.ok() && got.ok());
+    ASSERT_EQ(want->size(), got->size());
+    for (size_t j = 0; j < want->size(); ++j) {
+      EXPECT_EQ((*want)[j].id, (*got)[j].id);
+      EXPECT_EQ((*want)[j].score, (*got)[j].score);
+    }
+  }
+  SearchParams all = p;
+  all.nprobe = 0;
+  SearchParams over = p;
+  over.nprobe = 9;  // nlist is 8: Search refuses, SearchValidated clamps
+  EXPECT_EQ(idx->Search(&x[0], over).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto a = idx->SearchValidated(&x[0], all, &store);
+  auto b = idx->SearchValidated(&x[0], over, &store);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), b->size());
+  for (size_t j = 0; j < a->size(); ++j) EXPECT_EQ((*a)[j].id, (*b)[j].id);
+}
+
 TEST(IvfIndexTest, BatchSearchMatchesSingleAndRunsConcurrentlyWithWrites) {
   const size_t d = 32;
   const auto x = Blobs(3000, d, 12, 11);
