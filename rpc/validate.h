@@ -1,10 +1,12 @@
 // The gRPC API's own rules for requests, beside the conversions
 // (rpc/convert.h), as Qdrant's lib/api validate.rs: empty names and
-// batches, and the ranges the API puts on its fields (limit up to
-// ServerOptions::max_limit, oversampling up to 1000, a finite
-// score_threshold). The rules the database owns (dimension, finite
-// coordinates, k >= 1, nprobe <= nlist, stored vectors for exact search,
-// points) are checked by it, once (db/query.h): not here again.
+// batches, and the ranges the API puts on its fields (limit in
+// [1, ServerOptions::max_limit], oversampling 0 or in [1, 1000], a finite
+// score_threshold). The rules the database owns (dimension, empty vector,
+// finite coordinates, nprobe <= nlist, stored vectors for exact search,
+// points) are checked by it, once (db/query.h): not here again. (The
+// database also refuses k = 0 for its in-process callers; limit's range is
+// checked here so that the message names the API's field.)
 //
 // Errors: InvalidArgument naming the field, ResourceExhausted over a limit.
 #ifndef TQDB_RPC_VALIDATE_H_
