@@ -23,7 +23,7 @@
 #include "tools/backend.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
-#include "tools/readers.h"
+#include "tools/io/readers.h"
 
 namespace tqdb {
 namespace {

@@ -1,6 +1,6 @@
-// Tests for tools/readers.h: round trips through files written here, for
+// Tests for tools/io/readers.h: round trips through files written here, for
 // every format; batching; Skip; and the error messages (file + row/line).
-#include "tools/readers.h"
+#include "tools/io/readers.h"
 
 #include <hdf5.h>
 #include <stdlib.h>

@@ -1,5 +1,8 @@
 // Streaming readers for the vector files `tqdb ingest` loads, plus the side
-// files it can pair with them (--ids, --payload).
+// files it can pair with them (--ids, --payload): the contract of tools/io/.
+// One file a format family implements it (binary.cc: fvecs bvecs ivecs fbin
+// u8bin i8bin; npy.cc; hdf5.cc; jsonl.cc and csv.cc over text.cc;
+// side_files.cc), on input_file.cc (I/O, number parsing, errors).
 //
 // Formats (chosen by the file extension, or ReaderOptions::format):
 //
@@ -50,8 +53,8 @@
 // HDF5 files must be trusted: libhdf5 1.10.8 itself crashes on some corrupt
 // files (tools/fuzz/libhdf5_crashes/); every other format is parsed here.
 // An hdf5 dataset with rows but no stored data (never written) is an error.
-#ifndef TQDB_TOOLS_READERS_H_
-#define TQDB_TOOLS_READERS_H_
+#ifndef TQDB_TOOLS_IO_READERS_H_
+#define TQDB_TOOLS_IO_READERS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -207,4 +210,4 @@ float HalfToFloat(uint16_t h);
 
 }  // namespace tqdb
 
-#endif  // TQDB_TOOLS_READERS_H_
+#endif  // TQDB_TOOLS_IO_READERS_H_
