@@ -23,9 +23,9 @@
 #include "tools/commands.h"
 #include "tools/faiss_peer.h"
 #include "tools/flags.h"
+#include "tools/io/matrix.h"
 #include "tools/report.h"
 #include "tools/svg.h"
-#include "tools/vecs_io.h"
 
 namespace tqdb {
 namespace {
@@ -434,19 +434,22 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
   // Inputs.
   const std::string base_path = flags->GetString("base");
   const std::string query_path = flags->GetString("queries");
-  FloatMatrix base, queries;
-  absl::Status st = ReadFvecs(base_path, &base);
-  if (!st.ok()) return fail("--base", st);
-  st = ReadFvecs(query_path, &queries, static_cast<size_t>(*max_queries));
-  if (!st.ok()) return fail("--queries", st);
-  if (base.rows == 0) {
-    return fail("--base", absl::InvalidArgumentError(
-                              absl::StrCat(base_path, " has no vectors")));
-  }
-  if (queries.rows == 0) {
-    return fail("--queries", absl::InvalidArgumentError(
-                                 absl::StrCat(query_path, " has no vectors")));
-  }
+  // Input files: their errors name the file and row, and exit 2.
+  auto input_error = [&](const std::string& what, const absl::Status& s) {
+    err << "tqdb bench: " << what << ": " << s.message() << "\n";
+    return 2;
+  };
+  ReaderOptions fvecs;
+  fvecs.format = "fvecs";
+  absl::StatusOr<FloatMatrix> base_read = ReadFloatMatrix(base_path, 0, fvecs);
+  if (!base_read.ok()) return input_error("--base", base_read.status());
+  absl::StatusOr<FloatMatrix> queries_read =
+      ReadFloatMatrix(query_path, static_cast<size_t>(*max_queries), fvecs);
+  if (!queries_read.ok())
+    return input_error("--queries", queries_read.status());
+  const FloatMatrix& base = *base_read;
+  const FloatMatrix& queries = *queries_read;
+  absl::Status st;
   if (queries.dim != base.dim) {
     return fail(
         "", absl::InvalidArgumentError(absl::StrCat(
@@ -502,7 +505,7 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
   if (flags->Has("gt")) {
     const std::string gt_path = flags->GetString("gt");
     st = LoadGroundTruth(gt_path, nq, n, &gt);
-    if (!st.ok()) return fail("--gt", st);
+    if (!st.ok()) return input_error("--gt", st);
     out << absl::StrFormat("ground truth: %s (%zu ids per query)\n", gt_path,
                            gt.width);
   } else {

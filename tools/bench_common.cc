@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "quant/kernels.h"
-#include "tools/vecs_io.h"
+#include "tools/io/matrix.h"
 
 namespace tqdb {
 
@@ -148,9 +148,9 @@ std::string FamilyColor(const std::string& family, size_t index) {
 
 absl::Status LoadGroundTruth(const std::string& path, size_t nq, size_t n,
                              GroundTruth* gt) {
-  IntMatrix g;
-  absl::Status st = ReadIvecs(path, &g, nq);
-  if (!st.ok()) return st;
+  absl::StatusOr<IntMatrix> read = ReadIntMatrix(path, nq);
+  if (!read.ok()) return read.status();
+  IntMatrix& g = *read;
   if (g.rows < nq) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, " has ", g.rows, " rows, fewer than the ", nq, " queries"));

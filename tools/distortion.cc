@@ -11,7 +11,7 @@
 #include "quant/turbo_quantizer.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
-#include "tools/vecs_io.h"
+#include "tools/io/matrix.h"
 
 namespace tqdb {
 namespace {
@@ -221,13 +221,15 @@ int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
   std::vector<float> x, q, train;  // PQ trains on `train`, held out
   Rng rng(static_cast<uint64_t>(*seed) * 7919 + 13);
   if (!input.empty()) {
-    FloatMatrix m;
     // Up to n evaluated rows plus up to n more held out for PQ training.
-    absl::Status s = ReadFvecs(input, &m, 2 * n);
-    if (!s.ok()) {
-      err << "tqdb distortion: " << s.message() << "\n";
+    ReaderOptions fvecs;
+    fvecs.format = "fvecs";
+    absl::StatusOr<FloatMatrix> read = ReadFloatMatrix(input, 2 * n, fvecs);
+    if (!read.ok()) {
+      err << "tqdb distortion: " << read.status().message() << "\n";
       return 2;
     }
+    const FloatMatrix& m = *read;
     if (flags->Has("dim") && static_cast<size_t>(*dim_flag) != m.dim) {
       return usage(absl::InvalidArgumentError(
           absl::StrCat("--dim ", *dim_flag, " does not match ", input,

@@ -30,8 +30,8 @@
 #include "tools/bench_common.h"
 #include "tools/faiss_peer.h"
 #include "tools/flags.h"
+#include "tools/io/matrix.h"
 #include "tools/svg.h"
-#include "tools/vecs_io.h"
 
 #ifndef TQDB_SHARED_DATA
 #define TQDB_SHARED_DATA "../shared/data"
@@ -180,10 +180,14 @@ absl::StatusOr<Data> LoadData(const std::string& dir, const DataSpec& spec,
   }
   Data data;
   data.spec = &spec;
-  FloatMatrix base, queries;
-  TQ_RETURN_IF_ERROR(ReadFvecs(absl::StrCat(folder, "/", spec.base), &base));
-  TQ_RETURN_IF_ERROR(ReadFvecs(absl::StrCat(folder, "/", spec.queries),
-                               &queries, plan.max_queries));
+  ReaderOptions fvecs;
+  fvecs.format = "fvecs";
+  TQ_ASSIGN_OR_RETURN(
+      FloatMatrix base,
+      ReadFloatMatrix(absl::StrCat(folder, "/", spec.base), 0, fvecs));
+  TQ_ASSIGN_OR_RETURN(FloatMatrix queries,
+                      ReadFloatMatrix(absl::StrCat(folder, "/", spec.queries),
+                                      plan.max_queries, fvecs));
   if (base.dim != queries.dim || base.rows == 0 || queries.rows == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(folder, ": empty files or dimension mismatch"));
