@@ -1,4 +1,4 @@
-#include "tools/faiss_peer.h"
+#include "tools/bench/faiss_peer.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "tools/flags.h"
+#include "tools/cli/flags.h"
 
 #include <fstream>
 
@@ -10,15 +10,31 @@
 
 namespace tqdb {
 
+FlagSpec FlagSpec::And(const FlagSpec& more) const {
+  FlagSpec all = *this;
+  all.values.insert(more.values.begin(), more.values.end());
+  all.bools.insert(more.bools.begin(), more.bools.end());
+  all.positionals = positionals || more.positionals;
+  return all;
+}
+
 absl::StatusOr<Flags> Flags::Parse(const std::vector<std::string>& args,
-                                   const std::set<std::string>& value_flags,
-                                   const std::set<std::string>& bool_flags) {
+                                   const FlagSpec& spec) {
   Flags f;
+  bool flags_ended = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a.size() < 3 || a[0] != '-' || a[1] != '-') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unexpected argument '", a, "'"));
+    if (!flags_ended && a == "--") {
+      flags_ended = true;
+      continue;
+    }
+    if (flags_ended || a.size() < 3 || a[0] != '-' || a[1] != '-') {
+      if (!spec.positionals) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unexpected argument '", a, "'"));
+      }
+      f.positionals_.push_back(a);
+      continue;
     }
     std::string name = a.substr(2), value;
     bool has_value = false;
@@ -28,15 +44,19 @@ absl::StatusOr<Flags> Flags::Parse(const std::vector<std::string>& args,
       name = name.substr(0, eq);
       has_value = true;
     }
-    if (bool_flags.count(name)) {
+    if (spec.bools.count(name)) {
       if (has_value && value != "true" && value != "false") {
         return absl::InvalidArgumentError(
             absl::StrCat("--", name, " takes no value (or =true/=false)"));
       }
-      if (!has_value || value == "true") f.values_[name] = "true";
+      if (!has_value || value == "true") {
+        f.values_[name] = "true";
+      } else {
+        f.values_.erase(name);
+      }
       continue;
     }
-    if (!value_flags.count(name)) {
+    if (!spec.values.count(name)) {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     }
     if (!has_value) {
@@ -118,16 +138,10 @@ absl::StatusOr<std::vector<std::string>> Flags::GetWordList(
 
 bool WantsHelp(const std::vector<std::string>& args) {
   for (const std::string& a : args) {
+    if (a == "--") return false;
     if (a == "--help" || a == "-h") return true;
   }
   return false;
-}
-
-int UsageError(const std::string& command, const absl::Status& s,
-               std::ostream& err) {
-  err << "tqdb " << command << ": " << s.message() << "\n"
-      << "Run 'tqdb " << command << " --help' for usage.\n";
-  return 2;
 }
 
 absl::StatusOr<std::string> ReadApiKeyFile(const std::string& path) {

@@ -1,5 +1,5 @@
 // Backend over gRPC (proto/tqdb/v1) or over an embedded db::Database.
-#include "tools/backend.h"
+#include "tools/cli/backend.h"
 
 #include <grpcpp/grpcpp.h>
 

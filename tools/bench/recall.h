@@ -1,12 +1,11 @@
-// Pieces shared by `tqdb bench` (tools/bench.cc) and `tqdb bench --report`
-// (tools/report.cc): ground truth, recall@1@k, vector normalization, JSON
-// escaping, method colours and timing.
+// Recall, as `tqdb bench` and the recall report measure it: the ground truth
+// (computed exactly, or read from an .ivecs file), recall@1@k and
+// 10-recall@10 of result ids, and the unit-normalized copies cosine needs.
 //
 // Thread-compatible: plain functions and values.
-#ifndef TQDB_TOOLS_BENCH_COMMON_H_
-#define TQDB_TOOLS_BENCH_COMMON_H_
+#ifndef TQDB_TOOLS_BENCH_RECALL_H_
+#define TQDB_TOOLS_BENCH_RECALL_H_
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -21,8 +20,6 @@ namespace tqdb {
 constexpr uint32_t kRecallK = 64;  // results of the untimed recall pass
 constexpr size_t kGtK = 100;       // computed ground truth depth
 constexpr int kNumAt = 7;          // recall@1@k for k = 1, 2, 4, ..., 64
-
-double Seconds(std::chrono::steady_clock::time_point t0);
 
 // Result ids: nq rows of `width` ids, -1 = none.
 struct Results {
@@ -58,15 +55,6 @@ void ComputeRecall(const Results& r, const GroundTruth& gt, size_t nq,
 
 Results ToResults(const std::vector<std::vector<Neighbor>>& res, size_t width);
 
-std::string JsonEscape(const std::string& s);
-
-// The members of a JSON object of recall1_at: "1":0.8123,"2":...,"64":...
-std::string RecallAtJson(const double* recall1_at);
-
-// Chart colour of a method family ("renorm", "faiss-ivfpq", ...); unknown
-// families get a spare colour by `index`.
-std::string FamilyColor(const std::string& family, size_t index);
-
 }  // namespace tqdb
 
-#endif  // TQDB_TOOLS_BENCH_COMMON_H_
+#endif  // TQDB_TOOLS_BENCH_RECALL_H_

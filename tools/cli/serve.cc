@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -11,12 +12,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "db/db.h"
+#include "quant/status_macros.h"
 #include "rpc/server.h"
-#include "tools/commands.h"
-#include "tools/flags.h"
+#include "tools/cli/commands.h"
+#include "tools/cli/flags.h"
+#include "tools/cli/output.h"
 
 namespace tqdb {
 namespace {
+
+constexpr char kCommand[] = "serve";
 
 constexpr char kUsage[] =
     "usage: tqdb serve --data DIR [flags]\n"
@@ -53,27 +58,24 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 
 }  // namespace
 
-int RunServe(const std::vector<std::string>& args, std::ostream& out,
-             std::ostream& err) {
-  if (WantsHelp(args)) {
-    out << kUsage;
-    return 0;
-  }
-  auto flags =
-      Flags::Parse(args,
-                   {"data", "listen", "port-file", "api-key-file", "tls-cert",
+const FlagSpec& ServeFlags() {
+  static const FlagSpec* spec =
+      new FlagSpec{{"data", "listen", "port-file", "api-key-file", "tls-cert",
                     "tls-key", "max-receive-mb", "max-batch", "max-limit",
                     "threads", "snapshot-dir", "grace"},
-                   {});
-  if (!flags.ok()) {
-    err << "tqdb serve: " << flags.status().message() << "\n\n" << kUsage;
-    return 2;
+                   {}};
+  return *spec;
+}
+
+int RunServe(const std::vector<std::string>& args, std::ostream& out,
+             std::ostream& err) {
+  int exit_code;
+  std::optional<Flags> flags = ParseCommandLine(kCommand, args, ServeFlags(),
+                                                kUsage, out, err, &exit_code);
+  if (!flags) return exit_code;
+  if (!flags->Has("data")) {
+    return UsageError(kCommand, "--data DIR is required", err);
   }
-  auto usage = [&](const std::string& msg) {
-    err << "tqdb serve: " << msg << "\n";
-    return 2;
-  };
-  if (!flags->Has("data")) return usage("--data DIR is required");
   ServerOptions so;
   so.listen = flags->GetString("listen", so.listen);
   so.snapshot_dir = flags->GetString("snapshot-dir");
@@ -86,7 +88,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   for (const absl::Status& s :
        {max_mb.status(), max_batch.status(), max_limit.status(),
         threads.status(), grace.status()}) {
-    if (!s.ok()) return usage(std::string(s.message()));
+    if (!s.ok()) return UsageError(kCommand, s, err);
   }
   so.max_receive_bytes = size_t(*max_mb) << 20;
   so.max_limit = static_cast<uint32_t>(*max_limit);
@@ -94,17 +96,17 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   dbo.threads = static_cast<uint32_t>(*threads);
   if (flags->Has("api-key-file")) {
     auto key = ReadApiKeyFile(flags->GetString("api-key-file"));
-    if (!key.ok()) return usage(std::string(key.status().message()));
+    if (!key.ok()) return InputError(kCommand, key.status(), err);
     so.api_key = *key;
   }
   if (flags->Has("tls-cert") != flags->Has("tls-key")) {
-    return usage("--tls-cert and --tls-key go together");
+    return UsageError(kCommand, "--tls-cert and --tls-key go together", err);
   }
   if (flags->Has("tls-cert")) {
     auto cert = ReadWholeFile(flags->GetString("tls-cert"));
     auto key = ReadWholeFile(flags->GetString("tls-key"));
-    if (!cert.ok()) return usage(std::string(cert.status().message()));
-    if (!key.ok()) return usage(std::string(key.status().message()));
+    if (!cert.ok()) return InputError(kCommand, cert.status(), err);
+    if (!key.ok()) return InputError(kCommand, key.status(), err);
     so.tls_cert_pem = *cert;
     so.tls_key_pem = *key;
   }
@@ -119,17 +121,11 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
 
   const std::string dir = flags->GetString("data");
   auto db = Database::Open(dir, dbo);
-  if (!db.ok()) {
-    err << "tqdb serve: " << db.status().message() << "\n";
-    return absl::IsInvalidArgument(db.status()) || absl::IsNotFound(db.status())
-               ? 2
-               : 1;
-  }
+  if (!db.ok()) return Fail(kCommand, db.status(), err);
   auto server = Server::Start(db->get(), so);
   if (!server.ok()) {
-    err << "tqdb serve: " << server.status().message() << "\n";
     (*db)->Close().IgnoreError();
-    return absl::IsInvalidArgument(server.status()) ? 2 : 1;
+    return Fail(kCommand, server.status(), err);
   }
   out << "tqdb serving " << (*db)->dir() << " on " << (*server)->address()
       << (so.api_key.empty() ? "" : " (API key required)")
@@ -153,11 +149,11 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   server->reset();
   absl::Status closed = (*db)->Close();
   if (!closed.ok()) {
-    err << "tqdb serve: closing the database: " << closed.message() << "\n";
-    return 1;
+    Fail(kCommand, WithContext(closed, "closing the database"), err);
+    return kExitFailure;
   }
   out << "tqdb serve: stopped cleanly" << std::endl;
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace tqdb

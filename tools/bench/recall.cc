@@ -1,8 +1,7 @@
-#include "tools/bench_common.h"
+#include "tools/bench/recall.h"
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <unordered_set>
 #include <utility>
 
@@ -12,11 +11,6 @@
 #include "tools/io/matrix.h"
 
 namespace tqdb {
-
-double Seconds(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-      .count();
-}
 
 std::vector<float> Normalized(const std::vector<float>& x, size_t n, size_t d) {
   std::vector<float> y(x);
@@ -100,50 +94,6 @@ Results ToResults(const std::vector<std::vector<Neighbor>>& res, size_t width) {
     }
   }
   return r;
-}
-
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += absl::StrFormat("\\u%04x", c);
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string RecallAtJson(const double* recall1_at) {
-  std::string at;
-  for (int j = 0; j < kNumAt; ++j) {
-    absl::StrAppend(&at, j ? "," : "", "\"", 1 << j,
-                    "\":", absl::StrFormat("%.4f", recall1_at[j]));
-  }
-  return at;
-}
-
-std::string FamilyColor(const std::string& family, size_t index) {
-  static const std::map<std::string, std::string> kColors = {
-      {"renorm", "#1f77b4"},
-      {"mse", "#ff7f0e"},
-      {"prod", "#2ca02c"},
-      {"pq", "#d62728"},
-      {"pq8", "#9467bd"},
-      {"faiss-ivfpq", "#8c564b"},
-      {"faiss-pq-flat", "#8c564b"},
-      {"faiss-ivfpqfs", "#3b3b3b"},
-      {"faiss-pqfs-flat", "#3b3b3b"},
-      {"pca", "#e377c2"},
-      {"faiss-lut256", "#8c564b"},
-      {"faiss-fastscan", "#3b3b3b"},
-      {"prod-gaussian", "#bcbd22"}};
-  static const char* kSpare[] = {"#17becf", "#bcbd22", "#7f7f7f", "#aec7e8"};
-  auto it = kColors.find(family);
-  return it != kColors.end() ? it->second : kSpare[index % 4];
 }
 
 absl::Status LoadGroundTruth(const std::string& path, size_t nq, size_t n,

@@ -3,18 +3,23 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "quant/pq.h"
 #include "quant/random.h"
+#include "quant/status_macros.h"
 #include "quant/turbo_quantizer.h"
-#include "tools/commands.h"
-#include "tools/flags.h"
+#include "tools/bench/commands.h"
+#include "tools/bench/stopwatch.h"
+#include "tools/cli/output.h"
 #include "tools/io/matrix.h"
 
 namespace tqdb {
 namespace {
+
+constexpr char kCommand[] = "distortion";
 
 constexpr char kHelp[] =
     "usage: tqdb distortion (--dim D | --input FILE.fvecs) [flags]\n"
@@ -61,11 +66,6 @@ void NormalizeRows(std::vector<float>* x, size_t n, size_t d) {
     const float inv = static_cast<float>(1.0 / std::sqrt(s));
     for (size_t j = 0; j < d; ++j) (*x)[i * d + j] *= inv;
   }
-}
-
-double Seconds(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-      .count();
 }
 
 // Runs `encode_all` until at least 0.2 s have passed; returns vectors/s.
@@ -188,18 +188,21 @@ absl::Status MeasurePq(uint32_t bits, uint64_t seed,
 
 }  // namespace
 
+const FlagSpec& DistortionFlags() {
+  static const FlagSpec* spec =
+      new FlagSpec{{"dim", "input", "bits", "methods", "n", "seed"}, {"json"}};
+  return *spec;
+}
+
 int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
                   std::ostream& err) {
-  if (WantsHelp(args)) {
-    out << kHelp;
-    return 0;
-  }
+  int exit_code;
+  std::optional<Flags> flags = ParseCommandLine(
+      kCommand, args, DistortionFlags(), kHelp, out, err, &exit_code);
+  if (!flags) return exit_code;
   auto usage = [&](const absl::Status& s) {
-    return UsageError("distortion", s, err);
+    return UsageError(kCommand, s, err);
   };
-  auto flags = Flags::Parse(
-      args, {"dim", "input", "bits", "methods", "n", "seed"}, {"json"});
-  if (!flags.ok()) return usage(flags.status());
   auto bits = flags->GetIntList("bits", "1,2,3,4", 1, 8);
   if (!bits.ok()) return usage(bits.status());
   auto methods = flags->GetWordList("methods", "mse,prod,renorm,pq",
@@ -225,10 +228,7 @@ int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
     ReaderOptions fvecs;
     fvecs.format = "fvecs";
     absl::StatusOr<FloatMatrix> read = ReadFloatMatrix(input, 2 * n, fvecs);
-    if (!read.ok()) {
-      err << "tqdb distortion: " << read.status().message() << "\n";
-      return 2;
-    }
+    if (!read.ok()) return InputError(kCommand, read.status(), err);
     const FloatMatrix& m = *read;
     if (flags->Has("dim") && static_cast<size_t>(*dim_flag) != m.dim) {
       return usage(absl::InvalidArgumentError(
@@ -294,9 +294,7 @@ int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
                          *seed, x, q, n, d, &row);
       }
       if (!s.ok()) {
-        err << "tqdb distortion: " << method << " at " << b
-            << " bits: " << s.message() << "\n";
-        return s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+        return Fail(kCommand, WithContext(s, method, " at ", b, " bits"), err);
       }
       if (json) {
         out << absl::StrFormat(
@@ -316,7 +314,7 @@ int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
       }
     }
   }
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace tqdb

@@ -1,4 +1,4 @@
-#include "tools/faiss_peer.h"
+#include "tools/bench/faiss_peer.h"
 
 #include <algorithm>
 #include <chrono>
@@ -31,6 +31,7 @@
 
 #include "quant/random.h"
 #include "quant/status_macros.h"
+#include "tools/bench/stopwatch.h"
 #endif  // TQDB_HAVE_FAISS
 
 namespace tqdb {
@@ -69,10 +70,6 @@ namespace {
 
 using idx_t = faiss::Index::idx_t;
 using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 bool IsIvf(PeerKind kind) {
   return kind == PeerKind::kIvfPq || kind == PeerKind::kIvfPqFastScan ||

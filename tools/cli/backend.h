@@ -5,8 +5,8 @@
 // Errors: absl::Status with the server's code and message (remote) or the
 // database's (embedded); an unreachable server is Unavailable naming the
 // address. Not thread-safe: one command uses one Backend from one thread.
-#ifndef TQDB_TOOLS_BACKEND_H_
-#define TQDB_TOOLS_BACKEND_H_
+#ifndef TQDB_TOOLS_CLI_BACKEND_H_
+#define TQDB_TOOLS_CLI_BACKEND_H_
 
 #include <cstdint>
 #include <memory>
@@ -76,4 +76,4 @@ class Backend {
 
 }  // namespace tqdb
 
-#endif  // TQDB_TOOLS_BACKEND_H_
+#endif  // TQDB_TOOLS_CLI_BACKEND_H_

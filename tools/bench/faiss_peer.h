@@ -14,8 +14,8 @@
 // Thread-safety: RunFaissPeers() sets OpenMP's global thread count for its
 // duration (and restores it before returning), so concurrent calls with
 // different `threads` interfere with each other's timings, not results.
-#ifndef TQDB_TOOLS_FAISS_PEER_H_
-#define TQDB_TOOLS_FAISS_PEER_H_
+#ifndef TQDB_TOOLS_BENCH_FAISS_PEER_H_
+#define TQDB_TOOLS_BENCH_FAISS_PEER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -125,4 +125,4 @@ absl::StatusOr<std::vector<PeerResult>> RunFaissPeers(
 
 }  // namespace tqdb
 
-#endif  // TQDB_TOOLS_FAISS_PEER_H_
+#endif  // TQDB_TOOLS_BENCH_FAISS_PEER_H_

@@ -11,8 +11,8 @@
 // references), so browsers and rsvg-convert render it alike.
 //
 // Thread-compatible: a Document is a plain value.
-#ifndef TQDB_TOOLS_SVG_H_
-#define TQDB_TOOLS_SVG_H_
+#ifndef TQDB_TOOLS_BENCH_SVG_H_
+#define TQDB_TOOLS_BENCH_SVG_H_
 
 #include <cmath>
 #include <string>
@@ -113,4 +113,4 @@ std::string Lighten(const std::string& color, double t);
 }  // namespace svg
 }  // namespace tqdb
 
-#endif  // TQDB_TOOLS_SVG_H_
+#endif  // TQDB_TOOLS_BENCH_SVG_H_

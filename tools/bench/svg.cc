@@ -1,4 +1,4 @@
-#include "tools/svg.h"
+#include "tools/bench/svg.h"
 
 #include <algorithm>
 #include <cstdio>

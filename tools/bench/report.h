@@ -13,12 +13,14 @@
 //  4. inner-product error (bias and spread) per bucket of the true inner
 //     product;
 // and writes DIR/report.md (tables, verdict, machine, command), DIR/*.svg
-// (charts) and DIR/*.jsonl (raw numbers).
+// (charts) and DIR/*.jsonl (raw numbers). The parts: report_data.h (the data
+// sets and the run's plan), report_measure.h (the measurements),
+// report_charts.h (the SVG charts), report_markdown.h (report.md).
 //
 // Thread-compatible; runs single-threaded by design (timings are one
 // thread).
-#ifndef TQDB_TOOLS_REPORT_H_
-#define TQDB_TOOLS_REPORT_H_
+#ifndef TQDB_TOOLS_BENCH_REPORT_H_
+#define TQDB_TOOLS_BENCH_REPORT_H_
 
 #include <cstddef>
 #include <ostream>
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "tools/cli/flags.h"
 
 namespace tqdb {
 
@@ -53,6 +56,9 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log);
 int RunReport(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err);
 
+// The flags RunReport parses.
+const FlagSpec& ReportFlags();
+
 }  // namespace tqdb
 
-#endif  // TQDB_TOOLS_REPORT_H_
+#endif  // TQDB_TOOLS_BENCH_REPORT_H_
