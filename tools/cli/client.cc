@@ -44,6 +44,7 @@ const FlagSpec& CreateFlags() {
 
 absl::StatusOr<CollectionConfig> ConfigFromFlags(const Flags& f,
                                                  const std::string& name,
+                                                 const std::string& input,
                                                  uint32_t input_dim) {
   CollectionConfig c;
   c.name = name;
@@ -51,7 +52,7 @@ absl::StatusOr<CollectionConfig> ConfigFromFlags(const Flags& f,
   if (d == 0) return absl::InvalidArgumentError("--dim D is required");
   if (input_dim != 0 && d != input_dim) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--dim ", d, " does not match the input's dimension ", input_dim));
+        input, ": dimension ", input_dim, " does not match --dim ", d));
   }
   c.dim = static_cast<uint32_t>(d);
   TQ_ASSIGN_OR_RETURN(c.metric, ParseMetric(f.GetString("metric", "cosine")));

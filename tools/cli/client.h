@@ -29,11 +29,14 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const Flags& flags,
 // --dim, --metric, --method, --bits, --nlist, --seed, --no-store-vectors.
 const FlagSpec& CreateFlags();
 
-// The config of a new collection `name` from CreateFlags(). `dim`: the
-// default dimension (0: --dim required). InvalidArgument naming the flag.
+// The config of a new collection `name` from CreateFlags(). `input` and
+// `input_dim`: the file the collection is created for (ingest --create),
+// whose dimension --dim defaults to and must match; "" and 0 for none
+// (--dim required). InvalidArgument naming the flag (and the file).
 absl::StatusOr<CollectionConfig> ConfigFromFlags(const Flags& flags,
                                                  const std::string& name,
-                                                 uint32_t dim);
+                                                 const std::string& input,
+                                                 uint32_t input_dim);
 
 }  // namespace tqdb
 

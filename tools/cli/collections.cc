@@ -151,7 +151,7 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
   } else {  // info, create, train
     absl::StatusOr<CollectionInfo> info;
     if (action == "create") {
-      auto cfg = ConfigFromFlags(*flags, name, 0);
+      auto cfg = ConfigFromFlags(*flags, name, "", 0);
       if (!cfg.ok()) return Fail(kCommand, cfg.status(), err);
       info = b.Create(*cfg);
     } else if (action == "train") {

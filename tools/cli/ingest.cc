@@ -125,7 +125,8 @@ absl::StatusOr<CollectionInfo> TargetCollection(Backend& b, const Flags& f,
   const uint32_t dim = in.vectors->dim();
   auto info = b.Info(coll);
   if (absl::IsNotFound(info.status()) && f.Has("create")) {
-    TQ_ASSIGN_OR_RETURN(CollectionConfig cfg, ConfigFromFlags(f, coll, dim));
+    TQ_ASSIGN_OR_RETURN(CollectionConfig cfg,
+                        ConfigFromFlags(f, coll, in.path, dim));
     info = b.Create(cfg);
     if (info.ok()) {
       out << absl::StrFormat(
