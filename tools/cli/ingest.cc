@@ -323,16 +323,17 @@ int RunIngest(const std::vector<std::string>& args, std::ostream& out,
   const uint64_t committed = CommittedRows(s);
   const uint64_t resume = first + committed;
   if (!s.input_status.ok() || !s.send_status.ok()) {
-    const absl::Status& e =
-        !s.input_status.ok() ? s.input_status : s.send_status;
-    err << "tqdb ingest: " << e.message() << "\n";
+    // An input error is the file's, whatever its code; the rest as Fail.
+    const int code = !s.input_status.ok()
+                         ? InputError(kCommand, s.input_status, err)
+                         : Fail(kCommand, s.send_status, err);
     err << absl::StrFormat(
         "tqdb ingest: %s rows committed to '%s' (rows %d to %d of %s); fix "
         "the problem and resume with --skip %d\n",
         Thousands(committed), coll, first + (committed ? 1 : 0), resume,
         in.path, resume);
     b.Close().IgnoreError();
-    return s.input_status.ok() ? ExitCodeOf(e) : kExitUsage;
+    return code;
   }
   out << absl::StrFormat(
       "ingested %s rows of %s into '%s' (%s) in %.1f s (%s rows/s)\n",
