@@ -45,6 +45,10 @@ absl::StatusOr<std::unique_ptr<VectorReader>> OpenHdf5(
 absl::StatusOr<std::unique_ptr<VectorReader>> OpenJsonl(
     std::unique_ptr<InputFile> file);
 
+// jsonl.cc: a --payload file, one JSON value (or a blank line) a row.
+std::unique_ptr<PayloadReader> OpenJsonlPayloads(
+    std::unique_ptr<InputFile> file);
+
 // csv.cc: "id,v1,...,vd" lines after an optional header line (a first
 // field that is not a number); the dimension from the first data line.
 absl::StatusOr<std::unique_ptr<VectorReader>> OpenCsv(

@@ -1,8 +1,11 @@
-#include "tools/io/jsonl.h"
-
+// JSON Lines: the .jsonl vector reader ({"id": 12, "vector": [...],
+// "payload": <any JSON>} a line) and the --payload reader (line i: the
+// payload of row i). nlohmann::json and its exceptions stay inside this file.
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -15,6 +18,8 @@
 namespace tqdb {
 namespace io {
 namespace {
+
+using Json = nlohmann::json;
 
 // Nesting depth of the JSON text, brackets inside strings ignored; stops
 // counting past kMaxJsonDepth. Guards the recursive parts of the library.
@@ -39,6 +44,30 @@ int JsonDepth(absl::string_view s) {
     }
   }
   return max_depth;
+}
+
+// Parses one line of JSON; errors name the line.
+absl::Status ParseJsonLine(const std::string& path, uint64_t line_no,
+                           const std::string& line, Json* out) {
+  if (JsonDepth(line) > kMaxJsonDepth) {
+    return Invalid(path, "line ", line_no, ": JSON nested deeper than ",
+                   kMaxJsonDepth, " levels");
+  }
+  try {
+    *out = Json::parse(line);
+  } catch (const std::exception& e) {
+    return Invalid(path, "line ", line_no, ": unparsable JSON: ", e.what());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> CompactJson(const std::string& path,
+                                        uint64_t line_no, const Json& j) {
+  try {
+    return j.dump();
+  } catch (const std::exception& e) {
+    return Invalid(path, "line ", line_no, ": cannot serialize: ", e.what());
+  }
 }
 
 struct JsonlRow {
@@ -158,34 +187,42 @@ class JsonlReader : public TextVectorReader {
   uint64_t first_line_ = 0;
 };
 
+class JsonlPayloadReader : public OnePerLineReader<PayloadReader> {
+ public:
+  using OnePerLineReader::OnePerLineReader;
+
+  absl::StatusOr<size_t> Next(size_t max_rows,
+                              std::vector<std::string>* payloads) override {
+    payloads->clear();
+    if (max_rows == 0) return MaxRowsError(lines_.path());
+    while (payloads->size() < max_rows) {
+      TQ_ASSIGN_OR_RETURN(const bool got, lines_.ReadLine(&line_));
+      if (!got) break;
+      if (IsBlank(line_)) {
+        payloads->emplace_back();
+        continue;
+      }
+      Json j;
+      TQ_RETURN_IF_ERROR(
+          ParseJsonLine(lines_.path(), lines_.line_number(), line_, &j));
+      TQ_ASSIGN_OR_RETURN(std::string text,
+                          CompactJson(lines_.path(), lines_.line_number(), j));
+      payloads->push_back(std::move(text));
+    }
+    return payloads->size();
+  }
+};
+
 }  // namespace
-
-absl::Status ParseJsonLine(const std::string& path, uint64_t line_no,
-                           const std::string& line, Json* out) {
-  if (JsonDepth(line) > kMaxJsonDepth) {
-    return Invalid(path, "line ", line_no, ": JSON nested deeper than ",
-                   kMaxJsonDepth, " levels");
-  }
-  try {
-    *out = Json::parse(line);
-  } catch (const std::exception& e) {
-    return Invalid(path, "line ", line_no, ": unparsable JSON: ", e.what());
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> CompactJson(const std::string& path,
-                                        uint64_t line_no, const Json& j) {
-  try {
-    return j.dump();
-  } catch (const std::exception& e) {
-    return Invalid(path, "line ", line_no, ": cannot serialize: ", e.what());
-  }
-}
 
 absl::StatusOr<std::unique_ptr<VectorReader>> OpenJsonl(
     std::unique_ptr<InputFile> file) {
   return JsonlReader::Open(std::move(file));
+}
+
+std::unique_ptr<PayloadReader> OpenJsonlPayloads(
+    std::unique_ptr<InputFile> file) {
+  return std::make_unique<JsonlPayloadReader>(std::move(file));
 }
 
 }  // namespace io

@@ -1,6 +1,7 @@
-// The side files of an ingest: --ids (text, or .npy through npy.cc) and
-// --payload (JSON Lines). Line i, or element i, belongs to row i of the
-// vector file, so blank lines count (see IdReader and PayloadReader).
+// The side files of an ingest: --ids (text here, or .npy through npy.cc) and
+// --payload (JSON Lines, through jsonl.cc). Line i, or element i, belongs to
+// row i of the vector file, so blank lines count (see IdReader and
+// PayloadReader).
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,33 +12,12 @@
 #include "quant/status_macros.h"
 #include "tools/io/formats.h"
 #include "tools/io/input_file.h"
-#include "tools/io/jsonl.h"
 #include "tools/io/readers.h"
+#include "tools/io/text.h"
 
 namespace tqdb {
 namespace io {
 namespace {
-
-// A text side file of one entry per line (IdReader or PayloadReader).
-template <typename Base>
-class OnePerLineReader : public Base {
- public:
-  explicit OnePerLineReader(std::unique_ptr<InputFile> file)
-      : lines_(std::move(file)) {}
-
-  // Skips n lines without parsing them.
-  absl::Status Skip(uint64_t n) override {
-    for (uint64_t i = 0; i < n; ++i) {
-      TQ_ASSIGN_OR_RETURN(const bool got, lines_.ReadLine(&line_));
-      if (!got) return SkipPastEnd(lines_.path(), n, i);
-    }
-    return absl::OkStatus();
-  }
-
- protected:
-  LineReader lines_;
-  std::string line_;
-};
 
 class TextIdReader : public OnePerLineReader<IdReader> {
  public:
@@ -67,32 +47,6 @@ class TextIdReader : public OnePerLineReader<IdReader> {
   }
 };
 
-class JsonlPayloadReader : public OnePerLineReader<PayloadReader> {
- public:
-  using OnePerLineReader::OnePerLineReader;
-
-  absl::StatusOr<size_t> Next(size_t max_rows,
-                              std::vector<std::string>* payloads) override {
-    payloads->clear();
-    if (max_rows == 0) return MaxRowsError(lines_.path());
-    while (payloads->size() < max_rows) {
-      TQ_ASSIGN_OR_RETURN(const bool got, lines_.ReadLine(&line_));
-      if (!got) break;
-      if (IsBlank(line_)) {
-        payloads->emplace_back();
-        continue;
-      }
-      Json j;
-      TQ_RETURN_IF_ERROR(
-          ParseJsonLine(lines_.path(), lines_.line_number(), line_, &j));
-      TQ_ASSIGN_OR_RETURN(std::string text,
-                          CompactJson(lines_.path(), lines_.line_number(), j));
-      payloads->push_back(std::move(text));
-    }
-    return payloads->size();
-  }
-};
-
 bool EndsWithLower(const std::string& path, absl::string_view ext) {
   return path.size() >= ext.size() &&
          absl::AsciiStrToLower(path.substr(path.size() - ext.size())) == ext;
@@ -114,8 +68,7 @@ absl::StatusOr<std::unique_ptr<PayloadReader>> PayloadReader::Open(
     const std::string& path) {
   TQ_ASSIGN_OR_RETURN(std::unique_ptr<io::InputFile> file,
                       io::InputFile::Open(path, false));
-  return std::unique_ptr<PayloadReader>(
-      new io::JsonlPayloadReader(std::move(file)));
+  return io::OpenJsonlPayloads(std::move(file));
 }
 
 }  // namespace tqdb

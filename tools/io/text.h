@@ -1,7 +1,8 @@
-// The line-based vector formats' shared part (internal to tools/io/): a
+// The line-based formats' shared parts (internal to tools/io/): the vector
 // reader that skips blank lines, keeps the first data line its Open looked
-// at, and runs the batch loop of Next() and Skip(); jsonl.cc and csv.cc
-// parse one line into one row.
+// at, and runs the batch loop of Next() and Skip() (jsonl.cc and csv.cc
+// parse one line into one row), and the side-file reader of one entry per
+// line (--ids, --payload).
 #ifndef TQDB_TOOLS_IO_TEXT_H_
 #define TQDB_TOOLS_IO_TEXT_H_
 
@@ -13,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "quant/status_macros.h"
 #include "tools/io/input_file.h"
 #include "tools/io/readers.h"
 
@@ -58,6 +60,27 @@ class TextVectorReader : public VectorReader {
   bool have_line_ = false;
   uint32_t dim_ = 0;
   uint64_t next_ = 0;
+};
+
+// A text side file of one entry per line (IdReader or PayloadReader).
+template <typename Base>
+class OnePerLineReader : public Base {
+ public:
+  explicit OnePerLineReader(std::unique_ptr<InputFile> file)
+      : lines_(std::move(file)) {}
+
+  // Skips n lines without parsing them.
+  absl::Status Skip(uint64_t n) override {
+    for (uint64_t i = 0; i < n; ++i) {
+      TQ_ASSIGN_OR_RETURN(const bool got, lines_.ReadLine(&line_));
+      if (!got) return SkipPastEnd(lines_.path(), n, i);
+    }
+    return absl::OkStatus();
+  }
+
+ protected:
+  LineReader lines_;
+  std::string line_;
 };
 
 }  // namespace io
