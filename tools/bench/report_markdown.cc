@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -40,6 +41,26 @@ std::string UtcNow() {
 std::string AtOneAndFour(const RecallResult* r) {
   return r ? absl::StrFormat("%.3f / %.3f", r->r[0], r->r[2])
            : std::string("-");
+}
+
+// One table row per setting (data set, layout, bits): those three cells,
+// then `cells` of the setting.
+std::vector<std::vector<std::string>> RowPerSetting(
+    const std::vector<DataResult>& results, const Plan& plan,
+    const std::function<std::vector<std::string>(
+        const DataResult&, const char* layout, uint32_t bits)>& cells) {
+  std::vector<std::vector<std::string>> rows;
+  for (const DataResult& dr : results) {
+    for (const char* layout : {"flat", "ivf"}) {
+      for (uint32_t b : plan.bits) {
+        std::vector<std::string> row = {dr.data->spec->name, layout,
+                                        absl::StrCat(b)};
+        for (std::string& c : cells(dr, layout, b)) row.push_back(c);
+        rows.push_back(std::move(row));
+      }
+    }
+  }
+  return rows;
 }
 
 std::string RecallCell(const RecallResult* r) {
@@ -266,24 +287,21 @@ std::string AblationSection(const Plan& plan, const ReportResults& all) {
     const RecallResult* r = Find(dr.recs, "main", layout, "mse", b);
     return r ? r : Find(dr.recs, "sketch-off", layout, "mse", b);
   };
-  {
-    std::vector<std::vector<std::string>> rows;
-    for (const DataResult& dr : results) {
-      for (const char* layout : {"flat", "ivf"}) {
-        for (uint32_t b : plan.bits) {
-          rows.push_back(
-              {dr.data->spec->name, layout, absl::StrCat(b),
-               AtOneAndFour(any_mse(dr, layout, b - 1)),
-               AtOneAndFour(Find(dr.recs, "main", layout, "prod", b)),
-               AtOneAndFour(Find(dr.recs, "main", layout, "mse", b)),
-               AtOneAndFour(Find(dr.recs, "main", layout, "renorm", b))});
-        }
-      }
-    }
-    absl::StrAppend(&md, MdTable({"data", "layout", "b", "mse b-1 bits",
-                                  "prod b bits", "mse b bits", "renorm b bits"},
-                                 rows));
-  }
+  absl::StrAppend(
+      &md,
+      MdTable(
+          {"data", "layout", "b", "mse b-1 bits", "prod b bits", "mse b bits",
+           "renorm b bits"},
+          RowPerSetting(
+              results, plan,
+              [&](const DataResult& dr, const char* layout,
+                  uint32_t b) -> std::vector<std::string> {
+                return {
+                    AtOneAndFour(any_mse(dr, layout, b - 1)),
+                    AtOneAndFour(Find(dr.recs, "main", layout, "prod", b)),
+                    AtOneAndFour(Find(dr.recs, "main", layout, "mse", b)),
+                    AtOneAndFour(Find(dr.recs, "main", layout, "renorm", b))};
+              })));
   absl::StrAppend(
       &md, "### (b) Residual (centred) vs raw encoding\n\n",
       "Flat raw = the paper's setting; flat centred = the mean is "
@@ -316,22 +334,17 @@ std::string AblationSection(const Plan& plan, const ReportResults& all) {
       "the paper (kappa = sqrt(pi/2)/d). recall@1@1 / recall@1@4 (the "
       "inner-product bias and spread of both are in section 4, rows TQ prod "
       "and TQ prod, Gaussian S):\n\n");
-  {
-    std::vector<std::vector<std::string>> rows;
-    for (const DataResult& dr : results) {
-      for (const char* layout : {"flat", "ivf"}) {
-        for (uint32_t b : plan.bits) {
-          rows.push_back(
-              {dr.data->spec->name, layout, absl::StrCat(b),
-               AtOneAndFour(Find(dr.recs, "main", layout, "prod", b)),
-               AtOneAndFour(Find(dr.recs, "sketch", layout, "prod", b))});
-        }
-      }
-    }
-    absl::StrAppend(
-        &md, MdTable({"data", "layout", "bits", "structured S", "Gaussian S"},
-                     rows));
-  }
+  absl::StrAppend(
+      &md, MdTable({"data", "layout", "bits", "structured S", "Gaussian S"},
+                   RowPerSetting(results, plan,
+                                 [](const DataResult& dr, const char* layout,
+                                    uint32_t b) -> std::vector<std::string> {
+                                   return {
+                                       AtOneAndFour(Find(dr.recs, "main",
+                                                         layout, "prod", b)),
+                                       AtOneAndFour(Find(dr.recs, "sketch",
+                                                         layout, "prod", b))};
+                                 })));
   return md;
 }
 
