@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the readers' libFuzzer fuzzers (tools/fuzz/, clang with
-# -fsanitize=fuzzer,address,undefined; only tools/readers.cc and the fuzzers
-# are compiled) in build-fuzz/ (or $TQDB_FUZZ_BUILD_DIR), then runs each for
-# SECONDS seconds, two at a time, starting from the checked-in seeds in
+# -fsanitize=fuzzer,address,undefined; only the readers, tools/io/, and the
+# fuzzers are compiled) in build-fuzz/ (or $TQDB_FUZZ_BUILD_DIR), then runs
+# each for SECONDS seconds, two at a time, starting from the checked-in seeds in
 # tools/fuzz/corpus/<name>/ (new inputs go to BUILD/corpus/<name>/).
 # Prints one line per fuzzer; exits non-zero if any fuzzer crashed, keeping
 # the crashing input (path printed) and the log.

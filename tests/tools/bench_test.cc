@@ -1,4 +1,5 @@
-// Tests of `tqdb bench` (tools/bench.cc) and the SVG writer (tools/svg.h).
+// Tests of `tqdb bench` (tools/bench/bench.cc) and the SVG writer
+// (tools/bench/svg.h).
 #include <unistd.h>
 
 #include <cmath>
@@ -14,9 +15,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "quant/random.h"
-#include "tools/commands.h"
-#include "tools/faiss_peer.h"
-#include "tools/svg.h"
+#include "tools/bench/commands.h"
+#include "tools/bench/faiss_peer.h"
+#include "tools/bench/svg.h"
 
 namespace tqdb {
 namespace {

@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tools/commands.h"
+#include "tools/bench/commands.h"
 
 namespace tqdb {
 namespace {

@@ -1,4 +1,4 @@
-#include "tools/faiss_peer.h"
+#include "tools/bench/faiss_peer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,7 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "quant/random.h"
-#include "tools/vecs_io.h"
+#include "tools/io/matrix.h"
 
 namespace tqdb {
 namespace {
@@ -281,14 +281,20 @@ TEST_F(FaissPeerTest, Use512DebianPkgdesc) {
   }
   const std::string dir =
       std::string(TQDB_SHARED_DATA) + "/use512-debian-pkgdesc/";
-  FloatMatrix base, queries;
-  IntMatrix gt;
-  if (!ReadFvecs(dir + "debdesc_use512_base_20k.fvecs", &base).ok() ||
-      !ReadFvecs(dir + "debdesc_use512_query_1k.fvecs", &queries).ok() ||
-      !ReadIvecs(dir + "debdesc_use512_query_1k.gt_ip_top100.ivecs", &gt)
-           .ok()) {
+  ReaderOptions fvecs;
+  fvecs.format = "fvecs";
+  absl::StatusOr<FloatMatrix> base_read =
+      ReadFloatMatrix(dir + "debdesc_use512_base_20k.fvecs", 0, fvecs);
+  absl::StatusOr<FloatMatrix> queries_read =
+      ReadFloatMatrix(dir + "debdesc_use512_query_1k.fvecs", 0, fvecs);
+  absl::StatusOr<IntMatrix> gt_read =
+      ReadIntMatrix(dir + "debdesc_use512_query_1k.gt_ip_top100.ivecs");
+  if (!base_read.ok() || !queries_read.ok() || !gt_read.ok()) {
     GTEST_SKIP() << "no data in " << dir;
   }
+  const FloatMatrix& base = *base_read;
+  const FloatMatrix& queries = *queries_read;
+  const IntMatrix& gt = *gt_read;
   ASSERT_EQ(base.dim, 512u);
   ASSERT_EQ(queries.dim, 512u);
   ASSERT_EQ(gt.rows, queries.rows);

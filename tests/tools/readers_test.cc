@@ -1,6 +1,6 @@
-// Tests for tools/readers.h: round trips through files written here, for
+// Tests for tools/io/readers.h: round trips through files written here, for
 // every format; batching; Skip; and the error messages (file + row/line).
-#include "tools/readers.h"
+#include "tools/io/readers.h"
 
 #include <hdf5.h>
 #include <stdlib.h>
@@ -20,28 +20,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
-#include "tools/vecs_io.h"
+#include "tests/tools/tools_test_util.h"
+#include "tools/io/matrix.h"
 
 namespace tqdb {
 namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = ::testing::TempDir() + "tqdb_readers_XXXXXX";
-    char* p = mkdtemp(tmpl.data());
-    EXPECT_NE(p, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using testing_util::TempDir;
 
 void WriteBytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -558,14 +545,18 @@ TEST(ReadersTest, EmptyButValidBinaryFiles) {
   EXPECT_EQ((*r)->Next(10, &b).value(), 0u);
 }
 
-TEST(ReadersTest, RealGloveQueriesMatchVecsIo) {
+TEST(ReadersTest, RealGloveQueriesMatchTestUtilParse) {
   const std::string dir = testing_util::SharedDataDir();
   const std::string path = dir + "/glove100-wink/glove100_query_1k.fvecs";
   if (dir.empty() || !std::filesystem::exists(path)) {
     GTEST_SKIP() << "shared data absent: " << path;
   }
-  FloatMatrix want;
-  ASSERT_TRUE(ReadFvecs(path, &want).ok());
+  // The reference: tests/test_util.h's own small fvecs parser.
+  struct {
+    std::vector<float> data;
+    size_t rows = 0, dim = 0;
+  } want;
+  ASSERT_TRUE(testing_util::ReadVecs(path, &want.data, &want.rows, &want.dim));
   absl::StatusOr<std::unique_ptr<VectorReader>> r = VectorReader::Open(path);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ((*r)->total_rows(), std::optional<uint64_t>(want.rows));
@@ -1049,6 +1040,93 @@ TEST(ReadersTest, LongLinesAreErrorsNotAllocations) {
   }
   ExpectError(OpenReadStatus(path), absl::StatusCode::kInvalidArgument, path,
               {"line 1: longer than"});
+}
+
+// ---------------------------------------------------------------------------
+// Whole files (tools/io/matrix.h).
+
+TEST(ReadersMatrixTest, WholeFileAndFirstRows) {
+  TempDir tmp;
+  const std::vector<float> data = {1, 2, 3, 4, 5, 6};  // 3 rows of 2
+  const std::string path = tmp.File("m.fvecs");
+  WriteBytes(path, Vecs<float>(data, 2));
+  absl::StatusOr<FloatMatrix> all = ReadFloatMatrix(path);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->rows, 3u);
+  EXPECT_EQ(all->dim, 2u);
+  EXPECT_EQ(all->data, data);
+  absl::StatusOr<FloatMatrix> two = ReadFloatMatrix(path, 2);
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_EQ(two->rows, 2u);
+  EXPECT_EQ(two->row(1)[0], 3.0f);
+  EXPECT_EQ(two->data, std::vector<float>(data.begin(), data.begin() + 4));
+  // Any format the readers read: by extension, or forced.
+  const std::string npy = tmp.File("m.npy");
+  WriteBytes(npy, Npy(NpyDict("<f8", 3, 2), Raw<double>(data)));
+  absl::StatusOr<FloatMatrix> from_npy = ReadFloatMatrix(npy);
+  ASSERT_TRUE(from_npy.ok()) << from_npy.status();
+  EXPECT_EQ(from_npy->data, data);
+  const std::string odd = tmp.File("m.data");
+  WriteBytes(odd, Vecs<float>(data, 2));
+  ReaderOptions fvecs;
+  fvecs.format = "fvecs";
+  absl::StatusOr<FloatMatrix> forced = ReadFloatMatrix(odd, 0, fvecs);
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  EXPECT_EQ(forced->data, data);
+  ExpectError(ReadFloatMatrix(odd).status(), absl::StatusCode::kInvalidArgument,
+              odd, {"unknown extension"});
+}
+
+TEST(ReadersMatrixTest, IntMatrixIsExact) {
+  TempDir tmp;
+  // Above 2^24 a float would round these.
+  const std::vector<int32_t> ids = {16777217, 2147483647, -5, 0, 33554435, 7};
+  std::string bytes;
+  for (size_t i = 0; i < ids.size(); i += 3) {
+    Append<int32_t>(&bytes, 3);
+    for (size_t j = i; j < i + 3; ++j) Append<int32_t>(&bytes, ids[j]);
+  }
+  const std::string path = tmp.File("gt.ivecs");
+  WriteBytes(path, bytes);
+  absl::StatusOr<IntMatrix> all = ReadIntMatrix(path);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->rows, 2u);
+  EXPECT_EQ(all->dim, 3u);
+  EXPECT_EQ(all->data, ids);
+  EXPECT_EQ(all->row(1)[2], 7);
+  absl::StatusOr<IntMatrix> one = ReadIntMatrix(path, 1);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->rows, 1u);
+  EXPECT_EQ(one->data, std::vector<int32_t>(ids.begin(), ids.begin() + 3));
+}
+
+TEST(ReadersMatrixTest, ErrorsNameTheFileAndRow) {
+  TempDir tmp;
+  const std::string missing = tmp.File("missing.ivecs");
+  ExpectError(ReadIntMatrix(missing).status(), absl::StatusCode::kNotFound,
+              missing, {"cannot open"});
+  ExpectError(ReadFloatMatrix(missing + ".fvecs").status(),
+              absl::StatusCode::kNotFound, missing + ".fvecs", {});
+  const std::string truncated = tmp.File("t.ivecs");
+  WriteBytes(truncated, Vecs<int32_t>({1, 2, 3, 4}, 2).substr(0, 20));
+  ExpectError(ReadIntMatrix(truncated).status(), absl::StatusCode::kDataLoss,
+              truncated, {"row 2: incomplete"});
+  // The first row is all that is asked for: the bad tail is not reached.
+  EXPECT_TRUE(ReadIntMatrix(truncated, 1).ok());
+  const std::string other_dim = tmp.File("o.fvecs");
+  WriteBytes(other_dim, Vecs<float>({1, 2}, 2) + Vecs<float>({1, 2, 3}, 3));
+  ExpectError(ReadFloatMatrix(other_dim).status(),
+              absl::StatusCode::kInvalidArgument, other_dim,
+              {"row 2: dimension 3, expected 2"});
+  const std::string empty = tmp.File("e.fbin");
+  WriteBytes(empty,
+             Bin<float>({}, 4).substr(0, 4) + std::string("\4\0\0\0", 4));
+  ExpectError(ReadFloatMatrix(empty).status(),
+              absl::StatusCode::kInvalidArgument, empty, {"no rows"});
+  const std::string nan = tmp.File("nan.fvecs");
+  WriteBytes(nan, Vecs<float>({1, std::nanf("")}, 2));
+  ExpectError(ReadFloatMatrix(nan).status(), absl::StatusCode::kInvalidArgument,
+              nan, {"row 1 column 2: NaN"});
 }
 
 }  // namespace

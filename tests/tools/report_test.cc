@@ -1,6 +1,6 @@
-// Tests of `tqdb bench --report` (tools/report.h): the quick report on the
-// shared data has every section, parseable charts and sane recall numbers.
-#include "tools/report.h"
+// Tests of `tqdb bench --report` (tools/bench/report.h): the quick report on
+// the shared data has every section, parseable charts and sane recall numbers.
+#include "tools/bench/report.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -16,7 +16,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tools/commands.h"
+#include "tools/bench/commands.h"
 
 namespace tqdb {
 namespace {

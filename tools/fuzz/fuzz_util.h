@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "tools/readers.h"
+#include "tools/io/readers.h"
 
 namespace tqdb {
 namespace fuzz {

@@ -1,0 +1,314 @@
+// tqdb bench: recall and throughput of IVF indexes over TurboQuant and PQ
+// codes on a real data set, with FAISS's PQ indexes as the peer; the command
+// line in front of the sweep (bench_sweep.h) and its outputs
+// (bench_output.h). --report runs the recall report instead (report.h).
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "index/ivf_index.h"
+#include "index/thread_pool.h"
+#include "quant/kernels.h"
+#include "quant/status_macros.h"
+#include "tools/bench/bench_output.h"
+#include "tools/bench/bench_sweep.h"
+#include "tools/bench/commands.h"
+#include "tools/bench/recall.h"
+#include "tools/bench/report.h"
+#include "tools/bench/stopwatch.h"
+#include "tools/cli/output.h"
+#include "tools/io/matrix.h"
+
+namespace tqdb {
+namespace {
+
+constexpr char kCommand[] = "bench";
+
+constexpr char kHelp[] =
+    "usage: tqdb bench --base B.fvecs --queries Q.fvecs --metric cosine|ip|l2\n"
+    "                  [flags]\n"
+    "\n"
+    "Builds an IVF index per method and bit width over the base vectors, then\n"
+    "searches the queries for every nprobe and rescore setting and reports\n"
+    "recall against the ground truth, queries per second and build time: a\n"
+    "table on stdout, optionally JSON lines and an SVG chart.\n"
+    "\n"
+    "flags:\n"
+    "  --base FILE        .fvecs base vectors (ids 0..n-1)\n"
+    "  --queries FILE     .fvecs queries (same dimension)\n"
+    "  --gt FILE          .ivecs true neighbour ids per query, best first;\n"
+    "                     without it the exact top-100 is computed (brute\n"
+    "                     force over --threads threads)\n"
+    "  --metric M         cosine, ip or l2 (required)\n"
+    "  --methods LIST     of mse,renorm,prod,pca,pq,pq8,faiss (default\n"
+    "                     mse,renorm,prod,pq). pca: PCA of the residuals +\n"
+    "                     water-filled bits (index/pca_codec.h). pq: 4-bit\n"
+    "                     sub-codes (FastScan)\n"
+    "                     at the bytes of renorm at the same bits; pq8: 8-bit\n"
+    "                     sub-codes at those bytes; faiss: FAISS IVFPQ and\n"
+    "                     IVFPQFastScan (+ refine when rescoring) at those\n"
+    "                     bytes, or PQ / PQFastScan when nlist is 1\n"
+    "  --bits LIST        bits per coordinate, 1..8 (default 2,3,4)\n"
+    "  --nlist N          IVF lists (default: the index's, 4*sqrt(n) capped\n"
+    "                     at n/39)\n"
+    "  --nprobe LIST      lists probed, 'all' or 0 = nlist; values above\n"
+    "                     nlist are clamped (default 1,4,16,64)\n"
+    "  --rescore LIST     0 = no rescoring, r > 0 = rescore the best k*r\n"
+    "                     candidates on the raw vectors (default 0)\n"
+    "  --threads T        search threads; 1 = single-query Search calls, more\n"
+    "                     = SearchBatch over a thread pool (default 1)\n"
+    "  --k K              results per query in the timed pass (default 10)\n"
+    "  --max-queries N    use only the first N queries\n"
+    "  --json FILE        write one JSON object per configuration to FILE\n"
+    "  --svg FILE         write recall/QPS and recall@k charts to FILE\n"
+    "  --label NAME       data set name in the output (default: base file\n"
+    "                     name)\n"
+    "  --report DIR       instead of the above: write the recall report\n"
+    "                     (TurboQuant vs PQ on the shared data) to DIR; see\n"
+    "                     'tqdb bench --report DIR --help'\n"
+    "\n"
+    "Recall: R@1@k = share of queries whose true nearest neighbour is among\n"
+    "the first k results (measured in an untimed pass with k = 64); 10-R@10 =\n"
+    "|first 10 results & true top 10| / 10, from the timed pass.\n"
+    "Timing: qps = queries / wall seconds of a pass over all queries; passes\n"
+    "shorter than 0.5 s in total are repeated (3 at most), the fastest\n"
+    "counts. FAISS peers are timed with the same k, recall from a k = 64 "
+    "pass.\n";
+
+// The sweep's flags but --nlist (bounded by the base's size) and the files.
+absl::Status ParseSweepFlags(const Flags& f, SweepOptions* o) {
+  for (const char* name : {"base", "queries", "metric"}) {
+    if (f.GetString(name).empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, " is required"));
+    }
+  }
+  auto metric = ParseMetric(f.GetString("metric"));
+  TQ_RETURN_IF_ERROR(metric.status()) << "--metric";
+  o->metric = *metric;
+  TQ_ASSIGN_OR_RETURN(o->methods, f.GetWordList("methods", "mse,renorm,prod,pq",
+                                                {"mse", "renorm", "prod", "pca",
+                                                 "pq", "pq8", "faiss"}));
+  TQ_ASSIGN_OR_RETURN(o->bits, f.GetIntList("bits", "2,3,4", 1, 8));
+  TQ_ASSIGN_OR_RETURN(o->rescores, f.GetIntList("rescore", "0", 0, 1000));
+  TQ_ASSIGN_OR_RETURN(const int64_t threads, f.GetInt("threads", 1, 1, 1024));
+  o->threads = static_cast<uint32_t>(threads);
+  TQ_ASSIGN_OR_RETURN(const int64_t k, f.GetInt("k", 10, 1, 100000));
+  o->k = static_cast<uint32_t>(k);
+  o->nprobes.clear();
+  for (absl::string_view part :
+       absl::StrSplit(f.GetString("nprobe", "1,4,16,64"), ',')) {
+    uint32_t v = 0;
+    if (part != "all" && (!absl::SimpleAtoi(part, &v) || v > (1u << 30))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--nprobe: '", part, "' is not 'all' or an integer >= 0"));
+    }
+    o->nprobes.push_back(v);
+  }
+  return absl::OkStatus();
+}
+
+// Opens `path` for --<flag> (truncating it); InvalidArgument if it cannot.
+absl::Status OpenOutput(const char* flag, const std::string& path,
+                        std::ofstream* file) {
+  file->open(path, std::ios::out | std::ios::trunc);
+  if (!*file) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": cannot write '", path, "'"));
+  }
+  return absl::OkStatus();
+}
+
+// Closes an output file written in full; Internal if writing failed.
+absl::Status CloseOutput(const char* flag, const std::string& path,
+                         std::ofstream* file) {
+  file->close();
+  if (!*file) {
+    return absl::InternalError(
+        absl::StrCat("--", flag, ": writing ", path, " failed"));
+  }
+  return absl::OkStatus();
+}
+
+// The data set's name in the outputs: --label, else the base file's name.
+std::string Label(const Flags& f, const std::string& base_path) {
+  std::string label = f.GetString("label");
+  if (label.empty()) {
+    label = base_path.substr(base_path.find_last_of('/') + 1);
+    const size_t dot = label.rfind(".fvecs");
+    if (dot != std::string::npos && dot > 0) label.resize(dot);
+  }
+  return label;
+}
+
+// Whether the arguments ask for the recall report (--report before "--").
+bool WantsReport(const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    if (a == "--") return false;
+    if (a == "--report" || a.rfind("--report=", 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+const FlagSpec& BenchFlags() {
+  static const FlagSpec* spec = new FlagSpec{
+      {"base", "queries", "gt", "metric", "methods", "bits", "nlist", "nprobe",
+       "rescore", "threads", "k", "max-queries", "json", "svg", "label"},
+      {}};
+  return *spec;
+}
+
+int RunBench(const std::vector<std::string>& args, std::ostream& out,
+             std::ostream& err) {
+  if (WantsReport(args)) return RunReport(args, out, err);
+  int exit_code;
+  std::optional<Flags> flags = ParseCommandLine(kCommand, args, BenchFlags(),
+                                                kHelp, out, err, &exit_code);
+  if (!flags) return exit_code;
+  SweepOptions o;
+  if (absl::Status s = ParseSweepFlags(*flags, &o); !s.ok()) {
+    return UsageError(kCommand, s, err);
+  }
+  auto max_queries = flags->GetInt("max-queries", 0, 1, INT64_MAX);
+  if (!max_queries.ok()) return UsageError(kCommand, max_queries.status(), err);
+
+  // Output files first, so that a bad path fails before the long run.
+  std::ofstream json_file, svg_file;
+  const std::string json_path = flags->GetString("json");
+  const std::string svg_path = flags->GetString("svg");
+  if (flags->Has("json")) {
+    if (absl::Status s = OpenOutput("json", json_path, &json_file); !s.ok()) {
+      return UsageError(kCommand, s, err);
+    }
+  }
+  if (flags->Has("svg")) {
+    if (absl::Status s = OpenOutput("svg", svg_path, &svg_file); !s.ok()) {
+      return UsageError(kCommand, s, err);
+    }
+  }
+
+  // Inputs: their errors name the file and row.
+  const std::string base_path = flags->GetString("base");
+  const std::string query_path = flags->GetString("queries");
+  ReaderOptions fvecs;
+  fvecs.format = "fvecs";
+  absl::StatusOr<FloatMatrix> base = ReadFloatMatrix(base_path, 0, fvecs);
+  if (!base.ok()) {
+    return InputError(kCommand, WithContext(base.status(), "--base"), err);
+  }
+  absl::StatusOr<FloatMatrix> queries =
+      ReadFloatMatrix(query_path, static_cast<size_t>(*max_queries), fvecs);
+  if (!queries.ok()) {
+    return InputError(kCommand, WithContext(queries.status(), "--queries"),
+                      err);
+  }
+  if (queries->dim != base->dim) {
+    return InputError(
+        kCommand,
+        absl::InvalidArgumentError(absl::StrCat(
+            "dimension mismatch: --queries ", query_path, " has dimension ",
+            queries->dim, ", --base ", base_path, " has ", base->dim)),
+        err);
+  }
+  if (base->dim < 2) {
+    return InputError(
+        kCommand,
+        absl::InvalidArgumentError(absl::StrCat(
+            "--base: ", base_path, ": dimension ", base->dim, " is below 2")),
+        err);
+  }
+  const size_t n = base->rows, d = base->dim, nq = queries->rows;
+  auto nlist = flags->GetInt("nlist", 0, 1, static_cast<int64_t>(n));
+  if (!nlist.ok()) return UsageError(kCommand, nlist.status(), err);
+  o.nlist = static_cast<uint32_t>(*nlist);
+
+  BenchSetup setup;
+  setup.label = Label(*flags, base_path);
+  setup.metric = MetricName(o.metric);
+  setup.n = n;
+  setup.d = d;
+  setup.nq = nq;
+  setup.threads = o.threads;
+  setup.simd = kernels::ActiveTargetName();
+  std::unique_ptr<ThreadPool> pool;
+  if (o.threads > 1) pool = std::make_unique<ThreadPool>(o.threads);
+
+  out << absl::StrFormat(
+      "tqdb bench: %s: n=%zu d=%zu queries=%zu metric=%s k=%d threads=%d\n",
+      setup.label, n, d, nq, setup.metric, o.k, o.threads);
+  setup.mem_gbps = MeasureReadBandwidth();
+  out << absl::StrFormat(
+      "SIMD target: %s; memory read bandwidth: %.1f GB/s (1 thread, sum of "
+      "256 MiB)\n",
+      setup.simd, setup.mem_gbps);
+  out.flush();
+
+  // Ground truth.
+  GroundTruth gt;
+  std::vector<float> base_n, queries_n;  // normalized copies (cosine)
+  if (o.metric == Metric::kCosine) {
+    base_n = Normalized(base->data, n, d);
+    queries_n = Normalized(queries->data, nq, d);
+  }
+  const std::vector<float>& base_m = base_n.empty() ? base->data : base_n;
+  const std::vector<float>& queries_m =
+      queries_n.empty() ? queries->data : queries_n;
+  if (flags->Has("gt")) {
+    const std::string gt_path = flags->GetString("gt");
+    if (absl::Status s = LoadGroundTruth(gt_path, nq, n, &gt); !s.ok()) {
+      return InputError(kCommand, WithContext(s, "--gt"), err);
+    }
+    out << absl::StrFormat("ground truth: %s (%zu ids per query)\n", gt_path,
+                           gt.width);
+  } else {
+    const auto t0 = std::chrono::steady_clock::now();
+    gt = BruteForce(base_m, n, queries_m, nq, d, o.metric == Metric::kL2,
+                    pool.get());
+    out << absl::StrFormat(
+        "note: no --gt given: ground truth computed exactly (brute force, "
+        "top-%zu, %d thread%s, %.2f s)\n",
+        gt.width, o.threads, o.threads == 1 ? "" : "s", Seconds(t0));
+  }
+  out << "\n";
+  PrintHeader(out);
+  out.flush();
+
+  std::vector<BenchRow> rows;
+  BenchSweep sweep(o, *base, *queries, base_m, queries_m, gt, pool.get(),
+                   [&](const BenchRow& r) {
+                     rows.push_back(r);
+                     PrintRow(out, setup, r);
+                     if (json_file.is_open()) {
+                       json_file << JsonLine(setup, r);
+                       json_file.flush();
+                     }
+                   });
+  absl::Status swept = sweep.RunTqdb();
+  if (swept.ok()) swept = sweep.RunFaiss(out);
+  if (!swept.ok()) return Fail(kCommand, swept, err);
+
+  if (svg_file.is_open()) {
+    svg_file << BenchSvg(setup, sweep.nlist(), rows);
+    if (absl::Status s = CloseOutput("svg", svg_path, &svg_file); !s.ok()) {
+      return Fail(kCommand, s, err);
+    }
+    out << "wrote " << svg_path << "\n";
+  }
+  if (json_file.is_open()) {
+    if (absl::Status s = CloseOutput("json", json_path, &json_file); !s.ok()) {
+      return Fail(kCommand, s, err);
+    }
+    out << "wrote " << json_path << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace tqdb

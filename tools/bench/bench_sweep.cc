@@ -1,0 +1,275 @@
+#include "tools/bench/bench_sweep.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "quant/status_macros.h"
+#include "tools/bench/faiss_peer.h"
+#include "tools/bench/stopwatch.h"
+
+namespace tqdb {
+namespace {
+
+constexpr int kMaxPasses = 3;  // timed passes per configuration, at most
+constexpr double kRepeatBelowS = 0.5;
+
+// The raw base vectors by id, for rescoring.
+class ArrayStore : public VectorStore {
+ public:
+  ArrayStore(const float* x, size_t n, size_t d) : x_(x), n_(n), d_(d) {}
+  bool GetVector(uint64_t id, float* out) const override {
+    if (id >= n_) return false;
+    std::memcpy(out, x_ + id * d_, d_ * sizeof(float));
+    return true;
+  }
+
+ private:
+  const float* x_;
+  size_t n_, d_;
+};
+
+}  // namespace
+
+double MeasureReadBandwidth() {
+  const size_t n = (size_t{256} << 20) / sizeof(uint64_t);
+  std::unique_ptr<uint64_t[]> a(new uint64_t[n]);
+  for (size_t i = 0; i < n; ++i) a[i] = i * 0x9e3779b97f4a7c15ull;
+  uint64_t sink = 0;
+  double best = 0;
+  for (int rep = 0; rep < 2; ++rep) {
+    asm volatile("" : : "g"(a.get()) : "memory");
+    const auto t0 = std::chrono::steady_clock::now();
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i < n; i += 4) {
+      s0 += a[i];
+      s1 += a[i + 1];
+      s2 += a[i + 2];
+      s3 += a[i + 3];
+    }
+    const double s = Seconds(t0);
+    sink += s0 + s1 + s2 + s3;
+    if (s > 0) best = std::max(best, n * sizeof(uint64_t) / s / 1e9);
+  }
+  volatile uint64_t keep = sink;
+  (void)keep;
+  return best;
+}
+
+BenchSweep::BenchSweep(const SweepOptions& options, const FloatMatrix& base,
+                       const FloatMatrix& queries,
+                       const std::vector<float>& base_m,
+                       const std::vector<float>& queries_m,
+                       const GroundTruth& gt, ThreadPool* pool, Emit emit)
+    : options_(options),
+      base_(base),
+      queries_(queries),
+      base_m_(base_m),
+      queries_m_(queries_m),
+      gt_(gt),
+      pool_(pool),
+      emit_(std::move(emit)) {}
+
+std::vector<uint32_t> BenchSweep::Nprobes(uint32_t nlist) const {
+  std::vector<uint32_t> v;
+  for (uint32_t p : options_.nprobes) {
+    const uint32_t q = p == 0 ? nlist : std::min(p, nlist);
+    if (std::find(v.begin(), v.end(), q) == v.end()) v.push_back(q);
+  }
+  return v;
+}
+
+absl::Status BenchSweep::RunTqdb() {
+  const size_t n = base_.rows, d = base_.dim;
+  std::vector<uint64_t> ids(n);
+  for (size_t i = 0; i < n; ++i) ids[i] = i;
+  for (const std::string& method : options_.methods) {
+    if (method == "faiss") continue;
+    for (int64_t b : options_.bits) {
+      IvfOptions o;
+      o.dim = static_cast<uint32_t>(d);
+      o.metric = options_.metric;
+      o.nlist = options_.nlist;
+      o.codec.method = method == "pq8" ? "pq" : method;
+      o.codec.bits = static_cast<uint32_t>(b);
+      o.codec.pq_nbits = method == "pq8" ? 8 : 4;
+      o.threads = options_.threads;
+      const auto t0 = std::chrono::steady_clock::now();
+      auto index = IvfIndex::Train(o, base_.data.data(), n);
+      absl::Status st = index.status();
+      if (st.ok()) st = (*index)->Add(ids.data(), base_.data.data(), n);
+      if (st.ok()) {
+        st = MeasureIndex(**index, method, static_cast<uint32_t>(b),
+                          Seconds(t0));
+      }
+      TQ_RETURN_IF_ERROR(st) << method << " at " << b << " bits";
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
+                                      const std::string& method, uint32_t bits,
+                                      double build_s) {
+  const size_t nq = queries_.rows;
+  const uint32_t k = options_.k;
+  nlist_ = idx.nlist();
+  if (method == "renorm") renorm_bytes_[bits] = idx.bytes_per_vector();
+  ArrayStore store(base_.data.data(), base_.rows, base_.dim);
+  for (uint32_t nprobe : Nprobes(idx.nlist())) {
+    for (int64_t r : options_.rescores) {
+      SearchParams p;
+      p.nprobe = nprobe;
+      p.rescore = r > 0;
+      p.oversampling = r > 0 ? static_cast<float>(r) : 1.0f;
+      p.store = &store;
+      // Untimed pass (also the warm-up): recall@1@k up to k = 64.
+      p.k = kRecallK;
+      TQ_ASSIGN_OR_RETURN(auto deep,
+                          idx.SearchBatch(queries_.data.data(), nq, p, pool_));
+      // Timed passes: one, repeated (up to kMaxPasses) while they take
+      // under kRepeatBelowS in all; the fastest counts, which damps noise
+      // from other processes on short passes.
+      p.k = k;
+      std::vector<std::vector<Neighbor>> res;
+      double wall = 0, spent = 0;
+      for (int pass = 0;
+           pass < kMaxPasses && (pass == 0 || spent < kRepeatBelowS); ++pass) {
+        const auto t1 = std::chrono::steady_clock::now();
+        if (pool_) {
+          TQ_ASSIGN_OR_RETURN(
+              res, idx.SearchBatch(queries_.data.data(), nq, p, pool_));
+        } else {
+          res.resize(nq);
+          for (size_t i = 0; i < nq; ++i) {
+            TQ_ASSIGN_OR_RETURN(res[i], idx.Search(queries_.row(i), p));
+          }
+        }
+        const double s = Seconds(t1);
+        wall = pass == 0 ? s : std::min(wall, s);
+        spent += s;
+      }
+      BenchRow row;
+      row.method = method;
+      row.bits = bits;
+      row.bytes_per_vector = idx.bytes_per_vector();
+      row.nlist = idx.nlist();
+      row.nprobe = nprobe;
+      row.rescore = static_cast<double>(r);
+      row.k = k;
+      row.qps = wall > 0 ? nq / wall : 0;
+      row.ms_per_query =
+          pool_ ? wall * 1000 / nq : (row.qps > 0 ? 1000 / row.qps : 0);
+      row.build_s = build_s;
+      row.codec = idx.codec().Describe();
+      // R@1@k from the deep pass; 10-R@10 from the timed pass (the deep
+      // one if k < 10).
+      ComputeRecall(ToResults(deep, kRecallK), gt_, nq, row.recall1_at,
+                    k >= 10 ? nullptr : &row.recall10);
+      if (k >= 10) {
+        double unused[kNumAt];
+        ComputeRecall(ToResults(res, k), gt_, nq, unused, &row.recall10);
+      }
+      emit_(row);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BenchSweep::RunFaiss(std::ostream& out) {
+  if (std::find(options_.methods.begin(), options_.methods.end(), "faiss") ==
+      options_.methods.end()) {
+    return absl::OkStatus();
+  }
+  if (!FaissAvailable()) {
+    out << "note: this tqdb was built without FAISS (libfaiss-dev not found "
+           "at configure time); skipping faiss\n";
+    return absl::OkStatus();
+  }
+  const size_t n = base_.rows, d = base_.dim, nq = queries_.rows;
+  const uint32_t k = options_.k;
+  const bool l2 = options_.metric == Metric::kL2;
+  uint32_t nlist = options_.nlist;
+  if (nlist == 0) nlist = nlist_;
+  if (nlist == 0) {  // the IvfIndex default
+    nlist = static_cast<uint32_t>(std::lround(4.0 * std::sqrt(double(n))));
+    nlist = std::max<uint32_t>(
+        1, std::min<uint32_t>(nlist, static_cast<uint32_t>(n / 39)));
+  }
+  nlist_ = nlist;
+  std::vector<float> refine;
+  for (int64_t r : options_.rescores) {
+    if (r > 0) refine.push_back(static_cast<float>(r));
+  }
+  for (int64_t b : options_.bits) {
+    FaissPeerConfig cfg;
+    cfg.metric = l2 ? PeerMetric::kL2 : PeerMetric::kInnerProduct;
+    // The bytes of renorm at b bits: as measured if renorm ran, else its
+    // layout (b*d bits, plus one 4-byte factor for ip and cosine or two
+    // for l2).
+    auto measured = renorm_bytes_.find(static_cast<uint32_t>(b));
+    cfg.target_bytes_per_vector =
+        measured != renorm_bytes_.end()
+            ? measured->second
+            : (static_cast<size_t>(b) * d + 7) / 8 + (l2 ? 8 : 4);
+    cfg.nlist = nlist;
+    cfg.nprobes = Nprobes(nlist);
+    cfg.refine_factors = refine;
+    // Timed with the same k as tqdb's rows (refine reranks k * factor
+    // candidates, so k matters); ids for recall@1@k from a k = 64 pass.
+    cfg.k = k;
+    cfg.ids_k = kRecallK;
+    cfg.threads = options_.threads;
+    if (nlist == 1) {
+      cfg.kinds = {PeerKind::kPqFlat, PeerKind::kPqFastScanFlat};
+    } else {
+      cfg.kinds = {PeerKind::kIvfPq, PeerKind::kIvfPqFastScan};
+      if (!refine.empty()) cfg.kinds.push_back(PeerKind::kIvfPqFastScanRefine);
+    }
+    auto peers =
+        RunFaissPeers(cfg, base_m_.data(), n, queries_m_.data(), nq, d);
+    if (absl::IsInvalidArgument(peers.status())) {
+      out << "note: faiss at " << b
+          << " bits skipped: " << peers.status().message() << "\n";
+      continue;
+    }
+    TQ_RETURN_IF_ERROR(peers.status()) << "faiss at " << b << " bits";
+    for (const PeerResult& pr : *peers) {
+      BenchRow row;
+      row.method = pr.name;
+      row.bits = static_cast<uint32_t>(b);
+      row.bytes_per_vector = pr.bytes_per_vector;
+      row.nlist = pr.nlist == 0 ? 1 : pr.nlist;  // flat kinds: one list
+      row.nprobe = pr.nlist == 0 ? 1 : pr.nprobe;
+      row.rescore = pr.refine_factor;
+      row.k = k;
+      row.qps = pr.qps;
+      row.ms_per_query = pr.ms_per_query;
+      row.build_s = pr.build_s;
+      row.codec = absl::StrFormat("%s m=%u x %u-bit (%zu B)", pr.name, pr.m,
+                                  pr.nbits, pr.bytes_per_vector);
+      Results res;
+      res.width = pr.ids_width;
+      res.ids = pr.ids;
+      ComputeRecall(res, gt_, nq, row.recall1_at,
+                    k >= 10 ? nullptr : &row.recall10);
+      if (k >= 10) {
+        // 10-R@10 from the timed pass, as for tqdb's rows.
+        Results timed;
+        timed.width = k;
+        timed.ids = pr.timed_ids;
+        double unused[kNumAt];
+        ComputeRecall(timed, gt_, nq, unused, &row.recall10);
+      }
+      emit_(row);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tqdb

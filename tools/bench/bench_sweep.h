@@ -1,0 +1,106 @@
+// What `tqdb bench` measures: for each method and bit width an IVF index
+// over the base vectors (or FAISS's PQ index at the same bytes), searched
+// with every nprobe and rescoring factor; one BenchRow a configuration
+// (recall, queries per second, build time).
+//
+// Not thread-safe: one sweep runs at a time (it times itself).
+#ifndef TQDB_TOOLS_BENCH_BENCH_SWEEP_H_
+#define TQDB_TOOLS_BENCH_BENCH_SWEEP_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "index/ivf_index.h"
+#include "index/thread_pool.h"
+#include "tools/bench/recall.h"
+#include "tools/io/matrix.h"
+
+namespace tqdb {
+
+// One measured configuration (a line of the table and of the JSON output).
+struct BenchRow {
+  std::string method;
+  uint32_t bits = 0;
+  size_t bytes_per_vector = 0;
+  uint32_t nlist = 0, nprobe = 0;
+  double rescore = 0;  // oversampling / refine factor, 0 = none
+  uint32_t k = 0;      // results per query of the timed pass
+  double recall1_at[kNumAt] = {};
+  double recall10 = 0;
+  double qps = 0, ms_per_query = 0, build_s = 0;
+  std::string codec;
+};
+
+// The run a sweep belongs to, as the outputs describe it.
+struct BenchSetup {
+  std::string label, metric;
+  size_t n = 0, d = 0, nq = 0;
+  uint32_t threads = 1;
+  std::string simd;
+  double mem_gbps = 0;
+};
+
+struct SweepOptions {
+  Metric metric = Metric::kCosine;
+  std::vector<std::string> methods;  // mse renorm prod pca pq pq8 faiss
+  std::vector<int64_t> bits;
+  uint32_t nlist = 0;             // 0 = the index's default
+  std::vector<uint32_t> nprobes;  // 0 = nlist; values above are clamped
+  std::vector<int64_t> rescores;  // 0 = none, else the oversampling factor
+  uint32_t k = 10;                // results per query of the timed pass
+  uint32_t threads = 1;
+};
+
+class BenchSweep {
+ public:
+  using Emit = std::function<void(const BenchRow&)>;
+
+  // base_m, queries_m: the vectors as the metric compares them (unit
+  // length for cosine; FAISS gets these). pool: SearchBatch's threads when
+  // options.threads > 1, else null (single Search calls). Rows go to emit.
+  BenchSweep(const SweepOptions& options, const FloatMatrix& base,
+             const FloatMatrix& queries, const std::vector<float>& base_m,
+             const std::vector<float>& queries_m, const GroundTruth& gt,
+             ThreadPool* pool, Emit emit);
+
+  // tqdb's methods: one index per method and bit width. Errors name them.
+  absl::Status RunTqdb();
+  // FAISS's IVFPQ and IVFPQFastScan (PQ and PQFastScan when nlist is 1)
+  // at the bytes of renorm at each bit width; a note on `out` when FAISS
+  // is missing or cannot match a width's bytes.
+  absl::Status RunFaiss(std::ostream& out);
+
+  // nlist of the indexes built so far (0 = none yet).
+  uint32_t nlist() const { return nlist_; }
+
+ private:
+  // nprobe values for an index of `nlist` lists: 0 -> nlist, clamped,
+  // without repeats.
+  std::vector<uint32_t> Nprobes(uint32_t nlist) const;
+  absl::Status MeasureIndex(const IvfIndex& index, const std::string& method,
+                            uint32_t bits, double build_s);
+
+  const SweepOptions options_;
+  const FloatMatrix& base_;
+  const FloatMatrix& queries_;
+  const std::vector<float>& base_m_;
+  const std::vector<float>& queries_m_;
+  const GroundTruth& gt_;
+  ThreadPool* const pool_;
+  const Emit emit_;
+  uint32_t nlist_ = 0;
+  std::map<uint32_t, size_t> renorm_bytes_;  // bits -> renorm's bytes/vector
+};
+
+// Single-thread read bandwidth in GB/s: sums a 256 MiB array, best of 2.
+double MeasureReadBandwidth();
+
+}  // namespace tqdb
+
+#endif  // TQDB_TOOLS_BENCH_BENCH_SWEEP_H_

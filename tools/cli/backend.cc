@@ -1,0 +1,301 @@
+// Backend over gRPC (proto/tqdb/v1) or over an embedded db::Database.
+#include "tools/cli/backend.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "quant/status_macros.h"
+#include "rpc/convert.h"
+#include "tqdb/v1/tqdb.grpc.pb.h"
+
+namespace tqdb {
+namespace {
+
+namespace pb = ::tqdb::v1;
+
+// ---------------------------------------------------------------------------
+// Remote
+
+class RemoteIngest final : public Ingest {
+ public:
+  RemoteIngest(pb::Points::Stub* stub, std::string collection, bool wait,
+               std::string auth)
+      : collection_(std::move(collection)), wait_(wait) {
+    if (!auth.empty()) ctx_.AddMetadata("authorization", auth);
+    writer_ = stub->UpsertStream(&ctx_, &resp_);
+  }
+  ~RemoteIngest() override {
+    if (!finished_) Finish().IgnoreError();
+  }
+
+  absl::Status Send(std::vector<Point> batch) override {
+    pb::UpsertRequest req;
+    req.set_collection(collection_);
+    req.set_wait(wait_);
+    for (Point& p : batch) ToProto(std::move(p), req.add_points());
+    if (!writer_->Write(req)) {
+      // The server ended the stream: Finish() has its reason.
+      auto r = Finish();
+      return r.ok() ? absl::UnavailableError("the server closed the stream")
+                    : r.status();
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<uint64_t> Finish() override {
+    if (finished_)
+      return status_.ok() ? absl::StatusOr<uint64_t>(stored_)
+                          : absl::StatusOr<uint64_t>(status_);
+    finished_ = true;
+    writer_->WritesDone();
+    status_ = FromGrpc(writer_->Finish());
+    stored_ = resp_.upserted();
+    if (!status_.ok()) return status_;
+    return stored_;
+  }
+
+ private:
+  grpc::ClientContext ctx_;
+  pb::UpsertResponse resp_;
+  std::unique_ptr<grpc::ClientWriter<pb::UpsertRequest>> writer_;
+  const std::string collection_;
+  const bool wait_;
+  bool finished_ = false;
+  absl::Status status_;
+  uint64_t stored_ = 0;
+};
+
+class RemoteBackend final : public Backend {
+ public:
+  RemoteBackend(std::string address, std::string api_key)
+      : address_(std::move(address)) {
+    if (!api_key.empty()) auth_ = "Bearer " + api_key;
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(256 << 20);
+    args.SetMaxSendMessageSize(256 << 20);
+    channel_ = grpc::CreateCustomChannel(
+        address_, grpc::InsecureChannelCredentials(), args);
+    collections_ = pb::Collections::NewStub(channel_);
+    points_ = pb::Points::NewStub(channel_);
+  }
+
+  absl::Status CheckReachable() {
+    if (!channel_->WaitForConnected(std::chrono::system_clock::now() +
+                                    std::chrono::seconds(5))) {
+      return absl::UnavailableError(absl::StrCat(
+          "no tqdb server answers at ", address_,
+          " (start one with: tqdb serve --data DIR --listen ", address_, ")"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<CollectionInfo> Create(const CollectionConfig& c) override {
+    pb::CreateCollectionRequest req;
+    TQ_RETURN_IF_ERROR(ToProto(c, &req));
+    pb::CollectionInfo resp;
+    auto ctx = Context();
+    TQ_RETURN_IF_ERROR(FromGrpc(collections_->Create(ctx.get(), req, &resp)));
+    return FromProto(resp);
+  }
+
+  absl::StatusOr<CollectionInfo> Info(const std::string& name) override {
+    pb::GetCollectionRequest req;
+    req.set_name(name);
+    pb::CollectionInfo resp;
+    auto ctx = Context();
+    TQ_RETURN_IF_ERROR(FromGrpc(collections_->Get(ctx.get(), req, &resp)));
+    return FromProto(resp);
+  }
+
+  absl::StatusOr<std::vector<CollectionInfo>> List() override {
+    pb::ListCollectionsResponse resp;
+    auto ctx = Context();
+    TQ_RETURN_IF_ERROR(FromGrpc(
+        collections_->List(ctx.get(), pb::ListCollectionsRequest(), &resp)));
+    std::vector<CollectionInfo> out;
+    for (const auto& c : resp.collections()) out.push_back(FromProto(c));
+    return out;
+  }
+
+  absl::Status Drop(const std::string& name) override {
+    pb::DeleteCollectionRequest req;
+    req.set_name(name);
+    pb::DeleteCollectionResponse resp;
+    auto ctx = Context();
+    return FromGrpc(collections_->Delete(ctx.get(), req, &resp));
+  }
+
+  absl::StatusOr<CollectionInfo> Train(const std::string& name,
+                                       bool if_outgrown) override {
+    pb::TrainCollectionRequest req;
+    req.set_name(name);
+    pb::CollectionInfo resp;
+    {
+      auto ctx = Context();
+      TQ_RETURN_IF_ERROR(FromGrpc(collections_->Train(ctx.get(), req, &resp)));
+    }
+    if (if_outgrown && resp.retrain_recommended()) {
+      req.set_retrain(true);
+      auto ctx = Context();
+      TQ_RETURN_IF_ERROR(FromGrpc(collections_->Train(ctx.get(), req, &resp)));
+    }
+    return FromProto(resp);
+  }
+
+  absl::StatusOr<std::unique_ptr<Ingest>> StartIngest(
+      const std::string& collection, bool wait) override {
+    return std::unique_ptr<Ingest>(
+        new RemoteIngest(points_.get(), collection, wait, auth_));
+  }
+
+  absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
+                                          absl::Span<const float> query,
+                                          const QueryOptions& o,
+                                          bool with_payload) override {
+    pb::SearchRequest req;
+    req.set_collection(collection);
+    req.mutable_vector()->Add(query.begin(), query.end());
+    ToProto(o, &req);
+    req.set_with_payload(with_payload);
+    pb::SearchResponse resp;
+    auto ctx = Context();
+    TQ_RETURN_IF_ERROR(FromGrpc(points_->Search(ctx.get(), req, &resp)));
+    std::vector<Hit> hits;
+    for (const auto& p : resp.points()) {
+      hits.push_back({p.id(), p.score(), p.payload()});
+    }
+    return hits;
+  }
+
+  absl::Status Close() override { return absl::OkStatus(); }
+  std::string Describe() const override { return "server " + address_; }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> Context() const {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    if (!auth_.empty()) ctx->AddMetadata("authorization", auth_);
+    return ctx;
+  }
+
+  const std::string address_;
+  std::string auth_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pb::Collections::Stub> collections_;
+  std::unique_ptr<pb::Points::Stub> points_;
+};
+
+// ---------------------------------------------------------------------------
+// Embedded
+
+class EmbeddedIngest final : public Ingest {
+ public:
+  EmbeddedIngest(std::shared_ptr<Collection> c, bool wait)
+      : c_(std::move(c)), wait_(wait) {}
+  absl::Status Send(std::vector<Point> batch) override {
+    TQ_RETURN_IF_ERROR(c_->Upsert(batch, wait_));
+    stored_ += batch.size();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<uint64_t> Finish() override { return stored_; }
+
+ private:
+  std::shared_ptr<Collection> c_;
+  const bool wait_;
+  uint64_t stored_ = 0;
+};
+
+class EmbeddedBackend final : public Backend {
+ public:
+  explicit EmbeddedBackend(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  ~EmbeddedBackend() override { Close().IgnoreError(); }
+
+  absl::StatusOr<CollectionInfo> Create(const CollectionConfig& c) override {
+    return db_->CreateCollection(c);
+  }
+  absl::StatusOr<CollectionInfo> Info(const std::string& name) override {
+    TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(name));
+    return c->Info();
+  }
+  absl::StatusOr<std::vector<CollectionInfo>> List() override {
+    std::vector<CollectionInfo> out;
+    for (const std::string& n : db_->ListCollections()) {
+      TQ_ASSIGN_OR_RETURN(CollectionInfo i, Info(n));
+      out.push_back(std::move(i));
+    }
+    return out;
+  }
+  absl::Status Drop(const std::string& name) override {
+    return db_->DropCollection(name);
+  }
+  absl::StatusOr<CollectionInfo> Train(const std::string& name,
+                                       bool if_outgrown) override {
+    TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(name));
+    c->WaitForTraining();
+    TQ_RETURN_IF_ERROR(c->Train());
+    TQ_ASSIGN_OR_RETURN(CollectionInfo info, c->Info());
+    if (if_outgrown && info.retrain_recommended) {
+      TQ_RETURN_IF_ERROR(c->Retrain());
+      TQ_ASSIGN_OR_RETURN(info, c->Info());
+    }
+    return info;
+  }
+  absl::StatusOr<std::unique_ptr<Ingest>> StartIngest(
+      const std::string& collection, bool wait) override {
+    TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(collection));
+    return std::unique_ptr<Ingest>(new EmbeddedIngest(std::move(c), wait));
+  }
+  absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
+                                          absl::Span<const float> query,
+                                          const QueryOptions& o,
+                                          bool with_payload) override {
+    TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(collection));
+    TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> ns, c->Search(query, o));
+    std::vector<Hit> hits;
+    std::vector<uint64_t> ids;
+    for (const Neighbor& n : ns) {
+      hits.push_back({n.id, n.score, ""});
+      ids.push_back(n.id);
+    }
+    if (with_payload && !ids.empty()) {
+      TQ_ASSIGN_OR_RETURN(std::vector<Record> recs, c->Get(ids, false, true));
+      for (const Record& r : recs) {
+        for (Hit& h : hits) {
+          if (h.id == r.id) h.payload = r.payload;
+        }
+      }
+    }
+    return hits;
+  }
+  absl::Status Close() override { return db_->Close(); }
+  std::string Describe() const override { return "data " + db_->dir(); }
+
+ private:
+  std::unique_ptr<Database> db_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Backend>> Backend::Connect(
+    const std::string& address, const std::string& api_key) {
+  std::string key = api_key;
+  if (key.empty()) {
+    if (const char* e = std::getenv("TQDB_API_KEY")) key = e;
+  }
+  auto b = std::make_unique<RemoteBackend>(address, key);
+  TQ_RETURN_IF_ERROR(b->CheckReachable());
+  return std::unique_ptr<Backend>(std::move(b));
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> Backend::Embedded(
+    const std::string& dir, bool create_if_missing) {
+  DatabaseOptions o;
+  o.create_if_missing = create_if_missing;
+  TQ_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(dir, o));
+  return std::unique_ptr<Backend>(new EmbeddedBackend(std::move(db)));
+}
+
+}  // namespace tqdb

@@ -1,0 +1,79 @@
+// Where the CLI's commands go: a running tqdb server (gRPC) or a data
+// directory opened in process (embedded, no server). Both speak db/ types so
+// that `tqdb ingest|search|collections` work the same either way.
+//
+// Errors: absl::Status with the server's code and message (remote) or the
+// database's (embedded); an unreachable server is Unavailable naming the
+// address. Not thread-safe: one command uses one Backend from one thread.
+#ifndef TQDB_TOOLS_CLI_BACKEND_H_
+#define TQDB_TOOLS_CLI_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "db/db.h"
+
+namespace tqdb {
+
+struct Hit {
+  uint64_t id = 0;
+  float score = 0;
+  std::string payload;  // when asked for
+};
+
+// Sends batches of one ingest. Each Send is one all-or-nothing batch.
+// Remote: the batches go over one UpsertStream, and are committed as they
+// arrive; Finish() returns how many points the server stored (so after an
+// error the caller knows exactly what is in). Embedded: each Send commits.
+class Ingest {
+ public:
+  virtual ~Ingest() = default;
+  virtual absl::Status Send(std::vector<Point> batch) = 0;
+  // Ends the ingest; returns the points stored by it. Call once.
+  virtual absl::StatusOr<uint64_t> Finish() = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // A server at host:port. api_key: "" = none (TQDB_API_KEY in the
+  // environment is used when empty). Checks that the server answers (health
+  // check within 5 s): Unavailable otherwise.
+  static absl::StatusOr<std::unique_ptr<Backend>> Connect(
+      const std::string& address, const std::string& api_key);
+  // The database in `dir` (created when create_if_missing).
+  static absl::StatusOr<std::unique_ptr<Backend>> Embedded(
+      const std::string& dir, bool create_if_missing);
+
+  virtual absl::StatusOr<CollectionInfo> Create(
+      const CollectionConfig& config) = 0;
+  virtual absl::StatusOr<CollectionInfo> Info(const std::string& name) = 0;
+  virtual absl::StatusOr<std::vector<CollectionInfo>> List() = 0;
+  virtual absl::Status Drop(const std::string& name) = 0;
+  // Trains now (blocking) if untrained; with `if_outgrown`, also rebuilds
+  // the centroids of a trained collection whose info recommends it (grown
+  // past its training, or imbalanced lists). Embedded: first waits for a
+  // background training.
+  virtual absl::StatusOr<CollectionInfo> Train(const std::string& name,
+                                               bool if_outgrown) = 0;
+  virtual absl::StatusOr<std::unique_ptr<Ingest>> StartIngest(
+      const std::string& collection, bool wait) = 0;
+  virtual absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
+                                                  absl::Span<const float> query,
+                                                  const QueryOptions& options,
+                                                  bool with_payload) = 0;
+  // Flushes and closes (embedded); idempotent.
+  virtual absl::Status Close() = 0;
+  // "server ADDR" or "data DIR", for messages.
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace tqdb
+
+#endif  // TQDB_TOOLS_CLI_BACKEND_H_

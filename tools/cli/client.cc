@@ -1,0 +1,78 @@
+#include "tools/cli/client.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "quant/status_macros.h"
+#include "tools/io/readers.h"
+
+namespace tqdb {
+
+const FlagSpec& TargetFlags() {
+  static const FlagSpec* spec =
+      new FlagSpec{{"server", "data", "api-key-file"}, {}};
+  return *spec;
+}
+
+const char kTargetHelp[] =
+    "  --server HOST:PORT     a running tqdb server, or\n"
+    "  --data DIR             a data directory opened in process (no server)\n"
+    "  --api-key-file F       API key for the server (else $TQDB_API_KEY)\n";
+
+absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const Flags& f,
+                                                     bool create_if_missing) {
+  if (f.Has("server") == f.Has("data")) {
+    return absl::InvalidArgumentError(
+        "give exactly one of --server HOST:PORT and --data DIR");
+  }
+  if (f.Has("data")) {
+    return Backend::Embedded(f.GetString("data"), create_if_missing);
+  }
+  std::string key;
+  if (f.Has("api-key-file")) {
+    TQ_ASSIGN_OR_RETURN(key, ReadApiKeyFile(f.GetString("api-key-file")));
+  }
+  return Backend::Connect(f.GetString("server"), key);
+}
+
+const FlagSpec& CreateFlags() {
+  static const FlagSpec* spec =
+      new FlagSpec{{"dim", "metric", "method", "bits", "nlist", "seed"},
+                   {"no-store-vectors"}};
+  return *spec;
+}
+
+absl::StatusOr<CollectionConfig> ConfigFromFlags(const Flags& f,
+                                                 const std::string& name,
+                                                 const std::string& input,
+                                                 uint32_t input_dim) {
+  CollectionConfig c;
+  c.name = name;
+  TQ_ASSIGN_OR_RETURN(const int64_t d, f.GetInt("dim", input_dim, 1, kMaxDim));
+  if (d == 0) return absl::InvalidArgumentError("--dim D is required");
+  if (input_dim != 0 && d != input_dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        input, ": dimension ", input_dim, " does not match --dim ", d));
+  }
+  c.dim = static_cast<uint32_t>(d);
+  TQ_ASSIGN_OR_RETURN(c.metric, ParseMetric(f.GetString("metric", "cosine")));
+  c.method = f.GetString("method", "renorm");
+  static const std::set<std::string> kMethods = {"renorm", "mse", "prod", "pca",
+                                                 "pq"};
+  if (!kMethods.count(c.method)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--method: '", c.method, "' is not one of renorm, mse, prod, pca, pq"));
+  }
+  TQ_ASSIGN_OR_RETURN(const int64_t bits, f.GetInt("bits", 4, 1, 8));
+  TQ_ASSIGN_OR_RETURN(const int64_t nlist, f.GetInt("nlist", 0, 0, 1 << 20));
+  c.bits = static_cast<uint32_t>(bits);
+  c.nlist = static_cast<uint32_t>(nlist);
+  if (f.Has("seed")) {
+    TQ_ASSIGN_OR_RETURN(const int64_t seed, f.GetInt("seed", 0, 1, INT64_MAX));
+    c.seed = static_cast<uint64_t>(seed);
+  }
+  c.store_vectors = !f.Has("no-store-vectors");
+  return c;
+}
+
+}  // namespace tqdb

@@ -1,0 +1,43 @@
+// What the client subcommands (collections, search, ingest) share: where
+// they go (--server HOST:PORT, or --data DIR in process) and how they
+// configure a new collection (--dim, --metric, --method, ...).
+#ifndef TQDB_TOOLS_CLI_CLIENT_H_
+#define TQDB_TOOLS_CLI_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "db/db.h"
+#include "tools/cli/backend.h"
+#include "tools/cli/flags.h"
+
+namespace tqdb {
+
+// --server, --data, --api-key-file.
+const FlagSpec& TargetFlags();
+// Their lines in a usage text.
+extern const char kTargetHelp[];
+
+// The backend --server or --data names (exactly one of them);
+// --api-key-file's key for a server. InvalidArgument for a bad
+// combination.
+absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const Flags& flags,
+                                                     bool create_if_missing);
+
+// --dim, --metric, --method, --bits, --nlist, --seed, --no-store-vectors.
+const FlagSpec& CreateFlags();
+
+// The config of a new collection `name` from CreateFlags(). `input` and
+// `input_dim`: the file the collection is created for (ingest --create),
+// whose dimension --dim defaults to and must match; "" and 0 for none
+// (--dim required). InvalidArgument naming the flag (and the file).
+absl::StatusOr<CollectionConfig> ConfigFromFlags(const Flags& flags,
+                                                 const std::string& name,
+                                                 const std::string& input,
+                                                 uint32_t input_dim);
+
+}  // namespace tqdb
+
+#endif  // TQDB_TOOLS_CLI_CLIENT_H_

@@ -1,0 +1,169 @@
+// tqdb collections: list, info, create, train and drop collections, over a
+// server (--server) or a data directory (--data).
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "tools/cli/backend.h"
+#include "tools/cli/client.h"
+#include "tools/cli/commands.h"
+#include "tools/cli/output.h"
+
+namespace tqdb {
+namespace {
+
+constexpr char kCommand[] = "collections";
+
+constexpr char kUsage[] =
+    "usage: tqdb collections (--server HOST:PORT | --data DIR) [ACTION] "
+    "[--json]\n"
+    "\n"
+    "actions:\n"
+    "  list                   all collections (default)\n"
+    "  info NAME              settings, counts, training and list stats\n"
+    "  create NAME --dim D [--metric cosine|ip|l2] [--method renorm|mse|prod|"
+    "pca|pq]\n"
+    "         [--bits B] [--nlist N] [--seed S] [--no-store-vectors]\n"
+    "  train NAME [--retrain] train the index now (blocking); --retrain\n"
+    "                         rebuilds the centroids of a trained one\n"
+    "  drop NAME              delete the collection and its points\n"
+    "Flags and the action may come in any order; '--' ends the flags.\n"
+    "\n"
+    "flags:\n"
+    "%s"
+    "  --json                 machine-readable output (info: one object)\n";
+
+nlohmann::json InfoJson(const CollectionInfo& i) {
+  const CollectionConfig& c = i.config;
+  return {{"name", c.name},
+          {"dim", c.dim},
+          {"metric", MetricName(c.metric)},
+          {"method", c.method},
+          {"bits", c.bits},
+          {"store_vectors", c.store_vectors},
+          {"count", i.count},
+          {"trained", i.trained},
+          {"training", i.training},
+          {"nlist", i.nlist},
+          {"configured_nlist", c.nlist},
+          {"train_threshold", c.train_threshold},
+          {"bytes_per_vector", i.code_bytes},
+          {"disk_bytes_per_vector", i.disk_bytes_per_vector},
+          {"list_min", i.lists.min_size},
+          {"list_max", i.lists.max_size},
+          {"imbalance", i.imbalance},
+          {"tombstones", i.lists.tombstones},
+          {"retrain_recommended", i.retrain_recommended},
+          {"retrain_reason", i.retrain_reason},
+          {"last_training_error", i.last_training_error}};
+}
+
+void PrintList(const std::vector<CollectionInfo>& list, bool json,
+               const Backend& b, std::ostream& out) {
+  if (json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& i : list) arr.push_back(InfoJson(i));
+    out << arr.dump() << "\n";
+    return;
+  }
+  if (list.empty()) {
+    out << "no collections (" << b.Describe() << ")\n";
+    return;
+  }
+  out << absl::StrFormat("%-24s %6s %-7s %-10s %12s %-8s %6s %9s\n", "name",
+                         "dim", "metric", "quantizer", "count", "trained",
+                         "nlist", "bytes/vec");
+  for (const auto& i : list) {
+    out << absl::StrFormat(
+        "%-24s %6d %-7s %-10s %12s %-8s %6d %9d\n", i.config.name, i.config.dim,
+        MetricName(i.config.metric),
+        absl::StrCat(i.config.method, "/", i.config.bits, "b"),
+        Thousands(i.count),
+        i.trained ? "yes" : (i.training ? "training" : "no"), i.nlist,
+        i.code_bytes);
+  }
+}
+
+void PrintInfo(const CollectionInfo& info, bool json, std::ostream& out) {
+  const nlohmann::json j = InfoJson(info);
+  if (json) {
+    out << j.dump() << "\n";
+    return;
+  }
+  for (const auto& [k, v] : j.items()) {
+    out << absl::StrFormat("%-22s %s\n", k,
+                           v.is_string() ? v.get<std::string>() : v.dump());
+  }
+}
+
+}  // namespace
+
+const FlagSpec& CollectionsFlags() {
+  static const FlagSpec* spec = new FlagSpec(
+      TargetFlags().And(CreateFlags()).And({{}, {"json", "retrain"}, true}));
+  return *spec;
+}
+
+int RunCollections(const std::vector<std::string>& args, std::ostream& out,
+                   std::ostream& err) {
+  int exit_code;
+  std::optional<Flags> flags = ParseCommandLine(
+      kCommand, args, CollectionsFlags(), absl::StrFormat(kUsage, kTargetHelp),
+      out, err, &exit_code);
+  if (!flags) return exit_code;
+  const std::vector<std::string>& pos = flags->positionals();
+  const std::string action = pos.empty() ? "list" : pos[0];
+  const bool needs_name = action != "list";
+  if (action != "list" && action != "info" && action != "drop" &&
+      action != "create" && action != "train") {
+    return UsageError(kCommand, absl::StrCat("unknown action '", action, "'"),
+                      err);
+  }
+  if (pos.size() != (needs_name ? 2u : 1u) &&
+      !(action == "list" && pos.empty())) {
+    return UsageError(
+        kCommand,
+        absl::StrCat(action, needs_name ? " takes one collection name"
+                                        : " takes no argument"),
+        err);
+  }
+  const std::string name = needs_name ? pos[1] : "";
+  const bool json = flags->Has("json");
+  auto backend = OpenBackend(*flags, action == "create");
+  if (!backend.ok()) return Fail(kCommand, backend.status(), err);
+  Backend& b = **backend;
+  if (action == "list") {
+    auto list = b.List();
+    if (!list.ok()) return Fail(kCommand, list.status(), err);
+    PrintList(*list, json, b, out);
+  } else if (action == "drop") {
+    absl::Status s = b.Drop(name);
+    if (!s.ok()) return Fail(kCommand, s, err);
+    if (json) {
+      out << nlohmann::json{{"dropped", name}}.dump() << "\n";
+    } else {
+      out << "dropped collection '" << name << "'\n";
+    }
+  } else {  // info, create, train
+    absl::StatusOr<CollectionInfo> info;
+    if (action == "create") {
+      auto cfg = ConfigFromFlags(*flags, name, "", 0);
+      if (!cfg.ok()) return Fail(kCommand, cfg.status(), err);
+      info = b.Create(*cfg);
+    } else if (action == "train") {
+      info = b.Train(name, flags->Has("retrain"));
+    } else {
+      info = b.Info(name);
+    }
+    if (!info.ok()) return Fail(kCommand, info.status(), err);
+    PrintInfo(*info, json, out);
+  }
+  absl::Status closed = b.Close();
+  return closed.ok() ? kExitOk : Fail(kCommand, closed, err);
+}
+
+}  // namespace tqdb

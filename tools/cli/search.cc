@@ -1,0 +1,194 @@
+// tqdb search: the nearest neighbours of one query vector, given on the
+// command line (--vector) or as a row of a vector file (--query-file).
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "tools/cli/backend.h"
+#include "tools/cli/client.h"
+#include "tools/cli/commands.h"
+#include "tools/cli/output.h"
+#include "tools/io/readers.h"
+
+namespace tqdb {
+namespace {
+
+constexpr char kCommand[] = "search";
+
+constexpr char kUsage[] =
+    "usage: tqdb search --collection C (--server HOST:PORT | --data DIR)\n"
+    "                   (--vector \"0.1,0.2,...\" | --query-file F [--row N])"
+    " [flags]\n"
+    "\n"
+    "Nearest neighbours of one query vector, best first.\n"
+    "\n"
+    "flags:\n"
+    "%s"
+    "  --collection C         the collection (required)\n"
+    "  --vector V             the query, comma-separated numbers\n"
+    "  --query-file F         read the query from a vector file (any format\n"
+    "                         tqdb ingest reads), row --row N (0-based,\n"
+    "                         default 0)\n"
+    "  --format F             the query file's format when its extension "
+    "does\n"
+    "                         not say\n"
+    "  --k K                  neighbours (default 10)\n"
+    "  --nprobe N             lists probed (default 16; 0 = all)\n"
+    "  --exact                brute force over the stored vectors\n"
+    "  --rescore              rerank k * oversampling candidates exactly\n"
+    "  --oversampling X       (default 4)\n"
+    "  --with-payload         print payloads (default on in the table)\n"
+    "  --json                 one JSON object\n";
+
+// The numbers of --vector; InvalidArgument naming the bad one.
+absl::StatusOr<std::vector<float>> ParseVector(const std::string& text) {
+  std::vector<float> q;
+  int col = 0;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    ++col;
+    float v;
+    if (!absl::SimpleAtof(absl::StripAsciiWhitespace(part), &v) ||
+        !std::isfinite(v)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--vector: value ", col, " ('", part, "') is not a finite number"));
+    }
+    q.push_back(v);
+  }
+  return q;
+}
+
+// Row `row` (0-based) of the vector file `path`; errors name the file.
+absl::StatusOr<std::vector<float>> ReadQueryRow(const std::string& path,
+                                                const std::string& format,
+                                                uint64_t row) {
+  ReaderOptions ro;
+  ro.format = format;
+  auto reader = VectorReader::Open(path, ro);
+  if (!reader.ok()) return reader.status();
+  if (row > 0) {
+    if (absl::Status s = (*reader)->Skip(row); !s.ok()) return s;
+  }
+  VectorBatch batch;
+  auto n = (*reader)->Next(1, &batch);
+  if (!n.ok()) return n.status();
+  if (*n == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no row ", row));
+  }
+  return std::move(batch.vectors);
+}
+
+nlohmann::json PayloadJson(const std::string& payload) {
+  if (payload.empty()) return nullptr;
+  if (nlohmann::json::accept(payload)) return nlohmann::json::parse(payload);
+  return payload;  // opaque bytes: as a string
+}
+
+void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
+               const std::string& source, uint32_t k, double ms, bool json,
+               std::ostream& out) {
+  if (json) {
+    nlohmann::json res = nlohmann::json::array();
+    for (const Hit& h : hits) {
+      res.push_back({{"id", h.id},
+                     {"score", h.score},
+                     {"payload", PayloadJson(h.payload)}});
+    }
+    out << nlohmann::json{{"collection", coll},
+                          {"k", k},
+                          {"time_ms", ms},
+                          {"results", res}}
+               .dump()
+        << "\n";
+    return;
+  }
+  out << absl::StrFormat("%d neighbours of %s in '%s' (%.2f ms)\n", hits.size(),
+                         source, coll, ms);
+  out << absl::StrFormat("%4s  %20s  %10s  %s\n", "rank", "id", "score",
+                         "payload");
+  int rank = 0;
+  for (const Hit& h : hits) {
+    std::string p = h.payload;
+    if (p.size() > 60) p = p.substr(0, 57) + "...";
+    out << absl::StrFormat("%4d  %20d  %10.4f  %s\n", ++rank, h.id, h.score, p);
+  }
+}
+
+}  // namespace
+
+const FlagSpec& SearchFlags() {
+  static const FlagSpec* spec = new FlagSpec(
+      TargetFlags().And({{"collection", "vector", "query-file", "row", "format",
+                          "k", "nprobe", "oversampling"},
+                         {"exact", "rescore", "with-payload", "json"}}));
+  return *spec;
+}
+
+int RunSearch(const std::vector<std::string>& args, std::ostream& out,
+              std::ostream& err) {
+  int exit_code;
+  std::optional<Flags> flags = ParseCommandLine(
+      kCommand, args, SearchFlags(), absl::StrFormat(kUsage, kTargetHelp), out,
+      err, &exit_code);
+  if (!flags) return exit_code;
+  if (!flags->Has("collection")) {
+    return UsageError(kCommand, "--collection is required", err);
+  }
+  if (flags->Has("vector") == flags->Has("query-file")) {
+    return UsageError(kCommand, "give exactly one of --vector and --query-file",
+                      err);
+  }
+  QueryOptions o;
+  auto k = flags->GetInt("k", 10, 1, 100000);
+  auto nprobe = flags->GetInt("nprobe", 16, 0, 1 << 20);
+  auto os = flags->GetDouble("oversampling", 4.0);
+  auto row = flags->GetInt("row", 0, 0, INT64_MAX);
+  for (const absl::Status& s :
+       {k.status(), nprobe.status(), os.status(), row.status()}) {
+    if (!s.ok()) return UsageError(kCommand, s, err);
+  }
+  o.k = static_cast<uint32_t>(*k);
+  o.nprobe = static_cast<uint32_t>(*nprobe);
+  o.exact = flags->Has("exact");
+  o.rescore = flags->Has("rescore");
+  o.oversampling = static_cast<float>(*os);
+
+  std::vector<float> q;
+  std::string source;
+  if (flags->Has("vector")) {
+    auto parsed = ParseVector(flags->GetString("vector"));
+    if (!parsed.ok()) return UsageError(kCommand, parsed.status(), err);
+    q = std::move(*parsed);
+    source = "--vector";
+  } else {
+    const std::string path = flags->GetString("query-file");
+    auto read = ReadQueryRow(path, flags->GetString("format"),
+                             static_cast<uint64_t>(*row));
+    if (!read.ok()) return InputError(kCommand, read.status(), err);
+    q = std::move(*read);
+    source = absl::StrCat(path, " row ", *row);
+  }
+  auto backend = OpenBackend(*flags, false);
+  if (!backend.ok()) return Fail(kCommand, backend.status(), err);
+  const std::string coll = flags->GetString("collection");
+  const bool payload = true;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto hits = (*backend)->Search(coll, q, o, payload);
+  const double ms = std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now() - t0)
+                        .count();
+  if (!hits.ok()) return Fail(kCommand, hits.status(), err);
+  PrintHits(*hits, coll, source, o.k, ms, flags->Has("json"), out);
+  absl::Status closed = (*backend)->Close();
+  return closed.ok() ? kExitOk : Fail(kCommand, closed, err);
+}
+
+}  // namespace tqdb

@@ -1,0 +1,159 @@
+// tqdb serve: the gRPC server over a data directory (rpc/server.h).
+#include <signal.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "db/db.h"
+#include "quant/status_macros.h"
+#include "rpc/server.h"
+#include "tools/cli/commands.h"
+#include "tools/cli/flags.h"
+#include "tools/cli/output.h"
+
+namespace tqdb {
+namespace {
+
+constexpr char kCommand[] = "serve";
+
+constexpr char kUsage[] =
+    "usage: tqdb serve --data DIR [flags]\n"
+    "\n"
+    "Serves the database in DIR (created if missing) over gRPC: services\n"
+    "tqdb.v1.Collections, tqdb.v1.Points, tqdb.v1.Snapshots\n"
+    "(proto/tqdb/v1/tqdb.proto), grpc.health.v1.Health and reflection.\n"
+    "SIGTERM/SIGINT stop it cleanly: no new calls, calls in flight finish\n"
+    "(up to --grace seconds), the database is flushed and closed, exit 0.\n"
+    "\n"
+    "flags:\n"
+    "  --data DIR             database directory (required)\n"
+    "  --listen HOST:PORT     address (default 127.0.0.1:7700; port 0 = any\n"
+    "                         free port, printed on start)\n"
+    "  --port-file F          write the bound port to F once serving\n"
+    "  --api-key-file F       require 'authorization: Bearer <key>' (the\n"
+    "                         file's first line) on every tqdb.v1 call\n"
+    "  --tls-cert C --tls-key K  serve TLS with these PEM files\n"
+    "  --max-receive-mb N     largest request message (default 64)\n"
+    "  --max-batch N          points per upsert message (default 10000)\n"
+    "  --max-limit N          largest search limit (default 10000)\n"
+    "  --threads N            search/training threads (default: all cores)\n"
+    "  --snapshot-dir D       where snapshots go (default DIR/snapshots)\n"
+    "  --grace S              seconds calls in flight get at shutdown "
+    "(default 30)\n";
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+const FlagSpec& ServeFlags() {
+  static const FlagSpec* spec =
+      new FlagSpec{{"data", "listen", "port-file", "api-key-file", "tls-cert",
+                    "tls-key", "max-receive-mb", "max-batch", "max-limit",
+                    "threads", "snapshot-dir", "grace"},
+                   {}};
+  return *spec;
+}
+
+int RunServe(const std::vector<std::string>& args, std::ostream& out,
+             std::ostream& err) {
+  int exit_code;
+  std::optional<Flags> flags = ParseCommandLine(kCommand, args, ServeFlags(),
+                                                kUsage, out, err, &exit_code);
+  if (!flags) return exit_code;
+  if (!flags->Has("data")) {
+    return UsageError(kCommand, "--data DIR is required", err);
+  }
+  ServerOptions so;
+  so.listen = flags->GetString("listen", so.listen);
+  so.snapshot_dir = flags->GetString("snapshot-dir");
+  DatabaseOptions dbo;
+  auto max_mb = flags->GetInt("max-receive-mb", 64, 1, 2047);
+  auto max_batch = flags->GetInt("max-batch", 10000, 1, 1000000);
+  auto max_limit = flags->GetInt("max-limit", 10000, 1, 1000000);
+  auto threads = flags->GetInt("threads", 0, 0, 1024);
+  auto grace = flags->GetDouble("grace", 30);
+  for (const absl::Status& s :
+       {max_mb.status(), max_batch.status(), max_limit.status(),
+        threads.status(), grace.status()}) {
+    if (!s.ok()) return UsageError(kCommand, s, err);
+  }
+  so.max_receive_bytes = size_t(*max_mb) << 20;
+  so.max_limit = static_cast<uint32_t>(*max_limit);
+  dbo.max_batch = static_cast<size_t>(*max_batch);
+  dbo.threads = static_cast<uint32_t>(*threads);
+  if (flags->Has("api-key-file")) {
+    auto key = ReadApiKeyFile(flags->GetString("api-key-file"));
+    if (!key.ok()) return InputError(kCommand, key.status(), err);
+    so.api_key = *key;
+  }
+  if (flags->Has("tls-cert") != flags->Has("tls-key")) {
+    return UsageError(kCommand, "--tls-cert and --tls-key go together", err);
+  }
+  if (flags->Has("tls-cert")) {
+    auto cert = ReadWholeFile(flags->GetString("tls-cert"));
+    auto key = ReadWholeFile(flags->GetString("tls-key"));
+    if (!cert.ok()) return InputError(kCommand, cert.status(), err);
+    if (!key.ok()) return InputError(kCommand, key.status(), err);
+    so.tls_cert_pem = *cert;
+    so.tls_key_pem = *key;
+  }
+
+  // Block the stop signals in every thread (gRPC's and RocksDB's threads
+  // inherit the mask), and wait for them here.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  const std::string dir = flags->GetString("data");
+  auto db = Database::Open(dir, dbo);
+  if (!db.ok()) return Fail(kCommand, db.status(), err);
+  auto server = Server::Start(db->get(), so);
+  if (!server.ok()) {
+    (*db)->Close().IgnoreError();
+    return Fail(kCommand, server.status(), err);
+  }
+  out << "tqdb serving " << (*db)->dir() << " on " << (*server)->address()
+      << (so.api_key.empty() ? "" : " (API key required)")
+      << (so.tls_cert_pem.empty() ? "" : " (TLS)") << std::endl;
+  if (flags->Has("port-file")) {
+    const std::string pf = flags->GetString("port-file");
+    std::ofstream f(pf + ".tmp");
+    f << (*server)->port() << "\n";
+    f.close();
+    if (!f || std::rename((pf + ".tmp").c_str(), pf.c_str()) != 0) {
+      err << "tqdb serve: cannot write " << pf << "\n";
+    }
+  }
+
+  int sig = 0;
+  sigwait(&stop, &sig);
+  out << "tqdb serve: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+      << ", finishing calls in flight" << std::endl;
+  (*server)->Shutdown(absl::Seconds(*grace));
+  (*server)->Wait();
+  server->reset();
+  absl::Status closed = (*db)->Close();
+  if (!closed.ok()) {
+    Fail(kCommand, WithContext(closed, "closing the database"), err);
+    return kExitFailure;
+  }
+  out << "tqdb serve: stopped cleanly" << std::endl;
+  return kExitOk;
+}
+
+}  // namespace tqdb
