@@ -74,6 +74,13 @@ void CollectionImpl::StopTraining() {
   }
 }
 
+void CollectionImpl::ResumeTraining() {
+  absl::MutexLock wl(&write_mu_);
+  if (dropped_) return;
+  next_auto_train_ = 0;  // a failed training is tried again now
+  MaybeStartBackgroundTraining();
+}
+
 bool CollectionImpl::AutoNlistOutgrown(uint64_t n,
                                        uint64_t trained_count) const {
   return config_.nlist == 0 && config_.store_vectors && trained_count > 0 &&

@@ -9,10 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "db/db_impl.h"
+#include "db/info_log.h"
 #include "db/rocks_util.h"
 #include "quant/coding.h"
 #include "quant/status_macros.h"
 #include "rocksdb/cache.h"
+#include "rocksdb/env.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
@@ -168,6 +170,13 @@ absl::Status DatabaseImpl::LoadCollections() {
   return FromRocks(it->status(), dir + ": meta");
 }
 
+void DatabaseImpl::ResumeTrainings() {
+  absl::ReaderMutexLock life(&core_->life_mu);
+  if (core_->closed || core_->closing) return;
+  absl::MutexLock l(&mu_);
+  for (auto& [name, c] : collections_) c->ResumeTraining();
+}
+
 absl::StatusOr<CollectionInfo> DatabaseImpl::CreateCollection(
     const CollectionConfig& config) {
   CollectionConfig c = config;
@@ -304,6 +313,7 @@ absl::Status DatabaseImpl::Close() {
     absl::MutexLock l(&mu_);
     for (auto& [name, c] : collections_) c->StopTraining();
   }
+  if (core_->recovery) core_->recovery->Stop();
   absl::MutexLock life(&core_->life_mu);
   absl::Status status;
   if (core_->db != nullptr) {
@@ -311,7 +321,13 @@ absl::Status DatabaseImpl::Close() {
         core_->cf, core_->cf + dbformat::kNumCfs);
     rocksdb::FlushOptions fo;
     fo.wait = true;
-    status = FromRocks(core_->db->Flush(fo, flush), core_->dir + ": flush");
+    rocksdb::Status fs = core_->db->Flush(fo, flush);
+    if (!fs.ok() && core_->db->Resume().ok()) {
+      // A storage error the recovery thread had not cleared yet (say, a
+      // compaction that ran out of space): once more after resuming.
+      fs = core_->db->Flush(fo, flush);
+    }
+    status = FromRocks(fs, core_->dir + ": flush");
     if (status.ok()) {
       status = FromRocks(core_->db->SyncWAL(), core_->dir + ": sync");
     }
@@ -365,6 +381,20 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   core->dir = dir;
   core->options = options;
   rocksdb::DBOptions dbo;
+  if (options.file_system) {
+    core->env = rocksdb::NewCompositeEnv(options.file_system);
+    dbo.env = core->env.get();
+  }
+  // RocksDB's own info log aborts the process once a log line fails to be
+  // written (db/info_log.h); this one drops the line instead.
+  dbo.info_log = std::make_shared<InfoLog>(options.file_system
+                                               ? options.file_system
+                                               : rocksdb::FileSystem::Default(),
+                                           dir, dbo.info_log_level);
+  // Storage errors: writes resume by themselves (db/storage_recovery.h).
+  core->recovery = std::make_shared<StorageRecovery>();
+  dbo.listeners.push_back(core->recovery);
+  dbo.max_bgerror_resume_count = 0;  // StorageRecovery is the one recovery
   dbo.create_if_missing = fresh;
   dbo.create_missing_column_families = fresh;
   dbo.paranoid_checks = true;
@@ -461,6 +491,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
         << dir << ": column family 'meta'";
   }
   TQ_RETURN_IF_ERROR(impl->LoadCollections());
+  DatabaseImpl* db = impl.get();  // outlives the thread: Close stops it
+  core->recovery->Start(raw, [db] { db->ResumeTrainings(); });
   return std::unique_ptr<Database>(std::move(impl));
 }
 

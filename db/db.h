@@ -35,6 +35,13 @@
 // FailedPrecondition for a directory written by a newer format version or an
 // operation the collection's settings rule out. No exception escapes.
 //
+// Storage faults: when the disk is full (ResourceExhausted) or fails
+// (Unavailable: EIO on a write or an fsync, a failed flush), writes fail and
+// reads go on; nothing acknowledged is lost, and writes resume by themselves
+// once the storage works again, without reopening (db/storage_recovery.h).
+// A failed write is never half applied. Nothing aborts the process, however
+// the disk fails (RocksDB's info log is replaced: db/info_log.h).
+//
 // Thread-safety: Database and Collection methods may be called concurrently
 // from any threads: searches run concurrently with each other and with
 // writes; writes to one collection are serialized. Close() waits for calls
@@ -54,6 +61,10 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "index/types.h"
+
+namespace rocksdb {
+class FileSystem;
+}  // namespace rocksdb
 
 namespace tqdb {
 
@@ -84,6 +95,11 @@ struct DatabaseOptions {
   size_t block_cache_bytes = size_t{32} << 20;
   size_t write_buffer_bytes = size_t{64} << 20;
   int max_background_jobs = 2;
+  // The file system the database's files go through; null = the local one
+  // (rocksdb::FileSystem::Default()). For tests (tests/db/fault_fs.h wraps
+  // the local one to inject faults) and for embedding with a custom
+  // rocksdb::FileSystem. Shared with the caller, kept until Close().
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 struct CollectionConfig {

@@ -24,6 +24,7 @@
 #include "db/db.h"
 #include "db/flat_store.h"
 #include "db/format.h"
+#include "db/storage_recovery.h"
 #include "index/ivf_index.h"
 #include "index/thread_pool.h"
 #include "quant/status_macros.h"
@@ -43,6 +44,12 @@ namespace dbimpl {
 struct DbCore {
   std::string dir;
   DatabaseOptions options;
+  // The Env over options.file_system (null: RocksDB's default Env); must
+  // outlive db.
+  std::unique_ptr<rocksdb::Env> env;
+  // Resumes writes after storage errors (db/storage_recovery.h); a listener
+  // of db. Stopped by Close before db closes.
+  std::shared_ptr<StorageRecovery> recovery;
   // Open from Database::Open to Close. Public calls use it while they hold
   // life_mu shared; background trainings, which hold no lock, are stopped
   // by Close before it takes life_mu exclusively to close it.
@@ -98,6 +105,10 @@ class CollectionImpl : public Collection,
 
   // For the database: stops training (joins the background thread).
   void StopTraining();
+  // For the database: starts the background training the collection's size
+  // calls for, if background training is on. After a storage recovery (the
+  // error may have failed one).
+  void ResumeTraining();
   // Marks the handle dropped and appends the deletion of all its data to
   // `batch` (called with training stopped).
   void MarkDropped(rocksdb::WriteBatch* batch);
@@ -204,6 +215,9 @@ class DatabaseImpl : public Database {
   ~DatabaseImpl() override;
 
   absl::Status LoadCollections();
+  // CollectionImpl::ResumeTraining on every collection (after a storage
+  // recovery).
+  void ResumeTrainings();
 
   absl::StatusOr<CollectionInfo> CreateCollection(
       const CollectionConfig& config) override;

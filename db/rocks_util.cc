@@ -13,11 +13,19 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view context) {
   const std::string msg = absl::StrCat(context, ": ", s.ToString());
   if (s.IsCorruption()) return absl::DataLossError(msg);
   if (s.IsIOError()) {
-    if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
+    if (s.IsNoSpace()) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          msg,
+          " (the disk is full: writes resume by themselves once space "
+          "is freed; reads go on)"));
+    }
     if (s.IsPathNotFound() || absl::StrContains(s.ToString(), "No such file")) {
       return absl::DataLossError(msg);
     }
-    return absl::InternalError(msg);
+    // The storage failed (EIO, a failed fsync): transient as far as the
+    // caller can tell; writes resume by themselves once it works again
+    // (db/storage_recovery.h).
+    return absl::UnavailableError(msg);
   }
   if (s.IsNotFound()) return absl::NotFoundError(msg);
   if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);

@@ -19,7 +19,8 @@
 namespace tqdb {
 namespace dbtest {
 
-// A fresh directory under /tmp, removed (recursively) on destruction.
+// A fresh directory under /tmp, removed (recursively) on destruction, unless
+// TQDB_KEEP_TMP is set in the environment (to look at a failed test's files).
 class TempDir {
  public:
   TempDir() {
@@ -29,7 +30,9 @@ class TempDir {
   }
   ~TempDir() {
     std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    if (getenv("TQDB_KEEP_TMP") == nullptr) {
+      std::filesystem::remove_all(path_, ec);
+    }
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
