@@ -493,6 +493,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   TQ_RETURN_IF_ERROR(impl->LoadCollections());
   DatabaseImpl* db = impl.get();  // outlives the thread: Close stops it
   core->recovery->Start(raw, [db] { db->ResumeTrainings(); });
+  // A first training interrupted by a crash (or never started: the process
+  // ended first) starts again now, not at the next write, which may never
+  // come.
+  impl->ResumeTrainings();
   return std::unique_ptr<Database>(std::move(impl));
 }
 

@@ -27,7 +27,9 @@
 // With an automatic nlist (0) and stored vectors, the background thread also
 // retrains by itself each time the collection has grown retrain_growth times
 // past its last training, so that nlist follows the data (a collection
-// trained at 1,000 points does not stay at nlist 25 for a million).
+// trained at 1,000 points does not stay at nlist 25 for a million). Open
+// starts the trainings that are due (one a crash interrupted), without
+// waiting for a write.
 //
 // Errors: InvalidArgument (naming the point index and id) for bad input,
 // NotFound for unknown collections, ResourceExhausted for batches over

@@ -106,8 +106,9 @@ class CollectionImpl : public Collection,
   // For the database: stops training (joins the background thread).
   void StopTraining();
   // For the database: starts the background training the collection's size
-  // calls for, if background training is on. After a storage recovery (the
-  // error may have failed one).
+  // calls for, if background training is on. After open (a crash may have
+  // interrupted the first training, and no write may come to start it
+  // again) and after a storage recovery (the error may have failed one).
   void ResumeTraining();
   // Marks the handle dropped and appends the deletion of all its data to
   // `batch` (called with training stopped).
@@ -215,8 +216,8 @@ class DatabaseImpl : public Database {
   ~DatabaseImpl() override;
 
   absl::Status LoadCollections();
-  // CollectionImpl::ResumeTraining on every collection (after a storage
-  // recovery).
+  // CollectionImpl::ResumeTraining on every collection (after open and after
+  // a storage recovery).
   void ResumeTrainings();
 
   absl::StatusOr<CollectionInfo> CreateCollection(
