@@ -84,6 +84,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::ExactFromStorage(
 absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
     const State& st, const float* query, const QueryOptions& o) const {
   TQ_RETURN_IF_ERROR(CheckQuery(query, config_.dim, o));
+  TQ_RETURN_IF_ERROR(CheckQueryDirection(query, config_));
   if (!st.index) {
     // Untrained: exact, from memory while the vectors fit the budget, else
     // from storage (where they always are until the first training).
@@ -92,7 +93,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
     }
     return ExactFromStorage(query, o);
   }
-  TQ_RETURN_IF_ERROR(CheckTrainedQuery(o, config_, st.index->nlist()));
+  TQ_RETURN_IF_ERROR(CheckTrainedQuery(o, config_));
   if (o.exact) return ExactFromStorage(query, o);
   // Validated above: the index takes the options as they are (it clamps
   // nprobe to its nlist) and does not scan the query again.
@@ -104,11 +105,27 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
   return r;
 }
 
+namespace {
+
+// What a search with options `o` over `index` (null: untrained) does.
+void Describe(const IvfIndex* index, const QueryOptions& o, SearchInfo* info) {
+  info->exact = index == nullptr || o.exact;
+  info->nprobe_used = 0;
+  if (!info->exact) {
+    const uint32_t nlist = index->nlist();
+    info->nprobe_used = o.nprobe == 0 || o.nprobe > nlist ? nlist : o.nprobe;
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<Neighbor>> CollectionImpl::Search(
     absl::Span<const float> query, const QueryOptions& o) const {
   TQ_LIFE_GUARD();
   TQ_RETURN_IF_ERROR(CheckQueryDim(query.size(), config_));
-  return SearchOne(state(), query.data(), o);
+  const State st = state();
+  if (o.info != nullptr) Describe(st.index.get(), o, o.info);
+  return SearchOne(st, query.data(), o);
 }
 
 absl::StatusOr<std::vector<std::vector<Neighbor>>> CollectionImpl::SearchBatch(
@@ -118,6 +135,7 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> CollectionImpl::SearchBatch(
   TQ_RETURN_IF_ERROR(CheckBatchDim(queries.size(), d));
   const size_t nq = queries.size() / d;
   const State st = state();
+  if (o.info != nullptr) Describe(st.index.get(), o, o.info);
   std::vector<std::vector<Neighbor>> out(nq);
   std::vector<absl::Status> errs(nq);
   core_->pool->ParallelFor(nq, [&](size_t i) {

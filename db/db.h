@@ -139,11 +139,20 @@ struct Record {
   std::string payload;
 };
 
+// What a search did (QueryOptions::info).
+struct SearchInfo {
+  // Lists probed: the asked nprobe clamped to the active index's nlist (0
+  // asks for all); 0 when the search was exact (untrained, or exact).
+  uint32_t nprobe_used = 0;
+  bool exact = false;  // brute force over the stored vectors
+};
+
 // The search parameters of index/types.h (k, nprobe, exact, rescore,
 // oversampling, filter, cancelled), as the database reads them, plus its own.
 // Passed down to the index as they are. Differences:
-//  - nprobe: clamped to the active index's nlist (0 = all), unless
-//    strict_nprobe; ignored while untrained.
+//  - nprobe: clamped to the active index's nlist (0 = all); ignored while
+//    untrained. A collection's nlist changes when it retrains, so a fixed
+//    nprobe keeps working; `info` says what was used.
 //  - exact: over the stored vectors (always the case while untrained).
 //  - rescore: reranks k * oversampling index candidates by exact score on
 //    the stored vectors.
@@ -152,9 +161,9 @@ struct Record {
 //    then stops with Cancelled.
 // The raw vectors (SearchParams::store) are the collection's own.
 struct QueryOptions : SearchParams {
-  // true: nprobe > nlist of the active index is InvalidArgument instead of
-  // being clamped (the gRPC API's contract).
-  bool strict_nprobe = false;
+  // Optional, an output: when set, the search fills it in (SearchBatch: once
+  // for all its queries, which share the options).
+  SearchInfo* info = nullptr;
 
  private:
   using SearchParams::store;  // set by the database, not by its callers

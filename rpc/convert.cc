@@ -227,10 +227,7 @@ void ToProto(const Neighbor& in, pb::ScoredPoint* out) {
 QueryOptions FromProto(const pb::SearchRequest& in) {
   QueryOptions o;
   o.k = in.limit();
-  if (in.params().nprobe() != 0) {
-    o.nprobe = in.params().nprobe();
-    o.strict_nprobe = true;
-  }
+  if (in.params().nprobe() != 0) o.nprobe = in.params().nprobe();
   o.exact = in.params().exact();
   o.rescore = in.params().rescore();
   if (in.params().oversampling() != 0) {

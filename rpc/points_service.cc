@@ -67,10 +67,13 @@ std::function<bool()> CancelCheck(grpc::ServerContextBase* ctx) {
   };
 }
 
-// The options of one search request, polling the call for cancellation.
-QueryOptions Options(const pb::SearchRequest& q, grpc::ServerContextBase* ctx) {
+// The options of one search request, polling the call for cancellation and
+// filling `info`.
+QueryOptions Options(const pb::SearchRequest& q, grpc::ServerContextBase* ctx,
+                     SearchInfo* info) {
   QueryOptions o = FromProto(q);
   o.cancelled = CancelCheck(ctx);
+  o.info = info;
   return o;
 }
 
@@ -245,9 +248,11 @@ grpc::Status PointsService::DoSearch(grpc::ServerContextBase* ctx,
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
     TQ_RETURN_IF_ERROR(ValidateSearch(*req, context_->options()));
+    SearchInfo info;
     TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
-                        c->Search(req->vector(), Options(*req, ctx)));
+                        c->Search(req->vector(), Options(*req, ctx, &info)));
     TQ_RETURN_IF_ERROR(Fill(*req, *c, hits, resp));
+    resp->set_nprobe_used(info.nprobe_used);
     resp->set_time_ms(MsSince(t0));
     return absl::OkStatus();
   });
@@ -263,6 +268,7 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
     const int n = req->searches_size();
     const uint32_t d = c->config().dim;
     std::vector<std::vector<Neighbor>> hits;
+    std::vector<SearchInfo> info(n);
     if (Uniform(*req, d)) {
       // One call: the database spreads the queries over its threads.
       std::vector<float> all(size_t{d} * n);
@@ -270,21 +276,23 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
         std::copy(req->searches(i).vector().begin(),
                   req->searches(i).vector().end(), all.begin() + size_t{d} * i);
       }
-      TQ_ASSIGN_OR_RETURN(hits,
-                          c->SearchBatch(all, Options(req->searches(0), ctx)));
+      TQ_ASSIGN_OR_RETURN(
+          hits, c->SearchBatch(all, Options(req->searches(0), ctx, &info[0])));
+      std::fill(info.begin() + 1, info.end(), info[0]);
     } else {
       hits.resize(n);
       for (int i = 0; i < n; ++i) {
         const pb::SearchRequest& q = req->searches(i);
-        auto r = c->Search(q.vector(), Options(q, ctx));
+        auto r = c->Search(q.vector(), Options(q, ctx, &info[i]));
         TQ_RETURN_IF_ERROR(r.status()) << "search " << i;
         hits[i] = *std::move(r);
       }
     }
     resp->mutable_results()->Reserve(n);
     for (int i = 0; i < n; ++i) {
-      TQ_RETURN_IF_ERROR(
-          Fill(req->searches(i), *c, hits[i], resp->add_results()));
+      pb::SearchResponse* r = resp->add_results();
+      TQ_RETURN_IF_ERROR(Fill(req->searches(i), *c, hits[i], r));
+      r->set_nprobe_used(info[i].nprobe_used);
     }
     resp->set_time_ms(MsSince(t0));
     return absl::OkStatus();

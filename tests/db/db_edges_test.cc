@@ -1,12 +1,14 @@
 // Edges of the database's contract that users met (issue 17): a training
 // that a crash interrupted, a zero query vector under cosine, nprobe above
 // nlist, echoed user input, concurrent create and drop of one name.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "db/db.h"
 #include "gtest/gtest.h"
 #include "tests/db/db_test_util.h"
@@ -77,6 +79,86 @@ TEST(DbEdges, NoTrainingAtOpenWithoutBackgroundTraining) {
   c = *db->GetCollection("c");
   c->WaitForTraining();
   EXPECT_FALSE(c->Info()->trained);
+}
+
+// Upsert rejects the zero vector under cosine; so does a search, the same
+// way (it used to return arbitrary ids with score 0), trained or not, in a
+// batch or alone. Other metrics take it.
+TEST(DbEdges, ZeroQueryUnderCosineIsRejected) {
+  TempDir dir;
+  auto db = OpenDb(dir.path(), /*background=*/false);
+  for (Metric m : {Metric::kCosine, Metric::kInnerProduct, Metric::kL2}) {
+    CollectionConfig cfg;
+    cfg.name = MetricName(m);
+    cfg.dim = kDim;
+    cfg.metric = m;
+    cfg.nlist = 4;
+    ASSERT_TRUE(db->CreateCollection(cfg).ok());
+    auto c = *db->GetCollection(cfg.name);
+    ASSERT_TRUE(c->Upsert(MakePoints(0, 300, kDim), true).ok());
+    const std::vector<float> zero(kDim, 0.0f);
+    for (bool trained : {false, true}) {
+      SCOPED_TRACE(absl::StrCat(cfg.name, trained ? " trained" : ""));
+      if (trained) {
+        ASSERT_TRUE(c->Train().ok());
+      }
+      auto r = c->Search(zero, QueryOptions());
+      std::vector<float> two = dbtest::VectorFor(1, 0, kDim);
+      two.insert(two.end(), zero.begin(), zero.end());
+      auto batch = c->SearchBatch(two, QueryOptions());
+      if (m != Metric::kCosine) {
+        EXPECT_TRUE(r.ok()) << r.status();
+        EXPECT_TRUE(batch.ok()) << batch.status();
+        continue;
+      }
+      EXPECT_EQ(r.status().message(),
+                "vector is zero: a zero vector has no direction (metric "
+                "cosine)");
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_EQ(batch.status().message(),
+                "query 1: vector is zero: a zero vector has no direction "
+                "(metric cosine)");
+    }
+  }
+}
+
+// nprobe above nlist is clamped, and the search says what it probed.
+TEST(DbEdges, SearchReportsTheNprobeItUsed) {
+  TempDir dir;
+  auto db = OpenDb(dir.path(), /*background=*/false);
+  CollectionConfig cfg;
+  cfg.name = "c";
+  cfg.dim = kDim;
+  cfg.nlist = 4;
+  ASSERT_TRUE(db->CreateCollection(cfg).ok());
+  auto c = *db->GetCollection("c");
+  ASSERT_TRUE(c->Upsert(MakePoints(0, 300, kDim), true).ok());
+  const std::vector<float> q = dbtest::VectorFor(9, 0, kDim);
+  SearchInfo info;
+  QueryOptions o;
+  o.info = &info;
+  o.nprobe = 16;
+  ASSERT_TRUE(c->Search(q, o).ok());
+  EXPECT_TRUE(info.exact);  // untrained
+  EXPECT_EQ(info.nprobe_used, 0u);
+  ASSERT_TRUE(c->Train().ok());
+  for (uint32_t nprobe : {16u, 4u, 3u, 0u}) {
+    o.nprobe = nprobe;
+    auto r = c->Search(q, o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ((*r)[0].id, 9u);
+    EXPECT_FALSE(info.exact);
+    EXPECT_EQ(info.nprobe_used, nprobe == 0 ? 4u : std::min(nprobe, 4u));
+  }
+  o.nprobe = 2;
+  std::vector<float> two = q;
+  two.insert(two.end(), q.begin(), q.end());
+  ASSERT_TRUE(c->SearchBatch(two, o).ok());
+  EXPECT_EQ(info.nprobe_used, 2u);
+  o.exact = true;
+  ASSERT_TRUE(c->Search(q, o).ok());
+  EXPECT_TRUE(info.exact);
+  EXPECT_EQ(info.nprobe_used, 0u);
 }
 
 }  // namespace

@@ -345,13 +345,12 @@ TEST_F(RpcPointsTest, SearchErrors) {
   Train();
   {
     pb::SearchRequest r = good();
-    r.mutable_params()->set_nprobe(9);  // nlist is 8
-    const grpc::Status s = Search(r, &resp);
-    EXPECT_CODE(s, INVALID_ARGUMENT);
-    EXPECT_NE(s.error_message().find("exceeds nlist 8"), std::string::npos)
-        << s.error_message();
-    r.mutable_params()->set_nprobe(8);
-    EXPECT_TRUE(Search(r, &resp).ok());
+    r.mutable_params()->set_nprobe(9);  // nlist is 8: clamped
+    ASSERT_TRUE(Search(r, &resp).ok());
+    EXPECT_EQ(resp.nprobe_used(), 8u);
+    r.mutable_params()->set_nprobe(3);
+    ASSERT_TRUE(Search(r, &resp).ok());
+    EXPECT_EQ(resp.nprobe_used(), 3u);
   }
 }
 

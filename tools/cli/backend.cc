@@ -155,7 +155,8 @@ class RemoteBackend final : public Backend {
   absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
                                           absl::Span<const float> query,
                                           const QueryOptions& o,
-                                          bool with_payload) override {
+                                          bool with_payload,
+                                          SearchInfo* info) override {
     pb::SearchRequest req;
     req.set_collection(collection);
     req.mutable_vector()->Add(query.begin(), query.end());
@@ -164,6 +165,10 @@ class RemoteBackend final : public Backend {
     pb::SearchResponse resp;
     auto ctx = Context();
     TQ_RETURN_IF_ERROR(FromGrpc(points_->Search(ctx.get(), req, &resp)));
+    if (info != nullptr) {
+      info->nprobe_used = resp.nprobe_used();
+      info->exact = resp.nprobe_used() == 0;
+    }
     std::vector<Hit> hits;
     for (const auto& p : resp.points()) {
       hits.push_back({p.id(), p.score(), p.payload()});
@@ -250,9 +255,12 @@ class EmbeddedBackend final : public Backend {
   }
   absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
                                           absl::Span<const float> query,
-                                          const QueryOptions& o,
-                                          bool with_payload) override {
+                                          const QueryOptions& options,
+                                          bool with_payload,
+                                          SearchInfo* info) override {
     TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(collection));
+    QueryOptions o = options;
+    o.info = info;
     TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> ns, c->Search(query, o));
     std::vector<Hit> hits;
     std::vector<uint64_t> ids;

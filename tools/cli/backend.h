@@ -64,10 +64,12 @@ class Backend {
                                                bool if_outgrown) = 0;
   virtual absl::StatusOr<std::unique_ptr<Ingest>> StartIngest(
       const std::string& collection, bool wait) = 0;
+  // *info (optional): what the search did (the nprobe it used).
   virtual absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
                                                   absl::Span<const float> query,
                                                   const QueryOptions& options,
-                                                  bool with_payload) = 0;
+                                                  bool with_payload,
+                                                  SearchInfo* info) = 0;
   // Flushes and closes (embedded); idempotent.
   virtual absl::Status Close() = 0;
   // "server ADDR" or "data DIR", for messages.

