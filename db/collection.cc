@@ -125,6 +125,10 @@ absl::StatusOr<std::vector<Record>> CollectionImpl::Get(
 
 absl::StatusOr<CollectionInfo> CollectionImpl::Info() const {
   TQ_LIFE_GUARD();
+  return InfoLocked();
+}
+
+CollectionInfo CollectionImpl::InfoLocked() const {
   const State st = state();
   CollectionInfo info;
   info.config = config_;

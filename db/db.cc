@@ -180,48 +180,47 @@ void DatabaseImpl::ResumeTrainings() {
 absl::StatusOr<CollectionInfo> DatabaseImpl::CreateCollection(
     const CollectionConfig& config) {
   CollectionConfig c = config;
-  std::shared_ptr<CollectionImpl> coll;
-  {
-    absl::ReaderMutexLock life(&core_->life_mu);
-    if (core_->closed) {
-      return absl::FailedPreconditionError("database is closed");
-    }
-    TQ_RETURN_IF_ERROR(ValidateConfig(&c));
-    absl::MutexLock l(&mu_);
-    if (collections_.count(c.name)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("collection '", c.name, "' already exists"));
-    }
-    std::string v;
-    TQ_RETURN_IF_ERROR(
-        FromRocks(core_->db->Get(rocksdb::ReadOptions(), core_->meta(),
-                                 std::string(dbformat::kNextCidKey), &v),
-                  core_->dir + ": meta next_cid"));
-    if (v.size() != 4) {
-      return absl::DataLossError(core_->dir + ": meta next_cid is malformed");
-    }
-    const uint32_t cid =
-        DecodeFixed32(reinterpret_cast<const uint8_t*>(v.data()));
-    if (cid == 0xFFFFFFFFu) {
-      return absl::ResourceExhaustedError("collection ids exhausted");
-    }
-    dbformat::CollectionRecord r;
-    r.cid = cid;
-    r.config = c;
-    rocksdb::WriteBatch batch;
-    std::string next;
-    PutFixed32(&next, cid + 1);
-    batch.Put(core_->meta(), std::string(dbformat::kNextCidKey), next);
-    batch.Put(core_->meta(), dbformat::CollectionKey(c.name),
-              dbformat::EncodeRecord(r));
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    TQ_RETURN_IF_ERROR(FromRocks(core_->db->Write(wo, &batch),
-                                 core_->dir + ": create collection"));
-    coll = std::make_shared<CollectionImpl>(core_, r);
-    collections_[c.name] = coll;
+  absl::ReaderMutexLock life(&core_->life_mu);
+  if (core_->closed) {
+    return absl::FailedPreconditionError("database is closed");
   }
-  return coll->Info();
+  TQ_RETURN_IF_ERROR(ValidateConfig(&c));
+  absl::MutexLock l(&mu_);
+  if (collections_.count(c.name)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("collection '", c.name, "' already exists"));
+  }
+  std::string v;
+  TQ_RETURN_IF_ERROR(
+      FromRocks(core_->db->Get(rocksdb::ReadOptions(), core_->meta(),
+                               std::string(dbformat::kNextCidKey), &v),
+                core_->dir + ": meta next_cid"));
+  if (v.size() != 4) {
+    return absl::DataLossError(core_->dir + ": meta next_cid is malformed");
+  }
+  const uint32_t cid =
+      DecodeFixed32(reinterpret_cast<const uint8_t*>(v.data()));
+  if (cid == 0xFFFFFFFFu) {
+    return absl::ResourceExhaustedError("collection ids exhausted");
+  }
+  dbformat::CollectionRecord r;
+  r.cid = cid;
+  r.config = c;
+  rocksdb::WriteBatch batch;
+  std::string next;
+  PutFixed32(&next, cid + 1);
+  batch.Put(core_->meta(), std::string(dbformat::kNextCidKey), next);
+  batch.Put(core_->meta(), dbformat::CollectionKey(c.name),
+            dbformat::EncodeRecord(r));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  TQ_RETURN_IF_ERROR(FromRocks(core_->db->Write(wo, &batch),
+                               core_->dir + ": create collection"));
+  auto coll = std::make_shared<CollectionImpl>(core_, r);
+  collections_[c.name] = coll;
+  // Before mu_ is released: a drop right after must not make this
+  // successful create report the collection dropped.
+  return coll->InfoLocked();
 }
 
 absl::Status DatabaseImpl::DropCollection(const std::string& name) {

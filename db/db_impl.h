@@ -99,6 +99,10 @@ class CollectionImpl : public Collection,
       absl::Span<const float> queries,
       const QueryOptions& options) const override;
   absl::StatusOr<CollectionInfo> Info() const override;
+  // Info() for a caller that holds life_mu and has checked the handle (the
+  // database, answering a create with the collection it made even if a drop
+  // follows at once).
+  CollectionInfo InfoLocked() const ABSL_SHARED_LOCKS_REQUIRED(core_->life_mu);
   absl::Status Train() override;
   absl::Status Retrain() override;
   void WaitForTraining() override;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "db/db.h"
 #include "gtest/gtest.h"
 #include "tests/db/db_test_util.h"
@@ -159,6 +160,57 @@ TEST(DbEdges, SearchReportsTheNprobeItUsed) {
   ASSERT_TRUE(c->Search(q, o).ok());
   EXPECT_TRUE(info.exact);
   EXPECT_EQ(info.nprobe_used, 0u);
+}
+
+// Create and drop of one name race: a create that succeeded returns the new
+// collection's info (it used to read it after releasing the lock, and a
+// drop in between made the successful create report NotFound "was
+// dropped"). Every outcome is one of: created, already exists; dropped, not
+// found.
+TEST(DbEdges, CreateRacingDropNeverReportsItsOwnCollectionDropped) {
+  TempDir dir;
+  auto db = OpenDb(dir.path(), /*background=*/false);
+  CollectionConfig cfg;
+  cfg.name = "x";
+  cfg.dim = kDim;
+  // More threads than cores, so that a creator is often preempted between
+  // its create and what follows.
+  constexpr int kThreads = 4, kRounds = 1500;
+  std::atomic<int> created{0}, dropped{0}, bad{0}, creating{kThreads};
+  absl::Mutex mu;
+  std::string bad_message;
+  auto note = [&](const absl::Status& s) {
+    absl::MutexLock l(&mu);
+    if (bad++ == 0) bad_message = s.ToString();
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kRounds; ++i) {
+        auto info = db->CreateCollection(cfg);
+        if (info.ok()) {
+          ++created;
+        } else if (!absl::IsAlreadyExists(info.status())) {
+          note(info.status());
+        }
+      }
+      --creating;
+    });
+    threads.emplace_back([&] {
+      while (creating > 0) {
+        const absl::Status s = db->DropCollection("x");
+        if (s.ok()) {
+          ++dropped;
+        } else if (!absl::IsNotFound(s)) {
+          note(s);
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0) << "first: " << bad_message;
+  EXPECT_GT(created.load(), 0);
+  EXPECT_GT(dropped.load(), 0);
 }
 
 }  // namespace

@@ -5,7 +5,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -124,6 +127,52 @@ TEST_F(RpcEdgesTest, NprobeAboveNlistIsClampedAndReported) {
   ASSERT_EQ(bresp.results_size(), 2);
   EXPECT_EQ(bresp.results(0).nprobe_used(), 4u);
   EXPECT_EQ(bresp.results(1).nprobe_used(), 2u);
+}
+
+// Collections.Create and Delete of one name from several clients at once: a
+// create answers OK (with the new collection's info) or ALREADY_EXISTS, a
+// delete OK or NOT_FOUND; a successful create is never reported NOT_FOUND
+// "was dropped".
+TEST_F(RpcEdgesTest, CreateRacingDeleteOfOneName) {
+  constexpr int kThreads = 3, kRounds = 300;
+  std::atomic<int> creating{kThreads}, created{0}, unexpected{0};
+  std::mutex mu;
+  std::string first;
+  auto note = [&](const grpc::Status& s) {
+    std::lock_guard<std::mutex> l(mu);
+    if (unexpected++ == 0) first = s.error_message();
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kRounds; ++i) {
+        grpc::ClientContext ctx;
+        pb::CollectionInfo info;
+        const grpc::Status s = ts_.collections().Create(
+            &ctx, CreateReq("x", kDim, pb::METRIC_L2), &info);
+        if (s.ok()) {
+          ++created;
+          if (info.name() != "x") note(s);
+        } else if (s.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
+          note(s);
+        }
+      }
+      --creating;
+    });
+    threads.emplace_back([&] {
+      while (creating > 0) {
+        grpc::ClientContext ctx;
+        pb::DeleteCollectionRequest req;
+        req.set_name("x");
+        pb::DeleteCollectionResponse resp;
+        const grpc::Status s = ts_.collections().Delete(&ctx, req, &resp);
+        if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND) note(s);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(unexpected.load(), 0) << "first: " << first;
+  EXPECT_GT(created.load(), 0);
 }
 
 }  // namespace
