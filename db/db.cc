@@ -12,6 +12,7 @@
 #include "db/info_log.h"
 #include "db/rocks_util.h"
 #include "quant/coding.h"
+#include "quant/echo.h"
 #include "quant/status_macros.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/env.h"
@@ -67,8 +68,9 @@ bool ValidName(const std::string& name) {
 // Fills derived settings and rejects bad ones.
 absl::Status ValidateConfig(CollectionConfig* c) {
   if (!ValidName(c->name)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "collection name '", c->name, "' must match [A-Za-z0-9_-]{1,64}"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("collection name '", EchoInput(c->name),
+                     "' must match [A-Za-z0-9_-]{1,64}"));
   }
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(
@@ -80,7 +82,7 @@ absl::Status ValidateConfig(CollectionConfig* c) {
   if (static_cast<uint32_t>(c->metric) > 2) return bad("unknown metric");
   if (c->method != "renorm" && c->method != "mse" && c->method != "prod" &&
       c->method != "pca" && c->method != "pq") {
-    return bad(absl::StrCat("method '", c->method,
+    return bad(absl::StrCat("method '", EchoInput(c->method),
                             "' is not one of renorm, mse, prod, pca, pq"));
   }
   if (c->bits < 1 || c->bits > 8) {
@@ -243,7 +245,7 @@ absl::StatusOr<std::shared_ptr<CollectionImpl>> DatabaseImpl::Find(
   auto it = collections_.find(name);
   if (it == collections_.end()) {
     return absl::NotFoundError(
-        absl::StrCat("collection '", name, "' not found"));
+        absl::StrCat("collection '", EchoInput(name), "' not found"));
   }
   return it->second;
 }

@@ -28,7 +28,8 @@ class ServiceContext {
 
   // Runs `body` after authentication and returns its status as the call's:
   // Cancelled becomes DEADLINE_EXCEEDED or CANCELLED by what the call saw,
-  // an exception RESOURCE_EXHAUSTED (out of memory) or INTERNAL.
+  // an exception RESOURCE_EXHAUSTED (out of memory) or INTERNAL; a message
+  // over 1 KB is cut there (with "...").
   grpc::Status Call(grpc::ServerContextBase* ctx,
                     const std::function<absl::Status()>& body) const;
 

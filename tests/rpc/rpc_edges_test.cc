@@ -175,5 +175,73 @@ TEST_F(RpcEdgesTest, CreateRacingDeleteOfOneName) {
   EXPECT_GT(created.load(), 0);
 }
 
+// User input echoed in an error is capped: a 10,000-character collection
+// name used to come back as a 1 MB grpc-message (the name echoed in nested
+// contexts), which the client saw as RESOURCE_EXHAUSTED instead of the error.
+TEST_F(RpcEdgesTest, EchoedInputIsCapped) {
+  const std::string name(10000, 'n');
+  auto expect_capped = [&](const grpc::Status& s, grpc::StatusCode code,
+                           const char* what) {
+    SCOPED_TRACE(what);
+    EXPECT_EQ(s.error_code(), code) << s.error_message().substr(0, 200);
+    EXPECT_LT(s.error_message().size(), 400u);
+    EXPECT_NE(s.error_message().find("nnnn..."), std::string::npos)
+        << s.error_message().substr(0, 200);
+  };
+  {
+    grpc::ClientContext ctx;
+    pb::GetCollectionRequest req;
+    req.set_name(name);
+    pb::CollectionInfo info;
+    expect_capped(ts_.collections().Get(&ctx, req, &info),
+                  grpc::StatusCode::NOT_FOUND, "Get");
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::CollectionInfo info;
+    expect_capped(ts_.collections().Create(
+                      &ctx, CreateReq(name, kDim, pb::METRIC_L2), &info),
+                  grpc::StatusCode::INVALID_ARGUMENT, "Create");
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::UpsertResponse resp;
+    expect_capped(ts_.points().Upsert(&ctx, UpsertReq(name, 0, 1, kDim), &resp),
+                  grpc::StatusCode::NOT_FOUND, "Upsert");
+  }
+  {
+    pb::SearchResponse resp;
+    expect_capped(Search(SearchReq(name, VectorFor(1, 0, kDim), 1), &resp),
+                  grpc::StatusCode::NOT_FOUND, "Search");
+  }
+  {
+    pb::SearchBatchRequest batch;
+    batch.set_collection("c");
+    *batch.add_searches() = SearchReq(name, VectorFor(1, 0, kDim), 1);
+    grpc::ClientContext ctx;
+    pb::SearchBatchResponse resp;
+    expect_capped(ts_.points().SearchBatch(&ctx, batch, &resp),
+                  grpc::StatusCode::INVALID_ARGUMENT, "SearchBatch");
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::CreateSnapshotRequest req;
+    req.set_collection(name);
+    pb::SnapshotDescription resp;
+    expect_capped(ts_.snapshots().Create(&ctx, req, &resp),
+                  grpc::StatusCode::NOT_FOUND, "Snapshots.Create");
+  }
+  {
+    // A long stream: the batch label and the count stay short too.
+    grpc::ClientContext ctx;
+    pb::UpsertResponse resp;
+    auto writer = ts_.points().UpsertStream(&ctx, &resp);
+    writer->Write(UpsertReq(name, 0, 1, kDim));
+    writer->WritesDone();
+    expect_capped(writer->Finish(), grpc::StatusCode::NOT_FOUND,
+                  "UpsertStream");
+  }
+}
+
 }  // namespace
 }  // namespace tqdb
