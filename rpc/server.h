@@ -72,7 +72,8 @@ class Server {
  public:
   // Binds and starts serving. InvalidArgument for bad options (unreadable
   // TLS material, half a TLS pair), Unavailable when the address cannot be
-  // bound. `db` is not owned.
+  // bound, saying why ("address in use": one server a port, SO_REUSEPORT
+  // is off). `db` is not owned.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       Database* db, const ServerOptions& options);
 

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/rpc/rpc_test_util.h"
 
@@ -241,6 +242,34 @@ TEST_F(RpcEdgesTest, EchoedInputIsCapped) {
     expect_capped(writer->Finish(), grpc::StatusCode::NOT_FOUND,
                   "UpsertStream");
   }
+}
+
+// A second server on a port another one holds fails to start (it used to
+// start and share the port through SO_REUSEPORT, clients' connections split
+// between the two).
+TEST(RpcPortTest, BusyPortFailsToStart) {
+  TestServer first;
+  dbtest::TempDir dir;
+  auto db = Database::Open(dir.sub("db"), DatabaseOptions());
+  ASSERT_TRUE(db.ok()) << db.status();
+  ServerOptions so;
+  so.listen = absl::StrCat("127.0.0.1:", first.server()->port());
+  auto second = Server::Start(db->get(), so);
+  ASSERT_FALSE(second.ok())
+      << "a second server shares port " << first.server()->port();
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(second.status().message().find("address in use"), std::string::npos)
+      << second.status();
+  EXPECT_NE(second.status().message().find(so.listen), std::string::npos)
+      << second.status();
+  // The first one serves on.
+  grpc::ClientContext ctx;
+  pb::CountResponse resp;
+  pb::CountRequest req;
+  req.set_collection("none");
+  EXPECT_EQ(first.points().Count(&ctx, req, &resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE((*db)->Close().ok());
 }
 
 }  // namespace
