@@ -18,7 +18,6 @@
 #include "rocksdb/env.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
-#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
 namespace tqdb {
@@ -266,44 +265,6 @@ absl::StatusOr<std::shared_ptr<Collection>> DatabaseImpl::GetCollection(
   return std::shared_ptr<Collection>(std::move(c));
 }
 
-absl::Status DatabaseImpl::CreateSnapshot(const std::string& target_dir,
-                                          const std::string& collection) {
-  {
-    absl::ReaderMutexLock life(&core_->life_mu);
-    if (core_->closed) {
-      return absl::FailedPreconditionError("database is closed");
-    }
-    if (!collection.empty()) {
-      absl::MutexLock l(&mu_);
-      TQ_RETURN_IF_ERROR(Find(collection).status());
-    }
-    std::error_code ec;
-    if (fs::exists(target_dir, ec)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("snapshot target ", target_dir, " already exists"));
-    }
-    rocksdb::Checkpoint* cp = nullptr;
-    TQ_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(core_->db, &cp),
-                                 core_->dir + ": checkpoint"));
-    std::unique_ptr<rocksdb::Checkpoint> cp_owner(cp);
-    TQ_RETURN_IF_ERROR(FromRocks(cp->CreateCheckpoint(target_dir),
-                                 core_->dir + ": checkpoint to " + target_dir));
-  }
-  if (collection.empty()) return absl::OkStatus();
-  // Keep only `collection` in the copy.
-  DatabaseOptions o = core_->options;
-  o.background_training = false;
-  o.create_if_missing = false;
-  TQ_ASSIGN_OR_RETURN(std::unique_ptr<Database> snap,
-                      Database::Open(target_dir, o));
-  for (const std::string& name : snap->ListCollections()) {
-    if (name != collection) {
-      TQ_RETURN_IF_ERROR(snap->DropCollection(name));
-    }
-  }
-  return snap->Close();
-}
-
 absl::Status DatabaseImpl::Close() {
   if (core_->closing.exchange(true)) {
     // Another Close is under way: wait for it.
@@ -357,6 +318,12 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   if (ec) path = dir_in;
   const std::string dir = path.lexically_normal().string();
 
+  if (fs::exists(path / dbformat::kSnapshotMarker, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir, " is a snapshot (it holds ", dbformat::kSnapshotMarker,
+        "): opening it would write into it; restore a copy with "
+        "Database::RestoreSnapshot (tqdb serve --restore) and open that"));
+  }
   bool fresh = false;
   if (!fs::exists(path / "CURRENT", ec)) {
     if (fs::exists(path, ec) && LooksLikeRocksDb(path)) {

@@ -233,7 +233,8 @@ class Database {
   virtual ~Database() = default;
 
   // Opens (or creates) the database in `dir`. DataLoss naming the file for
-  // missing or corrupt files, FailedPrecondition for a newer format.
+  // missing or corrupt files, FailedPrecondition for a newer format or a
+  // snapshot directory (see RestoreSnapshot).
   static absl::StatusOr<std::unique_ptr<Database>> Open(
       const std::string& dir, const DatabaseOptions& options);
 
@@ -247,12 +248,22 @@ class Database {
   virtual absl::StatusOr<std::shared_ptr<Collection>> GetCollection(
       const std::string& name) const = 0;
 
-  // A consistent, openable copy of the database (RocksDB checkpoint: hard
-  // links where possible) in target_dir, which must not exist. With a
-  // collection name, the snapshot keeps only that collection. Restore by
-  // opening target_dir (or moving it into place).
+  // A consistent copy of the database (RocksDB checkpoint: hard links where
+  // possible) in target_dir, which must not exist, marked as a snapshot
+  // (file TQDB_SNAPSHOT: db/FORMAT.md). With a collection name, the
+  // snapshot keeps only that collection. A snapshot is not opened (Open
+  // refuses it: it would write into it) but restored (RestoreSnapshot).
   virtual absl::Status CreateSnapshot(const std::string& target_dir,
                                       const std::string& collection = "") = 0;
+
+  // Copies the snapshot in snapshot_dir into target_dir (which must not
+  // exist) as a database to open; the snapshot is left as it was (its
+  // table files are hard-linked when on the same file system: they are
+  // never modified, only deleted, which removes the copy's link alone).
+  // NotFound for a missing snapshot_dir, InvalidArgument for one that is
+  // not a snapshot, AlreadyExists for an existing target_dir.
+  static absl::Status RestoreSnapshot(const std::string& snapshot_dir,
+                                      const std::string& target_dir);
 
   // Stops background training, flushes and closes. Idempotent; the
   // destructor calls it.

@@ -70,6 +70,11 @@ constexpr absl::string_view kNextCidKey = "next_cid";
 constexpr absl::string_view kCollectionPrefix = "collection/";
 constexpr absl::string_view kTrainedPrefix = "trained/";
 
+// The file that marks a snapshot directory (Database::CreateSnapshot):
+// "collection=<name or empty>\ncreated=<Unix seconds>\n". Open refuses a
+// directory that has one; RestoreSnapshot copies all but it.
+constexpr const char* kSnapshotMarker = "TQDB_SNAPSHOT";
+
 // Big-endian helpers for keys.
 void PutBig32(std::string* dst, uint32_t v);
 void PutBig64(std::string* dst, uint64_t v);

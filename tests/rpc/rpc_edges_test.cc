@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -270,6 +271,47 @@ TEST(RpcPortTest, BusyPortFailsToStart) {
   EXPECT_EQ(first.points().Count(&ctx, req, &resp).error_code(),
             grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE((*db)->Close().ok());
+}
+
+// Snapshots.Delete removes a snapshot Create made, and nothing else.
+TEST_F(RpcEdgesTest, SnapshotsDelete) {
+  pb::SnapshotDescription a, b;
+  for (pb::SnapshotDescription* d : {&a, &b}) {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(
+        ts_.snapshots().Create(&ctx, pb::CreateSnapshotRequest(), d).ok());
+  }
+  auto del = [&](const std::string& name) {
+    grpc::ClientContext ctx;
+    pb::DeleteSnapshotRequest req;
+    req.set_name(name);
+    pb::DeleteSnapshotResponse resp;
+    return ts_.snapshots().Delete(&ctx, req, &resp);
+  };
+  ASSERT_TRUE(del(a.name()).ok());
+  EXPECT_EQ(del(a.name()).error_code(), grpc::StatusCode::NOT_FOUND);
+  for (const std::string bad : {"", ".", "..", "../db", "x/y"}) {
+    EXPECT_EQ(del(bad).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+  }
+  // A directory there that is not a snapshot stays.
+  const std::string other = ts_.dir().sub("db/snapshots/not-a-snapshot");
+  ASSERT_TRUE(std::filesystem::create_directories(other));
+  EXPECT_EQ(del("not-a-snapshot").error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(std::filesystem::exists(other));
+  grpc::ClientContext ctx;
+  pb::ListSnapshotsResponse list;
+  ASSERT_TRUE(
+      ts_.snapshots().List(&ctx, pb::ListSnapshotsRequest(), &list).ok());
+  ASSERT_EQ(list.snapshots_size(), 1);
+  EXPECT_EQ(list.snapshots(0).name(), b.name());
+  EXPECT_FALSE(std::filesystem::exists(a.path()));
+  // The database is untouched.
+  grpc::ClientContext cctx;
+  pb::CountRequest creq;
+  creq.set_collection("c");
+  pb::CountResponse cresp;
+  ASSERT_TRUE(ts_.points().Count(&cctx, creq, &cresp).ok());
+  EXPECT_EQ(cresp.count(), 400u);
 }
 
 }  // namespace

@@ -708,11 +708,13 @@ TEST(RpcTest, Snapshots) {
     ASSERT_EQ(list.snapshots_size(), 1);
     EXPECT_EQ(list.snapshots(0).name(), only_a.name());
   }
-  // The snapshot opens as a database with only "a".
+  // The snapshot restores as a database with only "a".
   DatabaseOptions o;
   o.create_if_missing = false;
   o.background_training = false;
-  auto snap = Database::Open(only_a.path(), o);
+  ASSERT_TRUE(
+      Database::RestoreSnapshot(only_a.path(), ts.dir().sub("restored")).ok());
+  auto snap = Database::Open(ts.dir().sub("restored"), o);
   ASSERT_TRUE(snap.ok()) << snap.status();
   EXPECT_EQ((*snap)->ListCollections(), std::vector<std::string>{"a"});
   EXPECT_EQ((*(*snap)->GetCollection("a"))->Count(), 30u);

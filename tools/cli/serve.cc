@@ -34,6 +34,10 @@ constexpr char kUsage[] =
     "\n"
     "flags:\n"
     "  --data DIR             database directory (required)\n"
+    "  --restore SNAPSHOT     first restore SNAPSHOT (a snapshot directory,\n"
+    "                         Snapshots.Create) into DIR, which must not\n"
+    "                         exist: a copy; the snapshot stays as it is\n"
+    "                         (serving a snapshot directory is refused)\n"
     "  --listen HOST:PORT     address (default 127.0.0.1:7700; port 0 = any\n"
     "                         free port, printed on start)\n"
     "  --port-file F          write the bound port to F once serving\n"
@@ -60,9 +64,9 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 
 const FlagSpec& ServeFlags() {
   static const FlagSpec* spec =
-      new FlagSpec{{"data", "listen", "port-file", "api-key-file", "tls-cert",
-                    "tls-key", "max-receive-mb", "max-batch", "max-limit",
-                    "threads", "snapshot-dir", "grace"},
+      new FlagSpec{{"data", "restore", "listen", "port-file", "api-key-file",
+                    "tls-cert", "tls-key", "max-receive-mb", "max-batch",
+                    "max-limit", "threads", "snapshot-dir", "grace"},
                    {}};
   return *spec;
 }
@@ -120,6 +124,14 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
   const std::string dir = flags->GetString("data");
+  if (flags->Has("restore")) {
+    const std::string snap = flags->GetString("restore");
+    if (absl::Status s = Database::RestoreSnapshot(snap, dir); !s.ok()) {
+      return Fail(kCommand, WithContext(s, "--restore"), err);
+    }
+    out << "tqdb serve: restored snapshot " << snap << " into " << dir
+        << std::endl;
+  }
   auto db = Database::Open(dir, dbo);
   if (!db.ok()) return Fail(kCommand, db.status(), err);
   auto server = Server::Start(db->get(), so);
