@@ -129,7 +129,9 @@ struct CollectionConfig {
 struct Point {
   uint64_t id = 0;
   std::vector<float> vector;
-  std::string payload;  // optional, opaque (JSON or bytes); empty = none
+  // JSON text (UTF-8), the API's contract; empty = none. Stored and returned
+  // as given (older directories may hold other bytes).
+  std::string payload;
 };
 
 struct Record {

@@ -17,6 +17,7 @@
 #include "tools/cli/client.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/output.h"
+#include "tools/cli/payload_text.h"
 #include "tools/io/readers.h"
 
 namespace tqdb {
@@ -49,7 +50,11 @@ constexpr char kUsage[] =
     "  --rescore              rerank k * oversampling candidates exactly\n"
     "  --oversampling X       (default 4)\n"
     "  --with-payload         print payloads (default on in the table)\n"
-    "  --json                 one JSON object\n";
+    "  --json                 one JSON object\n"
+    "\n"
+    "Payloads are JSON (shown as their JSON value). Bytes stored by older\n"
+    "versions that are not JSON are shown as a JSON string, and bytes that\n"
+    "are not UTF-8 as U+FFFD.\n";
 
 // The numbers of --vector; InvalidArgument naming the bad one.
 absl::StatusOr<std::vector<float>> ParseVector(const std::string& text) {
@@ -88,12 +93,6 @@ absl::StatusOr<std::vector<float>> ReadQueryRow(const std::string& path,
   return std::move(batch.vectors);
 }
 
-nlohmann::json PayloadJson(const std::string& payload) {
-  if (payload.empty()) return nullptr;
-  if (nlohmann::json::accept(payload)) return nlohmann::json::parse(payload);
-  return payload;  // opaque bytes: as a string
-}
-
 void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
                const std::string& source, uint32_t k, double ms,
                const SearchInfo& info, bool json, std::ostream& out) {
@@ -104,17 +103,16 @@ void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
                      {"score", h.score},
                      {"payload", PayloadJson(h.payload)}});
     }
-    out << nlohmann::json{{"collection", coll},
-                          {"k", k},
-                          {"nprobe_used", info.nprobe_used},
-                          {"time_ms", ms},
-                          {"results", res}}
-               .dump()
+    out << DumpJson({{"collection", coll},
+                     {"k", k},
+                     {"nprobe_used", info.nprobe_used},
+                     {"time_ms", ms},
+                     {"results", res}})
         << "\n";
     return;
   }
   out << absl::StrFormat("%d neighbours of %s in '%s' (%.2f ms, %s)\n",
-                         hits.size(), source, coll, ms,
+                         hits.size(), ValidUtf8(source), coll, ms,
                          info.exact
                              ? std::string("exact")
                              : absl::StrCat("nprobe ", info.nprobe_used));
@@ -122,9 +120,8 @@ void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
                          "payload");
   int rank = 0;
   for (const Hit& h : hits) {
-    std::string p = h.payload;
-    if (p.size() > 60) p = p.substr(0, 57) + "...";
-    out << absl::StrFormat("%4d  %20d  %10.4f  %s\n", ++rank, h.id, h.score, p);
+    out << absl::StrFormat("%4d  %20d  %10.4f  %s\n", ++rank, h.id, h.score,
+                           PayloadCell(h.payload, 60));
   }
 }
 

@@ -1,0 +1,165 @@
+// The CLI's edges that users met (issue 17), against a data directory and
+// against an in-process server on a loopback port: payloads that are not
+// JSON or not UTF-8, TLS, ingest --create into a different collection,
+// batches over the server's limits, the serve flags (payload limit,
+// exposure warning).
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "db/db.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "rpc/server.h"
+#include "tests/tools/tools_test_util.h"
+#include "tools/cli/commands.h"
+#include "tools/cli/payload_text.h"
+
+namespace tqdb {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing_util::Outcome;
+using testing_util::RunCommand;
+using testing_util::TempDir;
+
+constexpr uint32_t kDim = 4;
+
+std::vector<float> Vec(uint64_t id) {
+  return {1.0f + id, 2.0f, 3.0f - id, 0.5f};
+}
+
+// A database in process, and optionally a server over it.
+class Target {
+ public:
+  explicit Target(const std::string& dir, DatabaseOptions dbo = {},
+                  ServerOptions so = {}, bool serve = false) {
+    dbo.background_training = false;
+    auto db = Database::Open(dir, dbo);
+    EXPECT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    if (serve) {
+      so.listen = "127.0.0.1:0";
+      auto s = Server::Start(db_.get(), so);
+      EXPECT_TRUE(s.ok()) << s.status();
+      server_ = std::move(*s);
+    }
+  }
+  ~Target() {
+    if (server_) server_->Shutdown(absl::Seconds(5));
+    server_.reset();
+    db_->Close().IgnoreError();
+  }
+  Database* db() { return db_.get(); }
+  std::string address() const { return server_->address(); }
+
+ private:
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<Server> server_;
+};
+
+// Payloads written by an older version (or straight into RocksDB) that are
+// not JSON, not UTF-8, or neither: tqdb search shows them instead of
+// aborting (it died on nlohmann's type_error.316, exit 134).
+TEST(CliEdges, PayloadsThatAreNotJsonOrNotUtf8AreRendered) {
+  TempDir tmp;
+  const std::string dir = tmp.File("db");
+  {
+    Target t(dir);
+    CollectionConfig cfg;
+    cfg.name = "docs";
+    cfg.dim = kDim;
+    cfg.metric = Metric::kL2;
+    ASSERT_TRUE(t.db()->CreateCollection(cfg).ok());
+    auto c = *t.db()->GetCollection("docs");
+    std::vector<Point> pts = {
+        {0, Vec(0), "{\"title\": \"ok\"}"},                 // JSON
+        {1, Vec(1), "plain words"},                         // text, not JSON
+        {2, Vec(2), std::string("bad \xff\xfe end")},       // not UTF-8
+        {3, Vec(3), std::string("{\"t\": \"\xc3\x28\"}")},  // JSON-ish, bad
+        {4, Vec(4), std::string("line\nbreak\x01\x80")},
+    };
+    ASSERT_TRUE(c->Upsert(pts, true).ok());
+  }
+  for (bool json : {true, false}) {
+    for (uint64_t id = 0; id < 5; ++id) {
+      SCOPED_TRACE(::testing::Message()
+                   << "id " << id << (json ? " json" : ""));
+      const std::vector<float> v = Vec(id);
+      std::vector<std::string> args = {
+          "--data",       dir,
+          "--collection", "docs",
+          "--k",          "1",
+          "--vector",     absl::StrCat(v[0], ",", v[1], ",", v[2], ",", v[3])};
+      if (json) args.push_back("--json");
+      const Outcome o = RunCommand(RunSearch, args);
+      ASSERT_EQ(o.code, 0) << o.err;
+      if (!json) {
+        // One line per hit, valid UTF-8, no raw control characters.
+        EXPECT_THAT(o.out, Not(HasSubstr("\xff")));
+        EXPECT_THAT(o.out, Not(HasSubstr("\x01")));
+        continue;
+      }
+      const auto parsed = nlohmann::json::parse(o.out, nullptr, false);
+      ASSERT_FALSE(parsed.is_discarded()) << o.out;
+      const auto& p = parsed["results"][0]["payload"];
+      switch (id) {
+        case 0:
+          EXPECT_EQ(p, nlohmann::json({{"title", "ok"}}));
+          break;
+        case 1:
+          EXPECT_EQ(p, "plain words");
+          break;
+        case 2:  // each invalid byte becomes U+FFFD
+          EXPECT_EQ(p, "bad \xef\xbf\xbd\xef\xbf\xbd end");
+          break;
+        case 3:
+          EXPECT_EQ(p, "{\"t\": \"\xef\xbf\xbd(\"}");
+          break;
+        case 4:
+          EXPECT_EQ(p, "line\nbreak\x01\xef\xbf\xbd");
+          break;
+      }
+    }
+  }
+}
+
+TEST(PayloadText, ValidUtf8ReplacesEachInvalidByte) {
+  EXPECT_EQ(ValidUtf8("plain"), "plain");
+  EXPECT_EQ(ValidUtf8("caf\xc3\xa9"), "caf\xc3\xa9");  // valid: kept
+  EXPECT_EQ(ValidUtf8("\xff"), "\xef\xbf\xbd");
+  EXPECT_EQ(ValidUtf8("a\xc3"), "a\xef\xbf\xbd");                // truncated
+  EXPECT_EQ(ValidUtf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");  // overlong
+  EXPECT_EQ(ValidUtf8("\xed\xa0\x80"),  // a UTF-16 surrogate
+            "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(ValidUtf8("\xf4\x90\x80\x80").size(), 12u);  // above U+10FFFF
+  EXPECT_EQ(ValidUtf8("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");  // emoji
+}
+
+TEST(PayloadText, CellIsOneLineCutAtACharacter) {
+  EXPECT_EQ(PayloadCell("a\nb\tc\x01", 60), "a\\nb\\tc\\x01");
+  EXPECT_EQ(PayloadCell(std::string(10, 'x'), 10), std::string(10, 'x'));
+  EXPECT_EQ(PayloadCell(std::string(11, 'x'), 10), "xxxxxxx...");
+  // Multi-byte characters count as one and are never split.
+  std::string e;
+  for (int i = 0; i < 12; ++i) e += "\xc3\xa9";
+  std::string want;
+  for (int i = 0; i < 7; ++i) want += "\xc3\xa9";
+  EXPECT_EQ(PayloadCell(e, 10), want + "...");
+  EXPECT_EQ(PayloadCell("\xff", 10), "\xef\xbf\xbd");
+}
+
+TEST(PayloadText, DumpJsonNeverThrows) {
+  nlohmann::json j = {{"name", std::string("bad \xff")}};
+  EXPECT_EQ(DumpJson(j), "{\"name\":\"bad \xef\xbf\xbd\"}");
+  EXPECT_EQ(PayloadJson(""), nullptr);
+  EXPECT_EQ(PayloadJson("[1, 2]"), nlohmann::json({1, 2}));
+}
+
+}  // namespace
+}  // namespace tqdb
