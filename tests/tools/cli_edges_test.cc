@@ -3,10 +3,18 @@
 // JSON or not UTF-8, TLS, ingest --create into a different collection,
 // batches over the server's limits, the serve flags (payload limit,
 // exposure warning).
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
+#include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -17,11 +25,13 @@
 #include "rpc/server.h"
 #include "tests/tools/tools_test_util.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/exposure.h"
 #include "tools/cli/payload_text.h"
 
 namespace tqdb {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using testing_util::Outcome;
@@ -159,6 +169,162 @@ TEST(PayloadText, DumpJsonNeverThrows) {
   EXPECT_EQ(DumpJson(j), "{\"name\":\"bad \xef\xbf\xbd\"}");
   EXPECT_EQ(PayloadJson(""), nullptr);
   EXPECT_EQ(PayloadJson("[1, 2]"), nlohmann::json({1, 2}));
+}
+
+// tqdb serve in this process, on a thread; Stop() sends SIGTERM to that
+// thread only (RunServe blocks the signal there and waits for it).
+class ServeThread {
+ public:
+  ServeThread(const TempDir& tmp, std::vector<std::string> args)
+      : port_file_(tmp.File("port")) {
+    args.insert(args.end(), {"--port-file", port_file_});
+    thread_ = std::thread([this, args] {
+      outcome_ = RunCommand(RunServe, args);
+      finished_ = true;
+    });
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (!std::filesystem::exists(port_file_) && !done() &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  ~ServeThread() { Stop(); }
+  bool serving() const { return std::filesystem::exists(port_file_); }
+  std::string address() const {
+    std::string port;
+    std::ifstream(port_file_) >> port;
+    return "127.0.0.1:" + port;
+  }
+  const Outcome& Stop() {
+    if (thread_.joinable()) {
+      if (!done()) pthread_kill(thread_.native_handle(), SIGTERM);
+      thread_.join();
+    }
+    return outcome_;
+  }
+
+ private:
+  bool done() const { return finished_; }
+  const std::string port_file_;
+  std::thread thread_;
+  std::atomic<bool> finished_{false};
+  Outcome outcome_;  // read after the thread is joined
+};
+
+// The payload limit (1 MiB) is a flag of tqdb serve, in its help, and the
+// error names it.
+TEST(CliEdges, ServePayloadLimitIsAFlag) {
+  TempDir tmp;
+  const Outcome help = RunCommand(RunServe, {"--help"});
+  EXPECT_THAT(help.out, HasSubstr("--max-payload-bytes N"));
+  ServeThread serve(tmp, {"--data", tmp.File("db"), "--listen", "127.0.0.1:0",
+                          "--max-payload-bytes", "16"});
+  ASSERT_TRUE(serve.serving());
+  const std::string in = tmp.File("in.jsonl");
+  std::ofstream(in) << "{\"id\": 1, \"vector\": [1, 2], \"payload\": "
+                       "{\"k\": \"0123456789\"}}\n";
+  const Outcome o =
+      RunCommand(RunIngest, {"--server", serve.address(), "--collection", "c",
+                             "--input", in, "--create", "--progress", "none"});
+  EXPECT_EQ(o.code, 2) << o.out << o.err;
+  EXPECT_THAT(o.err, HasSubstr("exceeds max_payload_bytes 16"));
+  EXPECT_THAT(o.err, HasSubstr("--max-payload-bytes"));
+  EXPECT_EQ(serve.Stop().code, 0);
+}
+
+TEST(CliEdges, ExposureWarning) {
+  for (const char* loopback :
+       {"127.0.0.1:7700", "localhost:7700", "[::1]:7700", "127.0.0.5:1"}) {
+    EXPECT_EQ(ExposureWarning(loopback, false, false), "") << loopback;
+  }
+  for (const char* open :
+       {"0.0.0.0:7700", "[::]:7700", "10.1.2.3:7700", "myhost:7700", ":7700"}) {
+    SCOPED_TRACE(open);
+    EXPECT_THAT(ExposureWarning(open, false, false),
+                AllOf(HasSubstr("warning"), HasSubstr("no API key"),
+                      HasSubstr("no TLS")));
+    EXPECT_THAT(ExposureWarning(open, true, false),
+                AllOf(HasSubstr("warning"), Not(HasSubstr("no API key")),
+                      HasSubstr("in clear text")));
+    EXPECT_THAT(ExposureWarning(open, false, true),
+                AllOf(HasSubstr("warning"), HasSubstr("no API key")));
+    EXPECT_EQ(ExposureWarning(open, true, true), "");
+  }
+}
+
+// tqdb serve --listen 0.0.0.0 with neither API key nor TLS warns (checked on
+// a port that is taken, so that nothing of this test is ever reachable
+// from another host: the warning comes before the bind fails).
+TEST(CliEdges, ServeWarnsWhenExposedWithoutKeyOrTls) {
+  TempDir tmp;
+  Target holder(tmp.File("holder"), {}, {}, /*serve=*/true);
+  const std::string port =
+      holder.address().substr(holder.address().rfind(':') + 1);
+  const Outcome o = RunCommand(
+      RunServe, {"--data", tmp.File("db"), "--listen", "0.0.0.0:" + port});
+  EXPECT_EQ(o.code, 1) << o.err;
+  EXPECT_THAT(o.err, HasSubstr("warning: --listen 0.0.0.0:" + port));
+  EXPECT_THAT(o.err, HasSubstr("address in use"));
+  // Loopback: no warning.
+  const Outcome quiet = RunCommand(
+      RunServe, {"--data", tmp.File("db"), "--listen", holder.address()});
+  EXPECT_EQ(quiet.code, 1);
+  EXPECT_THAT(quiet.err, Not(HasSubstr("warning")));
+}
+
+// Rows of dimension d as JSON Lines with ids.
+std::string Jsonl(int n, int d) {
+  std::string s;
+  for (int i = 0; i < n; ++i) {
+    s += "{\"id\": " + std::to_string(i) + ", \"vector\": [";
+    for (int j = 0; j < d; ++j) s += (j ? ", " : "") + std::to_string(i + j);
+    s += "]}\n";
+  }
+  return s;
+}
+
+// A batch over the server's --max-batch or over its receive limit: the
+// error says which --batch fits, and the resume line uses it; ingesting
+// with it works.
+TEST(CliEdges, IngestSuggestsABatchThatFits) {
+  TempDir tmp;
+  const std::string in = tmp.File("in.jsonl");
+  std::ofstream(in) << Jsonl(300, 64);
+  auto ingest = [&](const Target& t, const std::string& batch) {
+    return RunCommand(
+        RunIngest, {"--server", t.address(), "--collection", "c", "--input", in,
+                    "--create", "--progress", "none", "--batch", batch});
+  };
+  {
+    DatabaseOptions dbo;
+    dbo.max_batch = 50;  // tqdb serve --max-batch 50
+    Target t(tmp.File("db1"), dbo, {}, /*serve=*/true);
+    Outcome o = ingest(t, "100");
+    EXPECT_EQ(o.code, 2) << o.err;
+    EXPECT_THAT(o.err, HasSubstr("exceeds max_batch 50"));
+    EXPECT_THAT(o.err, HasSubstr("use --batch 50 or less"));
+    EXPECT_THAT(o.err, HasSubstr("--max-batch"));
+    EXPECT_THAT(o.err, HasSubstr("resume with --skip 0 --batch 50"));
+    o = ingest(t, "50");
+    EXPECT_EQ(o.code, 0) << o.err;
+  }
+  ServerOptions so;
+  so.max_receive_bytes = 32 << 10;  // --max-receive-mb, in KiB here
+  Target t(tmp.File("db2"), {}, so, /*serve=*/true);
+  Outcome o = ingest(t, "200");  // 200 points of 64 floats: over 32 KiB
+  EXPECT_EQ(o.code, 2) << o.err;
+  std::smatch m;
+  const std::regex fits("use --batch ([0-9]+) or less");
+  ASSERT_TRUE(std::regex_search(o.err, m, fits)) << o.err;
+  const std::string suggested = m[1];
+  EXPECT_LT(std::stoi(suggested), 200);
+  EXPECT_GT(std::stoi(suggested), 50);
+  EXPECT_THAT(o.err, HasSubstr("--max-receive-mb"));
+  EXPECT_THAT(o.err, HasSubstr("--batch " + suggested + "\n"));
+  o = ingest(t, suggested);
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("ingested 300 rows"));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "tools/cli/backend.h"
 #include "tools/cli/client.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/ingest_hints.h"
 #include "tools/cli/output.h"
 #include "tools/cli/progress.h"
 #include "tools/io/readers.h"
@@ -327,11 +328,15 @@ int RunIngest(const std::vector<std::string>& args, std::ostream& out,
     const int code = !s.input_status.ok()
                          ? InputError(kCommand, s.input_status, err)
                          : Fail(kCommand, s.send_status, err);
+    const LimitHint hint =
+        HintForLimit(s.send_status, static_cast<size_t>(*batch));
+    if (!hint.text.empty()) err << "tqdb ingest: " << hint.text << "\n";
     err << absl::StrFormat(
         "tqdb ingest: %s rows committed to '%s' (rows %d to %d of %s); fix "
-        "the problem and resume with --skip %d\n",
+        "the problem and resume with --skip %d%s\n",
         Thousands(committed), coll, first + (committed ? 1 : 0), resume,
-        in.path, resume);
+        in.path, resume,
+        hint.batch ? absl::StrCat(" --batch ", hint.batch) : "");
     b.Close().IgnoreError();
     return code;
   }

@@ -15,6 +15,7 @@
 #include "quant/status_macros.h"
 #include "rpc/server.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/exposure.h"
 #include "tools/cli/flags.h"
 #include "tools/cli/output.h"
 
@@ -46,6 +47,8 @@ constexpr char kUsage[] =
     "  --tls-cert C --tls-key K  serve TLS with these PEM files\n"
     "  --max-receive-mb N     largest request message (default 64)\n"
     "  --max-batch N          points per upsert message (default 10000)\n"
+    "  --max-payload-bytes N  largest payload of a point (default 1048576,\n"
+    "                         1 MiB); a larger one rejects its batch\n"
     "  --max-limit N          largest search limit (default 10000)\n"
     "  --threads N            search/training threads (default: all cores)\n"
     "  --snapshot-dir D       where snapshots go (default DIR/snapshots)\n"
@@ -63,11 +66,11 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 }  // namespace
 
 const FlagSpec& ServeFlags() {
-  static const FlagSpec* spec =
-      new FlagSpec{{"data", "restore", "listen", "port-file", "api-key-file",
-                    "tls-cert", "tls-key", "max-receive-mb", "max-batch",
-                    "max-limit", "threads", "snapshot-dir", "grace"},
-                   {}};
+  static const FlagSpec* spec = new FlagSpec{
+      {"data", "restore", "listen", "port-file", "api-key-file", "tls-cert",
+       "tls-key", "max-receive-mb", "max-batch", "max-payload-bytes",
+       "max-limit", "threads", "snapshot-dir", "grace"},
+      {}};
   return *spec;
 }
 
@@ -86,17 +89,21 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   DatabaseOptions dbo;
   auto max_mb = flags->GetInt("max-receive-mb", 64, 1, 2047);
   auto max_batch = flags->GetInt("max-batch", 10000, 1, 1000000);
+  auto max_payload = flags->GetInt("max-payload-bytes",
+                                   static_cast<int64_t>(dbo.max_payload_bytes),
+                                   1, int64_t{1} << 30);
   auto max_limit = flags->GetInt("max-limit", 10000, 1, 1000000);
   auto threads = flags->GetInt("threads", 0, 0, 1024);
   auto grace = flags->GetDouble("grace", 30);
   for (const absl::Status& s :
-       {max_mb.status(), max_batch.status(), max_limit.status(),
-        threads.status(), grace.status()}) {
+       {max_mb.status(), max_batch.status(), max_payload.status(),
+        max_limit.status(), threads.status(), grace.status()}) {
     if (!s.ok()) return UsageError(kCommand, s, err);
   }
   so.max_receive_bytes = size_t(*max_mb) << 20;
   so.max_limit = static_cast<uint32_t>(*max_limit);
   dbo.max_batch = static_cast<size_t>(*max_batch);
+  dbo.max_payload_bytes = static_cast<size_t>(*max_payload);
   dbo.threads = static_cast<uint32_t>(*threads);
   if (flags->Has("api-key-file")) {
     auto key = ReadApiKeyFile(flags->GetString("api-key-file"));
@@ -113,6 +120,12 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
     if (!key.ok()) return InputError(kCommand, key.status(), err);
     so.tls_cert_pem = *cert;
     so.tls_key_pem = *key;
+  }
+
+  if (const std::string w = ExposureWarning(so.listen, !so.api_key.empty(),
+                                            !so.tls_cert_pem.empty());
+      !w.empty()) {
+    err << "tqdb serve: " << w << std::endl;
   }
 
   // Block the stop signals in every thread (gRPC's and RocksDB's threads
