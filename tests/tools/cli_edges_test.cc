@@ -327,5 +327,38 @@ TEST(CliEdges, IngestSuggestsABatchThatFits) {
   EXPECT_THAT(o.out, HasSubstr("ingested 300 rows"));
 }
 
+// ingest --create into an existing collection whose settings differ from
+// the flags: exit 2 naming each difference, nothing ingested (it used to
+// ingest into the old settings silently). The same flags again: fine.
+TEST(CliEdges, IngestCreateIntoADifferentCollectionFails) {
+  TempDir tmp;
+  const std::string in = tmp.File("in.jsonl");
+  std::ofstream(in) << Jsonl(20, 8);
+  auto ingest = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--data",   tmp.File("db"), "--collection",
+                                     "docs",     "--input",      in,
+                                     "--create", "--progress",   "none"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunCommand(RunIngest, args);
+  };
+  Outcome o = ingest({"--metric", "ip", "--bits", "4"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  o = ingest({"--metric", "ip", "--bits", "4"});
+  EXPECT_EQ(o.code, 0) << o.err;
+  o = ingest({"--metric", "l2", "--bits", "2", "--method", "pq",
+              "--no-store-vectors"});
+  EXPECT_EQ(o.code, 2) << o.out << o.err;
+  EXPECT_THAT(o.err, HasSubstr("collection 'docs' exists with other settings"));
+  EXPECT_THAT(o.err, HasSubstr("metric ip (--metric l2)"));
+  EXPECT_THAT(o.err, HasSubstr("bits 4 (--bits 2)"));
+  EXPECT_THAT(o.err, HasSubstr("method renorm (--method pq)"));
+  EXPECT_THAT(o.err, HasSubstr("store_vectors true (--no-store-vectors)"));
+  EXPECT_THAT(o.out, Not(HasSubstr("ingested")));
+  // Without --create the flags are not settings: no comparison.
+  o = RunCommand(RunIngest, {"--data", tmp.File("db"), "--collection", "docs",
+                             "--input", in, "--progress", "none"});
+  EXPECT_EQ(o.code, 0) << o.err;
+}
+
 }  // namespace
 }  // namespace tqdb

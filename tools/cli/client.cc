@@ -1,8 +1,11 @@
 #include "tools/cli/client.h"
 
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "quant/status_macros.h"
 #include "tools/io/readers.h"
 
@@ -73,6 +76,51 @@ absl::StatusOr<CollectionConfig> ConfigFromFlags(const Flags& f,
   }
   c.store_vectors = !f.Has("no-store-vectors");
   return c;
+}
+
+absl::Status CheckSameSettings(const CollectionConfig& have,
+                               const CollectionConfig& want, const Flags& f) {
+  std::vector<std::string> diffs;
+  // The flag's side: as given, or its default when absent.
+  auto flag = [&](const char* name, const std::string& value) {
+    return f.Has(name) ? absl::StrCat("--", name, " ", value)
+                       : absl::StrCat("--", name, " default ", value);
+  };
+  if (have.dim != want.dim) {
+    diffs.push_back(absl::StrCat("dim ", have.dim, " (",
+                                 flag("dim", absl::StrCat(want.dim)), ")"));
+  }
+  if (have.metric != want.metric) {
+    diffs.push_back(absl::StrCat("metric ", MetricName(have.metric), " (",
+                                 flag("metric", MetricName(want.metric)), ")"));
+  }
+  if (have.method != want.method) {
+    diffs.push_back(absl::StrCat("method ", have.method, " (",
+                                 flag("method", want.method), ")"));
+  }
+  if (have.bits != want.bits) {
+    diffs.push_back(absl::StrCat("bits ", have.bits, " (",
+                                 flag("bits", absl::StrCat(want.bits)), ")"));
+  }
+  if (have.nlist != want.nlist) {
+    diffs.push_back(absl::StrCat("nlist ", have.nlist, " (",
+                                 flag("nlist", absl::StrCat(want.nlist)), ")"));
+  }
+  if (f.Has("seed") && have.seed != want.seed) {
+    diffs.push_back(
+        absl::StrCat("seed ", have.seed, " (--seed ", want.seed, ")"));
+  }
+  if (have.store_vectors != want.store_vectors) {
+    diffs.push_back(absl::StrCat(
+        "store_vectors ", have.store_vectors ? "true" : "false", " (",
+        want.store_vectors ? "no --no-store-vectors" : "--no-store-vectors",
+        ")"));
+  }
+  if (diffs.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "collection '", have.name, "' exists with other settings: ",
+      absl::StrJoin(diffs, ", "), "; drop it first (tqdb collections drop ",
+      have.name, ") or leave out --create to ingest into it as it is"));
 }
 
 }  // namespace tqdb

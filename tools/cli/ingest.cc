@@ -52,7 +52,8 @@ constexpr char kUsage[] =
     "  --hdf5-dataset NAME    (default train)\n"
     "  --ids FILE             one id per line (or .npy of integers)\n"
     "  --payload FILE.jsonl   line i is the payload (JSON) of row i\n"
-    "  --create               create the collection if missing, with:\n"
+    "  --create               create the collection if missing, with (an\n"
+    "                         existing one must have the same settings):\n"
     "    --dim D (default: the file's) --metric cosine|ip|l2 (default cosine)\n"
     "    --method renorm|mse|prod|pca|pq (default renorm) --bits B (default "
     "4)\n"
@@ -139,6 +140,12 @@ absl::StatusOr<CollectionInfo> TargetCollection(Backend& b, const Flags& f,
     return absl::NotFoundError(absl::StrCat(info.status().message(),
                                             " (add --create --dim ", dim,
                                             " to create it)"));
+  } else if (info.ok() && f.Has("create")) {
+    // --create says which settings the data is meant for: an existing
+    // collection with others is not it.
+    TQ_ASSIGN_OR_RETURN(CollectionConfig want,
+                        ConfigFromFlags(f, coll, in.path, dim));
+    TQ_RETURN_IF_ERROR(CheckSameSettings(info->config, want, f));
   }
   if (!info.ok()) return info.status();
   if (info->config.dim != dim) {
