@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -358,6 +359,85 @@ TEST(CliEdges, IngestCreateIntoADifferentCollectionFails) {
   o = RunCommand(RunIngest, {"--data", tmp.File("db"), "--collection", "docs",
                              "--input", in, "--progress", "none"});
   EXPECT_EQ(o.code, 0) << o.err;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// A self-signed certificate for `name` (not for 127.0.0.1) in dir/name.pem
+// and dir/name.key.
+void MakeCertificate(const TempDir& tmp, const std::string& name) {
+  const std::string cmd = absl::StrCat(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=", name,
+      " -addext subjectAltName=DNS:", name, " -keyout ",
+      tmp.File(name + ".key"), " -out ", tmp.File(name + ".pem"),
+      " >/dev/null 2>&1");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl (tools/setup.sh) failed";
+}
+
+// Every client command talks TLS with --tls-ca (and --tls-server-name when
+// the certificate names another host than the address); a failure says
+// TLS, not "no tqdb server answers".
+TEST(CliEdges, ClientCommandsTalkTls) {
+  TempDir tmp;
+  MakeCertificate(tmp, "tqdb-test");
+  MakeCertificate(tmp, "other-ca");
+  ServerOptions so;
+  so.tls_cert_pem = ReadFile(tmp.File("tqdb-test.pem"));
+  so.tls_key_pem = ReadFile(tmp.File("tqdb-test.key"));
+  Target t(tmp.File("db"), {}, so, /*serve=*/true);
+  const std::string in = tmp.File("in.jsonl");
+  std::ofstream(in) << Jsonl(20, 8);
+  const std::vector<std::string> tls = {
+      "--server",          t.address(), "--tls-ca", tmp.File("tqdb-test.pem"),
+      "--tls-server-name", "tqdb-test"};
+  auto with = [](std::vector<std::string> a,
+                 const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  };
+  Outcome o =
+      RunCommand(RunIngest, with(tls, {"--collection", "c", "--input", in,
+                                       "--create", "--progress", "none"}));
+  ASSERT_EQ(o.code, 0) << o.err;
+  o = RunCommand(RunCollections, with(tls, {"list"}));
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("c "));
+  o = RunCommand(RunSearch, with(tls, {"--collection", "c", "--vector",
+                                       "1,2,3,4,5,6,7,8", "--k", "2"}));
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("2 neighbours"));
+
+  // Plaintext to a TLS server.
+  o = RunCommand(RunCollections, {"--server", t.address(), "list"});
+  EXPECT_EQ(o.code, 1);
+  EXPECT_THAT(o.err, AllOf(HasSubstr("TLS"), HasSubstr("--tls-ca"),
+                           Not(HasSubstr("no tqdb server answers"))));
+  // The wrong CA.
+  o = RunCommand(RunCollections,
+                 {"--server", t.address(), "--tls-ca", tmp.File("other-ca.pem"),
+                  "--tls-server-name", "tqdb-test", "list"});
+  EXPECT_EQ(o.code, 1);
+  EXPECT_THAT(o.err, AllOf(HasSubstr("TLS handshake"), HasSubstr("--tls-ca")));
+  // The right CA, but the certificate does not name 127.0.0.1.
+  o = RunCommand(RunCollections, {"--server", t.address(), "--tls-ca",
+                                  tmp.File("tqdb-test.pem"), "list"});
+  EXPECT_EQ(o.code, 1);
+  EXPECT_THAT(o.err, HasSubstr("--tls-server-name"));
+  // An unreadable CA file is the user's to fix.
+  o = RunCommand(RunCollections, {"--server", t.address(), "--tls-ca",
+                                  tmp.File("missing.pem"), "list"});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("missing.pem"));
+  // --tls-server-name alone means nothing.
+  o = RunCommand(RunCollections, {"--server", t.address(), "--tls-server-name",
+                                  "tqdb-test", "list"});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("--tls-server-name needs --tls-ca"));
 }
 
 }  // namespace

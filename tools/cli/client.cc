@@ -1,6 +1,8 @@
 #include "tools/cli/client.h"
 
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,15 +14,20 @@
 namespace tqdb {
 
 const FlagSpec& TargetFlags() {
-  static const FlagSpec* spec =
-      new FlagSpec{{"server", "data", "api-key-file"}, {}};
+  static const FlagSpec* spec = new FlagSpec{
+      {"server", "data", "api-key-file", "tls-ca", "tls-server-name"}, {}};
   return *spec;
 }
 
 const char kTargetHelp[] =
     "  --server HOST:PORT     a running tqdb server, or\n"
     "  --data DIR             a data directory opened in process (no server)\n"
-    "  --api-key-file F       API key for the server (else $TQDB_API_KEY)\n";
+    "  --api-key-file F       API key for the server (else $TQDB_API_KEY)\n"
+    "  --tls-ca CA.pem        talk TLS to the server, trusting the\n"
+    "                         certificates CA.pem signs (a self-signed\n"
+    "                         server certificate is its own CA)\n"
+    "  --tls-server-name N    the name the server's certificate must carry\n"
+    "                         (default: the host of --server)\n";
 
 absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const Flags& f,
                                                      bool create_if_missing) {
@@ -35,7 +42,24 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const Flags& f,
   if (f.Has("api-key-file")) {
     TQ_ASSIGN_OR_RETURN(key, ReadApiKeyFile(f.GetString("api-key-file")));
   }
-  return Backend::Connect(f.GetString("server"), key);
+  TlsClientOptions tls;
+  if (f.Has("tls-server-name") && !f.Has("tls-ca")) {
+    return absl::InvalidArgumentError(
+        "--tls-server-name needs --tls-ca (the server's CA certificate)");
+  }
+  if (f.Has("tls-ca")) {
+    const std::string path = f.GetString("tls-ca");
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    if (!in || pem.str().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tls-ca: cannot read ", path));
+    }
+    tls.ca_pem = pem.str();
+    tls.server_name = f.GetString("tls-server-name");
+  }
+  return Backend::Connect(f.GetString("server"), key, tls);
 }
 
 const FlagSpec& CreateFlags() {
