@@ -20,9 +20,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "db/db.h"
+#include "db/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "rocksdb/db.h"
 #include "rpc/server.h"
 #include "tests/tools/tools_test_util.h"
 #include "tools/cli/commands.h"
@@ -74,29 +76,63 @@ class Target {
   std::unique_ptr<Server> server_;
 };
 
-// Payloads written by an older version (or straight into RocksDB) that are
-// not JSON, not UTF-8, or neither: tqdb search shows them instead of
-// aborting (it died on nlohmann's type_error.316, exit 134).
+// Writes payloads straight into the payload family of a closed data
+// directory, as an older version (which took any bytes) or another writer
+// could have: the API no longer accepts such payloads.
+void WritePayloadsBehindTheApi(const std::string& dir, uint32_t cid,
+                               const std::vector<Point>& pts) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  std::vector<std::string> names;
+  ASSERT_TRUE(
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names).ok());
+  for (const std::string& n : names) cfs.emplace_back(n, rocksdb::Options());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(
+      rocksdb::DB::Open(rocksdb::DBOptions(), dir, cfs, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] != dbformat::kPayloadCf) continue;
+    for (const Point& p : pts) {
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i],
+                          dbformat::PointKey(cid, p.id), p.payload)
+                      .ok());
+    }
+  }
+  for (auto* h : handles)
+    db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  ASSERT_TRUE(db->Close().ok());
+}
+
+// Payloads that are not JSON, not UTF-8, or neither (stored by an older
+// version, or written straight into RocksDB): tqdb search shows them
+// instead of aborting (it died on nlohmann's type_error.316, exit 134).
 TEST(CliEdges, PayloadsThatAreNotJsonOrNotUtf8AreRendered) {
   TempDir tmp;
   const std::string dir = tmp.File("db");
+  const std::vector<Point> pts = {
+      {0, Vec(0), "{\"title\": \"ok\"}"},                 // JSON
+      {1, Vec(1), "plain words"},                         // text, not JSON
+      {2, Vec(2), std::string("bad \xff\xfe end")},       // not UTF-8
+      {3, Vec(3), std::string("{\"t\": \"\xc3\x28\"}")},  // JSON-ish, bad
+      {4, Vec(4), std::string("line\nbreak\x01\x80")},
+  };
+  uint32_t cid = 0;
   {
     Target t(dir);
     CollectionConfig cfg;
     cfg.name = "docs";
     cfg.dim = kDim;
     cfg.metric = Metric::kL2;
-    ASSERT_TRUE(t.db()->CreateCollection(cfg).ok());
+    auto info = t.db()->CreateCollection(cfg);
+    ASSERT_TRUE(info.ok()) << info.status();
+    cid = info->collection_id;
     auto c = *t.db()->GetCollection("docs");
-    std::vector<Point> pts = {
-        {0, Vec(0), "{\"title\": \"ok\"}"},                 // JSON
-        {1, Vec(1), "plain words"},                         // text, not JSON
-        {2, Vec(2), std::string("bad \xff\xfe end")},       // not UTF-8
-        {3, Vec(3), std::string("{\"t\": \"\xc3\x28\"}")},  // JSON-ish, bad
-        {4, Vec(4), std::string("line\nbreak\x01\x80")},
-    };
-    ASSERT_TRUE(c->Upsert(pts, true).ok());
+    std::vector<Point> valid = pts;
+    for (Point& p : valid) p.payload = "{}";
+    ASSERT_TRUE(c->Upsert(valid, true).ok());
   }
+  WritePayloadsBehindTheApi(dir, cid, pts);
   for (bool json : {true, false}) {
     for (uint64_t id = 0; id < 5; ++id) {
       SCOPED_TRACE(::testing::Message()
