@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.parse
 
+sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ops_util import Serve, check, fail, free_port, http  # noqa: E402
 

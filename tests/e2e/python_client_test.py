@@ -18,6 +18,7 @@ import threading
 import time
 import unittest
 
+sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ops_util import Serve  # noqa: E402
 
