@@ -225,7 +225,10 @@ class GatewayImpl final : public HttpGateway {
           } else {
             SendError(
                 res, res.status, "INVALID_ARGUMENT",
-                absl::StrCat("malformed HTTP request (", res.status, ")"));
+                absl::StrCat("malformed HTTP request (", res.status,
+                             "): a bad request line or header, or a POST or "
+                             "PUT without Content-Length (send a body: {} "
+                             "for none)"));
           }
           return httplib::Server::HandlerResponse::Handled;
         }));

@@ -37,7 +37,11 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
       const double seconds = std::chrono::duration<double>(
                                  std::chrono::steady_clock::now() - start_)
                                  .count();
-      metrics_->RecordCall(method_, s.error_code(), transport_, seconds);
+      try {
+        metrics_->RecordCall(method_, s.error_code(), transport_, seconds);
+      } catch (...) {
+        // Counting never fails a call.
+      }
     }
     methods->Proceed();
   }

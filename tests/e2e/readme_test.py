@@ -104,7 +104,10 @@ def main():
     check(langs == ["python", "sh"], "README has the marked blocks %s" % langs)
     for lang, block in found:
         # A fresh server for each: both create the collection "docs".
-        srv = Serve(args.tqdb, ["--http", "127.0.0.1:0"])
+        # (A bare port is a loopback one.)
+        srv = Serve(args.tqdb, ["--http", "0"])
+        check(srv.http.startswith("127.0.0.1:"),
+              "--http 0 listens on loopback: %s" % srv.http)
         try:
             if lang == "sh":
                 run_sh(block, "http://" + srv.http)

@@ -53,9 +53,11 @@ constexpr char kUsage[] =
     "                         a write or training past it fails with\n"
     "                         RESOURCE_EXHAUSTED (default: no limit)\n"
     "  --http HOST:PORT       REST API (same key and TLS) and the dashboard\n"
-    "                         at /dashboard/ (default: off)\n"
+    "                         at /dashboard/ (default: off; a bare PORT\n"
+    "                         means 127.0.0.1:PORT)\n"
     "  --bench-svg F          chart the dashboard shows (tqdb bench --svg F)\n"
-    "  --metrics HOST:PORT    Prometheus metrics at /metrics (default: off)\n"
+    "  --metrics HOST:PORT    Prometheus metrics at /metrics (default: off;\n"
+    "                         a bare PORT means 127.0.0.1:PORT)\n"
     "  --metrics-open         /metrics without the API key\n";
 
 // BYTES, or a number with K, M, G or T (powers of 1024).
@@ -137,9 +139,14 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
     if (!limit.ok()) return UsageError(kCommand, limit.status(), err);
     dbo.memory_limit_bytes = *limit;
   }
-  so.http_listen = flags->GetString("http");
+  // A bare port is on loopback: exposing them is an explicit choice.
+  auto loopback = [](const std::string& a) {
+    int port;
+    return absl::SimpleAtoi(a, &port) ? "127.0.0.1:" + a : a;
+  };
+  so.http_listen = loopback(flags->GetString("http"));
   so.bench_svg = flags->GetString("bench-svg");
-  so.metrics_listen = flags->GetString("metrics");
+  so.metrics_listen = loopback(flags->GetString("metrics"));
   so.metrics_open = flags->Has("metrics-open");
   so.max_limit = static_cast<uint32_t>(*max_limit);
   dbo.max_batch = static_cast<size_t>(*max_batch);
