@@ -2,11 +2,24 @@
 
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "db/db.h"
 
 namespace tqdb {
 namespace dbimpl {
+
+namespace {
+// The payload that marks a full disk (absl::Status::SetPayload).
+constexpr char kDiskFullUrl[] = "type.tqdb/tqdb.DiskFull";
+}  // namespace
+
+absl::Status DiskFullError(absl::string_view message) {
+  absl::Status s = absl::ResourceExhaustedError(message);
+  s.SetPayload(kDiskFullUrl, absl::Cord("disk full"));
+  return s;
+}
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view context) {
   if (s.ok()) return absl::OkStatus();
@@ -14,7 +27,7 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view context) {
   if (s.IsCorruption()) return absl::DataLossError(msg);
   if (s.IsIOError()) {
     if (s.IsNoSpace()) {
-      return absl::ResourceExhaustedError(absl::StrCat(
+      return DiskFullError(absl::StrCat(
           msg,
           " (the disk is full: writes resume by themselves once space "
           "is freed; reads go on)"));
@@ -71,4 +84,10 @@ RangeIterator::RangeIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
 }
 
 }  // namespace dbimpl
+
+bool IsDiskFull(const absl::Status& status) {
+  return absl::IsResourceExhausted(status) &&
+         status.GetPayload(dbimpl::kDiskFullUrl).has_value();
+}
+
 }  // namespace tqdb

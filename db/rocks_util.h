@@ -20,6 +20,9 @@ namespace dbimpl {
 // messages name the file.
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view context);
 
+// ResourceExhausted with `message`, marked as a full disk (IsDiskFull).
+absl::Status DiskFullError(absl::string_view message);
+
 // The bytes of a RocksDB slice, without a copy.
 inline absl::string_view ToStringView(const rocksdb::Slice& s) {
   return absl::string_view(s.data(), s.size());

@@ -31,7 +31,7 @@ absl::Status FsError(const std::error_code& ec, absl::string_view what,
   const std::string msg =
       absl::StrCat(what, " ", path.string(), ": ", ec.message());
   if (ec == std::errc::no_space_on_device) {
-    return absl::ResourceExhaustedError(msg);
+    return dbimpl::DiskFullError(msg);
   }
   return absl::InternalError(msg);
 }

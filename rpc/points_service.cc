@@ -68,12 +68,13 @@ std::function<bool()> CancelCheck(grpc::ServerContextBase* ctx) {
 }
 
 // The options of one search request, polling the call for cancellation and
-// filling `info`.
+// filling `info`; with metrics, what the search did goes to *stats.
 QueryOptions Options(const pb::SearchRequest& q, grpc::ServerContextBase* ctx,
-                     SearchInfo* info) {
+                     SearchInfo* info, SearchStats* stats) {
   QueryOptions o = FromProto(q);
   o.cancelled = CancelCheck(ctx);
   o.info = info;
+  o.stats = stats;
   return o;
 }
 
@@ -140,6 +141,9 @@ grpc::Status PointsService::Upsert(grpc::ServerContext* ctx,
     TQ_RETURN_IF_ERROR(ValidateUpsert(*req));
     const std::vector<Point> points = FromProto(req->points());
     TQ_RETURN_IF_ERROR(c->Upsert(points, req->wait()));
+    if (Metrics* m = context_->metrics()) {
+      m->RecordIngest(points.size(), req->ByteSizeLong());
+    }
     resp->set_upserted(points.size());
     resp->set_batches(1);
     resp->set_time_ms(MsSince(t0));
@@ -178,6 +182,9 @@ grpc::Status PointsService::UpsertStream(
       const std::vector<Point> points = FromProto(req.points());
       if (absl::Status s = c->Upsert(points, req.wait()); !s.ok()) {
         return fail(s);
+      }
+      if (Metrics* m = context_->metrics()) {
+        m->RecordIngest(points.size(), req.ByteSizeLong());
       }
       ++batches;
       points_done += points.size();
@@ -248,9 +255,14 @@ grpc::Status PointsService::DoSearch(grpc::ServerContextBase* ctx,
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
     TQ_RETURN_IF_ERROR(ValidateSearch(*req, context_->options()));
+    Metrics* m = context_->metrics();
     SearchInfo info;
-    TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
-                        c->Search(req->vector(), Options(*req, ctx, &info)));
+    SearchStats stats;
+    TQ_ASSIGN_OR_RETURN(
+        std::vector<Neighbor> hits,
+        c->Search(req->vector(),
+                  Options(*req, ctx, &info, m ? &stats : nullptr)));
+    if (m) m->RecordSearch(1, stats);
     TQ_RETURN_IF_ERROR(Fill(*req, *c, hits, resp));
     resp->set_nprobe_used(info.nprobe_used);
     resp->set_time_ms(MsSince(t0));
@@ -267,6 +279,8 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
     TQ_RETURN_IF_ERROR(ValidateSearchBatch(*req, context_->options()));
     const int n = req->searches_size();
     const uint32_t d = c->config().dim;
+    Metrics* m = context_->metrics();
+    std::vector<SearchStats> stats(m ? n : 0);
     std::vector<std::vector<Neighbor>> hits;
     std::vector<SearchInfo> info(n);
     if (Uniform(*req, d)) {
@@ -277,17 +291,20 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
                   req->searches(i).vector().end(), all.begin() + size_t{d} * i);
       }
       TQ_ASSIGN_OR_RETURN(
-          hits, c->SearchBatch(all, Options(req->searches(0), ctx, &info[0])));
+          hits, c->SearchBatch(all, Options(req->searches(0), ctx, &info[0],
+                                            m ? stats.data() : nullptr)));
       std::fill(info.begin() + 1, info.end(), info[0]);
     } else {
       hits.resize(n);
       for (int i = 0; i < n; ++i) {
         const pb::SearchRequest& q = req->searches(i);
-        auto r = c->Search(q.vector(), Options(q, ctx, &info[i]));
+        auto r = c->Search(q.vector(),
+                           Options(q, ctx, &info[i], m ? &stats[i] : nullptr));
         TQ_RETURN_IF_ERROR(r.status()) << "search " << i;
         hits[i] = *std::move(r);
       }
     }
+    if (m) m->RecordSearch(n, SumStats(stats));
     resp->mutable_results()->Reserve(n);
     for (int i = 0; i < n; ++i) {
       pb::SearchResponse* r = resp->add_results();

@@ -23,15 +23,19 @@ constexpr size_t kMaxMessage = 1024;
 
 absl::Status Capped(const absl::Status& s) {
   if (s.message().size() <= kMaxMessage) return s;
-  return absl::Status(s.code(),
-                      absl::StrCat(s.message().substr(0, kMaxMessage), "... (",
-                                   s.message().size(), "-byte message cut)"));
+  return WithMessage(s,
+                     absl::StrCat(s.message().substr(0, kMaxMessage), "... (",
+                                  s.message().size(), "-byte message cut)"));
 }
 
 }  // namespace
 
-ServiceContext::ServiceContext(Database* db, ServerOptions options)
-    : db_(db), options_(std::move(options)), auth_(options_.api_key) {}
+ServiceContext::ServiceContext(Database* db, ServerOptions options,
+                               Metrics* metrics)
+    : db_(db),
+      options_(std::move(options)),
+      auth_(options_.api_key),
+      metrics_(metrics) {}
 
 grpc::Status ServiceContext::Call(
     grpc::ServerContextBase* ctx,
@@ -39,6 +43,7 @@ grpc::Status ServiceContext::Call(
   try {
     if (absl::Status a = auth_.Check(*ctx); !a.ok()) return ToGrpc(a);
     const absl::Status s = Capped(body());
+    if (IsDiskFull(s)) ctx->AddTrailingMetadata(kErrorTrailer, kDiskFullError);
     if (absl::IsCancelled(s)) {
       const bool past_deadline =
           ctx->deadline() <= std::chrono::system_clock::now();

@@ -15,21 +15,32 @@
 #include "absl/status/statusor.h"
 #include "db/db.h"
 #include "rpc/auth.h"
+#include "rpc/metrics.h"
 #include "rpc/server.h"
 
 namespace tqdb {
 
+// Trailing metadata of a call that failed because the disk is full
+// (RESOURCE_EXHAUSTED, db's IsDiskFull): "tqdb-error: disk-full", so that a
+// client can tell it from the other RESOURCE_EXHAUSTED errors (limits) by
+// more than the message; the REST gateway answers it 507.
+inline constexpr char kErrorTrailer[] = "tqdb-error";
+inline constexpr char kDiskFullError[] = "disk-full";
+
 class ServiceContext {
  public:
-  ServiceContext(Database* db, ServerOptions options);
+  // `metrics` (optional, not owned) counts search and ingest work.
+  ServiceContext(Database* db, ServerOptions options,
+                 Metrics* metrics = nullptr);
 
   Database* db() const { return db_; }
   const ServerOptions& options() const { return options_; }
+  Metrics* metrics() const { return metrics_; }
 
   // Runs `body` after authentication and returns its status as the call's:
   // Cancelled becomes DEADLINE_EXCEEDED or CANCELLED by what the call saw,
   // an exception RESOURCE_EXHAUSTED (out of memory) or INTERNAL; a message
-  // over 1 KB is cut there (with "...").
+  // over 1 KB is cut there (with "..."); a full disk adds kErrorTrailer.
   grpc::Status Call(grpc::ServerContextBase* ctx,
                     const std::function<absl::Status()>& body) const;
 
@@ -41,6 +52,7 @@ class ServiceContext {
   Database* const db_;
   const ServerOptions options_;
   const ApiKeyAuth auth_;
+  Metrics* const metrics_;
 };
 
 }  // namespace tqdb

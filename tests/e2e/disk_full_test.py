@@ -3,7 +3,8 @@
 40 MB tmpfs, a gRPC client from Debian's python3-grpcio.
 
 The disk holds a ballast file; the client upserts (wait = true) until the
-disk is full. Then: writes fail with RESOURCE_EXHAUSTED and keep failing,
+disk is full. Then: writes fail with RESOURCE_EXHAUSTED (over REST: 507)
+and keep failing,
 searches, gets and counts keep serving, and the server stays up (it used to
 abort 5 s after the first failed write, on an assertion in RocksDB's info
 log). The ballast is deleted: writes resume by themselves, without a
@@ -27,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_util import Server, check, fail, stubs  # noqa: E402
+from ops_util import free_port, http  # noqa: E402
 
 SKIP = 77
 DIM = 64
@@ -68,7 +70,9 @@ def run(tqdb, proto_dir, tmp, mnt):
         f.write(b"\0" * (20 << 20))
     data = os.path.join(mnt, "db")
     log = open(os.path.join(tmp, "server.log"), "w")
-    server = Server(tqdb, data, tmp, log=log)
+    rest = "http://127.0.0.1:%d" % free_port()
+    server = Server(tqdb, data, tmp, log=log,
+                    extra=["--http", rest[len("http://"):]])
     ch = grpc.insecure_channel(server.address)
     cols, pts = pbg.CollectionsStub(ch), pbg.PointsStub(ch)
     cols.Create(pb.CreateCollectionRequest(name="c", dim=DIM), timeout=30)
@@ -126,6 +130,14 @@ def run(tqdb, proto_dir, tmp, mnt):
     got = pts.Get(pb.GetPointsRequest(collection="c", ids=[acked[0]],
                                       with_vectors=True), timeout=30)
     check(len(got.points) == 1, "get serves")
+    # Over REST: 507 (not the 429 of a limit), the same code and message.
+    status, body = http("PUT", rest + "/collections/c/points", {
+        "wait": True, "points": [{"id": nxt, "vector": [0.5] * DIM}]})
+    check(status == 507 and '"RESOURCE_EXHAUSTED"' in body and
+          "the disk is full" in body,
+          "REST upsert on the full disk: %d %s" % (status, body))
+    status, body = http("POST", rest + "/collections/c/points/count", {})
+    check(status == 200 and '"%d"' % n in body, "REST count serves: " + body)
 
     os.remove(ballast)
     t0 = time.time()

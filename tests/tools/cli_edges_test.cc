@@ -273,20 +273,23 @@ TEST(CliEdges, ServePayloadLimitIsAFlag) {
 TEST(CliEdges, ExposureWarning) {
   for (const char* loopback :
        {"127.0.0.1:7700", "localhost:7700", "[::1]:7700", "127.0.0.5:1"}) {
-    EXPECT_EQ(ExposureWarning(loopback, false, false), "") << loopback;
+    EXPECT_EQ(ExposureWarning("listen", loopback, false, false), "")
+        << loopback;
   }
   for (const char* open :
        {"0.0.0.0:7700", "[::]:7700", "10.1.2.3:7700", "myhost:7700", ":7700"}) {
     SCOPED_TRACE(open);
-    EXPECT_THAT(ExposureWarning(open, false, false),
+    EXPECT_THAT(ExposureWarning("listen", open, false, false),
                 AllOf(HasSubstr("warning"), HasSubstr("no API key"),
                       HasSubstr("no TLS")));
-    EXPECT_THAT(ExposureWarning(open, true, false),
+    EXPECT_THAT(ExposureWarning("listen", open, true, false),
                 AllOf(HasSubstr("warning"), Not(HasSubstr("no API key")),
                       HasSubstr("in clear text")));
-    EXPECT_THAT(ExposureWarning(open, false, true),
+    EXPECT_THAT(ExposureWarning("listen", open, false, true),
                 AllOf(HasSubstr("warning"), HasSubstr("no API key")));
-    EXPECT_EQ(ExposureWarning(open, true, true), "");
+    EXPECT_EQ(ExposureWarning("listen", open, true, true), "");
+    EXPECT_THAT(ExposureWarning("http", open, false, false),
+                HasSubstr(std::string("warning: --http ") + open));
   }
 }
 
@@ -303,6 +306,13 @@ TEST(CliEdges, ServeWarnsWhenExposedWithoutKeyOrTls) {
   EXPECT_EQ(o.code, 1) << o.err;
   EXPECT_THAT(o.err, HasSubstr("warning: --listen 0.0.0.0:" + port));
   EXPECT_THAT(o.err, HasSubstr("address in use"));
+  // The REST gateway serves the same API: the same warning for --http.
+  const Outcome rest =
+      RunCommand(RunServe, {"--data", tmp.File("db"), "--listen",
+                            holder.address(), "--http", "0.0.0.0:" + port});
+  EXPECT_EQ(rest.code, 1) << rest.err;
+  EXPECT_THAT(rest.err, HasSubstr("warning: --http 0.0.0.0:" + port));
+  EXPECT_THAT(rest.err, Not(HasSubstr("warning: --listen")));
   // Loopback: no warning.
   const Outcome quiet = RunCommand(
       RunServe, {"--data", tmp.File("db"), "--listen", holder.address()});

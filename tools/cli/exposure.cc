@@ -16,9 +16,10 @@ bool IsLoopback(const std::string& listen) {
 
 }  // namespace
 
-std::string ExposureWarning(const std::string& listen, bool api_key, bool tls) {
+std::string ExposureWarning(const std::string& flag, const std::string& listen,
+                            bool api_key, bool tls) {
   if (IsLoopback(listen) || (api_key && tls)) return "";
-  std::string w = absl::StrCat("warning: --listen ", listen,
+  std::string w = absl::StrCat("warning: --", flag, " ", listen,
                                " is reachable from other hosts");
   if (!api_key) {
     absl::StrAppend(&w,

@@ -8,11 +8,13 @@
 namespace tqdb {
 
 // "" for a loopback address (127.0.0.0/8, ::1, localhost) or when both an
-// API key and TLS are on; else one "warning: ..." line saying what is
-// missing: without an API key anyone who reaches the port can read, write
-// and delete every collection; without TLS the key and the data cross the
-// network in clear text.
-std::string ExposureWarning(const std::string& listen, bool api_key, bool tls);
+// API key and TLS are on; else one "warning: --<flag> <listen> ..." line
+// saying what is missing: without an API key anyone who reaches the port
+// can read, write and delete every collection; without TLS the key and the
+// data cross the network in clear text. `flag`: "listen" (gRPC) or "http"
+// (REST, which serves the same API).
+std::string ExposureWarning(const std::string& flag, const std::string& listen,
+                            bool api_key, bool tls);
 
 }  // namespace tqdb
 
