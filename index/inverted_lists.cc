@@ -67,11 +67,17 @@ void InvertedList::Compact(
         GetSubcodes(b_, shape_.m4b, s, sb.data());
         SetSubcodes(&b_, shape_.m4b, out, sb.data());
       }
-      std::memmove(&c_[size_t{out} * shape_.m8], &c_[size_t{s} * shape_.m8],
-                   shape_.m8);
-      std::memmove(&factors_[size_t{out} * shape_.nfactors],
-                   &factors_[size_t{s} * shape_.nfactors],
-                   shape_.nfactors * sizeof(float));
+      // A codec without 8-bit codes or factors has them empty: c_[0] (or
+      // memmove of its null data()) would be undefined behaviour (UBSan).
+      if (shape_.m8) {
+        std::memmove(c_.data() + size_t{out} * shape_.m8,
+                     c_.data() + size_t{s} * shape_.m8, shape_.m8);
+      }
+      if (shape_.nfactors) {
+        std::memmove(factors_.data() + size_t{out} * shape_.nfactors,
+                     factors_.data() + size_t{s} * shape_.nfactors,
+                     shape_.nfactors * sizeof(float));
+      }
       ids_[out] = ids_[s];
       moved(ids_[out], out);
     }
