@@ -74,8 +74,8 @@ inline std::vector<Point> MakePoints(uint64_t first_id, size_t n, uint32_t d,
 
 // Exact top-k ids (goodness as the index defines it).
 inline std::vector<uint64_t> BruteForce(const std::vector<Point>& pts,
-                                        const std::vector<float>& q,
-                                        Metric m, size_t k) {
+                                        const std::vector<float>& q, Metric m,
+                                        size_t k) {
   std::vector<std::pair<double, uint64_t>> s;
   double qn = 0;
   for (float x : q) qn += double{x} * x;
