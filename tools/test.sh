@@ -4,17 +4,19 @@
 # fuzzers, then the sanitizer stages (tools/sanitize.sh: the tests again
 # under ASan+UBSan, and the concurrency tests of db/ and rpc/ under TSan).
 # Non-zero exit on any failure. Tests that need ../shared/data skip with a
-# message where it is absent. Each stage prints its wall time.
+# message where it is absent. Each stage prints its wall and CPU time.
 # TQDB_SANITIZE=0 leaves the sanitizer stages out (a quick local run).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
+# Runs one stage and prints its wall and CPU time (user and system, its
+# processes summed: on a loaded machine the wall time grows, not these).
 stage() {
-  local name="$1" start=$SECONDS
+  local name="$1"
   shift
   echo "== test.sh: $name"
-  "$@"
-  echo "== test.sh: $name took $((SECONDS - start)) s"
+  local TIMEFORMAT="== test.sh: $name took %0R s (CPU: %0U s user, %0S s sys)"
+  time "$@"
 }
 
 run_ctest() {
