@@ -72,7 +72,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::ExactFromStorage(
     if (o.cancelled && (++seen & 4095) == 0 && o.cancelled()) {
       return absl::CancelledError("search cancelled (deadline or client gone)");
     }
-    if (o.filter && !o.filter(id)) continue;
+    if (o.id_filter && !o.id_filter(id)) continue;
     heap.Push(scorer.Goodness(v.data()), id);
   }
   if (!it->status().ok()) {
@@ -88,7 +88,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
     // Untrained: exact, from memory while the vectors fit the budget, else
     // from storage (where they always are until the first training).
     if (st.flat->has_vectors()) {
-      return st.flat->Search(query, o.k, o.filter ? &o.filter : nullptr);
+      return st.flat->Search(query, o.k, o.id_filter ? &o.id_filter : nullptr);
     }
     return ExactFromStorage(query, o);
   }

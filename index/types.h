@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -21,6 +22,30 @@ enum class Metric : uint32_t { kInnerProduct = 0, kCosine = 1, kL2 = 2 };
 const char* MetricName(Metric m);  // "ip", "cosine", "l2"
 // Also accepts "dot", "angular", "euclidean". InvalidArgument otherwise.
 absl::StatusOr<Metric> ParseMetric(absl::string_view name);
+
+class AllowedSet;  // index/allowed_set.h
+
+// Internal id of a point added without one (IvfIndex::Add): never allowed.
+constexpr uint32_t kNoIid = std::numeric_limits<uint32_t>::max();
+
+// How a search restricted to an AllowedSet visits the index (the database's
+// planner chooses, db/planner.h).
+enum class FilteredScan : uint32_t {
+  // The nprobe lists nearest the query, then further lists in centroid
+  // order until the lists probed hold at least min_allowed allowed points
+  // (or every list is probed).
+  kProbe = 0,
+  // Every allowed point: the blocks holding one, in whatever list; no
+  // coarse step, nprobe ignored.
+  kAllowedOnly = 1,
+};
+
+// What one search did (SearchParams::stats).
+struct SearchStats {
+  uint32_t lists_probed = 0;    // lists whose slots were examined
+  uint64_t blocks_scanned = 0;  // 32-slot blocks the scan kernel ran on
+  uint64_t allowed_seen = 0;    // allowed points in the lists probed
+};
 
 struct Neighbor {
   uint64_t id;
@@ -61,9 +86,18 @@ struct SearchParams {
   // IvfIndex::Search called directly: the raw vectors of exact and rescore.
   // (The database supplies its own; QueryOptions hides this field.)
   const VectorStore* store = nullptr;
-  // Optional filter applied inside the scan: only ids for which it returns
-  // true are returned. Must be thread-safe.
-  std::function<bool(uint64_t)> filter;
+  // Optional predicate on point ids applied inside the scan: only ids for
+  // which it returns true are returned. Must be thread-safe.
+  std::function<bool(uint64_t)> id_filter;
+  // Optional: only points whose internal id is in the set are scored and
+  // returned; blocks of 32 slots without one are skipped before the scan
+  // kernel runs, so a search returns k results whenever k points are
+  // allowed (and visited: filtered_scan). Not owned; must outlive the call.
+  const AllowedSet* allowed = nullptr;
+  FilteredScan filtered_scan = FilteredScan::kProbe;
+  uint64_t min_allowed = 0;  // kProbe: allowed points to reach
+  // Optional out: what the search did. Not owned.
+  SearchStats* stats = nullptr;
   // Optional: polled between lists (and every few thousand vectors of an
   // exact search); when it returns true the search stops with Cancelled
   // (deadline passed, client gone). Must be thread-safe.

@@ -325,7 +325,7 @@ TEST(DbBasic, UntrainedSearchIsExact) {
           << MetricName(m) << " " << qi;
     }
     // Filter.
-    o.filter = [](uint64_t id) { return id % 2 == 0; };
+    o.id_filter = [](uint64_t id) { return id % 2 == 0; };
     auto r = c->Search(VectorFor(77, 0, 24), o);
     ASSERT_TRUE(r.ok());
     for (const Neighbor& n : *r) EXPECT_EQ(n.id % 2, 0u);

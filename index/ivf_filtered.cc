@@ -1,0 +1,176 @@
+// IvfIndex's filtered search: a search restricted to the points of an
+// AllowedSet (SearchParams::allowed), filtered inside the scan, never after
+// it. Two ways to visit the index (SearchParams::filtered_scan, chosen per
+// query by the database's planner, db/planner.h):
+//  - kProbe: lists in centroid order, the nprobe nearest first, then
+//    further ones until the lists probed hold min_allowed allowed points.
+//    Each list's slots are tested against the set (one bit lookup each)
+//    into per-block masks; blocks without an allowed slot are skipped
+//    before the kernel runs, lists without one are not scanned at all.
+//  - kAllowedOnly: no coarse step: the allowed points are located through
+//    the internal-id -> (list, slot) array, grouped by list, and only their
+//    blocks are scanned, so the work is proportional to the allowed points,
+//    not to the collection.
+// Either way every candidate pushed is allowed, so the search returns k
+// results whenever the lists visited hold k allowed points.
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <shared_mutex>
+
+#include "index/ivf_index.h"
+#include "index/scanner.h"
+#include "quant/kernels.h"
+
+namespace tqdb {
+namespace {
+
+// Cancellation is polled every this many lists of a kAllowedOnly scan (its
+// lists are short visits of a few blocks each).
+constexpr size_t kCancelPollLists = 64;
+
+// Masks of the allowed, live slots of `list`; returns how many there are.
+uint64_t BuildMasks(const InvertedList& list, const AllowedSet& allowed,
+                    std::vector<uint32_t>* masks) {
+  const uint32_t n = list.size();
+  const uint32_t* iids = list.iids();
+  const uint8_t* deleted = list.deleted();
+  masks->assign(list.nblocks(), 0);
+  uint64_t count = 0;
+  for (uint32_t slot = 0; slot < n; ++slot) {
+    if (!deleted[slot] && allowed.Contains(iids[slot])) {
+      (*masks)[slot / kBlockSize] |= 1u << (slot % kBlockSize);
+      ++count;
+    }
+  }
+  return count;
+}
+
+uint64_t NonZero(const std::vector<uint32_t>& masks) {
+  return static_cast<uint64_t>(masks.size() -
+                               std::count(masks.begin(), masks.end(), 0u));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchFiltered(
+    const std::vector<float>& q, const SearchParams& p,
+    const VectorStore* store) const {
+  TopK heap(KScan(p));
+  SearchStats stats;
+  if (!p.allowed->empty()) {
+    absl::Status s = p.filtered_scan == FilteredScan::kAllowedOnly
+                         ? ScanAllowedOnly(q.data(), p, &heap, &stats)
+                         : ScanProbed(q.data(), p, &heap, &stats);
+    if (!s.ok()) return s;
+  }
+  if (p.stats != nullptr) *p.stats = stats;
+  return Finish(q.data(), p, store, &heap);
+}
+
+absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
+                                  TopK* heap, SearchStats* stats) const {
+  const uint32_t d = options_.dim;
+  const uint32_t nprobe =
+      p.nprobe == 0 || p.nprobe > nlist_ ? nlist_ : p.nprobe;
+  std::vector<std::pair<float, uint32_t>> order(nlist_);
+  for (uint32_t l = 0; l < nlist_; ++l) {
+    order[l] = {-kernels::L2Sqr(q, &centroids_[size_t{l} * d], d), l};
+  }
+  // Sorted lazily: the nprobe nearest, then twice as many each time the
+  // search needs more lists (most stop at nprobe).
+  auto nearer = [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
+  size_t sorted = 0;
+  ListScanner scanner(*codec_, options_.metric == Metric::kL2,
+                      options_.residual, centroids_.data(), d);
+  scanner.SetQuery(q);
+  const std::function<bool(uint64_t)>* id_filter =
+      p.id_filter ? &p.id_filter : nullptr;
+  std::vector<uint32_t> masks;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (size_t i = 0; i < nlist_; ++i) {
+    if (i >= nprobe && stats->allowed_seen >= p.min_allowed) break;
+    if (i == sorted) {
+      const size_t upto =
+          std::min<size_t>(nlist_, std::max<size_t>(nprobe, 2 * sorted));
+      std::partial_sort(order.begin() + sorted, order.begin() + upto,
+                        order.end(), nearer);
+      sorted = upto;
+    }
+    if (p.cancelled && p.cancelled()) return CancelledSearch();
+    const uint32_t l = order[i].second;
+    const InvertedList& list = lists_[l];
+    ++stats->lists_probed;
+    const uint64_t here = BuildMasks(list, *p.allowed, &masks);
+    if (here == 0) continue;
+    stats->allowed_seen += here;
+    stats->blocks_scanned += NonZero(masks);
+    scanner.SetList(l);
+    scanner.Scan(list, heap, id_filter, masks.data());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IvfIndex::ScanAllowedOnly(const float* q, const SearchParams& p,
+                                       TopK* heap, SearchStats* stats) const {
+  ListScanner scanner(*codec_, options_.metric == Metric::kL2,
+                      options_.residual, centroids_.data(), options_.dim);
+  scanner.SetQuery(q);
+  const std::function<bool(uint64_t)>* id_filter =
+      p.id_filter ? &p.id_filter : nullptr;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  // (list, slot) of every allowed point, grouped by list.
+  std::vector<uint64_t> at;
+  at.reserve(p.allowed->count());
+  p.allowed->ForEach([&](uint32_t iid) {
+    if (iid < loc_.size() && loc_[iid].list != kNoIid) {
+      at.push_back(uint64_t{loc_[iid].list} << 32 | loc_[iid].slot);
+    }
+  });
+  std::sort(at.begin(), at.end());
+  std::vector<uint32_t> masks;
+  size_t lists = 0;
+  for (size_t i = 0; i < at.size();) {
+    const uint32_t l = static_cast<uint32_t>(at[i] >> 32);
+    if (++lists % kCancelPollLists == 0 && p.cancelled && p.cancelled()) {
+      return CancelledSearch();
+    }
+    const InvertedList& list = lists_[l];
+    masks.assign(list.nblocks(), 0);
+    for (; i < at.size() && (at[i] >> 32) == l; ++i) {
+      const uint32_t slot = static_cast<uint32_t>(at[i]);
+      if (list.IsDeleted(slot)) continue;
+      masks[slot / kBlockSize] |= 1u << (slot % kBlockSize);
+      ++stats->allowed_seen;
+    }
+    ++stats->lists_probed;
+    stats->blocks_scanned += NonZero(masks);
+    scanner.SetList(l);
+    scanner.Scan(list, heap, id_filter, masks.data());
+  }
+  return absl::OkStatus();
+}
+
+IvfIndex::AllowedSpread IvfIndex::Spread(const AllowedSet& allowed) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<uint64_t> blocks;  // list << 32 | block
+  blocks.reserve(allowed.count());
+  allowed.ForEach([&](uint32_t iid) {
+    if (iid < loc_.size() && loc_[iid].list != kNoIid) {
+      blocks.push_back(uint64_t{loc_[iid].list} << 32 |
+                       loc_[iid].slot / kBlockSize);
+    }
+  });
+  std::sort(blocks.begin(), blocks.end());
+  AllowedSpread s;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (i > 0 && blocks[i] == blocks[i - 1]) continue;
+    ++s.blocks;
+    if (i == 0 || (blocks[i] >> 32) != (blocks[i - 1] >> 32)) ++s.lists;
+  }
+  return s;
+}
+
+}  // namespace tqdb
