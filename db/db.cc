@@ -118,6 +118,34 @@ bool LooksLikeRocksDb(const fs::path& dir) {
   return false;
 }
 
+// Brings a directory of an older format version up to kFormatVersion:
+// version 1 -> 2 creates the payload_index family (no data to convert: a
+// version 1 directory has no payload indexes), then rewrites the format
+// entry. Idempotent: a crash between the two steps leaves the family there
+// and version 1, and the next open finishes.
+absl::Status MigrateFormat(DbCore* core,
+                           const std::vector<std::string>& missing,
+                           const std::shared_ptr<rocksdb::Cache>& cache) {
+  for (const std::string& name : missing) {
+    rocksdb::ColumnFamilyHandle* h = nullptr;
+    TQ_RETURN_IF_ERROR(
+        FromRocks(core->db->CreateColumnFamily(
+                      CfOptions(name, core->options, cache), name, &h),
+                  "creating column family '" + name + "'"));
+    absl::MutexLock life(&core->life_mu);
+    core->handles.push_back(h);
+    for (int f = 0; f < dbformat::kNumCfs; ++f) {
+      if (name == dbformat::kCfNames[f]) core->cf[f] = h;
+    }
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(
+      core->db->Put(wo, core->meta(), std::string(dbformat::kFormatKey),
+                    dbformat::EncodeFormat(dbformat::kFormatVersion)),
+      "format entry");
+}
+
 // The MANIFEST file CURRENT names (for messages).
 std::string ManifestName(const fs::path& dir) {
   std::ifstream f(dir / "CURRENT");
@@ -377,6 +405,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
 
   std::vector<std::string> names;
+  std::vector<std::string> missing_later;  // families added after version 1
   if (fresh) {
     names.push_back(rocksdb::kDefaultColumnFamilyName);
     for (const char* n : dbformat::kCfNames) names.push_back(n);
@@ -389,13 +418,18 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
       }
       return st;
     }
-    for (const char* n : dbformat::kCfNames) {
-      if (std::find(names.begin(), names.end(), n) == names.end()) {
-        return absl::DataLossError(
-            absl::StrCat(dir, ": column family '", n, "' is missing from ",
-                         ManifestName(path),
-                         " (it lists: ", absl::StrJoin(names, ", "), ")"));
+    // The families of format version 1 must be there; those added later
+    // are created when an older directory is migrated (below).
+    for (int f = 0; f < dbformat::kNumCfs; ++f) {
+      const char* n = dbformat::kCfNames[f];
+      if (std::find(names.begin(), names.end(), n) != names.end()) continue;
+      if (f >= dbformat::kNumCfsV1) {
+        missing_later.push_back(n);
+        continue;
       }
+      return absl::DataLossError(absl::StrCat(
+          dir, ": column family '", n, "' is missing from ", ManifestName(path),
+          " (it lists: ", absl::StrJoin(names, ", "), ")"));
     }
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
@@ -457,8 +491,18 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     TQ_RETURN_IF_ERROR(FromRocks(raw->Write(wo, &batch), dir + ": initialize"));
   } else {
     TQ_RETURN_IF_ERROR(FromRocks(s, dir + ": meta 'format'"));
-    TQ_RETURN_IF_ERROR(dbformat::DecodeFormat(format))
+    uint32_t version = 0;
+    TQ_RETURN_IF_ERROR(dbformat::DecodeFormat(format, &version))
         << dir << ": column family 'meta'";
+    if (!missing_later.empty() && version >= 2) {
+      return absl::DataLossError(absl::StrCat(
+          dir, ": column family '", missing_later[0], "' is missing from ",
+          ManifestName(path), " (format version ", version, " has it)"));
+    }
+    if (version < dbformat::kFormatVersion) {
+      TQ_RETURN_IF_ERROR(MigrateFormat(core.get(), missing_later, cache))
+          << dir << ": migrating from format version " << version;
+    }
   }
   TQ_RETURN_IF_ERROR(impl->LoadCollections());
   return std::unique_ptr<Database>(std::move(impl));

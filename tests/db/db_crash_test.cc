@@ -69,6 +69,13 @@ uint64_t VersionOf(int64_t writer) {
   return KindOf(writer) == Kind::kUpdate ? static_cast<uint64_t>(writer) : 0;
 }
 
+// The payload of point id written by batch b: the batch (an integer index)
+// and a group of the id (a keyword index, built while batches arrive).
+std::string Payload(uint64_t id, int64_t b) {
+  return "{\"b\":" + std::to_string(b) + ",\"g\":\"g" +
+         std::to_string(id % 7) + "\"}";
+}
+
 absl::Status ApplyBatch(Collection* c, int64_t b) {
   if (KindOf(b) == Kind::kDelete) {
     std::vector<uint64_t> ids;
@@ -79,7 +86,7 @@ absl::Status ApplyBatch(Collection* c, int64_t b) {
   for (uint64_t i = 0; i < kBatch; ++i) {
     pts[i].id = FirstId(b) + i;
     pts[i].vector = VectorFor(pts[i].id, VersionOf(b), kDim);
-    pts[i].payload = "b" + std::to_string(b);
+    pts[i].payload = Payload(pts[i].id, b);
   }
   return c->Upsert(pts, /*wait=*/true);
 }
@@ -266,9 +273,9 @@ bool Matches(Collection* c, const Expected& e, int64_t upto, bool vectors,
       *why = "point " + std::to_string(r.id) + " should not exist";
       return false;
     }
-    if (r.payload != "b" + std::to_string(it->second)) {
+    if (r.payload != Payload(r.id, it->second)) {
       *why = "point " + std::to_string(r.id) + " payload " + r.payload +
-             ", expected b" + std::to_string(it->second);
+             ", expected " + Payload(r.id, it->second);
       return false;
     }
     if (vectors && r.vector != VectorFor(r.id, VersionOf(it->second), kDim)) {
