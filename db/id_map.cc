@@ -6,9 +6,20 @@ namespace tqdb {
 namespace dbimpl {
 
 IdMap::Epoch::~Epoch() {
-  if (freed.empty()) return;
-  absl::MutexLock l(&free->mu);
-  free->ids.insert(free->ids.end(), freed.begin(), freed.end());
+  if (!freed.empty()) {
+    absl::MutexLock l(&free->mu);
+    free->ids.insert(free->ids.end(), freed.begin(), freed.end());
+  }
+  // Release the chain of later epochs iteratively (a reader that stayed
+  // pinned through many writes leaves a long one). Only the current epoch
+  // can gain pins, and the map holds it, so a use count of 1 means no one
+  // else can reach the epoch.
+  std::shared_ptr<Epoch> n = std::move(next);
+  while (n != nullptr && n.use_count() == 1) {
+    std::shared_ptr<Epoch> after = std::move(n->next);
+    n.reset();
+    n = std::move(after);
+  }
 }
 
 IdMap::IdMap()
@@ -45,7 +56,10 @@ uint32_t IdMap::Release(uint64_t id) {
 }
 
 void IdMap::EndWrite() {
-  if (!epoch_->freed.empty()) epoch_ = std::make_shared<Epoch>(free_);
+  if (epoch_->freed.empty()) return;
+  auto next = std::make_shared<Epoch>(free_);
+  epoch_->next = next;
+  epoch_ = std::move(next);
 }
 
 size_t IdMap::MemoryBytes() const {

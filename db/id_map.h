@@ -6,10 +6,10 @@
 //
 // Freed ids are reused, but only once no reader that could still hold them
 // in a bitmap is running: readers Pin() the current epoch for the length of
-// a query; a write that frees ids starts a new epoch (EndWrite), and the ids
-// it freed become reusable when the last pin of the old epoch is released.
-// A search thus never mistakes a new point for the deleted point whose id
-// it reuses.
+// a query; a write that frees ids starts a new epoch (EndWrite). Each epoch
+// holds the next one, so the ids freed during epoch e become reusable when
+// every reader pinned at e or before has let go. A search thus never
+// mistakes a new point for the deleted point whose id it reuses.
 //
 // Thread-safety: not thread-safe except Pin's result (releasing a pin may
 // happen on any thread); the owner (PayloadIndex) locks around it.
@@ -63,12 +63,13 @@ class IdMap {
     std::vector<uint32_t> ids ABSL_GUARDED_BY(mu);
   };
   // Ids freed during one epoch; returned to the free list when the last
-  // holder (the map or a pinned reader) lets go.
+  // holder (the map, a pinned reader, or the epoch before) lets go.
   struct Epoch {
     explicit Epoch(std::shared_ptr<FreeList> f) : free(std::move(f)) {}
     ~Epoch();
     std::shared_ptr<FreeList> free;
     std::vector<uint32_t> freed;
+    std::shared_ptr<Epoch> next;  // later epochs wait for this one's readers
   };
 
   absl::flat_hash_map<uint64_t, uint32_t> iid_;

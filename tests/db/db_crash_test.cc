@@ -2,9 +2,11 @@
 // --gtest_filter=DbCrashChild.Run and TQDB_CRASH_* in its environment)
 // ingests batches with wait = true and reports each acknowledged batch on a
 // pipe; the parent kill -9s it at random moments (some while a training is
-// running), reopens the directory and checks that every acknowledged batch
-// is fully present and searchable, that the batch in flight is either fully
-// there or not at all, and that deleted points stay deleted.
+// running, some while a payload index is being built over the points),
+// reopens the directory and checks that every acknowledged batch is fully
+// present and searchable, that the batch in flight is either fully there or
+// not at all, that deleted points stay deleted, and that the payload
+// indexes hold exactly what the payloads say.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -106,9 +108,69 @@ absl::Status EnsureCollections(Database* db) {
     if (!db->GetCollection(cfg.name).ok()) {
       auto info = db->CreateCollection(cfg);
       if (!info.ok()) return info.status();
+      // An index from the start (written with every batch).
+      auto idx = (*db->GetCollection(cfg.name))
+                     ->CreateFieldIndex("b", FieldType::kInteger, true);
+      if (!idx.ok()) return idx.status();
     }
   }
   return absl::OkStatus();
+}
+
+// The payload indexes match the payloads of `e` (counts per value), and a
+// filtered search finds a point of a batch among that batch's points. The
+// "g" index, built in the background from the third round on, is waited
+// for (its build resumes at open).
+void VerifyIndexes(Collection* c, const Expected& e, Rng* rng) {
+  std::map<int64_t, uint64_t> per_batch;
+  std::map<uint64_t, uint64_t> per_group;
+  for (const auto& [id, writer] : e) {
+    ++per_batch[writer];
+    ++per_group[id % 7];
+  }
+  for (const auto& [writer, n] : per_batch) {
+    Filter f;
+    f.must.push_back(Condition::Integer("b", writer));
+    auto r = c->Count(f);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->count, n) << c->config().name << ": b = " << writer;
+    EXPECT_TRUE(r->unindexed_fields.empty());
+  }
+  auto info = c->Info();
+  ASSERT_TRUE(info.ok());
+  for (const FieldIndexInfo& fi : info->field_indexes) {
+    if (fi.field != "g") continue;
+    auto ready = c->CreateFieldIndex("g", FieldType::kKeyword, true);
+    ASSERT_TRUE(ready.ok()) << ready.status();
+    for (uint64_t g = 0; g < 7; ++g) {
+      Filter f;
+      f.must.push_back(Condition::Keyword("g", "g" + std::to_string(g)));
+      auto r = c->Count(f);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->count, per_group[g]) << c->config().name << ": g" << g;
+      EXPECT_TRUE(r->unindexed_fields.empty());
+    }
+  }
+  if (e.empty()) return;
+  auto it = e.begin();
+  std::advance(it, rng->Uniform(e.size()));
+  QueryOptions o;
+  o.k = 5;
+  o.nprobe = 0;
+  auto filter = std::make_shared<Filter>();
+  filter->must.push_back(Condition::Integer("b", it->second));
+  o.filter = filter;
+  auto r = c->Search(VectorFor(it->first, VersionOf(it->second), kDim), o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->empty());
+  bool found = false;
+  for (const Neighbor& n : *r) {
+    EXPECT_EQ(e.at(n.id), it->second) << "filtered search returned another "
+                                         "batch's point";
+    found |= n.id == it->first;
+  }
+  EXPECT_TRUE(found) << c->config().name << ": point " << it->first
+                     << " not found by a filtered search";
 }
 
 void Send(int fd, int32_t v) {
@@ -132,6 +194,16 @@ TEST(DbCrashChild, Run) {
   if (!s.ok()) fail(s);
   auto c = *(*db)->GetCollection("c");
   auto nv = *(*db)->GetCollection("nv");
+  if (start >= 2 * kBatchesPerRound) {
+    // Built in the background while batches arrive (kills land in it);
+    // every other round it is dropped and built again.
+    if ((start / kBatchesPerRound) % 2 == 0) {
+      absl::Status ds = c->DeleteFieldIndex("g");
+      if (!ds.ok() && !absl::IsNotFound(ds)) fail(ds);
+    }
+    auto idx = c->CreateFieldIndex("g", FieldType::kKeyword, false);
+    if (!idx.ok()) fail(idx.status());
+  }
   Send(fd, kReady);
   // Retrains "c" over and over, so that kills land inside trainings (not
   // in every round: some see only the automatic first trainings).
@@ -349,6 +421,7 @@ TEST(DbCrash, KillNineDuringSyncedIngestAndTraining) {
                           << ") nor after the next one (" << why_b << ")";
       in_flight_applied += b;
       VerifySearchable(c->get(), a ? ea : eb, &rng);
+      VerifyIndexes(c->get(), a ? ea : eb, &rng);
     }
     ASSERT_TRUE((*db)->Close().ok());
   }
