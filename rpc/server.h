@@ -38,6 +38,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -65,6 +66,10 @@ struct ServerOptions {
   uint32_t max_batch_searches = 10000;
   // Where Snapshots.Create writes; "" = <database dir>/snapshots.
   std::string snapshot_dir;
+  // Operational messages (a filter on fields without a payload index, at
+  // most once a minute per collection and fields); empty = one line each
+  // on stderr. Must be thread-safe.
+  std::function<void(const std::string&)> log;
 };
 
 class Server {
