@@ -85,6 +85,7 @@ absl::StatusOr<size_t> CollectionImpl::EditPayloads(const PointSelector& points,
     std::vector<std::vector<FieldValues>> values(upd.size());
     std::vector<std::vector<FieldValues>> old_values;
     rocksdb::WriteBatch batch;
+    IndexEdits edits;
     if (!schema.empty()) old_values = payload_index_.Current(upd);
     for (size_t i = 0; i < upd.size(); ++i) {
       batch.Put(core_->payload(), PointKey(cid_, upd[i]), payloads[i]);
@@ -92,8 +93,9 @@ absl::StatusOr<size_t> CollectionImpl::EditPayloads(const PointSelector& points,
       const nlohmann::json j =
           nlohmann::json::parse(payloads[i], nullptr, false);
       values[i] = payload_index_.Extract(j.is_discarded() ? nullptr : &j);
-      IndexWrites(schema, upd[i], old_values[i], values[i], &batch);
+      IndexWrites(schema, upd[i], old_values[i], values[i], &edits);
     }
+    edits.AddTo(core_->payload_index(), &batch);
     rocksdb::WriteOptions wo;
     wo.sync = wait;
     TQ_RETURN_IF_ERROR(FromRocks(core_->db->Write(wo, &batch),
@@ -364,9 +366,11 @@ absl::Status CollectionImpl::BackfillChunk(const std::string& field,
   const std::vector<std::pair<std::string, FieldType>> one = {{field, type}};
   const auto current = payload_index_.Current(ids);
   rocksdb::WriteBatch batch;
+  IndexEdits edits;
   for (size_t i = 0; i < ids.size(); ++i) {
-    IndexWrites(one, ids[i], {current[i][f]}, {values[i]}, &batch);
+    IndexWrites(one, ids[i], {current[i][f]}, {values[i]}, &edits);
   }
+  edits.AddTo(core_->payload_index(), &batch);
   rocksdb::WriteOptions wo;
   if (*done) {
     dbformat::FieldIndexRecord rec;

@@ -192,6 +192,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchFiltered(
   pi.dim = config_.dim;
   pi.code_bytes = index.bytes_per_vector();
   pi.l2 = config_.metric == Metric::kL2;
+  pi.choice = o.filter_plan;
   const FilterPlan plan = ChooseFilterPlan(pi, [&] {
     absl::call_once(f.spread_once, [&] { f.spread = index.Spread(f.allowed); });
     return f.spread;

@@ -219,6 +219,7 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
   rocksdb::WriteBatch batch(
       m * ((keep_vectors ? d * 4 : 0) + bpv + 3 * dbformat::kCodeKeySize + 32));
   [[maybe_unused]] std::string vbuf;  // big-endian hosts only
+  IndexEdits edits;
   size_t added = 0;
   for (size_t r = 0; r < m; ++r) {
     const uint64_t id = ids[r];
@@ -254,9 +255,11 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
     if (!points[rows[r]].payload.empty()) {
       batch.Put(core_->payload(), PointKey(cid_, id), points[rows[r]].payload);
     }
-    if (!schema.empty())
-      IndexWrites(schema, id, old_values[r], values[r], &batch);
+    if (!schema.empty()) {
+      IndexWrites(schema, id, old_values[r], values[r], &edits);
+    }
   }
+  edits.AddTo(core_->payload_index(), &batch);
   rocksdb::WriteOptions wo;
   wo.sync = wait;
   TQ_RETURN_IF_ERROR(
@@ -317,9 +320,11 @@ absl::StatusOr<size_t> CollectionImpl::DeleteLocked(
   if (!schema.empty()) {
     const auto old_values = payload_index_.Current(gone);
     const std::vector<FieldValues> none(schema.size());
+    IndexEdits edits;
     for (size_t i = 0; i < gone.size(); ++i) {
-      IndexWrites(schema, gone[i], old_values[i], none, &batch);
+      IndexWrites(schema, gone[i], old_values[i], none, &edits);
     }
+    edits.AddTo(core_->payload_index(), &batch);
   }
   rocksdb::WriteOptions wo;
   wo.sync = wait;
@@ -341,8 +346,7 @@ absl::StatusOr<size_t> CollectionImpl::DeleteLocked(
 void CollectionImpl::IndexWrites(
     const std::vector<std::pair<std::string, FieldType>>& schema, uint64_t id,
     const std::vector<FieldValues>& old_values,
-    const std::vector<FieldValues>& new_values,
-    rocksdb::WriteBatch* batch) const {
+    const std::vector<FieldValues>& new_values, IndexEdits* edits) const {
   std::vector<std::string> before, after;
   for (size_t f = 0; f < schema.size(); ++f) {
     const FieldValues empty;
@@ -353,18 +357,25 @@ void CollectionImpl::IndexWrites(
     after.clear();
     dbformat::FieldEntryKeys(cid_, schema[f].first, o, id, &before);
     dbformat::FieldEntryKeys(cid_, schema[f].first, n, id, &after);
+    if (before.empty()) {  // a new point: nothing to compare
+      for (std::string& k : after) edits->puts.push_back(std::move(k));
+      continue;
+    }
     std::sort(before.begin(), before.end());
     std::sort(after.begin(), after.end());
-    std::vector<std::string> gone, added;
     std::set_difference(before.begin(), before.end(), after.begin(),
-                        after.end(), std::back_inserter(gone));
+                        after.end(), std::back_inserter(edits->deletes));
     std::set_difference(after.begin(), after.end(), before.begin(),
-                        before.end(), std::back_inserter(added));
-    for (const std::string& k : gone) batch->Delete(core_->payload_index(), k);
-    for (const std::string& k : added) {
-      batch->Put(core_->payload_index(), k, rocksdb::Slice());
-    }
+                        before.end(), std::back_inserter(edits->puts));
   }
+}
+
+void CollectionImpl::IndexEdits::AddTo(rocksdb::ColumnFamilyHandle* cf,
+                                       rocksdb::WriteBatch* batch) {
+  std::sort(deletes.begin(), deletes.end());
+  std::sort(puts.begin(), puts.end());
+  for (const std::string& k : deletes) batch->Delete(cf, k);
+  for (const std::string& k : puts) batch->Put(cf, k, rocksdb::Slice());
 }
 
 }  // namespace dbimpl

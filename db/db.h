@@ -153,6 +153,15 @@ struct SearchInfo {
   std::vector<std::string> unindexed_fields;
 };
 
+// How a filtered search over a trained collection visits the index
+// (db/planner.h): the planner's choice per query, or one forced (to compare
+// them; SearchInfo::plan says which ran).
+enum class FilterPlanChoice {
+  kAuto = 0,
+  kIvf = 1,      // "filtered-ivf"
+  kMatches = 2,  // "filtered-matches"
+};
+
 // The search parameters of index/types.h (k, nprobe, exact, rescore,
 // oversampling, id_filter, cancelled), as the database reads them, plus its
 // own. Passed down to the index as they are, with the allowed set of the
@@ -174,6 +183,7 @@ struct QueryOptions : SearchParams {
   bool strict_nprobe = false;
   // Optional: only points matching it are returned (db/filter.h).
   std::shared_ptr<const Filter> filter;
+  FilterPlanChoice filter_plan = FilterPlanChoice::kAuto;
   // Optional out: Search fills *info; SearchBatch fills info[i] for query i
   // (an array of as many as there are queries). Not owned.
   SearchInfo* info = nullptr;

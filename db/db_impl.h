@@ -214,12 +214,20 @@ class CollectionImpl : public Collection,
   absl::StatusOr<size_t> DeleteLocked(const std::vector<uint64_t>& ids,
                                       bool wait)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // The payload_index family's changes for one point: deletes of the entries
-  // of old values that are gone, puts of new ones.
+  // The payload_index family's changes of a write: deletes of the entries
+  // of old values that are gone, puts of new ones; added to the batch
+  // sorted (so that the memtable inserts them in key order, reusing its
+  // search path from one key to the next: a third of the cost of random
+  // order).
+  struct IndexEdits {
+    std::vector<std::string> deletes, puts;
+    void AddTo(rocksdb::ColumnFamilyHandle* cf, rocksdb::WriteBatch* batch);
+  };
+  // One point's edits.
   void IndexWrites(const std::vector<std::pair<std::string, FieldType>>& schema,
                    uint64_t id, const std::vector<FieldValues>& old_values,
                    const std::vector<FieldValues>& new_values,
-                   rocksdb::WriteBatch* batch) const;
+                   IndexEdits* edits) const;
 
   // collection_payload.cc: payload updates and index builds.
   using PayloadEdit =

@@ -173,7 +173,8 @@ void FieldEntryKeys(uint32_t cid, absl::string_view field,
     keys->push_back(std::move(k));
   };
   if (values.null) add('N', "");
-  if (values.present) add('P', "");
+  // A value of the type implies the field is not empty: 'P' only without.
+  if (values.present && !values.has_values()) add('P', "");
   for (uint8_t b : values.bools) add('b', std::string(1, b ? '\1' : '\0'));
   std::string v;
   for (int64_t x : values.integers) {
@@ -199,6 +200,7 @@ absl::Status DecodeFieldEntry(absl::string_view key, size_t prefix_size,
   if (key.size() < prefix_size + 1 + 8) return bad("too short");
   *id = GetBig64(key.data() + key.size() - 8);
   const char tag = key[prefix_size];
+  if (tag != 'N') values->present = true;  // 'P', or a value (see above)
   const absl::string_view v =
       key.substr(prefix_size + 1, key.size() - prefix_size - 1 - 8);
   auto expect = [&](FieldType t, size_t bytes) {
@@ -211,7 +213,6 @@ absl::Status DecodeFieldEntry(absl::string_view key, size_t prefix_size,
       return absl::OkStatus();
     case 'P':
       if (!v.empty()) return bad("present flag with a value");
-      values->present = true;
       return absl::OkStatus();
     case 'b':
       if (!expect(FieldType::kBool, 1) || static_cast<uint8_t>(v[0]) > 1) {

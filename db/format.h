@@ -133,7 +133,8 @@ bool DecodeListValue(absl::string_view value, uint32_t* list);
 // index and `cid field 0x01` ends them; the id is the key's last 8 bytes,
 // so a keyword value needs no escaping.
 //   tag 'N' (no value): the field is null (is_null)
-//   tag 'P' (no value): the field is not empty (is_empty)
+//   tag 'P' (no value): the field is not empty (is_empty) but holds no
+//   value of the index's type (a value of the type implies it)
 //   tag 'b' 0x00|0x01, 'i' be64 (v xor 2^63), 'f' be64 (order-preserving
 //   bits of the double), 'k' the keyword's bytes
 std::string FieldIndexKey(uint32_t cid, absl::string_view field);  // meta

@@ -49,31 +49,41 @@ FilterPlan ChooseFilterPlan(
                      std::ceil(static_cast<double>(nprobe) * n / nlist)));
   plan.min_allowed = target;
   const double list_cost = PlanCosts::List(in.dim, in.code_bytes, in.l2);
-  if (in.matches <= target) {
+  auto matches_plan = [&] {
     plan.scan = FilteredScan::kAllowedOnly;
     plan.name = "filtered-matches";
     return plan;
-  }
-  // IVF: the share of the collection visited until `target` matches, at
-  // least the nprobe lists.
+  };
+  if (in.choice == FilterPlanChoice::kMatches) return matches_plan();
+  if (in.choice == FilterPlanChoice::kIvf) return plan;
+  if (in.matches <= target) return matches_plan();
+  // IVF: the share of the collection visited until nprobe lists holding
+  // matches, and `target` matches, were scanned (matches spread uniformly:
+  // a list holds one with probability 1 - (1 - s)^(n / nlist)).
   const double s = static_cast<double>(in.matches) / n;
+  const double holding = 1.0 - std::pow(1.0 - s, n / nlist);
   const double share =
-      std::min(1.0, std::max(static_cast<double>(nprobe) / nlist,
+      std::min(1.0, std::max(nprobe / std::max(holding, 1e-9) / nlist,
                              static_cast<double>(target) / in.matches));
   const double slots = share * n;
   const double blocks = slots / 32.0 * (1.0 - std::pow(1.0 - s, 32.0));
   plan.ivf_cost = nlist * PlanCosts::Centroid(in.dim, in.code_bytes) + blocks +
                   share * nlist * list_cost +
                   slots * PlanCosts::Slot(in.code_bytes);
-  // Matches: at least matches / 32 blocks (packed) and one list.
+  // Matches: at least matches / 32 blocks (packed) and one list; at most
+  // about what uniformly spread matches would take (clustered ones share
+  // blocks and lists). Counted exactly (O(matches)) only in between.
   const double floor = std::ceil(in.matches / 32.0) + list_cost;
   if (floor >= plan.ivf_cost) return plan;
+  const double ceiling =
+      n / 32.0 * (1.0 - std::pow(1.0 - s, 32.0)) + nlist * holding * list_cost;
+  if (ceiling <= plan.ivf_cost) {
+    plan.matches_cost = ceiling;
+    return matches_plan();
+  }
   const IvfIndex::AllowedSpread sp = spread();
   plan.matches_cost = static_cast<double>(sp.blocks) + sp.lists * list_cost;
-  if (plan.matches_cost <= plan.ivf_cost) {
-    plan.scan = FilteredScan::kAllowedOnly;
-    plan.name = "filtered-matches";
-  }
+  if (plan.matches_cost <= plan.ivf_cost) return matches_plan();
   return plan;
 }
 

@@ -5,16 +5,19 @@
 // scan kernel:
 //
 //  - IVF ("filtered-ivf", FilteredScan::kProbe): lists in centroid order
-//    until they hold `target` matching points, target = max(k * the
-//    oversampling of a rescore, nprobe * n / nlist): a filtered search
-//    examines as many candidates that may be returned as the unfiltered
-//    search at the same nprobe examines points. Its neighbours are further
-//    away (a 1% filter's top 10 lie among the collection's top 1,000), and
-//    an IVF search needs fewer points scanned per neighbour sought as that
-//    number grows, so this keeps its recall at least the unfiltered one.
-//    Matching points spread uniformly, that visits a share target / matches
-//    of the collection: its centroid distances, every visited slot's
-//    membership test, the blocks that hold a match, and each list's setup.
+//    until nprobe lists holding matching points were scanned (as if the
+//    matches were a collection of their own, with the same lists) and they
+//    held `target` matching points, target = max(k * the oversampling of a
+//    rescore, nprobe * n / nlist): a filtered search examines as many
+//    candidates that may be returned as the unfiltered search at the same
+//    nprobe examines points. Its neighbours are further away (a 1% filter's
+//    top 10 lie among the collection's top 1,000), and an IVF search needs
+//    fewer points scanned per neighbour sought as that number grows, so
+//    this keeps its recall at least the unfiltered one. Matching points
+//    spread uniformly, that visits a share max(nprobe / (nlist * the share
+//    of lists holding a match), target / matches) of the collection: its
+//    centroid distances, every visited slot's membership test, the blocks
+//    that hold a match, and each list's setup.
 //  - Matches ("filtered-matches", FilteredScan::kAllowedOnly): every
 //    matching point scored, no coarse step: the blocks holding one and
 //    each of their lists' setup, counted exactly (IvfIndex::Spread).
@@ -32,6 +35,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "db/db.h"
 #include "index/ivf_index.h"
 #include "index/types.h"
 
@@ -59,6 +63,7 @@ struct PlanInput {
   uint32_t dim = 0;
   size_t code_bytes = 0;
   bool l2 = false;
+  FilterPlanChoice choice = FilterPlanChoice::kAuto;  // QueryOptions'
 };
 
 struct FilterPlan {

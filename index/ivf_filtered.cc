@@ -2,8 +2,10 @@
 // AllowedSet (SearchParams::allowed), filtered inside the scan, never after
 // it. Two ways to visit the index (SearchParams::filtered_scan, chosen per
 // query by the database's planner, db/planner.h):
-//  - kProbe: lists in centroid order, the nprobe nearest first, then
-//    further ones until the lists probed hold min_allowed allowed points.
+//  - kProbe: lists in centroid order until nprobe lists holding allowed
+//    points have been scanned and they held min_allowed allowed points
+//    (lists without one count for nothing: the search probes nprobe lists
+//    of the allowed points, as if they were a collection of their own).
 //    Each list's slots are tested against the set (one bit lookup each)
 //    into per-block masks; blocks without an allowed slot are skipped
 //    before the kernel runs, lists without one are not scanned at all.
@@ -89,9 +91,10 @@ absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
   const std::function<bool(uint64_t)>* id_filter =
       p.id_filter ? &p.id_filter : nullptr;
   std::vector<uint32_t> masks;
+  uint32_t scanned = 0;  // lists that held allowed points
   std::shared_lock<std::shared_mutex> lock(mu_);
   for (size_t i = 0; i < nlist_; ++i) {
-    if (i >= nprobe && stats->allowed_seen >= p.min_allowed) break;
+    if (scanned >= nprobe && stats->allowed_seen >= p.min_allowed) break;
     if (i == sorted) {
       const size_t upto =
           std::min<size_t>(nlist_, std::max<size_t>(nprobe, 2 * sorted));
@@ -105,6 +108,7 @@ absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
     ++stats->lists_probed;
     const uint64_t here = BuildMasks(list, *p.allowed, &masks);
     if (here == 0) continue;
+    ++scanned;
     stats->allowed_seen += here;
     stats->blocks_scanned += NonZero(masks);
     scanner.SetList(l);
@@ -121,26 +125,35 @@ absl::Status IvfIndex::ScanAllowedOnly(const float* q, const SearchParams& p,
   const std::function<bool(uint64_t)>* id_filter =
       p.id_filter ? &p.id_filter : nullptr;
   std::shared_lock<std::shared_mutex> lock(mu_);
-  // (list, slot) of every allowed point, grouped by list.
-  std::vector<uint64_t> at;
-  at.reserve(p.allowed->count());
+  // The slots of the allowed points grouped by list (a counting sort:
+  // O(allowed + nlist)).
+  std::vector<uint32_t> start(size_t{nlist_} + 1, 0);
   p.allowed->ForEach([&](uint32_t iid) {
     if (iid < loc_.size() && loc_[iid].list != kNoIid) {
-      at.push_back(uint64_t{loc_[iid].list} << 32 | loc_[iid].slot);
+      ++start[loc_[iid].list + 1];
     }
   });
-  std::sort(at.begin(), at.end());
+  for (uint32_t l = 0; l < nlist_; ++l) start[l + 1] += start[l];
+  std::vector<uint32_t> slots(start[nlist_]);
+  {
+    std::vector<uint32_t> at(start.begin(), start.end() - 1);
+    p.allowed->ForEach([&](uint32_t iid) {
+      if (iid < loc_.size() && loc_[iid].list != kNoIid) {
+        slots[at[loc_[iid].list]++] = loc_[iid].slot;
+      }
+    });
+  }
   std::vector<uint32_t> masks;
   size_t lists = 0;
-  for (size_t i = 0; i < at.size();) {
-    const uint32_t l = static_cast<uint32_t>(at[i] >> 32);
+  for (uint32_t l = 0; l < nlist_; ++l) {
+    if (start[l] == start[l + 1]) continue;
     if (++lists % kCancelPollLists == 0 && p.cancelled && p.cancelled()) {
       return CancelledSearch();
     }
     const InvertedList& list = lists_[l];
     masks.assign(list.nblocks(), 0);
-    for (; i < at.size() && (at[i] >> 32) == l; ++i) {
-      const uint32_t slot = static_cast<uint32_t>(at[i]);
+    for (uint32_t i = start[l]; i < start[l + 1]; ++i) {
+      const uint32_t slot = slots[i];
       if (list.IsDeleted(slot)) continue;
       masks[slot / kBlockSize] |= 1u << (slot % kBlockSize);
       ++stats->allowed_seen;
@@ -153,23 +166,30 @@ absl::Status IvfIndex::ScanAllowedOnly(const float* q, const SearchParams& p,
   return absl::OkStatus();
 }
 
+// O(allowed + nlist + blocks / 64): a bit per block of the index.
 IvfIndex::AllowedSpread IvfIndex::Spread(const AllowedSet& allowed) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  std::vector<uint64_t> blocks;  // list << 32 | block
-  blocks.reserve(allowed.count());
+  std::vector<uint64_t> first_block(size_t{nlist_} + 1, 0);
+  for (uint32_t l = 0; l < nlist_; ++l) {
+    first_block[l + 1] = first_block[l] + lists_[l].nblocks();
+  }
+  std::vector<uint64_t> seen((first_block[nlist_] + 63) / 64, 0);
+  std::vector<uint8_t> list_seen(nlist_, 0);
+  AllowedSpread s;
   allowed.ForEach([&](uint32_t iid) {
-    if (iid < loc_.size() && loc_[iid].list != kNoIid) {
-      blocks.push_back(uint64_t{loc_[iid].list} << 32 |
-                       loc_[iid].slot / kBlockSize);
+    if (iid >= loc_.size() || loc_[iid].list == kNoIid) return;
+    const Location loc = loc_[iid];
+    const uint64_t b = first_block[loc.list] + loc.slot / kBlockSize;
+    const uint64_t bit = uint64_t{1} << (b & 63);
+    if ((seen[b >> 6] & bit) == 0) {
+      seen[b >> 6] |= bit;
+      ++s.blocks;
+    }
+    if (!list_seen[loc.list]) {
+      list_seen[loc.list] = 1;
+      ++s.lists;
     }
   });
-  std::sort(blocks.begin(), blocks.end());
-  AllowedSpread s;
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    if (i > 0 && blocks[i] == blocks[i - 1]) continue;
-    ++s.blocks;
-    if (i == 0 || (blocks[i] >> 32) != (blocks[i - 1] >> 32)) ++s.lists;
-  }
   return s;
 }
 

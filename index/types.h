@@ -31,9 +31,9 @@ constexpr uint32_t kNoIid = std::numeric_limits<uint32_t>::max();
 // How a search restricted to an AllowedSet visits the index (the database's
 // planner chooses, db/planner.h).
 enum class FilteredScan : uint32_t {
-  // The nprobe lists nearest the query, then further lists in centroid
-  // order until the lists probed hold at least min_allowed allowed points
-  // (or every list is probed).
+  // Lists in centroid order until nprobe lists holding allowed points were
+  // scanned (lists without one are skipped and not counted) and they held
+  // at least min_allowed allowed points (or every list is probed).
   kProbe = 0,
   // Every allowed point: the blocks holding one, in whatever list; no
   // coarse step, nprobe ignored.
