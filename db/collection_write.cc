@@ -42,12 +42,22 @@ std::string JsonError(const std::string& payload) {
 
 // The points of one Upsert, all or nothing: InvalidArgument naming the
 // first bad point (index and id). With `parsed`, every payload is parsed
-// into it (null for an empty payload): the payload indexes read them.
+// into it (null for an empty payload) keeping only the top-level members
+// named in `keep` (sorted; the payload indexes read them: the rest is
+// validated, not built).
 absl::Status CheckPoints(const std::vector<Point>& points,
                          const CollectionConfig& c,
                          const DatabaseOptions& options,
-                         std::vector<nlohmann::json>* parsed) {
+                         std::vector<nlohmann::json>* parsed,
+                         const std::vector<std::string>& keep = {}) {
   if (parsed != nullptr) parsed->assign(points.size(), nlohmann::json());
+  const nlohmann::json::parser_callback_t only_kept =
+      [&keep](int depth, nlohmann::json::parse_event_t event,
+              nlohmann::json& j) {
+        return depth != 1 || event != nlohmann::json::parse_event_t::key ||
+               std::binary_search(keep.begin(), keep.end(),
+                                  j.get_ref<const std::string&>());
+      };
   const uint32_t d = c.dim;
   for (size_t i = 0; i < points.size(); ++i) {
     const Point& p = points[i];
@@ -76,7 +86,7 @@ absl::Status CheckPoints(const std::vector<Point>& points,
     if (p.payload.empty()) continue;
     bool valid;
     if (parsed != nullptr) {
-      (*parsed)[i] = nlohmann::json::parse(p.payload, nullptr, false);
+      (*parsed)[i] = nlohmann::json::parse(p.payload, only_kept, false);
       valid = !(*parsed)[i].is_discarded();
     } else {
       valid = nlohmann::json::accept(p.payload);
@@ -139,9 +149,10 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
       CheckBatchSize(points.size(), "points", core_->options.max_batch));
   // Payloads are parsed (once) when there are payload indexes to feed.
   std::vector<nlohmann::json> parsed;
-  bool have_parsed = !payload_index_.Schema().empty();
+  std::vector<std::string> keep = payload_index_.TopLevelKeys();
+  bool have_parsed = !keep.empty();
   TQ_RETURN_IF_ERROR(CheckPoints(points, config_, core_->options,
-                                 have_parsed ? &parsed : nullptr));
+                                 have_parsed ? &parsed : nullptr, keep));
   const std::vector<size_t> rows = LastOccurrences(points);
   const uint32_t d = config_.dim;
   const size_t m = rows.size();
@@ -204,8 +215,12 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
   std::vector<std::vector<FieldValues>> values(m);
   std::vector<std::vector<FieldValues>> old_values;
   if (!schema.empty()) {
-    if (!have_parsed) {  // an index appeared since the check
-      TQ_RETURN_IF_ERROR(CheckPoints(points, config_, core_->options, &parsed));
+    // An index appeared since the check: parsed again, for its key too.
+    std::vector<std::string> keep_now = payload_index_.TopLevelKeys();
+    if (!have_parsed || keep_now != keep) {
+      keep = std::move(keep_now);
+      TQ_RETURN_IF_ERROR(
+          CheckPoints(points, config_, core_->options, &parsed, keep));
       have_parsed = true;
     }
     for (size_t r = 0; r < m; ++r) {
@@ -371,9 +386,7 @@ void CollectionImpl::IndexWrites(
 }
 
 void CollectionImpl::IndexEdits::AddTo(rocksdb::ColumnFamilyHandle* cf,
-                                       rocksdb::WriteBatch* batch) {
-  std::sort(deletes.begin(), deletes.end());
-  std::sort(puts.begin(), puts.end());
+                                       rocksdb::WriteBatch* batch) const {
   for (const std::string& k : deletes) batch->Delete(cf, k);
   for (const std::string& k : puts) batch->Put(cf, k, rocksdb::Slice());
 }

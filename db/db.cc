@@ -14,6 +14,7 @@
 #include "quant/status_macros.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/memtablerep.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
@@ -43,6 +44,14 @@ rocksdb::ColumnFamilyOptions CfOptions(
     cf.compression =
         rocksdb::kNoCompression;  // float mantissas barely compress
     cf.write_buffer_size = o.write_buffer_bytes;
+  } else if (name == dbformat::kPayloadIndexCf) {
+    // Written with every point (a few small keys, at scattered places:
+    // field, value, id) and read only by scans (at open, by an index
+    // build): an unsorted memtable, sorted once when flushed, costs a
+    // fraction of a skiplist's insert (a search through cache misses per
+    // key; db/FORMAT.md). Lookups never go to it: no filter.
+    cf.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+    cf.write_buffer_size = std::min<size_t>(o.write_buffer_bytes, 16 << 20);
   } else {
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     cf.write_buffer_size = std::min<size_t>(o.write_buffer_bytes, 16 << 20);
@@ -402,6 +411,9 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   dbo.keep_log_file_num = 4;
   dbo.avoid_flush_during_shutdown = false;
   dbo.bytes_per_sync = 1 << 20;
+  // The payload_index family's memtable takes one writer at a time (the
+  // write group's leader inserts the batches of its followers).
+  dbo.allow_concurrent_memtable_write = false;
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
 
   std::vector<std::string> names;

@@ -215,13 +215,12 @@ class CollectionImpl : public Collection,
                                       bool wait)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The payload_index family's changes of a write: deletes of the entries
-  // of old values that are gone, puts of new ones; added to the batch
-  // sorted (so that the memtable inserts them in key order, reusing its
-  // search path from one key to the next: a third of the cost of random
-  // order).
+  // of old values that are gone, puts of new ones (the family's memtable is
+  // unsorted, db/db.cc: their order does not matter).
   struct IndexEdits {
     std::vector<std::string> deletes, puts;
-    void AddTo(rocksdb::ColumnFamilyHandle* cf, rocksdb::WriteBatch* batch);
+    void AddTo(rocksdb::ColumnFamilyHandle* cf,
+               rocksdb::WriteBatch* batch) const;
   };
   // One point's edits.
   void IndexWrites(const std::vector<std::pair<std::string, FieldType>>& schema,

@@ -8,45 +8,6 @@
 namespace tqdb {
 namespace dbimpl {
 
-// ------------------------------------------------------------ forward values
-
-template <typename T>
-void ForwardValues<T>::Clear(uint32_t iid) {
-  if (iid >= count_.size()) return;
-  if (count_[iid] >= 2) more_.erase(iid);
-  count_[iid] = 0;
-}
-
-template <typename T>
-void ForwardValues<T>::Add(uint32_t iid, T v) {
-  if (iid >= count_.size()) {
-    const size_t n = std::max<size_t>(size_t{iid} + 1, count_.size() * 3 / 2);
-    count_.resize(n, 0);
-    first_.resize(n);
-  }
-  if (count_[iid] == 0) {
-    first_[iid] = v;
-    count_[iid] = 1;
-  } else if (count_[iid] == 1) {
-    more_[iid] = {first_[iid], v};
-    count_[iid] = 2;
-  } else {
-    more_[iid].push_back(v);
-  }
-}
-
-template <typename T>
-size_t ForwardValues<T>::MemoryBytes() const {
-  size_t bytes = first_.capacity() * sizeof(T) + count_.capacity() +
-                 more_.capacity() * (sizeof(uint32_t) + sizeof(std::vector<T>));
-  for (const auto& [iid, v] : more_) bytes += v.capacity() * sizeof(T);
-  return bytes;
-}
-
-template class ForwardValues<uint32_t>;
-template class ForwardValues<int64_t>;
-template class ForwardValues<double>;
-
 // ------------------------------------------------------------------ bounds
 
 void IntegerBounds(const Range& r, int64_t* lo, int64_t* hi) {
@@ -110,7 +71,11 @@ void FloatBounds(const Range& r, double* lo, double* hi) {
 // ------------------------------------------------------------- the index
 
 FieldIndex::FieldIndex(std::string field, JsonPath path, FieldType type)
-    : field_(std::move(field)), path_(std::move(path)), type_(type) {}
+    : field_(std::move(field)),
+      path_(std::move(path)),
+      type_(type),
+      ints_(&fwd_int_),
+      floats_(&fwd_float_) {}
 
 int64_t FieldIndex::Vid(const std::string& v) const {
   auto it = dict_.find(v);
@@ -175,11 +140,11 @@ void FieldIndex::RemoveValues(uint32_t iid) {
       fwd_vid_.Clear(iid);
       break;
     case FieldType::kInteger:
-      fwd_int_.ForEach(iid, [&](int64_t x) { ints_.Remove(x, iid); });
+      ints_.Erase(iid);
       fwd_int_.Clear(iid);
       break;
     case FieldType::kFloat:
-      fwd_float_.ForEach(iid, [&](double x) { floats_.Remove(x, iid); });
+      floats_.Erase(iid);
       fwd_float_.Clear(iid);
       break;
     case FieldType::kBool:
@@ -204,8 +169,8 @@ void FieldIndex::AddValues(uint32_t iid, const FieldValues& v) {
         bool have = false;
         fwd_int_.ForEach(iid, [&](int64_t y) { have |= y == x; });
         if (have) continue;
-        ints_.Add(x, iid);
         fwd_int_.Add(iid, x);
+        ints_.Add(x, iid);
       }
       break;
     case FieldType::kFloat:
@@ -213,8 +178,8 @@ void FieldIndex::AddValues(uint32_t iid, const FieldValues& v) {
         bool have = false;
         fwd_float_.ForEach(iid, [&](double y) { have |= y == x; });
         if (have) continue;
-        floats_.Add(x, iid);
         fwd_float_.Add(iid, x);
+        floats_.Add(x, iid);
       }
       break;
     case FieldType::kBool:
@@ -283,9 +248,9 @@ Roaring FieldIndex::AnyOf(const Condition& c) const {
     }
   } else if (type_ == FieldType::kInteger) {
     if (c.kind == Kind::kMatch) {
-      owned.push_back(ints_.Range(c.integer, c.integer));
+      owned.push_back(ints_.Range(c.integer, c.integer, multi_));
     } else {
-      for (int64_t x : c.integers) owned.push_back(ints_.Range(x, x));
+      for (int64_t x : c.integers) owned.push_back(ints_.Range(x, x, multi_));
     }
     for (const Roaring& r : owned) parts.push_back(&r);
   } else if (type_ == FieldType::kBool) {
@@ -294,34 +259,6 @@ Roaring FieldIndex::AnyOf(const Condition& c) const {
   if (parts.empty()) return Roaring();
   if (parts.size() == 1) return *parts[0];
   return Roaring::fastunion(parts.size(), parts.data());
-}
-
-bool FieldIndex::CheckAny(uint32_t iid, const Condition& c) const {
-  using Kind = Condition::Kind;
-  bool hit = false;
-  if (type_ == FieldType::kKeyword) {
-    fwd_vid_.ForEach(iid, [&](uint32_t vid) {
-      const std::string& w = words_[vid];
-      if (c.kind == Kind::kMatch) {
-        hit |= w == c.keyword;
-      } else {
-        hit |= std::find(c.keywords.begin(), c.keywords.end(), w) !=
-               c.keywords.end();
-      }
-    });
-  } else if (type_ == FieldType::kInteger) {
-    fwd_int_.ForEach(iid, [&](int64_t x) {
-      if (c.kind == Kind::kMatch) {
-        hit |= x == c.integer;
-      } else {
-        hit |= std::find(c.integers.begin(), c.integers.end(), x) !=
-               c.integers.end();
-      }
-    });
-  } else if (type_ == FieldType::kBool) {
-    hit = (c.boolean ? true_ : false_).contains(iid);
-  }
-  return hit;
 }
 
 // A point with one value: in the result iff that value is not listed; a
@@ -366,12 +303,12 @@ Roaring FieldIndex::Evaluate(const Condition& c, const Roaring& live) const {
       if (type_ == FieldType::kInteger) {
         int64_t lo, hi;
         IntegerBounds(c.range, &lo, &hi);
-        return ints_.Range(lo, hi);
+        return ints_.Range(lo, hi, multi_);
       }
       if (type_ == FieldType::kFloat) {
         double lo, hi;
         FloatBounds(c.range, &lo, &hi);
-        return floats_.Range(lo, hi);
+        return floats_.Range(lo, hi, multi_);
       }
       return Roaring();
     default:
@@ -430,8 +367,40 @@ uint64_t FieldIndex::Estimate(const Condition& c, uint64_t live) const {
   }
 }
 
-bool FieldIndex::Check(uint32_t iid, const Condition& c) const {
+FieldIndex::Prepared FieldIndex::Prepare(const Condition& c) const {
   using Kind = Condition::Kind;
+  Prepared p;
+  p.cond = &c;
+  if (type_ == FieldType::kKeyword) {
+    auto add = [&](const std::string& w) {
+      const int64_t vid = Vid(w);
+      if (vid >= 0) p.vids.push_back(static_cast<uint32_t>(vid));
+    };
+    if (c.kind == Kind::kMatch) {
+      add(c.keyword);
+    } else if (c.kind == Kind::kMatchAny || c.kind == Kind::kMatchExcept) {
+      for (const std::string& w : c.keywords) add(w);
+    }
+    std::sort(p.vids.begin(), p.vids.end());
+  } else if (c.kind == Kind::kRange && type_ == FieldType::kInteger) {
+    IntegerBounds(c.range, &p.ilo, &p.ihi);
+  } else if (c.kind == Kind::kRange && type_ == FieldType::kFloat) {
+    FloatBounds(c.range, &p.flo, &p.fhi);
+  }
+  return p;
+}
+
+bool FieldIndex::Check(uint32_t iid, const Prepared& p) const {
+  using Kind = Condition::Kind;
+  const Condition& c = *p.cond;
+  auto listed_vid = [&](uint32_t vid) {
+    return std::binary_search(p.vids.begin(), p.vids.end(), vid);
+  };
+  auto listed_int = [&](int64_t x) {
+    if (c.kind == Kind::kMatch) return x == c.integer;
+    return std::find(c.integers.begin(), c.integers.end(), x) !=
+           c.integers.end();
+  };
   switch (c.kind) {
     case Kind::kIsEmpty:
       return !present_.contains(iid);
@@ -439,35 +408,34 @@ bool FieldIndex::Check(uint32_t iid, const Condition& c) const {
       return null_.contains(iid);
     case Kind::kMatch:
     case Kind::kMatchAny:
-      return CheckAny(iid, c);
-    case Kind::kMatchExcept: {
-      bool outside = false;
+      switch (type_) {
+        case FieldType::kKeyword:
+          return fwd_vid_.Any(iid, listed_vid);
+        case FieldType::kInteger:
+          return fwd_int_.Any(iid, listed_int);
+        case FieldType::kBool:
+          return (c.boolean ? true_ : false_).contains(iid);
+        default:
+          return false;
+      }
+    case Kind::kMatchExcept:
       if (type_ == FieldType::kKeyword) {
-        fwd_vid_.ForEach(iid, [&](uint32_t vid) {
-          outside |= std::find(c.keywords.begin(), c.keywords.end(),
-                               words_[vid]) == c.keywords.end();
-        });
-      } else if (type_ == FieldType::kInteger) {
-        fwd_int_.ForEach(iid, [&](int64_t x) {
-          outside |= std::find(c.integers.begin(), c.integers.end(), x) ==
-                     c.integers.end();
-        });
+        return fwd_vid_.Any(iid, [&](uint32_t v) { return !listed_vid(v); });
       }
-      return outside;
-    }
-    case Kind::kRange: {
-      bool hit = false;
       if (type_ == FieldType::kInteger) {
-        int64_t lo, hi;
-        IntegerBounds(c.range, &lo, &hi);
-        fwd_int_.ForEach(iid, [&](int64_t x) { hit |= x >= lo && x <= hi; });
-      } else if (type_ == FieldType::kFloat) {
-        double lo, hi;
-        FloatBounds(c.range, &lo, &hi);
-        fwd_float_.ForEach(iid, [&](double x) { hit |= x >= lo && x <= hi; });
+        return fwd_int_.Any(iid, [&](int64_t x) { return !listed_int(x); });
       }
-      return hit;
-    }
+      return false;
+    case Kind::kRange:
+      if (type_ == FieldType::kInteger) {
+        return fwd_int_.Any(
+            iid, [&](int64_t x) { return x >= p.ilo && x <= p.ihi; });
+      }
+      if (type_ == FieldType::kFloat) {
+        return fwd_float_.Any(
+            iid, [&](double x) { return x >= p.flo && x <= p.fhi; });
+      }
+      return false;
     default:
       return false;
   }

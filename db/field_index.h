@@ -6,8 +6,8 @@
 //  - bool: a bitmap for true, one for false;
 // plus, for every type, the bitmaps of points whose field is non-empty
 // (is_empty) and null (is_null), of points with a value of the type and
-// with several, and the values of each point (forward), which updates
-// remove and per-point checks read.
+// with several, and the values of each point (db/forward_values.h), which
+// updates remove, per-point checks and the numeric index read.
 //
 // Thread-compatible: the owner (PayloadIndex) locks around it.
 #ifndef TQDB_DB_FIELD_INDEX_H_
@@ -21,39 +21,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "db/field_values.h"
 #include "db/filter.h"
+#include "db/forward_values.h"
 #include "db/json_path.h"
 #include "db/numeric_index.h"
 #include "roaring/roaring.hh"
 
 namespace tqdb {
 namespace dbimpl {
-
-// Per point, the values it holds (most points hold one: kept inline).
-template <typename T>
-class ForwardValues {
- public:
-  void Clear(uint32_t iid);
-  void Add(uint32_t iid, T v);  // a value the point does not hold yet
-  size_t Count(uint32_t iid) const {
-    if (iid >= count_.size()) return 0;
-    return count_[iid] < 2 ? count_[iid] : more_.at(iid).size();
-  }
-  template <typename F>
-  void ForEach(uint32_t iid, F&& f) const {
-    if (iid >= count_.size() || count_[iid] == 0) return;
-    if (count_[iid] == 1) {
-      f(first_[iid]);
-      return;
-    }
-    for (const T& v : more_.at(iid)) f(v);
-  }
-  size_t MemoryBytes() const;
-
- private:
-  std::vector<T> first_;
-  std::vector<uint8_t> count_;  // 0, 1, or 2 for "in more_"
-  absl::flat_hash_map<uint32_t, std::vector<T>> more_;
-};
 
 class FieldIndex {
  public:
@@ -78,8 +52,18 @@ class FieldIndex {
   Roaring Evaluate(const Condition& c, const Roaring& live) const;
   // An upper bound of Evaluate(c).cardinality(), cheap (no bitmap built).
   uint64_t Estimate(const Condition& c, uint64_t live) const;
-  // Whether point iid satisfies c (iid live).
-  bool Check(uint32_t iid, const Condition& c) const;
+  // A condition compiled for per-point checks against this index (keywords
+  // as dictionary ids, bounds computed once).
+  struct Prepared {
+    const Condition* cond = nullptr;
+    std::vector<uint32_t> vids;  // keyword match / any / except, sorted
+    int64_t ilo = 0, ihi = -1;   // integer range
+    double flo = 0, fhi = -1;    // float range
+  };
+  Prepared Prepare(const Condition& c) const;
+  // Whether point iid satisfies the condition (iid live; p from Prepare on
+  // this index, which has not changed since).
+  bool Check(uint32_t iid, const Prepared& p) const;
 
   // Points whose field is not empty.
   uint64_t points() const { return present_.cardinality(); }
@@ -94,7 +78,6 @@ class FieldIndex {
   Roaring AnyOf(const Condition& c) const;
   // Points with a value of the index's type outside those of c (except).
   Roaring Except(const Condition& c) const;
-  bool CheckAny(uint32_t iid, const Condition& c) const;
   void AddValues(uint32_t iid, const FieldValues& v);
   void RemoveValues(uint32_t iid);
   void UpdateMulti(uint32_t iid);

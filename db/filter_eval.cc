@@ -17,6 +17,7 @@ struct FilterResult::Node {
   struct Child {
     const Condition* cond = nullptr;
     const FieldIndex* index = nullptr;  // phase 1 only
+    FieldIndex::Prepared prepared;      // for Check
     std::optional<ConditionMatcher> matcher;
     std::unique_ptr<Node> nested;
     absl::flat_hash_set<uint32_t> id_set;  // has_id, internal ids
@@ -35,7 +36,7 @@ struct FilterResult::Node {
     return c.index != nullptr || c.cond->kind == Condition::Kind::kHasId;
   }
   static bool Check(const Child& c, uint32_t iid) {
-    if (c.index != nullptr) return c.index->Check(iid, *c.cond);
+    if (c.index != nullptr) return c.index->Check(iid, c.prepared);
     return c.id_set.contains(iid);
   }
   static Roaring Bits(const Child& c, const IndexView& view);
@@ -73,6 +74,7 @@ absl::StatusOr<std::unique_ptr<FilterResult::Node>> FilterResult::Node::Build(
           ch.index = view.field(c.key);
           if (ch.index != nullptr) {
             ch.estimate = ch.index->Estimate(c, live);
+            ch.prepared = ch.index->Prepare(c);
           } else {
             TQ_ASSIGN_OR_RETURN(ConditionMatcher m,
                                 ConditionMatcher::Compile(c));

@@ -41,6 +41,8 @@ class JsonPath {
   // The member names of each step, for a path without brackets (empty if
   // it has some): what a payload edit walks.
   std::vector<std::string> Members() const;
+  // The member the path starts at (the payload's top-level key it reads).
+  const std::string& first_member() const { return steps_.front().name; }
 
   // Appends the values the path reaches in `doc` (arrays at the end are not
   // flattened: the caller decides, e.g. is_empty tells [] apart). Nothing

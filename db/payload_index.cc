@@ -1,5 +1,6 @@
 #include "db/payload_index.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -55,6 +56,17 @@ std::vector<std::pair<std::string, FieldType>> PayloadIndex::Schema() const {
   for (const auto& [field, s] : fields_) {
     out.emplace_back(field, s.index->type());
   }
+  return out;
+}
+
+std::vector<std::string> PayloadIndex::TopLevelKeys() const {
+  absl::ReaderMutexLock l(&mu_);
+  std::vector<std::string> out;
+  for (const auto& [field, s] : fields_) {
+    out.push_back(s.index->path().first_member());
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -199,13 +211,17 @@ absl::StatusOr<FilterResult> PayloadIndex::Evaluate(
 
 AllowedSet PayloadIndex::ToAllowed(const Roaring& ids) const {
   AllowedSet a(universe());
-  roaring_uint32_iterator_t it;
-  roaring_init_iterator(&ids.roaring, &it);
-  uint32_t buf[256];
-  while (uint32_t n = roaring_read_uint32_iterator(&it, buf, 256)) {
-    for (uint32_t i = 0; i < n; ++i) {
-      if (buf[i] < a.universe()) a.Add(buf[i]);
+  // In slices (roaring's bulk extraction; its iterator goes bit by bit).
+  const uint64_t card = ids.cardinality();
+  std::vector<uint32_t> buf(std::min<uint64_t>(card, 1 << 16));
+  for (uint64_t at = 0; at < card; at += buf.size()) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), card - at));
+    if (!roaring_bitmap_range_uint32_array(&ids.roaring, at, n, buf.data())) {
+      break;
     }
+    // Ascending: only the tail can be past the universe.
+    while (n > 0 && buf[n - 1] >= a.universe()) --n;
+    a.AddAscending(buf.data(), n);
   }
   return a;
 }

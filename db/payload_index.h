@@ -63,6 +63,9 @@ class PayloadIndex {
   // The indexed fields and their types, sorted by field (cheap): the order
   // of Extract and Current.
   std::vector<std::pair<std::string, FieldType>> Schema() const;
+  // The payload's top-level keys the indexes read (their paths' first
+  // members), sorted.
+  std::vector<std::string> TopLevelKeys() const;
   // The type of the index of `field`, if any (ready or not).
   bool TypeOf(const std::string& field, FieldType* type) const;
 

@@ -38,6 +38,21 @@ class AllowedSet {
   void AddMany(const uint32_t* iids, size_t n) {
     for (size_t i = 0; i < n; ++i) Add(iids[i]);
   }
+  // n ascending ids, none in the set yet, each < universe(): a word is
+  // assembled in a register and stored once.
+  void AddAscending(const uint32_t* iids, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+      const size_t from = i;
+      const uint32_t w = iids[i] >> 6;
+      uint64_t bits = 0;
+      for (; i < n && (iids[i] >> 6) == w; ++i) {
+        bits |= uint64_t{1} << (iids[i] & 63);
+      }
+      words_[w] |= bits;
+      count_ += i - from;
+    }
+  }
 
   bool Contains(uint32_t iid) const {
     return iid < universe_ && ((words_[iid >> 6] >> (iid & 63)) & 1) != 0;
