@@ -43,6 +43,31 @@ class CollectionImpl::RocksVectorStore : public VectorStore {
     if (!s.IsNotFound()) Fail(FromRocks(s, core_->dir + ": reading vectors"));
     return false;
   }
+  // One MultiGet (a rescore's candidates: half the cost of as many Gets).
+  void GetVectors(const uint64_t* ids, size_t n, size_t dim, float* out,
+                  bool* found) const override {
+    std::vector<std::string> keys(n);
+    for (size_t i = 0; i < n; ++i) keys[i] = PointKey(cid_, ids[i]);
+    std::vector<rocksdb::PinnableSlice> values;
+    std::vector<bool> have;
+    const absl::Status st =
+        MultiGet(core_->db, rocksdb::ReadOptions(), core_->vectors(), keys,
+                 &values, &have, core_->dir + ": reading vectors");
+    if (!st.ok()) {
+      Fail(st);
+      std::fill(found, found + n, false);
+      return;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      found[i] = have[i] && dbformat::DecodeVector(ToStringView(values[i]),
+                                                   dim_, out + i * dim);
+      if (have[i] && !found[i]) {
+        Fail(absl::DataLossError(absl::StrCat(
+            core_->dir, ": column family 'vectors': point ", ids[i], " has ",
+            values[i].size(), " bytes, expected ", size_t{dim_} * 4)));
+      }
+    }
+  }
   absl::Status status() const {
     absl::MutexLock l(&mu_);
     return status_;

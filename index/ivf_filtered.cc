@@ -4,8 +4,9 @@
 // query by the database's planner, db/planner.h):
 //  - kProbe: lists in centroid order until nprobe lists holding allowed
 //    points have been scanned and they held min_allowed allowed points
-//    (lists without one count for nothing: the search probes nprobe lists
-//    of the allowed points, as if they were a collection of their own).
+//    (lists without one count for nothing, lists where they are rarer than
+//    in the collection for a part: the search probes nprobe lists of the
+//    allowed points, as if they were a collection of their own).
 //    Each list's slots are tested against the set (one bit lookup each)
 //    into per-block masks; blocks without an allowed slot are skipped
 //    before the kernel runs, lists without one are not scanned at all.
@@ -60,7 +61,12 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchFiltered(
     const VectorStore* store) const {
   TopK heap(KScan(p));
   SearchStats stats;
-  if (!p.allowed->empty()) {
+  if (p.filtered_scan == FilteredScan::kAllowedOnly && p.rescore &&
+      store != nullptr && p.allowed->count() <= KScan(p)) {
+    // Every allowed point is a candidate the rescore reads anyway: their
+    // codes need not be scored first (nor the query rotated for them).
+    CandidatesAllowed(p, &heap, &stats);
+  } else if (!p.allowed->empty()) {
     absl::Status s = p.filtered_scan == FilteredScan::kAllowedOnly
                          ? ScanAllowedOnly(q.data(), p, &heap, &stats)
                          : ScanProbed(q.data(), p, &heap, &stats);
@@ -68,6 +74,21 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchFiltered(
   }
   if (p.stats != nullptr) *p.stats = stats;
   return Finish(q.data(), p, store, &heap);
+}
+
+void IvfIndex::CandidatesAllowed(const SearchParams& p, TopK* heap,
+                                 SearchStats* stats) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  p.allowed->ForEach([&](uint32_t iid) {
+    if (iid >= loc_.size() || loc_[iid].list == kNoIid) return;
+    const InvertedList& list = lists_[loc_[iid].list];
+    const uint32_t slot = loc_[iid].slot;
+    if (list.IsDeleted(slot)) return;
+    const uint64_t id = list.ids()[slot];
+    if (p.id_filter && !p.id_filter(id)) return;
+    ++stats->allowed_seen;
+    heap->Push(0.0f, id);
+  });
 }
 
 absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
@@ -91,8 +112,19 @@ absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
   const std::function<bool(uint64_t)>* id_filter =
       p.id_filter ? &p.id_filter : nullptr;
   std::vector<uint32_t> masks;
-  uint32_t scanned = 0;  // lists that held allowed points
   std::shared_lock<std::shared_mutex> lock(mu_);
+  // Lists probed, each weighted by its share of allowed points against
+  // the collection's (at most 1): a list where the filter's points are
+  // rare counts for little. Near a query whose region the filter mostly
+  // excludes (a correlated filter), its allowed neighbours lie further
+  // out and the centroid order ranks their lists less well: the search
+  // goes deeper there, and probes nprobe lists where matches are as
+  // dense as anywhere.
+  const double share = where_.empty()
+                           ? 1.0
+                           : static_cast<double>(p.allowed->count()) /
+                                 static_cast<double>(where_.size());
+  double scanned = 0;
   for (size_t i = 0; i < nlist_; ++i) {
     if (scanned >= nprobe && stats->allowed_seen >= p.min_allowed) break;
     if (i == sorted) {
@@ -108,7 +140,8 @@ absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
     ++stats->lists_probed;
     const uint64_t here = BuildMasks(list, *p.allowed, &masks);
     if (here == 0) continue;
-    ++scanned;
+    scanned += std::min(1.0, static_cast<double>(here) /
+                                 (share * std::max<uint32_t>(1, list.live())));
     stats->allowed_seen += here;
     stats->blocks_scanned += NonZero(masks);
     scanner.SetList(l);

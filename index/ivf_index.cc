@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -414,11 +415,16 @@ std::vector<Neighbor> IvfIndex::Finish(const float* q, const SearchParams& p,
                                        TopK* heap) const {
   std::vector<std::pair<float, uint64_t>> cand = heap->TakeSorted();
   if (p.rescore) {
-    std::vector<float> v(options_.dim);
+    const size_t d = options_.dim;
+    std::vector<uint64_t> ids(cand.size());
+    for (size_t i = 0; i < cand.size(); ++i) ids[i] = cand[i].second;
+    std::vector<float> v(ids.size() * d);
+    std::unique_ptr<bool[]> found(new bool[ids.size()]);
+    store->GetVectors(ids.data(), ids.size(), d, v.data(), found.get());
     TopK best(p.k);
-    for (const auto& [g, id] : cand) {
-      if (!store->GetVector(id, v.data())) continue;  // deleted meanwhile
-      best.Push(ExactGoodness(q, v.data()), id);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!found[i]) continue;  // deleted meanwhile
+      best.Push(ExactGoodness(q, &v[i * d]), ids[i]);
     }
     cand = best.TakeSorted();
   } else if (cand.size() > p.k) {

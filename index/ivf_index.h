@@ -166,6 +166,9 @@ class IvfIndex {
       const VectorStore* store) const;
   // The best k_scan candidates of the allowed points among the lists of
   // `order` (centroid order), visited until p's stopping rule holds.
+  // Every allowed point into the heap unscored (a rescore follows).
+  void CandidatesAllowed(const SearchParams& p, TopK* heap,
+                         SearchStats* stats) const;
   absl::Status ScanProbed(const float* q, const SearchParams& p, TopK* heap,
                           SearchStats* stats) const;
   absl::Status ScanAllowedOnly(const float* q, const SearchParams& p,

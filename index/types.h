@@ -32,8 +32,9 @@ constexpr uint32_t kNoIid = std::numeric_limits<uint32_t>::max();
 // planner chooses, db/planner.h).
 enum class FilteredScan : uint32_t {
   // Lists in centroid order until nprobe lists holding allowed points were
-  // scanned (lists without one are skipped and not counted) and they held
-  // at least min_allowed allowed points (or every list is probed).
+  // scanned (lists without one are skipped and not counted; one where they
+  // are rarer than in the whole collection counts in proportion) and they
+  // held at least min_allowed allowed points (or every list is probed).
   kProbe = 0,
   // Every allowed point: the blocks holding one, in whatever list; no
   // coarse step, nprobe ignored.
@@ -68,6 +69,14 @@ class VectorStore {
   // Copies the stored vector of `id` (dim floats, as given to Add, before
   // normalization) to out; false if unknown.
   virtual bool GetVector(uint64_t id, float* out) const = 0;
+  // The vectors of n ids at once (out: n * dim floats; found[i] false for
+  // an unknown id): a store with a batched read overrides it.
+  virtual void GetVectors(const uint64_t* ids, size_t n, size_t dim, float* out,
+                          bool* found) const {
+    for (size_t i = 0; i < n; ++i) {
+      found[i] = GetVector(ids[i], out + i * dim);
+    }
+  }
 };
 
 // What one search asks for. The database's QueryOptions (db/db.h) extends
