@@ -59,6 +59,7 @@ absl::Status CollectionImpl::Load() {
     absl::MutexLock l(&bg_mu_);
     StartIndexer();  // unfinished index builds resume
   }
+  AccountMemory();
   load_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();

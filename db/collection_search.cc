@@ -93,6 +93,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::ExactFromStorage(
   auto cancelled = [&] {
     return absl::CancelledError("search cancelled (deadline or client gone)");
   };
+  uint64_t scored = 0;
   if (only != nullptr) {
     // The matching points only: their vectors by key, a chunk at a time.
     constexpr size_t kChunk = 1024;
@@ -118,8 +119,10 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::ExactFromStorage(
                            " has ", vals[i].size(), " bytes"));
         }
         heap.Push(scorer.Goodness(v.data()), id);
+        ++scored;
       }
     }
+    if (o.stats != nullptr) *o.stats = SearchStats{0, 0, 0, scored};
     return scorer.Finish(&heap);
   }
   rocksdb::ReadOptions ro;
@@ -137,10 +140,12 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::ExactFromStorage(
     }
     if (o.id_filter && !o.id_filter(id)) continue;
     heap.Push(scorer.Goodness(v.data()), id);
+    ++scored;
   }
   if (!it->status().ok()) {
     return FromRocks(it->status(), core_->dir + ": exact search");
   }
+  if (o.stats != nullptr) *o.stats = SearchStats{0, 0, 0, scored};
   return scorer.Finish(&heap);
 }
 
@@ -187,6 +192,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchFiltered(
   in.matches = f.matches;
   in.filter_ms = f.m.ms;
   in.unindexed_fields = f.m.result.unindexed_fields();
+  if (o.stats != nullptr) *o.stats = SearchStats();
   if (f.matches == 0) {
     in.plan = "filtered-none";
     return std::vector<Neighbor>();
@@ -196,6 +202,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchFiltered(
       TQ_RETURN_IF_ERROR(CheckTrainedQuery(o, config_, st.index->nlist()));
     }
     in.scored = f.matches;
+    if (o.stats != nullptr) o.stats->exact_scored = f.matches;
     if (!st.index && st.flat->has_vectors()) {
       in.plan = "filtered-flat";
       const std::function<bool(uint64_t)> only = [&](uint64_t id) {
@@ -237,6 +244,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchFiltered(
   in.plan = plan.name;
   in.lists_probed = stats.lists_probed;
   in.scored = stats.allowed_seen;
+  if (o.stats != nullptr) *o.stats = stats;
   return r;
 }
 
@@ -250,6 +258,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
     // from storage (where they always are until the first training).
     if (st.flat->has_vectors()) {
       if (info != nullptr) info->plan = "flat";
+      if (o.stats != nullptr) *o.stats = SearchStats{0, 0, 0, st.flat->size()};
       return st.flat->Search(query, o.k, o.id_filter ? &o.id_filter : nullptr);
     }
     if (info != nullptr) info->plan = "exact";
@@ -264,16 +273,17 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
   // nprobe to its nlist) and does not scan the query again.
   RocksVectorStore store(core_.get(), cid_, config_.dim);
   absl::StatusOr<std::vector<Neighbor>> r;
-  if (info != nullptr) {
+  if (info != nullptr && o.stats == nullptr) {
     QueryOptions local = o;
     SearchStats stats;
-    static_cast<SearchParams&>(local).stats = &stats;
+    local.stats = &stats;
     r = st.index->SearchValidated(query, local, o.rescore ? &store : nullptr);
-    info->plan = "ivf";
     info->lists_probed = stats.lists_probed;
   } else {
     r = st.index->SearchValidated(query, o, o.rescore ? &store : nullptr);
+    if (info != nullptr) info->lists_probed = o.stats->lists_probed;
   }
+  if (info != nullptr) info->plan = "ivf";
   if (r.ok() && o.rescore) {
     TQ_RETURN_IF_ERROR(store.status());
   }
@@ -299,9 +309,18 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> CollectionImpl::SearchBatch(
   TQ_ASSIGN_OR_RETURN(std::unique_ptr<Prepared> filter, Prepare(o, st));
   std::vector<std::vector<Neighbor>> out(nq);
   std::vector<absl::Status> errs(nq);
+  // Each query its own stats (o.stats is one search's), summed at the end.
+  std::vector<SearchStats> stats(o.stats != nullptr ? nq : 0);
   core_->pool->ParallelFor(nq, [&](size_t i) {
-    auto r = SearchOne(st, queries.data() + i * d, o, filter.get(),
-                       o.info != nullptr ? &o.info[i] : nullptr);
+    SearchInfo* info = o.info != nullptr ? &o.info[i] : nullptr;
+    absl::StatusOr<std::vector<Neighbor>> r;
+    if (o.stats != nullptr) {
+      QueryOptions oi = o;
+      oi.stats = &stats[i];
+      r = SearchOne(st, queries.data() + i * d, oi, filter.get(), info);
+    } else {
+      r = SearchOne(st, queries.data() + i * d, o, filter.get(), info);
+    }
     if (r.ok()) {
       out[i] = std::move(*r);
     } else {
@@ -311,6 +330,7 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> CollectionImpl::SearchBatch(
   for (size_t i = 0; i < nq; ++i) {
     TQ_RETURN_IF_ERROR(errs[i]) << "query " << i;
   }
+  if (o.stats != nullptr) *o.stats = SumStats(stats);
   return out;
 }
 

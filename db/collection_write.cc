@@ -209,6 +209,17 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
   } else {
     st.flat->Contains(ids.data(), m, &exists);
   }
+  // The memory the new points take, reserved before anything is written.
+  MemoryBudget::Reservation reserved;
+  if (const size_t added_points =
+          static_cast<size_t>(std::count(exists.begin(), exists.end(), false));
+      added_points > 0) {
+    const size_t per = st.index ? st.index->MemoryBytesPerVector()
+                                : st.flat->MemoryBytesPerVector();
+    TQ_RETURN_IF_ERROR(core_->memory->Reserve(
+        config_.name, cid_, added_points * per,
+        absl::StrCat("upserting ", added_points, " new points"), &reserved));
+  }
   // Payload index entries: the values each point's payload gives the
   // indexed fields, against those it holds now.
   const auto schema = payload_index_.Schema();
@@ -287,6 +298,8 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
     st.flat->Upsert(ids.data(), x.data(), m);
   }
   count_ += added;
+  AccountMemory();
+  reserved.Release();
   if (tracking_) dirty_.insert(ids.begin(), ids.end());
   MaybeStartBackgroundTraining();
   return absl::OkStatus();
@@ -354,6 +367,7 @@ absl::StatusOr<size_t> CollectionImpl::DeleteLocked(
   payload_index_.Erase(gone);
   payload_index_.EndWrite();
   count_ -= gone.size();
+  AccountMemory();
   if (tracking_) dirty_.insert(gone.begin(), gone.end());
   return gone.size();
 }

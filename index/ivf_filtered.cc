@@ -72,8 +72,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchFiltered(
                          : ScanProbed(q.data(), p, &heap, &stats);
     if (!s.ok()) return s;
   }
-  if (p.stats != nullptr) *p.stats = stats;
-  return Finish(q.data(), p, store, &heap);
+  return Finish(q.data(), p, store, &heap, &stats);
 }
 
 void IvfIndex::CandidatesAllowed(const SearchParams& p, TopK* heap,
@@ -143,7 +142,9 @@ absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
     scanned += std::min(1.0, static_cast<double>(here) /
                                  (share * std::max<uint32_t>(1, list.live())));
     stats->allowed_seen += here;
-    stats->blocks_scanned += NonZero(masks);
+    const uint64_t blocks = NonZero(masks);
+    stats->blocks_scanned += blocks;
+    stats->codes_scanned += blocks * kBlockSize;
     scanner.SetList(l);
     scanner.Scan(list, heap, id_filter, masks.data());
   }
@@ -192,7 +193,9 @@ absl::Status IvfIndex::ScanAllowedOnly(const float* q, const SearchParams& p,
       ++stats->allowed_seen;
     }
     ++stats->lists_probed;
-    stats->blocks_scanned += NonZero(masks);
+    const uint64_t blocks = NonZero(masks);
+    stats->blocks_scanned += blocks;
+    stats->codes_scanned += blocks * kBlockSize;
     scanner.SetList(l);
     scanner.Scan(list, heap, id_filter, masks.data());
   }

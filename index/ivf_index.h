@@ -123,6 +123,12 @@ class IvfIndex {
   bool Contains(uint64_t id) const;
   size_t size() const;
   ListStats stats() const;
+  // Bytes held in memory: the lists (codes, factors, ids, flags), the id
+  // map and the centroids.
+  size_t MemoryBytes() const;
+  // Memory one more vector adds (MemoryBytes() grows by about this much a
+  // vector, amortized): its code, id, flag and id-map entry.
+  size_t MemoryBytesPerVector() const;
 
   // Checks the query (finite coordinates) and p (k >= 1, nprobe <= nlist,
   // oversampling >= 1 and a store when exact or rescoring), then searches.
@@ -173,9 +179,11 @@ class IvfIndex {
                           SearchStats* stats) const;
   absl::Status ScanAllowedOnly(const float* q, const SearchParams& p,
                                TopK* heap, SearchStats* stats) const;
-  // Best first: rescored on `store` (when p.rescore) or cut to p.k.
+  // The candidates of a scan rescored (p.rescore) or cut to k; stats
+  // (rescored added) copied to p.stats.
   std::vector<Neighbor> Finish(const float* q, const SearchParams& p,
-                               const VectorStore* store, TopK* heap) const;
+                               const VectorStore* store, TopK* heap,
+                               SearchStats* stats) const;
   absl::StatusOr<std::vector<Neighbor>> SearchExact(
       const float* query, const SearchParams& p,
       const VectorStore& store) const;

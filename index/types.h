@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -41,13 +42,6 @@ enum class FilteredScan : uint32_t {
   kAllowedOnly = 1,
 };
 
-// What one search did (SearchParams::stats).
-struct SearchStats {
-  uint32_t lists_probed = 0;    // lists whose slots were examined
-  uint64_t blocks_scanned = 0;  // 32-slot blocks the scan kernel ran on
-  uint64_t allowed_seen = 0;    // allowed points in the lists probed
-};
-
 struct Neighbor {
   uint64_t id;
   float score;
@@ -58,8 +52,21 @@ struct ListStats {
   uint64_t live = 0;        // vectors searchable
   uint64_t tombstones = 0;  // deleted, not yet compacted
   uint32_t min_size = 0, max_size = 0;
-  double imbalance = 0;  // FAISS imbalance factor of live list sizes
+  double imbalance = 0;         // FAISS imbalance factor of live list sizes
+  std::vector<uint32_t> sizes;  // live vectors of each list, by list id
 };
+
+// What one search did (SearchParams::stats), for monitoring.
+struct SearchStats {
+  uint32_t lists_probed = 0;    // IVF lists whose slots were examined
+  uint64_t codes_scanned = 0;   // list slots the scan kernel ran over
+  uint64_t rescored = 0;        // candidates rescored on the raw vectors
+  uint64_t exact_scored = 0;    // vectors scored exactly (exact search)
+  uint64_t blocks_scanned = 0;  // filtered: 32-slot blocks the kernel ran on
+  uint64_t allowed_seen = 0;    // filtered: allowed points in the lists seen
+};
+// The field-wise sum (a batch's stats).
+SearchStats SumStats(const std::vector<SearchStats>& all);
 
 // Caller-provided raw vectors, for exact search and rescoring.
 // Implementations must be thread-safe for concurrent GetVector calls.
@@ -105,7 +112,8 @@ struct SearchParams {
   const AllowedSet* allowed = nullptr;
   FilteredScan filtered_scan = FilteredScan::kProbe;
   uint64_t min_allowed = 0;  // kProbe: allowed points to reach
-  // Optional out: what the search did. Not owned.
+  // Optional out: what the search did (overwritten). Not owned; one per
+  // concurrent search.
   SearchStats* stats = nullptr;
   // Optional: polled between lists (and every few thousand vectors of an
   // exact search); when it returns true the search stops with Cancelled

@@ -68,12 +68,15 @@ std::function<bool()> CancelCheck(grpc::ServerContextBase* ctx) {
   };
 }
 
-// The options of one search request, polling the call for cancellation.
+// The options of one search request, polling the call for cancellation;
+// with metrics, what the search did goes to *stats.
 absl::StatusOr<QueryOptions> Options(const pb::SearchRequest& q,
-                                     grpc::ServerContextBase* ctx) {
+                                     grpc::ServerContextBase* ctx,
+                                     SearchStats* stats) {
   QueryOptions o = FromProto(q);
   TQ_ASSIGN_OR_RETURN(o.filter, OptionalFilter(q.has_filter(), q.filter()));
   o.cancelled = CancelCheck(ctx);
+  o.stats = stats;
   return o;
 }
 
@@ -157,6 +160,9 @@ grpc::Status PointsService::Upsert(grpc::ServerContext* ctx,
     TQ_RETURN_IF_ERROR(ValidateUpsert(*req));
     const std::vector<Point> points = FromProto(req->points());
     TQ_RETURN_IF_ERROR(c->Upsert(points, req->wait()));
+    if (Metrics* m = context_->metrics()) {
+      m->RecordIngest(points.size(), req->ByteSizeLong());
+    }
     resp->set_upserted(points.size());
     resp->set_batches(1);
     resp->set_time_ms(MsSince(t0));
@@ -195,6 +201,9 @@ grpc::Status PointsService::UpsertStream(
       const std::vector<Point> points = FromProto(req.points());
       if (absl::Status s = c->Upsert(points, req.wait()); !s.ok()) {
         return fail(s);
+      }
+      if (Metrics* m = context_->metrics()) {
+        m->RecordIngest(points.size(), req.ByteSizeLong());
       }
       ++batches;
       points_done += points.size();
@@ -284,11 +293,15 @@ grpc::Status PointsService::DoSearch(grpc::ServerContextBase* ctx,
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
     TQ_RETURN_IF_ERROR(ValidateSearch(*req, context_->options()));
-    TQ_ASSIGN_OR_RETURN(QueryOptions o, Options(*req, ctx));
+    Metrics* m = context_->metrics();
+    SearchStats stats;
+    TQ_ASSIGN_OR_RETURN(QueryOptions o,
+                        Options(*req, ctx, m ? &stats : nullptr));
     SearchInfo info;
     o.info = &info;
     TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
                         c->Search(req->vector(), o));
+    if (m) m->RecordSearch(1, stats);
     TQ_RETURN_IF_ERROR(Fill(*req, *c, hits, resp));
     ToProto(info, resp);
     context_->LogUnindexed(req->collection(), "search", info.unindexed_fields);
@@ -306,6 +319,8 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
     TQ_RETURN_IF_ERROR(ValidateSearchBatch(*req, context_->options()));
     const int n = req->searches_size();
     const uint32_t d = c->config().dim;
+    Metrics* m = context_->metrics();
+    std::vector<SearchStats> stats(m ? n : 0);
     std::vector<std::vector<Neighbor>> hits;
     std::vector<SearchInfo> infos(n);
     if (Uniform(*req, d)) {
@@ -315,7 +330,7 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
         std::copy(req->searches(i).vector().begin(),
                   req->searches(i).vector().end(), all.begin() + size_t{d} * i);
       }
-      auto opts = Options(req->searches(0), ctx);
+      auto opts = Options(req->searches(0), ctx, m ? stats.data() : nullptr);
       TQ_RETURN_IF_ERROR(opts.status()) << "search 0";
       QueryOptions o = *std::move(opts);
       o.info = infos.data();
@@ -324,7 +339,7 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
       hits.resize(n);
       for (int i = 0; i < n; ++i) {
         const pb::SearchRequest& q = req->searches(i);
-        auto opts = Options(q, ctx);
+        auto opts = Options(q, ctx, m ? &stats[i] : nullptr);
         TQ_RETURN_IF_ERROR(opts.status()) << "search " << i;
         QueryOptions o = *std::move(opts);
         o.info = &infos[i];
@@ -333,6 +348,7 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
         hits[i] = *std::move(r);
       }
     }
+    if (m) m->RecordSearch(n, SumStats(stats));
     resp->mutable_results()->Reserve(n);
     for (int i = 0; i < n; ++i) {
       pb::SearchResponse* out = resp->add_results();

@@ -20,16 +20,20 @@
 #include "absl/synchronization/mutex.h"
 #include "db/db.h"
 #include "rpc/auth.h"
+#include "rpc/metrics.h"
 #include "rpc/server.h"
 
 namespace tqdb {
 
 class ServiceContext {
  public:
-  ServiceContext(Database* db, ServerOptions options);
+  // `metrics` (optional, not owned) counts search and ingest work.
+  ServiceContext(Database* db, ServerOptions options,
+                 Metrics* metrics = nullptr);
 
   Database* db() const { return db_; }
   const ServerOptions& options() const { return options_; }
+  Metrics* metrics() const { return metrics_; }
 
   // Runs `body` after authentication and returns its status as the call's:
   // Cancelled becomes DEADLINE_EXCEEDED or CANCELLED by what the call saw,
@@ -57,6 +61,7 @@ class ServiceContext {
   };
   mutable absl::Mutex log_mu_;
   mutable std::map<std::string, Throttle> logged_ ABSL_GUARDED_BY(log_mu_);
+  Metrics* const metrics_;
 };
 
 }  // namespace tqdb
