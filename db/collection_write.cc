@@ -51,13 +51,6 @@ absl::Status CheckPoints(const std::vector<Point>& points,
                          std::vector<nlohmann::json>* parsed,
                          const std::vector<std::string>& keep = {}) {
   if (parsed != nullptr) parsed->assign(points.size(), nlohmann::json());
-  const nlohmann::json::parser_callback_t only_kept =
-      [&keep](int depth, nlohmann::json::parse_event_t event,
-              nlohmann::json& j) {
-        return depth != 1 || event != nlohmann::json::parse_event_t::key ||
-               std::binary_search(keep.begin(), keep.end(),
-                                  j.get_ref<const std::string&>());
-      };
   const uint32_t d = c.dim;
   for (size_t i = 0; i < points.size(); ++i) {
     const Point& p = points[i];
@@ -86,8 +79,7 @@ absl::Status CheckPoints(const std::vector<Point>& points,
     if (p.payload.empty()) continue;
     bool valid;
     if (parsed != nullptr) {
-      (*parsed)[i] = nlohmann::json::parse(p.payload, only_kept, false);
-      valid = !(*parsed)[i].is_discarded();
+      valid = ParseMembers(p.payload, keep, &(*parsed)[i]);
     } else {
       valid = nlohmann::json::accept(p.payload);
     }

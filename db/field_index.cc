@@ -210,7 +210,7 @@ void FieldIndex::UpdateMulti(uint32_t iid) {
 }
 
 void FieldIndex::Set(uint32_t iid, const FieldValues& v) {
-  RemoveValues(iid);
+  if (typed_.contains(iid)) RemoveValues(iid);  // else it holds none
   if (v.present) {
     present_.add(iid);
   } else {

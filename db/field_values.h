@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "db/filter.h"
 #include "db/json_path.h"
 
@@ -39,6 +40,14 @@ struct FieldValues {
 // one that is not JSON: nothing present).
 FieldValues ExtractField(const nlohmann::json* payload, const JsonPath& path,
                          FieldType type);
+
+// Parses and validates a payload, keeping of it only the members of the
+// top-level object named in `keep` (sorted): what the payload indexes read
+// (the rest is validated, not built). *out: an object of those members, or
+// null when the payload is valid JSON but not an object. False (and *out
+// unspecified) when it is not valid JSON.
+bool ParseMembers(absl::string_view payload,
+                  const std::vector<std::string>& keep, nlohmann::json* out);
 
 // is_empty / is_null of the values a path reached (JsonPath::Resolve).
 bool ValuesEmpty(const std::vector<const nlohmann::json*>& values);
