@@ -74,8 +74,8 @@ uint64_t VersionOf(int64_t writer) {
 // The payload of point id written by batch b: the batch (an integer index)
 // and a group of the id (a keyword index, built while batches arrive).
 std::string Payload(uint64_t id, int64_t b) {
-  return "{\"b\":" + std::to_string(b) + ",\"g\":\"g" +
-         std::to_string(id % 7) + "\"}";
+  return "{\"b\":" + std::to_string(b) + ",\"g\":\"g" + std::to_string(id % 7) +
+         "\"}";
 }
 
 absl::Status ApplyBatch(Collection* c, int64_t b) {
@@ -230,7 +230,7 @@ TEST(DbCrashChild, Run) {
 }
 
 struct Round {
-  int64_t acked = 0;         // batches acknowledged so far (all rounds)
+  int64_t acked = 0;  // batches acknowledged so far (all rounds)
   bool killed_in_training = false;
   bool error = false;
 };
@@ -253,11 +253,13 @@ Round RunChild(const std::string& dir, int64_t start, bool kill_in_training,
   env_store.push_back(env_dir);
   env_store.push_back(env_fd);
   env_store.push_back(env_start);
-  env_store.push_back(std::string("TQDB_CRASH_RETRAIN=") + (retrain ? "1" : "0"));
+  env_store.push_back(std::string("TQDB_CRASH_RETRAIN=") +
+                      (retrain ? "1" : "0"));
   std::vector<char*> envp;
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);
-  std::string exe = "/proc/self/exe", filter = "--gtest_filter=DbCrashChild.Run";
+  std::string exe = "/proc/self/exe",
+              filter = "--gtest_filter=DbCrashChild.Run";
   char* argv[] = {exe.data(), filter.data(), nullptr};
   const pid_t pid = fork();
   if (pid == 0) {
@@ -271,7 +273,8 @@ Round RunChild(const std::string& dir, int64_t start, bool kill_in_training,
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed_ms = [&] {
     return std::chrono::duration<double, std::milli>(
-               std::chrono::steady_clock::now() - t0).count();
+               std::chrono::steady_clock::now() - t0)
+        .count();
   };
   bool ready = false, in_training = false, killed = false;
   double kill_at = -1;  // ms since start
@@ -336,7 +339,8 @@ bool Matches(Collection* c, const Expected& e, int64_t upto, bool vectors,
   }
   if (c->Count() != e.size() || got->size() != e.size()) {
     *why = "count " + std::to_string(c->Count()) + " / found " +
-           std::to_string(got->size()) + ", expected " + std::to_string(e.size());
+           std::to_string(got->size()) + ", expected " +
+           std::to_string(e.size());
     return false;
   }
   for (const Record& r : *got) {
@@ -410,7 +414,8 @@ TEST(DbCrash, KillNineDuringSyncedIngestAndTraining) {
     for (const char* name : {"c", "nv"}) {
       auto c = (*db)->GetCollection(name);
       ASSERT_TRUE(c.ok()) << c.status();
-      const bool vectors = (*c)->config().store_vectors || !(*c)->Info()->trained;
+      const bool vectors =
+          (*c)->config().store_vectors || !(*c)->Info()->trained;
       std::string why_a, why_b;
       const Expected ea = Simulate(acked), eb = Simulate(acked + 1);
       const bool a = Matches(c->get(), ea, acked + 1, vectors, &why_a);
@@ -425,10 +430,11 @@ TEST(DbCrash, KillNineDuringSyncedIngestAndTraining) {
     }
     ASSERT_TRUE((*db)->Close().ok());
   }
-  printf("crash test: %d rounds, %lld batches acknowledged, %d kills during "
-         "a training, %d unacknowledged batches found applied\n",
-         kRounds, static_cast<long long>(acked), in_training_kills,
-         in_flight_applied);
+  printf(
+      "crash test: %d rounds, %lld batches acknowledged, %d kills during "
+      "a training, %d unacknowledged batches found applied\n",
+      kRounds, static_cast<long long>(acked), in_training_kills,
+      in_flight_applied);
   EXPECT_GE(acked, kRounds);  // the rounds got work done
   EXPECT_GE(in_training_kills, 3);
 }

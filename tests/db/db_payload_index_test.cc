@@ -97,7 +97,8 @@ TEST(PayloadJson, ANonJsonPayloadRejectsItsBatch) {
   pts.erase(pts.begin() + 1);
   EXPECT_TRUE(c->Upsert(pts, true).ok());  // any JSON value is a payload
   // A payload that is not an object matches no field condition.
-  auto r = c->Count(*F(R"({"must_not": [{"key": "a", "match": {"value": 1}}]})"));
+  auto r =
+      c->Count(*F(R"({"must_not": [{"key": "a", "match": {"value": 1}}]})"));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->count, 1u);
 }
@@ -111,9 +112,9 @@ TEST(FilteredSearch, FullPagesRecallAndPlans) {
   ASSERT_TRUE(c->CreateFieldIndex("cluster", FieldType::kInteger, true).ok());
   ASSERT_TRUE(c->CreateFieldIndex("bucket", FieldType::kInteger, true).ok());
   // Untrained: exact over the matches in memory.
-  ASSERT_TRUE(c->Upsert(std::vector<Point>(pts.begin(), pts.begin() + 500),
-                        false)
-                  .ok());
+  ASSERT_TRUE(
+      c->Upsert(std::vector<Point>(pts.begin(), pts.begin() + 500), false)
+          .ok());
   QueryOptions o;
   o.k = 10;
   SearchInfo info;
@@ -124,9 +125,8 @@ TEST(FilteredSearch, FullPagesRecallAndPlans) {
   EXPECT_EQ(info.plan, "filtered-flat");
   EXPECT_EQ(r->size(), 10u);  // 17 points of cluster 3 among the first 500
   for (const Neighbor& nb : *r) EXPECT_EQ(nb.id % 30, 3u);
-  ASSERT_TRUE(c->Upsert(std::vector<Point>(pts.begin() + 500, pts.end()),
-                        false)
-                  .ok());
+  ASSERT_TRUE(
+      c->Upsert(std::vector<Point>(pts.begin() + 500, pts.end()), false).ok());
   ASSERT_TRUE(c->Train().ok());
 
   // Exact top 10 of the matching rows.
@@ -266,7 +266,7 @@ TEST(FieldIndexes, BuiltOverAFullCollectionWhileWritesGoOn) {
         want += json::parse(r.payload)["g"] == "g" + std::to_string(g);
       }
       auto n = col->Count(*F(R"({"must": [{"key": "g", "match": {"value": "g)" +
-                                std::to_string(g) + R"("}}]})"));
+                             std::to_string(g) + R"("}}]})"));
       ASSERT_TRUE(n.ok());
       EXPECT_EQ(n->count, want) << "g" << g;
       EXPECT_TRUE(n->unindexed_fields.empty());
@@ -289,7 +289,8 @@ TEST(FieldIndexes, BuiltOverAFullCollectionWhileWritesGoOn) {
   // Deleted: its entries go, conditions read the payloads again.
   ASSERT_TRUE(c->DeleteFieldIndex("g").ok());
   EXPECT_EQ(c->DeleteFieldIndex("g").code(), absl::StatusCode::kNotFound);
-  auto n = c->Count(*F(R"({"must": [{"key": "g", "match": {"value": "g1"}}]})"));
+  auto n =
+      c->Count(*F(R"({"must": [{"key": "g", "match": {"value": "g1"}}]})"));
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(n->unindexed_fields, (std::vector<std::string>{"g"}));
   c.reset();
@@ -304,8 +305,8 @@ TEST(FieldIndexes, AVersionOneDirectoryIsMigrated) {
   {
     auto db = Open(tmp.path());
     auto c = Create(db.get(), "c", 4);
-    ASSERT_TRUE(c->Upsert({{5, VectorFor(5, 0, 4), R"({"k": "v"})"}}, true)
-                    .ok());
+    ASSERT_TRUE(
+        c->Upsert({{5, VectorFor(5, 0, 4), R"({"k": "v"})"}}, true).ok());
     ASSERT_TRUE(db->Close().ok());
   }
   {
@@ -314,7 +315,8 @@ TEST(FieldIndexes, AVersionOneDirectoryIsMigrated) {
     std::vector<std::string> names;
     ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(dbo, tmp.path(), &names).ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-    for (const std::string& n : names) descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    for (const std::string& n : names)
+      descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> hs;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(dbo, tmp.path(), descs, &hs, &raw).ok());
@@ -369,13 +371,15 @@ TEST(PayloadUpdates, SetOverwriteDeleteKeysAndDeleteByFilter) {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->count : 0;
   };
-  const std::string red = R"({"must": [{"key": "color", "match": {"value": "red"}}]})";
+  const std::string red =
+      R"({"must": [{"key": "color", "match": {"value": "red"}}]})";
   const std::string green =
       R"({"must": [{"key": "color", "match": {"value": "green"}}]})";
   EXPECT_EQ(count(red), 5u);
   // Merge a key into the blue points (by filter).
   PointSelector blue;
-  blue.filter = F(R"({"must": [{"key": "color", "match": {"value": "blue"}}]})");
+  blue.filter =
+      F(R"({"must": [{"key": "color", "match": {"value": "blue"}}]})");
   auto n = c->SetPayload(blue, R"({"color": "green", "extra": 1})", true);
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, 5u);
@@ -394,7 +398,8 @@ TEST(PayloadUpdates, SetOverwriteDeleteKeysAndDeleteByFilter) {
   // Overwrite by ids (unknown ids skipped), then delete a nested key.
   PointSelector some;
   some.ids = {1, 3, 999};
-  n = c->OverwritePayload(some, R"({"color": "green", "meta": {"n": 50}})", true);
+  n = c->OverwritePayload(some, R"({"color": "green", "meta": {"n": 50}})",
+                          true);
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 2u);
   EXPECT_EQ(count(red), 3u);
@@ -448,8 +453,8 @@ TEST(InternalIds, ReusedIdsNeverLetAnotherPointThroughAFilter) {
       std::vector<uint64_t> ids;
       for (uint64_t i = 0; i < 200; ++i) {
         keep.push_back({first + i, VectorFor(i, 1, d), R"({"tag": "keep"})"});
-        drop.push_back({first + 200 + i, VectorFor(i, 1, d),
-                        R"({"tag": "drop"})"});
+        drop.push_back(
+            {first + 200 + i, VectorFor(i, 1, d), R"({"tag": "drop"})"});
         ids.push_back(first + i);
       }
       EXPECT_TRUE(c->Upsert(keep, false).ok());
