@@ -55,9 +55,17 @@ void ToProto(const Neighbor& in, v1::ScoredPoint* out);
 // Search: limit and params <-> QueryOptions. A request's zero nprobe and
 // oversampling keep the defaults; an nprobe above the collection's nlist is
 // clamped by the database (as in process). `cancelled` and `info` are the
-// server's.
+// server's. The filter is rpc/filter_convert.h's (OptionalFilter): it can
+// fail.
 QueryOptions FromProto(const v1::SearchRequest& in);
 void ToProto(const QueryOptions& in, v1::SearchRequest* out);
+// What a search did: the response's plan and unindexed fields.
+void ToProto(const SearchInfo& in, v1::SearchResponse* out);
+SearchInfo PlanFromProto(const v1::SearchResponse& in);
+
+// Payload indexes.
+void ToProto(const FieldIndexInfo& in, v1::PayloadIndexInfo* out);
+FieldIndexInfo FromProto(const v1::PayloadIndexInfo& in);
 
 }  // namespace tqdb
 

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "tools/cli/backend.h"
@@ -49,8 +50,11 @@ constexpr char kUsage[] =
     "  --exact                brute force over the stored vectors\n"
     "  --rescore              rerank k * oversampling candidates exactly\n"
     "  --oversampling X       (default 4)\n"
+    "%s"
     "  --with-payload         print payloads (default on in the table)\n"
-    "  --json                 one JSON object\n"
+    "  --json                 one JSON object: collection, k, nprobe_used,\n"
+    "                         time_ms, results [{id, score, payload}], and\n"
+    "                         with --filter the plan\n"
     "\n"
     "Payloads are JSON (shown as their JSON value). Bytes stored by older\n"
     "versions that are not JSON are shown as a JSON string, and bytes that\n"
@@ -93,9 +97,20 @@ absl::StatusOr<std::vector<float>> ReadQueryRow(const std::string& path,
   return std::move(batch.vectors);
 }
 
+nlohmann::json PlanJson(const SearchInfo& i) {
+  return {{"kind", i.plan},
+          {"matches", i.matches},
+          {"lists_probed", i.lists_probed},
+          {"scored", i.scored},
+          {"filter_ms", i.filter_ms},
+          {"unindexed_fields", i.unindexed_fields}};
+}
+
+// `info`: what the search did; its plan is printed when `filtered`.
 void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
                const std::string& source, uint32_t k, double ms,
-               const SearchInfo& info, bool json, std::ostream& out) {
+               const SearchInfo& info, bool filtered, bool json,
+               std::ostream& out) {
   if (json) {
     nlohmann::json res = nlohmann::json::array();
     for (const Hit& h : hits) {
@@ -103,12 +118,13 @@ void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
                      {"score", h.score},
                      {"payload", PayloadJson(h.payload)}});
     }
-    out << DumpJson({{"collection", coll},
-                     {"k", k},
-                     {"nprobe_used", info.nprobe_used},
-                     {"time_ms", ms},
-                     {"results", res}})
-        << "\n";
+    nlohmann::json doc = {{"collection", coll},
+                          {"k", k},
+                          {"nprobe_used", info.nprobe_used},
+                          {"time_ms", ms},
+                          {"results", res}};
+    if (filtered) doc["plan"] = PlanJson(info);
+    out << DumpJson(doc) << "\n";
     return;
   }
   out << absl::StrFormat("%d neighbours of %s in '%s' (%.2f ms, %s)\n",
@@ -116,6 +132,17 @@ void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
                          info.exact
                              ? std::string("exact")
                              : absl::StrCat("nprobe ", info.nprobe_used));
+  if (filtered) {
+    const SearchInfo* plan = &info;
+    out << absl::StrFormat(
+        "filter: %s matching points, plan %s (%d lists probed, %s scored)%s\n",
+        Thousands(plan->matches), plan->plan, plan->lists_probed,
+        Thousands(plan->scored),
+        plan->unindexed_fields.empty()
+            ? ""
+            : absl::StrCat("; read from payloads (no index): ",
+                           absl::StrJoin(plan->unindexed_fields, ", ")));
+  }
   out << absl::StrFormat("%4s  %20s  %10s  %s\n", "rank", "id", "score",
                          "payload");
   int rank = 0;
@@ -130,7 +157,7 @@ void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
 const FlagSpec& SearchFlags() {
   static const FlagSpec* spec = new FlagSpec(
       TargetFlags().And({{"collection", "vector", "query-file", "row", "format",
-                          "k", "nprobe", "oversampling"},
+                          "k", "nprobe", "oversampling", "filter"},
                          {"exact", "rescore", "with-payload", "json"}}));
   return *spec;
 }
@@ -139,8 +166,8 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err) {
   int exit_code;
   std::optional<Flags> flags = ParseCommandLine(
-      kCommand, args, SearchFlags(), absl::StrFormat(kUsage, kTargetHelp), out,
-      err, &exit_code);
+      kCommand, args, SearchFlags(),
+      absl::StrFormat(kUsage, kTargetHelp, kFilterHelp), out, err, &exit_code);
   if (!flags) return exit_code;
   if (!flags->Has("collection")) {
     return UsageError(kCommand, "--collection is required", err);
@@ -163,6 +190,9 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   o.exact = flags->Has("exact");
   o.rescore = flags->Has("rescore");
   o.oversampling = static_cast<float>(*os);
+  auto filter = FilterFromFlags(*flags);
+  if (!filter.ok()) return UsageError(kCommand, filter.status(), err);
+  o.filter = *filter;
 
   std::vector<float> q;
   std::string source;
@@ -190,7 +220,8 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
                         std::chrono::steady_clock::now() - t0)
                         .count();
   if (!hits.ok()) return Fail(kCommand, hits.status(), err);
-  PrintHits(*hits, coll, source, o.k, ms, info, flags->Has("json"), out);
+  PrintHits(*hits, coll, source, o.k, ms, info, o.filter != nullptr,
+            flags->Has("json"), out);
   absl::Status closed = (*backend)->Close();
   return closed.ok() ? kExitOk : Fail(kCommand, closed, err);
 }
