@@ -305,6 +305,7 @@ void ToProto(const QueryOptions& in, pb::SearchRequest* out) {
 }
 
 void ToProto(const SearchInfo& in, pb::SearchResponse* out) {
+  out->set_nprobe_used(in.nprobe_used);
   pb::SearchPlan* p = out->mutable_plan();
   p->set_kind(in.plan);
   p->set_matches(in.matches);
@@ -324,6 +325,11 @@ SearchInfo PlanFromProto(const pb::SearchResponse& in) {
   i.lists_probed = in.plan().lists_probed();
   i.scored = in.plan().scored();
   i.filter_ms = in.plan().filter_ms();
+  i.nprobe_used = in.nprobe_used();
+  i.exact = i.plan.empty() ? in.nprobe_used() == 0
+                           : i.plan == "exact" || i.plan == "flat" ||
+                                 i.plan == "filtered-exact" ||
+                                 i.plan == "filtered-flat";
   i.unindexed_fields.assign(in.unindexed_fields().begin(),
                             in.unindexed_fields().end());
   return i;

@@ -294,7 +294,6 @@ grpc::Status PointsService::DoSearch(grpc::ServerContextBase* ctx,
     TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
     TQ_RETURN_IF_ERROR(ValidateSearch(*req, context_->options()));
     Metrics* m = context_->metrics();
-    SearchInfo info;
     SearchStats stats;
     TQ_ASSIGN_OR_RETURN(QueryOptions o,
                         Options(*req, ctx, m ? &stats : nullptr));

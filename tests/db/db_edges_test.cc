@@ -154,8 +154,12 @@ TEST(DbEdges, SearchReportsTheNprobeItUsed) {
   o.nprobe = 2;
   std::vector<float> two = q;
   two.insert(two.end(), q.begin(), q.end());
+  std::vector<SearchInfo> infos(2);  // SearchBatch: one per query
+  o.info = infos.data();
   ASSERT_TRUE(c->SearchBatch(two, o).ok());
-  EXPECT_EQ(info.nprobe_used, 2u);
+  EXPECT_EQ(infos[0].nprobe_used, 2u);
+  EXPECT_EQ(infos[1].nprobe_used, 2u);
+  o.info = &info;
   o.exact = true;
   ASSERT_TRUE(c->Search(q, o).ok());
   EXPECT_TRUE(info.exact);

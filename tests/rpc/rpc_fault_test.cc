@@ -118,7 +118,7 @@ TEST(RpcFaultTest, FullDiskIsResourceExhaustedOverGrpcAnd507OverRest) {
   r = http.Post("/collections/c/points/count", "{}", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
-  EXPECT_EQ(r->body, "{\"count\":\"50\"}");
+  EXPECT_EQ(r->body, "{\"count\":\"50\",\"unindexed_fields\":[]}");
   EXPECT_GT(fs->injected(), 0u);
 
   // Space returns: writes resume by themselves (no restart).
@@ -138,7 +138,7 @@ TEST(RpcFaultTest, FullDiskIsResourceExhaustedOverGrpcAnd507OverRest) {
   ASSERT_EQ(status, 200) << "writes did not resume: " << r->body;
   r = http.Post("/collections/c/points/count", "{}", "application/json");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->body, "{\"count\":\"60\"}");
+  EXPECT_EQ(r->body, "{\"count\":\"60\",\"unindexed_fields\":[]}");
 }
 
 // The memory limit is also RESOURCE_EXHAUSTED, but a limit: 429 over REST

@@ -248,10 +248,6 @@ class RemoteBackend final : public Backend {
     pb::SearchResponse resp;
     auto ctx = Context();
     TQ_RETURN_IF_ERROR(FromGrpc(points_->Search(ctx.get(), req, &resp)));
-    if (info != nullptr) {
-      info->nprobe_used = resp.nprobe_used();
-      info->exact = resp.nprobe_used() == 0;
-    }
     std::vector<Hit> hits;
     for (const auto& p : resp.points()) {
       hits.push_back({p.id(), p.score(), p.payload()});
