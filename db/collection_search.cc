@@ -308,7 +308,6 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
   return r;
 }
 
-
 absl::StatusOr<std::vector<Neighbor>> CollectionImpl::Search(
     absl::Span<const float> query, const QueryOptions& o) const {
   TQ_LIFE_GUARD();

@@ -326,10 +326,10 @@ SearchInfo PlanFromProto(const pb::SearchResponse& in) {
   i.scored = in.plan().scored();
   i.filter_ms = in.plan().filter_ms();
   i.nprobe_used = in.nprobe_used();
-  i.exact = i.plan.empty() ? in.nprobe_used() == 0
-                           : i.plan == "exact" || i.plan == "flat" ||
-                                 i.plan == "filtered-exact" ||
-                                 i.plan == "filtered-flat";
+  i.exact = i.plan.empty()
+                ? in.nprobe_used() == 0
+                : i.plan == "exact" || i.plan == "flat" ||
+                      i.plan == "filtered-exact" || i.plan == "filtered-flat";
   i.unindexed_fields.assign(in.unindexed_fields().begin(),
                             in.unindexed_fields().end());
   return i;
