@@ -27,21 +27,12 @@
 #include "db/filter_json.h"
 #include "db/payload_index.h"
 #include "quant/random.h"
+#include "tests/db/check_ok.h"
 
 namespace tqdb {
 namespace {
 
 namespace fs = std::filesystem;
-
-#define CHECK_OK(expr)                                   \
-  do {                                                   \
-    const absl::Status s_ = (expr);                      \
-    if (!s_.ok()) {                                      \
-      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
-              s_.ToString().c_str());                    \
-      std::abort();                                      \
-    }                                                    \
-  } while (0)
 
 size_t Points() {
   const char* e = std::getenv("TQDB_BENCH_POINTS");

@@ -20,7 +20,9 @@ namespace tqdb {
 namespace {
 
 using rpctest::CreateReq;
+using rpctest::MakeSelfSignedCert;
 using rpctest::SearchReq;
+using rpctest::SelfSignedCert;
 using rpctest::TestServer;
 using rpctest::UpsertReq;
 namespace pb = ::tqdb::v1;
@@ -465,27 +467,17 @@ TEST(HttpGatewayAuthTest, SameKeyAsGrpcAsBearerOrApiKeyHeader) {
   EXPECT_NE(r->body.find("<html"), std::string::npos);
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 TEST(HttpGatewayTlsTest, HttpsWithTheServersCertificate) {
   dbtest::TempDir certs;
-  const std::string key = certs.sub("key.pem"), cert = certs.sub("cert.pem");
-  const std::string cmd =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-      "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
-      key + " -out " + cert + " 2>/dev/null";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl (tools/setup.sh) failed";
+  SelfSignedCert tls;
+  ASSERT_TRUE(MakeSelfSignedCert(certs, &tls))
+      << "openssl (tools/setup.sh) failed";
   ServerOptions so = WithHttp();
-  so.tls_cert_pem = ReadFile(cert);
-  so.tls_key_pem = ReadFile(key);
+  so.tls_cert_pem = tls.cert_pem;
+  so.tls_key_pem = tls.key_pem;
   TestServer ts(so);
   httplib::SSLClient https("127.0.0.1", ts.server()->http_port());
-  https.set_ca_cert_path(cert.c_str());
+  https.set_ca_cert_path(tls.cert_path.c_str());
   https.enable_server_certificate_verification(true);
   auto r = https.Get("/collections");
   ASSERT_TRUE(r) << httplib::to_string(r.error());
