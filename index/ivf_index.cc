@@ -134,8 +134,22 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
       (co.method == "renorm" || co.method == "pq" || co.method == "pca");
   idx->options_.codec = co;
   TQ_ASSIGN_OR_RETURN(idx->codec_, ScanCodec::Create(co, d, train.data(), nt));
-  idx->lists_.assign(nlist, InvertedList(idx->codec_->shape()));
+  idx->InitLists();
   return idx;
+}
+
+void IvfIndex::InitLists() {
+  prog_.reset();
+  if (options_.layout.progressive) {
+    prog_ = ProgressiveLayout::Create(*codec_, options_.layout.prefix_bits);
+  }
+  lists_.assign(nlist_, InvertedList(prog_ ? prog_->shape() : codec_->shape()));
+}
+
+size_t IvfIndex::memory_bytes_per_code() const {
+  if (prog_) return prog_->memory_bytes_per_vector();
+  const ScanShape& s = codec_->shape();
+  return s.m4a / 2 + s.m4b / 2 + s.m8 + 4 * s.nfactors;
 }
 
 std::string IvfIndex::SerializeTrained() const {
@@ -154,7 +168,7 @@ std::string IvfIndex::SerializeTrained() const {
 }
 
 absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::FromTrained(
-    absl::string_view bytes) {
+    absl::string_view bytes, const LayoutOptions& layout) {
   auto corrupt = [](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("IVF parameters: ", why));
   };
@@ -186,6 +200,7 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::FromTrained(
   idx->options_.nlist = nlist;
   idx->options_.residual = residual != 0;
   idx->options_.seed = seed;
+  idx->options_.layout = layout;
   idx->nlist_ = nlist;
   idx->centroids_.resize(size_t{nlist} * dim);
   for (float& c : idx->centroids_) {
@@ -198,7 +213,7 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::FromTrained(
   idx->options_.codec = idx->codec_->options();
   idx->assigner_ =
       std::make_unique<CentroidAssigner>(idx->centroids_.data(), nlist, dim);
-  idx->lists_.assign(nlist, InvertedList(idx->codec_->shape()));
+  idx->InitLists();
   return idx;
 }
 
@@ -261,14 +276,18 @@ absl::Status IvfIndex::AddEncoded(const uint64_t* ids, const uint32_t* list_ids,
 
 void IvfIndex::InsertLocked(uint64_t id, uint32_t list, const uint8_t* code) {
   RemoveLocked(id);
-  const ScanShape& s = codec_->shape();
+  const ScanShape& s = prog_ ? prog_->shape() : codec_->shape();
   thread_local std::vector<uint8_t> a, b, c;
   thread_local std::vector<float> f;
   a.assign(s.m4a, 0);
   b.assign(s.m4b, 0);
   c.assign(s.m8, 0);
   f.assign(s.nfactors, 0.0f);
-  codec_->Unpack(code, a.data(), b.data(), c.data(), f.data());
+  if (prog_) {
+    prog_->Unpack(code, a.data(), c.data(), f.data());
+  } else {
+    codec_->Unpack(code, a.data(), b.data(), c.data(), f.data());
+  }
   const uint32_t slot =
       lists_[list].Append(id, a.data(), b.data(), c.data(), f.data());
   where_[id] = Location{list, slot};
@@ -336,7 +355,7 @@ size_t IvfIndex::MemoryBytes() const {
 size_t IvfIndex::MemoryBytesPerVector() const {
   // The map's buckets at its maximum load factor of 7/8.
   const size_t map_entry = (sizeof(std::pair<uint64_t, Location>) + 1) * 8 / 7;
-  return codec_->code_bytes() + sizeof(uint64_t) + 1 + map_entry;
+  return memory_bytes_per_code() + sizeof(uint64_t) + 1 + map_entry;
 }
 
 namespace {
@@ -383,16 +402,23 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
   for (uint32_t l = 0; l < nlist_; ++l) {
     order[l] = {-kernels::L2Sqr(q.data(), &centroids_[size_t{l} * d], d), l};
   }
+  // Nearest lists first: the heap's threshold rises early, which the
+  // progressive scan's bound uses to skip more candidates.
+  auto nearer = [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
   if (nprobe < nlist_) {
-    std::nth_element(
-        order.begin(), order.begin() + nprobe, order.end(),
-        [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::nth_element(order.begin(), order.begin() + nprobe, order.end(),
+                     nearer);
     order.resize(nprobe);
   }
+  std::sort(order.begin(), order.end(), nearer);
   const size_t k_scan =
       p.rescore ? static_cast<size_t>(std::ceil(p.k * p.oversampling)) : p.k;
   TopK heap(k_scan);
-  ListScanner scanner(*codec_, l2, options_.residual, centroids_.data(), d);
+  ListScanner scanner(*codec_, l2, options_.residual, centroids_.data(), d,
+                      prog_.get());
+  scanner.set_refine_sigmas(p.refine_sigmas);
   scanner.SetQuery(q.data());
   SearchStats stats;
   {
@@ -405,6 +431,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
     }
   }
   stats.lists_probed = static_cast<uint32_t>(order.size());
+  stats.refined = scanner.refined();
   std::vector<std::pair<float, uint64_t>> cand = heap.TakeSorted();
   std::vector<Neighbor> out;
   if (p.rescore) {

@@ -40,12 +40,24 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "index/inverted_lists.h"
+#include "index/progressive.h"
 #include "index/scan_codec.h"
 #include "index/thread_pool.h"
 #include "index/types.h"
 #include "quant/kmeans.h"
 
 namespace tqdb {
+
+// How the lists hold codes in memory; not persisted (the database and
+// FromTrained choose it when an index is loaded).
+struct LayoutOptions {
+  // The progressive layout and two-pass scan (index/progressive.h) when
+  // the codec supports it (mse, renorm, pca with at least twice the
+  // prefix's bits); false: the codec's full layout.
+  bool progressive = true;
+  // Bits per dimension of the progressive scan's first pass.
+  float prefix_bits = 1.0f;
+};
 
 struct IvfOptions {
   uint32_t dim = 0;
@@ -61,6 +73,7 @@ struct IvfOptions {
   // For ip and cosine, TurboQuant renorm keeps one 4-byte factor per vector
   // instead of two (CodecOptions::single_factor); false for the ablation.
   bool compact_factors = true;
+  LayoutOptions layout;
   // k-means of the coarse quantizer.
   uint32_t kmeans_iters = 20;
   uint32_t max_points_per_centroid = 256;
@@ -75,9 +88,10 @@ class IvfIndex {
   // returns an empty index. InvalidArgument for bad options or data.
   static absl::StatusOr<std::unique_ptr<IvfIndex>> Train(
       const IvfOptions& options, const float* x, size_t n);
-  // Restores an empty index from SerializeTrained() bytes.
+  // Restores an empty index from SerializeTrained() bytes, with the given
+  // in-memory layout.
   static absl::StatusOr<std::unique_ptr<IvfIndex>> FromTrained(
-      absl::string_view bytes);
+      absl::string_view bytes, const LayoutOptions& layout = {});
   // Options, centroids and codec parameters (rotation, codebooks, PQ
   // centroids): everything needed to interpret stored codes.
   std::string SerializeTrained() const;
@@ -89,6 +103,11 @@ class IvfIndex {
   // excluded).
   size_t bytes_per_vector() const { return codec_->code_bytes(); }
   const ScanCodec& codec() const { return *codec_; }
+  // The progressive layout the lists hold, or null (the codec's layout).
+  const ProgressiveLayout* progressive() const { return prog_.get(); }
+  // Bytes one vector's code takes in the lists (codes and factors of the
+  // in-memory layout, ids excluded).
+  size_t memory_bytes_per_code() const;
   const std::vector<float>& centroids() const { return centroids_; }
 
   // Adds (or replaces: upsert) n vectors with the given 64-bit ids. All or
@@ -142,6 +161,9 @@ class IvfIndex {
   // Copies and normalizes (cosine) rows into out.
   void Prepare(const float* x, size_t n, std::vector<float>* out) const;
   void InsertLocked(uint64_t id, uint32_t list, const uint8_t* code);
+  // Sets prog_ (if options_.layout asks and the codec allows) and creates
+  // the empty lists in the matching layout.
+  void InitLists();
   bool RemoveLocked(uint64_t id);
   absl::StatusOr<std::vector<Neighbor>> SearchExact(
       const float* query, const SearchParams& p,
@@ -157,6 +179,7 @@ class IvfIndex {
   std::vector<float> centroid_norms_;
   std::unique_ptr<CentroidAssigner> assigner_;
   std::unique_ptr<ScanCodec> codec_;
+  std::unique_ptr<ProgressiveLayout> prog_;  // null: the codec's layout
 
   mutable std::shared_mutex mu_;
   std::vector<InvertedList> lists_;

@@ -35,6 +35,7 @@ constexpr uint32_t kFactorFormat = kFactorF16;
 // Unit-variance Lloyd-Max codebooks for b = 1..8 (Gaussian law).
 struct UnitCodebooks {
   std::vector<float> cent[9], thr[9];
+  std::vector<double> mass[9];  // of each cell under N(0, 1)
   double mse[9] = {1.0};
 };
 
@@ -46,6 +47,7 @@ absl::StatusOr<UnitCodebooks> LoadCodebooks() {
     for (float c : cb->centroids) u.cent[b].push_back(c * 8.0f);
     for (float t : cb->thresholds) u.thr[b].push_back(t * 8.0f);
     u.mse[b] = cb->expected_mse;
+    u.mass[b] = CellMasses(*cb);
   }
   return u;
 }
@@ -135,6 +137,15 @@ class PcaScanCodec : public ScanCodec {
     factor_bytes_ = p_.factor_format == kFactorF16 ? 2 : 4;
     code_bytes_ = index_bytes_ + factor_bytes_ * shape_.nfactors;
     describe_ = absl::StrCat("pca ", o.bits, "-bit (", code_bytes_, " B)");
+    info_.width = p_.bits;
+    for (uint32_t i = 0; i < k; ++i) {
+      const uint8_t b = p_.bits[i];
+      if (info_.levels[b].empty()) {
+        info_.levels[b] = books_.cent[b];
+        info_.mass[b] = books_.mass[b];
+      }
+      info_.importance.push_back(double{p_.sigma[i]} * p_.sigma[i]);
+    }
   }
 
   std::string Serialize() const override {
@@ -271,6 +282,25 @@ class PcaScanCodec : public ScanCodec {
   float NormSq(const float* f) const override {
     return shape_.nfactors == 2 ? f[1] : 0.0f;
   }
+
+  const ScalarCodeInfo* scalar_info() const override { return &info_; }
+  void QueryWeights(const float* u, float* w) const override {
+    const uint32_t d = p_.d, k = static_cast<uint32_t>(p_.bits.size());
+    for (uint32_t i = 0; i < k; ++i) {
+      w[i] = p_.sigma[i] * kernels::Dot(&p_.rows[size_t{i} * d], u, d);
+    }
+  }
+  void UnpackIndices(const uint8_t* code, uint8_t* idx,
+                     float* factors) const override {
+    const uint32_t k = static_cast<uint32_t>(p_.bits.size());
+    for (uint32_t i = 0; i < k; ++i) {
+      idx[i] = static_cast<uint8_t>(ReadBits(code, offset_[i], p_.bits[i]));
+    }
+    const uint8_t* f = code + index_bytes_;
+    for (uint32_t i = 0; i < shape_.nfactors; ++i) {
+      factors[i] = GetFactor(f + factor_bytes_ * i, i + 1);
+    }
+  }
   CombineForm combine_form() const override {
     CombineForm cf;
     cf.kind = CombineForm::kScaled;
@@ -324,6 +354,7 @@ class PcaScanCodec : public ScanCodec {
   std::vector<uint32_t> bytes_;
   ScanShape shape_;
   size_t index_bytes_ = 0, factor_bytes_ = 4, code_bytes_ = 0;
+  ScalarCodeInfo info_;
   std::string describe_;
 };
 

@@ -93,6 +93,71 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
 #endif
 }
 
+HWY_INLINE int32_t RefineDotImpl(const uint8_t* HWY_RESTRICT row,
+                                 const RefineTables& t,
+                                 const int16_t* HWY_RESTRICT wq) {
+#if HWY_TARGET == HWY_SCALAR
+  return scalar::RefineDot(row, t, wq);
+#else
+  // Lanes are coordinates (8 or 16 int16 lanes; a chunk of 16 is two
+  // steps on 128-bit targets). A lane's index is assembled from the bit
+  // planes (the plane's 8 or 16 bits broadcast, lane i tests bit i, a set
+  // bit adds value[p][j]), its level looked up (byte shuffles from the
+  // width's 16-entry tables, or a 32-bit gather), multiplied by its weight
+  // and summed pairwise into int32 (exact: see RefineDot).
+  const hn::CappedTag<int16_t, kRefineChunk> d16;
+  constexpr size_t N = hn::MaxLanes(d16);
+  static_assert(N == 8 || N == 16, "unexpected vector size");
+  const hn::Repartition<int32_t, decltype(d16)> d32;
+  const hn::Repartition<uint8_t, decltype(d16)> d8;
+  const hn::Half<decltype(d16)> dh16;
+  static constexpr int16_t kLaneBits[16] = {
+      1,   2,   4,    8,    16,   32,   64,    128,
+      256, 512, 1024, 2048, 4096, 8192, 16384, -32768};
+  const auto lane_bits = hn::LoadU(d16, kLaneBits);
+  const auto zero = hn::Zero(d16);
+  const auto low_byte = hn::Set(d16, 0x00FF);
+  auto acc0 = hn::Zero(d32), acc1 = hn::Zero(d32);
+  for (uint32_t c0 = 0; c0 < t.kpad; c0 += N) {
+    const uint32_t b = t.width[c0];  // the chunk's widest (non-increasing)
+    if (b == 0) break;               // padding from here on
+    auto idx = zero;
+    for (uint32_t p = 0; p < b; ++p) {
+      const uint8_t* src = row + t.plane_offset[p] + (c0 >> 3);
+      const int word = N == 8 ? src[0] : (src[0] | (src[1] << 8));
+      const auto bits =
+          hn::And(hn::Set(d16, static_cast<int16_t>(word)), lane_bits);
+      idx = hn::Or(
+          idx, hn::IfThenElseZero(
+                   hn::Ne(bits, zero),
+                   hn::LoadU(d16, t.value.data() + size_t{p} * t.kpad + c0)));
+    }
+    const auto w = hn::LoadU(d16, wq + c0);
+    const uint32_t cw = t.chunk_width[c0 / kRefineChunk];
+    if (cw != 0) {
+      const auto i8 = hn::BitCast(d8, idx);
+      const auto lo = hn::BitCast(
+          d16, hn::TableLookupBytes(hn::LoadDup128(d8, t.lut_lo[cw]), i8));
+      const auto hi = hn::BitCast(
+          d16, hn::TableLookupBytes(hn::LoadDup128(d8, t.lut_hi[cw]), i8));
+      const auto lev = hn::Or(hn::And(lo, low_byte), hn::ShiftLeft<8>(hi));
+      acc0 = hn::ReorderWidenMulAccumulate(d32, w, lev, acc0, acc1);
+    } else {
+      const auto g = hn::Add(idx, hn::LoadU(d16, t.base.data() + c0));
+      const auto lev_lo = hn::GatherIndex(
+          d32, t.level.data(), hn::PromoteTo(d32, hn::LowerHalf(dh16, g)));
+      const auto lev_hi = hn::GatherIndex(
+          d32, t.level.data(), hn::PromoteTo(d32, hn::UpperHalf(dh16, g)));
+      acc0 = hn::Add(
+          acc0, hn::Mul(hn::PromoteTo(d32, hn::LowerHalf(dh16, w)), lev_lo));
+      acc1 = hn::Add(
+          acc1, hn::Mul(hn::PromoteTo(d32, hn::UpperHalf(dh16, w)), lev_hi));
+    }
+  }
+  return hn::GetLane(hn::SumOfLanes(d32, hn::Add(acc0, acc1)));
+#endif
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace scan
 }  // namespace tqdb

@@ -12,6 +12,12 @@ namespace tqdb {
 namespace scan {
 
 HWY_EXPORT(AccumulateListImpl);
+HWY_EXPORT(RefineDotImpl);
+
+int32_t RefineDot(const uint8_t* row, const RefineTables& t,
+                  const int16_t* wq) {
+  return HWY_DYNAMIC_DISPATCH(RefineDotImpl)(row, t, wq);
+}
 
 void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
                     const uint8_t* lut_lo, const uint8_t* lut_hi,
@@ -36,6 +42,21 @@ void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
       }
     }
   }
+}
+
+int32_t RefineDot(const uint8_t* row, const RefineTables& t,
+                  const int16_t* wq) {
+  int32_t dot = 0;
+  for (uint32_t j = 0; j < t.k; ++j) {
+    const uint32_t b = t.width[j];
+    uint32_t idx = 0;
+    for (uint32_t p = 0; p < b; ++p) {
+      const uint32_t bit = (row[t.plane_offset[p] + (j >> 3)] >> (j & 7)) & 1;
+      idx |= bit << (b - 1 - p);
+    }
+    dot += int32_t{wq[j]} * t.level[t.base[j] + idx];
+  }
+  return dot;
 }
 }  // namespace scalar
 

@@ -67,8 +67,10 @@ void QuantizedLut::Build(const std::vector<float>& lut, uint32_t m) {
 }
 
 ListScanner::ListScanner(const ScanCodec& codec, bool l2, bool residual,
-                         const float* centroids, uint32_t dim)
+                         const float* centroids, uint32_t dim,
+                         const ProgressiveLayout* progressive)
     : codec_(codec),
+      prog_(progressive),
       l2_(l2),
       residual_(residual),
       centroids_(centroids),
@@ -77,6 +79,13 @@ ListScanner::ListScanner(const ScanCodec& codec, bool l2, bool residual,
       u_(dim) {}
 
 void ListScanner::BuildTables(const float* u) {
+  if (prog_ != nullptr) {
+    prog_->BuildQuery(u, &pq_);
+    qa_.Build(pq_.lut, prog_->shape().m4a);
+    pq_.lut_err =
+        qa_.scale * std::sqrt(static_cast<float>(prog_->prefix_tables()) / 12);
+    return;
+  }
   codec_.BuildLuts(u, l2_, &luts_);
   const ScanShape& s = codec_.shape();
   if (s.m4a) qa_.Build(luts_.a, s.m4a);
@@ -103,10 +112,60 @@ void ListScanner::SetList(uint32_t list_no) {
   }
 }
 
+void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
+                                  const std::function<bool(uint64_t)>* filter) {
+  const uint32_t n = list.size();
+  const size_t nblocks = list.nblocks();
+  const ScanShape& s = prog_->shape();
+  acc_a_.resize(nblocks * kBlockSize);
+  scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, qa_.lo.data(),
+                       qa_.hi.data(), acc_a_.data());
+  const CombineForm cf = codec_.combine_form();
+  const uint8_t* deleted = list.deleted();
+  const uint64_t* ids = list.ids();
+  const float* factors = list.factors();
+  const uint8_t* rows = list.codes_c();
+  const uint32_t nf = s.nfactors, nfc = prog_->codec_factors();
+  const float gain = l2_ ? 2.0f : 1.0f;
+  const float sig = sigmas_ > 0 ? sigmas_ : 0.0f;
+  const float w_err = sig * pq_.w_err, lut_err = sig * pq_.lut_err;
+  for (uint32_t slot = 0; slot < n; ++slot) {
+    if (deleted[slot]) continue;
+    const float* f = factors + size_t{slot} * nf;
+    // Goodness = offset + gain * estimate.
+    float offset = base_;
+    if (l2_) {
+      float norm_sq = 0.0f;
+      if (nfc > cf.norm_factor) {
+        const float v = f[cf.norm_factor];
+        norm_sq = cf.norm_is_squared ? v : v * v;
+      }
+      offset = -(base_ + norm_sq);
+    }
+    if (heap->full() && sigmas_ > 0) {
+      const float g1 = f[nfc], g2 = f[nfc + 1];
+      const float est1 = qa_.scale * acc_a_[slot] + qa_.bias;
+      const float bound = g1 * est1 + g2 * w_err + g1 * lut_err;
+      if (offset + gain * bound <= heap->threshold()) continue;
+    }
+    if (filter && *filter && !(*filter)(ids[slot])) continue;
+    ++refined_;
+    const float est =
+        prog_->Scale(f) * prog_->Refine(rows + size_t{slot} * s.m8, pq_);
+    const float goodness = offset + gain * est;
+    if (heap->full() && goodness <= heap->threshold()) continue;
+    heap->Push(goodness, ids[slot]);
+  }
+}
+
 void ListScanner::Scan(const InvertedList& list, TopK* heap,
                        const std::function<bool(uint64_t)>* filter) {
   const uint32_t n = list.size();
   if (n == 0) return;
+  if (prog_ != nullptr) {
+    ScanProgressive(list, heap, filter);
+    return;
+  }
   const ScanShape& s = codec_.shape();
   const size_t nblocks = list.nblocks();
   if (s.m4a) {

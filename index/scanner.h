@@ -4,7 +4,10 @@
 // scale per stream), SetList sets the per-list terms (and, for L2, the
 // list's tables of q - c), Scan runs the FastScan kernel over the list
 // (dispatched once per list) and pushes live, filter-passing candidates into
-// a bounded heap.
+// a bounded heap. With a ProgressiveLayout (index/progressive.h) the lists
+// hold that layout and Scan runs its two passes: the kernel over the
+// prefix sub-codes, then RefineDot for the candidates whose bound reaches
+// the heap's threshold.
 //
 // Not thread-safe: use one scanner per thread. Lists must not change during
 // Scan (IvfIndex holds its reader lock).
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "index/inverted_lists.h"
+#include "index/progressive.h"
 #include "index/scan_codec.h"
 
 namespace tqdb {
@@ -51,8 +55,16 @@ class ListScanner {
  public:
   // `l2`: squared-distance scoring (metric L2); otherwise inner product.
   // `residual`: codes are of x - centroid. centroids: nlist x dim.
+  // `progressive`: the lists' layout, or null (the codec's full layout).
   ListScanner(const ScanCodec& codec, bool l2, bool residual,
-              const float* centroids, uint32_t dim);
+              const float* centroids, uint32_t dim,
+              const ProgressiveLayout* progressive = nullptr);
+  // Progressive scan: standard deviations of the first pass's error the
+  // bound allows (SearchParams::refine_sigmas); <= 0 refines every
+  // candidate.
+  void set_refine_sigmas(float s) { sigmas_ = s; }
+  // Candidates refined so far (progressive scan).
+  uint64_t refined() const { return refined_; }
 
   void SetQuery(const float* query);
   void SetList(uint32_t list_no);
@@ -63,8 +75,14 @@ class ListScanner {
 
  private:
   void BuildTables(const float* u);
+  void ScanProgressive(const InvertedList& list, TopK* heap,
+                       const std::function<bool(uint64_t)>* filter);
 
   const ScanCodec& codec_;
+  const ProgressiveLayout* const prog_;
+  ProgressiveQuery pq_;
+  float sigmas_ = 4.0f;
+  uint64_t refined_ = 0;
   const bool l2_, residual_;
   const float* centroids_;
   const uint32_t dim_;

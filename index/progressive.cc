@@ -1,0 +1,285 @@
+#include "index/progressive.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <queue>
+#include <utility>
+
+namespace tqdb {
+namespace {
+
+constexpr uint32_t kMaxPrefixBits = 4;  // a coordinate's prefix fits a nibble
+constexpr double kMaxLevel = 4096;      // |lq| <= 2^12
+// Sum of |wq| allowed: sum |wq| * 2^12 stays below 2^31.
+constexpr double kWeightBudget = 524287;
+
+uint32_t RoundUp(uint32_t x, uint32_t m) { return (x + m - 1) / m * m; }
+
+}  // namespace
+
+std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
+    const ScanCodec& codec, double prefix_bits_per_dim) {
+  const ScalarCodeInfo* info = codec.scalar_info();
+  if (info == nullptr || info->width.empty()) return nullptr;
+  const CombineForm cf = codec.combine_form();
+  if (cf.kind != CombineForm::kScaled && cf.kind != CombineForm::kScaled2) {
+    return nullptr;
+  }
+  const uint32_t k = static_cast<uint32_t>(info->width.size());
+  uint64_t total_bits = 0;
+  for (uint32_t j = 0; j < k; ++j) {
+    const uint8_t b = info->width[j];
+    if (b < 1 || b > 8 || (j > 0 && b > info->width[j - 1])) return nullptr;
+    if (info->levels[b].size() != (size_t{1} << b) ||
+        info->mass[b].size() != info->levels[b].size()) {
+      return nullptr;
+    }
+    total_bits += b;
+  }
+  const uint64_t budget = static_cast<uint64_t>(
+      std::llround(prefix_bits_per_dim * static_cast<double>(codec.dim())));
+  if (budget == 0 || total_bits < 2 * budget) return nullptr;
+
+  std::unique_ptr<ProgressiveLayout> l(new ProgressiveLayout());
+  l->codec_ = &codec;
+  l->info_ = info;
+  l->k_ = k;
+  l->codec_factors_ = codec.shape().nfactors;
+  l->scaled2_ = cf.kind == CombineForm::kScaled2;
+
+  // Prefix means and the variance left given t top bits, per width.
+  double var[9][kMaxPrefixBits + 1] = {};
+  for (uint32_t b = 1; b <= 8; ++b) {
+    const std::vector<float>& lv = info->levels[b];
+    const std::vector<double>& m = info->mass[b];
+    if (lv.empty()) continue;
+    double total = 0, second = 0;
+    for (size_t i = 0; i < lv.size(); ++i) {
+      total += m[i];
+      second += m[i] * lv[i] * lv[i];
+    }
+    if (!(total > 0)) return nullptr;
+    for (uint32_t t = 0; t <= std::min(b, kMaxPrefixBits); ++t) {
+      const uint32_t groups = 1u << t, per = 1u << (b - t);
+      std::vector<float>& mu = l->mu_[b][t];
+      mu.assign(groups, 0.0f);
+      double explained = 0;
+      for (uint32_t h = 0; h < groups; ++h) {
+        double mh = 0, s = 0;
+        for (uint32_t i = h * per; i < (h + 1) * per; ++i) {
+          mh += m[i];
+          s += m[i] * lv[i];
+        }
+        const double mean = mh > 0 ? s / mh : 0.0;
+        mu[h] = static_cast<float>(mean);
+        explained += mh * mean * mean;
+      }
+      var[b][t] = std::max(0.0, (second - explained) / total);
+    }
+  }
+
+  // Water-filling of the prefix bits (ties to the lower coordinate).
+  l->t_.assign(k, 0);
+  auto gain = [&](uint32_t j) {
+    const uint32_t b = info->width[j], t = l->t_[j];
+    return info->importance[j] * (var[b][t] - var[b][t + 1]);
+  };
+  std::priority_queue<std::pair<double, uint32_t>> heap;
+  for (uint32_t j = 0; j < k; ++j) heap.push({gain(j), ~j});
+  for (uint64_t left = budget; left > 0 && !heap.empty(); --left) {
+    const uint32_t j = ~heap.top().second;
+    heap.pop();
+    const uint32_t cap = std::min<uint32_t>(info->width[j], kMaxPrefixBits);
+    if (++l->t_[j] < cap) heap.push({gain(j), ~j});
+  }
+
+  // First-fit decreasing into 4-bit sub-codes.
+  std::vector<uint32_t> order;
+  for (uint32_t j = 0; j < k; ++j) {
+    if (l->t_[j] > 0) order.push_back(j);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return l->t_[a] > l->t_[b]; });
+  std::vector<uint32_t> used;
+  for (uint32_t j : order) {
+    const uint8_t t = l->t_[j];
+    size_t g = 0;
+    while (g < used.size() && used[g] + t > 4) ++g;
+    if (g == used.size()) {
+      used.push_back(0);
+      l->nibbles_.emplace_back();
+    }
+    l->nibbles_[g].push_back({j, t, static_cast<uint8_t>(used[g])});
+    used[g] += t;
+  }
+  l->prefix_tables_ = static_cast<uint32_t>(l->nibbles_.size());
+  l->shape_.m4a = RoundUp(l->prefix_tables_, 4);
+  l->nibbles_.resize(l->shape_.m4a);
+
+  // The error model: per coordinate, the variance of the part of c1
+  // orthogonal to c (see the header), P_j (1 - 2 kappa) + kappa^2 C_j with
+  // C_j = E c_j^2, P_j = E c1_j^2 = C_j - V_j(t_j), kappa = sum P / sum C.
+  double sum_p = 0, sum_c = 0;
+  std::vector<double> pj(k), cj(k);
+  l->lambda_ = info->importance;
+  for (uint32_t j = 0; j < k; ++j) {
+    const uint32_t b = info->width[j];
+    cj[j] = var[b][0];
+    pj[j] = var[b][0] - var[b][l->t_[j]];
+    sum_p += l->lambda_[j] * pj[j];
+    sum_c += l->lambda_[j] * cj[j];
+  }
+  const double kappa = sum_c > 0 ? sum_p / sum_c : 0.0;
+  l->var_.resize(k);
+  for (uint32_t j = 0; j < k; ++j) {
+    l->var_[j] = std::max(0.0, pj[j] * (1 - 2 * kappa) + kappa * kappa * cj[j]);
+    l->var_sum_ += l->lambda_[j] * l->var_[j];
+  }
+
+  // The row's planes and RefineDot's tables.
+  scan::RefineTables& t = l->tables_;
+  t.k = k;
+  t.kpad = RoundUp(k, scan::kRefineChunk);
+  t.nplanes = info->width[0];
+  uint32_t off = 0;
+  for (uint32_t p = 0; p < t.nplanes; ++p) {
+    uint32_t n = 0;
+    while (n < k && info->width[n] > p) ++n;
+    t.plane_offset[p] = off;
+    t.plane_coords[p] = n;
+    off += (n + 7) / 8;
+  }
+  t.row_bytes = off + 1;
+  double max_level = 0;
+  for (uint32_t b = 1; b <= 8; ++b) {
+    for (float v : info->levels[b]) {
+      max_level = std::max(max_level, std::fabs(double{v}));
+    }
+  }
+  if (!(max_level > 0)) return nullptr;
+  l->level_scale_ = static_cast<float>(kMaxLevel / max_level);
+  for (uint32_t b = 1; b <= 8; ++b) {
+    t.level_base[b] = static_cast<uint32_t>(t.level.size());
+    for (float v : info->levels[b]) {
+      const int32_t q =
+          static_cast<int32_t>(std::lround(double{v} * l->level_scale_));
+      if (b <= 4) {
+        const size_t i = t.level.size() - t.level_base[b];
+        t.lut_lo[b][i] = static_cast<uint8_t>(q & 0xff);
+        t.lut_hi[b][i] = static_cast<uint8_t>((q >> 8) & 0xff);
+      }
+      t.level.push_back(q);
+    }
+  }
+  t.width.assign(t.kpad, 0);
+  t.base.assign(t.kpad, 0);
+  t.value.assign(size_t{t.nplanes} * t.kpad, 0);
+  for (uint32_t j = 0; j < k; ++j) {
+    const uint32_t b = info->width[j];
+    t.width[j] = static_cast<uint8_t>(b);
+    t.base[j] = static_cast<int16_t>(t.level_base[b]);
+    for (uint32_t p = 0; p < b; ++p) {
+      t.value[size_t{p} * t.kpad + j] = static_cast<int16_t>(1 << (b - 1 - p));
+    }
+  }
+  t.chunk_width.assign(t.kpad / scan::kRefineChunk, 0);
+  for (uint32_t c = 0; c < t.chunk_width.size(); ++c) {
+    const uint32_t first = c * scan::kRefineChunk;
+    const uint32_t last = std::min(k, first + scan::kRefineChunk) - 1;
+    const uint32_t b = info->width[first];
+    if (b <= 4 && info->width[last] == b) {
+      t.chunk_width[c] = static_cast<uint8_t>(b);
+    }
+  }
+  l->shape_.m8 = t.row_bytes;
+  l->shape_.nfactors = l->codec_factors_ + 2;
+  return l;
+}
+
+size_t ProgressiveLayout::memory_bytes_per_vector() const {
+  return shape_.m4a / 2 + shape_.m8 + 4 * shape_.nfactors;
+}
+
+void ProgressiveLayout::Unpack(const uint8_t* code, uint8_t* sub4a,
+                               uint8_t* row, float* factors) const {
+  thread_local std::vector<uint8_t> idx;
+  idx.assign(k_, 0);
+  codec_->UnpackIndices(code, idx.data(), factors);
+  const std::vector<uint8_t>& width = info_->width;
+  for (uint32_t g = 0; g < shape_.m4a; ++g) {
+    uint32_t v = 0;
+    for (const Slot& s : nibbles_[g]) {
+      v |= static_cast<uint32_t>(idx[s.coord] >> (width[s.coord] - s.bits))
+           << s.shift;
+    }
+    sub4a[g] = static_cast<uint8_t>(v);
+  }
+  std::memset(row, 0, shape_.m8);
+  for (uint32_t p = 0; p < tables_.nplanes; ++p) {
+    uint8_t* plane = row + tables_.plane_offset[p];
+    for (uint32_t j = 0; j < tables_.plane_coords[p]; ++j) {
+      const uint32_t bit = (idx[j] >> (width[j] - 1 - p)) & 1;
+      plane[j >> 3] |= static_cast<uint8_t>(bit << (j & 7));
+    }
+  }
+  // g1 = scale * ||c||^2 / <c, c1>, g2 = scale * ||c|| tan(c, c1).
+  double cc = 0, cc1 = 0, c1c1 = 0;
+  for (uint32_t j = 0; j < k_; ++j) {
+    const uint32_t b = width[j], t = t_[j];
+    const double c = info_->levels[b][idx[j]], lam = lambda_[j];
+    cc += lam * c * c;
+    if (t == 0) continue;
+    const double c1 = mu_[b][t][idx[j] >> (b - t)];
+    cc1 += lam * c * c1;
+    c1c1 += lam * c1 * c1;
+  }
+  const double scale = Scale(factors);
+  float g1 = 0, g2 = std::numeric_limits<float>::infinity();
+  if (cc1 > 0 && cc > 0) {
+    const double cos2 = std::min(1.0, cc1 * cc1 / (cc * c1c1));
+    g1 = static_cast<float>(scale * cc / cc1);
+    g2 = static_cast<float>(scale * std::sqrt(cc * (1 - cos2) / cos2));
+  } else if (cc == 0) {
+    g2 = 0;  // a zero code estimates 0 in both passes
+  }
+  factors[codec_factors_] = g1;
+  factors[codec_factors_ + 1] = g2;
+}
+
+void ProgressiveLayout::BuildQuery(const float* u, ProgressiveQuery* q) const {
+  q->w.resize(k_);
+  codec_->QueryWeights(u, q->w.data());
+  const std::vector<uint8_t>& width = info_->width;
+  q->lut.assign(size_t{shape_.m4a} * 16, 0.0f);
+  for (uint32_t g = 0; g < prefix_tables_; ++g) {
+    float* tab = &q->lut[size_t{g} * 16];
+    for (uint32_t c = 0; c < 16; ++c) {
+      float s = 0.0f;
+      for (const Slot& sl : nibbles_[g]) {
+        const uint32_t h = (c >> sl.shift) & ((1u << sl.bits) - 1);
+        s += q->w[sl.coord] * mu_[width[sl.coord]][sl.bits][h];
+      }
+      tab[c] = s;
+    }
+  }
+  double sum_abs = 0, max_abs = 0, err = 0;
+  for (uint32_t j = 0; j < k_; ++j) {
+    const double a = std::fabs(double{q->w[j]});
+    sum_abs += a;
+    max_abs = std::max(max_abs, a);
+    err += a * a * var_[j];
+  }
+  q->w_err = var_sum_ > 0 ? static_cast<float>(std::sqrt(err / var_sum_)) : 0;
+  double s =
+      std::max(max_abs / 32767.0, sum_abs / (kWeightBudget - (k_ + 1) / 2.0));
+  if (!(s > 0)) s = 1.0;
+  q->wq.assign(tables_.kpad, 0);
+  for (uint32_t j = 0; j < k_; ++j) {
+    q->wq[j] = static_cast<int16_t>(std::lround(q->w[j] / s));
+  }
+  q->wq_scale = static_cast<float>(s / level_scale_);
+}
+
+}  // namespace tqdb
