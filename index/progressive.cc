@@ -138,20 +138,7 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
     l->var_sum_ += l->lambda_[j] * l->var_[j];
   }
 
-  // The row's planes and RefineDot's tables.
-  scan::RefineTables& t = l->tables_;
-  t.k = k;
-  t.kpad = RoundUp(k, scan::kRefineChunk);
-  t.nplanes = info->width[0];
-  uint32_t off = 0;
-  for (uint32_t p = 0; p < t.nplanes; ++p) {
-    uint32_t n = 0;
-    while (n < k && info->width[n] > p) ++n;
-    t.plane_offset[p] = off;
-    t.plane_coords[p] = n;
-    off += (n + 7) / 8;
-  }
-  t.row_bytes = off + 1;
+  // The row and RefineDot's tables (scan::RefineTables).
   double max_level = 0;
   for (uint32_t b = 1; b <= 8; ++b) {
     for (float v : info->levels[b]) {
@@ -160,39 +147,15 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
   }
   if (!(max_level > 0)) return nullptr;
   l->level_scale_ = static_cast<float>(kMaxLevel / max_level);
+  std::vector<int32_t> lq[9];
   for (uint32_t b = 1; b <= 8; ++b) {
-    t.level_base[b] = static_cast<uint32_t>(t.level.size());
     for (float v : info->levels[b]) {
-      const int32_t q =
-          static_cast<int32_t>(std::lround(double{v} * l->level_scale_));
-      if (b <= 4) {
-        const size_t i = t.level.size() - t.level_base[b];
-        t.lut_lo[b][i] = static_cast<uint8_t>(q & 0xff);
-        t.lut_hi[b][i] = static_cast<uint8_t>((q >> 8) & 0xff);
-      }
-      t.level.push_back(q);
+      lq[b].push_back(
+          static_cast<int32_t>(std::lround(double{v} * l->level_scale_)));
     }
   }
-  t.width.assign(t.kpad, 0);
-  t.base.assign(t.kpad, 0);
-  t.value.assign(size_t{t.nplanes} * t.kpad, 0);
-  for (uint32_t j = 0; j < k; ++j) {
-    const uint32_t b = info->width[j];
-    t.width[j] = static_cast<uint8_t>(b);
-    t.base[j] = static_cast<int16_t>(t.level_base[b]);
-    for (uint32_t p = 0; p < b; ++p) {
-      t.value[size_t{p} * t.kpad + j] = static_cast<int16_t>(1 << (b - 1 - p));
-    }
-  }
-  t.chunk_width.assign(t.kpad / scan::kRefineChunk, 0);
-  for (uint32_t c = 0; c < t.chunk_width.size(); ++c) {
-    const uint32_t first = c * scan::kRefineChunk;
-    const uint32_t last = std::min(k, first + scan::kRefineChunk) - 1;
-    const uint32_t b = info->width[first];
-    if (b <= 4 && info->width[last] == b) {
-      t.chunk_width[c] = static_cast<uint8_t>(b);
-    }
-  }
+  l->tables_ = scan::BuildRefineTables(info->width, lq);
+  const scan::RefineTables& t = l->tables_;
   l->shape_.m8 = t.row_bytes;
   l->shape_.nfactors = l->codec_factors_ + 2;
   return l;
@@ -216,14 +179,7 @@ void ProgressiveLayout::Unpack(const uint8_t* code, uint8_t* sub4a,
     }
     sub4a[g] = static_cast<uint8_t>(v);
   }
-  std::memset(row, 0, shape_.m8);
-  for (uint32_t p = 0; p < tables_.nplanes; ++p) {
-    uint8_t* plane = row + tables_.plane_offset[p];
-    for (uint32_t j = 0; j < tables_.plane_coords[p]; ++j) {
-      const uint32_t bit = (idx[j] >> (width[j] - 1 - p)) & 1;
-      plane[j >> 3] |= static_cast<uint8_t>(bit << (j & 7));
-    }
-  }
+  scan::PackRefineRow(tables_, idx.data(), row);
   // g1 = scale * ||c||^2 / <c, c1>, g2 = scale * ||c|| tan(c, c1).
   double cc = 0, cc1 = 0, c1c1 = 0;
   for (uint32_t j = 0; j < k_; ++j) {
@@ -275,9 +231,10 @@ void ProgressiveLayout::BuildQuery(const float* u, ProgressiveQuery* q) const {
   double s =
       std::max(max_abs / 32767.0, sum_abs / (kWeightBudget - (k_ + 1) / 2.0));
   if (!(s > 0)) s = 1.0;
-  q->wq.assign(tables_.kpad, 0);
+  q->wq.assign(k_, 0);
   for (uint32_t j = 0; j < k_; ++j) {
-    q->wq[j] = static_cast<int16_t>(std::lround(q->w[j] / s));
+    q->wq[scan::RefineSlot(tables_, j)] =
+        static_cast<int16_t>(std::lround(q->w[j] / s));
   }
   q->wq_scale = static_cast<float>(s / level_scale_);
 }

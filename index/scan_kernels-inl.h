@@ -93,68 +93,122 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
 #endif
 }
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// Levels (low and high bytes) of width b >= 5 for the byte indices idx:
+// entry idx >> (b - 4) of each of the 2^(b - 4) tables, then a select tree
+// on the low b - 4 bits.
+template <class D, class V>
+HWY_NOINLINE void RefineLevelsWide(D d8, const uint8_t* HWY_RESTRICT tab,
+                                   uint32_t b, V idx, V* lo, V* hi) {
+  const uint32_t r = b - 4, ntab = 1u << r;
+  const V n = hn::ShiftRightSame(idx, static_cast<int>(r));
+  V tlo[16], thi[16];
+  for (uint32_t v = 0; v < ntab; ++v) {
+    tlo[v] = hn::TableLookupBytes(hn::LoadDup128(d8, tab + 32 * v), n);
+    thi[v] = hn::TableLookupBytes(hn::LoadDup128(d8, tab + 32 * v + 16), n);
+  }
+  for (uint32_t bit = 0; bit < r; ++bit) {
+    const uint32_t step = 1u << bit;
+    const V m = hn::Set(d8, static_cast<uint8_t>(step));
+    const auto sel = hn::Eq(hn::And(idx, m), m);
+    for (uint32_t v = 0; v < ntab; v += 2 * step) {
+      tlo[v] = hn::IfThenElse(sel, tlo[v + step], tlo[v]);
+      thi[v] = hn::IfThenElse(sel, thi[v + step], thi[v]);
+    }
+  }
+  *lo = tlo[0];
+  *hi = thi[0];
+}
+#endif
+
 HWY_INLINE int32_t RefineDotImpl(const uint8_t* HWY_RESTRICT row,
                                  const RefineTables& t,
                                  const int16_t* HWY_RESTRICT wq) {
-#if HWY_TARGET == HWY_SCALAR
-  return scalar::RefineDot(row, t, wq);
-#else
-  // Lanes are coordinates (8 or 16 int16 lanes; a chunk of 16 is two
-  // steps on 128-bit targets). A lane's index is assembled from the bit
-  // planes (the plane's 8 or 16 bits broadcast, lane i tests bit i, a set
-  // bit adds value[p][j]), its level looked up (byte shuffles from the
-  // width's 16-entry tables, or a 32-bit gather), multiplied by its weight
-  // and summed pairwise into int32 (exact: see RefineDot).
-  const hn::CappedTag<int16_t, kRefineChunk> d16;
-  constexpr size_t N = hn::MaxLanes(d16);
-  static_assert(N == 8 || N == 16, "unexpected vector size");
-  const hn::Repartition<int32_t, decltype(d16)> d32;
-  const hn::Repartition<uint8_t, decltype(d16)> d8;
-  const hn::Half<decltype(d16)> dh16;
-  static constexpr int16_t kLaneBits[16] = {
-      1,   2,   4,    8,    16,   32,   64,    128,
-      256, 512, 1024, 2048, 4096, 8192, 16384, -32768};
-  const auto lane_bits = hn::LoadU(d16, kLaneBits);
-  const auto zero = hn::Zero(d16);
-  const auto low_byte = hn::Set(d16, 0x00FF);
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  // One chunk of 32 coordinates = one 256-bit vector of byte indices,
+  // assembled most significant bits first: a nibble segment is loaded into
+  // both halves, its low nibbles kept in the lower half (coordinates 0-15)
+  // and its high nibbles in the upper (16-31); a plane's 4 bytes are
+  // spread so that lane i holds byte i / 8 and tests bit i % 8.
+  const hn::CappedTag<uint8_t, 32> d8;
+  const hn::Repartition<int16_t, decltype(d8)> d16;
+  const hn::Repartition<int32_t, decltype(d8)> d32;
+  const hn::Repartition<uint32_t, decltype(d8)> du32;
+  static_assert(hn::MaxLanes(d8) == 32, "256-bit vectors expected");
+  static constexpr uint8_t kSpread[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1,
+                                          1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2,
+                                          2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
+  static constexpr uint8_t kBit[32] = {
+      1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128,
+      1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+  const auto spread = hn::LoadU(d8, kSpread);
+  const auto bit_mask = hn::LoadU(d8, kBit);
+  const auto low_nibble = hn::Set(d8, 0x0F);
   auto acc0 = hn::Zero(d32), acc1 = hn::Zero(d32);
-  for (uint32_t c0 = 0; c0 < t.kpad; c0 += N) {
-    const uint32_t b = t.width[c0];  // the chunk's widest (non-increasing)
-    if (b == 0) break;               // padding from here on
-    auto idx = zero;
-    for (uint32_t p = 0; p < b; ++p) {
-      const uint8_t* src = row + t.plane_offset[p] + (c0 >> 3);
-      const int word = N == 8 ? src[0] : (src[0] | (src[1] << 8));
-      const auto bits =
-          hn::And(hn::Set(d16, static_cast<int16_t>(word)), lane_bits);
-      idx = hn::Or(
-          idx, hn::IfThenElseZero(
-                   hn::Ne(bits, zero),
-                   hn::LoadU(d16, t.value.data() + size_t{p} * t.kpad + c0)));
+  for (uint32_t c = 0; c < t.nchunks; ++c) {
+    const uint8_t* src = row + t.chunk_offset[c];
+    const uint32_t bits = t.chunk_bits[c];
+    auto idx = hn::Zero(d8);
+    for (uint32_t s = 0; s < bits / 4; ++s, src += 16) {
+      const auto v = hn::LoadDup128(d8, src);
+      const auto nib = hn::ConcatUpperLower(d8, hn::ShiftRight<4>(v),
+                                            hn::And(v, low_nibble));
+      idx = hn::Or(hn::ShiftLeft<4>(idx), nib);
     }
-    const auto w = hn::LoadU(d16, wq + c0);
-    const uint32_t cw = t.chunk_width[c0 / kRefineChunk];
-    if (cw != 0) {
-      const auto i8 = hn::BitCast(d8, idx);
-      const auto lo = hn::BitCast(
-          d16, hn::TableLookupBytes(hn::LoadDup128(d8, t.lut_lo[cw]), i8));
-      const auto hi = hn::BitCast(
-          d16, hn::TableLookupBytes(hn::LoadDup128(d8, t.lut_hi[cw]), i8));
-      const auto lev = hn::Or(hn::And(lo, low_byte), hn::ShiftLeft<8>(hi));
-      acc0 = hn::ReorderWidenMulAccumulate(d32, w, lev, acc0, acc1);
+    for (uint32_t p = 0; p < bits % 4; ++p, src += 4) {
+      uint32_t word;
+      std::memcpy(&word, src, 4);
+      const auto bytes =
+          hn::TableLookupBytes(hn::BitCast(d8, hn::Set(du32, word)), spread);
+      const auto set =
+          hn::VecFromMask(d8, hn::Eq(hn::And(bytes, bit_mask), bit_mask));
+      idx = hn::Sub(hn::Add(idx, idx), set);  // 2 idx + bit
+    }
+    const int16_t* w = wq + c * kRefineChunk;
+    // Levels of every width present; lanes of another width are replaced.
+    decltype(idx) lo, hi;
+    const uint32_t widths = t.chunk_widths[c];
+    if (widths == (1u << bits) && bits <= 4) {
+      const uint8_t* tab = t.lut.data() + t.lut_offset[bits];
+      lo = hn::TableLookupBytes(hn::LoadDup128(d8, tab), idx);
+      hi = hn::TableLookupBytes(hn::LoadDup128(d8, tab + 16), idx);
     } else {
-      const auto g = hn::Add(idx, hn::LoadU(d16, t.base.data() + c0));
-      const auto lev_lo = hn::GatherIndex(
-          d32, t.level.data(), hn::PromoteTo(d32, hn::LowerHalf(dh16, g)));
-      const auto lev_hi = hn::GatherIndex(
-          d32, t.level.data(), hn::PromoteTo(d32, hn::UpperHalf(dh16, g)));
-      acc0 = hn::Add(
-          acc0, hn::Mul(hn::PromoteTo(d32, hn::LowerHalf(dh16, w)), lev_lo));
-      acc1 = hn::Add(
-          acc1, hn::Mul(hn::PromoteTo(d32, hn::UpperHalf(dh16, w)), lev_hi));
+      const uint8_t* lane_width = t.width.data() + c * kRefineChunk;
+      bool first = true;
+      for (uint32_t b = 1; b <= 8; ++b) {
+        if (!(widths & (1u << b))) continue;
+        const uint8_t* tab = t.lut.data() + t.lut_offset[b];
+        decltype(idx) blo, bhi;
+        if (b <= 4) {
+          blo = hn::TableLookupBytes(hn::LoadDup128(d8, tab), idx);
+          bhi = hn::TableLookupBytes(hn::LoadDup128(d8, tab + 16), idx);
+        } else {
+          RefineLevelsWide(d8, tab, b, idx, &blo, &bhi);
+        }
+        if (first) {
+          lo = blo;
+          hi = bhi;
+          first = false;
+        } else {
+          const auto mine = hn::Eq(hn::LoadU(d8, lane_width),
+                                   hn::Set(d8, static_cast<uint8_t>(b)));
+          lo = hn::IfThenElse(mine, blo, lo);
+          hi = hn::IfThenElse(mine, bhi, hi);
+        }
+      }
     }
+    // Coordinates 0-7 and 16-23, then 8-15 and 24-31.
+    const auto lev_a = hn::BitCast(d16, hn::InterleaveLower(d8, lo, hi));
+    const auto lev_b = hn::BitCast(d16, hn::InterleaveUpper(d8, lo, hi));
+    acc0 = hn::ReorderWidenMulAccumulate(d32, hn::LoadU(d16, w), lev_a, acc0,
+                                         acc1);
+    acc0 = hn::ReorderWidenMulAccumulate(d32, hn::LoadU(d16, w + 16), lev_b,
+                                         acc0, acc1);
   }
-  return hn::GetLane(hn::SumOfLanes(d32, hn::Add(acc0, acc1)));
+  const int32_t chunks = hn::GetLane(hn::SumOfLanes(d32, hn::Add(acc0, acc1)));
+  return chunks + scalar::RefineTail(row, t, wq);
+#else
+  return scalar::RefineDot(row, t, wq);
 #endif
 }
 

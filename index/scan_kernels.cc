@@ -6,6 +6,8 @@
 #include "index/scan_kernels-inl.h"
 
 #if HWY_ONCE
+#include <cstring>
+
 #include "index/scan_kernels.h"
 
 namespace tqdb {
@@ -24,6 +26,78 @@ void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
                     uint32_t* out) {
   HWY_DYNAMIC_DISPATCH(AccumulateListImpl)
   (codes, nblocks, npairs, lut_lo, lut_hi, out);
+}
+
+RefineTables BuildRefineTables(const std::vector<uint8_t>& width,
+                               const std::vector<int32_t> lq[9]) {
+  RefineTables t;
+  const uint32_t k = static_cast<uint32_t>(width.size());
+  t.k = k;
+  t.nchunks = k / kRefineChunk;
+  uint32_t off = 0;
+  for (uint32_t c = 0; c < t.nchunks; ++c) {
+    const uint32_t first = c * kRefineChunk;
+    uint16_t widths = 0;
+    for (uint32_t j = first; j < first + kRefineChunk; ++j) {
+      widths |= 1u << width[j];
+    }
+    t.chunk_bits.push_back(width[first]);  // non-increasing: the widest
+    t.chunk_widths.push_back(widths);
+    t.chunk_offset.push_back(off);
+    off += 4 * width[first];
+  }
+  t.tail_offset = off;
+  uint32_t tail_bits = 0;
+  for (uint32_t j = t.nchunks * kRefineChunk; j < k; ++j) tail_bits += width[j];
+  t.row_bytes = off + (tail_bits + 7) / 8;
+  for (uint32_t b = 1; b <= 8; ++b) {
+    t.level_base[b] = static_cast<uint32_t>(t.level.size());
+    t.level.insert(t.level.end(), lq[b].begin(), lq[b].end());
+    if (lq[b].empty()) continue;
+    // Table v, entry n: level n << r | v (see RefineTables).
+    const uint32_t r = b > 4 ? b - 4 : 0;
+    t.lut_offset[b] = static_cast<uint32_t>(t.lut.size());
+    t.lut.resize(t.lut.size() + (size_t{32} << r), 0);
+    uint8_t* tab = t.lut.data() + t.lut_offset[b];
+    for (uint32_t v = 0; v < (1u << r); ++v) {
+      for (uint32_t n = 0; n < 16 && (n << r | v) < (1u << b); ++n) {
+        const int32_t q = lq[b][n << r | v];
+        tab[32 * v + n] = static_cast<uint8_t>(q & 0xff);
+        tab[32 * v + 16 + n] = static_cast<uint8_t>((q >> 8) & 0xff);
+      }
+    }
+  }
+  t.width = width;
+  t.base.resize(k);
+  for (uint32_t j = 0; j < k; ++j) t.base[j] = t.level_base[width[j]];
+  return t;
+}
+
+void PackRefineRow(const RefineTables& t, const uint8_t* idx, uint8_t* row) {
+  std::memset(row, 0, t.row_bytes);
+  for (uint32_t c = 0; c < t.nchunks; ++c) {
+    uint8_t* dst = row + t.chunk_offset[c];
+    const uint32_t bits = t.chunk_bits[c];
+    for (uint32_t i = 0; i < kRefineChunk; ++i) {
+      const uint32_t v = idx[c * kRefineChunk + i];
+      uint8_t* seg = dst;
+      for (uint32_t s = 0; s < bits / 4; ++s, seg += 16) {
+        const uint32_t nib = (v >> (bits - 4 * (s + 1))) & 0xF;
+        seg[i % 16] |= static_cast<uint8_t>(nib << (i < 16 ? 0 : 4));
+      }
+      const uint32_t planes = bits % 4;
+      for (uint32_t p = 0; p < planes; ++p, seg += 4) {
+        const uint32_t bit = (v >> (planes - 1 - p)) & 1;
+        seg[i / 8] |= static_cast<uint8_t>(bit << (i % 8));
+      }
+    }
+  }
+  uint32_t off = t.tail_offset * 8;
+  for (uint32_t j = t.nchunks * kRefineChunk; j < t.k; ++j) {
+    for (uint32_t i = 0; i < t.width[j]; ++i, ++off) {
+      row[off >> 3] |= static_cast<uint8_t>(((idx[j] >> i) & 1) << (off & 7));
+    }
+  }
 }
 
 namespace scalar {
@@ -47,12 +121,33 @@ void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
 int32_t RefineDot(const uint8_t* row, const RefineTables& t,
                   const int16_t* wq) {
   int32_t dot = 0;
-  for (uint32_t j = 0; j < t.k; ++j) {
-    const uint32_t b = t.width[j];
+  for (uint32_t c = 0; c < t.nchunks; ++c) {
+    const uint8_t* src = row + t.chunk_offset[c];
+    const uint32_t bits = t.chunk_bits[c];
+    for (uint32_t i = 0; i < kRefineChunk; ++i) {
+      uint32_t idx = 0;
+      const uint8_t* seg = src;
+      for (uint32_t s = 0; s < bits / 4; ++s, seg += 16) {
+        idx = (idx << 4) | ((seg[i % 16] >> (i < 16 ? 0 : 4)) & 0xF);
+      }
+      for (uint32_t p = 0; p < bits % 4; ++p, seg += 4) {
+        idx = (idx << 1) | ((seg[i / 8] >> (i % 8)) & 1);
+      }
+      const uint32_t j = c * kRefineChunk + i;
+      dot += int32_t{wq[RefineSlot(t, j)]} * t.level[t.base[j] + idx];
+    }
+  }
+  return dot + RefineTail(row, t, wq);
+}
+
+int32_t RefineTail(const uint8_t* row, const RefineTables& t,
+                   const int16_t* wq) {
+  int32_t dot = 0;
+  uint32_t off = t.tail_offset * 8;
+  for (uint32_t j = t.nchunks * kRefineChunk; j < t.k; ++j) {
     uint32_t idx = 0;
-    for (uint32_t p = 0; p < b; ++p) {
-      const uint32_t bit = (row[t.plane_offset[p] + (j >> 3)] >> (j & 7)) & 1;
-      idx |= bit << (b - 1 - p);
+    for (uint32_t i = 0; i < t.width[j]; ++i, ++off) {
+      idx |= uint32_t{(row[off >> 3] >> (off & 7)) & 1u} << i;
     }
     dot += int32_t{wq[j]} * t.level[t.base[j] + idx];
   }

@@ -23,45 +23,73 @@ void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
                     const uint8_t* lut_lo, const uint8_t* lut_hi,
                     uint32_t* out);
 
-// RefineDot: the second pass of the progressive scan (index/progressive.h).
-// A row holds the b_j-bit indices of k coordinates in bit planes: plane p
-// (bytes [plane_offset[p], ...), bit j of it = bit b_j - 1 - p of idx_j)
-// covers the plane_coords[p] first coordinates (widths are
-// non-increasing). RefineDot returns sum_j wq[j] * level[base[j] + idx_j]
-// in int32; the caller keeps sum_j |wq[j]| * max |level| below 2^31, so no
-// partial sum overflows and the result is the same in every order: on
-// every target. Chunks of kRefineChunk coordinates whose width is one b <= 4
-// look their levels up with byte shuffles, the others gather.
-constexpr uint32_t kRefineChunk = 16;
+// RefineDot: the second pass of the progressive scan (index/progressive.h):
+// sum_j wq[slot(j)] * level[base[j] + idx_j] over the k coordinates of a
+// row, in int32. The caller keeps sum_j |wq| * max |level| below 2^31, so
+// no partial sum overflows and the result is the same in any order: on
+// every target.
+//
+// Row layout. Coordinates come in chunks of 32 (then a tail of k % 32).
+// Chunk c holds its coordinates' indices at chunk_bits[c] = B bits each
+// (B = the widest width in it; narrower indices zero-extended), most
+// significant bits first: B / 4 nibble segments of 16 bytes (byte i: the
+// nibble of coordinate i in bits 0-3, of coordinate 16 + i in bits 4-7),
+// then B % 4 planes of 4 bytes (bit i % 8 of byte i / 8: coordinate i's
+// bit). The tail holds its indices tightly, LSB-first, width[j] bits each,
+// from byte tail_offset.
+// Weights. wq[slot(j)]: inside a chunk, coordinates 8-15 and 16-23 trade
+// places (the order 256-bit byte interleaves produce), the tail is in order.
+// Levels. Width b's int16 levels lq_b are looked up with byte shuffles:
+// table v (v < 2^(b-4), one table for b <= 4) holds the low bytes, then the
+// high bytes, of lq_b[n << (b - 4) | v] for n = 0..15, at
+// lut[lut_offset[b] + 32 v]; a lane takes table v = its index's low b - 4
+// bits and entry n = the rest (AVX2 and AVX-512; other targets run the
+// scalar code, which reads lq_b[idx] from `level`).
+constexpr uint32_t kRefineChunk = 32;
 
 struct RefineTables {
-  uint32_t k = 0;     // coordinates
-  uint32_t kpad = 0;  // k rounded up to kRefineChunk (wq has kpad entries,
-                      // zero past k)
-  uint32_t nplanes = 0;
-  uint32_t plane_offset[8] = {};
-  uint32_t plane_coords[8] = {};
-  // The row's bytes, plus one of padding (a chunk reads two bytes a plane).
+  uint32_t k = 0;
+  uint32_t nchunks = 0;             // full chunks; the tail is k - 32 * nchunks
+  std::vector<uint8_t> chunk_bits;  // B of each chunk
+  std::vector<uint16_t> chunk_widths;  // bit b set: a coordinate of width b
+  std::vector<uint32_t> chunk_offset;  // byte offset of each chunk
+  uint32_t tail_offset = 0;
   uint32_t row_bytes = 0;
-  std::vector<uint8_t> width;  // kpad (0 past k)
-  std::vector<int16_t> value;  // nplanes x kpad: 1 << (b_j - 1 - p) or 0
-  std::vector<int16_t> base;   // kpad: level_base[b_j] (0 past k)
-  std::vector<int32_t> level;  // widths' tables, b's at level_base[b]
+  std::vector<uint8_t> width;  // k
+  std::vector<int32_t> base;   // k: level_base[width[j]]
+  std::vector<int32_t> level;  // the widths' tables, b's at level_base[b]
   uint32_t level_base[9] = {};
-  // Per chunk: its width if every coordinate of it has that width b <= 4
-  // (and is < k), else 0.
-  std::vector<uint8_t> chunk_width;
-  // Width b <= 4: low and high bytes of its int16 levels, zero-padded.
-  uint8_t lut_lo[5][16] = {}, lut_hi[5][16] = {};
+  std::vector<uint8_t> lut;  // byte tables (above)
+  uint32_t lut_offset[9] = {};
 };
 
+// Position of coordinate j's weight in wq.
+inline uint32_t RefineSlot(const RefineTables& t, uint32_t j) {
+  if (j >= t.nchunks * kRefineChunk) return j;
+  const uint32_t i = j % kRefineChunk;
+  const uint32_t swapped = (i >= 8 && i < 16)    ? i + 8
+                           : (i >= 16 && i < 24) ? i - 8
+                                                 : i;
+  return j - i + swapped;
+}
+
 int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);
+
+// The tables for coordinates of the given widths (non-increasing, 1..8)
+// and int16-range levels lq[b] (2^b each for the widths used).
+RefineTables BuildRefineTables(const std::vector<uint8_t>& width,
+                               const std::vector<int32_t> lq[9]);
+// Writes the row (t.row_bytes bytes) of the indices idx[t.k].
+void PackRefineRow(const RefineTables& t, const uint8_t* idx, uint8_t* row);
 
 namespace scalar {
 void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
                     const uint8_t* lut_lo, const uint8_t* lut_hi,
                     uint32_t* out);
 int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);
+// The tail's part of RefineDot (shared by every target).
+int32_t RefineTail(const uint8_t* row, const RefineTables& t,
+                   const int16_t* wq);
 }  // namespace scalar
 
 }  // namespace scan

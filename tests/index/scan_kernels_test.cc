@@ -1,4 +1,6 @@
 // Per-target test of the FastScan kernel against its scalar reference.
+#include <algorithm>
+#include <functional>
 #include <vector>
 
 #undef HWY_TARGET_INCLUDE
@@ -48,6 +50,68 @@ void TestAccumulateMatchesScalar() {
   }
 }
 
+// RefineDot against the scalar code and against the sum written from the
+// indices (which also checks PackRefineRow): uniform widths 1..8, mixed
+// non-increasing widths (chunks of several widths), tails, extreme levels
+// and weights at the overflow budget.
+void TestRefineDotMatchesScalar() {
+  Rng rng(11);
+  for (uint32_t k : {1u, 5u, 31u, 32u, 33u, 100u, 256u, 469u, 512u, 777u}) {
+    for (int pattern = 0; pattern <= 9; ++pattern) {
+      std::vector<uint8_t> width(k);
+      for (uint32_t j = 0; j < k; ++j) {
+        if (pattern <= 7) {
+          width[j] = static_cast<uint8_t>(pattern + 1);
+        } else {
+          // Non-increasing, every width 8..1 in runs of random length.
+          width[j] = static_cast<uint8_t>(8 - (j * 8) / k);
+        }
+      }
+      if (pattern == 9) {
+        for (uint32_t j = 0; j < k; ++j) {
+          width[j] = static_cast<uint8_t>(
+              std::max<int>(1, 8 - static_cast<int>(rng.Next() % 3) -
+                                   static_cast<int>((j * 6) / k)));
+        }
+        std::sort(width.begin(), width.end(), std::greater<uint8_t>());
+      }
+      std::vector<int32_t> lq[9];
+      for (uint32_t b = 1; b <= 8; ++b) {
+        for (uint32_t i = 0; i < (1u << b); ++i) {
+          const int32_t extreme = (i % 2) ? 4096 : -4096;
+          lq[b].push_back(pattern == 3
+                              ? extreme
+                              : static_cast<int32_t>(rng.Next() % 8193) - 4096);
+        }
+      }
+      const RefineTables t = BuildRefineTables(width, lq);
+      ASSERT_EQ(t.k, k);
+      // Weights within the budget: sum |wq| * 4096 < 2^31.
+      std::vector<int16_t> wq(k);
+      const int64_t cap = std::min<int64_t>(32767, 524287 / k);
+      for (auto& w : wq) {
+        w = static_cast<int16_t>(
+            static_cast<int64_t>(rng.Next() % (2 * cap + 1)) - cap);
+      }
+      std::vector<uint8_t> idx(k), row(t.row_bytes);
+      for (int trial = 0; trial < 8; ++trial) {
+        for (uint32_t j = 0; j < k; ++j) {
+          idx[j] = static_cast<uint8_t>(rng.Next() % (1u << width[j]));
+        }
+        PackRefineRow(t, idx.data(), row.data());
+        int64_t want = 0;
+        for (uint32_t j = 0; j < k; ++j) {
+          want += int64_t{wq[RefineSlot(t, j)]} * lq[width[j]][idx[j]];
+        }
+        ASSERT_EQ(scalar::RefineDot(row.data(), t, wq.data()), want)
+            << "k=" << k << " pattern=" << pattern;
+        ASSERT_EQ(RefineDotImpl(row.data(), t, wq.data()), want)
+            << "k=" << k << " pattern=" << pattern;
+      }
+    }
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace scan
 }  // namespace tqdb
@@ -58,6 +122,7 @@ namespace tqdb {
 namespace scan {
 HWY_BEFORE_TEST(ScanKernelsTest);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAccumulateMatchesScalar);
+HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestRefineDotMatchesScalar);
 }  // namespace scan
 }  // namespace tqdb
 #endif
