@@ -39,6 +39,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "index/coarse.h"
 #include "index/inverted_lists.h"
 #include "index/progressive.h"
 #include "index/scan_codec.h"
@@ -178,6 +179,7 @@ class IvfIndex {
   std::vector<float> centroids_;  // nlist x dim
   std::vector<float> centroid_norms_;
   std::unique_ptr<CentroidAssigner> assigner_;
+  std::unique_ptr<CentroidScan> coarse_;  // the search's coarse step
   std::unique_ptr<ScanCodec> codec_;
   std::unique_ptr<ProgressiveLayout> prog_;  // null: the codec's layout
 

@@ -60,37 +60,6 @@ const double kScales[kNumScales] = {0.70710678, 0.77110541, 0.84089642,
 
 uint32_t RoundUp4(uint32_t x) { return (x + 3) & ~3u; }
 
-// IEEE binary16, round to nearest even; magnitudes beyond the largest
-// finite half (65504) saturate to it, non-finite inputs never occur here.
-uint16_t FloatToHalf(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
-  x &= 0x7fffffffu;
-  if (x >= 0x477fe000u) return sign | 0x7bffu;  // >= 65504
-  if (x < 0x38800000u) {                        // below 2^-14: subnormal
-    float a;
-    std::memcpy(&a, &x, 4);
-    return sign | static_cast<uint16_t>(std::nearbyint(a * 16777216.0f));
-  }
-  uint32_t h = (((x >> 23) - 112) << 10) | ((x & 0x7fffffu) >> 13);
-  const uint32_t rem = x & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) ++h;
-  return sign | static_cast<uint16_t>(std::min<uint32_t>(h, 0x7bffu));
-}
-
-float HalfToFloat(uint16_t h) {
-  const uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  float v;
-  if (e == 0) {
-    v = std::ldexp(static_cast<float>(m), -24);
-  } else {  // e == 31 (inf/NaN) is never written
-    const uint32_t x = ((e + 112) << 23) | (m << 13);
-    std::memcpy(&v, &x, 4);
-  }
-  return (h & 0x8000u) ? -v : v;
-}
-
 // The trained transform: row i of `rows` (k x d) is code coordinate i,
 // quantized with bits[i] bits at scale sigma[i].
 struct PcaParams {
@@ -137,6 +106,13 @@ class PcaScanCodec : public ScanCodec {
     factor_bytes_ = p_.factor_format == kFactorF16 ? 2 : 4;
     code_bytes_ = index_bytes_ + factor_bytes_ * shape_.nfactors;
     describe_ = absl::StrCat("pca ", o.bits, "-bit (", code_bytes_, " B)");
+    // The query projection reads the rows as binary16 (half the bytes of
+    // a 512 x 512 float matrix; the weights are rounded far more coarsely
+    // by the scan's tables).
+    rows16_.resize(p_.rows.size());
+    for (size_t i = 0; i < p_.rows.size(); ++i) {
+      rows16_[i] = FloatToHalf(p_.rows[i]);
+    }
     info_.width = p_.bits;
     for (uint32_t i = 0; i < k; ++i) {
       const uint8_t b = p_.bits[i];
@@ -248,11 +224,10 @@ class PcaScanCodec : public ScanCodec {
   }
 
   void BuildLuts(const float* u, bool /*l2*/, QueryLuts* out) const override {
-    const uint32_t d = p_.d, k = static_cast<uint32_t>(p_.bits.size());
-    std::vector<float> w(k);  // sigma_i * <row_i, u>
-    for (uint32_t i = 0; i < k; ++i) {
-      w[i] = p_.sigma[i] * kernels::Dot(&p_.rows[size_t{i} * d], u, d);
-    }
+    const uint32_t k = static_cast<uint32_t>(p_.bits.size());
+    thread_local std::vector<float> w;  // sigma_i * <row_i, u>
+    w.resize(k);
+    QueryWeights(u, w.data());
     out->a.assign(size_t{shape_.m4a} * 16, 0.0f);
     out->b.clear();
     out->c.assign(size_t{shape_.m8} * 256, 0.0f);
@@ -285,10 +260,9 @@ class PcaScanCodec : public ScanCodec {
 
   const ScalarCodeInfo* scalar_info() const override { return &info_; }
   void QueryWeights(const float* u, float* w) const override {
-    const uint32_t d = p_.d, k = static_cast<uint32_t>(p_.bits.size());
-    for (uint32_t i = 0; i < k; ++i) {
-      w[i] = p_.sigma[i] * kernels::Dot(&p_.rows[size_t{i} * d], u, d);
-    }
+    const uint32_t k = static_cast<uint32_t>(p_.bits.size());
+    kernels::MatVecF16(rows16_.data(), k, p_.d, u, w);
+    for (uint32_t i = 0; i < k; ++i) w[i] *= p_.sigma[i];
   }
   void UnpackIndices(const uint8_t* code, uint8_t* idx,
                      float* factors) const override {
@@ -354,6 +328,7 @@ class PcaScanCodec : public ScanCodec {
   std::vector<uint32_t> bytes_;
   ScanShape shape_;
   size_t index_bytes_ = 0, factor_bytes_ = 4, code_bytes_ = 0;
+  std::vector<uint16_t> rows16_;  // p_.rows in binary16, for queries
   ScalarCodeInfo info_;
   std::string describe_;
 };

@@ -111,7 +111,8 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
       used.push_back(0);
       l->nibbles_.emplace_back();
     }
-    l->nibbles_[g].push_back({j, t, static_cast<uint8_t>(used[g])});
+    l->nibbles_[g].push_back({j, t, static_cast<uint8_t>(used[g]),
+                              l->mu_[info->width[j]][t].data()});
     used[g] += t;
   }
   l->prefix_tables_ = static_cast<uint32_t>(l->nibbles_.size());
@@ -207,18 +208,23 @@ void ProgressiveLayout::Unpack(const uint8_t* code, uint8_t* sub4a,
 void ProgressiveLayout::BuildQuery(const float* u, ProgressiveQuery* q) const {
   q->w.resize(k_);
   codec_->QueryWeights(u, q->w.data());
-  const std::vector<uint8_t>& width = info_->width;
   q->lut.assign(size_t{shape_.m4a} * 16, 0.0f);
   for (uint32_t g = 0; g < prefix_tables_; ++g) {
+    // Slots fill the nibble from bit 0 up: expand the table slot by slot,
+    // then repeat it over the unused high bits.
     float* tab = &q->lut[size_t{g} * 16];
-    for (uint32_t c = 0; c < 16; ++c) {
-      float s = 0.0f;
-      for (const Slot& sl : nibbles_[g]) {
-        const uint32_t h = (c >> sl.shift) & ((1u << sl.bits) - 1);
-        s += q->w[sl.coord] * mu_[width[sl.coord]][sl.bits][h];
+    uint32_t size = 1;
+    for (const Slot& sl : nibbles_[g]) {
+      const float w = q->w[sl.coord];
+      for (uint32_t h = (1u << sl.bits) - 1; h >= 1; --h) {
+        const float add = w * sl.mu[h];
+        for (uint32_t c = 0; c < size; ++c) tab[c + h * size] = tab[c] + add;
       }
-      tab[c] = s;
+      const float add0 = w * sl.mu[0];
+      for (uint32_t c = 0; c < size; ++c) tab[c] += add0;
+      size <<= sl.bits;
     }
+    for (uint32_t c = size; c < 16; ++c) tab[c] = tab[c & (size - 1)];
   }
   double sum_abs = 0, max_abs = 0, err = 0;
   for (uint32_t j = 0; j < k_; ++j) {
@@ -232,9 +238,11 @@ void ProgressiveLayout::BuildQuery(const float* u, ProgressiveQuery* q) const {
       std::max(max_abs / 32767.0, sum_abs / (kWeightBudget - (k_ + 1) / 2.0));
   if (!(s > 0)) s = 1.0;
   q->wq.assign(k_, 0);
+  const double inv = 1.0 / s;
   for (uint32_t j = 0; j < k_; ++j) {
+    const double v = q->w[j] * inv;  // |v| <= 32767
     q->wq[scan::RefineSlot(tables_, j)] =
-        static_cast<int16_t>(std::lround(q->w[j] / s));
+        static_cast<int16_t>(v >= 0 ? v + 0.5 : v - 0.5);
   }
   q->wq_scale = static_cast<float>(s / level_scale_);
 }

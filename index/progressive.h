@@ -116,6 +116,7 @@ class ProgressiveLayout {
   struct Slot {
     uint32_t coord;
     uint8_t bits, shift;
+    const float* mu;  // mu_[width][bits]
   };
 
   const ScanCodec* codec_ = nullptr;

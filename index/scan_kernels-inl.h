@@ -212,6 +212,49 @@ HWY_INLINE int32_t RefineDotImpl(const uint8_t* HWY_RESTRICT row,
 #endif
 }
 
+HWY_INLINE uint32_t BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
+                                  const float* HWY_RESTRICT g1,
+                                  const float* HWY_RESTRICT g2,
+                                  const float* HWY_RESTRICT norm,
+                                  const BoundParams& p, float threshold,
+                                  float* HWY_RESTRICT ub) {
+#if HWY_TARGET == HWY_SCALAR
+  return scalar::BoundMask(acc, g1, g2, norm, p, threshold, ub);
+#else
+  // The scalar code's operations, in its order, lane-wise.
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  constexpr size_t N = hn::MaxLanes(df);
+  static_assert(N <= 32 && 32 % N == 0, "unexpected vector size");
+  const auto scale = hn::Set(df, p.lut_scale), bias = hn::Set(df, p.lut_bias);
+  const auto w_err = hn::Set(df, p.w_err), gain = hn::Set(df, p.gain);
+  const auto base = hn::Set(df, p.base), thr = hn::Set(df, threshold);
+  uint32_t mask = 0;
+  for (size_t v = 0; v < 32; v += N) {
+    const auto a = hn::ConvertTo(
+        df, hn::LoadU(di, reinterpret_cast<const int32_t*>(acc + v)));
+    const auto est1 = hn::Add(hn::Mul(scale, a), bias);
+    const auto t = hn::Add(hn::Mul(hn::LoadU(df, g1 + v), est1),
+                           hn::Mul(hn::LoadU(df, g2 + v), w_err));
+    auto offset = base;
+    if (p.l2) {
+      auto n = hn::Zero(df);
+      if (norm != nullptr) {
+        n = hn::LoadU(df, norm + v);
+        if (!p.norm_squared) n = hn::Mul(n, n);
+      }
+      offset = hn::Neg(hn::Add(base, n));
+    }
+    const auto u = hn::Add(offset, hn::Mul(gain, t));
+    hn::StoreU(u, df, ub + v);
+    uint8_t bits[8] = {0};
+    hn::StoreMaskBits(df, hn::Gt(u, thr), bits);
+    mask |= (uint32_t{bits[0]} | uint32_t{bits[1]} << 8) << v;
+  }
+  return mask;
+#endif
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace scan
 }  // namespace tqdb

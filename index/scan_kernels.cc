@@ -15,6 +15,14 @@ namespace scan {
 
 HWY_EXPORT(AccumulateListImpl);
 HWY_EXPORT(RefineDotImpl);
+HWY_EXPORT(BoundMaskImpl);
+
+uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
+                   const float* norm, const BoundParams& p, float threshold,
+                   float* ub) {
+  return HWY_DYNAMIC_DISPATCH(BoundMaskImpl)(acc, g1, g2, norm, p, threshold,
+                                             ub);
+}
 
 int32_t RefineDot(const uint8_t* row, const RefineTables& t,
                   const int16_t* wq) {
@@ -138,6 +146,26 @@ int32_t RefineDot(const uint8_t* row, const RefineTables& t,
     }
   }
   return dot + RefineTail(row, t, wq);
+}
+
+uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
+                   const float* norm, const BoundParams& p, float threshold,
+                   float* ub) {
+  uint32_t mask = 0;
+  for (uint32_t v = 0; v < 32; ++v) {
+    const float est1 = p.lut_scale * static_cast<float>(acc[v]) + p.lut_bias;
+    const float t = g1[v] * est1 + g2[v] * p.w_err;
+    float offset = p.base;
+    if (p.l2) {
+      const float n = norm == nullptr  ? 0.0f
+                      : p.norm_squared ? norm[v]
+                                       : norm[v] * norm[v];
+      offset = -(p.base + n);
+    }
+    ub[v] = offset + p.gain * t;
+    if (ub[v] > threshold) mask |= 1u << v;
+  }
+  return mask;
 }
 
 int32_t RefineTail(const uint8_t* row, const RefineTables& t,

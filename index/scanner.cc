@@ -121,40 +121,69 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, qa_.lo.data(),
                        qa_.hi.data(), acc_a_.data());
   const CombineForm cf = codec_.combine_form();
+  const uint32_t nfc = prog_->codec_factors();
+  const bool has_norm = l2_ && nfc > cf.norm_factor;
+  const bool bound = sigmas_ > 0;
+  scan::BoundParams bp;
+  bp.lut_scale = qa_.scale;
+  bp.lut_bias = qa_.bias + (bound ? sigmas_ * pq_.lut_err : 0.0f);
+  bp.w_err = bound ? sigmas_ * pq_.w_err : 0.0f;
+  bp.base = base_;
+  bp.gain = l2_ ? 2.0f : 1.0f;
+  bp.l2 = l2_;
+  bp.norm_squared = cf.norm_is_squared;
   const uint8_t* deleted = list.deleted();
   const uint64_t* ids = list.ids();
-  const float* factors = list.factors();
   const uint8_t* rows = list.codes_c();
-  const uint32_t nf = s.nfactors, nfc = prog_->codec_factors();
-  const float gain = l2_ ? 2.0f : 1.0f;
-  const float sig = sigmas_ > 0 ? sigmas_ : 0.0f;
-  const float w_err = sig * pq_.w_err, lut_err = sig * pq_.lut_err;
-  for (uint32_t slot = 0; slot < n; ++slot) {
-    if (deleted[slot]) continue;
-    const float* f = factors + size_t{slot} * nf;
-    // Goodness = offset + gain * estimate.
-    float offset = base_;
-    if (l2_) {
-      float norm_sq = 0.0f;
-      if (nfc > cf.norm_factor) {
-        const float v = f[cf.norm_factor];
-        norm_sq = cf.norm_is_squared ? v : v * v;
+  const bool scaled2 = cf.kind == CombineForm::kScaled2;
+  float ub[kBlockSize];
+  for (uint32_t blk = 0; blk < nblocks; ++blk) {
+    const uint32_t first = blk * kBlockSize;
+    const uint32_t count = std::min<uint32_t>(kBlockSize, n - first);
+    uint32_t cand = count == kBlockSize ? ~0u : (1u << count) - 1;
+    if (list.tombstones() > 0) {
+      for (uint32_t v = 0; v < count; ++v) {
+        if (deleted[first + v]) cand &= ~(1u << v);
       }
-      offset = -(base_ + norm_sq);
     }
-    if (heap->full() && sigmas_ > 0) {
-      const float g1 = f[nfc], g2 = f[nfc + 1];
-      const float est1 = qa_.scale * acc_a_[slot] + qa_.bias;
-      const float bound = g1 * est1 + g2 * w_err + g1 * lut_err;
-      if (offset + gain * bound <= heap->threshold()) continue;
+    if (cand == 0) continue;
+    if (bound && heap->full()) {
+      cand &= scan::BoundMask(
+          acc_a_.data() + first, list.BlockFactors(blk, nfc),
+          list.BlockFactors(blk, nfc + 1),
+          has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr, bp,
+          heap->threshold(), ub);
+    } else if (bound) {
+      // The heap fills in this block: bounds for the rest of it.
+      scan::BoundMask(
+          acc_a_.data() + first, list.BlockFactors(blk, nfc),
+          list.BlockFactors(blk, nfc + 1),
+          has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr, bp, 0.0f,
+          ub);
     }
-    if (filter && *filter && !(*filter)(ids[slot])) continue;
-    ++refined_;
-    const float est =
-        prog_->Scale(f) * prog_->Refine(rows + size_t{slot} * s.m8, pq_);
-    const float goodness = offset + gain * est;
-    if (heap->full() && goodness <= heap->threshold()) continue;
-    heap->Push(goodness, ids[slot]);
+    for (; cand != 0; cand &= cand - 1) {
+      const uint32_t v = static_cast<uint32_t>(__builtin_ctz(cand));
+      const uint32_t slot = first + v;
+      // The threshold may have risen since the mask was taken.
+      if (bound && heap->full() && ub[v] <= heap->threshold()) continue;
+      if (filter && *filter && !(*filter)(ids[slot])) continue;
+      ++refined_;
+      float offset = base_;
+      if (l2_) {
+        float norm_sq = 0.0f;
+        if (has_norm) {
+          const float x = list.FactorAt(slot, cf.norm_factor);
+          norm_sq = cf.norm_is_squared ? x : x * x;
+        }
+        offset = -(base_ + norm_sq);
+      }
+      float scale = list.FactorAt(slot, 0);
+      if (scaled2) scale *= list.FactorAt(slot, 1);
+      const float est = scale * prog_->Refine(rows + size_t{slot} * s.m8, pq_);
+      const float goodness = offset + bp.gain * est;
+      if (heap->full() && goodness <= heap->threshold()) continue;
+      heap->Push(goodness, ids[slot]);
+    }
   }
 }
 
@@ -182,10 +211,10 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
   const CombineForm cf = codec_.combine_form();
   const uint8_t* deleted = list.deleted();
   const uint64_t* ids = list.ids();
-  const float* factors = list.factors();
   const uint8_t* codes_c = list.codes_c();
   const float* lut_c = luts_.c.data();
   const uint32_t nf = s.nfactors;
+  float f[8];  // the slot's factors (nfactors <= 2 for every codec)
   for (uint32_t slot = 0; slot < n; ++slot) {
     if (deleted[slot]) continue;
     const float a = s.m4a ? qa_.scale * acc_a_[slot] + qa_.bias : 0.0f;
@@ -195,7 +224,7 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
       const uint8_t* sub = codes_c + size_t{slot} * s.m8;
       for (uint32_t j = 0; j < s.m8; ++j) c += lut_c[size_t{j} * 256 + sub[j]];
     }
-    const float* f = factors + size_t{slot} * nf;
+    for (uint32_t i = 0; i < nf; ++i) f[i] = list.FactorAt(slot, i);
     float est;
     switch (cf.kind) {
       case CombineForm::kSum:

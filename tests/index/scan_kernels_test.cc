@@ -1,6 +1,9 @@
 // Per-target test of the FastScan kernel against its scalar reference.
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <functional>
+#include <limits>
 #include <vector>
 
 #undef HWY_TARGET_INCLUDE
@@ -112,6 +115,47 @@ void TestRefineDotMatchesScalar() {
   }
 }
 
+// BoundMask: the same bounds, bit for bit, and the same mask as the
+// scalar code, for inner products and L2 (norms squared or not, absent).
+void TestBoundMaskMatchesScalar() {
+  Rng rng(17);
+  auto uniform = [&](float lo, float hi) {
+    return lo + (hi - lo) * static_cast<float>(rng.Next() % 1000001) / 1e6f;
+  };
+  for (int trial = 0; trial < 400; ++trial) {
+    uint32_t acc[32];
+    float g1[32], g2[32], norm[32];
+    for (int v = 0; v < 32; ++v) {
+      acc[v] = static_cast<uint32_t>(rng.Next() % 70000);
+      g1[v] = uniform(0.0f, 3.0f);
+      g2[v] = trial % 7 == 0 && v == 3 ? std::numeric_limits<float>::infinity()
+                                       : uniform(0.0f, 0.5f);
+      norm[v] = uniform(0.0f, 2.0f);
+    }
+    BoundParams p;
+    p.lut_scale = uniform(1e-4f, 1e-2f);
+    p.lut_bias = uniform(-5.0f, 5.0f);
+    p.w_err = uniform(0.0f, 1.0f);
+    p.base = uniform(-1.0f, 1.0f);
+    p.l2 = trial % 2 == 1;
+    p.gain = p.l2 ? 2.0f : 1.0f;
+    p.norm_squared = trial % 4 == 1;
+    const float* nptr = trial % 8 == 5 ? nullptr : norm;
+    // A threshold among the bounds (the mean), so both bit values occur.
+    float ub_want[32], ub_got[32];
+    scalar::BoundMask(acc, g1, g2, nptr, p, 0.0f, ub_want);
+    float thr = 0.0f;
+    for (int v = 0; v < 32; ++v) {
+      if (std::isfinite(ub_want[v])) thr += ub_want[v] / 32;
+    }
+    const uint32_t want = scalar::BoundMask(acc, g1, g2, nptr, p, thr, ub_want);
+    const uint32_t got = BoundMaskImpl(acc, g1, g2, nptr, p, thr, ub_got);
+    ASSERT_EQ(got, want) << "trial " << trial;
+    ASSERT_EQ(0, std::memcmp(ub_got, ub_want, sizeof(ub_got)))
+        << "trial " << trial;
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace scan
 }  // namespace tqdb
@@ -123,6 +167,7 @@ namespace scan {
 HWY_BEFORE_TEST(ScanKernelsTest);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAccumulateMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestRefineDotMatchesScalar);
+HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestBoundMaskMatchesScalar);
 }  // namespace scan
 }  // namespace tqdb
 #endif
