@@ -148,11 +148,18 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
   }
   if (!(max_level > 0)) return nullptr;
   l->level_scale_ = static_cast<float>(kMaxLevel / max_level);
+  // Antisymmetric by construction (codebooks are symmetric about 0; the
+  // upper half's magnitudes are mirrored).
   std::vector<int32_t> lq[9];
   for (uint32_t b = 1; b <= 8; ++b) {
-    for (float v : info->levels[b]) {
-      lq[b].push_back(
-          static_cast<int32_t>(std::lround(double{v} * l->level_scale_)));
+    const std::vector<float>& lv = info->levels[b];
+    if (lv.empty()) continue;
+    const size_t size = lv.size();
+    lq[b].resize(size);
+    for (size_t i = size / 2; i < size; ++i) {
+      const double mag = 0.5 * (double{lv[i]} - double{lv[size - 1 - i]});
+      lq[b][i] = static_cast<int32_t>(std::lround(mag * l->level_scale_));
+      lq[b][size - 1 - i] = -lq[b][i];
     }
   }
   l->tables_ = scan::BuildRefineTables(info->width, lq);

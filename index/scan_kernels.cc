@@ -62,14 +62,17 @@ RefineTables BuildRefineTables(const std::vector<uint8_t>& width,
     t.level_base[b] = static_cast<uint32_t>(t.level.size());
     t.level.insert(t.level.end(), lq[b].begin(), lq[b].end());
     if (lq[b].empty()) continue;
-    // Table v, entry n: level n << r | v (see RefineTables).
-    const uint32_t r = b > 4 ? b - 4 : 0;
+    // Widths <= 4: one table of the 2^b levels. Wider: 2^(b - 5) tables of
+    // magnitudes, table v entry n = level half + (n << (b - 5) | v).
+    const uint32_t ntab = b > 4 ? 1u << (b - 5) : 1;
     t.lut_offset[b] = static_cast<uint32_t>(t.lut.size());
-    t.lut.resize(t.lut.size() + (size_t{32} << r), 0);
+    t.lut.resize(t.lut.size() + 32 * ntab, 0);
     uint8_t* tab = t.lut.data() + t.lut_offset[b];
-    for (uint32_t v = 0; v < (1u << r); ++v) {
-      for (uint32_t n = 0; n < 16 && (n << r | v) < (1u << b); ++n) {
-        const int32_t q = lq[b][n << r | v];
+    for (uint32_t v = 0; v < ntab; ++v) {
+      for (uint32_t n = 0; n < 16; ++n) {
+        const uint32_t i = b <= 4 ? n : (1u << (b - 1)) + (n << (b - 5) | v);
+        if (i >= (1u << b)) break;
+        const int32_t q = lq[b][i];
         tab[32 * v + n] = static_cast<uint8_t>(q & 0xff);
         tab[32 * v + 16 + n] = static_cast<uint8_t>((q >> 8) & 0xff);
       }
@@ -93,11 +96,12 @@ void PackRefineRow(const RefineTables& t, const uint8_t* idx, uint8_t* row) {
         const uint32_t nib = (v >> (bits - 4 * (s + 1))) & 0xF;
         seg[i % 16] |= static_cast<uint8_t>(nib << (i < 16 ? 0 : 4));
       }
-      const uint32_t planes = bits % 4;
-      for (uint32_t p = 0; p < planes; ++p, seg += 4) {
-        const uint32_t bit = (v >> (planes - 1 - p)) & 1;
-        seg[i / 8] |= static_cast<uint8_t>(bit << (i % 8));
+      if (bits & 2) {
+        const uint32_t pair = (v >> (bits % 2)) & 3;
+        seg[i % 8] |= static_cast<uint8_t>(pair << (2 * (i / 8)));
+        seg += 8;
       }
+      if (bits & 1) seg[i % 4] |= static_cast<uint8_t>((v & 1) << (i / 4));
     }
   }
   uint32_t off = t.tail_offset * 8;
@@ -138,9 +142,11 @@ int32_t RefineDot(const uint8_t* row, const RefineTables& t,
       for (uint32_t s = 0; s < bits / 4; ++s, seg += 16) {
         idx = (idx << 4) | ((seg[i % 16] >> (i < 16 ? 0 : 4)) & 0xF);
       }
-      for (uint32_t p = 0; p < bits % 4; ++p, seg += 4) {
-        idx = (idx << 1) | ((seg[i / 8] >> (i % 8)) & 1);
+      if (bits & 2) {
+        idx = (idx << 2) | ((seg[i % 8] >> (2 * (i / 8))) & 3);
+        seg += 8;
       }
+      if (bits & 1) idx = (idx << 1) | ((seg[i % 4] >> (i / 4)) & 1);
       const uint32_t j = c * kRefineChunk + i;
       dot += int32_t{wq[RefineSlot(t, j)]} * t.level[t.base[j] + idx];
     }

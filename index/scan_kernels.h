@@ -34,17 +34,17 @@ void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
 // (B = the widest width in it; narrower indices zero-extended), most
 // significant bits first: B / 4 nibble segments of 16 bytes (byte i: the
 // nibble of coordinate i in bits 0-3, of coordinate 16 + i in bits 4-7),
-// then B % 4 planes of 4 bytes (bit i % 8 of byte i / 8: coordinate i's
-// bit). The tail holds its indices tightly, LSB-first, width[j] bits each,
-// from byte tail_offset.
-// Weights. wq[slot(j)]: inside a chunk, coordinates 8-15 and 16-23 trade
-// places (the order 256-bit byte interleaves produce), the tail is in order.
-// Levels. Width b's int16 levels lq_b are looked up with byte shuffles:
-// table v (v < 2^(b-4), one table for b <= 4) holds the low bytes, then the
-// high bytes, of lq_b[n << (b - 4) | v] for n = 0..15, at
-// lut[lut_offset[b] + 32 v]; a lane takes table v = its index's low b - 4
-// bits and entry n = the rest (AVX2 and AVX-512; other targets run the
-// scalar code, which reads lq_b[idx] from `level`).
+// then if B % 4 >= 2 a 2-bit segment of 8 bytes (bits 2q, 2q + 1 of byte
+// i: coordinate 8q + i), then if B is odd a plane of 4 bytes (bit i / 4
+// of byte i % 4: coordinate i's bit). The tail holds its indices tightly,
+// LSB-first, width[j] bits each, from byte tail_offset. Weights. wq[slot(j)]:
+// inside a chunk, coordinates 8-15 and 16-23 trade places (the order 256-bit
+// byte interleaves produce), the tail is in order. Levels. Width b's int16
+// levels lq_b are looked up with byte shuffles: table v (v < 2^(b-4), one table
+// for b <= 4) holds the low bytes, then the high bytes, of lq_b[n << (b - 4) |
+// v] for n = 0..15, at lut[lut_offset[b] + 32 v]; a lane takes table v = its
+// index's low b - 4 bits and entry n = the rest (AVX2 and AVX-512; other
+// targets run the scalar code, which reads lq_b[idx] from `level`).
 constexpr uint32_t kRefineChunk = 32;
 
 struct RefineTables {
@@ -92,7 +92,8 @@ uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                    float* ub);
 
 // The tables for coordinates of the given widths (non-increasing, 1..8)
-// and int16-range levels lq[b] (2^b each for the widths used).
+// and int16-range levels lq[b] (2^b each for the widths used,
+// antisymmetric).
 RefineTables BuildRefineTables(const std::vector<uint8_t>& width,
                                const std::vector<int32_t> lq[9]);
 // Writes the row (t.row_bytes bytes) of the indices idx[t.k].

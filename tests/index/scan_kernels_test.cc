@@ -78,13 +78,17 @@ void TestRefineDotMatchesScalar() {
         }
         std::sort(width.begin(), width.end(), std::greater<uint8_t>());
       }
+      // Antisymmetric levels, as codebooks symmetric about 0 give.
       std::vector<int32_t> lq[9];
       for (uint32_t b = 1; b <= 8; ++b) {
-        for (uint32_t i = 0; i < (1u << b); ++i) {
-          const int32_t extreme = (i % 2) ? 4096 : -4096;
-          lq[b].push_back(pattern == 3
-                              ? extreme
-                              : static_cast<int32_t>(rng.Next() % 8193) - 4096);
+        const uint32_t size = 1u << b;
+        lq[b].resize(size);
+        for (uint32_t i = size / 2; i < size; ++i) {
+          const int32_t v = pattern == 3
+                                ? ((i % 2) ? 4096 : 0)
+                                : static_cast<int32_t>(rng.Next() % 4097);
+          lq[b][i] = v;
+          lq[b][size - 1 - i] = -v;
         }
       }
       const RefineTables t = BuildRefineTables(width, lq);
