@@ -39,7 +39,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "index/coarse.h"
 #include "index/inverted_lists.h"
 #include "index/progressive.h"
 #include "index/scan_codec.h"
@@ -176,10 +175,9 @@ class IvfIndex {
 
   IvfOptions options_;
   uint32_t nlist_ = 0;
-  std::vector<float> centroids_;  // nlist x dim
-  std::vector<float> centroid_norms_;
+  std::vector<float> centroids_;       // nlist x dim
+  std::vector<float> centroid_norms_;  // squared, for the scanner
   std::unique_ptr<CentroidAssigner> assigner_;
-  std::unique_ptr<CentroidScan> coarse_;  // the search's coarse step
   std::unique_ptr<ScanCodec> codec_;
   std::unique_ptr<ProgressiveLayout> prog_;  // null: the codec's layout
 

@@ -112,6 +112,15 @@ void ListScanner::SetList(uint32_t list_no) {
   }
 }
 
+void ListScanner::SetList(uint32_t list_no, float dist_sq) {
+  if (!residual_ || l2_ || centroid_norm_sq_ == nullptr) {
+    SetList(list_no);
+    return;
+  }
+  // ||q - c||^2 = ||q||^2 - 2 <q, c> + ||c||^2.
+  base_ = 0.5f * (query_norm_sq_ + centroid_norm_sq_[list_no] - dist_sq);
+}
+
 void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
                                   const std::function<bool(uint64_t)>* filter) {
   const uint32_t n = list.size();

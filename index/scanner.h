@@ -68,6 +68,12 @@ class ListScanner {
 
   void SetQuery(const float* query);
   void SetList(uint32_t list_no);
+  // The same, with ||query - centroid||^2 as the coarse step computed it:
+  // for inner products the list's term <q, c> follows from it and the
+  // centroid's squared norm (set_centroid_norms) without reading c again.
+  void SetList(uint32_t list_no, float dist_sq);
+  // Squared norms of the centroids (nlist floats, kept by the caller).
+  void set_centroid_norms(const float* norm_sq) { centroid_norm_sq_ = norm_sq; }
   // Goodness is the estimated inner product, or minus the estimated squared
   // distance for L2.
   void Scan(const InvertedList& list, TopK* heap,
@@ -85,6 +91,7 @@ class ListScanner {
   uint64_t refined_ = 0;
   const bool l2_, residual_;
   const float* centroids_;
+  const float* centroid_norm_sq_ = nullptr;
   const uint32_t dim_;
   std::vector<float> query_, u_;
   float query_norm_sq_ = 0;
