@@ -200,7 +200,9 @@ void ProgressiveLayout::Unpack(const uint8_t* code, uint8_t* sub4a,
     c1c1 += lam * c1 * c1;
   }
   const double scale = Scale(factors);
-  float g1 = 0, g2 = std::numeric_limits<float>::infinity();
+  // No usable prefix: a bound that never rules the vector out (finite, so
+  // that it times a zero deviation is 0, not NaN).
+  float g1 = 0, g2 = std::numeric_limits<float>::max();
   if (cc1 > 0 && cc > 0) {
     const double cos2 = std::min(1.0, cc1 * cc1 / (cc * c1c1));
     g1 = static_cast<float>(scale * cc / cc1);

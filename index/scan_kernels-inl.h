@@ -250,9 +250,10 @@ HWY_INLINE uint32_t BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
                                   const float* HWY_RESTRICT g2,
                                   const float* HWY_RESTRICT norm,
                                   const BoundParams& p, float threshold,
-                                  float* HWY_RESTRICT ub) {
+                                  float* HWY_RESTRICT ub,
+                                  float* HWY_RESTRICT lb) {
 #if HWY_TARGET == HWY_SCALAR
-  return scalar::BoundMask(acc, g1, g2, norm, p, threshold, ub);
+  return scalar::BoundMask(acc, g1, g2, norm, p, threshold, ub, lb);
 #else
   // The scalar code's operations, in its order, lane-wise.
   const hn::ScalableTag<float> df;
@@ -260,15 +261,18 @@ HWY_INLINE uint32_t BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
   constexpr size_t N = hn::MaxLanes(df);
   static_assert(N <= 32 && 32 % N == 0, "unexpected vector size");
   const auto scale = hn::Set(df, p.lut_scale), bias = hn::Set(df, p.lut_bias);
-  const auto w_err = hn::Set(df, p.w_err), gain = hn::Set(df, p.gain);
-  const auto base = hn::Set(df, p.base), thr = hn::Set(df, threshold);
+  const auto allow = hn::Set(df, p.lut_allow), w_err = hn::Set(df, p.w_err);
+  const auto gain = hn::Set(df, p.gain), base = hn::Set(df, p.base);
+  const auto thr = hn::Set(df, threshold);
   uint32_t mask = 0;
   for (size_t v = 0; v < 32; v += N) {
     const auto a = hn::ConvertTo(
         df, hn::LoadU(di, reinterpret_cast<const int32_t*>(acc + v)));
     const auto est1 = hn::Add(hn::Mul(scale, a), bias);
-    const auto t = hn::Add(hn::Mul(hn::LoadU(df, g1 + v), est1),
-                           hn::Mul(hn::LoadU(df, g2 + v), w_err));
+    const auto e = hn::Mul(hn::LoadU(df, g2 + v), w_err);
+    const auto g = hn::LoadU(df, g1 + v);
+    const auto hi = hn::Add(hn::Mul(g, hn::Add(est1, allow)), e);
+    const auto lo = hn::Sub(hn::Mul(g, hn::Sub(est1, allow)), e);
     auto offset = base;
     if (p.l2) {
       auto n = hn::Zero(df);
@@ -278,8 +282,9 @@ HWY_INLINE uint32_t BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
       }
       offset = hn::Neg(hn::Add(base, n));
     }
-    const auto u = hn::Add(offset, hn::Mul(gain, t));
+    const auto u = hn::Add(offset, hn::Mul(gain, hi));
     hn::StoreU(u, df, ub + v);
+    hn::StoreU(hn::Add(offset, hn::Mul(gain, lo)), df, lb + v);
     uint8_t bits[8] = {0};
     hn::StoreMaskBits(df, hn::Gt(u, thr), bits);
     mask |= (uint32_t{bits[0]} | uint32_t{bits[1]} << 8) << v;

@@ -19,9 +19,9 @@ HWY_EXPORT(BoundMaskImpl);
 
 uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                    const float* norm, const BoundParams& p, float threshold,
-                   float* ub) {
+                   float* ub, float* lb) {
   return HWY_DYNAMIC_DISPATCH(BoundMaskImpl)(acc, g1, g2, norm, p, threshold,
-                                             ub);
+                                             ub, lb);
 }
 
 int32_t RefineDot(const uint8_t* row, const RefineTables& t,
@@ -156,11 +156,13 @@ int32_t RefineDot(const uint8_t* row, const RefineTables& t,
 
 uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                    const float* norm, const BoundParams& p, float threshold,
-                   float* ub) {
+                   float* ub, float* lb) {
   uint32_t mask = 0;
   for (uint32_t v = 0; v < 32; ++v) {
     const float est1 = p.lut_scale * static_cast<float>(acc[v]) + p.lut_bias;
-    const float t = g1[v] * est1 + g2[v] * p.w_err;
+    const float e = g2[v] * p.w_err;
+    const float hi = g1[v] * (est1 + p.lut_allow) + e;
+    const float lo = g1[v] * (est1 - p.lut_allow) - e;
     float offset = p.base;
     if (p.l2) {
       const float n = norm == nullptr  ? 0.0f
@@ -168,7 +170,8 @@ uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                                        : norm[v] * norm[v];
       offset = -(p.base + n);
     }
-    ub[v] = offset + p.gain * t;
+    ub[v] = offset + p.gain * hi;
+    lb[v] = offset + p.gain * lo;
     if (ub[v] > threshold) mask |= 1u << v;
   }
   return mask;

@@ -75,21 +75,22 @@ inline uint32_t RefineSlot(const RefineTables& t, uint32_t j) {
 
 int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);
 
-// BoundMask: the first pass's bound for the 32 slots of a block
+// BoundMask: the first pass's bounds for the 32 slots of a block
 // (index/progressive.h): with est1 = lut_scale * acc + lut_bias,
-//   ub[v] = offset_v + gain * (g1[v] * est1 + g2[v] * w_err),
+//   ub[v] = offset_v + gain * (g1[v] * (est1 + lut_allow) + g2[v] * w_err),
+//   lb[v] = offset_v + gain * (g1[v] * (est1 - lut_allow) - g2[v] * w_err),
 // offset_v = base, or -(base + n_v) for L2 (n_v = norm[v], squared if
 // norm_squared; 0 without norm); bit v of the result: ub[v] > threshold.
 // Every operation rounds on its own (the TU is compiled without FP
 // contraction), in the same order on every target: identical results.
 struct BoundParams {
-  float lut_scale = 1.0f, lut_bias = 0.0f, w_err = 0.0f;
+  float lut_scale = 1.0f, lut_bias = 0.0f, lut_allow = 0.0f, w_err = 0.0f;
   float base = 0.0f, gain = 1.0f;
   bool l2 = false, norm_squared = false;
 };
 uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                    const float* norm, const BoundParams& p, float threshold,
-                   float* ub);
+                   float* ub, float* lb);
 
 // The tables for coordinates of the given widths (non-increasing, 1..8)
 // and int16-range levels lq[b] (2^b each for the widths used,
@@ -106,7 +107,7 @@ void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
 int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);
 uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                    const float* norm, const BoundParams& p, float threshold,
-                   float* ub);
+                   float* ub, float* lb);
 // The tail's part of RefineDot (shared by every target).
 int32_t RefineTail(const uint8_t* row, const RefineTables& t,
                    const int16_t* wq);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "index/scan_kernels.h"
 #include "quant/kernels.h"
@@ -93,6 +94,7 @@ void ListScanner::BuildTables(const float* u) {
 }
 
 void ListScanner::SetQuery(const float* query) {
+  lower_ = TopK(0);
   std::copy(query, query + dim_, query_.begin());
   query_norm_sq_ = kernels::Dot(query, query, dim_);
   // Tables that do not depend on the list are built once here.
@@ -133,9 +135,11 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   const uint32_t nfc = prog_->codec_factors();
   const bool has_norm = l2_ && nfc > cf.norm_factor;
   const bool bound = sigmas_ > 0;
+  if (bound && lower_.k() != heap->k()) lower_ = TopK(heap->k());
   scan::BoundParams bp;
   bp.lut_scale = qa_.scale;
-  bp.lut_bias = qa_.bias + (bound ? sigmas_ * pq_.lut_err : 0.0f);
+  bp.lut_bias = qa_.bias;
+  bp.lut_allow = bound ? sigmas_ * pq_.lut_err : 0.0f;
   bp.w_err = bound ? sigmas_ * pq_.w_err : 0.0f;
   bp.base = base_;
   bp.gain = l2_ ? 2.0f : 1.0f;
@@ -145,36 +149,48 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   const uint64_t* ids = list.ids();
   const uint8_t* rows = list.codes_c();
   const bool scaled2 = cf.kind == CombineForm::kScaled2;
-  float ub[kBlockSize];
+  constexpr float kNone = -std::numeric_limits<float>::infinity();
+  // What a candidate's upper bound must exceed: the k-th refined score or
+  // the k-th lower bound, whichever is higher.
+  auto threshold = [&]() {
+    float t = heap->full() ? heap->threshold() : kNone;
+    if (lower_.k() > 0 && lower_.full()) t = std::max(t, lower_.threshold());
+    return t;
+  };
+  float ub[kBlockSize], lb[kBlockSize];
   for (uint32_t blk = 0; blk < nblocks; ++blk) {
     const uint32_t first = blk * kBlockSize;
     const uint32_t count = std::min<uint32_t>(kBlockSize, n - first);
-    uint32_t cand = count == kBlockSize ? ~0u : (1u << count) - 1;
+    uint32_t live = count == kBlockSize ? ~0u : (1u << count) - 1;
     if (list.tombstones() > 0) {
       for (uint32_t v = 0; v < count; ++v) {
-        if (deleted[first + v]) cand &= ~(1u << v);
+        if (deleted[first + v]) live &= ~(1u << v);
       }
     }
-    if (cand == 0) continue;
-    if (bound && heap->full()) {
+    if (live == 0) continue;
+    uint32_t cand = live;
+    if (bound) {
       cand &= scan::BoundMask(
           acc_a_.data() + first, list.BlockFactors(blk, nfc),
           list.BlockFactors(blk, nfc + 1),
           has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr, bp,
-          heap->threshold(), ub);
-    } else if (bound) {
-      // The heap fills in this block: bounds for the rest of it.
-      scan::BoundMask(
-          acc_a_.data() + first, list.BlockFactors(blk, nfc),
-          list.BlockFactors(blk, nfc + 1),
-          has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr, bp, 0.0f,
-          ub);
+          threshold(), ub, lb);
+      // Lower bounds of the candidates a search may return.
+      for (uint32_t rest = live; rest != 0; rest &= rest - 1) {
+        const uint32_t v = static_cast<uint32_t>(__builtin_ctz(rest));
+        if (lower_.full() && lb[v] <= lower_.threshold()) continue;
+        if (filter && *filter && !(*filter)(ids[first + v])) {
+          cand &= ~(1u << v);
+          continue;
+        }
+        lower_.Push(lb[v], ids[first + v]);
+      }
     }
     for (; cand != 0; cand &= cand - 1) {
       const uint32_t v = static_cast<uint32_t>(__builtin_ctz(cand));
       const uint32_t slot = first + v;
       // The threshold may have risen since the mask was taken.
-      if (bound && heap->full() && ub[v] <= heap->threshold()) continue;
+      if (bound && ub[v] <= threshold()) continue;
       if (filter && *filter && !(*filter)(ids[slot])) continue;
       ++refined_;
       float offset = base_;

@@ -89,6 +89,10 @@ class ListScanner {
   ProgressiveQuery pq_;
   float sigmas_ = 4.0f;
   uint64_t refined_ = 0;
+  // The k largest first-pass lower bounds seen in this query: their k-th
+  // is (at the bound's confidence) below the final k-th score, so it rules
+  // candidates out before k of them are refined.
+  TopK lower_{0};
   const bool l2_, residual_;
   const float* centroids_;
   const float* centroid_norm_sq_ = nullptr;

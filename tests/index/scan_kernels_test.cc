@@ -139,6 +139,7 @@ void TestBoundMaskMatchesScalar() {
     BoundParams p;
     p.lut_scale = uniform(1e-4f, 1e-2f);
     p.lut_bias = uniform(-5.0f, 5.0f);
+    p.lut_allow = uniform(0.0f, 0.5f);
     p.w_err = uniform(0.0f, 1.0f);
     p.base = uniform(-1.0f, 1.0f);
     p.l2 = trial % 2 == 1;
@@ -146,16 +147,20 @@ void TestBoundMaskMatchesScalar() {
     p.norm_squared = trial % 4 == 1;
     const float* nptr = trial % 8 == 5 ? nullptr : norm;
     // A threshold among the bounds (the mean), so both bit values occur.
-    float ub_want[32], ub_got[32];
-    scalar::BoundMask(acc, g1, g2, nptr, p, 0.0f, ub_want);
+    float ub_want[32], ub_got[32], lb_want[32], lb_got[32];
+    scalar::BoundMask(acc, g1, g2, nptr, p, 0.0f, ub_want, lb_want);
     float thr = 0.0f;
     for (int v = 0; v < 32; ++v) {
       if (std::isfinite(ub_want[v])) thr += ub_want[v] / 32;
     }
-    const uint32_t want = scalar::BoundMask(acc, g1, g2, nptr, p, thr, ub_want);
-    const uint32_t got = BoundMaskImpl(acc, g1, g2, nptr, p, thr, ub_got);
+    const uint32_t want =
+        scalar::BoundMask(acc, g1, g2, nptr, p, thr, ub_want, lb_want);
+    const uint32_t got =
+        BoundMaskImpl(acc, g1, g2, nptr, p, thr, ub_got, lb_got);
     ASSERT_EQ(got, want) << "trial " << trial;
     ASSERT_EQ(0, std::memcmp(ub_got, ub_want, sizeof(ub_got)))
+        << "trial " << trial;
+    ASSERT_EQ(0, std::memcmp(lb_got, lb_want, sizeof(lb_got)))
         << "trial " << trial;
   }
 }
