@@ -436,6 +436,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
       scanner.Scan(lists_[l], &heap, p.filter ? &p.filter : nullptr);
       stats.codes_scanned += lists_[l].size();
     }
+    scanner.Finish(&heap);
   }
   stats.lists_probed = static_cast<uint32_t>(order.size());
   stats.refined = scanner.refined();

@@ -95,6 +95,7 @@ void ListScanner::BuildTables(const float* u) {
 
 void ListScanner::SetQuery(const float* query) {
   lower_ = TopK(0);
+  pending_.clear();
   std::copy(query, query + dim_, query_.begin());
   query_norm_sq_ = kernels::Dot(query, query, dim_);
   // Tables that do not depend on the list are built once here.
@@ -135,7 +136,7 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   const uint32_t nfc = prog_->codec_factors();
   const bool has_norm = l2_ && nfc > cf.norm_factor;
   const bool bound = sigmas_ > 0;
-  if (bound && lower_.k() != heap->k()) lower_ = TopK(heap->k());
+  if (lower_.k() != heap->k()) lower_ = TopK(heap->k());
   scan::BoundParams bp;
   bp.lut_scale = qa_.scale;
   bp.lut_bias = qa_.bias;
@@ -147,14 +148,12 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   bp.norm_squared = cf.norm_is_squared;
   const uint8_t* deleted = list.deleted();
   const uint64_t* ids = list.ids();
-  const uint8_t* rows = list.codes_c();
-  const bool scaled2 = cf.kind == CombineForm::kScaled2;
   constexpr float kNone = -std::numeric_limits<float>::infinity();
   // What a candidate's upper bound must exceed: the k-th refined score or
   // the k-th lower bound, whichever is higher.
   auto threshold = [&]() {
     float t = heap->full() ? heap->threshold() : kNone;
-    if (lower_.k() > 0 && lower_.full()) t = std::max(t, lower_.threshold());
+    if (lower_.full()) t = std::max(t, lower_.threshold());
     return t;
   };
   float ub[kBlockSize], lb[kBlockSize];
@@ -168,48 +167,85 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
       }
     }
     if (live == 0) continue;
-    uint32_t cand = live;
-    if (bound) {
-      cand &= scan::BoundMask(
-          acc_a_.data() + first, list.BlockFactors(blk, nfc),
-          list.BlockFactors(blk, nfc + 1),
-          has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr, bp,
-          threshold(), ub, lb);
-      // Lower bounds of the candidates a search may return.
-      for (uint32_t rest = live; rest != 0; rest &= rest - 1) {
+    // Without a bound (refine_sigmas <= 0) every candidate is kept: ub and
+    // lb are the first-pass estimate, which only orders the refinement.
+    uint32_t cand =
+        live & scan::BoundMask(
+                   acc_a_.data() + first, list.BlockFactors(blk, nfc),
+                   list.BlockFactors(blk, nfc + 1),
+                   has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr,
+                   bp, bound ? threshold() : kNone, ub, lb);
+    if (!bound) cand = live;
+    if (cand == 0) continue;
+    if (filter && *filter) {
+      for (uint32_t rest = cand; rest != 0; rest &= rest - 1) {
         const uint32_t v = static_cast<uint32_t>(__builtin_ctz(rest));
-        if (lower_.full() && lb[v] <= lower_.threshold()) continue;
-        if (filter && *filter && !(*filter)(ids[first + v])) {
-          cand &= ~(1u << v);
-          continue;
+        if (!(*filter)(ids[first + v])) cand &= ~(1u << v);
+      }
+    }
+    // Lower bounds of the candidates a search may return (a candidate
+    // whose upper bound is out has its lower bound out too).
+    if (bound) {
+      for (uint32_t rest = cand; rest != 0; rest &= rest - 1) {
+        const uint32_t v = static_cast<uint32_t>(__builtin_ctz(rest));
+        if (!lower_.full() || lb[v] > lower_.threshold()) {
+          lower_.Push(lb[v], ids[first + v]);
         }
-        lower_.Push(lb[v], ids[first + v]);
       }
     }
     for (; cand != 0; cand &= cand - 1) {
       const uint32_t v = static_cast<uint32_t>(__builtin_ctz(cand));
-      const uint32_t slot = first + v;
-      // The threshold may have risen since the mask was taken.
       if (bound && ub[v] <= threshold()) continue;
-      if (filter && *filter && !(*filter)(ids[slot])) continue;
-      ++refined_;
       float offset = base_;
       if (l2_) {
         float norm_sq = 0.0f;
         if (has_norm) {
-          const float x = list.FactorAt(slot, cf.norm_factor);
+          const float x = list.FactorAt(first + v, cf.norm_factor);
           norm_sq = cf.norm_is_squared ? x : x * x;
         }
         offset = -(base_ + norm_sq);
       }
-      float scale = list.FactorAt(slot, 0);
-      if (scaled2) scale *= list.FactorAt(slot, 1);
-      const float est = scale * prog_->Refine(rows + size_t{slot} * s.m8, pq_);
-      const float goodness = offset + bp.gain * est;
-      if (heap->full() && goodness <= heap->threshold()) continue;
-      heap->Push(goodness, ids[slot]);
+      pending_.push_back({ub[v], offset, &list, first + v});
     }
   }
+  // L2 over residuals: the query-side vector, and so the refine weights,
+  // belong to this list; refine its candidates now.
+  if (l2_ && residual_) Finish(heap);
+}
+
+void ListScanner::Finish(TopK* heap) {
+  if (prog_ == nullptr || pending_.empty()) return;
+  const bool bound = sigmas_ > 0;
+  if (bound && lower_.full()) {
+    // The final k-th lower bound: drop what it rules out before sorting.
+    const float cut = lower_.threshold();
+    pending_.erase(
+        std::remove_if(pending_.begin(), pending_.end(),
+                       [&](const Candidate& c) { return c.ub <= cut; }),
+        pending_.end());
+  }
+  std::sort(pending_.begin(), pending_.end(),
+            [](const Candidate& a, const Candidate& b) {
+              return a.ub > b.ub || (a.ub == b.ub && a.slot < b.slot);
+            });
+  const CombineForm cf = codec_.combine_form();
+  const bool scaled2 = cf.kind == CombineForm::kScaled2;
+  const float gain = l2_ ? 2.0f : 1.0f;
+  const size_t row_bytes = prog_->shape().m8;
+  for (const Candidate& c : pending_) {
+    // Sorted by upper bound: once one cannot beat the k-th, none can.
+    if (bound && heap->full() && c.ub <= heap->threshold()) break;
+    ++refined_;
+    float scale = c.list->FactorAt(c.slot, 0);
+    if (scaled2) scale *= c.list->FactorAt(c.slot, 1);
+    const float est =
+        scale *
+        prog_->Refine(c.list->codes_c() + size_t{c.slot} * row_bytes, pq_);
+    const float goodness = c.offset + gain * est;
+    if (heap->full() && goodness <= heap->threshold()) continue;
+    heap->Push(goodness, c.list->ids()[c.slot]);
+  }
+  pending_.clear();
 }
 
 void ListScanner::Scan(const InvertedList& list, TopK* heap,

@@ -78,6 +78,14 @@ class ListScanner {
   // distance for L2.
   void Scan(const InvertedList& list, TopK* heap,
             const std::function<bool(uint64_t)>* filter);
+  // Progressive scan: Scan runs the first pass and keeps the candidates
+  // whose upper bound can still reach the k-th score; Finish reads them in
+  // full, best bound first, until the next bound cannot beat the heap's k-th
+  // (so the threshold rises as fast as it can and few are read). Call it
+  // after the last Scan of a query, with the lists unchanged since. A no-op
+  // for the full layout, and for L2 over residuals, whose tables belong to
+  // one list: there Scan refines each list's candidates itself.
+  void Finish(TopK* heap);
 
  private:
   void BuildTables(const float* u);
@@ -91,8 +99,15 @@ class ListScanner {
   uint64_t refined_ = 0;
   // The k largest first-pass lower bounds seen in this query: their k-th
   // is (at the bound's confidence) below the final k-th score, so it rules
-  // candidates out before k of them are refined.
+  // candidates out before any is refined.
   TopK lower_{0};
+  // First-pass survivors awaiting Finish.
+  struct Candidate {
+    float ub, offset;
+    const InvertedList* list;
+    uint32_t slot;
+  };
+  std::vector<Candidate> pending_;
   const bool l2_, residual_;
   const float* centroids_;
   const float* centroid_norm_sq_ = nullptr;
