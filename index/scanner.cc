@@ -96,6 +96,7 @@ void ListScanner::BuildTables(const float* u) {
 void ListScanner::SetQuery(const float* query) {
   lower_ = TopK(0);
   pending_.clear();
+  pending_cap_ = 512;
   std::copy(query, query + dim_, query_.begin());
   query_norm_sq_ = kernels::Dot(query, query, dim_);
   // Tables that do not depend on the list are built once here.
@@ -207,34 +208,45 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
       }
       pending_.push_back({ub[v], offset, &list, first + v});
     }
+    // Long scans (a flat index): now and then read the best few in full,
+    // so that the k-th score, not only the k-th lower bound, cuts the
+    // pending set.
+    if (bound && pending_.size() >= pending_cap_) {
+      if (lower_.full()) CutPending(lower_.threshold());
+      RefineRound(heap);
+      pending_cap_ = std::max<size_t>(512, 2 * pending_.size());
+    }
   }
   // L2 over residuals: the query-side vector, and so the refine weights,
   // belong to this list; refine its candidates now.
   if (l2_ && residual_) Finish(heap);
 }
 
-void ListScanner::Finish(TopK* heap) {
-  if (prog_ == nullptr || pending_.empty()) return;
+bool ListScanner::RefineRound(TopK* heap) {
+  // The best few upper bounds (a selection, then a sort) are read in full,
+  // which sets the heap's k-th score; what it rules out is dropped. Once a
+  // bound cannot beat the k-th, none after it can: true, nothing left.
   const bool bound = sigmas_ > 0;
-  if (bound && lower_.full()) {
-    // The final k-th lower bound: drop what it rules out before sorting.
-    const float cut = lower_.threshold();
-    pending_.erase(
-        std::remove_if(pending_.begin(), pending_.end(),
-                       [&](const Candidate& c) { return c.ub <= cut; }),
-        pending_.end());
-  }
-  std::sort(pending_.begin(), pending_.end(),
-            [](const Candidate& a, const Candidate& b) {
-              return a.ub > b.ub || (a.ub == b.ub && a.slot < b.slot);
-            });
   const CombineForm cf = codec_.combine_form();
   const bool scaled2 = cf.kind == CombineForm::kScaled2;
   const float gain = l2_ ? 2.0f : 1.0f;
   const size_t row_bytes = prog_->shape().m8;
-  for (const Candidate& c : pending_) {
-    // Sorted by upper bound: once one cannot beat the k-th, none can.
-    if (bound && heap->full() && c.ub <= heap->threshold()) break;
+  auto better = [](const Candidate& a, const Candidate& b) {
+    return a.ub > b.ub || (a.ub == b.ub && a.slot < b.slot);
+  };
+  const size_t m =
+      std::min(pending_.size(), std::max<size_t>(32, 2 * heap->k()));
+  if (m < pending_.size()) {
+    std::nth_element(pending_.begin(), pending_.begin() + m, pending_.end(),
+                     better);
+  }
+  std::sort(pending_.begin(), pending_.begin() + m, better);
+  for (size_t i = 0; i < m; ++i) {
+    const Candidate& c = pending_[i];
+    if (bound && heap->full() && c.ub <= heap->threshold()) {
+      pending_.clear();
+      return true;
+    }
     ++refined_;
     float scale = c.list->FactorAt(c.slot, 0);
     if (scaled2) scale *= c.list->FactorAt(c.slot, 1);
@@ -245,7 +257,24 @@ void ListScanner::Finish(TopK* heap) {
     if (heap->full() && goodness <= heap->threshold()) continue;
     heap->Push(goodness, c.list->ids()[c.slot]);
   }
+  pending_.erase(pending_.begin(), pending_.begin() + m);
+  if (bound && heap->full()) CutPending(heap->threshold());
+  return pending_.empty();
+}
+
+void ListScanner::Finish(TopK* heap) {
+  if (prog_ == nullptr || pending_.empty()) return;
+  if (sigmas_ > 0 && lower_.full()) CutPending(lower_.threshold());
+  while (!RefineRound(heap)) {
+  }
   pending_.clear();
+}
+
+void ListScanner::CutPending(float cut) {
+  pending_.erase(
+      std::remove_if(pending_.begin(), pending_.end(),
+                     [&](const Candidate& c) { return c.ub <= cut; }),
+      pending_.end());
 }
 
 void ListScanner::Scan(const InvertedList& list, TopK* heap,

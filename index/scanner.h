@@ -108,6 +108,9 @@ class ListScanner {
     uint32_t slot;
   };
   std::vector<Candidate> pending_;
+  size_t pending_cap_ = 512;  // size at which pending_ is cut again
+  void CutPending(float cut);
+  bool RefineRound(TopK* heap);
   const bool l2_, residual_;
   const float* centroids_;
   const float* centroid_norm_sq_ = nullptr;
