@@ -145,7 +145,7 @@ void IvfIndex::InitLists() {
     centroid_norms_[l] = kernels::Dot(c, c, options_.dim);
   }
   prog_.reset();
-  if (options_.layout.progressive) {
+  if (options_.layout.progressive && options_.dim >= options_.layout.min_dim) {
     prog_ = ProgressiveLayout::Create(*codec_, options_.layout.prefix_bits);
   }
   lists_.assign(nlist_, InvertedList(prog_ ? prog_->shape() : codec_->shape()));

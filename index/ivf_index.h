@@ -53,8 +53,14 @@ namespace tqdb {
 struct LayoutOptions {
   // The progressive layout and two-pass scan (index/progressive.h) when
   // the codec supports it (mse, renorm, pca with at least twice the
-  // prefix's bits); false: the codec's full layout.
+  // prefix's bits) and the dimension is at least min_dim; false: the
+  // codec's full layout.
   bool progressive = true;
+  // Below this dimension the first pass errs too much (its error relative
+  // to the scores shrinks as 1/sqrt(d)): on GloVe-100 it leaves 6-25% of
+  // the candidates to read in full and is 1.4-5x slower than the full
+  // layout; on use512 (d = 512) it reads 1-5% and is up to 10x faster.
+  uint32_t min_dim = 256;
   // Bits per dimension of the progressive scan's first pass.
   float prefix_bits = 1.0f;
 };

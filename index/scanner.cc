@@ -213,7 +213,7 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
     // pending set.
     if (bound && pending_.size() >= pending_cap_) {
       if (lower_.full()) CutPending(lower_.threshold());
-      RefineRound(heap);
+      RefineRound(heap, false);
       pending_cap_ = std::max<size_t>(512, 2 * pending_.size());
     }
   }
@@ -222,7 +222,7 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   if (l2_ && residual_) Finish(heap);
 }
 
-bool ListScanner::RefineRound(TopK* heap) {
+bool ListScanner::RefineRound(TopK* heap, bool last) {
   // The best few upper bounds (a selection, then a sort) are read in full,
   // which sets the heap's k-th score; what it rules out is dropped. Once a
   // bound cannot beat the k-th, none after it can: true, nothing left.
@@ -234,8 +234,12 @@ bool ListScanner::RefineRound(TopK* heap) {
   auto better = [](const Candidate& a, const Candidate& b) {
     return a.ub > b.ub || (a.ub == b.ub && a.slot < b.slot);
   };
-  const size_t m =
-      std::min(pending_.size(), std::max<size_t>(32, 2 * heap->k()));
+  // The last rounds take at least a quarter of the set each: their
+  // selections then cost O(n log n) in all, however little a cut removes
+  // (reading stops at the first bound below the k-th anyway).
+  const size_t m = std::min(
+      pending_.size(),
+      std::max<size_t>({32, 2 * heap->k(), last ? pending_.size() / 4 : 0}));
   if (m < pending_.size()) {
     std::nth_element(pending_.begin(), pending_.begin() + m, pending_.end(),
                      better);
@@ -265,7 +269,7 @@ bool ListScanner::RefineRound(TopK* heap) {
 void ListScanner::Finish(TopK* heap) {
   if (prog_ == nullptr || pending_.empty()) return;
   if (sigmas_ > 0 && lower_.full()) CutPending(lower_.threshold());
-  while (!RefineRound(heap)) {
+  while (!RefineRound(heap, true)) {
   }
   pending_.clear();
 }

@@ -110,7 +110,7 @@ class ListScanner {
   std::vector<Candidate> pending_;
   size_t pending_cap_ = 512;  // size at which pending_ is cut again
   void CutPending(float cut);
-  bool RefineRound(TopK* heap);
+  bool RefineRound(TopK* heap, bool last);
   const bool l2_, residual_;
   const float* centroids_;
   const float* centroid_norm_sq_ = nullptr;

@@ -140,9 +140,24 @@ std::unique_ptr<IvfIndex> Train(const std::vector<float>& x, size_t d,
   o.nlist = nlist;
   o.codec.method = method;
   o.codec.bits = bits;
+  o.layout.min_dim = 0;  // the layout at every dimension tested here
   auto idx = IvfIndex::Train(o, x.data(), x.size() / d);
   EXPECT_TRUE(idx.ok()) << idx.status();
   return idx.ok() ? std::move(*idx) : nullptr;
+}
+
+TEST(ProgressiveLayoutTest, DefaultFromDimension256) {
+  for (size_t d : {size_t{100}, size_t{256}}) {
+    const std::vector<float> x = Blobs(2000, d, 9);
+    IvfOptions o;
+    o.dim = static_cast<uint32_t>(d);
+    o.nlist = 8;
+    o.codec.method = "renorm";
+    o.codec.bits = 4;
+    auto idx = IvfIndex::Train(o, x.data(), 2000);
+    ASSERT_TRUE(idx.ok());
+    EXPECT_EQ((*idx)->progressive() != nullptr, d >= 256) << d;
+  }
 }
 
 TEST(ProgressiveLayoutTest, WhichCodecsHaveIt) {
@@ -303,8 +318,9 @@ TEST(ProgressiveLayoutTest, SearchKeepsTheRefinedRanking) {
       ASSERT_NE(idx, nullptr);
       ASSERT_NE(idx->progressive(), nullptr);
       ASSERT_TRUE(idx->Add(ids.data(), x.data(), n).ok());
-      auto full = IvfIndex::FromTrained(idx->SerializeTrained(),
-                                        LayoutOptions{false, 1.0f});
+      LayoutOptions full_layout;
+      full_layout.progressive = false;
+      auto full = IvfIndex::FromTrained(idx->SerializeTrained(), full_layout);
       ASSERT_TRUE(full.ok());
       ASSERT_EQ((*full)->progressive(), nullptr);
       ASSERT_TRUE((*full)->Add(ids.data(), x.data(), n).ok());

@@ -61,12 +61,13 @@ constexpr char kHelp[] =
     "                     nlist are clamped (default 1,4,16,64)\n"
     "  --rescore LIST     0 = no rescoring, r > 0 = rescore the best k*r\n"
     "                     candidates on the raw vectors (default 0)\n"
-    "  --layout LIST      in-memory layouts of the lists, of full and\n"
-    "                     progressive (default progressive: a first pass\n"
-    "                     over the codes' top bits, the rest read only for\n"
-    "                     candidates its bound cannot rule out; index/\n"
-    "                     progressive.h); codecs without it (prod, pq, 1 bit)\n"
-    "                     are measured once, in full\n"
+    "  --layout LIST      in-memory layouts of the lists, of auto, full and\n"
+    "                     progressive (a first pass over the codes' top\n"
+    "                     bits, the rest read only for candidates its bound\n"
+    "                     cannot rule out; index/progressive.h). auto (the\n"
+    "                     default) is the index's choice: progressive from\n"
+    "                     256 dimensions. Codecs without it (prod, pq, 1\n"
+    "                     bit) are measured once, in full\n"
     "  --refine-sigmas S  the progressive scan's bound, in standard\n"
     "                     deviations of the first pass's error (default 3;\n"
     "                     0 = read every candidate in full)\n"
@@ -109,8 +110,9 @@ absl::Status ParseSweepFlags(const Flags& f, SweepOptions* o) {
                                                  "pq", "pq8", "faiss"}));
   TQ_ASSIGN_OR_RETURN(o->bits, f.GetIntList("bits", "2,3,4", 1, 8));
   TQ_ASSIGN_OR_RETURN(o->rescores, f.GetIntList("rescore", "0", 0, 1000));
-  TQ_ASSIGN_OR_RETURN(o->layouts, f.GetWordList("layout", "progressive",
-                                                {"full", "progressive"}));
+  TQ_ASSIGN_OR_RETURN(
+      o->layouts,
+      f.GetWordList("layout", "auto", {"auto", "full", "progressive"}));
   const std::string sigmas = f.GetString("refine-sigmas", "3");
   if (!absl::SimpleAtof(sigmas, &o->refine_sigmas) ||
       !(o->refine_sigmas >= 0) || o->refine_sigmas > 1000) {

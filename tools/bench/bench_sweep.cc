@@ -102,7 +102,10 @@ absl::Status BenchSweep::RunTqdb() {
       std::string trained;
       std::vector<std::string> measured;
       for (const std::string& layout : options_.layouts) {
-        o.layout.progressive = layout == "progressive";
+        // "auto": the index's default (progressive from 256 dimensions);
+        // "progressive" asks for it at any dimension.
+        o.layout.progressive = layout != "full";
+        if (layout == "progressive") o.layout.min_dim = 0;
         // The first layout trains; the others load its parameters.
         const auto t0 = std::chrono::steady_clock::now();
         auto index = trained.empty() ? IvfIndex::Train(o, base_.data.data(), n)

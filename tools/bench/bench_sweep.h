@@ -61,9 +61,9 @@ struct SweepOptions {
   std::vector<int64_t> rescores;  // 0 = none, else the oversampling factor
   uint32_t k = 10;                // results per query of the timed pass
   uint32_t threads = 1;
-  // In-memory layouts to measure ("full", "progressive"); an index per
-  // layout, trained once.
-  std::vector<std::string> layouts = {"progressive"};
+  // In-memory layouts to measure ("auto": the index's default, "full",
+  // "progressive" at any dimension); an index per layout, trained once.
+  std::vector<std::string> layouts = {"auto"};
   float refine_sigmas = SearchParams().refine_sigmas;
 };
 
