@@ -27,7 +27,7 @@ void InvertedList::GetSubcodes(const std::vector<uint8_t>& blocks, uint32_t m,
   }
 }
 
-uint32_t InvertedList::Append(uint64_t id, const uint8_t* sub4a,
+uint32_t InvertedList::Append(uint64_t id, uint32_t iid, const uint8_t* sub4a,
                               const uint8_t* sub4b, const uint8_t* sub8,
                               const float* factors) {
   const uint32_t slot = size();
@@ -44,6 +44,7 @@ uint32_t InvertedList::Append(uint64_t id, const uint8_t* sub4a,
     factors_[FactorIndex(slot, i)] = factors[i];
   }
   ids_.push_back(id);
+  iids_.push_back(iid);
   deleted_.push_back(0);
   return slot;
 }
@@ -77,12 +78,14 @@ void InvertedList::Compact(
         factors_[FactorIndex(out, i)] = factors_[FactorIndex(s, i)];
       }
       ids_[out] = ids_[s];
+      iids_[out] = iids_[s];
       moved(ids_[out], out);
     }
     deleted_[out] = 0;
     ++out;
   }
   ids_.resize(out);
+  iids_.resize(out);
   deleted_.resize(out);
   c_.resize(size_t{out} * shape_.m8);
   const size_t blocks = (out + kBlockSize - 1) / kBlockSize;
@@ -108,7 +111,8 @@ void InvertedList::Compact(
 size_t InvertedList::MemoryBytes() const {
   return a_.capacity() + b_.capacity() + c_.capacity() +
          factors_.capacity() * sizeof(float) +
-         ids_.capacity() * sizeof(uint64_t) + deleted_.capacity();
+         ids_.capacity() * sizeof(uint64_t) +
+         iids_.capacity() * sizeof(uint32_t) + deleted_.capacity();
 }
 
 }  // namespace tqdb

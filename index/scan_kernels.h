@@ -7,6 +7,9 @@
 // kernel accumulates in uint16 and widens every 128 pairs, so no table
 // count or dimension overflows). LUT layout: for pair p, lut_lo holds
 // 32 bytes = table 2p twice, lut_hi 32 bytes = table 2p + 1 twice.
+// block_masks (optional, nblocks entries): a block whose mask is 0 is
+// skipped (its 32 outputs are left as they were), the filtered scan's seam:
+// blocks holding no point a search may return cost nothing.
 // REQUIRES: npairs even; out holds nblocks * 32 entries. Results are
 // identical on every target (integer arithmetic).
 #ifndef TQDB_INDEX_SCAN_KERNELS_H_
@@ -20,8 +23,8 @@ namespace tqdb {
 namespace scan {
 
 void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
-                    const uint8_t* lut_lo, const uint8_t* lut_hi,
-                    uint32_t* out);
+                    const uint8_t* lut_lo, const uint8_t* lut_hi, uint32_t* out,
+                    const uint32_t* block_masks = nullptr);
 
 // RefineDot: the second pass of the progressive scan (index/progressive.h):
 // sum_j wq[slot(j)] * level[base[j] + idx_j] over the k coordinates of a
@@ -102,8 +105,8 @@ void PackRefineRow(const RefineTables& t, const uint8_t* idx, uint8_t* row);
 
 namespace scalar {
 void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
-                    const uint8_t* lut_lo, const uint8_t* lut_hi,
-                    uint32_t* out);
+                    const uint8_t* lut_lo, const uint8_t* lut_hi, uint32_t* out,
+                    const uint32_t* block_masks = nullptr);
 int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);
 uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                    const float* norm, const BoundParams& p, float threshold,

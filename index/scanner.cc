@@ -126,13 +126,14 @@ void ListScanner::SetList(uint32_t list_no, float dist_sq) {
 }
 
 void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
-                                  const std::function<bool(uint64_t)>* filter) {
+                                  const std::function<bool(uint64_t)>* filter,
+                                  const uint32_t* block_masks) {
   const uint32_t n = list.size();
   const size_t nblocks = list.nblocks();
   const ScanShape& s = prog_->shape();
   acc_a_.resize(nblocks * kBlockSize);
   scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, qa_.lo.data(),
-                       qa_.hi.data(), acc_a_.data());
+                       qa_.hi.data(), acc_a_.data(), block_masks);
   const CombineForm cf = codec_.combine_form();
   const uint32_t nfc = prog_->codec_factors();
   const bool has_norm = l2_ && nfc > cf.norm_factor;
@@ -161,10 +162,17 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   for (uint32_t blk = 0; blk < nblocks; ++blk) {
     const uint32_t first = blk * kBlockSize;
     const uint32_t count = std::min<uint32_t>(kBlockSize, n - first);
-    uint32_t live = count == kBlockSize ? ~0u : (1u << count) - 1;
-    if (list.tombstones() > 0) {
-      for (uint32_t v = 0; v < count; ++v) {
-        if (deleted[first + v]) live &= ~(1u << v);
+    uint32_t live;
+    if (block_masks != nullptr) {
+      // The caller's mask (allowed, live slots); an empty block was not
+      // accumulated and its sums are stale.
+      live = block_masks[blk];
+    } else {
+      live = count == kBlockSize ? ~0u : (1u << count) - 1;
+      if (list.tombstones() > 0) {
+        for (uint32_t v = 0; v < count; ++v) {
+          if (deleted[first + v]) live &= ~(1u << v);
+        }
       }
     }
     if (live == 0) continue;
@@ -282,11 +290,12 @@ void ListScanner::CutPending(float cut) {
 }
 
 void ListScanner::Scan(const InvertedList& list, TopK* heap,
-                       const std::function<bool(uint64_t)>* filter) {
+                       const std::function<bool(uint64_t)>* filter,
+                       const uint32_t* block_masks) {
   const uint32_t n = list.size();
   if (n == 0) return;
   if (prog_ != nullptr) {
-    ScanProgressive(list, heap, filter);
+    ScanProgressive(list, heap, filter, block_masks);
     return;
   }
   const ScanShape& s = codec_.shape();
@@ -294,12 +303,12 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
   if (s.m4a) {
     acc_a_.resize(nblocks * kBlockSize);
     scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, qa_.lo.data(),
-                         qa_.hi.data(), acc_a_.data());
+                         qa_.hi.data(), acc_a_.data(), block_masks);
   }
   if (s.m4b) {
     acc_b_.resize(nblocks * kBlockSize);
     scan::AccumulateList(list.codes_b(), nblocks, s.m4b / 2, qb_.lo.data(),
-                         qb_.hi.data(), acc_b_.data());
+                         qb_.hi.data(), acc_b_.data(), block_masks);
   }
   const bool lut_l2 = l2_ && codec_.lut_is_l2();
   const CombineForm cf = codec_.combine_form();
@@ -309,8 +318,7 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
   const float* lut_c = luts_.c.data();
   const uint32_t nf = s.nfactors;
   float f[8];  // the slot's factors (nfactors <= 2 for every codec)
-  for (uint32_t slot = 0; slot < n; ++slot) {
-    if (deleted[slot]) continue;
+  auto combine = [&](uint32_t slot) {
     const float a = s.m4a ? qa_.scale * acc_a_[slot] + qa_.bias : 0.0f;
     const float b = s.m4b ? qb_.scale * acc_b_[slot] + qb_.bias : 0.0f;
     float c = 0.0f;
@@ -347,9 +355,20 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
     } else {
       goodness = base_ + est;
     }
-    if (heap->full() && goodness <= heap->threshold()) continue;
-    if (filter && *filter && !(*filter)(ids[slot])) continue;
+    if (heap->full() && goodness <= heap->threshold()) return;
+    if (filter && *filter && !(*filter)(ids[slot])) return;
     heap->Push(goodness, ids[slot]);
+  };
+  if (block_masks == nullptr) {
+    for (uint32_t slot = 0; slot < n; ++slot) {
+      if (!deleted[slot]) combine(slot);
+    }
+    return;
+  }
+  for (size_t blk = 0; blk < nblocks; ++blk) {
+    for (uint32_t bits = block_masks[blk]; bits != 0; bits &= bits - 1) {
+      combine(static_cast<uint32_t>(blk * kBlockSize + __builtin_ctz(bits)));
+    }
   }
 }
 

@@ -4,10 +4,13 @@
 // scale per stream), SetList sets the per-list terms (and, for L2, the
 // list's tables of q - c), Scan runs the FastScan kernel over the list
 // (dispatched once per list) and pushes live, filter-passing candidates into
-// a bounded heap. With a ProgressiveLayout (index/progressive.h) the lists
-// hold that layout and Scan runs its two passes: the kernel over the
-// prefix sub-codes, then RefineDot for the candidates whose bound reaches
-// the heap's threshold.
+// a bounded heap. A filtered search passes per-block masks of the slots it
+// may return (index/allowed_set.h): blocks with an empty mask are skipped
+// before the kernel runs, and only the slots of a mask are candidates. With
+// a ProgressiveLayout (index/progressive.h) the lists hold that layout and
+// Scan runs its two passes: the kernel over the prefix sub-codes, then
+// RefineDot for the candidates whose bound reaches the heap's threshold
+// (the same masks restrict both).
 //
 // Not thread-safe: use one scanner per thread. Lists must not change during
 // Scan (IvfIndex holds its reader lock).
@@ -75,9 +78,13 @@ class ListScanner {
   // Squared norms of the centroids (nlist floats, kept by the caller).
   void set_centroid_norms(const float* norm_sq) { centroid_norm_sq_ = norm_sq; }
   // Goodness is the estimated inner product, or minus the estimated squared
-  // distance for L2.
+  // distance for L2. block_masks (optional, list.nblocks() entries): bit v
+  // of block b set = slot 32 b + v may be returned; the caller clears the
+  // bits of tombstones and of slots past the end. Without masks every live
+  // slot is a candidate.
   void Scan(const InvertedList& list, TopK* heap,
-            const std::function<bool(uint64_t)>* filter);
+            const std::function<bool(uint64_t)>* filter,
+            const uint32_t* block_masks = nullptr);
   // Progressive scan: Scan runs the first pass and keeps the candidates
   // whose upper bound can still reach the k-th score; Finish reads them in
   // full, best bound first, until the next bound cannot beat the heap's k-th
@@ -90,7 +97,8 @@ class ListScanner {
  private:
   void BuildTables(const float* u);
   void ScanProgressive(const InvertedList& list, TopK* heap,
-                       const std::function<bool(uint64_t)>* filter);
+                       const std::function<bool(uint64_t)>* filter,
+                       const uint32_t* block_masks);
 
   const ScanCodec& codec_;
   const ProgressiveLayout* const prog_;

@@ -383,7 +383,7 @@ TEST(ProgressiveLayoutTest, FilterAndDeletes) {
   SearchParams p;
   p.k = 20;
   p.nprobe = 20;
-  p.filter = [](uint64_t id) { return id % 2 == 0; };
+  p.id_filter = [](uint64_t id) { return id % 2 == 0; };
   for (size_t qi = 0; qi < 50; ++qi) {
     auto r = idx->Search(&x[(qi * 37) * d], p);
     ASSERT_TRUE(r.ok());
