@@ -127,6 +127,13 @@ absl::StatusOr<std::vector<uint64_t>> CollectionImpl::SelectIds(
     for (uint64_t id : points.ids) {
       if (seen.insert(id).second) ids.push_back(id);
     }
+    // A filter's matches are applied in chunks of max_filter_batch; ids
+    // the caller lists are one request, bounded like an upsert's.
+    if (ids.size() > core_->options.max_batch) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("batch of ", ids.size(), " ids exceeds max_batch ",
+                       core_->options.max_batch));
+    }
     return ids;
   }
   TQ_ASSIGN_OR_RETURN(Matches m, Match(points.filter));
@@ -200,11 +207,6 @@ absl::StatusOr<size_t> CollectionImpl::DeletePoints(const PointSelector& points,
   absl::MutexLock wl(&write_mu_);
   if (dropped_) return DroppedError();
   TQ_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, SelectIds(points));
-  if (points.filter == nullptr && ids.size() > core_->options.max_batch) {
-    return absl::ResourceExhaustedError(absl::StrCat("batch of ", ids.size(),
-                                                     " ids exceeds max_batch ",
-                                                     core_->options.max_batch));
-  }
   const size_t chunk = std::max<size_t>(1, core_->options.max_filter_batch);
   size_t deleted = 0;
   for (size_t at = 0; at < ids.size(); at += chunk) {

@@ -45,11 +45,6 @@ absl::StatusOr<size_t> CollectionImpl::EditPayloads(const PointSelector& points,
   absl::MutexLock wl(&write_mu_);
   if (dropped_) return DroppedError();
   TQ_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, SelectIds(points));
-  if (points.filter == nullptr && ids.size() > core_->options.max_batch) {
-    return absl::ResourceExhaustedError(absl::StrCat("batch of ", ids.size(),
-                                                     " ids exceeds max_batch ",
-                                                     core_->options.max_batch));
-  }
   const size_t chunk = std::max<size_t>(1, core_->options.max_filter_batch);
   size_t changed = 0;
   for (size_t at = 0; at < ids.size(); at += chunk) {

@@ -29,8 +29,8 @@
 #include "db/flat_store.h"
 #include "db/format.h"
 #include "db/memory_budget.h"
-#include "db/storage_recovery.h"
 #include "db/payload_index.h"
+#include "db/storage_recovery.h"
 #include "index/ivf_index.h"
 #include "index/thread_pool.h"
 #include "quant/status_macros.h"
@@ -232,8 +232,9 @@ class CollectionImpl : public Collection,
   // Phase 2 of a FilterResult: reads the candidates' payloads.
   absl::Status DecideFromPayloads(FilterResult* r) const;
   // The ids a selector names (ids deduplicated; a filter's matches,
-  // ascending). REQUIRES: write_mu_ held for a filter (so that its matches
-  // stay the matches until the caller's writes).
+  // ascending); RESOURCE_EXHAUSTED past max_batch listed ids. REQUIRES:
+  // write_mu_ held for a filter (so that its matches stay the matches until the
+  // caller's writes).
   absl::StatusOr<std::vector<uint64_t>> SelectIds(
       const PointSelector& points) const;
 

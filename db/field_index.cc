@@ -68,6 +68,24 @@ void FloatBounds(const Range& r, double* lo, double* hi) {
   if (r.lt) *hi = std::min(*hi, std::nextafter(*r.lt, -kInf));
 }
 
+namespace {
+
+// Adds a point's numbers to the forward values and the sorted index, each
+// distinct value once (a payload array may repeat a value).
+template <typename T>
+void AddNumbers(const std::vector<T>& xs, uint32_t iid, ForwardValues<T>* fwd,
+                NumericIndex<T>* sorted) {
+  for (T x : xs) {
+    bool have = false;
+    fwd->ForEach(iid, [&](T y) { have |= y == x; });
+    if (have) continue;
+    fwd->Add(iid, x);
+    sorted->Add(x, iid);
+  }
+}
+
+}  // namespace
+
 // ------------------------------------------------------------- the index
 
 FieldIndex::FieldIndex(std::string field, JsonPath path, FieldType type)
@@ -165,22 +183,10 @@ void FieldIndex::AddValues(uint32_t iid, const FieldValues& v) {
       }
       break;
     case FieldType::kInteger:
-      for (int64_t x : v.integers) {
-        bool have = false;
-        fwd_int_.ForEach(iid, [&](int64_t y) { have |= y == x; });
-        if (have) continue;
-        fwd_int_.Add(iid, x);
-        ints_.Add(x, iid);
-      }
+      AddNumbers(v.integers, iid, &fwd_int_, &ints_);
       break;
     case FieldType::kFloat:
-      for (double x : v.floats) {
-        bool have = false;
-        fwd_float_.ForEach(iid, [&](double y) { have |= y == x; });
-        if (have) continue;
-        fwd_float_.Add(iid, x);
-        floats_.Add(x, iid);
-      }
+      AddNumbers(v.floats, iid, &fwd_float_, &floats_);
       break;
     case FieldType::kBool:
       for (uint8_t b : v.bools) (b ? true_ : false_).add(iid);

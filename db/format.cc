@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "quant/coding.h"
+#include "quant/status_macros.h"
 
 namespace tqdb {
 namespace dbformat {
@@ -118,6 +119,36 @@ absl::Status DecodeFormat(absl::string_view value, uint32_t* version_out) {
 // ---------------------------------------------------------- payload indexes
 
 namespace {
+
+// The body of a checksummed record (magic, version, fields, crc32c) with
+// its checksum, magic and version checked; errors name `what`. A version
+// newer than `newest` is FAILED_PRECONDITION (a newer build wrote it), not
+// data loss.
+absl::StatusOr<Decoder> OpenRecord(absl::string_view value,
+                                   absl::string_view what, uint32_t magic,
+                                   uint32_t newest, uint32_t* version) {
+  auto corrupt = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat(what, ": ", why));
+  };
+  if (value.size() < 12) return corrupt("truncated");
+  const uint32_t crc = DecodeFixed32(
+      reinterpret_cast<const uint8_t*>(value.data() + value.size() - 4));
+  if (Crc32c(value.data(), value.size() - 4) != crc) {
+    return corrupt("checksum mismatch");
+  }
+  Decoder dec(value.substr(0, value.size() - 4));
+  uint32_t got_magic = 0;
+  if (!dec.GetFixed32(&got_magic) || !dec.GetFixed32(version)) {
+    return corrupt("truncated header");
+  }
+  if (got_magic != magic) return corrupt("bad magic");
+  if (*version > newest) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " version ", *version,
+                     " is newer than this build supports (", newest, ")"));
+  }
+  return dec;
+}
 
 constexpr uint32_t kFieldRecordMagic = 0x49465154;  // "TQFI"
 constexpr uint32_t kFieldRecordVersion = 1;
@@ -254,24 +285,11 @@ absl::StatusOr<FieldIndexRecord> DecodeFieldIndexRecord(
   auto corrupt = [](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("field index record: ", why));
   };
-  if (value.size() < 12) return corrupt("truncated");
-  const uint32_t crc = DecodeFixed32(
-      reinterpret_cast<const uint8_t*>(value.data() + value.size() - 4));
-  if (Crc32c(value.data(), value.size() - 4) != crc) {
-    return corrupt("checksum mismatch");
-  }
-  Decoder dec(value.substr(0, value.size() - 4));
-  uint32_t magic = 0, version = 0, type = 0, ready = 0;
+  uint32_t version = 0, type = 0, ready = 0;
+  TQ_ASSIGN_OR_RETURN(Decoder dec,
+                      OpenRecord(value, "field index record", kFieldRecordMagic,
+                                 kFieldRecordVersion, &version));
   absl::string_view field;
-  if (!dec.GetFixed32(&magic) || !dec.GetFixed32(&version)) {
-    return corrupt("truncated header");
-  }
-  if (magic != kFieldRecordMagic) return corrupt("bad magic");
-  if (version > kFieldRecordVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "field index record version ", version,
-        " is newer than this build supports (", kFieldRecordVersion, ")"));
-  }
   if (!dec.GetBytes(&field) || !dec.GetFixed32(&type) ||
       !dec.GetFixed32(&ready) || dec.remaining() || type > 3 || ready > 1) {
     return corrupt("bad fields");
@@ -309,23 +327,10 @@ absl::StatusOr<CollectionRecord> DecodeRecord(absl::string_view value) {
   auto corrupt = [](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("collection record: ", why));
   };
-  if (value.size() < 12) return corrupt("truncated");
-  const uint32_t crc = DecodeFixed32(
-      reinterpret_cast<const uint8_t*>(value.data() + value.size() - 4));
-  if (Crc32c(value.data(), value.size() - 4) != crc) {
-    return corrupt("checksum mismatch");
-  }
-  Decoder dec(value.substr(0, value.size() - 4));
-  uint32_t magic = 0, version = 0;
-  if (!dec.GetFixed32(&magic) || !dec.GetFixed32(&version)) {
-    return corrupt("truncated header");
-  }
-  if (magic != kRecordMagic) return corrupt("bad magic");
-  if (version > kRecordVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "collection record version ", version,
-        " is newer than this build supports (", kRecordVersion, ")"));
-  }
+  uint32_t version = 0;
+  TQ_ASSIGN_OR_RETURN(Decoder dec,
+                      OpenRecord(value, "collection record", kRecordMagic,
+                                 kRecordVersion, &version));
   CollectionRecord r;
   CollectionConfig& c = r.config;
   absl::string_view name, method;

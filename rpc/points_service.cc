@@ -80,17 +80,30 @@ absl::StatusOr<QueryOptions> Options(const pb::SearchRequest& q,
   return o;
 }
 
-// The points a payload update names.
-absl::StatusOr<PointSelector> Selector(
-    const google::protobuf::RepeatedField<uint64_t>& ids, bool has_filter,
-    const pb::Filter& filter) {
+// The points a request names: its ids or its filter.
+template <typename Request>
+absl::StatusOr<PointSelector> SelectorOf(const Request& req) {
   PointSelector sel;
-  sel.ids.assign(ids.begin(), ids.end());
-  if (has_filter) {
-    TQ_ASSIGN_OR_RETURN(Filter f, FromProto(filter));
+  sel.ids.assign(req.ids().begin(), req.ids().end());
+  if (req.has_filter()) {
+    TQ_ASSIGN_OR_RETURN(Filter f, FromProto(req.filter()));
     sel.filter = std::make_shared<const Filter>(std::move(f));
   }
   return sel;
+}
+
+// The shape every payload update shares: the collection, the request's
+// checks, the points it names, the edit, the count.
+template <typename Request, typename Edit>
+absl::Status UpdatePayloads(const ServiceContext& context, const Request& req,
+                            absl::Status (*validate)(const Request&), Edit edit,
+                            pb::PayloadUpdateResponse* resp) {
+  TQ_ASSIGN_OR_RETURN(auto c, context.GetCollection(req.collection()));
+  TQ_RETURN_IF_ERROR(validate(req));
+  TQ_ASSIGN_OR_RETURN(PointSelector sel, SelectorOf(req));
+  TQ_ASSIGN_OR_RETURN(size_t n, edit(*c, sel));
+  resp->set_updated(n);
+  return absl::OkStatus();
 }
 
 // Threshold, then vectors and payloads of the hits.
@@ -237,8 +250,7 @@ grpc::Status PointsService::Delete(grpc::ServerContext* ctx,
     TQ_RETURN_IF_ERROR(ValidateDelete(*req));
     size_t n;
     if (req->has_filter()) {
-      TQ_ASSIGN_OR_RETURN(PointSelector sel,
-                          Selector(req->ids(), true, req->filter()));
+      TQ_ASSIGN_OR_RETURN(PointSelector sel, SelectorOf(*req));
       TQ_ASSIGN_OR_RETURN(n, c->DeletePoints(sel, req->wait()));
     } else {
       std::vector<uint64_t> ids(req->ids().begin(), req->ids().end());
@@ -391,14 +403,12 @@ grpc::Status PointsService::SetPayload(grpc::ServerContext* ctx,
                                        const pb::SetPayloadRequest* req,
                                        pb::PayloadUpdateResponse* resp) {
   return context_->Call(ctx, [&]() -> absl::Status {
-    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
-    TQ_RETURN_IF_ERROR(ValidateSetPayload(*req));
-    TQ_ASSIGN_OR_RETURN(PointSelector sel,
-                        Selector(req->ids(), req->has_filter(), req->filter()));
-    TQ_ASSIGN_OR_RETURN(size_t n,
-                        c->SetPayload(sel, req->payload(), req->wait()));
-    resp->set_updated(n);
-    return absl::OkStatus();
+    return UpdatePayloads(
+        *context_, *req, &ValidateSetPayload,
+        [&](Collection& c, const PointSelector& sel) {
+          return c.SetPayload(sel, req->payload(), req->wait());
+        },
+        resp);
   });
 }
 
@@ -406,14 +416,12 @@ grpc::Status PointsService::OverwritePayload(grpc::ServerContext* ctx,
                                              const pb::SetPayloadRequest* req,
                                              pb::PayloadUpdateResponse* resp) {
   return context_->Call(ctx, [&]() -> absl::Status {
-    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
-    TQ_RETURN_IF_ERROR(ValidateSetPayload(*req));
-    TQ_ASSIGN_OR_RETURN(PointSelector sel,
-                        Selector(req->ids(), req->has_filter(), req->filter()));
-    TQ_ASSIGN_OR_RETURN(size_t n,
-                        c->OverwritePayload(sel, req->payload(), req->wait()));
-    resp->set_updated(n);
-    return absl::OkStatus();
+    return UpdatePayloads(
+        *context_, *req, &ValidateSetPayload,
+        [&](Collection& c, const PointSelector& sel) {
+          return c.OverwritePayload(sel, req->payload(), req->wait());
+        },
+        resp);
   });
 }
 
@@ -421,14 +429,13 @@ grpc::Status PointsService::DeletePayloadKeys(
     grpc::ServerContext* ctx, const pb::DeletePayloadKeysRequest* req,
     pb::PayloadUpdateResponse* resp) {
   return context_->Call(ctx, [&]() -> absl::Status {
-    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
-    TQ_RETURN_IF_ERROR(ValidateDeletePayloadKeys(*req));
-    TQ_ASSIGN_OR_RETURN(PointSelector sel,
-                        Selector(req->ids(), req->has_filter(), req->filter()));
-    std::vector<std::string> keys(req->keys().begin(), req->keys().end());
-    TQ_ASSIGN_OR_RETURN(size_t n, c->DeletePayloadKeys(sel, keys, req->wait()));
-    resp->set_updated(n);
-    return absl::OkStatus();
+    const std::vector<std::string> keys(req->keys().begin(), req->keys().end());
+    return UpdatePayloads(
+        *context_, *req, &ValidateDeletePayloadKeys,
+        [&](Collection& c, const PointSelector& sel) {
+          return c.DeletePayloadKeys(sel, keys, req->wait());
+        },
+        resp);
   });
 }
 

@@ -30,6 +30,18 @@ std::unique_ptr<Database> OpenDb(const std::string& dir, bool background) {
   return db.ok() ? std::move(*db) : nullptr;
 }
 
+// Creates `cfg.name` (kDim) and upserts points [0, n) with a wait.
+std::shared_ptr<Collection> CreateFilled(Database& db, CollectionConfig cfg,
+                                         size_t n) {
+  cfg.dim = kDim;
+  EXPECT_TRUE(db.CreateCollection(cfg).ok());
+  auto c = db.GetCollection(cfg.name);
+  EXPECT_TRUE(c.ok()) << c.status();
+  if (!c.ok()) return nullptr;
+  EXPECT_TRUE((*c)->Upsert(MakePoints(0, n, kDim), true).ok());
+  return *c;
+}
+
 // A collection past its training threshold but untrained, which is what a
 // crash during its first background training leaves (open removes the
 // unfinished generation): it trains again as soon as the database opens,
@@ -41,11 +53,9 @@ TEST(DbEdges, TrainingInterruptedByACrashResumesAtOpen) {
     auto db = OpenDb(dir.path(), /*background=*/false);
     CollectionConfig cfg;
     cfg.name = "c";
-    cfg.dim = kDim;
     cfg.train_threshold = 500;
-    ASSERT_TRUE(db->CreateCollection(cfg).ok());
-    auto c = *db->GetCollection("c");
-    ASSERT_TRUE(c->Upsert(MakePoints(0, 1000, kDim), true).ok());
+    auto c = CreateFilled(*db, cfg, 1000);
+    ASSERT_NE(c, nullptr);
     ASSERT_FALSE(c->Info()->trained);
     ASSERT_TRUE(db->Close().ok());
   }
@@ -69,11 +79,9 @@ TEST(DbEdges, NoTrainingAtOpenWithoutBackgroundTraining) {
   auto db = OpenDb(dir.path(), /*background=*/false);
   CollectionConfig cfg;
   cfg.name = "c";
-  cfg.dim = kDim;
   cfg.train_threshold = 500;
-  ASSERT_TRUE(db->CreateCollection(cfg).ok());
-  auto c = *db->GetCollection("c");
-  ASSERT_TRUE(c->Upsert(MakePoints(0, 1000, kDim), true).ok());
+  auto c = CreateFilled(*db, cfg, 1000);
+  ASSERT_NE(c, nullptr);
   c.reset();
   ASSERT_TRUE(db->Close().ok());
   db = OpenDb(dir.path(), /*background=*/false);
@@ -91,12 +99,10 @@ TEST(DbEdges, ZeroQueryUnderCosineIsRejected) {
   for (Metric m : {Metric::kCosine, Metric::kInnerProduct, Metric::kL2}) {
     CollectionConfig cfg;
     cfg.name = MetricName(m);
-    cfg.dim = kDim;
     cfg.metric = m;
     cfg.nlist = 4;
-    ASSERT_TRUE(db->CreateCollection(cfg).ok());
-    auto c = *db->GetCollection(cfg.name);
-    ASSERT_TRUE(c->Upsert(MakePoints(0, 300, kDim), true).ok());
+    auto c = CreateFilled(*db, cfg, 300);
+    ASSERT_NE(c, nullptr);
     const std::vector<float> zero(kDim, 0.0f);
     for (bool trained : {false, true}) {
       SCOPED_TRACE(absl::StrCat(cfg.name, trained ? " trained" : ""));
@@ -129,11 +135,9 @@ TEST(DbEdges, SearchReportsTheNprobeItUsed) {
   auto db = OpenDb(dir.path(), /*background=*/false);
   CollectionConfig cfg;
   cfg.name = "c";
-  cfg.dim = kDim;
   cfg.nlist = 4;
-  ASSERT_TRUE(db->CreateCollection(cfg).ok());
-  auto c = *db->GetCollection("c");
-  ASSERT_TRUE(c->Upsert(MakePoints(0, 300, kDim), true).ok());
+  auto c = CreateFilled(*db, cfg, 300);
+  ASSERT_NE(c, nullptr);
   const std::vector<float> q = dbtest::VectorFor(9, 0, kDim);
   SearchInfo info;
   QueryOptions o;

@@ -19,27 +19,11 @@
 namespace tqdb {
 namespace {
 
+using dbtest::CreateIp;
+using dbtest::OpenManual;
 using dbtest::TempDir;
 using dbtest::VectorFor;
 using json = nlohmann::json;
-
-std::unique_ptr<Database> Open(const std::string& dir) {
-  DatabaseOptions o;
-  o.background_training = false;
-  auto db = Database::Open(dir, o);
-  EXPECT_TRUE(db.ok()) << db.status();
-  return std::move(*db);
-}
-
-std::shared_ptr<Collection> Create(Database* db, const std::string& name,
-                                   uint32_t dim) {
-  CollectionConfig c;
-  c.name = name;
-  c.dim = dim;
-  c.metric = Metric::kInnerProduct;
-  EXPECT_TRUE(db->CreateCollection(c).ok());
-  return *db->GetCollection(name);
-}
 
 Filter F(const std::string& text) {
   auto f = ParseFilterJson(text);
@@ -135,8 +119,8 @@ TEST(FilterJson, ErrorsNameThePlaceInTheFilter) {
 
 TEST(FilterRules, InvalidFiltersAreRefusedNamingThePath) {
   TempDir tmp;
-  auto db = Open(tmp.path());
-  auto c = Create(db.get(), "c", 4);
+  auto db = OpenManual(tmp.path());
+  auto c = CreateIp(db.get(), "c", 4);
   ASSERT_TRUE(c->CreateFieldIndex("section", FieldType::kKeyword, true).ok());
   ASSERT_TRUE(c->CreateFieldIndex("size", FieldType::kInteger, true).ok());
   ASSERT_TRUE(c->CreateFieldIndex("w", FieldType::kFloat, true).ok());
@@ -391,9 +375,9 @@ std::set<uint64_t> ScrollAll(Collection* c, const Filter& f, uint32_t page) {
 
 TEST(FilterEval, IndexedAndUnindexedEvaluationMatchTheReference) {
   TempDir tmp;
-  auto db = Open(tmp.path());
-  auto plain = Create(db.get(), "plain", 4);
-  auto indexed = Create(db.get(), "indexed", 4);
+  auto db = OpenManual(tmp.path());
+  auto plain = CreateIp(db.get(), "plain", 4);
+  auto indexed = CreateIp(db.get(), "indexed", 4);
   Rng rng(77);
   const uint64_t n = 1500;
   std::vector<Point> pts;
@@ -463,7 +447,7 @@ TEST(FilterEval, IndexedAndUnindexedEvaluationMatchTheReference) {
   indexed.reset();
   plain.reset();
   ASSERT_TRUE(db->Close().ok());
-  db = Open(tmp.path());
+  db = OpenManual(tmp.path());
   indexed = *db->GetCollection("indexed");
   for (int round = 0; round < 100; ++round) {
     const Filter f = RandomFilter(&rng, 0, n * 3);
@@ -476,8 +460,8 @@ TEST(FilterEval, IndexedAndUnindexedEvaluationMatchTheReference) {
 
 TEST(FilterEval, UnindexedFieldsAreReportedAndMixedWithIndexedOnes) {
   TempDir tmp;
-  auto db = Open(tmp.path());
-  auto c = Create(db.get(), "c", 4);
+  auto db = OpenManual(tmp.path());
+  auto c = CreateIp(db.get(), "c", 4);
   ASSERT_TRUE(c->CreateFieldIndex("lang", FieldType::kKeyword, true).ok());
   std::vector<Point> pts;
   for (uint64_t id = 0; id < 300; ++id) {

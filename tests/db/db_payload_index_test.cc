@@ -25,29 +25,14 @@
 namespace tqdb {
 namespace {
 
+using dbtest::CreateIp;
+using dbtest::OpenManual;
 using dbtest::TempDir;
 using dbtest::VectorFor;
 using json = nlohmann::json;
 
-std::unique_ptr<Database> Open(const std::string& dir) {
-  DatabaseOptions o;
-  o.background_training = false;
-  o.threads = 2;
-  auto db = Database::Open(dir, o);
-  EXPECT_TRUE(db.ok()) << db.status();
-  return db.ok() ? std::move(*db) : nullptr;
-}
-
-std::shared_ptr<Collection> Create(Database* db, const std::string& name,
-                                   uint32_t dim, uint32_t nlist = 0) {
-  CollectionConfig c;
-  c.name = name;
-  c.dim = dim;
-  c.metric = Metric::kInnerProduct;
-  c.nlist = nlist;
-  EXPECT_TRUE(db->CreateCollection(c).ok());
-  return *db->GetCollection(name);
-}
+// Two search threads: the filtered plans run over the pool.
+constexpr uint32_t kThreads = 2;
 
 std::shared_ptr<const Filter> F(const std::string& text) {
   auto f = ParseFilterJson(text);
@@ -82,8 +67,8 @@ std::vector<Point> Clustered(size_t n, uint32_t d, size_t clusters) {
 
 TEST(PayloadJson, ANonJsonPayloadRejectsItsBatch) {
   TempDir tmp;
-  auto db = Open(tmp.path());
-  auto c = Create(db.get(), "c", 4);
+  auto db = OpenManual(tmp.path(), kThreads);
+  auto c = CreateIp(db.get(), "c", 4);
   std::vector<Point> pts = {{1, VectorFor(1, 0, 4), R"({"a": 1})"},
                             {7, VectorFor(7, 0, 4), "{\"a\": nope}"},
                             {8, VectorFor(8, 0, 4), "[1, \"x\", null]"}};
@@ -105,9 +90,9 @@ TEST(PayloadJson, ANonJsonPayloadRejectsItsBatch) {
 
 TEST(FilteredSearch, FullPagesRecallAndPlans) {
   TempDir tmp;
-  auto db = Open(tmp.path());
+  auto db = OpenManual(tmp.path(), kThreads);
   const uint32_t d = 32;
-  auto c = Create(db.get(), "c", d, 64);
+  auto c = CreateIp(db.get(), "c", d, 64);
   const auto pts = Clustered(6000, d, 30);
   ASSERT_TRUE(c->CreateFieldIndex("cluster", FieldType::kInteger, true).ok());
   ASSERT_TRUE(c->CreateFieldIndex("bucket", FieldType::kInteger, true).ok());
@@ -223,8 +208,8 @@ TEST(FilteredSearch, FullPagesRecallAndPlans) {
 
 TEST(FieldIndexes, BuiltOverAFullCollectionWhileWritesGoOn) {
   TempDir tmp;
-  auto db = Open(tmp.path());
-  auto c = Create(db.get(), "c", 8);
+  auto db = OpenManual(tmp.path(), kThreads);
+  auto c = CreateIp(db.get(), "c", 8);
   std::vector<Point> pts;
   for (uint64_t id = 0; id < 6000; ++id) {
     pts.push_back({id, VectorFor(id, 0, 8),
@@ -279,7 +264,7 @@ TEST(FieldIndexes, BuiltOverAFullCollectionWhileWritesGoOn) {
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
   c.reset();
   ASSERT_TRUE(db->Close().ok());
-  db = Open(tmp.path());
+  db = OpenManual(tmp.path(), kThreads);
   c = *db->GetCollection("c");
   auto ci = c->Info();
   ASSERT_TRUE(ci.ok());
@@ -295,7 +280,7 @@ TEST(FieldIndexes, BuiltOverAFullCollectionWhileWritesGoOn) {
   EXPECT_EQ(n->unindexed_fields, (std::vector<std::string>{"g"}));
   c.reset();
   ASSERT_TRUE(db->Close().ok());
-  db = Open(tmp.path());
+  db = OpenManual(tmp.path(), kThreads);
   c = *db->GetCollection("c");
   EXPECT_TRUE(c->Info()->field_indexes.empty());
 }
@@ -303,8 +288,8 @@ TEST(FieldIndexes, BuiltOverAFullCollectionWhileWritesGoOn) {
 TEST(FieldIndexes, AVersionOneDirectoryIsMigrated) {
   TempDir tmp;
   {
-    auto db = Open(tmp.path());
-    auto c = Create(db.get(), "c", 4);
+    auto db = OpenManual(tmp.path(), kThreads);
+    auto c = CreateIp(db.get(), "c", 4);
     ASSERT_TRUE(
         c->Upsert({{5, VectorFor(5, 0, 4), R"({"k": "v"})"}}, true).ok());
     ASSERT_TRUE(db->Close().ok());
@@ -334,7 +319,7 @@ TEST(FieldIndexes, AVersionOneDirectoryIsMigrated) {
     for (auto* h : hs) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
     delete raw;
   }
-  auto db = Open(tmp.path());
+  auto db = OpenManual(tmp.path(), kThreads);
   ASSERT_NE(db, nullptr);
   auto c = *db->GetCollection("c");
   EXPECT_EQ(c->Count(), 1u);
@@ -343,7 +328,8 @@ TEST(FieldIndexes, AVersionOneDirectoryIsMigrated) {
   EXPECT_EQ(info->points, 1u);
   c.reset();
   ASSERT_TRUE(db->Close().ok());
-  db = Open(tmp.path());  // version 2 now, the index back from storage
+  db = OpenManual(tmp.path(),
+                  kThreads);  // version 2 now, the index back from storage
   c = *db->GetCollection("c");
   auto n = c->Count(*F(R"({"must": [{"key": "k", "match": {"value": "v"}}]})"));
   ASSERT_TRUE(n.ok());
@@ -353,8 +339,8 @@ TEST(FieldIndexes, AVersionOneDirectoryIsMigrated) {
 
 TEST(PayloadUpdates, SetOverwriteDeleteKeysAndDeleteByFilter) {
   TempDir tmp;
-  auto db = Open(tmp.path());
-  auto c = Create(db.get(), "c", 4);
+  auto db = OpenManual(tmp.path(), kThreads);
+  auto c = CreateIp(db.get(), "c", 4);
   ASSERT_TRUE(c->CreateFieldIndex("color", FieldType::kKeyword, true).ok());
   ASSERT_TRUE(c->CreateFieldIndex("meta.n", FieldType::kInteger, true).ok());
   std::vector<Point> pts;
@@ -424,7 +410,7 @@ TEST(PayloadUpdates, SetOverwriteDeleteKeysAndDeleteByFilter) {
   // Reopened, the index entries match the payloads.
   c.reset();
   ASSERT_TRUE(db->Close().ok());
-  db = Open(tmp.path());
+  db = OpenManual(tmp.path(), kThreads);
   c = *db->GetCollection("c");
   EXPECT_EQ(count(red), 3u);
   EXPECT_EQ(count(R"({"must": [{"key": "meta.n", "range": {"gte": 0}}]})"), 3u);
@@ -432,9 +418,9 @@ TEST(PayloadUpdates, SetOverwriteDeleteKeysAndDeleteByFilter) {
 
 TEST(InternalIds, ReusedIdsNeverLetAnotherPointThroughAFilter) {
   TempDir tmp;
-  auto db = Open(tmp.path());
+  auto db = OpenManual(tmp.path(), kThreads);
   const uint32_t d = 16;
-  auto c = Create(db.get(), "c", d, 8);
+  auto c = CreateIp(db.get(), "c", d, 8);
   ASSERT_TRUE(c->CreateFieldIndex("tag", FieldType::kKeyword, true).ok());
   std::vector<Point> base;
   for (uint64_t id = 0; id < 2000; ++id) {

@@ -9,11 +9,13 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "db/db.h"
+#include "gtest/gtest.h"
 #include "quant/random.h"
 
 namespace tqdb {
@@ -105,6 +107,33 @@ inline std::vector<uint64_t> Ids(const std::vector<Neighbor>& r) {
   std::vector<uint64_t> ids;
   for (const Neighbor& n : r) ids.push_back(n.id);
   return ids;
+}
+
+// A database at `dir` that trains only when a test says so (no background
+// training), with `threads` search threads (0: the default).
+inline std::unique_ptr<Database> OpenManual(const std::string& dir,
+                                            uint32_t threads = 0) {
+  DatabaseOptions o;
+  o.background_training = false;
+  o.threads = threads;
+  auto db = Database::Open(dir, o);
+  EXPECT_TRUE(db.ok()) << db.status();
+  return db.ok() ? std::move(*db) : nullptr;
+}
+
+// An inner-product collection (nlist 0: chosen at training).
+inline std::shared_ptr<Collection> CreateIp(Database* db,
+                                            const std::string& name,
+                                            uint32_t dim, uint32_t nlist = 0) {
+  CollectionConfig c;
+  c.name = name;
+  c.dim = dim;
+  c.metric = Metric::kInnerProduct;
+  c.nlist = nlist;
+  EXPECT_TRUE(db->CreateCollection(c).ok());
+  auto got = db->GetCollection(name);
+  EXPECT_TRUE(got.ok()) << got.status();
+  return got.ok() ? *got : nullptr;
 }
 
 }  // namespace dbtest

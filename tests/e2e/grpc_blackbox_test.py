@@ -23,16 +23,8 @@ import sys
 import tempfile
 import time
 
-
-def fail(msg):
-    print("FAIL: " + msg, flush=True)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-    print("ok: " + msg, flush=True)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_util import check, fail  # noqa: E402
 
 
 def read_vecs(path, typecode, limit=None):

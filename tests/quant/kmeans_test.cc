@@ -16,6 +16,15 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// n rows of unstructured N(0,1) data, so that a training depends on every
+// random choice it makes.
+std::vector<float> GaussianRows(size_t n, uint32_t dim, uint64_t seed) {
+  std::vector<float> x(n * dim);
+  Rng rng(seed);
+  for (float& v : x) v = static_cast<float>(rng.Gaussian());
+  return x;
+}
+
 // n_per[b] points around each of the means (row-major, means.size()/dim of
 // them), coordinates mean + sigma * N(0,1). Points are interleaved across
 // blobs so that no blob is a contiguous block.
@@ -102,10 +111,7 @@ TEST(KMeansTest, RecoversSeparatedBlobs) {
 
 TEST(KMeansTest, DeterministicForSeedAndThreadCount) {
   constexpr uint32_t kDim = 24;
-  // Unstructured data, so the result depends on every random choice.
-  std::vector<float> x(5000 * kDim);
-  Rng rng(3);
-  for (float& v : x) v = static_cast<float>(rng.Gaussian());
+  const std::vector<float> x = GaussianRows(5000, kDim, 3);
   KMeansOptions opts;
   opts.k = 40;
   opts.max_iter = 10;
@@ -133,9 +139,7 @@ TEST(KMeansTest, DeterministicForSeedAndThreadCount) {
 // not wait for it); never true, it changes nothing.
 TEST(KMeansTest, CancelledStopsBetweenSteps) {
   constexpr uint32_t kDim = 24;
-  std::vector<float> x(5000 * kDim);
-  Rng rng(3);
-  for (float& v : x) v = static_cast<float>(rng.Gaussian());
+  const std::vector<float> x = GaussianRows(5000, kDim, 3);
   KMeansOptions opts;
   opts.k = 40;
   opts.max_iter = 10;
@@ -335,9 +339,7 @@ TEST(KMeansTest, ImbalanceFactor) {
 
 TEST(KMeansTest, SamplesTrainingSet) {
   constexpr uint32_t kDim = 5;
-  std::vector<float> x(10000 * kDim);
-  Rng rng(4);
-  for (float& v : x) v = static_cast<float>(rng.Gaussian());
+  const std::vector<float> x = GaussianRows(10000, kDim, 4);
   KMeansOptions opts;
   opts.k = 4;
   opts.max_points_per_centroid = 100;
@@ -355,9 +357,7 @@ TEST(KMeansTest, SamplesTrainingSet) {
 
 TEST(KMeansTest, ObjectiveMatchesReturnedCentroids) {
   constexpr uint32_t kDim = 6;
-  std::vector<float> x(3000 * kDim);
-  Rng rng(8);
-  for (float& v : x) v = static_cast<float>(rng.Gaussian());
+  const std::vector<float> x = GaussianRows(3000, kDim, 8);
   KMeansOptions opts;
   opts.k = 17;
   opts.max_iter = 3;  // not converged: objective must still be consistent
