@@ -22,6 +22,20 @@ using dbtest::TempDir;
 
 constexpr uint32_t kDim = 16;
 
+// A sanitized round of a race test costs about 10x; the sanitizer stages
+// run fewer rounds (each round still races), the release run all of them.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
 std::unique_ptr<Database> OpenDb(const std::string& dir, bool background) {
   DatabaseOptions o;
   o.background_training = background;
@@ -183,7 +197,7 @@ TEST(DbEdges, CreateRacingDropNeverReportsItsOwnCollectionDropped) {
   cfg.dim = kDim;
   // More threads than cores, so that a creator is often preempted between
   // its create and what follows.
-  constexpr int kThreads = 4, kRounds = 1500;
+  constexpr int kThreads = 4, kRounds = kSanitized ? 300 : 1500;
   std::atomic<int> created{0}, dropped{0}, bad{0}, creating{kThreads};
   absl::Mutex mu;
   std::string bad_message;
