@@ -2,6 +2,7 @@
 // the class, one concern a file: collection_load.cc (open),
 // collection_write.cc (Upsert, Delete), collection_search.cc and
 // collection_train.cc. Lock order: db/db_impl.h.
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -44,6 +45,14 @@ absl::Status CollectionImpl::CheckUsable() const {
 absl::Status CollectionImpl::DroppedError() const {
   return absl::NotFoundError(
       absl::StrCat("collection '", config_.name, "' was dropped"));
+}
+
+void CollectionImpl::AccountMemory() const {
+  const State st = state();
+  size_t bytes = 0;
+  if (st.index) bytes += st.index->MemoryBytes();
+  if (st.flat) bytes += st.flat->MemoryBytes();
+  core_->memory->Set(cid_, bytes);
 }
 
 absl::Status CollectionImpl::DecodeVectorEntry(const rocksdb::Slice& key,
@@ -167,9 +176,18 @@ absl::StatusOr<CollectionInfo> CollectionImpl::Info() const {
         core_->db->GetApproximateSizes(so, core_->cf[f], &range, 1, &size);
     if (s.ok()) total += size;
   }
+  info.disk_bytes = total;
   info.disk_bytes_per_vector =
       info.count ? static_cast<double>(total) / info.count : 0.0;
   info.load_seconds = load_seconds_;
+  size_t held = 0;
+  if (st.index) held += info.memory_index_bytes = st.index->MemoryBytes();
+  if (st.flat) held += st.flat->MemoryBytes();
+  const MemoryBudget::Usage u = core_->memory->usage(cid_);
+  info.memory_bytes = std::max(u.collection, held);
+  info.memory_reserved_bytes = info.memory_bytes - held;
+  info.memory_total_bytes = u.total;
+  info.memory_limit_bytes = u.limit;
   return info;
 }
 

@@ -54,6 +54,7 @@ absl::Status CollectionImpl::Load() {
     state_.trained_count = trained_count;
   }
   count_ = n;
+  AccountMemory();
   load_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();

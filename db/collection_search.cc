@@ -65,6 +65,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::ExactFromStorage(
                    Prefix(cid_ + 1));
   std::vector<float> v(config_.dim);
   size_t seen = 0;
+  uint64_t scored = 0;
   for (; it->Valid(); it->Next()) {
     uint64_t id;
     TQ_RETURN_IF_ERROR(
@@ -74,10 +75,12 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::ExactFromStorage(
     }
     if (o.filter && !o.filter(id)) continue;
     heap.Push(scorer.Goodness(v.data()), id);
+    ++scored;
   }
   if (!it->status().ok()) {
     return FromRocks(it->status(), core_->dir + ": exact search");
   }
+  if (o.stats != nullptr) *o.stats = SearchStats{0, 0, 0, scored};
   return scorer.Finish(&heap);
 }
 
@@ -88,6 +91,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
     // Untrained: exact, from memory while the vectors fit the budget, else
     // from storage (where they always are until the first training).
     if (st.flat->has_vectors()) {
+      if (o.stats != nullptr) *o.stats = SearchStats{0, 0, 0, st.flat->size()};
       return st.flat->Search(query, o.k, o.filter ? &o.filter : nullptr);
     }
     return ExactFromStorage(query, o);
@@ -120,8 +124,17 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> CollectionImpl::SearchBatch(
   const State st = state();
   std::vector<std::vector<Neighbor>> out(nq);
   std::vector<absl::Status> errs(nq);
+  // Each query its own stats (o.stats is one search's), summed at the end.
+  std::vector<SearchStats> stats(o.stats != nullptr ? nq : 0);
   core_->pool->ParallelFor(nq, [&](size_t i) {
-    auto r = SearchOne(st, queries.data() + i * d, o);
+    absl::StatusOr<std::vector<Neighbor>> r;
+    if (o.stats != nullptr) {
+      QueryOptions oi = o;
+      oi.stats = &stats[i];
+      r = SearchOne(st, queries.data() + i * d, oi);
+    } else {
+      r = SearchOne(st, queries.data() + i * d, o);
+    }
     if (r.ok()) {
       out[i] = std::move(*r);
     } else {
@@ -131,6 +144,7 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> CollectionImpl::SearchBatch(
   for (size_t i = 0; i < nq; ++i) {
     TQ_RETURN_IF_ERROR(errs[i]) << "query " << i;
   }
+  if (o.stats != nullptr) *o.stats = SumStats(stats);
   return out;
 }
 

@@ -211,6 +211,8 @@ class CollectionImpl::Training {
   std::vector<uint64_t> ids_;  // the sample (then a chunk of pass 2)
   std::vector<float> x_;       // their vectors
   std::shared_ptr<IvfIndex> index_;
+  // Memory of the sample and of the new index, until the switch.
+  MemoryBudget::Reservation sample_memory_, index_memory_;
 };
 
 absl::Status CollectionImpl::TrainLocked(bool retrain) {
@@ -274,6 +276,11 @@ absl::Status CollectionImpl::Training::Begin(bool retrain, bool* needed) {
 
 absl::Status CollectionImpl::Training::Sample() {
   const uint32_t d = c_->config_.dim, cid = c_->cid_;
+  const size_t rows = std::min<uint64_t>(c_->count_.load(), kTrainSample);
+  TQ_RETURN_IF_ERROR(core_->memory->Reserve(
+      c_->config_.name, cid, rows * (size_t{d} * sizeof(float) + 8),
+      absl::StrCat("training (a sample of ", rows, " vectors)"),
+      &sample_memory_));
   Rng rng(c_->config_.seed ^ (uint64_t{ng_} * 0x9E3779B97F4A7C15ull));
   RangeIterator it(core_->db, core_->vectors(), SnapshotScan(), Prefix(cid),
                    Prefix(cid + 1));
@@ -328,7 +335,14 @@ absl::Status CollectionImpl::Training::TrainIndex() {
                       IvfIndex::Train(io, x_.data(), ids_.size()));
   index_ = std::move(trained);
   if (c_->stop_) return Stopped();
-  return absl::OkStatus();
+  // The new index for every point, beside the index that serves meanwhile.
+  const size_t bytes = index_->MemoryBytes() +
+                       static_cast<size_t>(n_) * index_->MemoryBytesPerVector();
+  return core_->memory->Reserve(
+      config.name, c_->cid_, bytes,
+      absl::StrCat("training (a new index of ", n_, " points, nlist ",
+                   index_->nlist(), ")"),
+      &index_memory_);
 }
 
 absl::Status CollectionImpl::Training::ClearNewGenerations() {
@@ -402,6 +416,7 @@ absl::Status CollectionImpl::Training::EncodeAll() {
   }
   std::vector<uint64_t>().swap(ids_);
   std::vector<float>().swap(x_);
+  sample_memory_.Release();
   return absl::OkStatus();
 }
 
@@ -520,6 +535,8 @@ absl::Status CollectionImpl::Training::Switch() {
     c_->state_.trained_count = rec.trained_count;
   }
   c_->record_ = rec;
+  c_->AccountMemory();
+  index_memory_.Release();
   return absl::OkStatus();
 }
 

@@ -161,6 +161,17 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
   } else {
     st.flat->Contains(ids.data(), m, &exists);
   }
+  // The memory the new points take, reserved before anything is written.
+  MemoryBudget::Reservation reserved;
+  if (const size_t added_points =
+          static_cast<size_t>(std::count(exists.begin(), exists.end(), false));
+      added_points > 0) {
+    const size_t per = st.index ? st.index->MemoryBytesPerVector()
+                                : st.flat->MemoryBytesPerVector();
+    TQ_RETURN_IF_ERROR(core_->memory->Reserve(
+        config_.name, cid_, added_points * per,
+        absl::StrCat("upserting ", added_points, " new points"), &reserved));
+  }
   const bool keep_vectors = config_.store_vectors || !st.index;
   rocksdb::WriteBatch batch(
       m * ((keep_vectors ? d * 4 : 0) + bpv + 3 * dbformat::kCodeKeySize + 32));
@@ -212,6 +223,8 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
     st.flat->Upsert(ids.data(), x.data(), m);
   }
   count_ += added;
+  AccountMemory();
+  reserved.Release();
   if (tracking_) dirty_.insert(ids.begin(), ids.end());
   MaybeStartBackgroundTraining();
   return absl::OkStatus();
@@ -261,6 +274,7 @@ absl::StatusOr<size_t> CollectionImpl::Delete(const std::vector<uint64_t>& in,
     st.flat->Remove(gone.data(), gone.size());
   }
   count_ -= gone.size();
+  AccountMemory();
   if (tracking_) dirty_.insert(gone.begin(), gone.end());
   return gone.size();
 }

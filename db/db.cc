@@ -162,6 +162,9 @@ absl::Status DatabaseImpl::LoadCollections() {
     }
     auto c = std::make_shared<CollectionImpl>(core_, *rec);
     TQ_RETURN_IF_ERROR(c->Load());
+    c->AccountMemory();
+    TQ_RETURN_IF_ERROR(core_->memory->CheckLoaded(rec->config.name, rec->cid))
+        << dir;
     absl::MutexLock l(&mu_);
     collections_[rec->config.name] = std::move(c);
   }
@@ -210,6 +213,7 @@ absl::StatusOr<CollectionInfo> DatabaseImpl::CreateCollection(
     TQ_RETURN_IF_ERROR(FromRocks(core_->db->Write(wo, &batch),
                                  core_->dir + ": create collection"));
     coll = std::make_shared<CollectionImpl>(core_, r);
+    coll->AccountMemory();
     collections_[c.name] = coll;
   }
   return coll->Info();
@@ -224,6 +228,7 @@ absl::Status DatabaseImpl::DropCollection(const std::string& name) {
   rocksdb::WriteBatch batch;
   c->MarkDropped(&batch);
   collections_.erase(name);
+  core_->memory->Remove(c->cid());
   rocksdb::WriteOptions wo;
   wo.sync = true;
   return FromRocks(core_->db->Write(wo, &batch),
@@ -292,6 +297,31 @@ absl::Status DatabaseImpl::CreateSnapshot(const std::string& target_dir,
     }
   }
   return snap->Close();
+}
+
+StorageStats DatabaseImpl::storage_stats() const {
+  StorageStats st;
+  absl::ReaderMutexLock life(&core_->life_mu);
+  if (core_->closed || core_->db == nullptr) return st;
+  rocksdb::DB* db = core_->db;
+  st.wal_syncs = core_->statistics->getTickerCount(rocksdb::WAL_FILE_SYNCED);
+  st.wal_bytes = core_->statistics->getTickerCount(rocksdb::WAL_FILE_BYTES);
+  db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCompactionPending,
+                               &st.compaction_pending);
+  db->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions,
+                     &st.compactions_running);
+  db->GetAggregatedIntProperty(
+      rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
+      &st.pending_compaction_bytes);
+  db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables,
+                               &st.memtable_bytes);
+  db->GetAggregatedIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize,
+                               &st.live_sst_bytes);
+  st.block_cache_usage = core_->block_cache->GetUsage();
+  st.block_cache_capacity = core_->block_cache->GetCapacity();
+  st.memory_total_bytes = core_->memory->usage(0).total;
+  st.memory_limit_bytes = core_->memory->limit();
+  return st;
 }
 
 absl::Status DatabaseImpl::Close() {
@@ -375,6 +405,14 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   dbo.avoid_flush_during_shutdown = false;
   dbo.bytes_per_sync = 1 << 20;
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  // Tickers only (WAL syncs for monitoring): no histograms or timers on
+  // the write path.
+  dbo.statistics = rocksdb::CreateDBStatistics();
+  dbo.statistics->set_stats_level(
+      rocksdb::StatsLevel::kExceptHistogramOrTimers);
+  core->statistics = dbo.statistics;
+  core->block_cache = cache;
+  core->memory = std::make_unique<MemoryBudget>(options.memory_limit_bytes);
 
   std::vector<std::string> names;
   if (fresh) {

@@ -74,6 +74,11 @@ struct DatabaseOptions {
   // outrunning the first training) searches before the first training scan
   // the stored vectors instead, and memory stays bounded.
   size_t max_untrained_memory_bytes = size_t{256} << 20;
+  // Memory the collections may hold (indexes, in-memory raw vectors,
+  // trainings; db/memory_budget.h); 0 = no limit. A write, a training or an
+  // open that would pass it fails with ResourceExhausted naming the
+  // collection and the numbers.
+  size_t memory_limit_bytes = 0;
   // Threads for training, bulk encoding and SearchBatch (0 = all cores).
   uint32_t threads = 0;
   // Info().retrain_recommended when list imbalance exceeds this, or when the
@@ -129,6 +134,8 @@ struct Record {
 //  - exact: over the stored vectors (always the case while untrained).
 //  - rescore: reranks k * oversampling index candidates by exact score on
 //    the stored vectors.
+//  - stats: filled by every search (exact ones count exact_scored); for
+//    SearchBatch, the sum over its queries.
 //  - filter, cancelled: also apply to exact searches; cancelled is polled
 //    between IVF lists and every few thousand stored vectors, and the search
 //    then stops with Cancelled.
@@ -159,6 +166,31 @@ struct CollectionInfo {
   size_t code_bytes = 0;             // per vector in the index, 0 if untrained
   double disk_bytes_per_vector = 0;  // approximate, all families
   double load_seconds = 0;           // rebuilding the in-memory state at open
+  uint64_t disk_bytes = 0;           // approximate, all families
+  // Memory (db/memory_budget.h): what the collection holds (index, or raw
+  // vectors in memory while untrained, plus what running writes and a
+  // training reserved), of it the active index, every collection's total
+  // and DatabaseOptions::memory_limit_bytes (0 = none).
+  size_t memory_bytes = 0;
+  size_t memory_index_bytes = 0;
+  size_t memory_reserved_bytes = 0;
+  size_t memory_total_bytes = 0;
+  size_t memory_limit_bytes = 0;
+};
+
+// RocksDB's state, for monitoring (Database::storage_stats).
+struct StorageStats {
+  uint64_t wal_syncs = 0;           // WAL fsyncs since open
+  uint64_t wal_bytes = 0;           // bytes written to the WAL since open
+  uint64_t compaction_pending = 0;  // 1 if a compaction is pending
+  uint64_t compactions_running = 0;
+  uint64_t pending_compaction_bytes = 0;  // estimated
+  uint64_t block_cache_usage = 0;
+  uint64_t block_cache_capacity = 0;
+  uint64_t memtable_bytes = 0;      // all column families
+  uint64_t live_sst_bytes = 0;      // all column families
+  uint64_t memory_total_bytes = 0;  // the collections' (db/memory_budget.h)
+  uint64_t memory_limit_bytes = 0;
 };
 
 class Collection {
@@ -232,6 +264,10 @@ class Database {
   virtual absl::Status Close() = 0;
 
   virtual const std::string& dir() const = 0;
+
+  // Counters and gauges of the storage engine and the memory budget.
+  // Cheap (no I/O); zeros once closed.
+  virtual StorageStats storage_stats() const = 0;
 };
 
 }  // namespace tqdb

@@ -24,10 +24,13 @@
 #include "db/db.h"
 #include "db/flat_store.h"
 #include "db/format.h"
+#include "db/memory_budget.h"
 #include "index/ivf_index.h"
 #include "index/thread_pool.h"
 #include "quant/status_macros.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/statistics.h"
 #include "rocksdb/write_batch.h"
 
 namespace tqdb {
@@ -57,6 +60,11 @@ struct DbCore {
   bool closed ABSL_GUARDED_BY(life_mu) = false;
   std::atomic<bool> closing{false};
   std::unique_ptr<ThreadPool> pool ABSL_GUARDED_BY(life_mu);  // SearchBatch
+  // The collections' memory against DatabaseOptions::memory_limit_bytes.
+  std::unique_ptr<MemoryBudget> memory;
+  // RocksDB's tickers (WAL syncs), and its block cache; fixed while open.
+  std::shared_ptr<rocksdb::Statistics> statistics;
+  std::shared_ptr<rocksdb::Cache> block_cache;
 
   rocksdb::ColumnFamilyHandle* meta() const { return cf[0]; }
   rocksdb::ColumnFamilyHandle* vectors() const { return cf[1]; }
@@ -103,6 +111,9 @@ class CollectionImpl : public Collection,
   void MarkDropped(rocksdb::WriteBatch* batch);
   uint32_t cid() const { return cid_; }
   const std::string& name() const { return config_.name; }
+  // Records what the in-memory state holds now in the database's budget
+  // (after a change of it).
+  void AccountMemory() const;
 
  private:
   class RocksVectorStore;  // collection_search.cc
@@ -215,6 +226,7 @@ class DatabaseImpl : public Database {
                               const std::string& collection) override;
   absl::Status Close() override;
   const std::string& dir() const override { return core_->dir; }
+  StorageStats storage_stats() const override;
 
  private:
   // The open collection called `name`, else NotFound.

@@ -70,6 +70,25 @@ size_t FlatStore::size() const {
   return ids_.size();
 }
 
+namespace {
+// absl::flat_hash_map<uint64_t, uint32_t>: a slot and a control byte a
+// bucket.
+constexpr size_t kSlotBytes = sizeof(std::pair<uint64_t, uint32_t>) + 1;
+}  // namespace
+
+size_t FlatStore::MemoryBytes() const {
+  absl::ReaderMutexLock l(&mu_);
+  return data_.capacity() * sizeof(float) + ids_.capacity() * sizeof(uint64_t) +
+         slot_.capacity() * kSlotBytes;
+}
+
+size_t FlatStore::MemoryBytesPerVector() const {
+  absl::ReaderMutexLock l(&mu_);
+  // The map at its maximum load factor of 7/8.
+  return (overflowed_ ? 0 : size_t{dim_} * sizeof(float)) + sizeof(uint64_t) +
+         kSlotBytes * 8 / 7;
+}
+
 std::vector<Neighbor> FlatStore::Search(
     const float* query, uint32_t k,
     const std::function<bool(uint64_t)>* filter) const {

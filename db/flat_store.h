@@ -28,6 +28,9 @@ class FlatStore {
   void Remove(const uint64_t* ids, size_t n);
   void Contains(const uint64_t* ids, size_t n, std::vector<bool>* out) const;
   size_t size() const;
+  // Bytes held (vectors, ids, the id map), and what one more point adds.
+  size_t MemoryBytes() const;
+  size_t MemoryBytesPerVector() const;
   // Exact top k (empty once the vectors are gone: see has_vectors()).
   std::vector<Neighbor> Search(
       const float* query, uint32_t k,

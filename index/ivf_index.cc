@@ -320,7 +320,23 @@ ListStats IvfIndex::stats() const {
     st.max_size = std::max(st.max_size, sizes[i]);
   }
   st.imbalance = ImbalanceFactor(sizes);
+  st.sizes = std::move(sizes);
   return st;
+}
+
+size_t IvfIndex::MemoryBytes() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  size_t bytes = centroids_.capacity() * sizeof(float);
+  for (const InvertedList& l : lists_) bytes += l.MemoryBytes();
+  // absl::flat_hash_map: one slot and one control byte per bucket.
+  bytes += where_.capacity() * (sizeof(std::pair<uint64_t, Location>) + 1);
+  return bytes;
+}
+
+size_t IvfIndex::MemoryBytesPerVector() const {
+  // The map's buckets at its maximum load factor of 7/8.
+  const size_t map_entry = (sizeof(std::pair<uint64_t, Location>) + 1) * 8 / 7;
+  return codec_->code_bytes() + sizeof(uint64_t) + 1 + map_entry;
 }
 
 namespace {
@@ -378,14 +394,17 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
   TopK heap(k_scan);
   ListScanner scanner(*codec_, l2, options_.residual, centroids_.data(), d);
   scanner.SetQuery(q.data());
+  SearchStats stats;
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
     for (const auto& [score, l] : order) {
       if (p.cancelled && p.cancelled()) return CancelledSearch();
       scanner.SetList(l);
       scanner.Scan(lists_[l], &heap, p.filter ? &p.filter : nullptr);
+      stats.codes_scanned += lists_[l].size();
     }
   }
+  stats.lists_probed = static_cast<uint32_t>(order.size());
   std::vector<std::pair<float, uint64_t>> cand = heap.TakeSorted();
   std::vector<Neighbor> out;
   if (p.rescore) {
@@ -394,6 +413,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
     for (const auto& [g, id] : cand) {
       if (!store->GetVector(id, v.data())) continue;  // deleted meanwhile
       best.Push(ExactGoodness(q.data(), v.data()), id);
+      ++stats.rescored;
     }
     cand = best.TakeSorted();
   } else if (cand.size() > p.k) {
@@ -401,6 +421,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
   }
   out.reserve(cand.size());
   for (const auto& [g, id] : cand) out.push_back({id, l2 ? -g : g});
+  if (p.stats != nullptr) *p.stats = stats;
   return out;
 }
 
@@ -430,6 +451,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchExact(
   TopK best(p.k);
   std::vector<float> v(d);
   size_t seen = 0;
+  uint64_t scored = 0;
   for (uint64_t id : ids) {
     if (p.cancelled && (++seen & 4095) == 0 && p.cancelled()) {
       return CancelledSearch();
@@ -437,7 +459,9 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchExact(
     if (p.filter && !p.filter(id)) continue;
     if (!store.GetVector(id, v.data())) continue;
     best.Push(ExactGoodness(q.data(), v.data()), id);
+    ++scored;
   }
+  if (p.stats != nullptr) *p.stats = SearchStats{0, 0, 0, scored};
   std::vector<Neighbor> out;
   for (const auto& [g, id] : best.TakeSorted())
     out.push_back({id, l2 ? -g : g});
@@ -449,7 +473,20 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> IvfIndex::SearchBatch(
     ThreadPool* pool) const {
   std::vector<std::vector<Neighbor>> out(nq);
   std::vector<absl::Status> st(nq);
+  // Each query its own stats, summed at the end.
+  std::vector<SearchStats> stats(p.stats != nullptr ? nq : 0);
   auto one = [&](size_t i) {
+    if (p.stats != nullptr) {
+      SearchParams pi = p;
+      pi.stats = &stats[i];
+      auto r = Search(queries + i * options_.dim, pi);
+      if (r.ok()) {
+        out[i] = std::move(*r);
+      } else {
+        st[i] = r.status();
+      }
+      return;
+    }
     auto r = Search(queries + i * options_.dim, p);
     if (r.ok()) {
       out[i] = std::move(*r);
@@ -465,6 +502,7 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> IvfIndex::SearchBatch(
   for (size_t i = 0; i < nq; ++i) {
     TQ_RETURN_IF_ERROR(st[i]) << "query " << i;
   }
+  if (p.stats != nullptr) *p.stats = SumStats(stats);
   return out;
 }
 

@@ -111,6 +111,12 @@ class IvfIndex {
   bool Contains(uint64_t id) const;
   size_t size() const;
   ListStats stats() const;
+  // Bytes held in memory: the lists (codes, factors, ids, flags), the id
+  // map and the centroids.
+  size_t MemoryBytes() const;
+  // Memory one more vector adds (MemoryBytes() grows by about this much a
+  // vector, amortized): its code, id, flag and id-map entry.
+  size_t MemoryBytesPerVector() const;
 
   // Checks the query (finite coordinates) and p (k >= 1, nprobe <= nlist,
   // oversampling >= 1 and a store when exact or rescoring), then searches.

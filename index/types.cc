@@ -25,4 +25,15 @@ absl::StatusOr<Metric> ParseMetric(absl::string_view name) {
       absl::StrCat("unknown metric '", name, "' (expected cosine, ip or l2)"));
 }
 
+SearchStats SumStats(const std::vector<SearchStats>& all) {
+  SearchStats sum;
+  for (const SearchStats& s : all) {
+    sum.lists_probed += s.lists_probed;
+    sum.codes_scanned += s.codes_scanned;
+    sum.rescored += s.rescored;
+    sum.exact_scored += s.exact_scored;
+  }
+  return sum;
+}
+
 }  // namespace tqdb

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -32,8 +33,19 @@ struct ListStats {
   uint64_t live = 0;        // vectors searchable
   uint64_t tombstones = 0;  // deleted, not yet compacted
   uint32_t min_size = 0, max_size = 0;
-  double imbalance = 0;  // FAISS imbalance factor of live list sizes
+  double imbalance = 0;         // FAISS imbalance factor of live list sizes
+  std::vector<uint32_t> sizes;  // live vectors of each list, by list id
 };
+
+// What one search did (SearchParams::stats), for monitoring.
+struct SearchStats {
+  uint32_t lists_probed = 0;   // IVF lists scanned
+  uint64_t codes_scanned = 0;  // list slots the scan kernel ran over
+  uint64_t rescored = 0;       // candidates rescored on the raw vectors
+  uint64_t exact_scored = 0;   // vectors scored exactly (exact search)
+};
+// The field-wise sum (a batch's stats).
+SearchStats SumStats(const std::vector<SearchStats>& all);
 
 // Caller-provided raw vectors, for exact search and rescoring.
 // Implementations must be thread-safe for concurrent GetVector calls.
@@ -64,6 +76,9 @@ struct SearchParams {
   // Optional filter applied inside the scan: only ids for which it returns
   // true are returned. Must be thread-safe.
   std::function<bool(uint64_t)> filter;
+  // Optional out: what the search did (overwritten). Not owned; one per
+  // concurrent search.
+  SearchStats* stats = nullptr;
   // Optional: polled between lists (and every few thousand vectors of an
   // exact search); when it returns true the search stops with Cancelled
   // (deadline passed, client gone). Must be thread-safe.

@@ -21,6 +21,11 @@ class ApiKeyAuth {
   // constant time in the key's length. Thread-safe.
   absl::Status Check(const grpc::ServerContextBase& ctx) const;
 
+  // The same key over HTTP (REST's /metrics): the header
+  // `Authorization: Bearer <key>` or `api-key: <key>` (null: absent).
+  absl::Status CheckHttp(const char* authorization,
+                         const char* api_key_header) const;
+
  private:
   std::string expected_;  // "Bearer <key>", or empty
 };

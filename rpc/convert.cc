@@ -1,6 +1,8 @@
 #include "rpc/convert.h"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -148,6 +150,30 @@ void ToProto(const CollectionInfo& in, pb::CollectionInfo* out) {
   ls->set_min_size(in.lists.min_size);
   ls->set_max_size(in.lists.max_size);
   ls->set_imbalance(in.lists.imbalance);
+  if (!in.lists.sizes.empty()) {
+    // 16 buckets of equal width up to the largest list.
+    constexpr uint64_t kBuckets = 16;
+    const uint64_t max = in.lists.max_size;
+    const uint64_t width =
+        std::max<uint64_t>(1, (max + kBuckets - 1) / kBuckets);
+    const uint64_t n = std::max<uint64_t>(1, (max + width - 1) / width);
+    std::vector<uint64_t> counts(n + 1, 0);  // bucket 0: empty lists
+    for (uint32_t s : in.lists.sizes) {
+      counts[s == 0 ? 0 : (s - 1) / width + 1]++;
+    }
+    for (uint64_t b = 0; b <= n; ++b) {
+      pb::SizeBucket* sb = ls->add_size_histogram();
+      sb->set_le(b * width);
+      sb->set_lists(counts[b]);
+    }
+  }
+  pb::MemoryUsage* mem = out->mutable_memory();
+  mem->set_bytes(in.memory_bytes);
+  mem->set_index_bytes(in.memory_index_bytes);
+  mem->set_reserved_bytes(in.memory_reserved_bytes);
+  mem->set_total_bytes(in.memory_total_bytes);
+  mem->set_limit_bytes(in.memory_limit_bytes);
+  out->set_disk_bytes(in.disk_bytes);
   out->set_bytes_per_vector(static_cast<uint32_t>(in.code_bytes));
   out->set_disk_bytes_per_vector(in.disk_bytes_per_vector);
   out->set_retrain_recommended(in.retrain_recommended);
@@ -184,6 +210,12 @@ CollectionInfo FromProto(const pb::CollectionInfo& in) {
   i.imbalance = in.lists().imbalance();
   i.code_bytes = in.bytes_per_vector();
   i.disk_bytes_per_vector = in.disk_bytes_per_vector();
+  i.disk_bytes = in.disk_bytes();
+  i.memory_bytes = in.memory().bytes();
+  i.memory_index_bytes = in.memory().index_bytes();
+  i.memory_reserved_bytes = in.memory().reserved_bytes();
+  i.memory_total_bytes = in.memory().total_bytes();
+  i.memory_limit_bytes = in.memory().limit_bytes();
   i.retrain_recommended = in.retrain_recommended();
   i.retrain_reason = in.retrain_reason();
   i.last_training_error = in.last_training_error();

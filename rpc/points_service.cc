@@ -67,10 +67,13 @@ std::function<bool()> CancelCheck(grpc::ServerContextBase* ctx) {
   };
 }
 
-// The options of one search request, polling the call for cancellation.
-QueryOptions Options(const pb::SearchRequest& q, grpc::ServerContextBase* ctx) {
+// The options of one search request, polling the call for cancellation;
+// with metrics, what the search did goes to *stats.
+QueryOptions Options(const pb::SearchRequest& q, grpc::ServerContextBase* ctx,
+                     SearchStats* stats) {
   QueryOptions o = FromProto(q);
   o.cancelled = CancelCheck(ctx);
+  o.stats = stats;
   return o;
 }
 
@@ -137,6 +140,9 @@ grpc::Status PointsService::Upsert(grpc::ServerContext* ctx,
     TQ_RETURN_IF_ERROR(ValidateUpsert(*req));
     const std::vector<Point> points = FromProto(req->points());
     TQ_RETURN_IF_ERROR(c->Upsert(points, req->wait()));
+    if (Metrics* m = context_->metrics()) {
+      m->RecordIngest(points.size(), req->ByteSizeLong());
+    }
     resp->set_upserted(points.size());
     resp->set_batches(1);
     resp->set_time_ms(MsSince(t0));
@@ -175,6 +181,9 @@ grpc::Status PointsService::UpsertStream(
       const std::vector<Point> points = FromProto(req.points());
       if (absl::Status s = c->Upsert(points, req.wait()); !s.ok()) {
         return fail(s);
+      }
+      if (Metrics* m = context_->metrics()) {
+        m->RecordIngest(points.size(), req.ByteSizeLong());
       }
       ++batches;
       points_done += points.size();
@@ -245,8 +254,12 @@ grpc::Status PointsService::DoSearch(grpc::ServerContextBase* ctx,
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
     TQ_RETURN_IF_ERROR(ValidateSearch(*req, context_->options()));
-    TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
-                        c->Search(req->vector(), Options(*req, ctx)));
+    Metrics* m = context_->metrics();
+    SearchStats stats;
+    TQ_ASSIGN_OR_RETURN(
+        std::vector<Neighbor> hits,
+        c->Search(req->vector(), Options(*req, ctx, m ? &stats : nullptr)));
+    if (m) m->RecordSearch(1, stats);
     TQ_RETURN_IF_ERROR(Fill(*req, *c, hits, resp));
     resp->set_time_ms(MsSince(t0));
     return absl::OkStatus();
@@ -262,6 +275,8 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
     TQ_RETURN_IF_ERROR(ValidateSearchBatch(*req, context_->options()));
     const int n = req->searches_size();
     const uint32_t d = c->config().dim;
+    Metrics* m = context_->metrics();
+    std::vector<SearchStats> stats(m ? n : 0);
     std::vector<std::vector<Neighbor>> hits;
     if (Uniform(*req, d)) {
       // One call: the database spreads the queries over its threads.
@@ -270,17 +285,20 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
         std::copy(req->searches(i).vector().begin(),
                   req->searches(i).vector().end(), all.begin() + size_t{d} * i);
       }
-      TQ_ASSIGN_OR_RETURN(hits,
-                          c->SearchBatch(all, Options(req->searches(0), ctx)));
+      TQ_ASSIGN_OR_RETURN(
+          hits, c->SearchBatch(all, Options(req->searches(0), ctx,
+                                            m ? stats.data() : nullptr)));
     } else {
       hits.resize(n);
       for (int i = 0; i < n; ++i) {
         const pb::SearchRequest& q = req->searches(i);
-        auto r = c->Search(q.vector(), Options(q, ctx));
+        auto r =
+            c->Search(q.vector(), Options(q, ctx, m ? &stats[i] : nullptr));
         TQ_RETURN_IF_ERROR(r.status()) << "search " << i;
         hits[i] = *std::move(r);
       }
     }
+    if (m) m->RecordSearch(n, SumStats(stats));
     resp->mutable_results()->Reserve(n);
     for (int i = 0; i < n; ++i) {
       TQ_RETURN_IF_ERROR(

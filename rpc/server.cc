@@ -12,12 +12,18 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "quant/status_macros.h"
 #include "rpc/collections_service.h"
+#include "rpc/http_gateway.h"
+#include "rpc/metrics.h"
+#include "rpc/metrics_endpoint.h"
+#include "rpc/metrics_interceptor.h"
 #include "rpc/points_service.h"
 #include "rpc/service_context.h"
 #include "rpc/snapshots_service.h"
@@ -44,7 +50,10 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
 class ServerImpl final : public Server {
  public:
   ServerImpl(Database* db, const ServerOptions& options)
-      : context_(db, options),
+      : metrics_(options.metrics_listen.empty()
+                     ? nullptr
+                     : std::make_unique<Metrics>(db)),
+        context_(db, options, metrics_.get()),
         collections_(&context_),
         points_(&context_),
         snapshots_(&context_, options.snapshot_dir.empty()
@@ -65,6 +74,14 @@ class ServerImpl final : public Server {
     b.RegisterService(&collections_);
     b.RegisterService(&points_);
     b.RegisterService(&snapshots_);
+    if (metrics_) {
+      std::vector<std::unique_ptr<
+          grpc::experimental::ServerInterceptorFactoryInterface>>
+          interceptors;
+      interceptors.push_back(
+          std::make_unique<MetricsInterceptorFactory>(metrics_.get()));
+      b.experimental().SetInterceptorCreators(std::move(interceptors));
+    }
     server_ = b.BuildAndStart();
     if (!server_ || port_ == 0) {
       server_.reset();
@@ -82,7 +99,38 @@ class ServerImpl final : public Server {
     const std::string& l = o.listen;
     const size_t colon = l.rfind(':');
     address_ = absl::StrCat(l.substr(0, colon), ":", port_);
+    return StartHttp();
+  }
+
+  // The REST gateway and the metrics endpoint, after the gRPC server (the
+  // gateway calls it in process).
+  absl::Status StartHttp() {
+    const ServerOptions& o = context_.options();
+    if (metrics_) {
+      TQ_ASSIGN_OR_RETURN(metrics_endpoint_,
+                          MetricsEndpoint::Start(
+                              o.metrics_listen, o.metrics_open ? "" : o.api_key,
+                              metrics_.get()));
+    }
+    if (!o.http_listen.empty()) {
+      HttpGatewayOptions ho;
+      ho.listen = o.http_listen;
+      ho.max_body_bytes = o.max_receive_bytes;
+      ho.tls_cert_pem = o.tls_cert_pem;
+      ho.tls_key_pem = o.tls_key_pem;
+      ho.bench_svg = o.bench_svg;
+      grpc::ChannelArguments args;
+      args.SetMaxReceiveMessageSize(-1);
+      args.SetMaxSendMessageSize(-1);
+      TQ_ASSIGN_OR_RETURN(
+          http_, HttpGateway::Start(server_->InProcessChannel(args), ho));
+    }
     return absl::OkStatus();
+  }
+
+  int http_port() const override { return http_ ? http_->port() : 0; }
+  int metrics_port() const override {
+    return metrics_endpoint_ ? metrics_endpoint_->port() : 0;
   }
 
   int port() const override { return port_; }
@@ -91,6 +139,8 @@ class ServerImpl final : public Server {
   void Shutdown(absl::Duration grace) override {
     absl::MutexLock l(&shutdown_mu_);
     if (!server_ || shut_down_) return;
+    // No new REST calls; those in flight finish with the gRPC calls.
+    if (http_) http_->Stop();
     if (grpc::HealthCheckServiceInterface* h =
             server_->GetHealthCheckService()) {
       h->SetServingStatus(false);
@@ -104,6 +154,8 @@ class ServerImpl final : public Server {
   }
 
  private:
+  // Declared first: the services and the server use them until destroyed.
+  std::unique_ptr<Metrics> metrics_;
   ServiceContext context_;
   CollectionsService collections_;
   PointsService points_;
@@ -114,6 +166,8 @@ class ServerImpl final : public Server {
   std::string address_;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+  std::unique_ptr<HttpGateway> http_;
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
 };
 
 }  // namespace

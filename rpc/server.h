@@ -26,6 +26,11 @@
 // UNAUTHENTICATED. Health checks and reflection (which describes the schema,
 // no data) stay open so that load balancers and tools work.
 //
+// REST, dashboard and metrics (optional, ServerOptions): an HTTP gateway
+// that calls these services in process (rpc/http_gateway.h, routes in
+// rpc/http_routes.h) and a Prometheus endpoint (rpc/metrics.h) fed by a
+// server interceptor that sees every call (rpc/metrics_interceptor.h).
+//
 // Deadlines and cancellation: long scans poll ServerContext::IsCancelled()
 // and stop with DEADLINE_EXCEEDED (deadline passed) or CANCELLED.
 //
@@ -65,6 +70,15 @@ struct ServerOptions {
   uint32_t max_batch_searches = 10000;
   // Where Snapshots.Create writes; "" = <database dir>/snapshots.
   std::string snapshot_dir;
+  // REST API and dashboard (rpc/http_gateway.h) on this host:port, with
+  // the same API key and TLS; "" = off.
+  std::string http_listen;
+  // The SVG of the last benchmark, shown by the dashboard ("" = none).
+  std::string bench_svg;
+  // Prometheus metrics (rpc/metrics.h) at http://<metrics_listen>/metrics;
+  // "" = off. With an api_key, scrapes need it too unless metrics_open.
+  std::string metrics_listen;
+  bool metrics_open = false;
 };
 
 class Server {
@@ -81,6 +95,9 @@ class Server {
   // The bound port and "host:port" actually listened on.
   virtual int port() const = 0;
   virtual std::string address() const = 0;
+  // The REST and metrics ports (0 when off).
+  virtual int http_port() const = 0;
+  virtual int metrics_port() const = 0;
 
   // Stops accepting calls, lets calls in flight finish for up to `grace`,
   // then cancels the rest. Idempotent. The caller then closes the database.

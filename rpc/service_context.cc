@@ -12,8 +12,12 @@
 
 namespace tqdb {
 
-ServiceContext::ServiceContext(Database* db, ServerOptions options)
-    : db_(db), options_(std::move(options)), auth_(options_.api_key) {}
+ServiceContext::ServiceContext(Database* db, ServerOptions options,
+                               Metrics* metrics)
+    : db_(db),
+      options_(std::move(options)),
+      auth_(options_.api_key),
+      metrics_(metrics) {}
 
 grpc::Status ServiceContext::Call(
     grpc::ServerContextBase* ctx,

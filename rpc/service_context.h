@@ -15,16 +15,20 @@
 #include "absl/status/statusor.h"
 #include "db/db.h"
 #include "rpc/auth.h"
+#include "rpc/metrics.h"
 #include "rpc/server.h"
 
 namespace tqdb {
 
 class ServiceContext {
  public:
-  ServiceContext(Database* db, ServerOptions options);
+  // `metrics` (optional, not owned) counts search and ingest work.
+  ServiceContext(Database* db, ServerOptions options,
+                 Metrics* metrics = nullptr);
 
   Database* db() const { return db_; }
   const ServerOptions& options() const { return options_; }
+  Metrics* metrics() const { return metrics_; }
 
   // Runs `body` after authentication and returns its status as the call's:
   // Cancelled becomes DEADLINE_EXCEEDED or CANCELLED by what the call saw,
@@ -40,6 +44,7 @@ class ServiceContext {
   Database* const db_;
   const ServerOptions options_;
   const ApiKeyAuth auth_;
+  Metrics* const metrics_;
 };
 
 }  // namespace tqdb

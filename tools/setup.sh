@@ -28,6 +28,13 @@ PACKAGES=(
   libhdf5-dev nlohmann-json3-dev
   # the readers' libFuzzer fuzzers (tools/fuzz.sh)
   clang
+  # tqdb serve's metrics and REST API (prometheus-cpp, cpp-httplib), and
+  # their end-to-end tests: a real Prometheus and promtool, headless
+  # Chromium with chromedriver for the dashboard, curl for the README's
+  # examples, pip (offline install of the Python client)
+  prometheus-cpp-dev libcpp-httplib-dev
+  prometheus chromium chromium-driver curl python3-pip python3-setuptools
+  python3-wheel
 )
 
 missing=()

@@ -30,15 +30,39 @@ TEST(ConvertTest, CollectionInfoRoundTrip) {
   in.generation = 2;
   in.nlist = 12;
   in.trained_count = 900;
-  in.lists = ListStats{12, 990, 10, 60, 110, 1.25};
+  in.lists = ListStats{12,
+                       990,
+                       10,
+                       0,
+                       110,
+                       1.25,
+                       {0, 60, 61, 110, 100, 90, 80, 70, 65, 75, 85, 94}};
   in.imbalance = 1.25;
   in.code_bytes = 40;
   in.disk_bytes_per_vector = 123.5;
   in.retrain_recommended = true;
   in.retrain_reason = "grew";
   in.last_training_error = "none";
+  in.disk_bytes = 123500;
+  in.memory_bytes = 300000;
+  in.memory_index_bytes = 290000;
+  in.memory_reserved_bytes = 10000;
+  in.memory_total_bytes = 500000;
+  in.memory_limit_bytes = 1 << 20;
   pb::CollectionInfo p;
   ToProto(in, &p);
+  // 110 / 16 -> buckets of 7: (0], (0, 7], ..., (105, 112]; every list
+  // counted once.
+  ASSERT_EQ(p.lists().size_histogram_size(), 17);
+  EXPECT_EQ(p.lists().size_histogram(0).le(), 0u);
+  EXPECT_EQ(p.lists().size_histogram(0).lists(), 1u);
+  EXPECT_EQ(p.lists().size_histogram(16).le(), 112u);
+  EXPECT_EQ(p.lists().size_histogram(16).lists(), 1u);  // 110
+  EXPECT_EQ(p.lists().size_histogram(9).le(), 63u);
+  EXPECT_EQ(p.lists().size_histogram(9).lists(), 2u);  // 60, 61
+  uint64_t lists = 0;
+  for (const auto& b : p.lists().size_histogram()) lists += b.lists();
+  EXPECT_EQ(lists, 12u);
   const CollectionInfo out = FromProto(p);
   EXPECT_EQ(out.config.name, "docs");
   EXPECT_EQ(out.config.dim, 96u);
@@ -57,7 +81,7 @@ TEST(ConvertTest, CollectionInfoRoundTrip) {
   EXPECT_EQ(out.trained_count, 900u);
   EXPECT_EQ(out.lists.live, 990u);
   EXPECT_EQ(out.lists.tombstones, 10u);
-  EXPECT_EQ(out.lists.min_size, 60u);
+  EXPECT_EQ(out.lists.min_size, 0u);
   EXPECT_EQ(out.lists.max_size, 110u);
   EXPECT_EQ(out.imbalance, 1.25);
   EXPECT_EQ(out.code_bytes, 40u);
@@ -65,6 +89,12 @@ TEST(ConvertTest, CollectionInfoRoundTrip) {
   EXPECT_TRUE(out.retrain_recommended);
   EXPECT_EQ(out.retrain_reason, "grew");
   EXPECT_EQ(out.last_training_error, "none");
+  EXPECT_EQ(out.disk_bytes, 123500u);
+  EXPECT_EQ(out.memory_bytes, 300000u);
+  EXPECT_EQ(out.memory_index_bytes, 290000u);
+  EXPECT_EQ(out.memory_reserved_bytes, 10000u);
+  EXPECT_EQ(out.memory_total_bytes, 500000u);
+  EXPECT_EQ(out.memory_limit_bytes, size_t{1} << 20);
 }
 
 TEST(ConvertTest, CollectionConfigRoundTripAndDefaults) {

@@ -59,7 +59,13 @@ nlohmann::json InfoJson(const CollectionInfo& i) {
           {"tombstones", i.lists.tombstones},
           {"retrain_recommended", i.retrain_recommended},
           {"retrain_reason", i.retrain_reason},
-          {"last_training_error", i.last_training_error}};
+          {"last_training_error", i.last_training_error},
+          {"disk_bytes", i.disk_bytes},
+          {"memory_bytes", i.memory_bytes},
+          {"memory_index_bytes", i.memory_index_bytes},
+          {"memory_reserved_bytes", i.memory_reserved_bytes},
+          {"memory_total_bytes", i.memory_total_bytes},
+          {"memory_limit_bytes", i.memory_limit_bytes}};
 }
 
 void PrintList(const std::vector<CollectionInfo>& list, bool json,

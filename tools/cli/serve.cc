@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "db/db.h"
@@ -46,7 +47,49 @@ constexpr char kUsage[] =
     "  --threads N            search/training threads (default: all cores)\n"
     "  --snapshot-dir D       where snapshots go (default DIR/snapshots)\n"
     "  --grace S              seconds calls in flight get at shutdown "
-    "(default 30)\n";
+    "(default 30)\n"
+    "  --memory-limit BYTES   memory the collections may hold (indexes,\n"
+    "                         in-memory vectors, trainings; K/M/G suffixes);\n"
+    "                         a write or training past it fails with\n"
+    "                         RESOURCE_EXHAUSTED (default: no limit)\n"
+    "  --http HOST:PORT       REST API (same key and TLS) and the dashboard\n"
+    "                         at /dashboard/ (default: off; a bare PORT\n"
+    "                         means 127.0.0.1:PORT)\n"
+    "  --bench-svg F          chart the dashboard shows (tqdb bench --svg F)\n"
+    "  --metrics HOST:PORT    Prometheus metrics at /metrics (default: off;\n"
+    "                         a bare PORT means 127.0.0.1:PORT)\n"
+    "  --metrics-open         /metrics without the API key\n";
+
+// BYTES, or a number with K, M, G or T (powers of 1024).
+absl::StatusOr<size_t> ParseBytes(const std::string& text) {
+  std::string digits = text;
+  uint64_t unit = 1;
+  if (!digits.empty()) {
+    switch (digits.back() | 0x20) {
+      case 'k':
+        unit = uint64_t{1} << 10;
+        break;
+      case 'm':
+        unit = uint64_t{1} << 20;
+        break;
+      case 'g':
+        unit = uint64_t{1} << 30;
+        break;
+      case 't':
+        unit = uint64_t{1} << 40;
+        break;
+    }
+    if (unit > 1) digits.pop_back();
+  }
+  uint64_t n = 0;
+  if (!absl::SimpleAtoi(digits, &n) || n == 0 ||
+      n > (uint64_t{1} << 50) / unit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--memory-limit: '", text,
+        "' is not a positive number of bytes (e.g. 2000000000 or 2G)"));
+  }
+  return static_cast<size_t>(n * unit);
+}
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -59,11 +102,11 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 }  // namespace
 
 const FlagSpec& ServeFlags() {
-  static const FlagSpec* spec =
-      new FlagSpec{{"data", "listen", "port-file", "api-key-file", "tls-cert",
-                    "tls-key", "max-receive-mb", "max-batch", "max-limit",
-                    "threads", "snapshot-dir", "grace"},
-                   {}};
+  static const FlagSpec* spec = new FlagSpec{
+      {"data", "listen", "port-file", "api-key-file", "tls-cert", "tls-key",
+       "max-receive-mb", "max-batch", "max-limit", "threads", "snapshot-dir",
+       "grace", "memory-limit", "http", "bench-svg", "metrics", "metrics-open"},
+      {"metrics-open"}};
   return *spec;
 }
 
@@ -91,6 +134,20 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
     if (!s.ok()) return UsageError(kCommand, s, err);
   }
   so.max_receive_bytes = size_t(*max_mb) << 20;
+  if (flags->Has("memory-limit")) {
+    auto limit = ParseBytes(flags->GetString("memory-limit"));
+    if (!limit.ok()) return UsageError(kCommand, limit.status(), err);
+    dbo.memory_limit_bytes = *limit;
+  }
+  // A bare port is on loopback: exposing them is an explicit choice.
+  auto loopback = [](const std::string& a) {
+    int port;
+    return absl::SimpleAtoi(a, &port) ? "127.0.0.1:" + a : a;
+  };
+  so.http_listen = loopback(flags->GetString("http"));
+  so.bench_svg = flags->GetString("bench-svg");
+  so.metrics_listen = loopback(flags->GetString("metrics"));
+  so.metrics_open = flags->Has("metrics-open");
   so.max_limit = static_cast<uint32_t>(*max_limit);
   dbo.max_batch = static_cast<size_t>(*max_batch);
   dbo.threads = static_cast<uint32_t>(*threads);
@@ -130,6 +187,22 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   out << "tqdb serving " << (*db)->dir() << " on " << (*server)->address()
       << (so.api_key.empty() ? "" : " (API key required)")
       << (so.tls_cert_pem.empty() ? "" : " (TLS)") << std::endl;
+  if ((*server)->http_port() != 0) {
+    const std::string h = so.http_listen.substr(0, so.http_listen.rfind(':'));
+    const char* scheme = so.tls_cert_pem.empty() ? "http" : "https";
+    out << "tqdb REST on " << scheme << "://" << h << ":"
+        << (*server)->http_port() << "/collections, dashboard on " << scheme
+        << "://" << h << ":" << (*server)->http_port() << "/dashboard/"
+        << std::endl;
+  }
+  if ((*server)->metrics_port() != 0) {
+    const std::string h =
+        so.metrics_listen.substr(0, so.metrics_listen.rfind(':'));
+    out << "tqdb metrics on http://" << h << ":" << (*server)->metrics_port()
+        << "/metrics"
+        << (so.api_key.empty() || so.metrics_open ? "" : " (API key required)")
+        << std::endl;
+  }
   if (flags->Has("port-file")) {
     const std::string pf = flags->GetString("port-file");
     std::ofstream f(pf + ".tmp");

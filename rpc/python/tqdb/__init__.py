@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC modules of tqdb (see tqdb_client)."""

@@ -1,0 +1,287 @@
+"""Client: tqdb's gRPC API from Python, numpy in and out."""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, TypeVar, Union
+
+import grpc
+import numpy as np
+
+from tqdb.v1 import tqdb_pb2 as pb
+from tqdb.v1 import tqdb_pb2_grpc as rpc
+from tqdb_client.types import (CollectionInfo, Error, Payload, Record,
+                               ScoredPoint, encode_payload)
+
+T = TypeVar("T")
+IdsLike = Union[Sequence[int], np.ndarray]
+VectorLike = Union[Sequence[float], np.ndarray]
+
+_METRICS = {"cosine": pb.METRIC_COSINE, "ip": pb.METRIC_IP, "dot": pb.METRIC_IP,
+            "l2": pb.METRIC_L2, "euclidean": pb.METRIC_L2}
+_METHODS = {"renorm": pb.METHOD_RENORM, "mse": pb.METHOD_MSE,
+            "prod": pb.METHOD_PROD, "pq": pb.METHOD_PQ, "pca": pb.METHOD_PCA}
+
+
+def _matrix(vectors, dim: Optional[int] = None) -> np.ndarray:
+    """A C-contiguous float32 (n, d) array (one vector: (1, d))."""
+    a = np.ascontiguousarray(vectors, dtype=np.float32)
+    if a.ndim == 1:
+        a = a.reshape(1, -1)
+    if a.ndim != 2:
+        raise ValueError("vectors must be 2-D (n, dim), got shape %s" %
+                         (a.shape,))
+    if dim is not None and a.shape[1] != dim:
+        raise ValueError("vectors have %d dimensions, expected %d" %
+                         (a.shape[1], dim))
+    return a
+
+
+class Client:
+    """A connection to `tqdb serve`.
+
+    Every call is retried on UNAVAILABLE (server restarting, connection
+    lost) up to `retries` times, waiting `backoff`, 2 x `backoff`, ... (at
+    most `max_backoff`) between tries; any other failure raises
+    tqdb_client.Error with the gRPC code and the server's message.
+
+    Args:
+      address: "host:port" of the server's gRPC listener.
+      api_key: sent as `authorization: Bearer <key>` when the server has one.
+      root_certificates: PEM of the CA (or self-signed certificate) for a
+        TLS server; None = plaintext.
+      timeout: seconds per call (None: no deadline).
+    """
+
+    def __init__(self, address: str = "127.0.0.1:7700",
+                 api_key: Optional[str] = None, *,
+                 root_certificates: Optional[bytes] = None,
+                 timeout: Optional[float] = 60.0, retries: int = 5,
+                 backoff: float = 0.1, max_backoff: float = 5.0,
+                 max_message_bytes: int = 64 << 20):
+        # The channel reconnects on the same schedule as the retries (its own
+        # default waits 1 s, then 1.6x longer each time, up to 2 minutes).
+        options = [("grpc.max_receive_message_length", max_message_bytes),
+                   ("grpc.max_send_message_length", max_message_bytes),
+                   ("grpc.initial_reconnect_backoff_ms",
+                    max(1, int(backoff * 1000))),
+                   ("grpc.min_reconnect_backoff_ms",
+                    max(1, int(backoff * 1000))),
+                   ("grpc.max_reconnect_backoff_ms",
+                    max(1, int(max_backoff * 1000)))]
+        if root_certificates is not None:
+            creds = grpc.ssl_channel_credentials(root_certificates)
+            self._channel = grpc.secure_channel(address, creds, options)
+        else:
+            self._channel = grpc.insecure_channel(address, options)
+        self._metadata = ((("authorization", "Bearer " + api_key),)
+                          if api_key else ())
+        self._timeout = timeout
+        self._retries = retries
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._collections = rpc.CollectionsStub(self._channel)
+        self._points = rpc.PointsStub(self._channel)
+        self._snapshots = rpc.SnapshotsStub(self._channel)
+
+    # ------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        """Closes the channel."""
+        self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _call(self, fn: Callable[..., T], request_or_iterator_factory,
+              streaming: bool = False) -> T:
+        """fn(request) with retries on UNAVAILABLE; a stream's requests come
+        from a factory so that a retry sends them again."""
+        delay = self._backoff
+        for attempt in range(self._retries + 1):
+            request = (request_or_iterator_factory() if streaming
+                       else request_or_iterator_factory)
+            try:
+                return fn(request, timeout=self._timeout,
+                          metadata=self._metadata)
+            except grpc.RpcError as e:
+                code = e.code() if hasattr(e, "code") else None
+                if code == grpc.StatusCode.UNAVAILABLE and \
+                        attempt < self._retries:
+                    # Wait for the channel to connect, at most `delay`.
+                    try:
+                        grpc.channel_ready_future(self._channel).result(
+                            timeout=delay)
+                    except grpc.FutureTimeoutError:
+                        pass
+                    delay = min(delay * 2, self._max_backoff)
+                    continue
+                raise Error(code, e.details() if hasattr(e, "details")
+                            else str(e)) from None
+        raise AssertionError("unreachable")
+
+    # --------------------------------------------------------- collections
+
+    def create_collection(self, name: str, dim: int, *, metric: str = "cosine",
+                          method: str = "renorm", bits: int = 4,
+                          nlist: int = 0, store_vectors: bool = True,
+                          seed: int = 0, train_threshold: int = 0
+                          ) -> CollectionInfo:
+        """Creates a collection (ALREADY_EXISTS if the name is taken).
+
+        metric: "cosine", "ip" or "l2"; method: "renorm" (TurboQuant with
+        unbiased inner products), "pca", "mse", "prod" or "pq"; bits per
+        dimension 1..8; nlist 0 = chosen at training time."""
+        if metric not in _METRICS:
+            raise ValueError("metric must be one of %s" % sorted(_METRICS))
+        if method not in _METHODS:
+            raise ValueError("method must be one of %s" % sorted(_METHODS))
+        req = pb.CreateCollectionRequest(
+            name=name, dim=dim, metric=_METRICS[metric],
+            quantizer=pb.QuantizerConfig(method=_METHODS[method], bits=bits,
+                                         seed=seed),
+            ivf=pb.IvfConfig(nlist=nlist, train_threshold=train_threshold),
+            store_vectors=store_vectors)
+        return CollectionInfo.from_proto(
+            self._call(self._collections.Create, req))
+
+    def get_collection(self, name: str) -> CollectionInfo:
+        """The collection's settings, counts, training and memory."""
+        return CollectionInfo.from_proto(self._call(
+            self._collections.Get, pb.GetCollectionRequest(name=name)))
+
+    def list_collections(self) -> List[CollectionInfo]:
+        """Every collection, sorted by name."""
+        r = self._call(self._collections.List, pb.ListCollectionsRequest())
+        return [CollectionInfo.from_proto(c) for c in r.collections]
+
+    def delete_collection(self, name: str) -> None:
+        """Deletes the collection and its points (NOT_FOUND if absent)."""
+        self._call(self._collections.Delete,
+                   pb.DeleteCollectionRequest(name=name))
+
+    def train(self, name: str, retrain: bool = False) -> CollectionInfo:
+        """Trains the collection's index now (blocking); retrain rebuilds
+        the centroids of a trained one."""
+        return CollectionInfo.from_proto(self._call(
+            self._collections.Train,
+            pb.TrainCollectionRequest(name=name, retrain=retrain)))
+
+    # -------------------------------------------------------------- points
+
+    def upsert(self, name: str, ids: IdsLike, vectors: np.ndarray,
+               payloads: Optional[Sequence[Payload]] = None, *,
+               batch_size: int = 1000, wait: bool = False) -> int:
+        """Inserts or replaces points, `batch_size` a message over one
+        client stream (Points.UpsertStream); returns how many were stored.
+
+        vectors: (n, dim) array (any float dtype); ids: n non-negative
+        integers; payloads: n JSON-able values or bytes (None: none). Each
+        batch is stored whole or not at all; on a bad batch the error says
+        how many batches before it were stored. wait: return after the
+        server's write-ahead log is synced."""
+        x = _matrix(vectors)
+        id_array = np.asarray(ids, dtype=np.uint64).reshape(-1)
+        n = x.shape[0]
+        if id_array.shape[0] != n:
+            raise ValueError("%d ids for %d vectors" % (id_array.shape[0], n))
+        if payloads is not None and len(payloads) != n:
+            raise ValueError("%d payloads for %d vectors" % (len(payloads), n))
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if n == 0:
+            return 0
+
+        def batches() -> Iterator[pb.UpsertRequest]:
+            for lo in range(0, n, batch_size):
+                hi = min(n, lo + batch_size)
+                pts = [pb.Point(id=int(id_array[i]), vector=x[i].tolist(),
+                                payload=encode_payload(payloads[i])
+                                if payloads is not None else b"")
+                       for i in range(lo, hi)]
+                yield pb.UpsertRequest(collection=name, points=pts, wait=wait)
+
+        r = self._call(self._points.UpsertStream, batches, streaming=True)
+        return r.upserted
+
+    def retrieve(self, name: str, ids: IdsLike, *, with_payload: bool = True,
+                 with_vectors: bool = False) -> List[Record]:
+        """The stored points among ids, in the order asked."""
+        req = pb.GetPointsRequest(
+            collection=name, ids=[int(i) for i in np.asarray(ids).reshape(-1)],
+            with_payload=with_payload, with_vectors=with_vectors)
+        return [Record.from_proto(p)
+                for p in self._call(self._points.Get, req).points]
+
+    def delete(self, name: str, ids: IdsLike, *, wait: bool = False) -> int:
+        """Deletes points (unknown ids are ignored); returns how many were
+        deleted."""
+        req = pb.DeletePointsRequest(
+            collection=name, ids=[int(i) for i in np.asarray(ids).reshape(-1)],
+            wait=wait)
+        return self._call(self._points.Delete, req).deleted
+
+    def count(self, name: str) -> int:
+        """Points in the collection."""
+        return self._call(self._points.Count,
+                          pb.CountRequest(collection=name)).count
+
+    def _search_request(self, name: str, vector: np.ndarray, limit: int,
+                        nprobe: int, exact: bool, rescore: bool,
+                        oversampling: float, with_payload: bool,
+                        with_vectors: bool,
+                        score_threshold: Optional[float]) -> pb.SearchRequest:
+        req = pb.SearchRequest(
+            collection=name, vector=vector.tolist(), limit=limit,
+            params=pb.SearchParams(nprobe=nprobe, exact=exact,
+                                   rescore=rescore, oversampling=oversampling),
+            with_payload=with_payload, with_vectors=with_vectors)
+        if score_threshold is not None:
+            req.score_threshold = score_threshold
+        return req
+
+    def search(self, name: str, vector: VectorLike, limit: int = 10, *,
+               nprobe: int = 0, exact: bool = False, rescore: bool = False,
+               oversampling: float = 0.0, with_payload: bool = True,
+               with_vectors: bool = False,
+               score_threshold: Optional[float] = None) -> List[ScoredPoint]:
+        """The `limit` nearest points to `vector`, best first.
+
+        nprobe: IVF lists probed (0: the server's default); exact: brute
+        force over the stored vectors; rescore: rerank limit x oversampling
+        candidates (0: 4) on the stored vectors; score_threshold: only
+        points scoring at least it (at most it for l2)."""
+        q = _matrix(vector)
+        if q.shape[0] != 1:
+            raise ValueError("one vector expected; use search_batch")
+        req = self._search_request(name, q[0], limit, nprobe, exact, rescore,
+                                   oversampling, with_payload, with_vectors,
+                                   score_threshold)
+        return [ScoredPoint.from_proto(p)
+                for p in self._call(self._points.Search, req).points]
+
+    def search_batch(self, name: str, vectors: np.ndarray, limit: int = 10, *,
+                     nprobe: int = 0, exact: bool = False,
+                     rescore: bool = False, oversampling: float = 0.0,
+                     with_payload: bool = True, with_vectors: bool = False,
+                     score_threshold: Optional[float] = None
+                     ) -> List[List[ScoredPoint]]:
+        """search() for each row of `vectors` (n, dim) in one call, run in
+        parallel on the server; one list of hits per row."""
+        q = _matrix(vectors)
+        req = pb.SearchBatchRequest(collection=name, searches=[
+            self._search_request("", row, limit, nprobe, exact, rescore,
+                                 oversampling, with_payload, with_vectors,
+                                 score_threshold) for row in q])
+        r = self._call(self._points.SearchBatch, req)
+        return [[ScoredPoint.from_proto(p) for p in res.points]
+                for res in r.results]
+
+    # ----------------------------------------------------------- snapshots
+
+    def create_snapshot(self, collection: str = "") -> str:
+        """A snapshot (RocksDB checkpoint) of one collection, or of the whole
+        database; returns its path on the server."""
+        return self._call(self._snapshots.Create,
+                          pb.CreateSnapshotRequest(collection=collection)).path

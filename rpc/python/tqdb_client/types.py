@@ -1,0 +1,116 @@
+"""The client's result types: plain dataclasses, vectors as numpy arrays,
+payloads decoded from JSON when they are JSON."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+import numpy as np
+
+Payload = Union[dict, list, str, int, float, bool, bytes, None]
+
+
+def encode_payload(payload: Payload) -> bytes:
+    """bytes as they are; None as no payload; anything else as JSON text."""
+    if payload is None:
+        return b""
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        return bytes(payload)
+    return json.dumps(payload, separators=(",", ":")).encode("utf-8")
+
+
+def decode_payload(raw: bytes) -> Payload:
+    """None for no payload, the JSON value when it parses, else the bytes."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return raw
+
+
+def _vector(values) -> Optional[np.ndarray]:
+    return np.asarray(values, dtype=np.float32) if len(values) else None
+
+
+@dataclass
+class ScoredPoint:
+    """A search hit: inner product (cosine, ip; larger is better) or squared
+    L2 distance (l2; smaller is better)."""
+    id: int
+    score: float
+    payload: Payload = None
+    vector: Optional[np.ndarray] = None
+
+    @classmethod
+    def from_proto(cls, p) -> "ScoredPoint":
+        return cls(id=p.id, score=p.score, payload=decode_payload(p.payload),
+                   vector=_vector(p.vector))
+
+
+@dataclass
+class Record:
+    """A stored point (Client.retrieve)."""
+    id: int
+    payload: Payload = None
+    vector: Optional[np.ndarray] = None
+
+    @classmethod
+    def from_proto(cls, p) -> "Record":
+        return cls(id=p.id, payload=decode_payload(p.payload),
+                   vector=_vector(p.vector))
+
+
+@dataclass
+class MemoryUsage:
+    """What a collection holds in memory (tqdb serve --memory-limit)."""
+    bytes: int = 0
+    index_bytes: int = 0
+    reserved_bytes: int = 0
+    total_bytes: int = 0
+    limit_bytes: int = 0
+
+
+@dataclass
+class CollectionInfo:
+    """A collection's settings and state (the API's CollectionInfo)."""
+    name: str
+    dim: int
+    count: int
+    metric: str
+    method: str
+    bits: int
+    trained: bool
+    training: bool
+    nlist: int
+    store_vectors: bool
+    imbalance: float
+    disk_bytes: int
+    memory: MemoryUsage = field(default_factory=MemoryUsage)
+    last_training_error: str = ""
+
+    @classmethod
+    def from_proto(cls, p) -> "CollectionInfo":
+        from tqdb.v1 import tqdb_pb2 as pb
+        metric = pb.Metric.Name(p.metric).replace("METRIC_", "").lower()
+        method = pb.Method.Name(p.quantizer.method).replace("METHOD_", "")
+        m = p.memory
+        return cls(name=p.name, dim=p.dim, count=p.count, metric=metric,
+                   method=method.lower(), bits=p.quantizer.bits,
+                   trained=p.trained, training=p.training, nlist=p.nlist,
+                   store_vectors=p.store_vectors, imbalance=p.lists.imbalance,
+                   disk_bytes=p.disk_bytes,
+                   memory=MemoryUsage(m.bytes, m.index_bytes, m.reserved_bytes,
+                                      m.total_bytes, m.limit_bytes),
+                   last_training_error=p.last_training_error)
+
+
+class Error(Exception):
+    """A failed call: the gRPC status code (grpc.StatusCode) and the
+    server's message."""
+
+    def __init__(self, code: Any, message: str):
+        super().__init__("%s: %s" % (getattr(code, "name", code), message))
+        self.code = code
+        self.message = message

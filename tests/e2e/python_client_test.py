@@ -1,0 +1,247 @@
+#!/usr/bin/python3
+"""The Python client (rpc/python) as a user gets it: installed offline with
+`pip install --no-deps --no-build-isolation` (into a temporary --target, on
+Debian's python3-grpcio, python3-protobuf and python3-numpy), its generated
+stubs checked against a fresh protoc run (no drift), then unittest cases
+against a real `tqdb serve` (one with an API key and a memory limit).
+
+usage: python_client_test.py --tqdb BUILD/tools/tqdb --source rpc/python
+"""
+import argparse
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True  # nothing written into the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ops_util import Serve  # noqa: E402
+
+ARGS = None
+SERVER = None   # Serve, with an API key and a memory limit
+KEY = "py-client-key"
+
+
+def install(source, target):
+    """pip-installs a copy of the package (the build must not write into
+    the source tree) into target."""
+    build = tempfile.mkdtemp(prefix="tqdb_pybuild_")
+    src = os.path.join(build, "python")
+    shutil.copytree(source, src, ignore=shutil.ignore_patterns(
+        "__pycache__", "build", "*.egg-info"))
+    env = dict(os.environ, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps",
+                        "--no-build-isolation", "--no-index", "--quiet",
+                        "--target", target, src],
+                       capture_output=True, text=True, env=env)
+    shutil.rmtree(build, ignore_errors=True)
+    if r.returncode != 0:
+        raise SystemExit("FAIL: pip install: " + r.stdout + r.stderr)
+
+
+class StubsTest(unittest.TestCase):
+    def test_committed_stubs_are_what_protoc_generates(self):
+        out = tempfile.mkdtemp(prefix="tqdb_stubs_")
+        subprocess.run(["bash", os.path.join(ARGS.source, "generate.sh"), out],
+                       check=True)
+        for f in ("tqdb_pb2.py", "tqdb_pb2_grpc.py"):
+            fresh = os.path.join(out, "tqdb", "v1", f)
+            committed = os.path.join(ARGS.source, "tqdb", "v1", f)
+            self.assertTrue(filecmp.cmp(fresh, committed, shallow=False),
+                            "%s differs from protoc's output: run "
+                            "rpc/python/generate.sh" % committed)
+        shutil.rmtree(out)
+
+
+class ClientTest(unittest.TestCase):
+    def setUp(self):
+        import tqdb_client
+        self.tc = tqdb_client
+        self.db = tqdb_client.Client(SERVER.grpc, api_key=KEY)
+        self.name = self.id().split(".")[-1][:60]
+
+    def tearDown(self):
+        try:
+            self.db.delete_collection(self.name)
+        except self.tc.Error:
+            pass
+        self.db.close()
+
+    def test_create_upsert_search_retrieve_count_delete(self):
+        import numpy as np
+        info = self.db.create_collection(self.name, dim=32, metric="cosine",
+                                         bits=4, nlist=8)
+        self.assertEqual((info.name, info.dim, info.count, info.metric,
+                          info.method, info.bits), (self.name, 32, 0,
+                                                    "cosine", "renorm", 4))
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal((2500, 32)).astype(np.float64)  # any dtype
+        ids = np.arange(100, 2600)
+        payloads = [{"row": i} if i % 2 else b"\x00raw" for i in range(2500)]
+        n = self.db.upsert(self.name, ids, x, payloads, batch_size=400,
+                           wait=True)
+        self.assertEqual(n, 2500)
+        self.assertEqual(self.db.count(self.name), 2500)
+        info = self.db.train(self.name)
+        self.assertTrue(info.trained)
+        self.assertEqual(info.nlist, 8)
+        self.assertGreater(info.memory.index_bytes, 0)
+        self.assertEqual(info.memory.limit_bytes, 4 << 20)
+
+        hits = self.db.search(self.name, x[7], limit=5, rescore=True,
+                              nprobe=8)
+        self.assertIsInstance(hits[0], self.tc.ScoredPoint)
+        self.assertEqual(hits[0].id, 107)
+        self.assertAlmostEqual(hits[0].score, 1.0, places=4)
+        self.assertEqual(hits[0].payload, {"row": 7})
+        self.assertIsNone(hits[0].vector)
+        self.assertEqual([h.score for h in hits],
+                         sorted((h.score for h in hits), reverse=True))
+        hits = self.db.search(self.name, x[8], limit=1, exact=True,
+                              with_vectors=True)
+        self.assertEqual(hits[0].payload, b"\x00raw")
+        self.assertEqual(hits[0].vector.dtype, np.float32)
+        np.testing.assert_allclose(hits[0].vector, x[8], rtol=1e-6)
+
+        batch = self.db.search_batch(self.name, x[:20], limit=3, rescore=True,
+                                     nprobe=8)
+        self.assertEqual(len(batch), 20)
+        self.assertEqual([r[0].id for r in batch], list(range(100, 120)))
+
+        recs = self.db.retrieve(self.name, [101, 99999, 100],
+                                with_vectors=True)
+        self.assertEqual([r.id for r in recs], [101, 100])
+        self.assertEqual(recs[0].payload, {"row": 1})
+        self.assertEqual(recs[0].vector.shape, (32,))
+
+        self.assertEqual(self.db.delete(self.name, [100, 101, 5], wait=True),
+                         2)
+        self.assertEqual(self.db.count(self.name), 2498)
+        names = [c.name for c in self.db.list_collections()]
+        self.assertIn(self.name, names)
+
+    def test_errors_carry_the_code_and_the_servers_message(self):
+        import grpc
+        self.db.create_collection(self.name, dim=4)
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.create_collection(self.name, dim=4)
+        self.assertEqual(e.exception.code, grpc.StatusCode.ALREADY_EXISTS)
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.search(self.name, [1.0, 2.0], limit=3)
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("2 dimensions", e.exception.message)
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.count("no_such_collection")
+        self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
+        with self.assertRaises(ValueError):
+            self.db.upsert(self.name, [1, 2], [[1, 2, 3, 4]])
+        # A bad batch of a stream: the ones before it are stored.
+        vecs = [[1.0, 0, 0, 0]] * 3 + [[float("nan"), 0, 0, 0]]
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.upsert(self.name, [1, 2, 3, 4], vecs, batch_size=2)
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("1 batches, 2 points before it were stored",
+                      e.exception.message)
+        self.assertEqual(self.db.count(self.name), 2)
+        # Without the key.
+        with self.tc.Client(SERVER.grpc, retries=0) as anon:
+            with self.assertRaises(self.tc.Error) as e:
+                anon.list_collections()
+            self.assertEqual(e.exception.code,
+                             grpc.StatusCode.UNAUTHENTICATED)
+
+    def test_memory_limit_is_resource_exhausted(self):
+        import grpc
+        import numpy as np
+        self.db.create_collection(self.name, dim=512)
+        x = np.ones((3000, 512), dtype=np.float32)
+        with self.assertRaises(self.tc.Error) as e:
+            # 4 MiB limit, 2 kB a vector in memory while untrained.
+            self.db.upsert(self.name, np.arange(3000), x, batch_size=3000)
+        self.assertEqual(e.exception.code, grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertIn("collection '%s'" % self.name, e.exception.message)
+        self.assertIn("upserting 3000 new points", e.exception.message)
+        self.assertIn("memory limit 4194304", e.exception.message)
+        self.assertEqual(self.db.count(self.name), 0)
+        info = self.db.get_collection(self.name)
+        self.assertEqual(info.memory.limit_bytes, 4 << 20)
+
+    def test_retries_unavailable_until_the_server_is_up(self):
+        import numpy as np
+        import tqdb_client
+        # A second server on a port that is not open yet: the client retries
+        # with backoff until it is.
+        from ops_util import free_port
+        port = free_port()
+        out = {}
+
+        def call():
+            with tqdb_client.Client("127.0.0.1:%d" % port, retries=8,
+                                    backoff=0.2, timeout=5) as c:
+                out["list"] = c.list_collections()
+        t = threading.Thread(target=call)
+        t.start()
+        time.sleep(1.0)
+        late = subprocess.Popen(
+            [ARGS.tqdb, "serve", "--data", tempfile.mkdtemp(), "--listen",
+             "127.0.0.1:%d" % port], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        try:
+            t.join(timeout=60)
+            self.assertFalse(t.is_alive())
+            self.assertEqual(out.get("list"), [])
+        finally:
+            late.terminate()
+            late.wait(timeout=60)
+        # And gives up with UNAVAILABLE when it never comes.
+        with tqdb_client.Client("127.0.0.1:%d" % free_port(), retries=2,
+                                backoff=0.05, timeout=2) as c:
+            t0 = time.time()
+            with self.assertRaises(tqdb_client.Error) as e:
+                c.count("x")
+            self.assertEqual(e.exception.code.name, "UNAVAILABLE")
+            self.assertLess(time.time() - t0, 10)
+        del np
+
+
+def main():
+    global ARGS, SERVER
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tqdb", required=True)
+    ap.add_argument("--source", required=True)
+    ARGS, rest = ap.parse_known_args()
+    ARGS.source = os.path.abspath(ARGS.source)
+    target = tempfile.mkdtemp(prefix="tqdb_pyclient_")
+    install(ARGS.source, target)
+    sys.path.insert(0, target)
+    import tqdb_client
+    assert tqdb_client.__file__.startswith(target), tqdb_client.__file__
+    key_file = os.path.join(target, "key")
+    with open(key_file, "w") as f:
+        f.write(KEY + "\n")
+    SERVER = Serve(ARGS.tqdb, ["--api-key-file", key_file, "--memory-limit",
+                               "4M"])
+    try:
+        prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False,
+                             verbosity=2)
+    finally:
+        rc = SERVER.stop()
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.rmtree(SERVER.tmp, ignore_errors=True)
+    ok = prog.result.wasSuccessful() and rc == 0
+    if rc != 0:
+        print("FAIL: tqdb serve exited %d" % rc)
+    r = prog.result
+    print("%d passed, %d failed" % (r.testsRun - len(r.failures) -
+                                    len(r.errors), len(r.failures) +
+                                    len(r.errors)))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
