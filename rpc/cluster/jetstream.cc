@@ -124,6 +124,30 @@ absl::Status JetStream::DeleteStream(const std::string& stream) {
                    js_error);
 }
 
+absl::Status JetStream::AwaitReady(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Status last;
+  for (;;) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    jsOptions options;
+    jsOptions_Init(&options);
+    options.Wait = ToMillis(std::min(left, absl::Seconds(1)));
+    jsAccountInfo* info = nullptr;
+    jsErrCode js_error = static_cast<jsErrCode>(0);
+    const natsStatus s =
+        js_GetAccountInfo(&info, context_, &options, &js_error);
+    if (info != nullptr) jsAccountInfo_Destroy(info);
+    if (s == NATS_OK) return absl::OkStatus();
+    last = NatsError(s, "account info", js_error);
+    absl::SleepFor(std::min(absl::Milliseconds(100), deadline - absl::Now()));
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "jetstream at ", connection_->ServerList(), ": not ready within ",
+      absl::FormatDuration(timeout), "; ",
+      last.ok() ? std::string("no answer") : std::string(last.message())));
+}
+
 absl::StatusOr<PubAck> JetStream::Publish(const std::string& subject,
                                           absl::string_view data,
                                           const std::string& message_id,

@@ -89,6 +89,10 @@ class JetStream {
   absl::StatusOr<StreamState> GetStreamState(const std::string& stream);
   absl::Status DeleteStream(const std::string& stream);
 
+  // OK once JetStream answers account requests (in a cluster: once it has
+  // a meta leader); Unavailable with the last error after `timeout`.
+  absl::Status AwaitReady(absl::Duration timeout);
+
   // Publishes `data` on `subject` and waits for the stream's PubAck, up to
   // `timeout` in all (retries included; each wait for a PubAck is at most
   // `attempt_timeout`).

@@ -69,6 +69,12 @@ absl::Status JsMessage::Ack(absl::Duration timeout) {
       js_error);
 }
 
+absl::Status JsMessage::AckNoWait() {
+  return NatsError(
+      natsMsg_Ack(message_, nullptr),
+      absl::StrCat("jetstream: ack of sequence ", stream_sequence_));
+}
+
 absl::Status JsMessage::Nak() {
   return NatsError(
       natsMsg_Nak(message_, nullptr),
@@ -99,7 +105,7 @@ absl::StatusOr<std::unique_ptr<PullConsumer>> PullConsumer::Create(
   jsConsumerConfig_Init(&c);
   c.Durable = config.durable.c_str();
   c.FilterSubject = config.filter_subject.c_str();
-  c.AckPolicy = js_AckExplicit;
+  c.AckPolicy = config.ack_all ? js_AckAll : js_AckExplicit;
   c.AckWait = absl::ToInt64Nanoseconds(config.ack_wait);
   c.MaxAckPending = config.max_ack_pending;
   if (config.start_sequence > 0) {
@@ -136,6 +142,48 @@ absl::StatusOr<std::unique_ptr<PullConsumer>> PullConsumer::Create(
       new PullConsumer(js, config, subscription));
 }
 
+namespace {
+
+ConsumerState StateOf(const jsConsumerInfo& info) {
+  ConsumerState out;
+  out.delivered_sequence = info.Delivered.Stream;
+  out.ack_floor = info.AckFloor.Stream;
+  out.pending = info.NumPending;
+  out.ack_pending = info.NumAckPending;
+  out.redelivered = info.NumRedelivered;
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<ConsumerState>> PullConsumer::Lookup(
+    JetStream* js, const std::string& stream, const std::string& durable) {
+  jsConsumerInfo* raw = nullptr;
+  jsErrCode js_error = static_cast<jsErrCode>(0);
+  const natsStatus s = js_GetConsumerInfo(&raw, js->raw(), stream.c_str(),
+                                          durable.c_str(), nullptr, &js_error);
+  JsConsumerInfoPtr info(raw);
+  if (s == NATS_OK) return std::optional<ConsumerState>(StateOf(*info));
+  if (js_error == JSConsumerNotFoundErr) return std::optional<ConsumerState>();
+  return NatsError(
+      s, absl::StrCat("jetstream: consumer ", durable, " of stream ", stream),
+      js_error);
+}
+
+absl::Status PullConsumer::Delete(JetStream* js, const std::string& stream,
+                                  const std::string& durable) {
+  jsErrCode js_error = static_cast<jsErrCode>(0);
+  const natsStatus s = js_DeleteConsumer(js->raw(), stream.c_str(),
+                                         durable.c_str(), nullptr, &js_error);
+  if (s == NATS_OK || js_error == JSConsumerNotFoundErr) {
+    return absl::OkStatus();
+  }
+  return NatsError(s,
+                   absl::StrCat("jetstream: delete consumer ", durable,
+                                " of stream ", stream),
+                   js_error);
+}
+
 absl::StatusOr<std::vector<JsMessage>> PullConsumer::Fetch(
     int batch, absl::Duration timeout) {
   const std::string what =
@@ -158,22 +206,16 @@ absl::StatusOr<std::vector<JsMessage>> PullConsumer::Fetch(
 }
 
 absl::StatusOr<ConsumerState> PullConsumer::State() {
-  jsConsumerInfo* raw = nullptr;
-  jsErrCode js_error = static_cast<jsErrCode>(0);
-  const natsStatus s =
-      natsSubscription_GetConsumerInfo(&raw, subscription_, nullptr, &js_error);
-  JsConsumerInfoPtr info(raw);
-  if (s != NATS_OK) {
-    return NatsError(s, absl::StrCat("jetstream: consumer ", config_.durable),
-                     js_error);
+  // By name rather than through the subscription: libnats refuses the
+  // latter for a pull subscription bound to an existing durable.
+  TQ_ASSIGN_OR_RETURN(std::optional<ConsumerState> state,
+                      Lookup(js_, config_.stream, config_.durable));
+  if (!state.has_value()) {
+    return absl::NotFoundError(absl::StrCat("jetstream: consumer ",
+                                            config_.durable, " of stream ",
+                                            config_.stream, " is gone"));
   }
-  ConsumerState out;
-  out.delivered_sequence = info->Delivered.Stream;
-  out.ack_floor = info->AckFloor.Stream;
-  out.pending = info->NumPending;
-  out.ack_pending = info->NumAckPending;
-  out.redelivered = info->NumRedelivered;
-  return out;
+  return *state;
 }
 
 }  // namespace cluster

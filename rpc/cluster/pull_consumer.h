@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ struct ConsumerConfig {
   absl::Duration ack_wait = absl::Seconds(30);
   // Messages delivered and not yet acknowledged, at most.
   int64_t max_ack_pending = 10000;
+  // Acknowledging a message acknowledges every earlier one too (one ack per
+  // fetched batch); otherwise each message needs its own.
+  bool ack_all = false;
 };
 
 // One fetched message; owns libnats' message.
@@ -71,6 +75,9 @@ class JsMessage {
   // Acknowledges and waits for JetStream to confirm, so that the consumer
   // will not deliver it again.
   absl::Status Ack(absl::Duration timeout = absl::Seconds(5));
+  // Acknowledges without waiting for JetStream's confirmation: cheaper, and
+  // enough when a lost ack only means a redelivery the reader recognizes.
+  absl::Status AckNoWait();
   // Asks for redelivery now.
   absl::Status Nak();
 
@@ -84,9 +91,11 @@ class JsMessage {
 
 struct ConsumerState {
   uint64_t delivered_sequence = 0;  // last stream sequence delivered
-  uint64_t ack_floor = 0;           // every sequence up to it is acked
-  uint64_t pending = 0;             // messages not delivered yet
-  int64_t ack_pending = 0;          // delivered, not acked yet
+  // Every stream sequence up to it is acknowledged (or not the consumer's:
+  // with a filter it may pass the last acknowledged message's sequence).
+  uint64_t ack_floor = 0;
+  uint64_t pending = 0;     // messages not delivered yet
+  int64_t ack_pending = 0;  // delivered, not acked yet
   int64_t redelivered = 0;
 };
 
@@ -95,6 +104,12 @@ class PullConsumer {
   // Creates the durable consumer unless it exists, and binds to it.
   static absl::StatusOr<std::unique_ptr<PullConsumer>> Create(
       JetStream* js, const ConsumerConfig& config);
+  // The state of a durable consumer, nullopt if it does not exist.
+  static absl::StatusOr<std::optional<ConsumerState>> Lookup(
+      JetStream* js, const std::string& stream, const std::string& durable);
+  // Deletes a durable consumer; OK if it does not exist.
+  static absl::Status Delete(JetStream* js, const std::string& stream,
+                             const std::string& durable);
   ~PullConsumer();
   PullConsumer(const PullConsumer&) = delete;
   PullConsumer& operator=(const PullConsumer&) = delete;
