@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "db/db_impl.h"
 #include "db/rocks_util.h"
+#include "quant/coding.h"
 #include "quant/finite.h"
 #include "quant/status_macros.h"
 #include "rocksdb/write_batch.h"
@@ -100,8 +101,67 @@ absl::Status CollectionImpl::ReadLists(uint32_t g,
 
 absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
                                     bool wait) {
+  return WriteUpsert(points, wait, 0);
+}
+
+absl::Status CollectionImpl::UpsertLogged(uint64_t sequence,
+                                          const std::vector<Point>& points,
+                                          bool wait) {
+  TQ_RETURN_IF_ERROR(CheckSequence(sequence));
+  return WriteUpsert(points, wait, sequence);
+}
+
+absl::StatusOr<size_t> CollectionImpl::DeleteLogged(
+    uint64_t sequence, const std::vector<uint64_t>& ids, bool wait) {
+  TQ_RETURN_IF_ERROR(CheckSequence(sequence));
+  return WriteDelete(ids, wait, sequence);
+}
+
+absl::Status CollectionImpl::SkipLogged(uint64_t sequence) {
   TQ_LIFE_GUARD();
-  if (points.empty()) return absl::OkStatus();
+  TQ_RETURN_IF_ERROR(CheckSequence(sequence));
+  absl::MutexLock wl(&write_mu_);
+  if (dropped_) return DroppedError();
+  return RecordSequence(sequence, false);
+}
+
+absl::Status CollectionImpl::CheckSequence(uint64_t sequence) {
+  if (sequence > 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("collection '", config_.name,
+                   "': a logged write needs a sequence above 0"));
+}
+
+void CollectionImpl::TagBatch(uint64_t sequence, rocksdb::WriteBatch* batch) {
+  if (sequence == 0) return;
+  std::string value;
+  PutFixed64(&value, sequence);
+  batch->Put(core_->meta(), dbformat::AppliedKey(cid_), value);
+}
+
+absl::Status CollectionImpl::RecordSequence(uint64_t sequence, bool wait) {
+  if (sequence <= applied_.load()) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  TagBatch(sequence, &batch);
+  rocksdb::WriteOptions wo;
+  wo.sync = wait;
+  TQ_RETURN_IF_ERROR(FromRocks(core_->db->Write(wo, &batch),
+                               core_->dir + ": applied sequence"));
+  applied_ = sequence;
+  return absl::OkStatus();
+}
+
+absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
+                                         bool wait, uint64_t sequence) {
+  TQ_LIFE_GUARD();
+  // A replayed log entry (cheap check first; again under the lock).
+  if (sequence > 0 && sequence <= applied_.load()) return absl::OkStatus();
+  if (points.empty()) {
+    if (sequence == 0) return absl::OkStatus();
+    absl::MutexLock wl(&write_mu_);
+    if (dropped_) return DroppedError();
+    return RecordSequence(sequence, wait);
+  }
   TQ_RETURN_IF_ERROR(
       CheckBatchSize(points.size(), "points", core_->options.max_batch));
   TQ_RETURN_IF_ERROR(CheckPoints(points, config_, core_->options));
@@ -132,6 +192,7 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
 
   absl::MutexLock wl(&write_mu_);
   if (dropped_) return DroppedError();
+  if (sequence > 0 && sequence <= applied_.load()) return absl::OkStatus();
   const State st = state();  // current until write_mu_ is released
   const uint32_t g = st.generation;
   if (st.index && st.index != encoded_with) {
@@ -212,10 +273,12 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
       batch.Put(core_->payload(), PointKey(cid_, id), points[rows[r]].payload);
     }
   }
+  TagBatch(sequence, &batch);
   rocksdb::WriteOptions wo;
   wo.sync = wait;
   TQ_RETURN_IF_ERROR(
       FromRocks(core_->db->Write(wo, &batch), core_->dir + ": upsert"));
+  if (sequence > 0) applied_ = sequence;
   if (st.index) {
     TQ_RETURN_IF_ERROR(
         st.index->AddEncoded(ids.data(), lists.data(), codes.data(), m));
@@ -232,8 +295,14 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
 
 absl::StatusOr<size_t> CollectionImpl::Delete(const std::vector<uint64_t>& in,
                                               bool wait) {
+  return WriteDelete(in, wait, 0);
+}
+
+absl::StatusOr<size_t> CollectionImpl::WriteDelete(
+    const std::vector<uint64_t>& in, bool wait, uint64_t sequence) {
   TQ_LIFE_GUARD();
-  if (in.empty()) return size_t{0};
+  if (sequence > 0 && sequence <= applied_.load()) return size_t{0};
+  if (in.empty() && sequence == 0) return size_t{0};
   TQ_RETURN_IF_ERROR(
       CheckBatchSize(in.size(), "ids", core_->options.max_batch));
   std::vector<uint64_t> ids;
@@ -245,6 +314,7 @@ absl::StatusOr<size_t> CollectionImpl::Delete(const std::vector<uint64_t>& in,
   }
   absl::MutexLock wl(&write_mu_);
   if (dropped_) return DroppedError();
+  if (sequence > 0 && sequence <= applied_.load()) return size_t{0};
   const State st = state();  // current until write_mu_ is released
   const uint32_t g = st.generation;
   std::vector<uint32_t> old_list;
@@ -263,11 +333,16 @@ absl::StatusOr<size_t> CollectionImpl::Delete(const std::vector<uint64_t>& in,
     batch.Delete(core_->payload(), PointKey(cid_, id));
     gone.push_back(id);
   }
-  if (gone.empty()) return size_t{0};
+  if (gone.empty()) {
+    TQ_RETURN_IF_ERROR(RecordSequence(sequence, wait));
+    return size_t{0};
+  }
+  TagBatch(sequence, &batch);
   rocksdb::WriteOptions wo;
   wo.sync = wait;
   TQ_RETURN_IF_ERROR(
       FromRocks(core_->db->Write(wo, &batch), core_->dir + ": delete"));
+  if (sequence > 0) applied_ = sequence;
   if (st.index) {
     st.index->Remove(gone.data(), gone.size());
   } else {
@@ -280,4 +355,11 @@ absl::StatusOr<size_t> CollectionImpl::Delete(const std::vector<uint64_t>& in,
 }
 
 }  // namespace dbimpl
+
+absl::Status ValidatePoints(const CollectionConfig& config,
+                            const DatabaseOptions& options,
+                            const std::vector<Point>& points) {
+  return dbimpl::CheckPoints(points, config, options);
+}
+
 }  // namespace tqdb

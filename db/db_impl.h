@@ -93,6 +93,13 @@ class CollectionImpl : public Collection,
                                           bool with_vectors,
                                           bool with_payload) const override;
   uint64_t Count() const override { return count_.load(); }
+  absl::Status UpsertLogged(uint64_t sequence, const std::vector<Point>& points,
+                            bool wait) override;
+  absl::StatusOr<size_t> DeleteLogged(uint64_t sequence,
+                                      const std::vector<uint64_t>& ids,
+                                      bool wait) override;
+  absl::Status SkipLogged(uint64_t sequence) override;
+  uint64_t applied_sequence() const override { return applied_.load(); }
   absl::StatusOr<std::vector<Neighbor>> Search(
       absl::Span<const float> query,
       const QueryOptions& options) const override;
@@ -146,6 +153,18 @@ class CollectionImpl : public Collection,
   absl::Status LoadCodes(uint32_t g, IvfIndex* index, const std::string& where,
                          uint64_t* n);
 
+  // collection_write.cc. Upsert and Delete, tagged with a log sequence
+  // unless it is 0.
+  absl::Status WriteUpsert(const std::vector<Point>& points, bool wait,
+                           uint64_t sequence);
+  absl::StatusOr<size_t> WriteDelete(const std::vector<uint64_t>& ids,
+                                     bool wait, uint64_t sequence);
+  absl::Status CheckSequence(uint64_t sequence);
+  // Adds the applied sequence to a write's batch (nothing for 0).
+  void TagBatch(uint64_t sequence, rocksdb::WriteBatch* batch);
+  // A batch of the applied sequence alone (if above the current one).
+  absl::Status RecordSequence(uint64_t sequence, bool wait)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // collection_write.cc: the lists of `ids` in generation g (kNoList in
   // gen 0) from idmap; found[i] false for an absent point. DataLoss for a
   // malformed entry.
@@ -194,6 +213,8 @@ class CollectionImpl : public Collection,
   dbformat::CollectionRecord record_ ABSL_GUARDED_BY(write_mu_);
   std::atomic<uint64_t> count_{0};
   std::atomic<bool> dropped_{false};
+  // The last log sequence written (UpsertLogged); changes under write_mu_.
+  std::atomic<uint64_t> applied_{0};
 
   // Points written since a training's snapshot.
   bool tracking_ ABSL_GUARDED_BY(write_mu_) = false;
