@@ -156,6 +156,10 @@ std::string NatsConnection::connected_url() const {
   return buffer;
 }
 
+int64_t NatsConnection::max_payload() const {
+  return natsConnection_GetMaxPayload(connection_);
+}
+
 int NatsConnection::reconnects() const {
   absl::MutexLock lock(&state_->mu);
   return state_->reconnects;

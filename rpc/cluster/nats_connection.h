@@ -20,6 +20,7 @@
 #ifndef TQDB_RPC_CLUSTER_NATS_CONNECTION_H_
 #define TQDB_RPC_CLUSTER_NATS_CONNECTION_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +66,8 @@ class NatsConnection {
   absl::Status AwaitConnected(absl::Duration timeout);
   // The server connected to ("" while disconnected).
   std::string connected_url() const;
+  // The largest message the connected server takes (its max_payload).
+  int64_t max_payload() const;
   // Times the connection was re-established after a loss.
   int reconnects() const;
   const NatsOptions& options() const { return options_; }

@@ -16,6 +16,7 @@ JsMessage::JsMessage(natsMsg* message) : message_(message) {
   if (natsMsg_GetMetaData(&raw, message_) == NATS_OK) {
     JsMsgMetaDataPtr meta(raw);
     stream_sequence_ = meta->Sequence.Stream;
+    consumer_sequence_ = meta->Sequence.Consumer;
     delivered_ = meta->NumDelivered;
   }
 }
@@ -23,6 +24,7 @@ JsMessage::JsMessage(natsMsg* message) : message_(message) {
 JsMessage::JsMessage(JsMessage&& other) noexcept
     : message_(std::exchange(other.message_, nullptr)),
       stream_sequence_(other.stream_sequence_),
+      consumer_sequence_(other.consumer_sequence_),
       delivered_(other.delivered_) {}
 
 JsMessage& JsMessage::operator=(JsMessage&& other) noexcept {
@@ -30,6 +32,7 @@ JsMessage& JsMessage::operator=(JsMessage&& other) noexcept {
     if (message_ != nullptr) natsMsg_Destroy(message_);
     message_ = std::exchange(other.message_, nullptr);
     stream_sequence_ = other.stream_sequence_;
+    consumer_sequence_ = other.consumer_sequence_;
     delivered_ = other.delivered_;
   }
   return *this;

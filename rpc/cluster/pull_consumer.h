@@ -67,6 +67,9 @@ class JsMessage {
   absl::string_view subject() const;
   absl::string_view data() const;
   uint64_t stream_sequence() const { return stream_sequence_; }
+  // The consumer's count of deliveries, this one included: consecutive
+  // within a consumer, so a gap means a delivery was lost on the way.
+  uint64_t consumer_sequence() const { return consumer_sequence_; }
   // Deliveries of this message so far, this one included (1: the first).
   uint64_t delivered() const { return delivered_; }
   // The id it was published with ("" if none).
@@ -86,6 +89,7 @@ class JsMessage {
   explicit JsMessage(natsMsg* message);
   natsMsg* message_ = nullptr;
   uint64_t stream_sequence_ = 0;
+  uint64_t consumer_sequence_ = 0;
   uint64_t delivered_ = 0;
 };
 

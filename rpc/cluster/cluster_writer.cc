@@ -1,0 +1,152 @@
+// ClusterNode's writes: validated, split by shard, published to each
+// shard's subject as entries small enough for the NATS servers, and
+// acknowledged after JetStream's PubAck for every entry.
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "quant/status_macros.h"
+#include "rpc/cluster/cluster_keys.h"
+#include "rpc/cluster/cluster_node.h"
+#include "rpc/cluster/log_names.h"
+
+namespace tqdb {
+namespace cluster {
+namespace {
+
+namespace pb = ::tqdb::cluster::v1;
+
+// Room for the headers (message id) and the entry's own fields.
+constexpr int64_t kEntryOverhead = 1024;
+
+absl::StatusOr<const CollectionEntry*> Writable(const ClusterState& state,
+                                                const std::string& name) {
+  const CollectionEntry* entry = state.Find(name);
+  if (entry == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("collection '", name, "' not found"));
+  }
+  if (!entry->ready() || !entry->has_map) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("collection '", name, "' is being created or dropped"));
+  }
+  return entry;
+}
+
+absl::Status CheckBatch(size_t n, const char* what, size_t max_batch) {
+  if (n <= max_batch) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "batch of ", n, " ", what, " exceeds max_batch ", max_batch));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> ClusterNode::Upsert(
+    const std::string& collection, const std::vector<Point>& points) {
+  const std::shared_ptr<const ClusterState> state = view_->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Writable(*state, collection));
+  TQ_RETURN_IF_ERROR(
+      CheckBatch(points.size(), "points", options_.database.max_batch));
+  TQ_ASSIGN_OR_RETURN(CollectionConfig config, LocalConfig(*entry, 0));
+  config.name = collection;
+  TQ_RETURN_IF_ERROR(ValidatePoints(config, options_.database, points));
+  std::map<uint32_t, std::vector<const Point*>> by_shard;
+  for (const Point& p : points) {
+    by_shard[ShardOf(p.id, entry->record.shards())].push_back(&p);
+  }
+  std::vector<::tqdb::v1::ShardSequence> out;
+  for (const auto& [shard, part] : by_shard) {
+    TQ_ASSIGN_OR_RETURN(uint64_t sequence,
+                        PublishShard(*entry, shard, part, {}));
+    ::tqdb::v1::ShardSequence s;
+    s.set_shard(shard);
+    s.set_sequence(sequence);
+    out.push_back(s);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> ClusterNode::Delete(
+    const std::string& collection, const std::vector<uint64_t>& ids) {
+  const std::shared_ptr<const ClusterState> state = view_->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Writable(*state, collection));
+  TQ_RETURN_IF_ERROR(
+      CheckBatch(ids.size(), "ids", options_.database.max_batch));
+  std::map<uint32_t, std::vector<uint64_t>> by_shard;
+  for (uint64_t id : ids) {
+    by_shard[ShardOf(id, entry->record.shards())].push_back(id);
+  }
+  std::vector<::tqdb::v1::ShardSequence> out;
+  for (const auto& [shard, part] : by_shard) {
+    TQ_ASSIGN_OR_RETURN(uint64_t sequence,
+                        PublishShard(*entry, shard, {}, part));
+    ::tqdb::v1::ShardSequence s;
+    s.set_shard(shard);
+    s.set_sequence(sequence);
+    out.push_back(s);
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> ClusterNode::PublishShard(
+    const CollectionEntry& entry, uint32_t shard,
+    const std::vector<const Point*>& points,
+    const std::vector<uint64_t>& delete_ids) {
+  const std::string subject = ShardSubject(entry.name, shard);
+  const int64_t limit = nats_->max_payload() - kEntryOverhead;
+  const std::string where =
+      absl::StrCat("collection '", entry.name, "' shard ", shard);
+  uint64_t last = 0;
+  pb::LogEntry log;
+  auto publish = [&]() -> absl::Status {
+    log.set_collection_uid(entry.uid);
+    const std::string bytes = log.SerializeAsString();
+    TQ_ASSIGN_OR_RETURN(
+        PubAck ack,
+        js_->Publish(subject, bytes, NextMessageId(), options_.write_timeout));
+    last = std::max(last, ack.sequence);
+    log.Clear();
+    return absl::OkStatus();
+  };
+  if (!delete_ids.empty()) {
+    // 8 bytes an id at most: chunks well under the payload limit.
+    const size_t per = static_cast<size_t>(std::max<int64_t>(1, limit / 10));
+    for (size_t i = 0; i < delete_ids.size(); i += per) {
+      const size_t end = std::min(delete_ids.size(), i + per);
+      log.mutable_delete_()->mutable_ids()->Add(delete_ids.begin() + i,
+                                                delete_ids.begin() + end);
+      TQ_RETURN_IF_ERROR(publish()) << where;
+    }
+    return last;
+  }
+  int64_t bytes = 0;
+  for (const Point* p : points) {
+    ::tqdb::v1::Point pp;
+    pp.set_id(p->id);
+    pp.mutable_vector()->Add(p->vector.begin(), p->vector.end());
+    pp.set_payload(p->payload);
+    const int64_t size = static_cast<int64_t>(pp.ByteSizeLong()) + 8;
+    if (size > limit) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": point ", p->id, " takes ", size,
+          " bytes in the log; the NATS servers take messages of at most ",
+          nats_->max_payload(), " bytes (their max_payload)"));
+    }
+    if (log.has_upsert() && bytes + size > limit) {
+      TQ_RETURN_IF_ERROR(publish()) << where;
+      bytes = 0;
+    }
+    *log.mutable_upsert()->add_points() = std::move(pp);
+    bytes += size;
+  }
+  if (log.has_upsert()) {
+    TQ_RETURN_IF_ERROR(publish()) << where;
+  }
+  return last;
+}
+
+}  // namespace cluster
+}  // namespace tqdb

@@ -1,0 +1,246 @@
+#include "rpc/cluster/shard_replica.h"
+
+#include <algorithm>
+#include <iostream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "quant/status_macros.h"
+#include "rpc/cluster/log_names.h"
+#include "rpc/convert.h"
+#include "tqdb/cluster/v1/cluster.pb.h"
+
+namespace tqdb {
+namespace cluster {
+namespace {
+
+namespace pb = ::tqdb::cluster::v1;
+
+constexpr absl::Duration kFetchWait = absl::Milliseconds(500);
+constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
+constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+
+// A run of upsert entries applied as one batch.
+struct UpsertRun {
+  std::vector<Point> points;
+  // Each entry's sequence and where its points start in `points`.
+  std::vector<std::pair<uint64_t, size_t>> entries;
+  bool empty() const { return entries.empty(); }
+  uint64_t last() const { return entries.back().first; }
+};
+
+}  // namespace
+
+ShardReplica::ShardReplica(JetStream* js, ReplicaSpec spec,
+                           std::shared_ptr<Collection> local)
+    : js_(js), spec_(std::move(spec)), local_(std::move(local)) {
+  {
+    absl::MutexLock lock(&mu_);
+    applied_ = local_->applied_sequence();
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+ShardReplica::~ShardReplica() {
+  RequestStop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ShardReplica::RequestStop() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+}
+
+bool ShardReplica::Stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
+bool ShardReplica::AwaitApplied(uint64_t sequence, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto reached = [this, sequence]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return applied_ >= sequence || stopping_;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
+  return applied_ >= sequence;
+}
+
+std::string ShardReplica::last_error() const {
+  absl::MutexLock lock(&mu_);
+  return last_error_.empty() ? last_skip_ : last_error_;
+}
+
+int ShardReplica::sessions() const {
+  absl::MutexLock lock(&mu_);
+  return sessions_;
+}
+
+void ShardReplica::NoteSkipped(uint64_t sequence, const absl::Status& why) {
+  const std::string text =
+      absl::StrCat("collection '", spec_.collection, "' shard ", spec_.shard,
+                   ": skipped log entry ", sequence, ": ", why.ToString());
+  std::cerr << "tqdb cluster: " << text << std::endl;
+  absl::MutexLock lock(&mu_);
+  last_skip_ = text;
+}
+
+void ShardReplica::Run() {
+  absl::Duration backoff = kFirstBackoff;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      ++sessions_;
+    }
+    const absl::Status s = Session();
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    if (!s.ok()) {
+      last_error_ = absl::StrCat("collection '", spec_.collection, "' shard ",
+                                 spec_.shard, ": ", s.ToString());
+    }
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+absl::Status ShardReplica::Session() {
+  const std::string stream = StreamName(spec_.collection);
+  const std::string durable = ConsumerName(spec_.node_id, spec_.shard);
+  const uint64_t from = local_->applied_sequence() + 1;
+  TQ_ASSIGN_OR_RETURN(StreamState state, js_->GetStreamState(stream));
+  if (state.messages > 0 && state.first_sequence > from) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the stream's oldest entry is ", state.first_sequence,
+        " but this replica needs entries from ", from,
+        " (retention dropped them): it cannot catch up from the log"));
+  }
+  TQ_RETURN_IF_ERROR(PullConsumer::Delete(js_, stream, durable));
+  ConsumerConfig c;
+  c.stream = stream;
+  c.durable = durable;
+  c.filter_subject = ShardSubject(spec_.collection, spec_.shard);
+  c.start_sequence = from;
+  c.ack_all = true;
+  TQ_ASSIGN_OR_RETURN(std::unique_ptr<PullConsumer> consumer,
+                      PullConsumer::Create(js_, c));
+  uint64_t last_consumer = 0;
+  while (!Stopping()) {
+    TQ_ASSIGN_OR_RETURN(std::vector<JsMessage> batch,
+                        consumer->Fetch(spec_.fetch_batch, kFetchWait));
+    if (batch.empty()) continue;
+    TQ_RETURN_IF_ERROR(Apply(batch, &last_consumer));
+    // A lost ack only means a redelivery, skipped as a replay.
+    batch.back().AckNoWait().IgnoreError();
+    absl::MutexLock lock(&mu_);
+    applied_ = local_->applied_sequence();
+    last_error_.clear();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ShardReplica::Apply(const std::vector<JsMessage>& batch,
+                                 uint64_t* last_consumer) {
+  UpsertRun run;
+  // Applies the run as one batch; when a point of it is rejected (nothing
+  // was written), entry by entry, skipping the rejected ones.
+  auto flush = [&]() -> absl::Status {
+    if (run.empty()) return absl::OkStatus();
+    if (run.points.size() > spec_.max_batch) {
+      // One entry larger than this node's batches (written by a node with
+      // a larger max_batch): its chunks, the sequence with the last. A
+      // crash between them replays the entry whole; upserts are
+      // idempotent.
+      const size_t n = run.points.size();
+      absl::Status s;
+      for (size_t begin = 0; begin < n && s.ok(); begin += spec_.max_batch) {
+        const size_t end = std::min(n, begin + spec_.max_batch);
+        std::vector<Point> chunk(run.points.begin() + begin,
+                                 run.points.begin() + end);
+        s = end < n ? local_->Upsert(chunk, false)
+                    : local_->UpsertLogged(run.last(), chunk, false);
+      }
+      if (absl::IsInvalidArgument(s)) {
+        NoteSkipped(run.last(), s);
+        s = local_->SkipLogged(run.last());
+      }
+      run = UpsertRun();
+      return s;
+    }
+    absl::Status s = local_->UpsertLogged(run.last(), run.points, false);
+    if (absl::IsInvalidArgument(s)) {
+      for (size_t i = 0; i < run.entries.size(); ++i) {
+        const auto [sequence, begin] = run.entries[i];
+        const size_t end = i + 1 < run.entries.size()
+                               ? run.entries[i + 1].second
+                               : run.points.size();
+        std::vector<Point> one(run.points.begin() + begin,
+                               run.points.begin() + end);
+        s = local_->UpsertLogged(sequence, one, false);
+        if (absl::IsInvalidArgument(s)) {
+          NoteSkipped(sequence, s);
+          s = local_->SkipLogged(sequence);
+        }
+        if (!s.ok()) break;
+      }
+    }
+    run = UpsertRun();
+    return s;
+  };
+  for (const JsMessage& m : batch) {
+    const uint64_t cs = m.consumer_sequence();
+    if (*last_consumer != 0 && cs != *last_consumer + 1) {
+      TQ_RETURN_IF_ERROR(flush());
+      return absl::AbortedError(absl::StrCat(
+          "delivery ", *last_consumer + 1, " of consumer ",
+          ConsumerName(spec_.node_id, spec_.shard), " never came (got ", cs,
+          "); starting over from the applied "
+          "sequence"));
+    }
+    *last_consumer = cs;
+    const uint64_t sequence = m.stream_sequence();
+    const uint64_t applied =
+        run.empty() ? local_->applied_sequence() : run.last();
+    if (sequence <= applied) continue;  // a replay
+    pb::LogEntry entry;
+    const absl::string_view data = m.data();
+    absl::Status bad;
+    if (!entry.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+      bad = absl::DataLossError("not a tqdb.cluster.v1.LogEntry");
+    } else if (entry.collection_uid() != spec_.uid) {
+      bad = absl::FailedPreconditionError(
+          absl::StrCat("written for incarnation ", entry.collection_uid(),
+                       " of the collection, this is ", spec_.uid));
+    }
+    if (!bad.ok()) {
+      TQ_RETURN_IF_ERROR(flush());
+      NoteSkipped(sequence, bad);
+      TQ_RETURN_IF_ERROR(local_->SkipLogged(sequence));
+      continue;
+    }
+    if (entry.has_upsert()) {
+      const auto& points = entry.upsert().points();
+      if (!run.empty() && run.points.size() + points.size() > spec_.max_batch) {
+        TQ_RETURN_IF_ERROR(flush());
+      }
+      run.entries.emplace_back(sequence, run.points.size());
+      std::vector<Point> converted = FromProto(points);
+      std::move(converted.begin(), converted.end(),
+                std::back_inserter(run.points));
+      continue;
+    }
+    TQ_RETURN_IF_ERROR(flush());
+    const std::vector<uint64_t> ids(entry.delete_().ids().begin(),
+                                    entry.delete_().ids().end());
+    absl::Status s = local_->DeleteLogged(sequence, ids, false).status();
+    if (absl::IsInvalidArgument(s) || absl::IsResourceExhausted(s)) {
+      NoteSkipped(sequence, s);
+      s = local_->SkipLogged(sequence);
+    }
+    TQ_RETURN_IF_ERROR(s);
+  }
+  return flush();
+}
+
+}  // namespace cluster
+}  // namespace tqdb
