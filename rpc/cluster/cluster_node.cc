@@ -17,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_keys.h"
+#include "rpc/cluster/log_names.h"
 #include "rpc/convert.h"
 
 namespace tqdb {
@@ -361,6 +362,18 @@ void ClusterNode::Status(pb::NodeStatusResponse* out) const {
     auto info = r->local()->Info();
     s->set_trained(info.ok() && info->trained);
     s->set_last_error(r->last_error());
+    s->set_sessions(r->sessions());
+    s->set_fetches(r->fetches());
+    s->set_entries_received(r->received());
+    auto consumer =
+        PullConsumer::Lookup(js_.get(), StreamName(r->spec().collection),
+                             ConsumerName(options_.node_id, r->spec().shard));
+    if (consumer.ok() && consumer->has_value()) {
+      s->set_consumer_delivered((*consumer)->delivered_sequence);
+      s->set_consumer_ack_floor((*consumer)->ack_floor);
+      s->set_consumer_pending((*consumer)->pending);
+      s->set_consumer_ack_pending((*consumer)->ack_pending);
+    }
   }
 }
 

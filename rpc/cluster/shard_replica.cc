@@ -17,6 +17,7 @@ namespace {
 namespace pb = ::tqdb::cluster::v1;
 
 constexpr absl::Duration kFetchWait = absl::Milliseconds(500);
+constexpr absl::Duration kStallCheck = absl::Seconds(5);
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 
@@ -75,6 +76,16 @@ int ShardReplica::sessions() const {
   return sessions_;
 }
 
+uint64_t ShardReplica::fetches() const {
+  absl::MutexLock lock(&mu_);
+  return fetches_;
+}
+
+uint64_t ShardReplica::received() const {
+  absl::MutexLock lock(&mu_);
+  return received_;
+}
+
 void ShardReplica::NoteSkipped(uint64_t sequence, const absl::Status& why) {
   const std::string text =
       absl::StrCat("collection '", spec_.collection, "' shard ", spec_.shard,
@@ -98,6 +109,7 @@ void ShardReplica::Run() {
     if (!s.ok()) {
       last_error_ = absl::StrCat("collection '", spec_.collection, "' shard ",
                                  spec_.shard, ": ", s.ToString());
+      std::cerr << "tqdb cluster: " << last_error_ << std::endl;
     }
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
     backoff = std::min(backoff * 2, kMaxBackoff);
@@ -124,11 +136,37 @@ absl::Status ShardReplica::Session() {
   c.ack_all = true;
   TQ_ASSIGN_OR_RETURN(std::unique_ptr<PullConsumer> consumer,
                       PullConsumer::Create(js_, c));
+  if (from > 1 || sessions() > 1) {
+    std::cerr << "tqdb cluster: collection '" << spec_.collection << "' shard "
+              << spec_.shard << ": applying from sequence " << from
+              << " (session " << sessions() << ")" << std::endl;
+  }
   uint64_t last_consumer = 0;
+  absl::Time last_delivery = absl::Now();
   while (!Stopping()) {
     TQ_ASSIGN_OR_RETURN(std::vector<JsMessage> batch,
                         consumer->Fetch(spec_.fetch_batch, kFetchWait));
-    if (batch.empty()) continue;
+    {
+      absl::MutexLock lock(&mu_);
+      ++fetches_;
+      received_ += batch.size();
+    }
+    if (batch.empty()) {
+      // A consumer that holds entries back (lost deliveries, a pull
+      // request the server dropped) is replaced rather than waited for.
+      if (absl::Now() - last_delivery < kStallCheck) continue;
+      last_delivery = absl::Now();
+      TQ_ASSIGN_OR_RETURN(ConsumerState st, consumer->State());
+      if (st.pending > 0 || st.ack_pending > 0) {
+        return absl::AbortedError(absl::StrCat(
+            "consumer ", durable, " delivered nothing for ",
+            absl::FormatDuration(kStallCheck), " with ", st.pending,
+            " entries pending and ", st.ack_pending,
+            " unacknowledged; starting over from the applied sequence"));
+      }
+      continue;
+    }
+    last_delivery = absl::Now();
     TQ_RETURN_IF_ERROR(Apply(batch, &last_consumer));
     // A lost ack only means a redelivery, skipped as a replay.
     batch.back().AckNoWait().IgnoreError();

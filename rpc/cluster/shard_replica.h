@@ -11,11 +11,12 @@
 // truth, and a consumer JetStream advanced past it after an unsynced local
 // write was lost would skip entries), fetches batches, applies runs of
 // upserts as one batch (up to max_batch points), then acknowledges the last
-// entry (AckAll). A gap in the consumer's delivery sequence, an error of
-// NATS or of the database ends the session; the next starts after a backoff
-// (0.1 s doubling to 5 s) from the applied sequence again, for as long as
-// the replica lives. Entries every replica rejects alike (a point invalid
-// for the collection, an entry of another incarnation, an undecodable
+// entry (AckAll). A gap in the consumer's delivery sequence, a consumer
+// that delivers nothing for 5 s while JetStream counts entries pending for
+// it, an error of NATS or of the database ends the session; the next starts
+// after a backoff (0.1 s doubling to 5 s) from the applied sequence again, for
+// as long as the replica lives. Entries every replica rejects alike (a point
+// invalid for the collection, an entry of another incarnation, an undecodable
 // message) are skipped with SkipLogged and named in last_error().
 //
 // If the stream no longer holds the entries after the applied sequence
@@ -76,8 +77,11 @@ class ShardReplica {
   bool AwaitApplied(uint64_t sequence, absl::Duration timeout);
   // Why the last session ended, or an entry skipped; "" when all is well.
   std::string last_error() const;
-  // Sessions started (1 while the first runs).
+  // Sessions started (1 while the first runs), fetches made and entries
+  // received (replays included).
   int sessions() const;
+  uint64_t fetches() const;
+  uint64_t received() const;
 
  private:
   void Run();
@@ -99,6 +103,8 @@ class ShardReplica {
   std::string last_error_ ABSL_GUARDED_BY(mu_);  // cleared by a good batch
   std::string last_skip_ ABSL_GUARDED_BY(mu_);   // the last entry skipped
   int sessions_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t fetches_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t received_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;  // mirrors local_, for waits
 };
 

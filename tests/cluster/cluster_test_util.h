@@ -22,9 +22,13 @@ class TempDir {
         std::string(tmp && *tmp ? tmp : "/tmp") + "/tqdb_cluster_XXXXXX";
     path_ = mkdtemp(pattern.data()) ? pattern : std::string();
   }
+  // Kept (with the services' and nodes' logs) when TQDB_KEEP_TEST_DIRS is
+  // set, for a failure's post-mortem.
   ~TempDir() {
     std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+    if (!path_.empty() && std::getenv("TQDB_KEEP_TEST_DIRS") == nullptr) {
+      std::filesystem::remove_all(path_, ignored);
+    }
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

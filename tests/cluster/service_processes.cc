@@ -123,11 +123,18 @@ ChildProcess::~ChildProcess() {
   }
 }
 
+void ChildProcess::Reaped(int status) {
+  reaped_ = true;
+  exit_code_ = WIFEXITED(status)     ? WEXITSTATUS(status)
+               : WIFSIGNALED(status) ? -WTERMSIG(status)
+                                     : 0;
+}
+
 bool ChildProcess::Running() {
   if (reaped_) return false;
   int status = 0;
   if (waitpid(pid_, &status, WNOHANG) == pid_) {
-    reaped_ = true;
+    Reaped(status);
     return false;
   }
   return true;
@@ -147,8 +154,9 @@ void ChildProcess::Stop(absl::Duration grace) {
   kill(pid_, SIGTERM);
   if (WaitExit(grace)) return;
   kill(pid_, SIGKILL);
-  waitpid(pid_, nullptr, 0);
-  reaped_ = true;
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  Reaped(status);
 }
 
 std::string ChildProcess::LogTail(size_t bytes) const {

@@ -51,6 +51,8 @@ class ChildProcess {
   void Stop(absl::Duration grace = absl::Seconds(10));
   // Waits up to `timeout` for it to exit; true if it did (reaped).
   bool WaitExit(absl::Duration timeout);
+  // After it exited: its exit code, or -signal if a signal ended it.
+  int exit_code() const { return exit_code_; }
   // The last `bytes` of its log, for failure messages.
   std::string LogTail(size_t bytes = 2000) const;
 
@@ -60,6 +62,8 @@ class ChildProcess {
   pid_t pid_;
   std::string log_path_;
   bool reaped_ = false;
+  int exit_code_ = 0;
+  void Reaped(int status);
 };
 
 class EtcdServer {

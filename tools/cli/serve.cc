@@ -75,7 +75,9 @@ constexpr char kUsage[] =
     "  --stream-replicas N    JetStream replicas of new collections' logs\n"
     "                         (default 3; at most the NATS servers)\n"
     "  --lease-ttl S          seconds until a dead node leaves the cluster\n"
-    "                         (default 5)\n";
+    "                         (default 5)\n"
+    "  --write-timeout S      seconds a write waits for the log's quorum\n"
+    "                         before it fails with UNAVAILABLE (default 10)\n";
 
 // BYTES, or a number with K, M, G or T (powers of 1024).
 absl::StatusOr<size_t> ParseBytes(const std::string& text) {
@@ -139,6 +141,12 @@ absl::StatusOr<std::optional<cluster::ClusterOptions>> ClusterFlags(
     return absl::InvalidArgumentError("--lease-ttl: seconds in [2, 600]");
   }
   o.lease_ttl = absl::Seconds(ttl);
+  TQ_ASSIGN_OR_RETURN(double write_timeout, f.GetDouble("write-timeout", 10));
+  if (!(write_timeout >= 0.1 && write_timeout <= 3600)) {
+    return absl::InvalidArgumentError(
+        "--write-timeout: seconds in [0.1, 3600]");
+  }
+  o.write_timeout = absl::Seconds(write_timeout);
   return std::optional<cluster::ClusterOptions>(std::move(o));
 }
 
@@ -165,7 +173,7 @@ const FlagSpec& ServeFlags() {
                     "metrics-open",   "cluster",
                     "nats",           "node-id",
                     "advertise",      "stream-replicas",
-                    "lease-ttl"},
+                    "lease-ttl",      "write-timeout"},
                    {"metrics-open"}};
   return *spec;
 }
