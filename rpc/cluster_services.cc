@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "quant/status_macros.h"
+#include "rpc/cluster/cluster_reader.h"
 #include "rpc/convert.h"
 #include "rpc/validate.h"
 
@@ -23,11 +24,14 @@ double MsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-absl::Status NotYet(const char* what) {
-  return absl::UnimplementedError(absl::StrCat(
-      what,
-      " is not served by a cluster node yet (the cluster's read path "
-      "is under way; README \"Cluster\")"));
+// The call's deadline; a minute for a call without one (internal calls
+// always carry one).
+absl::Time DeadlineOf(const grpc::ServerContextBase* ctx) {
+  const auto d = ctx->deadline();
+  if (d >= std::chrono::system_clock::now() + std::chrono::hours(24 * 365)) {
+    return absl::Now() + absl::Minutes(1);
+  }
+  return absl::FromChrono(d);
 }
 
 // The highest sequence per shard over several writes, sorted by shard.
@@ -66,7 +70,8 @@ grpc::Status ClusterCollectionsService::Get(grpc::ServerContext* ctx,
                                             pb::CollectionInfo* resp) {
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_RETURN_IF_ERROR(ValidateCollectionName(req->name()));
-    TQ_ASSIGN_OR_RETURN(*resp, node_->DescribeCollection(req->name()));
+    TQ_ASSIGN_OR_RETURN(*resp,
+                        node_->reader()->Info(req->name(), DeadlineOf(ctx)));
     return absl::OkStatus();
   });
 }
@@ -76,7 +81,7 @@ grpc::Status ClusterCollectionsService::List(
     pb::ListCollectionsResponse* resp) {
   return context_->Call(ctx, [&]() -> absl::Status {
     for (const std::string& name : node_->ListCollections()) {
-      auto info = node_->DescribeCollection(name);
+      auto info = node_->reader()->Info(name, DeadlineOf(ctx));
       if (absl::IsNotFound(info.status())) continue;  // dropped meanwhile
       TQ_RETURN_IF_ERROR(info.status());
       *resp->add_collections() = *std::move(info);
@@ -95,9 +100,15 @@ grpc::Status ClusterCollectionsService::Delete(
 }
 
 grpc::Status ClusterCollectionsService::Train(
-    grpc::ServerContext* ctx, const pb::TrainCollectionRequest* /*req*/,
-    pb::CollectionInfo* /*resp*/) {
-  return context_->Call(ctx, [&] { return NotYet("Collections.Train"); });
+    grpc::ServerContext* ctx, const pb::TrainCollectionRequest* req,
+    pb::CollectionInfo* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCollectionName(req->name()));
+    TQ_ASSIGN_OR_RETURN(
+        *resp,
+        node_->reader()->Train(req->name(), req->retrain(), DeadlineOf(ctx)));
+    return absl::OkStatus();
+  });
 }
 
 // --- Points ---
@@ -186,27 +197,112 @@ grpc::Status ClusterPointsService::Delete(grpc::ServerContext* ctx,
 }
 
 grpc::Status ClusterPointsService::Get(grpc::ServerContext* ctx,
-                                       const pb::GetPointsRequest* /*req*/,
-                                       pb::GetPointsResponse* /*resp*/) {
-  return context_->Call(ctx, [&] { return NotYet("Points.Get"); });
+                                       const pb::GetPointsRequest* req,
+                                       pb::GetPointsResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateGet(*req));
+    TQ_ASSIGN_OR_RETURN(
+        cluster::ReadConsistency c,
+        cluster::ConsistencyOf(req->consistency(), req->read_after()));
+    const std::vector<uint64_t> ids(req->ids().begin(), req->ids().end());
+    TQ_ASSIGN_OR_RETURN(
+        *resp, node_->reader()->Get(req->collection(), ids, req->with_vectors(),
+                                    req->with_payload(), c, DeadlineOf(ctx)));
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status ClusterPointsService::Count(grpc::ServerContext* ctx,
-                                         const pb::CountRequest* /*req*/,
-                                         pb::CountResponse* /*resp*/) {
-  return context_->Call(ctx, [&] { return NotYet("Points.Count"); });
+                                         const pb::CountRequest* req,
+                                         pb::CountResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
+    TQ_ASSIGN_OR_RETURN(
+        cluster::ReadConsistency c,
+        cluster::ConsistencyOf(req->consistency(), req->read_after()));
+    TQ_ASSIGN_OR_RETURN(uint64_t n, node_->reader()->Count(req->collection(), c,
+                                                           DeadlineOf(ctx)));
+    resp->set_count(n);
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status ClusterPointsService::Search(grpc::ServerContext* ctx,
-                                          const pb::SearchRequest* /*req*/,
-                                          pb::SearchResponse* /*resp*/) {
-  return context_->Call(ctx, [&] { return NotYet("Points.Search"); });
+                                          const pb::SearchRequest* req,
+                                          pb::SearchResponse* resp) {
+  const auto t0 = Clock::now();
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateSearch(*req, context_->options()));
+    TQ_ASSIGN_OR_RETURN(
+        cluster::ReadConsistency c,
+        cluster::ConsistencyOf(req->consistency(), req->read_after()));
+    TQ_ASSIGN_OR_RETURN(
+        std::vector<pb::SearchResponse> out,
+        node_->reader()->Search(req->collection(), {req}, c, DeadlineOf(ctx)));
+    *resp = std::move(out[0]);
+    resp->set_time_ms(MsSince(t0));
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status ClusterPointsService::SearchBatch(
-    grpc::ServerContext* ctx, const pb::SearchBatchRequest* /*req*/,
-    pb::SearchBatchResponse* /*resp*/) {
-  return context_->Call(ctx, [&] { return NotYet("Points.SearchBatch"); });
+    grpc::ServerContext* ctx, const pb::SearchBatchRequest* req,
+    pb::SearchBatchResponse* resp) {
+  const auto t0 = Clock::now();
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateSearchBatch(*req, context_->options()));
+    TQ_ASSIGN_OR_RETURN(
+        cluster::ReadConsistency c,
+        cluster::ConsistencyOf(req->consistency(), req->read_after()));
+    std::vector<const pb::SearchRequest*> searches;
+    for (const pb::SearchRequest& q : req->searches()) searches.push_back(&q);
+    TQ_ASSIGN_OR_RETURN(std::vector<pb::SearchResponse> out,
+                        node_->reader()->Search(req->collection(), searches, c,
+                                                DeadlineOf(ctx)));
+    for (pb::SearchResponse& r : out) *resp->add_results() = std::move(r);
+    resp->set_time_ms(MsSince(t0));
+    return absl::OkStatus();
+  });
+}
+
+// --- Shards (other nodes' reads of this node's replicas) ---
+
+grpc::Status ClusterShardsService::Search(grpc::ServerContext* ctx,
+                                          const cpb::ShardSearchRequest* req,
+                                          cpb::ShardSearchResponse* resp) {
+  return context_->Call(
+      ctx, [&] { return node_->LocalSearch(*req, DeadlineOf(ctx), resp); });
+}
+
+grpc::Status ClusterShardsService::Count(grpc::ServerContext* ctx,
+                                         const cpb::ShardsRequest* req,
+                                         cpb::ShardCountResponse* resp) {
+  return context_->Call(
+      ctx, [&] { return node_->LocalCount(*req, DeadlineOf(ctx), resp); });
+}
+
+grpc::Status ClusterShardsService::Get(grpc::ServerContext* ctx,
+                                       const cpb::ShardGetRequest* req,
+                                       pb::GetPointsResponse* resp) {
+  return context_->Call(
+      ctx, [&] { return node_->LocalGet(*req, DeadlineOf(ctx), resp); });
+}
+
+grpc::Status ClusterShardsService::Info(grpc::ServerContext* ctx,
+                                        const cpb::ShardsRequest* req,
+                                        cpb::ShardInfoResponse* resp) {
+  return context_->Call(
+      ctx, [&] { return node_->LocalInfo(*req, DeadlineOf(ctx), resp); });
+}
+
+grpc::Status ClusterShardsService::Train(grpc::ServerContext* ctx,
+                                         const cpb::ShardTrainRequest* req,
+                                         cpb::ShardInfoResponse* resp) {
+  return context_->Call(
+      ctx, [&] { return node_->LocalTrain(*req, DeadlineOf(ctx), resp); });
 }
 
 // --- Node ---

@@ -4,13 +4,15 @@
 // that clients work against any node unchanged. Plus tqdb.cluster.v1.Node,
 // what the node holds.
 //
-// Collections: Create, Get, List, Delete through etcd (any node). Points:
+// Collections: Create, List, Delete through etcd (any node); Get and List
+// with counts summed over the shards; Train trains every replica. Points:
 // Upsert, UpsertStream and Delete go through the collection's log and
 // answer after JetStream's PubAck with the sequences written (replicas
 // apply them after the call); `wait` is accepted and changes nothing (the
-// log's quorum is the durability). The reads (Get, Count, Search,
-// SearchBatch) and Train are UNIMPLEMENTED until the read path lands
-// (README "Cluster").
+// log's quorum is the durability). Get, Count, Search and SearchBatch fan
+// out over one replica per shard (rpc/cluster/cluster_reader.h), with the
+// request's consistency. tqdb.cluster.v1.Shards answers other nodes' reads
+// of this node's replicas.
 #ifndef TQDB_RPC_CLUSTER_SERVICES_H_
 #define TQDB_RPC_CLUSTER_SERVICES_H_
 
@@ -73,6 +75,33 @@ class ClusterPointsService final : public v1::Points::Service {
   grpc::Status SearchBatch(grpc::ServerContext* ctx,
                            const v1::SearchBatchRequest* req,
                            v1::SearchBatchResponse* resp) override;
+
+ private:
+  const ServiceContext* const context_;
+  cluster::ClusterNode* const node_;
+};
+
+class ClusterShardsService final : public tqdb::cluster::v1::Shards::Service {
+ public:
+  ClusterShardsService(const ServiceContext* context,
+                       cluster::ClusterNode* node)
+      : context_(context), node_(node) {}
+
+  grpc::Status Search(grpc::ServerContext* ctx,
+                      const tqdb::cluster::v1::ShardSearchRequest* req,
+                      tqdb::cluster::v1::ShardSearchResponse* resp) override;
+  grpc::Status Count(grpc::ServerContext* ctx,
+                     const tqdb::cluster::v1::ShardsRequest* req,
+                     tqdb::cluster::v1::ShardCountResponse* resp) override;
+  grpc::Status Get(grpc::ServerContext* ctx,
+                   const tqdb::cluster::v1::ShardGetRequest* req,
+                   v1::GetPointsResponse* resp) override;
+  grpc::Status Info(grpc::ServerContext* ctx,
+                    const tqdb::cluster::v1::ShardsRequest* req,
+                    tqdb::cluster::v1::ShardInfoResponse* resp) override;
+  grpc::Status Train(grpc::ServerContext* ctx,
+                     const tqdb::cluster::v1::ShardTrainRequest* req,
+                     tqdb::cluster::v1::ShardInfoResponse* resp) override;
 
  private:
   const ServiceContext* const context_;

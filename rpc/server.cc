@@ -64,6 +64,8 @@ class ServerImpl final : public Server {
       points_ =
           std::make_unique<ClusterPointsService>(&context_, options.cluster);
       node_ = std::make_unique<ClusterNodeService>(&context_, options.cluster);
+      shards_ =
+          std::make_unique<ClusterShardsService>(&context_, options.cluster);
     } else {
       collections_ = std::make_unique<CollectionsService>(&context_);
       points_ = std::make_unique<PointsService>(&context_);
@@ -85,6 +87,7 @@ class ServerImpl final : public Server {
     b.RegisterService(points_.get());
     b.RegisterService(&snapshots_);
     if (node_) b.RegisterService(node_.get());
+    if (shards_) b.RegisterService(shards_.get());
     if (metrics_) {
       std::vector<std::unique_ptr<
           grpc::experimental::ServerInterceptorFactoryInterface>>
@@ -171,7 +174,8 @@ class ServerImpl final : public Server {
   // A single server's, or a cluster node's (ServerOptions::cluster).
   std::unique_ptr<grpc::Service> collections_;
   std::unique_ptr<grpc::Service> points_;
-  std::unique_ptr<grpc::Service> node_;  // cluster only
+  std::unique_ptr<grpc::Service> node_;    // cluster only
+  std::unique_ptr<grpc::Service> shards_;  // cluster only
   SnapshotsService snapshots_;
   // Set by Init, before the server is shared.
   std::unique_ptr<grpc::Server> server_;

@@ -17,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_keys.h"
+#include "rpc/cluster/cluster_reader.h"
 #include "rpc/cluster/log_names.h"
 #include "rpc/convert.h"
 
@@ -110,6 +111,7 @@ absl::Status ClusterNode::Init() {
   }
   TQ_RETURN_IF_ERROR(Register());
   TQ_ASSIGN_OR_RETURN(view_, ClusterView::Start(etcd_.get()));
+  reader_ = std::make_unique<ClusterReader>(this);
   membership_ = std::thread([this] { RunMembership(); });
   reconciler_ = std::thread([this] { RunReconciler(); });
   return absl::OkStatus();
@@ -132,7 +134,8 @@ ClusterNode::~ClusterNode() {
   }
   for (auto& [key, r] : replicas) r->RequestStop();
   replicas.clear();  // joins each
-  lease.reset();     // revokes: the node leaves tqdb/nodes/ now
+  reader_.reset();
+  lease.reset();  // revokes: the node leaves tqdb/nodes/ now
   view_.reset();
   js_.reset();
   nats_.reset();

@@ -61,6 +61,8 @@
 namespace tqdb {
 namespace cluster {
 
+class ClusterReader;  // cluster_reader.h
+
 struct ClusterOptions {
   std::vector<std::string> etcd_endpoints;  // host:port
   std::vector<std::string> nats_servers;    // nats://host:port
@@ -87,6 +89,15 @@ struct ClusterOptions {
   // The node's database settings (batch and payload limits: writes are
   // validated against them before they enter the log).
   DatabaseOptions database;
+  // Reads: a replica that has not answered after this (or half the call's
+  // remaining deadline, if sooner) is hedged: its shards are asked of
+  // another replica too, and the first answer wins.
+  absl::Duration hedge_delay = absl::Milliseconds(250);
+  // How this node calls the others' Shards service: the cluster's API key
+  // ("" = none) and, for nodes serving TLS, the PEM they are verified
+  // with ("" = plaintext).
+  std::string peer_api_key;
+  std::string peer_tls_root_pem;
 };
 
 class ClusterNode {
@@ -116,6 +127,29 @@ class ClusterNode {
       const std::string& collection, const std::vector<Point>& points);
   absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> Delete(
       const std::string& collection, const std::vector<uint64_t>& ids);
+
+  // Reads of this node's replicas (local_shards.cc): what the Shards
+  // service answers, and the reader's local part. NotFound for a shard this
+  // node does not hold (or of another incarnation); DeadlineExceeded when a
+  // replica has not applied a ShardRef's min_sequence by `deadline`.
+  absl::Status LocalSearch(const tqdb::cluster::v1::ShardSearchRequest& req,
+                           absl::Time deadline,
+                           tqdb::cluster::v1::ShardSearchResponse* resp) const;
+  absl::Status LocalCount(const tqdb::cluster::v1::ShardsRequest& req,
+                          absl::Time deadline,
+                          tqdb::cluster::v1::ShardCountResponse* resp) const;
+  absl::Status LocalGet(const tqdb::cluster::v1::ShardGetRequest& req,
+                        absl::Time deadline,
+                        ::tqdb::v1::GetPointsResponse* resp) const;
+  absl::Status LocalInfo(const tqdb::cluster::v1::ShardsRequest& req,
+                         absl::Time deadline,
+                         tqdb::cluster::v1::ShardInfoResponse* resp) const;
+  absl::Status LocalTrain(const tqdb::cluster::v1::ShardTrainRequest& req,
+                          absl::Time deadline,
+                          tqdb::cluster::v1::ShardInfoResponse* resp) const;
+
+  // The read path: fan-out over one replica per shard (cluster_reader.h).
+  ClusterReader* reader() const { return reader_.get(); }
 
   // What this node holds (the Node service).
   void Status(tqdb::cluster::v1::NodeStatusResponse* out) const;
@@ -150,6 +184,14 @@ class ClusterNode {
       const std::vector<const Point*>& points,
       const std::vector<uint64_t>& delete_ids);
   std::string NextMessageId();
+  // The replica of a shard the map gives this node, once the reconciler
+  // runs it (waiting up to `deadline`); null if not this node's.
+  std::shared_ptr<ShardReplica> AwaitReplica(const std::string& collection,
+                                             int64_t uid, uint32_t shard,
+                                             absl::Time deadline) const;
+  absl::StatusOr<std::vector<std::shared_ptr<ShardReplica>>> LocalReplicas(
+      const tqdb::cluster::v1::ShardsRequest& target,
+      absl::Time deadline) const;
 
   const ClusterOptions options_;
   Database* const db_;
@@ -157,6 +199,7 @@ class ClusterNode {
   std::unique_ptr<NatsConnection> nats_;
   std::unique_ptr<JetStream> js_;
   std::unique_ptr<ClusterView> view_;
+  std::unique_ptr<ClusterReader> reader_;
   const uint64_t boot_id_;  // message ids: unique across restarts
   std::atomic<uint64_t> next_message_{0};
 

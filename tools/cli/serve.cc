@@ -255,6 +255,9 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   std::unique_ptr<cluster::ClusterNode> node;
   if (cluster_options->has_value()) {
     (*cluster_options)->database = dbo;
+    // Nodes call each other with the cluster's key and certificate.
+    (*cluster_options)->peer_api_key = so.api_key;
+    (*cluster_options)->peer_tls_root_pem = so.tls_cert_pem;
     auto started = cluster::ClusterNode::Start(**cluster_options, db->get());
     if (!started.ok()) {
       (*db)->Close().IgnoreError();

@@ -13,17 +13,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12tqdb/v1/tqdb.proto\x12\x07tqdb.v1\"N\n\x0fQuantizerConfig\x12\x1f\n\x06method\x18\x01 \x01(\x0e\x32\x0f.tqdb.v1.Method\x12\x0c\n\x04\x62its\x18\x02 \x01(\r\x12\x0c\n\x04seed\x18\x03 \x01(\x04\"3\n\tIvfConfig\x12\r\n\x05nlist\x18\x01 \x01(\r\x12\x17\n\x0ftrain_threshold\x18\x02 \x01(\x04\"\xf3\x01\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12\x1f\n\x06metric\x18\x03 \x01(\x0e\x32\x0f.tqdb.v1.Metric\x12+\n\tquantizer\x18\x04 \x01(\x0b\x32\x18.tqdb.v1.QuantizerConfig\x12\x1f\n\x03ivf\x18\x05 \x01(\x0b\x32\x12.tqdb.v1.IvfConfig\x12\x1a\n\rstore_vectors\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x0e\n\x06shards\x18\x14 \x01(\r\x12\x10\n\x08replicas\x18\x15 \x01(\rB\x10\n\x0e_store_vectors\"\xa0\x01\n\tListStats\x12\r\n\x05nlist\x18\x01 \x01(\r\x12\x0c\n\x04live\x18\x02 \x01(\x04\x12\x12\n\ntombstones\x18\x03 \x01(\x04\x12\x10\n\x08min_size\x18\x04 \x01(\x04\x12\x10\n\x08max_size\x18\x05 \x01(\x04\x12\x11\n\timbalance\x18\x06 \x01(\x01\x12+\n\x0esize_histogram\x18\x07 \x03(\x0b\x32\x13.tqdb.v1.SizeBucket\"\'\n\nSizeBucket\x12\n\n\x02le\x18\x01 \x01(\x04\x12\r\n\x05lists\x18\x02 \x01(\x04\"s\n\x0bMemoryUsage\x12\r\n\x05\x62ytes\x18\x01 \x01(\x04\x12\x13\n\x0bindex_bytes\x18\x02 \x01(\x04\x12\x16\n\x0ereserved_bytes\x18\x03 \x01(\x04\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x04\x12\x13\n\x0blimit_bytes\x18\x05 \x01(\x04\"\xa7\x04\n\x0e\x43ollectionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\x12\x0f\n\x07trained\x18\x04 \x01(\x08\x12\x1f\n\x06metric\x18\x05 \x01(\x0e\x32\x0f.tqdb.v1.Metric\x12+\n\tquantizer\x18\x06 \x01(\x0b\x32\x18.tqdb.v1.QuantizerConfig\x12\x1f\n\x03ivf\x18\x07 \x01(\x0b\x32\x12.tqdb.v1.IvfConfig\x12\x15\n\rstore_vectors\x18\x08 \x01(\x08\x12\x10\n\x08training\x18\t \x01(\x08\x12\x12\n\ngeneration\x18\n \x01(\r\x12\r\n\x05nlist\x18\x0b \x01(\r\x12\x15\n\rtrained_count\x18\x0c \x01(\x04\x12!\n\x05lists\x18\r \x01(\x0b\x32\x12.tqdb.v1.ListStats\x12\x18\n\x10\x62ytes_per_vector\x18\x0e \x01(\r\x12\x1d\n\x15\x64isk_bytes_per_vector\x18\x0f \x01(\x01\x12\x1b\n\x13retrain_recommended\x18\x10 \x01(\x08\x12\x16\n\x0eretrain_reason\x18\x11 \x01(\t\x12\x1b\n\x13last_training_error\x18\x12 \x01(\t\x12$\n\x06memory\x18\x1e \x01(\x0b\x32\x14.tqdb.v1.MemoryUsage\x12\x12\n\ndisk_bytes\x18\x1f \x01(\x04\x12\x0e\n\x06shards\x18( \x01(\r\x12\x10\n\x08replicas\x18) \x01(\r\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16ListCollectionsRequest\"G\n\x17ListCollectionsResponse\x12,\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x17.tqdb.v1.CollectionInfo\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1a\n\x18\x44\x65leteCollectionResponse\"7\n\x16TrainCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07retrain\x18\x02 \x01(\x08\"4\n\x05Point\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0e\n\x06vector\x18\x02 \x03(\x02\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\"Q\n\rUpsertRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x1e\n\x06points\x18\x02 \x03(\x0b\x32\x0e.tqdb.v1.Point\x12\x0c\n\x04wait\x18\x03 \x01(\x08\"0\n\rShardSequence\x12\r\n\x05shard\x18\x01 \x01(\r\x12\x10\n\x08sequence\x18\x02 \x01(\x04\"o\n\x0eUpsertResponse\x12\x10\n\x08upserted\x18\x01 \x01(\x04\x12\x0f\n\x07\x62\x61tches\x18\x02 \x01(\x04\x12\x0f\n\x07time_ms\x18\x03 \x01(\x01\x12)\n\tsequences\x18\x14 \x03(\x0b\x32\x16.tqdb.v1.ShardSequence\"_\n\x10GetPointsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\x04\x12\x14\n\x0cwith_vectors\x18\x03 \x01(\x08\x12\x14\n\x0cwith_payload\x18\x04 \x01(\x08\"9\n\x11GetPointsResponse\x12$\n\x06points\x18\x01 \x03(\x0b\x32\x14.tqdb.v1.ScoredPoint\"D\n\x13\x44\x65letePointsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\x04\x12\x0c\n\x04wait\x18\x03 \x01(\x08\"R\n\x14\x44\x65letePointsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x04\x12)\n\tsequences\x18\x14 \x03(\x0b\x32\x16.tqdb.v1.ShardSequence\"\"\n\x0c\x43ountRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"\x1e\n\rCountResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\"T\n\x0cSearchParams\x12\x0e\n\x06nprobe\x18\x01 \x01(\r\x12\r\n\x05\x65xact\x18\x02 \x01(\x08\x12\x0f\n\x07rescore\x18\x03 \x01(\x08\x12\x14\n\x0coversampling\x18\x04 \x01(\x02\"\xc7\x01\n\rSearchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0e\n\x06vector\x18\x02 \x03(\x02\x12\r\n\x05limit\x18\x03 \x01(\r\x12%\n\x06params\x18\x04 \x01(\x0b\x32\x15.tqdb.v1.SearchParams\x12\x14\n\x0cwith_vectors\x18\x05 \x01(\x08\x12\x14\n\x0cwith_payload\x18\x06 \x01(\x08\x12\x1c\n\x0fscore_threshold\x18\x07 \x01(\x02H\x00\x88\x01\x01\x42\x12\n\x10_score_threshold\"I\n\x0bScoredPoint\x12\n\n\x02id\x18\x01 \x01(\x04\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x0e\n\x06vector\x18\x03 \x03(\x02\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\"G\n\x0eSearchResponse\x12$\n\x06points\x18\x01 \x03(\x0b\x32\x14.tqdb.v1.ScoredPoint\x12\x0f\n\x07time_ms\x18\x02 \x01(\x01\"R\n\x12SearchBatchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12(\n\x08searches\x18\x02 \x03(\x0b\x32\x16.tqdb.v1.SearchRequest\"P\n\x13SearchBatchResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.tqdb.v1.SearchResponse\x12\x0f\n\x07time_ms\x18\x02 \x01(\x01\"+\n\x15\x43reateSnapshotRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"p\n\x13SnapshotDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\x15\n\rcreation_time\x18\x03 \x01(\x03\x12\x12\n\nsize_bytes\x18\x04 \x01(\x04\x12\x0c\n\x04path\x18\x05 \x01(\t\"*\n\x14ListSnapshotsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"H\n\x15ListSnapshotsResponse\x12/\n\tsnapshots\x18\x01 \x03(\x0b\x32\x1c.tqdb.v1.SnapshotDescription*Q\n\x06Metric\x12\x16\n\x12METRIC_UNSPECIFIED\x10\x00\x12\x11\n\rMETRIC_COSINE\x10\x01\x12\r\n\tMETRIC_IP\x10\x02\x12\r\n\tMETRIC_L2\x10\x03*s\n\x06Method\x12\x16\n\x12METHOD_UNSPECIFIED\x10\x00\x12\x0e\n\nMETHOD_MSE\x10\x01\x12\x0f\n\x0bMETHOD_PROD\x10\x02\x12\x11\n\rMETHOD_RENORM\x10\x03\x12\r\n\tMETHOD_PQ\x10\x04\x12\x0e\n\nMETHOD_PCA\x10\x05\x32\xee\x02\n\x0b\x43ollections\x12\x43\n\x06\x43reate\x12 .tqdb.v1.CreateCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12=\n\x03Get\x12\x1d.tqdb.v1.GetCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12I\n\x04List\x12\x1f.tqdb.v1.ListCollectionsRequest\x1a .tqdb.v1.ListCollectionsResponse\x12M\n\x06\x44\x65lete\x12 .tqdb.v1.DeleteCollectionRequest\x1a!.tqdb.v1.DeleteCollectionResponse\x12\x41\n\x05Train\x12\x1f.tqdb.v1.TrainCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo2\xc8\x03\n\x06Points\x12\x39\n\x06Upsert\x12\x16.tqdb.v1.UpsertRequest\x1a\x17.tqdb.v1.UpsertResponse\x12\x41\n\x0cUpsertStream\x12\x16.tqdb.v1.UpsertRequest\x1a\x17.tqdb.v1.UpsertResponse(\x01\x12<\n\x03Get\x12\x19.tqdb.v1.GetPointsRequest\x1a\x1a.tqdb.v1.GetPointsResponse\x12\x45\n\x06\x44\x65lete\x12\x1c.tqdb.v1.DeletePointsRequest\x1a\x1d.tqdb.v1.DeletePointsResponse\x12\x36\n\x05\x43ount\x12\x15.tqdb.v1.CountRequest\x1a\x16.tqdb.v1.CountResponse\x12\x39\n\x06Search\x12\x16.tqdb.v1.SearchRequest\x1a\x17.tqdb.v1.SearchResponse\x12H\n\x0bSearchBatch\x12\x1b.tqdb.v1.SearchBatchRequest\x1a\x1c.tqdb.v1.SearchBatchResponse2\x9a\x01\n\tSnapshots\x12\x46\n\x06\x43reate\x12\x1e.tqdb.v1.CreateSnapshotRequest\x1a\x1c.tqdb.v1.SnapshotDescription\x12\x45\n\x04List\x12\x1d.tqdb.v1.ListSnapshotsRequest\x1a\x1e.tqdb.v1.ListSnapshotsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12tqdb/v1/tqdb.proto\x12\x07tqdb.v1\"N\n\x0fQuantizerConfig\x12\x1f\n\x06method\x18\x01 \x01(\x0e\x32\x0f.tqdb.v1.Method\x12\x0c\n\x04\x62its\x18\x02 \x01(\r\x12\x0c\n\x04seed\x18\x03 \x01(\x04\"3\n\tIvfConfig\x12\r\n\x05nlist\x18\x01 \x01(\r\x12\x17\n\x0ftrain_threshold\x18\x02 \x01(\x04\"\xf3\x01\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12\x1f\n\x06metric\x18\x03 \x01(\x0e\x32\x0f.tqdb.v1.Metric\x12+\n\tquantizer\x18\x04 \x01(\x0b\x32\x18.tqdb.v1.QuantizerConfig\x12\x1f\n\x03ivf\x18\x05 \x01(\x0b\x32\x12.tqdb.v1.IvfConfig\x12\x1a\n\rstore_vectors\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x0e\n\x06shards\x18\x14 \x01(\r\x12\x10\n\x08replicas\x18\x15 \x01(\rB\x10\n\x0e_store_vectors\"\xa0\x01\n\tListStats\x12\r\n\x05nlist\x18\x01 \x01(\r\x12\x0c\n\x04live\x18\x02 \x01(\x04\x12\x12\n\ntombstones\x18\x03 \x01(\x04\x12\x10\n\x08min_size\x18\x04 \x01(\x04\x12\x10\n\x08max_size\x18\x05 \x01(\x04\x12\x11\n\timbalance\x18\x06 \x01(\x01\x12+\n\x0esize_histogram\x18\x07 \x03(\x0b\x32\x13.tqdb.v1.SizeBucket\"\'\n\nSizeBucket\x12\n\n\x02le\x18\x01 \x01(\x04\x12\r\n\x05lists\x18\x02 \x01(\x04\"s\n\x0bMemoryUsage\x12\r\n\x05\x62ytes\x18\x01 \x01(\x04\x12\x13\n\x0bindex_bytes\x18\x02 \x01(\x04\x12\x16\n\x0ereserved_bytes\x18\x03 \x01(\x04\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x04\x12\x13\n\x0blimit_bytes\x18\x05 \x01(\x04\"\xa7\x04\n\x0e\x43ollectionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\x12\x0f\n\x07trained\x18\x04 \x01(\x08\x12\x1f\n\x06metric\x18\x05 \x01(\x0e\x32\x0f.tqdb.v1.Metric\x12+\n\tquantizer\x18\x06 \x01(\x0b\x32\x18.tqdb.v1.QuantizerConfig\x12\x1f\n\x03ivf\x18\x07 \x01(\x0b\x32\x12.tqdb.v1.IvfConfig\x12\x15\n\rstore_vectors\x18\x08 \x01(\x08\x12\x10\n\x08training\x18\t \x01(\x08\x12\x12\n\ngeneration\x18\n \x01(\r\x12\r\n\x05nlist\x18\x0b \x01(\r\x12\x15\n\rtrained_count\x18\x0c \x01(\x04\x12!\n\x05lists\x18\r \x01(\x0b\x32\x12.tqdb.v1.ListStats\x12\x18\n\x10\x62ytes_per_vector\x18\x0e \x01(\r\x12\x1d\n\x15\x64isk_bytes_per_vector\x18\x0f \x01(\x01\x12\x1b\n\x13retrain_recommended\x18\x10 \x01(\x08\x12\x16\n\x0eretrain_reason\x18\x11 \x01(\t\x12\x1b\n\x13last_training_error\x18\x12 \x01(\t\x12$\n\x06memory\x18\x1e \x01(\x0b\x32\x14.tqdb.v1.MemoryUsage\x12\x12\n\ndisk_bytes\x18\x1f \x01(\x04\x12\x0e\n\x06shards\x18( \x01(\r\x12\x10\n\x08replicas\x18) \x01(\r\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16ListCollectionsRequest\"G\n\x17ListCollectionsResponse\x12,\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x17.tqdb.v1.CollectionInfo\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1a\n\x18\x44\x65leteCollectionResponse\"7\n\x16TrainCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07retrain\x18\x02 \x01(\x08\"4\n\x05Point\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0e\n\x06vector\x18\x02 \x03(\x02\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\"Q\n\rUpsertRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x1e\n\x06points\x18\x02 \x03(\x0b\x32\x0e.tqdb.v1.Point\x12\x0c\n\x04wait\x18\x03 \x01(\x08\"0\n\rShardSequence\x12\r\n\x05shard\x18\x01 \x01(\r\x12\x10\n\x08sequence\x18\x02 \x01(\x04\"o\n\x0eUpsertResponse\x12\x10\n\x08upserted\x18\x01 \x01(\x04\x12\x0f\n\x07\x62\x61tches\x18\x02 \x01(\x04\x12\x0f\n\x07time_ms\x18\x03 \x01(\x01\x12)\n\tsequences\x18\x14 \x03(\x0b\x32\x16.tqdb.v1.ShardSequence\"\xb6\x01\n\x10GetPointsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\x04\x12\x14\n\x0cwith_vectors\x18\x03 \x01(\x08\x12\x14\n\x0cwith_payload\x18\x04 \x01(\x08\x12)\n\x0b\x63onsistency\x18\x14 \x01(\x0e\x32\x14.tqdb.v1.Consistency\x12*\n\nread_after\x18\x15 \x03(\x0b\x32\x16.tqdb.v1.ShardSequence\"9\n\x11GetPointsResponse\x12$\n\x06points\x18\x01 \x03(\x0b\x32\x14.tqdb.v1.ScoredPoint\"D\n\x13\x44\x65letePointsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\x04\x12\x0c\n\x04wait\x18\x03 \x01(\x08\"R\n\x14\x44\x65letePointsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x04\x12)\n\tsequences\x18\x14 \x03(\x0b\x32\x16.tqdb.v1.ShardSequence\"y\n\x0c\x43ountRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12)\n\x0b\x63onsistency\x18\x14 \x01(\x0e\x32\x14.tqdb.v1.Consistency\x12*\n\nread_after\x18\x15 \x03(\x0b\x32\x16.tqdb.v1.ShardSequence\"\x1e\n\rCountResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\"T\n\x0cSearchParams\x12\x0e\n\x06nprobe\x18\x01 \x01(\r\x12\r\n\x05\x65xact\x18\x02 \x01(\x08\x12\x0f\n\x07rescore\x18\x03 \x01(\x08\x12\x14\n\x0coversampling\x18\x04 \x01(\x02\"\x9e\x02\n\rSearchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0e\n\x06vector\x18\x02 \x03(\x02\x12\r\n\x05limit\x18\x03 \x01(\r\x12%\n\x06params\x18\x04 \x01(\x0b\x32\x15.tqdb.v1.SearchParams\x12\x14\n\x0cwith_vectors\x18\x05 \x01(\x08\x12\x14\n\x0cwith_payload\x18\x06 \x01(\x08\x12\x1c\n\x0fscore_threshold\x18\x07 \x01(\x02H\x00\x88\x01\x01\x12)\n\x0b\x63onsistency\x18\x14 \x01(\x0e\x32\x14.tqdb.v1.Consistency\x12*\n\nread_after\x18\x15 \x03(\x0b\x32\x16.tqdb.v1.ShardSequenceB\x12\n\x10_score_threshold\"I\n\x0bScoredPoint\x12\n\n\x02id\x18\x01 \x01(\x04\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x0e\n\x06vector\x18\x03 \x03(\x02\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\"G\n\x0eSearchResponse\x12$\n\x06points\x18\x01 \x03(\x0b\x32\x14.tqdb.v1.ScoredPoint\x12\x0f\n\x07time_ms\x18\x02 \x01(\x01\"\xa9\x01\n\x12SearchBatchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12(\n\x08searches\x18\x02 \x03(\x0b\x32\x16.tqdb.v1.SearchRequest\x12)\n\x0b\x63onsistency\x18\x14 \x01(\x0e\x32\x14.tqdb.v1.Consistency\x12*\n\nread_after\x18\x15 \x03(\x0b\x32\x16.tqdb.v1.ShardSequence\"P\n\x13SearchBatchResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.tqdb.v1.SearchResponse\x12\x0f\n\x07time_ms\x18\x02 \x01(\x01\"+\n\x15\x43reateSnapshotRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"p\n\x13SnapshotDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\x15\n\rcreation_time\x18\x03 \x01(\x03\x12\x12\n\nsize_bytes\x18\x04 \x01(\x04\x12\x0c\n\x04path\x18\x05 \x01(\t\"*\n\x14ListSnapshotsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"H\n\x15ListSnapshotsResponse\x12/\n\tsnapshots\x18\x01 \x03(\x0b\x32\x1c.tqdb.v1.SnapshotDescription*Q\n\x06Metric\x12\x16\n\x12METRIC_UNSPECIFIED\x10\x00\x12\x11\n\rMETRIC_COSINE\x10\x01\x12\r\n\tMETRIC_IP\x10\x02\x12\r\n\tMETRIC_L2\x10\x03*s\n\x06Method\x12\x16\n\x12METHOD_UNSPECIFIED\x10\x00\x12\x0e\n\nMETHOD_MSE\x10\x01\x12\x0f\n\x0bMETHOD_PROD\x10\x02\x12\x11\n\rMETHOD_RENORM\x10\x03\x12\r\n\tMETHOD_PQ\x10\x04\x12\x0e\n\nMETHOD_PCA\x10\x05*f\n\x0b\x43onsistency\x12\x1b\n\x17\x43ONSISTENCY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43ONSISTENCY_EVENTUAL\x10\x01\x12 \n\x1c\x43ONSISTENCY_READ_YOUR_WRITES\x10\x02\x32\xee\x02\n\x0b\x43ollections\x12\x43\n\x06\x43reate\x12 .tqdb.v1.CreateCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12=\n\x03Get\x12\x1d.tqdb.v1.GetCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12I\n\x04List\x12\x1f.tqdb.v1.ListCollectionsRequest\x1a .tqdb.v1.ListCollectionsResponse\x12M\n\x06\x44\x65lete\x12 .tqdb.v1.DeleteCollectionRequest\x1a!.tqdb.v1.DeleteCollectionResponse\x12\x41\n\x05Train\x12\x1f.tqdb.v1.TrainCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo2\xc8\x03\n\x06Points\x12\x39\n\x06Upsert\x12\x16.tqdb.v1.UpsertRequest\x1a\x17.tqdb.v1.UpsertResponse\x12\x41\n\x0cUpsertStream\x12\x16.tqdb.v1.UpsertRequest\x1a\x17.tqdb.v1.UpsertResponse(\x01\x12<\n\x03Get\x12\x19.tqdb.v1.GetPointsRequest\x1a\x1a.tqdb.v1.GetPointsResponse\x12\x45\n\x06\x44\x65lete\x12\x1c.tqdb.v1.DeletePointsRequest\x1a\x1d.tqdb.v1.DeletePointsResponse\x12\x36\n\x05\x43ount\x12\x15.tqdb.v1.CountRequest\x1a\x16.tqdb.v1.CountResponse\x12\x39\n\x06Search\x12\x16.tqdb.v1.SearchRequest\x1a\x17.tqdb.v1.SearchResponse\x12H\n\x0bSearchBatch\x12\x1b.tqdb.v1.SearchBatchRequest\x1a\x1c.tqdb.v1.SearchBatchResponse2\x9a\x01\n\tSnapshots\x12\x46\n\x06\x43reate\x12\x1e.tqdb.v1.CreateSnapshotRequest\x1a\x1c.tqdb.v1.SnapshotDescription\x12\x45\n\x04List\x12\x1d.tqdb.v1.ListSnapshotsRequest\x1a\x1e.tqdb.v1.ListSnapshotsResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tqdb.v1.tqdb_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _METRIC._serialized_start=3105
-  _METRIC._serialized_end=3186
-  _METHOD._serialized_start=3188
-  _METHOD._serialized_end=3303
+  _METRIC._serialized_start=3455
+  _METRIC._serialized_end=3536
+  _METHOD._serialized_start=3538
+  _METHOD._serialized_end=3653
+  _CONSISTENCY._serialized_start=3655
+  _CONSISTENCY._serialized_end=3757
   _QUANTIZERCONFIG._serialized_start=31
   _QUANTIZERCONFIG._serialized_end=109
   _IVFCONFIG._serialized_start=111
@@ -58,42 +60,42 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _SHARDSEQUENCE._serialized_end=1733
   _UPSERTRESPONSE._serialized_start=1735
   _UPSERTRESPONSE._serialized_end=1846
-  _GETPOINTSREQUEST._serialized_start=1848
-  _GETPOINTSREQUEST._serialized_end=1943
-  _GETPOINTSRESPONSE._serialized_start=1945
-  _GETPOINTSRESPONSE._serialized_end=2002
-  _DELETEPOINTSREQUEST._serialized_start=2004
-  _DELETEPOINTSREQUEST._serialized_end=2072
-  _DELETEPOINTSRESPONSE._serialized_start=2074
-  _DELETEPOINTSRESPONSE._serialized_end=2156
-  _COUNTREQUEST._serialized_start=2158
-  _COUNTREQUEST._serialized_end=2192
-  _COUNTRESPONSE._serialized_start=2194
-  _COUNTRESPONSE._serialized_end=2224
-  _SEARCHPARAMS._serialized_start=2226
-  _SEARCHPARAMS._serialized_end=2310
-  _SEARCHREQUEST._serialized_start=2313
-  _SEARCHREQUEST._serialized_end=2512
-  _SCOREDPOINT._serialized_start=2514
-  _SCOREDPOINT._serialized_end=2587
-  _SEARCHRESPONSE._serialized_start=2589
-  _SEARCHRESPONSE._serialized_end=2660
-  _SEARCHBATCHREQUEST._serialized_start=2662
-  _SEARCHBATCHREQUEST._serialized_end=2744
-  _SEARCHBATCHRESPONSE._serialized_start=2746
-  _SEARCHBATCHRESPONSE._serialized_end=2826
-  _CREATESNAPSHOTREQUEST._serialized_start=2828
-  _CREATESNAPSHOTREQUEST._serialized_end=2871
-  _SNAPSHOTDESCRIPTION._serialized_start=2873
-  _SNAPSHOTDESCRIPTION._serialized_end=2985
-  _LISTSNAPSHOTSREQUEST._serialized_start=2987
-  _LISTSNAPSHOTSREQUEST._serialized_end=3029
-  _LISTSNAPSHOTSRESPONSE._serialized_start=3031
-  _LISTSNAPSHOTSRESPONSE._serialized_end=3103
-  _COLLECTIONS._serialized_start=3306
-  _COLLECTIONS._serialized_end=3672
-  _POINTS._serialized_start=3675
-  _POINTS._serialized_end=4131
-  _SNAPSHOTS._serialized_start=4134
-  _SNAPSHOTS._serialized_end=4288
+  _GETPOINTSREQUEST._serialized_start=1849
+  _GETPOINTSREQUEST._serialized_end=2031
+  _GETPOINTSRESPONSE._serialized_start=2033
+  _GETPOINTSRESPONSE._serialized_end=2090
+  _DELETEPOINTSREQUEST._serialized_start=2092
+  _DELETEPOINTSREQUEST._serialized_end=2160
+  _DELETEPOINTSRESPONSE._serialized_start=2162
+  _DELETEPOINTSRESPONSE._serialized_end=2244
+  _COUNTREQUEST._serialized_start=2246
+  _COUNTREQUEST._serialized_end=2367
+  _COUNTRESPONSE._serialized_start=2369
+  _COUNTRESPONSE._serialized_end=2399
+  _SEARCHPARAMS._serialized_start=2401
+  _SEARCHPARAMS._serialized_end=2485
+  _SEARCHREQUEST._serialized_start=2488
+  _SEARCHREQUEST._serialized_end=2774
+  _SCOREDPOINT._serialized_start=2776
+  _SCOREDPOINT._serialized_end=2849
+  _SEARCHRESPONSE._serialized_start=2851
+  _SEARCHRESPONSE._serialized_end=2922
+  _SEARCHBATCHREQUEST._serialized_start=2925
+  _SEARCHBATCHREQUEST._serialized_end=3094
+  _SEARCHBATCHRESPONSE._serialized_start=3096
+  _SEARCHBATCHRESPONSE._serialized_end=3176
+  _CREATESNAPSHOTREQUEST._serialized_start=3178
+  _CREATESNAPSHOTREQUEST._serialized_end=3221
+  _SNAPSHOTDESCRIPTION._serialized_start=3223
+  _SNAPSHOTDESCRIPTION._serialized_end=3335
+  _LISTSNAPSHOTSREQUEST._serialized_start=3337
+  _LISTSNAPSHOTSREQUEST._serialized_end=3379
+  _LISTSNAPSHOTSRESPONSE._serialized_start=3381
+  _LISTSNAPSHOTSRESPONSE._serialized_end=3453
+  _COLLECTIONS._serialized_start=3760
+  _COLLECTIONS._serialized_end=4126
+  _POINTS._serialized_start=4129
+  _POINTS._serialized_end=4585
+  _SNAPSHOTS._serialized_start=4588
+  _SNAPSHOTS._serialized_end=4742
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,692 @@
+#include "rpc/cluster/cluster_reader.h"
+
+#include <algorithm>
+#include <functional>
+#include <unordered_map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "quant/status_macros.h"
+#include "rpc/cluster/cluster_keys.h"
+#include "rpc/cluster/cluster_node.h"
+#include "rpc/convert.h"
+
+namespace tqdb {
+namespace cluster {
+namespace {
+
+namespace cpb = ::tqdb::cluster::v1;
+namespace pb = ::tqdb::v1;
+
+// Who may answer for one shard, best first.
+struct Route {
+  uint32_t shard = 0;
+  uint64_t min_sequence = 0;
+  std::vector<uint32_t> candidates;  // node ids
+};
+
+// How one kind of read is asked and answered: the request for a node's
+// share of the routes, the call, the node's own answer, and the answer per
+// shard.
+template <typename Req, typename Resp, typename Result>
+struct Method {
+  std::function<Req(const std::vector<cpb::ShardRef>&)> build;
+  std::function<void(cpb::Shards::Stub*, grpc::ClientContext*, const Req*,
+                     Resp*, std::function<void(grpc::Status)>)>
+      call;
+  std::function<absl::Status(const Req&, absl::Time, Resp*)> local;
+  // Result for each shard asked (in the order of `shards`).
+  std::function<absl::StatusOr<std::vector<Result>>(
+      Resp*, const std::vector<uint32_t>& shards)>
+      parse;
+};
+
+// What the attempts in flight report to the thread that waits for them.
+template <typename Result>
+struct FanState {
+  absl::Mutex mu;
+  std::map<size_t, Result> done ABSL_GUARDED_BY(mu);  // by route index
+  std::vector<int> inflight ABSL_GUARDED_BY(mu);      // per route
+  std::vector<std::vector<std::string>> errors ABSL_GUARDED_BY(mu);
+  uint64_t events ABSL_GUARDED_BY(mu) = 0;
+  // An error every replica would give alike (bad request): the read's.
+  absl::Status final ABSL_GUARDED_BY(mu);
+
+  void Complete(const std::vector<size_t>& routes, uint32_t node,
+                absl::StatusOr<std::vector<Result>> r) {
+    absl::MutexLock lock(&mu);
+    if (!r.ok() && final.ok() &&
+        (absl::IsInvalidArgument(r.status()) ||
+         absl::IsFailedPrecondition(r.status()) ||
+         absl::IsOutOfRange(r.status()))) {
+      final = r.status();
+    }
+    for (size_t i = 0; i < routes.size(); ++i) {
+      --inflight[routes[i]];
+      if (r.ok() && i < r->size()) {
+        if (!done.count(routes[i])) done.emplace(routes[i], (*r)[i]);
+      } else {
+        errors[routes[i]].push_back(
+            absl::StrCat("node ", node, ": ",
+                         r.ok() ? std::string("no answer for the shard")
+                                : std::string(r.status().message())));
+      }
+    }
+    ++events;
+  }
+};
+
+// One remote attempt: its context, request and response live until gRPC's
+// callback ran.
+template <typename Req, typename Resp>
+struct RemoteCall {
+  grpc::ClientContext context;
+  Req request;
+  Resp response;
+};
+
+// Routes of a collection: each shard's ready replicas on live nodes, this
+// node first, the others rotated by `spread` (load spreading).
+absl::StatusOr<std::vector<Route>> Plan(const ClusterState& state,
+                                        const CollectionEntry& entry,
+                                        uint32_t self,
+                                        const ReadConsistency& consistency,
+                                        uint64_t spread) {
+  std::vector<Route> routes;
+  for (int s = 0; s < entry.map.shards_size(); ++s) {
+    Route r;
+    r.shard = static_cast<uint32_t>(s);
+    auto it = consistency.read_after.find(r.shard);
+    if (consistency.read_your_writes && it != consistency.read_after.end()) {
+      r.min_sequence = it->second;
+    }
+    std::vector<uint32_t> others;
+    bool has_self = false;
+    for (uint32_t node : entry.map.shards(s).ready()) {
+      if (!state.nodes.count(node)) continue;  // not alive
+      if (node == self) {
+        has_self = true;
+      } else {
+        others.push_back(node);
+      }
+    }
+    if (!others.empty()) {
+      std::rotate(others.begin(), others.begin() + (spread + s) % others.size(),
+                  others.end());
+    }
+    if (has_self) r.candidates.push_back(self);
+    r.candidates.insert(r.candidates.end(), others.begin(), others.end());
+    if (r.candidates.empty()) {
+      return absl::UnavailableError(absl::StrCat(
+          "collection '", entry.name, "': shard ", s,
+          " has no ready replica on a live node (replicas: ",
+          absl::StrJoin(entry.map.shards(s).replicas(), ", "), ")"));
+    }
+    routes.push_back(std::move(r));
+  }
+  return routes;
+}
+
+absl::Status Internal(const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      s.error_message());
+}
+
+}  // namespace
+
+absl::StatusOr<ReadConsistency> ConsistencyOf(
+    pb::Consistency consistency,
+    const google::protobuf::RepeatedPtrField<pb::ShardSequence>& read_after) {
+  ReadConsistency out;
+  switch (consistency) {
+    case pb::CONSISTENCY_UNSPECIFIED:
+    case pb::CONSISTENCY_EVENTUAL:
+      break;
+    case pb::CONSISTENCY_READ_YOUR_WRITES:
+      out.read_your_writes = true;
+      if (read_after.empty()) {
+        return absl::InvalidArgumentError(
+            "consistency READ_YOUR_WRITES needs read_after: the sequences "
+            "your writes returned");
+      }
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown consistency ", static_cast<int>(consistency)));
+  }
+  for (const pb::ShardSequence& s : read_after) {
+    uint64_t& v = out.read_after[s.shard()];
+    v = std::max(v, s.sequence());
+  }
+  return out;
+}
+
+ClusterReader::ClusterReader(ClusterNode* node) : node_(node) {}
+
+ClusterReader::~ClusterReader() = default;
+
+cpb::Shards::Stub* ClusterReader::Stub(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto& stub = stubs_[address];
+  if (!stub) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    args.SetMaxSendMessageSize(-1);
+    // A node that comes back is tried again soon.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+    const std::string& pem = node_->options().peer_tls_root_pem;
+    std::shared_ptr<grpc::ChannelCredentials> creds;
+    if (pem.empty()) {
+      creds = grpc::InsecureChannelCredentials();
+    } else {
+      grpc::SslCredentialsOptions ssl;
+      ssl.pem_root_certs = pem;
+      creds = grpc::SslCredentials(ssl);
+    }
+    stub =
+        cpb::Shards::NewStub(grpc::CreateCustomChannel(address, creds, args));
+  }
+  return stub.get();
+}
+
+void ClusterReader::AddAuth(grpc::ClientContext* context) const {
+  const std::string& key = node_->options().peer_api_key;
+  if (!key.empty()) context->AddMetadata("authorization", "Bearer " + key);
+}
+
+namespace {
+
+// Asks, for every route, one candidate (grouped into one call per node),
+// then the next candidate of routes whose attempt failed, and once the
+// hedge time passed, the next candidate of routes still waiting. Returns a
+// result per route index, or the first route that no candidate answered.
+template <typename Req, typename Resp, typename Result>
+absl::StatusOr<std::map<size_t, Result>> Fan(
+    ClusterNode* node, ClusterReader* reader, const ClusterState& state,
+    const std::string& what, const std::vector<Route>& routes,
+    const Method<Req, Resp, Result>& m, absl::Time deadline,
+    std::atomic<uint64_t>* hedges, bool hedge) {
+  auto st = std::make_shared<FanState<Result>>();
+  {
+    absl::MutexLock lock(&st->mu);
+    st->inflight.assign(routes.size(), 0);
+    st->errors.resize(routes.size());
+  }
+  std::vector<size_t> next(routes.size(), 0);  // next candidate per route
+  std::vector<std::shared_ptr<RemoteCall<Req, Resp>>> calls;
+  const uint32_t self = node->options().node_id;
+
+  // Sends the next candidate of each route in `which`; returns how many
+  // attempts started.
+  auto launch = [&](const std::vector<size_t>& which) {
+    std::map<uint32_t, std::vector<size_t>> groups;
+    for (size_t i : which) {
+      if (next[i] >= routes[i].candidates.size()) continue;
+      groups[routes[i].candidates[next[i]++]].push_back(i);
+    }
+    std::vector<std::pair<uint32_t, std::vector<size_t>>> local;
+    for (auto& [target, members] : groups) {
+      std::vector<cpb::ShardRef> refs;
+      std::vector<uint32_t> shards;
+      for (size_t i : members) {
+        cpb::ShardRef ref;
+        ref.set_shard(routes[i].shard);
+        ref.set_min_sequence(routes[i].min_sequence);
+        refs.push_back(ref);
+        shards.push_back(routes[i].shard);
+      }
+      {
+        absl::MutexLock lock(&st->mu);
+        for (size_t i : members) ++st->inflight[i];
+      }
+      if (target == self) {
+        local.emplace_back(target, members);
+        continue;
+      }
+      auto nit = state.nodes.find(target);
+      if (nit == state.nodes.end()) {
+        st->Complete(members, target, absl::UnavailableError("not registered"));
+        continue;
+      }
+      auto call = std::make_shared<RemoteCall<Req, Resp>>();
+      call->request = m.build(refs);
+      call->context.set_deadline(absl::ToChronoTime(deadline));
+      reader->AddAuth(&call->context);
+      calls.push_back(call);
+      m.call(
+          reader->Stub(nit->second.address()), &call->context, &call->request,
+          &call->response,
+          [st, call, members, shards, target, parse = m.parse](grpc::Status s) {
+            if (!s.ok()) {
+              st->Complete(members, target, Internal(s));
+            } else {
+              st->Complete(members, target, parse(&call->response, shards));
+            }
+          });
+    }
+    // This node's share, here, while the others' calls are in flight.
+    for (auto& [target, members] : local) {
+      std::vector<cpb::ShardRef> refs;
+      std::vector<uint32_t> shards;
+      for (size_t i : members) {
+        cpb::ShardRef ref;
+        ref.set_shard(routes[i].shard);
+        ref.set_min_sequence(routes[i].min_sequence);
+        refs.push_back(ref);
+        shards.push_back(routes[i].shard);
+      }
+      Resp resp;
+      absl::Status s = m.local(m.build(refs), deadline, &resp);
+      if (s.ok()) {
+        st->Complete(members, target, m.parse(&resp, shards));
+      } else {
+        st->Complete(members, target, s);
+      }
+    }
+    return groups.size();
+  };
+
+  std::vector<size_t> all(routes.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  launch(all);
+  const absl::Time start = absl::Now();
+  const absl::Time hedge_at =
+      start + std::min(node->options().hedge_delay, (deadline - start) / 2);
+  bool hedged = !hedge;
+  absl::Status failed;
+  for (;;) {
+    std::vector<size_t> retry;
+    {
+      absl::MutexLock lock(&st->mu);
+      if (st->done.size() == routes.size()) break;
+      if (!st->final.ok()) {
+        failed = st->final;
+        break;
+      }
+      for (size_t i = 0; i < routes.size(); ++i) {
+        if (st->done.count(i) || st->inflight[i] > 0) continue;
+        if (next[i] >= routes[i].candidates.size()) {
+          failed = absl::UnavailableError(
+              absl::StrCat(what, ": no replica of shard ", routes[i].shard,
+                           " answered: ", absl::StrJoin(st->errors[i], "; ")));
+          break;
+        }
+        retry.push_back(i);
+      }
+      if (!failed.ok()) break;
+      if (!hedged && absl::Now() >= hedge_at) {
+        hedged = true;
+        for (size_t i = 0; i < routes.size(); ++i) {
+          if (!st->done.count(i) && st->inflight[i] > 0 &&
+              next[i] < routes[i].candidates.size()) {
+            retry.push_back(i);
+            ++*hedges;
+          }
+        }
+      }
+      if (retry.empty()) {
+        if (absl::Now() >= deadline) {
+          failed = absl::DeadlineExceededError(
+              absl::StrCat(what, ": no answer from every shard in time"));
+          break;
+        }
+        const uint64_t seen = st->events;
+        auto news = [&st, seen]() ABSL_SHARED_LOCKS_REQUIRED(st->mu) {
+          return st->events != seen;
+        };
+        st->mu.AwaitWithDeadline(
+            absl::Condition(&news),
+            hedged ? deadline : std::min(hedge_at, deadline));
+        continue;
+      }
+    }
+    launch(retry);
+  }
+  // Hedged-out and failed attempts still in flight are not waited for.
+  for (auto& call : calls) call->context.TryCancel();
+  if (!failed.ok()) return failed;
+  absl::MutexLock lock(&st->mu);
+  return std::move(st->done);
+}
+
+// The collection's entry and routes for a read.
+absl::StatusOr<const CollectionEntry*> Readable(const ClusterState& state,
+                                                const std::string& name) {
+  const CollectionEntry* entry = state.Find(name);
+  if (entry == nullptr ||
+      entry->record.state() == cpb::CollectionRecord::STATE_DROPPING) {
+    return absl::NotFoundError(
+        absl::StrCat("collection '", name, "' not found"));
+  }
+  if (!entry->ready() || !entry->has_map) {
+    return absl::UnavailableError(
+        absl::StrCat("collection '", name, "' is being created"));
+  }
+  return entry;
+}
+
+cpb::ShardsRequest Target(const CollectionEntry& entry,
+                          const std::vector<cpb::ShardRef>& refs) {
+  cpb::ShardsRequest t;
+  t.set_collection(entry.name);
+  t.set_uid(entry.uid);
+  for (const auto& r : refs) *t.add_shards() = r;
+  return t;
+}
+
+// A response's per-shard answers in the order asked.
+template <typename Item>
+absl::StatusOr<std::vector<Item>> InOrder(
+    const google::protobuf::RepeatedPtrField<Item>& items, size_t n) {
+  if (static_cast<size_t>(items.size()) != n) {
+    return absl::InternalError(
+        absl::StrCat("answered ", items.size(), " shards of ", n, " asked"));
+  }
+  return std::vector<Item>(items.begin(), items.end());
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
+    const std::string& collection,
+    const std::vector<const pb::SearchRequest*>& searches,
+    const ReadConsistency& consistency, absl::Time deadline) {
+  const std::shared_ptr<const ClusterState> state = node_->view()->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Readable(*state, collection));
+  TQ_ASSIGN_OR_RETURN(std::vector<Route> routes,
+                      Plan(*state, *entry, node_->options().node_id,
+                           consistency, round_robin_++));
+  TQ_ASSIGN_OR_RETURN(CollectionConfig config,
+                      FromProto(entry->record.config()));
+  for (size_t i = 0; i < searches.size(); ++i) {
+    const int n = searches[i]->vector_size();
+    if (n != static_cast<int>(config.dim)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          searches.size() > 1 ? absl::StrCat("search ", i, ": ") : "",
+          "vector has ", n, " dimensions, collection '", collection, "' has ",
+          config.dim));
+    }
+  }
+  using Result = cpb::ShardSearchResult;
+  Method<cpb::ShardSearchRequest, cpb::ShardSearchResponse, Result> m;
+  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
+    cpb::ShardSearchRequest req;
+    *req.mutable_target() = Target(*entry, refs);
+    for (const pb::SearchRequest* q : searches) {
+      pb::SearchRequest* s = req.add_searches();
+      *s = *q;
+      s->clear_collection();
+      s->clear_score_threshold();
+      s->clear_read_after();
+    }
+    return req;
+  };
+  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+              const cpb::ShardSearchRequest* req,
+              cpb::ShardSearchResponse* resp,
+              std::function<void(grpc::Status)> done) {
+    stub->async()->Search(ctx, req, resp, std::move(done));
+  };
+  m.local = [this](const cpb::ShardSearchRequest& req, absl::Time d,
+                   cpb::ShardSearchResponse* resp) {
+    return node_->LocalSearch(req, d, resp);
+  };
+  m.parse = [](cpb::ShardSearchResponse* resp,
+               const std::vector<uint32_t>& shards) {
+    return InOrder(resp->shards(), shards.size());
+  };
+  TQ_ASSIGN_OR_RETURN(auto per_route,
+                      Fan(node_, this, *state, "search '" + collection + "'",
+                          routes, m, deadline, &hedges_, true));
+  // The best `limit` of the union, ties by id; then the threshold.
+  const bool l2 = config.metric == Metric::kL2;
+  std::vector<pb::SearchResponse> out(searches.size());
+  for (size_t q = 0; q < searches.size(); ++q) {
+    std::vector<const pb::ScoredPoint*> all;
+    for (const auto& [route, result] : per_route) {
+      if (q >= static_cast<size_t>(result.results_size())) {
+        return absl::InternalError(absl::StrCat(
+            "shard ", result.shard(), " answered ", result.results_size(),
+            " searches of ", searches.size()));
+      }
+      for (const pb::ScoredPoint& p : result.results(q).points()) {
+        all.push_back(&p);
+      }
+    }
+    std::sort(all.begin(), all.end(),
+              [l2](const pb::ScoredPoint* a, const pb::ScoredPoint* b) {
+                if (a->score() != b->score()) {
+                  return l2 ? a->score() < b->score() : a->score() > b->score();
+                }
+                return a->id() < b->id();
+              });
+    const pb::SearchRequest& req = *searches[q];
+    const size_t k = std::min<size_t>(req.limit(), all.size());
+    for (size_t i = 0; i < k; ++i) {
+      const pb::ScoredPoint& p = *all[i];
+      if (req.has_score_threshold() &&
+          (l2 ? p.score() > req.score_threshold()
+              : p.score() < req.score_threshold())) {
+        break;
+      }
+      *out[q].add_points() = p;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> ClusterReader::Count(
+    const std::string& collection, const ReadConsistency& consistency,
+    absl::Time deadline) {
+  const std::shared_ptr<const ClusterState> state = node_->view()->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Readable(*state, collection));
+  TQ_ASSIGN_OR_RETURN(std::vector<Route> routes,
+                      Plan(*state, *entry, node_->options().node_id,
+                           consistency, round_robin_++));
+  Method<cpb::ShardsRequest, cpb::ShardCountResponse, uint64_t> m;
+  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
+    return Target(*entry, refs);
+  };
+  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+              const cpb::ShardsRequest* req, cpb::ShardCountResponse* resp,
+              std::function<void(grpc::Status)> done) {
+    stub->async()->Count(ctx, req, resp, std::move(done));
+  };
+  m.local = [this](const cpb::ShardsRequest& req, absl::Time d,
+                   cpb::ShardCountResponse* resp) {
+    return node_->LocalCount(req, d, resp);
+  };
+  m.parse = [](cpb::ShardCountResponse* resp,
+               const std::vector<uint32_t>& shards)
+      -> absl::StatusOr<std::vector<uint64_t>> {
+    if (static_cast<size_t>(resp->counts_size()) != shards.size()) {
+      return absl::InternalError("counts do not match the shards asked");
+    }
+    return std::vector<uint64_t>(resp->counts().begin(), resp->counts().end());
+  };
+  TQ_ASSIGN_OR_RETURN(auto per_route,
+                      Fan(node_, this, *state, "count '" + collection + "'",
+                          routes, m, deadline, &hedges_, true));
+  uint64_t total = 0;
+  for (const auto& [route, count] : per_route) total += count;
+  return total;
+}
+
+absl::StatusOr<pb::GetPointsResponse> ClusterReader::Get(
+    const std::string& collection, const std::vector<uint64_t>& ids,
+    bool with_vectors, bool with_payload, const ReadConsistency& consistency,
+    absl::Time deadline) {
+  const std::shared_ptr<const ClusterState> state = node_->view()->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Readable(*state, collection));
+  TQ_ASSIGN_OR_RETURN(std::vector<Route> all_routes,
+                      Plan(*state, *entry, node_->options().node_id,
+                           consistency, round_robin_++));
+  // Only the shards the ids fall in.
+  const uint32_t shards = entry->record.shards();
+  std::map<uint32_t, std::vector<uint64_t>> by_shard;
+  for (uint64_t id : ids) by_shard[ShardOf(id, shards)].push_back(id);
+  std::vector<Route> routes;
+  for (const Route& r : all_routes) {
+    if (by_shard.count(r.shard)) routes.push_back(r);
+  }
+  using Points = std::vector<pb::ScoredPoint>;
+  Method<cpb::ShardGetRequest, pb::GetPointsResponse, Points> m;
+  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
+    cpb::ShardGetRequest req;
+    *req.mutable_target() = Target(*entry, refs);
+    for (const auto& ref : refs) {
+      for (uint64_t id : by_shard[ref.shard()]) req.add_ids(id);
+    }
+    req.set_with_vectors(with_vectors);
+    req.set_with_payload(with_payload);
+    return req;
+  };
+  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+              const cpb::ShardGetRequest* req, pb::GetPointsResponse* resp,
+              std::function<void(grpc::Status)> done) {
+    stub->async()->Get(ctx, req, resp, std::move(done));
+  };
+  m.local = [this](const cpb::ShardGetRequest& req, absl::Time d,
+                   pb::GetPointsResponse* resp) {
+    return node_->LocalGet(req, d, resp);
+  };
+  m.parse = [shards](pb::GetPointsResponse* resp,
+                     const std::vector<uint32_t>& asked)
+      -> absl::StatusOr<std::vector<Points>> {
+    std::vector<Points> out(asked.size());
+    for (pb::ScoredPoint& p : *resp->mutable_points()) {
+      const uint32_t s = ShardOf(p.id(), shards);
+      auto it = std::find(asked.begin(), asked.end(), s);
+      if (it == asked.end()) continue;
+      out[it - asked.begin()].push_back(std::move(p));
+    }
+    return out;
+  };
+  TQ_ASSIGN_OR_RETURN(auto per_route,
+                      Fan(node_, this, *state, "get from '" + collection + "'",
+                          routes, m, deadline, &hedges_, true));
+  std::unordered_map<uint64_t, pb::ScoredPoint*> found;
+  for (auto& [route, points] : per_route) {
+    for (pb::ScoredPoint& p : points) found[p.id()] = &p;
+  }
+  pb::GetPointsResponse out;
+  for (uint64_t id : ids) {
+    auto it = found.find(id);
+    if (it != found.end()) *out.add_points() = *it->second;
+  }
+  return out;
+}
+
+absl::StatusOr<pb::CollectionInfo> ClusterReader::Info(
+    const std::string& collection, absl::Time deadline) {
+  const std::shared_ptr<const ClusterState> state = node_->view()->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Readable(*state, collection));
+  TQ_ASSIGN_OR_RETURN(std::vector<Route> routes,
+                      Plan(*state, *entry, node_->options().node_id,
+                           ReadConsistency(), round_robin_++));
+  Method<cpb::ShardsRequest, cpb::ShardInfoResponse, pb::CollectionInfo> m;
+  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
+    return Target(*entry, refs);
+  };
+  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+              const cpb::ShardsRequest* req, cpb::ShardInfoResponse* resp,
+              std::function<void(grpc::Status)> done) {
+    stub->async()->Info(ctx, req, resp, std::move(done));
+  };
+  m.local = [this](const cpb::ShardsRequest& req, absl::Time d,
+                   cpb::ShardInfoResponse* resp) {
+    return node_->LocalInfo(req, d, resp);
+  };
+  m.parse = [](cpb::ShardInfoResponse* resp,
+               const std::vector<uint32_t>& shards) {
+    return InOrder(resp->shards(), shards.size());
+  };
+  TQ_ASSIGN_OR_RETURN(auto per_route,
+                      Fan(node_, this, *state, "info of '" + collection + "'",
+                          routes, m, deadline, &hedges_, true));
+  TQ_ASSIGN_OR_RETURN(pb::CollectionInfo out,
+                      node_->DescribeCollection(collection));
+  bool all_trained = true;
+  uint64_t live = 0, tombstones = 0;
+  for (const auto& [route, shard] : per_route) {
+    out.set_count(out.count() + shard.count());
+    all_trained &= shard.trained();
+    out.set_training(out.training() || shard.training());
+    out.set_trained_count(out.trained_count() + shard.trained_count());
+    out.set_disk_bytes(out.disk_bytes() + shard.disk_bytes());
+    pb::MemoryUsage* mem = out.mutable_memory();
+    mem->set_bytes(mem->bytes() + shard.memory().bytes());
+    mem->set_index_bytes(mem->index_bytes() + shard.memory().index_bytes());
+    mem->set_reserved_bytes(mem->reserved_bytes() +
+                            shard.memory().reserved_bytes());
+    live += shard.lists().live();
+    tombstones += shard.lists().tombstones();
+    if (!shard.last_training_error().empty()) {
+      out.set_last_training_error(absl::StrCat(
+          "shard ", routes[route].shard, ": ", shard.last_training_error()));
+    }
+    if (routes[route].shard == 0) {
+      out.set_generation(shard.generation());
+      out.set_nlist(shard.nlist());
+      *out.mutable_lists() = shard.lists();
+      out.set_bytes_per_vector(shard.bytes_per_vector());
+      out.set_disk_bytes_per_vector(shard.disk_bytes_per_vector());
+      out.set_retrain_recommended(shard.retrain_recommended());
+      out.set_retrain_reason(shard.retrain_reason());
+    }
+  }
+  out.set_trained(all_trained);
+  out.mutable_lists()->set_live(live);
+  out.mutable_lists()->set_tombstones(tombstones);
+  return out;
+}
+
+absl::StatusOr<pb::CollectionInfo> ClusterReader::Train(
+    const std::string& collection, bool retrain, absl::Time deadline) {
+  const std::shared_ptr<const ClusterState> state = node_->view()->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Readable(*state, collection));
+  // Every replica: one route per (shard, replica), no fallbacks.
+  std::vector<Route> routes;
+  for (int s = 0; s < entry->map.shards_size(); ++s) {
+    for (uint32_t n : entry->map.shards(s).replicas()) {
+      Route r;
+      r.shard = static_cast<uint32_t>(s);
+      r.candidates = {n};
+      routes.push_back(r);
+    }
+  }
+  Method<cpb::ShardTrainRequest, cpb::ShardInfoResponse, pb::CollectionInfo> m;
+  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
+    cpb::ShardTrainRequest req;
+    *req.mutable_target() = Target(*entry, refs);
+    req.set_retrain(retrain);
+    return req;
+  };
+  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+              const cpb::ShardTrainRequest* req, cpb::ShardInfoResponse* resp,
+              std::function<void(grpc::Status)> done) {
+    stub->async()->Train(ctx, req, resp, std::move(done));
+  };
+  m.local = [this](const cpb::ShardTrainRequest& req, absl::Time d,
+                   cpb::ShardInfoResponse* resp) {
+    return node_->LocalTrain(req, d, resp);
+  };
+  m.parse = [](cpb::ShardInfoResponse* resp,
+               const std::vector<uint32_t>& shards) {
+    return InOrder(resp->shards(), shards.size());
+  };
+  TQ_RETURN_IF_ERROR(Fan(node_, this, *state, "train '" + collection + "'",
+                         routes, m, deadline, &hedges_, false)
+                         .status());
+  return Info(collection, deadline);
+}
+
+}  // namespace cluster
+}  // namespace tqdb
