@@ -77,7 +77,10 @@ constexpr char kUsage[] =
     "  --lease-ttl S          seconds until a dead node leaves the cluster\n"
     "                         (default 5)\n"
     "  --write-timeout S      seconds a write waits for the log's quorum\n"
-    "                         before it fails with UNAVAILABLE (default 10)\n";
+    "                         before it fails with UNAVAILABLE (default 10)\n"
+    "  --hedge-ms N           a read asks another replica of a shard whose\n"
+    "                         replica has not answered after N ms (default\n"
+    "                         250, or half the deadline if sooner)\n";
 
 // BYTES, or a number with K, M, G or T (powers of 1024).
 absl::StatusOr<size_t> ParseBytes(const std::string& text) {
@@ -147,6 +150,8 @@ absl::StatusOr<std::optional<cluster::ClusterOptions>> ClusterFlags(
         "--write-timeout: seconds in [0.1, 3600]");
   }
   o.write_timeout = absl::Seconds(write_timeout);
+  TQ_ASSIGN_OR_RETURN(int64_t hedge_ms, f.GetInt("hedge-ms", 250, 1, 600000));
+  o.hedge_delay = absl::Milliseconds(hedge_ms);
   return std::optional<cluster::ClusterOptions>(std::move(o));
 }
 
@@ -173,7 +178,8 @@ const FlagSpec& ServeFlags() {
                     "metrics-open",   "cluster",
                     "nats",           "node-id",
                     "advertise",      "stream-replicas",
-                    "lease-ttl",      "write-timeout"},
+                    "lease-ttl",      "write-timeout",
+                    "hedge-ms"},
                    {"metrics-open"}};
   return *spec;
 }
