@@ -3,7 +3,8 @@
 // (1,000 queries), Count/Get/Info route over the shards, read_your_writes
 // sees a write at once, and searches keep answering within their deadline
 // while a node is killed (-9) during a 100k-point ingest, a NATS server is
-// killed, and a node hangs (SIGSTOP: hedged around).
+// killed, and a node hangs (SIGSTOP: hedged around); a whole-cluster
+// restart (etcd, NATS, nodes) brings everything back.
 #include <signal.h>
 
 #include <algorithm>
@@ -335,6 +336,70 @@ TEST_F(ClusterReadTest, SearchesAnswerThroughNodeAndNatsFailures) {
   EXPECT_GT(searches.load(), 20);
   EXPECT_EQ(failures.load(), 0) << last_failure;
   EXPECT_EQ(failures.load(), before);
+}
+
+TEST_F(ClusterReadTest, WholeClusterRestartKeepsEverything) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  constexpr uint32_t kDim = 8;
+  constexpr uint64_t kPoints = 20000;
+  ASSERT_NO_FATAL_FAILURE(Create("docs", kDim, v1::METRIC_IP, 8));
+  const std::vector<float> x =
+      testing_util::RandomUnitVectors(kPoints, kDim, 11);
+  std::map<uint32_t, uint64_t> written;
+  ASSERT_NO_FATAL_FAILURE(Ingest("docs", x, kDim, 0, kPoints, 2000, &written));
+  std::string why;
+  ASSERT_TRUE(testing_util::AwaitApplied(*cluster_, {0, 1, 2}, "docs", written,
+                                         2, absl::Seconds(60), &why))
+      << why;
+  // Everything stops: nodes, NATS servers, etcd. Then it all comes back on
+  // the same ports and directories.
+  cluster_->StopNodes();
+  for (int i = 0; i < cluster_->nats().size(); ++i) {
+    cluster_->nats().server(i).Stop();
+  }
+  cluster_->etcd().process().Stop();
+  ASSERT_TRUE(cluster_->etcd().Restart().ok());
+  for (int i = 0; i < cluster_->nats().size(); ++i) {
+    ASSERT_TRUE(cluster_->nats().Restart(i).ok());
+  }
+  for (int i = 0; i < cluster_->size(); ++i) {
+    ASSERT_TRUE(cluster_->RestartNode(i).ok()) << "node " << i + 1;
+  }
+  // The state (etcd), the data (each node's directory) and the log (the
+  // streams) are back: exact count, exact top-1 of stored points, and new
+  // writes go on where the sequences left off.
+  {
+    v1::CountRequest req;
+    req.set_collection("docs");
+    ReadAfter(written, &req);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    v1::CountResponse resp;
+    grpc::Status s = cluster_->Points(1)->Count(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.count(), kPoints);
+  }
+  for (uint64_t id : {5ull, 777ull, 19999ull}) {
+    v1::SearchRequest req;
+    req.set_collection("docs");
+    req.mutable_vector()->Add(x.begin() + id * kDim,
+                              x.begin() + (id + 1) * kDim);
+    req.set_limit(1);
+    req.mutable_params()->set_exact(true);
+    grpc::ClientContext ctx;
+    v1::SearchResponse resp;
+    grpc::Status s = cluster_->Points(id % 3)->Search(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(resp.points_size(), 1);
+    EXPECT_EQ(resp.points(0).id(), id);
+  }
+  std::map<uint32_t, uint64_t> more = written;
+  ASSERT_NO_FATAL_FAILURE(Ingest("docs", x, kDim, 0, 2000, 2000, &more));
+  for (const auto& [shard, seq] : more) {
+    if (written.count(shard)) {
+      EXPECT_GT(seq, written[shard]);
+    }
+  }
 }
 
 }  // namespace
