@@ -2,7 +2,9 @@
 // shard's subject as entries small enough for the NATS servers, and
 // acknowledged after JetStream's PubAck for every entry.
 #include <algorithm>
+#include <future>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -34,6 +36,50 @@ absl::StatusOr<const CollectionEntry*> Writable(const ClusterState& state,
   return entry;
 }
 
+// Publishes every shard's part at once (one thread each; JetStream
+// pipelines them on the connection) and waits for all: a write costs about
+// one quorum round trip, not one per shard. The first error in shard
+// order is the write's.
+template <typename Part, typename Publish>
+absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> PublishAll(
+    const std::map<uint32_t, Part>& by_shard, Publish publish) {
+  std::vector<std::pair<uint32_t, std::future<absl::StatusOr<uint64_t>>>>
+      pending;
+  for (const auto& [shard, part] : by_shard) {
+    if (pending.empty() && by_shard.size() == 1) break;
+    pending.emplace_back(
+        shard,
+        std::async(std::launch::async, [&publish, shard = shard, &part = part] {
+          return publish(shard, part);
+        }));
+  }
+  std::vector<::tqdb::v1::ShardSequence> out;
+  absl::Status first;
+  if (pending.empty()) {  // one shard: no thread
+    for (const auto& [shard, part] : by_shard) {
+      TQ_ASSIGN_OR_RETURN(uint64_t sequence, publish(shard, part));
+      ::tqdb::v1::ShardSequence s;
+      s.set_shard(shard);
+      s.set_sequence(sequence);
+      out.push_back(s);
+    }
+    return out;
+  }
+  for (auto& [shard, future] : pending) {
+    absl::StatusOr<uint64_t> sequence = future.get();
+    if (!sequence.ok()) {
+      if (first.ok()) first = sequence.status();
+      continue;
+    }
+    ::tqdb::v1::ShardSequence s;
+    s.set_shard(shard);
+    s.set_sequence(*sequence);
+    out.push_back(s);
+  }
+  if (!first.ok()) return first;
+  return out;
+}
+
 absl::Status CheckBatch(size_t n, const char* what, size_t max_batch) {
   if (n <= max_batch) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
@@ -56,16 +102,10 @@ absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> ClusterNode::Upsert(
   for (const Point& p : points) {
     by_shard[ShardOf(p.id, entry->record.shards())].push_back(&p);
   }
-  std::vector<::tqdb::v1::ShardSequence> out;
-  for (const auto& [shard, part] : by_shard) {
-    TQ_ASSIGN_OR_RETURN(uint64_t sequence,
-                        PublishShard(*entry, shard, part, {}));
-    ::tqdb::v1::ShardSequence s;
-    s.set_shard(shard);
-    s.set_sequence(sequence);
-    out.push_back(s);
-  }
-  return out;
+  return PublishAll(by_shard,
+                    [&](uint32_t shard, const std::vector<const Point*>& part) {
+                      return PublishShard(*entry, shard, part, {});
+                    });
 }
 
 absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> ClusterNode::Delete(
@@ -79,16 +119,10 @@ absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> ClusterNode::Delete(
   for (uint64_t id : ids) {
     by_shard[ShardOf(id, entry->record.shards())].push_back(id);
   }
-  std::vector<::tqdb::v1::ShardSequence> out;
-  for (const auto& [shard, part] : by_shard) {
-    TQ_ASSIGN_OR_RETURN(uint64_t sequence,
-                        PublishShard(*entry, shard, {}, part));
-    ::tqdb::v1::ShardSequence s;
-    s.set_shard(shard);
-    s.set_sequence(sequence);
-    out.push_back(s);
-  }
-  return out;
+  return PublishAll(by_shard,
+                    [&](uint32_t shard, const std::vector<uint64_t>& part) {
+                      return PublishShard(*entry, shard, {}, part);
+                    });
 }
 
 absl::StatusOr<uint64_t> ClusterNode::PublishShard(
