@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "quant/status_macros.h"
+#include "rpc/cluster/balancer.h"
 #include "rpc/cluster/cluster_keys.h"
 #include "rpc/cluster/cluster_reader.h"
 #include "rpc/cluster/log_names.h"
@@ -112,12 +113,14 @@ absl::Status ClusterNode::Init() {
   TQ_RETURN_IF_ERROR(Register());
   TQ_ASSIGN_OR_RETURN(view_, ClusterView::Start(etcd_.get()));
   reader_ = std::make_unique<ClusterReader>(this);
+  balancer_ = std::make_unique<Balancer>(this);
   membership_ = std::thread([this] { RunMembership(); });
   reconciler_ = std::thread([this] { RunReconciler(); });
   return absl::OkStatus();
 }
 
 ClusterNode::~ClusterNode() {
+  balancer_.reset();  // resigns: another node takes over
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -231,6 +234,7 @@ void ClusterNode::RunReconciler() {
     }
     const uint64_t version = view_->version();
     absl::Status s = Reconcile();
+    if (s.ok()) s = MarkReady();
     {
       absl::MutexLock lock(&mu_);
       reconcile_error_ = s.ok() ? "" : s.ToString();
@@ -286,6 +290,11 @@ absl::Status ClusterNode::Reconcile() {
   absl::Status first;
   for (auto& r : gone) {
     const std::string local = r->local()->config().name;
+    // Its consumer too (best effort: the stream may be gone with the
+    // collection).
+    PullConsumer::Delete(js_.get(), StreamName(r->spec().collection),
+                         ConsumerName(options_.node_id, r->spec().shard))
+        .IgnoreError();
     r.reset();
     absl::Status s = db_->DropCollection(local);
     if (!s.ok() && !absl::IsNotFound(s) && first.ok()) first = s;
@@ -336,6 +345,56 @@ absl::Status ClusterNode::Reconcile() {
     replicas_[key] = std::move(replica);
   }
   return first;
+}
+
+absl::Status ClusterNode::MarkReady() {
+  const std::shared_ptr<const ClusterState> state = view_->state();
+  for (const auto& [name, entry] : state->collections) {
+    if (!entry.ready() || !entry.has_map) continue;
+    for (int s = 0; s < entry.map.shards_size(); ++s) {
+      const auto& a = entry.map.shards(s);
+      const auto has = [](const auto& ids, uint32_t n) {
+        return std::find(ids.begin(), ids.end(), n) != ids.end();
+      };
+      if (!has(a.replicas(), options_.node_id) ||
+          has(a.ready(), options_.node_id)) {
+        continue;
+      }
+      std::shared_ptr<ShardReplica> r = Replica(name, static_cast<uint32_t>(s));
+      if (r == nullptr || r->spec().uid != entry.uid) continue;
+      TQ_ASSIGN_OR_RETURN(
+          uint64_t last,
+          js_->LastSequence(StreamName(name),
+                            ShardSubject(name, static_cast<uint32_t>(s))));
+      if (r->applied() < last) continue;  // still catching up
+      pb::ShardMap map = entry.map;
+      map.mutable_shards(s)->add_ready(options_.node_id);
+      const std::string key = ShardMapKey(name);
+      TQ_ASSIGN_OR_RETURN(
+          TxnResult txn,
+          etcd_->Txn({Compare::ModRevision(key, Compare::Op::kEqual,
+                                           entry.map_mod_revision)},
+                     {TxnOp::Put(key, ToJson(map))}, {}));
+      if (txn.succeeded) {
+        std::cerr << "tqdb cluster: node " << options_.node_id
+                  << ": collection '" << name << "' shard " << s
+                  << " caught up (sequence " << r->applied() << "), ready"
+                  << std::endl;
+      }
+      // One change per map per pass: the next one reads the new revision.
+      break;
+    }
+  }
+  return absl::OkStatus();
+}
+
+int64_t ClusterNode::lease_id() const {
+  absl::MutexLock lock(&mu_);
+  return lease_ && !lease_->lost() ? lease_->id() : 0;
+}
+
+bool ClusterNode::balancing() const {
+  return balancer_ != nullptr && balancer_->leading();
 }
 
 std::shared_ptr<ShardReplica> ClusterNode::Replica(

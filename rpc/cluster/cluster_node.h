@@ -62,6 +62,7 @@ namespace tqdb {
 namespace cluster {
 
 class ClusterReader;  // cluster_reader.h
+class Balancer;       // balancer.h
 
 struct ClusterOptions {
   std::vector<std::string> etcd_endpoints;  // host:port
@@ -98,6 +99,10 @@ struct ClusterOptions {
   // with ("" = plaintext).
   std::string peer_api_key;
   std::string peer_tls_root_pem;
+  // The balancer (balancer.h) replaces a node's replicas once the node has
+  // been gone from tqdb/nodes/ this long (a restart within it costs no
+  // copying).
+  absl::Duration replace_after = absl::Seconds(30);
 };
 
 class ClusterNode {
@@ -158,6 +163,10 @@ class ClusterNode {
                                         uint32_t shard) const;
 
   const ClusterOptions& options() const { return options_; }
+  // The lease the node is registered under now (0 while it has none).
+  int64_t lease_id() const;
+  // This node runs the balancer now.
+  bool balancing() const;
   ClusterView* view() const { return view_.get(); }
   EtcdClient* etcd() const { return etcd_.get(); }
   JetStream* jetstream() const { return js_.get(); }
@@ -173,6 +182,9 @@ class ClusterNode {
   // Makes the local replicas what the shard maps say; returns the first
   // error (the loop retries).
   absl::Status Reconcile();
+  // Marks this node's caught-up replicas ready in the shard maps (a
+  // replica is caught up once it applied its subject's last sequence).
+  absl::Status MarkReady();
   void RunReconciler();
   // The collection's settings as the database takes them, name = local.
   absl::StatusOr<CollectionConfig> LocalConfig(const CollectionEntry& entry,
@@ -200,6 +212,7 @@ class ClusterNode {
   std::unique_ptr<JetStream> js_;
   std::unique_ptr<ClusterView> view_;
   std::unique_ptr<ClusterReader> reader_;
+  std::unique_ptr<Balancer> balancer_;
   const uint64_t boot_id_;  // message ids: unique across restarts
   std::atomic<uint64_t> next_message_{0};
 

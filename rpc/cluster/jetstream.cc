@@ -124,6 +124,20 @@ absl::Status JetStream::DeleteStream(const std::string& stream) {
                    js_error);
 }
 
+absl::StatusOr<uint64_t> JetStream::LastSequence(const std::string& stream,
+                                                 const std::string& subject) {
+  natsMsg* raw = nullptr;
+  jsErrCode js_error = static_cast<jsErrCode>(0);
+  const natsStatus s = js_GetLastMsg(&raw, context_, stream.c_str(),
+                                     subject.c_str(), nullptr, &js_error);
+  NatsMsgPtr msg(raw);
+  if (s == NATS_OK) return natsMsg_GetSequence(msg.get());
+  // No message on the subject: JetStream's "no message found".
+  if (js_error == JSNoMessageFoundErr || s == NATS_NOT_FOUND) return 0;
+  return NatsError(s, absl::StrCat("jetstream: last message of ", subject),
+                   js_error);
+}
+
 absl::Status JetStream::AwaitReady(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   absl::Status last;

@@ -88,6 +88,9 @@ class JetStream {
   absl::Status EnsureStream(const StreamConfig& config);
   absl::StatusOr<StreamState> GetStreamState(const std::string& stream);
   absl::Status DeleteStream(const std::string& stream);
+  // The sequence of the last message stored on `subject` (0 if none).
+  absl::StatusOr<uint64_t> LastSequence(const std::string& stream,
+                                        const std::string& subject);
 
   // OK once JetStream answers account requests (in a cluster: once it has
   // a meta leader); Unavailable with the last error after `timeout`.

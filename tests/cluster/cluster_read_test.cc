@@ -164,6 +164,9 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
   for (size_t b = 0; b < kQueries; b += 100) {
     v1::SearchBatchRequest req;
     req.set_collection("glove");
+    // Each node asks its own replicas first: read_your_writes makes them
+    // wait for the ingest (eventual reads may come from a lagging one).
+    ReadAfter(written, &req);
     for (size_t q = b; q < b + 100; ++q) {
       v1::SearchRequest* s = req.add_searches();
       s->mutable_vector()->Add(queries.begin() + q * d,

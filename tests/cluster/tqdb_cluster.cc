@@ -28,10 +28,12 @@ absl::StatusOr<std::unique_ptr<TqdbCluster>> TqdbCluster::Start(
     c->nodes_[i].port = FreeLoopbackPort();
     mkdir(c->nodes_[i].dir.c_str(), 0755);
   }
-  for (int i = 0; i < options.nodes; ++i) {
+  const int initial =
+      options.initial_nodes < 0 ? options.nodes : options.initial_nodes;
+  for (int i = 0; i < initial; ++i) {
     TQ_RETURN_IF_ERROR(c->LaunchNode(i));
   }
-  for (int i = 0; i < options.nodes; ++i) {
+  for (int i = 0; i < initial; ++i) {
     TQ_RETURN_IF_ERROR(c->AwaitServing(i, absl::Seconds(60)));
   }
   return c;
@@ -105,6 +107,11 @@ void TqdbCluster::StopNodes() {
   for (Node& n : nodes_) {
     if (n.process) n.process->Stop(absl::Seconds(30));
   }
+}
+
+absl::Status TqdbCluster::StartNode(int i) {
+  TQ_RETURN_IF_ERROR(LaunchNode(i));
+  return AwaitServing(i, absl::Seconds(60));
 }
 
 absl::Status TqdbCluster::RestartNode(int i) {

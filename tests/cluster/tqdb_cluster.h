@@ -30,6 +30,8 @@ struct TqdbClusterOptions {
   int nodes = 3;
   int nats_servers = 3;
   int stream_replicas = 3;
+  // Nodes started by Start (the rest later with StartNode); -1 = all.
+  int initial_nodes = -1;
   // tqdb serve flags added to every node's (e.g. {"--write-timeout", "3"}).
   std::vector<std::string> extra_flags;
 };
@@ -57,6 +59,8 @@ class TqdbCluster {
   // Starts node i again (after it stopped or was killed) and waits until
   // it serves.
   absl::Status RestartNode(int i);
+  // Starts node i (not started yet, or stopped) and waits until it serves.
+  absl::Status StartNode(int i);
   // Stops every node (the services stay up).
   void StopNodes();
   // The command line `tqdb serve` would get for node i (for tests that

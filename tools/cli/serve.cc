@@ -78,6 +78,8 @@ constexpr char kUsage[] =
     "                         (default 5)\n"
     "  --write-timeout S      seconds a write waits for the log's quorum\n"
     "                         before it fails with UNAVAILABLE (default 10)\n"
+    "  --replace-after S      seconds a node may be gone before the balancer\n"
+    "                         moves its shards to other nodes (default 30)\n"
     "  --hedge-ms N           a read asks another replica of a shard whose\n"
     "                         replica has not answered after N ms (default\n"
     "                         250, or half the deadline if sooner)\n";
@@ -152,6 +154,11 @@ absl::StatusOr<std::optional<cluster::ClusterOptions>> ClusterFlags(
   o.write_timeout = absl::Seconds(write_timeout);
   TQ_ASSIGN_OR_RETURN(int64_t hedge_ms, f.GetInt("hedge-ms", 250, 1, 600000));
   o.hedge_delay = absl::Milliseconds(hedge_ms);
+  TQ_ASSIGN_OR_RETURN(double replace_after, f.GetDouble("replace-after", 30));
+  if (!(replace_after >= 1 && replace_after <= 86400)) {
+    return absl::InvalidArgumentError("--replace-after: seconds in [1, 86400]");
+  }
+  o.replace_after = absl::Seconds(replace_after);
   return std::optional<cluster::ClusterOptions>(std::move(o));
 }
 
@@ -179,7 +186,7 @@ const FlagSpec& ServeFlags() {
                     "nats",           "node-id",
                     "advertise",      "stream-replicas",
                     "lease-ttl",      "write-timeout",
-                    "hedge-ms"},
+                    "hedge-ms",       "replace-after"},
                    {"metrics-open"}};
   return *spec;
 }
