@@ -77,6 +77,12 @@ absl::StatusOr<std::vector<Record>> CollectionImpl::Get(
     const std::vector<uint64_t>& ids, bool with_vectors,
     bool with_payload) const {
   TQ_LIFE_GUARD();
+  return GetRecords(ids, with_vectors, with_payload);
+}
+
+absl::StatusOr<std::vector<Record>> CollectionImpl::GetRecords(
+    const std::vector<uint64_t>& ids, bool with_vectors,
+    bool with_payload) const {
   rocksdb::DB* db = core_->db;
   uint32_t g;
   const rocksdb::Snapshot* snap;
@@ -143,6 +149,15 @@ absl::StatusOr<CollectionInfo> CollectionImpl::Info() const {
   info.generation = st.generation;
   info.trained_count = st.trained_count;
   info.training = training_.load();
+  for (const FieldIndexState& f : payload_index_.Fields()) {
+    FieldIndexInfo fi;
+    fi.field = f.field;
+    fi.type = f.type;
+    fi.ready = f.ready;
+    fi.points = f.points;
+    fi.memory_bytes = f.memory_bytes;
+    info.field_indexes.push_back(std::move(fi));
+  }
   {
     absl::MutexLock l(&bg_mu_);
     info.last_training_error = last_error_;

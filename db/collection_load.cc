@@ -68,6 +68,11 @@ absl::Status CollectionImpl::Load() {
     state_.trained_count = trained_count;
   }
   count_ = n;
+  TQ_RETURN_IF_ERROR(LoadFieldIndexes(where));
+  {
+    absl::MutexLock l(&bg_mu_);
+    StartIndexer();  // unfinished index builds resume
+  }
   AccountMemory();
   load_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
@@ -111,6 +116,7 @@ absl::Status CollectionImpl::LoadVectors(FlatStore* flat,
   std::vector<float> x;
   const uint32_t d = config_.dim;
   auto flush = [&] {
+    for (uint64_t id : ids) payload_index_.LoadPoint(id);
     flat->Upsert(ids.data(), x.data(), ids.size());
     *n += ids.size();
     ids.clear();
@@ -176,14 +182,18 @@ absl::Status CollectionImpl::LoadCodes(uint32_t g, IvfIndex* index,
   RangeIterator it(core_->db, core_->codes(), ScanOptions(), GenPrefix(cid_, g),
                    GenPrefix(cid_, g + 1));
   std::vector<uint64_t> ids;
-  std::vector<uint32_t> lists;
+  std::vector<uint32_t> lists, iids;
   std::vector<uint8_t> codes;
   ids.reserve(kLoadChunk);
   lists.reserve(kLoadChunk);
   codes.reserve(kLoadChunk * bpv);
   auto flush = [&]() -> absl::Status {
-    TQ_RETURN_IF_ERROR(
-        index->AddEncoded(ids.data(), lists.data(), codes.data(), ids.size()));
+    iids.resize(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      iids[i] = payload_index_.LoadPoint(ids[i]);
+    }
+    TQ_RETURN_IF_ERROR(index->AddEncoded(ids.data(), lists.data(), codes.data(),
+                                         ids.size(), iids.data()));
     *n += ids.size();
     ids.clear();
     lists.clear();
@@ -212,6 +222,59 @@ absl::Status CollectionImpl::LoadCodes(uint32_t g, IvfIndex* index,
   }
   if (!it->status().ok()) return FromRocks(it->status(), where + ": codes");
   return flush();
+}
+
+// The payload indexes: their definitions (meta "field_index/"), then their
+// entries, one sequential scan each. An index whose backfill had not
+// finished resumes it in the background.
+absl::Status CollectionImpl::LoadFieldIndexes(const std::string& where) {
+  const std::string prefix = dbformat::FieldIndexKey(cid_, "");
+  std::vector<dbformat::FieldIndexRecord> records;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        core_->db->NewIterator(rocksdb::ReadOptions(), core_->meta()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      auto rec = dbformat::DecodeFieldIndexRecord(ToStringView(it->value()));
+      TQ_RETURN_IF_ERROR(rec.status())
+          << where << ": meta '" << it->key().ToString() << "'";
+      if (rec->field != it->key().ToString().substr(prefix.size())) {
+        return absl::DataLossError(
+            absl::StrCat(where, ": field index record of '", rec->field,
+                         "' does not match its key"));
+      }
+      records.push_back(*std::move(rec));
+    }
+    TQ_RETURN_IF_ERROR(FromRocks(it->status(), where + ": meta"));
+  }
+  for (const dbformat::FieldIndexRecord& r : records) {
+    const std::string what =
+        absl::StrCat(where, ": payload index of '", r.field, "'");
+    TQ_RETURN_IF_ERROR(payload_index_.AddField(r.field, r.type, r.ready))
+        << what;
+    const std::string lo = dbformat::FieldEntriesBegin(cid_, r.field);
+    RangeIterator it(core_->db, core_->payload_index(), ScanOptions(), lo,
+                     dbformat::FieldEntriesEnd(cid_, r.field));
+    for (; it->Valid(); it->Next()) {
+      FieldValues v;
+      uint64_t id;
+      TQ_RETURN_IF_ERROR(dbformat::DecodeFieldEntry(ToStringView(it->key()),
+                                                    lo.size(), r.type, &v, &id))
+          << what;
+      absl::Status s = payload_index_.LoadValues(r.field, id, v);
+      if (absl::IsNotFound(s)) {
+        return absl::DataLossError(absl::StrCat(what, ": entry of point ", id,
+                                                ", which does not exist"));
+      }
+      TQ_RETURN_IF_ERROR(s) << what;
+    }
+    TQ_RETURN_IF_ERROR(FromRocks(it->status(), what));
+    if (!r.ready) {
+      absl::MutexLock l(&bg_mu_);
+      backfills_.push_back(r.field);
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace dbimpl

@@ -60,12 +60,15 @@ void CollectionImpl::WaitForTraining() {
 
 void CollectionImpl::StopTraining() {
   stop_ = true;
-  std::thread t;
+  std::thread threads[2];
   {
     absl::MutexLock l(&bg_mu_);
-    t = std::move(bg_);
+    threads[0] = std::move(bg_);
+    threads[1] = std::move(indexer_);
+    index_done_.SignalAll();
   }
-  if (t.joinable()) {
+  for (std::thread& t : threads) {
+    if (!t.joinable()) continue;
     if (t.get_id() == std::this_thread::get_id()) {
       t.detach();  // cannot happen: the thread holds no owning reference
     } else {
@@ -362,6 +365,10 @@ absl::Status CollectionImpl::Training::WriteChunk(const uint64_t* ids,
   std::vector<uint32_t> lists(m);
   std::vector<uint8_t> codes(m * bpv);
   TQ_RETURN_IF_ERROR(index_->Encode(x, m, lists.data(), codes.data()));
+  // The points' internal ids now (a point deleted since the snapshot has
+  // none, kNoIid: it is dirty, and the catch-up removes it).
+  std::vector<uint32_t> iids(m);
+  for (size_t i = 0; i < m; ++i) iids[i] = c_->payload_index_.Find(ids[i]);
   rocksdb::WriteBatch batch;
   for (size_t i = 0; i < m; ++i) {
     if (prev && prev[i] != kNoList && prev[i] != lists[i]) {
@@ -377,7 +384,7 @@ absl::Status CollectionImpl::Training::WriteChunk(const uint64_t* ids,
   TQ_RETURN_IF_ERROR(
       FromRocks(core_->db->Write(rocksdb::WriteOptions(), &batch),
                 core_->dir + ": training write"));
-  return index_->AddEncoded(ids, lists.data(), codes.data(), m);
+  return index_->AddEncoded(ids, lists.data(), codes.data(), m, iids.data());
 }
 
 absl::Status CollectionImpl::Training::EncodeAll() {

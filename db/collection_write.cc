@@ -1,11 +1,15 @@
-// CollectionImpl::Upsert and Delete: one atomic RocksDB batch a call,
-// serialized per collection by write_mu_, mirrored into the in-memory state
-// (index or flat store) after the batch is written.
+// CollectionImpl::Upsert and Delete: one atomic RocksDB batch a call (the
+// points, their payloads and their payload index entries), serialized per
+// collection by write_mu_, mirrored into the in-memory state (payload
+// index, then index or flat store) after the batch is written.
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <nlohmann/json.hpp>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "db/db_impl.h"
 #include "db/rocks_util.h"
 #include "quant/coding.h"
@@ -23,11 +27,31 @@ using dbformat::PointKey;
 
 namespace {
 
+// Why `payload` is not JSON (parse error position and reason).
+std::string JsonError(const std::string& payload) {
+  try {
+    const nlohmann::json j = nlohmann::json::parse(payload);
+    if (!j.is_discarded()) return "not valid JSON";
+  } catch (const nlohmann::json::exception& e) {
+    absl::string_view what = e.what();
+    const size_t close = what.find("] ");
+    if (close != absl::string_view::npos) what.remove_prefix(close + 2);
+    return std::string(what);
+  }
+  return "not valid JSON";
+}
+
 // The points of one Upsert, all or nothing: InvalidArgument naming the
-// first bad point (index and id).
+// first bad point (index and id). With `parsed`, every payload is parsed
+// into it (null for an empty payload) keeping only the top-level members
+// named in `keep` (sorted; the payload indexes read them: the rest is
+// validated, not built).
 absl::Status CheckPoints(const std::vector<Point>& points,
                          const CollectionConfig& c,
-                         const DatabaseOptions& options) {
+                         const DatabaseOptions& options,
+                         std::vector<nlohmann::json>* parsed,
+                         const std::vector<std::string>& keep = {}) {
+  if (parsed != nullptr) parsed->assign(points.size(), nlohmann::json());
   const uint32_t d = c.dim;
   for (size_t i = 0; i < points.size(); ++i) {
     const Point& p = points[i];
@@ -52,6 +76,17 @@ absl::Status CheckPoints(const std::vector<Point>& points,
       return bad(absl::StrCat("payload of ", p.payload.size(),
                               " bytes exceeds max_payload_bytes ",
                               options.max_payload_bytes));
+    }
+    if (p.payload.empty()) continue;
+    bool valid;
+    if (parsed != nullptr) {
+      valid = ParseMembers(p.payload, keep, &(*parsed)[i]);
+    } else {
+      valid = nlohmann::json::accept(p.payload);
+    }
+    if (!valid) {
+      return bad(absl::StrCat("payload is not valid JSON (",
+                              JsonError(p.payload), ")"));
     }
   }
   return absl::OkStatus();
@@ -164,7 +199,12 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
   }
   TQ_RETURN_IF_ERROR(
       CheckBatchSize(points.size(), "points", core_->options.max_batch));
-  TQ_RETURN_IF_ERROR(CheckPoints(points, config_, core_->options));
+  // Payloads are parsed (once) when there are payload indexes to feed.
+  std::vector<nlohmann::json> parsed;
+  std::vector<std::string> keep = payload_index_.TopLevelKeys();
+  bool have_parsed = !keep.empty();
+  TQ_RETURN_IF_ERROR(CheckPoints(points, config_, core_->options,
+                                 have_parsed ? &parsed : nullptr, keep));
   const std::vector<size_t> rows = LastOccurrences(points);
   const uint32_t d = config_.dim;
   const size_t m = rows.size();
@@ -233,10 +273,32 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
         config_.name, cid_, added_points * per,
         absl::StrCat("upserting ", added_points, " new points"), &reserved));
   }
+  // Payload index entries: the values each point's payload gives the
+  // indexed fields, against those it holds now.
+  const auto schema = payload_index_.Schema();
+  std::vector<std::vector<FieldValues>> values(m);
+  std::vector<std::vector<FieldValues>> old_values;
+  if (!schema.empty()) {
+    // An index appeared since the check: parsed again, for its key too.
+    std::vector<std::string> keep_now = payload_index_.TopLevelKeys();
+    if (!have_parsed || keep_now != keep) {
+      keep = std::move(keep_now);
+      TQ_RETURN_IF_ERROR(
+          CheckPoints(points, config_, core_->options, &parsed, keep));
+      have_parsed = true;
+    }
+    for (size_t r = 0; r < m; ++r) {
+      const nlohmann::json& j = parsed[rows[r]];
+      values[r] = payload_index_.Extract(
+          j.is_null() && points[rows[r]].payload.empty() ? nullptr : &j);
+    }
+    old_values = payload_index_.Current(ids);
+  }
   const bool keep_vectors = config_.store_vectors || !st.index;
   rocksdb::WriteBatch batch(
       m * ((keep_vectors ? d * 4 : 0) + bpv + 3 * dbformat::kCodeKeySize + 32));
   [[maybe_unused]] std::string vbuf;  // big-endian hosts only
+  IndexEdits edits;
   size_t added = 0;
   for (size_t r = 0; r < m; ++r) {
     const uint64_t id = ids[r];
@@ -272,16 +334,21 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
     if (!points[rows[r]].payload.empty()) {
       batch.Put(core_->payload(), PointKey(cid_, id), points[rows[r]].payload);
     }
+    if (!schema.empty()) {
+      IndexWrites(schema, id, old_values[r], values[r], &edits);
+    }
   }
   TagBatch(sequence, &batch);
+  edits.AddTo(core_->payload_index(), &batch);
   rocksdb::WriteOptions wo;
   wo.sync = wait;
   TQ_RETURN_IF_ERROR(
       FromRocks(core_->db->Write(wo, &batch), core_->dir + ": upsert"));
   if (sequence > 0) applied_ = sequence;
+  const std::vector<uint32_t> iids = payload_index_.Upsert(ids, values);
   if (st.index) {
-    TQ_RETURN_IF_ERROR(
-        st.index->AddEncoded(ids.data(), lists.data(), codes.data(), m));
+    TQ_RETURN_IF_ERROR(st.index->AddEncoded(ids.data(), lists.data(),
+                                            codes.data(), m, iids.data()));
   } else {
     st.flat->Upsert(ids.data(), x.data(), m);
   }
@@ -315,6 +382,11 @@ absl::StatusOr<size_t> CollectionImpl::WriteDelete(
   absl::MutexLock wl(&write_mu_);
   if (dropped_) return DroppedError();
   if (sequence > 0 && sequence <= applied_.load()) return size_t{0};
+  return DeleteLocked(ids, wait, sequence);
+}
+
+absl::StatusOr<size_t> CollectionImpl::DeleteLocked(
+    const std::vector<uint64_t>& ids, bool wait, uint64_t sequence) {
   const State st = state();  // current until write_mu_ is released
   const uint32_t g = st.generation;
   std::vector<uint32_t> old_list;
@@ -338,6 +410,16 @@ absl::StatusOr<size_t> CollectionImpl::WriteDelete(
     return size_t{0};
   }
   TagBatch(sequence, &batch);
+  const auto schema = payload_index_.Schema();
+  if (!schema.empty()) {
+    const auto old_values = payload_index_.Current(gone);
+    const std::vector<FieldValues> none(schema.size());
+    IndexEdits edits;
+    for (size_t i = 0; i < gone.size(); ++i) {
+      IndexWrites(schema, gone[i], old_values[i], none, &edits);
+    }
+    edits.AddTo(core_->payload_index(), &batch);
+  }
   rocksdb::WriteOptions wo;
   wo.sync = wait;
   TQ_RETURN_IF_ERROR(
@@ -348,10 +430,46 @@ absl::StatusOr<size_t> CollectionImpl::WriteDelete(
   } else {
     st.flat->Remove(gone.data(), gone.size());
   }
+  // After the index: a search that still sees a point finds its id.
+  payload_index_.Erase(gone);
+  payload_index_.EndWrite();
   count_ -= gone.size();
   AccountMemory();
   if (tracking_) dirty_.insert(gone.begin(), gone.end());
   return gone.size();
+}
+
+void CollectionImpl::IndexWrites(
+    const std::vector<std::pair<std::string, FieldType>>& schema, uint64_t id,
+    const std::vector<FieldValues>& old_values,
+    const std::vector<FieldValues>& new_values, IndexEdits* edits) const {
+  std::vector<std::string> before, after;
+  for (size_t f = 0; f < schema.size(); ++f) {
+    const FieldValues empty;
+    const FieldValues& o = f < old_values.size() ? old_values[f] : empty;
+    const FieldValues& n = f < new_values.size() ? new_values[f] : empty;
+    if (o == n) continue;
+    before.clear();
+    after.clear();
+    dbformat::FieldEntryKeys(cid_, schema[f].first, o, id, &before);
+    dbformat::FieldEntryKeys(cid_, schema[f].first, n, id, &after);
+    if (before.empty()) {  // a new point: nothing to compare
+      for (std::string& k : after) edits->puts.push_back(std::move(k));
+      continue;
+    }
+    std::sort(before.begin(), before.end());
+    std::sort(after.begin(), after.end());
+    std::set_difference(before.begin(), before.end(), after.begin(),
+                        after.end(), std::back_inserter(edits->deletes));
+    std::set_difference(after.begin(), after.end(), before.begin(),
+                        before.end(), std::back_inserter(edits->puts));
+  }
+}
+
+void CollectionImpl::IndexEdits::AddTo(rocksdb::ColumnFamilyHandle* cf,
+                                       rocksdb::WriteBatch* batch) const {
+  for (const std::string& k : deletes) batch->Delete(cf, k);
+  for (const std::string& k : puts) batch->Put(cf, k, rocksdb::Slice());
 }
 
 }  // namespace dbimpl
@@ -359,7 +477,7 @@ absl::StatusOr<size_t> CollectionImpl::WriteDelete(
 absl::Status ValidatePoints(const CollectionConfig& config,
                             const DatabaseOptions& options,
                             const std::vector<Point>& points) {
-  return dbimpl::CheckPoints(points, config, options);
+  return dbimpl::CheckPoints(points, config, options, nullptr);
 }
 
 }  // namespace tqdb

@@ -14,6 +14,7 @@
 #include "quant/status_macros.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/memtablerep.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
@@ -43,6 +44,14 @@ rocksdb::ColumnFamilyOptions CfOptions(
     cf.compression =
         rocksdb::kNoCompression;  // float mantissas barely compress
     cf.write_buffer_size = o.write_buffer_bytes;
+  } else if (name == dbformat::kPayloadIndexCf) {
+    // Written with every point (a few small keys, at scattered places:
+    // field, value, id) and read only by scans (at open, by an index
+    // build): an unsorted memtable, sorted once when flushed, costs a
+    // fraction of a skiplist's insert (a search through cache misses per
+    // key; db/FORMAT.md). Lookups never go to it: no filter.
+    cf.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+    cf.write_buffer_size = std::min<size_t>(o.write_buffer_bytes, 16 << 20);
   } else {
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     cf.write_buffer_size = std::min<size_t>(o.write_buffer_bytes, 16 << 20);
@@ -116,6 +125,34 @@ bool LooksLikeRocksDb(const fs::path& dir) {
     }
   }
   return false;
+}
+
+// Brings a directory of an older format version up to kFormatVersion:
+// version 1 -> 2 creates the payload_index family (no data to convert: a
+// version 1 directory has no payload indexes), then rewrites the format
+// entry. Idempotent: a crash between the two steps leaves the family there
+// and version 1, and the next open finishes.
+absl::Status MigrateFormat(DbCore* core,
+                           const std::vector<std::string>& missing,
+                           const std::shared_ptr<rocksdb::Cache>& cache) {
+  for (const std::string& name : missing) {
+    rocksdb::ColumnFamilyHandle* h = nullptr;
+    TQ_RETURN_IF_ERROR(
+        FromRocks(core->db->CreateColumnFamily(
+                      CfOptions(name, core->options, cache), name, &h),
+                  "creating column family '" + name + "'"));
+    absl::MutexLock life(&core->life_mu);
+    core->handles.push_back(h);
+    for (int f = 0; f < dbformat::kNumCfs; ++f) {
+      if (name == dbformat::kCfNames[f]) core->cf[f] = h;
+    }
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(
+      core->db->Put(wo, core->meta(), std::string(dbformat::kFormatKey),
+                    dbformat::EncodeFormat(dbformat::kFormatVersion)),
+      "format entry");
 }
 
 // The MANIFEST file CURRENT names (for messages).
@@ -404,6 +441,9 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   dbo.keep_log_file_num = 4;
   dbo.avoid_flush_during_shutdown = false;
   dbo.bytes_per_sync = 1 << 20;
+  // The payload_index family's memtable takes one writer at a time (the
+  // write group's leader inserts the batches of its followers).
+  dbo.allow_concurrent_memtable_write = false;
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   // Tickers only (WAL syncs for monitoring): no histograms or timers on
   // the write path.
@@ -415,6 +455,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   core->memory = std::make_unique<MemoryBudget>(options.memory_limit_bytes);
 
   std::vector<std::string> names;
+  std::vector<std::string> missing_later;  // families added after version 1
   if (fresh) {
     names.push_back(rocksdb::kDefaultColumnFamilyName);
     for (const char* n : dbformat::kCfNames) names.push_back(n);
@@ -427,13 +468,18 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
       }
       return st;
     }
-    for (const char* n : dbformat::kCfNames) {
-      if (std::find(names.begin(), names.end(), n) == names.end()) {
-        return absl::DataLossError(
-            absl::StrCat(dir, ": column family '", n, "' is missing from ",
-                         ManifestName(path),
-                         " (it lists: ", absl::StrJoin(names, ", "), ")"));
+    // The families of format version 1 must be there; those added later
+    // are created when an older directory is migrated (below).
+    for (int f = 0; f < dbformat::kNumCfs; ++f) {
+      const char* n = dbformat::kCfNames[f];
+      if (std::find(names.begin(), names.end(), n) != names.end()) continue;
+      if (f >= dbformat::kNumCfsV1) {
+        missing_later.push_back(n);
+        continue;
       }
+      return absl::DataLossError(absl::StrCat(
+          dir, ": column family '", n, "' is missing from ", ManifestName(path),
+          " (it lists: ", absl::StrJoin(names, ", "), ")"));
     }
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
@@ -495,8 +541,18 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     TQ_RETURN_IF_ERROR(FromRocks(raw->Write(wo, &batch), dir + ": initialize"));
   } else {
     TQ_RETURN_IF_ERROR(FromRocks(s, dir + ": meta 'format'"));
-    TQ_RETURN_IF_ERROR(dbformat::DecodeFormat(format))
+    uint32_t version = 0;
+    TQ_RETURN_IF_ERROR(dbformat::DecodeFormat(format, &version))
         << dir << ": column family 'meta'";
+    if (!missing_later.empty() && version >= 2) {
+      return absl::DataLossError(absl::StrCat(
+          dir, ": column family '", missing_later[0], "' is missing from ",
+          ManifestName(path), " (format version ", version, " has it)"));
+    }
+    if (version < dbformat::kFormatVersion) {
+      TQ_RETURN_IF_ERROR(MigrateFormat(core.get(), missing_later, cache))
+          << dir << ": migrating from format version " << version;
+    }
   }
   TQ_RETURN_IF_ERROR(impl->LoadCollections());
   return std::unique_ptr<Database>(std::move(impl));

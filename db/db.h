@@ -9,6 +9,10 @@
 //   auto c = *(*db)->GetCollection("docs");
 //   c->Upsert({{1, vec1, "payload"}, {2, vec2, ""}}, /*wait=*/true);
 //   auto hits = c->Search(query, QueryOptions());
+//   c->CreateFieldIndex("lang", FieldType::kKeyword, /*wait=*/true);
+//   QueryOptions o;
+//   o.filter = ...;  // db/filter.h, or ParseFilterJson (db/filter_json.h)
+//   hits = c->Search(query, o);  // nearest points whose payload matches
 //
 // Durability: every Upsert/Delete batch is one atomic RocksDB WriteBatch
 // across the column families (stale entries of updated points included). With
@@ -28,6 +32,13 @@
 // retrains by itself each time the collection has grown retrain_growth times
 // past its last training, so that nlist follows the data (a collection
 // trained at 1,000 points does not stay at nlist 25 for a million).
+//
+// Payloads are JSON (validated on upsert). Filters (db/filter.h) select
+// points by payload fields and ids; a payload index on a field
+// (CreateFieldIndex) answers its conditions from compressed bitmaps, a
+// condition on a field without one reads the payloads (correct, slower;
+// reported in SearchInfo/unindexed_fields). A filtered search filters
+// inside the index scan and returns k results whenever k points match.
 //
 // Errors: InvalidArgument (naming the point index and id) for bad input,
 // NotFound for unknown collections, ResourceExhausted for batches over
@@ -53,6 +64,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "db/filter.h"
 #include "index/types.h"
 
 namespace tqdb {
@@ -66,6 +78,9 @@ struct DatabaseOptions {
   size_t max_batch = 10000;
   // Bytes per payload; more is InvalidArgument.
   size_t max_payload_bytes = size_t{1} << 20;
+  // Points per filtered delete, payload update or index backfill batch:
+  // each batch is atomic; more points are done in several.
+  size_t max_filter_batch = 10000;
   // Train a collection in the background once it reaches its
   // train_threshold (false: only Train() trains it).
   bool background_training = true;
@@ -116,7 +131,7 @@ struct CollectionConfig {
 struct Point {
   uint64_t id = 0;
   std::vector<float> vector;
-  std::string payload;  // optional, opaque (JSON or bytes); empty = none
+  std::string payload;  // optional JSON (UTF-8, any value); empty = none
 };
 
 struct Record {
@@ -126,27 +141,102 @@ struct Record {
   std::string payload;
 };
 
+// What a search did (QueryOptions::info).
+struct SearchInfo {
+  // "ivf": the nprobe nearest lists; "exact": brute force over the stored
+  // vectors; "flat": exact over the vectors in memory (untrained);
+  // filtered: "filtered-ivf" (lists in centroid order until they held
+  // enough matches), "filtered-matches" (every matching point scored),
+  // "filtered-exact", "filtered-flat", "filtered-none" (no point matches).
+  std::string plan;
+  bool filtered = false;
+  uint64_t matches = 0;       // points matching the filter (exact)
+  uint32_t lists_probed = 0;  // IVF plans
+  uint64_t scored = 0;        // points whose code (or vector) was scored
+  double filter_ms = 0;       // evaluating the filter
+  // Keys evaluated on payloads: no ready payload index.
+  std::vector<std::string> unindexed_fields;
+};
+
+// How a filtered search over a trained collection visits the index
+// (db/planner.h): the planner's choice per query, or one forced (to compare
+// them; SearchInfo::plan says which ran).
+enum class FilterPlanChoice {
+  kAuto = 0,
+  kIvf = 1,      // "filtered-ivf"
+  kMatches = 2,  // "filtered-matches"
+};
+
 // The search parameters of index/types.h (k, nprobe, exact, rescore,
-// oversampling, filter, cancelled), as the database reads them, plus its own.
-// Passed down to the index as they are. Differences:
+// oversampling, id_filter, cancelled), as the database reads them, plus its
+// own. Passed down to the index as they are, with the allowed set of the
+// filter (SearchParams::allowed) set by the database. Differences:
 //  - nprobe: clamped to the active index's nlist (0 = all), unless
-//    strict_nprobe; ignored while untrained.
+//    strict_nprobe; ignored while untrained. With a filter, the minimum:
+//    the planner (db/planner.h) probes further until the lists probed hold
+//    enough matching points, or scores just the matching points.
 //  - exact: over the stored vectors (always the case while untrained).
 //  - rescore: reranks k * oversampling index candidates by exact score on
 //    the stored vectors.
 //  - stats: filled by every search (exact ones count exact_scored); for
 //    SearchBatch, the sum over its queries.
-//  - filter, cancelled: also apply to exact searches; cancelled is polled
-//    between IVF lists and every few thousand stored vectors, and the search
-//    then stops with Cancelled.
+//  - id_filter, cancelled: also apply to exact searches; cancelled is
+//    polled between IVF lists and every few thousand stored vectors, and
+//    the search then stops with Cancelled.
 // The raw vectors (SearchParams::store) are the collection's own.
 struct QueryOptions : SearchParams {
   // true: nprobe > nlist of the active index is InvalidArgument instead of
   // being clamped (the gRPC API's contract).
   bool strict_nprobe = false;
+  // Optional: only points matching it are returned (db/filter.h).
+  std::shared_ptr<const Filter> filter;
+  FilterPlanChoice filter_plan = FilterPlanChoice::kAuto;
+  // Optional out: Search fills *info; SearchBatch fills info[i] for query i
+  // (an array of as many as there are queries). Not owned.
+  SearchInfo* info = nullptr;
 
  private:
-  using SearchParams::store;  // set by the database, not by its callers
+  // Set by the database, not by its callers.
+  using SearchParams::allowed;
+  using SearchParams::filtered_scan;
+  using SearchParams::min_allowed;
+  using SearchParams::store;
+};
+
+// A payload index (Collection::CreateFieldIndex).
+struct FieldIndexInfo {
+  std::string field;
+  FieldType type = FieldType::kKeyword;
+  bool ready = false;       // false while it is being built (backfill)
+  uint64_t points = 0;      // points whose field is not empty
+  size_t memory_bytes = 0;  // approximate, in memory
+};
+
+struct ScrollOptions {
+  std::shared_ptr<const Filter> filter;  // optional
+  uint32_t limit = 10;                   // points per page, >= 1
+  uint64_t offset = 0;                   // first id of the page (inclusive)
+  bool with_vectors = false;
+  bool with_payload = true;
+};
+
+struct ScrollPage {
+  std::vector<Record> points;  // ascending ids
+  bool has_next = false;
+  uint64_t next_offset = 0;  // the offset of the next page, if has_next
+  std::vector<std::string> unindexed_fields;
+};
+
+struct CountResult {
+  uint64_t count = 0;
+  std::vector<std::string> unindexed_fields;
+};
+
+// The points a payload update or a delete applies to: the ids, or the
+// points matching the filter (exactly one of the two).
+struct PointSelector {
+  std::vector<uint64_t> ids;
+  std::shared_ptr<const Filter> filter;
 };
 
 struct CollectionInfo {
@@ -163,6 +253,7 @@ struct CollectionInfo {
   double imbalance = 0;  // lists.imbalance
   bool retrain_recommended = false;
   std::string retrain_reason;
+  std::vector<FieldIndexInfo> field_indexes;  // by field
   size_t code_bytes = 0;             // per vector in the index, 0 if untrained
   double disk_bytes_per_vector = 0;  // approximate, all families
   double load_seconds = 0;           // rebuilding the in-memory state at open
@@ -200,7 +291,8 @@ class Collection {
   virtual const CollectionConfig& config() const = 0;
 
   // Inserts or replaces points (vector and payload together). All or
-  // nothing: a bad point rejects the batch. Duplicate ids: the last wins.
+  // nothing: a bad point rejects the batch (a payload that is not valid
+  // JSON too). Duplicate ids: the last wins.
   virtual absl::Status Upsert(const std::vector<Point>& points, bool wait) = 0;
   // Deletes points; unknown ids are ignored. Returns how many were deleted.
   virtual absl::StatusOr<size_t> Delete(const std::vector<uint64_t>& ids,
@@ -211,6 +303,44 @@ class Collection {
       const std::vector<uint64_t>& ids, bool with_vectors,
       bool with_payload) const = 0;
   virtual uint64_t Count() const = 0;
+  // Points matching `filter` (exact).
+  virtual absl::StatusOr<CountResult> Count(const Filter& filter) const = 0;
+  // A page of points in ascending id order from options.offset, matching
+  // the filter if any.
+  virtual absl::StatusOr<ScrollPage> Scroll(
+      const ScrollOptions& options) const = 0;
+  // Deletes the selected points; returns how many. A filter's matches are
+  // deleted in atomic batches of DatabaseOptions::max_filter_batch.
+  virtual absl::StatusOr<size_t> DeletePoints(const PointSelector& points,
+                                              bool wait) = 0;
+
+  // Payload updates of existing points (unknown ids are skipped); return
+  // how many points changed. `payload` is a JSON object:
+  //  - SetPayload merges its top-level keys into each payload (a point
+  //    without a payload gets it as is; FailedPrecondition naming the
+  //    point if a payload is not a JSON object);
+  //  - OverwritePayload replaces each payload with it;
+  //  - DeletePayloadKeys removes the keys (dotted paths into nested
+  //    objects) from each payload.
+  virtual absl::StatusOr<size_t> SetPayload(const PointSelector& points,
+                                            const std::string& payload,
+                                            bool wait) = 0;
+  virtual absl::StatusOr<size_t> OverwritePayload(const PointSelector& points,
+                                                  const std::string& payload,
+                                                  bool wait) = 0;
+  virtual absl::StatusOr<size_t> DeletePayloadKeys(
+      const PointSelector& points, const std::vector<std::string>& keys,
+      bool wait) = 0;
+
+  // A payload index on `field` (a dotted JSON path). Indexes the points
+  // already stored in the background, in batches that let writes through;
+  // until it is ready its conditions are evaluated on the payloads. wait:
+  // return once it is ready. OK if the field has an index of this type
+  // already; AlreadyExists if of another type.
+  virtual absl::StatusOr<FieldIndexInfo> CreateFieldIndex(
+      const std::string& field, FieldType type, bool wait) = 0;
+  // NotFound if the field has no index.
+  virtual absl::Status DeleteFieldIndex(const std::string& field) = 0;
 
   // Writes tagged with their place in an ordered, replicated log (a tqdb
   // cluster's replica applying its shard of the collection's JetStream

@@ -5,13 +5,16 @@
 //   DbCore::life_mu -> DatabaseImpl::mu_ -> CollectionImpl::train_mu_
 //   -> CollectionImpl::write_mu_ -> CollectionImpl::state_mu_
 //   -> CollectionImpl::bg_mu_
-// The locks inside FlatStore, IvfIndex and RocksVectorStore are leaves.
+// The locks inside FlatStore, IvfIndex, PayloadIndex and RocksVectorStore
+// are leaves.
 // Nothing takes life_mu twice (absl::Mutex is not reentrant, in either
 // mode). The annotations let clang's -Wthread-safety check the rules.
 #ifndef TQDB_DB_DB_IMPL_H_
 #define TQDB_DB_DB_IMPL_H_
 
 #include <atomic>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,9 +25,11 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "db/db.h"
+#include "db/filter_eval.h"
 #include "db/flat_store.h"
 #include "db/format.h"
 #include "db/memory_budget.h"
+#include "db/payload_index.h"
 #include "index/ivf_index.h"
 #include "index/thread_pool.h"
 #include "quant/status_macros.h"
@@ -71,6 +76,7 @@ struct DbCore {
   rocksdb::ColumnFamilyHandle* codes() const { return cf[2]; }
   rocksdb::ColumnFamilyHandle* idmap() const { return cf[3]; }
   rocksdb::ColumnFamilyHandle* payload() const { return cf[4]; }
+  rocksdb::ColumnFamilyHandle* payload_index() const { return cf[5]; }
 };
 
 class CollectionImpl : public Collection,
@@ -100,6 +106,24 @@ class CollectionImpl : public Collection,
                                       bool wait) override;
   absl::Status SkipLogged(uint64_t sequence) override;
   uint64_t applied_sequence() const override { return applied_.load(); }
+  absl::StatusOr<CountResult> Count(const Filter& filter) const override;
+  absl::StatusOr<ScrollPage> Scroll(
+      const ScrollOptions& options) const override;
+  absl::StatusOr<size_t> DeletePoints(const PointSelector& points,
+                                      bool wait) override;
+  absl::StatusOr<size_t> SetPayload(const PointSelector& points,
+                                    const std::string& payload,
+                                    bool wait) override;
+  absl::StatusOr<size_t> OverwritePayload(const PointSelector& points,
+                                          const std::string& payload,
+                                          bool wait) override;
+  absl::StatusOr<size_t> DeletePayloadKeys(const PointSelector& points,
+                                           const std::vector<std::string>& keys,
+                                           bool wait) override;
+  absl::StatusOr<FieldIndexInfo> CreateFieldIndex(const std::string& field,
+                                                  FieldType type,
+                                                  bool wait) override;
+  absl::Status DeleteFieldIndex(const std::string& field) override;
   absl::StatusOr<std::vector<Neighbor>> Search(
       absl::Span<const float> query,
       const QueryOptions& options) const override;
@@ -111,7 +135,8 @@ class CollectionImpl : public Collection,
   absl::Status Retrain() override;
   void WaitForTraining() override;
 
-  // For the database: stops training (joins the background thread).
+  // For the database: stops training and index builds (joins the
+  // background threads).
   void StopTraining();
   // Marks the handle dropped and appends the deletion of all its data to
   // `batch` (called with training stopped).
@@ -144,6 +169,11 @@ class CollectionImpl : public Collection,
     return state_;
   }
 
+  // Get, for callers that hold life_mu already.
+  absl::StatusOr<std::vector<Record>> GetRecords(
+      const std::vector<uint64_t>& ids, bool with_vectors,
+      bool with_payload) const ABSL_SHARED_LOCKS_REQUIRED(core_->life_mu);
+
   // collection_load.cc: the steps of Load.
   absl::Status RemoveOtherGenerations(uint32_t g, const std::string& where);
   absl::Status LoadVectors(FlatStore* flat, const std::string& where,
@@ -173,11 +203,76 @@ class CollectionImpl : public Collection,
                          std::vector<bool>* found) const;
 
   // collection_search.cc. Queries are validated (db/query.h) on the way in.
+  struct Prepared;  // a search's filter, evaluated once (a batch shares it)
   absl::StatusOr<std::vector<Neighbor>> SearchOne(const State& st,
                                                   const float* query,
-                                                  const QueryOptions& o) const;
+                                                  const QueryOptions& o,
+                                                  const Prepared* filter,
+                                                  SearchInfo* info) const;
+  absl::StatusOr<std::vector<Neighbor>> SearchFiltered(const State& st,
+                                                       const float* query,
+                                                       const QueryOptions& o,
+                                                       const Prepared& f,
+                                                       SearchInfo* info) const;
+  absl::StatusOr<std::unique_ptr<Prepared>> Prepare(const QueryOptions& o,
+                                                    const State& st) const;
+  // Exact, over the stored vectors; with `only` (ascending ids), over those
+  // points only.
   absl::StatusOr<std::vector<Neighbor>> ExactFromStorage(
-      const float* query, const QueryOptions& o) const;
+      const float* query, const QueryOptions& o,
+      const std::vector<uint64_t>* only = nullptr) const;
+
+  // collection_filter.cc: a filter's matching points, validated against the
+  // query rules (db/query.h) and complete (payloads read for the conditions
+  // without a ready index). Hold `pin` while using the internal ids.
+  struct Matches {
+    FilterResult result;
+    std::shared_ptr<const void> pin;
+    double ms = 0;
+  };
+  absl::Status CheckFilter(const Filter& filter) const;
+  absl::StatusOr<Matches> Match(std::shared_ptr<const Filter> filter) const;
+  // Phase 2 of a FilterResult: reads the candidates' payloads.
+  absl::Status DecideFromPayloads(FilterResult* r) const;
+  // The ids a selector names (ids deduplicated; a filter's matches,
+  // ascending). REQUIRES: write_mu_ held for a filter (so that its matches
+  // stay the matches until the caller's writes).
+  absl::StatusOr<std::vector<uint64_t>> SelectIds(
+      const PointSelector& points) const;
+
+  // collection_write.cc. `sequence`: as WriteDelete's (0 = not logged).
+  absl::StatusOr<size_t> DeleteLocked(const std::vector<uint64_t>& ids,
+                                      bool wait, uint64_t sequence)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The payload_index family's changes of a write: deletes of the entries
+  // of old values that are gone, puts of new ones (the family's memtable is
+  // unsorted, db/db.cc: their order does not matter).
+  struct IndexEdits {
+    std::vector<std::string> deletes, puts;
+    void AddTo(rocksdb::ColumnFamilyHandle* cf,
+               rocksdb::WriteBatch* batch) const;
+  };
+  // One point's edits.
+  void IndexWrites(const std::vector<std::pair<std::string, FieldType>>& schema,
+                   uint64_t id, const std::vector<FieldValues>& old_values,
+                   const std::vector<FieldValues>& new_values,
+                   IndexEdits* edits) const;
+
+  // collection_payload.cc: payload updates and index builds.
+  using PayloadEdit =
+      std::function<absl::Status(uint64_t id, const std::string& old_payload,
+                                 bool has_old, std::string* new_payload)>;
+  absl::StatusOr<size_t> EditPayloads(const PointSelector& points,
+                                      const PayloadEdit& edit, bool wait);
+  void StartIndexer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
+  void IndexerLoop();
+  // One chunk of a field's backfill from point id *next; *done when none
+  // are left (the index is then ready).
+  absl::Status BackfillChunk(const std::string& field, uint64_t* next,
+                             bool* done);
+  absl::StatusOr<FieldIndexInfo> FieldInfo(const std::string& field) const;
+  // collection_load.cc: the payload indexes' definitions and entries.
+  absl::Status LoadFieldIndexes(const std::string& where);
   // Parses one entry of the vectors family (point id and dim floats);
   // DataLoss naming the directory and collection if key or value is
   // malformed.
@@ -220,6 +315,17 @@ class CollectionImpl : public Collection,
   bool tracking_ ABSL_GUARDED_BY(write_mu_) = false;
   absl::flat_hash_set<uint64_t> dirty_ ABSL_GUARDED_BY(write_mu_);
   std::atomic<uint64_t> next_auto_train_{0};  // count to try again at
+
+  // The points' internal ids and payload indexes (thread-safe; its lock is
+  // a leaf).
+  PayloadIndex payload_index_;
+  // Index builds: fields whose backfill is pending or running, the thread
+  // running them, and their last errors.
+  std::deque<std::string> backfills_ ABSL_GUARDED_BY(bg_mu_);
+  std::thread indexer_ ABSL_GUARDED_BY(bg_mu_);
+  bool indexer_running_ ABSL_GUARDED_BY(bg_mu_) = false;
+  absl::CondVar index_done_;  // signalled when a backfill ends
+  std::map<std::string, std::string> index_errors_ ABSL_GUARDED_BY(bg_mu_);
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> training_{false};

@@ -8,8 +8,8 @@
 namespace tqdb {
 namespace dbformat {
 
-const char* const kCfNames[kNumCfs] = {kMetaCf, kVectorsCf, kCodesCf, kIdmapCf,
-                                       kPayloadCf};
+const char* const kCfNames[kNumCfs] = {kMetaCf,  kVectorsCf, kCodesCf,
+                                       kIdmapCf, kPayloadCf, kPayloadIndexCf};
 
 void PutBig32(std::string* dst, uint32_t v) {
   char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
@@ -97,7 +97,7 @@ std::string EncodeFormat(uint32_t version) {
   return s;
 }
 
-absl::Status DecodeFormat(absl::string_view value) {
+absl::Status DecodeFormat(absl::string_view value, uint32_t* version_out) {
   if (value.size() != 12) {
     return absl::DataLossError(
         absl::StrCat("format entry has ", value.size(), " bytes, expected 12"));
@@ -117,7 +117,176 @@ absl::Status DecodeFormat(absl::string_view value) {
         kFormatVersion, "); open it with a newer tqdb"));
   }
   if (version == 0) return absl::DataLossError("format entry: version 0");
+  if (version_out != nullptr) *version_out = version;
   return absl::OkStatus();
+}
+
+// ---------------------------------------------------------- payload indexes
+
+namespace {
+
+constexpr uint32_t kFieldRecordMagic = 0x49465154;  // "TQFI"
+constexpr uint32_t kFieldRecordVersion = 1;
+
+std::string FieldPrefix(uint32_t cid, absl::string_view field, char end) {
+  std::string k;
+  k.reserve(4 + field.size() + 1);
+  PutBig32(&k, cid);
+  k.append(field.data(), field.size());
+  k.push_back(end);
+  return k;
+}
+
+uint64_t OrderedDouble(double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, 8);
+  return (bits >> 63) ? ~bits : bits | (uint64_t{1} << 63);
+}
+
+double FromOrderedDouble(uint64_t u) {
+  const uint64_t bits = (u >> 63) ? u & ~(uint64_t{1} << 63) : ~u;
+  double v;
+  std::memcpy(&v, &bits, 8);
+  return v;
+}
+
+}  // namespace
+
+std::string FieldIndexKey(uint32_t cid, absl::string_view field) {
+  std::string k(kFieldIndexPrefix);
+  PutBig32(&k, cid);
+  k.append(field.data(), field.size());
+  return k;
+}
+
+std::string FieldEntriesBegin(uint32_t cid, absl::string_view field) {
+  return FieldPrefix(cid, field, '\0');
+}
+
+std::string FieldEntriesEnd(uint32_t cid, absl::string_view field) {
+  return FieldPrefix(cid, field, '\1');
+}
+
+void FieldEntryKeys(uint32_t cid, absl::string_view field,
+                    const FieldValues& values, uint64_t id,
+                    std::vector<std::string>* keys) {
+  const std::string prefix = FieldEntriesBegin(cid, field);
+  auto add = [&](char tag, absl::string_view value) {
+    std::string k = prefix;
+    k.push_back(tag);
+    k.append(value.data(), value.size());
+    PutBig64(&k, id);
+    keys->push_back(std::move(k));
+  };
+  if (values.null) add('N', "");
+  // A value of the type implies the field is not empty: 'P' only without.
+  if (values.present && !values.has_values()) add('P', "");
+  for (uint8_t b : values.bools) add('b', std::string(1, b ? '\1' : '\0'));
+  std::string v;
+  for (int64_t x : values.integers) {
+    v.clear();
+    PutBig64(&v, static_cast<uint64_t>(x) ^ (uint64_t{1} << 63));
+    add('i', v);
+  }
+  for (double x : values.floats) {
+    v.clear();
+    PutBig64(&v, OrderedDouble(x));
+    add('f', v);
+  }
+  for (const std::string& w : values.keywords) add('k', w);
+}
+
+absl::Status DecodeFieldEntry(absl::string_view key, size_t prefix_size,
+                              FieldType type, FieldValues* values,
+                              uint64_t* id) {
+  auto bad = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat(
+        "column family 'payload_index': malformed entry (", why, ")"));
+  };
+  if (key.size() < prefix_size + 1 + 8) return bad("too short");
+  *id = GetBig64(key.data() + key.size() - 8);
+  const char tag = key[prefix_size];
+  if (tag != 'N') values->present = true;  // 'P', or a value (see above)
+  const absl::string_view v =
+      key.substr(prefix_size + 1, key.size() - prefix_size - 1 - 8);
+  auto expect = [&](FieldType t, size_t bytes) {
+    return type == t && v.size() == bytes;
+  };
+  switch (tag) {
+    case 'N':
+      if (!v.empty()) return bad("null flag with a value");
+      values->null = true;
+      return absl::OkStatus();
+    case 'P':
+      if (!v.empty()) return bad("present flag with a value");
+      return absl::OkStatus();
+    case 'b':
+      if (!expect(FieldType::kBool, 1) || static_cast<uint8_t>(v[0]) > 1) {
+        return bad("bool value");
+      }
+      values->bools.push_back(static_cast<uint8_t>(v[0]));
+      return absl::OkStatus();
+    case 'i':
+      if (!expect(FieldType::kInteger, 8)) return bad("integer value");
+      values->integers.push_back(
+          static_cast<int64_t>(GetBig64(v.data()) ^ (uint64_t{1} << 63)));
+      return absl::OkStatus();
+    case 'f':
+      if (!expect(FieldType::kFloat, 8)) return bad("float value");
+      values->floats.push_back(FromOrderedDouble(GetBig64(v.data())));
+      return absl::OkStatus();
+    case 'k':
+      if (type != FieldType::kKeyword) return bad("keyword value");
+      values->keywords.emplace_back(v);
+      return absl::OkStatus();
+    default:
+      return bad("unknown tag");
+  }
+}
+
+std::string EncodeFieldIndexRecord(const FieldIndexRecord& r) {
+  std::string s;
+  PutFixed32(&s, kFieldRecordMagic);
+  PutFixed32(&s, kFieldRecordVersion);
+  PutBytes(&s, r.field);
+  PutFixed32(&s, static_cast<uint32_t>(r.type));
+  PutFixed32(&s, r.ready ? 1 : 0);
+  PutFixed32(&s, Crc32c(s.data(), s.size()));
+  return s;
+}
+
+absl::StatusOr<FieldIndexRecord> DecodeFieldIndexRecord(
+    absl::string_view value) {
+  auto corrupt = [](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("field index record: ", why));
+  };
+  if (value.size() < 12) return corrupt("truncated");
+  const uint32_t crc = DecodeFixed32(
+      reinterpret_cast<const uint8_t*>(value.data() + value.size() - 4));
+  if (Crc32c(value.data(), value.size() - 4) != crc) {
+    return corrupt("checksum mismatch");
+  }
+  Decoder dec(value.substr(0, value.size() - 4));
+  uint32_t magic = 0, version = 0, type = 0, ready = 0;
+  absl::string_view field;
+  if (!dec.GetFixed32(&magic) || !dec.GetFixed32(&version)) {
+    return corrupt("truncated header");
+  }
+  if (magic != kFieldRecordMagic) return corrupt("bad magic");
+  if (version > kFieldRecordVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "field index record version ", version,
+        " is newer than this build supports (", kFieldRecordVersion, ")"));
+  }
+  if (!dec.GetBytes(&field) || !dec.GetFixed32(&type) ||
+      !dec.GetFixed32(&ready) || dec.remaining() || type > 3 || ready > 1) {
+    return corrupt("bad fields");
+  }
+  FieldIndexRecord r;
+  r.field = std::string(field);
+  r.type = static_cast<FieldType>(type);
+  r.ready = ready != 0;
+  return r;
 }
 
 std::string EncodeRecord(const CollectionRecord& r) {

@@ -23,6 +23,9 @@
 //   idmap    cid be32 gen be64 id   -> fixed32 list id (kNoList when gen 0)
 //   codes    cid be32 gen be32 list be64 id -> the code bytes
 //                                      (IvfIndex::bytes_per_vector())
+//   payload_index cid field 0x00 tag value be64 id -> empty
+//            one entry per indexed value of a point (format version 2)
+//   meta     "field_index/" be32 cid field -> FieldIndexRecord, crc
 //
 // `gen` is the training generation: 0 while the collection is untrained,
 // then 1, 2, ... after each (re)training. The record names the one active
@@ -39,10 +42,12 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "db/db.h"
+#include "db/field_values.h"
 
 namespace tqdb {
 namespace dbformat {
@@ -50,7 +55,10 @@ namespace dbformat {
 // Version of the whole directory layout. A directory whose "format" entry
 // is newer is refused with FailedPrecondition.
 constexpr uint32_t kFormatMagic = 0x42445154;  // "TQDB" little-endian
-constexpr uint32_t kFormatVersion = 1;
+// Version 2 added the payload_index family and the field_index/ records;
+// Open migrates a version 1 directory (creates the family, rewrites the
+// format entry).
+constexpr uint32_t kFormatVersion = 2;
 
 // Collection record (value of meta "collection/<name>").
 constexpr uint32_t kRecordMagic = 0x52435154;  // "TQCR"
@@ -64,7 +72,10 @@ constexpr const char* kVectorsCf = "vectors";
 constexpr const char* kCodesCf = "codes";
 constexpr const char* kIdmapCf = "idmap";
 constexpr const char* kPayloadCf = "payload";
-constexpr int kNumCfs = 5;
+constexpr const char* kPayloadIndexCf = "payload_index";
+constexpr int kNumCfs = 6;
+// Families of a version 1 directory (the first kNumCfsV1 of kCfNames).
+constexpr int kNumCfsV1 = 5;
 extern const char* const kCfNames[kNumCfs];
 
 // meta keys.
@@ -73,6 +84,7 @@ constexpr absl::string_view kNextCidKey = "next_cid";
 constexpr absl::string_view kCollectionPrefix = "collection/";
 constexpr absl::string_view kTrainedPrefix = "trained/";
 constexpr absl::string_view kAppliedPrefix = "applied/";
+constexpr absl::string_view kFieldIndexPrefix = "field_index/";
 
 // Big-endian helpers for keys.
 void PutBig32(std::string* dst, uint32_t v);
@@ -97,7 +109,8 @@ constexpr size_t kCodeKeySize = 20;
 
 std::string EncodeFormat(uint32_t version);
 // DataLoss for a malformed entry, FailedPrecondition for a newer version.
-absl::Status DecodeFormat(absl::string_view value);
+// version (optional): the directory's version.
+absl::Status DecodeFormat(absl::string_view value, uint32_t* version = nullptr);
 
 // Persisted settings (immutable after creation) and training state of one
 // collection.
@@ -119,6 +132,39 @@ absl::StatusOr<CollectionRecord> DecodeRecord(absl::string_view value);
 std::string EncodeListValue(uint32_t list);
 // False unless value is 4 bytes.
 bool DecodeListValue(absl::string_view value, uint32_t* list);
+
+// Payload indexes. A field name never holds a 0x00 byte (a JSON path has
+// no control characters), so `cid field 0x00` starts the entries of one
+// index and `cid field 0x01` ends them; the id is the key's last 8 bytes,
+// so a keyword value needs no escaping.
+//   tag 'N' (no value): the field is null (is_null)
+//   tag 'P' (no value): the field is not empty (is_empty) but holds no
+//   value of the index's type (a value of the type implies it)
+//   tag 'b' 0x00|0x01, 'i' be64 (v xor 2^63), 'f' be64 (order-preserving
+//   bits of the double), 'k' the keyword's bytes
+std::string FieldIndexKey(uint32_t cid, absl::string_view field);  // meta
+std::string FieldEntriesBegin(uint32_t cid, absl::string_view field);
+std::string FieldEntriesEnd(uint32_t cid, absl::string_view field);
+// The entry keys of a point's values of one field.
+void FieldEntryKeys(uint32_t cid, absl::string_view field,
+                    const FieldValues& values, uint64_t id,
+                    std::vector<std::string>* keys);
+// One entry (key with the FieldEntriesBegin prefix of `prefix_size` bytes
+// removed already counted): the value it holds (or the flag) into *values,
+// the point into *id. DataLoss for a malformed key or a value of another
+// type than `type`.
+absl::Status DecodeFieldEntry(absl::string_view key, size_t prefix_size,
+                              FieldType type, FieldValues* values,
+                              uint64_t* id);
+
+struct FieldIndexRecord {
+  std::string field;
+  FieldType type = FieldType::kKeyword;
+  bool ready = false;  // backfill complete
+};
+std::string EncodeFieldIndexRecord(const FieldIndexRecord& r);
+absl::StatusOr<FieldIndexRecord> DecodeFieldIndexRecord(
+    absl::string_view value);
 
 // Vector values.
 void EncodeVector(const float* v, uint32_t dim, std::string* dst);

@@ -3,7 +3,9 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "db/json_path.h"
 #include "quant/finite.h"
+#include "quant/status_macros.h"
 
 namespace tqdb {
 namespace dbimpl {
@@ -54,6 +56,161 @@ absl::Status CheckTrainedQuery(const QueryOptions& o, const CollectionConfig& c,
                      " of collection '", c.name, "'"));
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+class FilterChecker {
+ public:
+  explicit FilterChecker(
+      const std::function<bool(const std::string&, FieldType*)>& index_type)
+      : index_type_(index_type) {}
+
+  absl::Status Filter(const tqdb::Filter& f, const std::string& at, int depth) {
+    if (depth > kMaxFilterDepth) {
+      return Bad(at.empty() ? std::string("filter") : at,
+                 absl::StrCat("filter nested deeper than ", kMaxFilterDepth));
+    }
+    const std::string dot = at.empty() ? "" : at + ".";
+    for (const auto& [name, group] :
+         {std::make_pair("must", &f.must), std::make_pair("should", &f.should),
+          std::make_pair("must_not", &f.must_not)}) {
+      for (size_t i = 0; i < group->size(); ++i) {
+        TQ_RETURN_IF_ERROR(Condition(
+            (*group)[i], absl::StrCat(dot, name, "[", i, "]"), depth));
+      }
+    }
+    if (f.min_should > f.should.size() && !f.should.empty()) {
+      return Bad(dot + "min_should",
+                 absl::StrCat(f.min_should, " exceeds the ", f.should.size(),
+                              " should conditions"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static absl::Status Bad(const std::string& at, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(at, ": ", why));
+  }
+
+  absl::Status Count(size_t n, const std::string& at) {
+    values_ += n;
+    if (values_ > kMaxFilterValues) {
+      return Bad(at, absl::StrCat("the filter has more than ", kMaxFilterValues,
+                                  " values"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Condition(const tqdb::Condition& c, const std::string& at,
+                         int depth) {
+    using Kind = tqdb::Condition::Kind;
+    using VT = tqdb::Condition::ValueType;
+    if (c.kind == Kind::kHasId) return Count(c.ids.size(), at + ".has_id");
+    if (c.kind == Kind::kFilter) {
+      if (c.filter == nullptr) return Bad(at, "empty nested filter");
+      return Filter(*c.filter, at, depth + 1);
+    }
+    const char* op = c.kind == Kind::kIsEmpty  ? "is_empty"
+                     : c.kind == Kind::kIsNull ? "is_null"
+                     : c.kind == Kind::kRange  ? "range"
+                                               : "match";
+    const bool flag = c.kind == Kind::kIsEmpty || c.kind == Kind::kIsNull;
+    auto path = JsonPath::Parse(c.key);
+    if (!path.ok()) {
+      return Bad(flag ? absl::StrCat(at, ".", op, ".key") : at + ".key",
+                 path.status().message());
+    }
+    if (flag) return absl::OkStatus();
+    FieldType type;
+    const bool indexed = index_type_(c.key, &type);
+    auto wrong = [&](const std::string& where, absl::string_view expected) {
+      return Bad(
+          where,
+          absl::StrCat(
+              "field '", c.key, "' has ",
+              FieldTypeName(type) == std::string("integer") ? "an " : "a ",
+              FieldTypeName(type), " index: ", expected));
+    };
+    if (c.kind == Kind::kRange) {
+      const Range& r = c.range;
+      if (!r.gt && !r.gte && !r.lt && !r.lte) {
+        return Bad(at + ".range", "needs at least one of gt, gte, lt, lte");
+      }
+      for (const auto& [name, v] :
+           {std::make_pair("gt", r.gt), std::make_pair("gte", r.gte),
+            std::make_pair("lt", r.lt), std::make_pair("lte", r.lte)}) {
+        if (v && !std::isfinite(*v)) {
+          return Bad(absl::StrCat(at, ".range.", name),
+                     "expected a finite number");
+        }
+      }
+      if (indexed && type != FieldType::kInteger && type != FieldType::kFloat) {
+        return wrong(at + ".range", "range needs an integer or float index");
+      }
+      return Count(0, at);
+    }
+    if (c.kind == Kind::kMatch) {
+      const std::string where = at + ".match.value";
+      TQ_RETURN_IF_ERROR(Count(1, where));
+      if (!indexed) return absl::OkStatus();
+      if (c.value_type == VT::kKeyword && type != FieldType::kKeyword) {
+        return wrong(where, MatchHint(type));
+      }
+      if (c.value_type == VT::kInteger && type != FieldType::kInteger) {
+        return wrong(where, MatchHint(type));
+      }
+      if (c.value_type == VT::kBool && type != FieldType::kBool) {
+        return wrong(where, MatchHint(type));
+      }
+      return absl::OkStatus();
+    }
+    // any / except
+    const std::string where =
+        at + (c.kind == Kind::kMatchAny ? ".match.any" : ".match.except");
+    if (c.value_type == VT::kBool) {
+      return Bad(where, "expected a list of strings or of integers");
+    }
+    TQ_RETURN_IF_ERROR(Count(
+        c.value_type == VT::kInteger ? c.integers.size() : c.keywords.size(),
+        where));
+    if (!indexed) return absl::OkStatus();
+    if ((c.value_type == VT::kKeyword && type != FieldType::kKeyword) ||
+        (c.value_type == VT::kInteger && type != FieldType::kInteger)) {
+      return wrong(where, type == FieldType::kKeyword ? "expected strings"
+                          : type == FieldType::kInteger
+                              ? "expected integers"
+                              : "match any / except needs a keyword or "
+                                "integer index");
+    }
+    return absl::OkStatus();
+  }
+
+  static const char* MatchHint(FieldType t) {
+    switch (t) {
+      case FieldType::kKeyword:
+        return "expected a string";
+      case FieldType::kInteger:
+        return "expected an integer";
+      case FieldType::kBool:
+        return "expected a bool";
+      case FieldType::kFloat:
+        break;
+    }
+    return "match needs a keyword, integer or bool index (a float index "
+           "answers ranges)";
+  }
+
+  const std::function<bool(const std::string&, FieldType*)>& index_type_;
+  size_t values_ = 0;
+};
+
+}  // namespace
+
+absl::Status CheckFilter(
+    const Filter& filter,
+    const std::function<bool(const std::string&, FieldType*)>& index_type) {
+  return FilterChecker(index_type).Filter(filter, "", 1);
 }
 
 }  // namespace dbimpl

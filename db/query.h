@@ -12,9 +12,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "db/db.h"
+#include "db/filter.h"
 
 namespace tqdb {
 namespace dbimpl {
@@ -30,6 +33,23 @@ absl::Status CheckQuery(const float* q, uint32_t dim, const QueryOptions& o);
 // with strict_nprobe, an index search may not ask for more than nlist lists.
 absl::Status CheckTrainedQuery(const QueryOptions& o, const CollectionConfig& c,
                                uint32_t nlist);
+
+// Filters (db/filter.h), wherever one enters the database (search, count,
+// scroll, delete, payload updates). InvalidArgument naming the place in the
+// filter as the JSON syntax spells it ("must[2].range.gt: expected a finite
+// number") for: nesting deeper than kMaxFilterDepth, more than
+// kMaxFilterValues values (match values, any / except lists, has_id ids),
+// a malformed key, a range without a bound or with a non-finite one,
+// min_should above the number of should conditions, and a condition the
+// field's index cannot answer (index_type(key, &type) says whether the key
+// has an index and of which type): keyword match / any / except on a
+// keyword index, integer ones and ranges on an integer index, ranges on a
+// float index, bool match on a bool index.
+constexpr int kMaxFilterDepth = 16;
+constexpr size_t kMaxFilterValues = 1000;
+absl::Status CheckFilter(
+    const Filter& filter,
+    const std::function<bool(const std::string&, FieldType*)>& index_type);
 
 }  // namespace dbimpl
 }  // namespace tqdb

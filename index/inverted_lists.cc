@@ -27,7 +27,7 @@ void InvertedList::GetSubcodes(const std::vector<uint8_t>& blocks, uint32_t m,
   }
 }
 
-uint32_t InvertedList::Append(uint64_t id, const uint8_t* sub4a,
+uint32_t InvertedList::Append(uint64_t id, uint32_t iid, const uint8_t* sub4a,
                               const uint8_t* sub4b, const uint8_t* sub8,
                               const float* factors) {
   const uint32_t slot = size();
@@ -40,6 +40,7 @@ uint32_t InvertedList::Append(uint64_t id, const uint8_t* sub4a,
   c_.insert(c_.end(), sub8, sub8 + shape_.m8);
   factors_.insert(factors_.end(), factors, factors + shape_.nfactors);
   ids_.push_back(id);
+  iids_.push_back(iid);
   deleted_.push_back(0);
   return slot;
 }
@@ -73,12 +74,14 @@ void InvertedList::Compact(
                    &factors_[size_t{s} * shape_.nfactors],
                    shape_.nfactors * sizeof(float));
       ids_[out] = ids_[s];
+      iids_[out] = iids_[s];
       moved(ids_[out], out);
     }
     deleted_[out] = 0;
     ++out;
   }
   ids_.resize(out);
+  iids_.resize(out);
   deleted_.resize(out);
   c_.resize(size_t{out} * shape_.m8);
   factors_.resize(size_t{out} * shape_.nfactors);
@@ -100,7 +103,8 @@ void InvertedList::Compact(
 size_t InvertedList::MemoryBytes() const {
   return a_.capacity() + b_.capacity() + c_.capacity() +
          factors_.capacity() * sizeof(float) +
-         ids_.capacity() * sizeof(uint64_t) + deleted_.capacity();
+         ids_.capacity() * sizeof(uint64_t) +
+         iids_.capacity() * sizeof(uint32_t) + deleted_.capacity();
 }
 
 }  // namespace tqdb

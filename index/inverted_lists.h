@@ -7,7 +7,9 @@
 // so one 32-byte row holds one pair of sub-codes for 32 vectors, the unit
 // the kernel looks up with one byte shuffle per nibble. The last block is
 // zero-padded. Stream C (8-bit sub-codes) is row-major, slot after slot;
-// per-vector float factors, 64-bit ids and tombstone flags are side arrays.
+// per-vector float factors, 64-bit ids, 32-bit internal ids (what a
+// filtered search tests, index/allowed_set.h) and tombstone flags are side
+// arrays.
 // Appends are O(1) amortized; deletes set a tombstone; Compact() moves live
 // slots down over the holes.
 //
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "index/scan_codec.h"
+#include "index/types.h"
 
 namespace tqdb {
 
@@ -37,13 +40,15 @@ class InvertedList {
   uint32_t nblocks() const { return (size() + kBlockSize - 1) / kBlockSize; }
   const ScanShape& shape() const { return shape_; }
 
-  // Appends one vector; returns its slot.
-  uint32_t Append(uint64_t id, const uint8_t* sub4a, const uint8_t* sub4b,
-                  const uint8_t* sub8, const float* factors);
+  // Appends one vector; returns its slot. iid: its internal id (kNoIid if
+  // none).
+  uint32_t Append(uint64_t id, uint32_t iid, const uint8_t* sub4a,
+                  const uint8_t* sub4b, const uint8_t* sub8,
+                  const float* factors);
   void MarkDeleted(uint32_t slot);
   bool IsDeleted(uint32_t slot) const { return deleted_[slot] != 0; }
   // Drops tombstones; `moved(id, new_slot)` is called for every live entry
-  // whose slot changed.
+  // whose slot changed (its ids()/iids() entries are already in place).
   void Compact(const std::function<void(uint64_t, uint32_t)>& moved);
 
   const uint8_t* codes_a() const { return a_.data(); }
@@ -51,6 +56,7 @@ class InvertedList {
   const uint8_t* codes_c() const { return c_.data(); }
   const float* factors() const { return factors_.data(); }
   const uint64_t* ids() const { return ids_.data(); }
+  const uint32_t* iids() const { return iids_.data(); }
   const uint8_t* deleted() const { return deleted_.data(); }
   // Bytes held in memory (codes, factors, ids, flags).
   size_t MemoryBytes() const;
@@ -65,6 +71,7 @@ class InvertedList {
   std::vector<uint8_t> a_, b_, c_;
   std::vector<float> factors_;
   std::vector<uint64_t> ids_;
+  std::vector<uint32_t> iids_;
   std::vector<uint8_t> deleted_;
   uint32_t tombstones_ = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -245,7 +246,8 @@ absl::Status IvfIndex::Add(const uint64_t* ids, const float* x, size_t n) {
 }
 
 absl::Status IvfIndex::AddEncoded(const uint64_t* ids, const uint32_t* list_ids,
-                                  const uint8_t* codes, size_t n) {
+                                  const uint8_t* codes, size_t n,
+                                  const uint32_t* iids) {
   for (size_t i = 0; i < n; ++i) {
     if (list_ids[i] >= nlist_) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -254,12 +256,23 @@ absl::Status IvfIndex::AddEncoded(const uint64_t* ids, const uint32_t* list_ids,
   }
   std::unique_lock<std::shared_mutex> lock(mu_);
   for (size_t i = 0; i < n; ++i) {
-    InsertLocked(ids[i], list_ids[i], codes + i * codec_->code_bytes());
+    InsertLocked(ids[i], iids ? iids[i] : kNoIid, list_ids[i],
+                 codes + i * codec_->code_bytes());
   }
   return absl::OkStatus();
 }
 
-void IvfIndex::InsertLocked(uint64_t id, uint32_t list, const uint8_t* code) {
+void IvfIndex::SetLocation(uint32_t iid, uint32_t list, uint32_t slot) {
+  if (iid == kNoIid) return;
+  if (iid >= loc_.size()) {
+    loc_.resize(std::max<size_t>(size_t{iid} + 1, loc_.size() * 3 / 2),
+                Location{kNoIid, 0});
+  }
+  loc_[iid] = Location{list, slot};
+}
+
+void IvfIndex::InsertLocked(uint64_t id, uint32_t iid, uint32_t list,
+                            const uint8_t* code) {
   RemoveLocked(id);
   const ScanShape& s = codec_->shape();
   thread_local std::vector<uint8_t> a, b, c;
@@ -270,8 +283,9 @@ void IvfIndex::InsertLocked(uint64_t id, uint32_t list, const uint8_t* code) {
   f.assign(s.nfactors, 0.0f);
   codec_->Unpack(code, a.data(), b.data(), c.data(), f.data());
   const uint32_t slot =
-      lists_[list].Append(id, a.data(), b.data(), c.data(), f.data());
+      lists_[list].Append(id, iid, a.data(), b.data(), c.data(), f.data());
   where_[id] = Location{list, slot};
+  SetLocation(iid, list, slot);
 }
 
 bool IvfIndex::RemoveLocked(uint64_t id) {
@@ -280,10 +294,13 @@ bool IvfIndex::RemoveLocked(uint64_t id) {
   const Location loc = it->second;
   where_.erase(it);
   InvertedList& l = lists_[loc.list];
+  const uint32_t iid = l.iids()[loc.slot];
+  if (iid != kNoIid && iid < loc_.size()) loc_[iid] = Location{kNoIid, 0};
   l.MarkDeleted(loc.slot);
   if (l.tombstones() > 32 && l.tombstones() * 4 > l.size()) {
     l.Compact([&](uint64_t moved_id, uint32_t slot) {
       where_[moved_id] = Location{loc.list, slot};
+      SetLocation(l.iids()[slot], loc.list, slot);
     });
   }
   return true;
@@ -339,11 +356,13 @@ size_t IvfIndex::MemoryBytesPerVector() const {
   return codec_->code_bytes() + sizeof(uint64_t) + 1 + map_entry;
 }
 
-namespace {
 absl::Status CancelledSearch() {
   return absl::CancelledError("search cancelled (deadline or client gone)");
 }
-}  // namespace
+
+size_t KScan(const SearchParams& p) {
+  return p.rescore ? static_cast<size_t>(std::ceil(p.k * p.oversampling)) : p.k;
+}
 
 absl::StatusOr<std::vector<Neighbor>> IvfIndex::Search(
     const float* query, const SearchParams& p) const {
@@ -370,6 +389,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
   const uint32_t d = options_.dim;
   std::vector<float> q;
   Prepare(query, 1, &q);
+  if (p.allowed != nullptr) return SearchFiltered(q, p, store);
   const bool l2 = options_.metric == Metric::kL2;
   // Coarse step: the nprobe lists whose centroids are nearest in L2, for
   // every metric. Vectors are assigned to their nearest centroid (L2
@@ -389,9 +409,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
         [](const auto& a, const auto& b) { return a.first > b.first; });
     order.resize(nprobe);
   }
-  const size_t k_scan =
-      p.rescore ? static_cast<size_t>(std::ceil(p.k * p.oversampling)) : p.k;
-  TopK heap(k_scan);
+  TopK heap(KScan(p));
   ListScanner scanner(*codec_, l2, options_.residual, centroids_.data(), d);
   scanner.SetQuery(q.data());
   SearchStats stats;
@@ -400,28 +418,40 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
     for (const auto& [score, l] : order) {
       if (p.cancelled && p.cancelled()) return CancelledSearch();
       scanner.SetList(l);
-      scanner.Scan(lists_[l], &heap, p.filter ? &p.filter : nullptr);
+      scanner.Scan(lists_[l], &heap, p.id_filter ? &p.id_filter : nullptr);
       stats.codes_scanned += lists_[l].size();
     }
   }
   stats.lists_probed = static_cast<uint32_t>(order.size());
-  std::vector<std::pair<float, uint64_t>> cand = heap.TakeSorted();
-  std::vector<Neighbor> out;
+  return Finish(q.data(), p, store, &heap, &stats);
+}
+
+std::vector<Neighbor> IvfIndex::Finish(const float* q, const SearchParams& p,
+                                       const VectorStore* store, TopK* heap,
+                                       SearchStats* stats) const {
+  std::vector<std::pair<float, uint64_t>> cand = heap->TakeSorted();
   if (p.rescore) {
-    std::vector<float> v(d);
+    const size_t d = options_.dim;
+    std::vector<uint64_t> ids(cand.size());
+    for (size_t i = 0; i < cand.size(); ++i) ids[i] = cand[i].second;
+    std::vector<float> v(ids.size() * d);
+    std::unique_ptr<bool[]> found(new bool[ids.size()]);
+    store->GetVectors(ids.data(), ids.size(), d, v.data(), found.get());
     TopK best(p.k);
-    for (const auto& [g, id] : cand) {
-      if (!store->GetVector(id, v.data())) continue;  // deleted meanwhile
-      best.Push(ExactGoodness(q.data(), v.data()), id);
-      ++stats.rescored;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!found[i]) continue;  // deleted meanwhile
+      best.Push(ExactGoodness(q, &v[i * d]), ids[i]);
+      ++stats->rescored;
     }
     cand = best.TakeSorted();
   } else if (cand.size() > p.k) {
     cand.resize(p.k);
   }
+  const bool l2 = options_.metric == Metric::kL2;
+  std::vector<Neighbor> out;
   out.reserve(cand.size());
   for (const auto& [g, id] : cand) out.push_back({id, l2 ? -g : g});
-  if (p.stats != nullptr) *p.stats = stats;
+  if (p.stats != nullptr) *p.stats = *stats;
   return out;
 }
 
@@ -446,7 +476,13 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchExact(
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
     ids.reserve(where_.size());
-    for (const auto& [id, loc] : where_) ids.push_back(id);
+    for (const auto& [id, loc] : where_) {
+      if (p.allowed != nullptr &&
+          !p.allowed->Contains(lists_[loc.list].iids()[loc.slot])) {
+        continue;
+      }
+      ids.push_back(id);
+    }
   }
   TopK best(p.k);
   std::vector<float> v(d);
@@ -456,7 +492,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchExact(
     if (p.cancelled && (++seen & 4095) == 0 && p.cancelled()) {
       return CancelledSearch();
     }
-    if (p.filter && !p.filter(id)) continue;
+    if (p.id_filter && !p.id_filter(id)) continue;
     if (!store.GetVector(id, v.data())) continue;
     best.Push(ExactGoodness(q.data(), v.data()), id);
     ++scored;

@@ -39,6 +39,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "index/allowed_set.h"
 #include "index/inverted_lists.h"
 #include "index/scan_codec.h"
 #include "index/thread_pool.h"
@@ -68,6 +69,13 @@ struct IvfOptions {
   // Threads for training and batch adds (0 = all cores).
   uint32_t threads = 0;
 };
+
+class TopK;  // index/scanner.h
+
+// Cancelled, for a search whose SearchParams::cancelled returned true.
+absl::Status CancelledSearch();
+// Candidates a search keeps before rescoring: k, or k * oversampling.
+size_t KScan(const SearchParams& p);
 
 class IvfIndex {
  public:
@@ -101,9 +109,13 @@ class IvfIndex {
   absl::Status Encode(const float* x, size_t n, uint32_t* list_ids,
                       uint8_t* codes) const;
   // Inserts already-encoded vectors (e.g. read back from storage); replaces
-  // existing ids.
+  // existing ids. iids (optional, n entries): the points' internal ids, dense
+  // and unique among the points of the index (db/ assigns them), which a
+  // filtered search tests (SearchParams::allowed); without them the points
+  // are never allowed.
   absl::Status AddEncoded(const uint64_t* ids, const uint32_t* list_ids,
-                          const uint8_t* codes, size_t n);
+                          const uint8_t* codes, size_t n,
+                          const uint32_t* iids = nullptr);
   // Removes ids (tombstones); unknown ids are ignored. Returns how many
   // were removed. Lists whose tombstones exceed a quarter of their slots
   // are compacted.
@@ -130,6 +142,15 @@ class IvfIndex {
   absl::StatusOr<std::vector<Neighbor>> SearchValidated(
       const float* query, const SearchParams& p,
       const VectorStore* store) const;
+  // Where the allowed points sit (the planner's cost of scoring just them,
+  // FilteredScan::kAllowedOnly): lists and 32-slot blocks holding at least
+  // one. O(allowed points).
+  struct AllowedSpread {
+    uint32_t lists = 0;
+    uint64_t blocks = 0;
+  };
+  AllowedSpread Spread(const AllowedSet& allowed) const;
+
   // nq queries over `pool` (nullptr = the calling thread only).
   absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(
       const float* queries, size_t nq, const SearchParams& p,
@@ -141,8 +162,28 @@ class IvfIndex {
                             absl::string_view what) const;
   // Copies and normalizes (cosine) rows into out.
   void Prepare(const float* x, size_t n, std::vector<float>* out) const;
-  void InsertLocked(uint64_t id, uint32_t list, const uint8_t* code);
+  void InsertLocked(uint64_t id, uint32_t iid, uint32_t list,
+                    const uint8_t* code);
   bool RemoveLocked(uint64_t id);
+  void SetLocation(uint32_t iid, uint32_t list, uint32_t slot);
+  // SearchValidated with p.allowed (index/ivf_filtered.cc).
+  absl::StatusOr<std::vector<Neighbor>> SearchFiltered(
+      const std::vector<float>& q, const SearchParams& p,
+      const VectorStore* store) const;
+  // The best k_scan candidates of the allowed points among the lists of
+  // `order` (centroid order), visited until p's stopping rule holds.
+  // Every allowed point into the heap unscored (a rescore follows).
+  void CandidatesAllowed(const SearchParams& p, TopK* heap,
+                         SearchStats* stats) const;
+  absl::Status ScanProbed(const float* q, const SearchParams& p, TopK* heap,
+                          SearchStats* stats) const;
+  absl::Status ScanAllowedOnly(const float* q, const SearchParams& p,
+                               TopK* heap, SearchStats* stats) const;
+  // The candidates of a scan rescored (p.rescore) or cut to k; stats
+  // (rescored added) copied to p.stats.
+  std::vector<Neighbor> Finish(const float* q, const SearchParams& p,
+                               const VectorStore* store, TopK* heap,
+                               SearchStats* stats) const;
   absl::StatusOr<std::vector<Neighbor>> SearchExact(
       const float* query, const SearchParams& p,
       const VectorStore& store) const;
@@ -165,6 +206,8 @@ class IvfIndex {
     uint32_t slot;
   };
   absl::flat_hash_map<uint64_t, Location> where_;
+  // By internal id: where the point is (list kNoIid when absent).
+  std::vector<Location> loc_;
 };
 
 }  // namespace tqdb

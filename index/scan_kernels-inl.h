@@ -26,11 +26,13 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
                                    size_t nblocks, size_t npairs,
                                    const uint8_t* HWY_RESTRICT lut_lo,
                                    const uint8_t* HWY_RESTRICT lut_hi,
-                                   uint32_t* HWY_RESTRICT out) {
+                                   uint32_t* HWY_RESTRICT out,
+                                   const uint32_t* block_masks) {
   const size_t block_bytes = npairs * 32;
 #if HWY_TARGET == HWY_SCALAR
   (void)block_bytes;
-  scalar::AccumulateList(codes, nblocks, npairs, lut_lo, lut_hi, out);
+  scalar::AccumulateList(codes, nblocks, npairs, lut_lo, lut_hi, out,
+                         block_masks);
 #else
   const hn::ScalableTag<uint8_t> d8;
   const hn::Repartition<uint16_t, decltype(d8)> d16;
@@ -49,6 +51,7 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
   HWY_ALIGN uint16_t ta[kLanes];
   HWY_ALIGN uint16_t tb[kLanes];
   for (size_t blk = 0; blk < nblocks; ++blk) {
+    if (block_masks != nullptr && block_masks[blk] == 0) continue;
     const uint8_t* cb = codes + blk * block_bytes;
     uint32_t acc32[32] = {0};
     decltype(hn::Zero(d16)) acc_a[kSets], acc_b[kSets];

@@ -14,18 +14,19 @@ namespace scan {
 HWY_EXPORT(AccumulateListImpl);
 
 void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
-                    const uint8_t* lut_lo, const uint8_t* lut_hi,
-                    uint32_t* out) {
+                    const uint8_t* lut_lo, const uint8_t* lut_hi, uint32_t* out,
+                    const uint32_t* block_masks) {
   HWY_DYNAMIC_DISPATCH(AccumulateListImpl)
-  (codes, nblocks, npairs, lut_lo, lut_hi, out);
+  (codes, nblocks, npairs, lut_lo, lut_hi, out, block_masks);
 }
 
 namespace scalar {
 void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
-                    const uint8_t* lut_lo, const uint8_t* lut_hi,
-                    uint32_t* out) {
+                    const uint8_t* lut_lo, const uint8_t* lut_hi, uint32_t* out,
+                    const uint32_t* block_masks) {
   const size_t block_bytes = npairs * 32;
   for (size_t blk = 0; blk < nblocks; ++blk) {
+    if (block_masks != nullptr && block_masks[blk] == 0) continue;
     const uint8_t* cb = codes + blk * block_bytes;
     uint32_t* o = out + blk * 32;
     for (size_t v = 0; v < 32; ++v) o[v] = 0;

@@ -104,7 +104,8 @@ void ListScanner::SetList(uint32_t list_no) {
 }
 
 void ListScanner::Scan(const InvertedList& list, TopK* heap,
-                       const std::function<bool(uint64_t)>* filter) {
+                       const std::function<bool(uint64_t)>* filter,
+                       const uint32_t* block_masks) {
   const uint32_t n = list.size();
   if (n == 0) return;
   const ScanShape& s = codec_.shape();
@@ -112,12 +113,12 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
   if (s.m4a) {
     acc_a_.resize(nblocks * kBlockSize);
     scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, qa_.lo.data(),
-                         qa_.hi.data(), acc_a_.data());
+                         qa_.hi.data(), acc_a_.data(), block_masks);
   }
   if (s.m4b) {
     acc_b_.resize(nblocks * kBlockSize);
     scan::AccumulateList(list.codes_b(), nblocks, s.m4b / 2, qb_.lo.data(),
-                         qb_.hi.data(), acc_b_.data());
+                         qb_.hi.data(), acc_b_.data(), block_masks);
   }
   const bool lut_l2 = l2_ && codec_.lut_is_l2();
   const CombineForm cf = codec_.combine_form();
@@ -127,8 +128,7 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
   const uint8_t* codes_c = list.codes_c();
   const float* lut_c = luts_.c.data();
   const uint32_t nf = s.nfactors;
-  for (uint32_t slot = 0; slot < n; ++slot) {
-    if (deleted[slot]) continue;
+  auto combine = [&](uint32_t slot) {
     const float a = s.m4a ? qa_.scale * acc_a_[slot] + qa_.bias : 0.0f;
     const float b = s.m4b ? qb_.scale * acc_b_[slot] + qb_.bias : 0.0f;
     float c = 0.0f;
@@ -165,9 +165,20 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
     } else {
       goodness = base_ + est;
     }
-    if (heap->full() && goodness <= heap->threshold()) continue;
-    if (filter && *filter && !(*filter)(ids[slot])) continue;
+    if (heap->full() && goodness <= heap->threshold()) return;
+    if (filter && *filter && !(*filter)(ids[slot])) return;
     heap->Push(goodness, ids[slot]);
+  };
+  if (block_masks == nullptr) {
+    for (uint32_t slot = 0; slot < n; ++slot) {
+      if (!deleted[slot]) combine(slot);
+    }
+    return;
+  }
+  for (size_t blk = 0; blk < nblocks; ++blk) {
+    for (uint32_t bits = block_masks[blk]; bits != 0; bits &= bits - 1) {
+      combine(static_cast<uint32_t>(blk * kBlockSize + __builtin_ctz(bits)));
+    }
   }
 }
 

@@ -4,7 +4,9 @@
 // scale per stream), SetList sets the per-list terms (and, for L2, the
 // list's tables of q - c), Scan runs the FastScan kernel over the list
 // (dispatched once per list) and pushes live, filter-passing candidates into
-// a bounded heap.
+// a bounded heap. A filtered search passes per-block masks of the slots it
+// may return (index/allowed_set.h): blocks with an empty mask are skipped
+// before the kernel runs, and only the slots of a mask are combined.
 //
 // Not thread-safe: use one scanner per thread. Lists must not change during
 // Scan (IvfIndex holds its reader lock).
@@ -57,9 +59,13 @@ class ListScanner {
   void SetQuery(const float* query);
   void SetList(uint32_t list_no);
   // Goodness is the estimated inner product, or minus the estimated squared
-  // distance for L2.
+  // distance for L2. block_masks (optional, list.nblocks() entries): bit v
+  // of block b set = slot 32 b + v may be returned; the caller clears the
+  // bits of tombstones and of slots past the end. Without masks every live
+  // slot is a candidate.
   void Scan(const InvertedList& list, TopK* heap,
-            const std::function<bool(uint64_t)>* filter);
+            const std::function<bool(uint64_t)>* filter,
+            const uint32_t* block_masks = nullptr);
 
  private:
   void BuildTables(const float* u);

@@ -32,6 +32,8 @@ SearchStats SumStats(const std::vector<SearchStats>& all) {
     sum.codes_scanned += s.codes_scanned;
     sum.rescored += s.rescored;
     sum.exact_scored += s.exact_scored;
+    sum.blocks_scanned += s.blocks_scanned;
+    sum.allowed_seen += s.allowed_seen;
   }
   return sum;
 }

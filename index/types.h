@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -22,6 +23,24 @@ enum class Metric : uint32_t { kInnerProduct = 0, kCosine = 1, kL2 = 2 };
 const char* MetricName(Metric m);  // "ip", "cosine", "l2"
 // Also accepts "dot", "angular", "euclidean". InvalidArgument otherwise.
 absl::StatusOr<Metric> ParseMetric(absl::string_view name);
+
+class AllowedSet;  // index/allowed_set.h
+
+// Internal id of a point added without one (IvfIndex::Add): never allowed.
+constexpr uint32_t kNoIid = std::numeric_limits<uint32_t>::max();
+
+// How a search restricted to an AllowedSet visits the index (the database's
+// planner chooses, db/planner.h).
+enum class FilteredScan : uint32_t {
+  // Lists in centroid order until nprobe lists holding allowed points were
+  // scanned (lists without one are skipped and not counted; one where they
+  // are rarer than in the whole collection counts in proportion) and they
+  // held at least min_allowed allowed points (or every list is probed).
+  kProbe = 0,
+  // Every allowed point: the blocks holding one, in whatever list; no
+  // coarse step, nprobe ignored.
+  kAllowedOnly = 1,
+};
 
 struct Neighbor {
   uint64_t id;
@@ -39,10 +58,12 @@ struct ListStats {
 
 // What one search did (SearchParams::stats), for monitoring.
 struct SearchStats {
-  uint32_t lists_probed = 0;   // IVF lists scanned
-  uint64_t codes_scanned = 0;  // list slots the scan kernel ran over
-  uint64_t rescored = 0;       // candidates rescored on the raw vectors
-  uint64_t exact_scored = 0;   // vectors scored exactly (exact search)
+  uint32_t lists_probed = 0;    // IVF lists whose slots were examined
+  uint64_t codes_scanned = 0;   // list slots the scan kernel ran over
+  uint64_t rescored = 0;        // candidates rescored on the raw vectors
+  uint64_t exact_scored = 0;    // vectors scored exactly (exact search)
+  uint64_t blocks_scanned = 0;  // filtered: 32-slot blocks the kernel ran on
+  uint64_t allowed_seen = 0;    // filtered: allowed points in the lists seen
 };
 // The field-wise sum (a batch's stats).
 SearchStats SumStats(const std::vector<SearchStats>& all);
@@ -55,6 +76,14 @@ class VectorStore {
   // Copies the stored vector of `id` (dim floats, as given to Add, before
   // normalization) to out; false if unknown.
   virtual bool GetVector(uint64_t id, float* out) const = 0;
+  // The vectors of n ids at once (out: n * dim floats; found[i] false for
+  // an unknown id): a store with a batched read overrides it.
+  virtual void GetVectors(const uint64_t* ids, size_t n, size_t dim, float* out,
+                          bool* found) const {
+    for (size_t i = 0; i < n; ++i) {
+      found[i] = GetVector(ids[i], out + i * dim);
+    }
+  }
 };
 
 // What one search asks for. The database's QueryOptions (db/db.h) extends
@@ -73,9 +102,16 @@ struct SearchParams {
   // IvfIndex::Search called directly: the raw vectors of exact and rescore.
   // (The database supplies its own; QueryOptions hides this field.)
   const VectorStore* store = nullptr;
-  // Optional filter applied inside the scan: only ids for which it returns
-  // true are returned. Must be thread-safe.
-  std::function<bool(uint64_t)> filter;
+  // Optional predicate on point ids applied inside the scan: only ids for
+  // which it returns true are returned. Must be thread-safe.
+  std::function<bool(uint64_t)> id_filter;
+  // Optional: only points whose internal id is in the set are scored and
+  // returned; blocks of 32 slots without one are skipped before the scan
+  // kernel runs, so a search returns k results whenever k points are
+  // allowed (and visited: filtered_scan). Not owned; must outlive the call.
+  const AllowedSet* allowed = nullptr;
+  FilteredScan filtered_scan = FilteredScan::kProbe;
+  uint64_t min_allowed = 0;  // kProbe: allowed points to reach
   // Optional out: what the search did (overwritten). Not owned; one per
   // concurrent search.
   SearchStats* stats = nullptr;

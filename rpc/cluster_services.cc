@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "db/json_path.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_reader.h"
 #include "rpc/convert.h"
+#include "rpc/filter_convert.h"
 #include "rpc/validate.h"
 
 namespace tqdb {
@@ -50,6 +53,58 @@ void SetSequences(const std::map<uint32_t, uint64_t>& seqs, Response* resp) {
     s->set_shard(shard);
     s->set_sequence(sequence);
   }
+}
+
+// A filter's own errors, before anything enters the log.
+absl::Status CheckFilter(bool has, const pb::Filter& filter) {
+  return OptionalFilter(has, filter).status();
+}
+
+// What the database checks before a payload update writes anything
+// (db/collection_payload.cc), checked before the update enters the log.
+absl::Status CheckPayloadObject(const std::string& payload) {
+  const nlohmann::json j = nlohmann::json::parse(payload, nullptr, false);
+  if (j.is_discarded()) {
+    return absl::InvalidArgumentError("payload is not valid JSON");
+  }
+  if (!j.is_object()) {
+    return absl::InvalidArgumentError("payload is not a JSON object");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckPayloadKeys(const pb::DeletePayloadKeysRequest& req) {
+  for (int i = 0; i < req.keys_size(); ++i) {
+    auto p = JsonPath::Parse(req.keys(i));
+    TQ_RETURN_IF_ERROR(p.status()) << "keys[" << i << "]";
+    if (p->Members().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "keys[", i, "]: '", req.keys(i),
+          "': array steps ([] or [N]) are not supported in payload keys"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A payload update through the log (ClusterNode::Update).
+template <typename Request>
+absl::Status UpdatePayload(cluster::ClusterNode* node, const Request& req,
+                           Request* (cpb::LogEntry::*op)(), absl::Time deadline,
+                           pb::PayloadUpdateResponse* resp) {
+  TQ_RETURN_IF_ERROR(CheckFilter(req.has_filter(), req.filter()));
+  cpb::LogEntry entry;
+  Request* r = (entry.*op)();
+  *r = req;
+  r->clear_collection();
+  r->clear_wait();
+  TQ_ASSIGN_OR_RETURN(
+      cluster::ClusterNode::UpdateResult done,
+      node->Update(req.collection(), std::move(entry), deadline));
+  resp->set_updated(done.changed);
+  for (pb::ShardSequence& s : done.sequences) {
+    *resp->add_sequences() = std::move(s);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -108,6 +163,71 @@ grpc::Status ClusterCollectionsService::Train(
         *resp,
         node_->reader()->Train(req->name(), req->retrain(), DeadlineOf(ctx)));
     return absl::OkStatus();
+  });
+}
+
+grpc::Status ClusterCollectionsService::CreateFieldIndex(
+    grpc::ServerContext* ctx, const pb::CreateFieldIndexRequest* req,
+    pb::PayloadIndexInfo* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateFieldIndex(req->field()));
+    TQ_RETURN_IF_ERROR(FieldTypeFromProto(req->type()).status());
+    TQ_RETURN_IF_ERROR(JsonPath::Parse(req->field()).status()) << "field";
+    const absl::Time deadline = DeadlineOf(ctx);
+    cpb::LogEntry entry;
+    *entry.mutable_create_field_index() = *req;
+    entry.mutable_create_field_index()->clear_collection();
+    entry.mutable_create_field_index()->clear_wait();
+    TQ_ASSIGN_OR_RETURN(
+        cluster::ClusterNode::UpdateResult done,
+        node_->Update(req->collection(), std::move(entry), deadline));
+    // The index over the shards, from replicas that applied its creation;
+    // with wait, once it is ready on all of them.
+    cluster::ReadConsistency after;
+    after.read_your_writes = true;
+    for (const pb::ShardSequence& s : done.sequences) {
+      after.read_after[s.shard()] = s.sequence();
+    }
+    for (;;) {
+      TQ_ASSIGN_OR_RETURN(
+          pb::CollectionInfo info,
+          node_->reader()->Info(req->collection(), deadline, after));
+      const pb::PayloadIndexInfo* found = nullptr;
+      for (const pb::PayloadIndexInfo& f : info.payload_indexes()) {
+        if (f.field() == req->field()) found = &f;
+      }
+      if (found == nullptr) {
+        return absl::NotFoundError(absl::StrCat(
+            "field '", req->field(), "' has no index in ", "collection '",
+            req->collection(), "' (deleted meanwhile)"));
+      }
+      if (!req->wait() || found->ready()) {
+        *resp = *found;
+        return absl::OkStatus();
+      }
+      if (absl::Now() + absl::Milliseconds(100) >= deadline) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "the index of '", req->field(),
+            "' is not ready on every shard yet (it is being built; "
+            "CollectionInfo.payload_indexes says when)"));
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  });
+}
+
+grpc::Status ClusterCollectionsService::DeleteFieldIndex(
+    grpc::ServerContext* ctx, const pb::DeleteFieldIndexRequest* req,
+    pb::DeleteFieldIndexResponse* /*resp*/) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateFieldIndex(req->field()));
+    cpb::LogEntry entry;
+    *entry.mutable_delete_field_index() = *req;
+    entry.mutable_delete_field_index()->clear_collection();
+    return node_->Update(req->collection(), std::move(entry), DeadlineOf(ctx))
+        .status();
   });
 }
 
@@ -187,6 +307,20 @@ grpc::Status ClusterPointsService::Delete(grpc::ServerContext* ctx,
                                           pb::DeletePointsResponse* resp) {
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateDelete(*req));
+    if (req->has_filter()) {
+      TQ_RETURN_IF_ERROR(CheckFilter(true, req->filter()));
+      cpb::LogEntry entry;
+      *entry.mutable_delete_filter() = req->filter();
+      TQ_ASSIGN_OR_RETURN(
+          cluster::ClusterNode::UpdateResult done,
+          node_->Update(req->collection(), std::move(entry), DeadlineOf(ctx)));
+      resp->set_deleted(done.changed);
+      for (pb::ShardSequence& s : done.sequences) {
+        *resp->add_sequences() = std::move(s);
+      }
+      return absl::OkStatus();
+    }
     std::vector<uint64_t> ids(req->ids().begin(), req->ids().end());
     TQ_ASSIGN_OR_RETURN(std::vector<pb::ShardSequence> seqs,
                         node_->Delete(req->collection(), ids));
@@ -221,9 +355,11 @@ grpc::Status ClusterPointsService::Count(grpc::ServerContext* ctx,
     TQ_ASSIGN_OR_RETURN(
         cluster::ReadConsistency c,
         cluster::ConsistencyOf(req->consistency(), req->read_after()));
-    TQ_ASSIGN_OR_RETURN(uint64_t n, node_->reader()->Count(req->collection(), c,
-                                                           DeadlineOf(ctx)));
-    resp->set_count(n);
+    TQ_RETURN_IF_ERROR(CheckFilter(req->has_filter(), req->filter()));
+    TQ_ASSIGN_OR_RETURN(*resp, node_->reader()->Count(
+                                   req->collection(),
+                                   req->has_filter() ? &req->filter() : nullptr,
+                                   c, DeadlineOf(ctx)));
     return absl::OkStatus();
   });
 }
@@ -235,6 +371,7 @@ grpc::Status ClusterPointsService::Search(grpc::ServerContext* ctx,
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
     TQ_RETURN_IF_ERROR(ValidateSearch(*req, context_->options()));
+    TQ_RETURN_IF_ERROR(CheckFilter(req->has_filter(), req->filter()));
     TQ_ASSIGN_OR_RETURN(
         cluster::ReadConsistency c,
         cluster::ConsistencyOf(req->consistency(), req->read_after()));
@@ -258,13 +395,70 @@ grpc::Status ClusterPointsService::SearchBatch(
         cluster::ReadConsistency c,
         cluster::ConsistencyOf(req->consistency(), req->read_after()));
     std::vector<const pb::SearchRequest*> searches;
-    for (const pb::SearchRequest& q : req->searches()) searches.push_back(&q);
+    for (const pb::SearchRequest& q : req->searches()) {
+      TQ_RETURN_IF_ERROR(CheckFilter(q.has_filter(), q.filter()))
+          << "search " << searches.size();
+      searches.push_back(&q);
+    }
     TQ_ASSIGN_OR_RETURN(std::vector<pb::SearchResponse> out,
                         node_->reader()->Search(req->collection(), searches, c,
                                                 DeadlineOf(ctx)));
     for (pb::SearchResponse& r : out) *resp->add_results() = std::move(r);
     resp->set_time_ms(MsSince(t0));
     return absl::OkStatus();
+  });
+}
+
+grpc::Status ClusterPointsService::Scroll(grpc::ServerContext* ctx,
+                                          const pb::ScrollRequest* req,
+                                          pb::ScrollResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateScroll(*req, context_->options()));
+    TQ_RETURN_IF_ERROR(CheckFilter(req->has_filter(), req->filter()));
+    TQ_ASSIGN_OR_RETURN(
+        cluster::ReadConsistency c,
+        cluster::ConsistencyOf(req->consistency(), req->read_after()));
+    TQ_ASSIGN_OR_RETURN(*resp,
+                        node_->reader()->Scroll(*req, c, DeadlineOf(ctx)));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ClusterPointsService::SetPayload(grpc::ServerContext* ctx,
+                                              const pb::SetPayloadRequest* req,
+                                              pb::PayloadUpdateResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateSetPayload(*req));
+    TQ_RETURN_IF_ERROR(CheckPayloadObject(req->payload()));
+    return UpdatePayload(node_, *req, &cpb::LogEntry::mutable_set_payload,
+                         DeadlineOf(ctx), resp);
+  });
+}
+
+grpc::Status ClusterPointsService::OverwritePayload(
+    grpc::ServerContext* ctx, const pb::SetPayloadRequest* req,
+    pb::PayloadUpdateResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateSetPayload(*req));
+    TQ_RETURN_IF_ERROR(CheckPayloadObject(req->payload()));
+    return UpdatePayload(node_, *req, &cpb::LogEntry::mutable_overwrite_payload,
+                         DeadlineOf(ctx), resp);
+  });
+}
+
+grpc::Status ClusterPointsService::DeletePayloadKeys(
+    grpc::ServerContext* ctx, const pb::DeletePayloadKeysRequest* req,
+    pb::PayloadUpdateResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateDeletePayloadKeys(*req));
+    TQ_RETURN_IF_ERROR(CheckPayloadKeys(*req));
+    return UpdatePayload(node_, *req,
+                         &cpb::LogEntry::mutable_delete_payload_keys,
+                         DeadlineOf(ctx), resp);
   });
 }
 
@@ -278,10 +472,25 @@ grpc::Status ClusterShardsService::Search(grpc::ServerContext* ctx,
 }
 
 grpc::Status ClusterShardsService::Count(grpc::ServerContext* ctx,
-                                         const cpb::ShardsRequest* req,
+                                         const cpb::ShardCountRequest* req,
                                          cpb::ShardCountResponse* resp) {
   return context_->Call(
       ctx, [&] { return node_->LocalCount(*req, DeadlineOf(ctx), resp); });
+}
+
+grpc::Status ClusterShardsService::Scroll(grpc::ServerContext* ctx,
+                                          const cpb::ShardScrollRequest* req,
+                                          cpb::ShardScrollResponse* resp) {
+  return context_->Call(
+      ctx, [&] { return node_->LocalScroll(*req, DeadlineOf(ctx), resp); });
+}
+
+grpc::Status ClusterShardsService::WriteResults(
+    grpc::ServerContext* ctx, const cpb::ShardsRequest* req,
+    cpb::ShardWriteResultsResponse* resp) {
+  return context_->Call(ctx, [&] {
+    return node_->LocalWriteResults(*req, DeadlineOf(ctx), resp);
+  });
 }
 
 grpc::Status ClusterShardsService::Get(grpc::ServerContext* ctx,

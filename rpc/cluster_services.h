@@ -5,14 +5,20 @@
 // what the node holds.
 //
 // Collections: Create, List, Delete through etcd (any node); Get and List
-// with counts summed over the shards; Train trains every replica. Points:
-// Upsert, UpsertStream and Delete go through the collection's log and
-// answer after JetStream's PubAck with the sequences written (replicas
-// apply them after the call); `wait` is accepted and changes nothing (the
-// log's quorum is the durability). Get, Count, Search and SearchBatch fan
-// out over one replica per shard (rpc/cluster/cluster_reader.h), with the
-// request's consistency. tqdb.cluster.v1.Shards answers other nodes' reads
-// of this node's replicas.
+// with counts summed over the shards; Train trains every replica;
+// CreateFieldIndex and DeleteFieldIndex go through the log to every shard
+// and answer once one replica of each applied them (wait: once the index
+// is ready on every shard). Points: Upsert, UpsertStream and Delete by ids
+// go through the collection's log and answer after JetStream's PubAck
+// with the sequences written (replicas apply them after the call); `wait`
+// is accepted and changes nothing (the log's quorum is the durability).
+// Delete by filter, SetPayload, OverwritePayload and DeletePayloadKeys go
+// through the log too and answer, with the points changed, once one
+// replica of each shard applied them (ClusterNode::Update). Get, Count,
+// Scroll, Search and SearchBatch fan out over one replica per shard
+// (rpc/cluster/cluster_reader.h), with the request's consistency, filters
+// included. tqdb.cluster.v1.Shards answers other nodes' reads of this
+// node's replicas.
 #ifndef TQDB_RPC_CLUSTER_SERVICES_H_
 #define TQDB_RPC_CLUSTER_SERVICES_H_
 
@@ -46,6 +52,12 @@ class ClusterCollectionsService final : public v1::Collections::Service {
   grpc::Status Train(grpc::ServerContext* ctx,
                      const v1::TrainCollectionRequest* req,
                      v1::CollectionInfo* resp) override;
+  grpc::Status CreateFieldIndex(grpc::ServerContext* ctx,
+                                const v1::CreateFieldIndexRequest* req,
+                                v1::PayloadIndexInfo* resp) override;
+  grpc::Status DeleteFieldIndex(grpc::ServerContext* ctx,
+                                const v1::DeleteFieldIndexRequest* req,
+                                v1::DeleteFieldIndexResponse* resp) override;
 
  private:
   const ServiceContext* const context_;
@@ -75,6 +87,17 @@ class ClusterPointsService final : public v1::Points::Service {
   grpc::Status SearchBatch(grpc::ServerContext* ctx,
                            const v1::SearchBatchRequest* req,
                            v1::SearchBatchResponse* resp) override;
+  grpc::Status Scroll(grpc::ServerContext* ctx, const v1::ScrollRequest* req,
+                      v1::ScrollResponse* resp) override;
+  grpc::Status SetPayload(grpc::ServerContext* ctx,
+                          const v1::SetPayloadRequest* req,
+                          v1::PayloadUpdateResponse* resp) override;
+  grpc::Status OverwritePayload(grpc::ServerContext* ctx,
+                                const v1::SetPayloadRequest* req,
+                                v1::PayloadUpdateResponse* resp) override;
+  grpc::Status DeletePayloadKeys(grpc::ServerContext* ctx,
+                                 const v1::DeletePayloadKeysRequest* req,
+                                 v1::PayloadUpdateResponse* resp) override;
 
  private:
   const ServiceContext* const context_;
@@ -91,8 +114,14 @@ class ClusterShardsService final : public tqdb::cluster::v1::Shards::Service {
                       const tqdb::cluster::v1::ShardSearchRequest* req,
                       tqdb::cluster::v1::ShardSearchResponse* resp) override;
   grpc::Status Count(grpc::ServerContext* ctx,
-                     const tqdb::cluster::v1::ShardsRequest* req,
+                     const tqdb::cluster::v1::ShardCountRequest* req,
                      tqdb::cluster::v1::ShardCountResponse* resp) override;
+  grpc::Status Scroll(grpc::ServerContext* ctx,
+                      const tqdb::cluster::v1::ShardScrollRequest* req,
+                      tqdb::cluster::v1::ShardScrollResponse* resp) override;
+  grpc::Status WriteResults(
+      grpc::ServerContext* ctx, const tqdb::cluster::v1::ShardsRequest* req,
+      tqdb::cluster::v1::ShardWriteResultsResponse* resp) override;
   grpc::Status Get(grpc::ServerContext* ctx,
                    const tqdb::cluster::v1::ShardGetRequest* req,
                    v1::GetPointsResponse* resp) override;

@@ -4,6 +4,7 @@
 
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
+#include "rpc/filter_convert.h"
 #include "rpc/validate.h"
 
 namespace tqdb {
@@ -69,6 +70,30 @@ grpc::Status CollectionsService::Train(grpc::ServerContext* ctx,
     TQ_ASSIGN_OR_RETURN(CollectionInfo info, c->Info());
     ToProto(info, resp);
     return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsService::CreateFieldIndex(
+    grpc::ServerContext* ctx, const pb::CreateFieldIndexRequest* req,
+    pb::PayloadIndexInfo* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateFieldIndex(req->field()));
+    TQ_ASSIGN_OR_RETURN(FieldType type, FieldTypeFromProto(req->type()));
+    TQ_ASSIGN_OR_RETURN(FieldIndexInfo info,
+                        c->CreateFieldIndex(req->field(), type, req->wait()));
+    ToProto(info, resp);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CollectionsService::DeleteFieldIndex(
+    grpc::ServerContext* ctx, const pb::DeleteFieldIndexRequest* req,
+    pb::DeleteFieldIndexResponse* /*resp*/) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateFieldIndex(req->field()));
+    return c->DeleteFieldIndex(req->field());
   });
 }
 

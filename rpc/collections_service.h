@@ -1,4 +1,5 @@
-// tqdb.v1.Collections: Create, Get, List, Delete, Train.
+// tqdb.v1.Collections: Create, Get, List, Delete, Train, CreateFieldIndex,
+// DeleteFieldIndex.
 #ifndef TQDB_RPC_COLLECTIONS_SERVICE_H_
 #define TQDB_RPC_COLLECTIONS_SERVICE_H_
 
@@ -27,6 +28,12 @@ class CollectionsService final : public v1::Collections::Service {
   grpc::Status Train(grpc::ServerContext* ctx,
                      const v1::TrainCollectionRequest* req,
                      v1::CollectionInfo* resp) override;
+  grpc::Status CreateFieldIndex(grpc::ServerContext* ctx,
+                                const v1::CreateFieldIndexRequest* req,
+                                v1::PayloadIndexInfo* resp) override;
+  grpc::Status DeleteFieldIndex(grpc::ServerContext* ctx,
+                                const v1::DeleteFieldIndexRequest* req,
+                                v1::DeleteFieldIndexResponse* resp) override;
 
  private:
   const ServiceContext* const context_;

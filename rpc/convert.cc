@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "rpc/filter_convert.h"
 
 namespace tqdb {
 
@@ -179,6 +180,9 @@ void ToProto(const CollectionInfo& in, pb::CollectionInfo* out) {
   out->set_retrain_recommended(in.retrain_recommended);
   out->set_retrain_reason(in.retrain_reason);
   out->set_last_training_error(in.last_training_error);
+  for (const FieldIndexInfo& f : in.field_indexes) {
+    ToProto(f, out->add_payload_indexes());
+  }
 }
 
 CollectionInfo FromProto(const pb::CollectionInfo& in) {
@@ -219,7 +223,29 @@ CollectionInfo FromProto(const pb::CollectionInfo& in) {
   i.retrain_recommended = in.retrain_recommended();
   i.retrain_reason = in.retrain_reason();
   i.last_training_error = in.last_training_error();
+  for (const pb::PayloadIndexInfo& f : in.payload_indexes()) {
+    i.field_indexes.push_back(FromProto(f));
+  }
   return i;
+}
+
+void ToProto(const FieldIndexInfo& in, pb::PayloadIndexInfo* out) {
+  out->set_field(in.field);
+  out->set_type(FieldTypeToProto(in.type));
+  out->set_ready(in.ready);
+  out->set_points(in.points);
+  out->set_memory_bytes(in.memory_bytes);
+}
+
+FieldIndexInfo FromProto(const pb::PayloadIndexInfo& in) {
+  FieldIndexInfo f;
+  f.field = in.field();
+  const auto type = FieldTypeFromProto(in.type());
+  f.type = type.ok() ? *type : FieldType::kKeyword;
+  f.ready = in.ready();
+  f.points = in.points();
+  f.memory_bytes = in.memory_bytes();
+  return f;
 }
 
 // --------------------------------------------------------------- points
@@ -278,6 +304,32 @@ void ToProto(const QueryOptions& in, pb::SearchRequest* out) {
   p->set_exact(in.exact);
   p->set_rescore(in.rescore);
   p->set_oversampling(in.oversampling);
+  if (in.filter != nullptr) ToProto(*in.filter, out->mutable_filter());
+}
+
+void ToProto(const SearchInfo& in, pb::SearchResponse* out) {
+  pb::SearchPlan* p = out->mutable_plan();
+  p->set_kind(in.plan);
+  p->set_matches(in.matches);
+  p->set_lists_probed(in.lists_probed);
+  p->set_scored(in.scored);
+  p->set_filter_ms(in.filter_ms);
+  for (const std::string& f : in.unindexed_fields) {
+    out->add_unindexed_fields(f);
+  }
+}
+
+SearchInfo PlanFromProto(const pb::SearchResponse& in) {
+  SearchInfo i;
+  i.plan = in.plan().kind();
+  i.filtered = i.plan.rfind("filtered", 0) == 0;
+  i.matches = in.plan().matches();
+  i.lists_probed = in.plan().lists_probed();
+  i.scored = in.plan().scored();
+  i.filter_ms = in.plan().filter_ms();
+  i.unindexed_fields.assign(in.unindexed_fields().begin(),
+                            in.unindexed_fields().end());
+  return i;
 }
 
 }  // namespace tqdb

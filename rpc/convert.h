@@ -55,8 +55,16 @@ void ToProto(const Neighbor& in, v1::ScoredPoint* out);
 // Search: limit and params <-> QueryOptions. A request's nprobe makes the
 // options strict (nprobe > nlist is an error, not clamped); its zero
 // nprobe and oversampling keep the defaults. `cancelled` is the server's.
+// The filter is rpc/filter_convert.h's (OptionalFilter): it can fail.
 QueryOptions FromProto(const v1::SearchRequest& in);
 void ToProto(const QueryOptions& in, v1::SearchRequest* out);
+// What a search did: the response's plan and unindexed fields.
+void ToProto(const SearchInfo& in, v1::SearchResponse* out);
+SearchInfo PlanFromProto(const v1::SearchResponse& in);
+
+// Payload indexes.
+void ToProto(const FieldIndexInfo& in, v1::PayloadIndexInfo* out);
+FieldIndexInfo FromProto(const v1::PayloadIndexInfo& in);
 
 }  // namespace tqdb
 

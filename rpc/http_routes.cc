@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -13,7 +15,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "db/filter_json.h"
 #include "quant/status_macros.h"
+#include "rpc/filter_convert.h"
 
 namespace tqdb {
 namespace {
@@ -37,6 +41,18 @@ constexpr Route kRoutes[] = {
      "tqdb.v1.Points/Search"},
     {"POST", "/collections/{collection}/points/search/batch",
      "tqdb.v1.Points/SearchBatch"},
+    {"POST", "/collections/{collection}/points/scroll",
+     "tqdb.v1.Points/Scroll"},
+    {"POST", "/collections/{collection}/points/payload",
+     "tqdb.v1.Points/SetPayload"},
+    {"PUT", "/collections/{collection}/points/payload",
+     "tqdb.v1.Points/OverwritePayload"},
+    {"POST", "/collections/{collection}/points/payload/delete",
+     "tqdb.v1.Points/DeletePayloadKeys"},
+    {"PUT", "/collections/{collection}/index",
+     "tqdb.v1.Collections/CreateFieldIndex"},
+    {"DELETE", "/collections/{collection}/index/{field}",
+     "tqdb.v1.Collections/DeleteFieldIndex"},
     {"POST", "/collections/{collection}/snapshots", "tqdb.v1.Snapshots/Create"},
     {"GET", "/collections/{collection}/snapshots", "tqdb.v1.Snapshots/List"},
     {"POST", "/snapshots", "tqdb.v1.Snapshots/Create"},
@@ -166,6 +182,52 @@ absl::Status SetFromText(gp::Message* m, const gp::FieldDescriptor* f,
   return absl::OkStatus();
 }
 
+// Filters in the body written in Qdrant's JSON syntax (db/filter_json.h),
+// as everywhere else in tqdb, rewritten in place to tqdb.v1.Filter's JSON
+// mapping: every field of type tqdb.v1.Filter, at any depth of the request
+// (a batch's searches[i].filter). A filter that is not valid Qdrant syntax
+// is left as it is (it may be in the mapping already); its error is kept
+// for the answer should the mapping reject it too.
+void RewriteFilters(const gp::Descriptor* d, nlohmann::json* body,
+                    const std::string& where, std::string* error) {
+  if (!body->is_object()) return;
+  for (auto& [name, value] : body->items()) {
+    const gp::FieldDescriptor* f = d->FindFieldByName(name);
+    if (f == nullptr) f = d->FindFieldByCamelcaseName(name);
+    if (f == nullptr || f->cpp_type() != gp::FieldDescriptor::CPPTYPE_MESSAGE) {
+      continue;
+    }
+    const gp::Descriptor* t = f->message_type();
+    auto one = [&](nlohmann::json* v, const std::string& at) {
+      if (t->full_name() != "tqdb.v1.Filter") {
+        RewriteFilters(t, v, at + ".", error);
+        return;
+      }
+      absl::StatusOr<Filter> filter = FilterFromJson(*v);
+      if (!filter.ok()) {
+        if (error->empty()) {
+          *error = absl::StrCat(at, ".", filter.status().message());
+        }
+        return;
+      }
+      v1::Filter proto;
+      ToProto(*filter, &proto);
+      std::string text;
+      gp::util::JsonPrintOptions o;
+      o.preserve_proto_field_names = true;
+      if (!gp::util::MessageToJsonString(proto, &text, o).ok()) return;
+      *v = nlohmann::json::parse(text, nullptr, false);
+    };
+    if (f->is_repeated() && value.is_array()) {
+      for (size_t i = 0; i < value.size(); ++i) {
+        one(&value[i], absl::StrCat(where, name, "[", i, "]"));
+      }
+    } else if (!f->is_repeated()) {
+      one(&value, where + name);
+    }
+  }
+}
+
 }  // namespace
 
 absl::Span<const Route> Routes() { return kRoutes; }
@@ -214,9 +276,19 @@ absl::StatusOr<std::unique_ptr<gp::Message>> BuildRequest(
   }
   std::unique_ptr<gp::Message> req = NewMessage(md->input_type());
   if (!absl::StripAsciiWhitespace(body).empty()) {
+    std::string text = body;
+    std::string filter_error;
+    nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
+    if (parsed.is_object()) {
+      RewriteFilters(md->input_type(), &parsed, "", &filter_error);
+      text = parsed.dump();
+    }
     gp::util::JsonParseOptions o;
     o.ignore_unknown_fields = false;
-    const auto s = gp::util::JsonStringToMessage(body, req.get(), o);
+    const auto s = gp::util::JsonStringToMessage(text, req.get(), o);
+    if (!s.ok() && !filter_error.empty()) {
+      return absl::InvalidArgumentError(filter_error);
+    }
     if (!s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "request body is not a valid ", md->input_type()->full_name(),

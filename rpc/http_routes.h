@@ -11,7 +11,11 @@
 //    repeated integer field gets one element);
 //  - the query string: ?field=value for any top-level scalar field
 //    (?with_payload=true).
-// A field set by both the body and the path must agree.
+// A field set by both the body and the path must agree. A filter in the
+// body (any field of type tqdb.v1.Filter) may be written in Qdrant's JSON
+// syntax, as on the command line (db/filter_json.h); it is translated to
+// the JSON mapping first (its errors name the place: "filter.must[0].range.
+// gt: expected a number").
 //
 // Adding an RPC to REST is one line of kRoutes (http_routes.cc).
 #ifndef TQDB_RPC_HTTP_ROUTES_H_

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
+#include "rpc/filter_convert.h"
 #include "rpc/validate.h"
 
 namespace tqdb {
@@ -69,12 +70,27 @@ std::function<bool()> CancelCheck(grpc::ServerContextBase* ctx) {
 
 // The options of one search request, polling the call for cancellation;
 // with metrics, what the search did goes to *stats.
-QueryOptions Options(const pb::SearchRequest& q, grpc::ServerContextBase* ctx,
-                     SearchStats* stats) {
+absl::StatusOr<QueryOptions> Options(const pb::SearchRequest& q,
+                                     grpc::ServerContextBase* ctx,
+                                     SearchStats* stats) {
   QueryOptions o = FromProto(q);
+  TQ_ASSIGN_OR_RETURN(o.filter, OptionalFilter(q.has_filter(), q.filter()));
   o.cancelled = CancelCheck(ctx);
   o.stats = stats;
   return o;
+}
+
+// The points a payload update names.
+absl::StatusOr<PointSelector> Selector(
+    const google::protobuf::RepeatedField<uint64_t>& ids, bool has_filter,
+    const pb::Filter& filter) {
+  PointSelector sel;
+  sel.ids.assign(ids.begin(), ids.end());
+  if (has_filter) {
+    TQ_ASSIGN_OR_RETURN(Filter f, FromProto(filter));
+    sel.filter = std::make_shared<const Filter>(std::move(f));
+  }
+  return sel;
 }
 
 // Threshold, then vectors and payloads of the hits.
@@ -108,15 +124,19 @@ absl::Status Fill(const pb::SearchRequest& q, const Collection& c,
 }
 
 // A batch the database can run in one call (over its threads): every
-// search with the same limit and params, and vectors of the collection's
-// dimension (so that they pack into one array).
+// search with the same limit, params and filter (evaluated once for all),
+// and vectors of the collection's dimension (so that they pack into one
+// array).
 bool Uniform(const pb::SearchBatchRequest& req, uint32_t dim) {
   const pb::SearchRequest& first = req.searches(0);
   const std::string params = first.params().SerializeAsString();
+  const std::string filter = first.filter().SerializeAsString();
   for (const pb::SearchRequest& q : req.searches()) {
     if (q.limit() != first.limit() ||
         q.vector_size() != static_cast<int>(dim) ||
-        q.params().SerializeAsString() != params) {
+        q.params().SerializeAsString() != params ||
+        q.has_filter() != first.has_filter() ||
+        q.filter().SerializeAsString() != filter) {
       return false;
     }
   }
@@ -214,8 +234,16 @@ grpc::Status PointsService::Delete(grpc::ServerContext* ctx,
                                    pb::DeletePointsResponse* resp) {
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
-    std::vector<uint64_t> ids(req->ids().begin(), req->ids().end());
-    TQ_ASSIGN_OR_RETURN(size_t n, c->Delete(ids, req->wait()));
+    TQ_RETURN_IF_ERROR(ValidateDelete(*req));
+    size_t n;
+    if (req->has_filter()) {
+      TQ_ASSIGN_OR_RETURN(PointSelector sel,
+                          Selector(req->ids(), true, req->filter()));
+      TQ_ASSIGN_OR_RETURN(n, c->DeletePoints(sel, req->wait()));
+    } else {
+      std::vector<uint64_t> ids(req->ids().begin(), req->ids().end());
+      TQ_ASSIGN_OR_RETURN(n, c->Delete(ids, req->wait()));
+    }
     resp->set_deleted(n);
     return absl::OkStatus();
   });
@@ -226,7 +254,18 @@ grpc::Status PointsService::Count(grpc::ServerContext* ctx,
                                   pb::CountResponse* resp) {
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
-    resp->set_count(c->Count());
+    TQ_ASSIGN_OR_RETURN(std::shared_ptr<const Filter> f,
+                        OptionalFilter(req->has_filter(), req->filter()));
+    if (f == nullptr) {
+      resp->set_count(c->Count());
+      return absl::OkStatus();
+    }
+    TQ_ASSIGN_OR_RETURN(CountResult r, c->Count(*f));
+    resp->set_count(r.count);
+    for (const std::string& k : r.unindexed_fields) {
+      resp->add_unindexed_fields(k);
+    }
+    context_->LogUnindexed(req->collection(), "count", r.unindexed_fields);
     return absl::OkStatus();
   });
 }
@@ -256,11 +295,16 @@ grpc::Status PointsService::DoSearch(grpc::ServerContextBase* ctx,
     TQ_RETURN_IF_ERROR(ValidateSearch(*req, context_->options()));
     Metrics* m = context_->metrics();
     SearchStats stats;
-    TQ_ASSIGN_OR_RETURN(
-        std::vector<Neighbor> hits,
-        c->Search(req->vector(), Options(*req, ctx, m ? &stats : nullptr)));
+    TQ_ASSIGN_OR_RETURN(QueryOptions o,
+                        Options(*req, ctx, m ? &stats : nullptr));
+    SearchInfo info;
+    o.info = &info;
+    TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
+                        c->Search(req->vector(), o));
     if (m) m->RecordSearch(1, stats);
     TQ_RETURN_IF_ERROR(Fill(*req, *c, hits, resp));
+    ToProto(info, resp);
+    context_->LogUnindexed(req->collection(), "search", info.unindexed_fields);
     resp->set_time_ms(MsSince(t0));
     return absl::OkStatus();
   });
@@ -278,6 +322,7 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
     Metrics* m = context_->metrics();
     std::vector<SearchStats> stats(m ? n : 0);
     std::vector<std::vector<Neighbor>> hits;
+    std::vector<SearchInfo> infos(n);
     if (Uniform(*req, d)) {
       // One call: the database spreads the queries over its threads.
       std::vector<float> all(size_t{d} * n);
@@ -285,15 +330,20 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
         std::copy(req->searches(i).vector().begin(),
                   req->searches(i).vector().end(), all.begin() + size_t{d} * i);
       }
-      TQ_ASSIGN_OR_RETURN(
-          hits, c->SearchBatch(all, Options(req->searches(0), ctx,
-                                            m ? stats.data() : nullptr)));
+      auto opts = Options(req->searches(0), ctx, m ? stats.data() : nullptr);
+      TQ_RETURN_IF_ERROR(opts.status()) << "search 0";
+      QueryOptions o = *std::move(opts);
+      o.info = infos.data();
+      TQ_ASSIGN_OR_RETURN(hits, c->SearchBatch(all, o));
     } else {
       hits.resize(n);
       for (int i = 0; i < n; ++i) {
         const pb::SearchRequest& q = req->searches(i);
-        auto r =
-            c->Search(q.vector(), Options(q, ctx, m ? &stats[i] : nullptr));
+        auto opts = Options(q, ctx, m ? &stats[i] : nullptr);
+        TQ_RETURN_IF_ERROR(opts.status()) << "search " << i;
+        QueryOptions o = *std::move(opts);
+        o.info = &infos[i];
+        auto r = c->Search(q.vector(), o);
         TQ_RETURN_IF_ERROR(r.status()) << "search " << i;
         hits[i] = *std::move(r);
       }
@@ -301,10 +351,83 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
     if (m) m->RecordSearch(n, SumStats(stats));
     resp->mutable_results()->Reserve(n);
     for (int i = 0; i < n; ++i) {
-      TQ_RETURN_IF_ERROR(
-          Fill(req->searches(i), *c, hits[i], resp->add_results()));
+      pb::SearchResponse* out = resp->add_results();
+      TQ_RETURN_IF_ERROR(Fill(req->searches(i), *c, hits[i], out));
+      ToProto(infos[i], out);
+      context_->LogUnindexed(req->collection(), "search",
+                             infos[i].unindexed_fields);
     }
     resp->set_time_ms(MsSince(t0));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status PointsService::Scroll(grpc::ServerContext* ctx,
+                                   const pb::ScrollRequest* req,
+                                   pb::ScrollResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateScroll(*req, context_->options()));
+    ScrollOptions o;
+    TQ_ASSIGN_OR_RETURN(o.filter,
+                        OptionalFilter(req->has_filter(), req->filter()));
+    o.limit = req->limit() == 0 ? 10 : req->limit();
+    o.offset = req->has_offset() ? req->offset() : 0;
+    o.with_payload = req->with_payload();
+    o.with_vectors = req->with_vectors();
+    TQ_ASSIGN_OR_RETURN(ScrollPage page, c->Scroll(o));
+    resp->mutable_points()->Reserve(static_cast<int>(page.points.size()));
+    for (Record& r : page.points) ToProto(std::move(r), resp->add_points());
+    if (page.has_next) resp->set_next_page_offset(page.next_offset);
+    for (const std::string& k : page.unindexed_fields) {
+      resp->add_unindexed_fields(k);
+    }
+    context_->LogUnindexed(req->collection(), "scroll", page.unindexed_fields);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status PointsService::SetPayload(grpc::ServerContext* ctx,
+                                       const pb::SetPayloadRequest* req,
+                                       pb::PayloadUpdateResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateSetPayload(*req));
+    TQ_ASSIGN_OR_RETURN(PointSelector sel,
+                        Selector(req->ids(), req->has_filter(), req->filter()));
+    TQ_ASSIGN_OR_RETURN(size_t n,
+                        c->SetPayload(sel, req->payload(), req->wait()));
+    resp->set_updated(n);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status PointsService::OverwritePayload(grpc::ServerContext* ctx,
+                                             const pb::SetPayloadRequest* req,
+                                             pb::PayloadUpdateResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateSetPayload(*req));
+    TQ_ASSIGN_OR_RETURN(PointSelector sel,
+                        Selector(req->ids(), req->has_filter(), req->filter()));
+    TQ_ASSIGN_OR_RETURN(size_t n,
+                        c->OverwritePayload(sel, req->payload(), req->wait()));
+    resp->set_updated(n);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status PointsService::DeletePayloadKeys(
+    grpc::ServerContext* ctx, const pb::DeletePayloadKeysRequest* req,
+    pb::PayloadUpdateResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateDeletePayloadKeys(*req));
+    TQ_ASSIGN_OR_RETURN(PointSelector sel,
+                        Selector(req->ids(), req->has_filter(), req->filter()));
+    std::vector<std::string> keys(req->keys().begin(), req->keys().end());
+    TQ_ASSIGN_OR_RETURN(size_t n, c->DeletePayloadKeys(sel, keys, req->wait()));
+    resp->set_updated(n);
     return absl::OkStatus();
   });
 }

@@ -1,5 +1,6 @@
-// tqdb.v1.Points: Upsert, UpsertStream, Get, Delete, Count on gRPC's sync
-// API; Search and SearchBatch on its callback API (the handler runs on the
+// tqdb.v1.Points: Upsert, UpsertStream, Get, Delete, Count, Scroll and the
+// payload updates on gRPC's sync API; Search and SearchBatch on its
+// callback API (the handler runs on the
 // thread that read the request, with no hand-off to a sync-server thread;
 // the search runs inline: CPU work of milliseconds, parallel across the
 // database's threads for a batch), request and response on one protobuf
@@ -68,6 +69,17 @@ class PointsService final
   grpc::ServerUnaryReactor* SearchBatch(grpc::CallbackServerContext* ctx,
                                         const v1::SearchBatchRequest* req,
                                         v1::SearchBatchResponse* resp) override;
+  grpc::Status Scroll(grpc::ServerContext* ctx, const v1::ScrollRequest* req,
+                      v1::ScrollResponse* resp) override;
+  grpc::Status SetPayload(grpc::ServerContext* ctx,
+                          const v1::SetPayloadRequest* req,
+                          v1::PayloadUpdateResponse* resp) override;
+  grpc::Status OverwritePayload(grpc::ServerContext* ctx,
+                                const v1::SetPayloadRequest* req,
+                                v1::PayloadUpdateResponse* resp) override;
+  grpc::Status DeletePayloadKeys(grpc::ServerContext* ctx,
+                                 const v1::DeletePayloadKeysRequest* req,
+                                 v1::PayloadUpdateResponse* resp) override;
 
  private:
   grpc::Status DoSearch(grpc::ServerContextBase* ctx,

@@ -43,6 +43,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -74,6 +75,10 @@ struct ServerOptions {
   uint32_t max_batch_searches = 10000;
   // Where Snapshots.Create writes; "" = <database dir>/snapshots.
   std::string snapshot_dir;
+  // Operational messages (a filter on fields without a payload index, at
+  // most once a minute per collection and fields); empty = one line each
+  // on stderr. Must be thread-safe.
+  std::function<void(const std::string&)> log;
   // REST API and dashboard (rpc/http_gateway.h) on this host:port, with
   // the same API key and TLS; "" = off.
   std::string http_listen;

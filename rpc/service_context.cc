@@ -2,10 +2,12 @@
 
 #include <chrono>
 #include <exception>
+#include <iostream>
 #include <new>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
 #include "rpc/validate.h"
@@ -50,6 +52,44 @@ absl::StatusOr<std::shared_ptr<Collection>> ServiceContext::GetCollection(
     const std::string& name) const {
   TQ_RETURN_IF_ERROR(ValidateCollectionName(name));
   return db_->GetCollection(name);
+}
+
+void ServiceContext::LogUnindexed(
+    const std::string& collection, const char* what,
+    const std::vector<std::string>& fields) const {
+  if (fields.empty()) return;
+  const std::string key =
+      absl::StrCat(collection, "\n", absl::StrJoin(fields, ","));
+  const auto now = std::chrono::steady_clock::now();
+  uint64_t suppressed = 0;
+  {
+    absl::MutexLock l(&log_mu_);
+    Throttle& t = logged_[key];
+    if (t.last.time_since_epoch().count() != 0 &&
+        now - t.last < std::chrono::minutes(1)) {
+      ++t.suppressed;
+      return;
+    }
+    t.last = now;
+    suppressed = t.suppressed;
+    t.suppressed = 0;
+  }
+  std::string line = absl::StrCat(
+      "tqdb: collection '", collection, "': a ", what,
+      " filter on field(s) without a payload index (",
+      absl::StrJoin(fields, ", "),
+      ") reads payloads; create one with Collections.CreateFieldIndex "
+      "(tqdb collections index ",
+      collection, " FIELD TYPE)");
+  if (suppressed > 0) {
+    absl::StrAppend(&line, " [", suppressed,
+                    " more such calls in the last minute]");
+  }
+  if (options_.log) {
+    options_.log(line);
+  } else {
+    std::cerr << line << std::endl;
+  }
 }
 
 }  // namespace tqdb

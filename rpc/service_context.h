@@ -7,12 +7,17 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "db/db.h"
 #include "rpc/auth.h"
 #include "rpc/metrics.h"
@@ -40,10 +45,22 @@ class ServiceContext {
   absl::StatusOr<std::shared_ptr<Collection>> GetCollection(
       const std::string& name) const;
 
+  // Logs that a filter of `what` (search, count, ...) on `collection` read
+  // payloads for `fields` (no payload index): once a minute per collection
+  // and fields, with how many such calls were not logged.
+  void LogUnindexed(const std::string& collection, const char* what,
+                    const std::vector<std::string>& fields) const;
+
  private:
   Database* const db_;
   const ServerOptions options_;
   const ApiKeyAuth auth_;
+  struct Throttle {
+    std::chrono::steady_clock::time_point last;
+    uint64_t suppressed = 0;
+  };
+  mutable absl::Mutex log_mu_;
+  mutable std::map<std::string, Throttle> logged_ ABSL_GUARDED_BY(log_mu_);
   Metrics* const metrics_;
 };
 

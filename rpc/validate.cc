@@ -70,4 +70,50 @@ absl::Status ValidateSearchBatch(const v1::SearchBatchRequest& req,
   return absl::OkStatus();
 }
 
+namespace {
+
+absl::Status OneSelector(bool ids, bool filter) {
+  if (ids == filter) {
+    return absl::InvalidArgumentError(
+        "select the points by ids or by a filter (exactly one of the two)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateDelete(const v1::DeletePointsRequest& req) {
+  if (req.ids_size() > 0 && req.has_filter()) {
+    return absl::InvalidArgumentError("delete by ids or by a filter, not both");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateScroll(const v1::ScrollRequest& req,
+                            const ServerOptions& options) {
+  if (req.limit() > options.max_limit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "limit ", req.limit(), " exceeds the maximum ", options.max_limit));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSetPayload(const v1::SetPayloadRequest& req) {
+  if (req.payload().empty()) {
+    return absl::InvalidArgumentError("payload is empty (a JSON object)");
+  }
+  return OneSelector(req.ids_size() > 0, req.has_filter());
+}
+
+absl::Status ValidateDeletePayloadKeys(
+    const v1::DeletePayloadKeysRequest& req) {
+  if (req.keys().empty()) return absl::InvalidArgumentError("keys: none given");
+  return OneSelector(req.ids_size() > 0, req.has_filter());
+}
+
+absl::Status ValidateFieldIndex(const std::string& field) {
+  if (field.empty()) return absl::InvalidArgumentError("field is empty");
+  return absl::OkStatus();
+}
+
 }  // namespace tqdb

@@ -34,6 +34,17 @@ absl::Status ValidateSearch(const v1::SearchRequest& req,
 // collection, when given, must be the batch's.
 absl::Status ValidateSearchBatch(const v1::SearchBatchRequest& req,
                                  const ServerOptions& options);
+// Ids or a filter, not both.
+absl::Status ValidateDelete(const v1::DeletePointsRequest& req);
+// limit at most ServerOptions::max_limit.
+absl::Status ValidateScroll(const v1::ScrollRequest& req,
+                            const ServerOptions& options);
+// A payload, and exactly one of ids and filter.
+absl::Status ValidateSetPayload(const v1::SetPayloadRequest& req);
+// Keys, and exactly one of ids and filter.
+absl::Status ValidateDeletePayloadKeys(const v1::DeletePayloadKeysRequest& req);
+// A field (its path is the database's to check).
+absl::Status ValidateFieldIndex(const std::string& field);
 
 }  // namespace tqdb
 

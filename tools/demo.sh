@@ -6,6 +6,8 @@
 #   2. creates a collection and ingests the words with the CLI over gRPC
 #      (payload = the word), trains the index,
 #   3. asks for the neighbours of a few words and prints them as words,
+#      then of one word among frequent words only and rare words only
+#      (a payload index on the frequency rank, a filtered search),
 #   4. prints the recall table of TurboQuant variants vs product
 #      quantization at equal bytes from `tqdb bench` on the same sample,
 #   5. stops the server with SIGTERM (clean shutdown, exit code 0).
@@ -46,10 +48,10 @@ addr="127.0.0.1:$(cat "$work/port")"
 cat "$work/serve.log"
 
 echo
-echo "== 2. tqdb ingest over gRPC (payload = the word)"
+echo "== 2. tqdb ingest over gRPC (payload = the word and its frequency rank)"
 "$py" -c 'import json, sys
-for w in open(sys.argv[1], encoding="utf-8"):
-    print(json.dumps({"word": w.rstrip("\n")}))' \
+for i, w in enumerate(open(sys.argv[1], encoding="utf-8")):
+    print(json.dumps({"word": w.rstrip("\n"), "rank": i + 1}))' \
   "$sample/glove100_18k.words.txt" > "$work/words.jsonl"
 "$tqdb" ingest --server "$addr" --collection glove \
   --input "$sample/glove100_18k.fvecs" --payload "$work/words.jsonl" \
@@ -71,6 +73,33 @@ hits = [(h["payload"]["word"], h["score"]) for h in r["results"]]
 near = ", ".join("%s %.2f" % (w, s) for w, s in hits if w != word)[:150]
 print("  %-10s -> %s  (%.1f ms)" % (word, near, r["time_ms"]))' "$word"
 done
+
+echo
+echo "== 3b. filtered search: a payload index on the rank, then the nearest"
+echo "   words among the 1,000 most frequent and among the rare ones"
+"$tqdb" collections --server "$addr" index glove rank integer
+row=$(grep -n -x -F -- music "$sample/glove100_18k.words.txt" | head -1 | cut -d: -f1)
+for f in '{"must": [{"key": "rank", "range": {"lte": 1000}}]}' \
+         '{"must": [{"key": "rank", "range": {"gt": 12000}}]}'; do
+  "$tqdb" search --server "$addr" --collection glove --json --k 9 \
+    --nprobe 16 --rescore --query-file "$sample/glove100_18k.fvecs" \
+    --row $((row - 1)) --filter "$f" |
+    "$py" -c 'import json, sys
+r = json.load(sys.stdin)
+f = json.loads(sys.argv[1])["must"][0]["range"]
+hits = [(h["payload"]["word"], h["payload"]["rank"]) for h in r["results"]]
+near = ", ".join("%s #%d" % wr for wr in hits if wr[0] != "music")[:120]
+p = r["plan"]
+print("  music, rank %-8s -> %s" % (" ".join("%s %s" % kv for kv in f.items()),
+                                   near))
+print("    plan %s: %d matching words, %d scored, %.1f ms" % (
+    p["kind"], p["matches"], p["scored"], r["time_ms"]))' "$f"
+done
+echo "   words of the 1,000 most frequent among a list (no index on 'word': read"
+echo "   from the payloads of the rank's matches, and said so):"
+"$tqdb" collections --server "$addr" count glove --filter '{"must": [
+  {"key": "rank", "range": {"lte": 1000}},
+  {"key": "word", "match": {"any": ["music", "songs", "festival", "composer"]}}]}'
 
 echo
 echo "== 4. recall per byte on the same sample: TurboQuant vs PQ (tqdb bench)"

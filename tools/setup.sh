@@ -24,8 +24,11 @@ PACKAGES=(
   python3-grpcio python3-protobuf python3-numpy python3-h5py
   # the TLS test's self-signed certificate
   openssl
-  # tqdb ingest's file readers (tools/io/): HDF5 and JSON Lines
+  # tqdb ingest's file readers (tools/io/): HDF5 and JSON Lines; payloads
+  # are JSON in the database too
   libhdf5-dev nlohmann-json3-dev
+  # payload indexes: compressed bitmaps (CRoaring)
+  libroaring-dev
   # the readers' libFuzzer fuzzers (tools/fuzz.sh)
   clang
   # tqdb serve's metrics and REST API (prometheus-cpp, cpp-httplib), and

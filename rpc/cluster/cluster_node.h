@@ -132,6 +132,23 @@ class ClusterNode {
       const std::string& collection, const std::vector<Point>& points);
   absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> Delete(
       const std::string& collection, const std::vector<uint64_t>& ids);
+  // A write applied with the collection's own call on each replica: a
+  // filter's delete, a payload update (SetPayload, OverwritePayload,
+  // DeletePayloadKeys) or a field index change, as `entry`'s op. By ids, an
+  // entry to each shard of the ids (only its ids); else one to every shard.
+  // Waits (up to `deadline`) until one replica of each shard applied it:
+  // `changed` sums what the entries did (points deleted or updated; 1 a
+  // shard for a field index); a shard's rejection of its entry (e.g.
+  // InvalidArgument for a payload that is not a JSON object, NotFound for
+  // an index that does not exist) is the call's error, after the log has
+  // it (every replica rejects it alike).
+  struct UpdateResult {
+    uint64_t changed = 0;
+    std::vector<::tqdb::v1::ShardSequence> sequences;
+  };
+  absl::StatusOr<UpdateResult> Update(const std::string& collection,
+                                      tqdb::cluster::v1::LogEntry entry,
+                                      absl::Time deadline);
 
   // Reads of this node's replicas (local_shards.cc): what the Shards
   // service answers, and the reader's local part. NotFound for a shard this
@@ -140,9 +157,15 @@ class ClusterNode {
   absl::Status LocalSearch(const tqdb::cluster::v1::ShardSearchRequest& req,
                            absl::Time deadline,
                            tqdb::cluster::v1::ShardSearchResponse* resp) const;
-  absl::Status LocalCount(const tqdb::cluster::v1::ShardsRequest& req,
+  absl::Status LocalCount(const tqdb::cluster::v1::ShardCountRequest& req,
                           absl::Time deadline,
                           tqdb::cluster::v1::ShardCountResponse* resp) const;
+  absl::Status LocalScroll(const tqdb::cluster::v1::ShardScrollRequest& req,
+                           absl::Time deadline,
+                           tqdb::cluster::v1::ShardScrollResponse* resp) const;
+  absl::Status LocalWriteResults(
+      const tqdb::cluster::v1::ShardsRequest& req, absl::Time deadline,
+      tqdb::cluster::v1::ShardWriteResultsResponse* resp) const;
   absl::Status LocalGet(const tqdb::cluster::v1::ShardGetRequest& req,
                         absl::Time deadline,
                         ::tqdb::v1::GetPointsResponse* resp) const;

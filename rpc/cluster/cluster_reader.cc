@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <set>
 #include <unordered_map>
 #include <utility>
 
@@ -146,6 +147,48 @@ absl::StatusOr<const CollectionEntry*> Readable(const ClusterState& state,
   return entry;
 }
 
+// The shards' plans of one search as one (cluster_reader.h).
+void MergePlans(const std::vector<const pb::SearchResponse*>& parts,
+                pb::SearchResponse* out) {
+  std::set<std::string> kinds, unindexed;
+  pb::SearchPlan* plan = out->mutable_plan();
+  for (const pb::SearchResponse* r : parts) {
+    kinds.insert(r->plan().kind());
+    plan->set_matches(plan->matches() + r->plan().matches());
+    plan->set_lists_probed(plan->lists_probed() + r->plan().lists_probed());
+    plan->set_scored(plan->scored() + r->plan().scored());
+    plan->set_filter_ms(std::max(plan->filter_ms(), r->plan().filter_ms()));
+    unindexed.insert(r->unindexed_fields().begin(),
+                     r->unindexed_fields().end());
+  }
+  plan->set_kind(absl::StrJoin(kinds, "+"));
+  for (const std::string& f : unindexed) out->add_unindexed_fields(f);
+}
+
+// The collection's payload indexes over the shards: ready on every shard,
+// points and memory summed.
+void MergeIndexes(const std::vector<const pb::CollectionInfo*>& shards,
+                  pb::CollectionInfo* out) {
+  std::map<std::string, pb::PayloadIndexInfo> by_field;
+  std::map<std::string, size_t> seen;
+  for (const pb::CollectionInfo* s : shards) {
+    for (const pb::PayloadIndexInfo& f : s->payload_indexes()) {
+      auto [it, added] = by_field.emplace(f.field(), f);
+      ++seen[f.field()];
+      if (added) continue;
+      it->second.set_ready(it->second.ready() && f.ready());
+      it->second.set_points(it->second.points() + f.points());
+      it->second.set_memory_bytes(it->second.memory_bytes() + f.memory_bytes());
+    }
+  }
+  out->clear_payload_indexes();
+  for (auto& [field, f] : by_field) {
+    // A shard without it (not applied there yet): not ready.
+    if (seen[field] < shards.size()) f.set_ready(false);
+    *out->add_payload_indexes() = std::move(f);
+  }
+}
+
 cpb::ShardsRequest Target(const CollectionEntry& entry,
                           const std::vector<cpb::ShardRef>& refs) {
   cpb::ShardsRequest t;
@@ -225,16 +268,19 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
   std::vector<pb::SearchResponse> out(searches.size());
   for (size_t q = 0; q < searches.size(); ++q) {
     std::vector<const pb::ScoredPoint*> all;
+    std::vector<const pb::SearchResponse*> parts;
     for (const auto& [route, result] : per_route) {
       if (q >= static_cast<size_t>(result.results_size())) {
         return absl::InternalError(absl::StrCat(
             "shard ", result.shard(), " answered ", result.results_size(),
             " searches of ", searches.size()));
       }
+      parts.push_back(&result.results(q));
       for (const pb::ScoredPoint& p : result.results(q).points()) {
         all.push_back(&p);
       }
     }
+    MergePlans(parts, &out[q]);
     std::sort(all.begin(), all.end(),
               [l2](const pb::ScoredPoint* a, const pb::ScoredPoint* b) {
                 if (a->score() != b->score()) {
@@ -257,42 +303,192 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
   return out;
 }
 
-absl::StatusOr<uint64_t> ClusterReader::Count(
-    const std::string& collection, const ReadConsistency& consistency,
-    absl::Time deadline) {
+absl::StatusOr<pb::CountResponse> ClusterReader::Count(
+    const std::string& collection, const pb::Filter* filter,
+    const ReadConsistency& consistency, absl::Time deadline) {
   const std::shared_ptr<const ClusterState> state = node_->view()->state();
   TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
                       Readable(*state, collection));
   TQ_ASSIGN_OR_RETURN(std::vector<Route> routes,
                       Plan(*state, *entry, node_->options().node_id,
                            consistency, round_robin_++));
-  Method<cpb::ShardsRequest, cpb::ShardCountResponse, uint64_t> m;
+  struct ShardCount {
+    uint64_t count = 0;
+    std::vector<std::string> unindexed;
+  };
+  Method<cpb::ShardCountRequest, cpb::ShardCountResponse, ShardCount> m;
   m.build = [&](const std::vector<cpb::ShardRef>& refs) {
-    return Target(*entry, refs);
+    cpb::ShardCountRequest req;
+    *req.mutable_target() = Target(*entry, refs);
+    if (filter != nullptr) *req.mutable_filter() = *filter;
+    return req;
   };
   m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
-              const cpb::ShardsRequest* req, cpb::ShardCountResponse* resp,
+              const cpb::ShardCountRequest* req, cpb::ShardCountResponse* resp,
               std::function<void(grpc::Status)> done) {
     stub->async()->Count(ctx, req, resp, std::move(done));
   };
-  m.local = [this](const cpb::ShardsRequest& req, absl::Time d,
+  m.local = [this](const cpb::ShardCountRequest& req, absl::Time d,
                    cpb::ShardCountResponse* resp) {
     return node_->LocalCount(req, d, resp);
   };
   m.parse = [](cpb::ShardCountResponse* resp,
                const std::vector<uint32_t>& shards)
-      -> absl::StatusOr<std::vector<uint64_t>> {
+      -> absl::StatusOr<std::vector<ShardCount>> {
     if (static_cast<size_t>(resp->counts_size()) != shards.size()) {
       return absl::InternalError("counts do not match the shards asked");
     }
-    return std::vector<uint64_t>(resp->counts().begin(), resp->counts().end());
+    std::vector<ShardCount> out(shards.size());
+    for (size_t i = 0; i < shards.size(); ++i) {
+      out[i].count = resp->counts(static_cast<int>(i));
+      // The node's fields (one filter, one answer for its shards).
+      out[i].unindexed.assign(resp->unindexed_fields().begin(),
+                              resp->unindexed_fields().end());
+    }
+    return out;
   };
   TQ_ASSIGN_OR_RETURN(auto per_route,
                       Fan(node_, this, *state, "count '" + collection + "'",
                           routes, m, deadline, &hedges_, true));
   uint64_t total = 0;
-  for (const auto& [route, count] : per_route) total += count;
-  return total;
+  std::set<std::string> unindexed;
+  for (const auto& [route, shard] : per_route) {
+    total += shard.count;
+    unindexed.insert(shard.unindexed.begin(), shard.unindexed.end());
+  }
+  pb::CountResponse out;
+  out.set_count(total);
+  for (const std::string& f : unindexed) out.add_unindexed_fields(f);
+  return out;
+}
+
+absl::StatusOr<pb::ScrollResponse> ClusterReader::Scroll(
+    const pb::ScrollRequest& request, const ReadConsistency& consistency,
+    absl::Time deadline) {
+  const std::string& collection = request.collection();
+  const std::shared_ptr<const ClusterState> state = node_->view()->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Readable(*state, collection));
+  TQ_ASSIGN_OR_RETURN(std::vector<Route> routes,
+                      Plan(*state, *entry, node_->options().node_id,
+                           consistency, round_robin_++));
+  Method<cpb::ShardScrollRequest, cpb::ShardScrollResponse, pb::ScrollResponse>
+      m;
+  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
+    cpb::ShardScrollRequest req;
+    *req.mutable_target() = Target(*entry, refs);
+    *req.mutable_scroll() = request;
+    req.mutable_scroll()->clear_collection();
+    req.mutable_scroll()->clear_read_after();
+    return req;
+  };
+  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+              const cpb::ShardScrollRequest* req,
+              cpb::ShardScrollResponse* resp,
+              std::function<void(grpc::Status)> done) {
+    stub->async()->Scroll(ctx, req, resp, std::move(done));
+  };
+  m.local = [this](const cpb::ShardScrollRequest& req, absl::Time d,
+                   cpb::ShardScrollResponse* resp) {
+    return node_->LocalScroll(req, d, resp);
+  };
+  m.parse = [](cpb::ShardScrollResponse* resp,
+               const std::vector<uint32_t>& shards) {
+    return InOrder(resp->shards(), shards.size());
+  };
+  TQ_ASSIGN_OR_RETURN(auto per_route,
+                      Fan(node_, this, *state, "scroll '" + collection + "'",
+                          routes, m, deadline, &hedges_, true));
+  const size_t limit = request.limit() == 0 ? 10 : request.limit();
+  std::vector<const pb::ScoredPoint*> all;
+  std::set<std::string> unindexed;
+  bool has_next = false;
+  uint64_t next = 0;
+  for (const auto& [route, page] : per_route) {
+    for (const pb::ScoredPoint& p : page.points()) all.push_back(&p);
+    if (page.has_next_page_offset() &&
+        (!has_next || page.next_page_offset() < next)) {
+      has_next = true;
+      next = page.next_page_offset();
+    }
+    unindexed.insert(page.unindexed_fields().begin(),
+                     page.unindexed_fields().end());
+  }
+  std::sort(all.begin(), all.end(),
+            [](const pb::ScoredPoint* a, const pb::ScoredPoint* b) {
+              return a->id() < b->id();
+            });
+  pb::ScrollResponse out;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (i < limit) {
+      *out.add_points() = *all[i];
+      continue;
+    }
+    if (!has_next || all[i]->id() < next) {
+      has_next = true;
+      next = all[i]->id();
+    }
+    break;
+  }
+  if (has_next) out.set_next_page_offset(next);
+  for (const std::string& f : unindexed) out.add_unindexed_fields(f);
+  return out;
+}
+
+absl::StatusOr<std::vector<cpb::ShardWriteResult>> ClusterReader::WriteResults(
+    const std::string& collection,
+    const std::vector<pb::ShardSequence>& written, absl::Time deadline) {
+  const std::shared_ptr<const ClusterState> state = node_->view()->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Readable(*state, collection));
+  ReadConsistency consistency;
+  consistency.read_your_writes = true;
+  for (const pb::ShardSequence& w : written) {
+    consistency.read_after[w.shard()] = w.sequence();
+  }
+  TQ_ASSIGN_OR_RETURN(std::vector<Route> all_routes,
+                      Plan(*state, *entry, node_->options().node_id,
+                           consistency, round_robin_++));
+  std::vector<Route> routes;
+  for (const pb::ShardSequence& w : written) {
+    for (const Route& r : all_routes) {
+      if (r.shard == w.shard()) routes.push_back(r);
+    }
+  }
+  Method<cpb::ShardsRequest, cpb::ShardWriteResultsResponse,
+         cpb::ShardWriteResult>
+      m;
+  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
+    return Target(*entry, refs);
+  };
+  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+              const cpb::ShardsRequest* req,
+              cpb::ShardWriteResultsResponse* resp,
+              std::function<void(grpc::Status)> done) {
+    stub->async()->WriteResults(ctx, req, resp, std::move(done));
+  };
+  m.local = [this](const cpb::ShardsRequest& req, absl::Time d,
+                   cpb::ShardWriteResultsResponse* resp) {
+    return node_->LocalWriteResults(req, d, resp);
+  };
+  m.parse = [](cpb::ShardWriteResultsResponse* resp,
+               const std::vector<uint32_t>& shards) {
+    return InOrder(resp->results(), shards.size());
+  };
+  TQ_ASSIGN_OR_RETURN(
+      auto per_route,
+      Fan(node_, this, *state, "results of a write to '" + collection + "'",
+          routes, m, deadline, &hedges_, true));
+  std::vector<cpb::ShardWriteResult> out;
+  for (size_t i = 0; i < routes.size(); ++i) {
+    auto it = per_route.find(i);
+    if (it == per_route.end()) {
+      return absl::InternalError(
+          absl::StrCat("no result for shard ", routes[i].shard));
+    }
+    out.push_back(it->second);
+  }
+  return out;
 }
 
 absl::StatusOr<pb::GetPointsResponse> ClusterReader::Get(
@@ -362,13 +558,14 @@ absl::StatusOr<pb::GetPointsResponse> ClusterReader::Get(
 }
 
 absl::StatusOr<pb::CollectionInfo> ClusterReader::Info(
-    const std::string& collection, absl::Time deadline) {
+    const std::string& collection, absl::Time deadline,
+    const ReadConsistency& consistency) {
   const std::shared_ptr<const ClusterState> state = node_->view()->state();
   TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
                       Readable(*state, collection));
   TQ_ASSIGN_OR_RETURN(std::vector<Route> routes,
                       Plan(*state, *entry, node_->options().node_id,
-                           ReadConsistency(), round_robin_++));
+                           consistency, round_robin_++));
   Method<cpb::ShardsRequest, cpb::ShardInfoResponse, pb::CollectionInfo> m;
   m.build = [&](const std::vector<cpb::ShardRef>& refs) {
     return Target(*entry, refs);
@@ -393,7 +590,9 @@ absl::StatusOr<pb::CollectionInfo> ClusterReader::Info(
                       node_->DescribeCollection(collection));
   bool all_trained = true;
   uint64_t live = 0, tombstones = 0;
+  std::vector<const pb::CollectionInfo*> shard_infos;
   for (const auto& [route, shard] : per_route) {
+    shard_infos.push_back(&shard);
     out.set_count(out.count() + shard.count());
     all_trained &= shard.trained();
     out.set_training(out.training() || shard.training());
@@ -420,6 +619,7 @@ absl::StatusOr<pb::CollectionInfo> ClusterReader::Info(
       out.set_retrain_reason(shard.retrain_reason());
     }
   }
+  MergeIndexes(shard_infos, &out);
   out.set_trained(all_trained);
   out.mutable_lists()->set_live(live);
   out.mutable_lists()->set_tombstones(tombstones);

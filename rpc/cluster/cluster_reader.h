@@ -11,7 +11,14 @@
 // answer is the best `limit` of their union (scores compare exactly: every
 // replica scores with the same code), ties broken by id, then
 // score_threshold. With exact search this equals a single server's top-k
-// over the same points. nprobe is clamped to each shard's nlist.
+// over the same points. nprobe is clamped to each shard's nlist. A filter
+// goes to every shard; the plan sums the shards' matches, lists probed and
+// points scored (filter_ms: the slowest shard's; kind: the shards' kinds,
+// distinct, sorted, joined by '+'), unindexed_fields is their union.
+//
+// Scroll: every shard's page from the same offset; the answer is the
+// `limit` lowest ids of their union, next_page_offset the lowest id past
+// them (a shard's next page or a point not taken).
 //
 // Consistency: with CONSISTENCY_READ_YOUR_WRITES each replica asked first
 // waits (up to the deadline) until it has applied the request's read_after
@@ -70,18 +77,32 @@ class ClusterReader {
       const std::string& collection,
       const std::vector<const ::tqdb::v1::SearchRequest*>& searches,
       const ReadConsistency& consistency, absl::Time deadline);
-  absl::StatusOr<uint64_t> Count(const std::string& collection,
-                                 const ReadConsistency& consistency,
-                                 absl::Time deadline);
+  // filter: null for every point.
+  absl::StatusOr<::tqdb::v1::CountResponse> Count(
+      const std::string& collection, const ::tqdb::v1::Filter* filter,
+      const ReadConsistency& consistency, absl::Time deadline);
+  // A page of points in id order (the request validated).
+  absl::StatusOr<::tqdb::v1::ScrollResponse> Scroll(
+      const ::tqdb::v1::ScrollRequest& request,
+      const ReadConsistency& consistency, absl::Time deadline);
+  // What the log entries `written` did (one per shard: a filter's delete,
+  // a payload update, a field index change), in their order, from one
+  // replica per shard once it applied the entry.
+  absl::StatusOr<std::vector<tqdb::cluster::v1::ShardWriteResult>> WriteResults(
+      const std::string& collection,
+      const std::vector<::tqdb::v1::ShardSequence>& written,
+      absl::Time deadline);
   // The stored points among ids, in the order asked.
   absl::StatusOr<::tqdb::v1::GetPointsResponse> Get(
       const std::string& collection, const std::vector<uint64_t>& ids,
       bool with_vectors, bool with_payload, const ReadConsistency& consistency,
       absl::Time deadline);
   // The collection's settings with counts, memory and disk summed over one
-  // replica per shard (index fields from shard 0).
-  absl::StatusOr<::tqdb::v1::CollectionInfo> Info(const std::string& collection,
-                                                  absl::Time deadline);
+  // replica per shard (index fields from shard 0); a payload index is
+  // ready when it is on every shard, its points and memory summed.
+  absl::StatusOr<::tqdb::v1::CollectionInfo> Info(
+      const std::string& collection, absl::Time deadline,
+      const ReadConsistency& consistency = ReadConsistency());
   // Trains (or retrains) every replica of every shard; then Info.
   absl::StatusOr<::tqdb::v1::CollectionInfo> Train(
       const std::string& collection, bool retrain, absl::Time deadline);

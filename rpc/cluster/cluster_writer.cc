@@ -11,6 +11,7 @@
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_keys.h"
 #include "rpc/cluster/cluster_node.h"
+#include "rpc/cluster/cluster_reader.h"
 #include "rpc/cluster/log_names.h"
 
 namespace tqdb {
@@ -123,6 +124,88 @@ absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> ClusterNode::Delete(
                     [&](uint32_t shard, const std::vector<uint64_t>& part) {
                       return PublishShard(*entry, shard, {}, part);
                     });
+}
+
+absl::StatusOr<ClusterNode::UpdateResult> ClusterNode::Update(
+    const std::string& collection, pb::LogEntry entry, absl::Time deadline) {
+  const std::shared_ptr<const ClusterState> state = view_->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* e, Writable(*state, collection));
+  entry.set_collection_uid(e->uid);
+  // The ids of a payload update by ids (they select the shards).
+  google::protobuf::RepeatedField<uint64_t>* ids = nullptr;
+  switch (entry.op_case()) {
+    case pb::LogEntry::kSetPayload:
+      if (!entry.set_payload().has_filter()) {
+        ids = entry.mutable_set_payload()->mutable_ids();
+      }
+      break;
+    case pb::LogEntry::kOverwritePayload:
+      if (!entry.overwrite_payload().has_filter()) {
+        ids = entry.mutable_overwrite_payload()->mutable_ids();
+      }
+      break;
+    case pb::LogEntry::kDeletePayloadKeys:
+      if (!entry.delete_payload_keys().has_filter()) {
+        ids = entry.mutable_delete_payload_keys()->mutable_ids();
+      }
+      break;
+    case pb::LogEntry::kDeleteFilter:
+    case pb::LogEntry::kCreateFieldIndex:
+    case pb::LogEntry::kDeleteFieldIndex:
+      break;
+    default:
+      return absl::InternalError("ClusterNode::Update: not an update entry");
+  }
+  std::map<uint32_t, std::string> by_shard;  // the serialized entries
+  if (ids != nullptr) {
+    TQ_RETURN_IF_ERROR(
+        CheckBatch(ids->size(), "ids", options_.database.max_batch));
+    std::map<uint32_t, std::vector<uint64_t>> split;
+    for (uint64_t id : *ids)
+      split[ShardOf(id, e->record.shards())].push_back(id);
+    for (const auto& [shard, part] : split) {
+      ids->Assign(part.begin(), part.end());
+      by_shard[shard] = entry.SerializeAsString();
+    }
+  } else {
+    const std::string bytes = entry.SerializeAsString();
+    for (uint32_t s = 0; s < e->record.shards(); ++s) by_shard[s] = bytes;
+  }
+  const int64_t limit = nats_->max_payload() - kEntryOverhead;
+  for (const auto& [shard, bytes] : by_shard) {
+    if (static_cast<int64_t>(bytes.size()) > limit) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "collection '", collection, "': the update takes ", bytes.size(),
+          " bytes in the log; the NATS servers take messages of at most ",
+          nats_->max_payload(), " bytes (their max_payload)"));
+    }
+  }
+  UpdateResult out;
+  if (by_shard.empty()) return out;  // no ids
+  TQ_ASSIGN_OR_RETURN(
+      out.sequences,
+      PublishAll(by_shard,
+                 [&](uint32_t shard,
+                     const std::string& bytes) -> absl::StatusOr<uint64_t> {
+                   TQ_ASSIGN_OR_RETURN(
+                       PubAck ack,
+                       js_->Publish(ShardSubject(collection, shard), bytes,
+                                    NextMessageId(), options_.write_timeout));
+                   return ack.sequence;
+                 }));
+  TQ_ASSIGN_OR_RETURN(
+      std::vector<pb::ShardWriteResult> results,
+      reader_->WriteResults(collection, out.sequences, deadline));
+  for (size_t i = 0; i < results.size(); ++i) {
+    const pb::ShardWriteResult& r = results[i];
+    if (r.code() != 0) {
+      return absl::Status(
+          static_cast<absl::StatusCode>(r.code()),
+          absl::StrCat("shard ", out.sequences[i].shard(), ": ", r.message()));
+    }
+    out.changed += r.changed();
+  }
+  return out;
 }
 
 absl::StatusOr<uint64_t> ClusterNode::PublishShard(

@@ -1,6 +1,8 @@
 // ClusterNode's reads of the replicas it holds: what the Shards service
 // answers to the node that serves a client, and that node's own part.
 #include <algorithm>
+#include <set>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "rpc/cluster/cluster_keys.h"
 #include "rpc/cluster/cluster_node.h"
 #include "rpc/convert.h"
+#include "rpc/filter_convert.h"
 
 namespace tqdb {
 namespace cluster {
@@ -107,25 +110,76 @@ absl::Status ClusterNode::LocalSearch(const cpb::ShardSearchRequest& req,
     result->set_shard(r->spec().shard);
     for (const pb::SearchRequest& q : req.searches()) {
       QueryOptions o = FromProto(q);
+      TQ_ASSIGN_OR_RETURN(o.filter, OptionalFilter(q.has_filter(), q.filter()));
       // Shards have nlists of their own: nprobe is clamped to each.
       o.strict_nprobe = false;
       o.cancelled = [deadline] { return absl::Now() >= deadline; };
+      SearchInfo info;
+      o.info = &info;
       TQ_ASSIGN_OR_RETURN(
           std::vector<Neighbor> hits,
           c.Search(absl::MakeConstSpan(q.vector().data(), q.vector_size()), o));
       pb::SearchResponse* out = result->add_results();
       for (const Neighbor& h : hits) ToProto(h, out->add_points());
       TQ_RETURN_IF_ERROR(FillHits(q, c, out));
+      ToProto(info, out);
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status ClusterNode::LocalCount(const cpb::ShardsRequest& req,
+absl::Status ClusterNode::LocalCount(const cpb::ShardCountRequest& req,
                                      absl::Time deadline,
                                      cpb::ShardCountResponse* resp) const {
+  TQ_ASSIGN_OR_RETURN(std::shared_ptr<const Filter> filter,
+                      OptionalFilter(req.has_filter(), req.filter()));
+  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req.target(), deadline));
+  std::set<std::string> unindexed;
+  for (const auto& r : replicas) {
+    if (filter == nullptr) {
+      resp->add_counts(r->local()->Count());
+      continue;
+    }
+    TQ_ASSIGN_OR_RETURN(CountResult n, r->local()->Count(*filter));
+    resp->add_counts(n.count);
+    unindexed.insert(n.unindexed_fields.begin(), n.unindexed_fields.end());
+  }
+  for (const std::string& f : unindexed) resp->add_unindexed_fields(f);
+  return absl::OkStatus();
+}
+
+absl::Status ClusterNode::LocalScroll(const cpb::ShardScrollRequest& req,
+                                      absl::Time deadline,
+                                      cpb::ShardScrollResponse* resp) const {
+  const pb::ScrollRequest& q = req.scroll();
+  ScrollOptions o;
+  TQ_ASSIGN_OR_RETURN(o.filter, OptionalFilter(q.has_filter(), q.filter()));
+  o.limit = q.limit() == 0 ? 10 : q.limit();
+  o.offset = q.has_offset() ? q.offset() : 0;
+  o.with_payload = q.with_payload();
+  o.with_vectors = q.with_vectors();
+  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req.target(), deadline));
+  for (const auto& r : replicas) {
+    TQ_ASSIGN_OR_RETURN(ScrollPage page, r->local()->Scroll(o));
+    pb::ScrollResponse* out = resp->add_shards();
+    for (Record& rec : page.points) ToProto(std::move(rec), out->add_points());
+    if (page.has_next) out->set_next_page_offset(page.next_offset);
+    for (const std::string& f : page.unindexed_fields) {
+      out->add_unindexed_fields(f);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ClusterNode::LocalWriteResults(
+    const cpb::ShardsRequest& req, absl::Time deadline,
+    cpb::ShardWriteResultsResponse* resp) const {
   TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req, deadline));
-  for (const auto& r : replicas) resp->add_counts(r->local()->Count());
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    TQ_ASSIGN_OR_RETURN(*resp->add_results(),
+                        replicas[i]->WriteResult(
+                            req.shards(static_cast<int>(i)).min_sequence()));
+  }
   return absl::OkStatus();
 }
 

@@ -8,6 +8,7 @@
 #include "quant/status_macros.h"
 #include "rpc/cluster/log_names.h"
 #include "rpc/convert.h"
+#include "rpc/filter_convert.h"
 #include "tqdb/cluster/v1/cluster.pb.h"
 
 namespace tqdb {
@@ -29,6 +30,77 @@ struct UpsertRun {
   bool empty() const { return entries.empty(); }
   uint64_t last() const { return entries.back().first; }
 };
+
+// The points an update entry names: its ids, or its filter's matches.
+absl::StatusOr<PointSelector> Selector(
+    const google::protobuf::RepeatedField<uint64_t>& ids, bool has_filter,
+    const ::tqdb::v1::Filter& filter) {
+  PointSelector sel;
+  sel.ids.assign(ids.begin(), ids.end());
+  if (has_filter) {
+    TQ_ASSIGN_OR_RETURN(Filter f, FromProto(filter));
+    sel.filter = std::make_shared<const Filter>(std::move(f));
+  }
+  return sel;
+}
+
+// Runs an update entry on the shard's collection: the points it changed
+// (1 for a field index change).
+absl::StatusOr<size_t> RunUpdate(Collection& c, const pb::LogEntry& entry) {
+  switch (entry.op_case()) {
+    case pb::LogEntry::kDeleteFilter: {
+      TQ_ASSIGN_OR_RETURN(PointSelector sel,
+                          Selector({}, true, entry.delete_filter()));
+      return c.DeletePoints(sel, false);
+    }
+    case pb::LogEntry::kSetPayload:
+    case pb::LogEntry::kOverwritePayload: {
+      const bool set = entry.has_set_payload();
+      const ::tqdb::v1::SetPayloadRequest& r =
+          set ? entry.set_payload() : entry.overwrite_payload();
+      TQ_ASSIGN_OR_RETURN(PointSelector sel,
+                          Selector(r.ids(), r.has_filter(), r.filter()));
+      return set ? c.SetPayload(sel, r.payload(), false)
+                 : c.OverwritePayload(sel, r.payload(), false);
+    }
+    case pb::LogEntry::kDeletePayloadKeys: {
+      const ::tqdb::v1::DeletePayloadKeysRequest& r =
+          entry.delete_payload_keys();
+      TQ_ASSIGN_OR_RETURN(PointSelector sel,
+                          Selector(r.ids(), r.has_filter(), r.filter()));
+      const std::vector<std::string> keys(r.keys().begin(), r.keys().end());
+      return c.DeletePayloadKeys(sel, keys, false);
+    }
+    case pb::LogEntry::kCreateFieldIndex: {
+      const ::tqdb::v1::CreateFieldIndexRequest& r = entry.create_field_index();
+      TQ_ASSIGN_OR_RETURN(FieldType type, FieldTypeFromProto(r.type()));
+      TQ_RETURN_IF_ERROR(c.CreateFieldIndex(r.field(), type, false).status());
+      return size_t{1};
+    }
+    case pb::LogEntry::kDeleteFieldIndex:
+      TQ_RETURN_IF_ERROR(
+          c.DeleteFieldIndex(entry.delete_field_index().field()));
+      return size_t{1};
+    default:
+      // Not skipped: a newer node's entry this one cannot apply stops the
+      // replica (last_error) rather than leaving it diverged.
+      return absl::UnimplementedError(
+          absl::StrCat("log entry of an unknown kind (op ",
+                       static_cast<int>(entry.op_case()),
+                       "): written by a newer tqdb? upgrade this node"));
+  }
+}
+
+// Errors every replica of the shard gives alike for the entry (its
+// rejection; ResourceExhausted: a batch over this node's max_batch); others
+// (I/O) are retried. A dropped collection's NotFound recurs on SkipLogged
+// and ends the session.
+bool Deterministic(const absl::Status& s, const pb::LogEntry& entry) {
+  return absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s) ||
+         absl::IsAlreadyExists(s) || absl::IsOutOfRange(s) ||
+         absl::IsResourceExhausted(s) ||
+         (absl::IsNotFound(s) && entry.has_delete_field_index());
+}
 
 }  // namespace
 
@@ -84,6 +156,39 @@ uint64_t ShardReplica::fetches() const {
 uint64_t ShardReplica::received() const {
   absl::MutexLock lock(&mu_);
   return received_;
+}
+
+absl::StatusOr<pb::ShardWriteResult> ShardReplica::WriteResult(
+    uint64_t sequence) const {
+  absl::MutexLock lock(&mu_);
+  auto it = results_.find(sequence);
+  if (it == results_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("collection '", spec_.collection, "' shard ", spec_.shard,
+                     ": no result of log entry ", sequence, " here (applied ",
+                     applied_, ")"));
+  }
+  return it->second;
+}
+
+absl::Status ShardReplica::ApplyUpdate(uint64_t sequence,
+                                       const pb::LogEntry& entry) {
+  const absl::StatusOr<size_t> r = RunUpdate(*local_, entry);
+  // A rejection is the writer's answer (WriteResult), not the replica's
+  // trouble: not in last_error().
+  if (!r.ok() && !Deterministic(r.status(), entry)) return r.status();
+  TQ_RETURN_IF_ERROR(local_->SkipLogged(sequence));
+  pb::ShardWriteResult result;
+  if (r.ok()) {
+    result.set_changed(*r);
+  } else {
+    result.set_code(static_cast<int32_t>(r.status().code()));
+    result.set_message(std::string(r.status().message()));
+  }
+  absl::MutexLock lock(&mu_);
+  results_[sequence] = std::move(result);
+  while (results_.size() > kWriteResults) results_.erase(results_.begin());
+  return absl::OkStatus();
 }
 
 void ShardReplica::NoteSkipped(uint64_t sequence, const absl::Status& why) {
@@ -268,6 +373,10 @@ absl::Status ShardReplica::Apply(const std::vector<JsMessage>& batch,
       continue;
     }
     TQ_RETURN_IF_ERROR(flush());
+    if (!entry.has_delete_()) {
+      TQ_RETURN_IF_ERROR(ApplyUpdate(sequence, entry));
+      continue;
+    }
     const std::vector<uint64_t> ids(entry.delete_().ids().begin(),
                                     entry.delete_().ids().end());
     absl::Status s = local_->DeleteLogged(sequence, ids, false).status();

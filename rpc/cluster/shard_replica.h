@@ -19,6 +19,14 @@
 // invalid for the collection, an entry of another incarnation, an undecodable
 // message) are skipped with SkipLogged and named in last_error().
 //
+// A filter's delete, payload updates and field index changes are applied
+// with the collection's own calls (DeletePoints, SetPayload, ...), then
+// their sequence recorded with SkipLogged: a crash between the two replays
+// the entry, which is idempotent (the state after it is a fixed point of
+// it). What such an entry did (points changed, or its rejection) is kept
+// for the last kWriteResults entries, for the node that wrote it
+// (WriteResult).
+//
 // If the stream no longer holds the entries after the applied sequence
 // (retention dropped them), the replica cannot catch up from the log: it
 // stops applying and says so in last_error().
@@ -30,6 +38,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -42,6 +51,7 @@
 #include "db/db.h"
 #include "rpc/cluster/jetstream.h"
 #include "rpc/cluster/pull_consumer.h"
+#include "tqdb/cluster/v1/cluster.pb.h"
 
 namespace tqdb {
 namespace cluster {
@@ -82,6 +92,12 @@ class ShardReplica {
   int sessions() const;
   uint64_t fetches() const;
   uint64_t received() const;
+  // What the entry at `sequence` did (a filter's delete, a payload update,
+  // a field index change). NotFound if this replica did not apply it since
+  // it started (or it is older than the last kWriteResults such entries).
+  absl::StatusOr<tqdb::cluster::v1::ShardWriteResult> WriteResult(
+      uint64_t sequence) const;
+  static constexpr size_t kWriteResults = 4096;
 
  private:
   void Run();
@@ -91,6 +107,10 @@ class ShardReplica {
   absl::Status Apply(const std::vector<JsMessage>& batch,
                      uint64_t* last_consumer);
   void NoteSkipped(uint64_t sequence, const absl::Status& why);
+  // An entry other than an upsert or a delete by ids; errors every replica
+  // gives alike are its result (and it is skipped), others end the session.
+  absl::Status ApplyUpdate(uint64_t sequence,
+                           const tqdb::cluster::v1::LogEntry& entry);
   bool Stopping() const;
 
   JetStream* const js_;
@@ -106,6 +126,8 @@ class ShardReplica {
   uint64_t fetches_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t received_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;  // mirrors local_, for waits
+  std::map<uint64_t, tqdb::cluster::v1::ShardWriteResult> results_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cluster

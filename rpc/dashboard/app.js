@@ -6,6 +6,8 @@
 const state = {
   collection: null,   // the CollectionInfo shown in detail
   key: sessionStorage.getItem("tqdb-api-key") || "",
+  pages: [],          // the point browser's previous page offsets
+  nextOffset: null,   // its next page's, null after the last
 };
 
 const $ = (id) => document.getElementById(id);
@@ -165,19 +167,29 @@ async function showCollection(name) {
   const info = await api("GET", "/collections/" + encodeURIComponent(name));
   renderDetail(info);
   $("results-section").hidden = true;
+  state.pages = [];
+  $("page-from").value = 0;
   await loadPoints();
 }
 
-// A page of points: the ids from..from+size-1 that exist (Scroll will page
-// by stored id once the API has it).
+// A page of points in id order from the id in "from" (Points.Scroll),
+// matching the filter box when it holds one (Qdrant's JSON syntax). The
+// offsets of the pages shown before are kept for Previous.
 async function loadPoints() {
   const name = state.collection.name;
   const from = Math.max(0, Number($("page-from").value) || 0);
   const size = Math.min(1000, Math.max(1, Number($("page-size").value) || 20));
-  const ids = [];
-  for (let i = 0; i < size; ++i) ids.push(String(from + i));
-  const got = await api("POST", "/collections/" + encodeURIComponent(name) + "/points",
-                        {ids, with_payload: true});
+  const req = {offset: String(from), limit: size, with_payload: true};
+  const text = $("page-filter").value.trim();
+  if (text !== "") {
+    try {
+      req.filter = JSON.parse(text);
+    } catch (e) {
+      throw new Error("INVALID_ARGUMENT: the filter is not JSON (" + e.message + ")");
+    }
+  }
+  const got = await api("POST", "/collections/" + encodeURIComponent(name) +
+                        "/points/scroll", req);
   const body = $("points").tBodies[0];
   body.textContent = "";
   for (const p of got.points) {
@@ -193,8 +205,14 @@ async function loadPoints() {
     td.appendChild(b);
     body.appendChild(tr);
   }
-  $("points-note").textContent = got.points.length + " of ids " + from + ".." + (from + size - 1) +
-      " exist (" + Number(state.collection.count).toLocaleString() + " points in all)";
+  state.nextOffset = got.next_page_offset === undefined ? null : got.next_page_offset;
+  $("page-next").disabled = state.nextOffset === null;
+  $("page-prev").disabled = state.pages.length === 0;
+  const unindexed = (got.unindexed_fields || []).length > 0
+      ? " (no index on " + got.unindexed_fields.join(", ") + ": payloads read)" : "";
+  $("points-note").textContent = got.points.length + " points from id " + from +
+      (text !== "" ? " matching the filter" + unindexed : "") + " (" +
+      Number(state.collection.count).toLocaleString() + " points in all)";
 }
 
 async function searchBy(id) {
@@ -241,11 +259,19 @@ function showError(e) {
 
 $("refresh").addEventListener("click", () => loadCollections().catch(showError));
 $("page-prev").addEventListener("click", () => {
-  $("page-from").value = Math.max(0, Number($("page-from").value) - Number($("page-size").value));
+  if (state.pages.length === 0) return;
+  $("page-from").value = state.pages.pop();
   loadPoints().catch(showError);
 });
 $("page-next").addEventListener("click", () => {
-  $("page-from").value = Number($("page-from").value) + Number($("page-size").value);
+  if (state.nextOffset === null) return;
+  state.pages.push($("page-from").value);
+  $("page-from").value = state.nextOffset;
+  loadPoints().catch(showError);
+});
+$("page-filter-apply").addEventListener("click", () => {
+  state.pages = [];
+  $("page-from").value = 0;
   loadPoints().catch(showError);
 });
 $("key-form").addEventListener("submit", (ev) => {

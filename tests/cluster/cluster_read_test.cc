@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "quant/random.h"
 #include "tests/cluster/cluster_test_util.h"
+#include "tests/cluster/read_after.h"
 #include "tests/cluster/tqdb_cluster.h"
 #include "tests/test_util.h"
 
@@ -27,26 +28,11 @@ namespace tqdb {
 namespace {
 
 using testing_util::Eventually;
+using testing_util::Merge;
+using testing_util::ReadAfter;
 using testing_util::TempDir;
 using testing_util::TqdbCluster;
 using testing_util::TqdbClusterOptions;
-
-void Merge(const google::protobuf::RepeatedPtrField<v1::ShardSequence>& seqs,
-           std::map<uint32_t, uint64_t>* into) {
-  for (const auto& s : seqs) {
-    (*into)[s.shard()] = std::max((*into)[s.shard()], s.sequence());
-  }
-}
-
-template <typename Request>
-void ReadAfter(const std::map<uint32_t, uint64_t>& written, Request* req) {
-  req->set_consistency(v1::CONSISTENCY_READ_YOUR_WRITES);
-  for (const auto& [shard, seq] : written) {
-    v1::ShardSequence* s = req->add_read_after();
-    s->set_shard(shard);
-    s->set_sequence(seq);
-  }
-}
 
 class ClusterReadTest : public ::testing::Test {
  protected:
@@ -71,7 +57,8 @@ class ClusterReadTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
-  // Upserts rows [first, first + n) of x (dim d) with payload "p<id>",
+  // Upserts rows [first, first + n) of x (dim d) with payload "p<id>" (a
+  // JSON string),
   // retrying a failed batch on the next node; merges the sequences.
   void Ingest(const std::string& name, const std::vector<float>& x, uint32_t d,
               uint64_t first, uint64_t n, uint64_t batch,
@@ -84,7 +71,7 @@ class ClusterReadTest : public ::testing::Test {
         v1::Point* p = req.add_points();
         p->set_id(id);
         p->mutable_vector()->Add(x.begin() + id * d, x.begin() + (id + 1) * d);
-        p->set_payload(absl::StrCat("p", id));
+        p->set_payload(absl::StrCat("\"p", id, "\""));
       }
       for (int attempt = 0;; ++attempt) {
         grpc::ClientContext ctx;
@@ -217,7 +204,7 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
     EXPECT_EQ(resp.points(0).id(), 17000u);
     EXPECT_EQ(resp.points(1).id(), 3u);
     EXPECT_EQ(resp.points(2).id(), 42u);
-    EXPECT_EQ(resp.points(1).payload(), "p3");
+    EXPECT_EQ(resp.points(1).payload(), "\"p3\"");
     EXPECT_EQ(resp.points(1).vector_size(), 100);
   }
   {

@@ -37,7 +37,8 @@ std::vector<float> VectorOf(uint64_t id, uint64_t version) {
   return v;
 }
 
-// What the cluster must hold: id -> version (payload "v<version>").
+// What the cluster must hold: id -> version (payload "v<version>", a JSON
+// string).
 using Model = std::map<uint64_t, uint64_t>;
 
 v1::UpsertRequest UpsertOf(const std::string& collection, uint64_t first,
@@ -49,7 +50,7 @@ v1::UpsertRequest UpsertOf(const std::string& collection, uint64_t first,
     p->set_id(id);
     const std::vector<float> v = VectorOf(id, version);
     p->mutable_vector()->Add(v.begin(), v.end());
-    p->set_payload(absl::StrCat("v", version));
+    p->set_payload(absl::StrCat("\"v", version, "\""));
   }
   return req;
 }
@@ -117,7 +118,8 @@ class ClusterWriteTest : public ::testing::Test {
         ASSERT_EQ(got->size(), ids.size());
         for (const Record& r : *got) {
           const uint64_t version = model.at(r.id);
-          ASSERT_EQ(r.payload, absl::StrCat("v", version)) << "id " << r.id;
+          ASSERT_EQ(r.payload, absl::StrCat("\"v", version, "\""))
+              << "id " << r.id;
           ASSERT_EQ(r.vector, VectorOf(r.id, version)) << "id " << r.id;
         }
       }

@@ -256,7 +256,7 @@ TEST(DbBasic, UpsertGetDeletePayloads) {
   // Duplicate ids in one batch: the last wins.
   Point dup = pts[0];
   dup.vector = VectorFor(1, 5, 12);
-  dup.payload = "last";
+  dup.payload = "\"last\"";
   pts.push_back(dup);
   ASSERT_TRUE(c->Upsert(pts, false).ok());
   EXPECT_EQ(c->Count(), 20u);
@@ -265,7 +265,7 @@ TEST(DbBasic, UpsertGetDeletePayloads) {
   ASSERT_EQ(got->size(), 3u);
   EXPECT_EQ((*got)[0].id, 1u);
   EXPECT_EQ((*got)[0].vector, VectorFor(1, 5, 12));
-  EXPECT_EQ((*got)[0].payload, "last");
+  EXPECT_EQ((*got)[0].payload, "\"last\"");
   EXPECT_EQ((*got)[1].id, 4u);
   EXPECT_TRUE((*got)[1].payload.empty());
   EXPECT_EQ((*got)[2].id, 2u);
@@ -325,7 +325,7 @@ TEST(DbBasic, UntrainedSearchIsExact) {
           << MetricName(m) << " " << qi;
     }
     // Filter.
-    o.filter = [](uint64_t id) { return id % 2 == 0; };
+    o.id_filter = [](uint64_t id) { return id % 2 == 0; };
     auto r = c->Search(VectorFor(77, 0, 24), o);
     ASSERT_TRUE(r.ok());
     for (const Neighbor& n : *r) EXPECT_EQ(n.id % 2, 0u);
@@ -530,7 +530,7 @@ TEST(DbBasic, UpdatesAndDeletesSurviveReopenAndRetrain) {
     // Move points far away (other lists), delete others.
     std::vector<Point> moved;
     for (uint64_t id = 0; id < 200; ++id) {
-      Point p{id, VectorFor(id, 1, d), "moved"};
+      Point p{id, VectorFor(id, 1, d), "\"moved\""};
       for (float& x : p.vector) x = x * 3 + 5;
       moved.push_back(p);
     }
@@ -549,8 +549,8 @@ TEST(DbBasic, UpdatesAndDeletesSurviveReopenAndRetrain) {
     auto got = c->Get({5, 150, 550, 699, 700}, true, true);
     ASSERT_TRUE(got.ok());
     ASSERT_EQ(got->size(), 3u);
-    EXPECT_EQ((*got)[0].payload, "moved");
-    EXPECT_EQ((*got)[1].payload, "moved");
+    EXPECT_EQ((*got)[0].payload, "\"moved\"");
+    EXPECT_EQ((*got)[1].payload, "\"moved\"");
     EXPECT_EQ((*got)[2].id, 700u);
     QueryOptions o;
     o.k = 5;

@@ -25,6 +25,7 @@
 #include "db/db.h"
 #include "quant/random.h"
 #include "rocksdb/db.h"
+#include "tests/db/check_ok.h"
 
 namespace tqdb {
 namespace {
@@ -116,16 +117,6 @@ void DropCache(const std::string& dir) {
     close(fd);
   }
 }
-
-#define CHECK_OK(expr)                                   \
-  do {                                                   \
-    const absl::Status s_ = (expr);                      \
-    if (!s_.ok()) {                                      \
-      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
-              s_.ToString().c_str());                    \
-      std::abort();                                      \
-    }                                                    \
-  } while (0)
 
 // Ingest: batches of 1,000 upserted into one collection.
 // args: sync (0/1), nlist (0 = untrained: exact search, no encoding).

@@ -2,9 +2,11 @@
 // --gtest_filter=DbCrashChild.Run and TQDB_CRASH_* in its environment)
 // ingests batches with wait = true and reports each acknowledged batch on a
 // pipe; the parent kill -9s it at random moments (some while a training is
-// running), reopens the directory and checks that every acknowledged batch
-// is fully present and searchable, that the batch in flight is either fully
-// there or not at all, and that deleted points stay deleted.
+// running, some while a payload index is being built over the points),
+// reopens the directory and checks that every acknowledged batch is fully
+// present and searchable, that the batch in flight is either fully there or
+// not at all, that deleted points stay deleted, and that the payload
+// indexes hold exactly what the payloads say.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -69,6 +71,13 @@ uint64_t VersionOf(int64_t writer) {
   return KindOf(writer) == Kind::kUpdate ? static_cast<uint64_t>(writer) : 0;
 }
 
+// The payload of point id written by batch b: the batch (an integer index)
+// and a group of the id (a keyword index, built while batches arrive).
+std::string Payload(uint64_t id, int64_t b) {
+  return "{\"b\":" + std::to_string(b) + ",\"g\":\"g" + std::to_string(id % 7) +
+         "\"}";
+}
+
 absl::Status ApplyBatch(Collection* c, int64_t b) {
   if (KindOf(b) == Kind::kDelete) {
     std::vector<uint64_t> ids;
@@ -79,7 +88,7 @@ absl::Status ApplyBatch(Collection* c, int64_t b) {
   for (uint64_t i = 0; i < kBatch; ++i) {
     pts[i].id = FirstId(b) + i;
     pts[i].vector = VectorFor(pts[i].id, VersionOf(b), kDim);
-    pts[i].payload = "b" + std::to_string(b);
+    pts[i].payload = Payload(pts[i].id, b);
   }
   return c->Upsert(pts, /*wait=*/true);
 }
@@ -99,9 +108,69 @@ absl::Status EnsureCollections(Database* db) {
     if (!db->GetCollection(cfg.name).ok()) {
       auto info = db->CreateCollection(cfg);
       if (!info.ok()) return info.status();
+      // An index from the start (written with every batch).
+      auto idx = (*db->GetCollection(cfg.name))
+                     ->CreateFieldIndex("b", FieldType::kInteger, true);
+      if (!idx.ok()) return idx.status();
     }
   }
   return absl::OkStatus();
+}
+
+// The payload indexes match the payloads of `e` (counts per value), and a
+// filtered search finds a point of a batch among that batch's points. The
+// "g" index, built in the background from the third round on, is waited
+// for (its build resumes at open).
+void VerifyIndexes(Collection* c, const Expected& e, Rng* rng) {
+  std::map<int64_t, uint64_t> per_batch;
+  std::map<uint64_t, uint64_t> per_group;
+  for (const auto& [id, writer] : e) {
+    ++per_batch[writer];
+    ++per_group[id % 7];
+  }
+  for (const auto& [writer, n] : per_batch) {
+    Filter f;
+    f.must.push_back(Condition::Integer("b", writer));
+    auto r = c->Count(f);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->count, n) << c->config().name << ": b = " << writer;
+    EXPECT_TRUE(r->unindexed_fields.empty());
+  }
+  auto info = c->Info();
+  ASSERT_TRUE(info.ok());
+  for (const FieldIndexInfo& fi : info->field_indexes) {
+    if (fi.field != "g") continue;
+    auto ready = c->CreateFieldIndex("g", FieldType::kKeyword, true);
+    ASSERT_TRUE(ready.ok()) << ready.status();
+    for (uint64_t g = 0; g < 7; ++g) {
+      Filter f;
+      f.must.push_back(Condition::Keyword("g", "g" + std::to_string(g)));
+      auto r = c->Count(f);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->count, per_group[g]) << c->config().name << ": g" << g;
+      EXPECT_TRUE(r->unindexed_fields.empty());
+    }
+  }
+  if (e.empty()) return;
+  auto it = e.begin();
+  std::advance(it, rng->Uniform(e.size()));
+  QueryOptions o;
+  o.k = 5;
+  o.nprobe = 0;
+  auto filter = std::make_shared<Filter>();
+  filter->must.push_back(Condition::Integer("b", it->second));
+  o.filter = filter;
+  auto r = c->Search(VectorFor(it->first, VersionOf(it->second), kDim), o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->empty());
+  bool found = false;
+  for (const Neighbor& n : *r) {
+    EXPECT_EQ(e.at(n.id), it->second) << "filtered search returned another "
+                                         "batch's point";
+    found |= n.id == it->first;
+  }
+  EXPECT_TRUE(found) << c->config().name << ": point " << it->first
+                     << " not found by a filtered search";
 }
 
 void Send(int fd, int32_t v) {
@@ -125,6 +194,16 @@ TEST(DbCrashChild, Run) {
   if (!s.ok()) fail(s);
   auto c = *(*db)->GetCollection("c");
   auto nv = *(*db)->GetCollection("nv");
+  if (start >= 2 * kBatchesPerRound) {
+    // Built in the background while batches arrive (kills land in it);
+    // every other round it is dropped and built again.
+    if ((start / kBatchesPerRound) % 2 == 0) {
+      absl::Status ds = c->DeleteFieldIndex("g");
+      if (!ds.ok() && !absl::IsNotFound(ds)) fail(ds);
+    }
+    auto idx = c->CreateFieldIndex("g", FieldType::kKeyword, false);
+    if (!idx.ok()) fail(idx.status());
+  }
   Send(fd, kReady);
   // Retrains "c" over and over, so that kills land inside trainings (not
   // in every round: some see only the automatic first trainings).
@@ -151,7 +230,7 @@ TEST(DbCrashChild, Run) {
 }
 
 struct Round {
-  int64_t acked = 0;         // batches acknowledged so far (all rounds)
+  int64_t acked = 0;  // batches acknowledged so far (all rounds)
   bool killed_in_training = false;
   bool error = false;
 };
@@ -174,11 +253,13 @@ Round RunChild(const std::string& dir, int64_t start, bool kill_in_training,
   env_store.push_back(env_dir);
   env_store.push_back(env_fd);
   env_store.push_back(env_start);
-  env_store.push_back(std::string("TQDB_CRASH_RETRAIN=") + (retrain ? "1" : "0"));
+  env_store.push_back(std::string("TQDB_CRASH_RETRAIN=") +
+                      (retrain ? "1" : "0"));
   std::vector<char*> envp;
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);
-  std::string exe = "/proc/self/exe", filter = "--gtest_filter=DbCrashChild.Run";
+  std::string exe = "/proc/self/exe",
+              filter = "--gtest_filter=DbCrashChild.Run";
   char* argv[] = {exe.data(), filter.data(), nullptr};
   const pid_t pid = fork();
   if (pid == 0) {
@@ -192,7 +273,8 @@ Round RunChild(const std::string& dir, int64_t start, bool kill_in_training,
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed_ms = [&] {
     return std::chrono::duration<double, std::milli>(
-               std::chrono::steady_clock::now() - t0).count();
+               std::chrono::steady_clock::now() - t0)
+        .count();
   };
   bool ready = false, in_training = false, killed = false;
   double kill_at = -1;  // ms since start
@@ -257,7 +339,8 @@ bool Matches(Collection* c, const Expected& e, int64_t upto, bool vectors,
   }
   if (c->Count() != e.size() || got->size() != e.size()) {
     *why = "count " + std::to_string(c->Count()) + " / found " +
-           std::to_string(got->size()) + ", expected " + std::to_string(e.size());
+           std::to_string(got->size()) + ", expected " +
+           std::to_string(e.size());
     return false;
   }
   for (const Record& r : *got) {
@@ -266,9 +349,9 @@ bool Matches(Collection* c, const Expected& e, int64_t upto, bool vectors,
       *why = "point " + std::to_string(r.id) + " should not exist";
       return false;
     }
-    if (r.payload != "b" + std::to_string(it->second)) {
+    if (r.payload != Payload(r.id, it->second)) {
       *why = "point " + std::to_string(r.id) + " payload " + r.payload +
-             ", expected b" + std::to_string(it->second);
+             ", expected " + Payload(r.id, it->second);
       return false;
     }
     if (vectors && r.vector != VectorFor(r.id, VersionOf(it->second), kDim)) {
@@ -331,7 +414,8 @@ TEST(DbCrash, KillNineDuringSyncedIngestAndTraining) {
     for (const char* name : {"c", "nv"}) {
       auto c = (*db)->GetCollection(name);
       ASSERT_TRUE(c.ok()) << c.status();
-      const bool vectors = (*c)->config().store_vectors || !(*c)->Info()->trained;
+      const bool vectors =
+          (*c)->config().store_vectors || !(*c)->Info()->trained;
       std::string why_a, why_b;
       const Expected ea = Simulate(acked), eb = Simulate(acked + 1);
       const bool a = Matches(c->get(), ea, acked + 1, vectors, &why_a);
@@ -342,13 +426,15 @@ TEST(DbCrash, KillNineDuringSyncedIngestAndTraining) {
                           << ") nor after the next one (" << why_b << ")";
       in_flight_applied += b;
       VerifySearchable(c->get(), a ? ea : eb, &rng);
+      VerifyIndexes(c->get(), a ? ea : eb, &rng);
     }
     ASSERT_TRUE((*db)->Close().ok());
   }
-  printf("crash test: %d rounds, %lld batches acknowledged, %d kills during "
-         "a training, %d unacknowledged batches found applied\n",
-         kRounds, static_cast<long long>(acked), in_training_kills,
-         in_flight_applied);
+  printf(
+      "crash test: %d rounds, %lld batches acknowledged, %d kills during "
+      "a training, %d unacknowledged batches found applied\n",
+      kRounds, static_cast<long long>(acked), in_training_kills,
+      in_flight_applied);
   EXPECT_GE(acked, kRounds);  // the rounds got work done
   EXPECT_GE(in_training_kills, 3);
 }

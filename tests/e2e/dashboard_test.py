@@ -199,6 +199,25 @@ def main():
             const r = document.querySelector('#points tbody tr');
             return r && r.cells[0].textContent === '20';""")
         check(True, "next page starts at id 20")
+        # A filter (Qdrant's syntax) over the scroll: only its points.
+        wd.js("document.getElementById('page-filter').value = arguments[0];",
+              '{"must": [{"has_id": [3, 5, 7, 90]}], "must_not": '
+              '[{"key": "word", "match": {"value": "w90"}}]}')
+        wd.click(wd.find("#page-filter-apply")[0])
+        shown = wd.wait("the filtered page", """
+            const r = document.querySelectorAll('#points tbody tr');
+            const ids = Array.from(r, x => x.cells[0].textContent);
+            return ids.length === 3 ? ids : null;""")
+        check(shown == ["3", "5", "7"], "filtered point browser: %s" % shown)
+        wd.js("document.getElementById('page-filter').value = '';")
+        wd.click(wd.find("#page-filter-apply")[0])
+        wd.wait("the unfiltered first page", """
+            const r = document.querySelectorAll('#points tbody tr');
+            return r.length === 20 && r[0].cells[0].textContent === '0';""")
+        wd.click(wd.find("#page-next")[0])
+        wd.wait("the next page again", """
+            const r = document.querySelector('#points tbody tr');
+            return r && r.cells[0].textContent === '20';""")
         buttons = wd.find("#points tbody button.search-by")
         wd.click(buttons[5])  # point 25
         results = wd.wait("the neighbours", """

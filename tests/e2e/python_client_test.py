@@ -82,7 +82,8 @@ class ClientTest(unittest.TestCase):
         rng = np.random.default_rng(1)
         x = rng.standard_normal((2500, 32)).astype(np.float64)  # any dtype
         ids = np.arange(100, 2600)
-        payloads = [{"row": i} if i % 2 else b"\x00raw" for i in range(2500)]
+        # Payloads are JSON: values, or bytes of JSON text as they are.
+        payloads = [{"row": i} if i % 2 else b'"text"' for i in range(2500)]
         n = self.db.upsert(self.name, ids, x, payloads, batch_size=400,
                            wait=True)
         self.assertEqual(n, 2500)
@@ -104,7 +105,7 @@ class ClientTest(unittest.TestCase):
                          sorted((h.score for h in hits), reverse=True))
         hits = self.db.search(self.name, x[8], limit=1, exact=True,
                               with_vectors=True)
-        self.assertEqual(hits[0].payload, b"\x00raw")
+        self.assertEqual(hits[0].payload, "text")
         self.assertEqual(hits[0].vector.dtype, np.float32)
         np.testing.assert_allclose(hits[0].vector, x[8], rtol=1e-6)
 
@@ -124,6 +125,85 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(self.db.count(self.name), 2498)
         names = [c.name for c in self.db.list_collections()]
         self.assertIn(self.name, names)
+
+    def test_filters_scroll_payload_updates_and_field_indexes(self):
+        import grpc
+        import numpy as np
+        self.db.create_collection(self.name, dim=16, metric="cosine", nlist=4)
+        rng = np.random.default_rng(2)
+        x = rng.standard_normal((400, 16)).astype(np.float32)
+        payloads = [{"lang": ["en", "de", "fr", "ja"][i % 4], "year": 2000 + i
+                     % 25, "tags": ["a"] if i % 10 == 0 else []}
+                    for i in range(400)]
+        self.db.upsert(self.name, np.arange(400), x, payloads, wait=True)
+        info = self.db.create_field_index(self.name, "lang", "keyword")
+        self.assertEqual((info.field, info.type, info.ready, info.points),
+                         ("lang", "keyword", True, 400))
+        self.db.create_field_index(self.name, "year", "integer")
+        self.db.train(self.name)
+        names = [i.field for i in
+                 self.db.get_collection(self.name).payload_indexes]
+        self.assertEqual(names, ["lang", "year"])
+
+        en_recent = {"must": [{"key": "lang", "match": {"value": "en"}},
+                              {"key": "year", "range": {"gte": 2020}}]}
+        want = [i for i in range(400) if i % 4 == 0 and 2000 + i % 25 >= 2020]
+        self.assertEqual(self.db.count(self.name, en_recent), len(want))
+        hits = self.db.search(self.name, x[0], limit=10, rescore=True,
+                              nprobe=1, filter=en_recent)
+        self.assertEqual(len(hits), 10)  # a full page, at nprobe 1
+        for h in hits:
+            self.assertEqual(h.payload["lang"], "en")
+            self.assertGreaterEqual(h.payload["year"], 2020)
+        exact = self.db.search(self.name, x[0], limit=10, exact=True,
+                               filter=en_recent)
+        self.assertEqual([h.id for h in exact],
+                         [h.id for h in hits])
+        batch = self.db.search_batch(self.name, x[:3], limit=5,
+                                     filter={"must": [{"has_id": [1, 2, 3]}]})
+        self.assertEqual([sorted(h.id for h in r) for r in batch],
+                         [[1, 2, 3]] * 3)
+
+        # Scroll: pages in id order, all of them.
+        page = self.db.scroll(self.name, en_recent, limit=3)
+        self.assertEqual([r.id for r in page.points], want[:3])
+        self.assertEqual(page.next_offset, want[3])
+        self.assertEqual([r.id for r in self.db.scroll_all(
+            self.name, en_recent, page_size=4)], want)
+
+        # Payload updates by id and by filter.
+        self.assertEqual(self.db.set_payload(self.name, {"starred": True},
+                                             [4, 8], wait=True), 2)
+        starred = {"must": [{"key": "starred", "match": {"value": True}}]}
+        self.assertEqual(self.db.count(self.name, starred), 2)
+        self.assertEqual(self.db.overwrite_payload(
+            self.name, {"lang": "xx"}, filter={"must": [{"has_id": [8]}]},
+            wait=True), 1)
+        self.assertEqual(self.db.retrieve(self.name, [8])[0].payload,
+                         {"lang": "xx"})
+        self.assertEqual(self.db.delete_payload_keys(
+            self.name, ["starred"], filter=starred, wait=True), 1)
+        self.assertEqual(self.db.count(self.name, starred), 0)
+
+        # Delete by filter; bad filters.
+        self.assertEqual(self.db.delete(self.name, filter={
+            "must": [{"key": "lang", "match": {"any": ["de", "fr"]}}]},
+            wait=True), 200)
+        self.assertEqual(self.db.count(self.name), 200)
+        with self.assertRaises(ValueError) as e:
+            self.db.count(self.name, {"must": [{"key": "year",
+                                                "range": {"gt": "x"}}]})
+        self.assertIn("must[0].range.gt: expected a number", str(e.exception))
+        with self.assertRaises(self.tc.Error) as e:  # the server's rules
+            self.db.count(self.name, {"must": [{"key": "lang",
+                                                "range": {"gt": 1}}]})
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("must[0]", e.exception.message)
+        with self.assertRaises(ValueError):
+            self.db.delete(self.name)  # neither ids nor a filter
+        self.db.delete_field_index(self.name, "year")
+        self.assertEqual([i.field for i in self.db.get_collection(
+            self.name).payload_indexes], ["lang"])
 
     def test_errors_carry_the_code_and_the_servers_message(self):
         import grpc

@@ -251,7 +251,7 @@ TEST(IvfIndexTest, FilterIsAppliedInsideTheScan) {
   SearchParams p;
   p.k = 10;
   p.nprobe = 0;
-  p.filter = [](uint64_t id) { return id % 7 == 3; };
+  p.id_filter = [](uint64_t id) { return id % 7 == 3; };
   auto r = idx->Search(&x[0], p);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->size(), 10u);  // a full page despite the selective filter

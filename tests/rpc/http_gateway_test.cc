@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "rpc/http_routes.h"
@@ -19,7 +20,9 @@ namespace tqdb {
 namespace {
 
 using rpctest::CreateReq;
+using rpctest::MakeSelfSignedCert;
 using rpctest::SearchReq;
+using rpctest::SelfSignedCert;
 using rpctest::TestServer;
 using rpctest::UpsertReq;
 namespace pb = ::tqdb::v1;
@@ -191,6 +194,152 @@ TEST_F(HttpGatewayTest, EveryRouteAnswersWhatGrpcAnswers) {
   EXPECT_EQ(ErrorCode(r), "NOT_FOUND");
 }
 
+// Filters in Qdrant's JSON syntax on search, count, scroll and delete,
+// payload updates, field indexes: each the gRPC call's answer.
+TEST_F(HttpGatewayTest, FiltersPayloadUpdatesAndFieldIndexes) {
+  CreateAndFill("f", 300, 16);  // payloads {"i": id}, ids 1..300
+  auto post = [&](const std::string& path, const std::string& body) {
+    auto r = http_.Post(path, body, "application/json");
+    EXPECT_TRUE(r);
+    return r;
+  };
+  auto r = http_.Put("/collections/f/index",
+                     R"({"field": "i", "type": "FIELD_TYPE_INTEGER",
+                         "wait": true})",
+                     "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto index = Parse<pb::PayloadIndexInfo>(r->body);
+  EXPECT_EQ(index.field(), "i");
+  EXPECT_TRUE(index.ready());
+  EXPECT_EQ(index.points(), 300u);
+
+  const std::string below100 =
+      R"({"must": [{"key": "i", "range": {"lt": 100}}]})";
+  // Count: Qdrant's syntax and the JSON mapping agree with gRPC.
+  pb::CountRequest cr;
+  cr.set_collection("f");
+  pb::FieldCondition* fc = cr.mutable_filter()->add_must()->mutable_field();
+  fc->set_key("i");
+  fc->mutable_range()->set_lt(100);
+  pb::CountResponse grpc_count;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(ts_.points().Count(&ctx, cr, &grpc_count).ok());
+  }
+  EXPECT_EQ(grpc_count.count(), 99u);
+  r = post("/collections/f/points/count", R"({"filter": )" + below100 + "}");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Parse<pb::CountResponse>(r->body).count(), 99u);
+  cr.clear_collection();
+  r = post("/collections/f/points/count", Json(cr));
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Parse<pb::CountResponse>(r->body).count(), 99u);
+
+  // Search: the gRPC call's hits and plan; every hit matches.
+  pb::SearchRequest sr = SearchReq("f", dbtest::VectorFor(150, 0, 16), 5);
+  *sr.mutable_filter() = cr.filter();
+  pb::SearchResponse grpc_hits;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(ts_.points().Search(&ctx, sr, &grpc_hits).ok());
+  }
+  nlohmann::json body = nlohmann::json::parse(Json(sr));
+  body.erase("collection");
+  body["filter"] = nlohmann::json::parse(below100);
+  r = post("/collections/f/points/search", body.dump());
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto hits = Parse<pb::SearchResponse>(r->body);
+  ASSERT_EQ(hits.points_size(), 5);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_LT(hits.points(i).id(), 100u);
+    EXPECT_EQ(hits.points(i).id(), grpc_hits.points(i).id());
+  }
+  EXPECT_EQ(hits.plan().kind(), grpc_hits.plan().kind());
+  EXPECT_EQ(hits.plan().matches(), 99u);
+  // A batch: each search its filter.
+  r = post("/collections/f/points/search/batch",
+           R"({"searches": [{"vector": )" + body["vector"].dump() +
+               R"(, "limit": 3, "filter": {"must": [{"key": "i", "match":
+               {"any": [7, 8, 9]}}]}}]})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto batch = Parse<pb::SearchBatchResponse>(r->body);
+  ASSERT_EQ(batch.results_size(), 1);
+  ASSERT_EQ(batch.results(0).points_size(), 3);
+  for (const auto& p : batch.results(0).points()) {
+    EXPECT_TRUE(p.id() >= 7 && p.id() <= 9) << p.id();
+  }
+
+  // Scroll: pages in id order.
+  r = post("/collections/f/points/scroll",
+           R"({"filter": )" + below100 + R"(, "limit": 10, "offset": 40,
+               "with_payload": true})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto page = Parse<pb::ScrollResponse>(r->body);
+  ASSERT_EQ(page.points_size(), 10);
+  EXPECT_EQ(page.points(0).id(), 40u);
+  EXPECT_EQ(page.points(9).payload(), "{\"i\":49}");
+  EXPECT_EQ(page.next_page_offset(), 50u);
+
+  // Payload updates (payload as base64, as every bytes field).
+  r = post("/collections/f/points/payload",
+           R"({"payload": ")" + absl::Base64Escape(R"({"tag": "x"})") +
+               R"(", "ids": [5, 6], "wait": true})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Parse<pb::PayloadUpdateResponse>(r->body).updated(), 2u);
+  r = http_.Put("/collections/f/points/payload",
+                R"({"payload": ")" + absl::Base64Escape(R"({"i": 1000})") +
+                    R"(", "ids": [5], "wait": true})",
+                "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  r = http_.Get("/collections/f/points/5?with_payload=true");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(Parse<pb::GetPointsResponse>(r->body).points(0).payload(),
+            R"({"i": 1000})");  // as given
+  r = post("/collections/f/points/payload/delete",
+           R"({"keys": ["tag"], "filter": {"must": [{"key": "tag", "match":
+               {"value": "x"}}]}, "wait": true})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Parse<pb::PayloadUpdateResponse>(r->body).updated(), 1u);  // 6
+  r = post(
+      "/collections/f/points/count",
+      R"({"filter": {"must": [{"key": "tag", "match": {"value": "x"}}]}})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto count = Parse<pb::CountResponse>(r->body);
+  EXPECT_EQ(count.count(), 0u);
+  ASSERT_EQ(count.unindexed_fields_size(), 1);  // no index on "tag"
+  EXPECT_EQ(count.unindexed_fields(0), "tag");
+
+  // Delete by filter.
+  r = post("/collections/f/points/delete",
+           R"({"filter": {"must": [{"key": "i", "range": {"gte": 200}}]},
+               "wait": true})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Parse<pb::DeletePointsResponse>(r->body).deleted(),
+            102u);  // 200..300 and 5 (now 1000)
+  r = post("/collections/f/points/count", "{}");
+  EXPECT_EQ(Parse<pb::CountResponse>(r->body).count(), 198u);
+
+  // A bad filter: 400 naming its place; nothing deleted.
+  r = post("/collections/f/points/delete",
+           R"({"filter": {"must": [{"key": "i", "range": {"gt": "x"}}]}})");
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_EQ(ErrorCode(r), "INVALID_ARGUMENT");
+  EXPECT_NE(r->body.find("filter.must[0].range.gt"), std::string::npos)
+      << r->body;
+  r = post("/collections/f/points/count", "{}");
+  EXPECT_EQ(Parse<pb::CountResponse>(r->body).count(), 198u);
+
+  // Drop the index.
+  r = http_.Delete("/collections/f/index/i");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  r = http_.Get("/collections/f");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(Parse<pb::CollectionInfo>(r->body).payload_indexes_size(), 0);
+}
+
 TEST_F(HttpGatewayTest, BadInputGetsTheStatusAndCodeAndTheServerServesOn) {
   CreateAndFill("c", 10, 4);
   struct Case {
@@ -297,27 +446,17 @@ TEST(HttpGatewayAuthTest, SameKeyAsGrpcAsBearerOrApiKeyHeader) {
   EXPECT_NE(r->body.find("<html"), std::string::npos);
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 TEST(HttpGatewayTlsTest, HttpsWithTheServersCertificate) {
   dbtest::TempDir certs;
-  const std::string key = certs.sub("key.pem"), cert = certs.sub("cert.pem");
-  const std::string cmd =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-      "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
-      key + " -out " + cert + " 2>/dev/null";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl (tools/setup.sh) failed";
+  SelfSignedCert tls;
+  ASSERT_TRUE(MakeSelfSignedCert(certs, &tls))
+      << "openssl (tools/setup.sh) failed";
   ServerOptions so = WithHttp();
-  so.tls_cert_pem = ReadFile(cert);
-  so.tls_key_pem = ReadFile(key);
+  so.tls_cert_pem = tls.cert_pem;
+  so.tls_key_pem = tls.key_pem;
   TestServer ts(so);
   httplib::SSLClient https("127.0.0.1", ts.server()->http_port());
-  https.set_ca_cert_path(cert.c_str());
+  https.set_ca_cert_path(tls.cert_path.c_str());
   https.enable_server_certificate_verification(true);
   auto r = https.Get("/collections");
   ASSERT_TRUE(r) << httplib::to_string(r.error());
@@ -351,7 +490,7 @@ TEST(HttpRoutesTest, EveryRouteNamesARealRpcAndItsPathFields) {
     std::string allowed;
     std::string path = r.pattern;
     // Fill the segments with values their fields take.
-    for (const char* f : {"{name}", "{collection}"}) {
+    for (const char* f : {"{name}", "{collection}", "{field}"}) {
       if (size_t at = path.find(f); at != std::string::npos) {
         path.replace(at, strlen(f), "c");
       }

@@ -557,24 +557,14 @@ TEST(RpcTest, ApiKey) {
   EXPECT_EQ(hr.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 TEST(RpcTest, Tls) {
   dbtest::TempDir certs;
-  const std::string key = certs.sub("key.pem"), cert = certs.sub("cert.pem");
-  const std::string cmd =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-      "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
-      key + " -out " + cert + " 2>/dev/null";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl (tools/setup.sh) failed";
+  SelfSignedCert tls;
+  ASSERT_TRUE(MakeSelfSignedCert(certs, &tls))
+      << "openssl (tools/setup.sh) failed";
   ServerOptions so;
-  so.tls_cert_pem = ReadFile(cert);
-  so.tls_key_pem = ReadFile(key);
+  so.tls_cert_pem = tls.cert_pem;
+  so.tls_key_pem = tls.key_pem;
   TestServer ts(so);
   // A TLS client that trusts the certificate gets through...
   grpc::SslCredentialsOptions ssl;

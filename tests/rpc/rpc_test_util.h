@@ -5,7 +5,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +22,35 @@ namespace tqdb {
 namespace rpctest {
 
 namespace pb = ::tqdb::v1;
+
+// A self-signed certificate for 127.0.0.1 and localhost, made by openssl
+// (tools/setup.sh installs it) in `dir`: cert.pem and key.pem, and their text.
+struct SelfSignedCert {
+  std::string cert_path, key_path;
+  std::string cert_pem, key_pem;
+};
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// False when openssl failed.
+inline bool MakeSelfSignedCert(const dbtest::TempDir& dir,
+                               SelfSignedCert* out) {
+  out->key_path = dir.sub("key.pem");
+  out->cert_path = dir.sub("cert.pem");
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+      out->key_path + " -out " + out->cert_path + " 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0) return false;
+  out->cert_pem = ReadFile(out->cert_path);
+  out->key_pem = ReadFile(out->key_path);
+  return true;
+}
 
 class TestServer {
  public:

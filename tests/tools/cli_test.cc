@@ -193,6 +193,48 @@ TEST_F(CliTest, UsageErrorsPointAtHelp) {
   EXPECT_THAT(stray.err, HasSubstr("unexpected argument 'stray'"));
 }
 
+TEST_F(CliTest, BadFiltersExitTwoNamingThePlace) {
+  const std::string data = tmp_.File("db");
+  const std::string good = tmp_.File("good.jsonl");
+  Write(good, Jsonl(50, 3));
+  ASSERT_EQ(
+      RunCommand(RunIngest, {"--data", data, "--collection", "c", "--input",
+                             good, "--create", "--progress", "none"})
+          .code,
+      0);
+  ASSERT_EQ(
+      RunCommand(RunCollections, {"--data", data, "index", "c", "k", "keyword"})
+          .code,
+      0);
+  auto search = [&](const std::string& filter) {
+    return RunCommand(RunSearch, {"--data", data, "--collection", "c",
+                                  "--vector", "1,2,3", "--filter", filter});
+  };
+  // The JSON syntax (a usage error) and the database's rules (its error).
+  Outcome o = search(R"({"must": [{"key": "a", "range": {"gt": "x"}}]})");
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("tqdb search: must[0].range.gt: expected a "
+                               "number, got a string"));
+  o = search(R"({"must": [{"key": "k", "match": {"value": 5}}]})");
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("tqdb search: must[0].match.value: field 'k' "
+                               "has a keyword index: expected a string"));
+  o = search("@" + tmp_.File("missing.json"));
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("--filter: cannot read"));
+  o = RunCommand(RunCollections, {"--data", data, "count", "c", "--filter",
+                                  R"({"should": {"is_null": {}}})"});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("should[0].is_null.key: missing"));
+  o = RunCommand(RunCollections, {"--data", data, "index", "c", "k", "text"});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("unknown field index type 'text'"));
+  o = RunCommand(RunScroll, {"--data", data, "--collection", "c", "--filter",
+                             R"({"must": [{"has_id": "x"}]})"});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("must[0].has_id: expected a list of ids"));
+}
+
 TEST(OutputTest, ExitCodes) {
   EXPECT_EQ(ExitCodeOf(absl::OkStatus()), kExitOk);
   for (const absl::Status& s :

@@ -215,6 +215,31 @@ TEST(DocumentedFormsTest, ParseWithTheirCommandsFlags) {
         "--with-payload", "--json", "--format", "fvecs", "--api-key-file",
         "key"},
        {}},
+      // README, "Filtered search": search --filter, collections index /
+      // count / drop-index, scroll.
+      {"search",
+       SearchFlags(),
+       {"--server", "A", "--collection", "docs", "--vector", "1,2", "--filter",
+        "{\"must\": []}"},
+       {}},
+      {"collections",
+       CollectionsFlags(),
+       {"--server", "A", "index", "docs", "lang", "keyword"},
+       {"index", "docs", "lang", "keyword"}},
+      {"collections",
+       CollectionsFlags(),
+       {"count", "docs", "--data", "D", "--filter", "@f.json", "--json"},
+       {"count", "docs"}},
+      {"collections",
+       CollectionsFlags(),
+       {"--data", "D", "drop-index", "docs", "lang"},
+       {"drop-index", "docs", "lang"}},
+      {"scroll",
+       ScrollFlags(),
+       {"--server", "A", "--collection", "docs", "--filter", "{}", "--limit",
+        "100", "--offset", "7", "--all", "--with-vectors", "--no-payload",
+        "--json"},
+       {}},
       // README: serve --data DIR [--listen 127.0.0.1:7700] [--api-key-file
       // F] [--tls-cert C --tls-key K] [--max-receive-mb 64] [--max-batch
       // 10000]; the usage text's other flags.
@@ -346,6 +371,30 @@ class CommandFormsTest : public ::testing::Test {
                                    "mse", "--bits", "3", "--json"})),
         HasSubstr("\"method\":\"mse\""));
     RunOk(RunCollections, cmd({}, {"drop", "made"}));
+    // Filtered search: an index, counts, a filtered search and a scroll.
+    const std::string even =
+        R"({"must": [{"key": "row", "range": {"lt": 10}}],
+            "must_not": [{"key": "row", "match": {"any": [1, 3, 5, 7, 9]}}]})";
+    EXPECT_THAT(RunOk(RunCollections,
+                      cmd({"index", "docs", "row", "integer"}, {"--json"})),
+                HasSubstr("\"points\":20"));
+    EXPECT_EQ(RunOk(RunCollections, cmd({"count", "docs"}, {"--filter", even})),
+              "5\n");
+    EXPECT_THAT(
+        RunOk(RunSearch,
+              cmd({"--collection", "docs", "--vector", "7,1,1"},
+                  {"--k", "10", "--nprobe", "0", "--json", "--filter", even})),
+        AllOf(HasSubstr("{\"row\":8}"), Not(HasSubstr("{\"row\":7}")),
+              HasSubstr("\"matches\":5")));
+    EXPECT_THAT(RunOk(RunScroll, cmd({"--collection", "docs"},
+                                     {"--filter", even, "--limit", "2"})),
+                AllOf(HasSubstr("1000"), HasSubstr("1002"),
+                      HasSubstr("next page: --offset 1004")));
+    EXPECT_EQ(RunOk(RunScroll, cmd({"--collection", "docs"},
+                                   {"--all", "--json", "--limit", "3"}))
+                      .size() > 0,
+              true);
+    RunOk(RunCollections, cmd({"drop-index", "docs", "row"}, {}));
     // A name too many, or an unknown action, is still a usage error.
     EXPECT_EQ(RunCommand(RunCollections, cmd({"info", "docs"}, {"more"})).code,
               2);

@@ -19,6 +19,7 @@
 #include "tools/bench/bench_output.h"
 #include "tools/bench/bench_sweep.h"
 #include "tools/bench/commands.h"
+#include "tools/bench/filter_bench.h"
 #include "tools/bench/recall.h"
 #include "tools/bench/report.h"
 #include "tools/bench/stopwatch.h"
@@ -72,6 +73,8 @@ constexpr char kHelp[] =
     "  --report DIR       instead of the above: write the recall report\n"
     "                     (TurboQuant vs PQ on the shared data) to DIR; see\n"
     "                     'tqdb bench --report DIR --help'\n"
+    "  --filter           instead of the above: filtered search through the\n"
+    "                     database; see 'tqdb bench --filter --help'\n"
     "\n"
     "Recall: R@1@k = share of queries whose true nearest neighbour is among\n"
     "the first k results (measured in an untimed pass with k = 64); 10-R@10 =\n"
@@ -169,6 +172,7 @@ const FlagSpec& BenchFlags() {
 int RunBench(const std::vector<std::string>& args, std::ostream& out,
              std::ostream& err) {
   if (WantsReport(args)) return RunReport(args, out, err);
+  if (WantsFilterBench(args)) return RunFilterBench(args, out, err);
   int exit_code;
   std::optional<Flags> flags = ParseCommandLine(kCommand, args, BenchFlags(),
                                                 kHelp, out, err, &exit_code);

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
+#include "rpc/filter_convert.h"
 #include "tqdb/v1/tqdb.grpc.pb.h"
 
 namespace tqdb {
@@ -155,7 +156,8 @@ class RemoteBackend final : public Backend {
   absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
                                           absl::Span<const float> query,
                                           const QueryOptions& o,
-                                          bool with_payload) override {
+                                          bool with_payload,
+                                          SearchInfo* info) override {
     pb::SearchRequest req;
     req.set_collection(collection);
     req.mutable_vector()->Add(query.begin(), query.end());
@@ -168,7 +170,77 @@ class RemoteBackend final : public Backend {
     for (const auto& p : resp.points()) {
       hits.push_back({p.id(), p.score(), p.payload()});
     }
+    if (info != nullptr) *info = PlanFromProto(resp);
     return hits;
+  }
+
+  absl::StatusOr<CountResult> Count(
+      const std::string& collection,
+      const std::shared_ptr<const Filter>& filter) override {
+    pb::CountRequest req;
+    req.set_collection(collection);
+    if (filter != nullptr) ToProto(*filter, req.mutable_filter());
+    pb::CountResponse resp;
+    auto ctx = Context();
+    TQ_RETURN_IF_ERROR(FromGrpc(points_->Count(ctx.get(), req, &resp)));
+    CountResult r;
+    r.count = resp.count();
+    r.unindexed_fields.assign(resp.unindexed_fields().begin(),
+                              resp.unindexed_fields().end());
+    return r;
+  }
+
+  absl::StatusOr<ScrollPage> Scroll(const std::string& collection,
+                                    const ScrollOptions& o) override {
+    pb::ScrollRequest req;
+    req.set_collection(collection);
+    if (o.filter != nullptr) ToProto(*o.filter, req.mutable_filter());
+    req.set_limit(o.limit);
+    req.set_offset(o.offset);
+    req.set_with_payload(o.with_payload);
+    req.set_with_vectors(o.with_vectors);
+    pb::ScrollResponse resp;
+    auto ctx = Context();
+    TQ_RETURN_IF_ERROR(FromGrpc(points_->Scroll(ctx.get(), req, &resp)));
+    ScrollPage page;
+    for (const auto& p : resp.points()) {
+      Record r;
+      r.id = p.id();
+      r.has_vector = p.vector_size() > 0;
+      r.vector.assign(p.vector().begin(), p.vector().end());
+      r.payload = p.payload();
+      page.points.push_back(std::move(r));
+    }
+    page.has_next = resp.has_next_page_offset();
+    page.next_offset = resp.next_page_offset();
+    page.unindexed_fields.assign(resp.unindexed_fields().begin(),
+                                 resp.unindexed_fields().end());
+    return page;
+  }
+
+  absl::StatusOr<FieldIndexInfo> CreateFieldIndex(const std::string& collection,
+                                                  const std::string& field,
+                                                  FieldType type) override {
+    pb::CreateFieldIndexRequest req;
+    req.set_collection(collection);
+    req.set_field(field);
+    req.set_type(FieldTypeToProto(type));
+    req.set_wait(true);
+    pb::PayloadIndexInfo resp;
+    auto ctx = Context();
+    TQ_RETURN_IF_ERROR(
+        FromGrpc(collections_->CreateFieldIndex(ctx.get(), req, &resp)));
+    return FromProto(resp);
+  }
+
+  absl::Status DeleteFieldIndex(const std::string& collection,
+                                const std::string& field) override {
+    pb::DeleteFieldIndexRequest req;
+    req.set_collection(collection);
+    req.set_field(field);
+    pb::DeleteFieldIndexResponse resp;
+    auto ctx = Context();
+    return FromGrpc(collections_->DeleteFieldIndex(ctx.get(), req, &resp));
   }
 
   absl::Status Close() override { return absl::OkStatus(); }
@@ -250,9 +322,12 @@ class EmbeddedBackend final : public Backend {
   }
   absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
                                           absl::Span<const float> query,
-                                          const QueryOptions& o,
-                                          bool with_payload) override {
+                                          const QueryOptions& options,
+                                          bool with_payload,
+                                          SearchInfo* info) override {
     TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(collection));
+    QueryOptions o = options;
+    o.info = info;
     TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> ns, c->Search(query, o));
     std::vector<Hit> hits;
     std::vector<uint64_t> ids;
@@ -269,6 +344,33 @@ class EmbeddedBackend final : public Backend {
       }
     }
     return hits;
+  }
+  absl::StatusOr<CountResult> Count(
+      const std::string& collection,
+      const std::shared_ptr<const Filter>& filter) override {
+    TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(collection));
+    if (filter == nullptr) {
+      CountResult r;
+      r.count = c->Count();
+      return r;
+    }
+    return c->Count(*filter);
+  }
+  absl::StatusOr<ScrollPage> Scroll(const std::string& collection,
+                                    const ScrollOptions& o) override {
+    TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(collection));
+    return c->Scroll(o);
+  }
+  absl::StatusOr<FieldIndexInfo> CreateFieldIndex(const std::string& collection,
+                                                  const std::string& field,
+                                                  FieldType type) override {
+    TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(collection));
+    return c->CreateFieldIndex(field, type, /*wait=*/true);
+  }
+  absl::Status DeleteFieldIndex(const std::string& collection,
+                                const std::string& field) override {
+    TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(collection));
+    return c->DeleteFieldIndex(field);
   }
   absl::Status Close() override { return db_->Close(); }
   std::string Describe() const override { return "data " + db_->dir(); }

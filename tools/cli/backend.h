@@ -64,10 +64,25 @@ class Backend {
                                                bool if_outgrown) = 0;
   virtual absl::StatusOr<std::unique_ptr<Ingest>> StartIngest(
       const std::string& collection, bool wait) = 0;
+  // options.filter: only matching points. info (optional): the plan.
   virtual absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
                                                   absl::Span<const float> query,
                                                   const QueryOptions& options,
-                                                  bool with_payload) = 0;
+                                                  bool with_payload,
+                                                  SearchInfo* info) = 0;
+  // Points matching `filter` (all points when nullptr).
+  virtual absl::StatusOr<CountResult> Count(
+      const std::string& collection,
+      const std::shared_ptr<const Filter>& filter) = 0;
+  // A page of points in id order (ScrollOptions, db/db.h).
+  virtual absl::StatusOr<ScrollPage> Scroll(const std::string& collection,
+                                            const ScrollOptions& options) = 0;
+  // A payload index on `field`, built before it returns.
+  virtual absl::StatusOr<FieldIndexInfo> CreateFieldIndex(
+      const std::string& collection, const std::string& field,
+      FieldType type) = 0;
+  virtual absl::Status DeleteFieldIndex(const std::string& collection,
+                                        const std::string& field) = 0;
   // Flushes and closes (embedded); idempotent.
   virtual absl::Status Close() = 0;
   // "server ADDR" or "data DIR", for messages.

@@ -1,8 +1,11 @@
 #include "tools/cli/client.h"
 
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "db/filter_json.h"
 #include "quant/status_macros.h"
 #include "tools/io/readers.h"
 
@@ -33,6 +36,31 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const Flags& f,
     TQ_ASSIGN_OR_RETURN(key, ReadApiKeyFile(f.GetString("api-key-file")));
   }
   return Backend::Connect(f.GetString("server"), key);
+}
+
+const char kFilterHelp[] =
+    "  --filter JSON          only points matching the filter, in Qdrant's\n"
+    "                         syntax: '{\"must\": [{\"key\": \"lang\", "
+    "\"match\":\n"
+    "                         {\"value\": \"en\"}}]}'; @FILE reads it from "
+    "FILE\n";
+
+absl::StatusOr<std::shared_ptr<const Filter>> FilterFromFlags(const Flags& f) {
+  if (!f.Has("filter")) return std::shared_ptr<const Filter>();
+  std::string text = f.GetString("filter");
+  if (!text.empty() && text[0] == '@') {
+    const std::string path = text.substr(1);
+    std::ifstream in(path);
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--filter: cannot read ", path));
+    }
+    std::ostringstream all;
+    all << in.rdbuf();
+    text = all.str();
+  }
+  TQ_ASSIGN_OR_RETURN(Filter filter, ParseFilterJson(text));
+  return std::make_shared<const Filter>(std::move(filter));
 }
 
 const FlagSpec& CreateFlags() {

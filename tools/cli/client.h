@@ -26,6 +26,15 @@ extern const char kTargetHelp[];
 absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const Flags& flags,
                                                      bool create_if_missing);
 
+// --filter JSON (Qdrant's filter syntax, db/filter_json.h), or --filter
+// @FILE to read it from a file: nullptr without the flag. InvalidArgument
+// naming the place in the filter ("must[2].range.gt: expected a number")
+// or the file.
+absl::StatusOr<std::shared_ptr<const Filter>> FilterFromFlags(
+    const Flags& flags);
+// Its line in a usage text.
+extern const char kFilterHelp[];
+
 // --dim, --metric, --method, --bits, --nlist, --seed, --no-store-vectors.
 const FlagSpec& CreateFlags();
 

@@ -1,5 +1,7 @@
-// tqdb collections: list, info, create, train and drop collections, over a
+// tqdb collections: list, info, create, train and drop collections, index
+// payload fields and count points (all, or those matching a filter), over a
 // server (--server) or a data directory (--data).
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -8,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "tools/cli/backend.h"
 #include "tools/cli/client.h"
 #include "tools/cli/commands.h"
@@ -31,11 +34,32 @@ constexpr char kUsage[] =
     "  train NAME [--retrain] train the index now (blocking); --retrain\n"
     "                         rebuilds the centroids of a trained one\n"
     "  drop NAME              delete the collection and its points\n"
+    "  index NAME FIELD TYPE  a payload index on FIELD (a dotted JSON path),\n"
+    "                         TYPE keyword|integer|float|bool; returns once\n"
+    "                         it holds every stored point\n"
+    "  drop-index NAME FIELD  delete the payload index of FIELD\n"
+    "  count NAME [--filter JSON]\n"
+    "                         points of the collection (matching the filter)\n"
     "Flags and the action may come in any order; '--' ends the flags.\n"
     "\n"
     "flags:\n"
     "%s"
+    "%s"
     "  --json                 machine-readable output (info: one object)\n";
+
+nlohmann::json IndexJson(const FieldIndexInfo& f) {
+  return {{"field", f.field},
+          {"type", FieldTypeName(f.type)},
+          {"ready", f.ready},
+          {"points", f.points},
+          {"memory_bytes", f.memory_bytes}};
+}
+
+nlohmann::json IndexesJson(const std::vector<FieldIndexInfo>& fs) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const FieldIndexInfo& f : fs) arr.push_back(IndexJson(f));
+  return arr;
+}
 
 nlohmann::json InfoJson(const CollectionInfo& i) {
   const CollectionConfig& c = i.config;
@@ -60,6 +84,7 @@ nlohmann::json InfoJson(const CollectionInfo& i) {
           {"retrain_recommended", i.retrain_recommended},
           {"retrain_reason", i.retrain_reason},
           {"last_training_error", i.last_training_error},
+          {"payload_indexes", IndexesJson(i.field_indexes)},
           {"disk_bytes", i.disk_bytes},
           {"memory_bytes", i.memory_bytes},
           {"memory_index_bytes", i.memory_index_bytes},
@@ -109,8 +134,10 @@ void PrintInfo(const CollectionInfo& info, bool json, std::ostream& out) {
 }  // namespace
 
 const FlagSpec& CollectionsFlags() {
-  static const FlagSpec* spec = new FlagSpec(
-      TargetFlags().And(CreateFlags()).And({{}, {"json", "retrain"}, true}));
+  static const FlagSpec* spec =
+      new FlagSpec(TargetFlags()
+                       .And(CreateFlags())
+                       .And({{"filter"}, {"json", "retrain"}, true}));
   return *spec;
 }
 
@@ -118,26 +145,43 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
                    std::ostream& err) {
   int exit_code;
   std::optional<Flags> flags = ParseCommandLine(
-      kCommand, args, CollectionsFlags(), absl::StrFormat(kUsage, kTargetHelp),
-      out, err, &exit_code);
+      kCommand, args, CollectionsFlags(),
+      absl::StrFormat(kUsage, kTargetHelp, kFilterHelp), out, err, &exit_code);
   if (!flags) return exit_code;
   const std::vector<std::string>& pos = flags->positionals();
   const std::string action = pos.empty() ? "list" : pos[0];
-  const bool needs_name = action != "list";
-  if (action != "list" && action != "info" && action != "drop" &&
-      action != "create" && action != "train") {
+  // Action -> its positional arguments after the action, and their names.
+  static const std::map<std::string, std::pair<size_t, const char*>> kArgs = {
+      {"list", {0, "no argument"}},
+      {"info", {1, "one collection name"}},
+      {"drop", {1, "one collection name"}},
+      {"create", {1, "one collection name"}},
+      {"train", {1, "one collection name"}},
+      {"count", {1, "one collection name"}},
+      {"index", {3, "NAME FIELD TYPE"}},
+      {"drop-index", {2, "NAME FIELD"}}};
+  auto spec = kArgs.find(action);
+  if (spec == kArgs.end()) {
     return UsageError(kCommand, absl::StrCat("unknown action '", action, "'"),
                       err);
   }
-  if (pos.size() != (needs_name ? 2u : 1u) &&
-      !(action == "list" && pos.empty())) {
+  if (!(action == "list" && pos.empty()) &&
+      pos.size() != spec->second.first + 1) {
     return UsageError(
-        kCommand,
-        absl::StrCat(action, needs_name ? " takes one collection name"
-                                        : " takes no argument"),
-        err);
+        kCommand, absl::StrCat(action, " takes ", spec->second.second), err);
   }
-  const std::string name = needs_name ? pos[1] : "";
+  const std::string name = pos.size() > 1 ? pos[1] : "";
+  if (flags->Has("filter") && action != "count") {
+    return UsageError(kCommand, "--filter goes with count", err);
+  }
+  FieldType type = FieldType::kKeyword;
+  if (action == "index") {
+    auto t = ParseFieldType(pos[3]);
+    if (!t.ok()) return UsageError(kCommand, t.status(), err);
+    type = *t;
+  }
+  auto filter = FilterFromFlags(*flags);
+  if (!filter.ok()) return UsageError(kCommand, filter.status(), err);
   const bool json = flags->Has("json");
   auto backend = OpenBackend(*flags, action == "create");
   if (!backend.ok()) return Fail(kCommand, backend.status(), err);
@@ -146,6 +190,44 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
     auto list = b.List();
     if (!list.ok()) return Fail(kCommand, list.status(), err);
     PrintList(*list, json, b, out);
+  } else if (action == "index") {
+    auto info = b.CreateFieldIndex(name, pos[2], type);
+    if (!info.ok()) return Fail(kCommand, info.status(), err);
+    if (json) {
+      out << IndexJson(*info).dump() << "\n";
+    } else {
+      out << absl::StrFormat(
+          "payload index on '%s' (%s) of collection '%s': %s points, %s "
+          "bytes in memory\n",
+          info->field, FieldTypeName(info->type), name, Thousands(info->points),
+          Thousands(info->memory_bytes));
+    }
+  } else if (action == "drop-index") {
+    absl::Status s = b.DeleteFieldIndex(name, pos[2]);
+    if (!s.ok()) return Fail(kCommand, s, err);
+    if (json) {
+      out << nlohmann::json{{"dropped_index", pos[2]}}.dump() << "\n";
+    } else {
+      out << "dropped the payload index on '" << pos[2] << "' of collection '"
+          << name << "'\n";
+    }
+  } else if (action == "count") {
+    auto n = b.Count(name, *filter);
+    if (!n.ok()) return Fail(kCommand, n.status(), err);
+    if (json) {
+      out << nlohmann::json{{"collection", name},
+                            {"count", n->count},
+                            {"unindexed_fields", n->unindexed_fields}}
+                 .dump()
+          << "\n";
+    } else {
+      out << n->count << "\n";
+      if (!n->unindexed_fields.empty()) {
+        err << "tqdb collections: note: read from the payloads (no payload "
+               "index): "
+            << absl::StrJoin(n->unindexed_fields, ", ") << "\n";
+      }
+    }
   } else if (action == "drop") {
     absl::Status s = b.Drop(name);
     if (!s.ok()) return Fail(kCommand, s, err);

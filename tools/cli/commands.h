@@ -29,9 +29,14 @@ int RunIngest(const std::vector<std::string>& args, std::ostream& out,
 int RunSearch(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err);
 
-// tqdb collections: list, info, create, train, drop.
+// tqdb collections: list, info, create, train, drop, index, drop-index,
+// count.
 int RunCollections(const std::vector<std::string>& args, std::ostream& out,
                    std::ostream& err);
+
+// tqdb scroll: the points of a collection in id order (filtered or not).
+int RunScroll(const std::vector<std::string>& args, std::ostream& out,
+              std::ostream& err);
 
 // The flags each command parses its arguments with (tests pin the documented
 // forms against them).
@@ -39,6 +44,7 @@ const FlagSpec& ServeFlags();
 const FlagSpec& IngestFlags();
 const FlagSpec& SearchFlags();
 const FlagSpec& CollectionsFlags();
+const FlagSpec& ScrollFlags();
 
 }  // namespace tqdb
 

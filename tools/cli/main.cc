@@ -26,8 +26,11 @@ constexpr char kUsage[] =
     "  bench        recall, QPS and build time per method, bits and nprobe\n"
     "  serve        serve a data directory over gRPC\n"
     "  ingest       load a vector file (fvecs, npy, hdf5, jsonl, csv, ...)\n"
-    "  search       nearest neighbours of a query vector\n"
-    "  collections  list, inspect, create, train or drop collections\n"
+    "  search       nearest neighbours of a query vector (--filter: of the\n"
+    "               points matching a filter)\n"
+    "  scroll       the points of a collection in id order, page by page\n"
+    "  collections  list, inspect, create, train or drop collections; index\n"
+    "               payload fields; count points\n"
     "\n"
     "Run 'tqdb <command> --help' for the flags of a command.\n";
 
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
   if (cmd == "serve") return tqdb::RunServe(args, std::cout, std::cerr);
   if (cmd == "ingest") return tqdb::RunIngest(args, std::cout, std::cerr);
   if (cmd == "search") return tqdb::RunSearch(args, std::cout, std::cerr);
+  if (cmd == "scroll") return tqdb::RunScroll(args, std::cout, std::cerr);
   if (cmd == "collections") {
     return tqdb::RunCollections(args, std::cout, std::cerr);
   }

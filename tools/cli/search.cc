@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "tools/cli/backend.h"
@@ -46,8 +47,11 @@ constexpr char kUsage[] =
     "  --exact                brute force over the stored vectors\n"
     "  --rescore              rerank k * oversampling candidates exactly\n"
     "  --oversampling X       (default 4)\n"
+    "%s"
     "  --with-payload         print payloads (default on in the table)\n"
-    "  --json                 one JSON object\n";
+    "  --json                 one JSON object: collection, k, time_ms,\n"
+    "                         results [{id, score, payload}], and with\n"
+    "                         --filter the plan\n";
 
 // The numbers of --vector; InvalidArgument naming the bad one.
 absl::StatusOr<std::vector<float>> ParseVector(const std::string& text) {
@@ -92,9 +96,18 @@ nlohmann::json PayloadJson(const std::string& payload) {
   return payload;  // opaque bytes: as a string
 }
 
+nlohmann::json PlanJson(const SearchInfo& i) {
+  return {{"kind", i.plan},
+          {"matches", i.matches},
+          {"lists_probed", i.lists_probed},
+          {"scored", i.scored},
+          {"filter_ms", i.filter_ms},
+          {"unindexed_fields", i.unindexed_fields}};
+}
+
 void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
-               const std::string& source, uint32_t k, double ms, bool json,
-               std::ostream& out) {
+               const std::string& source, uint32_t k, double ms,
+               const SearchInfo* plan, bool json, std::ostream& out) {
   if (json) {
     nlohmann::json res = nlohmann::json::array();
     for (const Hit& h : hits) {
@@ -102,16 +115,24 @@ void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
                      {"score", h.score},
                      {"payload", PayloadJson(h.payload)}});
     }
-    out << nlohmann::json{{"collection", coll},
-                          {"k", k},
-                          {"time_ms", ms},
-                          {"results", res}}
-               .dump()
-        << "\n";
+    nlohmann::json doc = {
+        {"collection", coll}, {"k", k}, {"time_ms", ms}, {"results", res}};
+    if (plan != nullptr) doc["plan"] = PlanJson(*plan);
+    out << doc.dump() << "\n";
     return;
   }
   out << absl::StrFormat("%d neighbours of %s in '%s' (%.2f ms)\n", hits.size(),
                          source, coll, ms);
+  if (plan != nullptr) {
+    out << absl::StrFormat(
+        "filter: %s matching points, plan %s (%d lists probed, %s scored)%s\n",
+        Thousands(plan->matches), plan->plan, plan->lists_probed,
+        Thousands(plan->scored),
+        plan->unindexed_fields.empty()
+            ? ""
+            : absl::StrCat("; read from payloads (no index): ",
+                           absl::StrJoin(plan->unindexed_fields, ", ")));
+  }
   out << absl::StrFormat("%4s  %20s  %10s  %s\n", "rank", "id", "score",
                          "payload");
   int rank = 0;
@@ -127,7 +148,7 @@ void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
 const FlagSpec& SearchFlags() {
   static const FlagSpec* spec = new FlagSpec(
       TargetFlags().And({{"collection", "vector", "query-file", "row", "format",
-                          "k", "nprobe", "oversampling"},
+                          "k", "nprobe", "oversampling", "filter"},
                          {"exact", "rescore", "with-payload", "json"}}));
   return *spec;
 }
@@ -136,8 +157,8 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err) {
   int exit_code;
   std::optional<Flags> flags = ParseCommandLine(
-      kCommand, args, SearchFlags(), absl::StrFormat(kUsage, kTargetHelp), out,
-      err, &exit_code);
+      kCommand, args, SearchFlags(),
+      absl::StrFormat(kUsage, kTargetHelp, kFilterHelp), out, err, &exit_code);
   if (!flags) return exit_code;
   if (!flags->Has("collection")) {
     return UsageError(kCommand, "--collection is required", err);
@@ -160,6 +181,9 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   o.exact = flags->Has("exact");
   o.rescore = flags->Has("rescore");
   o.oversampling = static_cast<float>(*os);
+  auto filter = FilterFromFlags(*flags);
+  if (!filter.ok()) return UsageError(kCommand, filter.status(), err);
+  o.filter = *filter;
 
   std::vector<float> q;
   std::string source;
@@ -181,12 +205,14 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   const std::string coll = flags->GetString("collection");
   const bool payload = true;
   const auto t0 = std::chrono::steady_clock::now();
-  auto hits = (*backend)->Search(coll, q, o, payload);
+  SearchInfo info;
+  auto hits = (*backend)->Search(coll, q, o, payload, &info);
   const double ms = std::chrono::duration<double, std::milli>(
                         std::chrono::steady_clock::now() - t0)
                         .count();
   if (!hits.ok()) return Fail(kCommand, hits.status(), err);
-  PrintHits(*hits, coll, source, o.k, ms, flags->Has("json"), out);
+  PrintHits(*hits, coll, source, o.k, ms, o.filter ? &info : nullptr,
+            flags->Has("json"), out);
   absl::Status closed = (*backend)->Close();
   return closed.ok() ? kExitOk : Fail(kCommand, closed, err);
 }

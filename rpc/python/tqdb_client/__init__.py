@@ -6,11 +6,18 @@
     db.upsert("docs", ids, vectors, payloads)          # numpy (n, 384)
     hits = db.search("docs", query, limit=10, rescore=True)
 
-Filtered search and scroll come with the filtered-search API (pending).
+    db.create_field_index("docs", "lang", "keyword")
+    hits = db.search("docs", query, limit=10,
+                     filter={"must": [{"key": "lang", "match": {"value": "en"}}]})
+    for rec in db.scroll_all("docs", {"must": [{"key": "year",
+                                               "range": {"gte": 2020}}]}):
+        ...
 """
 from tqdb_client.client import Client
-from tqdb_client.types import (CollectionInfo, Error, MemoryUsage, Record,
-                               ScoredPoint)
+from tqdb_client.filters import to_proto as filter_to_proto
+from tqdb_client.types import (CollectionInfo, Error, FieldIndexInfo,
+                               MemoryUsage, Record, ScoredPoint, ScrollPage)
 
-__all__ = ["Client", "CollectionInfo", "Error", "MemoryUsage", "Record",
-           "ScoredPoint"]
+__all__ = ["Client", "CollectionInfo", "Error", "FieldIndexInfo",
+           "MemoryUsage", "Record", "ScoredPoint", "ScrollPage",
+           "filter_to_proto"]

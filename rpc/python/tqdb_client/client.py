@@ -8,8 +8,9 @@ import numpy as np
 
 from tqdb.v1 import tqdb_pb2 as pb
 from tqdb.v1 import tqdb_pb2_grpc as rpc
-from tqdb_client.types import (CollectionInfo, Error, Payload, Record,
-                               ScoredPoint, encode_payload)
+from tqdb_client.filters import FilterLike, to_proto
+from tqdb_client.types import (CollectionInfo, Error, FieldIndexInfo, Payload,
+                               Record, ScoredPoint, ScrollPage, encode_payload)
 
 T = TypeVar("T")
 IdsLike = Union[Sequence[int], np.ndarray]
@@ -19,6 +20,13 @@ _METRICS = {"cosine": pb.METRIC_COSINE, "ip": pb.METRIC_IP, "dot": pb.METRIC_IP,
             "l2": pb.METRIC_L2, "euclidean": pb.METRIC_L2}
 _METHODS = {"renorm": pb.METHOD_RENORM, "mse": pb.METHOD_MSE,
             "prod": pb.METHOD_PROD, "pq": pb.METHOD_PQ, "pca": pb.METHOD_PCA}
+_FIELD_TYPES = {"keyword": pb.FIELD_TYPE_KEYWORD,
+                "integer": pb.FIELD_TYPE_INTEGER,
+                "float": pb.FIELD_TYPE_FLOAT, "bool": pb.FIELD_TYPE_BOOL}
+
+
+def _ids(ids) -> List[int]:
+    return [int(i) for i in np.asarray(ids).reshape(-1)]
 
 
 def _matrix(vectors, dim: Optional[int] = None) -> np.ndarray:
@@ -177,7 +185,8 @@ class Client:
         client stream (Points.UpsertStream); returns how many were stored.
 
         vectors: (n, dim) array (any float dtype); ids: n non-negative
-        integers; payloads: n JSON-able values or bytes (None: none). Each
+        integers; payloads: n JSON-able values or bytes of JSON text (None:
+        none; anything else is INVALID_ARGUMENT). Each
         batch is stored whole or not at all; on a bad batch the error says
         how many batches before it were stored. wait: return after the
         server's write-ahead log is synced."""
@@ -209,29 +218,126 @@ class Client:
                  with_vectors: bool = False) -> List[Record]:
         """The stored points among ids, in the order asked."""
         req = pb.GetPointsRequest(
-            collection=name, ids=[int(i) for i in np.asarray(ids).reshape(-1)],
-            with_payload=with_payload, with_vectors=with_vectors)
+            collection=name, ids=_ids(ids), with_payload=with_payload,
+            with_vectors=with_vectors)
         return [Record.from_proto(p)
                 for p in self._call(self._points.Get, req).points]
 
-    def delete(self, name: str, ids: IdsLike, *, wait: bool = False) -> int:
-        """Deletes points (unknown ids are ignored); returns how many were
+    def delete(self, name: str, ids: Optional[IdsLike] = None, *,
+               filter: FilterLike = None, wait: bool = False) -> int:
+        """Deletes points by id (unknown ids are ignored) or the points
+        matching `filter` (tqdb_client.filters); returns how many were
         deleted."""
-        req = pb.DeletePointsRequest(
-            collection=name, ids=[int(i) for i in np.asarray(ids).reshape(-1)],
-            wait=wait)
+        if (ids is None) == (filter is None):
+            raise ValueError("give ids or a filter (one)")
+        req = pb.DeletePointsRequest(collection=name, wait=wait)
+        if ids is not None:
+            req.ids.extend(_ids(ids))
+        else:
+            req.filter.CopyFrom(to_proto(filter))
         return self._call(self._points.Delete, req).deleted
 
-    def count(self, name: str) -> int:
-        """Points in the collection."""
-        return self._call(self._points.Count,
-                          pb.CountRequest(collection=name)).count
+    def count(self, name: str, filter: FilterLike = None) -> int:
+        """Points in the collection (matching `filter`, exact)."""
+        req = pb.CountRequest(collection=name)
+        if filter is not None:
+            req.filter.CopyFrom(to_proto(filter))
+        return self._call(self._points.Count, req).count
+
+    def scroll(self, name: str, filter: FilterLike = None, *,
+               limit: int = 10, offset: Optional[int] = None,
+               with_payload: bool = True,
+               with_vectors: bool = False) -> ScrollPage:
+        """A page of the points (matching `filter`) in id order, from id
+        `offset` on; the next page starts at the page's next_offset (None
+        after the last)."""
+        req = pb.ScrollRequest(collection=name, limit=limit,
+                               with_payload=with_payload,
+                               with_vectors=with_vectors)
+        if offset is not None:
+            req.offset = offset
+        if filter is not None:
+            req.filter.CopyFrom(to_proto(filter))
+        return ScrollPage.from_proto(self._call(self._points.Scroll, req))
+
+    def scroll_all(self, name: str, filter: FilterLike = None, *,
+                   page_size: int = 256, with_payload: bool = True,
+                   with_vectors: bool = False) -> Iterator[Record]:
+        """Every point (matching `filter`) in id order, page by page."""
+        offset: Optional[int] = None
+        while True:
+            page = self.scroll(name, filter, limit=page_size, offset=offset,
+                               with_payload=with_payload,
+                               with_vectors=with_vectors)
+            yield from page.points
+            if page.next_offset is None:
+                return
+            offset = page.next_offset
+
+    def _payload_request(self, req, ids, filter):
+        if (ids is None) == (filter is None):
+            raise ValueError("give ids or a filter (one)")
+        if ids is not None:
+            req.ids.extend(_ids(ids))
+        else:
+            req.filter.CopyFrom(to_proto(filter))
+        return req
+
+    def set_payload(self, name: str, payload: dict,
+                    ids: Optional[IdsLike] = None, *,
+                    filter: FilterLike = None, wait: bool = False) -> int:
+        """Merges `payload`'s keys into the payloads of the points (by id or
+        filter); returns how many changed."""
+        req = pb.SetPayloadRequest(collection=name, wait=wait,
+                                   payload=encode_payload(payload))
+        return self._call(self._points.SetPayload,
+                          self._payload_request(req, ids, filter)).updated
+
+    def overwrite_payload(self, name: str, payload: dict,
+                          ids: Optional[IdsLike] = None, *,
+                          filter: FilterLike = None,
+                          wait: bool = False) -> int:
+        """Replaces the payloads of the points (by id or filter) with
+        `payload`; returns how many changed."""
+        req = pb.SetPayloadRequest(collection=name, wait=wait,
+                                   payload=encode_payload(payload))
+        return self._call(self._points.OverwritePayload,
+                          self._payload_request(req, ids, filter)).updated
+
+    def delete_payload_keys(self, name: str, keys: Sequence[str],
+                            ids: Optional[IdsLike] = None, *,
+                            filter: FilterLike = None,
+                            wait: bool = False) -> int:
+        """Removes keys (dotted paths) from the payloads of the points (by
+        id or filter); returns how many changed."""
+        req = pb.DeletePayloadKeysRequest(collection=name, keys=list(keys),
+                                          wait=wait)
+        return self._call(self._points.DeletePayloadKeys,
+                          self._payload_request(req, ids, filter)).updated
+
+    def create_field_index(self, name: str, field: str, type: str, *,
+                           wait: bool = True) -> FieldIndexInfo:
+        """A payload index on `field` (a dotted path), type "keyword",
+        "integer", "float" or "bool"; built over the stored points in the
+        background (wait: return once it is ready)."""
+        if type not in _FIELD_TYPES:
+            raise ValueError("type must be one of %s" % sorted(_FIELD_TYPES))
+        req = pb.CreateFieldIndexRequest(collection=name, field=field,
+                                         type=_FIELD_TYPES[type], wait=wait)
+        return FieldIndexInfo.from_proto(
+            self._call(self._collections.CreateFieldIndex, req))
+
+    def delete_field_index(self, name: str, field: str) -> None:
+        """Drops the payload index on `field`."""
+        self._call(self._collections.DeleteFieldIndex,
+                   pb.DeleteFieldIndexRequest(collection=name, field=field))
 
     def _search_request(self, name: str, vector: np.ndarray, limit: int,
                         nprobe: int, exact: bool, rescore: bool,
                         oversampling: float, with_payload: bool,
                         with_vectors: bool,
-                        score_threshold: Optional[float]) -> pb.SearchRequest:
+                        score_threshold: Optional[float],
+                        filter: FilterLike) -> pb.SearchRequest:
         req = pb.SearchRequest(
             collection=name, vector=vector.tolist(), limit=limit,
             params=pb.SearchParams(nprobe=nprobe, exact=exact,
@@ -239,25 +345,32 @@ class Client:
             with_payload=with_payload, with_vectors=with_vectors)
         if score_threshold is not None:
             req.score_threshold = score_threshold
+        if filter is not None:
+            req.filter.CopyFrom(filter)
         return req
 
     def search(self, name: str, vector: VectorLike, limit: int = 10, *,
                nprobe: int = 0, exact: bool = False, rescore: bool = False,
                oversampling: float = 0.0, with_payload: bool = True,
                with_vectors: bool = False,
-               score_threshold: Optional[float] = None) -> List[ScoredPoint]:
+               score_threshold: Optional[float] = None,
+               filter: FilterLike = None) -> List[ScoredPoint]:
         """The `limit` nearest points to `vector`, best first.
 
         nprobe: IVF lists probed (0: the server's default); exact: brute
         force over the stored vectors; rescore: rerank limit x oversampling
         candidates (0: 4) on the stored vectors; score_threshold: only
-        points scoring at least it (at most it for l2)."""
+        points scoring at least it (at most it for l2); filter: only points
+        matching it (Qdrant's JSON syntax as a dict, tqdb_client.filters),
+        `limit` of them whenever that many match."""
         q = _matrix(vector)
         if q.shape[0] != 1:
             raise ValueError("one vector expected; use search_batch")
         req = self._search_request(name, q[0], limit, nprobe, exact, rescore,
                                    oversampling, with_payload, with_vectors,
-                                   score_threshold)
+                                   score_threshold,
+                                   None if filter is None else
+                                   to_proto(filter))
         return [ScoredPoint.from_proto(p)
                 for p in self._call(self._points.Search, req).points]
 
@@ -265,15 +378,18 @@ class Client:
                      nprobe: int = 0, exact: bool = False,
                      rescore: bool = False, oversampling: float = 0.0,
                      with_payload: bool = True, with_vectors: bool = False,
-                     score_threshold: Optional[float] = None
+                     score_threshold: Optional[float] = None,
+                     filter: FilterLike = None
                      ) -> List[List[ScoredPoint]]:
         """search() for each row of `vectors` (n, dim) in one call, run in
-        parallel on the server; one list of hits per row."""
+        parallel on the server; one list of hits per row (the filter, if
+        any, evaluated once for all)."""
         q = _matrix(vectors)
+        f = None if filter is None else to_proto(filter)
         req = pb.SearchBatchRequest(collection=name, searches=[
             self._search_request("", row, limit, nprobe, exact, rescore,
                                  oversampling, with_payload, with_vectors,
-                                 score_threshold) for row in q])
+                                 score_threshold, f) for row in q])
         r = self._call(self._points.SearchBatch, req)
         return [[ScoredPoint.from_proto(p) for p in res.points]
                 for res in r.results]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any, List, Optional, Union
 
 import numpy as np
 
@@ -12,7 +12,8 @@ Payload = Union[dict, list, str, int, float, bool, bytes, None]
 
 
 def encode_payload(payload: Payload) -> bytes:
-    """bytes as they are; None as no payload; anything else as JSON text."""
+    """bytes as they are (JSON text: the server rejects anything else);
+    None as no payload; anything else as JSON text."""
     if payload is None:
         return b""
     if isinstance(payload, (bytes, bytearray, memoryview)):
@@ -63,6 +64,42 @@ class Record:
 
 
 @dataclass
+class ScrollPage:
+    """A page of Client.scroll: points in id order; the next page starts
+    at next_offset (None after the last page)."""
+    points: List[Record]
+    next_offset: Optional[int] = None
+    unindexed_fields: List[str] = field(default_factory=list)
+
+    @classmethod
+    def from_proto(cls, r) -> "ScrollPage":
+        return cls(points=[Record.from_proto(p) for p in r.points],
+                   next_offset=r.next_page_offset
+                   if r.HasField("next_page_offset") else None,
+                   unindexed_fields=list(r.unindexed_fields))
+
+
+@dataclass
+class FieldIndexInfo:
+    """A payload index: its field (a dotted path), type, whether it is
+    built, the points it holds and its memory."""
+    field: str
+    type: str
+    ready: bool
+    points: int
+    memory_bytes: int
+
+    @classmethod
+    def from_proto(cls, p) -> "FieldIndexInfo":
+        from tqdb.v1 import tqdb_pb2 as pb
+        return cls(field=p.field,
+                   type=pb.FieldType.Name(p.type).replace("FIELD_TYPE_",
+                                                           "").lower(),
+                   ready=p.ready, points=p.points,
+                   memory_bytes=p.memory_bytes)
+
+
+@dataclass
 class MemoryUsage:
     """What a collection holds in memory (tqdb serve --memory-limit)."""
     bytes: int = 0
@@ -89,6 +126,7 @@ class CollectionInfo:
     disk_bytes: int
     memory: MemoryUsage = field(default_factory=MemoryUsage)
     last_training_error: str = ""
+    payload_indexes: List[FieldIndexInfo] = field(default_factory=list)
 
     @classmethod
     def from_proto(cls, p) -> "CollectionInfo":
@@ -103,7 +141,9 @@ class CollectionInfo:
                    disk_bytes=p.disk_bytes,
                    memory=MemoryUsage(m.bytes, m.index_bytes, m.reserved_bytes,
                                       m.total_bytes, m.limit_bytes),
-                   last_training_error=p.last_training_error)
+                   last_training_error=p.last_training_error,
+                   payload_indexes=[FieldIndexInfo.from_proto(i)
+                                    for i in p.payload_indexes])
 
 
 class Error(Exception):

@@ -39,6 +39,16 @@ class CollectionsStub(object):
                 request_serializer=tqdb_dot_v1_dot_tqdb__pb2.TrainCollectionRequest.SerializeToString,
                 response_deserializer=tqdb_dot_v1_dot_tqdb__pb2.CollectionInfo.FromString,
                 )
+        self.CreateFieldIndex = channel.unary_unary(
+                '/tqdb.v1.Collections/CreateFieldIndex',
+                request_serializer=tqdb_dot_v1_dot_tqdb__pb2.CreateFieldIndexRequest.SerializeToString,
+                response_deserializer=tqdb_dot_v1_dot_tqdb__pb2.PayloadIndexInfo.FromString,
+                )
+        self.DeleteFieldIndex = channel.unary_unary(
+                '/tqdb.v1.Collections/DeleteFieldIndex',
+                request_serializer=tqdb_dot_v1_dot_tqdb__pb2.DeleteFieldIndexRequest.SerializeToString,
+                response_deserializer=tqdb_dot_v1_dot_tqdb__pb2.DeleteFieldIndexResponse.FromString,
+                )
 
 
 class CollectionsServicer(object):
@@ -75,6 +85,21 @@ class CollectionsServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateFieldIndex(self, request, context):
+        """OK if the field has an index of this type already; ALREADY_EXISTS if of
+        another type.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteFieldIndex(self, request, context):
+        """NOT_FOUND if the field has no index.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectionsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -102,6 +127,16 @@ def add_CollectionsServicer_to_server(servicer, server):
                     servicer.Train,
                     request_deserializer=tqdb_dot_v1_dot_tqdb__pb2.TrainCollectionRequest.FromString,
                     response_serializer=tqdb_dot_v1_dot_tqdb__pb2.CollectionInfo.SerializeToString,
+            ),
+            'CreateFieldIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateFieldIndex,
+                    request_deserializer=tqdb_dot_v1_dot_tqdb__pb2.CreateFieldIndexRequest.FromString,
+                    response_serializer=tqdb_dot_v1_dot_tqdb__pb2.PayloadIndexInfo.SerializeToString,
+            ),
+            'DeleteFieldIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteFieldIndex,
+                    request_deserializer=tqdb_dot_v1_dot_tqdb__pb2.DeleteFieldIndexRequest.FromString,
+                    response_serializer=tqdb_dot_v1_dot_tqdb__pb2.DeleteFieldIndexResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -198,6 +233,40 @@ class Collections(object):
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
+    @staticmethod
+    def CreateFieldIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Collections/CreateFieldIndex',
+            tqdb_dot_v1_dot_tqdb__pb2.CreateFieldIndexRequest.SerializeToString,
+            tqdb_dot_v1_dot_tqdb__pb2.PayloadIndexInfo.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteFieldIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Collections/DeleteFieldIndex',
+            tqdb_dot_v1_dot_tqdb__pb2.DeleteFieldIndexRequest.SerializeToString,
+            tqdb_dot_v1_dot_tqdb__pb2.DeleteFieldIndexResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
 
 class PointsStub(object):
     """Missing associated documentation comment in .proto file."""
@@ -242,6 +311,26 @@ class PointsStub(object):
                 '/tqdb.v1.Points/SearchBatch',
                 request_serializer=tqdb_dot_v1_dot_tqdb__pb2.SearchBatchRequest.SerializeToString,
                 response_deserializer=tqdb_dot_v1_dot_tqdb__pb2.SearchBatchResponse.FromString,
+                )
+        self.Scroll = channel.unary_unary(
+                '/tqdb.v1.Points/Scroll',
+                request_serializer=tqdb_dot_v1_dot_tqdb__pb2.ScrollRequest.SerializeToString,
+                response_deserializer=tqdb_dot_v1_dot_tqdb__pb2.ScrollResponse.FromString,
+                )
+        self.SetPayload = channel.unary_unary(
+                '/tqdb.v1.Points/SetPayload',
+                request_serializer=tqdb_dot_v1_dot_tqdb__pb2.SetPayloadRequest.SerializeToString,
+                response_deserializer=tqdb_dot_v1_dot_tqdb__pb2.PayloadUpdateResponse.FromString,
+                )
+        self.OverwritePayload = channel.unary_unary(
+                '/tqdb.v1.Points/OverwritePayload',
+                request_serializer=tqdb_dot_v1_dot_tqdb__pb2.SetPayloadRequest.SerializeToString,
+                response_deserializer=tqdb_dot_v1_dot_tqdb__pb2.PayloadUpdateResponse.FromString,
+                )
+        self.DeletePayloadKeys = channel.unary_unary(
+                '/tqdb.v1.Points/DeletePayloadKeys',
+                request_serializer=tqdb_dot_v1_dot_tqdb__pb2.DeletePayloadKeysRequest.SerializeToString,
+                response_deserializer=tqdb_dot_v1_dot_tqdb__pb2.PayloadUpdateResponse.FromString,
                 )
 
 
@@ -293,6 +382,32 @@ class PointsServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Scroll(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPayload(self, request, context):
+        """Merges the payload's keys into each point's payload.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OverwritePayload(self, request, context):
+        """Replaces each point's payload.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePayloadKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PointsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -330,6 +445,26 @@ def add_PointsServicer_to_server(servicer, server):
                     servicer.SearchBatch,
                     request_deserializer=tqdb_dot_v1_dot_tqdb__pb2.SearchBatchRequest.FromString,
                     response_serializer=tqdb_dot_v1_dot_tqdb__pb2.SearchBatchResponse.SerializeToString,
+            ),
+            'Scroll': grpc.unary_unary_rpc_method_handler(
+                    servicer.Scroll,
+                    request_deserializer=tqdb_dot_v1_dot_tqdb__pb2.ScrollRequest.FromString,
+                    response_serializer=tqdb_dot_v1_dot_tqdb__pb2.ScrollResponse.SerializeToString,
+            ),
+            'SetPayload': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPayload,
+                    request_deserializer=tqdb_dot_v1_dot_tqdb__pb2.SetPayloadRequest.FromString,
+                    response_serializer=tqdb_dot_v1_dot_tqdb__pb2.PayloadUpdateResponse.SerializeToString,
+            ),
+            'OverwritePayload': grpc.unary_unary_rpc_method_handler(
+                    servicer.OverwritePayload,
+                    request_deserializer=tqdb_dot_v1_dot_tqdb__pb2.SetPayloadRequest.FromString,
+                    response_serializer=tqdb_dot_v1_dot_tqdb__pb2.PayloadUpdateResponse.SerializeToString,
+            ),
+            'DeletePayloadKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePayloadKeys,
+                    request_deserializer=tqdb_dot_v1_dot_tqdb__pb2.DeletePayloadKeysRequest.FromString,
+                    response_serializer=tqdb_dot_v1_dot_tqdb__pb2.PayloadUpdateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -457,6 +592,74 @@ class Points(object):
         return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Points/SearchBatch',
             tqdb_dot_v1_dot_tqdb__pb2.SearchBatchRequest.SerializeToString,
             tqdb_dot_v1_dot_tqdb__pb2.SearchBatchResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Scroll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Points/Scroll',
+            tqdb_dot_v1_dot_tqdb__pb2.ScrollRequest.SerializeToString,
+            tqdb_dot_v1_dot_tqdb__pb2.ScrollResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SetPayload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Points/SetPayload',
+            tqdb_dot_v1_dot_tqdb__pb2.SetPayloadRequest.SerializeToString,
+            tqdb_dot_v1_dot_tqdb__pb2.PayloadUpdateResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def OverwritePayload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Points/OverwritePayload',
+            tqdb_dot_v1_dot_tqdb__pb2.SetPayloadRequest.SerializeToString,
+            tqdb_dot_v1_dot_tqdb__pb2.PayloadUpdateResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeletePayloadKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Points/DeletePayloadKeys',
+            tqdb_dot_v1_dot_tqdb__pb2.DeletePayloadKeysRequest.SerializeToString,
+            tqdb_dot_v1_dot_tqdb__pb2.PayloadUpdateResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

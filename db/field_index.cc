@@ -1,0 +1,470 @@
+#include "db/field_index.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+namespace tqdb {
+namespace dbimpl {
+
+// ------------------------------------------------------------------ bounds
+
+void IntegerBounds(const Range& r, int64_t* lo, int64_t* hi) {
+  // 2^63 as a double; doubles at or above it exceed every int64.
+  constexpr double kTwo63 = 9223372036854775808.0;
+  *lo = std::numeric_limits<int64_t>::min();
+  *hi = std::numeric_limits<int64_t>::max();
+  auto raise = [&](double v) {  // values >= v
+    if (v > -kTwo63) {
+      if (v >= kTwo63) {
+        *lo = std::numeric_limits<int64_t>::max();
+        *hi = std::numeric_limits<int64_t>::min();  // empty
+        return;
+      }
+      *lo = std::max(*lo, static_cast<int64_t>(std::ceil(v)));
+    }
+  };
+  auto lower = [&](double v) {  // values <= v
+    if (v < kTwo63) {
+      if (v < -kTwo63) {
+        *lo = std::numeric_limits<int64_t>::max();
+        *hi = std::numeric_limits<int64_t>::min();
+        return;
+      }
+      *hi = std::min(*hi, static_cast<int64_t>(std::floor(v)));
+    }
+  };
+  if (r.gte) raise(*r.gte);
+  if (r.gt) {
+    const double f = std::floor(*r.gt);
+    // v > gt: v >= floor(gt) + 1.
+    if (f + 1 >= kTwo63) {
+      *lo = std::numeric_limits<int64_t>::max();
+      *hi = std::numeric_limits<int64_t>::min();
+    } else {
+      raise(f + 1);
+    }
+  }
+  if (r.lte) lower(*r.lte);
+  if (r.lt) {
+    const double c = std::ceil(*r.lt);
+    if (c - 1 < -kTwo63) {
+      *lo = std::numeric_limits<int64_t>::max();
+      *hi = std::numeric_limits<int64_t>::min();
+    } else {
+      lower(c - 1);
+    }
+  }
+}
+
+void FloatBounds(const Range& r, double* lo, double* hi) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  *lo = -kInf;
+  *hi = kInf;
+  if (r.gte) *lo = std::max(*lo, *r.gte);
+  if (r.gt) *lo = std::max(*lo, std::nextafter(*r.gt, kInf));
+  if (r.lte) *hi = std::min(*hi, *r.lte);
+  if (r.lt) *hi = std::min(*hi, std::nextafter(*r.lt, -kInf));
+}
+
+// ------------------------------------------------------------- the index
+
+FieldIndex::FieldIndex(std::string field, JsonPath path, FieldType type)
+    : field_(std::move(field)),
+      path_(std::move(path)),
+      type_(type),
+      ints_(&fwd_int_),
+      floats_(&fwd_float_) {}
+
+int64_t FieldIndex::Vid(const std::string& v) const {
+  auto it = dict_.find(v);
+  if (it == dict_.end()) return -1;
+  return it->second;
+}
+
+uint32_t FieldIndex::AddVid(const std::string& v) {
+  auto [it, inserted] = dict_.try_emplace(v, 0);
+  if (!inserted) return it->second;
+  uint32_t vid;
+  if (!free_vids_.empty()) {
+    vid = free_vids_.back();
+    free_vids_.pop_back();
+    words_[vid] = v;
+  } else {
+    vid = static_cast<uint32_t>(words_.size());
+    words_.push_back(v);
+    postings_.emplace_back();
+  }
+  it->second = vid;
+  return vid;
+}
+
+FieldValues FieldIndex::Get(uint32_t iid) const {
+  FieldValues v;
+  v.present = present_.contains(iid);
+  v.null = null_.contains(iid);
+  switch (type_) {
+    case FieldType::kKeyword:
+      fwd_vid_.ForEach(
+          iid, [&](uint32_t vid) { v.keywords.push_back(words_[vid]); });
+      std::sort(v.keywords.begin(), v.keywords.end());
+      break;
+    case FieldType::kInteger:
+      fwd_int_.ForEach(iid, [&](int64_t x) { v.integers.push_back(x); });
+      std::sort(v.integers.begin(), v.integers.end());
+      break;
+    case FieldType::kFloat:
+      fwd_float_.ForEach(iid, [&](double x) { v.floats.push_back(x); });
+      std::sort(v.floats.begin(), v.floats.end());
+      break;
+    case FieldType::kBool:
+      if (false_.contains(iid)) v.bools.push_back(0);
+      if (true_.contains(iid)) v.bools.push_back(1);
+      break;
+  }
+  return v;
+}
+
+void FieldIndex::RemoveValues(uint32_t iid) {
+  switch (type_) {
+    case FieldType::kKeyword:
+      fwd_vid_.ForEach(iid, [&](uint32_t vid) {
+        postings_[vid].remove(iid);
+        if (postings_[vid].isEmpty()) {
+          dict_.erase(words_[vid]);
+          words_[vid].clear();
+          free_vids_.push_back(vid);
+        }
+      });
+      fwd_vid_.Clear(iid);
+      break;
+    case FieldType::kInteger:
+      ints_.Erase(iid);
+      fwd_int_.Clear(iid);
+      break;
+    case FieldType::kFloat:
+      floats_.Erase(iid);
+      fwd_float_.Clear(iid);
+      break;
+    case FieldType::kBool:
+      true_.remove(iid);
+      false_.remove(iid);
+      break;
+  }
+  typed_.remove(iid);
+  multi_.remove(iid);
+}
+
+void FieldIndex::AddValues(uint32_t iid, const FieldValues& v) {
+  switch (type_) {
+    case FieldType::kKeyword:
+      for (const std::string& w : v.keywords) {
+        const uint32_t vid = AddVid(w);
+        if (postings_[vid].addChecked(iid)) fwd_vid_.Add(iid, vid);
+      }
+      break;
+    case FieldType::kInteger:
+      for (int64_t x : v.integers) {
+        bool have = false;
+        fwd_int_.ForEach(iid, [&](int64_t y) { have |= y == x; });
+        if (have) continue;
+        fwd_int_.Add(iid, x);
+        ints_.Add(x, iid);
+      }
+      break;
+    case FieldType::kFloat:
+      for (double x : v.floats) {
+        bool have = false;
+        fwd_float_.ForEach(iid, [&](double y) { have |= y == x; });
+        if (have) continue;
+        fwd_float_.Add(iid, x);
+        floats_.Add(x, iid);
+      }
+      break;
+    case FieldType::kBool:
+      for (uint8_t b : v.bools) (b ? true_ : false_).add(iid);
+      break;
+  }
+  UpdateMulti(iid);
+}
+
+void FieldIndex::UpdateMulti(uint32_t iid) {
+  size_t n = 0;
+  switch (type_) {
+    case FieldType::kKeyword:
+      n = fwd_vid_.Count(iid);
+      break;
+    case FieldType::kInteger:
+      n = fwd_int_.Count(iid);
+      break;
+    case FieldType::kFloat:
+      n = fwd_float_.Count(iid);
+      break;
+    case FieldType::kBool:
+      n = size_t{true_.contains(iid)} + size_t{false_.contains(iid)};
+      break;
+  }
+  if (n > 0) typed_.add(iid);
+  if (n > 1) multi_.add(iid);
+}
+
+void FieldIndex::Set(uint32_t iid, const FieldValues& v) {
+  if (typed_.contains(iid)) RemoveValues(iid);  // else it holds none
+  if (v.present) {
+    present_.add(iid);
+  } else {
+    present_.remove(iid);
+  }
+  if (v.null) {
+    null_.add(iid);
+  } else {
+    null_.remove(iid);
+  }
+  AddValues(iid, v);
+}
+
+void FieldIndex::Merge(uint32_t iid, const FieldValues& v) {
+  if (v.present) present_.add(iid);
+  if (v.null) null_.add(iid);
+  AddValues(iid, v);
+}
+
+// ---------------------------------------------------------------- queries
+
+Roaring FieldIndex::AnyOf(const Condition& c) const {
+  using Kind = Condition::Kind;
+  std::vector<const Roaring*> parts;
+  std::vector<Roaring> owned;
+  if (type_ == FieldType::kKeyword) {
+    auto add = [&](const std::string& w) {
+      const int64_t vid = Vid(w);
+      if (vid >= 0) parts.push_back(&postings_[vid]);
+    };
+    if (c.kind == Kind::kMatch) {
+      add(c.keyword);
+    } else {
+      for (const std::string& w : c.keywords) add(w);
+    }
+  } else if (type_ == FieldType::kInteger) {
+    if (c.kind == Kind::kMatch) {
+      owned.push_back(ints_.Range(c.integer, c.integer, multi_));
+    } else {
+      for (int64_t x : c.integers) owned.push_back(ints_.Range(x, x, multi_));
+    }
+    for (const Roaring& r : owned) parts.push_back(&r);
+  } else if (type_ == FieldType::kBool) {
+    parts.push_back(c.boolean ? &true_ : &false_);
+  }
+  if (parts.empty()) return Roaring();
+  if (parts.size() == 1) return *parts[0];
+  return Roaring::fastunion(parts.size(), parts.data());
+}
+
+// A point with one value: in the result iff that value is not listed; a
+// point with several: iff one of them is not.
+Roaring FieldIndex::Except(const Condition& c) const {
+  Condition any = c;
+  any.kind = Condition::Kind::kMatchAny;
+  const Roaring listed = AnyOf(any);
+  Roaring out = typed_ - listed;
+  const Roaring check = multi_ & listed;
+  for (uint32_t iid : check) {
+    bool outside = false;
+    if (type_ == FieldType::kKeyword) {
+      fwd_vid_.ForEach(iid, [&](uint32_t vid) {
+        outside |= std::find(c.keywords.begin(), c.keywords.end(),
+                             words_[vid]) == c.keywords.end();
+      });
+    } else {
+      fwd_int_.ForEach(iid, [&](int64_t x) {
+        outside |= std::find(c.integers.begin(), c.integers.end(), x) ==
+                   c.integers.end();
+      });
+    }
+    if (outside) out.add(iid);
+  }
+  return out;
+}
+
+Roaring FieldIndex::Evaluate(const Condition& c, const Roaring& live) const {
+  using Kind = Condition::Kind;
+  switch (c.kind) {
+    case Kind::kIsEmpty:
+      return live - present_;
+    case Kind::kIsNull:
+      return null_;
+    case Kind::kMatch:
+    case Kind::kMatchAny:
+      return AnyOf(c);
+    case Kind::kMatchExcept:
+      return Except(c);
+    case Kind::kRange:
+      if (type_ == FieldType::kInteger) {
+        int64_t lo, hi;
+        IntegerBounds(c.range, &lo, &hi);
+        return ints_.Range(lo, hi, multi_);
+      }
+      if (type_ == FieldType::kFloat) {
+        double lo, hi;
+        FloatBounds(c.range, &lo, &hi);
+        return floats_.Range(lo, hi, multi_);
+      }
+      return Roaring();
+    default:
+      return Roaring();
+  }
+}
+
+uint64_t FieldIndex::Estimate(const Condition& c, uint64_t live) const {
+  using Kind = Condition::Kind;
+  switch (c.kind) {
+    case Kind::kIsEmpty:
+      return live - std::min(live, present_.cardinality());
+    case Kind::kIsNull:
+      return null_.cardinality();
+    case Kind::kMatchExcept:
+      return typed_.cardinality();
+    case Kind::kMatch:
+    case Kind::kMatchAny: {
+      uint64_t n = 0;
+      if (type_ == FieldType::kKeyword) {
+        auto add = [&](const std::string& w) {
+          const int64_t vid = Vid(w);
+          if (vid >= 0) n += postings_[vid].cardinality();
+        };
+        if (c.kind == Kind::kMatch) {
+          add(c.keyword);
+        } else {
+          for (const std::string& w : c.keywords) add(w);
+        }
+      } else if (type_ == FieldType::kInteger) {
+        if (c.kind == Kind::kMatch) {
+          n = ints_.CountEntries(c.integer, c.integer);
+        } else {
+          for (int64_t x : c.integers) n += ints_.CountEntries(x, x);
+        }
+      } else if (type_ == FieldType::kBool) {
+        n = (c.boolean ? true_ : false_).cardinality();
+      }
+      return std::min(n, live);
+    }
+    case Kind::kRange: {
+      uint64_t n = 0;
+      if (type_ == FieldType::kInteger) {
+        int64_t lo, hi;
+        IntegerBounds(c.range, &lo, &hi);
+        n = ints_.CountEntries(lo, hi);
+      } else if (type_ == FieldType::kFloat) {
+        double lo, hi;
+        FloatBounds(c.range, &lo, &hi);
+        n = floats_.CountEntries(lo, hi);
+      }
+      return std::min(n, live);
+    }
+    default:
+      return live;
+  }
+}
+
+FieldIndex::Prepared FieldIndex::Prepare(const Condition& c) const {
+  using Kind = Condition::Kind;
+  Prepared p;
+  p.cond = &c;
+  if (type_ == FieldType::kKeyword) {
+    auto add = [&](const std::string& w) {
+      const int64_t vid = Vid(w);
+      if (vid >= 0) p.vids.push_back(static_cast<uint32_t>(vid));
+    };
+    if (c.kind == Kind::kMatch) {
+      add(c.keyword);
+    } else if (c.kind == Kind::kMatchAny || c.kind == Kind::kMatchExcept) {
+      for (const std::string& w : c.keywords) add(w);
+    }
+    std::sort(p.vids.begin(), p.vids.end());
+  } else if (c.kind == Kind::kRange && type_ == FieldType::kInteger) {
+    IntegerBounds(c.range, &p.ilo, &p.ihi);
+  } else if (c.kind == Kind::kRange && type_ == FieldType::kFloat) {
+    FloatBounds(c.range, &p.flo, &p.fhi);
+  }
+  return p;
+}
+
+bool FieldIndex::Check(uint32_t iid, const Prepared& p) const {
+  using Kind = Condition::Kind;
+  const Condition& c = *p.cond;
+  auto listed_vid = [&](uint32_t vid) {
+    return std::binary_search(p.vids.begin(), p.vids.end(), vid);
+  };
+  auto listed_int = [&](int64_t x) {
+    if (c.kind == Kind::kMatch) return x == c.integer;
+    return std::find(c.integers.begin(), c.integers.end(), x) !=
+           c.integers.end();
+  };
+  switch (c.kind) {
+    case Kind::kIsEmpty:
+      return !present_.contains(iid);
+    case Kind::kIsNull:
+      return null_.contains(iid);
+    case Kind::kMatch:
+    case Kind::kMatchAny:
+      switch (type_) {
+        case FieldType::kKeyword:
+          return fwd_vid_.Any(iid, listed_vid);
+        case FieldType::kInteger:
+          return fwd_int_.Any(iid, listed_int);
+        case FieldType::kBool:
+          return (c.boolean ? true_ : false_).contains(iid);
+        default:
+          return false;
+      }
+    case Kind::kMatchExcept:
+      if (type_ == FieldType::kKeyword) {
+        return fwd_vid_.Any(iid, [&](uint32_t v) { return !listed_vid(v); });
+      }
+      if (type_ == FieldType::kInteger) {
+        return fwd_int_.Any(iid, [&](int64_t x) { return !listed_int(x); });
+      }
+      return false;
+    case Kind::kRange:
+      if (type_ == FieldType::kInteger) {
+        return fwd_int_.Any(
+            iid, [&](int64_t x) { return x >= p.ilo && x <= p.ihi; });
+      }
+      if (type_ == FieldType::kFloat) {
+        return fwd_float_.Any(
+            iid, [&](double x) { return x >= p.flo && x <= p.fhi; });
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
+size_t FieldIndex::MemoryBytes() const {
+  size_t bytes = present_.getSizeInBytes(false) + null_.getSizeInBytes(false) +
+                 typed_.getSizeInBytes(false) + multi_.getSizeInBytes(false);
+  switch (type_) {
+    case FieldType::kKeyword:
+      for (const Roaring& p : postings_) {
+        bytes += sizeof(Roaring) + p.getSizeInBytes(false);
+      }
+      for (const std::string& w : words_) bytes += sizeof(w) + w.capacity();
+      bytes += dict_.capacity() * (sizeof(std::string) + sizeof(uint32_t));
+      bytes += fwd_vid_.MemoryBytes();
+      break;
+    case FieldType::kInteger:
+      bytes += ints_.MemoryBytes() + fwd_int_.MemoryBytes();
+      break;
+    case FieldType::kFloat:
+      bytes += floats_.MemoryBytes() + fwd_float_.MemoryBytes();
+      break;
+    case FieldType::kBool:
+      bytes += true_.getSizeInBytes(false) + false_.getSizeInBytes(false);
+      break;
+  }
+  return bytes;
+}
+
+}  // namespace dbimpl
+}  // namespace tqdb

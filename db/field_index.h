@@ -1,0 +1,117 @@
+// One payload index: the values of one field (a JSON path) of a
+// collection's points, of one type (keyword, integer, float, bool), as
+// compressed bitmaps of internal ids (CRoaring):
+//  - keyword: a dictionary value -> bitmap;
+//  - integer, float: the bucketed sorted structure of db/numeric_index.h;
+//  - bool: a bitmap for true, one for false;
+// plus, for every type, the bitmaps of points whose field is non-empty
+// (is_empty) and null (is_null), of points with a value of the type and
+// with several, and the values of each point (db/forward_values.h), which
+// updates remove, per-point checks and the numeric index read.
+//
+// Thread-compatible: the owner (PayloadIndex) locks around it.
+#ifndef TQDB_DB_FIELD_INDEX_H_
+#define TQDB_DB_FIELD_INDEX_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "db/field_values.h"
+#include "db/filter.h"
+#include "db/forward_values.h"
+#include "db/json_path.h"
+#include "db/numeric_index.h"
+#include "roaring/roaring.hh"
+
+namespace tqdb {
+namespace dbimpl {
+
+class FieldIndex {
+ public:
+  FieldIndex(std::string field, JsonPath path, FieldType type);
+
+  const std::string& field() const { return field_; }
+  const JsonPath& path() const { return path_; }
+  FieldType type() const { return type_; }
+
+  // The point's values now (empty if it has none).
+  FieldValues Get(uint32_t iid) const;
+  // Replaces the point's values.
+  void Set(uint32_t iid, const FieldValues& v);
+  // Adds values (and the present / null flags) to those of the point: the
+  // entries of the point read back from storage one at a time.
+  void Merge(uint32_t iid, const FieldValues& v);
+  void Clear(uint32_t iid) { Set(iid, FieldValues()); }
+
+  // The points among `live` that satisfy a condition on this field: match,
+  // any, except, range (of the index's type: db/query.h checks), is_empty,
+  // is_null.
+  Roaring Evaluate(const Condition& c, const Roaring& live) const;
+  // An upper bound of Evaluate(c).cardinality(), cheap (no bitmap built).
+  uint64_t Estimate(const Condition& c, uint64_t live) const;
+  // A condition compiled for per-point checks against this index (keywords
+  // as dictionary ids, bounds computed once).
+  struct Prepared {
+    const Condition* cond = nullptr;
+    std::vector<uint32_t> vids;  // keyword match / any / except, sorted
+    int64_t ilo = 0, ihi = -1;   // integer range
+    double flo = 0, fhi = -1;    // float range
+  };
+  Prepared Prepare(const Condition& c) const;
+  // Whether point iid satisfies the condition (iid live; p from Prepare on
+  // this index, which has not changed since).
+  bool Check(uint32_t iid, const Prepared& p) const;
+
+  // Points whose field is not empty.
+  uint64_t points() const { return present_.cardinality(); }
+  // Approximate bytes held.
+  size_t MemoryBytes() const;
+
+ private:
+  // Keyword dictionary id of v, or -1.
+  int64_t Vid(const std::string& v) const;
+  uint32_t AddVid(const std::string& v);
+  // Points with one of the values of c (match value / any).
+  Roaring AnyOf(const Condition& c) const;
+  // Points with a value of the index's type outside those of c (except).
+  Roaring Except(const Condition& c) const;
+  void AddValues(uint32_t iid, const FieldValues& v);
+  void RemoveValues(uint32_t iid);
+  void UpdateMulti(uint32_t iid);
+
+  const std::string field_;
+  const JsonPath path_;
+  const FieldType type_;
+
+  Roaring present_, null_;
+  Roaring typed_;  // points with a value of the type
+  Roaring multi_;  // points with two or more
+
+  // kKeyword
+  absl::flat_hash_map<std::string, uint32_t> dict_;
+  std::vector<std::string> words_;  // by dictionary id
+  std::vector<Roaring> postings_;   // by dictionary id
+  std::vector<uint32_t> free_vids_;
+  ForwardValues<uint32_t> fwd_vid_;
+  // kInteger
+  NumericIndex<int64_t> ints_;
+  ForwardValues<int64_t> fwd_int_;
+  // kFloat
+  NumericIndex<double> floats_;
+  ForwardValues<double> fwd_float_;
+  // kBool
+  Roaring true_, false_;
+};
+
+// The inclusive bounds of a Range over integers (lo > hi: none), and over
+// doubles.
+void IntegerBounds(const Range& r, int64_t* lo, int64_t* hi);
+void FloatBounds(const Range& r, double* lo, double* hi);
+
+}  // namespace dbimpl
+}  // namespace tqdb
+
+#endif  // TQDB_DB_FIELD_INDEX_H_

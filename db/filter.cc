@@ -1,0 +1,120 @@
+#include "db/filter.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace tqdb {
+
+const char* FieldTypeName(FieldType t) {
+  switch (t) {
+    case FieldType::kKeyword:
+      return "keyword";
+    case FieldType::kInteger:
+      return "integer";
+    case FieldType::kFloat:
+      return "float";
+    case FieldType::kBool:
+      return "bool";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<FieldType> ParseFieldType(absl::string_view name) {
+  for (FieldType t : {FieldType::kKeyword, FieldType::kInteger,
+                      FieldType::kFloat, FieldType::kBool}) {
+    if (name == FieldTypeName(t)) return t;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown field index type '", name,
+                   "' (keyword, integer, float or bool)"));
+}
+
+namespace {
+
+Condition Field(Condition::Kind kind, std::string key) {
+  Condition c;
+  c.kind = kind;
+  c.key = std::move(key);
+  return c;
+}
+
+}  // namespace
+
+Condition Condition::Keyword(std::string key, std::string value) {
+  Condition c = Field(Kind::kMatch, std::move(key));
+  c.value_type = ValueType::kKeyword;
+  c.keyword = std::move(value);
+  return c;
+}
+
+Condition Condition::Integer(std::string key, int64_t value) {
+  Condition c = Field(Kind::kMatch, std::move(key));
+  c.value_type = ValueType::kInteger;
+  c.integer = value;
+  return c;
+}
+
+Condition Condition::Bool(std::string key, bool value) {
+  Condition c = Field(Kind::kMatch, std::move(key));
+  c.value_type = ValueType::kBool;
+  c.boolean = value;
+  return c;
+}
+
+Condition Condition::AnyKeyword(std::string key, std::vector<std::string> v) {
+  Condition c = Field(Kind::kMatchAny, std::move(key));
+  c.keywords = std::move(v);
+  return c;
+}
+
+Condition Condition::AnyInteger(std::string key, std::vector<int64_t> v) {
+  Condition c = Field(Kind::kMatchAny, std::move(key));
+  c.value_type = ValueType::kInteger;
+  c.integers = std::move(v);
+  return c;
+}
+
+Condition Condition::ExceptKeyword(std::string key,
+                                   std::vector<std::string> v) {
+  Condition c = Field(Kind::kMatchExcept, std::move(key));
+  c.keywords = std::move(v);
+  return c;
+}
+
+Condition Condition::ExceptInteger(std::string key, std::vector<int64_t> v) {
+  Condition c = Field(Kind::kMatchExcept, std::move(key));
+  c.value_type = ValueType::kInteger;
+  c.integers = std::move(v);
+  return c;
+}
+
+Condition Condition::InRange(std::string key, Range r) {
+  Condition c = Field(Kind::kRange, std::move(key));
+  c.range = r;
+  return c;
+}
+
+Condition Condition::IsEmpty(std::string key) {
+  return Field(Kind::kIsEmpty, std::move(key));
+}
+
+Condition Condition::IsNull(std::string key) {
+  return Field(Kind::kIsNull, std::move(key));
+}
+
+Condition Condition::HasId(std::vector<uint64_t> ids) {
+  Condition c;
+  c.kind = Kind::kHasId;
+  c.ids = std::move(ids);
+  return c;
+}
+
+Condition Condition::Nested(Filter f) {
+  Condition c;
+  c.kind = Kind::kFilter;
+  c.filter = std::make_shared<const Filter>(std::move(f));
+  return c;
+}
+
+}  // namespace tqdb

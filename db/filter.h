@@ -1,0 +1,116 @@
+// A filter on the points of a collection: conditions on their JSON payloads
+// (by dotted path) and ids, combined by must / should / must_not clauses,
+// nested to any depth (Qdrant's filter model). The textual form is Qdrant's
+// JSON syntax (db/filter_json.h), the gRPC form tqdb.v1.Filter
+// (rpc/filter_convert.h); the rules a filter must meet are checked once, by
+// the database (db/query.h), and it is evaluated over the payload indexes
+// (db/payload_index.h) or, for fields without one, over the payloads
+// themselves (db/payload_match.h).
+//
+// Semantics (Qdrant's):
+//  - A point matches a filter when it matches every `must` condition, none
+//    of the `must_not` ones, and at least max(1, min_should) of the `should`
+//    ones when there are any. An empty filter matches every point.
+//  - A field condition looks up its key in the payload (a JSON object):
+//    "a.b" is member b of member a; arrays met on the way are searched
+//    element by element ("a[].b" says so explicitly, "a[2].b" picks one
+//    element). A payload that is not a JSON object matches no field
+//    condition.
+//  - The value found may be an array: a condition holds when any element
+//    satisfies it. Values of another type than the condition's are ignored
+//    (match "5" does not match the number 5).
+//  - match.value: equal to a keyword (string), integer or bool.
+//    match.any: equal to one of the keywords (integers).
+//    match.except: some value of the list's type is not in the list (a
+//    point without such a value does not match; combine must_not and
+//    match.any to also keep those).
+//    range: some number (integer or float) within gt / gte / lt / lte.
+//    is_empty: the key is absent, null or [] (every value found is).
+//    is_null: a value found is null (or an array holding null).
+//    has_id: the point's id is one of the ids.
+// Thread-compatible: plain values.
+#ifndef TQDB_DB_FILTER_H_
+#define TQDB_DB_FILTER_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace tqdb {
+
+// The type of a payload index (Collection::CreateFieldIndex): which values
+// of the field it holds and which conditions it answers.
+enum class FieldType : uint32_t {
+  kKeyword = 0,  // strings: match value / any / except
+  kInteger = 1,  // integers: match value / any / except, range
+  kFloat = 2,    // numbers (integers too): range
+  kBool = 3,     // booleans: match value
+};
+const char* FieldTypeName(FieldType t);  // "keyword", "integer", ...
+// InvalidArgument for anything else.
+absl::StatusOr<FieldType> ParseFieldType(absl::string_view name);
+
+struct Filter;
+
+struct Range {
+  std::optional<double> gt, gte, lt, lte;
+};
+
+struct Condition {
+  enum class Kind {
+    kMatch,        // key, value_*
+    kMatchAny,     // key, keywords or integers
+    kMatchExcept,  // key, keywords or integers
+    kRange,        // key, range
+    kIsEmpty,      // key
+    kIsNull,       // key
+    kHasId,        // ids
+    kFilter,       // filter
+  };
+  // What a match compares with.
+  enum class ValueType { kKeyword, kInteger, kBool };
+
+  Kind kind = Kind::kMatch;
+  std::string key;
+  ValueType value_type = ValueType::kKeyword;  // kMatch, kMatchAny/Except
+  std::string keyword;                         // kMatch, kKeyword
+  int64_t integer = 0;                         // kMatch, kInteger
+  bool boolean = false;                        // kMatch, kBool
+  std::vector<std::string> keywords;           // kMatchAny/Except, kKeyword
+  std::vector<int64_t> integers;               // kMatchAny/Except, kInteger
+  Range range;
+  std::vector<uint64_t> ids;             // kHasId
+  std::shared_ptr<const Filter> filter;  // kFilter
+
+  static Condition Keyword(std::string key, std::string value);
+  static Condition Integer(std::string key, int64_t value);
+  static Condition Bool(std::string key, bool value);
+  static Condition AnyKeyword(std::string key, std::vector<std::string> v);
+  static Condition AnyInteger(std::string key, std::vector<int64_t> v);
+  static Condition ExceptKeyword(std::string key, std::vector<std::string> v);
+  static Condition ExceptInteger(std::string key, std::vector<int64_t> v);
+  static Condition InRange(std::string key, Range r);
+  static Condition IsEmpty(std::string key);
+  static Condition IsNull(std::string key);
+  static Condition HasId(std::vector<uint64_t> ids);
+  static Condition Nested(Filter f);
+};
+
+struct Filter {
+  std::vector<Condition> must, should, must_not;
+  // With `should` conditions: at least this many must hold (0 = 1).
+  uint32_t min_should = 0;
+
+  bool empty() const {
+    return must.empty() && should.empty() && must_not.empty();
+  }
+};
+
+}  // namespace tqdb
+
+#endif  // TQDB_DB_FILTER_H_

@@ -1,0 +1,155 @@
+#include "db/payload_match.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "db/field_values.h"
+#include "quant/status_macros.h"
+
+namespace tqdb {
+namespace {
+
+bool InRange(double v, const Range& r) {
+  if (r.gt && !(v > *r.gt)) return false;
+  if (r.gte && !(v >= *r.gte)) return false;
+  if (r.lt && !(v < *r.lt)) return false;
+  if (r.lte && !(v <= *r.lte)) return false;
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<ConditionMatcher> ConditionMatcher::Compile(const Condition& c) {
+  ConditionMatcher m;
+  m.kind_ = c.kind;
+  m.value_type_ = c.value_type;
+  TQ_ASSIGN_OR_RETURN(JsonPath p, JsonPath::Parse(c.key));
+  m.path_ = std::make_shared<const JsonPath>(std::move(p));
+  m.keyword_ = c.keyword;
+  m.integer_ = c.integer;
+  m.boolean_ = c.boolean;
+  m.keywords_.insert(c.keywords.begin(), c.keywords.end());
+  m.integers_.insert(c.integers.begin(), c.integers.end());
+  m.range_ = c.range;
+  return m;
+}
+
+bool ConditionMatcher::Holds(const nlohmann::json* payload) const {
+  using Kind = Condition::Kind;
+  using VT = Condition::ValueType;
+  std::vector<const nlohmann::json*> found;
+  if (payload != nullptr && payload->is_object()) {
+    path_->Resolve(*payload, &found);
+  }
+  if (kind_ == Kind::kIsEmpty) return ValuesEmpty(found);
+  if (kind_ == Kind::kIsNull) return ValuesNull(found);
+  bool hit = false;
+  ForEachScalar(found, [&](const nlohmann::json& v) {
+    if (hit) return;
+    switch (kind_) {
+      case Kind::kMatch:
+        if (value_type_ == VT::kKeyword) {
+          hit = v.is_string() && v.get_ref<const std::string&>() == keyword_;
+        } else if (value_type_ == VT::kInteger) {
+          int64_t i;
+          hit = AsInt64(v, &i) && i == integer_;
+        } else {
+          hit = v.is_boolean() && v.get<bool>() == boolean_;
+        }
+        break;
+      case Kind::kMatchAny:
+      case Kind::kMatchExcept: {
+        const bool any = kind_ == Kind::kMatchAny;
+        if (value_type_ == VT::kInteger) {
+          int64_t i;
+          if (AsInt64(v, &i)) hit = integers_.contains(i) == any;
+        } else if (v.is_string()) {
+          hit = keywords_.contains(v.get_ref<const std::string&>()) == any;
+        }
+        break;
+      }
+      case Kind::kRange:
+        hit = v.is_number() && InRange(v.get<double>(), range_);
+        break;
+      default:
+        break;
+    }
+  });
+  return hit;
+}
+
+struct PayloadMatcher::Node {
+  struct Leaf {
+    Condition::Kind kind;
+    std::optional<ConditionMatcher> field;
+    absl::flat_hash_set<uint64_t> ids;
+    std::shared_ptr<const Node> nested;
+  };
+  std::vector<Leaf> must, should, must_not;
+  uint32_t min_should = 1;
+
+  static absl::StatusOr<std::shared_ptr<const Node>> Build(const Filter& f);
+  bool Matches(const nlohmann::json* payload, uint64_t id) const;
+  static bool Holds(const Leaf& c, const nlohmann::json* payload, uint64_t id) {
+    if (c.kind == Condition::Kind::kHasId) return c.ids.contains(id);
+    if (c.kind == Condition::Kind::kFilter) {
+      return c.nested->Matches(payload, id);
+    }
+    return c.field->Holds(payload);
+  }
+};
+
+absl::StatusOr<std::shared_ptr<const PayloadMatcher::Node>>
+PayloadMatcher::Node::Build(const Filter& f) {
+  auto node = std::make_shared<Node>();
+  node->min_should = std::max<uint32_t>(1, f.min_should);
+  auto add = [](const std::vector<Condition>& in,
+                std::vector<Leaf>* out) -> absl::Status {
+    for (const Condition& c : in) {
+      Leaf l;
+      l.kind = c.kind;
+      if (c.kind == Condition::Kind::kHasId) {
+        l.ids.insert(c.ids.begin(), c.ids.end());
+      } else if (c.kind == Condition::Kind::kFilter) {
+        TQ_ASSIGN_OR_RETURN(l.nested, Build(*c.filter));
+      } else {
+        TQ_ASSIGN_OR_RETURN(ConditionMatcher m, ConditionMatcher::Compile(c));
+        l.field = std::move(m);
+      }
+      out->push_back(std::move(l));
+    }
+    return absl::OkStatus();
+  };
+  TQ_RETURN_IF_ERROR(add(f.must, &node->must)) << "must";
+  TQ_RETURN_IF_ERROR(add(f.should, &node->should)) << "should";
+  TQ_RETURN_IF_ERROR(add(f.must_not, &node->must_not)) << "must_not";
+  return std::shared_ptr<const Node>(std::move(node));
+}
+
+bool PayloadMatcher::Node::Matches(const nlohmann::json* payload,
+                                   uint64_t id) const {
+  for (const Leaf& c : must) {
+    if (!Holds(c, payload, id)) return false;
+  }
+  for (const Leaf& c : must_not) {
+    if (Holds(c, payload, id)) return false;
+  }
+  if (should.empty()) return true;
+  uint32_t n = 0;
+  for (const Leaf& c : should) {
+    if (Holds(c, payload, id) && ++n >= min_should) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<PayloadMatcher> PayloadMatcher::Compile(const Filter& filter) {
+  PayloadMatcher m;
+  TQ_ASSIGN_OR_RETURN(m.root_, Node::Build(filter));
+  return m;
+}
+
+bool PayloadMatcher::Matches(const nlohmann::json* payload, uint64_t id) const {
+  return root_->Matches(payload, id);
+}
+
+}  // namespace tqdb

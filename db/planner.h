@@ -1,0 +1,85 @@
+// The plan of a filtered search over a trained collection, chosen per query
+// from the exact number of matching points (the filter's bitmap) by
+// comparing the estimated work of the two ways the index can visit them
+// (index/ivf_filtered.cc), in units of one 32-slot block run through the
+// scan kernel:
+//
+//  - IVF ("filtered-ivf", FilteredScan::kProbe): lists in centroid order
+//    until nprobe lists holding matching points were scanned (as if the
+//    matches were a collection of their own, with the same lists) and they
+//    held `target` matching points, target = max(k * the oversampling of a
+//    rescore, nprobe * n / nlist): a filtered search examines as many
+//    candidates that may be returned as the unfiltered search at the same
+//    nprobe examines points. Its neighbours are further away (a 1% filter's
+//    top 10 lie among the collection's top 1,000), and an IVF search needs
+//    fewer points scanned per neighbour sought as that number grows, so
+//    this keeps its recall at least the unfiltered one. Matching points
+//    spread uniformly, that visits a share max(nprobe / (nlist * the share
+//    of lists holding a match), target / matches) of the collection: its
+//    centroid distances, every visited slot's membership test, the blocks
+//    that hold a match, and each list's setup.
+//  - Matches ("filtered-matches", FilteredScan::kAllowedOnly): every
+//    matching point scored, no coarse step: the blocks holding one and
+//    each of their lists' setup, counted exactly (IvfIndex::Spread).
+//    Chosen outright when matches <= target (the IVF plan could stop no
+//    sooner).
+//
+// The unit costs (PlanCosts) come from measurement (README, "Filtered
+// search"); both plans return k results whenever k points match.
+//
+// Thread-safety: pure functions.
+#ifndef TQDB_DB_PLANNER_H_
+#define TQDB_DB_PLANNER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "db/db.h"
+#include "index/ivf_index.h"
+#include "index/types.h"
+
+namespace tqdb {
+namespace dbimpl {
+
+// Work of the parts of a filtered search, relative to one block of 32 codes
+// of b bytes each through the scan kernel (about 32 b shuffled bytes).
+struct PlanCosts {
+  // One centroid distance: d floats (4 d bytes, a fused multiply-add each).
+  static double Centroid(uint32_t dim, size_t code_bytes);
+  // Setting up a list: <q, c> (inner product), or the list's lookup tables
+  // (L2: a table of 16 entries a sub-code, quantized).
+  static double List(uint32_t dim, size_t code_bytes, bool l2);
+  // Testing one slot against the allowed set.
+  static double Slot(size_t code_bytes);
+};
+
+struct PlanInput {
+  uint64_t matches = 0;  // points matching the filter
+  uint64_t points = 0;   // points in the index
+  uint32_t nlist = 0;
+  uint32_t nprobe = 0;  // effective (0 or > nlist: nlist)
+  uint64_t k_scan = 0;  // k, or k * oversampling when rescoring
+  uint32_t dim = 0;
+  size_t code_bytes = 0;
+  bool l2 = false;
+  FilterPlanChoice choice = FilterPlanChoice::kAuto;  // QueryOptions'
+};
+
+struct FilterPlan {
+  FilteredScan scan = FilteredScan::kProbe;
+  uint64_t min_allowed = 0;  // kProbe
+  const char* name = "filtered-ivf";
+  double ivf_cost = 0, matches_cost = 0;  // estimates, in blocks
+};
+
+// spread: where the matches sit (called only when the matches plan may be
+// the cheaper one; it costs O(matches)).
+FilterPlan ChooseFilterPlan(
+    const PlanInput& in,
+    const std::function<IvfIndex::AllowedSpread()>& spread);
+
+}  // namespace dbimpl
+}  // namespace tqdb
+
+#endif  // TQDB_DB_PLANNER_H_

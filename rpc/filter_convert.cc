@@ -1,0 +1,220 @@
+#include "rpc/filter_convert.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "quant/status_macros.h"
+
+namespace tqdb {
+namespace {
+
+namespace pb = ::tqdb::v1;
+
+absl::Status Bad(const std::string& at, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(at, ": ", why));
+}
+
+absl::StatusOr<Filter> FilterFrom(const pb::Filter& in, const std::string& at);
+
+absl::StatusOr<Condition> ConditionFrom(const pb::Condition& in,
+                                        const std::string& at) {
+  switch (in.condition_one_of_case()) {
+    case pb::Condition::kField: {
+      const pb::FieldCondition& f = in.field();
+      if (f.has_match() == f.has_range()) {
+        return Bad(at, "a field condition needs exactly one of match, range");
+      }
+      if (f.has_range()) {
+        const pb::Range& r = f.range();
+        Range range;
+        if (r.has_gt()) range.gt = r.gt();
+        if (r.has_gte()) range.gte = r.gte();
+        if (r.has_lt()) range.lt = r.lt();
+        if (r.has_lte()) range.lte = r.lte();
+        return Condition::InRange(f.key(), range);
+      }
+      const pb::Match& m = f.match();
+      switch (m.match_value_case()) {
+        case pb::Match::kValue: {
+          const pb::MatchValue& v = m.value();
+          switch (v.kind_case()) {
+            case pb::MatchValue::kKeyword:
+              return Condition::Keyword(f.key(), v.keyword());
+            case pb::MatchValue::kInteger:
+              return Condition::Integer(f.key(), v.integer());
+            case pb::MatchValue::kBoolean:
+              return Condition::Bool(f.key(), v.boolean());
+            default:
+              return Bad(at + ".match.value",
+                         "expected a keyword, an integer or a bool");
+          }
+        }
+        case pb::Match::kAny:
+        case pb::Match::kExcept: {
+          const bool any = m.match_value_case() == pb::Match::kAny;
+          const pb::MatchValues& v = any ? m.any() : m.except();
+          const std::string where = at + (any ? ".match.any" : ".match.except");
+          if (v.keywords_size() > 0 && v.integers_size() > 0) {
+            return Bad(where, "holds both keywords and integers");
+          }
+          if (v.integers_size() > 0) {
+            std::vector<int64_t> ints(v.integers().begin(), v.integers().end());
+            return any ? Condition::AnyInteger(f.key(), std::move(ints))
+                       : Condition::ExceptInteger(f.key(), std::move(ints));
+          }
+          std::vector<std::string> words(v.keywords().begin(),
+                                         v.keywords().end());
+          return any ? Condition::AnyKeyword(f.key(), std::move(words))
+                     : Condition::ExceptKeyword(f.key(), std::move(words));
+        }
+        default:
+          return Bad(at + ".match", "expected one of value, any, except");
+      }
+    }
+    case pb::Condition::kIsEmpty:
+      return Condition::IsEmpty(in.is_empty().key());
+    case pb::Condition::kIsNull:
+      return Condition::IsNull(in.is_null().key());
+    case pb::Condition::kHasId:
+      return Condition::HasId(std::vector<uint64_t>(
+          in.has_id().has_id().begin(), in.has_id().has_id().end()));
+    case pb::Condition::kFilter: {
+      TQ_ASSIGN_OR_RETURN(Filter nested, FilterFrom(in.filter(), at));
+      return Condition::Nested(std::move(nested));
+    }
+    default:
+      return Bad(at,
+                 "empty condition (set field, is_empty, is_null, has_id or "
+                 "filter)");
+  }
+}
+
+absl::StatusOr<Filter> FilterFrom(const pb::Filter& in, const std::string& at) {
+  Filter f;
+  f.min_should = in.min_should();
+  const std::string dot = at.empty() ? "" : at + ".";
+  for (const auto& [name, from, to] :
+       {std::make_tuple("must", &in.must(), &f.must),
+        std::make_tuple("should", &in.should(), &f.should),
+        std::make_tuple("must_not", &in.must_not(), &f.must_not)}) {
+    for (int i = 0; i < from->size(); ++i) {
+      TQ_ASSIGN_OR_RETURN(
+          Condition c,
+          ConditionFrom((*from)[i], absl::StrCat(dot, name, "[", i, "]")));
+      to->push_back(std::move(c));
+    }
+  }
+  return f;
+}
+
+void ConditionTo(const Condition& c, pb::Condition* out) {
+  using Kind = Condition::Kind;
+  using VT = Condition::ValueType;
+  auto list = [&](pb::MatchValues* v) {
+    if (c.value_type == VT::kInteger) {
+      v->mutable_integers()->Add(c.integers.begin(), c.integers.end());
+    } else {
+      for (const std::string& w : c.keywords) v->add_keywords(w);
+    }
+  };
+  switch (c.kind) {
+    case Kind::kMatch: {
+      pb::FieldCondition* f = out->mutable_field();
+      f->set_key(c.key);
+      pb::MatchValue* v = f->mutable_match()->mutable_value();
+      if (c.value_type == VT::kKeyword) {
+        v->set_keyword(c.keyword);
+      } else if (c.value_type == VT::kInteger) {
+        v->set_integer(c.integer);
+      } else {
+        v->set_boolean(c.boolean);
+      }
+      return;
+    }
+    case Kind::kMatchAny:
+    case Kind::kMatchExcept: {
+      pb::FieldCondition* f = out->mutable_field();
+      f->set_key(c.key);
+      list(c.kind == Kind::kMatchAny ? f->mutable_match()->mutable_any()
+                                     : f->mutable_match()->mutable_except());
+      return;
+    }
+    case Kind::kRange: {
+      pb::FieldCondition* f = out->mutable_field();
+      f->set_key(c.key);
+      pb::Range* r = f->mutable_range();
+      if (c.range.gt) r->set_gt(*c.range.gt);
+      if (c.range.gte) r->set_gte(*c.range.gte);
+      if (c.range.lt) r->set_lt(*c.range.lt);
+      if (c.range.lte) r->set_lte(*c.range.lte);
+      return;
+    }
+    case Kind::kIsEmpty:
+      out->mutable_is_empty()->set_key(c.key);
+      return;
+    case Kind::kIsNull:
+      out->mutable_is_null()->set_key(c.key);
+      return;
+    case Kind::kHasId:
+      out->mutable_has_id()->mutable_has_id()->Add(c.ids.begin(), c.ids.end());
+      return;
+    case Kind::kFilter:
+      ToProto(*c.filter, out->mutable_filter());
+      return;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<Filter> FromProto(const pb::Filter& in) {
+  return FilterFrom(in, "");
+}
+
+void ToProto(const Filter& in, pb::Filter* out) {
+  for (const Condition& c : in.must) ConditionTo(c, out->add_must());
+  for (const Condition& c : in.should) ConditionTo(c, out->add_should());
+  for (const Condition& c : in.must_not) ConditionTo(c, out->add_must_not());
+  out->set_min_should(in.min_should);
+}
+
+absl::StatusOr<std::shared_ptr<const Filter>> OptionalFilter(
+    bool has, const pb::Filter& in) {
+  if (!has) return std::shared_ptr<const Filter>();
+  TQ_ASSIGN_OR_RETURN(Filter f, FromProto(in));
+  if (f.empty()) return std::shared_ptr<const Filter>();
+  return std::make_shared<const Filter>(std::move(f));
+}
+
+absl::StatusOr<FieldType> FieldTypeFromProto(pb::FieldType t) {
+  switch (t) {
+    case pb::FIELD_TYPE_KEYWORD:
+      return FieldType::kKeyword;
+    case pb::FIELD_TYPE_INTEGER:
+      return FieldType::kInteger;
+    case pb::FIELD_TYPE_FLOAT:
+      return FieldType::kFloat;
+    case pb::FIELD_TYPE_BOOL:
+      return FieldType::kBool;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("type: unknown field index type ", static_cast<int>(t),
+                       " (FIELD_TYPE_KEYWORD, _INTEGER, _FLOAT or _BOOL)"));
+  }
+}
+
+pb::FieldType FieldTypeToProto(FieldType t) {
+  switch (t) {
+    case FieldType::kKeyword:
+      return pb::FIELD_TYPE_KEYWORD;
+    case FieldType::kInteger:
+      return pb::FIELD_TYPE_INTEGER;
+    case FieldType::kFloat:
+      return pb::FIELD_TYPE_FLOAT;
+    case FieldType::kBool:
+      return pb::FIELD_TYPE_BOOL;
+  }
+  return pb::FIELD_TYPE_UNSPECIFIED;
+}
+
+}  // namespace tqdb

@@ -1,0 +1,159 @@
+"""Filters in Qdrant's JSON syntax (as a dict), the one `tqdb search
+--filter` and the REST API take, to tqdb.v1.Filter:
+
+    {"must": [{"key": "section", "match": {"value": "libs"}},
+              {"key": "installed_size_kb", "range": {"lt": 1000}}],
+     "must_not": [{"key": "tags", "match": {"any": ["role::doc"]}}]}
+
+Conditions: {"key": K, "match": {"value": V}} (a string, integer or bool),
+{"key": K, "match": {"any": [...]}} and {"key": K, "match": {"except":
+[...]}} (strings or integers), {"key": K, "range": {"gt"/"gte"/"lt"/"lte":
+x}}, {"is_empty": {"key": K}}, {"is_null": {"key": K}}, {"has_id": [ids]},
+or a nested filter. A clause may be one condition instead of a list;
+min_should is a count or {"conditions": [...], "min_count": n}.
+
+Shape errors raise ValueError naming the place ("must[1].range.gt: expected
+a number"); the server checks the rest (index types, depth, sizes) and
+answers INVALID_ARGUMENT naming the place the same way.
+"""
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any, Mapping, Union
+
+from tqdb.v1 import tqdb_pb2 as pb
+
+FilterLike = Union[Mapping[str, Any], "pb.Filter", None]
+
+_CLAUSES = ("must", "should", "must_not")
+
+
+def to_proto(f: FilterLike) -> "pb.Filter":
+    """A tqdb.v1.Filter from a dict in Qdrant's syntax (or a pb.Filter as
+    it is)."""
+    if isinstance(f, pb.Filter):
+        return f
+    out = pb.Filter()
+    _fill(f, out, "")
+    return out
+
+
+def _bad(at: str, why: str) -> ValueError:
+    return ValueError("%s%s" % (at + ": " if at else "", why))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, Integral) and not isinstance(v, bool)
+
+
+def _fill(f: Any, out: "pb.Filter", at: str) -> None:
+    if not isinstance(f, Mapping):
+        raise _bad(at, "expected a filter object")
+    for k, v in f.items():
+        where = at + "." + k if at else k
+        if k in _CLAUSES:
+            items = v if isinstance(v, list) else [v]
+            for i, c in enumerate(items):
+                _condition(c, getattr(out, k).add(), "%s[%d]" % (where, i))
+        elif k == "min_should":
+            if _is_int(v) and v >= 0:
+                out.min_should = int(v)
+            elif isinstance(v, Mapping) and set(v) == {"conditions",
+                                                       "min_count"}:
+                # Qdrant's form: its own nested filter, added to must.
+                nested = out.must.add().filter
+                for i, c in enumerate(v["conditions"]):
+                    _condition(c, nested.should.add(),
+                               "%s.conditions[%d]" % (where, i))
+                if not _is_int(v["min_count"]) or v["min_count"] < 0:
+                    raise _bad(where + ".min_count",
+                               "expected a non-negative integer")
+                nested.min_should = int(v["min_count"])
+            else:
+                raise _bad(where, "expected a count or {conditions, "
+                           "min_count}")
+        else:
+            raise _bad(where, "unknown key (expected must, should, must_not "
+                       "or min_should)")
+
+
+def _values(v: Any, out: "pb.MatchValues", at: str) -> None:
+    if not isinstance(v, list):
+        raise _bad(at, "expected a list")
+    if all(isinstance(x, str) for x in v):
+        out.keywords.extend(v)
+    elif all(_is_int(x) for x in v):
+        out.integers.extend(int(x) for x in v)
+    else:
+        raise _bad(at, "expected a list of strings or of integers")
+
+
+def _condition(c: Any, out: "pb.Condition", at: str) -> None:
+    if not isinstance(c, Mapping):
+        raise _bad(at, "expected a condition object")
+    if "key" in c:
+        key = c["key"]
+        if not isinstance(key, str):
+            raise _bad(at + ".key", "expected a string")
+        extra = set(c) - {"key", "match", "range"}
+        if extra:
+            raise _bad(at + "." + sorted(extra)[0], "unknown key")
+        if ("match" in c) == ("range" in c):
+            raise _bad(at, "a field condition needs match or range (one)")
+        field = out.field
+        field.key = key
+        if "match" in c:
+            m = c["match"]
+            if not isinstance(m, Mapping) or len(m) != 1:
+                raise _bad(at + ".match", "expected one of value, any, except")
+            (op, v), = m.items()
+            where = "%s.match.%s" % (at, op)
+            if op == "value":
+                if isinstance(v, bool):
+                    field.match.value.boolean = v
+                elif _is_int(v):
+                    field.match.value.integer = int(v)
+                elif isinstance(v, str):
+                    field.match.value.keyword = v
+                else:
+                    raise _bad(where, "expected a string, integer or bool")
+            elif op == "any":
+                _values(v, field.match.any, where)
+            elif op == "except":
+                _values(v, getattr(field.match, "except"), where)
+            else:
+                raise _bad(at + ".match." + op, "unknown operator")
+        else:
+            r = c["range"]
+            if not isinstance(r, Mapping) or not r:
+                raise _bad(at + ".range", "expected gt, gte, lt or lte")
+            for op, v in r.items():
+                where = "%s.range.%s" % (at, op)
+                if op not in ("gt", "gte", "lt", "lte"):
+                    raise _bad(where, "unknown operator")
+                if v is None:
+                    continue
+                if isinstance(v, bool) or not isinstance(v, Real):
+                    raise _bad(where, "expected a number")
+                setattr(field.range, op, float(v))
+        return
+    if "is_empty" in c or "is_null" in c:
+        op = "is_empty" if "is_empty" in c else "is_null"
+        v = c[op]
+        if len(c) != 1 or not isinstance(v, Mapping) or \
+                not isinstance(v.get("key"), str):
+            raise _bad(at + "." + op, 'expected {"key": "..."}')
+        getattr(out, op).key = v["key"]
+        return
+    if "has_id" in c:
+        ids = c["has_id"]
+        if len(c) != 1 or not isinstance(ids, list) or \
+                not all(_is_int(i) and i >= 0 for i in ids):
+            raise _bad(at + ".has_id", "expected a list of ids")
+        out.has_id.has_id.extend(int(i) for i in ids)
+        return
+    if set(c) <= set(_CLAUSES) | {"min_should"} and c:
+        _fill(c, out.filter, at)
+        return
+    raise _bad(at, "unknown condition (expected key, is_empty, is_null, "
+               "has_id or a nested filter)")

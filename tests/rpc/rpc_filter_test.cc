@@ -1,0 +1,369 @@
+// Filters over gRPC: tqdb.v1.Filter <-> db's Filter (rpc/filter_convert.h),
+// and against a real server: payload indexes, filtered Search (with its
+// plan), SearchBatch, Count, Scroll, delete by filter, payload updates; bad
+// filters are INVALID_ARGUMENT naming their place, write nothing, and the
+// server goes on serving; unindexed filters are logged, once a minute.
+#include <algorithm>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "db/filter_json.h"
+#include "gtest/gtest.h"
+#include "rpc/convert.h"
+#include "rpc/filter_convert.h"
+#include "tests/rpc/rpc_test_util.h"
+
+namespace tqdb {
+namespace {
+
+using rpctest::CreateReq;
+using rpctest::SearchReq;
+using rpctest::TestServer;
+namespace pb = ::tqdb::v1;
+
+Filter F(const std::string& text) {
+  auto f = ParseFilterJson(text);
+  EXPECT_TRUE(f.ok()) << f.status();
+  return f.ok() ? *f : Filter();
+}
+
+pb::Filter P(const std::string& text) {
+  pb::Filter out;
+  ToProto(F(text), &out);
+  return out;
+}
+
+TEST(FilterConvert, RoundTripsEveryCondition) {
+  const std::string text =
+      R"({"must": [{"key": "a", "match": {"value": "x"}},
+                   {"key": "b", "match": {"value": -3}},
+                   {"key": "c", "match": {"value": false}},
+                   {"key": "d", "match": {"any": ["p", "q"]}},
+                   {"key": "e", "match": {"except": [1, 2]}},
+                   {"key": "f", "range": {"gt": 1.5, "lte": 9}},
+                   {"is_empty": {"key": "g"}}, {"is_null": {"key": "h"}},
+                   {"has_id": [4, 5]}],
+          "should": [{"must_not": [{"key": "i", "match": {"except": []}}]}],
+          "min_should": 1})";
+  const Filter f = F(text);
+  pb::Filter proto;
+  ToProto(f, &proto);
+  auto back = FromProto(proto);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(FilterToJson(*back), FilterToJson(f));
+  for (FieldType t : {FieldType::kKeyword, FieldType::kInteger,
+                      FieldType::kFloat, FieldType::kBool}) {
+    EXPECT_EQ(*FieldTypeFromProto(FieldTypeToProto(t)), t);
+  }
+  EXPECT_FALSE(FieldTypeFromProto(pb::FIELD_TYPE_UNSPECIFIED).ok());
+  // An empty filter is no filter.
+  auto none = OptionalFilter(true, pb::Filter());
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, nullptr);
+}
+
+TEST(FilterConvert, WhatOnlyTheProtoCanGetWrongIsNamed) {
+  auto err = [](const pb::Filter& f) {
+    auto r = FromProto(f);
+    EXPECT_FALSE(r.ok());
+    return std::string(r.status().message());
+  };
+  pb::Filter f;
+  f.add_must();
+  EXPECT_EQ(err(f),
+            "must[0]: empty condition (set field, is_empty, is_null, has_id or "
+            "filter)");
+  f.Clear();
+  f.add_should();
+  f.add_should()->mutable_field()->set_key("a");
+  EXPECT_EQ(err(f).substr(0, 9), "should[0]");
+  f.Clear();
+  f.add_must_not()->mutable_filter()->add_must()->mutable_field()->set_key("a");
+  EXPECT_EQ(err(f),
+            "must_not[0].must[0]: a field condition needs exactly one of "
+            "match, range");
+  f.Clear();
+  pb::FieldCondition* fc = f.add_must()->mutable_field();
+  fc->set_key("a");
+  fc->mutable_match()->mutable_any()->add_keywords("x");
+  fc->mutable_match()->mutable_any()->add_integers(1);
+  EXPECT_EQ(err(f), "must[0].match.any: holds both keywords and integers");
+  fc->mutable_match()->mutable_value();
+  EXPECT_EQ(err(f),
+            "must[0].match.value: expected a keyword, an integer or a bool");
+}
+
+class RpcFilterTest : public ::testing::Test {
+ protected:
+  RpcFilterTest() : server_(Options()) {
+    grpc::ClientContext ctx;
+    pb::CollectionInfo info;
+    auto req = CreateReq("c", 8, pb::METRIC_IP);
+    req.mutable_ivf()->set_nlist(16);
+    EXPECT_TRUE(server_.collections().Create(&ctx, req, &info).ok());
+    pb::UpsertRequest up;
+    up.set_collection("c");
+    for (uint64_t id = 0; id < 2000; ++id) {
+      pb::Point* p = up.add_points();
+      p->set_id(id);
+      const auto v = dbtest::VectorFor(id, 0, 8);
+      p->mutable_vector()->Add(v.begin(), v.end());
+      p->set_payload(nlohmann::json{{"color", id % 4 == 0 ? "red" : "blue"},
+                                    {"n", static_cast<int64_t>(id)}}
+                         .dump());
+    }
+    grpc::ClientContext uctx;
+    pb::UpsertResponse ur;
+    EXPECT_TRUE(server_.points().Upsert(&uctx, up, &ur).ok());
+    grpc::ClientContext tctx;
+    pb::TrainCollectionRequest tr;
+    tr.set_name("c");
+    EXPECT_TRUE(server_.collections().Train(&tctx, tr, &info).ok());
+  }
+
+  ServerOptions Options() {
+    ServerOptions o;
+    o.log = [this](const std::string& line) {
+      std::lock_guard<std::mutex> l(log_mu_);
+      log_.push_back(line);
+    };
+    return o;
+  }
+
+  uint64_t Count(const std::string& filter) {
+    pb::CountRequest req;
+    req.set_collection("c");
+    if (!filter.empty()) *req.mutable_filter() = P(filter);
+    pb::CountResponse resp;
+    grpc::ClientContext ctx;
+    const grpc::Status s = server_.points().Count(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.count();
+  }
+
+  TestServer server_;
+  std::mutex log_mu_;
+  std::vector<std::string> log_;
+};
+
+const char kRed[] =
+    R"({"must": [{"key": "color", "match": {"value": "red"}}]})";
+
+TEST_F(RpcFilterTest, IndexesSearchCountAndTheLog) {
+  // Unindexed first: answered from the payloads, reported and logged once.
+  for (int i = 0; i < 3; ++i) {
+    pb::CountRequest req;
+    req.set_collection("c");
+    *req.mutable_filter() = P(kRed);
+    pb::CountResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(server_.points().Count(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.count(), 500u);
+    ASSERT_EQ(resp.unindexed_fields_size(), 1);
+    EXPECT_EQ(resp.unindexed_fields(0), "color");
+  }
+  {
+    std::lock_guard<std::mutex> l(log_mu_);
+    ASSERT_EQ(log_.size(), 1u);  // once a minute
+    EXPECT_NE(log_[0].find("collection 'c': a count filter on field(s) "
+                           "without a payload index (color)"),
+              std::string::npos)
+        << log_[0];
+  }
+  pb::CreateFieldIndexRequest ci;
+  ci.set_collection("c");
+  ci.set_field("color");
+  ci.set_type(pb::FIELD_TYPE_KEYWORD);
+  ci.set_wait(true);
+  pb::PayloadIndexInfo pi;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(server_.collections().CreateFieldIndex(&ctx, ci, &pi).ok());
+  EXPECT_TRUE(pi.ready());
+  EXPECT_EQ(pi.points(), 2000u);
+  EXPECT_GT(pi.memory_bytes(), 0u);
+  grpc::ClientContext gctx;
+  pb::GetCollectionRequest gr;
+  gr.set_name("c");
+  pb::CollectionInfo info;
+  ASSERT_TRUE(server_.collections().Get(&gctx, gr, &info).ok());
+  ASSERT_EQ(info.payload_indexes_size(), 1);
+  EXPECT_EQ(info.payload_indexes(0).type(), pb::FIELD_TYPE_KEYWORD);
+
+  auto search = SearchReq("c", dbtest::VectorFor(3, 0, 8), 10);
+  *search.mutable_filter() = P(kRed);
+  search.set_with_payload(true);
+  pb::SearchResponse sr;
+  grpc::ClientContext sctx;
+  ASSERT_TRUE(server_.points().Search(&sctx, search, &sr).ok());
+  ASSERT_EQ(sr.points_size(), 10);
+  for (const auto& p : sr.points()) {
+    EXPECT_EQ(p.id() % 4, 0u);
+    EXPECT_NE(p.payload().find("red"), std::string::npos);
+  }
+  EXPECT_EQ(sr.plan().matches(), 500u);
+  EXPECT_TRUE(sr.plan().kind() == "filtered-ivf" ||
+              sr.plan().kind() == "filtered-matches")
+      << sr.plan().kind();
+  EXPECT_EQ(sr.unindexed_fields_size(), 0);
+  // A batch with the filter (one evaluation) and one without.
+  pb::SearchBatchRequest br;
+  br.set_collection("c");
+  for (int i = 0; i < 4; ++i) *br.add_searches() = search;
+  pb::SearchBatchResponse bresp;
+  grpc::ClientContext bctx;
+  ASSERT_TRUE(server_.points().SearchBatch(&bctx, br, &bresp).ok());
+  for (const auto& r : bresp.results()) {
+    EXPECT_EQ(r.points_size(), 10);
+    EXPECT_EQ(r.plan().matches(), 500u);
+  }
+  br.mutable_searches(2)->clear_filter();
+  grpc::ClientContext bctx2;
+  ASSERT_TRUE(server_.points().SearchBatch(&bctx2, br, &bresp).ok());
+  EXPECT_EQ(bresp.results(2).plan().kind(), "ivf");
+  EXPECT_EQ(bresp.results(3).plan().matches(), 500u);
+  EXPECT_EQ(Count(R"({"must": [{"key": "n", "range": {"lt": 10}}]})"), 10u);
+}
+
+TEST_F(RpcFilterTest, BadFiltersAreInvalidArgumentAndWriteNothing) {
+  pb::CreateFieldIndexRequest ci;
+  ci.set_collection("c");
+  ci.set_field("n");
+  ci.set_type(pb::FIELD_TYPE_INTEGER);
+  ci.set_wait(true);
+  pb::PayloadIndexInfo pi;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(server_.collections().CreateFieldIndex(&ctx, ci, &pi).ok());
+  auto expect = [](const grpc::Status& s, const std::string& message) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(s.error_message(), message);
+  };
+  // Search: the index's type.
+  auto search = SearchReq("c", dbtest::VectorFor(3, 0, 8), 10);
+  *search.mutable_filter() =
+      P(R"({"must": [{"key": "color", "match": {"value": "red"}},
+                     {"key": "n", "match": {"value": "7"}}]})");
+  pb::SearchResponse sr;
+  grpc::ClientContext sctx;
+  expect(server_.points().Search(&sctx, search, &sr),
+         "must[1].match.value: field 'n' has an integer index: expected an "
+         "integer");
+  // Delete by a bad filter: nothing deleted.
+  pb::DeletePointsRequest del;
+  del.set_collection("c");
+  *del.mutable_filter() = P(R"({"must": [{"key": "n", "range": {}}]})");
+  pb::DeletePointsResponse dr;
+  grpc::ClientContext dctx;
+  expect(server_.points().Delete(&dctx, del, &dr),
+         "must[0].range: needs at least one of gt, gte, lt, lte");
+  del.add_ids(1);
+  grpc::ClientContext dctx2;
+  expect(server_.points().Delete(&dctx2, del, &dr),
+         "delete by ids or by a filter, not both");
+  // A payload update with a malformed key: nothing written.
+  pb::SetPayloadRequest sp;
+  sp.set_collection("c");
+  sp.set_payload(R"({"color": "green"})");
+  *sp.mutable_filter() =
+      P(R"({"must": [{"key": "a..b", "match": {"value": 1}}]})");
+  pb::PayloadUpdateResponse ur;
+  grpc::ClientContext pctx;
+  expect(server_.points().SetPayload(&pctx, sp, &ur),
+         "must[0].key: malformed path 'a..b': empty key at byte 3");
+  EXPECT_EQ(Count(""), 2000u);
+  EXPECT_EQ(
+      Count(R"({"must": [{"key": "color", "match": {"value": "green"}}]})"),
+      0u);
+  // Nested too deep: the proto converts, the database refuses.
+  pb::Filter deep;
+  pb::Filter* at = &deep;
+  for (int i = 0; i < 20; ++i) at = at->add_must()->mutable_filter();
+  at->add_must()->mutable_has_id()->add_has_id(1);
+  pb::CountRequest cr;
+  cr.set_collection("c");
+  *cr.mutable_filter() = deep;
+  pb::CountResponse cresp;
+  grpc::ClientContext cctx;
+  const grpc::Status cs = server_.points().Count(&cctx, cr, &cresp);
+  EXPECT_EQ(cs.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(cs.error_message().find("filter nested deeper than 16"),
+            std::string::npos);
+  // Still serving.
+  EXPECT_EQ(Count(R"({"must": [{"key": "n", "range": {"gte": 1990}}]})"), 10u);
+}
+
+TEST_F(RpcFilterTest, ScrollPayloadUpdatesAndDeleteByFilter) {
+  // Scroll every red point, 7 a page.
+  std::set<uint64_t> seen;
+  pb::ScrollRequest sc;
+  sc.set_collection("c");
+  *sc.mutable_filter() = P(kRed);
+  sc.set_limit(7);
+  sc.set_with_payload(true);
+  for (;;) {
+    pb::ScrollResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(server_.points().Scroll(&ctx, sc, &resp).ok());
+    for (const auto& p : resp.points()) {
+      EXPECT_TRUE(seen.insert(p.id()).second);
+      EXPECT_EQ(p.id() % 4, 0u);
+      EXPECT_FALSE(p.payload().empty());
+    }
+    if (!resp.has_next_page_offset()) break;
+    EXPECT_EQ(resp.points_size(), 7);
+    sc.set_offset(resp.next_page_offset());
+  }
+  EXPECT_EQ(seen.size(), 500u);
+  // Without a filter: every point, in id order.
+  sc.clear_filter();
+  sc.clear_offset();
+  sc.set_limit(1500);
+  pb::ScrollResponse all;
+  grpc::ClientContext actx;
+  ASSERT_TRUE(server_.points().Scroll(&actx, sc, &all).ok());
+  ASSERT_EQ(all.points_size(), 1500);
+  EXPECT_EQ(all.points(1499).id(), 1499u);
+  EXPECT_EQ(all.next_page_offset(), 1500u);
+  // Set a key on the red points, overwrite one, delete a key.
+  pb::SetPayloadRequest sp;
+  sp.set_collection("c");
+  sp.set_payload(R"({"color": "green"})");
+  *sp.mutable_filter() = P(kRed);
+  pb::PayloadUpdateResponse ur;
+  grpc::ClientContext pctx;
+  ASSERT_TRUE(server_.points().SetPayload(&pctx, sp, &ur).ok());
+  EXPECT_EQ(ur.updated(), 500u);
+  EXPECT_EQ(Count(kRed), 0u);
+  pb::SetPayloadRequest ow;
+  ow.set_collection("c");
+  ow.set_payload(R"({"color": "red"})");
+  ow.add_ids(1);
+  ow.add_ids(5);
+  grpc::ClientContext octx;
+  ASSERT_TRUE(server_.points().OverwritePayload(&octx, ow, &ur).ok());
+  EXPECT_EQ(ur.updated(), 2u);
+  EXPECT_EQ(Count(kRed), 2u);
+  pb::DeletePayloadKeysRequest dk;
+  dk.set_collection("c");
+  dk.add_keys("color");
+  dk.add_ids(5);
+  grpc::ClientContext kctx;
+  ASSERT_TRUE(server_.points().DeletePayloadKeys(&kctx, dk, &ur).ok());
+  EXPECT_EQ(ur.updated(), 1u);
+  EXPECT_EQ(Count(kRed), 1u);
+  // Delete by filter.
+  pb::DeletePointsRequest del;
+  del.set_collection("c");
+  *del.mutable_filter() =
+      P(R"({"must": [{"key": "color", "match": {"value": "green"}}]})");
+  pb::DeletePointsResponse dr;
+  grpc::ClientContext dctx;
+  ASSERT_TRUE(server_.points().Delete(&dctx, del, &dr).ok());
+  EXPECT_EQ(dr.deleted(), 500u);
+  EXPECT_EQ(Count(""), 1500u);
+}
+
+}  // namespace
+}  // namespace tqdb

@@ -1,0 +1,146 @@
+// tqdb scroll: the points of a collection in id order, page by page,
+// optionally only those matching a filter.
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "tools/cli/backend.h"
+#include "tools/cli/client.h"
+#include "tools/cli/commands.h"
+#include "tools/cli/output.h"
+
+namespace tqdb {
+namespace {
+
+constexpr char kCommand[] = "scroll";
+
+constexpr char kUsage[] =
+    "usage: tqdb scroll --collection C (--server HOST:PORT | --data DIR) "
+    "[flags]\n"
+    "\n"
+    "The points of a collection in id order, one page (--limit points from\n"
+    "--offset), or every page with --all.\n"
+    "\n"
+    "flags:\n"
+    "%s"
+    "  --collection C         the collection (required)\n"
+    "%s"
+    "  --limit N              points per page (default 10)\n"
+    "  --offset ID            first id of the page (default 0); a page ends\n"
+    "                         with the offset of the next one\n"
+    "  --all                  every page, to the end\n"
+    "  --with-vectors         print the vectors too\n"
+    "  --no-payload           leave the payloads out\n"
+    "  --json                 one JSON object a page: points [{id, payload,\n"
+    "                         vector}], next_offset (null on the last);\n"
+    "                         with --all one JSON object a point (JSON "
+    "Lines)\n";
+
+nlohmann::json PayloadJson(const std::string& payload) {
+  if (payload.empty()) return nullptr;
+  nlohmann::json j = nlohmann::json::parse(payload, nullptr, false);
+  if (j.is_discarded()) return payload;  // stored before payloads were JSON
+  return j;
+}
+
+nlohmann::json PointJson(const Record& r, bool vectors) {
+  nlohmann::json p = {{"id", r.id}, {"payload", PayloadJson(r.payload)}};
+  if (vectors && r.has_vector) p["vector"] = r.vector;
+  return p;
+}
+
+}  // namespace
+
+const FlagSpec& ScrollFlags() {
+  static const FlagSpec* spec = new FlagSpec(
+      TargetFlags().And({{"collection", "filter", "limit", "offset"},
+                         {"all", "with-vectors", "no-payload", "json"}}));
+  return *spec;
+}
+
+int RunScroll(const std::vector<std::string>& args, std::ostream& out,
+              std::ostream& err) {
+  int exit_code;
+  std::optional<Flags> flags = ParseCommandLine(
+      kCommand, args, ScrollFlags(),
+      absl::StrFormat(kUsage, kTargetHelp, kFilterHelp), out, err, &exit_code);
+  if (!flags) return exit_code;
+  if (!flags->Has("collection")) {
+    return UsageError(kCommand, "--collection is required", err);
+  }
+  auto limit = flags->GetInt("limit", 10, 1, 100000);
+  auto offset = flags->GetInt("offset", 0, 0, INT64_MAX);
+  for (const absl::Status& s : {limit.status(), offset.status()}) {
+    if (!s.ok()) return UsageError(kCommand, s, err);
+  }
+  auto filter = FilterFromFlags(*flags);
+  if (!filter.ok()) return UsageError(kCommand, filter.status(), err);
+  ScrollOptions o;
+  o.filter = *filter;
+  o.limit = static_cast<uint32_t>(*limit);
+  o.offset = static_cast<uint64_t>(*offset);
+  o.with_vectors = flags->Has("with-vectors");
+  o.with_payload = !flags->Has("no-payload");
+  const bool json = flags->Has("json"), all = flags->Has("all");
+  auto backend = OpenBackend(*flags, false);
+  if (!backend.ok()) return Fail(kCommand, backend.status(), err);
+  const std::string coll = flags->GetString("collection");
+  bool header = false, noted = false;
+  for (;;) {
+    auto page = (*backend)->Scroll(coll, o);
+    if (!page.ok()) return Fail(kCommand, page.status(), err);
+    if (!noted && !page->unindexed_fields.empty()) {
+      err << "tqdb scroll: note: read from the payloads (no payload index): "
+          << absl::StrJoin(page->unindexed_fields, ", ") << "\n";
+      noted = true;
+    }
+    if (json && all) {
+      for (const Record& r : page->points) {
+        out << PointJson(r, o.with_vectors).dump() << "\n";
+      }
+    } else if (json) {
+      nlohmann::json pts = nlohmann::json::array();
+      for (const Record& r : page->points) {
+        pts.push_back(PointJson(r, o.with_vectors));
+      }
+      out << nlohmann::json{{"collection", coll},
+                            {"points", pts},
+                            {"next_offset",
+                             page->has_next ? nlohmann::json(page->next_offset)
+                                            : nlohmann::json()}}
+                 .dump()
+          << "\n";
+    } else {
+      if (!header) {
+        out << absl::StrFormat("%20s  %s\n", "id", "payload");
+        header = true;
+      }
+      for (const Record& r : page->points) {
+        std::string p = r.payload;
+        if (p.size() > 100) p = p.substr(0, 97) + "...";
+        out << absl::StrFormat("%20d  %s\n", r.id, p);
+        if (o.with_vectors && r.has_vector) {
+          out << absl::StrFormat("%20s  [%s]\n", "",
+                                 absl::StrJoin(r.vector, ", "));
+        }
+      }
+      if (!all) {
+        out << (page->has_next
+                    ? absl::StrCat("next page: --offset ", page->next_offset)
+                    : std::string("(last page)"))
+            << "\n";
+      }
+    }
+    if (!all || !page->has_next) break;
+    o.offset = page->next_offset;
+  }
+  absl::Status closed = (*backend)->Close();
+  return closed.ok() ? kExitOk : Fail(kCommand, closed, err);
+}
+
+}  // namespace tqdb
