@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -259,42 +261,102 @@ grpc::Status ClusterPointsService::UpsertStream(
     pb::UpsertResponse* resp) {
   const auto t0 = Clock::now();
   return context_->Call(ctx, [&]() -> absl::Status {
-    pb::UpsertRequest req;
-    uint64_t batches = 0, points_done = 0;
+    // The stream's batches go to the log in groups of up to max_batch
+    // points (fewer, larger entries: one wait for PubAcks a group, not a
+    // batch), and the next group is read and checked while the previous
+    // one waits for its PubAcks. One group in flight at a time: the log
+    // keeps the stream's order (a later batch's point wins).
+    struct Group {
+      std::string collection;
+      std::vector<Point> points;
+      uint64_t first_batch = 0;  // the stream's batch numbers it holds
+      uint64_t batches = 0;
+      uint64_t bytes = 0;  // of the requests (metrics)
+    };
+    const size_t max_points = node_->options().database.max_batch;
+    uint64_t batches = 0, stored_batches = 0, stored_points = 0;
     std::map<uint32_t, uint64_t> seqs;
-    // As a single server words it; the batch that failed may be in the
-    // log in part (retry it).
-    auto fail = [&](const absl::Status& s) {
-      const absl::Status in_batch = WithContext(s, "batch ", batches);
+    // As a single server words it: the batch that failed (a group's first),
+    // and what was stored before it; the group that failed may be in the
+    // log in part (retry from it).
+    auto fail = [&](const absl::Status& s, uint64_t batch) {
+      const absl::Status in_batch = WithContext(s, "batch ", batch);
       return absl::Status(
           in_batch.code(),
-          absl::StrCat(in_batch.message(), " (", batches, " batches, ",
-                       points_done, " points before it were stored)"));
+          absl::StrCat(in_batch.message(), " (", stored_batches, " batches, ",
+                       stored_points, " points before it were stored)"));
     };
+    Group current, inflight;
+    std::future<absl::StatusOr<std::vector<pb::ShardSequence>>> pending;
+    // Waits for the group in flight.
+    auto settle = [&]() -> absl::Status {
+      if (!pending.valid()) return absl::OkStatus();
+      absl::StatusOr<std::vector<pb::ShardSequence>> written = pending.get();
+      if (!written.ok()) return fail(written.status(), inflight.first_batch);
+      Merge(*written, &seqs);
+      if (Metrics* m = context_->metrics()) {
+        m->RecordIngest(inflight.points.size(), inflight.bytes);
+      }
+      stored_batches += inflight.batches;
+      stored_points += inflight.points.size();
+      return absl::OkStatus();
+    };
+    // Sends the current group once the one in flight is stored.
+    auto launch = [&]() -> absl::Status {
+      TQ_RETURN_IF_ERROR(settle());
+      if (current.batches == 0) return absl::OkStatus();
+      inflight = std::move(current);
+      current = Group();
+      pending = std::async(std::launch::async, [this, &inflight] {
+        return node_->Upsert(inflight.collection, inflight.points,
+                             /*checked=*/true);
+      });
+      return absl::OkStatus();
+    };
+    // A bad batch: the batches before it are stored first, as on a single
+    // server.
+    auto reject = [&](const absl::Status& s) -> absl::Status {
+      TQ_RETURN_IF_ERROR(launch());
+      TQ_RETURN_IF_ERROR(settle());
+      return fail(s, batches);
+    };
+    pb::UpsertRequest req;
     std::string name;
     while (reader->Read(&req)) {
       if (ctx->IsCancelled()) {
-        return fail(absl::CancelledError("stream cancelled"));
+        return reject(absl::CancelledError("stream cancelled"));
       }
       if (name.empty() || req.collection() != name) {
         if (absl::Status s = ValidateCollectionName(req.collection());
             !s.ok()) {
-          return fail(s);
+          return reject(s);
         }
         name = req.collection();
       }
-      if (absl::Status s = ValidateUpsert(req); !s.ok()) return fail(s);
-      const std::vector<Point> points = FromProto(req.points());
-      auto written = node_->Upsert(name, points);
-      if (!written.ok()) return fail(written.status());
-      Merge(*written, &seqs);
-      if (Metrics* m = context_->metrics()) {
-        m->RecordIngest(points.size(), req.ByteSizeLong());
+      if (absl::Status s = ValidateUpsert(req); !s.ok()) return reject(s);
+      std::vector<Point> points = FromProto(req.points());
+      if (absl::Status s = node_->CheckUpsert(name, points); !s.ok()) {
+        return reject(s);
       }
+      if (current.batches > 0 &&
+          (current.collection != name ||
+           current.points.size() + points.size() > max_points)) {
+        TQ_RETURN_IF_ERROR(launch());
+      }
+      if (current.batches == 0) {
+        current.collection = name;
+        current.first_batch = batches;
+      }
+      current.points.insert(current.points.end(),
+                            std::make_move_iterator(points.begin()),
+                            std::make_move_iterator(points.end()));
+      ++current.batches;
+      current.bytes += req.ByteSizeLong();
       ++batches;
-      points_done += points.size();
     }
-    resp->set_upserted(points_done);
+    TQ_RETURN_IF_ERROR(launch());
+    TQ_RETURN_IF_ERROR(settle());
+    resp->set_upserted(stored_points);
     resp->set_batches(batches);
     resp->set_time_ms(MsSince(t0));
     SetSequences(seqs, resp);

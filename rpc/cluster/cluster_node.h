@@ -127,9 +127,14 @@ class ClusterNode {
   std::vector<std::string> ListCollections() const;
 
   // Writes (cluster_writer.cc). Sequences: one per shard written, sorted by
-  // shard.
+  // shard. checked: the points passed CheckUpsert already.
   absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> Upsert(
-      const std::string& collection, const std::vector<Point>& points);
+      const std::string& collection, const std::vector<Point>& points,
+      bool checked = false);
+  // Upsert's checks alone (as a single server's: db/ ValidatePoints, the
+  // batch limit), nothing written.
+  absl::Status CheckUpsert(const std::string& collection,
+                           const std::vector<Point>& points) const;
   absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> Delete(
       const std::string& collection, const std::vector<uint64_t>& ids);
   // A write applied with the collection's own call on each replica: a

@@ -89,8 +89,8 @@ absl::Status CheckBatch(size_t n, const char* what, size_t max_batch) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> ClusterNode::Upsert(
-    const std::string& collection, const std::vector<Point>& points) {
+absl::Status ClusterNode::CheckUpsert(const std::string& collection,
+                                      const std::vector<Point>& points) const {
   const std::shared_ptr<const ClusterState> state = view_->state();
   TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
                       Writable(*state, collection));
@@ -98,7 +98,20 @@ absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> ClusterNode::Upsert(
       CheckBatch(points.size(), "points", options_.database.max_batch));
   TQ_ASSIGN_OR_RETURN(CollectionConfig config, LocalConfig(*entry, 0));
   config.name = collection;
-  TQ_RETURN_IF_ERROR(ValidatePoints(config, options_.database, points));
+  return ValidatePoints(config, options_.database, points);
+}
+
+absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> ClusterNode::Upsert(
+    const std::string& collection, const std::vector<Point>& points,
+    bool checked) {
+  if (!checked) {
+    TQ_RETURN_IF_ERROR(CheckUpsert(collection, points));
+  }
+  const std::shared_ptr<const ClusterState> state = view_->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Writable(*state, collection));
+  TQ_RETURN_IF_ERROR(
+      CheckBatch(points.size(), "points", options_.database.max_batch));
   std::map<uint32_t, std::vector<const Point*>> by_shard;
   for (const Point& p : points) {
     by_shard[ShardOf(p.id, entry->record.shards())].push_back(&p);
