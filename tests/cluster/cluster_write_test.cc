@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cmath>
 #include <map>
 #include <set>
 #include <string>
@@ -177,6 +178,78 @@ TEST_F(ClusterWriteTest, WritesReachEveryReplicaExactlyOnce) {
   std::string why;
   ASSERT_TRUE(testing_util::AwaitApplied(*cluster_, {0, 1, 2}, "docs", written,
                                          2, absl::Seconds(30), &why))
+      << why;
+  CheckDataDirs("docs", model);
+}
+
+// UpsertStream writes its batches to the log in groups: a later batch's
+// point still wins over an earlier one's, and a bad batch fails as on a
+// single server, after every batch before it is stored.
+TEST_F(ClusterWriteTest, StreamedBatchesKeepTheirOrder) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  ASSERT_NO_FATAL_FAILURE(Create("docs", 4, 2));
+  Model model;
+  std::map<uint32_t, uint64_t> written;
+  {
+    // 25 batches of 1,000 (3 groups at --max-batch 10000); batches 20-24
+    // rewrite the ids of batches 0-4.
+    grpc::ClientContext ctx;
+    v1::UpsertResponse resp;
+    auto stream = cluster_->Points(0)->UpsertStream(&ctx, &resp);
+    for (uint64_t b = 0; b < 25; ++b) {
+      ASSERT_TRUE(stream->Write(UpsertOf("docs", (b % 20) * 1000, 1000, b)));
+      for (uint64_t id = (b % 20) * 1000; id < (b % 20 + 1) * 1000; ++id) {
+        model[id] = b;
+      }
+    }
+    ASSERT_TRUE(stream->WritesDone());
+    grpc::Status s = stream->Finish();
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.upserted(), 25000u);
+    EXPECT_EQ(resp.batches(), 25u);
+    EXPECT_EQ(resp.sequences_size(), 4);
+    Merge(resp.sequences(), &written);
+  }
+  {
+    // Batch 3 holds a NaN: batches 0-2 are stored, 3 and 4 are not.
+    grpc::ClientContext ctx;
+    v1::UpsertResponse resp;
+    auto stream = cluster_->Points(1)->UpsertStream(&ctx, &resp);
+    for (uint64_t b = 0; b < 5; ++b) {
+      auto req = UpsertOf("docs", 20000 + b * 1000, 1000, 0);
+      if (b == 3) req.mutable_points(7)->set_vector(2, std::nanf(""));
+      if (!stream->Write(req)) break;
+      if (b < 3) {
+        for (uint64_t id = 20000 + b * 1000; id < 21000 + b * 1000; ++id) {
+          model[id] = 0;
+        }
+      }
+    }
+    stream->WritesDone();
+    grpc::Status s = stream->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("batch 3"), std::string::npos)
+        << s.error_message();
+    EXPECT_NE(s.error_message().find("NaN"), std::string::npos)
+        << s.error_message();
+    EXPECT_NE(s.error_message().find(
+                  "(3 batches, 3000 points before it were stored)"),
+              std::string::npos)
+        << s.error_message();
+  }
+  {
+    // A write after both streams: its sequences cover every shard.
+    grpc::ClientContext ctx;
+    v1::UpsertResponse resp;
+    grpc::Status s = cluster_->Points(2)->Upsert(
+        &ctx, UpsertOf("docs", 30000, 100, 1), &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    Merge(resp.sequences(), &written);
+    for (uint64_t id = 30000; id < 30100; ++id) model[id] = 1;
+  }
+  std::string why;
+  ASSERT_TRUE(testing_util::AwaitApplied(*cluster_, {0, 1, 2}, "docs", written,
+                                         2, absl::Seconds(60), &why))
       << why;
   CheckDataDirs("docs", model);
 }
