@@ -3,7 +3,8 @@
 # free loopback ports) writes DIR/nodes, status reports every part, the CLI
 # ingests through a node, a SIGSTOPped node shows as stopped, down stops
 # everything it started, and up on the same DIR restarts the same cluster
-# (its collection still there).
+# (its collection still there); filters and payload indexes through the
+# CLI.
 # Usage: cluster_sh_test.sh TQDB_BIN SAMPLE_FVECS
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -45,6 +46,32 @@ grep -q "ingested 18,000 rows" "$dir/ingest.out" || fail "$(cat "$dir/ingest.out
 "$TQDB_BIN" collections --server "$node3" | grep -q "^glove " ||
   fail "the collection is not listed by another node"
 ok "ingest through node 1, listed by node 3"
+
+# Filters through the CLI: a filtered count and scroll answered over the
+# shards (eventual reads: polled until the replicas applied the ingest), a
+# payload index created on every shard, a bad filter named (exit 2).
+ids='{"must": [{"has_id": [3, 5, 17000, 999999]}]}'
+n=""
+for _ in $(seq 1 100); do
+  n=$("$TQDB_BIN" collections --server "$node3" count glove --filter "$ids") ||
+    fail "filtered count: $n"
+  [ "$n" = 3 ] && break
+  sleep 0.1
+done
+[ "$n" = 3 ] || fail "filtered count: '$n', expected 3"
+out=$("$TQDB_BIN" scroll --server "$node1" --collection glove --all \
+  --no-payload --filter "$ids" | awk 'NR > 1 {printf "%s ", $1}')
+[ "$out" = "3 5 17000 " ] || fail "filtered scroll: '$out'"
+out=$("$TQDB_BIN" collections --server "$node3" index glove lang keyword) ||
+  fail "index: $out"
+"$TQDB_BIN" collections --server "$node1" info glove | grep -q '"lang"' ||
+  fail "the index is not in the collection's info"
+if out=$("$TQDB_BIN" collections --server "$node1" count glove \
+  --filter '{"must": [{"key": "x"}]}' 2>&1); then
+  fail "a bad filter was accepted: $out"
+fi
+grep -q "must\[0\]" <<<"$out" || fail "bad filter: $out"
+ok "filtered count and scroll over the shards, an index on every shard"
 
 pid2=$(sed -n 2p "$dir/nodes" | cut -d' ' -f2)
 kill -STOP "$pid2"
