@@ -92,13 +92,14 @@ absl::StatusOr<size_t> RunUpdate(Collection& c, const pb::LogEntry& entry) {
 }
 
 // Errors every replica of the shard gives alike for the entry (its
-// rejection; ResourceExhausted: a batch over this node's max_batch); others
-// (I/O) are retried. A dropped collection's NotFound recurs on SkipLogged
-// and ends the session.
+// rejection); others are retried: I/O, a full disk or memory
+// (ResourceExhausted: also a batch over this node's max_batch, which the
+// writer's limit keeps out unless the nodes' limits differ; then the
+// replica waits, saying why in last_error(), rather than diverge). A
+// dropped collection's NotFound recurs on SkipLogged and ends the session.
 bool Deterministic(const absl::Status& s, const pb::LogEntry& entry) {
   return absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s) ||
          absl::IsAlreadyExists(s) || absl::IsOutOfRange(s) ||
-         absl::IsResourceExhausted(s) ||
          (absl::IsNotFound(s) && entry.has_delete_field_index());
 }
 
