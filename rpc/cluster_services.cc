@@ -576,6 +576,32 @@ grpc::Status ClusterShardsService::Train(grpc::ServerContext* ctx,
       ctx, [&] { return node_->LocalTrain(*req, DeadlineOf(ctx), resp); });
 }
 
+// --- Snapshots ---
+
+namespace {
+
+absl::Status NoClusterSnapshots(absl::string_view call) {
+  return absl::UnimplementedError(absl::StrCat(
+      "Snapshots.", call,
+      " is not available on a cluster node yet: a node holds only some "
+      "shards' replicas, under internal names; the cluster's data is the "
+      "log (NATS JetStream) and the replicas on every node"));
+}
+
+}  // namespace
+
+grpc::Status ClusterSnapshotsService::Create(
+    grpc::ServerContext* ctx, const pb::CreateSnapshotRequest* /*req*/,
+    pb::SnapshotDescription* /*resp*/) {
+  return context_->Call(ctx, [] { return NoClusterSnapshots("Create"); });
+}
+
+grpc::Status ClusterSnapshotsService::List(
+    grpc::ServerContext* ctx, const pb::ListSnapshotsRequest* /*req*/,
+    pb::ListSnapshotsResponse* /*resp*/) {
+  return context_->Call(ctx, [] { return NoClusterSnapshots("List"); });
+}
+
 // --- Node ---
 
 grpc::Status ClusterNodeService::Status(grpc::ServerContext* ctx,

@@ -18,7 +18,9 @@
 // Scroll, Search and SearchBatch fan out over one replica per shard
 // (rpc/cluster/cluster_reader.h), with the request's consistency, filters
 // included. tqdb.cluster.v1.Shards answers other nodes' reads of this
-// node's replicas.
+// node's replicas. Snapshots are UNIMPLEMENTED on a cluster node (a node
+// holds some shards' replicas under internal names; a cluster's copy would
+// be every shard at one log position: future work).
 #ifndef TQDB_RPC_CLUSTER_SERVICES_H_
 #define TQDB_RPC_CLUSTER_SERVICES_H_
 
@@ -135,6 +137,22 @@ class ClusterShardsService final : public tqdb::cluster::v1::Shards::Service {
  private:
   const ServiceContext* const context_;
   cluster::ClusterNode* const node_;
+};
+
+class ClusterSnapshotsService final : public v1::Snapshots::Service {
+ public:
+  explicit ClusterSnapshotsService(const ServiceContext* context)
+      : context_(context) {}
+
+  grpc::Status Create(grpc::ServerContext* ctx,
+                      const v1::CreateSnapshotRequest* req,
+                      v1::SnapshotDescription* resp) override;
+  grpc::Status List(grpc::ServerContext* ctx,
+                    const v1::ListSnapshotsRequest* req,
+                    v1::ListSnapshotsResponse* resp) override;
+
+ private:
+  const ServiceContext* const context_;
 };
 
 class ClusterNodeService final : public tqdb::cluster::v1::Node::Service {

@@ -66,6 +66,7 @@ class ServerImpl final : public Server {
       node_ = std::make_unique<ClusterNodeService>(&context_, options.cluster);
       shards_ =
           std::make_unique<ClusterShardsService>(&context_, options.cluster);
+      cluster_snapshots_ = std::make_unique<ClusterSnapshotsService>(&context_);
     } else {
       collections_ = std::make_unique<CollectionsService>(&context_);
       points_ = std::make_unique<PointsService>(&context_);
@@ -85,7 +86,11 @@ class ServerImpl final : public Server {
         static_cast<int>(std::min<size_t>(o.max_receive_bytes, INT32_MAX)));
     b.RegisterService(collections_.get());
     b.RegisterService(points_.get());
-    b.RegisterService(&snapshots_);
+    if (cluster_snapshots_) {
+      b.RegisterService(cluster_snapshots_.get());
+    } else {
+      b.RegisterService(&snapshots_);
+    }
     if (node_) b.RegisterService(node_.get());
     if (shards_) b.RegisterService(shards_.get());
     if (metrics_) {
@@ -174,8 +179,9 @@ class ServerImpl final : public Server {
   // A single server's, or a cluster node's (ServerOptions::cluster).
   std::unique_ptr<grpc::Service> collections_;
   std::unique_ptr<grpc::Service> points_;
-  std::unique_ptr<grpc::Service> node_;    // cluster only
-  std::unique_ptr<grpc::Service> shards_;  // cluster only
+  std::unique_ptr<grpc::Service> node_;               // cluster only
+  std::unique_ptr<grpc::Service> shards_;             // cluster only
+  std::unique_ptr<grpc::Service> cluster_snapshots_;  // cluster only
   SnapshotsService snapshots_;
   // Set by Init, before the server is shared.
   std::unique_ptr<grpc::Server> server_;

@@ -2,7 +2,10 @@
 // exact search, count and scroll over the shards equal one database's over
 // the same points; a filter's delete, payload updates and field indexes go
 // through the log to every shard and report what one database reports;
-// bad filters are named before anything enters the log.
+// bad filters are named before anything enters the log; snapshots are
+// UNIMPLEMENTED on a cluster node.
+#include <grpcpp/grpcpp.h>
+
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,6 +21,7 @@
 #include "tests/cluster/read_after.h"
 #include "tests/cluster/tqdb_cluster.h"
 #include "tests/test_util.h"
+#include "tqdb/v1/tqdb.grpc.pb.h"
 
 namespace tqdb {
 namespace {
@@ -331,6 +335,18 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
     v1::PayloadUpdateResponse resp2;
     s = cluster_->Points(0)->SetPayload(&ctx2, set, &resp2);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // What a cluster cannot do yet says so, naming the call.
+  {
+    auto snapshots = v1::Snapshots::NewStub(grpc::CreateChannel(
+        cluster_->address(0), grpc::InsecureChannelCredentials()));
+    v1::CreateSnapshotRequest req;
+    grpc::ClientContext ctx;
+    v1::SnapshotDescription resp;
+    grpc::Status s = snapshots->Create(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_NE(s.error_message().find("Snapshots.Create"), std::string::npos)
+        << s.error_message();
   }
   // The index dropped on every shard; dropping it again is NOT_FOUND.
   {
