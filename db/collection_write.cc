@@ -344,7 +344,6 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
   wo.sync = wait;
   TQ_RETURN_IF_ERROR(
       FromRocks(core_->db->Write(wo, &batch), core_->dir + ": upsert"));
-  if (sequence > 0) applied_ = sequence;
   const std::vector<uint32_t> iids = payload_index_.Upsert(ids, values);
   if (st.index) {
     TQ_RETURN_IF_ERROR(st.index->AddEncoded(ids.data(), lists.data(),
@@ -353,6 +352,10 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
     st.flat->Upsert(ids.data(), x.data(), m);
   }
   count_ += added;
+  // Last: a reader that sees the sequence applied sees the points (counted
+  // and searchable). After an error above, the entry is applied again (an
+  // upsert is idempotent).
+  if (sequence > 0) applied_ = sequence;
   AccountMemory();
   reserved.Release();
   if (tracking_) dirty_.insert(ids.begin(), ids.end());
@@ -424,7 +427,6 @@ absl::StatusOr<size_t> CollectionImpl::DeleteLocked(
   wo.sync = wait;
   TQ_RETURN_IF_ERROR(
       FromRocks(core_->db->Write(wo, &batch), core_->dir + ": delete"));
-  if (sequence > 0) applied_ = sequence;
   if (st.index) {
     st.index->Remove(gone.data(), gone.size());
   } else {
@@ -434,6 +436,7 @@ absl::StatusOr<size_t> CollectionImpl::DeleteLocked(
   payload_index_.Erase(gone);
   payload_index_.EndWrite();
   count_ -= gone.size();
+  if (sequence > 0) applied_ = sequence;  // last, as in WriteUpsert
   AccountMemory();
   if (tracking_) dirty_.insert(gone.begin(), gone.end());
   return gone.size();

@@ -361,7 +361,8 @@ class Collection {
   // replica rejects alike (e.g. a point invalid for this collection), after
   // which the log moves on.
   virtual absl::Status SkipLogged(uint64_t sequence) = 0;
-  // The last sequence recorded by the calls above; 0 before any.
+  // The last sequence recorded by the calls above; 0 before any. Once it
+  // covers an entry, reads see the entry's points (counts, searches).
   virtual uint64_t applied_sequence() const = 0;
 
   // Best first. Scores: inner product (ip, cosine; larger is better) or
