@@ -34,11 +34,15 @@ uint32_t InvertedList::Append(uint64_t id, uint32_t iid, const uint8_t* sub4a,
   if (slot % kBlockSize == 0) {
     a_.resize(a_.size() + size_t{shape_.m4a} / 2 * kBlockSize, 0);
     b_.resize(b_.size() + size_t{shape_.m4b} / 2 * kBlockSize, 0);
+    factors_.resize(factors_.size() + size_t{shape_.nfactors} * kBlockSize,
+                    0.0f);
   }
   if (shape_.m4a) SetSubcodes(&a_, shape_.m4a, slot, sub4a);
   if (shape_.m4b) SetSubcodes(&b_, shape_.m4b, slot, sub4b);
   c_.insert(c_.end(), sub8, sub8 + shape_.m8);
-  factors_.insert(factors_.end(), factors, factors + shape_.nfactors);
+  for (uint32_t i = 0; i < shape_.nfactors; ++i) {
+    factors_[FactorIndex(slot, i)] = factors[i];
+  }
   ids_.push_back(id);
   iids_.push_back(iid);
   deleted_.push_back(0);
@@ -68,11 +72,15 @@ void InvertedList::Compact(
         GetSubcodes(b_, shape_.m4b, s, sb.data());
         SetSubcodes(&b_, shape_.m4b, out, sb.data());
       }
-      std::memmove(&c_[size_t{out} * shape_.m8], &c_[size_t{s} * shape_.m8],
-                   shape_.m8);
-      std::memmove(&factors_[size_t{out} * shape_.nfactors],
-                   &factors_[size_t{s} * shape_.nfactors],
-                   shape_.nfactors * sizeof(float));
+      // A codec without 8-bit codes has c_ empty: c_[0] (or memmove of its
+      // null data()) would be undefined behaviour (UBSan).
+      if (shape_.m8) {
+        std::memmove(c_.data() + size_t{out} * shape_.m8,
+                     c_.data() + size_t{s} * shape_.m8, shape_.m8);
+      }
+      for (uint32_t i = 0; i < shape_.nfactors; ++i) {
+        factors_[FactorIndex(out, i)] = factors_[FactorIndex(s, i)];
+      }
       ids_[out] = ids_[s];
       iids_[out] = iids_[s];
       moved(ids_[out], out);
@@ -84,8 +92,8 @@ void InvertedList::Compact(
   iids_.resize(out);
   deleted_.resize(out);
   c_.resize(size_t{out} * shape_.m8);
-  factors_.resize(size_t{out} * shape_.nfactors);
   const size_t blocks = (out + kBlockSize - 1) / kBlockSize;
+  factors_.resize(blocks * shape_.nfactors * kBlockSize);
   a_.resize(blocks * shape_.m4a / 2 * kBlockSize);
   b_.resize(blocks * shape_.m4b / 2 * kBlockSize);
   // Zero the padding slots of the last block (stale codes are harmless to
@@ -94,10 +102,14 @@ void InvertedList::Compact(
   for (uint32_t s = out; s < blocks * kBlockSize; ++s) {
     if (shape_.m4a) SetSubcodes(&a_, shape_.m4a, s, zero.data());
     if (shape_.m4b) SetSubcodes(&b_, shape_.m4b, s, zero.data());
+    for (uint32_t i = 0; i < shape_.nfactors; ++i) {
+      factors_[FactorIndex(s, i)] = 0.0f;
+    }
   }
   tombstones_ = 0;
   a_.shrink_to_fit();
   b_.shrink_to_fit();
+  factors_.shrink_to_fit();
 }
 
 size_t InvertedList::MemoryBytes() const {

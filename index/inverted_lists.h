@@ -6,10 +6,12 @@
 //     byte [k * (m/2) * 32 + p * 32 + v] = sub[2p] | sub[2p+1] << 4
 // so one 32-byte row holds one pair of sub-codes for 32 vectors, the unit
 // the kernel looks up with one byte shuffle per nibble. The last block is
-// zero-padded. Stream C (8-bit sub-codes) is row-major, slot after slot;
-// per-vector float factors, 64-bit ids, 32-bit internal ids (what a
-// filtered search tests, index/allowed_set.h) and tombstone flags are side
-// arrays.
+// zero-padded. Stream C (8-bit sub-codes) is row-major, slot after slot.
+// Per-vector float factors are blocked like the 4-bit streams, one array
+// of 32 per factor: factor i of slot 32k + v at [k * 32 * nfactors + i * 32
+// + v], so a block's factors load as vectors. 64-bit ids, 32-bit internal
+// ids (what a filtered search tests, index/allowed_set.h) and tombstone
+// flags are side arrays.
 // Appends are O(1) amortized; deletes set a tombstone; Compact() moves live
 // slots down over the holes.
 //
@@ -54,7 +56,15 @@ class InvertedList {
   const uint8_t* codes_a() const { return a_.data(); }
   const uint8_t* codes_b() const { return b_.data(); }
   const uint8_t* codes_c() const { return c_.data(); }
+  // Blocked (see above): FactorAt(slot, i) is factor i of slot.
   const float* factors() const { return factors_.data(); }
+  float FactorAt(uint32_t slot, uint32_t i) const {
+    return factors_[FactorIndex(slot, i)];
+  }
+  // The 32 values of factor i in the block of `slot`.
+  const float* BlockFactors(uint32_t block, uint32_t i) const {
+    return factors_.data() + (size_t{block} * shape_.nfactors + i) * kBlockSize;
+  }
   const uint64_t* ids() const { return ids_.data(); }
   const uint32_t* iids() const { return iids_.data(); }
   const uint8_t* deleted() const { return deleted_.data(); }
@@ -66,6 +76,10 @@ class InvertedList {
                           uint32_t slot, const uint8_t* sub);
   static void GetSubcodes(const std::vector<uint8_t>& blocks, uint32_t m,
                           uint32_t slot, uint8_t* sub);
+  size_t FactorIndex(uint32_t slot, uint32_t i) const {
+    return (size_t{slot / kBlockSize} * shape_.nfactors + i) * kBlockSize +
+           slot % kBlockSize;
+  }
 
   ScanShape shape_;
   std::vector<uint8_t> a_, b_, c_;

@@ -105,8 +105,7 @@ absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   };
   size_t sorted = 0;
-  ListScanner scanner(*codec_, options_.metric == Metric::kL2,
-                      options_.residual, centroids_.data(), d);
+  ListScanner scanner = NewScanner(p);
   scanner.SetQuery(q);
   const std::function<bool(uint64_t)>* id_filter =
       p.id_filter ? &p.id_filter : nullptr;
@@ -145,16 +144,18 @@ absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
     const uint64_t blocks = NonZero(masks);
     stats->blocks_scanned += blocks;
     stats->codes_scanned += blocks * kBlockSize;
-    scanner.SetList(l);
+    scanner.SetList(l, -order[i].first);
     scanner.Scan(list, heap, id_filter, masks.data());
   }
+  // The progressive layout's second pass (a no-op for the full layout).
+  scanner.Finish(heap);
+  stats->refined += scanner.refined();
   return absl::OkStatus();
 }
 
 absl::Status IvfIndex::ScanAllowedOnly(const float* q, const SearchParams& p,
                                        TopK* heap, SearchStats* stats) const {
-  ListScanner scanner(*codec_, options_.metric == Metric::kL2,
-                      options_.residual, centroids_.data(), options_.dim);
+  ListScanner scanner = NewScanner(p);
   scanner.SetQuery(q);
   const std::function<bool(uint64_t)>* id_filter =
       p.id_filter ? &p.id_filter : nullptr;
@@ -199,6 +200,8 @@ absl::Status IvfIndex::ScanAllowedOnly(const float* q, const SearchParams& p,
     scanner.SetList(l);
     scanner.Scan(list, heap, id_filter, masks.data());
   }
+  scanner.Finish(heap);
+  stats->refined += scanner.refined();
   return absl::OkStatus();
 }
 

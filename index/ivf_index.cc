@@ -67,6 +67,7 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
   }
   std::unique_ptr<IvfIndex> idx(new IvfIndex());
   idx->options_ = options;
+  idx->options_.cancelled = nullptr;  // for this call only
   TQ_RETURN_IF_ERROR(idx->CheckVectors(x, n, "training row"));
   const uint32_t d = options.dim;
   uint32_t nlist = options.nlist;
@@ -97,6 +98,7 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
     ko.seed = options.seed;
     ko.max_points_per_centroid = options.max_points_per_centroid;
     ko.num_threads = threads;
+    ko.cancelled = options.cancelled;
     TQ_ASSIGN_OR_RETURN(KMeansResult km, TrainKMeans(xp.data(), n, d, ko));
     idx->centroids_ = std::move(km.centroids);
   }
@@ -135,8 +137,27 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
       (co.method == "renorm" || co.method == "pq" || co.method == "pca");
   idx->options_.codec = co;
   TQ_ASSIGN_OR_RETURN(idx->codec_, ScanCodec::Create(co, d, train.data(), nt));
-  idx->lists_.assign(nlist, InvertedList(idx->codec_->shape()));
+  idx->InitLists();
   return idx;
+}
+
+void IvfIndex::InitLists() {
+  centroid_norms_.resize(nlist_);
+  for (uint32_t l = 0; l < nlist_; ++l) {
+    const float* c = &centroids_[size_t{l} * options_.dim];
+    centroid_norms_[l] = kernels::Dot(c, c, options_.dim);
+  }
+  prog_.reset();
+  if (options_.layout.progressive && options_.dim >= options_.layout.min_dim) {
+    prog_ = ProgressiveLayout::Create(*codec_, options_.layout.prefix_bits);
+  }
+  lists_.assign(nlist_, InvertedList(prog_ ? prog_->shape() : codec_->shape()));
+}
+
+size_t IvfIndex::memory_bytes_per_code() const {
+  if (prog_) return prog_->memory_bytes_per_vector();
+  const ScanShape& s = codec_->shape();
+  return s.m4a / 2 + s.m4b / 2 + s.m8 + 4 * s.nfactors;
 }
 
 std::string IvfIndex::SerializeTrained() const {
@@ -155,7 +176,7 @@ std::string IvfIndex::SerializeTrained() const {
 }
 
 absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::FromTrained(
-    absl::string_view bytes) {
+    absl::string_view bytes, const LayoutOptions& layout) {
   auto corrupt = [](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("IVF parameters: ", why));
   };
@@ -187,6 +208,7 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::FromTrained(
   idx->options_.nlist = nlist;
   idx->options_.residual = residual != 0;
   idx->options_.seed = seed;
+  idx->options_.layout = layout;
   idx->nlist_ = nlist;
   idx->centroids_.resize(size_t{nlist} * dim);
   for (float& c : idx->centroids_) {
@@ -199,7 +221,7 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::FromTrained(
   idx->options_.codec = idx->codec_->options();
   idx->assigner_ =
       std::make_unique<CentroidAssigner>(idx->centroids_.data(), nlist, dim);
-  idx->lists_.assign(nlist, InvertedList(idx->codec_->shape()));
+  idx->InitLists();
   return idx;
 }
 
@@ -274,14 +296,18 @@ void IvfIndex::SetLocation(uint32_t iid, uint32_t list, uint32_t slot) {
 void IvfIndex::InsertLocked(uint64_t id, uint32_t iid, uint32_t list,
                             const uint8_t* code) {
   RemoveLocked(id);
-  const ScanShape& s = codec_->shape();
+  const ScanShape& s = prog_ ? prog_->shape() : codec_->shape();
   thread_local std::vector<uint8_t> a, b, c;
   thread_local std::vector<float> f;
   a.assign(s.m4a, 0);
   b.assign(s.m4b, 0);
   c.assign(s.m8, 0);
   f.assign(s.nfactors, 0.0f);
-  codec_->Unpack(code, a.data(), b.data(), c.data(), f.data());
+  if (prog_) {
+    prog_->Unpack(code, a.data(), c.data(), f.data());
+  } else {
+    codec_->Unpack(code, a.data(), b.data(), c.data(), f.data());
+  }
   const uint32_t slot =
       lists_[list].Append(id, iid, a.data(), b.data(), c.data(), f.data());
   where_[id] = Location{list, slot};
@@ -343,7 +369,8 @@ ListStats IvfIndex::stats() const {
 
 size_t IvfIndex::MemoryBytes() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  size_t bytes = centroids_.capacity() * sizeof(float);
+  size_t bytes =
+      (centroids_.capacity() + centroid_norms_.capacity()) * sizeof(float);
   for (const InvertedList& l : lists_) bytes += l.MemoryBytes();
   // absl::flat_hash_map: one slot and one control byte per bucket.
   bytes += where_.capacity() * (sizeof(std::pair<uint64_t, Location>) + 1);
@@ -353,7 +380,7 @@ size_t IvfIndex::MemoryBytes() const {
 size_t IvfIndex::MemoryBytesPerVector() const {
   // The map's buckets at its maximum load factor of 7/8.
   const size_t map_entry = (sizeof(std::pair<uint64_t, Location>) + 1) * 8 / 7;
-  return codec_->code_bytes() + sizeof(uint64_t) + 1 + map_entry;
+  return memory_bytes_per_code() + sizeof(uint64_t) + 1 + map_entry;
 }
 
 absl::Status CancelledSearch() {
@@ -390,7 +417,6 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
   std::vector<float> q;
   Prepare(query, 1, &q);
   if (p.allowed != nullptr) return SearchFiltered(q, p, store);
-  const bool l2 = options_.metric == Metric::kL2;
   // Coarse step: the nprobe lists whose centroids are nearest in L2, for
   // every metric. Vectors are assigned to their nearest centroid (L2
   // Voronoi cells, which keeps residuals small), so the cells nearest the
@@ -403,27 +429,43 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
   for (uint32_t l = 0; l < nlist_; ++l) {
     order[l] = {-kernels::L2Sqr(q.data(), &centroids_[size_t{l} * d], d), l};
   }
+  // Nearest lists first: the heap's threshold rises early, which the
+  // progressive scan's bound uses to skip more candidates.
+  auto nearer = [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
   if (nprobe < nlist_) {
-    std::nth_element(
-        order.begin(), order.begin() + nprobe, order.end(),
-        [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::nth_element(order.begin(), order.begin() + nprobe, order.end(),
+                     nearer);
     order.resize(nprobe);
   }
+  std::sort(order.begin(), order.end(), nearer);
   TopK heap(KScan(p));
-  ListScanner scanner(*codec_, l2, options_.residual, centroids_.data(), d);
+  ListScanner scanner = NewScanner(p);
   scanner.SetQuery(q.data());
   SearchStats stats;
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
     for (const auto& [score, l] : order) {
       if (p.cancelled && p.cancelled()) return CancelledSearch();
-      scanner.SetList(l);
+      scanner.SetList(l, -score);
       scanner.Scan(lists_[l], &heap, p.id_filter ? &p.id_filter : nullptr);
       stats.codes_scanned += lists_[l].size();
     }
+    scanner.Finish(&heap);
   }
   stats.lists_probed = static_cast<uint32_t>(order.size());
+  stats.refined = scanner.refined();
   return Finish(q.data(), p, store, &heap, &stats);
+}
+
+ListScanner IvfIndex::NewScanner(const SearchParams& p) const {
+  ListScanner scanner(*codec_, options_.metric == Metric::kL2,
+                      options_.residual, centroids_.data(), options_.dim,
+                      prog_.get());
+  scanner.set_refine_sigmas(p.refine_sigmas);
+  scanner.set_centroid_norms(centroid_norms_.data());
+  return scanner;
 }
 
 std::vector<Neighbor> IvfIndex::Finish(const float* q, const SearchParams& p,

@@ -35,6 +35,7 @@ constexpr uint32_t kFactorFormat = kFactorF16;
 // Unit-variance Lloyd-Max codebooks for b = 1..8 (Gaussian law).
 struct UnitCodebooks {
   std::vector<float> cent[9], thr[9];
+  std::vector<double> mass[9];  // of each cell under N(0, 1)
   double mse[9] = {1.0};
 };
 
@@ -46,6 +47,7 @@ absl::StatusOr<UnitCodebooks> LoadCodebooks() {
     for (float c : cb->centroids) u.cent[b].push_back(c * 8.0f);
     for (float t : cb->thresholds) u.thr[b].push_back(t * 8.0f);
     u.mse[b] = cb->expected_mse;
+    u.mass[b] = CellMasses(*cb);
   }
   return u;
 }
@@ -57,37 +59,6 @@ const double kScales[kNumScales] = {0.70710678, 0.77110541, 0.84089642,
                                     1.18920712, 1.29683955, 1.41421356};
 
 uint32_t RoundUp4(uint32_t x) { return (x + 3) & ~3u; }
-
-// IEEE binary16, round to nearest even; magnitudes beyond the largest
-// finite half (65504) saturate to it, non-finite inputs never occur here.
-uint16_t FloatToHalf(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
-  x &= 0x7fffffffu;
-  if (x >= 0x477fe000u) return sign | 0x7bffu;  // >= 65504
-  if (x < 0x38800000u) {                        // below 2^-14: subnormal
-    float a;
-    std::memcpy(&a, &x, 4);
-    return sign | static_cast<uint16_t>(std::nearbyint(a * 16777216.0f));
-  }
-  uint32_t h = (((x >> 23) - 112) << 10) | ((x & 0x7fffffu) >> 13);
-  const uint32_t rem = x & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) ++h;
-  return sign | static_cast<uint16_t>(std::min<uint32_t>(h, 0x7bffu));
-}
-
-float HalfToFloat(uint16_t h) {
-  const uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  float v;
-  if (e == 0) {
-    v = std::ldexp(static_cast<float>(m), -24);
-  } else {  // e == 31 (inf/NaN) is never written
-    const uint32_t x = ((e + 112) << 23) | (m << 13);
-    std::memcpy(&v, &x, 4);
-  }
-  return (h & 0x8000u) ? -v : v;
-}
 
 // The trained transform: row i of `rows` (k x d) is code coordinate i,
 // quantized with bits[i] bits at scale sigma[i].
@@ -135,6 +106,22 @@ class PcaScanCodec : public ScanCodec {
     factor_bytes_ = p_.factor_format == kFactorF16 ? 2 : 4;
     code_bytes_ = index_bytes_ + factor_bytes_ * shape_.nfactors;
     describe_ = absl::StrCat("pca ", o.bits, "-bit (", code_bytes_, " B)");
+    // The query projection reads the rows as binary16 (half the bytes of
+    // a 512 x 512 float matrix; the weights are rounded far more coarsely
+    // by the scan's tables).
+    rows16_.resize(p_.rows.size());
+    for (size_t i = 0; i < p_.rows.size(); ++i) {
+      rows16_[i] = FloatToHalf(p_.rows[i]);
+    }
+    info_.width = p_.bits;
+    for (uint32_t i = 0; i < k; ++i) {
+      const uint8_t b = p_.bits[i];
+      if (info_.levels[b].empty()) {
+        info_.levels[b] = books_.cent[b];
+        info_.mass[b] = books_.mass[b];
+      }
+      info_.importance.push_back(double{p_.sigma[i]} * p_.sigma[i]);
+    }
   }
 
   std::string Serialize() const override {
@@ -237,11 +224,10 @@ class PcaScanCodec : public ScanCodec {
   }
 
   void BuildLuts(const float* u, bool /*l2*/, QueryLuts* out) const override {
-    const uint32_t d = p_.d, k = static_cast<uint32_t>(p_.bits.size());
-    std::vector<float> w(k);  // sigma_i * <row_i, u>
-    for (uint32_t i = 0; i < k; ++i) {
-      w[i] = p_.sigma[i] * kernels::Dot(&p_.rows[size_t{i} * d], u, d);
-    }
+    const uint32_t k = static_cast<uint32_t>(p_.bits.size());
+    thread_local std::vector<float> w;  // sigma_i * <row_i, u>
+    w.resize(k);
+    QueryWeights(u, w.data());
     out->a.assign(size_t{shape_.m4a} * 16, 0.0f);
     out->b.clear();
     out->c.assign(size_t{shape_.m8} * 256, 0.0f);
@@ -270,6 +256,24 @@ class PcaScanCodec : public ScanCodec {
   }
   float NormSq(const float* f) const override {
     return shape_.nfactors == 2 ? f[1] : 0.0f;
+  }
+
+  const ScalarCodeInfo* scalar_info() const override { return &info_; }
+  void QueryWeights(const float* u, float* w) const override {
+    const uint32_t k = static_cast<uint32_t>(p_.bits.size());
+    kernels::MatVecF16(rows16_.data(), k, p_.d, u, w);
+    for (uint32_t i = 0; i < k; ++i) w[i] *= p_.sigma[i];
+  }
+  void UnpackIndices(const uint8_t* code, uint8_t* idx,
+                     float* factors) const override {
+    const uint32_t k = static_cast<uint32_t>(p_.bits.size());
+    for (uint32_t i = 0; i < k; ++i) {
+      idx[i] = static_cast<uint8_t>(ReadBits(code, offset_[i], p_.bits[i]));
+    }
+    const uint8_t* f = code + index_bytes_;
+    for (uint32_t i = 0; i < shape_.nfactors; ++i) {
+      factors[i] = GetFactor(f + factor_bytes_ * i, i + 1);
+    }
   }
   CombineForm combine_form() const override {
     CombineForm cf;
@@ -324,6 +328,8 @@ class PcaScanCodec : public ScanCodec {
   std::vector<uint32_t> bytes_;
   ScanShape shape_;
   size_t index_bytes_ = 0, factor_bytes_ = 4, code_bytes_ = 0;
+  std::vector<uint16_t> rows16_;  // p_.rows in binary16, for queries
+  ScalarCodeInfo info_;
   std::string describe_;
 };
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "index/pca_codec.h"
 #include "quant/bitpack.h"
+#include "quant/codebook.h"
 #include "quant/coding.h"
 #include "quant/pq.h"
 #include "quant/status_macros.h"
@@ -39,6 +40,12 @@ class TurboScanCodec : public ScanCodec {
     }
     if (prod_) shape_.m4b = RoundUpEven((d + 3) / 4);
     shape_.nfactors = static_cast<uint32_t>(tq_->factor_bytes() / 4);
+    if (!prod_ && m_ >= 1 && tq_->codebook() != nullptr) {
+      info_.width.assign(d, static_cast<uint8_t>(m_));
+      info_.levels[m_] = tq_->codebook()->centroids;
+      info_.mass[m_] = CellMasses(*tq_->codebook());
+      info_.importance.assign(d, 1.0);
+    }
     describe_ =
         absl::StrCat(TqMethodName(tq_->options().method), " ",
                      tq_->options().bits, "-bit (", code_bytes(), " B)");
@@ -174,6 +181,24 @@ class TurboScanCodec : public ScanCodec {
     return 0.0f;
   }
   float NormSq(const float* f) const override { return f[0] * f[0]; }
+
+  const ScalarCodeInfo* scalar_info() const override {
+    return info_.width.empty() ? nullptr : &info_;
+  }
+  void QueryWeights(const float* u, float* w) const override {
+    const uint32_t d = tq_->dim();
+    auto q = tq_->PrepareQuery(absl::MakeConstSpan(u, d));
+    std::copy(q->rotated.begin(), q->rotated.end(), w);
+  }
+  void UnpackIndices(const uint8_t* code, uint8_t* idx,
+                     float* factors) const override {
+    UnpackBits(code, tq_->dim(), static_cast<int>(m_), idx);
+    const uint8_t* f = code + tq_->code_bytes();
+    for (uint32_t i = 0; i < shape_.nfactors; ++i) {
+      factors[i] = DecodeFloat(f + 4 * i);
+    }
+  }
+
   CombineForm combine_form() const override {
     CombineForm cf;
     switch (tq_->options().method) {
@@ -198,6 +223,7 @@ class TurboScanCodec : public ScanCodec {
   ScanShape shape_;
   uint32_t m_ = 0, per_nibble_ = 1;
   bool prod_ = false;
+  ScalarCodeInfo info_;
   std::string describe_;
 };
 

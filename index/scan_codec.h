@@ -83,6 +83,26 @@ struct CombineForm {
   bool norm_is_squared = false;
 };
 
+// The coordinate-wise view of a scalar-quantized code (TurboQuant mse and
+// renorm, pca), which the progressive scan (index/progressive.h) reads in
+// bit planes: code coordinate j holds a width[j]-bit index into
+// levels[width[j]] (2^b ascending values, symmetric about 0), and for the
+// query weights w = QueryWeights(u) the codec's estimate of <u, v> is
+//   scale * sum_j w_j levels[width[j]][idx_j],
+// scale = f0 (CombineForm::kScaled) or f0 * f1 (kScaled2) of the vector's
+// factors.
+struct ScalarCodeInfo {
+  std::vector<uint8_t> width;    // per code coordinate, 1..8, non-increasing
+  std::vector<float> levels[9];  // levels[b]: 2^b values (b with a user)
+  // mass[b][i]: probability of level i's cell under the coordinate's law
+  // (the Beta law of a rotated unit vector's coordinate, or the Gaussian
+  // of a pca axis): the weights of the prefix reconstructions.
+  std::vector<double> mass[9];
+  // Expected w_j^2 up to a common factor (1 for TurboQuant, the axis
+  // variance for pca): where the bits of the first pass go.
+  std::vector<double> importance;
+};
+
 struct QueryLuts {
   std::vector<float> a;  // m4a * 16
   std::vector<float> b;  // m4b * 16
@@ -129,6 +149,15 @@ class ScanCodec {
   // ||v||^2 of the coded vector (for L2 when !lut_is_l2()): f0^2 for
   // TurboQuant.
   virtual float NormSq(const float* factors) const = 0;
+
+  // The coordinate-wise view, or null (prod, PQ: no progressive scan).
+  virtual const ScalarCodeInfo* scalar_info() const { return nullptr; }
+  // REQUIRES scalar_info(): w[width.size()] for the query-side vector u.
+  virtual void QueryWeights(const float* /*u*/, float* /*w*/) const {}
+  // REQUIRES scalar_info(): idx[width.size()] and factors[nfactors] of a
+  // persisted code.
+  virtual void UnpackIndices(const uint8_t* /*code*/, uint8_t* /*idx*/,
+                             float* /*factors*/) const {}
 };
 
 }  // namespace tqdb

@@ -96,6 +96,206 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
 #endif
 }
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// Levels (low and high bytes) of width b >= 5 for the byte indices idx:
+// entry idx >> (b - 4) of each of the 2^(b - 4) tables, then a select tree
+// on the low b - 4 bits.
+template <class D, class V>
+HWY_NOINLINE void RefineLevelsWide(D d8, const uint8_t* HWY_RESTRICT tab,
+                                   uint32_t b, V idx, V* lo, V* hi, V* neg) {
+  // Width b >= 5: the level is the sign (index below half: negative) times
+  // the magnitude of m = the index's distance from the middle (b - 1
+  // bits): entry m >> (b - 5) of each of the 2^(b - 5) magnitude tables,
+  // then a select tree on the low b - 5 bits of m.
+  const uint32_t r = b - 5, ntab = 1u << r;
+  const V half = hn::Set(d8, static_cast<uint8_t>(1u << (b - 1)));
+  const V below = hn::Set(d8, static_cast<uint8_t>((1u << (b - 1)) - 1));
+  const V negative =
+      hn::VecFromMask(d8, hn::Eq(hn::And(idx, half), hn::Zero(d8)));
+  const V m = hn::And(hn::Xor(idx, hn::And(negative, below)), below);
+  const V n = hn::ShiftRightSame(m, static_cast<int>(r));
+  V tlo[8], thi[8];
+  for (uint32_t v = 0; v < ntab; ++v) {
+    tlo[v] = hn::TableLookupBytes(hn::LoadDup128(d8, tab + 32 * v), n);
+    thi[v] = hn::TableLookupBytes(hn::LoadDup128(d8, tab + 32 * v + 16), n);
+  }
+  for (uint32_t bit = 0; bit < r; ++bit) {
+    const uint32_t step = 1u << bit;
+    const V mask = hn::Set(d8, static_cast<uint8_t>(step));
+    const auto sel = hn::Eq(hn::And(m, mask), mask);
+    for (uint32_t v = 0; v < ntab; v += 2 * step) {
+      tlo[v] = hn::IfThenElse(sel, tlo[v + step], tlo[v]);
+      thi[v] = hn::IfThenElse(sel, thi[v + step], thi[v]);
+    }
+  }
+  *lo = tlo[0];
+  *hi = thi[0];
+  *neg = negative;
+}
+#endif
+
+HWY_INLINE int32_t RefineDotImpl(const uint8_t* HWY_RESTRICT row,
+                                 const RefineTables& t,
+                                 const int16_t* HWY_RESTRICT wq) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  // One chunk of 32 coordinates = one 256-bit vector of byte indices,
+  // assembled most significant bits first: a nibble segment is loaded into
+  // both halves, its low nibbles kept in the lower half (coordinates 0-15)
+  // and its high nibbles in the upper (16-31); a 2-bit segment's 8 bytes
+  // are broadcast and 64-bit lane q shifted right by 2q; a plane's 4 bytes
+  // are broadcast and lane i tests bit i / 4 of byte i % 4.
+  const hn::CappedTag<uint8_t, 32> d8;
+  const hn::Repartition<int16_t, decltype(d8)> d16;
+  const hn::Repartition<int32_t, decltype(d8)> d32;
+  const hn::Repartition<uint32_t, decltype(d8)> du32;
+  static_assert(hn::MaxLanes(d8) == 32, "256-bit vectors expected");
+  const hn::Repartition<uint64_t, decltype(d8)> du64;
+  // A plane: lane i tests bit i / 4 of byte i % 4 (the word broadcast).
+  static constexpr uint8_t kPlaneBit[32] = {
+      1,  1,  1,  1,  2,  2,  2,  2,  4,  4,  4,  4,  8,   8,   8,   8,
+      16, 16, 16, 16, 32, 32, 32, 32, 64, 64, 64, 64, 128, 128, 128, 128};
+  // A 2-bit segment: 64-bit lane q takes bits 2q, 2q + 1 of each byte.
+  static constexpr uint64_t kPairShift[4] = {0, 2, 4, 6};
+  const auto plane_bit = hn::LoadU(d8, kPlaneBit);
+  const auto pair_shift = hn::LoadU(du64, kPairShift);
+  const auto low_nibble = hn::Set(d8, 0x0F);
+  const auto low_pair = hn::Set(d8, 0x03);
+  auto acc0 = hn::Zero(d32), acc1 = hn::Zero(d32);
+  for (uint32_t c = 0; c < t.nchunks; ++c) {
+    const uint8_t* src = row + t.chunk_offset[c];
+    const uint32_t bits = t.chunk_bits[c];
+    auto idx = hn::Zero(d8);
+    for (uint32_t s = 0; s < bits / 4; ++s, src += 16) {
+      const auto v = hn::LoadDup128(d8, src);
+      const auto nib = hn::ConcatUpperLower(d8, hn::ShiftRight<4>(v),
+                                            hn::And(v, low_nibble));
+      idx = hn::Or(hn::ShiftLeft<4>(idx), nib);
+    }
+    if (bits & 2) {
+      uint64_t word;
+      std::memcpy(&word, src, 8);
+      src += 8;
+      const auto pair = hn::And(
+          hn::BitCast(d8, hn::Shr(hn::Set(du64, word), pair_shift)), low_pair);
+      idx = hn::Or(hn::ShiftLeft<2>(idx), pair);
+    }
+    if (bits & 1) {
+      uint32_t word;
+      std::memcpy(&word, src, 4);
+      const auto bytes = hn::BitCast(d8, hn::Set(du32, word));
+      const auto set =
+          hn::VecFromMask(d8, hn::Eq(hn::And(bytes, plane_bit), plane_bit));
+      idx = hn::Sub(hn::Add(idx, idx), set);  // 2 idx + bit
+    }
+    const int16_t* w = wq + c * kRefineChunk;
+    // Levels of every width present (low and high bytes, and for widths
+    // >= 5 a sign mask applied after widening); lanes of another width are
+    // replaced.
+    decltype(idx) lo, hi, neg;
+    bool has_neg = false;
+    const uint32_t widths = t.chunk_widths[c];
+    if (widths == (1u << bits) && bits <= 4) {
+      const uint8_t* tab = t.lut.data() + t.lut_offset[bits];
+      lo = hn::TableLookupBytes(hn::LoadDup128(d8, tab), idx);
+      hi = hn::TableLookupBytes(hn::LoadDup128(d8, tab + 16), idx);
+    } else {
+      const uint8_t* lane_width = t.width.data() + c * kRefineChunk;
+      neg = hn::Zero(d8);
+      bool first = true;
+      for (uint32_t rest = widths; rest != 0; rest &= rest - 1) {
+        const uint32_t b = static_cast<uint32_t>(__builtin_ctz(rest));
+        const uint8_t* tab = t.lut.data() + t.lut_offset[b];
+        decltype(idx) blo, bhi, bneg = hn::Zero(d8);
+        if (b <= 4) {
+          blo = hn::TableLookupBytes(hn::LoadDup128(d8, tab), idx);
+          bhi = hn::TableLookupBytes(hn::LoadDup128(d8, tab + 16), idx);
+        } else {
+          RefineLevelsWide(d8, tab, b, idx, &blo, &bhi, &bneg);
+          has_neg = true;
+        }
+        if (first) {
+          lo = blo;
+          hi = bhi;
+          neg = bneg;
+          first = false;
+        } else {
+          const auto mine = hn::Eq(hn::LoadU(d8, lane_width),
+                                   hn::Set(d8, static_cast<uint8_t>(b)));
+          lo = hn::IfThenElse(mine, blo, lo);
+          hi = hn::IfThenElse(mine, bhi, hi);
+          neg = hn::IfThenElse(mine, bneg, neg);
+        }
+      }
+    }
+    // Coordinates 0-7 and 16-23, then 8-15 and 24-31.
+    auto lev_a = hn::BitCast(d16, hn::InterleaveLower(d8, lo, hi));
+    auto lev_b = hn::BitCast(d16, hn::InterleaveUpper(d8, lo, hi));
+    if (has_neg) {  // -x = (x ^ -1) - (-1)
+      const auto sa = hn::BitCast(d16, hn::InterleaveLower(d8, neg, neg));
+      const auto sb = hn::BitCast(d16, hn::InterleaveUpper(d8, neg, neg));
+      lev_a = hn::Sub(hn::Xor(lev_a, sa), sa);
+      lev_b = hn::Sub(hn::Xor(lev_b, sb), sb);
+    }
+    acc0 = hn::ReorderWidenMulAccumulate(d32, hn::LoadU(d16, w), lev_a, acc0,
+                                         acc1);
+    acc0 = hn::ReorderWidenMulAccumulate(d32, hn::LoadU(d16, w + 16), lev_b,
+                                         acc0, acc1);
+  }
+  const int32_t chunks = hn::GetLane(hn::SumOfLanes(d32, hn::Add(acc0, acc1)));
+  return chunks + scalar::RefineTail(row, t, wq);
+#else
+  return scalar::RefineDot(row, t, wq);
+#endif
+}
+
+HWY_INLINE uint32_t BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
+                                  const float* HWY_RESTRICT g1,
+                                  const float* HWY_RESTRICT g2,
+                                  const float* HWY_RESTRICT norm,
+                                  const BoundParams& p, float threshold,
+                                  float* HWY_RESTRICT ub,
+                                  float* HWY_RESTRICT lb) {
+#if HWY_TARGET == HWY_SCALAR
+  return scalar::BoundMask(acc, g1, g2, norm, p, threshold, ub, lb);
+#else
+  // The scalar code's operations, in its order, lane-wise.
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  constexpr size_t N = hn::MaxLanes(df);
+  static_assert(N <= 32 && 32 % N == 0, "unexpected vector size");
+  const auto scale = hn::Set(df, p.lut_scale), bias = hn::Set(df, p.lut_bias);
+  const auto allow = hn::Set(df, p.lut_allow), w_err = hn::Set(df, p.w_err);
+  const auto gain = hn::Set(df, p.gain), base = hn::Set(df, p.base);
+  const auto thr = hn::Set(df, threshold);
+  uint32_t mask = 0;
+  for (size_t v = 0; v < 32; v += N) {
+    const auto a = hn::ConvertTo(
+        df, hn::LoadU(di, reinterpret_cast<const int32_t*>(acc + v)));
+    const auto est1 = hn::Add(hn::Mul(scale, a), bias);
+    const auto e = hn::Mul(hn::LoadU(df, g2 + v), w_err);
+    const auto g = hn::LoadU(df, g1 + v);
+    const auto hi = hn::Add(hn::Mul(g, hn::Add(est1, allow)), e);
+    const auto lo = hn::Sub(hn::Mul(g, hn::Sub(est1, allow)), e);
+    auto offset = base;
+    if (p.l2) {
+      auto n = hn::Zero(df);
+      if (norm != nullptr) {
+        n = hn::LoadU(df, norm + v);
+        if (!p.norm_squared) n = hn::Mul(n, n);
+      }
+      offset = hn::Neg(hn::Add(base, n));
+    }
+    const auto u = hn::Add(offset, hn::Mul(gain, hi));
+    hn::StoreU(u, df, ub + v);
+    hn::StoreU(hn::Add(offset, hn::Mul(gain, lo)), df, lb + v);
+    uint8_t bits[8] = {0};
+    hn::StoreMaskBits(df, hn::Gt(u, thr), bits);
+    mask |= (uint32_t{bits[0]} | uint32_t{bits[1]} << 8) << v;
+  }
+  return mask;
+#endif
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace scan
 }  // namespace tqdb

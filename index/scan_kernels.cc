@@ -6,18 +6,110 @@
 #include "index/scan_kernels-inl.h"
 
 #if HWY_ONCE
+#include <cstring>
+
 #include "index/scan_kernels.h"
 
 namespace tqdb {
 namespace scan {
 
 HWY_EXPORT(AccumulateListImpl);
+HWY_EXPORT(RefineDotImpl);
+HWY_EXPORT(BoundMaskImpl);
+
+uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
+                   const float* norm, const BoundParams& p, float threshold,
+                   float* ub, float* lb) {
+  return HWY_DYNAMIC_DISPATCH(BoundMaskImpl)(acc, g1, g2, norm, p, threshold,
+                                             ub, lb);
+}
+
+int32_t RefineDot(const uint8_t* row, const RefineTables& t,
+                  const int16_t* wq) {
+  return HWY_DYNAMIC_DISPATCH(RefineDotImpl)(row, t, wq);
+}
 
 void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
                     const uint8_t* lut_lo, const uint8_t* lut_hi, uint32_t* out,
                     const uint32_t* block_masks) {
   HWY_DYNAMIC_DISPATCH(AccumulateListImpl)
   (codes, nblocks, npairs, lut_lo, lut_hi, out, block_masks);
+}
+
+RefineTables BuildRefineTables(const std::vector<uint8_t>& width,
+                               const std::vector<int32_t> lq[9]) {
+  RefineTables t;
+  const uint32_t k = static_cast<uint32_t>(width.size());
+  t.k = k;
+  t.nchunks = k / kRefineChunk;
+  uint32_t off = 0;
+  for (uint32_t c = 0; c < t.nchunks; ++c) {
+    const uint32_t first = c * kRefineChunk;
+    uint16_t widths = 0;
+    for (uint32_t j = first; j < first + kRefineChunk; ++j) {
+      widths |= 1u << width[j];
+    }
+    t.chunk_bits.push_back(width[first]);  // non-increasing: the widest
+    t.chunk_widths.push_back(widths);
+    t.chunk_offset.push_back(off);
+    off += 4 * width[first];
+  }
+  t.tail_offset = off;
+  uint32_t tail_bits = 0;
+  for (uint32_t j = t.nchunks * kRefineChunk; j < k; ++j) tail_bits += width[j];
+  t.row_bytes = off + (tail_bits + 7) / 8;
+  for (uint32_t b = 1; b <= 8; ++b) {
+    t.level_base[b] = static_cast<uint32_t>(t.level.size());
+    t.level.insert(t.level.end(), lq[b].begin(), lq[b].end());
+    if (lq[b].empty()) continue;
+    // Widths <= 4: one table of the 2^b levels. Wider: 2^(b - 5) tables of
+    // magnitudes, table v entry n = level half + (n << (b - 5) | v).
+    const uint32_t ntab = b > 4 ? 1u << (b - 5) : 1;
+    t.lut_offset[b] = static_cast<uint32_t>(t.lut.size());
+    t.lut.resize(t.lut.size() + 32 * ntab, 0);
+    uint8_t* tab = t.lut.data() + t.lut_offset[b];
+    for (uint32_t v = 0; v < ntab; ++v) {
+      for (uint32_t n = 0; n < 16; ++n) {
+        const uint32_t i = b <= 4 ? n : (1u << (b - 1)) + (n << (b - 5) | v);
+        if (i >= (1u << b)) break;
+        const int32_t q = lq[b][i];
+        tab[32 * v + n] = static_cast<uint8_t>(q & 0xff);
+        tab[32 * v + 16 + n] = static_cast<uint8_t>((q >> 8) & 0xff);
+      }
+    }
+  }
+  t.width = width;
+  t.base.resize(k);
+  for (uint32_t j = 0; j < k; ++j) t.base[j] = t.level_base[width[j]];
+  return t;
+}
+
+void PackRefineRow(const RefineTables& t, const uint8_t* idx, uint8_t* row) {
+  std::memset(row, 0, t.row_bytes);
+  for (uint32_t c = 0; c < t.nchunks; ++c) {
+    uint8_t* dst = row + t.chunk_offset[c];
+    const uint32_t bits = t.chunk_bits[c];
+    for (uint32_t i = 0; i < kRefineChunk; ++i) {
+      const uint32_t v = idx[c * kRefineChunk + i];
+      uint8_t* seg = dst;
+      for (uint32_t s = 0; s < bits / 4; ++s, seg += 16) {
+        const uint32_t nib = (v >> (bits - 4 * (s + 1))) & 0xF;
+        seg[i % 16] |= static_cast<uint8_t>(nib << (i < 16 ? 0 : 4));
+      }
+      if (bits & 2) {
+        const uint32_t pair = (v >> (bits % 2)) & 3;
+        seg[i % 8] |= static_cast<uint8_t>(pair << (2 * (i / 8)));
+        seg += 8;
+      }
+      if (bits & 1) seg[i % 4] |= static_cast<uint8_t>((v & 1) << (i / 4));
+    }
+  }
+  uint32_t off = t.tail_offset * 8;
+  for (uint32_t j = t.nchunks * kRefineChunk; j < t.k; ++j) {
+    for (uint32_t i = 0; i < t.width[j]; ++i, ++off) {
+      row[off >> 3] |= static_cast<uint8_t>(((idx[j] >> i) & 1) << (off & 7));
+    }
+  }
 }
 
 namespace scalar {
@@ -37,6 +129,67 @@ void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
       }
     }
   }
+}
+
+int32_t RefineDot(const uint8_t* row, const RefineTables& t,
+                  const int16_t* wq) {
+  int32_t dot = 0;
+  for (uint32_t c = 0; c < t.nchunks; ++c) {
+    const uint8_t* src = row + t.chunk_offset[c];
+    const uint32_t bits = t.chunk_bits[c];
+    for (uint32_t i = 0; i < kRefineChunk; ++i) {
+      uint32_t idx = 0;
+      const uint8_t* seg = src;
+      for (uint32_t s = 0; s < bits / 4; ++s, seg += 16) {
+        idx = (idx << 4) | ((seg[i % 16] >> (i < 16 ? 0 : 4)) & 0xF);
+      }
+      if (bits & 2) {
+        idx = (idx << 2) | ((seg[i % 8] >> (2 * (i / 8))) & 3);
+        seg += 8;
+      }
+      if (bits & 1) idx = (idx << 1) | ((seg[i % 4] >> (i / 4)) & 1);
+      const uint32_t j = c * kRefineChunk + i;
+      dot += int32_t{wq[RefineSlot(t, j)]} * t.level[t.base[j] + idx];
+    }
+  }
+  return dot + RefineTail(row, t, wq);
+}
+
+uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
+                   const float* norm, const BoundParams& p, float threshold,
+                   float* ub, float* lb) {
+  uint32_t mask = 0;
+  for (uint32_t v = 0; v < 32; ++v) {
+    const float est1 = p.lut_scale * static_cast<float>(acc[v]) + p.lut_bias;
+    const float e = g2[v] * p.w_err;
+    const float hi = g1[v] * (est1 + p.lut_allow) + e;
+    const float lo = g1[v] * (est1 - p.lut_allow) - e;
+    float offset = p.base;
+    if (p.l2) {
+      const float n = norm == nullptr  ? 0.0f
+                      : p.norm_squared ? norm[v]
+                                       : norm[v] * norm[v];
+      offset = -(p.base + n);
+    }
+    ub[v] = offset + p.gain * hi;
+    lb[v] = offset + p.gain * lo;
+    if (ub[v] > threshold) mask |= 1u << v;
+  }
+  return mask;
+}
+
+int32_t RefineTail(const uint8_t* row, const RefineTables& t,
+                   const int16_t* wq) {
+  int32_t dot = 0;
+  uint32_t off = t.tail_offset * 8;
+  for (uint32_t j = t.nchunks * kRefineChunk; j < t.k; ++j) {
+    uint32_t idx = 0;
+    for (uint32_t i = 0; i < t.width[j]; ++i, ++off) {
+      idx |= uint32_t{(row[off >> 3] >> (off & 7)) & 1u} << i;
+    }
+    dot += int32_t{wq[j]} * t.level[t.base[j] + idx];
+  }
+  return dot;
 }
 }  // namespace scalar
 

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace tqdb {
 namespace scan {
@@ -25,10 +26,94 @@ void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
                     const uint8_t* lut_lo, const uint8_t* lut_hi, uint32_t* out,
                     const uint32_t* block_masks = nullptr);
 
+// RefineDot: the second pass of the progressive scan (index/progressive.h):
+// sum_j wq[slot(j)] * level[base[j] + idx_j] over the k coordinates of a
+// row, in int32. The caller keeps sum_j |wq| * max |level| below 2^31, so
+// no partial sum overflows and the result is the same in any order: on
+// every target.
+//
+// Row layout. Coordinates come in chunks of 32 (then a tail of k % 32).
+// Chunk c holds its coordinates' indices at chunk_bits[c] = B bits each
+// (B = the widest width in it; narrower indices zero-extended), most
+// significant bits first: B / 4 nibble segments of 16 bytes (byte i: the
+// nibble of coordinate i in bits 0-3, of coordinate 16 + i in bits 4-7),
+// then if B % 4 >= 2 a 2-bit segment of 8 bytes (bits 2q, 2q + 1 of byte
+// i: coordinate 8q + i), then if B is odd a plane of 4 bytes (bit i / 4
+// of byte i % 4: coordinate i's bit). The tail holds its indices tightly,
+// LSB-first, width[j] bits each, from byte tail_offset. Weights. wq[slot(j)]:
+// inside a chunk, coordinates 8-15 and 16-23 trade places (the order 256-bit
+// byte interleaves produce), the tail is in order. Levels. Width b's int16
+// levels lq_b are looked up with byte shuffles: table v (v < 2^(b-4), one table
+// for b <= 4) holds the low bytes, then the high bytes, of lq_b[n << (b - 4) |
+// v] for n = 0..15, at lut[lut_offset[b] + 32 v]; a lane takes table v = its
+// index's low b - 4 bits and entry n = the rest (AVX2 and AVX-512; other
+// targets run the scalar code, which reads lq_b[idx] from `level`).
+constexpr uint32_t kRefineChunk = 32;
+
+struct RefineTables {
+  uint32_t k = 0;
+  uint32_t nchunks = 0;             // full chunks; the tail is k - 32 * nchunks
+  std::vector<uint8_t> chunk_bits;  // B of each chunk
+  std::vector<uint16_t> chunk_widths;  // bit b set: a coordinate of width b
+  std::vector<uint32_t> chunk_offset;  // byte offset of each chunk
+  uint32_t tail_offset = 0;
+  uint32_t row_bytes = 0;
+  std::vector<uint8_t> width;  // k
+  std::vector<int32_t> base;   // k: level_base[width[j]]
+  std::vector<int32_t> level;  // the widths' tables, b's at level_base[b]
+  uint32_t level_base[9] = {};
+  std::vector<uint8_t> lut;  // byte tables (above)
+  uint32_t lut_offset[9] = {};
+};
+
+// Position of coordinate j's weight in wq.
+inline uint32_t RefineSlot(const RefineTables& t, uint32_t j) {
+  if (j >= t.nchunks * kRefineChunk) return j;
+  const uint32_t i = j % kRefineChunk;
+  const uint32_t swapped = (i >= 8 && i < 16)    ? i + 8
+                           : (i >= 16 && i < 24) ? i - 8
+                                                 : i;
+  return j - i + swapped;
+}
+
+int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);
+
+// BoundMask: the first pass's bounds for the 32 slots of a block
+// (index/progressive.h): with est1 = lut_scale * acc + lut_bias,
+//   ub[v] = offset_v + gain * (g1[v] * (est1 + lut_allow) + g2[v] * w_err),
+//   lb[v] = offset_v + gain * (g1[v] * (est1 - lut_allow) - g2[v] * w_err),
+// offset_v = base, or -(base + n_v) for L2 (n_v = norm[v], squared if
+// norm_squared; 0 without norm); bit v of the result: ub[v] > threshold.
+// Every operation rounds on its own (the TU is compiled without FP
+// contraction), in the same order on every target: identical results.
+struct BoundParams {
+  float lut_scale = 1.0f, lut_bias = 0.0f, lut_allow = 0.0f, w_err = 0.0f;
+  float base = 0.0f, gain = 1.0f;
+  bool l2 = false, norm_squared = false;
+};
+uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
+                   const float* norm, const BoundParams& p, float threshold,
+                   float* ub, float* lb);
+
+// The tables for coordinates of the given widths (non-increasing, 1..8)
+// and int16-range levels lq[b] (2^b each for the widths used,
+// antisymmetric).
+RefineTables BuildRefineTables(const std::vector<uint8_t>& width,
+                               const std::vector<int32_t> lq[9]);
+// Writes the row (t.row_bytes bytes) of the indices idx[t.k].
+void PackRefineRow(const RefineTables& t, const uint8_t* idx, uint8_t* row);
+
 namespace scalar {
 void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
                     const uint8_t* lut_lo, const uint8_t* lut_hi, uint32_t* out,
                     const uint32_t* block_masks = nullptr);
+int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);
+uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
+                   const float* norm, const BoundParams& p, float threshold,
+                   float* ub, float* lb);
+// The tail's part of RefineDot (shared by every target).
+int32_t RefineTail(const uint8_t* row, const RefineTables& t,
+                   const int16_t* wq);
 }  // namespace scalar
 
 }  // namespace scan

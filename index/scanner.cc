@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "index/scan_kernels.h"
 #include "quant/kernels.h"
@@ -67,8 +68,10 @@ void QuantizedLut::Build(const std::vector<float>& lut, uint32_t m) {
 }
 
 ListScanner::ListScanner(const ScanCodec& codec, bool l2, bool residual,
-                         const float* centroids, uint32_t dim)
+                         const float* centroids, uint32_t dim,
+                         const ProgressiveLayout* progressive)
     : codec_(codec),
+      prog_(progressive),
       l2_(l2),
       residual_(residual),
       centroids_(centroids),
@@ -77,6 +80,13 @@ ListScanner::ListScanner(const ScanCodec& codec, bool l2, bool residual,
       u_(dim) {}
 
 void ListScanner::BuildTables(const float* u) {
+  if (prog_ != nullptr) {
+    prog_->BuildQuery(u, &pq_);
+    qa_.Build(pq_.lut, prog_->shape().m4a);
+    pq_.lut_err =
+        qa_.scale * std::sqrt(static_cast<float>(prog_->prefix_tables()) / 12);
+    return;
+  }
   codec_.BuildLuts(u, l2_, &luts_);
   const ScanShape& s = codec_.shape();
   if (s.m4a) qa_.Build(luts_.a, s.m4a);
@@ -84,6 +94,9 @@ void ListScanner::BuildTables(const float* u) {
 }
 
 void ListScanner::SetQuery(const float* query) {
+  lower_ = TopK(0);
+  pending_.clear();
+  pending_cap_ = 512;
   std::copy(query, query + dim_, query_.begin());
   query_norm_sq_ = kernels::Dot(query, query, dim_);
   // Tables that do not depend on the list are built once here.
@@ -103,11 +116,188 @@ void ListScanner::SetList(uint32_t list_no) {
   }
 }
 
+void ListScanner::SetList(uint32_t list_no, float dist_sq) {
+  if (!residual_ || l2_ || centroid_norm_sq_ == nullptr) {
+    SetList(list_no);
+    return;
+  }
+  // ||q - c||^2 = ||q||^2 - 2 <q, c> + ||c||^2.
+  base_ = 0.5f * (query_norm_sq_ + centroid_norm_sq_[list_no] - dist_sq);
+}
+
+void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
+                                  const std::function<bool(uint64_t)>* filter,
+                                  const uint32_t* block_masks) {
+  const uint32_t n = list.size();
+  const size_t nblocks = list.nblocks();
+  const ScanShape& s = prog_->shape();
+  acc_a_.resize(nblocks * kBlockSize);
+  scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, qa_.lo.data(),
+                       qa_.hi.data(), acc_a_.data(), block_masks);
+  const CombineForm cf = codec_.combine_form();
+  const uint32_t nfc = prog_->codec_factors();
+  const bool has_norm = l2_ && nfc > cf.norm_factor;
+  const bool bound = sigmas_ > 0;
+  if (lower_.k() != heap->k()) lower_ = TopK(heap->k());
+  scan::BoundParams bp;
+  bp.lut_scale = qa_.scale;
+  bp.lut_bias = qa_.bias;
+  bp.lut_allow = bound ? sigmas_ * pq_.lut_err : 0.0f;
+  bp.w_err = bound ? sigmas_ * pq_.w_err : 0.0f;
+  bp.base = base_;
+  bp.gain = l2_ ? 2.0f : 1.0f;
+  bp.l2 = l2_;
+  bp.norm_squared = cf.norm_is_squared;
+  const uint8_t* deleted = list.deleted();
+  const uint64_t* ids = list.ids();
+  constexpr float kNone = -std::numeric_limits<float>::infinity();
+  // What a candidate's upper bound must exceed: the k-th refined score or
+  // the k-th lower bound, whichever is higher.
+  auto threshold = [&]() {
+    float t = heap->full() ? heap->threshold() : kNone;
+    if (lower_.full()) t = std::max(t, lower_.threshold());
+    return t;
+  };
+  float ub[kBlockSize], lb[kBlockSize];
+  for (uint32_t blk = 0; blk < nblocks; ++blk) {
+    const uint32_t first = blk * kBlockSize;
+    const uint32_t count = std::min<uint32_t>(kBlockSize, n - first);
+    uint32_t live;
+    if (block_masks != nullptr) {
+      // The caller's mask (allowed, live slots); an empty block was not
+      // accumulated and its sums are stale.
+      live = block_masks[blk];
+    } else {
+      live = count == kBlockSize ? ~0u : (1u << count) - 1;
+      if (list.tombstones() > 0) {
+        for (uint32_t v = 0; v < count; ++v) {
+          if (deleted[first + v]) live &= ~(1u << v);
+        }
+      }
+    }
+    if (live == 0) continue;
+    // Without a bound (refine_sigmas <= 0) every candidate is kept: ub and
+    // lb are the first-pass estimate, which only orders the refinement.
+    uint32_t cand =
+        live & scan::BoundMask(
+                   acc_a_.data() + first, list.BlockFactors(blk, nfc),
+                   list.BlockFactors(blk, nfc + 1),
+                   has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr,
+                   bp, bound ? threshold() : kNone, ub, lb);
+    if (!bound) cand = live;
+    if (cand == 0) continue;
+    if (filter && *filter) {
+      for (uint32_t rest = cand; rest != 0; rest &= rest - 1) {
+        const uint32_t v = static_cast<uint32_t>(__builtin_ctz(rest));
+        if (!(*filter)(ids[first + v])) cand &= ~(1u << v);
+      }
+    }
+    // Lower bounds of the candidates a search may return (a candidate
+    // whose upper bound is out has its lower bound out too).
+    if (bound) {
+      for (uint32_t rest = cand; rest != 0; rest &= rest - 1) {
+        const uint32_t v = static_cast<uint32_t>(__builtin_ctz(rest));
+        if (!lower_.full() || lb[v] > lower_.threshold()) {
+          lower_.Push(lb[v], ids[first + v]);
+        }
+      }
+    }
+    for (; cand != 0; cand &= cand - 1) {
+      const uint32_t v = static_cast<uint32_t>(__builtin_ctz(cand));
+      if (bound && ub[v] <= threshold()) continue;
+      float offset = base_;
+      if (l2_) {
+        float norm_sq = 0.0f;
+        if (has_norm) {
+          const float x = list.FactorAt(first + v, cf.norm_factor);
+          norm_sq = cf.norm_is_squared ? x : x * x;
+        }
+        offset = -(base_ + norm_sq);
+      }
+      pending_.push_back({ub[v], offset, &list, first + v});
+    }
+    // Long scans (a flat index): now and then read the best few in full,
+    // so that the k-th score, not only the k-th lower bound, cuts the
+    // pending set.
+    if (bound && pending_.size() >= pending_cap_) {
+      if (lower_.full()) CutPending(lower_.threshold());
+      RefineRound(heap, false);
+      pending_cap_ = std::max<size_t>(512, 2 * pending_.size());
+    }
+  }
+  // L2 over residuals: the query-side vector, and so the refine weights,
+  // belong to this list; refine its candidates now.
+  if (l2_ && residual_) Finish(heap);
+}
+
+bool ListScanner::RefineRound(TopK* heap, bool last) {
+  // The best few upper bounds (a selection, then a sort) are read in full,
+  // which sets the heap's k-th score; what it rules out is dropped. Once a
+  // bound cannot beat the k-th, none after it can: true, nothing left.
+  const bool bound = sigmas_ > 0;
+  const CombineForm cf = codec_.combine_form();
+  const bool scaled2 = cf.kind == CombineForm::kScaled2;
+  const float gain = l2_ ? 2.0f : 1.0f;
+  const size_t row_bytes = prog_->shape().m8;
+  auto better = [](const Candidate& a, const Candidate& b) {
+    return a.ub > b.ub || (a.ub == b.ub && a.slot < b.slot);
+  };
+  // The last rounds take at least a quarter of the set each: their
+  // selections then cost O(n log n) in all, however little a cut removes
+  // (reading stops at the first bound below the k-th anyway).
+  const size_t m = std::min(
+      pending_.size(),
+      std::max<size_t>({32, 2 * heap->k(), last ? pending_.size() / 4 : 0}));
+  if (m < pending_.size()) {
+    std::nth_element(pending_.begin(), pending_.begin() + m, pending_.end(),
+                     better);
+  }
+  std::sort(pending_.begin(), pending_.begin() + m, better);
+  for (size_t i = 0; i < m; ++i) {
+    const Candidate& c = pending_[i];
+    if (bound && heap->full() && c.ub <= heap->threshold()) {
+      pending_.clear();
+      return true;
+    }
+    ++refined_;
+    float scale = c.list->FactorAt(c.slot, 0);
+    if (scaled2) scale *= c.list->FactorAt(c.slot, 1);
+    const float est =
+        scale *
+        prog_->Refine(c.list->codes_c() + size_t{c.slot} * row_bytes, pq_);
+    const float goodness = c.offset + gain * est;
+    if (heap->full() && goodness <= heap->threshold()) continue;
+    heap->Push(goodness, c.list->ids()[c.slot]);
+  }
+  pending_.erase(pending_.begin(), pending_.begin() + m);
+  if (bound && heap->full()) CutPending(heap->threshold());
+  return pending_.empty();
+}
+
+void ListScanner::Finish(TopK* heap) {
+  if (prog_ == nullptr || pending_.empty()) return;
+  if (sigmas_ > 0 && lower_.full()) CutPending(lower_.threshold());
+  while (!RefineRound(heap, true)) {
+  }
+  pending_.clear();
+}
+
+void ListScanner::CutPending(float cut) {
+  pending_.erase(
+      std::remove_if(pending_.begin(), pending_.end(),
+                     [&](const Candidate& c) { return c.ub <= cut; }),
+      pending_.end());
+}
+
 void ListScanner::Scan(const InvertedList& list, TopK* heap,
                        const std::function<bool(uint64_t)>* filter,
                        const uint32_t* block_masks) {
   const uint32_t n = list.size();
   if (n == 0) return;
+  if (prog_ != nullptr) {
+    ScanProgressive(list, heap, filter, block_masks);
+    return;
+  }
   const ScanShape& s = codec_.shape();
   const size_t nblocks = list.nblocks();
   if (s.m4a) {
@@ -124,10 +314,10 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
   const CombineForm cf = codec_.combine_form();
   const uint8_t* deleted = list.deleted();
   const uint64_t* ids = list.ids();
-  const float* factors = list.factors();
   const uint8_t* codes_c = list.codes_c();
   const float* lut_c = luts_.c.data();
   const uint32_t nf = s.nfactors;
+  float f[8];  // the slot's factors (nfactors <= 2 for every codec)
   auto combine = [&](uint32_t slot) {
     const float a = s.m4a ? qa_.scale * acc_a_[slot] + qa_.bias : 0.0f;
     const float b = s.m4b ? qb_.scale * acc_b_[slot] + qb_.bias : 0.0f;
@@ -136,7 +326,7 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
       const uint8_t* sub = codes_c + size_t{slot} * s.m8;
       for (uint32_t j = 0; j < s.m8; ++j) c += lut_c[size_t{j} * 256 + sub[j]];
     }
-    const float* f = factors + size_t{slot} * nf;
+    for (uint32_t i = 0; i < nf; ++i) f[i] = list.FactorAt(slot, i);
     float est;
     switch (cf.kind) {
       case CombineForm::kSum:

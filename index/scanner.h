@@ -6,7 +6,11 @@
 // (dispatched once per list) and pushes live, filter-passing candidates into
 // a bounded heap. A filtered search passes per-block masks of the slots it
 // may return (index/allowed_set.h): blocks with an empty mask are skipped
-// before the kernel runs, and only the slots of a mask are combined.
+// before the kernel runs, and only the slots of a mask are candidates. With
+// a ProgressiveLayout (index/progressive.h) the lists hold that layout and
+// Scan runs its two passes: the kernel over the prefix sub-codes, then
+// RefineDot for the candidates whose bound reaches the heap's threshold
+// (the same masks restrict both).
 //
 // Not thread-safe: use one scanner per thread. Lists must not change during
 // Scan (IvfIndex holds its reader lock).
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include "index/inverted_lists.h"
+#include "index/progressive.h"
 #include "index/scan_codec.h"
 
 namespace tqdb {
@@ -53,11 +58,25 @@ class ListScanner {
  public:
   // `l2`: squared-distance scoring (metric L2); otherwise inner product.
   // `residual`: codes are of x - centroid. centroids: nlist x dim.
+  // `progressive`: the lists' layout, or null (the codec's full layout).
   ListScanner(const ScanCodec& codec, bool l2, bool residual,
-              const float* centroids, uint32_t dim);
+              const float* centroids, uint32_t dim,
+              const ProgressiveLayout* progressive = nullptr);
+  // Progressive scan: standard deviations of the first pass's error the
+  // bound allows (SearchParams::refine_sigmas); <= 0 refines every
+  // candidate.
+  void set_refine_sigmas(float s) { sigmas_ = s; }
+  // Candidates refined so far (progressive scan).
+  uint64_t refined() const { return refined_; }
 
   void SetQuery(const float* query);
   void SetList(uint32_t list_no);
+  // The same, with ||query - centroid||^2 as the coarse step computed it:
+  // for inner products the list's term <q, c> follows from it and the
+  // centroid's squared norm (set_centroid_norms) without reading c again.
+  void SetList(uint32_t list_no, float dist_sq);
+  // Squared norms of the centroids (nlist floats, kept by the caller).
+  void set_centroid_norms(const float* norm_sq) { centroid_norm_sq_ = norm_sq; }
   // Goodness is the estimated inner product, or minus the estimated squared
   // distance for L2. block_masks (optional, list.nblocks() entries): bit v
   // of block b set = slot 32 b + v may be returned; the caller clears the
@@ -66,13 +85,43 @@ class ListScanner {
   void Scan(const InvertedList& list, TopK* heap,
             const std::function<bool(uint64_t)>* filter,
             const uint32_t* block_masks = nullptr);
+  // Progressive scan: Scan runs the first pass and keeps the candidates
+  // whose upper bound can still reach the k-th score; Finish reads them in
+  // full, best bound first, until the next bound cannot beat the heap's k-th
+  // (so the threshold rises as fast as it can and few are read). Call it
+  // after the last Scan of a query, with the lists unchanged since. A no-op
+  // for the full layout, and for L2 over residuals, whose tables belong to
+  // one list: there Scan refines each list's candidates itself.
+  void Finish(TopK* heap);
 
  private:
   void BuildTables(const float* u);
+  void ScanProgressive(const InvertedList& list, TopK* heap,
+                       const std::function<bool(uint64_t)>* filter,
+                       const uint32_t* block_masks);
 
   const ScanCodec& codec_;
+  const ProgressiveLayout* const prog_;
+  ProgressiveQuery pq_;
+  float sigmas_ = 4.0f;
+  uint64_t refined_ = 0;
+  // The k largest first-pass lower bounds seen in this query: their k-th
+  // is (at the bound's confidence) below the final k-th score, so it rules
+  // candidates out before any is refined.
+  TopK lower_{0};
+  // First-pass survivors awaiting Finish.
+  struct Candidate {
+    float ub, offset;
+    const InvertedList* list;
+    uint32_t slot;
+  };
+  std::vector<Candidate> pending_;
+  size_t pending_cap_ = 512;  // size at which pending_ is cut again
+  void CutPending(float cut);
+  bool RefineRound(TopK* heap, bool last);
   const bool l2_, residual_;
   const float* centroids_;
+  const float* centroid_norm_sq_ = nullptr;
   const uint32_t dim_;
   std::vector<float> query_, u_;
   float query_norm_sq_ = 0;

@@ -32,6 +32,7 @@ SearchStats SumStats(const std::vector<SearchStats>& all) {
     sum.codes_scanned += s.codes_scanned;
     sum.rescored += s.rescored;
     sum.exact_scored += s.exact_scored;
+    sum.refined += s.refined;
     sum.blocks_scanned += s.blocks_scanned;
     sum.allowed_seen += s.allowed_seen;
   }

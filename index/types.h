@@ -64,6 +64,9 @@ struct SearchStats {
   uint64_t exact_scored = 0;    // vectors scored exactly (exact search)
   uint64_t blocks_scanned = 0;  // filtered: 32-slot blocks the kernel ran on
   uint64_t allowed_seen = 0;    // filtered: allowed points in the lists seen
+  // Progressive scan: candidates whose whole code was read (the second
+  // pass); refined / codes_scanned is the share refined.
+  uint64_t refined = 0;
 };
 // The field-wise sum (a batch's stats).
 SearchStats SumStats(const std::vector<SearchStats>& all);
@@ -99,6 +102,11 @@ struct SearchParams {
   // vectors.
   bool rescore = false;
   float oversampling = 4.0f;
+  // Progressive scan (index/progressive.h): a candidate is read in full
+  // unless its first-pass estimate plus refine_sigmas standard deviations
+  // of that estimate's error cannot reach the k-th best score. Larger is
+  // safer and slower; <= 0 reads every candidate in full.
+  float refine_sigmas = 4.0f;
   // IvfIndex::Search called directly: the raw vectors of exact and rescore.
   // (The database supplies its own; QueryOptions hides this field.)
   const VectorStore* store = nullptr;

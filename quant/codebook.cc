@@ -32,10 +32,10 @@ struct Grid {
   std::vector<double> w2;  // prefix sums of weight * t^2
 };
 
-Grid MakeGrid(CodebookKind kind, uint32_t d) {
+Grid MakeGrid(CodebookKind kind, uint32_t d, int points = kGridPoints) {
   Grid g;
-  g.t.resize(kGridPoints);
-  std::vector<double> w(kGridPoints);
+  g.t.resize(points);
+  std::vector<double> w(points);
   const double sigma = 1.0 / std::sqrt(static_cast<double>(d));
   if (kind == CodebookKind::kExactBeta) {
     // t = sin(theta); f(t) dt ~ cos^(d-2)(theta) dtheta, smooth for d >= 2.
@@ -43,26 +43,26 @@ Grid MakeGrid(CodebookKind kind, uint32_t d) {
     g.theta = true;
     const double lim = 16.0 * sigma < 1.0 ? std::asin(16.0 * sigma) : M_PI / 2;
     g.u0 = -lim;
-    g.h = 2 * lim / kGridPoints;
-    for (int i = 0; i < kGridPoints; ++i) {
+    g.h = 2 * lim / points;
+    for (int i = 0; i < points; ++i) {
       const double th = g.u0 + (i + 0.5) * g.h;
       g.t[i] = std::sin(th);
       w[i] = (d == 2) ? 1.0 : std::exp((d - 2.0) * std::log(std::cos(th)));
     }
   } else {
     g.u0 = -16.0 * sigma;
-    g.h = 32.0 * sigma / kGridPoints;
-    for (int i = 0; i < kGridPoints; ++i) {
+    g.h = 32.0 * sigma / points;
+    for (int i = 0; i < points; ++i) {
       const double x = g.u0 + (i + 0.5) * g.h;
       g.t[i] = x;
       const double z = x / sigma;
       w[i] = std::exp(-0.5 * z * z);
     }
   }
-  g.w0.assign(kGridPoints + 1, 0.0);
-  g.w1.assign(kGridPoints + 1, 0.0);
-  g.w2.assign(kGridPoints + 1, 0.0);
-  for (int i = 0; i < kGridPoints; ++i) {
+  g.w0.assign(points + 1, 0.0);
+  g.w1.assign(points + 1, 0.0);
+  g.w2.assign(points + 1, 0.0);
+  for (int i = 0; i < points; ++i) {
     g.w0[i + 1] = g.w0[i] + w[i];
     g.w1[i + 1] = g.w1[i] + w[i] * g.t[i];
     g.w2[i + 1] = g.w2[i] + w[i] * g.t[i] * g.t[i];
@@ -205,6 +205,22 @@ absl::StatusOr<std::shared_ptr<const Codebook>> GetCodebook(CodebookKind kind,
   std::lock_guard<std::mutex> lock(mu);
   auto [it, inserted] = cache->emplace(key, cb);
   return it->second;
+}
+
+std::vector<double> CellMasses(const Codebook& cb) {
+  // 2^16 bins: masses to ~1e-9, plenty for weights of reconstructions.
+  const Grid g = MakeGrid(cb.kind, cb.dim, 1 << 16);
+  const size_t n = g.t.size();
+  const size_t k = cb.centroids.size();
+  std::vector<double> out(k);
+  double lo = 0;
+  for (size_t j = 0; j < k; ++j) {
+    const double hi =
+        j + 1 < k ? CumulativeAt(g, cb.thresholds[j]).m0 : g.w0[n];
+    out[j] = (hi - lo) / g.w0[n];
+    lo = hi;
+  }
+  return out;
 }
 
 std::string Codebook::Serialize() const {

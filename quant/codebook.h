@@ -53,6 +53,11 @@ absl::StatusOr<std::shared_ptr<const Codebook>> GetCodebook(CodebookKind kind,
                                                             uint32_t dim,
                                                             uint32_t bits);
 
+// Probability of each centroid's cell (between its thresholds) under the
+// codebook's law (kind, dim); sums to 1. Recomputed on every call (a
+// 65,536-bin grid, about a millisecond).
+std::vector<double> CellMasses(const Codebook& cb);
+
 }  // namespace tqdb
 
 #endif  // TQDB_QUANT_CODEBOOK_H_

@@ -1,5 +1,8 @@
 #include "quant/coding.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace tqdb {
 
 void EncodeFixed32(uint8_t* dst, uint32_t v) {
@@ -114,6 +117,47 @@ bool CheckCrcTrailer(absl::string_view bytes, absl::string_view* payload) {
   if (Crc32c(bytes.data(), n) != stored) return false;
   *payload = bytes.substr(0, n);
   return true;
+}
+
+uint16_t FloatToHalf(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
+  x &= 0x7fffffffu;
+  if (x >= 0x477fe000u) return sign | 0x7bffu;  // >= 65504
+  if (x < 0x38800000u) {                        // below 2^-14: subnormal
+    float a;
+    std::memcpy(&a, &x, 4);
+    return sign | static_cast<uint16_t>(std::nearbyint(a * 16777216.0f));
+  }
+  uint32_t h = (((x >> 23) - 112) << 10) | ((x & 0x7fffffu) >> 13);
+  const uint32_t rem = x & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) ++h;
+  return sign | static_cast<uint16_t>(std::min<uint32_t>(h, 0x7bffu));
+}
+
+float HalfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  const uint32_t exp = (h >> 10) & 0x1f;
+  uint32_t mant = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0x1f) {  // Inf / NaN (keeps the payload)
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else if (exp != 0) {  // normal
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  } else if (mant == 0) {  // zero
+    bits = sign;
+  } else {  // subnormal: normalize
+    int e = -1;
+    do {
+      ++e;
+      mant <<= 1;
+    } while ((mant & 0x400) == 0);
+    bits = sign | ((127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
 }
 
 }  // namespace tqdb

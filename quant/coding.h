@@ -25,6 +25,12 @@ uint32_t DecodeFixed32(const uint8_t* src);
 void EncodeFloat(uint8_t* dst, float v);
 float DecodeFloat(const uint8_t* src);
 
+// IEEE binary16. FloatToHalf: round to nearest even; magnitudes beyond the
+// largest finite half (65504) saturate to it (inputs are finite).
+// HalfToFloat: exact (subnormals, infinities, NaN).
+uint16_t FloatToHalf(float f);
+float HalfToFloat(uint16_t h);
+
 // Sequential reader over a byte string; does not own the bytes.
 class Decoder {
  public:

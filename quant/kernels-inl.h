@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "hwy/highway.h"
+#include "quant/coding.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tqdb {
@@ -242,6 +243,63 @@ HWY_INLINE float MaskedSumImpl(const float* HWY_RESTRICT q,
     if ((bits[i >> 3] >> (i & 7)) & 1) s += q[i];
   }
   return s;
+}
+
+// y = m x for a row-major matrix of `T` (float, or binary16 widened
+// exactly), four rows at a time so that each chunk of x is loaded once.
+template <typename T, class D, class Load>
+HWY_INLINE void MatVecRows(D df, const T* HWY_RESTRICT m, size_t rows,
+                           size_t cols, const float* HWY_RESTRICT x,
+                           float* HWY_RESTRICT y, Load load,
+                           float (*widen)(T)) {
+  const size_t N = hn::Lanes(df);
+  size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const T* m0 = m + r * cols;
+    auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df),
+         a3 = hn::Zero(df);
+    size_t i = 0;
+    for (; i + N <= cols; i += N) {
+      const auto xv = hn::LoadU(df, x + i);
+      a0 = hn::MulAdd(load(m0 + i), xv, a0);
+      a1 = hn::MulAdd(load(m0 + cols + i), xv, a1);
+      a2 = hn::MulAdd(load(m0 + 2 * cols + i), xv, a2);
+      a3 = hn::MulAdd(load(m0 + 3 * cols + i), xv, a3);
+    }
+    float s[4] = {hn::GetLane(hn::SumOfLanes(df, a0)),
+                  hn::GetLane(hn::SumOfLanes(df, a1)),
+                  hn::GetLane(hn::SumOfLanes(df, a2)),
+                  hn::GetLane(hn::SumOfLanes(df, a3))};
+    for (; i < cols; ++i) {
+      for (size_t k = 0; k < 4; ++k) s[k] += widen(m0[k * cols + i]) * x[i];
+    }
+    for (size_t k = 0; k < 4; ++k) y[r + k] = s[k];
+  }
+  for (; r < rows; ++r) {
+    const T* mr = m + r * cols;
+    auto a = hn::Zero(df);
+    size_t i = 0;
+    for (; i + N <= cols; i += N) {
+      a = hn::MulAdd(load(mr + i), hn::LoadU(df, x + i), a);
+    }
+    float s = hn::GetLane(hn::SumOfLanes(df, a));
+    for (; i < cols; ++i) s += widen(mr[i]) * x[i];
+    y[r] = s;
+  }
+}
+
+HWY_INLINE void MatVecF16Impl(const uint16_t* HWY_RESTRICT m, size_t rows,
+                              size_t cols, const float* HWY_RESTRICT x,
+                              float* HWY_RESTRICT y) {
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  MatVecRows(
+      df, m, rows, cols, x, y,
+      [&](const uint16_t* p) {
+        return hn::PromoteTo(
+            df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p)));
+      },
+      &HalfToFloat);
 }
 
 }  // namespace HWY_NAMESPACE

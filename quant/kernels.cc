@@ -20,6 +20,7 @@ HWY_EXPORT(PermuteSignsImpl);
 HWY_EXPORT(QuantizeImpl);
 HWY_EXPORT(DotLutImpl);
 HWY_EXPORT(MaskedSumImpl);
+HWY_EXPORT(MatVecF16Impl);
 
 float Dot(const float* a, const float* b, size_t n) {
   return HWY_DYNAMIC_DISPATCH(DotImpl)(a, b, n);
@@ -43,6 +44,11 @@ float DotLut(const float* q, const uint8_t* idx, const float* table, size_t n) {
 }
 float MaskedSum(const float* q, const uint8_t* bits, size_t n) {
   return HWY_DYNAMIC_DISPATCH(MaskedSumImpl)(q, bits, n);
+}
+
+void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
+               float* y) {
+  HWY_DYNAMIC_DISPATCH(MatVecF16Impl)(m, rows, cols, x, y);
 }
 
 const char* ActiveTargetName() {

@@ -5,7 +5,7 @@
 //
 // Determinism: Fwht, PermuteSigns and Quantize produce bit-identical output
 // on every target (they only add, subtract, multiply by constants and compare,
-// in the same order). Dot, L2Sqr, DotLut and MaskedSum sum in a
+// in the same order). Dot, L2Sqr, DotLut, MaskedSum and MatVecF16 sum in a
 // target-dependent order and agree with the reference to float rounding.
 //
 // All pointers must be valid for n elements; nothing is allocated; all
@@ -38,6 +38,11 @@ void Quantize(const float* y, size_t n, const float* thresholds, int bits,
 float DotLut(const float* q, const uint8_t* idx, const float* table, size_t n);
 // Sum of q[i] over the i whose bit is set in `bits` (LSB-first bit order).
 float MaskedSum(const float* q, const uint8_t* bits, size_t n);
+// y[r] = sum_i m[r * cols + i] * x[i] for r < rows, m a row-major matrix of
+// IEEE binary16 values (quant/coding.h: FloatToHalf), widened exactly and
+// summed in float (four rows at a time, each x chunk loaded once).
+void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
+               float* y);
 
 // Name of the Highway target the dispatched functions use on this CPU.
 const char* ActiveTargetName();
@@ -52,6 +57,8 @@ void Quantize(const float* y, size_t n, const float* thresholds, int bits,
               uint8_t* idx);
 float DotLut(const float* q, const uint8_t* idx, const float* table, size_t n);
 float MaskedSum(const float* q, const uint8_t* bits, size_t n);
+void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
+               float* y);
 }  // namespace scalar
 
 }  // namespace kernels

@@ -1,4 +1,5 @@
 // Scalar references of quant/kernels.h. Plain C++, no intrinsics.
+#include "quant/coding.h"
 #include "quant/kernels.h"
 
 namespace tqdb {
@@ -62,6 +63,15 @@ float MaskedSum(const float* q, const uint8_t* bits, size_t n) {
     if ((bits[i >> 3] >> (i & 7)) & 1) s += q[i];
   }
   return s;
+}
+
+void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
+               float* y) {
+  for (size_t r = 0; r < rows; ++r) {
+    float s = 0.0f;
+    for (size_t i = 0; i < cols; ++i) s += HalfToFloat(m[r * cols + i]) * x[i];
+    y[r] = s;
+  }
 }
 
 }  // namespace scalar

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "db/json_path.h"
+#include "quant/echo.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_reader.h"
 #include "rpc/convert.h"
@@ -81,7 +82,7 @@ absl::Status CheckPayloadKeys(const pb::DeletePayloadKeysRequest& req) {
     TQ_RETURN_IF_ERROR(p.status()) << "keys[" << i << "]";
     if (p->Members().empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "keys[", i, "]: '", req.keys(i),
+          "keys[", i, "]: '", EchoInput(req.keys(i)),
           "': array steps ([] or [N]) are not supported in payload keys"));
     }
   }
@@ -201,8 +202,9 @@ grpc::Status ClusterCollectionsService::CreateFieldIndex(
       }
       if (found == nullptr) {
         return absl::NotFoundError(absl::StrCat(
-            "field '", req->field(), "' has no index in ", "collection '",
-            req->collection(), "' (deleted meanwhile)"));
+            "field '", EchoInput(req->field()),
+            "' has no index in collection '", EchoInput(req->collection()),
+            "' (deleted meanwhile)"));
       }
       if (!req->wait() || found->ready()) {
         *resp = *found;
@@ -210,7 +212,7 @@ grpc::Status ClusterCollectionsService::CreateFieldIndex(
       }
       if (absl::Now() + absl::Milliseconds(100) >= deadline) {
         return absl::DeadlineExceededError(absl::StrCat(
-            "the index of '", req->field(),
+            "the index of '", EchoInput(req->field()),
             "' is not ready on every shard yet (it is being built; "
             "CollectionInfo.payload_indexes says when)"));
       }
@@ -600,6 +602,12 @@ grpc::Status ClusterSnapshotsService::List(
     grpc::ServerContext* ctx, const pb::ListSnapshotsRequest* /*req*/,
     pb::ListSnapshotsResponse* /*resp*/) {
   return context_->Call(ctx, [] { return NoClusterSnapshots("List"); });
+}
+
+grpc::Status ClusterSnapshotsService::Delete(
+    grpc::ServerContext* ctx, const pb::DeleteSnapshotRequest* /*req*/,
+    pb::DeleteSnapshotResponse* /*resp*/) {
+  return context_->Call(ctx, [] { return NoClusterSnapshots("Delete"); });
 }
 
 // --- Node ---

@@ -150,6 +150,9 @@ class ClusterSnapshotsService final : public v1::Snapshots::Service {
   grpc::Status List(grpc::ServerContext* ctx,
                     const v1::ListSnapshotsRequest* req,
                     v1::ListSnapshotsResponse* resp) override;
+  grpc::Status Delete(grpc::ServerContext* ctx,
+                      const v1::DeleteSnapshotRequest* req,
+                      v1::DeleteSnapshotResponse* resp) override;
 
  private:
   const ServiceContext* const context_;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "quant/echo.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_keys.h"
 #include "rpc/cluster/cluster_node.h"
@@ -51,7 +52,7 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::CreateCollection(
       request.replicas() ? request.replicas() : options_.default_replicas;
   if (shards < 1 || shards > kMaxShards) {
     return absl::InvalidArgumentError(
-        absl::StrCat("collection '", name, "': shards ", shards,
+        absl::StrCat("collection '", EchoInput(name), "': shards ", shards,
                      " must be in [1, ", kMaxShards, "]"));
   }
   // The live nodes, read from etcd now rather than from the view.
@@ -64,7 +65,7 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::CreateCollection(
   std::sort(nodes.begin(), nodes.end());
   if (replicas < 1 || replicas > nodes.size()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("collection '", name, "': replicas ", replicas,
+        absl::StrCat("collection '", EchoInput(name), "': replicas ", replicas,
                      " needs as many live "
                      "nodes; the cluster has ",
                      nodes.size(), " (", absl::StrJoin(nodes, ", "), ")"));
@@ -100,15 +101,16 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::CreateCollection(
   if (!txn.succeeded) {
     pb::CollectionRecord existing;
     if (txn.results.empty() || txn.results[0].kvs.empty()) {
-      return absl::AbortedError(absl::StrCat(
-          "collection '", name, "' changed while being created; try again"));
+      return absl::AbortedError(
+          absl::StrCat("collection '", EchoInput(name),
+                       "' changed while being created; try again"));
     }
     const KeyValue& kv = txn.results[0].kvs[0];
     TQ_RETURN_IF_ERROR(FromJson(kv.value, &existing, key));
     if (existing.state() != pb::CollectionRecord::STATE_CREATING ||
         !SameSettings(existing, record)) {
       return absl::AlreadyExistsError(
-          absl::StrCat("collection '", name, "' already exists (",
+          absl::StrCat("collection '", EchoInput(name), "' already exists (",
                        StateName(existing.state()), ")"));
     }
     // An earlier create of the same settings stopped half-way: finish it.
@@ -121,7 +123,7 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::CreateCollection(
   const std::string stream = StreamName(name);
   absl::Status deleted = js_->DeleteStream(stream);
   if (!deleted.ok() && !absl::IsNotFound(deleted)) {
-    return WithContext(deleted, "collection '", name, "'");
+    return WithContext(deleted, "collection '", EchoInput(name), "'");
   }
   StreamConfig sc;
   sc.name = stream;
@@ -139,8 +141,9 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::CreateCollection(
     if (!cas.current.has_value() ||
         !FromJson(cas.current->value, &now, key).ok() ||
         now.state() != pb::CollectionRecord::STATE_READY) {
-      return absl::AbortedError(absl::StrCat(
-          "collection '", name, "' changed while being created; try again"));
+      return absl::AbortedError(
+          absl::StrCat("collection '", EchoInput(name),
+                       "' changed while being created; try again"));
     }
   }
   // Read back through the view, so that a write to this node right after
@@ -155,7 +158,7 @@ absl::Status ClusterNode::DropCollection(const std::string& name) {
     TQ_ASSIGN_OR_RETURN(std::optional<KeyValue> kv, etcd_->Get(key));
     if (!kv.has_value()) {
       return absl::NotFoundError(
-          absl::StrCat("collection '", name, "' not found"));
+          absl::StrCat("collection '", EchoInput(name), "' not found"));
     }
     pb::CollectionRecord record;
     TQ_RETURN_IF_ERROR(FromJson(kv->value, &record, key));
@@ -168,14 +171,15 @@ absl::Status ClusterNode::DropCollection(const std::string& name) {
           etcd_->CompareAndSwap(key, ToJson(record), kv->mod_revision));
       if (!cas.swapped) {
         if (attempt < 3) continue;
-        return absl::AbortedError(absl::StrCat(
-            "collection '", name, "' changed while being dropped; try again"));
+        return absl::AbortedError(
+            absl::StrCat("collection '", EchoInput(name),
+                         "' changed while being dropped; try again"));
       }
       mod_revision = cas.revision;
     }
     absl::Status deleted = js_->DeleteStream(StreamName(name));
     if (!deleted.ok() && !absl::IsNotFound(deleted)) {
-      return WithContext(deleted, "collection '", name,
+      return WithContext(deleted, "collection '", EchoInput(name),
                          "' (marked as being dropped; drop it again to "
                          "finish)");
     }
@@ -186,8 +190,9 @@ absl::Status ClusterNode::DropCollection(const std::string& name) {
             {TxnOp::Delete(key), TxnOp::Delete(ShardMapKey(name))}, {}));
     if (!txn.succeeded) {
       if (attempt < 3) continue;
-      return absl::AbortedError(absl::StrCat(
-          "collection '", name, "' changed while being dropped; try again"));
+      return absl::AbortedError(
+          absl::StrCat("collection '", EchoInput(name),
+                       "' changed while being dropped; try again"));
     }
     view_->AwaitRevision(txn.revision, options_.etcd_timeout);
     return absl::OkStatus();
@@ -200,7 +205,7 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::DescribeCollection(
   const CollectionEntry* entry = state->Find(name);
   if (entry == nullptr) {
     return absl::NotFoundError(
-        absl::StrCat("collection '", name, "' not found"));
+        absl::StrCat("collection '", EchoInput(name), "' not found"));
   }
   TQ_ASSIGN_OR_RETURN(CollectionConfig config,
                       FromProto(entry->record.config()));

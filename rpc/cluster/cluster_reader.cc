@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "quant/echo.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_keys.h"
 #include "rpc/cluster/cluster_node.h"
@@ -138,11 +139,11 @@ absl::StatusOr<const CollectionEntry*> Readable(const ClusterState& state,
   if (entry == nullptr ||
       entry->record.state() == cpb::CollectionRecord::STATE_DROPPING) {
     return absl::NotFoundError(
-        absl::StrCat("collection '", name, "' not found"));
+        absl::StrCat("collection '", EchoInput(name), "' not found"));
   }
   if (!entry->ready() || !entry->has_map) {
     return absl::UnavailableError(
-        absl::StrCat("collection '", name, "' is being created"));
+        absl::StrCat("collection '", EchoInput(name), "' is being created"));
   }
   return entry;
 }
@@ -153,6 +154,7 @@ void MergePlans(const std::vector<const pb::SearchResponse*>& parts,
   std::set<std::string> kinds, unindexed;
   pb::SearchPlan* plan = out->mutable_plan();
   for (const pb::SearchResponse* r : parts) {
+    out->set_nprobe_used(std::max(out->nprobe_used(), r->nprobe_used()));
     kinds.insert(r->plan().kind());
     plan->set_matches(plan->matches() + r->plan().matches());
     plan->set_lists_probed(plan->lists_probed() + r->plan().lists_probed());

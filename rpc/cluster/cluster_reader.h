@@ -11,7 +11,9 @@
 // answer is the best `limit` of their union (scores compare exactly: every
 // replica scores with the same code), ties broken by id, then
 // score_threshold. With exact search this equals a single server's top-k
-// over the same points. nprobe is clamped to each shard's nlist. A filter
+// over the same points. nprobe is clamped to each shard's nlist
+// (nprobe_used: the most lists a shard probed; 0 when every shard searched
+// exactly). A filter
 // goes to every shard; the plan sums the shards' matches, lists probed and
 // points scored (filter_ms: the slowest shard's; kind: the shards' kinds,
 // distinct, sorted, joined by '+'), unindexed_fields is their union.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "quant/echo.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_keys.h"
 #include "rpc/cluster/cluster_node.h"
@@ -28,11 +29,11 @@ absl::StatusOr<const CollectionEntry*> Writable(const ClusterState& state,
   const CollectionEntry* entry = state.Find(name);
   if (entry == nullptr) {
     return absl::NotFoundError(
-        absl::StrCat("collection '", name, "' not found"));
+        absl::StrCat("collection '", EchoInput(name), "' not found"));
   }
   if (!entry->ready() || !entry->has_map) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("collection '", name, "' is being created or dropped"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "collection '", EchoInput(name), "' is being created or dropped"));
   }
   return entry;
 }
@@ -188,7 +189,8 @@ absl::StatusOr<ClusterNode::UpdateResult> ClusterNode::Update(
   for (const auto& [shard, bytes] : by_shard) {
     if (static_cast<int64_t>(bytes.size()) > limit) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "collection '", collection, "': the update takes ", bytes.size(),
+          "collection '", EchoInput(collection), "': the update takes ",
+          bytes.size(),
           " bytes in the log; the NATS servers take messages of at most ",
           nats_->max_payload(), " bytes (their max_payload)"));
     }

@@ -110,6 +110,9 @@ absl::StatusOr<StreamState> JetStream::GetStreamState(
       const jsPeerInfo* peer = info->Cluster->Replicas[i];
       if (peer != nullptr && peer->Name != nullptr) {
         out.followers.push_back(peer->Name);
+        if (peer->Current && !peer->Offline) {
+          out.current_followers.push_back(peer->Name);
+        }
       }
     }
   }

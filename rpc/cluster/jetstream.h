@@ -66,8 +66,12 @@ struct StreamState {
   uint64_t first_sequence = 0;
   uint64_t last_sequence = 0;
   int replicas = 0;
-  std::string leader;                  // server name of the stream's leader
-  std::vector<std::string> followers;  // the other replicas' server names
+  std::string leader;  // server name of the stream's leader
+  // The other replicas' server names, offline ones included.
+  std::vector<std::string> followers;
+  // Those of them online and caught up with the leader (JetStream's
+  // "current").
+  std::vector<std::string> current_followers;
 };
 
 struct PubAck {

@@ -111,8 +111,8 @@ absl::Status ClusterNode::LocalSearch(const cpb::ShardSearchRequest& req,
     for (const pb::SearchRequest& q : req.searches()) {
       QueryOptions o = FromProto(q);
       TQ_ASSIGN_OR_RETURN(o.filter, OptionalFilter(q.has_filter(), q.filter()));
-      // Shards have nlists of their own: nprobe is clamped to each.
-      o.strict_nprobe = false;
+      // Shards have nlists of their own: the database clamps nprobe to
+      // each (nprobe_used says what each probed).
       o.cancelled = [deadline] { return absl::Now() >= deadline; };
       SearchInfo info;
       o.info = &info;

@@ -209,7 +209,11 @@ void ShardReplica::Run() {
       if (stopping_) return;
       ++sessions_;
     }
+    const uint64_t before = local_->applied_sequence();
     const absl::Status s = Session();
+    // A session that applied entries ended on a new error: the backoff
+    // starts over (a disk that had space again is used at once).
+    const bool progressed = local_->applied_sequence() > before;
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     if (!s.ok()) {
@@ -217,6 +221,7 @@ void ShardReplica::Run() {
                                  spec_.shard, ": ", s.ToString());
       std::cerr << "tqdb cluster: " << last_error_ << std::endl;
     }
+    if (progressed) backoff = kFirstBackoff;
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
@@ -381,7 +386,10 @@ absl::Status ShardReplica::Apply(const std::vector<JsMessage>& batch,
     const std::vector<uint64_t> ids(entry.delete_().ids().begin(),
                                     entry.delete_().ids().end());
     absl::Status s = local_->DeleteLogged(sequence, ids, false).status();
-    if (absl::IsInvalidArgument(s) || absl::IsResourceExhausted(s)) {
+    // A batch over this node's max_batch is rejected alike; a full disk is
+    // not (retried: the entry waits for space).
+    if (absl::IsInvalidArgument(s) ||
+        (absl::IsResourceExhausted(s) && !IsDiskFull(s))) {
       NoteSkipped(sequence, s);
       s = local_->SkipLogged(sequence);
     }

@@ -14,10 +14,16 @@
 // entry (AckAll). A gap in the consumer's delivery sequence, a consumer
 // that delivers nothing for 5 s while JetStream counts entries pending for
 // it, an error of NATS or of the database ends the session; the next starts
-// after a backoff (0.1 s doubling to 5 s) from the applied sequence again, for
-// as long as the replica lives. Entries every replica rejects alike (a point
-// invalid for the collection, an entry of another incarnation, an undecodable
-// message) are skipped with SkipLogged and named in last_error().
+// after a backoff (0.1 s doubling to 5 s; back to 0.1 s after a session that
+// applied entries) from the applied sequence again, for as long as the
+// replica lives. Entries every replica rejects alike (a point invalid for the
+// collection, an entry of another incarnation, an undecodable message) are
+// skipped with SkipLogged and named in last_error(). A full disk is not such
+// a rejection (db's IsDiskFull: RESOURCE_EXHAUSTED like a batch over this
+// node's limit): the session ends, the entry stays unacknowledged and is
+// applied, with all after it, once space returns (the database resumes
+// writes by itself, db/storage_recovery.h); last_error() says the disk is
+// full meanwhile.
 //
 // A filter's delete, payload updates and field index changes are applied
 // with the collection's own calls (DeletePoints, SetPayload, ...), then

@@ -347,6 +347,14 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
     EXPECT_NE(s.error_message().find("Snapshots.Create"), std::string::npos)
         << s.error_message();
+    v1::DeleteSnapshotRequest del;
+    del.set_name("any");
+    grpc::ClientContext ctx2;
+    v1::DeleteSnapshotResponse deleted;
+    s = snapshots->Delete(&ctx2, del, &deleted);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_NE(s.error_message().find("Snapshots.Delete"), std::string::npos)
+        << s.error_message();
   }
   // The index dropped on every shard; dropping it again is NOT_FOUND.
   {

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -313,6 +314,51 @@ TEST_F(ClusterWriteTest, BadInputAndOutagesGetClearErrors) {
   };
   grpc::Status s = upsert(0, UpsertOf("nope", 0, 1, 0));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  {
+    // A name is echoed capped (quant/echo.h): a 10,000-character one comes
+    // back as its first bytes and its length, on every route of a node.
+    const std::string name(10000, 'n');
+    std::vector<std::pair<std::string, grpc::Status>> got;
+    got.emplace_back("upsert", upsert(1, UpsertOf(name, 0, 1, 0)));
+    {
+      v1::SearchRequest req;
+      req.set_collection(name);
+      req.add_vector(1.0f);
+      req.set_limit(1);
+      grpc::ClientContext ctx;
+      v1::SearchResponse resp;
+      got.emplace_back("search", cluster_->Points(0)->Search(&ctx, req, &resp));
+    }
+    {
+      v1::CountRequest req;
+      req.set_collection(name);
+      grpc::ClientContext ctx;
+      v1::CountResponse resp;
+      got.emplace_back("count", cluster_->Points(2)->Count(&ctx, req, &resp));
+    }
+    {
+      v1::GetCollectionRequest req;
+      req.set_name(name);
+      grpc::ClientContext ctx;
+      v1::CollectionInfo resp;
+      got.emplace_back("info", cluster_->Collections(1)->Get(&ctx, req, &resp));
+    }
+    {
+      v1::DeleteCollectionRequest req;
+      req.set_name(name);
+      grpc::ClientContext ctx;
+      v1::DeleteCollectionResponse resp;
+      got.emplace_back("drop",
+                       cluster_->Collections(0)->Delete(&ctx, req, &resp));
+    }
+    for (const auto& [call, st] : got) {
+      EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND)
+          << call << ": " << st.error_message().substr(0, 200);
+      EXPECT_LT(st.error_message().size(), 300u) << call;
+      EXPECT_NE(st.error_message().find("... (10000 bytes)"), std::string::npos)
+          << call << ": " << st.error_message().substr(0, 200);
+    }
+  }
   auto bad = UpsertOf("docs", 0, 10, 0);
   bad.mutable_points(7)->add_vector(1.0f);
   s = upsert(1, bad);
@@ -427,6 +473,20 @@ TEST_F(ClusterWriteTest, StartFailuresNameWhatIsMissing) {
   EXPECT_EQ(run({{"--node-id", "7"}}, "id.log", &out), 2);
   EXPECT_NE(out.find("holds the data of cluster node 1"), std::string::npos)
       << out;
+  // A snapshot restored under a node would be collections the cluster does
+  // not know: a usage error.
+  {
+    std::vector<std::string> argv = cluster_->NodeCommand(0);
+    argv.insert(argv.end(), {"--restore", dir_.path() + "/snapshot"});
+    auto p =
+        testing_util::ChildProcess::Spawn(argv, dir_.path() + "/restore.log");
+    ASSERT_TRUE(p.ok()) << p.status();
+    ASSERT_TRUE((*p)->WaitExit(absl::Seconds(30)));
+    EXPECT_EQ((*p)->exit_code(), 2);
+    EXPECT_NE((*p)->LogTail().find("--restore does not apply to a cluster"),
+              std::string::npos)
+        << (*p)->LogTail();
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "rpc/cluster/log_names.h"
 #include "rpc/cluster/nats_connection.h"
@@ -51,10 +52,10 @@ class JetStreamTest : public ::testing::Test {
     return c;
   }
 
-  // Fetches until `n` messages came (or 10 s passed).
+  // Fetches until `n` messages came (or 30 s passed).
   std::vector<JsMessage> FetchN(PullConsumer* consumer, size_t n) {
     std::vector<JsMessage> out;
-    Eventually(absl::Seconds(10), [&] {
+    Eventually(absl::Seconds(30), [&] {
       auto batch = consumer->Fetch(static_cast<int>(n - out.size()),
                                    absl::Milliseconds(500));
       EXPECT_TRUE(batch.ok()) << batch.status();
@@ -217,7 +218,12 @@ TEST_F(JetStreamTest, PublishesSurviveTheLossOfOneServer) {
   EXPECT_EQ(after->messages, static_cast<uint64_t>(kMessages));
   EXPECT_NE(after->leader, absl::StrCat("n", victim));
 
-  // Every acknowledged message is readable, once, in order.
+  // Every acknowledged message is readable, once, in order. A consumer is
+  // created by JetStream's meta leader, which may have been the victim:
+  // publishing needed only the stream's new leader, so wait for the meta
+  // layer's election too (AwaitReady: the account info only a meta leader
+  // answers).
+  ASSERT_TRUE(js_->AwaitReady(absl::Seconds(30)).ok());
   ConsumerConfig c;
   c.stream = StreamName("docs");
   c.durable = "reader";
@@ -230,12 +236,15 @@ TEST_F(JetStreamTest, PublishesSurviveTheLossOfOneServer) {
     EXPECT_EQ(all[i].data(), absl::StrCat(i));
   }
 
-  // The server comes back and catches up.
+  // The server comes back and catches up: both followers current again
+  // (an offline one is listed among the followers all along).
   ASSERT_TRUE(nats_->Restart(victim).ok());
-  EXPECT_TRUE(Eventually(absl::Seconds(20), [&] {
+  std::vector<std::string> current;
+  EXPECT_TRUE(Eventually(absl::Seconds(30), [&] {
     auto s = js_->GetStreamState(StreamName("docs"));
-    return s.ok() && s->followers.size() == 2u;
-  }));
+    if (s.ok()) current = s->current_followers;
+    return s.ok() && s->current_followers.size() == 2u;
+  })) << absl::StrJoin(current, ",");
 }
 
 TEST_F(JetStreamTest, PublishFailsUnavailableWithoutQuorum) {

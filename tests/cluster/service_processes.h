@@ -106,6 +106,9 @@ class NatsCluster {
   // Stops server i (if running) and starts it again on the same ports and
   // store; waits until it accepts connections.
   absl::Status Restart(int i);
+  // Waits until JetStream answers through these servers, which takes a
+  // meta leader (elected anew after servers restart).
+  absl::Status AwaitJetStream(absl::Duration timeout);
 
  private:
   struct Server {
@@ -117,7 +120,6 @@ class NatsCluster {
   };
   NatsCluster() = default;
   absl::Status Launch(int i);
-  absl::Status AwaitJetStream(absl::Duration timeout);
   std::string dir_;
   std::vector<Server> servers_;
 };

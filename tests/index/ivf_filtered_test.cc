@@ -1,7 +1,9 @@
 // IvfIndex's filtered search (index/ivf_filtered.cc): restricted to an
 // AllowedSet of internal ids, inside the scan, in both ways of visiting the
 // index; k results whenever k points are allowed; deletes, compaction and
-// reused internal ids.
+// reused internal ids. Every case runs on both in-memory layouts: the
+// codec's full one and the progressive two-pass scan (index/progressive.h),
+// whose first pass and refinement honour the same per-block masks.
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -48,9 +50,18 @@ class ArrayStore : public VectorStore {
   const std::vector<float>* x_;
 };
 
+// The layout under test: the progressive one is forced below its default
+// minimum dimension (kD is small to keep the tests fast).
+LayoutOptions Layout(bool progressive) {
+  LayoutOptions l;
+  l.progressive = progressive;
+  l.min_dim = 0;
+  return l;
+}
+
 // Point i has id 1000 + i and internal id i.
 std::unique_ptr<IvfIndex> Build(const std::vector<float>& x, Metric m,
-                                uint32_t nlist) {
+                                uint32_t nlist, bool progressive) {
   IvfOptions o;
   o.dim = kD;
   o.metric = m;
@@ -58,9 +69,11 @@ std::unique_ptr<IvfIndex> Build(const std::vector<float>& x, Metric m,
   o.codec.method = "renorm";
   o.codec.bits = 4;
   o.threads = 1;
+  o.layout = Layout(progressive);
   const size_t n = x.size() / kD;
   auto idx = IvfIndex::Train(o, x.data(), n);
   EXPECT_TRUE(idx.ok()) << idx.status();
+  EXPECT_EQ((*idx)->progressive() != nullptr, progressive);
   std::vector<uint32_t> lists(n), iids(n);
   std::vector<uint8_t> codes(n * (*idx)->bytes_per_vector());
   EXPECT_TRUE((*idx)->Encode(x.data(), n, lists.data(), codes.data()).ok());
@@ -105,6 +118,8 @@ AllowedSet EveryNth(size_t n, size_t step, size_t offset) {
   return a;
 }
 
+class IvfFilteredTest : public ::testing::TestWithParam<bool> {};
+
 TEST(AllowedSetTest, CountsMembersOnceAndIteratesInOrder) {
   AllowedSet a(200);
   for (uint32_t i : {5u, 64u, 199u, 5u, 0u}) a.Add(i);
@@ -118,9 +133,9 @@ TEST(AllowedSetTest, CountsMembersOnceAndIteratesInOrder) {
   EXPECT_EQ(seen, (std::vector<uint32_t>{0, 5, 64, 199}));
 }
 
-TEST(IvfFilteredTest, EveryResultIsAllowedAndThePageIsFull) {
+TEST_P(IvfFilteredTest, EveryResultIsAllowedAndThePageIsFull) {
   const auto x = Blobs(3000, 12, 1);
-  auto idx = Build(x, Metric::kInnerProduct, 24);
+  auto idx = Build(x, Metric::kInnerProduct, 24, GetParam());
   for (FilteredScan how : {FilteredScan::kProbe, FilteredScan::kAllowedOnly}) {
     for (size_t step : {2, 13, 151}) {
       const AllowedSet a = EveryNth(3000, step, 1);
@@ -141,14 +156,20 @@ TEST(IvfFilteredTest, EveryResultIsAllowedAndThePageIsFull) {
         }
         EXPECT_GE(st.allowed_seen, 10u);
         EXPECT_LE(st.blocks_scanned, (3000 + 31) / 32 + 24);
+        EXPECT_EQ(st.codes_scanned, st.blocks_scanned * 32);
+        // Only allowed points reach the second pass.
+        EXPECT_LE(st.refined, st.allowed_seen);
+        if (!GetParam()) {
+          EXPECT_EQ(st.refined, 0u);
+        }
       }
     }
   }
 }
 
-TEST(IvfFilteredTest, ProbeRaisesNprobeUntilEnoughAllowedPoints) {
+TEST_P(IvfFilteredTest, ProbeRaisesNprobeUntilEnoughAllowedPoints) {
   const auto x = Blobs(4000, 16, 2);
-  auto idx = Build(x, Metric::kInnerProduct, 32);
+  auto idx = Build(x, Metric::kInnerProduct, 32, GetParam());
   const AllowedSet a = EveryNth(4000, 40, 3);  // 100 points, everywhere
   SearchParams p;
   p.k = 10;
@@ -170,11 +191,11 @@ TEST(IvfFilteredTest, ProbeRaisesNprobeUntilEnoughAllowedPoints) {
   EXPECT_EQ(st.allowed_seen, 100u);
 }
 
-TEST(IvfFilteredTest, MatchesFarFromTheQueryAreStillFound) {
+TEST_P(IvfFilteredTest, MatchesFarFromTheQueryAreStillFound) {
   // The allowed points all sit in one blob; queries come from the others
   // (a filter correlated with the vectors, the hard case for IVF).
   const auto x = Blobs(3000, 10, 3);
-  auto idx = Build(x, Metric::kInnerProduct, 20);
+  auto idx = Build(x, Metric::kInnerProduct, 20, GetParam());
   AllowedSet a(3000);
   const float* anchor = &x[0];
   std::vector<std::pair<float, uint32_t>> near;
@@ -202,9 +223,9 @@ TEST(IvfFilteredTest, MatchesFarFromTheQueryAreStillFound) {
   }
 }
 
-TEST(IvfFilteredTest, AllowedOnlyEqualsAFullProbeOfTheSameSet) {
+TEST_P(IvfFilteredTest, AllowedOnlyEqualsAFullProbeOfTheSameSet) {
   const auto x = Blobs(2500, 8, 4);
-  auto idx = Build(x, Metric::kL2, 16);
+  auto idx = Build(x, Metric::kL2, 16, GetParam());
   const AllowedSet a = EveryNth(2500, 7, 2);
   SearchParams p;
   p.k = 15;
@@ -224,9 +245,9 @@ TEST(IvfFilteredTest, AllowedOnlyEqualsAFullProbeOfTheSameSet) {
   }
 }
 
-TEST(IvfFilteredTest, EveryPointAllowedEqualsTheUnfilteredSearch) {
+TEST_P(IvfFilteredTest, EveryPointAllowedEqualsTheUnfilteredSearch) {
   const auto x = Blobs(2000, 8, 5);
-  auto idx = Build(x, Metric::kInnerProduct, 16);
+  auto idx = Build(x, Metric::kInnerProduct, 16, GetParam());
   AllowedSet all(2000);
   for (uint32_t i = 0; i < 2000; ++i) all.Add(i);
   SearchParams p;
@@ -243,9 +264,9 @@ TEST(IvfFilteredTest, EveryPointAllowedEqualsTheUnfilteredSearch) {
   }
 }
 
-TEST(IvfFilteredTest, EmptySetReturnsNothing) {
+TEST_P(IvfFilteredTest, EmptySetReturnsNothing) {
   const auto x = Blobs(500, 4, 6);
-  auto idx = Build(x, Metric::kInnerProduct, 8);
+  auto idx = Build(x, Metric::kInnerProduct, 8, GetParam());
   AllowedSet none(500);
   SearchParams p;
   p.nprobe = 0;
@@ -258,9 +279,9 @@ TEST(IvfFilteredTest, EmptySetReturnsNothing) {
   }
 }
 
-TEST(IvfFilteredTest, DeletesCompactionAndReusedInternalIds) {
+TEST_P(IvfFilteredTest, DeletesCompactionAndReusedInternalIds) {
   const auto x = Blobs(2000, 4, 7);
-  auto idx = Build(x, Metric::kInnerProduct, 4);
+  auto idx = Build(x, Metric::kInnerProduct, 4, GetParam());
   // Delete most points (lists compact), keeping every 10th.
   std::vector<uint64_t> gone;
   for (uint64_t i = 0; i < 2000; ++i) {
@@ -301,13 +322,15 @@ TEST(IvfFilteredTest, DeletesCompactionAndReusedInternalIds) {
   EXPECT_LE(s.blocks, (201 + 31) / 32 + 4);
 }
 
-TEST(IvfFilteredTest, PointsWithoutInternalIdsAreNeverAllowed) {
+TEST_P(IvfFilteredTest, PointsWithoutInternalIdsAreNeverAllowed) {
   const auto x = Blobs(300, 3, 8);
   IvfOptions o;
   o.dim = kD;
   o.metric = Metric::kInnerProduct;
   o.nlist = 4;
   o.codec.method = "renorm";
+  o.codec.bits = 4;
+  o.layout = Layout(GetParam());
   auto idx = IvfIndex::Train(o, x.data(), 300);
   ASSERT_TRUE(idx.ok());
   std::vector<uint64_t> ids(300);
@@ -322,6 +345,11 @@ TEST(IvfFilteredTest, PointsWithoutInternalIdsAreNeverAllowed) {
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->empty());
 }
+
+INSTANTIATE_TEST_SUITE_P(Layouts, IvfFilteredTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "progressive" : "full";
+                         });
 
 }  // namespace
 }  // namespace tqdb

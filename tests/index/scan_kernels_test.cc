@@ -1,4 +1,9 @@
 // Per-target test of the FastScan kernel against its scalar reference.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
 #include <vector>
 
 #undef HWY_TARGET_INCLUDE
@@ -48,6 +53,118 @@ void TestAccumulateMatchesScalar() {
   }
 }
 
+// RefineDot against the scalar code and against the sum written from the
+// indices (which also checks PackRefineRow): uniform widths 1..8, mixed
+// non-increasing widths (chunks of several widths), tails, extreme levels
+// and weights at the overflow budget.
+void TestRefineDotMatchesScalar() {
+  Rng rng(11);
+  for (uint32_t k : {1u, 5u, 31u, 32u, 33u, 100u, 256u, 469u, 512u, 777u}) {
+    for (int pattern = 0; pattern <= 9; ++pattern) {
+      std::vector<uint8_t> width(k);
+      for (uint32_t j = 0; j < k; ++j) {
+        if (pattern <= 7) {
+          width[j] = static_cast<uint8_t>(pattern + 1);
+        } else {
+          // Non-increasing, every width 8..1 in runs of random length.
+          width[j] = static_cast<uint8_t>(8 - (j * 8) / k);
+        }
+      }
+      if (pattern == 9) {
+        for (uint32_t j = 0; j < k; ++j) {
+          width[j] = static_cast<uint8_t>(
+              std::max<int>(1, 8 - static_cast<int>(rng.Next() % 3) -
+                                   static_cast<int>((j * 6) / k)));
+        }
+        std::sort(width.begin(), width.end(), std::greater<uint8_t>());
+      }
+      // Antisymmetric levels, as codebooks symmetric about 0 give.
+      std::vector<int32_t> lq[9];
+      for (uint32_t b = 1; b <= 8; ++b) {
+        const uint32_t size = 1u << b;
+        lq[b].resize(size);
+        for (uint32_t i = size / 2; i < size; ++i) {
+          const int32_t v = pattern == 3
+                                ? ((i % 2) ? 4096 : 0)
+                                : static_cast<int32_t>(rng.Next() % 4097);
+          lq[b][i] = v;
+          lq[b][size - 1 - i] = -v;
+        }
+      }
+      const RefineTables t = BuildRefineTables(width, lq);
+      ASSERT_EQ(t.k, k);
+      // Weights within the budget: sum |wq| * 4096 < 2^31.
+      std::vector<int16_t> wq(k);
+      const int64_t cap = std::min<int64_t>(32767, 524287 / k);
+      for (auto& w : wq) {
+        w = static_cast<int16_t>(
+            static_cast<int64_t>(rng.Next() % (2 * cap + 1)) - cap);
+      }
+      std::vector<uint8_t> idx(k), row(t.row_bytes);
+      for (int trial = 0; trial < 8; ++trial) {
+        for (uint32_t j = 0; j < k; ++j) {
+          idx[j] = static_cast<uint8_t>(rng.Next() % (1u << width[j]));
+        }
+        PackRefineRow(t, idx.data(), row.data());
+        int64_t want = 0;
+        for (uint32_t j = 0; j < k; ++j) {
+          want += int64_t{wq[RefineSlot(t, j)]} * lq[width[j]][idx[j]];
+        }
+        ASSERT_EQ(scalar::RefineDot(row.data(), t, wq.data()), want)
+            << "k=" << k << " pattern=" << pattern;
+        ASSERT_EQ(RefineDotImpl(row.data(), t, wq.data()), want)
+            << "k=" << k << " pattern=" << pattern;
+      }
+    }
+  }
+}
+
+// BoundMask: the same bounds, bit for bit, and the same mask as the
+// scalar code, for inner products and L2 (norms squared or not, absent).
+void TestBoundMaskMatchesScalar() {
+  Rng rng(17);
+  auto uniform = [&](float lo, float hi) {
+    return lo + (hi - lo) * static_cast<float>(rng.Next() % 1000001) / 1e6f;
+  };
+  for (int trial = 0; trial < 400; ++trial) {
+    uint32_t acc[32];
+    float g1[32], g2[32], norm[32];
+    for (int v = 0; v < 32; ++v) {
+      acc[v] = static_cast<uint32_t>(rng.Next() % 70000);
+      g1[v] = uniform(0.0f, 3.0f);
+      g2[v] = trial % 7 == 0 && v == 3 ? std::numeric_limits<float>::infinity()
+                                       : uniform(0.0f, 0.5f);
+      norm[v] = uniform(0.0f, 2.0f);
+    }
+    BoundParams p;
+    p.lut_scale = uniform(1e-4f, 1e-2f);
+    p.lut_bias = uniform(-5.0f, 5.0f);
+    p.lut_allow = uniform(0.0f, 0.5f);
+    p.w_err = uniform(0.0f, 1.0f);
+    p.base = uniform(-1.0f, 1.0f);
+    p.l2 = trial % 2 == 1;
+    p.gain = p.l2 ? 2.0f : 1.0f;
+    p.norm_squared = trial % 4 == 1;
+    const float* nptr = trial % 8 == 5 ? nullptr : norm;
+    // A threshold among the bounds (the mean), so both bit values occur.
+    float ub_want[32], ub_got[32], lb_want[32], lb_got[32];
+    scalar::BoundMask(acc, g1, g2, nptr, p, 0.0f, ub_want, lb_want);
+    float thr = 0.0f;
+    for (int v = 0; v < 32; ++v) {
+      if (std::isfinite(ub_want[v])) thr += ub_want[v] / 32;
+    }
+    const uint32_t want =
+        scalar::BoundMask(acc, g1, g2, nptr, p, thr, ub_want, lb_want);
+    const uint32_t got =
+        BoundMaskImpl(acc, g1, g2, nptr, p, thr, ub_got, lb_got);
+    ASSERT_EQ(got, want) << "trial " << trial;
+    ASSERT_EQ(0, std::memcmp(ub_got, ub_want, sizeof(ub_got)))
+        << "trial " << trial;
+    ASSERT_EQ(0, std::memcmp(lb_got, lb_want, sizeof(lb_got)))
+        << "trial " << trial;
+  }
+}
+
 // Blocks whose mask is 0 are skipped (their outputs untouched), the others
 // computed exactly as without masks, on every target.
 void TestMaskedBlocksAreSkipped() {
@@ -90,6 +207,8 @@ namespace tqdb {
 namespace scan {
 HWY_BEFORE_TEST(ScanKernelsTest);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAccumulateMatchesScalar);
+HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestRefineDotMatchesScalar);
+HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestBoundMaskMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestMaskedBlocksAreSkipped);
 }  // namespace scan
 }  // namespace tqdb

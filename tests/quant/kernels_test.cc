@@ -100,6 +100,33 @@ void TestSumsMatchReference() {
   }
 }
 
+void TestMatVecF16MatchesReference() {
+  for (size_t rows : {size_t{1}, size_t{3}, size_t{4}, size_t{9}}) {
+    for (size_t cols : kSizes) {
+      const std::vector<float> x = RandomFloats(cols, cols + 3);
+      const std::vector<float> v = RandomFloats(rows * cols, rows + cols);
+      std::vector<uint16_t> m(rows * cols);
+      for (size_t i = 0; i < m.size(); ++i) m[i] = FloatToHalf(v[i]);
+      std::vector<float> got(rows), want(rows);
+      MatVecF16Impl(m.data(), rows, cols, x.data(), got.data());
+      scalar::MatVecF16(m.data(), rows, cols, x.data(), want.data());
+      for (size_t r = 0; r < rows; ++r) {
+        EXPECT_NEAR(got[r], want[r], 1e-4 * (1 + std::fabs(want[r])))
+            << rows << "x" << cols;
+        // The halves are the floats to binary16 precision (relative 2^-11
+        // per entry, errors adding in quadrature).
+        double exact = 0, spread = 0;
+        for (size_t i = 0; i < cols; ++i) {
+          const double t = double{v[r * cols + i]} * x[i];
+          exact += t;
+          spread += t * t;
+        }
+        EXPECT_NEAR(want[r], exact, 2e-3 * std::sqrt(spread) + 1e-5);
+      }
+    }
+  }
+}
+
 // Whole pipeline through the dispatcher, which follows the target under
 // test: rotation output and codes must be the pinned bytes on every target.
 void TestRotationAndCodesArePinned() {
@@ -126,6 +153,7 @@ HWY_EXPORT_AND_TEST_P(KernelsTest, TestFwhtIsBitIdentical);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestPermuteSignsIsBitIdentical);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestQuantizeIsBitIdentical);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestSumsMatchReference);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestMatVecF16MatchesReference);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestRotationAndCodesArePinned);
 
 TEST(KernelsDispatchTest, ReportsATarget) {

@@ -62,6 +62,16 @@ constexpr char kHelp[] =
     "                     nlist are clamped (default 1,4,16,64)\n"
     "  --rescore LIST     0 = no rescoring, r > 0 = rescore the best k*r\n"
     "                     candidates on the raw vectors (default 0)\n"
+    "  --layout LIST      in-memory layouts of the lists, of auto, full and\n"
+    "                     progressive (a first pass over the codes' top\n"
+    "                     bits, the rest read only for candidates its bound\n"
+    "                     cannot rule out; index/progressive.h). auto (the\n"
+    "                     default) is the index's choice: progressive from\n"
+    "                     256 dimensions. Codecs without it (prod, pq, 1\n"
+    "                     bit) are measured once, in full\n"
+    "  --refine-sigmas S  the progressive scan's bound, in standard\n"
+    "                     deviations of the first pass's error (default 3;\n"
+    "                     0 = read every candidate in full)\n"
     "  --threads T        search threads; 1 = single-query Search calls, more\n"
     "                     = SearchBatch over a thread pool (default 1)\n"
     "  --k K              results per query in the timed pass (default 10)\n"
@@ -76,6 +86,9 @@ constexpr char kHelp[] =
     "  --filter           instead of the above: filtered search through the\n"
     "                     database; see 'tqdb bench --filter --help'\n"
     "\n"
+    "Columns: mem B = in-memory bytes of a code (codes and factors of the\n"
+    "layout); codes/q = codes scanned per query; refined = the share of them\n"
+    "read in full by the progressive scan (timed pass).\n"
     "Recall: R@1@k = share of queries whose true nearest neighbour is among\n"
     "the first k results (measured in an untimed pass with k = 64); 10-R@10 =\n"
     "|first 10 results & true top 10| / 10, from the timed pass.\n"
@@ -100,6 +113,15 @@ absl::Status ParseSweepFlags(const Flags& f, SweepOptions* o) {
                                                  "pq", "pq8", "faiss"}));
   TQ_ASSIGN_OR_RETURN(o->bits, f.GetIntList("bits", "2,3,4", 1, 8));
   TQ_ASSIGN_OR_RETURN(o->rescores, f.GetIntList("rescore", "0", 0, 1000));
+  TQ_ASSIGN_OR_RETURN(
+      o->layouts,
+      f.GetWordList("layout", "auto", {"auto", "full", "progressive"}));
+  const std::string sigmas = f.GetString("refine-sigmas", "3");
+  if (!absl::SimpleAtof(sigmas, &o->refine_sigmas) ||
+      !(o->refine_sigmas >= 0) || o->refine_sigmas > 1000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--refine-sigmas: '", sigmas, "' is not a number in [0, 1000]"));
+  }
   TQ_ASSIGN_OR_RETURN(const int64_t threads, f.GetInt("threads", 1, 1, 1024));
   o->threads = static_cast<uint32_t>(threads);
   TQ_ASSIGN_OR_RETURN(const int64_t k, f.GetInt("k", 10, 1, 100000));
@@ -162,10 +184,11 @@ bool WantsReport(const std::vector<std::string>& args) {
 }  // namespace
 
 const FlagSpec& BenchFlags() {
-  static const FlagSpec* spec = new FlagSpec{
-      {"base", "queries", "gt", "metric", "methods", "bits", "nlist", "nprobe",
-       "rescore", "threads", "k", "max-queries", "json", "svg", "label"},
-      {}};
+  static const FlagSpec* spec =
+      new FlagSpec{{"base", "queries", "gt", "metric", "methods", "bits",
+                    "nlist", "nprobe", "rescore", "layout", "refine-sigmas",
+                    "threads", "k", "max-queries", "json", "svg", "label"},
+                   {}};
   return *spec;
 }
 

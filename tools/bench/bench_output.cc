@@ -32,26 +32,40 @@ std::string JsonLine(const BenchSetup& s, const BenchRow& r) {
       "\"nlist\":%u,\"nprobe\":%u,\"rescore\":%g,\"threads\":%u,\"k\":%u,"
       "\"recall1_at\":{%s},\"recall10_at10\":%.4f,\"qps\":%.1f,"
       "\"ms_per_query\":%.4f,\"build_s\":%.3f,\"codec\":\"%s\","
-      "\"simd\":\"%s\"}\n",
+      "\"layout\":\"%s\",\"memory_bytes_per_code\":%zu,"
+      "\"codes_per_query\":%.1f,\"refined_share\":%.5f,\"simd\":\"%s\"}\n",
       JsonEscape(s.label), s.metric, s.n, s.d, s.nq, JsonEscape(r.method),
       r.bits, r.bytes_per_vector, r.nlist, r.nprobe, r.rescore, s.threads, r.k,
       at, r.recall10, r.qps, r.ms_per_query, r.build_s, JsonEscape(r.codec),
+      r.layout, r.memory_bytes_per_code, r.codes_per_query, r.refined_share,
       s.simd);
 }
 
 void PrintHeader(std::ostream& out) {
-  out << absl::StrFormat("%-20s %4s %5s %5s %6s %7s %6s %6s %6s %7s %9s %7s\n",
-                         "method", "bits", "bytes", "nlist", "nprobe",
-                         "rescore", "R@1@1", "R@1@4", "R@1@16", "10-R@10",
-                         "qps", "build s");
+  out << absl::StrFormat(
+      "%-20s %4s %5s %5s %5s %5s %6s %7s %6s %6s %6s %7s %9s %7s %7s %7s\n",
+      "method", "bits", "bytes", "scan", "mem B", "nlist", "nprobe", "rescore",
+      "R@1@1", "R@1@4", "R@1@16", "10-R@10", "qps", "codes/q", "refined",
+      "build s");
 }
 
 void PrintRow(std::ostream& out, const BenchSetup& s, const BenchRow& r) {
+  const bool tq = !r.layout.empty();  // tqdb's rows (not FAISS's)
   out << absl::StrFormat(
-      "%-20s %4u %5zu %5u %6u %7s %6.3f %6.3f %6.3f %7.3f %9.1f %7.2f\n",
-      r.method, r.bits, r.bytes_per_vector, r.nlist, r.nprobe,
+      "%-20s %4u %5zu %5s %5s %5u %6u %7s %6.3f %6.3f %6.3f %7.3f %9.1f %7s "
+      "%7s %7.2f\n",
+      r.method, r.bits, r.bytes_per_vector,
+      !tq                         ? "-"
+      : r.layout == "progressive" ? "prog"
+                                  : "full",
+      tq ? absl::StrCat(r.memory_bytes_per_code) : std::string("-"), r.nlist,
+      r.nprobe,
       r.rescore > 0 ? absl::StrFormat("x%g", r.rescore) : std::string("-"),
       r.recall1_at[0], r.recall1_at[2], r.recall1_at[4], r.recall10, r.qps,
+      tq ? absl::StrFormat("%.0f", r.codes_per_query) : std::string("-"),
+      tq && r.layout == "progressive"
+          ? absl::StrFormat("%.2f%%", 100 * r.refined_share)
+          : std::string("-"),
       r.build_s);
   if (r.nlist == 1) {
     const double codes = static_cast<double>(s.n) * r.qps;

@@ -99,15 +99,36 @@ absl::Status BenchSweep::RunTqdb() {
       o.codec.bits = static_cast<uint32_t>(b);
       o.codec.pq_nbits = method == "pq8" ? 8 : 4;
       o.threads = options_.threads;
-      const auto t0 = std::chrono::steady_clock::now();
-      auto index = IvfIndex::Train(o, base_.data.data(), n);
-      absl::Status st = index.status();
-      if (st.ok()) st = (*index)->Add(ids.data(), base_.data.data(), n);
-      if (st.ok()) {
-        st = MeasureIndex(**index, method, static_cast<uint32_t>(b),
-                          Seconds(t0));
+      std::string trained;
+      std::vector<std::string> measured;
+      for (const std::string& layout : options_.layouts) {
+        // "auto": the index's default (progressive from 256 dimensions);
+        // "progressive" asks for it at any dimension.
+        o.layout.progressive = layout != "full";
+        if (layout == "progressive") o.layout.min_dim = 0;
+        // The first layout trains; the others load its parameters.
+        const auto t0 = std::chrono::steady_clock::now();
+        auto index = trained.empty() ? IvfIndex::Train(o, base_.data.data(), n)
+                                     : IvfIndex::FromTrained(trained, o.layout);
+        absl::Status st = index.status();
+        if (st.ok()) st = (*index)->Add(ids.data(), base_.data.data(), n);
+        if (st.ok()) {
+          if (trained.empty()) trained = (*index)->SerializeTrained();
+          // A codec without the progressive layout (prod, pq, too few
+          // bits) falls back to the full one: measure that once.
+          const std::string got =
+              (*index)->progressive() != nullptr ? "progressive" : "full";
+          if (std::find(measured.begin(), measured.end(), got) !=
+              measured.end()) {
+            continue;
+          }
+          measured.push_back(got);
+          st = MeasureIndex(**index, method, static_cast<uint32_t>(b),
+                            Seconds(t0));
+        }
+        TQ_RETURN_IF_ERROR(st)
+            << method << " at " << b << " bits, " << layout << " layout";
       }
-      TQ_RETURN_IF_ERROR(st) << method << " at " << b << " bits";
     }
   }
   return absl::OkStatus();
@@ -127,6 +148,7 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
       p.nprobe = nprobe;
       p.rescore = r > 0;
       p.oversampling = r > 0 ? static_cast<float>(r) : 1.0f;
+      p.refine_sigmas = options_.refine_sigmas;
       p.store = &store;
       // Untimed pass (also the warm-up): recall@1@k up to k = 64.
       p.k = kRecallK;
@@ -138,16 +160,23 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
       p.k = k;
       std::vector<std::vector<Neighbor>> res;
       double wall = 0, spent = 0;
+      // What the timed pass did (the same in every pass).
+      SearchStats stats, one;
+      p.stats = &one;
       for (int pass = 0;
            pass < kMaxPasses && (pass == 0 || spent < kRepeatBelowS); ++pass) {
         const auto t1 = std::chrono::steady_clock::now();
         if (pool_) {
           TQ_ASSIGN_OR_RETURN(
               res, idx.SearchBatch(queries_.data.data(), nq, p, pool_));
+          stats = one;
         } else {
           res.resize(nq);
+          stats = SearchStats();
           for (size_t i = 0; i < nq; ++i) {
             TQ_ASSIGN_OR_RETURN(res[i], idx.Search(queries_.row(i), p));
+            stats.codes_scanned += one.codes_scanned;
+            stats.refined += one.refined;
           }
         }
         const double s = Seconds(t1);
@@ -167,6 +196,13 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
           pool_ ? wall * 1000 / nq : (row.qps > 0 ? 1000 / row.qps : 0);
       row.build_s = build_s;
       row.codec = idx.codec().Describe();
+      row.layout = idx.progressive() != nullptr ? "progressive" : "full";
+      row.memory_bytes_per_code = idx.memory_bytes_per_code();
+      row.codes_per_query = nq > 0 ? double(stats.codes_scanned) / nq : 0;
+      row.refined_share =
+          stats.codes_scanned > 0
+              ? double(stats.refined) / double(stats.codes_scanned)
+              : 0;
       // R@1@k from the deep pass; 10-R@10 from the timed pass (the deep
       // one if k < 10).
       ComputeRecall(ToResults(deep, kRecallK), gt_, nq, row.recall1_at,

@@ -35,6 +35,12 @@ struct BenchRow {
   double recall10 = 0;
   double qps = 0, ms_per_query = 0, build_s = 0;
   std::string codec;
+  // tqdb: the lists' layout ("full" or "progressive"), in-memory bytes of a
+  // code, codes the scan ran over per query and the share of them read in
+  // full (progressive; else 0), from the timed pass.
+  std::string layout;
+  size_t memory_bytes_per_code = 0;
+  double codes_per_query = 0, refined_share = 0;
 };
 
 // The run a sweep belongs to, as the outputs describe it.
@@ -55,6 +61,10 @@ struct SweepOptions {
   std::vector<int64_t> rescores;  // 0 = none, else the oversampling factor
   uint32_t k = 10;                // results per query of the timed pass
   uint32_t threads = 1;
+  // In-memory layouts to measure ("auto": the index's default, "full",
+  // "progressive" at any dimension); an index per layout, trained once.
+  std::vector<std::string> layouts = {"auto"};
+  float refine_sigmas = SearchParams().refine_sigmas;
 };
 
 class BenchSweep {

@@ -65,6 +65,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "quant/coding.h"  // HalfToFloat
 
 namespace tqdb {
 
@@ -204,9 +205,6 @@ class PayloadReader {
  protected:
   PayloadReader() = default;
 };
-
-// IEEE 754 binary16 -> binary32, exact (subnormals, infinities, NaN).
-float HalfToFloat(uint16_t h);
 
 }  // namespace tqdb
 

@@ -1,0 +1,259 @@
+#include "index/progressive.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <queue>
+#include <utility>
+
+namespace tqdb {
+namespace {
+
+constexpr uint32_t kMaxPrefixBits = 4;  // a coordinate's prefix fits a nibble
+constexpr double kMaxLevel = 4096;      // |lq| <= 2^12
+// Sum of |wq| allowed: sum |wq| * 2^12 stays below 2^31.
+constexpr double kWeightBudget = 524287;
+
+uint32_t RoundUp(uint32_t x, uint32_t m) { return (x + m - 1) / m * m; }
+
+}  // namespace
+
+std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
+    const ScanCodec& codec, double prefix_bits_per_dim) {
+  const ScalarCodeInfo* info = codec.scalar_info();
+  if (info == nullptr || info->width.empty()) return nullptr;
+  const CombineForm cf = codec.combine_form();
+  if (cf.kind != CombineForm::kScaled && cf.kind != CombineForm::kScaled2) {
+    return nullptr;
+  }
+  const uint32_t k = static_cast<uint32_t>(info->width.size());
+  uint64_t total_bits = 0;
+  for (uint32_t j = 0; j < k; ++j) {
+    const uint8_t b = info->width[j];
+    if (b < 1 || b > 8 || (j > 0 && b > info->width[j - 1])) return nullptr;
+    if (info->levels[b].size() != (size_t{1} << b) ||
+        info->mass[b].size() != info->levels[b].size()) {
+      return nullptr;
+    }
+    total_bits += b;
+  }
+  const uint64_t budget = static_cast<uint64_t>(
+      std::llround(prefix_bits_per_dim * static_cast<double>(codec.dim())));
+  if (budget == 0 || total_bits < 2 * budget) return nullptr;
+
+  std::unique_ptr<ProgressiveLayout> l(new ProgressiveLayout());
+  l->codec_ = &codec;
+  l->info_ = info;
+  l->k_ = k;
+  l->codec_factors_ = codec.shape().nfactors;
+  l->scaled2_ = cf.kind == CombineForm::kScaled2;
+
+  // Prefix means and the variance left given t top bits, per width.
+  double var[9][kMaxPrefixBits + 1] = {};
+  for (uint32_t b = 1; b <= 8; ++b) {
+    const std::vector<float>& lv = info->levels[b];
+    const std::vector<double>& m = info->mass[b];
+    if (lv.empty()) continue;
+    double total = 0, second = 0;
+    for (size_t i = 0; i < lv.size(); ++i) {
+      total += m[i];
+      second += m[i] * lv[i] * lv[i];
+    }
+    if (!(total > 0)) return nullptr;
+    for (uint32_t t = 0; t <= std::min(b, kMaxPrefixBits); ++t) {
+      const uint32_t groups = 1u << t, per = 1u << (b - t);
+      std::vector<float>& mu = l->mu_[b][t];
+      mu.assign(groups, 0.0f);
+      double explained = 0;
+      for (uint32_t h = 0; h < groups; ++h) {
+        double mh = 0, s = 0;
+        for (uint32_t i = h * per; i < (h + 1) * per; ++i) {
+          mh += m[i];
+          s += m[i] * lv[i];
+        }
+        const double mean = mh > 0 ? s / mh : 0.0;
+        mu[h] = static_cast<float>(mean);
+        explained += mh * mean * mean;
+      }
+      var[b][t] = std::max(0.0, (second - explained) / total);
+    }
+  }
+
+  // Water-filling of the prefix bits (ties to the lower coordinate).
+  l->t_.assign(k, 0);
+  auto gain = [&](uint32_t j) {
+    const uint32_t b = info->width[j], t = l->t_[j];
+    return info->importance[j] * (var[b][t] - var[b][t + 1]);
+  };
+  std::priority_queue<std::pair<double, uint32_t>> heap;
+  for (uint32_t j = 0; j < k; ++j) heap.push({gain(j), ~j});
+  for (uint64_t left = budget; left > 0 && !heap.empty(); --left) {
+    const uint32_t j = ~heap.top().second;
+    heap.pop();
+    const uint32_t cap = std::min<uint32_t>(info->width[j], kMaxPrefixBits);
+    if (++l->t_[j] < cap) heap.push({gain(j), ~j});
+  }
+
+  // First-fit decreasing into 4-bit sub-codes.
+  std::vector<uint32_t> order;
+  for (uint32_t j = 0; j < k; ++j) {
+    if (l->t_[j] > 0) order.push_back(j);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return l->t_[a] > l->t_[b]; });
+  std::vector<uint32_t> used;
+  for (uint32_t j : order) {
+    const uint8_t t = l->t_[j];
+    size_t g = 0;
+    while (g < used.size() && used[g] + t > 4) ++g;
+    if (g == used.size()) {
+      used.push_back(0);
+      l->nibbles_.emplace_back();
+    }
+    l->nibbles_[g].push_back({j, t, static_cast<uint8_t>(used[g]),
+                              l->mu_[info->width[j]][t].data()});
+    used[g] += t;
+  }
+  l->prefix_tables_ = static_cast<uint32_t>(l->nibbles_.size());
+  l->shape_.m4a = RoundUp(l->prefix_tables_, 4);
+  l->nibbles_.resize(l->shape_.m4a);
+
+  // The error model: per coordinate, the variance of the part of c1
+  // orthogonal to c (see the header), P_j (1 - 2 kappa) + kappa^2 C_j with
+  // C_j = E c_j^2, P_j = E c1_j^2 = C_j - V_j(t_j), kappa = sum P / sum C.
+  double sum_p = 0, sum_c = 0;
+  std::vector<double> pj(k), cj(k);
+  l->lambda_ = info->importance;
+  for (uint32_t j = 0; j < k; ++j) {
+    const uint32_t b = info->width[j];
+    cj[j] = var[b][0];
+    pj[j] = var[b][0] - var[b][l->t_[j]];
+    sum_p += l->lambda_[j] * pj[j];
+    sum_c += l->lambda_[j] * cj[j];
+  }
+  const double kappa = sum_c > 0 ? sum_p / sum_c : 0.0;
+  l->var_.resize(k);
+  for (uint32_t j = 0; j < k; ++j) {
+    l->var_[j] = std::max(0.0, pj[j] * (1 - 2 * kappa) + kappa * kappa * cj[j]);
+    l->var_sum_ += l->lambda_[j] * l->var_[j];
+  }
+
+  // The row and RefineDot's tables (scan::RefineTables).
+  double max_level = 0;
+  for (uint32_t b = 1; b <= 8; ++b) {
+    for (float v : info->levels[b]) {
+      max_level = std::max(max_level, std::fabs(double{v}));
+    }
+  }
+  if (!(max_level > 0)) return nullptr;
+  l->level_scale_ = static_cast<float>(kMaxLevel / max_level);
+  // Antisymmetric by construction (codebooks are symmetric about 0; the
+  // upper half's magnitudes are mirrored).
+  std::vector<int32_t> lq[9];
+  for (uint32_t b = 1; b <= 8; ++b) {
+    const std::vector<float>& lv = info->levels[b];
+    if (lv.empty()) continue;
+    const size_t size = lv.size();
+    lq[b].resize(size);
+    for (size_t i = size / 2; i < size; ++i) {
+      const double mag = 0.5 * (double{lv[i]} - double{lv[size - 1 - i]});
+      lq[b][i] = static_cast<int32_t>(std::lround(mag * l->level_scale_));
+      lq[b][size - 1 - i] = -lq[b][i];
+    }
+  }
+  l->tables_ = scan::BuildRefineTables(info->width, lq);
+  const scan::RefineTables& t = l->tables_;
+  l->shape_.m8 = t.row_bytes;
+  l->shape_.nfactors = l->codec_factors_ + 2;
+  return l;
+}
+
+size_t ProgressiveLayout::memory_bytes_per_vector() const {
+  return shape_.m4a / 2 + shape_.m8 + 4 * shape_.nfactors;
+}
+
+void ProgressiveLayout::Unpack(const uint8_t* code, uint8_t* sub4a,
+                               uint8_t* row, float* factors) const {
+  thread_local std::vector<uint8_t> idx;
+  idx.assign(k_, 0);
+  codec_->UnpackIndices(code, idx.data(), factors);
+  const std::vector<uint8_t>& width = info_->width;
+  for (uint32_t g = 0; g < shape_.m4a; ++g) {
+    uint32_t v = 0;
+    for (const Slot& s : nibbles_[g]) {
+      v |= static_cast<uint32_t>(idx[s.coord] >> (width[s.coord] - s.bits))
+           << s.shift;
+    }
+    sub4a[g] = static_cast<uint8_t>(v);
+  }
+  scan::PackRefineRow(tables_, idx.data(), row);
+  // g1 = scale * ||c||^2 / <c, c1>, g2 = scale * ||c|| tan(c, c1).
+  double cc = 0, cc1 = 0, c1c1 = 0;
+  for (uint32_t j = 0; j < k_; ++j) {
+    const uint32_t b = width[j], t = t_[j];
+    const double c = info_->levels[b][idx[j]], lam = lambda_[j];
+    cc += lam * c * c;
+    if (t == 0) continue;
+    const double c1 = mu_[b][t][idx[j] >> (b - t)];
+    cc1 += lam * c * c1;
+    c1c1 += lam * c1 * c1;
+  }
+  const double scale = Scale(factors);
+  // No usable prefix: a bound that never rules the vector out (finite, so
+  // that it times a zero deviation is 0, not NaN).
+  float g1 = 0, g2 = std::numeric_limits<float>::max();
+  if (cc1 > 0 && cc > 0) {
+    const double cos2 = std::min(1.0, cc1 * cc1 / (cc * c1c1));
+    g1 = static_cast<float>(scale * cc / cc1);
+    g2 = static_cast<float>(scale * std::sqrt(cc * (1 - cos2) / cos2));
+  } else if (cc == 0) {
+    g2 = 0;  // a zero code estimates 0 in both passes
+  }
+  factors[codec_factors_] = g1;
+  factors[codec_factors_ + 1] = g2;
+}
+
+void ProgressiveLayout::BuildQuery(const float* u, ProgressiveQuery* q) const {
+  q->w.resize(k_);
+  codec_->QueryWeights(u, q->w.data());
+  q->lut.assign(size_t{shape_.m4a} * 16, 0.0f);
+  for (uint32_t g = 0; g < prefix_tables_; ++g) {
+    // Slots fill the nibble from bit 0 up: expand the table slot by slot,
+    // then repeat it over the unused high bits.
+    float* tab = &q->lut[size_t{g} * 16];
+    uint32_t size = 1;
+    for (const Slot& sl : nibbles_[g]) {
+      const float w = q->w[sl.coord];
+      for (uint32_t h = (1u << sl.bits) - 1; h >= 1; --h) {
+        const float add = w * sl.mu[h];
+        for (uint32_t c = 0; c < size; ++c) tab[c + h * size] = tab[c] + add;
+      }
+      const float add0 = w * sl.mu[0];
+      for (uint32_t c = 0; c < size; ++c) tab[c] += add0;
+      size <<= sl.bits;
+    }
+    for (uint32_t c = size; c < 16; ++c) tab[c] = tab[c & (size - 1)];
+  }
+  double sum_abs = 0, max_abs = 0, err = 0;
+  for (uint32_t j = 0; j < k_; ++j) {
+    const double a = std::fabs(double{q->w[j]});
+    sum_abs += a;
+    max_abs = std::max(max_abs, a);
+    err += a * a * var_[j];
+  }
+  q->w_err = var_sum_ > 0 ? static_cast<float>(std::sqrt(err / var_sum_)) : 0;
+  double s =
+      std::max(max_abs / 32767.0, sum_abs / (kWeightBudget - (k_ + 1) / 2.0));
+  if (!(s > 0)) s = 1.0;
+  q->wq.assign(k_, 0);
+  const double inv = 1.0 / s;
+  for (uint32_t j = 0; j < k_; ++j) {
+    const double v = q->w[j] * inv;  // |v| <= 32767
+    q->wq[scan::RefineSlot(tables_, j)] =
+        static_cast<int16_t>(v >= 0 ? v + 0.5 : v - 0.5);
+  }
+  q->wq_scale = static_cast<float>(s / level_scale_);
+}
+
+}  // namespace tqdb

@@ -1,0 +1,141 @@
+// The progressive scan's layout: how a scalar-quantized code (TurboQuant
+// mse or renorm, pca: ScanCodec::scalar_info()) is held in memory so that a
+// list is scanned in two passes, and the per-query state of both passes.
+//
+// Pass 1 reads a prefix of every code: the top t_j bits of coordinate j
+// (Lloyd-Max indices are ordered by value, so the top bits name an interval
+// of cells, the 1-bit prefix of a symmetric codebook being the sign).
+// The t_j are water-filled (each bit to the coordinate whose next bit
+// removes the most expected squared error, importance_j * (V_j(t) -
+// V_j(t + 1)), V_j(t) the variance of the level given its top t bits),
+// at most 4 a coordinate, about one bit per dimension in all: for
+// TurboQuant that is the sign plane, for pca the leading axes get more
+// (the idea of ADSampling / DDC, Gao & Long SIGMOD 2023, applied to codes).
+// Prefixes are packed into 4-bit sub-codes and scanned by the FastScan
+// kernel with uint8 tables of w_j * mu_j(prefix), mu_j = the mean level of
+// the prefix's cells (a conditional mean, so E[level | prefix] = mu).
+//
+// The error of pass 1 and its bound. With c_j the level of coordinate j,
+// c1_j = mu_j(prefix_j) and a per-vector projection alpha = <c, c1> /
+// <c1, c1>, the estimate splits exactly as
+//   scale * <w, c> = g1 * <w, c1> + scale * <w, delta>,
+//   g1 = scale * alpha, delta = c - alpha c1 (orthogonal to c1).
+// The codec's random rotation spreads delta over the coordinates in
+// proportion to their variances v_j = V_j(t_j); with that model
+// scale * <w, delta> has standard deviation g2 * W, g2 = scale * ||delta||
+// (per vector) and W^2 = sum_j w_j^2 v_j / sum_j v_j (per query). Pass 1
+// also rounds its tables to uint8: Q = lut_scale * sqrt(tables / 12) is
+// the standard deviation of that rounding in the table sum. A candidate is
+// read in full (refined) only if
+//   g1 * est1 + sigmas * (g2 * W + g1 * Q)
+// can still reach the k-th best score; sigmas (SearchParams::refine_sigmas)
+// sets the confidence. tests/index/progressive_test checks the bound's
+// coverage on real data.
+//
+// Pass 2 (refine) reads the candidate's whole code from a row held in
+// bit planes (plane p, most significant first, holds bit b_j - 1 - p of
+// every coordinate with b_j > p; widths are non-increasing, so plane p
+// covers a prefix of the coordinates) and computes, in integers,
+//   dot = sum_j wq_j * lq(b_j, idx_j),
+// wq = the weights rounded to int16 (scale chosen so that no partial sum
+// overflows int32), lq = the levels rounded to multiples of 2^-12 of the
+// largest level: exact in any order, so the same on every SIMD target
+// (index/scan_kernels.h: RefineDot).
+//
+// Memory per vector (InvertedList, ScanShape of shape()): the prefix
+// sub-codes (sum t_j / 8 bytes), the row (sum b_j / 8 bytes, plane-padded,
+// plus one), the codec's factors and g1, g2 (4 bytes each). Nothing of it
+// is persisted: it is derived from the stored codes when they are loaded.
+//
+// Thread-safety: immutable after Create.
+#ifndef TQDB_INDEX_PROGRESSIVE_H_
+#define TQDB_INDEX_PROGRESSIVE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "index/scan_codec.h"
+#include "index/scan_kernels.h"
+
+namespace tqdb {
+
+// Per-query state of a progressive scan (one per ListScanner).
+struct ProgressiveQuery {
+  std::vector<float> w;     // codec query weights
+  std::vector<float> lut;   // pass-1 float tables, m4a x 16
+  std::vector<int16_t> wq;  // refine weights, padded to the chunk size
+  float wq_scale = 0;       // est / scale = wq_scale * dot
+  float w_err = 0;          // W
+  float lut_err = 0;        // Q (set by the scanner with the uint8 LUT)
+};
+
+class ProgressiveLayout {
+ public:
+  // Null if the codec has no scalar view or too few bits beyond the prefix
+  // for a second pass to pay (total bits < 2 x the prefix budget).
+  // prefix_bits_per_dim: the pass-1 budget, in bits per dimension.
+  static std::unique_ptr<ProgressiveLayout> Create(
+      const ScanCodec& codec, double prefix_bits_per_dim = 1.0);
+
+  // The in-memory layout: m4a prefix sub-codes, m8 row bytes, nfactors =
+  // the codec's + 2 (g1, g2 last).
+  const ScanShape& shape() const { return shape_; }
+  uint32_t codec_factors() const { return codec_factors_; }
+  // Bytes a vector's code takes in memory (streams and factors).
+  size_t memory_bytes_per_vector() const;
+  // Bytes pass 1 reads per vector (prefix sub-codes, g1, g2).
+  size_t prefix_bytes() const { return shape_.m4a / 2 + 8; }
+  // Bytes a refinement reads (the row and the codec's factors).
+  size_t refine_bytes() const { return shape_.m8 + 4 * codec_factors_; }
+
+  // Persisted code -> prefix sub-codes, row and factors.
+  void Unpack(const uint8_t* code, uint8_t* sub4a, uint8_t* row,
+              float* factors) const;
+  // Query-side vector u -> weights, pass-1 float tables, refine weights,
+  // W.
+  void BuildQuery(const float* u, ProgressiveQuery* q) const;
+  // The codec's scale of a vector (f0 or f0 * f1).
+  float Scale(const float* factors) const {
+    return scaled2_ ? factors[0] * factors[1] : factors[0];
+  }
+  // Refined estimate / Scale(): RefineDot of the row, scaled.
+  float Refine(const uint8_t* row, const ProgressiveQuery& q) const {
+    return q.wq_scale *
+           static_cast<float>(scan::RefineDot(row, tables_, q.wq.data()));
+  }
+  // Number of real (non-padding) pass-1 tables.
+  uint32_t prefix_tables() const { return prefix_tables_; }
+  const std::vector<uint8_t>& prefix_bits() const { return t_; }
+  const scan::RefineTables& refine_tables() const { return tables_; }
+
+ private:
+  ProgressiveLayout() = default;
+
+  struct Slot {
+    uint32_t coord;
+    uint8_t bits, shift;
+    const float* mu;  // mu_[width][bits]
+  };
+
+  const ScanCodec* codec_ = nullptr;
+  const ScalarCodeInfo* info_ = nullptr;
+  ScanShape shape_;
+  uint32_t k_ = 0, codec_factors_ = 0, prefix_tables_ = 0;
+  bool scaled2_ = false;
+  std::vector<uint8_t> t_;                  // prefix bits per coordinate
+  std::vector<std::vector<Slot>> nibbles_;  // pass-1 sub-codes
+  // mu_[j]: the 2^t_j prefix means of coordinate j's width (shared by
+  // width and t: index by (b, t)).
+  std::vector<float> mu_[9][5];
+  std::vector<double> lambda_;  // importance_j
+  std::vector<double> var_;     // v_j
+  double var_sum_ = 0;          // sum_j lambda_j v_j
+  float level_scale_ = 1;       // lq = round(level * level_scale_)
+  scan::RefineTables tables_;
+};
+
+}  // namespace tqdb
+
+#endif  // TQDB_INDEX_PROGRESSIVE_H_

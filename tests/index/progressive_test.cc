@@ -1,0 +1,399 @@
+// The progressive scan (index/progressive.h): the refined estimate is the
+// codec's, the first pass's error bound holds at its stated confidence (on
+// synthetic data and on every shared set), and searches keep their recall.
+#include "index/progressive.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "index/ivf_index.h"
+#include "index/scanner.h"
+#include "quant/kernels.h"
+#include "quant/random.h"
+#include "tests/test_util.h"
+
+namespace tqdb {
+namespace {
+
+// Anisotropic clustered data: blobs whose spread falls along the axes.
+std::vector<float> Blobs(size_t n, size_t d, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> centers(32 * d);
+  for (float& c : centers) c = static_cast<float>(rng.Gaussian());
+  std::vector<float> x(n * d);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t c = rng.Uniform(32);
+    for (size_t j = 0; j < d; ++j) {
+      const double spread = 0.6 * std::exp(-3.0 * j / d);
+      x[i * d + j] =
+          centers[c * d + j] + static_cast<float>(spread * rng.Gaussian());
+    }
+  }
+  return x;
+}
+
+void Normalize(std::vector<float>* x, size_t d) {
+  for (size_t i = 0; i < x->size() / d; ++i) {
+    float* v = x->data() + i * d;
+    const float s = std::sqrt(kernels::Dot(v, v, d));
+    if (s > 0) {
+      for (size_t j = 0; j < d; ++j) v[j] /= s;
+    }
+  }
+}
+
+struct Coverage {
+  double rms = 0;        // of z = error / predicted deviation
+  double above[5] = {};  // P(z > 1..5), one-sided, with the tables' rounding
+  double abs_above[5] = {};  // P(|z| > 1..5), the model's error alone
+  size_t pairs = 0;
+};
+
+// The first pass's error against its bound over every (query, vector)
+// pair: z = (refined - g1 * est1) / (g2 W) with the float tables, and the
+// one-sided z with the uint8 tables and their allowance, as the scan uses
+// them.
+Coverage MeasureCoverage(const IvfIndex& idx, const float* base, size_t n,
+                         const float* queries, size_t nq) {
+  const ProgressiveLayout* lay = idx.progressive();
+  const ScanShape& s = lay->shape();
+  const size_t bpv = idx.bytes_per_vector(), d = idx.dim();
+  std::vector<uint32_t> lists(n);
+  std::vector<uint8_t> codes(n * bpv);
+  EXPECT_TRUE(idx.Encode(base, n, lists.data(), codes.data()).ok());
+  std::vector<std::vector<uint8_t>> sub(n), row(n);
+  std::vector<std::vector<float>> f(n);
+  for (size_t i = 0; i < n; ++i) {
+    sub[i].resize(s.m4a);
+    row[i].resize(s.m8);
+    f[i].resize(s.nfactors);
+    lay->Unpack(&codes[i * bpv], sub[i].data(), row[i].data(), f[i].data());
+  }
+  const uint32_t nfc = lay->codec_factors();
+  Coverage c;
+  ProgressiveQuery pq;
+  QuantizedLut ql;
+  double sum_z2 = 0;
+  for (size_t qi = 0; qi < nq; ++qi) {
+    lay->BuildQuery(queries + qi * d, &pq);
+    ql.Build(pq.lut, s.m4a);
+    const double lut_err = ql.scale * std::sqrt(lay->prefix_tables() / 12.0);
+    for (size_t i = 0; i < n; ++i) {
+      double est1 = 0, est1q = 0;
+      for (uint32_t g = 0; g < s.m4a; ++g) {
+        const uint8_t v = sub[i][g];
+        est1 += pq.lut[g * 16 + v];
+        est1q += g % 2 == 0 ? ql.lo[(g / 2) * 32 + v] : ql.hi[(g / 2) * 32 + v];
+      }
+      est1q = ql.scale * est1q + ql.bias;
+      const double refined =
+          lay->Scale(f[i].data()) * lay->Refine(row[i].data(), pq);
+      const double g1 = f[i][nfc], g2 = f[i][nfc + 1];
+      const double sd = g2 * pq.w_err;
+      if (!(sd > 0) || !std::isfinite(sd)) continue;
+      const double z = (refined - g1 * est1) / sd;
+      const double zq = (refined - g1 * est1q) / (sd + g1 * lut_err);
+      sum_z2 += z * z;
+      ++c.pairs;
+      for (int t = 0; t < 5; ++t) {
+        c.abs_above[t] += std::fabs(z) > t + 1;
+        c.above[t] += zq > t + 1;
+      }
+    }
+  }
+  c.rms = std::sqrt(sum_z2 / c.pairs);
+  for (int t = 0; t < 5; ++t) {
+    c.above[t] /= c.pairs;
+    c.abs_above[t] /= c.pairs;
+  }
+  return c;
+}
+
+// The stated confidence: the model's error is about unit normal (rms within
+// 25%), and what the scan uses, est1 plus `sigmas` deviations, undershoots
+// the refined estimate no more often than a normal tail allows, with slack
+// for heavier tails: P(z > 3) <= 3e-3 (normal: 1.35e-3), P(z > 4) <= 2e-4
+// (normal: 3.2e-5).
+void ExpectCalibrated(const Coverage& c, const std::string& what) {
+  std::printf(
+      "%s: %zu pairs, rms z %.3f, P(z>2,3,4) %.2e %.2e %.2e, "
+      "P(|z|>2,3,4) %.2e %.2e %.2e\n",
+      what.c_str(), c.pairs, c.rms, c.above[1], c.above[2], c.above[3],
+      c.abs_above[1], c.abs_above[2], c.abs_above[3]);
+  EXPECT_GT(c.pairs, 1000u) << what;
+  EXPECT_GT(c.rms, 0.75) << what;
+  EXPECT_LT(c.rms, 1.25) << what;
+  EXPECT_LE(c.above[2], 3e-3) << what;
+  EXPECT_LE(c.above[3], 2e-4) << what;
+}
+
+std::unique_ptr<IvfIndex> Train(const std::vector<float>& x, size_t d,
+                                Metric metric, const char* method,
+                                uint32_t bits, uint32_t nlist) {
+  IvfOptions o;
+  o.dim = static_cast<uint32_t>(d);
+  o.metric = metric;
+  o.nlist = nlist;
+  o.codec.method = method;
+  o.codec.bits = bits;
+  o.layout.min_dim = 0;  // the layout at every dimension tested here
+  auto idx = IvfIndex::Train(o, x.data(), x.size() / d);
+  EXPECT_TRUE(idx.ok()) << idx.status();
+  return idx.ok() ? std::move(*idx) : nullptr;
+}
+
+TEST(ProgressiveLayoutTest, DefaultFromDimension256) {
+  for (size_t d : {size_t{100}, size_t{256}}) {
+    const std::vector<float> x = Blobs(2000, d, 9);
+    IvfOptions o;
+    o.dim = static_cast<uint32_t>(d);
+    o.nlist = 8;
+    o.codec.method = "renorm";
+    o.codec.bits = 4;
+    auto idx = IvfIndex::Train(o, x.data(), 2000);
+    ASSERT_TRUE(idx.ok());
+    EXPECT_EQ((*idx)->progressive() != nullptr, d >= 256) << d;
+  }
+}
+
+TEST(ProgressiveLayoutTest, WhichCodecsHaveIt) {
+  const size_t d = 64;
+  const std::vector<float> x = Blobs(3000, d, 1);
+  for (const char* method : {"mse", "renorm", "pca", "prod", "pq"}) {
+    for (uint32_t bits : {1u, 2u, 4u, 8u}) {
+      auto idx = Train(x, d, Metric::kInnerProduct, method, bits, 16);
+      ASSERT_NE(idx, nullptr);
+      const bool scalar = std::string(method) == "mse" ||
+                          std::string(method) == "renorm" ||
+                          std::string(method) == "pca";
+      EXPECT_EQ(idx->progressive() != nullptr, scalar && bits >= 2)
+          << method << " " << bits;
+      if (idx->progressive() != nullptr) {
+        // Pass 1 reads about a bit a dimension.
+        EXPECT_EQ(idx->progressive()->shape().m4a % 4, 0u);
+        EXPECT_LE(idx->progressive()->prefix_tables(), d / 4 + d / 8);
+      }
+    }
+  }
+}
+
+// The refined estimate is the codec's float estimate, to the precision of
+// its int16 arithmetic, for every width 2..8 and both factor forms.
+TEST(ProgressiveLayoutTest, RefineIsTheCodecsEstimate) {
+  const size_t d = 100;
+  std::vector<float> x = Blobs(2000, d, 2);
+  for (const char* method : {"mse", "renorm", "pca"}) {
+    for (Metric metric : {Metric::kInnerProduct, Metric::kL2}) {
+      for (uint32_t bits : {2u, 3u, 5u, 8u}) {
+        auto idx = Train(x, d, metric, method, bits, 8);
+        ASSERT_NE(idx, nullptr);
+        const ProgressiveLayout* lay = idx->progressive();
+        ASSERT_NE(lay, nullptr);
+        const ScanCodec& codec = idx->codec();
+        const ScalarCodeInfo* info = codec.scalar_info();
+        const ScanShape& s = lay->shape();
+        const size_t n = 300, bpv = idx->bytes_per_vector();
+        std::vector<uint32_t> lists(n);
+        std::vector<uint8_t> codes(n * bpv);
+        ASSERT_TRUE(idx->Encode(x.data(), n, lists.data(), codes.data()).ok());
+        ProgressiveQuery pq;
+        lay->BuildQuery(&x[1999 * d], &pq);
+        std::vector<uint8_t> sub(s.m4a), row(s.m8), ix(info->width.size());
+        std::vector<float> f(s.nfactors), cf(codec.shape().nfactors);
+        double err2 = 0, ref2 = 0;
+        for (size_t i = 0; i < n; ++i) {
+          lay->Unpack(&codes[i * bpv], sub.data(), row.data(), f.data());
+          codec.UnpackIndices(&codes[i * bpv], ix.data(), cf.data());
+          for (size_t j = 0; j < cf.size(); ++j) ASSERT_EQ(f[j], cf[j]);
+          double ref = 0;
+          for (size_t j = 0; j < ix.size(); ++j) {
+            ref += double{pq.w[j]} * info->levels[info->width[j]][ix[j]];
+          }
+          ref *= lay->Scale(f.data());
+          const double got = lay->Scale(f.data()) * lay->Refine(row.data(), pq);
+          err2 += (got - ref) * (got - ref);
+          ref2 += ref * ref;
+        }
+        EXPECT_LT(std::sqrt(err2 / ref2), 2e-3)
+            << method << " " << bits << " bits " << MetricName(metric);
+      }
+    }
+  }
+}
+
+TEST(ProgressiveLayoutTest, BoundIsCalibratedOnSyntheticData) {
+  for (size_t d : {size_t{64}, size_t{256}}) {
+    std::vector<float> x = Blobs(6000, d, 3);
+    const std::vector<float> queries(x.end() - 100 * d, x.end());
+    x.resize(5000 * d);
+    for (const char* method : {"renorm", "pca"}) {
+      for (uint32_t bits : {2u, 4u}) {
+        auto idx = Train(x, d, Metric::kInnerProduct, method, bits, 32);
+        ASSERT_NE(idx, nullptr);
+        ExpectCalibrated(
+            MeasureCoverage(*idx, x.data(), 2000, queries.data(), 50),
+            std::string("blobs d=") + std::to_string(d) + " " + method + " " +
+                std::to_string(bits) + " bits");
+      }
+    }
+  }
+}
+
+// Every shared set, 2 and 4 bits, renorm and pca: the bound holds at its
+// stated confidence on data we did not tune it on. Sets without enough
+// queries of their own query with held-out base rows.
+TEST(ProgressiveLayoutTest, BoundIsCalibratedOnSharedData) {
+  struct Set {
+    std::string dir, base, queries;
+    Metric metric;
+  };
+  const std::string root = testing_util::SharedDataDir();
+  const Set sets[] = {
+      {"use512-debian-pkgdesc", "debdesc_use512_base_20k.fvecs",
+       "debdesc_use512_query_1k.fvecs", Metric::kInnerProduct},
+      {"glove100-wink", "glove100_base_100k.fvecs", "glove100_query_1k.fvecs",
+       Metric::kCosine},
+      {"sift5k-ngt", "sift5k_base.fvecs", "", Metric::kL2},
+      {"minilm384-sap-fiori-docs", "fiori_minilm384_778.fvecs", "",
+       Metric::kInnerProduct},
+  };
+  size_t found = 0;
+  for (const Set& set : sets) {
+    std::vector<float> base, queries;
+    size_t n = 0, d = 0, nq = 0, dq = 0;
+    if (!testing_util::ReadVecs(root + "/" + set.dir + "/" + set.base, &base,
+                                &n, &d) ||
+        (!set.queries.empty() &&
+         !testing_util::ReadVecs(root + "/" + set.dir + "/" + set.queries,
+                                 &queries, &nq, &dq))) {
+      std::printf("skipping %s (not found)\n", set.dir.c_str());
+      continue;
+    }
+    if (set.queries.empty()) {  // the last 60 rows query the others
+      nq = 60;
+      queries.assign(base.end() - nq * d, base.end());
+      n -= nq;
+      base.resize(n * d);
+    }
+    ++found;
+    if (set.metric == Metric::kCosine) {
+      Normalize(&base, d);
+      Normalize(&queries, d);
+    }
+    const size_t ntrain = std::min<size_t>(n, 20000);
+    base.resize(ntrain * d);
+    const uint32_t nlist = static_cast<uint32_t>(
+        std::max<size_t>(1, std::min<size_t>(128, ntrain / 100)));
+    for (const char* method : {"renorm", "pca"}) {
+      for (uint32_t bits : {2u, 4u}) {
+        auto idx = Train(base, d, set.metric, method, bits, nlist);
+        ASSERT_NE(idx, nullptr);
+        ExpectCalibrated(
+            MeasureCoverage(*idx, base.data(), std::min<size_t>(ntrain, 2000),
+                            queries.data(), std::min<size_t>(nq, 60)),
+            set.dir + " " + method + " " + std::to_string(bits) + " bits");
+      }
+    }
+  }
+  if (found == 0) GTEST_SKIP() << "shared data not found in " << root;
+}
+
+// Searches: with every candidate refined (refine_sigmas 0) the progressive
+// scan ranks by the refined estimate; with the bound it returns the same
+// neighbours for nearly every query; and it keeps the full layout's recall.
+TEST(ProgressiveLayoutTest, SearchKeepsTheRefinedRanking) {
+  const size_t d = 96, n = 8000;
+  std::vector<float> x = Blobs(n + 200, d, 4);
+  const std::vector<float> queries(x.end() - 200 * d, x.end());
+  x.resize(n * d);
+  std::vector<uint64_t> ids(n);
+  for (size_t i = 0; i < n; ++i) ids[i] = i;
+  for (Metric metric : {Metric::kInnerProduct, Metric::kL2}) {
+    for (const char* method : {"renorm", "pca", "mse"}) {
+      auto idx = Train(x, d, metric, method, 4, 40);
+      ASSERT_NE(idx, nullptr);
+      ASSERT_NE(idx->progressive(), nullptr);
+      ASSERT_TRUE(idx->Add(ids.data(), x.data(), n).ok());
+      LayoutOptions full_layout;
+      full_layout.progressive = false;
+      auto full = IvfIndex::FromTrained(idx->SerializeTrained(), full_layout);
+      ASSERT_TRUE(full.ok());
+      ASSERT_EQ((*full)->progressive(), nullptr);
+      ASSERT_TRUE((*full)->Add(ids.data(), x.data(), n).ok());
+      size_t same = 0, overlap_full = 0;
+      uint64_t refined = 0, scanned = 0;
+      for (size_t qi = 0; qi < 200; ++qi) {
+        SearchParams all;
+        all.k = 10;
+        all.nprobe = 8;
+        all.refine_sigmas = 0;
+        SearchStats st;
+        all.stats = &st;
+        auto a = idx->Search(&queries[qi * d], all);
+        ASSERT_TRUE(a.ok());
+        EXPECT_EQ(st.refined, st.codes_scanned);
+        SearchParams bounded = all;
+        bounded.refine_sigmas = 3;
+        auto b = idx->Search(&queries[qi * d], bounded);
+        ASSERT_TRUE(b.ok());
+        refined += st.refined;
+        scanned += st.codes_scanned;
+        ASSERT_EQ(a->size(), 10u);
+        ASSERT_EQ(b->size(), 10u);
+        bool equal = true;
+        for (size_t i = 0; i < 10; ++i) {
+          equal = equal && (*a)[i].id == (*b)[i].id &&
+                  (*a)[i].score == (*b)[i].score;
+        }
+        same += equal;
+        auto c = (*full)->Search(&queries[qi * d], all);
+        ASSERT_TRUE(c.ok());
+        std::set<uint64_t> fa;
+        for (const Neighbor& nb : *c) fa.insert(nb.id);
+        for (const Neighbor& nb : *b) overlap_full += fa.count(nb.id);
+      }
+      const std::string what = std::string(method) + " " + MetricName(metric);
+      std::printf(
+          "%s: bounded = all refined for %zu/200 queries, %.1f%% "
+          "refined, overlap with the full layout %.3f\n",
+          what.c_str(), same, 100.0 * refined / scanned, overlap_full / 2000.0);
+      EXPECT_GE(same, 196u) << what;
+      EXPECT_LT(refined, scanned / 2) << what;
+      EXPECT_GE(overlap_full, 0.95 * 2000) << what;
+    }
+  }
+}
+
+// Filtered search and deletions go through the progressive scan too.
+TEST(ProgressiveLayoutTest, FilterAndDeletes) {
+  const size_t d = 64, n = 4000;
+  const std::vector<float> x = Blobs(n, d, 5);
+  std::vector<uint64_t> ids(n);
+  for (size_t i = 0; i < n; ++i) ids[i] = i;
+  auto idx = Train(x, d, Metric::kInnerProduct, "renorm", 4, 20);
+  ASSERT_NE(idx, nullptr);
+  ASSERT_TRUE(idx->Add(ids.data(), x.data(), n).ok());
+  std::vector<uint64_t> gone;
+  for (uint64_t i = 0; i < n; i += 3) gone.push_back(i);
+  EXPECT_EQ(idx->Remove(gone.data(), gone.size()), gone.size());
+  SearchParams p;
+  p.k = 20;
+  p.nprobe = 20;
+  p.id_filter = [](uint64_t id) { return id % 2 == 0; };
+  for (size_t qi = 0; qi < 50; ++qi) {
+    auto r = idx->Search(&x[(qi * 37) * d], p);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->size(), 20u);
+    for (const Neighbor& nb : *r) {
+      EXPECT_EQ(nb.id % 2, 0u);
+      EXPECT_NE(nb.id % 3, 0u);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tqdb
