@@ -437,6 +437,9 @@ void ClusterNode::Status(pb::NodeStatusResponse* out) const {
       s->set_consumer_ack_pending((*consumer)->ack_pending);
     }
   }
+  for (const std::string& name : db_->ListCollections()) {
+    if (ParseLocalName(name).has_value()) out->add_local_collections(name);
+  }
 }
 
 std::string ClusterNode::NextMessageId() {

@@ -133,14 +133,17 @@ class ClusterBalanceTest : public ::testing::Test {
     return resp.count();
   }
 
-  // Once the nodes dropped the replicas moved away, and stopped: each
-  // shard's copies on `nodes` hold its points.
+  // Once the nodes dropped the replicas moved away (stopped, and their data
+  // dropped: a replica leaves the status's replicas before its collection
+  // is dropped), and stopped: each shard's copies on `nodes` hold its
+  // points.
   void CheckDataDirs(const std::vector<int>& nodes, uint32_t shards) {
-    int held = 0;
+    int held = 0, stored = 0;
     EXPECT_TRUE(Eventually(
         absl::Seconds(20),
         [&] {
           held = 0;
+          stored = 0;
           for (int i : nodes) {
             grpc::ClientContext ctx;
             tqdb::cluster::v1::NodeStatusResponse st;
@@ -150,10 +153,12 @@ class ClusterBalanceTest : public ::testing::Test {
               return false;
             }
             held += st.replicas_size();
+            stored += st.local_collections_size();
           }
-          return held == static_cast<int>(2 * shards);
+          return held == static_cast<int>(2 * shards) &&
+                 stored == static_cast<int>(2 * shards);
         }))
-        << held << " replicas held";
+        << held << " replicas held, " << stored << " stored";
     cluster_->StopNodes();
     std::map<uint32_t, int> copies;
     for (int i : nodes) {
