@@ -220,6 +220,7 @@ void CollectionImpl::MarkDropped(rocksdb::WriteBatch* batch) {
   }
   batch->Delete(core_->meta(), dbformat::CollectionKey(config_.name));
   batch->Delete(core_->meta(), dbformat::TrainedKey(cid_));
+  batch->Delete(core_->meta(), dbformat::AppliedKey(cid_));
 }
 
 }  // namespace dbimpl

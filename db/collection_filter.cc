@@ -212,7 +212,7 @@ absl::StatusOr<size_t> CollectionImpl::DeletePoints(const PointSelector& points,
   for (size_t at = 0; at < ids.size(); at += chunk) {
     const std::vector<uint64_t> part(
         ids.begin() + at, ids.begin() + std::min(ids.size(), at + chunk));
-    TQ_ASSIGN_OR_RETURN(size_t n, DeleteLocked(part, wait));
+    TQ_ASSIGN_OR_RETURN(size_t n, DeleteLocked(part, wait, 0));
     deleted += n;
   }
   return deleted;

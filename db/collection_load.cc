@@ -42,6 +42,20 @@ absl::Status CollectionImpl::Load() {
     trained_count = record_.trained_count;
   }
   TQ_RETURN_IF_ERROR(RemoveOtherGenerations(g, where));
+  std::string applied;
+  const rocksdb::Status as =
+      core_->db->Get(rocksdb::ReadOptions(), core_->meta(),
+                     dbformat::AppliedKey(cid_), &applied);
+  if (!as.IsNotFound()) {
+    TQ_RETURN_IF_ERROR(FromRocks(as, where + ": applied sequence"));
+    uint64_t sequence = 0;
+    if (!Decoder(applied).GetFixed64(&sequence)) {
+      return absl::DataLossError(
+          absl::StrCat(where, ": meta 'applied' entry has ", applied.size(),
+                       " bytes, expected 8"));
+    }
+    applied_ = sequence;
+  }
   uint64_t n = 0;
   if (g == 0) {
     TQ_RETURN_IF_ERROR(LoadVectors(state().flat.get(), where, &n));

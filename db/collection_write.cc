@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "db/db_impl.h"
 #include "db/rocks_util.h"
+#include "quant/coding.h"
 #include "quant/finite.h"
 #include "quant/status_macros.h"
 #include "rocksdb/write_batch.h"
@@ -135,8 +136,67 @@ absl::Status CollectionImpl::ReadLists(uint32_t g,
 
 absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
                                     bool wait) {
+  return WriteUpsert(points, wait, 0);
+}
+
+absl::Status CollectionImpl::UpsertLogged(uint64_t sequence,
+                                          const std::vector<Point>& points,
+                                          bool wait) {
+  TQ_RETURN_IF_ERROR(CheckSequence(sequence));
+  return WriteUpsert(points, wait, sequence);
+}
+
+absl::StatusOr<size_t> CollectionImpl::DeleteLogged(
+    uint64_t sequence, const std::vector<uint64_t>& ids, bool wait) {
+  TQ_RETURN_IF_ERROR(CheckSequence(sequence));
+  return WriteDelete(ids, wait, sequence);
+}
+
+absl::Status CollectionImpl::SkipLogged(uint64_t sequence) {
   TQ_LIFE_GUARD();
-  if (points.empty()) return absl::OkStatus();
+  TQ_RETURN_IF_ERROR(CheckSequence(sequence));
+  absl::MutexLock wl(&write_mu_);
+  if (dropped_) return DroppedError();
+  return RecordSequence(sequence, false);
+}
+
+absl::Status CollectionImpl::CheckSequence(uint64_t sequence) {
+  if (sequence > 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("collection '", config_.name,
+                   "': a logged write needs a sequence above 0"));
+}
+
+void CollectionImpl::TagBatch(uint64_t sequence, rocksdb::WriteBatch* batch) {
+  if (sequence == 0) return;
+  std::string value;
+  PutFixed64(&value, sequence);
+  batch->Put(core_->meta(), dbformat::AppliedKey(cid_), value);
+}
+
+absl::Status CollectionImpl::RecordSequence(uint64_t sequence, bool wait) {
+  if (sequence <= applied_.load()) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  TagBatch(sequence, &batch);
+  rocksdb::WriteOptions wo;
+  wo.sync = wait;
+  TQ_RETURN_IF_ERROR(FromRocks(core_->db->Write(wo, &batch),
+                               core_->dir + ": applied sequence"));
+  applied_ = sequence;
+  return absl::OkStatus();
+}
+
+absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
+                                         bool wait, uint64_t sequence) {
+  TQ_LIFE_GUARD();
+  // A replayed log entry (cheap check first; again under the lock).
+  if (sequence > 0 && sequence <= applied_.load()) return absl::OkStatus();
+  if (points.empty()) {
+    if (sequence == 0) return absl::OkStatus();
+    absl::MutexLock wl(&write_mu_);
+    if (dropped_) return DroppedError();
+    return RecordSequence(sequence, wait);
+  }
   TQ_RETURN_IF_ERROR(
       CheckBatchSize(points.size(), "points", core_->options.max_batch));
   // Payloads are parsed (once) when there are payload indexes to feed.
@@ -172,6 +232,7 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
 
   absl::MutexLock wl(&write_mu_);
   if (dropped_) return DroppedError();
+  if (sequence > 0 && sequence <= applied_.load()) return absl::OkStatus();
   const State st = state();  // current until write_mu_ is released
   const uint32_t g = st.generation;
   if (st.index && st.index != encoded_with) {
@@ -277,6 +338,7 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
       IndexWrites(schema, id, old_values[r], values[r], &edits);
     }
   }
+  TagBatch(sequence, &batch);
   edits.AddTo(core_->payload_index(), &batch);
   rocksdb::WriteOptions wo;
   wo.sync = wait;
@@ -290,6 +352,10 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
     st.flat->Upsert(ids.data(), x.data(), m);
   }
   count_ += added;
+  // Last: a reader that sees the sequence applied sees the points (counted
+  // and searchable). After an error above, the entry is applied again (an
+  // upsert is idempotent).
+  if (sequence > 0) applied_ = sequence;
   AccountMemory();
   reserved.Release();
   if (tracking_) dirty_.insert(ids.begin(), ids.end());
@@ -299,8 +365,14 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
 
 absl::StatusOr<size_t> CollectionImpl::Delete(const std::vector<uint64_t>& in,
                                               bool wait) {
+  return WriteDelete(in, wait, 0);
+}
+
+absl::StatusOr<size_t> CollectionImpl::WriteDelete(
+    const std::vector<uint64_t>& in, bool wait, uint64_t sequence) {
   TQ_LIFE_GUARD();
-  if (in.empty()) return size_t{0};
+  if (sequence > 0 && sequence <= applied_.load()) return size_t{0};
+  if (in.empty() && sequence == 0) return size_t{0};
   TQ_RETURN_IF_ERROR(
       CheckBatchSize(in.size(), "ids", core_->options.max_batch));
   std::vector<uint64_t> ids;
@@ -312,11 +384,12 @@ absl::StatusOr<size_t> CollectionImpl::Delete(const std::vector<uint64_t>& in,
   }
   absl::MutexLock wl(&write_mu_);
   if (dropped_) return DroppedError();
-  return DeleteLocked(ids, wait);
+  if (sequence > 0 && sequence <= applied_.load()) return size_t{0};
+  return DeleteLocked(ids, wait, sequence);
 }
 
 absl::StatusOr<size_t> CollectionImpl::DeleteLocked(
-    const std::vector<uint64_t>& ids, bool wait) {
+    const std::vector<uint64_t>& ids, bool wait, uint64_t sequence) {
   const State st = state();  // current until write_mu_ is released
   const uint32_t g = st.generation;
   std::vector<uint32_t> old_list;
@@ -335,7 +408,11 @@ absl::StatusOr<size_t> CollectionImpl::DeleteLocked(
     batch.Delete(core_->payload(), PointKey(cid_, id));
     gone.push_back(id);
   }
-  if (gone.empty()) return size_t{0};
+  if (gone.empty()) {
+    TQ_RETURN_IF_ERROR(RecordSequence(sequence, wait));
+    return size_t{0};
+  }
+  TagBatch(sequence, &batch);
   const auto schema = payload_index_.Schema();
   if (!schema.empty()) {
     const auto old_values = payload_index_.Current(gone);
@@ -359,6 +436,7 @@ absl::StatusOr<size_t> CollectionImpl::DeleteLocked(
   payload_index_.Erase(gone);
   payload_index_.EndWrite();
   count_ -= gone.size();
+  if (sequence > 0) applied_ = sequence;  // last, as in WriteUpsert
   AccountMemory();
   if (tracking_) dirty_.insert(gone.begin(), gone.end());
   return gone.size();
@@ -398,4 +476,11 @@ void CollectionImpl::IndexEdits::AddTo(rocksdb::ColumnFamilyHandle* cf,
 }
 
 }  // namespace dbimpl
+
+absl::Status ValidatePoints(const CollectionConfig& config,
+                            const DatabaseOptions& options,
+                            const std::vector<Point>& points) {
+  return dbimpl::CheckPoints(points, config, options, nullptr);
+}
+
 }  // namespace tqdb

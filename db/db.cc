@@ -562,4 +562,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   return std::unique_ptr<Database>(std::move(impl));
 }
 
+absl::Status ValidateCollectionConfig(CollectionConfig* config) {
+  return dbimpl::ValidateConfig(config);
+}
+
 }  // namespace tqdb

@@ -363,6 +363,29 @@ class Collection {
   // NotFound if the field has no index.
   virtual absl::Status DeleteFieldIndex(const std::string& field) = 0;
 
+  // Writes tagged with their place in an ordered, replicated log (a tqdb
+  // cluster's replica applying its shard of the collection's JetStream
+  // stream, rpc/cluster/). The entry's sequence number is stored in the
+  // same WriteBatch as its points, so that after any crash
+  // applied_sequence() says exactly which entries the collection holds; an
+  // entry at or below it was applied already and is skipped (OK, nothing
+  // written): a log replayed after a crash is applied exactly once.
+  // Sequences must increase; gaps are fine (other shards' entries). Errors
+  // as Upsert/Delete, and then nothing is recorded.
+  virtual absl::Status UpsertLogged(uint64_t sequence,
+                                    const std::vector<Point>& points,
+                                    bool wait) = 0;
+  virtual absl::StatusOr<size_t> DeleteLogged(uint64_t sequence,
+                                              const std::vector<uint64_t>& ids,
+                                              bool wait) = 0;
+  // Records `sequence` as applied without writing points: an entry every
+  // replica rejects alike (e.g. a point invalid for this collection), after
+  // which the log moves on.
+  virtual absl::Status SkipLogged(uint64_t sequence) = 0;
+  // The last sequence recorded by the calls above; 0 before any. Once it
+  // covers an entry, reads see the entry's points (counts, searches).
+  virtual uint64_t applied_sequence() const = 0;
+
   // Best first. Scores: inner product (ip, cosine; larger is better) or
   // squared L2 distance (smaller is better); estimated unless exact/rescore.
   virtual absl::StatusOr<std::vector<Neighbor>> Search(
@@ -383,6 +406,18 @@ class Collection {
   // Blocks until no background training is running.
   virtual void WaitForTraining() = 0;
 };
+
+// The checks Upsert makes on its points (dimension, finite coordinates, a
+// direction for cosine, payload size), for callers that must validate a
+// batch before it reaches the collection (a cluster node, before the batch
+// enters the log): InvalidArgument naming the first bad point.
+absl::Status ValidatePoints(const CollectionConfig& config,
+                            const DatabaseOptions& options,
+                            const std::vector<Point>& points);
+
+// The checks CreateCollection makes on a configuration, with its derived
+// settings filled in (train_threshold as in effect): InvalidArgument.
+absl::Status ValidateCollectionConfig(CollectionConfig* config);
 
 class Database {
  public:

@@ -106,6 +106,13 @@ class CollectionImpl : public Collection,
                                           bool with_vectors,
                                           bool with_payload) const override;
   uint64_t Count() const override { return count_.load(); }
+  absl::Status UpsertLogged(uint64_t sequence, const std::vector<Point>& points,
+                            bool wait) override;
+  absl::StatusOr<size_t> DeleteLogged(uint64_t sequence,
+                                      const std::vector<uint64_t>& ids,
+                                      bool wait) override;
+  absl::Status SkipLogged(uint64_t sequence) override;
+  uint64_t applied_sequence() const override { return applied_.load(); }
   absl::StatusOr<CountResult> Count(const Filter& filter) const override;
   absl::StatusOr<ScrollPage> Scroll(
       const ScrollOptions& options) const override;
@@ -192,6 +199,18 @@ class CollectionImpl : public Collection,
   absl::Status LoadCodes(uint32_t g, IvfIndex* index, const std::string& where,
                          uint64_t* n);
 
+  // collection_write.cc. Upsert and Delete, tagged with a log sequence
+  // unless it is 0.
+  absl::Status WriteUpsert(const std::vector<Point>& points, bool wait,
+                           uint64_t sequence);
+  absl::StatusOr<size_t> WriteDelete(const std::vector<uint64_t>& ids,
+                                     bool wait, uint64_t sequence);
+  absl::Status CheckSequence(uint64_t sequence);
+  // Adds the applied sequence to a write's batch (nothing for 0).
+  void TagBatch(uint64_t sequence, rocksdb::WriteBatch* batch);
+  // A batch of the applied sequence alone (if above the current one).
+  absl::Status RecordSequence(uint64_t sequence, bool wait)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // collection_write.cc: the lists of `ids` in generation g (kNoList in
   // gen 0) from idmap; found[i] false for an absent point. DataLoss for a
   // malformed entry.
@@ -238,9 +257,9 @@ class CollectionImpl : public Collection,
   absl::StatusOr<std::vector<uint64_t>> SelectIds(
       const PointSelector& points) const;
 
-  // collection_write.cc
+  // collection_write.cc. `sequence`: as WriteDelete's (0 = not logged).
   absl::StatusOr<size_t> DeleteLocked(const std::vector<uint64_t>& ids,
-                                      bool wait)
+                                      bool wait, uint64_t sequence)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The payload_index family's changes of a write: deletes of the entries
   // of old values that are gone, puts of new ones (the family's memtable is
@@ -306,6 +325,8 @@ class CollectionImpl : public Collection,
   dbformat::CollectionRecord record_ ABSL_GUARDED_BY(write_mu_);
   std::atomic<uint64_t> count_{0};
   std::atomic<bool> dropped_{false};
+  // The last log sequence written (UpsertLogged); changes under write_mu_.
+  std::atomic<uint64_t> applied_{0};
 
   // Points written since a training's snapshot.
   bool tracking_ ABSL_GUARDED_BY(write_mu_) = false;

@@ -84,6 +84,12 @@ std::string TrainedKey(uint32_t cid) {
   return k;
 }
 
+std::string AppliedKey(uint32_t cid) {
+  std::string k(kAppliedPrefix);
+  PutBig32(&k, cid);
+  return k;
+}
+
 std::string EncodeFormat(uint32_t version) {
   std::string s;
   PutFixed32(&s, kFormatMagic);

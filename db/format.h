@@ -15,6 +15,9 @@
 //                                      IvfIndex::SerializeTrained() (its own
 //                                      magic, version and crc): centroids,
 //                                      rotation, codebooks
+//            "applied/" be32 cid    -> fixed64 the last log sequence applied
+//                                      (Collection::UpsertLogged; absent
+//                                      until the first)
 //   vectors  cid be64 id            -> dim float32, little-endian
 //   payload  cid be64 id            -> opaque bytes (absent when empty)
 //   idmap    cid be32 gen be64 id   -> fixed32 list id (kNoList when gen 0)
@@ -80,6 +83,7 @@ constexpr absl::string_view kFormatKey = "format";
 constexpr absl::string_view kNextCidKey = "next_cid";
 constexpr absl::string_view kCollectionPrefix = "collection/";
 constexpr absl::string_view kTrainedPrefix = "trained/";
+constexpr absl::string_view kAppliedPrefix = "applied/";
 constexpr absl::string_view kFieldIndexPrefix = "field_index/";
 
 // The file that marks a snapshot directory (Database::CreateSnapshot):
@@ -102,6 +106,7 @@ std::string IdmapKey(uint32_t cid, uint32_t gen, uint64_t id);
 std::string CodeKey(uint32_t cid, uint32_t gen, uint32_t list, uint64_t id);
 std::string CollectionKey(absl::string_view name);
 std::string TrainedKey(uint32_t cid);
+std::string AppliedKey(uint32_t cid);
 
 constexpr size_t kPointKeySize = 12;
 constexpr size_t kIdmapKeySize = 16;

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "quant/status_macros.h"
+#include "rpc/cluster_services.h"
 #include "rpc/collections_service.h"
 #include "rpc/http_gateway.h"
 #include "rpc/metrics.h"
@@ -93,11 +94,23 @@ class ServerImpl final : public Server {
                      ? nullptr
                      : std::make_unique<Metrics>(db)),
         context_(db, options, metrics_.get()),
-        collections_(&context_),
-        points_(&context_),
         snapshots_(&context_, options.snapshot_dir.empty()
                                   ? (fs::path(db->dir()) / "snapshots").string()
-                                  : options.snapshot_dir) {}
+                                  : options.snapshot_dir) {
+    if (options.cluster != nullptr) {
+      collections_ = std::make_unique<ClusterCollectionsService>(
+          &context_, options.cluster);
+      points_ =
+          std::make_unique<ClusterPointsService>(&context_, options.cluster);
+      node_ = std::make_unique<ClusterNodeService>(&context_, options.cluster);
+      shards_ =
+          std::make_unique<ClusterShardsService>(&context_, options.cluster);
+      cluster_snapshots_ = std::make_unique<ClusterSnapshotsService>(&context_);
+    } else {
+      collections_ = std::make_unique<CollectionsService>(&context_);
+      points_ = std::make_unique<PointsService>(&context_);
+    }
+  }
 
   ~ServerImpl() override { Shutdown(absl::ZeroDuration()); }
 
@@ -113,9 +126,15 @@ class ServerImpl final : public Server {
     b.AddListeningPort(o.listen, creds, &port_);
     b.SetMaxReceiveMessageSize(
         static_cast<int>(std::min<size_t>(o.max_receive_bytes, INT32_MAX)));
-    b.RegisterService(&collections_);
-    b.RegisterService(&points_);
-    b.RegisterService(&snapshots_);
+    b.RegisterService(collections_.get());
+    b.RegisterService(points_.get());
+    if (cluster_snapshots_) {
+      b.RegisterService(cluster_snapshots_.get());
+    } else {
+      b.RegisterService(&snapshots_);
+    }
+    if (node_) b.RegisterService(node_.get());
+    if (shards_) b.RegisterService(shards_.get());
     if (metrics_) {
       std::vector<std::unique_ptr<
           grpc::experimental::ServerInterceptorFactoryInterface>>
@@ -198,8 +217,12 @@ class ServerImpl final : public Server {
   // Declared first: the services and the server use them until destroyed.
   std::unique_ptr<Metrics> metrics_;
   ServiceContext context_;
-  CollectionsService collections_;
-  PointsService points_;
+  // A single server's, or a cluster node's (ServerOptions::cluster).
+  std::unique_ptr<grpc::Service> collections_;
+  std::unique_ptr<grpc::Service> points_;
+  std::unique_ptr<grpc::Service> node_;               // cluster only
+  std::unique_ptr<grpc::Service> shards_;             // cluster only
+  std::unique_ptr<grpc::Service> cluster_snapshots_;  // cluster only
   SnapshotsService snapshots_;
   // Set by Init, before the server is shared.
   std::unique_ptr<grpc::Server> server_;

@@ -55,6 +55,10 @@
 
 namespace tqdb {
 
+namespace cluster {
+class ClusterNode;  // rpc/cluster/cluster_node.h
+}  // namespace cluster
+
 struct ServerOptions {
   // host:port; port 0 picks a free port (see Server::port()). Loopback by
   // default: exposing the server is an explicit choice.
@@ -85,6 +89,11 @@ struct ServerOptions {
   // "" = off. With an api_key, scrapes need it too unless metrics_open.
   std::string metrics_listen;
   bool metrics_open = false;
+  // A cluster node (tqdb serve --cluster; not owned, outlives the server):
+  // Collections and Points are the cluster's (rpc/cluster_services.h), and
+  // tqdb.cluster.v1.Node is served too. Snapshots stay the local
+  // database's. Null: a single server.
+  cluster::ClusterNode* cluster = nullptr;
 };
 
 class Server {

@@ -33,7 +33,8 @@ case "$mode" in
           ivf_index_test pca_codec_test scan_kernels_test
           db_basic_test db_concurrency_test db_corruption_test
           db_crash_test db_edges_test db_memory_test db_snapshot_test
-          db_fault_test rpc_test rpc_load_test rpc_edges_test rpc_fault_test
+          db_fault_test db_logged_write_test rpc_test rpc_load_test
+          rpc_edges_test rpc_fault_test
           convert_test http_gateway_test metrics_test readers_test cli_test
           cli_edges_test)
     e2e=(grpc_blackbox cli_e2e edges_e2e disk_full_e2e prometheus_e2e
@@ -42,7 +43,17 @@ case "$mode" in
     # measure accuracy, and take 3-25 min each under ASan; the same code
     # paths (training, every codec and bit width, SIMD targets, scans) run
     # on synthetic data in the other tests of their suites.
-    exclude='Recall(On|At1)'
+    # The cluster tests (tests/cluster: cluster_*, etcd_client_test,
+    # jetstream_test, shard_replica_fault_test) are left out too: they start
+    # etcd, three nats-servers and up to four `tqdb serve` processes each,
+    # wait on elections, leases and kills, and take 4-5 min of ctest in the
+    # Release build; under ASan (the nodes 2-3x slower, timeouts tuned for
+    # Release) they would add an estimated 10-15 min, past CI's 30-minute
+    # budget (24 min without them). The cluster code is still compiled here
+    # (tqdb_rpc links it) but no test of these lists runs it: to check it
+    # under ASan, build their targets in build-asan and run
+    # `ctest -R '^(cluster_|etcd_client_test|jetstream_test|shard_replica)'`.
+    exclude='Recall(On|At1)|^(cluster_|etcd_client_test|jetstream_test|shard_replica_fault_test)'
     compilers=()
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
     export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
@@ -55,7 +66,9 @@ case "$mode" in
           rpc_load_test rpc_edges_test rpc_test rpc_fault_test
           http_gateway_test metrics_test)
     e2e=()
-    exclude='^$'
+    # Not the cluster tests (see asan above): processes waiting on each
+    # other over the network, not threads in one process TSan can watch.
+    exclude='^(cluster_|etcd_client_test|jetstream_test|shard_replica_fault_test)'
     # clang, for the ignorelist of gRPC's and protobuf's header code.
     compilers=(-DCMAKE_CXX_COMPILER=clang++)
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$supp/tsan.supp"

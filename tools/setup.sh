@@ -38,6 +38,12 @@ PACKAGES=(
   prometheus-cpp-dev libcpp-httplib-dev
   prometheus chromium chromium-driver curl python3-pip python3-setuptools
   python3-wheel
+  # the cluster (tqdb serve --cluster, tools/cluster.sh, tests/cluster): etcd
+  # and NATS JetStream as services, libnats (the C client), and etcd's own
+  # .proto files with their imports (gogoproto, google/api) for the C++
+  # stubs of its v3 API (proto/etcd/)
+  etcd-server etcd-client nats-server libnats-dev golang-etcd-server-dev
+  golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev
 )
 
 missing=()

@@ -1,0 +1,673 @@
+#include "rpc/cluster/cluster_reader.h"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+#include <unordered_map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "quant/echo.h"
+#include "quant/status_macros.h"
+#include "rpc/cluster/cluster_keys.h"
+#include "rpc/cluster/cluster_node.h"
+#include "rpc/cluster/fan_out.h"
+#include "rpc/convert.h"
+
+namespace tqdb {
+namespace cluster {
+namespace {
+
+namespace cpb = ::tqdb::cluster::v1;
+namespace pb = ::tqdb::v1;
+using fan_out::Fan;
+using fan_out::Method;
+using fan_out::Route;
+
+// Routes of a collection: each shard's ready replicas on live nodes, this
+// node first, the others rotated by `spread` (load spreading).
+absl::StatusOr<std::vector<Route>> Plan(const ClusterState& state,
+                                        const CollectionEntry& entry,
+                                        uint32_t self,
+                                        const ReadConsistency& consistency,
+                                        uint64_t spread) {
+  std::vector<Route> routes;
+  for (int s = 0; s < entry.map.shards_size(); ++s) {
+    Route r;
+    r.shard = static_cast<uint32_t>(s);
+    auto it = consistency.read_after.find(r.shard);
+    if (consistency.read_your_writes && it != consistency.read_after.end()) {
+      r.min_sequence = it->second;
+    }
+    std::vector<uint32_t> others;
+    bool has_self = false;
+    for (uint32_t node : entry.map.shards(s).ready()) {
+      if (!state.nodes.count(node)) continue;  // not alive
+      if (node == self) {
+        has_self = true;
+      } else {
+        others.push_back(node);
+      }
+    }
+    if (!others.empty()) {
+      std::rotate(others.begin(), others.begin() + (spread + s) % others.size(),
+                  others.end());
+    }
+    if (has_self) r.candidates.push_back(self);
+    r.candidates.insert(r.candidates.end(), others.begin(), others.end());
+    if (r.candidates.empty()) {
+      return absl::UnavailableError(absl::StrCat(
+          "collection '", entry.name, "': shard ", s,
+          " has no ready replica on a live node (replicas: ",
+          absl::StrJoin(entry.map.shards(s).replicas(), ", "), ")"));
+    }
+    routes.push_back(std::move(r));
+  }
+  return routes;
+}
+
+}  // namespace
+
+absl::StatusOr<ReadConsistency> ConsistencyOf(
+    pb::Consistency consistency,
+    const google::protobuf::RepeatedPtrField<pb::ShardSequence>& read_after) {
+  ReadConsistency out;
+  switch (consistency) {
+    case pb::CONSISTENCY_UNSPECIFIED:
+    case pb::CONSISTENCY_EVENTUAL:
+      break;
+    case pb::CONSISTENCY_READ_YOUR_WRITES:
+      out.read_your_writes = true;
+      if (read_after.empty()) {
+        return absl::InvalidArgumentError(
+            "consistency READ_YOUR_WRITES needs read_after: the sequences "
+            "your writes returned");
+      }
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown consistency ", static_cast<int>(consistency)));
+  }
+  for (const pb::ShardSequence& s : read_after) {
+    uint64_t& v = out.read_after[s.shard()];
+    v = std::max(v, s.sequence());
+  }
+  return out;
+}
+
+ClusterReader::ClusterReader(ClusterNode* node) : node_(node) {}
+
+ClusterReader::~ClusterReader() = default;
+
+cpb::Shards::Stub* ClusterReader::Stub(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto& stub = stubs_[address];
+  if (!stub) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    args.SetMaxSendMessageSize(-1);
+    // A node that comes back is tried again soon.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+    const std::string& pem = node_->options().peer_tls_root_pem;
+    std::shared_ptr<grpc::ChannelCredentials> creds;
+    if (pem.empty()) {
+      creds = grpc::InsecureChannelCredentials();
+    } else {
+      grpc::SslCredentialsOptions ssl;
+      ssl.pem_root_certs = pem;
+      creds = grpc::SslCredentials(ssl);
+    }
+    stub =
+        cpb::Shards::NewStub(grpc::CreateCustomChannel(address, creds, args));
+  }
+  return stub.get();
+}
+
+void ClusterReader::AddAuth(grpc::ClientContext* context) const {
+  const std::string& key = node_->options().peer_api_key;
+  if (!key.empty()) context->AddMetadata("authorization", "Bearer " + key);
+}
+
+namespace {
+
+// The collection's entry and routes for a read.
+absl::StatusOr<const CollectionEntry*> Readable(const ClusterState& state,
+                                                const std::string& name) {
+  const CollectionEntry* entry = state.Find(name);
+  if (entry == nullptr ||
+      entry->record.state() == cpb::CollectionRecord::STATE_DROPPING) {
+    return absl::NotFoundError(
+        absl::StrCat("collection '", EchoInput(name), "' not found"));
+  }
+  if (!entry->ready() || !entry->has_map) {
+    return absl::UnavailableError(
+        absl::StrCat("collection '", EchoInput(name), "' is being created"));
+  }
+  return entry;
+}
+
+// The shards' plans of one search as one (cluster_reader.h).
+void MergePlans(const std::vector<const pb::SearchResponse*>& parts,
+                pb::SearchResponse* out) {
+  std::set<std::string> kinds, unindexed;
+  pb::SearchPlan* plan = out->mutable_plan();
+  for (const pb::SearchResponse* r : parts) {
+    out->set_nprobe_used(std::max(out->nprobe_used(), r->nprobe_used()));
+    kinds.insert(r->plan().kind());
+    plan->set_matches(plan->matches() + r->plan().matches());
+    plan->set_lists_probed(plan->lists_probed() + r->plan().lists_probed());
+    plan->set_scored(plan->scored() + r->plan().scored());
+    plan->set_filter_ms(std::max(plan->filter_ms(), r->plan().filter_ms()));
+    unindexed.insert(r->unindexed_fields().begin(),
+                     r->unindexed_fields().end());
+  }
+  plan->set_kind(absl::StrJoin(kinds, "+"));
+  for (const std::string& f : unindexed) out->add_unindexed_fields(f);
+}
+
+// The collection's payload indexes over the shards: ready on every shard,
+// points and memory summed.
+void MergeIndexes(const std::vector<const pb::CollectionInfo*>& shards,
+                  pb::CollectionInfo* out) {
+  std::map<std::string, pb::PayloadIndexInfo> by_field;
+  std::map<std::string, size_t> seen;
+  for (const pb::CollectionInfo* s : shards) {
+    for (const pb::PayloadIndexInfo& f : s->payload_indexes()) {
+      auto [it, added] = by_field.emplace(f.field(), f);
+      ++seen[f.field()];
+      if (added) continue;
+      it->second.set_ready(it->second.ready() && f.ready());
+      it->second.set_points(it->second.points() + f.points());
+      it->second.set_memory_bytes(it->second.memory_bytes() + f.memory_bytes());
+    }
+  }
+  out->clear_payload_indexes();
+  for (auto& [field, f] : by_field) {
+    // A shard without it (not applied there yet): not ready.
+    if (seen[field] < shards.size()) f.set_ready(false);
+    *out->add_payload_indexes() = std::move(f);
+  }
+}
+
+cpb::ShardsRequest Target(const CollectionEntry& entry,
+                          const std::vector<cpb::ShardRef>& refs) {
+  cpb::ShardsRequest t;
+  t.set_collection(entry.name);
+  t.set_uid(entry.uid);
+  for (const auto& r : refs) *t.add_shards() = r;
+  return t;
+}
+
+// A response's per-shard answers in the order asked.
+template <typename Item>
+absl::StatusOr<std::vector<Item>> InOrder(
+    const google::protobuf::RepeatedPtrField<Item>& items, size_t n) {
+  if (static_cast<size_t>(items.size()) != n) {
+    return absl::InternalError(
+        absl::StrCat("answered ", items.size(), " shards of ", n, " asked"));
+  }
+  return std::vector<Item>(items.begin(), items.end());
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
+    const std::string& collection,
+    const std::vector<const pb::SearchRequest*>& searches,
+    const ReadConsistency& consistency, absl::Time deadline) {
+  const std::shared_ptr<const ClusterState> state = node_->view()->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Readable(*state, collection));
+  TQ_ASSIGN_OR_RETURN(std::vector<Route> routes,
+                      Plan(*state, *entry, node_->options().node_id,
+                           consistency, round_robin_++));
+  TQ_ASSIGN_OR_RETURN(CollectionConfig config,
+                      FromProto(entry->record.config()));
+  for (size_t i = 0; i < searches.size(); ++i) {
+    const int n = searches[i]->vector_size();
+    if (n != static_cast<int>(config.dim)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          searches.size() > 1 ? absl::StrCat("search ", i, ": ") : "",
+          "vector has ", n, " dimensions, collection '", collection, "' has ",
+          config.dim));
+    }
+  }
+  using Result = cpb::ShardSearchResult;
+  Method<cpb::ShardSearchRequest, cpb::ShardSearchResponse, Result> m;
+  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
+    cpb::ShardSearchRequest req;
+    *req.mutable_target() = Target(*entry, refs);
+    for (const pb::SearchRequest* q : searches) {
+      pb::SearchRequest* s = req.add_searches();
+      *s = *q;
+      s->clear_collection();
+      s->clear_score_threshold();
+      s->clear_read_after();
+    }
+    return req;
+  };
+  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+              const cpb::ShardSearchRequest* req,
+              cpb::ShardSearchResponse* resp,
+              std::function<void(grpc::Status)> done) {
+    stub->async()->Search(ctx, req, resp, std::move(done));
+  };
+  m.local = [this](const cpb::ShardSearchRequest& req, absl::Time d,
+                   cpb::ShardSearchResponse* resp) {
+    return node_->LocalSearch(req, d, resp);
+  };
+  m.parse = [](cpb::ShardSearchResponse* resp,
+               const std::vector<uint32_t>& shards) {
+    return InOrder(resp->shards(), shards.size());
+  };
+  TQ_ASSIGN_OR_RETURN(auto per_route,
+                      Fan(node_, this, *state, "search '" + collection + "'",
+                          routes, m, deadline, &hedges_, true));
+  // The best `limit` of the union, ties by id; then the threshold.
+  const bool l2 = config.metric == Metric::kL2;
+  std::vector<pb::SearchResponse> out(searches.size());
+  for (size_t q = 0; q < searches.size(); ++q) {
+    std::vector<const pb::ScoredPoint*> all;
+    std::vector<const pb::SearchResponse*> parts;
+    for (const auto& [route, result] : per_route) {
+      if (q >= static_cast<size_t>(result.results_size())) {
+        return absl::InternalError(absl::StrCat(
+            "shard ", result.shard(), " answered ", result.results_size(),
+            " searches of ", searches.size()));
+      }
+      parts.push_back(&result.results(q));
+      for (const pb::ScoredPoint& p : result.results(q).points()) {
+        all.push_back(&p);
+      }
+    }
+    MergePlans(parts, &out[q]);
+    std::sort(all.begin(), all.end(),
+              [l2](const pb::ScoredPoint* a, const pb::ScoredPoint* b) {
+                if (a->score() != b->score()) {
+                  return l2 ? a->score() < b->score() : a->score() > b->score();
+                }
+                return a->id() < b->id();
+              });
+    const pb::SearchRequest& req = *searches[q];
+    const size_t k = std::min<size_t>(req.limit(), all.size());
+    for (size_t i = 0; i < k; ++i) {
+      const pb::ScoredPoint& p = *all[i];
+      if (req.has_score_threshold() &&
+          (l2 ? p.score() > req.score_threshold()
+              : p.score() < req.score_threshold())) {
+        break;
+      }
+      *out[q].add_points() = p;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<pb::CountResponse> ClusterReader::Count(
+    const std::string& collection, const pb::Filter* filter,
+    const ReadConsistency& consistency, absl::Time deadline) {
+  const std::shared_ptr<const ClusterState> state = node_->view()->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Readable(*state, collection));
+  TQ_ASSIGN_OR_RETURN(std::vector<Route> routes,
+                      Plan(*state, *entry, node_->options().node_id,
+                           consistency, round_robin_++));
+  struct ShardCount {
+    uint64_t count = 0;
+    std::vector<std::string> unindexed;
+  };
+  Method<cpb::ShardCountRequest, cpb::ShardCountResponse, ShardCount> m;
+  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
+    cpb::ShardCountRequest req;
+    *req.mutable_target() = Target(*entry, refs);
+    if (filter != nullptr) *req.mutable_filter() = *filter;
+    return req;
+  };
+  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+              const cpb::ShardCountRequest* req, cpb::ShardCountResponse* resp,
+              std::function<void(grpc::Status)> done) {
+    stub->async()->Count(ctx, req, resp, std::move(done));
+  };
+  m.local = [this](const cpb::ShardCountRequest& req, absl::Time d,
+                   cpb::ShardCountResponse* resp) {
+    return node_->LocalCount(req, d, resp);
+  };
+  m.parse = [](cpb::ShardCountResponse* resp,
+               const std::vector<uint32_t>& shards)
+      -> absl::StatusOr<std::vector<ShardCount>> {
+    if (static_cast<size_t>(resp->counts_size()) != shards.size()) {
+      return absl::InternalError("counts do not match the shards asked");
+    }
+    std::vector<ShardCount> out(shards.size());
+    for (size_t i = 0; i < shards.size(); ++i) {
+      out[i].count = resp->counts(static_cast<int>(i));
+      // The node's fields (one filter, one answer for its shards).
+      out[i].unindexed.assign(resp->unindexed_fields().begin(),
+                              resp->unindexed_fields().end());
+    }
+    return out;
+  };
+  TQ_ASSIGN_OR_RETURN(auto per_route,
+                      Fan(node_, this, *state, "count '" + collection + "'",
+                          routes, m, deadline, &hedges_, true));
+  uint64_t total = 0;
+  std::set<std::string> unindexed;
+  for (const auto& [route, shard] : per_route) {
+    total += shard.count;
+    unindexed.insert(shard.unindexed.begin(), shard.unindexed.end());
+  }
+  pb::CountResponse out;
+  out.set_count(total);
+  for (const std::string& f : unindexed) out.add_unindexed_fields(f);
+  return out;
+}
+
+absl::StatusOr<pb::ScrollResponse> ClusterReader::Scroll(
+    const pb::ScrollRequest& request, const ReadConsistency& consistency,
+    absl::Time deadline) {
+  const std::string& collection = request.collection();
+  const std::shared_ptr<const ClusterState> state = node_->view()->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Readable(*state, collection));
+  TQ_ASSIGN_OR_RETURN(std::vector<Route> routes,
+                      Plan(*state, *entry, node_->options().node_id,
+                           consistency, round_robin_++));
+  Method<cpb::ShardScrollRequest, cpb::ShardScrollResponse, pb::ScrollResponse>
+      m;
+  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
+    cpb::ShardScrollRequest req;
+    *req.mutable_target() = Target(*entry, refs);
+    *req.mutable_scroll() = request;
+    req.mutable_scroll()->clear_collection();
+    req.mutable_scroll()->clear_read_after();
+    return req;
+  };
+  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+              const cpb::ShardScrollRequest* req,
+              cpb::ShardScrollResponse* resp,
+              std::function<void(grpc::Status)> done) {
+    stub->async()->Scroll(ctx, req, resp, std::move(done));
+  };
+  m.local = [this](const cpb::ShardScrollRequest& req, absl::Time d,
+                   cpb::ShardScrollResponse* resp) {
+    return node_->LocalScroll(req, d, resp);
+  };
+  m.parse = [](cpb::ShardScrollResponse* resp,
+               const std::vector<uint32_t>& shards) {
+    return InOrder(resp->shards(), shards.size());
+  };
+  TQ_ASSIGN_OR_RETURN(auto per_route,
+                      Fan(node_, this, *state, "scroll '" + collection + "'",
+                          routes, m, deadline, &hedges_, true));
+  const size_t limit = request.limit() == 0 ? 10 : request.limit();
+  std::vector<const pb::ScoredPoint*> all;
+  std::set<std::string> unindexed;
+  bool has_next = false;
+  uint64_t next = 0;
+  for (const auto& [route, page] : per_route) {
+    for (const pb::ScoredPoint& p : page.points()) all.push_back(&p);
+    if (page.has_next_page_offset() &&
+        (!has_next || page.next_page_offset() < next)) {
+      has_next = true;
+      next = page.next_page_offset();
+    }
+    unindexed.insert(page.unindexed_fields().begin(),
+                     page.unindexed_fields().end());
+  }
+  std::sort(all.begin(), all.end(),
+            [](const pb::ScoredPoint* a, const pb::ScoredPoint* b) {
+              return a->id() < b->id();
+            });
+  pb::ScrollResponse out;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (i < limit) {
+      *out.add_points() = *all[i];
+      continue;
+    }
+    if (!has_next || all[i]->id() < next) {
+      has_next = true;
+      next = all[i]->id();
+    }
+    break;
+  }
+  if (has_next) out.set_next_page_offset(next);
+  for (const std::string& f : unindexed) out.add_unindexed_fields(f);
+  return out;
+}
+
+absl::StatusOr<std::vector<cpb::ShardWriteResult>> ClusterReader::WriteResults(
+    const std::string& collection,
+    const std::vector<pb::ShardSequence>& written, absl::Time deadline) {
+  const std::shared_ptr<const ClusterState> state = node_->view()->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Readable(*state, collection));
+  ReadConsistency consistency;
+  consistency.read_your_writes = true;
+  for (const pb::ShardSequence& w : written) {
+    consistency.read_after[w.shard()] = w.sequence();
+  }
+  TQ_ASSIGN_OR_RETURN(std::vector<Route> all_routes,
+                      Plan(*state, *entry, node_->options().node_id,
+                           consistency, round_robin_++));
+  std::vector<Route> routes;
+  for (const pb::ShardSequence& w : written) {
+    for (const Route& r : all_routes) {
+      if (r.shard == w.shard()) routes.push_back(r);
+    }
+  }
+  Method<cpb::ShardsRequest, cpb::ShardWriteResultsResponse,
+         cpb::ShardWriteResult>
+      m;
+  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
+    return Target(*entry, refs);
+  };
+  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+              const cpb::ShardsRequest* req,
+              cpb::ShardWriteResultsResponse* resp,
+              std::function<void(grpc::Status)> done) {
+    stub->async()->WriteResults(ctx, req, resp, std::move(done));
+  };
+  m.local = [this](const cpb::ShardsRequest& req, absl::Time d,
+                   cpb::ShardWriteResultsResponse* resp) {
+    return node_->LocalWriteResults(req, d, resp);
+  };
+  m.parse = [](cpb::ShardWriteResultsResponse* resp,
+               const std::vector<uint32_t>& shards) {
+    return InOrder(resp->results(), shards.size());
+  };
+  TQ_ASSIGN_OR_RETURN(
+      auto per_route,
+      Fan(node_, this, *state, "results of a write to '" + collection + "'",
+          routes, m, deadline, &hedges_, true));
+  std::vector<cpb::ShardWriteResult> out;
+  for (size_t i = 0; i < routes.size(); ++i) {
+    auto it = per_route.find(i);
+    if (it == per_route.end()) {
+      return absl::InternalError(
+          absl::StrCat("no result for shard ", routes[i].shard));
+    }
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+absl::StatusOr<pb::GetPointsResponse> ClusterReader::Get(
+    const std::string& collection, const std::vector<uint64_t>& ids,
+    bool with_vectors, bool with_payload, const ReadConsistency& consistency,
+    absl::Time deadline) {
+  const std::shared_ptr<const ClusterState> state = node_->view()->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Readable(*state, collection));
+  TQ_ASSIGN_OR_RETURN(std::vector<Route> all_routes,
+                      Plan(*state, *entry, node_->options().node_id,
+                           consistency, round_robin_++));
+  // Only the shards the ids fall in.
+  const uint32_t shards = entry->record.shards();
+  std::map<uint32_t, std::vector<uint64_t>> by_shard;
+  for (uint64_t id : ids) by_shard[ShardOf(id, shards)].push_back(id);
+  std::vector<Route> routes;
+  for (const Route& r : all_routes) {
+    if (by_shard.count(r.shard)) routes.push_back(r);
+  }
+  using Points = std::vector<pb::ScoredPoint>;
+  Method<cpb::ShardGetRequest, pb::GetPointsResponse, Points> m;
+  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
+    cpb::ShardGetRequest req;
+    *req.mutable_target() = Target(*entry, refs);
+    for (const auto& ref : refs) {
+      for (uint64_t id : by_shard[ref.shard()]) req.add_ids(id);
+    }
+    req.set_with_vectors(with_vectors);
+    req.set_with_payload(with_payload);
+    return req;
+  };
+  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+              const cpb::ShardGetRequest* req, pb::GetPointsResponse* resp,
+              std::function<void(grpc::Status)> done) {
+    stub->async()->Get(ctx, req, resp, std::move(done));
+  };
+  m.local = [this](const cpb::ShardGetRequest& req, absl::Time d,
+                   pb::GetPointsResponse* resp) {
+    return node_->LocalGet(req, d, resp);
+  };
+  m.parse = [shards](pb::GetPointsResponse* resp,
+                     const std::vector<uint32_t>& asked)
+      -> absl::StatusOr<std::vector<Points>> {
+    std::vector<Points> out(asked.size());
+    for (pb::ScoredPoint& p : *resp->mutable_points()) {
+      const uint32_t s = ShardOf(p.id(), shards);
+      auto it = std::find(asked.begin(), asked.end(), s);
+      if (it == asked.end()) continue;
+      out[it - asked.begin()].push_back(std::move(p));
+    }
+    return out;
+  };
+  TQ_ASSIGN_OR_RETURN(auto per_route,
+                      Fan(node_, this, *state, "get from '" + collection + "'",
+                          routes, m, deadline, &hedges_, true));
+  std::unordered_map<uint64_t, pb::ScoredPoint*> found;
+  for (auto& [route, points] : per_route) {
+    for (pb::ScoredPoint& p : points) found[p.id()] = &p;
+  }
+  pb::GetPointsResponse out;
+  for (uint64_t id : ids) {
+    auto it = found.find(id);
+    if (it != found.end()) *out.add_points() = *it->second;
+  }
+  return out;
+}
+
+absl::StatusOr<pb::CollectionInfo> ClusterReader::Info(
+    const std::string& collection, absl::Time deadline,
+    const ReadConsistency& consistency) {
+  const std::shared_ptr<const ClusterState> state = node_->view()->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Readable(*state, collection));
+  TQ_ASSIGN_OR_RETURN(std::vector<Route> routes,
+                      Plan(*state, *entry, node_->options().node_id,
+                           consistency, round_robin_++));
+  Method<cpb::ShardsRequest, cpb::ShardInfoResponse, pb::CollectionInfo> m;
+  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
+    return Target(*entry, refs);
+  };
+  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+              const cpb::ShardsRequest* req, cpb::ShardInfoResponse* resp,
+              std::function<void(grpc::Status)> done) {
+    stub->async()->Info(ctx, req, resp, std::move(done));
+  };
+  m.local = [this](const cpb::ShardsRequest& req, absl::Time d,
+                   cpb::ShardInfoResponse* resp) {
+    return node_->LocalInfo(req, d, resp);
+  };
+  m.parse = [](cpb::ShardInfoResponse* resp,
+               const std::vector<uint32_t>& shards) {
+    return InOrder(resp->shards(), shards.size());
+  };
+  TQ_ASSIGN_OR_RETURN(auto per_route,
+                      Fan(node_, this, *state, "info of '" + collection + "'",
+                          routes, m, deadline, &hedges_, true));
+  TQ_ASSIGN_OR_RETURN(pb::CollectionInfo out,
+                      node_->DescribeCollection(collection));
+  bool all_trained = true;
+  uint64_t live = 0, tombstones = 0;
+  std::vector<const pb::CollectionInfo*> shard_infos;
+  for (const auto& [route, shard] : per_route) {
+    shard_infos.push_back(&shard);
+    out.set_count(out.count() + shard.count());
+    all_trained &= shard.trained();
+    out.set_training(out.training() || shard.training());
+    out.set_trained_count(out.trained_count() + shard.trained_count());
+    out.set_disk_bytes(out.disk_bytes() + shard.disk_bytes());
+    pb::MemoryUsage* mem = out.mutable_memory();
+    mem->set_bytes(mem->bytes() + shard.memory().bytes());
+    mem->set_index_bytes(mem->index_bytes() + shard.memory().index_bytes());
+    mem->set_reserved_bytes(mem->reserved_bytes() +
+                            shard.memory().reserved_bytes());
+    live += shard.lists().live();
+    tombstones += shard.lists().tombstones();
+    if (!shard.last_training_error().empty()) {
+      out.set_last_training_error(absl::StrCat(
+          "shard ", routes[route].shard, ": ", shard.last_training_error()));
+    }
+    if (routes[route].shard == 0) {
+      out.set_generation(shard.generation());
+      out.set_nlist(shard.nlist());
+      *out.mutable_lists() = shard.lists();
+      out.set_bytes_per_vector(shard.bytes_per_vector());
+      out.set_disk_bytes_per_vector(shard.disk_bytes_per_vector());
+      out.set_retrain_recommended(shard.retrain_recommended());
+      out.set_retrain_reason(shard.retrain_reason());
+    }
+  }
+  MergeIndexes(shard_infos, &out);
+  out.set_trained(all_trained);
+  out.mutable_lists()->set_live(live);
+  out.mutable_lists()->set_tombstones(tombstones);
+  return out;
+}
+
+absl::StatusOr<pb::CollectionInfo> ClusterReader::Train(
+    const std::string& collection, bool retrain, absl::Time deadline) {
+  const std::shared_ptr<const ClusterState> state = node_->view()->state();
+  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                      Readable(*state, collection));
+  // Every replica: one route per (shard, replica), no fallbacks.
+  std::vector<Route> routes;
+  for (int s = 0; s < entry->map.shards_size(); ++s) {
+    for (uint32_t n : entry->map.shards(s).replicas()) {
+      Route r;
+      r.shard = static_cast<uint32_t>(s);
+      r.candidates = {n};
+      routes.push_back(r);
+    }
+  }
+  Method<cpb::ShardTrainRequest, cpb::ShardInfoResponse, pb::CollectionInfo> m;
+  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
+    cpb::ShardTrainRequest req;
+    *req.mutable_target() = Target(*entry, refs);
+    req.set_retrain(retrain);
+    return req;
+  };
+  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+              const cpb::ShardTrainRequest* req, cpb::ShardInfoResponse* resp,
+              std::function<void(grpc::Status)> done) {
+    stub->async()->Train(ctx, req, resp, std::move(done));
+  };
+  m.local = [this](const cpb::ShardTrainRequest& req, absl::Time d,
+                   cpb::ShardInfoResponse* resp) {
+    return node_->LocalTrain(req, d, resp);
+  };
+  m.parse = [](cpb::ShardInfoResponse* resp,
+               const std::vector<uint32_t>& shards) {
+    return InOrder(resp->shards(), shards.size());
+  };
+  TQ_RETURN_IF_ERROR(Fan(node_, this, *state, "train '" + collection + "'",
+                         routes, m, deadline, &hedges_, false)
+                         .status());
+  return Info(collection, deadline);
+}
+
+}  // namespace cluster
+}  // namespace tqdb

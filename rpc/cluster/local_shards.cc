@@ -1,0 +1,239 @@
+// ClusterNode's reads of the replicas it holds: what the Shards service
+// answers to the node that serves a client, and that node's own part.
+#include <algorithm>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "quant/status_macros.h"
+#include "rpc/cluster/cluster_keys.h"
+#include "rpc/cluster/cluster_node.h"
+#include "rpc/convert.h"
+#include "rpc/filter_convert.h"
+
+namespace tqdb {
+namespace cluster {
+namespace {
+
+namespace cpb = ::tqdb::cluster::v1;
+namespace pb = ::tqdb::v1;
+
+// Vectors and payloads of a shard's hits, when asked for.
+absl::Status FillHits(const pb::SearchRequest& q, const Collection& c,
+                      pb::SearchResponse* out) {
+  if (out->points_size() == 0 || !(q.with_vectors() || q.with_payload())) {
+    return absl::OkStatus();
+  }
+  std::vector<uint64_t> ids;
+  for (const pb::ScoredPoint& p : out->points()) ids.push_back(p.id());
+  TQ_ASSIGN_OR_RETURN(std::vector<Record> recs,
+                      c.Get(ids, q.with_vectors(), q.with_payload()));
+  std::unordered_map<uint64_t, Record*> by_id;
+  for (Record& r : recs) by_id[r.id] = &r;
+  for (pb::ScoredPoint& p : *out->mutable_points()) {
+    auto it = by_id.find(p.id());
+    if (it != by_id.end()) ToProto(std::move(*it->second), &p);
+  }
+  return absl::OkStatus();
+}
+
+// A replica the shard map gives this node may not run yet (the node just
+// started, or the collection was just created): wait for the reconciler
+// this long at most.
+constexpr absl::Duration kReplicaStartWait = absl::Seconds(5);
+
+}  // namespace
+
+std::shared_ptr<ShardReplica> ClusterNode::AwaitReplica(
+    const std::string& collection, int64_t uid, uint32_t shard,
+    absl::Time deadline) const {
+  // Only for a shard the map gives this node.
+  {
+    const std::shared_ptr<const ClusterState> state = view_->state();
+    const CollectionEntry* e = state->Find(collection);
+    if (e == nullptr || e->uid != uid || !e->has_map ||
+        static_cast<int>(shard) >= e->map.shards_size()) {
+      return nullptr;
+    }
+    const auto& replicas = e->map.shards(shard).replicas();
+    if (std::find(replicas.begin(), replicas.end(), options_.node_id) ==
+        replicas.end()) {
+      return nullptr;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  auto running = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    auto it = replicas_.find({collection, shard});
+    return stopping_ ||
+           (it != replicas_.end() && it->second->spec().uid == uid);
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&running), deadline);
+  auto it = replicas_.find({collection, shard});
+  return it == replicas_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<std::vector<std::shared_ptr<ShardReplica>>>
+ClusterNode::LocalReplicas(const cpb::ShardsRequest& target,
+                           absl::Time deadline) const {
+  std::vector<std::shared_ptr<ShardReplica>> out;
+  for (const cpb::ShardRef& ref : target.shards()) {
+    std::shared_ptr<ShardReplica> r =
+        AwaitReplica(target.collection(), target.uid(), ref.shard(),
+                     std::min(deadline, absl::Now() + kReplicaStartWait));
+    if (r == nullptr || r->spec().uid != target.uid()) {
+      return absl::NotFoundError(absl::StrCat(
+          "node ", options_.node_id, " holds no replica of shard ", ref.shard(),
+          " of collection '", target.collection(), "'"));
+    }
+    if (ref.min_sequence() > r->applied() &&
+        !r->AwaitApplied(ref.min_sequence(), deadline - absl::Now())) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "node ", options_.node_id, ": shard ", ref.shard(),
+          " of collection '", target.collection(), "' has applied ",
+          r->applied(), ", not yet ", ref.min_sequence()));
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::Status ClusterNode::LocalSearch(const cpb::ShardSearchRequest& req,
+                                      absl::Time deadline,
+                                      cpb::ShardSearchResponse* resp) const {
+  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req.target(), deadline));
+  for (const auto& r : replicas) {
+    const Collection& c = *r->local();
+    cpb::ShardSearchResult* result = resp->add_shards();
+    result->set_shard(r->spec().shard);
+    for (const pb::SearchRequest& q : req.searches()) {
+      QueryOptions o = FromProto(q);
+      TQ_ASSIGN_OR_RETURN(o.filter, OptionalFilter(q.has_filter(), q.filter()));
+      // Shards have nlists of their own: the database clamps nprobe to
+      // each (nprobe_used says what each probed).
+      o.cancelled = [deadline] { return absl::Now() >= deadline; };
+      SearchInfo info;
+      o.info = &info;
+      TQ_ASSIGN_OR_RETURN(
+          std::vector<Neighbor> hits,
+          c.Search(absl::MakeConstSpan(q.vector().data(), q.vector_size()), o));
+      pb::SearchResponse* out = result->add_results();
+      for (const Neighbor& h : hits) ToProto(h, out->add_points());
+      TQ_RETURN_IF_ERROR(FillHits(q, c, out));
+      ToProto(info, out);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ClusterNode::LocalCount(const cpb::ShardCountRequest& req,
+                                     absl::Time deadline,
+                                     cpb::ShardCountResponse* resp) const {
+  TQ_ASSIGN_OR_RETURN(std::shared_ptr<const Filter> filter,
+                      OptionalFilter(req.has_filter(), req.filter()));
+  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req.target(), deadline));
+  std::set<std::string> unindexed;
+  for (const auto& r : replicas) {
+    if (filter == nullptr) {
+      resp->add_counts(r->local()->Count());
+      continue;
+    }
+    TQ_ASSIGN_OR_RETURN(CountResult n, r->local()->Count(*filter));
+    resp->add_counts(n.count);
+    unindexed.insert(n.unindexed_fields.begin(), n.unindexed_fields.end());
+  }
+  for (const std::string& f : unindexed) resp->add_unindexed_fields(f);
+  return absl::OkStatus();
+}
+
+absl::Status ClusterNode::LocalScroll(const cpb::ShardScrollRequest& req,
+                                      absl::Time deadline,
+                                      cpb::ShardScrollResponse* resp) const {
+  const pb::ScrollRequest& q = req.scroll();
+  ScrollOptions o;
+  TQ_ASSIGN_OR_RETURN(o.filter, OptionalFilter(q.has_filter(), q.filter()));
+  o.limit = q.limit() == 0 ? 10 : q.limit();
+  o.offset = q.has_offset() ? q.offset() : 0;
+  o.with_payload = q.with_payload();
+  o.with_vectors = q.with_vectors();
+  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req.target(), deadline));
+  for (const auto& r : replicas) {
+    TQ_ASSIGN_OR_RETURN(ScrollPage page, r->local()->Scroll(o));
+    pb::ScrollResponse* out = resp->add_shards();
+    for (Record& rec : page.points) ToProto(std::move(rec), out->add_points());
+    if (page.has_next) out->set_next_page_offset(page.next_offset);
+    for (const std::string& f : page.unindexed_fields) {
+      out->add_unindexed_fields(f);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ClusterNode::LocalWriteResults(
+    const cpb::ShardsRequest& req, absl::Time deadline,
+    cpb::ShardWriteResultsResponse* resp) const {
+  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req, deadline));
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    TQ_ASSIGN_OR_RETURN(*resp->add_results(),
+                        replicas[i]->WriteResult(
+                            req.shards(static_cast<int>(i)).min_sequence()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ClusterNode::LocalGet(const cpb::ShardGetRequest& req,
+                                   absl::Time deadline,
+                                   pb::GetPointsResponse* resp) const {
+  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req.target(), deadline));
+  const std::shared_ptr<const ClusterState> state = view_->state();
+  const CollectionEntry* entry = state->Find(req.target().collection());
+  if (entry == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("collection '", req.target().collection(), "' not found"));
+  }
+  const uint32_t shards = entry->record.shards();
+  for (const auto& r : replicas) {
+    std::vector<uint64_t> ids;
+    for (uint64_t id : req.ids()) {
+      if (ShardOf(id, shards) == r->spec().shard) ids.push_back(id);
+    }
+    TQ_ASSIGN_OR_RETURN(
+        std::vector<Record> recs,
+        r->local()->Get(ids, req.with_vectors(), req.with_payload()));
+    for (Record& rec : recs) ToProto(std::move(rec), resp->add_points());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ClusterNode::LocalInfo(const cpb::ShardsRequest& req,
+                                    absl::Time deadline,
+                                    cpb::ShardInfoResponse* resp) const {
+  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req, deadline));
+  for (const auto& r : replicas) {
+    TQ_ASSIGN_OR_RETURN(CollectionInfo info, r->local()->Info());
+    ToProto(info, resp->add_shards());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ClusterNode::LocalTrain(const cpb::ShardTrainRequest& req,
+                                     absl::Time deadline,
+                                     cpb::ShardInfoResponse* resp) const {
+  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req.target(), deadline));
+  for (const auto& r : replicas) {
+    Collection& c = *r->local();
+    absl::Status s = req.retrain() ? c.Retrain() : c.Train();
+    // An empty shard has nothing to train on: it answers untrained.
+    if (!s.ok() && !(absl::IsFailedPrecondition(s) && c.Count() == 0)) {
+      return WithContext(s, "shard ", r->spec().shard);
+    }
+    TQ_ASSIGN_OR_RETURN(CollectionInfo info, c.Info());
+    ToProto(info, resp->add_shards());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cluster
+}  // namespace tqdb

@@ -1,0 +1,244 @@
+// The balancer and catch-up end to end (real tqdb nodes, etcd, NATS): a
+// node gone for good has its shards re-replicated on the others (the new
+// replicas replay their shards' subjects, then turn ready), and a node that
+// joins gets its share of the shards moved to it; counts and data stay
+// exact throughout.
+#include <signal.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "db/db.h"
+#include "gtest/gtest.h"
+#include "rpc/cluster/cluster_keys.h"
+#include "rpc/cluster/etcd_client.h"
+#include "tests/cluster/cluster_test_util.h"
+#include "tests/cluster/tqdb_cluster.h"
+#include "tests/test_util.h"
+#include "tqdb/cluster/v1/cluster.pb.h"
+
+namespace tqdb {
+namespace {
+
+using testing_util::Eventually;
+using testing_util::TempDir;
+using testing_util::TqdbCluster;
+using testing_util::TqdbClusterOptions;
+
+constexpr uint32_t kDim = 8;
+
+class ClusterBalanceTest : public ::testing::Test {
+ protected:
+  void StartCluster(TqdbClusterOptions o) {
+    ASSERT_FALSE(dir_.path().empty());
+    o.extra_flags = {"--replace-after", "2"};
+    auto c = TqdbCluster::Start(dir_.path(), o);
+    ASSERT_TRUE(c.ok()) << c.status();
+    cluster_ = std::move(*c);
+    cluster::EtcdOptions eo;
+    eo.endpoints = {cluster_->etcd().endpoint()};
+    auto etcd = cluster::EtcdClient::Connect(eo);
+    ASSERT_TRUE(etcd.ok()) << etcd.status();
+    etcd_ = std::move(*etcd);
+  }
+
+  void CreateAndIngest(uint32_t shards, uint64_t n) {
+    v1::CreateCollectionRequest req;
+    req.set_name("docs");
+    req.set_dim(kDim);
+    req.set_metric(v1::METRIC_L2);
+    req.set_shards(shards);
+    req.set_replicas(2);
+    grpc::ClientContext ctx;
+    v1::CollectionInfo info;
+    grpc::Status s = cluster_->Collections(0)->Create(&ctx, req, &info);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    x_ = testing_util::RandomUnitVectors(n, kDim, 5);
+    for (uint64_t b = 0; b < n; b += 1000) {
+      v1::UpsertRequest up;
+      up.set_collection("docs");
+      for (uint64_t id = b; id < std::min(n, b + 1000); ++id) {
+        v1::Point* p = up.add_points();
+        p->set_id(id);
+        p->mutable_vector()->Add(x_.begin() + id * kDim,
+                                 x_.begin() + (id + 1) * kDim);
+      }
+      grpc::ClientContext uctx;
+      v1::UpsertResponse resp;
+      s = cluster_->Points(0)->Upsert(&uctx, up, &resp);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      for (const auto& seq : resp.sequences()) {
+        written_[seq.shard()] = std::max(written_[seq.shard()], seq.sequence());
+      }
+    }
+    n_ = n;
+  }
+
+  tqdb::cluster::v1::ShardMap Map() {
+    tqdb::cluster::v1::ShardMap map;
+    auto kv = etcd_->Get(cluster::ShardMapKey("docs"));
+    EXPECT_TRUE(kv.ok() && kv->has_value());
+    if (kv.ok() && kv->has_value()) {
+      EXPECT_TRUE(cluster::FromJson((*kv)->value, &map, "map").ok());
+    }
+    return map;
+  }
+
+  // Every shard on exactly 2 replicas, both ready, all among `nodes`, and
+  // the loads within one of each other.
+  bool Settled(const std::vector<uint32_t>& nodes, std::string* why) {
+    const auto map = Map();
+    std::map<uint32_t, int> load;
+    for (uint32_t n : nodes) load[n] = 0;
+    for (int s = 0; s < map.shards_size(); ++s) {
+      const auto& a = map.shards(s);
+      if (a.replicas_size() != 2 || a.ready_size() != 2) {
+        *why = absl::StrCat("shard ", s, ": ", a.ShortDebugString());
+        return false;
+      }
+      for (uint32_t n : a.replicas()) {
+        if (!load.count(n)) {
+          *why = absl::StrCat("shard ", s, " on node ", n);
+          return false;
+        }
+        ++load[n];
+      }
+    }
+    int lo = 1 << 30, hi = 0;
+    for (const auto& [n, l] : load) {
+      lo = std::min(lo, l);
+      hi = std::max(hi, l);
+    }
+    *why = absl::StrCat("loads from ", lo, " to ", hi);
+    return hi - lo <= 1;
+  }
+
+  uint64_t Count(int node) {
+    v1::CountRequest req;
+    req.set_collection("docs");
+    req.set_consistency(v1::CONSISTENCY_READ_YOUR_WRITES);
+    for (const auto& [shard, seq] : written_) {
+      v1::ShardSequence* s = req.add_read_after();
+      s->set_shard(shard);
+      s->set_sequence(seq);
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    v1::CountResponse resp;
+    grpc::Status s = cluster_->Points(node)->Count(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.count();
+  }
+
+  // Once the nodes dropped the replicas moved away (stopped, and their data
+  // dropped: a replica leaves the status's replicas before its collection
+  // is dropped), and stopped: each shard's copies on `nodes` hold its
+  // points.
+  void CheckDataDirs(const std::vector<int>& nodes, uint32_t shards) {
+    int held = 0, stored = 0;
+    EXPECT_TRUE(Eventually(
+        absl::Seconds(20),
+        [&] {
+          held = 0;
+          stored = 0;
+          for (int i : nodes) {
+            grpc::ClientContext ctx;
+            tqdb::cluster::v1::NodeStatusResponse st;
+            if (!cluster_->NodeStub(i)
+                     ->Status(&ctx, tqdb::cluster::v1::NodeStatusRequest(), &st)
+                     .ok()) {
+              return false;
+            }
+            held += st.replicas_size();
+            stored += st.local_collections_size();
+          }
+          return held == static_cast<int>(2 * shards) &&
+                 stored == static_cast<int>(2 * shards);
+        }))
+        << held << " replicas held, " << stored << " stored";
+    cluster_->StopNodes();
+    std::map<uint32_t, int> copies;
+    for (int i : nodes) {
+      DatabaseOptions o;
+      o.background_training = false;
+      o.create_if_missing = false;
+      auto db = Database::Open(cluster_->data_dir(i), o);
+      ASSERT_TRUE(db.ok()) << db.status();
+      for (const std::string& local : (*db)->ListCollections()) {
+        auto parsed = cluster::ParseLocalName(local);
+        ASSERT_TRUE(parsed.has_value());
+        uint64_t expected = 0;
+        for (uint64_t id = 0; id < n_; ++id) {
+          expected += cluster::ShardOf(id, shards) == parsed->shard;
+        }
+        EXPECT_EQ((*(*db)->GetCollection(local))->Count(), expected)
+            << "node " << i + 1 << " shard " << parsed->shard;
+        ++copies[parsed->shard];
+      }
+    }
+    for (uint32_t s = 0; s < shards; ++s) {
+      EXPECT_EQ(copies[s], 2) << "shard " << s;
+    }
+  }
+
+  TempDir dir_;
+  std::unique_ptr<TqdbCluster> cluster_;
+  std::unique_ptr<cluster::EtcdClient> etcd_;
+  std::vector<float> x_;
+  std::map<uint32_t, uint64_t> written_;
+  uint64_t n_ = 0;
+};
+
+TEST_F(ClusterBalanceTest, AGoneNodesShardsAreReplicatedElsewhere) {
+  TqdbClusterOptions o;
+  o.nodes = 4;
+  ASSERT_NO_FATAL_FAILURE(StartCluster(o));
+  ASSERT_NO_FATAL_FAILURE(CreateAndIngest(8, 8000));
+  std::string why;
+  ASSERT_TRUE(Eventually(absl::Seconds(30), [&] {
+    return Settled({1, 2, 3, 4}, &why);
+  })) << why;
+  cluster_->node(3).Signal(SIGKILL);  // node 4, for good
+  EXPECT_TRUE(Eventually(absl::Seconds(60), [&] {
+    return Settled({1, 2, 3}, &why);
+  })) << why;
+  EXPECT_EQ(Count(1), n_);
+  // The new replicas hold every point (they replayed their shards' logs).
+  CheckDataDirs({0, 1, 2}, 8);
+}
+
+TEST_F(ClusterBalanceTest, AJoiningNodeGetsItsShare) {
+  TqdbClusterOptions o;
+  o.nodes = 3;
+  o.initial_nodes = 2;
+  ASSERT_NO_FATAL_FAILURE(StartCluster(o));
+  ASSERT_NO_FATAL_FAILURE(CreateAndIngest(6, 6000));
+  ASSERT_TRUE(cluster_->StartNode(2).ok());
+  std::string why;
+  EXPECT_TRUE(Eventually(absl::Seconds(60), [&] {
+    return Settled({1, 2, 3}, &why);
+  })) << why;
+  EXPECT_EQ(Count(2), n_);
+  // Exact search finds stored points through every node.
+  for (uint64_t id : {1ull, 2500ull, 5999ull}) {
+    v1::SearchRequest req;
+    req.set_collection("docs");
+    req.mutable_vector()->Add(x_.begin() + id * kDim,
+                              x_.begin() + (id + 1) * kDim);
+    req.set_limit(1);
+    req.mutable_params()->set_exact(true);
+    grpc::ClientContext ctx;
+    v1::SearchResponse resp;
+    grpc::Status s = cluster_->Points(id % 3)->Search(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(resp.points_size(), 1);
+    EXPECT_EQ(resp.points(0).id(), id);
+  }
+  CheckDataDirs({0, 1, 2}, 6);
+}
+
+}  // namespace
+}  // namespace tqdb

@@ -1,0 +1,383 @@
+// Filters through a cluster (real tqdb nodes, etcd, NATS): a filtered
+// exact search, count and scroll over the shards equal one database's over
+// the same points; a filter's delete, payload updates and field indexes go
+// through the log to every shard and report what one database reports;
+// bad filters are named before anything enters the log; snapshots are
+// UNIMPLEMENTED on a cluster node.
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "db/db.h"
+#include "db/filter.h"
+#include "gtest/gtest.h"
+#include "rpc/filter_convert.h"
+#include "tests/cluster/cluster_test_util.h"
+#include "tests/cluster/read_after.h"
+#include "tests/cluster/tqdb_cluster.h"
+#include "tests/test_util.h"
+#include "tqdb/v1/tqdb.grpc.pb.h"
+
+namespace tqdb {
+namespace {
+
+using testing_util::Merge;
+using testing_util::ReadAfter;
+using testing_util::TempDir;
+using testing_util::TqdbCluster;
+
+class ClusterFilterTest : public ::testing::Test {
+ protected:
+  void StartCluster() {
+    ASSERT_FALSE(dir_.path().empty());
+    auto c =
+        TqdbCluster::Start(dir_.path(), testing_util::TqdbClusterOptions());
+    ASSERT_TRUE(c.ok()) << c.status();
+    cluster_ = std::move(*c);
+  }
+
+  void Create(const std::string& name, uint32_t dim, v1::Metric metric,
+              uint32_t shards) {
+    v1::CreateCollectionRequest req;
+    req.set_name(name);
+    req.set_dim(dim);
+    req.set_metric(metric);
+    req.set_shards(shards);
+    req.set_replicas(2);
+    grpc::ClientContext ctx;
+    v1::CollectionInfo info;
+    grpc::Status s = cluster_->Collections(0)->Create(&ctx, req, &info);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<TqdbCluster> cluster_;
+};
+
+TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  constexpr uint32_t kDim = 8;
+  constexpr uint64_t kPoints = 3000;
+  ASSERT_NO_FATAL_FAILURE(Create("docs", kDim, v1::METRIC_L2, 6));
+  const std::vector<float> x =
+      testing_util::RandomUnitVectors(kPoints, kDim, 5);
+  auto payload = [](uint64_t id) {
+    return absl::StrCat("{\"tenant\":\"t", id % 7, "\",\"n\":", id % 100,
+                        ",\"tags\":[\"a", id % 3, "\"]}");
+  };
+  // The reference: one database in process, the same points and index.
+  TempDir single;
+  auto db = Database::Open(single.path(), DatabaseOptions());
+  ASSERT_TRUE(db.ok()) << db.status();
+  CollectionConfig cfg;
+  cfg.name = "docs";
+  cfg.dim = kDim;
+  cfg.metric = Metric::kL2;
+  ASSERT_TRUE((*db)->CreateCollection(cfg).ok());
+  auto coll = *(*db)->GetCollection("docs");
+  std::map<uint32_t, uint64_t> written;
+  {
+    std::vector<Point> pts;
+    v1::UpsertRequest req;
+    req.set_collection("docs");
+    for (uint64_t id = 0; id < kPoints; ++id) {
+      pts.push_back({id,
+                     std::vector<float>(x.begin() + id * kDim,
+                                        x.begin() + (id + 1) * kDim),
+                     payload(id)});
+      v1::Point* p = req.add_points();
+      p->set_id(id);
+      p->mutable_vector()->Add(x.begin() + id * kDim,
+                               x.begin() + (id + 1) * kDim);
+      p->set_payload(payload(id));
+    }
+    ASSERT_TRUE(coll->Upsert(pts, false).ok());
+    grpc::ClientContext ctx;
+    v1::UpsertResponse resp;
+    grpc::Status s = cluster_->Points(0)->Upsert(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    Merge(resp.sequences(), &written);
+  }
+  // An index on tenant, through the log to every shard (wait: ready on all).
+  ASSERT_TRUE(coll->CreateFieldIndex("tenant", FieldType::kKeyword, true).ok());
+  {
+    v1::CreateFieldIndexRequest req;
+    req.set_collection("docs");
+    req.set_field("tenant");
+    req.set_type(v1::FIELD_TYPE_KEYWORD);
+    req.set_wait(true);
+    grpc::ClientContext ctx;
+    v1::PayloadIndexInfo info;
+    grpc::Status s =
+        cluster_->Collections(1)->CreateFieldIndex(&ctx, req, &info);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(info.ready());
+    EXPECT_EQ(info.points(), kPoints);
+    req.set_type(v1::FIELD_TYPE_INTEGER);  // another type: as one database
+    grpc::ClientContext ctx2;
+    s = cluster_->Collections(2)->CreateFieldIndex(&ctx2, req, &info);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS)
+        << s.error_message();
+  }
+  // tenant t3 (indexed) and n < 50 (evaluated on the payloads).
+  v1::Filter filter;
+  {
+    v1::Condition* c = filter.add_must();
+    c->mutable_field()->set_key("tenant");
+    c->mutable_field()->mutable_match()->mutable_value()->set_keyword("t3");
+    v1::Condition* r = filter.add_must();
+    r->mutable_field()->set_key("n");
+    r->mutable_field()->mutable_range()->set_lt(50);
+  }
+  auto converted = FromProto(filter);
+  ASSERT_TRUE(converted.ok()) << converted.status();
+  const auto f = std::make_shared<const Filter>(*converted);
+
+  auto count = [&](const v1::Filter* which, int node) -> v1::CountResponse {
+    v1::CountRequest req;
+    req.set_collection("docs");
+    if (which != nullptr) *req.mutable_filter() = *which;
+    ReadAfter(written, &req);
+    grpc::ClientContext ctx;
+    v1::CountResponse resp;
+    grpc::Status s = cluster_->Points(node)->Count(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  };
+  {
+    auto want = coll->Count(*f);
+    ASSERT_TRUE(want.ok()) << want.status();
+    ASSERT_GT(want->count, 0u);
+    const v1::CountResponse got = count(&filter, 1);
+    EXPECT_EQ(got.count(), want->count);
+    ASSERT_EQ(got.unindexed_fields_size(), 1);
+    EXPECT_EQ(got.unindexed_fields(0), "n");
+    EXPECT_EQ(count(nullptr, 2).count(), kPoints);
+  }
+  // Filtered exact search, 100 queries.
+  {
+    v1::SearchBatchRequest req;
+    req.set_collection("docs");
+    ReadAfter(written, &req);
+    for (int q = 0; q < 100; ++q) {
+      v1::SearchRequest* s = req.add_searches();
+      s->mutable_vector()->Add(x.begin() + q * kDim,
+                               x.begin() + (q + 1) * kDim);
+      s->set_limit(10);
+      s->mutable_params()->set_exact(true);
+      *s->mutable_filter() = filter;
+    }
+    grpc::ClientContext ctx;
+    v1::SearchBatchResponse resp;
+    grpc::Status s = cluster_->Points(2)->SearchBatch(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(resp.results_size(), 100);
+    QueryOptions o;
+    o.k = 10;
+    o.exact = true;
+    o.filter = f;
+    for (int q = 0; q < 100; ++q) {
+      auto want =
+          coll->Search(absl::MakeConstSpan(x.data() + q * kDim, kDim), o);
+      ASSERT_TRUE(want.ok()) << want.status();
+      const v1::SearchResponse& got = resp.results(q);
+      ASSERT_EQ(got.points_size(), static_cast<int>(want->size()));
+      for (size_t r = 0; r < want->size(); ++r) {
+        EXPECT_EQ(got.points(r).id(), (*want)[r].id) << "query " << q;
+        EXPECT_NEAR(got.points(r).score(), (*want)[r].score, 1e-5f);
+      }
+      EXPECT_EQ(got.plan().matches(), coll->Count(*f)->count);
+    }
+  }
+  // Scroll, every page of 37, as one database pages it.
+  {
+    ScrollOptions so;
+    so.filter = f;
+    so.limit = 37;
+    so.with_payload = true;
+    std::optional<uint64_t> offset;
+    int pages = 0;
+    for (;;) {
+      so.offset = offset.value_or(0);
+      auto want = coll->Scroll(so);
+      ASSERT_TRUE(want.ok()) << want.status();
+      v1::ScrollRequest req;
+      req.set_collection("docs");
+      *req.mutable_filter() = filter;
+      req.set_limit(37);
+      req.set_with_payload(true);
+      if (offset) req.set_offset(*offset);
+      ReadAfter(written, &req);
+      grpc::ClientContext ctx;
+      v1::ScrollResponse got;
+      grpc::Status s = cluster_->Points(pages % 3)->Scroll(&ctx, req, &got);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      ASSERT_EQ(got.points_size(), static_cast<int>(want->points.size()));
+      for (size_t i = 0; i < want->points.size(); ++i) {
+        EXPECT_EQ(got.points(i).id(), want->points[i].id);
+        EXPECT_EQ(got.points(i).payload(), want->points[i].payload);
+      }
+      ASSERT_EQ(got.has_next_page_offset(), want->has_next);
+      ++pages;
+      if (!want->has_next) break;
+      EXPECT_EQ(got.next_page_offset(), want->next_offset);
+      offset = want->next_offset;
+    }
+    EXPECT_GT(pages, 1);
+  }
+  // Writes by filter: the points changed, as one database counts them.
+  v1::Filter t1;
+  {
+    v1::Condition* c = t1.add_must();
+    c->mutable_field()->set_key("tenant");
+    c->mutable_field()->mutable_match()->mutable_value()->set_keyword("t1");
+  }
+  PointSelector t1_sel;
+  t1_sel.filter = std::make_shared<const Filter>(*FromProto(t1));
+  {
+    auto want = coll->SetPayload(t1_sel, "{\"flag\":true}", false);
+    ASSERT_TRUE(want.ok()) << want.status();
+    v1::SetPayloadRequest req;
+    req.set_collection("docs");
+    req.set_payload("{\"flag\":true}");
+    *req.mutable_filter() = t1;
+    grpc::ClientContext ctx;
+    v1::PayloadUpdateResponse resp;
+    grpc::Status s = cluster_->Points(0)->SetPayload(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.updated(), *want);
+    Merge(resp.sequences(), &written);
+  }
+  {
+    auto want = coll->DeletePayloadKeys(PointSelector{{1, 8, 2999, 5000}, {}},
+                                        {"n"}, false);
+    ASSERT_TRUE(want.ok()) << want.status();
+    v1::DeletePayloadKeysRequest req;
+    req.set_collection("docs");
+    req.add_keys("n");
+    for (uint64_t id : {1, 8, 2999, 5000}) req.add_ids(id);
+    grpc::ClientContext ctx;
+    v1::PayloadUpdateResponse resp;
+    grpc::Status s = cluster_->Points(1)->DeletePayloadKeys(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.updated(), *want);
+    Merge(resp.sequences(), &written);
+  }
+  {
+    v1::Filter t2;
+    v1::Condition* c = t2.add_must();
+    c->mutable_field()->set_key("tenant");
+    c->mutable_field()->mutable_match()->mutable_value()->set_keyword("t2");
+    PointSelector sel;
+    sel.filter = std::make_shared<const Filter>(*FromProto(t2));
+    auto want = coll->DeletePoints(sel, false);
+    ASSERT_TRUE(want.ok()) << want.status();
+    ASSERT_GT(*want, 0u);
+    v1::DeletePointsRequest req;
+    req.set_collection("docs");
+    *req.mutable_filter() = t2;
+    grpc::ClientContext ctx;
+    v1::DeletePointsResponse resp;
+    grpc::Status s = cluster_->Points(2)->Delete(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.deleted(), *want);
+    Merge(resp.sequences(), &written);
+  }
+  // After the writes: every point's payload as one database has it.
+  EXPECT_EQ(count(nullptr, 0).count(), coll->Count());
+  {
+    v1::Filter flagged;
+    v1::Condition* c = flagged.add_must();
+    c->mutable_field()->set_key("flag");
+    c->mutable_field()->mutable_match()->mutable_value()->set_boolean(true);
+    EXPECT_EQ(count(&flagged, 1).count(),
+              coll->Count(*FromProto(flagged))->count);
+    v1::GetPointsRequest req;
+    req.set_collection("docs");
+    for (uint64_t id = 0; id < kPoints; ++id) req.add_ids(id);
+    req.set_with_payload(true);
+    ReadAfter(written, &req);
+    grpc::ClientContext ctx;
+    v1::GetPointsResponse got;
+    grpc::Status s = cluster_->Points(2)->Get(&ctx, req, &got);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    std::vector<uint64_t> ids(kPoints);
+    for (uint64_t id = 0; id < kPoints; ++id) ids[id] = id;
+    auto want = coll->Get(ids, false, true);
+    ASSERT_TRUE(want.ok());
+    ASSERT_EQ(got.points_size(), static_cast<int>(want->size()));
+    for (size_t i = 0; i < want->size(); ++i) {
+      EXPECT_EQ(got.points(i).payload(), (*want)[i].payload)
+          << "id " << (*want)[i].id;
+    }
+  }
+  // Bad requests: named, and nothing enters the log.
+  {
+    v1::CountRequest req;
+    req.set_collection("docs");
+    req.mutable_filter()->add_must()->mutable_field()->set_key("n");
+    grpc::ClientContext ctx;
+    v1::CountResponse resp;
+    grpc::Status s = cluster_->Points(0)->Count(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("must[0]"), std::string::npos)
+        << s.error_message();
+    v1::SetPayloadRequest set;
+    set.set_collection("docs");
+    set.set_payload("[1]");
+    set.add_ids(1);
+    grpc::ClientContext ctx2;
+    v1::PayloadUpdateResponse resp2;
+    s = cluster_->Points(0)->SetPayload(&ctx2, set, &resp2);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // What a cluster cannot do yet says so, naming the call.
+  {
+    auto snapshots = v1::Snapshots::NewStub(grpc::CreateChannel(
+        cluster_->address(0), grpc::InsecureChannelCredentials()));
+    v1::CreateSnapshotRequest req;
+    grpc::ClientContext ctx;
+    v1::SnapshotDescription resp;
+    grpc::Status s = snapshots->Create(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_NE(s.error_message().find("Snapshots.Create"), std::string::npos)
+        << s.error_message();
+    v1::DeleteSnapshotRequest del;
+    del.set_name("any");
+    grpc::ClientContext ctx2;
+    v1::DeleteSnapshotResponse deleted;
+    s = snapshots->Delete(&ctx2, del, &deleted);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_NE(s.error_message().find("Snapshots.Delete"), std::string::npos)
+        << s.error_message();
+  }
+  // The index dropped on every shard; dropping it again is NOT_FOUND.
+  {
+    v1::DeleteFieldIndexRequest req;
+    req.set_collection("docs");
+    req.set_field("tenant");
+    grpc::ClientContext ctx;
+    v1::DeleteFieldIndexResponse resp;
+    grpc::Status s =
+        cluster_->Collections(0)->DeleteFieldIndex(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    grpc::ClientContext ctx2;
+    s = cluster_->Collections(1)->DeleteFieldIndex(&ctx2, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+    v1::GetCollectionRequest get;
+    get.set_name("docs");
+    grpc::ClientContext ctx3;
+    v1::CollectionInfo info;
+    s = cluster_->Collections(2)->Get(&ctx3, get, &info);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(info.payload_indexes_size(), 0);
+  }
+}
+
+}  // namespace
+}  // namespace tqdb

@@ -1,0 +1,451 @@
+// The cluster's read path end to end (real tqdb nodes, etcd, NATS): exact
+// distributed top-k equals a single database's top-k over the same points
+// (1,000 queries), Count/Get/Info route over the shards, read_your_writes
+// sees a write at once, and searches keep answering within their deadline
+// while a node is killed (-9) during a 100k-point ingest, a NATS server is
+// killed, and a node hangs (SIGSTOP: hedged around); a whole-cluster
+// restart (etcd, NATS, nodes) brings everything back.
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "db/db.h"
+#include "gtest/gtest.h"
+#include "quant/random.h"
+#include "tests/cluster/cluster_test_util.h"
+#include "tests/cluster/read_after.h"
+#include "tests/cluster/tqdb_cluster.h"
+#include "tests/test_util.h"
+
+namespace tqdb {
+namespace {
+
+using testing_util::Eventually;
+using testing_util::Merge;
+using testing_util::ReadAfter;
+using testing_util::TempDir;
+using testing_util::TqdbCluster;
+using testing_util::TqdbClusterOptions;
+
+class ClusterReadTest : public ::testing::Test {
+ protected:
+  void StartCluster(TqdbClusterOptions o = TqdbClusterOptions()) {
+    ASSERT_FALSE(dir_.path().empty());
+    auto c = TqdbCluster::Start(dir_.path(), o);
+    ASSERT_TRUE(c.ok()) << c.status();
+    cluster_ = std::move(*c);
+  }
+
+  void Create(const std::string& name, uint32_t dim, v1::Metric metric,
+              uint32_t shards) {
+    v1::CreateCollectionRequest req;
+    req.set_name(name);
+    req.set_dim(dim);
+    req.set_metric(metric);
+    req.set_shards(shards);
+    req.set_replicas(2);
+    grpc::ClientContext ctx;
+    v1::CollectionInfo info;
+    grpc::Status s = cluster_->Collections(0)->Create(&ctx, req, &info);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // Upserts rows [first, first + n) of x (dim d) with payload "p<id>" (a
+  // JSON string),
+  // retrying a failed batch on the next node; merges the sequences.
+  void Ingest(const std::string& name, const std::vector<float>& x, uint32_t d,
+              uint64_t first, uint64_t n, uint64_t batch,
+              std::map<uint32_t, uint64_t>* written,
+              std::atomic<uint64_t>* acknowledged = nullptr) {
+    for (uint64_t b = first; b < first + n; b += batch) {
+      v1::UpsertRequest req;
+      req.set_collection(name);
+      for (uint64_t id = b; id < std::min(first + n, b + batch); ++id) {
+        v1::Point* p = req.add_points();
+        p->set_id(id);
+        p->mutable_vector()->Add(x.begin() + id * d, x.begin() + (id + 1) * d);
+        p->set_payload(absl::StrCat("\"p", id, "\""));
+      }
+      for (int attempt = 0;; ++attempt) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+        v1::UpsertResponse resp;
+        grpc::Status s = cluster_->Points((b / batch + attempt) % 3)
+                             ->Upsert(&ctx, req, &resp);
+        if (s.ok()) {
+          Merge(resp.sequences(), written);
+          break;
+        }
+        ASSERT_LT(attempt, 30) << s.error_message();
+        absl::SleepFor(absl::Milliseconds(100));
+      }
+      if (acknowledged) *acknowledged = std::min(first + n, b + batch);
+    }
+  }
+
+  TempDir dir_;
+  std::unique_ptr<TqdbCluster> cluster_;
+};
+
+TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
+  // The bundled real sample: 18,000 GloVe-100 words, cosine.
+  std::vector<float> x;
+  size_t n = 0, d = 0;
+  ASSERT_TRUE(testing_util::ReadVecs(
+      std::string(TQDB_SOURCE_DIR) + "/tools/sample/glove100_18k.fvecs", &x, &n,
+      &d));
+  ASSERT_EQ(d, 100u);
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  ASSERT_NO_FATAL_FAILURE(Create("glove", 100, v1::METRIC_COSINE, 16));
+  std::map<uint32_t, uint64_t> written;
+  ASSERT_NO_FATAL_FAILURE(Ingest("glove", x, 100, 0, n, 1000, &written));
+
+  // The reference: one database in process, the same points.
+  TempDir single;
+  auto db = Database::Open(single.path(), DatabaseOptions());
+  ASSERT_TRUE(db.ok()) << db.status();
+  CollectionConfig cfg;
+  cfg.name = "glove";
+  cfg.dim = 100;
+  cfg.metric = Metric::kCosine;
+  ASSERT_TRUE((*db)->CreateCollection(cfg).ok());
+  auto coll = *(*db)->GetCollection("glove");
+  for (size_t b = 0; b < n; b += 5000) {
+    std::vector<Point> pts;
+    for (size_t id = b; id < std::min(n, b + 5000); ++id) {
+      pts.push_back(
+          {id, std::vector<float>(x.begin() + id * d, x.begin() + (id + 1) * d),
+           ""});
+    }
+    ASSERT_TRUE(coll->Upsert(pts, false).ok());
+  }
+
+  // read_your_writes: every shard has applied the ingest when Count
+  // answers.
+  {
+    v1::CountRequest req;
+    req.set_collection("glove");
+    ReadAfter(written, &req);
+    grpc::ClientContext ctx;
+    v1::CountResponse resp;
+    grpc::Status s = cluster_->Points(1)->Count(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.count(), n);
+  }
+  // 1,000 queries (random directions), exact, k = 10, in batches of 100
+  // from all three nodes.
+  const size_t kQueries = 1000, kK = 10;
+  const std::vector<float> queries =
+      testing_util::RandomUnitVectors(kQueries, d, 42);
+  QueryOptions o;
+  o.k = kK;
+  o.exact = true;
+  size_t compared = 0;
+  for (size_t b = 0; b < kQueries; b += 100) {
+    v1::SearchBatchRequest req;
+    req.set_collection("glove");
+    // Each node asks its own replicas first: read_your_writes makes them
+    // wait for the ingest (eventual reads may come from a lagging one).
+    ReadAfter(written, &req);
+    for (size_t q = b; q < b + 100; ++q) {
+      v1::SearchRequest* s = req.add_searches();
+      s->mutable_vector()->Add(queries.begin() + q * d,
+                               queries.begin() + (q + 1) * d);
+      s->set_limit(kK);
+      s->mutable_params()->set_exact(true);
+    }
+    grpc::ClientContext ctx;
+    v1::SearchBatchResponse resp;
+    grpc::Status s =
+        cluster_->Points((b / 100) % 3)->SearchBatch(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(resp.results_size(), 100);
+    for (size_t q = b; q < b + 100; ++q) {
+      auto want =
+          coll->Search(absl::MakeConstSpan(queries.data() + q * d, d), o);
+      ASSERT_TRUE(want.ok()) << want.status();
+      const v1::SearchResponse& got = resp.results(q - b);
+      ASSERT_EQ(got.points_size(), static_cast<int>(want->size()));
+      for (size_t r = 0; r < want->size(); ++r) {
+        const float ws = (*want)[r].score, gs = got.points(r).score();
+        ASSERT_NEAR(gs, ws, 1e-5f) << "query " << q << " rank " << r;
+        // Equal ids unless two points tie at this rank.
+        const bool tie = (r + 1 < want->size() && (*want)[r + 1].score == ws) ||
+                         (r > 0 && (*want)[r - 1].score == ws);
+        if (!tie) {
+          ASSERT_EQ(got.points(r).id(), (*want)[r].id)
+              << "query " << q << " rank " << r;
+        }
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, kQueries * kK);
+
+  // Get (any order, unknown ids skipped) and Info (summed over shards).
+  {
+    v1::GetPointsRequest req;
+    req.set_collection("glove");
+    for (uint64_t id : {17000ull, 3ull, 999999ull, 42ull}) req.add_ids(id);
+    req.set_with_payload(true);
+    req.set_with_vectors(true);
+    grpc::ClientContext ctx;
+    v1::GetPointsResponse resp;
+    grpc::Status s = cluster_->Points(2)->Get(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(resp.points_size(), 3);
+    EXPECT_EQ(resp.points(0).id(), 17000u);
+    EXPECT_EQ(resp.points(1).id(), 3u);
+    EXPECT_EQ(resp.points(2).id(), 42u);
+    EXPECT_EQ(resp.points(1).payload(), "\"p3\"");
+    EXPECT_EQ(resp.points(1).vector_size(), 100);
+  }
+  {
+    v1::GetCollectionRequest req;
+    req.set_name("glove");
+    grpc::ClientContext ctx;
+    v1::CollectionInfo info;
+    grpc::Status s = cluster_->Collections(1)->Get(&ctx, req, &info);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(info.count(), n);
+    EXPECT_EQ(info.shards(), 16u);
+    EXPECT_EQ(info.dim(), 100u);
+  }
+  // A query of the wrong dimension is the client's error, named.
+  {
+    v1::SearchRequest req;
+    req.set_collection("glove");
+    req.add_vector(1.0f);
+    req.set_limit(3);
+    grpc::ClientContext ctx;
+    v1::SearchResponse resp;
+    grpc::Status s = cluster_->Points(0)->Search(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("vector has 1 dimensions"),
+              std::string::npos)
+        << s.error_message();
+  }
+  // Trained, each shard has an nlist of its own (about 4 sqrt of its
+  // points): nprobe is clamped to each, never refused, and nprobe_used says
+  // the most lists a shard probed (0 for an exact search).
+  v1::CollectionInfo trained;
+  {
+    v1::TrainCollectionRequest req;
+    req.set_name("glove");
+    grpc::ClientContext ctx;
+    grpc::Status s = cluster_->Collections(0)->Train(&ctx, req, &trained);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_TRUE(trained.trained());
+    ASSERT_GT(trained.nlist(), 2u);  // shard 0's
+  }
+  for (const uint32_t nprobe : {0u, 2u, 1000000u}) {
+    v1::SearchBatchRequest req;
+    req.set_collection("glove");
+    for (const bool exact : {false, true}) {
+      v1::SearchRequest* q = req.add_searches();
+      q->mutable_vector()->Add(queries.begin(), queries.begin() + d);
+      q->set_limit(kK);
+      q->mutable_params()->set_nprobe(nprobe);
+      q->mutable_params()->set_exact(exact);
+    }
+    grpc::ClientContext ctx;
+    v1::SearchBatchResponse resp;
+    grpc::Status s =
+        cluster_->Points(nprobe % 3)->SearchBatch(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << "nprobe " << nprobe << ": " << s.error_message();
+    ASSERT_EQ(resp.results_size(), 2);
+    EXPECT_EQ(resp.results(0).points_size(), static_cast<int>(kK));
+    const uint32_t used = resp.results(0).nprobe_used();
+    if (nprobe == 2) {
+      EXPECT_EQ(used, 2u);
+    } else if (nprobe == 0) {
+      EXPECT_EQ(used, std::min(16u, trained.nlist()));  // the default, 16
+    } else {
+      // Every list of the shard with the most.
+      EXPECT_GE(used, trained.nlist());
+      EXPECT_LT(used, 2 * std::sqrt(static_cast<double>(n)));
+    }
+    EXPECT_EQ(resp.results(1).nprobe_used(), 0u) << "exact";
+  }
+}
+
+TEST_F(ClusterReadTest, SearchesAnswerThroughNodeAndNatsFailures) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  constexpr uint32_t kDim = 8;
+  constexpr uint64_t kPoints = 100000;
+  ASSERT_NO_FATAL_FAILURE(Create("docs", kDim, v1::METRIC_L2, 6));
+  const std::vector<float> x =
+      testing_util::RandomUnitVectors(kPoints, kDim, 7);
+  // Searches from node 1 all along, each with a 3 s deadline.
+  std::atomic<bool> stop{false};
+  std::atomic<int> searches{0}, failures{0};
+  std::string last_failure;
+  std::thread searcher([&] {
+    auto points = cluster_->Points(0);
+    while (!stop) {
+      v1::SearchRequest req;
+      req.set_collection("docs");
+      req.mutable_vector()->Add(x.begin(), x.begin() + kDim);
+      req.set_limit(5);
+      grpc::ClientContext ctx;
+      ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
+      v1::SearchResponse resp;
+      grpc::Status s = points->Search(&ctx, req, &resp);
+      ++searches;
+      if (!s.ok()) {
+        ++failures;
+        last_failure = s.error_message();
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  });
+  std::map<uint32_t, uint64_t> written;
+  std::atomic<uint64_t> acknowledged{0};
+  std::thread ingest([&] {
+    Ingest("docs", x, kDim, 0, kPoints, 1000, &written, &acknowledged);
+  });
+  ASSERT_TRUE(Eventually(absl::Seconds(60),
+                         [&] { return acknowledged >= kPoints * 2 / 10; }));
+  cluster_->node(1).Signal(SIGKILL);  // a tqdb node dies
+  ASSERT_TRUE(Eventually(absl::Seconds(60),
+                         [&] { return acknowledged >= kPoints * 4 / 10; }));
+  cluster_->nats().server(2).Signal(SIGKILL);  // and a NATS server
+  ASSERT_TRUE(Eventually(absl::Seconds(60),
+                         [&] { return acknowledged >= kPoints * 6 / 10; }));
+  ASSERT_TRUE(cluster_->RestartNode(1).ok());
+  ASSERT_TRUE(cluster_->nats().Restart(2).ok());
+  ingest.join();
+  ASSERT_EQ(acknowledged.load(), kPoints);
+
+  // Every acknowledged point is there, once: the count is exact.
+  {
+    v1::CountRequest req;
+    req.set_collection("docs");
+    ReadAfter(written, &req);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    v1::CountResponse resp;
+    grpc::Status s = cluster_->Points(2)->Count(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.count(), kPoints);
+  }
+  // The restarted node caught up on every shard it holds.
+  std::string why;
+  EXPECT_TRUE(testing_util::AwaitApplied(*cluster_, {0, 1, 2}, "docs", written,
+                                         2, absl::Seconds(60), &why))
+      << why;
+
+  // A hung node (SIGSTOP): searches hedge around it, well within their
+  // deadline.
+  const int before = failures;
+  cluster_->node(2).Signal(SIGSTOP);
+  for (int i = 0; i < 20; ++i) {
+    v1::SearchRequest req;
+    req.set_collection("docs");
+    req.mutable_vector()->Add(x.begin() + i * kDim, x.begin() + (i + 1) * kDim);
+    req.set_limit(1);
+    req.mutable_params()->set_exact(true);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
+    v1::SearchResponse resp;
+    const absl::Time t0 = absl::Now();
+    grpc::Status s = cluster_->Points(i % 2)->Search(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_LT(absl::Now() - t0, absl::Seconds(2));
+    ASSERT_EQ(resp.points_size(), 1);
+    EXPECT_EQ(resp.points(0).id(), static_cast<uint64_t>(i));
+  }
+  cluster_->node(2).Signal(SIGCONT);
+  stop = true;
+  searcher.join();
+  EXPECT_GT(searches.load(), 20);
+  EXPECT_EQ(failures.load(), 0) << last_failure;
+  EXPECT_EQ(failures.load(), before);
+}
+
+TEST_F(ClusterReadTest, WholeClusterRestartKeepsEverything) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  constexpr uint32_t kDim = 8;
+  constexpr uint64_t kPoints = 20000;
+  ASSERT_NO_FATAL_FAILURE(Create("docs", kDim, v1::METRIC_IP, 8));
+  const std::vector<float> x =
+      testing_util::RandomUnitVectors(kPoints, kDim, 11);
+  std::map<uint32_t, uint64_t> written;
+  ASSERT_NO_FATAL_FAILURE(Ingest("docs", x, kDim, 0, kPoints, 2000, &written));
+  std::string why;
+  ASSERT_TRUE(testing_util::AwaitApplied(*cluster_, {0, 1, 2}, "docs", written,
+                                         2, absl::Seconds(60), &why))
+      << why;
+  // Everything stops: nodes, NATS servers, etcd. Then it all comes back on
+  // the same ports and directories.
+  cluster_->StopNodes();
+  for (int i = 0; i < cluster_->nats().size(); ++i) {
+    cluster_->nats().server(i).Stop();
+  }
+  cluster_->etcd().process().Stop();
+  ASSERT_TRUE(cluster_->etcd().Restart().ok());
+  for (int i = 0; i < cluster_->nats().size(); ++i) {
+    ASSERT_TRUE(cluster_->nats().Restart(i).ok());
+  }
+  // The servers accept connections before JetStream has a meta leader
+  // again, and a node that finds none within its start timeout (10 s)
+  // exits 1, as it should (an operator sees why): wait for the election,
+  // as an operator would, before starting the nodes.
+  {
+    const absl::Time t0 = absl::Now();
+    const absl::Status js = cluster_->nats().AwaitJetStream(absl::Seconds(60));
+    ASSERT_TRUE(js.ok()) << js;
+    std::cerr << "JetStream answered " << absl::Now() - t0
+              << " after the NATS servers restarted" << std::endl;
+  }
+  for (int i = 0; i < cluster_->size(); ++i) {
+    const absl::Status restarted = cluster_->RestartNode(i);
+    ASSERT_TRUE(restarted.ok()) << "node " << i + 1 << ": " << restarted;
+  }
+  // The state (etcd), the data (each node's directory) and the log (the
+  // streams) are back: exact count, exact top-1 of stored points, and new
+  // writes go on where the sequences left off.
+  {
+    v1::CountRequest req;
+    req.set_collection("docs");
+    ReadAfter(written, &req);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    v1::CountResponse resp;
+    grpc::Status s = cluster_->Points(1)->Count(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.count(), kPoints);
+  }
+  for (uint64_t id : {5ull, 777ull, 19999ull}) {
+    v1::SearchRequest req;
+    req.set_collection("docs");
+    req.mutable_vector()->Add(x.begin() + id * kDim,
+                              x.begin() + (id + 1) * kDim);
+    req.set_limit(1);
+    req.mutable_params()->set_exact(true);
+    grpc::ClientContext ctx;
+    v1::SearchResponse resp;
+    grpc::Status s = cluster_->Points(id % 3)->Search(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(resp.points_size(), 1);
+    EXPECT_EQ(resp.points(0).id(), id);
+  }
+  std::map<uint32_t, uint64_t> more = written;
+  ASSERT_NO_FATAL_FAILURE(Ingest("docs", x, kDim, 0, 2000, 2000, &more));
+  for (const auto& [shard, seq] : more) {
+    if (written.count(shard)) {
+      EXPECT_GT(seq, written[shard]);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tqdb

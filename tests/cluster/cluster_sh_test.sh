@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# tools/cluster.sh end to end: up (1 etcd, 3 nats-server, 3 tqdb nodes on
+# free loopback ports) writes DIR/nodes, status reports every part, the CLI
+# ingests through a node, a SIGSTOPped node shows as stopped, down stops
+# everything it started, and up on the same DIR restarts the same cluster
+# (its collection still there); filters and payload indexes through the
+# CLI.
+# Usage: cluster_sh_test.sh TQDB_BIN SAMPLE_FVECS
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+export TQDB_BIN="$1"
+sample="$2"
+dir="$(mktemp -d "${TMPDIR:-/tmp}/tqdb_cluster_sh.XXXXXX")"
+cleanup() {
+  bash "$root/tools/cluster.sh" down "$dir" >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*"
+  for f in "$dir"/*.log; do echo "== $f"; tail -n 5 "$f"; done
+  exit 1
+}
+ok() { echo "ok: $*"; }
+
+bash "$root/tools/cluster.sh" up "$dir" || fail "up"
+[ "$(grep -c . "$dir/nodes")" -eq 3 ] || fail "DIR/nodes has not 3 lines"
+while read -r addr pid; do
+  [[ "$addr" =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "bad address '$addr'"
+  kill -0 "$pid" || fail "pid $pid of $addr is not running"
+done <"$dir/nodes"
+ok "up: DIR/nodes lists 3 running nodes"
+
+out=$(bash "$root/tools/cluster.sh" status "$dir") || fail "status: $out"
+[ "$(grep -c "up, registered" <<<"$out")" -eq 3 ] || fail "status: $out"
+[ "$(grep -c "^nats-server .* up$" <<<"$out")" -eq 3 ] || fail "status: $out"
+grep -q "^etcd .* up$" <<<"$out" || fail "status: $out"
+ok "status: etcd, 3 NATS servers, 3 registered nodes"
+
+node1=$(head -1 "$dir/nodes" | cut -d' ' -f1)
+node3=$(tail -1 "$dir/nodes" | cut -d' ' -f1)
+"$TQDB_BIN" ingest --server "$node1" --collection glove --input "$sample" \
+  --create --metric cosine --progress none >"$dir/ingest.out" 2>&1 ||
+  fail "ingest: $(cat "$dir/ingest.out")"
+grep -q "ingested 18,000 rows" "$dir/ingest.out" || fail "$(cat "$dir/ingest.out")"
+"$TQDB_BIN" collections --server "$node3" | grep -q "^glove " ||
+  fail "the collection is not listed by another node"
+ok "ingest through node 1, listed by node 3"
+
+# Filters through the CLI: a filtered count and scroll answered over the
+# shards (eventual reads: polled until the replicas applied the ingest), a
+# payload index created on every shard, a bad filter named (exit 2).
+ids='{"must": [{"has_id": [3, 5, 17000, 999999]}]}'
+n=""
+for _ in $(seq 1 100); do
+  n=$("$TQDB_BIN" collections --server "$node3" count glove --filter "$ids") ||
+    fail "filtered count: $n"
+  [ "$n" = 3 ] && break
+  sleep 0.1
+done
+[ "$n" = 3 ] || fail "filtered count: '$n', expected 3"
+out=$("$TQDB_BIN" scroll --server "$node1" --collection glove --all \
+  --no-payload --filter "$ids" | awk 'NR > 1 {printf "%s ", $1}')
+[ "$out" = "3 5 17000 " ] || fail "filtered scroll: '$out'"
+out=$("$TQDB_BIN" collections --server "$node3" index glove lang keyword) ||
+  fail "index: $out"
+"$TQDB_BIN" collections --server "$node1" info glove | grep -q '"lang"' ||
+  fail "the index is not in the collection's info"
+if out=$("$TQDB_BIN" collections --server "$node1" count glove \
+  --filter '{"must": [{"key": "x"}]}' 2>&1); then
+  fail "a bad filter was accepted: $out"
+fi
+grep -q "must\[0\]" <<<"$out" || fail "bad filter: $out"
+ok "filtered count and scroll over the shards, an index on every shard"
+
+pid2=$(sed -n 2p "$dir/nodes" | cut -d' ' -f2)
+kill -STOP "$pid2"
+out=$(bash "$root/tools/cluster.sh" status "$dir") || true
+grep -q "stopped (SIGSTOP)" <<<"$out" || fail "status of a stopped node: $out"
+kill -CONT "$pid2"
+ok "status shows a SIGSTOPped node"
+
+bash "$root/tools/cluster.sh" down "$dir" >/dev/null || fail "down"
+while read -r kind name addr pid; do
+  ! kill -0 "$pid" 2>/dev/null || fail "$kind $name (pid $pid) still runs"
+done <"$dir/services"
+if bash "$root/tools/cluster.sh" status "$dir" >/dev/null; then
+  fail "status after down says all is up"
+fi
+ok "down stops all 7 processes"
+
+bash "$root/tools/cluster.sh" up "$dir" >/dev/null || fail "up again"
+node2=$(sed -n 2p "$dir/nodes" | cut -d' ' -f1)
+"$TQDB_BIN" collections --server "$node2" | grep -q "^glove " ||
+  fail "the collection is gone after a restart"
+ok "up again on the same DIR: same cluster, collection still there"

@@ -1,0 +1,493 @@
+// The cluster's write path end to end: real `tqdb serve --cluster` nodes
+// over a real etcd and a three-server NATS JetStream cluster. Writes are
+// acknowledged after the log's PubAck with their sequences; every replica
+// applies them exactly once, across a kill -9 of a node during ingest; the
+// data directories, opened after the nodes stop, hold exactly what was
+// acknowledged on exactly `replicas` nodes per shard.
+#include <signal.h>
+
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "db/db.h"
+#include "gtest/gtest.h"
+#include "quant/random.h"
+#include "rpc/cluster/cluster_keys.h"
+#include "tests/cluster/cluster_test_util.h"
+#include "tests/cluster/tqdb_cluster.h"
+
+namespace tqdb {
+namespace {
+
+using testing_util::TempDir;
+using testing_util::TqdbCluster;
+using testing_util::TqdbClusterOptions;
+
+constexpr uint32_t kDim = 16;
+
+std::vector<float> VectorOf(uint64_t id, uint64_t version) {
+  Rng rng(id * 7919 + version * 104729 + 1);
+  std::vector<float> v(kDim);
+  for (float& x : v) x = static_cast<float>(rng.Gaussian());
+  return v;
+}
+
+// What the cluster must hold: id -> version (payload "v<version>", a JSON
+// string).
+using Model = std::map<uint64_t, uint64_t>;
+
+v1::UpsertRequest UpsertOf(const std::string& collection, uint64_t first,
+                           uint64_t n, uint64_t version) {
+  v1::UpsertRequest req;
+  req.set_collection(collection);
+  for (uint64_t id = first; id < first + n; ++id) {
+    v1::Point* p = req.add_points();
+    p->set_id(id);
+    const std::vector<float> v = VectorOf(id, version);
+    p->mutable_vector()->Add(v.begin(), v.end());
+    p->set_payload(absl::StrCat("\"v", version, "\""));
+  }
+  return req;
+}
+
+void Merge(const google::protobuf::RepeatedPtrField<v1::ShardSequence>& seqs,
+           std::map<uint32_t, uint64_t>* into) {
+  for (const auto& s : seqs) {
+    (*into)[s.shard()] = std::max((*into)[s.shard()], s.sequence());
+  }
+}
+
+class ClusterWriteTest : public ::testing::Test {
+ protected:
+  void StartCluster(TqdbClusterOptions o = TqdbClusterOptions()) {
+    ASSERT_FALSE(dir_.path().empty());
+    auto c = TqdbCluster::Start(dir_.path(), o);
+    ASSERT_TRUE(c.ok()) << c.status();
+    cluster_ = std::move(*c);
+  }
+
+  void Create(const std::string& name, uint32_t shards, uint32_t replicas) {
+    v1::CreateCollectionRequest req;
+    req.set_name(name);
+    req.set_dim(kDim);
+    req.set_metric(v1::METRIC_L2);
+    req.set_shards(shards);
+    req.set_replicas(replicas);
+    req.mutable_ivf()->set_train_threshold(500);  // shards train meanwhile
+    grpc::ClientContext ctx;
+    v1::CollectionInfo info;
+    grpc::Status s = cluster_->Collections(0)->Create(&ctx, req, &info);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(info.shards(), shards);
+    EXPECT_EQ(info.replicas(), replicas);
+    shards_ = shards;
+    replicas_ = replicas;
+  }
+
+  // Stops the nodes and checks every data directory: each shard on exactly
+  // replicas_ nodes, each copy holding exactly the model's points of that
+  // shard, with their vectors and payloads.
+  void CheckDataDirs(const std::string& name, const Model& model) {
+    cluster_->StopNodes();
+    std::map<uint32_t, int> copies;
+    for (int i = 0; i < cluster_->size(); ++i) {
+      DatabaseOptions o;
+      o.background_training = false;
+      o.create_if_missing = false;
+      auto db = Database::Open(cluster_->data_dir(i), o);
+      ASSERT_TRUE(db.ok()) << db.status();
+      for (const std::string& local : (*db)->ListCollections()) {
+        auto parsed = cluster::ParseLocalName(local);
+        ASSERT_TRUE(parsed.has_value()) << local;
+        const uint32_t shard = parsed->shard;
+        ++copies[shard];
+        auto c = *(*db)->GetCollection(local);
+        std::vector<uint64_t> ids;
+        for (const auto& [id, version] : model) {
+          if (cluster::ShardOf(id, shards_) == shard) ids.push_back(id);
+        }
+        ASSERT_EQ(c->Count(), ids.size())
+            << "node " << i + 1 << " shard " << shard << " (" << name << ")";
+        auto got = c->Get(ids, true, true);
+        ASSERT_TRUE(got.ok()) << got.status();
+        ASSERT_EQ(got->size(), ids.size());
+        for (const Record& r : *got) {
+          const uint64_t version = model.at(r.id);
+          ASSERT_EQ(r.payload, absl::StrCat("\"v", version, "\""))
+              << "id " << r.id;
+          ASSERT_EQ(r.vector, VectorOf(r.id, version)) << "id " << r.id;
+        }
+      }
+    }
+    for (uint32_t s = 0; s < shards_; ++s) {
+      EXPECT_EQ(copies[s], static_cast<int>(replicas_)) << "shard " << s;
+    }
+  }
+
+  TempDir dir_;
+  std::unique_ptr<TqdbCluster> cluster_;
+  uint32_t shards_ = 0, replicas_ = 0;
+};
+
+TEST_F(ClusterWriteTest, WritesReachEveryReplicaExactlyOnce) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  ASSERT_NO_FATAL_FAILURE(Create("docs", 8, 2));
+  Model model;
+  std::map<uint32_t, uint64_t> written;
+  // 4,000 points from two nodes, then updates of 500 and deletes of 500.
+  for (int b = 0; b < 20; ++b) {
+    grpc::ClientContext ctx;
+    v1::UpsertResponse resp;
+    auto req = UpsertOf("docs", b * 200, 200, 0);
+    grpc::Status s = cluster_->Points(b % 2)->Upsert(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.upserted(), 200u);
+    EXPECT_EQ(resp.sequences_size(), 8);  // 200 ids reach all 8 shards
+    Merge(resp.sequences(), &written);
+    for (int i = 0; i < 200; ++i) model[b * 200 + i] = 0;
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::UpsertResponse resp;
+    grpc::Status s = cluster_->Points(2)->Upsert(
+        &ctx, UpsertOf("docs", 1000, 500, 1), &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    Merge(resp.sequences(), &written);
+    for (int i = 1000; i < 1500; ++i) model[i] = 1;
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::DeletePointsRequest req;
+    req.set_collection("docs");
+    for (uint64_t id = 3000; id < 3500; ++id) req.add_ids(id);
+    req.add_ids(999999);  // unknown: ignored
+    v1::DeletePointsResponse resp;
+    grpc::Status s = cluster_->Points(1)->Delete(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    Merge(resp.sequences(), &written);
+    for (uint64_t id = 3000; id < 3500; ++id) model.erase(id);
+  }
+  // Sequences grow with each write of a shard.
+  for (const auto& [shard, seq] : written) EXPECT_GT(seq, 0u);
+  std::string why;
+  ASSERT_TRUE(testing_util::AwaitApplied(*cluster_, {0, 1, 2}, "docs", written,
+                                         2, absl::Seconds(30), &why))
+      << why;
+  CheckDataDirs("docs", model);
+}
+
+// UpsertStream writes its batches to the log in groups: a later batch's
+// point still wins over an earlier one's, and a bad batch fails as on a
+// single server, after every batch before it is stored.
+TEST_F(ClusterWriteTest, StreamedBatchesKeepTheirOrder) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  ASSERT_NO_FATAL_FAILURE(Create("docs", 4, 2));
+  Model model;
+  std::map<uint32_t, uint64_t> written;
+  {
+    // 25 batches of 1,000 (3 groups at --max-batch 10000); batches 20-24
+    // rewrite the ids of batches 0-4.
+    grpc::ClientContext ctx;
+    v1::UpsertResponse resp;
+    auto stream = cluster_->Points(0)->UpsertStream(&ctx, &resp);
+    for (uint64_t b = 0; b < 25; ++b) {
+      ASSERT_TRUE(stream->Write(UpsertOf("docs", (b % 20) * 1000, 1000, b)));
+      for (uint64_t id = (b % 20) * 1000; id < (b % 20 + 1) * 1000; ++id) {
+        model[id] = b;
+      }
+    }
+    ASSERT_TRUE(stream->WritesDone());
+    grpc::Status s = stream->Finish();
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.upserted(), 25000u);
+    EXPECT_EQ(resp.batches(), 25u);
+    EXPECT_EQ(resp.sequences_size(), 4);
+    Merge(resp.sequences(), &written);
+  }
+  {
+    // Batch 3 holds a NaN: batches 0-2 are stored, 3 and 4 are not.
+    grpc::ClientContext ctx;
+    v1::UpsertResponse resp;
+    auto stream = cluster_->Points(1)->UpsertStream(&ctx, &resp);
+    for (uint64_t b = 0; b < 5; ++b) {
+      auto req = UpsertOf("docs", 20000 + b * 1000, 1000, 0);
+      if (b == 3) req.mutable_points(7)->set_vector(2, std::nanf(""));
+      if (!stream->Write(req)) break;
+      if (b < 3) {
+        for (uint64_t id = 20000 + b * 1000; id < 21000 + b * 1000; ++id) {
+          model[id] = 0;
+        }
+      }
+    }
+    stream->WritesDone();
+    grpc::Status s = stream->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("batch 3"), std::string::npos)
+        << s.error_message();
+    EXPECT_NE(s.error_message().find("NaN"), std::string::npos)
+        << s.error_message();
+    EXPECT_NE(s.error_message().find(
+                  "(3 batches, 3000 points before it were stored)"),
+              std::string::npos)
+        << s.error_message();
+  }
+  {
+    // A write after both streams: its sequences cover every shard.
+    grpc::ClientContext ctx;
+    v1::UpsertResponse resp;
+    grpc::Status s = cluster_->Points(2)->Upsert(
+        &ctx, UpsertOf("docs", 30000, 100, 1), &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    Merge(resp.sequences(), &written);
+    for (uint64_t id = 30000; id < 30100; ++id) model[id] = 1;
+  }
+  std::string why;
+  ASSERT_TRUE(testing_util::AwaitApplied(*cluster_, {0, 1, 2}, "docs", written,
+                                         2, absl::Seconds(60), &why))
+      << why;
+  CheckDataDirs("docs", model);
+}
+
+TEST_F(ClusterWriteTest, KillNineOfANodeDuringIngestLosesNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  ASSERT_NO_FATAL_FAILURE(Create("docs", 6, 2));
+  // A client ingests 30,000 points in batches of 300, round-robin over the
+  // nodes, retrying a failed batch on the next node until acknowledged.
+  constexpr int kBatches = 100, kBatch = 300;
+  std::atomic<int> acknowledged{0};
+  std::map<uint32_t, uint64_t> written;
+  std::atomic<int> retries{0};
+  std::thread client([&] {
+    for (int b = 0; b < kBatches; ++b) {
+      const auto req = UpsertOf("docs", b * kBatch, kBatch, 0);
+      for (int attempt = 0;; ++attempt) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+        v1::UpsertResponse resp;
+        grpc::Status s =
+            cluster_->Points((b + attempt) % 3)->Upsert(&ctx, req, &resp);
+        if (s.ok()) {
+          Merge(resp.sequences(), &written);
+          break;
+        }
+        ++retries;
+        ASSERT_LT(attempt, 20) << s.error_message();
+        absl::SleepFor(absl::Milliseconds(50));
+      }
+      ++acknowledged;
+    }
+  });
+  ASSERT_TRUE(testing_util::Eventually(
+      absl::Seconds(60), [&] { return acknowledged >= kBatches * 3 / 10; }));
+  cluster_->node(1).Signal(SIGKILL);
+  ASSERT_TRUE(testing_util::Eventually(
+      absl::Seconds(60), [&] { return acknowledged >= kBatches * 6 / 10; }));
+  ASSERT_TRUE(cluster_->RestartNode(1).ok());
+  client.join();
+  ASSERT_EQ(acknowledged.load(), kBatches);
+  Model model;
+  for (uint64_t id = 0; id < kBatches * kBatch; ++id) model[id] = 0;
+  std::string why;
+  ASSERT_TRUE(testing_util::AwaitApplied(*cluster_, {0, 1, 2}, "docs", written,
+                                         2, absl::Seconds(60), &why))
+      << why;
+  CheckDataDirs("docs", model);
+}
+
+TEST_F(ClusterWriteTest, BadInputAndOutagesGetClearErrors) {
+  TqdbClusterOptions o;
+  o.extra_flags = {"--write-timeout", "2"};
+  ASSERT_NO_FATAL_FAILURE(StartCluster(o));
+  ASSERT_NO_FATAL_FAILURE(Create("docs", 4, 2));
+  auto upsert = [&](int node, const v1::UpsertRequest& req) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    v1::UpsertResponse resp;
+    return cluster_->Points(node)->Upsert(&ctx, req, &resp);
+  };
+  grpc::Status s = upsert(0, UpsertOf("nope", 0, 1, 0));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  {
+    // A name is echoed capped (quant/echo.h): a 10,000-character one comes
+    // back as its first bytes and its length, on every route of a node.
+    const std::string name(10000, 'n');
+    std::vector<std::pair<std::string, grpc::Status>> got;
+    got.emplace_back("upsert", upsert(1, UpsertOf(name, 0, 1, 0)));
+    {
+      v1::SearchRequest req;
+      req.set_collection(name);
+      req.add_vector(1.0f);
+      req.set_limit(1);
+      grpc::ClientContext ctx;
+      v1::SearchResponse resp;
+      got.emplace_back("search", cluster_->Points(0)->Search(&ctx, req, &resp));
+    }
+    {
+      v1::CountRequest req;
+      req.set_collection(name);
+      grpc::ClientContext ctx;
+      v1::CountResponse resp;
+      got.emplace_back("count", cluster_->Points(2)->Count(&ctx, req, &resp));
+    }
+    {
+      v1::GetCollectionRequest req;
+      req.set_name(name);
+      grpc::ClientContext ctx;
+      v1::CollectionInfo resp;
+      got.emplace_back("info", cluster_->Collections(1)->Get(&ctx, req, &resp));
+    }
+    {
+      v1::DeleteCollectionRequest req;
+      req.set_name(name);
+      grpc::ClientContext ctx;
+      v1::DeleteCollectionResponse resp;
+      got.emplace_back("drop",
+                       cluster_->Collections(0)->Delete(&ctx, req, &resp));
+    }
+    for (const auto& [call, st] : got) {
+      EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND)
+          << call << ": " << st.error_message().substr(0, 200);
+      EXPECT_LT(st.error_message().size(), 300u) << call;
+      EXPECT_NE(st.error_message().find("... (10000 bytes)"), std::string::npos)
+          << call << ": " << st.error_message().substr(0, 200);
+    }
+  }
+  auto bad = UpsertOf("docs", 0, 10, 0);
+  bad.mutable_points(7)->add_vector(1.0f);
+  s = upsert(1, bad);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("point 7 (id 7)"), std::string::npos)
+      << s.error_message();
+  {
+    v1::CreateCollectionRequest req;
+    req.set_name("docs");
+    req.set_dim(kDim);
+    grpc::ClientContext ctx;
+    v1::CollectionInfo info;
+    s = cluster_->Collections(2)->Create(&ctx, req, &info);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+    req.set_name("more");
+    req.set_replicas(4);
+    grpc::ClientContext ctx2;
+    s = cluster_->Collections(2)->Create(&ctx2, req, &info);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_NE(s.error_message().find("replicas 4"), std::string::npos);
+    req.set_replicas(0);
+    req.set_shards(5000);
+    grpc::ClientContext ctx3;
+    s = cluster_->Collections(2)->Create(&ctx3, req, &info);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // etcd hung: writes go on (each node routes with its copy of the state).
+  cluster_->etcd().process().Signal(SIGSTOP);
+  s = upsert(0, UpsertOf("docs", 0, 50, 0));
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  cluster_->etcd().process().Signal(SIGCONT);
+  // Every NATS server hung: UNAVAILABLE within the write timeout, never a
+  // silent drop; once they are back, writes work again by themselves.
+  for (int i = 0; i < 3; ++i) cluster_->nats().server(i).Signal(SIGSTOP);
+  const absl::Time t0 = absl::Now();
+  s = upsert(1, UpsertOf("docs", 100, 50, 0));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(10));
+  for (int i = 0; i < 3; ++i) cluster_->nats().server(i).Signal(SIGCONT);
+  EXPECT_TRUE(testing_util::Eventually(absl::Seconds(30), [&] {
+    return upsert(1, UpsertOf("docs", 100, 50, 0)).ok();
+  }));
+  // The collection goes away everywhere with a drop.
+  {
+    grpc::ClientContext ctx;
+    v1::DeleteCollectionRequest req;
+    req.set_name("docs");
+    v1::DeleteCollectionResponse resp;
+    s = cluster_->Collections(1)->Delete(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    grpc::ClientContext ctx2;
+    s = cluster_->Collections(1)->Delete(&ctx2, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  EXPECT_TRUE(testing_util::Eventually(absl::Seconds(10), [&] {
+    for (int i = 0; i < 3; ++i) {
+      grpc::ClientContext ctx;
+      cluster::v1::NodeStatusResponse st;
+      if (!cluster_->NodeStub(i)
+               ->Status(&ctx, cluster::v1::NodeStatusRequest(), &st)
+               .ok() ||
+          st.replicas_size() != 0) {
+        return false;
+      }
+    }
+    return true;
+  }));
+}
+
+TEST_F(ClusterWriteTest, StartFailuresNameWhatIsMissing) {
+  TqdbClusterOptions o;
+  o.nodes = 1;
+  o.nats_servers = 2;
+  o.stream_replicas = 1;
+  ASSERT_NO_FATAL_FAILURE(StartCluster(o));
+  // Runs `tqdb serve` with node 1's flags but these; returns its exit code
+  // and output.
+  auto run = [&](const std::map<std::string, std::string>& changes,
+                 const std::string& name, std::string* out) {
+    std::vector<std::string> argv = cluster_->NodeCommand(0);
+    for (size_t i = 0; i + 1 < argv.size(); ++i) {
+      auto it = changes.find(argv[i]);
+      if (it != changes.end()) argv[i + 1] = it->second;
+    }
+    auto p = testing_util::ChildProcess::Spawn(argv, dir_.path() + "/" + name);
+    EXPECT_TRUE(p.ok());
+    EXPECT_TRUE((*p)->WaitExit(absl::Seconds(30))) << name;
+    *out = (*p)->LogTail();
+    return (*p)->exit_code();
+  };
+  const std::string dead =
+      absl::StrCat("127.0.0.1:", testing_util::FreeLoopbackPort());
+  std::string out;
+  // Another process for the live node 1 (its own data and address):
+  // refused, a usage error.
+  EXPECT_EQ(run({{"--advertise", dead},
+                 {"--listen", dead},
+                 {"--data", dir_.path() + "/other"},
+                 {"--port-file", dir_.path() + "/other.port"}},
+                "taken.log", &out),
+            2);
+  EXPECT_NE(out.find("node id 1 is registered by " + cluster_->address(0)),
+            std::string::npos)
+      << out;
+  cluster_->StopNodes();
+  // etcd or NATS unreachable: exit 1 naming the address.
+  EXPECT_EQ(run({{"--cluster", "etcd=" + dead}}, "etcd.log", &out), 1);
+  EXPECT_NE(out.find("etcd at " + dead), std::string::npos) << out;
+  EXPECT_EQ(run({{"--nats", "nats://" + dead}}, "nats.log", &out), 1);
+  EXPECT_NE(out.find("nats://" + dead), std::string::npos) << out;
+  // The data directory belongs to node 1.
+  EXPECT_EQ(run({{"--node-id", "7"}}, "id.log", &out), 2);
+  EXPECT_NE(out.find("holds the data of cluster node 1"), std::string::npos)
+      << out;
+  // A snapshot restored under a node would be collections the cluster does
+  // not know: a usage error.
+  {
+    std::vector<std::string> argv = cluster_->NodeCommand(0);
+    argv.insert(argv.end(), {"--restore", dir_.path() + "/snapshot"});
+    auto p =
+        testing_util::ChildProcess::Spawn(argv, dir_.path() + "/restore.log");
+    ASSERT_TRUE(p.ok()) << p.status();
+    ASSERT_TRUE((*p)->WaitExit(absl::Seconds(30)));
+    EXPECT_EQ((*p)->exit_code(), 2);
+    EXPECT_NE((*p)->LogTail().find("--restore does not apply to a cluster"),
+              std::string::npos)
+        << (*p)->LogTail();
+  }
+}
+
+}  // namespace
+}  // namespace tqdb

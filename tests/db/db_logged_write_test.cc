@@ -1,0 +1,184 @@
+// Logged writes (Collection::UpsertLogged, DeleteLogged, SkipLogged): the
+// hook a cluster replica applies its shard's log through. The sequence is
+// stored with the points in one batch, so a replayed entry is skipped and,
+// after a kill -9 at any moment, applied_sequence() names exactly the
+// entries the collection holds.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "db/db.h"
+#include "gtest/gtest.h"
+#include "quant/random.h"
+#include "tests/db/db_test_util.h"
+
+namespace tqdb {
+namespace {
+
+using dbtest::TempDir;
+using dbtest::VectorFor;
+
+constexpr uint32_t kDim = 16;
+
+CollectionConfig Config() {
+  CollectionConfig c;
+  c.name = "c1-s3";
+  c.dim = kDim;
+  c.metric = Metric::kL2;
+  c.train_threshold = 300;  // trains (in the background) during the test
+  return c;
+}
+
+// Log entry `seq`: every fifth deletes the ids entry seq-2 wrote, the others
+// upsert 40 ids (entries seq and seq-1 overlap by 20: replacements).
+bool IsDelete(uint64_t seq) { return seq % 5 == 0; }
+std::vector<uint64_t> IdsOf(uint64_t seq) {
+  const uint64_t writer = IsDelete(seq) ? seq - 2 : seq;
+  std::vector<uint64_t> ids;
+  for (uint64_t i = 0; i < 40; ++i) ids.push_back(writer * 20 + i);
+  return ids;
+}
+absl::Status Apply(Collection* c, uint64_t seq) {
+  if (IsDelete(seq)) return c->DeleteLogged(seq, IdsOf(seq), false).status();
+  std::vector<Point> pts;
+  for (uint64_t id : IdsOf(seq)) {
+    pts.push_back({id, VectorFor(id, seq, kDim), std::to_string(seq)});
+  }
+  return c->UpsertLogged(seq, pts, false);
+}
+// id -> the entry that wrote it last, after entries 1..n.
+std::map<uint64_t, uint64_t> Expected(uint64_t n) {
+  std::map<uint64_t, uint64_t> e;
+  for (uint64_t seq = 1; seq <= n; ++seq) {
+    for (uint64_t id : IdsOf(seq)) {
+      if (IsDelete(seq)) {
+        e.erase(id);
+      } else {
+        e[id] = seq;
+      }
+    }
+  }
+  return e;
+}
+
+void ExpectHolds(Collection* c, uint64_t n) {
+  const auto expected = Expected(n);
+  ASSERT_EQ(c->Count(), expected.size()) << "after entry " << n;
+  std::vector<uint64_t> ids;
+  for (uint64_t id = 0; id < (n + 2) * 20 + 40; ++id) ids.push_back(id);
+  auto got = c->Get(ids, true, true);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), expected.size());
+  for (const Record& r : *got) {
+    auto it = expected.find(r.id);
+    ASSERT_NE(it, expected.end()) << "id " << r.id;
+    EXPECT_EQ(r.payload, std::to_string(it->second)) << "id " << r.id;
+    EXPECT_EQ(r.vector, VectorFor(r.id, it->second, kDim));
+  }
+}
+
+TEST(DbLoggedWriteTest, ReplaysAreSkippedAndTheSequencePersists) {
+  TempDir dir;
+  {
+    auto db = Database::Open(dir.path(), DatabaseOptions());
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)->CreateCollection(Config()).ok());
+    auto c = *(*db)->GetCollection("c1-s3");
+    EXPECT_EQ(c->applied_sequence(), 0u);
+    for (uint64_t seq = 1; seq <= 12; ++seq) {
+      ASSERT_TRUE(Apply(c.get(), seq).ok());
+      EXPECT_EQ(c->applied_sequence(), seq);
+    }
+    // The log delivered 8..12 again: nothing changes.
+    for (uint64_t seq = 8; seq <= 12; ++seq) {
+      ASSERT_TRUE(Apply(c.get(), seq).ok());
+    }
+    ExpectHolds(c.get(), 12);
+    // Gaps are fine (other shards' entries); an empty entry still counts.
+    ASSERT_TRUE(c->UpsertLogged(20, {}, false).ok());
+    EXPECT_EQ(c->applied_sequence(), 20u);
+    ASSERT_TRUE(c->DeleteLogged(21, {999999}, false).ok());  // deletes none
+    EXPECT_EQ(c->applied_sequence(), 21u);
+    // A rejected entry leaves everything as it was; SkipLogged moves on.
+    std::vector<Point> bad = {{1, std::vector<float>(kDim + 1, 0.5f), ""}};
+    EXPECT_TRUE(absl::IsInvalidArgument(c->UpsertLogged(22, bad, false)));
+    EXPECT_EQ(c->applied_sequence(), 21u);
+    EXPECT_TRUE(absl::IsInvalidArgument(
+        ValidatePoints(c->config(), DatabaseOptions(), bad)));
+    ASSERT_TRUE(c->SkipLogged(22).ok());
+    EXPECT_EQ(c->applied_sequence(), 22u);
+    EXPECT_TRUE(absl::IsInvalidArgument(c->UpsertLogged(0, {}, false)));
+    // Plain writes do not touch the sequence.
+    ASSERT_TRUE(c->Upsert({{777777, VectorFor(1, 1, kDim), ""}}, false).ok());
+    EXPECT_EQ(c->applied_sequence(), 22u);
+    ASSERT_TRUE((*db)->Close().ok());
+  }
+  auto db = Database::Open(dir.path(), DatabaseOptions());
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto c = *(*db)->GetCollection("c1-s3");
+  EXPECT_EQ(c->applied_sequence(), 22u);
+  // Dropped and created again: a new collection starts from 0.
+  ASSERT_TRUE((*db)->DropCollection("c1-s3").ok());
+  ASSERT_TRUE((*db)->CreateCollection(Config()).ok());
+  EXPECT_EQ((*(*db)->GetCollection("c1-s3"))->applied_sequence(), 0u);
+}
+
+TEST(DbLoggedWriteTest, ValidateCollectionConfigFillsDefaults) {
+  CollectionConfig c = Config();
+  c.train_threshold = 0;
+  c.nlist = 10;
+  ASSERT_TRUE(ValidateCollectionConfig(&c).ok());
+  EXPECT_EQ(c.train_threshold, 390u);
+  c.dim = 1;
+  EXPECT_TRUE(absl::IsInvalidArgument(ValidateCollectionConfig(&c)));
+}
+
+// A child applies the log from where the directory is (replaying the last
+// few entries first, as a redelivering consumer does) until it is killed;
+// after each kill -9 the directory holds exactly entries 1..applied.
+TEST(DbLoggedWriteTest, KillNineLeavesExactlyTheAppliedEntries) {
+  TempDir dir;
+  {
+    auto db = Database::Open(dir.path(), DatabaseOptions());
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->CreateCollection(Config()).ok());
+  }
+  Rng rng(7);
+  uint64_t last = 0;
+  for (int round = 0; round < 6; ++round) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto db = Database::Open(dir.path(), DatabaseOptions());
+      if (!db.ok()) _exit(3);
+      auto c = (*db)->GetCollection("c1-s3");
+      if (!c.ok()) _exit(4);
+      const uint64_t from = (*c)->applied_sequence();
+      for (uint64_t seq = from > 3 ? from - 3 : 1;; ++seq) {
+        if (!Apply(c->get(), seq).ok()) _exit(5);
+      }
+    }
+    usleep(static_cast<useconds_t>(100000 + rng.UniformDouble() * 300000));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status))
+        << "child exited with " << WEXITSTATUS(status);
+    auto db = Database::Open(dir.path(), DatabaseOptions());
+    ASSERT_TRUE(db.ok()) << db.status();
+    auto c = *(*db)->GetCollection("c1-s3");
+    const uint64_t applied = c->applied_sequence();
+    EXPECT_GE(applied, last);
+    last = applied;
+    ExpectHolds(c.get(), applied);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(last, 20u);  // the children got somewhere
+}
+
+}  // namespace
+}  // namespace tqdb
