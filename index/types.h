@@ -99,7 +99,8 @@ struct SearchParams {
   // Brute force over the raw vectors (ground truth); ignores nprobe.
   bool exact = false;
   // Rerank the best k * oversampling candidates by exact score on the raw
-  // vectors.
+  // vectors, or on the index's in-memory rescoring codes where it keeps
+  // them (LayoutOptions::refine: no store needed).
   bool rescore = false;
   float oversampling = 4.0f;
   // Progressive scan (index/progressive.h): a candidate is read in full
