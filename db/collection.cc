@@ -140,6 +140,10 @@ absl::StatusOr<std::vector<Record>> CollectionImpl::GetRecords(
 
 absl::StatusOr<CollectionInfo> CollectionImpl::Info() const {
   TQ_LIFE_GUARD();
+  return InfoLocked();
+}
+
+CollectionInfo CollectionImpl::InfoLocked() const {
   const State st = state();
   CollectionInfo info;
   info.config = config_;

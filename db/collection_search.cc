@@ -195,11 +195,12 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchFiltered(
   if (o.stats != nullptr) *o.stats = SearchStats();
   if (f.matches == 0) {
     in.plan = "filtered-none";
+    in.nprobe_used = 0;
     return std::vector<Neighbor>();
   }
   if (!st.index || o.exact) {
     if (st.index) {
-      TQ_RETURN_IF_ERROR(CheckTrainedQuery(o, config_, st.index->nlist()));
+      TQ_RETURN_IF_ERROR(CheckTrainedQuery(o, config_));
     }
     in.scored = f.matches;
     if (o.stats != nullptr) o.stats->exact_scored = f.matches;
@@ -214,7 +215,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchFiltered(
     return ExactFromStorage(query, o, &f.ids);
   }
   const IvfIndex& index = *st.index;
-  TQ_RETURN_IF_ERROR(CheckTrainedQuery(o, config_, index.nlist()));
+  TQ_RETURN_IF_ERROR(CheckTrainedQuery(o, config_));
   PlanInput pi;
   pi.matches = f.matches;
   pi.points = index.size();
@@ -243,15 +244,32 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchFiltered(
   }
   in.plan = plan.name;
   in.lists_probed = stats.lists_probed;
+  in.nprobe_used = stats.lists_probed;
   in.scored = stats.allowed_seen;
   if (o.stats != nullptr) *o.stats = stats;
   return r;
 }
 
+namespace {
+
+// What a search with options `o` over `index` (null: untrained) does.
+void Describe(const IvfIndex* index, const QueryOptions& o, SearchInfo* info) {
+  info->exact = index == nullptr || o.exact;
+  info->nprobe_used = 0;
+  if (!info->exact) {
+    const uint32_t nlist = index->nlist();
+    info->nprobe_used = o.nprobe == 0 || o.nprobe > nlist ? nlist : o.nprobe;
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
     const State& st, const float* query, const QueryOptions& o,
     const Prepared* filter, SearchInfo* info) const {
   TQ_RETURN_IF_ERROR(CheckQuery(query, config_.dim, o));
+  TQ_RETURN_IF_ERROR(CheckQueryDirection(query, config_));
+  if (info != nullptr) Describe(st.index.get(), o, info);
   if (filter != nullptr) return SearchFiltered(st, query, o, *filter, info);
   if (!st.index) {
     // Untrained: exact, from memory while the vectors fit the budget, else
@@ -264,7 +282,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
     if (info != nullptr) info->plan = "exact";
     return ExactFromStorage(query, o);
   }
-  TQ_RETURN_IF_ERROR(CheckTrainedQuery(o, config_, st.index->nlist()));
+  TQ_RETURN_IF_ERROR(CheckTrainedQuery(o, config_));
   if (o.exact) {
     if (info != nullptr) info->plan = "exact";
     return ExactFromStorage(query, o);

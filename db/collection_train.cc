@@ -77,6 +77,13 @@ void CollectionImpl::StopTraining() {
   }
 }
 
+void CollectionImpl::ResumeTraining() {
+  absl::MutexLock wl(&write_mu_);
+  if (dropped_) return;
+  next_auto_train_ = 0;  // a failed training is tried again now
+  MaybeStartBackgroundTraining();
+}
+
 bool CollectionImpl::AutoNlistOutgrown(uint64_t n,
                                        uint64_t trained_count) const {
   return config_.nlist == 0 && config_.store_vectors && trained_count > 0 &&
@@ -334,9 +341,14 @@ absl::Status CollectionImpl::Training::TrainIndex() {
   io.codec.seed = config.seed;
   io.seed = config.seed + ng_;
   io.threads = core_->options.threads;
-  TQ_ASSIGN_OR_RETURN(std::unique_ptr<IvfIndex> trained,
-                      IvfIndex::Train(io, x_.data(), ids_.size()));
-  index_ = std::move(trained);
+  // A close or drop does not wait for the k-means (minutes on a large
+  // collection).
+  io.cancelled = [c = c_] { return c->stop_.load(); };
+  absl::StatusOr<std::unique_ptr<IvfIndex>> trained =
+      IvfIndex::Train(io, x_.data(), ids_.size());
+  if (absl::IsCancelled(trained.status())) return Stopped();
+  TQ_RETURN_IF_ERROR(trained.status());
+  index_ = *std::move(trained);
   if (c_->stop_) return Stopped();
   // The new index for every point, beside the index that serves meanwhile.
   const size_t bytes = index_->MemoryBytes() +

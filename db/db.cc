@@ -9,14 +9,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "db/db_impl.h"
+#include "db/info_log.h"
 #include "db/rocks_util.h"
 #include "quant/coding.h"
+#include "quant/echo.h"
 #include "quant/status_macros.h"
 #include "rocksdb/cache.h"
+#include "rocksdb/env.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/memtablerep.h"
 #include "rocksdb/table.h"
-#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
 namespace tqdb {
@@ -74,8 +76,9 @@ bool ValidName(const std::string& name) {
 // Fills derived settings and rejects bad ones.
 absl::Status ValidateConfig(CollectionConfig* c) {
   if (!ValidName(c->name)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "collection name '", c->name, "' must match [A-Za-z0-9_-]{1,64}"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("collection name '", EchoInput(c->name),
+                     "' must match [A-Za-z0-9_-]{1,64}"));
   }
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(
@@ -87,7 +90,7 @@ absl::Status ValidateConfig(CollectionConfig* c) {
   if (static_cast<uint32_t>(c->metric) > 2) return bad("unknown metric");
   if (c->method != "renorm" && c->method != "mse" && c->method != "prod" &&
       c->method != "pca" && c->method != "pq") {
-    return bad(absl::StrCat("method '", c->method,
+    return bad(absl::StrCat("method '", EchoInput(c->method),
                             "' is not one of renorm, mse, prod, pca, pq"));
   }
   if (c->bits < 1 || c->bits > 8) {
@@ -208,52 +211,58 @@ absl::Status DatabaseImpl::LoadCollections() {
   return FromRocks(it->status(), dir + ": meta");
 }
 
+void DatabaseImpl::ResumeTrainings() {
+  absl::ReaderMutexLock life(&core_->life_mu);
+  if (core_->closed || core_->closing) return;
+  absl::MutexLock l(&mu_);
+  for (auto& [name, c] : collections_) c->ResumeTraining();
+}
+
 absl::StatusOr<CollectionInfo> DatabaseImpl::CreateCollection(
     const CollectionConfig& config) {
   CollectionConfig c = config;
-  std::shared_ptr<CollectionImpl> coll;
-  {
-    absl::ReaderMutexLock life(&core_->life_mu);
-    if (core_->closed) {
-      return absl::FailedPreconditionError("database is closed");
-    }
-    TQ_RETURN_IF_ERROR(ValidateConfig(&c));
-    absl::MutexLock l(&mu_);
-    if (collections_.count(c.name)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("collection '", c.name, "' already exists"));
-    }
-    std::string v;
-    TQ_RETURN_IF_ERROR(
-        FromRocks(core_->db->Get(rocksdb::ReadOptions(), core_->meta(),
-                                 std::string(dbformat::kNextCidKey), &v),
-                  core_->dir + ": meta next_cid"));
-    if (v.size() != 4) {
-      return absl::DataLossError(core_->dir + ": meta next_cid is malformed");
-    }
-    const uint32_t cid =
-        DecodeFixed32(reinterpret_cast<const uint8_t*>(v.data()));
-    if (cid == 0xFFFFFFFFu) {
-      return absl::ResourceExhaustedError("collection ids exhausted");
-    }
-    dbformat::CollectionRecord r;
-    r.cid = cid;
-    r.config = c;
-    rocksdb::WriteBatch batch;
-    std::string next;
-    PutFixed32(&next, cid + 1);
-    batch.Put(core_->meta(), std::string(dbformat::kNextCidKey), next);
-    batch.Put(core_->meta(), dbformat::CollectionKey(c.name),
-              dbformat::EncodeRecord(r));
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    TQ_RETURN_IF_ERROR(FromRocks(core_->db->Write(wo, &batch),
-                                 core_->dir + ": create collection"));
-    coll = std::make_shared<CollectionImpl>(core_, r);
-    coll->AccountMemory();
-    collections_[c.name] = coll;
+  absl::ReaderMutexLock life(&core_->life_mu);
+  if (core_->closed) {
+    return absl::FailedPreconditionError("database is closed");
   }
-  return coll->Info();
+  TQ_RETURN_IF_ERROR(ValidateConfig(&c));
+  absl::MutexLock l(&mu_);
+  if (collections_.count(c.name)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("collection '", c.name, "' already exists"));
+  }
+  std::string v;
+  TQ_RETURN_IF_ERROR(
+      FromRocks(core_->db->Get(rocksdb::ReadOptions(), core_->meta(),
+                               std::string(dbformat::kNextCidKey), &v),
+                core_->dir + ": meta next_cid"));
+  if (v.size() != 4) {
+    return absl::DataLossError(core_->dir + ": meta next_cid is malformed");
+  }
+  const uint32_t cid =
+      DecodeFixed32(reinterpret_cast<const uint8_t*>(v.data()));
+  if (cid == 0xFFFFFFFFu) {
+    return absl::ResourceExhaustedError("collection ids exhausted");
+  }
+  dbformat::CollectionRecord r;
+  r.cid = cid;
+  r.config = c;
+  rocksdb::WriteBatch batch;
+  std::string next;
+  PutFixed32(&next, cid + 1);
+  batch.Put(core_->meta(), std::string(dbformat::kNextCidKey), next);
+  batch.Put(core_->meta(), dbformat::CollectionKey(c.name),
+            dbformat::EncodeRecord(r));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  TQ_RETURN_IF_ERROR(FromRocks(core_->db->Write(wo, &batch),
+                               core_->dir + ": create collection"));
+  auto coll = std::make_shared<CollectionImpl>(core_, r);
+  coll->AccountMemory();
+  collections_[c.name] = coll;
+  // Before mu_ is released: a drop right after must not make this
+  // successful create report the collection dropped.
+  return coll->InfoLocked();
 }
 
 absl::Status DatabaseImpl::DropCollection(const std::string& name) {
@@ -277,7 +286,7 @@ absl::StatusOr<std::shared_ptr<CollectionImpl>> DatabaseImpl::Find(
   auto it = collections_.find(name);
   if (it == collections_.end()) {
     return absl::NotFoundError(
-        absl::StrCat("collection '", name, "' not found"));
+        absl::StrCat("collection '", EchoInput(name), "' not found"));
   }
   return it->second;
 }
@@ -296,44 +305,6 @@ absl::StatusOr<std::shared_ptr<Collection>> DatabaseImpl::GetCollection(
   absl::MutexLock l(&mu_);
   TQ_ASSIGN_OR_RETURN(std::shared_ptr<CollectionImpl> c, Find(name));
   return std::shared_ptr<Collection>(std::move(c));
-}
-
-absl::Status DatabaseImpl::CreateSnapshot(const std::string& target_dir,
-                                          const std::string& collection) {
-  {
-    absl::ReaderMutexLock life(&core_->life_mu);
-    if (core_->closed) {
-      return absl::FailedPreconditionError("database is closed");
-    }
-    if (!collection.empty()) {
-      absl::MutexLock l(&mu_);
-      TQ_RETURN_IF_ERROR(Find(collection).status());
-    }
-    std::error_code ec;
-    if (fs::exists(target_dir, ec)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("snapshot target ", target_dir, " already exists"));
-    }
-    rocksdb::Checkpoint* cp = nullptr;
-    TQ_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(core_->db, &cp),
-                                 core_->dir + ": checkpoint"));
-    std::unique_ptr<rocksdb::Checkpoint> cp_owner(cp);
-    TQ_RETURN_IF_ERROR(FromRocks(cp->CreateCheckpoint(target_dir),
-                                 core_->dir + ": checkpoint to " + target_dir));
-  }
-  if (collection.empty()) return absl::OkStatus();
-  // Keep only `collection` in the copy.
-  DatabaseOptions o = core_->options;
-  o.background_training = false;
-  o.create_if_missing = false;
-  TQ_ASSIGN_OR_RETURN(std::unique_ptr<Database> snap,
-                      Database::Open(target_dir, o));
-  for (const std::string& name : snap->ListCollections()) {
-    if (name != collection) {
-      TQ_RETURN_IF_ERROR(snap->DropCollection(name));
-    }
-  }
-  return snap->Close();
 }
 
 StorageStats DatabaseImpl::storage_stats() const {
@@ -371,6 +342,7 @@ absl::Status DatabaseImpl::Close() {
     absl::MutexLock l(&mu_);
     for (auto& [name, c] : collections_) c->StopTraining();
   }
+  if (core_->recovery) core_->recovery->Stop();
   absl::MutexLock life(&core_->life_mu);
   absl::Status status;
   if (core_->db != nullptr) {
@@ -378,7 +350,13 @@ absl::Status DatabaseImpl::Close() {
         core_->cf, core_->cf + dbformat::kNumCfs);
     rocksdb::FlushOptions fo;
     fo.wait = true;
-    status = FromRocks(core_->db->Flush(fo, flush), core_->dir + ": flush");
+    rocksdb::Status fs = core_->db->Flush(fo, flush);
+    if (!fs.ok() && core_->db->Resume().ok()) {
+      // A storage error the recovery thread had not cleared yet (say, a
+      // compaction that ran out of space): once more after resuming.
+      fs = core_->db->Flush(fo, flush);
+    }
+    status = FromRocks(fs, core_->dir + ": flush");
     if (status.ok()) {
       status = FromRocks(core_->db->SyncWAL(), core_->dir + ": sync");
     }
@@ -407,6 +385,12 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   if (ec) path = dir_in;
   const std::string dir = path.lexically_normal().string();
 
+  if (fs::exists(path / dbformat::kSnapshotMarker, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir, " is a snapshot (it holds ", dbformat::kSnapshotMarker,
+        "): opening it would write into it; restore a copy with "
+        "Database::RestoreSnapshot (tqdb serve --restore) and open that"));
+  }
   bool fresh = false;
   if (!fs::exists(path / "CURRENT", ec)) {
     if (fs::exists(path, ec) && LooksLikeRocksDb(path)) {
@@ -432,6 +416,20 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   core->dir = dir;
   core->options = options;
   rocksdb::DBOptions dbo;
+  if (options.file_system) {
+    core->env = rocksdb::NewCompositeEnv(options.file_system);
+    dbo.env = core->env.get();
+  }
+  // RocksDB's own info log aborts the process once a log line fails to be
+  // written (db/info_log.h); this one drops the line instead.
+  dbo.info_log = std::make_shared<InfoLog>(options.file_system
+                                               ? options.file_system
+                                               : rocksdb::FileSystem::Default(),
+                                           dir, dbo.info_log_level);
+  // Storage errors: writes resume by themselves (db/storage_recovery.h).
+  core->recovery = std::make_shared<StorageRecovery>();
+  dbo.listeners.push_back(core->recovery);
+  dbo.max_bgerror_resume_count = 0;  // StorageRecovery is the one recovery
   dbo.create_if_missing = fresh;
   dbo.create_missing_column_families = fresh;
   dbo.paranoid_checks = true;
@@ -555,6 +553,12 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     }
   }
   TQ_RETURN_IF_ERROR(impl->LoadCollections());
+  DatabaseImpl* db = impl.get();  // outlives the thread: Close stops it
+  core->recovery->Start(raw, [db] { db->ResumeTrainings(); });
+  // A first training interrupted by a crash (or never started: the process
+  // ended first) starts again now, not at the next write, which may never
+  // come.
+  impl->ResumeTrainings();
   return std::unique_ptr<Database>(std::move(impl));
 }
 

@@ -31,7 +31,9 @@
 // With an automatic nlist (0) and stored vectors, the background thread also
 // retrains by itself each time the collection has grown retrain_growth times
 // past its last training, so that nlist follows the data (a collection
-// trained at 1,000 points does not stay at nlist 25 for a million).
+// trained at 1,000 points does not stay at nlist 25 for a million). Open
+// starts the trainings that are due (one a crash interrupted), without
+// waiting for a write.
 //
 // Payloads are JSON (validated on upsert). Filters (db/filter.h) select
 // points by payload fields and ids; a payload index on a field
@@ -45,6 +47,13 @@
 // DatabaseOptions::max_batch, DataLoss for missing or corrupt files (named),
 // FailedPrecondition for a directory written by a newer format version or an
 // operation the collection's settings rule out. No exception escapes.
+//
+// Storage faults: when the disk is full (ResourceExhausted) or fails
+// (Unavailable: EIO on a write or an fsync, a failed flush), writes fail and
+// reads go on; nothing acknowledged is lost, and writes resume by themselves
+// once the storage works again, without reopening (db/storage_recovery.h).
+// A failed write is never half applied. Nothing aborts the process, however
+// the disk fails (RocksDB's info log is replaced: db/info_log.h).
 //
 // Thread-safety: Database and Collection methods may be called concurrently
 // from any threads: searches run concurrently with each other and with
@@ -66,6 +75,10 @@
 #include "absl/types/span.h"
 #include "db/filter.h"
 #include "index/types.h"
+
+namespace rocksdb {
+class FileSystem;
+}  // namespace rocksdb
 
 namespace tqdb {
 
@@ -104,6 +117,11 @@ struct DatabaseOptions {
   size_t block_cache_bytes = size_t{32} << 20;
   size_t write_buffer_bytes = size_t{64} << 20;
   int max_background_jobs = 2;
+  // The file system the database's files go through; null = the local one
+  // (rocksdb::FileSystem::Default()). For tests (tests/db/fault_fs.h wraps
+  // the local one to inject faults) and for embedding with a custom
+  // rocksdb::FileSystem. Shared with the caller, kept until Close().
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 struct CollectionConfig {
@@ -143,6 +161,11 @@ struct Record {
 
 // What a search did (QueryOptions::info).
 struct SearchInfo {
+  // Lists probed: the asked nprobe clamped to the active index's nlist (0
+  // asks for all), or as the filter's planner raised it; 0 when no IVF list
+  // was scanned (exact, untrained, or every match scored).
+  uint32_t nprobe_used = 0;
+  bool exact = false;  // brute force over the stored vectors
   // "ivf": the nprobe nearest lists; "exact": brute force over the stored
   // vectors; "flat": exact over the vectors in memory (untrained);
   // filtered: "filtered-ivf" (lists in centroid order until they held
@@ -171,10 +194,11 @@ enum class FilterPlanChoice {
 // oversampling, id_filter, cancelled), as the database reads them, plus its
 // own. Passed down to the index as they are, with the allowed set of the
 // filter (SearchParams::allowed) set by the database. Differences:
-//  - nprobe: clamped to the active index's nlist (0 = all), unless
-//    strict_nprobe; ignored while untrained. With a filter, the minimum:
-//    the planner (db/planner.h) probes further until the lists probed hold
-//    enough matching points, or scores just the matching points.
+//  - nprobe: clamped to the active index's nlist (0 = all); ignored while
+//    untrained. A collection's nlist changes when it retrains, so a fixed
+//    nprobe keeps working; `info` says what was used. With a filter, the
+//    minimum: the planner (db/planner.h) probes further until the lists
+//    probed hold enough matching points, or scores just the matching points.
 //  - exact: over the stored vectors (always the case while untrained).
 //  - rescore: reranks k * oversampling index candidates by exact score on
 //    the stored vectors.
@@ -185,9 +209,6 @@ enum class FilterPlanChoice {
 //    the search then stops with Cancelled.
 // The raw vectors (SearchParams::store) are the collection's own.
 struct QueryOptions : SearchParams {
-  // true: nprobe > nlist of the active index is InvalidArgument instead of
-  // being clamped (the gRPC API's contract).
-  bool strict_nprobe = false;
   // Optional: only points matching it are returned (db/filter.h).
   std::shared_ptr<const Filter> filter;
   FilterPlanChoice filter_plan = FilterPlanChoice::kAuto;
@@ -368,7 +389,8 @@ class Database {
   virtual ~Database() = default;
 
   // Opens (or creates) the database in `dir`. DataLoss naming the file for
-  // missing or corrupt files, FailedPrecondition for a newer format.
+  // missing or corrupt files, FailedPrecondition for a newer format or a
+  // snapshot directory (see RestoreSnapshot).
   static absl::StatusOr<std::unique_ptr<Database>> Open(
       const std::string& dir, const DatabaseOptions& options);
 
@@ -382,12 +404,22 @@ class Database {
   virtual absl::StatusOr<std::shared_ptr<Collection>> GetCollection(
       const std::string& name) const = 0;
 
-  // A consistent, openable copy of the database (RocksDB checkpoint: hard
-  // links where possible) in target_dir, which must not exist. With a
-  // collection name, the snapshot keeps only that collection. Restore by
-  // opening target_dir (or moving it into place).
+  // A consistent copy of the database (RocksDB checkpoint: hard links where
+  // possible) in target_dir, which must not exist, marked as a snapshot
+  // (file TQDB_SNAPSHOT: db/FORMAT.md). With a collection name, the
+  // snapshot keeps only that collection. A snapshot is not opened (Open
+  // refuses it: it would write into it) but restored (RestoreSnapshot).
   virtual absl::Status CreateSnapshot(const std::string& target_dir,
                                       const std::string& collection = "") = 0;
+
+  // Copies the snapshot in snapshot_dir into target_dir (which must not
+  // exist) as a database to open; the snapshot is left as it was (its
+  // table files are hard-linked when on the same file system: they are
+  // never modified, only deleted, which removes the copy's link alone).
+  // NotFound for a missing snapshot_dir, InvalidArgument for one that is
+  // not a snapshot, AlreadyExists for an existing target_dir.
+  static absl::Status RestoreSnapshot(const std::string& snapshot_dir,
+                                      const std::string& target_dir);
 
   // Stops background training, flushes and closes. Idempotent; the
   // destructor calls it.
@@ -399,6 +431,13 @@ class Database {
   // Cheap (no I/O); zeros once closed.
   virtual StorageStats storage_stats() const = 0;
 };
+
+// Whether `status` is a write refused because the disk is full (a
+// ResourceExhausted error of the storage, marked as such; context added
+// with quant/status_macros.h keeps the mark): the other ResourceExhausted
+// errors are limits of the request or of the memory budget. Writes resume
+// by themselves once space is freed.
+bool IsDiskFull(const absl::Status& status);
 
 }  // namespace tqdb
 

@@ -29,6 +29,7 @@
 #include "db/flat_store.h"
 #include "db/format.h"
 #include "db/memory_budget.h"
+#include "db/storage_recovery.h"
 #include "db/payload_index.h"
 #include "index/ivf_index.h"
 #include "index/thread_pool.h"
@@ -51,6 +52,12 @@ namespace dbimpl {
 struct DbCore {
   std::string dir;
   DatabaseOptions options;
+  // The Env over options.file_system (null: RocksDB's default Env); must
+  // outlive db.
+  std::unique_ptr<rocksdb::Env> env;
+  // Resumes writes after storage errors (db/storage_recovery.h); a listener
+  // of db. Stopped by Close before db closes.
+  std::shared_ptr<StorageRecovery> recovery;
   // Open from Database::Open to Close. Public calls use it while they hold
   // life_mu shared; background trainings, which hold no lock, are stopped
   // by Close before it takes life_mu exclusively to close it.
@@ -124,6 +131,10 @@ class CollectionImpl : public Collection,
       absl::Span<const float> queries,
       const QueryOptions& options) const override;
   absl::StatusOr<CollectionInfo> Info() const override;
+  // Info() for a caller that holds life_mu and has checked the handle (the
+  // database, answering a create with the collection it made even if a drop
+  // follows at once).
+  CollectionInfo InfoLocked() const ABSL_SHARED_LOCKS_REQUIRED(core_->life_mu);
   absl::Status Train() override;
   absl::Status Retrain() override;
   void WaitForTraining() override;
@@ -131,6 +142,11 @@ class CollectionImpl : public Collection,
   // For the database: stops training and index builds (joins the
   // background threads).
   void StopTraining();
+  // For the database: starts the background training the collection's size
+  // calls for, if background training is on. After open (a crash may have
+  // interrupted the first training, and no write may come to start it
+  // again) and after a storage recovery (the error may have failed one).
+  void ResumeTraining();
   // Marks the handle dropped and appends the deletion of all its data to
   // `batch` (called with training stopped).
   void MarkDropped(rocksdb::WriteBatch* batch);
@@ -321,6 +337,9 @@ class DatabaseImpl : public Database {
   ~DatabaseImpl() override;
 
   absl::Status LoadCollections();
+  // CollectionImpl::ResumeTraining on every collection (after open and after
+  // a storage recovery).
+  void ResumeTrainings();
 
   absl::StatusOr<CollectionInfo> CreateCollection(
       const CollectionConfig& config) override;

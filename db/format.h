@@ -82,6 +82,11 @@ constexpr absl::string_view kCollectionPrefix = "collection/";
 constexpr absl::string_view kTrainedPrefix = "trained/";
 constexpr absl::string_view kFieldIndexPrefix = "field_index/";
 
+// The file that marks a snapshot directory (Database::CreateSnapshot):
+// "collection=<name or empty>\ncreated=<Unix seconds>\n". Open refuses a
+// directory that has one; RestoreSnapshot copies all but it.
+constexpr const char* kSnapshotMarker = "TQDB_SNAPSHOT";
+
 // Big-endian helpers for keys.
 void PutBig32(std::string* dst, uint32_t v);
 void PutBig64(std::string* dst, uint64_t v);

@@ -42,18 +42,22 @@ absl::Status CheckQuery(const float* q, uint32_t dim, const QueryOptions& o) {
   return absl::OkStatus();
 }
 
-absl::Status CheckTrainedQuery(const QueryOptions& o, const CollectionConfig& c,
-                               uint32_t nlist) {
+absl::Status CheckQueryDirection(const float* q, const CollectionConfig& c) {
+  if (c.metric != Metric::kCosine) return absl::OkStatus();
+  for (uint32_t j = 0; j < c.dim; ++j) {
+    if (q[j] != 0.0f) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      "vector is zero: a zero vector has no direction (metric cosine)");
+}
+
+absl::Status CheckTrainedQuery(const QueryOptions& o,
+                               const CollectionConfig& c) {
   if ((o.exact || o.rescore) && !c.store_vectors) {
     return absl::FailedPreconditionError(
         absl::StrCat("collection '", c.name,
                      "' does not store vectors "
                      "(store_vectors = false): no exact search or rescoring"));
-  }
-  if (!o.exact && o.strict_nprobe && o.nprobe > nlist) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("nprobe ", o.nprobe, " exceeds nlist ", nlist,
-                     " of collection '", c.name, "'"));
   }
   return absl::OkStatus();
 }

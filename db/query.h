@@ -29,10 +29,13 @@ absl::Status CheckBatchDim(size_t floats, uint32_t dim);
 // One query of `dim` floats and the options: k >= 1, oversampling >= 1 when
 // rescoring, every coordinate finite.
 absl::Status CheckQuery(const float* q, uint32_t dim, const QueryOptions& o);
-// A trained collection: exact search and rescoring need stored vectors;
-// with strict_nprobe, an index search may not ask for more than nlist lists.
-absl::Status CheckTrainedQuery(const QueryOptions& o, const CollectionConfig& c,
-                               uint32_t nlist);
+// Cosine: the query is not the zero vector (it has no direction; upsert
+// rejects it too). Stops at the first non-zero coordinate.
+absl::Status CheckQueryDirection(const float* q, const CollectionConfig& c);
+// A trained collection: exact search and rescoring need stored vectors.
+// (nprobe is not checked: the index clamps it to its nlist.)
+absl::Status CheckTrainedQuery(const QueryOptions& o,
+                               const CollectionConfig& c);
 
 // Filters (db/filter.h), wherever one enters the database (search, count,
 // scroll, delete, payload updates). InvalidArgument naming the place in the

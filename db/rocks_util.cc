@@ -2,22 +2,43 @@
 
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "db/db.h"
 
 namespace tqdb {
 namespace dbimpl {
+
+namespace {
+// The payload that marks a full disk (absl::Status::SetPayload).
+constexpr char kDiskFullUrl[] = "type.tqdb/tqdb.DiskFull";
+}  // namespace
+
+absl::Status DiskFullError(absl::string_view message) {
+  absl::Status s = absl::ResourceExhaustedError(message);
+  s.SetPayload(kDiskFullUrl, absl::Cord("disk full"));
+  return s;
+}
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view context) {
   if (s.ok()) return absl::OkStatus();
   const std::string msg = absl::StrCat(context, ": ", s.ToString());
   if (s.IsCorruption()) return absl::DataLossError(msg);
   if (s.IsIOError()) {
-    if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
+    if (s.IsNoSpace()) {
+      return DiskFullError(absl::StrCat(
+          msg,
+          " (the disk is full: writes resume by themselves once space "
+          "is freed; reads go on)"));
+    }
     if (s.IsPathNotFound() || absl::StrContains(s.ToString(), "No such file")) {
       return absl::DataLossError(msg);
     }
-    return absl::InternalError(msg);
+    // The storage failed (EIO, a failed fsync): transient as far as the
+    // caller can tell; writes resume by themselves once it works again
+    // (db/storage_recovery.h).
+    return absl::UnavailableError(msg);
   }
   if (s.IsNotFound()) return absl::NotFoundError(msg);
   if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
@@ -63,4 +84,10 @@ RangeIterator::RangeIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
 }
 
 }  // namespace dbimpl
+
+bool IsDiskFull(const absl::Status& status) {
+  return absl::IsResourceExhausted(status) &&
+         status.GetPayload(dbimpl::kDiskFullUrl).has_value();
+}
+
 }  // namespace tqdb

@@ -15,8 +15,13 @@ namespace tqdb {
 namespace dbimpl {
 
 // rocksdb::Status -> absl::Status, with context. Corruption (and a missing
-// file) is DataLoss; RocksDB's messages name the file.
+// file) is DataLoss; a full disk ResourceExhausted; another I/O error
+// Unavailable (transient: db/storage_recovery.h resumes writes). RocksDB's
+// messages name the file.
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view context);
+
+// ResourceExhausted with `message`, marked as a full disk (IsDiskFull).
+absl::Status DiskFullError(absl::string_view message);
 
 // The bytes of a RocksDB slice, without a copy.
 inline absl::string_view ToStringView(const rocksdb::Slice& s) {

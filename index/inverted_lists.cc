@@ -73,8 +73,12 @@ void InvertedList::Compact(
         GetSubcodes(b_, shape_.m4b, s, sb.data());
         SetSubcodes(&b_, shape_.m4b, out, sb.data());
       }
-      std::memmove(&c_[size_t{out} * shape_.m8], &c_[size_t{s} * shape_.m8],
-                   shape_.m8);
+      // A codec without 8-bit codes has c_ empty: c_[0] (or memmove of its
+      // null data()) would be undefined behaviour (UBSan).
+      if (shape_.m8) {
+        std::memmove(c_.data() + size_t{out} * shape_.m8,
+                     c_.data() + size_t{s} * shape_.m8, shape_.m8);
+      }
       if (refine_words_ > 0) {
         std::memmove(&r_[size_t{out} * refine_words_],
                      &r_[size_t{s} * refine_words_],

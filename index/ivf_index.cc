@@ -67,6 +67,7 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
   }
   std::unique_ptr<IvfIndex> idx(new IvfIndex());
   idx->options_ = options;
+  idx->options_.cancelled = nullptr;  // for this call only
   TQ_RETURN_IF_ERROR(idx->CheckVectors(x, n, "training row"));
   const uint32_t d = options.dim;
   uint32_t nlist = options.nlist;
@@ -97,6 +98,7 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
     ko.seed = options.seed;
     ko.max_points_per_centroid = options.max_points_per_centroid;
     ko.num_threads = threads;
+    ko.cancelled = options.cancelled;
     TQ_ASSIGN_OR_RETURN(KMeansResult km, TrainKMeans(xp.data(), n, d, ko));
     idx->centroids_ = std::move(km.centroids);
   }

@@ -93,6 +93,10 @@ struct IvfOptions {
   uint64_t seed = 1234;
   // Threads for training and batch adds (0 = all cores).
   uint32_t threads = 0;
+  // Optional: polled during the coarse k-means (KMeansOptions::cancelled);
+  // when it returns true, Train stops with Cancelled. Not kept by the
+  // trained index (nor serialized).
+  std::function<bool()> cancelled;
 };
 
 class ListScanner;  // index/scanner.h

@@ -251,8 +251,11 @@ std::vector<size_t> SampleIndices(size_t n, size_t m, Rng* rng) {
   return idx;
 }
 
-void SeedKMeansPlusPlus(const float* x, size_t n, uint32_t dim, uint32_t k,
-                        uint32_t num_threads, Rng* rng, float* centroids) {
+// False when `cancelled` said so (polled before each refresh).
+bool SeedKMeansPlusPlus(const float* x, size_t n, uint32_t dim, uint32_t k,
+                        uint32_t num_threads,
+                        const std::function<bool()>& cancelled, Rng* rng,
+                        float* centroids) {
   // d2[i]: squared distance of point i to the nearest centroid that was
   // chosen before the last refresh (the "stale" weight W_i). The current
   // weight w_i = min(W_i, distance to the pending centroids) is never larger,
@@ -277,6 +280,7 @@ void SeedKMeansPlusPlus(const float* x, size_t n, uint32_t dim, uint32_t k,
   bool refresh = true;
   while (chosen < k) {
     if (!pending.empty() && (refresh || pending.size() >= kSeedBatch)) {
+      if (cancelled && cancelled()) return false;
       pending_rows.resize(pending.size() * dim);
       for (size_t p = 0; p < pending.size(); ++p) {
         std::memcpy(&pending_rows[p * dim], x + pending[p] * dim,
@@ -323,6 +327,7 @@ void SeedKMeansPlusPlus(const float* x, size_t n, uint32_t dim, uint32_t k,
       refresh = true;
     }
   }
+  return true;
 }
 
 // Assigns every point; returns the objective and fills sizes.
@@ -464,6 +469,10 @@ void AssignNearest(const float* centroids, uint32_t k, const float* x, size_t n,
   assigner.Assign(x, n, dim, assign, dist, num_threads);
 }
 
+namespace {
+absl::Status Cancelled() { return absl::CancelledError("k-means cancelled"); }
+}  // namespace
+
 absl::StatusOr<KMeansResult> TrainKMeans(const float* x, size_t n, uint32_t dim,
                                          const KMeansOptions& opts) {
   const uint32_t k = opts.k;
@@ -509,8 +518,9 @@ absl::StatusOr<KMeansResult> TrainKMeans(const float* x, size_t n, uint32_t dim,
       std::memcpy(&res.centroids[size_t{c} * dim], data + idx[c] * dim,
                   sizeof(float) * dim);
     }
-  } else {
-    SeedKMeansPlusPlus(data, nt, dim, k, threads, &rng, res.centroids.data());
+  } else if (!SeedKMeansPlusPlus(data, nt, dim, k, threads, opts.cancelled,
+                                 &rng, res.centroids.data())) {
+    return Cancelled();
   }
 
   std::vector<uint32_t> assign(nt), prev(nt);
@@ -518,6 +528,7 @@ absl::StatusOr<KMeansResult> TrainKMeans(const float* x, size_t n, uint32_t dim,
   res.objective = AssignAll(data, nt, dim, res.centroids, k, threads,
                             assign.data(), dist.data(), &res.sizes);
   for (uint32_t it = 0; it < opts.max_iter; ++it) {
+    if (opts.cancelled && opts.cancelled()) return Cancelled();
     UpdateCentroids(data, nt, dim, k, assign.data(), res.sizes, threads,
                     &res.centroids);
     const uint32_t splits =

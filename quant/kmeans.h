@@ -36,6 +36,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -71,6 +72,10 @@ struct KMeansOptions {
   uint32_t num_threads = 1;
   // Seeding method.
   KMeansInit init = KMeansInit::kKMeansPlusPlus;
+  // Optional: polled before each seeding refresh and each Lloyd step; when
+  // it returns true, training stops with Cancelled (a database that closes
+  // does not wait for a long training). Must be thread-safe.
+  std::function<bool()> cancelled;
 };
 
 struct KMeansResult {

@@ -17,18 +17,30 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace tqdb {
 
-// `status` with `context` put before its message ("context: message");
-// OK stays OK, an empty context changes nothing.
+// `status` with another message: the same code and payloads (the
+// machine-readable marks a layer below attached, e.g. db's disk full).
+inline absl::Status WithMessage(const absl::Status& status,
+                                absl::string_view message) {
+  absl::Status out(status.code(), message);
+  status.ForEachPayload(
+      [&out](absl::string_view type_url, const absl::Cord& payload) {
+        out.SetPayload(type_url, payload);
+      });
+  return out;
+}
+
+// `status` with `context` put before its message ("context: message"),
+// payloads kept; OK stays OK, an empty context changes nothing.
 inline absl::Status WithContext(const absl::Status& status,
                                 absl::string_view context) {
   if (status.ok() || context.empty()) return status;
-  return absl::Status(status.code(),
-                      absl::StrCat(context, ": ", status.message()));
+  return WithMessage(status, absl::StrCat(context, ": ", status.message()));
 }
 template <typename... Parts>
 absl::Status WithContext(const absl::Status& status, const Parts&... parts) {

@@ -285,10 +285,7 @@ void ToProto(const Neighbor& in, pb::ScoredPoint* out) {
 QueryOptions FromProto(const pb::SearchRequest& in) {
   QueryOptions o;
   o.k = in.limit();
-  if (in.params().nprobe() != 0) {
-    o.nprobe = in.params().nprobe();
-    o.strict_nprobe = true;
-  }
+  if (in.params().nprobe() != 0) o.nprobe = in.params().nprobe();
   o.exact = in.params().exact();
   o.rescore = in.params().rescore();
   if (in.params().oversampling() != 0) {
@@ -308,6 +305,7 @@ void ToProto(const QueryOptions& in, pb::SearchRequest* out) {
 }
 
 void ToProto(const SearchInfo& in, pb::SearchResponse* out) {
+  out->set_nprobe_used(in.nprobe_used);
   pb::SearchPlan* p = out->mutable_plan();
   p->set_kind(in.plan);
   p->set_matches(in.matches);
@@ -327,6 +325,11 @@ SearchInfo PlanFromProto(const pb::SearchResponse& in) {
   i.lists_probed = in.plan().lists_probed();
   i.scored = in.plan().scored();
   i.filter_ms = in.plan().filter_ms();
+  i.nprobe_used = in.nprobe_used();
+  i.exact = i.plan.empty()
+                ? in.nprobe_used() == 0
+                : i.plan == "exact" || i.plan == "flat" ||
+                      i.plan == "filtered-exact" || i.plan == "filtered-flat";
   i.unindexed_fields.assign(in.unindexed_fields().begin(),
                             in.unindexed_fields().end());
   return i;

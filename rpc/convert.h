@@ -52,10 +52,11 @@ void ToProto(Point&& in, v1::Point* out);
 void ToProto(Record&& in, v1::ScoredPoint* out);
 void ToProto(const Neighbor& in, v1::ScoredPoint* out);
 
-// Search: limit and params <-> QueryOptions. A request's nprobe makes the
-// options strict (nprobe > nlist is an error, not clamped); its zero
-// nprobe and oversampling keep the defaults. `cancelled` is the server's.
-// The filter is rpc/filter_convert.h's (OptionalFilter): it can fail.
+// Search: limit and params <-> QueryOptions. A request's zero nprobe and
+// oversampling keep the defaults; an nprobe above the collection's nlist is
+// clamped by the database (as in process). `cancelled` and `info` are the
+// server's. The filter is rpc/filter_convert.h's (OptionalFilter): it can
+// fail.
 QueryOptions FromProto(const v1::SearchRequest& in);
 void ToProto(const QueryOptions& in, v1::SearchRequest* out);
 // What a search did: the response's plan and unindexed fields.

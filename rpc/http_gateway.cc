@@ -24,6 +24,7 @@
 #include "rpc/http_routes.h"
 #include "rpc/metrics.h"
 #include "rpc/metrics_interceptor.h"
+#include "rpc/service_context.h"
 
 namespace tqdb {
 namespace {
@@ -98,6 +99,16 @@ void SendError(httplib::Response& res, int http, const char* code,
 void SendStatus(httplib::Response& res, const grpc::Status& s) {
   SendError(res, HttpStatus(s.error_code()), GrpcCodeName(s.error_code()),
             s.error_message());
+}
+
+// Whether the server marked the call's error as a full disk.
+bool IsDiskFullTrailer(const grpc::ClientContext& ctx) {
+  const auto& trailers = ctx.GetServerTrailingMetadata();
+  auto [lo, hi] = trailers.equal_range(kErrorTrailer);
+  for (auto it = lo; it != hi; ++it) {
+    if (it->second == kDiskFullError) return true;
+  }
+  return false;
 }
 
 const char* ContentType(absl::string_view name) {
@@ -360,6 +371,12 @@ class GatewayImpl final : public HttpGateway {
                     });
     done.WaitForNotification();
     if (!status.ok()) {
+      if (IsDiskFullTrailer(ctx)) {
+        // Not 429 (a limit to retry later): the disk must get space.
+        SendError(res, 507, GrpcCodeName(status.error_code()),
+                  status.error_message());
+        return;
+      }
       SendStatus(res, status);
       return;
     }

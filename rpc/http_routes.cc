@@ -57,6 +57,7 @@ constexpr Route kRoutes[] = {
     {"GET", "/collections/{collection}/snapshots", "tqdb.v1.Snapshots/List"},
     {"POST", "/snapshots", "tqdb.v1.Snapshots/Create"},
     {"GET", "/snapshots", "tqdb.v1.Snapshots/List"},
+    {"DELETE", "/snapshots/{name}", "tqdb.v1.Snapshots/Delete"},
 };
 
 std::vector<absl::string_view> Segments(absl::string_view path) {

@@ -6,9 +6,15 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -47,6 +53,39 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+// Why gRPC could not bind `listen` (it does not say): binds a socket there
+// the way gRPC does (SO_REUSEADDR, no SO_REUSEPORT) and names the error.
+std::string WhyNot(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return "not a host:port";
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints = {};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* ai = nullptr;
+  const int gai = getaddrinfo(host.empty() ? nullptr : host.c_str(),
+                              listen.substr(colon + 1).c_str(), &hints, &ai);
+  if (gai != 0) {
+    return absl::StrCat("not a valid host:port (", gai_strerror(gai), ")");
+  }
+  int err = 0;
+  for (addrinfo* a = ai; a != nullptr && err != EADDRINUSE; a = a->ai_next) {
+    const int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (fd < 0) continue;
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0) err = errno;
+    close(fd);
+  }
+  freeaddrinfo(ai);
+  if (err == EADDRINUSE) return "address in use (is another server there?)";
+  if (err != 0) return std::strerror(err);
+  return "gRPC could not bind it";
+}
+
 class ServerImpl final : public Server {
  public:
   ServerImpl(Database* db, const ServerOptions& options)
@@ -68,6 +107,9 @@ class ServerImpl final : public Server {
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder b;
+    // gRPC sets SO_REUSEPORT by default: a second server on a busy port
+    // would start and take half of the connections. One server a port.
+    b.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     b.AddListeningPort(o.listen, creds, &port_);
     b.SetMaxReceiveMessageSize(
         static_cast<int>(std::min<size_t>(o.max_receive_bytes, INT32_MAX)));
@@ -86,8 +128,7 @@ class ServerImpl final : public Server {
     if (!server_ || port_ == 0) {
       server_.reset();
       return absl::UnavailableError(
-          absl::StrCat("cannot listen on ", o.listen,
-                       " (address in use, or not a valid host:port)"));
+          absl::StrCat("cannot listen on ", o.listen, ": ", WhyNot(o.listen)));
     }
     grpc::HealthCheckServiceInterface* h = server_->GetHealthCheckService();
     if (h != nullptr) {

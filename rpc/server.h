@@ -17,7 +17,8 @@
 // or above ServerOptions::max_limit, oversampling, empty batches) and
 // unknown enum values are INVALID_ARGUMENT before the database is called,
 // which checks the rest once (db/query.h: wrong dimension, empty vector,
-// NaN/Inf; nprobe > nlist is INVALID_ARGUMENT, not clamped). Batches over
+// NaN/Inf, a zero vector under cosine; nprobe > nlist is clamped, and
+// SearchResponse.nprobe_used says what was probed). Batches over
 // the database's max_batch are RESOURCE_EXHAUSTED; a bad point rejects its
 // whole batch and nothing of it is stored.
 //
@@ -90,7 +91,8 @@ class Server {
  public:
   // Binds and starts serving. InvalidArgument for bad options (unreadable
   // TLS material, half a TLS pair), Unavailable when the address cannot be
-  // bound. `db` is not owned.
+  // bound, saying why ("address in use": one server a port, SO_REUSEPORT
+  // is off). `db` is not owned.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       Database* db, const ServerOptions& options);
 

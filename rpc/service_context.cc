@@ -14,6 +14,24 @@
 
 namespace tqdb {
 
+namespace {
+
+// The longest error message a call returns: whatever a handler put in it, it
+// stays far below gRPC's metadata limit (8 KB by default), which a longer
+// grpc-message would break (the client then sees RESOURCE_EXHAUSTED
+// instead of the error). User input in messages is capped where it is
+// quoted (quant/echo.h); this is the backstop.
+constexpr size_t kMaxMessage = 1024;
+
+absl::Status Capped(const absl::Status& s) {
+  if (s.message().size() <= kMaxMessage) return s;
+  return WithMessage(s,
+                     absl::StrCat(s.message().substr(0, kMaxMessage), "... (",
+                                  s.message().size(), "-byte message cut)"));
+}
+
+}  // namespace
+
 ServiceContext::ServiceContext(Database* db, ServerOptions options,
                                Metrics* metrics)
     : db_(db),
@@ -26,7 +44,8 @@ grpc::Status ServiceContext::Call(
     const std::function<absl::Status()>& body) const {
   try {
     if (absl::Status a = auth_.Check(*ctx); !a.ok()) return ToGrpc(a);
-    absl::Status s = body();
+    const absl::Status s = Capped(body());
+    if (IsDiskFull(s)) ctx->AddTrailingMetadata(kErrorTrailer, kDiskFullError);
     if (absl::IsCancelled(s)) {
       const bool past_deadline =
           ctx->deadline() <= std::chrono::system_clock::now();

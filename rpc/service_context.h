@@ -25,6 +25,13 @@
 
 namespace tqdb {
 
+// Trailing metadata of a call that failed because the disk is full
+// (RESOURCE_EXHAUSTED, db's IsDiskFull): "tqdb-error: disk-full", so that a
+// client can tell it from the other RESOURCE_EXHAUSTED errors (limits) by
+// more than the message; the REST gateway answers it 507.
+inline constexpr char kErrorTrailer[] = "tqdb-error";
+inline constexpr char kDiskFullError[] = "disk-full";
+
 class ServiceContext {
  public:
   // `metrics` (optional, not owned) counts search and ingest work.
@@ -37,7 +44,8 @@ class ServiceContext {
 
   // Runs `body` after authentication and returns its status as the call's:
   // Cancelled becomes DEADLINE_EXCEEDED or CANCELLED by what the call saw,
-  // an exception RESOURCE_EXHAUSTED (out of memory) or INTERNAL.
+  // an exception RESOURCE_EXHAUSTED (out of memory) or INTERNAL; a message
+  // over 1 KB is cut there (with "..."); a full disk adds kErrorTrailer.
   grpc::Status Call(grpc::ServerContextBase* ctx,
                     const std::function<absl::Status()>& body) const;
 

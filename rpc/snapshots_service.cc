@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "db/format.h"
+#include "quant/echo.h"
 #include "quant/status_macros.h"
 
 namespace tqdb {
@@ -19,7 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 namespace pb = ::tqdb::v1;
 
-constexpr char kSnapshotMeta[] = "TQDB_SNAPSHOT";
+// Written by Database::CreateSnapshot: "collection=...\ncreated=...\n".
+constexpr const char* kSnapshotMeta = dbformat::kSnapshotMarker;
 
 absl::Status Describe(const fs::path& path, pb::SnapshotDescription* d) {
   d->set_name(path.filename().string());
@@ -68,13 +71,6 @@ grpc::Status SnapshotsService::Create(grpc::ServerContext* ctx,
     const fs::path path = fs::path(dir_) / name;
     TQ_RETURN_IF_ERROR(
         context_->db()->CreateSnapshot(path.string(), req->collection()));
-    std::ofstream meta(path / kSnapshotMeta);
-    meta << "collection=" << req->collection() << "\ncreated=" << now << "\n";
-    meta.close();
-    if (!meta) {
-      return absl::InternalError(
-          absl::StrCat("cannot write ", (path / kSnapshotMeta).string()));
-    }
     return Describe(path, resp);
   });
 }
@@ -100,6 +96,34 @@ grpc::Status SnapshotsService::List(grpc::ServerContext* ctx,
              std::make_pair(b.creation_time(), b.name());
     });
     for (auto& d : all) *resp->add_snapshots() = std::move(d);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status SnapshotsService::Delete(grpc::ServerContext* ctx,
+                                      const pb::DeleteSnapshotRequest* req,
+                                      pb::DeleteSnapshotResponse* /*resp*/) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    const std::string& name = req->name();
+    if (name.empty() || name == "." || name == ".." ||
+        name.find('/') != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("snapshot name '", EchoInput(name),
+                       "' is not a name Snapshots.List returns"));
+    }
+    absl::MutexLock l(&mu_);
+    const fs::path path = fs::path(dir_) / name;
+    std::error_code ec;
+    // Only what Create made: a directory with the snapshot marker.
+    if (!fs::exists(path / kSnapshotMeta, ec)) {
+      return absl::NotFoundError(
+          absl::StrCat("no snapshot '", EchoInput(name), "' in ", dir_));
+    }
+    fs::remove_all(path, ec);
+    if (ec) {
+      return absl::InternalError(
+          absl::StrCat("cannot delete ", path.string(), ": ", ec.message()));
+    }
     return absl::OkStatus();
   });
 }

@@ -1,6 +1,6 @@
-// tqdb.v1.Snapshots: directories <snapshot_dir>/<name>, each a RocksDB
-// checkpoint (Database::CreateSnapshot) plus a small TQDB_SNAPSHOT file
-// (collection, creation time).
+// tqdb.v1.Snapshots: directories <snapshot_dir>/<name>, each a snapshot made
+// by Database::CreateSnapshot (a RocksDB checkpoint plus its TQDB_SNAPSHOT
+// file: collection, creation time). Delete removes only such a directory.
 #ifndef TQDB_RPC_SNAPSHOTS_SERVICE_H_
 #define TQDB_RPC_SNAPSHOTS_SERVICE_H_
 
@@ -23,6 +23,9 @@ class SnapshotsService final : public v1::Snapshots::Service {
   grpc::Status List(grpc::ServerContext* ctx,
                     const v1::ListSnapshotsRequest* req,
                     v1::ListSnapshotsResponse* resp) override;
+  grpc::Status Delete(grpc::ServerContext* ctx,
+                      const v1::DeleteSnapshotRequest* req,
+                      v1::DeleteSnapshotResponse* resp) override;
 
  private:
   const ServiceContext* const context_;

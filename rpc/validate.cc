@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "quant/echo.h"
 #include "quant/status_macros.h"
 
 namespace tqdb {
@@ -61,9 +62,9 @@ absl::Status ValidateSearchBatch(const v1::SearchBatchRequest& req,
   for (int i = 0; i < n; ++i) {
     const v1::SearchRequest& q = req.searches(i);
     if (!q.collection().empty() && q.collection() != req.collection()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("search ", i, ": collection '", q.collection(),
-                       "' differs from the batch's '", req.collection(), "'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "search ", i, ": collection '", EchoInput(q.collection()),
+          "' differs from the batch's '", EchoInput(req.collection()), "'"));
     }
     TQ_RETURN_IF_ERROR(ValidateSearch(q, options)) << "search " << i;
   }

@@ -3,8 +3,8 @@
 // batches, and the ranges the API puts on its fields (limit in
 // [1, ServerOptions::max_limit], oversampling 0 or in [1, 1000], a finite
 // score_threshold). The rules the database owns (dimension, empty vector,
-// finite coordinates, nprobe <= nlist, stored vectors for exact search,
-// points) are checked by it, once (db/query.h): not here again. (The
+// finite coordinates, a direction under cosine, stored vectors for exact
+// search, points) are checked by it, once (db/query.h): not here again. (The
 // database also refuses k = 0 for its in-process callers; limit's range is
 // checked here so that the message names the API's field.)
 //

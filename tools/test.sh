@@ -1,13 +1,36 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (apt), builds tqdb in
-# Release with all cores and runs every test with ctest. Non-zero exit on any
-# failure. Tests that need ../shared/data skip with a message where it is
-# absent.
+# Release with all cores and runs every test with ctest, then the readers'
+# fuzzers, then the sanitizer stages (tools/sanitize.sh: the tests again
+# under ASan+UBSan, and the concurrency tests of db/ and rpc/ under TSan).
+# Non-zero exit on any failure. Tests that need ../shared/data skip with a
+# message where it is absent. Each stage prints its wall and CPU time.
+# TQDB_SANITIZE=0 leaves the sanitizer stages out (a quick local run).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-bash "$root/tools/setup.sh"
-bash "$root/tools/build.sh"
-cd "${TQDB_BUILD_DIR:-$root/build}"
-ctest --output-on-failure -j "$(nproc)" --timeout 900
+
+# Runs one stage and prints its wall and CPU time (user and system, its
+# processes summed: on a loaded machine the wall time grows, not these).
+stage() {
+  local name="$1"
+  shift
+  echo "== test.sh: $name"
+  local TIMEFORMAT="== test.sh: $name took %0R s (CPU: %0U s user, %0S s sys)"
+  time "$@"
+}
+
+run_ctest() {
+  cd "${TQDB_BUILD_DIR:-$root/build}"
+  ctest --output-on-failure -j "$(nproc)" --timeout 900
+}
+
+stage setup bash "$root/tools/setup.sh"
+stage build bash "$root/tools/build.sh"
+stage ctest run_ctest
 # The ingest readers' libFuzzer fuzzers, 30 s each (clang, build-fuzz/).
-bash "$root/tools/fuzz.sh" 30
+stage fuzz bash "$root/tools/fuzz.sh" 30
+if [ "${TQDB_SANITIZE:-1}" != 0 ]; then
+  stage asan bash "$root/tools/sanitize.sh" asan
+  stage tsan bash "$root/tools/sanitize.sh" tsan
+fi
+echo "== test.sh: all stages passed in $SECONDS s"

@@ -237,13 +237,9 @@ TEST(DbBasic, QueryErrorsNameTheProblem) {
   EXPECT_EQ(batch.status().message(),
             "queries hold 12 floats, not a multiple of dim 8");
   ASSERT_TRUE(c->Train().ok());
-  QueryOptions strict;
-  strict.nprobe = 5;
-  strict.strict_nprobe = true;
-  EXPECT_EQ(search(VectorFor(1, 0, 8), strict),
-            "nprobe 5 exceeds nlist 4 of collection 'c'");
-  strict.strict_nprobe = false;  // clamped
-  EXPECT_TRUE(c->Search(VectorFor(1, 0, 8), strict).ok());
+  QueryOptions above;
+  above.nprobe = 5;  // nlist 4: clamped
+  EXPECT_TRUE(c->Search(VectorFor(1, 0, 8), above).ok());
   EXPECT_EQ(search(bad, QueryOptions()), "vector coordinate 3 is infinite");
 }
 
@@ -713,45 +709,6 @@ TEST(DbBasic, ImbalanceReportedAndRetrainFixesIt) {
   EXPECT_LT(info->imbalance, 3.0);
   EXPECT_FALSE(info->retrain_recommended) << info->retrain_reason;
   EXPECT_EQ(info->lists.live, 4000u);
-}
-
-TEST(DbBasic, SnapshotsRestoreByOpening) {
-  TempDir tmp;
-  const uint32_t d = 16;
-  const auto queries = Queries(10, d, 123);
-  QueryOptions o;
-  o.nprobe = 0;
-  std::vector<std::vector<Neighbor>> before;
-  {
-    auto db = OpenOrDie(tmp.sub("db"));
-    CollectionConfig cfg = Config("a", d);
-    cfg.nlist = 4;
-    auto a = Create(db.get(), cfg);
-    auto b = Create(db.get(), Config("b", 8));
-    ASSERT_TRUE(a->Upsert(MakePoints(0, 400, d), false).ok());
-    a->WaitForTraining();
-    ASSERT_TRUE(b->Upsert(MakePoints(0, 10, 8), false).ok());
-    before = SearchAll(*a, queries, o);
-    ASSERT_TRUE(db->CreateSnapshot(tmp.sub("snap_all")).ok());
-    ASSERT_TRUE(db->CreateSnapshot(tmp.sub("snap_a"), "a").ok());
-    EXPECT_EQ(db->CreateSnapshot(tmp.sub("snap_a")).code(),
-              absl::StatusCode::kAlreadyExists);
-    EXPECT_EQ(db->CreateSnapshot(tmp.sub("snap_x"), "x").code(),
-              absl::StatusCode::kNotFound);
-    // Later writes are not in the snapshots.
-    ASSERT_TRUE(a->Delete({0, 1, 2}, false).ok());
-    ASSERT_TRUE(a->Upsert(MakePoints(1000, 5, d), false).ok());
-  }
-  for (const char* name : {"snap_all", "snap_a"}) {
-    auto db = OpenOrDie(tmp.sub(name));
-    ASSERT_TRUE(db);
-    auto a = db->GetCollection("a");
-    ASSERT_TRUE(a.ok());
-    EXPECT_EQ((*a)->Count(), 400u);
-    EXPECT_TRUE((*a)->Info()->trained);
-    ExpectSameResults(before, SearchAll(**a, queries, o));
-    EXPECT_EQ(db->GetCollection("b").ok(), std::string(name) == "snap_all");
-  }
 }
 
 }  // namespace

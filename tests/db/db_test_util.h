@@ -19,7 +19,8 @@
 namespace tqdb {
 namespace dbtest {
 
-// A fresh directory under /tmp, removed (recursively) on destruction.
+// A fresh directory under /tmp, removed (recursively) on destruction, unless
+// TQDB_KEEP_TMP is set in the environment (to look at a failed test's files).
 class TempDir {
  public:
   TempDir() {
@@ -29,7 +30,9 @@ class TempDir {
   }
   ~TempDir() {
     std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    if (getenv("TQDB_KEEP_TMP") == nullptr) {
+      std::filesystem::remove_all(path_, ec);
+    }
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
@@ -71,8 +74,8 @@ inline std::vector<Point> MakePoints(uint64_t first_id, size_t n, uint32_t d,
 
 // Exact top-k ids (goodness as the index defines it).
 inline std::vector<uint64_t> BruteForce(const std::vector<Point>& pts,
-                                        const std::vector<float>& q,
-                                        Metric m, size_t k) {
+                                        const std::vector<float>& q, Metric m,
+                                        size_t k) {
   std::vector<std::pair<double, uint64_t>> s;
   double qn = 0;
   for (float x : q) qn += double{x} * x;

@@ -251,6 +251,20 @@ class ClientTest(unittest.TestCase):
         info = self.db.get_collection(self.name)
         self.assertEqual(info.memory.limit_bytes, 4 << 20)
 
+    def test_snapshots_create_list_delete(self):
+        import grpc
+        import numpy as np
+        self.db.create_collection(self.name, dim=4)
+        self.db.upsert(self.name, [1], np.ones((1, 4)), wait=True)
+        path = self.db.create_snapshot(self.name)
+        name = path.rstrip("/").split("/")[-1]
+        self.assertIn(name, self.db.list_snapshots())
+        self.db.delete_snapshot(name)
+        self.assertNotIn(name, self.db.list_snapshots())
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.delete_snapshot(name)
+        self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
+
     def test_retries_unavailable_until_the_server_is_up(self):
         import numpy as np
         import tqdb_client

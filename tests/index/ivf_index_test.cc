@@ -327,6 +327,11 @@ TEST(IvfIndexTest, ErrorsNameTheProblem) {
   o.codec.method = "lvq";
   EXPECT_EQ(IvfIndex::Train(o, x.data(), 500).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // A cancelled training (the database closing) stops in its k-means.
+  o.codec.method = "renorm";
+  o.cancelled = [] { return true; };
+  EXPECT_EQ(IvfIndex::Train(o, x.data(), 500).status().code(),
+            absl::StatusCode::kCancelled);
 }
 
 // The database's entry (query validated by the caller) answers as Search

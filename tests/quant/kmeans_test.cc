@@ -129,6 +129,40 @@ TEST(KMeansTest, DeterministicForSeedAndThreadCount) {
   EXPECT_NE(a->centroids, d->centroids);
 }
 
+// `cancelled` stops a training between steps (a database that closes does
+// not wait for it); never true, it changes nothing.
+TEST(KMeansTest, CancelledStopsBetweenSteps) {
+  constexpr uint32_t kDim = 24;
+  std::vector<float> x(5000 * kDim);
+  Rng rng(3);
+  for (float& v : x) v = static_cast<float>(rng.Gaussian());
+  KMeansOptions opts;
+  opts.k = 40;
+  opts.max_iter = 10;
+  const absl::StatusOr<KMeansResult> plain =
+      TrainKMeans(x.data(), 5000, kDim, opts);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  for (const KMeansInit init :
+       {KMeansInit::kKMeansPlusPlus, KMeansInit::kRandom}) {
+    for (int after : {0, 1, 3}) {
+      SCOPED_TRACE(after);
+      int polls = 0;
+      opts.init = init;
+      opts.cancelled = [&] { return polls++ >= after; };
+      const absl::StatusOr<KMeansResult> r =
+          TrainKMeans(x.data(), 5000, kDim, opts);
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
+      EXPECT_EQ(polls, after + 1);  // stopped at the first true
+    }
+  }
+  opts.init = KMeansInit::kKMeansPlusPlus;
+  opts.cancelled = [] { return false; };
+  const absl::StatusOr<KMeansResult> r =
+      TrainKMeans(x.data(), 5000, kDim, opts);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->centroids, plain->centroids);
+}
+
 TEST(KMeansTest, PlusPlusBeatsRandomInitOnAverage) {
   // 30 blobs of very different sizes: random init over-seeds the big ones
   // and misses small ones; k-means++ finds them.

@@ -56,5 +56,20 @@ TEST(StatusMacrosTest, WithContext) {
             absl::NotFoundError("m"));
 }
 
+TEST(StatusMacrosTest, ContextKeepsPayloads) {
+  absl::Status marked = absl::ResourceExhaustedError("m");
+  marked.SetPayload("type.test/mark", absl::Cord("x"));
+  const absl::Status s = [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(marked) << "ctx";
+    return absl::OkStatus();
+  }();
+  EXPECT_EQ(s.message(), "ctx: m");
+  EXPECT_EQ(s.GetPayload("type.test/mark"), absl::Cord("x"));
+  EXPECT_EQ(WithMessage(marked, "other").GetPayload("type.test/mark"),
+            absl::Cord("x"));
+  EXPECT_EQ(WithMessage(marked, "other").code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
 }  // namespace
 }  // namespace tqdb

@@ -144,7 +144,7 @@ TEST(ConvertTest, QueryOptionsRoundTrip) {
   const QueryOptions out = FromProto(req);
   EXPECT_EQ(out.k, 7u);
   EXPECT_EQ(out.nprobe, 3u);
-  EXPECT_TRUE(out.strict_nprobe);  // the API's nprobe is not clamped
+  EXPECT_EQ(out.info, nullptr);  // the server's to set
   EXPECT_TRUE(out.exact);
   EXPECT_TRUE(out.rescore);
   EXPECT_EQ(out.oversampling, 2.5f);
@@ -152,7 +152,6 @@ TEST(ConvertTest, QueryOptionsRoundTrip) {
   bare.set_limit(1);
   const QueryOptions defaults = FromProto(bare);
   EXPECT_EQ(defaults.nprobe, QueryOptions().nprobe);
-  EXPECT_FALSE(defaults.strict_nprobe);
   EXPECT_EQ(defaults.oversampling, QueryOptions().oversampling);
 }
 

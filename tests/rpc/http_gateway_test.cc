@@ -109,8 +109,10 @@ TEST_F(HttpGatewayTest, EveryRouteAnswersWhatGrpcAnswers) {
     EXPECT_EQ(http_resp.points(i).payload(), grpc_resp.points(i).payload());
   }
   EXPECT_EQ(http_resp.points(0).id(), 7u);
-  // snake_case field names and defaults printed.
+  // snake_case field names and defaults printed; untrained: exact, no list
+  // probed.
   EXPECT_NE(r->body.find("\"time_ms\""), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("\"nprobe_used\":0"), std::string::npos) << r->body;
 
   // Batch.
   pb::SearchBatchRequest br;
@@ -169,6 +171,14 @@ TEST_F(HttpGatewayTest, EveryRouteAnswersWhatGrpcAnswers) {
   EXPECT_TRUE(info.trained());
   EXPECT_GT(info.lists().size_histogram_size(), 0);
   EXPECT_GT(info.memory().index_bytes(), 0u);
+  // Trained: nprobe above nlist is clamped, and the answer says so.
+  sr.mutable_params()->set_nprobe(100000);
+  r = http_.Post("/collections/docs/points/search", Json(sr),
+                 "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Parse<pb::SearchResponse>(r->body).nprobe_used(), info.nlist());
+  EXPECT_GT(info.nlist(), 0u);
   r = http_.Get("/collections");
   ASSERT_TRUE(r);
   auto list = Parse<pb::ListCollectionsResponse>(r->body);
@@ -180,9 +190,20 @@ TEST_F(HttpGatewayTest, EveryRouteAnswersWhatGrpcAnswers) {
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(Parse<pb::SnapshotDescription>(r->body).collection(), "docs");
+  const std::string snap = Parse<pb::SnapshotDescription>(r->body).name();
   r = http_.Get("/snapshots");
   ASSERT_TRUE(r);
   EXPECT_EQ(Parse<pb::ListSnapshotsResponse>(r->body).snapshots_size(), 1);
+  r = http_.Delete("/snapshots/" + snap);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = http_.Get("/snapshots");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(Parse<pb::ListSnapshotsResponse>(r->body).snapshots_size(), 0);
+  r = http_.Delete("/snapshots/" + snap);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404) << r->body;
+  EXPECT_EQ(ErrorCode(r), "NOT_FOUND");
 
   // Delete the collection.
   r = http_.Delete("/collections/docs");

@@ -38,15 +38,25 @@ class Ingest {
   virtual absl::StatusOr<uint64_t> Finish() = 0;
 };
 
+// TLS to the server: on when ca_pem is set.
+struct TlsClientOptions {
+  std::string ca_pem;       // PEM roots that sign the server's certificate
+  std::string server_name;  // the name to check it for; "" = the host
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
 
   // A server at host:port. api_key: "" = none (TQDB_API_KEY in the
-  // environment is used when empty). Checks that the server answers (health
-  // check within 5 s): Unavailable otherwise.
+  // environment is used when empty). Checks that the server answers
+  // (within 5 s): Unavailable otherwise, saying whether nothing listens
+  // there, a plaintext client met a server that may serve TLS (--tls-ca),
+  // or the TLS handshake failed (--tls-ca, --tls-server-name), with gRPC's
+  // reason.
   static absl::StatusOr<std::unique_ptr<Backend>> Connect(
-      const std::string& address, const std::string& api_key);
+      const std::string& address, const std::string& api_key,
+      const TlsClientOptions& tls = {});
   // The database in `dir` (created when create_if_missing).
   static absl::StatusOr<std::unique_ptr<Backend>> Embedded(
       const std::string& dir, bool create_if_missing);
@@ -64,7 +74,8 @@ class Backend {
                                                bool if_outgrown) = 0;
   virtual absl::StatusOr<std::unique_ptr<Ingest>> StartIngest(
       const std::string& collection, bool wait) = 0;
-  // options.filter: only matching points. info (optional): the plan.
+  // options.filter: only matching points. info (optional): the plan and
+  // the nprobe it used.
   virtual absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
                                                   absl::Span<const float> query,
                                                   const QueryOptions& options,

@@ -3,8 +3,11 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "db/filter_json.h"
 #include "quant/status_macros.h"
 #include "tools/io/readers.h"
@@ -12,15 +15,20 @@
 namespace tqdb {
 
 const FlagSpec& TargetFlags() {
-  static const FlagSpec* spec =
-      new FlagSpec{{"server", "data", "api-key-file"}, {}};
+  static const FlagSpec* spec = new FlagSpec{
+      {"server", "data", "api-key-file", "tls-ca", "tls-server-name"}, {}};
   return *spec;
 }
 
 const char kTargetHelp[] =
     "  --server HOST:PORT     a running tqdb server, or\n"
     "  --data DIR             a data directory opened in process (no server)\n"
-    "  --api-key-file F       API key for the server (else $TQDB_API_KEY)\n";
+    "  --api-key-file F       API key for the server (else $TQDB_API_KEY)\n"
+    "  --tls-ca CA.pem        talk TLS to the server, trusting the\n"
+    "                         certificates CA.pem signs (a self-signed\n"
+    "                         server certificate is its own CA)\n"
+    "  --tls-server-name N    the name the server's certificate must carry\n"
+    "                         (default: the host of --server)\n";
 
 absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const Flags& f,
                                                      bool create_if_missing) {
@@ -35,7 +43,24 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const Flags& f,
   if (f.Has("api-key-file")) {
     TQ_ASSIGN_OR_RETURN(key, ReadApiKeyFile(f.GetString("api-key-file")));
   }
-  return Backend::Connect(f.GetString("server"), key);
+  TlsClientOptions tls;
+  if (f.Has("tls-server-name") && !f.Has("tls-ca")) {
+    return absl::InvalidArgumentError(
+        "--tls-server-name needs --tls-ca (the server's CA certificate)");
+  }
+  if (f.Has("tls-ca")) {
+    const std::string path = f.GetString("tls-ca");
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    if (!in || pem.str().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tls-ca: cannot read ", path));
+    }
+    tls.ca_pem = pem.str();
+    tls.server_name = f.GetString("tls-server-name");
+  }
+  return Backend::Connect(f.GetString("server"), key, tls);
 }
 
 const char kFilterHelp[] =
@@ -101,6 +126,51 @@ absl::StatusOr<CollectionConfig> ConfigFromFlags(const Flags& f,
   }
   c.store_vectors = !f.Has("no-store-vectors");
   return c;
+}
+
+absl::Status CheckSameSettings(const CollectionConfig& have,
+                               const CollectionConfig& want, const Flags& f) {
+  std::vector<std::string> diffs;
+  // The flag's side: as given, or its default when absent.
+  auto flag = [&](const char* name, const std::string& value) {
+    return f.Has(name) ? absl::StrCat("--", name, " ", value)
+                       : absl::StrCat("--", name, " default ", value);
+  };
+  if (have.dim != want.dim) {
+    diffs.push_back(absl::StrCat("dim ", have.dim, " (",
+                                 flag("dim", absl::StrCat(want.dim)), ")"));
+  }
+  if (have.metric != want.metric) {
+    diffs.push_back(absl::StrCat("metric ", MetricName(have.metric), " (",
+                                 flag("metric", MetricName(want.metric)), ")"));
+  }
+  if (have.method != want.method) {
+    diffs.push_back(absl::StrCat("method ", have.method, " (",
+                                 flag("method", want.method), ")"));
+  }
+  if (have.bits != want.bits) {
+    diffs.push_back(absl::StrCat("bits ", have.bits, " (",
+                                 flag("bits", absl::StrCat(want.bits)), ")"));
+  }
+  if (have.nlist != want.nlist) {
+    diffs.push_back(absl::StrCat("nlist ", have.nlist, " (",
+                                 flag("nlist", absl::StrCat(want.nlist)), ")"));
+  }
+  if (f.Has("seed") && have.seed != want.seed) {
+    diffs.push_back(
+        absl::StrCat("seed ", have.seed, " (--seed ", want.seed, ")"));
+  }
+  if (have.store_vectors != want.store_vectors) {
+    diffs.push_back(absl::StrCat(
+        "store_vectors ", have.store_vectors ? "true" : "false", " (",
+        want.store_vectors ? "no --no-store-vectors" : "--no-store-vectors",
+        ")"));
+  }
+  if (diffs.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "collection '", have.name, "' exists with other settings: ",
+      absl::StrJoin(diffs, ", "), "; drop it first (tqdb collections drop ",
+      have.name, ") or leave out --create to ingest into it as it is"));
 }
 
 }  // namespace tqdb

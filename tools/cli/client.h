@@ -47,6 +47,14 @@ absl::StatusOr<CollectionConfig> ConfigFromFlags(const Flags& flags,
                                                  const std::string& input,
                                                  uint32_t input_dim);
 
+// An existing collection (`have`) against the settings the create flags
+// ask for (`want`, from ConfigFromFlags): OK when they agree; else
+// InvalidArgument naming each difference, the collection's value and the
+// flag's ("metric ip (--metric l2)", "nlist 64 (--nlist default 0)").
+absl::Status CheckSameSettings(const CollectionConfig& have,
+                               const CollectionConfig& want,
+                               const Flags& flags);
+
 }  // namespace tqdb
 
 #endif  // TQDB_TOOLS_CLI_CLIENT_H_

@@ -15,6 +15,7 @@
 #include "tools/cli/client.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/output.h"
+#include "tools/cli/payload_text.h"
 
 namespace tqdb {
 namespace {
@@ -98,7 +99,7 @@ void PrintList(const std::vector<CollectionInfo>& list, bool json,
   if (json) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& i : list) arr.push_back(InfoJson(i));
-    out << arr.dump() << "\n";
+    out << DumpJson(arr) << "\n";
     return;
   }
   if (list.empty()) {
@@ -122,12 +123,13 @@ void PrintList(const std::vector<CollectionInfo>& list, bool json,
 void PrintInfo(const CollectionInfo& info, bool json, std::ostream& out) {
   const nlohmann::json j = InfoJson(info);
   if (json) {
-    out << j.dump() << "\n";
+    out << DumpJson(j) << "\n";
     return;
   }
   for (const auto& [k, v] : j.items()) {
-    out << absl::StrFormat("%-22s %s\n", k,
-                           v.is_string() ? v.get<std::string>() : v.dump());
+    out << absl::StrFormat(
+        "%-22s %s\n", k,
+        v.is_string() ? ValidUtf8(v.get<std::string>()) : DumpJson(v));
   }
 }
 
@@ -232,7 +234,7 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
     absl::Status s = b.Drop(name);
     if (!s.ok()) return Fail(kCommand, s, err);
     if (json) {
-      out << nlohmann::json{{"dropped", name}}.dump() << "\n";
+      out << DumpJson({{"dropped", name}}) << "\n";
     } else {
       out << "dropped collection '" << name << "'\n";
     }

@@ -15,6 +15,7 @@
 #include "tools/cli/backend.h"
 #include "tools/cli/client.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/ingest_hints.h"
 #include "tools/cli/output.h"
 #include "tools/cli/progress.h"
 #include "tools/io/readers.h"
@@ -51,7 +52,8 @@ constexpr char kUsage[] =
     "  --hdf5-dataset NAME    (default train)\n"
     "  --ids FILE             one id per line (or .npy of integers)\n"
     "  --payload FILE.jsonl   line i is the payload (JSON) of row i\n"
-    "  --create               create the collection if missing, with:\n"
+    "  --create               create the collection if missing, with (an\n"
+    "                         existing one must have the same settings):\n"
     "    --dim D (default: the file's) --metric cosine|ip|l2 (default cosine)\n"
     "    --method renorm|mse|prod|pca|pq (default renorm) --bits B (default "
     "4)\n"
@@ -138,6 +140,12 @@ absl::StatusOr<CollectionInfo> TargetCollection(Backend& b, const Flags& f,
     return absl::NotFoundError(absl::StrCat(info.status().message(),
                                             " (add --create --dim ", dim,
                                             " to create it)"));
+  } else if (info.ok() && f.Has("create")) {
+    // --create says which settings the data is meant for: an existing
+    // collection with others is not it.
+    TQ_ASSIGN_OR_RETURN(CollectionConfig want,
+                        ConfigFromFlags(f, coll, in.path, dim));
+    TQ_RETURN_IF_ERROR(CheckSameSettings(info->config, want, f));
   }
   if (!info.ok()) return info.status();
   if (info->config.dim != dim) {
@@ -327,11 +335,15 @@ int RunIngest(const std::vector<std::string>& args, std::ostream& out,
     const int code = !s.input_status.ok()
                          ? InputError(kCommand, s.input_status, err)
                          : Fail(kCommand, s.send_status, err);
+    const LimitHint hint =
+        HintForLimit(s.send_status, static_cast<size_t>(*batch));
+    if (!hint.text.empty()) err << "tqdb ingest: " << hint.text << "\n";
     err << absl::StrFormat(
         "tqdb ingest: %s rows committed to '%s' (rows %d to %d of %s); fix "
-        "the problem and resume with --skip %d\n",
+        "the problem and resume with --skip %d%s\n",
         Thousands(committed), coll, first + (committed ? 1 : 0), resume,
-        in.path, resume);
+        in.path, resume,
+        hint.batch ? absl::StrCat(" --batch ", hint.batch) : "");
     b.Close().IgnoreError();
     return code;
   }

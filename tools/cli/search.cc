@@ -18,6 +18,7 @@
 #include "tools/cli/client.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/output.h"
+#include "tools/cli/payload_text.h"
 #include "tools/io/readers.h"
 
 namespace tqdb {
@@ -43,15 +44,21 @@ constexpr char kUsage[] =
     "does\n"
     "                         not say\n"
     "  --k K                  neighbours (default 10)\n"
-    "  --nprobe N             lists probed (default 16; 0 = all)\n"
+    "  --nprobe N             lists probed (default 16; 0 = all; at most the\n"
+    "                         collection's nlist: the output says the nprobe\n"
+    "                         used)\n"
     "  --exact                brute force over the stored vectors\n"
     "  --rescore              rerank k * oversampling candidates exactly\n"
     "  --oversampling X       (default 4)\n"
     "%s"
     "  --with-payload         print payloads (default on in the table)\n"
-    "  --json                 one JSON object: collection, k, time_ms,\n"
-    "                         results [{id, score, payload}], and with\n"
-    "                         --filter the plan\n";
+    "  --json                 one JSON object: collection, k, nprobe_used,\n"
+    "                         time_ms, results [{id, score, payload}], and\n"
+    "                         with --filter the plan\n"
+    "\n"
+    "Payloads are JSON (shown as their JSON value). Bytes stored by older\n"
+    "versions that are not JSON are shown as a JSON string, and bytes that\n"
+    "are not UTF-8 as U+FFFD.\n";
 
 // The numbers of --vector; InvalidArgument naming the bad one.
 absl::StatusOr<std::vector<float>> ParseVector(const std::string& text) {
@@ -90,12 +97,6 @@ absl::StatusOr<std::vector<float>> ReadQueryRow(const std::string& path,
   return std::move(batch.vectors);
 }
 
-nlohmann::json PayloadJson(const std::string& payload) {
-  if (payload.empty()) return nullptr;
-  if (nlohmann::json::accept(payload)) return nlohmann::json::parse(payload);
-  return payload;  // opaque bytes: as a string
-}
-
 nlohmann::json PlanJson(const SearchInfo& i) {
   return {{"kind", i.plan},
           {"matches", i.matches},
@@ -105,9 +106,11 @@ nlohmann::json PlanJson(const SearchInfo& i) {
           {"unindexed_fields", i.unindexed_fields}};
 }
 
+// `info`: what the search did; its plan is printed when `filtered`.
 void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
                const std::string& source, uint32_t k, double ms,
-               const SearchInfo* plan, bool json, std::ostream& out) {
+               const SearchInfo& info, bool filtered, bool json,
+               std::ostream& out) {
   if (json) {
     nlohmann::json res = nlohmann::json::array();
     for (const Hit& h : hits) {
@@ -115,15 +118,22 @@ void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
                      {"score", h.score},
                      {"payload", PayloadJson(h.payload)}});
     }
-    nlohmann::json doc = {
-        {"collection", coll}, {"k", k}, {"time_ms", ms}, {"results", res}};
-    if (plan != nullptr) doc["plan"] = PlanJson(*plan);
-    out << doc.dump() << "\n";
+    nlohmann::json doc = {{"collection", coll},
+                          {"k", k},
+                          {"nprobe_used", info.nprobe_used},
+                          {"time_ms", ms},
+                          {"results", res}};
+    if (filtered) doc["plan"] = PlanJson(info);
+    out << DumpJson(doc) << "\n";
     return;
   }
-  out << absl::StrFormat("%d neighbours of %s in '%s' (%.2f ms)\n", hits.size(),
-                         source, coll, ms);
-  if (plan != nullptr) {
+  out << absl::StrFormat("%d neighbours of %s in '%s' (%.2f ms, %s)\n",
+                         hits.size(), ValidUtf8(source), coll, ms,
+                         info.exact
+                             ? std::string("exact")
+                             : absl::StrCat("nprobe ", info.nprobe_used));
+  if (filtered) {
+    const SearchInfo* plan = &info;
     out << absl::StrFormat(
         "filter: %s matching points, plan %s (%d lists probed, %s scored)%s\n",
         Thousands(plan->matches), plan->plan, plan->lists_probed,
@@ -137,9 +147,8 @@ void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
                          "payload");
   int rank = 0;
   for (const Hit& h : hits) {
-    std::string p = h.payload;
-    if (p.size() > 60) p = p.substr(0, 57) + "...";
-    out << absl::StrFormat("%4d  %20d  %10.4f  %s\n", ++rank, h.id, h.score, p);
+    out << absl::StrFormat("%4d  %20d  %10.4f  %s\n", ++rank, h.id, h.score,
+                           PayloadCell(h.payload, 60));
   }
 }
 
@@ -211,7 +220,7 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
                         std::chrono::steady_clock::now() - t0)
                         .count();
   if (!hits.ok()) return Fail(kCommand, hits.status(), err);
-  PrintHits(*hits, coll, source, o.k, ms, o.filter ? &info : nullptr,
+  PrintHits(*hits, coll, source, o.k, ms, info, o.filter != nullptr,
             flags->Has("json"), out);
   absl::Status closed = (*backend)->Close();
   return closed.ok() ? kExitOk : Fail(kCommand, closed, err);

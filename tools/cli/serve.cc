@@ -7,6 +7,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -16,6 +17,7 @@
 #include "quant/status_macros.h"
 #include "rpc/server.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/exposure.h"
 #include "tools/cli/flags.h"
 #include "tools/cli/output.h"
 
@@ -35,6 +37,10 @@ constexpr char kUsage[] =
     "\n"
     "flags:\n"
     "  --data DIR             database directory (required)\n"
+    "  --restore SNAPSHOT     first restore SNAPSHOT (a snapshot directory,\n"
+    "                         Snapshots.Create) into DIR, which must not\n"
+    "                         exist: a copy; the snapshot stays as it is\n"
+    "                         (serving a snapshot directory is refused)\n"
     "  --listen HOST:PORT     address (default 127.0.0.1:7700; port 0 = any\n"
     "                         free port, printed on start)\n"
     "  --port-file F          write the bound port to F once serving\n"
@@ -43,6 +49,8 @@ constexpr char kUsage[] =
     "  --tls-cert C --tls-key K  serve TLS with these PEM files\n"
     "  --max-receive-mb N     largest request message (default 64)\n"
     "  --max-batch N          points per upsert message (default 10000)\n"
+    "  --max-payload-bytes N  largest payload of a point (default 1048576,\n"
+    "                         1 MiB); a larger one rejects its batch\n"
     "  --max-limit N          largest search limit (default 10000)\n"
     "  --threads N            search/training threads (default: all cores)\n"
     "  --snapshot-dir D       where snapshots go (default DIR/snapshots)\n"
@@ -103,9 +111,10 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 
 const FlagSpec& ServeFlags() {
   static const FlagSpec* spec = new FlagSpec{
-      {"data", "listen", "port-file", "api-key-file", "tls-cert", "tls-key",
-       "max-receive-mb", "max-batch", "max-limit", "threads", "snapshot-dir",
-       "grace", "memory-limit", "http", "bench-svg", "metrics", "metrics-open"},
+      {"data", "restore", "listen", "port-file", "api-key-file", "tls-cert",
+       "tls-key", "max-receive-mb", "max-batch", "max-payload-bytes",
+       "max-limit", "threads", "snapshot-dir", "grace", "memory-limit", "http",
+       "bench-svg", "metrics", "metrics-open"},
       {"metrics-open"}};
   return *spec;
 }
@@ -125,12 +134,15 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   DatabaseOptions dbo;
   auto max_mb = flags->GetInt("max-receive-mb", 64, 1, 2047);
   auto max_batch = flags->GetInt("max-batch", 10000, 1, 1000000);
+  auto max_payload = flags->GetInt("max-payload-bytes",
+                                   static_cast<int64_t>(dbo.max_payload_bytes),
+                                   1, int64_t{1} << 30);
   auto max_limit = flags->GetInt("max-limit", 10000, 1, 1000000);
   auto threads = flags->GetInt("threads", 0, 0, 1024);
   auto grace = flags->GetDouble("grace", 30);
   for (const absl::Status& s :
-       {max_mb.status(), max_batch.status(), max_limit.status(),
-        threads.status(), grace.status()}) {
+       {max_mb.status(), max_batch.status(), max_payload.status(),
+        max_limit.status(), threads.status(), grace.status()}) {
     if (!s.ok()) return UsageError(kCommand, s, err);
   }
   so.max_receive_bytes = size_t(*max_mb) << 20;
@@ -150,6 +162,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   so.metrics_open = flags->Has("metrics-open");
   so.max_limit = static_cast<uint32_t>(*max_limit);
   dbo.max_batch = static_cast<size_t>(*max_batch);
+  dbo.max_payload_bytes = static_cast<size_t>(*max_payload);
   dbo.threads = static_cast<uint32_t>(*threads);
   if (flags->Has("api-key-file")) {
     auto key = ReadApiKeyFile(flags->GetString("api-key-file"));
@@ -168,6 +181,17 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
     so.tls_key_pem = *key;
   }
 
+  for (const auto& [flag, listen] :
+       {std::pair<std::string, std::string>{"listen", so.listen},
+        {"http", so.http_listen}}) {
+    if (listen.empty()) continue;
+    if (const std::string w = ExposureWarning(flag, listen, !so.api_key.empty(),
+                                              !so.tls_cert_pem.empty());
+        !w.empty()) {
+      err << "tqdb serve: " << w << std::endl;
+    }
+  }
+
   // Block the stop signals in every thread (gRPC's and RocksDB's threads
   // inherit the mask), and wait for them here.
   sigset_t stop;
@@ -177,6 +201,14 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
   const std::string dir = flags->GetString("data");
+  if (flags->Has("restore")) {
+    const std::string snap = flags->GetString("restore");
+    if (absl::Status s = Database::RestoreSnapshot(snap, dir); !s.ok()) {
+      return Fail(kCommand, WithContext(s, "--restore"), err);
+    }
+    out << "tqdb serve: restored snapshot " << snap << " into " << dir
+        << std::endl;
+  }
   auto db = Database::Open(dir, dbo);
   if (!db.ok()) return Fail(kCommand, db.status(), err);
   auto server = Server::Start(db->get(), so);

@@ -401,3 +401,13 @@ class Client:
         database; returns its path on the server."""
         return self._call(self._snapshots.Create,
                           pb.CreateSnapshotRequest(collection=collection)).path
+
+    def list_snapshots(self) -> List[str]:
+        """The names of the server's snapshots, oldest first."""
+        return [s.name for s in self._call(self._snapshots.List,
+                                           pb.ListSnapshotsRequest()).snapshots]
+
+    def delete_snapshot(self, name: str) -> None:
+        """Deletes a snapshot by name (list_snapshots, or the last part of
+        create_snapshot's path); tqdb_client.Error NOT_FOUND if absent."""
+        self._call(self._snapshots.Delete, pb.DeleteSnapshotRequest(name=name))

@@ -683,6 +683,11 @@ class SnapshotsStub(object):
                 request_serializer=tqdb_dot_v1_dot_tqdb__pb2.ListSnapshotsRequest.SerializeToString,
                 response_deserializer=tqdb_dot_v1_dot_tqdb__pb2.ListSnapshotsResponse.FromString,
                 )
+        self.Delete = channel.unary_unary(
+                '/tqdb.v1.Snapshots/Delete',
+                request_serializer=tqdb_dot_v1_dot_tqdb__pb2.DeleteSnapshotRequest.SerializeToString,
+                response_deserializer=tqdb_dot_v1_dot_tqdb__pb2.DeleteSnapshotResponse.FromString,
+                )
 
 
 class SnapshotsServicer(object):
@@ -700,6 +705,14 @@ class SnapshotsServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Delete(self, request, context):
+        """Deletes a snapshot of the server's snapshot directory (NOT_FOUND if
+        there is none of that name).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SnapshotsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -712,6 +725,11 @@ def add_SnapshotsServicer_to_server(servicer, server):
                     servicer.List,
                     request_deserializer=tqdb_dot_v1_dot_tqdb__pb2.ListSnapshotsRequest.FromString,
                     response_serializer=tqdb_dot_v1_dot_tqdb__pb2.ListSnapshotsResponse.SerializeToString,
+            ),
+            'Delete': grpc.unary_unary_rpc_method_handler(
+                    servicer.Delete,
+                    request_deserializer=tqdb_dot_v1_dot_tqdb__pb2.DeleteSnapshotRequest.FromString,
+                    response_serializer=tqdb_dot_v1_dot_tqdb__pb2.DeleteSnapshotResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -754,5 +772,22 @@ class Snapshots(object):
         return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Snapshots/List',
             tqdb_dot_v1_dot_tqdb__pb2.ListSnapshotsRequest.SerializeToString,
             tqdb_dot_v1_dot_tqdb__pb2.ListSnapshotsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Delete(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Snapshots/Delete',
+            tqdb_dot_v1_dot_tqdb__pb2.DeleteSnapshotRequest.SerializeToString,
+            tqdb_dot_v1_dot_tqdb__pb2.DeleteSnapshotResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

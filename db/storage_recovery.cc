@@ -1,0 +1,91 @@
+#include "db/storage_recovery.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/time/time.h"
+
+namespace tqdb {
+namespace dbimpl {
+namespace {
+
+constexpr absl::Duration kFirstDelay = absl::Milliseconds(200);
+constexpr absl::Duration kMaxDelay = absl::Seconds(5);
+
+}  // namespace
+
+StorageRecovery::~StorageRecovery() { Stop(); }
+
+void StorageRecovery::Start(rocksdb::DB* db, std::function<void()> on_resumed) {
+  on_resumed_ = std::move(on_resumed);
+  {
+    absl::MutexLock l(&mu_);
+    db_ = db;
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+void StorageRecovery::Stop() {
+  {
+    absl::MutexLock l(&mu_);
+    stop_ = true;
+    cv_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+uint64_t StorageRecovery::resumed() const {
+  absl::MutexLock l(&mu_);
+  return resumed_;
+}
+
+void StorageRecovery::OnBackgroundError(rocksdb::BackgroundErrorReason,
+                                        rocksdb::Status* bg_error) {
+  if (bg_error->ok()) return;
+  if (bg_error->IsIOError() && !bg_error->IsIOFenced() &&
+      bg_error->severity() == rocksdb::Status::Severity::kFatalError) {
+    // Recoverable by Resume(): see the header.
+    *bg_error =
+        rocksdb::Status(*bg_error, rocksdb::Status::Severity::kHardError);
+  }
+  absl::MutexLock l(&mu_);
+  pending_ = true;
+  cv_.SignalAll();
+}
+
+void StorageRecovery::OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason,
+                                           rocksdb::Status,
+                                           bool* auto_recovery) {
+  *auto_recovery = false;  // Run() recovers instead
+}
+
+void StorageRecovery::Run() {
+  absl::MutexLock l(&mu_);
+  absl::Duration delay = kFirstDelay;
+  while (!stop_) {
+    if (!pending_) {
+      delay = kFirstDelay;
+      cv_.Wait(&mu_);
+      continue;
+    }
+    // Let the failing operation finish (and a burst of errors settle).
+    cv_.WaitWithTimeout(&mu_, delay);
+    if (stop_) break;
+    pending_ = false;  // errors from here on call for another attempt
+    rocksdb::DB* db = db_;
+    mu_.Unlock();
+    const rocksdb::Status s = db->Resume();
+    if (s.ok() && on_resumed_) on_resumed_();
+    mu_.Lock();
+    if (s.ok()) {
+      ++resumed_;
+      delay = kFirstDelay;
+    } else {
+      pending_ = true;
+      delay = std::min(2 * delay, kMaxDelay);
+    }
+  }
+}
+
+}  // namespace dbimpl
+}  // namespace tqdb

@@ -1,0 +1,81 @@
+// Recovery from storage errors without reopening the database: when a write
+// to disk fails (a full disk, EIO on a write or an fsync, a failed flush),
+// RocksDB stops accepting writes (reads go on); this resumes them, by
+// itself, once the storage works again.
+//
+// How: a rocksdb::EventListener sees every background error and
+//  - keeps an I/O error recoverable: RocksDB classes a failed WAL or
+//    MANIFEST write or a failed flush as a "fatal" error when
+//    paranoid_checks is on (tqdb keeps it on for its open-time checks),
+//    which only a reopen clears. A non-corruption I/O error is downgraded to
+//    a "hard" error, which DB::Resume() recovers from (it switches to a new
+//    WAL and MANIFEST and flushes the memtables, which hold every
+//    acknowledged write: acknowledged writes are never lost). Corruption and
+//    data loss keep their severity (writes stay stopped: DataLoss).
+//  - turns RocksDB's own recovery off (its SstFileManager resumes after a
+//    full disk only once free space exceeds the largest write buffer, 64 MB
+//    by default, so a small or nearly full disk never recovers) and runs its
+//    own: a thread calls DB::Resume() after 200 ms, then with a doubling
+//    delay up to 5 s, until it succeeds. Resume() flushes the memtables
+//    (so the write-ahead log they came from can go): on a disk that is
+//    still full the attempt fails after writing at most the free space,
+//    deletes what it wrote, and changes nothing.
+// After a successful resume `on_resumed` runs (on the recovery thread): the
+// database restarts the background trainings the error stopped.
+//
+// Thread-safety: the listener's callbacks come from RocksDB's threads with
+// no tqdb lock held; Start and Stop are called by Database::Open and Close.
+#ifndef TQDB_DB_STORAGE_RECOVERY_H_
+#define TQDB_DB_STORAGE_RECOVERY_H_
+
+#include <cstdint>
+#include <functional>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "rocksdb/db.h"
+#include "rocksdb/listener.h"
+
+namespace tqdb {
+namespace dbimpl {
+
+class StorageRecovery : public rocksdb::EventListener {
+ public:
+  StorageRecovery() = default;
+  ~StorageRecovery() override;
+
+  // Starts the recovery thread for `db` (once, after DB::Open succeeded);
+  // `on_resumed` runs after each successful resume.
+  void Start(rocksdb::DB* db, std::function<void()> on_resumed);
+  // Stops and joins the thread; before the DB is closed. Idempotent.
+  void Stop();
+
+  // Resumes that succeeded so far (for tests and Info).
+  uint64_t resumed() const;
+
+  // rocksdb::EventListener.
+  void OnBackgroundError(rocksdb::BackgroundErrorReason reason,
+                         rocksdb::Status* bg_error) override;
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason reason,
+                            rocksdb::Status bg_error,
+                            bool* auto_recovery) override;
+
+ private:
+  void Run();
+
+  std::function<void()> on_resumed_;  // set by Start
+  mutable absl::Mutex mu_;            // a leaf
+  absl::CondVar cv_;
+  rocksdb::DB* db_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // An error was reported since the last resume attempt began.
+  bool pending_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t resumed_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread thread_;  // started by Start, joined by Stop
+};
+
+}  // namespace dbimpl
+}  // namespace tqdb
+
+#endif  // TQDB_DB_STORAGE_RECOVERY_H_

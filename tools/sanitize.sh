@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The sanitizer stages of tools/test.sh. Usage: tools/sanitize.sh asan|tsan
+#
+#   asan  AddressSanitizer + UndefinedBehaviorSanitizer (every UB check
+#         fatal, leaks checked) in build-asan/: the unit and integration
+#         tests of quant/, index/, db/, rpc/ and the CLI, and the end-to-end
+#         tests against an ASan `tqdb serve` (its leaks are checked at exit).
+#         Left out: the recall checks on the real data sets (see `exclude`),
+#         and the tests of tools/bench/ (bench, report, distortion, the
+#         FAISS peer, flags_test which links them), which exercise the
+#         benchmark harness and FAISS rather than tqdb's serving paths.
+#   tsan  ThreadSanitizer in build-tsan/: the tests of db/ and rpc/ that run
+#         threads against each other (writers, searches, training, the
+#         recovery thread, create racing drop, the gRPC server and the REST
+#         gateway, metrics). Debian's Abseil is not built with TSan:
+#         tests/tsan/ annotates absl::Mutex, CondVar and Notification.
+#
+# Both build with -O1 -g1 (assertions on) only the targets they run, with
+# all cores (TQDB_SAN_JOBS to override). Third-party suppressions, each
+# with its reason, are in tools/sanitizers/. Exit non-zero on any report.
+set -euo pipefail
+mode="${1:?usage: tools/sanitize.sh asan|tsan}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+jobs="${TQDB_SAN_JOBS:-$(nproc)}"
+supp="$root/tools/sanitizers"
+
+case "$mode" in
+  asan)
+    build="${TQDB_ASAN_BUILD_DIR:-$root/build-asan}"
+    flavor=address
+    unit=(codebook_test echo_test kmeans_test pq_test rotation_test
+          status_macros_test turbo_quantizer_test kernels_test
+          ivf_index_test pca_codec_test scan_kernels_test
+          db_basic_test db_concurrency_test db_corruption_test
+          db_crash_test db_edges_test db_memory_test db_snapshot_test
+          db_fault_test rpc_test rpc_load_test rpc_edges_test rpc_fault_test
+          convert_test http_gateway_test metrics_test readers_test cli_test
+          cli_edges_test)
+    e2e=(grpc_blackbox cli_e2e edges_e2e disk_full_e2e prometheus_e2e
+         dashboard_e2e python_client_e2e readme_e2e)
+    # The recall checks on the real data sets (20,000 x 512 and more): they
+    # measure accuracy, and take 3-25 min each under ASan; the same code
+    # paths (training, every codec and bit width, SIMD targets, scans) run
+    # on synthetic data in the other tests of their suites.
+    exclude='Recall(On|At1)'
+    compilers=()
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
+    export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+    ;;
+  tsan)
+    build="${TQDB_TSAN_BUILD_DIR:-$root/build-tsan}"
+    flavor=thread
+    unit=(db_concurrency_test db_fault_test db_edges_test db_memory_test
+          rpc_load_test rpc_edges_test rpc_test rpc_fault_test
+          http_gateway_test metrics_test)
+    e2e=()
+    exclude='^$'
+    # clang, for the ignorelist of gRPC's and protobuf's header code.
+    compilers=(-DCMAKE_CXX_COMPILER=clang++)
+    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$supp/tsan.supp"
+    ;;
+  *)
+    echo "usage: tools/sanitize.sh asan|tsan" >&2
+    exit 2
+    ;;
+esac
+# ctest names: "<executable>.<Suite>.<Test>" for GoogleTest, the e2e names.
+unit_re="$(IFS='|'; echo "${unit[*]}")"
+tests="^(${unit_re})\\."
+targets=("${unit[@]}")
+if [ "${#e2e[@]}" -gt 0 ]; then
+  tests="${tests}|^($(IFS='|'; echo "${e2e[*]}"))\$"
+  targets+=(tqdb)
+fi
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug \
+  "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DTQDB_SANITIZE="$flavor" "${compilers[@]}" \
+  >/dev/null
+cmake --build "$build" -j "$jobs" --target "${targets[@]}"
+cd "$build"
+ctest --output-on-failure -j "$jobs" --timeout 1800 -R "$tests" -E "$exclude"
