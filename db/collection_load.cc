@@ -191,12 +191,12 @@ absl::Status CollectionImpl::LoadCodes(uint32_t g, IvfIndex* index,
                                 keys, &values, &found, where + ": vectors"));
     raw.resize(ids.size() * d);
     for (size_t i = 0; i < ids.size(); ++i) {
-      if (!found[i] || !dbformat::DecodeVector(ToStringView(values[i]), d,
-                                               &raw[i * d])) {
-        return absl::DataLossError(absl::StrCat(
-            where, ": column family 'vectors': point ", ids[i],
-            found[i] ? " has a vector of the wrong size"
-                     : " has no vector (refine needs them)"));
+      if (!found[i] ||
+          !dbformat::DecodeVector(ToStringView(values[i]), d, &raw[i * d])) {
+        return absl::DataLossError(
+            absl::StrCat(where, ": column family 'vectors': point ", ids[i],
+                         found[i] ? " has a vector of the wrong size"
+                                  : " has no vector (refine needs them)"));
       }
     }
     return absl::OkStatus();

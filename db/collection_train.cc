@@ -397,8 +397,7 @@ absl::Status CollectionImpl::Training::WriteChunk(const uint64_t* ids,
   TQ_RETURN_IF_ERROR(
       FromRocks(core_->db->Write(rocksdb::WriteOptions(), &batch),
                 core_->dir + ": training write"));
-  return index_->AddEncoded(ids, lists.data(), codes.data(), m, iids.data(),
-                            x);
+  return index_->AddEncoded(ids, lists.data(), codes.data(), m, iids.data(), x);
 }
 
 absl::Status CollectionImpl::Training::EncodeAll() {

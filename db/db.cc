@@ -398,9 +398,8 @@ absl::StatusOr<RefineKind> ParseRescoreSource(absl::string_view name) {
   if (name == "raw") return RefineKind::kNone;
   if (name == "int8") return RefineKind::kInt8;
   if (name == "f32") return RefineKind::kFloat32;
-  return absl::InvalidArgumentError(
-      absl::StrCat("rescoring source '", EchoInput(name),
-                   "' is not one of raw, int8, f32"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "rescoring source '", EchoInput(name), "' is not one of raw, int8, f32"));
 }
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(

@@ -72,8 +72,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/types/span.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "db/filter.h"
 #include "index/refine_codes.h"
 #include "index/types.h"

@@ -243,10 +243,9 @@ TEST_P(DbRefineWrites, UpsertDeleteRetrainReopenKeepTheCodes) {
         ASSERT_FALSE(deleted.count(nb.id))
             << when << ": deleted point " << nb.id << " returned";
         const double want = Goodness(q, current[nb.id], metric);
-        const double tol =
-            refine == RefineKind::kInt8
-                ? Int8Bound(q, current[nb.id], metric)
-                : 1e-4 * (1 + std::fabs(want));
+        const double tol = refine == RefineKind::kInt8
+                               ? Int8Bound(q, current[nb.id], metric)
+                               : 1e-4 * (1 + std::fabs(want));
         EXPECT_NEAR(nb.score, want, tol)
             << when << ": query " << i << " point " << nb.id;
       }
@@ -323,10 +322,9 @@ TEST_P(DbRefineWrites, UpsertDeleteRetrainReopenKeepTheCodes) {
 
 INSTANTIATE_TEST_SUITE_P(
     KindsAndMetrics, DbRefineWrites,
-    ::testing::Combine(::testing::Values(RefineKind::kInt8,
-                                         RefineKind::kFloat32),
-                       ::testing::Values(Metric::kInnerProduct,
-                                         Metric::kCosine, Metric::kL2)),
+    ::testing::Combine(
+        ::testing::Values(RefineKind::kInt8, RefineKind::kFloat32),
+        ::testing::Values(Metric::kInnerProduct, Metric::kCosine, Metric::kL2)),
     [](const auto& info) {
       return std::string(RescoreSourceName(std::get<0>(info.param))) + "_" +
              MetricName(std::get<1>(info.param));
@@ -340,8 +338,7 @@ TEST(DbRefine, SettingsAreValidated) {
   c.store_vectors = false;
   auto r = db->CreateCollection(c);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("needs store_vectors"),
-            std::string::npos)
+  EXPECT_NE(r.status().message().find("needs store_vectors"), std::string::npos)
       << r.status();
   c.refine = static_cast<RefineKind>(7);
   c.store_vectors = true;

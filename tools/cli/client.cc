@@ -89,10 +89,9 @@ absl::StatusOr<std::shared_ptr<const Filter>> FilterFromFlags(const Flags& f) {
 }
 
 const FlagSpec& CreateFlags() {
-  static const FlagSpec* spec =
-      new FlagSpec{{"dim", "metric", "method", "bits", "nlist", "seed",
-                    "refine"},
-                   {"no-store-vectors"}};
+  static const FlagSpec* spec = new FlagSpec{
+      {"dim", "metric", "method", "bits", "nlist", "seed", "refine"},
+      {"no-store-vectors"}};
   return *spec;
 }
 
@@ -173,10 +172,9 @@ absl::Status CheckSameSettings(const CollectionConfig& have,
         ")"));
   }
   if (have.refine != want.refine) {
-    diffs.push_back(absl::StrCat("refine ", RescoreSourceName(have.refine),
-                                 " (",
-                                 flag("refine", RescoreSourceName(want.refine)),
-                                 ")"));
+    diffs.push_back(
+        absl::StrCat("refine ", RescoreSourceName(have.refine), " (",
+                     flag("refine", RescoreSourceName(want.refine)), ")"));
   }
   if (diffs.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
