@@ -33,7 +33,8 @@ case "$mode" in
           ivf_index_test pca_codec_test scan_kernels_test
           db_basic_test db_concurrency_test db_corruption_test
           db_crash_test db_edges_test db_memory_test db_snapshot_test
-          db_fault_test rpc_test rpc_load_test rpc_edges_test rpc_fault_test
+          db_fault_test db_refine_test rpc_test rpc_load_test rpc_edges_test
+          rpc_fault_test
           convert_test http_gateway_test metrics_test readers_test cli_test
           cli_edges_test)
     e2e=(grpc_blackbox cli_e2e edges_e2e disk_full_e2e prometheus_e2e
