@@ -152,6 +152,17 @@ void IvfIndex::InitLists() {
     prog_ = ProgressiveLayout::Create(*codec_, options_.layout.prefix_bits);
   }
   refine_ = RefineCodec(options_.layout.refine, options_.dim);
+  coarse_codes_.clear();
+  if (options_.layout.quantized_coarse && nlist_ > 1) {
+    coarse_codec_ = RefineCodec(RefineKind::kInt8, options_.dim);
+    const uint32_t w = coarse_codec_.code_words();
+    coarse_codes_.assign(size_t{nlist_} * w, 0.0f);
+    for (uint32_t l = 0; l < nlist_; ++l) {
+      float* code = &coarse_codes_[size_t{l} * w];
+      coarse_codec_.Encode(&centroids_[size_t{l} * options_.dim], code);
+      code[0] = centroid_norms_[l];  // exact: the estimate errs in <q, c>
+    }
+  }
   lists_.assign(nlist_, InvertedList(prog_ ? prog_->shape() : codec_->shape(),
                                      refine_.code_words()));
 }
@@ -390,8 +401,9 @@ ListStats IvfIndex::stats() const {
 
 size_t IvfIndex::MemoryBytes() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  size_t bytes =
-      (centroids_.capacity() + centroid_norms_.capacity()) * sizeof(float);
+  size_t bytes = (centroids_.capacity() + centroid_norms_.capacity() +
+                  coarse_codes_.capacity()) *
+                 sizeof(float);
   for (const InvertedList& l : lists_) bytes += l.MemoryBytes();
   // absl::flat_hash_map: one slot and one control byte per bucket.
   bytes += where_.capacity() * (sizeof(std::pair<uint64_t, Location>) + 1);
@@ -435,7 +447,6 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::Search(
 absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
     const float* query, const SearchParams& p, const VectorStore* store) const {
   if (p.exact) return SearchExact(query, p, *store);
-  const uint32_t d = options_.dim;
   std::vector<float> q;
   Prepare(query, 1, &q);
   if (p.allowed != nullptr) return SearchFiltered(q, p, store);
@@ -447,25 +458,12 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
   // of queries at nprobe 8 of 565).
   const uint32_t nprobe =
       p.nprobe == 0 || p.nprobe > nlist_ ? nlist_ : p.nprobe;
-  std::vector<std::pair<float, uint32_t>> order(nlist_);
-  for (uint32_t l = 0; l < nlist_; ++l) {
-    order[l] = {-kernels::L2Sqr(q.data(), &centroids_[size_t{l} * d], d), l};
-  }
-  // Nearest lists first: the heap's threshold rises early, which the
-  // progressive scan's bound uses to skip more candidates.
-  auto nearer = [](const auto& a, const auto& b) {
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
-  };
-  if (nprobe < nlist_) {
-    std::nth_element(order.begin(), order.begin() + nprobe, order.end(),
-                     nearer);
-    order.resize(nprobe);
-  }
-  std::sort(order.begin(), order.end(), nearer);
+  SearchStats stats;
+  std::vector<std::pair<float, uint32_t>> order;
+  NearestLists(q.data(), nprobe, &order, &stats);
   TopK heap(KScan(p));
   ListScanner scanner = NewScanner(p);
   scanner.SetQuery(q.data());
-  SearchStats stats;
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
     for (const auto& [score, l] : order) {

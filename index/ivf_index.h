@@ -70,6 +70,13 @@ struct LayoutOptions {
   // store's raw vectors; every vector added must then come with its raw
   // vector (Add, or AddEncoded's raw).
   RefineKind refine = RefineKind::kNone;
+  // The coarse step (the nprobe nearest centroids) first scores every
+  // centroid on int8 codes (index/refine_codes.h: d + 8 bytes a centroid,
+  // a quarter of the float centroids' memory traffic) with a bound on each
+  // estimate's error, then computes exact distances only for the centroids
+  // whose bound can reach the nprobe-th best: the lists probed, and their
+  // order, are those of the exact step. false: every centroid exactly.
+  bool quantized_coarse = true;
 };
 
 struct IvfOptions {
@@ -208,6 +215,13 @@ class IvfIndex {
   // the empty lists in the matching layout.
   void InitLists();
   bool RemoveLocked(uint64_t id);
+  // The nprobe (< nlist, >= 1) lists whose centroids are nearest the
+  // prepared query q in L2, nearest first, with minus the squared distance
+  // (index/ivf_coarse.cc); counts the exact distances in
+  // stats->centroids_exact.
+  void NearestLists(const float* q, uint32_t nprobe,
+                    std::vector<std::pair<float, uint32_t>>* order,
+                    SearchStats* stats) const;
   void SetLocation(uint32_t iid, uint32_t list, uint32_t slot);
   // SearchValidated with p.allowed (index/ivf_filtered.cc).
   absl::StatusOr<std::vector<Neighbor>> SearchFiltered(
@@ -248,6 +262,10 @@ class IvfIndex {
   uint32_t nlist_ = 0;
   std::vector<float> centroids_;       // nlist x dim
   std::vector<float> centroid_norms_;  // squared, for the scanner
+  // LayoutOptions::quantized_coarse: int8 codes of the centroids, code[0]
+  // the exact ||c||^2 (empty when off).
+  RefineCodec coarse_codec_;
+  std::vector<float> coarse_codes_;
   std::unique_ptr<CentroidAssigner> assigner_;
   std::unique_ptr<ScanCodec> codec_;
   std::unique_ptr<ProgressiveLayout> prog_;  // null: the codec's layout

@@ -67,6 +67,9 @@ struct SearchStats {
   // Progressive scan: candidates whose whole code was read (the second
   // pass); refined / codes_scanned is the share refined.
   uint64_t refined = 0;
+  // Coarse step: centroids whose exact distance was computed (nlist
+  // without LayoutOptions::quantized_coarse).
+  uint32_t centroids_exact = 0;
 };
 // The field-wise sum (a batch's stats).
 SearchStats SumStats(const std::vector<SearchStats>& all);

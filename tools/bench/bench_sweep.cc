@@ -101,13 +101,14 @@ absl::Status BenchSweep::RunTqdb() {
       o.threads = options_.threads;
       std::string trained;
       std::vector<std::string> measured;
-      for (const auto& [layout, refine] : LayoutsAndRefines()) {
+      for (const auto& [layout, refine, coarse] : Variants()) {
         // "auto": the index's default (progressive from 256 dimensions);
         // "progressive" asks for it at any dimension.
         o.layout.progressive = layout != "full";
         o.layout.min_dim =
             layout == "progressive" ? 0 : LayoutOptions().min_dim;
         TQ_ASSIGN_OR_RETURN(o.layout.refine, ParseRefineKind(refine));
+        o.layout.quantized_coarse = coarse == "int8";
         // The first layout trains; the others load its parameters.
         const auto t0 = std::chrono::steady_clock::now();
         auto index = trained.empty() ? IvfIndex::Train(o, base_.data.data(), n)
@@ -120,7 +121,7 @@ absl::Status BenchSweep::RunTqdb() {
           // bits) falls back to the full one: measure that once.
           const std::string got = absl::StrCat(
               (*index)->progressive() != nullptr ? "progressive" : "full", "/",
-              refine);
+              refine, "/", coarse);
           if (std::find(measured.begin(), measured.end(), got) !=
               measured.end()) {
             continue;
@@ -130,19 +131,21 @@ absl::Status BenchSweep::RunTqdb() {
                             Seconds(t0));
         }
         TQ_RETURN_IF_ERROR(st) << method << " at " << b << " bits, " << layout
-                               << " layout, refine " << refine;
+                               << " layout, refine " << refine
+                               << ", coarse " << coarse;
       }
     }
   }
   return absl::OkStatus();
 }
 
-std::vector<std::pair<std::string, std::string>> BenchSweep::LayoutsAndRefines()
-    const {
-  std::vector<std::pair<std::string, std::string>> v;
+std::vector<BenchSweep::IndexVariant> BenchSweep::Variants() const {
+  std::vector<IndexVariant> v;
   for (const std::string& layout : options_.layouts) {
     for (const std::string& refine : options_.refines) {
-      v.push_back({layout, refine});
+      for (const std::string& coarse : options_.coarses) {
+        v.push_back({layout, refine, coarse});
+      }
     }
   }
   return v;
@@ -193,6 +196,7 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
             TQ_ASSIGN_OR_RETURN(res[i], idx.Search(queries_.row(i), p));
             stats.codes_scanned += one.codes_scanned;
             stats.refined += one.refined;
+            stats.centroids_exact += one.centroids_exact;
           }
         }
         const double s = Seconds(t1);
@@ -219,6 +223,9 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
                        ? RefineKindName(idx.options().layout.refine)
                        : "none";
       row.codes_per_query = nq > 0 ? double(stats.codes_scanned) / nq : 0;
+      row.coarse = idx.options().layout.quantized_coarse ? "int8" : "exact";
+      row.centroids_exact_per_query =
+          nq > 0 ? double(stats.centroids_exact) / nq : 0;
       row.refined_share =
           stats.codes_scanned > 0
               ? double(stats.refined) / double(stats.codes_scanned)
