@@ -171,6 +171,8 @@ CollectionInfo CollectionImpl::InfoLocked() const {
     info.lists = st.index->stats();
     info.imbalance = info.lists.imbalance;
     info.code_bytes = st.index->bytes_per_vector();
+    info.memory_bytes_per_vector = st.index->MemoryBytesPerVector();
+    info.refine_bytes = st.index->refine_bytes_per_vector();
     const DatabaseOptions& opt = core_->options;
     if (info.imbalance > opt.retrain_imbalance) {
       info.retrain_recommended = true;

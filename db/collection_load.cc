@@ -163,7 +163,9 @@ absl::StatusOr<std::shared_ptr<IvfIndex>> CollectionImpl::LoadTrained(
                      "generation ",
                      g));
   }
-  auto idx = IvfIndex::FromTrained(absl::string_view(params).substr(4));
+  LayoutOptions layout;
+  layout.refine = config_.refine;
+  auto idx = IvfIndex::FromTrained(absl::string_view(params).substr(4), layout);
   TQ_RETURN_IF_ERROR(idx.status()) << where << ": meta 'trained/'";
   std::shared_ptr<IvfIndex> index(std::move(*idx));
   if (index->dim() != config_.dim ||
@@ -174,26 +176,56 @@ absl::StatusOr<std::shared_ptr<IvfIndex>> CollectionImpl::LoadTrained(
   return index;
 }
 
-// Trained: the codes of generation g, into the index.
+// Trained: the codes of generation g, into the index. An index that keeps
+// rescoring codes (CollectionConfig::refine) gets them from the stored
+// vectors, one MultiGet a chunk: they are not persisted (db/FORMAT.md).
 absl::Status CollectionImpl::LoadCodes(uint32_t g, IvfIndex* index,
                                        const std::string& where, uint64_t* n) {
   const size_t bpv = index->bytes_per_vector();
   const uint32_t nlist = index->nlist();
+  const uint32_t d = config_.dim;
+  const bool with_raw = config_.refine != RefineKind::kNone;
   RangeIterator it(core_->db, core_->codes(), ScanOptions(), GenPrefix(cid_, g),
                    GenPrefix(cid_, g + 1));
   std::vector<uint64_t> ids;
   std::vector<uint32_t> lists, iids;
   std::vector<uint8_t> codes;
+  std::vector<float> raw;
   ids.reserve(kLoadChunk);
   lists.reserve(kLoadChunk);
   codes.reserve(kLoadChunk * bpv);
+  auto read_raw = [&]() -> absl::Status {
+    std::vector<std::string> keys(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      keys[i] = dbformat::PointKey(cid_, ids[i]);
+    }
+    std::vector<rocksdb::PinnableSlice> values;
+    std::vector<bool> found;
+    TQ_RETURN_IF_ERROR(MultiGet(core_->db, ScanOptions(), core_->vectors(),
+                                keys, &values, &found, where + ": vectors"));
+    raw.resize(ids.size() * d);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!found[i] ||
+          !dbformat::DecodeVector(ToStringView(values[i]), d, &raw[i * d])) {
+        return absl::DataLossError(
+            absl::StrCat(where, ": column family 'vectors': point ", ids[i],
+                         found[i] ? " has a vector of the wrong size"
+                                  : " has no vector (refine needs them)"));
+      }
+    }
+    return absl::OkStatus();
+  };
   auto flush = [&]() -> absl::Status {
     iids.resize(ids.size());
     for (size_t i = 0; i < ids.size(); ++i) {
       iids[i] = payload_index_.LoadPoint(ids[i]);
     }
+    if (with_raw) {
+      TQ_RETURN_IF_ERROR(read_raw());
+    }
     TQ_RETURN_IF_ERROR(index->AddEncoded(ids.data(), lists.data(), codes.data(),
-                                         ids.size(), iids.data()));
+                                         ids.size(), iids.data(),
+                                         with_raw ? raw.data() : nullptr));
     *n += ids.size();
     ids.clear();
     lists.clear();

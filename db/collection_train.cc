@@ -341,6 +341,7 @@ absl::Status CollectionImpl::Training::TrainIndex() {
   io.codec.seed = config.seed;
   io.seed = config.seed + ng_;
   io.threads = core_->options.threads;
+  io.layout.refine = config.refine;
   // A close or drop does not wait for the k-means (minutes on a large
   // collection).
   io.cancelled = [c = c_] { return c->stop_.load(); };
@@ -396,7 +397,7 @@ absl::Status CollectionImpl::Training::WriteChunk(const uint64_t* ids,
   TQ_RETURN_IF_ERROR(
       FromRocks(core_->db->Write(rocksdb::WriteOptions(), &batch),
                 core_->dir + ": training write"));
-  return index_->AddEncoded(ids, lists.data(), codes.data(), m, iids.data());
+  return index_->AddEncoded(ids, lists.data(), codes.data(), m, iids.data(), x);
 }
 
 absl::Status CollectionImpl::Training::EncodeAll() {

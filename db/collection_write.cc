@@ -346,8 +346,9 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
       FromRocks(core_->db->Write(wo, &batch), core_->dir + ": upsert"));
   const std::vector<uint32_t> iids = payload_index_.Upsert(ids, values);
   if (st.index) {
-    TQ_RETURN_IF_ERROR(st.index->AddEncoded(ids.data(), lists.data(),
-                                            codes.data(), m, iids.data()));
+    // x: the raw vectors, for the index's rescoring codes if it keeps them.
+    TQ_RETURN_IF_ERROR(st.index->AddEncoded(
+        ids.data(), lists.data(), codes.data(), m, iids.data(), x.data()));
   } else {
     st.flat->Upsert(ids.data(), x.data(), m);
   }

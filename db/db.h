@@ -72,8 +72,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "db/filter.h"
+#include "index/refine_codes.h"
 #include "index/types.h"
 
 namespace rocksdb {
@@ -144,7 +146,20 @@ struct CollectionConfig {
   // Points at which the first training starts in the background;
   // 0 = 39 * nlist, or 1000 when nlist is 0.
   uint64_t train_threshold = 0;
+  // Where a rescore (QueryOptions::rescore) reads the candidates' vectors
+  // (RescoreSourceName): kNone "raw", the stored vectors (one RocksDB
+  // MultiGet a search); kInt8 "int8" or kFloat32 "f32", rescoring codes the
+  // index keeps in memory (index/refine_codes.h: d + 8 or 4 d + 4 bytes a
+  // point), built from the stored vectors at training and at open, so they
+  // need store_vectors. int8 scores err by at most ||q||_1 s / 2 (s the
+  // point's largest |coordinate| / 127); f32 scores equal raw ones.
+  RefineKind refine = RefineKind::kNone;
 };
+
+// "raw", "int8", "f32" (CollectionConfig::refine).
+const char* RescoreSourceName(RefineKind kind);
+// The names above; InvalidArgument otherwise.
+absl::StatusOr<RefineKind> ParseRescoreSource(absl::string_view name);
 
 struct Point {
   uint64_t id = 0;
@@ -276,6 +291,11 @@ struct CollectionInfo {
   std::string retrain_reason;
   std::vector<FieldIndexInfo> field_indexes;  // by field
   size_t code_bytes = 0;             // per vector in the index, 0 if untrained
+  // Memory of one point in the active index (0 if untrained): its codes
+  // in the lists' layout, its rescoring code (refine_bytes: 0 for raw), id,
+  // flag and id-map entry (IvfIndex::MemoryBytesPerVector).
+  size_t memory_bytes_per_vector = 0;
+  size_t refine_bytes = 0;
   double disk_bytes_per_vector = 0;  // approximate, all families
   double load_seconds = 0;           // rebuilding the in-memory state at open
   uint64_t disk_bytes = 0;           // approximate, all families

@@ -310,8 +310,9 @@ absl::StatusOr<FieldIndexRecord> DecodeFieldIndexRecord(
 std::string EncodeRecord(const CollectionRecord& r) {
   std::string s;
   PutFixed32(&s, kRecordMagic);
-  PutFixed32(&s, kRecordVersion);
   const CollectionConfig& c = r.config;
+  const bool v2 = c.refine != RefineKind::kNone;
+  PutFixed32(&s, v2 ? kRecordVersion : 1);
   PutFixed32(&s, r.cid);
   PutBytes(&s, c.name);
   PutFixed32(&s, c.dim);
@@ -322,6 +323,7 @@ std::string EncodeRecord(const CollectionRecord& r) {
   PutFixed32(&s, c.nlist);
   PutFixed32(&s, c.store_vectors ? 1 : 0);
   PutFixed64(&s, c.train_threshold);
+  if (v2) PutFixed32(&s, static_cast<uint32_t>(c.refine));
   PutFixed32(&s, r.generation);
   PutFixed32(&s, r.trained_nlist);
   PutFixed64(&s, r.trained_count);
@@ -340,17 +342,21 @@ absl::StatusOr<CollectionRecord> DecodeRecord(absl::string_view value) {
   CollectionRecord r;
   CollectionConfig& c = r.config;
   absl::string_view name, method;
-  uint32_t metric = 0, store = 0;
+  uint32_t metric = 0, store = 0, refine = 0;  // version 1: raw
   if (!dec.GetFixed32(&r.cid) || !dec.GetBytes(&name) ||
       !dec.GetFixed32(&c.dim) || !dec.GetFixed32(&metric) ||
       !dec.GetBytes(&method) || !dec.GetFixed32(&c.bits) ||
       !dec.GetFixed64(&c.seed) || !dec.GetFixed32(&c.nlist) ||
       !dec.GetFixed32(&store) || !dec.GetFixed64(&c.train_threshold) ||
+      (version >= 2 && !dec.GetFixed32(&refine)) ||
       !dec.GetFixed32(&r.generation) || !dec.GetFixed32(&r.trained_nlist) ||
       !dec.GetFixed64(&r.trained_count) || dec.remaining() != 0) {
     return corrupt("truncated or malformed body");
   }
-  if (metric > 2 || c.dim < 2 || store > 1) return corrupt("bad settings");
+  if (metric > 2 || c.dim < 2 || store > 1 || refine > 2) {
+    return corrupt("bad settings");
+  }
+  c.refine = static_cast<RefineKind>(refine);
   c.name = std::string(name);
   c.method = std::string(method);
   c.metric = static_cast<Metric>(metric);

@@ -62,7 +62,11 @@ constexpr uint32_t kFormatVersion = 2;
 
 // Collection record (value of meta "collection/<name>").
 constexpr uint32_t kRecordMagic = 0x52435154;  // "TQCR"
-constexpr uint32_t kRecordVersion = 1;
+// Version 2 adds the rescoring source (CollectionConfig::refine) after
+// train_threshold. A record is written at version 2 only when refine is not
+// raw, so a directory without such a collection stays readable by builds
+// that know version 1 only; they refuse a version 2 record.
+constexpr uint32_t kRecordVersion = 2;
 
 constexpr uint32_t kNoList = 0xFFFFFFFFu;
 

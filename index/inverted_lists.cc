@@ -29,7 +29,7 @@ void InvertedList::GetSubcodes(const std::vector<uint8_t>& blocks, uint32_t m,
 
 uint32_t InvertedList::Append(uint64_t id, uint32_t iid, const uint8_t* sub4a,
                               const uint8_t* sub4b, const uint8_t* sub8,
-                              const float* factors) {
+                              const float* factors, const float* refine) {
   const uint32_t slot = size();
   if (slot % kBlockSize == 0) {
     a_.resize(a_.size() + size_t{shape_.m4a} / 2 * kBlockSize, 0);
@@ -40,6 +40,7 @@ uint32_t InvertedList::Append(uint64_t id, uint32_t iid, const uint8_t* sub4a,
   if (shape_.m4a) SetSubcodes(&a_, shape_.m4a, slot, sub4a);
   if (shape_.m4b) SetSubcodes(&b_, shape_.m4b, slot, sub4b);
   c_.insert(c_.end(), sub8, sub8 + shape_.m8);
+  if (refine_words_ > 0) r_.insert(r_.end(), refine, refine + refine_words_);
   for (uint32_t i = 0; i < shape_.nfactors; ++i) {
     factors_[FactorIndex(slot, i)] = factors[i];
   }
@@ -78,6 +79,11 @@ void InvertedList::Compact(
         std::memmove(c_.data() + size_t{out} * shape_.m8,
                      c_.data() + size_t{s} * shape_.m8, shape_.m8);
       }
+      if (refine_words_ > 0) {
+        std::memmove(&r_[size_t{out} * refine_words_],
+                     &r_[size_t{s} * refine_words_],
+                     refine_words_ * sizeof(float));
+      }
       for (uint32_t i = 0; i < shape_.nfactors; ++i) {
         factors_[FactorIndex(out, i)] = factors_[FactorIndex(s, i)];
       }
@@ -92,6 +98,8 @@ void InvertedList::Compact(
   iids_.resize(out);
   deleted_.resize(out);
   c_.resize(size_t{out} * shape_.m8);
+  r_.resize(size_t{out} * refine_words_);
+  r_.shrink_to_fit();
   const size_t blocks = (out + kBlockSize - 1) / kBlockSize;
   factors_.resize(blocks * shape_.nfactors * kBlockSize);
   a_.resize(blocks * shape_.m4a / 2 * kBlockSize);
@@ -114,7 +122,7 @@ void InvertedList::Compact(
 
 size_t InvertedList::MemoryBytes() const {
   return a_.capacity() + b_.capacity() + c_.capacity() +
-         factors_.capacity() * sizeof(float) +
+         (factors_.capacity() + r_.capacity()) * sizeof(float) +
          ids_.capacity() * sizeof(uint64_t) +
          iids_.capacity() * sizeof(uint32_t) + deleted_.capacity();
 }

@@ -9,7 +9,8 @@
 // zero-padded. Stream C (8-bit sub-codes) is row-major, slot after slot.
 // Per-vector float factors are blocked like the 4-bit streams, one array
 // of 32 per factor: factor i of slot 32k + v at [k * 32 * nfactors + i * 32
-// + v], so a block's factors load as vectors. 64-bit ids, 32-bit internal
+// + v], so a block's factors load as vectors. Optional rescoring codes
+// (index/refine_codes.h) are row-major too. 64-bit ids, 32-bit internal
 // ids (what a filtered search tests, index/allowed_set.h) and tombstone
 // flags are side arrays.
 // Appends are O(1) amortized; deletes set a tombstone; Compact() moves live
@@ -34,7 +35,10 @@ constexpr uint32_t kBlockSize = 32;
 
 class InvertedList {
  public:
-  explicit InvertedList(const ScanShape& shape) : shape_(shape) {}
+  // refine_words: the size of a slot's in-memory rescoring code
+  // (index/refine_codes.h) in 4-byte words, 0 for none.
+  explicit InvertedList(const ScanShape& shape, uint32_t refine_words = 0)
+      : shape_(shape), refine_words_(refine_words) {}
 
   uint32_t size() const { return static_cast<uint32_t>(ids_.size()); }
   uint32_t live() const { return size() - tombstones_; }
@@ -43,10 +47,10 @@ class InvertedList {
   const ScanShape& shape() const { return shape_; }
 
   // Appends one vector; returns its slot. iid: its internal id (kNoIid if
-  // none).
+  // none). refine: its rescoring code (refine_words words; ignored if 0).
   uint32_t Append(uint64_t id, uint32_t iid, const uint8_t* sub4a,
                   const uint8_t* sub4b, const uint8_t* sub8,
-                  const float* factors);
+                  const float* factors, const float* refine = nullptr);
   void MarkDeleted(uint32_t slot);
   bool IsDeleted(uint32_t slot) const { return deleted_[slot] != 0; }
   // Drops tombstones; `moved(id, new_slot)` is called for every live entry
@@ -68,7 +72,11 @@ class InvertedList {
   const uint64_t* ids() const { return ids_.data(); }
   const uint32_t* iids() const { return iids_.data(); }
   const uint8_t* deleted() const { return deleted_.data(); }
-  // Bytes held in memory (codes, factors, ids, flags).
+  // The rescoring code of slot (refine_words words, slot after slot).
+  const float* refine(uint32_t slot) const {
+    return r_.data() + size_t{slot} * refine_words_;
+  }
+  // Bytes held in memory (codes, factors, rescoring codes, ids, flags).
   size_t MemoryBytes() const;
 
  private:
@@ -82,8 +90,10 @@ class InvertedList {
   }
 
   ScanShape shape_;
+  uint32_t refine_words_ = 0;
   std::vector<uint8_t> a_, b_, c_;
   std::vector<float> factors_;
+  std::vector<float> r_;
   std::vector<uint64_t> ids_;
   std::vector<uint32_t> iids_;
   std::vector<uint8_t> deleted_;

@@ -62,7 +62,8 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchFiltered(
   TopK heap(KScan(p));
   SearchStats stats;
   if (p.filtered_scan == FilteredScan::kAllowedOnly && p.rescore &&
-      store != nullptr && p.allowed->count() <= KScan(p)) {
+      (store != nullptr || refine_.enabled()) &&
+      p.allowed->count() <= KScan(p)) {
     // Every allowed point is a candidate the rescore reads anyway: their
     // codes need not be scored first (nor the query rotated for them).
     CandidatesAllowed(p, &heap, &stats);

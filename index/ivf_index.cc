@@ -151,7 +151,20 @@ void IvfIndex::InitLists() {
   if (options_.layout.progressive && options_.dim >= options_.layout.min_dim) {
     prog_ = ProgressiveLayout::Create(*codec_, options_.layout.prefix_bits);
   }
-  lists_.assign(nlist_, InvertedList(prog_ ? prog_->shape() : codec_->shape()));
+  refine_ = RefineCodec(options_.layout.refine, options_.dim);
+  coarse_codes_.clear();
+  if (options_.layout.quantized_coarse && nlist_ > 1) {
+    coarse_codec_ = RefineCodec(RefineKind::kInt8, options_.dim);
+    const uint32_t w = coarse_codec_.code_words();
+    coarse_codes_.assign(size_t{nlist_} * w, 0.0f);
+    for (uint32_t l = 0; l < nlist_; ++l) {
+      float* code = &coarse_codes_[size_t{l} * w];
+      coarse_codec_.Encode(&centroids_[size_t{l} * options_.dim], code);
+      code[0] = centroid_norms_[l];  // exact: the estimate errs in <q, c>
+    }
+  }
+  lists_.assign(nlist_, InvertedList(prog_ ? prog_->shape() : codec_->shape(),
+                                     refine_.code_words()));
 }
 
 size_t IvfIndex::memory_bytes_per_code() const {
@@ -264,22 +277,41 @@ absl::Status IvfIndex::Add(const uint64_t* ids, const float* x, size_t n) {
   std::vector<uint32_t> lists(n);
   std::vector<uint8_t> codes(n * codec_->code_bytes());
   TQ_RETURN_IF_ERROR(Encode(x, n, lists.data(), codes.data()));
-  return AddEncoded(ids, lists.data(), codes.data(), n);
+  return AddEncoded(ids, lists.data(), codes.data(), n, nullptr, x);
 }
 
 absl::Status IvfIndex::AddEncoded(const uint64_t* ids, const uint32_t* list_ids,
                                   const uint8_t* codes, size_t n,
-                                  const uint32_t* iids) {
+                                  const uint32_t* iids, const float* raw) {
   for (size_t i = 0; i < n; ++i) {
     if (list_ids[i] >= nlist_) {
       return absl::InvalidArgumentError(absl::StrCat(
           "row ", i, ": list ", list_ids[i], " >= nlist ", nlist_));
     }
   }
+  // The rescoring codes, of the vectors as the index compares them.
+  std::vector<float> rc;
+  const uint32_t rw = refine_.code_words();
+  if (refine_.enabled()) {
+    if (raw == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the index keeps ", RefineKindName(refine_.kind()),
+          " rescoring codes in memory (LayoutOptions::refine): adding "
+          "encoded vectors needs their raw vectors too"));
+    }
+    TQ_RETURN_IF_ERROR(CheckVectors(raw, n, "row"));
+    std::vector<float> xp;
+    Prepare(raw, n, &xp);
+    rc.resize(n * rw);
+    for (size_t i = 0; i < n; ++i) {
+      refine_.Encode(&xp[i * options_.dim], &rc[i * rw]);
+    }
+  }
   std::unique_lock<std::shared_mutex> lock(mu_);
   for (size_t i = 0; i < n; ++i) {
     InsertLocked(ids[i], iids ? iids[i] : kNoIid, list_ids[i],
-                 codes + i * codec_->code_bytes());
+                 codes + i * codec_->code_bytes(),
+                 rw > 0 ? &rc[i * rw] : nullptr);
   }
   return absl::OkStatus();
 }
@@ -294,7 +326,7 @@ void IvfIndex::SetLocation(uint32_t iid, uint32_t list, uint32_t slot) {
 }
 
 void IvfIndex::InsertLocked(uint64_t id, uint32_t iid, uint32_t list,
-                            const uint8_t* code) {
+                            const uint8_t* code, const float* refine) {
   RemoveLocked(id);
   const ScanShape& s = prog_ ? prog_->shape() : codec_->shape();
   thread_local std::vector<uint8_t> a, b, c;
@@ -308,8 +340,8 @@ void IvfIndex::InsertLocked(uint64_t id, uint32_t iid, uint32_t list,
   } else {
     codec_->Unpack(code, a.data(), b.data(), c.data(), f.data());
   }
-  const uint32_t slot =
-      lists_[list].Append(id, iid, a.data(), b.data(), c.data(), f.data());
+  const uint32_t slot = lists_[list].Append(id, iid, a.data(), b.data(),
+                                            c.data(), f.data(), refine);
   where_[id] = Location{list, slot};
   SetLocation(iid, list, slot);
 }
@@ -369,8 +401,9 @@ ListStats IvfIndex::stats() const {
 
 size_t IvfIndex::MemoryBytes() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  size_t bytes =
-      (centroids_.capacity() + centroid_norms_.capacity()) * sizeof(float);
+  size_t bytes = (centroids_.capacity() + centroid_norms_.capacity() +
+                  coarse_codes_.capacity()) *
+                 sizeof(float);
   for (const InvertedList& l : lists_) bytes += l.MemoryBytes();
   // absl::flat_hash_map: one slot and one control byte per bucket.
   bytes += where_.capacity() * (sizeof(std::pair<uint64_t, Location>) + 1);
@@ -380,7 +413,8 @@ size_t IvfIndex::MemoryBytes() const {
 size_t IvfIndex::MemoryBytesPerVector() const {
   // The map's buckets at its maximum load factor of 7/8.
   const size_t map_entry = (sizeof(std::pair<uint64_t, Location>) + 1) * 8 / 7;
-  return memory_bytes_per_code() + sizeof(uint64_t) + 1 + map_entry;
+  return memory_bytes_per_code() + refine_.code_bytes() + sizeof(uint64_t) + 1 +
+         map_entry;
 }
 
 absl::Status CancelledSearch() {
@@ -398,7 +432,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::Search(
     return absl::InvalidArgumentError(
         absl::StrCat("nprobe ", p.nprobe, " exceeds nlist ", nlist_));
   }
-  if ((p.exact || p.rescore) && p.store == nullptr) {
+  if ((p.exact || (p.rescore && !refine_.enabled())) && p.store == nullptr) {
     return absl::FailedPreconditionError(
         "exact search and rescoring need the raw vectors (no store given)");
   }
@@ -413,7 +447,6 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::Search(
 absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
     const float* query, const SearchParams& p, const VectorStore* store) const {
   if (p.exact) return SearchExact(query, p, *store);
-  const uint32_t d = options_.dim;
   std::vector<float> q;
   Prepare(query, 1, &q);
   if (p.allowed != nullptr) return SearchFiltered(q, p, store);
@@ -425,25 +458,12 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
   // of queries at nprobe 8 of 565).
   const uint32_t nprobe =
       p.nprobe == 0 || p.nprobe > nlist_ ? nlist_ : p.nprobe;
-  std::vector<std::pair<float, uint32_t>> order(nlist_);
-  for (uint32_t l = 0; l < nlist_; ++l) {
-    order[l] = {-kernels::L2Sqr(q.data(), &centroids_[size_t{l} * d], d), l};
-  }
-  // Nearest lists first: the heap's threshold rises early, which the
-  // progressive scan's bound uses to skip more candidates.
-  auto nearer = [](const auto& a, const auto& b) {
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
-  };
-  if (nprobe < nlist_) {
-    std::nth_element(order.begin(), order.begin() + nprobe, order.end(),
-                     nearer);
-    order.resize(nprobe);
-  }
-  std::sort(order.begin(), order.end(), nearer);
+  SearchStats stats;
+  std::vector<std::pair<float, uint32_t>> order;
+  NearestLists(q.data(), nprobe, &order, &stats);
   TopK heap(KScan(p));
   ListScanner scanner = NewScanner(p);
   scanner.SetQuery(q.data());
-  SearchStats stats;
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
     for (const auto& [score, l] : order) {
@@ -472,7 +492,9 @@ std::vector<Neighbor> IvfIndex::Finish(const float* q, const SearchParams& p,
                                        const VectorStore* store, TopK* heap,
                                        SearchStats* stats) const {
   std::vector<std::pair<float, uint64_t>> cand = heap->TakeSorted();
-  if (p.rescore) {
+  if (p.rescore && refine_.enabled()) {
+    cand = RescoreInMemory(q, p.k, cand, stats);
+  } else if (p.rescore) {
     const size_t d = options_.dim;
     std::vector<uint64_t> ids(cand.size());
     for (size_t i = 0; i < cand.size(); ++i) ids[i] = cand[i].second;
@@ -495,6 +517,34 @@ std::vector<Neighbor> IvfIndex::Finish(const float* q, const SearchParams& p,
   for (const auto& [g, id] : cand) out.push_back({id, l2 ? -g : g});
   if (p.stats != nullptr) *p.stats = *stats;
   return out;
+}
+
+std::vector<std::pair<float, uint64_t>> IvfIndex::RescoreInMemory(
+    const float* q, size_t k,
+    const std::vector<std::pair<float, uint64_t>>& cand,
+    SearchStats* stats) const {
+  const uint32_t d = options_.dim;
+  const Metric m = options_.metric;
+  const float q_norm_sq = m == Metric::kL2 ? kernels::Dot(q, q, d) : 0.0f;
+  TopK best(k);
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (const auto& [g, id] : cand) {
+    const auto it = where_.find(id);
+    if (it == where_.end()) continue;  // deleted meanwhile
+    const float* code = lists_[it->second.list].refine(it->second.slot);
+    const float dot = refine_.Dot(q, code);
+    float goodness = dot;
+    if (m == Metric::kL2) {
+      goodness = -(q_norm_sq - 2.0f * dot + refine_.NormSq(code));
+    } else if (m == Metric::kCosine) {
+      // As ExactGoodness: the stored vector at unit length.
+      const float nsq = refine_.NormSq(code);
+      goodness = nsq > 0 ? dot / std::sqrt(nsq) : 0.0f;
+    }
+    best.Push(goodness, id);
+    ++stats->rescored;
+  }
+  return best.TakeSorted();
 }
 
 float IvfIndex::ExactGoodness(const float* q, float* v) const {

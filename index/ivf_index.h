@@ -42,6 +42,7 @@
 #include "index/allowed_set.h"
 #include "index/inverted_lists.h"
 #include "index/progressive.h"
+#include "index/refine_codes.h"
 #include "index/scan_codec.h"
 #include "index/thread_pool.h"
 #include "index/types.h"
@@ -64,6 +65,18 @@ struct LayoutOptions {
   uint32_t min_dim = 256;
   // Bits per dimension of the progressive scan's first pass.
   float prefix_bits = 1.0f;
+  // In-memory rescoring codes (index/refine_codes.h): with kInt8 or
+  // kFloat32 a rescore (SearchParams::rescore) reads them instead of the
+  // store's raw vectors; every vector added must then come with its raw
+  // vector (Add, or AddEncoded's raw).
+  RefineKind refine = RefineKind::kNone;
+  // The coarse step (the nprobe nearest centroids) first scores every
+  // centroid on int8 codes (index/refine_codes.h: d + 8 bytes a centroid,
+  // a quarter of the float centroids' memory traffic) with a bound on each
+  // estimate's error, then computes exact distances only for the centroids
+  // whose bound can reach the nprobe-th best: the lists probed, and their
+  // order, are those of the exact step. false: every centroid exactly.
+  bool quantized_coarse = true;
 };
 
 struct IvfOptions {
@@ -127,6 +140,8 @@ class IvfIndex {
   // Bytes one vector's code takes in the lists (codes and factors of the
   // in-memory layout, ids excluded).
   size_t memory_bytes_per_code() const;
+  // Bytes of one vector's in-memory rescoring code (0 without).
+  size_t refine_bytes_per_vector() const { return refine_.code_bytes(); }
   const std::vector<float>& centroids() const { return centroids_; }
 
   // Adds (or replaces: upsert) n vectors with the given 64-bit ids. All or
@@ -142,10 +157,12 @@ class IvfIndex {
   // existing ids. iids (optional, n entries): the points' internal ids, dense
   // and unique among the points of the index (db/ assigns them), which a
   // filtered search tests (SearchParams::allowed); without them the points
-  // are never allowed.
+  // are never allowed. raw (n x dim, optional): the vectors, required
+  // when the index keeps rescoring codes (LayoutOptions::refine).
   absl::Status AddEncoded(const uint64_t* ids, const uint32_t* list_ids,
                           const uint8_t* codes, size_t n,
-                          const uint32_t* iids = nullptr);
+                          const uint32_t* iids = nullptr,
+                          const float* raw = nullptr);
   // Removes ids (tombstones); unknown ids are ignored. Returns how many
   // were removed. Lists whose tombstones exceed a quarter of their slots
   // are compacted.
@@ -157,7 +174,7 @@ class IvfIndex {
   // map and the centroids.
   size_t MemoryBytes() const;
   // Memory one more vector adds (MemoryBytes() grows by about this much a
-  // vector, amortized): its code, id, flag and id-map entry.
+  // vector, amortized): its code, rescoring code, id, flag and id-map entry.
   size_t MemoryBytesPerVector() const;
 
   // Checks the query (finite coordinates) and p (k >= 1, nprobe <= nlist,
@@ -193,11 +210,18 @@ class IvfIndex {
   // Copies and normalizes (cosine) rows into out.
   void Prepare(const float* x, size_t n, std::vector<float>* out) const;
   void InsertLocked(uint64_t id, uint32_t iid, uint32_t list,
-                    const uint8_t* code);
+                    const uint8_t* code, const float* refine);
   // Sets prog_ (if options_.layout asks and the codec allows) and creates
   // the empty lists in the matching layout.
   void InitLists();
   bool RemoveLocked(uint64_t id);
+  // The nprobe (< nlist, >= 1) lists whose centroids are nearest the
+  // prepared query q in L2, nearest first, with minus the squared distance
+  // (index/ivf_coarse.cc); counts the exact distances in
+  // stats->centroids_exact.
+  void NearestLists(const float* q, uint32_t nprobe,
+                    std::vector<std::pair<float, uint32_t>>* order,
+                    SearchStats* stats) const;
   void SetLocation(uint32_t iid, uint32_t list, uint32_t slot);
   // SearchValidated with p.allowed (index/ivf_filtered.cc).
   absl::StatusOr<std::vector<Neighbor>> SearchFiltered(
@@ -220,6 +244,12 @@ class IvfIndex {
   std::vector<Neighbor> Finish(const float* q, const SearchParams& p,
                                const VectorStore* store, TopK* heap,
                                SearchStats* stats) const;
+  // The best k of cand scored on the in-memory rescoring codes (takes the
+  // reader lock); counts them in stats->rescored.
+  std::vector<std::pair<float, uint64_t>> RescoreInMemory(
+      const float* q, size_t k,
+      const std::vector<std::pair<float, uint64_t>>& cand,
+      SearchStats* stats) const;
   absl::StatusOr<std::vector<Neighbor>> SearchExact(
       const float* query, const SearchParams& p,
       const VectorStore& store) const;
@@ -232,9 +262,14 @@ class IvfIndex {
   uint32_t nlist_ = 0;
   std::vector<float> centroids_;       // nlist x dim
   std::vector<float> centroid_norms_;  // squared, for the scanner
+  // LayoutOptions::quantized_coarse: int8 codes of the centroids, code[0]
+  // the exact ||c||^2 (empty when off).
+  RefineCodec coarse_codec_;
+  std::vector<float> coarse_codes_;
   std::unique_ptr<CentroidAssigner> assigner_;
   std::unique_ptr<ScanCodec> codec_;
   std::unique_ptr<ProgressiveLayout> prog_;  // null: the codec's layout
+  RefineCodec refine_;                       // kNone: rescore from a store
 
   mutable std::shared_mutex mu_;
   std::vector<InvertedList> lists_;

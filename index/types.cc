@@ -35,6 +35,7 @@ SearchStats SumStats(const std::vector<SearchStats>& all) {
     sum.refined += s.refined;
     sum.blocks_scanned += s.blocks_scanned;
     sum.allowed_seen += s.allowed_seen;
+    sum.centroids_exact += s.centroids_exact;
   }
   return sum;
 }

@@ -67,6 +67,9 @@ struct SearchStats {
   // Progressive scan: candidates whose whole code was read (the second
   // pass); refined / codes_scanned is the share refined.
   uint64_t refined = 0;
+  // Coarse step: centroids whose exact distance was computed (nlist
+  // without LayoutOptions::quantized_coarse).
+  uint32_t centroids_exact = 0;
 };
 // The field-wise sum (a batch's stats).
 SearchStats SumStats(const std::vector<SearchStats>& all);
@@ -99,7 +102,8 @@ struct SearchParams {
   // Brute force over the raw vectors (ground truth); ignores nprobe.
   bool exact = false;
   // Rerank the best k * oversampling candidates by exact score on the raw
-  // vectors.
+  // vectors, or on the index's in-memory rescoring codes where it keeps
+  // them (LayoutOptions::refine: no store needed).
   bool rescore = false;
   float oversampling = 4.0f;
   // Progressive scan (index/progressive.h): a candidate is read in full

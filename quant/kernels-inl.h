@@ -302,6 +302,31 @@ HWY_INLINE void MatVecF16Impl(const uint16_t* HWY_RESTRICT m, size_t rows,
       &HalfToFloat);
 }
 
+HWY_INLINE float DotI8Impl(const float* HWY_RESTRICT q,
+                           const int8_t* HWY_RESTRICT c, size_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<int8_t, decltype(df)> d8;
+  const size_t N = hn::Lanes(df);
+  auto acc0 = hn::Zero(df);
+  auto acc1 = hn::Zero(df);
+  size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    const auto c0 = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, c + i)));
+    const auto c1 =
+        hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, c + i + N)));
+    acc0 = hn::MulAdd(hn::LoadU(df, q + i), c0, acc0);
+    acc1 = hn::MulAdd(hn::LoadU(df, q + i + N), c1, acc1);
+  }
+  for (; i + N <= n; i += N) {
+    const auto c0 = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, c + i)));
+    acc0 = hn::MulAdd(hn::LoadU(df, q + i), c0, acc0);
+  }
+  float s = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1)));
+  for (; i < n; ++i) s += q[i] * static_cast<float>(c[i]);
+  return s;
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace kernels
 }  // namespace tqdb

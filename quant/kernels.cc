@@ -21,6 +21,7 @@ HWY_EXPORT(QuantizeImpl);
 HWY_EXPORT(DotLutImpl);
 HWY_EXPORT(MaskedSumImpl);
 HWY_EXPORT(MatVecF16Impl);
+HWY_EXPORT(DotI8Impl);
 
 float Dot(const float* a, const float* b, size_t n) {
   return HWY_DYNAMIC_DISPATCH(DotImpl)(a, b, n);
@@ -49,6 +50,10 @@ float MaskedSum(const float* q, const uint8_t* bits, size_t n) {
 void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
                float* y) {
   HWY_DYNAMIC_DISPATCH(MatVecF16Impl)(m, rows, cols, x, y);
+}
+
+float DotI8(const float* q, const int8_t* c, size_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotI8Impl)(q, c, n);
 }
 
 const char* ActiveTargetName() {

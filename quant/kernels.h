@@ -5,8 +5,8 @@
 //
 // Determinism: Fwht, PermuteSigns and Quantize produce bit-identical output
 // on every target (they only add, subtract, multiply by constants and compare,
-// in the same order). Dot, L2Sqr, DotLut, MaskedSum and MatVecF16 sum in a
-// target-dependent order and agree with the reference to float rounding.
+// in the same order). Dot, L2Sqr, DotLut, MaskedSum, MatVecF16 and DotI8 sum in
+// a target-dependent order and agree with the reference to float rounding.
 //
 // All pointers must be valid for n elements; nothing is allocated; all
 // functions are thread-safe (no shared state).
@@ -43,6 +43,9 @@ float MaskedSum(const float* q, const uint8_t* bits, size_t n);
 // summed in float (four rows at a time, each x chunk loaded once).
 void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
                float* y);
+// Sum of q[i] * c[i] for int8 c (widened exactly): the inner product with
+// an int8 code (index/refine_codes.h) before its per-vector scale.
+float DotI8(const float* q, const int8_t* c, size_t n);
 
 // Name of the Highway target the dispatched functions use on this CPU.
 const char* ActiveTargetName();
@@ -59,6 +62,7 @@ float DotLut(const float* q, const uint8_t* idx, const float* table, size_t n);
 float MaskedSum(const float* q, const uint8_t* bits, size_t n);
 void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
                float* y);
+float DotI8(const float* q, const int8_t* c, size_t n);
 }  // namespace scalar
 
 }  // namespace kernels

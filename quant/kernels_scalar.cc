@@ -74,6 +74,12 @@ void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
   }
 }
 
+float DotI8(const float* q, const int8_t* c, size_t n) {
+  float s = 0.0f;
+  for (size_t i = 0; i < n; ++i) s += q[i] * static_cast<float>(c[i]);
+  return s;
+}
+
 }  // namespace scalar
 }  // namespace kernels
 }  // namespace tqdb

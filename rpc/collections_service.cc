@@ -15,6 +15,7 @@ grpc::Status CollectionsService::Create(grpc::ServerContext* ctx,
                                         const pb::CreateCollectionRequest* req,
                                         pb::CollectionInfo* resp) {
   return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCreateCollection(*req));
     TQ_ASSIGN_OR_RETURN(CollectionConfig c, FromProto(*req));
     TQ_ASSIGN_OR_RETURN(CollectionInfo info,
                         context_->db()->CreateCollection(c));

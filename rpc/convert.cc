@@ -59,6 +59,28 @@ pb::Metric MetricToProto(Metric m) {
   return pb::METRIC_UNSPECIFIED;
 }
 
+RefineKind RefineFromProto(pb::Refine r) {
+  switch (r) {
+    case pb::REFINE_INT8:
+      return RefineKind::kInt8;
+    case pb::REFINE_F32:
+      return RefineKind::kFloat32;
+    default:
+      return RefineKind::kNone;
+  }
+}
+
+pb::Refine RefineToProto(RefineKind kind) {
+  switch (kind) {
+    case RefineKind::kInt8:
+      return pb::REFINE_INT8;
+    case RefineKind::kFloat32:
+      return pb::REFINE_F32;
+    default:
+      return pb::REFINE_RAW;
+  }
+}
+
 absl::StatusOr<std::string> MethodFromProto(pb::Method m) {
   switch (m) {
     case pb::METHOD_UNSPECIFIED:
@@ -106,6 +128,7 @@ absl::StatusOr<CollectionConfig> FromProto(
   c.nlist = in.ivf().nlist();
   c.train_threshold = in.ivf().train_threshold();
   c.store_vectors = in.has_store_vectors() ? in.store_vectors() : true;
+  c.refine = RefineFromProto(in.refine());
   return c;
 }
 
@@ -122,6 +145,7 @@ absl::Status ToProto(const CollectionConfig& in,
   out->mutable_ivf()->set_nlist(in.nlist);
   out->mutable_ivf()->set_train_threshold(in.train_threshold);
   out->set_store_vectors(in.store_vectors);
+  out->set_refine(RefineToProto(in.refine));
   return absl::OkStatus();
 }
 
@@ -140,6 +164,8 @@ void ToProto(const CollectionInfo& in, pb::CollectionInfo* out) {
   out->mutable_ivf()->set_nlist(c.nlist);
   out->mutable_ivf()->set_train_threshold(c.train_threshold);
   out->set_store_vectors(c.store_vectors);
+  out->set_refine(RefineToProto(c.refine));
+  out->set_refine_bytes_per_vector(static_cast<uint32_t>(in.refine_bytes));
   out->set_training(in.training);
   out->set_generation(in.generation);
   out->set_nlist(in.nlist);
@@ -171,6 +197,7 @@ void ToProto(const CollectionInfo& in, pb::CollectionInfo* out) {
   pb::MemoryUsage* mem = out->mutable_memory();
   mem->set_bytes(in.memory_bytes);
   mem->set_index_bytes(in.memory_index_bytes);
+  mem->set_index_bytes_per_vector(in.memory_bytes_per_vector);
   mem->set_reserved_bytes(in.memory_reserved_bytes);
   mem->set_total_bytes(in.memory_total_bytes);
   mem->set_limit_bytes(in.memory_limit_bytes);
@@ -199,6 +226,8 @@ CollectionInfo FromProto(const pb::CollectionInfo& in) {
   c.nlist = in.ivf().nlist();
   c.train_threshold = in.ivf().train_threshold();
   c.store_vectors = in.store_vectors();
+  c.refine = RefineFromProto(in.refine());
+  i.refine_bytes = in.refine_bytes_per_vector();
   i.count = in.count();
   i.trained = in.trained();
   i.training = in.training();
@@ -217,6 +246,7 @@ CollectionInfo FromProto(const pb::CollectionInfo& in) {
   i.disk_bytes = in.disk_bytes();
   i.memory_bytes = in.memory().bytes();
   i.memory_index_bytes = in.memory().index_bytes();
+  i.memory_bytes_per_vector = in.memory().index_bytes_per_vector();
   i.memory_reserved_bytes = in.memory().reserved_bytes();
   i.memory_total_bytes = in.memory().total_bytes();
   i.memory_limit_bytes = in.memory().limit_bytes();

@@ -33,6 +33,10 @@ v1::Metric MetricToProto(Metric m);
 // Method name as CollectionConfig::method spells it ("renorm", "mse", ...).
 absl::StatusOr<std::string> MethodFromProto(v1::Method m);
 absl::StatusOr<v1::Method> MethodToProto(const std::string& method);
+// The rescoring source; unspecified is raw. A value outside the enum is
+// refused by ValidateCreateCollection (rpc/validate.h) first: read as raw.
+RefineKind RefineFromProto(v1::Refine r);
+v1::Refine RefineToProto(RefineKind kind);
 
 // Collections. A CollectionConfig's zero bits and seed stay the database's
 // defaults; InvalidArgument for an unknown enum (or method name).

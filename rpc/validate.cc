@@ -15,6 +15,15 @@ absl::Status ValidateCollectionName(const std::string& name) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateCreateCollection(const v1::CreateCollectionRequest& req) {
+  if (!v1::Refine_IsValid(req.refine())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("refine ", static_cast<int>(req.refine()),
+                     " is not one of REFINE_RAW, REFINE_INT8, REFINE_F32"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateUpsert(const v1::UpsertRequest& req) {
   if (req.points().empty()) {
     return absl::InvalidArgumentError("upsert has no points");

@@ -26,6 +26,10 @@ namespace tqdb {
 constexpr size_t kMaxGetIds = 100000;
 
 absl::Status ValidateCollectionName(const std::string& name);
+// refine one of the Refine enum's values (an unknown number is refused,
+// not read as raw). The settings' own rules (dim, bits, refine needing
+// store_vectors, ...) are the database's (Database::CreateCollection).
+absl::Status ValidateCreateCollection(const v1::CreateCollectionRequest& req);
 absl::Status ValidateUpsert(const v1::UpsertRequest& req);
 absl::Status ValidateGet(const v1::GetPointsRequest& req);
 absl::Status ValidateSearch(const v1::SearchRequest& req,

@@ -15,6 +15,8 @@
 #         gateway, metrics). Debian's Abseil is not built with TSan:
 #         tests/tsan/ annotates absl::Mutex, CondVar and Notification.
 #
+# TQDB_SAN_ONLY="db_refine_test rpc_edges_test" runs only those executables.
+#
 # Both build with -O1 -g1 (assertions on) only the targets they run, with
 # all cores (TQDB_SAN_JOBS to override). Third-party suppressions, each
 # with its reason, are in tools/sanitizers/. Exit non-zero on any report.
@@ -33,8 +35,8 @@ case "$mode" in
           ivf_index_test pca_codec_test scan_kernels_test
           db_basic_test db_concurrency_test db_corruption_test
           db_crash_test db_edges_test db_memory_test db_snapshot_test
-          db_fault_test db_logged_write_test rpc_test rpc_load_test
-          rpc_edges_test rpc_fault_test
+          db_fault_test db_logged_write_test db_refine_test rpc_test
+          rpc_load_test rpc_edges_test rpc_fault_test
           convert_test http_gateway_test metrics_test readers_test cli_test
           cli_edges_test)
     e2e=(grpc_blackbox cli_e2e edges_e2e disk_full_e2e prometheus_e2e
@@ -78,6 +80,19 @@ case "$mode" in
     exit 2
     ;;
 esac
+# TQDB_SAN_ONLY="exe1 exe2": only those test executables of the stage (no
+# e2e tests), e.g. the suites a change touched, while iterating.
+if [ -n "${TQDB_SAN_ONLY:-}" ]; then
+  read -r -a only <<<"$TQDB_SAN_ONLY"
+  for t in "${only[@]}"; do
+    if [[ " ${unit[*]} " != *" $t "* ]]; then
+      echo "TQDB_SAN_ONLY: $t is not a test of the $mode stage" >&2
+      exit 2
+    fi
+  done
+  unit=("${only[@]}")
+  e2e=()
+fi
 # ctest names: "<executable>.<Suite>.<Test>" for GoogleTest, the e2e names.
 unit_re="$(IFS='|'; echo "${unit[*]}")"
 tests="^(${unit_re})\\."

@@ -292,6 +292,57 @@ TEST(IvfIndexTest, SerializedTrainedStateReproducesSearch) {
   }
 }
 
+// The int8 coarse step (LayoutOptions::quantized_coarse) probes the lists
+// the exact one probes, in the same order: identical results and stats at
+// every nprobe, for every metric, while scoring fewer centroids exactly.
+TEST(IvfIndexTest, QuantizedCoarseStepProbesTheSameLists) {
+  const size_t d = 64, n = 6000, nlist = 120;
+  const auto x = Blobs(n, d, 30, 5);
+  for (Metric m : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {
+    auto quantized = Build(x, d, m, "renorm", 2, nlist);
+    ASSERT_TRUE(quantized->options().layout.quantized_coarse);
+    LayoutOptions exact_layout;
+    exact_layout.quantized_coarse = false;
+    auto exact = IvfIndex::FromTrained(quantized->SerializeTrained(),
+                                       exact_layout);
+    ASSERT_TRUE(exact.ok()) << exact.status();
+    std::vector<uint64_t> ids(n);
+    for (size_t i = 0; i < n; ++i) ids[i] = i;
+    ASSERT_TRUE((*exact)->Add(ids.data(), x.data(), n).ok());
+    uint64_t scored_exactly = 0, searches = 0;
+    for (uint32_t nprobe : {1u, 2u, 7u, 30u, 119u, 120u}) {
+      for (size_t i = 0; i < n; i += 97) {
+        std::vector<float> q(x.begin() + i * d, x.begin() + (i + 1) * d);
+        q[i % d] += 0.5f;  // not a stored point
+        SearchStats sa, sb;
+        SearchParams p;
+        p.k = 10;
+        p.nprobe = nprobe;
+        p.stats = &sa;
+        auto a = quantized->Search(q.data(), p);
+        p.stats = &sb;
+        auto b = (*exact)->Search(q.data(), p);
+        ASSERT_TRUE(a.ok() && b.ok());
+        ASSERT_EQ(a->size(), b->size());
+        for (size_t j = 0; j < a->size(); ++j) {
+          ASSERT_EQ((*a)[j].id, (*b)[j].id) << MetricName(m) << " " << nprobe;
+          ASSERT_EQ((*a)[j].score, (*b)[j].score);
+        }
+        EXPECT_EQ(sa.codes_scanned, sb.codes_scanned);
+        EXPECT_EQ(sa.lists_probed, sb.lists_probed);
+        EXPECT_EQ(sb.centroids_exact, nlist);
+        EXPECT_GE(sa.centroids_exact, nprobe);
+        if (nprobe <= 7) {
+          scored_exactly += sa.centroids_exact;
+          ++searches;
+        }
+      }
+    }
+    // The bound rules most centroids out at small nprobe.
+    EXPECT_LT(scored_exactly, searches * nlist / 2) << MetricName(m);
+  }
+}
+
 TEST(IvfIndexTest, ErrorsNameTheProblem) {
   const size_t d = 16;
   const auto x = Blobs(500, d, 4, 10);

@@ -127,6 +127,30 @@ void TestMatVecF16MatchesReference() {
   }
 }
 
+// DotI8 against the reference and the exact sum (every int8 value, the
+// extremes included).
+void TestDotI8MatchesReference() {
+  for (size_t n : kSizes) {
+    const std::vector<float> q = RandomFloats(n, n + 7);
+    Rng rng(n + 11);
+    std::vector<int8_t> c(n);
+    for (size_t i = 0; i < n; ++i) {
+      c[i] = static_cast<int8_t>(
+          i % 5 == 0 ? (i % 2 ? 127 : -128)
+                     : static_cast<int>(rng.Uniform(256)) - 128);
+    }
+    const float want = scalar::DotI8(q.data(), c.data(), n);
+    double exact = 0, spread = 0;
+    for (size_t i = 0; i < n; ++i) {
+      exact += double{q[i]} * c[i];
+      spread += std::fabs(double{q[i]} * c[i]);
+    }
+    EXPECT_NEAR(DotI8Impl(q.data(), c.data(), n), want, 1e-5 * (1 + spread))
+        << n;
+    EXPECT_NEAR(want, exact, 1e-5 * (1 + spread)) << n;
+  }
+}
+
 // Whole pipeline through the dispatcher, which follows the target under
 // test: rotation output and codes must be the pinned bytes on every target.
 void TestRotationAndCodesArePinned() {
@@ -154,6 +178,7 @@ HWY_EXPORT_AND_TEST_P(KernelsTest, TestPermuteSignsIsBitIdentical);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestQuantizeIsBitIdentical);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestSumsMatchReference);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestMatVecF16MatchesReference);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI8MatchesReference);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestRotationAndCodesArePinned);
 
 TEST(KernelsDispatchTest, ReportsATarget) {

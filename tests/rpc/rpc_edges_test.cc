@@ -245,6 +245,61 @@ TEST_F(RpcEdgesTest, EchoedInputIsCapped) {
   }
 }
 
+// The rescoring source (refine): an unknown enum number is refused at the
+// API's boundary (not read as raw), int8 / f32 without stored vectors by
+// the database; a collection created with int8 reports it, and the bytes
+// its codes take once trained, and searches with rescoring from them.
+TEST_F(RpcEdgesTest, RefineIsValidatedAndReported) {
+  auto create = [&](const pb::CreateCollectionRequest& req,
+                    pb::CollectionInfo* info) {
+    grpc::ClientContext ctx;
+    return ts_.collections().Create(&ctx, req, info);
+  };
+  pb::CollectionInfo info;
+  auto req = CreateReq("r", kDim, pb::METRIC_IP);
+  req.set_refine(static_cast<pb::Refine>(9));
+  grpc::Status s = create(req, &info);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("refine 9"), std::string::npos)
+      << s.error_message();
+  req.set_refine(pb::REFINE_INT8);
+  req.set_store_vectors(false);
+  s = create(req, &info);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("needs store_vectors"), std::string::npos)
+      << s.error_message();
+  req.clear_store_vectors();
+  req.mutable_ivf()->set_nlist(4);
+  ASSERT_TRUE(create(req, &info).ok());
+  EXPECT_EQ(info.refine(), pb::REFINE_INT8);
+  EXPECT_EQ(info.refine_bytes_per_vector(), 0u);  // untrained
+  {
+    grpc::ClientContext ctx;
+    pb::UpsertResponse uresp;
+    ASSERT_TRUE(
+        ts_.points().Upsert(&ctx, UpsertReq("r", 0, 400, kDim), &uresp).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::TrainCollectionRequest treq;
+    treq.set_name("r");
+    ASSERT_TRUE(ts_.collections().Train(&ctx, treq, &info).ok());
+  }
+  EXPECT_EQ(info.refine(), pb::REFINE_INT8);
+  EXPECT_EQ(info.refine_bytes_per_vector(), kDim + 8);
+  EXPECT_GE(info.memory().index_bytes_per_vector(), kDim + 8);
+  // Unspecified reads as raw, reported as REFINE_RAW.
+  pb::CollectionInfo raw;
+  ASSERT_TRUE(create(CreateReq("r2", kDim, pb::METRIC_IP), &raw).ok());
+  EXPECT_EQ(raw.refine(), pb::REFINE_RAW);
+  auto sreq = SearchReq("r", VectorFor(7, 0, kDim), 5);
+  sreq.mutable_params()->set_rescore(true);
+  pb::SearchResponse resp;
+  ASSERT_TRUE(Search(sreq, &resp).ok());
+  ASSERT_EQ(resp.points_size(), 5);
+  EXPECT_EQ(resp.points(0).id(), 7u);  // the point itself
+}
+
 // A second server on a port another one holds fails to start (it used to
 // start and share the port through SO_REUSEPORT, clients' connections split
 // between the two).

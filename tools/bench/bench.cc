@@ -62,6 +62,17 @@ constexpr char kHelp[] =
     "                     nlist are clamped (default 1,4,16,64)\n"
     "  --rescore LIST     0 = no rescoring, r > 0 = rescore the best k*r\n"
     "                     candidates on the raw vectors (default 0)\n"
+    "  --refine LIST      what a rescore reads, of none (the raw vectors, an\n"
+    "                     in-memory array here), int8 and f32 (codes the "
+    "index\n"
+    "                     keeps in memory: d + 8 or 4d + 4 bytes a vector;\n"
+    "                     index/refine_codes.h); an index each (default none;\n"
+    "                     int8 and f32 are measured with rescoring only)\n"
+    "  --coarse LIST      the coarse step, of int8 (centroids scored on int8\n"
+    "                     codes, exactly only where their error bound can\n"
+    "                     reach the nprobe nearest; the same lists) and\n"
+    "                     exact (every centroid in float); an index each\n"
+    "                     (default int8)\n"
     "  --layout LIST      in-memory layouts of the lists, of auto, full and\n"
     "                     progressive (a first pass over the codes' top\n"
     "                     bits, the rest read only for candidates its bound\n"
@@ -116,6 +127,10 @@ absl::Status ParseSweepFlags(const Flags& f, SweepOptions* o) {
   TQ_ASSIGN_OR_RETURN(
       o->layouts,
       f.GetWordList("layout", "auto", {"auto", "full", "progressive"}));
+  TQ_ASSIGN_OR_RETURN(o->coarses,
+                      f.GetWordList("coarse", "int8", {"exact", "int8"}));
+  TQ_ASSIGN_OR_RETURN(o->refines,
+                      f.GetWordList("refine", "none", {"none", "int8", "f32"}));
   const std::string sigmas = f.GetString("refine-sigmas", "3");
   if (!absl::SimpleAtof(sigmas, &o->refine_sigmas) ||
       !(o->refine_sigmas >= 0) || o->refine_sigmas > 1000) {
@@ -184,11 +199,12 @@ bool WantsReport(const std::vector<std::string>& args) {
 }  // namespace
 
 const FlagSpec& BenchFlags() {
-  static const FlagSpec* spec =
-      new FlagSpec{{"base", "queries", "gt", "metric", "methods", "bits",
-                    "nlist", "nprobe", "rescore", "layout", "refine-sigmas",
-                    "threads", "k", "max-queries", "json", "svg", "label"},
-                   {}};
+  static const FlagSpec* spec = new FlagSpec{
+      {"base", "queries", "gt", "metric", "methods", "bits", "nlist", "nprobe",
+       "rescore", "layout", "refine", "coarse", "refine-sigmas", "threads",
+       "k",
+       "max-queries", "json", "svg", "label"},
+      {}};
   return *spec;
 }
 

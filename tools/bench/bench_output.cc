@@ -33,12 +33,15 @@ std::string JsonLine(const BenchSetup& s, const BenchRow& r) {
       "\"recall1_at\":{%s},\"recall10_at10\":%.4f,\"qps\":%.1f,"
       "\"ms_per_query\":%.4f,\"build_s\":%.3f,\"codec\":\"%s\","
       "\"layout\":\"%s\",\"memory_bytes_per_code\":%zu,"
-      "\"codes_per_query\":%.1f,\"refined_share\":%.5f,\"simd\":\"%s\"}\n",
+      "\"codes_per_query\":%.1f,\"refined_share\":%.5f,\"refine\":\"%s\","
+      "\"refine_bytes_per_vector\":%zu,\"coarse\":\"%s\","
+      "\"centroids_exact_per_query\":%.1f,\"simd\":\"%s\"}\n",
       JsonEscape(s.label), s.metric, s.n, s.d, s.nq, JsonEscape(r.method),
       r.bits, r.bytes_per_vector, r.nlist, r.nprobe, r.rescore, s.threads, r.k,
       at, r.recall10, r.qps, r.ms_per_query, r.build_s, JsonEscape(r.codec),
       r.layout, r.memory_bytes_per_code, r.codes_per_query, r.refined_share,
-      s.simd);
+      r.refine, r.refine_bytes_per_vector, r.coarse,
+      r.centroids_exact_per_query, s.simd);
 }
 
 void PrintHeader(std::ostream& out) {
@@ -55,12 +58,15 @@ void PrintRow(std::ostream& out, const BenchSetup& s, const BenchRow& r) {
       "%-20s %4u %5zu %5s %5s %5u %6u %7s %6.3f %6.3f %6.3f %7.3f %9.1f %7s "
       "%7s %7.2f\n",
       r.method, r.bits, r.bytes_per_vector,
-      !tq                         ? "-"
-      : r.layout == "progressive" ? "prog"
-                                  : "full",
+      !tq ? std::string("-")
+          : absl::StrCat(r.layout == "progressive" ? "prog" : "full",
+                         r.coarse == "exact" ? "" : "+c8"),
       tq ? absl::StrCat(r.memory_bytes_per_code) : std::string("-"), r.nlist,
       r.nprobe,
-      r.rescore > 0 ? absl::StrFormat("x%g", r.rescore) : std::string("-"),
+      r.rescore > 0
+          ? absl::StrCat(absl::StrFormat("x%g", r.rescore),
+                         r.refine == "none" ? "" : absl::StrCat(":", r.refine))
+          : std::string("-"),
       r.recall1_at[0], r.recall1_at[2], r.recall1_at[4], r.recall10, r.qps,
       tq ? absl::StrFormat("%.0f", r.codes_per_query) : std::string("-"),
       tq && r.layout == "progressive"

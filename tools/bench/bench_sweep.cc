@@ -101,11 +101,14 @@ absl::Status BenchSweep::RunTqdb() {
       o.threads = options_.threads;
       std::string trained;
       std::vector<std::string> measured;
-      for (const std::string& layout : options_.layouts) {
+      for (const auto& [layout, refine, coarse] : Variants()) {
         // "auto": the index's default (progressive from 256 dimensions);
         // "progressive" asks for it at any dimension.
         o.layout.progressive = layout != "full";
-        if (layout == "progressive") o.layout.min_dim = 0;
+        o.layout.min_dim =
+            layout == "progressive" ? 0 : LayoutOptions().min_dim;
+        TQ_ASSIGN_OR_RETURN(o.layout.refine, ParseRefineKind(refine));
+        o.layout.quantized_coarse = coarse == "int8";
         // The first layout trains; the others load its parameters.
         const auto t0 = std::chrono::steady_clock::now();
         auto index = trained.empty() ? IvfIndex::Train(o, base_.data.data(), n)
@@ -116,8 +119,9 @@ absl::Status BenchSweep::RunTqdb() {
           if (trained.empty()) trained = (*index)->SerializeTrained();
           // A codec without the progressive layout (prod, pq, too few
           // bits) falls back to the full one: measure that once.
-          const std::string got =
-              (*index)->progressive() != nullptr ? "progressive" : "full";
+          const std::string got = absl::StrCat(
+              (*index)->progressive() != nullptr ? "progressive" : "full", "/",
+              refine, "/", coarse);
           if (std::find(measured.begin(), measured.end(), got) !=
               measured.end()) {
             continue;
@@ -126,12 +130,25 @@ absl::Status BenchSweep::RunTqdb() {
           st = MeasureIndex(**index, method, static_cast<uint32_t>(b),
                             Seconds(t0));
         }
-        TQ_RETURN_IF_ERROR(st)
-            << method << " at " << b << " bits, " << layout << " layout";
+        TQ_RETURN_IF_ERROR(st) << method << " at " << b << " bits, " << layout
+                               << " layout, refine " << refine
+                               << ", coarse " << coarse;
       }
     }
   }
   return absl::OkStatus();
+}
+
+std::vector<BenchSweep::IndexVariant> BenchSweep::Variants() const {
+  std::vector<IndexVariant> v;
+  for (const std::string& layout : options_.layouts) {
+    for (const std::string& refine : options_.refines) {
+      for (const std::string& coarse : options_.coarses) {
+        v.push_back({layout, refine, coarse});
+      }
+    }
+  }
+  return v;
 }
 
 absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
@@ -144,6 +161,8 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
   ArrayStore store(base_.data.data(), base_.rows, base_.dim);
   for (uint32_t nprobe : Nprobes(idx.nlist())) {
     for (int64_t r : options_.rescores) {
+      // In-memory rescoring codes change nothing without a rescore.
+      if (r == 0 && idx.refine_bytes_per_vector() > 0) continue;
       SearchParams p;
       p.nprobe = nprobe;
       p.rescore = r > 0;
@@ -177,6 +196,7 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
             TQ_ASSIGN_OR_RETURN(res[i], idx.Search(queries_.row(i), p));
             stats.codes_scanned += one.codes_scanned;
             stats.refined += one.refined;
+            stats.centroids_exact += one.centroids_exact;
           }
         }
         const double s = Seconds(t1);
@@ -198,7 +218,14 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
       row.codec = idx.codec().Describe();
       row.layout = idx.progressive() != nullptr ? "progressive" : "full";
       row.memory_bytes_per_code = idx.memory_bytes_per_code();
+      row.refine_bytes_per_vector = idx.refine_bytes_per_vector();
+      row.refine = row.refine_bytes_per_vector > 0
+                       ? RefineKindName(idx.options().layout.refine)
+                       : "none";
       row.codes_per_query = nq > 0 ? double(stats.codes_scanned) / nq : 0;
+      row.coarse = idx.options().layout.quantized_coarse ? "int8" : "exact";
+      row.centroids_exact_per_query =
+          nq > 0 ? double(stats.centroids_exact) / nq : 0;
       row.refined_share =
           stats.codes_scanned > 0
               ? double(stats.refined) / double(stats.codes_scanned)

@@ -13,6 +13,7 @@
 #include <map>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -40,6 +41,14 @@ struct BenchRow {
   // full (progressive; else 0), from the timed pass.
   std::string layout;
   size_t memory_bytes_per_code = 0;
+  // What rescoring read: "none" (the raw vectors), "int8" or "f32" (the
+  // index's in-memory codes, of refine_bytes_per_vector bytes).
+  std::string refine = "none";
+  size_t refine_bytes_per_vector = 0;
+  // tqdb: the coarse step ("exact" or "int8") and the centroids it scored
+  // exactly per query.
+  std::string coarse;
+  double centroids_exact_per_query = 0;
   double codes_per_query = 0, refined_share = 0;
 };
 
@@ -64,6 +73,12 @@ struct SweepOptions {
   // In-memory layouts to measure ("auto": the index's default, "full",
   // "progressive" at any dimension); an index per layout, trained once.
   std::vector<std::string> layouts = {"auto"};
+  // What rescoring reads ("none": the raw vectors; "int8", "f32": the
+  // index's in-memory codes, LayoutOptions::refine); an index each.
+  std::vector<std::string> refines = {"none"};
+  // Coarse steps to measure: "exact" (every centroid in float) and "int8"
+  // (LayoutOptions::quantized_coarse); an index each.
+  std::vector<std::string> coarses = {"int8"};
   float refine_sigmas = SearchParams().refine_sigmas;
 };
 
@@ -93,6 +108,11 @@ class BenchSweep {
   // nprobe values for an index of `nlist` lists: 0 -> nlist, clamped,
   // without repeats.
   std::vector<uint32_t> Nprobes(uint32_t nlist) const;
+  // Every (layout, refine, coarse) of the options.
+  struct IndexVariant {
+    std::string layout, refine, coarse;
+  };
+  std::vector<IndexVariant> Variants() const;
   absl::Status MeasureIndex(const IvfIndex& index, const std::string& method,
                             uint32_t bits, double build_s);
 

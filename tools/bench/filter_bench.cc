@@ -66,6 +66,11 @@ constexpr char kHelp[] =
     "  --nlist N            (default: 4 sqrt(n), at most n/39)\n"
     "  --nprobe N           lists probed (default 32)\n"
     "  --rescore R          oversampling of the rescore, 0 = none (default 4)\n"
+    "  --refine LIST        rescoring sources (raw, int8, f32; default raw):\n"
+    "                       one collection each (CollectionConfig::refine),\n"
+    "                       unfiltered QPS of each timed alternately with\n"
+    "                       the first's ('x first'), memory per point; the\n"
+    "                       filters run on the first\n"
     "  --plans LIST         auto (the planner's choice), ivf, matches: the\n"
     "                       plans measured per filter (default auto)\n"
     "  --k K                results per query (default 10)\n"
@@ -127,11 +132,13 @@ struct Measured {
 // fastest counting. With `paired` (the unfiltered search), each timed pass
 // is preceded by one of it, so that both see the same machine (others'
 // jobs share its two cores) and their ratio is fair.
-absl::StatusOr<Measured> Measure(const Setup& s, Collection* c,
-                                 const QueryOptions& base_options,
-                                 const std::vector<std::vector<uint64_t>>& gt,
-                                 uint64_t matches,
-                                 const QueryOptions* paired = nullptr) {
+// MeasureOn: the paired search runs base_options on `paired_collection`.
+absl::StatusOr<Measured> MeasureOn(const Setup& s, Collection* c,
+                                   const QueryOptions& base_options,
+                                   const std::vector<std::vector<uint64_t>>& gt,
+                                   uint64_t matches,
+                                   Collection* paired_collection,
+                                   const QueryOptions* paired = nullptr) {
   Measured m;
   QueryOptions o = base_options;
   SearchInfo info;
@@ -155,26 +162,38 @@ absl::StatusOr<Measured> Measure(const Setup& s, Collection* c,
   m.scored /= s.nq;
   m.filter_ms /= s.nq;
   o.info = nullptr;
-  auto pass = [&](const QueryOptions& opts) -> absl::StatusOr<double> {
+  auto pass = [&](Collection* on,
+                  const QueryOptions& opts) -> absl::StatusOr<double> {
     const auto t0 = Clock::now();
     for (size_t qi = 0; qi < s.nq; ++qi) {
-      auto r = c->Search(absl::MakeConstSpan(&s.queries[qi * s.d], s.d), opts);
+      auto r =
+          on->Search(absl::MakeConstSpan(&s.queries[qi * s.d], s.d), opts);
       TQ_RETURN_IF_ERROR(r.status());
     }
     return Seconds(t0);
   };
+  if (paired_collection != nullptr && paired == nullptr) paired = &o;
+  if (paired_collection == nullptr) paired_collection = c;
   double best = 1e30, paired_best = 1e30;
   for (int i = 0; i < 3; ++i) {
     if (paired != nullptr) {
-      TQ_ASSIGN_OR_RETURN(const double t, pass(*paired));
+      TQ_ASSIGN_OR_RETURN(const double t, pass(paired_collection, *paired));
       paired_best = std::min(paired_best, t);
     }
-    TQ_ASSIGN_OR_RETURN(const double t, pass(o));
+    TQ_ASSIGN_OR_RETURN(const double t, pass(c, o));
     best = std::min(best, t);
   }
   m.qps = s.nq / best;
   if (paired != nullptr) m.paired_qps = s.nq / paired_best;
   return m;
+}
+
+absl::StatusOr<Measured> Measure(const Setup& s, Collection* c,
+                                 const QueryOptions& base_options,
+                                 const std::vector<std::vector<uint64_t>>& gt,
+                                 uint64_t matches,
+                                 const QueryOptions* paired = nullptr) {
+  return MeasureOn(s, c, base_options, gt, matches, nullptr, paired);
 }
 
 // Values of the field whose points add up to about `target` (the largest
@@ -271,7 +290,8 @@ const FlagSpec& FilterBenchFlags() {
   static const FlagSpec* spec =
       new FlagSpec{{"base", "queries", "metric", "payload", "field",
                     "selectivity", "method", "bits", "nlist", "nprobe",
-                    "rescore", "plans", "k", "max-queries", "data", "json"},
+                    "rescore", "refine", "plans", "k", "max-queries", "data",
+                    "json"},
                    {"filter"}};
   return *spec;
 }
@@ -322,6 +342,11 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
   auto plan_names =
       flags->GetWordList("plans", "auto", {"auto", "ivf", "matches"});
   if (!plan_names.ok()) return UsageError(kCommand, plan_names.status(), err);
+  auto refine_names =
+      flags->GetWordList("refine", "raw", {"raw", "int8", "f32"});
+  if (!refine_names.ok()) {
+    return UsageError(kCommand, refine_names.status(), err);
+  }
   std::ofstream json_file;
   if (flags->Has("json")) {
     json_file.open(flags->GetString("json"), std::ios::out | std::ios::trunc);
@@ -434,38 +459,51 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
       plain.rate, indexed.rate, field, 100.0 * indexed.rate / plain.rate,
       plain.cpu_us, indexed.cpu_us, 100.0 * plain.cpu_us / indexed.cpu_us);
 
-  // The collection searched.
-  CollectionConfig cfg;
-  cfg.name = "bench";
-  cfg.dim = static_cast<uint32_t>(s.d);
-  cfg.metric = s.metric;
-  cfg.method = flags->GetString("method", "renorm");
-  cfg.bits = static_cast<uint32_t>(*bits);
-  cfg.nlist = static_cast<uint32_t>(*nlist);
-  cfg.train_threshold = s.n + 1;
-  if (auto st = (*db)->CreateCollection(cfg).status(); !st.ok()) {
-    return fail(st);
-  }
-  auto c = *(*db)->GetCollection("bench");
-  for (const auto& [f, t] :
-       {std::make_pair(field, FieldType::kKeyword),
-        std::make_pair(std::string("_u"), FieldType::kInteger),
-        std::make_pair(std::string("_r"), FieldType::kFloat)}) {
-    if (auto st = c->CreateFieldIndex(f, t, true).status(); !st.ok()) {
+  // The collections searched: one per rescoring source, the same points
+  // (same seed: the same centroids and codes).
+  std::vector<std::shared_ptr<Collection>> colls;
+  std::vector<CollectionInfo> infos;
+  for (const std::string& refine_name : *refine_names) {
+    CollectionConfig cfg;
+    cfg.name = absl::StrCat("bench_", refine_name);
+    cfg.dim = static_cast<uint32_t>(s.d);
+    cfg.metric = s.metric;
+    cfg.method = flags->GetString("method", "renorm");
+    cfg.bits = static_cast<uint32_t>(*bits);
+    cfg.nlist = static_cast<uint32_t>(*nlist);
+    cfg.train_threshold = s.n + 1;
+    cfg.refine = *ParseRescoreSource(refine_name);
+    if (auto st = (*db)->CreateCollection(cfg).status(); !st.ok()) {
       return fail(st);
     }
+    auto c = *(*db)->GetCollection(cfg.name);
+    for (const auto& [f, t] :
+         {std::make_pair(field, FieldType::kKeyword),
+          std::make_pair(std::string("_u"), FieldType::kInteger),
+          std::make_pair(std::string("_r"), FieldType::kFloat)}) {
+      if (auto st = c->CreateFieldIndex(f, t, true).status(); !st.ok()) {
+        return fail(st);
+      }
+    }
+    for (size_t at = 0; at < s.n; at += 1000) {
+      std::vector<Point> batch(s.points.begin() + at,
+                               s.points.begin() + std::min(s.n, at + 1000));
+      if (auto st = c->Upsert(batch, false); !st.ok()) return fail(st);
+    }
+    const auto t_train = Clock::now();
+    if (auto st = c->Train(); !st.ok()) return fail(st);
+    auto info = c->Info();
+    if (!info.ok()) return fail(info.status());
+    out << absl::StrFormat(
+        "trained %s: nlist %d (%.1f s); index memory per point %d bytes "
+        "(rescoring codes %d)\n",
+        cfg.name, info->nlist, Seconds(t_train), info->memory_bytes_per_vector,
+        info->refine_bytes);
+    colls.push_back(std::move(c));
+    infos.push_back(*std::move(info));
   }
-  for (size_t at = 0; at < s.n; at += 1000) {
-    std::vector<Point> batch(s.points.begin() + at,
-                             s.points.begin() + std::min(s.n, at + 1000));
-    if (auto st = c->Upsert(batch, false); !st.ok()) return fail(st);
-  }
-  const auto t_train = Clock::now();
-  if (auto st = c->Train(); !st.ok()) return fail(st);
-  auto info = c->Info();
-  if (!info.ok()) return fail(info.status());
-  out << absl::StrFormat("trained: nlist %d (%.1f s)\n", info->nlist,
-                         Seconds(t_train));
+  Collection* c = colls.front().get();
+  const CollectionInfo* info = &infos.front();
   for (const FieldIndexInfo& fi : info->field_indexes) {
     out << absl::StrFormat(
         "payload index %-10s %-8s %8d points, %10d bytes: %.1f bytes per "
@@ -482,17 +520,44 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
   // Unfiltered, at the same settings.
   std::vector<char> all(s.n, 1);
   const auto unfiltered_gt = Truth(s, all, &pool);
-  auto unfiltered = Measure(s, c.get(), o, unfiltered_gt, s.n);
+  auto unfiltered = Measure(s, c, o, unfiltered_gt, s.n);
   if (!unfiltered.ok()) return fail(unfiltered.status());
   out << absl::StrFormat(
-      "unfiltered: 10-recall@10 %.3f, %.0f QPS (%.1f lists)\n\n",
-      unfiltered->recall, unfiltered->qps, unfiltered->lists);
+      "unfiltered %s: 10-recall@10 %.3f, %.0f QPS (%.1f lists)\n",
+      refine_names->front(), unfiltered->recall, unfiltered->qps,
+      unfiltered->lists);
+  for (size_t r = 1; r < colls.size(); ++r) {
+    // Timed in alternate passes with the first collection's search.
+    auto m = MeasureOn(s, colls[r].get(), o, unfiltered_gt, s.n, c);
+    if (!m.ok()) return fail(m.status());
+    out << absl::StrFormat(
+        "unfiltered %s: 10-recall@10 %.3f, %.0f QPS (%.1f lists), x first "
+        "%.2f (first %.0f QPS alongside)\n",
+        (*refine_names)[r], m->recall, m->qps, m->lists,
+        m->qps / m->paired_qps, m->paired_qps);
+    if (json_file.is_open()) {
+      json_file << json{{"filter", "none"},
+                        {"refine", (*refine_names)[r]},
+                        {"recall10", m->recall},
+                        {"qps", m->qps},
+                        {"first_qps", m->paired_qps},
+                        {"memory_bytes_per_vector",
+                         infos[r].memory_bytes_per_vector},
+                        {"refine_bytes", infos[r].refine_bytes}}
+                           .dump()
+                << "\n";
+    }
+  }
+  out << "\n";
   out << absl::StrFormat(
       "%-12s %7s %7s %8s %-7s %7s %6s %8s %7s %-22s %6s %7s %6s\n", "filter",
       "target", "actual", "matches", "plan", "recall", "full", "QPS", "x unf",
       "plans taken", "lists", "scored", "f.ms");
   if (json_file.is_open()) {
     json_file << json{{"filter", "none"},
+                      {"refine", refine_names->front()},
+                      {"memory_bytes_per_vector", info->memory_bytes_per_vector},
+                      {"refine_bytes", info->refine_bytes},
                       {"recall10", unfiltered->recall},
                       {"qps", unfiltered->qps},
                       {"ingest_plain", plain.rate},
@@ -535,7 +600,7 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
         fo.filter_plan = plan_name == "ivf"       ? FilterPlanChoice::kIvf
                          : plan_name == "matches" ? FilterPlanChoice::kMatches
                                                   : FilterPlanChoice::kAuto;
-        auto m = Measure(s, c.get(), fo, gt, matches, &o);
+        auto m = Measure(s, c, fo, gt, matches, &o);
         if (!m.ok()) return fail(m.status());
         std::string plans;
         for (const auto& [p, count] : m->plans) {
@@ -572,7 +637,7 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
       }
     }
   }
-  c.reset();
+  colls.clear();
   absl::Status closed = (*db)->Close();
   if (temp) std::filesystem::remove_all(dir);
   if (!closed.ok()) return Fail(kCommand, closed, err);

@@ -89,9 +89,9 @@ absl::StatusOr<std::shared_ptr<const Filter>> FilterFromFlags(const Flags& f) {
 }
 
 const FlagSpec& CreateFlags() {
-  static const FlagSpec* spec =
-      new FlagSpec{{"dim", "metric", "method", "bits", "nlist", "seed"},
-                   {"no-store-vectors"}};
+  static const FlagSpec* spec = new FlagSpec{
+      {"dim", "metric", "method", "bits", "nlist", "seed", "refine"},
+      {"no-store-vectors"}};
   return *spec;
 }
 
@@ -125,6 +125,11 @@ absl::StatusOr<CollectionConfig> ConfigFromFlags(const Flags& f,
     c.seed = static_cast<uint64_t>(seed);
   }
   c.store_vectors = !f.Has("no-store-vectors");
+  {
+    auto refine = ParseRescoreSource(f.GetString("refine", "raw"));
+    TQ_RETURN_IF_ERROR(refine.status()) << "--refine";
+    c.refine = *refine;
+  }
   return c;
 }
 
@@ -165,6 +170,11 @@ absl::Status CheckSameSettings(const CollectionConfig& have,
         "store_vectors ", have.store_vectors ? "true" : "false", " (",
         want.store_vectors ? "no --no-store-vectors" : "--no-store-vectors",
         ")"));
+  }
+  if (have.refine != want.refine) {
+    diffs.push_back(
+        absl::StrCat("refine ", RescoreSourceName(have.refine), " (",
+                     flag("refine", RescoreSourceName(want.refine)), ")"));
   }
   if (diffs.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(

@@ -32,6 +32,8 @@ constexpr char kUsage[] =
     "  create NAME --dim D [--metric cosine|ip|l2] [--method renorm|mse|prod|"
     "pca|pq]\n"
     "         [--bits B] [--nlist N] [--seed S] [--no-store-vectors]\n"
+    "         [--refine raw|int8|f32]  rescore from the stored vectors\n"
+    "                         (default) or from int8 / f32 codes in memory\n"
     "  train NAME [--retrain] train the index now (blocking); --retrain\n"
     "                         rebuilds the centroids of a trained one\n"
     "  drop NAME              delete the collection and its points\n"
@@ -70,6 +72,9 @@ nlohmann::json InfoJson(const CollectionInfo& i) {
           {"method", c.method},
           {"bits", c.bits},
           {"store_vectors", c.store_vectors},
+          {"refine", RescoreSourceName(c.refine)},
+          {"refine_bytes_per_vector", i.refine_bytes},
+          {"memory_bytes_per_vector", i.memory_bytes_per_vector},
           {"count", i.count},
           {"trained", i.trained},
           {"training", i.training},

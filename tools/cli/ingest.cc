@@ -58,6 +58,7 @@ constexpr char kUsage[] =
     "    --method renorm|mse|prod|pca|pq (default renorm) --bits B (default "
     "4)\n"
     "    --nlist N (default: automatic) --seed S --no-store-vectors\n"
+    "    --refine raw|int8|f32 (default raw: rescore from the stored vectors)\n"
     "  --batch N              points per batch (default 1000)\n"
     "  --skip N               skip the first N rows (resume)\n"
     "  --limit N              ingest at most N rows\n"

@@ -1,0 +1,76 @@
+// IvfIndex's coarse step: the nprobe lists whose centroids are nearest the
+// query. With LayoutOptions::quantized_coarse, every centroid is scored on
+// its int8 code first and only the centroids that can still be among the
+// nprobe nearest are scored exactly: the lists and their order are those
+// of scoring every centroid exactly.
+#include <algorithm>
+#include <cmath>
+
+#include "index/ivf_index.h"
+#include "quant/kernels.h"
+
+namespace tqdb {
+
+namespace {
+
+// Nearest first; ties towards the lower list id.
+bool Nearer(const std::pair<float, uint32_t>& a,
+            const std::pair<float, uint32_t>& b) {
+  return a.first > b.first || (a.first == b.first && a.second < b.second);
+}
+
+}  // namespace
+
+void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
+                            std::vector<std::pair<float, uint32_t>>* order,
+                            SearchStats* stats) const {
+  const uint32_t d = options_.dim;
+  order->clear();
+  auto exact = [&](uint32_t l) {
+    order->push_back({-kernels::L2Sqr(q, &centroids_[size_t{l} * d], d), l});
+  };
+  if (coarse_codes_.empty() || nprobe >= nlist_) {
+    order->reserve(nlist_);
+    for (uint32_t l = 0; l < nlist_; ++l) exact(l);
+  } else {
+    // ||q - c||^2 = ||q||^2 - 2 <q, c> + ||c||^2 with <q, c> on the code
+    // c^ (|c_i - c^_i| <= s / 2): the estimate errs by at most ||q||_1 s,
+    // plus the rounding of the float sums (here and in L2Sqr), bounded
+    // generously by 1e-4 of the magnitudes. Every list whose lower bound
+    // is at most the nprobe-th smallest upper bound is scored exactly:
+    // the nprobe nearest are among them.
+    const uint32_t w = coarse_codec_.code_words();
+    const float qn = kernels::Dot(q, q, d);
+    float q1 = 0;
+    for (uint32_t j = 0; j < d; ++j) q1 += std::fabs(q[j]);
+    q1 *= 1.001f;
+    thread_local std::vector<float> lo, hi;
+    lo.resize(nlist_);
+    hi.resize(nlist_);
+    for (uint32_t l = 0; l < nlist_; ++l) {
+      const float* code = &coarse_codes_[size_t{l} * w];
+      const float est = qn - 2.0f * coarse_codec_.Dot(q, code) + code[0];
+      const float err = q1 * code[1] + 1e-4f * (qn + code[0]);
+      lo[l] = est - err;
+      hi[l] = est + err;
+    }
+    thread_local std::vector<float> upper;
+    upper.assign(hi.begin(), hi.end());
+    std::nth_element(upper.begin(), upper.begin() + (nprobe - 1), upper.end());
+    const float cut = upper[nprobe - 1];
+    for (uint32_t l = 0; l < nlist_; ++l) {
+      if (lo[l] <= cut) exact(l);
+    }
+  }
+  stats->centroids_exact = static_cast<uint32_t>(order->size());
+  if (nprobe < order->size()) {
+    std::nth_element(order->begin(), order->begin() + nprobe, order->end(),
+                     Nearer);
+    order->resize(nprobe);
+  }
+  // Nearest lists first: the heap's threshold rises early, which the
+  // progressive scan's bound uses to skip more candidates.
+  std::sort(order->begin(), order->end(), Nearer);
+}
+
+}  // namespace tqdb

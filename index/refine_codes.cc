@@ -1,0 +1,75 @@
+#include "index/refine_codes.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "quant/kernels.h"
+
+namespace tqdb {
+
+const char* RefineKindName(RefineKind kind) {
+  switch (kind) {
+    case RefineKind::kInt8:
+      return "int8";
+    case RefineKind::kFloat32:
+      return "f32";
+    default:
+      return "none";
+  }
+}
+
+absl::StatusOr<RefineKind> ParseRefineKind(absl::string_view name) {
+  if (name == "none") return RefineKind::kNone;
+  if (name == "int8") return RefineKind::kInt8;
+  if (name == "f32") return RefineKind::kFloat32;
+  return absl::InvalidArgumentError(
+      absl::StrCat("refine codes '", name, "': expected none, int8 or f32"));
+}
+
+RefineCodec::RefineCodec(RefineKind kind, uint32_t dim)
+    : kind_(kind), dim_(dim) {
+  switch (kind) {
+    case RefineKind::kInt8:
+      words_ = 2 + (dim + 3) / 4;  // s, ||x^||^2, the int8 values
+      break;
+    case RefineKind::kFloat32:
+      words_ = 1 + dim;  // ||x||^2, the vector
+      break;
+    default:
+      words_ = 0;
+  }
+}
+
+void RefineCodec::Encode(const float* x, float* code) const {
+  if (kind_ == RefineKind::kFloat32) {
+    code[0] = kernels::Dot(x, x, dim_);
+    std::memcpy(code + 1, x, dim_ * sizeof(float));
+    return;
+  }
+  if (kind_ != RefineKind::kInt8) return;
+  float amax = 0.0f;
+  for (uint32_t i = 0; i < dim_; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float s = amax > 0 ? amax / 127.0f : 1.0f;
+  const float inv = 1.0f / s;
+  int8_t* c = reinterpret_cast<int8_t*>(code + 2);
+  std::memset(c, 0, size_t{words_ - 2} * sizeof(float));
+  double norm = 0;
+  for (uint32_t i = 0; i < dim_; ++i) {
+    const float v = std::round(x[i] * inv);
+    const int q = static_cast<int>(std::clamp(v, -127.0f, 127.0f));
+    c[i] = static_cast<int8_t>(q);
+    norm += double{s * static_cast<float>(q)} * (s * static_cast<float>(q));
+  }
+  code[0] = static_cast<float>(norm);
+  code[1] = s;
+}
+
+float RefineCodec::Dot(const float* q, const float* code) const {
+  if (kind_ == RefineKind::kFloat32) return kernels::Dot(q, code + 1, dim_);
+  return code[1] *
+         kernels::DotI8(q, reinterpret_cast<const int8_t*>(code + 2), dim_);
+}
+
+}  // namespace tqdb
