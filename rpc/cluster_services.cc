@@ -118,6 +118,7 @@ grpc::Status ClusterCollectionsService::Create(
     grpc::ServerContext* ctx, const pb::CreateCollectionRequest* req,
     pb::CollectionInfo* resp) {
   return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCreateCollection(*req));
     TQ_ASSIGN_OR_RETURN(*resp, node_->CreateCollection(*req));
     return absl::OkStatus();
   });

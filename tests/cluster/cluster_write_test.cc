@@ -384,6 +384,15 @@ TEST_F(ClusterWriteTest, BadInputAndOutagesGetClearErrors) {
     grpc::ClientContext ctx3;
     s = cluster_->Collections(2)->Create(&ctx3, req, &info);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    // A rescoring source this build does not know is refused, as by a
+    // single server (not read as raw).
+    req.set_shards(0);
+    req.set_refine(static_cast<v1::Refine>(9));
+    grpc::ClientContext ctx4;
+    s = cluster_->Collections(2)->Create(&ctx4, req, &info);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("refine"), std::string::npos)
+        << s.error_message();
   }
   // etcd hung: writes go on (each node routes with its copy of the state).
   cluster_->etcd().process().Signal(SIGSTOP);
