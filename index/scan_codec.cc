@@ -16,8 +16,6 @@
 namespace tqdb {
 namespace {
 
-constexpr uint32_t kCodecMagic = 0x31435354;  // "TSC1"
-constexpr uint32_t kCodecVersion = 1;
 constexpr uint32_t kKindTurbo = 0;
 constexpr uint32_t kKindPq = 1;
 

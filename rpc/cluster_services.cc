@@ -622,4 +622,17 @@ grpc::Status ClusterNodeService::Status(grpc::ServerContext* ctx,
   });
 }
 
+std::function<NodeServices(const ServiceContext*)> ClusterServices(
+    cluster::ClusterNode* node) {
+  return [node](const ServiceContext* context) {
+    NodeServices s;
+    s.collections = std::make_unique<ClusterCollectionsService>(context, node);
+    s.points = std::make_unique<ClusterPointsService>(context, node);
+    s.snapshots = std::make_unique<ClusterSnapshotsService>(context);
+    s.more.push_back(std::make_unique<ClusterNodeService>(context, node));
+    s.more.push_back(std::make_unique<ClusterShardsService>(context, node));
+    return s;
+  };
+}
+
 }  // namespace tqdb

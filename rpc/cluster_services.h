@@ -26,7 +26,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
+
 #include "rpc/cluster/cluster_node.h"
+#include "rpc/server.h"
 #include "rpc/service_context.h"
 #include "tqdb/cluster/v1/cluster.grpc.pb.h"
 #include "tqdb/v1/tqdb.grpc.pb.h"
@@ -171,6 +174,12 @@ class ClusterNodeService final : public tqdb::cluster::v1::Node::Service {
   const ServiceContext* const context_;
   cluster::ClusterNode* const node_;
 };
+
+// The services of a cluster node over `node` (not owned, outlives the
+// server), for ServerOptions::services: Collections, Points and Snapshots
+// replaced, tqdb.cluster.v1.Node and Shards added.
+std::function<NodeServices(const ServiceContext*)> ClusterServices(
+    cluster::ClusterNode* node);
 
 }  // namespace tqdb
 

@@ -25,7 +25,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "quant/status_macros.h"
-#include "rpc/cluster_services.h"
 #include "rpc/collections_service.h"
 #include "rpc/http_gateway.h"
 #include "rpc/metrics.h"
@@ -97,15 +96,12 @@ class ServerImpl final : public Server {
         snapshots_(&context_, options.snapshot_dir.empty()
                                   ? (fs::path(db->dir()) / "snapshots").string()
                                   : options.snapshot_dir) {
-    if (options.cluster != nullptr) {
-      collections_ = std::make_unique<ClusterCollectionsService>(
-          &context_, options.cluster);
-      points_ =
-          std::make_unique<ClusterPointsService>(&context_, options.cluster);
-      node_ = std::make_unique<ClusterNodeService>(&context_, options.cluster);
-      shards_ =
-          std::make_unique<ClusterShardsService>(&context_, options.cluster);
-      cluster_snapshots_ = std::make_unique<ClusterSnapshotsService>(&context_);
+    if (options.services) {
+      NodeServices node = options.services(&context_);
+      collections_ = std::move(node.collections);
+      points_ = std::move(node.points);
+      node_snapshots_ = std::move(node.snapshots);
+      more_ = std::move(node.more);
     } else {
       collections_ = std::make_unique<CollectionsService>(&context_);
       points_ = std::make_unique<PointsService>(&context_);
@@ -128,13 +124,12 @@ class ServerImpl final : public Server {
         static_cast<int>(std::min<size_t>(o.max_receive_bytes, INT32_MAX)));
     b.RegisterService(collections_.get());
     b.RegisterService(points_.get());
-    if (cluster_snapshots_) {
-      b.RegisterService(cluster_snapshots_.get());
+    if (node_snapshots_) {
+      b.RegisterService(node_snapshots_.get());
     } else {
       b.RegisterService(&snapshots_);
     }
-    if (node_) b.RegisterService(node_.get());
-    if (shards_) b.RegisterService(shards_.get());
+    for (const auto& service : more_) b.RegisterService(service.get());
     if (metrics_) {
       std::vector<std::unique_ptr<
           grpc::experimental::ServerInterceptorFactoryInterface>>
@@ -220,9 +215,8 @@ class ServerImpl final : public Server {
   // A single server's, or a cluster node's (ServerOptions::cluster).
   std::unique_ptr<grpc::Service> collections_;
   std::unique_ptr<grpc::Service> points_;
-  std::unique_ptr<grpc::Service> node_;               // cluster only
-  std::unique_ptr<grpc::Service> shards_;             // cluster only
-  std::unique_ptr<grpc::Service> cluster_snapshots_;  // cluster only
+  std::unique_ptr<grpc::Service> node_snapshots_;  // ServerOptions::services
+  std::vector<std::unique_ptr<grpc::Service>> more_;
   SnapshotsService snapshots_;
   // Set by Init, before the server is shared.
   std::unique_ptr<grpc::Server> server_;

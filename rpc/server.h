@@ -47,17 +47,31 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "db/db.h"
 
+namespace grpc {
+class Service;
+}  // namespace grpc
+
 namespace tqdb {
 
-namespace cluster {
-class ClusterNode;  // rpc/cluster/cluster_node.h
-}  // namespace cluster
+class ServiceContext;  // rpc/service_context.h
+
+// The services a node serves instead of a single server's Collections,
+// Points and Snapshots, and besides them (a cluster node's:
+// rpc/cluster_services.h ClusterServices). Kept out of tqdb_rpc so that a
+// single server, and the tests of one, do not build the cluster.
+struct NodeServices {
+  std::unique_ptr<grpc::Service> collections;
+  std::unique_ptr<grpc::Service> points;
+  std::unique_ptr<grpc::Service> snapshots;
+  std::vector<std::unique_ptr<grpc::Service>> more;
+};
 
 struct ServerOptions {
   // host:port; port 0 picks a free port (see Server::port()). Loopback by
@@ -89,11 +103,10 @@ struct ServerOptions {
   // "" = off. With an api_key, scrapes need it too unless metrics_open.
   std::string metrics_listen;
   bool metrics_open = false;
-  // A cluster node (tqdb serve --cluster; not owned, outlives the server):
-  // Collections and Points are the cluster's (rpc/cluster_services.h), and
-  // tqdb.cluster.v1.Node is served too. Snapshots stay the local
-  // database's. Null: a single server.
-  cluster::ClusterNode* cluster = nullptr;
+  // A cluster node (tqdb serve --cluster): its services, made over the
+  // server's context (rpc/cluster_services.h ClusterServices). Empty: a
+  // single server.
+  std::function<NodeServices(const ServiceContext*)> services;
 };
 
 class Server {

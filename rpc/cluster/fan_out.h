@@ -168,16 +168,17 @@ absl::StatusOr<std::map<size_t, Result>> Fan(
       call->context.set_deadline(absl::ToChronoTime(deadline));
       reader->AddAuth(&call->context);
       calls.push_back(call);
-      m.call(
-          reader->Stub(nit->second.address()), &call->context, &call->request,
-          &call->response,
-          [st, call, members, shards, target, parse = m.parse](grpc::Status s) {
-            if (!s.ok()) {
-              st->Complete(members, target, Internal(s));
-            } else {
-              st->Complete(members, target, parse(&call->response, shards));
-            }
-          });
+      m.call(reader->Stub(nit->second.address()), &call->context,
+             &call->request, &call->response,
+             // Copies by name: clang 14 cannot capture structured bindings.
+             [st, call, members = members, shards, target = target,
+              parse = m.parse](grpc::Status s) {
+               if (!s.ok()) {
+                 st->Complete(members, target, Internal(s));
+               } else {
+                 st->Complete(members, target, parse(&call->response, shards));
+               }
+             });
     }
     // This node's share, here, while the others' calls are in flight.
     for (auto& [target, members] : local) {

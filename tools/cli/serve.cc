@@ -19,6 +19,7 @@
 #include "db/db.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_node.h"
+#include "rpc/cluster_services.h"
 #include "rpc/server.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/exposure.h"
@@ -325,7 +326,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
                  : kExitFailure;
     }
     node = std::move(*started);
-    so.cluster = node.get();
+    so.services = ClusterServices(node.get());
   }
   auto server = Server::Start(db->get(), so);
   if (!server.ok()) {
