@@ -270,6 +270,18 @@ TEST(CliEdges, ServePayloadLimitIsAFlag) {
   EXPECT_EQ(serve.Stop().code, 0);
 }
 
+// The cluster's flags are checked before anything opens, in a build with the
+// cluster (an incomplete set) and without it (TQDB_CLUSTER=OFF, the
+// sanitizer stages: any of them is refused, naming the build option).
+TEST(CliEdges, ServeClusterFlagsAreCheckedBeforeTheDatabaseOpens) {
+  TempDir tmp;
+  const Outcome o = RunCommand(
+      RunServe, {"--data", tmp.File("db"), "--cluster", "etcd=127.0.0.1:1"});
+  EXPECT_EQ(o.code, 2) << o.err;
+  EXPECT_THAT(o.err, HasSubstr("--cluster"));
+  EXPECT_FALSE(std::filesystem::exists(tmp.File("db")));
+}
+
 TEST(CliEdges, ExposureWarning) {
   for (const char* loopback :
        {"127.0.0.1:7700", "localhost:7700", "[::1]:7700", "127.0.0.5:1"}) {

@@ -12,19 +12,15 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "db/db.h"
 #include "quant/status_macros.h"
-#include "rpc/cluster/cluster_node.h"
-#include "rpc/cluster_services.h"
 #include "rpc/server.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/exposure.h"
 #include "tools/cli/flags.h"
 #include "tools/cli/output.h"
+#include "tools/cli/serve_cluster.h"
 
 namespace tqdb {
 namespace {
@@ -124,53 +120,6 @@ absl::StatusOr<size_t> ParseBytes(const std::string& text) {
   return static_cast<size_t>(n * unit);
 }
 
-// --cluster etcd=A,B --nats U,V --node-id N --advertise H:P, or nullopt
-// without --cluster.
-absl::StatusOr<std::optional<cluster::ClusterOptions>> ClusterFlags(
-    const Flags& f) {
-  const bool any = f.Has("cluster") || f.Has("nats") || f.Has("node-id") ||
-                   f.Has("advertise");
-  if (!any) return std::optional<cluster::ClusterOptions>();
-  if (!(f.Has("cluster") && f.Has("nats") && f.Has("node-id") &&
-        f.Has("advertise"))) {
-    return absl::InvalidArgumentError(
-        "--cluster, --nats, --node-id and --advertise go together");
-  }
-  cluster::ClusterOptions o;
-  const std::string cluster_flag = f.GetString("cluster");
-  absl::string_view etcd = cluster_flag;
-  if (!absl::ConsumePrefix(&etcd, "etcd=") || etcd.empty()) {
-    return absl::InvalidArgumentError(
-        "--cluster: expected etcd=HOST:PORT[,HOST:PORT...]");
-  }
-  o.etcd_endpoints = absl::StrSplit(etcd, ',', absl::SkipEmpty());
-  o.nats_servers = absl::StrSplit(f.GetString("nats"), ',', absl::SkipEmpty());
-  TQ_ASSIGN_OR_RETURN(int64_t id, f.GetInt("node-id", 0, 1, UINT32_MAX));
-  o.node_id = static_cast<uint32_t>(id);
-  o.advertise = f.GetString("advertise");
-  TQ_ASSIGN_OR_RETURN(int64_t replicas, f.GetInt("stream-replicas", 3, 1, 5));
-  o.stream_replicas = static_cast<int>(replicas);
-  TQ_ASSIGN_OR_RETURN(double ttl, f.GetDouble("lease-ttl", 5));
-  if (!(ttl >= 2 && ttl <= 600)) {
-    return absl::InvalidArgumentError("--lease-ttl: seconds in [2, 600]");
-  }
-  o.lease_ttl = absl::Seconds(ttl);
-  TQ_ASSIGN_OR_RETURN(double write_timeout, f.GetDouble("write-timeout", 10));
-  if (!(write_timeout >= 0.1 && write_timeout <= 3600)) {
-    return absl::InvalidArgumentError(
-        "--write-timeout: seconds in [0.1, 3600]");
-  }
-  o.write_timeout = absl::Seconds(write_timeout);
-  TQ_ASSIGN_OR_RETURN(int64_t hedge_ms, f.GetInt("hedge-ms", 250, 1, 600000));
-  o.hedge_delay = absl::Milliseconds(hedge_ms);
-  TQ_ASSIGN_OR_RETURN(double replace_after, f.GetDouble("replace-after", 30));
-  if (!(replace_after >= 1 && replace_after <= 86400)) {
-    return absl::InvalidArgumentError("--replace-after: seconds in [1, 86400]");
-  }
-  o.replace_after = absl::Seconds(replace_after);
-  return std::optional<cluster::ClusterOptions>(std::move(o));
-}
-
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
@@ -263,11 +212,9 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
     so.tls_key_pem = *key;
   }
 
-  auto cluster_options = ClusterFlags(*flags);
-  if (!cluster_options.ok()) {
-    return UsageError(kCommand, cluster_options.status(), err);
-  }
-  if (cluster_options->has_value() && flags->Has("restore")) {
+  auto node = ServeClusterFromFlags(*flags);
+  if (!node.ok()) return UsageError(kCommand, node.status(), err);
+  if (*node != nullptr && flags->Has("restore")) {
     // A node's databases are replicas of shards, rebuilt from the log; a
     // snapshot restored under it would be collections the cluster does not
     // know.
@@ -308,41 +255,28 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   }
   auto db = Database::Open(dir, dbo);
   if (!db.ok()) return Fail(kCommand, db.status(), err);
-  std::unique_ptr<cluster::ClusterNode> node;
-  if (cluster_options->has_value()) {
-    (*cluster_options)->database = dbo;
-    // Nodes call each other with the cluster's key and certificate.
-    (*cluster_options)->peer_api_key = so.api_key;
-    (*cluster_options)->peer_tls_root_pem = so.tls_cert_pem;
-    auto started = cluster::ClusterNode::Start(**cluster_options, db->get());
-    if (!started.ok()) {
+  if (*node != nullptr) {
+    if (absl::Status joined = (*node)->Join(dbo, db->get(), &so);
+        !joined.ok()) {
       (*db)->Close().IgnoreError();
       // Unreachable etcd or NATS is a failure (exit 1), whatever its code.
-      Fail(kCommand, WithContext(started.status(), "joining the cluster"), err);
-      return absl::IsAlreadyExists(started.status()) ||
-                     absl::IsInvalidArgument(started.status()) ||
-                     absl::IsFailedPrecondition(started.status())
+      Fail(kCommand, WithContext(joined, "joining the cluster"), err);
+      return absl::IsAlreadyExists(joined) || absl::IsInvalidArgument(joined) ||
+                     absl::IsFailedPrecondition(joined)
                  ? kExitUsage
                  : kExitFailure;
     }
-    node = std::move(*started);
-    so.services = ClusterServices(node.get());
   }
   auto server = Server::Start(db->get(), so);
   if (!server.ok()) {
-    node.reset();
+    node->reset();
     (*db)->Close().IgnoreError();
     return Fail(kCommand, server.status(), err);
   }
   out << "tqdb serving " << (*db)->dir() << " on " << (*server)->address()
       << (so.api_key.empty() ? "" : " (API key required)")
       << (so.tls_cert_pem.empty() ? "" : " (TLS)") << std::endl;
-  if (node) {
-    out << "tqdb cluster node " << node->options().node_id << " (advertised "
-        << node->options().advertise << "), etcd "
-        << absl::StrJoin(node->options().etcd_endpoints, ",") << ", nats "
-        << absl::StrJoin(node->options().nats_servers, ",") << std::endl;
-  }
+  if (*node != nullptr) out << (*node)->Describe() << std::endl;
   if ((*server)->http_port() != 0) {
     const std::string h = so.http_listen.substr(0, so.http_listen.rfind(':'));
     const char* scheme = so.tls_cert_pem.empty() ? "http" : "https";
@@ -376,7 +310,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   (*server)->Shutdown(absl::Seconds(*grace));
   (*server)->Wait();
   server->reset();
-  node.reset();  // leaves the cluster (revokes its registration)
+  node->reset();  // leaves the cluster (revokes its registration)
   absl::Status closed = (*db)->Close();
   if (!closed.ok()) {
     Fail(kCommand, WithContext(closed, "closing the database"), err);
