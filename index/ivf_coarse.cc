@@ -26,6 +26,7 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
                             SearchStats* stats) const {
   const uint32_t d = options_.dim;
   order->clear();
+  stats->centroids_quantized = 0;
   auto exact = [&](uint32_t l) {
     order->push_back({-kernels::L2Sqr(q, &centroids_[size_t{l} * d], d), l});
   };
@@ -54,6 +55,7 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
       lo[l] = est - err;
       hi[l] = est + err;
     }
+    stats->centroids_quantized = nlist_;
     thread_local std::vector<float> upper;
     upper.assign(hi.begin(), hi.end());
     std::nth_element(upper.begin(), upper.begin() + (nprobe - 1), upper.end());

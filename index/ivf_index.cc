@@ -417,6 +417,21 @@ size_t IvfIndex::MemoryBytesPerVector() const {
          map_entry;
 }
 
+double IvfIndex::BytesRead(const SearchStats& s) const {
+  const double d = options_.dim;
+  double bytes = 4 * d * s.centroids_exact;
+  bytes += double(s.centroids_quantized) * coarse_codec_.code_bytes();
+  if (prog_) {
+    bytes += double(s.codes_scanned) * prog_->prefix_bytes() +
+             double(s.refined) * prog_->refine_bytes();
+  } else {
+    bytes += double(s.codes_scanned) * memory_bytes_per_code();
+  }
+  bytes +=
+      double(s.rescored) * (refine_.enabled() ? refine_.code_bytes() : 4 * d);
+  return bytes;
+}
+
 absl::Status CancelledSearch() {
   return absl::CancelledError("search cancelled (deadline or client gone)");
 }

@@ -176,6 +176,15 @@ class IvfIndex {
   // Memory one more vector adds (MemoryBytes() grows by about this much a
   // vector, amortized): its code, rescoring code, id, flag and id-map entry.
   size_t MemoryBytesPerVector() const;
+  // Bytes of memory a search (or a batch: stats summed) read, from what its
+  // stats counted and the layout's sizes: the coarse step (the int8 codes
+  // of the centroids scored on them, 4 * dim bytes a centroid scored
+  // exactly), the
+  // codes the scan ran over (the prefix and the two factors of the
+  // progressive layout, memory_bytes_per_code() in full), the rows the
+  // progressive scan refined, and a rescored candidate's in-memory code
+  // (4 * dim bytes a raw vector without). Ids and heaps are left out.
+  double BytesRead(const SearchStats& s) const;
 
   // Checks the query (finite coordinates) and p (k >= 1, nprobe <= nlist,
   // oversampling >= 1 and a store when exact or rescoring), then searches.

@@ -36,6 +36,7 @@ SearchStats SumStats(const std::vector<SearchStats>& all) {
     sum.blocks_scanned += s.blocks_scanned;
     sum.allowed_seen += s.allowed_seen;
     sum.centroids_exact += s.centroids_exact;
+    sum.centroids_quantized += s.centroids_quantized;
   }
   return sum;
 }

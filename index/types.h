@@ -70,6 +70,10 @@ struct SearchStats {
   // Coarse step: centroids whose exact distance was computed (nlist
   // without LayoutOptions::quantized_coarse).
   uint32_t centroids_exact = 0;
+  // Coarse step: centroids scored on their int8 codes first
+  // (LayoutOptions::quantized_coarse; 0 when every centroid is scored
+  // exactly).
+  uint32_t centroids_quantized = 0;
 };
 // The field-wise sum (a batch's stats).
 SearchStats SumStats(const std::vector<SearchStats>& all);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "index/refine_codes.h"
 #include "quant/kernels.h"
 #include "quant/random.h"
 #include "tests/test_util.h"
@@ -303,8 +304,8 @@ TEST(IvfIndexTest, QuantizedCoarseStepProbesTheSameLists) {
     ASSERT_TRUE(quantized->options().layout.quantized_coarse);
     LayoutOptions exact_layout;
     exact_layout.quantized_coarse = false;
-    auto exact = IvfIndex::FromTrained(quantized->SerializeTrained(),
-                                       exact_layout);
+    auto exact =
+        IvfIndex::FromTrained(quantized->SerializeTrained(), exact_layout);
     ASSERT_TRUE(exact.ok()) << exact.status();
     std::vector<uint64_t> ids(n);
     for (size_t i = 0; i < n; ++i) ids[i] = i;
@@ -332,6 +333,20 @@ TEST(IvfIndexTest, QuantizedCoarseStepProbesTheSameLists) {
         EXPECT_EQ(sa.lists_probed, sb.lists_probed);
         EXPECT_EQ(sb.centroids_exact, nlist);
         EXPECT_GE(sa.centroids_exact, nprobe);
+        EXPECT_EQ(sa.centroids_quantized, nprobe < nlist ? nlist : 0);
+        EXPECT_EQ(sb.centroids_quantized, 0u);
+        // Bytes read: centroids (int8 codes, floats), then the codes in
+        // full (64 dimensions: below the progressive layout's minimum).
+        ASSERT_EQ(quantized->progressive(), nullptr);
+        const double code_bytes = double(sa.codes_scanned) *
+                                  double(quantized->memory_bytes_per_code());
+        EXPECT_DOUBLE_EQ((*exact)->BytesRead(sb), 4.0 * d * nlist + code_bytes);
+        EXPECT_DOUBLE_EQ(
+            quantized->BytesRead(sa),
+            4.0 * d * sa.centroids_exact +
+                double(sa.centroids_quantized) *
+                    RefineCodec(RefineKind::kInt8, d).code_bytes() +
+                code_bytes);
         if (nprobe <= 7) {
           scored_exactly += sa.centroids_exact;
           ++searches;

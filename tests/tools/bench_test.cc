@@ -138,8 +138,8 @@ class BenchTest : public ::testing::Test {
 
 std::string* BenchTest::dir_ = nullptr;
 
-// Checks a JSON line has every key and sane values; returns recall10_at10.
-void CheckLine(const std::string& line) {
+// Checks a JSON line has every key and sane values (a base of n rows).
+void CheckLine(const std::string& line, size_t n = kN) {
   SCOPED_TRACE(line);
   for (const char* key :
        {"label", "metric", "n", "d", "nq", "method", "bits_per_dim",
@@ -168,7 +168,7 @@ void CheckLine(const std::string& line) {
   EXPECT_GT(Num(line, "ms_per_query"), 0.0);
   EXPECT_GE(Num(line, "build_s"), 0.0);
   EXPECT_GT(Num(line, "bytes_per_vector"), 0.0);
-  EXPECT_EQ(Num(line, "n"), double(kN));
+  EXPECT_EQ(Num(line, "n"), double(n));
   EXPECT_EQ(Num(line, "d"), double(kD));
   EXPECT_EQ(Num(line, "nq"), double(kNq));
 }
@@ -253,6 +253,39 @@ TEST_F(BenchTest, FlatIndexWithThreads) {
   }
   EXPECT_EQ(Str(lines[1], "method"), "pq8");
   EXPECT_THAT(Str(lines[1], "codec"), HasSubstr("pq"));
+}
+
+// The scale regime: the base stacked three times, ground truth computed
+// over all of it; every tqdb row says what a query read.
+TEST_F(BenchTest, StackedBase) {
+  const std::string json = Path("stacked.jsonl");
+  ASSERT_EQ(
+      Run({"--base", Path("base.fvecs"), "--queries", Path("queries.fvecs"),
+           "--metric", "ip", "--methods", "renorm", "--bits", "4", "--nprobe",
+           "4,all", "--rescore", "0,4", "--stack", "3", "--json", json}),
+      0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("stacked: 3 rotated copies"));
+  EXPECT_THAT(out_.str(), HasSubstr("KB/q"));
+  const std::vector<std::string> lines = Lines(ReadAll(json));
+  ASSERT_EQ(lines.size(), 4u);
+  for (const std::string& line : lines) {
+    CheckLine(line, 3 * kN);
+    EXPECT_EQ(Str(line, "label"), "base x3");
+    // At least the codes scanned, at most the centroids, codes and
+    // rescored raw vectors of a whole scan.
+    const double codes = Num(line, "codes_per_query");
+    const double mem = Num(line, "memory_bytes_per_code");
+    EXPECT_GE(Num(line, "bytes_per_query"), codes * mem) << line;
+    EXPECT_LE(Num(line, "bytes_per_query"),
+              (Num(line, "nlist") + 40 + 3 * kN) * 4 * kD + codes * mem)
+        << line;
+    EXPECT_GT(Num(line, "read_gbps"), 0) << line;
+    if (Num(line, "nprobe") == Num(line, "nlist") &&
+        Num(line, "rescore") == 4) {
+      EXPECT_GE(Num(line, "recall10_at10"), 0.9) << line;
+    }
+  }
 }
 
 TEST_F(BenchTest, GroundTruthFileIsUsed) {
@@ -343,6 +376,12 @@ TEST_F(BenchTest, BadInputsExitTwoNamingFileOrFlag) {
                     Path("missing_gt.ivecs")},
                    "missing_gt.ivecs");
   ExpectUsageError({"--base", base, "--queries", q}, "--metric is required");
+  ExpectUsageError(
+      {"--base", base, "--queries", q, "--metric", "ip", "--stack", "0"},
+      "--stack");
+  ExpectUsageError({"--base", base, "--queries", q, "--metric", "ip", "--stack",
+                    "2", "--gt", Path("short_gt.ivecs")},
+                   "--gt cannot be used with --stack");
   ExpectUsageError(
       {"--base", base, "--queries", q, "--metric", "ip", "--nprobe", "4,x"},
       "--nprobe");

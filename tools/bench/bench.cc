@@ -22,6 +22,7 @@
 #include "tools/bench/filter_bench.h"
 #include "tools/bench/recall.h"
 #include "tools/bench/report.h"
+#include "tools/bench/stacked.h"
 #include "tools/bench/stopwatch.h"
 #include "tools/cli/output.h"
 #include "tools/io/matrix.h"
@@ -30,6 +31,8 @@ namespace tqdb {
 namespace {
 
 constexpr char kCommand[] = "bench";
+// The seed of --stack's rotations: fixed, so runs are comparable.
+constexpr uint64_t kStackSeed = 0x57ac4ed;
 
 constexpr char kHelp[] =
     "usage: tqdb bench --base B.fvecs --queries Q.fvecs --metric cosine|ip|l2\n"
@@ -87,6 +90,11 @@ constexpr char kHelp[] =
     "                     = SearchBatch over a thread pool (default 1)\n"
     "  --k K              results per query in the timed pass (default 10)\n"
     "  --max-queries N    use only the first N queries\n"
+    "  --stack C          the scale regime: the base stacked C times, copy c\n"
+    "                     rotated by a seeded random rotation R_c (R_0 = I),\n"
+    "                     query i rotated by R_(i mod C); ground truth\n"
+    "                     computed exactly (not with --gt); see\n"
+    "                     tools/bench/stacked.h (default 1)\n"
     "  --json FILE        write one JSON object per configuration to FILE\n"
     "  --svg FILE         write recall/QPS and recall@k charts to FILE\n"
     "  --label NAME       data set name in the output (default: base file\n"
@@ -99,7 +107,12 @@ constexpr char kHelp[] =
     "\n"
     "Columns: mem B = in-memory bytes of a code (codes and factors of the\n"
     "layout); codes/q = codes scanned per query; refined = the share of them\n"
-    "read in full by the progressive scan (timed pass).\n"
+    "read in full by the progressive scan (timed pass); KB/q = bytes of index\n"
+    "memory a query read (centroids or their int8 codes, the codes and "
+    "factors\n"
+    "the scan passes read, in-memory rescoring codes; IvfIndex::BytesRead) "
+    "and\n"
+    "GB/s = KB/q x qps, beside the memory read bandwidth measured at start.\n"
     "Recall: R@1@k = share of queries whose true nearest neighbour is among\n"
     "the first k results (measured in an untimed pass with k = 64); 10-R@10 =\n"
     "|first 10 results & true top 10| / 10, from the timed pass.\n"
@@ -199,12 +212,13 @@ bool WantsReport(const std::vector<std::string>& args) {
 }  // namespace
 
 const FlagSpec& BenchFlags() {
-  static const FlagSpec* spec = new FlagSpec{
-      {"base", "queries", "gt", "metric", "methods", "bits", "nlist", "nprobe",
-       "rescore", "layout", "refine", "coarse", "refine-sigmas", "threads",
-       "k",
-       "max-queries", "json", "svg", "label"},
-      {}};
+  static const FlagSpec* spec =
+      new FlagSpec{{"base",          "queries", "gt",     "metric",
+                    "methods",       "bits",    "nlist",  "nprobe",
+                    "rescore",       "layout",  "refine", "coarse",
+                    "refine-sigmas", "threads", "k",      "max-queries",
+                    "stack",         "json",    "svg",    "label"},
+                   {}};
   return *spec;
 }
 
@@ -222,6 +236,16 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
   }
   auto max_queries = flags->GetInt("max-queries", 0, 1, INT64_MAX);
   if (!max_queries.ok()) return UsageError(kCommand, max_queries.status(), err);
+  auto stack = flags->GetInt("stack", 1, 1, kMaxStackCopies);
+  if (!stack.ok()) return UsageError(kCommand, stack.status(), err);
+  if (*stack > 1 && flags->Has("gt")) {
+    return UsageError(
+        kCommand,
+        absl::InvalidArgumentError(
+            "--gt cannot be used with --stack: the ground truth of the "
+            "stacked base is computed exactly"),
+        err);
+  }
 
   // Output files first, so that a bad path fails before the long run.
   std::ofstream json_file, svg_file;
@@ -268,6 +292,15 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
             "--base: ", base_path, ": dimension ", base->dim, " is below 2")),
         err);
   }
+  if (*stack > 1) {
+    const auto t0 = std::chrono::steady_clock::now();
+    absl::Status s = StackRotatedCopies(static_cast<uint32_t>(*stack),
+                                        kStackSeed, &*base, &*queries);
+    if (!s.ok()) return UsageError(kCommand, WithContext(s, "--stack"), err);
+    out << absl::StrFormat(
+        "stacked: %d rotated copies of %s (%zu rows, %.2f s)\n", *stack,
+        base_path, base->rows, Seconds(t0));
+  }
   const size_t n = base->rows, d = base->dim, nq = queries->rows;
   auto nlist = flags->GetInt("nlist", 0, 1, static_cast<int64_t>(n));
   if (!nlist.ok()) return UsageError(kCommand, nlist.status(), err);
@@ -275,6 +308,7 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
 
   BenchSetup setup;
   setup.label = Label(*flags, base_path);
+  if (*stack > 1) absl::StrAppend(&setup.label, " x", *stack);
   setup.metric = MetricName(o.metric);
   setup.n = n;
   setup.d = d;

@@ -35,28 +35,31 @@ std::string JsonLine(const BenchSetup& s, const BenchRow& r) {
       "\"layout\":\"%s\",\"memory_bytes_per_code\":%zu,"
       "\"codes_per_query\":%.1f,\"refined_share\":%.5f,\"refine\":\"%s\","
       "\"refine_bytes_per_vector\":%zu,\"coarse\":\"%s\","
-      "\"centroids_exact_per_query\":%.1f,\"simd\":\"%s\"}\n",
+      "\"centroids_exact_per_query\":%.1f,\"bytes_per_query\":%.0f,"
+      "\"read_gbps\":%.3f,\"mem_gbps\":%.2f,\"simd\":\"%s\"}\n",
       JsonEscape(s.label), s.metric, s.n, s.d, s.nq, JsonEscape(r.method),
       r.bits, r.bytes_per_vector, r.nlist, r.nprobe, r.rescore, s.threads, r.k,
       at, r.recall10, r.qps, r.ms_per_query, r.build_s, JsonEscape(r.codec),
       r.layout, r.memory_bytes_per_code, r.codes_per_query, r.refined_share,
       r.refine, r.refine_bytes_per_vector, r.coarse,
-      r.centroids_exact_per_query, s.simd);
+      r.centroids_exact_per_query, r.bytes_per_query,
+      r.bytes_per_query * r.qps / 1e9, s.mem_gbps, s.simd);
 }
 
 void PrintHeader(std::ostream& out) {
   out << absl::StrFormat(
-      "%-20s %4s %5s %5s %5s %5s %6s %7s %6s %6s %6s %7s %9s %7s %7s %7s\n",
+      "%-20s %4s %5s %5s %5s %5s %6s %7s %6s %6s %6s %7s %9s %7s %7s %7s %5s "
+      "%7s\n",
       "method", "bits", "bytes", "scan", "mem B", "nlist", "nprobe", "rescore",
       "R@1@1", "R@1@4", "R@1@16", "10-R@10", "qps", "codes/q", "refined",
-      "build s");
+      "KB/q", "GB/s", "build s");
 }
 
 void PrintRow(std::ostream& out, const BenchSetup& s, const BenchRow& r) {
   const bool tq = !r.layout.empty();  // tqdb's rows (not FAISS's)
   out << absl::StrFormat(
       "%-20s %4u %5zu %5s %5s %5u %6u %7s %6.3f %6.3f %6.3f %7.3f %9.1f %7s "
-      "%7s %7.2f\n",
+      "%7s %7s %5s %7.2f\n",
       r.method, r.bits, r.bytes_per_vector,
       !tq ? std::string("-")
           : absl::StrCat(r.layout == "progressive" ? "prog" : "full",
@@ -72,6 +75,9 @@ void PrintRow(std::ostream& out, const BenchSetup& s, const BenchRow& r) {
       tq && r.layout == "progressive"
           ? absl::StrFormat("%.2f%%", 100 * r.refined_share)
           : std::string("-"),
+      tq ? absl::StrFormat("%.1f", r.bytes_per_query / 1e3) : std::string("-"),
+      tq ? absl::StrFormat("%.2f", r.bytes_per_query * r.qps / 1e9)
+         : std::string("-"),
       r.build_s);
   if (r.nlist == 1) {
     const double codes = static_cast<double>(s.n) * r.qps;

@@ -130,9 +130,9 @@ absl::Status BenchSweep::RunTqdb() {
           st = MeasureIndex(**index, method, static_cast<uint32_t>(b),
                             Seconds(t0));
         }
-        TQ_RETURN_IF_ERROR(st) << method << " at " << b << " bits, " << layout
-                               << " layout, refine " << refine
-                               << ", coarse " << coarse;
+        TQ_RETURN_IF_ERROR(st)
+            << method << " at " << b << " bits, " << layout
+            << " layout, refine " << refine << ", coarse " << coarse;
       }
     }
   }
@@ -197,6 +197,8 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
             stats.codes_scanned += one.codes_scanned;
             stats.refined += one.refined;
             stats.centroids_exact += one.centroids_exact;
+            stats.centroids_quantized += one.centroids_quantized;
+            stats.rescored += one.rescored;
           }
         }
         const double s = Seconds(t1);
@@ -226,6 +228,7 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
       row.coarse = idx.options().layout.quantized_coarse ? "int8" : "exact";
       row.centroids_exact_per_query =
           nq > 0 ? double(stats.centroids_exact) / nq : 0;
+      row.bytes_per_query = nq > 0 ? idx.BytesRead(stats) / nq : 0;
       row.refined_share =
           stats.codes_scanned > 0
               ? double(stats.refined) / double(stats.codes_scanned)

@@ -50,6 +50,8 @@ struct BenchRow {
   std::string coarse;
   double centroids_exact_per_query = 0;
   double codes_per_query = 0, refined_share = 0;
+  // tqdb: bytes of index memory a query read (IvfIndex::BytesRead).
+  double bytes_per_query = 0;
 };
 
 // The run a sweep belongs to, as the outputs describe it.

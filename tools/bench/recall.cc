@@ -31,23 +31,51 @@ GroundTruth BruteForce(const std::vector<float>& base, size_t n,
   GroundTruth gt;
   gt.width = std::min(kGtK, n);
   gt.ids.resize(nq * gt.width);
-  auto one = [&](size_t i) {
-    const float* q = &queries[i * d];
-    std::vector<std::pair<float, int32_t>> s(n);  // (key, id), smaller first
-    for (size_t j = 0; j < n; ++j) {
-      const float* x = &base[j * d];
-      s[j] = {l2 ? kernels::L2Sqr(q, x, d) : -kernels::Dot(q, x, d),
-              static_cast<int32_t>(j)};
+  // Queries in blocks against base chunks of about 1 MiB, so that a chunk
+  // is read from memory once per block rather than once per query (a base
+  // of 1M x 512 floats is 2 GB: per query that would be memory-bound).
+  // Each query keeps its best `width` (key, id) pairs in a max-heap; pairs
+  // compare by key, then id, so the result is that of a full sort.
+  constexpr size_t kQueryBlock = 32;
+  const size_t chunk = std::max<size_t>(1, (size_t{1} << 20) / (4 * d));
+  const size_t nblocks = (nq + kQueryBlock - 1) / kQueryBlock;
+  using Entry = std::pair<float, int32_t>;  // (key, id), smaller first
+  auto block = [&](size_t b) {
+    const size_t q0 = b * kQueryBlock, q1 = std::min(nq, q0 + kQueryBlock);
+    std::vector<std::vector<Entry>> heaps(q1 - q0);
+    for (auto& h : heaps) h.reserve(gt.width);
+    for (size_t j0 = 0; j0 < n; j0 += chunk) {
+      const size_t j1 = std::min(n, j0 + chunk);
+      for (size_t i = q0; i < q1; ++i) {
+        const float* q = &queries[i * d];
+        std::vector<Entry>& h = heaps[i - q0];
+        for (size_t j = j0; j < j1; ++j) {
+          const float* x = &base[j * d];
+          const Entry e{l2 ? kernels::L2Sqr(q, x, d) : -kernels::Dot(q, x, d),
+                        static_cast<int32_t>(j)};
+          if (h.size() < gt.width) {
+            h.push_back(e);
+            std::push_heap(h.begin(), h.end());
+          } else if (e < h.front()) {
+            std::pop_heap(h.begin(), h.end());
+            h.back() = e;
+            std::push_heap(h.begin(), h.end());
+          }
+        }
+      }
     }
-    std::partial_sort(s.begin(), s.begin() + gt.width, s.end());
-    for (size_t r = 0; r < gt.width; ++r) {
-      gt.ids[i * gt.width + r] = s[r].second;
+    for (size_t i = q0; i < q1; ++i) {
+      std::vector<Entry>& h = heaps[i - q0];
+      std::sort_heap(h.begin(), h.end());
+      for (size_t r = 0; r < gt.width; ++r) {
+        gt.ids[i * gt.width + r] = h[r].second;
+      }
     }
   };
   if (pool) {
-    pool->ParallelFor(nq, one);
+    pool->ParallelFor(nblocks, block);
   } else {
-    for (size_t i = 0; i < nq; ++i) one(i);
+    for (size_t b = 0; b < nblocks; ++b) block(b);
   }
   return gt;
 }
