@@ -32,32 +32,10 @@ using testing_util::Eventually;
 using testing_util::Merge;
 using testing_util::ReadAfter;
 using testing_util::TempDir;
-using testing_util::TqdbCluster;
 using testing_util::TqdbClusterOptions;
 
-class ClusterReadTest : public ::testing::Test {
+class ClusterReadTest : public testing_util::TqdbClusterTest {
  protected:
-  void StartCluster(TqdbClusterOptions o = TqdbClusterOptions()) {
-    ASSERT_FALSE(dir_.path().empty());
-    auto c = TqdbCluster::Start(dir_.path(), o);
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(*c);
-  }
-
-  void Create(const std::string& name, uint32_t dim, v1::Metric metric,
-              uint32_t shards) {
-    v1::CreateCollectionRequest req;
-    req.set_name(name);
-    req.set_dim(dim);
-    req.set_metric(metric);
-    req.set_shards(shards);
-    req.set_replicas(2);
-    grpc::ClientContext ctx;
-    v1::CollectionInfo info;
-    grpc::Status s = cluster_->Collections(0)->Create(&ctx, req, &info);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
-
   // Upserts rows [first, first + n) of x (dim d) with payload "p<id>" (a
   // JSON string),
   // retrying a failed batch on the next node; merges the sequences.
@@ -90,9 +68,6 @@ class ClusterReadTest : public ::testing::Test {
       if (acknowledged) *acknowledged = std::min(first + n, b + batch);
     }
   }
-
-  TempDir dir_;
-  std::unique_ptr<TqdbCluster> cluster_;
 };
 
 TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {

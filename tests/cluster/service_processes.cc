@@ -319,5 +319,17 @@ absl::Status NatsCluster::AwaitJetStream(absl::Duration timeout) {
   return (*js)->AwaitReady(timeout);
 }
 
+absl::StatusOr<JetStreamCluster> JetStreamCluster::Start(const std::string& dir,
+                                                         int n) {
+  JetStreamCluster out;
+  TQ_ASSIGN_OR_RETURN(out.nats, NatsCluster::Start(dir, n));
+  cluster::NatsOptions options;
+  options.servers = out.nats->urls();
+  TQ_ASSIGN_OR_RETURN(out.connection,
+                      cluster::NatsConnection::Connect(options));
+  TQ_ASSIGN_OR_RETURN(out.js, cluster::JetStream::Create(out.connection.get()));
+  return out;
+}
+
 }  // namespace testing_util
 }  // namespace tqdb
