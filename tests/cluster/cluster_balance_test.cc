@@ -208,18 +208,8 @@ TEST_F(ClusterBalanceTest, AJoiningNodeGetsItsShare) {
   EXPECT_EQ(Count(2), n_);
   // Exact search finds stored points through every node.
   for (uint64_t id : {1ull, 2500ull, 5999ull}) {
-    v1::SearchRequest req;
-    req.set_collection("docs");
-    req.mutable_vector()->Add(x_.begin() + id * kDim,
-                              x_.begin() + (id + 1) * kDim);
-    req.set_limit(1);
-    req.mutable_params()->set_exact(true);
-    grpc::ClientContext ctx;
-    v1::SearchResponse resp;
-    grpc::Status s = cluster_->Points(id % 3)->Search(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    ASSERT_EQ(resp.points_size(), 1);
-    EXPECT_EQ(resp.points(0).id(), id);
+    ASSERT_NO_FATAL_FAILURE(testing_util::ExpectExactTopOne(
+        *cluster_, id % 3, "docs", &x_[id * kDim], kDim, id));
   }
   CheckDataDirs({0, 1, 2}, 6);
 }

@@ -34,11 +34,7 @@ class JetStreamTest : public ::testing::Test {
   }
 
   StreamConfig Docs() const {
-    StreamConfig c;
-    c.name = StreamName("docs");
-    c.subjects = {StreamSubjects("docs")};
-    c.replicas = 3;
-    return c;
+    return testing_util::JetStreamCluster::CollectionStream("docs", 3);
   }
 
   // Fetches until `n` messages came (or 30 s passed).

@@ -21,6 +21,7 @@
 #include "quant/status_macros.h"
 #include "rpc/cluster/etcd_client.h"
 #include "rpc/cluster/jetstream.h"
+#include "rpc/cluster/log_names.h"
 #include "rpc/cluster/nats_connection.h"
 
 namespace tqdb {
@@ -329,6 +330,15 @@ absl::StatusOr<JetStreamCluster> JetStreamCluster::Start(const std::string& dir,
                       cluster::NatsConnection::Connect(options));
   TQ_ASSIGN_OR_RETURN(out.js, cluster::JetStream::Create(out.connection.get()));
   return out;
+}
+
+cluster::StreamConfig JetStreamCluster::CollectionStream(
+    const std::string& collection, int replicas) {
+  cluster::StreamConfig c;
+  c.name = cluster::StreamName(collection);
+  c.subjects = {cluster::StreamSubjects(collection)};
+  c.replicas = replicas;
+  return c;
 }
 
 }  // namespace testing_util

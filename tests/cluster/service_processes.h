@@ -132,6 +132,10 @@ class NatsCluster {
 struct JetStreamCluster {
   // Starts `n` servers under `dir` (NatsCluster::Start) and connects.
   static absl::StatusOr<JetStreamCluster> Start(const std::string& dir, int n);
+  // The stream of a collection's log (StreamName, StreamSubjects) with
+  // `replicas` copies.
+  static cluster::StreamConfig CollectionStream(const std::string& collection,
+                                                int replicas);
 
   std::unique_ptr<NatsCluster> nats;
   std::unique_ptr<cluster::NatsConnection> connection;

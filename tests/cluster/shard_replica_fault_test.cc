@@ -46,11 +46,9 @@ class ShardReplicaFaultTest : public ::testing::Test {
     auto log = testing_util::JetStreamCluster::Start(dir_.path() + "/nats", 3);
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = std::move(*log);
-    StreamConfig sc;
-    sc.name = StreamName("docs");
-    sc.subjects = {StreamSubjects("docs")};
-    sc.replicas = 3;
-    ASSERT_TRUE(log_.js->EnsureStream(sc).ok());
+    const StreamConfig docs =
+        testing_util::JetStreamCluster::CollectionStream("docs", 3);
+    ASSERT_TRUE(log_.js->EnsureStream(docs).ok());
 
     fs_ = std::make_shared<FaultFs>();
     DatabaseOptions o;

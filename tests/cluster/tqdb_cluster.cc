@@ -203,6 +203,22 @@ v1::CreateCollectionRequest CollectionRequest(const std::string& name,
   return req;
 }
 
+void ExpectExactTopOne(const TqdbCluster& cluster, int via,
+                       const std::string& collection, const float* vector,
+                       uint32_t dim, uint64_t id) {
+  v1::SearchRequest req;
+  req.set_collection(collection);
+  req.mutable_vector()->Add(vector, vector + dim);
+  req.set_limit(1);
+  req.mutable_params()->set_exact(true);
+  grpc::ClientContext ctx;
+  v1::SearchResponse resp;
+  grpc::Status s = cluster.Points(via)->Search(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.points_size(), 1);
+  EXPECT_EQ(resp.points(0).id(), id);
+}
+
 void TqdbClusterTest::StartCluster(const TqdbClusterOptions& options) {
   ASSERT_FALSE(dir_.path().empty());
   auto c = TqdbCluster::Start(dir_.path(), options);

@@ -101,6 +101,13 @@ v1::CreateCollectionRequest CollectionRequest(const std::string& name,
                                               uint32_t shards,
                                               uint32_t replicas = 2);
 
+// An exact search with limit 1 for the `dim` floats at `vector` through
+// node `via` answers the stored point `id`. Fails the test (fatally when
+// the search fails or finds nothing).
+void ExpectExactTopOne(const TqdbCluster& cluster, int via,
+                       const std::string& collection, const float* vector,
+                       uint32_t dim, uint64_t id);
+
 // The fixture of the end-to-end cluster tests: a cluster in a temporary
 // directory, started by StartCluster, and collections created through
 // node 1. Each fails the test (fatally) when what it starts fails; call
