@@ -117,9 +117,10 @@ absl::Status ValidateConfig(CollectionConfig* c) {
   if (static_cast<uint32_t>(c->refine) > 2) return bad("unknown refine");
   if (c->refine != RefineKind::kNone && !c->store_vectors) {
     // The codes are rebuilt from the stored vectors at open.
-    return bad(absl::StrCat("refine ", RescoreSourceName(c->refine),
-                            " needs store_vectors (its in-memory codes are "
-                            "built from the stored vectors)"));
+    return bad(absl::StrCat(
+        "refine ", RefineKindName(c->refine, RefineVocabulary::kRescoreSource),
+        " needs store_vectors (its in-memory codes are "
+        "built from the stored vectors)"));
   }
   return absl::OkStatus();
 }
@@ -382,25 +383,6 @@ absl::Status DatabaseImpl::Close() {
 }
 
 }  // namespace dbimpl
-
-const char* RescoreSourceName(RefineKind kind) {
-  switch (kind) {
-    case RefineKind::kInt8:
-      return "int8";
-    case RefineKind::kFloat32:
-      return "f32";
-    default:
-      return "raw";
-  }
-}
-
-absl::StatusOr<RefineKind> ParseRescoreSource(absl::string_view name) {
-  if (name == "raw") return RefineKind::kNone;
-  if (name == "int8") return RefineKind::kInt8;
-  if (name == "f32") return RefineKind::kFloat32;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "rescoring source '", EchoInput(name), "' is not one of raw, int8, f32"));
-}
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     const std::string& dir_in, const DatabaseOptions& options) {

@@ -147,19 +147,14 @@ struct CollectionConfig {
   // 0 = 39 * nlist, or 1000 when nlist is 0.
   uint64_t train_threshold = 0;
   // Where a rescore (QueryOptions::rescore) reads the candidates' vectors
-  // (RescoreSourceName): kNone "raw", the stored vectors (one RocksDB
-  // MultiGet a search); kInt8 "int8" or kFloat32 "f32", rescoring codes the
-  // index keeps in memory (index/refine_codes.h: d + 8 or 4 d + 4 bytes a
+  // (RefineVocabulary::kRescoreSource): kNone "raw", the stored vectors (one
+  // RocksDB MultiGet a search); kInt8 "int8" or kFloat32 "f32", rescoring codes
+  // the index keeps in memory (index/refine_codes.h: d + 8 or 4 d + 4 bytes a
   // point), built from the stored vectors at training and at open, so they
   // need store_vectors. int8 scores err by at most ||q||_1 s / 2 (s the
   // point's largest |coordinate| / 127); f32 scores equal raw ones.
   RefineKind refine = RefineKind::kNone;
 };
-
-// "raw", "int8", "f32" (CollectionConfig::refine).
-const char* RescoreSourceName(RefineKind kind);
-// The names above; InvalidArgument otherwise.
-absl::StatusOr<RefineKind> ParseRescoreSource(absl::string_view name);
 
 struct Point {
   uint64_t id = 0;
@@ -290,7 +285,7 @@ struct CollectionInfo {
   bool retrain_recommended = false;
   std::string retrain_reason;
   std::vector<FieldIndexInfo> field_indexes;  // by field
-  size_t code_bytes = 0;             // per vector in the index, 0 if untrained
+  size_t code_bytes = 0;  // per vector in the index, 0 if untrained
   // Memory of one point in the active index (0 if untrained): its codes
   // in the lists' layout, its rescoring code (refine_bytes: 0 for raw), id,
   // flag and id-map entry (IvfIndex::MemoryBytesPerVector).

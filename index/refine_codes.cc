@@ -3,29 +3,54 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "absl/strings/str_cat.h"
+#include "quant/echo.h"
 #include "quant/kernels.h"
 
 namespace tqdb {
 
-const char* RefineKindName(RefineKind kind) {
-  switch (kind) {
-    case RefineKind::kInt8:
-      return "int8";
-    case RefineKind::kFloat32:
-      return "f32";
-    default:
-      return "none";
-  }
+namespace {
+
+struct RefineKindNames {
+  RefineKind kind;
+  const char* codes;           // RefineVocabulary::kCodes
+  const char* rescore_source;  // RefineVocabulary::kRescoreSource
+};
+
+constexpr RefineKindNames kRefineKindNames[] = {
+    {RefineKind::kNone, "none", "raw"},
+    {RefineKind::kInt8, "int8", "int8"},
+    {RefineKind::kFloat32, "f32", "f32"},
+};
+
+const char* NameIn(const RefineKindNames& names, RefineVocabulary vocabulary) {
+  return vocabulary == RefineVocabulary::kCodes ? names.codes
+                                                : names.rescore_source;
 }
 
-absl::StatusOr<RefineKind> ParseRefineKind(absl::string_view name) {
-  if (name == "none") return RefineKind::kNone;
-  if (name == "int8") return RefineKind::kInt8;
-  if (name == "f32") return RefineKind::kFloat32;
-  return absl::InvalidArgumentError(
-      absl::StrCat("refine codes '", name, "': expected none, int8 or f32"));
+}  // namespace
+
+const char* RefineKindName(RefineKind kind, RefineVocabulary vocabulary) {
+  for (const RefineKindNames& names : kRefineKindNames) {
+    if (names.kind == kind) return NameIn(names, vocabulary);
+  }
+  return NameIn(kRefineKindNames[0], vocabulary);
+}
+
+absl::StatusOr<RefineKind> ParseRefineKind(absl::string_view name,
+                                           RefineVocabulary vocabulary) {
+  std::string accepted;
+  for (const RefineKindNames& names : kRefineKindNames) {
+    if (name == NameIn(names, vocabulary)) return names.kind;
+    absl::StrAppend(&accepted, accepted.empty() ? "" : ", ",
+                    NameIn(names, vocabulary));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      vocabulary == RefineVocabulary::kCodes ? "refine codes '"
+                                             : "rescoring source '",
+      EchoInput(name), "' is not one of ", accepted));
 }
 
 RefineCodec::RefineCodec(RefineKind kind, uint32_t dim)

@@ -25,10 +25,20 @@ namespace tqdb {
 
 enum class RefineKind : uint32_t { kNone = 0, kInt8 = 1, kFloat32 = 2 };
 
-// "none", "int8", "f32".
-const char* RefineKindName(RefineKind kind);
-// The names above; InvalidArgument otherwise.
-absl::StatusOr<RefineKind> ParseRefineKind(absl::string_view name);
+// The two vocabularies that name a RefineKind differ only in kNone: the
+// index calls it "none" (no codes kept, as `tqdb bench --refine` spells it);
+// a collection's rescoring source (CollectionConfig::refine, `tqdb create
+// --refine`) calls it "raw", since a rescore then reads the stored raw
+// vectors. kInt8 is "int8" and kFloat32 "f32" in both.
+enum class RefineVocabulary { kCodes, kRescoreSource };
+
+// The kind's name in the vocabulary; a kind outside the enum reads as kNone.
+const char* RefineKindName(
+    RefineKind kind, RefineVocabulary vocabulary = RefineVocabulary::kCodes);
+// The names above; InvalidArgument naming the accepted ones otherwise.
+absl::StatusOr<RefineKind> ParseRefineKind(
+    absl::string_view name,
+    RefineVocabulary vocabulary = RefineVocabulary::kCodes);
 
 class RefineCodec {
  public:

@@ -1,7 +1,9 @@
 #include "rpc/cluster/cluster_reader.h"
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <set>
 #include <unordered_map>
 #include <utility>
@@ -211,20 +213,84 @@ absl::StatusOr<std::vector<Item>> InOrder(
   return std::vector<Item>(items.begin(), items.end());
 }
 
+// What a read starts from: the cluster state it reads in, the collection's
+// entry in it, and a route per shard (Plan).
+struct ReadPlan {
+  std::shared_ptr<const ClusterState> state;
+  const CollectionEntry* entry = nullptr;
+  std::vector<Route> routes;
+};
+
+// `spread` advances only for a readable collection.
+absl::StatusOr<ReadPlan> PlanRead(ClusterNode* node,
+                                  const std::string& collection,
+                                  const ReadConsistency& consistency,
+                                  std::atomic<uint64_t>* spread) {
+  ReadPlan plan;
+  plan.state = node->view()->state();
+  TQ_ASSIGN_OR_RETURN(plan.entry, Readable(*plan.state, collection));
+  TQ_ASSIGN_OR_RETURN(plan.routes,
+                      Plan(*plan.state, *plan.entry, node->options().node_id,
+                           consistency, (*spread)++));
+  return plan;
+}
+
+// A Shards method on a remote node (its callback form) and the same read of
+// this node's replicas.
+template <typename Req, typename Resp>
+using RemoteRead = void (cpb::Shards::Stub::async::*)(
+    grpc::ClientContext*, const Req*, Resp*, std::function<void(grpc::Status)>);
+template <typename Req, typename Resp>
+using LocalRead = absl::Status (ClusterNode::*)(const Req&, absl::Time,
+                                                Resp*) const;
+
+// The fan-out Method of a read: `build` makes a node's request, `remote` and
+// `local` ask it, `parse` splits its answer by shard.
+template <typename Result, typename Req, typename Resp, typename Build,
+          typename Parse>
+Method<Req, Resp, Result> ReadMethod(ClusterNode* node, Build build,
+                                     RemoteRead<Req, Resp> remote,
+                                     LocalRead<Req, Resp> local, Parse parse) {
+  Method<Req, Resp, Result> m;
+  m.build = std::move(build);
+  m.call = [remote](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
+                    const Req* req, Resp* resp,
+                    std::function<void(grpc::Status)> done) {
+    (stub->async()->*remote)(ctx, req, resp, std::move(done));
+  };
+  m.local = [node, local](const Req& req, absl::Time deadline, Resp* resp) {
+    return (node->*local)(req, deadline, resp);
+  };
+  m.parse = std::move(parse);
+  return m;
+}
+
+// The same, for a response that answers each shard asked in one repeated
+// field (`items`), in the order asked.
+template <typename Req, typename Resp, typename Result, typename Build>
+Method<Req, Resp, Result> ReadMethod(
+    ClusterNode* node, Build build, RemoteRead<Req, Resp> remote,
+    LocalRead<Req, Resp> local,
+    const google::protobuf::RepeatedPtrField<Result>& (Resp::*items)() const) {
+  return ReadMethod<Result>(
+      node, std::move(build), remote, local,
+      [items](Resp* resp, const std::vector<uint32_t>& shards) {
+        return InOrder((resp->*items)(), shards.size());
+      });
+}
+
+using Async = class cpb::Shards::Stub::async;
+
 }  // namespace
 
 absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
     const std::string& collection,
     const std::vector<const pb::SearchRequest*>& searches,
     const ReadConsistency& consistency, absl::Time deadline) {
-  const std::shared_ptr<const ClusterState> state = node_->view()->state();
-  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
-                      Readable(*state, collection));
-  TQ_ASSIGN_OR_RETURN(std::vector<Route> routes,
-                      Plan(*state, *entry, node_->options().node_id,
-                           consistency, round_robin_++));
+  TQ_ASSIGN_OR_RETURN(const ReadPlan plan,
+                      PlanRead(node_, collection, consistency, &round_robin_));
   TQ_ASSIGN_OR_RETURN(CollectionConfig config,
-                      FromProto(entry->record.config()));
+                      FromProto(plan.entry->record.config()));
   for (size_t i = 0; i < searches.size(); ++i) {
     const int n = searches[i]->vector_size();
     if (n != static_cast<int>(config.dim)) {
@@ -234,37 +300,26 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
           config.dim));
     }
   }
-  using Result = cpb::ShardSearchResult;
-  Method<cpb::ShardSearchRequest, cpb::ShardSearchResponse, Result> m;
-  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
-    cpb::ShardSearchRequest req;
-    *req.mutable_target() = Target(*entry, refs);
-    for (const pb::SearchRequest* q : searches) {
-      pb::SearchRequest* s = req.add_searches();
-      *s = *q;
-      s->clear_collection();
-      s->clear_score_threshold();
-      s->clear_read_after();
-    }
-    return req;
-  };
-  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
-              const cpb::ShardSearchRequest* req,
-              cpb::ShardSearchResponse* resp,
-              std::function<void(grpc::Status)> done) {
-    stub->async()->Search(ctx, req, resp, std::move(done));
-  };
-  m.local = [this](const cpb::ShardSearchRequest& req, absl::Time d,
-                   cpb::ShardSearchResponse* resp) {
-    return node_->LocalSearch(req, d, resp);
-  };
-  m.parse = [](cpb::ShardSearchResponse* resp,
-               const std::vector<uint32_t>& shards) {
-    return InOrder(resp->shards(), shards.size());
-  };
-  TQ_ASSIGN_OR_RETURN(auto per_route,
-                      Fan(node_, this, *state, "search '" + collection + "'",
-                          routes, m, deadline, &hedges_, true));
+  const auto m = ReadMethod(
+      node_,
+      [&](const std::vector<cpb::ShardRef>& refs) {
+        cpb::ShardSearchRequest req;
+        *req.mutable_target() = Target(*plan.entry, refs);
+        for (const pb::SearchRequest* q : searches) {
+          pb::SearchRequest* s = req.add_searches();
+          *s = *q;
+          s->clear_collection();
+          s->clear_score_threshold();
+          s->clear_read_after();
+        }
+        return req;
+      },
+      &Async::Search, &ClusterNode::LocalSearch,
+      &cpb::ShardSearchResponse::shards);
+  TQ_ASSIGN_OR_RETURN(
+      auto per_route,
+      Fan(node_, this, *plan.state, "search '" + collection + "'", plan.routes,
+          m, deadline, &hedges_, true));
   // The best `limit` of the union, ties by id; then the threshold.
   const bool l2 = config.metric == Metric::kL2;
   std::vector<pb::SearchResponse> out(searches.size());
@@ -308,50 +363,39 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
 absl::StatusOr<pb::CountResponse> ClusterReader::Count(
     const std::string& collection, const pb::Filter* filter,
     const ReadConsistency& consistency, absl::Time deadline) {
-  const std::shared_ptr<const ClusterState> state = node_->view()->state();
-  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
-                      Readable(*state, collection));
-  TQ_ASSIGN_OR_RETURN(std::vector<Route> routes,
-                      Plan(*state, *entry, node_->options().node_id,
-                           consistency, round_robin_++));
+  TQ_ASSIGN_OR_RETURN(const ReadPlan plan,
+                      PlanRead(node_, collection, consistency, &round_robin_));
   struct ShardCount {
     uint64_t count = 0;
     std::vector<std::string> unindexed;
   };
-  Method<cpb::ShardCountRequest, cpb::ShardCountResponse, ShardCount> m;
-  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
-    cpb::ShardCountRequest req;
-    *req.mutable_target() = Target(*entry, refs);
-    if (filter != nullptr) *req.mutable_filter() = *filter;
-    return req;
-  };
-  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
-              const cpb::ShardCountRequest* req, cpb::ShardCountResponse* resp,
-              std::function<void(grpc::Status)> done) {
-    stub->async()->Count(ctx, req, resp, std::move(done));
-  };
-  m.local = [this](const cpb::ShardCountRequest& req, absl::Time d,
-                   cpb::ShardCountResponse* resp) {
-    return node_->LocalCount(req, d, resp);
-  };
-  m.parse = [](cpb::ShardCountResponse* resp,
-               const std::vector<uint32_t>& shards)
-      -> absl::StatusOr<std::vector<ShardCount>> {
-    if (static_cast<size_t>(resp->counts_size()) != shards.size()) {
-      return absl::InternalError("counts do not match the shards asked");
-    }
-    std::vector<ShardCount> out(shards.size());
-    for (size_t i = 0; i < shards.size(); ++i) {
-      out[i].count = resp->counts(static_cast<int>(i));
-      // The node's fields (one filter, one answer for its shards).
-      out[i].unindexed.assign(resp->unindexed_fields().begin(),
-                              resp->unindexed_fields().end());
-    }
-    return out;
-  };
-  TQ_ASSIGN_OR_RETURN(auto per_route,
-                      Fan(node_, this, *state, "count '" + collection + "'",
-                          routes, m, deadline, &hedges_, true));
+  const auto m = ReadMethod<ShardCount>(
+      node_,
+      [&](const std::vector<cpb::ShardRef>& refs) {
+        cpb::ShardCountRequest req;
+        *req.mutable_target() = Target(*plan.entry, refs);
+        if (filter != nullptr) *req.mutable_filter() = *filter;
+        return req;
+      },
+      &Async::Count, &ClusterNode::LocalCount,
+      [](cpb::ShardCountResponse* resp, const std::vector<uint32_t>& shards)
+          -> absl::StatusOr<std::vector<ShardCount>> {
+        if (static_cast<size_t>(resp->counts_size()) != shards.size()) {
+          return absl::InternalError("counts do not match the shards asked");
+        }
+        std::vector<ShardCount> out(shards.size());
+        for (size_t i = 0; i < shards.size(); ++i) {
+          out[i].count = resp->counts(static_cast<int>(i));
+          // The node's fields (one filter, one answer for its shards).
+          out[i].unindexed.assign(resp->unindexed_fields().begin(),
+                                  resp->unindexed_fields().end());
+        }
+        return out;
+      });
+  TQ_ASSIGN_OR_RETURN(
+      auto per_route,
+      Fan(node_, this, *plan.state, "count '" + collection + "'", plan.routes,
+          m, deadline, &hedges_, true));
   uint64_t total = 0;
   std::set<std::string> unindexed;
   for (const auto& [route, shard] : per_route) {
@@ -368,39 +412,24 @@ absl::StatusOr<pb::ScrollResponse> ClusterReader::Scroll(
     const pb::ScrollRequest& request, const ReadConsistency& consistency,
     absl::Time deadline) {
   const std::string& collection = request.collection();
-  const std::shared_ptr<const ClusterState> state = node_->view()->state();
-  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
-                      Readable(*state, collection));
-  TQ_ASSIGN_OR_RETURN(std::vector<Route> routes,
-                      Plan(*state, *entry, node_->options().node_id,
-                           consistency, round_robin_++));
-  Method<cpb::ShardScrollRequest, cpb::ShardScrollResponse, pb::ScrollResponse>
-      m;
-  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
-    cpb::ShardScrollRequest req;
-    *req.mutable_target() = Target(*entry, refs);
-    *req.mutable_scroll() = request;
-    req.mutable_scroll()->clear_collection();
-    req.mutable_scroll()->clear_read_after();
-    return req;
-  };
-  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
-              const cpb::ShardScrollRequest* req,
-              cpb::ShardScrollResponse* resp,
-              std::function<void(grpc::Status)> done) {
-    stub->async()->Scroll(ctx, req, resp, std::move(done));
-  };
-  m.local = [this](const cpb::ShardScrollRequest& req, absl::Time d,
-                   cpb::ShardScrollResponse* resp) {
-    return node_->LocalScroll(req, d, resp);
-  };
-  m.parse = [](cpb::ShardScrollResponse* resp,
-               const std::vector<uint32_t>& shards) {
-    return InOrder(resp->shards(), shards.size());
-  };
-  TQ_ASSIGN_OR_RETURN(auto per_route,
-                      Fan(node_, this, *state, "scroll '" + collection + "'",
-                          routes, m, deadline, &hedges_, true));
+  TQ_ASSIGN_OR_RETURN(const ReadPlan plan,
+                      PlanRead(node_, collection, consistency, &round_robin_));
+  const auto m = ReadMethod(
+      node_,
+      [&](const std::vector<cpb::ShardRef>& refs) {
+        cpb::ShardScrollRequest req;
+        *req.mutable_target() = Target(*plan.entry, refs);
+        *req.mutable_scroll() = request;
+        req.mutable_scroll()->clear_collection();
+        req.mutable_scroll()->clear_read_after();
+        return req;
+      },
+      &Async::Scroll, &ClusterNode::LocalScroll,
+      &cpb::ShardScrollResponse::shards);
+  TQ_ASSIGN_OR_RETURN(
+      auto per_route,
+      Fan(node_, this, *plan.state, "scroll '" + collection + "'", plan.routes,
+          m, deadline, &hedges_, true));
   const size_t limit = request.limit() == 0 ? 10 : request.limit();
   std::vector<const pb::ScoredPoint*> all;
   std::set<std::string> unindexed;
@@ -440,47 +469,30 @@ absl::StatusOr<pb::ScrollResponse> ClusterReader::Scroll(
 absl::StatusOr<std::vector<cpb::ShardWriteResult>> ClusterReader::WriteResults(
     const std::string& collection,
     const std::vector<pb::ShardSequence>& written, absl::Time deadline) {
-  const std::shared_ptr<const ClusterState> state = node_->view()->state();
-  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
-                      Readable(*state, collection));
   ReadConsistency consistency;
   consistency.read_your_writes = true;
   for (const pb::ShardSequence& w : written) {
     consistency.read_after[w.shard()] = w.sequence();
   }
-  TQ_ASSIGN_OR_RETURN(std::vector<Route> all_routes,
-                      Plan(*state, *entry, node_->options().node_id,
-                           consistency, round_robin_++));
+  TQ_ASSIGN_OR_RETURN(const ReadPlan plan,
+                      PlanRead(node_, collection, consistency, &round_robin_));
   std::vector<Route> routes;
   for (const pb::ShardSequence& w : written) {
-    for (const Route& r : all_routes) {
+    for (const Route& r : plan.routes) {
       if (r.shard == w.shard()) routes.push_back(r);
     }
   }
-  Method<cpb::ShardsRequest, cpb::ShardWriteResultsResponse,
-         cpb::ShardWriteResult>
-      m;
-  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
-    return Target(*entry, refs);
-  };
-  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
-              const cpb::ShardsRequest* req,
-              cpb::ShardWriteResultsResponse* resp,
-              std::function<void(grpc::Status)> done) {
-    stub->async()->WriteResults(ctx, req, resp, std::move(done));
-  };
-  m.local = [this](const cpb::ShardsRequest& req, absl::Time d,
-                   cpb::ShardWriteResultsResponse* resp) {
-    return node_->LocalWriteResults(req, d, resp);
-  };
-  m.parse = [](cpb::ShardWriteResultsResponse* resp,
-               const std::vector<uint32_t>& shards) {
-    return InOrder(resp->results(), shards.size());
-  };
-  TQ_ASSIGN_OR_RETURN(
-      auto per_route,
-      Fan(node_, this, *state, "results of a write to '" + collection + "'",
-          routes, m, deadline, &hedges_, true));
+  const auto m = ReadMethod(
+      node_,
+      [&](const std::vector<cpb::ShardRef>& refs) {
+        return Target(*plan.entry, refs);
+      },
+      &Async::WriteResults, &ClusterNode::LocalWriteResults,
+      &cpb::ShardWriteResultsResponse::results);
+  TQ_ASSIGN_OR_RETURN(auto per_route,
+                      Fan(node_, this, *plan.state,
+                          "results of a write to '" + collection + "'", routes,
+                          m, deadline, &hedges_, true));
   std::vector<cpb::ShardWriteResult> out;
   for (size_t i = 0; i < routes.size(); ++i) {
     auto it = per_route.find(i);
@@ -497,56 +509,44 @@ absl::StatusOr<pb::GetPointsResponse> ClusterReader::Get(
     const std::string& collection, const std::vector<uint64_t>& ids,
     bool with_vectors, bool with_payload, const ReadConsistency& consistency,
     absl::Time deadline) {
-  const std::shared_ptr<const ClusterState> state = node_->view()->state();
-  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
-                      Readable(*state, collection));
-  TQ_ASSIGN_OR_RETURN(std::vector<Route> all_routes,
-                      Plan(*state, *entry, node_->options().node_id,
-                           consistency, round_robin_++));
+  TQ_ASSIGN_OR_RETURN(const ReadPlan plan,
+                      PlanRead(node_, collection, consistency, &round_robin_));
   // Only the shards the ids fall in.
-  const uint32_t shards = entry->record.shards();
+  const uint32_t shards = plan.entry->record.shards();
   std::map<uint32_t, std::vector<uint64_t>> by_shard;
   for (uint64_t id : ids) by_shard[ShardOf(id, shards)].push_back(id);
   std::vector<Route> routes;
-  for (const Route& r : all_routes) {
+  for (const Route& r : plan.routes) {
     if (by_shard.count(r.shard)) routes.push_back(r);
   }
   using Points = std::vector<pb::ScoredPoint>;
-  Method<cpb::ShardGetRequest, pb::GetPointsResponse, Points> m;
-  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
-    cpb::ShardGetRequest req;
-    *req.mutable_target() = Target(*entry, refs);
-    for (const auto& ref : refs) {
-      for (uint64_t id : by_shard[ref.shard()]) req.add_ids(id);
-    }
-    req.set_with_vectors(with_vectors);
-    req.set_with_payload(with_payload);
-    return req;
-  };
-  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
-              const cpb::ShardGetRequest* req, pb::GetPointsResponse* resp,
-              std::function<void(grpc::Status)> done) {
-    stub->async()->Get(ctx, req, resp, std::move(done));
-  };
-  m.local = [this](const cpb::ShardGetRequest& req, absl::Time d,
-                   pb::GetPointsResponse* resp) {
-    return node_->LocalGet(req, d, resp);
-  };
-  m.parse = [shards](pb::GetPointsResponse* resp,
-                     const std::vector<uint32_t>& asked)
-      -> absl::StatusOr<std::vector<Points>> {
-    std::vector<Points> out(asked.size());
-    for (pb::ScoredPoint& p : *resp->mutable_points()) {
-      const uint32_t s = ShardOf(p.id(), shards);
-      auto it = std::find(asked.begin(), asked.end(), s);
-      if (it == asked.end()) continue;
-      out[it - asked.begin()].push_back(std::move(p));
-    }
-    return out;
-  };
-  TQ_ASSIGN_OR_RETURN(auto per_route,
-                      Fan(node_, this, *state, "get from '" + collection + "'",
-                          routes, m, deadline, &hedges_, true));
+  const auto m = ReadMethod<Points>(
+      node_,
+      [&](const std::vector<cpb::ShardRef>& refs) {
+        cpb::ShardGetRequest req;
+        *req.mutable_target() = Target(*plan.entry, refs);
+        for (const auto& ref : refs) {
+          for (uint64_t id : by_shard[ref.shard()]) req.add_ids(id);
+        }
+        req.set_with_vectors(with_vectors);
+        req.set_with_payload(with_payload);
+        return req;
+      },
+      &Async::Get, &ClusterNode::LocalGet,
+      [shards](pb::GetPointsResponse* resp, const std::vector<uint32_t>& asked)
+          -> absl::StatusOr<std::vector<Points>> {
+        std::vector<Points> out(asked.size());
+        for (pb::ScoredPoint& p : *resp->mutable_points()) {
+          const uint32_t s = ShardOf(p.id(), shards);
+          auto it = std::find(asked.begin(), asked.end(), s);
+          if (it == asked.end()) continue;
+          out[it - asked.begin()].push_back(std::move(p));
+        }
+        return out;
+      });
+  TQ_ASSIGN_OR_RETURN(auto per_route, Fan(node_, this, *plan.state,
+                                          "get from '" + collection + "'",
+                                          routes, m, deadline, &hedges_, true));
   std::unordered_map<uint64_t, pb::ScoredPoint*> found;
   for (auto& [route, points] : per_route) {
     for (pb::ScoredPoint& p : points) found[p.id()] = &p;
@@ -562,32 +562,18 @@ absl::StatusOr<pb::GetPointsResponse> ClusterReader::Get(
 absl::StatusOr<pb::CollectionInfo> ClusterReader::Info(
     const std::string& collection, absl::Time deadline,
     const ReadConsistency& consistency) {
-  const std::shared_ptr<const ClusterState> state = node_->view()->state();
-  TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
-                      Readable(*state, collection));
-  TQ_ASSIGN_OR_RETURN(std::vector<Route> routes,
-                      Plan(*state, *entry, node_->options().node_id,
-                           consistency, round_robin_++));
-  Method<cpb::ShardsRequest, cpb::ShardInfoResponse, pb::CollectionInfo> m;
-  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
-    return Target(*entry, refs);
-  };
-  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
-              const cpb::ShardsRequest* req, cpb::ShardInfoResponse* resp,
-              std::function<void(grpc::Status)> done) {
-    stub->async()->Info(ctx, req, resp, std::move(done));
-  };
-  m.local = [this](const cpb::ShardsRequest& req, absl::Time d,
-                   cpb::ShardInfoResponse* resp) {
-    return node_->LocalInfo(req, d, resp);
-  };
-  m.parse = [](cpb::ShardInfoResponse* resp,
-               const std::vector<uint32_t>& shards) {
-    return InOrder(resp->shards(), shards.size());
-  };
-  TQ_ASSIGN_OR_RETURN(auto per_route,
-                      Fan(node_, this, *state, "info of '" + collection + "'",
-                          routes, m, deadline, &hedges_, true));
+  TQ_ASSIGN_OR_RETURN(const ReadPlan plan,
+                      PlanRead(node_, collection, consistency, &round_robin_));
+  const auto m = ReadMethod(
+      node_,
+      [&](const std::vector<cpb::ShardRef>& refs) {
+        return Target(*plan.entry, refs);
+      },
+      &Async::Info, &ClusterNode::LocalInfo, &cpb::ShardInfoResponse::shards);
+  TQ_ASSIGN_OR_RETURN(
+      auto per_route,
+      Fan(node_, this, *plan.state, "info of '" + collection + "'", plan.routes,
+          m, deadline, &hedges_, true));
   TQ_ASSIGN_OR_RETURN(pb::CollectionInfo out,
                       node_->DescribeCollection(collection));
   bool all_trained = true;
@@ -608,10 +594,11 @@ absl::StatusOr<pb::CollectionInfo> ClusterReader::Info(
     live += shard.lists().live();
     tombstones += shard.lists().tombstones();
     if (!shard.last_training_error().empty()) {
-      out.set_last_training_error(absl::StrCat(
-          "shard ", routes[route].shard, ": ", shard.last_training_error()));
+      out.set_last_training_error(absl::StrCat("shard ",
+                                               plan.routes[route].shard, ": ",
+                                               shard.last_training_error()));
     }
-    if (routes[route].shard == 0) {
+    if (plan.routes[route].shard == 0) {
       out.set_generation(shard.generation());
       out.set_nlist(shard.nlist());
       *out.mutable_lists() = shard.lists();
@@ -643,26 +630,15 @@ absl::StatusOr<pb::CollectionInfo> ClusterReader::Train(
       routes.push_back(r);
     }
   }
-  Method<cpb::ShardTrainRequest, cpb::ShardInfoResponse, pb::CollectionInfo> m;
-  m.build = [&](const std::vector<cpb::ShardRef>& refs) {
-    cpb::ShardTrainRequest req;
-    *req.mutable_target() = Target(*entry, refs);
-    req.set_retrain(retrain);
-    return req;
-  };
-  m.call = [](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
-              const cpb::ShardTrainRequest* req, cpb::ShardInfoResponse* resp,
-              std::function<void(grpc::Status)> done) {
-    stub->async()->Train(ctx, req, resp, std::move(done));
-  };
-  m.local = [this](const cpb::ShardTrainRequest& req, absl::Time d,
-                   cpb::ShardInfoResponse* resp) {
-    return node_->LocalTrain(req, d, resp);
-  };
-  m.parse = [](cpb::ShardInfoResponse* resp,
-               const std::vector<uint32_t>& shards) {
-    return InOrder(resp->shards(), shards.size());
-  };
+  const auto m = ReadMethod(
+      node_,
+      [&](const std::vector<cpb::ShardRef>& refs) {
+        cpb::ShardTrainRequest req;
+        *req.mutable_target() = Target(*entry, refs);
+        req.set_retrain(retrain);
+        return req;
+      },
+      &Async::Train, &ClusterNode::LocalTrain, &cpb::ShardInfoResponse::shards);
   TQ_RETURN_IF_ERROR(Fan(node_, this, *state, "train '" + collection + "'",
                          routes, m, deadline, &hedges_, false)
                          .status());

@@ -24,20 +24,15 @@ namespace tqdb {
 namespace {
 
 using testing_util::Eventually;
-using testing_util::TempDir;
-using testing_util::TqdbCluster;
 using testing_util::TqdbClusterOptions;
 
 constexpr uint32_t kDim = 8;
 
-class ClusterBalanceTest : public ::testing::Test {
+class ClusterBalanceTest : public testing_util::TqdbClusterTest {
  protected:
   void StartCluster(TqdbClusterOptions o) {
-    ASSERT_FALSE(dir_.path().empty());
     o.extra_flags = {"--replace-after", "2"};
-    auto c = TqdbCluster::Start(dir_.path(), o);
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(*c);
+    ASSERT_NO_FATAL_FAILURE(TqdbClusterTest::StartCluster(o));
     cluster::EtcdOptions eo;
     eo.endpoints = {cluster_->etcd().endpoint()};
     auto etcd = cluster::EtcdClient::Connect(eo);
@@ -46,16 +41,7 @@ class ClusterBalanceTest : public ::testing::Test {
   }
 
   void CreateAndIngest(uint32_t shards, uint64_t n) {
-    v1::CreateCollectionRequest req;
-    req.set_name("docs");
-    req.set_dim(kDim);
-    req.set_metric(v1::METRIC_L2);
-    req.set_shards(shards);
-    req.set_replicas(2);
-    grpc::ClientContext ctx;
-    v1::CollectionInfo info;
-    grpc::Status s = cluster_->Collections(0)->Create(&ctx, req, &info);
-    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(Create("docs", kDim, v1::METRIC_L2, shards));
     x_ = testing_util::RandomUnitVectors(n, kDim, 5);
     for (uint64_t b = 0; b < n; b += 1000) {
       v1::UpsertRequest up;
@@ -68,7 +54,7 @@ class ClusterBalanceTest : public ::testing::Test {
       }
       grpc::ClientContext uctx;
       v1::UpsertResponse resp;
-      s = cluster_->Points(0)->Upsert(&uctx, up, &resp);
+      grpc::Status s = cluster_->Points(0)->Upsert(&uctx, up, &resp);
       ASSERT_TRUE(s.ok()) << s.error_message();
       for (const auto& seq : resp.sequences()) {
         written_[seq.shard()] = std::max(written_[seq.shard()], seq.sequence());
@@ -184,8 +170,6 @@ class ClusterBalanceTest : public ::testing::Test {
     }
   }
 
-  TempDir dir_;
-  std::unique_ptr<TqdbCluster> cluster_;
   std::unique_ptr<cluster::EtcdClient> etcd_;
   std::vector<float> x_;
   std::map<uint32_t, uint64_t> written_;
@@ -224,18 +208,8 @@ TEST_F(ClusterBalanceTest, AJoiningNodeGetsItsShare) {
   EXPECT_EQ(Count(2), n_);
   // Exact search finds stored points through every node.
   for (uint64_t id : {1ull, 2500ull, 5999ull}) {
-    v1::SearchRequest req;
-    req.set_collection("docs");
-    req.mutable_vector()->Add(x_.begin() + id * kDim,
-                              x_.begin() + (id + 1) * kDim);
-    req.set_limit(1);
-    req.mutable_params()->set_exact(true);
-    grpc::ClientContext ctx;
-    v1::SearchResponse resp;
-    grpc::Status s = cluster_->Points(id % 3)->Search(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    ASSERT_EQ(resp.points_size(), 1);
-    EXPECT_EQ(resp.points(0).id(), id);
+    ASSERT_NO_FATAL_FAILURE(testing_util::ExpectExactTopOne(
+        *cluster_, id % 3, "docs", &x_[id * kDim], kDim, id));
   }
   CheckDataDirs({0, 1, 2}, 6);
 }

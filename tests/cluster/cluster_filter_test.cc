@@ -29,35 +29,8 @@ namespace {
 using testing_util::Merge;
 using testing_util::ReadAfter;
 using testing_util::TempDir;
-using testing_util::TqdbCluster;
 
-class ClusterFilterTest : public ::testing::Test {
- protected:
-  void StartCluster() {
-    ASSERT_FALSE(dir_.path().empty());
-    auto c =
-        TqdbCluster::Start(dir_.path(), testing_util::TqdbClusterOptions());
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(*c);
-  }
-
-  void Create(const std::string& name, uint32_t dim, v1::Metric metric,
-              uint32_t shards) {
-    v1::CreateCollectionRequest req;
-    req.set_name(name);
-    req.set_dim(dim);
-    req.set_metric(metric);
-    req.set_shards(shards);
-    req.set_replicas(2);
-    grpc::ClientContext ctx;
-    v1::CollectionInfo info;
-    grpc::Status s = cluster_->Collections(0)->Create(&ctx, req, &info);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
-
-  TempDir dir_;
-  std::unique_ptr<TqdbCluster> cluster_;
-};
+using ClusterFilterTest = testing_util::TqdbClusterTest;
 
 TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
   ASSERT_NO_FATAL_FAILURE(StartCluster());

@@ -32,32 +32,10 @@ using testing_util::Eventually;
 using testing_util::Merge;
 using testing_util::ReadAfter;
 using testing_util::TempDir;
-using testing_util::TqdbCluster;
 using testing_util::TqdbClusterOptions;
 
-class ClusterReadTest : public ::testing::Test {
+class ClusterReadTest : public testing_util::TqdbClusterTest {
  protected:
-  void StartCluster(TqdbClusterOptions o = TqdbClusterOptions()) {
-    ASSERT_FALSE(dir_.path().empty());
-    auto c = TqdbCluster::Start(dir_.path(), o);
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(*c);
-  }
-
-  void Create(const std::string& name, uint32_t dim, v1::Metric metric,
-              uint32_t shards) {
-    v1::CreateCollectionRequest req;
-    req.set_name(name);
-    req.set_dim(dim);
-    req.set_metric(metric);
-    req.set_shards(shards);
-    req.set_replicas(2);
-    grpc::ClientContext ctx;
-    v1::CollectionInfo info;
-    grpc::Status s = cluster_->Collections(0)->Create(&ctx, req, &info);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
-
   // Upserts rows [first, first + n) of x (dim d) with payload "p<id>" (a
   // JSON string),
   // retrying a failed batch on the next node; merges the sequences.
@@ -91,8 +69,21 @@ class ClusterReadTest : public ::testing::Test {
     }
   }
 
-  TempDir dir_;
-  std::unique_ptr<TqdbCluster> cluster_;
+  // A read_your_writes count of `collection` through node `via` (60 s
+  // deadline) is `expected`.
+  void ExpectCount(int via, const std::string& collection,
+                   const std::map<uint32_t, uint64_t>& written,
+                   uint64_t expected) {
+    v1::CountRequest req;
+    req.set_collection(collection);
+    ReadAfter(written, &req);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    v1::CountResponse resp;
+    grpc::Status s = cluster_->Points(via)->Count(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.count(), expected);
+  }
 };
 
 TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
@@ -326,17 +317,7 @@ TEST_F(ClusterReadTest, SearchesAnswerThroughNodeAndNatsFailures) {
   ASSERT_EQ(acknowledged.load(), kPoints);
 
   // Every acknowledged point is there, once: the count is exact.
-  {
-    v1::CountRequest req;
-    req.set_collection("docs");
-    ReadAfter(written, &req);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
-    v1::CountResponse resp;
-    grpc::Status s = cluster_->Points(2)->Count(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    EXPECT_EQ(resp.count(), kPoints);
-  }
+  ASSERT_NO_FATAL_FAILURE(ExpectCount(2, "docs", written, kPoints));
   // The restarted node caught up on every shard it holds.
   std::string why;
   EXPECT_TRUE(testing_util::AwaitApplied(*cluster_, {0, 1, 2}, "docs", written,
@@ -413,30 +394,10 @@ TEST_F(ClusterReadTest, WholeClusterRestartKeepsEverything) {
   // The state (etcd), the data (each node's directory) and the log (the
   // streams) are back: exact count, exact top-1 of stored points, and new
   // writes go on where the sequences left off.
-  {
-    v1::CountRequest req;
-    req.set_collection("docs");
-    ReadAfter(written, &req);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
-    v1::CountResponse resp;
-    grpc::Status s = cluster_->Points(1)->Count(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    EXPECT_EQ(resp.count(), kPoints);
-  }
+  ASSERT_NO_FATAL_FAILURE(ExpectCount(1, "docs", written, kPoints));
   for (uint64_t id : {5ull, 777ull, 19999ull}) {
-    v1::SearchRequest req;
-    req.set_collection("docs");
-    req.mutable_vector()->Add(x.begin() + id * kDim,
-                              x.begin() + (id + 1) * kDim);
-    req.set_limit(1);
-    req.mutable_params()->set_exact(true);
-    grpc::ClientContext ctx;
-    v1::SearchResponse resp;
-    grpc::Status s = cluster_->Points(id % 3)->Search(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    ASSERT_EQ(resp.points_size(), 1);
-    EXPECT_EQ(resp.points(0).id(), id);
+    ASSERT_NO_FATAL_FAILURE(testing_util::ExpectExactTopOne(
+        *cluster_, id % 3, "docs", &x[id * kDim], kDim, id));
   }
   std::map<uint32_t, uint64_t> more = written;
   ASSERT_NO_FATAL_FAILURE(Ingest("docs", x, kDim, 0, 2000, 2000, &more));

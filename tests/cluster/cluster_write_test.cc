@@ -21,13 +21,13 @@
 #include "quant/random.h"
 #include "rpc/cluster/cluster_keys.h"
 #include "tests/cluster/cluster_test_util.h"
+#include "tests/cluster/read_after.h"
 #include "tests/cluster/tqdb_cluster.h"
 
 namespace tqdb {
 namespace {
 
-using testing_util::TempDir;
-using testing_util::TqdbCluster;
+using testing_util::Merge;
 using testing_util::TqdbClusterOptions;
 
 constexpr uint32_t kDim = 16;
@@ -57,34 +57,14 @@ v1::UpsertRequest UpsertOf(const std::string& collection, uint64_t first,
   return req;
 }
 
-void Merge(const google::protobuf::RepeatedPtrField<v1::ShardSequence>& seqs,
-           std::map<uint32_t, uint64_t>* into) {
-  for (const auto& s : seqs) {
-    (*into)[s.shard()] = std::max((*into)[s.shard()], s.sequence());
-  }
-}
-
-class ClusterWriteTest : public ::testing::Test {
+class ClusterWriteTest : public testing_util::TqdbClusterTest {
  protected:
-  void StartCluster(TqdbClusterOptions o = TqdbClusterOptions()) {
-    ASSERT_FALSE(dir_.path().empty());
-    auto c = TqdbCluster::Start(dir_.path(), o);
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(*c);
-  }
-
   void Create(const std::string& name, uint32_t shards, uint32_t replicas) {
-    v1::CreateCollectionRequest req;
-    req.set_name(name);
-    req.set_dim(kDim);
-    req.set_metric(v1::METRIC_L2);
-    req.set_shards(shards);
-    req.set_replicas(replicas);
+    v1::CreateCollectionRequest req = testing_util::CollectionRequest(
+        name, kDim, v1::METRIC_L2, shards, replicas);
     req.mutable_ivf()->set_train_threshold(500);  // shards train meanwhile
-    grpc::ClientContext ctx;
     v1::CollectionInfo info;
-    grpc::Status s = cluster_->Collections(0)->Create(&ctx, req, &info);
-    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(CreateCollection(req, &info));
     EXPECT_EQ(info.shards(), shards);
     EXPECT_EQ(info.replicas(), replicas);
     shards_ = shards;
@@ -131,8 +111,6 @@ class ClusterWriteTest : public ::testing::Test {
     }
   }
 
-  TempDir dir_;
-  std::unique_ptr<TqdbCluster> cluster_;
   uint32_t shards_ = 0, replicas_ = 0;
 };
 

@@ -28,29 +28,13 @@ class JetStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(dir_.path().empty());
-    auto nats = testing_util::NatsCluster::Start(dir_.path() + "/nats", 3);
-    ASSERT_TRUE(nats.ok()) << nats.status();
-    nats_ = std::move(*nats);
-    NatsOptions o;
-    o.servers = nats_->urls();
-    auto connection = NatsConnection::Connect(o);
-    ASSERT_TRUE(connection.ok()) << connection.status();
-    connection_ = std::move(*connection);
-    auto js = JetStream::Create(connection_.get());
-    ASSERT_TRUE(js.ok()) << js.status();
-    js_ = std::move(*js);
-  }
-  void TearDown() override {
-    js_.reset();
-    connection_.reset();
+    auto log = testing_util::JetStreamCluster::Start(dir_.path() + "/nats", 3);
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = std::move(*log);
   }
 
   StreamConfig Docs() const {
-    StreamConfig c;
-    c.name = StreamName("docs");
-    c.subjects = {StreamSubjects("docs")};
-    c.replicas = 3;
-    return c;
+    return testing_util::JetStreamCluster::CollectionStream("docs", 3);
   }
 
   // Fetches until `n` messages came (or 30 s passed).
@@ -69,9 +53,7 @@ class JetStreamTest : public ::testing::Test {
   }
 
   testing_util::TempDir dir_;
-  std::unique_ptr<testing_util::NatsCluster> nats_;
-  std::unique_ptr<NatsConnection> connection_;
-  std::unique_ptr<JetStream> js_;
+  testing_util::JetStreamCluster log_;
 };
 
 TEST(NatsConnectTest, UnreachableIsUnavailableNamingTheServers) {
@@ -87,45 +69,47 @@ TEST(NatsConnectTest, UnreachableIsUnavailableNamingTheServers) {
 }
 
 TEST_F(JetStreamTest, StreamIsReplicatedAndPublishDeduplicatesById) {
-  ASSERT_TRUE(js_->EnsureStream(Docs()).ok());
-  ASSERT_TRUE(js_->EnsureStream(Docs()).ok());  // idempotent
-  auto state = js_->GetStreamState(StreamName("docs"));
+  ASSERT_TRUE(log_.js->EnsureStream(Docs()).ok());
+  ASSERT_TRUE(log_.js->EnsureStream(Docs()).ok());  // idempotent
+  auto state = log_.js->GetStreamState(StreamName("docs"));
   ASSERT_TRUE(state.ok()) << state.status();
   EXPECT_EQ(state->replicas, 3);
   EXPECT_FALSE(state->leader.empty());
   EXPECT_EQ(state->followers.size(), 2u);
 
   for (int i = 0; i < 10; ++i) {
-    auto ack = js_->Publish(ShardSubject("docs", i % 4), absl::StrCat("m", i),
-                            absl::StrCat("req-", i), absl::Seconds(10));
+    auto ack =
+        log_.js->Publish(ShardSubject("docs", i % 4), absl::StrCat("m", i),
+                         absl::StrCat("req-", i), absl::Seconds(10));
     ASSERT_TRUE(ack.ok()) << ack.status();
     EXPECT_EQ(ack->sequence, static_cast<uint64_t>(i + 1));
     EXPECT_FALSE(ack->duplicate);
   }
   // A retry with an id already stored is answered with the first copy.
-  auto dup = js_->Publish(ShardSubject("docs", 3), "m3 again", "req-3",
-                          absl::Seconds(10));
+  auto dup = log_.js->Publish(ShardSubject("docs", 3), "m3 again", "req-3",
+                              absl::Seconds(10));
   ASSERT_TRUE(dup.ok());
   EXPECT_TRUE(dup->duplicate);
   EXPECT_EQ(dup->sequence, 4u);
-  EXPECT_EQ(js_->GetStreamState(StreamName("docs"))->messages, 10u);
+  EXPECT_EQ(log_.js->GetStreamState(StreamName("docs"))->messages, 10u);
 
   // No stream takes the subject: Unavailable, after the timeout.
-  auto nowhere = js_->Publish("tqdb.none.0", "x", "id", absl::Seconds(1),
-                              absl::Milliseconds(300));
+  auto nowhere = log_.js->Publish("tqdb.none.0", "x", "id", absl::Seconds(1),
+                                  absl::Milliseconds(300));
   EXPECT_TRUE(absl::IsUnavailable(nowhere.status())) << nowhere.status();
-  EXPECT_TRUE(absl::IsNotFound(js_->GetStreamState("tqdb_none").status()));
+  EXPECT_TRUE(absl::IsNotFound(log_.js->GetStreamState("tqdb_none").status()));
 
-  ASSERT_TRUE(js_->DeleteStream(StreamName("docs")).ok());
+  ASSERT_TRUE(log_.js->DeleteStream(StreamName("docs")).ok());
   EXPECT_TRUE(
-      absl::IsNotFound(js_->GetStreamState(StreamName("docs")).status()));
+      absl::IsNotFound(log_.js->GetStreamState(StreamName("docs")).status()));
 }
 
 TEST_F(JetStreamTest, DurableConsumerReadsOneShardAndResumes) {
-  ASSERT_TRUE(js_->EnsureStream(Docs()).ok());
+  ASSERT_TRUE(log_.js->EnsureStream(Docs()).ok());
   for (int i = 0; i < 40; ++i) {
-    ASSERT_TRUE(js_->Publish(ShardSubject("docs", i % 2), absl::StrCat(i),
-                             absl::StrCat("id", i), absl::Seconds(10))
+    ASSERT_TRUE(log_.js
+                    ->Publish(ShardSubject("docs", i % 2), absl::StrCat(i),
+                              absl::StrCat("id", i), absl::Seconds(10))
                     .ok());
   }
   ConsumerConfig c;
@@ -134,7 +118,7 @@ TEST_F(JetStreamTest, DurableConsumerReadsOneShardAndResumes) {
   c.filter_subject = ShardSubject("docs", 1);
   c.ack_wait = absl::Seconds(1);
   {
-    auto consumer = PullConsumer::Create(js_.get(), c);
+    auto consumer = PullConsumer::Create(log_.js.get(), c);
     ASSERT_TRUE(consumer.ok()) << consumer.status();
     std::vector<JsMessage> got = FetchN(consumer->get(), 10);
     ASSERT_EQ(got.size(), 10u);
@@ -148,7 +132,7 @@ TEST_F(JetStreamTest, DurableConsumerReadsOneShardAndResumes) {
     }
     for (size_t i = 0; i < 5; ++i) ASSERT_TRUE(got[i].Ack().ok());
   }
-  auto state = PullConsumer::Lookup(js_.get(), c.stream, c.durable);
+  auto state = PullConsumer::Lookup(log_.js.get(), c.stream, c.durable);
   ASSERT_TRUE(state.ok() && state->has_value()) << state.status();
   // Acknowledged through sequence 10; 11 is not the consumer's.
   EXPECT_GE((*state)->ack_floor, 10u);
@@ -156,7 +140,7 @@ TEST_F(JetStreamTest, DurableConsumerReadsOneShardAndResumes) {
 
   // Bound again (a restarted node): the unacknowledged five come back once
   // their ack_wait ran out, then the rest.
-  auto again = PullConsumer::Create(js_.get(), c);
+  auto again = PullConsumer::Create(log_.js.get(), c);
   ASSERT_TRUE(again.ok()) << again.status();
   std::vector<JsMessage> rest = FetchN(again->get(), 15);
   ASSERT_EQ(rest.size(), 15u);
@@ -175,13 +159,13 @@ TEST_F(JetStreamTest, DurableConsumerReadsOneShardAndResumes) {
 
   // Deleted: Lookup says so, and a new consumer starts where it is told.
   again->reset();
-  ASSERT_TRUE(PullConsumer::Delete(js_.get(), c.stream, c.durable).ok());
-  ASSERT_TRUE(PullConsumer::Delete(js_.get(), c.stream, c.durable).ok());
+  ASSERT_TRUE(PullConsumer::Delete(log_.js.get(), c.stream, c.durable).ok());
+  ASSERT_TRUE(PullConsumer::Delete(log_.js.get(), c.stream, c.durable).ok());
   EXPECT_FALSE(
-      PullConsumer::Lookup(js_.get(), c.stream, c.durable)->has_value());
+      PullConsumer::Lookup(log_.js.get(), c.stream, c.durable)->has_value());
   c.start_sequence = 30;
   c.ack_all = true;
-  auto from30 = PullConsumer::Create(js_.get(), c);
+  auto from30 = PullConsumer::Create(log_.js.get(), c);
   ASSERT_TRUE(from30.ok()) << from30.status();
   std::vector<JsMessage> tail = FetchN(from30->get(), 6);
   ASSERT_EQ(tail.size(), 6u);  // sequences 30, 32, ..., 40
@@ -194,27 +178,27 @@ TEST_F(JetStreamTest, DurableConsumerReadsOneShardAndResumes) {
 }
 
 TEST_F(JetStreamTest, PublishesSurviveTheLossOfOneServer) {
-  ASSERT_TRUE(js_->EnsureStream(Docs()).ok());
+  ASSERT_TRUE(log_.js->EnsureStream(Docs()).ok());
   // Kill the stream's leader while publishing: publishes retry with their
   // message id through the election and none is lost or stored twice.
-  auto state = js_->GetStreamState(StreamName("docs"));
+  auto state = log_.js->GetStreamState(StreamName("docs"));
   ASSERT_TRUE(state.ok());
   int victim = -1;
-  for (int i = 0; i < nats_->size(); ++i) {
+  for (int i = 0; i < log_.nats->size(); ++i) {
     if (state->leader == absl::StrCat("n", i)) victim = i;
   }
   ASSERT_GE(victim, 0) << state->leader;
   constexpr int kMessages = 200;
   std::set<uint64_t> sequences;
   for (int i = 0; i < kMessages; ++i) {
-    if (i == kMessages / 2) nats_->server(victim).Signal(SIGKILL);
-    auto ack = js_->Publish(ShardSubject("docs", 0), absl::StrCat(i),
-                            absl::StrCat("k", i), absl::Seconds(30));
+    if (i == kMessages / 2) log_.nats->server(victim).Signal(SIGKILL);
+    auto ack = log_.js->Publish(ShardSubject("docs", 0), absl::StrCat(i),
+                                absl::StrCat("k", i), absl::Seconds(30));
     ASSERT_TRUE(ack.ok()) << "message " << i << ": " << ack.status();
     sequences.insert(ack->sequence);
   }
   EXPECT_EQ(sequences.size(), static_cast<size_t>(kMessages));
-  auto after = js_->GetStreamState(StreamName("docs"));
+  auto after = log_.js->GetStreamState(StreamName("docs"));
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->messages, static_cast<uint64_t>(kMessages));
   EXPECT_NE(after->leader, absl::StrCat("n", victim));
@@ -235,7 +219,7 @@ TEST_F(JetStreamTest, PublishesSurviveTheLossOfOneServer) {
   EXPECT_TRUE(Eventually(absl::Seconds(60),
                          [&] {
                            ++attempts;
-                           consumer = PullConsumer::Create(js_.get(), c);
+                           consumer = PullConsumer::Create(log_.js.get(), c);
                            return consumer.ok();
                          }))
       << attempts << " attempts";
@@ -250,34 +234,35 @@ TEST_F(JetStreamTest, PublishesSurviveTheLossOfOneServer) {
 
   // The server comes back and catches up: both followers current again
   // (an offline one is listed among the followers all along).
-  ASSERT_TRUE(nats_->Restart(victim).ok());
+  ASSERT_TRUE(log_.nats->Restart(victim).ok());
   std::vector<std::string> current;
   EXPECT_TRUE(Eventually(absl::Seconds(30), [&] {
-    auto s = js_->GetStreamState(StreamName("docs"));
+    auto s = log_.js->GetStreamState(StreamName("docs"));
     if (s.ok()) current = s->current_followers;
     return s.ok() && s->current_followers.size() == 2u;
   })) << absl::StrJoin(current, ",");
 }
 
 TEST_F(JetStreamTest, PublishFailsUnavailableWithoutQuorum) {
-  ASSERT_TRUE(js_->EnsureStream(Docs()).ok());
+  ASSERT_TRUE(log_.js->EnsureStream(Docs()).ok());
   ASSERT_TRUE(
-      js_->Publish(ShardSubject("docs", 0), "x", "a", absl::Seconds(10)).ok());
+      log_.js->Publish(ShardSubject("docs", 0), "x", "a", absl::Seconds(10))
+          .ok());
   // Two of three servers gone: nothing can be stored on a quorum.
-  nats_->server(1).Signal(SIGKILL);
-  nats_->server(2).Signal(SIGKILL);
+  log_.nats->server(1).Signal(SIGKILL);
+  log_.nats->server(2).Signal(SIGKILL);
   const absl::Time start = absl::Now();
-  auto ack = js_->Publish(ShardSubject("docs", 0), "y", "b", absl::Seconds(3),
-                          absl::Milliseconds(500));
+  auto ack = log_.js->Publish(ShardSubject("docs", 0), "y", "b",
+                              absl::Seconds(3), absl::Milliseconds(500));
   EXPECT_TRUE(absl::IsUnavailable(ack.status())) << ack.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(8));
   // Back: the same message id goes through.
-  ASSERT_TRUE(nats_->Restart(1).ok());
-  ASSERT_TRUE(nats_->Restart(2).ok());
+  ASSERT_TRUE(log_.nats->Restart(1).ok());
+  ASSERT_TRUE(log_.nats->Restart(2).ok());
   auto retried =
-      js_->Publish(ShardSubject("docs", 0), "y", "b", absl::Seconds(30));
+      log_.js->Publish(ShardSubject("docs", 0), "y", "b", absl::Seconds(30));
   ASSERT_TRUE(retried.ok()) << retried.status();
-  EXPECT_EQ(js_->GetStreamState(StreamName("docs"))->messages, 2u);
+  EXPECT_EQ(log_.js->GetStreamState(StreamName("docs"))->messages, 2u);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "quant/status_macros.h"
 #include "rpc/cluster/etcd_client.h"
 #include "rpc/cluster/jetstream.h"
+#include "rpc/cluster/log_names.h"
 #include "rpc/cluster/nats_connection.h"
 
 namespace tqdb {
@@ -317,6 +318,27 @@ absl::Status NatsCluster::AwaitJetStream(absl::Duration timeout) {
   auto js = cluster::JetStream::Create(connection->get());
   if (!js.ok()) return js.status();
   return (*js)->AwaitReady(timeout);
+}
+
+absl::StatusOr<JetStreamCluster> JetStreamCluster::Start(const std::string& dir,
+                                                         int n) {
+  JetStreamCluster out;
+  TQ_ASSIGN_OR_RETURN(out.nats, NatsCluster::Start(dir, n));
+  cluster::NatsOptions options;
+  options.servers = out.nats->urls();
+  TQ_ASSIGN_OR_RETURN(out.connection,
+                      cluster::NatsConnection::Connect(options));
+  TQ_ASSIGN_OR_RETURN(out.js, cluster::JetStream::Create(out.connection.get()));
+  return out;
+}
+
+cluster::StreamConfig JetStreamCluster::CollectionStream(
+    const std::string& collection, int replicas) {
+  cluster::StreamConfig c;
+  c.name = cluster::StreamName(collection);
+  c.subjects = {cluster::StreamSubjects(collection)};
+  c.replicas = replicas;
+  return c;
 }
 
 }  // namespace testing_util

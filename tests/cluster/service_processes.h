@@ -22,6 +22,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "rpc/cluster/jetstream.h"
+#include "rpc/cluster/nats_connection.h"
 
 namespace tqdb {
 namespace testing_util {
@@ -122,6 +124,22 @@ class NatsCluster {
   absl::Status Launch(int i);
   std::string dir_;
   std::vector<Server> servers_;
+};
+
+// A NATS cluster with a client of the log on it: a connection to every
+// server and its JetStream context. Members are destroyed in reverse order:
+// the context before the connection, the connection before the servers.
+struct JetStreamCluster {
+  // Starts `n` servers under `dir` (NatsCluster::Start) and connects.
+  static absl::StatusOr<JetStreamCluster> Start(const std::string& dir, int n);
+  // The stream of a collection's log (StreamName, StreamSubjects) with
+  // `replicas` copies.
+  static cluster::StreamConfig CollectionStream(const std::string& collection,
+                                                int replicas);
+
+  std::unique_ptr<NatsCluster> nats;
+  std::unique_ptr<cluster::NatsConnection> connection;
+  std::unique_ptr<cluster::JetStream> js;
 };
 
 }  // namespace testing_util

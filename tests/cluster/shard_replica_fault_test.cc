@@ -18,7 +18,6 @@
 #include "gtest/gtest.h"
 #include "rpc/cluster/jetstream.h"
 #include "rpc/cluster/log_names.h"
-#include "rpc/cluster/nats_connection.h"
 #include "rpc/cluster/pull_consumer.h"
 #include "rpc/cluster/shard_replica.h"
 #include "rpc/convert.h"
@@ -44,22 +43,12 @@ class ShardReplicaFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(dir_.path().empty());
-    auto nats = testing_util::NatsCluster::Start(dir_.path() + "/nats", 3);
-    ASSERT_TRUE(nats.ok()) << nats.status();
-    nats_ = std::move(*nats);
-    NatsOptions no;
-    no.servers = nats_->urls();
-    auto connection = NatsConnection::Connect(no);
-    ASSERT_TRUE(connection.ok()) << connection.status();
-    connection_ = std::move(*connection);
-    auto js = JetStream::Create(connection_.get());
-    ASSERT_TRUE(js.ok()) << js.status();
-    js_ = std::move(*js);
-    StreamConfig sc;
-    sc.name = StreamName("docs");
-    sc.subjects = {StreamSubjects("docs")};
-    sc.replicas = 3;
-    ASSERT_TRUE(js_->EnsureStream(sc).ok());
+    auto log = testing_util::JetStreamCluster::Start(dir_.path() + "/nats", 3);
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = std::move(*log);
+    const StreamConfig docs =
+        testing_util::JetStreamCluster::CollectionStream("docs", 3);
+    ASSERT_TRUE(log_.js->EnsureStream(docs).ok());
 
     fs_ = std::make_shared<FaultFs>();
     DatabaseOptions o;
@@ -85,9 +74,9 @@ class ShardReplicaFaultTest : public ::testing::Test {
   // Appends a log entry to the shard's subject; its stream sequence.
   uint64_t Publish(tqdb::cluster::v1::LogEntry entry) {
     entry.set_collection_uid(kUid);
-    auto ack =
-        js_->Publish(ShardSubject("docs", kShard), entry.SerializeAsString(),
-                     absl::StrCat("m", ++published_), absl::Seconds(30));
+    auto ack = log_.js->Publish(
+        ShardSubject("docs", kShard), entry.SerializeAsString(),
+        absl::StrCat("m", ++published_), absl::Seconds(30));
     EXPECT_TRUE(ack.ok()) << ack.status();
     return ack.ok() ? ack->sequence : 0;
   }
@@ -117,7 +106,7 @@ class ShardReplicaFaultTest : public ::testing::Test {
   // The durable consumer's acknowledged floor (0 while a new session
   // replaces the consumer).
   uint64_t AckFloor() {
-    auto st = PullConsumer::Lookup(js_.get(), StreamName("docs"),
+    auto st = PullConsumer::Lookup(log_.js.get(), StreamName("docs"),
                                    ConsumerName(kNodeId, kShard));
     return st.ok() && st->has_value() ? (*st)->ack_floor : 0;
   }
@@ -150,9 +139,7 @@ class ShardReplicaFaultTest : public ::testing::Test {
   }
 
   testing_util::TempDir dir_;
-  std::unique_ptr<testing_util::NatsCluster> nats_;
-  std::unique_ptr<NatsConnection> connection_;
-  std::unique_ptr<JetStream> js_;
+  testing_util::JetStreamCluster log_;
   std::shared_ptr<FaultFs> fs_;
   std::unique_ptr<Database> db_;
   std::shared_ptr<Collection> local_;
@@ -168,7 +155,7 @@ TEST_F(ShardReplicaFaultTest, FullDiskHoldsEntriesUntilSpaceReturns) {
   spec.uid = kUid;
   spec.shard = kShard;
   spec.node_id = kNodeId;
-  ShardReplica replica(js_.get(), spec, local_);
+  ShardReplica replica(log_.js.get(), spec, local_);
   ASSERT_TRUE(replica.AwaitApplied(5, absl::Seconds(30)))
       << replica.last_error();
   EXPECT_EQ(local_->Count(), 500u);

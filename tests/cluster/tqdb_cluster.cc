@@ -190,5 +190,55 @@ bool AwaitApplied(const TqdbCluster& cluster, const std::vector<int>& nodes,
   }
 }
 
+v1::CreateCollectionRequest CollectionRequest(const std::string& name,
+                                              uint32_t dim, v1::Metric metric,
+                                              uint32_t shards,
+                                              uint32_t replicas) {
+  v1::CreateCollectionRequest req;
+  req.set_name(name);
+  req.set_dim(dim);
+  req.set_metric(metric);
+  req.set_shards(shards);
+  req.set_replicas(replicas);
+  return req;
+}
+
+void ExpectExactTopOne(const TqdbCluster& cluster, int via,
+                       const std::string& collection, const float* vector,
+                       uint32_t dim, uint64_t id) {
+  v1::SearchRequest req;
+  req.set_collection(collection);
+  req.mutable_vector()->Add(vector, vector + dim);
+  req.set_limit(1);
+  req.mutable_params()->set_exact(true);
+  grpc::ClientContext ctx;
+  v1::SearchResponse resp;
+  grpc::Status s = cluster.Points(via)->Search(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.points_size(), 1);
+  EXPECT_EQ(resp.points(0).id(), id);
+}
+
+void TqdbClusterTest::StartCluster(const TqdbClusterOptions& options) {
+  ASSERT_FALSE(dir_.path().empty());
+  auto c = TqdbCluster::Start(dir_.path(), options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  cluster_ = std::move(*c);
+}
+
+void TqdbClusterTest::CreateCollection(
+    const v1::CreateCollectionRequest& request, v1::CollectionInfo* info) {
+  grpc::ClientContext ctx;
+  v1::CollectionInfo answer;
+  grpc::Status s = cluster_->Collections(0)->Create(&ctx, request, &answer);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  if (info != nullptr) *info = std::move(answer);
+}
+
+void TqdbClusterTest::Create(const std::string& name, uint32_t dim,
+                             v1::Metric metric, uint32_t shards) {
+  CreateCollection(CollectionRequest(name, dim, metric, shards));
+}
+
 }  // namespace testing_util
 }  // namespace tqdb

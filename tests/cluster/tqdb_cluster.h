@@ -19,6 +19,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "tests/cluster/cluster_test_util.h"
 #include "tests/cluster/service_processes.h"
 #include "tqdb/cluster/v1/cluster.grpc.pb.h"
 #include "tqdb/v1/tqdb.grpc.pb.h"
@@ -91,6 +93,38 @@ bool AwaitApplied(const TqdbCluster& cluster, const std::vector<int>& nodes,
                   const std::string& collection,
                   const std::map<uint32_t, uint64_t>& written, int replicas,
                   absl::Duration timeout, std::string* why);
+
+// A CreateCollection request: the name, dimension, metric, shards and
+// replicas; the rest as the server defaults them.
+v1::CreateCollectionRequest CollectionRequest(const std::string& name,
+                                              uint32_t dim, v1::Metric metric,
+                                              uint32_t shards,
+                                              uint32_t replicas = 2);
+
+// An exact search with limit 1 for the `dim` floats at `vector` through
+// node `via` answers the stored point `id`. Fails the test (fatally when
+// the search fails or finds nothing).
+void ExpectExactTopOne(const TqdbCluster& cluster, int via,
+                       const std::string& collection, const float* vector,
+                       uint32_t dim, uint64_t id);
+
+// The fixture of the end-to-end cluster tests: a cluster in a temporary
+// directory, started by StartCluster, and collections created through
+// node 1. Each fails the test (fatally) when what it starts fails; call
+// them in ASSERT_NO_FATAL_FAILURE.
+class TqdbClusterTest : public ::testing::Test {
+ protected:
+  void StartCluster(const TqdbClusterOptions& options = TqdbClusterOptions());
+  // The collection's info in *info (when not null).
+  void CreateCollection(const v1::CreateCollectionRequest& request,
+                        v1::CollectionInfo* info = nullptr);
+  // With two replicas.
+  void Create(const std::string& name, uint32_t dim, v1::Metric metric,
+              uint32_t shards);
+
+  TempDir dir_;
+  std::unique_ptr<TqdbCluster> cluster_;
+};
 
 }  // namespace testing_util
 }  // namespace tqdb

@@ -133,8 +133,9 @@ TEST(DbRefine, RefineRecallOnUse512) {
   std::vector<std::vector<Neighbor>> truth;
   for (RefineKind r :
        {RefineKind::kNone, RefineKind::kInt8, RefineKind::kFloat32}) {
-    CollectionConfig c = Config(RescoreSourceName(r), static_cast<uint32_t>(d),
-                                Metric::kInnerProduct, r);
+    CollectionConfig c =
+        Config(RefineKindName(r, RefineVocabulary::kRescoreSource),
+               static_cast<uint32_t>(d), Metric::kInnerProduct, r);
     c.method = "renorm";
     c.bits = 2;
     c.nlist = 64;
@@ -326,8 +327,9 @@ INSTANTIATE_TEST_SUITE_P(
         ::testing::Values(RefineKind::kInt8, RefineKind::kFloat32),
         ::testing::Values(Metric::kInnerProduct, Metric::kCosine, Metric::kL2)),
     [](const auto& info) {
-      return std::string(RescoreSourceName(std::get<0>(info.param))) + "_" +
-             MetricName(std::get<1>(info.param));
+      return std::string(RefineKindName(std::get<0>(info.param),
+                                        RefineVocabulary::kRescoreSource)) +
+             "_" + MetricName(std::get<1>(info.param));
     });
 
 TEST(DbRefine, SettingsAreValidated) {
@@ -344,11 +346,15 @@ TEST(DbRefine, SettingsAreValidated) {
   c.store_vectors = true;
   EXPECT_EQ(db->CreateCollection(c).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ParseRescoreSource("raw").value(), RefineKind::kNone);
-  EXPECT_EQ(ParseRescoreSource("int8").value(), RefineKind::kInt8);
-  EXPECT_EQ(ParseRescoreSource("f32").value(), RefineKind::kFloat32);
-  EXPECT_EQ(ParseRescoreSource("none").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseRefineKind("raw", RefineVocabulary::kRescoreSource).value(),
+            RefineKind::kNone);
+  EXPECT_EQ(ParseRefineKind("int8", RefineVocabulary::kRescoreSource).value(),
+            RefineKind::kInt8);
+  EXPECT_EQ(ParseRefineKind("f32", RefineVocabulary::kRescoreSource).value(),
+            RefineKind::kFloat32);
+  EXPECT_EQ(
+      ParseRefineKind("none", RefineVocabulary::kRescoreSource).status().code(),
+      absl::StatusCode::kInvalidArgument);
   // An untrained collection with codes searches exactly, like any other.
   c.refine = RefineKind::kFloat32;
   ASSERT_TRUE(db->CreateCollection(c).ok());

@@ -59,12 +59,22 @@ std::unique_ptr<IvfIndex> Build(const std::vector<float>& x, Metric m,
 }
 
 TEST(RefineCodecTest, NamesParse) {
-  for (RefineKind k :
-       {RefineKind::kNone, RefineKind::kInt8, RefineKind::kFloat32}) {
-    auto parsed = ParseRefineKind(RefineKindName(k));
-    ASSERT_TRUE(parsed.ok());
-    EXPECT_EQ(*parsed, k);
+  for (RefineVocabulary v :
+       {RefineVocabulary::kCodes, RefineVocabulary::kRescoreSource}) {
+    for (RefineKind k :
+         {RefineKind::kNone, RefineKind::kInt8, RefineKind::kFloat32}) {
+      auto parsed = ParseRefineKind(RefineKindName(k, v), v);
+      ASSERT_TRUE(parsed.ok());
+      EXPECT_EQ(*parsed, k);
+    }
   }
+  // The vocabularies differ in kNone only, and neither takes the other's.
+  EXPECT_STREQ(RefineKindName(RefineKind::kNone), "none");
+  EXPECT_STREQ(
+      RefineKindName(RefineKind::kNone, RefineVocabulary::kRescoreSource),
+      "raw");
+  EXPECT_FALSE(ParseRefineKind("raw").ok());
+  EXPECT_FALSE(ParseRefineKind("none", RefineVocabulary::kRescoreSource).ok());
   EXPECT_FALSE(ParseRefineKind("sq8").ok());
   EXPECT_EQ(RefineCodec(RefineKind::kInt8, 5).code_bytes(), 16u);
   EXPECT_EQ(RefineCodec(RefineKind::kFloat32, 5).code_bytes(), 24u);

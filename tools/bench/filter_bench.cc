@@ -166,8 +166,7 @@ absl::StatusOr<Measured> MeasureOn(const Setup& s, Collection* c,
                   const QueryOptions& opts) -> absl::StatusOr<double> {
     const auto t0 = Clock::now();
     for (size_t qi = 0; qi < s.nq; ++qi) {
-      auto r =
-          on->Search(absl::MakeConstSpan(&s.queries[qi * s.d], s.d), opts);
+      auto r = on->Search(absl::MakeConstSpan(&s.queries[qi * s.d], s.d), opts);
       TQ_RETURN_IF_ERROR(r.status());
     }
     return Seconds(t0);
@@ -287,12 +286,11 @@ bool WantsFilterBench(const std::vector<std::string>& args) {
 }
 
 const FlagSpec& FilterBenchFlags() {
-  static const FlagSpec* spec =
-      new FlagSpec{{"base", "queries", "metric", "payload", "field",
-                    "selectivity", "method", "bits", "nlist", "nprobe",
-                    "rescore", "refine", "plans", "k", "max-queries", "data",
-                    "json"},
-                   {"filter"}};
+  static const FlagSpec* spec = new FlagSpec{
+      {"base", "queries", "metric", "payload", "field", "selectivity", "method",
+       "bits", "nlist", "nprobe", "rescore", "refine", "plans", "k",
+       "max-queries", "data", "json"},
+      {"filter"}};
   return *spec;
 }
 
@@ -472,7 +470,8 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
     cfg.bits = static_cast<uint32_t>(*bits);
     cfg.nlist = static_cast<uint32_t>(*nlist);
     cfg.train_threshold = s.n + 1;
-    cfg.refine = *ParseRescoreSource(refine_name);
+    cfg.refine =
+        *ParseRefineKind(refine_name, RefineVocabulary::kRescoreSource);
     if (auto st = (*db)->CreateCollection(cfg).status(); !st.ok()) {
       return fail(st);
     }
@@ -533,8 +532,8 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
     out << absl::StrFormat(
         "unfiltered %s: 10-recall@10 %.3f, %.0f QPS (%.1f lists), x first "
         "%.2f (first %.0f QPS alongside)\n",
-        (*refine_names)[r], m->recall, m->qps, m->lists,
-        m->qps / m->paired_qps, m->paired_qps);
+        (*refine_names)[r], m->recall, m->qps, m->lists, m->qps / m->paired_qps,
+        m->paired_qps);
     if (json_file.is_open()) {
       json_file << json{{"filter", "none"},
                         {"refine", (*refine_names)[r]},
@@ -544,7 +543,7 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
                         {"memory_bytes_per_vector",
                          infos[r].memory_bytes_per_vector},
                         {"refine_bytes", infos[r].refine_bytes}}
-                           .dump()
+                       .dump()
                 << "\n";
     }
   }
@@ -556,7 +555,8 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
   if (json_file.is_open()) {
     json_file << json{{"filter", "none"},
                       {"refine", refine_names->front()},
-                      {"memory_bytes_per_vector", info->memory_bytes_per_vector},
+                      {"memory_bytes_per_vector",
+                       info->memory_bytes_per_vector},
                       {"refine_bytes", info->refine_bytes},
                       {"recall10", unfiltered->recall},
                       {"qps", unfiltered->qps},

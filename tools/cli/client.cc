@@ -126,7 +126,8 @@ absl::StatusOr<CollectionConfig> ConfigFromFlags(const Flags& f,
   }
   c.store_vectors = !f.Has("no-store-vectors");
   {
-    auto refine = ParseRescoreSource(f.GetString("refine", "raw"));
+    auto refine = ParseRefineKind(f.GetString("refine", "raw"),
+                                  RefineVocabulary::kRescoreSource);
     TQ_RETURN_IF_ERROR(refine.status()) << "--refine";
     c.refine = *refine;
   }
@@ -172,9 +173,12 @@ absl::Status CheckSameSettings(const CollectionConfig& have,
         ")"));
   }
   if (have.refine != want.refine) {
-    diffs.push_back(
-        absl::StrCat("refine ", RescoreSourceName(have.refine), " (",
-                     flag("refine", RescoreSourceName(want.refine)), ")"));
+    diffs.push_back(absl::StrCat(
+        "refine ",
+        RefineKindName(have.refine, RefineVocabulary::kRescoreSource), " (",
+        flag("refine",
+             RefineKindName(want.refine, RefineVocabulary::kRescoreSource)),
+        ")"));
   }
   if (diffs.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(

@@ -66,13 +66,15 @@ nlohmann::json IndexesJson(const std::vector<FieldIndexInfo>& fs) {
 
 nlohmann::json InfoJson(const CollectionInfo& i) {
   const CollectionConfig& c = i.config;
+  const char* refine =
+      RefineKindName(c.refine, RefineVocabulary::kRescoreSource);
   return {{"name", c.name},
           {"dim", c.dim},
           {"metric", MetricName(c.metric)},
           {"method", c.method},
           {"bits", c.bits},
           {"store_vectors", c.store_vectors},
-          {"refine", RescoreSourceName(c.refine)},
+          {"refine", refine},
           {"refine_bytes_per_vector", i.refine_bytes},
           {"memory_bytes_per_vector", i.memory_bytes_per_vector},
           {"count", i.count},
