@@ -296,6 +296,75 @@ HWY_INLINE uint32_t BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
 #endif
 }
 
+HWY_INLINE uint32_t CombineMaskImpl(const uint32_t* HWY_RESTRICT acc_a,
+                                    const uint32_t* HWY_RESTRICT acc_b,
+                                    const float* HWY_RESTRICT f0,
+                                    const float* HWY_RESTRICT f1,
+                                    const float* HWY_RESTRICT norm,
+                                    const CombineParams& p, float threshold,
+                                    float* HWY_RESTRICT goodness) {
+#if HWY_TARGET == HWY_SCALAR
+  return scalar::CombineMask(acc_a, acc_b, f0, f1, norm, p, threshold,
+                             goodness);
+#else
+  // The scalar code's operations, in its order, lane-wise (the sums are
+  // below 2^31, so converting them as int32 is exact as uint32 is).
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  constexpr size_t N = hn::MaxLanes(df);
+  static_assert(N <= 32 && 32 % N == 0, "unexpected vector size");
+  const auto a_scale = hn::Set(df, p.a_scale), a_bias = hn::Set(df, p.a_bias);
+  const auto b_scale = hn::Set(df, p.b_scale), b_bias = hn::Set(df, p.b_bias);
+  const auto kappa = hn::Set(df, p.kappa), base = hn::Set(df, p.base);
+  const auto two = hn::Set(df, 2.0f), thr = hn::Set(df, threshold);
+  uint32_t mask = 0;
+  for (size_t v = 0; v < 32; v += N) {
+    const auto a = hn::Add(
+        hn::Mul(a_scale, hn::ConvertTo(
+                             df, hn::LoadU(di, reinterpret_cast<const int32_t*>(
+                                                   acc_a + v)))),
+        a_bias);
+    auto est = a;
+    if (p.form == CombineParams::kScaled) {
+      est = hn::Mul(hn::LoadU(df, f0 + v), a);
+    } else if (p.form == CombineParams::kScaled2) {
+      est = hn::Mul(hn::Mul(hn::LoadU(df, f0 + v), hn::LoadU(df, f1 + v)), a);
+    } else if (p.form == CombineParams::kSketch) {
+      auto b = hn::Zero(df);
+      if (acc_b != nullptr) {
+        b = hn::Add(
+            hn::Mul(b_scale,
+                    hn::ConvertTo(
+                        df, hn::LoadU(di, reinterpret_cast<const int32_t*>(
+                                              acc_b + v)))),
+            b_bias);
+      }
+      est = hn::Mul(
+          hn::LoadU(df, f0 + v),
+          hn::Add(a, hn::Mul(hn::Mul(kappa, hn::LoadU(df, f1 + v)), b)));
+    }
+    decltype(est) g;
+    if (p.lut_l2) {
+      g = hn::Neg(est);
+    } else if (p.l2) {
+      auto n = hn::Zero(df);
+      if (norm != nullptr) {
+        n = hn::LoadU(df, norm + v);
+        if (!p.norm_squared) n = hn::Mul(n, n);
+      }
+      g = hn::Neg(hn::Sub(hn::Add(base, n), hn::Mul(two, est)));
+    } else {
+      g = hn::Add(base, est);
+    }
+    hn::StoreU(g, df, goodness + v);
+    uint8_t bits[8] = {0};
+    hn::StoreMaskBits(df, hn::Gt(g, thr), bits);
+    mask |= (uint32_t{bits[0]} | uint32_t{bits[1]} << 8) << v;
+  }
+  return mask;
+#endif
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace scan
 }  // namespace tqdb

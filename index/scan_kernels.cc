@@ -16,6 +16,14 @@ namespace scan {
 HWY_EXPORT(AccumulateListImpl);
 HWY_EXPORT(RefineDotImpl);
 HWY_EXPORT(BoundMaskImpl);
+HWY_EXPORT(CombineMaskImpl);
+
+uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
+                     const float* f0, const float* f1, const float* norm,
+                     const CombineParams& p, float threshold, float* goodness) {
+  return HWY_DYNAMIC_DISPATCH(CombineMaskImpl)(acc_a, acc_b, f0, f1, norm, p,
+                                               threshold, goodness);
+}
 
 uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                    const float* norm, const BoundParams& p, float threshold,
@@ -174,6 +182,49 @@ uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
     ub[v] = offset + p.gain * hi;
     lb[v] = offset + p.gain * lo;
     if (ub[v] > threshold) mask |= 1u << v;
+  }
+  return mask;
+}
+
+uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
+                     const float* f0, const float* f1, const float* norm,
+                     const CombineParams& p, float threshold, float* goodness) {
+  uint32_t mask = 0;
+  for (uint32_t v = 0; v < 32; ++v) {
+    const float a = p.a_scale * static_cast<float>(acc_a[v]) + p.a_bias;
+    float est;
+    switch (p.form) {
+      case CombineParams::kSum:
+        est = a;
+        break;
+      case CombineParams::kScaled:
+        est = f0[v] * a;
+        break;
+      case CombineParams::kScaled2:
+        est = (f0[v] * f1[v]) * a;
+        break;
+      default: {
+        const float b =
+            acc_b == nullptr
+                ? 0.0f
+                : p.b_scale * static_cast<float>(acc_b[v]) + p.b_bias;
+        est = f0[v] * (a + (p.kappa * f1[v]) * b);
+        break;
+      }
+    }
+    float g;
+    if (p.lut_l2) {
+      g = -est;
+    } else if (p.l2) {
+      const float n = norm == nullptr  ? 0.0f
+                      : p.norm_squared ? norm[v]
+                                       : norm[v] * norm[v];
+      g = -((p.base + n) - 2.0f * est);
+    } else {
+      g = p.base + est;
+    }
+    goodness[v] = g;
+    if (g > threshold) mask |= 1u << v;
   }
   return mask;
 }

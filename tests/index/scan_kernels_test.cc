@@ -165,6 +165,55 @@ void TestBoundMaskMatchesScalar() {
   }
 }
 
+// CombineMask: the same scores, bit for bit, and the same mask as the
+// scalar code, for every form and score (inner product, L2 with norms
+// squared or not or absent, L2 tables).
+void TestCombineMaskMatchesScalar() {
+  Rng rng(23);
+  auto uniform = [&](float lo, float hi) {
+    return lo + (hi - lo) * static_cast<float>(rng.Next() % 1000001) / 1e6f;
+  };
+  for (int trial = 0; trial < 800; ++trial) {
+    uint32_t acc_a[32], acc_b[32];
+    float f0[32], f1[32], norm[32];
+    for (int v = 0; v < 32; ++v) {
+      acc_a[v] = static_cast<uint32_t>(rng.Next() % 200000);
+      acc_b[v] = static_cast<uint32_t>(rng.Next() % 70000);
+      f0[v] = uniform(0.0f, 3.0f);
+      f1[v] = uniform(-1.0f, 2.0f);
+      norm[v] = uniform(0.0f, 2.0f);
+    }
+    CombineParams p;
+    p.form = static_cast<CombineParams::Form>(trial % 4);
+    p.a_scale = uniform(1e-4f, 1e-2f);
+    p.a_bias = uniform(-5.0f, 5.0f);
+    p.b_scale = uniform(1e-4f, 1e-2f);
+    p.b_bias = uniform(-5.0f, 5.0f);
+    p.kappa = uniform(0.0f, 2.0f);
+    p.base = uniform(-1.0f, 1.0f);
+    const int score = (trial / 4) % 4;  // ip, l2, l2 squared norms, lut_l2
+    p.l2 = score >= 1;
+    p.norm_squared = score == 2;
+    p.lut_l2 = score == 3;
+    const float* nptr = trial % 16 == 5 ? nullptr : norm;
+    const uint32_t* bptr = trial % 8 == 3 ? nullptr : acc_b;
+    float want_g[32], got_g[32];
+    scalar::CombineMask(acc_a, bptr, f0, f1, nptr, p, 0.0f, want_g);
+    // A threshold among the scores (the mean), so both bit values occur.
+    float thr = 0.0f;
+    for (int v = 0; v < 32; ++v) thr += want_g[v] / 32;
+    const uint32_t want =
+        scalar::CombineMask(acc_a, bptr, f0, f1, nptr, p, thr, want_g);
+    const uint32_t got =
+        CombineMaskImpl(acc_a, bptr, f0, f1, nptr, p, thr, got_g);
+    ASSERT_EQ(got, want) << "trial " << trial;
+    ASSERT_NE(want, 0u) << "trial " << trial;
+    ASSERT_NE(want, ~0u) << "trial " << trial;
+    ASSERT_EQ(0, std::memcmp(got_g, want_g, sizeof(got_g)))
+        << "trial " << trial;
+  }
+}
+
 // Blocks whose mask is 0 are skipped (their outputs untouched), the others
 // computed exactly as without masks, on every target.
 void TestMaskedBlocksAreSkipped() {
@@ -210,6 +259,7 @@ HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAccumulateMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestRefineDotMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestBoundMaskMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestMaskedBlocksAreSkipped);
+HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestCombineMaskMatchesScalar);
 }  // namespace scan
 }  // namespace tqdb
 #endif
