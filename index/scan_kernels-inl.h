@@ -48,12 +48,18 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
   constexpr size_t kLanes = W / 2;
   constexpr size_t kFlushChunks = 128 * kSets;
   const auto nib = hn::Set(d8, 0x0F);
-  HWY_ALIGN uint16_t ta[kLanes];
-  HWY_ALIGN uint16_t tb[kLanes];
+  // A flush widens the uint16 sums (lane i of set s: slots s * 16 + 2i mod
+  // 32 and the next) into the uint32 sums of the even slots and of the odd
+  // ones, half a vector at a time in lane order; the slots are interleaved
+  // once per block.
+  const hn::Half<decltype(d16)> dh16;
+  const hn::Rebind<uint32_t, decltype(dh16)> d32;
+  constexpr size_t kHalf = kLanes / 2;
   for (size_t blk = 0; blk < nblocks; ++blk) {
     if (block_masks != nullptr && block_masks[blk] == 0) continue;
     const uint8_t* cb = codes + blk * block_bytes;
-    uint32_t acc32[32] = {0};
+    HWY_ALIGN uint32_t even32[16] = {0};
+    HWY_ALIGN uint32_t odd32[16] = {0};
     decltype(hn::Zero(d16)) acc_a[kSets], acc_b[kSets];
     for (size_t i = 0; i < kSets; ++i) {
       acc_a[i] = hn::Zero(d16);
@@ -61,12 +67,18 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
     }
     auto flush = [&]() {
       for (size_t set = 0; set < kSets; ++set) {
-        hn::Store(acc_a[set], d16, ta);
-        hn::Store(acc_b[set], d16, tb);
-        for (size_t i = 0; i < kLanes; ++i) {
-          const size_t v = set * 16 + (2 * i) % 32;
-          acc32[v] += static_cast<uint16_t>(ta[i] - (tb[i] << 8));
-          acc32[v + 1] += tb[i];
+        const auto even = hn::Sub(acc_a[set], hn::ShiftLeft<8>(acc_b[set]));
+        const auto halves = {std::make_pair(hn::LowerHalf(dh16, even),
+                                            hn::LowerHalf(dh16, acc_b[set])),
+                             std::make_pair(hn::UpperHalf(dh16, even),
+                                            hn::UpperHalf(dh16, acc_b[set]))};
+        size_t h = 0;
+        for (const auto& [e, o] : halves) {
+          const size_t at = (set * kLanes + h++ * kHalf) % 16;
+          hn::Store(hn::Add(hn::Load(d32, even32 + at), hn::PromoteTo(d32, e)),
+                    d32, even32 + at);
+          hn::Store(hn::Add(hn::Load(d32, odd32 + at), hn::PromoteTo(d32, o)),
+                    d32, odd32 + at);
         }
         acc_a[set] = hn::Zero(d16);
         acc_b[set] = hn::Zero(d16);
@@ -90,8 +102,12 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
         chunks = 0;
       }
     }
-    flush();
-    std::memcpy(out + blk * 32, acc32, sizeof(acc32));
+    if (chunks != 0) flush();  // (none left when the count hit the period)
+    uint32_t* o = out + blk * 32;
+    for (size_t j = 0; j < 16; ++j) {
+      o[2 * j] = even32[j];
+      o[2 * j + 1] = odd32[j];
+    }
   }
 #endif
 }
