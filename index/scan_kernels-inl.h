@@ -8,6 +8,7 @@
 #define TQDB_INDEX_SCAN_KERNELS_INL_H_
 #endif
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -379,6 +380,32 @@ HWY_INLINE uint32_t CombineMaskImpl(const uint32_t* HWY_RESTRICT acc_a,
   }
   return mask;
 #endif
+}
+
+HWY_INLINE uint32_t CombineRangeImpl(
+    const uint32_t* HWY_RESTRICT acc_a, const uint32_t* HWY_RESTRICT acc_b,
+    const FactorColumns& fc, uint32_t n, uint32_t first, const CombineParams& p,
+    float threshold, float* HWY_RESTRICT goodness, uint32_t* mask) {
+  const uint32_t nblocks = (n + 31) / 32;
+  for (uint32_t blk = first; blk < nblocks; ++blk) {
+    const uint32_t count = std::min<uint32_t>(32, n - blk * 32);
+    const uint32_t valid = count == 32 ? ~0u : (1u << count) - 1;
+    const size_t at = size_t{blk} * 32;
+    const float* block = fc.factors + size_t{blk} * fc.nfactors * 32;
+    const uint32_t m =
+        valid & CombineMaskImpl(acc_a + at,
+                                acc_b == nullptr ? nullptr : acc_b + at,
+                                fc.f0 < 0 ? nullptr : block + 32 * fc.f0,
+                                fc.f1 < 0 ? nullptr : block + 32 * fc.f1,
+                                fc.norm < 0 ? nullptr : block + 32 * fc.norm, p,
+                                threshold, goodness);
+    if (m != 0) {
+      *mask = m;
+      return blk;
+    }
+  }
+  *mask = 0;
+  return nblocks;
 }
 
 }  // namespace HWY_NAMESPACE

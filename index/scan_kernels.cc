@@ -6,6 +6,7 @@
 #include "index/scan_kernels-inl.h"
 
 #if HWY_ONCE
+#include <algorithm>
 #include <cstring>
 
 #include "index/scan_kernels.h"
@@ -17,6 +18,15 @@ HWY_EXPORT(AccumulateListImpl);
 HWY_EXPORT(RefineDotImpl);
 HWY_EXPORT(BoundMaskImpl);
 HWY_EXPORT(CombineMaskImpl);
+HWY_EXPORT(CombineRangeImpl);
+
+uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
+                      const FactorColumns& fc, uint32_t n, uint32_t first,
+                      const CombineParams& p, float threshold, float* goodness,
+                      uint32_t* mask) {
+  return HWY_DYNAMIC_DISPATCH(CombineRangeImpl)(acc_a, acc_b, fc, n, first, p,
+                                                threshold, goodness, mask);
+}
 
 uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
                      const float* f0, const float* f1, const float* norm,
@@ -227,6 +237,33 @@ uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
     if (g > threshold) mask |= 1u << v;
   }
   return mask;
+}
+
+uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
+                      const FactorColumns& fc, uint32_t n, uint32_t first,
+                      const CombineParams& p, float threshold, float* goodness,
+                      uint32_t* mask) {
+  const uint32_t nblocks = (n + 31) / 32;
+  auto column = [&](uint32_t blk, int32_t i) -> const float* {
+    return i < 0 ? nullptr
+                 : fc.factors + (size_t{blk} * fc.nfactors + i) * size_t{32};
+  };
+  for (uint32_t blk = first; blk < nblocks; ++blk) {
+    const uint32_t count = std::min<uint32_t>(32, n - blk * 32);
+    const uint32_t valid = count == 32 ? ~0u : (1u << count) - 1;
+    const size_t at = size_t{blk} * 32;
+    const uint32_t m =
+        valid &
+        scalar::CombineMask(acc_a + at, acc_b == nullptr ? nullptr : acc_b + at,
+                            column(blk, fc.f0), column(blk, fc.f1),
+                            column(blk, fc.norm), p, threshold, goodness);
+    if (m != 0) {
+      *mask = m;
+      return blk;
+    }
+  }
+  *mask = 0;
+  return nblocks;
 }
 
 int32_t RefineTail(const uint8_t* row, const RefineTables& t,

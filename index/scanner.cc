@@ -268,6 +268,33 @@ void ListScanner::ScanBlocks(const InvertedList& list, TopK* heap,
   constexpr float kNone = -std::numeric_limits<float>::infinity();
   float goodness[kBlockSize];
   const size_t nblocks = list.nblocks();
+  auto push = [&](uint32_t first, uint32_t cand) {
+    for (; cand != 0; cand &= cand - 1) {
+      const uint32_t v = static_cast<uint32_t>(__builtin_ctz(cand));
+      if (heap->full() && goodness[v] <= heap->threshold()) continue;
+      if (filtering && !(*filter)(ids[first + v])) continue;
+      heap->Push(goodness[v], ids[first + v]);
+    }
+  };
+  if (block_masks == nullptr && list.tombstones() == 0) {
+    // Every slot is live: one kernel call runs up to the next block with
+    // a candidate, which then meets the k-th score as it stands.
+    scan::FactorColumns fc;
+    fc.factors = list.factors();
+    fc.nfactors = nf;
+    fc.f0 = nf > 0 ? 0 : -1;
+    fc.f1 = nf > 1 ? 1 : -1;
+    fc.norm = has_norm ? static_cast<int32_t>(cf.norm_factor) : -1;
+    for (uint32_t blk = 0; blk < nblocks; ++blk) {
+      uint32_t cand = 0;
+      blk = scan::CombineRange(
+          acc_a_.data(), s.m4b ? acc_b_.data() : nullptr, fc, n, blk, cp,
+          heap->full() ? heap->threshold() : kNone, goodness, &cand);
+      if (blk >= nblocks) break;
+      push(blk * kBlockSize, cand);
+    }
+    return;
+  }
   for (uint32_t blk = 0; blk < nblocks; ++blk) {
     const uint32_t first = blk * kBlockSize;
     uint32_t live;
@@ -291,12 +318,7 @@ void ListScanner::ScanBlocks(const InvertedList& list, TopK* heap,
                    nf > 1 ? list.BlockFactors(blk, 1) : nullptr,
                    has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr,
                    cp, heap->full() ? heap->threshold() : kNone, goodness);
-    for (; cand != 0; cand &= cand - 1) {
-      const uint32_t v = static_cast<uint32_t>(__builtin_ctz(cand));
-      if (heap->full() && goodness[v] <= heap->threshold()) continue;
-      if (filtering && !(*filter)(ids[first + v])) continue;
-      heap->Push(goodness[v], ids[first + v]);
-    }
+    push(first, cand);
   }
 }
 
