@@ -8,6 +8,7 @@
 #define TQDB_INDEX_SCAN_KERNELS_INL_H_
 #endif
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -48,12 +49,18 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
   constexpr size_t kLanes = W / 2;
   constexpr size_t kFlushChunks = 128 * kSets;
   const auto nib = hn::Set(d8, 0x0F);
-  HWY_ALIGN uint16_t ta[kLanes];
-  HWY_ALIGN uint16_t tb[kLanes];
+  // A flush widens the uint16 sums (lane i of set s: slots s * 16 + 2i mod
+  // 32 and the next) into the uint32 sums of the even slots and of the odd
+  // ones, half a vector at a time in lane order; the slots are interleaved
+  // once per block.
+  const hn::Half<decltype(d16)> dh16;
+  const hn::Rebind<uint32_t, decltype(dh16)> d32;
+  constexpr size_t kHalf = kLanes / 2;
   for (size_t blk = 0; blk < nblocks; ++blk) {
     if (block_masks != nullptr && block_masks[blk] == 0) continue;
     const uint8_t* cb = codes + blk * block_bytes;
-    uint32_t acc32[32] = {0};
+    HWY_ALIGN uint32_t even32[16] = {0};
+    HWY_ALIGN uint32_t odd32[16] = {0};
     decltype(hn::Zero(d16)) acc_a[kSets], acc_b[kSets];
     for (size_t i = 0; i < kSets; ++i) {
       acc_a[i] = hn::Zero(d16);
@@ -61,12 +68,18 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
     }
     auto flush = [&]() {
       for (size_t set = 0; set < kSets; ++set) {
-        hn::Store(acc_a[set], d16, ta);
-        hn::Store(acc_b[set], d16, tb);
-        for (size_t i = 0; i < kLanes; ++i) {
-          const size_t v = set * 16 + (2 * i) % 32;
-          acc32[v] += static_cast<uint16_t>(ta[i] - (tb[i] << 8));
-          acc32[v + 1] += tb[i];
+        const auto even = hn::Sub(acc_a[set], hn::ShiftLeft<8>(acc_b[set]));
+        const auto halves = {std::make_pair(hn::LowerHalf(dh16, even),
+                                            hn::LowerHalf(dh16, acc_b[set])),
+                             std::make_pair(hn::UpperHalf(dh16, even),
+                                            hn::UpperHalf(dh16, acc_b[set]))};
+        size_t h = 0;
+        for (const auto& [e, o] : halves) {
+          const size_t at = (set * kLanes + h++ * kHalf) % 16;
+          hn::Store(hn::Add(hn::Load(d32, even32 + at), hn::PromoteTo(d32, e)),
+                    d32, even32 + at);
+          hn::Store(hn::Add(hn::Load(d32, odd32 + at), hn::PromoteTo(d32, o)),
+                    d32, odd32 + at);
         }
         acc_a[set] = hn::Zero(d16);
         acc_b[set] = hn::Zero(d16);
@@ -90,8 +103,12 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
         chunks = 0;
       }
     }
-    flush();
-    std::memcpy(out + blk * 32, acc32, sizeof(acc32));
+    if (chunks != 0) flush();  // (none left when the count hit the period)
+    uint32_t* o = out + blk * 32;
+    for (size_t j = 0; j < 16; ++j) {
+      o[2 * j] = even32[j];
+      o[2 * j + 1] = odd32[j];
+    }
   }
 #endif
 }
@@ -294,6 +311,101 @@ HWY_INLINE uint32_t BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
   }
   return mask;
 #endif
+}
+
+HWY_INLINE uint32_t CombineMaskImpl(const uint32_t* HWY_RESTRICT acc_a,
+                                    const uint32_t* HWY_RESTRICT acc_b,
+                                    const float* HWY_RESTRICT f0,
+                                    const float* HWY_RESTRICT f1,
+                                    const float* HWY_RESTRICT norm,
+                                    const CombineParams& p, float threshold,
+                                    float* HWY_RESTRICT goodness) {
+#if HWY_TARGET == HWY_SCALAR
+  return scalar::CombineMask(acc_a, acc_b, f0, f1, norm, p, threshold,
+                             goodness);
+#else
+  // The scalar code's operations, in its order, lane-wise (the sums are
+  // below 2^31, so converting them as int32 is exact as uint32 is).
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  constexpr size_t N = hn::MaxLanes(df);
+  static_assert(N <= 32 && 32 % N == 0, "unexpected vector size");
+  const auto a_scale = hn::Set(df, p.a_scale), a_bias = hn::Set(df, p.a_bias);
+  const auto b_scale = hn::Set(df, p.b_scale), b_bias = hn::Set(df, p.b_bias);
+  const auto kappa = hn::Set(df, p.kappa), base = hn::Set(df, p.base);
+  const auto two = hn::Set(df, 2.0f), thr = hn::Set(df, threshold);
+  uint32_t mask = 0;
+  for (size_t v = 0; v < 32; v += N) {
+    const auto a = hn::Add(
+        hn::Mul(a_scale, hn::ConvertTo(
+                             df, hn::LoadU(di, reinterpret_cast<const int32_t*>(
+                                                   acc_a + v)))),
+        a_bias);
+    auto est = a;
+    if (p.form == CombineParams::kScaled) {
+      est = hn::Mul(hn::LoadU(df, f0 + v), a);
+    } else if (p.form == CombineParams::kScaled2) {
+      est = hn::Mul(hn::Mul(hn::LoadU(df, f0 + v), hn::LoadU(df, f1 + v)), a);
+    } else if (p.form == CombineParams::kSketch) {
+      auto b = hn::Zero(df);
+      if (acc_b != nullptr) {
+        b = hn::Add(
+            hn::Mul(b_scale,
+                    hn::ConvertTo(
+                        df, hn::LoadU(di, reinterpret_cast<const int32_t*>(
+                                              acc_b + v)))),
+            b_bias);
+      }
+      est = hn::Mul(
+          hn::LoadU(df, f0 + v),
+          hn::Add(a, hn::Mul(hn::Mul(kappa, hn::LoadU(df, f1 + v)), b)));
+    }
+    decltype(est) g;
+    if (p.lut_l2) {
+      g = hn::Neg(est);
+    } else if (p.l2) {
+      auto n = hn::Zero(df);
+      if (norm != nullptr) {
+        n = hn::LoadU(df, norm + v);
+        if (!p.norm_squared) n = hn::Mul(n, n);
+      }
+      g = hn::Neg(hn::Sub(hn::Add(base, n), hn::Mul(two, est)));
+    } else {
+      g = hn::Add(base, est);
+    }
+    hn::StoreU(g, df, goodness + v);
+    uint8_t bits[8] = {0};
+    hn::StoreMaskBits(df, hn::Gt(g, thr), bits);
+    mask |= (uint32_t{bits[0]} | uint32_t{bits[1]} << 8) << v;
+  }
+  return mask;
+#endif
+}
+
+HWY_INLINE uint32_t CombineRangeImpl(
+    const uint32_t* HWY_RESTRICT acc_a, const uint32_t* HWY_RESTRICT acc_b,
+    const FactorColumns& fc, uint32_t n, uint32_t first, const CombineParams& p,
+    float threshold, float* HWY_RESTRICT goodness, uint32_t* mask) {
+  const uint32_t nblocks = (n + 31) / 32;
+  for (uint32_t blk = first; blk < nblocks; ++blk) {
+    const uint32_t count = std::min<uint32_t>(32, n - blk * 32);
+    const uint32_t valid = count == 32 ? ~0u : (1u << count) - 1;
+    const size_t at = size_t{blk} * 32;
+    const float* block = fc.factors + size_t{blk} * fc.nfactors * 32;
+    const uint32_t m =
+        valid & CombineMaskImpl(acc_a + at,
+                                acc_b == nullptr ? nullptr : acc_b + at,
+                                fc.f0 < 0 ? nullptr : block + 32 * fc.f0,
+                                fc.f1 < 0 ? nullptr : block + 32 * fc.f1,
+                                fc.norm < 0 ? nullptr : block + 32 * fc.norm, p,
+                                threshold, goodness);
+    if (m != 0) {
+      *mask = m;
+      return blk;
+    }
+  }
+  *mask = 0;
+  return nblocks;
 }
 
 }  // namespace HWY_NAMESPACE

@@ -6,6 +6,7 @@
 #include "index/scan_kernels-inl.h"
 
 #if HWY_ONCE
+#include <algorithm>
 #include <cstring>
 
 #include "index/scan_kernels.h"
@@ -16,6 +17,23 @@ namespace scan {
 HWY_EXPORT(AccumulateListImpl);
 HWY_EXPORT(RefineDotImpl);
 HWY_EXPORT(BoundMaskImpl);
+HWY_EXPORT(CombineMaskImpl);
+HWY_EXPORT(CombineRangeImpl);
+
+uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
+                      const FactorColumns& fc, uint32_t n, uint32_t first,
+                      const CombineParams& p, float threshold, float* goodness,
+                      uint32_t* mask) {
+  return HWY_DYNAMIC_DISPATCH(CombineRangeImpl)(acc_a, acc_b, fc, n, first, p,
+                                                threshold, goodness, mask);
+}
+
+uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
+                     const float* f0, const float* f1, const float* norm,
+                     const CombineParams& p, float threshold, float* goodness) {
+  return HWY_DYNAMIC_DISPATCH(CombineMaskImpl)(acc_a, acc_b, f0, f1, norm, p,
+                                               threshold, goodness);
+}
 
 uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                    const float* norm, const BoundParams& p, float threshold,
@@ -176,6 +194,76 @@ uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
     if (ub[v] > threshold) mask |= 1u << v;
   }
   return mask;
+}
+
+uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
+                     const float* f0, const float* f1, const float* norm,
+                     const CombineParams& p, float threshold, float* goodness) {
+  uint32_t mask = 0;
+  for (uint32_t v = 0; v < 32; ++v) {
+    const float a = p.a_scale * static_cast<float>(acc_a[v]) + p.a_bias;
+    float est;
+    switch (p.form) {
+      case CombineParams::kSum:
+        est = a;
+        break;
+      case CombineParams::kScaled:
+        est = f0[v] * a;
+        break;
+      case CombineParams::kScaled2:
+        est = (f0[v] * f1[v]) * a;
+        break;
+      default: {
+        const float b =
+            acc_b == nullptr
+                ? 0.0f
+                : p.b_scale * static_cast<float>(acc_b[v]) + p.b_bias;
+        est = f0[v] * (a + (p.kappa * f1[v]) * b);
+        break;
+      }
+    }
+    float g;
+    if (p.lut_l2) {
+      g = -est;
+    } else if (p.l2) {
+      const float n = norm == nullptr  ? 0.0f
+                      : p.norm_squared ? norm[v]
+                                       : norm[v] * norm[v];
+      g = -((p.base + n) - 2.0f * est);
+    } else {
+      g = p.base + est;
+    }
+    goodness[v] = g;
+    if (g > threshold) mask |= 1u << v;
+  }
+  return mask;
+}
+
+uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
+                      const FactorColumns& fc, uint32_t n, uint32_t first,
+                      const CombineParams& p, float threshold, float* goodness,
+                      uint32_t* mask) {
+  const uint32_t nblocks = (n + 31) / 32;
+  auto column = [&](uint32_t blk, int32_t i) -> const float* {
+    return i < 0 ? nullptr
+                 : fc.factors + (size_t{blk} * fc.nfactors + i) * size_t{32};
+  };
+  for (uint32_t blk = first; blk < nblocks; ++blk) {
+    const uint32_t count = std::min<uint32_t>(32, n - blk * 32);
+    const uint32_t valid = count == 32 ? ~0u : (1u << count) - 1;
+    const size_t at = size_t{blk} * 32;
+    const uint32_t m =
+        valid &
+        scalar::CombineMask(acc_a + at, acc_b == nullptr ? nullptr : acc_b + at,
+                            column(blk, fc.f0), column(blk, fc.f1),
+                            column(blk, fc.norm), p, threshold, goodness);
+    if (m != 0) {
+      *mask = m;
+      return blk;
+    }
+  }
+  *mask = 0;
+  return nblocks;
 }
 
 int32_t RefineTail(const uint8_t* row, const RefineTables& t,

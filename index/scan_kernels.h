@@ -95,6 +95,45 @@ uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                    const float* norm, const BoundParams& p, float threshold,
                    float* ub, float* lb);
 
+// CombineMask: the full layout's scores for the 32 slots of a block
+// (index/scanner.cc), from the kernel's sums: with a = a_scale * acc_a +
+// a_bias and b = b_scale * acc_b + b_bias (0 without acc_b),
+//   est = a (kSum), f0 * a (kScaled), (f0 * f1) * a (kScaled2),
+//         f0 * (a + (kappa * f1) * b) (kSketch),
+//   goodness = -est (lut_l2), -((base + n) - 2 est) (l2; n = norm[v],
+//         squared unless norm_squared, 0 without norm), base + est (else);
+// bit v of the result: goodness[v] > threshold. f1 may be null unless the
+// form reads it. Every operation rounds on its own, in this order, on
+// every target: identical results.
+struct CombineParams {
+  enum Form : uint32_t { kSum, kScaled, kScaled2, kSketch } form = kSum;
+  float a_scale = 1.0f, a_bias = 0.0f, b_scale = 1.0f, b_bias = 0.0f;
+  float kappa = 0.0f, base = 0.0f;
+  bool lut_l2 = false, l2 = false, norm_squared = false;
+};
+uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
+                     const float* f0, const float* f1, const float* norm,
+                     const CombineParams& p, float threshold, float* goodness);
+
+// CombineRange: CombineMask over the blocks first, first + 1, ... of a
+// list, slots at or past n left out, until a block has a slot whose
+// goodness beats threshold: returns that block (its scores in goodness,
+// the slots that beat threshold in *mask), or the block count (n / 32
+// rounded up) if none does. One call runs through the blocks that hold no
+// candidate (most of them, once the heap is full). acc_a, acc_b (optional):
+// the list's sums, slot after slot; factors blocked as in
+// index/inverted_lists.h (factor i of block b at factors[(b * nfactors + i)
+// * 32]); f0, f1, norm: factor numbers, or -1 for none.
+struct FactorColumns {
+  const float* factors = nullptr;
+  uint32_t nfactors = 0;
+  int32_t f0 = -1, f1 = -1, norm = -1;
+};
+uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
+                      const FactorColumns& fc, uint32_t n, uint32_t first,
+                      const CombineParams& p, float threshold, float* goodness,
+                      uint32_t* mask);
+
 // The tables for coordinates of the given widths (non-increasing, 1..8)
 // and int16-range levels lq[b] (2^b each for the widths used,
 // antisymmetric).
@@ -111,6 +150,13 @@ int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);
 uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                    const float* norm, const BoundParams& p, float threshold,
                    float* ub, float* lb);
+uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
+                     const float* f0, const float* f1, const float* norm,
+                     const CombineParams& p, float threshold, float* goodness);
+uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
+                      const FactorColumns& fc, uint32_t n, uint32_t first,
+                      const CombineParams& p, float threshold, float* goodness,
+                      uint32_t* mask);
 // The tail's part of RefineDot (shared by every target).
 int32_t RefineTail(const uint8_t* row, const RefineTables& t,
                    const int16_t* wq);

@@ -9,6 +9,16 @@
 
 namespace tqdb {
 
+static_assert(static_cast<uint32_t>(CombineForm::kSum) ==
+                      scan::CombineParams::kSum &&
+                  static_cast<uint32_t>(CombineForm::kScaled) ==
+                      scan::CombineParams::kScaled &&
+                  static_cast<uint32_t>(CombineForm::kScaled2) ==
+                      scan::CombineParams::kScaled2 &&
+                  static_cast<uint32_t>(CombineForm::kSketch) ==
+                      scan::CombineParams::kSketch,
+              "scan::CombineParams::Form mirrors CombineForm::Kind");
+
 void TopK::Push(float goodness, uint64_t id) {
   auto cmp = [](const std::pair<float, uint64_t>& a,
                 const std::pair<float, uint64_t>& b) {
@@ -230,6 +240,88 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   if (l2_ && residual_) Finish(heap);
 }
 
+void ListScanner::ScanBlocks(const InvertedList& list, TopK* heap,
+                             const std::function<bool(uint64_t)>* filter,
+                             const uint32_t* block_masks) {
+  // The scores of a block's 32 slots at once (scan::CombineMask), compared
+  // with the k-th score as it stood before the block: only the slots that
+  // beat it reach the heap, which checks again against the current k-th.
+  const ScanShape& s = codec_.shape();
+  const CombineForm cf = codec_.combine_form();
+  const uint32_t n = list.size();
+  const uint32_t nf = s.nfactors;
+  scan::CombineParams cp;
+  cp.form = static_cast<scan::CombineParams::Form>(cf.kind);
+  cp.a_scale = qa_.scale;
+  cp.a_bias = qa_.bias;
+  cp.b_scale = qb_.scale;
+  cp.b_bias = qb_.bias;
+  cp.kappa = cf.kappa;
+  cp.base = base_;
+  cp.lut_l2 = l2_ && codec_.lut_is_l2();
+  cp.l2 = l2_;
+  cp.norm_squared = cf.norm_is_squared;
+  const bool has_norm = l2_ && !cp.lut_l2 && nf > cf.norm_factor;
+  const uint8_t* deleted = list.deleted();
+  const uint64_t* ids = list.ids();
+  const bool filtering = filter != nullptr && *filter;
+  constexpr float kNone = -std::numeric_limits<float>::infinity();
+  float goodness[kBlockSize];
+  const size_t nblocks = list.nblocks();
+  auto push = [&](uint32_t first, uint32_t cand) {
+    for (; cand != 0; cand &= cand - 1) {
+      const uint32_t v = static_cast<uint32_t>(__builtin_ctz(cand));
+      if (heap->full() && goodness[v] <= heap->threshold()) continue;
+      if (filtering && !(*filter)(ids[first + v])) continue;
+      heap->Push(goodness[v], ids[first + v]);
+    }
+  };
+  if (block_masks == nullptr && list.tombstones() == 0) {
+    // Every slot is live: one kernel call runs up to the next block with
+    // a candidate, which then meets the k-th score as it stands.
+    scan::FactorColumns fc;
+    fc.factors = list.factors();
+    fc.nfactors = nf;
+    fc.f0 = nf > 0 ? 0 : -1;
+    fc.f1 = nf > 1 ? 1 : -1;
+    fc.norm = has_norm ? static_cast<int32_t>(cf.norm_factor) : -1;
+    for (uint32_t blk = 0; blk < nblocks; ++blk) {
+      uint32_t cand = 0;
+      blk = scan::CombineRange(
+          acc_a_.data(), s.m4b ? acc_b_.data() : nullptr, fc, n, blk, cp,
+          heap->full() ? heap->threshold() : kNone, goodness, &cand);
+      if (blk >= nblocks) break;
+      push(blk * kBlockSize, cand);
+    }
+    return;
+  }
+  for (uint32_t blk = 0; blk < nblocks; ++blk) {
+    const uint32_t first = blk * kBlockSize;
+    uint32_t live;
+    if (block_masks != nullptr) {
+      live = block_masks[blk];
+    } else {
+      const uint32_t count = std::min<uint32_t>(kBlockSize, n - first);
+      live = count == kBlockSize ? ~0u : (1u << count) - 1;
+      if (list.tombstones() > 0) {
+        for (uint32_t v = 0; v < count; ++v) {
+          if (deleted[first + v]) live &= ~(1u << v);
+        }
+      }
+    }
+    if (live == 0) continue;
+    uint32_t cand =
+        live & scan::CombineMask(
+                   acc_a_.data() + first,
+                   s.m4b ? acc_b_.data() + first : nullptr,
+                   nf > 0 ? list.BlockFactors(blk, 0) : nullptr,
+                   nf > 1 ? list.BlockFactors(blk, 1) : nullptr,
+                   has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr,
+                   cp, heap->full() ? heap->threshold() : kNone, goodness);
+    push(first, cand);
+  }
+}
+
 bool ListScanner::RefineRound(TopK* heap, bool last) {
   // The best few upper bounds (a selection, then a sort) are read in full,
   // which sets the heap's k-th score; what it rules out is dropped. Once a
@@ -314,6 +406,10 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
   const CombineForm cf = codec_.combine_form();
   const uint8_t* deleted = list.deleted();
   const uint64_t* ids = list.ids();
+  if (s.m8 == 0 && s.m4a > 0) {
+    ScanBlocks(list, heap, filter, block_masks);
+    return;
+  }
   const uint8_t* codes_c = list.codes_c();
   const float* lut_c = luts_.c.data();
   const uint32_t nf = s.nfactors;

@@ -96,6 +96,10 @@ class ListScanner {
 
  private:
   void BuildTables(const float* u);
+  // The full layout without 8-bit sub-codes: scores a block at a time.
+  void ScanBlocks(const InvertedList& list, TopK* heap,
+                  const std::function<bool(uint64_t)>* filter,
+                  const uint32_t* block_masks);
   void ScanProgressive(const InvertedList& list, TopK* heap,
                        const std::function<bool(uint64_t)>* filter,
                        const uint32_t* block_masks);

@@ -165,6 +165,133 @@ void TestBoundMaskMatchesScalar() {
   }
 }
 
+// CombineMask: the same scores, bit for bit, and the same mask as the
+// scalar code, for every form and score (inner product, L2 with norms
+// squared or not or absent, L2 tables).
+void TestCombineMaskMatchesScalar() {
+  Rng rng(23);
+  auto uniform = [&](float lo, float hi) {
+    return lo + (hi - lo) * static_cast<float>(rng.Next() % 1000001) / 1e6f;
+  };
+  for (int trial = 0; trial < 800; ++trial) {
+    uint32_t acc_a[32], acc_b[32];
+    float f0[32], f1[32], norm[32];
+    for (int v = 0; v < 32; ++v) {
+      acc_a[v] = static_cast<uint32_t>(rng.Next() % 200000);
+      acc_b[v] = static_cast<uint32_t>(rng.Next() % 70000);
+      f0[v] = uniform(0.0f, 3.0f);
+      f1[v] = uniform(-1.0f, 2.0f);
+      norm[v] = uniform(0.0f, 2.0f);
+    }
+    CombineParams p;
+    p.form = static_cast<CombineParams::Form>(trial % 4);
+    p.a_scale = uniform(1e-4f, 1e-2f);
+    p.a_bias = uniform(-5.0f, 5.0f);
+    p.b_scale = uniform(1e-4f, 1e-2f);
+    p.b_bias = uniform(-5.0f, 5.0f);
+    p.kappa = uniform(0.0f, 2.0f);
+    p.base = uniform(-1.0f, 1.0f);
+    const int score = (trial / 4) % 4;  // ip, l2, l2 squared norms, lut_l2
+    p.l2 = score >= 1;
+    p.norm_squared = score == 2;
+    p.lut_l2 = score == 3;
+    const float* nptr = trial % 16 == 5 ? nullptr : norm;
+    const uint32_t* bptr = trial % 8 == 3 ? nullptr : acc_b;
+    float want_g[32], got_g[32];
+    scalar::CombineMask(acc_a, bptr, f0, f1, nptr, p, 0.0f, want_g);
+    // A threshold among the scores (the mean), so both bit values occur.
+    float thr = 0.0f;
+    for (int v = 0; v < 32; ++v) thr += want_g[v] / 32;
+    const uint32_t want =
+        scalar::CombineMask(acc_a, bptr, f0, f1, nptr, p, thr, want_g);
+    const uint32_t got =
+        CombineMaskImpl(acc_a, bptr, f0, f1, nptr, p, thr, got_g);
+    ASSERT_EQ(got, want) << "trial " << trial;
+    ASSERT_NE(want, 0u) << "trial " << trial;
+    ASSERT_NE(want, ~0u) << "trial " << trial;
+    ASSERT_EQ(0, std::memcmp(got_g, want_g, sizeof(got_g)))
+        << "trial " << trial;
+  }
+}
+
+// CombineRange: the first block from `first` with a slot (below n) whose
+// score beats the threshold, with its scores and slots, the same on every
+// target as in the scalar code, and as CombineMask block by block finds
+// it; the block count if there is none.
+void TestCombineRangeMatchesScalar() {
+  Rng rng(29);
+  for (int trial = 0; trial < 200; ++trial) {
+    const uint32_t n = 1 + static_cast<uint32_t>(rng.Next() % 300);
+    const uint32_t nblocks = (n + 31) / 32;
+    const uint32_t nf = 1 + trial % 3;
+    std::vector<uint32_t> acc_a(nblocks * 32), acc_b(nblocks * 32);
+    std::vector<float> factors(size_t{nblocks} * nf * 32);
+    for (auto& a : acc_a) a = static_cast<uint32_t>(rng.Next() % 200000);
+    for (auto& b : acc_b) b = static_cast<uint32_t>(rng.Next() % 70000);
+    for (auto& f : factors) {
+      f = static_cast<float>(rng.Next() % 1000001) / 5e5f;
+    }
+    CombineParams p;
+    p.form =
+        static_cast<CombineParams::Form>(nf == 1 ? trial % 2 : 2 + trial % 2);
+    p.a_scale = 1e-3f;
+    p.a_bias = -3.0f;
+    p.b_scale = 2e-3f;
+    p.kappa = 0.5f;
+    p.base = 0.25f;
+    p.l2 = trial % 5 == 1;
+    FactorColumns fc;
+    fc.factors = factors.data();
+    fc.nfactors = nf;
+    fc.f0 = 0;
+    fc.f1 = nf > 1 ? 1 : -1;
+    fc.norm = p.l2 ? static_cast<int32_t>(nf - 1) : -1;
+    const uint32_t* bptr = trial % 4 == 3 ? nullptr : acc_b.data();
+    // Block by block with CombineMask: which slots beat thr.
+    auto block_mask = [&](uint32_t b, float thr, float* g) {
+      const float* blk = factors.data() + size_t{b} * nf * 32;
+      const uint32_t count = std::min<uint32_t>(32, n - b * 32);
+      const uint32_t valid = count == 32 ? ~0u : (1u << count) - 1;
+      return valid & scalar::CombineMask(
+                         acc_a.data() + b * 32, bptr ? bptr + b * 32 : nullptr,
+                         blk, fc.f1 < 0 ? nullptr : blk + 32 * fc.f1,
+                         fc.norm < 0 ? nullptr : blk + 32 * fc.norm, p, thr, g);
+    };
+    // Thresholds from "a tenth of the slots" to "none" (the maximum).
+    std::vector<float> all;
+    float g[32];
+    for (uint32_t b = 0; b < nblocks; ++b) {
+      block_mask(b, 0.0f, g);
+      for (uint32_t v = 0; v < 32 && b * 32 + v < n; ++v) all.push_back(g[v]);
+    }
+    std::sort(all.begin(), all.end());
+    const float thr = trial % 7 == 0 ? all.back() : all[all.size() * 9 / 10];
+    for (uint32_t first = 0; first <= nblocks; first += 1 + trial % 3) {
+      float want_g[32] = {}, got_g[32] = {};
+      uint32_t want_m = 7, got_m = 9;
+      const uint32_t want = scalar::CombineRange(
+          acc_a.data(), bptr, fc, n, first, p, thr, want_g, &want_m);
+      const uint32_t got = CombineRangeImpl(acc_a.data(), bptr, fc, n, first, p,
+                                            thr, got_g, &got_m);
+      ASSERT_EQ(got, want) << "trial " << trial << " first " << first;
+      ASSERT_EQ(got_m, want_m) << "trial " << trial << " first " << first;
+      uint32_t expect = first, expect_m = 0;
+      for (; expect < nblocks; ++expect) {
+        expect_m = block_mask(expect, thr, g);
+        if (expect_m != 0) break;
+      }
+      ASSERT_EQ(want, std::max(first, expect)) << "trial " << trial;
+      if (want < nblocks) {
+        ASSERT_EQ(want_m, expect_m) << "trial " << trial;
+        ASSERT_EQ(0, std::memcmp(got_g, want_g, sizeof(got_g)));
+        ASSERT_EQ(0, std::memcmp(g, want_g, sizeof(g)));
+      } else {
+        ASSERT_EQ(want_m, 0u) << "trial " << trial;
+      }
+    }
+  }
+}
+
 // Blocks whose mask is 0 are skipped (their outputs untouched), the others
 // computed exactly as without masks, on every target.
 void TestMaskedBlocksAreSkipped() {
@@ -210,6 +337,8 @@ HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAccumulateMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestRefineDotMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestBoundMaskMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestMaskedBlocksAreSkipped);
+HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestCombineMaskMatchesScalar);
+HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestCombineRangeMatchesScalar);
 }  // namespace scan
 }  // namespace tqdb
 #endif
