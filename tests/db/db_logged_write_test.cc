@@ -139,7 +139,11 @@ TEST(DbLoggedWriteTest, ValidateCollectionConfigFillsDefaults) {
 
 // A child applies the log from where the directory is (replaying the last
 // few entries first, as a redelivering consumer does) until it is killed;
-// after each kill -9 the directory holds exactly entries 1..applied.
+// after each kill -9 the directory holds exactly entries 1..applied. The
+// kill comes a random time after the child says it has applied its first
+// entry (a pipe), not after a fixed time: under ASan on a slow machine
+// opening the database alone took longer than the old window, and no child
+// ever got to apply.
 TEST(DbLoggedWriteTest, KillNineLeavesExactlyTheAppliedEntries) {
   TempDir dir;
   {
@@ -150,9 +154,12 @@ TEST(DbLoggedWriteTest, KillNineLeavesExactlyTheAppliedEntries) {
   Rng rng(7);
   uint64_t last = 0;
   for (int round = 0; round < 6; ++round) {
+    int started[2];
+    ASSERT_EQ(pipe(started), 0);
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
+      close(started[0]);
       auto db = Database::Open(dir.path(), DatabaseOptions());
       if (!db.ok()) _exit(3);
       auto c = (*db)->GetCollection("c1-s3");
@@ -160,9 +167,22 @@ TEST(DbLoggedWriteTest, KillNineLeavesExactlyTheAppliedEntries) {
       const uint64_t from = (*c)->applied_sequence();
       for (uint64_t seq = from > 3 ? from - 3 : 1;; ++seq) {
         if (!Apply(c->get(), seq).ok()) _exit(5);
+        if (started[1] >= 0) {
+          const char one = 1;
+          if (write(started[1], &one, 1) != 1) _exit(6);
+          close(started[1]);
+          started[1] = -1;
+        }
       }
     }
-    usleep(static_cast<useconds_t>(100000 + rng.UniformDouble() * 300000));
+    close(started[1]);
+    char one = 0;
+    // 0 bytes: the child exited before applying (its status says why).
+    const bool applying = read(started[0], &one, 1) == 1;
+    close(started[0]);
+    if (applying) {
+      usleep(static_cast<useconds_t>(50000 + rng.UniformDouble() * 250000));
+    }
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
