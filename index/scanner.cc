@@ -19,6 +19,29 @@ static_assert(static_cast<uint32_t>(CombineForm::kSum) ==
                       scan::CombineParams::kSketch,
               "scan::CombineParams::Form mirrors CombineForm::Kind");
 
+namespace {
+
+// The slots of block blk (of a list of n slots) a scan may return: the
+// caller's mask when there is one (allowed, live slots; a block it left
+// empty was not accumulated and its sums are stale), else the block's
+// filled slots without tombstones.
+uint32_t LiveSlots(const InvertedList& list, const uint32_t* block_masks,
+                   uint32_t blk, uint32_t n) {
+  if (block_masks != nullptr) return block_masks[blk];
+  const uint32_t first = blk * kBlockSize;
+  const uint32_t count = std::min<uint32_t>(kBlockSize, n - first);
+  uint32_t live = count == kBlockSize ? ~0u : (1u << count) - 1;
+  if (list.tombstones() > 0) {
+    const uint8_t* deleted = list.deleted();
+    for (uint32_t v = 0; v < count; ++v) {
+      if (deleted[first + v]) live &= ~(1u << v);
+    }
+  }
+  return live;
+}
+
+}  // namespace
+
 void TopK::Push(float goodness, uint64_t id) {
   auto cmp = [](const std::pair<float, uint64_t>& a,
                 const std::pair<float, uint64_t>& b) {
@@ -158,7 +181,6 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   bp.gain = l2_ ? 2.0f : 1.0f;
   bp.l2 = l2_;
   bp.norm_squared = cf.norm_is_squared;
-  const uint8_t* deleted = list.deleted();
   const uint64_t* ids = list.ids();
   constexpr float kNone = -std::numeric_limits<float>::infinity();
   // What a candidate's upper bound must exceed: the k-th refined score or
@@ -171,20 +193,7 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   float ub[kBlockSize], lb[kBlockSize];
   for (uint32_t blk = 0; blk < nblocks; ++blk) {
     const uint32_t first = blk * kBlockSize;
-    const uint32_t count = std::min<uint32_t>(kBlockSize, n - first);
-    uint32_t live;
-    if (block_masks != nullptr) {
-      // The caller's mask (allowed, live slots); an empty block was not
-      // accumulated and its sums are stale.
-      live = block_masks[blk];
-    } else {
-      live = count == kBlockSize ? ~0u : (1u << count) - 1;
-      if (list.tombstones() > 0) {
-        for (uint32_t v = 0; v < count; ++v) {
-          if (deleted[first + v]) live &= ~(1u << v);
-        }
-      }
-    }
+    const uint32_t live = LiveSlots(list, block_masks, blk, n);
     if (live == 0) continue;
     // Without a bound (refine_sigmas <= 0) every candidate is kept: ub and
     // lb are the first-pass estimate, which only orders the refinement.
@@ -262,7 +271,6 @@ void ListScanner::ScanBlocks(const InvertedList& list, TopK* heap,
   cp.l2 = l2_;
   cp.norm_squared = cf.norm_is_squared;
   const bool has_norm = l2_ && !cp.lut_l2 && nf > cf.norm_factor;
-  const uint8_t* deleted = list.deleted();
   const uint64_t* ids = list.ids();
   const bool filtering = filter != nullptr && *filter;
   constexpr float kNone = -std::numeric_limits<float>::infinity();
@@ -297,18 +305,7 @@ void ListScanner::ScanBlocks(const InvertedList& list, TopK* heap,
   }
   for (uint32_t blk = 0; blk < nblocks; ++blk) {
     const uint32_t first = blk * kBlockSize;
-    uint32_t live;
-    if (block_masks != nullptr) {
-      live = block_masks[blk];
-    } else {
-      const uint32_t count = std::min<uint32_t>(kBlockSize, n - first);
-      live = count == kBlockSize ? ~0u : (1u << count) - 1;
-      if (list.tombstones() > 0) {
-        for (uint32_t v = 0; v < count; ++v) {
-          if (deleted[first + v]) live &= ~(1u << v);
-        }
-      }
-    }
+    const uint32_t live = LiveSlots(list, block_masks, blk, n);
     if (live == 0) continue;
     uint32_t cand =
         live & scan::CombineMask(
