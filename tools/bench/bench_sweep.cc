@@ -179,8 +179,10 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
       p.k = k;
       std::vector<std::vector<Neighbor>> res;
       double wall = 0, spent = 0;
-      // What the timed pass did (the same in every pass).
+      // What the timed pass did (the same in every pass): the batch's sum,
+      // or each query's, summed after the pass.
       SearchStats stats, one;
+      std::vector<SearchStats> per_query(pool_ ? 0 : nq);
       p.stats = &one;
       for (int pass = 0;
            pass < kMaxPasses && (pass == 0 || spent < kRepeatBelowS); ++pass) {
@@ -191,15 +193,11 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
           stats = one;
         } else {
           res.resize(nq);
-          stats = SearchStats();
           for (size_t i = 0; i < nq; ++i) {
+            p.stats = &per_query[i];
             TQ_ASSIGN_OR_RETURN(res[i], idx.Search(queries_.row(i), p));
-            stats.codes_scanned += one.codes_scanned;
-            stats.refined += one.refined;
-            stats.centroids_exact += one.centroids_exact;
-            stats.centroids_quantized += one.centroids_quantized;
-            stats.rescored += one.rescored;
           }
+          stats = SumStats(per_query);
         }
         const double s = Seconds(t1);
         wall = pass == 0 ? s : std::min(wall, s);
