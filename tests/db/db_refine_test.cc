@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "db/db.h"
@@ -186,7 +187,10 @@ class DbRefineWrites
 // a deleted one never comes back, and retraining and reopening rebuild the
 // codes (same results as before the reopen).
 TEST_P(DbRefineWrites, UpsertDeleteRetrainReopenKeepTheCodes) {
-  const auto [refine, metric] = GetParam();
+  // Not a structured binding: C++17 lambdas cannot capture those (clang
+  // refuses, and the sanitizer stages build with clang).
+  const RefineKind refine = std::get<0>(GetParam());
+  const Metric metric = std::get<1>(GetParam());
   constexpr uint32_t d = 32;
   constexpr size_t n = 3000;
   TempDir tmp;
