@@ -275,6 +275,7 @@ class PcaScanCodec : public ScanCodec {
       factors[i] = GetFactor(f + factor_bytes_ * i, i + 1);
     }
   }
+  uint32_t sub8_bits(uint32_t j) const override { return p_.bits[bytes_[j]]; }
   CombineForm combine_form() const override {
     CombineForm cf;
     cf.kind = CombineForm::kScaled;

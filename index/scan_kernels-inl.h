@@ -408,6 +408,99 @@ HWY_INLINE uint32_t CombineRangeImpl(
   return nblocks;
 }
 
+HWY_INLINE void AccumulateBytesImpl(const uint8_t* HWY_RESTRICT codes,
+                                    size_t nblocks, size_t m,
+                                    const uint8_t* HWY_RESTRICT lut,
+                                    const uint8_t* HWY_RESTRICT ntab,
+                                    uint32_t shift, uint32_t* HWY_RESTRICT out,
+                                    const uint32_t* block_masks) {
+#if HWY_TARGET == HWY_SCALAR
+  scalar::AccumulateBytes(codes, nblocks, m, lut, ntab, shift, out,
+                          block_masks);
+#else
+  // A pair of sub-codes is a 64-byte row of the block (W-byte vectors, 64 /
+  // W of them). A lane's low nibble indexes every table of the pair with one
+  // shuffle each, its high nibble keeps the one it needs. The low and high
+  // bytes are summed as uint16 lanes, as in AccumulateList: sum = even + 256
+  // * odd modulo 2^16, odd alone; each gains at most 255 a pair, so a flush
+  // every 256 pairs keeps them exact.
+  const hn::ScalableTag<uint8_t> d8;
+  const hn::Repartition<uint16_t, decltype(d8)> d16;
+  constexpr size_t W = hn::MaxLanes(hn::ScalableTag<uint8_t>());
+  static_assert(W == 16 || W == 32 || W == 64, "unexpected vector size");
+  constexpr size_t kVecs = 64 / W;
+  constexpr size_t kLanes16 = W / 2;
+  constexpr size_t kFlushPairs = 256;
+  const size_t npairs = m / 2;
+  const auto nib = hn::Set(d8, 0x0F);
+  using V16 = decltype(hn::Zero(d16));
+  for (size_t blk = 0; blk < nblocks; ++blk) {
+    if (block_masks != nullptr && block_masks[blk] == 0) continue;
+    const uint8_t* cb = codes + blk * m * 32;
+    HWY_ALIGN uint32_t sum[32] = {0};
+    V16 lo_all[kVecs], lo_odd[kVecs], hi_all[kVecs], hi_odd[kVecs];
+    auto zero = [&]() {
+      for (size_t i = 0; i < kVecs; ++i) {
+        lo_all[i] = lo_odd[i] = hi_all[i] = hi_odd[i] = hn::Zero(d16);
+      }
+    };
+    auto flush = [&]() {
+      HWY_ALIGN uint16_t la[kLanes16], lo[kLanes16], ha[kLanes16], ho[kLanes16];
+      for (size_t i = 0; i < kVecs; ++i) {
+        hn::Store(lo_all[i], d16, la);
+        hn::Store(lo_odd[i], d16, lo);
+        hn::Store(hi_all[i], d16, ha);
+        hn::Store(hi_odd[i], d16, ho);
+        for (size_t l = 0; l < kLanes16; ++l) {
+          const size_t slot = (i * W + 2 * l) % 32;
+          const uint32_t even_lo = static_cast<uint16_t>(la[l] - (lo[l] << 8));
+          const uint32_t even_hi = static_cast<uint16_t>(ha[l] - (ho[l] << 8));
+          sum[slot] += even_lo + (even_hi << 8);
+          sum[slot + 1] += uint32_t{lo[l]} + (uint32_t{ho[l]} << 8);
+        }
+      }
+      zero();
+    };
+    zero();
+    size_t pending = 0;
+    for (size_t q = 0; q < npairs; ++q) {
+      const uint8_t* row = cb + q * 64;
+      const uint8_t* tabs = lut + q * kByteLutPairBytes;
+      const uint32_t nt = ntab[q];
+      for (size_t i = 0; i < kVecs; ++i) {
+        const auto x = hn::LoadU(d8, row + i * W);
+        const auto low = hn::And(x, nib);
+        const auto high = hn::And(hn::ShiftRight<4>(x), nib);
+        const uint8_t* tab = tabs + i * W;
+        auto rl = hn::TableLookupBytes(hn::LoadU(d8, tab), low);
+        auto rh = hn::TableLookupBytes(hn::LoadU(d8, tab + 64), low);
+        for (uint32_t t = 1; t < nt; ++t) {
+          const auto sel = hn::Eq(high, hn::Set(d8, static_cast<uint8_t>(t)));
+          tab += 128;
+          rl = hn::IfThenElse(
+              sel, hn::TableLookupBytes(hn::LoadU(d8, tab), low), rl);
+          rh = hn::IfThenElse(
+              sel, hn::TableLookupBytes(hn::LoadU(d8, tab + 64), low), rh);
+        }
+        const auto l16 = hn::BitCast(d16, rl);
+        const auto h16 = hn::BitCast(d16, rh);
+        lo_all[i] = hn::Add(lo_all[i], l16);
+        lo_odd[i] = hn::Add(lo_odd[i], hn::ShiftRight<8>(l16));
+        hi_all[i] = hn::Add(hi_all[i], h16);
+        hi_odd[i] = hn::Add(hi_odd[i], hn::ShiftRight<8>(h16));
+      }
+      if (++pending == kFlushPairs) {
+        flush();
+        pending = 0;
+      }
+    }
+    if (pending != 0) flush();
+    uint32_t* o = out + blk * 32;
+    for (size_t v = 0; v < 32; ++v) o[v] = (o[v] << shift) + sum[v];
+  }
+#endif
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace scan
 }  // namespace tqdb
