@@ -463,10 +463,12 @@ HWY_INLINE void AccumulateBytesImpl(const uint8_t* HWY_RESTRICT codes,
     };
     zero();
     size_t pending = 0;
+    const uint8_t* const lut0 = lut;
     for (size_t q = 0; q < npairs; ++q) {
       const uint8_t* row = cb + q * 64;
-      const uint8_t* tabs = lut + q * kByteLutPairBytes;
+      const uint8_t* tabs = lut;
       const uint32_t nt = ntab[q];
+      lut += nt * kByteLutTableBytes;
       for (size_t i = 0; i < kVecs; ++i) {
         const auto x = hn::LoadU(d8, row + i * W);
         const auto low = hn::And(x, nib);
@@ -495,6 +497,7 @@ HWY_INLINE void AccumulateBytesImpl(const uint8_t* HWY_RESTRICT codes,
       }
     }
     if (pending != 0) flush();
+    lut = lut0;
     uint32_t* o = out + blk * 32;
     for (size_t v = 0; v < 32; ++v) o[v] = (o[v] << shift) + sum[v];
   }

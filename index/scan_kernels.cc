@@ -275,9 +275,12 @@ uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
 }
 
 void AccumulateBytes(const uint8_t* codes, size_t nblocks, size_t m,
-                     const uint8_t* lut, const uint8_t* /*ntab*/,
-                     uint32_t shift, uint32_t* out,
-                     const uint32_t* block_masks) {
+                     const uint8_t* lut, const uint8_t* ntab, uint32_t shift,
+                     uint32_t* out, const uint32_t* block_masks) {
+  std::vector<size_t> base(m / 2 + 1, 0);
+  for (size_t q = 0; q < m / 2; ++q) {
+    base[q + 1] = base[q] + ntab[q] * kByteLutTableBytes;
+  }
   for (size_t blk = 0; blk < nblocks; ++blk) {
     if (block_masks != nullptr && block_masks[blk] == 0) continue;
     const uint8_t* cb = codes + blk * m * 32;
@@ -286,8 +289,8 @@ void AccumulateBytes(const uint8_t* codes, size_t nblocks, size_t m,
       for (size_t j = 0; j < m; ++j) {
         const uint8_t c = cb[j * 32 + v];
         const size_t t = c >> 4, n = c & 0xF;
-        sum += lut[ByteLutOffset(j, t, 0) + n] +
-               (uint32_t{lut[ByteLutOffset(j, t, 1) + n]} << 8);
+        sum += lut[ByteLutOffset(base[j / 2], j, t, 0) + n] +
+               (uint32_t{lut[ByteLutOffset(base[j / 2], j, t, 1) + n]} << 8);
       }
       uint32_t& o = out[blk * 32 + v];
       o = (o << shift) + sum;

@@ -147,8 +147,8 @@ void PackRefineRow(const RefineTables& t, const uint8_t* idx, uint8_t* row);
 // byte (b * m + j) * 32 + v, m even. Every sub-code has a uint16 table of
 // up to 256 entries, split into 16-entry byte tables that one byte shuffle
 // reads: entry 16 t + n of sub-code j, plane p (0: low byte, 1: high byte)
-// at lut[ByteLutOffset(j, t, p) + n] and again 16 bytes on, so a 64-byte
-// load holds table t of the pair j, j + 1 for the 64 lanes of a block's
+// at lut[ByteLutOffset(pair_base, j, t, p) + n] and again 16 bytes on, so a
+// 64-byte load holds table t of the pair j, j + 1 for the 64 lanes of a block's
 // two rows. ntab[j / 2] (1..16): the tables the pair's sub-codes use (their
 // values stay below 16 * ntab; a 5-bit sub-code needs 2, an 8-bit one 16).
 // For every block whose mask is not 0 (block_masks optional, as in
@@ -156,9 +156,12 @@ void PackRefineRow(const RefineTables& t, const uint8_t* idx, uint8_t* row);
 // in uint32 (the caller keeps it below 2^32), the shift letting stream A's
 // sums in out weigh 2^shift steps of these tables. Integer arithmetic:
 // identical results on every target.
-constexpr size_t kByteLutPairBytes = 16 * 2 * 2 * 32;
-inline size_t ByteLutOffset(size_t j, size_t t, size_t p) {
-  return (j / 2) * kByteLutPairBytes + ((t * 2 + p) * 2 + j % 2) * 32;
+constexpr size_t kByteLutTableBytes = 2 * 2 * 32;  // 2 planes, 2 sub-codes
+// pair_base: where the pair j / 2's tables start, kByteLutTableBytes times
+// the tables of the pairs before it (the tables are packed, so a list's
+// blocks reread as few bytes as the widths need).
+inline size_t ByteLutOffset(size_t pair_base, size_t j, size_t t, size_t p) {
+  return pair_base + ((t * 2 + p) * 2 + j % 2) * 32;
 }
 void AccumulateBytes(const uint8_t* codes, size_t nblocks, size_t m,
                      const uint8_t* lut, const uint8_t* ntab, uint32_t shift,

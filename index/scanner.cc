@@ -117,15 +117,29 @@ void QuantizedByteLut::Build(const std::vector<float>& table,
                              const std::vector<uint8_t>& bits, float step) {
   const uint32_t m8 = static_cast<uint32_t>(bits.size());
   m = (m8 + 1) & ~1u;
-  lut.assign(size_t{m / 2} * scan::kByteLutPairBytes, 0);
   ntab.assign(m / 2, 1);
+  for (uint32_t j = 0; j < m8; ++j) {
+    const uint8_t tables = static_cast<uint8_t>(((1u << bits[j]) + 15) / 16);
+    ntab[j / 2] = std::max(ntab[j / 2], tables);
+  }
+  std::vector<size_t> base(m / 2 + 1, 0);
+  for (uint32_t q = 0; q < m / 2; ++q) {
+    base[q + 1] = base[q] + ntab[q] * scan::kByteLutTableBytes;
+  }
+  // Entries no sub-code selects are left as they were (the kernel reads
+  // them into lanes it then discards), but for the padding sub-code's 0s.
+  lut.resize(base[m / 2]);
+  if (m != m8) {
+    for (uint32_t p = 0; p < 2; ++p) {
+      uint8_t* dst = &lut[scan::ByteLutOffset(base[m / 2 - 1], m8, 0, p)];
+      dst[0] = dst[16] = 0;
+    }
+  }
   scale = step;
   const float inv = 1.0f / step;
   double b = 0;
   for (uint32_t j = 0; j < m8; ++j) {
     const uint32_t used = 1u << bits[j];
-    ntab[j / 2] =
-        std::max<uint8_t>(ntab[j / 2], static_cast<uint8_t>((used + 15) / 16));
     const float* t = &table[size_t{j} * 256];
     const float mn = *std::min_element(t, t + used);
     b += mn;
@@ -133,7 +147,8 @@ void QuantizedByteLut::Build(const std::vector<float>& table,
       const float v = std::min(65535.0f, (t[i] - mn) * inv + 0.5f);
       const uint32_t q = static_cast<uint32_t>(v);
       for (uint32_t p = 0; p < 2; ++p) {
-        uint8_t* dst = &lut[scan::ByteLutOffset(j, i / 16, p) + i % 16];
+        uint8_t* dst =
+            &lut[scan::ByteLutOffset(base[j / 2], j, i / 16, p) + i % 16];
         dst[0] = dst[16] = static_cast<uint8_t>(p == 0 ? q & 0xFF : q >> 8);
       }
     }

@@ -337,7 +337,11 @@ void TestAccumulateBytesMatchesScalar() {
       ntab[q] = extreme ? 16 : static_cast<uint8_t>(1 + rng.Next() % 16);
     }
     std::vector<uint16_t> table(m * 256, 0);
-    std::vector<uint8_t> lut(m / 2 * kByteLutPairBytes, 0);
+    std::vector<size_t> base(m / 2 + 1, 0);
+    for (size_t q = 0; q < m / 2; ++q) {
+      base[q + 1] = base[q] + ntab[q] * kByteLutTableBytes;
+    }
+    std::vector<uint8_t> lut(base[m / 2], 0);
     for (size_t j = 0; j < m; ++j) {
       for (size_t i = 0; i < 16u * ntab[j / 2]; ++i) {
         const uint16_t v =
@@ -345,8 +349,8 @@ void TestAccumulateBytesMatchesScalar() {
         table[j * 256 + i] = v;
         for (size_t p = 0; p < 2; ++p) {
           const uint8_t byte = static_cast<uint8_t>(p == 0 ? v & 0xFF : v >> 8);
-          lut[ByteLutOffset(j, i / 16, p) + i % 16] = byte;
-          lut[ByteLutOffset(j, i / 16, p) + 16 + i % 16] = byte;
+          const size_t at = ByteLutOffset(base[j / 2], j, i / 16, p);
+          lut[at + i % 16] = lut[at + 16 + i % 16] = byte;
         }
       }
     }
