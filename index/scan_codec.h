@@ -106,7 +106,7 @@ struct ScalarCodeInfo {
 struct QueryLuts {
   std::vector<float> a;  // m4a * 16
   std::vector<float> b;  // m4b * 16
-  std::vector<float> c;  // m8 * 256
+  std::vector<float> c;  // m8 * 256, entries past 2^sub8_bits(j) unused
 };
 
 class ScanCodec {

@@ -408,6 +408,26 @@ HWY_INLINE uint32_t CombineRangeImpl(
   return nblocks;
 }
 
+// The low and high bytes of the entries of AccumulateBytes' tables at tab
+// (kTables of them, or nt if kTables is 0) that the lanes' nibbles select.
+template <uint32_t kTables, class D, class V>
+HWY_INLINE void LookupByteTables(D d8, const uint8_t* HWY_RESTRICT tab,
+                                 uint32_t nt, V low, V high, V* rl, V* rh) {
+  V l = hn::TableLookupBytes(hn::LoadU(d8, tab), low);
+  V h = hn::TableLookupBytes(hn::LoadU(d8, tab + 64), low);
+  const uint32_t n = kTables == 0 ? nt : kTables;
+#pragma GCC unroll 16
+  for (uint32_t t = 1; t < n; ++t) {
+    const auto sel = hn::Eq(high, hn::Set(d8, static_cast<uint8_t>(t)));
+    const uint8_t* at = tab + t * kByteLutTableBytes;
+    l = hn::IfThenElse(sel, hn::TableLookupBytes(hn::LoadU(d8, at), low), l);
+    h = hn::IfThenElse(sel, hn::TableLookupBytes(hn::LoadU(d8, at + 64), low),
+                       h);
+  }
+  *rl = l;
+  *rh = h;
+}
+
 HWY_INLINE void AccumulateBytesImpl(const uint8_t* HWY_RESTRICT codes,
                                     size_t nblocks, size_t m,
                                     const uint8_t* HWY_RESTRICT lut,
@@ -474,15 +494,27 @@ HWY_INLINE void AccumulateBytesImpl(const uint8_t* HWY_RESTRICT codes,
         const auto low = hn::And(x, nib);
         const auto high = hn::And(hn::ShiftRight<4>(x), nib);
         const uint8_t* tab = tabs + i * W;
-        auto rl = hn::TableLookupBytes(hn::LoadU(d8, tab), low);
-        auto rh = hn::TableLookupBytes(hn::LoadU(d8, tab + 64), low);
-        for (uint32_t t = 1; t < nt; ++t) {
-          const auto sel = hn::Eq(high, hn::Set(d8, static_cast<uint8_t>(t)));
-          tab += 128;
-          rl = hn::IfThenElse(
-              sel, hn::TableLookupBytes(hn::LoadU(d8, tab), low), rl);
-          rh = hn::IfThenElse(
-              sel, hn::TableLookupBytes(hn::LoadU(d8, tab + 64), low), rh);
+        auto rl = hn::Zero(d8), rh = hn::Zero(d8);
+        // Widths 4..8 use 1, 2, 4, 8 or 16 tables: unrolled.
+        switch (nt) {
+          case 1:
+            LookupByteTables<1>(d8, tab, nt, low, high, &rl, &rh);
+            break;
+          case 2:
+            LookupByteTables<2>(d8, tab, nt, low, high, &rl, &rh);
+            break;
+          case 4:
+            LookupByteTables<4>(d8, tab, nt, low, high, &rl, &rh);
+            break;
+          case 8:
+            LookupByteTables<8>(d8, tab, nt, low, high, &rl, &rh);
+            break;
+          case 16:
+            LookupByteTables<16>(d8, tab, nt, low, high, &rl, &rh);
+            break;
+          default:
+            LookupByteTables<0>(d8, tab, nt, low, high, &rl, &rh);
+            break;
         }
         const auto l16 = hn::BitCast(d16, rl);
         const auto h16 = hn::BitCast(d16, rh);
