@@ -454,29 +454,40 @@ HWY_INLINE void AccumulateBytesImpl(const uint8_t* HWY_RESTRICT codes,
   const size_t npairs = m / 2;
   const auto nib = hn::Set(d8, 0x0F);
   using V16 = decltype(hn::Zero(d16));
+  const hn::Half<decltype(d16)> dh16;
+  const hn::Rebind<uint32_t, decltype(dh16)> d32;
+  constexpr size_t kHalf = kLanes16 / 2;
   for (size_t blk = 0; blk < nblocks; ++blk) {
     if (block_masks != nullptr && block_masks[blk] == 0) continue;
     const uint8_t* cb = codes + blk * m * 32;
-    HWY_ALIGN uint32_t sum[32] = {0};
+    HWY_ALIGN uint32_t even32[16] = {0};
+    HWY_ALIGN uint32_t odd32[16] = {0};
     V16 lo_all[kVecs], lo_odd[kVecs], hi_all[kVecs], hi_odd[kVecs];
     auto zero = [&]() {
       for (size_t i = 0; i < kVecs; ++i) {
         lo_all[i] = lo_odd[i] = hi_all[i] = hi_odd[i] = hn::Zero(d16);
       }
     };
+    // A flush widens the uint16 sums into uint32 sums of the even slots
+    // and of the odd ones (u16 lane l of vector i: slots 2 ((i * W / 2 + l)
+    // mod 16) and the next), half a vector at a time.
     auto flush = [&]() {
-      HWY_ALIGN uint16_t la[kLanes16], lo[kLanes16], ha[kLanes16], ho[kLanes16];
       for (size_t i = 0; i < kVecs; ++i) {
-        hn::Store(lo_all[i], d16, la);
-        hn::Store(lo_odd[i], d16, lo);
-        hn::Store(hi_all[i], d16, ha);
-        hn::Store(hi_odd[i], d16, ho);
-        for (size_t l = 0; l < kLanes16; ++l) {
-          const size_t slot = (i * W + 2 * l) % 32;
-          const uint32_t even_lo = static_cast<uint16_t>(la[l] - (lo[l] << 8));
-          const uint32_t even_hi = static_cast<uint16_t>(ha[l] - (ho[l] << 8));
-          sum[slot] += even_lo + (even_hi << 8);
-          sum[slot + 1] += uint32_t{lo[l]} + (uint32_t{ho[l]} << 8);
+        const auto even_lo = hn::Sub(lo_all[i], hn::ShiftLeft<8>(lo_odd[i]));
+        const auto even_hi = hn::Sub(hi_all[i], hn::ShiftLeft<8>(hi_odd[i]));
+        for (size_t h = 0; h < 2; ++h) {
+          const auto half = [&](V16 v) {
+            return hn::PromoteTo(
+                d32, h == 0 ? hn::LowerHalf(dh16, v) : hn::UpperHalf(dh16, v));
+          };
+          const size_t at = (i * kLanes16 + h * kHalf) % 16;
+          const auto even =
+              hn::Add(half(even_lo), hn::ShiftLeft<8>(half(even_hi)));
+          const auto odd =
+              hn::Add(half(lo_odd[i]), hn::ShiftLeft<8>(half(hi_odd[i])));
+          hn::Store(hn::Add(hn::Load(d32, even32 + at), even), d32,
+                    even32 + at);
+          hn::Store(hn::Add(hn::Load(d32, odd32 + at), odd), d32, odd32 + at);
         }
       }
       zero();
@@ -531,7 +542,10 @@ HWY_INLINE void AccumulateBytesImpl(const uint8_t* HWY_RESTRICT codes,
     if (pending != 0) flush();
     lut = lut0;
     uint32_t* o = out + blk * 32;
-    for (size_t v = 0; v < 32; ++v) o[v] = (o[v] << shift) + sum[v];
+    for (size_t v = 0; v < 16; ++v) {
+      o[2 * v] = (o[2 * v] << shift) + even32[v];
+      o[2 * v + 1] = (o[2 * v + 1] << shift) + odd32[v];
+    }
   }
 #endif
 }
