@@ -27,6 +27,20 @@ void InvertedList::GetSubcodes(const std::vector<uint8_t>& blocks, uint32_t m,
   }
 }
 
+void InvertedList::SetBytes(uint32_t slot, const uint8_t* sub) {
+  uint8_t* base = c_.data() +
+                  size_t{slot / kBlockSize} * c_stride_ * kBlockSize +
+                  slot % kBlockSize;
+  for (uint32_t j = 0; j < shape_.m8; ++j) base[j * kBlockSize] = sub[j];
+}
+
+void InvertedList::GetBytes(uint32_t slot, uint8_t* sub) const {
+  const uint8_t* base = c_.data() +
+                        size_t{slot / kBlockSize} * c_stride_ * kBlockSize +
+                        slot % kBlockSize;
+  for (uint32_t j = 0; j < shape_.m8; ++j) sub[j] = base[j * kBlockSize];
+}
+
 uint32_t InvertedList::Append(uint64_t id, uint32_t iid, const uint8_t* sub4a,
                               const uint8_t* sub4b, const uint8_t* sub8,
                               const float* factors, const float* refine) {
@@ -36,10 +50,15 @@ uint32_t InvertedList::Append(uint64_t id, uint32_t iid, const uint8_t* sub4a,
     b_.resize(b_.size() + size_t{shape_.m4b} / 2 * kBlockSize, 0);
     factors_.resize(factors_.size() + size_t{shape_.nfactors} * kBlockSize,
                     0.0f);
+    c_.resize(c_.size() + size_t{c_stride_} * kBlockSize, 0);
   }
   if (shape_.m4a) SetSubcodes(&a_, shape_.m4a, slot, sub4a);
   if (shape_.m4b) SetSubcodes(&b_, shape_.m4b, slot, sub4b);
-  c_.insert(c_.end(), sub8, sub8 + shape_.m8);
+  if (c_stride_ > 0) {
+    SetBytes(slot, sub8);
+  } else {
+    c_.insert(c_.end(), sub8, sub8 + shape_.m8);
+  }
   if (refine_words_ > 0) r_.insert(r_.end(), refine, refine + refine_words_);
   for (uint32_t i = 0; i < shape_.nfactors; ++i) {
     factors_[FactorIndex(slot, i)] = factors[i];
@@ -59,7 +78,7 @@ void InvertedList::MarkDeleted(uint32_t slot) {
 
 void InvertedList::Compact(
     const std::function<void(uint64_t, uint32_t)>& moved) {
-  std::vector<uint8_t> sa(shape_.m4a), sb(shape_.m4b);
+  std::vector<uint8_t> sa(shape_.m4a), sb(shape_.m4b), sc(shape_.m8);
   uint32_t out = 0;
   const uint32_t n = size();
   for (uint32_t s = 0; s < n; ++s) {
@@ -75,7 +94,10 @@ void InvertedList::Compact(
       }
       // A codec without 8-bit codes has c_ empty: c_[0] (or memmove of its
       // null data()) would be undefined behaviour (UBSan).
-      if (shape_.m8) {
+      if (c_stride_ > 0) {
+        GetBytes(s, sc.data());
+        SetBytes(out, sc.data());
+      } else if (shape_.m8) {
         std::memmove(c_.data() + size_t{out} * shape_.m8,
                      c_.data() + size_t{s} * shape_.m8, shape_.m8);
       }
@@ -97,7 +119,9 @@ void InvertedList::Compact(
   ids_.resize(out);
   iids_.resize(out);
   deleted_.resize(out);
-  c_.resize(size_t{out} * shape_.m8);
+  c_.resize(c_stride_ > 0 ? (out + kBlockSize - 1) / kBlockSize * c_stride_ *
+                                size_t{kBlockSize}
+                          : size_t{out} * shape_.m8);
   r_.resize(size_t{out} * refine_words_);
   r_.shrink_to_fit();
   const size_t blocks = (out + kBlockSize - 1) / kBlockSize;
@@ -106,10 +130,11 @@ void InvertedList::Compact(
   b_.resize(blocks * shape_.m4b / 2 * kBlockSize);
   // Zero the padding slots of the last block (stale codes are harmless to
   // the scan, which ignores slots >= size(), but keep the layout canonical).
-  std::vector<uint8_t> zero(std::max(shape_.m4a, shape_.m4b), 0);
+  std::vector<uint8_t> zero(std::max({shape_.m4a, shape_.m4b, shape_.m8}), 0);
   for (uint32_t s = out; s < blocks * kBlockSize; ++s) {
     if (shape_.m4a) SetSubcodes(&a_, shape_.m4a, s, zero.data());
     if (shape_.m4b) SetSubcodes(&b_, shape_.m4b, s, zero.data());
+    if (c_stride_ > 0) SetBytes(s, zero.data());
     for (uint32_t i = 0; i < shape_.nfactors; ++i) {
       factors_[FactorIndex(s, i)] = 0.0f;
     }

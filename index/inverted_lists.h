@@ -6,7 +6,12 @@
 //     byte [k * (m/2) * 32 + p * 32 + v] = sub[2p] | sub[2p+1] << 4
 // so one 32-byte row holds one pair of sub-codes for 32 vectors, the unit
 // the kernel looks up with one byte shuffle per nibble. The last block is
-// zero-padded. Stream C (8-bit sub-codes) is row-major, slot after slot.
+// zero-padded. Stream C (8-bit sub-codes) is row-major, slot after slot,
+// or, with blocked_c (the full layout, scored by scan::AccumulateBytes),
+// blocked like them a byte per sub-code, m rounded up to even (a zero
+// sub-code pads it): block k, sub-code j, slot 32k + v at byte [(k * m +
+// j) * 32 + v]. Lists are rebuilt from the persisted codes on load, so
+// this in-memory layout is not part of any on-disk format.
 // Per-vector float factors are blocked like the 4-bit streams, one array
 // of 32 per factor: factor i of slot 32k + v at [k * 32 * nfactors + i * 32
 // + v], so a block's factors load as vectors. Optional rescoring codes
@@ -37,8 +42,12 @@ class InvertedList {
  public:
   // refine_words: the size of a slot's in-memory rescoring code
   // (index/refine_codes.h) in 4-byte words, 0 for none.
-  explicit InvertedList(const ScanShape& shape, uint32_t refine_words = 0)
-      : shape_(shape), refine_words_(refine_words) {}
+  // blocked_c: stream C in blocks (above) instead of row-major.
+  explicit InvertedList(const ScanShape& shape, uint32_t refine_words = 0,
+                        bool blocked_c = false)
+      : shape_(shape),
+        refine_words_(refine_words),
+        c_stride_(blocked_c ? (shape.m8 + 1) & ~1u : 0) {}
 
   uint32_t size() const { return static_cast<uint32_t>(ids_.size()); }
   uint32_t live() const { return size() - tombstones_; }
@@ -60,6 +69,9 @@ class InvertedList {
   const uint8_t* codes_a() const { return a_.data(); }
   const uint8_t* codes_b() const { return b_.data(); }
   const uint8_t* codes_c() const { return c_.data(); }
+  // Sub-codes a block of stream C holds when blocked (m8 rounded up to
+  // even), 0 when row-major.
+  uint32_t c_block_subcodes() const { return c_stride_; }
   // Blocked (see above): FactorAt(slot, i) is factor i of slot.
   const float* factors() const { return factors_.data(); }
   float FactorAt(uint32_t slot, uint32_t i) const {
@@ -84,6 +96,9 @@ class InvertedList {
                           uint32_t slot, const uint8_t* sub);
   static void GetSubcodes(const std::vector<uint8_t>& blocks, uint32_t m,
                           uint32_t slot, uint8_t* sub);
+  // Stream C of one slot, blocked_c.
+  void SetBytes(uint32_t slot, const uint8_t* sub);
+  void GetBytes(uint32_t slot, uint8_t* sub) const;
   size_t FactorIndex(uint32_t slot, uint32_t i) const {
     return (size_t{slot / kBlockSize} * shape_.nfactors + i) * kBlockSize +
            slot % kBlockSize;
@@ -91,6 +106,7 @@ class InvertedList {
 
   ScanShape shape_;
   uint32_t refine_words_ = 0;
+  uint32_t c_stride_ = 0;  // c_block_subcodes()
   std::vector<uint8_t> a_, b_, c_;
   std::vector<float> factors_;
   std::vector<float> r_;

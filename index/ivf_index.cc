@@ -164,7 +164,8 @@ void IvfIndex::InitLists() {
     }
   }
   lists_.assign(nlist_, InvertedList(prog_ ? prog_->shape() : codec_->shape(),
-                                     refine_.code_words()));
+                                     refine_.code_words(),
+                                     /*blocked_c=*/prog_ == nullptr));
 }
 
 size_t IvfIndex::memory_bytes_per_code() const {

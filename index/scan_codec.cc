@@ -197,6 +197,7 @@ class TurboScanCodec : public ScanCodec {
     }
   }
 
+  uint32_t sub8_bits(uint32_t /*j*/) const override { return m_; }
   CombineForm combine_form() const override {
     CombineForm cf;
     switch (tq_->options().method) {

@@ -106,7 +106,7 @@ struct ScalarCodeInfo {
 struct QueryLuts {
   std::vector<float> a;  // m4a * 16
   std::vector<float> b;  // m4b * 16
-  std::vector<float> c;  // m8 * 256
+  std::vector<float> c;  // m8 * 256, entries past 2^sub8_bits(j) unused
 };
 
 class ScanCodec {
@@ -146,6 +146,9 @@ class ScanCodec {
   virtual float Combine(float a, float b, float c,
                         const float* factors) const = 0;
   virtual CombineForm combine_form() const = 0;
+  // Bits of stream C's sub-code j (5..8): its values stay below 2^bits, and
+  // so do the LUT entries the scan reads.
+  virtual uint32_t sub8_bits(uint32_t /*j*/) const { return 8; }
   // ||v||^2 of the coded vector (for L2 when !lut_is_l2()): f0^2 for
   // TurboQuant.
   virtual float NormSq(const float* factors) const = 0;

@@ -408,6 +408,148 @@ HWY_INLINE uint32_t CombineRangeImpl(
   return nblocks;
 }
 
+// The low and high bytes of the entries of AccumulateBytes' tables at tab
+// (kTables of them, or nt if kTables is 0) that the lanes' nibbles select.
+template <uint32_t kTables, class D, class V>
+HWY_INLINE void LookupByteTables(D d8, const uint8_t* HWY_RESTRICT tab,
+                                 uint32_t nt, V low, V high, V* rl, V* rh) {
+  V l = hn::TableLookupBytes(hn::LoadU(d8, tab), low);
+  V h = hn::TableLookupBytes(hn::LoadU(d8, tab + 64), low);
+  const uint32_t n = kTables == 0 ? nt : kTables;
+#pragma GCC unroll 16
+  for (uint32_t t = 1; t < n; ++t) {
+    const auto sel = hn::Eq(high, hn::Set(d8, static_cast<uint8_t>(t)));
+    const uint8_t* at = tab + t * kByteLutTableBytes;
+    l = hn::IfThenElse(sel, hn::TableLookupBytes(hn::LoadU(d8, at), low), l);
+    h = hn::IfThenElse(sel, hn::TableLookupBytes(hn::LoadU(d8, at + 64), low),
+                       h);
+  }
+  *rl = l;
+  *rh = h;
+}
+
+HWY_INLINE void AccumulateBytesImpl(const uint8_t* HWY_RESTRICT codes,
+                                    size_t nblocks, size_t m,
+                                    const uint8_t* HWY_RESTRICT lut,
+                                    const uint8_t* HWY_RESTRICT ntab,
+                                    uint32_t shift, uint32_t* HWY_RESTRICT out,
+                                    const uint32_t* block_masks) {
+#if HWY_TARGET == HWY_SCALAR
+  scalar::AccumulateBytes(codes, nblocks, m, lut, ntab, shift, out,
+                          block_masks);
+#else
+  // A pair of sub-codes is a 64-byte row of the block (W-byte vectors, 64 /
+  // W of them). A lane's low nibble indexes every table of the pair with one
+  // shuffle each, its high nibble keeps the one it needs. The low and high
+  // bytes are summed as uint16 lanes, as in AccumulateList: sum = even + 256
+  // * odd modulo 2^16, odd alone; each gains at most 255 a pair, so a flush
+  // every 256 pairs keeps them exact.
+  const hn::ScalableTag<uint8_t> d8;
+  const hn::Repartition<uint16_t, decltype(d8)> d16;
+  constexpr size_t W = hn::MaxLanes(hn::ScalableTag<uint8_t>());
+  static_assert(W == 16 || W == 32 || W == 64, "unexpected vector size");
+  constexpr size_t kVecs = 64 / W;
+  constexpr size_t kLanes16 = W / 2;
+  constexpr size_t kFlushPairs = 256;
+  const size_t npairs = m / 2;
+  const auto nib = hn::Set(d8, 0x0F);
+  using V16 = decltype(hn::Zero(d16));
+  const hn::Half<decltype(d16)> dh16;
+  const hn::Rebind<uint32_t, decltype(dh16)> d32;
+  constexpr size_t kHalf = kLanes16 / 2;
+  for (size_t blk = 0; blk < nblocks; ++blk) {
+    if (block_masks != nullptr && block_masks[blk] == 0) continue;
+    const uint8_t* cb = codes + blk * m * 32;
+    HWY_ALIGN uint32_t even32[16] = {0};
+    HWY_ALIGN uint32_t odd32[16] = {0};
+    V16 lo_all[kVecs], lo_odd[kVecs], hi_all[kVecs], hi_odd[kVecs];
+    auto zero = [&]() {
+      for (size_t i = 0; i < kVecs; ++i) {
+        lo_all[i] = lo_odd[i] = hi_all[i] = hi_odd[i] = hn::Zero(d16);
+      }
+    };
+    // A flush widens the uint16 sums into uint32 sums of the even slots
+    // and of the odd ones (u16 lane l of vector i: slots 2 ((i * W / 2 + l)
+    // mod 16) and the next), half a vector at a time.
+    auto flush = [&]() {
+      for (size_t i = 0; i < kVecs; ++i) {
+        const auto even_lo = hn::Sub(lo_all[i], hn::ShiftLeft<8>(lo_odd[i]));
+        const auto even_hi = hn::Sub(hi_all[i], hn::ShiftLeft<8>(hi_odd[i]));
+        for (size_t h = 0; h < 2; ++h) {
+          const auto half = [&](V16 v) {
+            return hn::PromoteTo(
+                d32, h == 0 ? hn::LowerHalf(dh16, v) : hn::UpperHalf(dh16, v));
+          };
+          const size_t at = (i * kLanes16 + h * kHalf) % 16;
+          const auto even =
+              hn::Add(half(even_lo), hn::ShiftLeft<8>(half(even_hi)));
+          const auto odd =
+              hn::Add(half(lo_odd[i]), hn::ShiftLeft<8>(half(hi_odd[i])));
+          hn::Store(hn::Add(hn::Load(d32, even32 + at), even), d32,
+                    even32 + at);
+          hn::Store(hn::Add(hn::Load(d32, odd32 + at), odd), d32, odd32 + at);
+        }
+      }
+      zero();
+    };
+    zero();
+    size_t pending = 0;
+    const uint8_t* const lut0 = lut;
+    for (size_t q = 0; q < npairs; ++q) {
+      const uint8_t* row = cb + q * 64;
+      const uint8_t* tabs = lut;
+      const uint32_t nt = ntab[q];
+      lut += nt * kByteLutTableBytes;
+      for (size_t i = 0; i < kVecs; ++i) {
+        const auto x = hn::LoadU(d8, row + i * W);
+        const auto low = hn::And(x, nib);
+        const auto high = hn::And(hn::ShiftRight<4>(x), nib);
+        const uint8_t* tab = tabs + i * W;
+        auto rl = hn::Zero(d8), rh = hn::Zero(d8);
+        // Widths 4..8 use 1, 2, 4, 8 or 16 tables: unrolled.
+        switch (nt) {
+          case 1:
+            LookupByteTables<1>(d8, tab, nt, low, high, &rl, &rh);
+            break;
+          case 2:
+            LookupByteTables<2>(d8, tab, nt, low, high, &rl, &rh);
+            break;
+          case 4:
+            LookupByteTables<4>(d8, tab, nt, low, high, &rl, &rh);
+            break;
+          case 8:
+            LookupByteTables<8>(d8, tab, nt, low, high, &rl, &rh);
+            break;
+          case 16:
+            LookupByteTables<16>(d8, tab, nt, low, high, &rl, &rh);
+            break;
+          default:
+            LookupByteTables<0>(d8, tab, nt, low, high, &rl, &rh);
+            break;
+        }
+        const auto l16 = hn::BitCast(d16, rl);
+        const auto h16 = hn::BitCast(d16, rh);
+        lo_all[i] = hn::Add(lo_all[i], l16);
+        lo_odd[i] = hn::Add(lo_odd[i], hn::ShiftRight<8>(l16));
+        hi_all[i] = hn::Add(hi_all[i], h16);
+        hi_odd[i] = hn::Add(hi_odd[i], hn::ShiftRight<8>(h16));
+      }
+      if (++pending == kFlushPairs) {
+        flush();
+        pending = 0;
+      }
+    }
+    if (pending != 0) flush();
+    lut = lut0;
+    uint32_t* o = out + blk * 32;
+    for (size_t v = 0; v < 16; ++v) {
+      o[2 * v] = (o[2 * v] << shift) + even32[v];
+      o[2 * v + 1] = (o[2 * v + 1] << shift) + odd32[v];
+    }
+  }
+#endif
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace scan
 }  // namespace tqdb

@@ -19,6 +19,7 @@ HWY_EXPORT(RefineDotImpl);
 HWY_EXPORT(BoundMaskImpl);
 HWY_EXPORT(CombineMaskImpl);
 HWY_EXPORT(CombineRangeImpl);
+HWY_EXPORT(AccumulateBytesImpl);
 
 uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
                       const FactorColumns& fc, uint32_t n, uint32_t first,
@@ -52,6 +53,13 @@ void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
                     const uint32_t* block_masks) {
   HWY_DYNAMIC_DISPATCH(AccumulateListImpl)
   (codes, nblocks, npairs, lut_lo, lut_hi, out, block_masks);
+}
+
+void AccumulateBytes(const uint8_t* codes, size_t nblocks, size_t m,
+                     const uint8_t* lut, const uint8_t* ntab, uint32_t shift,
+                     uint32_t* out, const uint32_t* block_masks) {
+  HWY_DYNAMIC_DISPATCH(AccumulateBytesImpl)
+  (codes, nblocks, m, lut, ntab, shift, out, block_masks);
 }
 
 RefineTables BuildRefineTables(const std::vector<uint8_t>& width,
@@ -264,6 +272,30 @@ uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
   }
   *mask = 0;
   return nblocks;
+}
+
+void AccumulateBytes(const uint8_t* codes, size_t nblocks, size_t m,
+                     const uint8_t* lut, const uint8_t* ntab, uint32_t shift,
+                     uint32_t* out, const uint32_t* block_masks) {
+  std::vector<size_t> base(m / 2 + 1, 0);
+  for (size_t q = 0; q < m / 2; ++q) {
+    base[q + 1] = base[q] + ntab[q] * kByteLutTableBytes;
+  }
+  for (size_t blk = 0; blk < nblocks; ++blk) {
+    if (block_masks != nullptr && block_masks[blk] == 0) continue;
+    const uint8_t* cb = codes + blk * m * 32;
+    for (size_t v = 0; v < 32; ++v) {
+      uint32_t sum = 0;
+      for (size_t j = 0; j < m; ++j) {
+        const uint8_t c = cb[j * 32 + v];
+        const size_t t = c >> 4, n = c & 0xF;
+        sum += lut[ByteLutOffset(base[j / 2], j, t, 0) + n] +
+               (uint32_t{lut[ByteLutOffset(base[j / 2], j, t, 1) + n]} << 8);
+      }
+      uint32_t& o = out[blk * 32 + v];
+      o = (o << shift) + sum;
+    }
+  }
 }
 
 int32_t RefineTail(const uint8_t* row, const RefineTables& t,

@@ -142,6 +142,31 @@ RefineTables BuildRefineTables(const std::vector<uint8_t>& width,
 // Writes the row (t.row_bytes bytes) of the indices idx[t.k].
 void PackRefineRow(const RefineTables& t, const uint8_t* idx, uint8_t* row);
 
+// AccumulateBytes: stream C of the full layout (8-bit sub-codes), blocked
+// as index/inverted_lists.h stores it: sub-code j of slot v of block b at
+// byte (b * m + j) * 32 + v, m even. Every sub-code has a uint16 table of
+// up to 256 entries, split into 16-entry byte tables that one byte shuffle
+// reads: entry 16 t + n of sub-code j, plane p (0: low byte, 1: high byte)
+// at lut[ByteLutOffset(pair_base, j, t, p) + n] and again 16 bytes on, so a
+// 64-byte load holds table t of the pair j, j + 1 for the 64 lanes of a block's
+// two rows. ntab[j / 2] (1..16): the tables the pair's sub-codes use (their
+// values stay below 16 * ntab; a 5-bit sub-code needs 2, an 8-bit one 16).
+// For every block whose mask is not 0 (block_masks optional, as in
+// AccumulateList): out[slot] = (out[slot] << shift) + sum_j lut_j[sub_j],
+// in uint32 (the caller keeps it below 2^32), the shift letting stream A's
+// sums in out weigh 2^shift steps of these tables. Integer arithmetic:
+// identical results on every target.
+constexpr size_t kByteLutTableBytes = 2 * 2 * 32;  // 2 planes, 2 sub-codes
+// pair_base: where the pair j / 2's tables start, kByteLutTableBytes times
+// the tables of the pairs before it (the tables are packed, so a list's
+// blocks reread as few bytes as the widths need).
+inline size_t ByteLutOffset(size_t pair_base, size_t j, size_t t, size_t p) {
+  return pair_base + ((t * 2 + p) * 2 + j % 2) * 32;
+}
+void AccumulateBytes(const uint8_t* codes, size_t nblocks, size_t m,
+                     const uint8_t* lut, const uint8_t* ntab, uint32_t shift,
+                     uint32_t* out, const uint32_t* block_masks = nullptr);
+
 namespace scalar {
 void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
                     const uint8_t* lut_lo, const uint8_t* lut_hi, uint32_t* out,
@@ -157,6 +182,9 @@ uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
                       const FactorColumns& fc, uint32_t n, uint32_t first,
                       const CombineParams& p, float threshold, float* goodness,
                       uint32_t* mask);
+void AccumulateBytes(const uint8_t* codes, size_t nblocks, size_t m,
+                     const uint8_t* lut, const uint8_t* ntab, uint32_t shift,
+                     uint32_t* out, const uint32_t* block_masks = nullptr);
 // The tail's part of RefineDot (shared by every target).
 int32_t RefineTail(const uint8_t* row, const RefineTables& t,
                    const int16_t* wq);

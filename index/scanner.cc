@@ -66,7 +66,8 @@ std::vector<std::pair<float, uint64_t>> TopK::TakeSorted() {
   return out;
 }
 
-void QuantizedLut::Build(const std::vector<float>& lut, uint32_t m) {
+void QuantizedLut::Build(const std::vector<float>& lut, uint32_t m,
+                         float min_scale) {
   const uint32_t npairs = m / 2;
   lo.assign(size_t{npairs} * 32, 0);
   hi.assign(size_t{npairs} * 32, 0);
@@ -82,6 +83,7 @@ void QuantizedLut::Build(const std::vector<float>& lut, uint32_t m) {
     width = std::max(width, mx - mn);
   }
   scale = width > 0 ? width / 255.0f : 1.0f;
+  if (min_scale > scale) scale = min_scale;
   const float inv = 1.0f / scale;
   double b = 0;
   for (uint32_t j = 0; j < m; ++j) {
@@ -100,6 +102,60 @@ void QuantizedLut::Build(const std::vector<float>& lut, uint32_t m) {
   bias = static_cast<float>(b);
 }
 
+float QuantizedByteLut::Span(const std::vector<float>& lut,
+                             const std::vector<uint8_t>& bits) {
+  float span = 0.0f;
+  for (size_t j = 0; j < bits.size(); ++j) {
+    const float* t = &lut[j * 256];
+    const auto [mn, mx] = std::minmax_element(t, t + (size_t{1} << bits[j]));
+    span = std::max(span, *mx - *mn);
+  }
+  return span;
+}
+
+void QuantizedByteLut::Build(const std::vector<float>& table,
+                             const std::vector<uint8_t>& bits, float step) {
+  const uint32_t m8 = static_cast<uint32_t>(bits.size());
+  m = (m8 + 1) & ~1u;
+  ntab.assign(m / 2, 1);
+  for (uint32_t j = 0; j < m8; ++j) {
+    const uint8_t tables = static_cast<uint8_t>(((1u << bits[j]) + 15) / 16);
+    ntab[j / 2] = std::max(ntab[j / 2], tables);
+  }
+  std::vector<size_t> base(m / 2 + 1, 0);
+  for (uint32_t q = 0; q < m / 2; ++q) {
+    base[q + 1] = base[q] + ntab[q] * scan::kByteLutTableBytes;
+  }
+  // Entries no sub-code selects are left as they were (the kernel reads
+  // them into lanes it then discards), but for the padding sub-code's 0s.
+  lut.resize(base[m / 2]);
+  if (m != m8) {
+    for (uint32_t p = 0; p < 2; ++p) {
+      uint8_t* dst = &lut[scan::ByteLutOffset(base[m / 2 - 1], m8, 0, p)];
+      dst[0] = dst[16] = 0;
+    }
+  }
+  scale = step;
+  const float inv = 1.0f / step;
+  double b = 0;
+  for (uint32_t j = 0; j < m8; ++j) {
+    const uint32_t used = 1u << bits[j];
+    const float* t = &table[size_t{j} * 256];
+    const float mn = *std::min_element(t, t + used);
+    b += mn;
+    for (uint32_t i = 0; i < used; ++i) {
+      const float v = std::min(65535.0f, (t[i] - mn) * inv + 0.5f);
+      const uint32_t q = static_cast<uint32_t>(v);
+      for (uint32_t p = 0; p < 2; ++p) {
+        uint8_t* dst =
+            &lut[scan::ByteLutOffset(base[j / 2], j, i / 16, p) + i % 16];
+        dst[0] = dst[16] = static_cast<uint8_t>(p == 0 ? q & 0xFF : q >> 8);
+      }
+    }
+  }
+  bias = static_cast<float>(b);
+}
+
 ListScanner::ListScanner(const ScanCodec& codec, bool l2, bool residual,
                          const float* centroids, uint32_t dim,
                          const ProgressiveLayout* progressive)
@@ -110,7 +166,11 @@ ListScanner::ListScanner(const ScanCodec& codec, bool l2, bool residual,
       centroids_(centroids),
       dim_(dim),
       query_(dim),
-      u_(dim) {}
+      u_(dim) {
+  for (uint32_t j = 0; j < codec.shape().m8; ++j) {
+    c_bits_.push_back(static_cast<uint8_t>(codec.sub8_bits(j)));
+  }
+}
 
 void ListScanner::BuildTables(const float* u) {
   if (prog_ != nullptr) {
@@ -122,8 +182,33 @@ void ListScanner::BuildTables(const float* u) {
   }
   codec_.BuildLuts(u, l2_, &luts_);
   const ScanShape& s = codec_.shape();
-  if (s.m4a) qa_.Build(luts_.a, s.m4a);
   if (s.m4b) qb_.Build(luts_.b, s.m4b);
+  if (s.m8 == 0) {
+    qa_.Build(luts_.a, s.m4a);
+    a_scale_ = qa_.scale;
+    a_bias_ = qa_.bias;
+    return;
+  }
+  const float span = QuantizedByteLut::Span(luts_.c, c_bits_);
+  uint32_t shift = 0;
+  float step = span > 0 ? span / 65535.0f : 1.0f;
+  float bias = 0.0f;
+  if (s.m4a) {
+    qa_.Build(luts_.a, s.m4a, step);
+    // Finer while C's widest table fits in uint16 and every sum in uint32.
+    const double sum_a = 255.0 * s.m4a, sum_c = 65535.0 * s.m8;
+    while (shift < 16 &&
+           double{span} * (1u << (shift + 1)) <= 65535.0 * qa_.scale &&
+           sum_a * (1u << (shift + 1)) + sum_c < 4294967295.0) {
+      ++shift;
+    }
+    step = std::ldexp(qa_.scale, -static_cast<int>(shift));
+    bias = qa_.bias;
+  }
+  qc_.Build(luts_.c, c_bits_, step);
+  qc_.shift = shift;
+  a_scale_ = step;
+  a_bias_ = bias + qc_.bias;
 }
 
 void ListScanner::SetQuery(const float* query) {
@@ -261,8 +346,8 @@ void ListScanner::ScanBlocks(const InvertedList& list, TopK* heap,
   const uint32_t nf = s.nfactors;
   scan::CombineParams cp;
   cp.form = static_cast<scan::CombineParams::Form>(cf.kind);
-  cp.a_scale = qa_.scale;
-  cp.a_bias = qa_.bias;
+  cp.a_scale = a_scale_;
+  cp.a_bias = a_bias_;
   cp.b_scale = qb_.scale;
   cp.b_bias = qb_.bias;
   cp.kappa = cf.kappa;
@@ -393,76 +478,22 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
     acc_a_.resize(nblocks * kBlockSize);
     scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, qa_.lo.data(),
                          qa_.hi.data(), acc_a_.data(), block_masks);
+  } else {
+    acc_a_.assign(nblocks * kBlockSize, 0);  // (prod at 1 bit: B alone)
   }
   if (s.m4b) {
     acc_b_.resize(nblocks * kBlockSize);
     scan::AccumulateList(list.codes_b(), nblocks, s.m4b / 2, qb_.lo.data(),
                          qb_.hi.data(), acc_b_.data(), block_masks);
   }
-  const bool lut_l2 = l2_ && codec_.lut_is_l2();
-  const CombineForm cf = codec_.combine_form();
-  const uint8_t* deleted = list.deleted();
-  const uint64_t* ids = list.ids();
-  if (s.m8 == 0 && s.m4a > 0) {
-    ScanBlocks(list, heap, filter, block_masks);
-    return;
+  if (s.m8) {
+    // Stream C adds onto A's sums (zero without stream A), a block at a
+    // time, the blocks the masks skip left out.
+    scan::AccumulateBytes(list.codes_c(), nblocks, qc_.m, qc_.lut.data(),
+                          qc_.ntab.data(), qc_.shift, acc_a_.data(),
+                          block_masks);
   }
-  const uint8_t* codes_c = list.codes_c();
-  const float* lut_c = luts_.c.data();
-  const uint32_t nf = s.nfactors;
-  float f[8];  // the slot's factors (nfactors <= 2 for every codec)
-  auto combine = [&](uint32_t slot) {
-    const float a = s.m4a ? qa_.scale * acc_a_[slot] + qa_.bias : 0.0f;
-    const float b = s.m4b ? qb_.scale * acc_b_[slot] + qb_.bias : 0.0f;
-    float c = 0.0f;
-    if (s.m8) {
-      const uint8_t* sub = codes_c + size_t{slot} * s.m8;
-      for (uint32_t j = 0; j < s.m8; ++j) c += lut_c[size_t{j} * 256 + sub[j]];
-    }
-    for (uint32_t i = 0; i < nf; ++i) f[i] = list.FactorAt(slot, i);
-    float est;
-    switch (cf.kind) {
-      case CombineForm::kSum:
-        est = a + c;
-        break;
-      case CombineForm::kScaled:
-        est = f[0] * (a + c);
-        break;
-      case CombineForm::kScaled2:
-        est = f[0] * f[1] * (a + c);
-        break;
-      default:
-        est = f[0] * (a + c + cf.kappa * f[1] * b);
-        break;
-    }
-    float goodness;
-    if (lut_l2) {
-      goodness = -est;
-    } else if (l2_) {
-      float norm_sq = 0.0f;
-      if (nf > cf.norm_factor) {
-        const float v = f[cf.norm_factor];
-        norm_sq = cf.norm_is_squared ? v : v * v;
-      }
-      goodness = -(base_ + norm_sq - 2.0f * est);
-    } else {
-      goodness = base_ + est;
-    }
-    if (heap->full() && goodness <= heap->threshold()) return;
-    if (filter && *filter && !(*filter)(ids[slot])) return;
-    heap->Push(goodness, ids[slot]);
-  };
-  if (block_masks == nullptr) {
-    for (uint32_t slot = 0; slot < n; ++slot) {
-      if (!deleted[slot]) combine(slot);
-    }
-    return;
-  }
-  for (size_t blk = 0; blk < nblocks; ++blk) {
-    for (uint32_t bits = block_masks[blk]; bits != 0; bits &= bits - 1) {
-      combine(static_cast<uint32_t>(blk * kBlockSize + __builtin_ctz(bits)));
-    }
-  }
+  ScanBlocks(list, heap, filter, block_masks);
 }
 
 }  // namespace tqdb

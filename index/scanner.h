@@ -47,11 +47,33 @@ class TopK {
 
 // uint8 tables of one 4-bit stream in the kernel's layout, with the affine
 // map back to floats: value = scale * sum + bias.
+// min_scale: the coarsest step allowed below it (stream C's tables must
+// fit in uint16 at a step of at most this one's, QuantizedByteLut).
 struct QuantizedLut {
   std::vector<uint8_t> lo, hi;  // npairs * 32 each
   float scale = 1.0f;
   float bias = 0.0f;
-  void Build(const std::vector<float>& lut, uint32_t m);
+  void Build(const std::vector<float>& lut, uint32_t m, float min_scale = 0);
+};
+
+// uint16 tables of stream C (m8 LUTs of 256 floats, sub-code j's first
+// 2^bits[j] in use) in the layout of scan::AccumulateBytes, value = scale *
+// sum + bias. The scan adds their sums onto stream A's shifted left by
+// `shift`, so their step is A's over 2^shift: as fine as uint16 tables and
+// uint32 sums allow (up to 2^-16 of A's), which keeps the rounding of the
+// 5-8 bit coordinates, the heaviest, far below that of the 4-bit ones.
+struct QuantizedByteLut {
+  std::vector<uint8_t> lut;   // m / 2 * scan::kByteLutPairBytes
+  std::vector<uint8_t> ntab;  // per pair of sub-codes
+  uint32_t m = 0;             // m8 rounded up to even
+  uint32_t shift = 0;
+  float scale = 1.0f;
+  float bias = 0.0f;
+  // The widest table's span (max - min over its entries in use).
+  static float Span(const std::vector<float>& lut,
+                    const std::vector<uint8_t>& bits);
+  void Build(const std::vector<float>& lut, const std::vector<uint8_t>& bits,
+             float step);
 };
 
 class ListScanner {
@@ -96,7 +118,7 @@ class ListScanner {
 
  private:
   void BuildTables(const float* u);
-  // The full layout without 8-bit sub-codes: scores a block at a time.
+  // The full layout: scores a block at a time.
   void ScanBlocks(const InvertedList& list, TopK* heap,
                   const std::function<bool(uint64_t)>* filter,
                   const uint32_t* block_masks);
@@ -132,6 +154,10 @@ class ListScanner {
   float base_ = 0;  // per-list additive term
   QueryLuts luts_;
   QuantizedLut qa_, qb_;
+  QuantizedByteLut qc_;
+  std::vector<uint8_t> c_bits_;  // codec_.sub8_bits(j), full layout
+  // Stream A's (with C's, when both) sums to floats: scale * acc + bias.
+  float a_scale_ = 1.0f, a_bias_ = 0.0f;
   std::vector<uint32_t> acc_a_, acc_b_;
 };
 

@@ -207,42 +207,53 @@ TEST(IvfIndexTest, ScoresAreOrderedAndEstimatesAreClose) {
 }
 
 TEST(IvfIndexTest, RemoveUpsertAndCompaction) {
-  const size_t d = 32;
-  auto x = Blobs(2000, d, 10, 7);
-  auto idx = Build(x, d, Metric::kL2, "renorm", 4, 8);
-  ASSERT_EQ(idx->size(), 2000u);
-  // Remove every other id: they must never come back.
-  std::vector<uint64_t> gone;
-  for (uint64_t i = 0; i < 2000; i += 2) gone.push_back(i);
-  EXPECT_EQ(idx->Remove(gone.data(), gone.size()), gone.size());
-  EXPECT_EQ(idx->Remove(gone.data(), 10), 0u);  // already gone
-  EXPECT_EQ(idx->size(), 1000u);
-  const ListStats st = idx->stats();
-  EXPECT_EQ(st.live, 1000u);
-  // Lists compact once tombstones pass a quarter of their slots.
-  EXPECT_LT(st.tombstones, gone.size() / 4);
-  SearchParams p;
-  p.k = 50;
-  p.nprobe = 0;
-  for (size_t i = 1; i < 2000; i += 98) {  // odd ids: still live
-    auto r = idx->Search(&x[i * d], p);
+  // renorm at 4 bits: 4-bit sub-codes alone; at 6 bits and PQ with 8-bit
+  // sub-codes: byte sub-codes (stream C, blocked in the lists), moved by
+  // the compaction like the rest.
+  struct Case {
+    const char* method;
+    uint32_t bits, pq_nbits;
+  };
+  for (const Case& c :
+       {Case{"renorm", 4, 4}, Case{"renorm", 6, 4}, Case{"pq", 4, 8}}) {
+    SCOPED_TRACE(testing::Message() << c.method << " " << c.bits << " bits");
+    const size_t d = 32;
+    auto x = Blobs(2000, d, 10, 7);
+    auto idx = Build(x, d, Metric::kL2, c.method, c.bits, 8, c.pq_nbits);
+    ASSERT_EQ(idx->size(), 2000u);
+    // Remove every other id: they must never come back.
+    std::vector<uint64_t> gone;
+    for (uint64_t i = 0; i < 2000; i += 2) gone.push_back(i);
+    EXPECT_EQ(idx->Remove(gone.data(), gone.size()), gone.size());
+    EXPECT_EQ(idx->Remove(gone.data(), 10), 0u);  // already gone
+    EXPECT_EQ(idx->size(), 1000u);
+    const ListStats st = idx->stats();
+    EXPECT_EQ(st.live, 1000u);
+    // Lists compact once tombstones pass a quarter of their slots.
+    EXPECT_LT(st.tombstones, gone.size() / 4);
+    SearchParams p;
+    p.k = 50;
+    p.nprobe = 0;
+    for (size_t i = 1; i < 2000; i += 98) {  // odd ids: still live
+      auto r = idx->Search(&x[i * d], p);
+      ASSERT_TRUE(r.ok());
+      for (const auto& nb : *r) EXPECT_EQ(nb.id % 2, 1u) << nb.id;
+      // A live vector finds itself first.
+      EXPECT_EQ((*r)[0].id, i);
+    }
+    // Upsert: id 1 gets a far-away vector; searching there finds it, and the
+    // old position no longer returns it.
+    std::vector<float> far(d, 25.0f);
+    const uint64_t one = 1;
+    ASSERT_TRUE(idx->Add(&one, far.data(), 1).ok());
+    EXPECT_EQ(idx->size(), 1000u);
+    auto r = idx->Search(far.data(), p);
     ASSERT_TRUE(r.ok());
-    for (const auto& nb : *r) EXPECT_EQ(nb.id % 2, 1u) << nb.id;
-    // A live vector finds itself first.
-    EXPECT_EQ((*r)[0].id, i);
+    EXPECT_EQ((*r)[0].id, 1u);
+    r = idx->Search(&x[1 * d], p);
+    ASSERT_TRUE(r.ok());
+    EXPECT_NE((*r)[0].id, 1u);
   }
-  // Upsert: id 1 gets a far-away vector; searching there finds it, and the
-  // old position no longer returns it.
-  std::vector<float> far(d, 25.0f);
-  const uint64_t one = 1;
-  ASSERT_TRUE(idx->Add(&one, far.data(), 1).ok());
-  EXPECT_EQ(idx->size(), 1000u);
-  auto r = idx->Search(far.data(), p);
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ((*r)[0].id, 1u);
-  r = idx->Search(&x[1 * d], p);
-  ASSERT_TRUE(r.ok());
-  EXPECT_NE((*r)[0].id, 1u);
 }
 
 TEST(IvfIndexTest, FilterIsAppliedInsideTheScan) {

@@ -324,6 +324,73 @@ void TestMaskedBlocksAreSkipped() {
   }
 }
 
+// AccumulateBytes against the scalar code and against the sum written from
+// plain uint16 tables: every table count, masks, a shift, and 600 sub-codes
+// of all-0xFFFF tables (two uint16 flushes at their largest sums).
+void TestAccumulateBytesMatchesScalar() {
+  Rng rng(11);
+  for (size_t m : {size_t{2}, size_t{6}, size_t{32}, size_t{600}}) {
+    const bool extreme = m == 600;
+    const size_t nblocks = 3;
+    std::vector<uint8_t> ntab(m / 2);
+    for (size_t q = 0; q < m / 2; ++q) {
+      ntab[q] = extreme ? 16 : static_cast<uint8_t>(1 + rng.Next() % 16);
+    }
+    std::vector<uint16_t> table(m * 256, 0);
+    std::vector<size_t> base(m / 2 + 1, 0);
+    for (size_t q = 0; q < m / 2; ++q) {
+      base[q + 1] = base[q] + ntab[q] * kByteLutTableBytes;
+    }
+    std::vector<uint8_t> lut(base[m / 2], 0);
+    for (size_t j = 0; j < m; ++j) {
+      for (size_t i = 0; i < 16u * ntab[j / 2]; ++i) {
+        const uint16_t v =
+            extreme ? 0xFFFF : static_cast<uint16_t>(rng.Next() & 0xFFFF);
+        table[j * 256 + i] = v;
+        for (size_t p = 0; p < 2; ++p) {
+          const uint8_t byte = static_cast<uint8_t>(p == 0 ? v & 0xFF : v >> 8);
+          const size_t at = ByteLutOffset(base[j / 2], j, i / 16, p);
+          lut[at + i % 16] = lut[at + 16 + i % 16] = byte;
+        }
+      }
+    }
+    std::vector<uint8_t> codes(nblocks * m * 32);
+    for (size_t b = 0; b < nblocks; ++b) {
+      for (size_t j = 0; j < m; ++j) {
+        for (size_t v = 0; v < 32; ++v) {
+          codes[(b * m + j) * 32 + v] =
+              static_cast<uint8_t>(rng.Next() % (16u * ntab[j / 2]));
+        }
+      }
+    }
+    const uint32_t masks[3] = {1, 0, 0x80000000u};
+    const uint32_t shift = extreme ? 0 : 5;
+    std::vector<uint32_t> start(nblocks * 32);
+    for (auto& x : start) x = static_cast<uint32_t>(rng.Next() % 100000);
+    std::vector<uint32_t> got = start, want = start;
+    AccumulateBytesImpl(codes.data(), nblocks, m, lut.data(), ntab.data(),
+                        shift, got.data(), masks);
+    scalar::AccumulateBytes(codes.data(), nblocks, m, lut.data(), ntab.data(),
+                            shift, want.data(), masks);
+    ASSERT_EQ(got, want) << "m=" << m;
+    for (size_t b = 0; b < nblocks; ++b) {
+      for (size_t v = 0; v < 32; ++v) {
+        uint32_t sum = 0;
+        for (size_t j = 0; j < m; ++j) {
+          sum += table[j * 256 + codes[(b * m + j) * 32 + v]];
+        }
+        const size_t at = b * 32 + v;
+        const uint32_t expect =
+            masks[b] == 0 ? start[at] : (start[at] << shift) + sum;
+        ASSERT_EQ(want[at], expect) << "m=" << m << " slot " << at;
+      }
+    }
+    if (extreme) {
+      EXPECT_EQ(want[0], start[0] + 600u * 0xFFFF);
+    }
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace scan
 }  // namespace tqdb
@@ -339,6 +406,7 @@ HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestBoundMaskMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestMaskedBlocksAreSkipped);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestCombineMaskMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestCombineRangeMatchesScalar);
+HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAccumulateBytesMatchesScalar);
 }  // namespace scan
 }  // namespace tqdb
 #endif
