@@ -1,0 +1,197 @@
+// IvfIndex::SearchBatch (index/ivf_index.h): the shared scan of a batch's
+// queries, list by list, and the per-query fallback.
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "index/ivf_index.h"
+#include "index/scan_kernels.h"
+#include "index/scanner.h"
+#include "quant/status_macros.h"
+
+namespace tqdb {
+namespace {
+
+// Sums a chunk of queries keeps (uint32 each) before it combines them:
+// a chunk's probed lists are all read before any query combines, so that
+// each query meets its lists in its own order.
+constexpr size_t kChunkSums = size_t{8} << 20;  // 32 MB
+constexpr size_t kMaxChunk = 256;
+
+// One query's probe of a list, in the order the lists are read.
+struct Probe {
+  uint32_t list;
+  uint32_t query;  // within the chunk
+  size_t sums;     // offset of its sums in the chunk's arrays
+};
+
+}  // namespace
+
+bool IvfIndex::BatchScans(const SearchParams& p) const {
+  if (p.exact || p.allowed != nullptr || prog_ != nullptr) return false;
+  const ScanShape& s = codec_->shape();
+  return s.m8 == 0 && s.m4a > 0 &&
+         !(options_.metric == Metric::kL2 && options_.residual);
+}
+
+void IvfIndex::SearchChunk(const float* queries, size_t first, size_t count,
+                           const SearchParams& p,
+                           std::vector<std::vector<Neighbor>>* out,
+                           std::vector<absl::Status>* st,
+                           std::vector<SearchStats>* stats) const {
+  const uint32_t d = options_.dim;
+  const uint32_t nprobe =
+      p.nprobe == 0 || p.nprobe > nlist_ ? nlist_ : p.nprobe;
+  const ScanShape& shape = codec_->shape();
+  // The coarse step and the tables, per query (as Search does them).
+  std::vector<std::vector<float>> q(count);
+  std::vector<std::vector<std::pair<float, uint32_t>>> order(count);
+  std::vector<SearchStats> qstats(count);
+  std::vector<ListScanner> scanners;
+  scanners.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    Prepare(queries + (first + i) * d, 1, &q[i]);
+    NearestLists(q[i].data(), nprobe, &order[i], &qstats[i]);
+    scanners.push_back(NewScanner(p));
+    scanners.back().SetQuery(q[i].data());
+  }
+  std::vector<TopK> heaps(count, TopK(KScan(p)));
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    // Each probe's sums, in query then probe order; the probes sorted by
+    // list, so a list is read once for every group of queries probing it.
+    std::vector<size_t> at(count + 1);
+    std::vector<Probe> probes;
+    probes.reserve(count * nprobe);
+    size_t total = 0;
+    for (size_t i = 0; i < count; ++i) {
+      at[i] = probes.size();
+      for (const auto& [score, l] : order[i]) {
+        probes.push_back({l, static_cast<uint32_t>(i), total});
+        total += lists_[l].nblocks() * kBlockSize;
+      }
+    }
+    at[count] = probes.size();
+    std::vector<uint32_t> sums_a(total), sums_b(shape.m4b ? total : 0);
+    std::vector<Probe> by_list = probes;
+    std::stable_sort(
+        by_list.begin(), by_list.end(),
+        [](const Probe& a, const Probe& b) { return a.list < b.list; });
+    const uint8_t* lo[scan::kMaxMultiQueries];
+    const uint8_t* hi[scan::kMaxMultiQueries];
+    uint32_t* dst[scan::kMaxMultiQueries];
+    for (size_t g = 0; g < by_list.size();) {
+      const uint32_t l = by_list[g].list;
+      size_t n = 0;
+      while (g + n < by_list.size() && by_list[g + n].list == l &&
+             n < scan::kMaxMultiQueries) {
+        ++n;
+      }
+      const InvertedList& list = lists_[l];
+      for (int stream = 0; stream < (shape.m4b ? 2 : 1); ++stream) {
+        for (size_t j = 0; j < n; ++j) {
+          const Probe& pr = by_list[g + j];
+          const ListScanner& sc = scanners[pr.query];
+          const QuantizedLut& lut = stream == 0 ? sc.lut_a() : sc.lut_b();
+          lo[j] = lut.lo.data();
+          hi[j] = lut.hi.data();
+          dst[j] = (stream == 0 ? sums_a : sums_b).data() + pr.sums;
+        }
+        scan::AccumulateListMulti(
+            stream == 0 ? list.codes_a() : list.codes_b(), list.nblocks(),
+            (stream == 0 ? shape.m4a : shape.m4b) / 2, n, lo, hi, dst);
+      }
+      g += n;
+    }
+    // Each query combines its lists' sums in its probe order.
+    for (size_t i = 0; i < count; ++i) {
+      ListScanner& sc = scanners[i];
+      for (size_t j = at[i]; j < at[i + 1]; ++j) {
+        if (p.cancelled && p.cancelled()) {
+          (*st)[first + i] = CancelledSearch();
+          break;
+        }
+        const auto& [score, l] = order[i][j - at[i]];
+        sc.SetList(l, -score);
+        sc.ScanSums(lists_[l], sums_a.data() + probes[j].sums,
+                    shape.m4b ? sums_b.data() + probes[j].sums : nullptr,
+                    &heaps[i], p.id_filter ? &p.id_filter : nullptr);
+        qstats[i].codes_scanned += lists_[l].size();
+      }
+    }
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if (!(*st)[first + i].ok()) continue;
+    qstats[i].lists_probed = static_cast<uint32_t>(order[i].size());
+    qstats[i].refined = scanners[i].refined();
+    SearchParams pi = p;
+    pi.stats = stats->empty() ? nullptr : &(*stats)[first + i];
+    (*out)[first + i] = Finish(q[i].data(), pi, p.store, &heaps[i], &qstats[i]);
+  }
+}
+
+absl::StatusOr<std::vector<std::vector<Neighbor>>> IvfIndex::SearchBatch(
+    const float* queries, size_t nq, const SearchParams& p,
+    ThreadPool* pool) const {
+  std::vector<std::vector<Neighbor>> out(nq);
+  std::vector<absl::Status> st(nq);
+  // Each query its own stats, summed at the end.
+  std::vector<SearchStats> stats(p.stats != nullptr ? nq : 0);
+  if (nq > 0 && BatchScans(p)) {
+    TQ_RETURN_IF_ERROR(CheckSearchParams(p)) << "query 0";
+    for (size_t i = 0; i < nq; ++i) {
+      TQ_RETURN_IF_ERROR(CheckVectors(queries + i * options_.dim, 1, "query"))
+          << "query " << i;
+    }
+    // Chunks of about kChunkSums sums (an estimate: the lists' mean size
+    // times nprobe a query), one a thread at least.
+    size_t slots = 0;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      for (const InvertedList& l : lists_) slots += l.nblocks() * kBlockSize;
+    }
+    const uint32_t nprobe =
+        p.nprobe == 0 || p.nprobe > nlist_ ? nlist_ : p.nprobe;
+    const size_t streams = codec_->shape().m4b ? 2 : 1;
+    const size_t per_query =
+        std::max<size_t>(1, slots / nlist_ * nprobe * streams);
+    size_t chunk = std::clamp<size_t>(kChunkSums / per_query, 1, kMaxChunk);
+    const size_t threads = pool != nullptr ? pool->size() : 1;
+    chunk = std::min(chunk, (nq + threads - 1) / threads);
+    const size_t nchunks = (nq + chunk - 1) / chunk;
+    auto run = [&](size_t c) {
+      const size_t lo = c * chunk;
+      SearchChunk(queries, lo, std::min(chunk, nq - lo), p, &out, &st, &stats);
+    };
+    if (pool != nullptr && nchunks > 1) {
+      pool->ParallelFor(nchunks, run);
+    } else {
+      for (size_t c = 0; c < nchunks; ++c) run(c);
+    }
+  } else {
+    auto one = [&](size_t i) {
+      SearchParams pi = p;
+      if (p.stats != nullptr) pi.stats = &stats[i];
+      auto r = Search(queries + i * options_.dim, pi);
+      if (r.ok()) {
+        out[i] = std::move(*r);
+      } else {
+        st[i] = r.status();
+      }
+    };
+    if (pool) {
+      pool->ParallelFor(nq, one);
+    } else {
+      for (size_t i = 0; i < nq; ++i) one(i);
+    }
+  }
+  for (size_t i = 0; i < nq; ++i) {
+    TQ_RETURN_IF_ERROR(st[i]) << "query " << i;
+  }
+  if (p.stats != nullptr) *p.stats = SumStats(stats);
+  return out;
+}
+
+}  // namespace tqdb
