@@ -16,8 +16,9 @@ namespace {
 
 // Sums a chunk of queries keeps (uint32 each) before it combines them:
 // a chunk's probed lists are all read before any query combines, so that
-// each query meets its lists in its own order.
-constexpr size_t kChunkSums = size_t{8} << 20;  // 32 MB
+// each query meets its lists in its own order. Sized to stay in the L2
+// cache (written by the kernel, read back by the combine).
+constexpr size_t kChunkSums = size_t{1} << 18;  // 1 MB
 constexpr size_t kMaxChunk = 256;
 
 // One query's probe of a list, in the order the lists are read.
@@ -74,7 +75,10 @@ void IvfIndex::SearchChunk(const float* queries, size_t first, size_t count,
       }
     }
     at[count] = probes.size();
-    std::vector<uint32_t> sums_a(total), sums_b(shape.m4b ? total : 0);
+    // Uninitialized: the kernel writes every sum.
+    std::unique_ptr<uint32_t[]> sums_a(new uint32_t[total]);
+    std::unique_ptr<uint32_t[]> sums_b(shape.m4b ? new uint32_t[total]
+                                                 : nullptr);
     std::vector<Probe> by_list = probes;
     std::stable_sort(
         by_list.begin(), by_list.end(),
@@ -97,7 +101,7 @@ void IvfIndex::SearchChunk(const float* queries, size_t first, size_t count,
           const QuantizedLut& lut = stream == 0 ? sc.lut_a() : sc.lut_b();
           lo[j] = lut.lo.data();
           hi[j] = lut.hi.data();
-          dst[j] = (stream == 0 ? sums_a : sums_b).data() + pr.sums;
+          dst[j] = (stream == 0 ? sums_a : sums_b).get() + pr.sums;
         }
         scan::AccumulateListMulti(
             stream == 0 ? list.codes_a() : list.codes_b(), list.nblocks(),
@@ -115,8 +119,8 @@ void IvfIndex::SearchChunk(const float* queries, size_t first, size_t count,
         }
         const auto& [score, l] = order[i][j - at[i]];
         sc.SetList(l, -score);
-        sc.ScanSums(lists_[l], sums_a.data() + probes[j].sums,
-                    shape.m4b ? sums_b.data() + probes[j].sums : nullptr,
+        sc.ScanSums(lists_[l], sums_a.get() + probes[j].sums,
+                    shape.m4b ? sums_b.get() + probes[j].sums : nullptr,
                     &heaps[i], p.id_filter ? &p.id_filter : nullptr);
         qstats[i].codes_scanned += lists_[l].size();
       }
@@ -157,7 +161,11 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> IvfIndex::SearchBatch(
     const size_t streams = codec_->shape().m4b ? 2 : 1;
     const size_t per_query =
         std::max<size_t>(1, slots / nlist_ * nprobe * streams);
-    size_t chunk = std::clamp<size_t>(kChunkSums / per_query, 1, kMaxChunk);
+    // A multiple of the kernel's group size, so that flat scans (every
+    // query probing every list) fill every group.
+    constexpr size_t kGroup = scan::kMaxMultiQueries;
+    size_t chunk = std::clamp<size_t>(kChunkSums / per_query / kGroup * kGroup,
+                                      kGroup, kMaxChunk);
     const size_t threads = pool != nullptr ? pool->size() : 1;
     chunk = std::min(chunk, (nq + threads - 1) / threads);
     const size_t nchunks = (nq + chunk - 1) / chunk;
