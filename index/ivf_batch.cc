@@ -20,6 +20,9 @@ namespace {
 // cache (written by the kernel, read back by the combine).
 constexpr size_t kChunkSums = size_t{1} << 18;  // 1 MB
 constexpr size_t kMaxChunk = 256;
+// Code bytes a tile of blocks holds (see SearchChunk): they stay in the
+// L1 or L2 cache while every group of queries probing the list reads them.
+constexpr size_t kTileBytes = 32 << 10;
 
 // One query's probe of a list, in the order the lists are read.
 struct Probe {
@@ -83,31 +86,43 @@ void IvfIndex::SearchChunk(const float* queries, size_t first, size_t count,
     std::stable_sort(
         by_list.begin(), by_list.end(),
         [](const Probe& a, const Probe& b) { return a.list < b.list; });
+    // A list's probes run over it a tile of blocks at a time (codes read
+    // from memory once, then from cache for each group of queries), a
+    // group of up to kMaxMultiQueries per kernel call.
+    const size_t pairs[2] = {shape.m4a / 2, shape.m4b / 2};
+    const size_t block_bytes = (pairs[0] + pairs[1]) * kBlockSize;
+    const size_t tile = std::max<size_t>(1, kTileBytes / block_bytes);
     const uint8_t* lo[scan::kMaxMultiQueries];
     const uint8_t* hi[scan::kMaxMultiQueries];
     uint32_t* dst[scan::kMaxMultiQueries];
     for (size_t g = 0; g < by_list.size();) {
       const uint32_t l = by_list[g].list;
-      size_t n = 0;
-      while (g + n < by_list.size() && by_list[g + n].list == l &&
-             n < scan::kMaxMultiQueries) {
-        ++n;
-      }
+      size_t end = g;
+      while (end < by_list.size() && by_list[end].list == l) ++end;
       const InvertedList& list = lists_[l];
-      for (int stream = 0; stream < (shape.m4b ? 2 : 1); ++stream) {
-        for (size_t j = 0; j < n; ++j) {
-          const Probe& pr = by_list[g + j];
-          const ListScanner& sc = scanners[pr.query];
-          const QuantizedLut& lut = stream == 0 ? sc.lut_a() : sc.lut_b();
-          lo[j] = lut.lo.data();
-          hi[j] = lut.hi.data();
-          dst[j] = (stream == 0 ? sums_a : sums_b).get() + pr.sums;
+      const size_t nblocks = list.nblocks();
+      for (size_t b0 = 0; b0 < nblocks; b0 += tile) {
+        const size_t nb = std::min(tile, nblocks - b0);
+        for (size_t first = g; first < end; first += scan::kMaxMultiQueries) {
+          const size_t n = std::min(end - first, scan::kMaxMultiQueries);
+          for (int stream = 0; stream < (shape.m4b ? 2 : 1); ++stream) {
+            for (size_t j = 0; j < n; ++j) {
+              const Probe& pr = by_list[first + j];
+              const ListScanner& sc = scanners[pr.query];
+              const QuantizedLut& lut = stream == 0 ? sc.lut_a() : sc.lut_b();
+              lo[j] = lut.lo.data();
+              hi[j] = lut.hi.data();
+              dst[j] = (stream == 0 ? sums_a : sums_b).get() + pr.sums +
+                       b0 * kBlockSize;
+            }
+            const uint8_t* codes =
+                stream == 0 ? list.codes_a() : list.codes_b();
+            scan::AccumulateListMulti(codes + b0 * pairs[stream] * kBlockSize,
+                                      nb, pairs[stream], n, lo, hi, dst);
+          }
         }
-        scan::AccumulateListMulti(
-            stream == 0 ? list.codes_a() : list.codes_b(), list.nblocks(),
-            (stream == 0 ? shape.m4a : shape.m4b) / 2, n, lo, hi, dst);
       }
-      g += n;
+      g = end;
     }
     // Each query combines its lists' sums in its probe order.
     for (size_t i = 0; i < count; ++i) {
