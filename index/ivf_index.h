@@ -220,7 +220,9 @@ class IvfIndex {
   // of codecs without 8-bit sub-codes (TurboQuant up to 4 bits a
   // coordinate, 4-bit PQ) for ip and cosine, and L2 without residuals; the
   // rest (p.allowed, p.exact, the progressive layout, 8-bit sub-codes, L2
-  // over residuals, whose tables belong to a list) runs Search per query.
+  // over residuals, whose tables belong to a list), and indexes whose lists
+  // hold fewer than 128 slots on average (a group's tables would outweigh
+  // the codes it shares), run Search per query.
   absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(
       const float* queries, size_t nq, const SearchParams& p,
       ThreadPool* pool) const;

@@ -57,19 +57,21 @@ struct Config {
   bool residual = true;
   bool progressive = false;
   uint32_t pq_nbits = 4;
+  uint32_t nlist = 12;
 };
 
 std::string Name(const Config& c) {
   return c.method + " " + std::to_string(c.bits) + "b " +
          std::string(MetricName(c.metric)) + (c.residual ? "" : " raw") +
-         (c.progressive ? " progressive" : " full");
+         (c.progressive ? " progressive" : " full") + " nlist " +
+         std::to_string(c.nlist);
 }
 
 std::unique_ptr<IvfIndex> Build(const Config& c, const std::vector<float>& x) {
   IvfOptions o;
   o.dim = kDim;
   o.metric = c.metric;
-  o.nlist = 12;
+  o.nlist = c.nlist;
   o.codec.method = c.method;
   o.codec.bits = c.bits;
   o.codec.pq_nbits = c.pq_nbits;
@@ -180,6 +182,8 @@ TEST(IvfBatchTest, FallbacksMatchSearch) {
       {"renorm", 2, Metric::kL2},      // L2 over residuals
       {"renorm", 5, Metric::kCosine},  // 8-bit sub-codes
       {"renorm", 4, Metric::kInnerProduct, true, /*progressive=*/true},
+      // Lists of 30 slots on average: the tables would outweigh the codes.
+      {"renorm", 2, Metric::kCosine, true, false, 4, /*nlist=*/100},
   };
   for (const Config& c : configs) CheckConfig(c, false);
 }
