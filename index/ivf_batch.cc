@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "index/ivf_index.h"
 #include "index/scan_kernels.h"
 #include "index/scanner.h"
