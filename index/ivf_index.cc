@@ -443,6 +443,12 @@ size_t KScan(const SearchParams& p) {
 
 absl::StatusOr<std::vector<Neighbor>> IvfIndex::Search(
     const float* query, const SearchParams& p) const {
+  TQ_RETURN_IF_ERROR(CheckSearchParams(p));
+  TQ_RETURN_IF_ERROR(CheckVectors(query, 1, "query"));
+  return SearchValidated(query, p, p.store);
+}
+
+absl::Status IvfIndex::CheckSearchParams(const SearchParams& p) const {
   if (p.k == 0) return absl::InvalidArgumentError("k must be >= 1");
   if (p.nprobe > nlist_) {
     return absl::InvalidArgumentError(
@@ -456,8 +462,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::Search(
     return absl::InvalidArgumentError(
         absl::StrCat("oversampling must be >= 1, got ", p.oversampling));
   }
-  TQ_RETURN_IF_ERROR(CheckVectors(query, 1, "query"));
-  return SearchValidated(query, p, p.store);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
@@ -609,44 +614,6 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchExact(
   std::vector<Neighbor> out;
   for (const auto& [g, id] : best.TakeSorted())
     out.push_back({id, l2 ? -g : g});
-  return out;
-}
-
-absl::StatusOr<std::vector<std::vector<Neighbor>>> IvfIndex::SearchBatch(
-    const float* queries, size_t nq, const SearchParams& p,
-    ThreadPool* pool) const {
-  std::vector<std::vector<Neighbor>> out(nq);
-  std::vector<absl::Status> st(nq);
-  // Each query its own stats, summed at the end.
-  std::vector<SearchStats> stats(p.stats != nullptr ? nq : 0);
-  auto one = [&](size_t i) {
-    if (p.stats != nullptr) {
-      SearchParams pi = p;
-      pi.stats = &stats[i];
-      auto r = Search(queries + i * options_.dim, pi);
-      if (r.ok()) {
-        out[i] = std::move(*r);
-      } else {
-        st[i] = r.status();
-      }
-      return;
-    }
-    auto r = Search(queries + i * options_.dim, p);
-    if (r.ok()) {
-      out[i] = std::move(*r);
-    } else {
-      st[i] = r.status();
-    }
-  };
-  if (pool) {
-    pool->ParallelFor(nq, one);
-  } else {
-    for (size_t i = 0; i < nq; ++i) one(i);
-  }
-  for (size_t i = 0; i < nq; ++i) {
-    TQ_RETURN_IF_ERROR(st[i]) << "query " << i;
-  }
-  if (p.stats != nullptr) *p.stats = SumStats(stats);
   return out;
 }
 

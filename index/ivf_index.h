@@ -207,15 +207,43 @@ class IvfIndex {
   };
   AllowedSpread Spread(const AllowedSet& allowed) const;
 
-  // nq queries over `pool` (nullptr = the calling thread only).
+  // nq queries over `pool` (nullptr = the calling thread only), each with
+  // the results and stats (summed into p.stats) Search gives it; an error
+  // names the first query that failed. Implementation (index/ivf_batch.cc):
+  // queries are taken in chunks (one per pool thread at least); for a
+  // chunk the coarse step runs per query, then every list probed is read
+  // once per group of up to scan::kMaxMultiQueries queries that probe it
+  // (the multi-query FastScan kernel), and each query combines its sums
+  // list by list in its own probe order, as Search does: the same
+  // candidates, heap and rescoring, so the same results. This shared scan
+  // covers unfiltered searches (p.id_filter allowed) over the full layout
+  // of codecs without 8-bit sub-codes (TurboQuant up to 4 bits a
+  // coordinate, 4-bit PQ) for ip and cosine, and L2 without residuals; the
+  // rest (p.allowed, p.exact, the progressive layout, 8-bit sub-codes, L2
+  // over residuals, whose tables belong to a list), and indexes whose lists
+  // hold fewer than 128 slots on average (a group's tables would outweigh
+  // the codes it shares), run Search per query.
   absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(
       const float* queries, size_t nq, const SearchParams& p,
       ThreadPool* pool) const;
+  // Whether SearchBatch runs the shared scan for p on this index (else
+  // Search per query).
+  bool BatchScans(const SearchParams& p) const;
 
  private:
   IvfIndex() = default;
   absl::Status CheckVectors(const float* x, size_t n,
                             absl::string_view what) const;
+  // Search's checks of p (k, nprobe, store, oversampling).
+  absl::Status CheckSearchParams(const SearchParams& p) const;
+  // SearchBatch's shared scan (index/ivf_batch.cc) of the validated queries
+  // [first, first + count): results, statuses and (when p.stats) stats of
+  // each, at its index.
+  void SearchChunk(const float* queries, size_t first, size_t count,
+                   const SearchParams& p,
+                   std::vector<std::vector<Neighbor>>* out,
+                   std::vector<absl::Status>* st,
+                   std::vector<SearchStats>* stats) const;
   // Copies and normalizes (cosine) rows into out.
   void Prepare(const float* x, size_t n, std::vector<float>* out) const;
   void InsertLocked(uint64_t id, uint32_t iid, uint32_t list,

@@ -113,6 +113,125 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
 #endif
 }
 
+// AccumulateListImpl for Q queries at once: each code vector is loaded and
+// split into nibbles once, then looked up in every query's tables; the
+// per-query sums follow the single-query kernel's rule (the same uint16
+// lanes, flushed every kFlushChunks chunks), so each query's results are
+// those of AccumulateListImpl.
+template <size_t Q>
+HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
+                                 size_t nblocks, size_t npairs,
+                                 const uint8_t* const* lut_lo,
+                                 const uint8_t* const* lut_hi,
+                                 uint32_t* const* out) {
+  const size_t block_bytes = npairs * 32;
+#if HWY_TARGET == HWY_SCALAR
+  (void)block_bytes;
+  for (size_t q = 0; q < Q; ++q) {
+    scalar::AccumulateList(codes, nblocks, npairs, lut_lo[q], lut_hi[q],
+                           out[q]);
+  }
+#else
+  const hn::ScalableTag<uint8_t> d8;
+  const hn::Repartition<uint16_t, decltype(d8)> d16;
+  constexpr size_t W = hn::MaxLanes(hn::ScalableTag<uint8_t>());
+  static_assert(W == 16 || W == 32 || W == 64, "unexpected vector size");
+  constexpr size_t kSets = W == 16 ? 2 : 1;
+  constexpr size_t kLanes = W / 2;
+  constexpr size_t kFlushChunks = 128 * kSets;
+  const auto nib = hn::Set(d8, 0x0F);
+  const hn::Half<decltype(d16)> dh16;
+  const hn::Rebind<uint32_t, decltype(dh16)> d32;
+  constexpr size_t kHalf = kLanes / 2;
+  for (size_t blk = 0; blk < nblocks; ++blk) {
+    const uint8_t* cb = codes + blk * block_bytes;
+    HWY_ALIGN uint32_t even32[Q][16] = {};
+    HWY_ALIGN uint32_t odd32[Q][16] = {};
+    decltype(hn::Zero(d16)) acc_a[Q][kSets], acc_b[Q][kSets];
+    for (size_t q = 0; q < Q; ++q) {
+      for (size_t i = 0; i < kSets; ++i) {
+        acc_a[q][i] = hn::Zero(d16);
+        acc_b[q][i] = hn::Zero(d16);
+      }
+    }
+    auto flush = [&]() {
+      for (size_t q = 0; q < Q; ++q) {
+        for (size_t set = 0; set < kSets; ++set) {
+          const auto even =
+              hn::Sub(acc_a[q][set], hn::ShiftLeft<8>(acc_b[q][set]));
+          const auto halves = {
+              std::make_pair(hn::LowerHalf(dh16, even),
+                             hn::LowerHalf(dh16, acc_b[q][set])),
+              std::make_pair(hn::UpperHalf(dh16, even),
+                             hn::UpperHalf(dh16, acc_b[q][set]))};
+          size_t h = 0;
+          for (const auto& [e, o] : halves) {
+            const size_t at = (set * kLanes + h++ * kHalf) % 16;
+            hn::Store(
+                hn::Add(hn::Load(d32, even32[q] + at), hn::PromoteTo(d32, e)),
+                d32, even32[q] + at);
+            hn::Store(
+                hn::Add(hn::Load(d32, odd32[q] + at), hn::PromoteTo(d32, o)),
+                d32, odd32[q] + at);
+          }
+          acc_a[q][set] = hn::Zero(d16);
+          acc_b[q][set] = hn::Zero(d16);
+        }
+      }
+    };
+    size_t chunks = 0;
+    for (size_t o = 0; o < block_bytes; o += W) {
+      const auto c = hn::LoadU(d8, cb + o);
+      const auto lo = hn::And(c, nib);
+      const auto hi = hn::And(hn::ShiftRight<4>(c), nib);
+      const size_t set = kSets == 2 ? (o / W) & 1 : 0;
+      for (size_t q = 0; q < Q; ++q) {
+        const auto rl = hn::BitCast(
+            d16, hn::TableLookupBytes(hn::LoadU(d8, lut_lo[q] + o), lo));
+        const auto rh = hn::BitCast(
+            d16, hn::TableLookupBytes(hn::LoadU(d8, lut_hi[q] + o), hi));
+        acc_a[q][set] = hn::Add(acc_a[q][set], hn::Add(rl, rh));
+        acc_b[q][set] = hn::Add(acc_b[q][set], hn::Add(hn::ShiftRight<8>(rl),
+                                                       hn::ShiftRight<8>(rh)));
+      }
+      if (++chunks == kFlushChunks) {
+        flush();
+        chunks = 0;
+      }
+    }
+    if (chunks != 0) flush();
+    for (size_t q = 0; q < Q; ++q) {
+      uint32_t* dst = out[q] + blk * 32;
+      for (size_t j = 0; j < 16; ++j) {
+        dst[2 * j] = even32[q][j];
+        dst[2 * j + 1] = odd32[q][j];
+      }
+    }
+  }
+#endif
+}
+
+HWY_INLINE void AccumulateListMultiImpl(const uint8_t* HWY_RESTRICT codes,
+                                        size_t nblocks, size_t npairs,
+                                        size_t nq, const uint8_t* const* lut_lo,
+                                        const uint8_t* const* lut_hi,
+                                        uint32_t* const* out) {
+  switch (nq) {
+    case 1:
+      AccumulateMultiT<1>(codes, nblocks, npairs, lut_lo, lut_hi, out);
+      break;
+    case 2:
+      AccumulateMultiT<2>(codes, nblocks, npairs, lut_lo, lut_hi, out);
+      break;
+    case 3:
+      AccumulateMultiT<3>(codes, nblocks, npairs, lut_lo, lut_hi, out);
+      break;
+    default:
+      AccumulateMultiT<4>(codes, nblocks, npairs, lut_lo, lut_hi, out);
+      break;
+  }
+}
+
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 // Levels (low and high bytes) of width b >= 5 for the byte indices idx:
 // entry idx >> (b - 4) of each of the 2^(b - 4) tables, then a select tree

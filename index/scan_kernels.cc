@@ -15,6 +15,7 @@ namespace tqdb {
 namespace scan {
 
 HWY_EXPORT(AccumulateListImpl);
+HWY_EXPORT(AccumulateListMultiImpl);
 HWY_EXPORT(RefineDotImpl);
 HWY_EXPORT(BoundMaskImpl);
 HWY_EXPORT(CombineMaskImpl);
@@ -60,6 +61,13 @@ void AccumulateBytes(const uint8_t* codes, size_t nblocks, size_t m,
                      uint32_t* out, const uint32_t* block_masks) {
   HWY_DYNAMIC_DISPATCH(AccumulateBytesImpl)
   (codes, nblocks, m, lut, ntab, shift, out, block_masks);
+}
+
+void AccumulateListMulti(const uint8_t* codes, size_t nblocks, size_t npairs,
+                         size_t nq, const uint8_t* const* lut_lo,
+                         const uint8_t* const* lut_hi, uint32_t* const* out) {
+  HWY_DYNAMIC_DISPATCH(AccumulateListMultiImpl)
+  (codes, nblocks, npairs, nq, lut_lo, lut_hi, out);
 }
 
 RefineTables BuildRefineTables(const std::vector<uint8_t>& width,
@@ -154,6 +162,14 @@ void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
         o[v] += lut_lo[p * 32 + (c & 0xF)] + lut_hi[p * 32 + (c >> 4)];
       }
     }
+  }
+}
+
+void AccumulateListMulti(const uint8_t* codes, size_t nblocks, size_t npairs,
+                         size_t nq, const uint8_t* const* lut_lo,
+                         const uint8_t* const* lut_hi, uint32_t* const* out) {
+  for (size_t q = 0; q < nq; ++q) {
+    AccumulateList(codes, nblocks, npairs, lut_lo[q], lut_hi[q], out[q]);
   }
 }
 

@@ -26,6 +26,16 @@ void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
                     const uint8_t* lut_lo, const uint8_t* lut_hi, uint32_t* out,
                     const uint32_t* block_masks = nullptr);
 
+// AccumulateListMulti: AccumulateList (without block masks) for nq queries
+// over the same list, 1 <= nq <= kMaxMultiQueries: query q's tables at
+// lut_lo[q], lut_hi[q], its sums to out[q] (nblocks * 32 entries each).
+// Each code vector is read once for all of them; out[q] is exactly what
+// AccumulateList writes for query q, on every target.
+constexpr size_t kMaxMultiQueries = 4;
+void AccumulateListMulti(const uint8_t* codes, size_t nblocks, size_t npairs,
+                         size_t nq, const uint8_t* const* lut_lo,
+                         const uint8_t* const* lut_hi, uint32_t* const* out);
+
 // RefineDot: the second pass of the progressive scan (index/progressive.h):
 // sum_j wq[slot(j)] * level[base[j] + idx_j] over the k coordinates of a
 // row, in int32. The caller keeps sum_j |wq| * max |level| below 2^31, so
@@ -171,6 +181,9 @@ namespace scalar {
 void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
                     const uint8_t* lut_lo, const uint8_t* lut_hi, uint32_t* out,
                     const uint32_t* block_masks = nullptr);
+void AccumulateListMulti(const uint8_t* codes, size_t nblocks, size_t npairs,
+                         size_t nq, const uint8_t* const* lut_lo,
+                         const uint8_t* const* lut_hi, uint32_t* const* out);
 int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);
 uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                    const float* norm, const BoundParams& p, float threshold,

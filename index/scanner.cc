@@ -334,7 +334,8 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   if (l2_ && residual_) Finish(heap);
 }
 
-void ListScanner::ScanBlocks(const InvertedList& list, TopK* heap,
+void ListScanner::ScanBlocks(const InvertedList& list, const uint32_t* acc_a,
+                             const uint32_t* acc_b, TopK* heap,
                              const std::function<bool(uint64_t)>* filter,
                              const uint32_t* block_masks) {
   // The scores of a block's 32 slots at once (scan::CombineMask), compared
@@ -380,9 +381,9 @@ void ListScanner::ScanBlocks(const InvertedList& list, TopK* heap,
     fc.norm = has_norm ? static_cast<int32_t>(cf.norm_factor) : -1;
     for (uint32_t blk = 0; blk < nblocks; ++blk) {
       uint32_t cand = 0;
-      blk = scan::CombineRange(
-          acc_a_.data(), s.m4b ? acc_b_.data() : nullptr, fc, n, blk, cp,
-          heap->full() ? heap->threshold() : kNone, goodness, &cand);
+      blk = scan::CombineRange(acc_a, s.m4b ? acc_b : nullptr, fc, n, blk, cp,
+                               heap->full() ? heap->threshold() : kNone,
+                               goodness, &cand);
       if (blk >= nblocks) break;
       push(blk * kBlockSize, cand);
     }
@@ -394,8 +395,7 @@ void ListScanner::ScanBlocks(const InvertedList& list, TopK* heap,
     if (live == 0) continue;
     uint32_t cand =
         live & scan::CombineMask(
-                   acc_a_.data() + first,
-                   s.m4b ? acc_b_.data() + first : nullptr,
+                   acc_a + first, s.m4b ? acc_b + first : nullptr,
                    nf > 0 ? list.BlockFactors(blk, 0) : nullptr,
                    nf > 1 ? list.BlockFactors(blk, 1) : nullptr,
                    has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr,
@@ -463,6 +463,18 @@ void ListScanner::CutPending(float cut) {
       pending_.end());
 }
 
+bool ListScanner::ScansSums() const {
+  const ScanShape& s = codec_.shape();
+  return prog_ == nullptr && s.m8 == 0 && s.m4a > 0 && !(l2_ && residual_);
+}
+
+void ListScanner::ScanSums(const InvertedList& list, const uint32_t* acc_a,
+                           const uint32_t* acc_b, TopK* heap,
+                           const std::function<bool(uint64_t)>* filter) {
+  if (list.size() == 0) return;
+  ScanBlocks(list, acc_a, acc_b, heap, filter, nullptr);
+}
+
 void ListScanner::Scan(const InvertedList& list, TopK* heap,
                        const std::function<bool(uint64_t)>* filter,
                        const uint32_t* block_masks) {
@@ -493,7 +505,7 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
                           qc_.ntab.data(), qc_.shift, acc_a_.data(),
                           block_masks);
   }
-  ScanBlocks(list, heap, filter, block_masks);
+  ScanBlocks(list, acc_a_.data(), acc_b_.data(), heap, filter, block_masks);
 }
 
 }  // namespace tqdb

@@ -107,6 +107,20 @@ class ListScanner {
   void Scan(const InvertedList& list, TopK* heap,
             const std::function<bool(uint64_t)>* filter,
             const uint32_t* block_masks = nullptr);
+  // Whether Scan is the FastScan kernel's sums over streams A and B of
+  // tables that do not depend on the list, then their combination: the
+  // full layout without 8-bit sub-codes, except L2 over residuals. Then a
+  // caller may compute the sums itself (scan::AccumulateListMulti, with
+  // lut_a() and lut_b() of the query) and call ScanSums.
+  bool ScansSums() const;
+  const QuantizedLut& lut_a() const { return qa_; }
+  const QuantizedLut& lut_b() const { return qb_; }
+  // Scan (no block masks) given the kernel's sums of the list: acc_a, and
+  // acc_b when the codec has stream B (list.nblocks() * 32 entries each).
+  // REQUIRES: ScansSums().
+  void ScanSums(const InvertedList& list, const uint32_t* acc_a,
+                const uint32_t* acc_b, TopK* heap,
+                const std::function<bool(uint64_t)>* filter);
   // Progressive scan: Scan runs the first pass and keeps the candidates
   // whose upper bound can still reach the k-th score; Finish reads them in
   // full, best bound first, until the next bound cannot beat the heap's k-th
@@ -118,8 +132,10 @@ class ListScanner {
 
  private:
   void BuildTables(const float* u);
-  // The full layout: scores a block at a time.
-  void ScanBlocks(const InvertedList& list, TopK* heap,
+  // The full layout: scores a block at a time from the stream sums acc_a
+  // (stream C added in) and acc_b.
+  void ScanBlocks(const InvertedList& list, const uint32_t* acc_a,
+                  const uint32_t* acc_b, TopK* heap,
                   const std::function<bool(uint64_t)>* filter,
                   const uint32_t* block_masks);
   void ScanProgressive(const InvertedList& list, TopK* heap,

@@ -53,6 +53,56 @@ void TestAccumulateMatchesScalar() {
   }
 }
 
+// The multi-query kernel against the scalar kernel run query by query:
+// 1..4 queries with their own tables (extreme ones at 400 pairs, past
+// several uint16 flushes), and the output of each left where it belongs.
+void TestAccumulateMultiMatchesScalar() {
+  Rng rng(7);
+  for (size_t npairs : {size_t{2}, size_t{4}, size_t{50}, size_t{130},
+                        size_t{258}, size_t{400}}) {
+    for (size_t nblocks : {size_t{1}, size_t{4}}) {
+      std::vector<uint8_t> codes(nblocks * npairs * 32);
+      for (auto& c : codes) c = static_cast<uint8_t>(rng.Next());
+      for (size_t nq = 1; nq <= kMaxMultiQueries; ++nq) {
+        std::vector<std::vector<uint8_t>> lo(nq), hi(nq);
+        std::vector<std::vector<uint32_t>> got(nq);
+        const uint8_t* lo_p[kMaxMultiQueries];
+        const uint8_t* hi_p[kMaxMultiQueries];
+        uint32_t* out_p[kMaxMultiQueries];
+        for (size_t q = 0; q < nq; ++q) {
+          lo[q].resize(npairs * 32);
+          hi[q].resize(npairs * 32);
+          for (size_t p = 0; p < npairs; ++p) {
+            for (int c = 0; c < 16; ++c) {
+              const bool extreme = npairs == 400 && q % 2 == 0;
+              const uint8_t a =
+                  extreme ? 255 : static_cast<uint8_t>(rng.Next());
+              const uint8_t b =
+                  extreme ? 255 : static_cast<uint8_t>(rng.Next());
+              lo[q][p * 32 + c] = lo[q][p * 32 + 16 + c] = a;
+              hi[q][p * 32 + c] = hi[q][p * 32 + 16 + c] = b;
+            }
+          }
+          got[q].assign(nblocks * 32, 12345u);
+          lo_p[q] = lo[q].data();
+          hi_p[q] = hi[q].data();
+          out_p[q] = got[q].data();
+        }
+        AccumulateListMultiImpl(codes.data(), nblocks, npairs, nq, lo_p, hi_p,
+                                out_p);
+        for (size_t q = 0; q < nq; ++q) {
+          std::vector<uint32_t> want(nblocks * 32);
+          scalar::AccumulateList(codes.data(), nblocks, npairs, lo[q].data(),
+                                 hi[q].data(), want.data());
+          ASSERT_EQ(got[q], want)
+              << "npairs=" << npairs << " nblocks=" << nblocks << " nq=" << nq
+              << " query " << q;
+        }
+      }
+    }
+  }
+}
+
 // RefineDot against the scalar code and against the sum written from the
 // indices (which also checks PackRefineRow): uniform widths 1..8, mixed
 // non-increasing widths (chunks of several widths), tails, extreme levels
@@ -401,6 +451,7 @@ namespace tqdb {
 namespace scan {
 HWY_BEFORE_TEST(ScanKernelsTest);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAccumulateMatchesScalar);
+HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAccumulateMultiMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestRefineDotMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestBoundMaskMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestMaskedBlocksAreSkipped);

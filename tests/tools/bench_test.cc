@@ -141,11 +141,26 @@ std::string* BenchTest::dir_ = nullptr;
 // Checks a JSON line has every key and sane values (a base of n rows).
 void CheckLine(const std::string& line, size_t n = kN) {
   SCOPED_TRACE(line);
-  for (const char* key :
-       {"label", "metric", "n", "d", "nq", "method", "bits_per_dim",
-        "bytes_per_vector", "nlist", "nprobe", "rescore", "threads", "k",
-        "recall1_at", "recall10_at10", "qps", "ms_per_query", "build_s",
-        "codec"}) {
+  for (const char* key : {"label",
+                          "metric",
+                          "n",
+                          "d",
+                          "nq",
+                          "method",
+                          "bits_per_dim",
+                          "bytes_per_vector",
+                          "nlist",
+                          "nprobe",
+                          "rescore",
+                          "threads",
+                          "batch",
+                          "k",
+                          "recall1_at",
+                          "recall10_at10",
+                          "qps",
+                          "ms_per_query",
+                          "build_s",
+                          "codec"}) {
     EXPECT_THAT(line, HasSubstr(std::string("\"") + key + "\":"));
   }
   EXPECT_EQ(line.front(), '{');
@@ -253,6 +268,36 @@ TEST_F(BenchTest, FlatIndexWithThreads) {
   }
   EXPECT_EQ(Str(lines[1], "method"), "pq8");
   EXPECT_THAT(Str(lines[1], "codec"), HasSubstr("pq"));
+}
+
+// --batch: the timed pass as SearchBatch calls of 7 queries (the last one
+// short) finds what one Search a query finds, and reads as much.
+TEST_F(BenchTest, BatchedTimingMatchesSingleQueries) {
+  std::vector<std::vector<std::string>> lines;
+  for (const char* batch : {"1", "7"}) {
+    const std::string json = Path(std::string("batch") + batch + ".jsonl");
+    ASSERT_EQ(
+        Run({"--base", Path("base.fvecs"), "--queries", Path("queries.fvecs"),
+             "--metric", "ip", "--methods", "renorm", "--bits", "2", "--layout",
+             "full", "--nprobe", "2,all", "--batch", batch, "--json", json}),
+        0)
+        << err_.str();
+    EXPECT_THAT(out_.str(), HasSubstr(std::string("batch=") + batch));
+    lines.push_back(Lines(ReadAll(json)));
+    ASSERT_EQ(lines.back().size(), 2u);
+  }
+  for (size_t i = 0; i < 2; ++i) {
+    const std::string& one = lines[0][i];
+    const std::string& batched = lines[1][i];
+    CheckLine(batched);
+    EXPECT_EQ(Num(one, "batch"), 1);
+    EXPECT_EQ(Num(batched, "batch"), 7);
+    EXPECT_EQ(Num(batched, "threads"), 1);
+    EXPECT_EQ(Num(batched, "nprobe"), Num(one, "nprobe"));
+    EXPECT_EQ(Num(batched, "recall10_at10"), Num(one, "recall10_at10"));
+    EXPECT_EQ(Num(batched, "codes_per_query"), Num(one, "codes_per_query"));
+    EXPECT_EQ(Num(batched, "bytes_per_query"), Num(one, "bytes_per_query"));
+  }
 }
 
 // The scale regime: the base stacked three times, ground truth computed
@@ -388,6 +433,15 @@ TEST_F(BenchTest, BadInputsExitTwoNamingFileOrFlag) {
   ExpectUsageError(
       {"--base", base, "--queries", q, "--metric", "ip", "--nlist", "999999"},
       "--nlist");
+  ExpectUsageError(
+      {"--base", base, "--queries", q, "--metric", "ip", "--batch", "0"},
+      "--batch");
+  ExpectUsageError(
+      {"--base", base, "--queries", q, "--metric", "ip", "--batch", "four"},
+      "--batch");
+  ExpectUsageError({"--base", base, "--queries", q, "--metric", "ip", "--batch",
+                    "8", "--threads", "2"},
+                   "--batch 8 needs --threads 1");
   ExpectUsageError(
       {"--base", base, "--queries", q, "--metric", "ip", "--frobnicate", "1"},
       "--frobnicate");

@@ -271,6 +271,7 @@ TEST(DocumentedFormsTest, ParseWithTheirCommandsFlags) {
         "--nprobe",      "1,4,16,64",
         "--rescore",     "0,4",
         "--threads",     "1",
+        "--batch",       "4",
         "--json",        "OUT.jsonl",
         "--svg",         "OUT.svg",
         "--k",           "10",

@@ -88,6 +88,12 @@ constexpr char kHelp[] =
     "                     0 = read every candidate in full)\n"
     "  --threads T        search threads; 1 = single-query Search calls, more\n"
     "                     = SearchBatch over a thread pool (default 1)\n"
+    "  --batch N          with --threads 1: queries per call of the timed\n"
+    "                     pass; 1 = Search per query (the default), N > 1 =\n"
+    "                     SearchBatch of N queries on the calling thread\n"
+    "                     (each probed list read once for the queries of the\n"
+    "                     call that probe it, where SearchBatch can: see\n"
+    "                     index/ivf_index.h). tqdb's methods only\n"
     "  --k K              results per query in the timed pass (default 10)\n"
     "  --max-queries N    use only the first N queries\n"
     "  --stack C          the scale regime: the base stacked C times, copy c\n"
@@ -152,6 +158,13 @@ absl::Status ParseSweepFlags(const Flags& f, SweepOptions* o) {
   }
   TQ_ASSIGN_OR_RETURN(const int64_t threads, f.GetInt("threads", 1, 1, 1024));
   o->threads = static_cast<uint32_t>(threads);
+  TQ_ASSIGN_OR_RETURN(const int64_t batch, f.GetInt("batch", 1, 1, 1000000));
+  if (batch > 1 && threads > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--batch ", batch, " needs --threads 1 (got ", threads,
+        "): more threads already run SearchBatch over all the queries"));
+  }
+  o->batch = static_cast<uint32_t>(batch);
   TQ_ASSIGN_OR_RETURN(const int64_t k, f.GetInt("k", 10, 1, 100000));
   o->k = static_cast<uint32_t>(k);
   o->nprobes.clear();
@@ -217,7 +230,8 @@ const FlagSpec& BenchFlags() {
                     "methods",       "bits",    "nlist",  "nprobe",
                     "rescore",       "layout",  "refine", "coarse",
                     "refine-sigmas", "threads", "k",      "max-queries",
-                    "stack",         "json",    "svg",    "label"},
+                    "stack",         "json",    "svg",    "label",
+                    "batch"},
                    {}};
   return *spec;
 }
@@ -314,13 +328,15 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
   setup.d = d;
   setup.nq = nq;
   setup.threads = o.threads;
+  setup.batch = o.batch;
   setup.simd = kernels::ActiveTargetName();
   std::unique_ptr<ThreadPool> pool;
   if (o.threads > 1) pool = std::make_unique<ThreadPool>(o.threads);
 
   out << absl::StrFormat(
-      "tqdb bench: %s: n=%zu d=%zu queries=%zu metric=%s k=%d threads=%d\n",
-      setup.label, n, d, nq, setup.metric, o.k, o.threads);
+      "tqdb bench: %s: n=%zu d=%zu queries=%zu metric=%s k=%d threads=%d "
+      "batch=%d\n",
+      setup.label, n, d, nq, setup.metric, o.k, o.threads, o.batch);
   setup.mem_gbps = MeasureReadBandwidth();
   out << absl::StrFormat(
       "SIMD target: %s; memory read bandwidth: %.1f GB/s (1 thread, sum of "

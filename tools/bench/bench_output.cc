@@ -29,7 +29,8 @@ std::string JsonLine(const BenchSetup& s, const BenchRow& r) {
   return absl::StrFormat(
       "{\"label\":\"%s\",\"metric\":\"%s\",\"n\":%zu,\"d\":%zu,\"nq\":%zu,"
       "\"method\":\"%s\",\"bits_per_dim\":%u,\"bytes_per_vector\":%zu,"
-      "\"nlist\":%u,\"nprobe\":%u,\"rescore\":%g,\"threads\":%u,\"k\":%u,"
+      "\"nlist\":%u,\"nprobe\":%u,\"rescore\":%g,\"threads\":%u,"
+      "\"batch\":%u,\"k\":%u,"
       "\"recall1_at\":{%s},\"recall10_at10\":%.4f,\"qps\":%.1f,"
       "\"ms_per_query\":%.4f,\"build_s\":%.3f,\"codec\":\"%s\","
       "\"layout\":\"%s\",\"memory_bytes_per_code\":%zu,"
@@ -38,10 +39,10 @@ std::string JsonLine(const BenchSetup& s, const BenchRow& r) {
       "\"centroids_exact_per_query\":%.1f,\"bytes_per_query\":%.0f,"
       "\"read_gbps\":%.3f,\"mem_gbps\":%.2f,\"simd\":\"%s\"}\n",
       JsonEscape(s.label), s.metric, s.n, s.d, s.nq, JsonEscape(r.method),
-      r.bits, r.bytes_per_vector, r.nlist, r.nprobe, r.rescore, s.threads, r.k,
-      at, r.recall10, r.qps, r.ms_per_query, r.build_s, JsonEscape(r.codec),
-      r.layout, r.memory_bytes_per_code, r.codes_per_query, r.refined_share,
-      r.refine, r.refine_bytes_per_vector, r.coarse,
+      r.bits, r.bytes_per_vector, r.nlist, r.nprobe, r.rescore, s.threads,
+      s.batch, r.k, at, r.recall10, r.qps, r.ms_per_query, r.build_s,
+      JsonEscape(r.codec), r.layout, r.memory_bytes_per_code, r.codes_per_query,
+      r.refined_share, r.refine, r.refine_bytes_per_vector, r.coarse,
       r.centroids_exact_per_query, r.bytes_per_query,
       r.bytes_per_query * r.qps / 1e9, s.mem_gbps, s.simd);
 }

@@ -191,6 +191,17 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
           TQ_ASSIGN_OR_RETURN(
               res, idx.SearchBatch(queries_.data.data(), nq, p, pool_));
           stats = one;
+        } else if (options_.batch > 1) {
+          res.resize(nq);
+          per_query.clear();
+          for (size_t i = 0; i < nq; i += options_.batch) {
+            const size_t m = std::min<size_t>(options_.batch, nq - i);
+            TQ_ASSIGN_OR_RETURN(
+                auto part, idx.SearchBatch(queries_.row(i), m, p, nullptr));
+            std::move(part.begin(), part.end(), res.begin() + i);
+            per_query.push_back(one);
+          }
+          stats = SumStats(per_query);
         } else {
           res.resize(nq);
           for (size_t i = 0; i < nq; ++i) {

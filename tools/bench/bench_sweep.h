@@ -59,6 +59,7 @@ struct BenchSetup {
   std::string label, metric;
   size_t n = 0, d = 0, nq = 0;
   uint32_t threads = 1;
+  uint32_t batch = 1;  // SweepOptions::batch
   std::string simd;
   double mem_gbps = 0;
 };
@@ -72,6 +73,10 @@ struct SweepOptions {
   std::vector<int64_t> rescores;  // 0 = none, else the oversampling factor
   uint32_t k = 10;                // results per query of the timed pass
   uint32_t threads = 1;
+  // With one thread: queries per call of the timed pass, 1 = Search per
+  // query, more = SearchBatch of that many (its shared scan, when it
+  // covers the index: index/ivf_index.h). tqdb's methods only.
+  uint32_t batch = 1;
   // In-memory layouts to measure ("auto": the index's default, "full",
   // "progressive" at any dimension); an index per layout, trained once.
   std::vector<std::string> layouts = {"auto"};
@@ -90,7 +95,8 @@ class BenchSweep {
 
   // base_m, queries_m: the vectors as the metric compares them (unit
   // length for cosine; FAISS gets these). pool: SearchBatch's threads when
-  // options.threads > 1, else null (single Search calls). Rows go to emit.
+  // options.threads > 1, else null (Search per query, or SearchBatch of
+  // options.batch queries on the calling thread). Rows go to emit.
   BenchSweep(const SweepOptions& options, const FloatMatrix& base,
              const FloatMatrix& queries, const std::vector<float>& base_m,
              const std::vector<float>& queries_m, const GroundTruth& gt,
