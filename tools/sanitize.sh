@@ -17,8 +17,15 @@
 #
 # TQDB_SAN_ONLY="db_refine_test rpc_edges_test" runs only those executables.
 #
-# Both build with -O1 -g1 (assertions on) only the targets they run, with
-# all cores (TQDB_SAN_JOBS to override). Third-party suppressions, each
+# Both build with clang, -O1 -g1 (assertions on), only the targets they
+# run, as a unity build (CMAKE_UNITY_BUILD: a target's sources compiled a
+# few at a time in one file, so the shared headers of db/ and rpc/ are
+# parsed once per batch, not once per file), with all cores (TQDB_SAN_JOBS
+# to override). Measured on a 2-core machine, the ASan stage's build took
+# 740 s with gcc file by file; with clang alone a file compiles in ~0.77 of
+# gcc's time, and the unity batches take db/, index/ and quant/ from 349 s
+# to 140 s of CPU. The Release build (tools/build.sh) stays file by file:
+# it is the one that checks each file compiles on its own. Third-party suppressions, each
 # with its reason, are in tools/sanitizers/. Exit non-zero on any report.
 set -euo pipefail
 mode="${1:?usage: tools/sanitize.sh asan|tsan}"
@@ -59,7 +66,7 @@ case "$mode" in
     # of tests/cluster and run
     # `ctest -R '^(cluster_|etcd_client_test|jetstream_test|shard_replica)'`.
     exclude='Recall(On|At1)|^(cluster_|etcd_client_test|jetstream_test|shard_replica_fault_test)'
-    compilers=()
+    compilers=(-DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang)
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
     export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -75,7 +82,7 @@ case "$mode" in
     # other over the network, not threads in one process TSan can watch.
     exclude='^(cluster_|etcd_client_test|jetstream_test|shard_replica_fault_test)'
     # clang, for the ignorelist of gRPC's and protobuf's header code.
-    compilers=(-DCMAKE_CXX_COMPILER=clang++)
+    compilers=(-DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang)
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$supp/tsan.supp"
     ;;
   *)
@@ -108,7 +115,7 @@ fi
 # TQDB_CLUSTER=OFF: neither stage runs a cluster test (above).
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug \
   "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DTQDB_SANITIZE="$flavor" \
-  -DTQDB_CLUSTER=OFF "${compilers[@]}" >/dev/null
+  -DTQDB_CLUSTER=OFF -DCMAKE_UNITY_BUILD=ON "${compilers[@]}" >/dev/null
 cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 cd "$build"
 ctest --output-on-failure -j "$jobs" --timeout 1800 -R "$tests" -E "$exclude"

@@ -24,6 +24,9 @@ run_ctest() {
   ctest --output-on-failure -j "$(nproc)" --timeout 900
 }
 
+# A unity build (tools/build.sh): in a fresh clone every file is compiled
+# once, and batching them saves most of the repeated header parsing.
+export TQDB_UNITY="${TQDB_UNITY:-ON}"
 stage setup bash "$root/tools/setup.sh"
 stage build bash "$root/tools/build.sh"
 stage ctest run_ctest

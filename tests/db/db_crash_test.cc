@@ -35,7 +35,7 @@ using dbtest::VectorFor;
 constexpr uint32_t kDim = 32;
 constexpr uint64_t kBatch = 200;
 constexpr int kBatchesPerRound = 15;
-constexpr int kRounds = 24;
+constexpr int kRounds = dbtest::kSanitized ? 12 : 24;
 // Pipe messages besides batch numbers.
 constexpr int32_t kReady = -1, kTrainStart = -2, kTrainEnd = -3, kError = -100;
 
@@ -209,7 +209,8 @@ TEST(DbCrashChild, Run) {
   // in every round: some see only the automatic first trainings).
   const bool retrain = std::atoi(std::getenv("TQDB_CRASH_RETRAIN")) != 0;
   std::thread retrainer([&] {
-    for (; retrain;) {
+    if (!retrain) return;
+    for (;;) {  // until the parent's SIGKILL
       if (c->Count() >= 624) {
         Send(fd, kTrainStart);
         absl::Status rs = c->Retrain();
@@ -436,7 +437,8 @@ TEST(DbCrash, KillNineDuringSyncedIngestAndTraining) {
       kRounds, static_cast<long long>(acked), in_training_kills,
       in_flight_applied);
   EXPECT_GE(acked, kRounds);  // the rounds got work done
-  EXPECT_GE(in_training_kills, 3);
+  // A third of the rounds aim their kill at a training; most land in it.
+  EXPECT_GE(in_training_kills, kRounds / 8);
 }
 
 }  // namespace

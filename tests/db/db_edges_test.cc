@@ -17,24 +17,11 @@
 namespace tqdb {
 namespace {
 
+using dbtest::kSanitized;
 using dbtest::MakePoints;
 using dbtest::TempDir;
 
 constexpr uint32_t kDim = 16;
-
-// A sanitized round of a race test costs about 10x; the sanitizer stages
-// run fewer rounds (each round still races), the release run all of them.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
 
 std::unique_ptr<Database> OpenDb(const std::string& dir, bool background) {
   DatabaseOptions o;

@@ -21,6 +21,22 @@
 namespace tqdb {
 namespace dbtest {
 
+// Built with ASan or TSan (gcc defines __SANITIZE_*, clang has
+// __has_feature). A sanitized round of a race or crash test costs 3-10x;
+// the sanitizer stages run fewer rounds (each round still races or
+// crashes), the release run all of them.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
 // A fresh directory under /tmp, removed (recursively) on destruction, unless
 // TQDB_KEEP_TMP is set in the environment (to look at a failed test's files).
 class TempDir {
