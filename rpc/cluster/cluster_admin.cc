@@ -17,22 +17,22 @@ namespace tqdb {
 namespace cluster {
 namespace {
 
-namespace pb = ::tqdb::cluster::v1;
+namespace cpb = ::tqdb::cluster::v1;
 
 constexpr uint32_t kMaxShards = 1024;
 
 // The same collection settings (a create retried after a failure resumes).
-bool SameSettings(const pb::CollectionRecord& a,
-                  const pb::CollectionRecord& b) {
+bool SameSettings(const cpb::CollectionRecord& a,
+                  const cpb::CollectionRecord& b) {
   return a.config().SerializeAsString() == b.config().SerializeAsString() &&
          a.shards() == b.shards() && a.replicas() == b.replicas();
 }
 
-const char* StateName(pb::CollectionRecord::State s) {
+const char* StateName(cpb::CollectionRecord::State s) {
   switch (s) {
-    case pb::CollectionRecord::STATE_CREATING:
+    case cpb::CollectionRecord::STATE_CREATING:
       return "being created";
-    case pb::CollectionRecord::STATE_DROPPING:
+    case cpb::CollectionRecord::STATE_DROPPING:
       return "being dropped";
     default:
       return "ready";
@@ -59,7 +59,7 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::CreateCollection(
   TQ_ASSIGN_OR_RETURN(RangeResult live, etcd_->GetPrefix(kNodesPrefix));
   std::vector<uint32_t> nodes;
   for (const KeyValue& kv : live.kvs) {
-    pb::NodeRecord n;
+    cpb::NodeRecord n;
     if (FromJson(kv.value, &n, kv.key).ok()) nodes.push_back(n.node_id());
   }
   std::sort(nodes.begin(), nodes.end());
@@ -71,19 +71,19 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::CreateCollection(
                      nodes.size(), " (", absl::StrJoin(nodes, ", "), ")"));
   }
 
-  pb::CollectionRecord record;
+  cpb::CollectionRecord record;
   TQ_RETURN_IF_ERROR(ToProto(config, record.mutable_config()));
   record.mutable_config()->clear_shards();
   record.mutable_config()->clear_replicas();
   record.set_shards(shards);
   record.set_replicas(replicas);
-  record.set_state(pb::CollectionRecord::STATE_CREATING);
+  record.set_state(cpb::CollectionRecord::STATE_CREATING);
   record.set_stream_replicas(options_.stream_replicas);
   // Shard s on nodes s, s+1, ... (mod the node count): every node holds
   // about shards * replicas / nodes shards, and no shard twice.
-  pb::ShardMap map;
+  cpb::ShardMap map;
   for (uint32_t s = 0; s < shards; ++s) {
-    pb::ShardAssignment* a = map.add_shards();
+    cpb::ShardAssignment* a = map.add_shards();
     for (uint32_t j = 0; j < replicas; ++j) {
       const uint32_t node = nodes[(s + j) % nodes.size()];
       a->add_replicas(node);
@@ -99,7 +99,7 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::CreateCollection(
                  {TxnOp::Get(key)}));
   int64_t mod_revision = txn.revision;
   if (!txn.succeeded) {
-    pb::CollectionRecord existing;
+    cpb::CollectionRecord existing;
     if (txn.results.empty() || txn.results[0].kvs.empty()) {
       return absl::AbortedError(
           absl::StrCat("collection '", EchoInput(name),
@@ -107,7 +107,7 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::CreateCollection(
     }
     const KeyValue& kv = txn.results[0].kvs[0];
     TQ_RETURN_IF_ERROR(FromJson(kv.value, &existing, key));
-    if (existing.state() != pb::CollectionRecord::STATE_CREATING ||
+    if (existing.state() != cpb::CollectionRecord::STATE_CREATING ||
         !SameSettings(existing, record)) {
       return absl::AlreadyExistsError(
           absl::StrCat("collection '", EchoInput(name), "' already exists (",
@@ -133,14 +133,14 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::CreateCollection(
   sc.max_age = options_.stream_max_age;
   TQ_RETURN_IF_ERROR(js_->EnsureStream(sc)) << "collection '" << name << "'";
 
-  record.set_state(pb::CollectionRecord::STATE_READY);
+  record.set_state(cpb::CollectionRecord::STATE_READY);
   TQ_ASSIGN_OR_RETURN(CasResult cas,
                       etcd_->CompareAndSwap(key, ToJson(record), mod_revision));
   if (!cas.swapped) {
-    pb::CollectionRecord now;
+    cpb::CollectionRecord now;
     if (!cas.current.has_value() ||
         !FromJson(cas.current->value, &now, key).ok() ||
-        now.state() != pb::CollectionRecord::STATE_READY) {
+        now.state() != cpb::CollectionRecord::STATE_READY) {
       return absl::AbortedError(
           absl::StrCat("collection '", EchoInput(name),
                        "' changed while being created; try again"));
@@ -160,12 +160,12 @@ absl::Status ClusterNode::DropCollection(const std::string& name) {
       return absl::NotFoundError(
           absl::StrCat("collection '", EchoInput(name), "' not found"));
     }
-    pb::CollectionRecord record;
+    cpb::CollectionRecord record;
     TQ_RETURN_IF_ERROR(FromJson(kv->value, &record, key));
     int64_t mod_revision = kv->mod_revision;
-    if (record.state() != pb::CollectionRecord::STATE_DROPPING) {
+    if (record.state() != cpb::CollectionRecord::STATE_DROPPING) {
       // No writes from here on; replicas stop and drop their data.
-      record.set_state(pb::CollectionRecord::STATE_DROPPING);
+      record.set_state(cpb::CollectionRecord::STATE_DROPPING);
       TQ_ASSIGN_OR_RETURN(
           CasResult cas,
           etcd_->CompareAndSwap(key, ToJson(record), kv->mod_revision));

@@ -26,7 +26,7 @@ namespace tqdb {
 namespace cluster {
 namespace {
 
-namespace pb = ::tqdb::cluster::v1;
+namespace cpb = ::tqdb::cluster::v1;
 
 constexpr char kNodeIdFile[] = "CLUSTER_NODE_ID";
 
@@ -151,7 +151,7 @@ absl::Status ClusterNode::Register() {
     absl::MutexLock lock(&mu_);
     lease_id = lease_->id();
   }
-  pb::NodeRecord record;
+  cpb::NodeRecord record;
   record.set_node_id(options_.node_id);
   record.set_address(options_.advertise);
   record.set_started_unix_ms(absl::ToUnixMillis(absl::Now()));
@@ -164,7 +164,7 @@ absl::Status ClusterNode::Register() {
   if (txn.succeeded) return absl::OkStatus();
   if (!txn.results.empty() && !txn.results[0].kvs.empty()) {
     const KeyValue& kv = txn.results[0].kvs[0];
-    pb::NodeRecord other;
+    cpb::NodeRecord other;
     if (FromJson(kv.value, &other, key).ok() &&
         other.address() != options_.advertise) {
       return absl::AlreadyExistsError(
@@ -367,7 +367,7 @@ absl::Status ClusterNode::MarkReady() {
           js_->LastSequence(StreamName(name),
                             ShardSubject(name, static_cast<uint32_t>(s))));
       if (r->applied() < last) continue;  // still catching up
-      pb::ShardMap map = entry.map;
+      cpb::ShardMap map = entry.map;
       map.mutable_shards(s)->add_ready(options_.node_id);
       const std::string key = ShardMapKey(name);
       TQ_ASSIGN_OR_RETURN(
@@ -404,7 +404,7 @@ std::shared_ptr<ShardReplica> ClusterNode::Replica(
   return it == replicas_.end() ? nullptr : it->second;
 }
 
-void ClusterNode::Status(pb::NodeStatusResponse* out) const {
+void ClusterNode::Status(cpb::NodeStatusResponse* out) const {
   out->set_node_id(options_.node_id);
   out->set_address(options_.advertise);
   out->set_etcd_connected(view_->connected());
@@ -415,7 +415,7 @@ void ClusterNode::Status(pb::NodeStatusResponse* out) const {
     for (const auto& [key, r] : replicas_) replicas.push_back(r);
   }
   for (const auto& r : replicas) {
-    pb::ReplicaStatus* s = out->add_replicas();
+    cpb::ReplicaStatus* s = out->add_replicas();
     s->set_collection(r->spec().collection);
     s->set_shard(r->spec().shard);
     s->set_local_name(r->local()->config().name);

@@ -14,7 +14,7 @@ namespace tqdb {
 namespace cluster {
 namespace {
 
-namespace pb = ::tqdb::cluster::v1;
+namespace cpb = ::tqdb::cluster::v1;
 
 }  // namespace
 
@@ -31,7 +31,7 @@ void ApplyToState(const WatchEvent& event, ClusterState* state) {
       state->nodes.erase(id);
       return;
     }
-    pb::NodeRecord node;
+    cpb::NodeRecord node;
     absl::Status s = FromJson(kv.value, &node, kv.key);
     if (!s.ok()) {
       state->bad_values[kv.key] = std::string(s.message());
@@ -44,7 +44,7 @@ void ApplyToState(const WatchEvent& event, ClusterState* state) {
       state->collections.erase(name);
       return;
     }
-    pb::CollectionRecord record;
+    cpb::CollectionRecord record;
     absl::Status s = FromJson(kv.value, &record, kv.key);
     if (!s.ok()) {
       state->bad_values[kv.key] = std::string(s.message());
@@ -66,7 +66,7 @@ void ApplyToState(const WatchEvent& event, ClusterState* state) {
       }
       return;
     }
-    pb::ShardMap map;
+    cpb::ShardMap map;
     absl::Status s = FromJson(kv.value, &map, kv.key);
     if (!s.ok()) {
       state->bad_values[kv.key] = std::string(s.message());

@@ -19,7 +19,7 @@ namespace tqdb {
 namespace cluster {
 namespace {
 
-namespace pb = ::tqdb::cluster::v1;
+namespace cpb = ::tqdb::cluster::v1;
 
 // Room for the headers (message id) and the entry's own fields.
 constexpr int64_t kEntryOverhead = 1024;
@@ -141,31 +141,31 @@ absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> ClusterNode::Delete(
 }
 
 absl::StatusOr<ClusterNode::UpdateResult> ClusterNode::Update(
-    const std::string& collection, pb::LogEntry entry, absl::Time deadline) {
+    const std::string& collection, cpb::LogEntry entry, absl::Time deadline) {
   const std::shared_ptr<const ClusterState> state = view_->state();
   TQ_ASSIGN_OR_RETURN(const CollectionEntry* e, Writable(*state, collection));
   entry.set_collection_uid(e->uid);
   // The ids of a payload update by ids (they select the shards).
   google::protobuf::RepeatedField<uint64_t>* ids = nullptr;
   switch (entry.op_case()) {
-    case pb::LogEntry::kSetPayload:
+    case cpb::LogEntry::kSetPayload:
       if (!entry.set_payload().has_filter()) {
         ids = entry.mutable_set_payload()->mutable_ids();
       }
       break;
-    case pb::LogEntry::kOverwritePayload:
+    case cpb::LogEntry::kOverwritePayload:
       if (!entry.overwrite_payload().has_filter()) {
         ids = entry.mutable_overwrite_payload()->mutable_ids();
       }
       break;
-    case pb::LogEntry::kDeletePayloadKeys:
+    case cpb::LogEntry::kDeletePayloadKeys:
       if (!entry.delete_payload_keys().has_filter()) {
         ids = entry.mutable_delete_payload_keys()->mutable_ids();
       }
       break;
-    case pb::LogEntry::kDeleteFilter:
-    case pb::LogEntry::kCreateFieldIndex:
-    case pb::LogEntry::kDeleteFieldIndex:
+    case cpb::LogEntry::kDeleteFilter:
+    case cpb::LogEntry::kCreateFieldIndex:
+    case cpb::LogEntry::kDeleteFieldIndex:
       break;
     default:
       return absl::InternalError("ClusterNode::Update: not an update entry");
@@ -209,10 +209,10 @@ absl::StatusOr<ClusterNode::UpdateResult> ClusterNode::Update(
                    return ack.sequence;
                  }));
   TQ_ASSIGN_OR_RETURN(
-      std::vector<pb::ShardWriteResult> results,
+      std::vector<cpb::ShardWriteResult> results,
       reader_->WriteResults(collection, out.sequences, deadline));
   for (size_t i = 0; i < results.size(); ++i) {
-    const pb::ShardWriteResult& r = results[i];
+    const cpb::ShardWriteResult& r = results[i];
     if (r.code() != 0) {
       return absl::Status(
           static_cast<absl::StatusCode>(r.code()),
@@ -232,7 +232,7 @@ absl::StatusOr<uint64_t> ClusterNode::PublishShard(
   const std::string where =
       absl::StrCat("collection '", entry.name, "' shard ", shard);
   uint64_t last = 0;
-  pb::LogEntry log;
+  cpb::LogEntry log;
   auto publish = [&]() -> absl::Status {
     log.set_collection_uid(entry.uid);
     const std::string bytes = log.SerializeAsString();

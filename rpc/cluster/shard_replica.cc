@@ -15,7 +15,7 @@ namespace tqdb {
 namespace cluster {
 namespace {
 
-namespace pb = ::tqdb::cluster::v1;
+namespace cpb = ::tqdb::cluster::v1;
 
 constexpr absl::Duration kFetchWait = absl::Milliseconds(500);
 constexpr absl::Duration kStallCheck = absl::Seconds(5);
@@ -46,15 +46,15 @@ absl::StatusOr<PointSelector> Selector(
 
 // Runs an update entry on the shard's collection: the points it changed
 // (1 for a field index change).
-absl::StatusOr<size_t> RunUpdate(Collection& c, const pb::LogEntry& entry) {
+absl::StatusOr<size_t> RunUpdate(Collection& c, const cpb::LogEntry& entry) {
   switch (entry.op_case()) {
-    case pb::LogEntry::kDeleteFilter: {
+    case cpb::LogEntry::kDeleteFilter: {
       TQ_ASSIGN_OR_RETURN(PointSelector sel,
                           Selector({}, true, entry.delete_filter()));
       return c.DeletePoints(sel, false);
     }
-    case pb::LogEntry::kSetPayload:
-    case pb::LogEntry::kOverwritePayload: {
+    case cpb::LogEntry::kSetPayload:
+    case cpb::LogEntry::kOverwritePayload: {
       const bool set = entry.has_set_payload();
       const ::tqdb::v1::SetPayloadRequest& r =
           set ? entry.set_payload() : entry.overwrite_payload();
@@ -63,7 +63,7 @@ absl::StatusOr<size_t> RunUpdate(Collection& c, const pb::LogEntry& entry) {
       return set ? c.SetPayload(sel, r.payload(), false)
                  : c.OverwritePayload(sel, r.payload(), false);
     }
-    case pb::LogEntry::kDeletePayloadKeys: {
+    case cpb::LogEntry::kDeletePayloadKeys: {
       const ::tqdb::v1::DeletePayloadKeysRequest& r =
           entry.delete_payload_keys();
       TQ_ASSIGN_OR_RETURN(PointSelector sel,
@@ -71,13 +71,13 @@ absl::StatusOr<size_t> RunUpdate(Collection& c, const pb::LogEntry& entry) {
       const std::vector<std::string> keys(r.keys().begin(), r.keys().end());
       return c.DeletePayloadKeys(sel, keys, false);
     }
-    case pb::LogEntry::kCreateFieldIndex: {
+    case cpb::LogEntry::kCreateFieldIndex: {
       const ::tqdb::v1::CreateFieldIndexRequest& r = entry.create_field_index();
       TQ_ASSIGN_OR_RETURN(FieldType type, FieldTypeFromProto(r.type()));
       TQ_RETURN_IF_ERROR(c.CreateFieldIndex(r.field(), type, false).status());
       return size_t{1};
     }
-    case pb::LogEntry::kDeleteFieldIndex:
+    case cpb::LogEntry::kDeleteFieldIndex:
       TQ_RETURN_IF_ERROR(
           c.DeleteFieldIndex(entry.delete_field_index().field()));
       return size_t{1};
@@ -97,7 +97,7 @@ absl::StatusOr<size_t> RunUpdate(Collection& c, const pb::LogEntry& entry) {
 // writer's limit keeps out unless the nodes' limits differ; then the
 // replica waits, saying why in last_error(), rather than diverge). A
 // dropped collection's NotFound recurs on SkipLogged and ends the session.
-bool Deterministic(const absl::Status& s, const pb::LogEntry& entry) {
+bool Deterministic(const absl::Status& s, const cpb::LogEntry& entry) {
   return absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s) ||
          absl::IsAlreadyExists(s) || absl::IsOutOfRange(s) ||
          (absl::IsNotFound(s) && entry.has_delete_field_index());
@@ -159,7 +159,7 @@ uint64_t ShardReplica::received() const {
   return received_;
 }
 
-absl::StatusOr<pb::ShardWriteResult> ShardReplica::WriteResult(
+absl::StatusOr<cpb::ShardWriteResult> ShardReplica::WriteResult(
     uint64_t sequence) const {
   absl::MutexLock lock(&mu_);
   auto it = results_.find(sequence);
@@ -173,13 +173,13 @@ absl::StatusOr<pb::ShardWriteResult> ShardReplica::WriteResult(
 }
 
 absl::Status ShardReplica::ApplyUpdate(uint64_t sequence,
-                                       const pb::LogEntry& entry) {
+                                       const cpb::LogEntry& entry) {
   const absl::StatusOr<size_t> r = RunUpdate(*local_, entry);
   // A rejection is the writer's answer (WriteResult), not the replica's
   // trouble: not in last_error().
   if (!r.ok() && !Deterministic(r.status(), entry)) return r.status();
   TQ_RETURN_IF_ERROR(local_->SkipLogged(sequence));
-  pb::ShardWriteResult result;
+  cpb::ShardWriteResult result;
   if (r.ok()) {
     result.set_changed(*r);
   } else {
@@ -351,7 +351,7 @@ absl::Status ShardReplica::Apply(const std::vector<JsMessage>& batch,
     const uint64_t applied =
         run.empty() ? local_->applied_sequence() : run.last();
     if (sequence <= applied) continue;  // a replay
-    pb::LogEntry entry;
+    cpb::LogEntry entry;
     const absl::string_view data = m.data();
     absl::Status bad;
     if (!entry.ParseFromArray(data.data(), static_cast<int>(data.size()))) {

@@ -30,11 +30,11 @@
 namespace tqdb {
 namespace {
 
-constexpr char kCommand[] = "bench";
+constexpr char kBenchCommand[] = "bench";
 // The seed of --stack's rotations: fixed, so runs are comparable.
 constexpr uint64_t kStackSeed = 0x57ac4ed;
 
-constexpr char kHelp[] =
+constexpr char kBenchHelp[] =
     "usage: tqdb bench --base B.fvecs --queries Q.fvecs --metric cosine|ip|l2\n"
     "                  [flags]\n"
     "\n"
@@ -241,20 +241,21 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
   if (WantsReport(args)) return RunReport(args, out, err);
   if (WantsFilterBench(args)) return RunFilterBench(args, out, err);
   int exit_code;
-  std::optional<Flags> flags = ParseCommandLine(kCommand, args, BenchFlags(),
-                                                kHelp, out, err, &exit_code);
+  std::optional<Flags> flags = ParseCommandLine(
+      kBenchCommand, args, BenchFlags(), kBenchHelp, out, err, &exit_code);
   if (!flags) return exit_code;
   SweepOptions o;
   if (absl::Status s = ParseSweepFlags(*flags, &o); !s.ok()) {
-    return UsageError(kCommand, s, err);
+    return UsageError(kBenchCommand, s, err);
   }
   auto max_queries = flags->GetInt("max-queries", 0, 1, INT64_MAX);
-  if (!max_queries.ok()) return UsageError(kCommand, max_queries.status(), err);
+  if (!max_queries.ok())
+    return UsageError(kBenchCommand, max_queries.status(), err);
   auto stack = flags->GetInt("stack", 1, 1, kMaxStackCopies);
-  if (!stack.ok()) return UsageError(kCommand, stack.status(), err);
+  if (!stack.ok()) return UsageError(kBenchCommand, stack.status(), err);
   if (*stack > 1 && flags->Has("gt")) {
     return UsageError(
-        kCommand,
+        kBenchCommand,
         absl::InvalidArgumentError(
             "--gt cannot be used with --stack: the ground truth of the "
             "stacked base is computed exactly"),
@@ -267,12 +268,12 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
   const std::string svg_path = flags->GetString("svg");
   if (flags->Has("json")) {
     if (absl::Status s = OpenOutput("json", json_path, &json_file); !s.ok()) {
-      return UsageError(kCommand, s, err);
+      return UsageError(kBenchCommand, s, err);
     }
   }
   if (flags->Has("svg")) {
     if (absl::Status s = OpenOutput("svg", svg_path, &svg_file); !s.ok()) {
-      return UsageError(kCommand, s, err);
+      return UsageError(kBenchCommand, s, err);
     }
   }
 
@@ -283,17 +284,17 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
   fvecs.format = "fvecs";
   absl::StatusOr<FloatMatrix> base = ReadFloatMatrix(base_path, 0, fvecs);
   if (!base.ok()) {
-    return InputError(kCommand, WithContext(base.status(), "--base"), err);
+    return InputError(kBenchCommand, WithContext(base.status(), "--base"), err);
   }
   absl::StatusOr<FloatMatrix> queries =
       ReadFloatMatrix(query_path, static_cast<size_t>(*max_queries), fvecs);
   if (!queries.ok()) {
-    return InputError(kCommand, WithContext(queries.status(), "--queries"),
+    return InputError(kBenchCommand, WithContext(queries.status(), "--queries"),
                       err);
   }
   if (queries->dim != base->dim) {
     return InputError(
-        kCommand,
+        kBenchCommand,
         absl::InvalidArgumentError(absl::StrCat(
             "dimension mismatch: --queries ", query_path, " has dimension ",
             queries->dim, ", --base ", base_path, " has ", base->dim)),
@@ -301,7 +302,7 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
   }
   if (base->dim < 2) {
     return InputError(
-        kCommand,
+        kBenchCommand,
         absl::InvalidArgumentError(absl::StrCat(
             "--base: ", base_path, ": dimension ", base->dim, " is below 2")),
         err);
@@ -310,14 +311,15 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
     const auto t0 = std::chrono::steady_clock::now();
     absl::Status s = StackRotatedCopies(static_cast<uint32_t>(*stack),
                                         kStackSeed, &*base, &*queries);
-    if (!s.ok()) return UsageError(kCommand, WithContext(s, "--stack"), err);
+    if (!s.ok())
+      return UsageError(kBenchCommand, WithContext(s, "--stack"), err);
     out << absl::StrFormat(
         "stacked: %d rotated copies of %s (%zu rows, %.2f s)\n", *stack,
         base_path, base->rows, Seconds(t0));
   }
   const size_t n = base->rows, d = base->dim, nq = queries->rows;
   auto nlist = flags->GetInt("nlist", 0, 1, static_cast<int64_t>(n));
-  if (!nlist.ok()) return UsageError(kCommand, nlist.status(), err);
+  if (!nlist.ok()) return UsageError(kBenchCommand, nlist.status(), err);
   o.nlist = static_cast<uint32_t>(*nlist);
 
   BenchSetup setup;
@@ -357,7 +359,7 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
   if (flags->Has("gt")) {
     const std::string gt_path = flags->GetString("gt");
     if (absl::Status s = LoadGroundTruth(gt_path, nq, n, &gt); !s.ok()) {
-      return InputError(kCommand, WithContext(s, "--gt"), err);
+      return InputError(kBenchCommand, WithContext(s, "--gt"), err);
     }
     out << absl::StrFormat("ground truth: %s (%zu ids per query)\n", gt_path,
                            gt.width);
@@ -386,18 +388,18 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
                    });
   absl::Status swept = sweep.RunTqdb();
   if (swept.ok()) swept = sweep.RunFaiss(out);
-  if (!swept.ok()) return Fail(kCommand, swept, err);
+  if (!swept.ok()) return Fail(kBenchCommand, swept, err);
 
   if (svg_file.is_open()) {
     svg_file << BenchSvg(setup, sweep.nlist(), rows);
     if (absl::Status s = CloseOutput("svg", svg_path, &svg_file); !s.ok()) {
-      return Fail(kCommand, s, err);
+      return Fail(kBenchCommand, s, err);
     }
     out << "wrote " << svg_path << "\n";
   }
   if (json_file.is_open()) {
     if (absl::Status s = CloseOutput("json", json_path, &json_file); !s.ok()) {
-      return Fail(kCommand, s, err);
+      return Fail(kBenchCommand, s, err);
     }
     out << "wrote " << json_path << "\n";
   }

@@ -19,9 +19,9 @@
 namespace tqdb {
 namespace {
 
-constexpr char kCommand[] = "distortion";
+constexpr char kDistortionCommand[] = "distortion";
 
-constexpr char kHelp[] =
+constexpr char kDistortionHelp[] =
     "usage: tqdb distortion (--dim D | --input FILE.fvecs) [flags]\n"
     "\n"
     "Encodes vectors with each method and bit width and reports, on\n"
@@ -197,11 +197,12 @@ const FlagSpec& DistortionFlags() {
 int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
                   std::ostream& err) {
   int exit_code;
-  std::optional<Flags> flags = ParseCommandLine(
-      kCommand, args, DistortionFlags(), kHelp, out, err, &exit_code);
+  std::optional<Flags> flags =
+      ParseCommandLine(kDistortionCommand, args, DistortionFlags(),
+                       kDistortionHelp, out, err, &exit_code);
   if (!flags) return exit_code;
   auto usage = [&](const absl::Status& s) {
-    return UsageError(kCommand, s, err);
+    return UsageError(kDistortionCommand, s, err);
   };
   auto bits = flags->GetIntList("bits", "1,2,3,4", 1, 8);
   if (!bits.ok()) return usage(bits.status());
@@ -228,7 +229,7 @@ int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
     ReaderOptions fvecs;
     fvecs.format = "fvecs";
     absl::StatusOr<FloatMatrix> read = ReadFloatMatrix(input, 2 * n, fvecs);
-    if (!read.ok()) return InputError(kCommand, read.status(), err);
+    if (!read.ok()) return InputError(kDistortionCommand, read.status(), err);
     const FloatMatrix& m = *read;
     if (flags->Has("dim") && static_cast<size_t>(*dim_flag) != m.dim) {
       return usage(absl::InvalidArgumentError(
@@ -294,7 +295,8 @@ int RunDistortion(const std::vector<std::string>& args, std::ostream& out,
                          *seed, x, q, n, d, &row);
       }
       if (!s.ok()) {
-        return Fail(kCommand, WithContext(s, method, " at ", b, " bits"), err);
+        return Fail(kDistortionCommand,
+                    WithContext(s, method, " at ", b, " bits"), err);
       }
       if (json) {
         out << absl::StrFormat(

@@ -27,15 +27,16 @@
 #include "quant/random.h"
 #include "quant/status_macros.h"
 #include "tools/bench/recall.h"
+#include "tools/bench/stopwatch.h"
 #include "tools/cli/output.h"
 #include "tools/io/matrix.h"
 
 namespace tqdb {
 namespace {
 
-constexpr char kCommand[] = "bench --filter";
+constexpr char kFilterBenchCommand[] = "bench --filter";
 
-constexpr char kHelp[] =
+constexpr char kFilterBenchHelp[] =
     "usage: tqdb bench --filter --base B.fvecs --queries Q.fvecs --metric M\n"
     "                  [--payload B.payload.jsonl --field F] [flags]\n"
     "\n"
@@ -81,10 +82,6 @@ constexpr char kHelp[] =
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 struct Setup {
   size_t n = 0, d = 0, nq = 0;
@@ -297,18 +294,20 @@ const FlagSpec& FilterBenchFlags() {
 int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
                    std::ostream& err) {
   int exit_code;
-  std::optional<Flags> flags = ParseCommandLine(
-      kCommand, args, FilterBenchFlags(), kHelp, out, err, &exit_code);
+  std::optional<Flags> flags =
+      ParseCommandLine(kFilterBenchCommand, args, FilterBenchFlags(),
+                       kFilterBenchHelp, out, err, &exit_code);
   if (!flags) return exit_code;
   for (const char* name : {"base", "queries", "metric"}) {
     if (!flags->Has(name)) {
-      return UsageError(kCommand, absl::StrCat("--", name, " is required"),
-                        err);
+      return UsageError(kFilterBenchCommand,
+                        absl::StrCat("--", name, " is required"), err);
     }
   }
   Setup s;
   auto metric = ParseMetric(flags->GetString("metric"));
-  if (!metric.ok()) return UsageError(kCommand, metric.status(), err);
+  if (!metric.ok())
+    return UsageError(kFilterBenchCommand, metric.status(), err);
   s.metric = *metric;
   auto bits = flags->GetInt("bits", 4, 1, 8);
   auto nprobe = flags->GetInt("nprobe", 32, 0, 1 << 20);
@@ -319,7 +318,7 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
   for (const absl::Status& st :
        {bits.status(), nprobe.status(), rescore.status(), k.status(),
         max_queries.status(), nlist.status()}) {
-    if (!st.ok()) return UsageError(kCommand, st, err);
+    if (!st.ok()) return UsageError(kFilterBenchCommand, st, err);
   }
   s.k = static_cast<uint32_t>(*k);
   std::vector<double> selectivities;
@@ -330,7 +329,7 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
     double v;
     if (!absl::SimpleAtod(part, &v) || !(v > 0 && v <= 1)) {
       return UsageError(
-          kCommand,
+          kFilterBenchCommand,
           absl::StrCat("--selectivity: '", part, "' is not a share in (0, 1]"),
           err);
     }
@@ -339,17 +338,19 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
   const std::string field = flags->GetString("field", "section");
   auto plan_names =
       flags->GetWordList("plans", "auto", {"auto", "ivf", "matches"});
-  if (!plan_names.ok()) return UsageError(kCommand, plan_names.status(), err);
+  if (!plan_names.ok())
+    return UsageError(kFilterBenchCommand, plan_names.status(), err);
   auto refine_names =
       flags->GetWordList("refine", "raw", {"raw", "int8", "f32"});
   if (!refine_names.ok()) {
-    return UsageError(kCommand, refine_names.status(), err);
+    return UsageError(kFilterBenchCommand, refine_names.status(), err);
   }
   std::ofstream json_file;
   if (flags->Has("json")) {
     json_file.open(flags->GetString("json"), std::ios::out | std::ios::trunc);
     if (!json_file) {
-      return UsageError(kCommand, "--json: cannot write the file", err);
+      return UsageError(kFilterBenchCommand, "--json: cannot write the file",
+                        err);
     }
   }
 
@@ -357,14 +358,15 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
   ReaderOptions fvecs;
   fvecs.format = "fvecs";
   auto base = ReadFloatMatrix(flags->GetString("base"), 0, fvecs);
-  if (!base.ok()) return InputError(kCommand, base.status(), err);
+  if (!base.ok()) return InputError(kFilterBenchCommand, base.status(), err);
   auto queries = ReadFloatMatrix(flags->GetString("queries"),
                                  static_cast<size_t>(*max_queries), fvecs);
-  if (!queries.ok()) return InputError(kCommand, queries.status(), err);
+  if (!queries.ok())
+    return InputError(kFilterBenchCommand, queries.status(), err);
   if (queries->dim != base->dim) {
     return InputError(
-        kCommand, absl::InvalidArgumentError("--queries: dimension mismatch"),
-        err);
+        kFilterBenchCommand,
+        absl::InvalidArgumentError("--queries: dimension mismatch"), err);
   }
   s.n = base->rows;
   s.d = base->dim;
@@ -378,7 +380,7 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
     std::ifstream in(flags->GetString("payload"));
     if (!in) {
       return InputError(
-          kCommand,
+          kFilterBenchCommand,
           absl::NotFoundError(absl::StrCat("--payload: cannot read ",
                                            flags->GetString("payload"))),
           err);
@@ -421,12 +423,12 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
   dbo.background_training = false;
   dbo.error_if_exists = false;
   auto db = Database::Open(dir + "/db", dbo);
-  if (!db.ok()) return Fail(kCommand, db.status(), err);
+  if (!db.ok()) return Fail(kFilterBenchCommand, db.status(), err);
   ThreadPool pool(0);
   auto fail = [&](const absl::Status& st) {
     (*db)->Close().IgnoreError();
     if (temp) std::filesystem::remove_all(dir);
-    return Fail(kCommand, st, err);
+    return Fail(kFilterBenchCommand, st, err);
   };
   out << absl::StrFormat(
       "tqdb bench --filter: n=%d d=%d queries=%d metric=%s method=%s bits=%d "
@@ -640,7 +642,7 @@ int RunFilterBench(const std::vector<std::string>& args, std::ostream& out,
   colls.clear();
   absl::Status closed = (*db)->Close();
   if (temp) std::filesystem::remove_all(dir);
-  if (!closed.ok()) return Fail(kCommand, closed, err);
+  if (!closed.ok()) return Fail(kFilterBenchCommand, closed, err);
   return kExitOk;
 }
 

@@ -29,9 +29,9 @@
 namespace tqdb {
 namespace {
 
-constexpr char kCommand[] = "bench --report";
+constexpr char kReportCommand[] = "bench --report";
 
-constexpr char kHelp[] =
+constexpr char kReportHelp[] =
     "usage: tqdb bench --report DIR [--data DATA_DIR] [--quick]\n"
     "                  [--max-base N] [--max-queries N]\n"
     "\n"
@@ -261,25 +261,26 @@ absl::Status WriteReport(const ReportOptions& options, std::ostream& log) {
 int RunReport(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err) {
   int exit_code;
-  std::optional<Flags> flags = ParseCommandLine(kCommand, args, ReportFlags(),
-                                                kHelp, out, err, &exit_code);
+  std::optional<Flags> flags = ParseCommandLine(
+      kReportCommand, args, ReportFlags(), kReportHelp, out, err, &exit_code);
   if (!flags) return exit_code;
   ReportOptions o;
   o.out_dir = flags->GetString("report");
   if (o.out_dir.empty()) {
-    return UsageError(kCommand, "--report DIR is required", err);
+    return UsageError(kReportCommand, "--report DIR is required", err);
   }
   o.data_dir = flags->GetString("data");
   o.quick = flags->Has("quick");
   auto max_base = flags->GetInt("max-base", 0, 300, INT64_MAX);
-  if (!max_base.ok()) return UsageError(kCommand, max_base.status(), err);
+  if (!max_base.ok()) return UsageError(kReportCommand, max_base.status(), err);
   auto max_queries = flags->GetInt("max-queries", 0, 1, INT64_MAX);
-  if (!max_queries.ok()) return UsageError(kCommand, max_queries.status(), err);
+  if (!max_queries.ok())
+    return UsageError(kReportCommand, max_queries.status(), err);
   o.max_base = static_cast<size_t>(*max_base);
   o.max_queries = static_cast<size_t>(*max_queries);
   o.command = absl::StrCat("tqdb bench ", absl::StrJoin(args, " "));
   absl::Status st = WriteReport(o, out);
-  return st.ok() ? kExitOk : Fail(kCommand, st, err);
+  return st.ok() ? kExitOk : Fail(kReportCommand, st, err);
 }
 
 }  // namespace tqdb

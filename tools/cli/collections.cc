@@ -20,9 +20,9 @@
 namespace tqdb {
 namespace {
 
-constexpr char kCommand[] = "collections";
+constexpr char kCollectionsCommand[] = "collections";
 
-constexpr char kUsage[] =
+constexpr char kCollectionsUsage[] =
     "usage: tqdb collections (--server HOST:PORT | --data DIR) [ACTION] "
     "[--json]\n"
     "\n"
@@ -154,8 +154,9 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
                    std::ostream& err) {
   int exit_code;
   std::optional<Flags> flags = ParseCommandLine(
-      kCommand, args, CollectionsFlags(),
-      absl::StrFormat(kUsage, kTargetHelp, kFilterHelp), out, err, &exit_code);
+      kCollectionsCommand, args, CollectionsFlags(),
+      absl::StrFormat(kCollectionsUsage, kTargetHelp, kFilterHelp), out, err,
+      &exit_code);
   if (!flags) return exit_code;
   const std::vector<std::string>& pos = flags->positionals();
   const std::string action = pos.empty() ? "list" : pos[0];
@@ -171,37 +172,39 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
       {"drop-index", {2, "NAME FIELD"}}};
   auto spec = kArgs.find(action);
   if (spec == kArgs.end()) {
-    return UsageError(kCommand, absl::StrCat("unknown action '", action, "'"),
-                      err);
+    return UsageError(kCollectionsCommand,
+                      absl::StrCat("unknown action '", action, "'"), err);
   }
   if (!(action == "list" && pos.empty()) &&
       pos.size() != spec->second.first + 1) {
-    return UsageError(
-        kCommand, absl::StrCat(action, " takes ", spec->second.second), err);
+    return UsageError(kCollectionsCommand,
+                      absl::StrCat(action, " takes ", spec->second.second),
+                      err);
   }
   const std::string name = pos.size() > 1 ? pos[1] : "";
   if (flags->Has("filter") && action != "count") {
-    return UsageError(kCommand, "--filter goes with count", err);
+    return UsageError(kCollectionsCommand, "--filter goes with count", err);
   }
   FieldType type = FieldType::kKeyword;
   if (action == "index") {
     auto t = ParseFieldType(pos[3]);
-    if (!t.ok()) return UsageError(kCommand, t.status(), err);
+    if (!t.ok()) return UsageError(kCollectionsCommand, t.status(), err);
     type = *t;
   }
   auto filter = FilterFromFlags(*flags);
-  if (!filter.ok()) return UsageError(kCommand, filter.status(), err);
+  if (!filter.ok())
+    return UsageError(kCollectionsCommand, filter.status(), err);
   const bool json = flags->Has("json");
   auto backend = OpenBackend(*flags, action == "create");
-  if (!backend.ok()) return Fail(kCommand, backend.status(), err);
+  if (!backend.ok()) return Fail(kCollectionsCommand, backend.status(), err);
   Backend& b = **backend;
   if (action == "list") {
     auto list = b.List();
-    if (!list.ok()) return Fail(kCommand, list.status(), err);
+    if (!list.ok()) return Fail(kCollectionsCommand, list.status(), err);
     PrintList(*list, json, b, out);
   } else if (action == "index") {
     auto info = b.CreateFieldIndex(name, pos[2], type);
-    if (!info.ok()) return Fail(kCommand, info.status(), err);
+    if (!info.ok()) return Fail(kCollectionsCommand, info.status(), err);
     if (json) {
       out << IndexJson(*info).dump() << "\n";
     } else {
@@ -213,7 +216,7 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
     }
   } else if (action == "drop-index") {
     absl::Status s = b.DeleteFieldIndex(name, pos[2]);
-    if (!s.ok()) return Fail(kCommand, s, err);
+    if (!s.ok()) return Fail(kCollectionsCommand, s, err);
     if (json) {
       out << nlohmann::json{{"dropped_index", pos[2]}}.dump() << "\n";
     } else {
@@ -222,7 +225,7 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
     }
   } else if (action == "count") {
     auto n = b.Count(name, *filter);
-    if (!n.ok()) return Fail(kCommand, n.status(), err);
+    if (!n.ok()) return Fail(kCollectionsCommand, n.status(), err);
     if (json) {
       out << nlohmann::json{{"collection", name},
                             {"count", n->count},
@@ -239,7 +242,7 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
     }
   } else if (action == "drop") {
     absl::Status s = b.Drop(name);
-    if (!s.ok()) return Fail(kCommand, s, err);
+    if (!s.ok()) return Fail(kCollectionsCommand, s, err);
     if (json) {
       out << DumpJson({{"dropped", name}}) << "\n";
     } else {
@@ -249,18 +252,18 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
     absl::StatusOr<CollectionInfo> info;
     if (action == "create") {
       auto cfg = ConfigFromFlags(*flags, name, "", 0);
-      if (!cfg.ok()) return Fail(kCommand, cfg.status(), err);
+      if (!cfg.ok()) return Fail(kCollectionsCommand, cfg.status(), err);
       info = b.Create(*cfg);
     } else if (action == "train") {
       info = b.Train(name, flags->Has("retrain"));
     } else {
       info = b.Info(name);
     }
-    if (!info.ok()) return Fail(kCommand, info.status(), err);
+    if (!info.ok()) return Fail(kCollectionsCommand, info.status(), err);
     PrintInfo(*info, json, out);
   }
   absl::Status closed = b.Close();
-  return closed.ok() ? kExitOk : Fail(kCommand, closed, err);
+  return closed.ok() ? kExitOk : Fail(kCollectionsCommand, closed, err);
 }
 
 }  // namespace tqdb

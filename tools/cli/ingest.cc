@@ -23,9 +23,9 @@
 namespace tqdb {
 namespace {
 
-constexpr char kCommand[] = "ingest";
+constexpr char kIngestCommand[] = "ingest";
 
-constexpr char kUsage[] =
+constexpr char kIngestUsage[] =
     "usage: tqdb ingest --collection C --input FILE (--server HOST:PORT | "
     "--data DIR) [flags]\n"
     "\n"
@@ -282,39 +282,39 @@ int RunIngest(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err) {
   int exit_code;
   std::optional<Flags> flags = ParseCommandLine(
-      kCommand, args, IngestFlags(), absl::StrFormat(kUsage, kTargetHelp), out,
-      err, &exit_code);
+      kIngestCommand, args, IngestFlags(),
+      absl::StrFormat(kIngestUsage, kTargetHelp), out, err, &exit_code);
   if (!flags) return exit_code;
   if (!flags->Has("collection")) {
-    return UsageError(kCommand, "--collection is required", err);
+    return UsageError(kIngestCommand, "--collection is required", err);
   }
   if (!flags->Has("input")) {
-    return UsageError(kCommand, "--input FILE is required", err);
+    return UsageError(kIngestCommand, "--input FILE is required", err);
   }
   auto batch = flags->GetInt("batch", 1000, 1, 1000000);
   auto skip = flags->GetInt("skip", 0, 0, INT64_MAX);
   auto limit = flags->GetInt("limit", 0, 0, INT64_MAX);
   for (const absl::Status& s :
        {batch.status(), skip.status(), limit.status()}) {
-    if (!s.ok()) return UsageError(kCommand, s, err);
+    if (!s.ok()) return UsageError(kIngestCommand, s, err);
   }
   const std::string progress_mode = flags->GetString("progress", "auto");
   if (progress_mode != "auto" && progress_mode != "bar" &&
       progress_mode != "lines" && progress_mode != "none") {
-    return UsageError(kCommand, "--progress: one of auto, bar, lines, none",
-                      err);
+    return UsageError(kIngestCommand,
+                      "--progress: one of auto, bar, lines, none", err);
   }
   const std::string coll = flags->GetString("collection");
   const uint64_t first = static_cast<uint64_t>(*skip);
   auto inputs = OpenInputs(*flags, first);
-  if (!inputs.ok()) return InputError(kCommand, inputs.status(), err);
+  if (!inputs.ok()) return InputError(kIngestCommand, inputs.status(), err);
   Inputs& in = *inputs;
 
   auto backend = OpenBackend(*flags, flags->Has("create"));
-  if (!backend.ok()) return Fail(kCommand, backend.status(), err);
+  if (!backend.ok()) return Fail(kIngestCommand, backend.status(), err);
   Backend& b = **backend;
   auto fail = [&](const absl::Status& s) {
-    const int code = Fail(kCommand, s, err);
+    const int code = Fail(kIngestCommand, s, err);
     b.Close().IgnoreError();
     return code;
   };
@@ -334,8 +334,8 @@ int RunIngest(const std::vector<std::string>& args, std::ostream& out,
   if (!s.input_status.ok() || !s.send_status.ok()) {
     // An input error is the file's, whatever its code; the rest as Fail.
     const int code = !s.input_status.ok()
-                         ? InputError(kCommand, s.input_status, err)
-                         : Fail(kCommand, s.send_status, err);
+                         ? InputError(kIngestCommand, s.input_status, err)
+                         : Fail(kIngestCommand, s.send_status, err);
     const LimitHint hint =
         HintForLimit(s.send_status, static_cast<size_t>(*batch));
     if (!hint.text.empty()) err << "tqdb ingest: " << hint.text << "\n";
@@ -358,7 +358,7 @@ int RunIngest(const std::vector<std::string>& args, std::ostream& out,
   }
   absl::Status closed = b.Close();
   if (!closed.ok()) {
-    Fail(kCommand, closed, err);
+    Fail(kIngestCommand, closed, err);
     return kExitFailure;
   }
   return kExitOk;

@@ -17,9 +17,9 @@
 namespace tqdb {
 namespace {
 
-constexpr char kCommand[] = "scroll";
+constexpr char kScrollCommand[] = "scroll";
 
-constexpr char kUsage[] =
+constexpr char kScrollUsage[] =
     "usage: tqdb scroll --collection C (--server HOST:PORT | --data DIR) "
     "[flags]\n"
     "\n"
@@ -66,20 +66,21 @@ const FlagSpec& ScrollFlags() {
 int RunScroll(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err) {
   int exit_code;
-  std::optional<Flags> flags = ParseCommandLine(
-      kCommand, args, ScrollFlags(),
-      absl::StrFormat(kUsage, kTargetHelp, kFilterHelp), out, err, &exit_code);
+  std::optional<Flags> flags =
+      ParseCommandLine(kScrollCommand, args, ScrollFlags(),
+                       absl::StrFormat(kScrollUsage, kTargetHelp, kFilterHelp),
+                       out, err, &exit_code);
   if (!flags) return exit_code;
   if (!flags->Has("collection")) {
-    return UsageError(kCommand, "--collection is required", err);
+    return UsageError(kScrollCommand, "--collection is required", err);
   }
   auto limit = flags->GetInt("limit", 10, 1, 100000);
   auto offset = flags->GetInt("offset", 0, 0, INT64_MAX);
   for (const absl::Status& s : {limit.status(), offset.status()}) {
-    if (!s.ok()) return UsageError(kCommand, s, err);
+    if (!s.ok()) return UsageError(kScrollCommand, s, err);
   }
   auto filter = FilterFromFlags(*flags);
-  if (!filter.ok()) return UsageError(kCommand, filter.status(), err);
+  if (!filter.ok()) return UsageError(kScrollCommand, filter.status(), err);
   ScrollOptions o;
   o.filter = *filter;
   o.limit = static_cast<uint32_t>(*limit);
@@ -88,12 +89,12 @@ int RunScroll(const std::vector<std::string>& args, std::ostream& out,
   o.with_payload = !flags->Has("no-payload");
   const bool json = flags->Has("json"), all = flags->Has("all");
   auto backend = OpenBackend(*flags, false);
-  if (!backend.ok()) return Fail(kCommand, backend.status(), err);
+  if (!backend.ok()) return Fail(kScrollCommand, backend.status(), err);
   const std::string coll = flags->GetString("collection");
   bool header = false, noted = false;
   for (;;) {
     auto page = (*backend)->Scroll(coll, o);
-    if (!page.ok()) return Fail(kCommand, page.status(), err);
+    if (!page.ok()) return Fail(kScrollCommand, page.status(), err);
     if (!noted && !page->unindexed_fields.empty()) {
       err << "tqdb scroll: note: read from the payloads (no payload index): "
           << absl::StrJoin(page->unindexed_fields, ", ") << "\n";
@@ -140,7 +141,7 @@ int RunScroll(const std::vector<std::string>& args, std::ostream& out,
     o.offset = page->next_offset;
   }
   absl::Status closed = (*backend)->Close();
-  return closed.ok() ? kExitOk : Fail(kCommand, closed, err);
+  return closed.ok() ? kExitOk : Fail(kScrollCommand, closed, err);
 }
 
 }  // namespace tqdb

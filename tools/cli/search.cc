@@ -24,9 +24,9 @@
 namespace tqdb {
 namespace {
 
-constexpr char kCommand[] = "search";
+constexpr char kSearchCommand[] = "search";
 
-constexpr char kUsage[] =
+constexpr char kSearchUsage[] =
     "usage: tqdb search --collection C (--server HOST:PORT | --data DIR)\n"
     "                   (--vector \"0.1,0.2,...\" | --query-file F [--row N])"
     " [flags]\n"
@@ -165,16 +165,17 @@ const FlagSpec& SearchFlags() {
 int RunSearch(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err) {
   int exit_code;
-  std::optional<Flags> flags = ParseCommandLine(
-      kCommand, args, SearchFlags(),
-      absl::StrFormat(kUsage, kTargetHelp, kFilterHelp), out, err, &exit_code);
+  std::optional<Flags> flags =
+      ParseCommandLine(kSearchCommand, args, SearchFlags(),
+                       absl::StrFormat(kSearchUsage, kTargetHelp, kFilterHelp),
+                       out, err, &exit_code);
   if (!flags) return exit_code;
   if (!flags->Has("collection")) {
-    return UsageError(kCommand, "--collection is required", err);
+    return UsageError(kSearchCommand, "--collection is required", err);
   }
   if (flags->Has("vector") == flags->Has("query-file")) {
-    return UsageError(kCommand, "give exactly one of --vector and --query-file",
-                      err);
+    return UsageError(kSearchCommand,
+                      "give exactly one of --vector and --query-file", err);
   }
   QueryOptions o;
   auto k = flags->GetInt("k", 10, 1, 100000);
@@ -183,7 +184,7 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   auto row = flags->GetInt("row", 0, 0, INT64_MAX);
   for (const absl::Status& s :
        {k.status(), nprobe.status(), os.status(), row.status()}) {
-    if (!s.ok()) return UsageError(kCommand, s, err);
+    if (!s.ok()) return UsageError(kSearchCommand, s, err);
   }
   o.k = static_cast<uint32_t>(*k);
   o.nprobe = static_cast<uint32_t>(*nprobe);
@@ -191,26 +192,26 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   o.rescore = flags->Has("rescore");
   o.oversampling = static_cast<float>(*os);
   auto filter = FilterFromFlags(*flags);
-  if (!filter.ok()) return UsageError(kCommand, filter.status(), err);
+  if (!filter.ok()) return UsageError(kSearchCommand, filter.status(), err);
   o.filter = *filter;
 
   std::vector<float> q;
   std::string source;
   if (flags->Has("vector")) {
     auto parsed = ParseVector(flags->GetString("vector"));
-    if (!parsed.ok()) return UsageError(kCommand, parsed.status(), err);
+    if (!parsed.ok()) return UsageError(kSearchCommand, parsed.status(), err);
     q = std::move(*parsed);
     source = "--vector";
   } else {
     const std::string path = flags->GetString("query-file");
     auto read = ReadQueryRow(path, flags->GetString("format"),
                              static_cast<uint64_t>(*row));
-    if (!read.ok()) return InputError(kCommand, read.status(), err);
+    if (!read.ok()) return InputError(kSearchCommand, read.status(), err);
     q = std::move(*read);
     source = absl::StrCat(path, " row ", *row);
   }
   auto backend = OpenBackend(*flags, false);
-  if (!backend.ok()) return Fail(kCommand, backend.status(), err);
+  if (!backend.ok()) return Fail(kSearchCommand, backend.status(), err);
   const std::string coll = flags->GetString("collection");
   const bool payload = true;
   const auto t0 = std::chrono::steady_clock::now();
@@ -219,11 +220,11 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   const double ms = std::chrono::duration<double, std::milli>(
                         std::chrono::steady_clock::now() - t0)
                         .count();
-  if (!hits.ok()) return Fail(kCommand, hits.status(), err);
+  if (!hits.ok()) return Fail(kSearchCommand, hits.status(), err);
   PrintHits(*hits, coll, source, o.k, ms, info, o.filter != nullptr,
             flags->Has("json"), out);
   absl::Status closed = (*backend)->Close();
-  return closed.ok() ? kExitOk : Fail(kCommand, closed, err);
+  return closed.ok() ? kExitOk : Fail(kSearchCommand, closed, err);
 }
 
 }  // namespace tqdb

@@ -25,9 +25,9 @@
 namespace tqdb {
 namespace {
 
-constexpr char kCommand[] = "serve";
+constexpr char kServeCommand[] = "serve";
 
-constexpr char kUsage[] =
+constexpr char kServeUsage[] =
     "usage: tqdb serve --data DIR [flags]\n"
     "\n"
     "Serves the database in DIR (created if missing) over gRPC: services\n"
@@ -153,11 +153,11 @@ const FlagSpec& ServeFlags() {
 int RunServe(const std::vector<std::string>& args, std::ostream& out,
              std::ostream& err) {
   int exit_code;
-  std::optional<Flags> flags = ParseCommandLine(kCommand, args, ServeFlags(),
-                                                kUsage, out, err, &exit_code);
+  std::optional<Flags> flags = ParseCommandLine(
+      kServeCommand, args, ServeFlags(), kServeUsage, out, err, &exit_code);
   if (!flags) return exit_code;
   if (!flags->Has("data")) {
-    return UsageError(kCommand, "--data DIR is required", err);
+    return UsageError(kServeCommand, "--data DIR is required", err);
   }
   ServerOptions so;
   so.listen = flags->GetString("listen", so.listen);
@@ -174,12 +174,12 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   for (const absl::Status& s :
        {max_mb.status(), max_batch.status(), max_payload.status(),
         max_limit.status(), threads.status(), grace.status()}) {
-    if (!s.ok()) return UsageError(kCommand, s, err);
+    if (!s.ok()) return UsageError(kServeCommand, s, err);
   }
   so.max_receive_bytes = size_t(*max_mb) << 20;
   if (flags->Has("memory-limit")) {
     auto limit = ParseBytes(flags->GetString("memory-limit"));
-    if (!limit.ok()) return UsageError(kCommand, limit.status(), err);
+    if (!limit.ok()) return UsageError(kServeCommand, limit.status(), err);
     dbo.memory_limit_bytes = *limit;
   }
   // A bare port is on loopback: exposing them is an explicit choice.
@@ -197,29 +197,30 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   dbo.threads = static_cast<uint32_t>(*threads);
   if (flags->Has("api-key-file")) {
     auto key = ReadApiKeyFile(flags->GetString("api-key-file"));
-    if (!key.ok()) return InputError(kCommand, key.status(), err);
+    if (!key.ok()) return InputError(kServeCommand, key.status(), err);
     so.api_key = *key;
   }
   if (flags->Has("tls-cert") != flags->Has("tls-key")) {
-    return UsageError(kCommand, "--tls-cert and --tls-key go together", err);
+    return UsageError(kServeCommand, "--tls-cert and --tls-key go together",
+                      err);
   }
   if (flags->Has("tls-cert")) {
     auto cert = ReadWholeFile(flags->GetString("tls-cert"));
     auto key = ReadWholeFile(flags->GetString("tls-key"));
-    if (!cert.ok()) return InputError(kCommand, cert.status(), err);
-    if (!key.ok()) return InputError(kCommand, key.status(), err);
+    if (!cert.ok()) return InputError(kServeCommand, cert.status(), err);
+    if (!key.ok()) return InputError(kServeCommand, key.status(), err);
     so.tls_cert_pem = *cert;
     so.tls_key_pem = *key;
   }
 
   auto node = ServeClusterFromFlags(*flags);
-  if (!node.ok()) return UsageError(kCommand, node.status(), err);
+  if (!node.ok()) return UsageError(kServeCommand, node.status(), err);
   if (*node != nullptr && flags->Has("restore")) {
     // A node's databases are replicas of shards, rebuilt from the log; a
     // snapshot restored under it would be collections the cluster does not
     // know.
     return UsageError(
-        kCommand,
+        kServeCommand,
         absl::InvalidArgumentError(
             "--restore does not apply to a cluster node (its state comes "
             "from etcd and the log)"),
@@ -248,19 +249,19 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   if (flags->Has("restore")) {
     const std::string snap = flags->GetString("restore");
     if (absl::Status s = Database::RestoreSnapshot(snap, dir); !s.ok()) {
-      return Fail(kCommand, WithContext(s, "--restore"), err);
+      return Fail(kServeCommand, WithContext(s, "--restore"), err);
     }
     out << "tqdb serve: restored snapshot " << snap << " into " << dir
         << std::endl;
   }
   auto db = Database::Open(dir, dbo);
-  if (!db.ok()) return Fail(kCommand, db.status(), err);
+  if (!db.ok()) return Fail(kServeCommand, db.status(), err);
   if (*node != nullptr) {
     if (absl::Status joined = (*node)->Join(dbo, db->get(), &so);
         !joined.ok()) {
       (*db)->Close().IgnoreError();
       // Unreachable etcd or NATS is a failure (exit 1), whatever its code.
-      Fail(kCommand, WithContext(joined, "joining the cluster"), err);
+      Fail(kServeCommand, WithContext(joined, "joining the cluster"), err);
       return absl::IsAlreadyExists(joined) || absl::IsInvalidArgument(joined) ||
                      absl::IsFailedPrecondition(joined)
                  ? kExitUsage
@@ -271,7 +272,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   if (!server.ok()) {
     node->reset();
     (*db)->Close().IgnoreError();
-    return Fail(kCommand, server.status(), err);
+    return Fail(kServeCommand, server.status(), err);
   }
   out << "tqdb serving " << (*db)->dir() << " on " << (*server)->address()
       << (so.api_key.empty() ? "" : " (API key required)")
@@ -313,7 +314,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   node->reset();  // leaves the cluster (revokes its registration)
   absl::Status closed = (*db)->Close();
   if (!closed.ok()) {
-    Fail(kCommand, WithContext(closed, "closing the database"), err);
+    Fail(kServeCommand, WithContext(closed, "closing the database"), err);
     return kExitFailure;
   }
   out << "tqdb serve: stopped cleanly" << std::endl;
