@@ -158,9 +158,11 @@ up() {
     echo "127.0.0.1:$port $pid" >>"$dir/nodes.new"
   done
   mv "$dir/services.new" "$dir/services"
+  # 90 s: a node waits up to 60 s for JetStream (nats_timeout) when NATS
+  # restarted as a whole and recovers its state first.
   for ((i = 1; i <= nodes; i++)); do
     pid=$(awk -v n="$i" '$1 == "tqdb" && $2 == n {print $4}' "$dir/services")
-    wait_for "[ -s '$dir/node$i/port' ] || ! kill -0 $pid 2>/dev/null" 600
+    wait_for "[ -s '$dir/node$i/port' ] || ! kill -0 $pid 2>/dev/null" 900
     [ -s "$dir/node$i/port" ] ||
       die "tqdb node $i did not start (log: $dir/node$i.log): $(tail -n 3 "$dir/node$i.log")"
   done

@@ -92,6 +92,33 @@ absl::Status ClusterNode::CheckDataDir() const {
   return absl::OkStatus();
 }
 
+absl::Status ClusterNode::AwaitJetStream() {
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + options_.nats_timeout;
+  bool reported = false;
+  for (;;) {
+    const absl::Duration left = deadline - absl::Now();
+    absl::Status s = js_->AwaitReady(std::min(left, absl::Seconds(10)));
+    const absl::Duration waited = absl::Now() - start;
+    if (s.ok()) {
+      if (reported) {
+        std::cerr << "tqdb cluster: node " << options_.node_id
+                  << ": JetStream ready after "
+                  << absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1)))
+                  << "\n";
+      }
+      return s;
+    }
+    if (absl::Now() >= deadline) return s;
+    std::cerr << "tqdb cluster: node " << options_.node_id
+              << ": still waiting for JetStream after "
+              << absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1)))
+              << " (gives up at " << absl::FormatDuration(options_.nats_timeout)
+              << "): " << s.message() << "\n";
+    reported = true;
+  }
+}
+
 absl::Status ClusterNode::Init() {
   TQ_RETURN_IF_ERROR(CheckDataDir());
   EtcdOptions eo;
@@ -103,7 +130,7 @@ absl::Status ClusterNode::Init() {
   no.name = absl::StrCat("tqdb-node-", options_.node_id);
   TQ_ASSIGN_OR_RETURN(nats_, NatsConnection::Connect(no));
   TQ_ASSIGN_OR_RETURN(js_, JetStream::Create(nats_.get()));
-  TQ_RETURN_IF_ERROR(js_->AwaitReady(options_.nats_timeout));
+  TQ_RETURN_IF_ERROR(AwaitJetStream());
   {
     TQ_ASSIGN_OR_RETURN(auto lease,
                         LeaseKeeper::Grant(etcd_.get(), options_.lease_ttl));

@@ -80,9 +80,12 @@ struct ClusterOptions {
   uint32_t default_replicas = 2;
   // A write waits this long at most for JetStream's PubAcks.
   absl::Duration write_timeout = absl::Seconds(10);
-  // Each etcd call's deadline, and the wait for JetStream at start.
+  // Each etcd call's deadline.
   absl::Duration etcd_timeout = absl::Seconds(5);
-  absl::Duration nats_timeout = absl::Seconds(10);
+  // The wait at start for JetStream's meta leader: a NATS cluster restarted
+  // as a whole recovers its state before it elects one (5 s idle, longer on
+  // a busy machine).
+  absl::Duration nats_timeout = absl::Seconds(60);
   // Retention of each collection's stream: a replica catches up by
   // replaying it (README "Cluster"); -1 / zero: keep everything.
   int64_t stream_max_bytes = -1;
@@ -202,6 +205,8 @@ class ClusterNode {
  private:
   ClusterNode(const ClusterOptions& options, Database* db);
   absl::Status Init();
+  // AwaitReady for nats_timeout, a line on stderr every 10 s of it.
+  absl::Status AwaitJetStream();
   absl::Status CheckDataDir() const;
   // Puts tqdb/nodes/<id> under the current lease.
   absl::Status Register();

@@ -48,7 +48,8 @@ absl::StatusOr<std::unique_ptr<JetStream>> JetStream::Create(
   return std::unique_ptr<JetStream>(new JetStream(connection, context));
 }
 
-absl::Status JetStream::EnsureStream(const StreamConfig& config) {
+absl::Status JetStream::EnsureStream(const StreamConfig& config,
+                                     absl::Duration placement_timeout) {
   std::vector<const char*> subjects;
   for (const std::string& s : config.subjects) subjects.push_back(s.c_str());
   jsStreamConfig c;
@@ -66,12 +67,34 @@ absl::Status JetStream::EnsureStream(const StreamConfig& config) {
       absl::StrCat("jetstream: ensure stream ", config.name, " (",
                    config.replicas, " replicas)");
 
+  const absl::Time deadline = absl::Now() + placement_timeout;
   jsStreamInfo* raw = nullptr;
   jsErrCode js_error = static_cast<jsErrCode>(0);
-  natsStatus s = js_AddStream(&raw, context_, &c, nullptr, &js_error);
-  JsStreamInfoPtr added(raw);
-  if (s == NATS_OK) return absl::OkStatus();
-  if (js_error != JSStreamNameExistErr) return NatsError(s, what, js_error);
+  natsStatus s = NATS_OK;
+  for (;;) {
+    raw = nullptr;
+    js_error = static_cast<jsErrCode>(0);
+    s = js_AddStream(&raw, context_, &c, nullptr, &js_error);
+    JsStreamInfoPtr added(raw);
+    if (s == NATS_OK) return absl::OkStatus();
+    // A cluster still forming: no meta leader yet, or fewer servers than
+    // replicas have reported to it. Both pass within seconds of a start.
+    const bool forming = js_error == JSClusterNoPeersErr ||
+                         js_error == JSClusterNotAvailErr ||
+                         s == NATS_NO_RESPONDERS;
+    if (!forming || absl::Now() + absl::Milliseconds(250) > deadline) break;
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  if (js_error != JSStreamNameExistErr) {
+    absl::Status error = NatsError(s, what, js_error);
+    if (js_error == JSClusterNoPeersErr) {
+      return absl::UnavailableError(
+          absl::StrCat(error.message(), "; fewer than ", config.replicas,
+                       " JetStream servers joined the cluster within ",
+                       absl::FormatDuration(placement_timeout)));
+    }
+    return error;
+  }
   // It exists with other settings: change them.
   raw = nullptr;
   js_error = static_cast<jsErrCode>(0);

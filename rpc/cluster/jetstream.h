@@ -88,8 +88,12 @@ class JetStream {
   JetStream& operator=(const JetStream&) = delete;
 
   // Creates the stream, or updates it to `config` if it exists (JetStream
-  // refuses some changes, e.g. storage type: AlreadyExists).
-  absl::Status EnsureStream(const StreamConfig& config);
+  // refuses some changes, e.g. storage type: AlreadyExists). While the
+  // cluster forms (no meta leader, or fewer servers than replicas known to
+  // it) it retries for `placement_timeout`, then answers Unavailable.
+  absl::Status EnsureStream(
+      const StreamConfig& config,
+      absl::Duration placement_timeout = absl::Seconds(20));
   absl::StatusOr<StreamState> GetStreamState(const std::string& stream);
   absl::Status DeleteStream(const std::string& stream);
   // The sequence of the last message stored on `subject` (0 if none).
