@@ -8,6 +8,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${TQDB_BUILD_DIR:-$root/build}"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+source "$root/tools/cmake_generator.sh"
+mapfile -t generator < <(cmake_generator "$build")
+cmake "${generator[@]}" -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_UNITY_BUILD="${TQDB_UNITY:-OFF}" >/dev/null
 cmake --build "$build" -j "$(nproc)" "$@"

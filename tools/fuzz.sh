@@ -13,8 +13,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${TQDB_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 jobs=2
 
+source "$root/tools/cmake_generator.sh"
+mapfile -t generator < <(cmake_generator "$build")
 CC="${CC_FUZZ:-clang}" CXX="${CXX_FUZZ:-clang++}" \
-  cmake -S "$root/tools/fuzz" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  cmake "${generator[@]}" -S "$root/tools/fuzz" -B "$build" \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   >/dev/null
 cmake --build "$build" -j "$jobs" >/dev/null
 

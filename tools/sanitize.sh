@@ -112,7 +112,9 @@ if [ "${#e2e[@]}" -gt 0 ]; then
 fi
 
 # TQDB_CLUSTER=OFF: neither stage runs a cluster test (above).
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug \
+source "$root/tools/cmake_generator.sh"
+mapfile -t generator < <(cmake_generator "$build")
+cmake "${generator[@]}" -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug \
   "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DTQDB_SANITIZE="$flavor" \
   -DTQDB_CLUSTER=OFF -DCMAKE_UNITY_BUILD=ON "${compilers[@]}" >/dev/null
 cmake --build "$build" -j "$jobs" --target "${targets[@]}"

@@ -7,6 +7,9 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   cmake g++ make pkg-config clang-format
+  # the linker and the build tool of every build (CMakeLists.txt: TQDB_LLD;
+  # tools/cmake_generator.sh)
+  lld ninja-build
   # libraries (see DEVELOPERS.md / README for the recipe)
   libabsl-dev
   libprotobuf-dev protobuf-compiler
