@@ -88,12 +88,16 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
     float q1 = 0;
     for (uint32_t j = 0; j < d; ++j) q1 += std::fabs(q[j]);
     q1 *= 1.001f;
-    thread_local std::vector<float> lo, hi;
+    thread_local std::vector<float> lo, hi, dot;
     lo.resize(nlist_);
     hi.resize(nlist_);
+    dot.resize(nlist_);
+    // <q, c^> / s of every centroid in one call (code: ||c||^2, s, int8s).
+    kernels::DotI8Rows(q, reinterpret_cast<const int8_t*>(&coarse_codes_[2]),
+                       w * sizeof(float), nlist_, d, dot.data());
     for (uint32_t l = 0; l < nlist_; ++l) {
       const float* code = &coarse_codes_[size_t{l} * w];
-      const float est = qn - 2.0f * coarse_codec_.Dot(q, code) + code[0];
+      const float est = qn - 2.0f * (code[1] * dot[l]) + code[0];
       const float err = q1 * code[1] + 1e-4f * (qn + code[0]);
       lo[l] = est - err;
       hi[l] = est + err;
