@@ -23,17 +23,25 @@ namespace HWY_NAMESPACE {
 
 namespace hn = hwy::HWY_NAMESPACE;
 
-HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
-                                   size_t nblocks, size_t npairs,
-                                   const uint8_t* HWY_RESTRICT lut_lo,
-                                   const uint8_t* HWY_RESTRICT lut_hi,
-                                   uint32_t* HWY_RESTRICT out,
-                                   const uint32_t* block_masks) {
+// The FastScan kernel for Q queries over one list: each code vector is
+// loaded and split into nibbles once, then looked up in every query's
+// tables (query q's at lut_lo[q], lut_hi[q], its sums to out[q]). Each
+// query's sums are those Q = 1 gives it. block_masks (optional): blocks
+// whose mask is 0 are skipped.
+template <size_t Q>
+HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
+                                 size_t nblocks, size_t npairs,
+                                 const uint8_t* const* lut_lo,
+                                 const uint8_t* const* lut_hi,
+                                 uint32_t* const* out,
+                                 const uint32_t* block_masks) {
   const size_t block_bytes = npairs * 32;
 #if HWY_TARGET == HWY_SCALAR
   (void)block_bytes;
-  scalar::AccumulateList(codes, nblocks, npairs, lut_lo, lut_hi, out,
-                         block_masks);
+  for (size_t q = 0; q < Q; ++q) {
+    scalar::AccumulateList(codes, nblocks, npairs, lut_lo[q], lut_hi[q], out[q],
+                           block_masks);
+  }
 #else
   const hn::ScalableTag<uint8_t> d8;
   const hn::Repartition<uint16_t, decltype(d8)> d16;
@@ -58,92 +66,6 @@ HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
   constexpr size_t kHalf = kLanes / 2;
   for (size_t blk = 0; blk < nblocks; ++blk) {
     if (block_masks != nullptr && block_masks[blk] == 0) continue;
-    const uint8_t* cb = codes + blk * block_bytes;
-    HWY_ALIGN uint32_t even32[16] = {0};
-    HWY_ALIGN uint32_t odd32[16] = {0};
-    decltype(hn::Zero(d16)) acc_a[kSets], acc_b[kSets];
-    for (size_t i = 0; i < kSets; ++i) {
-      acc_a[i] = hn::Zero(d16);
-      acc_b[i] = hn::Zero(d16);
-    }
-    auto flush = [&]() {
-      for (size_t set = 0; set < kSets; ++set) {
-        const auto even = hn::Sub(acc_a[set], hn::ShiftLeft<8>(acc_b[set]));
-        const auto halves = {std::make_pair(hn::LowerHalf(dh16, even),
-                                            hn::LowerHalf(dh16, acc_b[set])),
-                             std::make_pair(hn::UpperHalf(dh16, even),
-                                            hn::UpperHalf(dh16, acc_b[set]))};
-        size_t h = 0;
-        for (const auto& [e, o] : halves) {
-          const size_t at = (set * kLanes + h++ * kHalf) % 16;
-          hn::Store(hn::Add(hn::Load(d32, even32 + at), hn::PromoteTo(d32, e)),
-                    d32, even32 + at);
-          hn::Store(hn::Add(hn::Load(d32, odd32 + at), hn::PromoteTo(d32, o)),
-                    d32, odd32 + at);
-        }
-        acc_a[set] = hn::Zero(d16);
-        acc_b[set] = hn::Zero(d16);
-      }
-    };
-    size_t chunks = 0;
-    for (size_t o = 0; o < block_bytes; o += W) {
-      const auto c = hn::LoadU(d8, cb + o);
-      const auto lo = hn::And(c, nib);
-      const auto hi = hn::And(hn::ShiftRight<4>(c), nib);
-      const auto rl =
-          hn::BitCast(d16, hn::TableLookupBytes(hn::LoadU(d8, lut_lo + o), lo));
-      const auto rh =
-          hn::BitCast(d16, hn::TableLookupBytes(hn::LoadU(d8, lut_hi + o), hi));
-      const size_t set = kSets == 2 ? (o / W) & 1 : 0;
-      acc_a[set] = hn::Add(acc_a[set], hn::Add(rl, rh));
-      acc_b[set] = hn::Add(
-          acc_b[set], hn::Add(hn::ShiftRight<8>(rl), hn::ShiftRight<8>(rh)));
-      if (++chunks == kFlushChunks) {
-        flush();
-        chunks = 0;
-      }
-    }
-    if (chunks != 0) flush();  // (none left when the count hit the period)
-    uint32_t* o = out + blk * 32;
-    for (size_t j = 0; j < 16; ++j) {
-      o[2 * j] = even32[j];
-      o[2 * j + 1] = odd32[j];
-    }
-  }
-#endif
-}
-
-// AccumulateListImpl for Q queries at once: each code vector is loaded and
-// split into nibbles once, then looked up in every query's tables; the
-// per-query sums follow the single-query kernel's rule (the same uint16
-// lanes, flushed every kFlushChunks chunks), so each query's results are
-// those of AccumulateListImpl.
-template <size_t Q>
-HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
-                                 size_t nblocks, size_t npairs,
-                                 const uint8_t* const* lut_lo,
-                                 const uint8_t* const* lut_hi,
-                                 uint32_t* const* out) {
-  const size_t block_bytes = npairs * 32;
-#if HWY_TARGET == HWY_SCALAR
-  (void)block_bytes;
-  for (size_t q = 0; q < Q; ++q) {
-    scalar::AccumulateList(codes, nblocks, npairs, lut_lo[q], lut_hi[q],
-                           out[q]);
-  }
-#else
-  const hn::ScalableTag<uint8_t> d8;
-  const hn::Repartition<uint16_t, decltype(d8)> d16;
-  constexpr size_t W = hn::MaxLanes(hn::ScalableTag<uint8_t>());
-  static_assert(W == 16 || W == 32 || W == 64, "unexpected vector size");
-  constexpr size_t kSets = W == 16 ? 2 : 1;
-  constexpr size_t kLanes = W / 2;
-  constexpr size_t kFlushChunks = 128 * kSets;
-  const auto nib = hn::Set(d8, 0x0F);
-  const hn::Half<decltype(d16)> dh16;
-  const hn::Rebind<uint32_t, decltype(dh16)> d32;
-  constexpr size_t kHalf = kLanes / 2;
-  for (size_t blk = 0; blk < nblocks; ++blk) {
     const uint8_t* cb = codes + blk * block_bytes;
     HWY_ALIGN uint32_t even32[Q][16] = {};
     HWY_ALIGN uint32_t odd32[Q][16] = {};
@@ -199,7 +121,7 @@ HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
         chunks = 0;
       }
     }
-    if (chunks != 0) flush();
+    if (chunks != 0) flush();  // (none left when the count hit the period)
     for (size_t q = 0; q < Q; ++q) {
       uint32_t* dst = out[q] + blk * 32;
       for (size_t j = 0; j < 16; ++j) {
@@ -211,6 +133,18 @@ HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
 #endif
 }
 
+HWY_INLINE void AccumulateListImpl(const uint8_t* HWY_RESTRICT codes,
+                                   size_t nblocks, size_t npairs,
+                                   const uint8_t* HWY_RESTRICT lut_lo,
+                                   const uint8_t* HWY_RESTRICT lut_hi,
+                                   uint32_t* HWY_RESTRICT out,
+                                   const uint32_t* block_masks) {
+  const uint8_t* const lo[1] = {lut_lo};
+  const uint8_t* const hi[1] = {lut_hi};
+  uint32_t* const sums[1] = {out};
+  AccumulateMultiT<1>(codes, nblocks, npairs, lo, hi, sums, block_masks);
+}
+
 HWY_INLINE void AccumulateListMultiImpl(const uint8_t* HWY_RESTRICT codes,
                                         size_t nblocks, size_t npairs,
                                         size_t nq, const uint8_t* const* lut_lo,
@@ -218,16 +152,16 @@ HWY_INLINE void AccumulateListMultiImpl(const uint8_t* HWY_RESTRICT codes,
                                         uint32_t* const* out) {
   switch (nq) {
     case 1:
-      AccumulateMultiT<1>(codes, nblocks, npairs, lut_lo, lut_hi, out);
+      AccumulateMultiT<1>(codes, nblocks, npairs, lut_lo, lut_hi, out, nullptr);
       break;
     case 2:
-      AccumulateMultiT<2>(codes, nblocks, npairs, lut_lo, lut_hi, out);
+      AccumulateMultiT<2>(codes, nblocks, npairs, lut_lo, lut_hi, out, nullptr);
       break;
     case 3:
-      AccumulateMultiT<3>(codes, nblocks, npairs, lut_lo, lut_hi, out);
+      AccumulateMultiT<3>(codes, nblocks, npairs, lut_lo, lut_hi, out, nullptr);
       break;
     default:
-      AccumulateMultiT<4>(codes, nblocks, npairs, lut_lo, lut_hi, out);
+      AccumulateMultiT<4>(codes, nblocks, npairs, lut_lo, lut_hi, out, nullptr);
       break;
   }
 }

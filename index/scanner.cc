@@ -427,7 +427,18 @@ bool ListScanner::RefineRound(TopK* heap, bool last) {
                      better);
   }
   std::sort(pending_.begin(), pending_.begin() + m, better);
+  // The rows are cold (pass 1 read only the prefixes, and other lists came
+  // since): load a few candidates ahead, so refinements do not wait on
+  // misses one after the other.
+  constexpr size_t kAhead = 8;
+  auto prefetch_row = [&](size_t i) {
+    const Candidate& c = pending_[i];
+    const uint8_t* row = c.list->codes_c() + size_t{c.slot} * row_bytes;
+    for (size_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(row + at);
+  };
+  for (size_t i = 0; i < std::min(m, kAhead); ++i) prefetch_row(i);
   for (size_t i = 0; i < m; ++i) {
+    if (i + kAhead < m) prefetch_row(i + kAhead);
     const Candidate& c = pending_[i];
     if (bound && heap->full() && c.ub <= heap->threshold()) {
       pending_.clear();

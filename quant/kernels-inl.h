@@ -302,29 +302,61 @@ HWY_INLINE void MatVecF16Impl(const uint16_t* HWY_RESTRICT m, size_t rows,
       &HalfToFloat);
 }
 
-HWY_INLINE float DotI8Impl(const float* HWY_RESTRICT q,
-                           const int8_t* HWY_RESTRICT c, size_t n) {
+// DotI8 of R rows at once (row r at c + r * stride): each chunk of q is
+// loaded once for all of them; every row's sums are formed in DotI8's
+// order, so each result is bit-identical to DotI8Impl of that row.
+template <size_t R>
+HWY_INLINE void DotI8RowsT(const float* HWY_RESTRICT q,
+                           const int8_t* HWY_RESTRICT c, size_t stride,
+                           size_t n, float* HWY_RESTRICT out) {
   const hn::ScalableTag<float> df;
   const hn::RebindToSigned<decltype(df)> di;
   const hn::Rebind<int8_t, decltype(df)> d8;
   const size_t N = hn::Lanes(df);
-  auto acc0 = hn::Zero(df);
-  auto acc1 = hn::Zero(df);
+  auto widen = [&](const int8_t* p) {
+    return hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, p)));
+  };
+  decltype(hn::Zero(df)) acc0[R], acc1[R];
+  for (size_t r = 0; r < R; ++r) acc0[r] = acc1[r] = hn::Zero(df);
   size_t i = 0;
   for (; i + 2 * N <= n; i += 2 * N) {
-    const auto c0 = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, c + i)));
-    const auto c1 =
-        hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, c + i + N)));
-    acc0 = hn::MulAdd(hn::LoadU(df, q + i), c0, acc0);
-    acc1 = hn::MulAdd(hn::LoadU(df, q + i + N), c1, acc1);
+    const auto q0 = hn::LoadU(df, q + i);
+    const auto q1 = hn::LoadU(df, q + i + N);
+    for (size_t r = 0; r < R; ++r) {
+      const int8_t* row = c + r * stride;
+      acc0[r] = hn::MulAdd(q0, widen(row + i), acc0[r]);
+      acc1[r] = hn::MulAdd(q1, widen(row + i + N), acc1[r]);
+    }
   }
   for (; i + N <= n; i += N) {
-    const auto c0 = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, c + i)));
-    acc0 = hn::MulAdd(hn::LoadU(df, q + i), c0, acc0);
+    const auto q0 = hn::LoadU(df, q + i);
+    for (size_t r = 0; r < R; ++r) {
+      acc0[r] = hn::MulAdd(q0, widen(c + r * stride + i), acc0[r]);
+    }
   }
-  float s = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1)));
-  for (; i < n; ++i) s += q[i] * static_cast<float>(c[i]);
+  for (size_t r = 0; r < R; ++r) {
+    const int8_t* row = c + r * stride;
+    float s = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0[r], acc1[r])));
+    for (size_t j = i; j < n; ++j) s += q[j] * static_cast<float>(row[j]);
+    out[r] = s;
+  }
+}
+
+HWY_INLINE float DotI8Impl(const float* HWY_RESTRICT q,
+                           const int8_t* HWY_RESTRICT c, size_t n) {
+  float s;
+  DotI8RowsT<1>(q, c, 0, n, &s);
   return s;
+}
+
+HWY_INLINE void DotI8RowsImpl(const float* HWY_RESTRICT q,
+                              const int8_t* HWY_RESTRICT c, size_t stride,
+                              size_t rows, size_t n, float* HWY_RESTRICT out) {
+  size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    DotI8RowsT<4>(q, c + r * stride, stride, n, out + r);
+  }
+  for (; r < rows; ++r) DotI8RowsT<1>(q, c + r * stride, stride, n, out + r);
 }
 
 }  // namespace HWY_NAMESPACE

@@ -22,6 +22,7 @@ HWY_EXPORT(DotLutImpl);
 HWY_EXPORT(MaskedSumImpl);
 HWY_EXPORT(MatVecF16Impl);
 HWY_EXPORT(DotI8Impl);
+HWY_EXPORT(DotI8RowsImpl);
 
 float Dot(const float* a, const float* b, size_t n) {
   return HWY_DYNAMIC_DISPATCH(DotImpl)(a, b, n);
@@ -54,6 +55,11 @@ void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
 
 float DotI8(const float* q, const int8_t* c, size_t n) {
   return HWY_DYNAMIC_DISPATCH(DotI8Impl)(q, c, n);
+}
+
+void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
+               size_t n, float* out) {
+  HWY_DYNAMIC_DISPATCH(DotI8RowsImpl)(q, c, stride, rows, n, out);
 }
 
 const char* ActiveTargetName() {

@@ -46,6 +46,10 @@ void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
 // Sum of q[i] * c[i] for int8 c (widened exactly): the inner product with
 // an int8 code (index/refine_codes.h) before its per-vector scale.
 float DotI8(const float* q, const int8_t* c, size_t n);
+// out[r] = DotI8(q, c + r * stride, n) for r < rows, bit for bit (the same
+// sums in the same order on each target), four rows at a time.
+void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
+               size_t n, float* out);
 
 // Name of the Highway target the dispatched functions use on this CPU.
 const char* ActiveTargetName();
@@ -63,6 +67,8 @@ float MaskedSum(const float* q, const uint8_t* bits, size_t n);
 void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
                float* y);
 float DotI8(const float* q, const int8_t* c, size_t n);
+void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
+               size_t n, float* out);
 }  // namespace scalar
 
 }  // namespace kernels

@@ -80,6 +80,11 @@ float DotI8(const float* q, const int8_t* c, size_t n) {
   return s;
 }
 
+void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
+               size_t n, float* out) {
+  for (size_t r = 0; r < rows; ++r) out[r] = DotI8(q, c + r * stride, n);
+}
+
 }  // namespace scalar
 }  // namespace kernels
 }  // namespace tqdb

@@ -151,6 +151,32 @@ void TestDotI8MatchesReference() {
   }
 }
 
+// DotI8Rows: each row's result is DotI8's, bit for bit, whatever the row
+// count (groups of four and the rest) and the padding between rows.
+void TestDotI8RowsIsDotI8PerRow() {
+  for (size_t n : kSizes) {
+    for (size_t rows :
+         {size_t{1}, size_t{3}, size_t{4}, size_t{5}, size_t{9}}) {
+      const size_t stride = n + 13;
+      const std::vector<float> q = RandomFloats(n, n + rows);
+      Rng rng(n * 31 + rows);
+      std::vector<int8_t> c(rows * stride);
+      for (int8_t& v : c) {
+        v = static_cast<int8_t>(static_cast<int>(rng.Uniform(256)) - 128);
+      }
+      std::vector<float> got(rows + 1, -1.0f), ref(rows);
+      DotI8RowsImpl(q.data(), c.data(), stride, rows, n, got.data());
+      scalar::DotI8Rows(q.data(), c.data(), stride, rows, n, ref.data());
+      for (size_t r = 0; r < rows; ++r) {
+        const float one = DotI8Impl(q.data(), c.data() + r * stride, n);
+        EXPECT_EQ(got[r], one) << n << " rows " << rows << " row " << r;
+        EXPECT_EQ(ref[r], scalar::DotI8(q.data(), c.data() + r * stride, n));
+      }
+      EXPECT_EQ(got[rows], -1.0f);  // nothing written past the rows
+    }
+  }
+}
+
 // Whole pipeline through the dispatcher, which follows the target under
 // test: rotation output and codes must be the pinned bytes on every target.
 void TestRotationAndCodesArePinned() {
@@ -179,6 +205,7 @@ HWY_EXPORT_AND_TEST_P(KernelsTest, TestQuantizeIsBitIdentical);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestSumsMatchReference);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestMatVecF16MatchesReference);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI8MatchesReference);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI8RowsIsDotI8PerRow);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestRotationAndCodesArePinned);
 
 TEST(KernelsDispatchTest, ReportsATarget) {
