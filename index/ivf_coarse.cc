@@ -92,12 +92,10 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
     lo.resize(nlist_);
     hi.resize(nlist_);
     dot.resize(nlist_);
-    // <q, c^> / s of every centroid in one call (code: ||c||^2, s, int8s).
-    kernels::DotI8Rows(q, reinterpret_cast<const int8_t*>(&coarse_codes_[2]),
-                       w * sizeof(float), nlist_, d, dot.data());
+    coarse_codec_.DotRows(q, coarse_codes_.data(), nlist_, dot.data());
     for (uint32_t l = 0; l < nlist_; ++l) {
       const float* code = &coarse_codes_[size_t{l} * w];
-      const float est = qn - 2.0f * (code[1] * dot[l]) + code[0];
+      const float est = qn - 2.0f * dot[l] + code[0];
       const float err = q1 * code[1] + 1e-4f * (qn + code[0]);
       lo[l] = est - err;
       hi[l] = est + err;

@@ -55,6 +55,10 @@ class RefineCodec {
   void Encode(const float* x, float* code) const;
   // <q, x^> for the decoded vector x^.
   float Dot(const float* q, const float* code) const;
+  // out[r] = Dot(q, codes + r * code_words()) for r < rows, bit for bit;
+  // int8 codes in one dispatched kernel call (kernels::DotI8Rows).
+  void DotRows(const float* q, const float* codes, size_t rows,
+               float* out) const;
   // ||x^||^2.
   float NormSq(const float* code) const { return code[0]; }
 
