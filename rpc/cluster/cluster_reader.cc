@@ -15,6 +15,7 @@
 #include "rpc/cluster/cluster_keys.h"
 #include "rpc/cluster/cluster_node.h"
 #include "rpc/cluster/fan_out.h"
+#include "rpc/cluster/log_names.h"
 #include "rpc/convert.h"
 
 namespace tqdb {
@@ -620,12 +621,23 @@ absl::StatusOr<pb::CollectionInfo> ClusterReader::Train(
   const std::shared_ptr<const ClusterState> state = node_->view()->state();
   TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
                       Readable(*state, collection));
-  // Every replica: one route per (shard, replica), no fallbacks.
+  // Every replica: one route per (shard, replica), no fallbacks. A replica
+  // trains once it applied every write its shard held when Train was asked:
+  // replicas apply the log at their own pace, and one behind would train on
+  // fewer points (another nlist, other centroids) than its peers.
   std::vector<Route> routes;
   for (int s = 0; s < entry->map.shards_size(); ++s) {
+    const uint32_t shard = static_cast<uint32_t>(s);
+    absl::StatusOr<uint64_t> last = node_->jetstream()->LastSequence(
+        StreamName(collection), ShardSubject(collection, shard));
+    if (!last.ok()) {
+      return WithContext(last.status(), "train '", collection, "' shard ",
+                         shard);
+    }
     for (uint32_t n : entry->map.shards(s).replicas()) {
       Route r;
-      r.shard = static_cast<uint32_t>(s);
+      r.shard = shard;
+      r.min_sequence = *last;
       r.candidates = {n};
       routes.push_back(r);
     }

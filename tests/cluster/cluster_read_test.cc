@@ -95,7 +95,12 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
       &d));
   ASSERT_EQ(d, 100u);
   ASSERT_NO_FATAL_FAILURE(StartCluster());
-  ASSERT_NO_FATAL_FAILURE(Create("glove", 100, v1::METRIC_COSINE, 16));
+  // Trained only when asked: replicas that trained themselves in the
+  // background would each have trained at their own count (and nlist).
+  v1::CreateCollectionRequest create =
+      testing_util::CollectionRequest("glove", 100, v1::METRIC_COSINE, 16);
+  create.mutable_ivf()->set_train_threshold(n + 1);
+  ASSERT_NO_FATAL_FAILURE(CreateCollection(create));
   std::map<uint32_t, uint64_t> written;
   ASSERT_NO_FATAL_FAILURE(Ingest("glove", x, 100, 0, n, 1000, &written));
 
@@ -236,6 +241,9 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
     ASSERT_TRUE(s.ok()) << s.error_message();
     ASSERT_TRUE(trained.trained());
     ASSERT_GT(trained.nlist(), 2u);  // shard 0's
+    // Each replica trained on every acknowledged write, however far behind
+    // it was when Train was asked.
+    EXPECT_EQ(trained.trained_count(), n);
   }
   for (const uint32_t nprobe : {0u, 2u, 1000000u}) {
     v1::SearchBatchRequest req;
