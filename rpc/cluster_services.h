@@ -1,5 +1,5 @@
 // The tqdb.v1 services of a cluster node (tqdb serve --cluster): the same
-// API as a single server (proto/tqdb/v1/tqdb.proto), answered by the
+// API as a single server (proto/tqdb/v1/), answered by the
 // cluster (rpc/cluster/cluster_node.h) instead of the local database, so
 // that clients work against any node unchanged. Plus tqdb.cluster.v1.Node,
 // what the node holds.
@@ -32,7 +32,9 @@
 #include "rpc/server.h"
 #include "rpc/service_context.h"
 #include "tqdb/cluster/v1/cluster.grpc.pb.h"
-#include "tqdb/v1/tqdb.grpc.pb.h"
+#include "tqdb/v1/collections.grpc.pb.h"
+#include "tqdb/v1/points.grpc.pb.h"
+#include "tqdb/v1/snapshots.grpc.pb.h"
 
 namespace tqdb {
 

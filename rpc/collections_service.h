@@ -4,7 +4,7 @@
 #define TQDB_RPC_COLLECTIONS_SERVICE_H_
 
 #include "rpc/service_context.h"
-#include "tqdb/v1/tqdb.grpc.pb.h"
+#include "tqdb/v1/collections.grpc.pb.h"
 
 namespace tqdb {
 

@@ -18,7 +18,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "db/db.h"
-#include "tqdb/v1/tqdb.pb.h"
+#include "tqdb/v1/collections.pb.h"
+#include "tqdb/v1/points.pb.h"
 
 namespace tqdb {
 

@@ -15,7 +15,8 @@
 
 #include "absl/status/statusor.h"
 #include "db/filter.h"
-#include "tqdb/v1/tqdb.pb.h"
+#include "tqdb/v1/collections.pb.h"
+#include "tqdb/v1/points.pb.h"
 
 namespace tqdb {
 

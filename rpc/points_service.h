@@ -11,7 +11,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "rpc/service_context.h"
-#include "tqdb/v1/tqdb.grpc.pb.h"
+#include "tqdb/v1/points.grpc.pb.h"
 
 namespace tqdb {
 

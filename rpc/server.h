@@ -1,4 +1,4 @@
-// tqdb's gRPC server: the tqdb.v1 services (proto/tqdb/v1/tqdb.proto) over a
+// tqdb's gRPC server: the tqdb.v1 services (proto/tqdb/v1/) over a
 // db::Database, plus the standard grpc.health.v1.Health service and server
 // reflection.
 //

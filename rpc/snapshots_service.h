@@ -8,7 +8,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "rpc/service_context.h"
-#include "tqdb/v1/tqdb.grpc.pb.h"
+#include "tqdb/v1/snapshots.grpc.pb.h"
 
 namespace tqdb {
 

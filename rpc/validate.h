@@ -18,7 +18,8 @@
 
 #include "absl/status/status.h"
 #include "rpc/server.h"
-#include "tqdb/v1/tqdb.pb.h"
+#include "tqdb/v1/collections.pb.h"
+#include "tqdb/v1/points.pb.h"
 
 namespace tqdb {
 

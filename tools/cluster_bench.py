@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "rpc",
                                 "python"))
 import grpc  # noqa: E402
-from tqdb.v1 import tqdb_pb2, tqdb_pb2_grpc  # noqa: E402
+from tqdb.v1 import points_pb2, points_pb2_grpc  # noqa: E402
 
 
 def read_vecs(path, fmt):
@@ -30,14 +30,14 @@ def read_vecs(path, fmt):
 
 
 def stub(addr):
-    return tqdb_pb2_grpc.PointsStub(grpc.insecure_channel(addr))
+    return points_pb2_grpc.PointsStub(grpc.insecure_channel(addr))
 
 
 def wait_count(addr, coll, n):
     points = stub(addr)
     deadline = time.time() + 600
     while time.time() < deadline:
-        got = points.Count(tqdb_pb2.CountRequest(collection=coll)).count
+        got = points.Count(points_pb2.CountRequest(collection=coll)).count
         if got >= n:
             return
         time.sleep(0.2)
@@ -47,7 +47,7 @@ def wait_count(addr, coll, n):
 def timed(points, coll, queries, gt, exact):
     lat, hits = [], 0
     for q, truth in zip(queries, gt):
-        req = tqdb_pb2.SearchRequest(collection=coll, vector=q, limit=10)
+        req = points_pb2.SearchRequest(collection=coll, vector=q, limit=10)
         req.params.exact = exact
         t0 = time.perf_counter()
         resp = points.Search(req)

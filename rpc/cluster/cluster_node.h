@@ -56,7 +56,8 @@
 #include "rpc/cluster/nats_connection.h"
 #include "rpc/cluster/shard_replica.h"
 #include "tqdb/cluster/v1/cluster.pb.h"
-#include "tqdb/v1/tqdb.pb.h"
+#include "tqdb/v1/collections.pb.h"
+#include "tqdb/v1/points.pb.h"
 
 namespace tqdb {
 namespace cluster {

@@ -50,7 +50,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "tqdb/cluster/v1/cluster.grpc.pb.h"
-#include "tqdb/v1/tqdb.pb.h"
+#include "tqdb/v1/collections.pb.h"
+#include "tqdb/v1/points.pb.h"
 
 namespace tqdb {
 namespace cluster {

@@ -21,7 +21,9 @@
 #include "tests/cluster/read_after.h"
 #include "tests/cluster/tqdb_cluster.h"
 #include "tests/test_util.h"
-#include "tqdb/v1/tqdb.grpc.pb.h"
+#include "tqdb/v1/collections.grpc.pb.h"
+#include "tqdb/v1/points.grpc.pb.h"
+#include "tqdb/v1/snapshots.grpc.pb.h"
 
 namespace tqdb {
 namespace {

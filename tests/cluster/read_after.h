@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <map>
 
-#include "tqdb/v1/tqdb.pb.h"
+#include "tqdb/v1/points.pb.h"
 
 namespace tqdb {
 namespace testing_util {

@@ -23,7 +23,9 @@
 #include "tests/cluster/cluster_test_util.h"
 #include "tests/cluster/service_processes.h"
 #include "tqdb/cluster/v1/cluster.grpc.pb.h"
-#include "tqdb/v1/tqdb.grpc.pb.h"
+#include "tqdb/v1/collections.grpc.pb.h"
+#include "tqdb/v1/points.grpc.pb.h"
+#include "tqdb/v1/snapshots.grpc.pb.h"
 
 namespace tqdb {
 namespace testing_util {

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import types
 import time
 
 
@@ -22,18 +23,36 @@ def check(cond, msg):
     print("ok: " + msg, flush=True)
 
 
+# The API's files (one package, tqdb.v1).
+API_PROTOS = ("tqdb/v1/collections.proto", "tqdb/v1/points.proto",
+              "tqdb/v1/snapshots.proto")
+
+
+def merged(modules):
+    """One namespace with the public names of `modules`."""
+    ns = types.SimpleNamespace()
+    for name in modules:
+        m = importlib.import_module(name)
+        vars(ns).update({k: v for k, v in vars(m).items()
+                         if not k.startswith("_")})
+    return ns
+
+
 def stubs(proto_dir, tmp):
-    """(grpc, tqdb_pb2, tqdb_pb2_grpc) generated from proto_dir into tmp."""
+    """(grpc, messages, service stubs) generated from proto_dir into tmp:
+    the API's messages and enums (all three files) in one namespace, its
+    stubs in another."""
     gen = os.path.join(tmp, "gen")
     os.makedirs(gen, exist_ok=True)
     subprocess.run(["protoc", "-I", proto_dir, "--python_out=" + gen,
                     "--grpc_out=" + gen,
-                    "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin",
-                    "tqdb/v1/tqdb.proto"], check=True)
+                    "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin"] +
+                   list(API_PROTOS), check=True)
     sys.path.insert(0, gen)
     import grpc  # Debian's python3-grpcio
-    pb = importlib.import_module("tqdb.v1.tqdb_pb2")
-    pbg = importlib.import_module("tqdb.v1.tqdb_pb2_grpc")
+    files = [os.path.basename(f)[:-len(".proto")] for f in API_PROTOS]
+    pb = merged("tqdb.v1.%s_pb2" % f for f in files)
+    pbg = merged("tqdb.v1.%s_pb2_grpc" % f for f in files)
     return grpc, pb, pbg
 
 

@@ -116,8 +116,10 @@ def main():
     args = ap.parse_args()
     sys.path.insert(0, os.path.abspath(args.python_stubs))
     import grpc
-    from tqdb.v1 import tqdb_pb2 as pb
-    from tqdb.v1 import tqdb_pb2_grpc as rpc
+    from e2e_util import merged
+    api = ("collections", "points")
+    pb = merged("tqdb.v1.%s_pb2" % f for f in api)
+    rpc = merged("tqdb.v1.%s_pb2_grpc" % f for f in api)
     import random
     rng = random.Random(14)
 

@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_util import check, fail  # noqa: E402
+from e2e_util import API_PROTOS, check, fail, merged  # noqa: E402
 
 
 def read_vecs(path, typecode, limit=None):
@@ -64,7 +64,7 @@ def main():
             g.write(f.read())
     plugin = "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin"
     subprocess.run(["protoc", "-I", args.proto_dir, "--python_out=" + gen,
-                    "--grpc_out=" + gen, plugin, "tqdb/v1/tqdb.proto"],
+                    "--grpc_out=" + gen, plugin] + list(API_PROTOS),
                    check=True)
     subprocess.run(["protoc", "-I", os.path.join(tmp, "std_protos"),
                     "--python_out=" + gen, "--grpc_out=" + gen, plugin,
@@ -72,8 +72,9 @@ def main():
                    check=True)
     sys.path.insert(0, gen)
     import grpc  # Debian's python3-grpcio
-    pb = importlib.import_module("tqdb.v1.tqdb_pb2")
-    pbg = importlib.import_module("tqdb.v1.tqdb_pb2_grpc")
+    files = [os.path.basename(f)[:-len(".proto")] for f in API_PROTOS]
+    pb = merged("tqdb.v1.%s_pb2" % f for f in files)
+    pbg = merged("tqdb.v1.%s_pb2_grpc" % f for f in files)
     hpb = importlib.import_module("tqdb_std.health_pb2")
     hpbg = importlib.import_module("tqdb_std.health_pb2_grpc")
     rpb = importlib.import_module("tqdb_std.reflection_pb2")

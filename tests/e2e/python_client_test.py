@@ -49,7 +49,13 @@ class StubsTest(unittest.TestCase):
         out = tempfile.mkdtemp(prefix="tqdb_stubs_")
         subprocess.run(["bash", os.path.join(ARGS.source, "generate.sh"), out],
                        check=True)
-        for f in ("tqdb_pb2.py", "tqdb_pb2_grpc.py"):
+        generated = sorted(os.listdir(os.path.join(out, "tqdb", "v1")))
+        committed_stubs = sorted(
+            f for f in os.listdir(os.path.join(ARGS.source, "tqdb", "v1"))
+            if f.endswith(("_pb2.py", "_pb2_grpc.py")))
+        self.assertEqual(generated, committed_stubs,
+                         "run rpc/python/generate.sh (and remove stale stubs)")
+        for f in generated:
             fresh = os.path.join(out, "tqdb", "v1", f)
             committed = os.path.join(ARGS.source, "tqdb", "v1", f)
             self.assertTrue(filecmp.cmp(fresh, committed, shallow=False),

@@ -31,7 +31,9 @@
 #include "db/db.h"
 #include "rpc/server.h"
 #include "tests/test_util.h"
-#include "tqdb/v1/tqdb.grpc.pb.h"
+#include "tqdb/v1/collections.grpc.pb.h"
+#include "tqdb/v1/points.grpc.pb.h"
+#include "tqdb/v1/snapshots.grpc.pb.h"
 
 namespace tqdb {
 namespace {

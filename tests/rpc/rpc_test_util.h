@@ -16,7 +16,9 @@
 #include "gtest/gtest.h"
 #include "rpc/server.h"
 #include "tests/db/db_test_util.h"
-#include "tqdb/v1/tqdb.grpc.pb.h"
+#include "tqdb/v1/collections.grpc.pb.h"
+#include "tqdb/v1/points.grpc.pb.h"
+#include "tqdb/v1/snapshots.grpc.pb.h"
 
 namespace tqdb {
 namespace rpctest {

@@ -16,7 +16,9 @@
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
 #include "rpc/filter_convert.h"
-#include "tqdb/v1/tqdb.grpc.pb.h"
+#include "tqdb/v1/collections.grpc.pb.h"
+#include "tqdb/v1/points.grpc.pb.h"
+#include "tqdb/v1/snapshots.grpc.pb.h"
 
 namespace tqdb {
 namespace {

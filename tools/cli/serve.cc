@@ -32,7 +32,7 @@ constexpr char kServeUsage[] =
     "\n"
     "Serves the database in DIR (created if missing) over gRPC: services\n"
     "tqdb.v1.Collections, tqdb.v1.Points, tqdb.v1.Snapshots\n"
-    "(proto/tqdb/v1/tqdb.proto), grpc.health.v1.Health and reflection.\n"
+    "(proto/tqdb/v1/), grpc.health.v1.Health and reflection.\n"
     "SIGTERM/SIGINT stop it cleanly: no new calls, calls in flight finish\n"
     "(up to --grace seconds), the database is flushed and closed, exit 0.\n"
     "\n"

@@ -6,8 +6,12 @@ from typing import Callable, Iterable, Iterator, List, Optional, Sequence, TypeV
 import grpc
 import numpy as np
 
-from tqdb.v1 import tqdb_pb2 as pb
-from tqdb.v1 import tqdb_pb2_grpc as rpc
+from tqdb.v1 import collections_pb2 as cpb
+from tqdb.v1 import collections_pb2_grpc as crpc
+from tqdb.v1 import points_pb2 as ppb
+from tqdb.v1 import points_pb2_grpc as prpc
+from tqdb.v1 import snapshots_pb2 as spb
+from tqdb.v1 import snapshots_pb2_grpc as srpc
 from tqdb_client.filters import FilterLike, to_proto
 from tqdb_client.types import (CollectionInfo, Error, FieldIndexInfo, Payload,
                                Record, ScoredPoint, ScrollPage, encode_payload)
@@ -16,13 +20,15 @@ T = TypeVar("T")
 IdsLike = Union[Sequence[int], np.ndarray]
 VectorLike = Union[Sequence[float], np.ndarray]
 
-_METRICS = {"cosine": pb.METRIC_COSINE, "ip": pb.METRIC_IP, "dot": pb.METRIC_IP,
-            "l2": pb.METRIC_L2, "euclidean": pb.METRIC_L2}
-_METHODS = {"renorm": pb.METHOD_RENORM, "mse": pb.METHOD_MSE,
-            "prod": pb.METHOD_PROD, "pq": pb.METHOD_PQ, "pca": pb.METHOD_PCA}
-_FIELD_TYPES = {"keyword": pb.FIELD_TYPE_KEYWORD,
-                "integer": pb.FIELD_TYPE_INTEGER,
-                "float": pb.FIELD_TYPE_FLOAT, "bool": pb.FIELD_TYPE_BOOL}
+_METRICS = {"cosine": cpb.METRIC_COSINE, "ip": cpb.METRIC_IP,
+            "dot": cpb.METRIC_IP, "l2": cpb.METRIC_L2,
+            "euclidean": cpb.METRIC_L2}
+_METHODS = {"renorm": cpb.METHOD_RENORM, "mse": cpb.METHOD_MSE,
+            "prod": cpb.METHOD_PROD, "pq": cpb.METHOD_PQ,
+            "pca": cpb.METHOD_PCA}
+_FIELD_TYPES = {"keyword": cpb.FIELD_TYPE_KEYWORD,
+                "integer": cpb.FIELD_TYPE_INTEGER,
+                "float": cpb.FIELD_TYPE_FLOAT, "bool": cpb.FIELD_TYPE_BOOL}
 
 
 def _ids(ids) -> List[int]:
@@ -86,9 +92,9 @@ class Client:
         self._retries = retries
         self._backoff = backoff
         self._max_backoff = max_backoff
-        self._collections = rpc.CollectionsStub(self._channel)
-        self._points = rpc.PointsStub(self._channel)
-        self._snapshots = rpc.SnapshotsStub(self._channel)
+        self._collections = crpc.CollectionsStub(self._channel)
+        self._points = prpc.PointsStub(self._channel)
+        self._snapshots = srpc.SnapshotsStub(self._channel)
 
     # ------------------------------------------------------------ plumbing
 
@@ -145,11 +151,11 @@ class Client:
             raise ValueError("metric must be one of %s" % sorted(_METRICS))
         if method not in _METHODS:
             raise ValueError("method must be one of %s" % sorted(_METHODS))
-        req = pb.CreateCollectionRequest(
+        req = cpb.CreateCollectionRequest(
             name=name, dim=dim, metric=_METRICS[metric],
-            quantizer=pb.QuantizerConfig(method=_METHODS[method], bits=bits,
+            quantizer=cpb.QuantizerConfig(method=_METHODS[method], bits=bits,
                                          seed=seed),
-            ivf=pb.IvfConfig(nlist=nlist, train_threshold=train_threshold),
+            ivf=cpb.IvfConfig(nlist=nlist, train_threshold=train_threshold),
             store_vectors=store_vectors)
         return CollectionInfo.from_proto(
             self._call(self._collections.Create, req))
@@ -157,24 +163,24 @@ class Client:
     def get_collection(self, name: str) -> CollectionInfo:
         """The collection's settings, counts, training and memory."""
         return CollectionInfo.from_proto(self._call(
-            self._collections.Get, pb.GetCollectionRequest(name=name)))
+            self._collections.Get, cpb.GetCollectionRequest(name=name)))
 
     def list_collections(self) -> List[CollectionInfo]:
         """Every collection, sorted by name."""
-        r = self._call(self._collections.List, pb.ListCollectionsRequest())
+        r = self._call(self._collections.List, cpb.ListCollectionsRequest())
         return [CollectionInfo.from_proto(c) for c in r.collections]
 
     def delete_collection(self, name: str) -> None:
         """Deletes the collection and its points (NOT_FOUND if absent)."""
         self._call(self._collections.Delete,
-                   pb.DeleteCollectionRequest(name=name))
+                   cpb.DeleteCollectionRequest(name=name))
 
     def train(self, name: str, retrain: bool = False) -> CollectionInfo:
         """Trains the collection's index now (blocking); retrain rebuilds
         the centroids of a trained one."""
         return CollectionInfo.from_proto(self._call(
             self._collections.Train,
-            pb.TrainCollectionRequest(name=name, retrain=retrain)))
+            cpb.TrainCollectionRequest(name=name, retrain=retrain)))
 
     # -------------------------------------------------------------- points
 
@@ -202,14 +208,14 @@ class Client:
         if n == 0:
             return 0
 
-        def batches() -> Iterator[pb.UpsertRequest]:
+        def batches() -> Iterator[ppb.UpsertRequest]:
             for lo in range(0, n, batch_size):
                 hi = min(n, lo + batch_size)
-                pts = [pb.Point(id=int(id_array[i]), vector=x[i].tolist(),
+                pts = [ppb.Point(id=int(id_array[i]), vector=x[i].tolist(),
                                 payload=encode_payload(payloads[i])
                                 if payloads is not None else b"")
                        for i in range(lo, hi)]
-                yield pb.UpsertRequest(collection=name, points=pts, wait=wait)
+                yield ppb.UpsertRequest(collection=name, points=pts, wait=wait)
 
         r = self._call(self._points.UpsertStream, batches, streaming=True)
         return r.upserted
@@ -217,7 +223,7 @@ class Client:
     def retrieve(self, name: str, ids: IdsLike, *, with_payload: bool = True,
                  with_vectors: bool = False) -> List[Record]:
         """The stored points among ids, in the order asked."""
-        req = pb.GetPointsRequest(
+        req = ppb.GetPointsRequest(
             collection=name, ids=_ids(ids), with_payload=with_payload,
             with_vectors=with_vectors)
         return [Record.from_proto(p)
@@ -230,7 +236,7 @@ class Client:
         deleted."""
         if (ids is None) == (filter is None):
             raise ValueError("give ids or a filter (one)")
-        req = pb.DeletePointsRequest(collection=name, wait=wait)
+        req = ppb.DeletePointsRequest(collection=name, wait=wait)
         if ids is not None:
             req.ids.extend(_ids(ids))
         else:
@@ -239,7 +245,7 @@ class Client:
 
     def count(self, name: str, filter: FilterLike = None) -> int:
         """Points in the collection (matching `filter`, exact)."""
-        req = pb.CountRequest(collection=name)
+        req = ppb.CountRequest(collection=name)
         if filter is not None:
             req.filter.CopyFrom(to_proto(filter))
         return self._call(self._points.Count, req).count
@@ -251,7 +257,7 @@ class Client:
         """A page of the points (matching `filter`) in id order, from id
         `offset` on; the next page starts at the page's next_offset (None
         after the last)."""
-        req = pb.ScrollRequest(collection=name, limit=limit,
+        req = ppb.ScrollRequest(collection=name, limit=limit,
                                with_payload=with_payload,
                                with_vectors=with_vectors)
         if offset is not None:
@@ -288,7 +294,7 @@ class Client:
                     filter: FilterLike = None, wait: bool = False) -> int:
         """Merges `payload`'s keys into the payloads of the points (by id or
         filter); returns how many changed."""
-        req = pb.SetPayloadRequest(collection=name, wait=wait,
+        req = ppb.SetPayloadRequest(collection=name, wait=wait,
                                    payload=encode_payload(payload))
         return self._call(self._points.SetPayload,
                           self._payload_request(req, ids, filter)).updated
@@ -299,7 +305,7 @@ class Client:
                           wait: bool = False) -> int:
         """Replaces the payloads of the points (by id or filter) with
         `payload`; returns how many changed."""
-        req = pb.SetPayloadRequest(collection=name, wait=wait,
+        req = ppb.SetPayloadRequest(collection=name, wait=wait,
                                    payload=encode_payload(payload))
         return self._call(self._points.OverwritePayload,
                           self._payload_request(req, ids, filter)).updated
@@ -310,7 +316,7 @@ class Client:
                             wait: bool = False) -> int:
         """Removes keys (dotted paths) from the payloads of the points (by
         id or filter); returns how many changed."""
-        req = pb.DeletePayloadKeysRequest(collection=name, keys=list(keys),
+        req = ppb.DeletePayloadKeysRequest(collection=name, keys=list(keys),
                                           wait=wait)
         return self._call(self._points.DeletePayloadKeys,
                           self._payload_request(req, ids, filter)).updated
@@ -322,7 +328,7 @@ class Client:
         background (wait: return once it is ready)."""
         if type not in _FIELD_TYPES:
             raise ValueError("type must be one of %s" % sorted(_FIELD_TYPES))
-        req = pb.CreateFieldIndexRequest(collection=name, field=field,
+        req = cpb.CreateFieldIndexRequest(collection=name, field=field,
                                          type=_FIELD_TYPES[type], wait=wait)
         return FieldIndexInfo.from_proto(
             self._call(self._collections.CreateFieldIndex, req))
@@ -330,17 +336,17 @@ class Client:
     def delete_field_index(self, name: str, field: str) -> None:
         """Drops the payload index on `field`."""
         self._call(self._collections.DeleteFieldIndex,
-                   pb.DeleteFieldIndexRequest(collection=name, field=field))
+                   cpb.DeleteFieldIndexRequest(collection=name, field=field))
 
     def _search_request(self, name: str, vector: np.ndarray, limit: int,
                         nprobe: int, exact: bool, rescore: bool,
                         oversampling: float, with_payload: bool,
                         with_vectors: bool,
                         score_threshold: Optional[float],
-                        filter: FilterLike) -> pb.SearchRequest:
-        req = pb.SearchRequest(
+                        filter: FilterLike) -> ppb.SearchRequest:
+        req = ppb.SearchRequest(
             collection=name, vector=vector.tolist(), limit=limit,
-            params=pb.SearchParams(nprobe=nprobe, exact=exact,
+            params=ppb.SearchParams(nprobe=nprobe, exact=exact,
                                    rescore=rescore, oversampling=oversampling),
             with_payload=with_payload, with_vectors=with_vectors)
         if score_threshold is not None:
@@ -386,7 +392,7 @@ class Client:
         any, evaluated once for all)."""
         q = _matrix(vectors)
         f = None if filter is None else to_proto(filter)
-        req = pb.SearchBatchRequest(collection=name, searches=[
+        req = ppb.SearchBatchRequest(collection=name, searches=[
             self._search_request("", row, limit, nprobe, exact, rescore,
                                  oversampling, with_payload, with_vectors,
                                  score_threshold, f) for row in q])
@@ -399,15 +405,16 @@ class Client:
     def create_snapshot(self, collection: str = "") -> str:
         """A snapshot (RocksDB checkpoint) of one collection, or of the whole
         database; returns its path on the server."""
-        return self._call(self._snapshots.Create,
-                          pb.CreateSnapshotRequest(collection=collection)).path
+        req = spb.CreateSnapshotRequest(collection=collection)
+        return self._call(self._snapshots.Create, req).path
 
     def list_snapshots(self) -> List[str]:
         """The names of the server's snapshots, oldest first."""
-        return [s.name for s in self._call(self._snapshots.List,
-                                           pb.ListSnapshotsRequest()).snapshots]
+        resp = self._call(self._snapshots.List, spb.ListSnapshotsRequest())
+        return [s.name for s in resp.snapshots]
 
     def delete_snapshot(self, name: str) -> None:
         """Deletes a snapshot by name (list_snapshots, or the last part of
         create_snapshot's path); tqdb_client.Error NOT_FOUND if absent."""
-        self._call(self._snapshots.Delete, pb.DeleteSnapshotRequest(name=name))
+        self._call(self._snapshots.Delete,
+                   spb.DeleteSnapshotRequest(name=name))

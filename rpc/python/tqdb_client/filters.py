@@ -21,7 +21,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 from typing import Any, Mapping, Union
 
-from tqdb.v1 import tqdb_pb2 as pb
+from tqdb.v1 import points_pb2 as pb
 
 FilterLike = Union[Mapping[str, Any], "pb.Filter", None]
 

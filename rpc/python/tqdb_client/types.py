@@ -91,7 +91,7 @@ class FieldIndexInfo:
 
     @classmethod
     def from_proto(cls, p) -> "FieldIndexInfo":
-        from tqdb.v1 import tqdb_pb2 as pb
+        from tqdb.v1 import collections_pb2 as pb
         return cls(field=p.field,
                    type=pb.FieldType.Name(p.type).replace("FIELD_TYPE_",
                                                            "").lower(),
@@ -130,7 +130,7 @@ class CollectionInfo:
 
     @classmethod
     def from_proto(cls, p) -> "CollectionInfo":
-        from tqdb.v1 import tqdb_pb2 as pb
+        from tqdb.v1 import collections_pb2 as pb
         metric = pb.Metric.Name(p.metric).replace("METRIC_", "").lower()
         method = pb.Method.Name(p.quantizer.method).replace("METHOD_", "")
         m = p.memory

@@ -1,1 +1,1 @@
-"""tqdb.v1: generated from proto/tqdb/v1/tqdb.proto (rpc/python/generate.sh)."""
+"""tqdb.v1: generated from proto/tqdb/v1/*.proto (rpc/python/generate.sh)."""
