@@ -6,6 +6,21 @@
 #include "hwy/highway.h"
 #include "quant/kernels-inl.h"
 
+HWY_BEFORE_NAMESPACE();
+namespace tqdb {
+namespace kernels {
+namespace HWY_NAMESPACE {
+
+// The target of this copy of the kernels: dispatched, it names the target
+// dispatch really uses (hwy::SupportedTargets() would not: in Highway 1.0.3
+// it re-selects among all detected targets, undoing hwy::DisableTargets).
+const char* DispatchedTargetName() { return hwy::TargetName(HWY_TARGET); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace kernels
+}  // namespace tqdb
+HWY_AFTER_NAMESPACE();
+
 #if HWY_ONCE
 #include "hwy/targets.h"
 #include "quant/kernels.h"
@@ -23,6 +38,7 @@ HWY_EXPORT(MaskedSumImpl);
 HWY_EXPORT(MatVecF16Impl);
 HWY_EXPORT(DotI8Impl);
 HWY_EXPORT(DotI8RowsImpl);
+HWY_EXPORT(DispatchedTargetName);
 
 float Dot(const float* a, const float* b, size_t n) {
   return HWY_DYNAMIC_DISPATCH(DotImpl)(a, b, n);
@@ -63,11 +79,7 @@ void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
 }
 
 const char* ActiveTargetName() {
-  const uint32_t targets = hwy::SupportedTargets() & HWY_TARGETS;
-  if (targets == 0) return "none";
-  // Lowest set bit = best target (Highway orders targets best-first by bit).
-  const uint32_t best = targets & (~targets + 1);
-  return hwy::TargetName(best);
+  return HWY_DYNAMIC_DISPATCH(DispatchedTargetName)();
 }
 
 }  // namespace kernels

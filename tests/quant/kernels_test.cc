@@ -2,14 +2,17 @@
 // pattern): every test body runs once for each target that is both compiled
 // and supported by this CPU, against the scalar reference.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "tests/quant/kernels_test.cc"
+#include "absl/strings/match.h"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "hwy/targets.h"
 #include "hwy/tests/hwy_gtest.h"
 #include "quant/codebook.h"
 #include "quant/coding.h"
@@ -17,6 +20,7 @@
 #include "quant/kernels.h"
 #include "quant/random.h"
 #include "quant/rotation.h"
+#include "quant/simd_targets.h"
 #include "tests/test_util.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -212,6 +216,51 @@ TEST(KernelsDispatchTest, ReportsATarget) {
   const std::string name = ActiveTargetName();
   EXPECT_NE(name, "none");
   std::printf("active target: %s\n", name.c_str());
+}
+
+// A cap holds: ActiveTargetName is itself dispatched, so it names what
+// dispatch runs, and naming it does not lift the cap (in Highway 1.0.3
+// hwy::SupportedTargets() re-selects among every detected target: the
+// ActiveTargetName that called it put AVX-512 back after DisableTargets).
+TEST(KernelsDispatchTest, LimitSimdTargetsCapsDispatch) {
+  // Detected and compiled; the best is the lowest bit.
+  const int64_t supported = hwy::SupportedTargets() & HWY_TARGETS;
+  const std::string best = hwy::TargetName(supported & -supported);
+  for (const char* cap : {"avx2", "sse4", "emu128"}) {
+    ASSERT_TRUE(LimitSimdTargets(cap).ok()) << cap;
+    const std::string name = ActiveTargetName();
+    std::printf("cap %s: %s\n", cap, name.c_str());
+    if (std::string(cap) == "avx2" && (supported & HWY_AVX2)) {
+      EXPECT_EQ(name, "AVX2");
+    }
+    if (std::string(cap) == "sse4" && (supported & HWY_SSE4)) {
+      EXPECT_EQ(name, "SSE4");
+    }
+    EXPECT_EQ(ActiveTargetName(), name) << "naming the target lifted the cap";
+    // The kernels keep their results under a cap.
+    const std::vector<float> a = testing_util::RandomUnitVectors(1, 300, 1);
+    const std::vector<float> b = testing_util::RandomUnitVectors(1, 300, 2);
+    EXPECT_NEAR(Dot(a.data(), b.data(), 300),
+                scalar::Dot(a.data(), b.data(), 300), 1e-5f);
+  }
+  ASSERT_TRUE(LimitSimdTargets("AVX3_DL").ok());  // any case; nothing above
+  hwy::DisableTargets(0);
+  EXPECT_EQ(ActiveTargetName(), best);
+}
+
+TEST(KernelsDispatchTest, UnknownSimdTargetsAreNamed) {
+  const absl::Status s = LimitSimdTargets("avx9");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("'avx9' is not a SIMD target: one of avx3_dl, "
+                             "avx3, avx2"),
+            absl::string_view::npos)
+      << s;
+  setenv(kSimdEnvironmentVariable, "avx9", 1);
+  const absl::Status env = LimitSimdTargetsFromEnvironment();
+  unsetenv(kSimdEnvironmentVariable);
+  EXPECT_EQ(env.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(env.message(), "TQDB_SIMD=avx9: '")) << env;
+  EXPECT_TRUE(LimitSimdTargetsFromEnvironment().ok());  // unset: no cap
 }
 }  // namespace kernels
 }  // namespace tqdb

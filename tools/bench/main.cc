@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "quant/simd_targets.h"
 #include "tools/bench/commands.h"
 #include "tools/cli/output.h"
 
@@ -20,6 +21,12 @@ constexpr char kUsage[] =
 }  // namespace
 
 int main(int argc, char** argv) {
+  // tqdb passes its environment on: TQDB_SIMD caps these kernels too.
+  if (const absl::Status s = tqdb::kernels::LimitSimdTargetsFromEnvironment();
+      !s.ok()) {
+    std::cerr << "tqdb-bench: " << s.message() << "\n";
+    return tqdb::kExitUsage;
+  }
   const std::string cmd = argc < 2 ? "" : argv[1];
   const std::vector<std::string> args(argv + std::min(argc, 2), argv + argc);
   if (cmd == "bench") return tqdb::RunBench(args, std::cout, std::cerr);

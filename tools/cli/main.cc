@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "quant/kernels.h"
+#include "quant/simd_targets.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/output.h"
 
@@ -32,7 +33,12 @@ constexpr char kUsage[] =
     "  collections  list, inspect, create, train or drop collections; index\n"
     "               payload fields; count points\n"
     "\n"
-    "Run 'tqdb <command> --help' for the flags of a command.\n";
+    "Run 'tqdb <command> --help' for the flags of a command.\n"
+    "\n"
+    "environment:\n"
+    "  TQDB_SIMD    cap the SIMD target of the kernels (avx3_dl, avx3,\n"
+    "               avx2, sse4, ssse3, emu128, scalar; default: the best\n"
+    "               this CPU has); 'tqdb --version' names the one in use\n";
 
 // Replaces this process with tqdb-bench from the directory of this
 // executable (git-style), passing the command and its arguments on;
@@ -66,6 +72,11 @@ int ExecBench(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const absl::Status s = tqdb::kernels::LimitSimdTargetsFromEnvironment();
+      !s.ok()) {
+    std::cerr << "tqdb: " << s.message() << "\n";
+    return tqdb::kExitUsage;
+  }
   if (argc < 2 || !std::strcmp(argv[1], "--help") ||
       !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     std::cout << kUsage;
