@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
