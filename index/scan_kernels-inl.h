@@ -101,21 +101,51 @@ HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
         }
       }
     };
-    size_t chunks = 0;
-    for (size_t o = 0; o < block_bytes; o += W) {
+    // One code vector at byte o into the accumulators of set `set`.
+    auto row = [&](size_t o, size_t set, decltype(acc_a)& a,
+                   decltype(acc_b)& b) {
       const auto c = hn::LoadU(d8, cb + o);
       const auto lo = hn::And(c, nib);
       const auto hi = hn::And(hn::ShiftRight<4>(c), nib);
-      const size_t set = kSets == 2 ? (o / W) & 1 : 0;
       for (size_t q = 0; q < Q; ++q) {
         const auto rl = hn::BitCast(
             d16, hn::TableLookupBytes(hn::LoadU(d8, lut_lo[q] + o), lo));
         const auto rh = hn::BitCast(
             d16, hn::TableLookupBytes(hn::LoadU(d8, lut_hi[q] + o), hi));
-        acc_a[q][set] = hn::Add(acc_a[q][set], hn::Add(rl, rh));
-        acc_b[q][set] = hn::Add(acc_b[q][set], hn::Add(hn::ShiftRight<8>(rl),
-                                                       hn::ShiftRight<8>(rh)));
+        a[q][set] = hn::Add(a[q][set], hn::Add(rl, rh));
+        b[q][set] = hn::Add(
+            b[q][set], hn::Add(hn::ShiftRight<8>(rl), hn::ShiftRight<8>(rh)));
       }
+    };
+    size_t chunks = 0;
+    size_t o = 0;
+    if constexpr (kSets == 1) {
+      // Two code vectors an iteration into two accumulator sets (two
+      // independent chains), summed before each flush: still exact, as the
+      // bound counts the chunks of both.
+      decltype(acc_a) a2, b2;
+      for (size_t q = 0; q < Q; ++q) a2[q][0] = b2[q][0] = hn::Zero(d16);
+      auto merge = [&]() {
+        for (size_t q = 0; q < Q; ++q) {
+          acc_a[q][0] = hn::Add(acc_a[q][0], a2[q][0]);
+          acc_b[q][0] = hn::Add(acc_b[q][0], b2[q][0]);
+          a2[q][0] = b2[q][0] = hn::Zero(d16);
+        }
+      };
+      for (; o + 2 * W <= block_bytes; o += 2 * W) {
+        row(o, 0, acc_a, acc_b);
+        row(o + W, 0, a2, b2);
+        chunks += 2;
+        if (chunks == kFlushChunks) {
+          merge();
+          flush();
+          chunks = 0;
+        }
+      }
+      merge();
+    }
+    for (; o < block_bytes; o += W) {
+      row(o, kSets == 2 ? (o / W) & 1 : 0, acc_a, acc_b);
       if (++chunks == kFlushChunks) {
         flush();
         chunks = 0;
