@@ -38,6 +38,14 @@ def merged(modules):
     return ns
 
 
+def api_namespaces():
+    """(messages, service stubs) of the API's generated modules (on
+    sys.path), each file's names merged into one namespace."""
+    files = [os.path.basename(f)[:-len(".proto")] for f in API_PROTOS]
+    return (merged("tqdb.v1.%s_pb2" % f for f in files),
+            merged("tqdb.v1.%s_pb2_grpc" % f for f in files))
+
+
 def stubs(proto_dir, tmp):
     """(grpc, messages, service stubs) generated from proto_dir into tmp:
     the API's messages and enums (all three files) in one namespace, its
@@ -50,9 +58,7 @@ def stubs(proto_dir, tmp):
                    list(API_PROTOS), check=True)
     sys.path.insert(0, gen)
     import grpc  # Debian's python3-grpcio
-    files = [os.path.basename(f)[:-len(".proto")] for f in API_PROTOS]
-    pb = merged("tqdb.v1.%s_pb2" % f for f in files)
-    pbg = merged("tqdb.v1.%s_pb2_grpc" % f for f in files)
+    pb, pbg = api_namespaces()
     return grpc, pb, pbg
 
 

@@ -116,10 +116,8 @@ def main():
     args = ap.parse_args()
     sys.path.insert(0, os.path.abspath(args.python_stubs))
     import grpc
-    from e2e_util import merged
-    api = ("collections", "points")
-    pb = merged("tqdb.v1.%s_pb2" % f for f in api)
-    rpc = merged("tqdb.v1.%s_pb2_grpc" % f for f in api)
+    from e2e_util import api_namespaces
+    pb, rpc = api_namespaces()
     import random
     rng = random.Random(14)
 

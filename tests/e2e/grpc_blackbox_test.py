@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_util import API_PROTOS, check, fail, merged  # noqa: E402
+from e2e_util import API_PROTOS, api_namespaces, check, fail  # noqa: E402
 
 
 def read_vecs(path, typecode, limit=None):
@@ -72,9 +72,7 @@ def main():
                    check=True)
     sys.path.insert(0, gen)
     import grpc  # Debian's python3-grpcio
-    files = [os.path.basename(f)[:-len(".proto")] for f in API_PROTOS]
-    pb = merged("tqdb.v1.%s_pb2" % f for f in files)
-    pbg = merged("tqdb.v1.%s_pb2_grpc" % f for f in files)
+    pb, pbg = api_namespaces()
     hpb = importlib.import_module("tqdb_std.health_pb2")
     hpbg = importlib.import_module("tqdb_std.health_pb2_grpc")
     rpb = importlib.import_module("tqdb_std.reflection_pb2")
