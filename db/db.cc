@@ -562,7 +562,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   }
   TQ_RETURN_IF_ERROR(impl->LoadCollections());
   DatabaseImpl* db = impl.get();  // outlives the thread: Close stops it
-  core->recovery->Start(raw, [db] { db->ResumeTrainings(); });
+  core->recovery->Start(raw, dbo.info_log, [db] { db->ResumeTrainings(); });
   // A first training interrupted by a crash (or never started: the process
   // ended first) starts again now, not at the next write, which may never
   // come.

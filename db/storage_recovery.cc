@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/time/time.h"
+#include "rocksdb/env.h"
 
 namespace tqdb {
 namespace dbimpl {
@@ -11,13 +12,18 @@ namespace {
 
 constexpr absl::Duration kFirstDelay = absl::Milliseconds(200);
 constexpr absl::Duration kMaxDelay = absl::Seconds(5);
+// Attempts that found nothing to resume before the thread stops looking.
+constexpr int kMaxUnconfirmed = 4;
 
 }  // namespace
 
 StorageRecovery::~StorageRecovery() { Stop(); }
 
-void StorageRecovery::Start(rocksdb::DB* db, std::function<void()> on_resumed) {
+void StorageRecovery::Start(rocksdb::DB* db,
+                            std::shared_ptr<rocksdb::Logger> log,
+                            std::function<void()> on_resumed) {
   on_resumed_ = std::move(on_resumed);
+  log_ = std::move(log);
   {
     absl::MutexLock l(&mu_);
     db_ = db;
@@ -59,12 +65,20 @@ void StorageRecovery::OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason,
   *auto_recovery = false;  // Run() recovers instead
 }
 
+void StorageRecovery::OnErrorRecoveryEnd(
+    const rocksdb::BackgroundErrorRecoveryInfo&) {
+  absl::MutexLock l(&mu_);
+  ++cleared_;
+}
+
 void StorageRecovery::Run() {
   absl::MutexLock l(&mu_);
   absl::Duration delay = kFirstDelay;
+  int unconfirmed = 0;  // attempts in a row that cleared nothing
   while (!stop_) {
     if (!pending_) {
       delay = kFirstDelay;
+      unconfirmed = 0;
       cv_.Wait(&mu_);
       continue;
     }
@@ -73,14 +87,30 @@ void StorageRecovery::Run() {
     if (stop_) break;
     pending_ = false;  // errors from here on call for another attempt
     rocksdb::DB* db = db_;
+    const uint64_t cleared_before = cleared_;
     mu_.Unlock();
     const rocksdb::Status s = db->Resume();
-    if (s.ok() && on_resumed_) on_resumed_();
     mu_.Lock();
-    if (s.ok()) {
+    const bool cleared = cleared_ != cleared_before;
+    if (s.ok() && cleared) {
       ++resumed_;
       delay = kFirstDelay;
+      unconfirmed = 0;
+      mu_.Unlock();
+      if (on_resumed_) on_resumed_();
+      mu_.Lock();
+    } else if (s.ok()) {
+      // Nothing to resume: the error may not be recorded yet (header).
+      if (++unconfirmed < kMaxUnconfirmed) pending_ = true;
+      delay = std::min(2 * delay, kMaxDelay);
     } else {
+      if (log_ != nullptr) {
+        rocksdb::Log(
+            rocksdb::InfoLogLevel::WARN_LEVEL, log_,
+            "tqdb: resuming writes failed (next attempt in %s): %s",
+            absl::FormatDuration(std::min(2 * delay, kMaxDelay)).c_str(),
+            s.ToString().c_str());
+      }
       pending_ = true;
       delay = std::min(2 * delay, kMaxDelay);
     }

@@ -20,8 +20,15 @@
 //    (so the write-ahead log they came from can go): on a disk that is
 //    still full the attempt fails after writing at most the free space,
 //    deletes what it wrote, and changes nothing.
+// RocksDB reports an error to its listeners before it records it (with its
+// mutex released), so an attempt can come in between, find nothing to
+// resume and "succeed": an attempt counts only if RocksDB says it cleared
+// an error (OnErrorRecoveryEnd); otherwise the thread looks again, with the
+// same backoff, a few times (an error RocksDB reports but never records,
+// one below the severity that stops anything, needs no resume).
 // After a successful resume `on_resumed` runs (on the recovery thread): the
-// database restarts the background trainings the error stopped.
+// database restarts the background trainings the error stopped. Failed
+// attempts go to the info log.
 //
 // Thread-safety: the listener's callbacks come from RocksDB's threads with
 // no tqdb lock held; Start and Stop are called by Database::Open and Close.
@@ -30,6 +37,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -46,8 +54,10 @@ class StorageRecovery : public rocksdb::EventListener {
   ~StorageRecovery() override;
 
   // Starts the recovery thread for `db` (once, after DB::Open succeeded);
-  // `on_resumed` runs after each successful resume.
-  void Start(rocksdb::DB* db, std::function<void()> on_resumed);
+  // `on_resumed` runs after each successful resume; failed attempts are
+  // logged to `log` (may be null).
+  void Start(rocksdb::DB* db, std::shared_ptr<rocksdb::Logger> log,
+             std::function<void()> on_resumed);
   // Stops and joins the thread; before the DB is closed. Idempotent.
   void Stop();
 
@@ -60,18 +70,23 @@ class StorageRecovery : public rocksdb::EventListener {
   void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason reason,
                             rocksdb::Status bg_error,
                             bool* auto_recovery) override;
+  void OnErrorRecoveryEnd(
+      const rocksdb::BackgroundErrorRecoveryInfo& info) override;
 
  private:
   void Run();
 
-  std::function<void()> on_resumed_;  // set by Start
-  mutable absl::Mutex mu_;            // a leaf
+  std::function<void()> on_resumed_;      // set by Start
+  std::shared_ptr<rocksdb::Logger> log_;  // set by Start
+  mutable absl::Mutex mu_;                // a leaf
   absl::CondVar cv_;
   rocksdb::DB* db_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   // An error was reported since the last resume attempt began.
   bool pending_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t resumed_ ABSL_GUARDED_BY(mu_) = 0;
+  // Errors RocksDB said it cleared (OnErrorRecoveryEnd).
+  uint64_t cleared_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;  // started by Start, joined by Stop
 };
 
