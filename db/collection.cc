@@ -38,6 +38,7 @@ absl::Status CollectionImpl::CheckUsable() const {
     return absl::FailedPreconditionError(
         absl::StrCat("database ", core_->dir, " is closed"));
   }
+  if (core_->db == nullptr) return core_->ReopeningError();
   if (dropped_) return DroppedError();
   return absl::OkStatus();
 }

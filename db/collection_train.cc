@@ -77,6 +77,12 @@ void CollectionImpl::StopTraining() {
   }
 }
 
+void CollectionImpl::AllowBackground() {
+  stop_ = false;
+  absl::MutexLock l(&bg_mu_);
+  StartIndexer();  // the backfills StopTraining interrupted, if any
+}
+
 void CollectionImpl::ResumeTraining() {
   absl::MutexLock wl(&write_mu_);
   if (dropped_) return;

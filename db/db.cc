@@ -154,6 +154,7 @@ absl::Status MigrateFormat(DbCore* core,
                   "creating column family '" + name + "'"));
     absl::MutexLock life(&core->life_mu);
     core->handles.push_back(h);
+    core->cf_descs.emplace_back(name, CfOptions(name, core->options, cache));
     for (int f = 0; f < dbformat::kNumCfs; ++f) {
       if (name == dbformat::kCfNames[f]) core->cf[f] = h;
     }
@@ -221,7 +222,7 @@ absl::Status DatabaseImpl::LoadCollections() {
 
 void DatabaseImpl::ResumeTrainings() {
   absl::ReaderMutexLock life(&core_->life_mu);
-  if (core_->closed || core_->closing) return;
+  if (core_->closed || core_->closing || core_->db == nullptr) return;
   absl::MutexLock l(&mu_);
   for (auto& [name, c] : collections_) c->ResumeTraining();
 }
@@ -233,6 +234,7 @@ absl::StatusOr<CollectionInfo> DatabaseImpl::CreateCollection(
   if (core_->closed) {
     return absl::FailedPreconditionError("database is closed");
   }
+  if (core_->db == nullptr) return core_->ReopeningError();
   TQ_RETURN_IF_ERROR(ValidateConfig(&c));
   absl::MutexLock l(&mu_);
   if (collections_.count(c.name)) {
@@ -276,6 +278,7 @@ absl::StatusOr<CollectionInfo> DatabaseImpl::CreateCollection(
 absl::Status DatabaseImpl::DropCollection(const std::string& name) {
   absl::ReaderMutexLock life(&core_->life_mu);
   if (core_->closed) return absl::FailedPreconditionError("database is closed");
+  if (core_->db == nullptr) return core_->ReopeningError();
   absl::MutexLock l(&mu_);
   TQ_ASSIGN_OR_RETURN(std::shared_ptr<CollectionImpl> c, Find(name));
   c->StopTraining();
@@ -494,6 +497,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
+  core->db_options = dbo;
+  core->cf_descs = descs;
   rocksdb::Status s = rocksdb::DB::Open(dbo, dir, descs, &handles, &raw);
   if (!s.ok()) {
     absl::Status st = FromRocks(s, dir + ": open");
@@ -562,7 +567,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   }
   TQ_RETURN_IF_ERROR(impl->LoadCollections());
   DatabaseImpl* db = impl.get();  // outlives the thread: Close stops it
-  core->recovery->Start(raw, dbo.info_log, [db] { db->ResumeTrainings(); });
+  StorageRecovery::Hooks hooks;
+  hooks.reopen = [db](rocksdb::DB** out) { return db->ReopenStorage(out); };
+  hooks.on_resumed = [db] { db->ResumeTrainings(); };
+  core->recovery->Start(raw, dbo.info_log, std::move(hooks));
   // A first training interrupted by a crash (or never started: the process
   // ended first) starts again now, not at the next write, which may never
   // come.

@@ -60,10 +60,16 @@ struct DbCore {
   std::shared_ptr<StorageRecovery> recovery;
   // Open from Database::Open to Close. Public calls use it while they hold
   // life_mu shared; background trainings, which hold no lock, are stopped
-  // by Close before it takes life_mu exclusively to close it.
+  // by Close (and by DatabaseImpl::ReopenStorage) before it takes life_mu
+  // exclusively to close it. Null before Close only while a reopen after a
+  // storage error has not succeeded yet (calls answer ReopeningError()).
   rocksdb::DB* db = nullptr;
   // Indexed like dbformat::kCfNames; fixed while db is open.
   rocksdb::ColumnFamilyHandle* cf[dbformat::kNumCfs] = {};
+  // What db was opened with, to reopen it in place; fixed after open (the
+  // column families of a format migration included).
+  rocksdb::DBOptions db_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cf_descs;
   // Shared by every public call, exclusive for Close(). First in the lock
   // order.
   mutable absl::Mutex life_mu;
@@ -84,6 +90,10 @@ struct DbCore {
   rocksdb::ColumnFamilyHandle* idmap() const { return cf[3]; }
   rocksdb::ColumnFamilyHandle* payload() const { return cf[4]; }
   rocksdb::ColumnFamilyHandle* payload_index() const { return cf[5]; }
+
+  // The error of a call while db is null before Close (UNAVAILABLE: it
+  // passes once the reopen succeeds).
+  absl::Status ReopeningError() const;
 };
 
 class CollectionImpl : public Collection,
@@ -149,6 +159,10 @@ class CollectionImpl : public Collection,
   // For the database: stops training and index builds (joins the
   // background threads).
   void StopTraining();
+  // For the database, after StopTraining, when storage was reopened: lets
+  // background work run again and restarts the index builds it stopped
+  // (ResumeTraining restarts the training).
+  void AllowBackground();
   // For the database: starts the background training the collection's size
   // calls for, if background training is on. After open (a crash may have
   // interrupted the first training, and no write may come to start it
@@ -362,6 +376,11 @@ class DatabaseImpl : public Database {
   // CollectionImpl::ResumeTraining on every collection (after open and after
   // a storage recovery).
   void ResumeTrainings();
+  // StorageRecovery::Hooks::reopen (db/storage_reopen.cc): closes RocksDB and
+  // opens it again in the same place, with background work stopped and
+  // public calls waiting (life_mu exclusive); *db is the instance open
+  // afterwards.
+  rocksdb::Status ReopenStorage(rocksdb::DB** db);
 
   absl::StatusOr<CollectionInfo> CreateCollection(
       const CollectionConfig& config) override;

@@ -72,6 +72,7 @@ absl::Status DatabaseImpl::CreateSnapshot(const std::string& target_dir,
     if (core_->closed) {
       return absl::FailedPreconditionError("database is closed");
     }
+    if (core_->db == nullptr) return core_->ReopeningError();
     if (!collection.empty()) {
       absl::MutexLock l(&mu_);
       TQ_RETURN_IF_ERROR(Find(collection).status());

@@ -15,14 +15,22 @@ constexpr absl::Duration kMaxDelay = absl::Seconds(5);
 // Attempts that found nothing to resume before the thread stops looking.
 constexpr int kMaxUnconfirmed = 4;
 
+// Whether any column family's active memtable holds an entry (a resume
+// flushes it, switching to a new write-ahead log).
+bool AnyMemtableData(rocksdb::DB* db) {
+  uint64_t entries = 0;
+  return !db->GetAggregatedIntProperty(
+             rocksdb::DB::Properties::kNumEntriesActiveMemTable, &entries) ||
+         entries > 0;
+}
+
 }  // namespace
 
 StorageRecovery::~StorageRecovery() { Stop(); }
 
 void StorageRecovery::Start(rocksdb::DB* db,
-                            std::shared_ptr<rocksdb::Logger> log,
-                            std::function<void()> on_resumed) {
-  on_resumed_ = std::move(on_resumed);
+                            std::shared_ptr<rocksdb::Logger> log, Hooks hooks) {
+  hooks_ = std::move(hooks);
   log_ = std::move(log);
   {
     absl::MutexLock l(&mu_);
@@ -45,7 +53,7 @@ uint64_t StorageRecovery::resumed() const {
   return resumed_;
 }
 
-void StorageRecovery::OnBackgroundError(rocksdb::BackgroundErrorReason,
+void StorageRecovery::OnBackgroundError(rocksdb::BackgroundErrorReason reason,
                                         rocksdb::Status* bg_error) {
   if (bg_error->ok()) return;
   if (bg_error->IsIOError() && !bg_error->IsIOFenced() &&
@@ -55,6 +63,10 @@ void StorageRecovery::OnBackgroundError(rocksdb::BackgroundErrorReason,
         rocksdb::Status(*bg_error, rocksdb::Status::Severity::kHardError);
   }
   absl::MutexLock l(&mu_);
+  // A foreground write: its write-ahead log append or sync failed.
+  if (reason == rocksdb::BackgroundErrorReason::kWriteCallback) {
+    ++log_failures_;
+  }
   pending_ = true;
   cv_.SignalAll();
 }
@@ -88,16 +100,25 @@ void StorageRecovery::Run() {
     pending_ = false;  // errors from here on call for another attempt
     rocksdb::DB* db = db_;
     const uint64_t cleared_before = cleared_;
+    const uint64_t log_failures = log_failures_;
+    const bool log_failed = log_failures != log_failures_handled_;
     mu_.Unlock();
-    const rocksdb::Status s = db->Resume();
+    // Resume() would keep a failed log when no memtable holds data (header);
+    // RocksDB takes no write while stopped, so the memtables stay as seen.
+    const bool reopen = hooks_.reopen &&
+                        (db == nullptr || (log_failed && !AnyMemtableData(db)));
+    const rocksdb::Status s = reopen ? hooks_.reopen(&db) : db->Resume();
     mu_.Lock();
-    const bool cleared = cleared_ != cleared_before;
+    db_ = db;  // after a reopen: null until one succeeds
+    const bool cleared = reopen ? s.ok() : cleared_ != cleared_before;
     if (s.ok() && cleared) {
       ++resumed_;
+      // A resume that cleared an error switched logs (or a reopen did).
+      log_failures_handled_ = log_failures;
       delay = kFirstDelay;
       unconfirmed = 0;
       mu_.Unlock();
-      if (on_resumed_) on_resumed_();
+      if (hooks_.on_resumed) hooks_.on_resumed();
       mu_.Lock();
     } else if (s.ok()) {
       // Nothing to resume: the error may not be recorded yet (header).
@@ -107,7 +128,8 @@ void StorageRecovery::Run() {
       if (log_ != nullptr) {
         rocksdb::Log(
             rocksdb::InfoLogLevel::WARN_LEVEL, log_,
-            "tqdb: resuming writes failed (next attempt in %s): %s",
+            "tqdb: %s writes failed (next attempt in %s): %s",
+            reopen ? "reopening to resume" : "resuming",
             absl::FormatDuration(std::min(2 * delay, kMaxDelay)).c_str(),
             s.ToString().c_str());
       }

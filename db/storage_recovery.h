@@ -26,9 +26,17 @@
 // an error (OnErrorRecoveryEnd); otherwise the thread looks again, with the
 // same backoff, a few times (an error RocksDB reports but never records,
 // one below the severity that stops anything, needs no resume).
-// After a successful resume `on_resumed` runs (on the recovery thread): the
-// database restarts the background trainings the error stopped. Failed
-// attempts go to the info log.
+// A failed write to the write-ahead log leaves its writer failed for good,
+// and RocksDB 7.8's Resume() replaces the log only when it flushes a
+// non-empty memtable: with every memtable empty (the failure came first
+// after an open, a resume or a full flush) it would keep the failed log,
+// and the next write to it aborts the process (Debian builds RocksDB with
+// its assertions) or fails forever. Then the thread asks the database to
+// reopen RocksDB in place instead (Hooks::reopen, DatabaseImpl::
+// ReopenStorage), after probing that the disk takes writes again.
+// After a successful resume or reopen `on_resumed` runs (on the recovery
+// thread): the database restarts the background trainings the error
+// stopped. Failed attempts go to the info log.
 //
 // Thread-safety: the listener's callbacks come from RocksDB's threads with
 // no tqdb lock held; Start and Stop are called by Database::Open and Close.
@@ -53,11 +61,20 @@ class StorageRecovery : public rocksdb::EventListener {
   StorageRecovery() = default;
   ~StorageRecovery() override;
 
+  // What the database does for the recovery (each may be empty).
+  struct Hooks {
+    // Closes and reopens RocksDB in place; sets *db to the instance open
+    // afterwards (null: closed, not reopened yet). An error: the thread
+    // tries again later.
+    std::function<rocksdb::Status(rocksdb::DB** db)> reopen;
+    // After each successful resume or reopen.
+    std::function<void()> on_resumed;
+  };
+
   // Starts the recovery thread for `db` (once, after DB::Open succeeded);
-  // `on_resumed` runs after each successful resume; failed attempts are
-  // logged to `log` (may be null).
+  // failed attempts are logged to `log` (may be null).
   void Start(rocksdb::DB* db, std::shared_ptr<rocksdb::Logger> log,
-             std::function<void()> on_resumed);
+             Hooks hooks);
   // Stops and joins the thread; before the DB is closed. Idempotent.
   void Stop();
 
@@ -76,7 +93,7 @@ class StorageRecovery : public rocksdb::EventListener {
  private:
   void Run();
 
-  std::function<void()> on_resumed_;      // set by Start
+  Hooks hooks_;                           // set by Start
   std::shared_ptr<rocksdb::Logger> log_;  // set by Start
   mutable absl::Mutex mu_;                // a leaf
   absl::CondVar cv_;
@@ -87,6 +104,9 @@ class StorageRecovery : public rocksdb::EventListener {
   uint64_t resumed_ ABSL_GUARDED_BY(mu_) = 0;
   // Errors RocksDB said it cleared (OnErrorRecoveryEnd).
   uint64_t cleared_ ABSL_GUARDED_BY(mu_) = 0;
+  // Failed writes to the write-ahead log; those up to the last recovery.
+  uint64_t log_failures_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t log_failures_handled_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;  // started by Start, joined by Stop
 };
 
