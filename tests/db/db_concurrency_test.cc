@@ -88,7 +88,8 @@ TEST(DbConcurrency, ReadersDuringWritesAndBackgroundTraining) {
       EXPECT_EQ((*r)[0].id, p.id) << "a write was not searchable at once";
       if (b % 5 == 4) {
         std::vector<uint64_t> del;
-        for (uint64_t i = 0; i < 50; ++i) del.push_back(base + (b - 1) * 250 + i);
+        for (uint64_t i = 0; i < 50; ++i)
+          del.push_back(base + (b - 1) * 250 + i);
         auto n = c->Delete(del, false);
         ASSERT_TRUE(n.ok());
         EXPECT_EQ(*n, 50u);
@@ -116,9 +117,11 @@ TEST(DbConcurrency, ReadersDuringWritesAndBackgroundTraining) {
   EXPECT_GT(seen_trained.load(), 0);
   EXPECT_GT(writes_during_training.load(), 0)
       << "writes were blocked for the whole training";
-  printf("searches %d (untrained %d, trained %d), writes %d, during training "
-         "%d\n", searches.load(), seen_untrained.load(), seen_trained.load(),
-         writes.load(), writes_during_training.load());
+  printf(
+      "searches %d (untrained %d, trained %d), writes %d, during training "
+      "%d\n",
+      searches.load(), seen_untrained.load(), seen_trained.load(),
+      writes.load(), writes_during_training.load());
 
   // Everything written is there after a reopen.
   ASSERT_TRUE((*db)->Close().ok());
