@@ -51,13 +51,17 @@ class Raw {
  public:
   explicit Raw(const std::string& dir, bool read_only = false) {
     std::vector<std::string> names;
-    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names).ok());
+    EXPECT_TRUE(
+        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names)
+            .ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    for (const auto& n : names)
+      cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
     rocksdb::Status s =
         read_only ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir, cfs,
                                                  &handles_, &db_)
-                  : rocksdb::DB::Open(rocksdb::DBOptions(), dir, cfs, &handles_, &db_);
+                  : rocksdb::DB::Open(rocksdb::DBOptions(), dir, cfs, &handles_,
+                                      &db_);
     EXPECT_TRUE(s.ok()) << s.ToString();
     names_ = names;
   }
@@ -159,9 +163,11 @@ TEST(DbCorruption, FormatFromTheFuture) {
   BuildDb(tmp.path());
   {
     Raw raw(tmp.path());
-    raw.Put("meta", "format", dbformat::EncodeFormat(dbformat::kFormatVersion + 1));
+    raw.Put("meta", "format",
+            dbformat::EncodeFormat(dbformat::kFormatVersion + 1));
   }
-  ExpectOpenFails(tmp.path(), absl::StatusCode::kFailedPrecondition, tmp.path());
+  ExpectOpenFails(tmp.path(), absl::StatusCode::kFailedPrecondition,
+                  tmp.path());
   {
     Raw raw(tmp.path());
     std::string v = dbformat::EncodeFormat(dbformat::kFormatVersion);
@@ -298,8 +304,10 @@ TEST(DbCorruption, CorruptVectorsSst) {
   {
     // Without "u" the database opens; "t" fails closed on every vector read.
     Raw raw(tmp.path());
-    ASSERT_TRUE(raw.db()->Delete(rocksdb::WriteOptions(), raw.cf("meta"),
-                                 "collection/u").ok());
+    ASSERT_TRUE(
+        raw.db()
+            ->Delete(rocksdb::WriteOptions(), raw.cf("meta"), "collection/u")
+            .ok());
   }
   auto db = Database::Open(tmp.path(), DatabaseOptions());
   ASSERT_TRUE(db.ok()) << db.status();
@@ -331,7 +339,8 @@ TEST(DbCorruption, OpenTwiceIsRefusedNotCorrupt) {
   ASSERT_TRUE(a.ok());
   auto b = Database::Open(tmp.path(), DatabaseOptions());
   ASSERT_FALSE(b.ok());
-  EXPECT_EQ(b.status().code(), absl::StatusCode::kFailedPrecondition) << b.status();
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kFailedPrecondition)
+      << b.status();
 }
 
 TEST(DbCorruption, NotADatabase) {
