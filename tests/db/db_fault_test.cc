@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "db/db.h"
 #include "gtest/gtest.h"
 #include "tests/db/db_test_util.h"
@@ -187,6 +188,38 @@ TEST_F(DbFaultTest, FullDiskWithEmptyMemtablesRecovers) {
   ASSERT_TRUE(failed.ok()) << failed.status();
   EXPECT_TRUE(failed->empty());
   EXPECT_EQ(c_->Count(), 300u);
+}
+
+// The reopen of FullDiskWithEmptyMemtablesRecovers fails once the old
+// instance is closed (its new MANIFEST cannot be written): calls answer
+// UNAVAILABLE, nothing aborts, and the next attempt opens it.
+TEST_F(DbFaultTest, FailedReopenAnswersUnavailableUntilItSucceeds) {
+  ASSERT_TRUE(Upsert(0, 100).ok());
+  Reopen();
+  fs_->Fail(FaultFs::kWrite | FaultFs::kSync, FaultFs::NoSpace());
+  EXPECT_EQ(Upsert(1000, 100).code(), absl::StatusCode::kResourceExhausted);
+  // The probe and the close go through; the open's MANIFEST does not.
+  fs_->Fail(FaultFs::kWrite | FaultFs::kSync, FaultFs::NoSpace(), "MANIFEST");
+  absl::Status got;
+  const auto until = std::chrono::steady_clock::now() + kRecoveryDeadline;
+  while (std::chrono::steady_clock::now() < until) {
+    got = c_->Get({0}, false, false).status();
+    if (got.code() == absl::StatusCode::kUnavailable) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(got.code(), absl::StatusCode::kUnavailable) << got;
+  EXPECT_TRUE(absl::StrContains(got.message(), "being reopened")) << got;
+  EXPECT_EQ(Upsert(2000, 100).code(), absl::StatusCode::kUnavailable);
+  QueryOptions q;
+  q.k = 1;
+  EXPECT_EQ(c_->Search(dbtest::VectorFor(0, 0, kDim), q).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(db_->storage_stats().memtable_bytes, 0u);
+  fs_->Clear();
+  ASSERT_TRUE(UpsertEventually(2000, 100));
+  ExpectReadsWork(0, 100);
+  Reopen();
+  ExpectStored({{0, 100}, {2000, 100}}, {1000, 100});
 }
 
 // Only the RocksDB info log (LOG) cannot be written: nothing else notices.
