@@ -222,6 +222,48 @@ TEST_F(DbFaultTest, FailedReopenAnswersUnavailableUntilItSucceeds) {
   ExpectStored({{0, 100}, {2000, 100}}, {1000, 100});
 }
 
+// The database closes (a shutdown) right after a write to the log failed,
+// before the recovery ran: the close neither aborts nor loses anything
+// acknowledged, the fault still there or gone.
+TEST_F(DbFaultTest, CloseRightAfterAFailedLogWrite) {
+  for (bool clear_first : {false, true}) {
+    SCOPED_TRACE(clear_first ? "space returned" : "disk still full");
+    ASSERT_TRUE(Upsert(0, 100).ok());
+    Reopen();  // every memtable empty
+    fs_->Fail(FaultFs::kWrite | FaultFs::kSync, FaultFs::NoSpace());
+    EXPECT_EQ(Upsert(1000, 100).code(), absl::StatusCode::kResourceExhausted);
+    if (clear_first) fs_->Clear();
+    c_.reset();
+    db_->Close().IgnoreError();
+    db_.reset();
+    fs_->Clear();
+    Open();
+    c_ = *db_->GetCollection("c");
+    ExpectStored({{0, 100}}, {1000, 100});
+  }
+}
+
+// A snapshot is asked for right after a write to the log failed, before
+// the recovery ran: it fails or succeeds, nothing aborts, and writes resume.
+TEST_F(DbFaultTest, SnapshotRightAfterAFailedLogWrite) {
+  ASSERT_TRUE(Upsert(0, 100).ok());
+  Reopen();  // every memtable empty
+  fs_->Fail(FaultFs::kWrite | FaultFs::kSync, FaultFs::NoSpace(), ".log");
+  EXPECT_NE(Upsert(1000, 100).code(), absl::StatusCode::kOk);
+  fs_->Clear();
+  const absl::Status snap = db_->CreateSnapshot(dir_.sub("snap"));
+  ASSERT_TRUE(UpsertEventually(2000, 100));
+  if (snap.ok()) {
+    auto copy = Database::Open(dir_.sub("snap"), options_);
+    ASSERT_TRUE(copy.ok()) << copy.status();
+    auto c = (*copy)->GetCollection("c");
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ((*c)->Count(), 100u);
+  }
+  Reopen();
+  ExpectStored({{0, 100}, {2000, 100}}, {1000, 100});
+}
+
 // Only the RocksDB info log (LOG) cannot be written: nothing else notices.
 TEST_F(DbFaultTest, FailingInfoLogIsHarmless) {
   fs_->Fail(FaultFs::kWrite | FaultFs::kSync, FaultFs::NoSpace(), "/LOG");
