@@ -321,7 +321,13 @@ absl::StatusOr<std::shared_ptr<Collection>> DatabaseImpl::GetCollection(
 StorageStats DatabaseImpl::storage_stats() const {
   StorageStats st;
   absl::ReaderMutexLock life(&core_->life_mu);
-  if (core_->closed || core_->db == nullptr) return st;
+  if (core_->closed) return st;
+  const StorageRecovery::Stats rs = core_->recovery->stats();
+  st.storage_errors = rs.errors;
+  st.storage_recoveries = rs.recoveries;
+  st.storage_reopens = rs.reopens;
+  st.writes_stopped = rs.writes_stopped || core_->db == nullptr ? 1 : 0;
+  if (core_->db == nullptr) return st;
   rocksdb::DB* db = core_->db;
   st.wal_syncs = core_->statistics->getTickerCount(rocksdb::WAL_FILE_SYNCED);
   st.wal_bytes = core_->statistics->getTickerCount(rocksdb::WAL_FILE_BYTES);

@@ -318,6 +318,13 @@ struct StorageStats {
   uint64_t live_sst_bytes = 0;      // all column families
   uint64_t memory_total_bytes = 0;  // the collections' (db/memory_budget.h)
   uint64_t memory_limit_bytes = 0;
+  // Storage errors since open (a full or failing disk), the recoveries
+  // that resumed writes after them (reopens among them), and whether writes
+  // are refused now, waiting for one (db/storage_recovery.h).
+  uint64_t storage_errors = 0;
+  uint64_t storage_recoveries = 0;
+  uint64_t storage_reopens = 0;
+  uint64_t writes_stopped = 0;  // 0 or 1
 };
 
 class Collection {

@@ -53,6 +53,16 @@ uint64_t StorageRecovery::resumed() const {
   return resumed_;
 }
 
+StorageRecovery::Stats StorageRecovery::stats() const {
+  absl::MutexLock l(&mu_);
+  Stats st;
+  st.errors = errors_;
+  st.recoveries = resumed_;
+  st.reopens = reopened_;
+  st.writes_stopped = stopped_;
+  return st;
+}
+
 void StorageRecovery::OnBackgroundError(rocksdb::BackgroundErrorReason reason,
                                         rocksdb::Status* bg_error) {
   if (bg_error->ok()) return;
@@ -63,6 +73,10 @@ void StorageRecovery::OnBackgroundError(rocksdb::BackgroundErrorReason reason,
         rocksdb::Status(*bg_error, rocksdb::Status::Severity::kHardError);
   }
   absl::MutexLock l(&mu_);
+  ++errors_;
+  if (bg_error->severity() >= rocksdb::Status::Severity::kHardError) {
+    stopped_ = true;
+  }
   // A foreground write: its write-ahead log append or sync failed.
   if (reason == rocksdb::BackgroundErrorReason::kWriteCallback) {
     ++log_failures_;
@@ -113,6 +127,8 @@ void StorageRecovery::Run() {
     const bool cleared = reopen ? s.ok() : cleared_ != cleared_before;
     if (s.ok() && cleared) {
       ++resumed_;
+      if (reopen) ++reopened_;
+      stopped_ = false;
       // A resume that cleared an error switched logs (or a reopen did).
       log_failures_handled_ = log_failures;
       delay = kFirstDelay;

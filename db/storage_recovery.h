@@ -81,6 +81,15 @@ class StorageRecovery : public rocksdb::EventListener {
   // Resumes that succeeded so far (for tests and Info).
   uint64_t resumed() const;
 
+  // For monitoring (Database::storage_stats).
+  struct Stats {
+    uint64_t errors = 0;          // storage errors RocksDB reported
+    uint64_t recoveries = 0;      // resumes and reopens that cleared one
+    uint64_t reopens = 0;         // of which reopens
+    bool writes_stopped = false;  // an error that stops writes is not cleared
+  };
+  Stats stats() const;
+
   // rocksdb::EventListener.
   void OnBackgroundError(rocksdb::BackgroundErrorReason reason,
                          rocksdb::Status* bg_error) override;
@@ -102,6 +111,9 @@ class StorageRecovery : public rocksdb::EventListener {
   // An error was reported since the last resume attempt began.
   bool pending_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t resumed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t reopened_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   // Errors RocksDB said it cleared (OnErrorRecoveryEnd).
   uint64_t cleared_ ABSL_GUARDED_BY(mu_) = 0;
   // Failed writes to the write-ahead log; those up to the last recovery.

@@ -177,6 +177,17 @@ class StateCollector final : public prometheus::Collectable {
         s.memtable_bytes);
     add("tqdb_rocksdb_live_sst_bytes", "RocksDB live SST files, all families.",
         G, s.live_sst_bytes);
+    add("tqdb_storage_errors_total",
+        "Storage errors since start (a full or failing disk).", C,
+        s.storage_errors);
+    add("tqdb_storage_recoveries_total",
+        "Recoveries that resumed writes after a storage error.", C,
+        s.storage_recoveries);
+    add("tqdb_storage_reopens_total",
+        "Recoveries that reopened the storage in place.", C, s.storage_reopens);
+    add("tqdb_storage_writes_stopped",
+        "1 while writes are refused after a storage error.", G,
+        s.writes_stopped);
   }
 
   void CollectProcess(std::vector<MetricFamily>* out) const {

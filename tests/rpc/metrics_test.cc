@@ -136,6 +136,10 @@ TEST(MetricsTest, CountsCallsWorkAndState) {
   EXPECT_GE(at("tqdb_collection_list_imbalance{collection=\"docs\"}"), 1);
   EXPECT_GT(at("tqdb_rocksdb_block_cache_capacity_bytes"), 0);
   EXPECT_GE(at("tqdb_rocksdb_wal_syncs_total"), 1);
+  EXPECT_EQ(at("tqdb_storage_errors_total"), 0);
+  EXPECT_EQ(at("tqdb_storage_recoveries_total"), 0);
+  EXPECT_EQ(at("tqdb_storage_reopens_total"), 0);
+  EXPECT_EQ(at("tqdb_storage_writes_stopped"), 0);
   EXPECT_GT(at("tqdb_process_resident_memory_bytes"), 1 << 20);
   EXPECT_GT(at("tqdb_memory_used_bytes"), 0);
   // Other paths are not served.
