@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <system_error>
 
 #include "absl/strings/match.h"
@@ -153,11 +154,8 @@ absl::Status MigrateFormat(DbCore* core,
                       CfOptions(name, core->options, cache), name, &h),
                   "creating column family '" + name + "'"));
     absl::MutexLock life(&core->life_mu);
-    core->handles.push_back(h);
+    core->AddHandle(name, h);
     core->cf_descs.emplace_back(name, CfOptions(name, core->options, cache));
-    for (int f = 0; f < dbformat::kNumCfs; ++f) {
-      if (name == dbformat::kCfNames[f]) core->cf[f] = h;
-    }
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
@@ -176,6 +174,22 @@ std::string ManifestName(const fs::path& dir) {
 }
 
 }  // namespace
+
+void DbCore::AddHandle(const std::string& name,
+                       rocksdb::ColumnFamilyHandle* h) {
+  handles.push_back(h);
+  for (int f = 0; f < dbformat::kNumCfs; ++f) {
+    if (name == dbformat::kCfNames[f]) cf[f] = h;
+  }
+}
+
+void DbCore::DestroyHandles() {
+  for (rocksdb::ColumnFamilyHandle* h : handles) {
+    db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  handles.clear();
+  std::fill(std::begin(cf), std::end(cf), nullptr);
+}
 
 DatabaseImpl::~DatabaseImpl() { Close().IgnoreError(); }
 
@@ -377,10 +391,7 @@ absl::Status DatabaseImpl::Close() {
     // write-ahead log needs no sync (syncing a log whose write failed
     // aborts in Debian's RocksDB).
     status = FromRocks(fs, core_->dir + ": flush");
-    for (rocksdb::ColumnFamilyHandle* h : core_->handles) {
-      core_->db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-    }
-    core_->handles.clear();
+    core_->DestroyHandles();
     rocksdb::Status s = core_->db->Close();
     if (status.ok()) status = FromRocks(s, core_->dir + ": close");
     delete core_->db;
@@ -521,14 +532,11 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     return st;
   }
   core->db = raw;
-  for (size_t i = 0; i < names.size(); ++i) {
-    for (int f = 0; f < dbformat::kNumCfs; ++f) {
-      if (names[i] == dbformat::kCfNames[f]) core->cf[f] = handles[i];
-    }
-  }
   {
     absl::MutexLock life(&core->life_mu);
-    core->handles = handles;
+    for (size_t i = 0; i < names.size(); ++i) {
+      core->AddHandle(names[i], handles[i]);
+    }
     core->pool = std::make_unique<ThreadPool>(options.threads);
   }
   auto impl = std::make_unique<DatabaseImpl>(core);
@@ -574,7 +582,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   TQ_RETURN_IF_ERROR(impl->LoadCollections());
   DatabaseImpl* db = impl.get();  // outlives the thread: Close stops it
   StorageRecovery::Hooks hooks;
-  hooks.reopen = [db](rocksdb::DB** out) { return db->ReopenStorage(out); };
+  hooks.recover = [db](const std::function<bool(rocksdb::DB*)>& must_reopen,
+                       rocksdb::DB** out, bool* reopened) {
+    return db->RecoverStorage(must_reopen, out, reopened);
+  };
   hooks.on_resumed = [db] { db->ResumeTrainings(); };
   core->recovery->Start(raw, dbo.info_log, std::move(hooks));
   // A first training interrupted by a crash (or never started: the process

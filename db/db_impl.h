@@ -60,7 +60,7 @@ struct DbCore {
   std::shared_ptr<StorageRecovery> recovery;
   // Open from Database::Open to Close. Public calls use it while they hold
   // life_mu shared; background trainings, which hold no lock, are stopped
-  // by Close (and by DatabaseImpl::ReopenStorage) before it takes life_mu
+  // by Close (and by DatabaseImpl::RecoverStorage) before it takes life_mu
   // exclusively to close it. Null before Close only while a reopen after a
   // storage error has not succeeded yet (calls answer ReopeningError()).
   rocksdb::DB* db = nullptr;
@@ -94,6 +94,11 @@ struct DbCore {
   // The error of a call while db is null before Close (UNAVAILABLE: it
   // passes once the reopen succeeds).
   absl::Status ReopeningError() const;
+  // Takes the handle of the column family `name`, just opened or created.
+  void AddHandle(const std::string& name, rocksdb::ColumnFamilyHandle* h)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(life_mu);
+  // Destroys every handle (before db closes).
+  void DestroyHandles() ABSL_EXCLUSIVE_LOCKS_REQUIRED(life_mu);
 };
 
 class CollectionImpl : public Collection,
@@ -159,8 +164,8 @@ class CollectionImpl : public Collection,
   // For the database: stops training and index builds (joins the
   // background threads).
   void StopTraining();
-  // For the database, after StopTraining, when storage was reopened: lets
-  // background work run again and restarts the index builds it stopped
+  // For the database, after StopTraining, when a storage recovery succeeded:
+  // lets background work run again and restarts the index builds it stopped
   // (ResumeTraining restarts the training).
   void AllowBackground();
   // For the database: starts the background training the collection's size
@@ -376,11 +381,12 @@ class DatabaseImpl : public Database {
   // CollectionImpl::ResumeTraining on every collection (after open and after
   // a storage recovery).
   void ResumeTrainings();
-  // StorageRecovery::Hooks::reopen (db/storage_reopen.cc): closes RocksDB and
-  // opens it again in the same place, with background work stopped and
-  // public calls waiting (life_mu exclusive); *db is the instance open
-  // afterwards.
-  rocksdb::Status ReopenStorage(rocksdb::DB** db);
+  // StorageRecovery::Hooks::recover (db/storage_reopen.cc): one attempt,
+  // with background work stopped and public calls waiting (life_mu
+  // exclusive).
+  rocksdb::Status RecoverStorage(
+      const std::function<bool(rocksdb::DB* db)>& must_reopen, rocksdb::DB** db,
+      bool* reopened);
 
   absl::StatusOr<CollectionInfo> CreateCollection(
       const CollectionConfig& config) override;
@@ -395,6 +401,10 @@ class DatabaseImpl : public Database {
   StorageStats storage_stats() const override;
 
  private:
+  // Closes RocksDB and opens it again in the same place; *db is the
+  // instance open afterwards (null: closed, not reopened yet).
+  rocksdb::Status ReopenStorage(rocksdb::DB** db)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(core_->life_mu);
   // The open collection called `name`, else NotFound.
   absl::StatusOr<std::shared_ptr<CollectionImpl>> Find(
       const std::string& name) const ABSL_SHARED_LOCKS_REQUIRED(mu_);

@@ -17,7 +17,7 @@ constexpr int kMaxUnconfirmed = 4;
 
 // Whether any column family's active memtable holds an entry (a resume
 // flushes it, switching to a new write-ahead log).
-bool AnyMemtableData(rocksdb::DB* db) {
+bool ActiveMemtableData(rocksdb::DB* db) {
   uint64_t entries = 0;
   return !db->GetAggregatedIntProperty(
              rocksdb::DB::Properties::kNumEntriesActiveMemTable, &entries) ||
@@ -74,7 +74,8 @@ void StorageRecovery::OnBackgroundError(rocksdb::BackgroundErrorReason reason,
   }
   absl::MutexLock l(&mu_);
   ++errors_;
-  if (bg_error->severity() >= rocksdb::Status::Severity::kHardError) {
+  // Stats::writes_stopped.
+  if (bg_error->severity() >= rocksdb::Status::Severity::kSoftError) {
     stopped_ = true;
   }
   // A foreground write: its write-ahead log append or sync failed.
@@ -114,21 +115,39 @@ void StorageRecovery::Run() {
     pending_ = false;  // errors from here on call for another attempt
     rocksdb::DB* db = db_;
     const uint64_t cleared_before = cleared_;
-    const uint64_t log_failures = log_failures_;
-    const bool log_failed = log_failures != log_failures_handled_;
+    uint64_t errors_before = errors_;
+    uint64_t log_failures = log_failures_;
     mu_.Unlock();
-    // Resume() would keep a failed log when no memtable holds data (header);
-    // RocksDB takes no write while stopped, so the memtables stay as seen.
-    const bool reopen = hooks_.reopen &&
-                        (db == nullptr || (log_failed && !AnyMemtableData(db)));
-    const rocksdb::Status s = reopen ? hooks_.reopen(&db) : db->Resume();
+    bool reopened = false;
+    rocksdb::Status s;
+    if (hooks_.recover) {
+      // With every writer excluded, the counters stay as read here (but
+      // for background flushes and compactions, which write no log).
+      const auto must_reopen = [&](rocksdb::DB* open) {
+        bool log_failed;
+        {
+          absl::MutexLock l(&mu_);
+          errors_before = errors_;
+          log_failures = log_failures_;
+          log_failed = log_failures != log_failures_handled_;
+        }
+        // Resume() would keep a failed log (header); RocksDB takes no
+        // write while stopped, so the memtables stay as seen.
+        return open == nullptr || (log_failed && !ActiveMemtableData(open));
+      };
+      s = hooks_.recover(must_reopen, &db, &reopened);
+    } else {
+      s = db->Resume();
+    }
     mu_.Lock();
     db_ = db;  // after a reopen: null until one succeeds
-    const bool cleared = reopen ? s.ok() : cleared_ != cleared_before;
+    // An error after the attempt began may not be the one it cleared.
+    const bool newer_errors = errors_ != errors_before;
+    const bool cleared = reopened ? s.ok() : cleared_ != cleared_before;
     if (s.ok() && cleared) {
       ++resumed_;
-      if (reopen) ++reopened_;
-      stopped_ = false;
+      if (reopened) ++reopened_;
+      if (!newer_errors) stopped_ = false;
       // A resume that cleared an error switched logs (or a reopen did).
       log_failures_handled_ = log_failures;
       delay = kFirstDelay;
@@ -138,14 +157,18 @@ void StorageRecovery::Run() {
       mu_.Lock();
     } else if (s.ok()) {
       // Nothing to resume: the error may not be recorded yet (header).
-      if (++unconfirmed < kMaxUnconfirmed) pending_ = true;
+      if (++unconfirmed < kMaxUnconfirmed) {
+        pending_ = true;
+      } else if (!newer_errors) {
+        stopped_ = false;  // none was: nothing stops writes
+      }
       delay = std::min(2 * delay, kMaxDelay);
     } else {
       if (log_ != nullptr) {
         rocksdb::Log(
             rocksdb::InfoLogLevel::WARN_LEVEL, log_,
             "tqdb: %s writes failed (next attempt in %s): %s",
-            reopen ? "reopening to resume" : "resuming",
+            reopened ? "reopening to resume" : "resuming",
             absl::FormatDuration(std::min(2 * delay, kMaxDelay)).c_str(),
             s.ToString().c_str());
       }

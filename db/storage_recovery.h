@@ -28,12 +28,17 @@
 // one below the severity that stops anything, needs no resume).
 // A failed write to the write-ahead log leaves its writer failed for good,
 // and RocksDB 7.8's Resume() replaces the log only when it flushes a
-// non-empty memtable: with every memtable empty (the failure came first
+// non-empty active memtable: with every one empty (the failure came first
 // after an open, a resume or a full flush) it would keep the failed log,
 // and the next write to it aborts the process (Debian builds RocksDB with
-// its assertions) or fails forever. Then the thread asks the database to
-// reopen RocksDB in place instead (Hooks::reopen, DatabaseImpl::
-// ReopenStorage), after probing that the disk takes writes again.
+// its assertions) or fails forever. Then the database reopens RocksDB in
+// place instead (DatabaseImpl::ReopenStorage), after probing that the disk
+// takes writes again.
+// The choice and the attempt run with every writer excluded
+// (Hooks::recover: public calls wait, background trainings are stopped):
+// a write still in flight when the choice was made (its log append slower
+// than the first attempt's delay) could otherwise fail on a log the resume
+// then keeps.
 // After a successful resume or reopen `on_resumed` runs (on the recovery
 // thread): the database restarts the background trainings the error
 // stopped. Failed attempts go to the info log.
@@ -63,10 +68,16 @@ class StorageRecovery : public rocksdb::EventListener {
 
   // What the database does for the recovery (each may be empty).
   struct Hooks {
-    // Closes and reopens RocksDB in place; sets *db to the instance open
-    // afterwards (null: closed, not reopened yet). An error: the thread
-    // tries again later.
-    std::function<rocksdb::Status(rocksdb::DB** db)> reopen;
+    // Runs one attempt with every writer of the database excluded: calls
+    // must_reopen(db) with the open instance (null while a reopen has not
+    // succeeded), then resumes it, or closes and reopens RocksDB in place
+    // (sets *reopened). Sets *db to the instance open afterwards (null:
+    // closed, not reopened yet). An error: the thread tries again later.
+    // Empty: the thread resumes, excluding nothing.
+    std::function<rocksdb::Status(
+        const std::function<bool(rocksdb::DB* db)>& must_reopen,
+        rocksdb::DB** db, bool* reopened)>
+        recover;
     // After each successful resume or reopen.
     std::function<void()> on_resumed;
   };
@@ -83,10 +94,13 @@ class StorageRecovery : public rocksdb::EventListener {
 
   // For monitoring (Database::storage_stats).
   struct Stats {
-    uint64_t errors = 0;          // storage errors RocksDB reported
-    uint64_t recoveries = 0;      // resumes and reopens that cleared one
-    uint64_t reopens = 0;         // of which reopens
-    bool writes_stopped = false;  // an error that stops writes is not cleared
+    uint64_t errors = 0;      // storage errors RocksDB reported
+    uint64_t recoveries = 0;  // resumes and reopens that cleared one
+    uint64_t reopens = 0;     // of which reopens
+    // An error that fails writes is not cleared: a hard one, or a soft one
+    // (a compaction out of space: it stops background work, and with
+    // RocksDB's own recovery off writes fail while it is recorded).
+    bool writes_stopped = false;
   };
   Stats stats() const;
 

@@ -1,8 +1,8 @@
-// DatabaseImpl::ReopenStorage: RocksDB closed and opened again in place, for
-// db/storage_recovery.h when its resume cannot replace a failed write-ahead
-// log (every memtable empty).
-#include <algorithm>
-#include <iterator>
+// The database's side of db/storage_recovery.h: DatabaseImpl::RecoverStorage
+// runs each attempt with every writer excluded, and ReopenStorage closes and
+// opens RocksDB again in place when a resume cannot replace a failed
+// write-ahead log (every memtable empty).
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,18 +74,37 @@ absl::Status DbCore::ReopeningError() const {
                    "(a full or failing disk); try again later"));
 }
 
-rocksdb::Status DatabaseImpl::ReopenStorage(rocksdb::DB** db) {
+rocksdb::Status DatabaseImpl::RecoverStorage(
+    const std::function<bool(rocksdb::DB* db)>& must_reopen, rocksdb::DB** db,
+    bool* reopened) {
   // Background work holds no lock: stop it first (StorageRecovery's
-  // on_resumed starts it again).
+  // on_resumed restarts the trainings the error failed).
   {
     absl::MutexLock l(&mu_);
     for (auto& [name, c] : collections_) c->StopTraining();
   }
   absl::MutexLock life(&core_->life_mu);
   *db = core_->db;
+  *reopened = false;
   if (core_->closed || core_->closing) {
     return rocksdb::Status::ShutdownInProgress();
   }
+  rocksdb::Status s;
+  if (must_reopen(core_->db)) {
+    *reopened = true;
+    s = ReopenStorage(db);
+  } else {
+    s = core_->db->Resume();
+  }
+  // Failed: writes stay stopped, and so does the background work, until an
+  // attempt succeeds.
+  if (!s.ok()) return s;
+  absl::MutexLock l(&mu_);
+  for (auto& [name, c] : collections_) c->AllowBackground();
+  return s;
+}
+
+rocksdb::Status DatabaseImpl::ReopenStorage(rocksdb::DB** db) {
   rocksdb::Env* env = core_->db_options.env != nullptr
                           ? core_->db_options.env
                           : rocksdb::Env::Default();
@@ -101,11 +120,7 @@ rocksdb::Status DatabaseImpl::ReopenStorage(rocksdb::DB** db) {
     // Then the logs hold only writes that failed (never acknowledged):
     // removed, so that a failed write fully in a log is not replayed.
     const bool logs_unneeded = !MemtablesHoldData(core_->db);
-    for (rocksdb::ColumnFamilyHandle* h : core_->handles) {
-      core_->db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-    }
-    core_->handles.clear();
-    std::fill(std::begin(core_->cf), std::end(core_->cf), nullptr);
+    core_->DestroyHandles();
     // Fails ("Seen error"): the failed log's buffer is not written.
     core_->db->Close().PermitUncheckedError();
     delete core_->db;
@@ -119,17 +134,10 @@ rocksdb::Status DatabaseImpl::ReopenStorage(rocksdb::DB** db) {
                         &handles, &raw);
   if (!s.ok()) return s;
   for (size_t i = 0; i < handles.size(); ++i) {
-    for (int f = 0; f < dbformat::kNumCfs; ++f) {
-      if (core_->cf_descs[i].name == dbformat::kCfNames[f]) {
-        core_->cf[f] = handles[i];
-      }
-    }
+    core_->AddHandle(core_->cf_descs[i].name, handles[i]);
   }
-  core_->handles = handles;
   core_->db = raw;
   *db = raw;
-  absl::MutexLock l(&mu_);
-  for (auto& [name, c] : collections_) c->AllowBackground();
   return rocksdb::Status::OK();
 }
 

@@ -46,7 +46,8 @@ case "$mode" in
           ivf_index_test ivf_batch_test pca_codec_test scan_kernels_test
           db_basic_test db_concurrency_test db_corruption_test
           db_crash_test db_edges_test db_memory_test db_snapshot_test
-          db_fault_test db_logged_write_test db_refine_test rpc_test
+          db_fault_test storage_recovery_test db_logged_write_test
+          db_refine_test rpc_test
           rpc_load_test rpc_edges_test rpc_fault_test
           convert_test http_gateway_test metrics_test readers_test cli_test
           cli_edges_test)
@@ -78,7 +79,8 @@ case "$mode" in
   tsan)
     build="${TQDB_TSAN_BUILD_DIR:-$root/build-tsan}"
     flavor=thread
-    unit=(db_concurrency_test db_fault_test db_edges_test db_memory_test
+    unit=(db_concurrency_test db_fault_test storage_recovery_test
+          db_edges_test db_memory_test
           rpc_load_test rpc_edges_test rpc_test rpc_fault_test
           http_gateway_test metrics_test)
     e2e=()
