@@ -199,22 +199,24 @@ HWY_INLINE void AccumulateListMultiImpl(const uint8_t* HWY_RESTRICT codes,
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 // Levels (low and high bytes) of width b >= 5 for the byte indices idx:
 // entry idx >> (b - 4) of each of the 2^(b - 4) tables, then a select tree
-// on the low b - 4 bits.
-template <class D, class V>
-HWY_NOINLINE void RefineLevelsWide(D d8, const uint8_t* HWY_RESTRICT tab,
-                                   uint32_t b, V idx, V* lo, V* hi, V* neg) {
+// on the low b - 4 bits. A template, inlined: with b a constant the tables
+// and the select tree stay in registers (as a call taking b, this was half
+// of RefineDot's time on use512's pca codes).
+template <uint32_t b, class D, class V>
+HWY_INLINE void RefineLevelsWide(D d8, const uint8_t* HWY_RESTRICT tab, V idx,
+                                 V* lo, V* hi, V* neg) {
   // Width b >= 5: the level is the sign (index below half: negative) times
   // the magnitude of m = the index's distance from the middle (b - 1
   // bits): entry m >> (b - 5) of each of the 2^(b - 5) magnitude tables,
   // then a select tree on the low b - 5 bits of m.
-  const uint32_t r = b - 5, ntab = 1u << r;
+  constexpr uint32_t r = b - 5, ntab = 1u << r;
   const V half = hn::Set(d8, static_cast<uint8_t>(1u << (b - 1)));
   const V below = hn::Set(d8, static_cast<uint8_t>((1u << (b - 1)) - 1));
   const V negative =
       hn::VecFromMask(d8, hn::Eq(hn::And(idx, half), hn::Zero(d8)));
   const V m = hn::And(hn::Xor(idx, hn::And(negative, below)), below);
-  const V n = hn::ShiftRightSame(m, static_cast<int>(r));
-  V tlo[8], thi[8];
+  const V n = hn::ShiftRight<r>(m);
+  V tlo[ntab], thi[ntab];
   for (uint32_t v = 0; v < ntab; ++v) {
     tlo[v] = hn::TableLookupBytes(hn::LoadDup128(d8, tab + 32 * v), n);
     thi[v] = hn::TableLookupBytes(hn::LoadDup128(d8, tab + 32 * v + 16), n);
@@ -306,13 +308,24 @@ HWY_INLINE int32_t RefineDotImpl(const uint8_t* HWY_RESTRICT row,
         const uint32_t b = static_cast<uint32_t>(__builtin_ctz(rest));
         const uint8_t* tab = t.lut.data() + t.lut_offset[b];
         decltype(idx) blo, bhi, bneg = hn::Zero(d8);
-        if (b <= 4) {
-          blo = hn::TableLookupBytes(hn::LoadDup128(d8, tab), idx);
-          bhi = hn::TableLookupBytes(hn::LoadDup128(d8, tab + 16), idx);
-        } else {
-          RefineLevelsWide(d8, tab, b, idx, &blo, &bhi, &bneg);
-          has_neg = true;
+        switch (b) {
+          case 5:
+            RefineLevelsWide<5>(d8, tab, idx, &blo, &bhi, &bneg);
+            break;
+          case 6:
+            RefineLevelsWide<6>(d8, tab, idx, &blo, &bhi, &bneg);
+            break;
+          case 7:
+            RefineLevelsWide<7>(d8, tab, idx, &blo, &bhi, &bneg);
+            break;
+          case 8:
+            RefineLevelsWide<8>(d8, tab, idx, &blo, &bhi, &bneg);
+            break;
+          default:
+            blo = hn::TableLookupBytes(hn::LoadDup128(d8, tab), idx);
+            bhi = hn::TableLookupBytes(hn::LoadDup128(d8, tab + 16), idx);
         }
+        has_neg |= b >= 5;
         if (first) {
           lo = blo;
           hi = bhi;

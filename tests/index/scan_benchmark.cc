@@ -1,0 +1,120 @@
+// Google Benchmark: the progressive scan's refine kernel (scan::RefineDot,
+// index/scan_kernels.h), one thread, on rows of 512 coordinates in several
+// width mixes. The rows (64 of them) stay in L1: this is the kernel's own
+// cost; in a search the rows come from L2 or L3.
+//
+//   build/tests/index/scan_benchmark
+//   TQDB_SIMD=avx2 build/tests/index/scan_benchmark   # cap the SIMD target
+//
+// items_per_second = rows refined per second.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "index/scan_kernels.h"
+#include "quant/kernels.h"
+#include "quant/simd_targets.h"
+
+namespace tqdb {
+namespace {
+
+// Widths of the 16 chunks of 32 coordinates, widest first within a chunk
+// (the coordinates of a chunk split evenly among its widths).
+struct WidthMix {
+  const char* name;
+  std::vector<std::vector<uint8_t>> chunks;
+};
+
+const std::vector<WidthMix>& Mixes() {
+  static const auto* mixes = new std::vector<WidthMix>{
+      // pca at 4 bits on use512-debian-pkgdesc (its chunks as trained).
+      {"pca4_use512",
+       {{7, 6},
+        {6},
+        {6, 5},
+        {5},
+        {5, 4},
+        {4},
+        {4},
+        {4},
+        {4},
+        {4},
+        {4, 3},
+        {3},
+        {3},
+        {3},
+        {3},
+        {3, 2, 1}}},
+      {"uniform2", std::vector<std::vector<uint8_t>>(16, {2})},
+      {"uniform4", std::vector<std::vector<uint8_t>>(16, {4})},
+      {"uniform5", std::vector<std::vector<uint8_t>>(16, {5})},
+      {"uniform7", std::vector<std::vector<uint8_t>>(16, {7})},
+      {"uniform8", std::vector<std::vector<uint8_t>>(16, {8})},
+  };
+  return *mixes;
+}
+
+void BM_RefineDot(benchmark::State& state) {
+  const WidthMix& mix = Mixes()[static_cast<size_t>(state.range(0))];
+  state.SetLabel(mix.name);
+  std::vector<uint8_t> width;
+  for (const auto& ws : mix.chunks) {
+    for (size_t i = 0; i < ws.size(); ++i) {
+      const size_t n = i + 1 < ws.size()
+                           ? 32 / ws.size()
+                           : 32 - (ws.size() - 1) * (32 / ws.size());
+      width.insert(width.end(), n, ws[i]);
+    }
+  }
+  // Antisymmetric levels, growing away from the middle, within int16.
+  std::vector<int32_t> lq[9];
+  for (uint32_t b = 1; b <= 8; ++b) {
+    const uint32_t size = 1u << b;
+    lq[b].resize(size);
+    for (uint32_t i = 0; i < size / 2; ++i) {
+      const int32_t mag = static_cast<int32_t>(16 * (size / 2 - i) + 7);
+      lq[b][i] = -mag;
+      lq[b][size - 1 - i] = mag;
+    }
+  }
+  const scan::RefineTables t = scan::BuildRefineTables(width, lq);
+  constexpr size_t kRows = 64;
+  std::mt19937 rng(7);
+  std::vector<uint8_t> rows(kRows * t.row_bytes), idx(t.k);
+  for (size_t r = 0; r < kRows; ++r) {
+    for (uint32_t j = 0; j < t.k; ++j) {
+      idx[j] = static_cast<uint8_t>(rng() & ((1u << width[j]) - 1));
+    }
+    scan::PackRefineRow(t, idx.data(), rows.data() + r * t.row_bytes);
+  }
+  std::vector<int16_t> wq(t.k);
+  for (int16_t& w : wq) w = static_cast<int16_t>(int(rng() % 1001) - 500);
+  size_t r = 0;
+  int64_t sum = 0;
+  for (auto _ : state) {
+    sum += scan::RefineDot(rows.data() + r * t.row_bytes, t, wq.data());
+    r = (r + 1) % kRows;
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RefineDot)->DenseRange(0, 5);
+
+}  // namespace
+}  // namespace tqdb
+
+int main(int argc, char** argv) {
+  const absl::Status simd = tqdb::kernels::LimitSimdTargetsFromEnvironment();
+  if (!simd.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(simd.message()).c_str());
+    return 2;
+  }
+  benchmark::AddCustomContext("simd_target", tqdb::kernels::ActiveTargetName());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
