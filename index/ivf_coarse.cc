@@ -78,25 +78,48 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
     for (uint32_t l = 0; l < nlist_; ++l) exact(l);
   } else {
     // ||q - c||^2 = ||q||^2 - 2 <q, c> + ||c||^2 with <q, c> on the code
-    // c^ (|c_i - c^_i| <= s / 2): the estimate errs by at most ||q||_1 s,
-    // plus the rounding of the float sums (here and in L2Sqr), bounded
-    // generously by 1e-4 of the magnitudes. Every list whose lower bound
-    // is at most the nprobe-th smallest upper bound is scored exactly:
-    // the nprobe nearest are among them.
+    // c^ = s c8 (|c_i - c^_i| <= s / 2) and the query rounded to int16,
+    // q ~ t q16 (|q_i - t q16_i| <= t / 2), so that the dot products are
+    // exact integer sums (int8 codes times an int16 query: a third of the
+    // float kernel's work). The estimate errs by at most ||q||_1 s from the
+    // code and 128 d t s from the query, plus the rounding of the float
+    // arithmetic (here and in L2Sqr), bounded generously by 1e-4 of the
+    // magnitudes. Every list whose lower bound is at most the nprobe-th
+    // smallest upper bound is scored exactly: the nprobe nearest are among
+    // them.
     const uint32_t w = coarse_codec_.code_words();
     const float qn = kernels::Dot(q, q, d);
-    float q1 = 0;
-    for (uint32_t j = 0; j < d; ++j) q1 += std::fabs(q[j]);
+    float q1 = 0, qmax = 0;
+    for (uint32_t j = 0; j < d; ++j) {
+      q1 += std::fabs(q[j]);
+      qmax = std::max(qmax, std::fabs(q[j]));
+    }
     q1 *= 1.001f;
-    thread_local std::vector<float> lo, hi, dot;
+    // No int32 partial sum overflows: d * qlim * 128 < 2^31.
+    const int32_t qlim = static_cast<int32_t>(
+        std::min<uint32_t>(16383, 0x7FFFFFFFu / (128u * d)));
+    const float t = qmax > 0 ? qmax / static_cast<float>(qlim) : 0.0f;
+    thread_local std::vector<int16_t> q16;
+    thread_local std::vector<int32_t> dot;
+    thread_local std::vector<float> lo, hi;
+    q16.resize(d);
+    for (uint32_t j = 0; j < d; ++j) {
+      const float v = t > 0 ? std::round(q[j] / t) : 0.0f;
+      q16[j] = static_cast<int16_t>(
+          std::clamp(v, -static_cast<float>(qlim), static_cast<float>(qlim)));
+    }
+    const float q_err = 1.001f * 128.0f * static_cast<float>(d) * t;
     lo.resize(nlist_);
     hi.resize(nlist_);
     dot.resize(nlist_);
-    coarse_codec_.DotRows(q, coarse_codes_.data(), nlist_, dot.data());
+    coarse_codec_.DotRowsInt(q16.data(), coarse_codes_.data(), nlist_,
+                             dot.data());
     for (uint32_t l = 0; l < nlist_; ++l) {
       const float* code = &coarse_codes_[size_t{l} * w];
-      const float est = qn - 2.0f * dot[l] + code[0];
-      const float err = q1 * code[1] + 1e-4f * (qn + code[0]);
+      const float s = coarse_codec_.Scale(code);
+      const float est =
+          qn - 2.0f * (s * t * static_cast<float>(dot[l])) + code[0];
+      const float err = (q1 + q_err) * s + 1e-4f * (qn + code[0]);
       lo[l] = est - err;
       hi[l] = est + err;
     }

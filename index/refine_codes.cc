@@ -108,4 +108,10 @@ void RefineCodec::DotRows(const float* q, const float* codes, size_t rows,
   for (size_t r = 0; r < rows; ++r) out[r] *= codes[r * words_ + 1];
 }
 
+void RefineCodec::DotRowsInt(const int16_t* q16, const float* codes,
+                             size_t rows, int32_t* out) const {
+  kernels::DotI16I8Rows(q16, reinterpret_cast<const int8_t*>(codes + 2),
+                        code_bytes(), rows, dim_, out);
+}
+
 }  // namespace tqdb

@@ -59,6 +59,13 @@ class RefineCodec {
   // int8 codes in one dispatched kernel call (kernels::DotI8Rows).
   void DotRows(const float* q, const float* codes, size_t rows,
                float* out) const;
+  // kInt8 only: out[r] = the exact int32 sum of q16 times the int8 values
+  // of codes + r * code_words() (kernels::DotI16I8Rows; the code's scale,
+  // code[1], not applied). REQUIRES: dim * max|q16| * 128 < 2^31.
+  void DotRowsInt(const int16_t* q16, const float* codes, size_t rows,
+                  int32_t* out) const;
+  // The scale of an int8 code: x^ = Scale(code) * its int8 values.
+  float Scale(const float* code) const { return code[1]; }
   // ||x^||^2.
   float NormSq(const float* code) const { return code[0]; }
 

@@ -38,6 +38,7 @@ HWY_EXPORT(MaskedSumImpl);
 HWY_EXPORT(MatVecF16Impl);
 HWY_EXPORT(DotI8Impl);
 HWY_EXPORT(DotI8RowsImpl);
+HWY_EXPORT(DotI16I8RowsImpl);
 HWY_EXPORT(DispatchedTargetName);
 
 float Dot(const float* a, const float* b, size_t n) {
@@ -76,6 +77,11 @@ float DotI8(const float* q, const int8_t* c, size_t n) {
 void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
                size_t n, float* out) {
   HWY_DYNAMIC_DISPATCH(DotI8RowsImpl)(q, c, stride, rows, n, out);
+}
+
+void DotI16I8Rows(const int16_t* q, const int8_t* c, size_t stride, size_t rows,
+                  size_t n, int32_t* out) {
+  HWY_DYNAMIC_DISPATCH(DotI16I8RowsImpl)(q, c, stride, rows, n, out);
 }
 
 const char* ActiveTargetName() {

@@ -50,6 +50,12 @@ float DotI8(const float* q, const int8_t* c, size_t n);
 // sums in the same order on each target), four rows at a time.
 void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
                size_t n, float* out);
+// out[r] = sum_i q[i] * c[r * stride + i] for r < rows, in int32: exact,
+// so the same on every target. The caller keeps n * max|q| * 128 below
+// 2^31 (no partial sum overflows). An int8 code's inner product with a
+// query rounded to int16 once for many codes (the IVF coarse step).
+void DotI16I8Rows(const int16_t* q, const int8_t* c, size_t stride, size_t rows,
+                  size_t n, int32_t* out);
 
 // Name of the Highway target the dispatched functions use on this CPU.
 const char* ActiveTargetName();
@@ -69,6 +75,8 @@ void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
 float DotI8(const float* q, const int8_t* c, size_t n);
 void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
                size_t n, float* out);
+void DotI16I8Rows(const int16_t* q, const int8_t* c, size_t stride, size_t rows,
+                  size_t n, int32_t* out);
 }  // namespace scalar
 
 }  // namespace kernels

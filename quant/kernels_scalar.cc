@@ -85,6 +85,15 @@ void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
   for (size_t r = 0; r < rows; ++r) out[r] = DotI8(q, c + r * stride, n);
 }
 
+void DotI16I8Rows(const int16_t* q, const int8_t* c, size_t stride, size_t rows,
+                  size_t n, int32_t* out) {
+  for (size_t r = 0; r < rows; ++r) {
+    int32_t s = 0;
+    for (size_t i = 0; i < n; ++i) s += int32_t{q[i]} * c[r * stride + i];
+    out[r] = s;
+  }
+}
+
 }  // namespace scalar
 }  // namespace kernels
 }  // namespace tqdb

@@ -181,6 +181,44 @@ void TestDotI8RowsIsDotI8PerRow() {
   }
 }
 
+// DotI16I8Rows: the exact sums (int16 extremes within the caller's limit,
+// every int8 value), whatever the row count and the padding between rows.
+void TestDotI16I8RowsIsExact() {
+  for (size_t n : kSizes) {
+    const int32_t qlim = static_cast<int32_t>(
+        std::min<size_t>(16383, size_t{0x7FFFFFFF} / (128 * n)));
+    for (size_t rows :
+         {size_t{1}, size_t{3}, size_t{4}, size_t{5}, size_t{9}}) {
+      const size_t stride = n + 13;
+      Rng rng(n * 17 + rows);
+      std::vector<int16_t> q(n);
+      for (size_t i = 0; i < n; ++i) {
+        q[i] = static_cast<int16_t>(
+            i % 7 == 0
+                ? (i % 2 ? qlim : -qlim)
+                : static_cast<int32_t>(rng.Uniform(2 * qlim + 1)) - qlim);
+      }
+      std::vector<int8_t> c(rows * stride);
+      for (size_t i = 0; i < c.size(); ++i) {
+        c[i] = static_cast<int8_t>(
+            i % 5 == 0 ? (i % 2 ? 127 : -128)
+                       : static_cast<int>(rng.Uniform(256)) - 128);
+      }
+      std::vector<int32_t> got(rows + 1, -1), ref(rows);
+      DotI16I8RowsImpl(q.data(), c.data(), stride, rows, n, got.data());
+      scalar::DotI16I8Rows(q.data(), c.data(), stride, rows, n, ref.data());
+      for (size_t r = 0; r < rows; ++r) {
+        int64_t exact = 0;
+        for (size_t i = 0; i < n; ++i)
+          exact += int64_t{q[i]} * c[r * stride + i];
+        EXPECT_EQ(got[r], exact) << n << " rows " << rows << " row " << r;
+        EXPECT_EQ(ref[r], exact) << n << " rows " << rows << " row " << r;
+      }
+      EXPECT_EQ(got[rows], -1);  // nothing written past the rows
+    }
+  }
+}
+
 // Whole pipeline through the dispatcher, which follows the target under
 // test: rotation output and codes must be the pinned bytes on every target.
 void TestRotationAndCodesArePinned() {
@@ -210,6 +248,7 @@ HWY_EXPORT_AND_TEST_P(KernelsTest, TestSumsMatchReference);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestMatVecF16MatchesReference);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI8MatchesReference);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI8RowsIsDotI8PerRow);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI16I8RowsIsExact);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestRotationAndCodesArePinned);
 
 TEST(KernelsDispatchTest, ReportsATarget) {
