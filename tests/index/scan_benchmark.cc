@@ -1,12 +1,17 @@
-// Google Benchmark: the progressive scan's refine kernel (scan::RefineDot,
-// index/scan_kernels.h), one thread, on rows of 512 coordinates in several
-// width mixes. The rows (64 of them) stay in L1: this is the kernel's own
-// cost; in a search the rows come from L2 or L3.
+// Google Benchmark: kernels of an IVF query, one thread.
+//  - BM_RefineDot: the progressive scan's refine kernel (scan::RefineDot,
+//    index/scan_kernels.h) on rows of 512 coordinates in several width
+//    mixes. The rows (64 of them) stay in L1: this is the kernel's own
+//    cost; in a search the rows come from L2 or L3.
+//  - BM_CoarseDot: the coarse step's dot products of a query with int8
+//    centroid codes (565 x 512, use512's partition size), as float
+//    (kernels::DotI8Rows) and as int16 x int8 (kernels::DotI16I8Rows, what
+//    index/ivf_coarse.cc uses), the codes hot in L2.
 //
 //   build/tests/index/scan_benchmark
 //   TQDB_SIMD=avx2 build/tests/index/scan_benchmark   # cap the SIMD target
 //
-// items_per_second = rows refined per second.
+// items_per_second = rows refined, or centroid codes scored, per second.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -101,6 +106,36 @@ void BM_RefineDot(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_RefineDot)->DenseRange(0, 5);
+
+void BM_CoarseDot(benchmark::State& state) {
+  const bool integer = state.range(0) != 0;
+  state.SetLabel(integer ? "int16 x int8" : "float x int8");
+  constexpr size_t kRows = 565, kDim = 512, kStride = kDim + 8;
+  std::mt19937 rng(11);
+  std::vector<int8_t> codes(kRows * kStride);
+  for (int8_t& c : codes) c = static_cast<int8_t>(int(rng() % 255) - 127);
+  std::vector<float> q(kDim), out(kRows);
+  std::vector<int16_t> q16(kDim);
+  for (size_t i = 0; i < kDim; ++i) {
+    q[i] = static_cast<float>(int(rng() % 2001) - 1000) / 1000.0f;
+    q16[i] = static_cast<int16_t>(q[i] * 16383.0f);
+  }
+  std::vector<int32_t> iout(kRows);
+  for (auto _ : state) {
+    if (integer) {
+      kernels::DotI16I8Rows(q16.data(), codes.data(), kStride, kRows, kDim,
+                            iout.data());
+      benchmark::DoNotOptimize(iout.data());
+    } else {
+      kernels::DotI8Rows(q.data(), codes.data(), kStride, kRows, kDim,
+                         out.data());
+      benchmark::DoNotOptimize(out.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * kRows);
+}
+BENCHMARK(BM_CoarseDot)->Arg(0)->Arg(1);
 
 }  // namespace
 }  // namespace tqdb
