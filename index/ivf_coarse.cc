@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "index/ivf_index.h"
 #include "quant/kernels.h"
@@ -73,7 +74,20 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
   auto exact = [&](uint32_t l) {
     order->push_back({-kernels::L2Sqr(q, &centroids_[size_t{l} * d], d), l});
   };
-  if (coarse_codes_.empty() || nprobe >= nlist_) {
+  // The query rounded to int16 with one scale t (below): no int32 partial
+  // sum overflows when d * qlim * 128 < 2^31, and the rounding bound needs
+  // a normal t; the bounds need ||q||^2 well inside float's range. Other
+  // queries (denormals, norms past 1e18) are scored exactly.
+  float qmax = 0;
+  for (uint32_t j = 0; j < d; ++j) qmax = std::max(qmax, std::fabs(q[j]));
+  const int32_t qlim =
+      static_cast<int32_t>(std::min<uint32_t>(16383, 0x7FFFFFFFu / (128u * d)));
+  const float t = qmax / static_cast<float>(qlim);
+  const float qn = kernels::Dot(q, q, d);
+  const bool quantizable =
+      (qmax == 0 || t >= std::numeric_limits<float>::min()) &&
+      qn < std::numeric_limits<float>::max() / 1024;
+  if (coarse_codes_.empty() || nprobe >= nlist_ || !quantizable) {
     order->reserve(nlist_);
     for (uint32_t l = 0; l < nlist_; ++l) exact(l);
   } else {
@@ -88,17 +102,9 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
     // smallest upper bound is scored exactly: the nprobe nearest are among
     // them.
     const uint32_t w = coarse_codec_.code_words();
-    const float qn = kernels::Dot(q, q, d);
-    float q1 = 0, qmax = 0;
-    for (uint32_t j = 0; j < d; ++j) {
-      q1 += std::fabs(q[j]);
-      qmax = std::max(qmax, std::fabs(q[j]));
-    }
+    float q1 = 0;
+    for (uint32_t j = 0; j < d; ++j) q1 += std::fabs(q[j]);
     q1 *= 1.001f;
-    // No int32 partial sum overflows: d * qlim * 128 < 2^31.
-    const int32_t qlim = static_cast<int32_t>(
-        std::min<uint32_t>(16383, 0x7FFFFFFFu / (128u * d)));
-    const float t = qmax > 0 ? qmax / static_cast<float>(qlim) : 0.0f;
     thread_local std::vector<int16_t> q16;
     thread_local std::vector<int32_t> dot;
     thread_local std::vector<float> lo, hi;

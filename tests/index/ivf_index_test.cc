@@ -369,6 +369,47 @@ TEST(IvfIndexTest, QuantizedCoarseStepProbesTheSameLists) {
   }
 }
 
+// The coarse step rounds the query to int16 with one scale: queries of
+// extreme scales probe the exact step's lists too; a query of denormals
+// (no usable scale) or of a norm whose square overflows is scored exactly.
+TEST(IvfIndexTest, QuantizedCoarseStepAtExtremeQueryScales) {
+  const size_t d = 64, n = 3000, nlist = 60;
+  const auto x = Blobs(n, d, 20, 9);
+  for (Metric m : {Metric::kL2, Metric::kInnerProduct}) {
+    auto quantized = Build(x, d, m, "renorm", 2, nlist);
+    LayoutOptions exact_layout;
+    exact_layout.quantized_coarse = false;
+    auto exact =
+        IvfIndex::FromTrained(quantized->SerializeTrained(), exact_layout);
+    ASSERT_TRUE(exact.ok()) << exact.status();
+    std::vector<uint64_t> ids(n);
+    for (size_t i = 0; i < n; ++i) ids[i] = i;
+    ASSERT_TRUE((*exact)->Add(ids.data(), x.data(), n).ok());
+    for (float scale : {1e-42f, 1e-30f, 1e-3f, 1e3f, 1e30f}) {
+      for (size_t i = 0; i < n; i += 301) {
+        std::vector<float> q(x.begin() + i * d, x.begin() + (i + 1) * d);
+        for (float& v : q) v *= scale;
+        SearchStats sa, sb;
+        SearchParams p;
+        p.k = 5;
+        p.nprobe = 4;
+        p.stats = &sa;
+        auto a = quantized->Search(q.data(), p);
+        p.stats = &sb;
+        auto b = (*exact)->Search(q.data(), p);
+        ASSERT_TRUE(a.ok() && b.ok()) << scale;
+        ASSERT_EQ(a->size(), b->size());
+        for (size_t j = 0; j < a->size(); ++j) {
+          EXPECT_EQ((*a)[j].id, (*b)[j].id) << MetricName(m) << " " << scale;
+        }
+        EXPECT_EQ(sa.codes_scanned, sb.codes_scanned) << scale;
+        const bool exactly = scale < 1e-40f || scale > 1e20f;
+        EXPECT_EQ(sa.centroids_quantized, exactly ? 0u : nlist) << scale;
+      }
+    }
+  }
+}
+
 TEST(IvfIndexTest, ErrorsNameTheProblem) {
   const size_t d = 16;
   const auto x = Blobs(500, d, 4, 10);
