@@ -304,6 +304,22 @@ TEST(IvfIndexTest, SerializedTrainedStateReproducesSearch) {
   }
 }
 
+// The same trained index with the exact coarse step, holding the n rows of
+// x (ids 0..n-1).
+absl::StatusOr<std::unique_ptr<IvfIndex>> ExactCoarseTwin(
+    const IvfIndex& quantized, const std::vector<float>& x, size_t n) {
+  LayoutOptions exact_layout;
+  exact_layout.quantized_coarse = false;
+  auto exact =
+      IvfIndex::FromTrained(quantized.SerializeTrained(), exact_layout);
+  if (!exact.ok()) return exact.status();
+  std::vector<uint64_t> ids(n);
+  for (size_t i = 0; i < n; ++i) ids[i] = i;
+  absl::Status added = (*exact)->Add(ids.data(), x.data(), n);
+  if (!added.ok()) return added;
+  return exact;
+}
+
 // The int8 coarse step (LayoutOptions::quantized_coarse) probes the lists
 // the exact one probes, in the same order: identical results and stats at
 // every nprobe, for every metric, while scoring fewer centroids exactly.
@@ -313,14 +329,8 @@ TEST(IvfIndexTest, QuantizedCoarseStepProbesTheSameLists) {
   for (Metric m : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {
     auto quantized = Build(x, d, m, "renorm", 2, nlist);
     ASSERT_TRUE(quantized->options().layout.quantized_coarse);
-    LayoutOptions exact_layout;
-    exact_layout.quantized_coarse = false;
-    auto exact =
-        IvfIndex::FromTrained(quantized->SerializeTrained(), exact_layout);
+    auto exact = ExactCoarseTwin(*quantized, x, n);
     ASSERT_TRUE(exact.ok()) << exact.status();
-    std::vector<uint64_t> ids(n);
-    for (size_t i = 0; i < n; ++i) ids[i] = i;
-    ASSERT_TRUE((*exact)->Add(ids.data(), x.data(), n).ok());
     uint64_t scored_exactly = 0, searches = 0;
     for (uint32_t nprobe : {1u, 2u, 7u, 30u, 119u, 120u}) {
       for (size_t i = 0; i < n; i += 97) {
@@ -377,14 +387,8 @@ TEST(IvfIndexTest, QuantizedCoarseStepAtExtremeQueryScales) {
   const auto x = Blobs(n, d, 20, 9);
   for (Metric m : {Metric::kL2, Metric::kInnerProduct}) {
     auto quantized = Build(x, d, m, "renorm", 2, nlist);
-    LayoutOptions exact_layout;
-    exact_layout.quantized_coarse = false;
-    auto exact =
-        IvfIndex::FromTrained(quantized->SerializeTrained(), exact_layout);
+    auto exact = ExactCoarseTwin(*quantized, x, n);
     ASSERT_TRUE(exact.ok()) << exact.status();
-    std::vector<uint64_t> ids(n);
-    for (size_t i = 0; i < n; ++i) ids[i] = i;
-    ASSERT_TRUE((*exact)->Add(ids.data(), x.data(), n).ok());
     for (float scale : {1e-42f, 1e-30f, 1e-3f, 1e3f, 1e30f}) {
       for (size_t i = 0; i < n; i += 301) {
         std::vector<float> q(x.begin() + i * d, x.begin() + (i + 1) * d);
