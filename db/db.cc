@@ -236,8 +236,11 @@ absl::Status DatabaseImpl::LoadCollections() {
 
 void DatabaseImpl::ResumeTrainings() {
   absl::ReaderMutexLock life(&core_->life_mu);
-  if (core_->closed || core_->closing || core_->db == nullptr) return;
+  if (core_->closed || core_->db == nullptr) return;
+  // Close sets closing, then stops the trainings under mu_: checked under
+  // mu_, no training starts after that stop.
   absl::MutexLock l(&mu_);
+  if (core_->closing) return;
   for (auto& [name, c] : collections_) c->ResumeTraining();
 }
 

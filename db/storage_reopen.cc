@@ -99,7 +99,11 @@ rocksdb::Status DatabaseImpl::RecoverStorage(
   // Failed: writes stay stopped, and so does the background work, until an
   // attempt succeeds.
   if (!s.ok()) return s;
+  // A Close that began meanwhile (it sets closing, then stops background
+  // work under mu_, then waits for this thread) must find nothing started
+  // after its stop: checked under mu_.
   absl::MutexLock l(&mu_);
+  if (core_->closing) return s;
   for (auto& [name, c] : collections_) c->AllowBackground();
   return s;
 }
