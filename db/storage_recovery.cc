@@ -163,6 +163,12 @@ void StorageRecovery::Run() {
         stopped_ = false;  // none was: nothing stops writes
       }
       delay = std::min(2 * delay, kMaxDelay);
+      // The attempt stopped the trainings (Hooks::recover): restart them.
+      if (hooks_.recover && hooks_.on_resumed) {
+        mu_.Unlock();
+        hooks_.on_resumed();
+        mu_.Lock();
+      }
     } else {
       if (log_ != nullptr) {
         rocksdb::Log(

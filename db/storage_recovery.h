@@ -39,9 +39,10 @@
 // a write still in flight when the choice was made (its log append slower
 // than the first attempt's delay) could otherwise fail on a log the resume
 // then keeps.
-// After a successful resume or reopen `on_resumed` runs (on the recovery
-// thread): the database restarts the background trainings the error
-// stopped. Failed attempts go to the info log.
+// After a successful resume or reopen, and after an attempt through
+// Hooks::recover that found nothing to resume, `on_resumed` runs (on the
+// recovery thread): the database restarts the background trainings the
+// error, or the attempt, stopped. Failed attempts go to the info log.
 //
 // Thread-safety: the listener's callbacks come from RocksDB's threads with
 // no tqdb lock held; Start and Stop are called by Database::Open and Close.
@@ -78,7 +79,8 @@ class StorageRecovery : public rocksdb::EventListener {
         const std::function<bool(rocksdb::DB* db)>& must_reopen,
         rocksdb::DB** db, bool* reopened)>
         recover;
-    // After each successful resume or reopen.
+    // After each successful resume or reopen, and each attempt through
+    // `recover` that found nothing to resume.
     std::function<void()> on_resumed;
   };
 
