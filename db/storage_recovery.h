@@ -38,7 +38,9 @@
 // (Hooks::recover: public calls wait, background trainings are stopped):
 // a write still in flight when the choice was made (its log append slower
 // than the first attempt's delay) could otherwise fail on a log the resume
-// then keeps.
+// then keeps. The cost: reads wait for an attempt too (one every 0.2-5 s
+// while writes are stopped; on a disk still full it fails after writing
+// at most the free space).
 // After a successful resume or reopen, and after an attempt through
 // Hooks::recover that found nothing to resume, `on_resumed` runs (on the
 // recovery thread): the database restarts the background trainings the
