@@ -97,17 +97,6 @@ float RefineCodec::Dot(const float* q, const float* code) const {
          kernels::DotI8(q, reinterpret_cast<const int8_t*>(code + 2), dim_);
 }
 
-void RefineCodec::DotRows(const float* q, const float* codes, size_t rows,
-                          float* out) const {
-  if (kind_ == RefineKind::kFloat32) {
-    for (size_t r = 0; r < rows; ++r) out[r] = Dot(q, codes + r * words_);
-    return;
-  }
-  kernels::DotI8Rows(q, reinterpret_cast<const int8_t*>(codes + 2),
-                     code_bytes(), rows, dim_, out);
-  for (size_t r = 0; r < rows; ++r) out[r] *= codes[r * words_ + 1];
-}
-
 void RefineCodec::DotRowsInt(const int16_t* q16, const float* codes,
                              size_t rows, int32_t* out) const {
   kernels::DotI16I8Rows(q16, reinterpret_cast<const int8_t*>(codes + 2),

@@ -55,10 +55,6 @@ class RefineCodec {
   void Encode(const float* x, float* code) const;
   // <q, x^> for the decoded vector x^.
   float Dot(const float* q, const float* code) const;
-  // out[r] = Dot(q, codes + r * code_words()) for r < rows, bit for bit;
-  // int8 codes in one dispatched kernel call (kernels::DotI8Rows).
-  void DotRows(const float* q, const float* codes, size_t rows,
-               float* out) const;
   // kInt8 only: out[r] = the exact int32 sum of q16 times the int8 values
   // of codes + r * code_words() (kernels::DotI16I8Rows; the code's scale,
   // code[1], not applied). REQUIRES: dim * max|q16| * 128 < 2^31.
