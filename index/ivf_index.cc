@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "index/prefetch.h"
 #include "index/scanner.h"
 #include "quant/coding.h"
 #include "quant/finite.h"
@@ -549,10 +550,26 @@ std::vector<std::pair<float, uint64_t>> IvfIndex::RescoreInMemory(
   const float q_norm_sq = m == Metric::kL2 ? kernels::Dot(q, q, d) : 0.0f;
   TopK best(k);
   std::shared_lock<std::shared_mutex> lock(mu_);
+  // Every candidate's code is a cache miss of its own (they lie anywhere
+  // in the lists): find them all first, then score each while the codes
+  // a few places ahead load, instead of waiting on one miss after another.
+  thread_local std::vector<std::pair<const float*, uint64_t>> codes;
+  codes.clear();
   for (const auto& [g, id] : cand) {
     const auto it = where_.find(id);
     if (it == where_.end()) continue;  // deleted meanwhile
-    const float* code = lists_[it->second.list].refine(it->second.slot);
+    codes.push_back({lists_[it->second.list].refine(it->second.slot), id});
+  }
+  const size_t code_bytes = refine_.code_bytes();
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < std::min(kAhead, codes.size()); ++i) {
+    PrefetchBytes(codes[i].first, code_bytes);
+  }
+  for (size_t i = 0; i < codes.size(); ++i) {
+    if (i + kAhead < codes.size()) {
+      PrefetchBytes(codes[i + kAhead].first, code_bytes);
+    }
+    const auto [code, id] = codes[i];
     const float dot = refine_.Dot(q, code);
     float goodness = dot;
     if (m == Metric::kL2) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "index/prefetch.h"
 #include "index/scan_kernels.h"
 #include "quant/kernels.h"
 
@@ -433,8 +434,7 @@ bool ListScanner::RefineRound(TopK* heap, bool last) {
   constexpr size_t kAhead = 8;
   auto prefetch_row = [&](size_t i) {
     const Candidate& c = pending_[i];
-    const uint8_t* row = c.list->codes_c() + size_t{c.slot} * row_bytes;
-    for (size_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(row + at);
+    PrefetchBytes(c.list->codes_c() + size_t{c.slot} * row_bytes, row_bytes);
   };
   for (size_t i = 0; i < std::min(m, kAhead); ++i) prefetch_row(i);
   for (size_t i = 0; i < m; ++i) {
