@@ -63,6 +63,42 @@ float RankValue(const std::vector<float>& v, uint32_t r,
   return FromOrderKey(keys[0]);
 }
 
+// max |q_i| and sum |q_i| in one pass (eight partial results each, so
+// that the loop runs on vectors; the max is exact in any order, the sum
+// within float rounding, which q1's 1.001 covers).
+void AbsMaxAndSum(const float* q, uint32_t d, float* max_out, float* sum_out) {
+  constexpr uint32_t kLanes = 8;
+  float mx[kLanes] = {0}, sum[kLanes] = {0};
+  uint32_t j = 0;
+  for (; j + kLanes <= d; j += kLanes) {
+    for (uint32_t l = 0; l < kLanes; ++l) {
+      const float a = std::fabs(q[j + l]);
+      mx[l] = mx[l] < a ? a : mx[l];
+      sum[l] += a;
+    }
+  }
+  float m = 0, s = 0;
+  for (uint32_t l = 0; l < kLanes; ++l) {
+    m = m < mx[l] ? mx[l] : m;
+    s += sum[l];
+  }
+  for (; j < d; ++j) {
+    const float a = std::fabs(q[j]);
+    m = m < a ? a : m;
+    s += a;
+  }
+  *max_out = m;
+  *sum_out = s;
+}
+
+// x rounded to the nearest integer (ties to even) for |x| < 2^22: adding
+// and removing 1.5 * 2^23 leaves no fraction bits (inline, unlike
+// std::round, a library call per value).
+float RoundToNearest(float x) {
+  constexpr float kMagic = 12582912.0f;
+  return (x + kMagic) - kMagic;
+}
+
 }  // namespace
 
 void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
@@ -78,8 +114,8 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
   // sum overflows when d * qlim * 128 < 2^31, and the rounding bound needs
   // a normal t; the bounds need ||q||^2 well inside float's range. Other
   // queries (denormals, norms past 1e18) are scored exactly.
-  float qmax = 0;
-  for (uint32_t j = 0; j < d; ++j) qmax = std::max(qmax, std::fabs(q[j]));
+  float qmax, q1;
+  AbsMaxAndSum(q, d, &qmax, &q1);
   const int32_t qlim =
       static_cast<int32_t>(std::min<uint32_t>(16383, 0x7FFFFFFFu / (128u * d)));
   const float t = qmax / static_cast<float>(qlim);
@@ -93,7 +129,8 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
   } else {
     // ||q - c||^2 = ||q||^2 - 2 <q, c> + ||c||^2 with <q, c> on the code
     // c^ = s c8 (|c_i - c^_i| <= s / 2) and the query rounded to int16,
-    // q ~ t q16 (|q_i - t q16_i| <= t / 2), so that the dot products are
+    // q ~ t q16 (|q_i - t q16_i| <= t / 2, to float rounding: below), so
+    // that the dot products are
     // exact integer sums (int8 codes times an int16 query: 0.6 of the float
     // kernel's time, tests/index/scan_benchmark). The estimate errs by at most
     // ||q||_1 s from the code and 128 d t s from the query, plus the rounding
@@ -102,19 +139,20 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
     // smallest upper bound is scored exactly: the nprobe nearest are among
     // them.
     const uint32_t w = coarse_codec_.code_words();
-    float q1 = 0;
-    for (uint32_t j = 0; j < d; ++j) q1 += std::fabs(q[j]);
     q1 *= 1.001f;
     thread_local std::vector<int16_t> q16;
     thread_local std::vector<int32_t> dot;
     thread_local std::vector<float> lo, hi;
     q16.resize(d);
+    // q * (1 / t) is q / t to within 2^-23 of qlim: each coordinate's
+    // rounding error stays within 0.502 t, covered by q_err's 1.01.
+    const float inv_t = t > 0 ? 1.0f / t : 0.0f;
+    const float lim = static_cast<float>(qlim);
     for (uint32_t j = 0; j < d; ++j) {
-      const float v = t > 0 ? std::round(q[j] / t) : 0.0f;
       q16[j] = static_cast<int16_t>(
-          std::clamp(v, -static_cast<float>(qlim), static_cast<float>(qlim)));
+          RoundToNearest(std::clamp(q[j] * inv_t, -lim, lim)));
     }
-    const float q_err = 1.001f * 128.0f * static_cast<float>(d) * t;
+    const float q_err = 1.01f * 128.0f * static_cast<float>(d) * t;
     lo.resize(nlist_);
     hi.resize(nlist_);
     dot.resize(nlist_);
