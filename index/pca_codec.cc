@@ -233,16 +233,27 @@ class PcaScanCodec : public ScanCodec {
     // Entries past a sub-code's 2^bits are never read: left as they were
     // (clearing them cost a quarter of the scan's kernel time on use512).
     out->c.resize(size_t{shape_.m8} * 256);
+    // A sub-code's slots fill its bits from the lowest, so its table grows
+    // slot by slot: with the entries of the bits below (`filled` of them)
+    // in place, entry q * filled + low = entry low + w * level(q): one add
+    // an entry (the same sums, in the same order, as summing each entry's
+    // slots). Entries past the slots' bits repeat the ones below, as if
+    // those bits were ignored.
     for (uint32_t g = 0; g < shape_.m4a; ++g) {
       float* t = &out->a[size_t{g} * 16];
-      for (uint32_t c = 0; c < 16; ++c) {
-        float s = 0.0f;
-        for (const Slot& sl : nibbles_[g]) {
-          const uint32_t q = (c >> sl.shift) & ((1u << sl.bits) - 1);
-          s += w[sl.row] * books_.cent[sl.bits][q];
+      uint32_t filled = 1;
+      for (const Slot& sl : nibbles_[g]) {
+        const float wr = w[sl.row];
+        const float* level = books_.cent[sl.bits].data();
+        for (uint32_t q = (1u << sl.bits) - 1; q > 0; --q) {
+          for (uint32_t low = 0; low < filled; ++low) {
+            t[q * filled + low] = t[low] + wr * level[q];
+          }
         }
-        t[c] = s;
+        for (uint32_t low = 0; low < filled; ++low) t[low] += wr * level[0];
+        filled <<= sl.bits;
       }
+      for (uint32_t c = filled; c < 16; ++c) t[c] = t[c & (filled - 1)];
     }
     for (uint32_t i = 0; i < bytes_.size(); ++i) {
       const uint32_t j = bytes_[i];
