@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 
+#include "index/fixed_point.h"
 #include "index/ivf_index.h"
 #include "quant/kernels.h"
 
@@ -91,14 +92,6 @@ void AbsMaxAndSum(const float* q, uint32_t d, float* max_out, float* sum_out) {
   *sum_out = s;
 }
 
-// x rounded to the nearest integer (ties to even) for |x| < 2^22: adding
-// and removing 1.5 * 2^23 leaves no fraction bits (inline, unlike
-// std::round, a library call per value).
-float RoundToNearest(float x) {
-  constexpr float kMagic = 12582912.0f;
-  return (x + kMagic) - kMagic;
-}
-
 }  // namespace
 
 void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
@@ -144,14 +137,10 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
     thread_local std::vector<int32_t> dot;
     thread_local std::vector<float> lo, hi;
     q16.resize(d);
-    // q * (1 / t) is q / t to within 2^-23 of qlim: each coordinate's
-    // rounding error stays within 0.502 t, covered by q_err's 1.01.
-    const float inv_t = t > 0 ? 1.0f / t : 0.0f;
-    const float lim = static_cast<float>(qlim);
-    for (uint32_t j = 0; j < d; ++j) {
-      q16[j] = static_cast<int16_t>(
-          RoundToNearest(std::clamp(q[j] * inv_t, -lim, lim)));
-    }
+    // Each coordinate's rounding error is within 0.502 t (RoundToInt16),
+    // covered by q_err's 1.01.
+    RoundToInt16(q, d, t > 0 ? 1.0f / t : 0.0f, static_cast<float>(qlim),
+                 q16.data());
     const float q_err = 1.01f * 128.0f * static_cast<float>(d) * t;
     lo.resize(nlist_);
     hi.resize(nlist_);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "index/fixed_point.h"
 #include "quant/codebook.h"
 #include "quant/coding.h"
 #include "quant/kernels.h"
@@ -106,12 +107,31 @@ class PcaScanCodec : public ScanCodec {
     factor_bytes_ = p_.factor_format == kFactorF16 ? 2 : 4;
     code_bytes_ = index_bytes_ + factor_bytes_ * shape_.nfactors;
     describe_ = absl::StrCat("pca ", o.bits, "-bit (", code_bytes_, " B)");
-    // The query projection reads the rows as binary16 (half the bytes of
-    // a 512 x 512 float matrix; the weights are rounded far more coarsely
-    // by the scan's tables).
-    rows16_.resize(p_.rows.size());
-    for (size_t i = 0; i < p_.rows.size(); ++i) {
+    // The query projection's rows, each as precise as its coordinate's code
+    // needs: a weight's error adds to the estimate's as its coordinate's
+    // level error does, about 2^-b of it for b bits. Rows of 5-8-bit
+    // coordinates (the leading ones) are read as binary16 (half the bytes
+    // of floats); the rest as int8 multiples of a per-row scale (a quarter),
+    // whose rounding (~1% of a weight) adds under 1% to the error of a
+    // 4-bit coordinate and less below, times the query rounded to int16
+    // once (kernels::DotI16I8Rows: exact, so the same on every target).
+    while (wide_rows_ < k && p_.bits[wide_rows_] >= 5) ++wide_rows_;
+    rows16_.resize(size_t{wide_rows_} * p_.d);
+    for (size_t i = 0; i < rows16_.size(); ++i) {
       rows16_[i] = FloatToHalf(p_.rows[i]);
+    }
+    rows8_.resize(size_t{k - wide_rows_} * p_.d);
+    row8_scale_.resize(k - wide_rows_);
+    for (uint32_t i = wide_rows_; i < k; ++i) {
+      const float* row = &p_.rows[size_t{i} * p_.d];
+      float m = 0;
+      for (uint32_t j = 0; j < p_.d; ++j) m = std::max(m, std::fabs(row[j]));
+      const float s = m / 127.0f;
+      int8_t* dst = &rows8_[size_t{i - wide_rows_} * p_.d];
+      for (uint32_t j = 0; j < p_.d; ++j) {
+        dst[j] = static_cast<int8_t>(s > 0 ? std::round(row[j] / s) : 0.0f);
+      }
+      row8_scale_[i - wide_rows_] = s * p_.sigma[i];
     }
     info_.width = p_.bits;
     for (uint32_t i = 0; i < k; ++i) {
@@ -274,8 +294,37 @@ class PcaScanCodec : public ScanCodec {
   const ScalarCodeInfo* scalar_info() const override { return &info_; }
   void QueryWeights(const float* u, float* w) const override {
     const uint32_t k = static_cast<uint32_t>(p_.bits.size());
-    kernels::MatVecF16(rows16_.data(), k, p_.d, u, w);
-    for (uint32_t i = 0; i < k; ++i) w[i] *= p_.sigma[i];
+    const uint32_t d = p_.d;
+    kernels::MatVecF16(rows16_.data(), wide_rows_, d, u, w);
+    for (uint32_t i = 0; i < wide_rows_; ++i) w[i] *= p_.sigma[i];
+    if (wide_rows_ == k) return;
+    // u ~ t u16, |u16| <= qlim: no int32 sum of d products of int8 rows
+    // overflows.
+    const float qlim =
+        static_cast<float>(std::min<uint32_t>(16383, 0x7FFFFFFFu / (128u * d)));
+    float umax = 0;
+    for (uint32_t j = 0; j < d; ++j) umax = std::max(umax, std::fabs(u[j]));
+    const float t = umax / qlim;
+    if (!(t >= std::numeric_limits<float>::min())) {
+      // Zero, or too small for t's multiples: the float rows.
+      for (uint32_t i = wide_rows_; i < k; ++i) {
+        w[i] = kernels::Dot(&p_.rows[size_t{i} * d], u, d) * p_.sigma[i];
+      }
+      return;
+    }
+    thread_local std::vector<int16_t> u16;
+    thread_local std::vector<int32_t> dot;
+    u16.resize(d);
+    dot.resize(k - wide_rows_);
+    RoundToInt16(u, d, 1.0f / t, qlim, u16.data());
+    kernels::DotI16I8Rows(u16.data(), rows8_.data(), d, k - wide_rows_, d,
+                          dot.data());
+    for (uint32_t i = wide_rows_; i < k; ++i) {
+      // t * dot first: the weight's own magnitude (scale * t can be
+      // denormal for tiny queries).
+      w[i] = row8_scale_[i - wide_rows_] *
+             (t * static_cast<float>(dot[i - wide_rows_]));
+    }
   }
   void UnpackIndices(const uint8_t* code, uint8_t* idx,
                      float* factors) const override {
@@ -342,7 +391,13 @@ class PcaScanCodec : public ScanCodec {
   std::vector<uint32_t> bytes_;
   ScanShape shape_;
   size_t index_bytes_ = 0, factor_bytes_ = 4, code_bytes_ = 0;
-  std::vector<uint16_t> rows16_;  // p_.rows in binary16, for queries
+  // The query projection's rows (see the constructor): the first
+  // wide_rows_ (5-8-bit coordinates) in binary16, the rest int8 times
+  // row8_scale_ (sigma included).
+  uint32_t wide_rows_ = 0;
+  std::vector<uint16_t> rows16_;
+  std::vector<int8_t> rows8_;
+  std::vector<float> row8_scale_;
   ScalarCodeInfo info_;
   std::string describe_;
 };

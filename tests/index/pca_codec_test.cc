@@ -173,6 +173,46 @@ TEST(PcaCodecTest, ScaleInvariant) {
   EXPECT_GT(rl, 0.5);
 }
 
+// The query projection (QueryWeights) in fixed point: weights scale with
+// the query exactly for power-of-two scales; queries too small for the
+// fixed-point step (denormal coordinates) take the float rows and agree
+// with the fixed-point weights to their rounding; a zero query weighs 0.
+TEST(PcaCodecTest, QueryWeightsAtEveryScale) {
+  const uint32_t d = 64;
+  std::vector<double> decay(d);
+  for (uint32_t j = 0; j < d; ++j) decay[j] = 4.0 / (1 + j);
+  const auto x = GaussianRows(3000, d, decay, 9);
+  auto c = MakeCodec("pca", 4, true, d, x);  // 5-8-bit rows and 1-4-bit ones
+  ASSERT_TRUE(c);
+  const ScalarCodeInfo* info = c->scalar_info();
+  ASSERT_NE(info, nullptr);
+  const size_t k = info->width.size();
+  ASSERT_GE(info->width.front(), 5);
+  ASSERT_LE(info->width.back(), 4);
+  const std::vector<float> u(x.begin() + d, x.begin() + 2 * d);
+  std::vector<float> w(k), ws(k), us(d);
+  c->QueryWeights(u.data(), w.data());
+  float wmax = 0;
+  for (float v : w) wmax = std::max(wmax, std::fabs(v));
+  ASSERT_GT(wmax, 0);
+  for (int e : {-100, -20, 0, 20, 60}) {
+    for (uint32_t j = 0; j < d; ++j) us[j] = std::ldexp(u[j], e);
+    c->QueryWeights(us.data(), ws.data());
+    for (size_t i = 0; i < k; ++i) {
+      EXPECT_EQ(ws[i], std::ldexp(w[i], e)) << "2^" << e << " weight " << i;
+    }
+  }
+  // 2^-135: every coordinate below FLT_MIN (the float rows).
+  for (uint32_t j = 0; j < d; ++j) us[j] = std::ldexp(u[j], -135);
+  c->QueryWeights(us.data(), ws.data());
+  for (size_t i = 0; i < k; ++i) {
+    EXPECT_NEAR(std::ldexp(ws[i], 135), w[i], 0.02f * wmax) << "weight " << i;
+  }
+  std::fill(us.begin(), us.end(), 0.0f);
+  c->QueryWeights(us.data(), ws.data());
+  for (size_t i = 0; i < k; ++i) EXPECT_EQ(ws[i], 0.0f) << "weight " << i;
+}
+
 TEST(PcaCodecTest, SerializationRoundTrip) {
   const uint32_t d = 24;
   std::vector<double> decay(d);
