@@ -123,12 +123,12 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
     // ||q - c||^2 = ||q||^2 - 2 <q, c> + ||c||^2 with <q, c> on the code
     // c^ = s c8 (|c_i - c^_i| <= s / 2) and the query rounded to int16,
     // q ~ t q16 (|q_i - t q16_i| <= t / 2, to float rounding: below), so
-    // that the dot products are
-    // exact integer sums (int8 codes times an int16 query: 0.6 of the float
-    // kernel's time, tests/index/scan_benchmark). The estimate errs by at most
-    // ||q||_1 s from the code and 128 d t s from the query, plus the rounding
-    // of the float arithmetic (here and in L2Sqr), bounded generously by 1e-4
-    // of the magnitudes. Every list whose lower bound is at most the nprobe-th
+    // that the dot products are exact integer sums (int8 codes times an
+    // int16 query: 0.6 of the float kernel's time, tests/index/
+    // scan_benchmark). The estimate errs by at most ||q||_1 s from the code
+    // and 128 d t s from the query, plus the rounding of the float
+    // arithmetic (here and in L2Sqr), bounded generously by 1e-4 of the
+    // magnitudes. Every list whose lower bound is at most the nprobe-th
     // smallest upper bound is scored exactly: the nprobe nearest are among
     // them.
     const uint32_t w = coarse_codec_.code_words();
