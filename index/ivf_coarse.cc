@@ -64,34 +64,6 @@ float RankValue(const std::vector<float>& v, uint32_t r,
   return FromOrderKey(keys[0]);
 }
 
-// max |q_i| and sum |q_i| in one pass (eight partial results each, so
-// that the loop runs on vectors; the max is exact in any order, the sum
-// within float rounding, which q1's 1.001 covers).
-void AbsMaxAndSum(const float* q, uint32_t d, float* max_out, float* sum_out) {
-  constexpr uint32_t kLanes = 8;
-  float mx[kLanes] = {0}, sum[kLanes] = {0};
-  uint32_t j = 0;
-  for (; j + kLanes <= d; j += kLanes) {
-    for (uint32_t l = 0; l < kLanes; ++l) {
-      const float a = std::fabs(q[j + l]);
-      mx[l] = mx[l] < a ? a : mx[l];
-      sum[l] += a;
-    }
-  }
-  float m = 0, s = 0;
-  for (uint32_t l = 0; l < kLanes; ++l) {
-    m = m < mx[l] ? mx[l] : m;
-    s += sum[l];
-  }
-  for (; j < d; ++j) {
-    const float a = std::fabs(q[j]);
-    m = m < a ? a : m;
-    s += a;
-  }
-  *max_out = m;
-  *sum_out = s;
-}
-
 }  // namespace
 
 void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
@@ -109,8 +81,7 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
   // queries (denormals, norms past 1e18) are scored exactly.
   float qmax, q1;
   AbsMaxAndSum(q, d, &qmax, &q1);
-  const int32_t qlim =
-      static_cast<int32_t>(std::min<uint32_t>(16383, 0x7FFFFFFFu / (128u * d)));
+  const int32_t qlim = Int16QueryLimit(d);
   const float t = qmax / static_cast<float>(qlim);
   const float qn = kernels::Dot(q, q, d);
   const bool quantizable =

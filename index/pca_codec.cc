@@ -300,10 +300,9 @@ class PcaScanCodec : public ScanCodec {
     if (wide_rows_ == k) return;
     // u ~ t u16, |u16| <= qlim: no int32 sum of d products of int8 rows
     // overflows.
-    const float qlim =
-        static_cast<float>(std::min<uint32_t>(16383, 0x7FFFFFFFu / (128u * d)));
-    float umax = 0;
-    for (uint32_t j = 0; j < d; ++j) umax = std::max(umax, std::fabs(u[j]));
+    const float qlim = static_cast<float>(Int16QueryLimit(d));
+    float umax, usum;
+    AbsMaxAndSum(u, d, &umax, &usum);
     const float t = umax / qlim;
     if (!(t >= std::numeric_limits<float>::min())) {
       // Zero, or too small for t's multiples: the float rows.
