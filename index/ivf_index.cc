@@ -152,6 +152,13 @@ void IvfIndex::InitLists() {
   if (options_.layout.progressive && options_.dim >= options_.layout.min_dim) {
     prog_ = ProgressiveLayout::Create(*codec_, options_.layout.prefix_bits);
   }
+  if (prog_ != nullptr && codec_->shape().m8 == 0) {
+    double bits = 0;
+    for (uint8_t w : codec_->scalar_info()->width) bits += w;
+    if (bits < double{options_.layout.min_bits_fastscan} * options_.dim) {
+      prog_.reset();
+    }
+  }
   refine_ = RefineCodec(options_.layout.refine, options_.dim);
   coarse_codes_.clear();
   if (options_.layout.quantized_coarse && nlist_ > 1) {

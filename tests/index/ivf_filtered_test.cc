@@ -56,6 +56,7 @@ LayoutOptions Layout(bool progressive) {
   LayoutOptions l;
   l.progressive = progressive;
   l.min_dim = 0;
+  l.min_bits_fastscan = 0;
   return l;
 }
 

@@ -141,6 +141,7 @@ std::unique_ptr<IvfIndex> Train(const std::vector<float>& x, size_t d,
   o.codec.method = method;
   o.codec.bits = bits;
   o.layout.min_dim = 0;  // the layout at every dimension tested here
+  o.layout.min_bits_fastscan = 0;
   auto idx = IvfIndex::Train(o, x.data(), x.size() / d);
   EXPECT_TRUE(idx.ok()) << idx.status();
   return idx.ok() ? std::move(*idx) : nullptr;
@@ -157,6 +158,28 @@ TEST(ProgressiveLayoutTest, DefaultFromDimension256) {
     auto idx = IvfIndex::Train(o, x.data(), 2000);
     ASSERT_TRUE(idx.ok());
     EXPECT_EQ((*idx)->progressive() != nullptr, d >= 256) << d;
+  }
+}
+
+// By default a codec whose full layout is all 4-bit FastScan streams
+// (mse, renorm up to 4 bits) takes the progressive layout from 3 bits a
+// coordinate; one with byte sub-codes (8 bits) whenever it can.
+TEST(ProgressiveLayoutTest, DefaultFromThreeBitsForFastScanCodecs) {
+  const size_t d = 64;
+  const std::vector<float> x = Blobs(3000, d, 4);
+  for (const char* method : {"mse", "renorm"}) {
+    for (uint32_t bits : {2u, 3u, 4u, 8u}) {
+      IvfOptions o;
+      o.dim = static_cast<uint32_t>(d);
+      o.nlist = 16;
+      o.codec.method = method;
+      o.codec.bits = bits;
+      o.layout.min_dim = 0;
+      auto idx = IvfIndex::Train(o, x.data(), x.size() / d);
+      ASSERT_TRUE(idx.ok()) << idx.status();
+      EXPECT_EQ((*idx)->progressive() != nullptr, bits >= 3)
+          << method << " " << bits;
+    }
   }
 }
 

@@ -122,6 +122,8 @@ absl::Status BenchSweep::RunTqdb() {
         o.layout.progressive = layout != "full";
         o.layout.min_dim =
             layout == "progressive" ? 0 : LayoutOptions().min_dim;
+        o.layout.min_bits_fastscan =
+            layout == "progressive" ? 0 : LayoutOptions().min_bits_fastscan;
         TQ_ASSIGN_OR_RETURN(o.layout.refine, ParseRefineKind(refine));
         o.layout.quantized_coarse = coarse == "int8";
         // The first layout trains; the others load its parameters.
