@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "index/prefetch.h"
 #include "index/scanner.h"
+#include "index/thread_pool.h"
 #include "quant/coding.h"
 #include "quant/finite.h"
 #include "quant/kernels.h"
@@ -21,10 +22,6 @@ namespace {
 constexpr uint32_t kIvfMagic = 0x31465654;  // "TVF1"
 constexpr uint32_t kIvfVersion = 1;
 constexpr size_t kMaxCodecTrain = 65536;
-
-uint32_t Threads(uint32_t t) {
-  return t ? t : std::max(1u, std::thread::hardware_concurrency());
-}
 
 }  // namespace
 
@@ -83,7 +80,7 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
   idx->nlist_ = nlist;
   std::vector<float> xp;
   idx->Prepare(x, n, &xp);
-  const uint32_t threads = Threads(options.threads);
+  const uint32_t threads = ResolveThreads(options.threads);
   if (nlist == 1) {
     idx->centroids_.assign(d, 0.0f);
     if (options.residual) {
@@ -136,6 +133,10 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
   co.single_factor =
       options.compact_factors && options.metric != Metric::kL2 &&
       (co.method == "renorm" || co.method == "pq" || co.method == "pca");
+  co.center_factor =
+      options.center_factors && options.residual &&
+      options.metric != Metric::kL2 &&
+      (co.method == "mse" || co.method == "renorm" || co.method == "pca");
   idx->options_.codec = co;
   TQ_ASSIGN_OR_RETURN(idx->codec_, ScanCodec::Create(co, d, train.data(), nt));
   idx->InitLists();
@@ -245,39 +246,6 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::FromTrained(
       std::make_unique<CentroidAssigner>(idx->centroids_.data(), nlist, dim);
   idx->InitLists();
   return idx;
-}
-
-absl::Status IvfIndex::Encode(const float* x, size_t n, uint32_t* list_ids,
-                              uint8_t* codes) const {
-  const uint32_t d = options_.dim;
-  std::vector<float> xp;
-  Prepare(x, n, &xp);
-  const uint32_t threads = Threads(options_.threads);
-  assigner_->Assign(xp.data(), n, d, list_ids, nullptr, threads);
-  if (options_.residual) {
-    for (size_t i = 0; i < n; ++i) {
-      const float* c = &centroids_[size_t{list_ids[i]} * d];
-      for (uint32_t j = 0; j < d; ++j) xp[i * d + j] -= c[j];
-    }
-  }
-  const size_t bpv = codec_->code_bytes();
-  if (threads <= 1 || n < 256) return codec_->EncodeBatch(xp.data(), n, codes);
-  // Encode in parallel chunks.
-  const size_t chunks = std::min<size_t>(threads, (n + 127) / 128);
-  const size_t per = (n + chunks - 1) / chunks;
-  std::vector<absl::Status> st(chunks);
-  std::vector<std::thread> ts;
-  for (size_t c = 0; c < chunks; ++c) {
-    ts.emplace_back([&, c] {
-      const size_t lo = c * per, hi = std::min(n, lo + per);
-      if (lo < hi) {
-        st[c] = codec_->EncodeBatch(&xp[lo * d], hi - lo, codes + lo * bpv);
-      }
-    });
-  }
-  for (auto& t : ts) t.join();
-  for (auto& s : st) TQ_RETURN_IF_ERROR(s);
-  return absl::OkStatus();
 }
 
 absl::Status IvfIndex::Add(const uint64_t* ids, const float* x, size_t n) {

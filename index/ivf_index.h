@@ -100,6 +100,11 @@ struct IvfOptions {
   // For ip and cosine, TurboQuant renorm keeps one 4-byte factor per vector
   // instead of two (CodecOptions::single_factor); false for the ablation.
   bool compact_factors = true;
+  // For ip and cosine over residuals, mse, renorm and pca store the
+  // centroid correction (CodecOptions::center_factor: 4 bytes a vector, 2
+  // for pca, whose index bits stay at renorm's bytes); false for the
+  // ablation.
+  bool center_factors = true;
   LayoutOptions layout;
   // k-means of the coarse quantizer.
   uint32_t kmeans_iters = 20;
@@ -253,6 +258,10 @@ class IvfIndex {
                    std::vector<SearchStats>* stats) const;
   // Copies and normalizes (cosine) rows into out.
   void Prepare(const float* x, size_t n, std::vector<float>* out) const;
+  // Writes the centroid correction (CodecOptions::center_factor) into n
+  // codes of the given residuals; a no-op for codecs without it.
+  void SetCenterFactors(const float* residuals, const uint32_t* list_ids,
+                        size_t n, uint8_t* codes) const;
   void InsertLocked(uint64_t id, uint32_t iid, uint32_t list,
                     const uint8_t* code, const float* refine);
   // Sets prog_ (if options_.layout asks and the codec allows) and creates

@@ -29,7 +29,10 @@ constexpr uint32_t kPcaMagic = 0x31414350;  // "PCA1"
 // Version 1: unnormalized residuals, widths {0,1,2,4,8}, nibble-layout codes.
 // Version 2: unit-normalized residuals, group rotations, widths 0..8,
 // tightly packed codes, float16 factors.
-constexpr uint32_t kPcaVersion = 2;
+// Version 3: version 2 with a flags word in place of single_factor (bit 0
+// single_factor, bit 1 center_factor).
+constexpr uint32_t kPcaVersion = 3;
+constexpr uint32_t kFlagSingleFactor = 1, kFlagCenterFactor = 2;
 constexpr uint32_t kFactorF32 = 0, kFactorF16 = 1;
 constexpr uint32_t kFactorFormat = kFactorF16;
 
@@ -102,7 +105,9 @@ class PcaScanCodec : public ScanCodec {
     shape_.m4a = RoundUp4(static_cast<uint32_t>(nibbles_.size()));
     nibbles_.resize(shape_.m4a);
     shape_.m8 = static_cast<uint32_t>(bytes_.size());
-    shape_.nfactors = o.single_factor ? 1 : 2;
+    // Factors: f, then ||r||^2 unless single_factor, then the centroid
+    // correction if center_factor.
+    shape_.nfactors = (o.single_factor ? 1 : 2) + (o.center_factor ? 1 : 0);
     index_bytes_ = (bit_total + 7) / 8;
     factor_bytes_ = p_.factor_format == kFactorF16 ? 2 : 4;
     code_bytes_ = index_bytes_ + factor_bytes_ * shape_.nfactors;
@@ -151,7 +156,8 @@ class PcaScanCodec : public ScanCodec {
     PutFixed32(&in, p_.d);
     PutFixed32(&in, options_.bits);
     PutFixed64(&in, options_.seed);
-    PutFixed32(&in, options_.single_factor ? 1 : 0);
+    PutFixed32(&in, (options_.single_factor ? kFlagSingleFactor : 0) |
+                        (options_.center_factor ? kFlagCenterFactor : 0));
     PutFixed32(&in, p_.factor_format);
     PutFloat(&in, p_.factor_scale);
     PutFixed32(&in, static_cast<uint32_t>(p_.bits.size()));
@@ -219,7 +225,7 @@ class PcaScanCodec : public ScanCodec {
       }
       uint8_t* f = code + index_bytes_;
       PutFactor(f, dot > 1e-30 ? norm / dot : 0.0, 1);
-      if (shape_.nfactors == 2) PutFactor(f + factor_bytes_, nsq, 2);
+      if (!options_.single_factor) PutFactor(f + factor_bytes_, nsq, 2);
     }
     return absl::OkStatus();
   }
@@ -239,7 +245,7 @@ class PcaScanCodec : public ScanCodec {
     }
     const uint8_t* f = code + index_bytes_;
     for (uint32_t i = 0; i < shape_.nfactors; ++i) {
-      factors[i] = GetFactor(f + factor_bytes_ * i, i + 1);
+      factors[i] = GetFactor(f + factor_bytes_ * i, FactorPower(i));
     }
   }
 
@@ -288,7 +294,11 @@ class PcaScanCodec : public ScanCodec {
     return f[0] * (a + c);
   }
   float NormSq(const float* f) const override {
-    return shape_.nfactors == 2 ? f[1] : 0.0f;
+    return options_.single_factor ? 0.0f : f[1];
+  }
+  void SetCenterFactor(uint8_t* code, float delta) const override {
+    PutFactor(code + index_bytes_ + factor_bytes_ * (shape_.nfactors - 1),
+              delta, 1);
   }
 
   const ScalarCodeInfo* scalar_info() const override { return &info_; }
@@ -333,7 +343,7 @@ class PcaScanCodec : public ScanCodec {
     }
     const uint8_t* f = code + index_bytes_;
     for (uint32_t i = 0; i < shape_.nfactors; ++i) {
-      factors[i] = GetFactor(f + factor_bytes_ * i, i + 1);
+      factors[i] = GetFactor(f + factor_bytes_ * i, FactorPower(i));
     }
   }
   uint32_t sub8_bits(uint32_t j) const override { return p_.bits[bytes_[j]]; }
@@ -342,6 +352,9 @@ class PcaScanCodec : public ScanCodec {
     cf.kind = CombineForm::kScaled;
     cf.norm_factor = 1;  // f = {scale, ||r||^2} when L2 is supported
     cf.norm_is_squared = true;
+    if (options_.center_factor) {
+      cf.center_factor = static_cast<int32_t>(shape_.nfactors) - 1;
+    }
     return cf;
   }
 
@@ -362,6 +375,11 @@ class PcaScanCodec : public ScanCodec {
       v |= uint32_t{(src[off >> 3] >> (off & 7)) & 1u} << i;
     }
     return v;
+  }
+  // Factor i's scale: factor_scale^power, power 2 for ||r||^2, 1 for the
+  // others (f and the centroid correction, linear in ||r||).
+  int FactorPower(uint32_t i) const {
+    return i == 1 && !options_.single_factor ? 2 : 1;
   }
   // power = 1 for the scale factor, 2 for ||r||^2.
   void PutFactor(uint8_t* dst, double value, int power) const {
@@ -473,7 +491,8 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> CreatePcaCodec(const CodecOptions& o,
   // whose next bit removes the most expected squared error,
   // lambda_j * (D(b_j) - D(b_j + 1)). The budget is the bytes of TurboQuant
   // renorm at o.bits (ceil(o.bits * d / 8) plus its float32 factors) minus
-  // this codec's factors, so both take the same bytes per vector.
+  // this codec's factors, so both take the same bytes per vector; a
+  // centroid correction comes on top (2 bytes here, 4 for renorm).
   const size_t nfactors = o.single_factor ? 1 : 2;
   const size_t factor_bytes = kFactorFormat == kFactorF16 ? 2 : 4;
   int64_t budget = static_cast<int64_t>(
@@ -556,7 +575,7 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> DeserializePcaCodec(
       magic != kPcaMagic) {
     return corrupt("bad header");
   }
-  if (version != kPcaVersion) {
+  if (version != kPcaVersion && version != 2) {
     return absl::FailedPreconditionError(absl::StrCat(
         "pca codec format version ", version, " is not supported (this build ",
         "reads version ", kPcaVersion,
@@ -575,7 +594,10 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> DeserializePcaCodec(
   o.method = "pca";
   o.bits = bits;
   o.seed = seed;
-  o.single_factor = single != 0;
+  // Version 2 stored single_factor (0 or 1) where version 3 has flags.
+  if (version == 2 ? single > 1 : single > 3) return corrupt("bad flags");
+  o.single_factor = (single & kFlagSingleFactor) != 0;
+  o.center_factor = (single & kFlagCenterFactor) != 0;
   p.d = d;
   p.factor_format = format;
   absl::string_view raw;

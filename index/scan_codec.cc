@@ -18,6 +18,10 @@ namespace {
 
 constexpr uint32_t kKindTurbo = 0;
 constexpr uint32_t kKindPq = 1;
+// 2 is pca (index/pca_codec.cc). TurboQuant mse or renorm with a centroid
+// correction factor (CodecOptions::center_factor) after the quantizer's
+// code: its float32.
+constexpr uint32_t kKindTurboCentered = 3;
 
 // Sub-code counts are padded to a multiple of 4 (an even number of pairs),
 // so 64-byte vectors always cover whole pairs.
@@ -30,6 +34,8 @@ class TurboScanCodec : public ScanCodec {
     const uint32_t d = tq_->dim();
     m_ = tq_->mse_bits();
     prod_ = tq_->options().method == TqMethod::kProd;
+    if (prod_) options_.center_factor = false;
+    center_ = options_.center_factor;
     if (m_ >= 1 && m_ <= 4) {
       per_nibble_ = (m_ == 3) ? 1 : 4 / m_;
       shape_.m4a = RoundUpEven((d + per_nibble_ - 1) / per_nibble_);
@@ -37,7 +43,8 @@ class TurboScanCodec : public ScanCodec {
       shape_.m8 = d;
     }
     if (prod_) shape_.m4b = RoundUpEven((d + 3) / 4);
-    shape_.nfactors = static_cast<uint32_t>(tq_->factor_bytes() / 4);
+    shape_.nfactors =
+        static_cast<uint32_t>(tq_->factor_bytes() / 4) + (center_ ? 1 : 0);
     if (!prod_ && m_ >= 1 && tq_->codebook() != nullptr) {
       info_.width.assign(d, static_cast<uint8_t>(m_));
       info_.levels[m_] = tq_->codebook()->centroids;
@@ -51,19 +58,30 @@ class TurboScanCodec : public ScanCodec {
 
   std::string Serialize() const override {
     std::string s;
-    PutFixed32(&s, kKindTurbo);
+    PutFixed32(&s, center_ ? kKindTurboCentered : kKindTurbo);
     PutBytes(&s, tq_->Serialize());
     return s;
   }
   const CodecOptions& options() const override { return options_; }
   uint32_t dim() const override { return tq_->dim(); }
-  size_t code_bytes() const override { return tq_->bytes_per_vector(); }
+  size_t code_bytes() const override {
+    return tq_->bytes_per_vector() + (center_ ? 4 : 0);
+  }
   const ScanShape& shape() const override { return shape_; }
   std::string Describe() const override { return describe_; }
 
   absl::Status EncodeBatch(const float* v, size_t n,
                            uint8_t* codes) const override {
-    return tq_->EncodeBatch(v, n, codes);
+    if (!center_) return tq_->EncodeBatch(v, n, codes);
+    // The quantizer's codes, then each moved up to its slot with a zero
+    // correction after it (from the last, so none is overwritten first).
+    const size_t inner = tq_->bytes_per_vector(), outer = inner + 4;
+    TQ_RETURN_IF_ERROR(tq_->EncodeBatch(v, n, codes));
+    for (size_t i = n; i-- > 0;) {
+      std::memmove(codes + i * outer, codes + i * inner, inner);
+      EncodeFloat(codes + i * outer + inner, 0.0f);
+    }
+    return absl::OkStatus();
   }
 
   void Unpack(const uint8_t* code, uint8_t* sub4a, uint8_t* sub4b,
@@ -179,6 +197,9 @@ class TurboScanCodec : public ScanCodec {
     return 0.0f;
   }
   float NormSq(const float* f) const override { return f[0] * f[0]; }
+  void SetCenterFactor(uint8_t* code, float delta) const override {
+    EncodeFloat(code + tq_->bytes_per_vector(), delta);
+  }
 
   const ScalarCodeInfo* scalar_info() const override {
     return info_.width.empty() ? nullptr : &info_;
@@ -213,6 +234,7 @@ class TurboScanCodec : public ScanCodec {
         cf.kappa = tq_->kappa();
         break;
     }
+    if (center_) cf.center_factor = static_cast<int32_t>(shape_.nfactors) - 1;
     return cf;
   }
 
@@ -221,7 +243,7 @@ class TurboScanCodec : public ScanCodec {
   std::unique_ptr<TurboQuantizer> tq_;
   ScanShape shape_;
   uint32_t m_ = 0, per_nibble_ = 1;
-  bool prod_ = false;
+  bool prod_ = false, center_ = false;
   ScalarCodeInfo info_;
   std::string describe_;
 };
@@ -347,9 +369,14 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> ScanCodec::Deserialize(
   if (!dec.GetFixed32(&kind) || !dec.GetBytes(&inner) || dec.remaining()) {
     return absl::DataLossError("codec parameters: truncated");
   }
-  if (kind == kKindTurbo) {
+  if (kind == kKindTurbo || kind == kKindTurboCentered) {
     TQ_ASSIGN_OR_RETURN(auto tq, TurboQuantizer::Deserialize(inner));
+    if (kind == kKindTurboCentered && tq->options().method == TqMethod::kProd) {
+      return absl::DataLossError(
+          "codec parameters: a centroid correction for TurboQuant prod");
+    }
     CodecOptions o;
+    o.center_factor = kind == kKindTurboCentered;
     o.method = TqMethodName(tq->options().method);
     o.bits = tq->options().bits;
     o.seed = tq->options().seed;

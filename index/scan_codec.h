@@ -54,6 +54,15 @@ struct CodecOptions {
   // products; the index sets it for the ip and cosine metrics). PQ with
   // pq_m = 0: the equal-bytes budget assumes that 4-byte factor.
   bool single_factor = false;
+  // mse, renorm and pca: one more per-vector factor, the centroid
+  // correction delta = <c, r> - est(<c, r>) of a residual r = x - c coded
+  // in the list of centroid c (CombineForm::center_factor). An inner product
+  // over residuals, <q, c> + <q, r>, then adds alpha * delta, alpha = <q, c>
+  // / ||c||^2: the estimate's error along c (most of it for normalized
+  // embeddings, whose residuals are small next to their centroids) is
+  // removed. The index sets it for the ip and cosine metrics over residuals
+  // and writes delta (IvfIndex::Encode); the codec keeps its place.
+  bool center_factor = false;
   uint32_t pq_nbits = 4;
   uint32_t pq_m = 0;
   uint32_t pq_train_iters = 25;
@@ -76,11 +85,14 @@ struct ScanShape {
 //   kScaled2:  f0 * f1 * (a + c)          (TurboQuant renorm)
 //   kSketch:   f0 * (a + c + kappa * f1 * b)   (TurboQuant prod)
 // For L2, ||v||^2 is factor norm_factor, squared unless norm_is_squared.
+// center_factor: the factor holding the centroid correction delta
+// (CodecOptions::center_factor), or -1.
 struct CombineForm {
   enum Kind { kSum, kScaled, kScaled2, kSketch } kind = kSum;
   float kappa = 0.0f;
   uint32_t norm_factor = 0;
   bool norm_is_squared = false;
+  int32_t center_factor = -1;
 };
 
 // The coordinate-wise view of a scalar-quantized code (TurboQuant mse and
@@ -152,6 +164,9 @@ class ScanCodec {
   // ||v||^2 of the coded vector (for L2 when !lut_is_l2()): f0^2 for
   // TurboQuant.
   virtual float NormSq(const float* factors) const = 0;
+  // REQUIRES combine_form().center_factor >= 0: stores delta in a code
+  // (EncodeBatch leaves it 0).
+  virtual void SetCenterFactor(uint8_t* /*code*/, float /*delta*/) const {}
 
   // The coordinate-wise view, or null (prod, PQ: no progressive scan).
   virtual const ScalarCodeInfo* scalar_info() const { return nullptr; }

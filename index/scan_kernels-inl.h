@@ -361,15 +361,13 @@ HWY_INLINE int32_t RefineDotImpl(const uint8_t* HWY_RESTRICT row,
 #endif
 }
 
-HWY_INLINE uint32_t BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
-                                  const float* HWY_RESTRICT g1,
-                                  const float* HWY_RESTRICT g2,
-                                  const float* HWY_RESTRICT norm,
-                                  const BoundParams& p, float threshold,
-                                  float* HWY_RESTRICT ub,
-                                  float* HWY_RESTRICT lb) {
+HWY_INLINE uint32_t
+BoundMaskImpl(const uint32_t* HWY_RESTRICT acc, const float* HWY_RESTRICT g1,
+              const float* HWY_RESTRICT g2, const float* HWY_RESTRICT norm,
+              const float* HWY_RESTRICT center_col, const BoundParams& p,
+              float threshold, float* HWY_RESTRICT ub, float* HWY_RESTRICT lb) {
 #if HWY_TARGET == HWY_SCALAR
-  return scalar::BoundMask(acc, g1, g2, norm, p, threshold, ub, lb);
+  return scalar::BoundMask(acc, g1, g2, norm, center_col, p, threshold, ub, lb);
 #else
   // The scalar code's operations, in its order, lane-wise.
   const hn::ScalableTag<float> df;
@@ -379,6 +377,7 @@ HWY_INLINE uint32_t BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
   const auto scale = hn::Set(df, p.lut_scale), bias = hn::Set(df, p.lut_bias);
   const auto allow = hn::Set(df, p.lut_allow), w_err = hn::Set(df, p.w_err);
   const auto gain = hn::Set(df, p.gain), base = hn::Set(df, p.base);
+  const auto center = hn::Set(df, p.center);
   const auto thr = hn::Set(df, threshold);
   uint32_t mask = 0;
   for (size_t v = 0; v < 32; v += N) {
@@ -397,6 +396,8 @@ HWY_INLINE uint32_t BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
         if (!p.norm_squared) n = hn::Mul(n, n);
       }
       offset = hn::Neg(hn::Add(base, n));
+    } else if (center_col != nullptr) {
+      offset = hn::Add(base, hn::Mul(center, hn::LoadU(df, center_col + v)));
     }
     const auto u = hn::Add(offset, hn::Mul(gain, hi));
     hn::StoreU(u, df, ub + v);
@@ -409,16 +410,14 @@ HWY_INLINE uint32_t BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
 #endif
 }
 
-HWY_INLINE uint32_t CombineMaskImpl(const uint32_t* HWY_RESTRICT acc_a,
-                                    const uint32_t* HWY_RESTRICT acc_b,
-                                    const float* HWY_RESTRICT f0,
-                                    const float* HWY_RESTRICT f1,
-                                    const float* HWY_RESTRICT norm,
-                                    const CombineParams& p, float threshold,
-                                    float* HWY_RESTRICT goodness) {
+HWY_INLINE uint32_t CombineMaskImpl(
+    const uint32_t* HWY_RESTRICT acc_a, const uint32_t* HWY_RESTRICT acc_b,
+    const float* HWY_RESTRICT f0, const float* HWY_RESTRICT f1,
+    const float* HWY_RESTRICT norm, const float* HWY_RESTRICT center_col,
+    const CombineParams& p, float threshold, float* HWY_RESTRICT goodness) {
 #if HWY_TARGET == HWY_SCALAR
-  return scalar::CombineMask(acc_a, acc_b, f0, f1, norm, p, threshold,
-                             goodness);
+  return scalar::CombineMask(acc_a, acc_b, f0, f1, norm, center_col, p,
+                             threshold, goodness);
 #else
   // The scalar code's operations, in its order, lane-wise (the sums are
   // below 2^31, so converting them as int32 is exact as uint32 is).
@@ -429,6 +428,7 @@ HWY_INLINE uint32_t CombineMaskImpl(const uint32_t* HWY_RESTRICT acc_a,
   const auto a_scale = hn::Set(df, p.a_scale), a_bias = hn::Set(df, p.a_bias);
   const auto b_scale = hn::Set(df, p.b_scale), b_bias = hn::Set(df, p.b_bias);
   const auto kappa = hn::Set(df, p.kappa), base = hn::Set(df, p.base);
+  const auto center = hn::Set(df, p.center);
   const auto two = hn::Set(df, 2.0f), thr = hn::Set(df, threshold);
   uint32_t mask = 0;
   for (size_t v = 0; v < 32; v += N) {
@@ -466,6 +466,9 @@ HWY_INLINE uint32_t CombineMaskImpl(const uint32_t* HWY_RESTRICT acc_a,
         if (!p.norm_squared) n = hn::Mul(n, n);
       }
       g = hn::Neg(hn::Sub(hn::Add(base, n), hn::Mul(two, est)));
+    } else if (center_col != nullptr) {
+      g = hn::Add(hn::Add(base, hn::Mul(center, hn::LoadU(df, center_col + v))),
+                  est);
     } else {
       g = hn::Add(base, est);
     }
@@ -489,12 +492,13 @@ HWY_INLINE uint32_t CombineRangeImpl(
     const size_t at = size_t{blk} * 32;
     const float* block = fc.factors + size_t{blk} * fc.nfactors * 32;
     const uint32_t m =
-        valid & CombineMaskImpl(acc_a + at,
-                                acc_b == nullptr ? nullptr : acc_b + at,
-                                fc.f0 < 0 ? nullptr : block + 32 * fc.f0,
-                                fc.f1 < 0 ? nullptr : block + 32 * fc.f1,
-                                fc.norm < 0 ? nullptr : block + 32 * fc.norm, p,
-                                threshold, goodness);
+        valid &
+        CombineMaskImpl(acc_a + at, acc_b == nullptr ? nullptr : acc_b + at,
+                        fc.f0 < 0 ? nullptr : block + 32 * fc.f0,
+                        fc.f1 < 0 ? nullptr : block + 32 * fc.f1,
+                        fc.norm < 0 ? nullptr : block + 32 * fc.norm,
+                        fc.center < 0 ? nullptr : block + 32 * fc.center, p,
+                        threshold, goodness);
     if (m != 0) {
       *mask = m;
       return blk;

@@ -32,16 +32,18 @@ uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
 
 uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
                      const float* f0, const float* f1, const float* norm,
-                     const CombineParams& p, float threshold, float* goodness) {
-  return HWY_DYNAMIC_DISPATCH(CombineMaskImpl)(acc_a, acc_b, f0, f1, norm, p,
-                                               threshold, goodness);
+                     const float* center_col, const CombineParams& p,
+                     float threshold, float* goodness) {
+  return HWY_DYNAMIC_DISPATCH(CombineMaskImpl)(
+      acc_a, acc_b, f0, f1, norm, center_col, p, threshold, goodness);
 }
 
 uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
-                   const float* norm, const BoundParams& p, float threshold,
-                   float* ub, float* lb) {
-  return HWY_DYNAMIC_DISPATCH(BoundMaskImpl)(acc, g1, g2, norm, p, threshold,
-                                             ub, lb);
+                   const float* norm, const float* center_col,
+                   const BoundParams& p, float threshold, float* ub,
+                   float* lb) {
+  return HWY_DYNAMIC_DISPATCH(BoundMaskImpl)(acc, g1, g2, norm, center_col, p,
+                                             threshold, ub, lb);
 }
 
 int32_t RefineDot(const uint8_t* row, const RefineTables& t,
@@ -198,8 +200,9 @@ int32_t RefineDot(const uint8_t* row, const RefineTables& t,
 }
 
 uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
-                   const float* norm, const BoundParams& p, float threshold,
-                   float* ub, float* lb) {
+                   const float* norm, const float* center_col,
+                   const BoundParams& p, float threshold, float* ub,
+                   float* lb) {
   uint32_t mask = 0;
   for (uint32_t v = 0; v < 32; ++v) {
     const float est1 = p.lut_scale * static_cast<float>(acc[v]) + p.lut_bias;
@@ -212,6 +215,8 @@ uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                       : p.norm_squared ? norm[v]
                                        : norm[v] * norm[v];
       offset = -(p.base + n);
+    } else if (center_col != nullptr) {
+      offset = p.base + p.center * center_col[v];
     }
     ub[v] = offset + p.gain * hi;
     lb[v] = offset + p.gain * lo;
@@ -222,7 +227,8 @@ uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
 
 uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
                      const float* f0, const float* f1, const float* norm,
-                     const CombineParams& p, float threshold, float* goodness) {
+                     const float* center_col, const CombineParams& p,
+                     float threshold, float* goodness) {
   uint32_t mask = 0;
   for (uint32_t v = 0; v < 32; ++v) {
     const float a = p.a_scale * static_cast<float>(acc_a[v]) + p.a_bias;
@@ -254,6 +260,8 @@ uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
                       : p.norm_squared ? norm[v]
                                        : norm[v] * norm[v];
       g = -((p.base + n) - 2.0f * est);
+    } else if (center_col != nullptr) {
+      g = (p.base + p.center * center_col[v]) + est;
     } else {
       g = p.base + est;
     }
@@ -280,7 +288,8 @@ uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
         valid &
         scalar::CombineMask(acc_a + at, acc_b == nullptr ? nullptr : acc_b + at,
                             column(blk, fc.f0), column(blk, fc.f1),
-                            column(blk, fc.norm), p, threshold, goodness);
+                            column(blk, fc.norm), column(blk, fc.center), p,
+                            threshold, goodness);
     if (m != 0) {
       *mask = m;
       return blk;

@@ -92,18 +92,21 @@ int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);
 // (index/progressive.h): with est1 = lut_scale * acc + lut_bias,
 //   ub[v] = offset_v + gain * (g1[v] * (est1 + lut_allow) + g2[v] * w_err),
 //   lb[v] = offset_v + gain * (g1[v] * (est1 - lut_allow) - g2[v] * w_err),
-// offset_v = base, or -(base + n_v) for L2 (n_v = norm[v], squared if
-// norm_squared; 0 without norm); bit v of the result: ub[v] > threshold.
+// offset_v = base, or base + center * center_v for inner products with a
+// centroid correction column (center_v = center_col[v], index/scan_codec.h
+// CombineForm::center_factor), or -(base + n_v) for L2 (n_v = norm[v],
+// squared if norm_squared; 0 without norm); bit v of the result: ub[v] >
+// threshold.
 // Every operation rounds on its own (the TU is compiled without FP
 // contraction), in the same order on every target: identical results.
 struct BoundParams {
   float lut_scale = 1.0f, lut_bias = 0.0f, lut_allow = 0.0f, w_err = 0.0f;
-  float base = 0.0f, gain = 1.0f;
+  float base = 0.0f, gain = 1.0f, center = 0.0f;
   bool l2 = false, norm_squared = false;
 };
 uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
-                   const float* norm, const BoundParams& p, float threshold,
-                   float* ub, float* lb);
+                   const float* norm, const float* center_col,
+                   const BoundParams& p, float threshold, float* ub, float* lb);
 
 // CombineMask: the full layout's scores for the 32 slots of a block
 // (index/scanner.cc), from the kernel's sums: with a = a_scale * acc_a +
@@ -111,19 +114,22 @@ uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
 //   est = a (kSum), f0 * a (kScaled), (f0 * f1) * a (kScaled2),
 //         f0 * (a + (kappa * f1) * b) (kSketch),
 //   goodness = -est (lut_l2), -((base + n) - 2 est) (l2; n = norm[v],
-//         squared unless norm_squared, 0 without norm), base + est (else);
+//         squared unless norm_squared, 0 without norm), base + est (else,
+//         or (base + center * center_col[v]) + est with a centroid
+//         correction column);
 // bit v of the result: goodness[v] > threshold. f1 may be null unless the
 // form reads it. Every operation rounds on its own, in this order, on
 // every target: identical results.
 struct CombineParams {
   enum Form : uint32_t { kSum, kScaled, kScaled2, kSketch } form = kSum;
   float a_scale = 1.0f, a_bias = 0.0f, b_scale = 1.0f, b_bias = 0.0f;
-  float kappa = 0.0f, base = 0.0f;
+  float kappa = 0.0f, base = 0.0f, center = 0.0f;
   bool lut_l2 = false, l2 = false, norm_squared = false;
 };
 uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
                      const float* f0, const float* f1, const float* norm,
-                     const CombineParams& p, float threshold, float* goodness);
+                     const float* center_col, const CombineParams& p,
+                     float threshold, float* goodness);
 
 // CombineRange: CombineMask over the blocks first, first + 1, ... of a
 // list, slots at or past n left out, until a block has a slot whose
@@ -133,11 +139,11 @@ uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
 // candidate (most of them, once the heap is full). acc_a, acc_b (optional):
 // the list's sums, slot after slot; factors blocked as in
 // index/inverted_lists.h (factor i of block b at factors[(b * nfactors + i)
-// * 32]); f0, f1, norm: factor numbers, or -1 for none.
+// * 32]); f0, f1, norm, center: factor numbers, or -1 for none.
 struct FactorColumns {
   const float* factors = nullptr;
   uint32_t nfactors = 0;
-  int32_t f0 = -1, f1 = -1, norm = -1;
+  int32_t f0 = -1, f1 = -1, norm = -1, center = -1;
 };
 uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
                       const FactorColumns& fc, uint32_t n, uint32_t first,
@@ -186,11 +192,12 @@ void AccumulateListMulti(const uint8_t* codes, size_t nblocks, size_t npairs,
                          const uint8_t* const* lut_hi, uint32_t* const* out);
 int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);
 uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
-                   const float* norm, const BoundParams& p, float threshold,
-                   float* ub, float* lb);
+                   const float* norm, const float* center_col,
+                   const BoundParams& p, float threshold, float* ub, float* lb);
 uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
                      const float* f0, const float* f1, const float* norm,
-                     const CombineParams& p, float threshold, float* goodness);
+                     const float* center_col, const CombineParams& p,
+                     float threshold, float* goodness);
 uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
                       const FactorColumns& fc, uint32_t n, uint32_t first,
                       const CombineParams& p, float threshold, float* goodness,

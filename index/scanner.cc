@@ -171,6 +171,7 @@ ListScanner::ListScanner(const ScanCodec& codec, bool l2, bool residual,
   for (uint32_t j = 0; j < codec.shape().m8; ++j) {
     c_bits_.push_back(static_cast<uint8_t>(codec.sub8_bits(j)));
   }
+  if (residual_ && !l2_) center_ = codec.combine_form().center_factor;
 }
 
 void ListScanner::BuildTables(const float* u) {
@@ -232,6 +233,12 @@ void ListScanner::SetList(uint32_t list_no) {
     BuildTables(u_.data());
   } else {
     base_ = kernels::Dot(query_.data(), c, dim_);
+    if (center_ >= 0) {
+      const float norm_sq = centroid_norm_sq_ != nullptr
+                                ? centroid_norm_sq_[list_no]
+                                : kernels::Dot(c, c, dim_);
+      center_w_ = norm_sq > 0 ? base_ / norm_sq : 0.0f;
+    }
   }
 }
 
@@ -242,6 +249,10 @@ void ListScanner::SetList(uint32_t list_no, float dist_sq) {
   }
   // ||q - c||^2 = ||q||^2 - 2 <q, c> + ||c||^2.
   base_ = 0.5f * (query_norm_sq_ + centroid_norm_sq_[list_no] - dist_sq);
+  if (center_ >= 0) {
+    const float norm_sq = centroid_norm_sq_[list_no];
+    center_w_ = norm_sq > 0 ? base_ / norm_sq : 0.0f;
+  }
 }
 
 void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
@@ -267,6 +278,7 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   bp.gain = l2_ ? 2.0f : 1.0f;
   bp.l2 = l2_;
   bp.norm_squared = cf.norm_is_squared;
+  bp.center = center_w_;
   const uint64_t* ids = list.ids();
   constexpr float kNone = -std::numeric_limits<float>::infinity();
   // What a candidate's upper bound must exceed: the k-th refined score or
@@ -288,7 +300,8 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
                    acc_a_.data() + first, list.BlockFactors(blk, nfc),
                    list.BlockFactors(blk, nfc + 1),
                    has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr,
-                   bp, bound ? threshold() : kNone, ub, lb);
+                   center_ >= 0 ? list.BlockFactors(blk, center_) : nullptr, bp,
+                   bound ? threshold() : kNone, ub, lb);
     if (!bound) cand = live;
     if (cand == 0) continue;
     if (filter && *filter) {
@@ -318,6 +331,8 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
           norm_sq = cf.norm_is_squared ? x : x * x;
         }
         offset = -(base_ + norm_sq);
+      } else if (center_ >= 0) {
+        offset = base_ + center_w_ * list.FactorAt(first + v, center_);
       }
       pending_.push_back({ub[v], offset, &list, first + v});
     }
@@ -357,6 +372,7 @@ void ListScanner::ScanBlocks(const InvertedList& list, const uint32_t* acc_a,
   cp.lut_l2 = l2_ && codec_.lut_is_l2();
   cp.l2 = l2_;
   cp.norm_squared = cf.norm_is_squared;
+  cp.center = center_w_;
   const bool has_norm = l2_ && !cp.lut_l2 && nf > cf.norm_factor;
   const uint64_t* ids = list.ids();
   const bool filtering = filter != nullptr && *filter;
@@ -380,6 +396,7 @@ void ListScanner::ScanBlocks(const InvertedList& list, const uint32_t* acc_a,
     fc.f0 = nf > 0 ? 0 : -1;
     fc.f1 = nf > 1 ? 1 : -1;
     fc.norm = has_norm ? static_cast<int32_t>(cf.norm_factor) : -1;
+    fc.center = center_;
     for (uint32_t blk = 0; blk < nblocks; ++blk) {
       uint32_t cand = 0;
       blk = scan::CombineRange(acc_a, s.m4b ? acc_b : nullptr, fc, n, blk, cp,
@@ -400,7 +417,8 @@ void ListScanner::ScanBlocks(const InvertedList& list, const uint32_t* acc_a,
                    nf > 0 ? list.BlockFactors(blk, 0) : nullptr,
                    nf > 1 ? list.BlockFactors(blk, 1) : nullptr,
                    has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr,
-                   cp, heap->full() ? heap->threshold() : kNone, goodness);
+                   center_ >= 0 ? list.BlockFactors(blk, center_) : nullptr, cp,
+                   heap->full() ? heap->threshold() : kNone, goodness);
     push(first, cand);
   }
 }

@@ -168,6 +168,11 @@ class ListScanner {
   std::vector<float> query_, u_;
   float query_norm_sq_ = 0;
   float base_ = 0;  // per-list additive term
+  // Inner products over residuals with a centroid correction factor
+  // (CombineForm::center_factor, else -1): its number, and the list's
+  // weight on it, <q, c> / ||c||^2.
+  int32_t center_ = -1;
+  float center_w_ = 0;
   QueryLuts luts_;
   QuantizedLut qa_, qb_;
   QuantizedByteLut qc_;

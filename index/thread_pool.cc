@@ -4,8 +4,12 @@
 
 namespace tqdb {
 
+uint32_t ResolveThreads(uint32_t threads) {
+  return threads ? threads : std::max(1u, std::thread::hardware_concurrency());
+}
+
 ThreadPool::ThreadPool(size_t threads) {
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  if (threads == 0) threads = ResolveThreads(0);
   for (size_t i = 1; i < threads; ++i) {
     workers_.emplace_back([this] { WorkerLoop(); });
   }

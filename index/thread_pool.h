@@ -9,12 +9,17 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace tqdb {
+
+// A thread count setting: 0 means std::thread::hardware_concurrency() (at
+// least 1).
+uint32_t ResolveThreads(uint32_t threads);
 
 class ThreadPool {
  public:

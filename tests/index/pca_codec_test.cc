@@ -249,6 +249,123 @@ TEST(PcaCodecTest, SerializationRoundTrip) {
   }
 }
 
+// CodecOptions::center_factor: one more factor (float16 for pca, float32
+// for mse and renorm) that EncodeBatch leaves 0 and SetCenterFactor sets,
+// kept by serialization; the codes' other contents do not change. prod has
+// none.
+TEST(CenterFactorTest, EveryScalarCodecKeepsIt) {
+  const uint32_t d = 24;
+  std::vector<double> decay(d);
+  for (uint32_t j = 0; j < d; ++j) decay[j] = 1.0 / (1 + j);
+  const auto x = GaussianRows(300, d, decay, 9);
+  for (const char* method : {"pca", "renorm", "mse", "prod"}) {
+    for (bool single : {true, false}) {
+      CodecOptions o;
+      o.method = method;
+      o.bits = 3;
+      o.single_factor = single;
+      auto plain = ScanCodec::Create(o, d, x.data(), 300);
+      o.center_factor = true;
+      auto centered = ScanCodec::Create(o, d, x.data(), 300);
+      ASSERT_TRUE(plain.ok() && centered.ok()) << method;
+      const ScanCodec& a = **plain;
+      const ScanCodec& c = **centered;
+      const std::string what = std::string(method) + (single ? " 1" : " 2");
+      if (std::string(method) == "prod") {
+        EXPECT_FALSE(c.options().center_factor) << what;
+        EXPECT_EQ(c.combine_form().center_factor, -1) << what;
+        EXPECT_EQ(c.code_bytes(), a.code_bytes()) << what;
+        continue;
+      }
+      const uint32_t nf = c.shape().nfactors;
+      EXPECT_EQ(nf, a.shape().nfactors + 1) << what;
+      EXPECT_EQ(c.combine_form().center_factor, static_cast<int32_t>(nf - 1));
+      EXPECT_EQ(a.combine_form().center_factor, -1) << what;
+      const bool pca = std::string(method) == "pca";
+      EXPECT_EQ(c.code_bytes(), a.code_bytes() + (pca ? 2u : 4u)) << what;
+      // Round trip of the parameters.
+      const std::string blob = c.Serialize();
+      auto back = ScanCodec::Deserialize(blob);
+      ASSERT_TRUE(back.ok()) << back.status();
+      EXPECT_TRUE((*back)->options().center_factor) << what;
+      if (std::string(method) != "mse") {  // mse has one factor either way
+        EXPECT_EQ((*back)->options().single_factor, single) << what;
+      }
+      EXPECT_EQ((*back)->Serialize(), blob) << what;
+      EXPECT_EQ((*back)->code_bytes(), c.code_bytes()) << what;
+      // Codes: the correction starts at 0 and takes the value set; the
+      // estimates (which do not read it) are those of the codec without it.
+      std::vector<uint8_t> ca(300 * a.code_bytes()), cc(300 * c.code_bytes());
+      ASSERT_TRUE(a.EncodeBatch(x.data(), 300, ca.data()).ok());
+      ASSERT_TRUE(c.EncodeBatch(x.data(), 300, cc.data()).ok());
+      if (!pca) {  // same rotation and codebook: the same estimates
+        EXPECT_EQ(Estimates(a, ca, 300, &x[d]), Estimates(c, cc, 300, &x[d]))
+            << what;
+      }
+      const std::vector<float> before = Estimates(c, cc, 300, &x[d]);
+      const ScanShape& s = c.shape();
+      std::vector<uint8_t> s4(s.m4a), s4b(s.m4b), s8(s.m8);
+      std::vector<float> f(nf);
+      for (size_t i = 0; i < 300; ++i) {
+        uint8_t* code = &cc[i * c.code_bytes()];
+        c.Unpack(code, s4.data(), s4b.data(), s8.data(), f.data());
+        ASSERT_EQ(f[nf - 1], 0.0f) << what << " row " << i;
+        c.SetCenterFactor(code, 0.01f * static_cast<float>(i) - 1.5f);
+      }
+      for (size_t i = 0; i < 300; ++i) {
+        c.Unpack(&cc[i * c.code_bytes()], s4.data(), s4b.data(), s8.data(),
+                 f.data());
+        const float want = 0.01f * static_cast<float>(i) - 1.5f;
+        EXPECT_NEAR(f[nf - 1], want, pca ? 2e-3 * std::abs(want) + 1e-6 : 0)
+            << what << " row " << i;
+      }
+      EXPECT_EQ(Estimates(c, cc, 300, &x[d]), before) << what;
+    }
+  }
+}
+
+// Parameters of format version 2 (before the flags word) still load, as a
+// codec without the centroid correction.
+TEST(PcaCodecTest, FormatVersion2StillLoads) {
+  const uint32_t d = 16;
+  const auto x = GaussianRows(200, d, std::vector<double>(d, 1.0), 4);
+  for (bool single : {true, false}) {
+    auto a = MakeCodec("pca", 2, single, d, x);
+    ASSERT_TRUE(a);
+    // The same parameters with version 2 in the header (the flags word then
+    // holds single_factor as 0 or 1, as version 2 wrote it).
+    const std::string v3 = a->Serialize();
+    Decoder outer(v3);
+    uint32_t kind = 0;
+    absl::string_view inner;
+    ASSERT_TRUE(outer.GetFixed32(&kind) && outer.GetBytes(&inner));
+    absl::string_view payload;
+    ASSERT_TRUE(CheckCrcTrailer(inner, &payload));
+    std::string v2(payload);
+    EncodeFixed32(reinterpret_cast<uint8_t*>(&v2[4]), 2);
+    PutCrcTrailer(&v2);
+    std::string blob;
+    PutFixed32(&blob, kind);
+    PutBytes(&blob, v2);
+    auto b = ScanCodec::Deserialize(blob);
+    ASSERT_TRUE(b.ok()) << b.status();
+    EXPECT_EQ((*b)->options().single_factor, single);
+    EXPECT_FALSE((*b)->options().center_factor);
+    EXPECT_EQ((*b)->code_bytes(), a->code_bytes());
+    EXPECT_EQ((*b)->Serialize(), a->Serialize());
+    // A version 2 header with a flags value it never wrote is corrupt.
+    std::string bad(payload);
+    EncodeFixed32(reinterpret_cast<uint8_t*>(&bad[4]), 2);
+    EncodeFixed32(reinterpret_cast<uint8_t*>(&bad[24]), 3);
+    PutCrcTrailer(&bad);
+    std::string bad_blob;
+    PutFixed32(&bad_blob, kind);
+    PutBytes(&bad_blob, bad);
+    EXPECT_EQ(ScanCodec::Deserialize(bad_blob).status().code(),
+              absl::StatusCode::kDataLoss);
+  }
+}
+
 TEST(PcaCodecTest, OldFormatVersionIsRefusedClearly) {
   std::string inner;
   PutFixed32(&inner, 0x31414350);  // "PCA1"

@@ -170,7 +170,8 @@ void TestRefineDotMatchesScalar() {
 }
 
 // BoundMask: the same bounds, bit for bit, and the same mask as the
-// scalar code, for inner products and L2 (norms squared or not, absent).
+// scalar code, for inner products (with a centroid correction column or
+// not) and L2 (norms squared or not, absent).
 void TestBoundMaskMatchesScalar() {
   Rng rng(17);
   auto uniform = [&](float lo, float hi) {
@@ -178,9 +179,10 @@ void TestBoundMaskMatchesScalar() {
   };
   for (int trial = 0; trial < 400; ++trial) {
     uint32_t acc[32];
-    float g1[32], g2[32], norm[32];
+    float g1[32], g2[32], norm[32], cen[32];
     for (int v = 0; v < 32; ++v) {
       acc[v] = static_cast<uint32_t>(rng.Next() % 70000);
+      cen[v] = uniform(-0.5f, 0.5f);
       g1[v] = uniform(0.0f, 3.0f);
       g2[v] = trial % 7 == 0 && v == 3 ? std::numeric_limits<float>::infinity()
                                        : uniform(0.0f, 0.5f);
@@ -195,18 +197,20 @@ void TestBoundMaskMatchesScalar() {
     p.l2 = trial % 2 == 1;
     p.gain = p.l2 ? 2.0f : 1.0f;
     p.norm_squared = trial % 4 == 1;
+    p.center = uniform(-2.0f, 2.0f);
     const float* nptr = trial % 8 == 5 ? nullptr : norm;
+    const float* cptr = trial % 3 == 0 ? cen : nullptr;
     // A threshold among the bounds (the mean), so both bit values occur.
     float ub_want[32], ub_got[32], lb_want[32], lb_got[32];
-    scalar::BoundMask(acc, g1, g2, nptr, p, 0.0f, ub_want, lb_want);
+    scalar::BoundMask(acc, g1, g2, nptr, cptr, p, 0.0f, ub_want, lb_want);
     float thr = 0.0f;
     for (int v = 0; v < 32; ++v) {
       if (std::isfinite(ub_want[v])) thr += ub_want[v] / 32;
     }
     const uint32_t want =
-        scalar::BoundMask(acc, g1, g2, nptr, p, thr, ub_want, lb_want);
+        scalar::BoundMask(acc, g1, g2, nptr, cptr, p, thr, ub_want, lb_want);
     const uint32_t got =
-        BoundMaskImpl(acc, g1, g2, nptr, p, thr, ub_got, lb_got);
+        BoundMaskImpl(acc, g1, g2, nptr, cptr, p, thr, ub_got, lb_got);
     ASSERT_EQ(got, want) << "trial " << trial;
     ASSERT_EQ(0, std::memcmp(ub_got, ub_want, sizeof(ub_got)))
         << "trial " << trial;
@@ -216,8 +220,9 @@ void TestBoundMaskMatchesScalar() {
 }
 
 // CombineMask: the same scores, bit for bit, and the same mask as the
-// scalar code, for every form and score (inner product, L2 with norms
-// squared or not or absent, L2 tables).
+// scalar code, for every form and score (inner product with a centroid
+// correction column or not, L2 with norms squared or not or absent, L2
+// tables).
 void TestCombineMaskMatchesScalar() {
   Rng rng(23);
   auto uniform = [&](float lo, float hi) {
@@ -225,9 +230,10 @@ void TestCombineMaskMatchesScalar() {
   };
   for (int trial = 0; trial < 800; ++trial) {
     uint32_t acc_a[32], acc_b[32];
-    float f0[32], f1[32], norm[32];
+    float f0[32], f1[32], norm[32], cen[32];
     for (int v = 0; v < 32; ++v) {
       acc_a[v] = static_cast<uint32_t>(rng.Next() % 200000);
+      cen[v] = uniform(-0.5f, 0.5f);
       acc_b[v] = static_cast<uint32_t>(rng.Next() % 70000);
       f0[v] = uniform(0.0f, 3.0f);
       f1[v] = uniform(-1.0f, 2.0f);
@@ -245,17 +251,19 @@ void TestCombineMaskMatchesScalar() {
     p.l2 = score >= 1;
     p.norm_squared = score == 2;
     p.lut_l2 = score == 3;
+    p.center = uniform(-2.0f, 2.0f);
     const float* nptr = trial % 16 == 5 ? nullptr : norm;
+    const float* cptr = trial % 3 == 0 ? cen : nullptr;
     const uint32_t* bptr = trial % 8 == 3 ? nullptr : acc_b;
     float want_g[32], got_g[32];
-    scalar::CombineMask(acc_a, bptr, f0, f1, nptr, p, 0.0f, want_g);
+    scalar::CombineMask(acc_a, bptr, f0, f1, nptr, cptr, p, 0.0f, want_g);
     // A threshold among the scores (the mean), so both bit values occur.
     float thr = 0.0f;
     for (int v = 0; v < 32; ++v) thr += want_g[v] / 32;
     const uint32_t want =
-        scalar::CombineMask(acc_a, bptr, f0, f1, nptr, p, thr, want_g);
+        scalar::CombineMask(acc_a, bptr, f0, f1, nptr, cptr, p, thr, want_g);
     const uint32_t got =
-        CombineMaskImpl(acc_a, bptr, f0, f1, nptr, p, thr, got_g);
+        CombineMaskImpl(acc_a, bptr, f0, f1, nptr, cptr, p, thr, got_g);
     ASSERT_EQ(got, want) << "trial " << trial;
     ASSERT_NE(want, 0u) << "trial " << trial;
     ASSERT_NE(want, ~0u) << "trial " << trial;
@@ -290,12 +298,14 @@ void TestCombineRangeMatchesScalar() {
     p.kappa = 0.5f;
     p.base = 0.25f;
     p.l2 = trial % 5 == 1;
+    p.center = -0.75f;
     FactorColumns fc;
     fc.factors = factors.data();
     fc.nfactors = nf;
     fc.f0 = 0;
     fc.f1 = nf > 1 ? 1 : -1;
     fc.norm = p.l2 ? static_cast<int32_t>(nf - 1) : -1;
+    fc.center = !p.l2 && trial % 3 == 0 ? static_cast<int32_t>(nf - 1) : -1;
     const uint32_t* bptr = trial % 4 == 3 ? nullptr : acc_b.data();
     // Block by block with CombineMask: which slots beat thr.
     auto block_mask = [&](uint32_t b, float thr, float* g) {
@@ -305,7 +315,9 @@ void TestCombineRangeMatchesScalar() {
       return valid & scalar::CombineMask(
                          acc_a.data() + b * 32, bptr ? bptr + b * 32 : nullptr,
                          blk, fc.f1 < 0 ? nullptr : blk + 32 * fc.f1,
-                         fc.norm < 0 ? nullptr : blk + 32 * fc.norm, p, thr, g);
+                         fc.norm < 0 ? nullptr : blk + 32 * fc.norm,
+                         fc.center < 0 ? nullptr : blk + 32 * fc.center, p, thr,
+                         g);
     };
     // Thresholds from "a tenth of the slots" to "none" (the maximum).
     std::vector<float> all;
