@@ -545,21 +545,34 @@ TEST(IvfIndexTest, BatchSearchMatchesSingleAndRunsConcurrentlyWithWrites) {
   EXPECT_EQ(idx->size(), 3000u + 2000u - 500u);
 }
 
-// Real data: IVF recall floors a few points below what was measured.
-TEST(IvfIndexTest, RecallOnUse512) {
-  const std::string dir =
-      testing_util::SharedDataDir() + "/use512-debian-pkgdesc/";
+// use512-debian-pkgdesc: base, queries and the top-100 ground truth (k
+// ids a query); false if the shared data is not there.
+struct Use512 {
   std::vector<float> base, queries;
   std::vector<int32_t> gt;
-  size_t nb = 0, d = 0, nq = 0, dq = 0, ng = 0, k = 0;
-  if (!testing_util::ReadVecs(dir + "debdesc_use512_base_20k.fvecs", &base, &nb,
-                              &d) ||
-      !testing_util::ReadVecs(dir + "debdesc_use512_query_1k.fvecs", &queries,
-                              &nq, &dq) ||
-      !testing_util::ReadVecs(
-          dir + "debdesc_use512_query_1k.gt_ip_top100.ivecs", &gt, &ng, &k)) {
-    GTEST_SKIP() << "shared data not found in " << dir;
-  }
+  size_t d = 0, nq = 0, k = 0;
+};
+bool LoadUse512(Use512* u) {
+  const std::string dir =
+      testing_util::SharedDataDir() + "/use512-debian-pkgdesc/";
+  size_t nb = 0, dq = 0, ng = 0;
+  return testing_util::ReadVecs(dir + "debdesc_use512_base_20k.fvecs", &u->base,
+                                &nb, &u->d) &&
+         testing_util::ReadVecs(dir + "debdesc_use512_query_1k.fvecs",
+                                &u->queries, &u->nq, &dq) &&
+         testing_util::ReadVecs(
+             dir + "debdesc_use512_query_1k.gt_ip_top100.ivecs", &u->gt, &ng,
+             &u->k);
+}
+
+// Real data: IVF recall floors a few points below what was measured.
+TEST(IvfIndexTest, RecallOnUse512) {
+  Use512 u;
+  if (!LoadUse512(&u)) GTEST_SKIP() << "shared data not found";
+  const std::vector<float>& base = u.base;
+  const std::vector<float>& queries = u.queries;
+  const std::vector<int32_t>& gt = u.gt;
+  const size_t d = u.d, nq = u.nq, k = u.k;
   struct Case {
     const char* method;
     uint32_t bits;
@@ -594,19 +607,12 @@ TEST(IvfIndexTest, RecallOnUse512) {
 // products but for the scan tables' rounding, and recall@1@1 gains (renorm
 // 2 bits: measured 0.755 without, 0.885 with).
 TEST(IvfIndexTest, CentroidCorrectionOnUse512) {
-  const std::string dir =
-      testing_util::SharedDataDir() + "/use512-debian-pkgdesc/";
-  std::vector<float> base, queries;
-  std::vector<int32_t> gt;
-  size_t nb = 0, d = 0, nq = 0, dq = 0, ng = 0, k = 0;
-  if (!testing_util::ReadVecs(dir + "debdesc_use512_base_20k.fvecs", &base, &nb,
-                              &d) ||
-      !testing_util::ReadVecs(dir + "debdesc_use512_query_1k.fvecs", &queries,
-                              &nq, &dq) ||
-      !testing_util::ReadVecs(
-          dir + "debdesc_use512_query_1k.gt_ip_top100.ivecs", &gt, &ng, &k)) {
-    GTEST_SKIP() << "shared data not found in " << dir;
-  }
+  Use512 u;
+  if (!LoadUse512(&u)) GTEST_SKIP() << "shared data not found";
+  const std::vector<float>& base = u.base;
+  const std::vector<float>& queries = u.queries;
+  const std::vector<int32_t>& gt = u.gt;
+  const size_t d = u.d, nq = u.nq, k = u.k;
   double r1[2] = {0, 0}, centroid_err[2] = {0, 0};
   for (bool center : {false, true}) {
     auto idx =
