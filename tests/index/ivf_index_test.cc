@@ -565,14 +565,24 @@ bool LoadUse512(Use512* u) {
              &u->k);
 }
 
+// Recall@1@1 of the use512 queries with every list probed.
+double Recall1At1(const IvfIndex& idx, const Use512& u) {
+  SearchParams p;
+  p.k = 1;
+  p.nprobe = 0;
+  size_t hits = 0;
+  for (size_t i = 0; i < u.nq; ++i) {
+    auto r = idx.Search(&u.queries[i * u.d], p);
+    EXPECT_TRUE(r.ok());
+    if (r.ok()) hits += (*r)[0].id == static_cast<uint64_t>(u.gt[i * u.k]);
+  }
+  return double(hits) / u.nq;
+}
+
 // Real data: IVF recall floors a few points below what was measured.
 TEST(IvfIndexTest, RecallOnUse512) {
   Use512 u;
   if (!LoadUse512(&u)) GTEST_SKIP() << "shared data not found";
-  const std::vector<float>& base = u.base;
-  const std::vector<float>& queries = u.queries;
-  const std::vector<int32_t>& gt = u.gt;
-  const size_t d = u.d, nq = u.nq, k = u.k;
   struct Case {
     const char* method;
     uint32_t bits;
@@ -584,18 +594,9 @@ TEST(IvfIndexTest, RecallOnUse512) {
   for (const Case& c :
        {Case{"renorm", 2, 0.85}, Case{"renorm", 4, 0.94}, Case{"pq", 4, 0.88},
         Case{"pca", 2, 0.91}, Case{"pca", 4, 0.96}}) {
-    auto idx = Build(base, d, Metric::kInnerProduct, c.method, c.bits, 565);
+    auto idx = Build(u.base, u.d, Metric::kInnerProduct, c.method, c.bits, 565);
     ASSERT_NE(idx, nullptr);
-    SearchParams p;
-    p.k = 1;
-    p.nprobe = 0;
-    size_t hits = 0;
-    for (size_t i = 0; i < nq; ++i) {
-      auto r = idx->Search(&queries[i * d], p);
-      ASSERT_TRUE(r.ok());
-      hits += (*r)[0].id == static_cast<uint64_t>(gt[i * k]);
-    }
-    const double r1 = double(hits) / nq;
+    const double r1 = Recall1At1(*idx, u);
     std::printf("use512 IVF565 %s %u bits: recall@1@1 %.3f\n", c.method, c.bits,
                 r1);
     EXPECT_GE(r1, c.floor_r1) << c.method << " " << c.bits;
@@ -610,26 +611,16 @@ TEST(IvfIndexTest, CentroidCorrectionOnUse512) {
   Use512 u;
   if (!LoadUse512(&u)) GTEST_SKIP() << "shared data not found";
   const std::vector<float>& base = u.base;
-  const std::vector<float>& queries = u.queries;
-  const std::vector<int32_t>& gt = u.gt;
-  const size_t d = u.d, nq = u.nq, k = u.k;
+  const size_t d = u.d;
   double r1[2] = {0, 0}, centroid_err[2] = {0, 0};
   for (bool center : {false, true}) {
     auto idx =
         Build(base, d, Metric::kInnerProduct, "renorm", 2, 565, 4, center);
     ASSERT_NE(idx, nullptr);
     EXPECT_EQ(idx->codec().code_bytes(), d * 2 / 8 + (center ? 8u : 4u));
-    SearchParams p;
-    p.k = 1;
-    p.nprobe = 0;
-    size_t hits = 0;
-    for (size_t i = 0; i < nq; ++i) {
-      auto r = idx->Search(&queries[i * d], p);
-      ASSERT_TRUE(r.ok());
-      hits += (*r)[0].id == static_cast<uint64_t>(gt[i * k]);
-    }
-    r1[center] = double(hits) / nq;
+    r1[center] = Recall1At1(*idx, u);
     // Queries at 20 centroids, one list probed: mean |score - <c, x>|.
+    SearchParams p;
     p.k = 20;
     p.nprobe = 1;
     double err = 0;
