@@ -150,15 +150,17 @@ void IvfIndex::InitLists() {
     centroid_norms_[l] = kernels::Dot(c, c, options_.dim);
   }
   prog_.reset();
-  if (options_.layout.progressive && options_.dim >= options_.layout.min_dim) {
-    prog_ = ProgressiveLayout::Create(*codec_, options_.layout.prefix_bits);
-  }
-  if (prog_ != nullptr && codec_->shape().m8 == 0) {
+  bool progressive =
+      options_.layout.progressive && options_.dim >= options_.layout.min_dim;
+  const ScalarCodeInfo* info = codec_->scalar_info();
+  if (progressive && info != nullptr && codec_->shape().m8 == 0) {
     double bits = 0;
-    for (uint8_t w : codec_->scalar_info()->width) bits += w;
-    if (bits < double{options_.layout.min_bits_fastscan} * options_.dim) {
-      prog_.reset();
-    }
+    for (uint8_t w : info->width) bits += w;
+    progressive =
+        bits >= double{options_.layout.min_bits_fastscan} * options_.dim;
+  }
+  if (progressive) {
+    prog_ = ProgressiveLayout::Create(*codec_, options_.layout.prefix_bits);
   }
   refine_ = RefineCodec(options_.layout.refine, options_.dim);
   coarse_codes_.clear();
