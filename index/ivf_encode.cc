@@ -57,7 +57,6 @@ void IvfIndex::SetCenterFactors(const float* residuals,
   // stored), with one table per list: rows grouped by list.
   const uint32_t d = options_.dim;
   const size_t bpv = codec_->code_bytes();
-  const ScanShape& s = codec_->shape();
   std::vector<uint32_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
@@ -67,8 +66,6 @@ void IvfIndex::SetCenterFactors(const float* residuals,
   // once.
   auto run = [&](size_t lo, size_t hi) {
     QueryLuts luts;
-    std::vector<uint8_t> a(s.m4a), b(s.m4b), c8(s.m8);
-    std::vector<float> f(s.nfactors);
     uint32_t current = nlist_;
     const float* c = nullptr;
     for (size_t at = lo; at < hi; ++at) {
@@ -79,16 +76,9 @@ void IvfIndex::SetCenterFactors(const float* residuals,
         codec_->BuildLuts(c, /*l2=*/false, &luts);
       }
       uint8_t* code = codes + size_t{i} * bpv;
-      codec_->Unpack(code, a.data(), b.data(), c8.data(), f.data());
-      float sa = 0, sb = 0, sc = 0;
-      for (uint32_t j = 0; j < s.m4a; ++j) sa += luts.a[size_t{j} * 16 + a[j]];
-      for (uint32_t j = 0; j < s.m4b; ++j) sb += luts.b[size_t{j} * 16 + b[j]];
-      for (uint32_t j = 0; j < s.m8; ++j) {
-        sc += luts.c[size_t{j} * 256 + c8[j]];
-      }
-      const float est = codec_->Combine(sa, sb, sc, f.data());
-      codec_->SetCenterFactor(
-          code, kernels::Dot(c, residuals + size_t{i} * d, d) - est);
+      codec_->SetCenterFactor(code,
+                              kernels::Dot(c, residuals + size_t{i} * d, d) -
+                                  EstimateFromLuts(*codec_, luts, code));
     }
   };
   const uint32_t threads = ResolveThreads(options_.threads);

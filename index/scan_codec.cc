@@ -321,6 +321,23 @@ class PqScanCodec : public ScanCodec {
 
 }  // namespace
 
+float EstimateFromLuts(const ScanCodec& codec, const QueryLuts& luts,
+                       const uint8_t* code) {
+  const ScanShape& s = codec.shape();
+  thread_local std::vector<uint8_t> a, b, c;
+  thread_local std::vector<float> f;
+  a.resize(s.m4a);
+  b.resize(s.m4b);
+  c.resize(s.m8);
+  f.resize(s.nfactors);
+  codec.Unpack(code, a.data(), b.data(), c.data(), f.data());
+  float sa = 0, sb = 0, sc = 0;
+  for (uint32_t j = 0; j < s.m4a; ++j) sa += luts.a[size_t{j} * 16 + a[j]];
+  for (uint32_t j = 0; j < s.m4b; ++j) sb += luts.b[size_t{j} * 16 + b[j]];
+  for (uint32_t j = 0; j < s.m8; ++j) sc += luts.c[size_t{j} * 256 + c[j]];
+  return codec.Combine(sa, sb, sc, f.data());
+}
+
 absl::StatusOr<std::unique_ptr<ScanCodec>> ScanCodec::Create(
     const CodecOptions& o, uint32_t dim, const float* train, size_t n) {
   if (o.method == "pca") return CreatePcaCodec(o, dim, train, n);

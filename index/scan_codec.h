@@ -178,6 +178,13 @@ class ScanCodec {
                              float* /*factors*/) const {}
 };
 
+// The codec's float estimate of <u, v> for one persisted code: Combine of
+// the sums of the float LUTs of u (BuildLuts, inner-product tables) that its
+// sub-codes select (the sums a scan's uint8 tables approximate). Unpacks
+// into thread-local scratch.
+float EstimateFromLuts(const ScanCodec& codec, const QueryLuts& luts,
+                       const uint8_t* code);
+
 }  // namespace tqdb
 
 #endif  // TQDB_INDEX_SCAN_CODEC_H_

@@ -51,17 +51,9 @@ std::vector<float> Estimates(const ScanCodec& c,
                              const float* u) {
   QueryLuts luts;
   c.BuildLuts(u, false, &luts);
-  const ScanShape& s = c.shape();
-  std::vector<uint8_t> a(s.m4a), b(s.m4b), c8(s.m8);
-  std::vector<float> f(s.nfactors), out(n);
+  std::vector<float> out(n);
   for (size_t i = 0; i < n; ++i) {
-    c.Unpack(&codes[i * c.code_bytes()], a.data(), b.data(), c8.data(),
-             f.data());
-    float sa = 0, sb = 0, sc = 0;
-    for (uint32_t g = 0; g < s.m4a; ++g) sa += luts.a[g * 16 + a[g]];
-    for (uint32_t g = 0; g < s.m4b; ++g) sb += luts.b[g * 16 + b[g]];
-    for (uint32_t g = 0; g < s.m8; ++g) sc += luts.c[g * 256 + c8[g]];
-    out[i] = c.Combine(sa, sb, sc, f.data());
+    out[i] = EstimateFromLuts(c, luts, &codes[i * c.code_bytes()]);
   }
   return out;
 }
