@@ -52,9 +52,12 @@ absl::Status IvfIndex::Encode(const float* x, size_t n, uint32_t* list_ids,
 void IvfIndex::SetCenterFactors(const float* residuals,
                                 const uint32_t* list_ids, size_t n,
                                 uint8_t* codes) const {
-  if (codec_->combine_form().center_factor < 0 || !options_.residual) return;
+  const CombineForm cf = codec_->combine_form();
+  const bool center = cf.center_factor >= 0;
+  if ((!center && !cf.centered_norm) || !options_.residual) return;
   // delta = <c, r> - the codec's estimate of it from the code (factors as
-  // stored), with one table per list: rows grouped by list.
+  // stored), with one table per list: rows grouped by list. n' = ||r||^2 +
+  // 2 <c, r>, exact.
   const uint32_t d = options_.dim;
   const size_t bpv = codec_->code_bytes();
   std::vector<uint32_t> order(n);
@@ -73,12 +76,18 @@ void IvfIndex::SetCenterFactors(const float* residuals,
       if (list_ids[i] != current) {
         current = list_ids[i];
         c = &centroids_[size_t{current} * d];
-        codec_->BuildLuts(c, /*l2=*/false, &luts);
+        if (center) codec_->BuildLuts(c, /*l2=*/false, &luts);
       }
       uint8_t* code = codes + size_t{i} * bpv;
-      codec_->SetCenterFactor(code,
-                              kernels::Dot(c, residuals + size_t{i} * d, d) -
-                                  EstimateFromLuts(*codec_, luts, code));
+      const float* r = residuals + size_t{i} * d;
+      const float cr = kernels::Dot(c, r, d);
+      if (cf.centered_norm) {
+        codec_->SetCenteredNorm(code, kernels::Dot(r, r, d) + 2.0f * cr);
+      }
+      if (center) {
+        codec_->SetCenterFactor(code,
+                                cr - EstimateFromLuts(*codec_, luts, code));
+      }
     }
   };
   const uint32_t threads = ResolveThreads(options_.threads);

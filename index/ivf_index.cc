@@ -130,13 +130,17 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
     }
   }
   CodecOptions co = options.codec;
-  co.single_factor =
-      options.compact_factors && options.metric != Metric::kL2 &&
-      (co.method == "renorm" || co.method == "pq" || co.method == "pca");
   co.center_factor =
       options.center_factors && options.residual &&
-      options.metric != Metric::kL2 &&
       (co.method == "mse" || co.method == "renorm" || co.method == "pca");
+  co.centered_norm = co.center_factor && options.metric == Metric::kL2;
+  // Inner products need no norm; L2 with n' (centered_norm) needs no norm
+  // apart from the scale in renorm, while pca keeps n' in its norm's place.
+  co.single_factor =
+      options.compact_factors &&
+      (options.metric != Metric::kL2
+           ? co.method == "renorm" || co.method == "pq" || co.method == "pca"
+           : co.centered_norm && co.method == "renorm");
   idx->options_.codec = co;
   TQ_ASSIGN_OR_RETURN(idx->codec_, ScanCodec::Create(co, d, train.data(), nt));
   idx->InitLists();

@@ -100,10 +100,12 @@ struct IvfOptions {
   // For ip and cosine, TurboQuant renorm keeps one 4-byte factor per vector
   // instead of two (CodecOptions::single_factor); false for the ablation.
   bool compact_factors = true;
-  // For ip and cosine over residuals, mse, renorm and pca store the
-  // centroid correction (CodecOptions::center_factor: 4 bytes a vector, 2
-  // for pca, whose index bits stay at renorm's bytes); false for the
-  // ablation.
+  // Over residuals, mse, renorm and pca store the centroid correction
+  // (CodecOptions::center_factor: 4 bytes a vector, 2 for pca, whose index
+  // bits stay at renorm's bytes) and, for L2, ||r||^2 + 2 <c, r>
+  // (CodecOptions::centered_norm: tables built once a query, not once a
+  // probed list; 4 bytes more for mse, none for renorm and pca); false for
+  // the ablation.
   bool center_factors = true;
   LayoutOptions layout;
   // k-means of the coarse quantizer.
@@ -258,8 +260,8 @@ class IvfIndex {
                    std::vector<SearchStats>* stats) const;
   // Copies and normalizes (cosine) rows into out.
   void Prepare(const float* x, size_t n, std::vector<float>* out) const;
-  // Writes the centroid correction (CodecOptions::center_factor) into n
-  // codes of the given residuals; a no-op for codecs without it.
+  // Writes the centroid terms (CodecOptions::center_factor, centered_norm)
+  // into n codes of the given residuals; a no-op for codecs without them.
   void SetCenterFactors(const float* residuals, const uint32_t* list_ids,
                         size_t n, uint8_t* codes) const;
   void InsertLocked(uint64_t id, uint32_t iid, uint32_t list,

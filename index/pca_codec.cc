@@ -30,9 +30,11 @@ constexpr uint32_t kPcaMagic = 0x31414350;  // "PCA1"
 // Version 2: unit-normalized residuals, group rotations, widths 0..8,
 // tightly packed codes, float16 factors.
 // Version 3: version 2 with a flags word in place of single_factor (bit 0
-// single_factor, bit 1 center_factor).
+// single_factor, bit 1 center_factor, bit 2 centered_norm: the second
+// factor is ||r||^2 + 2 <c, r>).
 constexpr uint32_t kPcaVersion = 3;
-constexpr uint32_t kFlagSingleFactor = 1, kFlagCenterFactor = 2;
+constexpr uint32_t kFlagSingleFactor = 1, kFlagCenterFactor = 2,
+                   kFlagCenteredNorm = 4;
 constexpr uint32_t kFactorF32 = 0, kFactorF16 = 1;
 constexpr uint32_t kFactorFormat = kFactorF16;
 
@@ -79,6 +81,8 @@ class PcaScanCodec : public ScanCodec {
  public:
   PcaScanCodec(const CodecOptions& o, PcaParams p, UnitCodebooks books)
       : options_(o), p_(std::move(p)), books_(std::move(books)) {
+    // n' takes the place of ||r||^2, which a single factor does not have.
+    if (options_.single_factor) options_.centered_norm = false;
     const uint32_t k = static_cast<uint32_t>(p_.bits.size());
     // Rows come in non-increasing width order, so first fit is first-fit
     // decreasing: 1..4-bit coordinates share 4-bit sub-codes (stream A),
@@ -157,7 +161,8 @@ class PcaScanCodec : public ScanCodec {
     PutFixed32(&in, options_.bits);
     PutFixed64(&in, options_.seed);
     PutFixed32(&in, (options_.single_factor ? kFlagSingleFactor : 0) |
-                        (options_.center_factor ? kFlagCenterFactor : 0));
+                        (options_.center_factor ? kFlagCenterFactor : 0) |
+                        (options_.centered_norm ? kFlagCenteredNorm : 0));
     PutFixed32(&in, p_.factor_format);
     PutFloat(&in, p_.factor_scale);
     PutFixed32(&in, static_cast<uint32_t>(p_.bits.size()));
@@ -300,6 +305,9 @@ class PcaScanCodec : public ScanCodec {
     PutFactor(code + index_bytes_ + factor_bytes_ * (shape_.nfactors - 1),
               delta, 1);
   }
+  void SetCenteredNorm(uint8_t* code, float n) const override {
+    PutFactor(code + index_bytes_ + factor_bytes_, n, 2);
+  }
 
   const ScalarCodeInfo* scalar_info() const override { return &info_; }
   void QueryWeights(const float* u, float* w) const override {
@@ -352,6 +360,7 @@ class PcaScanCodec : public ScanCodec {
     cf.kind = CombineForm::kScaled;
     cf.norm_factor = 1;  // f = {scale, ||r||^2} when L2 is supported
     cf.norm_is_squared = true;
+    cf.centered_norm = options_.centered_norm;
     if (options_.center_factor) {
       cf.center_factor = static_cast<int32_t>(shape_.nfactors) - 1;
     }
@@ -595,9 +604,11 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> DeserializePcaCodec(
   o.bits = bits;
   o.seed = seed;
   // Version 2 stored single_factor (0 or 1) where version 3 has flags.
-  if (version == 2 ? single > 1 : single > 3) return corrupt("bad flags");
+  if (version == 2 ? single > 1 : single > 7) return corrupt("bad flags");
   o.single_factor = (single & kFlagSingleFactor) != 0;
   o.center_factor = (single & kFlagCenterFactor) != 0;
+  o.centered_norm = (single & kFlagCenteredNorm) != 0;
+  if (o.single_factor && o.centered_norm) return corrupt("bad flags");
   p.d = d;
   p.factor_format = format;
   absl::string_view raw;

@@ -23,9 +23,10 @@
 // plus 4 bytes per float32 factor), spent as float16 factors (2 bytes each,
 // stored relative to the training RMS of ||r||, so any norm scale fits) and
 // sum_j b_j = the remaining bits of indices, packed tightly LSB-first in
-// row order. Factors: f, and ||r||^2 unless options.single_factor (L2);
-// then, 2 bytes on top, the centroid correction if options.center_factor
-// (index/scan_codec.h; renorm's takes 4).
+// row order. Factors: f, and ||r||^2 unless options.single_factor (L2;
+// ||r||^2 + 2 <c, r> with options.centered_norm); then, 2 bytes on top, the
+// centroid correction if options.center_factor (index/scan_codec.h;
+// renorm's takes 4).
 //
 // Scan layout (Unpack): 1..4-bit coordinates share 4-bit sub-codes (stream
 // A, first-fit decreasing; a 3-bit coordinate uses a sub-code alone unless

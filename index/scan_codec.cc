@@ -22,6 +22,11 @@ constexpr uint32_t kKindPq = 1;
 // correction factor (CodecOptions::center_factor) after the quantizer's
 // code: its float32.
 constexpr uint32_t kKindTurboCentered = 3;
+// TurboQuant mse or renorm with a flags word before the quantizer's
+// parameters: kTurboFlag*. The centroid correction alone is kind 3.
+constexpr uint32_t kKindTurboFlags = 4;
+constexpr uint32_t kTurboFlagCenter = 1;
+constexpr uint32_t kTurboFlagCenteredNorm = 2;
 
 // Sub-code counts are padded to a multiple of 4 (an even number of pairs),
 // so 64-byte vectors always cover whole pairs.
@@ -34,8 +39,9 @@ class TurboScanCodec : public ScanCodec {
     const uint32_t d = tq_->dim();
     m_ = tq_->mse_bits();
     prod_ = tq_->options().method == TqMethod::kProd;
-    if (prod_) options_.center_factor = false;
+    if (prod_) options_.center_factor = options_.centered_norm = false;
     center_ = options_.center_factor;
+    centered_norm_ = options_.centered_norm;
     if (m_ >= 1 && m_ <= 4) {
       per_nibble_ = (m_ == 3) ? 1 : 4 / m_;
       shape_.m4a = RoundUpEven((d + per_nibble_ - 1) / per_nibble_);
@@ -43,8 +49,8 @@ class TurboScanCodec : public ScanCodec {
       shape_.m8 = d;
     }
     if (prod_) shape_.m4b = RoundUpEven((d + 3) / 4);
-    shape_.nfactors =
-        static_cast<uint32_t>(tq_->factor_bytes() / 4) + (center_ ? 1 : 0);
+    shape_.nfactors = static_cast<uint32_t>(tq_->factor_bytes() / 4) +
+                      (center_ ? 1 : 0) + (centered_norm_ ? 1 : 0);
     if (!prod_ && m_ >= 1 && tq_->codebook() != nullptr) {
       info_.width.assign(d, static_cast<uint8_t>(m_));
       info_.levels[m_] = tq_->codebook()->centroids;
@@ -58,28 +64,40 @@ class TurboScanCodec : public ScanCodec {
 
   std::string Serialize() const override {
     std::string s;
-    PutFixed32(&s, center_ ? kKindTurboCentered : kKindTurbo);
-    PutBytes(&s, tq_->Serialize());
+    if (!centered_norm_) {
+      PutFixed32(&s, center_ ? kKindTurboCentered : kKindTurbo);
+      PutBytes(&s, tq_->Serialize());
+      return s;
+    }
+    std::string inner;
+    PutFixed32(&inner, (center_ ? kTurboFlagCenter : 0) |
+                           (centered_norm_ ? kTurboFlagCenteredNorm : 0));
+    inner += tq_->Serialize();
+    PutFixed32(&s, kKindTurboFlags);
+    PutBytes(&s, inner);
     return s;
   }
   const CodecOptions& options() const override { return options_; }
   uint32_t dim() const override { return tq_->dim(); }
   size_t code_bytes() const override {
-    return tq_->bytes_per_vector() + (center_ ? 4 : 0);
+    return tq_->bytes_per_vector() + extra_bytes();
   }
   const ScanShape& shape() const override { return shape_; }
   std::string Describe() const override { return describe_; }
 
   absl::Status EncodeBatch(const float* v, size_t n,
                            uint8_t* codes) const override {
-    if (!center_) return tq_->EncodeBatch(v, n, codes);
-    // The quantizer's codes, then each moved up to its slot with a zero
-    // correction after it (from the last, so none is overwritten first).
-    const size_t inner = tq_->bytes_per_vector(), outer = inner + 4;
+    const size_t extra = extra_bytes();
+    if (extra == 0) return tq_->EncodeBatch(v, n, codes);
+    // The quantizer's codes, then each moved up to its slot with zero
+    // factors after it (from the last, so none is overwritten first).
+    const size_t inner = tq_->bytes_per_vector(), outer = inner + extra;
     TQ_RETURN_IF_ERROR(tq_->EncodeBatch(v, n, codes));
     for (size_t i = n; i-- > 0;) {
       std::memmove(codes + i * outer, codes + i * inner, inner);
-      EncodeFloat(codes + i * outer + inner, 0.0f);
+      for (size_t b = 0; b < extra; b += 4) {
+        EncodeFloat(codes + i * outer + inner + b, 0.0f);
+      }
     }
     return absl::OkStatus();
   }
@@ -196,9 +214,14 @@ class TurboScanCodec : public ScanCodec {
     }
     return 0.0f;
   }
-  float NormSq(const float* f) const override { return f[0] * f[0]; }
+  float NormSq(const float* f) const override {
+    return centered_norm_ ? f[shape_.nfactors - 1] : f[0] * f[0];
+  }
   void SetCenterFactor(uint8_t* code, float delta) const override {
     EncodeFloat(code + tq_->bytes_per_vector(), delta);
+  }
+  void SetCenteredNorm(uint8_t* code, float n) const override {
+    EncodeFloat(code + tq_->bytes_per_vector() + (center_ ? 4 : 0), n);
   }
 
   const ScalarCodeInfo* scalar_info() const override {
@@ -234,16 +257,27 @@ class TurboScanCodec : public ScanCodec {
         cf.kappa = tq_->kappa();
         break;
     }
-    if (center_) cf.center_factor = static_cast<int32_t>(shape_.nfactors) - 1;
+    const int32_t nf = static_cast<int32_t>(shape_.nfactors);
+    if (center_) cf.center_factor = nf - (centered_norm_ ? 2 : 1);
+    if (centered_norm_) {
+      cf.centered_norm = true;
+      cf.norm_factor = static_cast<uint32_t>(nf - 1);
+      cf.norm_is_squared = true;
+    }
     return cf;
   }
 
  private:
+  // Float32 factors after the quantizer's: delta, then n'.
+  size_t extra_bytes() const {
+    return (center_ ? 4 : 0) + (centered_norm_ ? 4 : 0);
+  }
+
   CodecOptions options_;
   std::unique_ptr<TurboQuantizer> tq_;
   ScanShape shape_;
   uint32_t m_ = 0, per_nibble_ = 1;
-  bool prod_ = false, center_ = false;
+  bool prod_ = false, center_ = false, centered_norm_ = false;
   ScalarCodeInfo info_;
   std::string describe_;
 };
@@ -386,14 +420,28 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> ScanCodec::Deserialize(
   if (!dec.GetFixed32(&kind) || !dec.GetBytes(&inner) || dec.remaining()) {
     return absl::DataLossError("codec parameters: truncated");
   }
-  if (kind == kKindTurbo || kind == kKindTurboCentered) {
+  if (kind == kKindTurbo || kind == kKindTurboCentered ||
+      kind == kKindTurboFlags) {
+    uint32_t flags = kind == kKindTurboCentered ? kTurboFlagCenter : 0;
+    if (kind == kKindTurboFlags) {
+      Decoder fdec(inner);
+      if (!fdec.GetFixed32(&flags)) {
+        return absl::DataLossError("codec parameters: truncated flags");
+      }
+      if ((flags & ~(kTurboFlagCenter | kTurboFlagCenteredNorm)) != 0) {
+        return absl::DataLossError(
+            absl::StrCat("codec parameters: unknown TurboQuant flags ", flags));
+      }
+      inner.remove_prefix(4);
+    }
     TQ_ASSIGN_OR_RETURN(auto tq, TurboQuantizer::Deserialize(inner));
-    if (kind == kKindTurboCentered && tq->options().method == TqMethod::kProd) {
+    if (flags != 0 && tq->options().method == TqMethod::kProd) {
       return absl::DataLossError(
-          "codec parameters: a centroid correction for TurboQuant prod");
+          "codec parameters: centroid terms for TurboQuant prod");
     }
     CodecOptions o;
-    o.center_factor = kind == kKindTurboCentered;
+    o.center_factor = (flags & kTurboFlagCenter) != 0;
+    o.centered_norm = (flags & kTurboFlagCenteredNorm) != 0;
     o.method = TqMethodName(tq->options().method);
     o.bits = tq->options().bits;
     o.seed = tq->options().seed;

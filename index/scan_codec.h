@@ -63,6 +63,15 @@ struct CodecOptions {
   // removed. The index sets it for the ip and cosine metrics over residuals
   // and writes delta (IvfIndex::Encode); the codec keeps its place.
   bool center_factor = false;
+  // mse, renorm and pca under L2 over residuals: the norm factor holds n' =
+  // ||r||^2 + 2 <c, r> instead of ||r||^2 (CombineForm::centered_norm), so
+  // that ||q - c - r||^2 = ||q - c||^2 + n' - 2 <q, r> is scored from the
+  // query's own tables, built once for every list, instead of tables of
+  // q - c built for each probed list. pca keeps n' in the place of ||r||^2
+  // (no byte more); TurboQuant adds a float32 (renorm then keeps a single
+  // scale factor, as for inner products). The index sets it with
+  // center_factor and writes n' (IvfIndex::Encode).
+  bool centered_norm = false;
   uint32_t pq_nbits = 4;
   uint32_t pq_m = 0;
   uint32_t pq_train_iters = 25;
@@ -86,13 +95,16 @@ struct ScanShape {
 //   kSketch:   f0 * (a + c + kappa * f1 * b)   (TurboQuant prod)
 // For L2, ||v||^2 is factor norm_factor, squared unless norm_is_squared.
 // center_factor: the factor holding the centroid correction delta
-// (CodecOptions::center_factor), or -1.
+// (CodecOptions::center_factor), or -1. centered_norm: factor norm_factor
+// (squared) is ||r||^2 + 2 <c, r> (CodecOptions::centered_norm): L2 over
+// residuals scores with the query's tables, not those of q - c.
 struct CombineForm {
   enum Kind { kSum, kScaled, kScaled2, kSketch } kind = kSum;
   float kappa = 0.0f;
   uint32_t norm_factor = 0;
   bool norm_is_squared = false;
   int32_t center_factor = -1;
+  bool centered_norm = false;
 };
 
 // The coordinate-wise view of a scalar-quantized code (TurboQuant mse and
@@ -162,11 +174,14 @@ class ScanCodec {
   // so do the LUT entries the scan reads.
   virtual uint32_t sub8_bits(uint32_t /*j*/) const { return 8; }
   // ||v||^2 of the coded vector (for L2 when !lut_is_l2()): f0^2 for
-  // TurboQuant.
+  // TurboQuant; n' with combine_form().centered_norm.
   virtual float NormSq(const float* factors) const = 0;
   // REQUIRES combine_form().center_factor >= 0: stores delta in a code
   // (EncodeBatch leaves it 0).
   virtual void SetCenterFactor(uint8_t* /*code*/, float /*delta*/) const {}
+  // REQUIRES combine_form().centered_norm: stores n' = ||r||^2 + 2 <c, r>
+  // in a code (EncodeBatch leaves ||r||^2 there, or 0 for TurboQuant).
+  virtual void SetCenteredNorm(uint8_t* /*code*/, float /*n*/) const {}
 
   // The coordinate-wise view, or null (prod, PQ: no progressive scan).
   virtual const ScalarCodeInfo* scalar_info() const { return nullptr; }

@@ -396,6 +396,11 @@ BoundMaskImpl(const uint32_t* HWY_RESTRICT acc, const float* HWY_RESTRICT g1,
         if (!p.norm_squared) n = hn::Mul(n, n);
       }
       offset = hn::Neg(hn::Add(base, n));
+      if (center_col != nullptr) {
+        offset = hn::Add(
+            offset,
+            hn::Mul(gain, hn::Mul(center, hn::LoadU(df, center_col + v))));
+      }
     } else if (center_col != nullptr) {
       offset = hn::Add(base, hn::Mul(center, hn::LoadU(df, center_col + v)));
     }
@@ -465,7 +470,11 @@ HWY_INLINE uint32_t CombineMaskImpl(
         n = hn::LoadU(df, norm + v);
         if (!p.norm_squared) n = hn::Mul(n, n);
       }
-      g = hn::Neg(hn::Sub(hn::Add(base, n), hn::Mul(two, est)));
+      auto e = est;
+      if (center_col != nullptr) {
+        e = hn::Add(est, hn::Mul(center, hn::LoadU(df, center_col + v)));
+      }
+      g = hn::Neg(hn::Sub(hn::Add(base, n), hn::Mul(two, e)));
     } else if (center_col != nullptr) {
       g = hn::Add(hn::Add(base, hn::Mul(center, hn::LoadU(df, center_col + v))),
                   est);

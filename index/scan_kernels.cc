@@ -215,6 +215,9 @@ uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                       : p.norm_squared ? norm[v]
                                        : norm[v] * norm[v];
       offset = -(p.base + n);
+      if (center_col != nullptr) {
+        offset = offset + p.gain * (p.center * center_col[v]);
+      }
     } else if (center_col != nullptr) {
       offset = p.base + p.center * center_col[v];
     }
@@ -259,7 +262,9 @@ uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
       const float n = norm == nullptr  ? 0.0f
                       : p.norm_squared ? norm[v]
                                        : norm[v] * norm[v];
-      g = -((p.base + n) - 2.0f * est);
+      const float e =
+          center_col == nullptr ? est : est + p.center * center_col[v];
+      g = -((p.base + n) - 2.0f * e);
     } else if (center_col != nullptr) {
       g = (p.base + p.center * center_col[v]) + est;
     } else {

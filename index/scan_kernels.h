@@ -95,7 +95,8 @@ int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);
 // offset_v = base, or base + center * center_v for inner products with a
 // centroid correction column (center_v = center_col[v], index/scan_codec.h
 // CombineForm::center_factor), or -(base + n_v) for L2 (n_v = norm[v],
-// squared if norm_squared; 0 without norm); bit v of the result: ub[v] >
+// squared if norm_squared; 0 without norm), plus gain * (center *
+// center_v) with a correction column; bit v of the result: ub[v] >
 // threshold.
 // Every operation rounds on its own (the TU is compiled without FP
 // contraction), in the same order on every target: identical results.
@@ -113,9 +114,10 @@ uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
 // a_bias and b = b_scale * acc_b + b_bias (0 without acc_b),
 //   est = a (kSum), f0 * a (kScaled), (f0 * f1) * a (kScaled2),
 //         f0 * (a + (kappa * f1) * b) (kSketch),
-//   goodness = -est (lut_l2), -((base + n) - 2 est) (l2; n = norm[v],
-//         squared unless norm_squared, 0 without norm), base + est (else,
-//         or (base + center * center_col[v]) + est with a centroid
+//   goodness = -est (lut_l2), -((base + n) - 2 e) (l2; n = norm[v],
+//         squared unless norm_squared, 0 without norm; e = est, or est +
+//         center * center_col[v] with a centroid correction column), base +
+//         est (else, or (base + center * center_col[v]) + est with a
 //         correction column);
 // bit v of the result: goodness[v] > threshold. f1 may be null unless the
 // form reads it. Every operation rounds on its own, in this order, on

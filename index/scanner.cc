@@ -164,6 +164,7 @@ ListScanner::ListScanner(const ScanCodec& codec, bool l2, bool residual,
       prog_(progressive),
       l2_(l2),
       residual_(residual),
+      shared_l2_(l2 && residual && codec.combine_form().centered_norm),
       centroids_(centroids),
       dim_(dim),
       query_(dim),
@@ -171,7 +172,10 @@ ListScanner::ListScanner(const ScanCodec& codec, bool l2, bool residual,
   for (uint32_t j = 0; j < codec.shape().m8; ++j) {
     c_bits_.push_back(static_cast<uint8_t>(codec.sub8_bits(j)));
   }
-  if (residual_ && !l2_) center_ = codec.combine_form().center_factor;
+  // The per-list tables of L2 (q - c) have no centroid term to correct.
+  if (residual_ && (!l2_ || shared_l2_)) {
+    center_ = codec.combine_form().center_factor;
+  }
 }
 
 void ListScanner::BuildTables(const float* u) {
@@ -220,7 +224,7 @@ void ListScanner::SetQuery(const float* query) {
   std::copy(query, query + dim_, query_.begin());
   query_norm_sq_ = kernels::Dot(query, query, dim_);
   // Tables that do not depend on the list are built once here.
-  if (!l2_ || !residual_) BuildTables(query);
+  if (!PerListTables()) BuildTables(query);
   if (!residual_) base_ = l2_ ? query_norm_sq_ : 0.0f;
 }
 
@@ -230,29 +234,37 @@ void ListScanner::SetList(uint32_t list_no) {
   if (l2_) {
     for (uint32_t i = 0; i < dim_; ++i) u_[i] = query_[i] - c[i];
     base_ = kernels::Dot(u_.data(), u_.data(), dim_);
-    BuildTables(u_.data());
+    if (!shared_l2_) {
+      BuildTables(u_.data());
+      return;
+    }
+    if (center_ >= 0) {
+      SetCenterWeight(list_no, kernels::Dot(query_.data(), c, dim_));
+    }
   } else {
     base_ = kernels::Dot(query_.data(), c, dim_);
-    if (center_ >= 0) {
-      const float norm_sq = centroid_norm_sq_ != nullptr
-                                ? centroid_norm_sq_[list_no]
-                                : kernels::Dot(c, c, dim_);
-      center_w_ = norm_sq > 0 ? base_ / norm_sq : 0.0f;
-    }
+    if (center_ >= 0) SetCenterWeight(list_no, base_);
   }
 }
 
 void ListScanner::SetList(uint32_t list_no, float dist_sq) {
-  if (!residual_ || l2_ || centroid_norm_sq_ == nullptr) {
+  if (!residual_ || PerListTables() || centroid_norm_sq_ == nullptr) {
     SetList(list_no);
     return;
   }
   // ||q - c||^2 = ||q||^2 - 2 <q, c> + ||c||^2.
-  base_ = 0.5f * (query_norm_sq_ + centroid_norm_sq_[list_no] - dist_sq);
-  if (center_ >= 0) {
-    const float norm_sq = centroid_norm_sq_[list_no];
-    center_w_ = norm_sq > 0 ? base_ / norm_sq : 0.0f;
-  }
+  const float ip =
+      0.5f * (query_norm_sq_ + centroid_norm_sq_[list_no] - dist_sq);
+  base_ = l2_ ? dist_sq : ip;
+  if (center_ >= 0) SetCenterWeight(list_no, ip);
+}
+
+void ListScanner::SetCenterWeight(uint32_t list_no, float ip) {
+  const float* c = centroids_ + size_t{list_no} * dim_;
+  const float norm_sq = centroid_norm_sq_ != nullptr
+                            ? centroid_norm_sq_[list_no]
+                            : kernels::Dot(c, c, dim_);
+  center_w_ = norm_sq > 0 ? ip / norm_sq : 0.0f;
 }
 
 void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
@@ -331,6 +343,9 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
           norm_sq = cf.norm_is_squared ? x : x * x;
         }
         offset = -(base_ + norm_sq);
+        if (center_ >= 0) {
+          offset += 2.0f * (center_w_ * list.FactorAt(first + v, center_));
+        }
       } else if (center_ >= 0) {
         offset = base_ + center_w_ * list.FactorAt(first + v, center_);
       }
@@ -345,9 +360,9 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
       pending_cap_ = std::max<size_t>(512, 2 * pending_.size());
     }
   }
-  // L2 over residuals: the query-side vector, and so the refine weights,
+  // Per-list tables: the query-side vector, and so the refine weights,
   // belong to this list; refine its candidates now.
-  if (l2_ && residual_) Finish(heap);
+  if (PerListTables()) Finish(heap);
 }
 
 void ListScanner::ScanBlocks(const InvertedList& list, const uint32_t* acc_a,
@@ -494,7 +509,7 @@ void ListScanner::CutPending(float cut) {
 
 bool ListScanner::ScansSums() const {
   const ScanShape& s = codec_.shape();
-  return prog_ == nullptr && s.m8 == 0 && s.m4a > 0 && !(l2_ && residual_);
+  return prog_ == nullptr && s.m8 == 0 && s.m4a > 0 && !PerListTables();
 }
 
 void ListScanner::ScanSums(const InvertedList& list, const uint32_t* acc_a,

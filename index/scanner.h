@@ -1,8 +1,9 @@
 // ListScanner: scans inverted lists for one query (the seam of
 // faiss::InvertedListScanner). SetQuery builds the per-query state once
 // (rotated query and lookup tables, quantized to uint8 with one affine
-// scale per stream), SetList sets the per-list terms (and, for L2, the
-// list's tables of q - c), Scan runs the FastScan kernel over the list
+// scale per stream), SetList sets the per-list terms (and, for L2 over
+// residuals coded without n' = ||r||^2 + 2 <c, r>, the list's tables of
+// q - c), Scan runs the FastScan kernel over the list
 // (dispatched once per list) and pushes live, filter-passing candidates into
 // a bounded heap. A filtered search passes per-block masks of the slots it
 // may return (index/allowed_set.h): blocks with an empty mask are skipped
@@ -109,7 +110,8 @@ class ListScanner {
             const uint32_t* block_masks = nullptr);
   // Whether Scan is the FastScan kernel's sums over streams A and B of
   // tables that do not depend on the list, then their combination: the
-  // full layout without 8-bit sub-codes, except L2 over residuals. Then a
+  // full layout without 8-bit sub-codes, except L2 over residuals with
+  // tables of q - c (a codec without CombineForm::centered_norm). Then a
   // caller may compute the sums itself (scan::AccumulateListMulti, with
   // lut_a() and lut_b() of the query) and call ScanSums.
   bool ScansSums() const;
@@ -126,12 +128,15 @@ class ListScanner {
   // full, best bound first, until the next bound cannot beat the heap's k-th
   // (so the threshold rises as fast as it can and few are read). Call it
   // after the last Scan of a query, with the lists unchanged since. A no-op
-  // for the full layout, and for L2 over residuals, whose tables belong to
-  // one list: there Scan refines each list's candidates itself.
+  // for the full layout, and for L2 over residuals with tables of q - c,
+  // which belong to one list: there Scan refines each list's candidates
+  // itself.
   void Finish(TopK* heap);
 
  private:
   void BuildTables(const float* u);
+  // center_w_ of the list, given ip = <q, c>.
+  void SetCenterWeight(uint32_t list_no, float ip);
   // The full layout: scores a block at a time from the stream sums acc_a
   // (stream C added in) and acc_b.
   void ScanBlocks(const InvertedList& list, const uint32_t* acc_a,
@@ -161,16 +166,19 @@ class ListScanner {
   size_t pending_cap_ = 512;  // size at which pending_ is cut again
   void CutPending(float cut);
   bool RefineRound(TopK* heap, bool last);
-  const bool l2_, residual_;
+  // L2 over residuals: the query's tables with n' = ||r||^2 + 2 <c, r>
+  // (CombineForm::centered_norm), or tables of q - c built for each list.
+  bool PerListTables() const { return l2_ && residual_ && !shared_l2_; }
+  const bool l2_, residual_, shared_l2_;
   const float* centroids_;
   const float* centroid_norm_sq_ = nullptr;
   const uint32_t dim_;
   std::vector<float> query_, u_;
   float query_norm_sq_ = 0;
   float base_ = 0;  // per-list additive term
-  // Inner products over residuals with a centroid correction factor
-  // (CombineForm::center_factor, else -1): its number, and the list's
-  // weight on it, <q, c> / ||c||^2.
+  // Residuals with a centroid correction factor (CombineForm::center_factor,
+  // else -1; inner products, and L2 with the query's tables): its number,
+  // and the list's weight on it, <q, c> / ||c||^2.
   int32_t center_ = -1;
   float center_w_ = 0;
   QueryLuts luts_;

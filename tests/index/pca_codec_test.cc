@@ -316,6 +316,100 @@ TEST(CenterFactorTest, EveryScalarCodecKeepsIt) {
   }
 }
 
+// CodecOptions::centered_norm (L2 over residuals): n' = ||r||^2 + 2 <c, r>
+// in the norm factor's place, which SetCenteredNorm sets and NormSq reads,
+// kept apart from the centroid correction and by serialization. pca puts it
+// in the place of ||r||^2 (no byte more; not with a single factor);
+// TurboQuant adds a float32 (renorm with a single scale factor); prod has
+// neither.
+TEST(CenteredNormTest, EveryScalarCodecKeepsIt) {
+  const uint32_t d = 24;
+  std::vector<double> decay(d);
+  for (uint32_t j = 0; j < d; ++j) decay[j] = 1.0 / (1 + j);
+  const auto x = GaussianRows(300, d, decay, 11);
+  for (const char* method : {"pca", "renorm", "mse", "prod"}) {
+    for (bool single : {true, false}) {
+      const std::string m = method;
+      const std::string what = m + (single ? " 1" : " 2");
+      CodecOptions o;
+      o.method = method;
+      o.bits = 3;
+      o.single_factor = single;
+      o.center_factor = true;
+      auto plain = ScanCodec::Create(o, d, x.data(), 300);
+      o.centered_norm = true;
+      auto with = ScanCodec::Create(o, d, x.data(), 300);
+      ASSERT_TRUE(plain.ok() && with.ok()) << what;
+      const ScanCodec& a = **plain;
+      const ScanCodec& c = **with;
+      const CombineForm cf = c.combine_form();
+      if (m == "prod" || (m == "pca" && single)) {
+        EXPECT_FALSE(c.options().centered_norm) << what;
+        EXPECT_FALSE(cf.centered_norm) << what;
+        EXPECT_EQ(c.code_bytes(), a.code_bytes()) << what;
+        continue;
+      }
+      const bool pca = m == "pca";
+      ASSERT_TRUE(cf.centered_norm) << what;
+      EXPECT_TRUE(cf.norm_is_squared) << what;
+      const uint32_t nf = c.shape().nfactors;
+      EXPECT_EQ(nf, a.shape().nfactors + (pca ? 0u : 1u)) << what;
+      EXPECT_EQ(c.code_bytes(), a.code_bytes() + (pca ? 0u : 4u)) << what;
+      ASSERT_GE(cf.center_factor, 0) << what;
+      ASSERT_NE(static_cast<uint32_t>(cf.center_factor), cf.norm_factor);
+      const std::string blob = c.Serialize();
+      auto back = ScanCodec::Deserialize(blob);
+      ASSERT_TRUE(back.ok()) << back.status();
+      EXPECT_TRUE((*back)->options().centered_norm) << what;
+      EXPECT_TRUE((*back)->options().center_factor) << what;
+      EXPECT_EQ((*back)->Serialize(), blob) << what;
+      if (!pca) {  // TurboQuant's flags word: an unknown bit is corrupt
+        Decoder outer(blob);
+        uint32_t kind = 0;
+        absl::string_view inner;
+        ASSERT_TRUE(outer.GetFixed32(&kind) && outer.GetBytes(&inner));
+        std::string bad(inner);
+        bad[0] = static_cast<char>(bad[0] | 8);
+        std::string bad_blob;
+        PutFixed32(&bad_blob, kind);
+        PutBytes(&bad_blob, bad);
+        EXPECT_EQ(ScanCodec::Deserialize(bad_blob).status().code(),
+                  absl::StatusCode::kDataLoss)
+            << what;
+      }
+      // Each value read back from its own factor, whichever is set first.
+      std::vector<uint8_t> cc(300 * c.code_bytes());
+      ASSERT_TRUE(c.EncodeBatch(x.data(), 300, cc.data()).ok());
+      const ScanShape& s = c.shape();
+      std::vector<uint8_t> s4(s.m4a), s4b(s.m4b), s8(s.m8);
+      std::vector<float> f(nf);
+      auto norm_of = [](size_t i) {
+        return 0.37f * static_cast<float>(i) - 40;
+      };
+      auto delta_of = [](size_t i) {
+        return 1.0f - 0.01f * static_cast<float>(i);
+      };
+      for (size_t i = 0; i < 300; ++i) {
+        uint8_t* code = &cc[i * c.code_bytes()];
+        if (i % 2) c.SetCenterFactor(code, delta_of(i));
+        c.SetCenteredNorm(code, norm_of(i));
+        if (i % 2 == 0) c.SetCenterFactor(code, delta_of(i));
+      }
+      for (size_t i = 0; i < 300; ++i) {
+        c.Unpack(&cc[i * c.code_bytes()], s4.data(), s4b.data(), s8.data(),
+                 f.data());
+        const float n = norm_of(i), delta = delta_of(i);
+        EXPECT_NEAR(f[cf.norm_factor], n, pca ? 2e-3 * std::abs(n) + 1e-5 : 0)
+            << what << " row " << i;
+        EXPECT_EQ(c.NormSq(f.data()), f[cf.norm_factor]) << what;
+        EXPECT_NEAR(f[cf.center_factor], delta,
+                    pca ? 2e-3 * std::abs(delta) + 1e-6 : 0)
+            << what << " row " << i;
+      }
+    }
+  }
+}
+
 // Parameters of format version 2 (before the flags word) still load, as a
 // codec without the centroid correction.
 TEST(PcaCodecTest, FormatVersion2StillLoads) {
