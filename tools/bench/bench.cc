@@ -84,6 +84,14 @@ constexpr char kBenchHelp[] =
     "                     256 dimensions, for mse and renorm from 3 bits a\n"
     "                     coordinate. Codecs without it (prod, pq, 1 bit)\n"
     "                     are measured once, in full\n"
+    "  --centroid-terms LIST  of on, off: whether mse, renorm and pca codes\n"
+    "                     over residuals keep the centroid terms (the\n"
+    "                     correction of the estimate along the centroid,\n"
+    "                     and for l2 ||r||^2 + 2<c, r>, which lets a query's\n"
+    "                     tables serve every list it probes); off is the\n"
+    "                     ablation, rows labelled <method>/off, l2 then\n"
+    "                     building tables per probed list; an index each,\n"
+    "                     trained each (default on)\n"
     "  --refine-sigmas S  the progressive scan's bound, in standard\n"
     "                     deviations of the first pass's error (default 3;\n"
     "                     0 = read every candidate in full)\n"
@@ -151,6 +159,8 @@ absl::Status ParseSweepFlags(const Flags& f, SweepOptions* o) {
                       f.GetWordList("coarse", "int8", {"exact", "int8"}));
   TQ_ASSIGN_OR_RETURN(o->refines,
                       f.GetWordList("refine", "none", {"none", "int8", "f32"}));
+  TQ_ASSIGN_OR_RETURN(o->centroid_terms,
+                      f.GetWordList("centroid-terms", "on", {"on", "off"}));
   const std::string sigmas = f.GetString("refine-sigmas", "3");
   if (!absl::SimpleAtof(sigmas, &o->refine_sigmas) ||
       !(o->refine_sigmas >= 0) || o->refine_sigmas > 1000) {
@@ -227,12 +237,12 @@ bool WantsReport(const std::vector<std::string>& args) {
 
 const FlagSpec& BenchFlags() {
   static const FlagSpec* spec =
-      new FlagSpec{{"base",          "queries", "gt",     "metric",
-                    "methods",       "bits",    "nlist",  "nprobe",
-                    "rescore",       "layout",  "refine", "coarse",
-                    "refine-sigmas", "threads", "k",      "max-queries",
-                    "stack",         "json",    "svg",    "label",
-                    "batch"},
+      new FlagSpec{{"base",          "queries",       "gt",     "metric",
+                    "methods",       "bits",          "nlist",  "nprobe",
+                    "rescore",       "layout",        "refine", "coarse",
+                    "refine-sigmas", "threads",       "k",      "max-queries",
+                    "stack",         "json",          "svg",    "label",
+                    "batch",         "centroid-terms"},
                    {}};
   return *spec;
 }

@@ -106,50 +106,61 @@ absl::Status BenchSweep::RunTqdb() {
   for (const std::string& method : options_.methods) {
     if (method == "faiss") continue;
     for (int64_t b : options_.bits) {
-      IvfOptions o;
-      o.dim = static_cast<uint32_t>(d);
-      o.metric = options_.metric;
-      o.nlist = options_.nlist;
-      o.codec.method = method == "pq8" ? "pq" : method;
-      o.codec.bits = static_cast<uint32_t>(b);
-      o.codec.pq_nbits = method == "pq8" ? 8 : 4;
-      o.threads = options_.threads;
-      std::string trained;
-      std::vector<std::string> measured;
-      for (const auto& [layout, refine, coarse] : Variants()) {
-        // "auto": the index's default (progressive from 256 dimensions);
-        // "progressive" asks for it at any dimension.
-        o.layout.progressive = layout != "full";
-        o.layout.min_dim =
-            layout == "progressive" ? 0 : LayoutOptions().min_dim;
-        o.layout.min_bits_fastscan =
-            layout == "progressive" ? 0 : LayoutOptions().min_bits_fastscan;
-        TQ_ASSIGN_OR_RETURN(o.layout.refine, ParseRefineKind(refine));
-        o.layout.quantized_coarse = coarse == "int8";
-        // The first layout trains; the others load its parameters.
-        const auto t0 = std::chrono::steady_clock::now();
-        auto index = trained.empty() ? IvfIndex::Train(o, base_.data.data(), n)
-                                     : IvfIndex::FromTrained(trained, o.layout);
-        absl::Status st = index.status();
-        if (st.ok()) st = (*index)->Add(ids.data(), base_.data.data(), n);
-        if (st.ok()) {
-          if (trained.empty()) trained = (*index)->SerializeTrained();
-          // A codec without the progressive layout (prod, pq, too few
-          // bits) falls back to the full one: measure that once.
-          const std::string got = absl::StrCat(
-              (*index)->progressive() != nullptr ? "progressive" : "full", "/",
-              refine, "/", coarse);
-          if (std::find(measured.begin(), measured.end(), got) !=
-              measured.end()) {
-            continue;
-          }
-          measured.push_back(got);
-          st = MeasureIndex(**index, method, static_cast<uint32_t>(b),
-                            Seconds(t0));
+      for (const std::string& terms : options_.centroid_terms) {
+        // prod and PQ have no centroid terms: "off" would repeat "on".
+        if (terms == "off" && method != "mse" && method != "renorm" &&
+            method != "pca") {
+          continue;
         }
-        TQ_RETURN_IF_ERROR(st)
-            << method << " at " << b << " bits, " << layout
-            << " layout, refine " << refine << ", coarse " << coarse;
+        IvfOptions o;
+        o.dim = static_cast<uint32_t>(d);
+        o.metric = options_.metric;
+        o.nlist = options_.nlist;
+        o.codec.method = method == "pq8" ? "pq" : method;
+        o.codec.bits = static_cast<uint32_t>(b);
+        o.codec.pq_nbits = method == "pq8" ? 8 : 4;
+        o.threads = options_.threads;
+        o.center_factors = terms == "on";
+        const std::string label =
+            terms == "on" ? method : absl::StrCat(method, "/off");
+        std::string trained;
+        std::vector<std::string> measured;
+        for (const auto& [layout, refine, coarse] : Variants()) {
+          // "auto": the index's default (progressive from 256 dimensions);
+          // "progressive" asks for it at any dimension.
+          o.layout.progressive = layout != "full";
+          o.layout.min_dim =
+              layout == "progressive" ? 0 : LayoutOptions().min_dim;
+          o.layout.min_bits_fastscan =
+              layout == "progressive" ? 0 : LayoutOptions().min_bits_fastscan;
+          TQ_ASSIGN_OR_RETURN(o.layout.refine, ParseRefineKind(refine));
+          o.layout.quantized_coarse = coarse == "int8";
+          // The first layout trains; the others load its parameters.
+          const auto t0 = std::chrono::steady_clock::now();
+          auto index = trained.empty()
+                           ? IvfIndex::Train(o, base_.data.data(), n)
+                           : IvfIndex::FromTrained(trained, o.layout);
+          absl::Status st = index.status();
+          if (st.ok()) st = (*index)->Add(ids.data(), base_.data.data(), n);
+          if (st.ok()) {
+            if (trained.empty()) trained = (*index)->SerializeTrained();
+            // A codec without the progressive layout (prod, pq, too few
+            // bits) falls back to the full one: measure that once.
+            const std::string got = absl::StrCat(
+                (*index)->progressive() != nullptr ? "progressive" : "full",
+                "/", refine, "/", coarse);
+            if (std::find(measured.begin(), measured.end(), got) !=
+                measured.end()) {
+              continue;
+            }
+            measured.push_back(got);
+            st = MeasureIndex(**index, label, static_cast<uint32_t>(b),
+                              Seconds(t0));
+          }
+          TQ_RETURN_IF_ERROR(st)
+              << label << " at " << b << " bits, " << layout
+              << " layout, refine " << refine << ", coarse " << coarse;
+        }
       }
     }
   }

@@ -86,6 +86,9 @@ struct SweepOptions {
   // Coarse steps to measure: "exact" (every centroid in float) and "int8"
   // (LayoutOptions::quantized_coarse); an index each.
   std::vector<std::string> coarses = {"int8"};
+  // "on": codecs keep the centroid terms (IvfOptions::center_factors);
+  // "off": the ablation, its rows labelled "<method>/off". Trained each.
+  std::vector<std::string> centroid_terms = {"on"};
   float refine_sigmas = SearchParams().refine_sigmas;
 };
 
