@@ -39,8 +39,10 @@ struct Probe {
 bool IvfIndex::BatchScans(const SearchParams& p) const {
   if (p.exact || p.allowed != nullptr || prog_ != nullptr) return false;
   const ScanShape& s = codec_->shape();
+  // L2 over residuals shares the query's tables only with n' in the codes.
   if (s.m8 != 0 || s.m4a == 0 ||
-      (options_.metric == Metric::kL2 && options_.residual)) {
+      (options_.metric == Metric::kL2 && options_.residual &&
+       !codec_->combine_form().centered_norm)) {
     return false;
   }
   // A group of queries reads its tables (64 bytes a pair each) for every

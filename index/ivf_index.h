@@ -232,9 +232,10 @@ class IvfIndex {
   // candidates, heap and rescoring, so the same results. This shared scan
   // covers unfiltered searches (p.id_filter allowed) over the full layout
   // of codecs without 8-bit sub-codes (TurboQuant up to 4 bits a
-  // coordinate, 4-bit PQ) for ip and cosine, and L2 without residuals; the
-  // rest (p.allowed, p.exact, the progressive layout, 8-bit sub-codes, L2
-  // over residuals, whose tables belong to a list), and indexes whose lists
+  // coordinate, 4-bit PQ) for ip, cosine and L2 (over residuals when the
+  // codes keep n', CodecOptions::centered_norm); the rest (p.allowed,
+  // p.exact, the progressive layout, 8-bit sub-codes, L2 over residuals
+  // coded without n', whose tables belong to a list), and indexes whose lists
   // hold fewer than 128 slots on average (a group's tables would outweigh
   // the codes it shares), run Search per query.
   absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(

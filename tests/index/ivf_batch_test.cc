@@ -58,13 +58,14 @@ struct Config {
   bool progressive = false;
   uint32_t pq_nbits = 4;
   uint32_t nlist = 12;
+  bool centroid_terms = true;  // IvfOptions::center_factors
 };
 
 std::string Name(const Config& c) {
   return c.method + " " + std::to_string(c.bits) + "b " +
          std::string(MetricName(c.metric)) + (c.residual ? "" : " raw") +
          (c.progressive ? " progressive" : " full") + " nlist " +
-         std::to_string(c.nlist);
+         std::to_string(c.nlist) + (c.centroid_terms ? "" : " no terms");
 }
 
 std::unique_ptr<IvfIndex> Build(const Config& c, const std::vector<float>& x) {
@@ -76,6 +77,7 @@ std::unique_ptr<IvfIndex> Build(const Config& c, const std::vector<float>& x) {
   o.codec.bits = c.bits;
   o.codec.pq_nbits = c.pq_nbits;
   o.residual = c.residual;
+  o.center_factors = c.centroid_terms;
   o.layout.progressive = c.progressive;
   o.layout.min_dim = 0;
   o.layout.min_bits_fastscan = 0;
@@ -174,13 +176,16 @@ TEST(IvfBatchTest, SharedScanMatchesSearch) {
       {"pq", 2, Metric::kCosine},
       {"renorm", 2, Metric::kL2, /*residual=*/false},
       {"pq", 4, Metric::kL2, /*residual=*/false},  // L2 tables
+      {"renorm", 2, Metric::kL2},  // L2 over residuals: the query's tables
+      {"mse", 3, Metric::kL2},
   };
   for (const Config& c : configs) CheckConfig(c, true);
 }
 
 TEST(IvfBatchTest, FallbacksMatchSearch) {
   const Config configs[] = {
-      {"renorm", 2, Metric::kL2},      // L2 over residuals
+      // L2 over residuals coded without n': tables of q - c per list.
+      {"renorm", 2, Metric::kL2, true, false, 4, 12, /*centroid_terms=*/false},
       {"renorm", 5, Metric::kCosine},  // 8-bit sub-codes
       {"renorm", 4, Metric::kInnerProduct, true, /*progressive=*/true},
       // Lists of 30 slots on average: the tables would outweigh the codes.
