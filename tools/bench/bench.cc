@@ -92,6 +92,10 @@ constexpr char kBenchHelp[] =
     "                     ablation, rows labelled <method>/off, l2 then\n"
     "                     building tables per probed list; an index each,\n"
     "                     trained each (default on)\n"
+    "  --prefix-bits LIST the progressive layout's first pass, bits a\n"
+    "                     dimension (0 = the index's default,\n"
+    "                     LayoutOptions::prefix_bits); an index each\n"
+    "                     (default 0)\n"
     "  --refine-sigmas S  the progressive scan's bound, in standard\n"
     "                     deviations of the first pass's error (default 3;\n"
     "                     0 = read every candidate in full)\n"
@@ -120,7 +124,9 @@ constexpr char kBenchHelp[] =
     "  --filter           instead of the above: filtered search through the\n"
     "                     database; see 'tqdb bench --filter --help'\n"
     "\n"
-    "Columns: mem B = in-memory bytes of a code (codes and factors of the\n"
+    "Columns: scan = the lists' layout, full or pB (progressive, a first\n"
+    "pass of B bits a dimension), +c8 = the int8 coarse step; mem B =\n"
+    "in-memory bytes of a code (codes and factors of the\n"
     "layout); codes/q = codes scanned per query; refined = the share of them\n"
     "read in full by the progressive scan (timed pass); KB/q = bytes of index\n"
     "memory a query read (centroids or their int8 codes, the codes and "
@@ -161,6 +167,16 @@ absl::Status ParseSweepFlags(const Flags& f, SweepOptions* o) {
                       f.GetWordList("refine", "none", {"none", "int8", "f32"}));
   TQ_ASSIGN_OR_RETURN(o->centroid_terms,
                       f.GetWordList("centroid-terms", "on", {"on", "off"}));
+  o->prefix_bits.clear();
+  for (absl::string_view part :
+       absl::StrSplit(f.GetString("prefix-bits", "0"), ',')) {
+    float v = 0;
+    if (!absl::SimpleAtof(part, &v) || !(v >= 0) || v > 4) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--prefix-bits: '", part, "' is not a number in [0, 4]"));
+    }
+    o->prefix_bits.push_back(v);
+  }
   const std::string sigmas = f.GetString("refine-sigmas", "3");
   if (!absl::SimpleAtof(sigmas, &o->refine_sigmas) ||
       !(o->refine_sigmas >= 0) || o->refine_sigmas > 1000) {
@@ -236,14 +252,14 @@ bool WantsReport(const std::vector<std::string>& args) {
 }  // namespace
 
 const FlagSpec& BenchFlags() {
-  static const FlagSpec* spec =
-      new FlagSpec{{"base",          "queries",       "gt",     "metric",
-                    "methods",       "bits",          "nlist",  "nprobe",
-                    "rescore",       "layout",        "refine", "coarse",
-                    "refine-sigmas", "threads",       "k",      "max-queries",
-                    "stack",         "json",          "svg",    "label",
-                    "batch",         "centroid-terms"},
-                   {}};
+  static const FlagSpec* spec = new FlagSpec{
+      {"base",          "queries",        "gt",         "metric",
+       "methods",       "bits",           "nlist",      "nprobe",
+       "rescore",       "layout",         "refine",     "coarse",
+       "refine-sigmas", "threads",        "k",          "max-queries",
+       "stack",         "json",           "svg",        "label",
+       "batch",         "centroid-terms", "prefix-bits"},
+      {}};
   return *spec;
 }
 

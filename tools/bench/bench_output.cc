@@ -34,7 +34,8 @@ std::string JsonLine(const BenchSetup& s, const BenchRow& r) {
       "\"recall1_at\":{%s},\"recall10_at10\":%.4f,\"qps\":%.1f,"
       "\"ms_per_query\":%.4f,\"build_s\":%.3f,\"codec\":\"%s\","
       "\"layout\":\"%s\",\"memory_bytes_per_code\":%zu,"
-      "\"codes_per_query\":%.1f,\"refined_share\":%.5f,\"refine\":\"%s\","
+      "\"codes_per_query\":%.1f,\"refined_share\":%.5f,\"prefix_bits\":%.3f,"
+      "\"refine\":\"%s\","
       "\"refine_bytes_per_vector\":%zu,\"coarse\":\"%s\","
       "\"centroids_exact_per_query\":%.1f,\"bytes_per_query\":%.0f,"
       "\"read_gbps\":%.3f,\"mem_gbps\":%.2f,\"simd\":\"%s\"}\n",
@@ -42,8 +43,8 @@ std::string JsonLine(const BenchSetup& s, const BenchRow& r) {
       r.bits, r.bytes_per_vector, r.nlist, r.nprobe, r.rescore, s.threads,
       s.batch, r.k, at, r.recall10, r.qps, r.ms_per_query, r.build_s,
       JsonEscape(r.codec), r.layout, r.memory_bytes_per_code, r.codes_per_query,
-      r.refined_share, r.refine, r.refine_bytes_per_vector, r.coarse,
-      r.centroids_exact_per_query, r.bytes_per_query,
+      r.refined_share, r.prefix_bits, r.refine, r.refine_bytes_per_vector,
+      r.coarse, r.centroids_exact_per_query, r.bytes_per_query,
       r.bytes_per_query * r.qps / 1e9, s.mem_gbps, s.simd);
 }
 
@@ -63,7 +64,9 @@ void PrintRow(std::ostream& out, const BenchSetup& s, const BenchRow& r) {
       "%7s %7s %5s %7.2f\n",
       r.method, r.bits, r.bytes_per_vector,
       !tq ? std::string("-")
-          : absl::StrCat(r.layout == "progressive" ? "prog" : "full",
+          : absl::StrCat(r.layout == "progressive"
+                             ? absl::StrFormat("p%.3g", r.prefix_bits)
+                             : "full",
                          r.coarse == "exact" ? "" : "+c8"),
       tq ? absl::StrCat(r.memory_bytes_per_code) : std::string("-"), r.nlist,
       r.nprobe,

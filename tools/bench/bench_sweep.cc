@@ -125,7 +125,7 @@ absl::Status BenchSweep::RunTqdb() {
             terms == "on" ? method : absl::StrCat(method, "/off");
         std::string trained;
         std::vector<std::string> measured;
-        for (const auto& [layout, refine, coarse] : Variants()) {
+        for (const auto& [layout, refine, coarse, prefix] : Variants()) {
           // "auto": the index's default (progressive from 256 dimensions);
           // "progressive" asks for it at any dimension.
           o.layout.progressive = layout != "full";
@@ -134,6 +134,8 @@ absl::Status BenchSweep::RunTqdb() {
           o.layout.min_bits_fastscan =
               layout == "progressive" ? 0 : LayoutOptions().min_bits_fastscan;
           TQ_ASSIGN_OR_RETURN(o.layout.refine, ParseRefineKind(refine));
+          o.layout.prefix_bits =
+              prefix > 0 ? prefix : LayoutOptions().prefix_bits;
           o.layout.quantized_coarse = coarse == "int8";
           // The first layout trains; the others load its parameters.
           const auto t0 = std::chrono::steady_clock::now();
@@ -146,9 +148,10 @@ absl::Status BenchSweep::RunTqdb() {
             if (trained.empty()) trained = (*index)->SerializeTrained();
             // A codec without the progressive layout (prod, pq, too few
             // bits) falls back to the full one: measure that once.
+            const ProgressiveLayout* prog = (*index)->progressive();
             const std::string got = absl::StrCat(
-                (*index)->progressive() != nullptr ? "progressive" : "full",
-                "/", refine, "/", coarse);
+                prog != nullptr ? "progressive" : "full", "/", refine, "/",
+                coarse, "/", prog != nullptr ? prefix : 0.0f);
             if (std::find(measured.begin(), measured.end(), got) !=
                 measured.end()) {
               continue;
@@ -172,7 +175,9 @@ std::vector<BenchSweep::IndexVariant> BenchSweep::Variants() const {
   for (const std::string& layout : options_.layouts) {
     for (const std::string& refine : options_.refines) {
       for (const std::string& coarse : options_.coarses) {
-        v.push_back({layout, refine, coarse});
+        for (float prefix : options_.prefix_bits) {
+          v.push_back({layout, refine, coarse, prefix});
+        }
       }
     }
   }
@@ -256,6 +261,11 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
       row.build_s = build_s;
       row.codec = idx.codec().Describe();
       row.layout = idx.progressive() != nullptr ? "progressive" : "full";
+      if (const ProgressiveLayout* prog = idx.progressive()) {
+        double bits = 0;
+        for (uint8_t t : prog->prefix_bits()) bits += t;
+        row.prefix_bits = bits / idx.dim();
+      }
       row.memory_bytes_per_code = idx.memory_bytes_per_code();
       row.refine_bytes_per_vector = idx.refine_bytes_per_vector();
       row.refine = row.refine_bytes_per_vector > 0

@@ -50,6 +50,8 @@ struct BenchRow {
   std::string coarse;
   double centroids_exact_per_query = 0;
   double codes_per_query = 0, refined_share = 0;
+  // The progressive layout's first pass, bits a dimension (0: full).
+  double prefix_bits = 0;
   // tqdb: bytes of index memory a query read (IvfIndex::BytesRead).
   double bytes_per_query = 0;
 };
@@ -90,6 +92,9 @@ struct SweepOptions {
   // "off": the ablation, its rows labelled "<method>/off". Trained each.
   std::vector<std::string> centroid_terms = {"on"};
   float refine_sigmas = SearchParams().refine_sigmas;
+  // The progressive scan's first pass, bits a dimension; an index each
+  // (0: the index's default, LayoutOptions::prefix_bits).
+  std::vector<float> prefix_bits = {0.0f};
 };
 
 class BenchSweep {
@@ -119,9 +124,10 @@ class BenchSweep {
   // nprobe values for an index of `nlist` lists: 0 -> nlist, clamped,
   // without repeats.
   std::vector<uint32_t> Nprobes(uint32_t nlist) const;
-  // Every (layout, refine, coarse) of the options.
+  // Every (layout, refine, coarse, prefix bits) of the options.
   struct IndexVariant {
     std::string layout, refine, coarse;
+    float prefix_bits;
   };
   std::vector<IndexVariant> Variants() const;
   absl::Status MeasureIndex(const IvfIndex& index, const std::string& method,
