@@ -166,6 +166,19 @@ void IvfIndex::InitLists() {
   if (progressive) {
     prog_ = ProgressiveLayout::Create(*codec_, options_.layout.prefix_bits);
   }
+  centroid_weights_.clear();
+  centroid_werr_sq_.clear();
+  if (prog_ != nullptr && prog_->center1_factor() >= 0 && options_.residual) {
+    const size_t k = info->width.size();
+    centroid_weights_.resize(size_t{nlist_} * k);
+    centroid_werr_sq_.resize(nlist_);
+    for (uint32_t l = 0; l < nlist_; ++l) {
+      float* w = &centroid_weights_[l * k];
+      codec_->QueryWeights(&centroids_[size_t{l} * options_.dim], w);
+      const float e = prog_->WeightError(w);
+      centroid_werr_sq_[l] = e * e;
+    }
+  }
   refine_ = RefineCodec(options_.layout.refine, options_.dim);
   coarse_codes_.clear();
   if (options_.layout.quantized_coarse && nlist_ > 1) {
@@ -319,7 +332,12 @@ void IvfIndex::InsertLocked(uint64_t id, uint32_t iid, uint32_t list,
   c.assign(s.m8, 0);
   f.assign(s.nfactors, 0.0f);
   if (prog_) {
-    prog_->Unpack(code, a.data(), c.data(), f.data());
+    prog_->Unpack(
+        code, a.data(), c.data(), f.data(),
+        centroid_weights_.empty()
+            ? nullptr
+            : &centroid_weights_[size_t{list} *
+                                 codec_->scalar_info()->width.size()]);
   } else {
     codec_->Unpack(code, a.data(), b.data(), c.data(), f.data());
   }
@@ -488,6 +506,10 @@ ListScanner IvfIndex::NewScanner(const SearchParams& p) const {
                       prog_.get());
   scanner.set_refine_sigmas(p.refine_sigmas);
   scanner.set_centroid_norms(centroid_norms_.data());
+  if (!centroid_weights_.empty()) {
+    scanner.set_centroid_weights(centroid_weights_.data(),
+                                 centroid_werr_sq_.data());
+  }
   return scanner;
 }
 

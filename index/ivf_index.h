@@ -318,6 +318,11 @@ class IvfIndex {
   uint32_t nlist_ = 0;
   std::vector<float> centroids_;       // nlist x dim
   std::vector<float> centroid_norms_;  // squared, for the scanner
+  // nlist x k: the codec's weights of each centroid (QueryWeights), for
+  // the progressive layout's pass-1 centroid correction
+  // (ProgressiveLayout::center1_factor); empty without it.
+  std::vector<float> centroid_weights_;
+  std::vector<float> centroid_werr_sq_;  // their WeightError, squared
   // LayoutOptions::quantized_coarse: int8 codes of the centroids, code[0]
   // the exact ||c||^2 (empty when off).
   RefineCodec coarse_codec_;

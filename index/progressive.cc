@@ -166,6 +166,11 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
   const scan::RefineTables& t = l->tables_;
   l->shape_.m8 = t.row_bytes;
   l->shape_.nfactors = l->codec_factors_ + 2;
+  if (cf.center_factor >= 0) {
+    l->codec_center_ = static_cast<uint32_t>(cf.center_factor);
+    l->center1_ = static_cast<int32_t>(l->shape_.nfactors);
+    ++l->shape_.nfactors;
+  }
   return l;
 }
 
@@ -174,7 +179,8 @@ size_t ProgressiveLayout::memory_bytes_per_vector() const {
 }
 
 void ProgressiveLayout::Unpack(const uint8_t* code, uint8_t* sub4a,
-                               uint8_t* row, float* factors) const {
+                               uint8_t* row, float* factors,
+                               const float* wc) const {
   thread_local std::vector<uint8_t> idx;
   idx.assign(k_, 0);
   codec_->UnpackIndices(code, idx.data(), factors);
@@ -189,15 +195,18 @@ void ProgressiveLayout::Unpack(const uint8_t* code, uint8_t* sub4a,
   }
   scan::PackRefineRow(tables_, idx.data(), row);
   // g1 = scale * ||c||^2 / <c, c1>, g2 = scale * ||c|| tan(c, c1).
-  double cc = 0, cc1 = 0, c1c1 = 0;
+  // wc_c, wc_c1: <w(c), c> and <w(c), c1> for delta1.
+  double cc = 0, cc1 = 0, c1c1 = 0, wc_c = 0, wc_c1 = 0;
   for (uint32_t j = 0; j < k_; ++j) {
     const uint32_t b = width[j], t = t_[j];
     const double c = info_->levels[b][idx[j]], lam = lambda_[j];
     cc += lam * c * c;
+    if (wc != nullptr) wc_c += double{wc[j]} * c;
     if (t == 0) continue;
     const double c1 = mu_[b][t][idx[j] >> (b - t)];
     cc1 += lam * c * c1;
     c1c1 += lam * c1 * c1;
+    if (wc != nullptr) wc_c1 += double{wc[j]} * c1;
   }
   const double scale = Scale(factors);
   // No usable prefix: a bound that never rules the vector out (finite, so
@@ -212,6 +221,12 @@ void ProgressiveLayout::Unpack(const uint8_t* code, uint8_t* sub4a,
   }
   factors[codec_factors_] = g1;
   factors[codec_factors_ + 1] = g2;
+  if (center1_ >= 0) {
+    // delta1 = <c, r> - g1 <w(c), c1>, <c, r> = delta + scale <w(c), c>.
+    const double delta = factors[codec_center_];
+    factors[center1_] =
+        static_cast<float>(delta + scale * wc_c - double{g1} * wc_c1);
+  }
 }
 
 void ProgressiveLayout::BuildQuery(const float* u, ProgressiveQuery* q) const {
@@ -235,14 +250,13 @@ void ProgressiveLayout::BuildQuery(const float* u, ProgressiveQuery* q) const {
     }
     for (uint32_t c = size; c < 16; ++c) tab[c] = tab[c & (size - 1)];
   }
-  double sum_abs = 0, max_abs = 0, err = 0;
+  double sum_abs = 0, max_abs = 0;
   for (uint32_t j = 0; j < k_; ++j) {
     const double a = std::fabs(double{q->w[j]});
     sum_abs += a;
     max_abs = std::max(max_abs, a);
-    err += a * a * var_[j];
   }
-  q->w_err = var_sum_ > 0 ? static_cast<float>(std::sqrt(err / var_sum_)) : 0;
+  q->w_err = WeightError(q->w.data());
   double s =
       std::max(max_abs / 32767.0, sum_abs / (kWeightBudget - (k_ + 1) / 2.0));
   if (!(s > 0)) s = 1.0;
@@ -256,6 +270,19 @@ void ProgressiveLayout::BuildQuery(const float* u, ProgressiveQuery* q) const {
         static_cast<int16_t>(v + std::copysign(0.5, v));
   }
   q->wq_scale = static_cast<float>(s / level_scale_);
+}
+
+void ProgressiveLayout::ErrorWeights(const float* w, float* out) const {
+  const double inv = var_sum_ > 0 ? 1.0 / var_sum_ : 0.0;
+  for (uint32_t j = 0; j < k_; ++j) {
+    out[j] = static_cast<float>(double{w[j]} * var_[j] * inv);
+  }
+}
+
+float ProgressiveLayout::WeightError(const float* w) const {
+  double err = 0;
+  for (uint32_t j = 0; j < k_; ++j) err += double{w[j]} * w[j] * var_[j];
+  return var_sum_ > 0 ? static_cast<float>(std::sqrt(err / var_sum_)) : 0;
 }
 
 }  // namespace tqdb

@@ -80,22 +80,41 @@ class ProgressiveLayout {
       const ScanCodec& codec, double prefix_bits_per_dim = 1.0);
 
   // The in-memory layout: m4a prefix sub-codes, m8 row bytes, nfactors =
-  // the codec's + 2 (g1, g2 last).
+  // the codec's + 2 (g1, g2), + 1 (delta1) with a centroid correction.
   const ScanShape& shape() const { return shape_; }
   uint32_t codec_factors() const { return codec_factors_; }
+  // The factor holding delta1, pass 1's centroid correction, or -1 (a codec
+  // without CombineForm::center_factor). The codec's delta corrects the
+  // full estimate along the list's centroid c; pass 1 needs its own:
+  // delta1 = <c, r> - est1(<c, r>). With it and alpha = <q, c> / ||c||^2,
+  // the refined score minus pass 1's is scale * <w(q) - alpha w(c), c -
+  // (g1 / scale) c1>, whose deviation is g2 * W of the weights w(q) -
+  // alpha w(c) (WeightError): the query's part along c, most of W for
+  // normalized embeddings, leaves the bound.
   // Bytes a vector's code takes in memory (streams and factors).
   size_t memory_bytes_per_vector() const;
-  // Bytes pass 1 reads per vector (prefix sub-codes, g1, g2).
-  size_t prefix_bytes() const { return shape_.m4a / 2 + 8; }
+  int32_t center1_factor() const { return center1_; }
+  // Bytes pass 1 reads per vector (prefix sub-codes, g1, g2, delta1).
+  size_t prefix_bytes() const {
+    return shape_.m4a / 2 + 8 + (center1_ >= 0 ? 4 : 0);
+  }
   // Bytes a refinement reads (the row and the codec's factors).
   size_t refine_bytes() const { return shape_.m8 + 4 * codec_factors_; }
 
-  // Persisted code -> prefix sub-codes, row and factors.
-  void Unpack(const uint8_t* code, uint8_t* sub4a, uint8_t* row,
-              float* factors) const;
+  // Persisted code -> prefix sub-codes, row and factors. wc: the codec's
+  // weights of the centroid of the vector's list (ScanCodec::QueryWeights),
+  // for delta1; null leaves delta1 = the codec's delta.
+  void Unpack(const uint8_t* code, uint8_t* sub4a, uint8_t* row, float* factors,
+              const float* wc = nullptr) const;
   // Query-side vector u -> weights, pass-1 float tables, refine weights,
   // W.
   void BuildQuery(const float* u, ProgressiveQuery* q) const;
+  // W of the weights w (k of them): sqrt(sum_j w_j^2 v_j / sum_j
+  // lambda_j v_j), as BuildQuery sets it.
+  float WeightError(const float* w) const;
+  // out_j = w_j v_j / sum_j lambda_j v_j: WeightError(w - a u)^2 =
+  // WeightError(w)^2 - 2 a <out, u> + a^2 WeightError(u)^2.
+  void ErrorWeights(const float* w, float* out) const;
   // The codec's scale of a vector (f0 or f0 * f1).
   float Scale(const float* factors) const {
     return scaled2_ ? factors[0] * factors[1] : factors[0];
@@ -123,6 +142,8 @@ class ProgressiveLayout {
   const ScalarCodeInfo* info_ = nullptr;
   ScanShape shape_;
   uint32_t k_ = 0, codec_factors_ = 0, prefix_tables_ = 0;
+  int32_t center1_ = -1;
+  uint32_t codec_center_ = 0;  // the codec's delta (with center1_)
   bool scaled2_ = false;
   std::vector<uint8_t> t_;                  // prefix bits per coordinate
   std::vector<std::vector<Slot>> nibbles_;  // pass-1 sub-codes

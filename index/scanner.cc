@@ -225,6 +225,11 @@ void ListScanner::SetQuery(const float* query) {
   query_norm_sq_ = kernels::Dot(query, query, dim_);
   // Tables that do not depend on the list are built once here.
   if (!PerListTables()) BuildTables(query);
+  list_w_err_ = pq_.w_err;
+  if (prog_ != nullptr && centroid_w_ != nullptr && !PerListTables()) {
+    error_w_.resize(pq_.w.size());
+    prog_->ErrorWeights(pq_.w.data(), error_w_.data());
+  }
   if (!residual_) base_ = l2_ ? query_norm_sq_ : 0.0f;
 }
 
@@ -236,6 +241,7 @@ void ListScanner::SetList(uint32_t list_no) {
     base_ = kernels::Dot(u_.data(), u_.data(), dim_);
     if (!shared_l2_) {
       BuildTables(u_.data());
+      list_w_err_ = pq_.w_err;
       return;
     }
     if (center_ >= 0) {
@@ -265,6 +271,17 @@ void ListScanner::SetCenterWeight(uint32_t list_no, float ip) {
                             ? centroid_norm_sq_[list_no]
                             : kernels::Dot(c, c, dim_);
   center_w_ = norm_sq > 0 ? ip / norm_sq : 0.0f;
+  if (prog_ != nullptr && centroid_w_ != nullptr &&
+      prog_->center1_factor() >= 0) {
+    // W of w(q) - alpha w(c), from a dot product a list.
+    const size_t k = pq_.w.size();
+    const float* wc = centroid_w_ + size_t{list_no} * k;
+    const float a = center_w_;
+    const float w2 = pq_.w_err * pq_.w_err -
+                     2.0f * a * kernels::Dot(error_w_.data(), wc, k) +
+                     a * a * centroid_werr_sq_[list_no];
+    list_w_err_ = std::sqrt(std::max(0.0f, w2));
+  }
 }
 
 void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
@@ -280,12 +297,19 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   const uint32_t nfc = prog_->codec_factors();
   const bool has_norm = l2_ && nfc > cf.norm_factor;
   const bool bound = sigmas_ > 0;
+  // Pass 1's centroid correction: its own delta1 where the layout has it
+  // (with the list's bound, SetCenterWeight), else the codec's delta.
+  const int32_t center1 =
+      center_ < 0 ? -1
+      : prog_->center1_factor() >= 0 && centroid_w_ != nullptr
+          ? prog_->center1_factor()
+          : center_;
   if (lower_.k() != heap->k()) lower_ = TopK(heap->k());
   scan::BoundParams bp;
   bp.lut_scale = qa_.scale;
   bp.lut_bias = qa_.bias;
   bp.lut_allow = bound ? sigmas_ * pq_.lut_err : 0.0f;
-  bp.w_err = bound ? sigmas_ * pq_.w_err : 0.0f;
+  bp.w_err = bound ? sigmas_ * list_w_err_ : 0.0f;
   bp.base = base_;
   bp.gain = l2_ ? 2.0f : 1.0f;
   bp.l2 = l2_;
@@ -312,7 +336,7 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
                    acc_a_.data() + first, list.BlockFactors(blk, nfc),
                    list.BlockFactors(blk, nfc + 1),
                    has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr,
-                   center_ >= 0 ? list.BlockFactors(blk, center_) : nullptr, bp,
+                   center1 >= 0 ? list.BlockFactors(blk, center1) : nullptr, bp,
                    bound ? threshold() : kNone, ub, lb);
     if (!bound) cand = live;
     if (cand == 0) continue;

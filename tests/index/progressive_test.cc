@@ -65,21 +65,47 @@ Coverage MeasureCoverage(const IvfIndex& idx, const float* base, size_t n,
   std::vector<uint32_t> lists(n);
   std::vector<uint8_t> codes(n * bpv);
   EXPECT_TRUE(idx.Encode(base, n, lists.data(), codes.data()).ok());
+  // With the centroid correction (IVF over residuals), what the scan
+  // compares: est1 + alpha delta1 against the refined score + alpha delta,
+  // alpha = <q, c> / ||c||^2, with the bound of w(q) - alpha w(c).
+  const int32_t center1 = lay->center1_factor();
+  const int32_t center = idx.codec().combine_form().center_factor;
+  const size_t k = idx.codec().scalar_info()->width.size();
+  const uint32_t nlist = idx.nlist();
+  const std::vector<float>& cents = idx.centroids();
+  std::vector<float> wc(center1 >= 0 ? nlist * k : 0);
+  for (size_t l = 0; l < wc.size() / k; ++l) {
+    idx.codec().QueryWeights(&cents[l * d], &wc[l * k]);
+  }
   std::vector<std::vector<uint8_t>> sub(n), row(n);
   std::vector<std::vector<float>> f(n);
   for (size_t i = 0; i < n; ++i) {
     sub[i].resize(s.m4a);
     row[i].resize(s.m8);
     f[i].resize(s.nfactors);
-    lay->Unpack(&codes[i * bpv], sub[i].data(), row[i].data(), f[i].data());
+    lay->Unpack(&codes[i * bpv], sub[i].data(), row[i].data(), f[i].data(),
+                center1 >= 0 ? &wc[lists[i] * k] : nullptr);
   }
   const uint32_t nfc = lay->codec_factors();
+  std::vector<double> alpha(nlist, 0.0);
+  std::vector<float> w_err(nlist), w_perp(k);
   Coverage c;
   ProgressiveQuery pq;
   QuantizedLut ql;
   double sum_z2 = 0;
   for (size_t qi = 0; qi < nq; ++qi) {
     lay->BuildQuery(queries + qi * d, &pq);
+    for (uint32_t l = 0; l < nlist; ++l) {
+      w_err[l] = pq.w_err;
+      if (center1 < 0) continue;
+      const float* c = &cents[size_t{l} * d];
+      const double cc = kernels::Dot(c, c, d);
+      alpha[l] = cc > 0 ? kernels::Dot(queries + qi * d, c, d) / cc : 0.0;
+      for (size_t j = 0; j < k; ++j) {
+        w_perp[j] = pq.w[j] - static_cast<float>(alpha[l]) * wc[l * k + j];
+      }
+      w_err[l] = lay->WeightError(w_perp.data());
+    }
     ql.Build(pq.lut, s.m4a);
     const double lut_err = ql.scale * std::sqrt(lay->prefix_tables() / 12.0);
     for (size_t i = 0; i < n; ++i) {
@@ -90,13 +116,20 @@ Coverage MeasureCoverage(const IvfIndex& idx, const float* base, size_t n,
         est1q += g % 2 == 0 ? ql.lo[(g / 2) * 32 + v] : ql.hi[(g / 2) * 32 + v];
       }
       est1q = ql.scale * est1q + ql.bias;
-      const double refined =
+      double refined =
           lay->Scale(f[i].data()) * lay->Refine(row[i].data(), pq);
       const double g1 = f[i][nfc], g2 = f[i][nfc + 1];
-      const double sd = g2 * pq.w_err;
+      double shift1 = 0;  // pass 1's centroid term
+      if (center1 >= 0) {
+        const double a = alpha[lists[i]];
+        refined += a * f[i][center];
+        shift1 = a * f[i][center1];
+      }
+      const double sd = g2 * w_err[lists[i]];
       if (!(sd > 0) || !std::isfinite(sd)) continue;
-      const double z = (refined - g1 * est1) / sd;
-      const double zq = (refined - g1 * est1q) / (sd + g1 * lut_err);
+      const double z = (refined - (g1 * est1 + shift1)) / sd;
+      const double zq =
+          (refined - (g1 * est1q + shift1)) / (sd + g1 * lut_err);
       sum_z2 += z * z;
       ++c.pairs;
       for (int t = 0; t < 5; ++t) {
