@@ -415,6 +415,11 @@ TEST(DbCrash, KillNineDuringSyncedIngestAndTraining) {
     for (const char* name : {"c", "nv"}) {
       auto c = (*db)->GetCollection(name);
       ASSERT_TRUE(c.ok()) << c.status();
+      // Open resumes a training the kill interrupted ("nv" past its
+      // threshold): let it end first, or it could finish between reading
+      // `trained` and reading the vectors, which a trained collection
+      // without stored vectors no longer holds exactly.
+      (*c)->WaitForTraining();
       const bool vectors =
           (*c)->config().store_vectors || !(*c)->Info()->trained;
       std::string why_a, why_b;
