@@ -418,7 +418,7 @@ TEST(DbCrash, KillNineDuringSyncedIngestAndTraining) {
       // Open resumes a training the kill interrupted ("nv" past its
       // threshold): let it end first, or it could finish between reading
       // `trained` and reading the vectors, which a trained collection
-      // without stored vectors no longer holds exactly.
+      // without stored vectors no longer returns.
       (*c)->WaitForTraining();
       const bool vectors =
           (*c)->config().store_vectors || !(*c)->Info()->trained;
