@@ -26,6 +26,7 @@
 #include "index/inverted_lists.h"
 #include "index/progressive.h"
 #include "index/scan_codec.h"
+#include "index/types.h"
 
 namespace tqdb {
 
@@ -160,7 +161,7 @@ class ListScanner {
   const ScanCodec& codec_;
   const ProgressiveLayout* const prog_;
   ProgressiveQuery pq_;
-  float sigmas_ = 4.0f;
+  float sigmas_ = SearchParams().refine_sigmas;
   uint64_t refined_ = 0;
   // The k largest first-pass lower bounds seen in this query: their k-th
   // is (at the bound's confidence) below the final k-th score, so it rules

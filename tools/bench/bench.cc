@@ -97,7 +97,8 @@ constexpr char kBenchHelp[] =
     "                     LayoutOptions::prefix_bits); an index each\n"
     "                     (default 0)\n"
     "  --refine-sigmas S  the progressive scan's bound, in standard\n"
-    "                     deviations of the first pass's error (default 3;\n"
+    "                     deviations of the first pass's error (default:\n"
+    "                     the index's, SearchParams::refine_sigmas = 3;\n"
     "                     0 = read every candidate in full)\n"
     "  --threads T        search threads; 1 = single-query Search calls, more\n"
     "                     = SearchBatch over a thread pool (default 1)\n"
@@ -177,7 +178,8 @@ absl::Status ParseSweepFlags(const Flags& f, SweepOptions* o) {
     }
     o->prefix_bits.push_back(v);
   }
-  const std::string sigmas = f.GetString("refine-sigmas", "3");
+  const std::string sigmas =
+      f.GetString("refine-sigmas", absl::StrCat(SearchParams().refine_sigmas));
   if (!absl::SimpleAtof(sigmas, &o->refine_sigmas) ||
       !(o->refine_sigmas >= 0) || o->refine_sigmas > 1000) {
     return absl::InvalidArgumentError(absl::StrCat(
