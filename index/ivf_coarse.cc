@@ -96,13 +96,16 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
     // q ~ t q16 (|q_i - t q16_i| <= t / 2, to float rounding: below), so
     // that the dot products are exact integer sums (int8 codes times an
     // int16 query: 0.6 of the float kernel's time, tests/index/
-    // scan_benchmark). The estimate errs by at most ||q||_1 s from the code
-    // and 128 d t s from the query, plus the rounding of the float
+    // scan_benchmark). <q, c> - s t <q16, c8> = <q, c - c^> + <q - t q16,
+    // c^>: the first term is at most min(||q||_1 s / 2, ||q|| ||c - c^||),
+    // the second min(64 d t s, ||q - t q16|| ||c^||) (the Cauchy-Schwarz
+    // forms, with the norms kept per centroid, are the tighter for dense
+    // vectors: about sqrt(d / 12) s ||q|| against 0.4 sqrt(d) s ||q||), and
+    // the distance errs by twice that, plus the rounding of the float
     // arithmetic (here and in L2Sqr), bounded generously by 1e-4 of the
     // magnitudes. Every list whose lower bound is at most the nprobe-th
     // smallest upper bound is scored exactly: the nprobe nearest are among
     // them.
-    const uint32_t w = coarse_codec_.code_words();
     q1 *= 1.001f;
     thread_local std::vector<int16_t> q16;
     thread_local std::vector<int32_t> dot;
@@ -112,18 +115,34 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
     // covered by q_err's 1.01.
     RoundToInt16(q, d, t > 0 ? 1.0f / t : 0.0f, static_cast<float>(qlim),
                  q16.data());
-    const float q_err = 1.01f * 128.0f * static_cast<float>(d) * t;
+    const float q_err = 1.01f * 64.0f * static_cast<float>(d) * t;
+    // In double: for tiny queries qn (a float) underflows, ||q|| must not.
+    double q_sq = 0, round_sq = 0;
+    for (uint32_t i = 0; i < d; ++i) {
+      const double e = double{q[i]} - double{t} * q16[i];
+      q_sq += double{q[i]} * q[i];
+      round_sq += e * e;
+    }
+    // Rounded up, as the bound needs.
+    const float q_norm = static_cast<float>(std::sqrt(q_sq)) * 1.001f;
+    const float round_norm = static_cast<float>(std::sqrt(round_sq)) * 1.01f;
     lo.resize(nlist_);
     hi.resize(nlist_);
     dot.resize(nlist_);
     coarse_codec_.DotRowsInt(q16.data(), coarse_codes_.data(), nlist_,
                              dot.data());
+    const float* scale = coarse_scale_.data();
+    const float* err_norm = coarse_err_norm_.data();
+    const float* code_norm = coarse_code_norm_.data();
+    const float* c_norm_sq = centroid_norms_.data();
     for (uint32_t l = 0; l < nlist_; ++l) {
-      const float* code = &coarse_codes_[size_t{l} * w];
-      const float s = coarse_codec_.Scale(code);
+      const float s = scale[l];
       const float est =
-          qn - 2.0f * (s * t * static_cast<float>(dot[l])) + code[0];
-      const float err = (q1 + q_err) * s + 1e-4f * (qn + code[0]);
+          qn - 2.0f * (s * t * static_cast<float>(dot[l])) + c_norm_sq[l];
+      const float err =
+          2.0f * (std::min(0.5f * q1 * s, q_norm * err_norm[l]) +
+                  std::min(q_err * s, round_norm * code_norm[l])) +
+          1e-4f * (qn + c_norm_sq[l]);
       lo[l] = est - err;
       hi[l] = est + err;
     }

@@ -181,14 +181,32 @@ void IvfIndex::InitLists() {
   }
   refine_ = RefineCodec(options_.layout.refine, options_.dim);
   coarse_codes_.clear();
+  coarse_scale_.clear();
+  coarse_err_norm_.clear();
+  coarse_code_norm_.clear();
   if (options_.layout.quantized_coarse && nlist_ > 1) {
     coarse_codec_ = RefineCodec(RefineKind::kInt8, options_.dim);
     const uint32_t w = coarse_codec_.code_words();
     coarse_codes_.assign(size_t{nlist_} * w, 0.0f);
+    coarse_scale_.resize(nlist_);
+    coarse_err_norm_.resize(nlist_);
+    coarse_code_norm_.resize(nlist_);
+    std::vector<float> decoded(options_.dim);
     for (uint32_t l = 0; l < nlist_; ++l) {
       float* code = &coarse_codes_[size_t{l} * w];
-      coarse_codec_.Encode(&centroids_[size_t{l} * options_.dim], code);
-      code[0] = centroid_norms_[l];  // exact: the estimate errs in <q, c>
+      const float* c = &centroids_[size_t{l} * options_.dim];
+      coarse_codec_.Encode(c, code);
+      coarse_codec_.Decode(code, decoded.data());
+      double err = 0, norm = 0;
+      for (uint32_t i = 0; i < options_.dim; ++i) {
+        const double e = double{c[i]} - decoded[i];
+        err += e * e;
+        norm += double{decoded[i]} * decoded[i];
+      }
+      coarse_scale_[l] = coarse_codec_.Scale(code);
+      // Rounded up: the bound multiplies them as upper bounds.
+      coarse_err_norm_[l] = static_cast<float>(std::sqrt(err) * 1.0001);
+      coarse_code_norm_[l] = static_cast<float>(std::sqrt(norm) * 1.0001);
     }
   }
   lists_.assign(nlist_, InvertedList(prog_ ? prog_->shape() : codec_->shape(),
@@ -403,7 +421,8 @@ ListStats IvfIndex::stats() const {
 size_t IvfIndex::MemoryBytes() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   size_t bytes = (centroids_.capacity() + centroid_norms_.capacity() +
-                  coarse_codes_.capacity()) *
+                  coarse_codes_.capacity() + coarse_scale_.capacity() +
+                  coarse_err_norm_.capacity() + coarse_code_norm_.capacity()) *
                  sizeof(float);
   for (const InvertedList& l : lists_) bytes += l.MemoryBytes();
   // absl::flat_hash_map: one slot and one control byte per bucket.

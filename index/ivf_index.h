@@ -323,10 +323,13 @@ class IvfIndex {
   // (ProgressiveLayout::center1_factor); empty without it.
   std::vector<float> centroid_weights_;
   std::vector<float> centroid_werr_sq_;  // their WeightError, squared
-  // LayoutOptions::quantized_coarse: int8 codes of the centroids, code[0]
-  // the exact ||c||^2 (empty when off).
+  // LayoutOptions::quantized_coarse: int8 codes of the centroids (empty
+  // when off), and per centroid, contiguous for the coarse step's bound
+  // loop (the codes' own headers lie a code apart): the code's scale s,
+  // ||c - c^|| and ||c^|| of the decoded c^.
   RefineCodec coarse_codec_;
   std::vector<float> coarse_codes_;
+  std::vector<float> coarse_scale_, coarse_err_norm_, coarse_code_norm_;
   std::unique_ptr<CentroidAssigner> assigner_;
   std::unique_ptr<ScanCodec> codec_;
   std::unique_ptr<ProgressiveLayout> prog_;  // null: the codec's layout

@@ -97,6 +97,16 @@ float RefineCodec::Dot(const float* q, const float* code) const {
          kernels::DotI8(q, reinterpret_cast<const int8_t*>(code + 2), dim_);
 }
 
+void RefineCodec::Decode(const float* code, float* out) const {
+  if (kind_ == RefineKind::kFloat32) {
+    std::memcpy(out, code + 1, dim_ * sizeof(float));
+    return;
+  }
+  if (kind_ != RefineKind::kInt8) return;
+  const int8_t* c = reinterpret_cast<const int8_t*>(code + 2);
+  for (uint32_t i = 0; i < dim_; ++i) out[i] = code[1] * c[i];
+}
+
 void RefineCodec::DotRowsInt(const int16_t* q16, const float* codes,
                              size_t rows, int32_t* out) const {
   kernels::DotI16I8Rows(q16, reinterpret_cast<const int8_t*>(codes + 2),

@@ -55,6 +55,8 @@ class RefineCodec {
   void Encode(const float* x, float* code) const;
   // <q, x^> for the decoded vector x^.
   float Dot(const float* q, const float* code) const;
+  // The decoded vector x^ (dim floats).
+  void Decode(const float* code, float* out) const;
   // kInt8 only: out[r] = the exact int32 sum of q16 times the int8 values
   // of codes + r * code_words() (kernels::DotI16I8Rows; the code's scale,
   // code[1], not applied). REQUIRES: dim * max|q16| * 128 < 2^31.
