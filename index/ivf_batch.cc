@@ -164,6 +164,7 @@ void IvfIndex::SearchChunk(const float* queries, size_t first, size_t count,
     if (!(*st)[first + i].ok()) continue;
     qstats[i].lists_probed = static_cast<uint32_t>(order[i].size());
     qstats[i].refined = scanners[i].refined();
+    qstats[i].tables_built = scanners[i].tables_built();
     SearchParams pi = p;
     pi.stats = stats->empty() ? nullptr : &(*stats)[first + i];
     (*out)[first + i] = Finish(q[i].data(), pi, p.store, &heaps[i], &qstats[i]);

@@ -151,6 +151,7 @@ absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
   // The progressive layout's second pass (a no-op for the full layout).
   scanner.Finish(heap);
   stats->refined += scanner.refined();
+  stats->tables_built += scanner.tables_built();
   return absl::OkStatus();
 }
 
@@ -203,6 +204,7 @@ absl::Status IvfIndex::ScanAllowedOnly(const float* q, const SearchParams& p,
   }
   scanner.Finish(heap);
   stats->refined += scanner.refined();
+  stats->tables_built += scanner.tables_built();
   return absl::OkStatus();
 }
 

@@ -449,6 +449,13 @@ double IvfIndex::BytesRead(const SearchStats& s) const {
   }
   bytes +=
       double(s.rescored) * (refine_.enabled() ? refine_.code_bytes() : 4 * d);
+  bytes += double(s.tables_built) * double(codec_->query_bytes());
+  // The progressive first pass's per-list bound reads the centroid's
+  // weights (counted for every probed list when the index keeps them).
+  if (!centroid_weights_.empty() && nlist_ > 0) {
+    bytes += double(s.lists_probed) *
+             double(centroid_weights_.size() / nlist_ * sizeof(float));
+  }
   return bytes;
 }
 
@@ -516,6 +523,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
   }
   stats.lists_probed = static_cast<uint32_t>(order.size());
   stats.refined = scanner.refined();
+  stats.tables_built = scanner.tables_built();
   return Finish(q.data(), p, store, &heap, &stats);
 }
 

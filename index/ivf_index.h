@@ -196,8 +196,11 @@ class IvfIndex {
   // exactly), the
   // codes the scan ran over (the prefix and the two factors of the
   // progressive layout, memory_bytes_per_code() in full), the rows the
-  // progressive scan refined, and a rescored candidate's in-memory code
-  // (4 * dim bytes a raw vector without). Ids and heaps are left out.
+  // progressive scan refined, a rescored candidate's in-memory code
+  // (4 * dim bytes a raw vector without), the codec's state each table
+  // build read (ScanCodec::query_bytes: pca's projection, a rotation,
+  // codebooks) and the centroid weights of each probed list (the
+  // progressive first pass's bound). Ids and heaps are left out.
   double BytesRead(const SearchStats& s) const;
 
   // Checks the query (finite coordinates) and p (k >= 1, nprobe <= nlist,

@@ -179,6 +179,12 @@ class PcaScanCodec : public ScanCodec {
   uint32_t dim() const override { return p_.d; }
   size_t code_bytes() const override { return code_bytes_; }
   const ScanShape& shape() const override { return shape_; }
+  // The projection's rows and scales (the float rows that tiny queries
+  // take instead are left out: they stand in for the rows counted).
+  size_t query_bytes() const override {
+    return rows16_.size() * sizeof(uint16_t) + rows8_.size() +
+           (row8_scale_.size() + p_.sigma.size()) * sizeof(float);
+  }
   std::string Describe() const override { return describe_; }
 
   absl::Status EncodeBatch(const float* v, size_t n,

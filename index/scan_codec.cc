@@ -83,6 +83,7 @@ class TurboScanCodec : public ScanCodec {
     return tq_->bytes_per_vector() + extra_bytes();
   }
   const ScanShape& shape() const override { return shape_; }
+  size_t query_bytes() const override { return tq_->QueryStateBytes(); }
   std::string Describe() const override { return describe_; }
 
   absl::Status EncodeBatch(const float* v, size_t n,
@@ -304,6 +305,7 @@ class PqScanCodec : public ScanCodec {
   uint32_t dim() const override { return pq_->dim(); }
   size_t code_bytes() const override { return pq_->code_bytes(); }
   const ScanShape& shape() const override { return shape_; }
+  size_t query_bytes() const override { return pq_->TableBytes(); }
   std::string Describe() const override { return describe_; }
   bool lut_is_l2() const override { return true; }
 

@@ -183,6 +183,10 @@ class ScanCodec {
   // in a code (EncodeBatch leaves ||r||^2 there, or 0 for TurboQuant).
   virtual void SetCenteredNorm(uint8_t* /*code*/, float /*n*/) const {}
 
+  // Bytes of the codec's own state a query's tables read (a projection, a
+  // rotation, codebooks): once a search, or once a probed list where the
+  // tables are built per list. For IvfIndex::BytesRead.
+  virtual size_t query_bytes() const = 0;
   // The coordinate-wise view, or null (prod, PQ: no progressive scan).
   virtual const ScalarCodeInfo* scalar_info() const { return nullptr; }
   // REQUIRES scalar_info(): w[width.size()] for the query-side vector u.

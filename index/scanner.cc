@@ -179,6 +179,7 @@ ListScanner::ListScanner(const ScanCodec& codec, bool l2, bool residual,
 }
 
 void ListScanner::BuildTables(const float* u) {
+  ++tables_built_;
   if (prog_ != nullptr) {
     prog_->BuildQuery(u, &pq_);
     qa_.Build(pq_.lut, prog_->shape().m4a);

@@ -92,6 +92,8 @@ class ListScanner {
   void set_refine_sigmas(float s) { sigmas_ = s; }
   // Candidates refined so far (progressive scan).
   uint64_t refined() const { return refined_; }
+  // Query tables built since construction (SearchStats::tables_built).
+  uint64_t tables_built() const { return tables_built_; }
 
   void SetQuery(const float* query);
   void SetList(uint32_t list_no);
@@ -163,6 +165,7 @@ class ListScanner {
   ProgressiveQuery pq_;
   float sigmas_ = SearchParams().refine_sigmas;
   uint64_t refined_ = 0;
+  uint64_t tables_built_ = 0;
   // The k largest first-pass lower bounds seen in this query: their k-th
   // is (at the bound's confidence) below the final k-th score, so it rules
   // candidates out before any is refined.

@@ -33,6 +33,7 @@ SearchStats SumStats(const std::vector<SearchStats>& all) {
     sum.rescored += s.rescored;
     sum.exact_scored += s.exact_scored;
     sum.refined += s.refined;
+    sum.tables_built += s.tables_built;
     sum.blocks_scanned += s.blocks_scanned;
     sum.allowed_seen += s.allowed_seen;
     sum.centroids_exact += s.centroids_exact;

@@ -67,6 +67,10 @@ struct SearchStats {
   // Progressive scan: candidates whose whole code was read (the second
   // pass); refined / codes_scanned is the share refined.
   uint64_t refined = 0;
+  // Query tables built (and the codec's query-side state read for them,
+  // ScanCodec::query_bytes): one a search, one a probed list where L2
+  // builds tables of q - c per list.
+  uint64_t tables_built = 0;
   // Coarse step: centroids whose exact distance was computed (nlist
   // without LayoutOptions::quantized_coarse).
   uint32_t centroids_exact = 0;

@@ -91,6 +91,8 @@ class ProductQuantizer {
   size_t code_bytes() const { return code_bytes_; }
   // Floats in a distance table: m * ksub().
   size_t lut_size() const { return size_t{opts_.m} * ksub_; }
+  // Bytes of centroids a distance table reads (every sub-space's).
+  size_t TableBytes() const { return transposed_.size() * sizeof(float); }
 
   // First dimension and number of dimensions of sub-space j. REQUIRES: j < m.
   uint32_t sub_dim_offset(uint32_t j) const { return offsets_[j]; }

@@ -61,6 +61,12 @@ class HadamardRotation {
   // out = Pi^T * in (the inverse).
   void ApplyInverse(const float* in, float* out, float* scratch) const;
 
+  // Bytes of its own state Apply reads (the permutations and signs), for
+  // accounting the memory a query reads.
+  size_t ApplyBytes() const {
+    return perm_.size() * sizeof(uint32_t) + signs_.size() * sizeof(float);
+  }
+
   // Convenience overloads allocating their own scratch.
   std::vector<float> Apply(const std::vector<float>& in) const;
   std::vector<float> ApplyInverse(const std::vector<float>& in) const;

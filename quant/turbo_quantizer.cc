@@ -148,6 +148,17 @@ absl::Status TurboQuantizer::Init() {
   return absl::OkStatus();
 }
 
+size_t TurboQuantizer::QueryStateBytes() const {
+  size_t bytes = rotation_.ApplyBytes();
+  if (options_.method == TqMethod::kProd) {
+    bytes += sketch_ ? sketch_->ApplyBytes() : gaussian_.size() * sizeof(float);
+  }
+  if (const Codebook* book = codebook()) {
+    bytes += book->centroids.size() * sizeof(float);
+  }
+  return bytes;
+}
+
 void TurboQuantizer::SketchApply(const float* in, float* out,
                                  float* scratch) const {
   const size_t d = options_.dim;

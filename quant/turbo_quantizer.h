@@ -125,6 +125,9 @@ class TurboQuantizer {
   void Decode(const uint8_t* code, float* out) const;
 
   absl::StatusOr<TqQuery> PrepareQuery(absl::Span<const float> q) const;
+  // Bytes of the quantizer's own state PrepareQuery and a query's tables
+  // read: the rotation, the sketch (kProd) and the codebook.
+  size_t QueryStateBytes() const;
   // Estimated <q, x> for one code (SIMD, dispatched).
   float EstimateIp(const TqQuery& q, const uint8_t* code) const;
   // Same, scalar reference path (tests).

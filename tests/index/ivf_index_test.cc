@@ -363,13 +363,18 @@ TEST(IvfIndexTest, QuantizedCoarseStepProbesTheSameLists) {
         ASSERT_EQ(quantized->progressive(), nullptr);
         const double code_bytes = double(sa.codes_scanned) *
                                   double(quantized->memory_bytes_per_code());
-        EXPECT_DOUBLE_EQ((*exact)->BytesRead(sb), 4.0 * d * nlist + code_bytes);
+        // One table build a search, which reads the codec's query state.
+        EXPECT_EQ(sa.tables_built, 1u);
+        EXPECT_EQ(sb.tables_built, 1u);
+        const double query_bytes = double(quantized->codec().query_bytes());
+        EXPECT_DOUBLE_EQ((*exact)->BytesRead(sb),
+                         4.0 * d * nlist + code_bytes + query_bytes);
         EXPECT_DOUBLE_EQ(
             quantized->BytesRead(sa),
             4.0 * d * sa.centroids_exact +
                 double(sa.centroids_quantized) *
                     RefineCodec(RefineKind::kInt8, d).code_bytes() +
-                code_bytes);
+                code_bytes + query_bytes);
         if (nprobe <= 7) {
           scored_exactly += sa.centroids_exact;
           ++searches;
@@ -378,6 +383,35 @@ TEST(IvfIndexTest, QuantizedCoarseStepProbesTheSameLists) {
     }
     // The bound rules most centroids out at small nprobe.
     EXPECT_LT(scored_exactly, searches * nlist / 2) << MetricName(m);
+  }
+}
+
+// BytesRead counts the codec's own state each table build reads (pca's
+// projection rows, TurboQuant's rotation, PQ's codebooks) and, with the
+// progressive layout's centroid correction, k weights a probed list.
+TEST(IvfIndexTest, BytesReadCountsTheQuerySideState) {
+  const size_t d = 64, n = 3000, nlist = 30;
+  const auto x = Blobs(n, d, 10, 3);
+  for (const char* method : {"pca", "renorm", "prod", "pq"}) {
+    auto idx = Build(x, d, Metric::kInnerProduct, method, 4, nlist);
+    const size_t query_bytes = idx->codec().query_bytes();
+    // pca: d rows of at least a byte a coordinate; renorm and prod: at
+    // least one round of d permutation entries and signs; pq: 16
+    // centroids of every coordinate.
+    EXPECT_GE(query_bytes, std::string(method) == "pq" ? 16 * d * 4 : d * 8)
+        << method;
+    SearchStats st;
+    SearchParams p;
+    p.k = 10;
+    p.nprobe = 5;
+    p.stats = &st;
+    ASSERT_TRUE(idx->Search(x.data(), p).ok());
+    EXPECT_EQ(st.tables_built, 1u) << method;
+    SearchStats without = st;
+    without.tables_built = 0;
+    EXPECT_DOUBLE_EQ(idx->BytesRead(st) - idx->BytesRead(without),
+                     double(query_bytes))
+        << method;
   }
 }
 
