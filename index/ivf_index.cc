@@ -197,16 +197,17 @@ void IvfIndex::InitLists() {
       const float* c = &centroids_[size_t{l} * options_.dim];
       coarse_codec_.Encode(c, code);
       coarse_codec_.Decode(code, decoded.data());
-      double err = 0, norm = 0;
+      double err = 0;
       for (uint32_t i = 0; i < options_.dim; ++i) {
         const double e = double{c[i]} - decoded[i];
         err += e * e;
-        norm += double{decoded[i]} * decoded[i];
       }
       coarse_scale_[l] = coarse_codec_.Scale(code);
-      // Rounded up: the bound multiplies them as upper bounds.
+      // Rounded up: the bound multiplies them as upper bounds (||c^||^2 is
+      // the code's own, summed in double by Encode).
       coarse_err_norm_[l] = static_cast<float>(std::sqrt(err) * 1.0001);
-      coarse_code_norm_[l] = static_cast<float>(std::sqrt(norm) * 1.0001);
+      coarse_code_norm_[l] = static_cast<float>(
+          std::sqrt(double{coarse_codec_.NormSq(code)}) * 1.0001);
     }
   }
   lists_.assign(nlist_, InvertedList(prog_ ? prog_->shape() : codec_->shape(),
