@@ -10,9 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <utility>
 
@@ -55,21 +57,46 @@ bool PollUntil(absl::Duration timeout, Ready ready) {
 
 }  // namespace
 
-int FreeLoopbackPort() {
+namespace {
+
+// The lowest port the kernel hands out for bind(0) and outgoing connections.
+int EphemeralPortFloor() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  if (range >> low && low > 2048) return low;
+  return 32768;
+}
+
+bool BindsOnLoopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
+  if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok =
+      bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
-  return port;
+  return ok;
+}
+
+}  // namespace
+
+// Picked below the ephemeral range: a port the kernel assigned with bind(0)
+// is the next one it gives an outgoing connection of a test running beside
+// this one (CI runs tests in parallel), which then holds it when the
+// server this port was for starts (seen: a nats-server route port).
+int FreeLoopbackPort() {
+  const int high = EphemeralPortFloor();
+  const int low = std::max(1024, high - 16384);
+  thread_local std::mt19937 random(std::random_device{}() ^
+                                   static_cast<unsigned>(getpid()));
+  std::uniform_int_distribution<int> pick(low, high - 1);
+  for (int attempt = 0; attempt < 256; ++attempt) {
+    const int port = pick(random);
+    if (BindsOnLoopback(port)) return port;
+  }
+  return 0;
 }
 
 bool PortAccepts(int port) {
@@ -231,6 +258,20 @@ absl::Status EtcdServer::Restart() {
 absl::StatusOr<std::unique_ptr<NatsCluster>> NatsCluster::Start(
     const std::string& dir, int n) {
   if (n < 2) return absl::InvalidArgumentError("a NATS cluster needs 2+");
+  absl::Status last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    // A fresh store per attempt: a failed start leaves JetStream state that
+    // names peers on the old ports.
+    auto cluster =
+        TryStart(attempt == 0 ? dir : absl::StrCat(dir, "/retry", attempt), n);
+    if (cluster.ok()) return cluster;
+    last = cluster.status();
+  }
+  return last;
+}
+
+absl::StatusOr<std::unique_ptr<NatsCluster>> NatsCluster::TryStart(
+    const std::string& dir, int n) {
   std::unique_ptr<NatsCluster> cluster(new NatsCluster());
   cluster->dir_ = dir;
   cluster->servers_.resize(n);
@@ -257,6 +298,15 @@ absl::StatusOr<std::unique_ptr<NatsCluster>> NatsCluster::Start(
     }
   }
   TQ_RETURN_IF_ERROR(cluster->AwaitJetStream(absl::Seconds(30)));
+  // A server that lost a port race exits right after its client port opened.
+  for (int i = 0; i < n; ++i) {
+    Server& s = cluster->servers_[i];
+    if (!s.process->Running()) {
+      return absl::UnavailableError(absl::StrCat("nats-server ", s.name,
+                                                 " exited after start; log:\n",
+                                                 s.process->LogTail()));
+    }
+  }
   return cluster;
 }
 

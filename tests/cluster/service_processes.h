@@ -28,8 +28,9 @@
 namespace tqdb {
 namespace testing_util {
 
-// A loopback TCP port free now (bound and released: another process may
-// take it before the caller does; starts retry on a fresh port then).
+// A loopback TCP port free now, below the kernel's ephemeral range (bound
+// and released: another process may still take it before the caller does;
+// starts retry on a fresh port then).
 int FreeLoopbackPort();
 
 // Whether something accepts TCP connections on 127.0.0.1:port.
@@ -121,6 +122,9 @@ class NatsCluster {
     std::unique_ptr<ChildProcess> process;
   };
   NatsCluster() = default;
+  // One start on fresh ports; Start retries it.
+  static absl::StatusOr<std::unique_ptr<NatsCluster>> TryStart(
+      const std::string& dir, int n);
   absl::Status Launch(int i);
   std::string dir_;
   std::vector<Server> servers_;
