@@ -30,10 +30,10 @@ export TQDB_UNITY="${TQDB_UNITY:-ON}"
 stage setup bash "$root/tools/setup.sh"
 stage build bash "$root/tools/build.sh"
 stage ctest run_ctest
-# The ingest readers' libFuzzer fuzzers, 10 s each from the checked-in
-# corpora (clang, build-fuzz/; a smoke run within CI's time, 100,000+ inputs
+# The ingest readers' libFuzzer fuzzers, 6 s each from the checked-in
+# corpora (clang, build-fuzz/; a smoke run within CI's time, ~100,000 inputs
 # each for the fast readers; longer runs by hand: tools/fuzz.sh SECONDS).
-stage fuzz bash "$root/tools/fuzz.sh" 10
+stage fuzz bash "$root/tools/fuzz.sh" 6
 if [ "${TQDB_SANITIZE:-1}" != 0 ]; then
   stage asan bash "$root/tools/sanitize.sh" asan
   stage tsan bash "$root/tools/sanitize.sh" tsan
