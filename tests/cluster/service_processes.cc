@@ -55,10 +55,6 @@ bool PollUntil(absl::Duration timeout, Ready ready) {
   }
 }
 
-}  // namespace
-
-namespace {
-
 // The lowest port the kernel hands out for bind(0) and outgoing connections.
 int EphemeralPortFloor() {
   std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
@@ -67,15 +63,20 @@ int EphemeralPortFloor() {
   return 32768;
 }
 
-bool BindsOnLoopback(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
+sockaddr_in LoopbackAddress(int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
+  return addr;
+}
+
+bool BindsOnLoopback(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  const sockaddr_in addr = LoopbackAddress(port);
   const bool ok =
-      bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+      bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
   return ok;
 }
@@ -102,12 +103,9 @@ int FreeLoopbackPort() {
 bool PortAccepts(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const sockaddr_in addr = LoopbackAddress(port);
   const bool ok =
-      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+      connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
   return ok;
 }
@@ -286,16 +284,7 @@ absl::StatusOr<std::unique_ptr<NatsCluster>> NatsCluster::TryStart(
     TQ_RETURN_IF_ERROR(cluster->Launch(i));
   }
   for (int i = 0; i < n; ++i) {
-    Server& s = cluster->servers_[i];
-    if (!PollUntil(absl::Seconds(20),
-                   [&] {
-                     return !s.process->Running() || PortAccepts(s.client_port);
-                   }) ||
-        !s.process->Running()) {
-      return absl::UnavailableError(absl::StrCat("nats-server ", s.name,
-                                                 " did not start; log:\n",
-                                                 s.process->LogTail()));
-    }
+    TQ_RETURN_IF_ERROR(cluster->AwaitAccepting(i, "start"));
   }
   TQ_RETURN_IF_ERROR(cluster->AwaitJetStream(absl::Seconds(30)));
   // A server that lost a port race exits right after its client port opened.
@@ -348,16 +337,21 @@ absl::Status NatsCluster::Restart(int i) {
   Server& s = servers_[i];
   if (s.process) s.process->Stop();
   TQ_RETURN_IF_ERROR(Launch(i));
-  if (!PollUntil(absl::Seconds(20),
-                 [&] {
-                   return !s.process->Running() || PortAccepts(s.client_port);
-                 }) ||
-      !s.process->Running()) {
-    return absl::UnavailableError(absl::StrCat("nats-server ", s.name,
-                                               " did not restart; log:\n",
-                                               s.process->LogTail()));
+  return AwaitAccepting(i, "restart");
+}
+
+absl::Status NatsCluster::AwaitAccepting(int i, absl::string_view what) {
+  Server& s = servers_[i];
+  if (PollUntil(absl::Seconds(20),
+                [&] {
+                  return !s.process->Running() || PortAccepts(s.client_port);
+                }) &&
+      s.process->Running()) {
+    return absl::OkStatus();
   }
-  return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("nats-server ", s.name,
+                                             " did not ", what, "; log:\n",
+                                             s.process->LogTail()));
 }
 
 absl::Status NatsCluster::AwaitJetStream(absl::Duration timeout) {

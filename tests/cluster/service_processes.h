@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "rpc/cluster/jetstream.h"
 #include "rpc/cluster/nats_connection.h"
@@ -126,6 +127,9 @@ class NatsCluster {
   static absl::StatusOr<std::unique_ptr<NatsCluster>> TryStart(
       const std::string& dir, int n);
   absl::Status Launch(int i);
+  // Waits until server i accepts connections; names `what` (start,
+  // restart) and the server's log if it exits or 20 s pass.
+  absl::Status AwaitAccepting(int i, absl::string_view what);
   std::string dir_;
   std::vector<Server> servers_;
 };
