@@ -166,18 +166,10 @@ void IvfIndex::InitLists() {
   if (progressive) {
     prog_ = ProgressiveLayout::Create(*codec_, options_.layout.prefix_bits);
   }
-  centroid_weights_.clear();
-  centroid_werr_sq_.clear();
+  centroid_weights_ = CentroidWeights();
   if (prog_ != nullptr && prog_->center1_factor() >= 0 && options_.residual) {
-    const size_t k = info->width.size();
-    centroid_weights_.resize(size_t{nlist_} * k);
-    centroid_werr_sq_.resize(nlist_);
-    for (uint32_t l = 0; l < nlist_; ++l) {
-      float* w = &centroid_weights_[l * k];
-      codec_->QueryWeights(&centroids_[size_t{l} * options_.dim], w);
-      const float e = prog_->WeightError(w);
-      centroid_werr_sq_[l] = e * e;
-    }
+    centroid_weights_ = CentroidWeights(*prog_, *codec_, centroids_.data(),
+                                        nlist_, options_.dim);
   }
   refine_ = RefineCodec(options_.layout.refine, options_.dim);
   coarse_codes_.clear();
@@ -353,10 +345,7 @@ void IvfIndex::InsertLocked(uint64_t id, uint32_t iid, uint32_t list,
   if (prog_) {
     prog_->Unpack(
         code, a.data(), c.data(), f.data(),
-        centroid_weights_.empty()
-            ? nullptr
-            : &centroid_weights_[size_t{list} *
-                                 codec_->scalar_info()->width.size()]);
+        centroid_weights_.empty() ? nullptr : centroid_weights_.weights(list));
   } else {
     codec_->Unpack(code, a.data(), b.data(), c.data(), f.data());
   }
@@ -451,11 +440,12 @@ double IvfIndex::BytesRead(const SearchStats& s) const {
   bytes +=
       double(s.rescored) * (refine_.enabled() ? refine_.code_bytes() : 4 * d);
   bytes += double(s.tables_built) * double(codec_->query_bytes());
-  // The progressive first pass's per-list bound reads the centroid's
-  // weights (counted for every probed list when the index keeps them).
-  if (!centroid_weights_.empty() && nlist_ > 0) {
-    bytes += double(s.lists_probed) *
-             double(centroid_weights_.size() / nlist_ * sizeof(float));
+  // The progressive first pass's per-list bound reads the code of the
+  // centroid's weights (counted for every probed list when the index keeps
+  // them).
+  if (!centroid_weights_.empty()) {
+    bytes +=
+        double(s.lists_probed) * double(centroid_weights_.codec().code_bytes());
   }
   return bytes;
 }
@@ -535,8 +525,7 @@ ListScanner IvfIndex::NewScanner(const SearchParams& p) const {
   scanner.set_refine_sigmas(p.refine_sigmas);
   scanner.set_centroid_norms(centroid_norms_.data());
   if (!centroid_weights_.empty()) {
-    scanner.set_centroid_weights(centroid_weights_.data(),
-                                 centroid_werr_sq_.data());
+    scanner.set_centroid_weights(&centroid_weights_);
   }
   return scanner;
 }

@@ -321,11 +321,10 @@ class IvfIndex {
   uint32_t nlist_ = 0;
   std::vector<float> centroids_;       // nlist x dim
   std::vector<float> centroid_norms_;  // squared, for the scanner
-  // nlist x k: the codec's weights of each centroid (QueryWeights), for
-  // the progressive layout's pass-1 centroid correction
-  // (ProgressiveLayout::center1_factor); empty without it.
-  std::vector<float> centroid_weights_;
-  std::vector<float> centroid_werr_sq_;  // their WeightError, squared
+  // The codec's weights of each centroid, for the progressive layout's
+  // pass-1 centroid correction (ProgressiveLayout::center1_factor); empty
+  // without it.
+  CentroidWeights centroid_weights_;
   // LayoutOptions::quantized_coarse: int8 codes of the centroids (empty
   // when off), and per centroid, contiguous for the coarse step's bound
   // loop (the codes' own headers lie a code apart): the code's scale s,

@@ -285,4 +285,33 @@ float ProgressiveLayout::WeightError(const float* w) const {
   return var_sum_ > 0 ? static_cast<float>(std::sqrt(err / var_sum_)) : 0;
 }
 
+CentroidWeights::CentroidWeights(const ProgressiveLayout& layout,
+                                 const ScanCodec& codec, const float* centroids,
+                                 uint32_t nlist, uint32_t dim)
+    : k_(static_cast<uint32_t>(codec.scalar_info()->width.size())),
+      inv_sqrt_k_(1.0f / std::sqrt(static_cast<float>(k_))),
+      w_(size_t{nlist} * k_),
+      codec_(RefineKind::kInt8, k_),
+      codes_(size_t{nlist} * codec_.code_words()),
+      err_norm_(nlist),
+      werr_sq_(nlist) {
+  std::vector<float> decoded(k_);
+  for (uint32_t l = 0; l < nlist; ++l) {
+    float* w = &w_[size_t{l} * k_];
+    codec.QueryWeights(centroids + size_t{l} * dim, w);
+    const float e = layout.WeightError(w);
+    werr_sq_[l] = e * e;
+    float* c = &codes_[size_t{l} * codec_.code_words()];
+    codec_.Encode(w, c);
+    codec_.Decode(c, decoded.data());
+    double err = 0;
+    for (uint32_t j = 0; j < k_; ++j) {
+      const double x = double{w[j]} - decoded[j];
+      err += x * x;
+    }
+    // Rounded up: the bound needs at least the error.
+    err_norm_[l] = static_cast<float>(std::sqrt(err)) * 1.001f;
+  }
+}
+
 }  // namespace tqdb

@@ -56,6 +56,7 @@
 #include <memory>
 #include <vector>
 
+#include "index/refine_codes.h"
 #include "index/scan_codec.h"
 #include "index/scan_kernels.h"
 
@@ -155,6 +156,43 @@ class ProgressiveLayout {
   double var_sum_ = 0;          // sum_j lambda_j v_j
   float level_scale_ = 1;       // lq = round(level * level_scale_)
   scan::RefineTables tables_;
+};
+
+// The codec's weights of the IVF centroids (ScanCodec::QueryWeights of
+// each) for pass 1's centroid correction (center1_factor), held twice: in
+// float, from which Unpack derives delta1 when codes are loaded, and as
+// int8 codes (RefineCodec kInt8), which the scan's per-list bound reads:
+// a quarter of the bytes, the largest per-list read of the first pass
+// (2 KB a probed list in float at d = 512). The code's error enters the
+// bound through err_norm (ListScanner::SetCenterWeight).
+class CentroidWeights {
+ public:
+  CentroidWeights() = default;
+  // Weights of the nlist centroids (nlist x dim floats).
+  CentroidWeights(const ProgressiveLayout& layout, const ScanCodec& codec,
+                  const float* centroids, uint32_t nlist, uint32_t dim);
+
+  bool empty() const { return k_ == 0; }
+  // Weights a centroid (the codec's k).
+  uint32_t k() const { return k_; }
+  const float* weights(uint32_t list) const { return &w_[size_t{list} * k_]; }
+  const RefineCodec& codec() const { return codec_; }
+  const float* code(uint32_t list) const {
+    return &codes_[size_t{list} * codec_.code_words()];
+  }
+  // ||w - w^||, w^ the decoded code.
+  float err_norm(uint32_t list) const { return err_norm_[list]; }
+  float inv_sqrt_k() const { return inv_sqrt_k_; }
+  // ProgressiveLayout::WeightError(w)^2.
+  float werr_sq(uint32_t list) const { return werr_sq_[list]; }
+
+ private:
+  uint32_t k_ = 0;
+  float inv_sqrt_k_ = 0;
+  std::vector<float> w_;  // nlist x k
+  RefineCodec codec_;
+  std::vector<float> codes_;  // nlist x codec_.code_words()
+  std::vector<float> err_norm_, werr_sq_;
 };
 
 }  // namespace tqdb

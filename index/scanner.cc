@@ -230,6 +230,8 @@ void ListScanner::SetQuery(const float* query) {
   if (prog_ != nullptr && centroid_w_ != nullptr && !PerListTables()) {
     error_w_.resize(pq_.w.size());
     prog_->ErrorWeights(pq_.w.data(), error_w_.data());
+    error_w_norm_ = std::sqrt(
+        kernels::Dot(error_w_.data(), error_w_.data(), error_w_.size()));
   }
   if (!residual_) base_ = l2_ ? query_norm_sq_ : 0.0f;
 }
@@ -274,13 +276,21 @@ void ListScanner::SetCenterWeight(uint32_t list_no, float ip) {
   center_w_ = norm_sq > 0 ? ip / norm_sq : 0.0f;
   if (prog_ != nullptr && centroid_w_ != nullptr &&
       prog_->center1_factor() >= 0) {
-    // W of w(q) - alpha w(c), from a dot product a list.
-    const size_t k = pq_.w.size();
-    const float* wc = centroid_w_ + size_t{list_no} * k;
+    // W of w(q) - alpha w(c), from a dot product a list with the int8
+    // code w^ of w(c). Its rounding errors, about independent with the RMS
+    // ||w(c) - w^|| / sqrt(k), put <e, w^> off <e, w(c)> (e = error_w_) by
+    // a deviation of ||e|| ||w(c) - w^|| / sqrt(k) (Cauchy-Schwarz's worst
+    // case is sqrt(k) times that, and let 8% more candidates through on
+    // use512): sigmas_ of them, on the side that widens the bound.
     const float a = center_w_;
-    const float w2 = pq_.w_err * pq_.w_err -
-                     2.0f * a * kernels::Dot(error_w_.data(), wc, k) +
-                     a * a * centroid_werr_sq_[list_no];
+    const float ew =
+        centroid_w_->codec().Dot(error_w_.data(), centroid_w_->code(list_no));
+    const float slack = sigmas_ * error_w_norm_ *
+                        centroid_w_->err_norm(list_no) *
+                        centroid_w_->inv_sqrt_k();
+    const float w2 = pq_.w_err * pq_.w_err - 2.0f * a * ew +
+                     2.0f * std::fabs(a) * slack +
+                     a * a * centroid_w_->werr_sq(list_no);
     list_w_err_ = std::sqrt(std::max(0.0f, w2));
   }
 }

@@ -103,16 +103,11 @@ class ListScanner {
   void SetList(uint32_t list_no, float dist_sq);
   // Squared norms of the centroids (nlist floats, kept by the caller).
   void set_centroid_norms(const float* norm_sq) { centroid_norm_sq_ = norm_sq; }
-  // The codec's weights of the centroids (nlist x k, kept by the caller):
-  // with a progressive layout holding pass 1's centroid correction
+  // The codec's weights of the centroids (kept by the caller): with a
+  // progressive layout holding pass 1's centroid correction
   // (ProgressiveLayout::center1_factor), each list's bound then comes from
   // w(q) - alpha w(c).
-  // werr_sq: nlist floats, ProgressiveLayout::WeightError of each
-  // centroid's weights, squared.
-  void set_centroid_weights(const float* w, const float* werr_sq) {
-    centroid_w_ = w;
-    centroid_werr_sq_ = werr_sq;
-  }
+  void set_centroid_weights(const CentroidWeights* w) { centroid_w_ = w; }
   // Goodness is the estimated inner product, or minus the estimated squared
   // distance for L2. block_masks (optional, list.nblocks() entries): bit v
   // of block b set = slot 32 b + v may be returned; the caller clears the
@@ -186,12 +181,12 @@ class ListScanner {
   const bool l2_, residual_, shared_l2_;
   const float* centroids_;
   const float* centroid_norm_sq_ = nullptr;
-  const float* centroid_w_ = nullptr;
-  const float* centroid_werr_sq_ = nullptr;
+  const CentroidWeights* centroid_w_ = nullptr;
   // Pass 1's W for the current list (ProgressiveQuery::w_err, or that of
   // w(q) - alpha w(c) with centroid_w_).
   float list_w_err_ = 0;
   std::vector<float> error_w_;  // ErrorWeights of the query's weights
+  float error_w_norm_ = 0;      // ||error_w_||
   const uint32_t dim_;
   std::vector<float> query_, u_;
   float query_norm_sq_ = 0;

@@ -415,6 +415,29 @@ TEST(IvfIndexTest, BytesReadCountsTheQuerySideState) {
   }
 }
 
+// With the progressive layout's pass-1 centroid correction, each probed
+// list's bound reads the int8 code of its centroid's weights: k values,
+// a scale and a norm (k + 8 bytes, rounded up to 4).
+TEST(IvfIndexTest, BytesReadCountsTheCentroidWeightsOfEachProbedList) {
+  const size_t d = 256, n = 3000, nlist = 20;
+  const auto x = Blobs(n, d, 10, 5);
+  auto idx = Build(x, d, Metric::kInnerProduct, "pca", 4, nlist);
+  ASSERT_NE(idx->progressive(), nullptr);
+  ASSERT_GE(idx->progressive()->center1_factor(), 0);
+  const size_t k = idx->codec().scalar_info()->width.size();
+  SearchStats st;
+  SearchParams p;
+  p.k = 10;
+  p.nprobe = 7;
+  p.stats = &st;
+  ASSERT_TRUE(idx->Search(x.data(), p).ok());
+  EXPECT_EQ(st.lists_probed, 7u);
+  SearchStats without = st;
+  without.lists_probed = 0;
+  EXPECT_DOUBLE_EQ(idx->BytesRead(st) - idx->BytesRead(without),
+                   7.0 * double((k + 8 + 3) / 4 * 4));
+}
+
 // The coarse step rounds the query to int16 with one scale: queries of
 // extreme scales probe the exact step's lists too; a query of denormals
 // (no usable scale) or of a norm whose square overflows is scored exactly.
