@@ -185,7 +185,8 @@ class IvfIndex {
   size_t size() const;
   ListStats stats() const;
   // Bytes held in memory: the lists (codes, factors, ids, flags), the id
-  // map and the centroids.
+  // map, the centroids (with their int8 codes and, for the progressive
+  // layout's centroid correction, their weights).
   size_t MemoryBytes() const;
   // Memory one more vector adds (MemoryBytes() grows by about this much a
   // vector, amortized): its code, rescoring code, id, flag and id-map entry.

@@ -183,6 +183,12 @@ class CentroidWeights {
   // ||w - w^||, w^ the decoded code.
   float err_norm(uint32_t list) const { return err_norm_[list]; }
   float inv_sqrt_k() const { return inv_sqrt_k_; }
+  // Bytes held (the float weights, the codes and the per-centroid floats).
+  size_t MemoryBytes() const {
+    return (w_.capacity() + codes_.capacity() + err_norm_.capacity() +
+            werr_sq_.capacity()) *
+           sizeof(float);
+  }
   // ProgressiveLayout::WeightError(w)^2.
   float werr_sq(uint32_t list) const { return werr_sq_[list]; }
 
