@@ -110,22 +110,28 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
     thread_local std::vector<int16_t> q16;
     thread_local std::vector<int32_t> dot;
     thread_local std::vector<float> lo, hi;
+    thread_local std::vector<float> scaled, round_err;
     q16.resize(d);
+    scaled.resize(d);
+    round_err.resize(d);
     // Each coordinate's rounding error is within 0.502 t (RoundToInt16),
     // covered by q_err's 1.01.
-    RoundToInt16(q, d, t > 0 ? 1.0f / t : 0.0f, static_cast<float>(qlim),
-                 q16.data());
+    const float inv_t = t > 0 ? 1.0f / t : 0.0f;
+    RoundToInt16(q, d, inv_t, static_cast<float>(qlim), q16.data());
     const float q_err = 1.01f * 64.0f * static_cast<float>(d) * t;
-    // In double: for tiny queries qn (a float) underflows, ||q|| must not.
-    double q_sq = 0, round_sq = 0;
+    // ||q|| and ||q - t q16|| from the query in units of t, |q / t| <=
+    // qlim: for tiny queries ||q||^2 in float underflows, q / t does not.
     for (uint32_t i = 0; i < d; ++i) {
-      const double e = double{q[i]} - double{t} * q16[i];
-      q_sq += double{q[i]} * q[i];
-      round_sq += e * e;
+      scaled[i] = q[i] * inv_t;
+      round_err[i] = scaled[i] - static_cast<float>(q16[i]);
     }
-    // Rounded up, as the bound needs.
-    const float q_norm = static_cast<float>(std::sqrt(q_sq)) * 1.001f;
-    const float round_norm = static_cast<float>(std::sqrt(round_sq)) * 1.01f;
+    // Rounded up, as the bound needs (the 1.001 and 1.01 cover the float
+    // sums' rounding, relative d 2^-24 at most).
+    const float q_norm =
+        t * std::sqrt(kernels::Dot(scaled.data(), scaled.data(), d)) * 1.001f;
+    const float round_norm =
+        t * std::sqrt(kernels::Dot(round_err.data(), round_err.data(), d)) *
+        1.01f;
     lo.resize(nlist_);
     hi.resize(nlist_);
     dot.resize(nlist_);

@@ -7,6 +7,8 @@
 #include <queue>
 #include <utility>
 
+#include "index/fixed_point.h"
+
 namespace tqdb {
 namespace {
 
@@ -133,10 +135,16 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
     sum_c += l->lambda_[j] * cj[j];
   }
   const double kappa = sum_c > 0 ? sum_p / sum_c : 0.0;
-  l->var_.resize(k);
+  // v_j, and its share of sum_j lambda_j v_j.
+  std::vector<double> v(k);
+  double v_sum = 0;
   for (uint32_t j = 0; j < k; ++j) {
-    l->var_[j] = std::max(0.0, pj[j] * (1 - 2 * kappa) + kappa * kappa * cj[j]);
-    l->var_sum_ += l->lambda_[j] * l->var_[j];
+    v[j] = std::max(0.0, pj[j] * (1 - 2 * kappa) + kappa * kappa * cj[j]);
+    v_sum += l->lambda_[j] * v[j];
+  }
+  l->var_share_.resize(k);
+  for (uint32_t j = 0; j < k; ++j) {
+    l->var_share_[j] = v_sum > 0 ? static_cast<float>(v[j] / v_sum) : 0.0f;
   }
 
   // The row and RefineDot's tables (scan::RefineTables).
@@ -250,39 +258,46 @@ void ProgressiveLayout::BuildQuery(const float* u, ProgressiveQuery* q) const {
     }
     for (uint32_t c = size; c < 16; ++c) tab[c] = tab[c & (size - 1)];
   }
-  double sum_abs = 0, max_abs = 0;
-  for (uint32_t j = 0; j < k_; ++j) {
-    const double a = std::fabs(double{q->w[j]});
-    sum_abs += a;
-    max_abs = std::max(max_abs, a);
-  }
+  float max_abs, sum_abs;
+  AbsMaxAndSum(q->w.data(), k_, &max_abs, &sum_abs);
   q->w_err = WeightError(q->w.data());
-  double s =
-      std::max(max_abs / 32767.0, sum_abs / (kWeightBudget - (k_ + 1) / 2.0));
-  if (!(s > 0)) s = 1.0;
+  // sum_abs raised past the float sum's rounding: sum |wq| stays within
+  // the budget.
+  float s = std::max(
+      max_abs / 32767.0f,
+      sum_abs * 1.001f / static_cast<float>(kWeightBudget - (k_ + 1) / 2.0));
+  if (!(s > 0)) s = 1.0f;
   q->wq.assign(k_, 0);
-  const double inv = 1.0 / s;
+  const float inv = 1.0f / s;
   for (uint32_t j = 0; j < k_; ++j) {
-    const double v = q->w[j] * inv;  // |v| <= 32767
+    const float v = q->w[j] * inv;  // |v| <= 32767 (to rounding)
     // Half away from zero, without a branch on the sign (signs are
     // random: the branch mispredicted every other weight).
-    q->wq[scan::RefineSlot(tables_, j)] =
-        static_cast<int16_t>(v + std::copysign(0.5, v));
+    q->wq[scan::RefineSlot(tables_, j)] = static_cast<int16_t>(
+        std::clamp(v + std::copysign(0.5f, v), -32767.0f, 32767.0f));
   }
   q->wq_scale = static_cast<float>(s / level_scale_);
 }
 
 void ProgressiveLayout::ErrorWeights(const float* w, float* out) const {
-  const double inv = var_sum_ > 0 ? 1.0 / var_sum_ : 0.0;
-  for (uint32_t j = 0; j < k_; ++j) {
-    out[j] = static_cast<float>(double{w[j]} * var_[j] * inv);
-  }
+  for (uint32_t j = 0; j < k_; ++j) out[j] = w[j] * var_share_[j];
 }
 
 float ProgressiveLayout::WeightError(const float* w) const {
-  double err = 0;
-  for (uint32_t j = 0; j < k_; ++j) err += double{w[j]} * w[j] * var_[j];
-  return var_sum_ > 0 ? static_cast<float>(std::sqrt(err / var_sum_)) : 0;
+  // Lanes of partial sums, so that the loop vectorizes (a float sum in
+  // one chain does not).
+  constexpr uint32_t kLanes = 16;
+  float part[kLanes] = {0};
+  uint32_t j = 0;
+  for (; j + kLanes <= k_; j += kLanes) {
+    for (uint32_t l = 0; l < kLanes; ++l) {
+      part[l] += w[j + l] * w[j + l] * var_share_[j + l];
+    }
+  }
+  float err = 0;
+  for (; j < k_; ++j) err += w[j] * w[j] * var_share_[j];
+  for (uint32_t l = 0; l < kLanes; ++l) err += part[l];
+  return std::sqrt(std::max(err, 0.0f));
 }
 
 CentroidWeights::CentroidWeights(const ProgressiveLayout& layout,

@@ -152,9 +152,9 @@ class ProgressiveLayout {
   // width and t: index by (b, t)).
   std::vector<float> mu_[9][5];
   std::vector<double> lambda_;  // importance_j
-  std::vector<double> var_;     // v_j
-  double var_sum_ = 0;          // sum_j lambda_j v_j
-  float level_scale_ = 1;       // lq = round(level * level_scale_)
+  // v_j / sum_j lambda_j v_j (v_j: the header's error model).
+  std::vector<float> var_share_;
+  float level_scale_ = 1;  // lq = round(level * level_scale_)
   scan::RefineTables tables_;
 };
 
