@@ -440,7 +440,8 @@ double IvfIndex::BytesRead(const SearchStats& s) const {
   }
   bytes +=
       double(s.rescored) * (refine_.enabled() ? refine_.code_bytes() : 4 * d);
-  bytes += double(s.tables_built) * double(codec_->query_bytes());
+  bytes += double(s.tables_built) *
+           double(codec_->query_bytes() + (prog_ ? prog_->query_bytes() : 0));
   // The progressive first pass's per-list bound reads the code of the
   // centroid's weights (counted for every probed list when the index keeps
   // them).

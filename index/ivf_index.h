@@ -200,8 +200,9 @@ class IvfIndex {
   // progressive scan refined, a rescored candidate's in-memory code
   // (4 * dim bytes a raw vector without), the codec's state each table
   // build read (ScanCodec::query_bytes: pca's projection, a rotation,
-  // codebooks) and the centroid weights of each probed list (the
-  // progressive first pass's bound). Ids and heaps are left out.
+  // codebooks; the progressive layout's table levels) and the centroid weights
+  // of each probed list (the progressive first pass's bound). Ids and heaps are
+  // left out.
   double BytesRead(const SearchStats& s) const;
 
   // Checks the query (finite coordinates) and p (k >= 1, nprobe <= nlist,

@@ -113,8 +113,14 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
       used.push_back(0);
       l->nibbles_.emplace_back();
     }
-    l->nibbles_[g].push_back({j, t, static_cast<uint8_t>(used[g]),
-                              l->mu_[info->width[j]][t].data()});
+    // The slot's level at each of the 16 entries of its table: the bits
+    // of the entry outside the slot's are ignored.
+    const std::vector<float>& mu = l->mu_[info->width[j]][t];
+    const uint32_t at = static_cast<uint32_t>(l->slot_levels_.size() / 16);
+    for (uint32_t c = 0; c < 16; ++c) {
+      l->slot_levels_.push_back(mu[(c >> used[g]) & ((1u << t) - 1)]);
+    }
+    l->nibbles_[g].push_back({j, t, static_cast<uint8_t>(used[g]), at});
     used[g] += t;
   }
   l->prefix_tables_ = static_cast<uint32_t>(l->nibbles_.size());
@@ -241,22 +247,15 @@ void ProgressiveLayout::BuildQuery(const float* u, ProgressiveQuery* q) const {
   q->w.resize(k_);
   codec_->QueryWeights(u, q->w.data());
   q->lut.assign(size_t{shape_.m4a} * 16, 0.0f);
+  // Entry c of a table: the sum over its slots of w * the slot's level at
+  // c, in slot order (a loop of 16 that vectorizes).
   for (uint32_t g = 0; g < prefix_tables_; ++g) {
-    // Slots fill the nibble from bit 0 up: expand the table slot by slot,
-    // then repeat it over the unused high bits.
     float* tab = &q->lut[size_t{g} * 16];
-    uint32_t size = 1;
     for (const Slot& sl : nibbles_[g]) {
       const float w = q->w[sl.coord];
-      for (uint32_t h = (1u << sl.bits) - 1; h >= 1; --h) {
-        const float add = w * sl.mu[h];
-        for (uint32_t c = 0; c < size; ++c) tab[c + h * size] = tab[c] + add;
-      }
-      const float add0 = w * sl.mu[0];
-      for (uint32_t c = 0; c < size; ++c) tab[c] += add0;
-      size <<= sl.bits;
+      const float* level = &slot_levels_[size_t{sl.levels} * 16];
+      for (uint32_t c = 0; c < 16; ++c) tab[c] += w * level[c];
     }
-    for (uint32_t c = size; c < 16; ++c) tab[c] = tab[c & (size - 1)];
   }
   float max_abs, sum_abs;
   AbsMaxAndSum(q->w.data(), k_, &max_abs, &sum_abs);

@@ -99,6 +99,9 @@ class ProgressiveLayout {
   size_t prefix_bytes() const {
     return shape_.m4a / 2 + 8 + (center1_ >= 0 ? 4 : 0);
   }
+  // Bytes of the layout's own state a BuildQuery reads (the slots' table
+  // levels; the codec's state is ScanCodec::query_bytes).
+  size_t query_bytes() const { return slot_levels_.size() * sizeof(float); }
   // Bytes a refinement reads (the row and the codec's factors).
   size_t refine_bytes() const { return shape_.m8 + 4 * codec_factors_; }
 
@@ -136,7 +139,7 @@ class ProgressiveLayout {
   struct Slot {
     uint32_t coord;
     uint8_t bits, shift;
-    const float* mu;  // mu_[width][bits]
+    uint32_t levels;  // its 16 levels: slot_levels_[16 levels, + 16)
   };
 
   const ScanCodec* codec_ = nullptr;
@@ -148,6 +151,8 @@ class ProgressiveLayout {
   bool scaled2_ = false;
   std::vector<uint8_t> t_;                  // prefix bits per coordinate
   std::vector<std::vector<Slot>> nibbles_;  // pass-1 sub-codes
+  // Per slot, its prefix mean at each entry of its sub-code's table.
+  std::vector<float> slot_levels_;
   // mu_[j]: the 2^t_j prefix means of coordinate j's width (shared by
   // width and t: index by (b, t)).
   std::vector<float> mu_[9][5];

@@ -417,7 +417,8 @@ TEST(IvfIndexTest, BytesReadCountsTheQuerySideState) {
 
 // With the progressive layout's pass-1 centroid correction, each probed
 // list's bound reads the int8 code of its centroid's weights: k values,
-// a scale and a norm (k + 8 bytes, rounded up to 4).
+// a scale and a norm (k + 8 bytes, rounded up to 4); a table build reads
+// the layout's own state too.
 TEST(IvfIndexTest, BytesReadCountsTheCentroidWeightsOfEachProbedList) {
   const size_t d = 256, n = 3000, nlist = 20;
   const auto x = Blobs(n, d, 10, 5);
@@ -436,6 +437,13 @@ TEST(IvfIndexTest, BytesReadCountsTheCentroidWeightsOfEachProbedList) {
   without.lists_probed = 0;
   EXPECT_DOUBLE_EQ(idx->BytesRead(st) - idx->BytesRead(without),
                    7.0 * double((k + 8 + 3) / 4 * 4));
+  // A table build reads the layout's table levels beside the codec's state.
+  EXPECT_GT(idx->progressive()->query_bytes(), 0u);
+  without = st;
+  without.tables_built = 0;
+  EXPECT_DOUBLE_EQ(
+      idx->BytesRead(st) - idx->BytesRead(without),
+      double(idx->codec().query_bytes() + idx->progressive()->query_bytes()));
 }
 
 // The coarse step rounds the query to int16 with one scale: queries of
