@@ -386,6 +386,18 @@ TEST(IvfIndexTest, QuantizedCoarseStepProbesTheSameLists) {
   }
 }
 
+// The stats of one search (k = 10) of q.
+SearchStats StatsOfOneSearch(const IvfIndex& idx, const float* q,
+                             uint32_t nprobe) {
+  SearchStats st;
+  SearchParams p;
+  p.k = 10;
+  p.nprobe = nprobe;
+  p.stats = &st;
+  EXPECT_TRUE(idx.Search(q, p).ok());
+  return st;
+}
+
 // BytesRead counts the codec's own state each table build reads (pca's
 // projection rows, TurboQuant's rotation, PQ's codebooks) and, with the
 // progressive layout's centroid correction, k weights a probed list.
@@ -400,12 +412,7 @@ TEST(IvfIndexTest, BytesReadCountsTheQuerySideState) {
     // centroids of every coordinate.
     EXPECT_GE(query_bytes, std::string(method) == "pq" ? 16 * d * 4 : d * 8)
         << method;
-    SearchStats st;
-    SearchParams p;
-    p.k = 10;
-    p.nprobe = 5;
-    p.stats = &st;
-    ASSERT_TRUE(idx->Search(x.data(), p).ok());
+    const SearchStats st = StatsOfOneSearch(*idx, x.data(), 5);
     EXPECT_EQ(st.tables_built, 1u) << method;
     SearchStats without = st;
     without.tables_built = 0;
@@ -426,12 +433,7 @@ TEST(IvfIndexTest, BytesReadCountsTheCentroidWeightsOfEachProbedList) {
   ASSERT_NE(idx->progressive(), nullptr);
   ASSERT_GE(idx->progressive()->center1_factor(), 0);
   const size_t k = idx->codec().scalar_info()->width.size();
-  SearchStats st;
-  SearchParams p;
-  p.k = 10;
-  p.nprobe = 7;
-  p.stats = &st;
-  ASSERT_TRUE(idx->Search(x.data(), p).ok());
+  const SearchStats st = StatsOfOneSearch(*idx, x.data(), 7);
   EXPECT_EQ(st.lists_probed, 7u);
   SearchStats without = st;
   without.lists_probed = 0;
