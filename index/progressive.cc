@@ -284,17 +284,18 @@ void ProgressiveLayout::ErrorWeights(const float* w, float* out) const {
 
 float ProgressiveLayout::WeightError(const float* w) const {
   // Lanes of partial sums, so that the loop vectorizes (a float sum in
-  // one chain does not).
+  // one chain does not); w v_j first, so that a share of 0 gives 0 for
+  // any finite w.
   constexpr uint32_t kLanes = 16;
   float part[kLanes] = {0};
   uint32_t j = 0;
   for (; j + kLanes <= k_; j += kLanes) {
     for (uint32_t l = 0; l < kLanes; ++l) {
-      part[l] += w[j + l] * w[j + l] * var_share_[j + l];
+      part[l] += (w[j + l] * var_share_[j + l]) * w[j + l];
     }
   }
   float err = 0;
-  for (; j < k_; ++j) err += w[j] * w[j] * var_share_[j];
+  for (; j < k_; ++j) err += (w[j] * var_share_[j]) * w[j];
   for (uint32_t l = 0; l < kLanes; ++l) err += part[l];
   return std::sqrt(std::max(err, 0.0f));
 }

@@ -139,7 +139,7 @@ class ProgressiveLayout {
   struct Slot {
     uint32_t coord;
     uint8_t bits, shift;
-    uint32_t levels;  // its 16 levels: slot_levels_[16 levels, + 16)
+    uint32_t levels;  // its levels: slot_levels_[16 * levels, + 16)
   };
 
   const ScanCodec* codec_ = nullptr;
