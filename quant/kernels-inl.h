@@ -11,12 +11,14 @@
 #define TQDB_QUANT_KERNELS_INL_H_
 #endif
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
 #include "hwy/highway.h"
 #include "quant/coding.h"
+#include "quant/kernels.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tqdb {
@@ -25,48 +27,125 @@ namespace HWY_NAMESPACE {
 
 namespace hn = hwy::HWY_NAMESPACE;
 
+// ---- The canonical float sum (quant/kernels.h, "Determinism") ----
+// Element i of a sum goes to running sum i % kSumLanes; the running sums
+// start at +0 and are then added pairwise, lane j += lane j + w for
+// w = kSumLanes / 2, ..., 1. A target holds the kSumLanes sums in
+// kSumLanes / N vectors (two on AVX-512, four on AVX2, eight at 128 bits),
+// so every target, and the scalar reference, forms the same sums.
+using SumTag = hn::CappedTag<float, kSumLanes>;
+
+// a * b + c rounded once, on every target: where the target has no FMA
+// instruction (SSSE3, SSE4, EMU128, SCALAR) lane by lane through std::fma,
+// slower but the same bits as the fused instruction.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V FusedMulAdd(D d, V a, V b, V c) {
+#if HWY_NATIVE_FMA
+  (void)d;
+  return hn::MulAdd(a, b, c);
+#else
+  constexpr size_t N = hn::MaxLanes(D());
+  HWY_ALIGN float x[N], y[N], z[N];
+  hn::Store(a, d, x);
+  hn::Store(b, d, y);
+  hn::Store(c, d, z);
+  for (size_t j = 0; j < N; ++j) z[j] = std::fma(x[j], y[j], z[j]);
+  return hn::Load(d, z);
+#endif
+}
+
+// The pairwise sum of the kSumLanes lanes of acc[0 .. kSumLanes / N)
+// (acc[v] holds lanes v N .. v N + N - 1). Destroys acc.
+template <class D>
+HWY_INLINE float SumLaneTree(D d, hn::Vec<D>* acc) {
+  constexpr size_t N = hn::MaxLanes(D());
+  constexpr size_t kVecs = kSumLanes / N;
+  for (size_t w = kVecs / 2; w >= 1; w /= 2) {
+    for (size_t v = 0; v < w; ++v) acc[v] = hn::Add(acc[v], acc[v + w]);
+  }
+  HWY_ALIGN float lanes[N];
+  hn::Store(acc[0], d, lanes);
+  for (size_t w = N / 2; w >= 1; w /= 2) {
+    for (size_t j = 0; j < w; ++j) lanes[j] += lanes[j + w];
+  }
+  return lanes[0];
+}
+
+// out[r] = the canonical sum over i < n of row r's term i, for R rows at
+// once (each row has its own kSumLanes sums; what the rows share, such as
+// a query chunk, is loaded once). vec_term(i, acc) adds the terms i ..
+// i + N - 1 of every row r to acc[r]; lane_term(r, i, s) returns s plus
+// row r's term i, rounded as the vector term rounds it (it serves the
+// last n % N elements, which no whole vector covers).
+template <size_t R, class D, class VecTerm, class LaneTerm>
+HWY_INLINE void LaneSums(D d, size_t n, const VecTerm& vec_term,
+                         const LaneTerm& lane_term, float* HWY_RESTRICT out) {
+  using V = hn::Vec<D>;
+  constexpr size_t N = hn::MaxLanes(D());
+  constexpr size_t kVecs = kSumLanes / N;
+  static_assert(kSumLanes % N == 0, "whole vectors of running sums");
+  V acc[kVecs][R];
+  for (size_t v = 0; v < kVecs; ++v) {
+    for (size_t r = 0; r < R; ++r) acc[v][r] = hn::Zero(d);
+  }
+  size_t i = 0;
+  for (; i + kSumLanes <= n; i += kSumLanes) {
+    for (size_t v = 0; v < kVecs; ++v) vec_term(i + v * N, acc[v]);
+  }
+  size_t v = 0;
+  for (; i + N <= n; i += N, ++v) vec_term(i, acc[v]);
+  if (i < n) {
+    for (size_t r = 0; r < R; ++r) {
+      HWY_ALIGN float lanes[N];
+      hn::Store(acc[v][r], d, lanes);
+      for (size_t j = i; j < n; ++j)
+        lanes[j - i] = lane_term(r, j, lanes[j - i]);
+      acc[v][r] = hn::Load(d, lanes);
+    }
+  }
+  for (size_t r = 0; r < R; ++r) {
+    V row[kVecs];
+    for (size_t k = 0; k < kVecs; ++k) row[k] = acc[k][r];
+    out[r] = SumLaneTree(d, row);
+  }
+}
+
+// Rows handled at once by the matrix kernels: eight vectors of running sums.
+template <class D>
+constexpr size_t RowsAtOnce() {
+  return hn::MaxLanes(D()) >= 16 ? 4 : hn::MaxLanes(D()) >= 8 ? 2 : 1;
+}
+
 HWY_INLINE float DotImpl(const float* HWY_RESTRICT a,
                          const float* HWY_RESTRICT b, size_t n) {
-  const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  auto acc0 = hn::Zero(d);
-  auto acc1 = hn::Zero(d);
-  size_t i = 0;
-  for (; i + 2 * N <= n; i += 2 * N) {
-    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
-    acc1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), acc1);
-  }
-  for (; i + N <= n; i += N) {
-    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
-  }
-  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
+  const SumTag d;
+  float sum;
+  LaneSums<1>(
+      d, n,
+      [&](size_t i, hn::Vec<SumTag>* acc) {
+        acc[0] =
+            FusedMulAdd(d, hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc[0]);
+      },
+      [&](size_t, size_t i, float s) { return std::fma(a[i], b[i], s); }, &sum);
+  return sum;
 }
 
 HWY_INLINE float L2SqrImpl(const float* HWY_RESTRICT a,
                            const float* HWY_RESTRICT b, size_t n) {
-  const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  auto acc0 = hn::Zero(d);
-  auto acc1 = hn::Zero(d);
-  size_t i = 0;
-  for (; i + 2 * N <= n; i += 2 * N) {
-    const auto t0 = hn::Sub(hn::LoadU(d, a + i), hn::LoadU(d, b + i));
-    const auto t1 = hn::Sub(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N));
-    acc0 = hn::MulAdd(t0, t0, acc0);
-    acc1 = hn::MulAdd(t1, t1, acc1);
-  }
-  for (; i + N <= n; i += N) {
-    const auto t = hn::Sub(hn::LoadU(d, a + i), hn::LoadU(d, b + i));
-    acc0 = hn::MulAdd(t, t, acc0);
-  }
-  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
-  for (; i < n; ++i) {
-    const float t = a[i] - b[i];
-    s += t * t;
-  }
-  return s;
+  const SumTag d;
+  float sum;
+  LaneSums<1>(
+      d, n,
+      [&](size_t i, hn::Vec<SumTag>* acc) {
+        const auto t = hn::Sub(hn::LoadU(d, a + i), hn::LoadU(d, b + i));
+        acc[0] = FusedMulAdd(d, t, t, acc[0]);
+      },
+      [&](size_t, size_t i, float s) {
+        const float t = a[i] - b[i];
+        return std::fma(t, t, s);
+      },
+      &sum);
+  return sum;
 }
 
 // Butterfly stages with stride h >= N combine whole vectors. Stages with
@@ -195,151 +274,107 @@ HWY_INLINE void QuantizeImpl(const float* HWY_RESTRICT y, size_t n,
 HWY_INLINE float DotLutImpl(const float* HWY_RESTRICT q,
                             const uint8_t* HWY_RESTRICT idx,
                             const float* HWY_RESTRICT table, size_t n) {
-  const hn::ScalableTag<float> d;
+  const SumTag d;
   const hn::RebindToSigned<decltype(d)> di;
   const hn::Rebind<uint8_t, decltype(di)> du8;
-  const size_t N = hn::Lanes(d);
-  auto acc0 = hn::Zero(d);
-  auto acc1 = hn::Zero(d);
-  size_t i = 0;
-  for (; i + 2 * N <= n; i += 2 * N) {
-    const auto k0 = hn::PromoteTo(di, hn::LoadU(du8, idx + i));
-    const auto k1 = hn::PromoteTo(di, hn::LoadU(du8, idx + i + N));
-    acc0 = hn::MulAdd(hn::LoadU(d, q + i), hn::GatherIndex(d, table, k0), acc0);
-    acc1 = hn::MulAdd(hn::LoadU(d, q + i + N), hn::GatherIndex(d, table, k1),
-                      acc1);
-  }
-  for (; i + N <= n; i += N) {
-    const auto k0 = hn::PromoteTo(di, hn::LoadU(du8, idx + i));
-    acc0 = hn::MulAdd(hn::LoadU(d, q + i), hn::GatherIndex(d, table, k0), acc0);
-  }
-  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
-  for (; i < n; ++i) s += q[i] * table[idx[i]];
-  return s;
+  float sum;
+  LaneSums<1>(
+      d, n,
+      [&](size_t i, hn::Vec<SumTag>* acc) {
+        const auto k = hn::PromoteTo(di, hn::LoadU(du8, idx + i));
+        acc[0] = FusedMulAdd(d, hn::LoadU(d, q + i),
+                             hn::GatherIndex(d, table, k), acc[0]);
+      },
+      [&](size_t, size_t i, float s) {
+        return std::fma(q[i], table[idx[i]], s);
+      },
+      &sum);
+  return sum;
 }
 
 HWY_INLINE float MaskedSumImpl(const float* HWY_RESTRICT q,
                                const uint8_t* HWY_RESTRICT bits, size_t n) {
-  const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  auto acc = hn::Zero(d);
-  size_t i = 0;
-  if (N <= 32) {
-    // 64 elements per word; each vector takes N consecutive bits of it.
-    for (; i + 64 <= n; i += 64) {
-      uint64_t w;
-      std::memcpy(&w, bits + i / 8, 8);  // little-endian hosts (x86, ARM)
-      for (size_t j = 0; j < 64; j += N) {
-        const uint64_t m = (w >> j);
-        uint8_t mb[8];
-        std::memcpy(mb, &m, 8);
+  const SumTag d;
+  constexpr size_t N = hn::MaxLanes(SumTag());
+  float sum;
+  LaneSums<1>(
+      d, n,
+      [&](size_t i, hn::Vec<SumTag>* acc) {
+        // N bits starting at bit i (i is a multiple of N): N <= 16 bits lie
+        // within the three bytes from bits + i / 8.
+        uint32_t w = 0;
+        const size_t bytes = (N + (i & 7) + 7) / 8;
+        std::memcpy(&w, bits + i / 8, bytes);  // little-endian hosts
+        w >>= (i & 7);
+        uint8_t mb[8] = {};
+        std::memcpy(mb, &w, sizeof(w));
         const auto mask = hn::LoadMaskBits(d, mb);
-        acc = hn::Add(acc, hn::IfThenElseZero(mask, hn::LoadU(d, q + i + j)));
-      }
-    }
-  }
-  float s = hn::GetLane(hn::SumOfLanes(d, acc));
-  for (; i < n; ++i) {
-    if ((bits[i >> 3] >> (i & 7)) & 1) s += q[i];
-  }
-  return s;
+        acc[0] = hn::Add(acc[0], hn::IfThenElseZero(mask, hn::LoadU(d, q + i)));
+      },
+      [&](size_t, size_t i, float s) {
+        return ((bits[i >> 3] >> (i & 7)) & 1) ? s + q[i] : s;
+      },
+      &sum);
+  return sum;
 }
 
-// y = m x for a row-major matrix of `T` (float, or binary16 widened
-// exactly), four rows at a time so that each chunk of x is loaded once.
-template <typename T, class D, class Load>
-HWY_INLINE void MatVecRows(D df, const T* HWY_RESTRICT m, size_t rows,
-                           size_t cols, const float* HWY_RESTRICT x,
-                           float* HWY_RESTRICT y, Load load,
-                           float (*widen)(T)) {
-  const size_t N = hn::Lanes(df);
-  size_t r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    const T* m0 = m + r * cols;
-    auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df),
-         a3 = hn::Zero(df);
-    size_t i = 0;
-    for (; i + N <= cols; i += N) {
-      const auto xv = hn::LoadU(df, x + i);
-      a0 = hn::MulAdd(load(m0 + i), xv, a0);
-      a1 = hn::MulAdd(load(m0 + cols + i), xv, a1);
-      a2 = hn::MulAdd(load(m0 + 2 * cols + i), xv, a2);
-      a3 = hn::MulAdd(load(m0 + 3 * cols + i), xv, a3);
-    }
-    float s[4] = {hn::GetLane(hn::SumOfLanes(df, a0)),
-                  hn::GetLane(hn::SumOfLanes(df, a1)),
-                  hn::GetLane(hn::SumOfLanes(df, a2)),
-                  hn::GetLane(hn::SumOfLanes(df, a3))};
-    for (; i < cols; ++i) {
-      for (size_t k = 0; k < 4; ++k) s[k] += widen(m0[k * cols + i]) * x[i];
-    }
-    for (size_t k = 0; k < 4; ++k) y[r + k] = s[k];
-  }
-  for (; r < rows; ++r) {
-    const T* mr = m + r * cols;
-    auto a = hn::Zero(df);
-    size_t i = 0;
-    for (; i + N <= cols; i += N) {
-      a = hn::MulAdd(load(mr + i), hn::LoadU(df, x + i), a);
-    }
-    float s = hn::GetLane(hn::SumOfLanes(df, a));
-    for (; i < cols; ++i) s += widen(mr[i]) * x[i];
-    y[r] = s;
-  }
+// y = m x for a row-major matrix of binary16 values (widened exactly),
+// RowsAtOnce rows at a time so that each chunk of x is loaded once for them.
+template <size_t R>
+HWY_INLINE void MatVecF16RowsT(const uint16_t* HWY_RESTRICT m, size_t cols,
+                               const float* HWY_RESTRICT x,
+                               float* HWY_RESTRICT y) {
+  const SumTag df;
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  LaneSums<R>(
+      df, cols,
+      [&](size_t i, hn::Vec<SumTag>* acc) {
+        const auto xv = hn::LoadU(df, x + i);
+        for (size_t r = 0; r < R; ++r) {
+          const auto row = hn::PromoteTo(
+              df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(
+                                    m + r * cols + i)));
+          acc[r] = FusedMulAdd(df, row, xv, acc[r]);
+        }
+      },
+      [&](size_t r, size_t i, float s) {
+        return std::fma(HalfToFloat(m[r * cols + i]), x[i], s);
+      },
+      y);
 }
 
 HWY_INLINE void MatVecF16Impl(const uint16_t* HWY_RESTRICT m, size_t rows,
                               size_t cols, const float* HWY_RESTRICT x,
                               float* HWY_RESTRICT y) {
-  const hn::ScalableTag<float> df;
-  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
-  MatVecRows(
-      df, m, rows, cols, x, y,
-      [&](const uint16_t* p) {
-        return hn::PromoteTo(
-            df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p)));
-      },
-      &HalfToFloat);
+  constexpr size_t R = RowsAtOnce<SumTag>();
+  size_t r = 0;
+  for (; r + R <= rows; r += R) MatVecF16RowsT<R>(m + r * cols, cols, x, y + r);
+  for (; r < rows; ++r) MatVecF16RowsT<1>(m + r * cols, cols, x, y + r);
 }
 
-// DotI8 of R rows at once (row r at c + r * stride): each chunk of q is
-// loaded once for all of them; every row's sums are formed in DotI8's
-// order, so each result is bit-identical to DotI8Impl of that row.
+// DotI8 of R rows at once (row r at c + r * stride), each chunk of q loaded
+// once for all of them; every row's sum is DotI8's (the canonical sum).
 template <size_t R>
 HWY_INLINE void DotI8RowsT(const float* HWY_RESTRICT q,
                            const int8_t* HWY_RESTRICT c, size_t stride,
                            size_t n, float* HWY_RESTRICT out) {
-  const hn::ScalableTag<float> df;
+  const SumTag df;
   const hn::RebindToSigned<decltype(df)> di;
   const hn::Rebind<int8_t, decltype(df)> d8;
-  const size_t N = hn::Lanes(df);
-  auto widen = [&](const int8_t* p) {
-    return hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, p)));
-  };
-  decltype(hn::Zero(df)) acc0[R], acc1[R];
-  for (size_t r = 0; r < R; ++r) acc0[r] = acc1[r] = hn::Zero(df);
-  size_t i = 0;
-  for (; i + 2 * N <= n; i += 2 * N) {
-    const auto q0 = hn::LoadU(df, q + i);
-    const auto q1 = hn::LoadU(df, q + i + N);
-    for (size_t r = 0; r < R; ++r) {
-      const int8_t* row = c + r * stride;
-      acc0[r] = hn::MulAdd(q0, widen(row + i), acc0[r]);
-      acc1[r] = hn::MulAdd(q1, widen(row + i + N), acc1[r]);
-    }
-  }
-  for (; i + N <= n; i += N) {
-    const auto q0 = hn::LoadU(df, q + i);
-    for (size_t r = 0; r < R; ++r) {
-      acc0[r] = hn::MulAdd(q0, widen(c + r * stride + i), acc0[r]);
-    }
-  }
-  for (size_t r = 0; r < R; ++r) {
-    const int8_t* row = c + r * stride;
-    float s = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0[r], acc1[r])));
-    for (size_t j = i; j < n; ++j) s += q[j] * static_cast<float>(row[j]);
-    out[r] = s;
-  }
+  LaneSums<R>(
+      df, n,
+      [&](size_t i, hn::Vec<SumTag>* acc) {
+        const auto qv = hn::LoadU(df, q + i);
+        for (size_t r = 0; r < R; ++r) {
+          const auto cv = hn::ConvertTo(
+              df, hn::PromoteTo(di, hn::LoadU(d8, c + r * stride + i)));
+          acc[r] = FusedMulAdd(df, qv, cv, acc[r]);
+        }
+      },
+      [&](size_t r, size_t i, float s) {
+        return std::fma(q[i], static_cast<float>(c[r * stride + i]), s);
+      },
+      out);
 }
 
 HWY_INLINE float DotI8Impl(const float* HWY_RESTRICT q,
@@ -352,9 +387,10 @@ HWY_INLINE float DotI8Impl(const float* HWY_RESTRICT q,
 HWY_INLINE void DotI8RowsImpl(const float* HWY_RESTRICT q,
                               const int8_t* HWY_RESTRICT c, size_t stride,
                               size_t rows, size_t n, float* HWY_RESTRICT out) {
+  constexpr size_t R = RowsAtOnce<SumTag>();
   size_t r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    DotI8RowsT<4>(q, c + r * stride, stride, n, out + r);
+  for (; r + R <= rows; r += R) {
+    DotI8RowsT<R>(q, c + r * stride, stride, n, out + r);
   }
   for (; r < rows; ++r) DotI8RowsT<1>(q, c + r * stride, stride, n, out + r);
 }

@@ -3,10 +3,17 @@
 // best target the CPU supports; tqdb::kernels::scalar holds the plain C++
 // reference with the same contract, kept in tree for tests and debugging.
 //
-// Determinism: Fwht, PermuteSigns and Quantize produce bit-identical output
-// on every target (they only add, subtract, multiply by constants and compare,
-// in the same order). Dot, L2Sqr, DotLut, MaskedSum, MatVecF16 and DotI8 sum in
-// a target-dependent order and agree with the reference to float rounding.
+// Determinism: every kernel gives the same bits on every target and in its
+// scalar reference, so a search or a training run gives the same results on
+// any CPU (an AVX-512 server and an AVX2 replica of it agree). Fwht,
+// PermuteSigns and Quantize only add, subtract, multiply by constants and
+// compare, in one order. The float sums (Dot, L2Sqr, DotLut, MaskedSum,
+// MatVecF16, DotI8, DotI8Rows) are all formed one way: term i goes to
+// running sum i % kSumLanes, a product term by a fused multiply-add (on
+// every target: targets without FMA emulate it with std::fma); the running
+// sums start at +0 and are then added pairwise, sum j += sum j + w for
+// w = kSumLanes / 2, ..., 2, 1, and the result is sum 0. DotI16I8Rows is
+// exact.
 //
 // All pointers must be valid for n elements; nothing is allocated; all
 // functions are thread-safe (no shared state).
@@ -18,6 +25,10 @@
 
 namespace tqdb {
 namespace kernels {
+
+// Running sums of the canonical float sum (Determinism, above): two AVX-512
+// vectors, four AVX2 vectors.
+inline constexpr size_t kSumLanes = 32;
 
 // Sum of a[i]*b[i].
 float Dot(const float* a, const float* b, size_t n);
@@ -40,14 +51,14 @@ float DotLut(const float* q, const uint8_t* idx, const float* table, size_t n);
 float MaskedSum(const float* q, const uint8_t* bits, size_t n);
 // y[r] = sum_i m[r * cols + i] * x[i] for r < rows, m a row-major matrix of
 // IEEE binary16 values (quant/coding.h: FloatToHalf), widened exactly and
-// summed in float (four rows at a time, each x chunk loaded once).
+// summed in float (several rows at a time, each x chunk loaded once).
 void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
                float* y);
 // Sum of q[i] * c[i] for int8 c (widened exactly): the inner product with
 // an int8 code (index/refine_codes.h) before its per-vector scale.
 float DotI8(const float* q, const int8_t* c, size_t n);
-// out[r] = DotI8(q, c + r * stride, n) for r < rows, bit for bit (the same
-// sums in the same order on each target), four rows at a time.
+// out[r] = DotI8(q, c + r * stride, n) for r < rows, bit for bit, several
+// rows at a time (each q chunk loaded once for them).
 void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
                size_t n, float* out);
 // out[r] = sum_i q[i] * c[r * stride + i] for r < rows, in int32: exact,

@@ -1,24 +1,40 @@
-// Scalar references of quant/kernels.h. Plain C++, no intrinsics.
+// Scalar references of quant/kernels.h. Plain C++, no intrinsics; the float
+// sums in the canonical order of kernels.h ("Determinism"), spelled out.
+#include <cmath>
+
 #include "quant/coding.h"
 #include "quant/kernels.h"
 
 namespace tqdb {
 namespace kernels {
 namespace scalar {
+namespace {
+
+// The canonical sum of term(i, running sum) over i < n.
+template <class Term>
+float CanonicalSum(size_t n, const Term& term) {
+  float sums[kSumLanes] = {};
+  for (size_t i = 0; i < n; ++i) {
+    sums[i % kSumLanes] = term(i, sums[i % kSumLanes]);
+  }
+  for (size_t w = kSumLanes / 2; w >= 1; w /= 2) {
+    for (size_t j = 0; j < w; ++j) sums[j] += sums[j + w];
+  }
+  return sums[0];
+}
+
+}  // namespace
 
 float Dot(const float* a, const float* b, size_t n) {
-  float s = 0.0f;
-  for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
+  return CanonicalSum(
+      n, [&](size_t i, float s) { return std::fma(a[i], b[i], s); });
 }
 
 float L2Sqr(const float* a, const float* b, size_t n) {
-  float s = 0.0f;
-  for (size_t i = 0; i < n; ++i) {
+  return CanonicalSum(n, [&](size_t i, float s) {
     const float t = a[i] - b[i];
-    s += t * t;
-  }
-  return s;
+    return std::fma(t, t, s);
+  });
 }
 
 void Fwht(float* x, size_t n, float scale) {
@@ -52,32 +68,30 @@ void Quantize(const float* y, size_t n, const float* thresholds, int bits,
 }
 
 float DotLut(const float* q, const uint8_t* idx, const float* table, size_t n) {
-  float s = 0.0f;
-  for (size_t i = 0; i < n; ++i) s += q[i] * table[idx[i]];
-  return s;
+  return CanonicalSum(
+      n, [&](size_t i, float s) { return std::fma(q[i], table[idx[i]], s); });
 }
 
 float MaskedSum(const float* q, const uint8_t* bits, size_t n) {
-  float s = 0.0f;
-  for (size_t i = 0; i < n; ++i) {
-    if ((bits[i >> 3] >> (i & 7)) & 1) s += q[i];
-  }
-  return s;
+  return CanonicalSum(n, [&](size_t i, float s) {
+    return ((bits[i >> 3] >> (i & 7)) & 1) ? s + q[i] : s;
+  });
 }
 
 void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
                float* y) {
   for (size_t r = 0; r < rows; ++r) {
-    float s = 0.0f;
-    for (size_t i = 0; i < cols; ++i) s += HalfToFloat(m[r * cols + i]) * x[i];
-    y[r] = s;
+    const uint16_t* row = m + r * cols;
+    y[r] = CanonicalSum(cols, [&](size_t i, float s) {
+      return std::fma(HalfToFloat(row[i]), x[i], s);
+    });
   }
 }
 
 float DotI8(const float* q, const int8_t* c, size_t n) {
-  float s = 0.0f;
-  for (size_t i = 0; i < n; ++i) s += q[i] * static_cast<float>(c[i]);
-  return s;
+  return CanonicalSum(n, [&](size_t i, float s) {
+    return std::fma(q[i], static_cast<float>(c[i]), s);
+  });
 }
 
 void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,

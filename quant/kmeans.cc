@@ -5,12 +5,14 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant/kmeans.cc"
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "quant/kernels-inl.h"
 #include "quant/kernels.h"
 
 // Shared by every target.
@@ -92,8 +94,8 @@ HWY_INLINE void BlockKernel(const float* const* rows, size_t dim,
         const V c1 = hn::Load(d, col + j * kPanel + kLanes);
         for (size_t r = 0; r < R; ++r) {
           const V xv = hn::Set(d, rows[r][j]);
-          acc0[r] = hn::MulAdd(xv, c0, acc0[r]);
-          acc1[r] = hn::MulAdd(xv, c1, acc1[r]);
+          acc0[r] = kernels::HWY_NAMESPACE::FusedMulAdd(d, xv, c0, acc0[r]);
+          acc1[r] = kernels::HWY_NAMESPACE::FusedMulAdd(d, xv, c1, acc1[r]);
         }
       }
       const VI ids0 = hn::Add(iota, hn::Set(di, static_cast<int32_t>(first)));
@@ -123,21 +125,16 @@ HWY_INLINE void BlockKernel(const float* const* rows, size_t dim,
   }
 }
 
-// ||row||^2 (inline: a dispatched call per point would cost more than the
-// distances themselves for tiny PQ sub-spaces).
+// ||row||^2 in an order every target shares (quant/kmeans.h, Determinism):
+// kernels::Dot's canonical sum, or for tiny PQ sub-spaces a plain running
+// fused sum (inline: a dispatched call per point would cost more than the
+// distances themselves there).
 HWY_INLINE float SquaredNorm(const float* HWY_RESTRICT row, size_t dim) {
-  float s = 0.0f;
-  size_t j = 0;
-  if (dim >= kLanes) {
-    const DF d;
-    hn::Vec<DF> acc = hn::Zero(d);
-    for (; j + kLanes <= dim; j += kLanes) {
-      const hn::Vec<DF> v = hn::LoadU(d, row + j);
-      acc = hn::MulAdd(v, v, acc);
-    }
-    s = hn::GetLane(hn::SumOfLanes(d, acc));
+  if (dim >= kernels::kSumLanes) {
+    return kernels::HWY_NAMESPACE::DotImpl(row, row, dim);
   }
-  for (; j < dim; ++j) s += row[j] * row[j];
+  float s = 0.0f;
+  for (size_t j = 0; j < dim; ++j) s = std::fma(row[j], row[j], s);
   return s;
 }
 

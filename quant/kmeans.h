@@ -24,9 +24,11 @@
 // identical for every num_threads (each point's distances are computed in the
 // same order whatever the split, and all reductions over points run in point
 // order). All random choices use the pinned tqdb::Rng, never std::
-// distributions. Float sums are target dependent (like kernels::Dot), so
-// centroids can differ in the last bits between CPUs with different SIMD
-// widths.
+// distributions. It is also identical on every SIMD target: each centroid
+// distance is a running fused multiply-add over the coordinates in order (a
+// centroid per lane, emulated with std::fma where the target has no FMA) and
+// the norms are sums in kernels::Dot's canonical order, so an index trained
+// on an AVX-512 machine and on an AVX2 one is the same index.
 //
 // Thread-safety: TrainKMeans and AssignNearest are reentrant; they spawn and
 // join their own std::threads when num_threads > 1. A CentroidAssigner is

@@ -35,7 +35,17 @@ std::vector<float> RandomFloats(size_t n, uint64_t seed, double scale = 1.0) {
   return v;
 }
 
-const size_t kSizes[] = {1, 2, 3, 7, 8, 15, 16, 31, 64, 100, 127, 384, 1536};
+const size_t kSizes[] = {1,  2,  3,   7,   8,   15,  16,  31,  32,
+                         33, 64, 100, 127, 384, 511, 512, 1536};
+
+// Bit-for-bit equality of floats (NaN payloads and the sign of zero too).
+::testing::AssertionResult SameBits(float a, float b) {
+  if (std::memcmp(&a, &b, sizeof(float)) == 0) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure()
+         << std::hexfloat << a << " and " << b << " differ in their bits";
+}
 
 void TestFwhtIsBitIdentical() {
   for (size_t n : {size_t{1}, size_t{2}, size_t{4}, size_t{8}, size_t{16},
@@ -80,43 +90,83 @@ void TestQuantizeIsBitIdentical() {
   }
 }
 
-void TestSumsMatchReference() {
+// The float sums are the scalar reference's bit for bit on every target
+// (quant/kernels.h, Determinism), and the reference is the exact sum to
+// float rounding.
+void TestSumsAreTheReference() {
   for (size_t n : kSizes) {
     const std::vector<float> a = RandomFloats(n, n), b = RandomFloats(n, n + 1);
     const float dot = scalar::Dot(a.data(), b.data(), n);
-    EXPECT_NEAR(DotImpl(a.data(), b.data(), n), dot,
-                1e-4 * (1 + std::fabs(dot)));
+    EXPECT_TRUE(SameBits(DotImpl(a.data(), b.data(), n), dot)) << n;
     const float l2 = scalar::L2Sqr(a.data(), b.data(), n);
-    EXPECT_NEAR(L2SqrImpl(a.data(), b.data(), n), l2, 1e-4 * (1 + l2));
+    EXPECT_TRUE(SameBits(L2SqrImpl(a.data(), b.data(), n), l2)) << n;
     Rng rng(n);
-    std::vector<uint8_t> idx(n), bits((n + 7) / 8 + 8, 0);
+    std::vector<uint8_t> idx(n), bits((n + 7) / 8, 0);
     for (auto& v : idx) v = static_cast<uint8_t>(rng.Uniform(256));
-    for (size_t i = 0; i < (n + 7) / 8; ++i) {
-      bits[i] = static_cast<uint8_t>(rng.Next());
-    }
+    for (auto& v : bits) v = static_cast<uint8_t>(rng.Next());
     const std::vector<float> table = RandomFloats(256, 9);
     const float lut = scalar::DotLut(a.data(), idx.data(), table.data(), n);
-    EXPECT_NEAR(DotLutImpl(a.data(), idx.data(), table.data(), n), lut,
-                1e-4 * (1 + std::fabs(lut)));
+    EXPECT_TRUE(
+        SameBits(DotLutImpl(a.data(), idx.data(), table.data(), n), lut))
+        << n;
     const float ms = scalar::MaskedSum(a.data(), bits.data(), n);
-    EXPECT_NEAR(MaskedSumImpl(a.data(), bits.data(), n), ms,
-                1e-4 * (1 + std::fabs(ms)));
+    EXPECT_TRUE(SameBits(MaskedSumImpl(a.data(), bits.data(), n), ms)) << n;
+    double exact_dot = 0, exact_l2 = 0, exact_lut = 0, exact_ms = 0, spread = 0;
+    for (size_t i = 0; i < n; ++i) {
+      exact_dot += double{a[i]} * b[i];
+      exact_l2 += (double{a[i]} - b[i]) * (double{a[i]} - b[i]);
+      exact_lut += double{a[i]} * table[idx[i]];
+      if ((bits[i / 8] >> (i % 8)) & 1) exact_ms += a[i];
+      spread += std::fabs(a[i]) * (std::fabs(b[i]) + 4);
+    }
+    EXPECT_NEAR(dot, exact_dot, 1e-6 * spread) << n;
+    EXPECT_NEAR(l2, exact_l2, 1e-6 * (spread + exact_l2)) << n;
+    EXPECT_NEAR(lut, exact_lut, 1e-6 * spread) << n;
+    EXPECT_NEAR(ms, exact_ms, 1e-6 * spread) << n;
   }
 }
 
-void TestMatVecF16MatchesReference() {
-  for (size_t rows : {size_t{1}, size_t{3}, size_t{4}, size_t{9}}) {
+// Each product is added by a fused multiply-add, also on targets without
+// an FMA instruction: the 2^-24 below survives only if a * a is not rounded
+// before the add (a * a = 1 + 2^-11 + 2^-24, a tie that rounds to 1 + 2^-11).
+// Terms 0 and 32 share a running sum.
+void TestProductsAreFused() {
+  const float a = 1.0f + std::ldexp(1.0f, -12);
+  std::vector<float> x(33, 0.0f), y(33, 0.0f);
+  x[0] = -(1.0f + std::ldexp(1.0f, -11));
+  y[0] = 1.0f;
+  x[32] = y[32] = a;
+  const float want = std::ldexp(1.0f, -24);
+  EXPECT_EQ(DotImpl(x.data(), y.data(), 33), want);
+  EXPECT_EQ(scalar::Dot(x.data(), y.data(), 33), want);
+  // MatVecF16: binary16 h = 1 + 2^-10 times x = 1 + 2^-14 is again a tie
+  // (1 + 2^-10 + 2^-14 + 2^-24); row entry 0 is -1, x[0] the rounded product.
+  std::vector<uint16_t> m(33, FloatToHalf(0.0f));
+  std::vector<float> xm(33, 0.0f);
+  m[0] = FloatToHalf(-1.0f);
+  xm[0] = 1.0f + std::ldexp(1.0f, -10) + std::ldexp(1.0f, -14);
+  m[32] = FloatToHalf(1.0f + std::ldexp(1.0f, -10));
+  xm[32] = 1.0f + std::ldexp(1.0f, -14);
+  ASSERT_EQ(HalfToFloat(m[32]), 1.0f + std::ldexp(1.0f, -10));  // exact
+  float got = 0;
+  MatVecF16Impl(m.data(), 1, 33, xm.data(), &got);
+  EXPECT_EQ(got, want);
+}
+
+void TestMatVecF16IsTheReference() {
+  for (size_t rows :
+       {size_t{1}, size_t{2}, size_t{3}, size_t{4}, size_t{5}, size_t{9}}) {
     for (size_t cols : kSizes) {
       const std::vector<float> x = RandomFloats(cols, cols + 3);
       const std::vector<float> v = RandomFloats(rows * cols, rows + cols);
       std::vector<uint16_t> m(rows * cols);
       for (size_t i = 0; i < m.size(); ++i) m[i] = FloatToHalf(v[i]);
-      std::vector<float> got(rows), want(rows);
+      std::vector<float> got(rows + 1, -1.0f), want(rows);
       MatVecF16Impl(m.data(), rows, cols, x.data(), got.data());
       scalar::MatVecF16(m.data(), rows, cols, x.data(), want.data());
+      EXPECT_EQ(got[rows], -1.0f);  // nothing written past the rows
       for (size_t r = 0; r < rows; ++r) {
-        EXPECT_NEAR(got[r], want[r], 1e-4 * (1 + std::fabs(want[r])))
-            << rows << "x" << cols;
+        EXPECT_TRUE(SameBits(got[r], want[r])) << rows << "x" << cols;
         // The halves are the floats to binary16 precision (relative 2^-11
         // per entry, errors adding in quadrature).
         double exact = 0, spread = 0;
@@ -133,7 +183,7 @@ void TestMatVecF16MatchesReference() {
 
 // DotI8 against the reference and the exact sum (every int8 value, the
 // extremes included).
-void TestDotI8MatchesReference() {
+void TestDotI8IsTheReference() {
   for (size_t n : kSizes) {
     const std::vector<float> q = RandomFloats(n, n + 7);
     Rng rng(n + 11);
@@ -149,8 +199,7 @@ void TestDotI8MatchesReference() {
       exact += double{q[i]} * c[i];
       spread += std::fabs(double{q[i]} * c[i]);
     }
-    EXPECT_NEAR(DotI8Impl(q.data(), c.data(), n), want, 1e-5 * (1 + spread))
-        << n;
+    EXPECT_TRUE(SameBits(DotI8Impl(q.data(), c.data(), n), want)) << n;
     EXPECT_NEAR(want, exact, 1e-5 * (1 + spread)) << n;
   }
 }
@@ -173,8 +222,9 @@ void TestDotI8RowsIsDotI8PerRow() {
       scalar::DotI8Rows(q.data(), c.data(), stride, rows, n, ref.data());
       for (size_t r = 0; r < rows; ++r) {
         const float one = DotI8Impl(q.data(), c.data() + r * stride, n);
-        EXPECT_EQ(got[r], one) << n << " rows " << rows << " row " << r;
-        EXPECT_EQ(ref[r], scalar::DotI8(q.data(), c.data() + r * stride, n));
+        EXPECT_TRUE(SameBits(got[r], one))
+            << n << " rows " << rows << " row " << r;
+        EXPECT_TRUE(SameBits(got[r], ref[r]));
       }
       EXPECT_EQ(got[rows], -1.0f);  // nothing written past the rows
     }
@@ -244,9 +294,10 @@ HWY_BEFORE_TEST(KernelsTest);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestFwhtIsBitIdentical);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestPermuteSignsIsBitIdentical);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestQuantizeIsBitIdentical);
-HWY_EXPORT_AND_TEST_P(KernelsTest, TestSumsMatchReference);
-HWY_EXPORT_AND_TEST_P(KernelsTest, TestMatVecF16MatchesReference);
-HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI8MatchesReference);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestSumsAreTheReference);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestProductsAreFused);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestMatVecF16IsTheReference);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI8IsTheReference);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI8RowsIsDotI8PerRow);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI16I8RowsIsExact);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestRotationAndCodesArePinned);
@@ -276,11 +327,12 @@ TEST(KernelsDispatchTest, LimitSimdTargetsCapsDispatch) {
       EXPECT_EQ(name, "SSE4");
     }
     EXPECT_EQ(ActiveTargetName(), name) << "naming the target lifted the cap";
-    // The kernels keep their results under a cap.
+    // The kernels keep their results, bit for bit, under a cap.
     const std::vector<float> a = testing_util::RandomUnitVectors(1, 300, 1);
     const std::vector<float> b = testing_util::RandomUnitVectors(1, 300, 2);
-    EXPECT_NEAR(Dot(a.data(), b.data(), 300),
-                scalar::Dot(a.data(), b.data(), 300), 1e-5f);
+    const float got = Dot(a.data(), b.data(), 300),
+                want = scalar::Dot(a.data(), b.data(), 300);
+    EXPECT_EQ(0, std::memcmp(&got, &want, sizeof(float))) << cap;
   }
   ASSERT_TRUE(LimitSimdTargets("AVX3_DL").ok());  // any case; nothing above
   hwy::DisableTargets(0);
