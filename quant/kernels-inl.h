@@ -15,6 +15,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #include "hwy/highway.h"
 #include "quant/coding.h"
@@ -26,6 +28,12 @@ namespace kernels {
 namespace HWY_NAMESPACE {
 
 namespace hn = hwy::HWY_NAMESPACE;
+
+#ifndef TQDB_KERNEL_LAMBDA
+// The per-vector lambdas of LaneSums must inline: one left out of line
+// takes the running sums' addresses and keeps them on the stack.
+#define TQDB_KERNEL_LAMBDA __attribute__((always_inline))
+#endif
 
 // ---- The canonical float sum (quant/kernels.h, "Determinism") ----
 // Element i of a sum goes to running sum i % kSumLanes; the running sums
@@ -54,6 +62,24 @@ HWY_INLINE V FusedMulAdd(D d, V a, V b, V c) {
 #endif
 }
 
+// The pairwise sum of the lanes of v: lane j += lane j + N / 2, then the
+// same on the lower half, down to one lane.
+template <class D>
+HWY_INLINE float HalvingSum(D d, hn::Vec<D> v) {
+#if HWY_TARGET == HWY_SCALAR  // one lane, and no UpperHalf
+  (void)d;
+  return hn::GetLane(v);
+#else
+  if constexpr (hn::MaxLanes(D()) == 1) {
+    (void)d;
+    return hn::GetLane(v);
+  } else {
+    const hn::Half<D> dh;
+    return HalvingSum(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)));
+  }
+#endif
+}
+
 // The pairwise sum of the kSumLanes lanes of acc[0 .. kSumLanes / N)
 // (acc[v] holds lanes v N .. v N + N - 1). Destroys acc.
 template <class D>
@@ -63,50 +89,93 @@ HWY_INLINE float SumLaneTree(D d, hn::Vec<D>* acc) {
   for (size_t w = kVecs / 2; w >= 1; w /= 2) {
     for (size_t v = 0; v < w; ++v) acc[v] = hn::Add(acc[v], acc[v + w]);
   }
-  HWY_ALIGN float lanes[N];
-  hn::Store(acc[0], d, lanes);
-  for (size_t w = N / 2; w >= 1; w /= 2) {
-    for (size_t j = 0; j < w; ++j) lanes[j] += lanes[j + w];
+  return HalvingSum(d, acc[0]);
+}
+
+// Loads count <= N elements from p into the first lanes and zeros into the
+// others, reading nothing past p + count (the last, partial vector of a
+// sum). Floats on AVX2 and AVX-512 by a masked load (no fault past the
+// mask), anything else through a zeroed copy.
+template <class DT, typename T>
+HWY_INLINE hn::Vec<DT> LoadFirst(DT dt, const T* HWY_RESTRICT p, size_t count) {
+  constexpr size_t N = hn::MaxLanes(DT());
+  if (N == 1 || count == N) return hn::LoadU(dt, p);
+#if HWY_TARGET <= HWY_AVX2
+  if constexpr (sizeof(T) == 4) {
+    return hn::MaskedLoad(hn::FirstN(dt, count), dt, p);
   }
-  return lanes[0];
+#endif
+  HWY_ALIGN T buf[N] = {};
+  std::memcpy(buf, p, count * sizeof(T));
+  return hn::Load(dt, buf);
 }
 
 // out[r] = the canonical sum over i < n of row r's term i, for R rows at
 // once (each row has its own kSumLanes sums; what the rows share, such as
-// a query chunk, is loaded once). vec_term(i, acc) adds the terms i ..
-// i + N - 1 of every row r to acc[r]; lane_term(r, i, s) returns s plus
-// row r's term i, rounded as the vector term rounds it (it serves the
-// last n % N elements, which no whole vector covers).
-template <size_t R, class D, class VecTerm, class LaneTerm>
-HWY_INLINE void LaneSums(D d, size_t n, const VecTerm& vec_term,
-                         const LaneTerm& lane_term, float* HWY_RESTRICT out) {
+// a query chunk, is loaded once). vec_term(i, count, acc) adds the terms
+// i .. i + count - 1 of every row r to the first count lanes of acc[r],
+// each term by one rounding (FusedMulAdd, or one Add); count is N except
+// for the last vector of a sum, whose loads must then read only count
+// elements (LoadFirst) and whose lanes past count are restored here.
+// f(std::integral_constant<size_t, v>) for v = 0 .. K - 1: unrolled by
+// construction (a loop the compiler left rolled would index the running
+// sums at run time and move them from registers to the stack).
+template <size_t... Is, class F>
+HWY_INLINE void ForEachConstant(std::index_sequence<Is...>, const F& f) {
+  (f(std::integral_constant<size_t, Is>()), ...);
+}
+
+template <size_t R, bool kTail, class D, class VecTerm>
+HWY_INLINE void LaneSumsT(D d, size_t n, const VecTerm& vec_term,
+                          float* HWY_RESTRICT out) {
   using V = hn::Vec<D>;
   constexpr size_t N = hn::MaxLanes(D());
   constexpr size_t kVecs = kSumLanes / N;
   static_assert(kSumLanes % N == 0, "whole vectors of running sums");
-  V acc[kVecs][R];
-  for (size_t v = 0; v < kVecs; ++v) {
-    for (size_t r = 0; r < R; ++r) acc[v][r] = hn::Zero(d);
+  const auto vecs = std::make_index_sequence<kVecs>();
+  V acc[R][kVecs];
+  for (size_t r = 0; r < R; ++r) {
+    for (size_t v = 0; v < kVecs; ++v) acc[r][v] = hn::Zero(d);
   }
   size_t i = 0;
   for (; i + kSumLanes <= n; i += kSumLanes) {
-    for (size_t v = 0; v < kVecs; ++v) vec_term(i + v * N, acc[v]);
+    ForEachConstant(vecs, [&](auto vc) TQDB_KERNEL_LAMBDA {
+      constexpr size_t v = decltype(vc)::value;
+      V col[R];
+      for (size_t r = 0; r < R; ++r) col[r] = acc[r][v];
+      vec_term(i + v * N, N, col);
+      for (size_t r = 0; r < R; ++r) acc[r][v] = col[r];
+    });
   }
-  size_t v = 0;
-  for (; i + N <= n; i += N, ++v) vec_term(i, acc[v]);
-  if (i < n) {
-    for (size_t r = 0; r < R; ++r) {
-      HWY_ALIGN float lanes[N];
-      hn::Store(acc[v][r], d, lanes);
-      for (size_t j = i; j < n; ++j)
-        lanes[j - i] = lane_term(r, j, lanes[j - i]);
-      acc[v][r] = hn::Load(d, lanes);
-    }
+  if (kTail && i < n) {  // the last n % kSumLanes terms
+    const size_t rest = n - i;
+    ForEachConstant(vecs, [&](auto vc) TQDB_KERNEL_LAMBDA {
+      constexpr size_t v = decltype(vc)::value;
+      if (v * N >= rest) return;
+      const size_t count = HWY_MIN(N, rest - v * N);
+      V col[R];
+      for (size_t r = 0; r < R; ++r) col[r] = acc[r][v];
+      vec_term(i + v * N, count, col);
+      const auto first = hn::FirstN(d, count);
+      for (size_t r = 0; r < R; ++r) {
+        acc[r][v] = hn::IfThenElse(first, col[r], acc[r][v]);
+      }
+    });
   }
-  for (size_t r = 0; r < R; ++r) {
-    V row[kVecs];
-    for (size_t k = 0; k < kVecs; ++k) row[k] = acc[k][r];
-    out[r] = SumLaneTree(d, row);
+  for (size_t r = 0; r < R; ++r) out[r] = SumLaneTree(d, acc[r]);
+}
+
+// A copy without the tail's code for whole chunks (d = 128, 384, 512, 768,
+// 1024, 1536, ...): the compiler then keeps every running sum in a register
+// from start to end (with the tail's blends in the same code it kept them
+// on the stack between the loop and the final sum, ~50% slower on AVX2).
+template <size_t R, class D, class VecTerm>
+HWY_INLINE void LaneSums(D d, size_t n, const VecTerm& vec_term,
+                         float* HWY_RESTRICT out) {
+  if (n % kSumLanes == 0) {
+    LaneSumsT<R, false>(d, n, vec_term, out);
+  } else {
+    LaneSumsT<R, true>(d, n, vec_term, out);
   }
 }
 
@@ -122,11 +191,11 @@ HWY_INLINE float DotImpl(const float* HWY_RESTRICT a,
   float sum;
   LaneSums<1>(
       d, n,
-      [&](size_t i, hn::Vec<SumTag>* acc) {
-        acc[0] =
-            FusedMulAdd(d, hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc[0]);
+      [&](size_t i, size_t count, hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
+        acc[0] = FusedMulAdd(d, LoadFirst(d, a + i, count),
+                             LoadFirst(d, b + i, count), acc[0]);
       },
-      [&](size_t, size_t i, float s) { return std::fma(a[i], b[i], s); }, &sum);
+      &sum);
   return sum;
 }
 
@@ -136,13 +205,10 @@ HWY_INLINE float L2SqrImpl(const float* HWY_RESTRICT a,
   float sum;
   LaneSums<1>(
       d, n,
-      [&](size_t i, hn::Vec<SumTag>* acc) {
-        const auto t = hn::Sub(hn::LoadU(d, a + i), hn::LoadU(d, b + i));
+      [&](size_t i, size_t count, hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
+        const auto t =
+            hn::Sub(LoadFirst(d, a + i, count), LoadFirst(d, b + i, count));
         acc[0] = FusedMulAdd(d, t, t, acc[0]);
-      },
-      [&](size_t, size_t i, float s) {
-        const float t = a[i] - b[i];
-        return std::fma(t, t, s);
       },
       &sum);
   return sum;
@@ -280,13 +346,11 @@ HWY_INLINE float DotLutImpl(const float* HWY_RESTRICT q,
   float sum;
   LaneSums<1>(
       d, n,
-      [&](size_t i, hn::Vec<SumTag>* acc) {
-        const auto k = hn::PromoteTo(di, hn::LoadU(du8, idx + i));
-        acc[0] = FusedMulAdd(d, hn::LoadU(d, q + i),
+      [&](size_t i, size_t count, hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
+        // Padding lanes gather table[0]: in bounds, and not kept.
+        const auto k = hn::PromoteTo(di, LoadFirst(du8, idx + i, count));
+        acc[0] = FusedMulAdd(d, LoadFirst(d, q + i, count),
                              hn::GatherIndex(d, table, k), acc[0]);
-      },
-      [&](size_t, size_t i, float s) {
-        return std::fma(q[i], table[idx[i]], s);
       },
       &sum);
   return sum;
@@ -295,50 +359,57 @@ HWY_INLINE float DotLutImpl(const float* HWY_RESTRICT q,
 HWY_INLINE float MaskedSumImpl(const float* HWY_RESTRICT q,
                                const uint8_t* HWY_RESTRICT bits, size_t n) {
   const SumTag d;
-  constexpr size_t N = hn::MaxLanes(SumTag());
   float sum;
   LaneSums<1>(
       d, n,
-      [&](size_t i, hn::Vec<SumTag>* acc) {
-        // N bits starting at bit i (i is a multiple of N): N <= 16 bits lie
-        // within the three bytes from bits + i / 8.
+      [&](size_t i, size_t count, hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
+        // Bits i .. i + count - 1 (count <= 16, i a multiple of N) lie in
+        // the bytes from bits + i / 8 that this reads.
         uint32_t w = 0;
-        const size_t bytes = (N + (i & 7) + 7) / 8;
-        std::memcpy(&w, bits + i / 8, bytes);  // little-endian hosts
+        std::memcpy(&w, bits + i / 8, (count + (i & 7) + 7) / 8);  // LE
         w >>= (i & 7);
         uint8_t mb[8] = {};
         std::memcpy(mb, &w, sizeof(w));
         const auto mask = hn::LoadMaskBits(d, mb);
-        acc[0] = hn::Add(acc[0], hn::IfThenElseZero(mask, hn::LoadU(d, q + i)));
-      },
-      [&](size_t, size_t i, float s) {
-        return ((bits[i >> 3] >> (i & 7)) & 1) ? s + q[i] : s;
+        acc[0] = hn::Add(acc[0],
+                         hn::IfThenElseZero(mask, LoadFirst(d, q + i, count)));
       },
       &sum);
   return sum;
 }
 
-// y = m x for a row-major matrix of binary16 values (widened exactly),
-// RowsAtOnce rows at a time so that each chunk of x is loaded once for them.
+// Keeps v in a register where the compiler would otherwise fold its load
+// into each use: on AVX2 the rows sharing an x chunk then load it once, not
+// once a row (loads, not multiply-adds, bound this kernel there).
+template <class V>
+HWY_INLINE void KeepInRegister(V& v) {
+#if HWY_TARGET == HWY_AVX2
+  asm("" : "+x"(v.raw));
+#else
+  (void)v;
+#endif
+}
+
+// y = m x for R rows of a row-major matrix of binary16 values (widened
+// exactly), each chunk of x loaded once for them.
 template <size_t R>
 HWY_INLINE void MatVecF16RowsT(const uint16_t* HWY_RESTRICT m, size_t cols,
                                const float* HWY_RESTRICT x,
                                float* HWY_RESTRICT y) {
   const SumTag df;
   const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  const hwy::float16_t* HWY_RESTRICT h =
+      reinterpret_cast<const hwy::float16_t*>(m);
   LaneSums<R>(
       df, cols,
-      [&](size_t i, hn::Vec<SumTag>* acc) {
-        const auto xv = hn::LoadU(df, x + i);
+      [&](size_t i, size_t count, hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
+        auto xv = LoadFirst(df, x + i, count);
+        KeepInRegister(xv);
         for (size_t r = 0; r < R; ++r) {
-          const auto row = hn::PromoteTo(
-              df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(
-                                    m + r * cols + i)));
+          const auto row =
+              hn::PromoteTo(df, LoadFirst(dh, h + r * cols + i, count));
           acc[r] = FusedMulAdd(df, row, xv, acc[r]);
         }
-      },
-      [&](size_t r, size_t i, float s) {
-        return std::fma(HalfToFloat(m[r * cols + i]), x[i], s);
       },
       y);
 }
@@ -348,7 +419,9 @@ HWY_INLINE void MatVecF16Impl(const uint16_t* HWY_RESTRICT m, size_t rows,
                               float* HWY_RESTRICT y) {
   constexpr size_t R = RowsAtOnce<SumTag>();
   size_t r = 0;
-  for (; r + R <= rows; r += R) MatVecF16RowsT<R>(m + r * cols, cols, x, y + r);
+  for (; r + R <= rows; r += R) {
+    MatVecF16RowsT<R>(m + r * cols, cols, x, y + r);
+  }
   for (; r < rows; ++r) MatVecF16RowsT<1>(m + r * cols, cols, x, y + r);
 }
 
@@ -363,25 +436,22 @@ HWY_INLINE void DotI8RowsT(const float* HWY_RESTRICT q,
   const hn::Rebind<int8_t, decltype(df)> d8;
   LaneSums<R>(
       df, n,
-      [&](size_t i, hn::Vec<SumTag>* acc) {
-        const auto qv = hn::LoadU(df, q + i);
+      [&](size_t i, size_t count, hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
+        const auto qv = LoadFirst(df, q + i, count);
         for (size_t r = 0; r < R; ++r) {
           const auto cv = hn::ConvertTo(
-              df, hn::PromoteTo(di, hn::LoadU(d8, c + r * stride + i)));
+              df, hn::PromoteTo(di, LoadFirst(d8, c + r * stride + i, count)));
           acc[r] = FusedMulAdd(df, qv, cv, acc[r]);
         }
-      },
-      [&](size_t r, size_t i, float s) {
-        return std::fma(q[i], static_cast<float>(c[r * stride + i]), s);
       },
       out);
 }
 
 HWY_INLINE float DotI8Impl(const float* HWY_RESTRICT q,
                            const int8_t* HWY_RESTRICT c, size_t n) {
-  float s;
-  DotI8RowsT<1>(q, c, 0, n, &s);
-  return s;
+  float sum;
+  DotI8RowsT<1>(q, c, 0, n, &sum);
+  return sum;
 }
 
 HWY_INLINE void DotI8RowsImpl(const float* HWY_RESTRICT q,
