@@ -1,7 +1,8 @@
 // Which SIMD targets tqdb's kernels may dispatch to. By default the best
 // this CPU supports among those compiled; TQDB_SIMD=<target> caps them, so
 // that the AVX2 code can be measured on an AVX-512 machine (the peers'
-// builds are often AVX2-only) or a fleet of mixed CPUs runs one code path.
+// builds are often AVX2-only). Results do not depend on the target
+// (quant/kernels.h, Determinism): a cap changes speed only.
 // kernels::ActiveTargetName() (quant/kernels.h) names the target in use.
 //
 // Thread-safety: dispatch is process-wide; cap it in main(), before any
