@@ -110,13 +110,6 @@ HWY_INLINE hn::Vec<DT> LoadFirst(DT dt, const T* HWY_RESTRICT p, size_t count) {
   return hn::Load(dt, buf);
 }
 
-// out[r] = the canonical sum over i < n of row r's term i, for R rows at
-// once (each row has its own kSumLanes sums; what the rows share, such as
-// a query chunk, is loaded once). vec_term(i, count, acc) adds the terms
-// i .. i + count - 1 of every row r to the first count lanes of acc[r],
-// each term by one rounding (FusedMulAdd, or one Add); count is N except
-// for the last vector of a sum, whose loads must then read only count
-// elements (LoadFirst) and whose lanes past count are restored here.
 // f(std::integral_constant<size_t, v>) for v = 0 .. K - 1: unrolled by
 // construction (a loop the compiler left rolled would index the running
 // sums at run time and move them from registers to the stack).
@@ -125,6 +118,7 @@ HWY_INLINE void ForEachConstant(std::index_sequence<Is...>, const F& f) {
   (f(std::integral_constant<size_t, Is>()), ...);
 }
 
+// LaneSums (below), with or without the code of a partial last chunk.
 template <size_t R, bool kTail, class D, class VecTerm>
 HWY_INLINE void LaneSumsT(D d, size_t n, const VecTerm& vec_term,
                           float* HWY_RESTRICT out) {
@@ -165,13 +159,20 @@ HWY_INLINE void LaneSumsT(D d, size_t n, const VecTerm& vec_term,
   for (size_t r = 0; r < R; ++r) out[r] = SumLaneTree(d, acc[r]);
 }
 
-// A copy without the tail's code for whole chunks (d = 128, 384, 512, 768,
-// 1024, 1536, ...): the compiler then keeps every running sum in a register
-// from start to end (with the tail's blends in the same code it kept them
-// on the stack between the loop and the final sum, ~50% slower on AVX2).
+// out[r] = the canonical sum over i < n of row r's term i, for R rows at
+// once (each row has its own kSumLanes sums; what the rows share, such as
+// a query chunk, is loaded once). vec_term(i, count, acc) adds the terms
+// i .. i + count - 1 of every row r to the first count lanes of acc[r],
+// each term by one rounding (FusedMulAdd, or one Add); count is N except
+// for the last vector of a sum, whose loads must then read only count
+// elements (LoadFirst) and whose lanes past count are restored here.
 template <size_t R, class D, class VecTerm>
 HWY_INLINE void LaneSums(D d, size_t n, const VecTerm& vec_term,
                          float* HWY_RESTRICT out) {
+  // Whole chunks (d = 128, 384, 512, 768, 1024, 1536, ...) take a copy
+  // without the tail's code: the compiler then keeps every running sum in
+  // a register from start to end (with the tail's blends in the same code
+  // it kept them on the stack around the loop, ~50% slower on AVX2).
   if (n % kSumLanes == 0) {
     LaneSumsT<R, false>(d, n, vec_term, out);
   } else {
