@@ -32,6 +32,25 @@ inline std::vector<float> RandomUnitVectors(size_t n, size_t d, uint64_t seed) {
   return x;
 }
 
+// n points around 32 Gaussian centres, row-major, each spread along the
+// axes by 0.6 exp(-3 j / d): anisotropic clustered data (the pca codec's
+// case, whose variance falls with the axis).
+inline std::vector<float> AnisotropicBlobs(size_t n, size_t d, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> centers(32 * d);
+  for (float& c : centers) c = static_cast<float>(rng.Gaussian());
+  std::vector<float> x(n * d);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t c = rng.Uniform(32);
+    for (size_t j = 0; j < d; ++j) {
+      const double spread = 0.6 * std::exp(-3.0 * j / d);
+      x[i * d + j] =
+          centers[c * d + j] + static_cast<float>(spread * rng.Gaussian());
+    }
+  }
+  return x;
+}
+
 // Directory of the shared real data sets, or "" if absent.
 inline std::string SharedDataDir() {
   const char* env = std::getenv("TQDB_SHARED_DATA");

@@ -3,7 +3,6 @@
 // gives the same trained bytes and the same neighbours with the same scores,
 // bit for bit; so do replicas of a collection on an AVX-512 and an AVX2
 // machine.
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -14,28 +13,13 @@
 #include "hwy/targets.h"
 #include "index/ivf_index.h"
 #include "quant/kernels.h"
-#include "quant/random.h"
 #include "quant/simd_targets.h"
+#include "tests/test_util.h"
 
 namespace tqdb {
 namespace {
 
-// Clustered data whose spread falls along the axes (the pca codec's case).
-std::vector<float> Blobs(size_t n, size_t d, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> centers(16 * d);
-  for (float& c : centers) c = static_cast<float>(rng.Gaussian());
-  std::vector<float> x(n * d);
-  for (size_t i = 0; i < n; ++i) {
-    const size_t c = rng.Uniform(16);
-    for (size_t j = 0; j < d; ++j) {
-      const double spread = 0.6 * std::exp(-3.0 * j / d);
-      x[i * d + j] =
-          centers[c * d + j] + static_cast<float>(spread * rng.Gaussian());
-    }
-  }
-  return x;
-}
+using testing_util::AnisotropicBlobs;
 
 struct Outcome {
   std::string target;
@@ -85,9 +69,8 @@ void ExpectSame(const std::vector<Outcome>& runs, const char* what) {
   size_t targets = 1;
   for (const Outcome& run : runs) {
     if (run.target != runs.front().target) ++targets;
-    EXPECT_EQ(run.trained, ref.trained)
-        << what << ": trained bytes differ, " << run.target << " vs "
-        << ref.target;
+    EXPECT_EQ(run.trained, ref.trained) << what << ": trained bytes differ, "
+                                        << run.target << " vs " << ref.target;
     ASSERT_EQ(run.results.size(), ref.results.size()) << what;
     for (size_t i = 0; i < ref.results.size(); ++i) {
       ASSERT_EQ(run.results[i].size(), ref.results[i].size())
@@ -96,12 +79,11 @@ void ExpectSame(const std::vector<Outcome>& runs, const char* what) {
       for (size_t j = 0; j < ref.results[i].size(); ++j) {
         const Neighbor& a = run.results[i][j];
         const Neighbor& b = ref.results[i][j];
-        EXPECT_EQ(a.id, b.id) << what << " query " << i << " rank " << j
-                              << ", " << run.target << " vs " << ref.target;
+        EXPECT_EQ(a.id, b.id) << what << " query " << i << " rank " << j << ", "
+                              << run.target << " vs " << ref.target;
         EXPECT_EQ(0, std::memcmp(&a.score, &b.score, sizeof(float)))
             << what << " query " << i << " rank " << j << ": " << a.score
-            << " on " << run.target << ", " << b.score << " on "
-            << ref.target;
+            << " on " << run.target << ", " << b.score << " on " << ref.target;
       }
     }
   }
@@ -109,8 +91,7 @@ void ExpectSame(const std::vector<Outcome>& runs, const char* what) {
   EXPECT_GE(targets, 2u) << what;
 }
 
-IvfOptions Options(size_t d, Metric metric, const char* method,
-                   uint32_t bits) {
+IvfOptions Options(size_t d, Metric metric, const char* method, uint32_t bits) {
   IvfOptions o;
   o.dim = static_cast<uint32_t>(d);
   o.metric = metric;
@@ -126,7 +107,8 @@ IvfOptions Options(size_t d, Metric metric, const char* method,
 // step (int8 codes, then exact distances), the first pass and refinement.
 TEST(CrossTargetTest, PcaProgressiveIsTheSame) {
   const size_t d = 300;  // 9 chunks of 32 and a tail of 12
-  const std::vector<float> x = Blobs(1500, d, 1), q = Blobs(20, d, 2);
+  const std::vector<float> x = AnisotropicBlobs(1500, d, 1),
+                           q = AnisotropicBlobs(20, d, 2);
   IvfOptions o = Options(d, Metric::kInnerProduct, "pca", 4);
   o.layout.min_dim = 0;
   SearchParams p;
@@ -137,7 +119,8 @@ TEST(CrossTargetTest, PcaProgressiveIsTheSame) {
 // renorm under L2 with rescoring from in-memory int8 codes (DotI8).
 TEST(CrossTargetTest, RenormL2RescoredFromInt8CodesIsTheSame) {
   const size_t d = 100;
-  const std::vector<float> x = Blobs(1500, d, 3), q = Blobs(20, d, 4);
+  const std::vector<float> x = AnisotropicBlobs(1500, d, 3),
+                           q = AnisotropicBlobs(20, d, 4);
   IvfOptions o = Options(d, Metric::kL2, "renorm", 2);
   o.layout.refine = RefineKind::kInt8;
   SearchParams p;
@@ -149,7 +132,8 @@ TEST(CrossTargetTest, RenormL2RescoredFromInt8CodesIsTheSame) {
 // prod (the QJL sign sketch: a Gaussian projection and masked sums), cosine.
 TEST(CrossTargetTest, ProdCosineIsTheSame) {
   const size_t d = 100;
-  const std::vector<float> x = Blobs(1500, d, 5), q = Blobs(20, d, 6);
+  const std::vector<float> x = AnisotropicBlobs(1500, d, 5),
+                           q = AnisotropicBlobs(20, d, 6);
   IvfOptions o = Options(d, Metric::kCosine, "prod", 3);
   SearchParams p;
   p.nprobe = 16;

@@ -19,22 +19,7 @@
 namespace tqdb {
 namespace {
 
-// Anisotropic clustered data: blobs whose spread falls along the axes.
-std::vector<float> Blobs(size_t n, size_t d, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> centers(32 * d);
-  for (float& c : centers) c = static_cast<float>(rng.Gaussian());
-  std::vector<float> x(n * d);
-  for (size_t i = 0; i < n; ++i) {
-    const size_t c = rng.Uniform(32);
-    for (size_t j = 0; j < d; ++j) {
-      const double spread = 0.6 * std::exp(-3.0 * j / d);
-      x[i * d + j] =
-          centers[c * d + j] + static_cast<float>(spread * rng.Gaussian());
-    }
-  }
-  return x;
-}
+using testing_util::AnisotropicBlobs;
 
 void Normalize(std::vector<float>* x, size_t d) {
   for (size_t i = 0; i < x->size() / d; ++i) {
@@ -116,8 +101,7 @@ Coverage MeasureCoverage(const IvfIndex& idx, const float* base, size_t n,
         est1q += g % 2 == 0 ? ql.lo[(g / 2) * 32 + v] : ql.hi[(g / 2) * 32 + v];
       }
       est1q = ql.scale * est1q + ql.bias;
-      double refined =
-          lay->Scale(f[i].data()) * lay->Refine(row[i].data(), pq);
+      double refined = lay->Scale(f[i].data()) * lay->Refine(row[i].data(), pq);
       const double g1 = f[i][nfc], g2 = f[i][nfc + 1];
       double shift1 = 0;  // pass 1's centroid term
       if (center1 >= 0) {
@@ -128,8 +112,7 @@ Coverage MeasureCoverage(const IvfIndex& idx, const float* base, size_t n,
       const double sd = g2 * w_err[lists[i]];
       if (!(sd > 0) || !std::isfinite(sd)) continue;
       const double z = (refined - (g1 * est1 + shift1)) / sd;
-      const double zq =
-          (refined - (g1 * est1q + shift1)) / (sd + g1 * lut_err);
+      const double zq = (refined - (g1 * est1q + shift1)) / (sd + g1 * lut_err);
       sum_z2 += z * z;
       ++c.pairs;
       for (int t = 0; t < 5; ++t) {
@@ -182,7 +165,7 @@ std::unique_ptr<IvfIndex> Train(const std::vector<float>& x, size_t d,
 
 TEST(ProgressiveLayoutTest, DefaultFromDimension256) {
   for (size_t d : {size_t{100}, size_t{256}}) {
-    const std::vector<float> x = Blobs(2000, d, 9);
+    const std::vector<float> x = AnisotropicBlobs(2000, d, 9);
     IvfOptions o;
     o.dim = static_cast<uint32_t>(d);
     o.nlist = 8;
@@ -199,7 +182,7 @@ TEST(ProgressiveLayoutTest, DefaultFromDimension256) {
 // coordinate; one with byte sub-codes (8 bits) whenever it can.
 TEST(ProgressiveLayoutTest, DefaultFromThreeBitsForFastScanCodecs) {
   const size_t d = 64;
-  const std::vector<float> x = Blobs(3000, d, 4);
+  const std::vector<float> x = AnisotropicBlobs(3000, d, 4);
   for (const char* method : {"mse", "renorm"}) {
     for (uint32_t bits : {2u, 3u, 4u, 8u}) {
       IvfOptions o;
@@ -218,7 +201,7 @@ TEST(ProgressiveLayoutTest, DefaultFromThreeBitsForFastScanCodecs) {
 
 TEST(ProgressiveLayoutTest, WhichCodecsHaveIt) {
   const size_t d = 64;
-  const std::vector<float> x = Blobs(3000, d, 1);
+  const std::vector<float> x = AnisotropicBlobs(3000, d, 1);
   for (const char* method : {"mse", "renorm", "pca", "prod", "pq"}) {
     for (uint32_t bits : {1u, 2u, 4u, 8u}) {
       auto idx = Train(x, d, Metric::kInnerProduct, method, bits, 16);
@@ -241,7 +224,7 @@ TEST(ProgressiveLayoutTest, WhichCodecsHaveIt) {
 // its int16 arithmetic, for every width 2..8 and both factor forms.
 TEST(ProgressiveLayoutTest, RefineIsTheCodecsEstimate) {
   const size_t d = 100;
-  std::vector<float> x = Blobs(2000, d, 2);
+  std::vector<float> x = AnisotropicBlobs(2000, d, 2);
   for (const char* method : {"mse", "renorm", "pca"}) {
     for (Metric metric : {Metric::kInnerProduct, Metric::kL2}) {
       for (uint32_t bits : {2u, 3u, 5u, 8u}) {
@@ -283,7 +266,7 @@ TEST(ProgressiveLayoutTest, RefineIsTheCodecsEstimate) {
 
 TEST(ProgressiveLayoutTest, BoundIsCalibratedOnSyntheticData) {
   for (size_t d : {size_t{64}, size_t{256}}) {
-    std::vector<float> x = Blobs(6000, d, 3);
+    std::vector<float> x = AnisotropicBlobs(6000, d, 3);
     const std::vector<float> queries(x.end() - 100 * d, x.end());
     x.resize(5000 * d);
     for (const char* method : {"renorm", "pca"}) {
@@ -363,7 +346,7 @@ TEST(ProgressiveLayoutTest, BoundIsCalibratedOnSharedData) {
 // neighbours for nearly every query; and it keeps the full layout's recall.
 TEST(ProgressiveLayoutTest, SearchKeepsTheRefinedRanking) {
   const size_t d = 96, n = 8000;
-  std::vector<float> x = Blobs(n + 200, d, 4);
+  std::vector<float> x = AnisotropicBlobs(n + 200, d, 4);
   const std::vector<float> queries(x.end() - 200 * d, x.end());
   x.resize(n * d);
   std::vector<uint64_t> ids(n);
@@ -427,7 +410,7 @@ TEST(ProgressiveLayoutTest, SearchKeepsTheRefinedRanking) {
 // Filtered search and deletions go through the progressive scan too.
 TEST(ProgressiveLayoutTest, FilterAndDeletes) {
   const size_t d = 64, n = 4000;
-  const std::vector<float> x = Blobs(n, d, 5);
+  const std::vector<float> x = AnisotropicBlobs(n, d, 5);
   std::vector<uint64_t> ids(n);
   for (size_t i = 0; i < n; ++i) ids[i] = i;
   auto idx = Train(x, d, Metric::kInnerProduct, "renorm", 4, 20);
