@@ -141,20 +141,22 @@ HWY_INLINE void LaneSumsT(D d, size_t n, const VecTerm& vec_term,
       for (size_t r = 0; r < R; ++r) acc[r][v] = col[r];
     });
   }
-  if (kTail && i < n) {  // the last n % kSumLanes terms
-    const size_t rest = n - i;
-    ForEachConstant(vecs, [&](auto vc) TQDB_KERNEL_LAMBDA {
-      constexpr size_t v = decltype(vc)::value;
-      if (v * N >= rest) return;
-      const size_t count = HWY_MIN(N, rest - v * N);
-      V col[R];
-      for (size_t r = 0; r < R; ++r) col[r] = acc[r][v];
-      vec_term(i + v * N, count, col);
-      const auto first = hn::FirstN(d, count);
-      for (size_t r = 0; r < R; ++r) {
-        acc[r][v] = hn::IfThenElse(first, col[r], acc[r][v]);
-      }
-    });
+  if constexpr (kTail) {
+    if (i < n) {  // the last n % kSumLanes terms
+      const size_t rest = n - i;
+      ForEachConstant(vecs, [&](auto vc) TQDB_KERNEL_LAMBDA {
+        constexpr size_t v = decltype(vc)::value;
+        if (v * N >= rest) return;
+        const size_t count = HWY_MIN(N, rest - v * N);
+        V col[R];
+        for (size_t r = 0; r < R; ++r) col[r] = acc[r][v];
+        vec_term(i + v * N, count, col);
+        const auto first = hn::FirstN(d, count);
+        for (size_t r = 0; r < R; ++r) {
+          acc[r][v] = hn::IfThenElse(first, col[r], acc[r][v]);
+        }
+      });
+    }
   }
   for (size_t r = 0; r < R; ++r) out[r] = SumLaneTree(d, acc[r]);
 }
@@ -180,6 +182,14 @@ HWY_INLINE void LaneSums(D d, size_t n, const VecTerm& vec_term,
   }
 }
 
+// The canonical sum over i < n of one row's terms (LaneSums with R = 1).
+template <class VecTerm>
+HWY_INLINE float LaneSum(size_t n, const VecTerm& vec_term) {
+  float sum;
+  LaneSums<1>(SumTag(), n, vec_term, &sum);
+  return sum;
+}
+
 // Rows handled at once by the matrix kernels: eight vectors of running sums.
 template <class D>
 constexpr size_t RowsAtOnce() {
@@ -189,30 +199,22 @@ constexpr size_t RowsAtOnce() {
 HWY_INLINE float DotImpl(const float* HWY_RESTRICT a,
                          const float* HWY_RESTRICT b, size_t n) {
   const SumTag d;
-  float sum;
-  LaneSums<1>(
-      d, n,
-      [&](size_t i, size_t count, hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
+  return LaneSum(
+      n, [&](size_t i, size_t count, hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
         acc[0] = FusedMulAdd(d, LoadFirst(d, a + i, count),
                              LoadFirst(d, b + i, count), acc[0]);
-      },
-      &sum);
-  return sum;
+      });
 }
 
 HWY_INLINE float L2SqrImpl(const float* HWY_RESTRICT a,
                            const float* HWY_RESTRICT b, size_t n) {
   const SumTag d;
-  float sum;
-  LaneSums<1>(
-      d, n,
-      [&](size_t i, size_t count, hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
+  return LaneSum(
+      n, [&](size_t i, size_t count, hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
         const auto t =
             hn::Sub(LoadFirst(d, a + i, count), LoadFirst(d, b + i, count));
         acc[0] = FusedMulAdd(d, t, t, acc[0]);
-      },
-      &sum);
-  return sum;
+      });
 }
 
 // Butterfly stages with stride h >= N combine whole vectors. Stages with
@@ -344,26 +346,20 @@ HWY_INLINE float DotLutImpl(const float* HWY_RESTRICT q,
   const SumTag d;
   const hn::RebindToSigned<decltype(d)> di;
   const hn::Rebind<uint8_t, decltype(di)> du8;
-  float sum;
-  LaneSums<1>(
-      d, n,
-      [&](size_t i, size_t count, hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
+  return LaneSum(
+      n, [&](size_t i, size_t count, hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
         // Padding lanes gather table[0]: in bounds, and not kept.
         const auto k = hn::PromoteTo(di, LoadFirst(du8, idx + i, count));
         acc[0] = FusedMulAdd(d, LoadFirst(d, q + i, count),
                              hn::GatherIndex(d, table, k), acc[0]);
-      },
-      &sum);
-  return sum;
+      });
 }
 
 HWY_INLINE float MaskedSumImpl(const float* HWY_RESTRICT q,
                                const uint8_t* HWY_RESTRICT bits, size_t n) {
   const SumTag d;
-  float sum;
-  LaneSums<1>(
-      d, n,
-      [&](size_t i, size_t count, hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
+  return LaneSum(
+      n, [&](size_t i, size_t count, hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
         // Bits i .. i + count - 1 (count <= 16, i a multiple of N) lie in
         // the bytes from bits + i / 8 that this reads.
         uint32_t w = 0;
@@ -374,9 +370,7 @@ HWY_INLINE float MaskedSumImpl(const float* HWY_RESTRICT q,
         const auto mask = hn::LoadMaskBits(d, mb);
         acc[0] = hn::Add(acc[0],
                          hn::IfThenElseZero(mask, LoadFirst(d, q + i, count)));
-      },
-      &sum);
-  return sum;
+      });
 }
 
 // Keeps v in a register where the compiler would otherwise fold its load
