@@ -154,18 +154,18 @@ void IvfIndex::InitLists() {
     centroid_norms_[l] = kernels::Dot(c, c, options_.dim);
   }
   prog_.reset();
-  bool progressive =
-      options_.layout.progressive && options_.dim >= options_.layout.min_dim;
+  const double prefix = options_.layout.prefix_bits > 0
+                            ? double{options_.layout.prefix_bits}
+                            : DefaultPrefixBits(options_.dim);
+  bool progressive = options_.layout.progressive;
   const ScalarCodeInfo* info = codec_->scalar_info();
   if (progressive && info != nullptr && codec_->shape().m8 == 0) {
     double bits = 0;
     for (uint8_t w : info->width) bits += w;
-    progressive =
-        bits >= double{options_.layout.min_bits_fastscan} * options_.dim;
+    progressive = bits >= double{options_.layout.fastscan_prefix_ratio} *
+                              prefix * options_.dim;
   }
-  if (progressive) {
-    prog_ = ProgressiveLayout::Create(*codec_, options_.layout.prefix_bits);
-  }
+  if (progressive) prog_ = ProgressiveLayout::Create(*codec_, prefix);
   centroid_weights_ = CentroidWeights();
   if (prog_ != nullptr && prog_->center1_factor() >= 0 && options_.residual) {
     centroid_weights_ = CentroidWeights(*prog_, *codec_, centroids_.data(),

@@ -55,23 +55,25 @@ namespace tqdb {
 struct LayoutOptions {
   // The progressive layout and two-pass scan (index/progressive.h) when
   // the codec supports it (mse, renorm, pca with at least twice the
-  // prefix's bits) and the dimension is at least min_dim; false: the
-  // codec's full layout.
+  // prefix's bits); false: the codec's full layout.
   bool progressive = true;
-  // Below this dimension the first pass errs too much (its error relative
-  // to the scores shrinks as 1/sqrt(d)): on GloVe-100 it leaves 6-25% of
-  // the candidates to read in full and is 1.4-5x slower than the full
-  // layout; on use512 (d = 512) it reads 1-5% and is up to 10x faster.
-  uint32_t min_dim = 256;
-  // Bits per dimension of the progressive scan's first pass.
-  float prefix_bits = 1.0f;
+  // Bits per dimension of the progressive scan's first pass; 0: by the
+  // dimension (DefaultPrefixBits: 1 from 256 dimensions, 2 from 83, ...).
+  // With one bit below 256 dimensions the first pass errs too much (on
+  // GloVe-100 it leaves 6-25% of the candidates to read in full and is
+  // 1.4-5x slower than the full layout); with two it reads 1-2% and is
+  // 1.2-4.5x faster than the full layout wherever that has byte sub-codes
+  // (GloVe-100, SIFT: pca 4-6 bits, renorm 6 bits).
+  float prefix_bits = 0.0f;
   // Codecs whose full layout is a 4-bit FastScan throughout (mse and
-  // renorm up to 4 bits a coordinate) take the progressive layout only from
-  // this many bits a coordinate. At 2 bits the first pass holds half of
-  // the code and the full scan is faster: renorm on use512, IVF with 20k
-  // and 1M vectors, codes only and rescoring, 1.1-1.9x (README, "The
-  // default layout"). 0: whenever the codec allows.
-  float min_bits_fastscan = 3.0f;
+  // renorm up to 4 bits a coordinate) take the progressive layout only
+  // from this many times the first pass's bits a coordinate: with half of
+  // the code in the first pass the full scan is faster (renorm 2 bits on
+  // use512, IVF with 20k and 1M vectors, codes only and rescoring,
+  // 1.1-1.9x, README "The default layout"; renorm 4 bits against a 2-bit
+  // first pass on GloVe-100 and SIFT, 1.2-1.5x). 0: whenever the codec
+  // allows.
+  float fastscan_prefix_ratio = 3.0f;
   // In-memory rescoring codes (index/refine_codes.h): with kInt8 or
   // kFloat32 a rescore (SearchParams::rescore) reads them instead of the
   // store's raw vectors; every vector added must then come with its raw

@@ -21,6 +21,17 @@ uint32_t RoundUp(uint32_t x, uint32_t m) { return (x + m - 1) / m * m; }
 
 }  // namespace
 
+uint32_t DefaultPrefixBits(uint32_t dim) {
+  // D(b) of the unit Gaussian's Lloyd-Max quantizer (Max 1960), b = 1..4.
+  constexpr double kDistortion[kMaxPrefixBits] = {0.3634, 0.1175, 0.03455,
+                                                  0.009497};
+  constexpr double kOneBitDim = 256;  // where one bit was measured to do
+  for (uint32_t b = 1; b < kMaxPrefixBits; ++b) {
+    if (kDistortion[b - 1] * kOneBitDim <= kDistortion[0] * dim) return b;
+  }
+  return kMaxPrefixBits;
+}
+
 std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
     const ScanCodec& codec, double prefix_bits_per_dim) {
   const ScalarCodeInfo* info = codec.scalar_info();

@@ -110,7 +110,6 @@ TEST(CrossTargetTest, PcaProgressiveIsTheSame) {
   const std::vector<float> x = AnisotropicBlobs(1500, d, 1),
                            q = AnisotropicBlobs(20, d, 2);
   IvfOptions o = Options(d, Metric::kInnerProduct, "pca", 4);
-  o.layout.min_dim = 0;
   SearchParams p;
   p.nprobe = 6;
   ExpectSame(RunOnEveryTarget(o, x, q, p), "pca 4 bits, progressive");

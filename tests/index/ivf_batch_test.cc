@@ -79,8 +79,8 @@ std::unique_ptr<IvfIndex> Build(const Config& c, const std::vector<float>& x) {
   o.residual = c.residual;
   o.center_factors = c.centroid_terms;
   o.layout.progressive = c.progressive;
-  o.layout.min_dim = 0;
-  o.layout.min_bits_fastscan = 0;
+  o.layout.prefix_bits = 1;
+  o.layout.fastscan_prefix_ratio = 0;
   o.threads = 2;
   auto idx = IvfIndex::Train(o, x.data(), kRows);
   EXPECT_TRUE(idx.ok()) << idx.status();

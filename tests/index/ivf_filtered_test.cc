@@ -50,13 +50,14 @@ class ArrayStore : public VectorStore {
   const std::vector<float>* x_;
 };
 
-// The layout under test: the progressive one is forced below its default
-// minimum dimension (kD is small to keep the tests fast).
+// The layout under test: the progressive one is forced, with a one-bit
+// first pass, where the default would not take it (kD is small to keep the
+// tests fast).
 LayoutOptions Layout(bool progressive) {
   LayoutOptions l;
   l.progressive = progressive;
-  l.min_dim = 0;
-  l.min_bits_fastscan = 0;
+  l.prefix_bits = 1;
+  l.fastscan_prefix_ratio = 0;
   return l;
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -156,30 +157,54 @@ std::unique_ptr<IvfIndex> Train(const std::vector<float>& x, size_t d,
   o.nlist = nlist;
   o.codec.method = method;
   o.codec.bits = bits;
-  o.layout.min_dim = 0;  // the layout at every dimension tested here
-  o.layout.min_bits_fastscan = 0;
+  // The layout at every dimension tested here, with a one-bit first pass.
+  o.layout.prefix_bits = 1;
+  o.layout.fastscan_prefix_ratio = 0;
   auto idx = IvfIndex::Train(o, x.data(), x.size() / d);
   EXPECT_TRUE(idx.ok()) << idx.status();
   return idx.ok() ? std::move(*idx) : nullptr;
 }
 
-TEST(ProgressiveLayoutTest, DefaultFromDimension256) {
+TEST(ProgressiveLayoutTest, DefaultPrefixBitsByDimension) {
+  for (uint32_t d : {256u, 300u, 512u, 4096u})
+    EXPECT_EQ(DefaultPrefixBits(d), 1u) << d;
+  for (uint32_t d : {83u, 100u, 128u, 255u})
+    EXPECT_EQ(DefaultPrefixBits(d), 2u) << d;
+  for (uint32_t d : {25u, 64u, 82u}) EXPECT_EQ(DefaultPrefixBits(d), 3u) << d;
+  for (uint32_t d : {1u, 2u, 24u}) EXPECT_EQ(DefaultPrefixBits(d), 4u) << d;
+}
+
+// The default layout: a one-bit first pass from 256 dimensions, two bits
+// at 100; renorm at 4 bits (a 4-bit FastScan code) then keeps its full
+// layout below 256 dimensions, pca at 6 bits (byte sub-codes) takes the
+// progressive one with the wider first pass.
+TEST(ProgressiveLayoutTest, DefaultLayoutByDimension) {
   for (size_t d : {size_t{100}, size_t{256}}) {
     const std::vector<float> x = AnisotropicBlobs(2000, d, 9);
-    IvfOptions o;
-    o.dim = static_cast<uint32_t>(d);
-    o.nlist = 8;
-    o.codec.method = "renorm";
-    o.codec.bits = 4;
-    auto idx = IvfIndex::Train(o, x.data(), 2000);
-    ASSERT_TRUE(idx.ok());
-    EXPECT_EQ((*idx)->progressive() != nullptr, d >= 256) << d;
+    for (const auto& [method, bits] :
+         {std::pair<const char*, uint32_t>{"renorm", 4}, {"pca", 6}}) {
+      IvfOptions o;
+      o.dim = static_cast<uint32_t>(d);
+      o.nlist = 8;
+      o.codec.method = method;
+      o.codec.bits = bits;
+      auto idx = IvfIndex::Train(o, x.data(), 2000);
+      ASSERT_TRUE(idx.ok()) << idx.status();
+      const ProgressiveLayout* prog = (*idx)->progressive();
+      const bool fastscan = std::string(method) == "renorm";
+      ASSERT_EQ(prog != nullptr, d >= 256 || !fastscan) << method << " " << d;
+      if (prog == nullptr) continue;
+      uint32_t prefix = 0;
+      for (uint8_t t : prog->prefix_bits()) prefix += t;
+      EXPECT_EQ(prefix, DefaultPrefixBits(o.dim) * d) << method << " " << d;
+    }
   }
 }
 
 // By default a codec whose full layout is all 4-bit FastScan streams
-// (mse, renorm up to 4 bits) takes the progressive layout from 3 bits a
-// coordinate; one with byte sub-codes (8 bits) whenever it can.
+// (mse, renorm up to 4 bits) takes the progressive layout from three times
+// the first pass's bits (3 bits a coordinate with a one-bit first pass);
+// one with byte sub-codes (8 bits) whenever it can.
 TEST(ProgressiveLayoutTest, DefaultFromThreeBitsForFastScanCodecs) {
   const size_t d = 64;
   const std::vector<float> x = AnisotropicBlobs(3000, d, 4);
@@ -190,7 +215,7 @@ TEST(ProgressiveLayoutTest, DefaultFromThreeBitsForFastScanCodecs) {
       o.nlist = 16;
       o.codec.method = method;
       o.codec.bits = bits;
-      o.layout.min_dim = 0;
+      o.layout.prefix_bits = 1;
       auto idx = IvfIndex::Train(o, x.data(), x.size() / d);
       ASSERT_TRUE(idx.ok()) << idx.status();
       EXPECT_EQ((*idx)->progressive() != nullptr, bits >= 3)

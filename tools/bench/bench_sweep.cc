@@ -126,13 +126,12 @@ absl::Status BenchSweep::RunTqdb() {
         std::string trained;
         std::vector<std::string> measured;
         for (const auto& [layout, refine, coarse, prefix] : Variants()) {
-          // "auto": the index's default (progressive from 256 dimensions);
-          // "progressive" asks for it at any dimension.
+          // "auto": the index's default; "progressive" asks for it
+          // wherever the codec allows it.
           o.layout.progressive = layout != "full";
-          o.layout.min_dim =
-              layout == "progressive" ? 0 : LayoutOptions().min_dim;
-          o.layout.min_bits_fastscan =
-              layout == "progressive" ? 0 : LayoutOptions().min_bits_fastscan;
+          o.layout.fastscan_prefix_ratio =
+              layout == "progressive" ? 0
+                                      : LayoutOptions().fastscan_prefix_ratio;
           TQ_ASSIGN_OR_RETURN(o.layout.refine, ParseRefineKind(refine));
           o.layout.prefix_bits =
               prefix > 0 ? prefix : LayoutOptions().prefix_bits;
