@@ -61,9 +61,9 @@ struct LayoutOptions {
   // dimension (DefaultPrefixBits: 1 from 256 dimensions, 2 from 83, ...).
   // With one bit below 256 dimensions the first pass errs too much (on
   // GloVe-100 it leaves 6-25% of the candidates to read in full and is
-  // 1.4-5x slower than the full layout); with two it reads 1-2% and is
-  // 1.2-4.5x faster than the full layout wherever that has byte sub-codes
-  // (GloVe-100, SIFT: pca 4-6 bits, renorm 6 bits).
+  // 1.4-5x slower than the full layout); with two it leaves 1-6% (GloVe,
+  // SIFT) and is 1.1-4x faster than a full layout of byte sub-codes (pca
+  // and renorm at 5-6 bits; README, "A wider first pass").
   float prefix_bits = 0.0f;
   // Codecs whose full layout is a 4-bit FastScan throughout (mse and
   // renorm up to 4 bits a coordinate) take the progressive layout only
