@@ -154,18 +154,25 @@ void IvfIndex::InitLists() {
     centroid_norms_[l] = kernels::Dot(c, c, options_.dim);
   }
   prog_.reset();
-  const double prefix = options_.layout.prefix_bits > 0
-                            ? double{options_.layout.prefix_bits}
-                            : DefaultPrefixBits(options_.dim);
-  bool progressive = options_.layout.progressive;
+  // A scalar code's layout: the progressive one with the first pass asked
+  // for or DefaultPrefixBits', except where that leaves a 4-bit FastScan
+  // code (mse, renorm up to 4 bits) less than fastscan_prefix_ratio times
+  // the first pass's bits.
   const ScalarCodeInfo* info = codec_->scalar_info();
-  if (progressive && info != nullptr && codec_->shape().m8 == 0) {
-    double bits = 0;
+  if (options_.layout.progressive && info != nullptr) {
+    uint64_t bits = 0;
     for (uint8_t w : info->width) bits += w;
-    progressive = bits >= double{options_.layout.fastscan_prefix_ratio} *
-                              prefix * options_.dim;
+    const double prefix = options_.layout.prefix_bits > 0
+                              ? double{options_.layout.prefix_bits}
+                              : DefaultPrefixBits(options_.dim, bits);
+    const bool fastscan = codec_->shape().m8 == 0;
+    if (prefix > 0 &&
+        (!fastscan ||
+         double(bits) >= double{options_.layout.fastscan_prefix_ratio} *
+                             prefix * options_.dim)) {
+      prog_ = ProgressiveLayout::Create(*codec_, prefix);
+    }
   }
-  if (progressive) prog_ = ProgressiveLayout::Create(*codec_, prefix);
   centroid_weights_ = CentroidWeights();
   if (prog_ != nullptr && prog_->center1_factor() >= 0 && options_.residual) {
     centroid_weights_ = CentroidWeights(*prog_, *codec_, centroids_.data(),

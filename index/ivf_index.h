@@ -58,12 +58,15 @@ struct LayoutOptions {
   // prefix's bits); false: the codec's full layout.
   bool progressive = true;
   // Bits per dimension of the progressive scan's first pass; 0: by the
-  // dimension (DefaultPrefixBits: 1 from 256 dimensions, 2 from 83, ...).
-  // With one bit below 256 dimensions the first pass errs too much (on
-  // GloVe-100 it leaves 6-25% of the candidates to read in full and is
-  // 1.4-5x slower than the full layout); with two it leaves 1-6% (GloVe,
-  // SIFT) and is 1.1-4x faster than a full layout of byte sub-codes (pca
-  // and renorm at 5-6 bits; README, "A wider first pass").
+  // dimension and the code's bits (DefaultPrefixBits: one bit from 320
+  // dimensions, two from 104, three from 31, one less where the code
+  // cannot hold twice that, and the full layout rather than a one-bit
+  // first pass below 320 dimensions). Below 256 dimensions one bit errs
+  // too much (on GloVe-100 it leaves 6-25% of the candidates to read in
+  // full and is 1.4-5x slower than the full layout); two or three leave
+  // 0.3-6% (GloVe, SIFT) and are 1.1-4x faster than a full layout of
+  // byte sub-codes (pca and renorm at 5-6 bits; README, "A wider first
+  // pass").
   float prefix_bits = 0.0f;
   // Codecs whose full layout is a 4-bit FastScan throughout (mse and
   // renorm up to 4 bits a coordinate) take the progressive layout only

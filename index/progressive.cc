@@ -21,15 +21,20 @@ uint32_t RoundUp(uint32_t x, uint32_t m) { return (x + m - 1) / m * m; }
 
 }  // namespace
 
-uint32_t DefaultPrefixBits(uint32_t dim) {
+uint32_t DefaultPrefixBits(uint32_t dim, uint64_t code_bits) {
   // D(b) of the unit Gaussian's Lloyd-Max quantizer (Max 1960), b = 1..4.
   constexpr double kDistortion[kMaxPrefixBits] = {0.3634, 0.1175, 0.03455,
                                                   0.009497};
-  constexpr double kOneBitDim = 256;  // where one bit was measured to do
-  for (uint32_t b = 1; b < kMaxPrefixBits; ++b) {
-    if (kDistortion[b - 1] * kOneBitDim <= kDistortion[0] * dim) return b;
+  constexpr double kOneBitDim = 320;  // one and two bits measured level
+  uint32_t b = 1;
+  while (b < kMaxPrefixBits &&
+         kDistortion[b - 1] * kOneBitDim > kDistortion[0] * dim) {
+    ++b;
   }
-  return kMaxPrefixBits;
+  const uint32_t preferred = b;
+  while (b > 1 && code_bits < 2 * uint64_t{b} * dim) --b;
+  if (code_bits < 2 * uint64_t{b} * dim || (b == 1 && preferred > 1)) return 0;
+  return b;
 }
 
 std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(

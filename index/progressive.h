@@ -72,15 +72,20 @@ struct ProgressiveQuery {
   float lut_err = 0;        // Q (set by the scanner with the uint8 LUT)
 };
 
-// The pass-1 budget, in bits per dimension, for a codec of dimension dim
-// when LayoutOptions::prefix_bits is left at 0: the fewest bits b (at most
-// 4) for which D(b) / dim <= D(1) / 256, D the unit Gaussian Lloyd-Max
-// distortion. Pass 1's error relative to the spread of the scores grows as
-// sqrt(D(b) / dim); one bit was measured to keep the refined share at a
-// few percent from 256 dimensions up (use512: 1-5%) and to let 6-25% through
-// at 100 (GloVe-100), where two bits hold it at 1-2%. So 1 bit from 256
-// dimensions, 2 from 83, 3 from 25, 4 below.
-uint32_t DefaultPrefixBits(uint32_t dim);
+// The first pass's bits a dimension an index takes by default for a scalar
+// code of code_bits bits (the sum of its widths) over dim dimensions, or 0
+// for the full layout (LayoutOptions::prefix_bits = 0). Pass 1's error next
+// to the spread of the scores grows as sqrt(D(b) / dim), D the unit
+// Gaussian Lloyd-Max distortion; the preferred width is the fewest bits b
+// with D(b) / dim <= D(1) / 320, 320 being where a one-bit and a two-bit
+// first pass were measured level (use512 projected to 192-512 dimensions,
+// pca and renorm 4 bits: two bits 1.1-1.35x faster at 192-256, one bit
+// 1.1x faster at 512): one bit from 320 dimensions, two from 104, three
+// from 31, four below. A code must hold twice the first pass's bits; one
+// that cannot takes one bit less, down to two (a one-bit first pass below
+// 320 dimensions reads too many candidates in full: on GloVe-100 6-25%,
+// 1.4-5x slower than the full layout).
+uint32_t DefaultPrefixBits(uint32_t dim, uint64_t code_bits);
 
 class ProgressiveLayout {
  public:

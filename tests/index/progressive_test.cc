@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -166,23 +167,48 @@ std::unique_ptr<IvfIndex> Train(const std::vector<float>& x, size_t d,
 }
 
 TEST(ProgressiveLayoutTest, DefaultPrefixBitsByDimension) {
-  for (uint32_t d : {256u, 300u, 512u, 4096u})
-    EXPECT_EQ(DefaultPrefixBits(d), 1u) << d;
-  for (uint32_t d : {83u, 100u, 128u, 255u})
-    EXPECT_EQ(DefaultPrefixBits(d), 2u) << d;
-  for (uint32_t d : {25u, 64u, 82u}) EXPECT_EQ(DefaultPrefixBits(d), 3u) << d;
-  for (uint32_t d : {1u, 2u, 24u}) EXPECT_EQ(DefaultPrefixBits(d), 4u) << d;
+  // dim, code bits, bits a dimension of the first pass (0: full layout).
+  const uint64_t cases[][3] = {
+      {4096, 8192, 1},
+      {512, 2048, 1},
+      {320, 640, 1},
+      {319, 1276, 2},
+      {256, 1024, 2},
+      {104, 416, 2},
+      {103, 618, 3},
+      {100, 600, 3},
+      {100, 599, 2},
+      {100, 400, 2},
+      {31, 186, 3},
+      {30, 240, 4},
+      {30, 200, 3},
+      {2, 16, 4},
+      // Too few bits for twice the first pass: none below two bits unless
+      // one bit is the preferred width.
+      {512, 1023, 0},
+      {320, 639, 0},
+      {256, 1023, 0},
+      {100, 399, 0}};
+  for (const auto& c : cases) {
+    EXPECT_EQ(DefaultPrefixBits(static_cast<uint32_t>(c[0]), c[1]), c[2])
+        << "dim " << c[0] << ", " << c[1] << " bits";
+  }
 }
 
-// The default layout: a one-bit first pass from 256 dimensions, two bits
-// at 100; renorm at 4 bits (a 4-bit FastScan code) then keeps its full
-// layout below 256 dimensions, pca at 6 bits (byte sub-codes) takes the
-// progressive one with the wider first pass.
+// The default layout: renorm at 4 bits (a 4-bit FastScan code) takes the
+// progressive one, with a one-bit first pass, only where one bit is the
+// preferred width (512 dimensions); pca at 6 bits (byte sub-codes) takes
+// it everywhere, its first pass widening as the dimension falls.
 TEST(ProgressiveLayoutTest, DefaultLayoutByDimension) {
-  for (size_t d : {size_t{100}, size_t{256}}) {
+  for (const auto& [d, renorm_prefix, pca_prefix] :
+       {std::tuple<size_t, uint32_t, uint32_t>{100, 0, 3},
+        {256, 0, 2},
+        {512, 1, 1}}) {
     const std::vector<float> x = AnisotropicBlobs(2000, d, 9);
-    for (const auto& [method, bits] :
-         {std::pair<const char*, uint32_t>{"renorm", 4}, {"pca", 6}}) {
+    for (const auto& [method, bits, want] :
+         {std::tuple<const char*, uint32_t, uint32_t>{"renorm", 4,
+                                                      renorm_prefix},
+          {"pca", 6, pca_prefix}}) {
       IvfOptions o;
       o.dim = static_cast<uint32_t>(d);
       o.nlist = 8;
@@ -191,12 +217,11 @@ TEST(ProgressiveLayoutTest, DefaultLayoutByDimension) {
       auto idx = IvfIndex::Train(o, x.data(), 2000);
       ASSERT_TRUE(idx.ok()) << idx.status();
       const ProgressiveLayout* prog = (*idx)->progressive();
-      const bool fastscan = std::string(method) == "renorm";
-      ASSERT_EQ(prog != nullptr, d >= 256 || !fastscan) << method << " " << d;
+      ASSERT_EQ(prog != nullptr, want > 0) << method << " " << d;
       if (prog == nullptr) continue;
       uint32_t prefix = 0;
       for (uint8_t t : prog->prefix_bits()) prefix += t;
-      EXPECT_EQ(prefix, DefaultPrefixBits(o.dim) * d) << method << " " << d;
+      EXPECT_EQ(prefix, want * d) << method << " " << d;
     }
   }
 }

@@ -82,7 +82,7 @@ constexpr char kBenchHelp[] =
     "                     cannot rule out; index/progressive.h). auto (the\n"
     "                     default) is the index's choice: progressive\n"
     "                     where the codes hold twice the first pass's bits\n"
-    "                     (1 a dimension from 256 dimensions, 2 from 83),\n"
+    "                     (1 a dimension from 320 dimensions, 2 from 104),\n"
     "                     for mse and renorm three times. Codecs without it\n"
     "                     (prod, pq, 1 bit) are measured once, in full\n"
     "  --centroid-terms LIST  of on, off: whether mse, renorm and pca codes\n"
