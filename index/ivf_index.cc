@@ -154,10 +154,10 @@ void IvfIndex::InitLists() {
     centroid_norms_[l] = kernels::Dot(c, c, options_.dim);
   }
   prog_.reset();
-  // A scalar code's layout: the progressive one with the first pass asked
-  // for or DefaultPrefixBits', except where that leaves a 4-bit FastScan
-  // code (mse, renorm up to 4 bits) less than fastscan_prefix_ratio times
-  // the first pass's bits.
+  // A scalar code takes the progressive layout with the first pass asked
+  // for, else the one DefaultPrefixBits picks, unless a 4-bit FastScan code
+  // (mse, renorm up to 4 bits) would hold less than fastscan_prefix_ratio
+  // times the first pass's bits: its full layout is then the faster.
   const ScalarCodeInfo* info = codec_->scalar_info();
   if (options_.layout.progressive && info != nullptr) {
     uint64_t bits = 0;
