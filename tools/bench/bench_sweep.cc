@@ -126,8 +126,11 @@ absl::Status BenchSweep::RunTqdb() {
         std::string trained;
         std::vector<std::string> measured;
         for (const auto& [layout, refine, coarse, prefix] : Variants()) {
-          // "auto": the index's default; "progressive" asks for it
-          // wherever the codec allows it.
+          // "auto": the index's default; "progressive" asks for it also
+          // where a 4-bit FastScan code would keep its full layout. Its
+          // first pass is --prefix-bits, or with 0 the index's default
+          // width, which leaves a code too short for twice that (2 or 3
+          // bits below 320 dimensions) in the full layout.
           o.layout.progressive = layout != "full";
           o.layout.fastscan_prefix_ratio =
               layout == "progressive" ? 0
