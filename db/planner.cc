@@ -44,10 +44,14 @@ FilterPlan ChooseFilterPlan(
   const uint32_t nlist = std::max<uint32_t>(1, in.nlist);
   const uint32_t nprobe =
       in.nprobe == 0 || in.nprobe > nlist ? nlist : in.nprobe;
+  const double s = static_cast<double>(in.matches) / n;
   const uint64_t target = std::max<uint64_t>(
-      in.k_scan, static_cast<uint64_t>(
-                     std::ceil(static_cast<double>(nprobe) * n / nlist)));
-  plan.min_allowed = target;
+      in.k_scan, static_cast<uint64_t>(std::ceil(static_cast<double>(nprobe) *
+                                                 n / nlist * std::sqrt(s))));
+  // The index probes until sqrt(s) times the points of the query's own
+  // nprobe nearest lists were seen (IvfIndex, FilteredScan::kProbe);
+  // `target` is that on average, which the costs below use.
+  plan.min_allowed = in.k_scan;
   const double list_cost = PlanCosts::List(in.dim, in.code_bytes, in.l2);
   auto matches_plan = [&] {
     plan.scan = FilteredScan::kAllowedOnly;
@@ -57,14 +61,13 @@ FilterPlan ChooseFilterPlan(
   if (in.choice == FilterPlanChoice::kMatches) return matches_plan();
   if (in.choice == FilterPlanChoice::kIvf) return plan;
   if (in.matches <= target) return matches_plan();
-  // IVF: the share of the collection visited until nprobe lists holding
-  // matches, and `target` matches, were scanned (matches spread uniformly:
-  // a list holds one with probability 1 - (1 - s)^(n / nlist)).
-  const double s = static_cast<double>(in.matches) / n;
+  // IVF: the share of the collection visited until nprobe / sqrt(s) lists
+  // holding matches, and `target` matches, were scanned (matches spread
+  // uniformly: a list holds one with probability 1 - (1 - s)^(n / nlist)).
   const double holding = 1.0 - std::pow(1.0 - s, n / nlist);
-  const double share =
-      std::min(1.0, std::max(nprobe / std::max(holding, 1e-9) / nlist,
-                             static_cast<double>(target) / in.matches));
+  const double share = std::min(
+      1.0, std::max(nprobe / std::sqrt(s) / std::max(holding, 1e-9) / nlist,
+                    static_cast<double>(target) / in.matches));
   const double slots = share * n;
   const double blocks = slots / 32.0 * (1.0 - std::pow(1.0 - s, 32.0));
   plan.ivf_cost = nlist * PlanCosts::Centroid(in.dim, in.code_bytes) + blocks +

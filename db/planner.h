@@ -5,19 +5,23 @@
 // scan kernel:
 //
 //  - IVF ("filtered-ivf", FilteredScan::kProbe): lists in centroid order
-//    until nprobe lists holding matching points were scanned (as if the
-//    matches were a collection of their own, with the same lists) and they
-//    held `target` matching points, target = max(k * the oversampling of a
-//    rescore, nprobe * n / nlist): a filtered search examines as many
-//    candidates that may be returned as the unfiltered search at the same
-//    nprobe examines points. Its neighbours are further away (a 1% filter's
-//    top 10 lie among the collection's top 1,000), and an IVF search needs
-//    fewer points scanned per neighbour sought as that number grows, so
-//    this keeps its recall at least the unfiltered one. Matching points
-//    spread uniformly, that visits a share max(nprobe / (nlist * the share
-//    of lists holding a match), target / matches) of the collection: its
-//    centroid distances, every visited slot's membership test, the blocks
-//    that hold a match, and each list's setup.
+//    until nprobe / sqrt(s) lists holding matching points were scanned, s =
+//    matches / n (one where they are rarer than in the collection counts
+//    for its share) and they held sqrt(s) times the points of the query's
+//    nprobe nearest lists, and at least k * the oversampling of a rescore:
+//    the matches searched as a collection of their own, sized by the
+//    index's own rule (lists grow as sqrt(n): s n points would have
+//    sqrt(s) nlist lists of sqrt(s) n / nlist points, so the same nprobe
+//    examines sqrt(s) times the points, in lists that hold the matches of
+//    1 / sqrt(s) of ours). Its neighbours lie further out (a 1%
+//    filter's top 10 among the collection's top 1,000), which the deeper
+//    probe pays for: measured, the recall of uniform and correlated
+//    filters stays at the unfiltered search's or above (README,
+//    "Filtered search"). Matching points spread uniformly, that visits a
+//    share max(nprobe / (sqrt(s) nlist * the share of lists holding a
+//    match), target / matches) of the collection, target = nprobe * n / nlist *
+//    sqrt(s): its centroid distances, every visited slot's membership
+//    test, the blocks that hold a match, and each list's setup.
 //  - Matches ("filtered-matches", FilteredScan::kAllowedOnly): every
 //    matching point scored, no coarse step: the blocks holding one and
 //    each of their lists' setup, counted exactly (IvfIndex::Spread).
@@ -68,7 +72,7 @@ struct PlanInput {
 
 struct FilterPlan {
   FilteredScan scan = FilteredScan::kProbe;
-  uint64_t min_allowed = 0;  // kProbe
+  uint64_t min_allowed = 0;  // kProbe: the floor, k * oversampling
   const char* name = "filtered-ivf";
   double ivf_cost = 0, matches_cost = 0;  // estimates, in blocks
 };

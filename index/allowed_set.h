@@ -14,6 +14,7 @@
 #ifndef TQDB_INDEX_ALLOWED_SET_H_
 #define TQDB_INDEX_ALLOWED_SET_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -56,6 +57,14 @@ class AllowedSet {
 
   bool Contains(uint32_t iid) const {
     return iid < universe_ && ((words_[iid >> 6] >> (iid & 63)) & 1) != 0;
+  }
+  // Contains as 0 or 1 without a branch on the data (a scan tests every
+  // slot of a list, and at selectivities near 50% the branch mispredicts
+  // every other slot). REQUIRES: !empty().
+  uint32_t Bit(uint32_t iid) const {
+    const size_t w = std::min<size_t>(iid >> 6, words_.size() - 1);
+    return static_cast<uint32_t>((words_[w] >> (iid & 63)) & 1) &
+           static_cast<uint32_t>(iid < universe_);
   }
   // Members (exact).
   uint64_t count() const { return count_; }

@@ -32,10 +32,12 @@ constexpr uint32_t kNoIid = std::numeric_limits<uint32_t>::max();
 // How a search restricted to an AllowedSet visits the index (the database's
 // planner chooses, db/planner.h).
 enum class FilteredScan : uint32_t {
-  // Lists in centroid order until nprobe lists holding allowed points were
-  // scanned (lists without one are skipped and not counted; one where they
-  // are rarer than in the whole collection counts in proportion) and they
-  // held at least min_allowed allowed points (or every list is probed).
+  // Lists in centroid order until nprobe / sqrt(s) lists holding allowed
+  // points were scanned, s the share of points allowed (lists without one
+  // are skipped and not counted; one where they are rarer than in the
+  // whole collection counts in proportion) and they held sqrt(s) times the
+  // points of the query's nprobe nearest lists, and at least min_allowed
+  // (or every list is probed).
   kProbe = 0,
   // Every allowed point: the blocks holding one, in whatever list; no
   // coarse step, nprobe ignored.
@@ -136,7 +138,7 @@ struct SearchParams {
   // allowed (and visited: filtered_scan). Not owned; must outlive the call.
   const AllowedSet* allowed = nullptr;
   FilteredScan filtered_scan = FilteredScan::kProbe;
-  uint64_t min_allowed = 0;  // kProbe: allowed points to reach
+  uint64_t min_allowed = 0;  // kProbe: allowed points to reach at least
   // Optional out: what the search did (overwritten). Not owned; one per
   // concurrent search.
   SearchStats* stats = nullptr;
