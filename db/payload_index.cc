@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "db/allowed_from_bitmap.h"
 #include "quant/status_macros.h"
 
 namespace tqdb {
@@ -210,20 +211,7 @@ absl::StatusOr<FilterResult> PayloadIndex::Evaluate(
 }
 
 AllowedSet PayloadIndex::ToAllowed(const Roaring& ids) const {
-  AllowedSet a(universe());
-  // In slices (roaring's bulk extraction; its iterator goes bit by bit).
-  const uint64_t card = ids.cardinality();
-  std::vector<uint32_t> buf(std::min<uint64_t>(card, 1 << 16));
-  for (uint64_t at = 0; at < card; at += buf.size()) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), card - at));
-    if (!roaring_bitmap_range_uint32_array(&ids.roaring, at, n, buf.data())) {
-      break;
-    }
-    // Ascending: only the tail can be past the universe.
-    while (n > 0 && buf[n - 1] >= a.universe()) --n;
-    a.AddAscending(buf.data(), n);
-  }
-  return a;
+  return AllowedFromBitmap(ids, universe());
 }
 
 std::vector<uint64_t> PayloadIndex::ExternalIds(const Roaring& ids) const {

@@ -55,6 +55,29 @@ class AllowedSet {
     }
   }
 
+  // Bulk forms of Add for a set filled from a bitmap's containers
+  // (db/allowed_from_bitmap.h), each over ids none of which is in the set
+  // yet and all below universe(). n words from word `first` (bit b of
+  // w[i] is id 64 * (first + i) + b), `count` bits set in them:
+  void AddWords(size_t first, const uint64_t* w, size_t n, uint64_t count) {
+    for (size_t i = 0; i < n; ++i) words_[first + i] |= w[i];
+    count_ += count;
+  }
+  // The ids lo..hi (both included, lo <= hi).
+  void AddRange(uint32_t lo, uint32_t hi) {
+    const size_t wl = lo >> 6, wh = hi >> 6;
+    const uint64_t from = ~uint64_t{0} << (lo & 63);
+    const uint64_t to = ~uint64_t{0} >> (63 - (hi & 63));
+    if (wl == wh) {
+      words_[wl] |= from & to;
+    } else {
+      words_[wl] |= from;
+      for (size_t w = wl + 1; w < wh; ++w) words_[w] = ~uint64_t{0};
+      words_[wh] |= to;
+    }
+    count_ += uint64_t{hi} - lo + 1;
+  }
+
   bool Contains(uint32_t iid) const {
     return iid < universe_ && ((words_[iid >> 6] >> (iid & 63)) & 1) != 0;
   }
