@@ -27,13 +27,18 @@ AllowedSet AllowedFromBitmap(const Roaring& ids, uint32_t universe) {
           a.AddWords(base / 64, b->array, kSpan / 64,
                      static_cast<uint64_t>(b->cardinality));
         } else {
-          for (uint32_t w = 0; w <= (last - base) / 64; ++w) {
-            for (uint64_t bits = b->array[w]; bits != 0; bits &= bits - 1) {
-              const uint32_t id =
-                  base + w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
-              if (id <= last) a.Add(id);
-            }
+          // The universe ends inside: whole words up to its last, that
+          // one cut after it.
+          const uint32_t n = (last - base) / 64 + 1;
+          const uint32_t tail = (last - base) % 64;
+          uint64_t words[kSpan / 64];
+          std::copy(b->array, b->array + n, words);
+          if (tail != 63) words[n - 1] &= (uint64_t{1} << (tail + 1)) - 1;
+          uint64_t count = 0;
+          for (uint32_t w = 0; w < n; ++w) {
+            count += static_cast<uint64_t>(__builtin_popcountll(words[w]));
           }
+          a.AddWords(base / 64, words, n, count);
         }
         break;
       }
