@@ -44,7 +44,7 @@ case "$mode" in
     unit=(codebook_test echo_test kmeans_test pq_test rotation_test
           status_macros_test turbo_quantizer_test kernels_test
           ivf_index_test ivf_batch_test pca_codec_test scan_kernels_test
-          cross_target_test
+          cross_target_test ivf_filtered_test allowed_from_bitmap_test
           db_basic_test db_concurrency_test db_corruption_test
           db_crash_test db_edges_test db_memory_test db_snapshot_test
           db_fault_test storage_recovery_test db_logged_write_test
