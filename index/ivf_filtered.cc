@@ -130,8 +130,9 @@ absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
   // second coarse step), then twice as many each time the search needs
   // more: the first m of the nearest 2m are the nearest m, so each call
   // extends the order it replaces.
-  uint32_t want = static_cast<uint32_t>(std::min<double>(
-      nlist_, std::ceil(1.5 * nprobe / std::sqrt(std::max(share, 1e-9)))));
+  const double lists_target = nprobe / std::sqrt(std::max(share, 1e-9));
+  uint32_t want = static_cast<uint32_t>(
+      std::min<double>(nlist_, std::ceil(1.5 * lists_target)));
   std::vector<std::pair<float, uint32_t>> order;
   NearestLists(q, want, &order, stats);
   // Stopping rule: the allowed points searched as a collection of their
@@ -164,7 +165,6 @@ absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
   const uint64_t min_allowed = std::max<uint64_t>(
       p.min_allowed, static_cast<uint64_t>(std::ceil(
                          std::sqrt(share) * static_cast<double>(examined))));
-  const double lists_target = nprobe / std::sqrt(std::max(share, 1e-9));
   double scanned = 0;
   for (size_t i = 0; i < nlist_; ++i) {
     if (scanned >= lists_target && stats->allowed_seen >= min_allowed) break;
