@@ -14,11 +14,14 @@
 #include "index/scan_kernels-inl.h"
 #include "index/scan_kernels.h"
 #include "quant/random.h"
+#include "tests/out_of_line-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tqdb {
 namespace scan {
 namespace HWY_NAMESPACE {
+
+using testing_util::HWY_NAMESPACE::OutOfLine;
 
 void TestAccumulateMatchesScalar() {
   Rng rng(5);
@@ -41,8 +44,8 @@ void TestAccumulateMatchesScalar() {
         }
       }
       std::vector<uint32_t> got(nblocks * 32), want(nblocks * 32);
-      AccumulateListImpl(codes.data(), nblocks, npairs, lo.data(), hi.data(),
-                         got.data(), nullptr);
+      OutOfLine<AccumulateListImpl>(codes.data(), nblocks, npairs, lo.data(),
+                                    hi.data(), got.data(), nullptr);
       scalar::AccumulateList(codes.data(), nblocks, npairs, lo.data(),
                              hi.data(), want.data());
       ASSERT_EQ(got, want) << "npairs=" << npairs << " nblocks=" << nblocks;
@@ -88,8 +91,8 @@ void TestAccumulateMultiMatchesScalar() {
           hi_p[q] = hi[q].data();
           out_p[q] = got[q].data();
         }
-        AccumulateListMultiImpl(codes.data(), nblocks, npairs, nq, lo_p, hi_p,
-                                out_p);
+        OutOfLine<AccumulateListMultiImpl>(codes.data(), nblocks, npairs, nq,
+                                           lo_p, hi_p, out_p);
         for (size_t q = 0; q < nq; ++q) {
           std::vector<uint32_t> want(nblocks * 32);
           scalar::AccumulateList(codes.data(), nblocks, npairs, lo[q].data(),
@@ -162,7 +165,7 @@ void TestRefineDotMatchesScalar() {
         }
         ASSERT_EQ(scalar::RefineDot(row.data(), t, wq.data()), want)
             << "k=" << k << " pattern=" << pattern;
-        ASSERT_EQ(RefineDotImpl(row.data(), t, wq.data()), want)
+        ASSERT_EQ(OutOfLine<RefineDotImpl>(row.data(), t, wq.data()), want)
             << "k=" << k << " pattern=" << pattern;
       }
     }
@@ -209,8 +212,8 @@ void TestBoundMaskMatchesScalar() {
     }
     const uint32_t want =
         scalar::BoundMask(acc, g1, g2, nptr, cptr, p, thr, ub_want, lb_want);
-    const uint32_t got =
-        BoundMaskImpl(acc, g1, g2, nptr, cptr, p, thr, ub_got, lb_got);
+    const uint32_t got = OutOfLine<BoundMaskImpl>(acc, g1, g2, nptr, cptr, p,
+                                                  thr, ub_got, lb_got);
     ASSERT_EQ(got, want) << "trial " << trial;
     ASSERT_EQ(0, std::memcmp(ub_got, ub_want, sizeof(ub_got)))
         << "trial " << trial;
@@ -262,8 +265,8 @@ void TestCombineMaskMatchesScalar() {
     for (int v = 0; v < 32; ++v) thr += want_g[v] / 32;
     const uint32_t want =
         scalar::CombineMask(acc_a, bptr, f0, f1, nptr, cptr, p, thr, want_g);
-    const uint32_t got =
-        CombineMaskImpl(acc_a, bptr, f0, f1, nptr, cptr, p, thr, got_g);
+    const uint32_t got = OutOfLine<CombineMaskImpl>(acc_a, bptr, f0, f1, nptr,
+                                                    cptr, p, thr, got_g);
     ASSERT_EQ(got, want) << "trial " << trial;
     ASSERT_NE(want, 0u) << "trial " << trial;
     ASSERT_NE(want, ~0u) << "trial " << trial;
@@ -334,8 +337,8 @@ void TestCombineRangeMatchesScalar() {
       uint32_t want_m = 7, got_m = 9;
       const uint32_t want = scalar::CombineRange(
           acc_a.data(), bptr, fc, n, first, p, thr, want_g, &want_m);
-      const uint32_t got = CombineRangeImpl(acc_a.data(), bptr, fc, n, first, p,
-                                            thr, got_g, &got_m);
+      const uint32_t got = OutOfLine<CombineRangeImpl>(
+          acc_a.data(), bptr, fc, n, first, p, thr, got_g, &got_m);
       ASSERT_EQ(got, want) << "trial " << trial << " first " << first;
       ASSERT_EQ(got_m, want_m) << "trial " << trial << " first " << first;
       uint32_t expect = first, expect_m = 0;
@@ -372,8 +375,8 @@ void TestMaskedBlocksAreSkipped() {
   const std::vector<uint32_t> masks = {0, 1u << 7, 0, 0xFFFFFFFFu, 0};
   const uint32_t kSentinel = 0xDEADBEEF;
   std::vector<uint32_t> got(nblocks * 32, kSentinel), want(nblocks * 32);
-  AccumulateListImpl(codes.data(), nblocks, npairs, lo.data(), hi.data(),
-                     got.data(), masks.data());
+  OutOfLine<AccumulateListImpl>(codes.data(), nblocks, npairs, lo.data(),
+                                hi.data(), got.data(), masks.data());
   scalar::AccumulateList(codes.data(), nblocks, npairs, lo.data(), hi.data(),
                          want.data());
   for (size_t b = 0; b < nblocks; ++b) {
@@ -431,8 +434,8 @@ void TestAccumulateBytesMatchesScalar() {
     std::vector<uint32_t> start(nblocks * 32);
     for (auto& x : start) x = static_cast<uint32_t>(rng.Next() % 100000);
     std::vector<uint32_t> got = start, want = start;
-    AccumulateBytesImpl(codes.data(), nblocks, m, lut.data(), ntab.data(),
-                        shift, got.data(), masks);
+    OutOfLine<AccumulateBytesImpl>(codes.data(), nblocks, m, lut.data(),
+                                   ntab.data(), shift, got.data(), masks);
     scalar::AccumulateBytes(codes.data(), nblocks, m, lut.data(), ntab.data(),
                             shift, want.data(), masks);
     ASSERT_EQ(got, want) << "m=" << m;

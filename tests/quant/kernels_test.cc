@@ -21,6 +21,7 @@
 #include "quant/random.h"
 #include "quant/rotation.h"
 #include "quant/simd_targets.h"
+#include "tests/out_of_line-inl.h"
 #include "tests/test_util.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -34,6 +35,8 @@ std::vector<float> RandomFloats(size_t n, uint64_t seed, double scale = 1.0) {
   for (float& x : v) x = static_cast<float>(rng.Gaussian() * scale);
   return v;
 }
+
+using testing_util::HWY_NAMESPACE::OutOfLine;
 
 const size_t kSizes[] = {1,  2,  3,   7,   8,   15,  16,  31,  32,
                          33, 64, 100, 127, 384, 511, 512, 1536};
@@ -51,7 +54,7 @@ void TestFwhtIsBitIdentical() {
   for (size_t n : {size_t{1}, size_t{2}, size_t{4}, size_t{8}, size_t{16},
                    size_t{64}, size_t{512}, size_t{2048}}) {
     std::vector<float> a = RandomFloats(n, n), b = a;
-    FwhtImpl(a.data(), n, 0.125f);
+    OutOfLine<FwhtImpl>(a.data(), n, 0.125f);
     scalar::Fwht(b.data(), n, 0.125f);
     ASSERT_EQ(0, std::memcmp(a.data(), b.data(), n * sizeof(float)))
         << "n=" << n;
@@ -67,7 +70,8 @@ void TestPermuteSignsIsBitIdentical() {
     for (float& s : signs) s = (rng.Next() & 1) ? -1.0f : 1.0f;
     const std::vector<float> x = RandomFloats(n, 3 * n);
     std::vector<float> a(n), b(n);
-    PermuteSignsImpl(x.data(), perm.data(), signs.data(), n, a.data());
+    OutOfLine<PermuteSignsImpl>(x.data(), perm.data(), signs.data(), n,
+                                a.data());
     scalar::PermuteSigns(x.data(), perm.data(), signs.data(), n, b.data());
     ASSERT_EQ(a, b) << "n=" << n;
   }
@@ -82,7 +86,8 @@ void TestQuantizeIsBitIdentical() {
       // Exact ties with boundaries must agree too.
       if (n > 2 && bits > 1) y[1] = (*cb)->thresholds[0];
       std::vector<uint8_t> a(n), b(n);
-      QuantizeImpl(y.data(), n, (*cb)->thresholds.data(), bits, a.data());
+      OutOfLine<QuantizeImpl>(y.data(), n, (*cb)->thresholds.data(), bits,
+                              a.data());
       scalar::Quantize(y.data(), n, (*cb)->thresholds.data(), bits, b.data());
       ASSERT_EQ(a, b) << "n=" << n << " bits=" << bits;
       for (size_t i = 0; i < n; ++i) ASSERT_LT(a[i], 1u << bits);
@@ -97,20 +102,22 @@ void TestSumsAreTheReference() {
   for (size_t n : kSizes) {
     const std::vector<float> a = RandomFloats(n, n), b = RandomFloats(n, n + 1);
     const float dot = scalar::Dot(a.data(), b.data(), n);
-    EXPECT_TRUE(SameBits(DotImpl(a.data(), b.data(), n), dot)) << n;
+    EXPECT_TRUE(SameBits(OutOfLine<DotImpl>(a.data(), b.data(), n), dot)) << n;
     const float l2 = scalar::L2Sqr(a.data(), b.data(), n);
-    EXPECT_TRUE(SameBits(L2SqrImpl(a.data(), b.data(), n), l2)) << n;
+    EXPECT_TRUE(SameBits(OutOfLine<L2SqrImpl>(a.data(), b.data(), n), l2)) << n;
     Rng rng(n);
     std::vector<uint8_t> idx(n), bits((n + 7) / 8, 0);
     for (auto& v : idx) v = static_cast<uint8_t>(rng.Uniform(256));
     for (auto& v : bits) v = static_cast<uint8_t>(rng.Next());
     const std::vector<float> table = RandomFloats(256, 9);
     const float lut = scalar::DotLut(a.data(), idx.data(), table.data(), n);
-    EXPECT_TRUE(
-        SameBits(DotLutImpl(a.data(), idx.data(), table.data(), n), lut))
+    EXPECT_TRUE(SameBits(
+        OutOfLine<DotLutImpl>(a.data(), idx.data(), table.data(), n), lut))
         << n;
     const float ms = scalar::MaskedSum(a.data(), bits.data(), n);
-    EXPECT_TRUE(SameBits(MaskedSumImpl(a.data(), bits.data(), n), ms)) << n;
+    EXPECT_TRUE(
+        SameBits(OutOfLine<MaskedSumImpl>(a.data(), bits.data(), n), ms))
+        << n;
     double exact_dot = 0, exact_l2 = 0, exact_lut = 0, exact_ms = 0, spread = 0;
     for (size_t i = 0; i < n; ++i) {
       exact_dot += double{a[i]} * b[i];
@@ -137,7 +144,7 @@ void TestProductsAreFused() {
   y[0] = 1.0f;
   x[32] = y[32] = a;
   const float want = std::ldexp(1.0f, -24);
-  EXPECT_EQ(DotImpl(x.data(), y.data(), 33), want);
+  EXPECT_EQ(OutOfLine<DotImpl>(x.data(), y.data(), 33), want);
   EXPECT_EQ(scalar::Dot(x.data(), y.data(), 33), want);
   // MatVecF16: binary16 h = 1 + 2^-10 times x = 1 + 2^-14 is again a tie
   // (1 + 2^-10 + 2^-14 + 2^-24); row entry 0 is -1, x[0] the rounded product.
@@ -149,7 +156,7 @@ void TestProductsAreFused() {
   xm[32] = 1.0f + std::ldexp(1.0f, -14);
   ASSERT_EQ(HalfToFloat(m[32]), 1.0f + std::ldexp(1.0f, -10));  // exact
   float got = 0;
-  MatVecF16Impl(m.data(), 1, 33, xm.data(), &got);
+  OutOfLine<MatVecF16Impl>(m.data(), 1, 33, xm.data(), &got);
   EXPECT_EQ(got, want);
 }
 
@@ -162,7 +169,7 @@ void TestMatVecF16IsTheReference() {
       std::vector<uint16_t> m(rows * cols);
       for (size_t i = 0; i < m.size(); ++i) m[i] = FloatToHalf(v[i]);
       std::vector<float> got(rows + 1, -1.0f), want(rows);
-      MatVecF16Impl(m.data(), rows, cols, x.data(), got.data());
+      OutOfLine<MatVecF16Impl>(m.data(), rows, cols, x.data(), got.data());
       scalar::MatVecF16(m.data(), rows, cols, x.data(), want.data());
       EXPECT_EQ(got[rows], -1.0f);  // nothing written past the rows
       for (size_t r = 0; r < rows; ++r) {
@@ -199,7 +206,8 @@ void TestDotI8IsTheReference() {
       exact += double{q[i]} * c[i];
       spread += std::fabs(double{q[i]} * c[i]);
     }
-    EXPECT_TRUE(SameBits(DotI8Impl(q.data(), c.data(), n), want)) << n;
+    EXPECT_TRUE(SameBits(OutOfLine<DotI8Impl>(q.data(), c.data(), n), want))
+        << n;
     EXPECT_NEAR(want, exact, 1e-5 * (1 + spread)) << n;
   }
 }
@@ -218,10 +226,11 @@ void TestDotI8RowsIsDotI8PerRow() {
         v = static_cast<int8_t>(static_cast<int>(rng.Uniform(256)) - 128);
       }
       std::vector<float> got(rows + 1, -1.0f), ref(rows);
-      DotI8RowsImpl(q.data(), c.data(), stride, rows, n, got.data());
+      OutOfLine<DotI8RowsImpl>(q.data(), c.data(), stride, rows, n, got.data());
       scalar::DotI8Rows(q.data(), c.data(), stride, rows, n, ref.data());
       for (size_t r = 0; r < rows; ++r) {
-        const float one = DotI8Impl(q.data(), c.data() + r * stride, n);
+        const float one =
+            OutOfLine<DotI8Impl>(q.data(), c.data() + r * stride, n);
         EXPECT_TRUE(SameBits(got[r], one))
             << n << " rows " << rows << " row " << r;
         EXPECT_TRUE(SameBits(got[r], ref[r]));
@@ -255,7 +264,8 @@ void TestDotI16I8RowsIsExact() {
                        : static_cast<int>(rng.Uniform(256)) - 128);
       }
       std::vector<int32_t> got(rows + 1, -1), ref(rows);
-      DotI16I8RowsImpl(q.data(), c.data(), stride, rows, n, got.data());
+      OutOfLine<DotI16I8RowsImpl>(q.data(), c.data(), stride, rows, n,
+                                  got.data());
       scalar::DotI16I8Rows(q.data(), c.data(), stride, rows, n, ref.data());
       for (size_t r = 0; r < rows; ++r) {
         int64_t exact = 0;
