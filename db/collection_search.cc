@@ -3,11 +3,12 @@
 // the index (IvfIndex::SearchValidated, which checks nothing again). A
 // filter is evaluated once per call into the matching points, and the
 // planner (db/planner.h) picks, per query, how the index visits them.
+#include <optional>
 #include <utility>
 
-#include "absl/base/call_once.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "db/db_impl.h"
 #include "db/exact_scorer.h"
 #include "db/planner.h"
@@ -159,9 +160,13 @@ struct CollectionImpl::Prepared {
   AllowedSet allowed;
   std::vector<uint64_t> ids;             // ascending; untrained or exact
   absl::flat_hash_set<uint64_t> id_set;  // untrained, in memory
-  // Where the matches sit in the index (the planner's, at most once).
-  mutable absl::once_flag spread_once;
-  mutable IvfIndex::AllowedSpread spread;
+  // Where the matches sit in the index (the planner's), kept for the
+  // batch's other queries: its count holds for any limit when complete,
+  // else for limits up to the one it stopped past.
+  mutable absl::Mutex spread_mu;
+  mutable std::optional<IvfIndex::AllowedSpread> spread
+      ABSL_GUARDED_BY(spread_mu);
+  mutable double spread_limit ABSL_GUARDED_BY(spread_mu) = 0;
 };
 
 absl::StatusOr<std::unique_ptr<CollectionImpl::Prepared>>
@@ -226,10 +231,15 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchFiltered(
   pi.code_bytes = index.bytes_per_vector();
   pi.l2 = config_.metric == Metric::kL2;
   pi.choice = o.filter_plan;
-  const FilterPlan plan = ChooseFilterPlan(pi, [&] {
-    absl::call_once(f.spread_once, [&] { f.spread = index.Spread(f.allowed); });
-    return f.spread;
-  });
+  const FilterPlan plan =
+      ChooseFilterPlan(pi, [&](double list_weight, double limit) {
+        absl::MutexLock lock(&f.spread_mu);
+        if (!f.spread || (!f.spread->complete && limit > f.spread_limit)) {
+          f.spread = index.Spread(f.allowed, list_weight, limit);
+          f.spread_limit = limit;
+        }
+        return *f.spread;
+      });
   QueryOptions local = o;
   SearchParams& sp = local;
   SearchStats stats;

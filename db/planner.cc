@@ -36,9 +36,7 @@ double PlanCosts::Slot(size_t code_bytes) {
   return kSlotNs / BlockNs(code_bytes);
 }
 
-FilterPlan ChooseFilterPlan(
-    const PlanInput& in,
-    const std::function<IvfIndex::AllowedSpread()>& spread) {
+FilterPlan ChooseFilterPlan(const PlanInput& in, const SpreadFn& spread) {
   FilterPlan plan;
   const double n = static_cast<double>(std::max<uint64_t>(1, in.points));
   const uint32_t nlist = std::max<uint32_t>(1, in.nlist);
@@ -84,9 +82,12 @@ FilterPlan ChooseFilterPlan(
     plan.matches_cost = ceiling;
     return matches_plan();
   }
-  const IvfIndex::AllowedSpread sp = spread();
-  plan.matches_cost = static_cast<double>(sp.blocks) + sp.lists * list_cost;
-  if (plan.matches_cost <= plan.ivf_cost) return matches_plan();
+  // Counted up to the IVF plan's cost: uniformly spread matches pass it
+  // after a few of them (a new block almost every match), and the count
+  // stops there.
+  const IvfIndex::AllowedSpread sp = spread(list_cost, plan.ivf_cost);
+  plan.matches_cost = sp.Cost(list_cost);
+  if (sp.complete && plan.matches_cost <= plan.ivf_cost) return matches_plan();
   return plan;
 }
 

@@ -74,14 +74,16 @@ struct FilterPlan {
   FilteredScan scan = FilteredScan::kProbe;
   uint64_t min_allowed = 0;  // kProbe: the floor, k * oversampling
   const char* name = "filtered-ivf";
-  double ivf_cost = 0, matches_cost = 0;  // estimates, in blocks
+  // Estimates, in blocks; matches_cost stops counting past ivf_cost.
+  double ivf_cost = 0, matches_cost = 0;
 };
 
-// spread: where the matches sit (called only when the matches plan may be
-// the cheaper one; it costs O(matches)).
-FilterPlan ChooseFilterPlan(
-    const PlanInput& in,
-    const std::function<IvfIndex::AllowedSpread()>& spread);
+// spread(list_weight, limit): where the matches sit, IvfIndex::Spread's
+// counts, which may stop once their cost passes `limit` (called only when
+// the matches plan may be the cheaper one; it costs O(matches) at most).
+using SpreadFn =
+    std::function<IvfIndex::AllowedSpread(double list_weight, double limit)>;
+FilterPlan ChooseFilterPlan(const PlanInput& in, const SpreadFn& spread);
 
 }  // namespace dbimpl
 }  // namespace tqdb

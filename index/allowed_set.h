@@ -97,13 +97,25 @@ class AllowedSet {
   // Calls f(iid) for every member, ascending.
   template <typename F>
   void ForEach(F f) const {
+    ForEachWhile([&](uint32_t iid) {
+      f(iid);
+      return true;
+    });
+  }
+  // Calls f(iid) for the members, ascending, until it returns false;
+  // returns whether every member was visited.
+  template <typename F>
+  bool ForEachWhile(F f) const {
     for (size_t w = 0; w < words_.size(); ++w) {
       uint64_t bits = words_[w];
       while (bits) {
-        f(static_cast<uint32_t>(w * 64 + __builtin_ctzll(bits)));
+        if (!f(static_cast<uint32_t>(w * 64 + __builtin_ctzll(bits)))) {
+          return false;
+        }
         bits &= bits - 1;
       }
     }
+    return true;
   }
 
  private:

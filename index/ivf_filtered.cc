@@ -253,7 +253,9 @@ absl::Status IvfIndex::ScanAllowedOnly(const float* q, const SearchParams& p,
 }
 
 // O(allowed + nlist + blocks / 64): a bit per block of the index.
-IvfIndex::AllowedSpread IvfIndex::Spread(const AllowedSet& allowed) const {
+IvfIndex::AllowedSpread IvfIndex::Spread(const AllowedSet& allowed,
+                                         double list_weight,
+                                         double limit) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   std::vector<uint64_t> first_block(size_t{nlist_} + 1, 0);
   for (uint32_t l = 0; l < nlist_; ++l) {
@@ -262,8 +264,8 @@ IvfIndex::AllowedSpread IvfIndex::Spread(const AllowedSet& allowed) const {
   std::vector<uint64_t> seen((first_block[nlist_] + 63) / 64, 0);
   std::vector<uint8_t> list_seen(nlist_, 0);
   AllowedSpread s;
-  allowed.ForEach([&](uint32_t iid) {
-    if (iid >= loc_.size() || loc_[iid].list == kNoIid) return;
+  s.complete = allowed.ForEachWhile([&](uint32_t iid) {
+    if (iid >= loc_.size() || loc_[iid].list == kNoIid) return true;
     const Location loc = loc_[iid];
     const uint64_t b = first_block[loc.list] + loc.slot / kBlockSize;
     const uint64_t bit = uint64_t{1} << (b & 63);
@@ -275,6 +277,7 @@ IvfIndex::AllowedSpread IvfIndex::Spread(const AllowedSet& allowed) const {
       list_seen[loc.list] = 1;
       ++s.lists;
     }
+    return s.Cost(list_weight) <= limit;
   });
   return s;
 }

@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -224,12 +225,22 @@ class IvfIndex {
       const VectorStore* store) const;
   // Where the allowed points sit (the planner's cost of scoring just them,
   // FilteredScan::kAllowedOnly): lists and 32-slot blocks holding at least
-  // one. O(allowed points).
+  // one. O(allowed points) at most: counting stops once blocks +
+  // list_weight * lists exceeds `limit` (then `complete` is false and the
+  // counts are those seen so far, past the limit), so a caller comparing
+  // that cost against another need not visit every point when it loses
+  // early (uniformly spread points: a new block almost every point).
   struct AllowedSpread {
     uint32_t lists = 0;
     uint64_t blocks = 0;
+    bool complete = true;
+    double Cost(double list_weight) const {
+      return static_cast<double>(blocks) + list_weight * lists;
+    }
   };
-  AllowedSpread Spread(const AllowedSet& allowed) const;
+  AllowedSpread Spread(
+      const AllowedSet& allowed, double list_weight = 0,
+      double limit = std::numeric_limits<double>::infinity()) const;
 
   // nq queries over `pool` (nullptr = the calling thread only), each with
   // the results and stats (summed into p.stats) Search gives it; an error

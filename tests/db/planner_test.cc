@@ -38,7 +38,7 @@ PlanInput Input(uint64_t matches, uint64_t points, uint32_t nlist,
   return in;
 }
 
-IvfIndex::AllowedSpread NoSpread() { return {}; }
+IvfIndex::AllowedSpread NoSpread(double, double) { return {}; }
 
 TEST(PlannerTest, TheIvfPlanHandsTheIndexTheCandidatesAsItsFloor) {
   // The index takes sqrt(share) times the points of the query's nprobe
@@ -54,6 +54,37 @@ TEST(PlannerTest, AutoTakesTheMatchesPlanWhenTheTargetIsEveryMatch) {
   PlanInput in = Input(50, 20000, 512, 32, 10);
   in.choice = FilterPlanChoice::kAuto;
   EXPECT_EQ(ChooseFilterPlan(in, NoSpread).scan, FilteredScan::kAllowedOnly);
+}
+
+// Between the bounds on the matches plan's cost, the matches are counted
+// (IvfIndex::Spread) only up to the IVF plan's cost: a count that stopped
+// past it keeps the IVF plan, a complete one within it takes the matches.
+TEST(PlannerTest, TheMatchesAreCountedOnlyUpToTheIvfPlansCost) {
+  // 20% of 20,000: the floor (125 blocks) is below the IVF plan's cost,
+  // the ceiling (every block, every list) above it.
+  PlanInput in = Input(4000, 20000, 512, 32, 40);
+  in.choice = FilterPlanChoice::kAuto;
+  double asked = -1;
+  FilterPlan plan = ChooseFilterPlan(in, [&](double w, double limit) {
+    asked = limit;
+    IvfIndex::AllowedSpread s;
+    s.blocks = static_cast<uint64_t>(limit);
+    s.lists = 1;
+    s.complete = false;
+    EXPECT_GT(s.Cost(w), limit);
+    return s;
+  });
+  EXPECT_EQ(plan.scan, FilteredScan::kProbe);
+  EXPECT_GT(plan.ivf_cost, 125);
+  EXPECT_DOUBLE_EQ(asked, plan.ivf_cost);
+  plan = ChooseFilterPlan(in, [&](double w, double limit) {
+    IvfIndex::AllowedSpread s;
+    s.blocks = 125;
+    s.lists = 3;
+    EXPECT_LE(s.Cost(w), limit);
+    return s;
+  });
+  EXPECT_EQ(plan.scan, FilteredScan::kAllowedOnly);
 }
 
 // use512-debian-pkgdesc with uniform filters (a random share of the

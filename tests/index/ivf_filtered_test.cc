@@ -133,6 +133,41 @@ TEST(AllowedSetTest, CountsMembersOnceAndIteratesInOrder) {
   std::vector<uint32_t> seen;
   a.ForEach([&](uint32_t i) { seen.push_back(i); });
   EXPECT_EQ(seen, (std::vector<uint32_t>{0, 5, 64, 199}));
+  seen.clear();
+  EXPECT_FALSE(a.ForEachWhile([&](uint32_t i) {
+    seen.push_back(i);
+    return i < 64;
+  }));
+  EXPECT_EQ(seen, (std::vector<uint32_t>{0, 5, 64}));
+  EXPECT_TRUE(a.ForEachWhile([](uint32_t) { return true; }));
+}
+
+// The spread's count stops once its cost passes the limit, and only then:
+// below the full cost it stops just past the limit; at or above it, it is
+// the full count.
+TEST_P(IvfFilteredTest, SpreadStopsPastItsLimitOnly) {
+  const auto x = Blobs(4000, 8, 21);
+  auto idx = Build(x, Metric::kInnerProduct, 16, GetParam());
+  const AllowedSet a = EveryNth(4000, 5, 2);  // spread over every block
+  const double w = 3.5;
+  const IvfIndex::AllowedSpread full = idx->Spread(a);
+  EXPECT_TRUE(full.complete);
+  EXPECT_EQ(full.lists, 16u);
+  EXPECT_GE(full.blocks, 4000u / 32);
+  for (double limit : {0.0, 10.0, 0.5 * full.Cost(w), full.Cost(w) - 1}) {
+    const IvfIndex::AllowedSpread s = idx->Spread(a, w, limit);
+    EXPECT_FALSE(s.complete) << limit;
+    EXPECT_GT(s.Cost(w), limit);
+    // One more point adds a block and a list at most.
+    EXPECT_LE(s.Cost(w), limit + 1 + w) << limit;
+    EXPECT_LE(s.blocks, full.blocks);
+  }
+  for (double limit : {full.Cost(w), 2 * full.Cost(w)}) {
+    const IvfIndex::AllowedSpread s = idx->Spread(a, w, limit);
+    EXPECT_TRUE(s.complete) << limit;
+    EXPECT_EQ(s.blocks, full.blocks);
+    EXPECT_EQ(s.lists, full.lists);
+  }
 }
 
 TEST_P(IvfFilteredTest, EveryResultIsAllowedAndThePageIsFull) {
