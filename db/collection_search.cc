@@ -161,12 +161,12 @@ struct CollectionImpl::Prepared {
   std::vector<uint64_t> ids;             // ascending; untrained or exact
   absl::flat_hash_set<uint64_t> id_set;  // untrained, in memory
   // Where the matches sit in the index (the planner's), kept for the
-  // batch's other queries: its count holds for any limit when complete,
-  // else for limits up to the one it stopped past.
+  // batch's other queries: a complete count holds for any of them, one
+  // that stopped for those whose go_on stops at its counts too (the
+  // planner's rule, once it stops, stops at every larger count).
   mutable absl::Mutex spread_mu;
   mutable std::optional<IvfIndex::AllowedSpread> spread
       ABSL_GUARDED_BY(spread_mu);
-  mutable double spread_limit ABSL_GUARDED_BY(spread_mu) = 0;
 };
 
 absl::StatusOr<std::unique_ptr<CollectionImpl::Prepared>>
@@ -231,12 +231,12 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchFiltered(
   pi.code_bytes = index.bytes_per_vector();
   pi.l2 = config_.metric == Metric::kL2;
   pi.choice = o.filter_plan;
-  const FilterPlan plan =
-      ChooseFilterPlan(pi, [&](double list_weight, double limit) {
+  const FilterPlan plan = ChooseFilterPlan(
+      pi,
+      [&](const std::function<bool(const IvfIndex::AllowedSpread&)>& go_on) {
         absl::MutexLock lock(&f.spread_mu);
-        if (!f.spread || (!f.spread->complete && limit > f.spread_limit)) {
-          f.spread = index.Spread(f.allowed, list_weight, limit);
-          f.spread_limit = limit;
+        if (!f.spread || (!f.spread->complete && go_on(*f.spread))) {
+          f.spread = index.Spread(f.allowed, go_on);
         }
         return *f.spread;
       });

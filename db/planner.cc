@@ -60,34 +60,54 @@ FilterPlan ChooseFilterPlan(const PlanInput& in, const SpreadFn& spread) {
   if (in.choice == FilterPlanChoice::kIvf) return plan;
   if (in.matches <= target) return matches_plan();
   // IVF: the share of the collection visited until nprobe / sqrt(s) lists
-  // holding matches, and `target` matches, were scanned (matches spread
-  // uniformly: a list holds one with probability 1 - (1 - s)^(n / nlist)).
-  const double holding = 1.0 - std::pow(1.0 - s, n / nlist);
-  const double share = std::min(
-      1.0, std::max(nprobe / std::sqrt(s) / std::max(holding, 1e-9) / nlist,
-                    static_cast<double>(target) / in.matches));
-  const double slots = share * n;
-  const double blocks = slots / 32.0 * (1.0 - std::pow(1.0 - s, 32.0));
-  plan.ivf_cost = nlist * PlanCosts::Centroid(in.dim, in.code_bytes) + blocks +
-                  share * nlist * list_cost +
-                  slots * PlanCosts::Slot(in.code_bytes);
+  // holding matches, and `target` matches, were scanned, given the share
+  // of the lists that hold a match (`holding`; lists without one count for
+  // nothing): a cost linear in the visited share.
+  const double blocks_per_slot = (1.0 - std::pow(1.0 - s, 32.0)) / 32.0;
+  const double fixed_cost = nlist * PlanCosts::Centroid(in.dim, in.code_bytes);
+  const double share_cost = n * blocks_per_slot + nlist * list_cost +
+                            n * PlanCosts::Slot(in.code_bytes);
+  const double lists_needed = nprobe / std::sqrt(s) / nlist;
+  const double min_share = static_cast<double>(target) / in.matches;
+  auto ivf_cost = [&](double holding) {
+    const double share = std::min(
+        1.0, std::max(lists_needed / std::max(holding, 1e-9), min_share));
+    return fixed_cost + share * share_cost;
+  };
+  // Matches spread uniformly: a list holds one with probability
+  // 1 - (1 - s)^(n / nlist), the most lists a number of matches can hold
+  // on average (clustered ones hold fewer, and the scan visits more).
+  const double holding_uniform = 1.0 - std::pow(1.0 - s, n / nlist);
+  plan.ivf_cost = ivf_cost(holding_uniform);
   // Matches: at least matches / 32 blocks (packed) and one list; at most
   // about what uniformly spread matches would take (clustered ones share
   // blocks and lists). Counted (O(matches) at most) only in between.
   const double floor = std::ceil(in.matches / 32.0) + list_cost;
   if (floor >= plan.ivf_cost) return plan;
   const double ceiling =
-      n / 32.0 * (1.0 - std::pow(1.0 - s, 32.0)) + nlist * holding * list_cost;
+      n * blocks_per_slot + nlist * holding_uniform * list_cost;
   if (ceiling <= plan.ivf_cost) {
     plan.matches_cost = ceiling;
     return matches_plan();
   }
-  // Counted up to the IVF plan's cost only: uniformly spread matches pass
-  // it after a fraction of them (a new block almost every match; a 10%
-  // filter on 100,000 points after about a fifth), and the count stops.
-  const IvfIndex::AllowedSpread sp = spread(list_cost, plan.ivf_cost);
+  // Counted (IvfIndex::Spread): the blocks and lists holding a match, which
+  // are the matches plan's cost and the IVF plan's `holding`. The count
+  // stops once the IVF plan is the cheaper for certain: the matches
+  // counted so far cost at least as much as the IVF plan would with only
+  // the lists seen so far holding one (fewer lists holding, the more it
+  // visits), a cost that rises as the count goes on while the other falls.
+  // Uniformly spread matches (a new block almost every match) get there
+  // after a fraction of them: a 10% filter on 100,000 points after about
+  // a fifth.
+  const IvfIndex::AllowedSpread sp =
+      spread([&](const IvfIndex::AllowedSpread& c) {
+        return c.Cost(list_cost) <=
+               ivf_cost(c.lists / static_cast<double>(nlist));
+      });
+  if (!sp.complete) return plan;
+  plan.ivf_cost = ivf_cost(sp.lists / static_cast<double>(nlist));
   plan.matches_cost = sp.Cost(list_cost);
-  if (sp.complete && plan.matches_cost <= plan.ivf_cost) return matches_plan();
+  if (plan.matches_cost <= plan.ivf_cost) return matches_plan();
   return plan;
 }
 

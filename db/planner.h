@@ -17,14 +17,18 @@
 //    filter's top 10 among the collection's top 1,000), which the deeper
 //    probe pays for: measured, the recall of uniform and correlated
 //    filters stays at the unfiltered search's or above (README,
-//    "Filtered search"). Matching points spread uniformly, that visits a
-//    share max(nprobe / (sqrt(s) nlist * the share of lists holding a
-//    match), target / matches) of the collection, target = nprobe * n / nlist *
-//    sqrt(s): its centroid distances, every visited slot's membership
-//    test, the blocks that hold a match, and each list's setup.
+//    "Filtered search"). That visits a share max(nprobe / (sqrt(s) nlist
+//    * the share of lists holding a match), target / matches) of the
+//    collection, target = nprobe * n / nlist * sqrt(s): its centroid
+//    distances, every visited slot's membership test, the blocks that
+//    hold a match, and each list's setup. The share of lists holding a
+//    match is that of uniformly spread matches, or, where the matches
+//    were counted (below), the share counted: clustered matches (a
+//    correlated filter) sit in fewer lists, and the scan visits more.
 //  - Matches ("filtered-matches", FilteredScan::kAllowedOnly): every
 //    matching point scored, no coarse step: the blocks holding one and
-//    each of their lists' setup, counted exactly (IvfIndex::Spread).
+//    each of their lists' setup, counted (IvfIndex::Spread) between a
+//    floor and a ceiling, until the IVF plan is the cheaper for certain.
 //    Chosen outright when matches <= target (the IVF plan could stop no
 //    sooner).
 //
@@ -78,11 +82,11 @@ struct FilterPlan {
   double ivf_cost = 0, matches_cost = 0;
 };
 
-// spread(list_weight, limit): where the matches sit, IvfIndex::Spread's
-// counts, which may stop once their cost passes `limit` (called only when
-// the matches plan may be the cheaper one; it costs O(matches) at most).
-using SpreadFn =
-    std::function<IvfIndex::AllowedSpread(double list_weight, double limit)>;
+// spread(go_on): where the matches sit, IvfIndex::Spread's counts, which
+// stop when go_on returns false (called only when the matches plan may be
+// the cheaper one; it costs O(matches) at most).
+using SpreadFn = std::function<IvfIndex::AllowedSpread(
+    const std::function<bool(const IvfIndex::AllowedSpread&)>& go_on)>;
 FilterPlan ChooseFilterPlan(const PlanInput& in, const SpreadFn& spread);
 
 }  // namespace dbimpl

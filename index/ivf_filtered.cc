@@ -253,9 +253,9 @@ absl::Status IvfIndex::ScanAllowedOnly(const float* q, const SearchParams& p,
 }
 
 // O(allowed + nlist + blocks / 64): a bit per block of the index.
-IvfIndex::AllowedSpread IvfIndex::Spread(const AllowedSet& allowed,
-                                         double list_weight,
-                                         double limit) const {
+IvfIndex::AllowedSpread IvfIndex::Spread(
+    const AllowedSet& allowed,
+    const std::function<bool(const AllowedSpread&)>& go_on) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   std::vector<uint64_t> first_block(size_t{nlist_} + 1, 0);
   for (uint32_t l = 0; l < nlist_; ++l) {
@@ -269,15 +269,14 @@ IvfIndex::AllowedSpread IvfIndex::Spread(const AllowedSet& allowed,
     const Location loc = loc_[iid];
     const uint64_t b = first_block[loc.list] + loc.slot / kBlockSize;
     const uint64_t bit = uint64_t{1} << (b & 63);
-    if ((seen[b >> 6] & bit) == 0) {
-      seen[b >> 6] |= bit;
-      ++s.blocks;
-    }
-    if (!list_seen[loc.list]) {
-      list_seen[loc.list] = 1;
-      ++s.lists;
-    }
-    return s.Cost(list_weight) <= limit;
+    const bool new_block = (seen[b >> 6] & bit) == 0;
+    const bool new_list = !list_seen[loc.list];
+    if (!new_block && !new_list) return true;
+    seen[b >> 6] |= bit;
+    list_seen[loc.list] = 1;
+    s.blocks += new_block;
+    s.lists += new_list;
+    return !go_on || go_on(s);
   });
   return s;
 }

@@ -224,12 +224,12 @@ class IvfIndex {
       const float* query, const SearchParams& p,
       const VectorStore* store) const;
   // Where the allowed points sit (the planner's cost of scoring just them,
-  // FilteredScan::kAllowedOnly): lists and 32-slot blocks holding at least
-  // one. O(allowed points) at most: counting stops once blocks +
-  // list_weight * lists exceeds `limit` (then `complete` is false and the
-  // counts are those seen so far, past the limit), so a caller comparing
-  // that cost against another need not visit every point when it loses
-  // early (uniformly spread points: a new block almost every point).
+  // FilteredScan::kAllowedOnly, and of the lists the IVF plan meets): lists
+  // and 32-slot blocks holding at least one. O(allowed points) at most:
+  // `go_on`, if set, sees the counts each time one grows, and counting
+  // stops when it returns false (then `complete` is false and the counts
+  // are those seen so far): a caller weighing them against another cost
+  // need not visit every point once the answer is certain.
   struct AllowedSpread {
     uint32_t lists = 0;
     uint64_t blocks = 0;
@@ -239,8 +239,8 @@ class IvfIndex {
     }
   };
   AllowedSpread Spread(
-      const AllowedSet& allowed, double list_weight = 0,
-      double limit = std::numeric_limits<double>::infinity()) const;
+      const AllowedSet& allowed,
+      const std::function<bool(const AllowedSpread&)>& go_on = nullptr) const;
 
   // nq queries over `pool` (nullptr = the calling thread only), each with
   // the results and stats (summed into p.stats) Search gives it; an error

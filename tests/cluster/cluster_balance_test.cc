@@ -121,15 +121,18 @@ class ClusterBalanceTest : public testing_util::TqdbClusterTest {
 
   // Once the nodes dropped the replicas moved away (stopped, and their data
   // dropped: a replica leaves the status's replicas before its collection
-  // is dropped), and stopped: each shard's copies on `nodes` hold its
-  // points.
+  // is dropped) and every replica applied its shard's last write (a new
+  // replica is listed while it catches up: once, node 3's copy of a shard
+  // was stopped still empty), and stopped: each shard's copies on `nodes`
+  // hold its points.
   void CheckDataDirs(const std::vector<int>& nodes, uint32_t shards) {
-    int held = 0, stored = 0;
+    int held = 0, stored = 0, behind = 0;
     EXPECT_TRUE(Eventually(
         absl::Seconds(20),
         [&] {
           held = 0;
           stored = 0;
+          behind = 0;
           for (int i : nodes) {
             grpc::ClientContext ctx;
             tqdb::cluster::v1::NodeStatusResponse st;
@@ -140,11 +143,18 @@ class ClusterBalanceTest : public testing_util::TqdbClusterTest {
             }
             held += st.replicas_size();
             stored += st.local_collections_size();
+            for (const auto& r : st.replicas()) {
+              const auto w = written_.find(r.shard());
+              if (w != written_.end() && r.applied_sequence() < w->second) {
+                ++behind;
+              }
+            }
           }
           return held == static_cast<int>(2 * shards) &&
-                 stored == static_cast<int>(2 * shards);
+                 stored == static_cast<int>(2 * shards) && behind == 0;
         }))
-        << held << " replicas held, " << stored << " stored";
+        << held << " replicas held, " << stored << " stored, " << behind
+        << " behind the last write";
     cluster_->StopNodes();
     std::map<uint32_t, int> copies;
     for (int i : nodes) {

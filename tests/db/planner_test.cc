@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
@@ -38,7 +39,10 @@ PlanInput Input(uint64_t matches, uint64_t points, uint32_t nlist,
   return in;
 }
 
-IvfIndex::AllowedSpread NoSpread(double, double) { return {}; }
+IvfIndex::AllowedSpread NoSpread(
+    const std::function<bool(const IvfIndex::AllowedSpread&)>&) {
+  return {};
+}
 
 TEST(PlannerTest, TheIvfPlanHandsTheIndexTheCandidatesAsItsFloor) {
   // The index takes sqrt(share) times the points of the query's nprobe
@@ -56,35 +60,64 @@ TEST(PlannerTest, AutoTakesTheMatchesPlanWhenTheTargetIsEveryMatch) {
   EXPECT_EQ(ChooseFilterPlan(in, NoSpread).scan, FilteredScan::kAllowedOnly);
 }
 
-// Between the bounds on the matches plan's cost, the matches are counted
-// (IvfIndex::Spread) only up to the IVF plan's cost: a count that stopped
-// past it keeps the IVF plan, a complete one within it takes the matches.
-TEST(PlannerTest, TheMatchesAreCountedOnlyUpToTheIvfPlansCost) {
-  // 20% of 20,000: the floor (125 blocks) is below the IVF plan's cost,
-  // the ceiling (every block, every list) above it.
+// Between the bounds on the matches plan's cost the planner counts where
+// the matches sit (IvfIndex::Spread), and stops as soon as the IVF plan is
+// the cheaper for certain.
+TEST(PlannerTest, UniformlySpreadMatchesAreCountedUntilTheIvfPlanWins) {
+  // 20% of 20,000 in 512 lists of 39: the floor (125 blocks) is below the
+  // IVF plan's cost, the ceiling (every block, every list) above it.
   PlanInput in = Input(4000, 20000, 512, 32, 40);
   in.choice = FilterPlanChoice::kAuto;
-  double asked = -1;
-  FilterPlan plan = ChooseFilterPlan(in, [&](double w, double limit) {
-    asked = limit;
-    IvfIndex::AllowedSpread s;
-    s.blocks = static_cast<uint64_t>(limit);
-    s.lists = 1;
-    s.complete = false;
-    EXPECT_GT(s.Cost(w), limit);
-    return s;
-  });
+  // The matches one at a time, each in a block and list of its own until
+  // every list holds one (a uniform spread's first matches).
+  uint64_t counted = 0;
+  const FilterPlan plan = ChooseFilterPlan(
+      in,
+      [&](const std::function<bool(const IvfIndex::AllowedSpread&)>& go_on) {
+        IvfIndex::AllowedSpread c;
+        for (counted = 0; counted < in.matches; ++counted) {
+          ++c.blocks;
+          c.lists = static_cast<uint32_t>(std::min<uint64_t>(512, c.blocks));
+          if (!go_on(c)) {
+            c.complete = false;
+            return c;
+          }
+        }
+        return c;
+      });
   EXPECT_EQ(plan.scan, FilteredScan::kProbe);
   EXPECT_GT(plan.ivf_cost, 125);
-  EXPECT_DOUBLE_EQ(asked, plan.ivf_cost);
-  plan = ChooseFilterPlan(in, [&](double w, double limit) {
-    IvfIndex::AllowedSpread s;
-    s.blocks = 125;
-    s.lists = 3;
-    EXPECT_LE(s.Cost(w), limit);
-    return s;
-  });
-  EXPECT_EQ(plan.scan, FilteredScan::kAllowedOnly);
+  // Stopped past the IVF plan's cost, long before the 4,000 matches.
+  EXPECT_GT(counted, plan.ivf_cost / 2);
+  EXPECT_LT(counted, 1000u);
+}
+
+// Counted in full, the lists holding a match also set the IVF plan's cost:
+// the fewer hold one, the more lists the IVF plan visits for its target.
+TEST(PlannerTest, ClusteredMatchesMakeTheIvfPlanDearer) {
+  // 5% of 20,000: 1,000 matches in 400 blocks.
+  PlanInput in = Input(1000, 20000, 512, 32, 40);
+  in.choice = FilterPlanChoice::kAuto;
+  auto counted = [](uint32_t lists) {
+    return
+        [lists](
+            const std::function<bool(const IvfIndex::AllowedSpread&)>& go_on) {
+          IvfIndex::AllowedSpread c;
+          c.blocks = 400;
+          c.lists = lists;
+          c.complete = go_on(c);
+          return c;
+        };
+  };
+  // In every list: the IVF plan is the cheaper (the count stops).
+  const FilterPlan spread = ChooseFilterPlan(in, counted(512));
+  EXPECT_EQ(spread.scan, FilteredScan::kProbe);
+  // In a quarter of the lists (a correlated filter): the IVF plan must
+  // visit most of the index, and the matches plan is the cheaper.
+  const FilterPlan clustered = ChooseFilterPlan(in, counted(128));
+  EXPECT_EQ(clustered.scan, FilteredScan::kAllowedOnly);
+  EXPECT_GT(clustered.ivf_cost, spread.ivf_cost);
+  EXPECT_LE(clustered.matches_cost, clustered.ivf_cost);
 }
 
 // use512-debian-pkgdesc with uniform filters (a random share of the

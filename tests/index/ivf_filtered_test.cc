@@ -142,10 +142,9 @@ TEST(AllowedSetTest, CountsMembersOnceAndIteratesInOrder) {
   EXPECT_TRUE(a.ForEachWhile([](uint32_t) { return true; }));
 }
 
-// The spread's count stops once its cost passes the limit, and only then:
-// below the full cost it stops just past the limit; at or above it, it is
-// the full count.
-TEST_P(IvfFilteredTest, SpreadStopsPastItsLimitOnly) {
+// The spread's count stops when go_on says so, and only then; go_on sees
+// the counts each time one grows.
+TEST_P(IvfFilteredTest, SpreadStopsWhenToldOnly) {
   const auto x = Blobs(4000, 8, 21);
   auto idx = Build(x, Metric::kInnerProduct, 16, GetParam());
   const AllowedSet a = EveryNth(4000, 5, 2);  // spread over every block
@@ -155,15 +154,24 @@ TEST_P(IvfFilteredTest, SpreadStopsPastItsLimitOnly) {
   EXPECT_EQ(full.lists, 16u);
   EXPECT_GE(full.blocks, 4000u / 32);
   for (double limit : {0.0, 10.0, 0.5 * full.Cost(w), full.Cost(w) - 1}) {
-    const IvfIndex::AllowedSpread s = idx->Spread(a, w, limit);
+    uint64_t calls = 0, last_blocks = 0;
+    const IvfIndex::AllowedSpread s =
+        idx->Spread(a, [&](const IvfIndex::AllowedSpread& c) {
+          ++calls;
+          EXPECT_GE(c.blocks, last_blocks);
+          last_blocks = c.blocks;
+          return c.Cost(w) <= limit;
+        });
     EXPECT_FALSE(s.complete) << limit;
     EXPECT_GT(s.Cost(w), limit);
     // One more point adds a block and a list at most.
     EXPECT_LE(s.Cost(w), limit + 1 + w) << limit;
-    EXPECT_LE(s.blocks, full.blocks);
+    EXPECT_EQ(calls, s.blocks);  // every new block, and only those
   }
   for (double limit : {full.Cost(w), 2 * full.Cost(w)}) {
-    const IvfIndex::AllowedSpread s = idx->Spread(a, w, limit);
+    const IvfIndex::AllowedSpread s = idx->Spread(
+        a,
+        [&](const IvfIndex::AllowedSpread& c) { return c.Cost(w) <= limit; });
     EXPECT_TRUE(s.complete) << limit;
     EXPECT_EQ(s.blocks, full.blocks);
     EXPECT_EQ(s.lists, full.lists);
