@@ -78,7 +78,8 @@ struct FilterPlan {
   FilteredScan scan = FilteredScan::kProbe;
   uint64_t min_allowed = 0;  // kProbe: the floor, k * oversampling
   const char* name = "filtered-ivf";
-  // Estimates, in blocks; matches_cost stops counting past ivf_cost.
+  // Estimates, in blocks; matches_cost as far as the matches were counted
+  // (the count stops once the IVF plan is the cheaper).
   double ivf_cost = 0, matches_cost = 0;
 };
 
