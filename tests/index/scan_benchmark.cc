@@ -4,9 +4,10 @@
 //    mixes. The rows (64 of them) stay in L1: this is the kernel's own
 //    cost; in a search the rows come from L2 or L3.
 //  - BM_CoarseDot: the coarse step's dot products of a query with int8
-//    centroid codes (565 x 512, use512's partition size), as float
-//    (kernels::DotI8Rows) and as int16 x int8 (kernels::DotI16I8Rows, what
-//    index/ivf_coarse.cc uses), the codes hot in L2.
+//    centroid codes (565 x 512, use512's partition size; 1,265 x 100,
+//    GloVe's), as float (kernels::DotI8Rows) and as int16 x int8
+//    (kernels::DotI16I8Rows, what index/ivf_coarse.cc uses), the codes hot
+//    in L2.
 //
 //   build/tests/index/scan_benchmark
 //   TQDB_SIMD=avx2 build/tests/index/scan_benchmark   # cap the SIMD target
@@ -110,32 +111,36 @@ BENCHMARK(BM_RefineDot)->DenseRange(0, 5);
 void BM_CoarseDot(benchmark::State& state) {
   const bool integer = state.range(0) != 0;
   state.SetLabel(integer ? "int16 x int8" : "float x int8");
-  constexpr size_t kRows = 565, kDim = 512, kStride = kDim + 8;
+  const size_t rows = state.range(1), dim = state.range(2);
+  const size_t stride = dim + 8;  // a RefineCodec int8 code's
   std::mt19937 rng(11);
-  std::vector<int8_t> codes(kRows * kStride);
+  std::vector<int8_t> codes(rows * stride);
   for (int8_t& c : codes) c = static_cast<int8_t>(int(rng() % 255) - 127);
-  std::vector<float> q(kDim), out(kRows);
-  std::vector<int16_t> q16(kDim);
-  for (size_t i = 0; i < kDim; ++i) {
+  std::vector<float> q(dim), out(rows);
+  std::vector<int16_t> q16(dim);
+  for (size_t i = 0; i < dim; ++i) {
     q[i] = static_cast<float>(int(rng() % 2001) - 1000) / 1000.0f;
     q16[i] = static_cast<int16_t>(q[i] * 16383.0f);
   }
-  std::vector<int32_t> iout(kRows);
+  std::vector<int32_t> iout(rows);
   for (auto _ : state) {
     if (integer) {
-      kernels::DotI16I8Rows(q16.data(), codes.data(), kStride, kRows, kDim,
+      kernels::DotI16I8Rows(q16.data(), codes.data(), stride, rows, dim,
                             iout.data());
       benchmark::DoNotOptimize(iout.data());
     } else {
-      kernels::DotI8Rows(q.data(), codes.data(), kStride, kRows, kDim,
-                         out.data());
+      kernels::DotI8Rows(q.data(), codes.data(), stride, rows, dim, out.data());
       benchmark::DoNotOptimize(out.data());
     }
     benchmark::ClobberMemory();
   }
-  state.SetItemsProcessed(state.iterations() * kRows);
+  state.SetItemsProcessed(state.iterations() * rows);
 }
-BENCHMARK(BM_CoarseDot)->Arg(0)->Arg(1);
+BENCHMARK(BM_CoarseDot)
+    ->Args({0, 565, 512})
+    ->Args({1, 565, 512})
+    ->Args({0, 1265, 100})
+    ->Args({1, 1265, 100});
 
 }  // namespace
 }  // namespace tqdb
