@@ -5,61 +5,15 @@
 // of scoring every centroid exactly.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 #include "index/fixed_point.h"
 #include "index/ivf_index.h"
 #include "index/prefetch.h"
+#include "index/radix_select.h"
 #include "quant/kernels.h"
 
 namespace tqdb {
-
-namespace {
-
-// The floats' order as unsigned integers (finite values; -0 just below
-// +0, which compare equal as floats, so a cut at either selects the same).
-uint32_t OrderKey(float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, sizeof(u));
-  return (u & 0x80000000u) != 0 ? ~u : u | 0x80000000u;
-}
-
-float FromOrderKey(uint32_t key) {
-  const uint32_t u = (key & 0x80000000u) != 0 ? key & 0x7FFFFFFFu : ~key;
-  float x;
-  std::memcpy(&x, &u, sizeof(x));
-  return x;
-}
-
-// The value of rank r (0 = smallest) of v: a radix select, a byte of the
-// order keys at a time, most significant first, keeping the keys in the
-// bucket that holds rank r. Unlike nth_element its loops do not branch on
-// the data (nth_element mispredicted about every other comparison: half of
-// the coarse step's own time at 565 lists).
-float RankValue(const std::vector<float>& v, uint32_t r,
-                std::vector<uint32_t>* scratch) {
-  std::vector<uint32_t>& keys = *scratch;
-  keys.resize(v.size());
-  for (size_t i = 0; i < v.size(); ++i) keys[i] = OrderKey(v[i]);
-  size_t n = keys.size();
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    uint32_t count[256] = {0};
-    for (size_t i = 0; i < n; ++i) ++count[(keys[i] >> shift) & 0xFF];
-    uint32_t bucket = 0;
-    while (r >= count[bucket]) r -= count[bucket++];
-    if (count[bucket] == n) continue;  // all share this byte
-    size_t kept = 0;
-    for (size_t i = 0; i < n; ++i) {
-      keys[kept] = keys[i];
-      kept += ((keys[i] >> shift) & 0xFF) == bucket;
-    }
-    n = kept;
-  }
-  return FromOrderKey(keys[0]);
-}
-
-}  // namespace
 
 void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
                             std::vector<std::pair<float, uint32_t>>* order,
