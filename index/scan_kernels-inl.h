@@ -23,6 +23,41 @@ namespace HWY_NAMESPACE {
 
 namespace hn = hwy::HWY_NAMESPACE;
 
+#if HWY_TARGET != HWY_SCALAR
+// A block's sums from the uint16 sums of its even and odd slots, to dst:
+// lane i of even / odd holds slot 2i / 2i + 1 (of the 32 slots with
+// 256-bit vectors, of the 16 from dst on with 128-bit ones). Each sum is
+// zero-extended by interleaving it with zero; the 128-bit halves of a
+// 256-bit vector are then put back in slot order.
+template <class D16, class V>
+HWY_INLINE void StoreSlotSums(D16 d16, V even, V odd,
+                              uint32_t* HWY_RESTRICT dst) {
+  const hn::Repartition<uint32_t, D16> d32;
+  const V zero = hn::Zero(d16);
+  const V x_lo = hn::InterleaveLower(d16, even, odd);
+  const V x_hi = hn::InterleaveUpper(d16, even, odd);
+  const auto y0 = hn::BitCast(d32, hn::InterleaveLower(d16, x_lo, zero));
+  const auto y1 = hn::BitCast(d32, hn::InterleaveUpper(d16, x_lo, zero));
+  const auto y2 = hn::BitCast(d32, hn::InterleaveLower(d16, x_hi, zero));
+  const auto y3 = hn::BitCast(d32, hn::InterleaveUpper(d16, x_hi, zero));
+  if constexpr (hn::MaxLanes(d16) == 8) {
+    // Slots 0-3, 4-7, 8-11, 12-15 of the 16 this vector holds.
+    hn::StoreU(y0, d32, dst);
+    hn::StoreU(y1, d32, dst + 4);
+    hn::StoreU(y2, d32, dst + 8);
+    hn::StoreU(y3, d32, dst + 12);
+  } else {
+    static_assert(hn::MaxLanes(d16) == 16, "128- or 256-bit vectors");
+    // y0 = slots 0-3 | 16-19, y1 = 4-7 | 20-23, y2 = 8-11 | 24-27,
+    // y3 = 12-15 | 28-31.
+    hn::StoreU(hn::ConcatLowerLower(d32, y1, y0), d32, dst);
+    hn::StoreU(hn::ConcatLowerLower(d32, y3, y2), d32, dst + 8);
+    hn::StoreU(hn::ConcatUpperUpper(d32, y1, y0), d32, dst + 16);
+    hn::StoreU(hn::ConcatUpperUpper(d32, y3, y2), d32, dst + 24);
+  }
+}
+#endif
+
 // The FastScan kernel for Q queries over one list: each code vector is
 // loaded and split into nibbles once, then looked up in every query's
 // tables (query q's at lut_lo[q], lut_hi[q], its sums to out[q]). Each
@@ -64,11 +99,23 @@ HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
   const hn::Half<decltype(d16)> dh16;
   const hn::Rebind<uint32_t, decltype(dh16)> d32;
   constexpr size_t kHalf = kLanes / 2;
+  // A block of at most kDirectChunks code vectors needs no flush: its
+  // uint16 sums go straight to out (StoreSlotSums). With 64-byte vectors
+  // the two 256-bit halves hold the same slots and are added first, so
+  // each may reach only half the limit.
+  constexpr size_t kDirectChunks = W == 64 ? kFlushChunks / 2 : kFlushChunks;
+  const bool direct = block_bytes / W <= kDirectChunks;
   for (size_t blk = 0; blk < nblocks; ++blk) {
     if (block_masks != nullptr && block_masks[blk] == 0) continue;
     const uint8_t* cb = codes + blk * block_bytes;
-    HWY_ALIGN uint32_t even32[Q][16] = {};
-    HWY_ALIGN uint32_t odd32[Q][16] = {};
+    HWY_ALIGN uint32_t even32[Q][16];
+    HWY_ALIGN uint32_t odd32[Q][16];
+    if (!direct) {
+      for (size_t q = 0; q < Q; ++q) {
+        std::fill(even32[q], even32[q] + 16, 0u);
+        std::fill(odd32[q], odd32[q] + 16, 0u);
+      }
+    }
     decltype(hn::Zero(d16)) acc_a[Q][kSets], acc_b[Q][kSets];
     for (size_t q = 0; q < Q; ++q) {
       for (size_t i = 0; i < kSets; ++i) {
@@ -136,7 +183,7 @@ HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
         row(o, 0, acc_a, acc_b);
         row(o + W, 0, a2, b2);
         chunks += 2;
-        if (chunks == kFlushChunks) {
+        if (chunks == kFlushChunks && !direct) {
           merge();
           flush();
           chunks = 0;
@@ -146,10 +193,30 @@ HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
     }
     for (; o < block_bytes; o += W) {
       row(o, kSets == 2 ? (o / W) & 1 : 0, acc_a, acc_b);
-      if (++chunks == kFlushChunks) {
+      if (++chunks == kFlushChunks && !direct) {
         flush();
         chunks = 0;
       }
+    }
+    if (direct) {
+      for (size_t q = 0; q < Q; ++q) {
+        uint32_t* dst = out[q] + blk * 32;
+        for (size_t set = 0; set < kSets; ++set) {
+          const auto even =
+              hn::Sub(acc_a[q][set], hn::ShiftLeft<8>(acc_b[q][set]));
+          if constexpr (W == 64) {
+            StoreSlotSums(
+                dh16,
+                hn::Add(hn::LowerHalf(dh16, even), hn::UpperHalf(dh16, even)),
+                hn::Add(hn::LowerHalf(dh16, acc_b[q][set]),
+                        hn::UpperHalf(dh16, acc_b[q][set])),
+                dst);
+          } else {
+            StoreSlotSums(d16, even, acc_b[q][set], dst + set * 16);
+          }
+        }
+      }
+      continue;
     }
     if (chunks != 0) flush();  // (none left when the count hit the period)
     for (size_t q = 0; q < Q; ++q) {

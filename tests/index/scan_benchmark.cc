@@ -3,6 +3,7 @@
 //    index/scan_kernels.h) on rows of 512 coordinates in several width
 //    mixes. The rows (64 of them) stay in L1: this is the kernel's own
 //    cost; in a search the rows come from L2 or L3.
+//  - BM_AccumulateList: the FastScan first pass (scan::AccumulateList).
 //  - BM_CoarseDot: the coarse step's dot products of a query with int8
 //    centroid codes (565 x 512, use512's partition size; 1,265 x 100,
 //    GloVe's), as float (kernels::DotI8Rows) and as int16 x int8
@@ -141,6 +142,35 @@ BENCHMARK(BM_CoarseDot)
     ->Args({1, 565, 512})
     ->Args({0, 1265, 100})
     ->Args({1, 1265, 100});
+
+// The first pass: AccumulateList over nblocks blocks of npairs sub-code
+// pairs (use512's 1-bit prefix: 64 pairs; GloVe's 3 bits of 100
+// dimensions: 38), codes and tables hot in L1 or L2.
+void BM_AccumulateList(benchmark::State& state) {
+  const size_t npairs = state.range(0), nblocks = state.range(1);
+  std::mt19937 rng(13);
+  std::vector<uint8_t> codes(nblocks * npairs * 32), lo(npairs * 32),
+      hi(npairs * 32);
+  for (uint8_t& c : codes) c = static_cast<uint8_t>(rng());
+  for (size_t i = 0; i < lo.size(); ++i) {
+    lo[i] = static_cast<uint8_t>(rng());
+    hi[i] = static_cast<uint8_t>(rng());
+  }
+  std::vector<uint32_t> out(nblocks * 32);
+  for (auto _ : state) {
+    scan::AccumulateList(codes.data(), nblocks, npairs, lo.data(), hi.data(),
+                         out.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * nblocks * 32);
+}
+BENCHMARK(BM_AccumulateList)
+    ->Args({64, 4})
+    ->Args({38, 4})
+    ->Args({38, 64})
+    ->Args({2, 64})
+    ->Args({4, 64});
 
 }  // namespace
 }  // namespace tqdb

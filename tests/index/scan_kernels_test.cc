@@ -25,9 +25,13 @@ using testing_util::HWY_NAMESPACE::OutOfLine;
 
 void TestAccumulateMatchesScalar() {
   Rng rng(5);
-  // npairs up to 400 (800 sub-quantizers) crosses several uint16 flushes.
-  for (size_t npairs : {size_t{2}, size_t{4}, size_t{6}, size_t{64},
-                        size_t{130}, size_t{258}, size_t{400}}) {
+  // npairs up to 400 (800 sub-quantizers) crosses several uint16 flushes;
+  // up to 128 the sums go out without one (extreme tables at the limit and
+  // one past it).
+  for (size_t npairs :
+       {size_t{2}, size_t{4}, size_t{6}, size_t{64}, size_t{128}, size_t{129},
+        size_t{130}, size_t{258}, size_t{400}}) {
+    const bool extreme = npairs == 128 || npairs == 129 || npairs == 400;
     for (size_t nblocks : {size_t{1}, size_t{3}}) {
       std::vector<uint8_t> codes(nblocks * npairs * 32);
       for (auto& c : codes) c = static_cast<uint8_t>(rng.Next());
@@ -35,10 +39,8 @@ void TestAccumulateMatchesScalar() {
       for (size_t p = 0; p < npairs; ++p) {
         for (int c = 0; c < 16; ++c) {
           // Extreme tables (all 255) check that no accumulator overflows.
-          const uint8_t a =
-              npairs == 400 ? 255 : static_cast<uint8_t>(rng.Next());
-          const uint8_t b =
-              npairs == 400 ? 255 : static_cast<uint8_t>(rng.Next());
+          const uint8_t a = extreme ? 255 : static_cast<uint8_t>(rng.Next());
+          const uint8_t b = extreme ? 255 : static_cast<uint8_t>(rng.Next());
           lo[p * 32 + c] = lo[p * 32 + 16 + c] = a;
           hi[p * 32 + c] = hi[p * 32 + 16 + c] = b;
         }
@@ -49,8 +51,8 @@ void TestAccumulateMatchesScalar() {
       scalar::AccumulateList(codes.data(), nblocks, npairs, lo.data(),
                              hi.data(), want.data());
       ASSERT_EQ(got, want) << "npairs=" << npairs << " nblocks=" << nblocks;
-      if (npairs == 400) {
-        EXPECT_EQ(want[0], 400u * 2 * 255);
+      if (extreme) {
+        EXPECT_EQ(want[0], npairs * 2 * 255);
       }
     }
   }
@@ -61,8 +63,8 @@ void TestAccumulateMatchesScalar() {
 // several uint16 flushes), and the output of each left where it belongs.
 void TestAccumulateMultiMatchesScalar() {
   Rng rng(7);
-  for (size_t npairs : {size_t{2}, size_t{4}, size_t{50}, size_t{130},
-                        size_t{258}, size_t{400}}) {
+  for (size_t npairs : {size_t{2}, size_t{4}, size_t{50}, size_t{128},
+                        size_t{130}, size_t{258}, size_t{400}}) {
     for (size_t nblocks : {size_t{1}, size_t{4}}) {
       std::vector<uint8_t> codes(nblocks * npairs * 32);
       for (auto& c : codes) c = static_cast<uint8_t>(rng.Next());
@@ -77,7 +79,8 @@ void TestAccumulateMultiMatchesScalar() {
           hi[q].resize(npairs * 32);
           for (size_t p = 0; p < npairs; ++p) {
             for (int c = 0; c < 16; ++c) {
-              const bool extreme = npairs == 400 && q % 2 == 0;
+              const bool extreme =
+                  (npairs == 128 || npairs == 400) && q % 2 == 0;
               const uint8_t a =
                   extreme ? 255 : static_cast<uint8_t>(rng.Next());
               const uint8_t b =
