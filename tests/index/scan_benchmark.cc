@@ -145,7 +145,9 @@ BENCHMARK(BM_CoarseDot)
 
 // The first pass: AccumulateList over nblocks blocks of npairs sub-code
 // pairs (use512's 1-bit prefix: 64 pairs; GloVe's 3 bits of 100
-// dimensions: 38), codes and tables hot in L1 or L2.
+// dimensions: 38; the full layout of renorm 2 bits on use512, a flat
+// scan's: 128), codes and tables hot in L1 or L2; 2 and 4 pairs show the
+// cost per block.
 void BM_AccumulateList(benchmark::State& state) {
   const size_t npairs = state.range(0), nblocks = state.range(1);
   std::mt19937 rng(13);
@@ -170,7 +172,8 @@ BENCHMARK(BM_AccumulateList)
     ->Args({38, 4})
     ->Args({38, 64})
     ->Args({2, 64})
-    ->Args({4, 64});
+    ->Args({4, 64})
+    ->Args({128, 64});
 
 }  // namespace
 }  // namespace tqdb
