@@ -42,14 +42,14 @@ HWY_INLINE void StoreSlotSums(D16 d16, V even, V odd,
   const auto y1 = hn::BitCast(d32, hn::InterleaveUpper(d16, x_lo, zero));
   const auto y2 = hn::BitCast(d32, hn::InterleaveLower(d16, x_hi, zero));
   const auto y3 = hn::BitCast(d32, hn::InterleaveUpper(d16, x_hi, zero));
-  if constexpr (hn::MaxLanes(d16) == 8) {
+  if constexpr (hn::MaxLanes(D16()) == 8) {
     // Slots 0-3, 4-7, 8-11, 12-15 of the 16 this vector holds.
     hn::StoreU(y0, d32, dst);
     hn::StoreU(y1, d32, dst + 4);
     hn::StoreU(y2, d32, dst + 8);
     hn::StoreU(y3, d32, dst + 12);
   } else {
-    static_assert(hn::MaxLanes(d16) == 16, "128- or 256-bit vectors");
+    static_assert(hn::MaxLanes(D16()) == 16, "128- or 256-bit vectors");
     // y0 = slots 0-3 | 16-19, y1 = 4-7 | 20-23, y2 = 8-11 | 24-27,
     // y3 = 12-15 | 28-31.
     hn::StoreU(hn::ConcatLowerLower(d32, y1, y0), d32, dst);
