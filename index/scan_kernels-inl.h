@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
 #include "hwy/highway.h"
 #include "index/scan_kernels.h"
@@ -125,11 +124,14 @@ HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
         acc_b[q][i] = hn::Zero(d16);
       }
     }
+    // The even slots' sums (acc_b holds the odd ones).
+    auto even_sums = [&](size_t q, size_t set) {
+      return hn::Sub(acc_a[q][set], hn::ShiftLeft<8>(acc_b[q][set]));
+    };
     auto flush = [&]() {
       for (size_t q = 0; q < Q; ++q) {
         for (size_t set = 0; set < kSets; ++set) {
-          const auto even =
-              hn::Sub(acc_a[q][set], hn::ShiftLeft<8>(acc_b[q][set]));
+          const auto even = even_sums(q, set);
           const auto halves = {
               std::make_pair(hn::LowerHalf(dh16, even),
                              hn::LowerHalf(dh16, acc_b[q][set])),
@@ -204,8 +206,7 @@ HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
       for (size_t q = 0; q < Q; ++q) {
         uint32_t* dst = out[q] + blk * 32;
         for (size_t set = 0; set < kSets; ++set) {
-          const auto even =
-              hn::Sub(acc_a[q][set], hn::ShiftLeft<8>(acc_b[q][set]));
+          const auto even = even_sums(q, set);
           if constexpr (W == 64) {
             StoreSlotSums(
                 dh16,
