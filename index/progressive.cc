@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "index/fixed_point.h"
+#include "index/table_kernels.h"
 
 namespace tqdb {
 namespace {
@@ -265,13 +266,17 @@ void ProgressiveLayout::BuildQuery(const float* u, ProgressiveQuery* q) const {
   q->lut.assign(size_t{shape_.m4a} * 16, 0.0f);
   // Entry c of a table: the sum over its slots of w * the slot's level at
   // c, in slot order (a loop of 16 that vectorizes).
+  // The sums stay in a local array until the table is done: writing
+  // through q->lut, which the compiler cannot tell apart from the levels,
+  // kept the loop scalar.
   for (uint32_t g = 0; g < prefix_tables_; ++g) {
-    float* tab = &q->lut[size_t{g} * 16];
+    float tab[16] = {0};
     for (const Slot& sl : nibbles_[g]) {
       const float w = q->w[sl.coord];
       const float* level = &slot_levels_[size_t{sl.levels} * 16];
       for (uint32_t c = 0; c < 16; ++c) tab[c] += w * level[c];
     }
+    std::copy(tab, tab + 16, &q->lut[size_t{g} * 16]);
   }
   float max_abs, sum_abs;
   AbsMaxAndSum(q->w.data(), k_, &max_abs, &sum_abs);
@@ -282,15 +287,10 @@ void ProgressiveLayout::BuildQuery(const float* u, ProgressiveQuery* q) const {
       max_abs / 32767.0f,
       sum_abs * 1.001f / static_cast<float>(kWeightBudget - (k_ + 1) / 2.0));
   if (!(s > 0)) s = 1.0f;
-  q->wq.assign(k_, 0);
-  const float inv = 1.0f / s;
-  for (uint32_t j = 0; j < k_; ++j) {
-    const float v = q->w[j] * inv;  // |v| <= 32767 (to rounding)
-    // Half away from zero, without a branch on the sign (signs are
-    // random: the branch mispredicted every other weight).
-    q->wq[scan::RefineSlot(tables_, j)] = static_cast<int16_t>(
-        std::clamp(v + std::copysign(0.5f, v), -32767.0f, 32767.0f));
-  }
+  q->wq.resize(k_);
+  // |w / s| <= 32767 (to rounding).
+  scan::RoundRefineWeights(q->w.data(), k_, tables_.nchunks, 1.0f / s,
+                           q->wq.data());
   q->wq_scale = static_cast<float>(s / level_scale_);
 }
 

@@ -76,14 +76,17 @@ struct RefineTables {
   uint32_t lut_offset[9] = {};
 };
 
-// Position of coordinate j's weight in wq.
-inline uint32_t RefineSlot(const RefineTables& t, uint32_t j) {
-  if (j >= t.nchunks * kRefineChunk) return j;
+// Position of coordinate j's weight in wq, of a row of nchunks chunks.
+inline uint32_t RefineSlot(uint32_t nchunks, uint32_t j) {
+  if (j >= nchunks * kRefineChunk) return j;
   const uint32_t i = j % kRefineChunk;
   const uint32_t swapped = (i >= 8 && i < 16)    ? i + 8
                            : (i >= 16 && i < 24) ? i - 8
                                                  : i;
   return j - i + swapped;
+}
+inline uint32_t RefineSlot(const RefineTables& t, uint32_t j) {
+  return RefineSlot(t.nchunks, j);
 }
 
 int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);

@@ -6,6 +6,7 @@
 
 #include "index/prefetch.h"
 #include "index/scan_kernels.h"
+#include "index/table_kernels.h"
 #include "quant/kernels.h"
 
 namespace tqdb {
@@ -70,36 +71,19 @@ std::vector<std::pair<float, uint64_t>> TopK::TakeSorted() {
 void QuantizedLut::Build(const std::vector<float>& lut, uint32_t m,
                          float min_scale) {
   const uint32_t npairs = m / 2;
-  lo.assign(size_t{npairs} * 32, 0);
-  hi.assign(size_t{npairs} * 32, 0);
+  lo.resize(size_t{npairs} * 32);
+  hi.resize(size_t{npairs} * 32);
   // One scale for all tables (so integer sums are comparable); each table
   // shifted by its own minimum, the minima summed into the bias.
-  float width = 0.0f;
-  std::vector<float> mins(m);
-  for (uint32_t j = 0; j < m; ++j) {
-    const float* t = &lut[size_t{j} * 16];
-    const float mn = *std::min_element(t, t + 16);
-    const float mx = *std::max_element(t, t + 16);
-    mins[j] = mn;
-    width = std::max(width, mx - mn);
-  }
+  thread_local std::vector<float> mins;
+  mins.resize(m);
+  const float width = scan::LutRanges(lut.data(), m, mins.data());
   scale = width > 0 ? width / 255.0f : 1.0f;
   if (min_scale > scale) scale = min_scale;
-  const float inv = 1.0f / scale;
+  scan::QuantizeLuts(lut.data(), m, mins.data(), 1.0f / scale, lo.data(),
+                     hi.data());
   double b = 0;
-  for (uint32_t j = 0; j < m; ++j) {
-    b += mins[j];
-    const float* t = &lut[size_t{j} * 16];
-    uint8_t* dst = (j % 2 == 0 ? lo.data() : hi.data()) + (j / 2) * 32;
-    for (int c = 0; c < 16; ++c) {
-      // (t - min) * inv is in [0, 255 + rounding]; +0.5 and truncation
-      // round to nearest (and vectorize, unlike nearbyint).
-      const float v = std::min(255.0f, (t[c] - mins[j]) * inv + 0.5f);
-      const uint8_t q = static_cast<uint8_t>(static_cast<int>(v));
-      dst[c] = q;
-      dst[c + 16] = q;
-    }
-  }
+  for (uint32_t j = 0; j < m; ++j) b += mins[j];
   bias = static_cast<float>(b);
 }
 
