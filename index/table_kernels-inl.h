@@ -8,13 +8,12 @@
 #define TQDB_INDEX_TABLE_KERNELS_INL_H_
 #endif
 
-#include <algorithm>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
 #include "hwy/highway.h"
 #include "index/scan_kernels.h"
+#include "index/table_kernels.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tqdb {
@@ -99,9 +98,7 @@ HWY_INLINE void RoundRefineWeightsImpl(const float* HWY_RESTRICT w, uint32_t k,
                wq + RefineSlot(nchunks, j));
   }
   for (; j < k; ++j) {
-    const float v = w[j] * inv;
-    wq[RefineSlot(nchunks, j)] = static_cast<int16_t>(
-        std::clamp(v + std::copysign(0.5f, v), -32767.0f, 32767.0f));
+    wq[RefineSlot(nchunks, j)] = RoundRefineWeight(w[j] * inv);
   }
 }
 

@@ -7,7 +7,6 @@
 
 #if HWY_ONCE
 #include <algorithm>
-#include <cmath>
 
 #include "index/scan_kernels.h"
 #include "index/table_kernels.h"
@@ -66,9 +65,7 @@ void QuantizeLuts(const float* lut, uint32_t m, const float* mins, float inv,
 void RoundRefineWeights(const float* w, uint32_t k, uint32_t nchunks, float inv,
                         int16_t* wq) {
   for (uint32_t j = 0; j < k; ++j) {
-    const float v = w[j] * inv;
-    wq[RefineSlot(nchunks, j)] = static_cast<int16_t>(
-        std::clamp(v + std::copysign(0.5f, v), -32767.0f, 32767.0f));
+    wq[RefineSlot(nchunks, j)] = RoundRefineWeight(w[j] * inv);
   }
 }
 

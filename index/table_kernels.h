@@ -10,6 +10,8 @@
 #ifndef TQDB_INDEX_TABLE_KERNELS_H_
 #define TQDB_INDEX_TABLE_KERNELS_H_
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 namespace tqdb {
@@ -32,6 +34,12 @@ void QuantizeLuts(const float* lut, uint32_t m, const float* mins, float inv,
 // 8-15 and 16-23 trade places; the rest in order.
 void RoundRefineWeights(const float* w, uint32_t k, uint32_t nchunks, float inv,
                         int16_t* wq);
+// One weight of it, v = w[j] * inv (the reference, and every target's
+// tail).
+inline int16_t RoundRefineWeight(float v) {
+  return static_cast<int16_t>(
+      std::clamp(v + std::copysign(0.5f, v), -32767.0f, 32767.0f));
+}
 
 namespace scalar {
 float LutRanges(const float* lut, uint32_t m, float* mins);
