@@ -265,10 +265,8 @@ void ProgressiveLayout::BuildQuery(const float* u, ProgressiveQuery* q) const {
   codec_->QueryWeights(u, q->w.data());
   q->lut.assign(size_t{shape_.m4a} * 16, 0.0f);
   // Entry c of a table: the sum over its slots of w * the slot's level at
-  // c, in slot order (a loop of 16 that vectorizes).
-  // The sums stay in a local array until the table is done: writing
-  // through q->lut, which the compiler cannot tell apart from the levels,
-  // kept the loop scalar.
+  // c, in slot order, in a local array (a loop of 16 that vectorizes;
+  // written through q->lut, which may alias the levels, it stayed scalar).
   for (uint32_t g = 0; g < prefix_tables_; ++g) {
     float tab[16] = {0};
     for (const Slot& sl : nibbles_[g]) {
