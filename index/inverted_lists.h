@@ -69,6 +69,15 @@ class InvertedList {
   const uint8_t* codes_a() const { return a_.data(); }
   const uint8_t* codes_b() const { return b_.data(); }
   const uint8_t* codes_c() const { return c_.data(); }
+  // Stream A's bytes of slot (m4a / 2: sub-codes 2p and 2p + 1 in the low
+  // and high nibble of byte p), gathered from its block.
+  void StreamABytes(uint32_t slot, uint8_t* out) const {
+    const uint32_t npairs = shape_.m4a / 2;
+    const uint8_t* base = a_.data() +
+                          size_t{slot / kBlockSize} * npairs * kBlockSize +
+                          slot % kBlockSize;
+    for (uint32_t p = 0; p < npairs; ++p) out[p] = base[p * kBlockSize];
+  }
   // Sub-codes a block of stream C holds when blocked (m8 rounded up to
   // even), 0 when row-major.
   uint32_t c_block_subcodes() const { return c_stride_; }

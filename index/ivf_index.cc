@@ -170,7 +170,8 @@ void IvfIndex::InitLists() {
         (!fastscan ||
          double(bits) >= double{options_.layout.fastscan_prefix_ratio} *
                              prefix * options_.dim)) {
-      prog_ = ProgressiveLayout::Create(*codec_, prefix);
+      prog_ = ProgressiveLayout::Create(*codec_, prefix,
+                                        options_.layout.shared_prefix);
     }
   }
   centroid_weights_ = CentroidWeights();

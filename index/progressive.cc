@@ -18,8 +18,6 @@ constexpr double kMaxLevel = 4096;      // |lq| <= 2^12
 // Sum of |wq| allowed: sum |wq| * 2^12 stays below 2^31.
 constexpr double kWeightBudget = 524287;
 
-uint32_t RoundUp(uint32_t x, uint32_t m) { return (x + m - 1) / m * m; }
-
 }  // namespace
 
 uint32_t DefaultPrefixBits(uint32_t dim, uint64_t code_bits) {
@@ -39,7 +37,7 @@ uint32_t DefaultPrefixBits(uint32_t dim, uint64_t code_bits) {
 }
 
 std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
-    const ScanCodec& codec, double prefix_bits_per_dim) {
+    const ScanCodec& codec, double prefix_bits_per_dim, bool shared) {
   const ScalarCodeInfo* info = codec.scalar_info();
   if (info == nullptr || info->width.empty()) return nullptr;
   const CombineForm cf = codec.combine_form();
@@ -99,50 +97,13 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
     }
   }
 
-  // Water-filling of the prefix bits (ties to the lower coordinate).
-  l->t_.assign(k, 0);
-  auto gain = [&](uint32_t j) {
-    const uint32_t b = info->width[j], t = l->t_[j];
-    return info->importance[j] * (var[b][t] - var[b][t + 1]);
-  };
-  std::priority_queue<std::pair<double, uint32_t>> heap;
-  for (uint32_t j = 0; j < k; ++j) heap.push({gain(j), ~j});
-  for (uint64_t left = budget; left > 0 && !heap.empty(); --left) {
-    const uint32_t j = ~heap.top().second;
-    heap.pop();
-    const uint32_t cap = std::min<uint32_t>(info->width[j], kMaxPrefixBits);
-    if (++l->t_[j] < cap) heap.push({gain(j), ~j});
+  std::vector<uint8_t> chunk_t;  // the chunks' prefix bits when shared
+  if (shared) {
+    l->AllotChunks(var, budget, &chunk_t);
+  } else {
+    l->AllotCoordinates(var, budget);
   }
-
-  // First-fit decreasing into 4-bit sub-codes.
-  std::vector<uint32_t> order;
-  for (uint32_t j = 0; j < k; ++j) {
-    if (l->t_[j] > 0) order.push_back(j);
-  }
-  std::stable_sort(order.begin(), order.end(),
-                   [&](uint32_t a, uint32_t b) { return l->t_[a] > l->t_[b]; });
-  std::vector<uint32_t> used;
-  for (uint32_t j : order) {
-    const uint8_t t = l->t_[j];
-    size_t g = 0;
-    while (g < used.size() && used[g] + t > 4) ++g;
-    if (g == used.size()) {
-      used.push_back(0);
-      l->nibbles_.emplace_back();
-    }
-    // The slot's level at each of the 16 entries of its table: the bits
-    // of the entry outside the slot's are ignored.
-    const std::vector<float>& mu = l->mu_[info->width[j]][t];
-    const uint32_t at = static_cast<uint32_t>(l->slot_levels_.size() / 16);
-    for (uint32_t c = 0; c < 16; ++c) {
-      l->slot_levels_.push_back(mu[(c >> used[g]) & ((1u << t) - 1)]);
-    }
-    l->nibbles_[g].push_back({j, t, static_cast<uint8_t>(used[g]), at});
-    used[g] += t;
-  }
-  l->prefix_tables_ = static_cast<uint32_t>(l->nibbles_.size());
-  l->shape_.m4a = RoundUp(l->prefix_tables_, 4);
-  l->nibbles_.resize(l->shape_.m4a);
+  if (l->prefix_tables_ == 0) return nullptr;
 
   // The error model: per coordinate, the variance of the part of c1
   // orthogonal to c (see the header), P_j (1 - 2 kappa) + kappa^2 C_j with
@@ -193,7 +154,7 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
       lq[b][size - 1 - i] = -lq[b][i];
     }
   }
-  l->tables_ = scan::BuildRefineTables(info->width, lq);
+  l->tables_ = scan::BuildRefineTables(info->width, lq, chunk_t);
   const scan::RefineTables& t = l->tables_;
   l->shape_.m8 = t.row_bytes;
   l->shape_.nfactors = l->codec_factors_ + 2;
@@ -203,6 +164,157 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
     ++l->shape_.nfactors;
   }
   return l;
+}
+
+void ProgressiveLayout::AllotCoordinates(const double (&var)[9][5],
+                                         uint64_t budget) {
+  // Water-filling of the prefix bits (ties to the lower coordinate).
+  t_.assign(k_, 0);
+  auto gain = [&](uint32_t j) {
+    const uint32_t b = info_->width[j], t = t_[j];
+    return info_->importance[j] * (var[b][t] - var[b][t + 1]);
+  };
+  std::priority_queue<std::pair<double, uint32_t>> heap;
+  for (uint32_t j = 0; j < k_; ++j) heap.push({gain(j), ~j});
+  for (uint64_t left = budget; left > 0 && !heap.empty(); --left) {
+    const uint32_t j = ~heap.top().second;
+    heap.pop();
+    const uint32_t cap = std::min<uint32_t>(info_->width[j], kMaxPrefixBits);
+    if (++t_[j] < cap) heap.push({gain(j), ~j});
+  }
+
+  // First-fit decreasing into 4-bit sub-codes.
+  std::vector<uint32_t> order;
+  for (uint32_t j = 0; j < k_; ++j) {
+    if (t_[j] > 0) order.push_back(j);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return t_[a] > t_[b]; });
+  std::vector<uint32_t> used;
+  for (uint32_t j : order) {
+    const uint8_t t = t_[j];
+    size_t g = 0;
+    while (g < used.size() && used[g] + t > 4) ++g;
+    if (g == used.size()) {
+      used.push_back(0);
+      nibbles_.emplace_back();
+    }
+    // The slot's level at each of the 16 entries of its table: the bits
+    // of the entry outside the slot's are ignored.
+    const std::vector<float>& mu = mu_[info_->width[j]][t];
+    const uint32_t at = static_cast<uint32_t>(slot_levels_.size() / 16);
+    for (uint32_t c = 0; c < 16; ++c) {
+      slot_levels_.push_back(mu[(c >> used[g]) & ((1u << t) - 1)]);
+    }
+    nibbles_[g].push_back({j, t, static_cast<uint8_t>(used[g]), at});
+    used[g] += t;
+  }
+  prefix_tables_ = static_cast<uint32_t>(nibbles_.size());
+  shape_.m4a = (prefix_tables_ + 3) / 4 * 4;
+  nibbles_.resize(shape_.m4a);
+}
+
+void ProgressiveLayout::AllotChunks(const double (&var)[9][5], uint64_t budget,
+                                    std::vector<uint8_t>* out) {
+  // The prefix bits, a chunk of 32 coordinates at a time: a chunk keeps
+  // the top T (0, 1, 2 or 4) of its B-bit index fields in the first pass's
+  // sub-codes and the rest in the row (scan::RefineTables), so no bit is
+  // held twice; a coordinate of width b then has t = max(0, b - (B - T))
+  // prefix bits. The T minimize the expected squared error pass 1 leaves,
+  // sum_j importance_j V_j(t_j), within the budget of 32 T bits a chunk:
+  // a knapsack over the chunks, solved exactly (the steps are lumpy, 32 or
+  // 64 bits, so a greedy one can miss it). The tail (k_ % 32) keeps none.
+  const std::vector<uint8_t>& width = info_->width;
+  const uint32_t nchunks = k_ / scan::kRefineChunk;
+  constexpr uint32_t kChunkT[] = {0, 1, 2, 4};
+  auto lane_t = [&](uint32_t j, uint32_t T) -> uint32_t {
+    const uint32_t B = width[j / scan::kRefineChunk * scan::kRefineChunk];
+    return width[j] + T > B ? width[j] + T - B : 0;
+  };
+  auto chunk_error = [&](uint32_t c, uint32_t T) {
+    double e = 0;
+    for (uint32_t j = c * scan::kRefineChunk; j < (c + 1) * scan::kRefineChunk;
+         ++j) {
+      e += info_->importance[j] * var[width[j]][lane_t(j, T)];
+    }
+    return e;
+  };
+  // best[c][u]: the least error of chunks c.. with u units (32 bits) left.
+  const uint32_t units = static_cast<uint32_t>(
+      std::min<uint64_t>(budget / scan::kRefineChunk, 4 * nchunks));
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  std::vector<std::vector<double>> best(nchunks + 1,
+                                        std::vector<double>(units + 1, 0.0));
+  std::vector<std::vector<uint8_t>> pick(nchunks,
+                                         std::vector<uint8_t>(units + 1, 0));
+  for (uint32_t c = nchunks; c-- > 0;) {
+    const uint32_t cap =
+        std::min<uint32_t>(width[c * scan::kRefineChunk], kMaxPrefixBits);
+    double err[4];
+    for (uint32_t i = 0; i < 4; ++i) {
+      err[i] = kChunkT[i] <= cap ? chunk_error(c, kChunkT[i]) : kInf;
+    }
+    for (uint32_t u = 0; u <= units; ++u) {
+      best[c][u] = kInf;
+      for (uint32_t i = 0; i < 4; ++i) {
+        if (kChunkT[i] > u || err[i] == kInf) continue;
+        // Ties to the smaller T (fewer bytes for the same error).
+        const double e = err[i] + best[c + 1][u - kChunkT[i]];
+        if (e < best[c][u]) {
+          best[c][u] = e;
+          pick[c][u] = static_cast<uint8_t>(kChunkT[i]);
+        }
+      }
+    }
+  }
+  std::vector<uint8_t>& chunk_t = *out;
+  chunk_t.assign(nchunks, 0);
+  for (uint32_t c = 0, u = units; c < nchunks; ++c) {
+    chunk_t[c] = pick[c][u];
+    u -= chunk_t[c];
+  }
+  t_.assign(k_, 0);
+  for (uint32_t j = 0; j < nchunks * scan::kRefineChunk; ++j) {
+    t_[j] = static_cast<uint8_t>(lane_t(j, chunk_t[j / scan::kRefineChunk]));
+  }
+
+  // The sub-codes: chunk c's prefix segment (4 T bytes, the format of
+  // scan::RefineTables) is stream A's pairs from its offset on, a byte's
+  // low nibble one sub-code and its high nibble the next. Lane i of a
+  // chunk sits in byte e, at nibble shift s: T = 4: i = e or 16 + e (high
+  // nibble), s = 0; T = 2: i = 8 q + e, q = 0..3, s = 2 (q % 2), high
+  // nibble for q >= 2; T = 1: i = 4 m + e, m = 0..7, s = m % 4, high
+  // nibble for m >= 4.
+  for (uint32_t c = 0; c < nchunks; ++c) {
+    const uint32_t T = chunk_t[c];
+    for (uint32_t e = 0; e < 4 * T; ++e) {
+      for (uint32_t half = 0; half < 2; ++half) {
+        std::vector<Slot> slots;
+        const uint32_t per = 4 / T;  // lanes a nibble
+        for (uint32_t u = 0; u < per; ++u) {
+          const uint32_t lane = T == 4   ? 16 * half + e
+                                : T == 2 ? 8 * (2 * half + u) + e
+                                         : 4 * (4 * half + u) + e;
+          const uint32_t j = c * scan::kRefineChunk + lane;
+          const uint32_t t = t_[j];
+          if (t == 0) continue;
+          // The slot's level at each of the 16 entries of its table: the
+          // bits of the entry outside the slot's are ignored.
+          const std::vector<float>& mu = mu_[width[j]][t];
+          const uint32_t shift = u * T;
+          const uint32_t at = static_cast<uint32_t>(slot_levels_.size() / 16);
+          for (uint32_t v = 0; v < 16; ++v) {
+            slot_levels_.push_back(mu[(v >> shift) & ((1u << t) - 1)]);
+          }
+          slots.push_back(
+              {j, static_cast<uint8_t>(t), static_cast<uint8_t>(shift), at});
+        }
+        nibbles_.push_back(std::move(slots));
+      }
+    }
+  }
+  prefix_tables_ = static_cast<uint32_t>(nibbles_.size());
+  shape_.m4a = prefix_tables_;  // 8 T a chunk: a multiple of 8
 }
 
 size_t ProgressiveLayout::memory_bytes_per_vector() const {

@@ -63,7 +63,8 @@ HWY_INLINE void RefineLevelsWide(D d8, const uint8_t* HWY_RESTRICT tab, V idx,
 }
 #endif
 
-HWY_INLINE int32_t RefineDotImpl(const uint8_t* HWY_RESTRICT row,
+HWY_INLINE int32_t RefineDotImpl(const uint8_t* HWY_RESTRICT prefix,
+                                 const uint8_t* HWY_RESTRICT row,
                                  const RefineTables& t,
                                  const int16_t* HWY_RESTRICT wq) {
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
@@ -90,10 +91,10 @@ HWY_INLINE int32_t RefineDotImpl(const uint8_t* HWY_RESTRICT row,
   const auto low_nibble = hn::Set(d8, 0x0F);
   const auto low_pair = hn::Set(d8, 0x03);
   auto acc0 = hn::Zero(d32), acc1 = hn::Zero(d32);
-  for (uint32_t c = 0; c < t.nchunks; ++c) {
-    const uint8_t* src = row + t.chunk_offset[c];
-    const uint32_t bits = t.chunk_bits[c];
-    auto idx = hn::Zero(d8);
+  // idx shifted left by `bits` and the lanes' next `bits` bits (segments
+  // at src) below.
+  auto append = [&](decltype(hn::Zero(d8)) idx, const uint8_t* src,
+                    uint32_t bits) {
     for (uint32_t s = 0; s < bits / 4; ++s, src += 16) {
       const auto v = hn::LoadDup128(d8, src);
       const auto nib = hn::ConcatUpperLower(d8, hn::ShiftRight<4>(v),
@@ -116,6 +117,14 @@ HWY_INLINE int32_t RefineDotImpl(const uint8_t* HWY_RESTRICT row,
           hn::VecFromMask(d8, hn::Eq(hn::And(bytes, plane_bit), plane_bit));
       idx = hn::Sub(hn::Add(idx, idx), set);  // 2 idx + bit
     }
+    return idx;
+  };
+  for (uint32_t c = 0; c < t.nchunks; ++c) {
+    const uint32_t bits = t.chunk_bits[c];
+    const uint32_t pre = t.chunk_prefix[c];
+    auto idx = hn::Zero(d8);
+    if (pre > 0) idx = append(idx, prefix + t.prefix_offset[c], pre);
+    idx = append(idx, row + t.chunk_offset[c], bits - pre);
     const int16_t* w = wq + c * kRefineChunk;
     // Levels of every width present (low and high bytes, and for widths
     // >= 5 a sign mask applied after widening); lanes of another width are
@@ -184,7 +193,7 @@ HWY_INLINE int32_t RefineDotImpl(const uint8_t* HWY_RESTRICT row,
   const int32_t chunks = hn::GetLane(hn::SumOfLanes(d32, hn::Add(acc0, acc1)));
   return chunks + scalar::RefineTail(row, t, wq);
 #else
-  return scalar::RefineDot(row, t, wq);
+  return scalar::RefineDot(prefix, row, t, wq);
 #endif
 }
 

@@ -46,9 +46,9 @@ uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                                              threshold, ub, lb);
 }
 
-int32_t RefineDot(const uint8_t* row, const RefineTables& t,
-                  const int16_t* wq) {
-  return HWY_DYNAMIC_DISPATCH(RefineDotImpl)(row, t, wq);
+int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
+                  const RefineTables& t, const int16_t* wq) {
+  return HWY_DYNAMIC_DISPATCH(RefineDotImpl)(prefix, row, t, wq);
 }
 
 void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
@@ -72,24 +72,64 @@ void AccumulateListMulti(const uint8_t* codes, size_t nblocks, size_t npairs,
   (codes, nblocks, npairs, nq, lut_lo, lut_hi, out);
 }
 
+namespace {
+
+// Lane i's value of `bits` bits in the segment format at src (most
+// significant bits first; scan_kernels.h, "Row layout").
+uint32_t ReadSegments(const uint8_t* src, uint32_t bits, uint32_t i) {
+  uint32_t v = 0;
+  for (uint32_t s = 0; s < bits / 4; ++s, src += 16) {
+    v = (v << 4) | ((src[i % 16] >> (i < 16 ? 0 : 4)) & 0xF);
+  }
+  if (bits & 2) {
+    v = (v << 2) | ((src[i % 8] >> (2 * (i / 8))) & 3);
+    src += 8;
+  }
+  if (bits & 1) v = (v << 1) | ((src[i % 4] >> (i / 4)) & 1);
+  return v;
+}
+
+// ORs lane i's value v (bits bits) into the segments at dst.
+void WriteSegments(uint8_t* dst, uint32_t bits, uint32_t i, uint32_t v) {
+  for (uint32_t s = 0; s < bits / 4; ++s, dst += 16) {
+    const uint32_t nib = (v >> (bits - 4 * (s + 1))) & 0xF;
+    dst[i % 16] |= static_cast<uint8_t>(nib << (i < 16 ? 0 : 4));
+  }
+  if (bits & 2) {
+    dst[i % 8] |=
+        static_cast<uint8_t>(((v >> (bits % 2)) & 3) << (2 * (i / 8)));
+    dst += 8;
+  }
+  if (bits & 1) dst[i % 4] |= static_cast<uint8_t>((v & 1) << (i / 4));
+}
+
+}  // namespace
+
 RefineTables BuildRefineTables(const std::vector<uint8_t>& width,
-                               const std::vector<int32_t> lq[9]) {
+                               const std::vector<int32_t> lq[9],
+                               const std::vector<uint8_t>& chunk_prefix) {
   RefineTables t;
   const uint32_t k = static_cast<uint32_t>(width.size());
   t.k = k;
   t.nchunks = k / kRefineChunk;
-  uint32_t off = 0;
+  uint32_t off = 0, poff = 0;
   for (uint32_t c = 0; c < t.nchunks; ++c) {
     const uint32_t first = c * kRefineChunk;
     uint16_t widths = 0;
     for (uint32_t j = first; j < first + kRefineChunk; ++j) {
       widths |= 1u << width[j];
     }
-    t.chunk_bits.push_back(width[first]);  // non-increasing: the widest
+    const uint32_t bits = width[first];  // non-increasing: the widest
+    const uint32_t pre = c < chunk_prefix.size() ? chunk_prefix[c] : 0;
+    t.chunk_bits.push_back(static_cast<uint8_t>(bits));
     t.chunk_widths.push_back(widths);
     t.chunk_offset.push_back(off);
-    off += 4 * width[first];
+    t.chunk_prefix.push_back(static_cast<uint8_t>(pre));
+    t.prefix_offset.push_back(poff);
+    off += 4 * (bits - pre);
+    poff += 4 * pre;
   }
+  t.prefix_bytes = poff;
   t.tail_offset = off;
   uint32_t tail_bits = 0;
   for (uint32_t j = t.nchunks * kRefineChunk; j < k; ++j) tail_bits += width[j];
@@ -123,27 +163,29 @@ RefineTables BuildRefineTables(const std::vector<uint8_t>& width,
 void PackRefineRow(const RefineTables& t, const uint8_t* idx, uint8_t* row) {
   std::memset(row, 0, t.row_bytes);
   for (uint32_t c = 0; c < t.nchunks; ++c) {
-    uint8_t* dst = row + t.chunk_offset[c];
-    const uint32_t bits = t.chunk_bits[c];
+    const uint32_t rest = t.chunk_bits[c] - t.chunk_prefix[c];
     for (uint32_t i = 0; i < kRefineChunk; ++i) {
       const uint32_t v = idx[c * kRefineChunk + i];
-      uint8_t* seg = dst;
-      for (uint32_t s = 0; s < bits / 4; ++s, seg += 16) {
-        const uint32_t nib = (v >> (bits - 4 * (s + 1))) & 0xF;
-        seg[i % 16] |= static_cast<uint8_t>(nib << (i < 16 ? 0 : 4));
-      }
-      if (bits & 2) {
-        const uint32_t pair = (v >> (bits % 2)) & 3;
-        seg[i % 8] |= static_cast<uint8_t>(pair << (2 * (i / 8)));
-        seg += 8;
-      }
-      if (bits & 1) seg[i % 4] |= static_cast<uint8_t>((v & 1) << (i / 4));
+      WriteSegments(row + t.chunk_offset[c], rest, i, v & ((1u << rest) - 1));
     }
   }
   uint32_t off = t.tail_offset * 8;
   for (uint32_t j = t.nchunks * kRefineChunk; j < t.k; ++j) {
     for (uint32_t i = 0; i < t.width[j]; ++i, ++off) {
       row[off >> 3] |= static_cast<uint8_t>(((idx[j] >> i) & 1) << (off & 7));
+    }
+  }
+}
+
+void PackRefinePrefix(const RefineTables& t, const uint8_t* idx,
+                      uint8_t* prefix) {
+  std::memset(prefix, 0, t.prefix_bytes);
+  for (uint32_t c = 0; c < t.nchunks; ++c) {
+    const uint32_t pre = t.chunk_prefix[c];
+    const uint32_t rest = t.chunk_bits[c] - pre;
+    for (uint32_t i = 0; i < kRefineChunk; ++i) {
+      const uint32_t v = idx[c * kRefineChunk + i];
+      WriteSegments(prefix + t.prefix_offset[c], pre, i, v >> rest);
     }
   }
 }
@@ -175,23 +217,17 @@ void AccumulateListMulti(const uint8_t* codes, size_t nblocks, size_t npairs,
   }
 }
 
-int32_t RefineDot(const uint8_t* row, const RefineTables& t,
-                  const int16_t* wq) {
+int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
+                  const RefineTables& t, const int16_t* wq) {
   int32_t dot = 0;
   for (uint32_t c = 0; c < t.nchunks; ++c) {
-    const uint8_t* src = row + t.chunk_offset[c];
-    const uint32_t bits = t.chunk_bits[c];
+    const uint32_t pre = t.chunk_prefix[c];
+    const uint32_t rest = t.chunk_bits[c] - pre;
     for (uint32_t i = 0; i < kRefineChunk; ++i) {
-      uint32_t idx = 0;
-      const uint8_t* seg = src;
-      for (uint32_t s = 0; s < bits / 4; ++s, seg += 16) {
-        idx = (idx << 4) | ((seg[i % 16] >> (i < 16 ? 0 : 4)) & 0xF);
+      uint32_t idx = ReadSegments(row + t.chunk_offset[c], rest, i);
+      if (pre > 0) {
+        idx |= ReadSegments(prefix + t.prefix_offset[c], pre, i) << rest;
       }
-      if (bits & 2) {
-        idx = (idx << 2) | ((seg[i % 8] >> (2 * (i / 8))) & 3);
-        seg += 8;
-      }
-      if (bits & 1) idx = (idx << 1) | ((seg[i % 4] >> (i / 4)) & 1);
       const uint32_t j = c * kRefineChunk + i;
       dot += int32_t{wq[RefineSlot(t, j)]} * t.level[t.base[j] + idx];
     }

@@ -49,23 +49,31 @@ void AccumulateListMulti(const uint8_t* codes, size_t nblocks, size_t npairs,
 // nibble of coordinate i in bits 0-3, of coordinate 16 + i in bits 4-7),
 // then if B % 4 >= 2 a 2-bit segment of 8 bytes (bits 2q, 2q + 1 of byte
 // i: coordinate 8q + i), then if B is odd a plane of 4 bytes (bit i / 4
-// of byte i % 4: coordinate i's bit). The tail holds its indices tightly,
-// LSB-first, width[j] bits each, from byte tail_offset. Weights. wq[slot(j)]:
-// inside a chunk, coordinates 8-15 and 16-23 trade places (the order 256-bit
-// byte interleaves produce), the tail is in order. Levels. Width b's int16
-// levels lq_b are looked up with byte shuffles: table v (v < 2^(b-4), one table
-// for b <= 4) holds the low bytes, then the high bytes, of lq_b[n << (b - 4) |
-// v] for n = 0..15, at lut[lut_offset[b] + 32 v]; a lane takes table v = its
-// index's low b - 4 bits and entry n = the rest (AVX2 and AVX-512; other
-// targets run the scalar code, which reads lq_b[idx] from `level`).
+// of byte i % 4: coordinate i's bit). A chunk may keep its top
+// chunk_prefix[c] = T bits (0, 1, 2 or 4) in a separate prefix instead (the
+// first pass's sub-codes, index/progressive.h, so that no bit is held
+// twice): at prefix + prefix_offset[c], 4 T bytes in the segment format of
+// T bits above; the row then holds the low B - T bits. The tail holds its
+// indices tightly, LSB-first, width[j] bits each, from byte tail_offset.
+// Weights. wq[slot(j)]: inside a chunk, coordinates 8-15 and 16-23 trade places
+// (the order 256-bit byte interleaves produce), the tail is in order. Levels.
+// Width b's int16 levels lq_b are looked up with byte shuffles: table v (v <
+// 2^(b-4), one table for b <= 4) holds the low bytes, then the high bytes, of
+// lq_b[n << (b - 4) | v] for n = 0..15, at lut[lut_offset[b] + 32 v]; a lane
+// takes table v = its index's low b - 4 bits and entry n = the rest (AVX2 and
+// AVX-512; other targets run the scalar code, which reads lq_b[idx] from
+// `level`).
 constexpr uint32_t kRefineChunk = 32;
 
 struct RefineTables {
   uint32_t k = 0;
   uint32_t nchunks = 0;             // full chunks; the tail is k - 32 * nchunks
   std::vector<uint8_t> chunk_bits;  // B of each chunk
-  std::vector<uint16_t> chunk_widths;  // bit b set: a coordinate of width b
-  std::vector<uint32_t> chunk_offset;  // byte offset of each chunk
+  std::vector<uint16_t> chunk_widths;   // bit b set: a coordinate of width b
+  std::vector<uint32_t> chunk_offset;   // byte offset of each chunk
+  std::vector<uint8_t> chunk_prefix;    // T of each chunk (bits in the prefix)
+  std::vector<uint32_t> prefix_offset;  // its byte offset in the prefix
+  uint32_t prefix_bytes = 0;
   uint32_t tail_offset = 0;
   uint32_t row_bytes = 0;
   std::vector<uint8_t> width;  // k
@@ -89,7 +97,8 @@ inline uint32_t RefineSlot(const RefineTables& t, uint32_t j) {
   return RefineSlot(t.nchunks, j);
 }
 
-int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);
+int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
+                  const RefineTables& t, const int16_t* wq);
 
 // BoundMask: the first pass's bounds for the 32 slots of a block
 // (index/progressive.h): with est1 = lut_scale * acc + lut_bias,
@@ -157,11 +166,16 @@ uint32_t CombineRange(const uint32_t* acc_a, const uint32_t* acc_b,
 
 // The tables for coordinates of the given widths (non-increasing, 1..8)
 // and int16-range levels lq[b] (2^b each for the widths used,
-// antisymmetric).
+// antisymmetric); chunk_prefix: T of each chunk (empty: none), each 0, 1,
+// 2 or 4 and at most the chunk's B.
 RefineTables BuildRefineTables(const std::vector<uint8_t>& width,
-                               const std::vector<int32_t> lq[9]);
+                               const std::vector<int32_t> lq[9],
+                               const std::vector<uint8_t>& chunk_prefix = {});
 // Writes the row (t.row_bytes bytes) of the indices idx[t.k].
 void PackRefineRow(const RefineTables& t, const uint8_t* idx, uint8_t* row);
+// Writes the chunks' prefixes (t.prefix_bytes bytes) of the indices.
+void PackRefinePrefix(const RefineTables& t, const uint8_t* idx,
+                      uint8_t* prefix);
 
 // AccumulateBytes: stream C of the full layout (8-bit sub-codes), blocked
 // as index/inverted_lists.h stores it: sub-code j of slot v of block b at
@@ -195,7 +209,8 @@ void AccumulateList(const uint8_t* codes, size_t nblocks, size_t npairs,
 void AccumulateListMulti(const uint8_t* codes, size_t nblocks, size_t npairs,
                          size_t nq, const uint8_t* const* lut_lo,
                          const uint8_t* const* lut_hi, uint32_t* const* out);
-int32_t RefineDot(const uint8_t* row, const RefineTables& t, const int16_t* wq);
+int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
+                  const RefineTables& t, const int16_t* wq);
 uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
                    const float* norm, const float* center_col,
                    const BoundParams& p, float threshold, float* ub, float* lb);

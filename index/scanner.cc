@@ -153,6 +153,7 @@ ListScanner::ListScanner(const ScanCodec& codec, bool l2, bool residual,
       dim_(dim),
       query_(dim),
       u_(dim) {
+  if (prog_ != nullptr) prefix_.resize(prog_->shape().m4a / 2);
   for (uint32_t j = 0; j < codec.shape().m8; ++j) {
     c_bits_.push_back(static_cast<uint8_t>(codec.sub8_bits(j)));
   }
@@ -466,6 +467,7 @@ bool ListScanner::RefineRound(TopK* heap, bool last) {
   const bool scaled2 = cf.kind == CombineForm::kScaled2;
   const float gain = l2_ ? 2.0f : 1.0f;
   const size_t row_bytes = prog_->shape().m8;
+  const bool shared = prog_->shares_prefix();
   auto better = [](const Candidate& a, const Candidate& b) {
     return a.ub > b.ub || (a.ub == b.ub && a.slot < b.slot);
   };
@@ -499,9 +501,11 @@ bool ListScanner::RefineRound(TopK* heap, bool last) {
     ++refined_;
     float scale = c.list->FactorAt(c.slot, 0);
     if (scaled2) scale *= c.list->FactorAt(c.slot, 1);
+    if (shared) c.list->StreamABytes(c.slot, prefix_.data());
     const float est =
-        scale *
-        prog_->Refine(c.list->codes_c() + size_t{c.slot} * row_bytes, pq_);
+        scale * prog_->Refine(prefix_.data(),
+                              c.list->codes_c() + size_t{c.slot} * row_bytes,
+                              pq_);
     const float goodness = c.offset + gain * est;
     if (heap->full() && goodness <= heap->threshold()) continue;
     heap->Push(goodness, c.list->ids()[c.slot]);

@@ -172,7 +172,8 @@ class ListScanner {
     uint32_t slot;
   };
   std::vector<Candidate> pending_;
-  size_t pending_cap_ = 512;  // size at which pending_ is cut again
+  size_t pending_cap_ = 512;     // size at which pending_ is cut again
+  std::vector<uint8_t> prefix_;  // a refined candidate's pass-1 bytes
   void CutPending(float cut);
   bool RefineRound(TopK* heap, bool last);
   // L2 over residuals: the query's tables with n' = ||r||^2 + 2 <c, r>

@@ -33,6 +33,16 @@ void Normalize(std::vector<float>* x, size_t d) {
   }
 }
 
+// A code's pass-1 bytes as a block of stream A holds them (sub-codes 2p
+// and 2p + 1 in the low and high nibble of byte p).
+std::vector<uint8_t> PairBytes(const uint8_t* sub, size_t m4a) {
+  std::vector<uint8_t> out(m4a / 2);
+  for (size_t p = 0; p < out.size(); ++p) {
+    out[p] = static_cast<uint8_t>((sub[2 * p] & 0xF) | (sub[2 * p + 1] << 4));
+  }
+  return out;
+}
+
 struct Coverage {
   double rms = 0;        // of z = error / predicted deviation
   double above[5] = {};  // P(z > 1..5), one-sided, with the tables' rounding
@@ -103,7 +113,9 @@ Coverage MeasureCoverage(const IvfIndex& idx, const float* base, size_t n,
         est1q += g % 2 == 0 ? ql.lo[(g / 2) * 32 + v] : ql.hi[(g / 2) * 32 + v];
       }
       est1q = ql.scale * est1q + ql.bias;
-      double refined = lay->Scale(f[i].data()) * lay->Refine(row[i].data(), pq);
+      double refined = lay->Scale(f[i].data()) *
+                       lay->Refine(PairBytes(sub[i].data(), s.m4a).data(),
+                                   row[i].data(), pq);
       const double g1 = f[i][nfc], g2 = f[i][nfc + 1];
       double shift1 = 0;  // pass 1's centroid term
       if (center1 >= 0) {
@@ -151,7 +163,8 @@ void ExpectCalibrated(const Coverage& c, const std::string& what) {
 
 std::unique_ptr<IvfIndex> Train(const std::vector<float>& x, size_t d,
                                 Metric metric, const char* method,
-                                uint32_t bits, uint32_t nlist) {
+                                uint32_t bits, uint32_t nlist,
+                                bool shared = false) {
   IvfOptions o;
   o.dim = static_cast<uint32_t>(d);
   o.metric = metric;
@@ -161,6 +174,7 @@ std::unique_ptr<IvfIndex> Train(const std::vector<float>& x, size_t d,
   // The layout at every dimension tested here, with a one-bit first pass.
   o.layout.prefix_bits = 1;
   o.layout.fastscan_prefix_ratio = 0;
+  o.layout.shared_prefix = shared;
   auto idx = IvfIndex::Train(o, x.data(), x.size() / d);
   EXPECT_TRUE(idx.ok()) << idx.status();
   return idx.ok() ? std::move(*idx) : nullptr;
@@ -222,6 +236,21 @@ TEST(ProgressiveLayoutTest, DefaultLayoutByDimension) {
       uint32_t prefix = 0;
       for (uint8_t t : prog->prefix_bits()) prefix += t;
       EXPECT_EQ(prefix, want * d) << method << " " << d;
+      // Shared, the first pass's sub-codes fill the budget to within a
+      // chunk's largest step (32 coordinates from a 2- to a 4-bit prefix),
+      // a coordinate holding no more than its chunk's share.
+      LayoutOptions shared;
+      shared.shared_prefix = true;
+      auto sh = IvfIndex::FromTrained((*idx)->SerializeTrained(), shared);
+      ASSERT_TRUE(sh.ok()) << sh.status();
+      const ProgressiveLayout* sp = (*sh)->progressive();
+      ASSERT_NE(sp, nullptr);
+      const uint32_t stream_bits = 4 * sp->shape().m4a;
+      EXPECT_LE(stream_bits, want * d) << method << " " << d;
+      EXPECT_GT(stream_bits + 64, want * d) << method << " " << d;
+      uint32_t shared_prefix = 0;
+      for (uint8_t t : sp->prefix_bits()) shared_prefix += t;
+      EXPECT_LE(shared_prefix, stream_bits) << method << " " << d;
     }
   }
 }
@@ -271,44 +300,61 @@ TEST(ProgressiveLayoutTest, WhichCodecsHaveIt) {
 }
 
 // The refined estimate is the codec's float estimate, to the precision of
-// its int16 arithmetic, for every width 2..8 and both factor forms.
+// its int16 arithmetic, for every width 2..8, both factor forms, and with
+// the prefix held twice or shared.
 TEST(ProgressiveLayoutTest, RefineIsTheCodecsEstimate) {
   const size_t d = 100;
   std::vector<float> x = AnisotropicBlobs(2000, d, 2);
-  for (const char* method : {"mse", "renorm", "pca"}) {
-    for (Metric metric : {Metric::kInnerProduct, Metric::kL2}) {
-      for (uint32_t bits : {2u, 3u, 5u, 8u}) {
-        auto idx = Train(x, d, metric, method, bits, 8);
-        ASSERT_NE(idx, nullptr);
-        const ProgressiveLayout* lay = idx->progressive();
-        ASSERT_NE(lay, nullptr);
-        const ScanCodec& codec = idx->codec();
-        const ScalarCodeInfo* info = codec.scalar_info();
-        const ScanShape& s = lay->shape();
-        const size_t n = 300, bpv = idx->bytes_per_vector();
-        std::vector<uint32_t> lists(n);
-        std::vector<uint8_t> codes(n * bpv);
-        ASSERT_TRUE(idx->Encode(x.data(), n, lists.data(), codes.data()).ok());
-        ProgressiveQuery pq;
-        lay->BuildQuery(&x[1999 * d], &pq);
-        std::vector<uint8_t> sub(s.m4a), row(s.m8), ix(info->width.size());
-        std::vector<float> f(s.nfactors), cf(codec.shape().nfactors);
-        double err2 = 0, ref2 = 0;
-        for (size_t i = 0; i < n; ++i) {
-          lay->Unpack(&codes[i * bpv], sub.data(), row.data(), f.data());
-          codec.UnpackIndices(&codes[i * bpv], ix.data(), cf.data());
-          for (size_t j = 0; j < cf.size(); ++j) ASSERT_EQ(f[j], cf[j]);
-          double ref = 0;
-          for (size_t j = 0; j < ix.size(); ++j) {
-            ref += double{pq.w[j]} * info->levels[info->width[j]][ix[j]];
+  for (bool shared : {false, true}) {
+    for (const char* method : {"mse", "renorm", "pca"}) {
+      for (Metric metric : {Metric::kInnerProduct, Metric::kL2}) {
+        for (uint32_t bits : {2u, 3u, 5u, 8u}) {
+          auto idx = Train(x, d, metric, method, bits, 8, shared);
+          ASSERT_NE(idx, nullptr);
+          const ProgressiveLayout* lay = idx->progressive();
+          ASSERT_NE(lay, nullptr);
+          const ScanCodec& codec = idx->codec();
+          const ScalarCodeInfo* info = codec.scalar_info();
+          const ScanShape& s = lay->shape();
+          const size_t n = 300, bpv = idx->bytes_per_vector();
+          std::vector<uint32_t> lists(n);
+          std::vector<uint8_t> codes(n * bpv);
+          ASSERT_TRUE(
+              idx->Encode(x.data(), n, lists.data(), codes.data()).ok());
+          ProgressiveQuery pq;
+          lay->BuildQuery(&x[1999 * d], &pq);
+          std::vector<uint8_t> sub(s.m4a), row(s.m8), ix(info->width.size());
+          std::vector<float> f(s.nfactors), cf(codec.shape().nfactors);
+          double err2 = 0, ref2 = 0;
+          for (size_t i = 0; i < n; ++i) {
+            lay->Unpack(&codes[i * bpv], sub.data(), row.data(), f.data());
+            codec.UnpackIndices(&codes[i * bpv], ix.data(), cf.data());
+            for (size_t j = 0; j < cf.size(); ++j) ASSERT_EQ(f[j], cf[j]);
+            double ref = 0;
+            for (size_t j = 0; j < ix.size(); ++j) {
+              ref += double{pq.w[j]} * info->levels[info->width[j]][ix[j]];
+            }
+            ref *= lay->Scale(f.data());
+            // The pass-1 sub-codes hold the top bits the row leaves out, in
+            // the refine kernel's prefix format.
+            const std::vector<uint8_t> prefix = PairBytes(sub.data(), s.m4a);
+            std::vector<uint8_t> want(lay->refine_tables().prefix_bytes);
+            scan::PackRefinePrefix(lay->refine_tables(), ix.data(),
+                                   want.data());
+            if (shared) {
+              ASSERT_EQ(prefix, want) << method << " " << bits;
+            }
+            const double got = lay->Scale(f.data()) *
+                               lay->Refine(prefix.data(), row.data(), pq);
+            err2 += (got - ref) * (got - ref);
+            ref2 += ref * ref;
           }
-          ref *= lay->Scale(f.data());
-          const double got = lay->Scale(f.data()) * lay->Refine(row.data(), pq);
-          err2 += (got - ref) * (got - ref);
-          ref2 += ref * ref;
+          EXPECT_LT(std::sqrt(err2 / ref2), 2e-3)
+              << method << " " << bits << " bits " << MetricName(metric)
+              << (shared ? " shared" : "");
+          // Shared: the row holds only what pass 1 does not.
+          EXPECT_EQ(lay->shares_prefix(), shared);
         }
-        EXPECT_LT(std::sqrt(err2 / ref2), 2e-3)
-            << method << " " << bits << " bits " << MetricName(metric);
       }
     }
   }
@@ -321,12 +367,15 @@ TEST(ProgressiveLayoutTest, BoundIsCalibratedOnSyntheticData) {
     x.resize(5000 * d);
     for (const char* method : {"renorm", "pca"}) {
       for (uint32_t bits : {2u, 4u}) {
-        auto idx = Train(x, d, Metric::kInnerProduct, method, bits, 32);
-        ASSERT_NE(idx, nullptr);
-        ExpectCalibrated(
-            MeasureCoverage(*idx, x.data(), 2000, queries.data(), 50),
-            std::string("blobs d=") + std::to_string(d) + " " + method + " " +
-                std::to_string(bits) + " bits");
+        for (bool shared : {false, true}) {
+          auto idx =
+              Train(x, d, Metric::kInnerProduct, method, bits, 32, shared);
+          ASSERT_NE(idx, nullptr);
+          ExpectCalibrated(
+              MeasureCoverage(*idx, x.data(), 2000, queries.data(), 50),
+              std::string("blobs d=") + std::to_string(d) + " " + method + " " +
+                  std::to_string(bits) + " bits" + (shared ? " shared" : ""));
+        }
       }
     }
   }
@@ -377,14 +426,20 @@ TEST(ProgressiveLayoutTest, BoundIsCalibratedOnSharedData) {
     base.resize(ntrain * d);
     const uint32_t nlist = static_cast<uint32_t>(
         std::max<size_t>(1, std::min<size_t>(128, ntrain / 100)));
-    for (const char* method : {"renorm", "pca"}) {
+    // pca also with a shared prefix (its chunk allotment differs; renorm's
+    // one bit a dimension is the sign plane either way).
+    for (const auto& [method, shared] :
+         {std::pair<const char*, bool>{"renorm", false},
+          {"pca", false},
+          {"pca", true}}) {
       for (uint32_t bits : {2u, 4u}) {
-        auto idx = Train(base, d, set.metric, method, bits, nlist);
+        auto idx = Train(base, d, set.metric, method, bits, nlist, shared);
         ASSERT_NE(idx, nullptr);
         ExpectCalibrated(
             MeasureCoverage(*idx, base.data(), std::min<size_t>(ntrain, 2000),
                             queries.data(), std::min<size_t>(nq, 60)),
-            set.dir + " " + method + " " + std::to_string(bits) + " bits");
+            set.dir + " " + method + " " + std::to_string(bits) + " bits" +
+                (shared ? " shared" : ""));
       }
     }
   }
@@ -413,6 +468,18 @@ TEST(ProgressiveLayoutTest, SearchKeepsTheRefinedRanking) {
       ASSERT_TRUE(full.ok());
       ASSERT_EQ((*full)->progressive(), nullptr);
       ASSERT_TRUE((*full)->Add(ids.data(), x.data(), n).ok());
+      // The shared prefix holds the same codes: every candidate refined,
+      // the same neighbours and scores.
+      LayoutOptions shared_layout;
+      shared_layout.prefix_bits = 1;
+      shared_layout.fastscan_prefix_ratio = 0;
+      shared_layout.shared_prefix = true;
+      auto shared =
+          IvfIndex::FromTrained(idx->SerializeTrained(), shared_layout);
+      ASSERT_TRUE(shared.ok());
+      ASSERT_NE((*shared)->progressive(), nullptr);
+      ASSERT_TRUE((*shared)->progressive()->shares_prefix());
+      ASSERT_TRUE((*shared)->Add(ids.data(), x.data(), n).ok());
       size_t same = 0, overlap_full = 0;
       uint64_t refined = 0, scanned = 0;
       for (size_t qi = 0; qi < 200; ++qi) {
@@ -439,6 +506,13 @@ TEST(ProgressiveLayoutTest, SearchKeepsTheRefinedRanking) {
                   (*a)[i].score == (*b)[i].score;
         }
         same += equal;
+        auto sh = (*shared)->Search(&queries[qi * d], all);
+        ASSERT_TRUE(sh.ok());
+        ASSERT_EQ(sh->size(), a->size());
+        for (size_t i = 0; i < a->size(); ++i) {
+          ASSERT_EQ((*sh)[i].id, (*a)[i].id) << method << " query " << qi;
+          ASSERT_EQ((*sh)[i].score, (*a)[i].score) << method << " query " << qi;
+        }
         auto c = (*full)->Search(&queries[qi * d], all);
         ASSERT_TRUE(c.ok());
         std::set<uint64_t> fa;

@@ -86,22 +86,28 @@ void BM_RefineDot(benchmark::State& state) {
       lq[b][size - 1 - i] = mag;
     }
   }
-  const scan::RefineTables t = scan::BuildRefineTables(width, lq);
+  // The top bit of each chunk in the prefix (the layout's 1 bit a
+  // dimension for TurboQuant codes).
+  const scan::RefineTables t = scan::BuildRefineTables(
+      width, lq, std::vector<uint8_t>(width.size() / scan::kRefineChunk, 1));
   constexpr size_t kRows = 64;
   std::mt19937 rng(7);
   std::vector<uint8_t> rows(kRows * t.row_bytes), idx(t.k);
+  std::vector<uint8_t> prefixes(kRows * t.prefix_bytes);
   for (size_t r = 0; r < kRows; ++r) {
     for (uint32_t j = 0; j < t.k; ++j) {
       idx[j] = static_cast<uint8_t>(rng() & ((1u << width[j]) - 1));
     }
     scan::PackRefineRow(t, idx.data(), rows.data() + r * t.row_bytes);
+    scan::PackRefinePrefix(t, idx.data(), prefixes.data() + r * t.prefix_bytes);
   }
   std::vector<int16_t> wq(t.k);
   for (int16_t& w : wq) w = static_cast<int16_t>(int(rng() % 1001) - 500);
   size_t r = 0;
   int64_t sum = 0;
   for (auto _ : state) {
-    sum += scan::RefineDot(rows.data() + r * t.row_bytes, t, wq.data());
+    sum += scan::RefineDot(prefixes.data() + r * t.prefix_bytes,
+                           rows.data() + r * t.row_bytes, t, wq.data());
     r = (r + 1) % kRows;
   }
   benchmark::DoNotOptimize(sum);

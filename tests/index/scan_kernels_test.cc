@@ -110,9 +110,10 @@ void TestAccumulateMultiMatchesScalar() {
 }
 
 // RefineDot against the scalar code and against the sum written from the
-// indices (which also checks PackRefineRow): uniform widths 1..8, mixed
-// non-increasing widths (chunks of several widths), tails, extreme levels
-// and weights at the overflow budget.
+// indices (which also checks PackRefineRow and PackRefinePrefix): uniform
+// widths 1..8, mixed non-increasing widths (chunks of several widths),
+// tails, extreme levels and weights at the overflow budget, each without
+// a prefix and with random chunk prefixes (T of 0, 1, 2, 4).
 void TestRefineDotMatchesScalar() {
   Rng rng(11);
   for (uint32_t k : {1u, 5u, 31u, 32u, 33u, 100u, 256u, 469u, 512u, 777u}) {
@@ -147,29 +148,46 @@ void TestRefineDotMatchesScalar() {
           lq[b][size - 1 - i] = -v;
         }
       }
-      const RefineTables t = BuildRefineTables(width, lq);
-      ASSERT_EQ(t.k, k);
-      // Weights within the budget: sum |wq| * 4096 < 2^31.
-      std::vector<int16_t> wq(k);
-      const int64_t cap = std::min<int64_t>(32767, 524287 / k);
-      for (auto& w : wq) {
-        w = static_cast<int16_t>(
-            static_cast<int64_t>(rng.Next() % (2 * cap + 1)) - cap);
-      }
-      std::vector<uint8_t> idx(k), row(t.row_bytes);
-      for (int trial = 0; trial < 8; ++trial) {
-        for (uint32_t j = 0; j < k; ++j) {
-          idx[j] = static_cast<uint8_t>(rng.Next() % (1u << width[j]));
+      for (int with_prefix = 0; with_prefix <= 1; ++with_prefix) {
+        std::vector<uint8_t> chunk_prefix;
+        for (uint32_t c = 0; with_prefix && c < k / kRefineChunk; ++c) {
+          const uint32_t bits = width[c * kRefineChunk];
+          uint32_t pre = 0;
+          do {
+            pre = std::vector<uint32_t>{0, 1, 2, 4}[rng.Next() % 4];
+          } while (pre > bits);
+          chunk_prefix.push_back(static_cast<uint8_t>(pre));
         }
-        PackRefineRow(t, idx.data(), row.data());
-        int64_t want = 0;
-        for (uint32_t j = 0; j < k; ++j) {
-          want += int64_t{wq[RefineSlot(t, j)]} * lq[width[j]][idx[j]];
+        const RefineTables t = BuildRefineTables(width, lq, chunk_prefix);
+        ASSERT_EQ(t.k, k);
+        // Weights within the budget: sum |wq| * 4096 < 2^31.
+        std::vector<int16_t> wq(k);
+        const int64_t cap = std::min<int64_t>(32767, 524287 / k);
+        for (auto& w : wq) {
+          w = static_cast<int16_t>(
+              static_cast<int64_t>(rng.Next() % (2 * cap + 1)) - cap);
         }
-        ASSERT_EQ(scalar::RefineDot(row.data(), t, wq.data()), want)
-            << "k=" << k << " pattern=" << pattern;
-        ASSERT_EQ(OutOfLine<RefineDotImpl>(row.data(), t, wq.data()), want)
-            << "k=" << k << " pattern=" << pattern;
+        std::vector<uint8_t> idx(k), row(t.row_bytes), prefix(t.prefix_bytes);
+        for (int trial = 0; trial < 8; ++trial) {
+          for (uint32_t j = 0; j < k; ++j) {
+            idx[j] = static_cast<uint8_t>(rng.Next() % (1u << width[j]));
+          }
+          PackRefineRow(t, idx.data(), row.data());
+          PackRefinePrefix(t, idx.data(), prefix.data());
+          int64_t want = 0;
+          for (uint32_t j = 0; j < k; ++j) {
+            want += int64_t{wq[RefineSlot(t, j)]} * lq[width[j]][idx[j]];
+          }
+          ASSERT_EQ(scalar::RefineDot(prefix.data(), row.data(), t, wq.data()),
+                    want)
+              << "k=" << k << " pattern=" << pattern << " prefix "
+              << with_prefix;
+          ASSERT_EQ(
+              OutOfLine<RefineDotImpl>(prefix.data(), row.data(), t, wq.data()),
+              want)
+              << "k=" << k << " pattern=" << pattern << " prefix "
+              << with_prefix;
+        }
       }
     }
   }

@@ -84,7 +84,10 @@ constexpr char kBenchHelp[] =
     "                     where the codes hold twice the first pass's bits\n"
     "                     (1 a dimension from 320 dimensions, 2 from 104),\n"
     "                     for mse and renorm three times; progressive also\n"
-    "                     takes it for mse and renorm below three times.\n"
+    "                     takes it for mse and renorm below three times;\n"
+    "                     shared is progressive holding no bit twice (the\n"
+    "                     refine rows keep only the bits below the first\n"
+    "                     pass's; LayoutOptions::shared_prefix).\n"
     "                     Codecs without it (prod, pq, 1 bit, and with\n"
     "                     --prefix-bits 0 codes short of twice the default\n"
     "                     first pass) are measured once, in full\n"
@@ -130,7 +133,8 @@ constexpr char kBenchHelp[] =
     "                     database; see 'tqdb bench --filter --help'\n"
     "\n"
     "Columns: scan = the lists' layout, full or pB (progressive, a first\n"
-    "pass of B bits a dimension), +c8 = the int8 coarse step; mem B =\n"
+    "pass of B bits a dimension; sB: shared), +c8 = the int8 coarse step; mem "
+    "B =\n"
     "in-memory bytes of a code (codes and factors of the\n"
     "layout); codes/q = codes scanned per query; refined = the share of them\n"
     "read in full by the progressive scan (timed pass); KB/q = bytes of index\n"
@@ -164,9 +168,9 @@ absl::Status ParseSweepFlags(const Flags& f, SweepOptions* o) {
                                                  "pq", "pq8", "faiss"}));
   TQ_ASSIGN_OR_RETURN(o->bits, f.GetIntList("bits", "2,3,4", 1, 8));
   TQ_ASSIGN_OR_RETURN(o->rescores, f.GetIntList("rescore", "0", 0, 1000));
-  TQ_ASSIGN_OR_RETURN(
-      o->layouts,
-      f.GetWordList("layout", "auto", {"auto", "full", "progressive"}));
+  TQ_ASSIGN_OR_RETURN(o->layouts,
+                      f.GetWordList("layout", "auto",
+                                    {"auto", "full", "progressive", "shared"}));
   TQ_ASSIGN_OR_RETURN(o->coarses,
                       f.GetWordList("coarse", "int8", {"exact", "int8"}));
   TQ_ASSIGN_OR_RETURN(o->refines,

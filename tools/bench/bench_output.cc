@@ -64,9 +64,11 @@ void PrintRow(std::ostream& out, const BenchSetup& s, const BenchRow& r) {
       "%7s %7s %5s %7.2f\n",
       r.method, r.bits, r.bytes_per_vector,
       !tq ? std::string("-")
-          : absl::StrCat(r.layout == "progressive"
-                             ? absl::StrFormat("p%.3g", r.prefix_bits)
-                             : "full",
+          : absl::StrCat(r.layout == "full"
+                             ? std::string("full")
+                             : absl::StrFormat("%s%.3g",
+                                               r.layout == "shared" ? "s" : "p",
+                                               r.prefix_bits),
                          r.coarse == "exact" ? "" : "+c8"),
       tq ? absl::StrCat(r.memory_bytes_per_code) : std::string("-"), r.nlist,
       r.nprobe,
@@ -76,7 +78,7 @@ void PrintRow(std::ostream& out, const BenchSetup& s, const BenchRow& r) {
           : std::string("-"),
       r.recall1_at[0], r.recall1_at[2], r.recall1_at[4], r.recall10, r.qps,
       tq ? absl::StrFormat("%.0f", r.codes_per_query) : std::string("-"),
-      tq && r.layout == "progressive"
+      tq && r.layout != "full"
           ? absl::StrFormat("%.2f%%", 100 * r.refined_share)
           : std::string("-"),
       tq ? absl::StrFormat("%.1f", r.bytes_per_query / 1e3) : std::string("-"),

@@ -126,15 +126,18 @@ absl::Status BenchSweep::RunTqdb() {
         std::string trained;
         std::vector<std::string> measured;
         for (const auto& [layout, refine, coarse, prefix] : Variants()) {
-          // "auto": the index's default; "progressive" asks for it also
-          // where a 4-bit FastScan code would keep its full layout. Its
+          // "auto": the index's default; "progressive" (and "shared", the
+          // same holding no bit twice) asks for it also where a 4-bit
+          // FastScan code would keep its full layout. Its
           // first pass is --prefix-bits, or with 0 the index's default
           // width, which leaves a code too short for twice that (2 or 3
           // bits below 320 dimensions) in the full layout.
           o.layout.progressive = layout != "full";
+          o.layout.shared_prefix = layout == "shared";
           o.layout.fastscan_prefix_ratio =
-              layout == "progressive" ? 0
-                                      : LayoutOptions().fastscan_prefix_ratio;
+              layout == "progressive" || layout == "shared"
+                  ? 0
+                  : LayoutOptions().fastscan_prefix_ratio;
           TQ_ASSIGN_OR_RETURN(o.layout.refine, ParseRefineKind(refine));
           o.layout.prefix_bits =
               prefix > 0 ? prefix : LayoutOptions().prefix_bits;
@@ -152,8 +155,10 @@ absl::Status BenchSweep::RunTqdb() {
             // bits) falls back to the full one: measure that once.
             const ProgressiveLayout* prog = (*index)->progressive();
             const std::string got = absl::StrCat(
-                prog != nullptr ? "progressive" : "full", "/", refine, "/",
-                coarse, "/", prog != nullptr ? prefix : 0.0f);
+                prog == nullptr         ? "full"
+                : prog->shares_prefix() ? "shared"
+                                        : "progressive",
+                "/", refine, "/", coarse, "/", prog != nullptr ? prefix : 0.0f);
             if (std::find(measured.begin(), measured.end(), got) !=
                 measured.end()) {
               continue;
@@ -262,7 +267,9 @@ absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
           pool_ ? wall * 1000 / nq : (row.qps > 0 ? 1000 / row.qps : 0);
       row.build_s = build_s;
       row.codec = idx.codec().Describe();
-      row.layout = idx.progressive() != nullptr ? "progressive" : "full";
+      row.layout = idx.progressive() == nullptr         ? "full"
+                   : idx.progressive()->shares_prefix() ? "shared"
+                                                        : "progressive";
       if (const ProgressiveLayout* prog = idx.progressive()) {
         double bits = 0;
         for (uint8_t t : prog->prefix_bits()) bits += t;

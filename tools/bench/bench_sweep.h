@@ -36,9 +36,9 @@ struct BenchRow {
   double recall10 = 0;
   double qps = 0, ms_per_query = 0, build_s = 0;
   std::string codec;
-  // tqdb: the lists' layout ("full" or "progressive"), in-memory bytes of a
-  // code, codes the scan ran over per query and the share of them read in
-  // full (progressive; else 0), from the timed pass.
+  // tqdb: the lists' layout ("full", "progressive" or "shared"), in-memory
+  // bytes of a code, codes the scan ran over per query and the share of them
+  // read in full (progressive; else 0), from the timed pass.
   std::string layout;
   size_t memory_bytes_per_code = 0;
   // What rescoring read: "none" (the raw vectors), "int8" or "f32" (the
