@@ -161,6 +161,7 @@ RefineTables BuildRefineTables(const std::vector<uint8_t>& width,
 }
 
 void PackRefineRow(const RefineTables& t, const uint8_t* idx, uint8_t* row) {
+  if (t.row_bytes == 0) return;  // every bit in the prefix (row may be null)
   std::memset(row, 0, t.row_bytes);
   for (uint32_t c = 0; c < t.nchunks; ++c) {
     const uint32_t rest = t.chunk_bits[c] - t.chunk_prefix[c];
@@ -179,6 +180,7 @@ void PackRefineRow(const RefineTables& t, const uint8_t* idx, uint8_t* row) {
 
 void PackRefinePrefix(const RefineTables& t, const uint8_t* idx,
                       uint8_t* prefix) {
+  if (t.prefix_bytes == 0) return;  // no prefix (prefix may be null)
   std::memset(prefix, 0, t.prefix_bytes);
   for (uint32_t c = 0; c < t.nchunks; ++c) {
     const uint32_t pre = t.chunk_prefix[c];

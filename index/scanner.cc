@@ -204,7 +204,7 @@ void ListScanner::BuildTables(const float* u) {
 }
 
 void ListScanner::SetQuery(const float* query) {
-  lower_ = TopK(0);
+  lower_.Reset(0);
   pending_.clear();
   pending_cap_ = 512;
   std::copy(query, query + dim_, query_.begin());
@@ -300,7 +300,7 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
       : prog_->center1_factor() >= 0 && centroid_w_ != nullptr
           ? prog_->center1_factor()
           : center_;
-  if (lower_.k() != heap->k()) lower_ = TopK(heap->k());
+  if (lower_.k() != heap->k()) lower_.Reset(heap->k());
   scan::BoundParams bp;
   bp.lut_scale = qa_.scale;
   bp.lut_bias = qa_.bias;
@@ -347,9 +347,7 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
     if (bound) {
       for (uint32_t rest = cand; rest != 0; rest &= rest - 1) {
         const uint32_t v = static_cast<uint32_t>(__builtin_ctz(rest));
-        if (!lower_.full() || lb[v] > lower_.threshold()) {
-          lower_.Push(lb[v], ids[first + v]);
-        }
+        lower_.Push(lb[v]);
       }
     }
     for (; cand != 0; cand &= cand - 1) {

@@ -18,6 +18,7 @@
 #ifndef TQDB_INDEX_SCANNER_H_
 #define TQDB_INDEX_SCANNER_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <utility>
@@ -45,6 +46,44 @@ class TopK {
  private:
   size_t k_;
   std::vector<std::pair<float, uint64_t>> heap_;  // min-heap on goodness
+};
+
+// The k-th largest of the values pushed (a min-heap of k floats): the
+// progressive scan's k-th lower bound, which needs the value alone. A push
+// that displaces the smallest sifts once from the root.
+class KthLargest {
+ public:
+  explicit KthLargest(size_t k = 0) : k_(k) { heap_.reserve(k); }
+  // Empty, for the k largest (keeps the memory).
+  void Reset(size_t k) {
+    k_ = k;
+    heap_.clear();
+  }
+  size_t k() const { return k_; }
+  bool full() const { return heap_.size() >= k_; }
+  // Valid when full().
+  float threshold() const { return heap_.front(); }
+  void Push(float v) {
+    if (heap_.size() < k_) {
+      heap_.push_back(v);
+      std::push_heap(heap_.begin(), heap_.end(), std::greater<float>());
+      return;
+    }
+    if (!(v > heap_.front())) return;
+    const size_t n = heap_.size();
+    size_t i = 0;
+    for (size_t c = 1; c < n; c = 2 * i + 1) {
+      if (c + 1 < n && heap_[c + 1] < heap_[c]) ++c;
+      if (!(heap_[c] < v)) break;
+      heap_[i] = heap_[c];
+      i = c;
+    }
+    heap_[i] = v;
+  }
+
+ private:
+  size_t k_;
+  std::vector<float> heap_;
 };
 
 // uint8 tables of one 4-bit stream in the kernel's layout, with the affine
@@ -164,7 +203,7 @@ class ListScanner {
   // The k largest first-pass lower bounds seen in this query: their k-th
   // is (at the bound's confidence) below the final k-th score, so it rules
   // candidates out before any is refined.
-  TopK lower_{0};
+  KthLargest lower_;
   // First-pass survivors awaiting Finish.
   struct Candidate {
     float ub, offset;

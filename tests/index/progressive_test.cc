@@ -180,6 +180,29 @@ std::unique_ptr<IvfIndex> Train(const std::vector<float>& x, size_t d,
   return idx.ok() ? std::move(*idx) : nullptr;
 }
 
+// The scan's k-th lower bound: after every push, the k-th largest value
+// pushed so far (ties and repeats included), for k = 1..12.
+TEST(ProgressiveLayoutTest, KthLargestTracksTheKthValue) {
+  Rng rng(5);
+  for (size_t k = 1; k <= 12; ++k) {
+    KthLargest kth(k);
+    std::vector<float> seen;
+    for (int i = 0; i < 500; ++i) {
+      const float v = static_cast<float>(rng.Next() % 50) - 25.0f;
+      kth.Push(v);
+      seen.push_back(v);
+      ASSERT_EQ(kth.full(), seen.size() >= k);
+      if (!kth.full()) continue;
+      std::vector<float> sorted = seen;
+      std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end(),
+                       std::greater<float>());
+      ASSERT_EQ(kth.threshold(), sorted[k - 1]) << "k=" << k << " i=" << i;
+    }
+    kth.Reset(k);
+    EXPECT_FALSE(kth.full());
+  }
+}
+
 TEST(ProgressiveLayoutTest, DefaultPrefixBitsByDimension) {
   // dim, code bits, bits a dimension of the first pass (0: full layout).
   const uint64_t cases[][3] = {
