@@ -171,7 +171,7 @@ void IvfIndex::InitLists() {
          double(bits) >= double{options_.layout.fastscan_prefix_ratio} *
                              prefix * options_.dim)) {
       prog_ = ProgressiveLayout::Create(*codec_, prefix,
-                                        options_.layout.shared_prefix);
+                                        options_.layout.prefix_sharing);
     }
   }
   centroid_weights_ = CentroidWeights();

@@ -68,15 +68,17 @@ struct LayoutOptions {
   // byte sub-codes (pca and renorm at 5-6 bits; README, "A wider first
   // pass").
   float prefix_bits = 0.0f;
-  // The progressive layout holds no bit twice: the refine row keeps only
-  // the bits below each chunk's first-pass prefix, and a refinement
-  // gathers the rest from the first pass's block (index/progressive.h).
-  // use512 (IVF 565 lists, nprobe 48): pca 4 bits 292 instead of 356 bytes
-  // a vector in memory at 0.89-0.93x the queries a second, renorm 4 bits
-  // 276 instead of 340 at 0.96-0.99x; GloVe-100 pca 6 bits 99 instead of
-  // 149 bytes at 0.90-0.94x (README, "A shared prefix"). false: the row
-  // holds the whole code.
-  bool shared_prefix = false;
+  // Whether the progressive layout holds a code's first-pass bits once: the
+  // refine row then keeps only the bits below each chunk's prefix, and a
+  // refinement gathers the rest from the first pass's block
+  // (index/progressive.h). By default where the first pass loses nothing
+  // by it (mse, renorm): use512 renorm 4 bits 276 instead of 340 bytes a
+  // vector in memory at 0.96-0.99x the queries a second (IVF 565 lists,
+  // nprobe 48). kAlways also for pca, whose prefix is then allotted more
+  // coarsely: use512 pca 4 bits 292 instead of 356 bytes at 0.89-0.93x,
+  // GloVe-100 pca 6 bits 99 instead of 149 at 0.90-0.94x (README, "A
+  // shared prefix").
+  PrefixSharing prefix_sharing = PrefixSharing::kWhereExact;
   // Codecs whose full layout is a 4-bit FastScan throughout (mse and
   // renorm up to 4 bits a coordinate) take the progressive layout only
   // from this many times the first pass's bits a coordinate: with half of

@@ -37,7 +37,17 @@ uint32_t DefaultPrefixBits(uint32_t dim, uint64_t code_bits) {
 }
 
 std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
-    const ScanCodec& codec, double prefix_bits_per_dim, bool shared) {
+    const ScanCodec& codec, double prefix_bits_per_dim, PrefixSharing sharing) {
+  if (sharing == PrefixSharing::kWhereExact) {
+    std::unique_ptr<ProgressiveLayout> twice =
+        Create(codec, prefix_bits_per_dim, PrefixSharing::kNever);
+    if (twice == nullptr) return nullptr;
+    std::unique_ptr<ProgressiveLayout> once =
+        Create(codec, prefix_bits_per_dim, PrefixSharing::kAlways);
+    return once != nullptr && once->t_ == twice->t_ ? std::move(once)
+                                                    : std::move(twice);
+  }
+  const bool shared = sharing == PrefixSharing::kAlways;
   const ScalarCodeInfo* info = codec.scalar_info();
   if (info == nullptr || info->width.empty()) return nullptr;
   const CombineForm cf = codec.combine_form();

@@ -40,11 +40,11 @@
 // largest level: exact in any order, so the same on every SIMD target
 // (index/scan_kernels.h: RefineDot).
 //
-// Where the code's bits are (scan::RefineTables). By default the row holds
-// the whole code again (chunks of 32 coordinates, each index at its chunk's
+// Where the code's bits are (scan::RefineTables). The row may hold the
+// whole code again (chunks of 32 coordinates, each index at its chunk's
 // widest width, most significant bits first) and the prefix bits are
 // allotted coordinate by coordinate. With a shared prefix
-// (LayoutOptions::shared_prefix) no bit is held twice: the prefix is
+// (LayoutOptions::prefix_sharing) no bit is held twice: the prefix is
 // allotted a chunk at a time, chunk c keeping the top T_c (0, 1, 2 or 4)
 // bits of its B_c-bit index fields in pass 1's sub-codes (t_j = max(0, b_j
 // - (B_c - T_c)); the T_c minimize the error pass 1 leaves, an exact
@@ -100,17 +100,30 @@ struct ProgressiveQuery {
 // 1.4-5x slower than the full layout).
 uint32_t DefaultPrefixBits(uint32_t dim, uint64_t code_bits);
 
+// Whether the progressive layout holds a code's first-pass bits once (a
+// shared prefix: the refine row keeps only the rest) or twice (the row
+// holds the whole code); see "Where the code's bits are" above.
+enum class PrefixSharing {
+  // Shared where allotting the prefix a chunk at a time gives every
+  // coordinate the bits the coordinate-wise allotment does (codes of one
+  // width and even importance, as mse and renorm), so the first pass
+  // loses nothing and the refinements cost only the gathers; else twice.
+  kWhereExact,
+  kAlways,
+  kNever,
+};
+
 class ProgressiveLayout {
  public:
   // Null if the codec has no scalar view or too few bits beyond the prefix
   // for a second pass to pay (total bits < 2 x the prefix budget).
   // prefix_bits_per_dim: the pass-1 budget, in bits per dimension.
-  // shared: the prefix is chosen a chunk at a time and the row holds only
-  // the rest (LayoutOptions::shared_prefix); else coordinate by coordinate,
-  // the row holding the whole code.
+  // sharing: whether the prefix is allotted a chunk at a time and the row
+  // holds only the rest, or coordinate by coordinate with the row holding
+  // the whole code (PrefixSharing).
   static std::unique_ptr<ProgressiveLayout> Create(
       const ScanCodec& codec, double prefix_bits_per_dim = 1.0,
-      bool shared = false);
+      PrefixSharing sharing = PrefixSharing::kWhereExact);
 
   // The in-memory layout: m4a prefix sub-codes, m8 row bytes, nfactors =
   // the codec's + 2 (g1, g2), + 1 (delta1) with a centroid correction.

@@ -30,7 +30,7 @@ constexpr uint32_t kTurboFlagCenteredNorm = 2;
 
 // Sub-code counts are padded to a multiple of 4 (an even number of pairs),
 // so 64-byte vectors always cover whole pairs.
-uint32_t RoundUpEven(uint32_t x) { return (x + 3) & ~3u; }
+uint32_t RoundUp4(uint32_t x) { return (x + 3) & ~3u; }
 
 class TurboScanCodec : public ScanCodec {
  public:
@@ -44,11 +44,11 @@ class TurboScanCodec : public ScanCodec {
     centered_norm_ = options_.centered_norm;
     if (m_ >= 1 && m_ <= 4) {
       per_nibble_ = (m_ == 3) ? 1 : 4 / m_;
-      shape_.m4a = RoundUpEven((d + per_nibble_ - 1) / per_nibble_);
+      shape_.m4a = RoundUp4((d + per_nibble_ - 1) / per_nibble_);
     } else if (m_ >= 5) {
       shape_.m8 = d;
     }
-    if (prod_) shape_.m4b = RoundUpEven((d + 3) / 4);
+    if (prod_) shape_.m4b = RoundUp4((d + 3) / 4);
     shape_.nfactors = static_cast<uint32_t>(tq_->factor_bytes() / 4) +
                       (center_ ? 1 : 0) + (centered_norm_ ? 1 : 0);
     if (!prod_ && m_ >= 1 && tq_->codebook() != nullptr) {
@@ -288,7 +288,7 @@ class PqScanCodec : public ScanCodec {
   PqScanCodec(const CodecOptions& o, std::unique_ptr<ProductQuantizer> pq)
       : options_(o), pq_(std::move(pq)) {
     if (pq_->nbits() == 4) {
-      shape_.m4a = RoundUpEven(pq_->m());
+      shape_.m4a = RoundUp4(pq_->m());
     } else {
       shape_.m8 = pq_->m();
     }

@@ -105,7 +105,18 @@ HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
   // the two 256-bit halves hold the same slots and are added first, so
   // each may reach only half the limit.
   constexpr size_t kDirectChunks = W == 64 ? kFlushChunks / 2 : kFlushChunks;
-  const bool direct = block_bytes / W <= kDirectChunks;
+  // An odd pair count leaves 64-byte vectors a last half vector, read with
+  // zeros above (zero codes into zero tables add nothing).
+  const bool direct = (block_bytes + W - 1) / W <= kDirectChunks;
+  auto load = [&](const uint8_t* p, size_t n) {
+    if constexpr (W == 64) {
+      if (n < W) {
+        return hn::ZeroExtendVector(d8, hn::LoadU(hn::Half<decltype(d8)>(), p));
+      }
+    }
+    (void)n;
+    return hn::LoadU(d8, p);
+  };
   for (size_t blk = 0; blk < nblocks; ++blk) {
     if (block_masks != nullptr && block_masks[blk] == 0) continue;
     const uint8_t* cb = codes + blk * block_bytes;
@@ -153,16 +164,16 @@ HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
       }
     };
     // One code vector at byte o into the accumulators of set `set`.
-    auto row = [&](size_t o, size_t set, decltype(acc_a)& a,
-                   decltype(acc_b)& b) {
-      const auto c = hn::LoadU(d8, cb + o);
+    auto row = [&](size_t o, size_t set, decltype(acc_a)& a, decltype(acc_b)& b,
+                   size_t n) {
+      const auto c = load(cb + o, n);
       const auto lo = hn::And(c, nib);
       const auto hi = hn::And(hn::ShiftRight<4>(c), nib);
       for (size_t q = 0; q < Q; ++q) {
-        const auto rl = hn::BitCast(
-            d16, hn::TableLookupBytes(hn::LoadU(d8, lut_lo[q] + o), lo));
-        const auto rh = hn::BitCast(
-            d16, hn::TableLookupBytes(hn::LoadU(d8, lut_hi[q] + o), hi));
+        const auto rl =
+            hn::BitCast(d16, hn::TableLookupBytes(load(lut_lo[q] + o, n), lo));
+        const auto rh =
+            hn::BitCast(d16, hn::TableLookupBytes(load(lut_hi[q] + o, n), hi));
         a[q][set] = hn::Add(a[q][set], hn::Add(rl, rh));
         b[q][set] = hn::Add(
             b[q][set], hn::Add(hn::ShiftRight<8>(rl), hn::ShiftRight<8>(rh)));
@@ -184,8 +195,8 @@ HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
         }
       };
       for (; o + 2 * W <= block_bytes; o += 2 * W) {
-        row(o, 0, acc_a, acc_b);
-        row(o + W, 0, a2, b2);
+        row(o, 0, acc_a, acc_b, W);
+        row(o + W, 0, a2, b2, W);
         chunks += 2;
         if (chunks == kFlushChunks && !direct) {
           merge();
@@ -196,7 +207,8 @@ HWY_INLINE void AccumulateMultiT(const uint8_t* HWY_RESTRICT codes,
       merge();
     }
     for (; o < block_bytes; o += W) {
-      row(o, kSets == 2 ? (o / W) & 1 : 0, acc_a, acc_b);
+      row(o, kSets == 2 ? (o / W) & 1 : 0, acc_a, acc_b,
+          std::min(W, block_bytes - o));
       if (++chunks == kFlushChunks && !direct) {
         flush();
         chunks = 0;

@@ -10,7 +10,7 @@
 // block_masks (optional, nblocks entries): a block whose mask is 0 is
 // skipped (its 32 outputs are left as they were), the filtered scan's seam:
 // blocks holding no point a search may return cost nothing.
-// REQUIRES: npairs even; out holds nblocks * 32 entries. Results are
+// REQUIRES: out holds nblocks * 32 entries. Results are
 // identical on every target (integer arithmetic).
 #ifndef TQDB_INDEX_SCAN_KERNELS_H_
 #define TQDB_INDEX_SCAN_KERNELS_H_

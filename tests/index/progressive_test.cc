@@ -174,10 +174,59 @@ std::unique_ptr<IvfIndex> Train(const std::vector<float>& x, size_t d,
   // The layout at every dimension tested here, with a one-bit first pass.
   o.layout.prefix_bits = 1;
   o.layout.fastscan_prefix_ratio = 0;
-  o.layout.shared_prefix = shared;
+  o.layout.prefix_sharing =
+      shared ? PrefixSharing::kAlways : PrefixSharing::kNever;
   auto idx = IvfIndex::Train(o, x.data(), x.size() / d);
   EXPECT_TRUE(idx.ok()) << idx.status();
   return idx.ok() ? std::move(*idx) : nullptr;
+}
+
+// By default the prefix is shared where the chunk-wise allotment gives
+// every coordinate the bits the coordinate-wise one does: mse and renorm
+// (one width, even importance), not pca (its leading axes get more bits
+// than whole chunks can follow).
+TEST(ProgressiveLayoutTest, PrefixSharedWhereTheFirstPassLosesNothing) {
+  const size_t d = 256;
+  const std::vector<float> x = AnisotropicBlobs(3000, d, 6);
+  for (const char* method : {"mse", "renorm", "pca"}) {
+    IvfOptions o;
+    o.dim = static_cast<uint32_t>(d);
+    o.nlist = 8;
+    o.codec.method = method;
+    o.codec.bits = 4;
+    o.layout.prefix_bits = 1;
+    o.layout.fastscan_prefix_ratio = 0;
+    auto idx = IvfIndex::Train(o, x.data(), x.size() / d);
+    ASSERT_TRUE(idx.ok()) << idx.status();
+    const ProgressiveLayout* prog = (*idx)->progressive();
+    ASSERT_NE(prog, nullptr) << method;
+    const bool pca = std::string(method) == "pca";
+    EXPECT_EQ(prog->shares_prefix(), !pca) << method;
+    for (PrefixSharing sharing :
+         {PrefixSharing::kAlways, PrefixSharing::kNever}) {
+      LayoutOptions l = o.layout;
+      l.prefix_sharing = sharing;
+      auto other = IvfIndex::FromTrained((*idx)->SerializeTrained(), l);
+      ASSERT_TRUE(other.ok()) << other.status();
+      const ProgressiveLayout* p = (*other)->progressive();
+      ASSERT_NE(p, nullptr);
+      EXPECT_EQ(p->shares_prefix(), sharing == PrefixSharing::kAlways);
+      // Equal allotments where shared by default, different for pca.
+      EXPECT_EQ(p->prefix_bits() == prog->prefix_bits(),
+                !pca || sharing == PrefixSharing::kNever)
+          << method;
+      // A shared prefix holds fewer bytes a vector.
+      if (sharing == PrefixSharing::kAlways) {
+        LayoutOptions twice = o.layout;
+        twice.prefix_sharing = PrefixSharing::kNever;
+        auto t = IvfIndex::FromTrained((*idx)->SerializeTrained(), twice);
+        ASSERT_TRUE(t.ok());
+        EXPECT_LT(p->memory_bytes_per_vector(),
+                  (*t)->progressive()->memory_bytes_per_vector())
+            << method;
+      }
+    }
+  }
 }
 
 // The scan's k-th lower bound: after every push, the k-th largest value
@@ -263,7 +312,7 @@ TEST(ProgressiveLayoutTest, DefaultLayoutByDimension) {
       // chunk's largest step (32 coordinates from a 2- to a 4-bit prefix),
       // a coordinate holding no more than its chunk's share.
       LayoutOptions shared;
-      shared.shared_prefix = true;
+      shared.prefix_sharing = PrefixSharing::kAlways;
       auto sh = IvfIndex::FromTrained((*idx)->SerializeTrained(), shared);
       ASSERT_TRUE(sh.ok()) << sh.status();
       const ProgressiveLayout* sp = (*sh)->progressive();
@@ -496,7 +545,7 @@ TEST(ProgressiveLayoutTest, SearchKeepsTheRefinedRanking) {
       LayoutOptions shared_layout;
       shared_layout.prefix_bits = 1;
       shared_layout.fastscan_prefix_ratio = 0;
-      shared_layout.shared_prefix = true;
+      shared_layout.prefix_sharing = PrefixSharing::kAlways;
       auto shared =
           IvfIndex::FromTrained(idx->SerializeTrained(), shared_layout);
       ASSERT_TRUE(shared.ok());

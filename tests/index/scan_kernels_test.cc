@@ -27,10 +27,10 @@ void TestAccumulateMatchesScalar() {
   Rng rng(5);
   // npairs up to 400 (800 sub-quantizers) crosses several uint16 flushes;
   // up to 128 the sums go out without one (extreme tables at the limit and
-  // one past it).
+  // one past it). Odd counts leave 64-byte vectors a last half vector.
   for (size_t npairs :
-       {size_t{2}, size_t{4}, size_t{6}, size_t{64}, size_t{128}, size_t{129},
-        size_t{130}, size_t{258}, size_t{400}}) {
+       {size_t{2}, size_t{3}, size_t{4}, size_t{6}, size_t{64}, size_t{128},
+        size_t{129}, size_t{130}, size_t{258}, size_t{400}}) {
     const bool extreme = npairs == 128 || npairs == 129 || npairs == 400;
     for (size_t nblocks : {size_t{1}, size_t{3}}) {
       std::vector<uint8_t> codes(nblocks * npairs * 32);
@@ -63,8 +63,8 @@ void TestAccumulateMatchesScalar() {
 // several uint16 flushes), and the output of each left where it belongs.
 void TestAccumulateMultiMatchesScalar() {
   Rng rng(7);
-  for (size_t npairs : {size_t{2}, size_t{4}, size_t{50}, size_t{128},
-                        size_t{130}, size_t{258}, size_t{400}}) {
+  for (size_t npairs : {size_t{2}, size_t{4}, size_t{50}, size_t{51},
+                        size_t{128}, size_t{130}, size_t{258}, size_t{400}}) {
     for (size_t nblocks : {size_t{1}, size_t{4}}) {
       std::vector<uint8_t> codes(nblocks * npairs * 32);
       for (auto& c : codes) c = static_cast<uint8_t>(rng.Next());

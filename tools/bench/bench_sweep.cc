@@ -133,7 +133,10 @@ absl::Status BenchSweep::RunTqdb() {
           // width, which leaves a code too short for twice that (2 or 3
           // bits below 320 dimensions) in the full layout.
           o.layout.progressive = layout != "full";
-          o.layout.shared_prefix = layout == "shared";
+          o.layout.prefix_sharing = layout == "shared" ? PrefixSharing::kAlways
+                                    : layout == "progressive"
+                                        ? PrefixSharing::kNever
+                                        : PrefixSharing::kWhereExact;
           o.layout.fastscan_prefix_ratio =
               layout == "progressive" || layout == "shared"
                   ? 0
