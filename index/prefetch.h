@@ -6,14 +6,20 @@
 #define TQDB_INDEX_PREFETCH_H_
 
 #include <cstddef>
+#include <cstdint>
 
 namespace tqdb {
 
 // Starts loading the cache lines of [p, p + bytes) (read, all cache levels).
 inline void PrefetchBytes(const void* p, size_t bytes) {
-  constexpr size_t kLine = 64;
-  const char* c = static_cast<const char*>(p);
-  for (size_t at = 0; at < bytes; at += kLine) __builtin_prefetch(c + at);
+  // Line by line from the line holding p: stepping from p itself would
+  // leave out the last line whenever p is not line-aligned.
+  constexpr uintptr_t kLine = 64;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t end = begin + bytes;
+  for (uintptr_t at = begin & ~(kLine - 1); at < end; at += kLine) {
+    __builtin_prefetch(reinterpret_cast<const void*>(at));
+  }
 }
 
 }  // namespace tqdb
