@@ -165,6 +165,7 @@ absl::StatusOr<std::shared_ptr<IvfIndex>> CollectionImpl::LoadTrained(
   }
   LayoutOptions layout;
   layout.refine = config_.refine;
+  layout.prefix_sharing = config_.prefix_sharing;
   auto idx = IvfIndex::FromTrained(absl::string_view(params).substr(4), layout);
   TQ_RETURN_IF_ERROR(idx.status()) << where << ": meta 'trained/'";
   std::shared_ptr<IvfIndex> index(std::move(*idx));

@@ -348,6 +348,7 @@ absl::Status CollectionImpl::Training::TrainIndex() {
   io.seed = config.seed + ng_;
   io.threads = core_->options.threads;
   io.layout.refine = config.refine;
+  io.layout.prefix_sharing = config.prefix_sharing;
   // A close or drop does not wait for the k-means (minutes on a large
   // collection).
   io.cancelled = [c = c_] { return c->stop_.load(); };

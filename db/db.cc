@@ -116,6 +116,9 @@ absl::Status ValidateConfig(CollectionConfig* c) {
                             " is below nlist ", c->nlist));
   }
   if (static_cast<uint32_t>(c->refine) > 2) return bad("unknown refine");
+  if (static_cast<uint32_t>(c->prefix_sharing) > 2) {
+    return bad("unknown prefix_sharing");
+  }
   if (c->refine != RefineKind::kNone && !c->store_vectors) {
     // The codes are rebuilt from the stored vectors at open.
     return bad(absl::StrCat(

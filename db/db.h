@@ -154,6 +154,12 @@ struct CollectionConfig {
   // need store_vectors. int8 scores err by at most ||q||_1 s / 2 (s the
   // point's largest |coordinate| / 127); f32 scores equal raw ones.
   RefineKind refine = RefineKind::kNone;
+  // Whether the index's progressive lists hold the first pass's bits once
+  // or twice (PrefixSharing, index/types.h): kWhereExact ("auto") shares
+  // them where the first pass loses nothing by it (mse, renorm); kAlways
+  // also for pca (use512 4 bits: 292 instead of 356 bytes a point in
+  // memory, 0-11% slower searches); kNever holds them twice.
+  PrefixSharing prefix_sharing = PrefixSharing::kWhereExact;
 };
 
 struct Point {

@@ -311,8 +311,11 @@ std::string EncodeRecord(const CollectionRecord& r) {
   std::string s;
   PutFixed32(&s, kRecordMagic);
   const CollectionConfig& c = r.config;
-  const bool v2 = c.refine != RefineKind::kNone;
-  PutFixed32(&s, v2 ? kRecordVersion : 1);
+  // The oldest version that holds the settings, so that a record written
+  // with the defaults stays readable by the servers before them.
+  const bool v3 = c.prefix_sharing != PrefixSharing::kWhereExact;
+  const bool v2 = v3 || c.refine != RefineKind::kNone;
+  PutFixed32(&s, v3 ? 3 : v2 ? 2 : 1);
   PutFixed32(&s, r.cid);
   PutBytes(&s, c.name);
   PutFixed32(&s, c.dim);
@@ -324,6 +327,7 @@ std::string EncodeRecord(const CollectionRecord& r) {
   PutFixed32(&s, c.store_vectors ? 1 : 0);
   PutFixed64(&s, c.train_threshold);
   if (v2) PutFixed32(&s, static_cast<uint32_t>(c.refine));
+  if (v3) PutFixed32(&s, static_cast<uint32_t>(c.prefix_sharing));
   PutFixed32(&s, r.generation);
   PutFixed32(&s, r.trained_nlist);
   PutFixed64(&s, r.trained_count);
@@ -342,21 +346,24 @@ absl::StatusOr<CollectionRecord> DecodeRecord(absl::string_view value) {
   CollectionRecord r;
   CollectionConfig& c = r.config;
   absl::string_view name, method;
-  uint32_t metric = 0, store = 0, refine = 0;  // version 1: raw
+  // Version 1: raw rescoring; versions 1-2: prefix sharing auto.
+  uint32_t metric = 0, store = 0, refine = 0, sharing = 0;
   if (!dec.GetFixed32(&r.cid) || !dec.GetBytes(&name) ||
       !dec.GetFixed32(&c.dim) || !dec.GetFixed32(&metric) ||
       !dec.GetBytes(&method) || !dec.GetFixed32(&c.bits) ||
       !dec.GetFixed64(&c.seed) || !dec.GetFixed32(&c.nlist) ||
       !dec.GetFixed32(&store) || !dec.GetFixed64(&c.train_threshold) ||
       (version >= 2 && !dec.GetFixed32(&refine)) ||
+      (version >= 3 && !dec.GetFixed32(&sharing)) ||
       !dec.GetFixed32(&r.generation) || !dec.GetFixed32(&r.trained_nlist) ||
       !dec.GetFixed64(&r.trained_count) || dec.remaining() != 0) {
     return corrupt("truncated or malformed body");
   }
-  if (metric > 2 || c.dim < 2 || store > 1 || refine > 2) {
+  if (metric > 2 || c.dim < 2 || store > 1 || refine > 2 || sharing > 2) {
     return corrupt("bad settings");
   }
   c.refine = static_cast<RefineKind>(refine);
+  c.prefix_sharing = static_cast<PrefixSharing>(sharing);
   c.name = std::string(name);
   c.method = std::string(method);
   c.metric = static_cast<Metric>(metric);

@@ -65,8 +65,10 @@ constexpr uint32_t kRecordMagic = 0x52435154;  // "TQCR"
 // Version 2 adds the rescoring source (CollectionConfig::refine) after
 // train_threshold. A record is written at version 2 only when refine is not
 // raw, so a directory without such a collection stays readable by builds
-// that know version 1 only; they refuse a version 2 record.
-constexpr uint32_t kRecordVersion = 2;
+// that know version 1 only; they refuse a version 2 record. Version 3 adds
+// the prefix sharing (CollectionConfig::prefix_sharing) after refine,
+// written only when it is not auto (db/FORMAT.md).
+constexpr uint32_t kRecordVersion = 3;
 
 constexpr uint32_t kNoList = 0xFFFFFFFFu;
 

@@ -72,6 +72,7 @@
 #include "index/refine_codes.h"
 #include "index/scan_codec.h"
 #include "index/scan_kernels.h"
+#include "index/types.h"
 
 namespace tqdb {
 
@@ -100,19 +101,6 @@ struct ProgressiveQuery {
 // 1.4-5x slower than the full layout).
 uint32_t DefaultPrefixBits(uint32_t dim, uint64_t code_bits);
 
-// Whether the progressive layout holds a code's first-pass bits once (a
-// shared prefix: the refine row keeps only the rest) or twice (the row
-// holds the whole code); see "Where the code's bits are" above.
-enum class PrefixSharing {
-  // Shared where allotting the prefix a chunk at a time gives every
-  // coordinate the bits the coordinate-wise allotment does (codes of one
-  // width and even importance, as mse and renorm), so the first pass
-  // loses nothing and the refinements cost only the gathers; else twice.
-  kWhereExact,
-  kAlways,
-  kNever,
-};
-
 class ProgressiveLayout {
  public:
   // Null if the codec has no scalar view or too few bits beyond the prefix
@@ -120,7 +108,7 @@ class ProgressiveLayout {
   // prefix_bits_per_dim: the pass-1 budget, in bits per dimension.
   // sharing: whether the prefix is allotted a chunk at a time and the row
   // holds only the rest, or coordinate by coordinate with the row holding
-  // the whole code (PrefixSharing).
+  // the whole code (PrefixSharing, index/types.h).
   static std::unique_ptr<ProgressiveLayout> Create(
       const ScanCodec& codec, double prefix_bits_per_dim = 1.0,
       PrefixSharing sharing = PrefixSharing::kWhereExact);

@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "quant/echo.h"
 
 namespace tqdb {
 
@@ -23,6 +24,28 @@ absl::StatusOr<Metric> ParseMetric(absl::string_view name) {
   if (name == "l2" || name == "euclidean") return Metric::kL2;
   return absl::InvalidArgumentError(
       absl::StrCat("unknown metric '", name, "' (expected cosine, ip or l2)"));
+}
+
+const char* PrefixSharingName(PrefixSharing s) {
+  switch (s) {
+    case PrefixSharing::kWhereExact:
+      return "auto";
+    case PrefixSharing::kAlways:
+      return "always";
+    case PrefixSharing::kNever:
+      return "never";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<PrefixSharing> ParsePrefixSharing(absl::string_view name) {
+  for (PrefixSharing s : {PrefixSharing::kWhereExact, PrefixSharing::kAlways,
+                          PrefixSharing::kNever}) {
+    if (name == PrefixSharingName(s)) return s;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("prefix sharing '", EchoInput(name),
+                   "' is not one of auto, always, never"));
 }
 
 SearchStats SumStats(const std::vector<SearchStats>& all) {

@@ -81,6 +81,28 @@ pb::Refine RefineToProto(RefineKind kind) {
   }
 }
 
+PrefixSharing PrefixSharingFromProto(pb::PrefixSharing s) {
+  switch (s) {
+    case pb::PREFIX_SHARING_ALWAYS:
+      return PrefixSharing::kAlways;
+    case pb::PREFIX_SHARING_NEVER:
+      return PrefixSharing::kNever;
+    default:
+      return PrefixSharing::kWhereExact;
+  }
+}
+
+pb::PrefixSharing PrefixSharingToProto(PrefixSharing s) {
+  switch (s) {
+    case PrefixSharing::kAlways:
+      return pb::PREFIX_SHARING_ALWAYS;
+    case PrefixSharing::kNever:
+      return pb::PREFIX_SHARING_NEVER;
+    default:
+      return pb::PREFIX_SHARING_AUTO;
+  }
+}
+
 absl::StatusOr<std::string> MethodFromProto(pb::Method m) {
   switch (m) {
     case pb::METHOD_UNSPECIFIED:
@@ -129,6 +151,7 @@ absl::StatusOr<CollectionConfig> FromProto(
   c.train_threshold = in.ivf().train_threshold();
   c.store_vectors = in.has_store_vectors() ? in.store_vectors() : true;
   c.refine = RefineFromProto(in.refine());
+  c.prefix_sharing = PrefixSharingFromProto(in.prefix_sharing());
   return c;
 }
 
@@ -146,6 +169,7 @@ absl::Status ToProto(const CollectionConfig& in,
   out->mutable_ivf()->set_train_threshold(in.train_threshold);
   out->set_store_vectors(in.store_vectors);
   out->set_refine(RefineToProto(in.refine));
+  out->set_prefix_sharing(PrefixSharingToProto(in.prefix_sharing));
   return absl::OkStatus();
 }
 
@@ -165,6 +189,7 @@ void ToProto(const CollectionInfo& in, pb::CollectionInfo* out) {
   out->mutable_ivf()->set_train_threshold(c.train_threshold);
   out->set_store_vectors(c.store_vectors);
   out->set_refine(RefineToProto(c.refine));
+  out->set_prefix_sharing(PrefixSharingToProto(c.prefix_sharing));
   out->set_refine_bytes_per_vector(static_cast<uint32_t>(in.refine_bytes));
   out->set_training(in.training);
   out->set_generation(in.generation);
@@ -227,6 +252,7 @@ CollectionInfo FromProto(const pb::CollectionInfo& in) {
   c.train_threshold = in.ivf().train_threshold();
   c.store_vectors = in.store_vectors();
   c.refine = RefineFromProto(in.refine());
+  c.prefix_sharing = PrefixSharingFromProto(in.prefix_sharing());
   i.refine_bytes = in.refine_bytes_per_vector();
   i.count = in.count();
   i.trained = in.trained();

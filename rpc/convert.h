@@ -38,6 +38,9 @@ absl::StatusOr<v1::Method> MethodToProto(const std::string& method);
 // refused by ValidateCreateCollection (rpc/validate.h) first: read as raw.
 RefineKind RefineFromProto(v1::Refine r);
 v1::Refine RefineToProto(RefineKind kind);
+// The prefix sharing; unspecified is auto (validated as Refine is).
+PrefixSharing PrefixSharingFromProto(v1::PrefixSharing s);
+v1::PrefixSharing PrefixSharingToProto(PrefixSharing s);
 
 // Collections. A CollectionConfig's zero bits and seed stay the database's
 // defaults; InvalidArgument for an unknown enum (or method name).

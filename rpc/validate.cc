@@ -21,6 +21,12 @@ absl::Status ValidateCreateCollection(const v1::CreateCollectionRequest& req) {
         absl::StrCat("refine ", static_cast<int>(req.refine()),
                      " is not one of REFINE_RAW, REFINE_INT8, REFINE_F32"));
   }
+  if (!v1::PrefixSharing_IsValid(req.prefix_sharing())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prefix_sharing ", static_cast<int>(req.prefix_sharing()),
+        " is not one of PREFIX_SHARING_AUTO, PREFIX_SHARING_ALWAYS, "
+        "PREFIX_SHARING_NEVER"));
+  }
   return absl::OkStatus();
 }
 

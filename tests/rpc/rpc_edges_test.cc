@@ -246,6 +246,36 @@ TEST_F(RpcEdgesTest, EchoedInputIsCapped) {
   }
 }
 
+// The prefix sharing: an unknown enum number is refused at the API's
+// boundary; a collection reports what it was created with, unspecified as
+// AUTO.
+TEST_F(RpcEdgesTest, PrefixSharingIsValidatedAndReported) {
+  auto create = [&](const pb::CreateCollectionRequest& req,
+                    pb::CollectionInfo* info) {
+    grpc::ClientContext ctx;
+    return ts_.collections().Create(&ctx, req, info);
+  };
+  pb::CollectionInfo info;
+  auto req = CreateReq("ps", kDim, pb::METRIC_IP);
+  req.set_prefix_sharing(static_cast<pb::PrefixSharing>(9));
+  grpc::Status s = create(req, &info);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("prefix_sharing 9"), std::string::npos)
+      << s.error_message();
+  req.set_prefix_sharing(pb::PREFIX_SHARING_ALWAYS);
+  ASSERT_TRUE(create(req, &info).ok());
+  EXPECT_EQ(info.prefix_sharing(), pb::PREFIX_SHARING_ALWAYS);
+  {
+    grpc::ClientContext ctx;
+    pb::GetCollectionRequest g;
+    g.set_name("ps");
+    ASSERT_TRUE(ts_.collections().Get(&ctx, g, &info).ok());
+    EXPECT_EQ(info.prefix_sharing(), pb::PREFIX_SHARING_ALWAYS);
+  }
+  ASSERT_TRUE(create(CreateReq("ps2", kDim, pb::METRIC_IP), &info).ok());
+  EXPECT_EQ(info.prefix_sharing(), pb::PREFIX_SHARING_AUTO);
+}
+
 // The rescoring source (refine): an unknown enum number is refused at the
 // API's boundary (not read as raw), int8 / f32 without stored vectors by
 // the database; a collection created with int8 reports it, and the bytes

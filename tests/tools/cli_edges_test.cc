@@ -413,6 +413,14 @@ TEST(CliEdges, IngestCreateIntoADifferentCollectionFails) {
   EXPECT_THAT(o.err, HasSubstr("method renorm (--method pq)"));
   EXPECT_THAT(o.err, HasSubstr("store_vectors true (--no-store-vectors)"));
   EXPECT_THAT(o.out, Not(HasSubstr("ingested")));
+  o = ingest({"--metric", "ip", "--bits", "4", "--prefix-sharing", "always"});
+  EXPECT_EQ(o.code, 2) << o.out << o.err;
+  EXPECT_THAT(o.err,
+              HasSubstr("prefix_sharing auto (--prefix-sharing always)"));
+  o = ingest({"--metric", "ip", "--prefix-sharing", "sometimes"});
+  EXPECT_EQ(o.code, 2) << o.out << o.err;
+  EXPECT_THAT(o.err, HasSubstr("--prefix-sharing"));
+  EXPECT_THAT(o.err, HasSubstr("is not one of auto, always, never"));
   // Without --create the flags are not settings: no comparison.
   o = RunCommand(RunIngest, {"--data", tmp.File("db"), "--collection", "docs",
                              "--input", in, "--progress", "none"});

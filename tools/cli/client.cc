@@ -89,9 +89,10 @@ absl::StatusOr<std::shared_ptr<const Filter>> FilterFromFlags(const Flags& f) {
 }
 
 const FlagSpec& CreateFlags() {
-  static const FlagSpec* spec = new FlagSpec{
-      {"dim", "metric", "method", "bits", "nlist", "seed", "refine"},
-      {"no-store-vectors"}};
+  static const FlagSpec* spec =
+      new FlagSpec{{"dim", "metric", "method", "bits", "nlist", "seed",
+                    "refine", "prefix-sharing"},
+                   {"no-store-vectors"}};
   return *spec;
 }
 
@@ -130,6 +131,11 @@ absl::StatusOr<CollectionConfig> ConfigFromFlags(const Flags& f,
                                   RefineVocabulary::kRescoreSource);
     TQ_RETURN_IF_ERROR(refine.status()) << "--refine";
     c.refine = *refine;
+  }
+  {
+    auto sharing = ParsePrefixSharing(f.GetString("prefix-sharing", "auto"));
+    TQ_RETURN_IF_ERROR(sharing.status()) << "--prefix-sharing";
+    c.prefix_sharing = *sharing;
   }
   return c;
 }
@@ -179,6 +185,11 @@ absl::Status CheckSameSettings(const CollectionConfig& have,
         flag("refine",
              RefineKindName(want.refine, RefineVocabulary::kRescoreSource)),
         ")"));
+  }
+  if (have.prefix_sharing != want.prefix_sharing) {
+    diffs.push_back(absl::StrCat(
+        "prefix_sharing ", PrefixSharingName(have.prefix_sharing), " (",
+        flag("prefix-sharing", PrefixSharingName(want.prefix_sharing)), ")"));
   }
   if (diffs.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(

@@ -34,6 +34,10 @@ constexpr char kCollectionsUsage[] =
     "         [--bits B] [--nlist N] [--seed S] [--no-store-vectors]\n"
     "         [--refine raw|int8|f32]  rescore from the stored vectors\n"
     "                         (default) or from int8 / f32 codes in memory\n"
+    "         [--prefix-sharing auto|always|never]  the lists hold the first\n"
+    "                         scan pass's bits once or twice; auto (default):\n"
+    "                         once where that loses nothing (mse, renorm),\n"
+    "                         always: pca too (less memory, a little slower)\n"
     "  train NAME [--retrain] train the index now (blocking); --retrain\n"
     "                         rebuilds the centroids of a trained one\n"
     "  drop NAME              delete the collection and its points\n"
@@ -75,6 +79,7 @@ nlohmann::json InfoJson(const CollectionInfo& i) {
           {"bits", c.bits},
           {"store_vectors", c.store_vectors},
           {"refine", refine},
+          {"prefix_sharing", PrefixSharingName(c.prefix_sharing)},
           {"refine_bytes_per_vector", i.refine_bytes},
           {"memory_bytes_per_vector", i.memory_bytes_per_vector},
           {"count", i.count},

@@ -59,6 +59,8 @@ constexpr char kIngestUsage[] =
     "4)\n"
     "    --nlist N (default: automatic) --seed S --no-store-vectors\n"
     "    --refine raw|int8|f32 (default raw: rescore from the stored vectors)\n"
+    "    --prefix-sharing auto|always|never (default auto; see tqdb "
+    "collections)\n"
     "  --batch N              points per batch (default 1000)\n"
     "  --skip N               skip the first N rows (resume)\n"
     "  --limit N              ingest at most N rows\n"

@@ -13,55 +13,57 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tqdb/v1/collections.proto\x12\x07tqdb.v1\"N\n\x0fQuantizerConfig\x12\x1f\n\x06method\x18\x01 \x01(\x0e\x32\x0f.tqdb.v1.Method\x12\x0c\n\x04\x62its\x18\x02 \x01(\r\x12\x0c\n\x04seed\x18\x03 \x01(\x04\"3\n\tIvfConfig\x12\r\n\x05nlist\x18\x01 \x01(\r\x12\x17\n\x0ftrain_threshold\x18\x02 \x01(\x04\"\x94\x02\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12\x1f\n\x06metric\x18\x03 \x01(\x0e\x32\x0f.tqdb.v1.Metric\x12+\n\tquantizer\x18\x04 \x01(\x0b\x32\x18.tqdb.v1.QuantizerConfig\x12\x1f\n\x03ivf\x18\x05 \x01(\x0b\x32\x12.tqdb.v1.IvfConfig\x12\x1a\n\rstore_vectors\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x1f\n\x06refine\x18\x07 \x01(\x0e\x32\x0f.tqdb.v1.Refine\x12\x0e\n\x06shards\x18\x14 \x01(\r\x12\x10\n\x08replicas\x18\x15 \x01(\rB\x10\n\x0e_store_vectors\"x\n\x10PayloadIndexInfo\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12 \n\x04type\x18\x02 \x01(\x0e\x32\x12.tqdb.v1.FieldType\x12\r\n\x05ready\x18\x03 \x01(\x08\x12\x0e\n\x06points\x18\x04 \x01(\x04\x12\x14\n\x0cmemory_bytes\x18\x05 \x01(\x04\"\xa0\x01\n\tListStats\x12\r\n\x05nlist\x18\x01 \x01(\r\x12\x0c\n\x04live\x18\x02 \x01(\x04\x12\x12\n\ntombstones\x18\x03 \x01(\x04\x12\x10\n\x08min_size\x18\x04 \x01(\x04\x12\x10\n\x08max_size\x18\x05 \x01(\x04\x12\x11\n\timbalance\x18\x06 \x01(\x01\x12+\n\x0esize_histogram\x18\x07 \x03(\x0b\x32\x13.tqdb.v1.SizeBucket\"\'\n\nSizeBucket\x12\n\n\x02le\x18\x01 \x01(\x04\x12\r\n\x05lists\x18\x02 \x01(\x04\"\x93\x01\n\x0bMemoryUsage\x12\r\n\x05\x62ytes\x18\x01 \x01(\x04\x12\x13\n\x0bindex_bytes\x18\x02 \x01(\x04\x12\x16\n\x0ereserved_bytes\x18\x03 \x01(\x04\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x04\x12\x13\n\x0blimit_bytes\x18\x05 \x01(\x04\x12\x1e\n\x16index_bytes_per_vector\x18\x06 \x01(\x04\"\x9d\x05\n\x0e\x43ollectionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\x12\x0f\n\x07trained\x18\x04 \x01(\x08\x12\x1f\n\x06metric\x18\x05 \x01(\x0e\x32\x0f.tqdb.v1.Metric\x12+\n\tquantizer\x18\x06 \x01(\x0b\x32\x18.tqdb.v1.QuantizerConfig\x12\x1f\n\x03ivf\x18\x07 \x01(\x0b\x32\x12.tqdb.v1.IvfConfig\x12\x15\n\rstore_vectors\x18\x08 \x01(\x08\x12\x10\n\x08training\x18\t \x01(\x08\x12\x12\n\ngeneration\x18\n \x01(\r\x12\r\n\x05nlist\x18\x0b \x01(\r\x12\x15\n\rtrained_count\x18\x0c \x01(\x04\x12!\n\x05lists\x18\r \x01(\x0b\x32\x12.tqdb.v1.ListStats\x12\x18\n\x10\x62ytes_per_vector\x18\x0e \x01(\r\x12\x1d\n\x15\x64isk_bytes_per_vector\x18\x0f \x01(\x01\x12\x1b\n\x13retrain_recommended\x18\x10 \x01(\x08\x12\x16\n\x0eretrain_reason\x18\x11 \x01(\t\x12\x1b\n\x13last_training_error\x18\x12 \x01(\t\x12\x32\n\x0fpayload_indexes\x18\x13 \x03(\x0b\x32\x19.tqdb.v1.PayloadIndexInfo\x12\x1f\n\x06refine\x18\x14 \x01(\x0e\x32\x0f.tqdb.v1.Refine\x12\x1f\n\x17refine_bytes_per_vector\x18\x15 \x01(\r\x12$\n\x06memory\x18\x1e \x01(\x0b\x32\x14.tqdb.v1.MemoryUsage\x12\x12\n\ndisk_bytes\x18\x1f \x01(\x04\x12\x0e\n\x06shards\x18( \x01(\r\x12\x10\n\x08replicas\x18) \x01(\r\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16ListCollectionsRequest\"G\n\x17ListCollectionsResponse\x12,\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x17.tqdb.v1.CollectionInfo\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1a\n\x18\x44\x65leteCollectionResponse\"l\n\x17\x43reateFieldIndexRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12 \n\x04type\x18\x03 \x01(\x0e\x32\x12.tqdb.v1.FieldType\x12\x0c\n\x04wait\x18\x04 \x01(\x08\"<\n\x17\x44\x65leteFieldIndexRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\"\x1a\n\x18\x44\x65leteFieldIndexResponse\"7\n\x16TrainCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07retrain\x18\x02 \x01(\x08*Q\n\x06Metric\x12\x16\n\x12METRIC_UNSPECIFIED\x10\x00\x12\x11\n\rMETRIC_COSINE\x10\x01\x12\r\n\tMETRIC_IP\x10\x02\x12\r\n\tMETRIC_L2\x10\x03*s\n\x06Method\x12\x16\n\x12METHOD_UNSPECIFIED\x10\x00\x12\x0e\n\nMETHOD_MSE\x10\x01\x12\x0f\n\x0bMETHOD_PROD\x10\x02\x12\x11\n\rMETHOD_RENORM\x10\x03\x12\r\n\tMETHOD_PQ\x10\x04\x12\x0e\n\nMETHOD_PCA\x10\x05*Q\n\x06Refine\x12\x16\n\x12REFINE_UNSPECIFIED\x10\x00\x12\x0e\n\nREFINE_RAW\x10\x01\x12\x0f\n\x0bREFINE_INT8\x10\x02\x12\x0e\n\nREFINE_F32\x10\x03*\x82\x01\n\tFieldType\x12\x1a\n\x16\x46IELD_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46IELD_TYPE_KEYWORD\x10\x01\x12\x16\n\x12\x46IELD_TYPE_INTEGER\x10\x02\x12\x14\n\x10\x46IELD_TYPE_FLOAT\x10\x03\x12\x13\n\x0f\x46IELD_TYPE_BOOL\x10\x04\x32\x98\x04\n\x0b\x43ollections\x12\x43\n\x06\x43reate\x12 .tqdb.v1.CreateCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12=\n\x03Get\x12\x1d.tqdb.v1.GetCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12I\n\x04List\x12\x1f.tqdb.v1.ListCollectionsRequest\x1a .tqdb.v1.ListCollectionsResponse\x12M\n\x06\x44\x65lete\x12 .tqdb.v1.DeleteCollectionRequest\x1a!.tqdb.v1.DeleteCollectionResponse\x12\x41\n\x05Train\x12\x1f.tqdb.v1.TrainCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12O\n\x10\x43reateFieldIndex\x12 .tqdb.v1.CreateFieldIndexRequest\x1a\x19.tqdb.v1.PayloadIndexInfo\x12W\n\x10\x44\x65leteFieldIndex\x12 .tqdb.v1.DeleteFieldIndexRequest\x1a!.tqdb.v1.DeleteFieldIndexResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tqdb/v1/collections.proto\x12\x07tqdb.v1\"N\n\x0fQuantizerConfig\x12\x1f\n\x06method\x18\x01 \x01(\x0e\x32\x0f.tqdb.v1.Method\x12\x0c\n\x04\x62its\x18\x02 \x01(\r\x12\x0c\n\x04seed\x18\x03 \x01(\x04\"3\n\tIvfConfig\x12\r\n\x05nlist\x18\x01 \x01(\r\x12\x17\n\x0ftrain_threshold\x18\x02 \x01(\x04\"\xc4\x02\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12\x1f\n\x06metric\x18\x03 \x01(\x0e\x32\x0f.tqdb.v1.Metric\x12+\n\tquantizer\x18\x04 \x01(\x0b\x32\x18.tqdb.v1.QuantizerConfig\x12\x1f\n\x03ivf\x18\x05 \x01(\x0b\x32\x12.tqdb.v1.IvfConfig\x12\x1a\n\rstore_vectors\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x1f\n\x06refine\x18\x07 \x01(\x0e\x32\x0f.tqdb.v1.Refine\x12.\n\x0eprefix_sharing\x18\x08 \x01(\x0e\x32\x16.tqdb.v1.PrefixSharing\x12\x0e\n\x06shards\x18\x14 \x01(\r\x12\x10\n\x08replicas\x18\x15 \x01(\rB\x10\n\x0e_store_vectors\"x\n\x10PayloadIndexInfo\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12 \n\x04type\x18\x02 \x01(\x0e\x32\x12.tqdb.v1.FieldType\x12\r\n\x05ready\x18\x03 \x01(\x08\x12\x0e\n\x06points\x18\x04 \x01(\x04\x12\x14\n\x0cmemory_bytes\x18\x05 \x01(\x04\"\xa0\x01\n\tListStats\x12\r\n\x05nlist\x18\x01 \x01(\r\x12\x0c\n\x04live\x18\x02 \x01(\x04\x12\x12\n\ntombstones\x18\x03 \x01(\x04\x12\x10\n\x08min_size\x18\x04 \x01(\x04\x12\x10\n\x08max_size\x18\x05 \x01(\x04\x12\x11\n\timbalance\x18\x06 \x01(\x01\x12+\n\x0esize_histogram\x18\x07 \x03(\x0b\x32\x13.tqdb.v1.SizeBucket\"\'\n\nSizeBucket\x12\n\n\x02le\x18\x01 \x01(\x04\x12\r\n\x05lists\x18\x02 \x01(\x04\"\x93\x01\n\x0bMemoryUsage\x12\r\n\x05\x62ytes\x18\x01 \x01(\x04\x12\x13\n\x0bindex_bytes\x18\x02 \x01(\x04\x12\x16\n\x0ereserved_bytes\x18\x03 \x01(\x04\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x04\x12\x13\n\x0blimit_bytes\x18\x05 \x01(\x04\x12\x1e\n\x16index_bytes_per_vector\x18\x06 \x01(\x04\"\xcd\x05\n\x0e\x43ollectionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\x12\x0f\n\x07trained\x18\x04 \x01(\x08\x12\x1f\n\x06metric\x18\x05 \x01(\x0e\x32\x0f.tqdb.v1.Metric\x12+\n\tquantizer\x18\x06 \x01(\x0b\x32\x18.tqdb.v1.QuantizerConfig\x12\x1f\n\x03ivf\x18\x07 \x01(\x0b\x32\x12.tqdb.v1.IvfConfig\x12\x15\n\rstore_vectors\x18\x08 \x01(\x08\x12\x10\n\x08training\x18\t \x01(\x08\x12\x12\n\ngeneration\x18\n \x01(\r\x12\r\n\x05nlist\x18\x0b \x01(\r\x12\x15\n\rtrained_count\x18\x0c \x01(\x04\x12!\n\x05lists\x18\r \x01(\x0b\x32\x12.tqdb.v1.ListStats\x12\x18\n\x10\x62ytes_per_vector\x18\x0e \x01(\r\x12\x1d\n\x15\x64isk_bytes_per_vector\x18\x0f \x01(\x01\x12\x1b\n\x13retrain_recommended\x18\x10 \x01(\x08\x12\x16\n\x0eretrain_reason\x18\x11 \x01(\t\x12\x1b\n\x13last_training_error\x18\x12 \x01(\t\x12\x32\n\x0fpayload_indexes\x18\x13 \x03(\x0b\x32\x19.tqdb.v1.PayloadIndexInfo\x12\x1f\n\x06refine\x18\x14 \x01(\x0e\x32\x0f.tqdb.v1.Refine\x12\x1f\n\x17refine_bytes_per_vector\x18\x15 \x01(\r\x12.\n\x0eprefix_sharing\x18\x16 \x01(\x0e\x32\x16.tqdb.v1.PrefixSharing\x12$\n\x06memory\x18\x1e \x01(\x0b\x32\x14.tqdb.v1.MemoryUsage\x12\x12\n\ndisk_bytes\x18\x1f \x01(\x04\x12\x0e\n\x06shards\x18( \x01(\r\x12\x10\n\x08replicas\x18) \x01(\r\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16ListCollectionsRequest\"G\n\x17ListCollectionsResponse\x12,\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x17.tqdb.v1.CollectionInfo\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1a\n\x18\x44\x65leteCollectionResponse\"l\n\x17\x43reateFieldIndexRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12 \n\x04type\x18\x03 \x01(\x0e\x32\x12.tqdb.v1.FieldType\x12\x0c\n\x04wait\x18\x04 \x01(\x08\"<\n\x17\x44\x65leteFieldIndexRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\"\x1a\n\x18\x44\x65leteFieldIndexResponse\"7\n\x16TrainCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07retrain\x18\x02 \x01(\x08*Q\n\x06Metric\x12\x16\n\x12METRIC_UNSPECIFIED\x10\x00\x12\x11\n\rMETRIC_COSINE\x10\x01\x12\r\n\tMETRIC_IP\x10\x02\x12\r\n\tMETRIC_L2\x10\x03*s\n\x06Method\x12\x16\n\x12METHOD_UNSPECIFIED\x10\x00\x12\x0e\n\nMETHOD_MSE\x10\x01\x12\x0f\n\x0bMETHOD_PROD\x10\x02\x12\x11\n\rMETHOD_RENORM\x10\x03\x12\r\n\tMETHOD_PQ\x10\x04\x12\x0e\n\nMETHOD_PCA\x10\x05*Q\n\x06Refine\x12\x16\n\x12REFINE_UNSPECIFIED\x10\x00\x12\x0e\n\nREFINE_RAW\x10\x01\x12\x0f\n\x0bREFINE_INT8\x10\x02\x12\x0e\n\nREFINE_F32\x10\x03*}\n\rPrefixSharing\x12\x1e\n\x1aPREFIX_SHARING_UNSPECIFIED\x10\x00\x12\x17\n\x13PREFIX_SHARING_AUTO\x10\x01\x12\x19\n\x15PREFIX_SHARING_ALWAYS\x10\x02\x12\x18\n\x14PREFIX_SHARING_NEVER\x10\x03*\x82\x01\n\tFieldType\x12\x1a\n\x16\x46IELD_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46IELD_TYPE_KEYWORD\x10\x01\x12\x16\n\x12\x46IELD_TYPE_INTEGER\x10\x02\x12\x14\n\x10\x46IELD_TYPE_FLOAT\x10\x03\x12\x13\n\x0f\x46IELD_TYPE_BOOL\x10\x04\x32\x98\x04\n\x0b\x43ollections\x12\x43\n\x06\x43reate\x12 .tqdb.v1.CreateCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12=\n\x03Get\x12\x1d.tqdb.v1.GetCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12I\n\x04List\x12\x1f.tqdb.v1.ListCollectionsRequest\x1a .tqdb.v1.ListCollectionsResponse\x12M\n\x06\x44\x65lete\x12 .tqdb.v1.DeleteCollectionRequest\x1a!.tqdb.v1.DeleteCollectionResponse\x12\x41\n\x05Train\x12\x1f.tqdb.v1.TrainCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12O\n\x10\x43reateFieldIndex\x12 .tqdb.v1.CreateFieldIndexRequest\x1a\x19.tqdb.v1.PayloadIndexInfo\x12W\n\x10\x44\x65leteFieldIndex\x12 .tqdb.v1.DeleteFieldIndexRequest\x1a!.tqdb.v1.DeleteFieldIndexResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tqdb.v1.collections_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _METRIC._serialized_start=2061
-  _METRIC._serialized_end=2142
-  _METHOD._serialized_start=2144
-  _METHOD._serialized_end=2259
-  _REFINE._serialized_start=2261
-  _REFINE._serialized_end=2342
-  _FIELDTYPE._serialized_start=2345
-  _FIELDTYPE._serialized_end=2475
+  _METRIC._serialized_start=2157
+  _METRIC._serialized_end=2238
+  _METHOD._serialized_start=2240
+  _METHOD._serialized_end=2355
+  _REFINE._serialized_start=2357
+  _REFINE._serialized_end=2438
+  _PREFIXSHARING._serialized_start=2440
+  _PREFIXSHARING._serialized_end=2565
+  _FIELDTYPE._serialized_start=2568
+  _FIELDTYPE._serialized_end=2698
   _QUANTIZERCONFIG._serialized_start=38
   _QUANTIZERCONFIG._serialized_end=116
   _IVFCONFIG._serialized_start=118
   _IVFCONFIG._serialized_end=169
   _CREATECOLLECTIONREQUEST._serialized_start=172
-  _CREATECOLLECTIONREQUEST._serialized_end=448
-  _PAYLOADINDEXINFO._serialized_start=450
-  _PAYLOADINDEXINFO._serialized_end=570
-  _LISTSTATS._serialized_start=573
-  _LISTSTATS._serialized_end=733
-  _SIZEBUCKET._serialized_start=735
-  _SIZEBUCKET._serialized_end=774
-  _MEMORYUSAGE._serialized_start=777
-  _MEMORYUSAGE._serialized_end=924
-  _COLLECTIONINFO._serialized_start=927
-  _COLLECTIONINFO._serialized_end=1596
-  _GETCOLLECTIONREQUEST._serialized_start=1598
-  _GETCOLLECTIONREQUEST._serialized_end=1634
-  _LISTCOLLECTIONSREQUEST._serialized_start=1636
-  _LISTCOLLECTIONSREQUEST._serialized_end=1660
-  _LISTCOLLECTIONSRESPONSE._serialized_start=1662
-  _LISTCOLLECTIONSRESPONSE._serialized_end=1733
-  _DELETECOLLECTIONREQUEST._serialized_start=1735
-  _DELETECOLLECTIONREQUEST._serialized_end=1774
-  _DELETECOLLECTIONRESPONSE._serialized_start=1776
-  _DELETECOLLECTIONRESPONSE._serialized_end=1802
-  _CREATEFIELDINDEXREQUEST._serialized_start=1804
-  _CREATEFIELDINDEXREQUEST._serialized_end=1912
-  _DELETEFIELDINDEXREQUEST._serialized_start=1914
-  _DELETEFIELDINDEXREQUEST._serialized_end=1974
-  _DELETEFIELDINDEXRESPONSE._serialized_start=1976
-  _DELETEFIELDINDEXRESPONSE._serialized_end=2002
-  _TRAINCOLLECTIONREQUEST._serialized_start=2004
-  _TRAINCOLLECTIONREQUEST._serialized_end=2059
-  _COLLECTIONS._serialized_start=2478
-  _COLLECTIONS._serialized_end=3014
+  _CREATECOLLECTIONREQUEST._serialized_end=496
+  _PAYLOADINDEXINFO._serialized_start=498
+  _PAYLOADINDEXINFO._serialized_end=618
+  _LISTSTATS._serialized_start=621
+  _LISTSTATS._serialized_end=781
+  _SIZEBUCKET._serialized_start=783
+  _SIZEBUCKET._serialized_end=822
+  _MEMORYUSAGE._serialized_start=825
+  _MEMORYUSAGE._serialized_end=972
+  _COLLECTIONINFO._serialized_start=975
+  _COLLECTIONINFO._serialized_end=1692
+  _GETCOLLECTIONREQUEST._serialized_start=1694
+  _GETCOLLECTIONREQUEST._serialized_end=1730
+  _LISTCOLLECTIONSREQUEST._serialized_start=1732
+  _LISTCOLLECTIONSREQUEST._serialized_end=1756
+  _LISTCOLLECTIONSRESPONSE._serialized_start=1758
+  _LISTCOLLECTIONSRESPONSE._serialized_end=1829
+  _DELETECOLLECTIONREQUEST._serialized_start=1831
+  _DELETECOLLECTIONREQUEST._serialized_end=1870
+  _DELETECOLLECTIONRESPONSE._serialized_start=1872
+  _DELETECOLLECTIONRESPONSE._serialized_end=1898
+  _CREATEFIELDINDEXREQUEST._serialized_start=1900
+  _CREATEFIELDINDEXREQUEST._serialized_end=2008
+  _DELETEFIELDINDEXREQUEST._serialized_start=2010
+  _DELETEFIELDINDEXREQUEST._serialized_end=2070
+  _DELETEFIELDINDEXRESPONSE._serialized_start=2072
+  _DELETEFIELDINDEXRESPONSE._serialized_end=2098
+  _TRAINCOLLECTIONREQUEST._serialized_start=2100
+  _TRAINCOLLECTIONREQUEST._serialized_end=2155
+  _COLLECTIONS._serialized_start=2701
+  _COLLECTIONS._serialized_end=3237
 # @@protoc_insertion_point(module_scope)
