@@ -3,7 +3,6 @@
 // The setting reaches the index (fewer bytes a point in memory for `pca`
 // with kAlways), survives reopen (the same memory, the same results),
 // is validated, and is kept in the collection record's version 3.
-#include <set>
 #include <string>
 #include <vector>
 
@@ -17,27 +16,9 @@ namespace tqdb {
 namespace {
 
 using dbtest::Ids;
+using dbtest::OpenManual;
+using dbtest::Recall10At10;
 using dbtest::TempDir;
-
-std::unique_ptr<Database> OpenOrDie(const std::string& dir) {
-  DatabaseOptions o;
-  o.background_training = false;
-  auto db = Database::Open(dir, o);
-  EXPECT_TRUE(db.ok()) << db.status();
-  return db.ok() ? std::move(*db) : nullptr;
-}
-
-// 10-recall@10 of `got` against `truth`.
-double Recall(const std::vector<std::vector<Neighbor>>& got,
-              const std::vector<std::vector<Neighbor>>& truth) {
-  double hit = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    std::set<uint64_t> t;
-    for (const Neighbor& n : truth[i]) t.insert(n.id);
-    for (const Neighbor& n : got[i]) hit += t.count(n.id);
-  }
-  return hit / (10.0 * got.size());
-}
 
 // use512 (3,000 base rows; 100 held-out rows of the same file as queries),
 // `pca` 4 bits, 32 lists, 8 probed: kAlways holds fewer bytes a point than
@@ -74,7 +55,7 @@ TEST(DbPrefixSharing, PcaSharedHoldsLessAndSurvivesReopen) {
   o.k = 10;
   o.nprobe = 8;
   {
-    auto db = OpenOrDie(tmp.path());
+    auto db = OpenManual(tmp.path());
     ASSERT_TRUE(db);
     for (PrefixSharing mode : kModes) {
       CollectionConfig c;
@@ -106,8 +87,8 @@ TEST(DbPrefixSharing, PcaSharedHoldsLessAndSurvivesReopen) {
       bytes.push_back(info->memory_bytes_per_vector);
     }
   }
-  const double shared = Recall(results[1], truth);
-  const double twice = Recall(results[2], truth);
+  const double shared = Recall10At10(results[1], truth);
+  const double twice = Recall10At10(results[2], truth);
   std::printf(
       "bytes a point: auto %zu always %zu never %zu; 10-recall@10 "
       "always %.3f never %.3f\n",
@@ -116,7 +97,7 @@ TEST(DbPrefixSharing, PcaSharedHoldsLessAndSurvivesReopen) {
   EXPECT_TRUE(bytes[0] == bytes[1] || bytes[0] == bytes[2]) << bytes[0];
   EXPECT_GT(twice, 0.8);  // the search works at all
   EXPECT_NEAR(shared, twice, 0.02);
-  auto db = OpenOrDie(tmp.path());
+  auto db = OpenManual(tmp.path());
   ASSERT_TRUE(db);
   for (size_t m = 0; m < 3; ++m) {
     auto coll = db->GetCollection(PrefixSharingName(kModes[m]));
@@ -136,7 +117,7 @@ TEST(DbPrefixSharing, PcaSharedHoldsLessAndSurvivesReopen) {
 
 TEST(DbPrefixSharing, SettingIsValidated) {
   TempDir tmp;
-  auto db = OpenOrDie(tmp.path());
+  auto db = OpenManual(tmp.path());
   ASSERT_TRUE(db);
   CollectionConfig c;
   c.name = "a";

@@ -21,6 +21,7 @@ namespace {
 
 using dbtest::Ids;
 using dbtest::MakePoints;
+using dbtest::Recall10At10;
 using dbtest::TempDir;
 using dbtest::VectorFor;
 
@@ -91,18 +92,6 @@ double Int8Bound(const std::vector<float>& q, const std::vector<float>& v,
   return b + 1e-4 * (1 + std::fabs(Goodness(q, v, m)));
 }
 
-// 10-recall@10 of `got` against `truth` (ids).
-double Recall(const std::vector<std::vector<Neighbor>>& got,
-              const std::vector<std::vector<Neighbor>>& truth) {
-  double hit = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    std::set<uint64_t> t;
-    for (const Neighbor& n : truth[i]) t.insert(n.id);
-    for (const Neighbor& n : got[i]) hit += t.count(n.id);
-  }
-  return hit / (10.0 * got.size());
-}
-
 // use512 (5,000 base rows, 200 queries), renorm 2 bits, nlist 64, nprobe
 // 16, rescoring 40 candidates: int8 codes keep the recall of rescoring from
 // the raw vectors within 0.01 (their error is about ||q|| s / sqrt(12) a
@@ -166,9 +155,9 @@ TEST(DbRefine, RefineRecallOnUse512) {
                                                     : 0;
     EXPECT_EQ(info->refine_bytes, want);
   }
-  const double raw = Recall(results[0], truth);
-  const double int8 = Recall(results[1], truth);
-  const double f32 = Recall(results[2], truth);
+  const double raw = Recall10At10(results[0], truth);
+  const double int8 = Recall10At10(results[1], truth);
+  const double f32 = Recall10At10(results[2], truth);
   std::printf("10-recall@10: raw %.4f int8 %.4f f32 %.4f\n", raw, int8, f32);
   EXPECT_GT(raw, 0.8);  // the rescore works at all
   EXPECT_NEAR(int8, raw, 0.01);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -123,6 +124,18 @@ inline std::vector<uint64_t> Ids(const std::vector<Neighbor>& r) {
   std::vector<uint64_t> ids;
   for (const Neighbor& n : r) ids.push_back(n.id);
   return ids;
+}
+
+// 10-recall@10 of `got` against `truth`, query by query (ids).
+inline double Recall10At10(const std::vector<std::vector<Neighbor>>& got,
+                           const std::vector<std::vector<Neighbor>>& truth) {
+  double hit = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    std::set<uint64_t> t;
+    for (const Neighbor& n : truth[i]) t.insert(n.id);
+    for (const Neighbor& n : got[i]) hit += t.count(n.id);
+  }
+  return hit / (10.0 * got.size());
 }
 
 // A database at `dir` that trains only when a test says so (no background

@@ -47,6 +47,12 @@ class RpcEdgesTest : public ::testing::Test {
     ASSERT_EQ(info.nlist(), 4u);
   }
 
+  grpc::Status Create(const pb::CreateCollectionRequest& req,
+                      pb::CollectionInfo* info) {
+    grpc::ClientContext ctx;
+    return ts_.collections().Create(&ctx, req, info);
+  }
+
   grpc::Status Search(const pb::SearchRequest& req, pb::SearchResponse* resp) {
     grpc::ClientContext ctx;
     return ts_.points().Search(&ctx, req, resp);
@@ -250,20 +256,15 @@ TEST_F(RpcEdgesTest, EchoedInputIsCapped) {
 // boundary; a collection reports what it was created with, unspecified as
 // AUTO.
 TEST_F(RpcEdgesTest, PrefixSharingIsValidatedAndReported) {
-  auto create = [&](const pb::CreateCollectionRequest& req,
-                    pb::CollectionInfo* info) {
-    grpc::ClientContext ctx;
-    return ts_.collections().Create(&ctx, req, info);
-  };
   pb::CollectionInfo info;
   auto req = CreateReq("ps", kDim, pb::METRIC_IP);
   req.set_prefix_sharing(static_cast<pb::PrefixSharing>(9));
-  grpc::Status s = create(req, &info);
+  grpc::Status s = Create(req, &info);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("prefix_sharing 9"), std::string::npos)
       << s.error_message();
   req.set_prefix_sharing(pb::PREFIX_SHARING_ALWAYS);
-  ASSERT_TRUE(create(req, &info).ok());
+  ASSERT_TRUE(Create(req, &info).ok());
   EXPECT_EQ(info.prefix_sharing(), pb::PREFIX_SHARING_ALWAYS);
   {
     grpc::ClientContext ctx;
@@ -272,7 +273,7 @@ TEST_F(RpcEdgesTest, PrefixSharingIsValidatedAndReported) {
     ASSERT_TRUE(ts_.collections().Get(&ctx, g, &info).ok());
     EXPECT_EQ(info.prefix_sharing(), pb::PREFIX_SHARING_ALWAYS);
   }
-  ASSERT_TRUE(create(CreateReq("ps2", kDim, pb::METRIC_IP), &info).ok());
+  ASSERT_TRUE(Create(CreateReq("ps2", kDim, pb::METRIC_IP), &info).ok());
   EXPECT_EQ(info.prefix_sharing(), pb::PREFIX_SHARING_AUTO);
 }
 
@@ -281,27 +282,22 @@ TEST_F(RpcEdgesTest, PrefixSharingIsValidatedAndReported) {
 // the database; a collection created with int8 reports it, and the bytes
 // its codes take once trained, and searches with rescoring from them.
 TEST_F(RpcEdgesTest, RefineIsValidatedAndReported) {
-  auto create = [&](const pb::CreateCollectionRequest& req,
-                    pb::CollectionInfo* info) {
-    grpc::ClientContext ctx;
-    return ts_.collections().Create(&ctx, req, info);
-  };
   pb::CollectionInfo info;
   auto req = CreateReq("r", kDim, pb::METRIC_IP);
   req.set_refine(static_cast<pb::Refine>(9));
-  grpc::Status s = create(req, &info);
+  grpc::Status s = Create(req, &info);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("refine 9"), std::string::npos)
       << s.error_message();
   req.set_refine(pb::REFINE_INT8);
   req.set_store_vectors(false);
-  s = create(req, &info);
+  s = Create(req, &info);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("needs store_vectors"), std::string::npos)
       << s.error_message();
   req.clear_store_vectors();
   req.mutable_ivf()->set_nlist(4);
-  ASSERT_TRUE(create(req, &info).ok());
+  ASSERT_TRUE(Create(req, &info).ok());
   EXPECT_EQ(info.refine(), pb::REFINE_INT8);
   EXPECT_EQ(info.refine_bytes_per_vector(), 0u);  // untrained
   {
@@ -321,7 +317,7 @@ TEST_F(RpcEdgesTest, RefineIsValidatedAndReported) {
   EXPECT_GE(info.memory().index_bytes_per_vector(), kDim + 8);
   // Unspecified reads as raw, reported as REFINE_RAW.
   pb::CollectionInfo raw;
-  ASSERT_TRUE(create(CreateReq("r2", kDim, pb::METRIC_IP), &raw).ok());
+  ASSERT_TRUE(Create(CreateReq("r2", kDim, pb::METRIC_IP), &raw).ok());
   EXPECT_EQ(raw.refine(), pb::REFINE_RAW);
   auto sreq = SearchReq("r", VectorFor(7, 0, kDim), 5);
   sreq.mutable_params()->set_rescore(true);
