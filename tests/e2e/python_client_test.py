@@ -81,7 +81,12 @@ class ClientTest(unittest.TestCase):
     def test_create_upsert_search_retrieve_count_delete(self):
         import numpy as np
         info = self.db.create_collection(self.name, dim=32, metric="cosine",
-                                         bits=4, nlist=8)
+                                         bits=4, nlist=8, refine="f32",
+                                         prefix_sharing="always")
+        self.assertEqual((info.refine, info.prefix_sharing),
+                         ("f32", "always"))
+        with self.assertRaises(ValueError):
+            self.db.create_collection("x", dim=4, prefix_sharing="sometimes")
         self.assertEqual((info.name, info.dim, info.count, info.metric,
                           info.method, info.bits), (self.name, 32, 0,
                                                     "cosine", "renorm", 4))
@@ -213,7 +218,8 @@ class ClientTest(unittest.TestCase):
 
     def test_errors_carry_the_code_and_the_servers_message(self):
         import grpc
-        self.db.create_collection(self.name, dim=4)
+        info = self.db.create_collection(self.name, dim=4)
+        self.assertEqual((info.refine, info.prefix_sharing), ("raw", "auto"))
         with self.assertRaises(self.tc.Error) as e:
             self.db.create_collection(self.name, dim=4)
         self.assertEqual(e.exception.code, grpc.StatusCode.ALREADY_EXISTS)

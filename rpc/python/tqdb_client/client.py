@@ -26,6 +26,11 @@ _METRICS = {"cosine": cpb.METRIC_COSINE, "ip": cpb.METRIC_IP,
 _METHODS = {"renorm": cpb.METHOD_RENORM, "mse": cpb.METHOD_MSE,
             "prod": cpb.METHOD_PROD, "pq": cpb.METHOD_PQ,
             "pca": cpb.METHOD_PCA}
+_REFINES = {"raw": cpb.REFINE_RAW, "int8": cpb.REFINE_INT8,
+            "f32": cpb.REFINE_F32}
+_PREFIX_SHARING = {"auto": cpb.PREFIX_SHARING_AUTO,
+                   "always": cpb.PREFIX_SHARING_ALWAYS,
+                   "never": cpb.PREFIX_SHARING_NEVER}
 _FIELD_TYPES = {"keyword": cpb.FIELD_TYPE_KEYWORD,
                 "integer": cpb.FIELD_TYPE_INTEGER,
                 "float": cpb.FIELD_TYPE_FLOAT, "bool": cpb.FIELD_TYPE_BOOL}
@@ -140,23 +145,34 @@ class Client:
     def create_collection(self, name: str, dim: int, *, metric: str = "cosine",
                           method: str = "renorm", bits: int = 4,
                           nlist: int = 0, store_vectors: bool = True,
-                          seed: int = 0, train_threshold: int = 0
+                          seed: int = 0, train_threshold: int = 0,
+                          refine: str = "raw", prefix_sharing: str = "auto"
                           ) -> CollectionInfo:
         """Creates a collection (ALREADY_EXISTS if the name is taken).
 
         metric: "cosine", "ip" or "l2"; method: "renorm" (TurboQuant with
         unbiased inner products), "pca", "mse", "prod" or "pq"; bits per
-        dimension 1..8; nlist 0 = chosen at training time."""
+        dimension 1..8; nlist 0 = chosen at training time. refine: what a
+        rescore reads, "raw" (the stored vectors), "int8" or "f32" (codes in
+        memory). prefix_sharing: whether the lists hold the first scan
+        pass's bits once or twice: "auto" (once where that loses nothing),
+        "always" (less memory for pca too) or "never"."""
         if metric not in _METRICS:
             raise ValueError("metric must be one of %s" % sorted(_METRICS))
         if method not in _METHODS:
             raise ValueError("method must be one of %s" % sorted(_METHODS))
+        if refine not in _REFINES:
+            raise ValueError("refine must be one of %s" % sorted(_REFINES))
+        if prefix_sharing not in _PREFIX_SHARING:
+            raise ValueError("prefix_sharing must be one of %s" %
+                             sorted(_PREFIX_SHARING))
         req = cpb.CreateCollectionRequest(
             name=name, dim=dim, metric=_METRICS[metric],
             quantizer=cpb.QuantizerConfig(method=_METHODS[method], bits=bits,
                                          seed=seed),
             ivf=cpb.IvfConfig(nlist=nlist, train_threshold=train_threshold),
-            store_vectors=store_vectors)
+            store_vectors=store_vectors, refine=_REFINES[refine],
+            prefix_sharing=_PREFIX_SHARING[prefix_sharing])
         return CollectionInfo.from_proto(
             self._call(self._collections.Create, req))
 

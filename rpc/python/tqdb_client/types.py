@@ -127,6 +127,8 @@ class CollectionInfo:
     memory: MemoryUsage = field(default_factory=MemoryUsage)
     last_training_error: str = ""
     payload_indexes: List[FieldIndexInfo] = field(default_factory=list)
+    refine: str = "raw"            # "raw", "int8" or "f32"
+    prefix_sharing: str = "auto"   # "auto", "always" or "never"
 
     @classmethod
     def from_proto(cls, p) -> "CollectionInfo":
@@ -143,7 +145,12 @@ class CollectionInfo:
                                       m.total_bytes, m.limit_bytes),
                    last_training_error=p.last_training_error,
                    payload_indexes=[FieldIndexInfo.from_proto(i)
-                                    for i in p.payload_indexes])
+                                    for i in p.payload_indexes],
+                   refine=pb.Refine.Name(p.refine).replace(
+                       "REFINE_", "").lower().replace("unspecified", "raw"),
+                   prefix_sharing=pb.PrefixSharing.Name(
+                       p.prefix_sharing).replace("PREFIX_SHARING_", "")
+                   .lower().replace("unspecified", "auto"))
 
 
 class Error(Exception):
