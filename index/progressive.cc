@@ -38,16 +38,6 @@ uint32_t DefaultPrefixBits(uint32_t dim, uint64_t code_bits) {
 
 std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
     const ScanCodec& codec, double prefix_bits_per_dim, PrefixSharing sharing) {
-  if (sharing == PrefixSharing::kWhereExact) {
-    std::unique_ptr<ProgressiveLayout> twice =
-        Create(codec, prefix_bits_per_dim, PrefixSharing::kNever);
-    if (twice == nullptr) return nullptr;
-    std::unique_ptr<ProgressiveLayout> once =
-        Create(codec, prefix_bits_per_dim, PrefixSharing::kAlways);
-    return once != nullptr && once->t_ == twice->t_ ? std::move(once)
-                                                    : std::move(twice);
-  }
-  const bool shared = sharing == PrefixSharing::kAlways;
   const ScalarCodeInfo* info = codec.scalar_info();
   if (info == nullptr || info->width.empty()) return nullptr;
   const CombineForm cf = codec.combine_form();
@@ -107,11 +97,24 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
     }
   }
 
+  // Shared where asked, or (kWhereExact) where the chunk-wise allotment
+  // gives every coordinate the bits of the coordinate-wise one.
+  std::vector<uint8_t> by_coordinate, by_chunk;
   std::vector<uint8_t> chunk_t;  // the chunks' prefix bits when shared
-  if (shared) {
-    l->AllotChunks(var, budget, &chunk_t);
+  if (sharing != PrefixSharing::kAlways) {
+    by_coordinate = l->AllotCoordinates(var, budget);
+  }
+  if (sharing != PrefixSharing::kNever) {
+    by_chunk = l->AllotChunks(var, budget, &chunk_t);
+  }
+  if (sharing == PrefixSharing::kAlways ||
+      (sharing == PrefixSharing::kWhereExact && by_chunk == by_coordinate)) {
+    l->t_ = std::move(by_chunk);
+    l->PackChunks(chunk_t);
   } else {
-    l->AllotCoordinates(var, budget);
+    l->t_ = std::move(by_coordinate);
+    chunk_t.clear();
+    l->PackCoordinates();
   }
   if (l->prefix_tables_ == 0) return nullptr;
 
@@ -176,12 +179,12 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
   return l;
 }
 
-void ProgressiveLayout::AllotCoordinates(const double (&var)[9][5],
-                                         uint64_t budget) {
+std::vector<uint8_t> ProgressiveLayout::AllotCoordinates(
+    const double (&var)[9][5], uint64_t budget) const {
   // Water-filling of the prefix bits (ties to the lower coordinate).
-  t_.assign(k_, 0);
+  std::vector<uint8_t> t_of(k_, 0);
   auto gain = [&](uint32_t j) {
-    const uint32_t b = info_->width[j], t = t_[j];
+    const uint32_t b = info_->width[j], t = t_of[j];
     return info_->importance[j] * (var[b][t] - var[b][t + 1]);
   };
   std::priority_queue<std::pair<double, uint32_t>> heap;
@@ -190,9 +193,12 @@ void ProgressiveLayout::AllotCoordinates(const double (&var)[9][5],
     const uint32_t j = ~heap.top().second;
     heap.pop();
     const uint32_t cap = std::min<uint32_t>(info_->width[j], kMaxPrefixBits);
-    if (++t_[j] < cap) heap.push({gain(j), ~j});
+    if (++t_of[j] < cap) heap.push({gain(j), ~j});
   }
+  return t_of;
+}
 
+void ProgressiveLayout::PackCoordinates() {
   // First-fit decreasing into 4-bit sub-codes.
   std::vector<uint32_t> order;
   for (uint32_t j = 0; j < k_; ++j) {
@@ -224,8 +230,9 @@ void ProgressiveLayout::AllotCoordinates(const double (&var)[9][5],
   nibbles_.resize(shape_.m4a);
 }
 
-void ProgressiveLayout::AllotChunks(const double (&var)[9][5], uint64_t budget,
-                                    std::vector<uint8_t>* out) {
+std::vector<uint8_t> ProgressiveLayout::AllotChunks(
+    const double (&var)[9][5], uint64_t budget,
+    std::vector<uint8_t>* out) const {
   // The prefix bits, a chunk of 32 coordinates at a time: a chunk keeps
   // the top T (0, 1, 2 or 4) of its B-bit index fields in the first pass's
   // sub-codes and the rest in the row (scan::RefineTables), so no bit is
@@ -283,11 +290,16 @@ void ProgressiveLayout::AllotChunks(const double (&var)[9][5], uint64_t budget,
     chunk_t[c] = pick[c][u];
     u -= chunk_t[c];
   }
-  t_.assign(k_, 0);
+  std::vector<uint8_t> t_of(k_, 0);
   for (uint32_t j = 0; j < nchunks * scan::kRefineChunk; ++j) {
-    t_[j] = static_cast<uint8_t>(lane_t(j, chunk_t[j / scan::kRefineChunk]));
+    t_of[j] = static_cast<uint8_t>(lane_t(j, chunk_t[j / scan::kRefineChunk]));
   }
+  return t_of;
+}
 
+void ProgressiveLayout::PackChunks(const std::vector<uint8_t>& chunk_t) {
+  const std::vector<uint8_t>& width = info_->width;
+  const uint32_t nchunks = static_cast<uint32_t>(chunk_t.size());
   // The sub-codes: chunk c's prefix segment (4 T bytes, the format of
   // scan::RefineTables) is stream A's pairs from its offset on, a byte's
   // low nibble one sub-code and its high nibble the next. Lane i of a

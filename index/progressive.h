@@ -177,13 +177,17 @@ class ProgressiveLayout {
 
  private:
   ProgressiveLayout() = default;
-  // Create's choice of t_ and the sub-codes (nibbles_, slot_levels_,
-  // prefix_tables_, shape_.m4a) from var[b][t], the variance of a width-b
-  // level given its top t bits: coordinate by coordinate, or a chunk at a
-  // time (out: each chunk's T).
-  void AllotCoordinates(const double (&var)[9][5], uint64_t budget);
-  void AllotChunks(const double (&var)[9][5], uint64_t budget,
-                   std::vector<uint8_t>* out);
+  // Create's choice of the prefix bits per coordinate (t_) from var[b][t],
+  // the variance of a width-b level given its top t bits: coordinate by
+  // coordinate, or a chunk at a time (chunk_t: each chunk's T).
+  std::vector<uint8_t> AllotCoordinates(const double (&var)[9][5],
+                                        uint64_t budget) const;
+  std::vector<uint8_t> AllotChunks(const double (&var)[9][5], uint64_t budget,
+                                   std::vector<uint8_t>* chunk_t) const;
+  // The sub-codes of t_ (nibbles_, slot_levels_, prefix_tables_,
+  // shape_.m4a): packed first-fit, or in each chunk's prefix segment.
+  void PackCoordinates();
+  void PackChunks(const std::vector<uint8_t>& chunk_t);
 
   struct Slot {
     uint32_t coord;
