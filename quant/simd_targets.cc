@@ -28,11 +28,18 @@ constexpr NamedTarget kTargets[] = {
 }  // namespace
 
 absl::Status LimitSimdTargets(absl::string_view best) {
+  TQ_RETURN_IF_ERROR(CheckSimdTargetName(best));
   for (const NamedTarget& t : kTargets) {
     if (absl::EqualsIgnoreCase(best, t.name)) {
       hwy::DisableTargets(t.bit - 1);  // every better target
-      return absl::OkStatus();
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSimdTargetName(absl::string_view best) {
+  for (const NamedTarget& t : kTargets) {
+    if (absl::EqualsIgnoreCase(best, t.name)) return absl::OkStatus();
   }
   std::string names;
   for (const NamedTarget& t : kTargets) {

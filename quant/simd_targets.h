@@ -24,6 +24,8 @@ inline constexpr char kSimdEnvironmentVariable[] = "TQDB_SIMD";
 // CPU's best at or below it is then used. InvalidArgument naming the
 // choices for another name.
 absl::Status LimitSimdTargets(absl::string_view best);
+// The same check of the name alone (nothing changes).
+absl::Status CheckSimdTargetName(absl::string_view best);
 
 // LimitSimdTargets(TQDB_SIMD) if the variable is set and not empty; its
 // errors start with "TQDB_SIMD=<value>: ".

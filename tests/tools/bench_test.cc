@@ -14,6 +14,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "quant/kernels.h"
 #include "quant/random.h"
 #include "tools/bench/commands.h"
 #include "tools/bench/faiss_peer.h"
@@ -300,6 +301,67 @@ TEST_F(BenchTest, BatchedTimingMatchesSingleQueries) {
   }
 }
 
+// --rounds: every configuration timed once a round, interleaved; each row
+// reports the median round with the slowest and fastest, and measures
+// what a single-round run measures (the same searches).
+TEST_F(BenchTest, InterleavedRounds) {
+  std::vector<std::vector<std::string>> lines;
+  for (const char* rounds : {"1", "3"}) {
+    const std::string json = Path(std::string("rounds") + rounds + ".jsonl");
+    ASSERT_EQ(Run({"--base", Path("base.fvecs"), "--queries",
+                   Path("queries.fvecs"), "--metric", "ip", "--methods",
+                   "renorm,pca", "--bits", "4", "--layout", "full,progressive",
+                   "--nprobe", "2,all", "--rounds", rounds, "--json", json}),
+              0)
+        << err_.str();
+    lines.push_back(Lines(ReadAll(json)));
+    ASSERT_EQ(lines.back().size(), 8u) << out_.str();
+  }
+  // The table shows the spread of the rounds after each row.
+  EXPECT_THAT(out_.str(), testing::ContainsRegex(R"(\[[0-9.]+-[0-9.]+\])"));
+  for (size_t i = 0; i < lines[0].size(); ++i) {
+    const std::string& one = lines[0][i];
+    const std::string& three = lines[1][i];
+    CheckLine(three);
+    EXPECT_EQ(Num(one, "rounds"), 1);
+    EXPECT_EQ(Num(one, "qps_min"), Num(one, "qps"));
+    EXPECT_EQ(Num(one, "qps_max"), Num(one, "qps"));
+    EXPECT_EQ(Num(three, "rounds"), 3);
+    EXPECT_LE(Num(three, "qps_min"), Num(three, "qps"));
+    EXPECT_GE(Num(three, "qps_max"), Num(three, "qps"));
+    for (const char* key :
+         {"nprobe", "recall10_at10", "codes_per_query", "refined_share",
+          "bytes_per_query", "memory_bytes_per_code"}) {
+      EXPECT_EQ(Num(three, key), Num(one, key)) << key << " of row " << i;
+    }
+    EXPECT_EQ(Str(three, "method"), Str(one, "method"));
+    EXPECT_EQ(Str(three, "layout"), Str(one, "layout"));
+  }
+}
+
+// --simd: every configuration timed under each cap in one process, the
+// row naming the target that ran; the same results on every target.
+TEST_F(BenchTest, SimdCapsInOneProcess) {
+  const std::string json = Path("simd.jsonl");
+  ASSERT_EQ(
+      Run({"--base", Path("base.fvecs"), "--queries", Path("queries.fvecs"),
+           "--metric", "ip", "--methods", "pca", "--bits", "4", "--nprobe", "2",
+           "--simd", "sse4,scalar", "--rounds", "2", "--json", json}),
+      0)
+      << err_.str();
+  const std::vector<std::string> lines = Lines(ReadAll(json));
+  ASSERT_EQ(lines.size(), 2u) << out_.str();
+  CheckLine(lines[1]);
+  EXPECT_EQ(Str(lines[1], "simd"), "SCALAR");
+  EXPECT_THAT(out_.str(), HasSubstr(" SCALAR ["));
+  for (const char* key :
+       {"recall10_at10", "codes_per_query", "refined_share"}) {
+    EXPECT_EQ(Num(lines[0], key), Num(lines[1], key)) << key;
+  }
+  // The process's own target afterwards (no cap: the CPU's best).
+  EXPECT_STRNE(kernels::ActiveTargetName(), "SCALAR");
+}
+
 // The scale regime: the base stacked three times, ground truth computed
 // over all of it; every tqdb row says what a query read.
 TEST_F(BenchTest, StackedBase) {
@@ -442,6 +504,12 @@ TEST_F(BenchTest, BadInputsExitTwoNamingFileOrFlag) {
   ExpectUsageError({"--base", base, "--queries", q, "--metric", "ip", "--batch",
                     "8", "--threads", "2"},
                    "--batch 8 needs --threads 1");
+  ExpectUsageError(
+      {"--base", base, "--queries", q, "--metric", "ip", "--rounds", "0"},
+      "--rounds");
+  ExpectUsageError(
+      {"--base", base, "--queries", q, "--metric", "ip", "--simd", "avx3,avx9"},
+      "--simd: 'avx9' is not a SIMD target");
   ExpectUsageError(
       {"--base", base, "--queries", q, "--metric", "ip", "--frobnicate", "1"},
       "--frobnicate");

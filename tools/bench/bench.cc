@@ -15,6 +15,7 @@
 #include "index/ivf_index.h"
 #include "index/thread_pool.h"
 #include "quant/kernels.h"
+#include "quant/simd_targets.h"
 #include "quant/status_macros.h"
 #include "tools/bench/bench_output.h"
 #include "tools/bench/bench_sweep.h"
@@ -119,6 +120,17 @@ constexpr char kBenchHelp[] =
     "                     index/ivf_index.h). tqdb's methods only\n"
     "  --k K              results per query in the timed pass (default 10)\n"
     "  --max-queries N    use only the first N queries\n"
+    "  --simd LIST        time every configuration under each of these SIMD\n"
+    "                     caps in turn, in this process (avx3_dl, avx3,\n"
+    "                     avx2, sse4, ssse3, emu128, scalar; a cap above\n"
+    "                     the CPU runs its best target, which the row\n"
+    "                     names); results are the same on every target\n"
+    "  --rounds R         time in R interleaved rounds: every index is built\n"
+    "                     (and kept in memory) first, then each round times\n"
+    "                     one pass of every configuration in turn; qps is\n"
+    "                     the median round's, [slowest-fastest] after the\n"
+    "                     row (default 1: each configuration timed once its\n"
+    "                     index is built; FAISS peers always so)\n"
     "  --stack C          the scale regime: the base stacked C times, copy c\n"
     "                     rotated by a seeded random rotation R_c (R_0 = I),\n"
     "                     query i rotated by R_(i mod C); ground truth\n"
@@ -151,7 +163,8 @@ constexpr char kBenchHelp[] =
     "|first 10 results & true top 10| / 10, from the timed pass.\n"
     "Timing: qps = queries / wall seconds of a pass over all queries; passes\n"
     "shorter than 0.5 s in total are repeated (3 at most), the fastest\n"
-    "counts. FAISS peers are timed with the same k, recall from a k = 64 "
+    "counts (with --rounds: the median round, one pass a round). FAISS "
+    "peers are timed with the same k, recall from a k = 64 "
     "pass.\n";
 
 // The sweep's flags but --nlist (bounded by the base's size) and the files.
@@ -207,6 +220,18 @@ absl::Status ParseSweepFlags(const Flags& f, SweepOptions* o) {
   o->batch = static_cast<uint32_t>(batch);
   TQ_ASSIGN_OR_RETURN(const int64_t k, f.GetInt("k", 10, 1, 100000));
   o->k = static_cast<uint32_t>(k);
+  TQ_ASSIGN_OR_RETURN(const int64_t rounds, f.GetInt("rounds", 1, 1, 1000));
+  o->rounds = static_cast<uint32_t>(rounds);
+  o->simds.clear();
+  if (!f.GetString("simd").empty()) {
+    for (absl::string_view part : absl::StrSplit(f.GetString("simd"), ',')) {
+      // Checked here, so that a bad name fails before any index is built.
+      if (absl::Status s = kernels::CheckSimdTargetName(part); !s.ok()) {
+        return WithContext(s, "--simd");
+      }
+      o->simds.emplace_back(part);
+    }
+  }
   o->nprobes.clear();
   for (absl::string_view part :
        absl::StrSplit(f.GetString("nprobe", "1,4,16,64"), ',')) {
@@ -266,12 +291,13 @@ bool WantsReport(const std::vector<std::string>& args) {
 
 const FlagSpec& BenchFlags() {
   static const FlagSpec* spec = new FlagSpec{
-      {"base",          "queries",        "gt",         "metric",
-       "methods",       "bits",           "nlist",      "nprobe",
-       "rescore",       "layout",         "refine",     "coarse",
-       "refine-sigmas", "threads",        "k",          "max-queries",
-       "stack",         "json",           "svg",        "label",
-       "batch",         "centroid-terms", "prefix-bits"},
+      {"base",          "queries",        "gt",          "metric",
+       "methods",       "bits",           "nlist",       "nprobe",
+       "rescore",       "layout",         "refine",      "coarse",
+       "refine-sigmas", "threads",        "k",           "max-queries",
+       "stack",         "json",           "svg",         "label",
+       "batch",         "centroid-terms", "prefix-bits", "rounds",
+       "simd"},
       {}};
   return *spec;
 }

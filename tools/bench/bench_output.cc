@@ -32,6 +32,7 @@ std::string JsonLine(const BenchSetup& s, const BenchRow& r) {
       "\"nlist\":%u,\"nprobe\":%u,\"rescore\":%g,\"threads\":%u,"
       "\"batch\":%u,\"k\":%u,"
       "\"recall1_at\":{%s},\"recall10_at10\":%.4f,\"qps\":%.1f,"
+      "\"rounds\":%u,\"qps_min\":%.1f,\"qps_max\":%.1f,"
       "\"ms_per_query\":%.4f,\"build_s\":%.3f,\"codec\":\"%s\","
       "\"layout\":\"%s\",\"memory_bytes_per_code\":%zu,"
       "\"codes_per_query\":%.1f,\"refined_share\":%.5f,\"prefix_bits\":%.3f,"
@@ -41,11 +42,14 @@ std::string JsonLine(const BenchSetup& s, const BenchRow& r) {
       "\"read_gbps\":%.3f,\"mem_gbps\":%.2f,\"simd\":\"%s\"}\n",
       JsonEscape(s.label), s.metric, s.n, s.d, s.nq, JsonEscape(r.method),
       r.bits, r.bytes_per_vector, r.nlist, r.nprobe, r.rescore, s.threads,
-      s.batch, r.k, at, r.recall10, r.qps, r.ms_per_query, r.build_s,
-      JsonEscape(r.codec), r.layout, r.memory_bytes_per_code, r.codes_per_query,
-      r.refined_share, r.prefix_bits, r.refine, r.refine_bytes_per_vector,
-      r.coarse, r.centroids_exact_per_query, r.bytes_per_query,
-      r.bytes_per_query * r.qps / 1e9, s.mem_gbps, s.simd);
+      s.batch, r.k, at, r.recall10, r.qps, std::max<uint32_t>(r.rounds, 1),
+      r.rounds > 1 ? r.qps_min : r.qps, r.rounds > 1 ? r.qps_max : r.qps,
+      r.ms_per_query, r.build_s, JsonEscape(r.codec), r.layout,
+      r.memory_bytes_per_code, r.codes_per_query, r.refined_share,
+      r.prefix_bits, r.refine, r.refine_bytes_per_vector, r.coarse,
+      r.centroids_exact_per_query, r.bytes_per_query,
+      r.bytes_per_query * r.qps / 1e9, s.mem_gbps,
+      r.simd.empty() ? s.simd : r.simd);
 }
 
 void PrintHeader(std::ostream& out) {
@@ -61,7 +65,7 @@ void PrintRow(std::ostream& out, const BenchSetup& s, const BenchRow& r) {
   const bool tq = !r.layout.empty();  // tqdb's rows (not FAISS's)
   out << absl::StrFormat(
       "%-20s %4u %5zu %5s %5s %5u %6u %7s %6.3f %6.3f %6.3f %7.3f %9.1f %7s "
-      "%7s %7s %5s %7.2f\n",
+      "%7s %7s %5s %7.2f",
       r.method, r.bits, r.bytes_per_vector,
       !tq ? std::string("-")
           : absl::StrCat(r.layout == "full"
@@ -85,6 +89,12 @@ void PrintRow(std::ostream& out, const BenchSetup& s, const BenchRow& r) {
       tq ? absl::StrFormat("%.2f", r.bytes_per_query * r.qps / 1e9)
          : std::string("-"),
       r.build_s);
+  // The target chosen by --simd, then the spread of timed rounds, after
+  // the row's last column.
+  if (!r.simd.empty()) out << " " << r.simd;
+  if (r.rounds > 1)
+    out << absl::StrFormat(" [%.1f-%.1f]", r.qps_min, r.qps_max);
+  out << "\n";
   if (r.nlist == 1) {
     const double codes = static_cast<double>(s.n) * r.qps;
     out << absl::StrFormat(

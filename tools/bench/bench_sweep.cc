@@ -9,7 +9,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "hwy/targets.h"
 #include "index/prefetch.h"
+#include "quant/kernels.h"
+#include "quant/simd_targets.h"
 #include "quant/status_macros.h"
 #include "tools/bench/faiss_peer.h"
 #include "tools/bench/stopwatch.h"
@@ -88,7 +91,11 @@ BenchSweep::BenchSweep(const SweepOptions& options, const FloatMatrix& base,
       queries_m_(queries_m),
       gt_(gt),
       pool_(pool),
-      emit_(std::move(emit)) {}
+      emit_(std::move(emit)),
+      store_(std::make_unique<ArrayStore>(base.data.data(), base.rows,
+                                          base.dim)) {}
+
+BenchSweep::~BenchSweep() = default;
 
 std::vector<uint32_t> BenchSweep::Nprobes(uint32_t nlist) const {
   std::vector<uint32_t> v;
@@ -167,8 +174,14 @@ absl::Status BenchSweep::RunTqdb() {
               continue;
             }
             measured.push_back(got);
-            st = MeasureIndex(**index, label, static_cast<uint32_t>(b),
-                              Seconds(t0));
+            if (options_.rounds > 1) {
+              st = AddConfigs(**index, label, static_cast<uint32_t>(b),
+                              Seconds(t0), &rounds_configs_);
+              rounds_indexes_.push_back(std::move(*index));
+            } else {
+              st = MeasureIndex(**index, label, static_cast<uint32_t>(b),
+                                Seconds(t0));
+            }
           }
           TQ_RETURN_IF_ERROR(st)
               << label << " at " << b << " bits, " << layout
@@ -176,6 +189,14 @@ absl::Status BenchSweep::RunTqdb() {
         }
       }
     }
+  }
+  if (options_.rounds > 1) {
+    TQ_RETURN_IF_ERROR(MeasureInRounds());
+  }
+  // Back to the process's target (TQDB_SIMD's cap, or none).
+  if (!options_.simds.empty()) {
+    hwy::DisableTargets(0);
+    TQ_RETURN_IF_ERROR(kernels::LimitSimdTargetsFromEnvironment());
   }
   return absl::OkStatus();
 }
@@ -194,115 +215,177 @@ std::vector<BenchSweep::IndexVariant> BenchSweep::Variants() const {
   return v;
 }
 
-absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
-                                      const std::string& method, uint32_t bits,
-                                      double build_s) {
+absl::Status BenchSweep::AddConfigs(const IvfIndex& idx,
+                                    const std::string& method, uint32_t bits,
+                                    double build_s,
+                                    std::vector<Config>* configs) {
   const size_t nq = queries_.rows;
-  const uint32_t k = options_.k;
   nlist_ = idx.nlist();
   if (method == "renorm") renorm_bytes_[bits] = idx.bytes_per_vector();
-  ArrayStore store(base_.data.data(), base_.rows, base_.dim);
   for (uint32_t nprobe : Nprobes(idx.nlist())) {
     for (int64_t r : options_.rescores) {
       // In-memory rescoring codes change nothing without a rescore.
       if (r == 0 && idx.refine_bytes_per_vector() > 0) continue;
-      SearchParams p;
+      Config c;
+      c.index = &idx;
+      SearchParams& p = c.params;
       p.nprobe = nprobe;
       p.rescore = r > 0;
       p.oversampling = r > 0 ? static_cast<float>(r) : 1.0f;
       p.refine_sigmas = options_.refine_sigmas;
-      p.store = &store;
+      p.store = store_.get();
       // Untimed pass (also the warm-up): recall@1@k up to k = 64.
       p.k = kRecallK;
       TQ_ASSIGN_OR_RETURN(auto deep,
                           idx.SearchBatch(queries_.data.data(), nq, p, pool_));
-      // Timed passes: one, repeated (up to kMaxPasses) while they take
-      // under kRepeatBelowS in all; the fastest counts, which damps noise
-      // from other processes on short passes.
-      p.k = k;
-      std::vector<std::vector<Neighbor>> res;
-      double wall = 0, spent = 0;
-      // What the timed pass did (the same in every pass): the batch's sum,
-      // or each query's, summed after the pass.
-      SearchStats stats, one;
-      std::vector<SearchStats> per_query(pool_ ? 0 : nq);
-      p.stats = &one;
-      for (int pass = 0;
-           pass < kMaxPasses && (pass == 0 || spent < kRepeatBelowS); ++pass) {
-        const auto t1 = std::chrono::steady_clock::now();
-        if (pool_) {
-          TQ_ASSIGN_OR_RETURN(
-              res, idx.SearchBatch(queries_.data.data(), nq, p, pool_));
-          stats = one;
-        } else if (options_.batch > 1) {
-          res.resize(nq);
-          per_query.clear();
-          for (size_t i = 0; i < nq; i += options_.batch) {
-            const size_t m = std::min<size_t>(options_.batch, nq - i);
-            TQ_ASSIGN_OR_RETURN(
-                auto part, idx.SearchBatch(queries_.row(i), m, p, nullptr));
-            std::move(part.begin(), part.end(), res.begin() + i);
-            per_query.push_back(one);
-          }
-          stats = SumStats(per_query);
-        } else {
-          res.resize(nq);
-          for (size_t i = 0; i < nq; ++i) {
-            p.stats = &per_query[i];
-            TQ_ASSIGN_OR_RETURN(res[i], idx.Search(queries_.row(i), p));
-          }
-          stats = SumStats(per_query);
-        }
-        const double s = Seconds(t1);
-        wall = pass == 0 ? s : std::min(wall, s);
-        spent += s;
-      }
-      BenchRow row;
+      p.k = options_.k;
+      BenchRow& row = c.row;
       row.method = method;
       row.bits = bits;
       row.bytes_per_vector = idx.bytes_per_vector();
       row.nlist = idx.nlist();
       row.nprobe = nprobe;
       row.rescore = static_cast<double>(r);
-      row.k = k;
-      row.qps = wall > 0 ? nq / wall : 0;
-      row.ms_per_query =
-          pool_ ? wall * 1000 / nq : (row.qps > 0 ? 1000 / row.qps : 0);
+      row.k = options_.k;
       row.build_s = build_s;
       row.codec = idx.codec().Describe();
       row.layout = idx.progressive() == nullptr         ? "full"
                    : idx.progressive()->shares_prefix() ? "shared"
                                                         : "progressive";
       if (const ProgressiveLayout* prog = idx.progressive()) {
-        double bits = 0;
-        for (uint8_t t : prog->prefix_bits()) bits += t;
-        row.prefix_bits = bits / idx.dim();
+        double prefix = 0;
+        for (uint8_t t : prog->prefix_bits()) prefix += t;
+        row.prefix_bits = prefix / idx.dim();
       }
       row.memory_bytes_per_code = idx.memory_bytes_per_code();
       row.refine_bytes_per_vector = idx.refine_bytes_per_vector();
       row.refine = row.refine_bytes_per_vector > 0
                        ? RefineKindName(idx.options().layout.refine)
                        : "none";
-      row.codes_per_query = nq > 0 ? double(stats.codes_scanned) / nq : 0;
       row.coarse = idx.options().layout.quantized_coarse ? "int8" : "exact";
-      row.centroids_exact_per_query =
-          nq > 0 ? double(stats.centroids_exact) / nq : 0;
-      row.bytes_per_query = nq > 0 ? idx.BytesRead(stats) / nq : 0;
-      row.refined_share =
-          stats.codes_scanned > 0
-              ? double(stats.refined) / double(stats.codes_scanned)
-              : 0;
       // R@1@k from the deep pass; 10-R@10 from the timed pass (the deep
       // one if k < 10).
       ComputeRecall(ToResults(deep, kRecallK), gt_, nq, row.recall1_at,
-                    k >= 10 ? nullptr : &row.recall10);
-      if (k >= 10) {
-        double unused[kNumAt];
-        ComputeRecall(ToResults(res, k), gt_, nq, unused, &row.recall10);
+                    options_.k >= 10 ? nullptr : &row.recall10);
+      if (options_.simds.empty()) {
+        configs->push_back(std::move(c));
+        continue;
       }
-      emit_(row);
+      for (const std::string& cap : options_.simds) {
+        configs->push_back(c);
+        configs->back().simd_cap = cap;
+      }
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<double> BenchSweep::TimedPass(Config* c) {
+  const IvfIndex& idx = *c->index;
+  const size_t nq = queries_.rows;
+  SearchParams p = c->params;
+  std::vector<std::vector<Neighbor>> res;
+  // What the pass did: the batch's sum, or each query's, summed after it.
+  SearchStats stats, one;
+  std::vector<SearchStats> per_query(pool_ ? 0 : nq);
+  p.stats = &one;
+  if (!c->simd_cap.empty()) {
+    TQ_RETURN_IF_ERROR(kernels::LimitSimdTargets(c->simd_cap)) << "--simd";
+    c->row.simd = kernels::ActiveTargetName();
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  if (pool_) {
+    TQ_ASSIGN_OR_RETURN(res,
+                        idx.SearchBatch(queries_.data.data(), nq, p, pool_));
+    stats = one;
+  } else if (options_.batch > 1) {
+    res.resize(nq);
+    per_query.clear();
+    for (size_t i = 0; i < nq; i += options_.batch) {
+      const size_t m = std::min<size_t>(options_.batch, nq - i);
+      TQ_ASSIGN_OR_RETURN(auto part,
+                          idx.SearchBatch(queries_.row(i), m, p, nullptr));
+      std::move(part.begin(), part.end(), res.begin() + i);
+      per_query.push_back(one);
+    }
+    stats = SumStats(per_query);
+  } else {
+    res.resize(nq);
+    for (size_t i = 0; i < nq; ++i) {
+      p.stats = &per_query[i];
+      TQ_ASSIGN_OR_RETURN(res[i], idx.Search(queries_.row(i), p));
+    }
+    stats = SumStats(per_query);
+  }
+  const double wall = Seconds(t1);
+  // The same in every pass.
+  BenchRow& row = c->row;
+  row.codes_per_query = nq > 0 ? double(stats.codes_scanned) / nq : 0;
+  row.centroids_exact_per_query =
+      nq > 0 ? double(stats.centroids_exact) / nq : 0;
+  row.bytes_per_query = nq > 0 ? idx.BytesRead(stats) / nq : 0;
+  row.refined_share = stats.codes_scanned > 0
+                          ? double(stats.refined) / double(stats.codes_scanned)
+                          : 0;
+  if (options_.k >= 10) {
+    double unused[kNumAt];
+    ComputeRecall(ToResults(res, options_.k), gt_, nq, unused, &row.recall10);
+  }
+  return wall;
+}
+
+void BenchSweep::EmitConfig(Config* c) {
+  const size_t nq = queries_.rows;
+  BenchRow& row = c->row;
+  std::vector<double> walls = c->walls;
+  std::sort(walls.begin(), walls.end());
+  auto qps = [&](double wall) { return wall > 0 ? nq / wall : 0; };
+  // One round: the fastest of its passes; more: the median round (the
+  // lower middle of an even count), with the slowest and fastest.
+  const double wall =
+      options_.rounds > 1 ? walls[(walls.size() - 1) / 2] : walls.front();
+  row.qps = qps(wall);
+  row.rounds = options_.rounds;
+  row.qps_min = options_.rounds > 1 ? qps(walls.back()) : row.qps;
+  row.qps_max = options_.rounds > 1 ? qps(walls.front()) : row.qps;
+  row.ms_per_query =
+      pool_ ? wall * 1000 / nq : (row.qps > 0 ? 1000 / row.qps : 0);
+  emit_(row);
+}
+
+absl::Status BenchSweep::MeasureIndex(const IvfIndex& idx,
+                                      const std::string& method, uint32_t bits,
+                                      double build_s) {
+  std::vector<Config> configs;
+  TQ_RETURN_IF_ERROR(AddConfigs(idx, method, bits, build_s, &configs));
+  for (Config& c : configs) {
+    // Timed passes: one, repeated (up to kMaxPasses) while they take
+    // under kRepeatBelowS in all; the fastest counts, which damps noise
+    // from other processes on short passes.
+    double spent = 0;
+    for (int pass = 0;
+         pass < kMaxPasses && (pass == 0 || spent < kRepeatBelowS); ++pass) {
+      TQ_ASSIGN_OR_RETURN(const double wall, TimedPass(&c));
+      c.walls.push_back(wall);
+      spent += wall;
+    }
+    EmitConfig(&c);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BenchSweep::MeasureInRounds() {
+  // Every configuration's pass once a round, in the same order each round:
+  // a slow spell of the machine then lands on all of them alike.
+  for (uint32_t round = 0; round < options_.rounds; ++round) {
+    for (Config& c : rounds_configs_) {
+      TQ_ASSIGN_OR_RETURN(const double wall, TimedPass(&c));
+      c.walls.push_back(wall);
+    }
+  }
+  for (Config& c : rounds_configs_) EmitConfig(&c);
+  rounds_configs_.clear();
+  rounds_indexes_.clear();
   return absl::OkStatus();
 }
 

@@ -11,12 +11,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "index/ivf_index.h"
 #include "index/thread_pool.h"
 #include "tools/bench/recall.h"
@@ -35,6 +37,13 @@ struct BenchRow {
   double recall1_at[kNumAt] = {};
   double recall10 = 0;
   double qps = 0, ms_per_query = 0, build_s = 0;
+  // Timed rounds (SweepOptions::rounds): qps is then the median round's,
+  // qps_min and qps_max the slowest and fastest (all three qps with one).
+  uint32_t rounds = 1;
+  double qps_min = 0, qps_max = 0;
+  // The SIMD target of the timed passes when SweepOptions::simds chose
+  // one (else empty: the process's, BenchSetup::simd).
+  std::string simd;
   std::string codec;
   // tqdb: the lists' layout ("full", "progressive" or "shared"), in-memory
   // bytes of a code, codes the scan ran over per query and the share of them
@@ -95,6 +104,17 @@ struct SweepOptions {
   // The progressive scan's first pass, bits a dimension; an index each
   // (0: the index's default, LayoutOptions::prefix_bits).
   std::vector<float> prefix_bits = {0.0f};
+  // 1: each configuration is timed after its index is built (the fastest
+  // of up to 3 passes). More: every index is built first and kept, then
+  // each round times one pass of every configuration in turn; a row
+  // reports the median round (BenchRow::qps_min, qps_max the spread).
+  // Slow spells of a shared machine then fall on all configurations
+  // alike. tqdb's methods only.
+  uint32_t rounds = 1;
+  // SIMD caps to time each configuration under (kernels::LimitSimdTargets
+  // names), in turn in one process: results are the same on every target,
+  // so one index serves them all. Empty: the process's target.
+  std::vector<std::string> simds;
 };
 
 class BenchSweep {
@@ -109,6 +129,7 @@ class BenchSweep {
              const FloatMatrix& queries, const std::vector<float>& base_m,
              const std::vector<float>& queries_m, const GroundTruth& gt,
              ThreadPool* pool, Emit emit);
+  ~BenchSweep();
 
   // tqdb's methods: one index per method and bit width. Errors name them.
   absl::Status RunTqdb();
@@ -130,8 +151,29 @@ class BenchSweep {
     float prefix_bits;
   };
   std::vector<IndexVariant> Variants() const;
+  // One (index, nprobe, rescore) being measured: its row but the timing,
+  // and the wall seconds of its timed passes.
+  struct Config {
+    const IvfIndex* index = nullptr;
+    std::string simd_cap;  // a SweepOptions::simds entry, or empty
+    SearchParams params;   // of the timed passes
+    BenchRow row;
+    std::vector<double> walls;
+  };
+  // The configurations of an index (its untimed recall pass run).
+  absl::Status AddConfigs(const IvfIndex& index, const std::string& method,
+                          uint32_t bits, double build_s,
+                          std::vector<Config>* configs);
+  // One timed pass over all queries: its wall seconds (the row's per-pass
+  // figures set from it).
+  absl::StatusOr<double> TimedPass(Config* config);
+  // The row with its timing, to emit_.
+  void EmitConfig(Config* config);
+  // rounds = 1: the index's configurations, timed now.
   absl::Status MeasureIndex(const IvfIndex& index, const std::string& method,
                             uint32_t bits, double build_s);
+  // rounds > 1: every kept configuration, round after round.
+  absl::Status MeasureInRounds();
 
   const SweepOptions options_;
   const FloatMatrix& base_;
@@ -143,6 +185,10 @@ class BenchSweep {
   const Emit emit_;
   uint32_t nlist_ = 0;
   std::map<uint32_t, size_t> renorm_bytes_;  // bits -> renorm's bytes/vector
+  std::unique_ptr<VectorStore> store_;       // the raw base, for rescoring
+  // rounds > 1: the indexes built and their configurations.
+  std::vector<std::unique_ptr<IvfIndex>> rounds_indexes_;
+  std::vector<Config> rounds_configs_;
 };
 
 // Single-thread read bandwidth in GB/s: sums a 256 MiB array, best of 2.
