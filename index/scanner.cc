@@ -280,6 +280,26 @@ void ListScanner::SetCenterWeight(uint32_t list_no, float ip) {
   }
 }
 
+void ListScanner::Prefetch(const InvertedList& list) const {
+  if (prog_ == nullptr) return;
+  const size_t block_bytes = size_t{prog_->shape().m4a} / 2 * kBlockSize;
+  // Past the first blocks of a long list the hardware prefetcher follows.
+  const uint32_t nblocks = static_cast<uint32_t>(std::min<size_t>(
+      list.nblocks(),
+      (kPrefetchBytes + block_bytes - 1) / std::max<size_t>(block_bytes, 1)));
+  PrefetchBytes(list.codes_a(), nblocks * block_bytes);
+  const uint32_t nfc = prog_->codec_factors();
+  const int32_t center1 = prog_->center1_factor();
+  for (uint32_t blk = 0; blk < nblocks; ++blk) {
+    // g1 and g2 (adjacent columns), and delta1.
+    PrefetchBytes(list.BlockFactors(blk, nfc), 2 * kBlockSize * sizeof(float));
+    if (center1 >= 0) {
+      PrefetchBytes(list.BlockFactors(blk, static_cast<uint32_t>(center1)),
+                    kBlockSize * sizeof(float));
+    }
+  }
+}
+
 void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
                                   const std::function<bool(uint64_t)>* filter,
                                   const uint32_t* block_masks) {
