@@ -112,6 +112,7 @@ absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
   const uint32_t nprobe =
       p.nprobe == 0 || p.nprobe > nlist_ ? nlist_ : p.nprobe;
   ListScanner scanner = NewScanner(p);
+  ScopedScanBuffers buffers(&scanner);
   scanner.SetQuery(q);
   const std::function<bool(uint64_t)>* id_filter =
       p.id_filter ? &p.id_filter : nullptr;
@@ -202,6 +203,7 @@ absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
 absl::Status IvfIndex::ScanAllowedOnly(const float* q, const SearchParams& p,
                                        TopK* heap, SearchStats* stats) const {
   ListScanner scanner = NewScanner(p);
+  ScopedScanBuffers buffers(&scanner);
   scanner.SetQuery(q);
   const std::function<bool(uint64_t)>* id_filter =
       p.id_filter ? &p.id_filter : nullptr;

@@ -511,6 +511,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
   NearestLists(q.data(), nprobe, &order, &stats);
   TopK heap(KScan(p));
   ListScanner scanner = NewScanner(p);
+  ScopedScanBuffers buffers(&scanner);
   scanner.SetQuery(q.data());
   {
     std::shared_lock<std::shared_mutex> lock(mu_);

@@ -150,17 +150,27 @@ ListScanner::ListScanner(const ScanCodec& codec, bool l2, bool residual,
       residual_(residual),
       shared_l2_(l2 && residual && codec.combine_form().centered_norm),
       centroids_(centroids),
-      dim_(dim),
-      query_(dim),
-      u_(dim) {
-  if (prog_ != nullptr) prefix_.resize(prog_->shape().m4a / 2);
-  for (uint32_t j = 0; j < codec.shape().m8; ++j) {
-    c_bits_.push_back(static_cast<uint8_t>(codec.sub8_bits(j)));
-  }
+      dim_(dim) {
   // The per-list tables of L2 (q - c) have no centroid term to correct.
   if (residual_ && (!l2_ || shared_l2_)) {
     center_ = codec.combine_form().center_factor;
   }
+}
+
+void ListScanner::SwapBuffers(Buffers* b) {
+  query_.swap(b->query);
+  u_.swap(b->u);
+  error_w_.swap(b->error_w);
+  prefix_.swap(b->prefix);
+  std::swap(pq_, b->pq);
+  std::swap(luts_, b->luts);
+  std::swap(qa_, b->qa);
+  std::swap(qb_, b->qb);
+  std::swap(qc_, b->qc);
+  acc_a_.swap(b->acc_a);
+  acc_b_.swap(b->acc_b);
+  pending_.swap(b->pending);
+  std::swap(lower_, b->lower);
 }
 
 void ListScanner::BuildTables(const float* u) {
@@ -180,6 +190,11 @@ void ListScanner::BuildTables(const float* u) {
     a_scale_ = qa_.scale;
     a_bias_ = qa_.bias;
     return;
+  }
+  if (c_bits_.empty()) {
+    for (uint32_t j = 0; j < s.m8; ++j) {
+      c_bits_.push_back(static_cast<uint8_t>(codec_.sub8_bits(j)));
+    }
   }
   const float span = QuantizedByteLut::Span(luts_.c, c_bits_);
   uint32_t shift = 0;
@@ -207,7 +222,9 @@ void ListScanner::SetQuery(const float* query) {
   lower_.Reset(0);
   pending_.clear();
   pending_cap_ = 512;
-  std::copy(query, query + dim_, query_.begin());
+  query_.assign(query, query + dim_);
+  u_.resize(dim_);
+  if (prog_ != nullptr) prefix_.resize(prog_->shape().m4a / 2);
   query_norm_sq_ = kernels::Dot(query, query, dim_);
   // Tables that do not depend on the list are built once here.
   if (!PerListTables()) BuildTables(query);

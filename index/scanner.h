@@ -191,6 +191,17 @@ class ListScanner {
   void Prefetch(const InvertedList& list) const;
   static constexpr size_t kPrefetchBytes = 8192;
 
+  // The memory a scanner fills anew for each query (the query, its tables,
+  // the kernel's sums, the candidates). A caller that scans query after
+  // query on a thread keeps one and swaps it in and out of each query's
+  // scanner, so that a search allocates nothing once the sizes are
+  // reached (a query's scanner made a dozen allocations, and its candidate
+  // list grew by doubling). Nothing read from it before it is written.
+  struct Buffers;
+  // Exchanges the scanner's buffers with *b (a scanner made afresh holds
+  // empty ones).
+  void SwapBuffers(Buffers* b);
+
  private:
   void BuildTables(const float* u);
   // center_w_ of the list, given ip = <q, c> (and list_w_err_).
@@ -254,6 +265,41 @@ class ListScanner {
   // Stream A's (with C's, when both) sums to floats: scale * acc + bias.
   float a_scale_ = 1.0f, a_bias_ = 0.0f;
   std::vector<uint32_t> acc_a_, acc_b_;
+
+ public:
+  struct Buffers {
+    std::vector<float> query, u, error_w;
+    std::vector<uint8_t> prefix;
+    ProgressiveQuery pq;
+    QueryLuts luts;
+    QuantizedLut qa, qb;
+    QuantizedByteLut qc;
+    std::vector<uint32_t> acc_a, acc_b;
+    std::vector<Candidate> pending;
+    KthLargest lower;
+  };
+};
+
+// Lends this thread's ListScanner::Buffers to `scanner` for the scope:
+// consecutive queries on a thread then reuse one set of buffers. Nested
+// scopes on a thread work (the inner one gets empty buffers back). A thread
+// keeps what its largest query needed (a query's peak, as before, now
+// held: for a flat index of n codes about 4 n bytes of sums).
+class ScopedScanBuffers {
+ public:
+  explicit ScopedScanBuffers(ListScanner* scanner) : scanner_(scanner) {
+    scanner_->SwapBuffers(&ThreadBuffers());
+  }
+  ~ScopedScanBuffers() { scanner_->SwapBuffers(&ThreadBuffers()); }
+  ScopedScanBuffers(const ScopedScanBuffers&) = delete;
+  ScopedScanBuffers& operator=(const ScopedScanBuffers&) = delete;
+
+ private:
+  static ListScanner::Buffers& ThreadBuffers() {
+    thread_local ListScanner::Buffers buffers;
+    return buffers;
+  }
+  ListScanner* const scanner_;
 };
 
 }  // namespace tqdb
