@@ -194,9 +194,9 @@ class ListScanner {
   // The memory a scanner fills anew for each query (the query, its tables,
   // the kernel's sums, the candidates). A caller that scans query after
   // query on a thread keeps one and swaps it in and out of each query's
-  // scanner, so that a search allocates nothing once the sizes are
-  // reached (a query's scanner made a dozen allocations, and its candidate
-  // list grew by doubling). Nothing read from it before it is written.
+  // scanner, so that the scanner allocates nothing once the sizes are
+  // reached (it made a dozen allocations a query, and its candidate list
+  // grew by doubling). Nothing is read from it before it is written.
   struct Buffers;
   // Exchanges the scanner's buffers with *b (a scanner made afresh holds
   // empty ones).
