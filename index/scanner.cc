@@ -157,38 +157,25 @@ ListScanner::ListScanner(const ScanCodec& codec, bool l2, bool residual,
   }
 }
 
-void ListScanner::SwapBuffers(Buffers* b) {
-  query_.swap(b->query);
-  u_.swap(b->u);
-  error_w_.swap(b->error_w);
-  prefix_.swap(b->prefix);
-  std::swap(pq_, b->pq);
-  std::swap(luts_, b->luts);
-  std::swap(qa_, b->qa);
-  std::swap(qb_, b->qb);
-  std::swap(qc_, b->qc);
-  acc_a_.swap(b->acc_a);
-  acc_b_.swap(b->acc_b);
-  pending_.swap(b->pending);
-  std::swap(lower_, b->lower);
-}
+void ListScanner::SwapBuffers(Buffers* b) { std::swap(buf_, *b); }
 
 void ListScanner::BuildTables(const float* u) {
   ++tables_built_;
   if (prog_ != nullptr) {
-    prog_->BuildQuery(u, &pq_);
-    qa_.Build(pq_.lut, prog_->shape().m4a);
-    pq_.lut_err =
-        qa_.scale * std::sqrt(static_cast<float>(prog_->prefix_tables()) / 12);
+    prog_->BuildQuery(u, &buf_.pq);
+    buf_.qa.Build(buf_.pq.lut, prog_->shape().m4a);
+    buf_.pq.lut_err =
+        buf_.qa.scale *
+        std::sqrt(static_cast<float>(prog_->prefix_tables()) / 12);
     return;
   }
-  codec_.BuildLuts(u, l2_, &luts_);
+  codec_.BuildLuts(u, l2_, &buf_.luts);
   const ScanShape& s = codec_.shape();
-  if (s.m4b) qb_.Build(luts_.b, s.m4b);
+  if (s.m4b) buf_.qb.Build(buf_.luts.b, s.m4b);
   if (s.m8 == 0) {
-    qa_.Build(luts_.a, s.m4a);
-    a_scale_ = qa_.scale;
-    a_bias_ = qa_.bias;
+    buf_.qa.Build(buf_.luts.a, s.m4a);
+    a_scale_ = buf_.qa.scale;
+    a_bias_ = buf_.qa.bias;
     return;
   }
   if (c_bits_.empty()) {
@@ -196,44 +183,44 @@ void ListScanner::BuildTables(const float* u) {
       c_bits_.push_back(static_cast<uint8_t>(codec_.sub8_bits(j)));
     }
   }
-  const float span = QuantizedByteLut::Span(luts_.c, c_bits_);
+  const float span = QuantizedByteLut::Span(buf_.luts.c, c_bits_);
   uint32_t shift = 0;
   float step = span > 0 ? span / 65535.0f : 1.0f;
   float bias = 0.0f;
   if (s.m4a) {
-    qa_.Build(luts_.a, s.m4a, step);
+    buf_.qa.Build(buf_.luts.a, s.m4a, step);
     // Finer while C's widest table fits in uint16 and every sum in uint32.
     const double sum_a = 255.0 * s.m4a, sum_c = 65535.0 * s.m8;
     while (shift < 16 &&
-           double{span} * (1u << (shift + 1)) <= 65535.0 * qa_.scale &&
+           double{span} * (1u << (shift + 1)) <= 65535.0 * buf_.qa.scale &&
            sum_a * (1u << (shift + 1)) + sum_c < 4294967295.0) {
       ++shift;
     }
-    step = std::ldexp(qa_.scale, -static_cast<int>(shift));
-    bias = qa_.bias;
+    step = std::ldexp(buf_.qa.scale, -static_cast<int>(shift));
+    bias = buf_.qa.bias;
   }
-  qc_.Build(luts_.c, c_bits_, step);
-  qc_.shift = shift;
+  buf_.qc.Build(buf_.luts.c, c_bits_, step);
+  buf_.qc.shift = shift;
   a_scale_ = step;
-  a_bias_ = bias + qc_.bias;
+  a_bias_ = bias + buf_.qc.bias;
 }
 
 void ListScanner::SetQuery(const float* query) {
-  lower_.Reset(0);
-  pending_.clear();
+  buf_.lower.Reset(0);
+  buf_.pending.clear();
   pending_cap_ = 512;
-  query_.assign(query, query + dim_);
-  u_.resize(dim_);
-  if (prog_ != nullptr) prefix_.resize(prog_->shape().m4a / 2);
+  buf_.query.assign(query, query + dim_);
+  buf_.u.resize(dim_);
+  if (prog_ != nullptr) buf_.prefix.resize(prog_->shape().m4a / 2);
   query_norm_sq_ = kernels::Dot(query, query, dim_);
   // Tables that do not depend on the list are built once here.
   if (!PerListTables()) BuildTables(query);
-  list_w_err_ = pq_.w_err;
+  list_w_err_ = buf_.pq.w_err;
   if (prog_ != nullptr && centroid_w_ != nullptr && !PerListTables()) {
-    error_w_.resize(pq_.w.size());
-    prog_->ErrorWeights(pq_.w.data(), error_w_.data());
-    error_w_norm_ = std::sqrt(
-        kernels::Dot(error_w_.data(), error_w_.data(), error_w_.size()));
+    buf_.error_w.resize(buf_.pq.w.size());
+    prog_->ErrorWeights(buf_.pq.w.data(), buf_.error_w.data());
+    error_w_norm_ = std::sqrt(kernels::Dot(
+        buf_.error_w.data(), buf_.error_w.data(), buf_.error_w.size()));
   }
   if (!residual_) base_ = l2_ ? query_norm_sq_ : 0.0f;
 }
@@ -242,18 +229,18 @@ void ListScanner::SetList(uint32_t list_no) {
   if (!residual_) return;
   const float* c = centroids_ + size_t{list_no} * dim_;
   if (l2_) {
-    for (uint32_t i = 0; i < dim_; ++i) u_[i] = query_[i] - c[i];
-    base_ = kernels::Dot(u_.data(), u_.data(), dim_);
+    for (uint32_t i = 0; i < dim_; ++i) buf_.u[i] = buf_.query[i] - c[i];
+    base_ = kernels::Dot(buf_.u.data(), buf_.u.data(), dim_);
     if (!shared_l2_) {
-      BuildTables(u_.data());
-      list_w_err_ = pq_.w_err;
+      BuildTables(buf_.u.data());
+      list_w_err_ = buf_.pq.w_err;
       return;
     }
     if (center_ >= 0) {
-      SetCenterWeight(list_no, kernels::Dot(query_.data(), c, dim_));
+      SetCenterWeight(list_no, kernels::Dot(buf_.query.data(), c, dim_));
     }
   } else {
-    base_ = kernels::Dot(query_.data(), c, dim_);
+    base_ = kernels::Dot(buf_.query.data(), c, dim_);
     if (center_ >= 0) SetCenterWeight(list_no, base_);
   }
 }
@@ -280,17 +267,17 @@ void ListScanner::SetCenterWeight(uint32_t list_no, float ip) {
       prog_->center1_factor() >= 0) {
     // W of w(q) - alpha w(c), from a dot product a list with the int8
     // code w^ of w(c). Its rounding errors, about independent with the RMS
-    // ||w(c) - w^|| / sqrt(k), put <e, w^> off <e, w(c)> (e = error_w_) by
+    // ||w(c) - w^|| / sqrt(k), put <e, w^> off <e, w(c)> (e = buf_.error_w) by
     // a deviation of ||e|| ||w(c) - w^|| / sqrt(k) (Cauchy-Schwarz's worst
     // case is sqrt(k) times that, and let 8% more candidates through on
     // use512): sigmas_ of them, on the side that widens the bound.
     const float a = center_w_;
-    const float ew =
-        centroid_w_->codec().Dot(error_w_.data(), centroid_w_->code(list_no));
+    const float ew = centroid_w_->codec().Dot(buf_.error_w.data(),
+                                              centroid_w_->code(list_no));
     const float slack = sigmas_ * error_w_norm_ *
                         centroid_w_->err_norm(list_no) *
                         centroid_w_->inv_sqrt_k();
-    const float w2 = pq_.w_err * pq_.w_err - 2.0f * a * ew +
+    const float w2 = buf_.pq.w_err * buf_.pq.w_err - 2.0f * a * ew +
                      2.0f * std::fabs(a) * slack +
                      a * a * centroid_w_->werr_sq(list_no);
     list_w_err_ = std::sqrt(std::max(0.0f, w2));
@@ -323,9 +310,9 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   const uint32_t n = list.size();
   const size_t nblocks = list.nblocks();
   const ScanShape& s = prog_->shape();
-  acc_a_.resize(nblocks * kBlockSize);
-  scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, qa_.lo.data(),
-                       qa_.hi.data(), acc_a_.data(), block_masks);
+  buf_.acc_a.resize(nblocks * kBlockSize);
+  scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, buf_.qa.lo.data(),
+                       buf_.qa.hi.data(), buf_.acc_a.data(), block_masks);
   const CombineForm cf = codec_.combine_form();
   const uint32_t nfc = prog_->codec_factors();
   const bool has_norm = l2_ && nfc > cf.norm_factor;
@@ -337,11 +324,11 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
       : prog_->center1_factor() >= 0 && centroid_w_ != nullptr
           ? prog_->center1_factor()
           : center_;
-  if (lower_.k() != heap->k()) lower_.Reset(heap->k());
+  if (buf_.lower.k() != heap->k()) buf_.lower.Reset(heap->k());
   scan::BoundParams bp;
-  bp.lut_scale = qa_.scale;
-  bp.lut_bias = qa_.bias;
-  bp.lut_allow = bound ? sigmas_ * pq_.lut_err : 0.0f;
+  bp.lut_scale = buf_.qa.scale;
+  bp.lut_bias = buf_.qa.bias;
+  bp.lut_allow = bound ? sigmas_ * buf_.pq.lut_err : 0.0f;
   bp.w_err = bound ? sigmas_ * list_w_err_ : 0.0f;
   bp.base = base_;
   bp.gain = l2_ ? 2.0f : 1.0f;
@@ -354,7 +341,7 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   // the k-th lower bound, whichever is higher.
   auto threshold = [&]() {
     float t = heap->full() ? heap->threshold() : kNone;
-    if (lower_.full()) t = std::max(t, lower_.threshold());
+    if (buf_.lower.full()) t = std::max(t, buf_.lower.threshold());
     return t;
   };
   float ub[kBlockSize], lb[kBlockSize];
@@ -366,7 +353,7 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
     // lb are the first-pass estimate, which only orders the refinement.
     uint32_t cand =
         live & scan::BoundMask(
-                   acc_a_.data() + first, list.BlockFactors(blk, nfc),
+                   buf_.acc_a.data() + first, list.BlockFactors(blk, nfc),
                    list.BlockFactors(blk, nfc + 1),
                    has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr,
                    center1 >= 0 ? list.BlockFactors(blk, center1) : nullptr, bp,
@@ -384,7 +371,7 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
     if (bound) {
       for (uint32_t rest = cand; rest != 0; rest &= rest - 1) {
         const uint32_t v = static_cast<uint32_t>(__builtin_ctz(rest));
-        lower_.Push(lb[v]);
+        buf_.lower.Push(lb[v]);
       }
     }
     for (; cand != 0; cand &= cand - 1) {
@@ -404,15 +391,15 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
       } else if (center_ >= 0) {
         offset = base_ + center_w_ * list.FactorAt(first + v, center_);
       }
-      pending_.push_back({ub[v], offset, &list, first + v});
+      buf_.pending.push_back({ub[v], offset, &list, first + v});
     }
     // Long scans (a flat index): now and then read the best few in full,
     // so that the k-th score, not only the k-th lower bound, cuts the
     // pending set.
-    if (bound && pending_.size() >= pending_cap_) {
-      if (lower_.full()) CutPending(lower_.threshold());
+    if (bound && buf_.pending.size() >= pending_cap_) {
+      if (buf_.lower.full()) CutPending(buf_.lower.threshold());
       RefineRound(heap, false);
-      pending_cap_ = std::max<size_t>(512, 2 * pending_.size());
+      pending_cap_ = std::max<size_t>(512, 2 * buf_.pending.size());
     }
   }
   // Per-list tables: the query-side vector, and so the refine weights,
@@ -435,8 +422,8 @@ void ListScanner::ScanBlocks(const InvertedList& list, const uint32_t* acc_a,
   cp.form = static_cast<scan::CombineParams::Form>(cf.kind);
   cp.a_scale = a_scale_;
   cp.a_bias = a_bias_;
-  cp.b_scale = qb_.scale;
-  cp.b_bias = qb_.bias;
+  cp.b_scale = buf_.qb.scale;
+  cp.b_bias = buf_.qb.bias;
   cp.kappa = cf.kappa;
   cp.base = base_;
   cp.lut_l2 = l2_ && codec_.lut_is_l2();
@@ -509,60 +496,61 @@ bool ListScanner::RefineRound(TopK* heap, bool last) {
   // The last rounds take at least a quarter of the set each: their
   // selections then cost O(n log n) in all, however little a cut removes
   // (reading stops at the first bound below the k-th anyway).
-  const size_t m = std::min(
-      pending_.size(),
-      std::max<size_t>({32, 2 * heap->k(), last ? pending_.size() / 4 : 0}));
-  if (m < pending_.size()) {
-    std::nth_element(pending_.begin(), pending_.begin() + m, pending_.end(),
-                     better);
+  const size_t m =
+      std::min(buf_.pending.size(),
+               std::max<size_t>(
+                   {32, 2 * heap->k(), last ? buf_.pending.size() / 4 : 0}));
+  if (m < buf_.pending.size()) {
+    std::nth_element(buf_.pending.begin(), buf_.pending.begin() + m,
+                     buf_.pending.end(), better);
   }
-  std::sort(pending_.begin(), pending_.begin() + m, better);
+  std::sort(buf_.pending.begin(), buf_.pending.begin() + m, better);
   // The rows are cold (pass 1 read only the prefixes, and other lists came
   // since): load a few candidates ahead, so refinements do not wait on
   // misses one after the other.
   constexpr size_t kAhead = 8;
   auto prefetch_row = [&](size_t i) {
-    const Candidate& c = pending_[i];
+    const Candidate& c = buf_.pending[i];
     PrefetchBytes(c.list->codes_c() + size_t{c.slot} * row_bytes, row_bytes);
   };
   for (size_t i = 0; i < std::min(m, kAhead); ++i) prefetch_row(i);
   for (size_t i = 0; i < m; ++i) {
     if (i + kAhead < m) prefetch_row(i + kAhead);
-    const Candidate& c = pending_[i];
+    const Candidate& c = buf_.pending[i];
     if (bound && heap->full() && c.ub <= heap->threshold()) {
-      pending_.clear();
+      buf_.pending.clear();
       return true;
     }
     ++refined_;
     float scale = c.list->FactorAt(c.slot, 0);
     if (scaled2) scale *= c.list->FactorAt(c.slot, 1);
-    if (shared) c.list->StreamABytes(c.slot, prefix_.data());
+    if (shared) c.list->StreamABytes(c.slot, buf_.prefix.data());
     const float est =
-        scale * prog_->Refine(prefix_.data(),
+        scale * prog_->Refine(buf_.prefix.data(),
                               c.list->codes_c() + size_t{c.slot} * row_bytes,
-                              pq_);
+                              buf_.pq);
     const float goodness = c.offset + gain * est;
     if (heap->full() && goodness <= heap->threshold()) continue;
     heap->Push(goodness, c.list->ids()[c.slot]);
   }
-  pending_.erase(pending_.begin(), pending_.begin() + m);
+  buf_.pending.erase(buf_.pending.begin(), buf_.pending.begin() + m);
   if (bound && heap->full()) CutPending(heap->threshold());
-  return pending_.empty();
+  return buf_.pending.empty();
 }
 
 void ListScanner::Finish(TopK* heap) {
-  if (prog_ == nullptr || pending_.empty()) return;
-  if (sigmas_ > 0 && lower_.full()) CutPending(lower_.threshold());
+  if (prog_ == nullptr || buf_.pending.empty()) return;
+  if (sigmas_ > 0 && buf_.lower.full()) CutPending(buf_.lower.threshold());
   while (!RefineRound(heap, true)) {
   }
-  pending_.clear();
+  buf_.pending.clear();
 }
 
 void ListScanner::CutPending(float cut) {
-  pending_.erase(
-      std::remove_if(pending_.begin(), pending_.end(),
+  buf_.pending.erase(
+      std::remove_if(buf_.pending.begin(), buf_.pending.end(),
                      [&](const Candidate& c) { return c.ub <= cut; }),
-      pending_.end());
+      buf_.pending.end());
 }
 
 bool ListScanner::ScansSums() const {
@@ -589,25 +577,26 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
   const ScanShape& s = codec_.shape();
   const size_t nblocks = list.nblocks();
   if (s.m4a) {
-    acc_a_.resize(nblocks * kBlockSize);
-    scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, qa_.lo.data(),
-                         qa_.hi.data(), acc_a_.data(), block_masks);
+    buf_.acc_a.resize(nblocks * kBlockSize);
+    scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, buf_.qa.lo.data(),
+                         buf_.qa.hi.data(), buf_.acc_a.data(), block_masks);
   } else {
-    acc_a_.assign(nblocks * kBlockSize, 0);  // (prod at 1 bit: B alone)
+    buf_.acc_a.assign(nblocks * kBlockSize, 0);  // (prod at 1 bit: B alone)
   }
   if (s.m4b) {
-    acc_b_.resize(nblocks * kBlockSize);
-    scan::AccumulateList(list.codes_b(), nblocks, s.m4b / 2, qb_.lo.data(),
-                         qb_.hi.data(), acc_b_.data(), block_masks);
+    buf_.acc_b.resize(nblocks * kBlockSize);
+    scan::AccumulateList(list.codes_b(), nblocks, s.m4b / 2, buf_.qb.lo.data(),
+                         buf_.qb.hi.data(), buf_.acc_b.data(), block_masks);
   }
   if (s.m8) {
     // Stream C adds onto A's sums (zero without stream A), a block at a
     // time, the blocks the masks skip left out.
-    scan::AccumulateBytes(list.codes_c(), nblocks, qc_.m, qc_.lut.data(),
-                          qc_.ntab.data(), qc_.shift, acc_a_.data(),
-                          block_masks);
+    scan::AccumulateBytes(list.codes_c(), nblocks, buf_.qc.m,
+                          buf_.qc.lut.data(), buf_.qc.ntab.data(),
+                          buf_.qc.shift, buf_.acc_a.data(), block_masks);
   }
-  ScanBlocks(list, acc_a_.data(), acc_b_.data(), heap, filter, block_masks);
+  ScanBlocks(list, buf_.acc_a.data(), buf_.acc_b.data(), heap, filter,
+             block_masks);
 }
 
 }  // namespace tqdb

@@ -162,8 +162,8 @@ class ListScanner {
   // caller may compute the sums itself (scan::AccumulateListMulti, with
   // lut_a() and lut_b() of the query) and call ScanSums.
   bool ScansSums() const;
-  const QuantizedLut& lut_a() const { return qa_; }
-  const QuantizedLut& lut_b() const { return qb_; }
+  const QuantizedLut& lut_a() const { return buf_.qa; }
+  const QuantizedLut& lut_b() const { return buf_.qb; }
   // Scan (no block masks) given the kernel's sums of the list: acc_a, and
   // acc_b when the codec has stream B (list.nblocks() * 32 entries each).
   // REQUIRES: ScansSums().
@@ -218,23 +218,37 @@ class ListScanner {
 
   const ScanCodec& codec_;
   const ProgressiveLayout* const prog_;
-  ProgressiveQuery pq_;
   float sigmas_ = SearchParams().refine_sigmas;
   uint64_t refined_ = 0;
   uint64_t tables_built_ = 0;
-  // The k largest first-pass lower bounds seen in this query: their k-th
-  // is (at the bound's confidence) below the final k-th score, so it rules
-  // candidates out before any is refined.
-  KthLargest lower_;
   // First-pass survivors awaiting Finish.
   struct Candidate {
     float ub, offset;
     const InvertedList* list;
     uint32_t slot;
   };
-  std::vector<Candidate> pending_;
-  size_t pending_cap_ = 512;     // size at which pending_ is cut again
-  std::vector<uint8_t> prefix_;  // a refined candidate's pass-1 bytes
+
+ public:
+  struct Buffers {
+    std::vector<float> query, u;
+    ProgressiveQuery pq;
+    // ErrorWeights of the query's weights.
+    std::vector<float> error_w;
+    // The k largest first-pass lower bounds seen in this query: their k-th
+    // is (at the bound's confidence) below the final k-th score, so it
+    // rules candidates out before any is refined.
+    KthLargest lower;
+    std::vector<Candidate> pending;
+    std::vector<uint8_t> prefix;  // a refined candidate's pass-1 bytes
+    QueryLuts luts;
+    QuantizedLut qa, qb;
+    QuantizedByteLut qc;
+    std::vector<uint32_t> acc_a, acc_b;
+  };
+
+ private:
+  Buffers buf_;
+  size_t pending_cap_ = 512;  // size at which buf_.pending is cut again
   void CutPending(float cut);
   bool RefineRound(TopK* heap, bool last);
   // L2 over residuals: the query's tables with n' = ||r||^2 + 2 <c, r>
@@ -247,10 +261,8 @@ class ListScanner {
   // Pass 1's W for the current list (ProgressiveQuery::w_err, or that of
   // w(q) - alpha w(c) with centroid_w_).
   float list_w_err_ = 0;
-  std::vector<float> error_w_;  // ErrorWeights of the query's weights
-  float error_w_norm_ = 0;      // ||error_w_||
+  float error_w_norm_ = 0;  // ||buf_.error_w||
   const uint32_t dim_;
-  std::vector<float> query_, u_;
   float query_norm_sq_ = 0;
   float base_ = 0;  // per-list additive term
   // Residuals with a centroid correction factor (CombineForm::center_factor,
@@ -258,26 +270,9 @@ class ListScanner {
   // and the list's weight on it, <q, c> / ||c||^2.
   int32_t center_ = -1;
   float center_w_ = 0;
-  QueryLuts luts_;
-  QuantizedLut qa_, qb_;
-  QuantizedByteLut qc_;
   std::vector<uint8_t> c_bits_;  // codec_.sub8_bits(j), full layout
   // Stream A's (with C's, when both) sums to floats: scale * acc + bias.
   float a_scale_ = 1.0f, a_bias_ = 0.0f;
-  std::vector<uint32_t> acc_a_, acc_b_;
-
- public:
-  struct Buffers {
-    std::vector<float> query, u, error_w;
-    std::vector<uint8_t> prefix;
-    ProgressiveQuery pq;
-    QueryLuts luts;
-    QuantizedLut qa, qb;
-    QuantizedByteLut qc;
-    std::vector<uint32_t> acc_a, acc_b;
-    std::vector<Candidate> pending;
-    KthLargest lower;
-  };
 };
 
 // Lends this thread's ListScanner::Buffers to `scanner` for the scope:

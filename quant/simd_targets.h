@@ -27,8 +27,9 @@ absl::Status LimitSimdTargets(absl::string_view best);
 // The same check of the name alone (nothing changes).
 absl::Status CheckSimdTargetName(absl::string_view best);
 
-// LimitSimdTargets(TQDB_SIMD) if the variable is set and not empty; its
-// errors start with "TQDB_SIMD=<value>: ".
+// LimitSimdTargets(TQDB_SIMD) if the variable is set and not empty, else
+// lifts any cap (every compiled target the CPU supports); its errors start
+// with "TQDB_SIMD=<value>: ".
 absl::Status LimitSimdTargetsFromEnvironment();
 
 }  // namespace kernels

@@ -361,7 +361,15 @@ TEST(KernelsDispatchTest, UnknownSimdTargetsAreNamed) {
   unsetenv(kSimdEnvironmentVariable);
   EXPECT_EQ(env.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StartsWith(env.message(), "TQDB_SIMD=avx9: '")) << env;
-  EXPECT_TRUE(LimitSimdTargetsFromEnvironment().ok());  // unset: no cap
+}
+
+TEST(KernelsDispatchTest, EnvironmentWithoutCapLiftsOne) {
+  const int64_t supported = hwy::SupportedTargets() & HWY_TARGETS;
+  const std::string best = hwy::TargetName(supported & -supported);
+  ASSERT_TRUE(LimitSimdTargets("emu128").ok());
+  unsetenv(kSimdEnvironmentVariable);
+  EXPECT_TRUE(LimitSimdTargetsFromEnvironment().ok());
+  EXPECT_EQ(ActiveTargetName(), best);
 }
 }  // namespace kernels
 }  // namespace tqdb

@@ -9,7 +9,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "hwy/targets.h"
 #include "index/prefetch.h"
 #include "quant/kernels.h"
 #include "quant/simd_targets.h"
@@ -195,7 +194,6 @@ absl::Status BenchSweep::RunTqdb() {
   }
   // Back to the process's target (TQDB_SIMD's cap, or none).
   if (!options_.simds.empty()) {
-    hwy::DisableTargets(0);
     TQ_RETURN_IF_ERROR(kernels::LimitSimdTargetsFromEnvironment());
   }
   return absl::OkStatus();
