@@ -515,11 +515,14 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
   scanner.SetQuery(q.data());
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    if (!order.empty()) scanner.Prefetch(lists_[order[0].second]);
+    auto prefetch = [&](size_t i) {
+      scanner.Prefetch(order[i].second, lists_[order[i].second]);
+    };
+    if (!order.empty()) prefetch(0);
     for (size_t i = 0; i < order.size(); ++i) {
       const auto& [score, l] = order[i];
       if (p.cancelled && p.cancelled()) return CancelledSearch();
-      if (i + 1 < order.size()) scanner.Prefetch(lists_[order[i + 1].second]);
+      if (i + 1 < order.size()) prefetch(i + 1);
       scanner.SetList(l, -score);
       scanner.Scan(lists_[l], &heap, p.id_filter ? &p.id_filter : nullptr);
       stats.codes_scanned += lists_[l].size();

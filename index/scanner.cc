@@ -284,8 +284,14 @@ void ListScanner::SetCenterWeight(uint32_t list_no, float ip) {
   }
 }
 
-void ListScanner::Prefetch(const InvertedList& list) const {
+void ListScanner::Prefetch(uint32_t list_no, const InvertedList& list) const {
   if (prog_ == nullptr) return;
+  // The code of the centroid's weights that SetCenterWeight reads (GloVe
+  // `pca` 6 bits nprobe 104 and use512 `pca` 4 bits nprobe 48: 1.01x).
+  if (center_ >= 0 && centroid_w_ != nullptr && prog_->center1_factor() >= 0) {
+    PrefetchBytes(centroid_w_->code(list_no),
+                  centroid_w_->codec().code_bytes());
+  }
   const size_t block_bytes = size_t{prog_->shape().m4a} / 2 * kBlockSize;
   // Past the first blocks of a long list the hardware prefetcher follows.
   const uint32_t nblocks = static_cast<uint32_t>(std::min<size_t>(

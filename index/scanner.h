@@ -179,16 +179,17 @@ class ListScanner {
   // which belong to one list: there Scan refines each list's candidates
   // itself.
   void Finish(TopK* heap);
-  // Starts loading what a progressive Scan of `list` reads first and the
-  // hardware prefetcher cannot guess: the first-pass codes (up to
-  // kPrefetchBytes) and the factors its bound reads. Call it for the next
+  // Starts loading what a progressive Scan of `list` (number list_no)
+  // reads first and the hardware prefetcher cannot guess: the first-pass
+  // codes (up to kPrefetchBytes), the factors its bound reads and the code
+  // of the centroid's weights SetList reads. Call it for the next
   // list while this one is scanned: a probed list is small (a few blocks),
   // so its first lines would otherwise miss one after the other (GloVe-100
   // `pca` 4 and 6 bits, nprobe 104: the first-pass kernel's cycles -35 to
   // -47%, queries 1.05-1.08x; use512 `pca` 2 and 4 bits, nprobe 48, where
   // lists are two blocks: 0.97-1.01x). A no-op for the full layout (not
   // measured there).
-  void Prefetch(const InvertedList& list) const;
+  void Prefetch(uint32_t list_no, const InvertedList& list) const;
   static constexpr size_t kPrefetchBytes = 8192;
 
   // The memory a scanner fills anew for each query (the query, its tables,
