@@ -76,7 +76,7 @@ void IvfIndex::SearchChunk(const float* queries, size_t first, size_t count,
   scanners.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     Prepare(queries + (first + i) * d, 1, &q[i]);
-    NearestLists(q[i].data(), nprobe, &order[i], &qstats[i]);
+    NearestLists(q[i].data(), nprobe, p.probe_order, &order[i], &qstats[i]);
     scanners.push_back(NewScanner(p));
     scanners.back().SetQuery(q[i].data());
   }

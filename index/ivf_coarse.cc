@@ -1,8 +1,9 @@
-// IvfIndex's coarse step: the nprobe lists whose centroids are nearest the
-// query. With LayoutOptions::quantized_coarse, every centroid is scored on
-// its int8 code first and only the centroids that can still be among the
-// nprobe nearest are scored exactly: the lists and their order are those
-// of scoring every centroid exactly.
+// IvfIndex's coarse step: the nprobe lists ranked first, by ||q - c||^2
+// plus a per-list offset (0 for ProbeOrder::kNearest; index/ivf_probe.cc).
+// With LayoutOptions::quantized_coarse, every centroid is scored on its
+// int8 code first and only the centroids that can still be among the
+// nprobe first are scored exactly: the lists and their order are those of
+// scoring every centroid exactly.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -15,20 +16,35 @@
 
 namespace tqdb {
 
-void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
+void IvfIndex::NearestLists(const float* q, uint32_t nprobe, ProbeOrder how,
                             std::vector<std::pair<float, uint32_t>>* order,
                             SearchStats* stats) const {
   const uint32_t d = options_.dim;
   order->clear();
   stats->centroids_quantized = 0;
-  // The exact distances as integer keys that sort nearest first, ties
-  // towards the lower list id: a comparator of float pairs mispredicted in
-  // the selection and sort below.
+  // A list's rank: ||q - c||^2 plus its offset (0 for kNearest, else
+  // -(||c||^2 + kappa sigma), kappa read once here: a writer may change it
+  // meanwhile), so that the quantized step below bounds the rank as it
+  // bounds the distance.
+  thread_local std::vector<float> offset;
+  offset.assign(nlist_, 0.0f);
+  if (how == ProbeOrder::kBestExpected && !probe_sigma_.empty()) {
+    const float kappa = probe_kappa_.load(std::memory_order_relaxed);
+    for (uint32_t l = 0; l < nlist_; ++l) {
+      offset[l] = -(centroid_norms_[l] + kappa * probe_sigma_[l]);
+    }
+  }
+  // The exact ranks as integer keys that sort first first, ties towards
+  // the lower list id: a comparator of float pairs mispredicted in the
+  // selection and sort below. The distances themselves go to `order`.
   thread_local std::vector<uint64_t> nearest;
+  thread_local std::vector<float> exact_dist;
   nearest.clear();
+  exact_dist.resize(nlist_);
   auto exact = [&](uint32_t l) {
     const float dist = kernels::L2Sqr(q, &centroids_[size_t{l} * d], d);
-    nearest.push_back(uint64_t{OrderKey(dist)} << 32 | l);
+    exact_dist[l] = dist;
+    nearest.push_back(uint64_t{OrderKey(dist + offset[l])} << 32 | l);
   };
   // The query rounded to int16 with one scale t (below): no int32 partial
   // sum overflows when d * qlim * 128 < 2^31, and the rounding bound needs
@@ -98,12 +114,12 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
     const float* c_norm_sq = centroid_norms_.data();
     for (uint32_t l = 0; l < nlist_; ++l) {
       const float s = scale[l];
-      const float est =
-          qn - 2.0f * (s * t * static_cast<float>(dot[l])) + c_norm_sq[l];
+      const float est = qn - 2.0f * (s * t * static_cast<float>(dot[l])) +
+                        c_norm_sq[l] + offset[l];
       const float err =
           2.0f * (std::min(0.5f * q1 * s, q_norm * err_norm[l]) +
                   std::min(q_err * s, round_norm * code_norm[l])) +
-          1e-4f * (qn + c_norm_sq[l]);
+          1e-4f * (qn + c_norm_sq[l] + std::fabs(offset[l]));
       lo[l] = est - err;
       hi[l] = est + err;
     }
@@ -137,8 +153,8 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe,
   std::sort(nearest.begin(), nearest.end());
   order->resize(nearest.size());
   for (size_t i = 0; i < nearest.size(); ++i) {
-    (*order)[i] = {-FromOrderKey(static_cast<uint32_t>(nearest[i] >> 32)),
-                   static_cast<uint32_t>(nearest[i])};
+    const uint32_t l = static_cast<uint32_t>(nearest[i]);
+    (*order)[i] = {-exact_dist[l], l};
   }
 }
 

@@ -135,7 +135,7 @@ absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
   uint32_t want = static_cast<uint32_t>(
       std::min<double>(nlist_, std::ceil(1.5 * lists_target)));
   std::vector<std::pair<float, uint32_t>> order;
-  NearestLists(q, want, &order, stats);
+  NearestLists(q, want, p.probe_order, &order, stats);
   // Stopping rule: the allowed points searched as a collection of their
   // own, indexed by the rule that sizes an index (lists growing as the
   // square root of the points, IvfOptions::nlist): share * n points would
@@ -170,7 +170,8 @@ absl::Status IvfIndex::ScanProbed(const float* q, const SearchParams& p,
   for (size_t i = 0; i < nlist_; ++i) {
     if (scanned >= lists_target && stats->allowed_seen >= min_allowed) break;
     if (i == order.size()) {
-      NearestLists(q, std::min<uint32_t>(nlist_, 2 * want), &order, stats);
+      NearestLists(q, std::min<uint32_t>(nlist_, 2 * want), p.probe_order,
+                   &order, stats);
       want = static_cast<uint32_t>(order.size());
     }
     if (p.cancelled && p.cancelled()) return CancelledSearch();

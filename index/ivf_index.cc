@@ -9,7 +9,6 @@
 #include "index/prefetch.h"
 #include "index/scanner.h"
 #include "index/thread_pool.h"
-#include "quant/coding.h"
 #include "quant/finite.h"
 #include "quant/kernels.h"
 #include "quant/kmeans.h"
@@ -19,8 +18,6 @@
 namespace tqdb {
 namespace {
 
-constexpr uint32_t kIvfMagic = 0x31465654;  // "TVF1"
-constexpr uint32_t kIvfVersion = 1;
 constexpr size_t kMaxCodecTrain = 65536;
 
 }  // namespace
@@ -143,6 +140,7 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
            : co.centered_norm && co.method == "renorm");
   idx->options_.codec = co;
   TQ_ASSIGN_OR_RETURN(idx->codec_, ScanCodec::Create(co, d, train.data(), nt));
+  idx->TrainProbeStats(xp.data(), n, threads);
   idx->InitLists();
   return idx;
 }
@@ -213,77 +211,20 @@ void IvfIndex::InitLists() {
   lists_.assign(nlist_, InvertedList(prog_ ? prog_->shape() : codec_->shape(),
                                      refine_.code_words(),
                                      /*blocked_c=*/prog_ == nullptr));
+  probe_sigma_.clear();
+  if (!list_spread_.empty()) {
+    probe_sigma_.resize(nlist_);
+    for (uint32_t l = 0; l < nlist_; ++l) {
+      probe_sigma_[l] = 2.0f * std::sqrt(list_spread_[l] / spread_dims_);
+    }
+  }
+  UpdateProbeKappa();
 }
 
 size_t IvfIndex::memory_bytes_per_code() const {
   if (prog_) return prog_->memory_bytes_per_vector();
   const ScanShape& s = codec_->shape();
   return s.m4a / 2 + s.m4b / 2 + s.m8 + 4 * s.nfactors;
-}
-
-std::string IvfIndex::SerializeTrained() const {
-  std::string s;
-  PutFixed32(&s, kIvfMagic);
-  PutFixed32(&s, kIvfVersion);
-  PutFixed32(&s, options_.dim);
-  PutFixed32(&s, static_cast<uint32_t>(options_.metric));
-  PutFixed32(&s, nlist_);
-  PutFixed32(&s, options_.residual ? 1 : 0);
-  PutFixed64(&s, options_.seed);
-  for (float c : centroids_) PutFloat(&s, c);
-  PutBytes(&s, codec_->Serialize());
-  PutCrcTrailer(&s);
-  return s;
-}
-
-absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::FromTrained(
-    absl::string_view bytes, const LayoutOptions& layout) {
-  auto corrupt = [](absl::string_view why) {
-    return absl::DataLossError(absl::StrCat("IVF parameters: ", why));
-  };
-  if (bytes.size() < 8) return corrupt("truncated");
-  absl::string_view payload;
-  if (!CheckCrcTrailer(bytes, &payload)) return corrupt("checksum mismatch");
-  Decoder dec(payload);
-  uint32_t magic = 0, version = 0, dim = 0, metric = 0, nlist = 0, residual = 0;
-  uint64_t seed = 0;
-  if (!dec.GetFixed32(&magic) || !dec.GetFixed32(&version)) {
-    return corrupt("truncated header");
-  }
-  if (magic != kIvfMagic) return corrupt("bad magic");
-  if (version != kIvfVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("IVF format version ", version,
-                     " is not supported (this build "
-                     "reads ",
-                     kIvfVersion, ")"));
-  }
-  if (!dec.GetFixed32(&dim) || !dec.GetFixed32(&metric) ||
-      !dec.GetFixed32(&nlist) || !dec.GetFixed32(&residual) ||
-      !dec.GetFixed64(&seed) || dim < 2 || metric > 2 || nlist == 0) {
-    return corrupt("bad header");
-  }
-  std::unique_ptr<IvfIndex> idx(new IvfIndex());
-  idx->options_.dim = dim;
-  idx->options_.metric = static_cast<Metric>(metric);
-  idx->options_.nlist = nlist;
-  idx->options_.residual = residual != 0;
-  idx->options_.seed = seed;
-  idx->options_.layout = layout;
-  idx->nlist_ = nlist;
-  idx->centroids_.resize(size_t{nlist} * dim);
-  for (float& c : idx->centroids_) {
-    if (!dec.GetFloat(&c)) return corrupt("truncated centroids");
-  }
-  absl::string_view codec;
-  if (!dec.GetBytes(&codec) || dec.remaining()) return corrupt("bad codec");
-  TQ_ASSIGN_OR_RETURN(idx->codec_, ScanCodec::Deserialize(codec));
-  if (idx->codec_->dim() != dim) return corrupt("codec dimension mismatch");
-  idx->options_.codec = idx->codec_->options();
-  idx->assigner_ =
-      std::make_unique<CentroidAssigner>(idx->centroids_.data(), nlist, dim);
-  idx->InitLists();
-  return idx;
 }
 
 absl::Status IvfIndex::Add(const uint64_t* ids, const float* x, size_t n) {
@@ -328,6 +269,7 @@ absl::Status IvfIndex::AddEncoded(const uint64_t* ids, const uint32_t* list_ids,
                  codes + i * codec_->code_bytes(),
                  rw > 0 ? &rc[i * rw] : nullptr);
   }
+  UpdateProbeKappa();
   return absl::OkStatus();
 }
 
@@ -385,6 +327,7 @@ size_t IvfIndex::Remove(const uint64_t* ids, size_t n) {
   std::unique_lock<std::shared_mutex> lock(mu_);
   size_t removed = 0;
   for (size_t i = 0; i < n; ++i) removed += RemoveLocked(ids[i]);
+  UpdateProbeKappa();
   return removed;
 }
 
@@ -498,17 +441,19 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
   std::vector<float> q;
   Prepare(query, 1, &q);
   if (p.allowed != nullptr) return SearchFiltered(q, p, store);
-  // Coarse step: the nprobe lists whose centroids are nearest in L2, for
-  // every metric. Vectors are assigned to their nearest centroid (L2
-  // Voronoi cells, which keeps residuals small), so the cells nearest the
-  // query are where its neighbours live; on use512 this finds the true
-  // top-1's list more often than ranking lists by <q, c> (0.843 vs 0.799
-  // of queries at nprobe 8 of 565).
+  // Coarse step: the nprobe lists first in p.probe_order. Vectors are
+  // assigned to their nearest centroid (L2 Voronoi cells, which keeps
+  // residuals small); for inner products a list is then ranked by the best
+  // score it can be expected to hold (types.h, ProbeOrder): on use512 the
+  // nearest centroid in L2 found the true top-1's list more often than <q,
+  // c> alone (0.843 vs 0.799 of queries at nprobe 8 of 565), since L2 adds
+  // half the list's spread; the expected best weighs the spread by the
+  // list's size and the residuals' dimension instead.
   const uint32_t nprobe =
       p.nprobe == 0 || p.nprobe > nlist_ ? nlist_ : p.nprobe;
   SearchStats stats;
   std::vector<std::pair<float, uint32_t>> order;
-  NearestLists(q.data(), nprobe, &order, &stats);
+  NearestLists(q.data(), nprobe, p.probe_order, &order, &stats);
   TopK heap(KScan(p));
   ListScanner scanner = NewScanner(p);
   ScopedScanBuffers buffers(&scanner);

@@ -27,6 +27,7 @@
 #ifndef TQDB_INDEX_IVF_INDEX_H_
 #define TQDB_INDEX_IVF_INDEX_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -302,13 +303,21 @@ class IvfIndex {
   // the empty lists in the matching layout.
   void InitLists();
   bool RemoveLocked(uint64_t id);
-  // The nprobe (< nlist, >= 1) lists whose centroids are nearest the
-  // prepared query q in L2, nearest first, with minus the squared distance
+  // The nprobe (< nlist, >= 1) lists ranked first by `how` for the
+  // prepared query q (nearest centroid in L2, or best expected score),
+  // first first, with minus the squared distance to their centroid
   // (index/ivf_coarse.cc); counts the exact distances in
   // stats->centroids_exact.
-  void NearestLists(const float* q, uint32_t nprobe,
+  void NearestLists(const float* q, uint32_t nprobe, ProbeOrder how,
                     std::vector<std::pair<float, uint32_t>>* order,
                     SearchStats* stats) const;
+  // ProbeOrder::kBestExpected's statistics from n prepared training
+  // vectors (index/ivf_probe.cc): list_spread_ and spread_dims_, for the ip
+  // and cosine metrics with nlist > 1 (else left empty).
+  void TrainProbeStats(const float* x, size_t n, uint32_t threads);
+  // Sets probe_kappa_ from the mean live list size. REQUIRES: mu_ held
+  // exclusively, or the index not yet shared.
+  void UpdateProbeKappa();
   void SetLocation(uint32_t iid, uint32_t list, uint32_t slot);
   // SearchValidated with p.allowed (index/ivf_filtered.cc).
   absl::StatusOr<std::vector<Neighbor>> SearchFiltered(
@@ -360,6 +369,20 @@ class IvfIndex {
   RefineCodec coarse_codec_;
   std::vector<float> coarse_codes_;
   std::vector<float> coarse_scale_, coarse_err_norm_, coarse_code_norm_;
+  // ProbeOrder::kBestExpected (empty or 0 without): per list the mean
+  // ||x - c||^2 of the training vectors nearest c, and the residuals'
+  // effective dimension (sum lambda)^2 / sum lambda^2 of their covariance;
+  // persisted with the centroids (format version 2). probe_sigma_[l] = 2
+  // sqrt(list_spread_[l] / spread_dims_), and probe_kappa_ = sqrt(2 ln n)
+  // for the mean live list size n: ranking adds -(||c_l||^2 + kappa
+  // sigma_l) to ||q - c_l||^2, which makes the rank -2 (<q, c_l> + beta_l)
+  // up to a constant (types.h). probe_kappa_ is written under mu_ as the
+  // index grows and read without it (relaxed: a ranking that sees an older
+  // size is still a valid ranking).
+  std::vector<float> list_spread_;
+  float spread_dims_ = 0;
+  std::vector<float> probe_sigma_;
+  std::atomic<float> probe_kappa_{0.0f};
   std::unique_ptr<CentroidAssigner> assigner_;
   std::unique_ptr<ScanCodec> codec_;
   std::unique_ptr<ProgressiveLayout> prog_;  // null: the codec's layout

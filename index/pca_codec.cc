@@ -64,8 +64,6 @@ const double kScales[kNumScales] = {0.70710678, 0.77110541, 0.84089642,
                                     0.91700404, 1.0,        1.09050773,
                                     1.18920712, 1.29683955, 1.41421356};
 
-uint32_t RoundUp4(uint32_t x) { return (x + 3) & ~3u; }
-
 // The trained transform: row i of `rows` (k x d) is code coordinate i,
 // quantized with bits[i] bits at scale sigma[i].
 struct PcaParams {

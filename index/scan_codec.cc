@@ -30,7 +30,6 @@ constexpr uint32_t kTurboFlagCenteredNorm = 2;
 
 // Sub-code counts are padded to a multiple of 4 (an even number of pairs),
 // so 64-byte vectors always cover whole pairs.
-uint32_t RoundUp4(uint32_t x) { return (x + 3) & ~3u; }
 
 class TurboScanCodec : public ScanCodec {
  public:

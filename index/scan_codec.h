@@ -88,6 +88,9 @@ struct ScanShape {
   uint32_t nfactors = 0;
 };
 
+// A 4-bit sub-code count padded as ScanShape's m4a and m4b are.
+inline uint32_t RoundUp4(uint32_t x) { return (x + 3) & ~3u; }
+
 // The arithmetic of Combine, for scanners that inline it:
 //   kSum:      a + c                      (PQ)
 //   kScaled:   f0 * (a + c)               (TurboQuant mse)

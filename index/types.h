@@ -122,10 +122,28 @@ class VectorStore {
 // What one search asks for. The database's QueryOptions (db/db.h) extends
 // it (FAISS's SearchParametersIVF : SearchParameters), so the same object
 // flows from the API down to the index without being copied field by field.
+// The order in which IvfIndex's coarse step ranks lists (and so which
+// nprobe it probes). L2 indexes always take kNearest.
+enum class ProbeOrder : uint8_t {
+  // Nearest centroid (L2) first.
+  kNearest,
+  // Inner products (ip, cosine): best expected top score first, <q, c_l> +
+  // sqrt(2 ln n) sigma_l, the expected largest <q, r> of n residuals of
+  // list l when <q, r> has deviation sigma_l = sqrt(R_l / d_eff) (n: the
+  // mean list size; R_l: the list's mean ||r||^2, d_eff: the residuals'
+  // effective dimension, both from the training sample; IvfIndex keeps
+  // them). A wide list then comes before a tight one whose centroid is a
+  // little nearer: for the same codes scanned more true neighbours lie in
+  // the lists probed (the README's "The index"). Indexes trained before
+  // (no statistics) rank as kNearest.
+  kBestExpected,
+};
+
 struct SearchParams {
   uint32_t k = 10;
   // Lists probed; 0 = all. IvfIndex::Search: InvalidArgument if > nlist.
   uint32_t nprobe = 16;
+  ProbeOrder probe_order = ProbeOrder::kBestExpected;
   // Brute force over the raw vectors (ground truth); ignores nprobe.
   bool exact = false;
   // Rerank the best k * oversampling candidates by exact score on the raw
