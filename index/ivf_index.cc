@@ -448,7 +448,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
   // nearest centroid in L2 found the true top-1's list more often than <q,
   // c> alone (0.843 vs 0.799 of queries at nprobe 8 of 565), since L2 adds
   // half the list's spread; the expected best weighs the spread by the
-  // list's size and the residuals' dimension instead.
+  // residuals' effective dimension and the mean list size instead.
   const uint32_t nprobe =
       p.nprobe == 0 || p.nprobe > nlist_ ? nlist_ : p.nprobe;
   SearchStats stats;
