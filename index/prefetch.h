@@ -19,6 +19,12 @@ inline void PrefetchBytes(const void* p, size_t bytes) {
   const uintptr_t end = begin + bytes;
   for (uintptr_t at = begin & ~(kLine - 1); at < end; at += kLine) {
     __builtin_prefetch(reinterpret_cast<const void*>(at));
+    // A prefetch has no side effect the compiler must keep, and C++ loops
+    // are assumed to finish (-ffinite-loops): GCC 12 at -O2 deleted loops
+    // that only prefetched (ListScanner::RefineRound's, once its candidates
+    // named their list by index). The empty volatile asm keeps the loop; it
+    // emits nothing.
+    asm volatile("");
   }
 }
 
