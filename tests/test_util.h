@@ -91,6 +91,26 @@ bool ReadVecs(const std::string& path, std::vector<T>* out, size_t* n,
   return *n > 0;
 }
 
+// use512-debian-pkgdesc from the shared data: the 20,000 base rows, the
+// 1,000 queries and their top-100 ids by inner product (k a query).
+struct Use512 {
+  std::vector<float> base, queries;
+  std::vector<int32_t> gt;
+  size_t n = 0, d = 0, nq = 0, k = 0;
+};
+// False if the shared data is absent or malformed (the caller skips).
+inline bool LoadUse512(Use512* u) {
+  const std::string dir = SharedDataDir() + "/use512-debian-pkgdesc/";
+  size_t dq = 0, ngt = 0;
+  return ReadVecs(dir + "debdesc_use512_base_20k.fvecs", &u->base, &u->n,
+                  &u->d) &&
+         ReadVecs(dir + "debdesc_use512_query_1k.fvecs", &u->queries, &u->nq,
+                  &dq) &&
+         ReadVecs(dir + "debdesc_use512_query_1k.gt_ip_top100.ivecs", &u->gt,
+                  &ngt, &u->k) &&
+         dq == u->d && ngt == u->nq;
+}
+
 // Codes of fixed data for every TurboQuant method (d = 100, 3 bits, seed
 // 2024), concatenated. Their CRC32C is pinned by tests: it must be the same
 // on every machine and SIMD target, forever.

@@ -99,15 +99,13 @@ double Int8Bound(const std::vector<float>& q, const std::vector<float>& v,
 // rescore's results exactly (same candidates, same vectors, same kernel).
 TEST(DbRefine, RefineRecallOnUse512) {
   const std::string root = testing_util::SharedDataDir();
-  std::vector<float> base, queries;
-  size_t n = 0, d = 0, nq = 0, dq = 0;
-  const std::string dir = root + "/use512-debian-pkgdesc/";
-  if (!testing_util::ReadVecs(dir + "debdesc_use512_base_20k.fvecs", &base, &n,
-                              &d) ||
-      !testing_util::ReadVecs(dir + "debdesc_use512_query_1k.fvecs", &queries,
-                              &nq, &dq)) {
+  testing_util::Use512 u;
+  if (!testing_util::LoadUse512(&u)) {
     GTEST_SKIP() << "use512 not found in " << root;
   }
+  std::vector<float>& base = u.base;
+  std::vector<float>& queries = u.queries;
+  size_t n = u.n, d = u.d, nq = u.nq;
   n = 5000;
   nq = 200;
   queries.resize(nq * d);

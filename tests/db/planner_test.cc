@@ -125,16 +125,15 @@ TEST(PlannerTest, ClusteredMatchesMakeTheIvfPlanDearer) {
 // search at the plan's target against the unfiltered search's at the same
 // nprobe, and the lists it probes.
 TEST(PlannerTest, FiltersKeepTheUnfilteredRecallOnUse512) {
-  const std::string dir =
-      testing_util::SharedDataDir() + "/use512-debian-pkgdesc/";
-  std::vector<float> base, queries;
-  size_t n = 0, d = 0, nq = 0, dq = 0;
-  if (!testing_util::ReadVecs(dir + "debdesc_use512_base_20k.fvecs", &base, &n,
-                              &d) ||
-      !testing_util::ReadVecs(dir + "debdesc_use512_query_1k.fvecs", &queries,
-                              &nq, &dq)) {
-    GTEST_SKIP() << "shared data not found in " << dir;
+  testing_util::Use512 u;
+  if (!testing_util::LoadUse512(&u)) {
+    GTEST_SKIP() << "shared data not found in "
+                 << testing_util::SharedDataDir();
   }
+  const std::vector<float>& base = u.base;
+  const std::vector<float>& queries = u.queries;
+  const size_t n = u.n, d = u.d;
+  size_t nq = u.nq;
   nq = std::min<size_t>(nq, 300);
   IvfOptions o;
   o.dim = static_cast<uint32_t>(d);
@@ -212,7 +211,9 @@ TEST(PlannerTest, FiltersKeepTheUnfilteredRecallOnUse512) {
   // Correlated: the largest Debian sections (their points sit in a few
   // lists), about half and a fifth of the points; the queries of the
   // other sections find their neighbours far out.
-  std::ifstream payloads(dir + "debdesc_use512_base_20k.payload.jsonl");
+  std::ifstream payloads(testing_util::SharedDataDir() +
+                         "/use512-debian-pkgdesc/"
+                         "debdesc_use512_base_20k.payload.jsonl");
   std::vector<std::string> section;
   for (std::string line; std::getline(payloads, line);) {
     const auto j = nlohmann::json::parse(line, nullptr, false);

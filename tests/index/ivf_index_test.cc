@@ -615,25 +615,8 @@ TEST(IvfIndexTest, BatchSearchMatchesSingleAndRunsConcurrentlyWithWrites) {
   EXPECT_EQ(idx->size(), 3000u + 2000u - 500u);
 }
 
-// use512-debian-pkgdesc: base, queries and the top-100 ground truth (k
-// ids a query); false if the shared data is not there.
-struct Use512 {
-  std::vector<float> base, queries;
-  std::vector<int32_t> gt;
-  size_t d = 0, nq = 0, k = 0;
-};
-bool LoadUse512(Use512* u) {
-  const std::string dir =
-      testing_util::SharedDataDir() + "/use512-debian-pkgdesc/";
-  size_t nb = 0, dq = 0, ng = 0;
-  return testing_util::ReadVecs(dir + "debdesc_use512_base_20k.fvecs", &u->base,
-                                &nb, &u->d) &&
-         testing_util::ReadVecs(dir + "debdesc_use512_query_1k.fvecs",
-                                &u->queries, &u->nq, &dq) &&
-         testing_util::ReadVecs(
-             dir + "debdesc_use512_query_1k.gt_ip_top100.ivecs", &u->gt, &ng,
-             &u->k);
-}
+using testing_util::LoadUse512;
+using testing_util::Use512;
 
 // Recall@1@1 of the use512 queries with every list probed.
 double Recall1At1(const IvfIndex& idx, const Use512& u) {

@@ -177,19 +177,12 @@ TEST(IvfProbeTest, VersionOneParametersLoadAndRankByDistance) {
 // bits: 10-recall@10 measured 0.818 -> 0.841 at nprobe 16, 0.861 -> 0.869
 // at nprobe 32, where the 2-bit codes cap it; codes +11-12%).
 TEST(IvfProbeTest, BestExpectedFindsMoreNeighboursOnUse512) {
-  const std::string dir =
-      testing_util::SharedDataDir() + "/use512-debian-pkgdesc/";
-  std::vector<float> base, queries;
-  std::vector<int32_t> gt;
-  size_t nb = 0, d = 0, nq = 0, dq = 0, ng = 0, k = 0;
-  if (!testing_util::ReadVecs(dir + "debdesc_use512_base_20k.fvecs", &base, &nb,
-                              &d) ||
-      !testing_util::ReadVecs(dir + "debdesc_use512_query_1k.fvecs", &queries,
-                              &nq, &dq) ||
-      !testing_util::ReadVecs(
-          dir + "debdesc_use512_query_1k.gt_ip_top100.ivecs", &gt, &ng, &k)) {
-    GTEST_SKIP() << "shared data not found";
-  }
+  testing_util::Use512 u;
+  if (!testing_util::LoadUse512(&u)) GTEST_SKIP() << "shared data not found";
+  const std::vector<float>& base = u.base;
+  const std::vector<float>& queries = u.queries;
+  const std::vector<int32_t>& gt = u.gt;
+  const size_t d = u.d, nq = u.nq, k = u.k;
   auto idx = BuildIndex(base, d, Metric::kInnerProduct, "renorm", 2, 565);
   ASSERT_NE(idx, nullptr);
   for (uint32_t nprobe : {16u, 32u}) {

@@ -399,20 +399,15 @@ TEST(TurboQuantizerTest, BadArgumentsNameTheValue) {
 
 // Flat (no IVF) recall@1@1 on real sentence embeddings.
 TEST(TurboQuantizerTest, FlatRecallOnUse512) {
-  const std::string dir =
-      testing_util::SharedDataDir() + "/use512-debian-pkgdesc/";
-  std::vector<float> base, queries;
-  std::vector<int32_t> gt;
-  size_t nb = 0, d = 0, nq = 0, dq = 0, ngt = 0, k = 0;
-  if (!testing_util::ReadVecs(dir + "debdesc_use512_base_20k.fvecs", &base, &nb,
-                              &d) ||
-      !testing_util::ReadVecs(dir + "debdesc_use512_query_1k.fvecs", &queries,
-                              &nq, &dq) ||
-      !testing_util::ReadVecs(
-          dir + "debdesc_use512_query_1k.gt_ip_top100.ivecs", &gt, &ngt, &k)) {
-    GTEST_SKIP() << "shared data not found in " << dir;
+  testing_util::Use512 u;
+  if (!testing_util::LoadUse512(&u)) {
+    GTEST_SKIP() << "shared data not found in "
+                 << testing_util::SharedDataDir();
   }
-  ASSERT_EQ(d, dq);
+  const std::vector<float>& base = u.base;
+  const std::vector<float>& queries = u.queries;
+  const std::vector<int32_t>& gt = u.gt;
+  const size_t nb = u.n, d = u.d, k = u.k;
   // The floor for renorm on all 1,000 queries; the other variants
   // on the first 400 (the per-code estimator is the slow reference path),
   // floors a few points below what was measured (0.767 / 0.777 on 1,000).
@@ -425,7 +420,7 @@ TEST(TurboQuantizerTest, FlatRecallOnUse512) {
   for (const Case& c : {Case{TqMethod::kRenorm, 4, 1000, 0.90},
                         Case{TqMethod::kMse, 4, 400, 0.72},
                         Case{TqMethod::kProd, 4, 400, 0.72}}) {
-    nq = std::min(c.queries, ngt);
+    const size_t nq = std::min(c.queries, u.nq);
     auto q = Make(static_cast<uint32_t>(d), c.bits, c.m, 42);
     std::vector<uint8_t> codes(nb * q->bytes_per_vector());
     ASSERT_TRUE(q->EncodeBatch(base.data(), nb, codes.data()).ok());
