@@ -181,9 +181,10 @@ class ListScanner {
   void Finish(TopK* heap);
   // Starts loading what a progressive Scan of `list` (number list_no)
   // reads first and the hardware prefetcher cannot guess: the first-pass
-  // codes (up to kPrefetchBytes), the factors its bound reads and the code
-  // of the centroid's weights SetList reads. Call it for the next
-  // list while this one is scanned: a probed list is small (a few blocks),
+  // codes (their first kPrefetchCodeBytes), the factors its bound reads
+  // (of the blocks in kPrefetchBytes) and the code of the centroid's
+  // weights SetList reads. Call it for the next list while this one is
+  // scanned: a probed list is small (a few blocks),
   // so its first lines would otherwise miss one after the other (GloVe-100
   // `pca` 4 and 6 bits, nprobe 104: the first-pass kernel's cycles -35 to
   // -47%, queries 1.05-1.08x; use512 `pca` 2 and 4 bits, nprobe 48, where
@@ -191,6 +192,7 @@ class ListScanner {
   // measured there).
   void Prefetch(uint32_t list_no, const InvertedList& list) const;
   static constexpr size_t kPrefetchBytes = 8192;
+  static constexpr size_t kPrefetchCodeBytes = 2048;
 
   // The memory a scanner fills anew for each query (the query, its tables,
   // the kernel's sums, the candidates). A caller that scans query after
