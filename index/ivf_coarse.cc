@@ -15,6 +15,36 @@
 #include "quant/kernels.h"
 
 namespace tqdb {
+namespace {
+
+// The quantized step's bounds on each list's rank (below). A function of
+// its own: GCC vectorizes the loop only over restrict-qualified parameters
+// (1.2 us of a use512 query at 565 lists, scalar); the same operations in
+// the same order as one list at a time, so the same floats.
+struct CoarseQuery {
+  float qn, t, q1, q_norm, q_err, round_norm;
+};
+void CoarseBounds(uint32_t n, const CoarseQuery& q,
+                  const int32_t* __restrict dot, const float* __restrict scale,
+                  const float* __restrict err_norm,
+                  const float* __restrict code_norm,
+                  const float* __restrict c_norm_sq,
+                  const float* __restrict offset, float* __restrict lo,
+                  float* __restrict hi) {
+  for (uint32_t l = 0; l < n; ++l) {
+    const float s = scale[l];
+    const float est = q.qn - 2.0f * (s * q.t * static_cast<float>(dot[l])) +
+                      c_norm_sq[l] + offset[l];
+    const float err =
+        2.0f * (std::min(0.5f * q.q1 * s, q.q_norm * err_norm[l]) +
+                std::min(q.q_err * s, q.round_norm * code_norm[l])) +
+        1e-4f * (q.qn + c_norm_sq[l] + std::fabs(offset[l]));
+    lo[l] = est - err;
+    hi[l] = est + err;
+  }
+}
+
+}  // namespace
 
 void IvfIndex::NearestLists(const float* q, uint32_t nprobe, ProbeOrder how,
                             std::vector<std::pair<float, uint32_t>>* order,
@@ -108,21 +138,10 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe, ProbeOrder how,
     dot.resize(nlist_);
     coarse_codec_.DotRowsInt(q16.data(), coarse_codes_.data(), nlist_,
                              dot.data());
-    const float* scale = coarse_scale_.data();
-    const float* err_norm = coarse_err_norm_.data();
-    const float* code_norm = coarse_code_norm_.data();
-    const float* c_norm_sq = centroid_norms_.data();
-    for (uint32_t l = 0; l < nlist_; ++l) {
-      const float s = scale[l];
-      const float est = qn - 2.0f * (s * t * static_cast<float>(dot[l])) +
-                        c_norm_sq[l] + offset[l];
-      const float err =
-          2.0f * (std::min(0.5f * q1 * s, q_norm * err_norm[l]) +
-                  std::min(q_err * s, round_norm * code_norm[l])) +
-          1e-4f * (qn + c_norm_sq[l] + std::fabs(offset[l]));
-      lo[l] = est - err;
-      hi[l] = est + err;
-    }
+    CoarseBounds(nlist_, CoarseQuery{qn, t, q1, q_norm, q_err, round_norm},
+                 dot.data(), coarse_scale_.data(), coarse_err_norm_.data(),
+                 coarse_code_norm_.data(), centroid_norms_.data(),
+                 offset.data(), lo.data(), hi.data());
     stats->centroids_quantized = nlist_;
     thread_local std::vector<uint32_t> keys;
     const float cut = RankValue(hi, nprobe - 1, &keys);
