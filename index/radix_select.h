@@ -5,6 +5,7 @@
 #define TQDB_INDEX_RADIX_SELECT_H_
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -26,25 +27,17 @@ inline float FromOrderKey(uint32_t key) {
   return x;
 }
 
-// The value of rank r (0 = smallest) of v: a radix select, 8 bits of the
-// order keys at a time, most significant first, keeping the keys in the
-// bucket that holds rank r. Unlike nth_element its loops do not branch on
-// the data (nth_element mispredicted about every other comparison: half of
-// the coarse step's own time at 565 lists). It starts at the highest bit
-// in which two keys differ (distances within a factor of two share the top
-// byte, sign and exponent, whose pass only counted them) and stops once one
-// key is left. REQUIRES: r < v.size(). scratch: any vector, reused.
-inline float RankValue(const std::vector<float>& v, uint32_t r,
-                       std::vector<uint32_t>* scratch) {
-  std::vector<uint32_t>& keys = *scratch;
-  keys.resize(v.size());
-  const uint32_t first = OrderKey(v[0]);
+// The key of rank r (0 = smallest) among keys[0, n): a radix select, 8
+// bits at a time, most significant first, keeping the keys in the bucket
+// that holds rank r (in place: keys[] is reordered and cut). Unlike
+// nth_element its loops do not branch on the data (nth_element mispredicted
+// about every other comparison: half of the coarse step's own time at 565
+// lists). It starts at the highest bit in which two keys differ (distances
+// within a factor of two share the top byte, sign and exponent, whose pass
+// only counted them) and stops once one key is left. REQUIRES: r < n.
+inline uint32_t RankKey(uint32_t* keys, size_t n, uint32_t r) {
   uint32_t differ = 0;
-  for (size_t i = 0; i < v.size(); ++i) {
-    keys[i] = OrderKey(v[i]);
-    differ |= keys[i] ^ first;
-  }
-  size_t n = keys.size();
+  for (size_t i = 0; i < n; ++i) differ |= keys[i] ^ keys[0];
   // Bits above `hi` are the same in every key still kept.
   int hi = differ == 0 ? -1 : 31 - __builtin_clz(differ);
   while (hi >= 0 && n > 1) {
@@ -74,7 +67,43 @@ inline float RankValue(const std::vector<float>& v, uint32_t r,
     }
     hi = lo - 1;
   }
-  return FromOrderKey(keys[0]);
+  return keys[0];
+}
+
+// The value of rank r (0 = smallest) of v, by RankKey. For a small rank of
+// many values (the coarse step's nprobe-th of nlist bounds) it first
+// narrows the keys: the rank that a stride-8 sample puts a few deviations
+// above r (RankKey of the sample) is a pivot at or above the answer, and
+// only the keys up to it, typically 3 r, are selected among (a compaction
+// without branches; each radix pass costs a pass over the keys it keeps).
+// If fewer than r + 1 keys pass, the whole set is. REQUIRES: r < v.size().
+// scratch: any vector, reused.
+inline float RankValue(const std::vector<float>& v, uint32_t r,
+                       std::vector<uint32_t>* scratch) {
+  constexpr size_t kStride = 8, kSampledFrom = 512;
+  const size_t n = v.size();
+  std::vector<uint32_t>& keys = *scratch;
+  keys.resize(n + n / kStride);
+  for (size_t i = 0; i < n; ++i) keys[i] = OrderKey(v[i]);
+  if (n >= kSampledFrom && r < n / (2 * kStride)) {
+    uint32_t* sample = keys.data() + n;
+    const size_t ns = n / kStride;
+    for (size_t j = 0; j < ns; ++j) sample[j] = keys[j * kStride];
+    // The sample's ranks below the answer: (r + 1) / kStride expected,
+    // binomial; the pivot's rank adds 3 deviations and 2.
+    const double expected = double(r + 1) / kStride;
+    const size_t at = std::min<size_t>(
+        ns - 1, static_cast<size_t>(expected + 3.0 * std::sqrt(expected)) + 2);
+    const uint32_t pivot = RankKey(sample, ns, static_cast<uint32_t>(at));
+    size_t kept = 0;
+    for (size_t i = 0; i < n; ++i) {
+      keys[kept] = keys[i];
+      kept += keys[i] <= pivot;
+    }
+    if (kept > r) return FromOrderKey(RankKey(keys.data(), kept, r));
+    for (size_t i = 0; i < n; ++i) keys[i] = OrderKey(v[i]);
+  }
+  return FromOrderKey(RankKey(keys.data(), n, r));
 }
 
 }  // namespace tqdb

@@ -57,5 +57,42 @@ TEST(RadixSelectTest, RankValueIsNthElement) {
   }
 }
 
+// Large sets take the sampled pivot first (n >= 512, small ranks): every
+// small rank of the same kinds of sets, and of sets sorted either way
+// (the stride sample then sits at one end), against nth_element.
+TEST(RadixSelectTest, SampledRankValueIsNthElement) {
+  std::mt19937 rng(11);
+  std::vector<uint32_t> scratch;
+  for (int trial = 0; trial < 120; ++trial) {
+    const size_t n = 512 + rng() % 2000;
+    std::vector<float> v(n);
+    for (float& x : v) {
+      switch (trial % 4) {
+        case 0:
+          x = std::uniform_real_distribution<float>(0.5f, 1.5f)(rng);
+          break;
+        case 1:
+          x = std::uniform_real_distribution<float>(-2.0f, 2.0f)(rng);
+          break;
+        case 2:
+          x = static_cast<float>(rng() % 4);
+          break;
+        default:
+          x = std::ldexp(std::uniform_real_distribution<float>(1, 2)(rng),
+                         static_cast<int>(rng() % 60) - 30) *
+              (rng() % 2 ? 1.0f : -1.0f);
+      }
+    }
+    if (trial % 6 == 4) std::sort(v.begin(), v.end());
+    if (trial % 6 == 5) std::sort(v.rbegin(), v.rend());
+    for (uint32_t r = 0; r < n / 16 + 2; ++r) {
+      std::vector<float> w = v;
+      std::nth_element(w.begin(), w.begin() + r, w.end());
+      ASSERT_EQ(RankValue(v, r, &scratch), w[r])
+          << "trial " << trial << " n " << n << " rank " << r;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tqdb
