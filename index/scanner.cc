@@ -208,6 +208,7 @@ void ListScanner::BuildTables(const float* u) {
 void ListScanner::SetQuery(const float* query) {
   buf_.lower.Reset(0);
   buf_.pending.clear();
+  buf_.lists.clear();
   pending_cap_ = 512;
   buf_.query.assign(query, query + dim_);
   buf_.u.resize(dim_);
@@ -357,6 +358,8 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
     return t;
   };
   float ub[kBlockSize], lb[kBlockSize];
+  const uint32_t list_index = static_cast<uint32_t>(buf_.lists.size());
+  buf_.lists.push_back({&list, base_, center_w_});
   for (uint32_t blk = 0; blk < nblocks; ++blk) {
     const uint32_t first = blk * kBlockSize;
     const uint32_t live = LiveSlots(list, block_masks, blk, n);
@@ -389,21 +392,7 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
     for (; cand != 0; cand &= cand - 1) {
       const uint32_t v = static_cast<uint32_t>(__builtin_ctz(cand));
       if (bound && ub[v] <= threshold()) continue;
-      float offset = base_;
-      if (l2_) {
-        float norm_sq = 0.0f;
-        if (has_norm) {
-          const float x = list.FactorAt(first + v, cf.norm_factor);
-          norm_sq = cf.norm_is_squared ? x : x * x;
-        }
-        offset = -(base_ + norm_sq);
-        if (center_ >= 0) {
-          offset += 2.0f * (center_w_ * list.FactorAt(first + v, center_));
-        }
-      } else if (center_ >= 0) {
-        offset = base_ + center_w_ * list.FactorAt(first + v, center_);
-      }
-      buf_.pending.push_back({ub[v], offset, &list, first + v});
+      buf_.pending.push_back({ub[v], first + v, list_index});
     }
     // Long scans (a flat index): now and then read the best few in full,
     // so that the k-th score, not only the k-th lower bound, cuts the
@@ -492,6 +481,28 @@ void ListScanner::ScanBlocks(const InvertedList& list, const uint32_t* acc_a,
   }
 }
 
+float ListScanner::CandidateOffset(const Candidate& c) const {
+  const ScannedList& sl = buf_.lists[c.list];
+  const InvertedList& list = *sl.list;
+  if (l2_) {
+    const CombineForm cf = codec_.combine_form();
+    float norm_sq = 0.0f;
+    if (prog_->codec_factors() > cf.norm_factor) {
+      const float x = list.FactorAt(c.slot, cf.norm_factor);
+      norm_sq = cf.norm_is_squared ? x : x * x;
+    }
+    float offset = -(sl.base + norm_sq);
+    if (center_ >= 0) {
+      offset += 2.0f * (sl.center_w * list.FactorAt(c.slot, center_));
+    }
+    return offset;
+  }
+  if (center_ >= 0) {
+    return sl.base + sl.center_w * list.FactorAt(c.slot, center_);
+  }
+  return sl.base;
+}
+
 bool ListScanner::RefineRound(TopK* heap, bool last) {
   // The best few upper bounds (a selection, then a sort) are read in full,
   // which sets the heap's k-th score; what it rules out is dropped. Once a
@@ -523,7 +534,18 @@ bool ListScanner::RefineRound(TopK* heap, bool last) {
   constexpr size_t kAhead = 8;
   auto prefetch_row = [&](size_t i) {
     const Candidate& c = buf_.pending[i];
-    PrefetchBytes(c.list->codes_c() + size_t{c.slot} * row_bytes, row_bytes);
+    const InvertedList* list = buf_.lists[c.list].list;
+    PrefetchBytes(list->codes_c() + size_t{c.slot} * row_bytes, row_bytes);
+    // Its factors (the scale, and the centroid correction the offset
+    // reads) and its id: columns pass 1 did not touch.
+    const uint32_t blk = c.slot / kBlockSize, at = c.slot % kBlockSize;
+    PrefetchBytes(list->BlockFactors(blk, 0) + at, sizeof(float));
+    if (center_ >= 0) {
+      PrefetchBytes(
+          list->BlockFactors(blk, static_cast<uint32_t>(center_)) + at,
+          sizeof(float));
+    }
+    PrefetchBytes(list->ids() + c.slot, sizeof(uint64_t));
   };
   for (size_t i = 0; i < std::min(m, kAhead); ++i) prefetch_row(i);
   for (size_t i = 0; i < m; ++i) {
@@ -534,16 +556,17 @@ bool ListScanner::RefineRound(TopK* heap, bool last) {
       return true;
     }
     ++refined_;
-    float scale = c.list->FactorAt(c.slot, 0);
-    if (scaled2) scale *= c.list->FactorAt(c.slot, 1);
-    if (shared) c.list->StreamABytes(c.slot, buf_.prefix.data());
+    const InvertedList& list = *buf_.lists[c.list].list;
+    float scale = list.FactorAt(c.slot, 0);
+    if (scaled2) scale *= list.FactorAt(c.slot, 1);
+    if (shared) list.StreamABytes(c.slot, buf_.prefix.data());
     const float est =
         scale * prog_->Refine(buf_.prefix.data(),
-                              c.list->codes_c() + size_t{c.slot} * row_bytes,
+                              list.codes_c() + size_t{c.slot} * row_bytes,
                               buf_.pq);
-    const float goodness = c.offset + gain * est;
+    const float goodness = CandidateOffset(c) + gain * est;
     if (heap->full() && goodness <= heap->threshold()) continue;
-    heap->Push(goodness, c.list->ids()[c.slot]);
+    heap->Push(goodness, list.ids()[c.slot]);
   }
   buf_.pending.erase(buf_.pending.begin(), buf_.pending.begin() + m);
   if (bound && heap->full()) CutPending(heap->threshold());
@@ -556,6 +579,7 @@ void ListScanner::Finish(TopK* heap) {
   while (!RefineRound(heap, true)) {
   }
   buf_.pending.clear();
+  buf_.lists.clear();
 }
 
 void ListScanner::CutPending(float cut) {

@@ -224,11 +224,19 @@ class ListScanner {
   float sigmas_ = SearchParams().refine_sigmas;
   uint64_t refined_ = 0;
   uint64_t tables_built_ = 0;
-  // First-pass survivors awaiting Finish.
+  // First-pass survivors awaiting Finish: 12 bytes, which the selections
+  // and cuts of RefineRound move about; the score's additive term is formed
+  // when a candidate is refined (most never are), from its list's entry.
   struct Candidate {
-    float ub, offset;
-    const InvertedList* list;
+    float ub;
     uint32_t slot;
+    uint32_t list;  // index in Buffers::lists
+  };
+  // A list scanned in this query, with its per-list terms (base_ and
+  // center_w_ as they were when it was scanned).
+  struct ScannedList {
+    const InvertedList* list;
+    float base, center_w;
   };
 
  public:
@@ -242,7 +250,8 @@ class ListScanner {
     // rules candidates out before any is refined.
     KthLargest lower;
     std::vector<Candidate> pending;
-    std::vector<uint8_t> prefix;  // a refined candidate's pass-1 bytes
+    std::vector<ScannedList> lists;  // of the pending candidates
+    std::vector<uint8_t> prefix;     // a refined candidate's pass-1 bytes
     QueryLuts luts;
     QuantizedLut qa, qb;
     QuantizedByteLut qc;
@@ -254,6 +263,9 @@ class ListScanner {
   size_t pending_cap_ = 512;  // size at which buf_.pending is cut again
   void CutPending(float cut);
   bool RefineRound(TopK* heap, bool last);
+  // The additive term of c's score (its list's base, with the centroid
+  // correction and for L2 the norm): goodness = offset + gain * estimate.
+  float CandidateOffset(const Candidate& c) const;
   // L2 over residuals: the query's tables with n' = ||r||^2 + 2 <c, r>
   // (CombineForm::centered_norm), or tables of q - c built for each list.
   bool PerListTables() const { return l2_ && residual_ && !shared_l2_; }
