@@ -163,13 +163,13 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe, ProbeOrder how,
     }
   }
   stats->centroids_exact = static_cast<uint32_t>(nearest.size());
-  if (nprobe < nearest.size()) {
-    std::nth_element(nearest.begin(), nearest.begin() + nprobe, nearest.end());
-    nearest.resize(nprobe);
-  }
   // Nearest lists first: the heap's threshold rises early, which the
-  // progressive scan's bound uses to skip more candidates.
-  std::sort(nearest.begin(), nearest.end());
+  // progressive scan's bound uses to skip more candidates. `nearest` holds
+  // the lists in ascending number, so sorting by rank alone (stably) sorts
+  // by rank, then number.
+  thread_local std::vector<uint64_t> sort_scratch;
+  SortByHighHalf(nearest.data(), nearest.size(), &sort_scratch);
+  if (nprobe < nearest.size()) nearest.resize(nprobe);
   order->resize(nearest.size());
   for (size_t i = 0; i < nearest.size(); ++i) {
     const uint32_t l = static_cast<uint32_t>(nearest[i]);

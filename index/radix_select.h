@@ -106,6 +106,43 @@ inline float RankValue(const std::vector<float>& v, uint32_t r,
   return FromOrderKey(RankKey(keys.data(), n, r));
 }
 
+// Sorts a[0, n) by the high 32 bits of each element, stably (elements
+// with equal high halves keep their order): an LSD radix sort, a byte a
+// pass, skipping the bytes in which all agree. Where the low halves ascend
+// in input order (the coarse step's list numbers), that is the order of
+// the whole values. Its loops do not branch on the data: std::sort and
+// nth_element of the coarse step's 87 nearest (GloVe-100, 1,265 lists,
+// nprobe 72) took 2.3 us, a twentieth of the query. scratch: any vector,
+// reused.
+inline void SortByHighHalf(uint64_t* a, size_t n,
+                           std::vector<uint64_t>* scratch) {
+  if (n < 2) return;
+  const uint32_t first = static_cast<uint32_t>(a[0] >> 32);
+  uint32_t differ = 0;
+  for (size_t i = 0; i < n; ++i) {
+    differ |= static_cast<uint32_t>(a[i] >> 32) ^ first;
+  }
+  scratch->resize(n);
+  uint64_t* src = a;
+  uint64_t* dst = scratch->data();
+  for (int byte = 0; byte < 4; ++byte) {
+    if (((differ >> (8 * byte)) & 0xff) == 0) continue;
+    const int shift = 32 + 8 * byte;
+    uint32_t start[256] = {0};
+    for (size_t i = 0; i < n; ++i) ++start[(src[i] >> shift) & 0xff];
+    uint32_t sum = 0;
+    for (uint32_t& c : start) {
+      const uint32_t count = c;
+      c = sum;
+      sum += count;
+    }
+    for (size_t i = 0; i < n; ++i)
+      dst[start[(src[i] >> shift) & 0xff]++] = src[i];
+    std::swap(src, dst);
+  }
+  if (src != a) std::memcpy(a, src, n * sizeof(uint64_t));
+}
+
 }  // namespace tqdb
 
 #endif  // TQDB_INDEX_RADIX_SELECT_H_

@@ -94,5 +94,36 @@ TEST(RadixSelectTest, SampledRankValueIsNthElement) {
   }
 }
 
+// SortByHighHalf against std::sort, for values whose low halves ascend
+// (the coarse step's list numbers): high halves from a few values (ties),
+// from spread floats' order keys, and all equal; sizes 0 to 1,500.
+TEST(RadixSelectTest, SortByHighHalfIsSortWhereLowHalvesAscend) {
+  std::mt19937 rng(5);
+  std::vector<uint64_t> scratch;
+  for (int trial = 0; trial < 600; ++trial) {
+    const size_t n = rng() % 1500;
+    std::vector<uint64_t> a(n);
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t high;
+      switch (trial % 3) {
+        case 0:
+          high = rng() % 5;
+          break;
+        case 1:
+          high =
+              OrderKey(std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng));
+          break;
+        default:
+          high = 0x80001234u;
+      }
+      a[i] = uint64_t{high} << 32 | i;
+    }
+    std::vector<uint64_t> want = a;
+    std::sort(want.begin(), want.end());
+    SortByHighHalf(a.data(), a.size(), &scratch);
+    ASSERT_EQ(a, want) << "trial " << trial << " n " << n;
+  }
+}
+
 }  // namespace
 }  // namespace tqdb
