@@ -1,6 +1,7 @@
-// Selection over float keys without data-dependent branches: the IVF coarse
-// step's cut (index/ivf_coarse.cc), the nprobe-th smallest upper bound of
-// the centroid distances.
+// Selection and sorting over float keys without data-dependent branches,
+// for the IVF coarse step (index/ivf_coarse.cc): its cut, the nprobe-th
+// smallest upper bound of the centroid distances, and the order of the
+// nearest lists.
 #ifndef TQDB_INDEX_RADIX_SELECT_H_
 #define TQDB_INDEX_RADIX_SELECT_H_
 
