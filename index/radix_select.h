@@ -28,8 +28,8 @@ inline float FromOrderKey(uint32_t key) {
   return x;
 }
 
-// The key of rank r (0 = smallest) among keys[0, n): a radix select, 8
-// bits at a time, most significant first, keeping the keys in the bucket
+// The key of rank r (0 = smallest) among keys[0, n): a radix select, a
+// digit at a time, most significant first, keeping the keys in the bucket
 // that holds rank r (in place: keys[] is reordered and cut). Unlike
 // nth_element its loops do not branch on the data (nth_element mispredicted
 // about every other comparison: half of the coarse step's own time at 565
@@ -42,11 +42,16 @@ inline uint32_t RankKey(uint32_t* keys, size_t n, uint32_t r) {
   // Bits above `hi` are the same in every key still kept.
   int hi = differ == 0 ? -1 : 31 - __builtin_clz(differ);
   while (hi >= 0 && n > 1) {
-    const int lo = std::max(hi - 7, 0);
+    // Bytes while many keys are left, then nibbles: a pass's fixed cost
+    // (clearing, merging and searching 256 counts) outweighed counting
+    // the hundred-odd keys of the coarse step's sample and cut.
+    const int digit_bits = n > 256 ? 8 : 4;
+    const int lo = std::max(hi - (digit_bits - 1), 0);
     const uint32_t mask = (2u << (hi - lo)) - 1;
     // Four histograms, key i counted in the (i % 4)-th: keys of one bucket
     // in a row made each count wait for the one before (through memory).
-    uint32_t counts[4][256] = {{0}};
+    uint32_t counts[4][256];
+    for (auto& c : counts) std::fill(c, c + mask + 1, 0u);
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
       for (size_t j = 0; j < 4; ++j) ++counts[j][(keys[i + j] >> lo) & mask];
