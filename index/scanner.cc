@@ -481,11 +481,11 @@ void ListScanner::ScanBlocks(const InvertedList& list, const uint32_t* acc_a,
   }
 }
 
-float ListScanner::CandidateOffset(const Candidate& c) const {
+float ListScanner::CandidateOffset(const Candidate& c,
+                                   const CombineForm& cf) const {
   const ScannedList& sl = buf_.lists[c.list];
   const InvertedList& list = *sl.list;
   if (l2_) {
-    const CombineForm cf = codec_.combine_form();
     float norm_sq = 0.0f;
     if (prog_->codec_factors() > cf.norm_factor) {
       const float x = list.FactorAt(c.slot, cf.norm_factor);
@@ -564,7 +564,7 @@ bool ListScanner::RefineRound(TopK* heap, bool last) {
         scale * prog_->Refine(buf_.prefix.data(),
                               list.codes_c() + size_t{c.slot} * row_bytes,
                               buf_.pq);
-    const float goodness = CandidateOffset(c) + gain * est;
+    const float goodness = CandidateOffset(c, cf) + gain * est;
     if (heap->full() && goodness <= heap->threshold()) continue;
     heap->Push(goodness, list.ids()[c.slot]);
   }

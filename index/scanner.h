@@ -265,7 +265,8 @@ class ListScanner {
   bool RefineRound(TopK* heap, bool last);
   // The additive term of c's score (its list's base, with the centroid
   // correction and for L2 the norm): goodness = offset + gain * estimate.
-  float CandidateOffset(const Candidate& c) const;
+  // cf: codec_.combine_form(), which the caller holds.
+  float CandidateOffset(const Candidate& c, const CombineForm& cf) const;
   // L2 over residuals: the query's tables with n' = ||r||^2 + 2 <c, r>
   // (CombineForm::centered_norm), or tables of q - c built for each list.
   bool PerListTables() const { return l2_ && residual_ && !shared_l2_; }
