@@ -10,6 +10,29 @@
 namespace tqdb {
 namespace {
 
+// The kinds of sets the selection tests draw: keys sharing their top bits
+// (distances in [0.5, 1.5)), both signs, heavy ties, all equal, and
+// magnitudes across 60 binades.
+enum class SetKind { kNarrow, kSigned, kTies, kEqual, kBinades };
+
+float Draw(SetKind kind, std::mt19937& rng) {
+  switch (kind) {
+    case SetKind::kNarrow:
+      return std::uniform_real_distribution<float>(0.5f, 1.5f)(rng);
+    case SetKind::kSigned:
+      return std::uniform_real_distribution<float>(-2.0f, 2.0f)(rng);
+    case SetKind::kTies:
+      return static_cast<float>(rng() % 4);
+    case SetKind::kEqual:
+      return 1.25f;
+    case SetKind::kBinades:
+      break;
+  }
+  return std::ldexp(std::uniform_real_distribution<float>(1, 2)(rng),
+                    static_cast<int>(rng() % 60) - 30) *
+         (rng() % 2 ? 1.0f : -1.0f);
+}
+
 TEST(RadixSelectTest, OrderKeysSortAsTheFloats) {
   const std::vector<float> sorted = {-1e30f, -2.5f,  -1.0f, -1e-30f, -0.0f,
                                      0.0f,   1e-30f, 1.0f,  2.5f,    1e30f};
@@ -19,35 +42,15 @@ TEST(RadixSelectTest, OrderKeysSortAsTheFloats) {
   for (float x : sorted) EXPECT_EQ(FromOrderKey(OrderKey(x)), x);
 }
 
-// Every rank of random sets against nth_element: keys sharing their top
-// bits (distances in [0.5, 1.5)), both signs, heavy ties, all equal, and
-// magnitudes across 60 binades; sizes around the four-way count's step.
+// Every rank of random sets of each kind against nth_element; sizes around
+// the four-way count's step.
 TEST(RadixSelectTest, RankValueIsNthElement) {
   std::mt19937 rng(7);
   std::vector<uint32_t> scratch;
   for (int trial = 0; trial < 3000; ++trial) {
     const size_t n = 1 + rng() % 70;
     std::vector<float> v(n);
-    for (float& x : v) {
-      switch (trial % 5) {
-        case 0:
-          x = std::uniform_real_distribution<float>(0.5f, 1.5f)(rng);
-          break;
-        case 1:
-          x = std::uniform_real_distribution<float>(-2.0f, 2.0f)(rng);
-          break;
-        case 2:
-          x = static_cast<float>(rng() % 4);
-          break;
-        case 3:
-          x = 1.25f;
-          break;
-        default:
-          x = std::ldexp(std::uniform_real_distribution<float>(1, 2)(rng),
-                         static_cast<int>(rng() % 60) - 30) *
-              (rng() % 2 ? 1.0f : -1.0f);
-      }
-    }
+    for (float& x : v) x = Draw(static_cast<SetKind>(trial % 5), rng);
     for (uint32_t r = 0; r < n; ++r) {
       std::vector<float> w = v;
       std::nth_element(w.begin(), w.begin() + r, w.end());
@@ -66,22 +69,9 @@ TEST(RadixSelectTest, SampledRankValueIsNthElement) {
   for (int trial = 0; trial < 120; ++trial) {
     const size_t n = 512 + rng() % 2000;
     std::vector<float> v(n);
+    const int kind = trial % 4;
     for (float& x : v) {
-      switch (trial % 4) {
-        case 0:
-          x = std::uniform_real_distribution<float>(0.5f, 1.5f)(rng);
-          break;
-        case 1:
-          x = std::uniform_real_distribution<float>(-2.0f, 2.0f)(rng);
-          break;
-        case 2:
-          x = static_cast<float>(rng() % 4);
-          break;
-        default:
-          x = std::ldexp(std::uniform_real_distribution<float>(1, 2)(rng),
-                         static_cast<int>(rng() % 60) - 30) *
-              (rng() % 2 ? 1.0f : -1.0f);
-      }
+      x = Draw(kind == 3 ? SetKind::kBinades : static_cast<SetKind>(kind), rng);
     }
     if (trial % 6 == 4) std::sort(v.begin(), v.end());
     if (trial % 6 == 5) std::sort(v.rbegin(), v.rend());
