@@ -10,6 +10,7 @@
 #include "index/ivf_index.h"
 #include "index/thread_pool.h"
 #include "quant/random.h"
+#include "tests/index/index_test_util.h"
 
 namespace tqdb {
 namespace {
@@ -82,17 +83,13 @@ std::unique_ptr<IvfIndex> Build(const Config& c, const std::vector<float>& x) {
   o.layout.prefix_bits = 1;
   o.layout.fastscan_prefix_ratio = 0;
   o.threads = 2;
-  auto idx = IvfIndex::Train(o, x.data(), kRows);
-  EXPECT_TRUE(idx.ok()) << idx.status();
-  if (!idx.ok()) return nullptr;
-  std::vector<uint64_t> ids(kRows);
-  for (size_t i = 0; i < kRows; ++i) ids[i] = i;
-  EXPECT_TRUE((*idx)->Add(ids.data(), x.data(), kRows).ok());
+  auto idx = testing_util::TrainAndAddAll(o, x);
+  if (idx == nullptr) return nullptr;
   // Tombstones in most lists (a tenth of the rows: no compaction).
   std::vector<uint64_t> gone;
   for (uint64_t i = 3; i < kRows; i += 10) gone.push_back(i);
-  EXPECT_EQ((*idx)->Remove(gone.data(), gone.size()), gone.size());
-  return std::move(*idx);
+  EXPECT_EQ(idx->Remove(gone.data(), gone.size()), gone.size());
+  return idx;
 }
 
 // SearchBatch (on the calling thread and over a pool) equals Search for

@@ -11,6 +11,7 @@
 #include "index/refine_codes.h"
 #include "quant/kernels.h"
 #include "quant/random.h"
+#include "tests/index/index_test_util.h"
 #include "tests/test_util.h"
 
 namespace tqdb {
@@ -87,13 +88,7 @@ std::unique_ptr<IvfIndex> Build(const std::vector<float>& x, size_t d, Metric m,
   o.codec.bits = bits;
   o.codec.pq_nbits = pq_nbits;
   o.threads = 2;
-  auto idx = IvfIndex::Train(o, x.data(), x.size() / d);
-  EXPECT_TRUE(idx.ok()) << idx.status();
-  if (!idx.ok()) return nullptr;
-  std::vector<uint64_t> ids(x.size() / d);
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = i;
-  EXPECT_TRUE((*idx)->Add(ids.data(), x.data(), ids.size()).ok());
-  return std::move(*idx);
+  return testing_util::TrainAndAddAll(o, x);
 }
 
 double Recall10(const IvfIndex& idx, const std::vector<float>& x,

@@ -10,6 +10,7 @@
 #include "index/ivf_index.h"
 #include "quant/coding.h"
 #include "quant/random.h"
+#include "tests/index/index_test_util.h"
 #include "tests/test_util.h"
 
 namespace tqdb {
@@ -24,14 +25,7 @@ std::unique_ptr<IvfIndex> BuildIndex(const std::vector<float>& x, size_t d,
   o.nlist = nlist;
   o.codec.method = method;
   o.codec.bits = bits;
-  const size_t n = x.size() / d;
-  auto idx = IvfIndex::Train(o, x.data(), n);
-  EXPECT_TRUE(idx.ok()) << idx.status();
-  if (!idx.ok()) return nullptr;
-  std::vector<uint64_t> ids(n);
-  for (size_t i = 0; i < n; ++i) ids[i] = i;
-  EXPECT_TRUE((*idx)->Add(ids.data(), x.data(), n).ok());
-  return *std::move(idx);
+  return testing_util::TrainAndAddAll(o, x);
 }
 
 std::vector<Neighbor> SearchWith(const IvfIndex& idx, const float* q,

@@ -13,6 +13,7 @@
 #include "index/ivf_index.h"
 #include "quant/kernels.h"
 #include "quant/random.h"
+#include "tests/index/index_test_util.h"
 
 namespace tqdb {
 namespace {
@@ -49,13 +50,7 @@ std::unique_ptr<IvfIndex> Build(const std::vector<float>& x, Metric m,
   o.codec.bits = 2;
   o.threads = 1;
   o.layout.refine = refine;
-  const size_t n = x.size() / kD;
-  auto idx = IvfIndex::Train(o, x.data(), n);
-  EXPECT_TRUE(idx.ok()) << idx.status();
-  std::vector<uint64_t> ids(n);
-  for (size_t i = 0; i < n; ++i) ids[i] = i;
-  EXPECT_TRUE((*idx)->Add(ids.data(), x.data(), n).ok());
-  return std::move(*idx);
+  return testing_util::TrainAndAddAll(o, x);
 }
 
 TEST(RefineCodecTest, NamesParse) {
