@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "index/bfloat16.h"
+
 namespace tqdb {
 
 void InvertedList::SetSubcodes(std::vector<uint8_t>* blocks, uint32_t m,
@@ -50,6 +52,8 @@ uint32_t InvertedList::Append(uint64_t id, uint32_t iid, const uint8_t* sub4a,
     b_.resize(b_.size() + size_t{shape_.m4b} / 2 * kBlockSize, 0);
     factors_.resize(factors_.size() + size_t{shape_.nfactors} * kBlockSize,
                     0.0f);
+    factors16_.resize(
+        factors16_.size() + size_t{shape_.nfactors16} * kBlockSize, 0);
     c_.resize(c_.size() + size_t{c_stride_} * kBlockSize, 0);
   }
   if (shape_.m4a) SetSubcodes(&a_, shape_.m4a, slot, sub4a);
@@ -62,6 +66,10 @@ uint32_t InvertedList::Append(uint64_t id, uint32_t iid, const uint8_t* sub4a,
   if (refine_words_ > 0) r_.insert(r_.end(), refine, refine + refine_words_);
   for (uint32_t i = 0; i < shape_.nfactors; ++i) {
     factors_[FactorIndex(slot, i)] = factors[i];
+  }
+  for (uint32_t i = 0; i < shape_.nfactors16; ++i) {
+    factors16_[Factor16Index(slot, i)] =
+        Bf16Nearest(factors[shape_.nfactors + i]);
   }
   ids_.push_back(id);
   iids_.push_back(iid);
@@ -109,6 +117,9 @@ void InvertedList::Compact(
       for (uint32_t i = 0; i < shape_.nfactors; ++i) {
         factors_[FactorIndex(out, i)] = factors_[FactorIndex(s, i)];
       }
+      for (uint32_t i = 0; i < shape_.nfactors16; ++i) {
+        factors16_[Factor16Index(out, i)] = factors16_[Factor16Index(s, i)];
+      }
       ids_[out] = ids_[s];
       iids_[out] = iids_[s];
       moved(ids_[out], out);
@@ -126,6 +137,7 @@ void InvertedList::Compact(
   r_.shrink_to_fit();
   const size_t blocks = (out + kBlockSize - 1) / kBlockSize;
   factors_.resize(blocks * shape_.nfactors * kBlockSize);
+  factors16_.resize(blocks * shape_.nfactors16 * kBlockSize);
   a_.resize(blocks * shape_.m4a / 2 * kBlockSize);
   b_.resize(blocks * shape_.m4b / 2 * kBlockSize);
   // Zero the padding slots of the last block (stale codes are harmless to
@@ -138,16 +150,21 @@ void InvertedList::Compact(
     for (uint32_t i = 0; i < shape_.nfactors; ++i) {
       factors_[FactorIndex(s, i)] = 0.0f;
     }
+    for (uint32_t i = 0; i < shape_.nfactors16; ++i) {
+      factors16_[Factor16Index(s, i)] = 0;
+    }
   }
   tombstones_ = 0;
   a_.shrink_to_fit();
   b_.shrink_to_fit();
   factors_.shrink_to_fit();
+  factors16_.shrink_to_fit();
 }
 
 size_t InvertedList::MemoryBytes() const {
   return a_.capacity() + b_.capacity() + c_.capacity() +
          (factors_.capacity() + r_.capacity()) * sizeof(float) +
+         factors16_.capacity() * sizeof(uint16_t) +
          ids_.capacity() * sizeof(uint64_t) +
          iids_.capacity() * sizeof(uint32_t) + deleted_.capacity();
 }

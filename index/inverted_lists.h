@@ -14,7 +14,8 @@
 // this in-memory layout is not part of any on-disk format.
 // Per-vector float factors are blocked like the 4-bit streams, one array
 // of 32 per factor: factor i of slot 32k + v at [k * 32 * nfactors + i * 32
-// + v], so a block's factors load as vectors. Optional rescoring codes
+// + v], so a block's factors load as vectors; the shape's nfactors16
+// bfloat16 values likewise, in an array of their own. Optional rescoring codes
 // (index/refine_codes.h) are row-major too. 64-bit ids, 32-bit internal
 // ids (what a filtered search tests, index/allowed_set.h) and tombstone
 // flags are side arrays.
@@ -56,7 +57,9 @@ class InvertedList {
   const ScanShape& shape() const { return shape_; }
 
   // Appends one vector; returns its slot. iid: its internal id (kNoIid if
-  // none). refine: its rescoring code (refine_words words; ignored if 0).
+  // none). factors: nfactors floats, then nfactors16 values stored rounded
+  // to the nearest bfloat16. refine: its rescoring code (refine_words
+  // words; ignored if 0).
   uint32_t Append(uint64_t id, uint32_t iid, const uint8_t* sub4a,
                   const uint8_t* sub4b, const uint8_t* sub8,
                   const float* factors, const float* refine = nullptr);
@@ -90,6 +93,11 @@ class InvertedList {
   const float* BlockFactors(uint32_t block, uint32_t i) const {
     return factors_.data() + (size_t{block} * shape_.nfactors + i) * kBlockSize;
   }
+  // The 32 bfloat16 values of 16-bit factor i in `block`.
+  const uint16_t* BlockFactors16(uint32_t block, uint32_t i) const {
+    return factors16_.data() +
+           (size_t{block} * shape_.nfactors16 + i) * kBlockSize;
+  }
   const uint64_t* ids() const { return ids_.data(); }
   const uint32_t* iids() const { return iids_.data(); }
   const uint8_t* deleted() const { return deleted_.data(); }
@@ -112,12 +120,17 @@ class InvertedList {
     return (size_t{slot / kBlockSize} * shape_.nfactors + i) * kBlockSize +
            slot % kBlockSize;
   }
+  size_t Factor16Index(uint32_t slot, uint32_t i) const {
+    return (size_t{slot / kBlockSize} * shape_.nfactors16 + i) * kBlockSize +
+           slot % kBlockSize;
+  }
 
   ScanShape shape_;
   uint32_t refine_words_ = 0;
   uint32_t c_stride_ = 0;  // c_block_subcodes()
   std::vector<uint8_t> a_, b_, c_;
   std::vector<float> factors_;
+  std::vector<uint16_t> factors16_;
   std::vector<float> r_;
   std::vector<uint64_t> ids_;
   std::vector<uint32_t> iids_;

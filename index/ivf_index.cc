@@ -224,7 +224,7 @@ void IvfIndex::InitLists() {
 size_t IvfIndex::memory_bytes_per_code() const {
   if (prog_) return prog_->memory_bytes_per_vector();
   const ScanShape& s = codec_->shape();
-  return s.m4a / 2 + s.m4b / 2 + s.m8 + 4 * s.nfactors;
+  return s.m4a / 2 + s.m4b / 2 + s.m8 + 4 * s.nfactors + 2 * s.nfactors16;
 }
 
 absl::Status IvfIndex::Add(const uint64_t* ids, const float* x, size_t n) {
@@ -291,7 +291,7 @@ void IvfIndex::InsertLocked(uint64_t id, uint32_t iid, uint32_t list,
   a.assign(s.m4a, 0);
   b.assign(s.m4b, 0);
   c.assign(s.m8, 0);
-  f.assign(s.nfactors, 0.0f);
+  f.assign(s.nfactors + s.nfactors16, 0.0f);
   if (prog_) {
     prog_->Unpack(
         code, a.data(), c.data(), f.data(),

@@ -7,6 +7,7 @@
 #include <queue>
 #include <utility>
 
+#include "index/bfloat16.h"
 #include "index/fixed_point.h"
 #include "index/table_kernels.h"
 
@@ -170,11 +171,12 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
   l->tables_ = scan::BuildRefineTables(info->width, lq, chunk_t);
   const scan::RefineTables& t = l->tables_;
   l->shape_.m8 = t.row_bytes;
-  l->shape_.nfactors = l->codec_factors_ + 2;
+  l->shape_.nfactors = l->codec_factors_;
+  l->shape_.nfactors16 = 2;
   if (cf.center_factor >= 0) {
     l->codec_center_ = static_cast<uint32_t>(cf.center_factor);
-    l->center1_ = static_cast<int32_t>(l->shape_.nfactors);
-    ++l->shape_.nfactors;
+    l->center1_ = static_cast<int32_t>(l->shape_.nfactors16);
+    ++l->shape_.nfactors16;
   }
   return l;
 }
@@ -340,7 +342,8 @@ void ProgressiveLayout::PackChunks(const std::vector<uint8_t>& chunk_t) {
 }
 
 size_t ProgressiveLayout::memory_bytes_per_vector() const {
-  return shape_.m4a / 2 + shape_.m8 + 4 * shape_.nfactors;
+  return shape_.m4a / 2 + shape_.m8 + 4 * shape_.nfactors +
+         2 * shape_.nfactors16;
 }
 
 void ProgressiveLayout::Unpack(const uint8_t* code, uint8_t* sub4a,
@@ -384,13 +387,18 @@ void ProgressiveLayout::Unpack(const uint8_t* code, uint8_t* sub4a,
   } else if (cc == 0) {
     g2 = 0;  // a zero code estimates 0 in both passes
   }
-  factors[codec_factors_] = g1;
-  factors[codec_factors_ + 1] = g2;
+  // Held as bfloat16 (the scan's bound allows for g1's and delta1's
+  // rounding; g2, a deviation, rounds up): delta1 is formed with the g1
+  // pass 1 reads.
+  float* f16 = factors + codec_factors_;
+  g1 = Bf16ToFloat(Bf16Nearest(g1));
+  f16[0] = g1;
+  f16[1] = Bf16ToFloat(Bf16Away(g2));
   if (center1_ >= 0) {
     // delta1 = <c, r> - g1 <w(c), c1>, <c, r> = delta + scale <w(c), c>.
     const double delta = factors[codec_center_];
-    factors[center1_] =
-        static_cast<float>(delta + scale * wc_c - double{g1} * wc_c1);
+    f16[center1_] = Bf16ToFloat(Bf16Nearest(
+        static_cast<float>(delta + scale * wc_c - double{g1} * wc_c1)));
   }
 }
 

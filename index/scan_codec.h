@@ -86,6 +86,10 @@ struct ScanShape {
   uint32_t m4b = 0;
   uint32_t m8 = 0;
   uint32_t nfactors = 0;
+  // Per-vector values held as bfloat16 (index/bfloat16.h) after the
+  // nfactors floats: a layout's own, never a codec's (a codec's factors
+  // enter its exact score).
+  uint32_t nfactors16 = 0;
 };
 
 // A 4-bit sub-code count padded as ScanShape's m4a and m4b are.

@@ -278,33 +278,50 @@ HWY_INLINE void AccumulateListMultiImpl(const uint8_t* HWY_RESTRICT codes,
   }
 }
 
-HWY_INLINE uint32_t
-BoundMaskImpl(const uint32_t* HWY_RESTRICT acc, const float* HWY_RESTRICT g1,
-              const float* HWY_RESTRICT g2, const float* HWY_RESTRICT norm,
-              const float* HWY_RESTRICT center_col, const BoundParams& p,
-              float threshold, float* HWY_RESTRICT ub, float* HWY_RESTRICT lb) {
+HWY_INLINE uint32_t BoundMaskImpl(
+    const uint32_t* HWY_RESTRICT acc, const uint16_t* HWY_RESTRICT g1_16,
+    const uint16_t* HWY_RESTRICT g2_16, const float* HWY_RESTRICT norm,
+    const uint16_t* HWY_RESTRICT center_col, const BoundParams& p,
+    float threshold, float* HWY_RESTRICT ub, float* HWY_RESTRICT lb) {
 #if HWY_TARGET == HWY_SCALAR
-  return scalar::BoundMask(acc, g1, g2, norm, center_col, p, threshold, ub, lb);
+  return scalar::BoundMask(acc, g1_16, g2_16, norm, center_col, p, threshold,
+                           ub, lb);
 #else
   // The scalar code's operations, in its order, lane-wise.
   const hn::ScalableTag<float> df;
   const hn::RebindToSigned<decltype(df)> di;
+  const hn::RebindToUnsigned<decltype(df)> du;
+  const hn::Rebind<uint16_t, decltype(df)> d16;
   constexpr size_t N = hn::MaxLanes(df);
   static_assert(N <= 32 && 32 % N == 0, "unexpected vector size");
+  // bfloat16 -> float: the bits shifted into the upper half (exact).
+  auto load16 = [&](const uint16_t* HWY_RESTRICT x) {
+    return hn::BitCast(df,
+                       hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, x))));
+  };
   const auto scale = hn::Set(df, p.lut_scale), bias = hn::Set(df, p.lut_bias);
   const auto allow = hn::Set(df, p.lut_allow), w_err = hn::Set(df, p.w_err);
   const auto gain = hn::Set(df, p.gain), base = hn::Set(df, p.base);
   const auto center = hn::Set(df, p.center);
+  const auto eps = hn::Set(df, kBf16RelError);
   const auto thr = hn::Set(df, threshold);
   uint32_t mask = 0;
   for (size_t v = 0; v < 32; v += N) {
     const auto a = hn::ConvertTo(
         df, hn::LoadU(di, reinterpret_cast<const int32_t*>(acc + v)));
     const auto est1 = hn::Add(hn::Mul(scale, a), bias);
-    const auto e = hn::Mul(hn::LoadU(df, g2 + v), w_err);
-    const auto g = hn::LoadU(df, g1 + v);
-    const auto hi = hn::Add(hn::Mul(g, hn::Add(est1, allow)), e);
-    const auto lo = hn::Sub(hn::Mul(g, hn::Sub(est1, allow)), e);
+    const auto g = load16(g1_16 + v);
+    const auto e = hn::Mul(load16(g2_16 + v), w_err);
+    const auto c = center_col != nullptr
+                       ? hn::Mul(center, load16(center_col + v))
+                       : hn::Zero(df);
+    const auto slack =
+        hn::Mul(eps, hn::Add(hn::Mul(hn::Abs(g), hn::Add(hn::Abs(est1), allow)),
+                             hn::Abs(c)));
+    const auto hi =
+        hn::Add(hn::Add(hn::Mul(g, hn::Add(est1, allow)), e), slack);
+    const auto lo =
+        hn::Sub(hn::Sub(hn::Mul(g, hn::Sub(est1, allow)), e), slack);
     auto offset = base;
     if (p.l2) {
       auto n = hn::Zero(df);
@@ -313,13 +330,9 @@ BoundMaskImpl(const uint32_t* HWY_RESTRICT acc, const float* HWY_RESTRICT g1,
         if (!p.norm_squared) n = hn::Mul(n, n);
       }
       offset = hn::Neg(hn::Add(base, n));
-      if (center_col != nullptr) {
-        offset = hn::Add(
-            offset,
-            hn::Mul(gain, hn::Mul(center, hn::LoadU(df, center_col + v))));
-      }
+      if (center_col != nullptr) offset = hn::Add(offset, hn::Mul(gain, c));
     } else if (center_col != nullptr) {
-      offset = hn::Add(base, hn::Mul(center, hn::LoadU(df, center_col + v)));
+      offset = hn::Add(base, c);
     }
     const auto u = hn::Add(offset, hn::Mul(gain, hi));
     hn::StoreU(u, df, ub + v);

@@ -7,6 +7,7 @@
 
 #if HWY_ONCE
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "index/scan_kernels.h"
@@ -38,8 +39,8 @@ uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
       acc_a, acc_b, f0, f1, norm, center_col, p, threshold, goodness);
 }
 
-uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
-                   const float* norm, const float* center_col,
+uint32_t BoundMask(const uint32_t* acc, const uint16_t* g1, const uint16_t* g2,
+                   const float* norm, const uint16_t* center_col,
                    const BoundParams& p, float threshold, float* ub,
                    float* lb) {
   return HWY_DYNAMIC_DISPATCH(BoundMaskImpl)(acc, g1, g2, norm, center_col, p,
@@ -237,27 +238,31 @@ int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
   return dot + RefineTail(row, t, wq);
 }
 
-uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
-                   const float* norm, const float* center_col,
-                   const BoundParams& p, float threshold, float* ub,
-                   float* lb) {
+uint32_t BoundMask(const uint32_t* acc, const uint16_t* g1_16,
+                   const uint16_t* g2_16, const float* norm,
+                   const uint16_t* center_col, const BoundParams& p,
+                   float threshold, float* ub, float* lb) {
   uint32_t mask = 0;
   for (uint32_t v = 0; v < 32; ++v) {
+    const float g1 = Bf16ToFloat(g1_16[v]), g2 = Bf16ToFloat(g2_16[v]);
     const float est1 = p.lut_scale * static_cast<float>(acc[v]) + p.lut_bias;
-    const float e = g2[v] * p.w_err;
-    const float hi = g1[v] * (est1 + p.lut_allow) + e;
-    const float lo = g1[v] * (est1 - p.lut_allow) - e;
+    const float e = g2 * p.w_err;
+    const float c =
+        center_col != nullptr ? p.center * Bf16ToFloat(center_col[v]) : 0.0f;
+    const float slack =
+        kBf16RelError *
+        (std::fabs(g1) * (std::fabs(est1) + p.lut_allow) + std::fabs(c));
+    const float hi = g1 * (est1 + p.lut_allow) + e + slack;
+    const float lo = g1 * (est1 - p.lut_allow) - e - slack;
     float offset = p.base;
     if (p.l2) {
       const float n = norm == nullptr  ? 0.0f
                       : p.norm_squared ? norm[v]
                                        : norm[v] * norm[v];
       offset = -(p.base + n);
-      if (center_col != nullptr) {
-        offset = offset + p.gain * (p.center * center_col[v]);
-      }
+      if (center_col != nullptr) offset = offset + p.gain * c;
     } else if (center_col != nullptr) {
-      offset = p.base + p.center * center_col[v];
+      offset = p.base + c;
     }
     ub[v] = offset + p.gain * hi;
     lb[v] = offset + p.gain * lo;

@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "index/bfloat16.h"
+
 namespace tqdb {
 namespace scan {
 
@@ -102,14 +104,18 @@ int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
 
 // BoundMask: the first pass's bounds for the 32 slots of a block
 // (index/progressive.h): with est1 = lut_scale * acc + lut_bias,
-//   ub[v] = offset_v + gain * (g1[v] * (est1 + lut_allow) + g2[v] * w_err),
-//   lb[v] = offset_v + gain * (g1[v] * (est1 - lut_allow) - g2[v] * w_err),
+//   ub[v] = offset_v + gain * (g1[v] * (est1 + lut_allow) + g2[v] * w_err
+//                              + slack_v),
+//   lb[v] = offset_v + gain * (g1[v] * (est1 - lut_allow) - g2[v] * w_err
+//                              - slack_v),
 // offset_v = base, or base + center * center_v for inner products with a
-// centroid correction column (center_v = center_col[v], index/scan_codec.h
-// CombineForm::center_factor), or -(base + n_v) for L2 (n_v = norm[v],
-// squared if norm_squared; 0 without norm), plus gain * (center *
-// center_v) with a correction column; bit v of the result: ub[v] >
-// threshold.
+// centroid correction column (center_v = center_col[v], pass 1's delta1),
+// or -(base + n_v) for L2 (n_v = norm[v], squared if norm_squared; 0
+// without norm), plus gain * (center * center_v) with a correction column;
+// bit v of the result: ub[v] > threshold. g1, g2 and center_col are
+// bfloat16 (index/bfloat16.h), g1 and center_v rounded to nearest: slack_v
+// = kBf16RelError * (|g1[v]| * (|est1| + lut_allow) + |center * center_v|)
+// is what their rounding can move the bounds (g2 is rounded up).
 // Every operation rounds on its own (the TU is compiled without FP
 // contraction), in the same order on every target: identical results.
 struct BoundParams {
@@ -117,8 +123,8 @@ struct BoundParams {
   float base = 0.0f, gain = 1.0f, center = 0.0f;
   bool l2 = false, norm_squared = false;
 };
-uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
-                   const float* norm, const float* center_col,
+uint32_t BoundMask(const uint32_t* acc, const uint16_t* g1, const uint16_t* g2,
+                   const float* norm, const uint16_t* center_col,
                    const BoundParams& p, float threshold, float* ub, float* lb);
 
 // CombineMask: the full layout's scores for the 32 slots of a block
@@ -211,8 +217,8 @@ void AccumulateListMulti(const uint8_t* codes, size_t nblocks, size_t npairs,
                          const uint8_t* const* lut_hi, uint32_t* const* out);
 int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
                   const RefineTables& t, const int16_t* wq);
-uint32_t BoundMask(const uint32_t* acc, const float* g1, const float* g2,
-                   const float* norm, const float* center_col,
+uint32_t BoundMask(const uint32_t* acc, const uint16_t* g1, const uint16_t* g2,
+                   const float* norm, const uint16_t* center_col,
                    const BoundParams& p, float threshold, float* ub, float* lb);
 uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
                      const float* f0, const float* f1, const float* norm,

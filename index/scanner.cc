@@ -305,15 +305,10 @@ void ListScanner::Prefetch(uint32_t list_no, const InvertedList& list) const {
       (kPrefetchBytes + block_bytes - 1) / std::max<size_t>(block_bytes, 1)));
   PrefetchBytes(list.codes_a(),
                 std::min<size_t>(kPrefetchCodeBytes, nblocks * block_bytes));
-  const uint32_t nfc = prog_->codec_factors();
-  const int32_t center1 = prog_->center1_factor();
+  // g1, g2 and delta1 (adjacent bfloat16 columns).
+  const size_t bytes16 = size_t{prog_->shape().nfactors16} * kBlockSize * 2;
   for (uint32_t blk = 0; blk < nblocks; ++blk) {
-    // g1 and g2 (adjacent columns), and delta1.
-    PrefetchBytes(list.BlockFactors(blk, nfc), 2 * kBlockSize * sizeof(float));
-    if (center1 >= 0) {
-      PrefetchBytes(list.BlockFactors(blk, static_cast<uint32_t>(center1)),
-                    kBlockSize * sizeof(float));
-    }
+    PrefetchBytes(list.BlockFactors16(blk, 0), bytes16);
   }
 }
 
@@ -327,16 +322,12 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, buf_.qa.lo.data(),
                        buf_.qa.hi.data(), buf_.acc_a.data(), block_masks);
   const CombineForm cf = codec_.combine_form();
-  const uint32_t nfc = prog_->codec_factors();
-  const bool has_norm = l2_ && nfc > cf.norm_factor;
+  const bool has_norm = l2_ && prog_->codec_factors() > cf.norm_factor;
   const bool bound = sigmas_ > 0;
-  // Pass 1's centroid correction: its own delta1 where the layout has it
-  // (with the list's bound, SetCenterWeight), else the codec's delta.
-  const int32_t center1 =
-      center_ < 0 ? -1
-      : prog_->center1_factor() >= 0 && centroid_w_ != nullptr
-          ? prog_->center1_factor()
-          : center_;
+  // Pass 1's centroid correction, delta1: the layout has it whenever the
+  // codec has a delta (without centroid weights, a residual-free index,
+  // it is the codec's delta, rounded).
+  const int32_t center1 = center_ < 0 ? -1 : prog_->center1_factor();
   if (buf_.lower.k() != heap->k()) buf_.lower.Reset(heap->k());
   scan::BoundParams bp;
   bp.lut_scale = buf_.qa.scale;
@@ -368,11 +359,11 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
     // lb are the first-pass estimate, which only orders the refinement.
     uint32_t cand =
         live & scan::BoundMask(
-                   buf_.acc_a.data() + first, list.BlockFactors(blk, nfc),
-                   list.BlockFactors(blk, nfc + 1),
+                   buf_.acc_a.data() + first, list.BlockFactors16(blk, 0),
+                   list.BlockFactors16(blk, 1),
                    has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr,
-                   center1 >= 0 ? list.BlockFactors(blk, center1) : nullptr, bp,
-                   bound ? threshold() : kNone, ub, lb);
+                   center1 >= 0 ? list.BlockFactors16(blk, center1) : nullptr,
+                   bp, bound ? threshold() : kNone, ub, lb);
     if (!bound) cand = live;
     if (cand == 0) continue;
     if (filter && *filter) {

@@ -79,7 +79,7 @@ Coverage MeasureCoverage(const IvfIndex& idx, const float* base, size_t n,
   for (size_t i = 0; i < n; ++i) {
     sub[i].resize(s.m4a);
     row[i].resize(s.m8);
-    f[i].resize(s.nfactors);
+    f[i].resize(s.nfactors + s.nfactors16);
     lay->Unpack(&codes[i * bpv], sub[i].data(), row[i].data(), f[i].data(),
                 center1 >= 0 ? &wc[lists[i] * k] : nullptr);
   }
@@ -121,7 +121,7 @@ Coverage MeasureCoverage(const IvfIndex& idx, const float* base, size_t n,
       if (center1 >= 0) {
         const double a = alpha[lists[i]];
         refined += a * f[i][center];
-        shift1 = a * f[i][center1];
+        shift1 = a * f[i][nfc + center1];
       }
       const double sd = g2 * w_err[lists[i]];
       if (!(sd > 0) || !std::isfinite(sd)) continue;
@@ -396,7 +396,8 @@ TEST(ProgressiveLayoutTest, RefineIsTheCodecsEstimate) {
           ProgressiveQuery pq;
           lay->BuildQuery(&x[1999 * d], &pq);
           std::vector<uint8_t> sub(s.m4a), row(s.m8), ix(info->width.size());
-          std::vector<float> f(s.nfactors), cf(codec.shape().nfactors);
+          std::vector<float> f(s.nfactors + s.nfactors16),
+              cf(codec.shape().nfactors);
           double err2 = 0, ref2 = 0;
           for (size_t i = 0; i < n; ++i) {
             lay->Unpack(&codes[i * bpv], sub.data(), row.data(), f.data());

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <random>
 #include <vector>
 
 #undef HWY_TARGET_INCLUDE
@@ -203,13 +204,15 @@ void TestBoundMaskMatchesScalar() {
   };
   for (int trial = 0; trial < 400; ++trial) {
     uint32_t acc[32];
-    float g1[32], g2[32], norm[32], cen[32];
+    uint16_t g1[32], g2[32], cen[32];
+    float norm[32];
     for (int v = 0; v < 32; ++v) {
       acc[v] = static_cast<uint32_t>(rng.Next() % 70000);
-      cen[v] = uniform(-0.5f, 0.5f);
-      g1[v] = uniform(0.0f, 3.0f);
-      g2[v] = trial % 7 == 0 && v == 3 ? std::numeric_limits<float>::infinity()
-                                       : uniform(0.0f, 0.5f);
+      cen[v] = Bf16Nearest(uniform(-0.5f, 0.5f));
+      g1[v] = Bf16Nearest(uniform(-0.5f, 3.0f));
+      g2[v] = Bf16Away(trial % 7 == 0 && v == 3
+                           ? std::numeric_limits<float>::infinity()
+                           : uniform(0.0f, 0.5f));
       norm[v] = uniform(0.0f, 2.0f);
     }
     BoundParams p;
@@ -223,7 +226,7 @@ void TestBoundMaskMatchesScalar() {
     p.norm_squared = trial % 4 == 1;
     p.center = uniform(-2.0f, 2.0f);
     const float* nptr = trial % 8 == 5 ? nullptr : norm;
-    const float* cptr = trial % 3 == 0 ? cen : nullptr;
+    const uint16_t* cptr = trial % 3 == 0 ? cen : nullptr;
     // A threshold among the bounds (the mean), so both bit values occur.
     float ub_want[32], ub_got[32], lb_want[32], lb_got[32];
     scalar::BoundMask(acc, g1, g2, nptr, cptr, p, 0.0f, ub_want, lb_want);
@@ -495,6 +498,64 @@ HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestMaskedBlocksAreSkipped);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestCombineMaskMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestCombineRangeMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAccumulateBytesMatchesScalar);
+
+// The bounds from bfloat16 factors (g1 and delta1 to nearest, g2 up) hold
+// the bounds the unrounded factors give: the slack covers the rounding.
+TEST(BoundMaskTest, SlackCoversTheFactorsRounding) {
+  std::mt19937 rng(23);
+  auto uniform = [&](double lo, double hi) {
+    return static_cast<float>(
+        std::uniform_real_distribution<double>(lo, hi)(rng));
+  };
+  for (int trial = 0; trial < 2000; ++trial) {
+    uint32_t acc[32];
+    float g1[32], g2[32], cen[32], norm[32];
+    uint16_t g1h[32], g2h[32], cenh[32];
+    // Factors over several binades, of both signs where they may be.
+    const float mag = std::ldexp(1.0f, static_cast<int>(rng() % 13) - 6);
+    for (int v = 0; v < 32; ++v) {
+      acc[v] = static_cast<uint32_t>(rng() % 70000);
+      g1[v] = mag * uniform(-0.5, 3.0);
+      g2[v] = mag * uniform(0.0, 0.5);
+      cen[v] = mag * uniform(-2.0, 2.0);
+      norm[v] = uniform(0.0, 2.0);
+      g1h[v] = Bf16Nearest(g1[v]);
+      g2h[v] = Bf16Away(g2[v]);
+      cenh[v] = Bf16Nearest(cen[v]);
+    }
+    BoundParams p;
+    p.lut_scale = uniform(1e-4, 1e-2);
+    p.lut_bias = uniform(-5.0, 5.0);
+    p.lut_allow = uniform(0.0, 0.5);
+    p.w_err = uniform(0.0, 1.0);
+    p.base = uniform(-1.0, 1.0);
+    p.l2 = trial % 2 == 1;
+    p.gain = p.l2 ? 2.0f : 1.0f;
+    p.norm_squared = true;
+    p.center = uniform(-2.0, 2.0);
+    const bool with_center = trial % 3 != 0;
+    float ub[32], lb[32];
+    scalar::BoundMask(acc, g1h, g2h, p.l2 ? norm : nullptr,
+                      with_center ? cenh : nullptr, p, 0.0f, ub, lb);
+    for (int v = 0; v < 32; ++v) {
+      // The unrounded bounds, in double.
+      const double est1 = double{p.lut_scale} * acc[v] + p.lut_bias;
+      const double c = with_center ? double{p.center} * cen[v] : 0.0;
+      const double offset =
+          p.l2 ? -(double{p.base} + norm[v]) + p.gain * c : p.base + c;
+      const double e = double{g2[v]} * p.w_err;
+      const double hi = offset + p.gain * (g1[v] * (est1 + p.lut_allow) + e);
+      const double lo = offset + p.gain * (g1[v] * (est1 - p.lut_allow) - e);
+      // The float arithmetic's own rounding: a few ulps of the terms.
+      const double tol =
+          1e-6 * (std::fabs(offset) +
+                  p.gain * (std::fabs(g1[v]) * (std::fabs(est1) + p.lut_allow) +
+                            std::fabs(e)));
+      ASSERT_GE(ub[v], hi - tol) << "trial " << trial << " slot " << v;
+      ASSERT_LE(lb[v], lo + tol) << "trial " << trial << " slot " << v;
+    }
+  }
+}
 }  // namespace scan
 }  // namespace tqdb
 #endif
