@@ -171,8 +171,8 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
   l->tables_ = scan::BuildRefineTables(info->width, lq, chunk_t);
   const scan::RefineTables& t = l->tables_;
   l->shape_.m8 = t.row_bytes;
-  l->shape_.nfactors = l->codec_factors_;
-  l->shape_.nfactors16 = 2;
+  l->shape_.nfactors = l->codec_factors_ + 1;
+  l->shape_.nfactors16 = 1;
   if (cf.center_factor >= 0) {
     l->codec_center_ = static_cast<uint32_t>(cf.center_factor);
     l->center1_ = static_cast<int32_t>(l->shape_.nfactors16);
@@ -387,13 +387,11 @@ void ProgressiveLayout::Unpack(const uint8_t* code, uint8_t* sub4a,
   } else if (cc == 0) {
     g2 = 0;  // a zero code estimates 0 in both passes
   }
-  // Held as bfloat16 (the scan's bound allows for g1's and delta1's
-  // rounding; g2, a deviation, rounds up): delta1 is formed with the g1
-  // pass 1 reads.
-  float* f16 = factors + codec_factors_;
-  g1 = Bf16ToFloat(Bf16Nearest(g1));
-  f16[0] = g1;
-  f16[1] = Bf16ToFloat(Bf16Away(g2));
+  // g2 and delta1 are held as bfloat16: g2, a deviation, rounded up;
+  // delta1 to nearest, which the scan's bound allows for.
+  factors[codec_factors_] = g1;
+  float* f16 = factors + codec_factors_ + 1;
+  f16[0] = Bf16ToFloat(Bf16Away(g2));
   if (center1_ >= 0) {
     // delta1 = <c, r> - g1 <w(c), c1>, <c, r> = delta + scale <w(c), c>.
     const double delta = factors[codec_center_];

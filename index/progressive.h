@@ -56,7 +56,7 @@
 //
 // Memory per vector (InvertedList, ScanShape of shape()): the prefix
 // sub-codes (sum t_j / 8 bytes, or 4 T_c a chunk), the row (chunk-padded),
-// the codec's factors (4 bytes each) and g1, g2 (2 bytes each, bfloat16;
+// the codec's factors and g1 (4 bytes each), g2 (2 bytes, bfloat16; and
 // delta1 with a centroid correction). Nothing of it is persisted: it is derived
 // from the stored codes when they are loaded.
 //
@@ -113,13 +113,13 @@ class ProgressiveLayout {
       const ScanCodec& codec, double prefix_bits_per_dim = 1.0,
       PrefixSharing sharing = PrefixSharing::kWhereExact);
 
-  // The in-memory layout: m4a prefix sub-codes, m8 row bytes, the codec's
-  // nfactors, and nfactors16 = 2 (g1, g2), + 1 (delta1) with a centroid
-  // correction, as bfloat16 (pass 1 only steers: its bound allows for the
-  // rounding, index/scan_kernels.h BoundMask).
+  // The in-memory layout: m4a prefix sub-codes, m8 row bytes, nfactors =
+  // the codec's + 1 (g1), and nfactors16 = 1 (g2), + 1 (delta1) with a
+  // centroid correction, as bfloat16 (pass 1 only steers: its bound allows
+  // for the rounding, index/scan_kernels.h BoundMask).
   const ScanShape& shape() const { return shape_; }
   uint32_t codec_factors() const { return codec_factors_; }
-  // The 16-bit factor holding delta1 (g1 is 0, g2 1), pass 1's centroid
+  // The 16-bit factor holding delta1 (g2 is 0), pass 1's centroid
   // correction, or -1 (a codec
   // without CombineForm::center_factor). The codec's delta corrects the
   // full estimate along the list's centroid c; pass 1 needs its own:
@@ -133,7 +133,7 @@ class ProgressiveLayout {
   int32_t center1_factor() const { return center1_; }
   // Bytes pass 1 reads per vector (prefix sub-codes, g1, g2, delta1).
   size_t prefix_bytes() const {
-    return shape_.m4a / 2 + 2 * size_t{shape_.nfactors16};
+    return shape_.m4a / 2 + 4 + 2 * size_t{shape_.nfactors16};
   }
   // Bytes of the layout's own state a BuildQuery reads (the slots' table
   // levels; the codec's state is ScanCodec::query_bytes).

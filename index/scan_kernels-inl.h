@@ -279,13 +279,13 @@ HWY_INLINE void AccumulateListMultiImpl(const uint8_t* HWY_RESTRICT codes,
 }
 
 HWY_INLINE uint32_t BoundMaskImpl(
-    const uint32_t* HWY_RESTRICT acc, const uint16_t* HWY_RESTRICT g1_16,
+    const uint32_t* HWY_RESTRICT acc, const float* HWY_RESTRICT g1,
     const uint16_t* HWY_RESTRICT g2_16, const float* HWY_RESTRICT norm,
     const uint16_t* HWY_RESTRICT center_col, const BoundParams& p,
     float threshold, float* HWY_RESTRICT ub, float* HWY_RESTRICT lb) {
 #if HWY_TARGET == HWY_SCALAR
-  return scalar::BoundMask(acc, g1_16, g2_16, norm, center_col, p, threshold,
-                           ub, lb);
+  return scalar::BoundMask(acc, g1, g2_16, norm, center_col, p, threshold, ub,
+                           lb);
 #else
   // The scalar code's operations, in its order, lane-wise.
   const hn::ScalableTag<float> df;
@@ -310,18 +310,14 @@ HWY_INLINE uint32_t BoundMaskImpl(
     const auto a = hn::ConvertTo(
         df, hn::LoadU(di, reinterpret_cast<const int32_t*>(acc + v)));
     const auto est1 = hn::Add(hn::Mul(scale, a), bias);
-    const auto g = load16(g1_16 + v);
+    const auto g = hn::LoadU(df, g1 + v);
     const auto e = hn::Mul(load16(g2_16 + v), w_err);
     const auto c = center_col != nullptr
                        ? hn::Mul(center, load16(center_col + v))
                        : hn::Zero(df);
-    const auto slack =
-        hn::Mul(eps, hn::Add(hn::Mul(hn::Abs(g), hn::Add(hn::Abs(est1), allow)),
-                             hn::Abs(c)));
+    const auto slack = hn::Mul(eps, hn::Abs(c));
     const auto hi =
         hn::Add(hn::Add(hn::Mul(g, hn::Add(est1, allow)), e), slack);
-    const auto lo =
-        hn::Sub(hn::Sub(hn::Mul(g, hn::Sub(est1, allow)), e), slack);
     auto offset = base;
     if (p.l2) {
       auto n = hn::Zero(df);
@@ -335,6 +331,8 @@ HWY_INLINE uint32_t BoundMaskImpl(
       offset = hn::Add(base, c);
     }
     const auto u = hn::Add(offset, hn::Mul(gain, hi));
+    const auto lo =
+        hn::Sub(hn::Sub(hn::Mul(g, hn::Sub(est1, allow)), e), slack);
     hn::StoreU(u, df, ub + v);
     hn::StoreU(hn::Add(offset, hn::Mul(gain, lo)), df, lb + v);
     uint8_t bits[8] = {0};

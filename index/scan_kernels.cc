@@ -39,7 +39,7 @@ uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
       acc_a, acc_b, f0, f1, norm, center_col, p, threshold, goodness);
 }
 
-uint32_t BoundMask(const uint32_t* acc, const uint16_t* g1, const uint16_t* g2,
+uint32_t BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2,
                    const float* norm, const uint16_t* center_col,
                    const BoundParams& p, float threshold, float* ub,
                    float* lb) {
@@ -238,22 +238,19 @@ int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
   return dot + RefineTail(row, t, wq);
 }
 
-uint32_t BoundMask(const uint32_t* acc, const uint16_t* g1_16,
-                   const uint16_t* g2_16, const float* norm,
-                   const uint16_t* center_col, const BoundParams& p,
-                   float threshold, float* ub, float* lb) {
+uint32_t BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2_16,
+                   const float* norm, const uint16_t* center_col,
+                   const BoundParams& p, float threshold, float* ub,
+                   float* lb) {
   uint32_t mask = 0;
   for (uint32_t v = 0; v < 32; ++v) {
-    const float g1 = Bf16ToFloat(g1_16[v]), g2 = Bf16ToFloat(g2_16[v]);
     const float est1 = p.lut_scale * static_cast<float>(acc[v]) + p.lut_bias;
-    const float e = g2 * p.w_err;
+    const float e = Bf16ToFloat(g2_16[v]) * p.w_err;
     const float c =
         center_col != nullptr ? p.center * Bf16ToFloat(center_col[v]) : 0.0f;
-    const float slack =
-        kBf16RelError *
-        (std::fabs(g1) * (std::fabs(est1) + p.lut_allow) + std::fabs(c));
-    const float hi = g1 * (est1 + p.lut_allow) + e + slack;
-    const float lo = g1 * (est1 - p.lut_allow) - e - slack;
+    const float slack = kBf16RelError * std::fabs(c);
+    const float hi = g1[v] * (est1 + p.lut_allow) + e + slack;
+    const float lo = g1[v] * (est1 - p.lut_allow) - e - slack;
     float offset = p.base;
     if (p.l2) {
       const float n = norm == nullptr  ? 0.0f

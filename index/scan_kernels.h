@@ -112,10 +112,11 @@ int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
 // centroid correction column (center_v = center_col[v], pass 1's delta1),
 // or -(base + n_v) for L2 (n_v = norm[v], squared if norm_squared; 0
 // without norm), plus gain * (center * center_v) with a correction column;
-// bit v of the result: ub[v] > threshold. g1, g2 and center_col are
-// bfloat16 (index/bfloat16.h), g1 and center_v rounded to nearest: slack_v
-// = kBf16RelError * (|g1[v]| * (|est1| + lut_allow) + |center * center_v|)
-// is what their rounding can move the bounds (g2 is rounded up).
+// bit v of the result: ub[v] > threshold. g2 and center_col are bfloat16
+// (index/bfloat16.h), g2 rounded up, center_v to nearest: slack_v =
+// kBf16RelError * |center * center_v| is what that rounding can move the
+// bounds. (g1 stays a float: its rounding would move them by a multiple of
+// |est1|, a slack of a few operations a slot, which cost flat scans 5%.)
 // Every operation rounds on its own (the TU is compiled without FP
 // contraction), in the same order on every target: identical results.
 struct BoundParams {
@@ -123,7 +124,7 @@ struct BoundParams {
   float base = 0.0f, gain = 1.0f, center = 0.0f;
   bool l2 = false, norm_squared = false;
 };
-uint32_t BoundMask(const uint32_t* acc, const uint16_t* g1, const uint16_t* g2,
+uint32_t BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2,
                    const float* norm, const uint16_t* center_col,
                    const BoundParams& p, float threshold, float* ub, float* lb);
 
@@ -217,7 +218,7 @@ void AccumulateListMulti(const uint8_t* codes, size_t nblocks, size_t npairs,
                          const uint8_t* const* lut_hi, uint32_t* const* out);
 int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
                   const RefineTables& t, const int16_t* wq);
-uint32_t BoundMask(const uint32_t* acc, const uint16_t* g1, const uint16_t* g2,
+uint32_t BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2,
                    const float* norm, const uint16_t* center_col,
                    const BoundParams& p, float threshold, float* ub, float* lb);
 uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,

@@ -305,9 +305,11 @@ void ListScanner::Prefetch(uint32_t list_no, const InvertedList& list) const {
       (kPrefetchBytes + block_bytes - 1) / std::max<size_t>(block_bytes, 1)));
   PrefetchBytes(list.codes_a(),
                 std::min<size_t>(kPrefetchCodeBytes, nblocks * block_bytes));
-  // g1, g2 and delta1 (adjacent bfloat16 columns).
+  // g1 (a float column), g2 and delta1 (adjacent bfloat16 columns).
+  const uint32_t g1 = prog_->codec_factors();
   const size_t bytes16 = size_t{prog_->shape().nfactors16} * kBlockSize * 2;
   for (uint32_t blk = 0; blk < nblocks; ++blk) {
+    PrefetchBytes(list.BlockFactors(blk, g1), kBlockSize * sizeof(float));
     PrefetchBytes(list.BlockFactors16(blk, 0), bytes16);
   }
 }
@@ -359,8 +361,9 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
     // lb are the first-pass estimate, which only orders the refinement.
     uint32_t cand =
         live & scan::BoundMask(
-                   buf_.acc_a.data() + first, list.BlockFactors16(blk, 0),
-                   list.BlockFactors16(blk, 1),
+                   buf_.acc_a.data() + first,
+                   list.BlockFactors(blk, prog_->codec_factors()),
+                   list.BlockFactors16(blk, 0),
                    has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr,
                    center1 >= 0 ? list.BlockFactors16(blk, center1) : nullptr,
                    bp, bound ? threshold() : kNone, ub, lb);

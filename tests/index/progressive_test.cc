@@ -121,7 +121,7 @@ Coverage MeasureCoverage(const IvfIndex& idx, const float* base, size_t n,
       if (center1 >= 0) {
         const double a = alpha[lists[i]];
         refined += a * f[i][center];
-        shift1 = a * f[i][nfc + center1];
+        shift1 = a * f[i][nfc + 1 + center1];
       }
       const double sd = g2 * w_err[lists[i]];
       if (!(sd > 0) || !std::isfinite(sd)) continue;
