@@ -56,13 +56,17 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe, ProbeOrder how,
   // -(||c||^2 + kappa sigma), kappa read once here: a writer may change it
   // meanwhile), so that the quantized step below bounds the rank as it
   // bounds the distance.
-  thread_local std::vector<float> offset;
-  offset.assign(nlist_, 0.0f);
+  // (The zeros are written once a thread and list count, not a query.)
+  thread_local std::vector<float> zeros, best_expected;
+  if (zeros.size() != nlist_) zeros.assign(nlist_, 0.0f);
+  const float* offset = zeros.data();
   if (how == ProbeOrder::kBestExpected && !probe_sigma_.empty()) {
     const float kappa = probe_kappa_.load(std::memory_order_relaxed);
+    best_expected.resize(nlist_);
     for (uint32_t l = 0; l < nlist_; ++l) {
-      offset[l] = -(centroid_norms_[l] + kappa * probe_sigma_[l]);
+      best_expected[l] = -(centroid_norms_[l] + kappa * probe_sigma_[l]);
     }
+    offset = best_expected.data();
   }
   // The exact ranks as integer keys that sort first first, ties towards
   // the lower list id: a comparator of float pairs mispredicted in the
@@ -141,7 +145,7 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe, ProbeOrder how,
     CoarseBounds(nlist_, CoarseQuery{qn, t, q1, q_norm, q_err, round_norm},
                  dot.data(), coarse_scale_.data(), coarse_err_norm_.data(),
                  coarse_code_norm_.data(), centroid_norms_.data(),
-                 offset.data(), lo.data(), hi.data());
+                 offset, lo.data(), hi.data());
     stats->centroids_quantized = nlist_;
     thread_local std::vector<uint32_t> keys;
     const float cut = RankValue(hi, nprobe - 1, &keys);
