@@ -144,8 +144,8 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe, ProbeOrder how,
                              dot.data());
     CoarseBounds(nlist_, CoarseQuery{qn, t, q1, q_norm, q_err, round_norm},
                  dot.data(), coarse_scale_.data(), coarse_err_norm_.data(),
-                 coarse_code_norm_.data(), centroid_norms_.data(),
-                 offset, lo.data(), hi.data());
+                 coarse_code_norm_.data(), centroid_norms_.data(), offset,
+                 lo.data(), hi.data());
     stats->centroids_quantized = nlist_;
     thread_local std::vector<uint32_t> keys;
     const float cut = RankValue(hi, nprobe - 1, &keys);
