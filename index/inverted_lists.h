@@ -15,8 +15,8 @@
 // Per-vector float factors are blocked like the 4-bit streams, one array
 // of 32 per factor: factor i of slot 32k + v at [k * 32 * nfactors + i * 32
 // + v], so a block's factors load as vectors; the shape's nfactors16
-// bfloat16 values likewise, in an array of their own. Optional rescoring codes
-// (index/refine_codes.h) are row-major too. 64-bit ids, 32-bit internal
+// bfloat16 values likewise, in an array of their own. Optional rescoring
+// codes (index/refine_codes.h) are row-major too. 64-bit ids, 32-bit internal
 // ids (what a filtered search tests, index/allowed_set.h) and tombstone
 // flags are side arrays.
 // Appends are O(1) amortized; deletes set a tombstone; Compact() moves live

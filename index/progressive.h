@@ -57,8 +57,8 @@
 // Memory per vector (InvertedList, ScanShape of shape()): the prefix
 // sub-codes (sum t_j / 8 bytes, or 4 T_c a chunk), the row (chunk-padded),
 // the codec's factors and g1 (4 bytes each), g2 (2 bytes, bfloat16; and
-// delta1 with a centroid correction). Nothing of it is persisted: it is derived
-// from the stored codes when they are loaded.
+// delta1 with a centroid correction). Nothing of it is persisted: it is
+// derived from the stored codes when they are loaded.
 //
 // Thread-safety: immutable after Create.
 #ifndef TQDB_INDEX_PROGRESSIVE_H_
@@ -120,14 +120,13 @@ class ProgressiveLayout {
   const ScanShape& shape() const { return shape_; }
   uint32_t codec_factors() const { return codec_factors_; }
   // The 16-bit factor holding delta1 (g2 is 0), pass 1's centroid
-  // correction, or -1 (a codec
-  // without CombineForm::center_factor). The codec's delta corrects the
-  // full estimate along the list's centroid c; pass 1 needs its own:
-  // delta1 = <c, r> - est1(<c, r>). With it and alpha = <q, c> / ||c||^2,
-  // the refined score minus pass 1's is scale * <w(q) - alpha w(c), c -
-  // (g1 / scale) c1>, whose deviation is g2 * W of the weights w(q) -
-  // alpha w(c) (WeightError): the query's part along c, most of W for
-  // normalized embeddings, leaves the bound.
+  // correction, or -1 (a codec without CombineForm::center_factor). The
+  // codec's delta corrects the full estimate along the list's centroid c;
+  // pass 1 needs its own: delta1 = <c, r> - est1(<c, r>). With it and
+  // alpha = <q, c> / ||c||^2, the refined score minus pass 1's is scale *
+  // <w(q) - alpha w(c), c - (g1 / scale) c1>, whose deviation is g2 * W of
+  // the weights w(q) - alpha w(c) (WeightError): the query's part along c,
+  // most of W for normalized embeddings, leaves the bound.
   // Bytes a vector's code takes in memory (streams and factors).
   size_t memory_bytes_per_vector() const;
   int32_t center1_factor() const { return center1_; }
