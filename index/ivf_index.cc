@@ -223,8 +223,7 @@ void IvfIndex::InitLists() {
 
 size_t IvfIndex::memory_bytes_per_code() const {
   if (prog_) return prog_->memory_bytes_per_vector();
-  const ScanShape& s = codec_->shape();
-  return s.m4a / 2 + s.m4b / 2 + s.m8 + 4 * s.nfactors + 2 * s.nfactors16;
+  return codec_->shape().bytes_per_vector();
 }
 
 absl::Status IvfIndex::Add(const uint64_t* ids, const float* x, size_t n) {

@@ -342,8 +342,7 @@ void ProgressiveLayout::PackChunks(const std::vector<uint8_t>& chunk_t) {
 }
 
 size_t ProgressiveLayout::memory_bytes_per_vector() const {
-  return shape_.m4a / 2 + shape_.m8 + 4 * shape_.nfactors +
-         2 * shape_.nfactors16;
+  return shape_.bytes_per_vector();
 }
 
 void ProgressiveLayout::Unpack(const uint8_t* code, uint8_t* sub4a,

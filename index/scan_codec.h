@@ -90,6 +90,13 @@ struct ScanShape {
   // nfactors floats: a layout's own, never a codec's (a codec's factors
   // enter its exact score).
   uint32_t nfactors16 = 0;
+
+  // Bytes a vector takes in the streams and factors of this shape (an
+  // inverted list's memory per vector, block padding aside).
+  size_t bytes_per_vector() const {
+    return m4a / 2 + m4b / 2 + m8 + 4 * size_t{nfactors} +
+           2 * size_t{nfactors16};
+  }
 };
 
 // A 4-bit sub-code count padded as ScanShape's m4a and m4b are.
