@@ -25,6 +25,14 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 #if HWY_TARGET != HWY_SCALAR
+// The bits of a float mask (at most 16 lanes), lane i in bit i.
+template <class DF, class M>
+HWY_INLINE uint32_t MaskBits(DF df, M m) {
+  uint8_t bits[8] = {0};
+  hn::StoreMaskBits(df, m, bits);
+  return uint32_t{bits[0]} | uint32_t{bits[1]} << 8;
+}
+
 // A block's sums from the uint16 sums of its even and odd slots, to dst:
 // lane i of even / odd holds slot 2i / 2i + 1 (of the 32 slots with
 // 256-bit vectors, of the 16 from dst on with 128-bit ones). Each sum is
@@ -278,14 +286,17 @@ HWY_INLINE void AccumulateListMultiImpl(const uint8_t* HWY_RESTRICT codes,
   }
 }
 
-HWY_INLINE uint32_t BoundMaskImpl(
-    const uint32_t* HWY_RESTRICT acc, const float* HWY_RESTRICT g1,
-    const uint16_t* HWY_RESTRICT g2_16, const float* HWY_RESTRICT norm,
-    const uint16_t* HWY_RESTRICT center_col, const BoundParams& p,
-    float threshold, float* HWY_RESTRICT ub, float* HWY_RESTRICT lb) {
+HWY_INLINE BoundBits BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
+                                   const float* HWY_RESTRICT g1,
+                                   const uint16_t* HWY_RESTRICT g2_16,
+                                   const float* HWY_RESTRICT norm,
+                                   const uint16_t* HWY_RESTRICT center_col,
+                                   const BoundParams& p, float threshold,
+                                   float lb_threshold, float* HWY_RESTRICT ub,
+                                   float* HWY_RESTRICT lb) {
 #if HWY_TARGET == HWY_SCALAR
-  return scalar::BoundMask(acc, g1, g2_16, norm, center_col, p, threshold, ub,
-                           lb);
+  return scalar::BoundMask(acc, g1, g2_16, norm, center_col, p, threshold,
+                           lb_threshold, ub, lb);
 #else
   // The scalar code's operations, in its order, lane-wise.
   const hn::ScalableTag<float> df;
@@ -305,7 +316,8 @@ HWY_INLINE uint32_t BoundMaskImpl(
   const auto center = hn::Set(df, p.center);
   const auto eps = hn::Set(df, kBf16RelError);
   const auto thr = hn::Set(df, threshold);
-  uint32_t mask = 0;
+  const auto lb_thr = hn::Set(df, lb_threshold);
+  BoundBits out;
   for (size_t v = 0; v < 32; v += N) {
     const auto a = hn::ConvertTo(
         df, hn::LoadU(di, reinterpret_cast<const int32_t*>(acc + v)));
@@ -333,13 +345,34 @@ HWY_INLINE uint32_t BoundMaskImpl(
     const auto u = hn::Add(offset, hn::Mul(gain, hi));
     const auto lo =
         hn::Sub(hn::Sub(hn::Mul(g, hn::Sub(est1, allow)), e), slack);
+    const auto l = hn::Add(offset, hn::Mul(gain, lo));
     hn::StoreU(u, df, ub + v);
-    hn::StoreU(hn::Add(offset, hn::Mul(gain, lo)), df, lb + v);
-    uint8_t bits[8] = {0};
-    hn::StoreMaskBits(df, hn::Gt(u, thr), bits);
-    mask |= (uint32_t{bits[0]} | uint32_t{bits[1]} << 8) << v;
+    hn::StoreU(l, df, lb + v);
+    out.ub_above |= MaskBits(df, hn::Gt(u, thr)) << v;
+    out.lb_above |= MaskBits(df, hn::Gt(l, lb_thr)) << v;
   }
-  return mask;
+  return out;
+#endif
+}
+
+HWY_INLINE void AboveMasksImpl(const float* HWY_RESTRICT x, size_t nblocks,
+                               float threshold, uint32_t* HWY_RESTRICT masks) {
+#if HWY_TARGET == HWY_SCALAR
+  scalar::AboveMasks(x, nblocks, threshold, masks);
+#else
+  const hn::ScalableTag<float> df;
+  constexpr size_t N = hn::MaxLanes(df);
+  static_assert(N <= 32 && 32 % N == 0, "unexpected vector size");
+  const auto thr = hn::Set(df, threshold);
+  for (size_t b = 0; b < nblocks; ++b) {
+    if (masks[b] == 0) continue;
+    const float* HWY_RESTRICT block = x + b * 32;
+    uint32_t above = 0;
+    for (size_t v = 0; v < 32; v += N) {
+      above |= MaskBits(df, hn::Gt(hn::LoadU(df, block + v), thr)) << v;
+    }
+    masks[b] &= above;
+  }
 #endif
 }
 
@@ -410,9 +443,7 @@ HWY_INLINE uint32_t CombineMaskImpl(
       g = hn::Add(base, est);
     }
     hn::StoreU(g, df, goodness + v);
-    uint8_t bits[8] = {0};
-    hn::StoreMaskBits(df, hn::Gt(g, thr), bits);
-    mask |= (uint32_t{bits[0]} | uint32_t{bits[1]} << 8) << v;
+    mask |= MaskBits(df, hn::Gt(g, thr)) << v;
   }
   return mask;
 #endif

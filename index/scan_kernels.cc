@@ -19,6 +19,7 @@ HWY_EXPORT(AccumulateListImpl);
 HWY_EXPORT(AccumulateListMultiImpl);
 HWY_EXPORT(RefineDotImpl);
 HWY_EXPORT(BoundMaskImpl);
+HWY_EXPORT(AboveMasksImpl);
 HWY_EXPORT(CombineMaskImpl);
 HWY_EXPORT(CombineRangeImpl);
 HWY_EXPORT(AccumulateBytesImpl);
@@ -39,12 +40,17 @@ uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
       acc_a, acc_b, f0, f1, norm, center_col, p, threshold, goodness);
 }
 
-uint32_t BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2,
-                   const float* norm, const uint16_t* center_col,
-                   const BoundParams& p, float threshold, float* ub,
-                   float* lb) {
+BoundBits BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2,
+                    const float* norm, const uint16_t* center_col,
+                    const BoundParams& p, float threshold, float lb_threshold,
+                    float* ub, float* lb) {
   return HWY_DYNAMIC_DISPATCH(BoundMaskImpl)(acc, g1, g2, norm, center_col, p,
-                                             threshold, ub, lb);
+                                             threshold, lb_threshold, ub, lb);
+}
+
+void AboveMasks(const float* x, size_t nblocks, float threshold,
+                uint32_t* masks) {
+  HWY_DYNAMIC_DISPATCH(AboveMasksImpl)(x, nblocks, threshold, masks);
 }
 
 int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
@@ -238,11 +244,11 @@ int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
   return dot + RefineTail(row, t, wq);
 }
 
-uint32_t BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2_16,
-                   const float* norm, const uint16_t* center_col,
-                   const BoundParams& p, float threshold, float* ub,
-                   float* lb) {
-  uint32_t mask = 0;
+BoundBits BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2_16,
+                    const float* norm, const uint16_t* center_col,
+                    const BoundParams& p, float threshold, float lb_threshold,
+                    float* ub, float* lb) {
+  BoundBits bits;
   for (uint32_t v = 0; v < 32; ++v) {
     const float est1 = p.lut_scale * static_cast<float>(acc[v]) + p.lut_bias;
     const float e = Bf16ToFloat(g2_16[v]) * p.w_err;
@@ -263,9 +269,22 @@ uint32_t BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2_16,
     }
     ub[v] = offset + p.gain * hi;
     lb[v] = offset + p.gain * lo;
-    if (ub[v] > threshold) mask |= 1u << v;
+    if (ub[v] > threshold) bits.ub_above |= 1u << v;
+    if (lb[v] > lb_threshold) bits.lb_above |= 1u << v;
   }
-  return mask;
+  return bits;
+}
+
+void AboveMasks(const float* x, size_t nblocks, float threshold,
+                uint32_t* masks) {
+  for (size_t b = 0; b < nblocks; ++b) {
+    if (masks[b] == 0) continue;
+    uint32_t above = 0;
+    for (uint32_t v = 0; v < 32; ++v) {
+      if (x[b * 32 + v] > threshold) above |= 1u << v;
+    }
+    masks[b] &= above;
+  }
 }
 
 uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,

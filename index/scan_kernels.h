@@ -112,7 +112,9 @@ int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
 // centroid correction column (center_v = center_col[v], pass 1's delta1),
 // or -(base + n_v) for L2 (n_v = norm[v], squared if norm_squared; 0
 // without norm), plus gain * (center * center_v) with a correction column;
-// bit v of the result: ub[v] > threshold. g2 and center_col are bfloat16
+// bit v of the result's ub_above: ub[v] > threshold, of its lb_above:
+// lb[v] > lb_threshold (the lower bounds that can enter the scan's k
+// largest, found without a branch a slot). g2 and center_col are bfloat16
 // (index/bfloat16.h), g2 rounded up, center_v to nearest: slack_v =
 // kBf16RelError * |center * center_v| is what that rounding can move the
 // bounds. (g1 stays a float: its rounding would move them by a multiple of
@@ -124,9 +126,20 @@ struct BoundParams {
   float base = 0.0f, gain = 1.0f, center = 0.0f;
   bool l2 = false, norm_squared = false;
 };
-uint32_t BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2,
-                   const float* norm, const uint16_t* center_col,
-                   const BoundParams& p, float threshold, float* ub, float* lb);
+struct BoundBits {
+  uint32_t ub_above = 0, lb_above = 0;
+};
+BoundBits BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2,
+                    const float* norm, const uint16_t* center_col,
+                    const BoundParams& p, float threshold, float lb_threshold,
+                    float* ub, float* lb);
+
+// AboveMasks: masks[b] &= the bits v with x[32 b + v] > threshold, for the
+// blocks b < nblocks whose mask is not 0 (the others' x is not read). The
+// candidates of a long list that still beat a threshold which rose after
+// the list's bounds were stored (ListScanner's long-list scan).
+void AboveMasks(const float* x, size_t nblocks, float threshold,
+                uint32_t* masks);
 
 // CombineMask: the full layout's scores for the 32 slots of a block
 // (index/scanner.cc), from the kernel's sums: with a = a_scale * acc_a +
@@ -218,9 +231,12 @@ void AccumulateListMulti(const uint8_t* codes, size_t nblocks, size_t npairs,
                          const uint8_t* const* lut_hi, uint32_t* const* out);
 int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
                   const RefineTables& t, const int16_t* wq);
-uint32_t BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2,
-                   const float* norm, const uint16_t* center_col,
-                   const BoundParams& p, float threshold, float* ub, float* lb);
+BoundBits BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2,
+                    const float* norm, const uint16_t* center_col,
+                    const BoundParams& p, float threshold, float lb_threshold,
+                    float* ub, float* lb);
+void AboveMasks(const float* x, size_t nblocks, float threshold,
+                uint32_t* masks);
 uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
                      const float* f0, const float* f1, const float* norm,
                      const float* center_col, const CombineParams& p,

@@ -21,14 +21,9 @@ static_assert(static_cast<uint32_t>(CombineForm::kSum) ==
                       scan::CombineParams::kSketch,
               "scan::CombineParams::Form mirrors CombineForm::Kind");
 
-namespace {
-
-// The slots of block blk (of a list of n slots) a scan may return: the
-// caller's mask when there is one (allowed, live slots; a block it left
-// empty was not accumulated and its sums are stale), else the block's
-// filled slots without tombstones.
-uint32_t LiveSlots(const InvertedList& list, const uint32_t* block_masks,
-                   uint32_t blk, uint32_t n) {
+uint32_t ListScanner::LiveSlots(const InvertedList& list,
+                                const uint32_t* block_masks, uint32_t blk,
+                                uint32_t n) {
   if (block_masks != nullptr) return block_masks[blk];
   const uint32_t first = blk * kBlockSize;
   const uint32_t count = std::min<uint32_t>(kBlockSize, n - first);
@@ -41,8 +36,6 @@ uint32_t LiveSlots(const InvertedList& list, const uint32_t* block_masks,
   }
   return live;
 }
-
-}  // namespace
 
 void TopK::Push(float goodness, uint64_t id) {
   auto cmp = [](const std::pair<float, uint64_t>& a,
@@ -314,94 +307,6 @@ void ListScanner::Prefetch(uint32_t list_no, const InvertedList& list) const {
   }
 }
 
-void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
-                                  const std::function<bool(uint64_t)>* filter,
-                                  const uint32_t* block_masks) {
-  const uint32_t n = list.size();
-  const size_t nblocks = list.nblocks();
-  const ScanShape& s = prog_->shape();
-  buf_.acc_a.resize(nblocks * kBlockSize);
-  scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, buf_.qa.lo.data(),
-                       buf_.qa.hi.data(), buf_.acc_a.data(), block_masks);
-  const CombineForm cf = codec_.combine_form();
-  const bool has_norm = l2_ && prog_->codec_factors() > cf.norm_factor;
-  const bool bound = sigmas_ > 0;
-  // Pass 1's centroid correction, delta1: the layout has it whenever the
-  // codec has a delta (without centroid weights, a residual-free index,
-  // it is the codec's delta, rounded).
-  const int32_t center1 = center_ < 0 ? -1 : prog_->center1_factor();
-  if (buf_.lower.k() != heap->k()) buf_.lower.Reset(heap->k());
-  scan::BoundParams bp;
-  bp.lut_scale = buf_.qa.scale;
-  bp.lut_bias = buf_.qa.bias;
-  bp.lut_allow = bound ? sigmas_ * buf_.pq.lut_err : 0.0f;
-  bp.w_err = bound ? sigmas_ * list_w_err_ : 0.0f;
-  bp.base = base_;
-  bp.gain = l2_ ? 2.0f : 1.0f;
-  bp.l2 = l2_;
-  bp.norm_squared = cf.norm_is_squared;
-  bp.center = center_w_;
-  const uint64_t* ids = list.ids();
-  constexpr float kNone = -std::numeric_limits<float>::infinity();
-  // What a candidate's upper bound must exceed: the k-th refined score or
-  // the k-th lower bound, whichever is higher.
-  auto threshold = [&]() {
-    float t = heap->full() ? heap->threshold() : kNone;
-    if (buf_.lower.full()) t = std::max(t, buf_.lower.threshold());
-    return t;
-  };
-  float ub[kBlockSize], lb[kBlockSize];
-  const uint32_t list_index = static_cast<uint32_t>(buf_.lists.size());
-  buf_.lists.push_back({&list, base_, center_w_});
-  for (uint32_t blk = 0; blk < nblocks; ++blk) {
-    const uint32_t first = blk * kBlockSize;
-    const uint32_t live = LiveSlots(list, block_masks, blk, n);
-    if (live == 0) continue;
-    // Without a bound (refine_sigmas <= 0) every candidate is kept: ub and
-    // lb are the first-pass estimate, which only orders the refinement.
-    uint32_t cand =
-        live & scan::BoundMask(
-                   buf_.acc_a.data() + first,
-                   list.BlockFactors(blk, prog_->codec_factors()),
-                   list.BlockFactors16(blk, 0),
-                   has_norm ? list.BlockFactors(blk, cf.norm_factor) : nullptr,
-                   center1 >= 0 ? list.BlockFactors16(blk, center1) : nullptr,
-                   bp, bound ? threshold() : kNone, ub, lb);
-    if (!bound) cand = live;
-    if (cand == 0) continue;
-    if (filter && *filter) {
-      for (uint32_t rest = cand; rest != 0; rest &= rest - 1) {
-        const uint32_t v = static_cast<uint32_t>(__builtin_ctz(rest));
-        if (!(*filter)(ids[first + v])) cand &= ~(1u << v);
-      }
-    }
-    // Lower bounds of the candidates a search may return (a candidate
-    // whose upper bound is out has its lower bound out too).
-    if (bound) {
-      for (uint32_t rest = cand; rest != 0; rest &= rest - 1) {
-        const uint32_t v = static_cast<uint32_t>(__builtin_ctz(rest));
-        buf_.lower.Push(lb[v]);
-      }
-    }
-    for (; cand != 0; cand &= cand - 1) {
-      const uint32_t v = static_cast<uint32_t>(__builtin_ctz(cand));
-      if (bound && ub[v] <= threshold()) continue;
-      buf_.pending.push_back({ub[v], first + v, list_index});
-    }
-    // Long scans (a flat index): now and then read the best few in full,
-    // so that the k-th score, not only the k-th lower bound, cuts the
-    // pending set.
-    if (bound && buf_.pending.size() >= pending_cap_) {
-      if (buf_.lower.full()) CutPending(buf_.lower.threshold());
-      RefineRound(heap, false);
-      pending_cap_ = std::max<size_t>(512, 2 * buf_.pending.size());
-    }
-  }
-  // Per-list tables: the query-side vector, and so the refine weights,
-  // belong to this list; refine its candidates now.
-  if (PerListTables()) Finish(heap);
-}
-
 void ListScanner::ScanBlocks(const InvertedList& list, const uint32_t* acc_a,
                              const uint32_t* acc_b, TopK* heap,
                              const std::function<bool(uint64_t)>* filter,
@@ -473,114 +378,6 @@ void ListScanner::ScanBlocks(const InvertedList& list, const uint32_t* acc_a,
                    heap->full() ? heap->threshold() : kNone, goodness);
     push(first, cand);
   }
-}
-
-float ListScanner::CandidateOffset(const Candidate& c,
-                                   const CombineForm& cf) const {
-  const ScannedList& sl = buf_.lists[c.list];
-  const InvertedList& list = *sl.list;
-  if (l2_) {
-    float norm_sq = 0.0f;
-    if (prog_->codec_factors() > cf.norm_factor) {
-      const float x = list.FactorAt(c.slot, cf.norm_factor);
-      norm_sq = cf.norm_is_squared ? x : x * x;
-    }
-    float offset = -(sl.base + norm_sq);
-    if (center_ >= 0) {
-      offset += 2.0f * (sl.center_w * list.FactorAt(c.slot, center_));
-    }
-    return offset;
-  }
-  if (center_ >= 0) {
-    return sl.base + sl.center_w * list.FactorAt(c.slot, center_);
-  }
-  return sl.base;
-}
-
-bool ListScanner::RefineRound(TopK* heap, bool last) {
-  // The best few upper bounds (a selection, then a sort) are read in full,
-  // which sets the heap's k-th score; what it rules out is dropped. Once a
-  // bound cannot beat the k-th, none after it can: true, nothing left.
-  const bool bound = sigmas_ > 0;
-  const CombineForm cf = codec_.combine_form();
-  const bool scaled2 = cf.kind == CombineForm::kScaled2;
-  const float gain = l2_ ? 2.0f : 1.0f;
-  const size_t row_bytes = prog_->shape().m8;
-  const bool shared = prog_->shares_prefix();
-  auto better = [](const Candidate& a, const Candidate& b) {
-    return a.ub > b.ub || (a.ub == b.ub && a.slot < b.slot);
-  };
-  // The last rounds take at least a quarter of the set each: their
-  // selections then cost O(n log n) in all, however little a cut removes
-  // (reading stops at the first bound below the k-th anyway).
-  const size_t m =
-      std::min(buf_.pending.size(),
-               std::max<size_t>(
-                   {32, 2 * heap->k(), last ? buf_.pending.size() / 4 : 0}));
-  if (m < buf_.pending.size()) {
-    std::nth_element(buf_.pending.begin(), buf_.pending.begin() + m,
-                     buf_.pending.end(), better);
-  }
-  std::sort(buf_.pending.begin(), buf_.pending.begin() + m, better);
-  // The rows are cold (pass 1 read only the prefixes, and other lists came
-  // since): load a few candidates ahead, so refinements do not wait on
-  // misses one after the other.
-  constexpr size_t kAhead = 8;
-  auto prefetch_row = [&](size_t i) {
-    const Candidate& c = buf_.pending[i];
-    const InvertedList* list = buf_.lists[c.list].list;
-    PrefetchBytes(list->codes_c() + size_t{c.slot} * row_bytes, row_bytes);
-    // Its factors (the scale, and the centroid correction the offset
-    // reads) and its id: columns pass 1 did not touch.
-    const uint32_t blk = c.slot / kBlockSize, at = c.slot % kBlockSize;
-    PrefetchBytes(list->BlockFactors(blk, 0) + at, sizeof(float));
-    if (center_ >= 0) {
-      PrefetchBytes(
-          list->BlockFactors(blk, static_cast<uint32_t>(center_)) + at,
-          sizeof(float));
-    }
-    PrefetchBytes(list->ids() + c.slot, sizeof(uint64_t));
-  };
-  for (size_t i = 0; i < std::min(m, kAhead); ++i) prefetch_row(i);
-  for (size_t i = 0; i < m; ++i) {
-    if (i + kAhead < m) prefetch_row(i + kAhead);
-    const Candidate& c = buf_.pending[i];
-    if (bound && heap->full() && c.ub <= heap->threshold()) {
-      buf_.pending.clear();
-      return true;
-    }
-    ++refined_;
-    const InvertedList& list = *buf_.lists[c.list].list;
-    float scale = list.FactorAt(c.slot, 0);
-    if (scaled2) scale *= list.FactorAt(c.slot, 1);
-    if (shared) list.StreamABytes(c.slot, buf_.prefix.data());
-    const float est =
-        scale * prog_->Refine(buf_.prefix.data(),
-                              list.codes_c() + size_t{c.slot} * row_bytes,
-                              buf_.pq);
-    const float goodness = CandidateOffset(c, cf) + gain * est;
-    if (heap->full() && goodness <= heap->threshold()) continue;
-    heap->Push(goodness, list.ids()[c.slot]);
-  }
-  buf_.pending.erase(buf_.pending.begin(), buf_.pending.begin() + m);
-  if (bound && heap->full()) CutPending(heap->threshold());
-  return buf_.pending.empty();
-}
-
-void ListScanner::Finish(TopK* heap) {
-  if (prog_ == nullptr || buf_.pending.empty()) return;
-  if (sigmas_ > 0 && buf_.lower.full()) CutPending(buf_.lower.threshold());
-  while (!RefineRound(heap, true)) {
-  }
-  buf_.pending.clear();
-  buf_.lists.clear();
-}
-
-void ListScanner::CutPending(float cut) {
-  buf_.pending.erase(
-      std::remove_if(buf_.pending.begin(), buf_.pending.end(),
-                     [&](const Candidate& c) { return c.ub <= cut; }),
-      buf_.pending.end());
 }
 
 bool ListScanner::ScansSums() const {

@@ -522,6 +522,7 @@ TEST(ProgressiveLayoutTest, BoundIsCalibratedOnSharedData) {
 // Searches: with every candidate refined (refine_sigmas 0) the progressive
 // scan ranks by the refined estimate; with the bound it returns the same
 // neighbours for nearly every query; and it keeps the full layout's recall.
+// 40 lists of about 200 codes, and one of 8,000 (ListScanner::ScanLongList).
 TEST(ProgressiveLayoutTest, SearchKeepsTheRefinedRanking) {
   const size_t d = 96, n = 8000;
   std::vector<float> x = AnisotropicBlobs(n + 200, d, 4);
@@ -529,104 +530,118 @@ TEST(ProgressiveLayoutTest, SearchKeepsTheRefinedRanking) {
   x.resize(n * d);
   std::vector<uint64_t> ids(n);
   for (size_t i = 0; i < n; ++i) ids[i] = i;
-  for (Metric metric : {Metric::kInnerProduct, Metric::kL2}) {
-    for (const char* method : {"renorm", "pca", "mse"}) {
-      auto idx = Train(x, d, metric, method, 4, 40);
-      ASSERT_NE(idx, nullptr);
-      ASSERT_NE(idx->progressive(), nullptr);
-      ASSERT_TRUE(idx->Add(ids.data(), x.data(), n).ok());
-      LayoutOptions full_layout;
-      full_layout.progressive = false;
-      auto full = IvfIndex::FromTrained(idx->SerializeTrained(), full_layout);
-      ASSERT_TRUE(full.ok());
-      ASSERT_EQ((*full)->progressive(), nullptr);
-      ASSERT_TRUE((*full)->Add(ids.data(), x.data(), n).ok());
-      // The shared prefix holds the same codes: every candidate refined,
-      // the same neighbours and scores.
-      LayoutOptions shared_layout;
-      shared_layout.prefix_bits = 1;
-      shared_layout.fastscan_prefix_ratio = 0;
-      shared_layout.prefix_sharing = PrefixSharing::kAlways;
-      auto shared =
-          IvfIndex::FromTrained(idx->SerializeTrained(), shared_layout);
-      ASSERT_TRUE(shared.ok());
-      ASSERT_NE((*shared)->progressive(), nullptr);
-      ASSERT_TRUE((*shared)->progressive()->shares_prefix());
-      ASSERT_TRUE((*shared)->Add(ids.data(), x.data(), n).ok());
-      size_t same = 0, overlap_full = 0;
-      uint64_t refined = 0, scanned = 0;
-      for (size_t qi = 0; qi < 200; ++qi) {
-        SearchParams all;
-        all.k = 10;
-        all.nprobe = 8;
-        all.refine_sigmas = 0;
-        SearchStats st;
-        all.stats = &st;
-        auto a = idx->Search(&queries[qi * d], all);
-        ASSERT_TRUE(a.ok());
-        EXPECT_EQ(st.refined, st.codes_scanned);
-        SearchParams bounded = all;
-        bounded.refine_sigmas = 3;
-        auto b = idx->Search(&queries[qi * d], bounded);
-        ASSERT_TRUE(b.ok());
-        refined += st.refined;
-        scanned += st.codes_scanned;
-        ASSERT_EQ(a->size(), 10u);
-        ASSERT_EQ(b->size(), 10u);
-        bool equal = true;
-        for (size_t i = 0; i < 10; ++i) {
-          equal = equal && (*a)[i].id == (*b)[i].id &&
-                  (*a)[i].score == (*b)[i].score;
+  for (uint32_t nlist : {40u, 1u}) {
+    for (Metric metric : {Metric::kInnerProduct, Metric::kL2}) {
+      for (const char* method : {"renorm", "pca", "mse"}) {
+        auto idx = Train(x, d, metric, method, 4, nlist);
+        ASSERT_NE(idx, nullptr);
+        ASSERT_NE(idx->progressive(), nullptr);
+        ASSERT_TRUE(idx->Add(ids.data(), x.data(), n).ok());
+        LayoutOptions full_layout;
+        full_layout.progressive = false;
+        auto full = IvfIndex::FromTrained(idx->SerializeTrained(), full_layout);
+        ASSERT_TRUE(full.ok());
+        ASSERT_EQ((*full)->progressive(), nullptr);
+        ASSERT_TRUE((*full)->Add(ids.data(), x.data(), n).ok());
+        // The shared prefix holds the same codes: every candidate refined,
+        // the same neighbours and scores.
+        LayoutOptions shared_layout;
+        shared_layout.prefix_bits = 1;
+        shared_layout.fastscan_prefix_ratio = 0;
+        shared_layout.prefix_sharing = PrefixSharing::kAlways;
+        auto shared =
+            IvfIndex::FromTrained(idx->SerializeTrained(), shared_layout);
+        ASSERT_TRUE(shared.ok());
+        ASSERT_NE((*shared)->progressive(), nullptr);
+        ASSERT_TRUE((*shared)->progressive()->shares_prefix());
+        ASSERT_TRUE((*shared)->Add(ids.data(), x.data(), n).ok());
+        size_t same = 0, overlap_full = 0;
+        uint64_t refined = 0, scanned = 0;
+        for (size_t qi = 0; qi < 200; ++qi) {
+          SearchParams all;
+          all.k = 10;
+          all.nprobe = std::min(8u, nlist);
+          all.refine_sigmas = 0;
+          SearchStats st;
+          all.stats = &st;
+          auto a = idx->Search(&queries[qi * d], all);
+          ASSERT_TRUE(a.ok());
+          EXPECT_EQ(st.refined, st.codes_scanned);
+          SearchParams bounded = all;
+          bounded.refine_sigmas = 3;
+          auto b = idx->Search(&queries[qi * d], bounded);
+          ASSERT_TRUE(b.ok());
+          refined += st.refined;
+          scanned += st.codes_scanned;
+          ASSERT_EQ(a->size(), 10u);
+          ASSERT_EQ(b->size(), 10u);
+          bool equal = true;
+          for (size_t i = 0; i < 10; ++i) {
+            equal = equal && (*a)[i].id == (*b)[i].id &&
+                    (*a)[i].score == (*b)[i].score;
+          }
+          same += equal;
+          auto sh = (*shared)->Search(&queries[qi * d], all);
+          ASSERT_TRUE(sh.ok());
+          ASSERT_EQ(sh->size(), a->size());
+          for (size_t i = 0; i < a->size(); ++i) {
+            ASSERT_EQ((*sh)[i].id, (*a)[i].id) << method << " query " << qi;
+            ASSERT_EQ((*sh)[i].score, (*a)[i].score)
+                << method << " query " << qi;
+          }
+          auto c = (*full)->Search(&queries[qi * d], all);
+          ASSERT_TRUE(c.ok());
+          std::set<uint64_t> fa;
+          for (const Neighbor& nb : *c) fa.insert(nb.id);
+          for (const Neighbor& nb : *b) overlap_full += fa.count(nb.id);
         }
-        same += equal;
-        auto sh = (*shared)->Search(&queries[qi * d], all);
-        ASSERT_TRUE(sh.ok());
-        ASSERT_EQ(sh->size(), a->size());
-        for (size_t i = 0; i < a->size(); ++i) {
-          ASSERT_EQ((*sh)[i].id, (*a)[i].id) << method << " query " << qi;
-          ASSERT_EQ((*sh)[i].score, (*a)[i].score) << method << " query " << qi;
+        const std::string what = std::string(method) + " " +
+                                 MetricName(metric) + " nlist " +
+                                 std::to_string(nlist);
+        std::printf(
+            "%s: bounded = all refined for %zu/200 queries, %.1f%% "
+            "refined, overlap with the full layout %.3f\n",
+            what.c_str(), same, 100.0 * refined / scanned,
+            overlap_full / 2000.0);
+        EXPECT_GE(same, 196u) << what;
+        EXPECT_LT(refined, scanned / 2) << what;
+        // (One list: the full layout's 8-bit tables span the uncentred
+        // range, and it is the full layout that loses neighbours, 0.86 to
+        // 0.99 here, whichever way the progressive scan goes.)
+        if (nlist > 1) {
+          EXPECT_GE(overlap_full, 0.95 * 2000) << what;
         }
-        auto c = (*full)->Search(&queries[qi * d], all);
-        ASSERT_TRUE(c.ok());
-        std::set<uint64_t> fa;
-        for (const Neighbor& nb : *c) fa.insert(nb.id);
-        for (const Neighbor& nb : *b) overlap_full += fa.count(nb.id);
       }
-      const std::string what = std::string(method) + " " + MetricName(metric);
-      std::printf(
-          "%s: bounded = all refined for %zu/200 queries, %.1f%% "
-          "refined, overlap with the full layout %.3f\n",
-          what.c_str(), same, 100.0 * refined / scanned, overlap_full / 2000.0);
-      EXPECT_GE(same, 196u) << what;
-      EXPECT_LT(refined, scanned / 2) << what;
-      EXPECT_GE(overlap_full, 0.95 * 2000) << what;
     }
   }
 }
 
-// Filtered search and deletions go through the progressive scan too.
+// Filtered search and deletions go through the progressive scan too (20
+// lists, and one of 4,000 codes for ListScanner::ScanLongList).
 TEST(ProgressiveLayoutTest, FilterAndDeletes) {
   const size_t d = 64, n = 4000;
   const std::vector<float> x = AnisotropicBlobs(n, d, 5);
   std::vector<uint64_t> ids(n);
   for (size_t i = 0; i < n; ++i) ids[i] = i;
-  auto idx = Train(x, d, Metric::kInnerProduct, "renorm", 4, 20);
-  ASSERT_NE(idx, nullptr);
-  ASSERT_TRUE(idx->Add(ids.data(), x.data(), n).ok());
-  std::vector<uint64_t> gone;
-  for (uint64_t i = 0; i < n; i += 3) gone.push_back(i);
-  EXPECT_EQ(idx->Remove(gone.data(), gone.size()), gone.size());
-  SearchParams p;
-  p.k = 20;
-  p.nprobe = 20;
-  p.id_filter = [](uint64_t id) { return id % 2 == 0; };
-  for (size_t qi = 0; qi < 50; ++qi) {
-    auto r = idx->Search(&x[(qi * 37) * d], p);
-    ASSERT_TRUE(r.ok());
-    EXPECT_EQ(r->size(), 20u);
-    for (const Neighbor& nb : *r) {
-      EXPECT_EQ(nb.id % 2, 0u);
-      EXPECT_NE(nb.id % 3, 0u);
+  for (uint32_t nlist : {20u, 1u}) {
+    auto idx = Train(x, d, Metric::kInnerProduct, "renorm", 4, nlist);
+    ASSERT_NE(idx, nullptr);
+    ASSERT_TRUE(idx->Add(ids.data(), x.data(), n).ok());
+    std::vector<uint64_t> gone;
+    for (uint64_t i = 0; i < n; i += 3) gone.push_back(i);
+    EXPECT_EQ(idx->Remove(gone.data(), gone.size()), gone.size());
+    SearchParams p;
+    p.k = 20;
+    p.nprobe = nlist;
+    p.id_filter = [](uint64_t id) { return id % 2 == 0; };
+    for (size_t qi = 0; qi < 50; ++qi) {
+      auto r = idx->Search(&x[(qi * 37) * d], p);
+      ASSERT_TRUE(r.ok());
+      EXPECT_EQ(r->size(), 20u);
+      for (const Neighbor& nb : *r) {
+        EXPECT_EQ(nb.id % 2, 0u);
+        EXPECT_NE(nb.id % 3, 0u);
+      }
     }
   }
 }

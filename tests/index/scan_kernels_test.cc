@@ -227,22 +227,55 @@ void TestBoundMaskMatchesScalar() {
     p.center = uniform(-2.0f, 2.0f);
     const float* nptr = trial % 8 == 5 ? nullptr : norm;
     const uint16_t* cptr = trial % 3 == 0 ? cen : nullptr;
-    // A threshold among the bounds (the mean), so both bit values occur.
+    // Thresholds among the bounds (their means), so both bit values occur.
     float ub_want[32], ub_got[32], lb_want[32], lb_got[32];
-    scalar::BoundMask(acc, g1, g2, nptr, cptr, p, 0.0f, ub_want, lb_want);
-    float thr = 0.0f;
+    scalar::BoundMask(acc, g1, g2, nptr, cptr, p, 0.0f, 0.0f, ub_want, lb_want);
+    float thr = 0.0f, lb_thr = 0.0f;
     for (int v = 0; v < 32; ++v) {
       if (std::isfinite(ub_want[v])) thr += ub_want[v] / 32;
+      if (std::isfinite(lb_want[v])) lb_thr += lb_want[v] / 32;
     }
-    const uint32_t want =
-        scalar::BoundMask(acc, g1, g2, nptr, cptr, p, thr, ub_want, lb_want);
-    const uint32_t got = OutOfLine<BoundMaskImpl>(acc, g1, g2, nptr, cptr, p,
-                                                  thr, ub_got, lb_got);
-    ASSERT_EQ(got, want) << "trial " << trial;
+    const BoundBits want = scalar::BoundMask(acc, g1, g2, nptr, cptr, p, thr,
+                                             lb_thr, ub_want, lb_want);
+    const BoundBits got = OutOfLine<BoundMaskImpl>(acc, g1, g2, nptr, cptr, p,
+                                                   thr, lb_thr, ub_got, lb_got);
+    ASSERT_EQ(got.ub_above, want.ub_above) << "trial " << trial;
+    ASSERT_EQ(got.lb_above, want.lb_above) << "trial " << trial;
     ASSERT_EQ(0, std::memcmp(ub_got, ub_want, sizeof(ub_got)))
         << "trial " << trial;
     ASSERT_EQ(0, std::memcmp(lb_got, lb_want, sizeof(lb_got)))
         << "trial " << trial;
+    for (int v = 0; v < 32; ++v) {
+      ASSERT_EQ((want.ub_above >> v) & 1, ub_want[v] > thr ? 1u : 0u);
+      ASSERT_EQ((want.lb_above >> v) & 1, lb_want[v] > lb_thr ? 1u : 0u);
+    }
+  }
+}
+
+// AboveMasks: each block's mask keeps the slots above the threshold, on
+// every target as in the scalar code; blocks whose mask is 0 stay 0.
+void TestAboveMasksMatchesScalar() {
+  Rng rng(23);
+  constexpr size_t kBlocks = 9;
+  for (int trial = 0; trial < 100; ++trial) {
+    float x[kBlocks * 32];
+    uint32_t want[kBlocks], got[kBlocks];
+    for (float& f : x) f = static_cast<float>(rng.Next() % 2001) / 1000 - 1;
+    for (size_t b = 0; b < kBlocks; ++b) {
+      want[b] = got[b] = b % 4 == 2 ? 0u : static_cast<uint32_t>(rng.Next());
+    }
+    const float thr = static_cast<float>(trial % 11) / 10 - 0.5f;
+    uint32_t before[kBlocks];
+    std::memcpy(before, want, sizeof(want));
+    scalar::AboveMasks(x, kBlocks, thr, want);
+    OutOfLine<AboveMasksImpl>(x, kBlocks, thr, got);
+    for (size_t b = 0; b < kBlocks; ++b) {
+      ASSERT_EQ(got[b], want[b]) << "trial " << trial << " block " << b;
+      for (uint32_t v = 0; v < 32; ++v) {
+        const bool keep = ((before[b] >> v) & 1) != 0 && x[b * 32 + v] > thr;
+        ASSERT_EQ((want[b] >> v) & 1, keep ? 1u : 0u);
+      }
+    }
   }
 }
 
@@ -494,6 +527,7 @@ HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAccumulateMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAccumulateMultiMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestRefineDotMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestBoundMaskMatchesScalar);
+HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAboveMasksMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestMaskedBlocksAreSkipped);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestCombineMaskMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestCombineRangeMatchesScalar);
@@ -535,7 +569,7 @@ TEST(BoundMaskTest, SlackCoversTheFactorsRounding) {
     const bool with_center = trial % 3 != 0;
     float ub[32], lb[32];
     scalar::BoundMask(acc, g1, g2h, p.l2 ? norm : nullptr,
-                      with_center ? cenh : nullptr, p, 0.0f, ub, lb);
+                      with_center ? cenh : nullptr, p, 0.0f, 0.0f, ub, lb);
     for (int v = 0; v < 32; ++v) {
       // The unrounded bounds, in double.
       const double est1 = double{p.lut_scale} * acc[v] + p.lut_bias;
