@@ -15,9 +15,11 @@ constexpr float kNone = -std::numeric_limits<float>::infinity();
 
 }  // namespace
 
-scan::BoundParams ListScanner::PassOneParams() const {
+ListScanner::PassOne ListScanner::PassOneFor() const {
   const bool bound = sigmas_ > 0;
-  scan::BoundParams bp;
+  const CombineForm cf = codec_.combine_form();
+  PassOne po;
+  scan::BoundParams& bp = po.bounds;
   bp.lut_scale = buf_.qa.scale;
   bp.lut_bias = buf_.qa.bias;
   bp.lut_allow = bound ? sigmas_ * buf_.pq.lut_err : 0.0f;
@@ -25,29 +27,17 @@ scan::BoundParams ListScanner::PassOneParams() const {
   bp.base = base_;
   bp.gain = l2_ ? 2.0f : 1.0f;
   bp.l2 = l2_;
-  bp.norm_squared = codec_.combine_form().norm_is_squared;
+  bp.norm_squared = cf.norm_is_squared;
   bp.center = center_w_;
-  return bp;
-}
-
-scan::BoundBits ListScanner::BlockBounds(const InvertedList& list, uint32_t blk,
-                                         const scan::BoundParams& bp,
-                                         float threshold, float lb_threshold,
-                                         float* ub, float* lb) const {
-  const uint32_t norm = codec_.combine_form().norm_factor;
-  const bool has_norm = l2_ && prog_->codec_factors() > norm;
+  po.g1 = prog_->codec_factors();
+  if (l2_ && prog_->codec_factors() > cf.norm_factor) {
+    po.norm = static_cast<int32_t>(cf.norm_factor);
+  }
   // Pass 1's centroid correction, delta1: the layout has it whenever the
   // codec has a delta (without centroid weights, a residual-free index,
   // it is the codec's delta, rounded).
-  const int32_t center1 = center_ < 0 ? -1 : prog_->center1_factor();
-  return scan::BoundMask(
-      buf_.acc_a.data() + size_t{blk} * kBlockSize,
-      list.BlockFactors(blk, prog_->codec_factors()),
-      list.BlockFactors16(blk, 0),
-      has_norm ? list.BlockFactors(blk, norm) : nullptr,
-      center1 >= 0 ? list.BlockFactors16(blk, static_cast<uint32_t>(center1))
-                   : nullptr,
-      bp, threshold, lb_threshold, ub, lb);
+  po.center1 = center_ < 0 ? -1 : prog_->center1_factor();
+  return po;
 }
 
 float ListScanner::Threshold(const TopK& heap) const {
@@ -79,11 +69,11 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
                        buf_.qa.hi.data(), buf_.acc_a.data(), block_masks);
   const bool bound = sigmas_ > 0;
   if (buf_.lower.k() != heap->k()) buf_.lower.Reset(heap->k());
-  const scan::BoundParams bp = PassOneParams();
+  const PassOne po = PassOneFor();
   const uint32_t list_index = static_cast<uint32_t>(buf_.lists.size());
   buf_.lists.push_back({&list, base_, center_w_});
   if (bound && nblocks >= kLongListBlocks) {
-    ScanLongList(list, heap, filter, block_masks, bp, list_index);
+    ScanLongList(list, heap, filter, block_masks, po, list_index);
   } else {
     float ub[kBlockSize], lb[kBlockSize];
     for (uint32_t blk = 0; blk < nblocks; ++blk) {
@@ -93,7 +83,7 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
       // Without a bound (refine_sigmas <= 0) every candidate is kept: ub and
       // lb are the first-pass estimate, which only orders the refinement.
       const scan::BoundBits bits = BlockBounds(
-          list, blk, bp, bound ? Threshold(*heap) : kNone,
+          list, blk, po, bound ? Threshold(*heap) : kNone,
           buf_.lower.full() ? buf_.lower.threshold() : kNone, ub, lb);
       uint32_t cand =
           Allowed(list, first, bound ? live & bits.ub_above : live, filter);
@@ -129,8 +119,7 @@ void ListScanner::CutAndRefine(TopK* heap) {
 
 void ListScanner::ScanLongList(const InvertedList& list, TopK* heap,
                                const std::function<bool(uint64_t)>* filter,
-                               const uint32_t* block_masks,
-                               const scan::BoundParams& bp,
+                               const uint32_t* block_masks, const PassOne& po,
                                uint32_t list_index) {
   const uint32_t n = list.size();
   const size_t nblocks = list.nblocks();
@@ -168,7 +157,7 @@ void ListScanner::ScanLongList(const InvertedList& list, TopK* heap,
     if (live != 0) {
       const float t = std::max(Threshold(*heap), pilot_t);
       const scan::BoundBits bits =
-          BlockBounds(list, blk, bp, t, t, buf_.ub_all.data() + first, lb);
+          BlockBounds(list, blk, po, t, t, buf_.ub_all.data() + first, lb);
       cand = Allowed(list, first, live & bits.ub_above, filter);
       for (uint32_t rest = cand & bits.lb_above; rest != 0; rest &= rest - 1) {
         const uint32_t v = static_cast<uint32_t>(__builtin_ctz(rest));

@@ -27,14 +27,10 @@
 #include "index/inverted_lists.h"
 #include "index/progressive.h"
 #include "index/scan_codec.h"
+#include "index/scan_kernels.h"
 #include "index/types.h"
 
 namespace tqdb {
-
-namespace scan {
-struct BoundParams;
-struct BoundBits;
-}  // namespace scan
 
 // Keeps the k largest (goodness, id) pairs.
 class TopK {
@@ -240,18 +236,35 @@ class ListScanner {
   // 4 bits nlist 20 (31 blocks) 0.996x, 2 bits 0.98x, nlist 8 1.02x, flat 2
   // bits 1.01x: a large gain where the bound is wide against the gaps
   // between scores, about nothing where it is not.
+  // Pass 1's parameters for the current list and the factor columns its
+  // bound reads (the codec's factor g1, the norm for L2, and delta1, the
+  // centroid correction; -1 when absent).
+  struct PassOne {
+    scan::BoundParams bounds;
+    uint32_t g1 = 0;
+    int32_t norm = -1, center1 = -1;
+  };
+  PassOne PassOneFor() const;
+  // scan::BoundMask on block blk of the list (sums in buf_.acc_a).
+  scan::BoundBits BlockBounds(const InvertedList& list, uint32_t blk,
+                              const PassOne& po, float threshold,
+                              float lb_threshold, float* ub, float* lb) const {
+    return scan::BoundMask(
+        buf_.acc_a.data() + size_t{blk} * kBlockSize,
+        list.BlockFactors(blk, po.g1), list.BlockFactors16(blk, 0),
+        po.norm >= 0 ? list.BlockFactors(blk, static_cast<uint32_t>(po.norm))
+                     : nullptr,
+        po.center1 >= 0
+            ? list.BlockFactors16(blk, static_cast<uint32_t>(po.center1))
+            : nullptr,
+        po.bounds, threshold, lb_threshold, ub, lb);
+  }
   void ScanLongList(const InvertedList& list, TopK* heap,
                     const std::function<bool(uint64_t)>* filter,
-                    const uint32_t* block_masks, const scan::BoundParams& bp,
+                    const uint32_t* block_masks, const PassOne& po,
                     uint32_t list_index);
   static constexpr uint32_t kLongListBlocks = 16;
   static constexpr uint32_t kFirstStageBlocks = 64;
-  // Pass 1's parameters for the current list, and scan::BoundMask on its
-  // block blk (sums in buf_.acc_a).
-  scan::BoundParams PassOneParams() const;
-  scan::BoundBits BlockBounds(const InvertedList& list, uint32_t blk,
-                              const scan::BoundParams& bp, float threshold,
-                              float lb_threshold, float* ub, float* lb) const;
   // What a candidate's upper bound must exceed: the k-th refined score or
   // the k-th lower bound, whichever is higher.
   float Threshold(const TopK& heap) const;
