@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "rpc/cluster/etcd_endpoint.h"
 
 namespace tqdb {
@@ -188,12 +189,29 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Connect(
   if (options.timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("etcd: the timeout must be positive");
   }
+  // The first contact waits for a connection within the timeout (a
+  // fail-fast call failed on the first failed connection attempt: a node
+  // started with its cluster on a loaded machine exited on "tcp handshaker
+  // shutdown" with etcd up and healthy, a fresh-clone CI run of
+  // tools/cluster.sh up), each endpoint its share of the timeout.
   std::unique_ptr<EtcdClient> client(new EtcdClient(options));
   pb::StatusResponse response;
+  const absl::Duration share =
+      options.timeout / static_cast<int64_t>(options.endpoints.size());
   absl::Status s = client->Run(
       "status", /*idempotent=*/true,
       [&](const EtcdEndpoint& e, grpc::ClientContext* ctx) {
-        return e.maintenance->Status(ctx, pb::StatusRequest(), &response);
+        ctx->set_wait_for_ready(true);
+        SetDeadline(ctx, share);
+        grpc::Status g =
+            e.maintenance->Status(ctx, pb::StatusRequest(), &response);
+        // Not reachable within its share: Unavailable, as a refusal.
+        if (g.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+          g = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                           absl::StrCat("not reachable within ",
+                                        absl::FormatDuration(share)));
+        }
+        return g;
       });
   if (!s.ok()) {
     if (options.endpoints.size() > 1) {

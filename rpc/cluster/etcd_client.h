@@ -132,7 +132,8 @@ struct EtcdEndpoint;  // etcd_endpoint.h: one endpoint's channel and stubs
 class EtcdClient {
  public:
   // Opens a channel per endpoint and asks the first that answers for its
-  // status. InvalidArgument for no endpoints; Unavailable naming the
+  // status, each endpoint in turn waiting for a connection for its share of
+  // the timeout. InvalidArgument for no endpoints; Unavailable naming the
   // addresses when none answers within the timeout.
   static absl::StatusOr<std::unique_ptr<EtcdClient>> Connect(
       const EtcdOptions& options);

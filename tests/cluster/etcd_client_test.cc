@@ -65,6 +65,34 @@ TEST(EtcdConnectTest, UnreachableIsUnavailableNamingTheAddress) {
   EXPECT_TRUE(absl::IsInvalidArgument(EtcdClient::Connect({}).status()));
 }
 
+// A client that first contacts an etcd still starting waits for it
+// within its timeout instead of failing on the first refused connection
+// (a node started with its cluster, tools/cluster.sh up).
+TEST_F(EtcdTest, ConnectWaitsForAnEtcdStartingWithinTheTimeout) {
+  client_.reset();
+  etcd_->process().Stop();
+  EtcdOptions o;
+  o.endpoints = {etcd_->endpoint()};
+  o.timeout = absl::Seconds(20);
+  absl::StatusOr<std::unique_ptr<EtcdClient>> c =
+      absl::UnavailableError("not run");
+  absl::Duration waited;
+  // (etcd is started from this thread: a child dies with the thread that
+  // spawned it.)
+  std::thread connect([&] {
+    const absl::Time start = absl::Now();
+    c = EtcdClient::Connect(o);
+    waited = absl::Now() - start;
+  });
+  absl::SleepFor(absl::Milliseconds(800));
+  ASSERT_TRUE(etcd_->Restart().ok());
+  connect.join();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_GE(waited, absl::Milliseconds(800));
+  auto put = (*c)->Put("tqdb/after_start", "1");
+  EXPECT_TRUE(put.ok()) << put.status();
+}
+
 TEST_F(EtcdTest, PutGetPrefixDelete) {
   EXPECT_FALSE(client_->server_version().empty());
   auto missing = client_->Get("tqdb/a");
