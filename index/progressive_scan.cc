@@ -126,12 +126,8 @@ void ListScanner::ScanLongList(const InvertedList& list, TopK* heap,
   const size_t k = heap->k();
   buf_.ub_all.resize(nblocks * kBlockSize);
   buf_.cand_masks.resize(nblocks);
-  std::vector<std::pair<float, uint32_t>>& pilot = buf_.pilot;
-  pilot.clear();
-  auto later = [](const std::pair<float, uint32_t>& a,
-                  const std::pair<float, uint32_t>& b) {
-    return a.first > b.first;
-  };
+  TopK& pilot = buf_.pilot;
+  pilot.Reset(k);
   // What a lower bound must exceed to join the pilot: its k-th once it
   // holds k, else the k-th score (refinements raised it past the lower
   // bounds seen so far).
@@ -139,12 +135,13 @@ void ListScanner::ScanLongList(const InvertedList& list, TopK* heap,
   // The pilot's candidates are read in full, the k-th score rises, and a
   // new pilot starts.
   auto refine_pilot = [&]() {
-    for (const auto& [l, slot] : pilot) {
+    for (const auto& [l, id] : pilot.entries()) {
+      const uint32_t slot = static_cast<uint32_t>(id);
       buf_.lower.Push(l);
       buf_.cand_masks[slot / kBlockSize] &= ~(1u << (slot % kBlockSize));
       buf_.pending.push_back({buf_.ub_all[slot], slot, list_index});
     }
-    pilot.clear();
+    pilot.Reset(k);
     if (!buf_.pending.empty()) RefineRound(heap, false);
     pilot_t = heap->full() ? heap->threshold() : kNone;
   };
@@ -162,13 +159,8 @@ void ListScanner::ScanLongList(const InvertedList& list, TopK* heap,
       for (uint32_t rest = cand & bits.lb_above; rest != 0; rest &= rest - 1) {
         const uint32_t v = static_cast<uint32_t>(__builtin_ctz(rest));
         if (!(lb[v] > pilot_t)) continue;  // (pilot_t rose in this block)
-        if (pilot.size() == k) {
-          std::pop_heap(pilot.begin(), pilot.end(), later);
-          pilot.pop_back();
-        }
-        pilot.push_back({lb[v], first + v});
-        std::push_heap(pilot.begin(), pilot.end(), later);
-        if (pilot.size() == k) pilot_t = pilot.front().first;
+        pilot.Push(lb[v], first + v);
+        if (pilot.full()) pilot_t = pilot.threshold();
       }
     }
     buf_.cand_masks[blk] = cand;

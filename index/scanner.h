@@ -41,6 +41,15 @@ class TopK {
   // Smallest goodness kept (valid when full()).
   float threshold() const { return heap_.front().first; }
   void Push(float goodness, uint64_t id);
+  // Empty, for the k largest (keeps the memory).
+  void Reset(size_t k) {
+    k_ = k;
+    heap_.clear();
+  }
+  // What it holds, unordered (nothing taken).
+  const std::vector<std::pair<float, uint64_t>>& entries() const {
+    return heap_;
+  }
   // Best first; empties the heap.
   std::vector<std::pair<float, uint64_t>> TakeSorted();
 
@@ -318,10 +327,10 @@ class ListScanner {
     QuantizedByteLut qc;
     std::vector<uint32_t> acc_a, acc_b;
     // ScanLongList's upper bounds and candidate masks of a list, and its
-    // pilot (lower bound, slot), a min-heap.
+    // pilot (lower bound, slot).
     std::vector<float> ub_all;
     std::vector<uint32_t> cand_masks;
-    std::vector<std::pair<float, uint32_t>> pilot;
+    TopK pilot{0};
   };
 
  private:
