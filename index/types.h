@@ -154,13 +154,15 @@ struct SearchParams {
   // Progressive scan (index/progressive.h): a candidate is read in full
   // unless its first-pass estimate plus refine_sigmas standard deviations
   // of that estimate's error cannot reach the k-th best score. Larger is
-  // safer and slower; <= 0 reads every candidate in full. At 3 a true
-  // neighbour is dropped only if its first-pass error exceeds 3 deviations
-  // (at most 3e-3 of pairs on every shared set, tests/index/
-  // progressive_test, a normal tail being 1.35e-3) and its estimate sits
-  // near the k-th score besides; 4 refines a third more candidates for no
-  // measured recall (use512, README "The index").
-  float refine_sigmas = 3.0f;
+  // safer and slower; <= 0 reads every candidate in full. At 2.5 a true
+  // neighbour is dropped only if its first-pass error exceeds 2.5
+  // deviations (a normal tail: 6.2e-3 of pairs; tests/index/
+  // progressive_test measures at most 2.4e-2 above 2 and 1.2e-3 above 3 on
+  // every shared set) and its estimate sits near the k-th score besides.
+  // RaBitQ's bound takes 1.9 deviations of its estimator (kConstEpsilon);
+  // 3 refines a fifth more candidates than 2.5 for no measured recall with
+  // `pca`, 3e-4 with `renorm` 4 bits (README "The index").
+  float refine_sigmas = 2.5f;
   // IvfIndex::Search called directly: the raw vectors of exact and rescore.
   // (The database supplies its own; QueryOptions hides this field.)
   const VectorStore* store = nullptr;

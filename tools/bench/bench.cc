@@ -108,7 +108,7 @@ constexpr char kBenchHelp[] =
     "                     (default 0)\n"
     "  --refine-sigmas S  the progressive scan's bound, in standard\n"
     "                     deviations of the first pass's error (default:\n"
-    "                     the index's, SearchParams::refine_sigmas = 3;\n"
+    "                     the index's, SearchParams::refine_sigmas = 2.5;\n"
     "                     0 = read every candidate in full)\n"
     "  --threads T        search threads; 1 = single-query Search calls, more\n"
     "                     = SearchBatch over a thread pool (default 1)\n"
