@@ -46,6 +46,24 @@ void CoarseBounds(uint32_t n, const CoarseQuery& q,
 
 }  // namespace
 
+float IvfIndex::ExactCentroidDistance(const float* q, uint32_t l) const {
+  const uint32_t d = options_.dim;
+  if (centroid_on_code_.empty() || !centroid_on_code_[l]) {
+    return kernels::L2Sqr(q, &centroids_[size_t{l} * d], d);
+  }
+  return coarse_codec_.L2Sqr(
+      q, &coarse_codes_[size_t{l} * coarse_codec_.code_words()]);
+}
+
+const void* IvfIndex::ExactCentroidBytes(uint32_t l, size_t* bytes) const {
+  if (centroid_on_code_.empty() || !centroid_on_code_[l]) {
+    *bytes = size_t{options_.dim} * sizeof(float);
+    return &centroids_[size_t{l} * options_.dim];
+  }
+  *bytes = coarse_codec_.code_bytes();
+  return &coarse_codes_[size_t{l} * coarse_codec_.code_words()];
+}
+
 void IvfIndex::NearestLists(const float* q, uint32_t nprobe, ProbeOrder how,
                             std::vector<std::pair<float, uint32_t>>* order,
                             SearchStats* stats) const {
@@ -76,7 +94,7 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe, ProbeOrder how,
   nearest.clear();
   exact_dist.resize(nlist_);
   auto exact = [&](uint32_t l) {
-    const float dist = kernels::L2Sqr(q, &centroids_[size_t{l} * d], d);
+    const float dist = ExactCentroidDistance(q, l);
     exact_dist[l] = dist;
     nearest.push_back(uint64_t{OrderKey(dist + offset[l])} << 32 | l);
   };
@@ -161,7 +179,9 @@ void IvfIndex::NearestLists(const float* q, uint32_t nprobe, ProbeOrder how,
     nearest.reserve(picked);
     for (size_t i = 0; i < picked; ++i) {
       if (i + 1 < picked) {
-        PrefetchBytes(&centroids_[size_t{pick[i + 1]} * d], d * sizeof(float));
+        size_t bytes;
+        const void* next = ExactCentroidBytes(pick[i + 1], &bytes);
+        PrefetchBytes(next, bytes);
       }
       exact(pick[i]);
     }

@@ -96,6 +96,11 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
     ko.cancelled = options.cancelled;
     TQ_ASSIGN_OR_RETURN(KMeansResult km, TrainKMeans(xp.data(), n, d, ko));
     idx->centroids_ = std::move(km.centroids);
+    if (options.layout.quantized_coarse) {
+      for (uint32_t l = 0; l < nlist; ++l) {
+        SnapToInt8Grid(&idx->centroids_[size_t{l} * d], d);
+      }
+    }
   }
   idx->assigner_ =
       std::make_unique<CentroidAssigner>(idx->centroids_.data(), nlist, d);
@@ -182,6 +187,7 @@ void IvfIndex::InitLists() {
   coarse_scale_.clear();
   coarse_err_norm_.clear();
   coarse_code_norm_.clear();
+  centroid_on_code_.clear();
   if (options_.layout.quantized_coarse && nlist_ > 1) {
     coarse_codec_ = RefineCodec(RefineKind::kInt8, options_.dim);
     const uint32_t w = coarse_codec_.code_words();
@@ -189,6 +195,7 @@ void IvfIndex::InitLists() {
     coarse_scale_.resize(nlist_);
     coarse_err_norm_.resize(nlist_);
     coarse_code_norm_.resize(nlist_);
+    centroid_on_code_.resize(nlist_);
     std::vector<float> decoded(options_.dim);
     for (uint32_t l = 0; l < nlist_; ++l) {
       float* code = &coarse_codes_[size_t{l} * w];
@@ -200,6 +207,7 @@ void IvfIndex::InitLists() {
         const double e = double{c[i]} - decoded[i];
         err += e * e;
       }
+      centroid_on_code_[l] = std::equal(c, c + options_.dim, decoded.begin());
       coarse_scale_[l] = coarse_codec_.Scale(code);
       // Rounded up: the bound multiplies them as upper bounds (||c^||^2 is
       // the code's own, summed in double by Encode).

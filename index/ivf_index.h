@@ -99,7 +99,11 @@ struct LayoutOptions {
   // a quarter of the float centroids' memory traffic) with a bound on each
   // estimate's error, then computes exact distances only for the centroids
   // whose bound can reach the nprobe-th best: the lists probed, and their
-  // order, are those of the exact step. false: every centroid exactly.
+  // order, are those of the exact step. Training then puts each centroid on
+  // the grid of its int8 code (c = s c8 exactly, each coordinate moved by at
+  // most s / 2, 0.4% of its largest), so that the code holds the centroid
+  // itself: the bound has no centroid term and an exact distance reads the
+  // d-byte code, not 4d bytes of floats. false: every centroid exactly.
   bool quantized_coarse = true;
 };
 
@@ -311,6 +315,11 @@ class IvfIndex {
   void NearestLists(const float* q, uint32_t nprobe, ProbeOrder how,
                     std::vector<std::pair<float, uint32_t>>* order,
                     SearchStats* stats) const;
+  // ||q - c||^2 for centroid l (kernels::L2Sqr's bits): from its int8 code
+  // where the code is the centroid, else from the floats.
+  float ExactCentroidDistance(const float* q, uint32_t l) const;
+  // The centroid's bytes that ExactCentroidDistance reads.
+  const void* ExactCentroidBytes(uint32_t l, size_t* bytes) const;
   // ProbeOrder::kBestExpected's statistics from n prepared training
   // vectors (index/ivf_probe.cc): list_spread_ and spread_dims_, for the ip
   // and cosine metrics with nlist > 1 (else left empty).
@@ -365,10 +374,14 @@ class IvfIndex {
   // LayoutOptions::quantized_coarse: int8 codes of the centroids (empty
   // when off), and per centroid, contiguous for the coarse step's bound
   // loop (the codes' own headers lie a code apart): the code's scale s,
-  // ||c - c^|| and ||c^|| of the decoded c^.
+  // ||c - c^|| and ||c^|| of the decoded c^; and whether c^ is c, bit for
+  // bit (a centroid trained on the grid, LayoutOptions::quantized_coarse;
+  // centroids of an index trained before are not): the exact step then
+  // reads the code (ExactCentroidDistance), with the same result.
   RefineCodec coarse_codec_;
   std::vector<float> coarse_codes_;
   std::vector<float> coarse_scale_, coarse_err_norm_, coarse_code_norm_;
+  std::vector<uint8_t> centroid_on_code_;
   // ProbeOrder::kBestExpected (empty or 0 without): per list the mean
   // ||x - c||^2 of the training vectors nearest c, and the residuals'
   // effective dimension (sum lambda)^2 / sum lambda^2 of their covariance;

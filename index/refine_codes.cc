@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "quant/echo.h"
@@ -97,6 +98,11 @@ float RefineCodec::Dot(const float* q, const float* code) const {
          kernels::DotI8(q, reinterpret_cast<const int8_t*>(code + 2), dim_);
 }
 
+float RefineCodec::L2Sqr(const float* q, const float* code) const {
+  return kernels::L2SqrI8(q, reinterpret_cast<const int8_t*>(code + 2), code[1],
+                          dim_);
+}
+
 void RefineCodec::Decode(const float* code, float* out) const {
   if (kind_ == RefineKind::kFloat32) {
     std::memcpy(out, code + 1, dim_ * sizeof(float));
@@ -111,6 +117,20 @@ void RefineCodec::DotRowsInt(const int16_t* q16, const float* codes,
                              size_t rows, int32_t* out) const {
   kernels::DotI16I8Rows(q16, reinterpret_cast<const int8_t*>(codes + 2),
                         code_bytes(), rows, dim_, out);
+}
+
+void SnapToInt8Grid(float* x, uint32_t d) {
+  const RefineCodec codec(RefineKind::kInt8, d);
+  std::vector<float> code(codec.code_words()), snapped(d);
+  // Decoding rounds s c8 to float, whose largest coordinate may then give
+  // the code a scale an ulp away: a few rounds reach a vector that codes to
+  // itself.
+  for (int round = 0; round < 4; ++round) {
+    codec.Encode(x, code.data());
+    codec.Decode(code.data(), snapped.data());
+    if (std::equal(x, x + d, snapped.begin())) return;
+    std::copy(snapped.begin(), snapped.end(), x);
+  }
 }
 
 }  // namespace tqdb

@@ -55,6 +55,8 @@ class RefineCodec {
   void Encode(const float* x, float* code) const;
   // <q, x^> for the decoded vector x^.
   float Dot(const float* q, const float* code) const;
+  // kInt8 only: ||q - x^||^2, kernels::L2Sqr(q, x^) bit for bit.
+  float L2Sqr(const float* q, const float* code) const;
   // The decoded vector x^ (dim floats).
   void Decode(const float* code, float* out) const;
   // kInt8 only: out[r] = the exact int32 sum of q16 times the int8 values
@@ -72,6 +74,12 @@ class RefineCodec {
   uint32_t dim_ = 0;
   uint32_t words_ = 0;
 };
+
+// Moves the d floats of x onto the grid of their kInt8 code, so that the
+// code decodes to x bit for bit (each coordinate moves by at most half the
+// code's scale s = max |x_i| / 127); after 4 rounds that do not reach such
+// a point, x is left on the last.
+void SnapToInt8Grid(float* x, uint32_t d);
 
 }  // namespace tqdb
 

@@ -442,6 +442,22 @@ HWY_INLINE void DotI8RowsT(const float* HWY_RESTRICT q,
       out);
 }
 
+HWY_INLINE float L2SqrI8Impl(const float* HWY_RESTRICT q,
+                             const int8_t* HWY_RESTRICT c, float scale,
+                             size_t n) {
+  const SumTag df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<int8_t, decltype(df)> d8;
+  const auto s = hn::Set(df, scale);
+  return LaneSum(n, [&](size_t i, size_t count,
+                        hn::Vec<SumTag>* acc) TQDB_KERNEL_LAMBDA {
+    const auto x = hn::Mul(
+        s, hn::ConvertTo(df, hn::PromoteTo(di, LoadFirst(d8, c + i, count))));
+    const auto t = hn::Sub(LoadFirst(df, q + i, count), x);
+    acc[0] = FusedMulAdd(df, t, t, acc[0]);
+  });
+}
+
 HWY_INLINE float DotI8Impl(const float* HWY_RESTRICT q,
                            const int8_t* HWY_RESTRICT c, size_t n) {
   float sum;

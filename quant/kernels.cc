@@ -38,6 +38,7 @@ HWY_EXPORT(MaskedSumImpl);
 HWY_EXPORT(MatVecF16Impl);
 HWY_EXPORT(DotI8Impl);
 HWY_EXPORT(DotI8RowsImpl);
+HWY_EXPORT(L2SqrI8Impl);
 HWY_EXPORT(DotI16I8RowsImpl);
 HWY_EXPORT(DispatchedTargetName);
 
@@ -77,6 +78,10 @@ float DotI8(const float* q, const int8_t* c, size_t n) {
 void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
                size_t n, float* out) {
   HWY_DYNAMIC_DISPATCH(DotI8RowsImpl)(q, c, stride, rows, n, out);
+}
+
+float L2SqrI8(const float* q, const int8_t* c, float scale, size_t n) {
+  return HWY_DYNAMIC_DISPATCH(L2SqrI8Impl)(q, c, scale, n);
 }
 
 void DotI16I8Rows(const int16_t* q, const int8_t* c, size_t stride, size_t rows,

@@ -8,7 +8,7 @@
 // any CPU (an AVX-512 server and an AVX2 replica of it agree). Fwht,
 // PermuteSigns and Quantize only add, subtract, multiply by constants and
 // compare, in one order. The float sums (Dot, L2Sqr, DotLut, MaskedSum,
-// MatVecF16, DotI8, DotI8Rows) are all formed one way: term i goes to
+// MatVecF16, DotI8, DotI8Rows, L2SqrI8) are all formed one way: term i goes to
 // running sum i % kSumLanes, a product term by a fused multiply-add (on
 // every target: targets without FMA emulate it with std::fma); the running
 // sums start at +0 and are then added pairwise, sum j += sum j + w for
@@ -61,6 +61,11 @@ float DotI8(const float* q, const int8_t* c, size_t n);
 // rows at a time (each q chunk loaded once for them).
 void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
                size_t n, float* out);
+// Sum of (q[i] - scale * c[i])^2, each scale * c[i] one float product: for
+// x with x[i] == scale * c[i] (a vector on its int8 code's grid,
+// index/refine_codes.h SnapToInt8Grid) it is L2Sqr(q, x) bit for bit, read
+// from n bytes instead of 4n.
+float L2SqrI8(const float* q, const int8_t* c, float scale, size_t n);
 // out[r] = sum_i q[i] * c[r * stride + i] for r < rows, in int32: exact,
 // so the same on every target. The caller keeps n * max|q| * 128 below
 // 2^31 (no partial sum overflows). An int8 code's inner product with a
@@ -86,6 +91,7 @@ void MatVecF16(const uint16_t* m, size_t rows, size_t cols, const float* x,
 float DotI8(const float* q, const int8_t* c, size_t n);
 void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
                size_t n, float* out);
+float L2SqrI8(const float* q, const int8_t* c, float scale, size_t n);
 void DotI16I8Rows(const int16_t* q, const int8_t* c, size_t stride, size_t rows,
                   size_t n, int32_t* out);
 }  // namespace scalar

@@ -99,6 +99,13 @@ void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
   for (size_t r = 0; r < rows; ++r) out[r] = DotI8(q, c + r * stride, n);
 }
 
+float L2SqrI8(const float* q, const int8_t* c, float scale, size_t n) {
+  return CanonicalSum(n, [&](size_t i, float s) {
+    const float t = q[i] - scale * static_cast<float>(c[i]);
+    return std::fma(t, t, s);
+  });
+}
+
 void DotI16I8Rows(const int16_t* q, const int8_t* c, size_t stride, size_t rows,
                   size_t n, int32_t* out) {
   for (size_t r = 0; r < rows; ++r) {

@@ -26,7 +26,7 @@ struct DataSet {
   size_t d = 0, nq = 0;
 };
 
-constexpr size_t kQueries = 200;
+constexpr size_t kQueries = 500;
 
 // The first `rows` rows of a shared set's base (all if 0) and its first
 // kQueries queries, with the true top-10 computed here (use512 ships
@@ -125,7 +125,10 @@ void CompareTables(const DataSet& s, const char* set, const char* method,
         shared ? "query" : "per-list", m[shared].r1, m[shared].r10,
         m[shared].dist_err);
   }
-  // kQueries = 200: a recall@1 step is 0.005.
+  // kQueries = 500: a recall@1 step is 0.002. At 200 (until 2026-12-05)
+  // the difference of the two codecs' recall@1 was noise-bound: putting the
+  // centroids on their int8 grid moved it from 0 to -0.025 on GloVe, while
+  // over all 1,000 queries of the full set it moved by 0.002.
   EXPECT_GE(m[1].r1, m[0].r1 - 0.02) << set << " " << method;
   EXPECT_GE(m[1].r10, m[0].r10 - 0.01) << set << " " << method;
   EXPECT_GE(m[1].r10, floor_r10) << set << " " << method;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <set>
 #include <vector>
 
@@ -106,6 +107,66 @@ TEST(RefineCodecTest, Int8ErrorWithinItsBoundAndF32Exact) {
                 kernels::Dot(q.data(), x.data(), d));
       EXPECT_NEAR(f32.NormSq(c32.data()), nsq, 1e-5 * (1 + nsq));
     }
+  }
+}
+
+// SnapToInt8Grid: the snapped vector is its int8 code's decoding, bit for
+// bit (so RefineCodec::L2Sqr of the code is kernels::L2Sqr of it), each
+// coordinate moved by at most half the code's scale; a vector on the grid
+// stays where it is.
+TEST(RefineCodecTest, SnappedVectorsAreTheirCodes) {
+  size_t off_grid = 0;
+  for (uint32_t d : {1u, 3u, 64u, 100u, 512u}) {
+    Rng rng(d + 1);
+    const RefineCodec i8(RefineKind::kInt8, d);
+    std::vector<float> x(d), y(d), q(d), code(i8.code_words()), back(d);
+    for (int trial = 0; trial < 200; ++trial) {
+      const float magnitude = trial % 3 == 0   ? 1e-3f
+                              : trial % 3 == 1 ? 1
+                                               : 1e4f;
+      for (uint32_t i = 0; i < d; ++i) {
+        x[i] = static_cast<float>(rng.Gaussian()) * magnitude;
+        q[i] = static_cast<float>(rng.Gaussian()) * magnitude;
+      }
+      float amax = 0;
+      for (float v : x) amax = std::max(amax, std::fabs(v));
+      y = x;
+      SnapToInt8Grid(y.data(), d);
+      for (uint32_t i = 0; i < d; ++i) {
+        EXPECT_LE(std::fabs(y[i] - x[i]), amax / 127 * 0.5001f) << d;
+      }
+      i8.Encode(y.data(), code.data());
+      i8.Decode(code.data(), back.data());
+      if (back != y) {
+        ++off_grid;
+        continue;
+      }
+      const float direct = kernels::L2Sqr(q.data(), y.data(), d);
+      const float from_code = i8.L2Sqr(q.data(), code.data());
+      EXPECT_EQ(std::memcmp(&direct, &from_code, sizeof(float)), 0) << d;
+      const std::vector<float> before = y;
+      SnapToInt8Grid(y.data(), d);
+      EXPECT_EQ(y, before);
+    }
+  }
+  // 1,000 vectors: every one reached the grid.
+  EXPECT_EQ(off_grid, 0u);
+}
+
+// An index trained with the quantized coarse step (the default) has its
+// centroids on their int8 grid.
+TEST(RefineCodecTest, TrainedCentroidsAreOnTheirInt8Grid) {
+  const std::vector<float> x = Gaussian(4000, 5);
+  const auto idx = Build(x, Metric::kL2, RefineKind::kNone);
+  ASSERT_NE(idx, nullptr);
+  ASSERT_TRUE(idx->options().layout.quantized_coarse);
+  const RefineCodec i8(RefineKind::kInt8, kD);
+  std::vector<float> code(i8.code_words()), back(kD);
+  for (uint32_t l = 0; l < idx->nlist(); ++l) {
+    const float* c = &idx->centroids()[size_t{l} * kD];
+    i8.Encode(c, code.data());
+    i8.Decode(code.data(), back.data());
+    EXPECT_TRUE(std::equal(back.begin(), back.end(), c)) << l;
   }
 }
 

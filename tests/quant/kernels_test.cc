@@ -188,18 +188,24 @@ void TestMatVecF16IsTheReference() {
   }
 }
 
+// n int8 values, the extremes (127, -128) every fifth, the rest uniform.
+std::vector<int8_t> RandomInt8(size_t n, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<int8_t> c(n);
+  for (size_t i = 0; i < n; ++i) {
+    c[i] = static_cast<int8_t>(i % 5 == 0
+                                   ? (i % 2 ? 127 : -128)
+                                   : static_cast<int>(rng.Uniform(256)) - 128);
+  }
+  return c;
+}
+
 // DotI8 against the reference and the exact sum (every int8 value, the
 // extremes included).
 void TestDotI8IsTheReference() {
   for (size_t n : kSizes) {
     const std::vector<float> q = RandomFloats(n, n + 7);
-    Rng rng(n + 11);
-    std::vector<int8_t> c(n);
-    for (size_t i = 0; i < n; ++i) {
-      c[i] = static_cast<int8_t>(
-          i % 5 == 0 ? (i % 2 ? 127 : -128)
-                     : static_cast<int>(rng.Uniform(256)) - 128);
-    }
+    const std::vector<int8_t> c = RandomInt8(n, n + 11);
     const float want = scalar::DotI8(q.data(), c.data(), n);
     double exact = 0, spread = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -209,6 +215,25 @@ void TestDotI8IsTheReference() {
     EXPECT_TRUE(SameBits(OutOfLine<DotI8Impl>(q.data(), c.data(), n), want))
         << n;
     EXPECT_NEAR(want, exact, 1e-5 * (1 + spread)) << n;
+  }
+}
+
+// L2SqrI8 against the reference, and against L2Sqr of the decoded floats
+// (scale * c, the grid SnapToInt8Grid puts centroids on), bit for bit.
+void TestL2SqrI8IsL2SqrOfTheDecodedVector() {
+  for (size_t n : kSizes) {
+    const std::vector<float> q = RandomFloats(n, n + 5);
+    const std::vector<int8_t> c = RandomInt8(n, n + 3);
+    const float scale = 0.0123f;
+    std::vector<float> x(n);
+    for (size_t i = 0; i < n; ++i) x[i] = scale * static_cast<float>(c[i]);
+    const float want = scalar::L2SqrI8(q.data(), c.data(), scale, n);
+    EXPECT_TRUE(SameBits(want, scalar::L2Sqr(q.data(), x.data(), n))) << n;
+    EXPECT_TRUE(
+        SameBits(OutOfLine<L2SqrI8Impl>(q.data(), c.data(), scale, n), want))
+        << n;
+    EXPECT_TRUE(SameBits(OutOfLine<L2SqrImpl>(q.data(), x.data(), n), want))
+        << n;
   }
 }
 
@@ -309,6 +334,7 @@ HWY_EXPORT_AND_TEST_P(KernelsTest, TestProductsAreFused);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestMatVecF16IsTheReference);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI8IsTheReference);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI8RowsIsDotI8PerRow);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestL2SqrI8IsL2SqrOfTheDecodedVector);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI16I8RowsIsExact);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestRotationAndCodesArePinned);
 
