@@ -372,6 +372,7 @@ size_t IvfIndex::MemoryBytes() const {
                   coarse_codes_.capacity() + coarse_scale_.capacity() +
                   coarse_err_norm_.capacity() + coarse_code_norm_.capacity()) *
                  sizeof(float);
+  bytes += centroid_on_code_.capacity();
   bytes += centroid_weights_.MemoryBytes();
   for (const InvertedList& l : lists_) bytes += l.MemoryBytes();
   // absl::flat_hash_map: one slot and one control byte per bucket.
