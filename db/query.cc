@@ -34,6 +34,10 @@ absl::Status CheckQuery(const float* q, uint32_t dim, const QueryOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("oversampling must be >= 1, got ", o.oversampling));
   }
+  if (!(o.probe_sigmas >= 0.0f && o.probe_sigmas <= 1000.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "probe_sigmas must be in [0, 1000], got ", o.probe_sigmas));
+  }
   if (const std::ptrdiff_t j = FirstNonFinite(q, dim); j >= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("vector coordinate ", j, " is ",

@@ -144,12 +144,20 @@ void IvfIndex::SearchChunk(const float* queries, size_t first, size_t count,
       g = end;
     }
     // Each query combines its lists' sums in its probe order.
+    // (Adaptive probing skips a list's combination, not its sums, which
+    // were computed for the group; the results are Search's.)
+    std::vector<float> reach;
     for (size_t i = 0; i < count; ++i) {
       ListScanner& sc = scanners[i];
+      ProbeReach(q[i].data(), p, order[i], &reach);
       for (size_t j = at[i]; j < at[i + 1]; ++j) {
         if (p.cancelled && p.cancelled()) {
           (*st)[first + i] = CancelledSearch();
           break;
+        }
+        if (!reach.empty() && reach[j - at[i]] < sc.Threshold(heaps[i])) {
+          ++qstats[i].lists_skipped;
+          continue;
         }
         const auto& [score, l] = order[i][j - at[i]];
         sc.SetList(l, -score);
@@ -162,7 +170,8 @@ void IvfIndex::SearchChunk(const float* queries, size_t first, size_t count,
   }
   for (size_t i = 0; i < count; ++i) {
     if (!(*st)[first + i].ok()) continue;
-    qstats[i].lists_probed = static_cast<uint32_t>(order[i].size());
+    qstats[i].lists_probed =
+        static_cast<uint32_t>(order[i].size()) - qstats[i].lists_skipped;
     qstats[i].refined = scanners[i].refined();
     qstats[i].tables_built = scanners[i].tables_built();
     SearchParams pi = p;

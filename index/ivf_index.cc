@@ -440,6 +440,10 @@ absl::Status IvfIndex::CheckSearchParams(const SearchParams& p) const {
     return absl::InvalidArgumentError(
         absl::StrCat("oversampling must be >= 1, got ", p.oversampling));
   }
+  if (!(p.probe_sigmas >= 0.0f && p.probe_sigmas <= 1000.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "probe_sigmas must be in [0, 1000], got ", p.probe_sigmas));
+  }
   return absl::OkStatus();
 }
 
@@ -466,6 +470,8 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
   ListScanner scanner = NewScanner(p);
   ScopedScanBuffers buffers(&scanner);
   scanner.SetQuery(q.data());
+  thread_local std::vector<float> reach;
+  ProbeReach(q.data(), p, order, &reach);
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
     auto prefetch = [&](size_t i) {
@@ -483,13 +489,18 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
       if (i + 2 < order.size()) {
         PrefetchBytes(&lists_[order[i + 2].second], sizeof(InvertedList));
       }
+      if (!reach.empty() && reach[i] < scanner.Threshold(heap)) {
+        ++stats.lists_skipped;
+        continue;
+      }
       scanner.SetList(l, -score);
       scanner.Scan(lists_[l], &heap, p.id_filter ? &p.id_filter : nullptr);
       stats.codes_scanned += lists_[l].size();
     }
     scanner.Finish(&heap);
   }
-  stats.lists_probed = static_cast<uint32_t>(order.size());
+  stats.lists_probed =
+      static_cast<uint32_t>(order.size()) - stats.lists_skipped;
   stats.refined = scanner.refined();
   stats.tables_built = scanner.tables_built();
   return Finish(q.data(), p, store, &heap, &stats);

@@ -324,6 +324,13 @@ class IvfIndex {
   // vectors (index/ivf_probe.cc): list_spread_ and spread_dims_, for the ip
   // and cosine metrics with nlist > 1 (else left empty).
   void TrainProbeStats(const float* x, size_t n, uint32_t threads);
+  // SearchParams::probe_sigmas: per list of `order` (NearestLists' output
+  // for the prepared query q) the score its best expected member reaches,
+  // <q, c_l> + probe_sigmas sigma_l ||q||; left empty where the rule does
+  // not apply (off, L2, no statistics).
+  void ProbeReach(const float* q, const SearchParams& p,
+                  const std::vector<std::pair<float, uint32_t>>& order,
+                  std::vector<float>* reach) const;
   // Sets probe_kappa_ from the mean live list size. REQUIRES: mu_ held
   // exclusively, or the index not yet shared.
   void UpdateProbeKappa();

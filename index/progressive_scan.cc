@@ -42,7 +42,11 @@ ListScanner::PassOne ListScanner::PassOneFor() const {
 
 float ListScanner::Threshold(const TopK& heap) const {
   float t = heap.full() ? heap.threshold() : kNone;
-  if (buf_.lower.full()) t = std::max(t, buf_.lower.threshold());
+  // (The lower bounds are sized at a query's first progressive scan: until
+  // then, and in the full layout, there are none.)
+  if (buf_.lower.k() > 0 && buf_.lower.full()) {
+    t = std::max(t, buf_.lower.threshold());
+  }
   return t;
 }
 

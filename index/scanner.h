@@ -189,6 +189,11 @@ class ListScanner {
   // which belong to one list: there Scan refines each list's candidates
   // itself.
   void Finish(TopK* heap);
+  // What a candidate's upper bound must exceed: the k-th refined score or
+  // (progressive scan) the k-th first-pass lower bound, whichever is
+  // higher; -inf before k candidates. At the bound's confidence the
+  // query's final k-th score is at least this.
+  float Threshold(const TopK& heap) const;
   // Starts loading what a progressive Scan of `list` (number list_no)
   // reads first and the hardware prefetcher cannot guess: the first-pass
   // codes (their first kPrefetchCodeBytes), the factors its bound reads
@@ -274,9 +279,6 @@ class ListScanner {
                     uint32_t list_index);
   static constexpr uint32_t kLongListBlocks = 16;
   static constexpr uint32_t kFirstStageBlocks = 64;
-  // What a candidate's upper bound must exceed: the k-th refined score or
-  // the k-th lower bound, whichever is higher.
-  float Threshold(const TopK& heap) const;
   // The slots of block blk (of a list of n slots) a scan may return: the
   // caller's mask when there is one (allowed, live slots; a block it left
   // empty was not accumulated and its sums are stale), else the block's

@@ -52,6 +52,7 @@ SearchStats SumStats(const std::vector<SearchStats>& all) {
   SearchStats sum;
   for (const SearchStats& s : all) {
     sum.lists_probed += s.lists_probed;
+    sum.lists_skipped += s.lists_skipped;
     sum.codes_scanned += s.codes_scanned;
     sum.rescored += s.rescored;
     sum.exact_scored += s.exact_scored;

@@ -78,6 +78,7 @@ struct ListStats {
 // What one search did (SearchParams::stats), for monitoring.
 struct SearchStats {
   uint32_t lists_probed = 0;    // IVF lists whose slots were examined
+  uint32_t lists_skipped = 0;   // of the nprobe, by SearchParams::probe_sigmas
   uint64_t codes_scanned = 0;   // list slots the scan kernel ran over
   uint64_t rescored = 0;        // candidates rescored on the raw vectors
   uint64_t exact_scored = 0;    // vectors scored exactly (exact search)
@@ -163,6 +164,17 @@ struct SearchParams {
   // 3 refines a fifth more candidates than 2.5 for no measured recall with
   // `pca`, 3e-4 with `renorm` 4 bits (README "The index").
   float refine_sigmas = 2.5f;
+  // Adaptive probing (ip and cosine indexes with ProbeOrder::kBestExpected's
+  // statistics, unfiltered searches; ignored otherwise): of the nprobe
+  // lists, one is skipped
+  // when even its best expected member cannot reach the k-th score the
+  // lists before it found. A list's member scores <q, c_l> + <q, r>, and
+  // <q, r> over its residuals has deviation sigma_l ||q|| (types.h's
+  // ProbeOrder): the list is skipped when <q, c_l> + probe_sigmas sigma_l
+  // ||q|| is below that k-th score. Then nprobe is the most lists a query
+  // scans, and easy queries (a k-th score far above the next lists') stop
+  // sooner. 0 (the default): every one of the nprobe lists is scanned.
+  float probe_sigmas = 0.0f;
   // IvfIndex::Search called directly: the raw vectors of exact and rescore.
   // (The database supplies its own; QueryOptions hides this field.)
   const VectorStore* store = nullptr;

@@ -347,6 +347,7 @@ QueryOptions FromProto(const pb::SearchRequest& in) {
   if (in.params().oversampling() != 0) {
     o.oversampling = in.params().oversampling();
   }
+  o.probe_sigmas = in.params().probe_sigmas();
   return o;
 }
 
@@ -357,6 +358,7 @@ void ToProto(const QueryOptions& in, pb::SearchRequest* out) {
   p->set_exact(in.exact);
   p->set_rescore(in.rescore);
   p->set_oversampling(in.oversampling);
+  p->set_probe_sigmas(in.probe_sigmas);
   if (in.filter != nullptr) ToProto(*in.filter, out->mutable_filter());
 }
 

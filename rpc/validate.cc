@@ -59,6 +59,11 @@ absl::Status ValidateSearch(const v1::SearchRequest& req,
     return absl::InvalidArgumentError(absl::StrCat(
         "oversampling must be in [1, 1000] ", "(0 = default 4), got ", os));
   }
+  const float ps = req.params().probe_sigmas();
+  if (!(ps >= 0.0f && ps <= 1000.0f)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("probe_sigmas must be in [0, 1000] (0 = off), got ", ps));
+  }
   if (req.has_score_threshold() && !std::isfinite(req.score_threshold())) {
     return absl::InvalidArgumentError("score_threshold must be finite");
   }

@@ -228,6 +228,10 @@ TEST(DbBasic, QueryErrorsNameTheProblem) {
   os.oversampling = 0.5f;
   EXPECT_EQ(search(VectorFor(1, 0, 8), os),
             "oversampling must be >= 1, got 0.5");
+  QueryOptions ps;
+  ps.probe_sigmas = -2.0f;
+  EXPECT_EQ(search(VectorFor(1, 0, 8), ps),
+            "probe_sigmas must be in [0, 1000], got -2");
   std::vector<float> two = VectorFor(2, 0, 8);
   two.insert(two.end(), bad.begin(), bad.end());
   auto batch = c->SearchBatch(two, QueryOptions());

@@ -139,6 +139,7 @@ TEST(ConvertTest, QueryOptionsRoundTrip) {
   in.exact = true;
   in.rescore = true;
   in.oversampling = 2.5f;
+  in.probe_sigmas = 3.0f;
   pb::SearchRequest req;
   ToProto(in, &req);
   const QueryOptions out = FromProto(req);
@@ -148,11 +149,13 @@ TEST(ConvertTest, QueryOptionsRoundTrip) {
   EXPECT_TRUE(out.exact);
   EXPECT_TRUE(out.rescore);
   EXPECT_EQ(out.oversampling, 2.5f);
+  EXPECT_EQ(out.probe_sigmas, 3.0f);
   pb::SearchRequest bare;
   bare.set_limit(1);
   const QueryOptions defaults = FromProto(bare);
   EXPECT_EQ(defaults.nprobe, QueryOptions().nprobe);
   EXPECT_EQ(defaults.oversampling, QueryOptions().oversampling);
+  EXPECT_EQ(defaults.probe_sigmas, 0.0f);
 }
 
 TEST(ConvertTest, PointsAndRecords) {

@@ -337,6 +337,13 @@ TEST_F(RpcPointsTest, SearchErrors) {
     r.mutable_params()->set_oversampling(0.5f);
     EXPECT_CODE(Search(r, &resp), INVALID_ARGUMENT);
   }
+  for (float ps : {-1.0f, std::nanf(""), 1e6f}) {
+    pb::SearchRequest r = good();
+    r.mutable_params()->set_probe_sigmas(ps);
+    const grpc::Status s = Search(r, &resp);
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("probe_sigmas"), std::string::npos);
+  }
   {
     pb::SearchRequest r = good();
     r.set_collection("other");

@@ -110,6 +110,12 @@ constexpr char kBenchHelp[] =
     "                     deviations of the first pass's error (default:\n"
     "                     the index's, SearchParams::refine_sigmas = 2.5;\n"
     "                     0 = read every candidate in full)\n"
+    "  --probe-sigmas L   adaptive probing (ip, cosine), a list: a probed\n"
+    "                     list is skipped when its centroid's score plus S\n"
+    "                     deviations of its residuals' scores cannot reach\n"
+    "                     the k-th score found (SearchParams::probe_sigmas);\n"
+    "                     0 = scan every probed list; a configuration each\n"
+    "                     (default 0)\n"
     "  --threads T        search threads; 1 = single-query Search calls, more\n"
     "                     = SearchBatch over a thread pool (default 1)\n"
     "  --batch N          with --threads 1: queries per call of the timed\n"
@@ -209,6 +215,16 @@ absl::Status ParseSweepFlags(const Flags& f, SweepOptions* o) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--refine-sigmas: '", sigmas, "' is not a number in [0, 1000]"));
   }
+  o->probe_sigmas.clear();
+  for (absl::string_view part :
+       absl::StrSplit(f.GetString("probe-sigmas", "0"), ',')) {
+    float v = 0;
+    if (!absl::SimpleAtof(part, &v) || !(v >= 0) || v > 1000) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--probe-sigmas: '", part, "' is not a number in [0, 1000]"));
+    }
+    o->probe_sigmas.push_back(v);
+  }
   TQ_ASSIGN_OR_RETURN(const int64_t threads, f.GetInt("threads", 1, 1, 1024));
   o->threads = static_cast<uint32_t>(threads);
   TQ_ASSIGN_OR_RETURN(const int64_t batch, f.GetInt("batch", 1, 1, 1000000));
@@ -297,7 +313,7 @@ const FlagSpec& BenchFlags() {
        "refine-sigmas", "threads",        "k",           "max-queries",
        "stack",         "json",           "svg",         "label",
        "batch",         "centroid-terms", "prefix-bits", "rounds",
-       "simd"},
+       "simd",          "probe-sigmas"},
       {}};
   return *spec;
 }

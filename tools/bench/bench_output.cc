@@ -39,7 +39,8 @@ std::string JsonLine(const BenchSetup& s, const BenchRow& r) {
       "\"refine\":\"%s\","
       "\"refine_bytes_per_vector\":%zu,\"coarse\":\"%s\","
       "\"centroids_exact_per_query\":%.1f,\"bytes_per_query\":%.0f,"
-      "\"read_gbps\":%.3f,\"mem_gbps\":%.2f,\"simd\":\"%s\"}\n",
+      "\"read_gbps\":%.3f,\"mem_gbps\":%.2f,\"simd\":\"%s\","
+      "\"probe_sigmas\":%g,\"lists_per_query\":%.2f}\n",
       JsonEscape(s.label), s.metric, s.n, s.d, s.nq, JsonEscape(r.method),
       r.bits, r.bytes_per_vector, r.nlist, r.nprobe, r.rescore, s.threads,
       s.batch, r.k, at, r.recall10, r.qps, std::max<uint32_t>(r.rounds, 1),
@@ -49,7 +50,7 @@ std::string JsonLine(const BenchSetup& s, const BenchRow& r) {
       r.prefix_bits, r.refine, r.refine_bytes_per_vector, r.coarse,
       r.centroids_exact_per_query, r.bytes_per_query,
       r.bytes_per_query * r.qps / 1e9, s.mem_gbps,
-      r.simd.empty() ? s.simd : r.simd);
+      r.simd.empty() ? s.simd : r.simd, r.probe_sigmas, r.lists_per_query);
 }
 
 void PrintHeader(std::ostream& out) {
@@ -94,6 +95,10 @@ void PrintRow(std::ostream& out, const BenchSetup& s, const BenchRow& r) {
   // The target chosen by --simd, then the spread of timed rounds, after
   // the row's last column.
   if (!r.simd.empty()) out << " " << r.simd;
+  // Adaptive probing: its setting and the lists scanned of nprobe.
+  if (r.probe_sigmas > 0) {
+    out << absl::StrFormat(" ps%g:%.1f", r.probe_sigmas, r.lists_per_query);
+  }
   if (r.rounds > 1)
     out << absl::StrFormat(" [%.1f-%.1f]", r.qps_min, r.qps_max);
   out << "\n";

@@ -222,56 +222,60 @@ absl::Status BenchSweep::AddConfigs(const IvfIndex& idx,
   if (method == "renorm") renorm_bytes_[bits] = idx.bytes_per_vector();
   for (uint32_t nprobe : Nprobes(idx.nlist())) {
     for (int64_t r : options_.rescores) {
-      // In-memory rescoring codes change nothing without a rescore.
-      if (r == 0 && idx.refine_bytes_per_vector() > 0) continue;
-      Config c;
-      c.index = &idx;
-      SearchParams& p = c.params;
-      p.nprobe = nprobe;
-      p.rescore = r > 0;
-      p.oversampling = r > 0 ? static_cast<float>(r) : 1.0f;
-      p.refine_sigmas = options_.refine_sigmas;
-      p.store = store_.get();
-      // Untimed pass (also the warm-up): recall@1@k up to k = 64.
-      p.k = kRecallK;
-      TQ_ASSIGN_OR_RETURN(auto deep,
-                          idx.SearchBatch(queries_.data.data(), nq, p, pool_));
-      p.k = options_.k;
-      BenchRow& row = c.row;
-      row.method = method;
-      row.bits = bits;
-      row.bytes_per_vector = idx.bytes_per_vector();
-      row.nlist = idx.nlist();
-      row.nprobe = nprobe;
-      row.rescore = static_cast<double>(r);
-      row.k = options_.k;
-      row.build_s = build_s;
-      row.codec = idx.codec().Describe();
-      row.layout = idx.progressive() == nullptr         ? "full"
-                   : idx.progressive()->shares_prefix() ? "shared"
-                                                        : "progressive";
-      if (const ProgressiveLayout* prog = idx.progressive()) {
-        double prefix = 0;
-        for (uint8_t t : prog->prefix_bits()) prefix += t;
-        row.prefix_bits = prefix / idx.dim();
-      }
-      row.memory_bytes_per_code = idx.memory_bytes_per_code();
-      row.refine_bytes_per_vector = idx.refine_bytes_per_vector();
-      row.refine = row.refine_bytes_per_vector > 0
-                       ? RefineKindName(idx.options().layout.refine)
-                       : "none";
-      row.coarse = idx.options().layout.quantized_coarse ? "int8" : "exact";
-      // R@1@k from the deep pass; 10-R@10 from the timed pass (the deep
-      // one if k < 10).
-      ComputeRecall(ToResults(deep, kRecallK), gt_, nq, row.recall1_at,
-                    options_.k >= 10 ? nullptr : &row.recall10);
-      if (options_.simds.empty()) {
-        configs->push_back(std::move(c));
-        continue;
-      }
-      for (const std::string& cap : options_.simds) {
-        configs->push_back(c);
-        configs->back().simd_cap = cap;
+      for (float probe_sigmas : options_.probe_sigmas) {
+        // In-memory rescoring codes change nothing without a rescore.
+        if (r == 0 && idx.refine_bytes_per_vector() > 0) continue;
+        Config c;
+        c.index = &idx;
+        SearchParams& p = c.params;
+        p.nprobe = nprobe;
+        p.rescore = r > 0;
+        p.oversampling = r > 0 ? static_cast<float>(r) : 1.0f;
+        p.refine_sigmas = options_.refine_sigmas;
+        p.probe_sigmas = probe_sigmas;
+        p.store = store_.get();
+        // Untimed pass (also the warm-up): recall@1@k up to k = 64.
+        p.k = kRecallK;
+        TQ_ASSIGN_OR_RETURN(
+            auto deep, idx.SearchBatch(queries_.data.data(), nq, p, pool_));
+        p.k = options_.k;
+        BenchRow& row = c.row;
+        row.method = method;
+        row.bits = bits;
+        row.bytes_per_vector = idx.bytes_per_vector();
+        row.nlist = idx.nlist();
+        row.nprobe = nprobe;
+        row.rescore = static_cast<double>(r);
+        row.probe_sigmas = probe_sigmas;
+        row.k = options_.k;
+        row.build_s = build_s;
+        row.codec = idx.codec().Describe();
+        row.layout = idx.progressive() == nullptr         ? "full"
+                     : idx.progressive()->shares_prefix() ? "shared"
+                                                          : "progressive";
+        if (const ProgressiveLayout* prog = idx.progressive()) {
+          double prefix = 0;
+          for (uint8_t t : prog->prefix_bits()) prefix += t;
+          row.prefix_bits = prefix / idx.dim();
+        }
+        row.memory_bytes_per_code = idx.memory_bytes_per_code();
+        row.refine_bytes_per_vector = idx.refine_bytes_per_vector();
+        row.refine = row.refine_bytes_per_vector > 0
+                         ? RefineKindName(idx.options().layout.refine)
+                         : "none";
+        row.coarse = idx.options().layout.quantized_coarse ? "int8" : "exact";
+        // R@1@k from the deep pass; 10-R@10 from the timed pass (the deep
+        // one if k < 10).
+        ComputeRecall(ToResults(deep, kRecallK), gt_, nq, row.recall1_at,
+                      options_.k >= 10 ? nullptr : &row.recall10);
+        if (options_.simds.empty()) {
+          configs->push_back(std::move(c));
+          continue;
+        }
+        for (const std::string& cap : options_.simds) {
+          configs->push_back(c);
+          configs->back().simd_cap = cap;
+        }
       }
     }
   }
@@ -319,6 +323,7 @@ absl::StatusOr<double> BenchSweep::TimedPass(Config* c) {
   // The same in every pass.
   BenchRow& row = c->row;
   row.codes_per_query = nq > 0 ? double(stats.codes_scanned) / nq : 0;
+  row.lists_per_query = nq > 0 ? double(stats.lists_probed) / nq : 0;
   row.centroids_exact_per_query =
       nq > 0 ? double(stats.centroids_exact) / nq : 0;
   row.bytes_per_query = nq > 0 ? idx.BytesRead(stats) / nq : 0;

@@ -59,6 +59,8 @@ struct BenchRow {
   std::string coarse;
   double centroids_exact_per_query = 0;
   double codes_per_query = 0, refined_share = 0;
+  // SearchParams::probe_sigmas and the lists scanned per query (of nprobe).
+  double probe_sigmas = 0, lists_per_query = 0;
   // The progressive layout's first pass, bits a dimension (0: full).
   double prefix_bits = 0;
   // tqdb: bytes of index memory a query read (IvfIndex::BytesRead).
@@ -101,6 +103,9 @@ struct SweepOptions {
   // "off": the ablation, its rows labelled "<method>/off". Trained each.
   std::vector<std::string> centroid_terms = {"on"};
   float refine_sigmas = SearchParams().refine_sigmas;
+  // SearchParams::probe_sigmas to measure (0: every probed list scanned);
+  // a configuration each.
+  std::vector<float> probe_sigmas = {0.0f};
   // The progressive scan's first pass, bits a dimension; an index each
   // (0: the index's default, LayoutOptions::prefix_bits).
   std::vector<float> prefix_bits = {0.0f};

@@ -50,6 +50,11 @@ constexpr char kSearchUsage[] =
     "  --exact                brute force over the stored vectors\n"
     "  --rescore              rerank k * oversampling candidates exactly\n"
     "  --oversampling X       (default 4)\n"
+    "  --probe-sigmas S       adaptive probing (ip, cosine): skip a list "
+    "whose\n"
+    "                         best expected score (S deviations above its\n"
+    "                         centroid's) cannot reach the k-th found; nprobe\n"
+    "                         is then the most lists (default 0 = off)\n"
     "%s"
     "  --with-payload         print payloads (default on in the table)\n"
     "  --json                 one JSON object: collection, k, nprobe_used,\n"
@@ -155,10 +160,10 @@ void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
 }  // namespace
 
 const FlagSpec& SearchFlags() {
-  static const FlagSpec* spec = new FlagSpec(
-      TargetFlags().And({{"collection", "vector", "query-file", "row", "format",
-                          "k", "nprobe", "oversampling", "filter"},
-                         {"exact", "rescore", "with-payload", "json"}}));
+  static const FlagSpec* spec = new FlagSpec(TargetFlags().And(
+      {{"collection", "vector", "query-file", "row", "format", "k", "nprobe",
+        "oversampling", "probe-sigmas", "filter"},
+       {"exact", "rescore", "with-payload", "json"}}));
   return *spec;
 }
 
@@ -181,9 +186,10 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   auto k = flags->GetInt("k", 10, 1, 100000);
   auto nprobe = flags->GetInt("nprobe", 16, 0, 1 << 20);
   auto os = flags->GetDouble("oversampling", 4.0);
+  auto ps = flags->GetDouble("probe-sigmas", 0.0);
   auto row = flags->GetInt("row", 0, 0, INT64_MAX);
   for (const absl::Status& s :
-       {k.status(), nprobe.status(), os.status(), row.status()}) {
+       {k.status(), nprobe.status(), os.status(), ps.status(), row.status()}) {
     if (!s.ok()) return UsageError(kSearchCommand, s, err);
   }
   o.k = static_cast<uint32_t>(*k);
@@ -191,6 +197,7 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   o.exact = flags->Has("exact");
   o.rescore = flags->Has("rescore");
   o.oversampling = static_cast<float>(*os);
+  o.probe_sigmas = static_cast<float>(*ps);
   auto filter = FilterFromFlags(*flags);
   if (!filter.ok()) return UsageError(kSearchCommand, filter.status(), err);
   o.filter = *filter;

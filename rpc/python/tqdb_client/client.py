@@ -357,13 +357,14 @@ class Client:
     def _search_request(self, name: str, vector: np.ndarray, limit: int,
                         nprobe: int, exact: bool, rescore: bool,
                         oversampling: float, with_payload: bool,
-                        with_vectors: bool,
+                        with_vectors: bool, probe_sigmas: float,
                         score_threshold: Optional[float],
                         filter: FilterLike) -> ppb.SearchRequest:
         req = ppb.SearchRequest(
             collection=name, vector=vector.tolist(), limit=limit,
             params=ppb.SearchParams(nprobe=nprobe, exact=exact,
-                                   rescore=rescore, oversampling=oversampling),
+                                   rescore=rescore, oversampling=oversampling,
+                                   probe_sigmas=probe_sigmas),
             with_payload=with_payload, with_vectors=with_vectors)
         if score_threshold is not None:
             req.score_threshold = score_threshold
@@ -376,7 +377,8 @@ class Client:
                oversampling: float = 0.0, with_payload: bool = True,
                with_vectors: bool = False,
                score_threshold: Optional[float] = None,
-               filter: FilterLike = None) -> List[ScoredPoint]:
+               filter: FilterLike = None,
+               probe_sigmas: float = 0.0) -> List[ScoredPoint]:
         """The `limit` nearest points to `vector`, best first.
 
         nprobe: IVF lists probed (0: the server's default); exact: brute
@@ -384,13 +386,16 @@ class Client:
         candidates (0: 4) on the stored vectors; score_threshold: only
         points scoring at least it (at most it for l2); filter: only points
         matching it (Qdrant's JSON syntax as a dict, tqdb_client.filters),
-        `limit` of them whenever that many match."""
+        `limit` of them whenever that many match; probe_sigmas: adaptive
+        probing (ip, cosine; 0: off): a list is skipped when its centroid's
+        score plus that many deviations of its members' cannot reach the
+        k-th found, so nprobe becomes the most lists probed."""
         q = _matrix(vector)
         if q.shape[0] != 1:
             raise ValueError("one vector expected; use search_batch")
         req = self._search_request(name, q[0], limit, nprobe, exact, rescore,
                                    oversampling, with_payload, with_vectors,
-                                   score_threshold,
+                                   probe_sigmas, score_threshold,
                                    None if filter is None else
                                    to_proto(filter))
         return [ScoredPoint.from_proto(p)
@@ -401,7 +406,7 @@ class Client:
                      rescore: bool = False, oversampling: float = 0.0,
                      with_payload: bool = True, with_vectors: bool = False,
                      score_threshold: Optional[float] = None,
-                     filter: FilterLike = None
+                     filter: FilterLike = None, probe_sigmas: float = 0.0
                      ) -> List[List[ScoredPoint]]:
         """search() for each row of `vectors` (n, dim) in one call, run in
         parallel on the server; one list of hits per row (the filter, if
@@ -411,7 +416,8 @@ class Client:
         req = ppb.SearchBatchRequest(collection=name, searches=[
             self._search_request("", row, limit, nprobe, exact, rescore,
                                  oversampling, with_payload, with_vectors,
-                                 score_threshold, f) for row in q])
+                                 probe_sigmas, score_threshold, f)
+            for row in q])
         r = self._call(self._points.SearchBatch, req)
         return [[ScoredPoint.from_proto(p) for p in res.points]
                 for res in r.results]
