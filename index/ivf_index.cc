@@ -481,7 +481,13 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
     for (size_t i = 0; i < order.size(); ++i) {
       const auto& [score, l] = order[i];
       if (p.cancelled && p.cancelled()) return CancelledSearch();
-      if (i + 1 < order.size()) prefetch(i + 1);
+      // Adaptive probing: the k-th score only rises, so a list out of
+      // reach now is skipped when its turn comes (and not prefetched).
+      const float kth = reach.empty() ? 0.0f : scanner.Threshold(heap);
+      const bool skip = !reach.empty() && reach[i] < kth;
+      if (i + 1 < order.size() && (reach.empty() || reach[i + 1] >= kth)) {
+        prefetch(i + 1);
+      }
       // The list object after it (its vectors' data pointers and sizes,
       // four lines), which that prefetch reads: one list ahead, its loads
       // missed (a fifth of ListScanner::Prefetch's samples on GloVe-100;
@@ -489,7 +495,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchValidated(
       if (i + 2 < order.size()) {
         PrefetchBytes(&lists_[order[i + 2].second], sizeof(InvertedList));
       }
-      if (!reach.empty() && reach[i] < scanner.Threshold(heap)) {
+      if (skip) {
         ++stats.lists_skipped;
         continue;
       }

@@ -124,6 +124,11 @@ class ClientTest(unittest.TestCase):
                                      nprobe=8)
         self.assertEqual(len(batch), 20)
         self.assertEqual([r[0].id for r in batch], list(range(100, 120)))
+        # Adaptive probing reaches the server: a point's own list holds the
+        # best score, and the lists after it may be skipped.
+        adaptive = self.db.search_batch(self.name, x[:20], limit=3,
+                                        nprobe=8, probe_sigmas=3.0)
+        self.assertEqual([r[0].id for r in adaptive], list(range(100, 120)))
 
         recs = self.db.retrieve(self.name, [101, 99999, 100],
                                 with_vectors=True)
@@ -227,6 +232,11 @@ class ClientTest(unittest.TestCase):
             self.db.search(self.name, [1.0, 2.0], limit=3)
         self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("2 dimensions", e.exception.message)
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.search(self.name, [1.0, 2.0, 3.0, 4.0], limit=3,
+                           probe_sigmas=-1.0)
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("probe_sigmas", e.exception.message)
         with self.assertRaises(self.tc.Error) as e:
             self.db.count("no_such_collection")
         self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
