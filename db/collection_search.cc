@@ -123,7 +123,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::ExactFromStorage(
         ++scored;
       }
     }
-    if (o.stats != nullptr) *o.stats = SearchStats{0, 0, 0, scored};
+    if (o.stats != nullptr) *o.stats = ExactSearchStats(scored);
     return scorer.Finish(&heap);
   }
   rocksdb::ReadOptions ro;
@@ -146,7 +146,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::ExactFromStorage(
   if (!it->status().ok()) {
     return FromRocks(it->status(), core_->dir + ": exact search");
   }
-  if (o.stats != nullptr) *o.stats = SearchStats{0, 0, 0, scored};
+  if (o.stats != nullptr) *o.stats = ExactSearchStats(scored);
   return scorer.Finish(&heap);
 }
 
@@ -286,7 +286,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
     // from storage (where they always are until the first training).
     if (st.flat->has_vectors()) {
       if (info != nullptr) info->plan = "flat";
-      if (o.stats != nullptr) *o.stats = SearchStats{0, 0, 0, st.flat->size()};
+      if (o.stats != nullptr) *o.stats = ExactSearchStats(st.flat->size());
       return st.flat->Search(query, o.k, o.id_filter ? &o.id_filter : nullptr);
     }
     if (info != nullptr) info->plan = "exact";

@@ -641,7 +641,7 @@ absl::StatusOr<std::vector<Neighbor>> IvfIndex::SearchExact(
     best.Push(ExactGoodness(q.data(), v.data()), id);
     ++scored;
   }
-  if (p.stats != nullptr) *p.stats = SearchStats{0, 0, 0, scored};
+  if (p.stats != nullptr) *p.stats = ExactSearchStats(scored);
   std::vector<Neighbor> out;
   for (const auto& [g, id] : best.TakeSorted())
     out.push_back({id, l2 ? -g : g});

@@ -99,6 +99,13 @@ struct SearchStats {
   // exactly).
   uint32_t centroids_quantized = 0;
 };
+// What an exact search that scored `scored` vectors did (by field name:
+// positional initializers broke when a field was added).
+inline SearchStats ExactSearchStats(uint64_t scored) {
+  SearchStats s;
+  s.exact_scored = scored;
+  return s;
+}
 // The field-wise sum (a batch's stats).
 SearchStats SumStats(const std::vector<SearchStats>& all);
 
