@@ -283,6 +283,9 @@ Metrics::Metrics(const Database* db)
       counter("tqdb_search_queries_total", "Queries answered (a batch's all).");
   lists_probed_ =
       counter("tqdb_search_lists_probed_total", "IVF lists scanned.");
+  lists_skipped_ = counter(
+      "tqdb_search_lists_skipped_total",
+      "IVF lists of nprobe left unscanned by adaptive probing (probe_sigmas).");
   codes_scanned_ = counter("tqdb_search_codes_scanned_total",
                            "Codes (list slots) the scan kernel ran over.");
   rescored_ = counter("tqdb_search_rescored_total",
@@ -314,6 +317,7 @@ void Metrics::RecordSearch(uint64_t queries, const SearchStats& s) {
   search_requests_->Increment();
   search_queries_->Increment(static_cast<double>(queries));
   lists_probed_->Increment(s.lists_probed);
+  lists_skipped_->Increment(s.lists_skipped);
   codes_scanned_->Increment(static_cast<double>(s.codes_scanned));
   rescored_->Increment(static_cast<double>(s.rescored));
   exact_scored_->Increment(static_cast<double>(s.exact_scored));

@@ -61,6 +61,7 @@ class Metrics {
   prometheus::Counter* search_requests_;
   prometheus::Counter* search_queries_;
   prometheus::Counter* lists_probed_;
+  prometheus::Counter* lists_skipped_;
   prometheus::Counter* codes_scanned_;
   prometheus::Counter* rescored_;
   prometheus::Counter* exact_scored_;

@@ -126,6 +126,7 @@ TEST(MetricsTest, CountsCallsWorkAndState) {
   EXPECT_EQ(at("tqdb_search_requests_total"), 4);
   EXPECT_EQ(at("tqdb_search_queries_total"), 4);
   EXPECT_EQ(at("tqdb_search_lists_probed_total"), 8);
+  EXPECT_EQ(at("tqdb_search_lists_skipped_total"), 0);  // probe_sigmas off
   EXPECT_GT(at("tqdb_search_codes_scanned_total"), 0);
   EXPECT_EQ(at("tqdb_search_rescored_total"), 40);
   EXPECT_EQ(at("tqdb_collection_points{collection=\"docs\"}"), 600);
