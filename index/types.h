@@ -173,14 +173,16 @@ struct SearchParams {
   float refine_sigmas = 2.5f;
   // Adaptive probing (ip and cosine indexes with ProbeOrder::kBestExpected's
   // statistics, unfiltered searches; ignored otherwise): of the nprobe
-  // lists, one is skipped
-  // when even its best expected member cannot reach the k-th score the
-  // lists before it found. A list's member scores <q, c_l> + <q, r>, and
-  // <q, r> over its residuals has deviation sigma_l ||q|| (types.h's
-  // ProbeOrder): the list is skipped when <q, c_l> + probe_sigmas sigma_l
-  // ||q|| is below that k-th score. Then nprobe is the most lists a query
-  // scans, and easy queries (a k-th score far above the next lists') stop
-  // sooner. 0 (the default): every one of the nprobe lists is scanned.
+  // lists, one is skipped when even its best expected member cannot reach
+  // the k-th score the lists before it found. A list's members score
+  // <q, c_l> + <q, r>, and <q, r> over its residuals has deviation
+  // sigma_l ||q|| (ProbeOrder above): the list is skipped when <q, c_l> +
+  // probe_sigmas sigma_l ||q|| is below that k-th score (ListScanner::
+  // Threshold). Then nprobe is the most lists a query scans, and easy
+  // queries (a k-th score far above the next lists') stop sooner. 0 (the
+  // default): every one of the nprobe lists is scanned. README "The
+  // index": 3 on use512 kept 10-recall@10 within 0.003 for 13% fewer
+  // codes; GloVe-100 needed 4.5-5.
   float probe_sigmas = 0.0f;
   // IvfIndex::Search called directly: the raw vectors of exact and rescore.
   // (The database supplies its own; QueryOptions hides this field.)
