@@ -101,6 +101,28 @@ TEST(FlagsTest, Errors) {
             "unexpected argument '--x'");
 }
 
+TEST(FlagsTest, FloatListsHoldTheirRange) {
+  const FlagSpec spec = {{"s"}, {}};
+  auto f = Flags::Parse({"--s", "0,2.5,4"}, spec);
+  ASSERT_TRUE(f.ok()) << f.status();
+  auto v = f->GetFloatList("s", "0", 0.0f, 4.0f);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, (std::vector<float>{0.0f, 2.5f, 4.0f}));
+  auto d = f->GetFloatList("absent", "1.5", 0.0f, 4.0f);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(*d, std::vector<float>{1.5f});
+  for (const char* bad : {"1,5", "1,-0.5", "nan", "1,x"}) {
+    auto g = Flags::Parse({"--s", bad}, spec);
+    ASSERT_TRUE(g.ok());
+    const auto r = g->GetFloatList("s", "0", 0.0f, 4.0f);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  auto g = Flags::Parse({"--s", "0,7"}, spec);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->GetFloatList("s", "0", 0.0f, 4.0f).status().message(),
+            "--s: '7' is not a number in [0, 4]");
+}
+
 TEST(FlagsTest, HelpBeforeTheEndOfFlags) {
   EXPECT_TRUE(WantsHelp({"--help"}));
   EXPECT_TRUE(WantsHelp({"list", "-h"}));

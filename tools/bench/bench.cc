@@ -198,16 +198,8 @@ absl::Status ParseSweepFlags(const Flags& f, SweepOptions* o) {
                       f.GetWordList("refine", "none", {"none", "int8", "f32"}));
   TQ_ASSIGN_OR_RETURN(o->centroid_terms,
                       f.GetWordList("centroid-terms", "on", {"on", "off"}));
-  o->prefix_bits.clear();
-  for (absl::string_view part :
-       absl::StrSplit(f.GetString("prefix-bits", "0"), ',')) {
-    float v = 0;
-    if (!absl::SimpleAtof(part, &v) || !(v >= 0) || v > 4) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--prefix-bits: '", part, "' is not a number in [0, 4]"));
-    }
-    o->prefix_bits.push_back(v);
-  }
+  TQ_ASSIGN_OR_RETURN(o->prefix_bits,
+                      f.GetFloatList("prefix-bits", "0", 0.0f, 4.0f));
   const std::string sigmas =
       f.GetString("refine-sigmas", absl::StrCat(SearchParams().refine_sigmas));
   if (!absl::SimpleAtof(sigmas, &o->refine_sigmas) ||
@@ -215,16 +207,8 @@ absl::Status ParseSweepFlags(const Flags& f, SweepOptions* o) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--refine-sigmas: '", sigmas, "' is not a number in [0, 1000]"));
   }
-  o->probe_sigmas.clear();
-  for (absl::string_view part :
-       absl::StrSplit(f.GetString("probe-sigmas", "0"), ',')) {
-    float v = 0;
-    if (!absl::SimpleAtof(part, &v) || !(v >= 0) || v > 1000) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--probe-sigmas: '", part, "' is not a number in [0, 1000]"));
-    }
-    o->probe_sigmas.push_back(v);
-  }
+  TQ_ASSIGN_OR_RETURN(o->probe_sigmas,
+                      f.GetFloatList("probe-sigmas", "0", 0.0f, 1000.0f));
   TQ_ASSIGN_OR_RETURN(const int64_t threads, f.GetInt("threads", 1, 1, 1024));
   o->threads = static_cast<uint32_t>(threads);
   TQ_ASSIGN_OR_RETURN(const int64_t batch, f.GetInt("batch", 1, 1, 1000000));

@@ -120,6 +120,24 @@ absl::StatusOr<std::vector<int64_t>> Flags::GetIntList(const std::string& name,
   return out;
 }
 
+absl::StatusOr<std::vector<float>> Flags::GetFloatList(const std::string& name,
+                                                       const std::string& def,
+                                                       float min,
+                                                       float max) const {
+  const std::string s = GetString(name, def);
+  std::vector<float> out;
+  for (absl::string_view part : absl::StrSplit(s, ',')) {
+    float v;
+    if (!absl::SimpleAtof(part, &v) || !(v >= min) || v > max) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": '", part,
+                                                     "' is not a number in [",
+                                                     min, ", ", max, "]"));
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<std::string>> Flags::GetWordList(
     const std::string& name, const std::string& def,
     const std::set<std::string>& allowed) const {

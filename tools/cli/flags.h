@@ -54,6 +54,10 @@ class Flags {
                                                   const std::string& def,
                                                   int64_t min,
                                                   int64_t max) const;
+  // Comma-separated numbers, each within [min, max] (NaN is not).
+  absl::StatusOr<std::vector<float>> GetFloatList(const std::string& name,
+                                                  const std::string& def,
+                                                  float min, float max) const;
   // Comma-separated words, each one of `allowed`.
   absl::StatusOr<std::vector<std::string>> GetWordList(
       const std::string& name, const std::string& def,
