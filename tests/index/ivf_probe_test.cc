@@ -2,6 +2,7 @@
 // by their best expected score (ProbeOrder::kBestExpected) against the
 // nearest centroid (kNearest), and the statistics it keeps.
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -166,34 +167,58 @@ TEST(IvfProbeTest, VersionOneParametersLoadAndRankByDistance) {
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
 }
 
+// use512 (20,000 x 512, ip) in renorm 2 bits over 565 lists, trained once
+// for the tests below that read it; null without the shared data.
+const IvfIndex* Use512Index(const testing_util::Use512** data) {
+  static testing_util::Use512 u;
+  static const std::unique_ptr<IvfIndex> idx =
+      testing_util::LoadUse512(&u)
+          ? BuildIndex(u.base, u.d, Metric::kInnerProduct, "renorm", 2, 565)
+          : nullptr;
+  *data = &u;
+  return idx.get();
+}
+
+// 10-recall@10 of idx over use512's queries searched with p (k = 10), and
+// the sum of their stats.
+double Use512Recall10(const IvfIndex& idx, const testing_util::Use512& u,
+                      SearchParams p, SearchStats* sum) {
+  std::vector<SearchStats> stats(u.nq);
+  size_t hits = 0;
+  p.k = 10;
+  for (size_t i = 0; i < u.nq; ++i) {
+    const std::set<int64_t> truth(&u.gt[i * u.k], &u.gt[i * u.k] + 10);
+    p.stats = &stats[i];
+    auto r = idx.Search(&u.queries[i * u.d], p);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) continue;
+    for (const Neighbor& nb : *r) {
+      hits += truth.count(static_cast<int64_t>(nb.id));
+    }
+  }
+  *sum = SumStats(stats);
+  return double(hits) / (10.0 * u.nq);
+}
+
 // Real embeddings: at equal nprobe more of the true top 10 lie in the
 // lists probed, for a few more codes scanned (use512, 565 lists, renorm 2
 // bits: 10-recall@10 measured 0.818 -> 0.841 at nprobe 16, 0.861 -> 0.869
 // at nprobe 32, where the 2-bit codes cap it; codes +11-12%).
 TEST(IvfProbeTest, BestExpectedFindsMoreNeighboursOnUse512) {
-  testing_util::Use512 u;
-  if (!testing_util::LoadUse512(&u)) GTEST_SKIP() << "shared data not found";
-  const std::vector<float>& base = u.base;
-  const std::vector<float>& queries = u.queries;
-  const std::vector<int32_t>& gt = u.gt;
-  const size_t d = u.d, nq = u.nq, k = u.k;
-  auto idx = BuildIndex(base, d, Metric::kInnerProduct, "renorm", 2, 565);
-  ASSERT_NE(idx, nullptr);
+  const testing_util::Use512* u = nullptr;
+  const IvfIndex* idx = Use512Index(&u);
+  if (idx == nullptr) GTEST_SKIP() << "shared data not found";
+  const size_t nq = u->nq;
   for (uint32_t nprobe : {16u, 32u}) {
     double recall[2] = {0, 0}, codes[2] = {0, 0};
     for (ProbeOrder how : {ProbeOrder::kNearest, ProbeOrder::kBestExpected}) {
       const int v = how == ProbeOrder::kBestExpected;
-      size_t hits = 0;
-      for (size_t i = 0; i < nq; ++i) {
-        const std::set<int64_t> truth(&gt[i * k], &gt[i * k] + 10);
-        SearchStats st;
-        for (const Neighbor& nb_ :
-             SearchWith(*idx, &queries[i * d], nprobe, how, &st)) {
-          hits += truth.count(static_cast<int64_t>(nb_.id));
-        }
-        codes[v] += st.codes_scanned;
-      }
-      recall[v] = double(hits) / (10.0 * nq);
+      SearchParams p;
+      p.nprobe = nprobe;
+      p.probe_order = how;
+      SearchStats st;
+      recall[v] = Use512Recall10(*idx, *u, p, &st);
+      codes[v] = static_cast<double>(st.codes_scanned);
     }
     std::printf(
         "use512 renorm 2 bits nprobe %u: 10-R@10 nearest %.4f, best "
@@ -299,29 +324,18 @@ TEST(IvfProbeTest, AdaptiveProbingBatchedSkipsWhatSearchSkips) {
 // pca 4 bits, nprobe 37: 29.8 lists, 1,986 codes instead of 2,413, 0.9532
 // -> 0.9507; here renorm 2 bits, whose codes cap the recall lower).
 TEST(IvfProbeTest, AdaptiveProbingScansFewerListsOnUse512) {
-  testing_util::Use512 u;
-  if (!testing_util::LoadUse512(&u)) GTEST_SKIP() << "shared data not found";
-  const size_t d = u.d, nq = u.nq, k = u.k;
-  auto idx = BuildIndex(u.base, d, Metric::kInnerProduct, "renorm", 2, 565);
-  ASSERT_NE(idx, nullptr);
+  const testing_util::Use512* u = nullptr;
+  const IvfIndex* idx = Use512Index(&u);
+  if (idx == nullptr) GTEST_SKIP() << "shared data not found";
+  const size_t nq = u->nq;
   double recall[2] = {0, 0}, lists[2] = {0, 0};
   for (int v = 0; v < 2; ++v) {
-    size_t hits = 0;
-    for (size_t i = 0; i < nq; ++i) {
-      const std::set<int64_t> truth(&u.gt[i * k], &u.gt[i * k] + 10);
-      SearchParams p;
-      p.nprobe = 40;
-      p.probe_sigmas = v == 0 ? 0.0f : 3.0f;
-      SearchStats st;
-      p.stats = &st;
-      auto r = idx->Search(&u.queries[i * d], p);
-      ASSERT_TRUE(r.ok()) << r.status();
-      for (const Neighbor& nb_ : *r) {
-        hits += truth.count(static_cast<int64_t>(nb_.id));
-      }
-      lists[v] += st.lists_probed;
-    }
-    recall[v] = double(hits) / (10.0 * nq);
+    SearchParams p;
+    p.nprobe = 40;
+    p.probe_sigmas = v == 0 ? 0.0f : 3.0f;
+    SearchStats st;
+    recall[v] = Use512Recall10(*idx, *u, p, &st);
+    lists[v] = st.lists_probed;
   }
   std::printf(
       "use512 renorm 2 bits nprobe 40: 10-R@10 %.4f, lists %.1f; "
