@@ -17,8 +17,8 @@
 namespace tqdb {
 namespace {
 
-using dbtest::kSanitized;
 using dbtest::MakePoints;
+using dbtest::RacingRounds;
 using dbtest::TempDir;
 
 constexpr uint32_t kDim = 16;
@@ -184,7 +184,7 @@ TEST(DbEdges, CreateRacingDropNeverReportsItsOwnCollectionDropped) {
   cfg.dim = kDim;
   // More threads than cores, so that a creator is often preempted between
   // its create and what follows.
-  constexpr int kThreads = 4, kRounds = kSanitized ? 100 : 1500;
+  constexpr int kThreads = 4, kRounds = RacingRounds(1500);
   std::atomic<int> created{0}, dropped{0}, bad{0}, creating{kThreads};
   absl::Mutex mu;
   std::string bad_message;

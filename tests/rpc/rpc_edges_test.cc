@@ -143,7 +143,7 @@ TEST_F(RpcEdgesTest, NprobeAboveNlistIsClampedAndReported) {
 // "was dropped".
 TEST_F(RpcEdgesTest, CreateRacingDeleteOfOneName) {
   // Under a sanitizer each round costs ~10x; 100 rounds still race.
-  constexpr int kThreads = 3, kRounds = dbtest::kSanitized ? 100 : 300;
+  constexpr int kThreads = 3, kRounds = dbtest::RacingRounds(300);
   std::atomic<int> creating{kThreads}, created{0}, unexpected{0};
   std::mutex mu;
   std::string first;
