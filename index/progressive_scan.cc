@@ -100,18 +100,12 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
           buf_.lower.Push(lb[__builtin_ctz(rest)]);
         }
       }
-      // (Neither the heap nor the lower bounds change in this loop.) Each
-      // field stored on its own: a braced Candidate was assembled on the
-      // stack and read back as 8 bytes over two 4-byte stores, a failed
-      // store forward (16% of this function's samples on use512).
+      // (Neither the heap nor the lower bounds change in this loop.)
       const float t = bound ? Threshold(*heap) : kNone;
       for (; cand != 0; cand &= cand - 1) {
         const uint32_t v = static_cast<uint32_t>(__builtin_ctz(cand));
         if (bound && ub[v] <= t) continue;
-        Candidate& c = buf_.pending.emplace_back();
-        c.ub = ub[v];
-        c.slot = first + v;
-        c.list = list_index;
+        AddPending(ub[v], first + v, list_index);
       }
       // Long scans: now and then read the best few in full, so that the
       // k-th score, not only the k-th lower bound, cuts the pending set.
@@ -151,7 +145,7 @@ void ListScanner::ScanLongList(const InvertedList& list, TopK* heap,
       const uint32_t slot = static_cast<uint32_t>(id);
       buf_.lower.Push(l);
       buf_.cand_masks[slot / kBlockSize] &= ~(1u << (slot % kBlockSize));
-      buf_.pending.push_back({buf_.ub_all[slot], slot, list_index});
+      AddPending(buf_.ub_all[slot], slot, list_index);
     }
     pilot.Reset(k);
     if (!buf_.pending.empty()) RefineRound(heap, false);
@@ -189,7 +183,7 @@ void ListScanner::ScanLongList(const InvertedList& list, TopK* heap,
     const uint32_t first = blk * kBlockSize;
     for (uint32_t cand = buf_.cand_masks[blk]; cand != 0; cand &= cand - 1) {
       const uint32_t slot = first + static_cast<uint32_t>(__builtin_ctz(cand));
-      buf_.pending.push_back({buf_.ub_all[slot], slot, list_index});
+      AddPending(buf_.ub_all[slot], slot, list_index);
     }
   }
   if (buf_.pending.size() >= pending_cap_) CutAndRefine(heap);
