@@ -26,32 +26,28 @@ namespace dbtest {
 // __has_feature). A sanitized round of a race or crash test costs 3-10x;
 // the sanitizer stages run fewer rounds (each round still races or
 // crashes), the release run all of them.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
+#if defined(__has_feature)
+#define TQDB_TEST_HAS_FEATURE(x) __has_feature(x)
 #else
-constexpr bool kSanitized = false;
+#define TQDB_TEST_HAS_FEATURE(x) 0
 #endif
+#if defined(__SANITIZE_ADDRESS__) || TQDB_TEST_HAS_FEATURE(address_sanitizer)
+constexpr bool kAddressSanitized = true;
 #else
-constexpr bool kSanitized = false;
+constexpr bool kAddressSanitized = false;
 #endif
+#if defined(__SANITIZE_THREAD__) || TQDB_TEST_HAS_FEATURE(thread_sanitizer)
+constexpr bool kThreadSanitized = true;
+#else
+constexpr bool kThreadSanitized = false;
+#endif
+#undef TQDB_TEST_HAS_FEATURE
+constexpr bool kSanitized = kAddressSanitized || kThreadSanitized;
 // TSan alone: a racing round there costs ~5x an ASan one (db_edges_test's
 // create-racing-drop, 100 rounds: 53 s against 11 s), and TSan reports a
-// race from the accesses' order, whether or not a round went wrong.
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kThreadSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool kThreadSanitized = true;
-#else
-constexpr bool kThreadSanitized = false;
-#endif
-#else
-constexpr bool kThreadSanitized = false;
-#endif
-// Rounds of the create-racing-drop tests: 1,500 / 300 in the release run.
+// race from the accesses' order, whether or not a round went wrong. So
+// the create-racing-drop tests run 40 rounds under TSan, 100 under ASan
+// and `release` (1,500 / 300) in the release run.
 constexpr int RacingRounds(int release) {
   return kThreadSanitized ? 40 : kSanitized ? 100 : release;
 }
