@@ -123,70 +123,119 @@ void ListScanner::CutAndRefine(TopK* heap) {
   pending_cap_ = std::max<size_t>(512, 2 * buf_.pending.size());
 }
 
+scan::BoundColumns ListScanner::BoundColumnsOf(const InvertedList& list,
+                                               const PassOne& po) const {
+  scan::BoundColumns bc;
+  bc.factors = list.factors();
+  bc.nfactors = prog_->shape().nfactors;
+  bc.factors16 = list.BlockFactors16(0, 0);
+  bc.nfactors16 = prog_->shape().nfactors16;
+  bc.g1 = po.g1;
+  bc.g2 = 0;
+  bc.norm = po.norm;
+  bc.center = po.center1;
+  return bc;
+}
+
+void ListScanner::SeedHeap(const InvertedList& list, TopK* heap,
+                           const std::function<bool(uint64_t)>* filter,
+                           const uint32_t* block_masks,
+                           const scan::BoundColumns& bc, const PassOne& po,
+                           uint32_t list_index) {
+  const uint32_t n = list.size();
+  const uint32_t nblocks = list.nblocks();
+  const size_t k = heap->k();
+  // The blocks holding the largest first-pass sums, best first (ties: the
+  // lower block), kept in a short sorted array that most blocks do not
+  // enter.
+  const uint32_t seeds = std::min<uint32_t>(
+      nblocks, std::max<uint32_t>(kSeedBlocks,
+                                  static_cast<uint32_t>(4 * k / kBlockSize)));
+  buf_.block_max.resize(nblocks);
+  scan::BlockMaxima(buf_.acc_a.data(), nblocks, buf_.block_max.data());
+  std::vector<uint64_t>& best = buf_.seed_blocks;
+  best.clear();
+  uint32_t floor_max = 0;  // a block below it cannot enter a full array
+  for (uint32_t blk = 0; blk < nblocks; ++blk) {
+    if (buf_.block_max[blk] < floor_max) continue;
+    const uint64_t key =
+        uint64_t{buf_.block_max[blk]} << 32 | (~blk & 0xFFFFFFFFu);
+    if (best.size() == seeds) {
+      if (key <= best.back()) continue;
+      best.pop_back();
+    }
+    best.insert(std::upper_bound(best.begin(), best.end(), key,
+                                 std::greater<uint64_t>()),
+                key);
+    if (best.size() == seeds)
+      floor_max = static_cast<uint32_t>(best.back() >> 32);
+  }
+  // Their k largest upper bounds are read in full: the heap holds k true
+  // scores before the rest of the list is bounded.
+  TopK& pilot = buf_.pilot;
+  pilot.Reset(k);
+  for (const uint64_t key : best) {
+    const uint32_t blk = ~static_cast<uint32_t>(key);
+    const uint32_t first = blk * kBlockSize;
+    const uint32_t live = LiveSlots(list, block_masks, blk, n);
+    if (live == 0) continue;
+    uint32_t above = 0;
+    scan::UpperBounds(buf_.acc_a.data(), bc, blk, 1, po.bounds, kNone,
+                      buf_.ub_all.data(), &above);
+    for (uint32_t rest = Allowed(list, first, live & above, filter); rest != 0;
+         rest &= rest - 1) {
+      const uint32_t slot = first + static_cast<uint32_t>(__builtin_ctz(rest));
+      const float ub = buf_.ub_all[slot];
+      if (pilot.full() && !(ub > pilot.threshold())) continue;
+      pilot.Push(ub, slot);
+    }
+  }
+  for (const auto& [ub, slot64] : pilot.entries()) {
+    const uint32_t slot = static_cast<uint32_t>(slot64);
+    buf_.seeded[slot / kBlockSize] |= 1u << (slot % kBlockSize);
+    AddPending(ub, slot, list_index);
+  }
+  pilot.Reset(0);
+  if (!buf_.pending.empty()) RefineRound(heap, false);
+}
+
 void ListScanner::ScanLongList(const InvertedList& list, TopK* heap,
                                const std::function<bool(uint64_t)>* filter,
                                const uint32_t* block_masks, const PassOne& po,
                                uint32_t list_index) {
   const uint32_t n = list.size();
-  const size_t nblocks = list.nblocks();
-  const size_t k = heap->k();
-  buf_.ub_all.resize(nblocks * kBlockSize);
-  buf_.cand_masks.resize(nblocks);
-  TopK& pilot = buf_.pilot;
-  pilot.Reset(k);
-  // What a lower bound must exceed to join the pilot: its k-th once it
-  // holds k, else the k-th score (refinements raised it past the lower
-  // bounds seen so far).
-  float pilot_t = kNone;
-  // The pilot's candidates are read in full, the k-th score rises, and a
-  // new pilot starts.
-  auto refine_pilot = [&]() {
-    for (const auto& [l, id] : pilot.entries()) {
-      const uint32_t slot = static_cast<uint32_t>(id);
-      buf_.lower.Push(l);
-      buf_.cand_masks[slot / kBlockSize] &= ~(1u << (slot % kBlockSize));
-      AddPending(buf_.ub_all[slot], slot, list_index);
-    }
-    pilot.Reset(k);
-    if (!buf_.pending.empty()) RefineRound(heap, false);
-    pilot_t = heap->full() ? heap->threshold() : kNone;
-  };
-  float lb[kBlockSize];
-  uint32_t stage = kFirstStageBlocks;
-  for (uint32_t blk = 0; blk < nblocks; ++blk) {
-    const uint32_t first = blk * kBlockSize;
-    const uint32_t live = LiveSlots(list, block_masks, blk, n);
-    uint32_t cand = 0;
-    if (live != 0) {
-      const float t = std::max(Threshold(*heap), pilot_t);
-      const scan::BoundBits bits =
-          BlockBounds(list, blk, po, t, t, buf_.ub_all.data() + first, lb);
-      cand = Allowed(list, first, live & bits.ub_above, filter);
-      for (uint32_t rest = cand & bits.lb_above; rest != 0; rest &= rest - 1) {
-        const uint32_t v = static_cast<uint32_t>(__builtin_ctz(rest));
-        if (!(lb[v] > pilot_t)) continue;  // (pilot_t rose in this block)
-        pilot.Push(lb[v], first + v);
-        if (pilot.full()) pilot_t = pilot.threshold();
+  const uint32_t nblocks = list.nblocks();
+  const scan::BoundColumns bc = BoundColumnsOf(list, po);
+  buf_.ub_all.resize(size_t{nblocks} * kBlockSize);
+  buf_.seeded.assign(nblocks, 0);
+  if (!heap->full()) {
+    SeedHeap(list, heap, filter, block_masks, bc, po, list_index);
+  }
+  // The upper bounds a run of blocks at a time against the k-th as it
+  // stands (refinements raise it), their candidates to the pending set
+  // while the run's bounds are still in cache.
+  uint32_t above[kRangeBlocks];
+  for (uint32_t first_blk = 0; first_blk < nblocks; first_blk += kRangeBlocks) {
+    const uint32_t count = std::min(kRangeBlocks, nblocks - first_blk);
+    scan::UpperBounds(buf_.acc_a.data(), bc, first_blk, count, po.bounds,
+                      Threshold(*heap), buf_.ub_all.data(), above);
+    for (uint32_t i = 0; i < count; ++i) {
+      const uint32_t blk = first_blk + i;
+      uint32_t cand = above[i] & ~buf_.seeded[blk];
+      if (cand == 0) continue;
+      const uint32_t first = blk * kBlockSize;
+      cand = Allowed(list, first, cand & LiveSlots(list, block_masks, blk, n),
+                     filter);
+      const float t = Threshold(*heap);
+      for (; cand != 0; cand &= cand - 1) {
+        const uint32_t slot =
+            first + static_cast<uint32_t>(__builtin_ctz(cand));
+        if (buf_.ub_all[slot] <= t) continue;
+        AddPending(buf_.ub_all[slot], slot, list_index);
       }
-    }
-    buf_.cand_masks[blk] = cand;
-    if (blk + 1 == stage) {
-      refine_pilot();
-      stage *= 2;
+      if (buf_.pending.size() >= pending_cap_) CutAndRefine(heap);
     }
   }
-  refine_pilot();
-  // The candidates whose stored upper bound still beats the k-th.
-  scan::AboveMasks(buf_.ub_all.data(), nblocks, Threshold(*heap),
-                   buf_.cand_masks.data());
-  for (uint32_t blk = 0; blk < nblocks; ++blk) {
-    const uint32_t first = blk * kBlockSize;
-    for (uint32_t cand = buf_.cand_masks[blk]; cand != 0; cand &= cand - 1) {
-      const uint32_t slot = first + static_cast<uint32_t>(__builtin_ctz(cand));
-      AddPending(buf_.ub_all[slot], slot, list_index);
-    }
-  }
-  if (buf_.pending.size() >= pending_cap_) CutAndRefine(heap);
 }
 
 float ListScanner::CandidateOffset(const Candidate& c,

@@ -286,18 +286,18 @@ HWY_INLINE void AccumulateListMultiImpl(const uint8_t* HWY_RESTRICT codes,
   }
 }
 
-HWY_INLINE BoundBits BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
-                                   const float* HWY_RESTRICT g1,
-                                   const uint16_t* HWY_RESTRICT g2_16,
-                                   const float* HWY_RESTRICT norm,
-                                   const uint16_t* HWY_RESTRICT center_col,
-                                   const BoundParams& p, float threshold,
-                                   float lb_threshold, float* HWY_RESTRICT ub,
-                                   float* HWY_RESTRICT lb) {
-#if HWY_TARGET == HWY_SCALAR
-  return scalar::BoundMask(acc, g1, g2_16, norm, center_col, p, threshold,
-                           lb_threshold, ub, lb);
-#else
+#if HWY_TARGET != HWY_SCALAR
+// BoundMask's arithmetic for one block; kLower: the lower bounds too (lb,
+// lb_above), else only the upper ones (lb is not written).
+template <bool kLower>
+HWY_INLINE BoundBits BlockBoundsT(const uint32_t* HWY_RESTRICT acc,
+                                  const float* HWY_RESTRICT g1,
+                                  const uint16_t* HWY_RESTRICT g2_16,
+                                  const float* HWY_RESTRICT norm,
+                                  const uint16_t* HWY_RESTRICT center_col,
+                                  const BoundParams& p, float threshold,
+                                  float lb_threshold, float* HWY_RESTRICT ub,
+                                  float* HWY_RESTRICT lb) {
   // The scalar code's operations, in its order, lane-wise.
   const hn::ScalableTag<float> df;
   const hn::RebindToSigned<decltype(df)> di;
@@ -343,35 +343,71 @@ HWY_INLINE BoundBits BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
       offset = hn::Add(base, c);
     }
     const auto u = hn::Add(offset, hn::Mul(gain, hi));
-    const auto lo =
-        hn::Sub(hn::Sub(hn::Mul(g, hn::Sub(est1, allow)), e), slack);
-    const auto l = hn::Add(offset, hn::Mul(gain, lo));
     hn::StoreU(u, df, ub + v);
-    hn::StoreU(l, df, lb + v);
     out.ub_above |= MaskBits(df, hn::Gt(u, thr)) << v;
-    out.lb_above |= MaskBits(df, hn::Gt(l, lb_thr)) << v;
+    if constexpr (kLower) {
+      const auto lo =
+          hn::Sub(hn::Sub(hn::Mul(g, hn::Sub(est1, allow)), e), slack);
+      const auto l = hn::Add(offset, hn::Mul(gain, lo));
+      hn::StoreU(l, df, lb + v);
+      out.lb_above |= MaskBits(df, hn::Gt(l, lb_thr)) << v;
+    }
   }
   return out;
+}
+#endif
+
+HWY_INLINE BoundBits BoundMaskImpl(const uint32_t* HWY_RESTRICT acc,
+                                   const float* HWY_RESTRICT g1,
+                                   const uint16_t* HWY_RESTRICT g2_16,
+                                   const float* HWY_RESTRICT norm,
+                                   const uint16_t* HWY_RESTRICT center_col,
+                                   const BoundParams& p, float threshold,
+                                   float lb_threshold, float* HWY_RESTRICT ub,
+                                   float* HWY_RESTRICT lb) {
+#if HWY_TARGET == HWY_SCALAR
+  return scalar::BoundMask(acc, g1, g2_16, norm, center_col, p, threshold,
+                           lb_threshold, ub, lb);
+#else
+  return BlockBoundsT<true>(acc, g1, g2_16, norm, center_col, p, threshold,
+                            lb_threshold, ub, lb);
 #endif
 }
 
-HWY_INLINE void AboveMasksImpl(const float* HWY_RESTRICT x, size_t nblocks,
-                               float threshold, uint32_t* HWY_RESTRICT masks) {
+HWY_INLINE void UpperBoundsImpl(const uint32_t* HWY_RESTRICT acc,
+                                const BoundColumns& bc, size_t first,
+                                size_t count, const BoundParams& p,
+                                float threshold, float* HWY_RESTRICT ub,
+                                uint32_t* HWY_RESTRICT masks) {
 #if HWY_TARGET == HWY_SCALAR
-  scalar::AboveMasks(x, nblocks, threshold, masks);
+  scalar::UpperBounds(acc, bc, first, count, p, threshold, ub, masks);
 #else
-  const hn::ScalableTag<float> df;
-  constexpr size_t N = hn::MaxLanes(df);
+  for (size_t b = first; b < first + count; ++b) {
+    const float* f = bc.factors + b * bc.nfactors * 32;
+    const uint16_t* f16 = bc.factors16 + b * bc.nfactors16 * 32;
+    masks[b - first] =
+        BlockBoundsT<false>(acc + b * 32, f + bc.g1 * 32, f16 + bc.g2 * 32,
+                            bc.norm >= 0 ? f + bc.norm * 32 : nullptr,
+                            bc.center >= 0 ? f16 + bc.center * 32 : nullptr, p,
+                            threshold, threshold, ub + b * 32, nullptr)
+            .ub_above;
+  }
+#endif
+}
+
+HWY_INLINE void BlockMaximaImpl(const uint32_t* HWY_RESTRICT acc,
+                                size_t nblocks, uint32_t* HWY_RESTRICT out) {
+#if HWY_TARGET == HWY_SCALAR
+  scalar::BlockMaxima(acc, nblocks, out);
+#else
+  const hn::ScalableTag<uint32_t> d;
+  constexpr size_t N = hn::MaxLanes(d);
   static_assert(N <= 32 && 32 % N == 0, "unexpected vector size");
-  const auto thr = hn::Set(df, threshold);
   for (size_t b = 0; b < nblocks; ++b) {
-    if (masks[b] == 0) continue;
-    const float* HWY_RESTRICT block = x + b * 32;
-    uint32_t above = 0;
-    for (size_t v = 0; v < 32; v += N) {
-      above |= MaskBits(df, hn::Gt(hn::LoadU(df, block + v), thr)) << v;
-    }
-    masks[b] &= above;
+    const uint32_t* HWY_RESTRICT block = acc + b * 32;
+    auto m = hn::LoadU(d, block);
+    for (size_t v = N; v < 32; v += N) m = hn::Max(m, hn::LoadU(d, block + v));
+    out[b] = hn::GetLane(hn::MaxOfLanes(d, m));
   }
 #endif
 }

@@ -19,7 +19,8 @@ HWY_EXPORT(AccumulateListImpl);
 HWY_EXPORT(AccumulateListMultiImpl);
 HWY_EXPORT(RefineDotImpl);
 HWY_EXPORT(BoundMaskImpl);
-HWY_EXPORT(AboveMasksImpl);
+HWY_EXPORT(UpperBoundsImpl);
+HWY_EXPORT(BlockMaximaImpl);
 HWY_EXPORT(CombineMaskImpl);
 HWY_EXPORT(CombineRangeImpl);
 HWY_EXPORT(AccumulateBytesImpl);
@@ -48,9 +49,15 @@ BoundBits BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2,
                                              threshold, lb_threshold, ub, lb);
 }
 
-void AboveMasks(const float* x, size_t nblocks, float threshold,
-                uint32_t* masks) {
-  HWY_DYNAMIC_DISPATCH(AboveMasksImpl)(x, nblocks, threshold, masks);
+void UpperBounds(const uint32_t* acc, const BoundColumns& bc, size_t first,
+                 size_t count, const BoundParams& p, float threshold, float* ub,
+                 uint32_t* masks) {
+  HWY_DYNAMIC_DISPATCH(UpperBoundsImpl)
+  (acc, bc, first, count, p, threshold, ub, masks);
+}
+
+void BlockMaxima(const uint32_t* acc, size_t nblocks, uint32_t* out) {
+  HWY_DYNAMIC_DISPATCH(BlockMaximaImpl)(acc, nblocks, out);
 }
 
 int32_t RefineDot(const uint8_t* prefix, const uint8_t* row,
@@ -275,15 +282,25 @@ BoundBits BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2_16,
   return bits;
 }
 
-void AboveMasks(const float* x, size_t nblocks, float threshold,
-                uint32_t* masks) {
+void UpperBounds(const uint32_t* acc, const BoundColumns& bc, size_t first,
+                 size_t count, const BoundParams& p, float threshold, float* ub,
+                 uint32_t* masks) {
+  float lb[32];
+  for (size_t b = first; b < first + count; ++b) {
+    const float* f = bc.factors + b * bc.nfactors * 32;
+    const uint16_t* f16 = bc.factors16 + b * bc.nfactors16 * 32;
+    masks[b - first] =
+        scalar::BoundMask(acc + b * 32, f + bc.g1 * 32, f16 + bc.g2 * 32,
+                          bc.norm >= 0 ? f + bc.norm * 32 : nullptr,
+                          bc.center >= 0 ? f16 + bc.center * 32 : nullptr, p,
+                          threshold, threshold, ub + b * 32, lb)
+            .ub_above;
+  }
+}
+
+void BlockMaxima(const uint32_t* acc, size_t nblocks, uint32_t* out) {
   for (size_t b = 0; b < nblocks; ++b) {
-    if (masks[b] == 0) continue;
-    uint32_t above = 0;
-    for (uint32_t v = 0; v < 32; ++v) {
-      if (x[b * 32 + v] > threshold) above |= 1u << v;
-    }
-    masks[b] &= above;
+    out[b] = *std::max_element(acc + b * 32, acc + b * 32 + 32);
   }
 }
 

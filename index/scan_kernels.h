@@ -134,12 +134,32 @@ BoundBits BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2,
                     const BoundParams& p, float threshold, float lb_threshold,
                     float* ub, float* lb);
 
-// AboveMasks: masks[b] &= the bits v with x[32 b + v] > threshold, for the
-// blocks b < nblocks whose mask is not 0 (the others' x is not read). The
-// candidates of a long list that still beat a threshold which rose after
-// the list's bounds were stored (ListScanner's long-list scan).
-void AboveMasks(const float* x, size_t nblocks, float threshold,
-                uint32_t* masks);
+// BoundColumns: where BoundMask's per-slot inputs are in a list's blocked
+// factor arrays (index/inverted_lists.h): float factor i of block b at
+// factors[(b * nfactors + i) * 32], bfloat16 factor i at factors16[(b *
+// nfactors16 + i) * 32]; g1 and norm are float factor numbers, g2 and
+// center bfloat16 ones; -1: none.
+struct BoundColumns {
+  const float* factors = nullptr;
+  uint32_t nfactors = 0;
+  const uint16_t* factors16 = nullptr;
+  uint32_t nfactors16 = 0;
+  uint32_t g1 = 0, g2 = 0;
+  int32_t norm = -1, center = -1;
+};
+
+// UpperBounds: BoundMask's upper bounds (not its lower ones) for the
+// blocks first .. first + count - 1 of a list in one call: acc and ub hold
+// the list's slots from 0 (ub written for those blocks' slots only),
+// masks[b - first] = block b's ub_above at threshold. The same values and
+// bits as BoundMask's, on every target.
+void UpperBounds(const uint32_t* acc, const BoundColumns& bc, size_t first,
+                 size_t count, const BoundParams& p, float threshold, float* ub,
+                 uint32_t* masks);
+
+// BlockMaxima: out[b] = the largest of block b's 32 sums acc[32 b ..],
+// for b < nblocks.
+void BlockMaxima(const uint32_t* acc, size_t nblocks, uint32_t* out);
 
 // CombineMask: the full layout's scores for the 32 slots of a block
 // (index/scanner.cc), from the kernel's sums: with a = a_scale * acc_a +
@@ -235,8 +255,10 @@ BoundBits BoundMask(const uint32_t* acc, const float* g1, const uint16_t* g2,
                     const float* norm, const uint16_t* center_col,
                     const BoundParams& p, float threshold, float lb_threshold,
                     float* ub, float* lb);
-void AboveMasks(const float* x, size_t nblocks, float threshold,
-                uint32_t* masks);
+void UpperBounds(const uint32_t* acc, const BoundColumns& bc, size_t first,
+                 size_t count, const BoundParams& p, float threshold, float* ub,
+                 uint32_t* masks);
+void BlockMaxima(const uint32_t* acc, size_t nblocks, uint32_t* out);
 uint32_t CombineMask(const uint32_t* acc_a, const uint32_t* acc_b,
                      const float* f0, const float* f1, const float* norm,
                      const float* center_col, const CombineParams& p,

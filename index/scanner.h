@@ -236,20 +236,19 @@ class ListScanner {
   // A list of kLongListBlocks blocks or more (a flat index, large lists)
   // with a bound. Scanned in order against the k-th as it stands, such a
   // list sends several times the candidates that are ever refined to the
-  // pending set (GloVe-100 flat `pca` 4 bits: 5,000 a query for 710
-  // refined), whose rounds refine the best upper bounds of the blocks seen
-  // so far, not the best scores. So pass 1 keeps every block's upper
-  // bounds and candidates, and a pilot: the k largest lower bounds since
-  // the last stage, with their slots. At stages (kFirstStageBlocks blocks,
-  // then doubling, and the end) the pilot is refined, which lifts the k-th
-  // to true scores of good candidates; then the candidates whose stored
-  // upper bound still beats the k-th go to the pending set (there 1,100,
-  // 455 refined; 3,150 -> 4,350 queries a second on AVX2). Against the
-  // in-order scan, in one process: GloVe-100 `pca` 4 bits nlist 200 (16
-  // blocks a list) 1.15x, nlist 100 1.11x, nlist 40 1.17x; use512 `pca`
-  // 4 bits nlist 20 (31 blocks) 0.996x, 2 bits 0.98x, nlist 8 1.02x, flat 2
-  // bits 1.01x: a large gain where the bound is wide against the gaps
-  // between scores, about nothing where it is not.
+  // pending set while the heap fills (GloVe-100 flat `pca` 4 bits: 5,000 a
+  // query for 710 refined). So when the heap is not yet full, SeedHeap
+  // first reads in full the k largest upper bounds of the kSeedBlocks
+  // blocks with the largest first-pass sums (scan::BlockMaxima): the heap
+  // then holds k true scores close to the final ones (a tenth of the codes
+  // have an upper bound above them). The list's upper bounds (not its
+  // lower ones, which the seeded k-th makes moot) are then formed
+  // kRangeBlocks blocks a call (scan::UpperBounds) and their candidates
+  // go to the pending set. Against the scan this replaced (pass 1 kept every
+  // bound and a pilot of the largest lower bounds, refined at doubling
+  // stages), in one process: GloVe-100 flat `pca` 4 bits on AVX2 1.09-1.13x
+  // (800 candidates a query instead of 1,100, 0.25% refined instead of
+  // 0.28%), nlist 100 1.08x, nlist 200 1.02x; use512 flat 1.01-1.06x.
   // Pass 1's parameters for the current list and the factor columns its
   // bound reads (the codec's factor g1, the norm for L2, and delta1, the
   // centroid correction; -1 when absent).
@@ -273,12 +272,20 @@ class ListScanner {
             : nullptr,
         po.bounds, threshold, lb_threshold, ub, lb);
   }
+  // Where BlockBounds' factor columns are, for scan::UpperBounds.
+  scan::BoundColumns BoundColumnsOf(const InvertedList& list,
+                                    const PassOne& po) const;
+  void SeedHeap(const InvertedList& list, TopK* heap,
+                const std::function<bool(uint64_t)>* filter,
+                const uint32_t* block_masks, const scan::BoundColumns& bc,
+                const PassOne& po, uint32_t list_index);
   void ScanLongList(const InvertedList& list, TopK* heap,
                     const std::function<bool(uint64_t)>* filter,
                     const uint32_t* block_masks, const PassOne& po,
                     uint32_t list_index);
   static constexpr uint32_t kLongListBlocks = 16;
-  static constexpr uint32_t kFirstStageBlocks = 64;
+  static constexpr uint32_t kSeedBlocks = 16;
+  static constexpr uint32_t kRangeBlocks = 32;
   // The slots of block blk (of a list of n slots) a scan may return: the
   // caller's mask when there is one (allowed, live slots; a block it left
   // empty was not accumulated and its sums are stale), else the block's
@@ -338,10 +345,13 @@ class ListScanner {
     QuantizedLut qa, qb;
     QuantizedByteLut qc;
     std::vector<uint32_t> acc_a, acc_b;
-    // ScanLongList's upper bounds and candidate masks of a list, and its
-    // pilot (lower bound, slot).
+    // ScanLongList's upper bounds of a list and the slots SeedHeap sent
+    // to the pending set (a mask a block); SeedHeap's block maxima, its
+    // blocks (maximum << 32 | ~block, best first) and its pilot (upper
+    // bound, slot).
     std::vector<float> ub_all;
-    std::vector<uint32_t> cand_masks;
+    std::vector<uint32_t> seeded, block_max;
+    std::vector<uint64_t> seed_blocks;
     TopK pilot{0};
   };
 

@@ -115,6 +115,20 @@ TEST(CrossTargetTest, PcaProgressiveIsTheSame) {
   ExpectSame(RunOnEveryTarget(o, x, q, p), "pca 4 bits, progressive");
 }
 
+// One list of 47 blocks (ListScanner::ScanLongList): the seeded heap
+// (BlockMaxima, the seed blocks' upper bounds), the ranges of upper
+// bounds (UpperBounds), the refinements.
+TEST(CrossTargetTest, PcaLongListIsTheSame) {
+  const size_t d = 100;
+  const std::vector<float> x = AnisotropicBlobs(1500, d, 7),
+                           q = AnisotropicBlobs(20, d, 8);
+  IvfOptions o = Options(d, Metric::kCosine, "pca", 4);
+  o.nlist = 1;
+  SearchParams p;
+  p.nprobe = 1;
+  ExpectSame(RunOnEveryTarget(o, x, q, p), "pca 4 bits, one long list");
+}
+
 // renorm under L2 with rescoring from in-memory int8 codes (DotI8).
 TEST(CrossTargetTest, RenormL2RescoredFromInt8CodesIsTheSame) {
   const size_t d = 100;

@@ -252,29 +252,94 @@ void TestBoundMaskMatchesScalar() {
   }
 }
 
-// AboveMasks: each block's mask keeps the slots above the threshold, on
-// every target as in the scalar code; blocks whose mask is 0 stay 0.
-void TestAboveMasksMatchesScalar() {
-  Rng rng(23);
-  constexpr size_t kBlocks = 9;
-  for (int trial = 0; trial < 100; ++trial) {
-    float x[kBlocks * 32];
-    uint32_t want[kBlocks], got[kBlocks];
-    for (float& f : x) f = static_cast<float>(rng.Next() % 2001) / 1000 - 1;
-    for (size_t b = 0; b < kBlocks; ++b) {
-      want[b] = got[b] = b % 4 == 2 ? 0u : static_cast<uint32_t>(rng.Next());
+// UpperBounds: each block's upper bounds and mask as BoundMask gives them
+// (the scalar code's, bit for bit), over a run of blocks of a list's
+// blocked factor arrays, for inner products (with a centroid correction
+// column or not) and L2; slots outside the run are not written.
+void TestUpperBoundsMatchBoundMask() {
+  Rng rng(29);
+  auto uniform = [&](float lo, float hi) {
+    return lo + (hi - lo) * static_cast<float>(rng.Next() % 1000001) / 1e6f;
+  };
+  constexpr size_t kBlocks = 7, kFloats = 3, kHalves = 2;
+  for (int trial = 0; trial < 60; ++trial) {
+    std::vector<uint32_t> acc(kBlocks * 32);
+    std::vector<float> factors(kBlocks * kFloats * 32);
+    std::vector<uint16_t> factors16(kBlocks * kHalves * 32);
+    for (uint32_t& a : acc) a = static_cast<uint32_t>(rng.Next() % 70000);
+    for (float& f : factors) f = uniform(-0.5f, 3.0f);
+    for (size_t i = 0; i < factors16.size(); ++i) {
+      factors16[i] = i / 32 % kHalves == 0 ? Bf16Away(uniform(0.0f, 0.5f))
+                                           : Bf16Nearest(uniform(-0.5f, 0.5f));
     }
-    const float thr = static_cast<float>(trial % 11) / 10 - 0.5f;
-    uint32_t before[kBlocks];
-    std::memcpy(before, want, sizeof(want));
-    scalar::AboveMasks(x, kBlocks, thr, want);
-    OutOfLine<AboveMasksImpl>(x, kBlocks, thr, got);
+    BoundColumns bc;
+    bc.factors = factors.data();
+    bc.nfactors = kFloats;
+    bc.factors16 = factors16.data();
+    bc.nfactors16 = kHalves;
+    bc.g1 = 2;
+    bc.g2 = 0;
+    bc.norm = trial % 4 == 1 ? 0 : -1;
+    bc.center = trial % 3 == 0 ? 1 : -1;
+    BoundParams p;
+    p.lut_scale = uniform(1e-4f, 1e-2f);
+    p.lut_bias = uniform(-5.0f, 5.0f);
+    p.lut_allow = uniform(0.0f, 0.5f);
+    p.w_err = uniform(0.0f, 1.0f);
+    p.base = uniform(-1.0f, 1.0f);
+    p.l2 = trial % 2 == 1;
+    p.gain = p.l2 ? 2.0f : 1.0f;
+    p.center = uniform(-2.0f, 2.0f);
+    const size_t first = trial % 3, count = kBlocks - first - trial % 2;
+    // A threshold among the bounds (their mean), so both bit values occur.
+    float want_ub[32], lb[32];
+    float thr = 0.0f;
+    for (size_t b = first; b < first + count; ++b) {
+      const float* f = &factors[b * kFloats * 32];
+      const uint16_t* h = &factors16[b * kHalves * 32];
+      scalar::BoundMask(&acc[b * 32], f + 2 * 32, h, bc.norm >= 0 ? f : nullptr,
+                        bc.center >= 0 ? h + 32 : nullptr, p, 0.0f, 0.0f,
+                        want_ub, lb);
+      for (float u : want_ub) thr += u / static_cast<float>(32 * count);
+    }
+    std::vector<float> ub(kBlocks * 32, -7.0f);
+    uint32_t masks[kBlocks];
+    OutOfLine<UpperBoundsImpl>(acc.data(), bc, first, count, p, thr, ub.data(),
+                               masks);
+    for (size_t b = 0; b < kBlocks; ++b) {
+      if (b < first || b >= first + count) {
+        for (size_t v = 0; v < 32; ++v) ASSERT_EQ(ub[b * 32 + v], -7.0f);
+        continue;
+      }
+      const float* f = &factors[b * kFloats * 32];
+      const uint16_t* h = &factors16[b * kHalves * 32];
+      const BoundBits want = scalar::BoundMask(
+          &acc[b * 32], f + 2 * 32, h, bc.norm >= 0 ? f : nullptr,
+          bc.center >= 0 ? h + 32 : nullptr, p, thr, thr, want_ub, lb);
+      ASSERT_EQ(masks[b - first], want.ub_above)
+          << "trial " << trial << " block " << b;
+      ASSERT_EQ(0, std::memcmp(&ub[b * 32], want_ub, sizeof(want_ub)))
+          << "trial " << trial << " block " << b;
+    }
+  }
+}
+
+// BlockMaxima: each block's largest sum, as the scalar code finds it.
+void TestBlockMaximaMatchScalar() {
+  Rng rng(31);
+  constexpr size_t kBlocks = 11;
+  for (int trial = 0; trial < 100; ++trial) {
+    std::vector<uint32_t> acc(kBlocks * 32);
+    for (uint32_t& a : acc) {
+      // Sums up to 2^32 - 1: the comparison is unsigned.
+      a = static_cast<uint32_t>(rng.Next() >> (trial % 2 == 0 ? 32 : 40));
+    }
+    uint32_t want[kBlocks], got[kBlocks];
+    scalar::BlockMaxima(acc.data(), kBlocks, want);
+    OutOfLine<BlockMaximaImpl>(acc.data(), kBlocks, got);
     for (size_t b = 0; b < kBlocks; ++b) {
       ASSERT_EQ(got[b], want[b]) << "trial " << trial << " block " << b;
-      for (uint32_t v = 0; v < 32; ++v) {
-        const bool keep = ((before[b] >> v) & 1) != 0 && x[b * 32 + v] > thr;
-        ASSERT_EQ((want[b] >> v) & 1, keep ? 1u : 0u);
-      }
+      ASSERT_EQ(want[b], *std::max_element(&acc[b * 32], &acc[b * 32] + 32));
     }
   }
 }
@@ -527,7 +592,8 @@ HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAccumulateMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAccumulateMultiMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestRefineDotMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestBoundMaskMatchesScalar);
-HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestAboveMasksMatchesScalar);
+HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestUpperBoundsMatchBoundMask);
+HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestBlockMaximaMatchScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestMaskedBlocksAreSkipped);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestCombineMaskMatchesScalar);
 HWY_EXPORT_AND_TEST_P(ScanKernelsTest, TestCombineRangeMatchesScalar);
