@@ -240,8 +240,9 @@ class ListScanner {
   // query for 710 refined). So when the heap is not yet full, SeedHeap
   // first reads in full the k largest upper bounds of the kSeedBlocks
   // blocks with the largest first-pass sums (scan::BlockMaxima): the heap
-  // then holds k true scores close to the final ones (a tenth of the codes
-  // have an upper bound above them). The list's upper bounds (not its
+  // then holds k true scores close to the final ones (2.4% of a flat GloVe
+  // query's codes have an upper bound above them, where the replaced scan
+  // let 10.6% through its first pass). The list's upper bounds (not its
   // lower ones, which the seeded k-th makes moot) are then formed
   // kRangeBlocks blocks a call (scan::UpperBounds) and their candidates
   // go to the pending set. Against the scan this replaced (pass 1 kept every
