@@ -146,8 +146,9 @@ void ListScanner::SeedHeap(const InvertedList& list, TopK* heap,
   const uint32_t nblocks = list.nblocks();
   const size_t k = heap->k();
   // The blocks holding the largest first-pass sums, best first (ties: the
-  // lower block), kept in a short sorted array that most blocks do not
-  // enter.
+  // lower block). The seeds-th largest maximum of every kSampleStride-th
+  // block is at most the list's, so only the blocks at or above it are
+  // ranked (a few times seeds of them).
   const uint32_t seeds = std::min<uint32_t>(
       nblocks, std::max<uint32_t>(kSeedBlocks,
                                   static_cast<uint32_t>(4 * k / kBlockSize)));
@@ -155,21 +156,26 @@ void ListScanner::SeedHeap(const InvertedList& list, TopK* heap,
   scan::BlockMaxima(buf_.acc_a.data(), nblocks, buf_.block_max.data());
   std::vector<uint64_t>& best = buf_.seed_blocks;
   best.clear();
-  uint32_t floor_max = 0;  // a block below it cannot enter a full array
-  for (uint32_t blk = 0; blk < nblocks; ++blk) {
-    if (buf_.block_max[blk] < floor_max) continue;
-    const uint64_t key =
-        uint64_t{buf_.block_max[blk]} << 32 | (~blk & 0xFFFFFFFFu);
-    if (best.size() == seeds) {
-      if (key <= best.back()) continue;
-      best.pop_back();
+  uint32_t floor_max = 0;
+  if (nblocks / kSampleStride >= seeds) {
+    for (uint32_t blk = 0; blk < nblocks; blk += kSampleStride) {
+      best.push_back(buf_.block_max[blk]);
     }
-    best.insert(std::upper_bound(best.begin(), best.end(), key,
-                                 std::greater<uint64_t>()),
-                key);
-    if (best.size() == seeds)
-      floor_max = static_cast<uint32_t>(best.back() >> 32);
+    std::nth_element(best.begin(), best.begin() + (seeds - 1), best.end(),
+                     std::greater<uint64_t>());
+    floor_max = static_cast<uint32_t>(best[seeds - 1]);
+    best.clear();
   }
+  for (uint32_t blk = 0; blk < nblocks; ++blk) {
+    if (buf_.block_max[blk] >= floor_max) {
+      best.push_back(uint64_t{buf_.block_max[blk]} << 32 |
+                     (~blk & 0xFFFFFFFFu));
+    }
+  }
+  const size_t top = std::min<size_t>(seeds, best.size());
+  std::partial_sort(best.begin(), best.begin() + top, best.end(),
+                    std::greater<uint64_t>());
+  best.resize(top);
   // Their k largest upper bounds are read in full: the heap holds k true
   // scores before the rest of the list is bounded.
   TopK& pilot = buf_.pilot;

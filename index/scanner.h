@@ -286,6 +286,7 @@ class ListScanner {
                     uint32_t list_index);
   static constexpr uint32_t kLongListBlocks = 16;
   static constexpr uint32_t kSeedBlocks = 16;
+  static constexpr uint32_t kSampleStride = 8;
   static constexpr uint32_t kRangeBlocks = 32;
   // The slots of block blk (of a list of n slots) a scan may return: the
   // caller's mask when there is one (allowed, live slots; a block it left
@@ -348,8 +349,8 @@ class ListScanner {
     std::vector<uint32_t> acc_a, acc_b;
     // ScanLongList's upper bounds of a list and the slots SeedHeap sent
     // to the pending set (a mask a block); SeedHeap's block maxima, its
-    // blocks (maximum << 32 | ~block, best first) and its pilot (upper
-    // bound, slot).
+    // blocks (maximum << 32 | ~block; the first `seeds` best first) and
+    // its pilot (upper bound, slot).
     std::vector<float> ub_all;
     std::vector<uint32_t> seeded, block_max;
     std::vector<uint64_t> seed_blocks;
