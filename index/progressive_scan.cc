@@ -76,8 +76,9 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
   const PassOne po = PassOneFor();
   const uint32_t list_index = static_cast<uint32_t>(buf_.lists.size());
   buf_.lists.push_back({&list, base_, center_w_});
+  const scan::BoundColumns bc = BoundColumnsOf(list, po);
   if (bound && nblocks >= kLongListBlocks) {
-    ScanLongList(list, heap, filter, block_masks, po, list_index);
+    ScanLongList(list, heap, filter, block_masks, bc, po, list_index);
   } else {
     float ub[kBlockSize], lb[kBlockSize];
     for (uint32_t blk = 0; blk < nblocks; ++blk) {
@@ -87,7 +88,7 @@ void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
       // Without a bound (refine_sigmas <= 0) every candidate is kept: ub and
       // lb are the first-pass estimate, which only orders the refinement.
       const scan::BoundBits bits = BlockBounds(
-          list, blk, po, bound ? Threshold(*heap) : kNone,
+          bc, blk, po.bounds, bound ? Threshold(*heap) : kNone,
           buf_.lower.full() ? buf_.lower.threshold() : kNone, ub, lb);
       uint32_t cand =
           Allowed(list, first, bound ? live & bits.ub_above : live, filter);
@@ -207,11 +208,11 @@ void ListScanner::SeedHeap(const InvertedList& list, TopK* heap,
 
 void ListScanner::ScanLongList(const InvertedList& list, TopK* heap,
                                const std::function<bool(uint64_t)>* filter,
-                               const uint32_t* block_masks, const PassOne& po,
+                               const uint32_t* block_masks,
+                               const scan::BoundColumns& bc, const PassOne& po,
                                uint32_t list_index) {
   const uint32_t n = list.size();
   const uint32_t nblocks = list.nblocks();
-  const scan::BoundColumns bc = BoundColumnsOf(list, po);
   buf_.ub_all.resize(size_t{nblocks} * kBlockSize);
   buf_.seeded.assign(nblocks, 0);
   if (!heap->full()) {

@@ -383,12 +383,9 @@ HWY_INLINE void UpperBoundsImpl(const uint32_t* HWY_RESTRICT acc,
   scalar::UpperBounds(acc, bc, first, count, p, threshold, ub, masks);
 #else
   for (size_t b = first; b < first + count; ++b) {
-    const float* f = bc.factors + b * bc.nfactors * 32;
-    const uint16_t* f16 = bc.factors16 + b * bc.nfactors16 * 32;
+    const BoundBlock in = BlockOf(bc, b);
     masks[b - first] =
-        BlockBoundsT<false>(acc + b * 32, f + bc.g1 * 32, f16 + bc.g2 * 32,
-                            bc.norm >= 0 ? f + bc.norm * 32 : nullptr,
-                            bc.center >= 0 ? f16 + bc.center * 32 : nullptr, p,
+        BlockBoundsT<false>(acc + b * 32, in.g1, in.g2, in.norm, in.center, p,
                             threshold, threshold, ub + b * 32, nullptr)
             .ub_above;
   }

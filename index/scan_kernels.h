@@ -147,6 +147,20 @@ struct BoundColumns {
   uint32_t g1 = 0, g2 = 0;
   int32_t norm = -1, center = -1;
 };
+// BoundMask's per-slot inputs of block b (norm, center: null for none).
+struct BoundBlock {
+  const float* g1;
+  const uint16_t* g2;
+  const float* norm;
+  const uint16_t* center;
+};
+inline BoundBlock BlockOf(const BoundColumns& bc, size_t b) {
+  const float* f = bc.factors + b * bc.nfactors * 32;
+  const uint16_t* f16 = bc.factors16 + b * bc.nfactors16 * 32;
+  return {f + size_t{bc.g1} * 32, f16 + size_t{bc.g2} * 32,
+          bc.norm >= 0 ? f + size_t(bc.norm) * 32 : nullptr,
+          bc.center >= 0 ? f16 + size_t(bc.center) * 32 : nullptr};
+}
 
 // UpperBounds: BoundMask's upper bounds (not its lower ones) for the
 // blocks first .. first + count - 1 of a list in one call: acc and ub hold

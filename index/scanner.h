@@ -259,31 +259,26 @@ class ListScanner {
     int32_t norm = -1, center1 = -1;
   };
   PassOne PassOneFor() const;
-  // scan::BoundMask on block blk of the list (sums in buf_.acc_a).
-  scan::BoundBits BlockBounds(const InvertedList& list, uint32_t blk,
-                              const PassOne& po, float threshold,
-                              float lb_threshold, float* ub, float* lb) const {
-    return scan::BoundMask(
-        buf_.acc_a.data() + size_t{blk} * kBlockSize,
-        list.BlockFactors(blk, po.g1), list.BlockFactors16(blk, 0),
-        po.norm >= 0 ? list.BlockFactors(blk, static_cast<uint32_t>(po.norm))
-                     : nullptr,
-        po.center1 >= 0
-            ? list.BlockFactors16(blk, static_cast<uint32_t>(po.center1))
-            : nullptr,
-        po.bounds, threshold, lb_threshold, ub, lb);
-  }
-  // Where BlockBounds' factor columns are, for scan::UpperBounds.
+  // Where pass 1's factor columns are in the list's blocked arrays.
   scan::BoundColumns BoundColumnsOf(const InvertedList& list,
                                     const PassOne& po) const;
+  // scan::BoundMask on block blk of the list (sums in buf_.acc_a).
+  scan::BoundBits BlockBounds(const scan::BoundColumns& bc, uint32_t blk,
+                              const scan::BoundParams& bounds, float threshold,
+                              float lb_threshold, float* ub, float* lb) const {
+    const scan::BoundBlock in = scan::BlockOf(bc, blk);
+    return scan::BoundMask(buf_.acc_a.data() + size_t{blk} * kBlockSize, in.g1,
+                           in.g2, in.norm, in.center, bounds, threshold,
+                           lb_threshold, ub, lb);
+  }
   void SeedHeap(const InvertedList& list, TopK* heap,
                 const std::function<bool(uint64_t)>* filter,
                 const uint32_t* block_masks, const scan::BoundColumns& bc,
                 const PassOne& po, uint32_t list_index);
   void ScanLongList(const InvertedList& list, TopK* heap,
                     const std::function<bool(uint64_t)>* filter,
-                    const uint32_t* block_masks, const PassOne& po,
-                    uint32_t list_index);
+                    const uint32_t* block_masks, const scan::BoundColumns& bc,
+                    const PassOne& po, uint32_t list_index);
   static constexpr uint32_t kLongListBlocks = 16;
   static constexpr uint32_t kSeedBlocks = 16;
   static constexpr uint32_t kSampleStride = 8;

@@ -194,6 +194,23 @@ void TestRefineDotMatchesScalar() {
   }
 }
 
+// Random bound parameters for trial number `trial`: inner product (gain 1)
+// on even trials, L2 (gain 2) on odd ones, norms squared on every fourth.
+template <class Uniform>
+BoundParams RandomBoundParams(int trial, Uniform& uniform) {
+  BoundParams p;
+  p.lut_scale = uniform(1e-4f, 1e-2f);
+  p.lut_bias = uniform(-5.0f, 5.0f);
+  p.lut_allow = uniform(0.0f, 0.5f);
+  p.w_err = uniform(0.0f, 1.0f);
+  p.base = uniform(-1.0f, 1.0f);
+  p.l2 = trial % 2 == 1;
+  p.gain = p.l2 ? 2.0f : 1.0f;
+  p.norm_squared = trial % 4 == 1;
+  p.center = uniform(-2.0f, 2.0f);
+  return p;
+}
+
 // BoundMask: the same bounds, bit for bit, and the same mask as the
 // scalar code, for inner products (with a centroid correction column or
 // not) and L2 (norms squared or not, absent).
@@ -215,16 +232,7 @@ void TestBoundMaskMatchesScalar() {
                            : uniform(0.0f, 0.5f));
       norm[v] = uniform(0.0f, 2.0f);
     }
-    BoundParams p;
-    p.lut_scale = uniform(1e-4f, 1e-2f);
-    p.lut_bias = uniform(-5.0f, 5.0f);
-    p.lut_allow = uniform(0.0f, 0.5f);
-    p.w_err = uniform(0.0f, 1.0f);
-    p.base = uniform(-1.0f, 1.0f);
-    p.l2 = trial % 2 == 1;
-    p.gain = p.l2 ? 2.0f : 1.0f;
-    p.norm_squared = trial % 4 == 1;
-    p.center = uniform(-2.0f, 2.0f);
+    const BoundParams p = RandomBoundParams(trial, uniform);
     const float* nptr = trial % 8 == 5 ? nullptr : norm;
     const uint16_t* cptr = trial % 3 == 0 ? cen : nullptr;
     // Thresholds among the bounds (their means), so both bit values occur.
@@ -281,15 +289,7 @@ void TestUpperBoundsMatchBoundMask() {
     bc.g2 = 0;
     bc.norm = trial % 4 == 1 ? 0 : -1;
     bc.center = trial % 3 == 0 ? 1 : -1;
-    BoundParams p;
-    p.lut_scale = uniform(1e-4f, 1e-2f);
-    p.lut_bias = uniform(-5.0f, 5.0f);
-    p.lut_allow = uniform(0.0f, 0.5f);
-    p.w_err = uniform(0.0f, 1.0f);
-    p.base = uniform(-1.0f, 1.0f);
-    p.l2 = trial % 2 == 1;
-    p.gain = p.l2 ? 2.0f : 1.0f;
-    p.center = uniform(-2.0f, 2.0f);
+    const BoundParams p = RandomBoundParams(trial, uniform);
     const size_t first = trial % 3, count = kBlocks - first - trial % 2;
     // A threshold among the bounds (their mean), so both bit values occur.
     float want_ub[32], lb[32];
