@@ -17,6 +17,32 @@
 #include "quant/random.h"
 #include "tests/out_of_line-inl.h"
 
+// Defined once, not per target (this file is included once per target).
+#ifndef TQDB_TESTS_INDEX_SCAN_KERNELS_TEST_ONCE_
+#define TQDB_TESTS_INDEX_SCAN_KERNELS_TEST_ONCE_
+namespace tqdb {
+namespace scan {
+// Random bound parameters for trial number `trial`: inner product (gain 1)
+// on even trials, L2 (gain 2) on odd ones, norms squared on every fourth.
+template <class Uniform>
+BoundParams RandomBoundParams(int trial, Uniform& uniform) {
+  BoundParams p;
+  p.lut_scale = uniform(1e-4f, 1e-2f);
+  p.lut_bias = uniform(-5.0f, 5.0f);
+  p.lut_allow = uniform(0.0f, 0.5f);
+  p.w_err = uniform(0.0f, 1.0f);
+  p.base = uniform(-1.0f, 1.0f);
+  p.l2 = trial % 2 == 1;
+  p.gain = p.l2 ? 2.0f : 1.0f;
+  p.norm_squared = trial % 4 == 1;
+  p.center = uniform(-2.0f, 2.0f);
+  return p;
+}
+
+}  // namespace scan
+}  // namespace tqdb
+#endif
+
 HWY_BEFORE_NAMESPACE();
 namespace tqdb {
 namespace scan {
@@ -192,23 +218,6 @@ void TestRefineDotMatchesScalar() {
       }
     }
   }
-}
-
-// Random bound parameters for trial number `trial`: inner product (gain 1)
-// on even trials, L2 (gain 2) on odd ones, norms squared on every fourth.
-template <class Uniform>
-BoundParams RandomBoundParams(int trial, Uniform& uniform) {
-  BoundParams p;
-  p.lut_scale = uniform(1e-4f, 1e-2f);
-  p.lut_bias = uniform(-5.0f, 5.0f);
-  p.lut_allow = uniform(0.0f, 0.5f);
-  p.w_err = uniform(0.0f, 1.0f);
-  p.base = uniform(-1.0f, 1.0f);
-  p.l2 = trial % 2 == 1;
-  p.gain = p.l2 ? 2.0f : 1.0f;
-  p.norm_squared = trial % 4 == 1;
-  p.center = uniform(-2.0f, 2.0f);
-  return p;
 }
 
 // BoundMask: the same bounds, bit for bit, and the same mask as the
@@ -622,16 +631,8 @@ TEST(BoundMaskTest, SlackCoversTheFactorsRounding) {
       g2h[v] = Bf16Away(g2[v]);
       cenh[v] = Bf16Nearest(cen[v]);
     }
-    BoundParams p;
-    p.lut_scale = uniform(1e-4, 1e-2);
-    p.lut_bias = uniform(-5.0, 5.0);
-    p.lut_allow = uniform(0.0, 0.5);
-    p.w_err = uniform(0.0, 1.0);
-    p.base = uniform(-1.0, 1.0);
-    p.l2 = trial % 2 == 1;
-    p.gain = p.l2 ? 2.0f : 1.0f;
-    p.norm_squared = true;
-    p.center = uniform(-2.0, 2.0);
+    BoundParams p = RandomBoundParams(trial, uniform);
+    p.norm_squared = true;  // (the reference below squares no norm)
     const bool with_center = trial % 3 != 0;
     float ub[32], lb[32];
     scalar::BoundMask(acc, g1, g2h, p.l2 ? norm : nullptr,
