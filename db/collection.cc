@@ -78,7 +78,7 @@ absl::StatusOr<std::vector<Record>> CollectionImpl::Get(
     const std::vector<uint64_t>& ids, bool with_vectors,
     bool with_payload) const {
   TQ_LIFE_GUARD();
-  return GetRecords(ids, with_vectors, with_payload);
+  return UnlessDropped(GetRecords(ids, with_vectors, with_payload));
 }
 
 absl::StatusOr<std::vector<Record>> CollectionImpl::GetRecords(
@@ -141,7 +141,7 @@ absl::StatusOr<std::vector<Record>> CollectionImpl::GetRecords(
 
 absl::StatusOr<CollectionInfo> CollectionImpl::Info() const {
   TQ_LIFE_GUARD();
-  return InfoLocked();
+  return UnlessDropped<CollectionInfo>(InfoLocked());
 }
 
 CollectionInfo CollectionImpl::InfoLocked() const {

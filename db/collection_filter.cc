@@ -148,7 +148,7 @@ absl::StatusOr<CountResult> CollectionImpl::Count(const Filter& filter) const {
   CountResult c;
   c.count = m.result.ids().cardinality();
   c.unindexed_fields = m.result.unindexed_fields();
-  return c;
+  return UnlessDropped<CountResult>(std::move(c));
 }
 
 absl::StatusOr<ScrollPage> CollectionImpl::Scroll(
@@ -197,7 +197,7 @@ absl::StatusOr<ScrollPage> CollectionImpl::Scroll(
   }
   TQ_ASSIGN_OR_RETURN(page.points,
                       GetRecords(ids, o.with_vectors, o.with_payload));
-  return page;
+  return UnlessDropped<ScrollPage>(std::move(page));
 }
 
 absl::StatusOr<size_t> CollectionImpl::DeletePoints(const PointSelector& points,

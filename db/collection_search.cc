@@ -324,7 +324,7 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::Search(
   TQ_RETURN_IF_ERROR(CheckQueryDim(query.size(), config_));
   const State st = state();
   TQ_ASSIGN_OR_RETURN(std::unique_ptr<Prepared> filter, Prepare(o, st));
-  return SearchOne(st, query.data(), o, filter.get(), o.info);
+  return UnlessDropped(SearchOne(st, query.data(), o, filter.get(), o.info));
 }
 
 absl::StatusOr<std::vector<std::vector<Neighbor>>> CollectionImpl::SearchBatch(
@@ -359,7 +359,7 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> CollectionImpl::SearchBatch(
     TQ_RETURN_IF_ERROR(errs[i]) << "query " << i;
   }
   if (o.stats != nullptr) *o.stats = SumStats(stats);
-  return out;
+  return UnlessDropped<std::vector<std::vector<Neighbor>>>(std::move(out));
 }
 
 }  // namespace dbimpl

@@ -460,7 +460,9 @@ class Database {
   // InvalidArgument for bad settings, AlreadyExists for a taken name.
   virtual absl::StatusOr<CollectionInfo> CreateCollection(
       const CollectionConfig& config) = 0;
-  // NotFound if absent. Handles to it return NotFound afterwards.
+  // NotFound if absent. Handles to it return NotFound afterwards, and so
+  // does a read under way when the drop comes (it may have read after the
+  // data was deleted: never an answer from part of the points).
   virtual absl::Status DropCollection(const std::string& name) = 0;
   // Sorted names.
   virtual std::vector<std::string> ListCollections() const = 0;

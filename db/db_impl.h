@@ -195,6 +195,15 @@ class CollectionImpl : public Collection,
   // FailedPrecondition once the database is closed, NotFound once dropped.
   absl::Status CheckUsable() const ABSL_SHARED_LOCKS_REQUIRED(core_->life_mu);
   absl::Status DroppedError() const;
+  // A read's result, or NotFound if the collection was dropped by the time
+  // it finished: the read may have come after the drop's range delete and
+  // found nothing. dropped_ is set before that delete is written, so a read
+  // that still finds it clear afterwards read before it.
+  template <typename T>
+  absl::StatusOr<T> UnlessDropped(absl::StatusOr<T> read) const {
+    if (dropped_) return DroppedError();
+    return read;
+  }
   // An automatic nlist (config nlist 0, vectors stored) chosen when the
   // collection had trained_count points, now that it has n: retrain once it
   // has grown retrain_growth times.

@@ -5,7 +5,9 @@
 // ClusterOptions::hedge_delay (or half the remaining deadline, if sooner),
 // are asked of another replica too; the first answer per shard wins, so a
 // dead or hung (SIGSTOPped) node costs a read the hedge delay, not its
-// deadline.
+// deadline. A replica dropped while it answers (its shard moved away)
+// fails NotFound (db.h), never with part of its points, and the shard is
+// asked of another.
 //
 // Search: each shard returns its top `limit` for every query; the merged
 // answer is the best `limit` of their union (scores compare exactly: every

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "db/db.h"
@@ -154,6 +155,36 @@ TEST(DbBasic, CreateListInfoDropAndValidation) {
   auto got = alpha->Get({0, 1, 2}, true, true);
   ASSERT_TRUE(got.ok());
   EXPECT_TRUE(got->empty());
+}
+
+// A search under way when its collection is dropped (a cluster node drops a
+// shard moved away while a read it took a moment earlier still runs) fails
+// NotFound: it may have read after the drop deleted the points, and an
+// answer from none or part of them would pass for a complete one.
+TEST(DbBasic, ASearchUnderWayWhenTheCollectionIsDroppedFailsNotFound) {
+  TempDir tmp;
+  DatabaseOptions o;
+  o.background_training = false;
+  o.max_untrained_memory_bytes = 1;  // exact searches scan the stored vectors
+  auto db = OpenOrDie(tmp.path(), o);
+  auto c = Create(db.get(), Config("c", 4, Metric::kL2));
+  ASSERT_TRUE(c->Upsert(MakePoints(0, 9000, 4), true).ok());
+  QueryOptions q;
+  q.k = 3;
+  ASSERT_TRUE(c->Search(VectorFor(7, 0, 4), q).ok());  // whole before
+  // The scan asks `cancelled` every 4,096 points: the collection is dropped
+  // then, by another thread (as a node's reconciler would).
+  bool dropped = false;
+  q.cancelled = [&] {
+    if (!dropped) {
+      dropped = true;
+      std::thread([&] { EXPECT_TRUE(db->DropCollection("c").ok()); }).join();
+    }
+    return false;
+  };
+  auto r = c->Search(VectorFor(7, 0, 4), q);
+  EXPECT_TRUE(dropped);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound) << r.status();
 }
 
 TEST(DbBasic, BadPointsRejectWholeBatch) {
