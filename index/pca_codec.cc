@@ -64,6 +64,17 @@ const double kScales[kNumScales] = {0.70710678, 0.77110541, 0.84089642,
                                     0.91700404, 1.0,        1.09050773,
                                     1.18920712, 1.29683955, 1.41421356};
 
+// The next float above a finite x (std::nextafter(x, +inf), inlined: it
+// runs for every coordinate of every scale tried).
+inline float NextUp(float x) {
+  if (x == 0.0f) return std::numeric_limits<float>::denorm_min();
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof(u));
+  u = x > 0.0f ? u + 1 : u - 1;
+  std::memcpy(&x, &u, sizeof(u));
+  return x;
+}
+
 // The trained transform: row i of `rows` (k x d) is code coordinate i,
 // quantized with bits[i] bits at scale sigma[i].
 struct PcaParams {
@@ -89,6 +100,8 @@ class PcaScanCodec : public ScanCodec {
     size_t bit_total = 0;
     for (uint32_t i = 0; i < k; ++i) {
       const uint8_t b = p_.bits[i];
+      if (runs_.empty() || runs_.back().bits != b) runs_.push_back({i, i, b});
+      ++runs_.back().end;
       offset_.push_back(static_cast<uint32_t>(bit_total));
       bit_total += b;
       if (b >= 5) {
@@ -189,6 +202,7 @@ class PcaScanCodec : public ScanCodec {
                            uint8_t* codes) const override {
     const uint32_t d = p_.d, k = static_cast<uint32_t>(p_.bits.size());
     std::vector<double> c(k);
+    std::vector<float> z(k);
     std::vector<uint8_t> idx(k), cand(k);
     for (size_t i = 0; i < n; ++i) {
       const float* r = v + i * d;
@@ -207,20 +221,25 @@ class PcaScanCodec : public ScanCodec {
         // kScales[s] (the codebook of N(0, (s sigma)^2)), the one whose code
         // has the largest cosine with u. The scale is not stored: the
         // factor absorbs it.
+        // A coordinate's level is the cell of z = c / (sigma s), the
+        // boundaries at or below z counted (kernels::Quantize counts those
+        // strictly below its input: the next float up counts them).
         double best = -1;
         for (int si = 0; si < kNumScales; ++si) {
+          for (uint32_t j = 0; j < k; ++j) {
+            z[j] =
+                NextUp(static_cast<float>(c[j] / (p_.sigma[j] * kScales[si])));
+          }
+          for (const BitRun& run : runs_) {
+            kernels::Quantize(&z[run.begin], run.end - run.begin,
+                              books_.thr[run.bits].data(), run.bits,
+                              &cand[run.begin]);
+          }
           double dt = 0, nn = 0;
           for (uint32_t j = 0; j < k; ++j) {
-            const uint32_t b = p_.bits[j];
-            const std::vector<float>& t = books_.thr[b];
-            const float z =
-                static_cast<float>(c[j] / (p_.sigma[j] * kScales[si]));
-            const uint32_t q = static_cast<uint32_t>(
-                std::upper_bound(t.begin(), t.end() - 1, z) - t.begin());
-            const double v = p_.sigma[j] * books_.cent[b][q];
+            const double v = p_.sigma[j] * books_.cent[p_.bits[j]][cand[j]];
             dt += c[j] * v;
             nn += v * v;
-            cand[j] = static_cast<uint8_t>(q);
           }
           const double cs = nn > 0 ? dt / std::sqrt(nn) : 0;
           if (cs > best) {
@@ -417,6 +436,13 @@ class PcaScanCodec : public ScanCodec {
   PcaParams p_;
   UnitCodebooks books_;
   std::vector<uint32_t> offset_;  // bit offset of each row's index
+  // Rows [begin, end) of one width: bits are non-increasing, so a width's
+  // rows are one run (EncodeBatch quantizes a run in one call).
+  struct BitRun {
+    uint32_t begin, end;
+    uint8_t bits;
+  };
+  std::vector<BitRun> runs_;
   std::vector<std::vector<Slot>> nibbles_;
   std::vector<uint32_t> bytes_;
   ScanShape shape_;
