@@ -480,6 +480,7 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> CreatePcaCodec(const CodecOptions& o,
   // Second moment of the residual directions r / ||r|| (what the codes
   // approximate: the norm is a per-vector factor), and the mean ||r||^2.
   std::vector<double> cov(d * d, 0.0);
+  std::vector<double> inv_norm_sq(n, 0.0);  // 0: a row left out
   double norm_sq_sum = 0;
   size_t used = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -489,13 +490,9 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> CreatePcaCodec(const CodecOptions& o,
     if (!(nsq > 0) || !std::isfinite(nsq)) continue;
     norm_sq_sum += nsq;
     ++used;
-    const double inv = 1.0 / nsq;
-    for (size_t a = 0; a < d; ++a) {
-      const double ra = r[a] * inv;
-      double* row = &cov[a * d];
-      for (size_t b = a; b < d; ++b) row[b] += ra * r[b];
-    }
+    inv_norm_sq[i] = 1.0 / nsq;
   }
+  kernels::SecondMomentUpper(train, n, d, inv_norm_sq.data(), cov.data());
   if (used == 0) {
     return absl::InvalidArgumentError(
         "pca codec: every training residual is zero");

@@ -11,6 +11,7 @@
 #define TQDB_QUANT_KERNELS_INL_H_
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -584,6 +585,39 @@ HWY_INLINE void DotI16I8RowsImpl(const int16_t* HWY_RESTRICT q,
   }
   for (; r < rows; ++r) {
     DotI16I8RowsT<1>(q, c + r * stride, stride, n, out + r);
+  }
+}
+
+// The rows of m a band at a time, over all of x: the band (up to
+// kBandBytes) stays in cache while x streams by, where a pass over the
+// whole triangle a row of x read d^2 / 2 doubles from memory (d = 512:
+// 1 MB a row). Each entry still takes its terms in row order.
+HWY_INLINE void SecondMomentUpperImpl(const float* HWY_RESTRICT x, size_t n,
+                                      size_t d, const double* HWY_RESTRICT w,
+                                      double* HWY_RESTRICT m) {
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> df;
+  const size_t N = hn::Lanes(dd);
+  constexpr size_t kBandBytes = size_t{128} << 10;
+  const size_t band = std::max<size_t>(1, kBandBytes / (sizeof(double) * d));
+  for (size_t a0 = 0; a0 < d; a0 += band) {
+    const size_t a1 = std::min(d, a0 + band);
+    for (size_t i = 0; i < n; ++i) {
+      if (w[i] == 0) continue;
+      const float* HWY_RESTRICT r = x + i * d;
+      for (size_t a = a0; a < a1; ++a) {
+        const double ra = r[a] * w[i];
+        const auto vra = hn::Set(dd, ra);
+        double* HWY_RESTRICT row = m + a * d;
+        size_t b = a;
+        for (; b + N <= d; b += N) {
+          const auto xb = hn::PromoteTo(dd, hn::LoadU(df, r + b));
+          hn::StoreU(hn::Add(hn::LoadU(dd, row + b), hn::Mul(vra, xb)), dd,
+                     row + b);
+        }
+        for (; b < d; ++b) row[b] += ra * r[b];
+      }
+    }
   }
 }
 

@@ -40,6 +40,7 @@ HWY_EXPORT(DotI8Impl);
 HWY_EXPORT(DotI8RowsImpl);
 HWY_EXPORT(L2SqrI8Impl);
 HWY_EXPORT(DotI16I8RowsImpl);
+HWY_EXPORT(SecondMomentUpperImpl);
 HWY_EXPORT(DispatchedTargetName);
 
 float Dot(const float* a, const float* b, size_t n) {
@@ -87,6 +88,11 @@ float L2SqrI8(const float* q, const int8_t* c, float scale, size_t n) {
 void DotI16I8Rows(const int16_t* q, const int8_t* c, size_t stride, size_t rows,
                   size_t n, int32_t* out) {
   HWY_DYNAMIC_DISPATCH(DotI16I8RowsImpl)(q, c, stride, rows, n, out);
+}
+
+void SecondMomentUpper(const float* x, size_t n, size_t d, const double* w,
+                       double* m) {
+  HWY_DYNAMIC_DISPATCH(SecondMomentUpperImpl)(x, n, d, w, m);
 }
 
 const char* ActiveTargetName() {

@@ -13,7 +13,7 @@
 // every target: targets without FMA emulate it with std::fma); the running
 // sums start at +0 and are then added pairwise, sum j += sum j + w for
 // w = kSumLanes / 2, ..., 2, 1, and the result is sum 0. DotI16I8Rows is
-// exact.
+// exact. SecondMomentUpper adds its double terms to each entry in one order.
 //
 // All pointers must be valid for n elements; nothing is allocated; all
 // functions are thread-safe (no shared state).
@@ -72,6 +72,13 @@ float L2SqrI8(const float* q, const int8_t* c, float scale, size_t n);
 // query rounded to int16 once for many codes (the IVF coarse step).
 void DotI16I8Rows(const int16_t* q, const int8_t* c, size_t stride, size_t rows,
                   size_t n, int32_t* out);
+// m[a * d + b] += (x_i[a] * w[i]) * x_i[b] for b >= a (the upper triangle of
+// the rows' weighted second moment, d x d, row-major), for the n rows x_i =
+// x + i * d whose w[i] is not 0 (the others may hold non-finite values),
+// each entry's terms added in row order, each term two double products: the
+// same bits on every target (no fused multiply-add).
+void SecondMomentUpper(const float* x, size_t n, size_t d, const double* w,
+                       double* m);
 
 // Name of the Highway target the dispatched functions use on this CPU.
 const char* ActiveTargetName();
@@ -94,6 +101,8 @@ void DotI8Rows(const float* q, const int8_t* c, size_t stride, size_t rows,
 float L2SqrI8(const float* q, const int8_t* c, float scale, size_t n);
 void DotI16I8Rows(const int16_t* q, const int8_t* c, size_t stride, size_t rows,
                   size_t n, int32_t* out);
+void SecondMomentUpper(const float* x, size_t n, size_t d, const double* w,
+                       double* m);
 }  // namespace scalar
 
 }  // namespace kernels

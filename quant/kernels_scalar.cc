@@ -115,6 +115,19 @@ void DotI16I8Rows(const int16_t* q, const int8_t* c, size_t stride, size_t rows,
   }
 }
 
+void SecondMomentUpper(const float* x, size_t n, size_t d, const double* w,
+                       double* m) {
+  for (size_t i = 0; i < n; ++i) {
+    if (w[i] == 0) continue;
+    const float* r = x + i * d;
+    for (size_t a = 0; a < d; ++a) {
+      const double ra = r[a] * w[i];
+      double* row = m + a * d;
+      for (size_t b = a; b < d; ++b) row[b] += ra * r[b];
+    }
+  }
+}
+
 }  // namespace scalar
 }  // namespace kernels
 }  // namespace tqdb

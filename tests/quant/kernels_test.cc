@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -265,6 +266,45 @@ void TestDotI8RowsIsDotI8PerRow() {
   }
 }
 
+// SecondMomentUpper: the reference's bits in every entry of the upper
+// triangle (several bands of rows when d is large), rows of weight 0
+// skipped even when they hold non-finite values, the lower triangle left
+// as it was.
+void TestSecondMomentUpperIsTheReference() {
+  for (size_t d : {size_t{1}, size_t{3}, size_t{8}, size_t{33}, size_t{200}}) {
+    for (size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{40}}) {
+      Rng rng(d * 31 + n);
+      std::vector<float> x(n * d);
+      for (float& v : x) v = static_cast<float>(rng.Gaussian());
+      std::vector<double> w(n);
+      for (size_t i = 0; i < n; ++i) {
+        w[i] = i % 3 == 1 ? 0.0 : 0.5 + rng.UniformDouble();
+        if (w[i] == 0) {
+          x[i * d] = std::numeric_limits<float>::quiet_NaN();
+          x[i * d + d - 1] = std::numeric_limits<float>::infinity();
+        }
+      }
+      std::vector<double> got(d * d), ref(d * d);
+      for (size_t j = 0; j < d * d; ++j) got[j] = ref[j] = rng.Gaussian();
+      const std::vector<double> before = got;
+      OutOfLine<SecondMomentUpperImpl>(x.data(), n, d, w.data(), got.data());
+      scalar::SecondMomentUpper(x.data(), n, d, w.data(), ref.data());
+      for (size_t a = 0; a < d; ++a) {
+        for (size_t b = 0; b < d; ++b) {
+          const size_t j = a * d + b;
+          if (b < a) {
+            ASSERT_EQ(std::memcmp(&got[j], &before[j], sizeof(double)), 0);
+          } else {
+            ASSERT_EQ(std::memcmp(&got[j], &ref[j], sizeof(double)), 0)
+                << "d " << d << " n " << n << " entry " << a << ", " << b;
+            ASSERT_TRUE(std::isfinite(got[j]));
+          }
+        }
+      }
+    }
+  }
+}
+
 // DotI16I8Rows: the exact sums (int16 extremes within the caller's limit,
 // every int8 value), whatever the row count and the padding between rows.
 void TestDotI16I8RowsIsExact() {
@@ -336,6 +376,7 @@ HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI8IsTheReference);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI8RowsIsDotI8PerRow);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestL2SqrI8IsL2SqrOfTheDecodedVector);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestDotI16I8RowsIsExact);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestSecondMomentUpperIsTheReference);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestRotationAndCodesArePinned);
 
 TEST(KernelsDispatchTest, ReportsATarget) {
