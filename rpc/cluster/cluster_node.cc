@@ -383,17 +383,21 @@ absl::Status ClusterNode::MarkReady() {
       const auto has = [](const auto& ids, uint32_t n) {
         return std::find(ids.begin(), ids.end(), n) != ids.end();
       };
-      if (!has(a.replicas(), options_.node_id) ||
-          has(a.ready(), options_.node_id)) {
-        continue;
-      }
+      if (!has(a.replicas(), options_.node_id)) continue;
       std::shared_ptr<ShardReplica> r = Replica(name, static_cast<uint32_t>(s));
       if (r == nullptr || r->spec().uid != entry.uid) continue;
+      // (The replica was made from this map or an older one: ready here is
+      // its readiness, or the one it had before this node restarted.)
+      if (has(a.ready(), options_.node_id)) {
+        r->MarkCaughtUp();
+        continue;
+      }
       TQ_ASSIGN_OR_RETURN(
           uint64_t last,
           js_->LastSequence(StreamName(name),
                             ShardSubject(name, static_cast<uint32_t>(s))));
       if (r->applied() < last) continue;  // still catching up
+      r->MarkCaughtUp();
       cpb::ShardMap map = entry.map;
       map.mutable_shards(s)->add_ready(options_.node_id);
       const std::string key = ShardMapKey(name);

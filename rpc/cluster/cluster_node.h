@@ -217,7 +217,9 @@ class ClusterNode {
   // error (the loop retries).
   absl::Status Reconcile();
   // Marks this node's caught-up replicas ready in the shard maps (a
-  // replica is caught up once it applied its subject's last sequence).
+  // replica is caught up once it applied its subject's last sequence), and
+  // records it on the replica (ShardReplica::MarkCaughtUp), as for those
+  // the map already lists ready: only those answer eventual reads.
   absl::Status MarkReady();
   void RunReconciler();
   // The collection's settings as the database takes them, name = local.
@@ -235,9 +237,17 @@ class ClusterNode {
   std::shared_ptr<ShardReplica> AwaitReplica(const std::string& collection,
                                              int64_t uid, uint32_t shard,
                                              absl::Time deadline) const;
+  // Whether this node's map lists it as a ready replica of the shard (of
+  // that incarnation).
+  bool ReadyHere(const std::string& collection, int64_t uid,
+                 uint32_t shard) const;
+  // The replicas a Shards call asks for: each one the map gives this node,
+  // running, past the call's min_sequence and, for an eventual read (`reads`
+  // and min_sequence 0), caught up once; else NotFound, DeadlineExceeded or
+  // Unavailable (the reader asks another replica).
   absl::StatusOr<std::vector<std::shared_ptr<ShardReplica>>> LocalReplicas(
-      const tqdb::cluster::v1::ShardsRequest& target,
-      absl::Time deadline) const;
+      const tqdb::cluster::v1::ShardsRequest& target, absl::Time deadline,
+      bool reads) const;
 
   const ClusterOptions options_;
   Database* const db_;

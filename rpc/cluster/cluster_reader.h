@@ -1,13 +1,16 @@
 // The cluster's read path: a node serving a client's read asks one replica
-// per shard (this node's own when it holds the shard, else a ready replica
-// on a live node, spread round-robin), merges the answers exactly, and
+// per shard (this node's own when it holds a ready one, else a ready
+// replica on a live node, spread round-robin), merges the answers exactly,
+// and
 // hedges: shards whose replica failed, or has not answered after
 // ClusterOptions::hedge_delay (or half the remaining deadline, if sooner),
 // are asked of another replica too; the first answer per shard wins, so a
 // dead or hung (SIGSTOPped) node costs a read the hedge delay, not its
 // deadline. A replica dropped while it answers (its shard moved away)
 // fails NotFound (db.h), never with part of its points, and the shard is
-// asked of another.
+// asked of another; so does a replica that the reader's map (stale) lists
+// ready but that is catching up after being added again: it refuses
+// eventual reads (Unavailable) until it has once caught up.
 //
 // Search: each shard returns its top `limit` for every query; the merged
 // answer is the best `limit` of their union (scores compare exactly: every

@@ -75,9 +75,21 @@ std::shared_ptr<ShardReplica> ClusterNode::AwaitReplica(
   return it == replicas_.end() ? nullptr : it->second;
 }
 
+bool ClusterNode::ReadyHere(const std::string& collection, int64_t uid,
+                            uint32_t shard) const {
+  const std::shared_ptr<const ClusterState> state = view_->state();
+  const CollectionEntry* e = state->Find(collection);
+  if (e == nullptr || e->uid != uid || !e->has_map ||
+      static_cast<int>(shard) >= e->map.shards_size()) {
+    return false;
+  }
+  const auto& ready = e->map.shards(shard).ready();
+  return std::find(ready.begin(), ready.end(), options_.node_id) != ready.end();
+}
+
 absl::StatusOr<std::vector<std::shared_ptr<ShardReplica>>>
 ClusterNode::LocalReplicas(const cpb::ShardsRequest& target,
-                           absl::Time deadline) const {
+                           absl::Time deadline, bool reads) const {
   std::vector<std::shared_ptr<ShardReplica>> out;
   for (const cpb::ShardRef& ref : target.shards()) {
     std::shared_ptr<ShardReplica> r =
@@ -87,6 +99,21 @@ ClusterNode::LocalReplicas(const cpb::ShardsRequest& target,
       return absl::NotFoundError(absl::StrCat(
           "node ", options_.node_id, " holds no replica of shard ", ref.shard(),
           " of collection '", target.collection(), "'"));
+    }
+    // A reader routes to ready replicas only, but by its own copy of the
+    // map: one stale by two changes (this replica removed, then added again
+    // and still replaying its shard) would take a prefix of the shard for
+    // all of it. An eventual read is answered only by a replica that has
+    // once caught up (or that this node's map lists ready: it restarted
+    // holding the shard); read-your-writes waits for its sequence instead,
+    // which a replay reaches with everything before it.
+    if (reads && ref.min_sequence() == 0 && !r->caught_up() &&
+        !ReadyHere(target.collection(), target.uid(), ref.shard())) {
+      return absl::UnavailableError(
+          absl::StrCat("node ", options_.node_id, ": the replica of shard ",
+                       ref.shard(), " of collection '", target.collection(),
+                       "' is catching up (applied sequence ", r->applied(),
+                       ") and not ready for reads"));
     }
     if (ref.min_sequence() > r->applied() &&
         !r->AwaitApplied(ref.min_sequence(), deadline - absl::Now())) {
@@ -103,7 +130,8 @@ ClusterNode::LocalReplicas(const cpb::ShardsRequest& target,
 absl::Status ClusterNode::LocalSearch(const cpb::ShardSearchRequest& req,
                                       absl::Time deadline,
                                       cpb::ShardSearchResponse* resp) const {
-  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req.target(), deadline));
+  TQ_ASSIGN_OR_RETURN(auto replicas,
+                      LocalReplicas(req.target(), deadline, true));
   for (const auto& r : replicas) {
     const Collection& c = *r->local();
     cpb::ShardSearchResult* result = resp->add_shards();
@@ -133,7 +161,8 @@ absl::Status ClusterNode::LocalCount(const cpb::ShardCountRequest& req,
                                      cpb::ShardCountResponse* resp) const {
   TQ_ASSIGN_OR_RETURN(std::shared_ptr<const Filter> filter,
                       OptionalFilter(req.has_filter(), req.filter()));
-  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req.target(), deadline));
+  TQ_ASSIGN_OR_RETURN(auto replicas,
+                      LocalReplicas(req.target(), deadline, true));
   std::set<std::string> unindexed;
   for (const auto& r : replicas) {
     if (filter == nullptr) {
@@ -158,7 +187,8 @@ absl::Status ClusterNode::LocalScroll(const cpb::ShardScrollRequest& req,
   o.offset = q.has_offset() ? q.offset() : 0;
   o.with_payload = q.with_payload();
   o.with_vectors = q.with_vectors();
-  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req.target(), deadline));
+  TQ_ASSIGN_OR_RETURN(auto replicas,
+                      LocalReplicas(req.target(), deadline, true));
   for (const auto& r : replicas) {
     TQ_ASSIGN_OR_RETURN(ScrollPage page, r->local()->Scroll(o));
     pb::ScrollResponse* out = resp->add_shards();
@@ -174,7 +204,7 @@ absl::Status ClusterNode::LocalScroll(const cpb::ShardScrollRequest& req,
 absl::Status ClusterNode::LocalWriteResults(
     const cpb::ShardsRequest& req, absl::Time deadline,
     cpb::ShardWriteResultsResponse* resp) const {
-  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req, deadline));
+  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req, deadline, false));
   for (size_t i = 0; i < replicas.size(); ++i) {
     TQ_ASSIGN_OR_RETURN(*resp->add_results(),
                         replicas[i]->WriteResult(
@@ -186,7 +216,8 @@ absl::Status ClusterNode::LocalWriteResults(
 absl::Status ClusterNode::LocalGet(const cpb::ShardGetRequest& req,
                                    absl::Time deadline,
                                    pb::GetPointsResponse* resp) const {
-  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req.target(), deadline));
+  TQ_ASSIGN_OR_RETURN(auto replicas,
+                      LocalReplicas(req.target(), deadline, true));
   const std::shared_ptr<const ClusterState> state = view_->state();
   const CollectionEntry* entry = state->Find(req.target().collection());
   if (entry == nullptr) {
@@ -210,7 +241,7 @@ absl::Status ClusterNode::LocalGet(const cpb::ShardGetRequest& req,
 absl::Status ClusterNode::LocalInfo(const cpb::ShardsRequest& req,
                                     absl::Time deadline,
                                     cpb::ShardInfoResponse* resp) const {
-  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req, deadline));
+  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req, deadline, true));
   for (const auto& r : replicas) {
     TQ_ASSIGN_OR_RETURN(CollectionInfo info, r->local()->Info());
     ToProto(info, resp->add_shards());
@@ -221,7 +252,9 @@ absl::Status ClusterNode::LocalInfo(const cpb::ShardsRequest& req,
 absl::Status ClusterNode::LocalTrain(const cpb::ShardTrainRequest& req,
                                      absl::Time deadline,
                                      cpb::ShardInfoResponse* resp) const {
-  TQ_ASSIGN_OR_RETURN(auto replicas, LocalReplicas(req.target(), deadline));
+  // Train asks every replica, each past the shard's last write.
+  TQ_ASSIGN_OR_RETURN(auto replicas,
+                      LocalReplicas(req.target(), deadline, false));
   for (const auto& r : replicas) {
     Collection& c = *r->local();
     absl::Status s = req.retrain() ? c.Retrain() : c.Train();

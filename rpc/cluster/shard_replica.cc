@@ -139,6 +139,16 @@ bool ShardReplica::AwaitApplied(uint64_t sequence, absl::Duration timeout) {
   return applied_ >= sequence;
 }
 
+bool ShardReplica::caught_up() const {
+  absl::MutexLock lock(&mu_);
+  return caught_up_;
+}
+
+void ShardReplica::MarkCaughtUp() {
+  absl::MutexLock lock(&mu_);
+  caught_up_ = true;
+}
+
 std::string ShardReplica::last_error() const {
   absl::MutexLock lock(&mu_);
   return last_error_.empty() ? last_skip_ : last_error_;

@@ -91,6 +91,12 @@ class ShardReplica {
   uint64_t applied() const { return local_->applied_sequence(); }
   // Waits up to `timeout` until applied() >= sequence; returns whether.
   bool AwaitApplied(uint64_t sequence, absl::Duration timeout);
+  // Whether this replica has once applied its shard's whole log as it then
+  // stood (ClusterNode::MarkReady finds and records it): until then it holds
+  // only a prefix of the shard, complete up to applied() but not as an
+  // answer for "what the shard holds" (an eventual read).
+  bool caught_up() const;
+  void MarkCaughtUp();
   // Why the last session ended, or an entry skipped; "" when all is well.
   std::string last_error() const;
   // Sessions started (1 while the first runs), fetches made and entries
@@ -131,7 +137,8 @@ class ShardReplica {
   int sessions_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t fetches_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t received_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;  // mirrors local_, for waits
+  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;    // mirrors local_, for waits
+  bool caught_up_ ABSL_GUARDED_BY(mu_) = false;  // never cleared
   std::map<uint64_t, tqdb::cluster::v1::ShardWriteResult> results_
       ABSL_GUARDED_BY(mu_);
 };

@@ -18,6 +18,7 @@
 #include "tests/cluster/cluster_test_util.h"
 #include "tests/cluster/tqdb_cluster.h"
 #include "tests/test_util.h"
+#include "tqdb/cluster/v1/cluster.grpc.pb.h"
 #include "tqdb/cluster/v1/cluster.pb.h"
 
 namespace tqdb {
@@ -210,11 +211,56 @@ TEST_F(ClusterBalanceTest, AJoiningNodeGetsItsShare) {
   o.initial_nodes = 2;
   ASSERT_NO_FATAL_FAILURE(StartCluster(o));
   ASSERT_NO_FATAL_FAILURE(CreateAndIngest(6, 6000));
+  auto record = etcd_->Get(cluster::CollectionKey("docs"));
+  ASSERT_TRUE(record.ok() && record->has_value());
+  const int64_t uid = (*record)->create_revision;
+  auto shards = tqdb::cluster::v1::Shards::NewStub(grpc::CreateChannel(
+      cluster_->address(2), grpc::InsecureChannelCredentials()));
   ASSERT_TRUE(cluster_->StartNode(2).ok());
+  // While node 3 replays the shards moved to it, a reader whose map is
+  // stale (one that listed node 3 ready, before a removal and this re-add)
+  // would ask it for them: its eventual answers are whole shards or
+  // refusals (Unavailable: the reader asks another replica), never a prefix.
+  int asked = 0, refused = 0;
   std::string why;
-  EXPECT_TRUE(Eventually(absl::Seconds(60), [&] {
-    return Settled({1, 2, 3}, &why);
-  })) << why;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  bool settled = false;
+  while (!(settled = Settled({1, 2, 3}, &why)) && absl::Now() < deadline) {
+    const auto map = Map();
+    for (int s = 0; s < map.shards_size(); ++s) {
+      const auto& a = map.shards(s);
+      const auto has = [](const auto& ids, uint32_t n) {
+        return std::find(ids.begin(), ids.end(), n) != ids.end();
+      };
+      if (!has(a.replicas(), 3) || has(a.ready(), 3)) continue;
+      tqdb::cluster::v1::ShardCountRequest req;
+      req.mutable_target()->set_collection("docs");
+      req.mutable_target()->set_uid(uid);
+      req.mutable_target()->add_shards()->set_shard(static_cast<uint32_t>(s));
+      grpc::ClientContext ctx;
+      ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+      tqdb::cluster::v1::ShardCountResponse resp;
+      const grpc::Status st = shards->Count(&ctx, req, &resp);
+      ++asked;
+      if (!st.ok()) {
+        EXPECT_TRUE(st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                    st.error_code() == grpc::StatusCode::NOT_FOUND)
+            << st.error_code() << ": " << st.error_message();
+        ++refused;
+        continue;
+      }
+      uint64_t expected = 0;
+      for (uint64_t id = 0; id < n_; ++id) {
+        expected += cluster::ShardOf(id, 6) == static_cast<uint32_t>(s);
+      }
+      ASSERT_EQ(resp.counts_size(), 1);
+      EXPECT_EQ(resp.counts(0), expected) << "shard " << s << " catching up";
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_TRUE(settled) << why;
+  std::cerr << "node 3 asked for shards it was catching up: " << asked
+            << " times, refused " << refused << std::endl;
   EXPECT_EQ(Count(2), n_);
   // Exact search finds stored points through every node.
   for (uint64_t id : {1ull, 2500ull, 5999ull}) {
