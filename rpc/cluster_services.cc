@@ -622,6 +622,15 @@ grpc::Status ClusterNodeService::Status(grpc::ServerContext* ctx,
   });
 }
 
+grpc::Status ClusterNodeService::Drain(grpc::ServerContext* ctx,
+                                       const cpb::DrainRequest* req,
+                                       cpb::DrainResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(*resp, node_->Drain(req->node_id(), req->cancel()));
+    return absl::OkStatus();
+  });
+}
+
 std::function<NodeServices(const ServiceContext*)> ClusterServices(
     cluster::ClusterNode* node) {
   return [node](const ServiceContext* context) {

@@ -20,7 +20,8 @@
 // included. tqdb.cluster.v1.Shards answers other nodes' reads of this
 // node's replicas. Snapshots are UNIMPLEMENTED on a cluster node (a node
 // holds some shards' replicas under internal names; a cluster's copy would
-// be every shard at one log position: future work).
+// be every shard at one log position: future work). Node: Status, and
+// Drain (a node's replicas moved to the others before it leaves).
 #ifndef TQDB_RPC_CLUSTER_SERVICES_H_
 #define TQDB_RPC_CLUSTER_SERVICES_H_
 
@@ -171,6 +172,9 @@ class ClusterNodeService final : public tqdb::cluster::v1::Node::Service {
   grpc::Status Status(grpc::ServerContext* ctx,
                       const tqdb::cluster::v1::NodeStatusRequest* req,
                       tqdb::cluster::v1::NodeStatusResponse* resp) override;
+  grpc::Status Drain(grpc::ServerContext* ctx,
+                     const tqdb::cluster::v1::DrainRequest* req,
+                     tqdb::cluster::v1::DrainResponse* resp) override;
 
  private:
   const ServiceContext* const context_;

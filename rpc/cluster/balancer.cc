@@ -55,35 +55,44 @@ std::optional<uint32_t> Pick(const std::vector<uint32_t>& nodes,
 
 std::optional<cpb::ShardMap> PlanShardMap(
     const cpb::ShardMap& map, uint32_t replicas, const std::set<uint32_t>& live,
-    const std::set<uint32_t>& present, std::map<uint32_t, int>* load,
+    const std::set<uint32_t>& present, const std::set<uint32_t>& draining,
+    std::map<uint32_t, int>* load,
     std::vector<std::pair<uint32_t, uint32_t>>* removed) {
+  // The nodes that may take a replica, and whose ready replicas count
+  // toward a shard's `replicas`: live and not being drained.
+  std::set<uint32_t> targets;
+  for (uint32_t n : live) {
+    if (!draining.count(n)) targets.insert(n);
+  }
   cpb::ShardMap out = map;
   bool changed = false;
   bool in_flight = false;
   for (int s = 0; s < out.shards_size(); ++s) {
     cpb::ShardAssignment* a = out.mutable_shards(s);
-    std::vector<uint32_t> on_present, live_ready, gone;
+    // staying: on present nodes not being drained; leaving: the others.
+    std::vector<uint32_t> staying, live_ready, leaving;
     for (uint32_t n : a->replicas()) {
-      if (present.count(n)) {
-        on_present.push_back(n);
+      if (present.count(n) && !draining.count(n)) {
+        staying.push_back(n);
         if (!Has(a->ready(), n)) in_flight = true;  // catching up
       } else {
-        gone.push_back(n);
+        leaving.push_back(n);
       }
-      if (live.count(n) && Has(a->ready(), n)) live_ready.push_back(n);
+      if (targets.count(n) && Has(a->ready(), n)) live_ready.push_back(n);
     }
-    if (on_present.size() > replicas) in_flight = true;
+    if (staying.size() > replicas) in_flight = true;
     // Rule 2: removals, only with enough ready replicas on live nodes left.
-    if (live_ready.size() >= replicas && !gone.empty()) {
-      for (uint32_t n : gone) {
+    if (live_ready.size() >= replicas && !leaving.empty()) {
+      for (uint32_t n : leaving) {
         Remove(a->mutable_replicas(), n);
         Remove(a->mutable_ready(), n);
+        if (load->count(n)) --(*load)[n];
         removed->emplace_back(static_cast<uint32_t>(s), n);
       }
       changed = true;
       continue;
     }
-    if (on_present.size() > replicas && live_ready.size() > replicas) {
+    if (staying.size() > replicas && live_ready.size() > replicas) {
       const uint32_t n = *Pick(live_ready, *load, /*most=*/true);
       Remove(a->mutable_replicas(), n);
       Remove(a->mutable_ready(), n);
@@ -92,10 +101,10 @@ std::optional<cpb::ShardMap> PlanShardMap(
       changed = true;
       continue;
     }
-    // Rule 1: too few replicas on present nodes.
-    if (on_present.size() < replicas) {
+    // Rule 1: too few replicas staying.
+    if (staying.size() < replicas) {
       std::vector<uint32_t> candidates;
-      for (uint32_t n : live) {
+      for (uint32_t n : targets) {
         if (!Has(a->replicas(), n)) candidates.push_back(n);
       }
       if (auto n = Pick(candidates, *load, /*most=*/false)) {
@@ -106,9 +115,9 @@ std::optional<cpb::ShardMap> PlanShardMap(
       }
     }
   }
-  // Rule 3: one move at a time, toward the least loaded live node.
-  if (!in_flight && live.size() > 1) {
-    const std::vector<uint32_t> nodes(live.begin(), live.end());
+  // Rule 3: one move at a time, toward the least loaded target.
+  if (!in_flight && targets.size() > 1) {
+    const std::vector<uint32_t> nodes(targets.begin(), targets.end());
     const uint32_t heavy = *Pick(nodes, *load, /*most=*/true);
     const uint32_t light = *Pick(nodes, *load, /*most=*/false);
     if ((*load)[heavy] - (*load)[light] >= 2) {
@@ -213,6 +222,8 @@ absl::Status Balancer::Pass(int64_t /*term*/, const LeaderElection& election) {
   for (const auto& [n, since] : absent_since_) {
     if (now - since < node_->options().replace_after) present.insert(n);
   }
+  std::set<uint32_t> draining;
+  for (const auto& [n, record] : state->draining) draining.insert(n);
   std::map<uint32_t, int> load;
   for (uint32_t n : live) load[n] = 0;
   for (const auto& [name, entry] : state->collections) {
@@ -226,8 +237,9 @@ absl::Status Balancer::Pass(int64_t /*term*/, const LeaderElection& election) {
   for (const auto& [name, entry] : state->collections) {
     if (!entry.ready() || !entry.has_map) continue;
     std::vector<std::pair<uint32_t, uint32_t>> removed;
-    std::optional<cpb::ShardMap> plan = PlanShardMap(
-        entry.map, entry.record.replicas(), live, present, &load, &removed);
+    std::optional<cpb::ShardMap> plan =
+        PlanShardMap(entry.map, entry.record.replicas(), live, present,
+                     draining, &load, &removed);
     if (!plan) continue;
     const std::string key = ShardMapKey(name);
     absl::StatusOr<TxnResult> txn = node_->etcd()->Txn(

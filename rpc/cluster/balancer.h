@@ -10,16 +10,19 @@
 // replicas serve reads. The balancer removes a replica only when the shard
 // keeps `replicas` ready replicas on live nodes without it.
 //
-// Rules, per shard, one change per shard per pass (PlanShardMap):
+// Rules, per shard, one change per shard per pass (PlanShardMap). Targets
+// are the live nodes not being drained (tqdb/drain/<id>, Node.Drain):
 //  1. A node absent from tqdb/nodes for ClusterOptions::replace_after is
 //     gone: while the shard has fewer than `replicas` replicas on present
-//     nodes, add the least loaded live node that lacks the shard.
-//  2. Replicas on gone nodes, and replicas beyond `replicas` (after a move),
-//     are removed once the shard has `replicas` ready replicas on live nodes
-//     without them (beyond: the one on the most loaded node).
+//     nodes not being drained, add the least loaded target that lacks the
+//     shard.
+//  2. Replicas on gone or draining nodes, and replicas beyond `replicas`
+//     (after a move), are removed once the shard has `replicas` ready
+//     replicas on targets without them (beyond: the one on the most loaded
+//     node). A draining node keeps serving its replicas until then.
 //  3. A node that joins (or any imbalance of 2 or more shards between the
-//     most and least loaded live nodes) gets a shard moved to it, one move
-//     in flight per collection: added as rule 1 does, the surplus replica
+//     most and least loaded targets) gets a shard moved to it, one move in
+//     flight per collection: added as rule 1 does, the surplus replica
 //     removed by rule 2 once the new one is ready.
 //
 // Thread-safety: the balancer runs on its own thread; the destructor stops
@@ -32,6 +35,8 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -45,14 +50,15 @@ namespace cluster {
 class ClusterNode;
 
 // One pass of the rules over a collection's map. `live`: registered nodes;
-// `present`: live plus those absent for less than replace_after. `load`:
-// replicas per node over every collection (updated for the changes made).
-// Returns the new map, or nullopt when nothing changes; *removed gets the
-// (shard, node) replicas taken out.
+// `present`: live plus those absent for less than replace_after;
+// `draining`: nodes being drained. `load`: replicas per node over every
+// collection (updated for the changes made). Returns the new map, or
+// nullopt when nothing changes; *removed gets the (shard, node) replicas
+// taken out.
 std::optional<tqdb::cluster::v1::ShardMap> PlanShardMap(
     const tqdb::cluster::v1::ShardMap& map, uint32_t replicas,
     const std::set<uint32_t>& live, const std::set<uint32_t>& present,
-    std::map<uint32_t, int>* load,
+    const std::set<uint32_t>& draining, std::map<uint32_t, int>* load,
     std::vector<std::pair<uint32_t, uint32_t>>* removed);
 
 class Balancer {

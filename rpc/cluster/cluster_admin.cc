@@ -2,6 +2,8 @@
 // compare-and-swap to ready), drop (mark, delete the stream, delete the
 // keys), describe and list.
 #include <algorithm>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -57,18 +59,27 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::CreateCollection(
   }
   // The live nodes, read from etcd now rather than from the view.
   TQ_ASSIGN_OR_RETURN(RangeResult live, etcd_->GetPrefix(kNodesPrefix));
-  std::vector<uint32_t> nodes;
+  // Nodes being drained take no replica (the balancer would move it).
+  TQ_ASSIGN_OR_RETURN(RangeResult drains, etcd_->GetPrefix(kDrainPrefix));
+  std::set<std::string> drain_keys;
+  for (const KeyValue& kv : drains.kvs) drain_keys.insert(kv.key);
+  std::vector<uint32_t> nodes, draining;
   for (const KeyValue& kv : live.kvs) {
     cpb::NodeRecord n;
-    if (FromJson(kv.value, &n, kv.key).ok()) nodes.push_back(n.node_id());
+    if (!FromJson(kv.value, &n, kv.key).ok()) continue;
+    (drain_keys.count(DrainKey(n.node_id())) ? draining : nodes)
+        .push_back(n.node_id());
   }
   std::sort(nodes.begin(), nodes.end());
+  std::sort(draining.begin(), draining.end());
   if (replicas < 1 || replicas > nodes.size()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("collection '", EchoInput(name), "': replicas ", replicas,
-                     " needs as many live "
-                     "nodes; the cluster has ",
-                     nodes.size(), " (", absl::StrJoin(nodes, ", "), ")"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "collection '", EchoInput(name), "': replicas ", replicas,
+        " needs as many live nodes; the cluster has ", nodes.size(), " (",
+        absl::StrJoin(nodes, ", "), ")",
+        draining.empty() ? ""
+                         : absl::StrCat(" besides those being drained (",
+                                        absl::StrJoin(draining, ", "), ")")));
   }
 
   cpb::CollectionRecord record;

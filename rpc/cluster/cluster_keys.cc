@@ -13,6 +13,10 @@ std::string NodeKey(uint32_t node_id) {
   return absl::StrCat(kNodesPrefix, node_id);
 }
 
+std::string DrainKey(uint32_t node_id) {
+  return absl::StrCat(kDrainPrefix, node_id);
+}
+
 std::string CollectionKey(absl::string_view name) {
   return absl::StrCat(kCollectionsPrefix, name);
 }

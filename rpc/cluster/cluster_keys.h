@@ -4,6 +4,7 @@
 //   tqdb/nodes/<id>          NodeRecord, under the node's lease
 //   tqdb/collections/<name>  CollectionRecord (create_revision = its uid)
 //   tqdb/shards/<name>       ShardMap
+//   tqdb/drain/<id>          DrainRecord: node <id> is being drained
 //   tqdb/balancer            the balancer's election key
 //
 // Values are protobuf JSON (proto/tqdb/cluster/v1/cluster.proto), so that
@@ -26,11 +27,13 @@ inline constexpr absl::string_view kRootPrefix = "tqdb/";
 inline constexpr absl::string_view kNodesPrefix = "tqdb/nodes/";
 inline constexpr absl::string_view kCollectionsPrefix = "tqdb/collections/";
 inline constexpr absl::string_view kShardsPrefix = "tqdb/shards/";
+inline constexpr absl::string_view kDrainPrefix = "tqdb/drain/";
 inline constexpr absl::string_view kBalancerKey = "tqdb/balancer";
 
 std::string NodeKey(uint32_t node_id);
 std::string CollectionKey(absl::string_view name);
 std::string ShardMapKey(absl::string_view name);
+std::string DrainKey(uint32_t node_id);
 
 // Protobuf JSON both ways; InvalidArgument (naming `what`) for a value that
 // does not parse.

@@ -471,6 +471,9 @@ void ClusterNode::Status(cpb::NodeStatusResponse* out) const {
   for (const std::string& name : db_->ListCollections()) {
     if (ParseLocalName(name).has_value()) out->add_local_collections(name);
   }
+  const std::shared_ptr<const ClusterState> state = view_->state();
+  out->set_draining(state->draining.count(options_.node_id) > 0);
+  out->set_mapped_replicas(MappedReplicas(*state, options_.node_id));
 }
 
 std::string ClusterNode::NextMessageId() {

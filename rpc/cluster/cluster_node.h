@@ -190,6 +190,13 @@ class ClusterNode {
 
   // What this node holds (the Node service).
   void Status(tqdb::cluster::v1::NodeStatusResponse* out) const;
+  // Starts draining node `node_id` (0: this one), or with `cancel` ends it
+  // (drain.cc; Node.Drain in proto/tqdb/cluster/v1/cluster.proto): the
+  // balancer moves its replicas to other nodes. NotFound for a node neither
+  // registered nor in a map; FailedPrecondition when too few other nodes
+  // would be left for a collection's replicas.
+  absl::StatusOr<tqdb::cluster::v1::DrainResponse> Drain(uint32_t node_id,
+                                                         bool cancel);
   // The replica of (collection, shard) on this node, or null.
   std::shared_ptr<ShardReplica> Replica(const std::string& collection,
                                         uint32_t shard) const;

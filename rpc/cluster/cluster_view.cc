@@ -18,6 +18,16 @@ namespace cpb = ::tqdb::cluster::v1;
 
 }  // namespace
 
+uint32_t MappedReplicas(const ClusterState& state, uint32_t node) {
+  uint32_t n = 0;
+  for (const auto& [name, entry] : state.collections) {
+    for (const auto& a : entry.map.shards()) {
+      for (uint32_t r : a.replicas()) n += r == node;
+    }
+  }
+  return n;
+}
+
 void ApplyToState(const WatchEvent& event, ClusterState* state) {
   const KeyValue& kv = event.kv;
   const bool put = event.type == WatchEvent::Type::kPut;
@@ -38,6 +48,20 @@ void ApplyToState(const WatchEvent& event, ClusterState* state) {
       return;
     }
     state->nodes[id] = std::move(node);
+  } else if (absl::ConsumePrefix(&rest, kDrainPrefix)) {
+    uint32_t id = 0;
+    if (!absl::SimpleAtoi(rest, &id)) return;
+    if (!put) {
+      state->draining.erase(id);
+      return;
+    }
+    cpb::DrainRecord drain;
+    absl::Status s = FromJson(kv.value, &drain, kv.key);
+    if (!s.ok()) {
+      state->bad_values[kv.key] = std::string(s.message());
+      return;
+    }
+    state->draining[id] = drain;
   } else if (absl::ConsumePrefix(&rest, kCollectionsPrefix)) {
     const std::string name(rest);
     if (!put) {

@@ -1,8 +1,8 @@
 // A node's copy of the cluster's state in etcd (everything under tqdb/,
 // cluster_keys.h), kept current by a watch: which nodes live, which
-// collections exist with what settings, and their shard maps. Readers get an
-// immutable snapshot; a version number and AwaitChange let the node's
-// reconciler and tests wait for news.
+// collections exist with what settings, their shard maps, and which nodes
+// are being drained. Readers get an immutable snapshot; a version number
+// and AwaitChange let the node's reconciler and tests wait for news.
 //
 //   auto view = ClusterView::Start(etcd);  // the first read, then the watch
 //   std::shared_ptr<const ClusterState> s = (*view)->state();
@@ -54,6 +54,8 @@ struct ClusterState {
   int64_t revision = 0;  // etcd's revision this state reflects
   std::map<uint32_t, tqdb::cluster::v1::NodeRecord> nodes;  // live nodes
   std::map<std::string, CollectionEntry> collections;
+  // Nodes being drained (tqdb/drain/<id>), registered or not.
+  std::map<uint32_t, tqdb::cluster::v1::DrainRecord> draining;
   // Values that did not parse (key -> error), shown by status; skipped.
   std::map<std::string, std::string> bad_values;
 
@@ -99,6 +101,9 @@ class ClusterView {
   std::shared_ptr<const ClusterState> state_ ABSL_GUARDED_BY(mu_);
   uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// Shard replicas the maps give `node`, over every collection.
+uint32_t MappedReplicas(const ClusterState& state, uint32_t node);
 
 // Applies one put or delete under tqdb/ to `state` (exposed for tests).
 void ApplyToState(const WatchEvent& event, ClusterState* state);

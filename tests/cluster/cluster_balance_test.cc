@@ -270,5 +270,85 @@ TEST_F(ClusterBalanceTest, AJoiningNodeGetsItsShare) {
   CheckDataDirs({0, 1, 2}, 6);
 }
 
+TEST_F(ClusterBalanceTest, ADrainedNodeHandsItsShardsOver) {
+  TqdbClusterOptions o;
+  o.nodes = 3;
+  ASSERT_NO_FATAL_FAILURE(StartCluster(o));
+  ASSERT_NO_FATAL_FAILURE(CreateAndIngest(6, 6000));
+  std::string why;
+  ASSERT_TRUE(Eventually(absl::Seconds(30), [&] {
+    return Settled({1, 2, 3}, &why);
+  })) << why;
+  auto node = cluster_->NodeStub(0);
+  auto drain = [&](uint32_t id, bool cancel,
+                   tqdb::cluster::v1::DrainResponse* resp) {
+    tqdb::cluster::v1::DrainRequest req;
+    req.set_node_id(id);
+    req.set_cancel(cancel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    return node->Drain(&ctx, req, resp);
+  };
+  tqdb::cluster::v1::DrainResponse resp;
+  grpc::Status s = drain(3, false, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(resp.draining());
+  // 6 shards x 2 over 3 nodes: 4 (fewer only if the balancer was that
+  // quick).
+  EXPECT_LE(resp.mapped_replicas(), 4u);
+  // Draining node 2 as well would leave node 1 alone for 2 replicas.
+  s = drain(2, false, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << s.error_message();
+  EXPECT_NE(s.error_message().find("'docs'"), std::string::npos)
+      << s.error_message();
+  s = drain(9, false, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  // A collection created meanwhile is placed on the other nodes only.
+  ASSERT_NO_FATAL_FAILURE(Create("other", kDim, v1::METRIC_L2, 4));
+  {
+    auto kv = etcd_->Get(cluster::ShardMapKey("other"));
+    ASSERT_TRUE(kv.ok() && kv->has_value());
+    tqdb::cluster::v1::ShardMap other;
+    ASSERT_TRUE(cluster::FromJson((*kv)->value, &other, "map").ok());
+    for (const auto& a : other.shards()) {
+      for (uint32_t n : a.replicas()) EXPECT_NE(n, 3u) << a.ShortDebugString();
+    }
+    // (Dropped: the loads Settled checks are those of "docs" alone.)
+    grpc::ClientContext ctx;
+    v1::DeleteCollectionRequest del;
+    del.set_name("other");
+    v1::DeleteCollectionResponse deleted;
+    const grpc::Status ds =
+        cluster_->Collections(0)->Delete(&ctx, del, &deleted);
+    ASSERT_TRUE(ds.ok()) << ds.error_message();
+  }
+  // Node 3's shards move to nodes 1 and 2; every point stays readable.
+  EXPECT_TRUE(Eventually(absl::Seconds(60), [&] {
+    return Settled({1, 2}, &why);
+  })) << why;
+  ASSERT_TRUE(drain(3, false, &resp).ok());  // asked again: the same drain
+  EXPECT_TRUE(resp.draining());
+  EXPECT_EQ(resp.mapped_replicas(), 0u);
+  grpc::ClientContext ctx;
+  tqdb::cluster::v1::NodeStatusResponse status;
+  ASSERT_TRUE(
+      cluster_->NodeStub(2)
+          ->Status(&ctx, tqdb::cluster::v1::NodeStatusRequest(), &status)
+          .ok());
+  EXPECT_TRUE(status.draining());
+  EXPECT_EQ(status.mapped_replicas(), 0u);
+  EXPECT_EQ(Count(0), n_);
+  EXPECT_EQ(Count(2), n_);  // a drained node still answers as a coordinator
+  // The drain ends: node 3 gets its share again.
+  s = drain(3, true, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(resp.draining());
+  EXPECT_TRUE(Eventually(absl::Seconds(60), [&] {
+    return Settled({1, 2, 3}, &why);
+  })) << why;
+  EXPECT_EQ(Count(1), n_);
+}
+
 }  // namespace
 }  // namespace tqdb

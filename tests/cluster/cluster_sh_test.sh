@@ -4,7 +4,7 @@
 # ingests through a node, a SIGSTOPped node shows as stopped, down stops
 # everything it started, and up on the same DIR restarts the same cluster
 # (its collection still there); filters and payload indexes through the
-# CLI.
+# CLI; tqdb cluster status, drain and undrain.
 # Usage: cluster_sh_test.sh TQDB_BIN SAMPLE_FVECS
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -77,6 +77,39 @@ if out=$("$TQDB_BIN" collections --server "$node1" count glove \
 fi
 grep -q "must\[0\]" <<<"$out" || fail "bad filter: $out"
 ok "filtered count and scroll over the shards, an index on every shard"
+
+# tqdb cluster: a node's status; node 3 drained (its shards move to nodes 1
+# and 2, followed to 0 replicas left), the collection whole meanwhile, a
+# drain that would leave too few nodes refused; then the drain ended.
+out=$("$TQDB_BIN" cluster status --server "$node3") || fail "status: $out"
+grep -q "^node 3 at $node3: etcd connected, NATS connected;" <<<"$out" ||
+  fail "cluster status: $out"
+out=$("$TQDB_BIN" cluster drain 3 --server "$node1") || fail "drain: $out"
+grep -q "^node 3 is being drained" <<<"$out" || fail "drain: $out"
+for _ in $(seq 1 300); do
+  out=$("$TQDB_BIN" cluster drain 3 --server "$node1") || fail "drain: $out"
+  grep -q "0 shard replicas left on it (drained" <<<"$out" && break
+  sleep 0.2
+done
+grep -q "0 shard replicas left on it (drained" <<<"$out" ||
+  fail "node 3 not drained in 60 s: $out"
+out=$("$TQDB_BIN" cluster status --server "$node3" --json) ||
+  fail "status --json: $out"
+grep -q '"draining":true' <<<"$out" && grep -q '"mappedReplicas":0' <<<"$out" ||
+  fail "status --json of the drained node: $out"
+n=$("$TQDB_BIN" collections --server "$node3" count glove) || fail "count: $n"
+[ "$n" = 18000 ] || fail "count after the drain: $n"
+if out=$("$TQDB_BIN" cluster drain 2 --server "$node3" 2>&1); then
+  fail "a drain leaving one node for 2 replicas was accepted: $out"
+fi
+grep -q "start another node first" <<<"$out" || fail "drain 2: $out"
+rc=0
+out=$("$TQDB_BIN" cluster drain 9 --server "$node1" 2>&1) || rc=$?
+[ "$rc" = 2 ] && grep -q "node 9 is neither registered" <<<"$out" ||
+  fail "drain of an unknown node (exit $rc): $out"
+out=$("$TQDB_BIN" cluster undrain 3 --server "$node1") || fail "undrain: $out"
+grep -q "^node 3 is not being drained" <<<"$out" || fail "undrain: $out"
+ok "cluster status; node 3 drained to 0 replicas and undrained"
 
 pid2=$(sed -n 2p "$dir/nodes" | cut -d' ' -f2)
 kill -STOP "$pid2"

@@ -271,6 +271,13 @@ def main():
         p = run(cmd, "--help")
         check(p.returncode == 0 and "usage" in p.stdout,
               "tqdb %s --help" % cmd)
+    # tqdb cluster against a single server: exit 2, saying it is not a
+    # cluster node (or, built without the cluster, that it is not built in).
+    p = run("cluster", "status", "--server", addr, expect=2)
+    check(p.returncode == 2 and ("is not a cluster node" in p.stderr or
+                                 "built without the cluster" in p.stderr),
+          "tqdb cluster status on a single server: exit 2 (%s)" %
+          p.stderr.strip())
     # Unreachable server: exit 1 (nothing wrong with the input).
     p = run("collections", "--server", "127.0.0.1:1", expect=1)
     check(p.returncode == 1 and "127.0.0.1:1" in p.stderr,

@@ -2,14 +2,7 @@
 #include "tools/cli/backend.h"
 
 #include <grpcpp/grpcpp.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <chrono>
-#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,42 +17,6 @@ namespace tqdb {
 namespace {
 
 namespace pb = ::tqdb::v1;
-
-// Whether a TCP connection to host:port opens within 2 s (something
-// listens there, whatever it speaks).
-bool TcpConnects(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return false;
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  addrinfo hints = {};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* ai = nullptr;
-  if (getaddrinfo(host.c_str(), address.substr(colon + 1).c_str(), &hints,
-                  &ai) != 0) {
-    return false;
-  }
-  bool ok = false;
-  for (addrinfo* a = ai; a != nullptr && !ok; a = a->ai_next) {
-    const int fd =
-        socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK, a->ai_protocol);
-    if (fd < 0) continue;
-    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-      ok = true;
-    } else if (errno == EINPROGRESS) {
-      pollfd p = {fd, POLLOUT, 0};
-      int err = 0;
-      socklen_t len = sizeof(err);
-      ok = poll(&p, 1, 2000) == 1 &&
-           getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
-    }
-    close(fd);
-  }
-  freeaddrinfo(ai);
-  return ok;
-}
 
 // ---------------------------------------------------------------------------
 // Remote
@@ -115,68 +72,10 @@ class RemoteIngest final : public Ingest {
 
 class RemoteBackend final : public Backend {
  public:
-  RemoteBackend(std::string address, std::string api_key,
-                const TlsClientOptions& tls)
-      : address_(std::move(address)), tls_(!tls.ca_pem.empty()) {
-    if (!api_key.empty()) auth_ = "Bearer " + api_key;
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(256 << 20);
-    args.SetMaxSendMessageSize(256 << 20);
-    std::shared_ptr<grpc::ChannelCredentials> creds =
-        grpc::InsecureChannelCredentials();
-    if (tls_) {
-      grpc::SslCredentialsOptions ssl;
-      ssl.pem_root_certs = tls.ca_pem;
-      creds = grpc::SslCredentials(ssl);
-      if (!tls.server_name.empty()) {
-        args.SetSslTargetNameOverride(tls.server_name);
-      }
-    }
-    channel_ = grpc::CreateCustomChannel(address_, creds, args);
-    collections_ = pb::Collections::NewStub(channel_);
-    points_ = pb::Points::NewStub(channel_);
-  }
-
-  absl::Status CheckReachable() {
-    // Up to 5 s for a server that is starting; but when a connection
-    // failed while something listens there (TLS against plaintext, a
-    // certificate that does not verify), waiting changes nothing: gRPC
-    // keeps the channel failed until a retry succeeds.
-    const auto deadline =
-        std::chrono::system_clock::now() + std::chrono::seconds(5);
-    for (grpc_connectivity_state st = channel_->GetState(true);;
-         st = channel_->GetState(true)) {
-      if (st == GRPC_CHANNEL_READY) return absl::OkStatus();
-      if (st == GRPC_CHANNEL_TRANSIENT_FAILURE && TcpConnects(address_)) break;
-      if (!channel_->WaitForStateChange(st, deadline)) break;
-    }
-    // gRPC's reason: a call on the failing channel returns it at once.
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::seconds(2));
-    pb::CountResponse resp;
-    const grpc::Status s = points_->Count(&ctx, pb::CountRequest(), &resp);
-    std::string why = s.error_message();
-    if (why.size() > 300) why = why.substr(0, 297) + "...";
-    if (!TcpConnects(address_)) {
-      return absl::UnavailableError(absl::StrCat(
-          "no tqdb server answers at ", address_,
-          " (start one with: tqdb serve --data DIR --listen ", address_, ")"));
-    }
-    if (!tls_) {
-      return absl::UnavailableError(absl::StrCat(
-          "a server listens at ", address_, " but plaintext gRPC to it fails (",
-          why,
-          "): if it serves TLS, give --tls-ca CA.pem (the certificate that "
-          "signed the server's, or its own if self-signed) and, if that "
-          "certificate names another host, --tls-server-name NAME"));
-    }
-    return absl::UnavailableError(absl::StrCat(
-        "the TLS handshake with ", address_, " failed (", why,
-        "): check --tls-ca (the certificate that signed the server's) and "
-        "--tls-server-name (a name the server's certificate carries; by "
-        "default the host of --server)"));
-  }
+  explicit RemoteBackend(ServerChannel server)
+      : server_(std::move(server)),
+        collections_(pb::Collections::NewStub(server_.channel)),
+        points_(pb::Points::NewStub(server_.channel)) {}
 
   absl::StatusOr<CollectionInfo> Create(const CollectionConfig& c) override {
     pb::CreateCollectionRequest req;
@@ -233,8 +132,8 @@ class RemoteBackend final : public Backend {
 
   absl::StatusOr<std::unique_ptr<Ingest>> StartIngest(
       const std::string& collection, bool wait) override {
-    return std::unique_ptr<Ingest>(
-        new RemoteIngest(points_.get(), collection, wait, auth_));
+    return std::unique_ptr<Ingest>(new RemoteIngest(
+        points_.get(), collection, wait, server_.authorization));
   }
 
   absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
@@ -328,19 +227,14 @@ class RemoteBackend final : public Backend {
   }
 
   absl::Status Close() override { return absl::OkStatus(); }
-  std::string Describe() const override { return "server " + address_; }
+  std::string Describe() const override { return "server " + server_.address; }
 
  private:
   std::unique_ptr<grpc::ClientContext> Context() const {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    if (!auth_.empty()) ctx->AddMetadata("authorization", auth_);
-    return ctx;
+    return server_.Context();
   }
 
-  const std::string address_;
-  const bool tls_;
-  std::string auth_;
-  std::shared_ptr<grpc::Channel> channel_;
+  const ServerChannel server_;
   std::unique_ptr<pb::Collections::Stub> collections_;
   std::unique_ptr<pb::Points::Stub> points_;
 };
@@ -466,16 +360,8 @@ class EmbeddedBackend final : public Backend {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Backend>> Backend::Connect(
-    const std::string& address, const std::string& api_key,
-    const TlsClientOptions& tls) {
-  std::string key = api_key;
-  if (key.empty()) {
-    if (const char* e = std::getenv("TQDB_API_KEY")) key = e;
-  }
-  auto b = std::make_unique<RemoteBackend>(address, key, tls);
-  TQ_RETURN_IF_ERROR(b->CheckReachable());
-  return std::unique_ptr<Backend>(std::move(b));
+std::unique_ptr<Backend> Backend::Remote(ServerChannel server) {
+  return std::make_unique<RemoteBackend>(std::move(server));
 }
 
 absl::StatusOr<std::unique_ptr<Backend>> Backend::Embedded(

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "db/db.h"
+#include "tools/cli/server_channel.h"
 
 namespace tqdb {
 
@@ -38,25 +39,13 @@ class Ingest {
   virtual absl::StatusOr<uint64_t> Finish() = 0;
 };
 
-// TLS to the server: on when ca_pem is set.
-struct TlsClientOptions {
-  std::string ca_pem;       // PEM roots that sign the server's certificate
-  std::string server_name;  // the name to check it for; "" = the host
-};
-
 class Backend {
  public:
   virtual ~Backend() = default;
 
-  // A server at host:port. api_key: "" = none (TQDB_API_KEY in the
-  // environment is used when empty). Checks that the server answers
-  // (within 5 s): Unavailable otherwise, saying whether nothing listens
-  // there, a plaintext client met a server that may serve TLS (--tls-ca),
-  // or the TLS handshake failed (--tls-ca, --tls-server-name), with gRPC's
-  // reason.
-  static absl::StatusOr<std::unique_ptr<Backend>> Connect(
-      const std::string& address, const std::string& api_key,
-      const TlsClientOptions& tls = {});
+  // A server, connected by ConnectServer (server_channel.h: the API key,
+  // TLS, and the check that it answers).
+  static std::unique_ptr<Backend> Remote(ServerChannel server);
   // The database in `dir` (created when create_if_missing).
   static absl::StatusOr<std::unique_ptr<Backend>> Embedded(
       const std::string& dir, bool create_if_missing);

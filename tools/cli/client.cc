@@ -39,6 +39,14 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const Flags& f,
   if (f.Has("data")) {
     return Backend::Embedded(f.GetString("data"), create_if_missing);
   }
+  TQ_ASSIGN_OR_RETURN(ServerChannel server, ServerFromFlags(f));
+  return Backend::Remote(std::move(server));
+}
+
+absl::StatusOr<ServerChannel> ServerFromFlags(const Flags& f) {
+  if (!f.Has("server")) {
+    return absl::InvalidArgumentError("give --server HOST:PORT");
+  }
   std::string key;
   if (f.Has("api-key-file")) {
     TQ_ASSIGN_OR_RETURN(key, ReadApiKeyFile(f.GetString("api-key-file")));
@@ -60,7 +68,7 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const Flags& f,
     tls.ca_pem = pem.str();
     tls.server_name = f.GetString("tls-server-name");
   }
-  return Backend::Connect(f.GetString("server"), key, tls);
+  return ConnectServer(f.GetString("server"), key, tls);
 }
 
 const char kFilterHelp[] =

@@ -12,6 +12,7 @@
 #include "db/db.h"
 #include "tools/cli/backend.h"
 #include "tools/cli/flags.h"
+#include "tools/cli/server_channel.h"
 
 namespace tqdb {
 
@@ -25,6 +26,10 @@ extern const char kTargetHelp[];
 // combination.
 absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const Flags& flags,
                                                      bool create_if_missing);
+// The server --server names, with --api-key-file's key and --tls-ca /
+// --tls-server-name (ConnectServer). InvalidArgument without --server or
+// for a bad combination.
+absl::StatusOr<ServerChannel> ServerFromFlags(const Flags& flags);
 
 // --filter JSON (Qdrant's filter syntax, db/filter_json.h), or --filter
 // @FILE to read it from a file: nullptr without the flag. InvalidArgument

@@ -38,6 +38,11 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
 int RunScroll(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err);
 
+// tqdb cluster: a cluster node's status, and the drain of a node
+// (tools/cli/cluster.cc; built without the cluster, a clear refusal).
+int RunCluster(const std::vector<std::string>& args, std::ostream& out,
+               std::ostream& err);
+
 // The flags each command parses its arguments with (tests pin the documented
 // forms against them).
 const FlagSpec& ServeFlags();

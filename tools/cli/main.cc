@@ -1,7 +1,7 @@
-// tqdb: the command line of the tqdb vector database. serve, ingest, search
-// and collections run here; bench and distortion run in the sibling
-// executable tqdb-bench (tools/bench/main.cc), so that the benchmarks' peer,
-// FAISS, and its OpenMP and BLAS stay out of the production binary.
+// tqdb: the command line of the tqdb vector database. serve, ingest, search,
+// scroll, collections and cluster run here; bench and distortion run in the
+// sibling executable tqdb-bench (tools/bench/main.cc), so that the benchmarks'
+// peer, FAISS, and its OpenMP and BLAS stay out of the production binary.
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,6 +32,8 @@ constexpr char kUsage[] =
     "  scroll       the points of a collection in id order, page by page\n"
     "  collections  list, inspect, create, train or drop collections; index\n"
     "               payload fields; count points\n"
+    "  cluster      a cluster node's status; drain a node before taking it\n"
+    "               out of the cluster\n"
     "\n"
     "Run 'tqdb <command> --help' for the flags of a command.\n"
     "\n"
@@ -97,6 +99,7 @@ int main(int argc, char** argv) {
   if (cmd == "collections") {
     return tqdb::RunCollections(args, std::cout, std::cerr);
   }
+  if (cmd == "cluster") return tqdb::RunCluster(args, std::cout, std::cerr);
   std::cerr << "tqdb: unknown command '" << cmd << "'\n\n" << kUsage;
   return tqdb::kExitUsage;
 }
