@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <random>
 #include <set>
 #include <utility>
@@ -474,6 +475,32 @@ void ClusterNode::Status(cpb::NodeStatusResponse* out) const {
   const std::shared_ptr<const ClusterState> state = view_->state();
   out->set_draining(state->draining.count(options_.node_id) > 0);
   out->set_mapped_replicas(MappedReplicas(*state, options_.node_id));
+  std::map<uint32_t, cpb::NodeStatusResponse::NodeSummary> nodes;
+  auto summary = [&](uint32_t id) -> cpb::NodeStatusResponse::NodeSummary& {
+    auto& n = nodes[id];
+    n.set_node_id(id);
+    return n;
+  };
+  for (const auto& [id, record] : state->nodes) {
+    summary(id).set_address(record.address());
+    summary(id).set_live(true);
+  }
+  for (const auto& [id, record] : state->draining) {
+    summary(id).set_draining(true);
+  }
+  for (const auto& [name, entry] : state->collections) {
+    for (const auto& a : entry.map.shards()) {
+      for (uint32_t id : a.replicas()) {
+        auto& n = summary(id);
+        n.set_mapped_replicas(n.mapped_replicas() + 1);
+      }
+      for (uint32_t id : a.ready()) {
+        auto& n = summary(id);
+        n.set_ready_replicas(n.ready_replicas() + 1);
+      }
+    }
+  }
+  for (auto& [id, n] : nodes) *out->add_nodes() = std::move(n);
 }
 
 std::string ClusterNode::NextMessageId() {

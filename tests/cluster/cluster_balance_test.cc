@@ -330,14 +330,30 @@ TEST_F(ClusterBalanceTest, ADrainedNodeHandsItsShardsOver) {
   ASSERT_TRUE(drain(3, false, &resp).ok());  // asked again: the same drain
   EXPECT_TRUE(resp.draining());
   EXPECT_EQ(resp.mapped_replicas(), 0u);
-  grpc::ClientContext ctx;
+  // Node 3's status, once its view has the settled map (it follows etcd's
+  // watch): drained, and nodes 1 and 2 hold every replica, all ready.
   tqdb::cluster::v1::NodeStatusResponse status;
-  ASSERT_TRUE(
-      cluster_->NodeStub(2)
-          ->Status(&ctx, tqdb::cluster::v1::NodeStatusRequest(), &status)
-          .ok());
-  EXPECT_TRUE(status.draining());
-  EXPECT_EQ(status.mapped_replicas(), 0u);
+  auto as_settled = [&] {
+    grpc::ClientContext ctx;
+    status.Clear();
+    if (!cluster_->NodeStub(2)
+             ->Status(&ctx, tqdb::cluster::v1::NodeStatusRequest(), &status)
+             .ok() ||
+        !status.draining() || status.mapped_replicas() != 0 ||
+        status.nodes_size() != 3) {
+      return false;
+    }
+    for (const auto& n : status.nodes()) {
+      const uint32_t want = n.node_id() == 3 ? 0 : 6;
+      if (!n.live() || n.draining() != (n.node_id() == 3) ||
+          n.mapped_replicas() != want || n.ready_replicas() != want) {
+        return false;
+      }
+    }
+    return true;
+  };
+  EXPECT_TRUE(Eventually(absl::Seconds(10), as_settled))
+      << status.ShortDebugString();
   EXPECT_EQ(Count(0), n_);
   EXPECT_EQ(Count(2), n_);  // a drained node still answers as a coordinator
   // The drain ends: node 3 gets its share again.

@@ -93,6 +93,9 @@ for _ in $(seq 1 300); do
 done
 grep -q "0 shard replicas left on it (drained" <<<"$out" ||
   fail "node 3 not drained in 60 s: $out"
+out=$("$TQDB_BIN" cluster status --server "$node1") || fail "status: $out"
+grep -Eq "^3 +$node3 +live, draining +0 +0$" <<<"$out" ||
+  fail "node 1's view of the drained node 3: $out"
 out=$("$TQDB_BIN" cluster status --server "$node3" --json) ||
   fail "status --json: $out"
 grep -q '"draining":true' <<<"$out" && grep -q '"mappedReplicas":0' <<<"$out" ||

@@ -32,8 +32,9 @@ constexpr char kClusterUsage[] =
     "\n"
     "actions:\n"
     "  status          that node: its id, its connections to etcd and NATS,\n"
-    "                  whether it is being drained, its shard replicas\n"
-    "                  (default)\n"
+    "                  whether it is being drained, its shard replicas; and\n"
+    "                  every node as it sees the cluster: live or gone,\n"
+    "                  draining, replicas held and ready (default)\n"
     "  drain NODE      move every shard replica off node NODE (its id), so\n"
     "                  that it can be stopped for good with every shard on\n"
     "                  `replicas` nodes; the node serves its replicas until\n"
@@ -68,14 +69,26 @@ void PrintStatus(const cpb::NodeStatusResponse& s, std::ostream& out) {
       s.nats_connected() ? "connected" : "away",
       s.draining() ? ", being drained" : "", s.mapped_replicas(),
       s.replicas_size());
-  if (s.replicas_size() == 0) return;
-  out << absl::StrFormat("%-24s %5s %12s %12s %-7s %s\n", "collection", "shard",
-                         "applied", "count", "trained", "last error");
-  for (const cpb::ReplicaStatus& r : s.replicas()) {
-    out << absl::StrFormat("%-24s %5d %12s %12s %-7s %s\n", r.collection(),
-                           r.shard(), Thousands(r.applied_sequence()),
-                           Thousands(r.count()), r.trained() ? "yes" : "no",
-                           r.last_error());
+  if (s.replicas_size() > 0) {
+    out << absl::StrFormat("%-24s %5s %12s %12s %-7s %s\n", "collection",
+                           "shard", "applied", "count", "trained",
+                           "last error");
+    for (const cpb::ReplicaStatus& r : s.replicas()) {
+      out << absl::StrFormat("%-24s %5d %12s %12s %-7s %s\n", r.collection(),
+                             r.shard(), Thousands(r.applied_sequence()),
+                             Thousands(r.count()), r.trained() ? "yes" : "no",
+                             r.last_error());
+    }
+  }
+  out << absl::StrFormat("\nthe cluster as node %d sees it:\n", s.node_id());
+  out << absl::StrFormat("%-6s %-22s %-16s %9s %6s\n", "node", "address",
+                         "state", "replicas", "ready");
+  for (const auto& n : s.nodes()) {
+    std::string state = n.live() ? "live" : "gone";
+    if (n.draining()) absl::StrAppend(&state, ", draining");
+    out << absl::StrFormat("%-6d %-22s %-16s %9d %6d\n", n.node_id(),
+                           n.address().empty() ? "-" : n.address(), state,
+                           n.mapped_replicas(), n.ready_replicas());
   }
 }
 
