@@ -473,8 +473,6 @@ void ClusterNode::Status(cpb::NodeStatusResponse* out) const {
     if (ParseLocalName(name).has_value()) out->add_local_collections(name);
   }
   const std::shared_ptr<const ClusterState> state = view_->state();
-  out->set_draining(state->draining.count(options_.node_id) > 0);
-  out->set_mapped_replicas(MappedReplicas(*state, options_.node_id));
   std::map<uint32_t, cpb::NodeStatusResponse::NodeSummary> nodes;
   auto summary = [&](uint32_t id) -> cpb::NodeStatusResponse::NodeSummary& {
     auto& n = nodes[id];
@@ -499,6 +497,12 @@ void ClusterNode::Status(cpb::NodeStatusResponse* out) const {
         n.set_ready_replicas(n.ready_replicas() + 1);
       }
     }
+  }
+  // This node's own line, also in the response's top-level fields.
+  const auto self = nodes.find(options_.node_id);
+  if (self != nodes.end()) {
+    out->set_draining(self->second.draining());
+    out->set_mapped_replicas(self->second.mapped_replicas());
   }
   for (auto& [id, n] : nodes) *out->add_nodes() = std::move(n);
 }

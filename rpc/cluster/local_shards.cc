@@ -45,6 +45,24 @@ absl::Status FillHits(const pb::SearchRequest& q, const Collection& c,
 // this long at most.
 constexpr absl::Duration kReplicaStartWait = absl::Seconds(5);
 
+// Shard `shard` of the collection's incarnation `uid` in `state`'s map, or
+// null (no such collection, incarnation, map or shard).
+const cpb::ShardAssignment* FindShard(const ClusterState& state,
+                                      const std::string& collection,
+                                      int64_t uid, uint32_t shard) {
+  const CollectionEntry* e = state.Find(collection);
+  if (e == nullptr || e->uid != uid || !e->has_map ||
+      static_cast<int>(shard) >= e->map.shards_size()) {
+    return nullptr;
+  }
+  return &e->map.shards(static_cast<int>(shard));
+}
+
+bool Lists(const google::protobuf::RepeatedField<uint32_t>& ids,
+           uint32_t node) {
+  return std::find(ids.begin(), ids.end(), node) != ids.end();
+}
+
 }  // namespace
 
 std::shared_ptr<ShardReplica> ClusterNode::AwaitReplica(
@@ -53,14 +71,8 @@ std::shared_ptr<ShardReplica> ClusterNode::AwaitReplica(
   // Only for a shard the map gives this node.
   {
     const std::shared_ptr<const ClusterState> state = view_->state();
-    const CollectionEntry* e = state->Find(collection);
-    if (e == nullptr || e->uid != uid || !e->has_map ||
-        static_cast<int>(shard) >= e->map.shards_size()) {
-      return nullptr;
-    }
-    const auto& replicas = e->map.shards(shard).replicas();
-    if (std::find(replicas.begin(), replicas.end(), options_.node_id) ==
-        replicas.end()) {
+    const cpb::ShardAssignment* a = FindShard(*state, collection, uid, shard);
+    if (a == nullptr || !Lists(a->replicas(), options_.node_id)) {
       return nullptr;
     }
   }
@@ -78,13 +90,8 @@ std::shared_ptr<ShardReplica> ClusterNode::AwaitReplica(
 bool ClusterNode::ReadyHere(const std::string& collection, int64_t uid,
                             uint32_t shard) const {
   const std::shared_ptr<const ClusterState> state = view_->state();
-  const CollectionEntry* e = state->Find(collection);
-  if (e == nullptr || e->uid != uid || !e->has_map ||
-      static_cast<int>(shard) >= e->map.shards_size()) {
-    return false;
-  }
-  const auto& ready = e->map.shards(shard).ready();
-  return std::find(ready.begin(), ready.end(), options_.node_id) != ready.end();
+  const cpb::ShardAssignment* a = FindShard(*state, collection, uid, shard);
+  return a != nullptr && Lists(a->ready(), options_.node_id);
 }
 
 absl::StatusOr<std::vector<std::shared_ptr<ShardReplica>>>
