@@ -432,6 +432,7 @@ void TestCombineRangeMatchesScalar() {
     p.kappa = 0.5f;
     p.base = 0.25f;
     p.l2 = trial % 5 == 1;
+    p.lut_l2 = trial % 5 == 3;  // (every score: the kernel's per-score loops)
     p.center = -0.75f;
     FactorColumns fc;
     fc.factors = factors.data();
