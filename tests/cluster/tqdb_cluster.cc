@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -34,7 +35,7 @@ absl::StatusOr<std::unique_ptr<TqdbCluster>> TqdbCluster::Start(
     TQ_RETURN_IF_ERROR(c->LaunchNode(i));
   }
   for (int i = 0; i < initial; ++i) {
-    TQ_RETURN_IF_ERROR(c->AwaitServing(i, absl::Seconds(60)));
+    TQ_RETURN_IF_ERROR(c->AwaitFirstServing(i));
   }
   return c;
 }
@@ -88,7 +89,10 @@ absl::Status TqdbCluster::AwaitServing(int i, absl::Duration timeout) {
     if (!nodes_[i].process->Running()) break;
     std::ifstream f(port_file);
     int port = 0;
-    if (f >> port && port == nodes_[i].port) return absl::OkStatus();
+    if (f >> port && port == nodes_[i].port) {
+      nodes_[i].served = true;
+      return absl::OkStatus();
+    }
     absl::SleepFor(absl::Milliseconds(50));
   }
   return absl::UnavailableError(absl::StrCat("tqdb node ", i + 1,
@@ -109,9 +113,28 @@ void TqdbCluster::StopNodes() {
   }
 }
 
+absl::Status TqdbCluster::AwaitFirstServing(int i) {
+  // A port is picked free long before its node binds it, and the tests
+  // running beside this one pick from the same range: CI saw a node fail
+  // with "address in use" (2026-12-06). Until a node has served, nothing
+  // knows its address, so it may take another.
+  absl::Status s = AwaitServing(i, absl::Seconds(60));
+  for (int attempt = 0; attempt < 3 && !nodes_[i].served; ++attempt) {
+    if (nodes_[i].process->Running() ||
+        !absl::StrContains(nodes_[i].process->LogTail(), "address in use")) {
+      return s;
+    }
+    nodes_[i].port = FreeLoopbackPort();
+    TQ_RETURN_IF_ERROR(LaunchNode(i));
+    s = AwaitServing(i, absl::Seconds(60));
+  }
+  return s;
+}
+
 absl::Status TqdbCluster::StartNode(int i) {
   TQ_RETURN_IF_ERROR(LaunchNode(i));
-  return AwaitServing(i, absl::Seconds(60));
+  return nodes_[i].served ? AwaitServing(i, absl::Seconds(60))
+                          : AwaitFirstServing(i);
 }
 
 absl::Status TqdbCluster::RestartNode(int i) {

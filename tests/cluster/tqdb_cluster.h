@@ -75,11 +75,16 @@ class TqdbCluster {
   struct Node {
     std::string dir;
     int port = 0;
+    bool served = false;  // has served once (its address is known)
     std::unique_ptr<ChildProcess> process;
   };
   TqdbCluster() = default;
   absl::Status LaunchNode(int i);
   absl::Status AwaitServing(int i, absl::Duration timeout);
+  // AwaitServing for a launched node; one that never served and could not
+  // listen (its port taken since it was picked) is launched again on
+  // another port.
+  absl::Status AwaitFirstServing(int i);
 
   std::string dir_;
   TqdbClusterOptions options_;
