@@ -446,6 +446,11 @@ void ClusterNode::Status(cpb::NodeStatusResponse* out) const {
     absl::MutexLock lock(&mu_);
     for (const auto& [key, r] : replicas_) replicas.push_back(r);
   }
+  // JetStream's view of each consumer costs a request, which waits up to
+  // the API timeout (5 s) when JetStream is slow to answer: CI saw `tqdb
+  // cluster status` pass its 30 s deadline on a node whose requests were
+  // timing out (2026-12-06). The lookups share kStatusLookupTime.
+  const absl::Time lookups_end = absl::Now() + kStatusLookupTime;
   for (const auto& r : replicas) {
     cpb::ReplicaStatus* s = out->add_replicas();
     s->set_collection(r->spec().collection);
@@ -459,9 +464,18 @@ void ClusterNode::Status(cpb::NodeStatusResponse* out) const {
     s->set_sessions(r->sessions());
     s->set_fetches(r->fetches());
     s->set_entries_received(r->received());
-    auto consumer =
-        PullConsumer::Lookup(js_.get(), StreamName(r->spec().collection),
-                             ConsumerName(options_.node_id, r->spec().shard));
+    const absl::Duration left = lookups_end - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      s->set_consumer_error(
+          absl::StrCat("not looked up: this status call's ",
+                       absl::FormatDuration(kStatusLookupTime),
+                       " for JetStream lookups were spent"));
+      continue;
+    }
+    auto consumer = PullConsumer::Lookup(
+        js_.get(), StreamName(r->spec().collection),
+        ConsumerName(options_.node_id, r->spec().shard), left);
+    if (!consumer.ok()) s->set_consumer_error(consumer.status().ToString());
     if (consumer.ok() && consumer->has_value()) {
       s->set_consumer_delivered((*consumer)->delivered_sequence);
       s->set_consumer_ack_floor((*consumer)->ack_floor);

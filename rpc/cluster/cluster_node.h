@@ -188,8 +188,11 @@ class ClusterNode {
   // The read path: fan-out over one replica per shard (cluster_reader.h).
   ClusterReader* reader() const { return reader_.get(); }
 
-  // What this node holds (the Node service).
+  // What this node holds (the Node service). Its JetStream consumer
+  // lookups take kStatusLookupTime at most, in all (ReplicaStatus.
+  // consumer_error names the replicas they did not read).
   void Status(tqdb::cluster::v1::NodeStatusResponse* out) const;
+  static constexpr absl::Duration kStatusLookupTime = absl::Seconds(2);
   // Starts draining node `node_id` (0: this one), or with `cancel` ends it
   // (drain.cc; Node.Drain in proto/tqdb/cluster/v1/cluster.proto): the
   // balancer moves its replicas to other nodes. NotFound for a node neither

@@ -1,5 +1,7 @@
 #include "rpc/cluster/pull_consumer.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -160,11 +162,18 @@ ConsumerState StateOf(const jsConsumerInfo& info) {
 }  // namespace
 
 absl::StatusOr<std::optional<ConsumerState>> PullConsumer::Lookup(
-    JetStream* js, const std::string& stream, const std::string& durable) {
+    JetStream* js, const std::string& stream, const std::string& durable,
+    absl::Duration wait) {
+  jsOptions options;
+  jsOptions_Init(&options);
+  if (wait > absl::ZeroDuration()) {
+    options.Wait = std::max<int64_t>(1, absl::ToInt64Milliseconds(wait));
+  }
   jsConsumerInfo* raw = nullptr;
   jsErrCode js_error = static_cast<jsErrCode>(0);
-  const natsStatus s = js_GetConsumerInfo(&raw, js->raw(), stream.c_str(),
-                                          durable.c_str(), nullptr, &js_error);
+  const natsStatus s = js_GetConsumerInfo(
+      &raw, js->raw(), stream.c_str(), durable.c_str(),
+      wait > absl::ZeroDuration() ? &options : nullptr, &js_error);
   JsConsumerInfoPtr info(raw);
   if (s == NATS_OK) return std::optional<ConsumerState>(StateOf(*info));
   if (js_error == JSConsumerNotFoundErr) return std::optional<ConsumerState>();

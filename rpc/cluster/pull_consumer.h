@@ -108,9 +108,12 @@ class PullConsumer {
   // Creates the durable consumer unless it exists, and binds to it.
   static absl::StatusOr<std::unique_ptr<PullConsumer>> Create(
       JetStream* js, const ConsumerConfig& config);
-  // The state of a durable consumer, nullopt if it does not exist.
+  // The state of a durable consumer, nullopt if it does not exist. wait:
+  // how long to wait for JetStream's answer (zero: the connection's API
+  // timeout).
   static absl::StatusOr<std::optional<ConsumerState>> Lookup(
-      JetStream* js, const std::string& stream, const std::string& durable);
+      JetStream* js, const std::string& stream, const std::string& durable,
+      absl::Duration wait = absl::ZeroDuration());
   // Deletes a durable consumer; OK if it does not exist.
   static absl::Status Delete(JetStream* js, const std::string& stream,
                              const std::string& durable);
