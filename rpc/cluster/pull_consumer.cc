@@ -1,7 +1,5 @@
 #include "rpc/cluster/pull_consumer.h"
 
-#include <algorithm>
-#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -166,9 +164,7 @@ absl::StatusOr<std::optional<ConsumerState>> PullConsumer::Lookup(
     absl::Duration wait) {
   jsOptions options;
   jsOptions_Init(&options);
-  if (wait > absl::ZeroDuration()) {
-    options.Wait = std::max<int64_t>(1, absl::ToInt64Milliseconds(wait));
-  }
+  if (wait > absl::ZeroDuration()) options.Wait = ToMillis(wait);
   jsConsumerInfo* raw = nullptr;
   jsErrCode js_error = static_cast<jsErrCode>(0);
   const natsStatus s = js_GetConsumerInfo(

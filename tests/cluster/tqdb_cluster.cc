@@ -133,8 +133,7 @@ absl::Status TqdbCluster::AwaitFirstServing(int i) {
 
 absl::Status TqdbCluster::StartNode(int i) {
   TQ_RETURN_IF_ERROR(LaunchNode(i));
-  return nodes_[i].served ? AwaitServing(i, absl::Seconds(60))
-                          : AwaitFirstServing(i);
+  return AwaitFirstServing(i);
 }
 
 absl::Status TqdbCluster::RestartNode(int i) {

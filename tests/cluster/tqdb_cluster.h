@@ -83,7 +83,7 @@ class TqdbCluster {
   absl::Status AwaitServing(int i, absl::Duration timeout);
   // AwaitServing for a launched node; one that never served and could not
   // listen (its port taken since it was picked) is launched again on
-  // another port.
+  // another port (a node that has served keeps its port).
   absl::Status AwaitFirstServing(int i);
 
   std::string dir_;
