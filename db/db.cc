@@ -187,6 +187,13 @@ void DbCore::AddHandle(const std::string& name,
 }
 
 void DbCore::DestroyHandles() {
+  {
+    absl::MutexLock l(&cursors_mu);
+    for (const rocksdb::Snapshot** snap : cursor_snapshots) {
+      if (*snap != nullptr) db->ReleaseSnapshot(*snap);
+      *snap = nullptr;
+    }
+  }
   for (rocksdb::ColumnFamilyHandle* h : handles) {
     db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   }

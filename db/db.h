@@ -333,6 +333,23 @@ struct StorageStats {
   uint64_t writes_stopped = 0;  // 0 or 1
 };
 
+// A collection's points as they stood at one moment (a RocksDB snapshot),
+// read page by page in ascending id order while writes go on: what a
+// cluster replica sends a peer that can no longer catch up from the log
+// (rpc/cluster/). Holds the snapshot until destroyed; Database::Close, or
+// a reopen after a storage error, releases it, and Next then answers
+// Aborted (start over).
+class PointCursor {
+ public:
+  virtual ~PointCursor() = default;
+  // Collection::applied_sequence() at the cursor's moment: the points are
+  // exactly those of the log entries up to it.
+  virtual uint64_t applied_sequence() const = 0;
+  // The next points (at most max_points >= 1), each with its vector and
+  // payload; empty once every point was returned.
+  virtual absl::StatusOr<std::vector<Record>> Next(size_t max_points) = 0;
+};
+
 class Collection {
  public:
   virtual ~Collection() = default;
@@ -354,6 +371,10 @@ class Collection {
   virtual uint64_t Count() const = 0;
   // Points matching `filter` (exact).
   virtual absl::StatusOr<CountResult> Count(const Filter& filter) const = 0;
+  // A consistent copy of every point (PointCursor). FailedPrecondition
+  // without store_vectors (the codes alone cannot rebuild a point).
+  virtual absl::StatusOr<std::unique_ptr<PointCursor>> OpenCursor() const = 0;
+
   // A page of points in ascending id order from options.offset, matching
   // the filter if any.
   virtual absl::StatusOr<ScrollPage> Scroll(

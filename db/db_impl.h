@@ -16,6 +16,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -97,13 +98,22 @@ struct DbCore {
   // Takes the handle of the column family `name`, just opened or created.
   void AddHandle(const std::string& name, rocksdb::ColumnFamilyHandle* h)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(life_mu);
-  // Destroys every handle (before db closes).
+  // Destroys every handle and releases the snapshots of open PointCursors
+  // (before db closes: RocksDB refuses to close with snapshots held).
   void DestroyHandles() ABSL_EXCLUSIVE_LOCKS_REQUIRED(life_mu);
+  // The snapshots open PointCursors hold (db/point_cursor.cc). A cursor
+  // adds and removes its own with life_mu held shared; DestroyHandles
+  // releases them all and clears the cursors' pointers (life_mu exclusive),
+  // so a cursor reads its pointer safely under life_mu shared.
+  absl::Mutex cursors_mu;  // after life_mu
+  std::set<const rocksdb::Snapshot**> cursor_snapshots
+      ABSL_GUARDED_BY(cursors_mu);
 };
 
 class CollectionImpl : public Collection,
                        public std::enable_shared_from_this<CollectionImpl> {
  public:
+  friend class PointCursorImpl;  // db/point_cursor.cc
   CollectionImpl(std::shared_ptr<DbCore> core,
                  const dbformat::CollectionRecord& record);
   ~CollectionImpl() override;
@@ -121,6 +131,7 @@ class CollectionImpl : public Collection,
                                           bool with_vectors,
                                           bool with_payload) const override;
   uint64_t Count() const override { return count_.load(); }
+  absl::StatusOr<std::unique_ptr<PointCursor>> OpenCursor() const override;
   absl::Status UpsertLogged(uint64_t sequence, const std::vector<Point>& points,
                             bool wait) override;
   absl::StatusOr<size_t> DeleteLogged(uint64_t sequence,

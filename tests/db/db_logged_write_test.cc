@@ -127,6 +127,80 @@ TEST(DbLoggedWriteTest, ReplaysAreSkippedAndTheSequencePersists) {
   EXPECT_EQ((*(*db)->GetCollection("c1-s3"))->applied_sequence(), 0u);
 }
 
+// Every point of a cursor, in pages of `page` points.
+std::vector<Record> Drain(PointCursor* cursor, size_t page) {
+  std::vector<Record> all;
+  for (;;) {
+    auto got = cursor->Next(page);
+    EXPECT_TRUE(got.ok()) << got.status();
+    if (!got.ok() || got->empty()) return all;
+    EXPECT_LE(got->size(), page);
+    for (Record& r : *got) all.push_back(std::move(r));
+  }
+}
+
+TEST(DbLoggedWriteTest, ACursorCopiesTheStateOfItsSequence) {
+  TempDir dir;
+  auto db = Database::Open(dir.path(), DatabaseOptions());
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE((*db)->CreateCollection(Config()).ok());
+  auto c = *(*db)->GetCollection("c1-s3");
+  for (uint64_t seq = 1; seq <= 10; ++seq) ASSERT_TRUE(Apply(c.get(), seq).ok());
+  auto cursor = c->OpenCursor();
+  ASSERT_TRUE(cursor.ok()) << cursor.status();
+  EXPECT_EQ((*cursor)->applied_sequence(), 10u);
+  // Writes after it (a training among them: 300 points) are not in it.
+  for (uint64_t seq = 11; seq <= 20; ++seq) {
+    ASSERT_TRUE(Apply(c.get(), seq).ok());
+  }
+  c->WaitForTraining();
+  EXPECT_TRUE(absl::IsInvalidArgument((*cursor)->Next(0).status()));
+  const std::vector<Record> copy = Drain(cursor->get(), 7);
+  const auto at10 = Expected(10);
+  ASSERT_EQ(copy.size(), at10.size());
+  auto want = at10.begin();
+  for (const Record& r : copy) {  // ascending ids, all of them
+    EXPECT_EQ(r.id, want->first);
+    EXPECT_EQ(r.payload, std::to_string(want->second));
+    EXPECT_EQ(r.vector, VectorFor(r.id, want->second, kDim));
+    ++want;
+  }
+  EXPECT_TRUE((*cursor)->Next(7)->empty());  // stays at the end
+  // The copy and the log after its sequence make the same collection.
+  CollectionConfig other = Config();
+  other.name = "c1-s3-copy";
+  ASSERT_TRUE((*db)->CreateCollection(other).ok());
+  auto d = *(*db)->GetCollection("c1-s3-copy");
+  std::vector<Point> pts;
+  for (const Record& r : copy) pts.push_back({r.id, r.vector, r.payload});
+  ASSERT_TRUE(d->Upsert(pts, false).ok());
+  ASSERT_TRUE(d->SkipLogged((*cursor)->applied_sequence()).ok());
+  for (uint64_t seq = 1; seq <= 20; ++seq) ASSERT_TRUE(Apply(d.get(), seq).ok());
+  ExpectHolds(d.get(), 20);
+
+  // A drop ends a cursor (NotFound); a closed database too, its snapshot
+  // released (RocksDB would refuse to close with it held).
+  auto of_d = d->OpenCursor();
+  ASSERT_TRUE(of_d.ok()) << of_d.status();
+  ASSERT_TRUE((*db)->DropCollection("c1-s3-copy").ok());
+  EXPECT_TRUE(absl::IsNotFound((*of_d)->Next(5).status()));
+  auto again = c->OpenCursor();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->applied_sequence(), 20u);
+  ASSERT_EQ((*again)->Next(3)->size(), 3u);
+  ASSERT_TRUE((*db)->Close().ok());
+  EXPECT_FALSE((*again)->Next(3).ok());
+  again->reset();
+  // Without stored vectors there is nothing to copy from.
+  other.name = "codes-only";
+  other.store_vectors = false;
+  auto db2 = Database::Open(dir.path() + "/2", DatabaseOptions());
+  ASSERT_TRUE(db2.ok()) << db2.status();
+  ASSERT_TRUE((*db2)->CreateCollection(other).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      (*(*db2)->GetCollection("codes-only"))->OpenCursor().status()));
+}
+
 TEST(DbLoggedWriteTest, ValidateCollectionConfigFillsDefaults) {
   CollectionConfig c = Config();
   c.train_threshold = 0;
