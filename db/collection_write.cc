@@ -160,6 +160,20 @@ absl::Status CollectionImpl::SkipLogged(uint64_t sequence) {
   return RecordSequence(sequence, false);
 }
 
+absl::Status CollectionImpl::ForgetLogged() {
+  TQ_LIFE_GUARD();
+  absl::MutexLock wl(&write_mu_);
+  if (dropped_) return DroppedError();
+  rocksdb::WriteBatch batch;
+  batch.Delete(core_->meta(), dbformat::AppliedKey(cid_));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  TQ_RETURN_IF_ERROR(FromRocks(core_->db->Write(wo, &batch),
+                               core_->dir + ": applied sequence"));
+  applied_ = 0;
+  return absl::OkStatus();
+}
+
 absl::Status CollectionImpl::CheckSequence(uint64_t sequence) {
   if (sequence > 0) return absl::OkStatus();
   return absl::InvalidArgumentError(

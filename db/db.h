@@ -431,6 +431,11 @@ class Collection {
   // replica rejects alike (e.g. a point invalid for this collection), after
   // which the log moves on.
   virtual absl::Status SkipLogged(uint64_t sequence) = 0;
+  // Forgets the applied sequence (0 again; synced): the collection no longer
+  // claims to hold a prefix of the log. Before a replica replaces its points
+  // with another replica's copy (rpc/cluster/shard_replica.h): a crash
+  // midway then leaves a collection that replays or copies from the start.
+  virtual absl::Status ForgetLogged() = 0;
   // The last sequence recorded by the calls above; 0 before any. Once it
   // covers an entry, reads see the entry's points (counts, searches).
   virtual uint64_t applied_sequence() const = 0;

@@ -138,6 +138,7 @@ class CollectionImpl : public Collection,
                                       const std::vector<uint64_t>& ids,
                                       bool wait) override;
   absl::Status SkipLogged(uint64_t sequence) override;
+  absl::Status ForgetLogged() override;
   uint64_t applied_sequence() const override { return applied_.load(); }
   absl::StatusOr<CountResult> Count(const Filter& filter) const override;
   absl::StatusOr<ScrollPage> Scroll(

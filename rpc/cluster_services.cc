@@ -579,6 +579,16 @@ grpc::Status ClusterShardsService::Train(grpc::ServerContext* ctx,
       ctx, [&] { return node_->LocalTrain(*req, DeadlineOf(ctx), resp); });
 }
 
+grpc::Status ClusterShardsService::Copy(
+    grpc::ServerContext* ctx, const cpb::ShardCopyRequest* req,
+    grpc::ServerWriter<cpb::ShardCopyChunk>* writer) {
+  return context_->Call(ctx, [&] {
+    return node_->LocalCopy(*req, [&](const cpb::ShardCopyChunk& chunk) {
+      return writer->Write(chunk);
+    });
+  });
+}
+
 // --- Snapshots ---
 
 namespace {

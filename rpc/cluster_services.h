@@ -139,6 +139,9 @@ class ClusterShardsService final : public tqdb::cluster::v1::Shards::Service {
   grpc::Status Train(grpc::ServerContext* ctx,
                      const tqdb::cluster::v1::ShardTrainRequest* req,
                      tqdb::cluster::v1::ShardInfoResponse* resp) override;
+  grpc::Status Copy(
+      grpc::ServerContext* ctx, const tqdb::cluster::v1::ShardCopyRequest* req,
+      grpc::ServerWriter<tqdb::cluster::v1::ShardCopyChunk>* writer) override;
 
  private:
   const ServiceContext* const context_;

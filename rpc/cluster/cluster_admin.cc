@@ -142,6 +142,10 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::CreateCollection(
   sc.replicas = record.stream_replicas();
   sc.max_bytes = options_.stream_max_bytes;
   sc.max_age = options_.stream_max_age;
+  // JetStream refuses a dedup window longer than the entries live.
+  if (sc.max_age > absl::ZeroDuration()) {
+    sc.duplicate_window = std::min(sc.duplicate_window, sc.max_age);
+  }
   TQ_RETURN_IF_ERROR(js_->EnsureStream(sc)) << "collection '" << name << "'";
 
   record.set_state(cpb::CollectionRecord::STATE_READY);

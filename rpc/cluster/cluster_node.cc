@@ -368,7 +368,11 @@ absl::Status ClusterNode::Reconcile() {
     spec.shard = key.second;
     spec.node_id = options_.node_id;
     spec.max_batch = options_.database.max_batch;
-    auto replica = std::make_shared<ShardReplica>(js_.get(), spec, *coll);
+    auto replica = std::make_shared<ShardReplica>(
+        js_.get(), spec, *coll,
+        [this](const ReplicaSpec& s, uint64_t applied) {
+          return PeerCopy(s, applied);
+        });
     absl::MutexLock lock(&mu_);
     replicas_[key] = std::move(replica);
   }
@@ -458,6 +462,8 @@ void ClusterNode::Status(cpb::NodeStatusResponse* out) const {
     s->set_local_name(r->local()->config().name);
     s->set_applied_sequence(r->applied());
     s->set_count(r->local()->Count());
+    s->set_copies_taken(static_cast<uint32_t>(r->rebuilds()));
+    s->set_taking_copy(r->rebuilding());
     auto info = r->local()->Info();
     s->set_trained(info.ok() && info->trained);
     s->set_last_error(r->last_error());

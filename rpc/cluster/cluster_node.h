@@ -37,6 +37,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -184,6 +185,19 @@ class ClusterNode {
   absl::Status LocalTrain(const tqdb::cluster::v1::ShardTrainRequest& req,
                           absl::Time deadline,
                           tqdb::cluster::v1::ShardInfoResponse* resp) const;
+
+  // Shards.Copy (peer_copy.cc): this node's replica of the request's one
+  // shard as it stands now (PointCursor), to `write` chunk by chunk (false:
+  // the asking node went away). NotFound for a shard this node does not
+  // hold; Unavailable while its replica is taking a copy itself.
+  absl::Status LocalCopy(
+      const tqdb::cluster::v1::ShardCopyRequest& req,
+      const std::function<bool(const tqdb::cluster::v1::ShardCopyChunk&)>&
+          write) const;
+  // The PeerCopySource of this node's replicas (shard_replica.h): asks the
+  // shard's other replicas for copies and keeps the most advanced.
+  absl::StatusOr<std::unique_ptr<ShardCopy>> PeerCopy(const ReplicaSpec& spec,
+                                                      uint64_t applied);
 
   // The read path: fan-out over one replica per shard (cluster_reader.h).
   ClusterReader* reader() const { return reader_.get(); }

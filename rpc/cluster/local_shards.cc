@@ -122,6 +122,12 @@ ClusterNode::LocalReplicas(const cpb::ShardsRequest& target,
                        "' is catching up (applied sequence ", r->applied(),
                        ") and not ready for reads"));
     }
+    if (reads && r->rebuilding()) {
+      return absl::UnavailableError(absl::StrCat(
+          "node ", options_.node_id, ": the replica of shard ", ref.shard(),
+          " of collection '", target.collection(),
+          "' is taking another replica's copy"));
+    }
     if (ref.min_sequence() > r->applied() &&
         !r->AwaitApplied(ref.min_sequence(), deadline - absl::Now())) {
       return absl::DeadlineExceededError(absl::StrCat(

@@ -106,8 +106,12 @@ bool Deterministic(const absl::Status& s, const cpb::LogEntry& entry) {
 }  // namespace
 
 ShardReplica::ShardReplica(JetStream* js, ReplicaSpec spec,
-                           std::shared_ptr<Collection> local)
-    : js_(js), spec_(std::move(spec)), local_(std::move(local)) {
+                           std::shared_ptr<Collection> local,
+                           PeerCopySource peer_copy)
+    : js_(js),
+      spec_(std::move(spec)),
+      local_(std::move(local)),
+      peer_copy_(std::move(peer_copy)) {
   {
     absl::MutexLock lock(&mu_);
     applied_ = local_->applied_sequence();
@@ -123,6 +127,7 @@ ShardReplica::~ShardReplica() {
 void ShardReplica::RequestStop() {
   absl::MutexLock lock(&mu_);
   stopping_ = true;
+  if (copy_ != nullptr) copy_->Cancel();
 }
 
 bool ShardReplica::Stopping() const {
@@ -240,14 +245,14 @@ void ShardReplica::Run() {
 absl::Status ShardReplica::Session() {
   const std::string stream = StreamName(spec_.collection);
   const std::string durable = ConsumerName(spec_.node_id, spec_.shard);
-  const uint64_t from = local_->applied_sequence() + 1;
   TQ_ASSIGN_OR_RETURN(StreamState state, js_->GetStreamState(stream));
-  if (state.messages > 0 && state.first_sequence > from) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the stream's oldest entry is ", state.first_sequence,
-        " but this replica needs entries from ", from,
-        " (retention dropped them): it cannot catch up from the log"));
+  // (An empty stream whose entries all expired starts past its last.)
+  if (state.first_sequence > local_->applied_sequence() + 1) {
+    TQ_RETURN_IF_ERROR(CatchUpFromPeer(state.first_sequence));
   }
+  // (Below the stream's oldest entry after CatchUpFromPeer: the consumer
+  // starts at that entry.)
+  const uint64_t from = local_->applied_sequence() + 1;
   TQ_RETURN_IF_ERROR(PullConsumer::Delete(js_, stream, durable));
   ConsumerConfig c;
   c.stream = stream;

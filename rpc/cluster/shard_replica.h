@@ -34,8 +34,22 @@
 // (WriteResult).
 //
 // If the stream no longer holds the entries after the applied sequence
-// (retention dropped them), the replica cannot catch up from the log: it
-// stops applying and says so in last_error().
+// (retention dropped them: ClusterOptions::stream_max_bytes, _max_age),
+// the replica asks its shard's other replicas (PeerCopySource) for the most
+// advanced copy and, if one holds more than it does, replaces its points
+// with that copy (shard_rebuild.cc): forgets its applied sequence
+// (Collection::ForgetLogged), clears the collection, takes the copy's
+// payload indexes and points, then records the copy's sequence, from which
+// it applies the log. A crash midway leaves applied sequence 0: a copy is
+// taken again (or, if the log still starts at 1, it is replayed, which
+// converges from any points the copy held: every point's first entry in
+// the log is its upsert). While it rebuilds it answers no reads
+// (rebuilding()); a copy it gives meanwhile says sequence 0 and is never
+// taken. If every other
+// replica answered and none holds more, the dropped entries held nothing
+// this replica lacks (a shard quiet while others wrote) or are lost with
+// every copy of them: it applies the log from its oldest entry. Without a
+// source it stops applying and says so in last_error().
 //
 // Thread-safety: every method may be called from any thread. The JetStream
 // must outlive the replica.
@@ -44,6 +58,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -72,11 +87,34 @@ struct ReplicaSpec {
   int fetch_batch = 256;  // entries per fetch
 };
 
+// A copy of a shard from another replica: its points as they stood at
+// applied_sequence(), a page at a time (ClusterNode::PeerCopy).
+class ShardCopy {
+ public:
+  virtual ~ShardCopy() = default;
+  virtual uint64_t applied_sequence() const = 0;
+  virtual const std::vector<FieldIndexInfo>& field_indexes() const = 0;
+  // The next points (ascending ids); empty at the end.
+  virtual absl::StatusOr<std::vector<Point>> Next() = 0;
+  // Makes a Next that waits (now or later) return an error soon; any
+  // thread.
+  virtual void Cancel() = 0;
+};
+// The most advanced copy of spec's shard among its other replicas when one
+// holds entries past `applied`; null when every other replica answered and
+// none does; an error when one did not answer and none that did has more.
+using PeerCopySource =
+    std::function<absl::StatusOr<std::unique_ptr<ShardCopy>>(
+        const ReplicaSpec& spec, uint64_t applied)>;
+
 class ShardReplica {
  public:
   // Starts applying into `local` (the node's collection for the shard).
+  // peer_copy: where a replica the log cannot catch up gets a copy (none:
+  // it stops applying).
   ShardReplica(JetStream* js, ReplicaSpec spec,
-               std::shared_ptr<Collection> local);
+               std::shared_ptr<Collection> local,
+               PeerCopySource peer_copy = nullptr);
   // RequestStop() and waits for the thread.
   ~ShardReplica();
   ShardReplica(const ShardReplica&) = delete;
@@ -97,6 +135,11 @@ class ShardReplica {
   // answer for "what the shard holds" (an eventual read).
   bool caught_up() const;
   void MarkCaughtUp();
+  // Whether the replica is replacing its points with a copy, or failed to
+  // and must again (its points are then no answer to a read).
+  bool rebuilding() const;
+  // Rebuilds completed.
+  int rebuilds() const;
   // Why the last session ended, or an entry skipped; "" when all is well.
   std::string last_error() const;
   // Sessions started (1 while the first runs), fetches made and entries
@@ -124,10 +167,16 @@ class ShardReplica {
   absl::Status ApplyUpdate(uint64_t sequence,
                            const tqdb::cluster::v1::LogEntry& entry);
   bool Stopping() const;
+  // shard_rebuild.cc: what to do when the stream's oldest entry is past
+  // the applied sequence + 1.
+  absl::Status CatchUpFromPeer(uint64_t first_sequence);
+  absl::Status Rebuild(ShardCopy* copy);
+  absl::Status ClearLocal();
 
   JetStream* const js_;
   const ReplicaSpec spec_;
   const std::shared_ptr<Collection> local_;
+  const PeerCopySource peer_copy_;
   std::thread thread_;
 
   mutable absl::Mutex mu_;
@@ -139,6 +188,10 @@ class ShardReplica {
   uint64_t received_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;    // mirrors local_, for waits
   bool caught_up_ ABSL_GUARDED_BY(mu_) = false;  // never cleared
+  bool rebuilding_ ABSL_GUARDED_BY(mu_) = false;
+  int rebuilds_ ABSL_GUARDED_BY(mu_) = 0;
+  // The copy a rebuild reads (RequestStop cancels it).
+  ShardCopy* copy_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::map<uint64_t, tqdb::cluster::v1::ShardWriteResult> results_
       ABSL_GUARDED_BY(mu_);
 };

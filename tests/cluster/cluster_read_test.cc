@@ -319,7 +319,10 @@ TEST_F(ClusterReadTest, SearchesAnswerThroughNodeAndNatsFailures) {
   cluster_->nats().server(2).Signal(SIGKILL);  // and a NATS server
   ASSERT_TRUE(Eventually(absl::Seconds(60),
                          [&] { return acknowledged >= kPoints * 6 / 10; }));
-  ASSERT_TRUE(cluster_->RestartNode(1).ok());
+  {
+    const absl::Status restarted = cluster_->RestartNode(1);
+    ASSERT_TRUE(restarted.ok()) << restarted;
+  }
   ASSERT_TRUE(cluster_->nats().Restart(2).ok());
   ingest.join();
   ASSERT_EQ(acknowledged.load(), kPoints);

@@ -267,7 +267,10 @@ TEST_F(ClusterWriteTest, KillNineOfANodeDuringIngestLosesNothing) {
   cluster_->node(1).Signal(SIGKILL);
   ASSERT_TRUE(testing_util::Eventually(
       absl::Seconds(60), [&] { return acknowledged >= kBatches * 6 / 10; }));
-  ASSERT_TRUE(cluster_->RestartNode(1).ok());
+  {
+    const absl::Status restarted = cluster_->RestartNode(1);
+    ASSERT_TRUE(restarted.ok()) << restarted;
+  }
   client.join();
   ASSERT_EQ(acknowledged.load(), kBatches);
   Model model;
@@ -439,6 +442,97 @@ TEST_F(ClusterWriteTest, BadInputAndOutagesGetClearErrors) {
     }
     return true;
   }));
+}
+
+// A node down while retention (--stream-max-age) drops the entries it has
+// not applied: on restart its replicas take the most advanced copy another
+// replica holds (points and payload index), then apply the log after it.
+TEST_F(ClusterWriteTest, AReplicaTheLogNoLongerCoversTakesAPeersCopy) {
+  TqdbClusterOptions o;
+  o.extra_flags = {"--stream-max-age", "3"};
+  ASSERT_NO_FATAL_FAILURE(StartCluster(o));
+  ASSERT_NO_FATAL_FAILURE(Create("docs", 2, 3));  // every node, every shard
+  Model model;
+  std::map<uint32_t, uint64_t> written;
+  auto merge = [&](const auto& sequences) { Merge(sequences, &written); };
+  auto upsert = [&](int via, uint64_t first, uint64_t n, uint64_t version) {
+    grpc::ClientContext ctx;
+    v1::UpsertResponse resp;
+    grpc::Status s = cluster_->Points(via)->Upsert(
+        &ctx, UpsertOf("docs", first, n, version), &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    merge(resp.sequences());
+    for (uint64_t id = first; id < first + n; ++id) model[id] = version;
+  };
+  ASSERT_NO_FATAL_FAILURE(upsert(0, 0, 600, 0));
+  std::string why;
+  ASSERT_TRUE(testing_util::AwaitApplied(*cluster_, {0, 1, 2}, "docs", written,
+                                         3, absl::Seconds(30), &why))
+      << why;
+  cluster_->StopNode(2);
+  // What node 3 misses: new points and new versions, deletes, an index.
+  ASSERT_NO_FATAL_FAILURE(upsert(1, 300, 600, 1));
+  {
+    grpc::ClientContext ctx;
+    v1::DeletePointsRequest req;
+    req.set_collection("docs");
+    for (uint64_t id = 0; id < 100; ++id) req.add_ids(id);
+    v1::DeletePointsResponse resp;
+    grpc::Status s = cluster_->Points(0)->Delete(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    merge(resp.sequences());
+    for (uint64_t id = 0; id < 100; ++id) model.erase(id);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::CreateFieldIndexRequest req;
+    req.set_collection("docs");
+    req.set_field("tag");
+    req.set_type(v1::FIELD_TYPE_KEYWORD);
+    v1::PayloadIndexInfo info;
+    grpc::Status s =
+        cluster_->Collections(1)->CreateFieldIndex(&ctx, req, &info);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_TRUE(testing_util::AwaitApplied(*cluster_, {0, 1}, "docs", written, 2,
+                                         absl::Seconds(30), &why))
+      << why;
+  // Every entry so far expires (3 s), then one more write.
+  absl::SleepFor(absl::Seconds(4));
+  ASSERT_NO_FATAL_FAILURE(upsert(0, 2000, 50, 2));
+  {
+    const absl::Status restarted = cluster_->RestartNode(2);
+    ASSERT_TRUE(restarted.ok()) << restarted;
+  }
+  ASSERT_TRUE(testing_util::AwaitApplied(*cluster_, {2}, "docs", written, 1,
+                                         absl::Seconds(60), &why))
+      << why;
+  {
+    grpc::ClientContext ctx;
+    cluster::v1::NodeStatusResponse st;
+    grpc::Status s = cluster_->NodeStub(2)->Status(
+        &ctx, cluster::v1::NodeStatusRequest(), &st);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(st.replicas_size(), 2);
+    for (const auto& r : st.replicas()) {
+      EXPECT_EQ(r.copies_taken(), 1u) << "shard " << r.shard();
+      EXPECT_FALSE(r.taking_copy());
+      EXPECT_EQ(r.last_error(), "") << "shard " << r.shard();
+    }
+  }
+  CheckDataDirs("docs", model);
+  // Node 3's copies took the index made while it was down.
+  DatabaseOptions dbo;
+  dbo.background_training = false;
+  dbo.create_if_missing = false;
+  auto db = Database::Open(cluster_->data_dir(2), dbo);
+  ASSERT_TRUE(db.ok()) << db.status();
+  for (const std::string& local : (*db)->ListCollections()) {
+    auto info = (*(*db)->GetCollection(local))->Info();
+    ASSERT_TRUE(info.ok()) << info.status();
+    ASSERT_EQ(info->field_indexes.size(), 1u) << local;
+    EXPECT_EQ(info->field_indexes[0].field, "tag");
+  }
 }
 
 TEST_F(ClusterWriteTest, StartFailuresNameWhatIsMissing) {

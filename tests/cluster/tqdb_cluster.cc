@@ -35,7 +35,7 @@ absl::StatusOr<std::unique_ptr<TqdbCluster>> TqdbCluster::Start(
     TQ_RETURN_IF_ERROR(c->LaunchNode(i));
   }
   for (int i = 0; i < initial; ++i) {
-    TQ_RETURN_IF_ERROR(c->AwaitFirstServing(i));
+    TQ_RETURN_IF_ERROR(c->AwaitServingOrMove(i));
   }
   return c;
 }
@@ -89,10 +89,7 @@ absl::Status TqdbCluster::AwaitServing(int i, absl::Duration timeout) {
     if (!nodes_[i].process->Running()) break;
     std::ifstream f(port_file);
     int port = 0;
-    if (f >> port && port == nodes_[i].port) {
-      nodes_[i].served = true;
-      return absl::OkStatus();
-    }
+    if (f >> port && port == nodes_[i].port) return absl::OkStatus();
     absl::SleepFor(absl::Milliseconds(50));
   }
   return absl::UnavailableError(absl::StrCat("tqdb node ", i + 1,
@@ -113,13 +110,14 @@ void TqdbCluster::StopNodes() {
   }
 }
 
-absl::Status TqdbCluster::AwaitFirstServing(int i) {
+absl::Status TqdbCluster::AwaitServingOrMove(int i) {
   // A port is picked free long before its node binds it, and the tests
   // running beside this one pick from the same range: CI saw a node fail
-  // with "address in use" (2026-12-06). Until a node has served, nothing
-  // knows its address, so it may take another.
+  // with "address in use" (2026-12-06), and a node restarted after a kill
+  // -9 finds its old port taken as well. The node registers its address
+  // in etcd when it starts, so it may take another.
   absl::Status s = AwaitServing(i, absl::Seconds(60));
-  for (int attempt = 0; attempt < 3 && !nodes_[i].served; ++attempt) {
+  for (int attempt = 0; attempt < 3 && !s.ok(); ++attempt) {
     if (nodes_[i].process->Running() ||
         !absl::StrContains(nodes_[i].process->LogTail(), "address in use")) {
       return s;
@@ -133,13 +131,13 @@ absl::Status TqdbCluster::AwaitFirstServing(int i) {
 
 absl::Status TqdbCluster::StartNode(int i) {
   TQ_RETURN_IF_ERROR(LaunchNode(i));
-  return AwaitFirstServing(i);
+  return AwaitServingOrMove(i);
 }
 
 absl::Status TqdbCluster::RestartNode(int i) {
   StopNode(i);
   TQ_RETURN_IF_ERROR(LaunchNode(i));
-  return AwaitServing(i, absl::Seconds(60));
+  return AwaitServingOrMove(i);
 }
 
 std::unique_ptr<v1::Collections::Stub> TqdbCluster::Collections(int i) const {

@@ -5,7 +5,7 @@
 //   auto c = TqdbCluster::Start(dir, /*nodes=*/3);
 //   auto points = (*c)->Points(0);        // tqdb.v1.Points stub of node 1
 //   (*c)->node(1).Signal(SIGKILL);        // node 2 dies
-//   (*c)->RestartNode(1);                 // same id, port and data
+//   (*c)->RestartNode(1);                 // same id and data
 #ifndef TQDB_TESTS_CLUSTER_TQDB_CLUSTER_H_
 #define TQDB_TESTS_CLUSTER_TQDB_CLUSTER_H_
 
@@ -61,7 +61,8 @@ class TqdbCluster {
   // SIGTERM and wait (SIGKILL after 30 s).
   void StopNode(int i);
   // Starts node i again (after it stopped or was killed) and waits until
-  // it serves.
+  // it serves: same id and data, and its port unless another process took
+  // it meanwhile (address(i) says where it is).
   absl::Status RestartNode(int i);
   // Starts node i (not started yet, or stopped) and waits until it serves.
   absl::Status StartNode(int i);
@@ -75,16 +76,15 @@ class TqdbCluster {
   struct Node {
     std::string dir;
     int port = 0;
-    bool served = false;  // has served once (its address is known)
     std::unique_ptr<ChildProcess> process;
   };
   TqdbCluster() = default;
   absl::Status LaunchNode(int i);
   absl::Status AwaitServing(int i, absl::Duration timeout);
-  // AwaitServing for a launched node; one that never served and could not
-  // listen (its port taken since it was picked) is launched again on
-  // another port (a node that has served keeps its port).
-  absl::Status AwaitFirstServing(int i);
+  // AwaitServing for a launched node; one that could not listen (its port
+  // taken since it was picked, or since it last ran) is launched again on
+  // another port.
+  absl::Status AwaitServingOrMove(int i);
 
   std::string dir_;
   TqdbClusterOptions options_;

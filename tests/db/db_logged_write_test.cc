@@ -121,6 +121,18 @@ TEST(DbLoggedWriteTest, ReplaysAreSkippedAndTheSequencePersists) {
   ASSERT_TRUE(db.ok()) << db.status();
   auto c = *(*db)->GetCollection("c1-s3");
   EXPECT_EQ(c->applied_sequence(), 22u);
+  // Forgotten (a replica about to take another's copy), also after a
+  // reopen; the log applies from its start again.
+  ASSERT_TRUE(c->ForgetLogged().ok());
+  EXPECT_EQ(c->applied_sequence(), 0u);
+  c.reset();
+  ASSERT_TRUE((*db)->Close().ok());
+  db = Database::Open(dir.path(), DatabaseOptions());
+  ASSERT_TRUE(db.ok()) << db.status();
+  c = *(*db)->GetCollection("c1-s3");
+  EXPECT_EQ(c->applied_sequence(), 0u);
+  ASSERT_TRUE(c->UpsertLogged(3, {}, false).ok());
+  EXPECT_EQ(c->applied_sequence(), 3u);
   // Dropped and created again: a new collection starts from 0.
   ASSERT_TRUE((*db)->DropCollection("c1-s3").ok());
   ASSERT_TRUE((*db)->CreateCollection(Config()).ok());

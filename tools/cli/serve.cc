@@ -87,7 +87,12 @@ constexpr char kServeUsage[] =
     "                         moves its shards to other nodes (default 30)\n"
     "  --hedge-ms N           a read asks another replica of a shard whose\n"
     "                         replica has not answered after N ms (default\n"
-    "                         250, or half the deadline if sooner)\n";
+    "                         250, or half the deadline if sooner)\n"
+    "  --stream-max-bytes N   retention of new collections' logs: JetStream\n"
+    "                         keeps at most N bytes of each (default: all)\n"
+    "  --stream-max-age S     ... and entries at most S seconds old (default\n"
+    "                         0: all); a replica the log no longer covers\n"
+    "                         takes a copy from another replica\n";
 
 // BYTES, or a number with K, M, G or T (powers of 1024).
 absl::StatusOr<size_t> ParseBytes(const std::string& text) {
@@ -145,7 +150,8 @@ const FlagSpec& ServeFlags() {
                     "nats",         "node-id",
                     "advertise",    "stream-replicas",
                     "lease-ttl",    "write-timeout",
-                    "hedge-ms",     "replace-after"},
+                    "hedge-ms",     "replace-after",
+                    "stream-max-bytes", "stream-max-age"},
                    {"metrics-open"}};
   return *spec;
 }

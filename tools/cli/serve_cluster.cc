@@ -87,6 +87,15 @@ absl::StatusOr<std::unique_ptr<ServeClusterNode>> ServeClusterFromFlags(
     return absl::InvalidArgumentError("--replace-after: seconds in [1, 86400]");
   }
   o.replace_after = absl::Seconds(replace_after);
+  TQ_ASSIGN_OR_RETURN(o.stream_max_bytes,
+                      f.GetInt("stream-max-bytes", -1, -1, int64_t{1} << 60));
+  if (o.stream_max_bytes == 0) o.stream_max_bytes = -1;
+  TQ_ASSIGN_OR_RETURN(double max_age, f.GetDouble("stream-max-age", 0));
+  if (!(max_age >= 0 && max_age <= 1e9)) {
+    return absl::InvalidArgumentError(
+        "--stream-max-age: seconds in [0, 1e9] (0: keep everything)");
+  }
+  o.stream_max_age = absl::Seconds(max_age);
   return std::make_unique<JoinedNode>(std::move(o));
 }
 

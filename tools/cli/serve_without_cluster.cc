@@ -9,7 +9,8 @@ absl::StatusOr<std::unique_ptr<ServeClusterNode>> ServeClusterFromFlags(
     const Flags& f) {
   for (const char* flag :
        {"cluster", "nats", "node-id", "advertise", "stream-replicas",
-        "lease-ttl", "write-timeout", "hedge-ms", "replace-after"}) {
+        "lease-ttl", "write-timeout", "hedge-ms", "replace-after",
+        "stream-max-bytes", "stream-max-age"}) {
     if (f.Has(flag)) {
       return absl::FailedPreconditionError(
           absl::StrCat("--", flag,
