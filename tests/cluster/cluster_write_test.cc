@@ -446,7 +446,8 @@ TEST_F(ClusterWriteTest, BadInputAndOutagesGetClearErrors) {
 
 // A node down while retention (--stream-max-age) drops the entries it has
 // not applied: on restart its replicas take the most advanced copy another
-// replica holds (points and payload index), then apply the log after it.
+// replica holds (points and payload index), then apply the log after it;
+// a replica whose shard had no entries meanwhile takes none.
 TEST_F(ClusterWriteTest, AReplicaTheLogNoLongerCoversTakesAPeersCopy) {
   TqdbClusterOptions o;
   o.extra_flags = {"--stream-max-age", "3"};
@@ -455,14 +456,43 @@ TEST_F(ClusterWriteTest, AReplicaTheLogNoLongerCoversTakesAPeersCopy) {
   Model model;
   std::map<uint32_t, uint64_t> written;
   auto merge = [&](const auto& sequences) { Merge(sequences, &written); };
-  auto upsert = [&](int via, uint64_t first, uint64_t n, uint64_t version) {
+  auto upsert_ids = [&](int via, const std::vector<uint64_t>& ids,
+                        uint64_t version) {
+    v1::UpsertRequest req;
+    for (uint64_t id : ids) {
+      *req.add_points() = UpsertOf("docs", id, 1, version).points(0);
+      model[id] = version;
+    }
+    req.set_collection("docs");
     grpc::ClientContext ctx;
     v1::UpsertResponse resp;
-    grpc::Status s = cluster_->Points(via)->Upsert(
-        &ctx, UpsertOf("docs", first, n, version), &resp);
+    grpc::Status s = cluster_->Points(via)->Upsert(&ctx, req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
     merge(resp.sequences());
-    for (uint64_t id = first; id < first + n; ++id) model[id] = version;
+  };
+  auto upsert = [&](int via, uint64_t first, uint64_t n, uint64_t version) {
+    std::vector<uint64_t> ids;
+    for (uint64_t id = first; id < first + n; ++id) ids.push_back(id);
+    upsert_ids(via, ids, version);
+  };
+  // Node 3's replicas: each applied everything written, and took `copies`
+  // copies (by shard) since the node started.
+  auto expect_node3 = [&](const std::vector<uint32_t>& copies) {
+    std::string why;
+    ASSERT_TRUE(testing_util::AwaitApplied(*cluster_, {2}, "docs", written, 1,
+                                           absl::Seconds(60), &why))
+        << why;
+    grpc::ClientContext ctx;
+    cluster::v1::NodeStatusResponse st;
+    grpc::Status s = cluster_->NodeStub(2)->Status(
+        &ctx, cluster::v1::NodeStatusRequest(), &st);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(st.replicas_size(), 2);
+    for (const auto& r : st.replicas()) {
+      EXPECT_EQ(r.copies_taken(), copies[r.shard()]) << "shard " << r.shard();
+      EXPECT_FALSE(r.taking_copy());
+      EXPECT_EQ(r.last_error(), "") << "shard " << r.shard();
+    }
   };
   ASSERT_NO_FATAL_FAILURE(upsert(0, 0, 600, 0));
   std::string why;
@@ -504,22 +534,33 @@ TEST_F(ClusterWriteTest, AReplicaTheLogNoLongerCoversTakesAPeersCopy) {
     const absl::Status restarted = cluster_->RestartNode(2);
     ASSERT_TRUE(restarted.ok()) << restarted;
   }
-  ASSERT_TRUE(testing_util::AwaitApplied(*cluster_, {2}, "docs", written, 1,
-                                         absl::Seconds(60), &why))
-      << why;
-  {
-    grpc::ClientContext ctx;
-    cluster::v1::NodeStatusResponse st;
-    grpc::Status s = cluster_->NodeStub(2)->Status(
-        &ctx, cluster::v1::NodeStatusRequest(), &st);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    ASSERT_EQ(st.replicas_size(), 2);
-    for (const auto& r : st.replicas()) {
-      EXPECT_EQ(r.copies_taken(), 1u) << "shard " << r.shard();
-      EXPECT_FALSE(r.taking_copy());
-      EXPECT_EQ(r.last_error(), "") << "shard " << r.shard();
-    }
+  ASSERT_NO_FATAL_FAILURE(expect_node3({1, 1}));
+  // Again, but only shard 0 written meanwhile: shard 1's replica finds the
+  // log's start past it too but no other replica holding more, and takes
+  // no copy.
+  cluster_->StopNode(2);
+  std::vector<uint64_t> shard0;
+  for (uint64_t id = 3000; shard0.size() < 40; ++id) {
+    if (cluster::ShardOf(id, 2) == 0) shard0.push_back(id);
   }
+  ASSERT_NO_FATAL_FAILURE(upsert_ids(1, shard0, 3));
+  ASSERT_TRUE(testing_util::AwaitApplied(*cluster_, {0, 1}, "docs", written, 2,
+                                         absl::Seconds(30), &why))
+      << why;
+  absl::SleepFor(absl::Seconds(4));
+  ASSERT_NO_FATAL_FAILURE(upsert_ids(0, {shard0[0]}, 4));
+  {
+    const absl::Status restarted = cluster_->RestartNode(2);
+    ASSERT_TRUE(restarted.ok()) << restarted;
+  }
+  ASSERT_NO_FATAL_FAILURE(expect_node3({1, 0}));
+  EXPECT_NE(cluster_->node(2).LogTail().find(
+                "shard 1: the stream's oldest entry is"),
+            std::string::npos)
+      << cluster_->node(2).LogTail();
+  EXPECT_NE(cluster_->node(2).LogTail().find("no other replica holds more"),
+            std::string::npos)
+      << cluster_->node(2).LogTail();
   CheckDataDirs("docs", model);
   // Node 3's copies took the index made while it was down.
   DatabaseOptions dbo;
