@@ -43,10 +43,9 @@ class PointCursorImpl final : public PointCursor {
     if (s.IsNotFound()) return absl::OkStatus();
     TQ_RETURN_IF_ERROR(FromRocks(s, core_->dir + ": applied sequence"));
     if (!Decoder(value).GetFixed64(&applied_)) {
-      return absl::DataLossError(
-          absl::StrCat(core_->dir, ": meta 'applied' entry of collection '",
-                       c_->config().name, "' has ", value.size(),
-                       " bytes, expected 8"));
+      return absl::DataLossError(absl::StrCat(
+          core_->dir, ": meta 'applied' entry of collection '",
+          c_->config().name, "' has ", value.size(), " bytes, expected 8"));
     }
     return absl::OkStatus();
   }
@@ -70,7 +69,8 @@ class PointCursorImpl final : public PointCursor {
     ro.snapshot = snap_;
     const uint32_t cid = c_->cid();
     RangeIterator it(core_->db, core_->vectors(), ro,
-                     dbformat::PointKey(cid, next_id_), dbformat::Prefix(cid + 1));
+                     dbformat::PointKey(cid, next_id_),
+                     dbformat::Prefix(cid + 1));
     std::vector<std::string> keys;
     for (; it->Valid() && out.size() < max_points; it->Next()) {
       Record r;

@@ -123,10 +123,10 @@ ClusterNode::LocalReplicas(const cpb::ShardsRequest& target,
                        ") and not ready for reads"));
     }
     if (reads && r->rebuilding()) {
-      return absl::UnavailableError(absl::StrCat(
-          "node ", options_.node_id, ": the replica of shard ", ref.shard(),
-          " of collection '", target.collection(),
-          "' is taking another replica's copy"));
+      return absl::UnavailableError(
+          absl::StrCat("node ", options_.node_id, ": the replica of shard ",
+                       ref.shard(), " of collection '", target.collection(),
+                       "' is taking another replica's copy"));
     }
     if (ref.min_sequence() > r->applied() &&
         !r->AwaitApplied(ref.min_sequence(), deadline - absl::Now())) {

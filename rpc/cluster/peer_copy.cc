@@ -31,11 +31,6 @@ constexpr absl::Duration kHeaderWait = absl::Seconds(10);
 constexpr absl::Duration kCopyTime = absl::Hours(6);
 constexpr uint32_t kPagePoints = 1000;
 
-absl::Status FromGrpc(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      s.error_message());
-}
-
 // One peer's Copy stream, its first chunk read.
 struct PeerStream {
   uint32_t node = 0;
@@ -96,19 +91,17 @@ absl::Status ClusterNode::LocalCopy(
     return absl::InvalidArgumentError("a copy is of one shard");
   }
   const uint32_t shard = target.shards(0).shard();
-  std::shared_ptr<ShardReplica> r =
-      AwaitReplica(target.collection(), target.uid(), shard,
-                   absl::Now() + absl::Seconds(5));
+  std::shared_ptr<ShardReplica> r = AwaitReplica(
+      target.collection(), target.uid(), shard, absl::Now() + absl::Seconds(5));
   if (r == nullptr || r->spec().uid != target.uid()) {
-    return absl::NotFoundError(absl::StrCat(
-        "node ", options_.node_id, " holds no replica of shard ", shard,
-        " of collection '", target.collection(), "'"));
+    return absl::NotFoundError(
+        absl::StrCat("node ", options_.node_id, " holds no replica of shard ",
+                     shard, " of collection '", target.collection(), "'"));
   }
   if (r->rebuilding()) {
     return absl::UnavailableError(absl::StrCat(
         "node ", options_.node_id, ": the replica of shard ", shard,
-        " of collection '", target.collection(),
-        "' is itself taking a copy"));
+        " of collection '", target.collection(), "' is itself taking a copy"));
   }
   TQ_ASSIGN_OR_RETURN(std::unique_ptr<PointCursor> cursor,
                       r->local()->OpenCursor());
@@ -146,11 +139,12 @@ absl::StatusOr<std::unique_ptr<ShardCopy>> ClusterNode::PeerCopy(
     const CollectionEntry* e = state->Find(spec.collection);
     if (e == nullptr || e->uid != spec.uid || !e->has_map ||
         static_cast<int>(spec.shard) >= e->map.shards_size()) {
-      return absl::NotFoundError(absl::StrCat(
-          "shard ", spec.shard, " of collection '", spec.collection,
-          "' is not in the cluster's map"));
+      return absl::NotFoundError(
+          absl::StrCat("shard ", spec.shard, " of collection '",
+                       spec.collection, "' is not in the cluster's map"));
     }
-    for (uint32_t node : e->map.shards(static_cast<int>(spec.shard)).replicas()) {
+    for (uint32_t node :
+         e->map.shards(static_cast<int>(spec.shard)).replicas()) {
       if (node == options_.node_id) continue;
       auto it = state->nodes.find(node);
       if (it == state->nodes.end()) {
@@ -198,7 +192,8 @@ absl::StatusOr<std::unique_ptr<ShardCopy>> ClusterNode::PeerCopy(
   PeerStream* best = nullptr;
   for (PeerStream& p : streams) {
     if (!p.status.ok()) {
-      errors.push_back(absl::StrCat("node ", p.node, ": ", p.status.ToString()));
+      errors.push_back(
+          absl::StrCat("node ", p.node, ": ", p.status.ToString()));
       continue;
     }
     if (best == nullptr ||
@@ -217,9 +212,9 @@ absl::StatusOr<std::unique_ptr<ShardCopy>> ClusterNode::PeerCopy(
   }
   if (out != nullptr) return out;
   if (!errors.empty()) {
-    return absl::UnavailableError(absl::StrCat(
-        "not every other replica answered (", absl::StrJoin(errors, "; "),
-        ")"));
+    return absl::UnavailableError(
+        absl::StrCat("not every other replica answered (",
+                     absl::StrJoin(errors, "; "), ")"));
   }
   return nullptr;
 }

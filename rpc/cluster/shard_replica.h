@@ -103,9 +103,8 @@ class ShardCopy {
 // The most advanced copy of spec's shard among its other replicas when one
 // holds entries past `applied`; null when every other replica answered and
 // none does; an error when one did not answer and none that did has more.
-using PeerCopySource =
-    std::function<absl::StatusOr<std::unique_ptr<ShardCopy>>(
-        const ReplicaSpec& spec, uint64_t applied)>;
+using PeerCopySource = std::function<absl::StatusOr<std::unique_ptr<ShardCopy>>(
+    const ReplicaSpec& spec, uint64_t applied)>;
 
 class ShardReplica {
  public:

@@ -554,9 +554,9 @@ TEST_F(ClusterWriteTest, AReplicaTheLogNoLongerCoversTakesAPeersCopy) {
     ASSERT_TRUE(restarted.ok()) << restarted;
   }
   ASSERT_NO_FATAL_FAILURE(expect_node3({1, 0}));
-  EXPECT_NE(cluster_->node(2).LogTail().find(
-                "shard 1: the stream's oldest entry is"),
-            std::string::npos)
+  EXPECT_NE(
+      cluster_->node(2).LogTail().find("shard 1: the stream's oldest entry is"),
+      std::string::npos)
       << cluster_->node(2).LogTail();
   EXPECT_NE(cluster_->node(2).LogTail().find("no other replica holds more"),
             std::string::npos)

@@ -157,7 +157,8 @@ TEST(DbLoggedWriteTest, ACursorCopiesTheStateOfItsSequence) {
   ASSERT_TRUE(db.ok()) << db.status();
   ASSERT_TRUE((*db)->CreateCollection(Config()).ok());
   auto c = *(*db)->GetCollection("c1-s3");
-  for (uint64_t seq = 1; seq <= 10; ++seq) ASSERT_TRUE(Apply(c.get(), seq).ok());
+  for (uint64_t seq = 1; seq <= 10; ++seq)
+    ASSERT_TRUE(Apply(c.get(), seq).ok());
   auto cursor = c->OpenCursor();
   ASSERT_TRUE(cursor.ok()) << cursor.status();
   EXPECT_EQ((*cursor)->applied_sequence(), 10u);
@@ -187,7 +188,8 @@ TEST(DbLoggedWriteTest, ACursorCopiesTheStateOfItsSequence) {
   for (const Record& r : copy) pts.push_back({r.id, r.vector, r.payload});
   ASSERT_TRUE(d->Upsert(pts, false).ok());
   ASSERT_TRUE(d->SkipLogged((*cursor)->applied_sequence()).ok());
-  for (uint64_t seq = 1; seq <= 20; ++seq) ASSERT_TRUE(Apply(d.get(), seq).ok());
+  for (uint64_t seq = 1; seq <= 20; ++seq)
+    ASSERT_TRUE(Apply(d.get(), seq).ok());
   ExpectHolds(d.get(), 20);
 
   // A drop ends a cursor (NotFound); a closed database too, its snapshot

@@ -137,21 +137,21 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 
 const FlagSpec& ServeFlags() {
   static const FlagSpec* spec =
-      new FlagSpec{{"data",         "restore",
-                    "listen",       "port-file",
-                    "api-key-file", "tls-cert",
-                    "tls-key",      "max-receive-mb",
-                    "max-batch",    "max-payload-bytes",
-                    "max-limit",    "threads",
-                    "snapshot-dir", "grace",
-                    "memory-limit", "http",
-                    "bench-svg",    "metrics",
-                    "metrics-open", "cluster",
-                    "nats",         "node-id",
-                    "advertise",    "stream-replicas",
-                    "lease-ttl",    "write-timeout",
-                    "hedge-ms",     "replace-after",
-                    "stream-max-bytes", "stream-max-age"},
+      new FlagSpec{{"data",           "restore",
+                    "listen",         "port-file",
+                    "api-key-file",   "tls-cert",
+                    "tls-key",        "max-receive-mb",
+                    "max-batch",      "max-payload-bytes",
+                    "max-limit",      "threads",
+                    "snapshot-dir",   "grace",
+                    "memory-limit",   "http",
+                    "bench-svg",      "metrics",
+                    "metrics-open",   "cluster",
+                    "nats",           "node-id",
+                    "advertise",      "stream-replicas",
+                    "lease-ttl",      "write-timeout",
+                    "hedge-ms",       "replace-after",
+                    "stream-max-age", "stream-max-bytes"},
                    {"metrics-open"}};
   return *spec;
 }
