@@ -121,19 +121,23 @@ absl::Status ShardReplica::Rebuild(ShardCopy* copy) {
 }
 
 absl::Status ShardReplica::ClearLocal() {
-  // The replica is the collection's only writer: pages of ids until none.
+  // The replica is the collection's only writer: pages of ids in order
+  // (each from past the last, not over the deleted ones again).
   constexpr uint32_t kPage = 4096;
+  ScrollOptions o;
+  o.limit = std::min<uint32_t>(
+      kPage, static_cast<uint32_t>(std::max<size_t>(1, spec_.max_batch)));
+  o.with_payload = false;
   for (;;) {
-    ScrollOptions o;
-    o.limit = std::min<uint32_t>(
-        kPage, static_cast<uint32_t>(std::max<size_t>(1, spec_.max_batch)));
-    o.with_payload = false;
     TQ_ASSIGN_OR_RETURN(ScrollPage page, local_->Scroll(o));
-    if (page.points.empty()) return absl::OkStatus();
     std::vector<uint64_t> ids;
     ids.reserve(page.points.size());
     for (const Record& r : page.points) ids.push_back(r.id);
-    TQ_RETURN_IF_ERROR(local_->Delete(ids, false).status());
+    if (!ids.empty()) {
+      TQ_RETURN_IF_ERROR(local_->Delete(ids, false).status());
+    }
+    if (!page.has_next) return absl::OkStatus();
+    o.offset = page.next_offset;
   }
 }
 
