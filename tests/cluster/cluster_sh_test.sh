@@ -18,7 +18,13 @@ cleanup() {
 trap cleanup EXIT
 fail() {
   echo "FAIL: $*"
-  for f in "$dir"/*.log; do echo "== $f"; tail -n 5 "$f"; done
+  # Each node's view (a failure here so far was a read through a node whose
+  # map had just changed: what each node saw says which).
+  while read -r addr _; do
+    echo "== tqdb cluster status --server $addr"
+    "$TQDB_BIN" cluster status --server "$addr" 2>&1 || true
+  done < "$dir/nodes"
+  for f in "$dir"/*.log; do echo "== $f"; tail -n 20 "$f"; done
   exit 1
 }
 ok() { echo "ok: $*"; }
