@@ -41,6 +41,11 @@ absl::Status ShardReplica::CatchUpFromPeer(uint64_t first_sequence) {
                        "; no other replica's copy to take yet");
   }
   if (*copy == nullptr) {
+    // (After a rebuild that failed midway too: nothing better exists.)
+    {
+      absl::MutexLock lock(&mu_);
+      rebuilding_ = false;
+    }
     std::cerr << "tqdb cluster: collection '" << spec_.collection << "' shard "
               << spec_.shard << ": " << gap
               << "; no other replica holds more: applying from the stream's "
@@ -60,9 +65,6 @@ absl::Status ShardReplica::Rebuild(ShardCopy* copy) {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::CancelledError("the replica is stopping");
     copy_ = copy;
-  }
-  {
-    absl::MutexLock lock(&mu_);
     rebuilding_ = true;
   }
   std::cerr << "tqdb cluster: collection '" << spec_.collection << "' shard "
