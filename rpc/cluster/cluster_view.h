@@ -63,6 +63,17 @@ struct ClusterState {
     auto it = collections.find(name);
     return it == collections.end() ? nullptr : &it->second;
   }
+  // Shard `shard` of the collection's incarnation `uid` in the map, or null
+  // (no such collection, incarnation, map or shard).
+  const tqdb::cluster::v1::ShardAssignment* FindShard(
+      const std::string& collection, int64_t uid, uint32_t shard) const {
+    const CollectionEntry* e = Find(collection);
+    if (e == nullptr || e->uid != uid || !e->has_map ||
+        static_cast<int>(shard) >= e->map.shards_size()) {
+      return nullptr;
+    }
+    return &e->map.shards(static_cast<int>(shard));
+  }
 };
 
 class ClusterView {

@@ -45,19 +45,6 @@ absl::Status FillHits(const pb::SearchRequest& q, const Collection& c,
 // this long at most.
 constexpr absl::Duration kReplicaStartWait = absl::Seconds(5);
 
-// Shard `shard` of the collection's incarnation `uid` in `state`'s map, or
-// null (no such collection, incarnation, map or shard).
-const cpb::ShardAssignment* FindShard(const ClusterState& state,
-                                      const std::string& collection,
-                                      int64_t uid, uint32_t shard) {
-  const CollectionEntry* e = state.Find(collection);
-  if (e == nullptr || e->uid != uid || !e->has_map ||
-      static_cast<int>(shard) >= e->map.shards_size()) {
-    return nullptr;
-  }
-  return &e->map.shards(static_cast<int>(shard));
-}
-
 bool Lists(const google::protobuf::RepeatedField<uint32_t>& ids,
            uint32_t node) {
   return std::find(ids.begin(), ids.end(), node) != ids.end();
@@ -71,7 +58,7 @@ std::shared_ptr<ShardReplica> ClusterNode::AwaitReplica(
   // Only for a shard the map gives this node.
   {
     const std::shared_ptr<const ClusterState> state = view_->state();
-    const cpb::ShardAssignment* a = FindShard(*state, collection, uid, shard);
+    const cpb::ShardAssignment* a = state->FindShard(collection, uid, shard);
     if (a == nullptr || !Lists(a->replicas(), options_.node_id)) {
       return nullptr;
     }
@@ -90,7 +77,7 @@ std::shared_ptr<ShardReplica> ClusterNode::AwaitReplica(
 bool ClusterNode::ReadyHere(const std::string& collection, int64_t uid,
                             uint32_t shard) const {
   const std::shared_ptr<const ClusterState> state = view_->state();
-  const cpb::ShardAssignment* a = FindShard(*state, collection, uid, shard);
+  const cpb::ShardAssignment* a = state->FindShard(collection, uid, shard);
   return a != nullptr && Lists(a->ready(), options_.node_id);
 }
 

@@ -108,8 +108,6 @@ absl::Status ClusterNode::LocalCopy(
   TQ_ASSIGN_OR_RETURN(CollectionInfo info, r->local()->Info());
   cpb::ShardCopyChunk header;
   header.set_applied_sequence(cursor->applied_sequence());
-  header.set_caught_up(r->caught_up() ||
-                       ReadyHere(target.collection(), target.uid(), shard));
   for (const FieldIndexInfo& f : info.field_indexes) {
     ToProto(f, header.add_field_indexes());
   }
@@ -136,15 +134,14 @@ absl::StatusOr<std::unique_ptr<ShardCopy>> ClusterNode::PeerCopy(
   std::vector<std::string> errors;
   {
     const std::shared_ptr<const ClusterState> state = view_->state();
-    const CollectionEntry* e = state->Find(spec.collection);
-    if (e == nullptr || e->uid != spec.uid || !e->has_map ||
-        static_cast<int>(spec.shard) >= e->map.shards_size()) {
+    const cpb::ShardAssignment* a =
+        state->FindShard(spec.collection, spec.uid, spec.shard);
+    if (a == nullptr) {
       return absl::NotFoundError(
           absl::StrCat("shard ", spec.shard, " of collection '",
                        spec.collection, "' is not in the cluster's map"));
     }
-    for (uint32_t node :
-         e->map.shards(static_cast<int>(spec.shard)).replicas()) {
+    for (uint32_t node : a->replicas()) {
       if (node == options_.node_id) continue;
       auto it = state->nodes.find(node);
       if (it == state->nodes.end()) {
