@@ -583,42 +583,10 @@ grpc::Status ClusterShardsService::Copy(
     grpc::ServerContext* ctx, const cpb::ShardCopyRequest* req,
     grpc::ServerWriter<cpb::ShardCopyChunk>* writer) {
   return context_->Call(ctx, [&] {
-    return node_->LocalCopy(*req, [&](const cpb::ShardCopyChunk& chunk) {
-      return writer->Write(chunk);
-    });
+    return node_->LocalCopy(
+        *req, DeadlineOf(ctx),
+        [&](const cpb::ShardCopyChunk& chunk) { return writer->Write(chunk); });
   });
-}
-
-// --- Snapshots ---
-
-namespace {
-
-absl::Status NoClusterSnapshots(absl::string_view call) {
-  return absl::UnimplementedError(absl::StrCat(
-      "Snapshots.", call,
-      " is not available on a cluster node yet: a node holds only some "
-      "shards' replicas, under internal names; the cluster's data is the "
-      "log (NATS JetStream) and the replicas on every node"));
-}
-
-}  // namespace
-
-grpc::Status ClusterSnapshotsService::Create(
-    grpc::ServerContext* ctx, const pb::CreateSnapshotRequest* /*req*/,
-    pb::SnapshotDescription* /*resp*/) {
-  return context_->Call(ctx, [] { return NoClusterSnapshots("Create"); });
-}
-
-grpc::Status ClusterSnapshotsService::List(
-    grpc::ServerContext* ctx, const pb::ListSnapshotsRequest* /*req*/,
-    pb::ListSnapshotsResponse* /*resp*/) {
-  return context_->Call(ctx, [] { return NoClusterSnapshots("List"); });
-}
-
-grpc::Status ClusterSnapshotsService::Delete(
-    grpc::ServerContext* ctx, const pb::DeleteSnapshotRequest* /*req*/,
-    pb::DeleteSnapshotResponse* /*resp*/) {
-  return context_->Call(ctx, [] { return NoClusterSnapshots("Delete"); });
 }
 
 // --- Node ---
@@ -647,7 +615,11 @@ std::function<NodeServices(const ServiceContext*)> ClusterServices(
     NodeServices s;
     s.collections = std::make_unique<ClusterCollectionsService>(context, node);
     s.points = std::make_unique<ClusterPointsService>(context, node);
-    s.snapshots = std::make_unique<ClusterSnapshotsService>(context);
+    s.snapshots = std::make_unique<SnapshotsService>(
+        context, SnapshotDir(context->options(), *context->db()),
+        [node](const std::string& target_dir, const std::string& collection) {
+          return node->Snapshot(collection, target_dir);
+        });
     s.more.push_back(std::make_unique<ClusterNodeService>(context, node));
     s.more.push_back(std::make_unique<ClusterShardsService>(context, node));
     return s;

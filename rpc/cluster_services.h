@@ -18,9 +18,10 @@
 // Scroll, Search and SearchBatch fan out over one replica per shard
 // (rpc/cluster/cluster_reader.h), with the request's consistency, filters
 // included. tqdb.cluster.v1.Shards answers other nodes' reads of this
-// node's replicas. Snapshots are UNIMPLEMENTED on a cluster node (a node
-// holds some shards' replicas under internal names; a cluster's copy would
-// be every shard at one log position: future work). Node: Status, and
+// node's replicas. Snapshots: Create copies every shard from one ready
+// replica into a single server's snapshot in this node's snapshot
+// directory (ClusterNode::Snapshot); List and Delete are that directory's,
+// as on a single server (rpc/snapshots_service.h). Node: Status, and
 // Drain (a node's replicas moved to the others before it leaves).
 #ifndef TQDB_RPC_CLUSTER_SERVICES_H_
 #define TQDB_RPC_CLUSTER_SERVICES_H_
@@ -32,6 +33,7 @@
 #include "rpc/cluster/cluster_node.h"
 #include "rpc/server.h"
 #include "rpc/service_context.h"
+#include "rpc/snapshots_service.h"
 #include "tqdb/cluster/v1/cluster.grpc.pb.h"
 #include "tqdb/v1/collections.grpc.pb.h"
 #include "tqdb/v1/points.grpc.pb.h"
@@ -146,25 +148,6 @@ class ClusterShardsService final : public tqdb::cluster::v1::Shards::Service {
  private:
   const ServiceContext* const context_;
   cluster::ClusterNode* const node_;
-};
-
-class ClusterSnapshotsService final : public v1::Snapshots::Service {
- public:
-  explicit ClusterSnapshotsService(const ServiceContext* context)
-      : context_(context) {}
-
-  grpc::Status Create(grpc::ServerContext* ctx,
-                      const v1::CreateSnapshotRequest* req,
-                      v1::SnapshotDescription* resp) override;
-  grpc::Status List(grpc::ServerContext* ctx,
-                    const v1::ListSnapshotsRequest* req,
-                    v1::ListSnapshotsResponse* resp) override;
-  grpc::Status Delete(grpc::ServerContext* ctx,
-                      const v1::DeleteSnapshotRequest* req,
-                      v1::DeleteSnapshotResponse* resp) override;
-
- private:
-  const ServiceContext* const context_;
 };
 
 class ClusterNodeService final : public tqdb::cluster::v1::Node::Service {

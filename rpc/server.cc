@@ -15,7 +15,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -36,8 +35,6 @@
 
 namespace tqdb {
 namespace {
-
-namespace fs = std::filesystem;
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const ServerOptions& o) {
@@ -93,9 +90,7 @@ class ServerImpl final : public Server {
                      ? nullptr
                      : std::make_unique<Metrics>(db)),
         context_(db, options, metrics_.get()),
-        snapshots_(&context_, options.snapshot_dir.empty()
-                                  ? (fs::path(db->dir()) / "snapshots").string()
-                                  : options.snapshot_dir) {
+        snapshots_(&context_, SnapshotDir(options, *db)) {
     if (options.services) {
       NodeServices node = options.services(&context_);
       collections_ = std::move(node.collections);

@@ -48,6 +48,16 @@ absl::Status Describe(const fs::path& path, pb::SnapshotDescription* d) {
 
 }  // namespace
 
+std::string SnapshotDir(const ServerOptions& options, const Database& db) {
+  return options.snapshot_dir.empty()
+             ? (fs::path(db.dir()) / "snapshots").string()
+             : options.snapshot_dir;
+}
+
+SnapshotsService::SnapshotsService(const ServiceContext* context,
+                                   std::string dir, Writer writer)
+    : context_(context), dir_(std::move(dir)), writer_(std::move(writer)) {}
+
 grpc::Status SnapshotsService::Create(grpc::ServerContext* ctx,
                                       const pb::CreateSnapshotRequest* req,
                                       pb::SnapshotDescription* resp) {
@@ -69,8 +79,9 @@ grpc::Status SnapshotsService::Create(grpc::ServerContext* ctx,
       name = absl::StrCat(base, "-", i);
     }
     const fs::path path = fs::path(dir_) / name;
-    TQ_RETURN_IF_ERROR(
-        context_->db()->CreateSnapshot(path.string(), req->collection()));
+    TQ_RETURN_IF_ERROR(writer_ ? writer_(path.string(), req->collection())
+                               : context_->db()->CreateSnapshot(
+                                     path.string(), req->collection()));
     return Describe(path, resp);
   });
 }

@@ -1,9 +1,12 @@
 // tqdb.v1.Snapshots: directories <snapshot_dir>/<name>, each a snapshot made
 // by Database::CreateSnapshot (a RocksDB checkpoint plus its TQDB_SNAPSHOT
-// file: collection, creation time). Delete removes only such a directory.
+// file: collection, creation time), of the server's database or, on a
+// cluster node, of the cluster's collections (ClusterNode::Snapshot).
+// Delete removes only such a directory.
 #ifndef TQDB_RPC_SNAPSHOTS_SERVICE_H_
 #define TQDB_RPC_SNAPSHOTS_SERVICE_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
@@ -12,10 +15,19 @@
 
 namespace tqdb {
 
+// Where a server keeps its snapshots: ServerOptions::snapshot_dir, else
+// DIR/snapshots of its database.
+std::string SnapshotDir(const ServerOptions& options, const Database& db);
+
 class SnapshotsService final : public v1::Snapshots::Service {
  public:
-  SnapshotsService(const ServiceContext* context, std::string dir)
-      : context_(context), dir_(std::move(dir)) {}
+  // Makes the snapshot of `collection` ("" = all) in target_dir, which does
+  // not exist yet, as Database::CreateSnapshot does.
+  using Writer = std::function<absl::Status(const std::string& target_dir,
+                                            const std::string& collection)>;
+  // writer: null for the server's database (Database::CreateSnapshot).
+  SnapshotsService(const ServiceContext* context, std::string dir,
+                   Writer writer = nullptr);
 
   grpc::Status Create(grpc::ServerContext* ctx,
                       const v1::CreateSnapshotRequest* req,
@@ -30,6 +42,7 @@ class SnapshotsService final : public v1::Snapshots::Service {
  private:
   const ServiceContext* const context_;
   const std::string dir_;
+  const Writer writer_;
   // Serializes the calls' use of dir_ (choosing names, listing).
   absl::Mutex mu_;
 };

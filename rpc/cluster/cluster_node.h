@@ -188,16 +188,38 @@ class ClusterNode {
 
   // Shards.Copy (peer_copy.cc): this node's replica of the request's one
   // shard as it stands now (PointCursor), to `write` chunk by chunk (false:
-  // the asking node went away). NotFound for a shard this node does not
-  // hold; Unavailable while its replica is taking a copy itself.
+  // the asking node went away), once it applied the shard's min_sequence.
+  // NotFound for a shard this node does not hold; Unavailable while its
+  // replica is taking a copy itself; DeadlineExceeded when it has not
+  // applied min_sequence by `deadline`.
   absl::Status LocalCopy(
-      const tqdb::cluster::v1::ShardCopyRequest& req,
+      const tqdb::cluster::v1::ShardCopyRequest& req, absl::Time deadline,
       const std::function<bool(const tqdb::cluster::v1::ShardCopyChunk&)>&
           write) const;
   // The PeerCopySource of this node's replicas (shard_replica.h): asks the
   // shard's other replicas for copies and keeps the most advanced.
   absl::StatusOr<std::unique_ptr<ShardCopy>> PeerCopy(const ReplicaSpec& spec,
                                                       uint64_t applied);
+
+  // A copy of one shard from a ready replica that applied min_sequence,
+  // this node's first, then the others in the map's order (the first whose
+  // copy starts within 10 s); Unavailable naming each replica's error when
+  // none gives one.
+  absl::StatusOr<std::unique_ptr<ShardCopy>> ReadyCopy(
+      const std::string& collection, int64_t uid, uint32_t shard,
+      uint64_t min_sequence);
+  // Snapshots.Create on a cluster node (cluster_snapshot.cc): `collection`
+  // ("" = every collection) as a single server's snapshot in target_dir
+  // (which must not exist), every shard copied from one ready replica at
+  // the sequence that replica had applied, which is at least the shard's
+  // last when the call came: every write acknowledged before it is in the
+  // snapshot (shards are not cut at one moment: each holds its entries up
+  // to its own sequence).
+  // NotFound for an unknown collection, Unavailable while one is created
+  // or a shard has no replica to copy; FailedPrecondition without
+  // store_vectors (a copy needs the vectors).
+  absl::Status Snapshot(const std::string& collection,
+                        const std::string& target_dir);
 
   // The read path: fan-out over one replica per shard (cluster_reader.h).
   ClusterReader* reader() const { return reader_.get(); }

@@ -158,8 +158,10 @@ absl::StatusOr<uint64_t> JetStream::LastSequence(const std::string& stream,
                                      subject.c_str(), nullptr, &js_error);
   NatsMsgPtr msg(raw);
   if (s == NATS_OK) return natsMsg_GetSequence(msg.get());
-  // No message on the subject: JetStream's "no message found".
-  if (js_error == JSNoMessageFoundErr || s == NATS_NOT_FOUND) return 0;
+  // No message on the subject: JetStream's "no message found". Its other
+  // not-found answers (no such stream) are errors: taken for 0, they would
+  // let a replica that applied nothing call itself caught up.
+  if (js_error == JSNoMessageFoundErr) return 0;
   return NatsError(s, absl::StrCat("jetstream: last message of ", subject),
                    js_error);
 }

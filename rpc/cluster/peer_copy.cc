@@ -81,10 +81,43 @@ class RemoteShardCopy final : public ShardCopy {
   bool ended_ = false;
 };
 
+// Opens `node`'s Copy stream of one shard (its header not read yet).
+void StartStream(ClusterReader* reader, const std::string& collection,
+                 int64_t uid, uint32_t shard, uint64_t min_sequence,
+                 uint32_t page, uint32_t node, const std::string& address,
+                 PeerStream* p) {
+  p->node = node;
+  p->context = std::make_unique<grpc::ClientContext>();
+  p->context->set_deadline(absl::ToChronoTime(absl::Now() + kCopyTime));
+  reader->AddAuth(p->context.get());
+  cpb::ShardCopyRequest req;
+  req.mutable_target()->set_collection(collection);
+  req.mutable_target()->set_uid(uid);
+  cpb::ShardRef* ref = req.mutable_target()->add_shards();
+  ref->set_shard(shard);
+  ref->set_min_sequence(min_sequence);
+  req.set_page_points(page);
+  p->reader = reader->Stub(address)->Copy(p->context.get(), req);
+}
+
+// Reads the stream's first chunk; on failure sets p->status and ends it.
+void ReadHeader(PeerStream* p) {
+  if (!p->reader->Read(&p->header)) {
+    p->status = FromGrpc(p->reader->Finish());
+    if (p->status.ok()) p->status = absl::DataLossError("an empty copy");
+    p->reader.reset();
+  }
+}
+
+uint32_t PageFor(const ReplicaSpec& spec) {
+  return static_cast<uint32_t>(
+      std::min<size_t>(kPagePoints, std::max<size_t>(1, spec.max_batch)));
+}
+
 }  // namespace
 
 absl::Status ClusterNode::LocalCopy(
-    const cpb::ShardCopyRequest& req,
+    const cpb::ShardCopyRequest& req, absl::Time deadline,
     const std::function<bool(const cpb::ShardCopyChunk&)>& write) const {
   const cpb::ShardsRequest& target = req.target();
   if (target.shards_size() != 1) {
@@ -102,6 +135,14 @@ absl::Status ClusterNode::LocalCopy(
     return absl::UnavailableError(absl::StrCat(
         "node ", options_.node_id, ": the replica of shard ", shard,
         " of collection '", target.collection(), "' is itself taking a copy"));
+  }
+  const uint64_t min_sequence = target.shards(0).min_sequence();
+  if (min_sequence > r->applied() &&
+      !r->AwaitApplied(min_sequence, deadline - absl::Now())) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("node ", options_.node_id, ": shard ", shard,
+                     " of collection '", target.collection(), "' has applied ",
+                     r->applied(), ", not yet ", min_sequence));
   }
   TQ_ASSIGN_OR_RETURN(std::unique_ptr<PointCursor> cursor,
                       r->local()->OpenCursor());
@@ -157,24 +198,9 @@ absl::StatusOr<std::unique_ptr<ShardCopy>> ClusterNode::PeerCopy(
   std::vector<std::future<void>> done;
   for (size_t i = 0; i < peers.size(); ++i) {
     PeerStream& p = streams[i];
-    p.node = peers[i].first;
-    p.context = std::make_unique<grpc::ClientContext>();
-    p.context->set_deadline(absl::ToChronoTime(absl::Now() + kCopyTime));
-    reader_->AddAuth(p.context.get());
-    cpb::ShardCopyRequest req;
-    req.mutable_target()->set_collection(spec.collection);
-    req.mutable_target()->set_uid(spec.uid);
-    req.mutable_target()->add_shards()->set_shard(spec.shard);
-    req.set_page_points(static_cast<uint32_t>(
-        std::min<size_t>(kPagePoints, std::max<size_t>(1, spec.max_batch))));
-    p.reader = reader_->Stub(peers[i].second)->Copy(p.context.get(), req);
-    done.push_back(std::async(std::launch::async, [&p] {
-      if (!p.reader->Read(&p.header)) {
-        p.status = FromGrpc(p.reader->Finish());
-        if (p.status.ok()) p.status = absl::DataLossError("an empty copy");
-        p.reader.reset();
-      }
-    }));
+    StartStream(reader_.get(), spec.collection, spec.uid, spec.shard, 0,
+                PageFor(spec), peers[i].first, peers[i].second, &p);
+    done.push_back(std::async(std::launch::async, [&p] { ReadHeader(&p); }));
   }
   const absl::Time until = absl::Now() + kHeaderWait;
   for (size_t i = 0; i < done.size(); ++i) {
@@ -214,6 +240,53 @@ absl::StatusOr<std::unique_ptr<ShardCopy>> ClusterNode::PeerCopy(
                      absl::StrJoin(errors, "; "), ")"));
   }
   return nullptr;
+}
+
+absl::StatusOr<std::unique_ptr<ShardCopy>> ClusterNode::ReadyCopy(
+    const std::string& collection, int64_t uid, uint32_t shard,
+    uint64_t min_sequence) {
+  std::vector<std::pair<uint32_t, std::string>> ready;  // node, address
+  std::vector<std::string> errors;
+  {
+    const std::shared_ptr<const ClusterState> state = view_->state();
+    const cpb::ShardAssignment* a = state->FindShard(collection, uid, shard);
+    if (a == nullptr) {
+      return absl::NotFoundError(absl::StrCat("shard ", shard,
+                                              " of collection '", collection,
+                                              "' is not in the cluster's map"));
+    }
+    for (uint32_t node : a->ready()) {
+      auto it = state->nodes.find(node);
+      if (it == state->nodes.end()) {
+        errors.push_back(absl::StrCat("node ", node, ": not registered"));
+      } else if (node == options_.node_id) {
+        ready.emplace(ready.begin(), node, it->second.address());
+      } else {
+        ready.emplace_back(node, it->second.address());
+      }
+    }
+  }
+  // One replica at a time: the first whose copy starts.
+  for (const auto& [node, address] : ready) {
+    PeerStream p;
+    StartStream(reader_.get(), collection, uid, shard, min_sequence,
+                kPagePoints, node, address, &p);
+    std::future<void> header =
+        std::async(std::launch::async, [&p] { ReadHeader(&p); });
+    if (header.wait_until(absl::ToChronoTime(absl::Now() + kHeaderWait)) !=
+        std::future_status::ready) {
+      p.context->TryCancel();
+    }
+    header.wait();
+    if (p.status.ok()) return std::make_unique<RemoteShardCopy>(std::move(p));
+    errors.push_back(absl::StrCat("node ", node, ": ", p.status.ToString()));
+  }
+  return absl::UnavailableError(
+      absl::StrCat("no ready replica of shard ", shard, " of collection '",
+                   collection, "' gave a copy (",
+                   errors.empty() ? std::string("none is ready")
+                                  : absl::StrJoin(errors, "; "),
+                   ")"));
 }
 
 }  // namespace cluster

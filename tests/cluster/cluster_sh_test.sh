@@ -4,7 +4,8 @@
 # ingests through a node, a SIGSTOPped node shows as stopped, down stops
 # everything it started, and up on the same DIR restarts the same cluster
 # (its collection still there); filters and payload indexes through the
-# CLI; tqdb cluster status, drain and undrain.
+# CLI; tqdb cluster status, drain and undrain; a snapshot made, restored
+# and deleted.
 # Usage: cluster_sh_test.sh TQDB_BIN SAMPLE_FVECS
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -119,6 +120,41 @@ out=$("$TQDB_BIN" cluster drain 9 --server "$node1" 2>&1) || rc=$?
 out=$("$TQDB_BIN" cluster undrain 3 --server "$node1") || fail "undrain: $out"
 grep -q "^node 3 is not being drained" <<<"$out" || fail "undrain: $out"
 ok "cluster status; node 3 drained to 0 replicas and undrained"
+
+# Snapshots through the CLI: one of glove made by node 3 (which holds no
+# replica now: every shard copied from nodes 1 and 2), listed there,
+# restored into the cluster under another name (the same points), refused
+# under a taken name (exit 2), deleted.
+out=$("$TQDB_BIN" snapshots --server "$node3" create glove) ||
+  fail "snapshot: $out"
+snap=$(awk '{print $2; exit}' <<<"$out")
+path=${out##* at }
+[ -d "$path" ] || fail "snapshot: no directory '$path': $out"
+"$TQDB_BIN" snapshots --server "$node3" | grep -q "^$snap  *glove " ||
+  fail "snapshot $snap not listed by node 3"
+out=$("$TQDB_BIN" snapshots restore "$path" --server "$node1" \
+  --collection glove --as glove_copy) || fail "restore: $out"
+grep -q "^restored collection 'glove' as 'glove_copy': 18,000 points, 1 payload indexes$" <<<"$out" ||
+  fail "restore: $out"
+node2=$(sed -n 2p "$dir/nodes" | cut -d' ' -f1)
+n=""
+for _ in $(seq 1 100); do
+  n=$("$TQDB_BIN" collections --server "$node2" count glove_copy) ||
+    fail "count of the restored collection: $n"
+  [ "$n" = 18000 ] && break
+  sleep 0.1
+done
+[ "$n" = 18000 ] || fail "count of the restored collection: $n"
+rc=0
+out=$("$TQDB_BIN" snapshots restore "$path" --server "$node1" 2>&1) || rc=$?
+[ "$rc" = 2 ] && grep -q "collection 'glove' exists" <<<"$out" ||
+  fail "a restore over an existing collection (exit $rc): $out"
+"$TQDB_BIN" snapshots --server "$node3" delete "$snap" >/dev/null ||
+  fail "snapshot delete"
+[ ! -e "$path" ] || fail "the deleted snapshot is still in $path"
+"$TQDB_BIN" collections --server "$node1" drop glove_copy >/dev/null ||
+  fail "drop glove_copy"
+ok "a snapshot through node 3, restored as another collection, deleted"
 
 pid2=$(sed -n 2p "$dir/nodes" | cut -d' ' -f2)
 kill -STOP "$pid2"

@@ -93,6 +93,19 @@ TEST_F(JetStreamTest, StreamIsReplicatedAndPublishDeduplicatesById) {
   EXPECT_EQ(dup->sequence, 4u);
   EXPECT_EQ(log_.js->GetStreamState(StreamName("docs"))->messages, 10u);
 
+  // A subject's last sequence: 0 only for a subject without a message; a
+  // stream that does not exist is an error, not "no message" (a replica
+  // taking it for 0 would call itself caught up).
+  auto last =
+      log_.js->LastSequence(StreamName("docs"), ShardSubject("docs", 1));
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(*last, 10u);  // m9
+  last = log_.js->LastSequence(StreamName("docs"), ShardSubject("docs", 7));
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(*last, 0u);
+  last = log_.js->LastSequence("tqdb_none", ShardSubject("none", 0));
+  EXPECT_FALSE(last.ok()) << *last;
+
   // No stream takes the subject: Unavailable, after the timeout.
   auto nowhere = log_.js->Publish("tqdb.none.0", "x", "id", absl::Seconds(1),
                                   absl::Milliseconds(300));

@@ -7,7 +7,9 @@ every format (fvecs bvecs ivecs fbin u8bin npy hdf5 jsonl csv, with --ids and
 --payload), search (--vector, --query-file --row, --json, --exact), the
 error contract (exit code 2, a message naming the file and the row or line,
 how many rows were committed, resuming with --skip), usage errors, bench
-and distortion smoke runs, and a clean SIGTERM stop of the server.
+and distortion smoke runs, snapshots (create, list, restore into the
+server and into a data directory, delete), and a clean SIGTERM stop of the
+server.
 
 usage: cli_test.py --tqdb BUILD/tools/tqdb
 """
@@ -257,17 +259,59 @@ def main():
         check(p.returncode == 2 and "16" in p.stderr,
               "%s: query of the wrong dimension: exit 2" % tname)
 
+    # tqdb snapshots against the server: create one of c_jsonl, list it,
+    # restore it into the running server under another name and into a new
+    # data directory (the same points and payloads), refused over an
+    # existing collection (exit 2), deleted.
+    p = run("snapshots", "--server", addr, "create", "c_jsonl", "--json")
+    snap = json.loads(p.stdout) if p.returncode == 0 else {}
+    check(snap.get("collection") == "c_jsonl" and
+          os.path.isdir(snap.get("path", "")),
+          "snapshots create c_jsonl: %s" % (snap or p.stderr.strip()))
+    p = run("snapshots", "--server", addr, "list", "--json")
+    listed = json.loads(p.stdout) if p.returncode == 0 else []
+    check([x["name"] for x in listed] == [snap.get("name")],
+          "snapshots list --json: %s" % listed)
+    for where, restored in (("server", ["--server", addr]),
+                            ("data", ["--data", os.path.join(tmp, "rst")])):
+        p = run("snapshots", "restore", snap.get("path", ""), *restored,
+                "--collection", "c_jsonl", "--as", "c_back")
+        check(p.returncode == 0 and "restored collection 'c_jsonl' as "
+              "'c_back': 1,200 points" in p.stdout,
+              "snapshots restore --%s: %s" % (where, p.stdout.strip() or
+                                              p.stderr.strip()))
+        p = run("search", *restored, "--collection", "c_back", "--vector",
+                ",".join(repr(x) for x in base[7]), "--k", "1", "--exact",
+                "--json")
+        r = json.loads(p.stdout)["results"][0] if p.returncode == 0 else {}
+        check(r.get("id") == 5007 and r.get("payload") ==
+              {"n": 7, "tag": "j"},
+              "restored into --%s: ids and payloads as ingested" % where)
+    p = run("snapshots", "restore", snap.get("path", ""), "--server", addr,
+            expect=2)
+    check(p.returncode == 2 and "collection 'c_jsonl' exists" in p.stderr,
+          "snapshots restore over an existing collection: exit 2 (%s)" %
+          p.stderr.strip())
+    p = run("snapshots", "--server", addr, "delete", snap.get("name", "x"))
+    check(p.returncode == 0 and not os.path.exists(snap.get("path", "")),
+          "snapshots delete")
+    p = run("snapshots", "--server", addr, "delete", "nope", expect=2)
+    check(p.returncode == 2 and "no snapshot 'nope'" in p.stderr,
+          "snapshots delete of an unknown name: exit 2")
+
     # Usage errors.
     for args in (["ingest"], ["ingest", "--collection", "x", "--input", "y"],
                  ["search", "--collection", "x", "--server", addr],
                  ["collections", "frobnicate", "--server", addr],
+                 ["snapshots", "restore", "--server", addr],
+                 ["snapshots", "create", "--as", "x", "--server", addr],
                  ["serve"], ["nosuchcommand"],
                  ["ingest", "--bogus-flag", "1"]):
         p = run(*args, expect=2)
         check(p.returncode == 2, "usage error exits 2: tqdb " +
               " ".join(args[:2]))
-    for cmd in ("ingest", "search", "collections", "serve", "bench",
-                "distortion"):
+    for cmd in ("ingest", "search", "collections", "serve", "snapshots",
+                "bench", "distortion"):
         p = run(cmd, "--help")
         check(p.returncode == 0 and "usage" in p.stdout,
               "tqdb %s --help" % cmd)

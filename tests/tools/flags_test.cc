@@ -237,6 +237,23 @@ TEST(DocumentedFormsTest, ParseWithTheirCommandsFlags) {
         "--with-payload", "--json", "--format", "fvecs", "--api-key-file",
         "key"},
        {}},
+      // README: snapshots --server ADDR [list | create [COLLECTION] |
+      // delete NAME]; snapshots restore SNAPSHOT (--server ADDR | --data
+      // DIR) [--collection NAME [--as NEW_NAME]].
+      {"snapshots", SnapshotsFlags(), {"--server", "A"}, {}},
+      {"snapshots",
+       SnapshotsFlags(),
+       {"--server", "A", "create", "docs", "--json"},
+       {"create", "docs"}},
+      {"snapshots",
+       SnapshotsFlags(),
+       {"--server", "A", "delete", "docs-20261206T092016Z"},
+       {"delete", "docs-20261206T092016Z"}},
+      {"snapshots",
+       SnapshotsFlags(),
+       {"restore", "S", "--data", "D", "--collection", "docs", "--as", "d2",
+        "--batch", "500"},
+       {"restore", "S"}},
       // README, "Filtered search": search --filter, collections index /
       // count / drop-index, scroll.
       {"search",

@@ -43,6 +43,12 @@ int RunScroll(const std::vector<std::string>& args, std::ostream& out,
 int RunCluster(const std::vector<std::string>& args, std::ostream& out,
                std::ostream& err);
 
+// tqdb snapshots: a server's snapshots (list, create, delete), and the
+// restore of a snapshot's collections into a server, cluster or data
+// directory.
+int RunSnapshots(const std::vector<std::string>& args, std::ostream& out,
+                 std::ostream& err);
+
 // The flags each command parses its arguments with (tests pin the documented
 // forms against them).
 const FlagSpec& ServeFlags();
@@ -50,6 +56,7 @@ const FlagSpec& IngestFlags();
 const FlagSpec& SearchFlags();
 const FlagSpec& CollectionsFlags();
 const FlagSpec& ScrollFlags();
+const FlagSpec& SnapshotsFlags();
 
 }  // namespace tqdb
 

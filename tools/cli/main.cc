@@ -32,6 +32,8 @@ constexpr char kUsage[] =
     "  scroll       the points of a collection in id order, page by page\n"
     "  collections  list, inspect, create, train or drop collections; index\n"
     "               payload fields; count points\n"
+    "  snapshots    a server's snapshots: list, create, delete; restore a\n"
+    "               snapshot's collections into a server or cluster\n"
     "  cluster      a cluster node's status; drain a node before taking it\n"
     "               out of the cluster\n"
     "\n"
@@ -98,6 +100,9 @@ int main(int argc, char** argv) {
   if (cmd == "scroll") return tqdb::RunScroll(args, std::cout, std::cerr);
   if (cmd == "collections") {
     return tqdb::RunCollections(args, std::cout, std::cerr);
+  }
+  if (cmd == "snapshots") {
+    return tqdb::RunSnapshots(args, std::cout, std::cerr);
   }
   if (cmd == "cluster") return tqdb::RunCluster(args, std::cout, std::cerr);
   std::cerr << "tqdb: unknown command '" << cmd << "'\n\n" << kUsage;
