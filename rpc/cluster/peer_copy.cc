@@ -1,7 +1,8 @@
 // Copies of a shard between the replicas of a cluster node (shard_replica.h,
 // "catch-up without the log"): LocalCopy serves this node's replica's points
 // under one snapshot (Shards.Copy); PeerCopy asks the shard's other
-// replicas for theirs and keeps the most advanced.
+// replicas for theirs and keeps the most advanced; ReadyCopy takes one
+// ready replica's (a snapshot of the cluster, cluster_snapshot.cc).
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
