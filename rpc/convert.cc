@@ -340,7 +340,7 @@ void ToProto(const Neighbor& in, pb::ScoredPoint* out) {
 
 QueryOptions FromProto(const pb::SearchRequest& in) {
   QueryOptions o;
-  o.k = in.limit();
+  o.k = in.limit() + in.offset();  // the first `offset` are dropped after
   if (in.params().nprobe() != 0) o.nprobe = in.params().nprobe();
   o.exact = in.params().exact();
   o.rescore = in.params().rescore();

@@ -106,14 +106,16 @@ absl::Status UpdatePayloads(const ServiceContext& context, const Request& req,
   return absl::OkStatus();
 }
 
-// Threshold, then vectors and payloads of the hits.
+// The hits past the offset under the threshold, then their vectors and
+// payloads.
 absl::Status Fill(const pb::SearchRequest& q, const Collection& c,
                   const std::vector<Neighbor>& hits, pb::SearchResponse* out) {
   const bool l2 = c.config().metric == Metric::kL2;
   std::vector<uint64_t> ids;
   ids.reserve(hits.size());
   out->mutable_points()->Reserve(static_cast<int>(hits.size()));
-  for (const Neighbor& h : hits) {
+  for (size_t i = q.offset(); i < hits.size(); ++i) {
+    const Neighbor& h = hits[i];
     if (q.has_score_threshold() &&
         (l2 ? h.score > q.score_threshold() : h.score < q.score_threshold())) {
       continue;
@@ -137,15 +139,15 @@ absl::Status Fill(const pb::SearchRequest& q, const Collection& c,
 }
 
 // A batch the database can run in one call (over its threads): every
-// search with the same limit, params and filter (evaluated once for all),
-// and vectors of the collection's dimension (so that they pack into one
-// array).
+// search with the same limit, offset, params and filter (evaluated once for
+// all), and vectors of the collection's dimension (so that they pack into
+// one array).
 bool Uniform(const pb::SearchBatchRequest& req, uint32_t dim) {
   const pb::SearchRequest& first = req.searches(0);
   const std::string params = first.params().SerializeAsString();
   const std::string filter = first.filter().SerializeAsString();
   for (const pb::SearchRequest& q : req.searches()) {
-    if (q.limit() != first.limit() ||
+    if (q.limit() != first.limit() || q.offset() != first.offset() ||
         q.vector_size() != static_cast<int>(dim) ||
         q.params().SerializeAsString() != params ||
         q.has_filter() != first.has_filter() ||

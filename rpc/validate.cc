@@ -54,6 +54,11 @@ absl::Status ValidateSearch(const v1::SearchRequest& req,
     return absl::InvalidArgumentError(absl::StrCat(
         "limit ", req.limit(), " exceeds the maximum ", options.max_limit));
   }
+  if (uint64_t{req.offset()} + req.limit() > options.max_limit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("offset ", req.offset(), " + limit ", req.limit(),
+                     " exceeds the maximum ", options.max_limit));
+  }
   const float os = req.params().oversampling();
   if (!(os == 0 || (std::isfinite(os) && os >= 1.0f && os <= 1000.0f))) {
     return absl::InvalidArgumentError(absl::StrCat(

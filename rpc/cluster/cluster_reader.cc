@@ -321,7 +321,8 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
       auto per_route,
       Fan(node_, this, *plan.state, "search '" + collection + "'", plan.routes,
           m, deadline, &hedges_, true));
-  // The best `limit` of the union, ties by id; then the threshold.
+  // The best `limit` of the union past the first `offset`, ties by id; then
+  // the threshold.
   const bool l2 = config.metric == Metric::kL2;
   std::vector<pb::SearchResponse> out(searches.size());
   for (size_t q = 0; q < searches.size(); ++q) {
@@ -347,8 +348,10 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
                 return a->id() < b->id();
               });
     const pb::SearchRequest& req = *searches[q];
-    const size_t k = std::min<size_t>(req.limit(), all.size());
-    for (size_t i = 0; i < k; ++i) {
+    // Each shard answered its best offset + limit (FromProto's k).
+    const size_t k =
+        std::min<size_t>(size_t{req.offset()} + req.limit(), all.size());
+    for (size_t i = req.offset(); i < k; ++i) {
       const pb::ScoredPoint& p = *all[i];
       if (req.has_score_threshold() &&
           (l2 ? p.score() > req.score_threshold()

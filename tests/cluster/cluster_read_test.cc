@@ -186,6 +186,30 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
   }
   EXPECT_EQ(compared, kQueries * kK);
 
+  // offset: the second page of 5 is ranks 5-9 of one database's top 10
+  // (each shard answers its best offset + limit).
+  for (size_t q = 0; q < 20; ++q) {
+    v1::SearchRequest req;
+    req.set_collection("glove");
+    ReadAfter(written, &req);
+    req.mutable_vector()->Add(queries.begin() + q * d,
+                              queries.begin() + (q + 1) * d);
+    req.set_limit(5);
+    req.set_offset(5);
+    req.mutable_params()->set_exact(true);
+    grpc::ClientContext ctx;
+    v1::SearchResponse got;
+    grpc::Status s = cluster_->Points(q % 3)->Search(&ctx, req, &got);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    auto want = coll->Search(absl::MakeConstSpan(queries.data() + q * d, d), o);
+    ASSERT_TRUE(want.ok() && want->size() == kK);
+    ASSERT_EQ(got.points_size(), 5);
+    for (int r = 0; r < 5; ++r) {
+      EXPECT_NEAR(got.points(r).score(), (*want)[5 + r].score, 1e-5f)
+          << "query " << q << " rank " << 5 + r;
+    }
+  }
+
   // Get (any order, unknown ids skipped) and Info (summed over shards).
   {
     v1::GetPointsRequest req;

@@ -114,6 +114,10 @@ class ClientTest(unittest.TestCase):
         self.assertIsNone(hits[0].vector)
         self.assertEqual([h.score for h in hits],
                          sorted((h.score for h in hits), reverse=True))
+        # Pages: offset skips the best results of the same search.
+        ten = self.db.search(self.name, x[7], limit=10, exact=True)
+        page2 = self.db.search(self.name, x[7], limit=5, offset=5, exact=True)
+        self.assertEqual([h.id for h in page2], [h.id for h in ten[5:]])
         hits = self.db.search(self.name, x[8], limit=1, exact=True,
                               with_vectors=True)
         self.assertEqual(hits[0].payload, "text")

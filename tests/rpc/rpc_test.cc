@@ -195,8 +195,26 @@ TEST_F(RpcPointsTest, UpsertSearchGetDelete) {
     EXPECT_EQ(resp.points(0).id(), 42u);
     EXPECT_NEAR(resp.points(0).score(), 1.0f, 1e-4);
     EXPECT_EQ(resp.points(0).vector_size(), 0);
-    // Rescore with oversampling.
+    // offset: the page after the best `offset` of the same search; offset
+    // + limit over --max-limit is INVALID_ARGUMENT.
     r.clear_score_threshold();
+    r.set_limit(10);
+    pb::SearchResponse ten;
+    ASSERT_TRUE(Search(r, &ten).ok());
+    ASSERT_EQ(ten.points_size(), 10);
+    r.set_limit(4);
+    r.set_offset(6);
+    ASSERT_TRUE(Search(r, &resp).ok());
+    ASSERT_EQ(resp.points_size(), 4);
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(resp.points(i).id(), ten.points(6 + i).id());
+    }
+    r.set_offset(10000);
+    EXPECT_EQ(Search(r, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+    r.set_offset(0);
+    r.set_limit(5);
+    // Rescore with oversampling.
     r.mutable_params()->set_exact(false);
     r.mutable_params()->set_rescore(true);
     r.mutable_params()->set_oversampling(3);

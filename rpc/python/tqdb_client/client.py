@@ -359,9 +359,10 @@ class Client:
                         oversampling: float, with_payload: bool,
                         with_vectors: bool, probe_sigmas: float,
                         score_threshold: Optional[float],
-                        filter: FilterLike) -> ppb.SearchRequest:
+                        filter: FilterLike, offset: int) -> ppb.SearchRequest:
         req = ppb.SearchRequest(
             collection=name, vector=vector.tolist(), limit=limit,
+            offset=offset,
             params=ppb.SearchParams(nprobe=nprobe, exact=exact,
                                    rescore=rescore, oversampling=oversampling,
                                    probe_sigmas=probe_sigmas),
@@ -378,8 +379,10 @@ class Client:
                with_vectors: bool = False,
                score_threshold: Optional[float] = None,
                filter: FilterLike = None,
-               probe_sigmas: float = 0.0) -> List[ScoredPoint]:
-        """The `limit` nearest points to `vector`, best first.
+               probe_sigmas: float = 0.0,
+               offset: int = 0) -> List[ScoredPoint]:
+        """The `limit` nearest points to `vector`, best first, after the
+        best `offset` (pagination: offset=limit is the second page).
 
         nprobe: IVF lists probed (0: the server's default); exact: brute
         force over the stored vectors; rescore: rerank limit x oversampling
@@ -397,7 +400,7 @@ class Client:
                                    oversampling, with_payload, with_vectors,
                                    probe_sigmas, score_threshold,
                                    None if filter is None else
-                                   to_proto(filter))
+                                   to_proto(filter), offset)
         return [ScoredPoint.from_proto(p)
                 for p in self._call(self._points.Search, req).points]
 
@@ -406,8 +409,8 @@ class Client:
                      rescore: bool = False, oversampling: float = 0.0,
                      with_payload: bool = True, with_vectors: bool = False,
                      score_threshold: Optional[float] = None,
-                     filter: FilterLike = None, probe_sigmas: float = 0.0
-                     ) -> List[List[ScoredPoint]]:
+                     filter: FilterLike = None, probe_sigmas: float = 0.0,
+                     offset: int = 0) -> List[List[ScoredPoint]]:
         """search() for each row of `vectors` (n, dim) in one call, run in
         parallel on the server; one list of hits per row (the filter, if
         any, evaluated once for all)."""
@@ -416,7 +419,7 @@ class Client:
         req = ppb.SearchBatchRequest(collection=name, searches=[
             self._search_request("", row, limit, nprobe, exact, rescore,
                                  oversampling, with_payload, with_vectors,
-                                 probe_sigmas, score_threshold, f)
+                                 probe_sigmas, score_threshold, f, offset)
             for row in q])
         r = self._call(self._points.SearchBatch, req)
         return [[ScoredPoint.from_proto(p) for p in res.points]
