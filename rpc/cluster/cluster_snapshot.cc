@@ -13,6 +13,7 @@
 #include <system_error>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "quant/echo.h"
@@ -135,7 +136,14 @@ absl::Status ClusterNode::Snapshot(const std::string& collection,
   // The database the shards are loaded into, beside the snapshot (the
   // same file system: the snapshot hard-links its table files).
   const std::string loading = target_dir + ".loading";
-  fs::remove_all(loading, ec);  // an interrupted attempt's
+  // Interrupted attempts' (a crash midway): snapshots are made one at a
+  // time (SnapshotsService), so any other is stale.
+  for (const auto& e :
+       fs::directory_iterator(fs::path(target_dir).parent_path(), ec)) {
+    if (absl::EndsWith(e.path().filename().string(), ".loading")) {
+      fs::remove_all(e.path(), ec);
+    }
+  }
   DatabaseOptions o = options_.database;
   o.create_if_missing = true;
   o.background_training = false;  // trained once, when loaded

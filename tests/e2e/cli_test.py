@@ -154,6 +154,20 @@ def main():
         r = json.loads(p.stdout)["results"][0] if p.returncode == 0 else {}
         check(r.get("id") == 5007 and r.get("payload") ==
               {"n": 7, "tag": "j"}, "%s: jsonl ids and payloads" % tname)
+        # --offset: the page after the best N of the same search.
+        p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                ",".join(repr(x) for x in base[7]), "--k", "6", "--exact",
+                "--json")
+        six = [h["id"] for h in json.loads(p.stdout)["results"]] \
+            if p.returncode == 0 else []
+        p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                ",".join(repr(x) for x in base[7]), "--k", "3", "--offset",
+                "3", "--exact", "--json")
+        page = [h["id"] for h in json.loads(p.stdout)["results"]] \
+            if p.returncode == 0 else []
+        check(len(six) == 6 and page == six[3:],
+              "%s: search --offset 3 --k 3 is ranks 4-6 (%s of %s)" %
+              (tname, page, six))
         p = run("search", *target, "--collection", "c_csv", "--query-file",
                 f["fvecs"], "--row", "11", "--k", "1", "--exact", "--json")
         r = json.loads(p.stdout)["results"][0] if p.returncode == 0 else {}

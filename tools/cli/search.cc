@@ -1,5 +1,6 @@
 // tqdb search: the nearest neighbours of one query vector, given on the
 // command line (--vector) or as a row of a vector file (--query-file).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -44,6 +45,8 @@ constexpr char kSearchUsage[] =
     "does\n"
     "                         not say\n"
     "  --k K                  neighbours (default 10)\n"
+    "  --offset N             skip the best N first: the page after them\n"
+    "                         (default 0)\n"
     "  --nprobe N             lists probed (default 16; 0 = all; at most the\n"
     "                         collection's nlist: the output says the nprobe\n"
     "                         used)\n"
@@ -161,8 +164,8 @@ void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
 
 const FlagSpec& SearchFlags() {
   static const FlagSpec* spec = new FlagSpec(TargetFlags().And(
-      {{"collection", "vector", "query-file", "row", "format", "k", "nprobe",
-        "oversampling", "probe-sigmas", "filter"},
+      {{"collection", "vector", "query-file", "row", "format", "k", "offset",
+        "nprobe", "oversampling", "probe-sigmas", "filter"},
        {"exact", "rescore", "with-payload", "json"}}));
   return *spec;
 }
@@ -188,11 +191,14 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   auto os = flags->GetDouble("oversampling", 4.0);
   auto ps = flags->GetDouble("probe-sigmas", 0.0);
   auto row = flags->GetInt("row", 0, 0, INT64_MAX);
-  for (const absl::Status& s :
-       {k.status(), nprobe.status(), os.status(), ps.status(), row.status()}) {
+  auto offset = flags->GetInt("offset", 0, 0, 100000);
+  for (const absl::Status& s : {k.status(), nprobe.status(), os.status(),
+                                ps.status(), row.status(), offset.status()}) {
     if (!s.ok()) return UsageError(kSearchCommand, s, err);
   }
-  o.k = static_cast<uint32_t>(*k);
+  // A page is the search of offset + k, its first `offset` dropped (as the
+  // server does with SearchRequest.offset).
+  o.k = static_cast<uint32_t>(*k + *offset);
   o.nprobe = static_cast<uint32_t>(*nprobe);
   o.exact = flags->Has("exact");
   o.rescore = flags->Has("rescore");
@@ -228,8 +234,10 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
                         std::chrono::steady_clock::now() - t0)
                         .count();
   if (!hits.ok()) return Fail(kSearchCommand, hits.status(), err);
-  PrintHits(*hits, coll, source, o.k, ms, info, o.filter != nullptr,
-            flags->Has("json"), out);
+  hits->erase(hits->begin(),
+              hits->begin() + std::min<size_t>(*offset, hits->size()));
+  PrintHits(*hits, coll, source, static_cast<uint32_t>(*k), ms, info,
+            o.filter != nullptr, flags->Has("json"), out);
   absl::Status closed = (*backend)->Close();
   return closed.ok() ? kExitOk : Fail(kSearchCommand, closed, err);
 }
