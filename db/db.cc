@@ -27,6 +27,17 @@ namespace dbimpl {
 
 namespace fs = std::filesystem;
 
+bool ValidName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 namespace {
 
 rocksdb::ColumnFamilyOptions CfOptions(
@@ -61,17 +72,6 @@ rocksdb::ColumnFamilyOptions CfOptions(
   }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   return cf;
-}
-
-bool ValidName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Fills derived settings and rejects bad ones.
@@ -268,6 +268,11 @@ absl::StatusOr<CollectionInfo> DatabaseImpl::CreateCollection(
     return absl::AlreadyExistsError(
         absl::StrCat("collection '", c.name, "' already exists"));
   }
+  if (auto a = aliases_.find(c.name); a != aliases_.end()) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("'", c.name, "' is an alias (of collection '", a->second,
+                     "'): delete the alias first"));
+  }
   std::string v;
   TQ_RETURN_IF_ERROR(
       FromRocks(core_->db->Get(rocksdb::ReadOptions(), core_->meta(),
@@ -307,10 +312,24 @@ absl::Status DatabaseImpl::DropCollection(const std::string& name) {
   if (core_->closed) return absl::FailedPreconditionError("database is closed");
   if (core_->db == nullptr) return core_->ReopeningError();
   absl::MutexLock l(&mu_);
+  if (auto a = aliases_.find(name); a != aliases_.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", EchoInput(name), "' is an alias of collection '",
+                     a->second, "': drop the collection, or delete the alias"));
+  }
   TQ_ASSIGN_OR_RETURN(std::shared_ptr<CollectionImpl> c, Find(name));
   c->StopTraining();
   rocksdb::WriteBatch batch;
   c->MarkDropped(&batch);
+  // Its aliases go with it.
+  for (auto it = aliases_.begin(); it != aliases_.end();) {
+    if (it->second != name) {
+      ++it;
+      continue;
+    }
+    batch.Delete(core_->meta(), dbformat::AliasKey(it->first));
+    it = aliases_.erase(it);
+  }
   collections_.erase(name);
   core_->memory->Remove(c->cid());
   rocksdb::WriteOptions wo;
@@ -341,7 +360,7 @@ absl::StatusOr<std::shared_ptr<Collection>> DatabaseImpl::GetCollection(
   absl::ReaderMutexLock life(&core_->life_mu);
   if (core_->closed) return absl::FailedPreconditionError("database is closed");
   absl::MutexLock l(&mu_);
-  TQ_ASSIGN_OR_RETURN(std::shared_ptr<CollectionImpl> c, Find(name));
+  TQ_ASSIGN_OR_RETURN(std::shared_ptr<CollectionImpl> c, Find(Resolve(name)));
   return std::shared_ptr<Collection>(std::move(c));
 }
 
@@ -593,6 +612,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     }
   }
   TQ_RETURN_IF_ERROR(impl->LoadCollections());
+  TQ_RETURN_IF_ERROR(impl->LoadAliases());
   DatabaseImpl* db = impl.get();  // outlives the thread: Close stops it
   StorageRecovery::Hooks hooks;
   hooks.recover = [db](const std::function<bool(rocksdb::DB*)>& must_reopen,

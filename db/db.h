@@ -66,6 +66,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -473,6 +474,14 @@ absl::Status ValidatePoints(const CollectionConfig& config,
 // settings filled in (train_threshold as in effect): InvalidArgument.
 absl::Status ValidateCollectionConfig(CollectionConfig* config);
 
+// One change of Database::UpdateAliases.
+struct AliasChange {
+  enum class Kind { kCreate, kDelete };
+  Kind kind = Kind::kCreate;
+  std::string alias;
+  std::string collection;  // kCreate: the collection the alias names
+};
+
 class Database {
  public:
   virtual ~Database() = default;
@@ -490,10 +499,26 @@ class Database {
   // does a read under way when the drop comes (it may have read after the
   // data was deleted: never an answer from part of the points).
   virtual absl::Status DropCollection(const std::string& name) = 0;
-  // Sorted names.
+  // Sorted names (not the aliases).
   virtual std::vector<std::string> ListCollections() const = 0;
+  // The collection called `name`, or the one the alias `name` names.
   virtual absl::StatusOr<std::shared_ptr<Collection>> GetCollection(
       const std::string& name) const = 0;
+
+  // Aliases: other names of collections, which GetCollection (and so every
+  // read and write through the API) takes as the collection's. Moving an
+  // alias to another collection (delete and create in one call) replaces
+  // a collection without a moment in which the name is unknown: how one
+  // reindexes with other settings. Applies `changes` in order, all or none
+  // (one synced write). kCreate: the alias must be a valid name, unused by
+  // a collection or another alias (AlreadyExists; delete it first in the
+  // same call to move it), and name an existing collection (NotFound);
+  // kDelete: an existing alias (NotFound). Dropping a collection deletes
+  // its aliases; DropCollection of an alias is InvalidArgument.
+  virtual absl::Status UpdateAliases(
+      const std::vector<AliasChange>& changes) = 0;
+  // Every alias -> its collection.
+  virtual std::map<std::string, std::string> ListAliases() const = 0;
 
   // A consistent copy of the database (RocksDB checkpoint: hard links where
   // possible) in target_dir, which must not exist, marked as a snapshot

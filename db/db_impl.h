@@ -392,6 +392,9 @@ class CollectionImpl : public Collection,
   std::string last_error_ ABSL_GUARDED_BY(bg_mu_);
 };
 
+// A valid collection or alias name: [A-Za-z0-9_-]{1,64}.
+bool ValidName(const std::string& name);
+
 class DatabaseImpl : public Database {
  public:
   explicit DatabaseImpl(std::shared_ptr<DbCore> core)
@@ -415,6 +418,10 @@ class DatabaseImpl : public Database {
   std::vector<std::string> ListCollections() const override;
   absl::StatusOr<std::shared_ptr<Collection>> GetCollection(
       const std::string& name) const override;
+  absl::Status UpdateAliases(const std::vector<AliasChange>& changes) override;
+  std::map<std::string, std::string> ListAliases() const override;
+  // Reads the aliases (Open, after LoadCollections).
+  absl::Status LoadAliases();
   absl::Status CreateSnapshot(const std::string& target_dir,
                               const std::string& collection) override;
   absl::Status Close() override;
@@ -429,12 +436,17 @@ class DatabaseImpl : public Database {
   // The open collection called `name`, else NotFound.
   absl::StatusOr<std::shared_ptr<CollectionImpl>> Find(
       const std::string& name) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The collection `name` names: itself, or the one it is an alias of.
+  const std::string& Resolve(const std::string& name) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const std::shared_ptr<DbCore> core_;
   // Create and drop; after DbCore::life_mu in the lock order.
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<CollectionImpl>> collections_
       ABSL_GUARDED_BY(mu_);
+  // alias -> collection (meta "alias/<alias>").
+  std::map<std::string, std::string> aliases_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace dbimpl

@@ -74,6 +74,10 @@ std::string CodeKey(uint32_t cid, uint32_t gen, uint32_t list, uint64_t id) {
   return k;
 }
 
+std::string AliasKey(absl::string_view alias) {
+  return absl::StrCat(kAliasPrefix, alias);
+}
+
 std::string CollectionKey(absl::string_view name) {
   return absl::StrCat(kCollectionPrefix, name);
 }

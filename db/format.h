@@ -26,6 +26,8 @@
 //   payload_index cid field 0x00 tag value be64 id -> empty
 //            one entry per indexed value of a point (format version 2)
 //   meta     "field_index/" be32 cid field -> FieldIndexRecord, crc
+//   meta     "alias/<alias>"        -> the name of the collection it names
+//            (Database::UpdateAliases; older builds ignore these keys)
 //
 // `gen` is the training generation: 0 while the collection is untrained,
 // then 1, 2, ... after each (re)training. The record names the one active
@@ -91,6 +93,7 @@ constexpr absl::string_view kCollectionPrefix = "collection/";
 constexpr absl::string_view kTrainedPrefix = "trained/";
 constexpr absl::string_view kAppliedPrefix = "applied/";
 constexpr absl::string_view kFieldIndexPrefix = "field_index/";
+constexpr absl::string_view kAliasPrefix = "alias/";
 
 // The file that marks a snapshot directory (Database::CreateSnapshot):
 // "collection=<name or empty>\ncreated=<Unix seconds>\n". Open refuses a
@@ -111,6 +114,7 @@ std::string PointKey(uint32_t cid, uint64_t id);    // vectors / payload
 std::string IdmapKey(uint32_t cid, uint32_t gen, uint64_t id);
 std::string CodeKey(uint32_t cid, uint32_t gen, uint32_t list, uint64_t id);
 std::string CollectionKey(absl::string_view name);
+std::string AliasKey(absl::string_view alias);
 std::string TrainedKey(uint32_t cid);
 std::string AppliedKey(uint32_t cid);
 

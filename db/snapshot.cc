@@ -66,7 +66,8 @@ absl::Status WriteMarker(const fs::path& dir, const std::string& collection) {
 namespace dbimpl {
 
 absl::Status DatabaseImpl::CreateSnapshot(const std::string& target_dir,
-                                          const std::string& collection) {
+                                          const std::string& requested) {
+  std::string collection = requested;  // an alias's: its collection
   {
     absl::ReaderMutexLock life(&core_->life_mu);
     if (core_->closed) {
@@ -75,6 +76,7 @@ absl::Status DatabaseImpl::CreateSnapshot(const std::string& target_dir,
     if (core_->db == nullptr) return core_->ReopeningError();
     if (!collection.empty()) {
       absl::MutexLock l(&mu_);
+      collection = Resolve(requested);
       TQ_RETURN_IF_ERROR(Find(collection).status());
     }
     std::error_code ec;
@@ -94,6 +96,7 @@ absl::Status DatabaseImpl::CreateSnapshot(const std::string& target_dir,
     DatabaseOptions o = core_->options;
     o.background_training = false;
     o.create_if_missing = false;
+    o.error_if_exists = false;
     TQ_ASSIGN_OR_RETURN(std::unique_ptr<Database> snap,
                         Database::Open(target_dir, o));
     for (const std::string& name : snap->ListCollections()) {

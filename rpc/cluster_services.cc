@@ -236,6 +236,31 @@ grpc::Status ClusterCollectionsService::DeleteFieldIndex(
   });
 }
 
+grpc::Status ClusterCollectionsService::UpdateAliases(
+    grpc::ServerContext* ctx, const pb::UpdateAliasesRequest* req,
+    pb::UpdateAliasesResponse* /*resp*/) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(std::vector<AliasChange> changes, FromProto(*req));
+    for (size_t i = 0; i < changes.size(); ++i) {
+      TQ_RETURN_IF_ERROR(ValidateCollectionName(changes[i].alias))
+          << "alias change " << i;
+    }
+    return node_->UpdateAliases(changes);
+  });
+}
+
+grpc::Status ClusterCollectionsService::ListAliases(
+    grpc::ServerContext* ctx, const pb::ListAliasesRequest* req,
+    pb::ListAliasesResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    if (!req->collection().empty()) {
+      TQ_RETURN_IF_ERROR(node_->DescribeCollection(req->collection()).status());
+    }
+    ToProto(node_->ListAliases(), req->collection(), resp);
+    return absl::OkStatus();
+  });
+}
+
 // --- Points ---
 
 grpc::Status ClusterPointsService::Upsert(grpc::ServerContext* ctx,

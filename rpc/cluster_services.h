@@ -21,7 +21,9 @@
 // node's replicas. Snapshots: Create copies every shard from one ready
 // replica into a single server's snapshot in this node's snapshot
 // directory (ClusterNode::Snapshot); List and Delete are that directory's,
-// as on a single server (rpc/snapshots_service.h). Node: Status, and
+// as on a single server (rpc/snapshots_service.h). Aliases live in etcd
+// (ClusterNode::UpdateAliases); every call resolves one through the view
+// (ClusterState::Find). Node: Status, and
 // Drain (a node's replicas moved to the others before it leaves).
 #ifndef TQDB_RPC_CLUSTER_SERVICES_H_
 #define TQDB_RPC_CLUSTER_SERVICES_H_
@@ -68,6 +70,12 @@ class ClusterCollectionsService final : public v1::Collections::Service {
   grpc::Status DeleteFieldIndex(grpc::ServerContext* ctx,
                                 const v1::DeleteFieldIndexRequest* req,
                                 v1::DeleteFieldIndexResponse* resp) override;
+  grpc::Status UpdateAliases(grpc::ServerContext* ctx,
+                             const v1::UpdateAliasesRequest* req,
+                             v1::UpdateAliasesResponse* resp) override;
+  grpc::Status ListAliases(grpc::ServerContext* ctx,
+                           const v1::ListAliasesRequest* req,
+                           v1::ListAliasesResponse* resp) override;
 
  private:
   const ServiceContext* const context_;

@@ -1,6 +1,7 @@
 #include "rpc/collections_service.h"
 
 #include <string>
+#include <vector>
 
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
@@ -95,6 +96,28 @@ grpc::Status CollectionsService::DeleteFieldIndex(
     TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
     TQ_RETURN_IF_ERROR(ValidateFieldIndex(req->field()));
     return c->DeleteFieldIndex(req->field());
+  });
+}
+
+grpc::Status CollectionsService::UpdateAliases(
+    grpc::ServerContext* ctx, const pb::UpdateAliasesRequest* req,
+    pb::UpdateAliasesResponse* /*resp*/) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(std::vector<AliasChange> changes, FromProto(*req));
+    return context_->db()->UpdateAliases(changes);
+  });
+}
+
+grpc::Status CollectionsService::ListAliases(grpc::ServerContext* ctx,
+                                             const pb::ListAliasesRequest* req,
+                                             pb::ListAliasesResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    if (!req->collection().empty()) {
+      // (NOT_FOUND for an unknown collection, as Get.)
+      TQ_RETURN_IF_ERROR(context_->GetCollection(req->collection()).status());
+    }
+    ToProto(context_->db()->ListAliases(), req->collection(), resp);
+    return absl::OkStatus();
   });
 }
 

@@ -34,6 +34,12 @@ class CollectionsService final : public v1::Collections::Service {
   grpc::Status DeleteFieldIndex(grpc::ServerContext* ctx,
                                 const v1::DeleteFieldIndexRequest* req,
                                 v1::DeleteFieldIndexResponse* resp) override;
+  grpc::Status UpdateAliases(grpc::ServerContext* ctx,
+                             const v1::UpdateAliasesRequest* req,
+                             v1::UpdateAliasesResponse* resp) override;
+  grpc::Status ListAliases(grpc::ServerContext* ctx,
+                           const v1::ListAliasesRequest* req,
+                           v1::ListAliasesResponse* resp) override;
 
  private:
   const ServiceContext* const context_;

@@ -393,4 +393,37 @@ SearchInfo PlanFromProto(const pb::SearchResponse& in) {
   return i;
 }
 
+// --------------------------------------------------------------- aliases
+
+absl::StatusOr<std::vector<AliasChange>> FromProto(
+    const pb::UpdateAliasesRequest& in) {
+  if (in.actions_size() == 0) {
+    return absl::InvalidArgumentError("actions: at least one is needed");
+  }
+  std::vector<AliasChange> out;
+  for (int i = 0; i < in.actions_size(); ++i) {
+    const pb::AliasOperation& a = in.actions(i);
+    if (a.has_create_alias()) {
+      out.push_back({AliasChange::Kind::kCreate, a.create_alias().alias(),
+                     a.create_alias().collection()});
+    } else if (a.has_delete_alias()) {
+      out.push_back({AliasChange::Kind::kDelete, a.delete_alias().alias(), ""});
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "actions[", i, "]: neither create_alias nor delete_alias"));
+    }
+  }
+  return out;
+}
+
+void ToProto(const std::map<std::string, std::string>& aliases,
+             const std::string& collection, pb::ListAliasesResponse* out) {
+  for (const auto& [alias, target] : aliases) {
+    if (!collection.empty() && target != collection) continue;
+    pb::AliasDescription* d = out->add_aliases();
+    d->set_alias(alias);
+    d->set_collection(target);
+  }
+}
+
 }  // namespace tqdb

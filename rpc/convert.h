@@ -12,6 +12,7 @@
 
 #include <grpcpp/support/status.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,15 @@ void ToProto(const QueryOptions& in, v1::SearchRequest* out);
 // What a search did: the response's plan and unindexed fields.
 void ToProto(const SearchInfo& in, v1::SearchResponse* out);
 SearchInfo PlanFromProto(const v1::SearchResponse& in);
+
+// Aliases: the request's actions, in order. InvalidArgument for none, or
+// for an action with neither create_alias nor delete_alias.
+absl::StatusOr<std::vector<AliasChange>> FromProto(
+    const v1::UpdateAliasesRequest& in);
+// alias -> collection as a ListAliases answer: those of `collection` only
+// unless it is empty.
+void ToProto(const std::map<std::string, std::string>& aliases,
+             const std::string& collection, v1::ListAliasesResponse* out);
 
 // Payload indexes.
 void ToProto(const FieldIndexInfo& in, v1::PayloadIndexInfo* out);

@@ -104,13 +104,19 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::CreateCollection(
   const std::string key = CollectionKey(name);
   TQ_ASSIGN_OR_RETURN(
       TxnResult txn,
-      etcd_->Txn({Compare::CreateRevision(key, Compare::Op::kEqual, 0)},
-                 {TxnOp::Put(key, ToJson(record)),
-                  TxnOp::Put(ShardMapKey(name), ToJson(map))},
-                 {TxnOp::Get(key)}));
+      etcd_->Txn(
+          {Compare::CreateRevision(key, Compare::Op::kEqual, 0),
+           Compare::CreateRevision(AliasKey(name), Compare::Op::kEqual, 0)},
+          {TxnOp::Put(key, ToJson(record)),
+           TxnOp::Put(ShardMapKey(name), ToJson(map))},
+          {TxnOp::Get(key), TxnOp::Get(AliasKey(name))}));
   int64_t mod_revision = txn.revision;
   if (!txn.succeeded) {
     cpb::CollectionRecord existing;
+    if (txn.results.size() > 1 && !txn.results[1].kvs.empty()) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "'", EchoInput(name), "' is an alias: delete the alias first"));
+    }
     if (txn.results.empty() || txn.results[0].kvs.empty()) {
       return absl::AbortedError(
           absl::StrCat("collection '", EchoInput(name),
@@ -169,6 +175,15 @@ absl::StatusOr<::tqdb::v1::CollectionInfo> ClusterNode::CreateCollection(
 
 absl::Status ClusterNode::DropCollection(const std::string& name) {
   const std::string key = CollectionKey(name);
+  {
+    const std::shared_ptr<const ClusterState> state = view_->state();
+    auto a = state->aliases.find(name);
+    if (a != state->aliases.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", EchoInput(name), "' is an alias of collection '",
+          a->second.collection, "': drop the collection, or delete the alias"));
+    }
+  }
   for (int attempt = 0;; ++attempt) {
     TQ_ASSIGN_OR_RETURN(std::optional<KeyValue> kv, etcd_->Get(key));
     if (!kv.has_value()) {
@@ -198,11 +213,23 @@ absl::Status ClusterNode::DropCollection(const std::string& name) {
                          "' (marked as being dropped; drop it again to "
                          "finish)");
     }
-    TQ_ASSIGN_OR_RETURN(
-        TxnResult txn,
-        etcd_->Txn(
-            {Compare::ModRevision(key, Compare::Op::kEqual, mod_revision)},
-            {TxnOp::Delete(key), TxnOp::Delete(ShardMapKey(name))}, {}));
+    // Its aliases go with it. Read from etcd, not the view: once the
+    // record says dropping, no alias of it can be created (UpdateAliases
+    // compares the record), so this list is complete.
+    std::vector<TxnOp> ops = {TxnOp::Delete(key),
+                              TxnOp::Delete(ShardMapKey(name))};
+    TQ_ASSIGN_OR_RETURN(RangeResult aliases, etcd_->GetPrefix(kAliasesPrefix));
+    for (const KeyValue& a : aliases.kvs) {
+      cpb::AliasRecord record;
+      if (FromJson(a.value, &record, a.key).ok() &&
+          record.collection() == name) {
+        ops.push_back(TxnOp::Delete(a.key));
+      }
+    }
+    TQ_ASSIGN_OR_RETURN(TxnResult txn,
+                        etcd_->Txn({Compare::ModRevision(
+                                       key, Compare::Op::kEqual, mod_revision)},
+                                   ops, {}));
     if (!txn.succeeded) {
       if (attempt < 3) continue;
       return absl::AbortedError(

@@ -17,6 +17,10 @@ std::string DrainKey(uint32_t node_id) {
   return absl::StrCat(kDrainPrefix, node_id);
 }
 
+std::string AliasKey(absl::string_view alias) {
+  return absl::StrCat(kAliasesPrefix, alias);
+}
+
 std::string CollectionKey(absl::string_view name) {
   return absl::StrCat(kCollectionsPrefix, name);
 }

@@ -5,6 +5,7 @@
 //   tqdb/collections/<name>  CollectionRecord (create_revision = its uid)
 //   tqdb/shards/<name>       ShardMap
 //   tqdb/drain/<id>          DrainRecord: node <id> is being drained
+//   tqdb/aliases/<alias>     AliasRecord: the collection the alias names
 //   tqdb/balancer            the balancer's election key
 //
 // Values are protobuf JSON (proto/tqdb/cluster/v1/cluster.proto), so that
@@ -28,12 +29,14 @@ inline constexpr absl::string_view kNodesPrefix = "tqdb/nodes/";
 inline constexpr absl::string_view kCollectionsPrefix = "tqdb/collections/";
 inline constexpr absl::string_view kShardsPrefix = "tqdb/shards/";
 inline constexpr absl::string_view kDrainPrefix = "tqdb/drain/";
+inline constexpr absl::string_view kAliasesPrefix = "tqdb/aliases/";
 inline constexpr absl::string_view kBalancerKey = "tqdb/balancer";
 
 std::string NodeKey(uint32_t node_id);
 std::string CollectionKey(absl::string_view name);
 std::string ShardMapKey(absl::string_view name);
 std::string DrainKey(uint32_t node_id);
+std::string AliasKey(absl::string_view alias);
 
 // Protobuf JSON both ways; InvalidArgument (naming `what`) for a value that
 // does not parse.

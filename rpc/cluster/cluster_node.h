@@ -130,6 +130,13 @@ class ClusterNode {
   absl::StatusOr<::tqdb::v1::CollectionInfo> DescribeCollection(
       const std::string& name) const;
   std::vector<std::string> ListCollections() const;
+  // Aliases (cluster_aliases.cc), as Database::UpdateAliases: in order, all
+  // or none (one etcd transaction); every node's reads and writes take an
+  // alias for its collection once its view has the change (this node's
+  // before the call returns). Dropping a collection deletes its aliases.
+  // Aborted when the aliases or collections kept changing meanwhile.
+  absl::Status UpdateAliases(const std::vector<AliasChange>& changes);
+  std::map<std::string, std::string> ListAliases() const;
 
   // Writes (cluster_writer.cc). Sequences: one per shard written, sorted by
   // shard. checked: the points passed CheckUpsert already.

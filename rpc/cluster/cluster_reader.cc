@@ -632,7 +632,7 @@ absl::StatusOr<pb::CollectionInfo> ClusterReader::Train(
   for (int s = 0; s < entry->map.shards_size(); ++s) {
     const uint32_t shard = static_cast<uint32_t>(s);
     absl::StatusOr<uint64_t> last = node_->jetstream()->LastSequence(
-        StreamName(collection), ShardSubject(collection, shard));
+        StreamName(entry->name), ShardSubject(entry->name, shard));
     if (!last.ok()) {
       return WithContext(last.status(), "train '", collection, "' shard ",
                          shard);

@@ -29,26 +29,27 @@ namespace {
 namespace fs = std::filesystem;
 namespace cpb = ::tqdb::cluster::v1;
 
-// The collections a snapshot holds: the one named, or every one (the
-// cluster's ready ones; none is an empty snapshot).
+// The collections a snapshot holds: the one named (or aliased), or every
+// one (the cluster's ready ones; none is an empty snapshot).
 absl::StatusOr<std::vector<const CollectionEntry*>> SnapshotEntries(
     const ClusterState& state, const std::string& collection) {
   std::vector<const CollectionEntry*> out;
-  for (const auto& [name, entry] : state.collections) {
-    if (!collection.empty() && name != collection) continue;
-    if (entry.record.state() == cpb::CollectionRecord::STATE_DROPPING) {
-      continue;
+  if (!collection.empty()) {
+    const CollectionEntry* entry = state.Find(collection);
+    if (entry == nullptr ||
+        entry->record.state() == cpb::CollectionRecord::STATE_DROPPING) {
+      return absl::NotFoundError(
+          absl::StrCat("collection '", EchoInput(collection), "' not found"));
     }
-    if (!entry.ready() || !entry.has_map) {
-      if (collection.empty()) continue;  // not a collection yet
-      return absl::UnavailableError(
-          absl::StrCat("collection '", EchoInput(name), "' is being created"));
+    if (!entry->ready() || !entry->has_map) {
+      return absl::UnavailableError(absl::StrCat(
+          "collection '", EchoInput(collection), "' is being created"));
     }
-    out.push_back(&entry);
+    out.push_back(entry);
+    return out;
   }
-  if (!collection.empty() && out.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("collection '", EchoInput(collection), "' not found"));
+  for (const auto& [name, entry] : state.collections) {
+    if (entry.ready() && entry.has_map) out.push_back(&entry);
   }
   return out;
 }
@@ -153,7 +154,9 @@ absl::Status ClusterNode::Snapshot(const std::string& collection,
     for (size_t i = 0; i < entries.size(); ++i) {
       TQ_RETURN_IF_ERROR(CopyCollection(this, *entries[i], last[i], db.get()));
     }
-    TQ_RETURN_IF_ERROR(db->CreateSnapshot(target_dir, collection));
+    // (By its own name: the loaded database has no aliases.)
+    TQ_RETURN_IF_ERROR(db->CreateSnapshot(
+        target_dir, collection.empty() ? "" : entries[0]->name));
     return db->Close();
   }();
   fs::remove_all(loading, ec);

@@ -62,6 +62,19 @@ void ApplyToState(const WatchEvent& event, ClusterState* state) {
       return;
     }
     state->draining[id] = drain;
+  } else if (absl::ConsumePrefix(&rest, kAliasesPrefix)) {
+    const std::string alias(rest);
+    if (!put) {
+      state->aliases.erase(alias);
+      return;
+    }
+    cpb::AliasRecord record;
+    absl::Status s = FromJson(kv.value, &record, kv.key);
+    if (!s.ok()) {
+      state->bad_values[kv.key] = std::string(s.message());
+      return;
+    }
+    state->aliases[alias] = AliasEntry{record.collection(), kv.mod_revision};
   } else if (absl::ConsumePrefix(&rest, kCollectionsPrefix)) {
     const std::string name(rest);
     if (!put) {

@@ -50,6 +50,11 @@ struct CollectionEntry {
   }
 };
 
+struct AliasEntry {
+  std::string collection;
+  int64_t mod_revision = 0;  // of the alias key (for compare-and-swap)
+};
+
 struct ClusterState {
   int64_t revision = 0;  // etcd's revision this state reflects
   std::map<uint32_t, tqdb::cluster::v1::NodeRecord> nodes;  // live nodes
@@ -58,9 +63,17 @@ struct ClusterState {
   std::map<uint32_t, tqdb::cluster::v1::DrainRecord> draining;
   // Values that did not parse (key -> error), shown by status; skipped.
   std::map<std::string, std::string> bad_values;
+  // alias -> the collection it names (tqdb/aliases/).
+  std::map<std::string, AliasEntry> aliases;
 
+  // The collection called `name`, or the one the alias `name` names.
   const CollectionEntry* Find(const std::string& name) const {
     auto it = collections.find(name);
+    if (it == collections.end()) {
+      auto a = aliases.find(name);
+      if (a == aliases.end()) return nullptr;
+      it = collections.find(a->second.collection);
+    }
     return it == collections.end() ? nullptr : &it->second;
   }
   // Shard `shard` of the collection's incarnation `uid` in the map, or null

@@ -204,13 +204,12 @@ absl::StatusOr<ClusterNode::UpdateResult> ClusterNode::Update(
                      const std::string& bytes) -> absl::StatusOr<uint64_t> {
                    TQ_ASSIGN_OR_RETURN(
                        PubAck ack,
-                       js_->Publish(ShardSubject(collection, shard), bytes,
+                       js_->Publish(ShardSubject(e->name, shard), bytes,
                                     NextMessageId(), options_.write_timeout));
                    return ack.sequence;
                  }));
-  TQ_ASSIGN_OR_RETURN(
-      std::vector<cpb::ShardWriteResult> results,
-      reader_->WriteResults(collection, out.sequences, deadline));
+  TQ_ASSIGN_OR_RETURN(std::vector<cpb::ShardWriteResult> results,
+                      reader_->WriteResults(e->name, out.sequences, deadline));
   for (size_t i = 0; i < results.size(); ++i) {
     const cpb::ShardWriteResult& r = results[i];
     if (r.code() != 0) {

@@ -3,7 +3,8 @@
 // the same points; a filter's delete, payload updates and field indexes go
 // through the log to every shard and report what one database reports;
 // bad filters are named before anything enters the log; a snapshot of the
-// cluster holds what one database holds.
+// cluster holds what one database holds; an alias names the collection on
+// every node.
 #include <grpcpp/grpcpp.h>
 
 #include <map>
@@ -311,6 +312,61 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
     s = cluster_->Points(0)->SetPayload(&ctx2, set, &resp2);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
+  // An alias made through node 1 names the collection on every node:
+  // counted through node 2, moved away and back, refused as a collection
+  // name; the drop at the end of this test deletes it.
+  {
+    auto update = [&](int node, std::vector<v1::AliasOperation> ops) {
+      v1::UpdateAliasesRequest r;
+      for (auto& op : ops) *r.add_actions() = std::move(op);
+      grpc::ClientContext ctx;
+      v1::UpdateAliasesResponse resp;
+      return cluster_->Collections(node)->UpdateAliases(&ctx, r, &resp);
+    };
+    v1::AliasOperation create;
+    create.mutable_create_alias()->set_alias("current");
+    create.mutable_create_alias()->set_collection("docs");
+    grpc::Status s = update(0, {create});
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    v1::CountRequest req;
+    req.set_collection("current");
+    ReadAfter(written, &req);
+    v1::CountResponse n;
+    testing_util::Eventually(absl::Seconds(10), [&] {
+      grpc::ClientContext ctx;
+      return cluster_->Points(1)->Count(&ctx, req, &n).ok();
+    });
+    EXPECT_EQ(n.count(), coll->Count());
+    grpc::ClientContext ctx2;
+    v1::ListAliasesResponse list;
+    ASSERT_TRUE(cluster_->Collections(0)
+                    ->ListAliases(&ctx2, v1::ListAliasesRequest(), &list)
+                    .ok());
+    ASSERT_EQ(list.aliases_size(), 1);
+    EXPECT_EQ(list.aliases(0).collection(), "docs");
+    v1::AliasOperation again = create;
+    s = update(0, {again});
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS)
+        << s.error_message();
+    v1::AliasOperation del;
+    del.mutable_delete_alias()->set_alias("current");
+    s = update(0, {del, create});  // moved (here: to the same collection)
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    v1::CreateCollectionRequest taken =
+        testing_util::CollectionRequest("current", kDim, v1::METRIC_L2, 2);
+    grpc::ClientContext ctx3;
+    v1::CollectionInfo info;
+    s = cluster_->Collections(0)->Create(&ctx3, taken, &info);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS)
+        << s.error_message();
+    v1::DeleteCollectionRequest drop;
+    drop.set_name("current");
+    grpc::ClientContext ctx4;
+    v1::DeleteCollectionResponse dropped;
+    s = cluster_->Collections(0)->Delete(&ctx4, drop, &dropped);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << s.error_message();
+  }
   // A snapshot through node 3, asked right after the writes, holds every
   // acknowledged one: the points (vectors, payloads) and the index of one
   // database, in a directory a single server restores. Listed and deleted
@@ -382,6 +438,17 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
     s = snapshots->Delete(&ctx3, del, &deleted);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
 
+    // By the alias: a snapshot of its collection, under the collection's
+    // name.
+    req.set_collection("current");
+    grpc::ClientContext ctx5;
+    s = snapshots->Create(&ctx5, req, &made);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(made.collection(), "docs");
+    del.set_name(made.name());
+    grpc::ClientContext ctx6;
+    EXPECT_TRUE(snapshots->Delete(&ctx6, del, &deleted).ok());
+
     req.set_collection("nope");
     grpc::ClientContext ctx4;
     s = snapshots->Create(&ctx4, req, &made);
@@ -408,6 +475,21 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
     s = cluster_->Collections(2)->Get(&ctx3, get, &info);
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(info.payload_indexes_size(), 0);
+  }
+  // Dropping the collection deletes its alias (in the same transaction).
+  {
+    v1::DeleteCollectionRequest drop;
+    drop.set_name("docs");
+    grpc::ClientContext ctx;
+    v1::DeleteCollectionResponse dropped;
+    grpc::Status s = cluster_->Collections(1)->Delete(&ctx, drop, &dropped);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    grpc::ClientContext ctx2;
+    v1::ListAliasesResponse list;
+    s = cluster_->Collections(1)->ListAliases(&ctx2, v1::ListAliasesRequest(),
+                                              &list);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(list.aliases_size(), 0);
   }
 }
 

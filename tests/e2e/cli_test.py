@@ -273,6 +273,32 @@ def main():
         check(p.returncode == 2 and "16" in p.stderr,
               "%s: query of the wrong dimension: exit 2" % tname)
 
+    # Aliases through the CLI: made, moved, listed, deleted; a search
+    # through an alias is its collection's.
+    for tname, target in targets:
+        p = run("collections", *target, "alias", "cur", "c_csv")
+        check(p.returncode == 0 and "names collection 'c_csv'" in p.stdout,
+              "%s: collections alias cur c_csv" % tname)
+        p = run("collections", *target, "alias", "cur", "c_jsonl")
+        check(p.returncode == 0, "%s: the alias moved to c_jsonl" % tname)
+        p = run("collections", *target, "aliases", "--json")
+        check(p.returncode == 0 and json.loads(p.stdout) ==
+              {"cur": "c_jsonl"}, "%s: collections aliases: %s" %
+              (tname, p.stdout.strip()))
+        p = run("search", *target, "--collection", "cur", "--vector",
+                ",".join(repr(x) for x in base[7]), "--k", "1", "--exact",
+                "--json")
+        r = json.loads(p.stdout)["results"][0] if p.returncode == 0 else {}
+        check(r.get("id") == 5007, "%s: a search through the alias" % tname)
+        p = run("collections", *target, "drop", "cur", expect=2)
+        check(p.returncode == 2 and "is an alias" in p.stderr,
+              "%s: drop of an alias: exit 2" % tname)
+        p = run("collections", *target, "unalias", "cur")
+        check(p.returncode == 0, "%s: collections unalias cur" % tname)
+        p = run("collections", *target, "unalias", "cur", expect=2)
+        check(p.returncode == 2 and "not found" in p.stderr,
+              "%s: unalias of an unknown alias: exit 2" % tname)
+
     # tqdb snapshots against the server: create one of c_jsonl, list it,
     # restore it into the running server under another name and into a new
     # data directory (the same points and payloads), refused over an

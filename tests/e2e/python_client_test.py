@@ -277,6 +277,35 @@ class ClientTest(unittest.TestCase):
         info = self.db.get_collection(self.name)
         self.assertEqual(info.memory.limit_bytes, 4 << 20)
 
+    def test_an_alias_moves_to_a_rebuilt_collection_at_once(self):
+        import grpc
+        import numpy as np
+        v1, v2, alias = self.name + "_v1", self.name + "_v2", self.name + "_a"
+        try:
+            self.db.create_collection(v1, dim=4)
+            self.db.upsert(v1, [1], np.ones((1, 4)), wait=True)
+            self.db.create_collection(v2, dim=4, bits=2)
+            self.db.upsert(v2, [1, 2], np.ones((2, 4)), wait=True)
+            self.db.create_alias(alias, v1)
+            self.assertEqual(self.db.count(alias), 1)
+            self.db.update_aliases([("delete", alias), ("create", alias, v2)])
+            self.assertEqual(self.db.count(alias), 2)
+            self.assertEqual(self.db.search(alias, [1, 1, 1, 1], limit=2,
+                                            exact=True)[0].id in (1, 2), True)
+            self.assertEqual(self.db.list_aliases(), {alias: v2})
+            self.assertEqual(self.db.list_aliases(v1), {})
+            with self.assertRaises(self.tc.Error) as e:
+                self.db.create_alias(alias, v1)  # exists: move it instead
+            self.assertEqual(e.exception.code, grpc.StatusCode.ALREADY_EXISTS)
+            self.db.delete_collection(v2)  # its aliases go with it
+            self.assertEqual(self.db.list_aliases(), {})
+        finally:
+            for c in (v1, v2):
+                try:
+                    self.db.delete_collection(c)
+                except self.tc.Error:
+                    pass
+
     def test_snapshots_create_list_delete(self):
         import grpc
         import numpy as np

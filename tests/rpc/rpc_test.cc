@@ -257,6 +257,56 @@ TEST_F(RpcPointsTest, UpsertSearchGetDelete) {
   for (const auto& p : resp.points()) EXPECT_NE(p.id(), 42u);
 }
 
+// Aliases over gRPC: points written and searched through an alias reach
+// its collection; a bad request is INVALID_ARGUMENT, nothing applied.
+TEST_F(RpcPointsTest, AliasesNameTheirCollection) {
+  auto update = [&](std::vector<pb::AliasOperation> ops) {
+    pb::UpdateAliasesRequest r;
+    for (auto& op : ops) *r.add_actions() = std::move(op);
+    grpc::ClientContext ctx;
+    pb::UpdateAliasesResponse resp;
+    return ts_.collections().UpdateAliases(&ctx, r, &resp);
+  };
+  pb::AliasOperation create;
+  create.mutable_create_alias()->set_alias("docs");
+  create.mutable_create_alias()->set_collection("c");
+  ASSERT_TRUE(update({create}).ok());
+  ASSERT_TRUE(Upsert(UpsertReq("docs", 0, 50, kDim)).ok());
+  EXPECT_EQ(Count(), 50u);
+  pb::SearchRequest r = SearchReq("docs", VectorFor(7, 0, kDim), 1);
+  r.mutable_params()->set_exact(true);
+  pb::SearchResponse resp;
+  ASSERT_TRUE(Search(r, &resp).ok());
+  ASSERT_EQ(resp.points_size(), 1);
+  EXPECT_EQ(resp.points(0).id(), 7u);
+  {
+    grpc::ClientContext ctx;
+    pb::ListAliasesResponse list;
+    ASSERT_TRUE(ts_.collections()
+                    .ListAliases(&ctx, pb::ListAliasesRequest(), &list)
+                    .ok());
+    ASSERT_EQ(list.aliases_size(), 1);
+    EXPECT_EQ(list.aliases(0).alias(), "docs");
+    EXPECT_EQ(list.aliases(0).collection(), "c");
+  }
+  EXPECT_CODE(update({}), INVALID_ARGUMENT);
+  EXPECT_CODE(update({pb::AliasOperation()}), INVALID_ARGUMENT);
+  pb::AliasOperation del;
+  del.mutable_delete_alias()->set_alias("docs");
+  EXPECT_CODE(update({del, del}), NOT_FOUND);  // the second: gone
+  {
+    grpc::ClientContext ctx;
+    pb::ListAliasesRequest lr;
+    lr.set_collection("c");
+    pb::ListAliasesResponse list;
+    ASSERT_TRUE(ts_.collections().ListAliases(&ctx, lr, &list).ok());
+    EXPECT_EQ(list.aliases_size(), 1);  // all or none: still there
+  }
+  ASSERT_TRUE(update({del}).ok());
+  pb::SearchResponse gone;
+  EXPECT_CODE(Search(r, &gone), NOT_FOUND);
+}
+
 TEST_F(RpcPointsTest, BadPointsRejectTheWholeBatch) {
   ASSERT_TRUE(Upsert(UpsertReq("c", 0, 10, kDim)).ok());
   {

@@ -242,6 +242,10 @@ TEST(DocumentedFormsTest, ParseWithTheirCommandsFlags) {
         "--with-payload", "--json", "--format", "fvecs", "--api-key-file",
         "key"},
        {}},
+      {"collections",
+       CollectionsFlags(),
+       {"--server", "A", "alias", "docs", "docs_v2"},
+       {"alias", "docs", "docs_v2"}},
       // README: snapshots --server ADDR [list | create [COLLECTION] |
       // delete NAME]; snapshots restore SNAPSHOT (--server ADDR | --data
       // DIR) [--collection NAME [--as NEW_NAME]].

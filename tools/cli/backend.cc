@@ -226,6 +226,32 @@ class RemoteBackend final : public Backend {
     return FromGrpc(collections_->DeleteFieldIndex(ctx.get(), req, &resp));
   }
 
+  absl::Status UpdateAliases(const std::vector<AliasChange>& changes) override {
+    pb::UpdateAliasesRequest req;
+    for (const AliasChange& ch : changes) {
+      pb::AliasOperation* op = req.add_actions();
+      if (ch.kind == AliasChange::Kind::kCreate) {
+        op->mutable_create_alias()->set_alias(ch.alias);
+        op->mutable_create_alias()->set_collection(ch.collection);
+      } else {
+        op->mutable_delete_alias()->set_alias(ch.alias);
+      }
+    }
+    pb::UpdateAliasesResponse resp;
+    auto ctx = Context();
+    return FromGrpc(collections_->UpdateAliases(ctx.get(), req, &resp));
+  }
+
+  absl::StatusOr<std::map<std::string, std::string>> ListAliases() override {
+    pb::ListAliasesResponse resp;
+    auto ctx = Context();
+    TQ_RETURN_IF_ERROR(FromGrpc(
+        collections_->ListAliases(ctx.get(), pb::ListAliasesRequest(), &resp)));
+    std::map<std::string, std::string> out;
+    for (const auto& a : resp.aliases()) out[a.alias()] = a.collection();
+    return out;
+  }
+
   absl::Status Close() override { return absl::OkStatus(); }
   std::string Describe() const override { return "server " + server_.address; }
 
@@ -350,6 +376,12 @@ class EmbeddedBackend final : public Backend {
                                 const std::string& field) override {
     TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(collection));
     return c->DeleteFieldIndex(field);
+  }
+  absl::Status UpdateAliases(const std::vector<AliasChange>& changes) override {
+    return db_->UpdateAliases(changes);
+  }
+  absl::StatusOr<std::map<std::string, std::string>> ListAliases() override {
+    return db_->ListAliases();
   }
   absl::Status Close() override { return db_->Close(); }
   std::string Describe() const override { return "data " + db_->dir(); }

@@ -9,6 +9,7 @@
 #define TQDB_TOOLS_CLI_BACKEND_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,6 +84,10 @@ class Backend {
       FieldType type) = 0;
   virtual absl::Status DeleteFieldIndex(const std::string& collection,
                                         const std::string& field) = 0;
+  // Database::UpdateAliases / ListAliases (db/db.h).
+  virtual absl::Status UpdateAliases(
+      const std::vector<AliasChange>& changes) = 0;
+  virtual absl::StatusOr<std::map<std::string, std::string>> ListAliases() = 0;
   // Flushes and closes (embedded); idempotent.
   virtual absl::Status Close() = 0;
   // "server ADDR" or "data DIR", for messages.

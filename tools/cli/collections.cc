@@ -47,6 +47,10 @@ constexpr char kCollectionsUsage[] =
     "  drop-index NAME FIELD  delete the payload index of FIELD\n"
     "  count NAME [--filter JSON]\n"
     "                         points of the collection (matching the filter)\n"
+    "  alias ALIAS NAME       ALIAS names collection NAME from now on (an\n"
+    "                         existing alias moves to NAME at once)\n"
+    "  unalias ALIAS          delete the alias\n"
+    "  aliases                every alias and its collection\n"
     "Flags and the action may come in any order; '--' ends the flags.\n"
     "\n"
     "flags:\n"
@@ -174,7 +178,10 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
       {"train", {1, "one collection name"}},
       {"count", {1, "one collection name"}},
       {"index", {3, "NAME FIELD TYPE"}},
-      {"drop-index", {2, "NAME FIELD"}}};
+      {"drop-index", {2, "NAME FIELD"}},
+      {"alias", {2, "ALIAS NAME"}},
+      {"unalias", {1, "one alias"}},
+      {"aliases", {0, "no argument"}}};
   auto spec = kArgs.find(action);
   if (spec == kArgs.end()) {
     return UsageError(kCollectionsCommand,
@@ -203,7 +210,45 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
   auto backend = OpenBackend(*flags, action == "create");
   if (!backend.ok()) return Fail(kCollectionsCommand, backend.status(), err);
   Backend& b = **backend;
-  if (action == "list") {
+  if (action == "alias" || action == "unalias") {
+    // alias: created, or moved (deleted and created in one call) when it
+    // exists.
+    std::vector<AliasChange> changes;
+    if (action == "unalias") {
+      changes.push_back({AliasChange::Kind::kDelete, name, ""});
+    } else {
+      auto aliases = b.ListAliases();
+      if (!aliases.ok())
+        return Fail(kCollectionsCommand, aliases.status(), err);
+      if (aliases->count(name)) {
+        changes.push_back({AliasChange::Kind::kDelete, name, ""});
+      }
+      changes.push_back({AliasChange::Kind::kCreate, name, pos[2]});
+    }
+    absl::Status s = b.UpdateAliases(changes);
+    if (!s.ok()) return Fail(kCollectionsCommand, s, err);
+    if (json) {
+      out << (action == "alias"
+                  ? nlohmann::json{{"alias", name}, {"collection", pos[2]}}
+                  : nlohmann::json{{"deleted_alias", name}})
+                 .dump()
+          << "\n";
+    } else if (action == "alias") {
+      out << "alias '" << name << "' names collection '" << pos[2] << "'\n";
+    } else {
+      out << "deleted alias '" << name << "'\n";
+    }
+  } else if (action == "aliases") {
+    auto aliases = b.ListAliases();
+    if (!aliases.ok()) return Fail(kCollectionsCommand, aliases.status(), err);
+    if (json) {
+      out << nlohmann::json(*aliases).dump() << "\n";
+    } else {
+      for (const auto& [alias, collection] : *aliases) {
+        out << alias << " -> " << collection << "\n";
+      }
+    }
+  } else if (action == "list") {
     auto list = b.List();
     if (!list.ok()) return Fail(kCollectionsCommand, list.status(), err);
     PrintList(*list, json, b, out);

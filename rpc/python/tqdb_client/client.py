@@ -354,6 +354,40 @@ class Client:
         self._call(self._collections.DeleteFieldIndex,
                    cpb.DeleteFieldIndexRequest(collection=name, field=field))
 
+    # ------------------------------------------------------------- aliases
+
+    def update_aliases(self, actions: Sequence[tuple]) -> None:
+        """Applies alias actions in order, all or none: ("create", alias,
+        collection) or ("delete", alias). Moving an alias to another
+        collection is [("delete", a), ("create", a, new)]: readers and
+        writers of `a` switch at once."""
+        ops = []
+        for a in actions:
+            if a[0] == "create" and len(a) == 3:
+                ops.append(cpb.AliasOperation(create_alias=cpb.CreateAlias(
+                    alias=a[1], collection=a[2])))
+            elif a[0] == "delete" and len(a) == 2:
+                ops.append(cpb.AliasOperation(
+                    delete_alias=cpb.DeleteAlias(alias=a[1])))
+            else:
+                raise ValueError("alias action %r: expected ('create', alias, "
+                                 "collection) or ('delete', alias)" % (a,))
+        self._call(self._collections.UpdateAliases,
+                   cpb.UpdateAliasesRequest(actions=ops))
+
+    def create_alias(self, alias: str, collection: str) -> None:
+        """`alias` names `collection` in every call from now on."""
+        self.update_aliases([("create", alias, collection)])
+
+    def delete_alias(self, alias: str) -> None:
+        self.update_aliases([("delete", alias)])
+
+    def list_aliases(self, collection: str = "") -> dict:
+        """alias -> collection (only `collection`'s when given)."""
+        r = self._call(self._collections.ListAliases,
+                       cpb.ListAliasesRequest(collection=collection))
+        return {a.alias: a.collection for a in r.aliases}
+
     def _search_request(self, name: str, vector: np.ndarray, limit: int,
                         nprobe: int, exact: bool, rescore: bool,
                         oversampling: float, with_payload: bool,

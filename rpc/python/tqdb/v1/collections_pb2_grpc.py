@@ -49,6 +49,16 @@ class CollectionsStub(object):
                 request_serializer=tqdb_dot_v1_dot_collections__pb2.DeleteFieldIndexRequest.SerializeToString,
                 response_deserializer=tqdb_dot_v1_dot_collections__pb2.DeleteFieldIndexResponse.FromString,
                 )
+        self.UpdateAliases = channel.unary_unary(
+                '/tqdb.v1.Collections/UpdateAliases',
+                request_serializer=tqdb_dot_v1_dot_collections__pb2.UpdateAliasesRequest.SerializeToString,
+                response_deserializer=tqdb_dot_v1_dot_collections__pb2.UpdateAliasesResponse.FromString,
+                )
+        self.ListAliases = channel.unary_unary(
+                '/tqdb.v1.Collections/ListAliases',
+                request_serializer=tqdb_dot_v1_dot_collections__pb2.ListAliasesRequest.SerializeToString,
+                response_deserializer=tqdb_dot_v1_dot_collections__pb2.ListAliasesResponse.FromString,
+                )
 
 
 class CollectionsServicer(object):
@@ -100,6 +110,18 @@ class CollectionsServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateAliases(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAliases(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectionsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +159,16 @@ def add_CollectionsServicer_to_server(servicer, server):
                     servicer.DeleteFieldIndex,
                     request_deserializer=tqdb_dot_v1_dot_collections__pb2.DeleteFieldIndexRequest.FromString,
                     response_serializer=tqdb_dot_v1_dot_collections__pb2.DeleteFieldIndexResponse.SerializeToString,
+            ),
+            'UpdateAliases': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAliases,
+                    request_deserializer=tqdb_dot_v1_dot_collections__pb2.UpdateAliasesRequest.FromString,
+                    response_serializer=tqdb_dot_v1_dot_collections__pb2.UpdateAliasesResponse.SerializeToString,
+            ),
+            'ListAliases': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAliases,
+                    request_deserializer=tqdb_dot_v1_dot_collections__pb2.ListAliasesRequest.FromString,
+                    response_serializer=tqdb_dot_v1_dot_collections__pb2.ListAliasesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -264,5 +296,39 @@ class Collections(object):
         return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Collections/DeleteFieldIndex',
             tqdb_dot_v1_dot_collections__pb2.DeleteFieldIndexRequest.SerializeToString,
             tqdb_dot_v1_dot_collections__pb2.DeleteFieldIndexResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpdateAliases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Collections/UpdateAliases',
+            tqdb_dot_v1_dot_collections__pb2.UpdateAliasesRequest.SerializeToString,
+            tqdb_dot_v1_dot_collections__pb2.UpdateAliasesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListAliases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Collections/ListAliases',
+            tqdb_dot_v1_dot_collections__pb2.ListAliasesRequest.SerializeToString,
+            tqdb_dot_v1_dot_collections__pb2.ListAliasesResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
