@@ -327,6 +327,30 @@ def main():
         check(r.get("id") == 5007 and r.get("payload") ==
               {"n": 7, "tag": "j"},
               "restored into --%s: ids and payloads as ingested" % where)
+    # A restore that fails midway (a server whose payload limit the
+    # snapshot's payloads pass) leaves no partial collection behind.
+    small_port = os.path.join(tmp, "small_port")
+    small = subprocess.Popen([TQDB, "serve", "--data",
+                              os.path.join(tmp, "small"), "--listen",
+                              "127.0.0.1:0", "--port-file", small_port,
+                              "--max-payload-bytes", "8"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    for _ in range(200):
+        if os.path.exists(small_port):
+            break
+        time.sleep(0.05)
+    small_addr = "127.0.0.1:" + open(small_port).read().strip()
+    p = run("snapshots", "restore", snap.get("path", ""), "--server",
+            small_addr, expect=2)
+    check(p.returncode == 2 and "was dropped" in p.stderr,
+          "a restore failing midway: exit 2, the partial collection dropped "
+          "(%s)" % p.stderr.strip())
+    p = run("collections", "--server", small_addr, "--json")
+    check(p.returncode == 0 and "c_jsonl" not in p.stdout,
+          "nothing left behind: %s" % p.stdout.strip())
+    small.send_signal(signal.SIGTERM)
+    small.wait(timeout=60)
     p = run("snapshots", "restore", snap.get("path", ""), "--server", addr,
             expect=2)
     check(p.returncode == 2 and "collection 'c_jsonl' exists" in p.stderr,

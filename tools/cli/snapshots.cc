@@ -156,22 +156,12 @@ int RunServerAction(const std::string& action, const std::string& arg,
   return kExitOk;
 }
 
-// One collection of the snapshot (`from`) into `to` as `name`; returns the
-// points restored.
-absl::StatusOr<uint64_t> RestoreCollection(Backend& from,
-                                           const CollectionInfo& info,
-                                           Backend& to, const std::string& name,
-                                           uint32_t batch) {
-  CollectionConfig config = info.config;
-  config.name = name;
-  absl::StatusOr<CollectionInfo> made = to.Create(config);
-  if (absl::IsAlreadyExists(made.status())) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "collection '", name, "' exists at ", to.Describe(),
-        ": drop it first, or restore under another name (--collection ",
-        info.config.name, " --as NEW_NAME); it was left as it is"));
-  }
-  if (!made.ok()) return made.status();
+// The points and payload indexes of the snapshot's collection (`from`,
+// `info`) into the collection `name` just made at `to`; returns the points
+// stored.
+absl::StatusOr<uint64_t> Load(Backend& from, const CollectionInfo& info,
+                              Backend& to, const std::string& name,
+                              uint32_t batch) {
   for (const FieldIndexInfo& f : info.field_indexes) {
     TQ_RETURN_IF_ERROR(to.CreateFieldIndex(name, f.field, f.type).status())
         << "payload index '" << f.field << "'";
@@ -206,6 +196,37 @@ absl::StatusOr<uint64_t> RestoreCollection(Backend& from,
                                             " stored ", stored));
   }
   return stored;
+}
+
+// One collection of the snapshot (`from`) into `to` as `name`, which must
+// not exist there; returns the points restored. On an error after the
+// collection was made it is dropped again (a restore is whole or absent;
+// the error says if the drop failed too).
+absl::StatusOr<uint64_t> RestoreCollection(Backend& from,
+                                           const CollectionInfo& info,
+                                           Backend& to, const std::string& name,
+                                           uint32_t batch) {
+  CollectionConfig config = info.config;
+  config.name = name;
+  absl::StatusOr<CollectionInfo> made = to.Create(config);
+  if (absl::IsAlreadyExists(made.status())) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "collection '", name, "' exists at ", to.Describe(),
+        ": drop it first, or restore under another name (--collection ",
+        info.config.name, " --as NEW_NAME); it was left as it is"));
+  }
+  if (!made.ok()) return made.status();
+  absl::StatusOr<uint64_t> n = Load(from, info, to, name, batch);
+  if (n.ok()) return n;
+  const absl::Status dropped = to.Drop(name);
+  return absl::Status(
+      n.status().code(),
+      absl::StrCat(n.status().message(), "; the partly restored collection '",
+                   name, "' ",
+                   dropped.ok() ? std::string("was dropped")
+                                : absl::StrCat("could not be dropped (",
+                                               dropped.message(),
+                                               "): drop it by hand")));
 }
 
 int RunRestore(const std::string& snapshot, const Flags& flags,
