@@ -69,6 +69,22 @@ def write_bin(path, rows, typecode):
             f.write(array.array(typecode, r).tobytes())
 
 
+def start_server(tmp, name, *flags):
+    """`tqdb serve` over tmp/name on a free loopback port: (process,
+    address)."""
+    port_file = os.path.join(tmp, name + ".port")
+    server = subprocess.Popen([TQDB, "serve", "--data", os.path.join(tmp, name),
+                               "--listen", "127.0.0.1:0", "--port-file",
+                               port_file, *flags],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    for _ in range(200):
+        if os.path.exists(port_file):
+            break
+        time.sleep(0.05)
+    return server, "127.0.0.1:" + open(port_file).read().strip()
+
+
 def main():
     global TQDB
     ap = argparse.ArgumentParser()
@@ -116,17 +132,7 @@ def main():
         out.writelines(json.dumps({"row": i}) + "\n" for i in range(len(base)))
 
     # The server.
-    port_file = os.path.join(tmp, "port")
-    server = subprocess.Popen([TQDB, "serve", "--data",
-                               os.path.join(tmp, "srv"), "--listen",
-                               "127.0.0.1:0", "--port-file", port_file],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
-    for _ in range(200):
-        if os.path.exists(port_file):
-            break
-        time.sleep(0.05)
-    addr = "127.0.0.1:" + open(port_file).read().strip()
+    server, addr = start_server(tmp, "srv")
     targets = [("server", ["--server", addr]),
                ("embedded", ["--data", os.path.join(tmp, "emb")])]
 
@@ -329,18 +335,7 @@ def main():
               "restored into --%s: ids and payloads as ingested" % where)
     # A restore that fails midway (a server whose payload limit the
     # snapshot's payloads pass) leaves no partial collection behind.
-    small_port = os.path.join(tmp, "small_port")
-    small = subprocess.Popen([TQDB, "serve", "--data",
-                              os.path.join(tmp, "small"), "--listen",
-                              "127.0.0.1:0", "--port-file", small_port,
-                              "--max-payload-bytes", "8"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
-    for _ in range(200):
-        if os.path.exists(small_port):
-            break
-        time.sleep(0.05)
-    small_addr = "127.0.0.1:" + open(small_port).read().strip()
+    small, small_addr = start_server(tmp, "small", "--max-payload-bytes", "8")
     p = run("snapshots", "restore", snap.get("path", ""), "--server",
             small_addr, expect=2)
     check(p.returncode == 2 and "was dropped" in p.stderr,
