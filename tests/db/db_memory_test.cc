@@ -60,7 +60,11 @@ TEST(DbMemory, AccountedPerCollectionAndInTotal) {
   EXPECT_GE(ia->memory_bytes, 1000u * (ia->code_bytes + 8));
   EXPECT_LE(ia->memory_bytes, 1000u * 256);
   EXPECT_EQ(ia->memory_reserved_bytes, 0u);
-  EXPECT_GT(ia->disk_bytes, 1000u * 256);
+  // The raw vectors stay on disk beside the codes. Much of it is still in
+  // the memtable, whose size RocksDB estimates by sampling (a TSan run saw
+  // 232 KB for 256 KB of vectors), so the bound is half of them: still far
+  // above the codes and ids alone (44 KB).
+  EXPECT_GT(ia->disk_bytes, 1000u * 256 / 2);
   // A dropped collection leaves the total.
   ASSERT_TRUE((*db)->DropCollection("b").ok());
   ia = a->Info();
