@@ -16,6 +16,15 @@ namespace {
 
 namespace cpb = ::tqdb::cluster::v1;
 
+// Parses kv's value into *msg, or records why not in state->bad_values.
+template <typename Message>
+bool ParseValue(const KeyValue& kv, Message* msg, ClusterState* state) {
+  absl::Status s = FromJson(kv.value, msg, kv.key);
+  if (s.ok()) return true;
+  state->bad_values[kv.key] = std::string(s.message());
+  return false;
+}
+
 }  // namespace
 
 uint32_t MappedReplicas(const ClusterState& state, uint32_t node) {
@@ -42,11 +51,7 @@ void ApplyToState(const WatchEvent& event, ClusterState* state) {
       return;
     }
     cpb::NodeRecord node;
-    absl::Status s = FromJson(kv.value, &node, kv.key);
-    if (!s.ok()) {
-      state->bad_values[kv.key] = std::string(s.message());
-      return;
-    }
+    if (!ParseValue(kv, &node, state)) return;
     state->nodes[id] = std::move(node);
   } else if (absl::ConsumePrefix(&rest, kDrainPrefix)) {
     uint32_t id = 0;
@@ -56,11 +61,7 @@ void ApplyToState(const WatchEvent& event, ClusterState* state) {
       return;
     }
     cpb::DrainRecord drain;
-    absl::Status s = FromJson(kv.value, &drain, kv.key);
-    if (!s.ok()) {
-      state->bad_values[kv.key] = std::string(s.message());
-      return;
-    }
+    if (!ParseValue(kv, &drain, state)) return;
     state->draining[id] = drain;
   } else if (absl::ConsumePrefix(&rest, kAliasesPrefix)) {
     const std::string alias(rest);
@@ -69,11 +70,7 @@ void ApplyToState(const WatchEvent& event, ClusterState* state) {
       return;
     }
     cpb::AliasRecord record;
-    absl::Status s = FromJson(kv.value, &record, kv.key);
-    if (!s.ok()) {
-      state->bad_values[kv.key] = std::string(s.message());
-      return;
-    }
+    if (!ParseValue(kv, &record, state)) return;
     state->aliases[alias] = AliasEntry{record.collection(), kv.mod_revision};
   } else if (absl::ConsumePrefix(&rest, kCollectionsPrefix)) {
     const std::string name(rest);
@@ -82,11 +79,7 @@ void ApplyToState(const WatchEvent& event, ClusterState* state) {
       return;
     }
     cpb::CollectionRecord record;
-    absl::Status s = FromJson(kv.value, &record, kv.key);
-    if (!s.ok()) {
-      state->bad_values[kv.key] = std::string(s.message());
-      return;
-    }
+    if (!ParseValue(kv, &record, state)) return;
     CollectionEntry& e = state->collections[name];
     e.name = name;
     e.record = std::move(record);
@@ -104,11 +97,7 @@ void ApplyToState(const WatchEvent& event, ClusterState* state) {
       return;
     }
     cpb::ShardMap map;
-    absl::Status s = FromJson(kv.value, &map, kv.key);
-    if (!s.ok()) {
-      state->bad_values[kv.key] = std::string(s.message());
-      return;
-    }
+    if (!ParseValue(kv, &map, state)) return;
     // The map is written with or after its record (one Txn at creation):
     // a map without a record is a leftover and ignored.
     if (it == state->collections.end()) return;

@@ -254,88 +254,57 @@ int RunRestore(const std::string& snapshot, const Flags& flags,
                 err);
   }
   const std::string copy = (fs::path(scratch) / "db").string();
-  int code = kExitOk;
-  {
-    absl::Status s = Database::RestoreSnapshot(snapshot, copy);
-    std::unique_ptr<Backend> from;
-    if (s.ok()) {
-      auto opened = Backend::Embedded(copy, false);
-      if (opened.ok()) {
-        from = std::move(*opened);
-      } else {
+  std::unique_ptr<Backend> from, to;
+  nlohmann::json restored = nlohmann::json::array();
+  auto restore = [&]() -> absl::Status {
+    {
+      absl::Status s = Database::RestoreSnapshot(snapshot, copy);
+      if (s.ok()) {
+        auto opened = Backend::Embedded(copy, false);
+        if (opened.ok()) from = std::move(*opened);
         s = opened.status();
       }
+      TQ_RETURN_IF_ERROR(s) << "snapshot " << snapshot;
     }
-    if (!s.ok()) {
-      code =
-          Fail(kSnapshotsCommand, WithContext(s, "snapshot ", snapshot), err);
-    }
-    std::unique_ptr<Backend> to;
-    if (code == kExitOk) {
-      auto opened = OpenBackend(flags, /*create_if_missing=*/true);
-      if (opened.ok()) {
-        to = std::move(*opened);
-      } else {
-        code = Fail(kSnapshotsCommand, opened.status(), err);
-      }
-    }
+    TQ_ASSIGN_OR_RETURN(to, OpenBackend(flags, /*create_if_missing=*/true));
+    TQ_ASSIGN_OR_RETURN(std::vector<CollectionInfo> list, from->List());
     std::vector<CollectionInfo> infos;
-    if (code == kExitOk) {
-      auto list = from->List();
-      if (!list.ok()) {
-        code = Fail(kSnapshotsCommand, list.status(), err);
-      } else {
-        for (CollectionInfo& i : *list) {
-          if (only.empty() || i.config.name == only) {
-            infos.push_back(std::move(i));
-          }
-        }
-        if (!only.empty() && infos.empty()) {
-          code = Fail(
-              kSnapshotsCommand,
-              absl::NotFoundError(absl::StrCat(
-                  "snapshot ", snapshot, " holds no collection '", only, "'")),
-              err);
-        }
-      }
+    for (CollectionInfo& i : list) {
+      if (only.empty() || i.config.name == only) infos.push_back(std::move(i));
     }
-    nlohmann::json restored = nlohmann::json::array();
+    if (!only.empty() && infos.empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          "snapshot ", snapshot, " holds no collection '", only, "'"));
+    }
     for (const CollectionInfo& info : infos) {
-      if (code != kExitOk) break;
       const std::string name = as.empty() ? info.config.name : as;
-      absl::StatusOr<uint64_t> n = RestoreCollection(
+      const std::string renamed =
+          name == info.config.name ? "" : absl::StrCat(" as '", name, "'");
+      absl::StatusOr<uint64_t> restored_points = RestoreCollection(
           *from, info, *to, name, static_cast<uint32_t>(*batch));
-      if (!n.ok()) {
-        code = Fail(kSnapshotsCommand,
-                    WithContext(n.status(), "restoring collection '",
-                                info.config.name, "'",
-                                name == info.config.name
-                                    ? std::string()
-                                    : absl::StrCat(" as '", name, "'")),
-                    err);
-        break;
-      }
+      TQ_RETURN_IF_ERROR(restored_points.status())
+          << "restoring collection '" << info.config.name << "'" << renamed;
+      const uint64_t n = *restored_points;
       restored.push_back({{"collection", info.config.name},
                           {"as", name},
-                          {"points", *n},
+                          {"points", n},
                           {"payload_indexes", info.field_indexes.size()}});
       if (!flags.Has("json")) {
         out << absl::StrFormat(
             "restored collection '%s'%s: %s points, %d payload indexes\n",
-            info.config.name,
-            name == info.config.name ? "" : absl::StrCat(" as '", name, "'"),
-            Thousands(*n), info.field_indexes.size());
+            info.config.name, renamed, Thousands(n), info.field_indexes.size());
       }
     }
-    if (code == kExitOk && flags.Has("json")) out << restored.dump() << "\n";
-    for (Backend* b : {to.get(), from.get()}) {
-      if (b == nullptr) continue;
-      absl::Status closed = b->Close();
-      if (!closed.ok() && code == kExitOk) {
-        code = Fail(kSnapshotsCommand, closed, err);
-      }
-    }
+    if (flags.Has("json")) out << restored.dump() << "\n";
+    return absl::OkStatus();
+  };
+  absl::Status s = restore();
+  for (Backend* b : {to.get(), from.get()}) {
+    if (b == nullptr) continue;
+    absl::Status closed = b->Close();
+    if (s.ok()) s = closed;
   }
+  const int code = s.ok() ? kExitOk : Fail(kSnapshotsCommand, s, err);
   std::error_code ec;
   fs::remove_all(scratch, ec);
   return code;
