@@ -36,21 +36,15 @@ struct Probe {
 
 }  // namespace
 
-const ScanShape& IvfIndex::KernelShape() const {
-  return prog_ != nullptr ? prog_->shape() : codec_->shape();
-}
-
 bool IvfIndex::BatchScans(const SearchParams& p) const {
-  if (p.exact || p.allowed != nullptr) return false;
+  if (p.exact || p.allowed != nullptr || prog_ != nullptr) return false;
+  const ScanShape& s = codec_->shape();
   // L2 over residuals shares the query's tables only with n' in the codes.
-  if (options_.metric == Metric::kL2 && options_.residual &&
-      !codec_->combine_form().centered_norm) {
+  if (s.m8 != 0 || s.m4a == 0 ||
+      (options_.metric == Metric::kL2 && options_.residual &&
+       !codec_->combine_form().centered_norm)) {
     return false;
   }
-  // The full layout's 8-bit sub-codes are not the kernel's (the
-  // progressive layout's row is read by refinements only).
-  const ScanShape& s = codec_->shape();
-  if (prog_ == nullptr && (s.m8 != 0 || s.m4a == 0)) return false;
   // A group of queries reads its tables (64 bytes a pair each) for every
   // list, the list's codes once (a pair: 1 byte a slot): the shared scan
   // pays when the lists hold many more slots than 64. Measured (tqdb
@@ -73,7 +67,7 @@ void IvfIndex::SearchChunk(const float* queries, size_t first, size_t count,
   const uint32_t d = options_.dim;
   const uint32_t nprobe =
       p.nprobe == 0 || p.nprobe > nlist_ ? nlist_ : p.nprobe;
-  const ScanShape& shape = KernelShape();
+  const ScanShape& shape = codec_->shape();
   // The coarse step and the tables, per query (as Search does them).
   std::vector<std::vector<float>> q(count);
   std::vector<std::vector<std::pair<float, uint32_t>>> order(count);
@@ -172,8 +166,6 @@ void IvfIndex::SearchChunk(const float* queries, size_t first, size_t count,
                     &heaps[i], p.id_filter ? &p.id_filter : nullptr);
         qstats[i].codes_scanned += lists_[l].size();
       }
-      // The progressive layout's candidates, refined.
-      sc.Finish(&heaps[i]);
     }
   }
   for (size_t i = 0; i < count; ++i) {
@@ -210,7 +202,7 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> IvfIndex::SearchBatch(
     }
     const uint32_t nprobe =
         p.nprobe == 0 || p.nprobe > nlist_ ? nlist_ : p.nprobe;
-    const size_t streams = KernelShape().m4b ? 2 : 1;
+    const size_t streams = codec_->shape().m4b ? 2 : 1;
     const size_t per_query =
         std::max<size_t>(1, slots / nlist_ * nprobe * streams);
     // A multiple of the kernel's group size, so that flat scans (every

@@ -264,19 +264,16 @@ class IvfIndex {
   // chunk the coarse step runs per query, then every list probed is read
   // once per group of up to scan::kMaxMultiQueries queries that probe it
   // (the multi-query FastScan kernel), and each query combines its sums
-  // list by list in its own probe order, as Search does (a progressive
-  // layout's bounds, candidates and refinements included): the same
+  // list by list in its own probe order, as Search does: the same
   // candidates, heap and rescoring, so the same results. This shared scan
-  // covers unfiltered searches (p.id_filter allowed) over the progressive
-  // layout (its first pass is the kernel's) and over the full layout of
-  // codecs without 8-bit sub-codes (TurboQuant up to 4 bits a coordinate,
-  // 4-bit PQ), for ip, cosine and L2 (over residuals when the codes keep
-  // n', CodecOptions::centered_norm); the rest (p.allowed, p.exact, the
-  // full layout's 8-bit sub-codes, L2 over residuals coded without n',
-  // whose tables belong to a list), and indexes whose lists hold fewer
-  // than 128 slots on average (a group's tables would outweigh the codes
-  // it shares), run Search per query. Flat GloVe-100 `pca` 4 bits, tqdb
-  // bench --batch 1000 against --batch 1: AVX2 1.14x, AVX-512 1.17x.
+  // covers unfiltered searches (p.id_filter allowed) over the full layout
+  // of codecs without 8-bit sub-codes (TurboQuant up to 4 bits a
+  // coordinate, 4-bit PQ) for ip, cosine and L2 (over residuals when the
+  // codes keep n', CodecOptions::centered_norm); the rest (p.allowed,
+  // p.exact, the progressive layout, 8-bit sub-codes, L2 over residuals
+  // coded without n', whose tables belong to a list), and indexes whose lists
+  // hold fewer than 128 slots on average (a group's tables would outweigh
+  // the codes it shares), run Search per query.
   absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(
       const float* queries, size_t nq, const SearchParams& p,
       ThreadPool* pool) const;
@@ -298,9 +295,6 @@ class IvfIndex {
                    std::vector<std::vector<Neighbor>>* out,
                    std::vector<absl::Status>* st,
                    std::vector<SearchStats>* stats) const;
-  // The shape the FastScan kernel reads: the progressive layout's first
-  // pass, or the codec's full layout.
-  const ScanShape& KernelShape() const;
   // Copies and normalizes (cosine) rows into out.
   void Prepare(const float* x, size_t n, std::vector<float>* out) const;
   // Writes the centroid terms (CodecOptions::center_factor, centered_norm)

@@ -64,18 +64,13 @@ uint32_t ListScanner::Allowed(const InvertedList& list, uint32_t first,
 
 void ListScanner::ScanProgressive(const InvertedList& list, TopK* heap,
                                   const std::function<bool(uint64_t)>* filter,
-                                  const uint32_t* block_masks,
-                                  const uint32_t* acc) {
+                                  const uint32_t* block_masks) {
   const uint32_t n = list.size();
   const size_t nblocks = list.nblocks();
-  if (acc == nullptr) {
-    const ScanShape& s = prog_->shape();
-    buf_.acc_a.resize(nblocks * kBlockSize);
-    scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, buf_.qa.lo.data(),
-                         buf_.qa.hi.data(), buf_.acc_a.data(), block_masks);
-    acc = buf_.acc_a.data();
-  }
-  acc_ = acc;
+  const ScanShape& s = prog_->shape();
+  buf_.acc_a.resize(nblocks * kBlockSize);
+  scan::AccumulateList(list.codes_a(), nblocks, s.m4a / 2, buf_.qa.lo.data(),
+                       buf_.qa.hi.data(), buf_.acc_a.data(), block_masks);
   const bool bound = sigmas_ > 0;
   if (buf_.lower.k() != heap->k()) buf_.lower.Reset(heap->k());
   const PassOne po = PassOneFor();
@@ -159,7 +154,7 @@ void ListScanner::SeedHeap(const InvertedList& list, TopK* heap,
       nblocks, std::max<uint32_t>(kSeedBlocks,
                                   static_cast<uint32_t>(4 * k / kBlockSize)));
   buf_.block_max.resize(nblocks);
-  scan::BlockMaxima(acc_, nblocks, buf_.block_max.data());
+  scan::BlockMaxima(buf_.acc_a.data(), nblocks, buf_.block_max.data());
   std::vector<uint64_t>& best = buf_.seed_blocks;
   best.clear();
   uint32_t floor_max = 0;
@@ -192,8 +187,8 @@ void ListScanner::SeedHeap(const InvertedList& list, TopK* heap,
     const uint32_t live = LiveSlots(list, block_masks, blk, n);
     if (live == 0) continue;
     uint32_t above = 0;
-    scan::UpperBounds(acc_, bc, blk, 1, po.bounds, kNone, buf_.ub_all.data(),
-                      &above);
+    scan::UpperBounds(buf_.acc_a.data(), bc, blk, 1, po.bounds, kNone,
+                      buf_.ub_all.data(), &above);
     for (uint32_t rest = Allowed(list, first, live & above, filter); rest != 0;
          rest &= rest - 1) {
       const uint32_t slot = first + static_cast<uint32_t>(__builtin_ctz(rest));
@@ -229,8 +224,8 @@ void ListScanner::ScanLongList(const InvertedList& list, TopK* heap,
   uint32_t above[kRangeBlocks];
   for (uint32_t first_blk = 0; first_blk < nblocks; first_blk += kRangeBlocks) {
     const uint32_t count = std::min(kRangeBlocks, nblocks - first_blk);
-    scan::UpperBounds(acc_, bc, first_blk, count, po.bounds, Threshold(*heap),
-                      buf_.ub_all.data(), above);
+    scan::UpperBounds(buf_.acc_a.data(), bc, first_blk, count, po.bounds,
+                      Threshold(*heap), buf_.ub_all.data(), above);
     for (uint32_t i = 0; i < count; ++i) {
       const uint32_t blk = first_blk + i;
       uint32_t cand = above[i] & ~buf_.seeded[blk];

@@ -381,20 +381,14 @@ void ListScanner::ScanBlocks(const InvertedList& list, const uint32_t* acc_a,
 }
 
 bool ListScanner::ScansSums() const {
-  if (PerListTables()) return false;
-  if (prog_ != nullptr) return true;
   const ScanShape& s = codec_.shape();
-  return s.m8 == 0 && s.m4a > 0;
+  return prog_ == nullptr && s.m8 == 0 && s.m4a > 0 && !PerListTables();
 }
 
 void ListScanner::ScanSums(const InvertedList& list, const uint32_t* acc_a,
                            const uint32_t* acc_b, TopK* heap,
                            const std::function<bool(uint64_t)>* filter) {
   if (list.size() == 0) return;
-  if (prog_ != nullptr) {
-    ScanProgressive(list, heap, filter, nullptr, acc_a);
-    return;
-  }
   ScanBlocks(list, acc_a, acc_b, heap, filter, nullptr);
 }
 
@@ -404,7 +398,7 @@ void ListScanner::Scan(const InvertedList& list, TopK* heap,
   const uint32_t n = list.size();
   if (n == 0) return;
   if (prog_ != nullptr) {
-    ScanProgressive(list, heap, filter, block_masks, nullptr);
+    ScanProgressive(list, heap, filter, block_masks);
     return;
   }
   const ScanShape& s = codec_.shape();

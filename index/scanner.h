@@ -165,19 +165,17 @@ class ListScanner {
   void Scan(const InvertedList& list, TopK* heap,
             const std::function<bool(uint64_t)>* filter,
             const uint32_t* block_masks = nullptr);
-  // Whether Scan starts with the FastScan kernel's sums over streams A and
-  // B of tables that do not depend on the list: the full layout without
-  // 8-bit sub-codes, and the progressive layout (whose first pass is
-  // stream A alone), except L2 over residuals with tables of q - c (a codec
-  // without CombineForm::centered_norm). Then a caller may compute the sums
-  // itself (scan::AccumulateListMulti, with lut_a() and lut_b() of the
-  // query) and call ScanSums.
+  // Whether Scan is the FastScan kernel's sums over streams A and B of
+  // tables that do not depend on the list, then their combination: the
+  // full layout without 8-bit sub-codes, except L2 over residuals with
+  // tables of q - c (a codec without CombineForm::centered_norm). Then a
+  // caller may compute the sums itself (scan::AccumulateListMulti, with
+  // lut_a() and lut_b() of the query) and call ScanSums.
   bool ScansSums() const;
   const QuantizedLut& lut_a() const { return buf_.qa; }
   const QuantizedLut& lut_b() const { return buf_.qb; }
   // Scan (no block masks) given the kernel's sums of the list: acc_a, and
-  // acc_b when the full layout has stream B (list.nblocks() * 32 entries
-  // each); for the progressive layout, then call Finish as after Scan.
+  // acc_b when the codec has stream B (list.nblocks() * 32 entries each).
   // REQUIRES: ScansSums().
   void ScanSums(const InvertedList& list, const uint32_t* acc_a,
                 const uint32_t* acc_b, TopK* heap,
@@ -232,11 +230,9 @@ class ListScanner {
                   const uint32_t* acc_b, TopK* heap,
                   const std::function<bool(uint64_t)>* filter,
                   const uint32_t* block_masks);
-  // acc: the list's first-pass sums, or null to compute them (into
-  // buf_.acc_a, with the block masks).
   void ScanProgressive(const InvertedList& list, TopK* heap,
                        const std::function<bool(uint64_t)>* filter,
-                       const uint32_t* block_masks, const uint32_t* acc);
+                       const uint32_t* block_masks);
   // A list of kLongListBlocks blocks or more (a flat index, large lists)
   // with a bound. Scanned in order against the k-th as it stands, such a
   // list sends several times the candidates that are ever refined to the
@@ -266,14 +262,14 @@ class ListScanner {
   // Where pass 1's factor columns are in the list's blocked arrays.
   scan::BoundColumns BoundColumnsOf(const InvertedList& list,
                                     const PassOne& po) const;
-  // scan::BoundMask on block blk of the list (sums at acc_).
+  // scan::BoundMask on block blk of the list (sums in buf_.acc_a).
   scan::BoundBits BlockBounds(const scan::BoundColumns& bc, uint32_t blk,
                               const scan::BoundParams& bounds, float threshold,
                               float lb_threshold, float* ub, float* lb) const {
     const scan::BoundBlock in = scan::BlockOf(bc, blk);
-    return scan::BoundMask(acc_ + size_t{blk} * kBlockSize, in.g1, in.g2,
-                           in.norm, in.center, bounds, threshold, lb_threshold,
-                           ub, lb);
+    return scan::BoundMask(buf_.acc_a.data() + size_t{blk} * kBlockSize, in.g1,
+                           in.g2, in.norm, in.center, bounds, threshold,
+                           lb_threshold, ub, lb);
   }
   void SeedHeap(const InvertedList& list, TopK* heap,
                 const std::function<bool(uint64_t)>* filter,
@@ -302,9 +298,6 @@ class ListScanner {
   const ScanCodec& codec_;
   const ProgressiveLayout* const prog_;
   float sigmas_ = SearchParams().refine_sigmas;
-  // The first-pass sums of the list a progressive scan is in: buf_.acc_a,
-  // or the caller's (ScanSums).
-  const uint32_t* acc_ = nullptr;
   uint64_t refined_ = 0;
   uint64_t tables_built_ = 0;
   // First-pass survivors awaiting Finish: 12 bytes, which the selections

@@ -140,7 +140,6 @@ void CheckConfig(const Config& c, bool shared) {
   // than one chunk on the calling thread.
   const size_t nq = 300;
   for (uint32_t nprobe : {1u, 3u, 0u}) {
-    if (nprobe > c.nlist) continue;
     SearchParams p;
     p.k = 10;
     p.nprobe = nprobe;
@@ -176,15 +175,6 @@ TEST(IvfBatchTest, SharedScanMatchesSearch) {
       {"pq", 4, Metric::kL2, /*residual=*/false},  // L2 tables
       {"renorm", 2, Metric::kL2},  // L2 over residuals: the query's tables
       {"mse", 3, Metric::kL2},
-      // The progressive layout: the kernel's sums are its first pass.
-      {"renorm", 4, Metric::kInnerProduct, true, /*progressive=*/true},
-      {"pca", 4, Metric::kCosine, true, /*progressive=*/true},
-      {"pca", 6, Metric::kL2, true, /*progressive=*/true},
-      {"mse", 4, Metric::kL2, /*residual=*/false, /*progressive=*/true},
-      // One list of 94 blocks: the long lists' seeded scan.
-      {"pca", 4, Metric::kCosine, true, /*progressive=*/true, 4, /*nlist=*/1},
-      {"renorm", 3, Metric::kInnerProduct, true, /*progressive=*/true, 4,
-       /*nlist=*/1},
   };
   for (const Config& c : configs) CheckConfig(c, true);
 }
@@ -194,9 +184,7 @@ TEST(IvfBatchTest, FallbacksMatchSearch) {
       // L2 over residuals coded without n': tables of q - c per list.
       {"renorm", 2, Metric::kL2, true, false, 4, 12, /*centroid_terms=*/false},
       {"renorm", 5, Metric::kCosine},  // 8-bit sub-codes
-      // The same with the progressive layout.
-      {"pca", 4, Metric::kL2, true, /*progressive=*/true, 4, 12,
-       /*centroid_terms=*/false},
+      {"renorm", 4, Metric::kInnerProduct, true, /*progressive=*/true},
       // Lists of 30 slots on average: the tables would outweigh the codes.
       {"renorm", 2, Metric::kCosine, true, false, 4, /*nlist=*/100},
   };
