@@ -37,6 +37,15 @@ struct Probe {
 }  // namespace
 
 bool IvfIndex::BatchScans(const SearchParams& p) const {
+  // The progressive layout runs Search per query: its first pass shared
+  // by groups of 4 queries (the sums then per query as Search forms them;
+  // built and measured in 1d7fee5, reverted) was slower, GloVe-100 `pca`
+  // 4 bits, tqdb bench --batch 1000 against 1: nlist 100 nprobe 8 and 16
+  // 0.78-0.85x on AVX2 and AVX-512, flat 0.90-1.0x. The multi-query kernel
+  // saves only a code vector's load and nibble split (scan_benchmark
+  // BM_AccumulateListMulti at 25 pairs: AVX2 the one-query rate, AVX-512
+  // 1.27x), and the group's sums leave the L2 cache before each query's
+  // bounds read them, where Search reads them at once.
   if (p.exact || p.allowed != nullptr || prog_ != nullptr) return false;
   const ScanShape& s = codec_->shape();
   // L2 over residuals shares the query's tables only with n' in the codes.

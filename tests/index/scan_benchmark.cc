@@ -179,7 +179,49 @@ BENCHMARK(BM_AccumulateList)
     ->Args({38, 64})
     ->Args({2, 64})
     ->Args({4, 64})
-    ->Args({128, 64});
+    ->Args({128, 64})
+    ->Args({25, 3125})  // a flat GloVe-100 of 100k, 2-bit first pass
+    ->Args({50, 3125});
+
+// The shared first pass of SearchBatch: AccumulateListMulti for nq
+// queries over nblocks blocks of npairs pairs; items are (query, slot)
+// pairs, so its rate against BM_AccumulateList's is the sharing's gain.
+void BM_AccumulateListMulti(benchmark::State& state) {
+  const size_t nq = state.range(0), npairs = state.range(1),
+               nblocks = state.range(2);
+  std::mt19937 rng(13);
+  std::vector<uint8_t> codes(nblocks * npairs * 32);
+  for (uint8_t& c : codes) c = static_cast<uint8_t>(rng());
+  std::vector<std::vector<uint8_t>> lo(nq), hi(nq);
+  std::vector<std::vector<uint32_t>> out(nq);
+  const uint8_t* lo_p[scan::kMaxMultiQueries];
+  const uint8_t* hi_p[scan::kMaxMultiQueries];
+  uint32_t* out_p[scan::kMaxMultiQueries];
+  for (size_t q = 0; q < nq; ++q) {
+    lo[q].resize(npairs * 32);
+    hi[q].resize(npairs * 32);
+    for (size_t i = 0; i < lo[q].size(); ++i) {
+      lo[q][i] = static_cast<uint8_t>(rng());
+      hi[q][i] = static_cast<uint8_t>(rng());
+    }
+    out[q].resize(nblocks * 32);
+    lo_p[q] = lo[q].data();
+    hi_p[q] = hi[q].data();
+    out_p[q] = out[q].data();
+  }
+  for (auto _ : state) {
+    scan::AccumulateListMulti(codes.data(), nblocks, npairs, nq, lo_p, hi_p,
+                              out_p);
+    benchmark::DoNotOptimize(out_p[0]);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * nq * nblocks * 32);
+}
+BENCHMARK(BM_AccumulateListMulti)
+    ->Args({1, 25, 3125})
+    ->Args({2, 25, 3125})
+    ->Args({4, 25, 3125})
+    ->Args({4, 25, 256});
 
 }  // namespace
 }  // namespace tqdb
