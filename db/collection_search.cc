@@ -14,6 +14,7 @@
 #include "db/planner.h"
 #include "db/query.h"
 #include "db/rocks_util.h"
+#include "db/search_examples.h"
 #include "index/scanner.h"
 #include "quant/status_macros.h"
 
@@ -321,15 +322,35 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
 absl::StatusOr<std::vector<Neighbor>> CollectionImpl::Search(
     absl::Span<const float> query, const QueryOptions& o) const {
   TQ_LIFE_GUARD();
+  if (o.examples.empty()) return UnlessDropped(SearchQuery(query, o));
+  TQ_RETURN_IF_ERROR(CheckExamples(o.examples, query.size(), config_));
+  TQ_ASSIGN_OR_RETURN(std::vector<Record> records,
+                      UnlessDropped(GetRecords(ExampleIds(o.examples),
+                                               /*with_vectors=*/true,
+                                               /*with_payload=*/false)));
+  TQ_ASSIGN_OR_RETURN(std::vector<float> q,
+                      ExampleQuery(config_, o.examples, records));
+  QueryOptions by_example = o;
+  by_example.examples = SearchExamples();
+  by_example.filter = ExcludingExamples(o.filter, o.examples);
+  return UnlessDropped(SearchQuery(q, by_example));
+}
+
+absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchQuery(
+    absl::Span<const float> query, const QueryOptions& o) const {
   TQ_RETURN_IF_ERROR(CheckQueryDim(query.size(), config_));
   const State st = state();
   TQ_ASSIGN_OR_RETURN(std::unique_ptr<Prepared> filter, Prepare(o, st));
-  return UnlessDropped(SearchOne(st, query.data(), o, filter.get(), o.info));
+  return SearchOne(st, query.data(), o, filter.get(), o.info);
 }
 
 absl::StatusOr<std::vector<std::vector<Neighbor>>> CollectionImpl::SearchBatch(
     absl::Span<const float> queries, const QueryOptions& o) const {
   TQ_LIFE_GUARD();
+  if (!o.examples.empty()) {
+    return absl::InvalidArgumentError(
+        "a search by example is one search a call (Search, not SearchBatch)");
+  }
   const uint32_t d = config_.dim;
   TQ_RETURN_IF_ERROR(CheckBatchDim(queries.size(), d));
   const size_t nq = queries.size() / d;

@@ -207,6 +207,14 @@ enum class FilterPlanChoice {
   kMatches = 2,  // "filtered-matches"
 };
 
+// Search by example (Qdrant's recommend with its average_vector
+// strategy): the query is made of stored points' vectors, and those points
+// are left out of the results (db/search_examples.h).
+struct SearchExamples {
+  std::vector<uint64_t> positive, negative;
+  bool empty() const { return positive.empty() && negative.empty(); }
+};
+
 // The search parameters of index/types.h (k, nprobe, exact, rescore,
 // oversampling, id_filter, cancelled), as the database reads them, plus its
 // own. Passed down to the index as they are, with the allowed set of the
@@ -228,6 +236,9 @@ enum class FilterPlanChoice {
 struct QueryOptions : SearchParams {
   // Optional: only points matching it are returned (db/filter.h).
   std::shared_ptr<const Filter> filter;
+  // Optional: Search takes an empty query and searches with the examples'
+  // (db/search_examples.h). Not for SearchBatch.
+  SearchExamples examples;
   FilterPlanChoice filter_plan = FilterPlanChoice::kAuto;
   // Optional out: Search fills *info; SearchBatch fills info[i] for query i
   // (an array of as many as there are queries). Not owned.

@@ -260,6 +260,10 @@ class CollectionImpl : public Collection,
 
   // collection_search.cc. Queries are validated (db/query.h) on the way in.
   struct Prepared;  // a search's filter, evaluated once (a batch shares it)
+  // Search of a query vector (o.examples resolved already).
+  absl::StatusOr<std::vector<Neighbor>> SearchQuery(
+      absl::Span<const float> query, const QueryOptions& o) const
+      ABSL_SHARED_LOCKS_REQUIRED(core_->life_mu);
   absl::StatusOr<std::vector<Neighbor>> SearchOne(const State& st,
                                                   const float* query,
                                                   const QueryOptions& o,

@@ -1,0 +1,60 @@
+// Search by example (QueryOptions::examples; Qdrant's recommend API with
+// its average_vector strategy): the query is made of the stored vectors of
+// the positive and negative points,
+//   mean(positive)                       without negatives,
+//   2 mean(positive) - mean(negative)    with them,
+// each vector normalized first under cosine (as the collection scores
+// them), and the example points are left out of the results (a must_not
+// has_id condition joined to the search's filter). A point of the
+// collection then finds the points most like it; negatives steer away.
+//
+// Collection::Search resolves the examples from its own stored vectors. A
+// cluster node, whose points are spread over shards, reads them through
+// the cluster (a Get) and searches with the query these functions make.
+//
+// Errors: InvalidArgument for a query vector given too, negatives without
+// a positive, more than kMaxExamples ids, or (cosine) a query with no
+// direction; NotFound naming an example id the collection does not hold;
+// FailedPrecondition when the collection keeps no raw vectors
+// (store_vectors false).
+#ifndef TQDB_DB_SEARCH_EXAMPLES_H_
+#define TQDB_DB_SEARCH_EXAMPLES_H_
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "db/db.h"
+#include "db/filter.h"
+
+namespace tqdb {
+
+// The ids an example search may name (positive and negative together): the
+// has_id list of its exclusion, which filters bound the same way
+// (kMaxFilterValues).
+constexpr size_t kMaxExamples = 1000;
+
+// The checks before the examples' vectors are read: `query_size` is the
+// query vector's length the caller gave (0 for a search by example).
+absl::Status CheckExamples(const SearchExamples& examples, size_t query_size,
+                           const CollectionConfig& config);
+
+// Every id of `examples`, positive then negative, each once.
+std::vector<uint64_t> ExampleIds(const SearchExamples& examples);
+
+// The query of `examples` from their records (as Get returns them with
+// vectors, in any order; ids absent from `records` are not held).
+absl::StatusOr<std::vector<float>> ExampleQuery(
+    const CollectionConfig& config, const SearchExamples& examples,
+    const std::vector<Record>& records);
+
+// `filter` (may be null) and not one of the examples' ids.
+std::shared_ptr<const Filter> ExcludingExamples(
+    const std::shared_ptr<const Filter>& filter,
+    const SearchExamples& examples);
+
+}  // namespace tqdb
+
+#endif  // TQDB_DB_SEARCH_EXAMPLES_H_
