@@ -348,6 +348,10 @@ QueryOptions FromProto(const pb::SearchRequest& in) {
     o.oversampling = in.params().oversampling();
   }
   o.probe_sigmas = in.params().probe_sigmas();
+  o.examples.positive.assign(in.positive_ids().begin(),
+                             in.positive_ids().end());
+  o.examples.negative.assign(in.negative_ids().begin(),
+                             in.negative_ids().end());
   return o;
 }
 
@@ -360,6 +364,10 @@ void ToProto(const QueryOptions& in, pb::SearchRequest* out) {
   p->set_oversampling(in.oversampling);
   p->set_probe_sigmas(in.probe_sigmas);
   if (in.filter != nullptr) ToProto(*in.filter, out->mutable_filter());
+  out->mutable_positive_ids()->Add(in.examples.positive.begin(),
+                                   in.examples.positive.end());
+  out->mutable_negative_ids()->Add(in.examples.negative.begin(),
+                                   in.examples.negative.end());
 }
 
 void ToProto(const SearchInfo& in, pb::SearchResponse* out) {

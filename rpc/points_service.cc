@@ -141,15 +141,15 @@ absl::Status Fill(const pb::SearchRequest& q, const Collection& c,
 // A batch the database can run in one call (over its threads): every
 // search with the same limit, offset, params and filter (evaluated once for
 // all), and vectors of the collection's dimension (so that they pack into
-// one array).
+// one array); no search by example.
 bool Uniform(const pb::SearchBatchRequest& req, uint32_t dim) {
   const pb::SearchRequest& first = req.searches(0);
   const std::string params = first.params().SerializeAsString();
   const std::string filter = first.filter().SerializeAsString();
   for (const pb::SearchRequest& q : req.searches()) {
     if (q.limit() != first.limit() || q.offset() != first.offset() ||
-        q.vector_size() != static_cast<int>(dim) ||
-        q.params().SerializeAsString() != params ||
+        q.vector_size() != static_cast<int>(dim) || q.positive_ids_size() > 0 ||
+        q.negative_ids_size() > 0 || q.params().SerializeAsString() != params ||
         q.has_filter() != first.has_filter() ||
         q.filter().SerializeAsString() != filter) {
       return false;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "db/search_examples.h"
 #include "quant/echo.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_keys.h"
@@ -292,8 +293,24 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
                       PlanRead(node_, collection, consistency, &round_robin_));
   TQ_ASSIGN_OR_RETURN(CollectionConfig config,
                       FromProto(plan.entry->record.config()));
+  auto numbered = [&](size_t i) {
+    return searches.size() > 1 ? absl::StrCat("search ", i) : std::string();
+  };
+  // Searches by example, resolved (`resolved` keeps their requests).
+  std::vector<const pb::SearchRequest*> queries = searches;
+  std::vector<pb::SearchRequest> resolved;
+  resolved.reserve(searches.size());
   for (size_t i = 0; i < searches.size(); ++i) {
-    const int n = searches[i]->vector_size();
+    const pb::SearchRequest& q = *searches[i];
+    if (q.positive_ids_size() == 0 && q.negative_ids_size() == 0) continue;
+    absl::StatusOr<pb::SearchRequest> r =
+        ResolveExamples(collection, config, q, consistency, deadline);
+    if (!r.ok()) return WithContext(r.status(), numbered(i));
+    resolved.push_back(*std::move(r));
+    queries[i] = &resolved.back();
+  }
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const int n = queries[i]->vector_size();
     if (n != static_cast<int>(config.dim)) {
       return absl::InvalidArgumentError(absl::StrCat(
           searches.size() > 1 ? absl::StrCat("search ", i, ": ") : "",
@@ -306,7 +323,7 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
       [&](const std::vector<cpb::ShardRef>& refs) {
         cpb::ShardSearchRequest req;
         *req.mutable_target() = Target(*plan.entry, refs);
-        for (const pb::SearchRequest* q : searches) {
+        for (const pb::SearchRequest* q : queries) {
           pb::SearchRequest* s = req.add_searches();
           *s = *q;
           s->clear_collection();
@@ -347,7 +364,7 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
                 }
                 return a->id() < b->id();
               });
-    const pb::SearchRequest& req = *searches[q];
+    const pb::SearchRequest& req = *queries[q];
     // Each shard answered its best offset + limit (FromProto's k).
     const size_t k =
         std::min<size_t>(size_t{req.offset()} + req.limit(), all.size());
@@ -361,6 +378,35 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
       *out[q].add_points() = p;
     }
   }
+  return out;
+}
+
+absl::StatusOr<pb::SearchRequest> ClusterReader::ResolveExamples(
+    const std::string& collection, const CollectionConfig& config,
+    const pb::SearchRequest& search, const ReadConsistency& consistency,
+    absl::Time deadline) {
+  const SearchExamples examples = FromProto(search).examples;
+  TQ_RETURN_IF_ERROR(CheckExamples(examples, search.vector_size(), config));
+  const std::vector<uint64_t> ids = ExampleIds(examples);
+  TQ_ASSIGN_OR_RETURN(pb::GetPointsResponse got,
+                      Get(collection, ids, /*with_vectors=*/true,
+                          /*with_payload=*/false, consistency, deadline));
+  std::vector<Record> records(got.points_size());
+  for (int i = 0; i < got.points_size(); ++i) {
+    const pb::ScoredPoint& p = got.points(i);
+    records[i].id = p.id();
+    records[i].vector.assign(p.vector().begin(), p.vector().end());
+    records[i].has_vector = !records[i].vector.empty();
+  }
+  TQ_ASSIGN_OR_RETURN(std::vector<float> query,
+                      ExampleQuery(config, examples, records));
+  pb::SearchRequest out = search;
+  out.clear_positive_ids();
+  out.clear_negative_ids();
+  out.mutable_vector()->Assign(query.begin(), query.end());
+  pb::HasIdCondition* left_out =
+      out.mutable_filter()->add_must_not()->mutable_has_id();
+  left_out->mutable_has_id()->Assign(ids.begin(), ids.end());
   return out;
 }
 

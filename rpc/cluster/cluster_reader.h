@@ -54,6 +54,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "db/db.h"
 #include "tqdb/cluster/v1/cluster.grpc.pb.h"
 #include "tqdb/v1/collections.pb.h"
 #include "tqdb/v1/points.pb.h"
@@ -80,7 +81,9 @@ class ClusterReader {
   explicit ClusterReader(ClusterNode* node);
   ~ClusterReader();
 
-  // One response per search, in order.
+  // One response per search, in order. A search by example (positive_ids)
+  // reads its examples' vectors through Get first (they are spread over
+  // shards), then searches with their query (db/search_examples.h).
   absl::StatusOr<std::vector<::tqdb::v1::SearchResponse>> Search(
       const std::string& collection,
       const std::vector<const ::tqdb::v1::SearchRequest*>& searches,
@@ -124,6 +127,13 @@ class ClusterReader {
   void AddAuth(grpc::ClientContext* context) const;
 
  private:
+  // `search` with its examples made into its query vector and a filter
+  // leaving them out.
+  absl::StatusOr<::tqdb::v1::SearchRequest> ResolveExamples(
+      const std::string& collection, const CollectionConfig& config,
+      const ::tqdb::v1::SearchRequest& search,
+      const ReadConsistency& consistency, absl::Time deadline);
+
   ClusterNode* const node_;
   std::atomic<uint64_t> round_robin_{0};
   std::atomic<uint64_t> hedges_{0};

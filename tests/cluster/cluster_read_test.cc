@@ -210,6 +210,51 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
     }
   }
 
+  // Search by example: the examples' vectors read from their shards, the
+  // query and results those of one database (examples on other shards than
+  // the node asked, negatives too, the examples left out).
+  for (size_t q = 0; q < 12; ++q) {
+    SearchExamples ex;
+    ex.positive = {(q * 97) % n, (q * 389 + 5) % n};
+    if (q % 2 == 1) ex.negative = {(q * 1013 + 7) % n};
+    v1::SearchRequest req;
+    req.set_collection("glove");
+    ReadAfter(written, &req);
+    req.mutable_positive_ids()->Add(ex.positive.begin(), ex.positive.end());
+    req.mutable_negative_ids()->Add(ex.negative.begin(), ex.negative.end());
+    req.set_limit(kK);
+    req.mutable_params()->set_exact(true);
+    grpc::ClientContext ctx;
+    v1::SearchResponse got;
+    grpc::Status s = cluster_->Points(q % 3)->Search(&ctx, req, &got);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    QueryOptions by_example = o;
+    by_example.examples = ex;
+    auto want = coll->Search({}, by_example);
+    ASSERT_TRUE(want.ok()) << want.status();
+    ASSERT_EQ(got.points_size(), static_cast<int>(want->size()));
+    for (size_t r = 0; r < want->size(); ++r) {
+      EXPECT_NEAR(got.points(r).score(), (*want)[r].score, 1e-5f)
+          << "example query " << q << " rank " << r;
+      EXPECT_NE(got.points(r).id(), ex.positive[0]);
+      EXPECT_NE(got.points(r).id(), ex.positive[1]);
+    }
+  }
+  {
+    v1::SearchRequest req;
+    req.set_collection("glove");
+    req.add_positive_ids(3);
+    req.add_positive_ids(999999);
+    req.set_limit(kK);
+    grpc::ClientContext ctx;
+    v1::SearchResponse got;
+    grpc::Status s = cluster_->Points(0)->Search(&ctx, req, &got);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+    EXPECT_NE(s.error_message().find("positive example 999999"),
+              std::string::npos)
+        << s.error_message();
+  }
+
   // Get (any order, unknown ids skipped) and Info (summed over shards).
   {
     v1::GetPointsRequest req;

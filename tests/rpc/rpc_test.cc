@@ -488,6 +488,70 @@ TEST_F(RpcPointsTest, SearchBatch) {
   }
 }
 
+// Search by example over gRPC: positive_ids and negative_ids reach the
+// database (db_examples_test checks the query it makes), alone and in a
+// batch, with their errors' codes.
+TEST_F(RpcPointsTest, SearchByExample) {
+  ASSERT_TRUE(Upsert(UpsertReq("c", 0, 500, kDim)).ok());
+  Train();
+  pb::SearchRequest like;
+  like.set_collection("c");
+  like.set_limit(5);
+  like.mutable_params()->set_exact(true);
+  like.add_positive_ids(17);
+  pb::SearchResponse got;
+  ASSERT_TRUE(Search(like, &got).ok());
+  // One positive example of a cosine collection: its own vector's search,
+  // itself left out.
+  pb::SearchRequest near = SearchReq("c", VectorFor(17, 0, kDim), 6);
+  near.mutable_params()->set_exact(true);
+  pb::SearchResponse want;
+  ASSERT_TRUE(Search(near, &want).ok());
+  ASSERT_EQ(want.points(0).id(), 17u);
+  ASSERT_EQ(got.points_size(), 5);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(got.points(i).id(), want.points(i + 1).id()) << i;
+  }
+  like.add_negative_ids(want.points(1).id());
+  pb::SearchResponse steered;
+  ASSERT_TRUE(Search(like, &steered).ok());
+  for (const pb::ScoredPoint& p : steered.points()) {
+    EXPECT_NE(p.id(), 17u);
+    EXPECT_NE(p.id(), want.points(1).id());
+  }
+  // In a batch, beside a search by vector.
+  pb::SearchBatchRequest batch;
+  batch.set_collection("c");
+  *batch.add_searches() = SearchReq("", VectorFor(5, 0, kDim), 5);
+  *batch.add_searches() = like;
+  batch.mutable_searches(1)->clear_collection();
+  {
+    grpc::ClientContext ctx;
+    pb::SearchBatchResponse resp;
+    ASSERT_TRUE(ts_.points().SearchBatch(&ctx, batch, &resp).ok());
+    ASSERT_EQ(resp.results_size(), 2);
+    EXPECT_EQ(resp.results(0).points(0).id(), 5u);
+    ASSERT_EQ(resp.results(1).points_size(), steered.points_size());
+    for (int i = 0; i < steered.points_size(); ++i) {
+      EXPECT_EQ(resp.results(1).points(i).id(), steered.points(i).id());
+    }
+  }
+  pb::SearchRequest missing = like;
+  missing.add_positive_ids(99999);
+  pb::SearchResponse none;
+  grpc::Status s = Search(missing, &none);
+  EXPECT_CODE(s, NOT_FOUND);
+  EXPECT_NE(s.error_message().find("positive example 99999"), std::string::npos)
+      << s.error_message();
+  pb::SearchRequest both = like;
+  const std::vector<float> v5 = VectorFor(5, 0, kDim);
+  both.mutable_vector()->Add(v5.begin(), v5.end());
+  s = Search(both, &none);
+  EXPECT_CODE(s, INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("not both"), std::string::npos)
+      << s.error_message();
+}
+
 TEST_F(RpcPointsTest, UpsertStreamReportsWhatWasStored) {
   {
     grpc::ClientContext ctx;
