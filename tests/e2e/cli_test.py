@@ -174,6 +174,19 @@ def main():
         check(len(six) == 6 and page == six[3:],
               "%s: search --offset 3 --k 3 is ranks 4-6 (%s of %s)" %
               (tname, page, six))
+        # --like: search by example, the example itself left out.
+        p = run("search", *target, "--collection", "c_jsonl", "--like",
+                "5007", "--k", "5", "--exact", "--json")
+        like = [h["id"] for h in json.loads(p.stdout)["results"]] \
+            if p.returncode == 0 else []
+        check(len(six) == 6 and six[0] == 5007 and like == six[1:],
+              "%s: search --like 5007 is its vector's search without it "
+              "(%s of %s)" % (tname, like, six))
+        p = run("search", *target, "--collection", "c_jsonl", "--like",
+                "5007,123456789")
+        check(p.returncode == 2 and "positive example 123456789" in p.stderr,
+              "%s: search --like of an unknown id exits 2 naming it (%d: %s)"
+              % (tname, p.returncode, p.stderr.strip()))
         p = run("search", *target, "--collection", "c_csv", "--query-file",
                 f["fvecs"], "--row", "11", "--k", "1", "--exact", "--json")
         r = json.loads(p.stdout)["results"][0] if p.returncode == 0 else {}

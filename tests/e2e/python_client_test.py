@@ -79,6 +79,7 @@ class ClientTest(unittest.TestCase):
         self.db.close()
 
     def test_create_upsert_search_retrieve_count_delete(self):
+        import grpc
         import numpy as np
         info = self.db.create_collection(self.name, dim=32, metric="cosine",
                                          bits=4, nlist=8, refine="f32",
@@ -118,6 +119,23 @@ class ClientTest(unittest.TestCase):
         ten = self.db.search(self.name, x[7], limit=10, exact=True)
         page2 = self.db.search(self.name, x[7], limit=5, offset=5, exact=True)
         self.assertEqual([h.id for h in page2], [h.id for h in ten[5:]])
+        # Search by example: one positive is its own vector's search
+        # without itself; with a negative, 2 * mean(pos) - mean(neg) of the
+        # normalized vectors (cosine).
+        like = self.db.recommend(self.name, [107], limit=5, exact=True)
+        self.assertEqual([h.id for h in like], [h.id for h in ten[1:6]])
+        unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+        q = 2 * (unit[7] + unit[9]) / 2 - unit[11]
+        steered = self.db.recommend(self.name, [107, 109], [111], limit=5,
+                                    exact=True)
+        want = self.db.search(self.name, q, limit=8, exact=True)
+        self.assertEqual([h.id for h in steered],
+                         [h.id for h in want
+                          if h.id not in (107, 109, 111)][:5])
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.recommend(self.name, [107, 99999])
+        self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
+        self.assertIn("positive example 99999", str(e.exception))
         hits = self.db.search(self.name, x[8], limit=1, exact=True,
                               with_vectors=True)
         self.assertEqual(hits[0].payload, "text")

@@ -29,10 +29,12 @@ constexpr char kSearchCommand[] = "search";
 
 constexpr char kSearchUsage[] =
     "usage: tqdb search --collection C (--server HOST:PORT | --data DIR)\n"
-    "                   (--vector \"0.1,0.2,...\" | --query-file F [--row N])"
-    " [flags]\n"
+    "                   (--vector \"0.1,0.2,...\" | --query-file F [--row N]"
+    " |\n"
+    "                    --like IDS [--unlike IDS]) [flags]\n"
     "\n"
-    "Nearest neighbours of one query vector, best first.\n"
+    "Nearest neighbours of one query vector, best first; or of points of\n"
+    "the collection (search by example).\n"
     "\n"
     "flags:\n"
     "%s"
@@ -44,6 +46,12 @@ constexpr char kSearchUsage[] =
     "  --format F             the query file's format when its extension "
     "does\n"
     "                         not say\n"
+    "  --like IDS             search by example: the points most like these\n"
+    "                         (comma-separated ids; the query is the mean of\n"
+    "                         their stored vectors, normalized under cosine),\n"
+    "                         left out of the results\n"
+    "  --unlike IDS           with --like: away from these (the query is\n"
+    "                         2 mean(like) - mean(unlike))\n"
     "  --k K                  neighbours (default 10)\n"
     "  --offset N             skip the best N first: the page after them\n"
     "                         (default 0)\n"
@@ -83,6 +91,23 @@ absl::StatusOr<std::vector<float>> ParseVector(const std::string& text) {
     q.push_back(v);
   }
   return q;
+}
+
+// The ids of --like / --unlike; InvalidArgument naming the bad one.
+absl::StatusOr<std::vector<uint64_t>> ParseIds(const std::string& flag,
+                                               const std::string& text) {
+  std::vector<uint64_t> ids;
+  int col = 0;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    ++col;
+    uint64_t id;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(part), &id)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", flag, ": value ", col, " ('", part, "') is not a point id"));
+    }
+    ids.push_back(id);
+  }
+  return ids;
 }
 
 // Row `row` (0-based) of the vector file `path`; errors name the file.
@@ -164,8 +189,8 @@ void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
 
 const FlagSpec& SearchFlags() {
   static const FlagSpec* spec = new FlagSpec(TargetFlags().And(
-      {{"collection", "vector", "query-file", "row", "format", "k", "offset",
-        "nprobe", "oversampling", "probe-sigmas", "filter"},
+      {{"collection", "vector", "query-file", "row", "format", "like", "unlike",
+        "k", "offset", "nprobe", "oversampling", "probe-sigmas", "filter"},
        {"exact", "rescore", "with-payload", "json"}}));
   return *spec;
 }
@@ -181,9 +206,15 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   if (!flags->Has("collection")) {
     return UsageError(kSearchCommand, "--collection is required", err);
   }
-  if (flags->Has("vector") == flags->Has("query-file")) {
+  if (flags->Has("unlike") && !flags->Has("like")) {
+    return UsageError(kSearchCommand, "--unlike goes with --like", err);
+  }
+  if (int{flags->Has("vector")} + flags->Has("query-file") +
+          flags->Has("like") !=
+      1) {
     return UsageError(kSearchCommand,
-                      "give exactly one of --vector and --query-file", err);
+                      "give exactly one of --vector, --query-file and --like",
+                      err);
   }
   QueryOptions o;
   auto k = flags->GetInt("k", 10, 1, 100000);
@@ -210,7 +241,21 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
 
   std::vector<float> q;
   std::string source;
-  if (flags->Has("vector")) {
+  if (flags->Has("like")) {
+    auto like = ParseIds("like", flags->GetString("like"));
+    if (!like.ok()) return UsageError(kSearchCommand, like.status(), err);
+    o.examples.positive = *std::move(like);
+    if (flags->Has("unlike")) {
+      auto unlike = ParseIds("unlike", flags->GetString("unlike"));
+      if (!unlike.ok()) return UsageError(kSearchCommand, unlike.status(), err);
+      o.examples.negative = *std::move(unlike);
+    }
+    source = absl::StrCat("points ", absl::StrJoin(o.examples.positive, ","));
+    if (!o.examples.negative.empty()) {
+      absl::StrAppend(&source, " (unlike ",
+                      absl::StrJoin(o.examples.negative, ","), ")");
+    }
+  } else if (flags->Has("vector")) {
     auto parsed = ParseVector(flags->GetString("vector"));
     if (!parsed.ok()) return UsageError(kSearchCommand, parsed.status(), err);
     q = std::move(*parsed);

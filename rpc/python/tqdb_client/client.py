@@ -438,6 +438,33 @@ class Client:
         return [ScoredPoint.from_proto(p)
                 for p in self._call(self._points.Search, req).points]
 
+    def recommend(self, name: str, positive: Sequence[int],
+                  negative: Sequence[int] = (), limit: int = 10, *,
+                  nprobe: int = 0, exact: bool = False, rescore: bool = False,
+                  oversampling: float = 0.0, with_payload: bool = True,
+                  with_vectors: bool = False,
+                  score_threshold: Optional[float] = None,
+                  filter: FilterLike = None, probe_sigmas: float = 0.0,
+                  offset: int = 0) -> List[ScoredPoint]:
+        """Search by example (Qdrant's recommend, average_vector): the
+        points most like the `positive` points (ids), away from the
+        `negative` ones. The query is the mean of the positives' stored
+        vectors, or 2 * mean(positive) - mean(negative) (each normalized
+        under cosine); the examples are left out of the results. The other
+        arguments as in search(). tqdb_client.Error NOT_FOUND names an id
+        the collection does not hold; FAILED_PRECONDITION without stored
+        vectors."""
+        req = self._search_request(name, np.zeros(0, dtype=np.float32), limit,
+                                   nprobe, exact, rescore, oversampling,
+                                   with_payload, with_vectors, probe_sigmas,
+                                   score_threshold,
+                                   None if filter is None else
+                                   to_proto(filter), offset)
+        req.positive_ids.extend(int(i) for i in positive)
+        req.negative_ids.extend(int(i) for i in negative)
+        return [ScoredPoint.from_proto(p)
+                for p in self._call(self._points.Search, req).points]
+
     def search_batch(self, name: str, vectors: np.ndarray, limit: int = 10, *,
                      nprobe: int = 0, exact: bool = False,
                      rescore: bool = False, oversampling: float = 0.0,
