@@ -10,7 +10,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "db/search_examples.h"
 #include "quant/echo.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_keys.h"
@@ -378,35 +377,6 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
       *out[q].add_points() = p;
     }
   }
-  return out;
-}
-
-absl::StatusOr<pb::SearchRequest> ClusterReader::ResolveExamples(
-    const std::string& collection, const CollectionConfig& config,
-    const pb::SearchRequest& search, const ReadConsistency& consistency,
-    absl::Time deadline) {
-  const SearchExamples examples = FromProto(search).examples;
-  TQ_RETURN_IF_ERROR(CheckExamples(examples, search.vector_size(), config));
-  const std::vector<uint64_t> ids = ExampleIds(examples);
-  TQ_ASSIGN_OR_RETURN(pb::GetPointsResponse got,
-                      Get(collection, ids, /*with_vectors=*/true,
-                          /*with_payload=*/false, consistency, deadline));
-  std::vector<Record> records(got.points_size());
-  for (int i = 0; i < got.points_size(); ++i) {
-    const pb::ScoredPoint& p = got.points(i);
-    records[i].id = p.id();
-    records[i].vector.assign(p.vector().begin(), p.vector().end());
-    records[i].has_vector = !records[i].vector.empty();
-  }
-  TQ_ASSIGN_OR_RETURN(std::vector<float> query,
-                      ExampleQuery(config, examples, records));
-  pb::SearchRequest out = search;
-  out.clear_positive_ids();
-  out.clear_negative_ids();
-  out.mutable_vector()->Assign(query.begin(), query.end());
-  pb::HasIdCondition* left_out =
-      out.mutable_filter()->add_must_not()->mutable_has_id();
-  left_out->mutable_has_id()->Assign(ids.begin(), ids.end());
   return out;
 }
 
