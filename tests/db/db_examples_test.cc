@@ -63,19 +63,29 @@ std::vector<float> Expected(const std::vector<Point>& pts,
 
 class DbExamples : public ::testing::TestWithParam<Metric> {};
 
-TEST_P(DbExamples, IsTheSearchOfTheExamplesQueryWithoutThem) {
-  TempDir dir;
+// A database in dir (trained only when asked) holding collection "c".
+void OpenWithCollection(const TempDir& dir, Metric metric,
+                        std::unique_ptr<Database>* db,
+                        std::shared_ptr<Collection>* c) {
   DatabaseOptions opts;
   opts.background_training = false;
-  auto db = Database::Open(dir.sub("db"), opts);
-  ASSERT_TRUE(db.ok()) << db.status();
+  auto opened = Database::Open(dir.sub("db"), opts);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  *db = *std::move(opened);
   CollectionConfig cfg;
   cfg.name = "c";
   cfg.dim = kDim;
-  cfg.metric = GetParam();
+  cfg.metric = metric;
   cfg.nlist = 8;
   ASSERT_TRUE((*db)->CreateCollection(cfg).ok());
-  auto c = *(*db)->GetCollection("c");
+  *c = *(*db)->GetCollection("c");
+}
+
+TEST_P(DbExamples, IsTheSearchOfTheExamplesQueryWithoutThem) {
+  TempDir dir;
+  std::unique_ptr<Database> db;
+  std::shared_ptr<Collection> c;
+  ASSERT_NO_FATAL_FAILURE(OpenWithCollection(dir, GetParam(), &db, &c));
   const std::vector<Point> pts = Points(600);
   ASSERT_TRUE(c->Upsert(pts, false).ok());
   const std::vector<SearchExamples> cases = {
@@ -137,7 +147,7 @@ TEST_P(DbExamples, IsTheSearchOfTheExamplesQueryWithoutThem) {
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_EQ(got->size(), 5u);
   for (const Neighbor& n : *got) EXPECT_GT(n.id, 300u);
-  ASSERT_TRUE((*db)->Close().ok());
+  ASSERT_TRUE(db->Close().ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Metrics, DbExamples,
@@ -149,16 +159,9 @@ INSTANTIATE_TEST_SUITE_P(Metrics, DbExamples,
 
 TEST(DbExamplesErrors, SayWhatIsWrong) {
   TempDir dir;
-  DatabaseOptions opts;
-  opts.background_training = false;
-  auto db = Database::Open(dir.sub("db"), opts);
-  ASSERT_TRUE(db.ok()) << db.status();
-  CollectionConfig cfg;
-  cfg.name = "c";
-  cfg.dim = kDim;
-  cfg.metric = Metric::kCosine;
-  ASSERT_TRUE((*db)->CreateCollection(cfg).ok());
-  auto c = *(*db)->GetCollection("c");
+  std::unique_ptr<Database> db;
+  std::shared_ptr<Collection> c;
+  ASSERT_NO_FATAL_FAILURE(OpenWithCollection(dir, Metric::kCosine, &db, &c));
   std::vector<Point> pts = Points(50);
   // Two opposite points: their mean has no direction.
   pts[48].vector = pts[47].vector;
@@ -191,17 +194,17 @@ TEST(DbExamplesErrors, SayWhatIsWrong) {
   expect(c->SearchBatch({}, batch).status(), absl::StatusCode::kInvalidArgument,
          "one search a call");
   // Without raw vectors there is nothing to make the query of.
-  CollectionConfig codes_only = cfg;
+  CollectionConfig codes_only = c->config();
   codes_only.name = "codes_only";
   codes_only.store_vectors = false;
-  ASSERT_TRUE((*db)->CreateCollection(codes_only).ok());
-  auto co = *(*db)->GetCollection("codes_only");
+  ASSERT_TRUE(db->CreateCollection(codes_only).ok());
+  auto co = *db->GetCollection("codes_only");
   ASSERT_TRUE(co->Upsert(Points(10), false).ok());
   QueryOptions o;
   o.examples = {{1}, {}};
   expect(co->Search({}, o).status(), absl::StatusCode::kFailedPrecondition,
          "store_vectors = false");
-  ASSERT_TRUE((*db)->Close().ok());
+  ASSERT_TRUE(db->Close().ok());
 }
 
 }  // namespace
