@@ -16,6 +16,7 @@
 #include "rpc/cluster/cluster_reader.h"
 #include "rpc/convert.h"
 #include "rpc/filter_convert.h"
+#include "rpc/search_groups.h"
 #include "rpc/validate.h"
 
 namespace tqdb {
@@ -465,10 +466,19 @@ grpc::Status ClusterPointsService::Search(grpc::ServerContext* ctx,
     TQ_ASSIGN_OR_RETURN(
         cluster::ReadConsistency c,
         cluster::ConsistencyOf(req->consistency(), req->read_after()));
-    TQ_ASSIGN_OR_RETURN(
-        std::vector<pb::SearchResponse> out,
-        node_->reader()->Search(req->collection(), {req}, c, DeadlineOf(ctx)));
-    *resp = std::move(out[0]);
+    auto search =
+        [&](const pb::SearchRequest& q) -> absl::StatusOr<pb::SearchResponse> {
+      TQ_ASSIGN_OR_RETURN(
+          std::vector<pb::SearchResponse> out,
+          node_->reader()->Search(req->collection(), {&q}, c, DeadlineOf(ctx)));
+      return std::move(out[0]);
+    };
+    if (req->group_by().empty()) {
+      TQ_ASSIGN_OR_RETURN(*resp, search(*req));
+    } else {
+      TQ_RETURN_IF_ERROR(
+          SearchGroups(*req, context_->options().max_limit, search, resp));
+    }
     resp->set_time_ms(MsSince(t0));
     return absl::OkStatus();
   });

@@ -13,6 +13,7 @@
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
 #include "rpc/filter_convert.h"
+#include "rpc/search_groups.h"
 #include "rpc/validate.h"
 
 namespace tqdb {
@@ -307,18 +308,35 @@ grpc::Status PointsService::DoSearch(grpc::ServerContextBase* ctx,
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
     TQ_RETURN_IF_ERROR(ValidateSearch(*req, context_->options()));
-    Metrics* m = context_->metrics();
-    SearchStats stats;
-    TQ_ASSIGN_OR_RETURN(QueryOptions o,
-                        Options(*req, ctx, m ? &stats : nullptr));
-    SearchInfo info;
-    o.info = &info;
-    TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
-                        c->Search(req->vector(), o));
-    if (m) m->RecordSearch(1, stats);
-    TQ_RETURN_IF_ERROR(Fill(*req, *c, hits, resp));
-    ToProto(info, resp);
-    context_->LogUnindexed(req->collection(), "search", info.unindexed_fields);
+    auto search = [&](const pb::SearchRequest& q,
+                      pb::SearchResponse* r) -> absl::Status {
+      Metrics* m = context_->metrics();
+      SearchStats stats;
+      TQ_ASSIGN_OR_RETURN(QueryOptions o,
+                          Options(q, ctx, m ? &stats : nullptr));
+      SearchInfo info;
+      o.info = &info;
+      TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> hits, c->Search(q.vector(), o));
+      if (m) m->RecordSearch(1, stats);
+      TQ_RETURN_IF_ERROR(Fill(q, *c, hits, r));
+      ToProto(info, r);
+      context_->LogUnindexed(req->collection(), "search",
+                             info.unindexed_fields);
+      return absl::OkStatus();
+    };
+    if (req->group_by().empty()) {
+      TQ_RETURN_IF_ERROR(search(*req, resp));
+    } else {
+      TQ_RETURN_IF_ERROR(SearchGroups(
+          *req, context_->options().max_limit,
+          [&](const pb::SearchRequest& q)
+              -> absl::StatusOr<pb::SearchResponse> {
+            pb::SearchResponse r;
+            TQ_RETURN_IF_ERROR(search(q, &r));
+            return r;
+          },
+          resp));
+    }
     resp->set_time_ms(MsSince(t0));
     return absl::OkStatus();
   });

@@ -1,8 +1,10 @@
 #include "rpc/validate.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "db/json_path.h"
 #include "quant/echo.h"
 #include "quant/status_macros.h"
 
@@ -72,6 +74,22 @@ absl::Status ValidateSearch(const v1::SearchRequest& req,
   if (req.has_score_threshold() && !std::isfinite(req.score_threshold())) {
     return absl::InvalidArgumentError("score_threshold must be finite");
   }
+  if (req.group_by().empty()) {
+    if (req.group_size() != 0) {
+      return absl::InvalidArgumentError("group_size goes with group_by");
+    }
+    return absl::OkStatus();
+  }
+  TQ_RETURN_IF_ERROR(JsonPath::Parse(req.group_by()).status()) << "group_by";
+  if (req.offset() != 0) {
+    return absl::InvalidArgumentError("offset does not go with group_by");
+  }
+  const uint64_t size = std::max<uint32_t>(1, req.group_size());
+  if (req.limit() * size > options.max_limit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit ", req.limit(), " x group_size ", size,
+                     " exceeds the maximum ", options.max_limit));
+  }
   return absl::OkStatus();
 }
 
@@ -92,6 +110,10 @@ absl::Status ValidateSearchBatch(const v1::SearchBatchRequest& req,
           "' differs from the batch's '", EchoInput(req.collection()), "'"));
     }
     TQ_RETURN_IF_ERROR(ValidateSearch(q, options)) << "search " << i;
+    if (!q.group_by().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "search ", i, ": group_by is one search a call (Search)"));
+    }
   }
   return absl::OkStatus();
 }

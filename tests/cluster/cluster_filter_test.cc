@@ -7,6 +7,7 @@
 // every node.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -168,6 +169,56 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
         EXPECT_NEAR(got.points(r).score(), (*want)[r].score, 1e-5f);
       }
       EXPECT_EQ(got.plan().matches(), coll->Count(*f)->count);
+    }
+  }
+  // Search groups through the cluster: those of one database's whole exact
+  // ranking (the first `limit` values met, the first group_size hits each),
+  // by tenant (strings) and, within the filter, by n (integers).
+  for (const bool by_tenant : {true, false}) {
+    const uint32_t limit = by_tenant ? 3 : 5, size = by_tenant ? 4 : 3;
+    v1::SearchRequest req;
+    req.set_collection("docs");
+    ReadAfter(written, &req);
+    req.mutable_vector()->Add(x.begin() + 7 * kDim, x.begin() + 8 * kDim);
+    req.set_limit(limit);
+    req.set_group_by(by_tenant ? "tenant" : "n");
+    req.set_group_size(size);
+    req.mutable_params()->set_exact(true);
+    if (!by_tenant) *req.mutable_filter() = filter;
+    grpc::ClientContext ctx;
+    v1::SearchResponse got;
+    grpc::Status s = cluster_->Points(1)->Search(&ctx, req, &got);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    QueryOptions o;
+    o.k = kPoints;
+    o.exact = true;
+    if (!by_tenant) o.filter = f;
+    auto ranked =
+        coll->Search(absl::MakeConstSpan(x.data() + 7 * kDim, kDim), o);
+    ASSERT_TRUE(ranked.ok()) << ranked.status();
+    std::vector<std::pair<std::string, std::vector<uint64_t>>> want;
+    for (const Neighbor& h : *ranked) {
+      const std::string v =
+          by_tenant ? absl::StrCat("t", h.id % 7) : absl::StrCat(h.id % 100);
+      auto it = std::find_if(want.begin(), want.end(),
+                             [&](const auto& g) { return g.first == v; });
+      if (it == want.end()) {
+        if (want.size() == limit) continue;
+        want.push_back({v, {}});
+        it = want.end() - 1;
+      }
+      if (it->second.size() < size) it->second.push_back(h.id);
+    }
+    ASSERT_EQ(got.groups_size(), static_cast<int>(want.size()));
+    for (size_t g = 0; g < want.size(); ++g) {
+      const v1::PointGroup& pg = got.groups(static_cast<int>(g));
+      EXPECT_EQ(by_tenant ? pg.keyword() : absl::StrCat(pg.integer()),
+                want[g].first);
+      ASSERT_EQ(pg.hits_size(), static_cast<int>(want[g].second.size()));
+      for (int h = 0; h < pg.hits_size(); ++h) {
+        EXPECT_EQ(pg.hits(h).id(), want[g].second[h])
+            << "group " << g << " hit " << h;
+      }
     }
   }
   // Scroll, every page of 37, as one database pages it.

@@ -182,6 +182,24 @@ def main():
         check(len(six) == 6 and six[0] == 5007 and like == six[1:],
               "%s: search --like 5007 is its vector's search without it "
               "(%s of %s)" % (tname, like, six))
+        # --group-by: groups of the same ranking (n is the row: one point
+        # a group; every point's tag is "j": one group).
+        p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                ",".join(repr(x) for x in base[7]), "--k", "3", "--exact",
+                "--group-by", "n", "--group-size", "2", "--json")
+        groups = json.loads(p.stdout)["groups"] if p.returncode == 0 else []
+        check([g["value"] for g in groups] == [str(i - 5000) for i in six[:3]]
+              and all(len(g["hits"]) == 1 for g in groups),
+              "%s: search --group-by n: one group a row, in rank order (%s)"
+              % (tname, groups))
+        p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                ",".join(repr(x) for x in base[7]), "--exact", "--group-by",
+                "tag", "--group-size", "4", "--json")
+        groups = json.loads(p.stdout)["groups"] if p.returncode == 0 else []
+        check(len(groups) == 1 and groups[0]["value"] == "j" and
+              [h["id"] for h in groups[0]["hits"]] == six[:4],
+              "%s: search --group-by tag --group-size 4: one group, the best "
+              "4 (%s)" % (tname, groups))
         p = run("search", *target, "--collection", "c_jsonl", "--like",
                 "5007,123456789")
         check(p.returncode == 2 and "positive example 123456789" in p.stderr,

@@ -136,6 +136,16 @@ class ClientTest(unittest.TestCase):
             self.db.recommend(self.name, [107, 99999])
         self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
         self.assertIn("positive example 99999", str(e.exception))
+        # Groups by the payload's "row" (odd rows have one; one point each).
+        full = self.db.search(self.name, x[7], limit=60, exact=True)
+        rows = [h.payload["row"] for h in full
+                if isinstance(h.payload, dict)][:3]
+        groups = self.db.search_groups(self.name, x[7], "row", limit=3,
+                                       group_size=2, exact=True)
+        self.assertIsInstance(groups[0], self.tc.PointGroup)
+        self.assertEqual([g.value for g in groups], rows)
+        self.assertEqual([len(g.hits) for g in groups], [1, 1, 1])
+        self.assertEqual(groups[0].hits[0].payload, {"row": rows[0]})
         hits = self.db.search(self.name, x[8], limit=1, exact=True,
                               with_vectors=True)
         self.assertEqual(hits[0].payload, "text")

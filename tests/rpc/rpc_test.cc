@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -550,6 +551,153 @@ TEST_F(RpcPointsTest, SearchByExample) {
   EXPECT_CODE(s, INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("not both"), std::string::npos)
       << s.error_message();
+}
+
+// Search groups: the groups are those of the whole exact ranking (the
+// first `limit` values met, the first `group_size` hits of each), whether
+// the first search was deep enough or had to go deeper; keyword, integer
+// and array values; a point without the key joins no group; the errors.
+TEST_F(RpcPointsTest, SearchGroups) {
+  constexpr uint64_t kPoints = 400;
+  // doc: "d" + id % 9 (absent when id % 10 == 0); part: id % 40; tags: two
+  // of four.
+  auto doc = [](uint64_t id) { return absl::StrCat("d", id % 9); };
+  pb::UpsertRequest up = UpsertReq("c", 0, kPoints, kDim);
+  for (pb::Point& p : *up.mutable_points()) {
+    const uint64_t id = p.id();
+    p.set_payload(id % 10 == 0
+                      ? absl::StrCat("{\"part\":", id % 40, "}")
+                      : absl::StrCat("{\"doc\":\"", doc(id),
+                                     "\",\"part\":", id % 40, ",\"tags\":[\"t",
+                                     id % 4, "\",\"t", (id + 1) % 4, "\"]}"));
+  }
+  up.set_wait(true);
+  ASSERT_TRUE(Upsert(up).ok());
+  Train();
+  const std::vector<float> q = VectorFor(123, 0, kDim);
+  pb::SearchRequest all = SearchReq("c", q, kPoints);
+  all.mutable_params()->set_exact(true);
+  pb::SearchResponse ranked;
+  ASSERT_TRUE(Search(all, &ranked).ok());
+  ASSERT_EQ(ranked.points_size(), static_cast<int>(kPoints));
+  // The groups of the whole ranking, each hit's values given by `values`.
+  auto expected =
+      [&](size_t limit, size_t size,
+          const std::function<std::vector<std::string>(uint64_t)>& values) {
+        std::vector<std::pair<std::string, std::vector<uint64_t>>> groups;
+        for (const pb::ScoredPoint& p : ranked.points()) {
+          for (const std::string& v : values(p.id())) {
+            auto it = std::find_if(groups.begin(), groups.end(),
+                                   [&](const auto& g) { return g.first == v; });
+            if (it == groups.end()) {
+              if (groups.size() == limit) continue;
+              groups.push_back({v, {}});
+              it = groups.end() - 1;
+            }
+            if (it->second.size() < size) it->second.push_back(p.id());
+          }
+        }
+        return groups;
+      };
+  auto grouped = [&](const std::string& key, uint32_t limit, uint32_t size,
+                     pb::SearchResponse* resp) {
+    pb::SearchRequest r = SearchReq("c", q, limit);
+    r.mutable_params()->set_exact(true);
+    r.set_group_by(key);
+    r.set_group_size(size);
+    r.set_with_payload(true);
+    return Search(r, resp);
+  };
+  auto check = [&](const pb::SearchResponse& got, const auto& want,
+                   bool integer, const std::string& what) {
+    EXPECT_EQ(got.points_size(), 0) << what;
+    ASSERT_EQ(got.groups_size(), static_cast<int>(want.size())) << what;
+    for (size_t g = 0; g < want.size(); ++g) {
+      const pb::PointGroup& pg = got.groups(static_cast<int>(g));
+      EXPECT_EQ(integer ? absl::StrCat(pg.integer()) : pg.keyword(),
+                want[g].first)
+          << what << " group " << g;
+      ASSERT_EQ(pg.hits_size(), static_cast<int>(want[g].second.size()))
+          << what << " group " << g;
+      for (int h = 0; h < pg.hits_size(); ++h) {
+        EXPECT_EQ(pg.hits(h).id(), want[g].second[h])
+            << what << " group " << g << " hit " << h;
+      }
+    }
+  };
+  auto no_key = [](uint64_t) { return std::vector<std::string>(); };
+  // 3 of 9 docs, 4 hits each: the first search (64 deep) is enough.
+  pb::SearchResponse got;
+  ASSERT_TRUE(grouped("doc", 3, 4, &got).ok());
+  check(got,
+        expected(3, 4,
+                 [&](uint64_t id) {
+                   return id % 10 == 0 ? std::vector<std::string>()
+                                       : std::vector<std::string>{doc(id)};
+                 }),
+        false, "doc");
+  EXPECT_EQ(got.groups(0).hits(0).payload().empty(), false);
+  // Parts of 10 points: the best 2 whole (the first search, 80 deep, falls
+  // short; deeper ones follow), and 12 of 8 each.
+  auto part = [](uint64_t id) {
+    return std::vector<std::string>{absl::StrCat(id % 40)};
+  };
+  ASSERT_TRUE(grouped("part", 2, 10, &got).ok());
+  check(got, expected(2, 10, part), true, "part 2 x 10");
+  ASSERT_TRUE(grouped("part", 12, 8, &got).ok());
+  check(got, expected(12, 8, part), true, "part 12 x 8");
+  // Arrays: a point joins the group of each of its tags.
+  ASSERT_TRUE(grouped("tags", 4, 5, &got).ok());
+  check(got,
+        expected(4, 5,
+                 [](uint64_t id) {
+                   if (id % 10 == 0) return std::vector<std::string>();
+                   return std::vector<std::string>{
+                       absl::StrCat("t", id % 4),
+                       absl::StrCat("t", (id + 1) % 4)};
+                 }),
+        false, "tags");
+  // A key no point has: no groups.
+  ASSERT_TRUE(grouped("nothing", 3, 2, &got).ok());
+  check(got, expected(3, 2, no_key), false, "nothing");
+  // Without payloads in the answer.
+  {
+    pb::SearchRequest r = SearchReq("c", q, 2);
+    r.set_group_by("doc");
+    r.set_with_payload(false);
+    ASSERT_TRUE(Search(r, &got).ok());
+    ASSERT_EQ(got.groups_size(), 2);
+    EXPECT_TRUE(got.groups(0).hits(0).payload().empty());
+  }
+  // Errors.
+  pb::SearchRequest bad = SearchReq("c", q, 3);
+  bad.set_group_by("doc");
+  bad.set_offset(1);
+  EXPECT_CODE(Search(bad, &got), INVALID_ARGUMENT);
+  bad.set_offset(0);
+  bad.set_group_by("a..b");
+  EXPECT_CODE(Search(bad, &got), INVALID_ARGUMENT);
+  bad.set_group_by("doc");
+  bad.set_limit(5000);
+  bad.set_group_size(3);
+  grpc::Status st = Search(bad, &got);
+  EXPECT_CODE(st, INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("limit 5000 x group_size 3"),
+            std::string::npos)
+      << st.error_message();
+  pb::SearchRequest size_alone = SearchReq("c", q, 3);
+  size_alone.set_group_size(2);
+  EXPECT_CODE(Search(size_alone, &got), INVALID_ARGUMENT);
+  pb::SearchBatchRequest batch;
+  batch.set_collection("c");
+  *batch.add_searches() = SearchReq("", q, 3);
+  batch.mutable_searches(0)->set_group_by("doc");
+  grpc::ClientContext ctx;
+  pb::SearchBatchResponse bresp;
+  st = ts_.points().SearchBatch(&ctx, batch, &bresp);
+  EXPECT_CODE(st, INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("one search a call"), std::string::npos)
+      << st.error_message();
 }
 
 TEST_F(RpcPointsTest, UpsertStreamReportsWhatWasStored) {

@@ -9,6 +9,8 @@
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
 #include "rpc/filter_convert.h"
+#include "rpc/search_groups.h"
+#include "rpc/server.h"
 #include "tqdb/v1/collections.grpc.pb.h"
 #include "tqdb/v1/points.grpc.pb.h"
 #include "tqdb/v1/snapshots.grpc.pb.h"
@@ -17,6 +19,20 @@ namespace tqdb {
 namespace {
 
 namespace pb = ::tqdb::v1;
+
+std::vector<HitGroup> GroupsFromProto(const pb::SearchResponse& r) {
+  std::vector<HitGroup> groups;
+  for (const pb::PointGroup& g : r.groups()) {
+    HitGroup& hg = groups.emplace_back();
+    hg.value = g.value_case() == pb::PointGroup::kKeyword
+                   ? g.keyword()
+                   : absl::StrCat(g.integer());
+    for (const pb::ScoredPoint& p : g.hits()) {
+      hg.hits.push_back({p.id(), p.score(), p.payload()});
+    }
+  }
+  return groups;
+}
 
 // ---------------------------------------------------------------------------
 // Remote
@@ -155,6 +171,23 @@ class RemoteBackend final : public Backend {
     }
     if (info != nullptr) *info = PlanFromProto(resp);
     return hits;
+  }
+
+  absl::StatusOr<std::vector<HitGroup>> SearchGroups(
+      const std::string& collection, absl::Span<const float> query,
+      const QueryOptions& o, const std::string& group_by,
+      uint32_t group_size) override {
+    pb::SearchRequest req;
+    req.set_collection(collection);
+    req.mutable_vector()->Add(query.begin(), query.end());
+    ToProto(o, &req);
+    req.set_with_payload(true);
+    req.set_group_by(group_by);
+    req.set_group_size(group_size);
+    pb::SearchResponse resp;
+    auto ctx = Context();
+    TQ_RETURN_IF_ERROR(FromGrpc(points_->Search(ctx.get(), req, &resp)));
+    return GroupsFromProto(resp);
   }
 
   absl::StatusOr<CountResult> Count(
@@ -349,6 +382,37 @@ class EmbeddedBackend final : public Backend {
       }
     }
     return hits;
+  }
+  // The server's grouping (rpc/search_groups.h) over this database's
+  // searches, as deep as a server's default --max-limit.
+  absl::StatusOr<std::vector<HitGroup>> SearchGroups(
+      const std::string& collection, absl::Span<const float> query,
+      const QueryOptions& options, const std::string& group_by,
+      uint32_t group_size) override {
+    pb::SearchRequest req;
+    req.set_limit(options.k);
+    req.set_with_payload(true);
+    req.set_group_by(group_by);
+    req.set_group_size(group_size);
+    pb::SearchResponse resp;
+    TQ_RETURN_IF_ERROR(::tqdb::SearchGroups(
+        req, ServerOptions().max_limit,
+        [&](const pb::SearchRequest& q) -> absl::StatusOr<pb::SearchResponse> {
+          QueryOptions o = options;
+          o.k = q.limit();
+          TQ_ASSIGN_OR_RETURN(std::vector<Hit> hits,
+                              Search(collection, query, o, true, nullptr));
+          pb::SearchResponse r;
+          for (const Hit& h : hits) {
+            pb::ScoredPoint* p = r.add_points();
+            p->set_id(h.id);
+            p->set_score(h.score);
+            p->set_payload(h.payload);
+          }
+          return r;
+        },
+        &resp));
+    return GroupsFromProto(resp);
   }
   absl::StatusOr<CountResult> Count(
       const std::string& collection,

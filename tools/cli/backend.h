@@ -28,6 +28,13 @@ struct Hit {
   std::string payload;  // when asked for
 };
 
+// A group of a grouped search: the value its hits share (a string, or an
+// integer in decimal), best hit first.
+struct HitGroup {
+  std::string value;
+  std::vector<Hit> hits;
+};
+
 // Sends batches of one ingest. Each Send is one all-or-nothing batch.
 // Remote: the batches go over one UpsertStream, and are committed as they
 // arrive; Finish() returns how many points the server stored (so after an
@@ -71,6 +78,13 @@ class Backend {
                                                   const QueryOptions& options,
                                                   bool with_payload,
                                                   SearchInfo* info) = 0;
+  // Search groups (SearchRequest.group_by, rpc/search_groups.h): the best
+  // options.k groups of points sharing a value at the payload key
+  // `group_by`, each with its best `group_size` hits (payloads included).
+  virtual absl::StatusOr<std::vector<HitGroup>> SearchGroups(
+      const std::string& collection, absl::Span<const float> query,
+      const QueryOptions& options, const std::string& group_by,
+      uint32_t group_size) = 0;
   // Points matching `filter` (all points when nullptr).
   virtual absl::StatusOr<CountResult> Count(
       const std::string& collection,

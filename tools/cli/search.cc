@@ -52,7 +52,11 @@ constexpr char kSearchUsage[] =
     "                         left out of the results\n"
     "  --unlike IDS           with --like: away from these (the query is\n"
     "                         2 mean(like) - mean(unlike))\n"
-    "  --k K                  neighbours (default 10)\n"
+    "  --group-by KEY         search groups: the best K groups of points\n"
+    "                         sharing a value (string or integer) at this\n"
+    "                         payload key, best group first\n"
+    "  --group-size N         hits a group shows (default 1)\n"
+    "  --k K                  neighbours, or groups (default 10)\n"
     "  --offset N             skip the best N first: the page after them\n"
     "                         (default 0)\n"
     "  --nprobe N             lists probed (default 16; 0 = all; at most the\n"
@@ -185,12 +189,50 @@ void PrintHits(const std::vector<Hit>& hits, const std::string& coll,
   }
 }
 
+void PrintGroups(const std::vector<HitGroup>& groups, const std::string& coll,
+                 const std::string& source, const std::string& key, double ms,
+                 bool json, std::ostream& out) {
+  if (json) {
+    nlohmann::json res = nlohmann::json::array();
+    for (const HitGroup& g : groups) {
+      nlohmann::json hits = nlohmann::json::array();
+      for (const Hit& h : g.hits) {
+        hits.push_back({{"id", h.id},
+                        {"score", h.score},
+                        {"payload", PayloadJson(h.payload)}});
+      }
+      res.push_back({{"value", g.value}, {"hits", hits}});
+    }
+    out << DumpJson({{"collection", coll},
+                     {"group_by", key},
+                     {"time_ms", ms},
+                     {"groups", res}})
+        << "\n";
+    return;
+  }
+  out << absl::StrFormat("%d groups by %s of %s in '%s' (%.2f ms)\n",
+                         groups.size(), ValidUtf8(key), ValidUtf8(source), coll,
+                         ms);
+  out << absl::StrFormat("%5s  %-20s  %20s  %10s  %s\n", "group", "value", "id",
+                         "score", "payload");
+  int rank = 0;
+  for (const HitGroup& g : groups) {
+    ++rank;
+    for (const Hit& h : g.hits) {
+      out << absl::StrFormat("%5d  %-20s  %20d  %10.4f  %s\n", rank,
+                             ValidUtf8(g.value), h.id, h.score,
+                             PayloadCell(h.payload, 40));
+    }
+  }
+}
+
 }  // namespace
 
 const FlagSpec& SearchFlags() {
   static const FlagSpec* spec = new FlagSpec(TargetFlags().And(
       {{"collection", "vector", "query-file", "row", "format", "like", "unlike",
-        "k", "offset", "nprobe", "oversampling", "probe-sigmas", "filter"},
+        "group-by", "group-size", "k", "offset", "nprobe", "oversampling",
+        "probe-sigmas", "filter"},
        {"exact", "rescore", "with-payload", "json"}}));
   return *spec;
 }
@@ -223,9 +265,19 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   auto ps = flags->GetDouble("probe-sigmas", 0.0);
   auto row = flags->GetInt("row", 0, 0, INT64_MAX);
   auto offset = flags->GetInt("offset", 0, 0, 100000);
-  for (const absl::Status& s : {k.status(), nprobe.status(), os.status(),
-                                ps.status(), row.status(), offset.status()}) {
+  auto group_size = flags->GetInt("group-size", 1, 1, 100000);
+  for (const absl::Status& s :
+       {k.status(), nprobe.status(), os.status(), ps.status(), row.status(),
+        offset.status(), group_size.status()}) {
     if (!s.ok()) return UsageError(kSearchCommand, s, err);
+  }
+  const bool grouped = flags->Has("group-by");
+  if (flags->Has("group-size") && !grouped) {
+    return UsageError(kSearchCommand, "--group-size goes with --group-by", err);
+  }
+  if (grouped && *offset != 0) {
+    return UsageError(kSearchCommand, "--offset does not go with --group-by",
+                      err);
   }
   // A page is the search of offset + k, its first `offset` dropped (as the
   // server does with SearchRequest.offset).
@@ -273,6 +325,19 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   const std::string coll = flags->GetString("collection");
   const bool payload = true;
   const auto t0 = std::chrono::steady_clock::now();
+  if (grouped) {
+    auto groups =
+        (*backend)->SearchGroups(coll, q, o, flags->GetString("group-by"),
+                                 static_cast<uint32_t>(*group_size));
+    const double ms = std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count();
+    if (!groups.ok()) return Fail(kSearchCommand, groups.status(), err);
+    PrintGroups(*groups, coll, source, flags->GetString("group-by"), ms,
+                flags->Has("json"), out);
+    absl::Status closed = (*backend)->Close();
+    return closed.ok() ? kExitOk : Fail(kSearchCommand, closed, err);
+  }
   SearchInfo info;
   auto hits = (*backend)->Search(coll, q, o, payload, &info);
   const double ms = std::chrono::duration<double, std::milli>(

@@ -16,8 +16,9 @@
 from tqdb_client.client import Client
 from tqdb_client.filters import to_proto as filter_to_proto
 from tqdb_client.types import (CollectionInfo, Error, FieldIndexInfo,
-                               MemoryUsage, Record, ScoredPoint, ScrollPage)
+                               MemoryUsage, PointGroup, Record, ScoredPoint,
+                               ScrollPage)
 
 __all__ = ["Client", "CollectionInfo", "Error", "FieldIndexInfo",
-           "MemoryUsage", "Record", "ScoredPoint", "ScrollPage",
-           "filter_to_proto"]
+           "MemoryUsage", "PointGroup", "Record", "ScoredPoint",
+           "ScrollPage", "filter_to_proto"]

@@ -14,7 +14,8 @@ from tqdb.v1 import snapshots_pb2 as spb
 from tqdb.v1 import snapshots_pb2_grpc as srpc
 from tqdb_client.filters import FilterLike, to_proto
 from tqdb_client.types import (CollectionInfo, Error, FieldIndexInfo, Payload,
-                               Record, ScoredPoint, ScrollPage, encode_payload)
+                               PointGroup, Record, ScoredPoint, ScrollPage,
+                               encode_payload)
 
 T = TypeVar("T")
 IdsLike = Union[Sequence[int], np.ndarray]
@@ -464,6 +465,31 @@ class Client:
         req.negative_ids.extend(int(i) for i in negative)
         return [ScoredPoint.from_proto(p)
                 for p in self._call(self._points.Search, req).points]
+
+    def search_groups(self, name: str, vector: VectorLike, group_by: str,
+                      limit: int = 10, group_size: int = 1, *,
+                      nprobe: int = 0, exact: bool = False,
+                      rescore: bool = False, oversampling: float = 0.0,
+                      with_payload: bool = True, with_vectors: bool = False,
+                      score_threshold: Optional[float] = None,
+                      filter: FilterLike = None,
+                      probe_sigmas: float = 0.0) -> List[PointGroup]:
+        """The best `limit` groups of points near `vector` that share a
+        value (str or int) at the payload key `group_by`, best group first,
+        each with its best `group_size` hits (Qdrant's search_groups). The
+        other arguments as in search()."""
+        q = _matrix(vector)
+        if q.shape[0] != 1:
+            raise ValueError("one vector expected")
+        req = self._search_request(name, q[0], limit, nprobe, exact, rescore,
+                                   oversampling, with_payload, with_vectors,
+                                   probe_sigmas, score_threshold,
+                                   None if filter is None else
+                                   to_proto(filter), 0)
+        req.group_by = group_by
+        req.group_size = group_size
+        return [PointGroup.from_proto(g)
+                for g in self._call(self._points.Search, req).groups]
 
     def search_batch(self, name: str, vectors: np.ndarray, limit: int = 10, *,
                      nprobe: int = 0, exact: bool = False,

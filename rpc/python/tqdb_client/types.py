@@ -51,6 +51,20 @@ class ScoredPoint:
 
 
 @dataclass
+class PointGroup:
+    """A group of Client.search_groups: the value its hits share at the
+    group_by key (a str or an int), and its hits, best first."""
+    value: Union[str, int]
+    hits: List[ScoredPoint]
+
+    @classmethod
+    def from_proto(cls, g) -> "PointGroup":
+        value = g.keyword if g.WhichOneof("value") == "keyword" else g.integer
+        return cls(value=value,
+                   hits=[ScoredPoint.from_proto(p) for p in g.hits])
+
+
+@dataclass
 class Record:
     """A stored point (Client.retrieve)."""
     id: int
