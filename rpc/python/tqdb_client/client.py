@@ -55,6 +55,19 @@ def _matrix(vectors, dim: Optional[int] = None) -> np.ndarray:
     return a
 
 
+def _one_vector(vector) -> np.ndarray:
+    """One query vector as a float32 (d,) array."""
+    q = _matrix(vector)
+    if q.shape[0] != 1:
+        raise ValueError("one vector expected; use search_batch for several")
+    return q[0]
+
+
+def _filter_proto(filter: FilterLike):
+    """The request's Filter message, or None."""
+    return None if filter is None else to_proto(filter)
+
+
 class Client:
     """A connection to `tqdb serve`.
 
@@ -428,14 +441,10 @@ class Client:
         probing (ip, cosine; 0: off): a list is skipped when its centroid's
         score plus that many deviations of its members' cannot reach the
         k-th found, so nprobe becomes the most lists probed."""
-        q = _matrix(vector)
-        if q.shape[0] != 1:
-            raise ValueError("one vector expected; use search_batch")
-        req = self._search_request(name, q[0], limit, nprobe, exact, rescore,
-                                   oversampling, with_payload, with_vectors,
-                                   probe_sigmas, score_threshold,
-                                   None if filter is None else
-                                   to_proto(filter), offset)
+        req = self._search_request(name, _one_vector(vector), limit, nprobe,
+                                   exact, rescore, oversampling, with_payload,
+                                   with_vectors, probe_sigmas, score_threshold,
+                                   _filter_proto(filter), offset)
         return [ScoredPoint.from_proto(p)
                 for p in self._call(self._points.Search, req).points]
 
@@ -458,9 +467,8 @@ class Client:
         req = self._search_request(name, np.zeros(0, dtype=np.float32), limit,
                                    nprobe, exact, rescore, oversampling,
                                    with_payload, with_vectors, probe_sigmas,
-                                   score_threshold,
-                                   None if filter is None else
-                                   to_proto(filter), offset)
+                                   score_threshold, _filter_proto(filter),
+                                   offset)
         req.positive_ids.extend(int(i) for i in positive)
         req.negative_ids.extend(int(i) for i in negative)
         return [ScoredPoint.from_proto(p)
@@ -478,14 +486,10 @@ class Client:
         value (str or int) at the payload key `group_by`, best group first,
         each with its best `group_size` hits (Qdrant's search_groups). The
         other arguments as in search()."""
-        q = _matrix(vector)
-        if q.shape[0] != 1:
-            raise ValueError("one vector expected")
-        req = self._search_request(name, q[0], limit, nprobe, exact, rescore,
-                                   oversampling, with_payload, with_vectors,
-                                   probe_sigmas, score_threshold,
-                                   None if filter is None else
-                                   to_proto(filter), 0)
+        req = self._search_request(name, _one_vector(vector), limit, nprobe,
+                                   exact, rescore, oversampling, with_payload,
+                                   with_vectors, probe_sigmas, score_threshold,
+                                   _filter_proto(filter), 0)
         req.group_by = group_by
         req.group_size = group_size
         return [PointGroup.from_proto(g)
@@ -502,7 +506,7 @@ class Client:
         parallel on the server; one list of hits per row (the filter, if
         any, evaluated once for all)."""
         q = _matrix(vectors)
-        f = None if filter is None else to_proto(filter)
+        f = _filter_proto(filter)
         req = ppb.SearchBatchRequest(collection=name, searches=[
             self._search_request("", row, limit, nprobe, exact, rescore,
                                  oversampling, with_payload, with_vectors,
