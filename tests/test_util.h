@@ -2,11 +2,14 @@
 #ifndef TQDB_TESTS_TEST_UTIL_H_
 #define TQDB_TESTS_TEST_UTIL_H_
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "quant/random.h"
@@ -14,6 +17,30 @@
 
 namespace tqdb {
 namespace testing_util {
+
+// The groups of a search (SearchRequest.group_by) as the whole ranking
+// defines them: `ranked` ids best first, each in the groups of its values
+// (`values_of`); the first `limit` values met, the first `size` ids of
+// each. A pair (value, ids) a group.
+inline std::vector<std::pair<std::string, std::vector<uint64_t>>>
+GroupsOfRanking(
+    const std::vector<uint64_t>& ranked, size_t limit, size_t size,
+    const std::function<std::vector<std::string>(uint64_t)>& values_of) {
+  std::vector<std::pair<std::string, std::vector<uint64_t>>> groups;
+  for (uint64_t id : ranked) {
+    for (const std::string& v : values_of(id)) {
+      auto it = std::find_if(groups.begin(), groups.end(),
+                             [&](const auto& g) { return g.first == v; });
+      if (it == groups.end()) {
+        if (groups.size() == limit) continue;
+        groups.push_back({v, {}});
+        it = groups.end() - 1;
+      }
+      if (it->second.size() < size) it->second.push_back(id);
+    }
+  }
+  return groups;
+}
 
 // n random unit vectors in R^d (Gaussian, normalized), row-major.
 inline std::vector<float> RandomUnitVectors(size_t n, size_t d, uint64_t seed) {

@@ -196,19 +196,13 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
     auto ranked =
         coll->Search(absl::MakeConstSpan(x.data() + 7 * kDim, kDim), o);
     ASSERT_TRUE(ranked.ok()) << ranked.status();
-    std::vector<std::pair<std::string, std::vector<uint64_t>>> want;
-    for (const Neighbor& h : *ranked) {
-      const std::string v =
-          by_tenant ? absl::StrCat("t", h.id % 7) : absl::StrCat(h.id % 100);
-      auto it = std::find_if(want.begin(), want.end(),
-                             [&](const auto& g) { return g.first == v; });
-      if (it == want.end()) {
-        if (want.size() == limit) continue;
-        want.push_back({v, {}});
-        it = want.end() - 1;
-      }
-      if (it->second.size() < size) it->second.push_back(h.id);
-    }
+    std::vector<uint64_t> ids;
+    for (const Neighbor& h : *ranked) ids.push_back(h.id);
+    const auto want =
+        testing_util::GroupsOfRanking(ids, limit, size, [&](uint64_t id) {
+          return std::vector<std::string>{by_tenant ? absl::StrCat("t", id % 7)
+                                                    : absl::StrCat(id % 100)};
+        });
     ASSERT_EQ(got.groups_size(), static_cast<int>(want.size()));
     for (size_t g = 0; g < want.size(); ++g) {
       const v1::PointGroup& pg = got.groups(static_cast<int>(g));

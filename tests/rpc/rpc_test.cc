@@ -20,6 +20,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/rpc/rpc_test_util.h"
+#include "tests/test_util.h"
 
 namespace tqdb {
 namespace {
@@ -580,24 +581,12 @@ TEST_F(RpcPointsTest, SearchGroups) {
   pb::SearchResponse ranked;
   ASSERT_TRUE(Search(all, &ranked).ok());
   ASSERT_EQ(ranked.points_size(), static_cast<int>(kPoints));
-  // The groups of the whole ranking, each hit's values given by `values`.
+  std::vector<uint64_t> ids;
+  for (const pb::ScoredPoint& p : ranked.points()) ids.push_back(p.id());
   auto expected =
       [&](size_t limit, size_t size,
           const std::function<std::vector<std::string>(uint64_t)>& values) {
-        std::vector<std::pair<std::string, std::vector<uint64_t>>> groups;
-        for (const pb::ScoredPoint& p : ranked.points()) {
-          for (const std::string& v : values(p.id())) {
-            auto it = std::find_if(groups.begin(), groups.end(),
-                                   [&](const auto& g) { return g.first == v; });
-            if (it == groups.end()) {
-              if (groups.size() == limit) continue;
-              groups.push_back({v, {}});
-              it = groups.end() - 1;
-            }
-            if (it->second.size() < size) it->second.push_back(p.id());
-          }
-        }
-        return groups;
+        return testing_util::GroupsOfRanking(ids, limit, size, values);
       };
   auto grouped = [&](const std::string& key, uint32_t limit, uint32_t size,
                      pb::SearchResponse* resp) {

@@ -20,6 +20,16 @@ namespace {
 
 namespace pb = ::tqdb::v1;
 
+pb::SearchRequest SearchRequestOf(const std::string& collection,
+                                  absl::Span<const float> query,
+                                  const QueryOptions& o) {
+  pb::SearchRequest req;
+  req.set_collection(collection);
+  req.mutable_vector()->Add(query.begin(), query.end());
+  ToProto(o, &req);
+  return req;
+}
+
 std::vector<HitGroup> GroupsFromProto(const pb::SearchResponse& r) {
   std::vector<HitGroup> groups;
   for (const pb::PointGroup& g : r.groups()) {
@@ -157,10 +167,7 @@ class RemoteBackend final : public Backend {
                                           const QueryOptions& o,
                                           bool with_payload,
                                           SearchInfo* info) override {
-    pb::SearchRequest req;
-    req.set_collection(collection);
-    req.mutable_vector()->Add(query.begin(), query.end());
-    ToProto(o, &req);
+    pb::SearchRequest req = SearchRequestOf(collection, query, o);
     req.set_with_payload(with_payload);
     pb::SearchResponse resp;
     auto ctx = Context();
@@ -177,10 +184,7 @@ class RemoteBackend final : public Backend {
       const std::string& collection, absl::Span<const float> query,
       const QueryOptions& o, const std::string& group_by,
       uint32_t group_size) override {
-    pb::SearchRequest req;
-    req.set_collection(collection);
-    req.mutable_vector()->Add(query.begin(), query.end());
-    ToProto(o, &req);
+    pb::SearchRequest req = SearchRequestOf(collection, query, o);
     req.set_with_payload(true);
     req.set_group_by(group_by);
     req.set_group_size(group_size);

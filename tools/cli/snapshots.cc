@@ -219,8 +219,8 @@ absl::StatusOr<uint64_t> RestoreCollection(Backend& from,
   absl::StatusOr<uint64_t> n = Load(from, info, to, name, batch);
   if (n.ok()) return n;
   const absl::Status dropped = to.Drop(name);
-  return absl::Status(
-      n.status().code(),
+  return WithMessage(
+      n.status(),
       absl::StrCat(n.status().message(), "; the partly restored collection '",
                    name, "' ",
                    dropped.ok() ? std::string("was dropped")
@@ -255,7 +255,6 @@ int RunRestore(const std::string& snapshot, const Flags& flags,
   }
   const std::string copy = (fs::path(scratch) / "db").string();
   std::unique_ptr<Backend> from, to;
-  nlohmann::json restored = nlohmann::json::array();
   auto restore = [&]() -> absl::Status {
     {
       absl::Status s = Database::RestoreSnapshot(snapshot, copy);
@@ -276,6 +275,7 @@ int RunRestore(const std::string& snapshot, const Flags& flags,
       return absl::NotFoundError(absl::StrCat(
           "snapshot ", snapshot, " holds no collection '", only, "'"));
     }
+    nlohmann::json restored = nlohmann::json::array();
     for (const CollectionInfo& info : infos) {
       const std::string name = as.empty() ? info.config.name : as;
       const std::string renamed =
