@@ -1,7 +1,7 @@
 // CollectionImpl's filters: a filter validated (db/query.h) and turned into
 // its matching points (db/filter_eval.h: the payload indexes, then the
 // payloads of the candidates for conditions without a ready index), and
-// what uses them beside search: Count, Scroll, DeletePoints.
+// what uses them beside search: Count, Facet, Scroll, DeletePoints.
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "db/db_impl.h"
+#include "db/facet.h"
 #include "db/query.h"
 #include "db/rocks_util.h"
 #include "quant/status_macros.h"
@@ -149,6 +150,20 @@ absl::StatusOr<CountResult> CollectionImpl::Count(const Filter& filter) const {
   c.count = m.result.ids().cardinality();
   c.unindexed_fields = m.result.unindexed_fields();
   return UnlessDropped<CountResult>(std::move(c));
+}
+
+absl::StatusOr<FacetResult> CollectionImpl::Facet(const FacetOptions& o) const {
+  TQ_LIFE_GUARD();
+  FacetResult r;
+  if (o.filter == nullptr) {
+    TQ_ASSIGN_OR_RETURN(r.hits, payload_index_.Facet(o.key, nullptr));
+  } else {
+    TQ_ASSIGN_OR_RETURN(Matches m, Match(o.filter));
+    TQ_ASSIGN_OR_RETURN(r.hits, payload_index_.Facet(o.key, &m.result.ids()));
+    r.unindexed_fields = m.result.unindexed_fields();
+  }
+  TopFacetHits(o.limit, &r.hits);
+  return UnlessDropped<FacetResult>(std::move(r));
 }
 
 absl::StatusOr<ScrollPage> CollectionImpl::Scroll(

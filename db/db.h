@@ -281,6 +281,26 @@ struct CountResult {
   std::vector<std::string> unindexed_fields;
 };
 
+// A value of a payload field and the number of points holding it
+// (Collection::Facet; db/facet.h orders and merges them).
+struct FacetHit {
+  FieldType type = FieldType::kKeyword;  // kKeyword, kInteger or kBool
+  std::string keyword;                   // kKeyword
+  int64_t integer = 0;                   // kInteger; kBool: 0 or 1
+  uint64_t count = 0;
+};
+
+struct FacetOptions {
+  std::string key;  // a field with a ready keyword, integer or bool index
+  std::shared_ptr<const Filter> filter;  // optional: count matching points
+  size_t limit = 10;                     // most frequent values; 0 = all
+};
+
+struct FacetResult {
+  std::vector<FacetHit> hits;  // most points first, then ascending values
+  std::vector<std::string> unindexed_fields;  // of the filter
+};
+
 // The points a payload update or a delete applies to: the ids, or the
 // points matching the filter (exactly one of the two).
 struct PointSelector {
@@ -383,6 +403,12 @@ class Collection {
   virtual uint64_t Count() const = 0;
   // Points matching `filter` (exact).
   virtual absl::StatusOr<CountResult> Count(const Filter& filter) const = 0;
+  // The values of a payload field and how many points (matching the
+  // filter, if any) hold each; a point with several values counts once for
+  // each. FailedPrecondition without a keyword, integer or bool index on
+  // the field, Unavailable while that index is being built.
+  virtual absl::StatusOr<FacetResult> Facet(
+      const FacetOptions& options) const = 0;
   // A consistent copy of every point (PointCursor). FailedPrecondition
   // without store_vectors (the codes alone cannot rebuild a point).
   virtual absl::StatusOr<std::unique_ptr<PointCursor>> OpenCursor() const = 0;

@@ -141,6 +141,7 @@ class CollectionImpl : public Collection,
   absl::Status ForgetLogged() override;
   uint64_t applied_sequence() const override { return applied_.load(); }
   absl::StatusOr<CountResult> Count(const Filter& filter) const override;
+  absl::StatusOr<FacetResult> Facet(const FacetOptions& options) const override;
   absl::StatusOr<ScrollPage> Scroll(
       const ScrollOptions& options) const override;
   absl::StatusOr<size_t> DeletePoints(const PointSelector& points,

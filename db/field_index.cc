@@ -447,6 +447,62 @@ bool FieldIndex::Check(uint32_t iid, const Prepared& p) const {
   }
 }
 
+std::vector<FacetHit> FieldIndex::Facet(const Roaring* among) const {
+  std::vector<FacetHit> out;
+  auto hit = [&](FieldType type, uint64_t count) -> FacetHit& {
+    out.emplace_back();
+    out.back().type = type;
+    out.back().count = count;
+    return out.back();
+  };
+  switch (type_) {
+    case FieldType::kKeyword: {
+      std::vector<uint64_t> counts(words_.size(), 0);
+      if (among == nullptr) {
+        for (size_t vid = 0; vid < postings_.size(); ++vid) {
+          counts[vid] = postings_[vid].cardinality();
+        }
+      } else if (among->cardinality() < words_.size()) {
+        // Fewer points than values: read each point's values.
+        for (uint32_t iid : *among) {
+          fwd_vid_.ForEach(iid, [&](uint32_t vid) { ++counts[vid]; });
+        }
+      } else {
+        for (size_t vid = 0; vid < postings_.size(); ++vid) {
+          if (!postings_[vid].isEmpty()) {
+            counts[vid] = postings_[vid].and_cardinality(*among);
+          }
+        }
+      }
+      for (size_t vid = 0; vid < counts.size(); ++vid) {
+        if (counts[vid] > 0) hit(type_, counts[vid]).keyword = words_[vid];
+      }
+      break;
+    }
+    case FieldType::kInteger: {
+      absl::flat_hash_map<int64_t, uint64_t> counts;
+      const Roaring points = among == nullptr ? typed_ : typed_ & *among;
+      for (uint32_t iid : points) {
+        fwd_int_.ForEach(iid, [&](int64_t v) { ++counts[v]; });
+      }
+      for (const auto& [v, n] : counts) hit(type_, n).integer = v;
+      break;
+    }
+    case FieldType::kBool: {
+      const uint64_t f = among == nullptr ? false_.cardinality()
+                                          : false_.and_cardinality(*among);
+      const uint64_t t = among == nullptr ? true_.cardinality()
+                                          : true_.and_cardinality(*among);
+      if (f > 0) hit(type_, f).integer = 0;
+      if (t > 0) hit(type_, t).integer = 1;
+      break;
+    }
+    case FieldType::kFloat:
+      break;
+  }
+  return out;
+}
+
 size_t FieldIndex::MemoryBytes() const {
   size_t bytes = present_.getSizeInBytes(false) + null_.getSizeInBytes(false) +
                  typed_.getSizeInBytes(false) + multi_.getSizeInBytes(false);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "db/db.h"
 #include "db/field_values.h"
 #include "db/filter.h"
 #include "db/forward_values.h"
@@ -64,6 +65,11 @@ class FieldIndex {
   // Whether point iid satisfies the condition (iid live; p from Prepare on
   // this index, which has not changed since).
   bool Check(uint32_t iid, const Prepared& p) const;
+
+  // For a keyword, integer or bool index: each value held by a point of
+  // `among` (nullptr: every point), with the number of those points, in no
+  // order; nothing for a float index.
+  std::vector<FacetHit> Facet(const Roaring* among) const;
 
   // Points whose field is not empty.
   uint64_t points() const { return present_.cardinality(); }

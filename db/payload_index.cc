@@ -210,6 +210,28 @@ absl::StatusOr<FilterResult> PayloadIndex::Evaluate(
   return FilterResult::Evaluate(std::move(filter), view);
 }
 
+absl::StatusOr<std::vector<FacetHit>> PayloadIndex::Facet(
+    const std::string& field, const Roaring* among) const {
+  absl::ReaderMutexLock l(&mu_);
+  auto it = fields_.find(field);
+  if (it == fields_.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("facet counts need a payload index of field '", field,
+                     "' (keyword, integer or bool): create one first"));
+  }
+  if (it->second.index->type() == FieldType::kFloat) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("facet counts keyword, integer and bool values; field '",
+                     field, "' has a float index"));
+  }
+  if (!it->second.ready) {
+    return absl::UnavailableError(absl::StrCat(
+        "the index of field '", field,
+        "' is being built; facet counts are available once it is ready"));
+  }
+  return it->second.index->Facet(among);
+}
+
 AllowedSet PayloadIndex::ToAllowed(const Roaring& ids) const {
   return AllowedFromBitmap(ids, universe());
 }

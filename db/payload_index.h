@@ -107,6 +107,11 @@ class PayloadIndex {
   // Phase 1 of a filter (db/filter_eval.h).
   absl::StatusOr<FilterResult> Evaluate(
       std::shared_ptr<const Filter> filter) const;
+  // FieldIndex::Facet of the index of `field` over `among` (nullptr: every
+  // point). FailedPrecondition without a keyword, integer or bool index of
+  // the field, Unavailable while it is being built.
+  absl::StatusOr<std::vector<FacetHit>> Facet(const std::string& field,
+                                              const Roaring* among) const;
   // The points of `ids` as a scan's allowed set.
   AllowedSet ToAllowed(const Roaring& ids) const;
   // Point ids of internal ids (ascending internal ids in, same order out).
