@@ -455,6 +455,22 @@ grpc::Status ClusterPointsService::Count(grpc::ServerContext* ctx,
   });
 }
 
+grpc::Status ClusterPointsService::Facet(grpc::ServerContext* ctx,
+                                         const pb::FacetRequest* req,
+                                         pb::FacetResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateFacet(*req, context_->options()));
+    TQ_RETURN_IF_ERROR(CheckFilter(req->has_filter(), req->filter()));
+    TQ_ASSIGN_OR_RETURN(
+        cluster::ReadConsistency c,
+        cluster::ConsistencyOf(req->consistency(), req->read_after()));
+    TQ_ASSIGN_OR_RETURN(*resp,
+                        node_->reader()->Facet(*req, c, DeadlineOf(ctx)));
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status ClusterPointsService::Search(grpc::ServerContext* ctx,
                                           const pb::SearchRequest* req,
                                           pb::SearchResponse* resp) {
@@ -576,6 +592,13 @@ grpc::Status ClusterShardsService::Count(grpc::ServerContext* ctx,
                                          cpb::ShardCountResponse* resp) {
   return context_->Call(
       ctx, [&] { return node_->LocalCount(*req, DeadlineOf(ctx), resp); });
+}
+
+grpc::Status ClusterShardsService::Facet(grpc::ServerContext* ctx,
+                                         const cpb::ShardFacetRequest* req,
+                                         cpb::ShardFacetResponse* resp) {
+  return context_->Call(
+      ctx, [&] { return node_->LocalFacet(*req, DeadlineOf(ctx), resp); });
 }
 
 grpc::Status ClusterShardsService::Scroll(grpc::ServerContext* ctx,

@@ -100,6 +100,8 @@ class ClusterPointsService final : public v1::Points::Service {
                    v1::GetPointsResponse* resp) override;
   grpc::Status Count(grpc::ServerContext* ctx, const v1::CountRequest* req,
                      v1::CountResponse* resp) override;
+  grpc::Status Facet(grpc::ServerContext* ctx, const v1::FacetRequest* req,
+                     v1::FacetResponse* resp) override;
   grpc::Status Search(grpc::ServerContext* ctx, const v1::SearchRequest* req,
                       v1::SearchResponse* resp) override;
   grpc::Status SearchBatch(grpc::ServerContext* ctx,
@@ -134,6 +136,9 @@ class ClusterShardsService final : public tqdb::cluster::v1::Shards::Service {
   grpc::Status Count(grpc::ServerContext* ctx,
                      const tqdb::cluster::v1::ShardCountRequest* req,
                      tqdb::cluster::v1::ShardCountResponse* resp) override;
+  grpc::Status Facet(grpc::ServerContext* ctx,
+                     const tqdb::cluster::v1::ShardFacetRequest* req,
+                     tqdb::cluster::v1::ShardFacetResponse* resp) override;
   grpc::Status Scroll(grpc::ServerContext* ctx,
                       const tqdb::cluster::v1::ShardScrollRequest* req,
                       tqdb::cluster::v1::ShardScrollResponse* resp) override;

@@ -293,6 +293,38 @@ void ToProto(const FieldIndexInfo& in, pb::PayloadIndexInfo* out) {
   out->set_memory_bytes(in.memory_bytes);
 }
 
+void ToProto(const FacetHit& in, pb::FacetHit* out) {
+  switch (in.type) {
+    case FieldType::kInteger:
+      out->set_integer(in.integer);
+      break;
+    case FieldType::kBool:
+      out->set_boolean(in.integer != 0);
+      break;
+    default:
+      out->set_keyword(in.keyword);
+  }
+  out->set_count(in.count);
+}
+
+FacetHit FromProto(const pb::FacetHit& in) {
+  FacetHit h;
+  switch (in.value_case()) {
+    case pb::FacetHit::kInteger:
+      h.type = FieldType::kInteger;
+      h.integer = in.integer();
+      break;
+    case pb::FacetHit::kBoolean:
+      h.type = FieldType::kBool;
+      h.integer = in.boolean() ? 1 : 0;
+      break;
+    default:
+      h.keyword = in.keyword();
+  }
+  h.count = in.count();
+  return h;
+}
+
 FieldIndexInfo FromProto(const pb::PayloadIndexInfo& in) {
   FieldIndexInfo f;
   f.field = in.field();

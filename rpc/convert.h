@@ -85,6 +85,10 @@ void ToProto(const std::map<std::string, std::string>& aliases,
 void ToProto(const FieldIndexInfo& in, v1::PayloadIndexInfo* out);
 FieldIndexInfo FromProto(const v1::PayloadIndexInfo& in);
 
+// Facet counts.
+void ToProto(const FacetHit& in, v1::FacetHit* out);
+FacetHit FromProto(const v1::FacetHit& in);
+
 }  // namespace tqdb
 
 #endif  // TQDB_RPC_CONVERT_H_

@@ -37,6 +37,7 @@ constexpr Route kRoutes[] = {
     {"POST", "/collections/{collection}/points/delete",
      "tqdb.v1.Points/Delete"},
     {"POST", "/collections/{collection}/points/count", "tqdb.v1.Points/Count"},
+    {"POST", "/collections/{collection}/facet", "tqdb.v1.Points/Facet"},
     {"POST", "/collections/{collection}/points/search",
      "tqdb.v1.Points/Search"},
     {"POST", "/collections/{collection}/points/search/batch",

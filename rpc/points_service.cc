@@ -285,6 +285,27 @@ grpc::Status PointsService::Count(grpc::ServerContext* ctx,
   });
 }
 
+grpc::Status PointsService::Facet(grpc::ServerContext* ctx,
+                                  const pb::FacetRequest* req,
+                                  pb::FacetResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateFacet(*req, context_->options()));
+    FacetOptions o;
+    o.key = req->key();
+    TQ_ASSIGN_OR_RETURN(o.filter,
+                        OptionalFilter(req->has_filter(), req->filter()));
+    o.limit = req->limit() == 0 ? 10 : req->limit();
+    TQ_ASSIGN_OR_RETURN(FacetResult r, c->Facet(o));
+    for (const FacetHit& h : r.hits) ToProto(h, resp->add_hits());
+    for (const std::string& k : r.unindexed_fields) {
+      resp->add_unindexed_fields(k);
+    }
+    context_->LogUnindexed(req->collection(), "facet", r.unindexed_fields);
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* PointsService::Search(
     grpc::CallbackServerContext* ctx, const pb::SearchRequest* req,
     pb::SearchResponse* resp) {

@@ -1,5 +1,5 @@
-// tqdb.v1.Points: Upsert, UpsertStream, Get, Delete, Count, Scroll and the
-// payload updates on gRPC's sync API; Search and SearchBatch on its
+// tqdb.v1.Points: Upsert, UpsertStream, Get, Delete, Count, Facet, Scroll and
+// the payload updates on gRPC's sync API; Search and SearchBatch on its
 // callback API (the handler runs on the
 // thread that read the request, with no hand-off to a sync-server thread;
 // the search runs inline: CPU work of milliseconds, parallel across the
@@ -63,6 +63,8 @@ class PointsService final
                       v1::DeletePointsResponse* resp) override;
   grpc::Status Count(grpc::ServerContext* ctx, const v1::CountRequest* req,
                      v1::CountResponse* resp) override;
+  grpc::Status Facet(grpc::ServerContext* ctx, const v1::FacetRequest* req,
+                     v1::FacetResponse* resp) override;
   grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* ctx,
                                    const v1::SearchRequest* req,
                                    v1::SearchResponse* resp) override;

@@ -146,6 +146,19 @@ absl::Status ValidateScroll(const v1::ScrollRequest& req,
   return absl::OkStatus();
 }
 
+absl::Status ValidateFacet(const v1::FacetRequest& req,
+                           const ServerOptions& options) {
+  if (req.key().empty()) {
+    return absl::InvalidArgumentError(
+        "key is empty (the payload field whose values are counted)");
+  }
+  if (req.limit() > options.max_limit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "limit ", req.limit(), " exceeds the maximum ", options.max_limit));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateSetPayload(const v1::SetPayloadRequest& req) {
   if (req.payload().empty()) {
     return absl::InvalidArgumentError("payload is empty (a JSON object)");

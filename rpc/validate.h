@@ -44,6 +44,9 @@ absl::Status ValidateDelete(const v1::DeletePointsRequest& req);
 // limit at most ServerOptions::max_limit.
 absl::Status ValidateScroll(const v1::ScrollRequest& req,
                             const ServerOptions& options);
+// A key, and limit at most ServerOptions::max_limit.
+absl::Status ValidateFacet(const v1::FacetRequest& req,
+                           const ServerOptions& options);
 // A payload, and exactly one of ids and filter.
 absl::Status ValidateSetPayload(const v1::SetPayloadRequest& req);
 // Keys, and exactly one of ids and filter.

@@ -177,6 +177,9 @@ class ClusterNode {
   absl::Status LocalCount(const tqdb::cluster::v1::ShardCountRequest& req,
                           absl::Time deadline,
                           tqdb::cluster::v1::ShardCountResponse* resp) const;
+  absl::Status LocalFacet(const tqdb::cluster::v1::ShardFacetRequest& req,
+                          absl::Time deadline,
+                          tqdb::cluster::v1::ShardFacetResponse* resp) const;
   absl::Status LocalScroll(const tqdb::cluster::v1::ShardScrollRequest& req,
                            absl::Time deadline,
                            tqdb::cluster::v1::ShardScrollResponse* resp) const;

@@ -1,8 +1,6 @@
 #include "rpc/cluster/cluster_reader.h"
 
 #include <algorithm>
-#include <atomic>
-#include <functional>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -10,12 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "quant/echo.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_keys.h"
 #include "rpc/cluster/cluster_node.h"
 #include "rpc/cluster/fan_out.h"
 #include "rpc/cluster/log_names.h"
+#include "rpc/cluster/read_method.h"
 #include "rpc/convert.h"
 
 namespace tqdb {
@@ -25,50 +23,13 @@ namespace {
 namespace cpb = ::tqdb::cluster::v1;
 namespace pb = ::tqdb::v1;
 using fan_out::Fan;
-using fan_out::Method;
 using fan_out::Route;
-
-// Routes of a collection: each shard's ready replicas on live nodes, this
-// node first, the others rotated by `spread` (load spreading).
-absl::StatusOr<std::vector<Route>> Plan(const ClusterState& state,
-                                        const CollectionEntry& entry,
-                                        uint32_t self,
-                                        const ReadConsistency& consistency,
-                                        uint64_t spread) {
-  std::vector<Route> routes;
-  for (int s = 0; s < entry.map.shards_size(); ++s) {
-    Route r;
-    r.shard = static_cast<uint32_t>(s);
-    auto it = consistency.read_after.find(r.shard);
-    if (consistency.read_your_writes && it != consistency.read_after.end()) {
-      r.min_sequence = it->second;
-    }
-    std::vector<uint32_t> others;
-    bool has_self = false;
-    for (uint32_t node : entry.map.shards(s).ready()) {
-      if (!state.nodes.count(node)) continue;  // not alive
-      if (node == self) {
-        has_self = true;
-      } else {
-        others.push_back(node);
-      }
-    }
-    if (!others.empty()) {
-      std::rotate(others.begin(), others.begin() + (spread + s) % others.size(),
-                  others.end());
-    }
-    if (has_self) r.candidates.push_back(self);
-    r.candidates.insert(r.candidates.end(), others.begin(), others.end());
-    if (r.candidates.empty()) {
-      return absl::UnavailableError(absl::StrCat(
-          "collection '", entry.name, "': shard ", s,
-          " has no ready replica on a live node (replicas: ",
-          absl::StrJoin(entry.map.shards(s).replicas(), ", "), ")"));
-    }
-    routes.push_back(std::move(r));
-  }
-  return routes;
-}
+using read_method::Async;
+using read_method::PlanRead;
+using read_method::Readable;
+using read_method::ReadMethod;
+using read_method::ReadPlan;
+using read_method::Target;
 
 }  // namespace
 
@@ -135,22 +96,6 @@ void ClusterReader::AddAuth(grpc::ClientContext* context) const {
 
 namespace {
 
-// The collection's entry and routes for a read.
-absl::StatusOr<const CollectionEntry*> Readable(const ClusterState& state,
-                                                const std::string& name) {
-  const CollectionEntry* entry = state.Find(name);
-  if (entry == nullptr ||
-      entry->record.state() == cpb::CollectionRecord::STATE_DROPPING) {
-    return absl::NotFoundError(
-        absl::StrCat("collection '", EchoInput(name), "' not found"));
-  }
-  if (!entry->ready() || !entry->has_map) {
-    return absl::UnavailableError(
-        absl::StrCat("collection '", EchoInput(name), "' is being created"));
-  }
-  return entry;
-}
-
 // The shards' plans of one search as one (cluster_reader.h).
 void MergePlans(const std::vector<const pb::SearchResponse*>& parts,
                 pb::SearchResponse* out) {
@@ -193,94 +138,6 @@ void MergeIndexes(const std::vector<const pb::CollectionInfo*>& shards,
     *out->add_payload_indexes() = std::move(f);
   }
 }
-
-cpb::ShardsRequest Target(const CollectionEntry& entry,
-                          const std::vector<cpb::ShardRef>& refs) {
-  cpb::ShardsRequest t;
-  t.set_collection(entry.name);
-  t.set_uid(entry.uid);
-  for (const auto& r : refs) *t.add_shards() = r;
-  return t;
-}
-
-// A response's per-shard answers in the order asked.
-template <typename Item>
-absl::StatusOr<std::vector<Item>> InOrder(
-    const google::protobuf::RepeatedPtrField<Item>& items, size_t n) {
-  if (static_cast<size_t>(items.size()) != n) {
-    return absl::InternalError(
-        absl::StrCat("answered ", items.size(), " shards of ", n, " asked"));
-  }
-  return std::vector<Item>(items.begin(), items.end());
-}
-
-// What a read starts from: the cluster state it reads in, the collection's
-// entry in it, and a route per shard (Plan).
-struct ReadPlan {
-  std::shared_ptr<const ClusterState> state;
-  const CollectionEntry* entry = nullptr;
-  std::vector<Route> routes;
-};
-
-// `spread` advances only for a readable collection.
-absl::StatusOr<ReadPlan> PlanRead(ClusterNode* node,
-                                  const std::string& collection,
-                                  const ReadConsistency& consistency,
-                                  std::atomic<uint64_t>* spread) {
-  ReadPlan plan;
-  plan.state = node->view()->state();
-  TQ_ASSIGN_OR_RETURN(plan.entry, Readable(*plan.state, collection));
-  TQ_ASSIGN_OR_RETURN(plan.routes,
-                      Plan(*plan.state, *plan.entry, node->options().node_id,
-                           consistency, (*spread)++));
-  return plan;
-}
-
-// A Shards method on a remote node (its callback form) and the same read of
-// this node's replicas.
-template <typename Req, typename Resp>
-using RemoteRead = void (cpb::Shards::Stub::async::*)(
-    grpc::ClientContext*, const Req*, Resp*, std::function<void(grpc::Status)>);
-template <typename Req, typename Resp>
-using LocalRead = absl::Status (ClusterNode::*)(const Req&, absl::Time,
-                                                Resp*) const;
-
-// The fan-out Method of a read: `build` makes a node's request, `remote` and
-// `local` ask it, `parse` splits its answer by shard.
-template <typename Result, typename Req, typename Resp, typename Build,
-          typename Parse>
-Method<Req, Resp, Result> ReadMethod(ClusterNode* node, Build build,
-                                     RemoteRead<Req, Resp> remote,
-                                     LocalRead<Req, Resp> local, Parse parse) {
-  Method<Req, Resp, Result> m;
-  m.build = std::move(build);
-  m.call = [remote](cpb::Shards::Stub* stub, grpc::ClientContext* ctx,
-                    const Req* req, Resp* resp,
-                    std::function<void(grpc::Status)> done) {
-    (stub->async()->*remote)(ctx, req, resp, std::move(done));
-  };
-  m.local = [node, local](const Req& req, absl::Time deadline, Resp* resp) {
-    return (node->*local)(req, deadline, resp);
-  };
-  m.parse = std::move(parse);
-  return m;
-}
-
-// The same, for a response that answers each shard asked in one repeated
-// field (`items`), in the order asked.
-template <typename Req, typename Resp, typename Result, typename Build>
-Method<Req, Resp, Result> ReadMethod(
-    ClusterNode* node, Build build, RemoteRead<Req, Resp> remote,
-    LocalRead<Req, Resp> local,
-    const google::protobuf::RepeatedPtrField<Result>& (Resp::*items)() const) {
-  return ReadMethod<Result>(
-      node, std::move(build), remote, local,
-      [items](Resp* resp, const std::vector<uint32_t>& shards) {
-        return InOrder((resp->*items)(), shards.size());
-      });
-}
-
-using Async = class cpb::Shards::Stub::async;
 
 }  // namespace
 

@@ -92,6 +92,11 @@ class ClusterReader {
   absl::StatusOr<::tqdb::v1::CountResponse> Count(
       const std::string& collection, const ::tqdb::v1::Filter* filter,
       const ReadConsistency& consistency, absl::Time deadline);
+  // Facet counts (the request validated): every value of each shard,
+  // summed over the shards and cut to the limit (exact; reader_facet.cc).
+  absl::StatusOr<::tqdb::v1::FacetResponse> Facet(
+      const ::tqdb::v1::FacetRequest& request,
+      const ReadConsistency& consistency, absl::Time deadline);
   // A page of points in id order (the request validated).
   absl::StatusOr<::tqdb::v1::ScrollResponse> Scroll(
       const ::tqdb::v1::ScrollRequest& request,

@@ -177,6 +177,27 @@ absl::Status ClusterNode::LocalCount(const cpb::ShardCountRequest& req,
   return absl::OkStatus();
 }
 
+absl::Status ClusterNode::LocalFacet(const cpb::ShardFacetRequest& req,
+                                     absl::Time deadline,
+                                     cpb::ShardFacetResponse* resp) const {
+  const pb::FacetRequest& q = req.facet();
+  FacetOptions o;
+  o.key = q.key();
+  TQ_ASSIGN_OR_RETURN(o.filter, OptionalFilter(q.has_filter(), q.filter()));
+  o.limit = 0;  // every value: the caller's sum is exact only over all
+  TQ_ASSIGN_OR_RETURN(auto replicas,
+                      LocalReplicas(req.target(), deadline, true));
+  for (const auto& r : replicas) {
+    TQ_ASSIGN_OR_RETURN(FacetResult got, r->local()->Facet(o));
+    pb::FacetResponse* out = resp->add_shards();
+    for (const FacetHit& h : got.hits) ToProto(h, out->add_hits());
+    for (const std::string& f : got.unindexed_fields) {
+      out->add_unindexed_fields(f);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ClusterNode::LocalScroll(const cpb::ShardScrollRequest& req,
                                       absl::Time deadline,
                                       cpb::ShardScrollResponse* resp) const {

@@ -1,9 +1,9 @@
 // Filters through a cluster (real tqdb nodes, etcd, NATS): a filtered
-// exact search, count and scroll over the shards equal one database's over
-// the same points; a filter's delete, payload updates and field indexes go
-// through the log to every shard and report what one database reports;
-// bad filters are named before anything enters the log; a snapshot of the
-// cluster holds what one database holds; an alias names the collection on
+// exact search, count, facet counts and scroll over the shards equal one
+// database's over the same points; a filter's delete, payload updates and field
+// indexes go through the log to every shard and report what one database
+// reports; bad filters are named before anything enters the log; a snapshot of
+// the cluster holds what one database holds; an alias names the collection on
 // every node.
 #include <grpcpp/grpcpp.h>
 
@@ -135,6 +135,38 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
     ASSERT_EQ(got.unindexed_fields_size(), 1);
     EXPECT_EQ(got.unindexed_fields(0), "n");
     EXPECT_EQ(count(nullptr, 2).count(), kPoints);
+  }
+  // Facet counts through the cluster: one database's (tenants hold 428 or
+  // 429 points, spread over every shard: the cut needs complete counts).
+  for (const bool filtered : {false, true}) {
+    v1::FacetRequest req;
+    req.set_collection("docs");
+    req.set_key("tenant");
+    req.set_limit(4);
+    if (filtered) *req.mutable_filter() = filter;
+    ReadAfter(written, &req);
+    grpc::ClientContext ctx;
+    v1::FacetResponse got;
+    grpc::Status s = cluster_->Points(2)->Facet(&ctx, req, &got);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    FacetOptions o;
+    o.key = "tenant";
+    o.limit = 4;
+    if (filtered) o.filter = f;
+    auto want = coll->Facet(o);
+    ASSERT_TRUE(want.ok()) << want.status();
+    ASSERT_EQ(got.hits_size(), static_cast<int>(want->hits.size()));
+    for (int i = 0; i < got.hits_size(); ++i) {
+      EXPECT_EQ(got.hits(i).keyword(), want->hits[i].keyword) << i;
+      EXPECT_EQ(got.hits(i).count(), want->hits[i].count) << i;
+    }
+    EXPECT_EQ(got.unindexed_fields_size(), filtered ? 1 : 0);
+    // A field without an index: every replica's answer, the caller's.
+    req.set_key("n");
+    grpc::ClientContext ctx2;
+    s = cluster_->Points(0)->Facet(&ctx2, req, &got);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+        << s.error_message();
   }
   // Filtered exact search, 100 queries.
   {

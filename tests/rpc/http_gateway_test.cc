@@ -257,6 +257,18 @@ TEST_F(HttpGatewayTest, FiltersPayloadUpdatesAndFieldIndexes) {
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(Parse<pb::CountResponse>(r->body).count(), 99u);
 
+  // Facet (Qdrant's path): the values of "i" below 100, two of them.
+  r = post("/collections/f/facet",
+           R"({"key": "i", "limit": 2, "filter": )" + below100 + "}");
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto facet = Parse<pb::FacetResponse>(r->body);
+  ASSERT_EQ(facet.hits_size(), 2) << r->body;
+  EXPECT_EQ(facet.hits(0).integer(), 1);
+  EXPECT_EQ(facet.hits(1).integer(), 2);
+  EXPECT_EQ(facet.hits(0).count(), 1u);
+  r = post("/collections/f/facet", R"({"key": "nothing"})");
+  EXPECT_EQ(r->status, 400) << r->body;
+
   // Search: the gRPC call's hits and plan; every hit matches.
   pb::SearchRequest sr = SearchReq("f", dbtest::VectorFor(150, 0, 16), 5);
   *sr.mutable_filter() = cr.filter();

@@ -1,7 +1,7 @@
 // Filters over gRPC: tqdb.v1.Filter <-> db's Filter (rpc/filter_convert.h),
 // and against a real server: payload indexes, filtered Search (with its
-// plan), SearchBatch, Count, Scroll, delete by filter, payload updates; bad
-// filters are INVALID_ARGUMENT naming their place, write nothing, and the
+// plan), SearchBatch, Count, Facet, Scroll, delete by filter, payload updates;
+// bad filters are INVALID_ARGUMENT naming their place, write nothing, and the
 // server goes on serving; unindexed filters are logged, once a minute.
 #include <algorithm>
 #include <mutex>
@@ -225,6 +225,76 @@ TEST_F(RpcFilterTest, IndexesSearchCountAndTheLog) {
   EXPECT_EQ(bresp.results(2).plan().kind(), "ivf");
   EXPECT_EQ(bresp.results(3).plan().matches(), 500u);
   EXPECT_EQ(Count(R"({"must": [{"key": "n", "range": {"lt": 10}}]})"), 10u);
+}
+
+TEST_F(RpcFilterTest, FacetCounts) {
+  auto facet = [&](const std::string& key, const std::string& filter,
+                   uint32_t limit, pb::FacetResponse* resp) {
+    pb::FacetRequest req;
+    req.set_collection("c");
+    req.set_key(key);
+    if (!filter.empty()) *req.mutable_filter() = P(filter);
+    req.set_limit(limit);
+    grpc::ClientContext ctx;
+    return server_.points().Facet(&ctx, req, resp);
+  };
+  auto text = [](const pb::FacetResponse& r) {
+    std::string out;
+    for (const pb::FacetHit& h : r.hits()) {
+      out += (h.has_keyword() ? h.keyword() : std::to_string(h.integer())) +
+             ":" + std::to_string(h.count()) + " ";
+    }
+    return out;
+  };
+  pb::FacetResponse r;
+  grpc::Status s = facet("color", "", 0, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(),
+            "facet counts need a payload index of field 'color' (keyword, "
+            "integer or bool): create one first");
+  for (auto [field, type] : {std::pair{"color", pb::FIELD_TYPE_KEYWORD},
+                             std::pair{"n", pb::FIELD_TYPE_INTEGER}}) {
+    pb::CreateFieldIndexRequest ci;
+    ci.set_collection("c");
+    ci.set_field(field);
+    ci.set_type(type);
+    ci.set_wait(true);
+    pb::PayloadIndexInfo pi;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(server_.collections().CreateFieldIndex(&ctx, ci, &pi).ok());
+  }
+  ASSERT_TRUE(facet("color", "", 0, &r).ok());
+  EXPECT_EQ(text(r), "blue:1500 red:500 ");
+  r.Clear();
+  ASSERT_TRUE(
+      facet("color", R"({"must": [{"key": "n", "range": {"lt": 10}}]})", 0, &r)
+          .ok());
+  EXPECT_EQ(text(r), "blue:7 red:3 ");
+  r.Clear();
+  ASSERT_TRUE(facet("color", kRed, 1, &r).ok());
+  EXPECT_EQ(text(r), "red:500 ");
+  r.Clear();
+  // Ties: ascending values; the limit cuts.
+  ASSERT_TRUE(
+      facet("n", R"({"must": [{"key": "n", "range": {"gte": 5}}]})", 3, &r)
+          .ok());
+  EXPECT_EQ(text(r), "5:1 6:1 7:1 ");
+
+  EXPECT_EQ(facet("", "", 0, &r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  s = facet("color", "", 100000, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "limit 100000 exceeds the maximum 10000");
+  s = facet("color", R"({"must": [{"key": "n", "match": {"value": "x"}}]})", 0,
+            &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << s.error_message();
+  pb::FacetRequest req;
+  req.set_collection("nope");
+  req.set_key("color");
+  grpc::ClientContext ctx;
+  EXPECT_EQ(server_.points().Facet(&ctx, req, &r).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(RpcFilterTest, BadFiltersAreInvalidArgumentAndWriteNothing) {
