@@ -12,9 +12,9 @@ the cluster (correlated with the vectors, like the real one).
 
 Covers: payload indexes created over a loaded collection (CLI), filtered
 search (full pages, every hit matching, recall against exact filtered
-search; plans), count, scroll (every page), a filter on a field without an
-index (right answer, reported unindexed), delete by filter, payload
-updates, bad filters (INVALID_ARGUMENT naming the place, CLI exit 2,
+search; plans), count, facet counts, scroll (every page), a filter on a
+field without an index (right answer, reported unindexed), delete by filter,
+payload updates, bad filters (INVALID_ARGUMENT naming the place, CLI exit 2,
 nothing written, the server serving on), and the indexes after a restart.
 
 usage: filter_test.py --tqdb BUILD/tools/tqdb --python-stubs rpc/python
@@ -312,6 +312,19 @@ def main():
                   if matches(filters[2][1], i, p)])
         check(str(n2) in r.stdout, "tqdb collections count --filter @FILE: "
               "%s" % r.stdout.strip())
+        # Facet counts of section (indexed) among the filter's matches:
+        # the most frequent sections, ties by name, as Python counts them.
+        r = cli("collections", "--server", addr, "facet", "docs", "section",
+                "--filter", "@" + os.path.join(tmp, "f.json"), "--limit", 5,
+                "--json")
+        counts = {}
+        for i, p in enumerate(payloads):
+            if matches(filters[2][1], i, p) and "section" in p:
+                counts[p["section"]] = counts.get(p["section"], 0) + 1
+        want = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        got = [(h["value"], h["count"]) for h in json.loads(r.stdout)["hits"]]
+        check(got == want, "tqdb collections facet --filter --limit --json: "
+              "the sections Python counts (%s)" % got)
         r = cli("scroll", "--server", addr, "--collection", "docs",
                 "--filter", json.dumps(filters[3][1]), "--all", "--json")
         ids = [json.loads(line)["id"] for line in r.stdout.splitlines()]

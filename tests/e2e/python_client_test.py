@@ -212,6 +212,20 @@ class ClientTest(unittest.TestCase):
         self.assertEqual([sorted(h.id for h in r) for r in batch],
                          [[1, 2, 3]] * 3)
 
+        # Facet counts: the most frequent values, ties by value.
+        self.assertEqual(
+            [(h.value, h.count) for h in self.db.facet(self.name, "lang")],
+            [("de", 100), ("en", 100), ("fr", 100), ("ja", 100)])
+        recent = {"must": [{"key": "year", "range": {"gte": 2020}}]}
+        self.assertEqual(
+            [(h.value, h.count) for h in
+             self.db.facet(self.name, "year", recent, limit=2)],
+            [(2020, 16), (2021, 16)])
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.facet(self.name, "tags")
+        self.assertEqual(e.exception.code,
+                         grpc.StatusCode.FAILED_PRECONDITION)
+
         # Scroll: pages in id order, all of them.
         page = self.db.scroll(self.name, en_recent, limit=3)
         self.assertEqual([r.id for r in page.points], want[:3])

@@ -210,6 +210,23 @@ class RemoteBackend final : public Backend {
     return r;
   }
 
+  absl::StatusOr<FacetResult> Facet(const std::string& collection,
+                                    const FacetOptions& o) override {
+    pb::FacetRequest req;
+    req.set_collection(collection);
+    req.set_key(o.key);
+    req.set_limit(static_cast<uint32_t>(o.limit));
+    if (o.filter != nullptr) ToProto(*o.filter, req.mutable_filter());
+    pb::FacetResponse resp;
+    auto ctx = Context();
+    TQ_RETURN_IF_ERROR(FromGrpc(points_->Facet(ctx.get(), req, &resp)));
+    FacetResult r;
+    for (const pb::FacetHit& h : resp.hits()) r.hits.push_back(FromProto(h));
+    r.unindexed_fields.assign(resp.unindexed_fields().begin(),
+                              resp.unindexed_fields().end());
+    return r;
+  }
+
   absl::StatusOr<ScrollPage> Scroll(const std::string& collection,
                                     const ScrollOptions& o) override {
     pb::ScrollRequest req;
@@ -428,6 +445,11 @@ class EmbeddedBackend final : public Backend {
       return r;
     }
     return c->Count(*filter);
+  }
+  absl::StatusOr<FacetResult> Facet(const std::string& collection,
+                                    const FacetOptions& o) override {
+    TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(collection));
+    return c->Facet(o);
   }
   absl::StatusOr<ScrollPage> Scroll(const std::string& collection,
                                     const ScrollOptions& o) override {

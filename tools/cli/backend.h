@@ -89,6 +89,9 @@ class Backend {
   virtual absl::StatusOr<CountResult> Count(
       const std::string& collection,
       const std::shared_ptr<const Filter>& filter) = 0;
+  // Facet counts (Collection::Facet, db/db.h).
+  virtual absl::StatusOr<FacetResult> Facet(const std::string& collection,
+                                            const FacetOptions& options) = 0;
   // A page of points in id order (ScrollOptions, db/db.h).
   virtual absl::StatusOr<ScrollPage> Scroll(const std::string& collection,
                                             const ScrollOptions& options) = 0;

@@ -1,6 +1,8 @@
 // tqdb collections: list, info, create, train and drop collections, index
-// payload fields and count points (all, or those matching a filter), over a
-// server (--server) or a data directory (--data).
+// payload fields, count points (all, or those matching a filter) and the
+// values of a field (facet counts), over a server (--server) or a data
+// directory (--data).
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -47,6 +49,11 @@ constexpr char kCollectionsUsage[] =
     "  drop-index NAME FIELD  delete the payload index of FIELD\n"
     "  count NAME [--filter JSON]\n"
     "                         points of the collection (matching the filter)\n"
+    "  facet NAME FIELD [--filter JSON] [--limit N]\n"
+    "                         the N (default 10) values of FIELD held by the\n"
+    "                         most points (matching the filter), with their\n"
+    "                         counts; FIELD needs a keyword, integer or bool\n"
+    "                         payload index\n"
     "  alias ALIAS NAME       ALIAS names collection NAME from now on (an\n"
     "                         existing alias moves to NAME at once)\n"
     "  unalias ALIAS          delete the alias\n"
@@ -149,13 +156,51 @@ void PrintInfo(const CollectionInfo& info, bool json, std::ostream& out) {
   }
 }
 
+// A facet's values and counts: a two-column table, or one JSON object
+// ({"hits": [{"value": ..., "count": n}], "unindexed_fields": [...]}).
+void PrintFacet(const FacetResult& r, bool json, std::ostream& out) {
+  auto value = [](const FacetHit& h) -> nlohmann::json {
+    switch (h.type) {
+      case FieldType::kInteger:
+        return h.integer;
+      case FieldType::kBool:
+        return h.integer != 0;
+      default:
+        return h.keyword;
+    }
+  };
+  if (json) {
+    nlohmann::json hits = nlohmann::json::array();
+    for (const FacetHit& h : r.hits) {
+      hits.push_back({{"value", value(h)}, {"count", h.count}});
+    }
+    out << nlohmann::json{{"hits", hits},
+                          {"unindexed_fields", r.unindexed_fields}}
+               .dump()
+        << "\n";
+    return;
+  }
+  std::vector<std::string> values;
+  size_t width = 5;  // "value"
+  for (const FacetHit& h : r.hits) {
+    const nlohmann::json v = value(h);
+    values.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+    width = std::max(width, values.back().size());
+  }
+  out << absl::StrFormat("%-*s  %s\n", width, "value", "points");
+  for (size_t i = 0; i < r.hits.size(); ++i) {
+    out << absl::StrFormat("%-*s  %s\n", width, values[i],
+                           Thousands(r.hits[i].count));
+  }
+}
+
 }  // namespace
 
 const FlagSpec& CollectionsFlags() {
   static const FlagSpec* spec =
       new FlagSpec(TargetFlags()
                        .And(CreateFlags())
-                       .And({{"filter"}, {"json", "retrain"}, true}));
+                       .And({{"filter", "limit"}, {"json", "retrain"}, true}));
   return *spec;
 }
 
@@ -177,6 +222,7 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
       {"create", {1, "one collection name"}},
       {"train", {1, "one collection name"}},
       {"count", {1, "one collection name"}},
+      {"facet", {2, "NAME FIELD"}},
       {"index", {3, "NAME FIELD TYPE"}},
       {"drop-index", {2, "NAME FIELD"}},
       {"alias", {2, "ALIAS NAME"}},
@@ -194,9 +240,15 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
                       err);
   }
   const std::string name = pos.size() > 1 ? pos[1] : "";
-  if (flags->Has("filter") && action != "count") {
-    return UsageError(kCollectionsCommand, "--filter goes with count", err);
+  if (flags->Has("filter") && action != "count" && action != "facet") {
+    return UsageError(kCollectionsCommand, "--filter goes with count or facet",
+                      err);
   }
+  if (flags->Has("limit") && action != "facet") {
+    return UsageError(kCollectionsCommand, "--limit goes with facet", err);
+  }
+  auto limit = flags->GetInt("limit", 10, 1, 100000);
+  if (!limit.ok()) return UsageError(kCollectionsCommand, limit.status(), err);
   FieldType type = FieldType::kKeyword;
   if (action == "index") {
     auto t = ParseFieldType(pos[3]);
@@ -289,6 +341,19 @@ int RunCollections(const std::vector<std::string>& args, std::ostream& out,
                "index): "
             << absl::StrJoin(n->unindexed_fields, ", ") << "\n";
       }
+    }
+  } else if (action == "facet") {
+    FacetOptions o;
+    o.key = pos[2];
+    o.filter = *filter;
+    o.limit = static_cast<size_t>(*limit);
+    auto r = b.Facet(name, o);
+    if (!r.ok()) return Fail(kCollectionsCommand, r.status(), err);
+    PrintFacet(*r, json, out);
+    if (!json && !r->unindexed_fields.empty()) {
+      err << "tqdb collections: note: the filter was read from the payloads "
+             "(no payload index): "
+          << absl::StrJoin(r->unindexed_fields, ", ") << "\n";
     }
   } else if (action == "drop") {
     absl::Status s = b.Drop(name);

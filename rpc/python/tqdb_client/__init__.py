@@ -15,10 +15,10 @@
 """
 from tqdb_client.client import Client
 from tqdb_client.filters import to_proto as filter_to_proto
-from tqdb_client.types import (CollectionInfo, Error, FieldIndexInfo,
-                               MemoryUsage, PointGroup, Record, ScoredPoint,
-                               ScrollPage)
+from tqdb_client.types import (CollectionInfo, Error, FacetHit,
+                               FieldIndexInfo, MemoryUsage, PointGroup, Record,
+                               ScoredPoint, ScrollPage)
 
-__all__ = ["Client", "CollectionInfo", "Error", "FieldIndexInfo",
+__all__ = ["Client", "CollectionInfo", "Error", "FacetHit", "FieldIndexInfo",
            "MemoryUsage", "PointGroup", "Record", "ScoredPoint",
            "ScrollPage", "filter_to_proto"]

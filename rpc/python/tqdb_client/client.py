@@ -13,9 +13,9 @@ from tqdb.v1 import points_pb2_grpc as prpc
 from tqdb.v1 import snapshots_pb2 as spb
 from tqdb.v1 import snapshots_pb2_grpc as srpc
 from tqdb_client.filters import FilterLike, to_proto
-from tqdb_client.types import (CollectionInfo, Error, FieldIndexInfo, Payload,
-                               PointGroup, Record, ScoredPoint, ScrollPage,
-                               encode_payload)
+from tqdb_client.types import (CollectionInfo, Error, FacetHit,
+                               FieldIndexInfo, Payload, PointGroup, Record,
+                               ScoredPoint, ScrollPage, encode_payload)
 
 T = TypeVar("T")
 IdsLike = Union[Sequence[int], np.ndarray]
@@ -279,6 +279,18 @@ class Client:
         if filter is not None:
             req.filter.CopyFrom(to_proto(filter))
         return self._call(self._points.Count, req).count
+
+    def facet(self, name: str, key: str, filter: FilterLike = None, *,
+              limit: int = 10) -> List[FacetHit]:
+        """The `limit` values of the payload field `key` held by the most
+        points (matching `filter`), with their counts (exact), most first,
+        ties by value. The field needs a keyword, integer or bool payload
+        index (create_field_index)."""
+        req = ppb.FacetRequest(collection=name, key=key, limit=limit)
+        if filter is not None:
+            req.filter.CopyFrom(to_proto(filter))
+        return [FacetHit.from_proto(h)
+                for h in self._call(self._points.Facet, req).hits]
 
     def scroll(self, name: str, filter: FilterLike = None, *,
                limit: int = 10, offset: Optional[int] = None,

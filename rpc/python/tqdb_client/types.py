@@ -65,6 +65,19 @@ class PointGroup:
 
 
 @dataclass
+class FacetHit:
+    """A value of Client.facet (a str, an int or a bool) and how many
+    points hold it."""
+    value: Union[str, int, bool]
+    count: int
+
+    @classmethod
+    def from_proto(cls, h) -> "FacetHit":
+        return cls(value=getattr(h, h.WhichOneof("value") or "keyword"),
+                   count=h.count)
+
+
+@dataclass
 class Record:
     """A stored point (Client.retrieve)."""
     id: int

@@ -39,6 +39,11 @@ class PointsStub(object):
                 request_serializer=tqdb_dot_v1_dot_points__pb2.CountRequest.SerializeToString,
                 response_deserializer=tqdb_dot_v1_dot_points__pb2.CountResponse.FromString,
                 )
+        self.Facet = channel.unary_unary(
+                '/tqdb.v1.Points/Facet',
+                request_serializer=tqdb_dot_v1_dot_points__pb2.FacetRequest.SerializeToString,
+                response_deserializer=tqdb_dot_v1_dot_points__pb2.FacetResponse.FromString,
+                )
         self.Search = channel.unary_unary(
                 '/tqdb.v1.Points/Search',
                 request_serializer=tqdb_dot_v1_dot_points__pb2.SearchRequest.SerializeToString,
@@ -102,6 +107,12 @@ class PointsServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def Count(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Facet(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -172,6 +183,11 @@ def add_PointsServicer_to_server(servicer, server):
                     servicer.Count,
                     request_deserializer=tqdb_dot_v1_dot_points__pb2.CountRequest.FromString,
                     response_serializer=tqdb_dot_v1_dot_points__pb2.CountResponse.SerializeToString,
+            ),
+            'Facet': grpc.unary_unary_rpc_method_handler(
+                    servicer.Facet,
+                    request_deserializer=tqdb_dot_v1_dot_points__pb2.FacetRequest.FromString,
+                    response_serializer=tqdb_dot_v1_dot_points__pb2.FacetResponse.SerializeToString,
             ),
             'Search': grpc.unary_unary_rpc_method_handler(
                     servicer.Search,
@@ -295,6 +311,23 @@ class Points(object):
         return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Points/Count',
             tqdb_dot_v1_dot_points__pb2.CountRequest.SerializeToString,
             tqdb_dot_v1_dot_points__pb2.CountResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Facet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Points/Facet',
+            tqdb_dot_v1_dot_points__pb2.FacetRequest.SerializeToString,
+            tqdb_dot_v1_dot_points__pb2.FacetResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
