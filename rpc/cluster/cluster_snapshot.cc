@@ -16,10 +16,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "quant/echo.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_node.h"
 #include "rpc/cluster/log_names.h"
+#include "rpc/cluster/read_method.h"
 #include "rpc/convert.h"
 
 namespace tqdb {
@@ -27,7 +27,6 @@ namespace cluster {
 namespace {
 
 namespace fs = std::filesystem;
-namespace cpb = ::tqdb::cluster::v1;
 
 // The collections a snapshot holds: the one named (or aliased), or every
 // one (the cluster's ready ones; none is an empty snapshot).
@@ -35,16 +34,8 @@ absl::StatusOr<std::vector<const CollectionEntry*>> SnapshotEntries(
     const ClusterState& state, const std::string& collection) {
   std::vector<const CollectionEntry*> out;
   if (!collection.empty()) {
-    const CollectionEntry* entry = state.Find(collection);
-    if (entry == nullptr ||
-        entry->record.state() == cpb::CollectionRecord::STATE_DROPPING) {
-      return absl::NotFoundError(
-          absl::StrCat("collection '", EchoInput(collection), "' not found"));
-    }
-    if (!entry->ready() || !entry->has_map) {
-      return absl::UnavailableError(absl::StrCat(
-          "collection '", EchoInput(collection), "' is being created"));
-    }
+    TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
+                        read_method::Readable(state, collection));
     out.push_back(entry);
     return out;
   }

@@ -29,11 +29,7 @@ using json = nlohmann::json;
 
 constexpr uint32_t kDim = 8;
 
-std::shared_ptr<const Filter> F(const std::string& text) {
-  auto f = ParseFilterJson(text);
-  EXPECT_TRUE(f.ok()) << f.status();
-  return std::make_shared<const Filter>(f.ok() ? *f : Filter());
-}
+constexpr auto F = dbtest::ParsedFilter;
 
 // Payloads with a keyword field "tags" (absent, null, a string, or an
 // array with repeats), an integer "n" (absent, a number or an array), a

@@ -34,11 +34,7 @@ using json = nlohmann::json;
 // Two search threads: the filtered plans run over the pool.
 constexpr uint32_t kThreads = 2;
 
-std::shared_ptr<const Filter> F(const std::string& text) {
-  auto f = ParseFilterJson(text);
-  EXPECT_TRUE(f.ok()) << f.status();
-  return std::make_shared<const Filter>(f.ok() ? *f : Filter());
-}
+constexpr auto F = dbtest::ParsedFilter;
 
 // Clustered unit vectors: point i is in cluster i % clusters; the payload
 // says the cluster (correlated with the vector) and a uniform bucket.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "db/db.h"
+#include "db/filter_json.h"
 #include "gtest/gtest.h"
 #include "quant/random.h"
 
@@ -150,6 +151,14 @@ inline double Recall10At10(const std::vector<std::vector<Neighbor>>& got,
     for (const Neighbor& n : got[i]) hit += t.count(n.id);
   }
   return hit / (10.0 * got.size());
+}
+
+// A filter from Qdrant's JSON syntax (a failed test and no filter when it
+// does not parse), shared as QueryOptions and the other options hold it.
+inline std::shared_ptr<const Filter> ParsedFilter(const std::string& text) {
+  auto f = ParseFilterJson(text);
+  EXPECT_TRUE(f.ok()) << text << ": " << f.status();
+  return std::make_shared<const Filter>(f.ok() ? *f : Filter());
 }
 
 // A database at `dir` that trains only when a test says so (no background
