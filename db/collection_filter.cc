@@ -4,7 +4,9 @@
 // what uses them beside search: Count, Facet, Scroll, DeletePoints.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -170,6 +172,7 @@ absl::StatusOr<ScrollPage> CollectionImpl::Scroll(
     const ScrollOptions& o) const {
   TQ_LIFE_GUARD();
   if (o.limit == 0) return absl::InvalidArgumentError("limit must be >= 1");
+  if (o.order_by) return OrderedScroll(o);
   ScrollPage page;
   std::vector<uint64_t> ids;  // the page's, and one more if there is one
   if (o.filter != nullptr) {
@@ -212,6 +215,49 @@ absl::StatusOr<ScrollPage> CollectionImpl::Scroll(
   }
   TQ_ASSIGN_OR_RETURN(page.points,
                       GetRecords(ids, o.with_vectors, o.with_payload));
+  return UnlessDropped<ScrollPage>(std::move(page));
+}
+
+absl::StatusOr<ScrollPage> CollectionImpl::OrderedScroll(
+    const ScrollOptions& o) const {
+  const OrderBy& order = *o.order_by;
+  if (order.key.empty()) {
+    return absl::InvalidArgumentError(
+        "order_by.key is empty (a field with an integer or float index)");
+  }
+  if (order.start_from && !std::isfinite(*order.start_from)) {
+    return absl::InvalidArgumentError("order_by.start_from is not finite");
+  }
+  ScrollPage page;
+  std::optional<Matches> m;
+  if (o.filter != nullptr) {
+    TQ_ASSIGN_OR_RETURN(m, Match(o.filter));
+    page.unindexed_fields = m->result.unindexed_fields();
+  }
+  TQ_ASSIGN_OR_RETURN(
+      std::vector<PayloadIndex::OrderedEntry> entries,
+      payload_index_.Ordered(order, o.offset, m ? &m->result.ids() : nullptr,
+                             size_t{o.limit} + 1));
+  if (entries.size() > o.limit) {
+    page.has_next = true;
+    page.next_offset = entries.back().id;
+    page.next_order_value = entries.back().value;
+    entries.pop_back();
+  }
+  std::vector<uint64_t> ids;
+  for (const auto& e : entries) ids.push_back(e.id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  TQ_ASSIGN_OR_RETURN(std::vector<Record> records,
+                      GetRecords(ids, o.with_vectors, o.with_payload));
+  absl::flat_hash_map<uint64_t, const Record*> by_id;
+  for (const Record& r : records) by_id[r.id] = &r;
+  for (const auto& e : entries) {
+    auto it = by_id.find(e.id);
+    if (it == by_id.end()) continue;  // deleted meanwhile
+    page.points.push_back(*it->second);
+    page.points.back().order_value = e.value;
+  }
   return UnlessDropped<ScrollPage>(std::move(page));
 }
 

@@ -68,6 +68,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -174,6 +175,7 @@ struct Record {
   bool has_vector = false;  // false when not requested or not stored
   std::vector<float> vector;
   std::string payload;
+  double order_value = 0;  // an ordered scroll's: the value it is listed at
 };
 
 // What a search did (QueryOptions::info).
@@ -261,18 +263,33 @@ struct FieldIndexInfo {
   size_t memory_bytes = 0;  // approximate, in memory
 };
 
+// The order of an ordered scroll (ScrollOptions::order_by): by the values
+// of a numeric payload field, then by id. A point with several values is
+// listed once for each (Qdrant's order_by), one without a value not at all.
+// Integers are compared as doubles (exact up to 2^53).
+struct OrderBy {
+  std::string key;  // a field with a ready integer or float index
+  bool descending = false;
+  // The first value of the page (inclusive); among the points listed at
+  // it, the page starts at id ScrollOptions::offset. A page's
+  // next_order_value and next_offset are the next page's.
+  std::optional<double> start_from;
+};
+
 struct ScrollOptions {
   std::shared_ptr<const Filter> filter;  // optional
   uint32_t limit = 10;                   // points per page, >= 1
   uint64_t offset = 0;                   // first id of the page (inclusive)
   bool with_vectors = false;
   bool with_payload = true;
+  std::optional<OrderBy> order_by;  // else in id order
 };
 
 struct ScrollPage {
-  std::vector<Record> points;  // ascending ids
+  std::vector<Record> points;  // ascending ids, or in order_by's order
   bool has_next = false;
-  uint64_t next_offset = 0;  // the offset of the next page, if has_next
+  uint64_t next_offset = 0;     // the offset of the next page, if has_next
+  double next_order_value = 0;  // ordered: the next page's start_from
   std::vector<std::string> unindexed_fields;
 };
 

@@ -293,6 +293,8 @@ class CollectionImpl : public Collection,
   };
   absl::Status CheckFilter(const Filter& filter) const;
   absl::StatusOr<Matches> Match(std::shared_ptr<const Filter> filter) const;
+  // Scroll with options.order_by.
+  absl::StatusOr<ScrollPage> OrderedScroll(const ScrollOptions& options) const;
   // Phase 2 of a FilterResult: reads the candidates' payloads.
   absl::Status DecideFromPayloads(FilterResult* r) const;
   // The ids a selector names (ids deduplicated; a filter's matches,

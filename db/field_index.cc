@@ -503,6 +503,24 @@ std::vector<FacetHit> FieldIndex::Facet(const Roaring* among) const {
   return out;
 }
 
+std::vector<std::pair<double, uint32_t>> FieldIndex::Numbers(
+    const Roaring* among) const {
+  std::vector<std::pair<double, uint32_t>> out;
+  if (type_ != FieldType::kInteger && type_ != FieldType::kFloat) return out;
+  const Roaring points = among == nullptr ? typed_ : typed_ & *among;
+  out.reserve(points.cardinality());
+  for (uint32_t iid : points) {
+    if (type_ == FieldType::kInteger) {
+      fwd_int_.ForEach(iid, [&](int64_t v) {
+        out.emplace_back(static_cast<double>(v), iid);
+      });
+    } else {
+      fwd_float_.ForEach(iid, [&](double v) { out.emplace_back(v, iid); });
+    }
+  }
+  return out;
+}
+
 size_t FieldIndex::MemoryBytes() const {
   size_t bytes = present_.getSizeInBytes(false) + null_.getSizeInBytes(false) +
                  typed_.getSizeInBytes(false) + multi_.getSizeInBytes(false);

@@ -71,6 +71,11 @@ class FieldIndex {
   // order; nothing for a float index.
   std::vector<FacetHit> Facet(const Roaring* among) const;
 
+  // For an integer or float index: (value, point) for each value of each
+  // point of `among` (nullptr: every point), in no order; nothing for
+  // another type.
+  std::vector<std::pair<double, uint32_t>> Numbers(const Roaring* among) const;
+
   // Points whose field is not empty.
   uint64_t points() const { return present_.cardinality(); }
   // Approximate bytes held.

@@ -210,26 +210,68 @@ absl::StatusOr<FilterResult> PayloadIndex::Evaluate(
   return FilterResult::Evaluate(std::move(filter), view);
 }
 
-absl::StatusOr<std::vector<FacetHit>> PayloadIndex::Facet(
-    const std::string& field, const Roaring* among) const {
-  absl::ReaderMutexLock l(&mu_);
+absl::StatusOr<const FieldIndex*> PayloadIndex::IndexFor(
+    const std::string& field, std::initializer_list<FieldType> types,
+    const char* needs) const {
   auto it = fields_.find(field);
   if (it == fields_.end()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("facet counts need a payload index of field '", field,
-                     "' (keyword, integer or bool): create one first"));
+        absl::StrCat("field '", field, "' has no payload index; ", needs,
+                     ": create one first"));
   }
-  if (it->second.index->type() == FieldType::kFloat) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("facet counts keyword, integer and bool values; field '",
-                     field, "' has a float index"));
+  const FieldType type = it->second.index->type();
+  if (std::find(types.begin(), types.end(), type) == types.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "field '", field, "' has a ", FieldTypeName(type), " index; ", needs));
   }
   if (!it->second.ready) {
-    return absl::UnavailableError(absl::StrCat(
-        "the index of field '", field,
-        "' is being built; facet counts are available once it is ready"));
+    return absl::UnavailableError(
+        absl::StrCat("the index of field '", field,
+                     "' is being built: try again once it is ready"));
   }
-  return it->second.index->Facet(among);
+  return it->second.index.get();
+}
+
+absl::StatusOr<std::vector<FacetHit>> PayloadIndex::Facet(
+    const std::string& field, const Roaring* among) const {
+  absl::ReaderMutexLock l(&mu_);
+  TQ_ASSIGN_OR_RETURN(
+      const FieldIndex* index,
+      IndexFor(field,
+               {FieldType::kKeyword, FieldType::kInteger, FieldType::kBool},
+               "facet counts need a keyword, integer or bool one"));
+  return index->Facet(among);
+}
+
+absl::StatusOr<std::vector<PayloadIndex::OrderedEntry>> PayloadIndex::Ordered(
+    const OrderBy& o, uint64_t offset, const Roaring* among, size_t n) const {
+  absl::ReaderMutexLock l(&mu_);
+  TQ_ASSIGN_OR_RETURN(const FieldIndex* index,
+                      IndexFor(o.key, {FieldType::kInteger, FieldType::kFloat},
+                               "order_by needs an integer or float one"));
+  // before(a, b): a is listed before b.
+  auto before = [&o](const OrderedEntry& a, const OrderedEntry& b) {
+    if (a.value != b.value) {
+      return o.descending ? a.value > b.value : a.value < b.value;
+    }
+    return a.id < b.id;
+  };
+  std::vector<OrderedEntry> out;
+  for (const auto& [value, iid] : index->Numbers(among)) {
+    const OrderedEntry e{value, ids_.ExternalId(iid)};
+    // At or past the cursor.
+    if (o.start_from && before(e, OrderedEntry{*o.start_from, offset})) {
+      continue;
+    }
+    out.push_back(e);
+  }
+  if (n < out.size()) {
+    std::partial_sort(out.begin(), out.begin() + n, out.end(), before);
+    out.resize(n);
+  } else {
+    std::sort(out.begin(), out.end(), before);
+  }
+  return out;
 }
 
 AllowedSet PayloadIndex::ToAllowed(const Roaring& ids) const {

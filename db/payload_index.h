@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -112,6 +113,20 @@ class PayloadIndex {
   // the field, Unavailable while it is being built.
   absl::StatusOr<std::vector<FacetHit>> Facet(const std::string& field,
                                               const Roaring* among) const;
+  // An ordered scroll's entries: the first `n` (value, point id) of the
+  // values of o.key held by the points of `among` (nullptr: every point),
+  // in o's order (then ascending ids), from o's cursor (start_from, and
+  // `offset` among the points at it). FailedPrecondition without an
+  // integer or float index of the field, Unavailable while it is being
+  // built.
+  struct OrderedEntry {
+    double value = 0;
+    uint64_t id = 0;
+  };
+  absl::StatusOr<std::vector<OrderedEntry>> Ordered(const OrderBy& o,
+                                                    uint64_t offset,
+                                                    const Roaring* among,
+                                                    size_t n) const;
   // The points of `ids` as a scan's allowed set.
   AllowedSet ToAllowed(const Roaring& ids) const;
   // Point ids of internal ids (ascending internal ids in, same order out).
@@ -124,6 +139,13 @@ class PayloadIndex {
     std::unique_ptr<FieldIndex> index;
     bool ready = false;
   };
+
+  // The ready index of `field` if its type is one of `types`, else an error
+  // saying why, and what the use needs (`needs`: "facet counts need a
+  // keyword, integer or bool one").
+  absl::StatusOr<const FieldIndex*> IndexFor(
+      const std::string& field, std::initializer_list<FieldType> types,
+      const char* needs) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   IdMap ids_ ABSL_GUARDED_BY(mu_);

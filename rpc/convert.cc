@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "quant/status_macros.h"
 #include "rpc/filter_convert.h"
 
 namespace tqdb {
@@ -361,6 +362,74 @@ void ToProto(Record&& in, pb::ScoredPoint* out) {
     out->mutable_vector()->Add(in.vector.begin(), in.vector.end());
   }
   out->set_payload(std::move(in.payload));
+}
+
+absl::StatusOr<ScrollOptions> FromProto(const pb::ScrollRequest& in) {
+  ScrollOptions o;
+  TQ_ASSIGN_OR_RETURN(o.filter, OptionalFilter(in.has_filter(), in.filter()));
+  o.limit = in.limit() == 0 ? 10 : in.limit();
+  o.offset = in.has_offset() ? in.offset() : 0;
+  o.with_payload = in.with_payload();
+  o.with_vectors = in.with_vectors();
+  if (in.has_order_by()) {
+    const pb::OrderBy& ob = in.order_by();
+    o.order_by = OrderBy{ob.key(), ob.descending(), std::nullopt};
+    if (ob.has_start_from()) o.order_by->start_from = ob.start_from();
+  }
+  return o;
+}
+
+void ToProto(const ScrollOptions& in, pb::ScrollRequest* out) {
+  if (in.filter != nullptr) ToProto(*in.filter, out->mutable_filter());
+  out->set_limit(in.limit);
+  out->set_with_payload(in.with_payload);
+  out->set_with_vectors(in.with_vectors);
+  if (in.order_by) {
+    pb::OrderBy* ob = out->mutable_order_by();
+    ob->set_key(in.order_by->key);
+    ob->set_descending(in.order_by->descending);
+    if (in.order_by->start_from) {
+      ob->set_start_from(*in.order_by->start_from);
+      out->set_offset(in.offset);
+    }
+  } else {
+    out->set_offset(in.offset);
+  }
+}
+
+ScrollPage FromProto(const pb::ScrollResponse& in) {
+  ScrollPage page;
+  for (const pb::ScoredPoint& p : in.points()) {
+    Record r;
+    r.id = p.id();
+    r.has_vector = p.vector_size() > 0;
+    r.vector.assign(p.vector().begin(), p.vector().end());
+    r.payload = p.payload();
+    r.order_value = p.order_value();
+    page.points.push_back(std::move(r));
+  }
+  page.has_next = in.has_next_page_offset();
+  page.next_offset = in.next_page_offset();
+  page.next_order_value = in.next_order_value();
+  page.unindexed_fields.assign(in.unindexed_fields().begin(),
+                               in.unindexed_fields().end());
+  return page;
+}
+
+void ToProto(ScrollPage&& in, bool ordered, pb::ScrollResponse* out) {
+  out->mutable_points()->Reserve(static_cast<int>(in.points.size()));
+  for (Record& r : in.points) {
+    pb::ScoredPoint* p = out->add_points();
+    if (ordered) p->set_order_value(r.order_value);
+    ToProto(std::move(r), p);
+  }
+  if (in.has_next) {
+    out->set_next_page_offset(in.next_offset);
+    if (ordered) out->set_next_order_value(in.next_order_value);
+  }
+  for (const std::string& k : in.unindexed_fields) {
+    out->add_unindexed_fields(k);
+  }
 }
 
 void ToProto(const Neighbor& in, pb::ScoredPoint* out) {

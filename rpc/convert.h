@@ -81,6 +81,12 @@ absl::StatusOr<std::vector<AliasChange>> FromProto(
 void ToProto(const std::map<std::string, std::string>& aliases,
              const std::string& collection, v1::ListAliasesResponse* out);
 
+// Scrolls (the filter converted too; the request validated), both ways.
+absl::StatusOr<ScrollOptions> FromProto(const v1::ScrollRequest& in);
+void ToProto(const ScrollOptions& in, v1::ScrollRequest* out);
+void ToProto(ScrollPage&& in, bool ordered, v1::ScrollResponse* out);
+ScrollPage FromProto(const v1::ScrollResponse& in);
+
 // Payload indexes.
 void ToProto(const FieldIndexInfo& in, v1::PayloadIndexInfo* out);
 FieldIndexInfo FromProto(const v1::PayloadIndexInfo& in);

@@ -421,21 +421,10 @@ grpc::Status PointsService::Scroll(grpc::ServerContext* ctx,
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
     TQ_RETURN_IF_ERROR(ValidateScroll(*req, context_->options()));
-    ScrollOptions o;
-    TQ_ASSIGN_OR_RETURN(o.filter,
-                        OptionalFilter(req->has_filter(), req->filter()));
-    o.limit = req->limit() == 0 ? 10 : req->limit();
-    o.offset = req->has_offset() ? req->offset() : 0;
-    o.with_payload = req->with_payload();
-    o.with_vectors = req->with_vectors();
+    TQ_ASSIGN_OR_RETURN(const ScrollOptions o, FromProto(*req));
     TQ_ASSIGN_OR_RETURN(ScrollPage page, c->Scroll(o));
-    resp->mutable_points()->Reserve(static_cast<int>(page.points.size()));
-    for (Record& r : page.points) ToProto(std::move(r), resp->add_points());
-    if (page.has_next) resp->set_next_page_offset(page.next_offset);
-    for (const std::string& k : page.unindexed_fields) {
-      resp->add_unindexed_fields(k);
-    }
     context_->LogUnindexed(req->collection(), "scroll", page.unindexed_fields);
+    ToProto(std::move(page), o.order_by.has_value(), resp);
     return absl::OkStatus();
   });
 }

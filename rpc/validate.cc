@@ -143,6 +143,17 @@ absl::Status ValidateScroll(const v1::ScrollRequest& req,
     return absl::InvalidArgumentError(absl::StrCat(
         "limit ", req.limit(), " exceeds the maximum ", options.max_limit));
   }
+  if (req.has_order_by()) {
+    if (req.order_by().key().empty()) {
+      return absl::InvalidArgumentError(
+          "order_by.key is empty (a field with an integer or float index)");
+    }
+    if (req.has_offset() && !req.order_by().has_start_from()) {
+      return absl::InvalidArgumentError(
+          "offset with order_by needs order_by.start_from (a page's "
+          "next_order_value and next_page_offset start the next)");
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -41,7 +41,8 @@ absl::Status ValidateSearchBatch(const v1::SearchBatchRequest& req,
                                  const ServerOptions& options);
 // Ids or a filter, not both.
 absl::Status ValidateDelete(const v1::DeletePointsRequest& req);
-// limit at most ServerOptions::max_limit.
+// limit at most ServerOptions::max_limit; an order_by key, and offset with
+// order_by only beside its start_from.
 absl::Status ValidateScroll(const v1::ScrollRequest& req,
                             const ServerOptions& options);
 // A key, and limit at most ServerOptions::max_limit.

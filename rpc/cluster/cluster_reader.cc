@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <utility>
@@ -308,23 +309,39 @@ absl::StatusOr<pb::ScrollResponse> ClusterReader::Scroll(
       Fan(node_, this, *plan.state, "scroll '" + collection + "'", plan.routes,
           m, deadline, &hedges_, true));
   const size_t limit = request.limit() == 0 ? 10 : request.limit();
+  // Where a point (or a page's cursor) is listed: by id, or by order_by's
+  // value, then id.
+  const bool ordered = request.has_order_by();
+  const bool descending = ordered && request.order_by().descending();
+  struct Place {
+    double value = 0;
+    uint64_t id = 0;
+  };
+  auto before = [descending](const Place& a, const Place& b) {
+    if (a.value != b.value) {
+      return descending ? a.value > b.value : a.value < b.value;
+    }
+    return a.id < b.id;
+  };
+  auto place = [ordered](const pb::ScoredPoint& p) {
+    return Place{ordered ? p.order_value() : 0.0, p.id()};
+  };
   std::vector<const pb::ScoredPoint*> all;
   std::set<std::string> unindexed;
-  bool has_next = false;
-  uint64_t next = 0;
+  std::optional<Place> next;  // the first place no page answered
   for (const auto& [route, page] : per_route) {
     for (const pb::ScoredPoint& p : page.points()) all.push_back(&p);
-    if (page.has_next_page_offset() &&
-        (!has_next || page.next_page_offset() < next)) {
-      has_next = true;
-      next = page.next_page_offset();
+    if (page.has_next_page_offset()) {
+      const Place cursor{ordered ? page.next_order_value() : 0.0,
+                         page.next_page_offset()};
+      if (!next || before(cursor, *next)) next = cursor;
     }
     unindexed.insert(page.unindexed_fields().begin(),
                      page.unindexed_fields().end());
   }
   std::sort(all.begin(), all.end(),
-            [](const pb::ScoredPoint* a, const pb::ScoredPoint* b) {
-              return a->id() < b->id();
+            [&](const pb::ScoredPoint* a, const pb::ScoredPoint* b) {
+              return before(place(*a), place(*b));
             });
   pb::ScrollResponse out;
   for (size_t i = 0; i < all.size(); ++i) {
@@ -332,13 +349,13 @@ absl::StatusOr<pb::ScrollResponse> ClusterReader::Scroll(
       *out.add_points() = *all[i];
       continue;
     }
-    if (!has_next || all[i]->id() < next) {
-      has_next = true;
-      next = all[i]->id();
-    }
+    if (!next || before(place(*all[i]), *next)) next = place(*all[i]);
     break;
   }
-  if (has_next) out.set_next_page_offset(next);
+  if (next) {
+    out.set_next_page_offset(next->id);
+    if (ordered) out.set_next_order_value(next->value);
+  }
   for (const std::string& f : unindexed) out.add_unindexed_fields(f);
   return out;
 }

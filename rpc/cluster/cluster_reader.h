@@ -25,7 +25,8 @@
 //
 // Scroll: every shard's page from the same offset; the answer is the
 // `limit` lowest ids of their union, next_page_offset the lowest id past
-// them (a shard's next page or a point not taken).
+// them (a shard's next page or a point not taken). With order_by the same
+// in the order of (value, id), the next page's cursor likewise.
 //
 // Consistency: with CONSISTENCY_READ_YOUR_WRITES each replica asked first
 // waits (up to the deadline) until it has applied the request's read_after

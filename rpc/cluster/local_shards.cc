@@ -201,23 +201,12 @@ absl::Status ClusterNode::LocalFacet(const cpb::ShardFacetRequest& req,
 absl::Status ClusterNode::LocalScroll(const cpb::ShardScrollRequest& req,
                                       absl::Time deadline,
                                       cpb::ShardScrollResponse* resp) const {
-  const pb::ScrollRequest& q = req.scroll();
-  ScrollOptions o;
-  TQ_ASSIGN_OR_RETURN(o.filter, OptionalFilter(q.has_filter(), q.filter()));
-  o.limit = q.limit() == 0 ? 10 : q.limit();
-  o.offset = q.has_offset() ? q.offset() : 0;
-  o.with_payload = q.with_payload();
-  o.with_vectors = q.with_vectors();
+  TQ_ASSIGN_OR_RETURN(const ScrollOptions o, FromProto(req.scroll()));
   TQ_ASSIGN_OR_RETURN(auto replicas,
                       LocalReplicas(req.target(), deadline, true));
   for (const auto& r : replicas) {
     TQ_ASSIGN_OR_RETURN(ScrollPage page, r->local()->Scroll(o));
-    pb::ScrollResponse* out = resp->add_shards();
-    for (Record& rec : page.points) ToProto(std::move(rec), out->add_points());
-    if (page.has_next) out->set_next_page_offset(page.next_offset);
-    for (const std::string& f : page.unindexed_fields) {
-      out->add_unindexed_fields(f);
-    }
+    ToProto(std::move(page), o.order_by.has_value(), resp->add_shards());
   }
   return absl::OkStatus();
 }

@@ -1,10 +1,10 @@
-// Filters through a cluster (real tqdb nodes, etcd, NATS): a filtered
-// exact search, count, facet counts and scroll over the shards equal one
-// database's over the same points; a filter's delete, payload updates and field
-// indexes go through the log to every shard and report what one database
-// reports; bad filters are named before anything enters the log; a snapshot of
-// the cluster holds what one database holds; an alias names the collection on
-// every node.
+// Filters through a cluster (real tqdb nodes, etcd, NATS): a filtered exact
+// search, count, facet counts and scroll (by id and ordered by a field) over
+// the shards equal one database's over the same points; a filter's delete,
+// payload updates and field indexes go through the log to every shard and
+// report what one database reports; bad filters are named before anything
+// enters the log; a snapshot of the cluster holds what one database holds; an
+// alias names the collection on every node.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -18,6 +18,7 @@
 #include "db/db.h"
 #include "db/filter.h"
 #include "gtest/gtest.h"
+#include "rpc/convert.h"
 #include "rpc/filter_convert.h"
 #include "tests/cluster/cluster_test_util.h"
 #include "tests/cluster/read_after.h"
@@ -368,6 +369,64 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
       EXPECT_EQ(got.points(i).payload(), (*want)[i].payload)
           << "id " << (*want)[i].id;
     }
+  }
+  // Ordered by n (an integer index made now, through the log), largest
+  // first: every page through the cluster is one database's page, cursor
+  // included (ties of n span the shards).
+  ASSERT_TRUE(coll->CreateFieldIndex("n", FieldType::kInteger, true).ok());
+  {
+    v1::CreateFieldIndexRequest req;
+    req.set_collection("docs");
+    req.set_field("n");
+    req.set_type(v1::FIELD_TYPE_INTEGER);
+    req.set_wait(true);
+    grpc::ClientContext ctx;
+    v1::PayloadIndexInfo info;
+    grpc::Status s =
+        cluster_->Collections(0)->CreateFieldIndex(&ctx, req, &info);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  {
+    ScrollOptions so;
+    so.limit = 250;
+    so.with_payload = false;
+    so.order_by = OrderBy{"n", true, std::nullopt};
+    int pages = 0;
+    for (;;) {
+      auto want = coll->Scroll(so);
+      ASSERT_TRUE(want.ok()) << want.status();
+      v1::ScrollRequest req;
+      req.set_collection("docs");
+      ToProto(so, &req);
+      ReadAfter(written, &req);
+      grpc::ClientContext ctx;
+      v1::ScrollResponse got;
+      grpc::Status s = cluster_->Points(pages % 3)->Scroll(&ctx, req, &got);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      ASSERT_EQ(got.points_size(), static_cast<int>(want->points.size()));
+      for (size_t i = 0; i < want->points.size(); ++i) {
+        EXPECT_EQ(got.points(i).id(), want->points[i].id) << i;
+        EXPECT_EQ(got.points(i).order_value(), want->points[i].order_value);
+      }
+      ASSERT_EQ(got.has_next_page_offset(), want->has_next);
+      ++pages;
+      if (!want->has_next) break;
+      EXPECT_EQ(got.next_page_offset(), want->next_offset);
+      EXPECT_EQ(got.next_order_value(), want->next_order_value);
+      so.offset = want->next_offset;
+      so.order_by->start_from = want->next_order_value;
+    }
+    EXPECT_GT(pages, 5);
+    // Dropped again (the snapshot below holds the tenant index alone).
+    ASSERT_TRUE(coll->DeleteFieldIndex("n").ok());
+    v1::DeleteFieldIndexRequest drop;
+    drop.set_collection("docs");
+    drop.set_field("n");
+    grpc::ClientContext ctx;
+    v1::DeleteFieldIndexResponse dropped;
+    grpc::Status s =
+        cluster_->Collections(2)->DeleteFieldIndex(&ctx, drop, &dropped);
+    ASSERT_TRUE(s.ok()) << s.error_message();
   }
   // Bad requests: named, and nothing enters the log.
   {

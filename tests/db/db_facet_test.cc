@@ -282,14 +282,14 @@ TEST_F(FacetTest, ErrorsNameTheField) {
   auto r = c_->Facet(o);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(r.status().message(),
-            "facet counts need a payload index of field 'shard' (keyword, "
-            "integer or bool): create one first");
+            "field 'shard' has no payload index; facet counts need a "
+            "keyword, integer or bool one: create one first");
   ASSERT_TRUE(c_->CreateFieldIndex("shard", FieldType::kFloat, true).ok());
   r = c_->Facet(o);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(r.status().message(),
-            "facet counts keyword, integer and bool values; field 'shard' "
-            "has a float index");
+            "field 'shard' has a float index; facet counts need a keyword, "
+            "integer or bool one");
   o.key = "tags";
   o.filter = F(R"({"must": [{"key": "n", "match": {"value": "x"}}]})");
   r = c_->Facet(o);

@@ -12,10 +12,11 @@ the cluster (correlated with the vectors, like the real one).
 
 Covers: payload indexes created over a loaded collection (CLI), filtered
 search (full pages, every hit matching, recall against exact filtered
-search; plans), count, facet counts, scroll (every page), a filter on a
-field without an index (right answer, reported unindexed), delete by filter,
-payload updates, bad filters (INVALID_ARGUMENT naming the place, CLI exit 2,
-nothing written, the server serving on), and the indexes after a restart.
+search; plans), count, facet counts, scroll (every page; ordered by a
+field), a filter on a field without an index (right answer, reported
+unindexed), delete by filter, payload updates, bad filters (INVALID_ARGUMENT
+naming the place, CLI exit 2, nothing written, the server serving on), and
+the indexes after a restart.
 
 usage: filter_test.py --tqdb BUILD/tools/tqdb --python-stubs rpc/python
                       [--data SHARED_DATA_DIR]
@@ -329,6 +330,22 @@ def main():
                 "--filter", json.dumps(filters[3][1]), "--all", "--json")
         ids = [json.loads(line)["id"] for line in r.stdout.splitlines()]
         check(ids == [5, 17, 1000, 2999], "tqdb scroll --all --json: %s" % ids)
+        # Ordered by installed_size_kb (indexed), largest first, then ids:
+        # every page of 7 of the rare section, as Python sorts them.
+        rare_f = filters[1][1]
+        want = sorted(((p["installed_size_kb"], i) for i, p in
+                       enumerate(payloads) if matches(rare_f, i, p) and
+                       isinstance(p.get("installed_size_kb"), int)),
+                      key=lambda e: (-e[0], e[1]))
+        r = cli("scroll", "--server", addr, "--collection", "docs",
+                "--filter", json.dumps(rare_f), "--order-by",
+                "installed_size_kb", "--desc", "--limit", 7, "--all",
+                "--json")
+        got = [(int(p["order_value"]), p["id"]) for p in
+               map(json.loads, r.stdout.splitlines())]
+        check(got == want and len(want) > 7,
+              "tqdb scroll --order-by --desc --all: the %d sizes of the rare "
+              "section largest first, as Python sorts them" % len(want))
 
         # Bad filters: the place named, exit 2, nothing written.
         bad = {"must": [{"key": "installed_size_kb", "range": {"gt": "x"}}]}

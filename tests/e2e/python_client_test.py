@@ -233,6 +233,19 @@ class ClientTest(unittest.TestCase):
         self.assertEqual([r.id for r in self.db.scroll_all(
             self.name, en_recent, page_size=4)], want)
 
+        # Ordered by year, newest first, then by id, every page.
+        by_year = sorted(range(400), key=lambda i: (-(i % 25), i))
+        self.assertEqual(
+            [(r.id, r.order_value) for r in self.db.scroll_all(
+                self.name, order_by="year", descending=True, page_size=33)],
+            [(i, float(2000 + i % 25)) for i in by_year])
+        page = self.db.scroll(self.name, en_recent, limit=2, order_by="year",
+                              start_from=2021)
+        self.assertEqual([(r.id, r.order_value) for r in page.points],
+                         [(96, 2021.0), (196, 2021.0)])
+        self.assertEqual((page.next_order_value, page.next_offset),
+                         (2021.0, 296))
+
         # Payload updates by id and by filter.
         self.assertEqual(self.db.set_payload(self.name, {"starred": True},
                                              [4, 8], wait=True), 2)

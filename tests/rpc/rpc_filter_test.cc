@@ -1,11 +1,13 @@
-// Filters over gRPC: tqdb.v1.Filter <-> db's Filter (rpc/filter_convert.h),
-// and against a real server: payload indexes, filtered Search (with its
-// plan), SearchBatch, Count, Facet, Scroll, delete by filter, payload updates;
-// bad filters are INVALID_ARGUMENT naming their place, write nothing, and the
-// server goes on serving; unindexed filters are logged, once a minute.
+// Filters over gRPC: tqdb.v1.Filter <-> db's Filter (rpc/filter_convert.h), and
+// against a real server: payload indexes, filtered Search (with its plan),
+// SearchBatch, Count, Facet, Scroll (by id and ordered), delete by filter,
+// payload updates; bad filters are INVALID_ARGUMENT naming their place, write
+// nothing, and the server goes on serving; unindexed filters are logged, once a
+// minute.
 #include <algorithm>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -250,8 +252,8 @@ TEST_F(RpcFilterTest, FacetCounts) {
   grpc::Status s = facet("color", "", 0, &r);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(s.error_message(),
-            "facet counts need a payload index of field 'color' (keyword, "
-            "integer or bool): create one first");
+            "field 'color' has no payload index; facet counts need a "
+            "keyword, integer or bool one: create one first");
   for (auto [field, type] : {std::pair{"color", pb::FIELD_TYPE_KEYWORD},
                              std::pair{"n", pb::FIELD_TYPE_INTEGER}}) {
     pb::CreateFieldIndexRequest ci;
@@ -295,6 +297,82 @@ TEST_F(RpcFilterTest, FacetCounts) {
   grpc::ClientContext ctx;
   EXPECT_EQ(server_.points().Facet(&ctx, req, &r).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RpcFilterTest, OrderedScroll) {
+  auto scroll = [&](const std::string& filter, bool descending,
+                    std::optional<double> start_from,
+                    std::optional<uint64_t> offset, pb::ScrollResponse* resp) {
+    pb::ScrollRequest req;
+    req.set_collection("c");
+    req.set_limit(3);
+    if (!filter.empty()) *req.mutable_filter() = P(filter);
+    req.mutable_order_by()->set_key("n");
+    req.mutable_order_by()->set_descending(descending);
+    if (start_from) req.mutable_order_by()->set_start_from(*start_from);
+    if (offset) req.set_offset(*offset);
+    grpc::ClientContext ctx;
+    return server_.points().Scroll(&ctx, req, resp);
+  };
+  auto text = [](const pb::ScrollResponse& r) {
+    std::string out;
+    for (const pb::ScoredPoint& p : r.points()) {
+      out += std::to_string(p.id()) + "@" +
+             std::to_string(static_cast<int>(p.order_value())) + " ";
+    }
+    if (r.has_next_page_offset()) {
+      out += "next " + std::to_string(r.next_page_offset()) + "@" +
+             std::to_string(static_cast<int>(r.next_order_value()));
+    }
+    return out;
+  };
+  pb::ScrollResponse r;
+  grpc::Status s = scroll("", true, std::nullopt, std::nullopt, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(),
+            "field 'n' has no payload index; order_by needs an integer or "
+            "float one: create one first");
+  pb::CreateFieldIndexRequest ci;
+  ci.set_collection("c");
+  ci.set_field("n");
+  ci.set_type(pb::FIELD_TYPE_INTEGER);
+  ci.set_wait(true);
+  pb::PayloadIndexInfo pi;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(server_.collections().CreateFieldIndex(&ctx, ci, &pi).ok());
+  ASSERT_TRUE(scroll("", true, std::nullopt, std::nullopt, &r).ok());
+  EXPECT_EQ(text(r), "1999@1999 1998@1998 1997@1997 next 1996@1996");
+  r.Clear();
+  // The red points (id % 4 == 0, read from the payloads) from n = 10, then
+  // from the first page's cursor.
+  ASSERT_TRUE(scroll(kRed, false, 10, std::nullopt, &r).ok());
+  EXPECT_EQ(text(r), "12@12 16@16 20@20 next 24@24");
+  EXPECT_EQ(r.unindexed_fields_size(), 1);
+  const double from = r.next_order_value();
+  const uint64_t offset = r.next_page_offset();
+  r.Clear();
+  ASSERT_TRUE(scroll(kRed, false, from, offset, &r).ok());
+  EXPECT_EQ(text(r), "24@24 28@28 32@32 next 36@36");
+  // The id order has no order values.
+  pb::ScrollRequest plain;
+  plain.set_collection("c");
+  plain.set_limit(1);
+  grpc::ClientContext pctx;
+  ASSERT_TRUE(server_.points().Scroll(&pctx, plain, &r).ok());
+  EXPECT_FALSE(r.points(0).has_order_value());
+  EXPECT_FALSE(r.has_next_order_value());
+
+  s = scroll("", false, std::nullopt, 5, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "offset with order_by needs order_by.start_from (a page's "
+            "next_order_value and next_page_offset start the next)");
+  pb::ScrollRequest no_key;
+  no_key.set_collection("c");
+  no_key.mutable_order_by()->set_descending(true);
+  grpc::ClientContext kctx;
+  EXPECT_EQ(server_.points().Scroll(&kctx, no_key, &r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(RpcFilterTest, BadFiltersAreInvalidArgumentAndWriteNothing) {

@@ -231,28 +231,11 @@ class RemoteBackend final : public Backend {
                                     const ScrollOptions& o) override {
     pb::ScrollRequest req;
     req.set_collection(collection);
-    if (o.filter != nullptr) ToProto(*o.filter, req.mutable_filter());
-    req.set_limit(o.limit);
-    req.set_offset(o.offset);
-    req.set_with_payload(o.with_payload);
-    req.set_with_vectors(o.with_vectors);
+    ToProto(o, &req);
     pb::ScrollResponse resp;
     auto ctx = Context();
     TQ_RETURN_IF_ERROR(FromGrpc(points_->Scroll(ctx.get(), req, &resp)));
-    ScrollPage page;
-    for (const auto& p : resp.points()) {
-      Record r;
-      r.id = p.id();
-      r.has_vector = p.vector_size() > 0;
-      r.vector.assign(p.vector().begin(), p.vector().end());
-      r.payload = p.payload();
-      page.points.push_back(std::move(r));
-    }
-    page.has_next = resp.has_next_page_offset();
-    page.next_offset = resp.next_page_offset();
-    page.unindexed_fields.assign(resp.unindexed_fields().begin(),
-                                 resp.unindexed_fields().end());
-    return page;
+    return FromProto(resp);
   }
 
   absl::StatusOr<FieldIndexInfo> CreateFieldIndex(const std::string& collection,

@@ -1,5 +1,6 @@
-// tqdb scroll: the points of a collection in id order, page by page,
-// optionally only those matching a filter.
+// tqdb scroll: the points of a collection in id order (or in the order of
+// a numeric payload field), page by page, optionally only those matching a
+// filter.
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -24,7 +25,8 @@ constexpr char kScrollUsage[] =
     "[flags]\n"
     "\n"
     "The points of a collection in id order, one page (--limit points from\n"
-    "--offset), or every page with --all.\n"
+    "--offset), or every page with --all; with --order-by in the order of a\n"
+    "numeric payload field's values, then ids.\n"
     "\n"
     "flags:\n"
     "%s"
@@ -34,10 +36,17 @@ constexpr char kScrollUsage[] =
     "  --offset ID            first id of the page (default 0); a page ends\n"
     "                         with the offset of the next one\n"
     "  --all                  every page, to the end\n"
+    "  --order-by FIELD       in the order of FIELD's values (an integer or\n"
+    "                         float payload index), then ids; a point with\n"
+    "                         several values once for each\n"
+    "  --desc                 largest values first\n"
+    "  --start-from V         the page's first value; --offset is then the\n"
+    "                         first id among the points at V\n"
     "  --with-vectors         print the vectors too\n"
     "  --no-payload           leave the payloads out\n"
     "  --json                 one JSON object a page: points [{id, payload,\n"
-    "                         vector}], next_offset (null on the last);\n"
+    "                         vector, order_value}], next_offset (null on\n"
+    "                         the last), next_order_value;\n"
     "                         with --all one JSON object a point (JSON "
     "Lines)\n";
 
@@ -48,18 +57,19 @@ nlohmann::json PayloadJson(const std::string& payload) {
   return j;
 }
 
-nlohmann::json PointJson(const Record& r, bool vectors) {
+nlohmann::json PointJson(const Record& r, bool vectors, bool ordered) {
   nlohmann::json p = {{"id", r.id}, {"payload", PayloadJson(r.payload)}};
   if (vectors && r.has_vector) p["vector"] = r.vector;
+  if (ordered) p["order_value"] = r.order_value;
   return p;
 }
 
 }  // namespace
 
 const FlagSpec& ScrollFlags() {
-  static const FlagSpec* spec = new FlagSpec(
-      TargetFlags().And({{"collection", "filter", "limit", "offset"},
-                         {"all", "with-vectors", "no-payload", "json"}}));
+  static const FlagSpec* spec = new FlagSpec(TargetFlags().And(
+      {{"collection", "filter", "limit", "offset", "order-by", "start-from"},
+       {"all", "with-vectors", "no-payload", "json", "desc"}}));
   return *spec;
 }
 
@@ -87,6 +97,24 @@ int RunScroll(const std::vector<std::string>& args, std::ostream& out,
   o.offset = static_cast<uint64_t>(*offset);
   o.with_vectors = flags->Has("with-vectors");
   o.with_payload = !flags->Has("no-payload");
+  if (flags->Has("order-by")) {
+    o.order_by =
+        OrderBy{flags->GetString("order-by"), flags->Has("desc"), std::nullopt};
+    if (flags->Has("start-from")) {
+      auto v = flags->GetDouble("start-from", 0);
+      if (!v.ok()) return UsageError(kScrollCommand, v.status(), err);
+      o.order_by->start_from = *v;
+    } else if (flags->Has("offset")) {
+      return UsageError(kScrollCommand,
+                        "--offset with --order-by needs --start-from (a "
+                        "page ends with both for the next one)",
+                        err);
+    }
+  } else if (flags->Has("desc") || flags->Has("start-from")) {
+    return UsageError(kScrollCommand,
+                      "--desc and --start-from go with --order-by", err);
+  }
+  const bool ordered = o.order_by.has_value();
   const bool json = flags->Has("json"), all = flags->Has("all");
   auto backend = OpenBackend(*flags, false);
   if (!backend.ok()) return Fail(kScrollCommand, backend.status(), err);
@@ -102,28 +130,35 @@ int RunScroll(const std::vector<std::string>& args, std::ostream& out,
     }
     if (json && all) {
       for (const Record& r : page->points) {
-        out << PointJson(r, o.with_vectors).dump() << "\n";
+        out << PointJson(r, o.with_vectors, ordered).dump() << "\n";
       }
     } else if (json) {
       nlohmann::json pts = nlohmann::json::array();
       for (const Record& r : page->points) {
-        pts.push_back(PointJson(r, o.with_vectors));
+        pts.push_back(PointJson(r, o.with_vectors, ordered));
       }
-      out << nlohmann::json{{"collection", coll},
-                            {"points", pts},
-                            {"next_offset",
-                             page->has_next ? nlohmann::json(page->next_offset)
-                                            : nlohmann::json()}}
-                 .dump()
-          << "\n";
+      nlohmann::json j = {
+          {"collection", coll},
+          {"points", pts},
+          {"next_offset", page->has_next ? nlohmann::json(page->next_offset)
+                                         : nlohmann::json()}};
+      if (ordered) {
+        j["next_order_value"] = page->has_next
+                                    ? nlohmann::json(page->next_order_value)
+                                    : nlohmann::json();
+      }
+      out << j.dump() << "\n";
     } else {
       if (!header) {
-        out << absl::StrFormat("%20s  %s\n", "id", "payload");
+        out << (ordered ? absl::StrFormat("%14s  %20s  %s\n", "value", "id",
+                                          "payload")
+                        : absl::StrFormat("%20s  %s\n", "id", "payload"));
         header = true;
       }
       for (const Record& r : page->points) {
         std::string p = r.payload;
         if (p.size() > 100) p = p.substr(0, 97) + "...";
+        if (ordered) out << absl::StrFormat("%14g  ", r.order_value);
         out << absl::StrFormat("%20d  %s\n", r.id, p);
         if (o.with_vectors && r.has_vector) {
           out << absl::StrFormat("%20s  [%s]\n", "",
@@ -131,14 +166,19 @@ int RunScroll(const std::vector<std::string>& args, std::ostream& out,
         }
       }
       if (!all) {
-        out << (page->has_next
-                    ? absl::StrCat("next page: --offset ", page->next_offset)
-                    : std::string("(last page)"))
+        out << (!page->has_next ? std::string("(last page)")
+                : ordered
+                    ? absl::StrCat(
+                          "next page: --start-from ",
+                          absl::StrFormat("%.17g", page->next_order_value),
+                          " --offset ", page->next_offset)
+                    : absl::StrCat("next page: --offset ", page->next_offset))
             << "\n";
       }
     }
     if (!all || !page->has_next) break;
     o.offset = page->next_offset;
+    if (ordered) o.order_by->start_from = page->next_order_value;
   }
   absl::Status closed = (*backend)->Close();
   return closed.ok() ? kExitOk : Fail(kScrollCommand, closed, err);

@@ -294,11 +294,15 @@ class Client:
 
     def scroll(self, name: str, filter: FilterLike = None, *,
                limit: int = 10, offset: Optional[int] = None,
-               with_payload: bool = True,
-               with_vectors: bool = False) -> ScrollPage:
+               with_payload: bool = True, with_vectors: bool = False,
+               order_by: Optional[str] = None, descending: bool = False,
+               start_from: Optional[float] = None) -> ScrollPage:
         """A page of the points (matching `filter`) in id order, from id
         `offset` on; the next page starts at the page's next_offset (None
-        after the last)."""
+        after the last). order_by: in the order of that numeric field's
+        values (an integer or float index), then ids, from value
+        `start_from` (and id `offset` among the points at it): the next
+        page's are next_order_value and next_offset."""
         req = ppb.ScrollRequest(collection=name, limit=limit,
                                with_payload=with_payload,
                                with_vectors=with_vectors)
@@ -306,21 +310,31 @@ class Client:
             req.offset = offset
         if filter is not None:
             req.filter.CopyFrom(to_proto(filter))
+        if order_by is not None:
+            req.order_by.key = order_by
+            req.order_by.descending = descending
+            if start_from is not None:
+                req.order_by.start_from = start_from
         return ScrollPage.from_proto(self._call(self._points.Scroll, req))
 
     def scroll_all(self, name: str, filter: FilterLike = None, *,
                    page_size: int = 256, with_payload: bool = True,
-                   with_vectors: bool = False) -> Iterator[Record]:
-        """Every point (matching `filter`) in id order, page by page."""
+                   with_vectors: bool = False, order_by: Optional[str] = None,
+                   descending: bool = False) -> Iterator[Record]:
+        """Every point (matching `filter`) in id order (or order_by's:
+        see scroll), page by page."""
         offset: Optional[int] = None
+        start_from: Optional[float] = None
         while True:
             page = self.scroll(name, filter, limit=page_size, offset=offset,
                                with_payload=with_payload,
-                               with_vectors=with_vectors)
+                               with_vectors=with_vectors, order_by=order_by,
+                               descending=descending, start_from=start_from)
             yield from page.points
             if page.next_offset is None:
                 return
             offset = page.next_offset
+            start_from = page.next_order_value
 
     def _payload_request(self, req, ids, filter):
         if (ids is None) == (filter is None):

@@ -79,31 +79,39 @@ class FacetHit:
 
 @dataclass
 class Record:
-    """A stored point (Client.retrieve)."""
+    """A stored point (Client.retrieve); order_value: the value an ordered
+    scroll lists it at."""
     id: int
     payload: Payload = None
     vector: Optional[np.ndarray] = None
+    order_value: Optional[float] = None
 
     @classmethod
     def from_proto(cls, p) -> "Record":
         return cls(id=p.id, payload=decode_payload(p.payload),
-                   vector=_vector(p.vector))
+                   vector=_vector(p.vector),
+                   order_value=p.order_value
+                   if p.HasField("order_value") else None)
 
 
 @dataclass
 class ScrollPage:
-    """A page of Client.scroll: points in id order; the next page starts
-    at next_offset (None after the last page)."""
+    """A page of Client.scroll: points in id order (or order_by's); the
+    next page starts at next_offset (None after the last page) and, ordered,
+    at next_order_value."""
     points: List[Record]
     next_offset: Optional[int] = None
     unindexed_fields: List[str] = field(default_factory=list)
+    next_order_value: Optional[float] = None
 
     @classmethod
     def from_proto(cls, r) -> "ScrollPage":
         return cls(points=[Record.from_proto(p) for p in r.points],
                    next_offset=r.next_page_offset
                    if r.HasField("next_page_offset") else None,
-                   unindexed_fields=list(r.unindexed_fields))
+                   unindexed_fields=list(r.unindexed_fields),
+                   next_order_value=r.next_order_value
+                   if r.HasField("next_order_value") else None)
 
 
 @dataclass
