@@ -81,24 +81,28 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
     ASSERT_TRUE(s.ok()) << s.error_message();
     Merge(resp.sequences(), &written);
   }
-  // An index on tenant, through the log to every shard (wait: ready on all).
-  ASSERT_TRUE(coll->CreateFieldIndex("tenant", FieldType::kKeyword, true).ok());
-  {
+  // A payload index made through `node`, through the log to every shard
+  // (wait: ready on all).
+  auto create_index = [&](int node, const std::string& field,
+                          v1::FieldType type, v1::PayloadIndexInfo* info) {
     v1::CreateFieldIndexRequest req;
     req.set_collection("docs");
-    req.set_field("tenant");
-    req.set_type(v1::FIELD_TYPE_KEYWORD);
+    req.set_field(field);
+    req.set_type(type);
     req.set_wait(true);
     grpc::ClientContext ctx;
+    return cluster_->Collections(node)->CreateFieldIndex(&ctx, req, info);
+  };
+  // An index on tenant.
+  ASSERT_TRUE(coll->CreateFieldIndex("tenant", FieldType::kKeyword, true).ok());
+  {
     v1::PayloadIndexInfo info;
-    grpc::Status s =
-        cluster_->Collections(1)->CreateFieldIndex(&ctx, req, &info);
+    grpc::Status s = create_index(1, "tenant", v1::FIELD_TYPE_KEYWORD, &info);
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_TRUE(info.ready());
     EXPECT_EQ(info.points(), kPoints);
-    req.set_type(v1::FIELD_TYPE_INTEGER);  // another type: as one database
-    grpc::ClientContext ctx2;
-    s = cluster_->Collections(2)->CreateFieldIndex(&ctx2, req, &info);
+    // Another type: as one database.
+    s = create_index(2, "tenant", v1::FIELD_TYPE_INTEGER, &info);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS)
         << s.error_message();
   }
@@ -375,15 +379,8 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
   // included (ties of n span the shards).
   ASSERT_TRUE(coll->CreateFieldIndex("n", FieldType::kInteger, true).ok());
   {
-    v1::CreateFieldIndexRequest req;
-    req.set_collection("docs");
-    req.set_field("n");
-    req.set_type(v1::FIELD_TYPE_INTEGER);
-    req.set_wait(true);
-    grpc::ClientContext ctx;
     v1::PayloadIndexInfo info;
-    grpc::Status s =
-        cluster_->Collections(0)->CreateFieldIndex(&ctx, req, &info);
+    grpc::Status s = create_index(0, "n", v1::FIELD_TYPE_INTEGER, &info);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   {

@@ -135,6 +135,21 @@ class RpcFilterTest : public ::testing::Test {
     return o;
   }
 
+  // A payload index on `field` of collection c, built before it returns.
+  pb::PayloadIndexInfo Index(const std::string& field, pb::FieldType type) {
+    pb::CreateFieldIndexRequest ci;
+    ci.set_collection("c");
+    ci.set_field(field);
+    ci.set_type(type);
+    ci.set_wait(true);
+    pb::PayloadIndexInfo pi;
+    grpc::ClientContext ctx;
+    const grpc::Status s =
+        server_.collections().CreateFieldIndex(&ctx, ci, &pi);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return pi;
+  }
+
   uint64_t Count(const std::string& filter) {
     pb::CountRequest req;
     req.set_collection("c");
@@ -175,14 +190,7 @@ TEST_F(RpcFilterTest, IndexesSearchCountAndTheLog) {
               std::string::npos)
         << log_[0];
   }
-  pb::CreateFieldIndexRequest ci;
-  ci.set_collection("c");
-  ci.set_field("color");
-  ci.set_type(pb::FIELD_TYPE_KEYWORD);
-  ci.set_wait(true);
-  pb::PayloadIndexInfo pi;
-  grpc::ClientContext ctx;
-  ASSERT_TRUE(server_.collections().CreateFieldIndex(&ctx, ci, &pi).ok());
+  const pb::PayloadIndexInfo pi = Index("color", pb::FIELD_TYPE_KEYWORD);
   EXPECT_TRUE(pi.ready());
   EXPECT_EQ(pi.points(), 2000u);
   EXPECT_GT(pi.memory_bytes(), 0u);
@@ -254,17 +262,8 @@ TEST_F(RpcFilterTest, FacetCounts) {
   EXPECT_EQ(s.error_message(),
             "field 'color' has no payload index; facet counts need a "
             "keyword, integer or bool one: create one first");
-  for (auto [field, type] : {std::pair{"color", pb::FIELD_TYPE_KEYWORD},
-                             std::pair{"n", pb::FIELD_TYPE_INTEGER}}) {
-    pb::CreateFieldIndexRequest ci;
-    ci.set_collection("c");
-    ci.set_field(field);
-    ci.set_type(type);
-    ci.set_wait(true);
-    pb::PayloadIndexInfo pi;
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(server_.collections().CreateFieldIndex(&ctx, ci, &pi).ok());
-  }
+  Index("color", pb::FIELD_TYPE_KEYWORD);
+  Index("n", pb::FIELD_TYPE_INTEGER);
   ASSERT_TRUE(facet("color", "", 0, &r).ok());
   EXPECT_EQ(text(r), "blue:1500 red:500 ");
   r.Clear();
@@ -332,14 +331,7 @@ TEST_F(RpcFilterTest, OrderedScroll) {
   EXPECT_EQ(s.error_message(),
             "field 'n' has no payload index; order_by needs an integer or "
             "float one: create one first");
-  pb::CreateFieldIndexRequest ci;
-  ci.set_collection("c");
-  ci.set_field("n");
-  ci.set_type(pb::FIELD_TYPE_INTEGER);
-  ci.set_wait(true);
-  pb::PayloadIndexInfo pi;
-  grpc::ClientContext ctx;
-  ASSERT_TRUE(server_.collections().CreateFieldIndex(&ctx, ci, &pi).ok());
+  Index("n", pb::FIELD_TYPE_INTEGER);
   ASSERT_TRUE(scroll("", true, std::nullopt, std::nullopt, &r).ok());
   EXPECT_EQ(text(r), "1999@1999 1998@1998 1997@1997 next 1996@1996");
   r.Clear();
@@ -376,14 +368,7 @@ TEST_F(RpcFilterTest, OrderedScroll) {
 }
 
 TEST_F(RpcFilterTest, BadFiltersAreInvalidArgumentAndWriteNothing) {
-  pb::CreateFieldIndexRequest ci;
-  ci.set_collection("c");
-  ci.set_field("n");
-  ci.set_type(pb::FIELD_TYPE_INTEGER);
-  ci.set_wait(true);
-  pb::PayloadIndexInfo pi;
-  grpc::ClientContext ctx;
-  ASSERT_TRUE(server_.collections().CreateFieldIndex(&ctx, ci, &pi).ok());
+  Index("n", pb::FIELD_TYPE_INTEGER);
   auto expect = [](const grpc::Status& s, const std::string& message) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_EQ(s.error_message(), message);
