@@ -208,14 +208,26 @@ grpc::Status ClusterCollectionsService::CreateFieldIndex(
             "' has no index in collection '", EchoInput(req->collection()),
             "' (deleted meanwhile)"));
       }
-      if (!req->wait() || found->ready()) {
+      if (!req->wait()) {
         *resp = *found;
         return absl::OkStatus();
+      }
+      // Ready on the replicas read, then on every replica: reads that need
+      // the index (facet counts, order_by) may go to any of them.
+      if (found->ready()) {
+        TQ_ASSIGN_OR_RETURN(
+            const bool everywhere,
+            node_->reader()->IndexReadyOnEveryReplica(
+                req->collection(), req->field(), after, deadline));
+        if (everywhere) {
+          *resp = *found;
+          return absl::OkStatus();
+        }
       }
       if (absl::Now() + absl::Milliseconds(100) >= deadline) {
         return absl::DeadlineExceededError(absl::StrCat(
             "the index of '", EchoInput(req->field()),
-            "' is not ready on every shard yet (it is being built; "
+            "' is not ready on every replica yet (it is being built; "
             "CollectionInfo.payload_indexes says when)"));
       }
       absl::SleepFor(absl::Milliseconds(100));

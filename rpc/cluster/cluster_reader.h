@@ -93,6 +93,12 @@ class ClusterReader {
   absl::StatusOr<::tqdb::v1::CountResponse> Count(
       const std::string& collection, const ::tqdb::v1::Filter* filter,
       const ReadConsistency& consistency, absl::Time deadline);
+  // Whether the payload index of `field` is ready on every replica on a
+  // live node, each having applied `consistency`'s read_after first
+  // (reader_index.cc). NotFound when one has no such index.
+  absl::StatusOr<bool> IndexReadyOnEveryReplica(
+      const std::string& collection, const std::string& field,
+      const ReadConsistency& consistency, absl::Time deadline);
   // Facet counts (the request validated): every value of each shard,
   // summed over the shards and cut to the limit (exact; reader_facet.cc).
   absl::StatusOr<::tqdb::v1::FacetResponse> Facet(

@@ -123,6 +123,26 @@ TEST(FlagsTest, FloatListsHoldTheirRange) {
             "--s: '7' is not a number in [0, 4]");
 }
 
+TEST(FlagsTest, IdListsTakeEveryUint64) {
+  const FlagSpec spec = {{"like"}, {}};
+  auto f = Flags::Parse({"--like", "7, 18446744073709551615,0"}, spec);
+  ASSERT_TRUE(f.ok()) << f.status();
+  auto ids = f->GetIdList("like");
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_EQ(*ids, (std::vector<uint64_t>{7, UINT64_MAX, 0}));
+  for (const char* bad : {"1,-2", "1,,2", "x", "18446744073709551616"}) {
+    auto g = Flags::Parse({"--like", bad}, spec);
+    ASSERT_TRUE(g.ok());
+    EXPECT_EQ(g->GetIdList("like").status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  auto g = Flags::Parse({"--like", "3,4,-5"}, spec);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->GetIdList("like").status().message(),
+            "--like: value 3 ('-5') is not a point id");
+}
+
 TEST(FlagsTest, HelpBeforeTheEndOfFlags) {
   EXPECT_TRUE(WantsHelp({"--help"}));
   EXPECT_TRUE(WantsHelp({"list", "-h"}));

@@ -120,6 +120,22 @@ absl::StatusOr<std::vector<int64_t>> Flags::GetIntList(const std::string& name,
   return out;
 }
 
+absl::StatusOr<std::vector<uint64_t>> Flags::GetIdList(
+    const std::string& name) const {
+  std::vector<uint64_t> ids;
+  int col = 0;
+  for (absl::string_view part : absl::StrSplit(GetString(name, ""), ',')) {
+    ++col;
+    uint64_t id;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(part), &id)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", name, ": value ", col, " ('", part, "') is not a point id"));
+    }
+    ids.push_back(id);
+  }
+  return ids;
+}
+
 absl::StatusOr<std::vector<float>> Flags::GetFloatList(const std::string& name,
                                                        const std::string& def,
                                                        float min,

@@ -54,6 +54,10 @@ class Flags {
                                                   const std::string& def,
                                                   int64_t min,
                                                   int64_t max) const;
+  // Comma-separated point ids (unsigned 64-bit); the error names the
+  // value's place in the list.
+  absl::StatusOr<std::vector<uint64_t>> GetIdList(
+      const std::string& name) const;
   // Comma-separated numbers, each within [min, max] (NaN is not).
   absl::StatusOr<std::vector<float>> GetFloatList(const std::string& name,
                                                   const std::string& def,

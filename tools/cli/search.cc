@@ -97,23 +97,6 @@ absl::StatusOr<std::vector<float>> ParseVector(const std::string& text) {
   return q;
 }
 
-// The ids of --like / --unlike; InvalidArgument naming the bad one.
-absl::StatusOr<std::vector<uint64_t>> ParseIds(const std::string& flag,
-                                               const std::string& text) {
-  std::vector<uint64_t> ids;
-  int col = 0;
-  for (absl::string_view part : absl::StrSplit(text, ',')) {
-    ++col;
-    uint64_t id;
-    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(part), &id)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--", flag, ": value ", col, " ('", part, "') is not a point id"));
-    }
-    ids.push_back(id);
-  }
-  return ids;
-}
-
 // Row `row` (0-based) of the vector file `path`; errors name the file.
 absl::StatusOr<std::vector<float>> ReadQueryRow(const std::string& path,
                                                 const std::string& format,
@@ -294,11 +277,11 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   std::vector<float> q;
   std::string source;
   if (flags->Has("like")) {
-    auto like = ParseIds("like", flags->GetString("like"));
+    auto like = flags->GetIdList("like");
     if (!like.ok()) return UsageError(kSearchCommand, like.status(), err);
     o.examples.positive = *std::move(like);
     if (flags->Has("unlike")) {
-      auto unlike = ParseIds("unlike", flags->GetString("unlike"));
+      auto unlike = flags->GetIdList("unlike");
       if (!unlike.ok()) return UsageError(kSearchCommand, unlike.status(), err);
       o.examples.negative = *std::move(unlike);
     }
