@@ -11,6 +11,7 @@
 #include "rpc/cluster/cluster_keys.h"
 #include "rpc/cluster/cluster_node.h"
 #include "rpc/cluster/leader_election.h"
+#include "rpc/cluster/log_line.h"
 #include "rpc/cluster/log_names.h"
 #include "rpc/cluster/pull_consumer.h"
 
@@ -187,8 +188,8 @@ void Balancer::Run() {
       seen = node_->view()->version();
       absl::Status s = Pass(*term, election);
       if (!s.ok()) {
-        std::cerr << "tqdb cluster: balancer (node " << node_->options().node_id
-                  << "): " << s.ToString() << std::endl;
+        LogLine(absl::StrCat("balancer (node ", node_->options().node_id,
+                             "): ", s.ToString()));
       }
       node_->view()->AwaitChange(seen, absl::Seconds(1));
     }

@@ -20,6 +20,7 @@
 #include "rpc/cluster/balancer.h"
 #include "rpc/cluster/cluster_keys.h"
 #include "rpc/cluster/cluster_reader.h"
+#include "rpc/cluster/log_line.h"
 #include "rpc/cluster/log_names.h"
 #include "rpc/convert.h"
 
@@ -103,19 +104,18 @@ absl::Status ClusterNode::AwaitJetStream() {
     const absl::Duration waited = absl::Now() - start;
     if (s.ok()) {
       if (reported) {
-        std::cerr << "tqdb cluster: node " << options_.node_id
-                  << ": JetStream ready after "
-                  << absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1)))
-                  << "\n";
+        LogLine(absl::StrCat(
+            "node ", options_.node_id, ": JetStream ready after ",
+            absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1)))));
       }
       return s;
     }
     if (absl::Now() >= deadline) return s;
-    std::cerr << "tqdb cluster: node " << options_.node_id
-              << ": still waiting for JetStream after "
-              << absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1)))
-              << " (gives up at " << absl::FormatDuration(options_.nats_timeout)
-              << "): " << s.message() << "\n";
+    LogLine(absl::StrCat(
+        "node ", options_.node_id, ": still waiting for JetStream after ",
+        absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1))),
+        " (gives up at ", absl::FormatDuration(options_.nats_timeout),
+        "): ", s.message()));
     reported = true;
   }
 }
@@ -222,10 +222,9 @@ void ClusterNode::RunMembership() {
     }
     // Lost (etcd away for a whole TTL, or revoked): a new lease, and the
     // registration again, until it works.
-    std::cerr << "tqdb cluster: node " << options_.node_id
-              << ": registration lost ("
-              << (lease ? lease->status().ToString() : "no lease")
-              << "); registering again" << std::endl;
+    LogLine(absl::StrCat("node ", options_.node_id, ": registration lost (",
+                         lease ? lease->status().ToString() : "no lease",
+                         "); registering again"));
     auto fresh = LeaseKeeper::Grant(etcd_.get(), options_.lease_ttl);
     if (fresh.ok()) {
       std::unique_ptr<LeaseKeeper> old;
@@ -268,8 +267,7 @@ void ClusterNode::RunReconciler() {
       reconcile_error_ = s.ok() ? "" : s.ToString();
     }
     if (!s.ok()) {
-      std::cerr << "tqdb cluster: node " << options_.node_id << ": "
-                << s.ToString() << std::endl;
+      LogLine(absl::StrCat("node ", options_.node_id, ": ", s.ToString()));
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
       backoff = std::min(backoff * 2, absl::Seconds(5));
@@ -369,8 +367,7 @@ absl::Status ClusterNode::Reconcile() {
     spec.node_id = options_.node_id;
     spec.max_batch = options_.database.max_batch;
     auto replica = std::make_shared<ShardReplica>(
-        js_.get(), spec, *coll,
-        [this](const ReplicaSpec& s, uint64_t applied) {
+        js_.get(), spec, *coll, [this](const ReplicaSpec& s, uint64_t applied) {
           return PeerCopy(s, applied);
         });
     absl::MutexLock lock(&mu_);
@@ -412,10 +409,9 @@ absl::Status ClusterNode::MarkReady() {
                                            entry.map_mod_revision)},
                      {TxnOp::Put(key, ToJson(map))}, {}));
       if (txn.succeeded) {
-        std::cerr << "tqdb cluster: node " << options_.node_id
-                  << ": collection '" << name << "' shard " << s
-                  << " caught up (sequence " << r->applied() << "), ready"
-                  << std::endl;
+        LogLine(absl::StrCat("node ", options_.node_id, ": collection '", name,
+                             "' shard ", s, " caught up (sequence ",
+                             r->applied(), "), ready"));
       }
       // One change per map per pass: the next one reads the new revision.
       break;

@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_node.h"
+#include "rpc/cluster/log_line.h"
 #include "rpc/cluster/log_names.h"
 #include "rpc/cluster/read_method.h"
 #include "rpc/convert.h"
@@ -94,10 +95,10 @@ absl::Status CopyCollection(ClusterNode* node, const CollectionEntry& entry,
   if (threshold > 0 && c->Count() >= threshold) {
     TQ_RETURN_IF_ERROR(c->Train());
   }
-  std::cerr << "tqdb cluster: node " << node->options().node_id
-            << ": snapshot of collection '" << entry.name << "': " << c->Count()
-            << " points; shards at sequences " << absl::StrJoin(sequences, ", ")
-            << std::endl;
+  LogLine(absl::StrCat("node ", node->options().node_id,
+                       ": snapshot of collection '", entry.name,
+                       "': ", c->Count(), " points; shards at sequences ",
+                       absl::StrJoin(sequences, ", ")));
   return absl::OkStatus();
 }
 

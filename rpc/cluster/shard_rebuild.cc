@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "quant/status_macros.h"
+#include "rpc/cluster/log_line.h"
 #include "rpc/cluster/shard_replica.h"
 
 namespace tqdb {
@@ -46,11 +47,10 @@ absl::Status ShardReplica::CatchUpFromPeer(uint64_t first_sequence) {
       absl::MutexLock lock(&mu_);
       rebuilding_ = false;
     }
-    std::cerr << "tqdb cluster: collection '" << spec_.collection << "' shard "
-              << spec_.shard << ": " << gap
-              << "; no other replica holds more: applying from the stream's "
-                 "oldest entry"
-              << std::endl;
+    LogLine(absl::StrCat("collection '", spec_.collection, "' shard ",
+                         spec_.shard, ": ", gap,
+                         "; no other replica holds more: applying from the "
+                         "stream's oldest entry"));
     return absl::OkStatus();
   }
   return WithContext(Rebuild(copy->get()), gap, "; taking a copy at sequence ",
@@ -67,10 +67,10 @@ absl::Status ShardReplica::Rebuild(ShardCopy* copy) {
     copy_ = copy;
     rebuilding_ = true;
   }
-  std::cerr << "tqdb cluster: collection '" << spec_.collection << "' shard "
-            << spec_.shard << ": replacing its points (applied sequence "
-            << local_->applied_sequence() << ") with another replica's copy at "
-            << copy->applied_sequence() << std::endl;
+  LogLine(absl::StrCat(
+      "collection '", spec_.collection, "' shard ", spec_.shard,
+      ": replacing its points (applied sequence ", local_->applied_sequence(),
+      ") with another replica's copy at ", copy->applied_sequence()));
   uint64_t points = 0;
   absl::Status s = [&]() -> absl::Status {
     // First: a crash from here on leaves a collection that claims no part
@@ -116,9 +116,9 @@ absl::Status ShardReplica::Rebuild(ShardCopy* copy) {
     rebuilding_ = false;
     ++rebuilds_;
   }
-  std::cerr << "tqdb cluster: collection '" << spec_.collection << "' shard "
-            << spec_.shard << ": took " << points << " points at sequence "
-            << copy->applied_sequence() << std::endl;
+  LogLine(absl::StrCat("collection '", spec_.collection, "' shard ",
+                       spec_.shard, ": took ", points, " points at sequence ",
+                       copy->applied_sequence()));
   return absl::OkStatus();
 }
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "quant/status_macros.h"
+#include "rpc/cluster/log_line.h"
 #include "rpc/cluster/log_names.h"
 #include "rpc/convert.h"
 #include "rpc/filter_convert.h"
@@ -211,7 +212,7 @@ void ShardReplica::NoteSkipped(uint64_t sequence, const absl::Status& why) {
   const std::string text =
       absl::StrCat("collection '", spec_.collection, "' shard ", spec_.shard,
                    ": skipped log entry ", sequence, ": ", why.ToString());
-  std::cerr << "tqdb cluster: " << text << std::endl;
+  LogLine(text);
   absl::MutexLock lock(&mu_);
   last_skip_ = text;
 }
@@ -234,7 +235,7 @@ void ShardReplica::Run() {
     if (!s.ok()) {
       last_error_ = absl::StrCat("collection '", spec_.collection, "' shard ",
                                  spec_.shard, ": ", s.ToString());
-      std::cerr << "tqdb cluster: " << last_error_ << std::endl;
+      LogLine(last_error_);
     }
     if (progressed) backoff = kFirstBackoff;
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
@@ -263,9 +264,9 @@ absl::Status ShardReplica::Session() {
   TQ_ASSIGN_OR_RETURN(std::unique_ptr<PullConsumer> consumer,
                       PullConsumer::Create(js_, c));
   if (from > 1 || sessions() > 1) {
-    std::cerr << "tqdb cluster: collection '" << spec_.collection << "' shard "
-              << spec_.shard << ": applying from sequence " << from
-              << " (session " << sessions() << ")" << std::endl;
+    LogLine(absl::StrCat("collection '", spec_.collection, "' shard ",
+                         spec_.shard, ": applying from sequence ", from,
+                         " (session ", sessions(), ")"));
   }
   uint64_t last_consumer = 0;
   absl::Time last_delivery = absl::Now();
