@@ -315,6 +315,10 @@ absl::Status ClusterNode::Reconcile() {
   for (auto& r : gone) r->RequestStop();
   absl::Status first;
   for (auto& r : gone) {
+    // Its thread ended before its consumer is deleted: a fetch in flight on
+    // a consumer deleted under it ended in "Consumer Deleted" and then a
+    // heap corruption in the node (cluster_sh_e2e, a drain).
+    r->Stop();
     const std::string local = r->local()->config().name;
     // Its consumer too (best effort: the stream may be gone with the
     // collection).

@@ -120,7 +120,9 @@ ShardReplica::ShardReplica(JetStream* js, ReplicaSpec spec,
   thread_ = std::thread([this] { Run(); });
 }
 
-ShardReplica::~ShardReplica() {
+ShardReplica::~ShardReplica() { Stop(); }
+
+void ShardReplica::Stop() {
   RequestStop();
   if (thread_.joinable()) thread_.join();
 }

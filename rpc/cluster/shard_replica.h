@@ -122,6 +122,10 @@ class ShardReplica {
   // Asks the thread to stop without waiting (stopping many replicas at once
   // takes one fetch timeout, not one each).
   void RequestStop();
+  // RequestStop() and waits for the thread (its fetch ends): after it, the
+  // replica no longer uses its consumer, which may then be deleted. Called
+  // by the replica's owner only, once.
+  void Stop();
 
   const ReplicaSpec& spec() const { return spec_; }
   const std::shared_ptr<Collection>& local() const { return local_; }
