@@ -89,8 +89,19 @@ PullConsumer::PullConsumer(JetStream* js, const ConsumerConfig& config,
     : js_(js), config_(config), subscription_(subscription) {}
 
 PullConsumer::~PullConsumer() {
-  // Destroy, not Unsubscribe: the durable consumer stays in JetStream (and
-  // libnats deletes only consumers it created itself; this one it bound).
+  // libnats before 3.10 (Debian 12 has 3.4.1) handles an inbound message
+  // holding a bare pointer to its subscription (nats.c #637, fixed by
+  // #638): a message that arrives while the subscription is destroyed, such
+  // as a pull request's status after the consumer was deleted (the
+  // balancer deletes those of replicas it moves), was written into freed
+  // memory ("malloc(): unaligned tcache chunk detected" in cluster_sh_e2e's
+  // drain). So the subscription leaves the connection first, and a round
+  // trip to the server lets the read loop finish whatever it took before
+  // (it handles the PONG after it); only then is it freed. Unsubscribe
+  // keeps the durable consumer: libnats deletes only consumers it created,
+  // and this one it bound.
+  natsSubscription_Unsubscribe(subscription_);
+  natsConnection_FlushTimeout(js_->connection()->raw(), 2000);
   natsSubscription_Destroy(subscription_);
 }
 
