@@ -204,7 +204,7 @@ absl::StatusOr<FieldIndexInfo> CollectionImpl::CreateFieldIndex(
     const std::string& field, FieldType type, bool wait) {
   TQ_LIFE_GUARD();
   TQ_RETURN_IF_ERROR(JsonPath::Parse(field).status()) << "field";
-  if (static_cast<uint32_t>(type) > 3) {
+  if (!IsFieldType(type)) {
     return absl::InvalidArgumentError("unknown field index type");
   }
   {

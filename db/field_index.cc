@@ -124,6 +124,7 @@ FieldValues FieldIndex::Get(uint32_t iid) const {
   v.null = null_.contains(iid);
   switch (type_) {
     case FieldType::kKeyword:
+    case FieldType::kText:
       fwd_vid_.ForEach(
           iid, [&](uint32_t vid) { v.keywords.push_back(words_[vid]); });
       std::sort(v.keywords.begin(), v.keywords.end());
@@ -147,6 +148,7 @@ FieldValues FieldIndex::Get(uint32_t iid) const {
 void FieldIndex::RemoveValues(uint32_t iid) {
   switch (type_) {
     case FieldType::kKeyword:
+    case FieldType::kText:
       fwd_vid_.ForEach(iid, [&](uint32_t vid) {
         postings_[vid].remove(iid);
         if (postings_[vid].isEmpty()) {
@@ -177,6 +179,7 @@ void FieldIndex::RemoveValues(uint32_t iid) {
 void FieldIndex::AddValues(uint32_t iid, const FieldValues& v) {
   switch (type_) {
     case FieldType::kKeyword:
+    case FieldType::kText:
       for (const std::string& w : v.keywords) {
         const uint32_t vid = AddVid(w);
         if (postings_[vid].addChecked(iid)) fwd_vid_.Add(iid, vid);
@@ -199,6 +202,7 @@ void FieldIndex::UpdateMulti(uint32_t iid) {
   size_t n = 0;
   switch (type_) {
     case FieldType::kKeyword:
+    case FieldType::kText:
       n = fwd_vid_.Count(iid);
       break;
     case FieldType::kInteger:
@@ -242,7 +246,7 @@ Roaring FieldIndex::AnyOf(const Condition& c) const {
   using Kind = Condition::Kind;
   std::vector<const Roaring*> parts;
   std::vector<Roaring> owned;
-  if (type_ == FieldType::kKeyword) {
+  if (type_ == FieldType::kKeyword || type_ == FieldType::kText) {
     auto add = [&](const std::string& w) {
       const int64_t vid = Vid(w);
       if (vid >= 0) parts.push_back(&postings_[vid]);
@@ -293,6 +297,23 @@ Roaring FieldIndex::Except(const Condition& c) const {
   return out;
 }
 
+Roaring FieldIndex::AllWords(const Condition& c) const {
+  std::vector<const Roaring*> parts;
+  for (const std::string& w : c.keywords) {
+    const int64_t vid = Vid(w);
+    if (vid < 0) return Roaring();
+    parts.push_back(&postings_[vid]);
+  }
+  if (parts.empty()) return Roaring();
+  // The rarest word first: every intersection after it is at most its size.
+  std::sort(parts.begin(), parts.end(), [](const Roaring* a, const Roaring* b) {
+    return a->cardinality() < b->cardinality();
+  });
+  Roaring out = *parts[0];
+  for (size_t i = 1; i < parts.size() && !out.isEmpty(); ++i) out &= *parts[i];
+  return out;
+}
+
 Roaring FieldIndex::Evaluate(const Condition& c, const Roaring& live) const {
   using Kind = Condition::Kind;
   switch (c.kind) {
@@ -302,7 +323,10 @@ Roaring FieldIndex::Evaluate(const Condition& c, const Roaring& live) const {
       return null_;
     case Kind::kMatch:
     case Kind::kMatchAny:
+    case Kind::kMatchTextAny:
       return AnyOf(c);
+    case Kind::kMatchText:
+      return AllWords(c);
     case Kind::kMatchExcept:
       return Except(c);
     case Kind::kRange:
@@ -331,10 +355,19 @@ uint64_t FieldIndex::Estimate(const Condition& c, uint64_t live) const {
       return null_.cardinality();
     case Kind::kMatchExcept:
       return typed_.cardinality();
+    case Kind::kMatchText: {
+      uint64_t n = live;
+      for (const std::string& w : c.keywords) {
+        const int64_t vid = Vid(w);
+        n = std::min(n, vid < 0 ? 0 : postings_[vid].cardinality());
+      }
+      return c.keywords.empty() ? 0 : n;
+    }
     case Kind::kMatch:
-    case Kind::kMatchAny: {
+    case Kind::kMatchAny:
+    case Kind::kMatchTextAny: {
       uint64_t n = 0;
-      if (type_ == FieldType::kKeyword) {
+      if (type_ == FieldType::kKeyword || type_ == FieldType::kText) {
         auto add = [&](const std::string& w) {
           const int64_t vid = Vid(w);
           if (vid >= 0) n += postings_[vid].cardinality();
@@ -377,14 +410,18 @@ FieldIndex::Prepared FieldIndex::Prepare(const Condition& c) const {
   using Kind = Condition::Kind;
   Prepared p;
   p.cond = &c;
-  if (type_ == FieldType::kKeyword) {
+  if (type_ == FieldType::kKeyword || type_ == FieldType::kText) {
     auto add = [&](const std::string& w) {
       const int64_t vid = Vid(w);
-      if (vid >= 0) p.vids.push_back(static_cast<uint32_t>(vid));
+      if (vid >= 0) {
+        p.vids.push_back(static_cast<uint32_t>(vid));
+      } else {
+        p.unknown_word = true;
+      }
     };
     if (c.kind == Kind::kMatch) {
       add(c.keyword);
-    } else if (c.kind == Kind::kMatchAny || c.kind == Kind::kMatchExcept) {
+    } else if (c.kind != Kind::kRange) {
       for (const std::string& w : c.keywords) add(w);
     }
     std::sort(p.vids.begin(), p.vids.end());
@@ -424,6 +461,16 @@ bool FieldIndex::Check(uint32_t iid, const Prepared& p) const {
         default:
           return false;
       }
+    case Kind::kMatchTextAny:
+      return fwd_vid_.Any(iid, listed_vid);
+    case Kind::kMatchText: {
+      // A point's words are distinct: all are there when as many of its
+      // words are listed as the text has.
+      if (p.unknown_word || p.vids.empty()) return false;
+      size_t n = 0;
+      fwd_vid_.ForEach(iid, [&](uint32_t v) { n += listed_vid(v); });
+      return n == p.vids.size();
+    }
     case Kind::kMatchExcept:
       if (type_ == FieldType::kKeyword) {
         return fwd_vid_.Any(iid, [&](uint32_t v) { return !listed_vid(v); });
@@ -498,6 +545,7 @@ std::vector<FacetHit> FieldIndex::Facet(const Roaring* among) const {
       break;
     }
     case FieldType::kFloat:
+    case FieldType::kText:
       break;
   }
   return out;
@@ -526,6 +574,7 @@ size_t FieldIndex::MemoryBytes() const {
                  typed_.getSizeInBytes(false) + multi_.getSizeInBytes(false);
   switch (type_) {
     case FieldType::kKeyword:
+    case FieldType::kText:
       for (const Roaring& p : postings_) {
         bytes += sizeof(Roaring) + p.getSizeInBytes(false);
       }

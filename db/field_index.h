@@ -2,6 +2,7 @@
 // collection's points, of one type (keyword, integer, float, bool), as
 // compressed bitmaps of internal ids (CRoaring):
 //  - keyword: a dictionary value -> bitmap;
+//  - text: the same, of the words of the field's strings (db/text_words.h);
 //  - integer, float: the bucketed sorted structure of db/numeric_index.h;
 //  - bool: a bitmap for true, one for false;
 // plus, for every type, the bitmaps of points whose field is non-empty
@@ -57,7 +58,9 @@ class FieldIndex {
   // as dictionary ids, bounds computed once).
   struct Prepared {
     const Condition* cond = nullptr;
-    std::vector<uint32_t> vids;  // keyword match / any / except, sorted
+    std::vector<uint32_t> vids;  // keyword match / any / except, text words;
+                                 // sorted
+    bool unknown_word = false;   // one of them is in no point
     int64_t ilo = 0, ihi = -1;   // integer range
     double flo = 0, fhi = -1;    // float range
   };
@@ -87,6 +90,8 @@ class FieldIndex {
   uint32_t AddVid(const std::string& v);
   // Points with one of the values of c (match value / any).
   Roaring AnyOf(const Condition& c) const;
+  // Points holding every word of c (match text).
+  Roaring AllWords(const Condition& c) const;
   // Points with a value of the index's type outside those of c (except).
   Roaring Except(const Condition& c) const;
   void AddValues(uint32_t iid, const FieldValues& v);
@@ -101,7 +106,7 @@ class FieldIndex {
   Roaring typed_;  // points with a value of the type
   Roaring multi_;  // points with two or more
 
-  // kKeyword
+  // kKeyword, kText (words)
   absl::flat_hash_map<std::string, uint32_t> dict_;
   std::vector<std::string> words_;  // by dictionary id
   std::vector<Roaring> postings_;   // by dictionary id

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "db/text_words.h"
+
 namespace tqdb {
 
 bool ValuesEmpty(const std::vector<const nlohmann::json*>& values) {
@@ -157,6 +159,11 @@ FieldValues ExtractField(const nlohmann::json* payload, const JsonPath& path,
         break;
       case FieldType::kBool:
         if (v.is_boolean()) out.bools.push_back(v.get<bool>() ? 1 : 0);
+        break;
+      case FieldType::kText:
+        if (v.is_string()) {
+          AppendTextWords(v.get_ref<const std::string&>(), &out.keywords);
+        }
         break;
     }
   });

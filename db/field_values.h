@@ -21,7 +21,7 @@ struct FieldValues {
   bool present = false;  // not is_empty: a value other than null and []
   bool null = false;     // is_null
   // Of the index's type only, sorted, without repeats.
-  std::vector<std::string> keywords;  // kKeyword
+  std::vector<std::string> keywords;  // kKeyword; kText: the words
   std::vector<int64_t> integers;      // kInteger
   std::vector<double> floats;         // kFloat (integers as doubles too)
   std::vector<uint8_t> bools;         // kBool: 0, 1 or both

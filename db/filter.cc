@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "db/text_words.h"
 
 namespace tqdb {
 
@@ -16,18 +17,24 @@ const char* FieldTypeName(FieldType t) {
       return "float";
     case FieldType::kBool:
       return "bool";
+    case FieldType::kText:
+      return "text";
   }
   return "unknown";
 }
 
+bool IsFieldType(FieldType t) {
+  return static_cast<uint32_t>(t) <= static_cast<uint32_t>(FieldType::kText);
+}
+
 absl::StatusOr<FieldType> ParseFieldType(absl::string_view name) {
   for (FieldType t : {FieldType::kKeyword, FieldType::kInteger,
-                      FieldType::kFloat, FieldType::kBool}) {
+                      FieldType::kFloat, FieldType::kBool, FieldType::kText}) {
     if (name == FieldTypeName(t)) return t;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown field index type '", name,
-                   "' (keyword, integer, float or bool)"));
+                   "' (keyword, integer, float, bool or text)"));
 }
 
 namespace {
@@ -92,6 +99,19 @@ Condition Condition::ExceptInteger(std::string key, std::vector<int64_t> v) {
 Condition Condition::InRange(std::string key, Range r) {
   Condition c = Field(Kind::kRange, std::move(key));
   c.range = r;
+  return c;
+}
+
+Condition Condition::Text(std::string key, std::string text) {
+  Condition c = Field(Kind::kMatchText, std::move(key));
+  c.keywords = TextWords(text);
+  c.text = std::move(text);
+  return c;
+}
+
+Condition Condition::TextAny(std::string key, std::string text) {
+  Condition c = Text(std::move(key), std::move(text));
+  c.kind = Kind::kMatchTextAny;
   return c;
 }
 

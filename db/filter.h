@@ -25,6 +25,10 @@
 //    point without such a value does not match; combine must_not and
 //    match.any to also keep those).
 //    range: some number (integer or float) within gt / gte / lt / lte.
+//    match.text: the field's strings hold every word of the text (words
+//    as db/text_words.h cuts them: runs of letters and digits, case
+//    folded; the words of all the field's strings count together, an
+//    array's elements included). match.text_any: some word of the text.
 //    is_empty: the key is absent, null or [] (every value found is).
 //    is_null: a value found is null (or an array holding null).
 //    has_id: the point's id is one of the ids.
@@ -50,8 +54,11 @@ enum class FieldType : uint32_t {
   kInteger = 1,  // integers: match value / any / except, range
   kFloat = 2,    // numbers (integers too): range
   kBool = 3,     // booleans: match value
+  kText = 4,     // the words of strings (full text): match text / text_any
 };
 const char* FieldTypeName(FieldType t);  // "keyword", "integer", ...
+// Whether t is one of the types above (a value read from outside).
+bool IsFieldType(FieldType t);
 // InvalidArgument for anything else.
 absl::StatusOr<FieldType> ParseFieldType(absl::string_view name);
 
@@ -63,14 +70,16 @@ struct Range {
 
 struct Condition {
   enum class Kind {
-    kMatch,        // key, value_*
-    kMatchAny,     // key, keywords or integers
-    kMatchExcept,  // key, keywords or integers
-    kRange,        // key, range
-    kIsEmpty,      // key
-    kIsNull,       // key
-    kHasId,        // ids
-    kFilter,       // filter
+    kMatch,         // key, value_*
+    kMatchAny,      // key, keywords or integers
+    kMatchExcept,   // key, keywords or integers
+    kRange,         // key, range
+    kIsEmpty,       // key
+    kIsNull,        // key
+    kMatchText,     // key, text, keywords = its words
+    kMatchTextAny,  // key, text, keywords = its words
+    kHasId,         // ids
+    kFilter,        // filter
   };
   // What a match compares with.
   enum class ValueType { kKeyword, kInteger, kBool };
@@ -81,7 +90,9 @@ struct Condition {
   std::string keyword;                         // kMatch, kKeyword
   int64_t integer = 0;                         // kMatch, kInteger
   bool boolean = false;                        // kMatch, kBool
-  std::vector<std::string> keywords;           // kMatchAny/Except, kKeyword
+  std::vector<std::string> keywords;           // kMatchAny/Except, kKeyword;
+                                               // kMatchText*: sorted words
+  std::string text;                            // kMatchText*: as given
   std::vector<int64_t> integers;               // kMatchAny/Except, kInteger
   Range range;
   std::vector<uint64_t> ids;             // kHasId
@@ -95,6 +106,9 @@ struct Condition {
   static Condition ExceptKeyword(std::string key, std::vector<std::string> v);
   static Condition ExceptInteger(std::string key, std::vector<int64_t> v);
   static Condition InRange(std::string key, Range r);
+  // The text's words are cut once, here (db/text_words.h).
+  static Condition Text(std::string key, std::string text);
+  static Condition TextAny(std::string key, std::string text);
   static Condition IsEmpty(std::string key);
   static Condition IsNull(std::string key);
   static Condition HasId(std::vector<uint64_t> ids);

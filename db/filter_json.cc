@@ -201,7 +201,9 @@ class Parser {
   absl::StatusOr<Condition> ParseMatch(const std::string& key, const json& j,
                                        const std::string& at) {
     if (!j.is_object() || j.size() != 1) {
-      return Bad(at, "expected an object with one of value, any, except");
+      return Bad(at,
+                 "expected an object with one of value, any, except, text, "
+                 "text_any");
     }
     const auto it = j.begin();
     const std::string here = Join(at, it.key());
@@ -213,9 +215,14 @@ class Parser {
       if (AsInt64(v, &i)) return Condition::Integer(key, i);
       return Expected(here, "a string, an integer or a bool", v);
     }
+    if (it.key() == "text" || it.key() == "text_any") {
+      if (!v.is_string()) return Expected(here, "a string", v);
+      return it.key() == "text" ? Condition::Text(key, v.get<std::string>())
+                                : Condition::TextAny(key, v.get<std::string>());
+    }
     if (it.key() != "any" && it.key() != "except") {
       return Bad(here, absl::StrCat("unknown operator '", it.key(),
-                                    "' (value, any, except)"));
+                                    "' (value, any, except, text, text_any)"));
     }
     if (!v.is_array()) return Expected(here, "a list", v);
     const bool integers = !v.empty() && !v[0].is_string();
@@ -266,6 +273,10 @@ json ConditionToJson(const Condition& c) {
       return {{"key", c.key}, {"match", {{"any", list()}}}};
     case Kind::kMatchExcept:
       return {{"key", c.key}, {"match", {{"except", list()}}}};
+    case Kind::kMatchText:
+      return {{"key", c.key}, {"match", {{"text", c.text}}}};
+    case Kind::kMatchTextAny:
+      return {{"key", c.key}, {"match", {{"text_any", c.text}}}};
     case Kind::kRange: {
       json r = json::object();
       if (c.range.gt) r["gt"] = *c.range.gt;

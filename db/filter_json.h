@@ -9,7 +9,9 @@
 //
 // Conditions: {"key": K, "match": {"value": V}} (V a string, integer or
 // bool), {"key": K, "match": {"any": [...]}}, {"key": K, "match":
-// {"except": [...]}} (strings or integers), {"key": K, "range": {"gt": x,
+// {"except": [...]}} (strings or integers), {"key": K, "match": {"text":
+// "words"}} and {"key": K, "match": {"text_any": "words"}} (full text,
+// db/text_words.h), {"key": K, "range": {"gt": x,
 // "gte": x, "lt": x, "lte": x}} (numbers, null = unset), {"is_empty":
 // {"key": K}}, {"is_null": {"key": K}}, {"has_id": [ids]}, or a nested
 // filter object. A clause may be one condition instead of a list.

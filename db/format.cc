@@ -271,7 +271,9 @@ absl::Status DecodeFieldEntry(absl::string_view key, size_t prefix_size,
       values->floats.push_back(FromOrderedDouble(GetBig64(v.data())));
       return absl::OkStatus();
     case 'k':
-      if (type != FieldType::kKeyword) return bad("keyword value");
+      if (type != FieldType::kKeyword && type != FieldType::kText) {
+        return bad("keyword value");
+      }
       values->keywords.emplace_back(v);
       return absl::OkStatus();
     default:
@@ -301,7 +303,8 @@ absl::StatusOr<FieldIndexRecord> DecodeFieldIndexRecord(
                                  kFieldRecordVersion, &version));
   absl::string_view field;
   if (!dec.GetBytes(&field) || !dec.GetFixed32(&type) ||
-      !dec.GetFixed32(&ready) || dec.remaining() || type > 3 || ready > 1) {
+      !dec.GetFixed32(&ready) || dec.remaining() ||
+      !IsFieldType(static_cast<FieldType>(type)) || ready > 1) {
     return corrupt("bad fields");
   }
   FieldIndexRecord r;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "db/field_values.h"
+#include "db/text_words.h"
 #include "quant/status_macros.h"
 
 namespace tqdb {
@@ -29,6 +30,7 @@ absl::StatusOr<ConditionMatcher> ConditionMatcher::Compile(const Condition& c) {
   m.integer_ = c.integer;
   m.boolean_ = c.boolean;
   m.keywords_.insert(c.keywords.begin(), c.keywords.end());
+  if (c.kind == Condition::Kind::kMatchText) m.words_ = c.keywords;
   m.integers_.insert(c.integers.begin(), c.integers.end());
   m.range_ = c.range;
   return m;
@@ -43,6 +45,24 @@ bool ConditionMatcher::Holds(const nlohmann::json* payload) const {
   }
   if (kind_ == Kind::kIsEmpty) return ValuesEmpty(found);
   if (kind_ == Kind::kIsNull) return ValuesNull(found);
+  if (kind_ == Kind::kMatchText || kind_ == Kind::kMatchTextAny) {
+    // The words of all the strings found, together (as a text index
+    // holds them).
+    std::vector<std::string> words;
+    ForEachScalar(found, [&](const nlohmann::json& v) {
+      if (v.is_string()) {
+        AppendTextWords(v.get_ref<const std::string&>(), &words);
+      }
+    });
+    if (kind_ == Kind::kMatchTextAny) {
+      return std::any_of(words.begin(), words.end(),
+                         [&](const auto& w) { return keywords_.contains(w); });
+    }
+    if (words_.empty()) return false;
+    std::sort(words.begin(), words.end());
+    return std::includes(words.begin(), words.end(), words_.begin(),
+                         words_.end());
+  }
   bool hit = false;
   ForEachScalar(found, [&](const nlohmann::json& v) {
     if (hit) return;

@@ -20,8 +20,8 @@
 
 namespace tqdb {
 
-// One field condition (match, any, except, range, is_empty, is_null) on a
-// payload.
+// One field condition (match, any, except, text, text_any, range,
+// is_empty, is_null) on a payload.
 class ConditionMatcher {
  public:
   // REQUIRES: c is a field condition. InvalidArgument for a malformed key.
@@ -37,6 +37,7 @@ class ConditionMatcher {
   int64_t integer_ = 0;
   bool boolean_ = false;
   absl::flat_hash_set<std::string> keywords_;
+  std::vector<std::string> words_;  // kMatchText: the text's, sorted
   absl::flat_hash_set<int64_t> integers_;
   Range range_;
 };

@@ -158,6 +158,18 @@ class FilterChecker {
       }
       return Count(0, at);
     }
+    if (c.kind == Kind::kMatchText || c.kind == Kind::kMatchTextAny) {
+      const std::string where =
+          at + (c.kind == Kind::kMatchText ? ".match.text" : ".match.text_any");
+      if (c.keywords.empty()) {
+        return Bad(where, "the text has no words (runs of letters or digits)");
+      }
+      TQ_RETURN_IF_ERROR(Count(c.keywords.size(), where));
+      if (indexed && type != FieldType::kText) {
+        return wrong(where, "match text needs a text index (or none)");
+      }
+      return absl::OkStatus();
+    }
     if (c.kind == Kind::kMatch) {
       const std::string where = at + ".match.value";
       TQ_RETURN_IF_ERROR(Count(1, where));
@@ -185,9 +197,10 @@ class FilterChecker {
     if (!indexed) return absl::OkStatus();
     if ((c.value_type == VT::kKeyword && type != FieldType::kKeyword) ||
         (c.value_type == VT::kInteger && type != FieldType::kInteger)) {
-      return wrong(where, type == FieldType::kKeyword ? "expected strings"
-                          : type == FieldType::kInteger
-                              ? "expected integers"
+      return wrong(where, type == FieldType::kKeyword   ? "expected strings"
+                          : type == FieldType::kInteger ? "expected integers"
+                          : type == FieldType::kText
+                              ? "a text index answers match text and text_any"
                               : "match any / except needs a keyword or "
                                 "integer index");
     }
@@ -202,6 +215,8 @@ class FilterChecker {
         return "expected an integer";
       case FieldType::kBool:
         return "expected a bool";
+      case FieldType::kText:
+        return "a text index answers match text and text_any";
       case FieldType::kFloat:
         break;
     }

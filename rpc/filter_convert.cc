@@ -68,8 +68,13 @@ absl::StatusOr<Condition> ConditionFrom(const pb::Condition& in,
           return any ? Condition::AnyKeyword(f.key(), std::move(words))
                      : Condition::ExceptKeyword(f.key(), std::move(words));
         }
+        case pb::Match::kText:
+          return Condition::Text(f.key(), m.text());
+        case pb::Match::kTextAny:
+          return Condition::TextAny(f.key(), m.text_any());
         default:
-          return Bad(at + ".match", "expected one of value, any, except");
+          return Bad(at + ".match",
+                     "expected one of value, any, except, text, text_any");
       }
     }
     case pb::Condition::kIsEmpty:
@@ -140,6 +145,17 @@ void ConditionTo(const Condition& c, pb::Condition* out) {
                                      : f->mutable_match()->mutable_except());
       return;
     }
+    case Kind::kMatchText:
+    case Kind::kMatchTextAny: {
+      pb::FieldCondition* f = out->mutable_field();
+      f->set_key(c.key);
+      if (c.kind == Kind::kMatchText) {
+        f->mutable_match()->set_text(c.text);
+      } else {
+        f->mutable_match()->set_text_any(c.text);
+      }
+      return;
+    }
     case Kind::kRange: {
       pb::FieldCondition* f = out->mutable_field();
       f->set_key(c.key);
@@ -196,10 +212,12 @@ absl::StatusOr<FieldType> FieldTypeFromProto(pb::FieldType t) {
       return FieldType::kFloat;
     case pb::FIELD_TYPE_BOOL:
       return FieldType::kBool;
+    case pb::FIELD_TYPE_TEXT:
+      return FieldType::kText;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("type: unknown field index type ", static_cast<int>(t),
-                       " (FIELD_TYPE_KEYWORD, _INTEGER, _FLOAT or _BOOL)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "type: unknown field index type ", static_cast<int>(t),
+          " (FIELD_TYPE_KEYWORD, _INTEGER, _FLOAT, _BOOL or _TEXT)"));
   }
 }
 
@@ -213,6 +231,8 @@ pb::FieldType FieldTypeToProto(FieldType t) {
       return pb::FIELD_TYPE_FLOAT;
     case FieldType::kBool:
       return pb::FIELD_TYPE_BOOL;
+    case FieldType::kText:
+      return pb::FIELD_TYPE_TEXT;
   }
   return pb::FIELD_TYPE_UNSPECIFIED;
 }

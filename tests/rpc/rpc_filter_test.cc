@@ -57,7 +57,7 @@ TEST(FilterConvert, RoundTripsEveryCondition) {
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(FilterToJson(*back), FilterToJson(f));
   for (FieldType t : {FieldType::kKeyword, FieldType::kInteger,
-                      FieldType::kFloat, FieldType::kBool}) {
+                      FieldType::kFloat, FieldType::kBool, FieldType::kText}) {
     EXPECT_EQ(*FieldTypeFromProto(FieldTypeToProto(t)), t);
   }
   EXPECT_FALSE(FieldTypeFromProto(pb::FIELD_TYPE_UNSPECIFIED).ok());
@@ -296,6 +296,56 @@ TEST_F(RpcFilterTest, FacetCounts) {
   grpc::ClientContext ctx;
   EXPECT_EQ(server_.points().Facet(&ctx, req, &r).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RpcFilterTest, FullTextConditions) {
+  const char kRedText[] =
+      R"({"must": [{"key": "color", "match": {"text": "RED!"}}]})";
+  const char kAnyText[] =
+      R"({"must": [{"key": "color", "match": {"text_any": "red, blue"}}]})";
+  // On the payloads, then through a text index: the same counts.
+  EXPECT_EQ(Count(kRedText), 500u);
+  EXPECT_EQ(Count(kAnyText), 2000u);
+  const pb::PayloadIndexInfo info = Index("color", pb::FIELD_TYPE_TEXT);
+  EXPECT_EQ(info.type(), pb::FIELD_TYPE_TEXT);
+  EXPECT_EQ(info.points(), 2000u);
+  EXPECT_EQ(Count(kRedText), 500u);
+  EXPECT_EQ(Count(kAnyText), 2000u);
+  EXPECT_EQ(
+      Count(R"({"must": [{"key": "color", "match": {"text": "red blue"}}]})"),
+      0u);
+  // A search returns matches only.
+  pb::SearchRequest sr;
+  sr.set_collection("c");
+  sr.set_limit(20);
+  const auto q = dbtest::VectorFor(7, 0, 8);
+  sr.mutable_vector()->Add(q.begin(), q.end());
+  *sr.mutable_filter() = P(kRedText);
+  pb::SearchResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(server_.points().Search(&ctx, sr, &resp).ok());
+  ASSERT_EQ(resp.points_size(), 20);
+  for (const pb::ScoredPoint& p : resp.points()) EXPECT_EQ(p.id() % 4, 0u);
+  // Errors name the place.
+  auto error_of = [&](const std::string& filter) {
+    pb::CountRequest req;
+    req.set_collection("c");
+    *req.mutable_filter() = P(filter);
+    pb::CountResponse r;
+    grpc::ClientContext cctx;
+    return server_.points().Count(&cctx, req, &r);
+  };
+  grpc::Status s =
+      error_of(R"({"must": [{"key": "color", "match": {"value": "red"}}]})");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "must[0].match.value: field 'color' has a text index: a text "
+            "index answers match text and text_any");
+  s = error_of(R"({"must": [{"key": "n", "match": {"text": "..."}}]})");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "must[0].match.text: the text has no words (runs of letters or "
+            "digits)");
 }
 
 TEST_F(RpcFilterTest, OrderedScroll) {

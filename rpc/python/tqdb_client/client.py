@@ -34,7 +34,8 @@ _PREFIX_SHARING = {"auto": cpb.PREFIX_SHARING_AUTO,
                    "never": cpb.PREFIX_SHARING_NEVER}
 _FIELD_TYPES = {"keyword": cpb.FIELD_TYPE_KEYWORD,
                 "integer": cpb.FIELD_TYPE_INTEGER,
-                "float": cpb.FIELD_TYPE_FLOAT, "bool": cpb.FIELD_TYPE_BOOL}
+                "float": cpb.FIELD_TYPE_FLOAT, "bool": cpb.FIELD_TYPE_BOOL,
+                "text": cpb.FIELD_TYPE_TEXT}
 
 
 def _ids(ids) -> List[int]:
@@ -380,7 +381,8 @@ class Client:
     def create_field_index(self, name: str, field: str, type: str, *,
                            wait: bool = True) -> FieldIndexInfo:
         """A payload index on `field` (a dotted path), type "keyword",
-        "integer", "float" or "bool"; built over the stored points in the
+        "integer", "float", "bool" or "text" (the words of its strings, for
+        match text / text_any); built over the stored points in the
         background (wait: return once it is ready)."""
         if type not in _FIELD_TYPES:
             raise ValueError("type must be one of %s" % sorted(_FIELD_TYPES))

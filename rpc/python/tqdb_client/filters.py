@@ -7,9 +7,11 @@
 
 Conditions: {"key": K, "match": {"value": V}} (a string, integer or bool),
 {"key": K, "match": {"any": [...]}} and {"key": K, "match": {"except":
-[...]}} (strings or integers), {"key": K, "range": {"gt"/"gte"/"lt"/"lte":
-x}}, {"is_empty": {"key": K}}, {"is_null": {"key": K}}, {"has_id": [ids]},
-or a nested filter. A clause may be one condition instead of a list;
+[...]}} (strings or integers), {"key": K, "match": {"text": "words"}} (the
+field's strings hold every word) and {"key": K, "match": {"text_any":
+"words"}} (some word), {"key": K, "range": {"gt"/"gte"/"lt"/"lte": x}},
+{"is_empty": {"key": K}}, {"is_null": {"key": K}}, {"has_id": [ids]}, or a
+nested filter. A clause may be one condition instead of a list;
 min_should is a count or {"conditions": [...], "min_count": n}.
 
 Shape errors raise ValueError naming the place ("must[1].range.gt: expected
@@ -105,7 +107,8 @@ def _condition(c: Any, out: "pb.Condition", at: str) -> None:
         if "match" in c:
             m = c["match"]
             if not isinstance(m, Mapping) or len(m) != 1:
-                raise _bad(at + ".match", "expected one of value, any, except")
+                raise _bad(at + ".match", "expected one of value, any, "
+                           "except, text, text_any")
             (op, v), = m.items()
             where = "%s.match.%s" % (at, op)
             if op == "value":
@@ -121,6 +124,10 @@ def _condition(c: Any, out: "pb.Condition", at: str) -> None:
                 _values(v, field.match.any, where)
             elif op == "except":
                 _values(v, getattr(field.match, "except"), where)
+            elif op in ("text", "text_any"):
+                if not isinstance(v, str):
+                    raise _bad(where, "expected a string")
+                setattr(field.match, op, v)
             else:
                 raise _bad(at + ".match." + op, "unknown operator")
         else:
