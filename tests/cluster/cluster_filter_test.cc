@@ -173,6 +173,36 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
         << s.error_message();
   }
+  // A text index made through the log; a full-text count as one
+  // database's, then the index dropped (the snapshot below holds the tenant
+  // index alone).
+  ASSERT_TRUE(coll->CreateFieldIndex("tags", FieldType::kText, true).ok());
+  {
+    v1::PayloadIndexInfo info;
+    grpc::Status s = create_index(0, "tags", v1::FIELD_TYPE_TEXT, &info);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(info.type(), v1::FIELD_TYPE_TEXT);
+    v1::Filter text;
+    v1::FieldCondition* fc = text.add_must()->mutable_field();
+    fc->set_key("tags");
+    fc->mutable_match()->set_text_any("A1, a2");
+    auto tf = FromProto(text);
+    ASSERT_TRUE(tf.ok()) << tf.status();
+    auto want = coll->Count(*tf);
+    ASSERT_TRUE(want.ok()) << want.status();
+    EXPECT_EQ(want->count, 2000u);
+    const v1::CountResponse got = count(&text, 2);
+    EXPECT_EQ(got.count(), want->count);
+    EXPECT_EQ(got.unindexed_fields_size(), 0);
+    ASSERT_TRUE(coll->DeleteFieldIndex("tags").ok());
+    v1::DeleteFieldIndexRequest drop;
+    drop.set_collection("docs");
+    drop.set_field("tags");
+    grpc::ClientContext ctx;
+    v1::DeleteFieldIndexResponse dropped;
+    s = cluster_->Collections(1)->DeleteFieldIndex(&ctx, drop, &dropped);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
   // Filtered exact search, 100 queries.
   {
     v1::SearchBatchRequest req;

@@ -6,14 +6,17 @@ evaluation of the filter on the payloads and exact search over the
 matching rows.
 
 Data: the first 3,000 Debian package descriptions of use512-debian-pkgdesc
-with their payloads (section, installed_size_kb, tags...) when the shared
-data is there, else 3,000 synthetic clustered vectors whose section follows
-the cluster (correlated with the vectors, like the real one).
+with their payloads (section, installed_size_kb, tags...) and the
+description's text as "description" when the shared data is there, else
+3,000 synthetic clustered vectors whose section follows the cluster
+(correlated with the vectors, like the real one) and descriptions of words
+drawn by section.
 
 Covers: payload indexes created over a loaded collection (CLI), filtered
 search (full pages, every hit matching, recall against exact filtered
-search; plans), count, facet counts, scroll (every page; ordered by a
-field), a filter on a field without an index (right answer, reported
+search; plans), full-text conditions over a text index (match text and
+text_any, Python's own words), count, facet counts, scroll (every page;
+ordered by a field), a filter on a field without an index (right answer, reported
 unindexed), delete by filter, payload updates, bad filters (INVALID_ARGUMENT
 naming the place, CLI exit 2, nothing written, the server serving on), and
 the indexes after a restart.
@@ -22,8 +25,10 @@ usage: filter_test.py --tqdb BUILD/tools/tqdb --python-stubs rpc/python
                       [--data SHARED_DATA_DIR]
 """
 import argparse
+import collections
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -69,15 +74,26 @@ def synthetic(rng):
         c = int(clusters * (rng.random() ** 2))  # unequal clusters
         v = [x + rng.gauss(0, 0.4) for x in centers[c]]
         base.append(v)
-        payloads.append({"section": sizes[c % len(sizes)],
+        section = sizes[c % len(sizes)]
+        words = [section, "Data", "tool", "library", "files", "Python",
+                 "module", "the", "for", "and", "GNU", "plugin", "x"]
+        payloads.append({"section": section,
                          "installed_size_kb": rng.randrange(1, 600),
                          "priority": rng.choice(["optional", "important"]),
-                         "tags": ["role::doc"] if rng.random() < 0.1 else []})
+                         "tags": ["role::doc"] if rng.random() < 0.1 else [],
+                         "description": ", ".join(
+                             rng.choice(words) for _ in range(6))})
     queries = [[x + rng.gauss(0, 0.5) for x in centers[int(clusters *
                                                            rng.random())]]
                for _ in range(30)]
     del random
     return base, payloads, queries
+
+
+def words(text):
+    """Python's cut of a text into words (for the texts here: runs of
+    letters and digits, lowercased)."""
+    return set(re.findall(r"[^\W_]+", text.lower()))
 
 
 def matches(f, pid, p):
@@ -98,6 +114,14 @@ def matches(f, pid, p):
                 return m["value"] in vals
             if "any" in m:
                 return any(x in m["any"] for x in vals)
+            have = set()
+            for x in vals:
+                if isinstance(x, str):
+                    have |= words(x)
+            if "text" in m:
+                return words(m["text"]) <= have
+            if "text_any" in m:
+                return bool(words(m["text_any"]) & have)
         r = c["range"]
         return any(isinstance(x, (int, float)) and not isinstance(x, bool) and
                    ("gt" not in r or x > r["gt"]) and
@@ -130,6 +154,10 @@ def main():
         with open(os.path.join(set_dir,
                                "debdesc_use512_base_20k.payload.jsonl")) as f:
             payloads = [json.loads(next(f)) for _ in range(N)]
+        with open(os.path.join(set_dir, "debdesc_use512_base_20k.texts.tsv"),
+                  encoding="utf-8") as f:
+            for p in payloads:
+                p["description"] = next(f).rstrip("\n").split("\t", 1)[1]
         queries = read_fvecs(os.path.join(
             set_dir, "debdesc_use512_query_1k.fvecs"), 30)
         metric, what = "ip", "use512-debian-pkgdesc (first 3,000 rows)"
@@ -173,14 +201,17 @@ def main():
             "keyword")
         cli("collections", "--server", addr, "index", "docs",
             "installed_size_kb", "integer")
-        check(True, "%s: %d points loaded, trained, two payload indexes "
+        cli("collections", "--server", addr, "index", "docs",
+            "description", "text")
+        check(True, "%s: %d points loaded, trained, three payload indexes "
               "built over them (CLI)" % (what, N))
         ch = grpc.insecure_channel(addr)
         points = rpc.PointsStub(ch)
         colls = rpc.CollectionsStub(ch)
         info = colls.Get(pb.GetCollectionRequest(name="docs"))
         check([(i.field, i.ready, i.points) for i in info.payload_indexes] ==
-              [("installed_size_kb", True, N), ("section", True, N)],
+              [("description", True, N), ("installed_size_kb", True, N),
+               ("section", True, N)],
               "payload indexes listed, ready, %d points each" % N)
 
         def to_proto(f):
@@ -199,6 +230,9 @@ def main():
                         m = c["match"]
                         if "value" in m:
                             pc.field.match.value.keyword = m["value"]
+                        elif "text" in m or "text_any" in m:
+                            op = "text" if "text" in m else "text_any"
+                            setattr(pc.field.match, op, m[op])
                         else:
                             pc.field.match.any.keywords.extend(m["any"])
                     else:
@@ -212,6 +246,17 @@ def main():
             counts[p["section"]] = counts.get(p["section"], 0) + 1
         by_size = sorted(counts, key=lambda s: -counts[s])
         common, rare = by_size[0], [s for s in by_size if counts[s] >= K][-1]
+        # Words of the descriptions: a frequent one, the fifth most frequent
+        # beside it (both must be there; asked in capitals with
+        # punctuation), and two others for text_any.
+        doc_words = [words(p["description"]) for p in payloads]
+        ranked = [w for w, _ in collections.Counter(
+            w for ws in doc_words for w in ws).most_common()]
+        beside = collections.Counter(
+            w for ws in doc_words if ranked[10] in ws for w in ws
+            if w != ranked[10]).most_common(5)
+        both = "%s, %s!" % (ranked[10].upper(), beside[-1][0])
+        either = "%s %s" % (ranked[2], ranked[30])
         filters = [
             ("common section", {"must": [{"key": "section", "match":
                                           {"value": common}}]}),
@@ -221,6 +266,11 @@ def main():
                 "must": [{"key": "installed_size_kb", "range": {"lt": 300}}],
                 "must_not": [{"key": "section", "match": {"any": ["doc"]}}]}),
             ("a few ids", {"must": [{"has_id": [5, 17, 1000, 2999]}]}),
+            ("text '%s'" % both, {"must": [{"key": "description", "match":
+                                            {"text": both}}]}),
+            ("text_any '%s', a size range" % either, {
+                "must": [{"key": "description", "match": {"text_any": either}},
+                         {"key": "installed_size_kb", "range": {"gte": 50}}]}),
         ]
         nprobe = 8
         unfiltered = 0.0
@@ -403,9 +453,15 @@ def main():
                                          filter=to_proto(moved)))
         c2 = points.Count(pb.CountRequest(collection="docs",
                                           filter=to_proto(filters[0][1])))
+        text_f = filters[4][1]
+        c3 = points.Count(pb.CountRequest(collection="docs",
+                                          filter=to_proto(text_f)))
         check(c.count == 4 and not c.unindexed_fields and
-              c2.count == sum(p["section"] == common for p in cur.values()),
-              "after a restart: the same counts from the indexes")
+              c2.count == sum(p["section"] == common for p in cur.values())
+              and not c3.unindexed_fields and
+              c3.count == sum(matches(text_f, i, p) for i, p in cur.items()),
+              "after a restart: the same counts from the indexes (text: %d)"
+              % c3.count)
         ch.close()
     finally:
         rc = server.stop()

@@ -181,7 +181,9 @@ class ClientTest(unittest.TestCase):
         rng = np.random.default_rng(2)
         x = rng.standard_normal((400, 16)).astype(np.float32)
         payloads = [{"lang": ["en", "de", "fr", "ja"][i % 4], "year": 2000 + i
-                     % 25, "tags": ["a"] if i % 10 == 0 else []}
+                     % 25, "tags": ["a"] if i % 10 == 0 else [],
+                     "title": "Item %d: %s" % (
+                         i, ["Red fox", "blue Whale", "red whale."][i % 3])}
                     for i in range(400)]
         self.db.upsert(self.name, np.arange(400), x, payloads, wait=True)
         info = self.db.create_field_index(self.name, "lang", "keyword")
@@ -225,6 +227,29 @@ class ClientTest(unittest.TestCase):
             self.db.facet(self.name, "tags")
         self.assertEqual(e.exception.code,
                          grpc.StatusCode.FAILED_PRECONDITION)
+
+        # Full text: every word (any case, punctuation aside), some word;
+        # the same on the payloads and through a text index.
+        red_whale = {"must": [{"key": "title", "match": {"text": "RED whale"}}]}
+        fox_or_7 = {"must": [{"key": "title",
+                              "match": {"text_any": "fox, 7"}}]}
+        want_rw = [i for i in range(400) if i % 3 == 2]
+        want_f7 = [i for i in range(400) if i % 3 == 0 or i == 7]
+        for indexed in (False, True):
+            if indexed:
+                info = self.db.create_field_index(self.name, "title", "text")
+                self.assertEqual((info.type, info.points), ("text", 400))
+            self.assertEqual(self.db.count(self.name, red_whale), len(want_rw))
+            self.assertEqual([r.id for r in self.db.scroll_all(
+                self.name, fox_or_7, page_size=50)], want_f7)
+        with self.assertRaises(ValueError):
+            self.db.count(self.name, {"must": [
+                {"key": "title", "match": {"text": ["red"]}}]})
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.count(self.name, {"must": [
+                {"key": "title", "match": {"value": "red"}}]})
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.db.delete_field_index(self.name, "title")
 
         # Scroll: pages in id order, all of them.
         page = self.db.scroll(self.name, en_recent, limit=3)

@@ -344,6 +344,32 @@ TEST_F(HttpGatewayTest, FiltersPayloadUpdatesAndFieldIndexes) {
   ASSERT_EQ(count.unindexed_fields_size(), 1);  // no index on "tag"
   EXPECT_EQ(count.unindexed_fields(0), "tag");
 
+  // Full text (Qdrant's match.text) through a text index.
+  r = post("/collections/f/points/payload",
+           R"({"payload": ")" +
+               absl::Base64Escape(R"({"note": "Hello, REST world!"})") +
+               R"(", "ids": [7, 8, 9], "wait": true})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  r = http_.Put("/collections/f/index",
+                R"({"field": "note", "type": "FIELD_TYPE_TEXT", "wait": true})",
+                "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Parse<pb::PayloadIndexInfo>(r->body).type(), pb::FIELD_TYPE_TEXT);
+  r = post("/collections/f/points/count",
+           R"({"filter": {"must": [{"key": "note",
+                                    "match": {"text": "world hello"}}]}})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  count = Parse<pb::CountResponse>(r->body);
+  EXPECT_EQ(count.count(), 3u);
+  EXPECT_EQ(count.unindexed_fields_size(), 0);
+  r = post(
+      "/collections/f/points/count",
+      R"({"filter": {"must": [{"key": "note", "match": {"text": "!"}}]}})");
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("the text has no words"), std::string::npos)
+      << r->body;
+
   // Delete by filter.
   r = post("/collections/f/points/delete",
            R"({"filter": {"must": [{"key": "i", "range": {"gte": 200}}]},
@@ -364,10 +390,12 @@ TEST_F(HttpGatewayTest, FiltersPayloadUpdatesAndFieldIndexes) {
   r = post("/collections/f/points/count", "{}");
   EXPECT_EQ(Parse<pb::CountResponse>(r->body).count(), 198u);
 
-  // Drop the index.
-  r = http_.Delete("/collections/f/index/i");
-  ASSERT_TRUE(r);
-  ASSERT_EQ(r->status, 200) << r->body;
+  // Drop the indexes.
+  for (const char* field : {"i", "note"}) {
+    r = http_.Delete(std::string("/collections/f/index/") + field);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
   r = http_.Get("/collections/f");
   ASSERT_TRUE(r);
   EXPECT_EQ(Parse<pb::CollectionInfo>(r->body).payload_indexes_size(), 0);
