@@ -34,7 +34,7 @@ constexpr auto F = dbtest::ParsedFilter;
 // Payloads with a keyword field "tags" (absent, null, a string, or an
 // array with repeats), an integer "n" (absent, a number or an array), a
 // bool "flag" and an unindexed "shard" (id % 3).
-json PayloadFor(uint64_t id, Rng* rng) {
+json RandomPayload(uint64_t id, Rng* rng) {
   const char* words[] = {"red", "green", "blue", "teal", "gold", "plum"};
   json p = {{"shard", static_cast<int64_t>(id % 3)}};
   switch (rng->Uniform(4)) {
@@ -120,24 +120,20 @@ void ExpectOrdered(const std::vector<FacetHit>& hits) {
   }
 }
 
-class FacetTest : public ::testing::Test {
+class FacetTest : public dbtest::PayloadCollectionTest {
  protected:
+  FacetTest() : PayloadCollectionTest(kDim, 5) {}
+
   void SetUp() override {
-    db_ = OpenManual(tmp_.path(), 2);
-    c_ = CreateIp(db_.get(), "c", kDim);
+    PayloadCollectionTest::SetUp();
     ASSERT_TRUE(c_->CreateFieldIndex("tags", FieldType::kKeyword, true).ok());
     ASSERT_TRUE(c_->CreateFieldIndex("n", FieldType::kInteger, true).ok());
     ASSERT_TRUE(c_->CreateFieldIndex("flag", FieldType::kBool, true).ok());
     Write(0, 600);
   }
 
-  void Write(uint64_t first, uint64_t n) {
-    std::vector<Point> pts;
-    for (uint64_t id = first; id < first + n; ++id) {
-      payloads_[id] = PayloadFor(id, &rng_);
-      pts.push_back({id, VectorFor(id, 0, kDim), payloads_[id].dump()});
-    }
-    ASSERT_TRUE(c_->Upsert(pts, true).ok());
+  json PayloadFor(uint64_t id, Rng* rng) override {
+    return RandomPayload(id, rng);
   }
 
   // Every field, no filter and two filters, every value (limit 0).
@@ -181,12 +177,6 @@ class FacetTest : public ::testing::Test {
                 }));
     }
   }
-
-  TempDir tmp_;
-  std::unique_ptr<Database> db_;
-  std::shared_ptr<Collection> c_;
-  Rng rng_{5};
-  std::map<uint64_t, json> payloads_;
 };
 
 TEST_F(FacetTest, CountsEqualThePayloads) { CheckAll(); }
@@ -221,12 +211,7 @@ TEST_F(FacetTest, CountsFollowDeletesUpdatesAndAReopen) {
   Write(600, 200);  // values again, in freed internal ids
   CheckAll();
 
-  c_.reset();
-  ASSERT_TRUE(db_->Close().ok());
-  db_ = OpenManual(tmp_.path(), 2);
-  auto c = db_->GetCollection("c");
-  ASSERT_TRUE(c.ok()) << c.status();
-  c_ = *c;
+  ASSERT_NO_FATAL_FAILURE(Reopen());
   CheckAll();
 }
 

@@ -84,8 +84,11 @@ TEST(FilterJson, ErrorsNameThePlaceInTheFilter) {
                               {"key": "b", "match": {"value": 1}},
                               {"key": "c", "range": {"gt": "x"}}]})"),
             "must[2].range.gt: expected a number, got a string");
-  EXPECT_EQ(Error(R"({"must": [{"key": "a", "match": {"text": "x"}}]})"),
-            "must[0].match.text: unknown operator 'text' (value, any, except)");
+  EXPECT_EQ(Error(R"({"must": [{"key": "a", "match": {"phrase": "x"}}]})"),
+            "must[0].match.phrase: unknown operator 'phrase' (value, any, "
+            "except, text, text_any)");
+  EXPECT_EQ(Error(R"({"must": [{"key": "a", "match": {"text": ["x"]}}]})"),
+            "must[0].match.text: expected a string, got an array");
   EXPECT_EQ(Error(R"({"should": [{"key": "a", "geo_radius": {}}]})"),
             "should[0].geo_radius: unknown operator (match, range)");
   EXPECT_EQ(Error(R"({"must": [{"key": "a", "match": {"value": 1.5}}]})"),

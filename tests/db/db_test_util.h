@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <utility>
@@ -187,6 +189,48 @@ inline std::shared_ptr<Collection> CreateIp(Database* db,
   EXPECT_TRUE(got.ok()) << got.status();
   return got.ok() ? *got : nullptr;
 }
+
+// A test over collection "c" (inner product, `dim`) whose points' payloads
+// it makes (PayloadFor) and keeps beside it (payloads_), to compare the
+// collection's answers with its own.
+class PayloadCollectionTest : public ::testing::Test {
+ protected:
+  PayloadCollectionTest(uint32_t dim, uint64_t seed) : dim_(dim), rng_(seed) {}
+
+  void SetUp() override {
+    db_ = OpenManual(tmp_.path(), 2);
+    c_ = CreateIp(db_.get(), "c", dim_);
+  }
+
+  virtual nlohmann::json PayloadFor(uint64_t id, Rng* rng) = 0;
+
+  // Upserts points first .. first + n - 1 with new payloads (waiting).
+  void Write(uint64_t first, uint64_t n) {
+    std::vector<Point> pts;
+    for (uint64_t id = first; id < first + n; ++id) {
+      payloads_[id] = PayloadFor(id, &rng_);
+      pts.push_back({id, VectorFor(id, 0, dim_), payloads_[id].dump()});
+    }
+    ASSERT_TRUE(c_->Upsert(pts, true).ok());
+  }
+
+  // Closes the database and opens it again; c_ is "c" again.
+  void Reopen() {
+    c_.reset();
+    ASSERT_TRUE(db_->Close().ok());
+    db_ = OpenManual(tmp_.path(), 2);
+    auto c = db_->GetCollection("c");
+    ASSERT_TRUE(c.ok()) << c.status();
+    c_ = *c;
+  }
+
+  const uint32_t dim_;
+  TempDir tmp_;
+  std::unique_ptr<Database> db_;
+  std::shared_ptr<Collection> c_;
+  Rng rng_;
+  std::map<uint64_t, nlohmann::json> payloads_;
+};
 
 }  // namespace dbtest
 }  // namespace tqdb

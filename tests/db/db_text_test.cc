@@ -95,7 +95,7 @@ TEST(TextWordsTest, LongWordsKeepTheirFirstBytes) {
 // Titles of a few words from a small vocabulary, in varied case with
 // punctuation: a string, an array of strings (with a number among them),
 // null, a number, or absent. "the" is in most titles.
-json PayloadFor(uint64_t id, Rng* rng) {
+json RandomPayload(uint64_t id, Rng* rng) {
   const char* vocab[] = {"Red",  "green", "BLUE", "teal", "gold",
                          "plum", "Fox",   "dog",  "the",  "the"};
   const char* seps[] = {" ", ", ", "! ", " - ", "_", "."};
@@ -148,21 +148,17 @@ std::set<std::string> TitleWords(const json& p) {
   return out;
 }
 
-class TextFilterTest : public ::testing::Test {
+class TextFilterTest : public dbtest::PayloadCollectionTest {
  protected:
+  TextFilterTest() : PayloadCollectionTest(kDim, 11) {}
+
   void SetUp() override {
-    db_ = OpenManual(tmp_.path(), 2);
-    c_ = CreateIp(db_.get(), "c", kDim);
+    PayloadCollectionTest::SetUp();
     Write(0, 500);
   }
 
-  void Write(uint64_t first, uint64_t n) {
-    std::vector<Point> pts;
-    for (uint64_t id = first; id < first + n; ++id) {
-      payloads_[id] = PayloadFor(id, &rng_);
-      pts.push_back({id, VectorFor(id, 0, kDim), payloads_[id].dump()});
-    }
-    ASSERT_TRUE(c_->Upsert(pts, true).ok());
+  json PayloadFor(uint64_t id, Rng* rng) override {
+    return RandomPayload(id, rng);
   }
 
   // Ids of the points whose payload `keep` accepts.
@@ -275,12 +271,6 @@ class TextFilterTest : public ::testing::Test {
       }
     }
   }
-
-  TempDir tmp_;
-  std::unique_ptr<Database> db_;
-  std::shared_ptr<Collection> c_;
-  Rng rng_{11};
-  std::map<uint64_t, json> payloads_;
 };
 
 TEST_F(TextFilterTest, WithoutAnIndexTheWordsOfThePayloads) {
@@ -332,12 +322,7 @@ TEST_F(TextFilterTest, TheIndexFollowsWritesAndAReopen) {
   EXPECT_EQ(
       Matches(R"({"must": [{"key": "title", "match": {"text": "zebra"}}]})"),
       Expected([](uint64_t, const auto& w) { return w.count("zebra") > 0; }));
-  c_.reset();
-  db_.reset();
-  db_ = OpenManual(tmp_.path(), 2);
-  auto reopened = db_->GetCollection("c");
-  ASSERT_TRUE(reopened.ok()) << reopened.status();
-  c_ = *reopened;
+  ASSERT_NO_FATAL_FAILURE(Reopen());
   CheckAll();
   EXPECT_EQ(
       Matches(R"({"must": [{"key": "title", "match": {"text": "zebra"}}]})"),

@@ -226,9 +226,13 @@ TEST_F(CliTest, BadFiltersExitTwoNamingThePlace) {
                                   R"({"should": {"is_null": {}}})"});
   EXPECT_EQ(o.code, 2);
   EXPECT_THAT(o.err, HasSubstr("should[0].is_null.key: missing"));
+  o = RunCommand(RunCollections, {"--data", data, "index", "c", "k", "geo"});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("unknown field index type 'geo' (keyword, "
+                               "integer, float, bool or text)"));
   o = RunCommand(RunCollections, {"--data", data, "index", "c", "k", "text"});
   EXPECT_EQ(o.code, 2);
-  EXPECT_THAT(o.err, HasSubstr("unknown field index type 'text'"));
+  EXPECT_THAT(o.err, HasSubstr("field 'k' already has a keyword index"));
   o = RunCommand(RunScroll, {"--data", data, "--collection", "c", "--filter",
                              R"({"must": [{"has_id": "x"}]})"});
   EXPECT_EQ(o.code, 2);
