@@ -314,6 +314,35 @@ Roaring FieldIndex::AllWords(const Condition& c) const {
   return out;
 }
 
+bool FieldIndex::Answers(const Condition& c) const {
+  using Kind = Condition::Kind;
+  using VT = Condition::ValueType;
+  switch (c.kind) {
+    case Kind::kIsEmpty:
+    case Kind::kIsNull:
+      return true;
+    case Kind::kMatch:
+    case Kind::kMatchAny:
+    case Kind::kMatchExcept:
+      switch (c.value_type) {
+        case VT::kKeyword:
+          return type_ == FieldType::kKeyword;
+        case VT::kInteger:
+          return type_ == FieldType::kInteger;
+        case VT::kBool:
+          return type_ == FieldType::kBool && c.kind == Kind::kMatch;
+      }
+      return false;
+    case Kind::kRange:
+      return type_ == FieldType::kInteger || type_ == FieldType::kFloat;
+    case Kind::kMatchText:
+    case Kind::kMatchTextAny:
+      return type_ == FieldType::kText;
+    default:
+      return false;
+  }
+}
+
 Roaring FieldIndex::Evaluate(const Condition& c, const Roaring& live) const {
   using Kind = Condition::Kind;
   switch (c.kind) {

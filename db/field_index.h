@@ -48,9 +48,15 @@ class FieldIndex {
   void Merge(uint32_t iid, const FieldValues& v);
   void Clear(uint32_t iid) { Set(iid, FieldValues()); }
 
-  // The points among `live` that satisfy a condition on this field: match,
-  // any, except, range (of the index's type: db/query.h checks), is_empty,
-  // is_null.
+  // Whether this index answers the condition (of its type: is_empty and
+  // is_null any index; match value, any and except of strings a keyword
+  // one, of integers an integer one, of a bool a bool one; range an integer
+  // or float one; text and text_any a text one). db/query.h refuses the
+  // others where a filter comes in; an index made after that check is
+  // passed over (the condition is read from the payloads).
+  bool Answers(const Condition& c) const;
+  // The points among `live` that satisfy a condition on this field (one it
+  // Answers).
   Roaring Evaluate(const Condition& c, const Roaring& live) const;
   // An upper bound of Evaluate(c).cardinality(), cheap (no bitmap built).
   uint64_t Estimate(const Condition& c, uint64_t live) const;

@@ -72,6 +72,9 @@ absl::StatusOr<std::unique_ptr<FilterResult::Node>> FilterResult::Node::Build(
         }
         default: {
           ch.index = view.field(c.key);
+          if (ch.index != nullptr && !ch.index->Answers(c)) {
+            ch.index = nullptr;  // made after the filter was checked
+          }
           if (ch.index != nullptr) {
             ch.estimate = ch.index->Estimate(c, live);
             ch.prepared = ch.index->Prepare(c);

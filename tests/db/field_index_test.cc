@@ -10,9 +10,14 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "db/filter_eval.h"
+#include "db/id_map.h"
 #include "db/json_path.h"
 #include "gtest/gtest.h"
 #include "quant/random.h"
@@ -186,6 +191,74 @@ INSTANTIATE_TEST_SUITE_P(IntegerAndFloat, NumericFieldTest,
                          [](const auto& info) {
                            return std::string(FieldTypeName(info.param));
                          });
+
+// Which conditions each type of index answers; the others are read from
+// the payloads (an index made after the filter was checked).
+TEST(FieldIndexAnswers, ConditionsOfItsType) {
+  const std::vector<std::pair<std::string, Condition>> conditions = {
+      {"keyword", Condition::Keyword("f", "x")},
+      {"any keywords", Condition::AnyKeyword("f", {"x"})},
+      {"except keywords", Condition::ExceptKeyword("f", {"x"})},
+      {"integer", Condition::Integer("f", 1)},
+      {"any integers", Condition::AnyInteger("f", {1})},
+      {"except integers", Condition::ExceptInteger("f", {1})},
+      {"bool", Condition::Bool("f", true)},
+      {"range", Condition::InRange("f", Range{1.0, {}, {}, {}})},
+      {"text", Condition::Text("f", "x y")},
+      {"text_any", Condition::TextAny("f", "x y")},
+      {"is_empty", Condition::IsEmpty("f")},
+      {"is_null", Condition::IsNull("f")},
+  };
+  const std::map<FieldType, std::set<std::string>> answers = {
+      {FieldType::kKeyword, {"keyword", "any keywords", "except keywords"}},
+      {FieldType::kInteger,
+       {"integer", "any integers", "except integers", "range"}},
+      {FieldType::kFloat, {"range"}},
+      {FieldType::kBool, {"bool"}},
+      {FieldType::kText, {"text", "text_any"}},
+  };
+  for (const auto& [type, own] : answers) {
+    FieldIndex index("f", *JsonPath::Parse("f"), type);
+    for (const auto& [name, c] : conditions) {
+      const bool want =
+          own.count(name) > 0 || name == "is_empty" || name == "is_null";
+      EXPECT_EQ(index.Answers(c), want) << FieldTypeName(type) << " " << name;
+    }
+  }
+}
+
+// A filter whose field has an index that does not answer its condition
+// (made after the check): decided on the payloads, not by the index.
+TEST(FieldIndexAnswers, AnIndexOfAnotherTypeIsPassedOver) {
+  IdMap ids;
+  Roaring live;
+  FieldIndex keyword("title", *JsonPath::Parse("title"), FieldType::kKeyword);
+  const std::vector<std::string> titles = {"red fox", "red", "blue fox"};
+  for (uint64_t id = 0; id < titles.size(); ++id) {
+    const uint32_t iid = ids.Assign(id);
+    live.add(iid);
+    const nlohmann::json p = {{"title", titles[id]}};
+    keyword.Set(iid, ExtractField(&p, keyword.path(), FieldType::kKeyword));
+  }
+  ids.EndWrite();
+  IndexView view{&ids, &live, [&](const std::string& field) {
+                   return field == "title" ? &keyword : nullptr;
+                 }};
+  Filter f;
+  f.must.push_back(Condition::Text("title", "red"));
+  auto r = FilterResult::Evaluate(std::make_shared<const Filter>(f), view);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->complete());
+  EXPECT_EQ(r->unindexed_fields(), std::vector<std::string>{"title"});
+  for (size_t i = 0; i < r->candidates().size(); ++i) {
+    const nlohmann::json p = {{"title", titles[r->candidates()[i].second]}};
+    r->Decide(i, &p);
+  }
+  r->Finish();
+  EXPECT_EQ(r->ids().cardinality(), 2u);  // "red fox", "red"
+  EXPECT_TRUE(r->ids().contains(ids.Find(0)));
+  EXPECT_TRUE(r->ids().contains(ids.Find(1)));
+}
 
 }  // namespace
 }  // namespace dbimpl
