@@ -130,6 +130,7 @@ FieldValues FieldIndex::Get(uint32_t iid) const {
       std::sort(v.keywords.begin(), v.keywords.end());
       break;
     case FieldType::kInteger:
+    case FieldType::kDatetime:
       fwd_int_.ForEach(iid, [&](int64_t x) { v.integers.push_back(x); });
       std::sort(v.integers.begin(), v.integers.end());
       break;
@@ -160,6 +161,7 @@ void FieldIndex::RemoveValues(uint32_t iid) {
       fwd_vid_.Clear(iid);
       break;
     case FieldType::kInteger:
+    case FieldType::kDatetime:
       ints_.Erase(iid);
       fwd_int_.Clear(iid);
       break;
@@ -186,6 +188,7 @@ void FieldIndex::AddValues(uint32_t iid, const FieldValues& v) {
       }
       break;
     case FieldType::kInteger:
+    case FieldType::kDatetime:
       AddNumbers(v.integers, iid, &fwd_int_, &ints_);
       break;
     case FieldType::kFloat:
@@ -206,6 +209,7 @@ void FieldIndex::UpdateMulti(uint32_t iid) {
       n = fwd_vid_.Count(iid);
       break;
     case FieldType::kInteger:
+    case FieldType::kDatetime:
       n = fwd_int_.Count(iid);
       break;
     case FieldType::kFloat:
@@ -338,6 +342,8 @@ bool FieldIndex::Answers(const Condition& c) const {
     case Kind::kMatchText:
     case Kind::kMatchTextAny:
       return type_ == FieldType::kText;
+    case Kind::kDatetimeRange:
+      return type_ == FieldType::kDatetime;
     default:
       return false;
   }
@@ -370,6 +376,8 @@ Roaring FieldIndex::Evaluate(const Condition& c, const Roaring& live) const {
         return floats_.Range(lo, hi, multi_);
       }
       return Roaring();
+    case Kind::kDatetimeRange:
+      return ints_.Range(c.datetimes.lo, c.datetimes.hi, multi_);
     default:
       return Roaring();
   }
@@ -430,6 +438,8 @@ uint64_t FieldIndex::Estimate(const Condition& c, uint64_t live) const {
       }
       return std::min(n, live);
     }
+    case Kind::kDatetimeRange:
+      return std::min(ints_.CountEntries(c.datetimes.lo, c.datetimes.hi), live);
     default:
       return live;
   }
@@ -456,6 +466,9 @@ FieldIndex::Prepared FieldIndex::Prepare(const Condition& c) const {
     std::sort(p.vids.begin(), p.vids.end());
   } else if (c.kind == Kind::kRange && type_ == FieldType::kInteger) {
     IntegerBounds(c.range, &p.ilo, &p.ihi);
+  } else if (c.kind == Kind::kDatetimeRange) {
+    p.ilo = c.datetimes.lo;
+    p.ihi = c.datetimes.hi;
   } else if (c.kind == Kind::kRange && type_ == FieldType::kFloat) {
     FloatBounds(c.range, &p.flo, &p.fhi);
   }
@@ -518,6 +531,9 @@ bool FieldIndex::Check(uint32_t iid, const Prepared& p) const {
             iid, [&](double x) { return x >= p.flo && x <= p.fhi; });
       }
       return false;
+    case Kind::kDatetimeRange:
+      return fwd_int_.Any(iid,
+                          [&](int64_t x) { return x >= p.ilo && x <= p.ihi; });
     default:
       return false;
   }
@@ -575,6 +591,7 @@ std::vector<FacetHit> FieldIndex::Facet(const Roaring* among) const {
     }
     case FieldType::kFloat:
     case FieldType::kText:
+    case FieldType::kDatetime:
       break;
   }
   return out;
@@ -612,6 +629,7 @@ size_t FieldIndex::MemoryBytes() const {
       bytes += fwd_vid_.MemoryBytes();
       break;
     case FieldType::kInteger:
+    case FieldType::kDatetime:
       bytes += ints_.MemoryBytes() + fwd_int_.MemoryBytes();
       break;
     case FieldType::kFloat:

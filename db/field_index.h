@@ -4,6 +4,7 @@
 //  - keyword: a dictionary value -> bitmap;
 //  - text: the same, of the words of the field's strings (db/text_words.h);
 //  - integer, float: the bucketed sorted structure of db/numeric_index.h;
+//  - datetime: the integer one, of microseconds (db/datetime.h);
 //  - bool: a bitmap for true, one for false;
 // plus, for every type, the bitmaps of points whose field is non-empty
 // (is_empty) and null (is_null), of points with a value of the type and
@@ -67,7 +68,7 @@ class FieldIndex {
     std::vector<uint32_t> vids;  // keyword match / any / except, text words;
                                  // sorted
     bool unknown_word = false;   // one of them is in no point
-    int64_t ilo = 0, ihi = -1;   // integer range
+    int64_t ilo = 0, ihi = -1;   // integer or datetime range
     double flo = 0, fhi = -1;    // float range
   };
   Prepared Prepare(const Condition& c) const;

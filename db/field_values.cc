@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "db/datetime.h"
 #include "db/text_words.h"
 
 namespace tqdb {
@@ -159,6 +160,13 @@ FieldValues ExtractField(const nlohmann::json* payload, const JsonPath& path,
         break;
       case FieldType::kBool:
         if (v.is_boolean()) out.bools.push_back(v.get<bool>() ? 1 : 0);
+        break;
+      case FieldType::kDatetime:
+        if (v.is_string()) {
+          const std::optional<int64_t> t =
+              ParseDatetime(v.get_ref<const std::string&>());
+          if (t) out.integers.push_back(*t);
+        }
         break;
       case FieldType::kText:
         if (v.is_string()) {

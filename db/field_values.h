@@ -22,7 +22,7 @@ struct FieldValues {
   bool null = false;     // is_null
   // Of the index's type only, sorted, without repeats.
   std::vector<std::string> keywords;  // kKeyword; kText: the words
-  std::vector<int64_t> integers;      // kInteger
+  std::vector<int64_t> integers;      // kInteger; kDatetime: microseconds
   std::vector<double> floats;         // kFloat (integers as doubles too)
   std::vector<uint8_t> bools;         // kBool: 0, 1 or both
 

@@ -1,8 +1,11 @@
 #include "db/filter.h"
 
+#include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "db/datetime.h"
 #include "db/text_words.h"
 
 namespace tqdb {
@@ -19,22 +22,26 @@ const char* FieldTypeName(FieldType t) {
       return "bool";
     case FieldType::kText:
       return "text";
+    case FieldType::kDatetime:
+      return "datetime";
   }
   return "unknown";
 }
 
 bool IsFieldType(FieldType t) {
-  return static_cast<uint32_t>(t) <= static_cast<uint32_t>(FieldType::kText);
+  return static_cast<uint32_t>(t) <=
+         static_cast<uint32_t>(FieldType::kDatetime);
 }
 
 absl::StatusOr<FieldType> ParseFieldType(absl::string_view name) {
-  for (FieldType t : {FieldType::kKeyword, FieldType::kInteger,
-                      FieldType::kFloat, FieldType::kBool, FieldType::kText}) {
+  for (FieldType t :
+       {FieldType::kKeyword, FieldType::kInteger, FieldType::kFloat,
+        FieldType::kBool, FieldType::kText, FieldType::kDatetime}) {
     if (name == FieldTypeName(t)) return t;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown field index type '", name,
-                   "' (keyword, integer, float, bool or text)"));
+                   "' (keyword, integer, float, bool, text or datetime)"));
 }
 
 namespace {
@@ -99,6 +106,34 @@ Condition Condition::ExceptInteger(std::string key, std::vector<int64_t> v) {
 Condition Condition::InRange(std::string key, Range r) {
   Condition c = Field(Kind::kRange, std::move(key));
   c.range = r;
+  return c;
+}
+
+absl::StatusOr<Condition> Condition::InDatetimeRange(std::string key,
+                                                     DatetimeRange r) {
+  r.lo = std::numeric_limits<int64_t>::min();
+  r.hi = std::numeric_limits<int64_t>::max();
+  for (const auto& [name, bound] :
+       {std::make_pair("gt", &r.gt), std::make_pair("gte", &r.gte),
+        std::make_pair("lt", &r.lt), std::make_pair("lte", &r.lte)}) {
+    if (!bound->has_value()) continue;
+    const std::optional<int64_t> t = ParseDatetime(**bound);
+    if (!t) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ": expected an RFC 3339 datetime (2024-03-01T12:00:00Z), got '",
+          **bound, "'"));
+    }
+    // (Parsed datetimes lie within years 0-9999: +-1 cannot overflow.)
+    const bool lower = name[0] == 'g';  // gt, gte
+    const bool inclusive = name[2] == 'e';
+    if (lower) {
+      r.lo = std::max(r.lo, inclusive ? *t : *t + 1);
+    } else {
+      r.hi = std::min(r.hi, inclusive ? *t : *t - 1);
+    }
+  }
+  Condition c = Field(Kind::kDatetimeRange, std::move(key));
+  c.datetimes = std::move(r);
   return c;
 }
 

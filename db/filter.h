@@ -25,6 +25,9 @@
 //    point without such a value does not match; combine must_not and
 //    match.any to also keep those).
 //    range: some number (integer or float) within gt / gte / lt / lte.
+//    range of datetimes (bounds RFC 3339 strings, db/datetime.h): some
+//    string of the field is a datetime within them (offsets taken into
+//    account, to the microsecond).
 //    match.text: the field's strings hold every word of the text (words
 //    as db/text_words.h cuts them: runs of letters and digits, case
 //    folded; the words of all the field's strings count together, an
@@ -50,11 +53,12 @@ namespace tqdb {
 // The type of a payload index (Collection::CreateFieldIndex): which values
 // of the field it holds and which conditions it answers.
 enum class FieldType : uint32_t {
-  kKeyword = 0,  // strings: match value / any / except
-  kInteger = 1,  // integers: match value / any / except, range
-  kFloat = 2,    // numbers (integers too): range
-  kBool = 3,     // booleans: match value
-  kText = 4,     // the words of strings (full text): match text / text_any
+  kKeyword = 0,   // strings: match value / any / except
+  kInteger = 1,   // integers: match value / any / except, range
+  kFloat = 2,     // numbers (integers too): range
+  kBool = 3,      // booleans: match value
+  kText = 4,      // the words of strings (full text): match text / text_any
+  kDatetime = 5,  // RFC 3339 strings: range of datetimes
 };
 const char* FieldTypeName(FieldType t);  // "keyword", "integer", ...
 // Whether t is one of the types above (a value read from outside).
@@ -68,18 +72,26 @@ struct Range {
   std::optional<double> gt, gte, lt, lte;
 };
 
+// Bounds as given (RFC 3339 strings), and as microseconds since the epoch:
+// the inclusive [lo, hi] they allow (lo > hi: none).
+struct DatetimeRange {
+  std::optional<std::string> gt, gte, lt, lte;
+  int64_t lo = 0, hi = -1;
+};
+
 struct Condition {
   enum class Kind {
-    kMatch,         // key, value_*
-    kMatchAny,      // key, keywords or integers
-    kMatchExcept,   // key, keywords or integers
-    kRange,         // key, range
-    kIsEmpty,       // key
-    kIsNull,        // key
-    kMatchText,     // key, text, keywords = its words
-    kMatchTextAny,  // key, text, keywords = its words
-    kHasId,         // ids
-    kFilter,        // filter
+    kMatch,          // key, value_*
+    kMatchAny,       // key, keywords or integers
+    kMatchExcept,    // key, keywords or integers
+    kRange,          // key, range
+    kDatetimeRange,  // key, datetimes
+    kIsEmpty,        // key
+    kIsNull,         // key
+    kMatchText,      // key, text, keywords = its words
+    kMatchTextAny,   // key, text, keywords = its words
+    kHasId,          // ids
+    kFilter,         // filter
   };
   // What a match compares with.
   enum class ValueType { kKeyword, kInteger, kBool };
@@ -95,6 +107,7 @@ struct Condition {
   std::string text;                            // kMatchText*: as given
   std::vector<int64_t> integers;               // kMatchAny/Except, kInteger
   Range range;
+  DatetimeRange datetimes;
   std::vector<uint64_t> ids;             // kHasId
   std::shared_ptr<const Filter> filter;  // kFilter
 
@@ -106,6 +119,9 @@ struct Condition {
   static Condition ExceptKeyword(std::string key, std::vector<std::string> v);
   static Condition ExceptInteger(std::string key, std::vector<int64_t> v);
   static Condition InRange(std::string key, Range r);
+  // InvalidArgument naming the bound ("gte: ...") that is not a datetime.
+  static absl::StatusOr<Condition> InDatetimeRange(std::string key,
+                                                   DatetimeRange r);
   // The text's words are cut once, here (db/text_words.h).
   static Condition Text(std::string key, std::string text);
   static Condition TextAny(std::string key, std::string text);

@@ -181,6 +181,10 @@ class Parser {
   absl::StatusOr<Condition> ParseRange(const std::string& key, const json& j,
                                        const std::string& at) {
     if (!j.is_object()) return Expected(at, "an object", j);
+    // Strings: a range of datetimes (Qdrant's syntax has one "range").
+    bool datetimes = false;
+    for (const auto& [k, v] : j.items()) datetimes |= v.is_string();
+    if (datetimes) return ParseDatetimeRange(key, j, at);
     Range r;
     for (const auto& [k, v] : j.items()) {
       std::optional<double>* bound = k == "gt"    ? &r.gt
@@ -196,6 +200,33 @@ class Parser {
       *bound = v.get<double>();
     }
     return Condition::InRange(key, r);
+  }
+
+  absl::StatusOr<Condition> ParseDatetimeRange(const std::string& key,
+                                               const json& j,
+                                               const std::string& at) {
+    DatetimeRange r;
+    for (const auto& [k, v] : j.items()) {
+      std::optional<std::string>* bound = k == "gt"    ? &r.gt
+                                          : k == "gte" ? &r.gte
+                                          : k == "lt"  ? &r.lt
+                                          : k == "lte" ? &r.lte
+                                                       : nullptr;
+      if (bound == nullptr) {
+        return Bad(Join(at, k), "unknown operator (gt, gte, lt, lte)");
+      }
+      if (v.is_null()) continue;
+      if (!v.is_string()) {
+        return Expected(Join(at, k), "a datetime string like the others", v);
+      }
+      *bound = v.get<std::string>();
+    }
+    auto c = Condition::InDatetimeRange(key, std::move(r));
+    if (!c.ok()) {  // "gte: expected ...", placed
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, ".", c.status().message()));
+    }
+    return c;
   }
 
   absl::StatusOr<Condition> ParseMatch(const std::string& key, const json& j,
@@ -283,6 +314,14 @@ json ConditionToJson(const Condition& c) {
       if (c.range.gte) r["gte"] = *c.range.gte;
       if (c.range.lt) r["lt"] = *c.range.lt;
       if (c.range.lte) r["lte"] = *c.range.lte;
+      return {{"key", c.key}, {"range", r}};
+    }
+    case Kind::kDatetimeRange: {
+      json r = json::object();
+      if (c.datetimes.gt) r["gt"] = *c.datetimes.gt;
+      if (c.datetimes.gte) r["gte"] = *c.datetimes.gte;
+      if (c.datetimes.lt) r["lt"] = *c.datetimes.lt;
+      if (c.datetimes.lte) r["lte"] = *c.datetimes.lte;
       return {{"key", c.key}, {"range", r}};
     }
     case Kind::kIsEmpty:

@@ -262,7 +262,9 @@ absl::Status DecodeFieldEntry(absl::string_view key, size_t prefix_size,
       values->bools.push_back(static_cast<uint8_t>(v[0]));
       return absl::OkStatus();
     case 'i':
-      if (!expect(FieldType::kInteger, 8)) return bad("integer value");
+      if (!(expect(FieldType::kInteger, 8) || expect(FieldType::kDatetime, 8))) {
+        return bad("integer value");
+      }
       values->integers.push_back(
           static_cast<int64_t>(GetBig64(v.data()) ^ (uint64_t{1} << 63)));
       return absl::OkStatus();

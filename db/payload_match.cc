@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "db/datetime.h"
 #include "db/field_values.h"
 #include "db/text_words.h"
 #include "quant/status_macros.h"
@@ -33,6 +34,7 @@ absl::StatusOr<ConditionMatcher> ConditionMatcher::Compile(const Condition& c) {
   if (c.kind == Condition::Kind::kMatchText) m.words_ = c.keywords;
   m.integers_.insert(c.integers.begin(), c.integers.end());
   m.range_ = c.range;
+  m.datetimes_ = c.datetimes;
   return m;
 }
 
@@ -90,6 +92,13 @@ bool ConditionMatcher::Holds(const nlohmann::json* payload) const {
       }
       case Kind::kRange:
         hit = v.is_number() && InRange(v.get<double>(), range_);
+        break;
+      case Kind::kDatetimeRange:
+        if (v.is_string()) {
+          const std::optional<int64_t> t =
+              ParseDatetime(v.get_ref<const std::string&>());
+          hit = t && *t >= datetimes_.lo && *t <= datetimes_.hi;
+        }
         break;
       default:
         break;

@@ -20,8 +20,8 @@
 
 namespace tqdb {
 
-// One field condition (match, any, except, text, text_any, range,
-// is_empty, is_null) on a payload.
+// One field condition (match, any, except, text, text_any, range, range of
+// datetimes, is_empty, is_null) on a payload.
 class ConditionMatcher {
  public:
   // REQUIRES: c is a field condition. InvalidArgument for a malformed key.
@@ -40,6 +40,7 @@ class ConditionMatcher {
   std::vector<std::string> words_;  // kMatchText: the text's, sorted
   absl::flat_hash_set<int64_t> integers_;
   Range range_;
+  DatetimeRange datetimes_;
 };
 
 class PayloadMatcher {

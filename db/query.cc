@@ -121,8 +121,9 @@ class FilterChecker {
     }
     const char* op = c.kind == Kind::kIsEmpty  ? "is_empty"
                      : c.kind == Kind::kIsNull ? "is_null"
-                     : c.kind == Kind::kRange  ? "range"
-                                               : "match";
+                     : c.kind == Kind::kRange || c.kind == Kind::kDatetimeRange
+                         ? "range"
+                         : "match";
     const bool flag = c.kind == Kind::kIsEmpty || c.kind == Kind::kIsNull;
     auto path = JsonPath::Parse(c.key);
     if (!path.ok()) {
@@ -154,7 +155,21 @@ class FilterChecker {
         }
       }
       if (indexed && type != FieldType::kInteger && type != FieldType::kFloat) {
-        return wrong(at + ".range", "range needs an integer or float index");
+        return wrong(at + ".range",
+                     type == FieldType::kDatetime
+                         ? "its ranges are of datetimes (RFC 3339 strings)"
+                         : "range needs an integer or float index");
+      }
+      return Count(0, at);
+    }
+    if (c.kind == Kind::kDatetimeRange) {
+      const DatetimeRange& r = c.datetimes;
+      if (!r.gt && !r.gte && !r.lt && !r.lte) {
+        return Bad(at + ".range", "needs at least one of gt, gte, lt, lte");
+      }
+      if (indexed && type != FieldType::kDatetime) {
+        return wrong(at + ".range",
+                     "a range of datetimes needs a datetime index (or none)");
       }
       return Count(0, at);
     }
@@ -217,6 +232,8 @@ class FilterChecker {
         return "expected a bool";
       case FieldType::kText:
         return "a text index answers match text and text_any";
+      case FieldType::kDatetime:
+        return "a datetime index answers ranges of datetimes";
       case FieldType::kFloat:
         break;
     }

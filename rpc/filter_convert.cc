@@ -22,8 +22,26 @@ absl::StatusOr<Condition> ConditionFrom(const pb::Condition& in,
   switch (in.condition_one_of_case()) {
     case pb::Condition::kField: {
       const pb::FieldCondition& f = in.field();
-      if (f.has_match() == f.has_range()) {
-        return Bad(at, "a field condition needs exactly one of match, range");
+      if (int{f.has_match()} + int{f.has_range()} +
+              int{f.has_datetime_range()} !=
+          1) {
+        return Bad(at,
+                   "a field condition needs exactly one of match, range, "
+                   "datetime_range");
+      }
+      if (f.has_datetime_range()) {
+        const pb::DatetimeRange& r = f.datetime_range();
+        DatetimeRange range;
+        if (r.has_gt()) range.gt = r.gt();
+        if (r.has_gte()) range.gte = r.gte();
+        if (r.has_lt()) range.lt = r.lt();
+        if (r.has_lte()) range.lte = r.lte();
+        auto c = Condition::InDatetimeRange(f.key(), std::move(range));
+        if (!c.ok()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(at, ".datetime_range.", c.status().message()));
+        }
+        return c;
       }
       if (f.has_range()) {
         const pb::Range& r = f.range();
@@ -166,6 +184,16 @@ void ConditionTo(const Condition& c, pb::Condition* out) {
       if (c.range.lte) r->set_lte(*c.range.lte);
       return;
     }
+    case Kind::kDatetimeRange: {
+      pb::FieldCondition* f = out->mutable_field();
+      f->set_key(c.key);
+      pb::DatetimeRange* r = f->mutable_datetime_range();
+      if (c.datetimes.gt) r->set_gt(*c.datetimes.gt);
+      if (c.datetimes.gte) r->set_gte(*c.datetimes.gte);
+      if (c.datetimes.lt) r->set_lt(*c.datetimes.lt);
+      if (c.datetimes.lte) r->set_lte(*c.datetimes.lte);
+      return;
+    }
     case Kind::kIsEmpty:
       out->mutable_is_empty()->set_key(c.key);
       return;
@@ -214,10 +242,13 @@ absl::StatusOr<FieldType> FieldTypeFromProto(pb::FieldType t) {
       return FieldType::kBool;
     case pb::FIELD_TYPE_TEXT:
       return FieldType::kText;
+    case pb::FIELD_TYPE_DATETIME:
+      return FieldType::kDatetime;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "type: unknown field index type ", static_cast<int>(t),
-          " (FIELD_TYPE_KEYWORD, _INTEGER, _FLOAT, _BOOL or _TEXT)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("type: unknown field index type ", static_cast<int>(t),
+                       " (FIELD_TYPE_KEYWORD, _INTEGER, _FLOAT, _BOOL, _TEXT "
+                       "or _DATETIME)"));
   }
 }
 
@@ -233,6 +264,8 @@ pb::FieldType FieldTypeToProto(FieldType t) {
       return pb::FIELD_TYPE_BOOL;
     case FieldType::kText:
       return pb::FIELD_TYPE_TEXT;
+    case FieldType::kDatetime:
+      return pb::FIELD_TYPE_DATETIME;
   }
   return pb::FIELD_TYPE_UNSPECIFIED;
 }

@@ -82,8 +82,11 @@ TEST(FilterJson, ParsesQdrantSyntaxAndPrintsItBack) {
 TEST(FilterJson, ErrorsNameThePlaceInTheFilter) {
   EXPECT_EQ(Error(R"({"must": [{"key": "a", "match": {"value": 1}},
                               {"key": "b", "match": {"value": 1}},
-                              {"key": "c", "range": {"gt": "x"}}]})"),
-            "must[2].range.gt: expected a number, got a string");
+                              {"key": "c", "range": {"gt": true}}]})"),
+            "must[2].range.gt: expected a number, got a bool");
+  EXPECT_EQ(Error(R"({"must": [{"key": "c", "range": {"gt": "x"}}]})"),
+            "must[0].range.gt: expected an RFC 3339 datetime "
+            "(2024-03-01T12:00:00Z), got 'x'");
   EXPECT_EQ(Error(R"({"must": [{"key": "a", "match": {"phrase": "x"}}]})"),
             "must[0].match.phrase: unknown operator 'phrase' (value, any, "
             "except, text, text_any)");

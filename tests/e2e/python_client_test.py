@@ -183,7 +183,8 @@ class ClientTest(unittest.TestCase):
         payloads = [{"lang": ["en", "de", "fr", "ja"][i % 4], "year": 2000 + i
                      % 25, "tags": ["a"] if i % 10 == 0 else [],
                      "title": "Item %d: %s" % (
-                         i, ["Red fox", "blue Whale", "red whale."][i % 3])}
+                         i, ["Red fox", "blue Whale", "red whale."][i % 3]),
+                     "at": "20%02d-06-01T12:00:00+02:00" % (i % 25)}
                     for i in range(400)]
         self.db.upsert(self.name, np.arange(400), x, payloads, wait=True)
         info = self.db.create_field_index(self.name, "lang", "keyword")
@@ -251,6 +252,21 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
         self.db.delete_field_index(self.name, "title")
 
+        # Datetimes (RFC 3339, any offset): a "range" of strings.
+        since_2020 = {"must": [{"key": "at", "range": {
+            "gte": "2020-06-01T10:00:00Z", "lt": "2023-01-01"}}]}
+        for indexed in (False, True):
+            if indexed:
+                info = self.db.create_field_index(self.name, "at", "datetime")
+                self.assertEqual((info.type, info.points), ("datetime", 400))
+            self.assertEqual(self.db.count(self.name, since_2020),
+                             len([i for i in range(400)
+                                  if 20 <= i % 25 <= 22]))
+        with self.assertRaises(ValueError):
+            self.db.count(self.name, {"must": [{"key": "at", "range": {
+                "gte": "2020-01-01", "lt": 5}}]})
+        self.db.delete_field_index(self.name, "at")
+
         # Scroll: pages in id order, all of them.
         page = self.db.scroll(self.name, en_recent, limit=3)
         self.assertEqual([r.id for r in page.points], want[:3])
@@ -292,8 +308,14 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(self.db.count(self.name), 200)
         with self.assertRaises(ValueError) as e:
             self.db.count(self.name, {"must": [{"key": "year",
-                                                "range": {"gt": "x"}}]})
+                                                "range": {"gt": True}}]})
         self.assertIn("must[0].range.gt: expected a number", str(e.exception))
+        with self.assertRaises(self.tc.Error) as e:  # not a datetime
+            self.db.count(self.name, {"must": [{"key": "year",
+                                                "range": {"gt": "x"}}]})
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("must[0].datetime_range.gt: expected an RFC 3339 "
+                      "datetime", e.exception.message)
         with self.assertRaises(self.tc.Error) as e:  # the server's rules
             self.db.count(self.name, {"must": [{"key": "lang",
                                                 "range": {"gt": 1}}]})

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "db/filter_json.h"
 #include "gtest/gtest.h"
 #include "rpc/convert.h"
@@ -56,8 +57,9 @@ TEST(FilterConvert, RoundTripsEveryCondition) {
   auto back = FromProto(proto);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(FilterToJson(*back), FilterToJson(f));
-  for (FieldType t : {FieldType::kKeyword, FieldType::kInteger,
-                      FieldType::kFloat, FieldType::kBool, FieldType::kText}) {
+  for (FieldType t :
+       {FieldType::kKeyword, FieldType::kInteger, FieldType::kFloat,
+        FieldType::kBool, FieldType::kText, FieldType::kDatetime}) {
     EXPECT_EQ(*FieldTypeFromProto(FieldTypeToProto(t)), t);
   }
   EXPECT_FALSE(FieldTypeFromProto(pb::FIELD_TYPE_UNSPECIFIED).ok());
@@ -86,7 +88,7 @@ TEST(FilterConvert, WhatOnlyTheProtoCanGetWrongIsNamed) {
   f.add_must_not()->mutable_filter()->add_must()->mutable_field()->set_key("a");
   EXPECT_EQ(err(f),
             "must_not[0].must[0]: a field condition needs exactly one of "
-            "match, range");
+            "match, range, datetime_range");
   f.Clear();
   pb::FieldCondition* fc = f.add_must()->mutable_field();
   fc->set_key("a");
@@ -346,6 +348,63 @@ TEST_F(RpcFilterTest, FullTextConditions) {
   EXPECT_EQ(s.error_message(),
             "must[0].match.text: the text has no words (runs of letters or "
             "digits)");
+}
+
+TEST_F(RpcFilterTest, DatetimeRanges) {
+  // Stamps: a day apart from 2024-01-01 (n = day), in UTC or at +02:00.
+  pb::UpsertRequest up;
+  up.set_collection("c");
+  for (uint64_t id = 0; id < 60; ++id) {
+    pb::Point* p = up.add_points();
+    p->set_id(id);
+    const auto v = dbtest::VectorFor(id, 0, 8);
+    p->mutable_vector()->Add(v.begin(), v.end());
+    const int day = 1 + static_cast<int>(id % 30);
+    p->set_payload(nlohmann::json{
+        {"at",
+         absl::StrFormat(
+             id % 2 ? "2024-01-%02dT00:00:00Z" : "2024-01-%02dT02:00+02:00",
+             day)}}.dump());
+  }
+  grpc::ClientContext uctx;
+  pb::UpsertResponse ur;
+  ASSERT_TRUE(server_.points().Upsert(&uctx, up, &ur).ok());
+  // Days 10 to 19 (ids 9..18 and 39..48), on the payloads, then indexed;
+  // the gRPC form (datetime_range) and the JSON one ("range" of strings).
+  pb::Filter f;
+  pb::FieldCondition* fc = f.add_must()->mutable_field();
+  fc->set_key("at");
+  fc->mutable_datetime_range()->set_gte("2024-01-10");
+  fc->mutable_datetime_range()->set_lt("2024-01-20T01:00:00+01:00");
+  auto count = [&](const pb::Filter& filter) {
+    pb::CountRequest req;
+    req.set_collection("c");
+    *req.mutable_filter() = filter;
+    pb::CountResponse resp;
+    grpc::ClientContext ctx;
+    const grpc::Status s = server_.points().Count(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.count();
+  };
+  const char kJson[] =
+      R"({"must": [{"key": "at", "range": {"gte": "2024-01-10",
+                                           "lt": "2024-01-20T00:00Z"}}]})";
+  EXPECT_EQ(count(f), 20u);
+  EXPECT_EQ(count(P(kJson)), 20u);
+  EXPECT_EQ(Index("at", pb::FIELD_TYPE_DATETIME).points(), 60u);
+  EXPECT_EQ(count(f), 20u);
+  EXPECT_EQ(count(P(kJson)), 20u);
+  fc->mutable_datetime_range()->set_gte("2024-01-32");
+  pb::CountRequest req;
+  req.set_collection("c");
+  *req.mutable_filter() = f;
+  pb::CountResponse resp;
+  grpc::ClientContext ctx;
+  const grpc::Status s = server_.points().Count(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "must[0].datetime_range.gte: expected an RFC 3339 datetime "
+            "(2024-03-01T12:00:00Z), got '2024-01-32'");
 }
 
 TEST_F(RpcFilterTest, OrderedScroll) {

@@ -35,7 +35,8 @@ _PREFIX_SHARING = {"auto": cpb.PREFIX_SHARING_AUTO,
 _FIELD_TYPES = {"keyword": cpb.FIELD_TYPE_KEYWORD,
                 "integer": cpb.FIELD_TYPE_INTEGER,
                 "float": cpb.FIELD_TYPE_FLOAT, "bool": cpb.FIELD_TYPE_BOOL,
-                "text": cpb.FIELD_TYPE_TEXT}
+                "text": cpb.FIELD_TYPE_TEXT,
+                "datetime": cpb.FIELD_TYPE_DATETIME}
 
 
 def _ids(ids) -> List[int]:
@@ -381,8 +382,9 @@ class Client:
     def create_field_index(self, name: str, field: str, type: str, *,
                            wait: bool = True) -> FieldIndexInfo:
         """A payload index on `field` (a dotted path), type "keyword",
-        "integer", "float", "bool" or "text" (the words of its strings, for
-        match text / text_any); built over the stored points in the
+        "integer", "float", "bool", "text" (the words of its strings, for
+        match text / text_any) or "datetime" (RFC 3339 strings, for ranges
+        of datetimes); built over the stored points in the
         background (wait: return once it is ready)."""
         if type not in _FIELD_TYPES:
             raise ValueError("type must be one of %s" % sorted(_FIELD_TYPES))

@@ -9,7 +9,8 @@ Conditions: {"key": K, "match": {"value": V}} (a string, integer or bool),
 {"key": K, "match": {"any": [...]}} and {"key": K, "match": {"except":
 [...]}} (strings or integers), {"key": K, "match": {"text": "words"}} (the
 field's strings hold every word) and {"key": K, "match": {"text_any":
-"words"}} (some word), {"key": K, "range": {"gt"/"gte"/"lt"/"lte": x}},
+"words"}} (some word), {"key": K, "range": {"gt"/"gte"/"lt"/"lte": x}}
+(numbers, or RFC 3339 datetime strings: "2024-03-01T12:00:00Z"),
 {"is_empty": {"key": K}}, {"is_null": {"key": K}}, {"has_id": [ids]}, or a
 nested filter. A clause may be one condition instead of a list;
 min_should is a count or {"conditions": [...], "min_count": n}.
@@ -134,11 +135,20 @@ def _condition(c: Any, out: "pb.Condition", at: str) -> None:
             r = c["range"]
             if not isinstance(r, Mapping) or not r:
                 raise _bad(at + ".range", "expected gt, gte, lt or lte")
+            # Strings: a range of datetimes (RFC 3339; the server checks
+            # them).
+            datetimes = any(isinstance(v, str) for v in r.values())
             for op, v in r.items():
                 where = "%s.range.%s" % (at, op)
                 if op not in ("gt", "gte", "lt", "lte"):
                     raise _bad(where, "unknown operator")
                 if v is None:
+                    continue
+                if datetimes:
+                    if not isinstance(v, str):
+                        raise _bad(where, "expected a datetime string like "
+                                   "the others")
+                    setattr(field.datetime_range, op, v)
                     continue
                 if isinstance(v, bool) or not isinstance(v, Real):
                     raise _bad(where, "expected a number")
