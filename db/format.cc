@@ -262,7 +262,8 @@ absl::Status DecodeFieldEntry(absl::string_view key, size_t prefix_size,
       values->bools.push_back(static_cast<uint8_t>(v[0]));
       return absl::OkStatus();
     case 'i':
-      if (!(expect(FieldType::kInteger, 8) || expect(FieldType::kDatetime, 8))) {
+      if (!(expect(FieldType::kInteger, 8) ||
+            expect(FieldType::kDatetime, 8))) {
         return bad("integer value");
       }
       values->integers.push_back(
