@@ -19,6 +19,16 @@ absl::Status Bad(const std::string& at, absl::string_view why) {
       absl::StrCat(at.empty() ? "filter" : at, ": ", why));
 }
 
+// The bound of a Range or DatetimeRange that operator k sets, or null.
+template <typename Bounds>
+auto BoundOf(const std::string& k, Bounds* r) -> decltype(&r->gt) {
+  return k == "gt"    ? &r->gt
+         : k == "gte" ? &r->gte
+         : k == "lt"  ? &r->lt
+         : k == "lte" ? &r->lte
+                      : nullptr;
+}
+
 std::string Join(const std::string& at, absl::string_view key) {
   return at.empty() ? std::string(key) : absl::StrCat(at, ".", key);
 }
@@ -187,11 +197,7 @@ class Parser {
     if (datetimes) return ParseDatetimeRange(key, j, at);
     Range r;
     for (const auto& [k, v] : j.items()) {
-      std::optional<double>* bound = k == "gt"    ? &r.gt
-                                     : k == "gte" ? &r.gte
-                                     : k == "lt"  ? &r.lt
-                                     : k == "lte" ? &r.lte
-                                                  : nullptr;
+      std::optional<double>* bound = BoundOf(k, &r);
       if (bound == nullptr) {
         return Bad(Join(at, k), "unknown operator (gt, gte, lt, lte)");
       }
@@ -207,11 +213,7 @@ class Parser {
                                                const std::string& at) {
     DatetimeRange r;
     for (const auto& [k, v] : j.items()) {
-      std::optional<std::string>* bound = k == "gt"    ? &r.gt
-                                          : k == "gte" ? &r.gte
-                                          : k == "lt"  ? &r.lt
-                                          : k == "lte" ? &r.lte
-                                                       : nullptr;
+      std::optional<std::string>* bound = BoundOf(k, &r);
       if (bound == nullptr) {
         return Bad(Join(at, k), "unknown operator (gt, gte, lt, lte)");
       }

@@ -17,6 +17,26 @@ absl::Status Bad(const std::string& at, absl::string_view why) {
 
 absl::StatusOr<Filter> FilterFrom(const pb::Filter& in, const std::string& at);
 
+// The bounds of a pb::Range or pb::DatetimeRange into a Range or
+// DatetimeRange, and back.
+template <typename Proto, typename Bounds>
+Bounds BoundsFrom(const Proto& r) {
+  Bounds out;
+  if (r.has_gt()) out.gt = r.gt();
+  if (r.has_gte()) out.gte = r.gte();
+  if (r.has_lt()) out.lt = r.lt();
+  if (r.has_lte()) out.lte = r.lte();
+  return out;
+}
+
+template <typename Bounds, typename Proto>
+void BoundsTo(const Bounds& r, Proto* out) {
+  if (r.gt) out->set_gt(*r.gt);
+  if (r.gte) out->set_gte(*r.gte);
+  if (r.lt) out->set_lt(*r.lt);
+  if (r.lte) out->set_lte(*r.lte);
+}
+
 absl::StatusOr<Condition> ConditionFrom(const pb::Condition& in,
                                         const std::string& at) {
   switch (in.condition_one_of_case()) {
@@ -30,13 +50,9 @@ absl::StatusOr<Condition> ConditionFrom(const pb::Condition& in,
                    "datetime_range");
       }
       if (f.has_datetime_range()) {
-        const pb::DatetimeRange& r = f.datetime_range();
-        DatetimeRange range;
-        if (r.has_gt()) range.gt = r.gt();
-        if (r.has_gte()) range.gte = r.gte();
-        if (r.has_lt()) range.lt = r.lt();
-        if (r.has_lte()) range.lte = r.lte();
-        auto c = Condition::InDatetimeRange(f.key(), std::move(range));
+        auto c = Condition::InDatetimeRange(
+            f.key(),
+            BoundsFrom<pb::DatetimeRange, DatetimeRange>(f.datetime_range()));
         if (!c.ok()) {
           return absl::InvalidArgumentError(
               absl::StrCat(at, ".datetime_range.", c.status().message()));
@@ -44,13 +60,8 @@ absl::StatusOr<Condition> ConditionFrom(const pb::Condition& in,
         return c;
       }
       if (f.has_range()) {
-        const pb::Range& r = f.range();
-        Range range;
-        if (r.has_gt()) range.gt = r.gt();
-        if (r.has_gte()) range.gte = r.gte();
-        if (r.has_lt()) range.lt = r.lt();
-        if (r.has_lte()) range.lte = r.lte();
-        return Condition::InRange(f.key(), range);
+        return Condition::InRange(f.key(),
+                                  BoundsFrom<pb::Range, Range>(f.range()));
       }
       const pb::Match& m = f.match();
       switch (m.match_value_case()) {
@@ -177,21 +188,13 @@ void ConditionTo(const Condition& c, pb::Condition* out) {
     case Kind::kRange: {
       pb::FieldCondition* f = out->mutable_field();
       f->set_key(c.key);
-      pb::Range* r = f->mutable_range();
-      if (c.range.gt) r->set_gt(*c.range.gt);
-      if (c.range.gte) r->set_gte(*c.range.gte);
-      if (c.range.lt) r->set_lt(*c.range.lt);
-      if (c.range.lte) r->set_lte(*c.range.lte);
+      BoundsTo(c.range, f->mutable_range());
       return;
     }
     case Kind::kDatetimeRange: {
       pb::FieldCondition* f = out->mutable_field();
       f->set_key(c.key);
-      pb::DatetimeRange* r = f->mutable_datetime_range();
-      if (c.datetimes.gt) r->set_gt(*c.datetimes.gt);
-      if (c.datetimes.gte) r->set_gte(*c.datetimes.gte);
-      if (c.datetimes.lt) r->set_lt(*c.datetimes.lt);
-      if (c.datetimes.lte) r->set_lte(*c.datetimes.lte);
+      BoundsTo(c.datetimes, f->mutable_datetime_range());
       return;
     }
     case Kind::kIsEmpty:
