@@ -8,66 +8,6 @@
 namespace tqdb {
 namespace dbimpl {
 
-// ------------------------------------------------------------------ bounds
-
-void IntegerBounds(const Range& r, int64_t* lo, int64_t* hi) {
-  // 2^63 as a double; doubles at or above it exceed every int64.
-  constexpr double kTwo63 = 9223372036854775808.0;
-  *lo = std::numeric_limits<int64_t>::min();
-  *hi = std::numeric_limits<int64_t>::max();
-  auto raise = [&](double v) {  // values >= v
-    if (v > -kTwo63) {
-      if (v >= kTwo63) {
-        *lo = std::numeric_limits<int64_t>::max();
-        *hi = std::numeric_limits<int64_t>::min();  // empty
-        return;
-      }
-      *lo = std::max(*lo, static_cast<int64_t>(std::ceil(v)));
-    }
-  };
-  auto lower = [&](double v) {  // values <= v
-    if (v < kTwo63) {
-      if (v < -kTwo63) {
-        *lo = std::numeric_limits<int64_t>::max();
-        *hi = std::numeric_limits<int64_t>::min();
-        return;
-      }
-      *hi = std::min(*hi, static_cast<int64_t>(std::floor(v)));
-    }
-  };
-  if (r.gte) raise(*r.gte);
-  if (r.gt) {
-    const double f = std::floor(*r.gt);
-    // v > gt: v >= floor(gt) + 1.
-    if (f + 1 >= kTwo63) {
-      *lo = std::numeric_limits<int64_t>::max();
-      *hi = std::numeric_limits<int64_t>::min();
-    } else {
-      raise(f + 1);
-    }
-  }
-  if (r.lte) lower(*r.lte);
-  if (r.lt) {
-    const double c = std::ceil(*r.lt);
-    if (c - 1 < -kTwo63) {
-      *lo = std::numeric_limits<int64_t>::max();
-      *hi = std::numeric_limits<int64_t>::min();
-    } else {
-      lower(c - 1);
-    }
-  }
-}
-
-void FloatBounds(const Range& r, double* lo, double* hi) {
-  constexpr double kInf = std::numeric_limits<double>::infinity();
-  *lo = -kInf;
-  *hi = kInf;
-  if (r.gte) *lo = std::max(*lo, *r.gte);
-  if (r.gt) *lo = std::max(*lo, std::nextafter(*r.gt, kInf));
-  if (r.lte) *hi = std::min(*hi, *r.lte);
-  if (r.lt) *hi = std::min(*hi, std::nextafter(*r.lt, -kInf));
-}
-
 namespace {
 
 // Adds a point's numbers to the forward values and the sorted index, each
@@ -142,6 +82,10 @@ FieldValues FieldIndex::Get(uint32_t iid) const {
       if (false_.contains(iid)) v.bools.push_back(0);
       if (true_.contains(iid)) v.bools.push_back(1);
       break;
+    case FieldType::kGeo:
+      fwd_geo_.ForEach(iid, [&](const GeoPoint& p) { v.geo.push_back(p); });
+      std::sort(v.geo.begin(), v.geo.end());
+      break;
   }
   return v;
 }
@@ -173,6 +117,11 @@ void FieldIndex::RemoveValues(uint32_t iid) {
       true_.remove(iid);
       false_.remove(iid);
       break;
+    case FieldType::kGeo:
+      ints_.Erase(iid);
+      fwd_int_.Clear(iid);
+      fwd_geo_.Clear(iid);
+      break;
   }
   typed_.remove(iid);
   multi_.remove(iid);
@@ -197,6 +146,18 @@ void FieldIndex::AddValues(uint32_t iid, const FieldValues& v) {
     case FieldType::kBool:
       for (uint8_t b : v.bools) (b ? true_ : false_).add(iid);
       break;
+    case FieldType::kGeo: {
+      std::vector<int64_t> cells;
+      for (const GeoPoint& p : v.geo) {
+        bool have = false;
+        fwd_geo_.ForEach(iid, [&](const GeoPoint& q) { have |= q == p; });
+        if (have) continue;
+        fwd_geo_.Add(iid, p);
+        cells.push_back(GeoCellKey(p));
+      }
+      AddNumbers(cells, iid, &fwd_int_, &ints_);
+      break;
+    }
   }
   UpdateMulti(iid);
 }
@@ -210,6 +171,7 @@ void FieldIndex::UpdateMulti(uint32_t iid) {
       break;
     case FieldType::kInteger:
     case FieldType::kDatetime:
+    case FieldType::kGeo:  // (several cells: several values to the index)
       n = fwd_int_.Count(iid);
       break;
     case FieldType::kFloat:
@@ -344,9 +306,49 @@ bool FieldIndex::Answers(const Condition& c) const {
       return type_ == FieldType::kText;
     case Kind::kDatetimeRange:
       return type_ == FieldType::kDatetime;
+    case Kind::kGeoRadius:
+    case Kind::kGeoBox:
+    case Kind::kGeoPolygon:
+      return type_ == FieldType::kGeo;
     default:
       return false;
   }
+}
+
+GeoKeyRanges FieldIndex::CoverOf(const Condition& c) {
+  switch (c.kind) {
+    case Condition::Kind::kGeoRadius:
+      return GeoCover(c.geo_radius);
+    case Condition::Kind::kGeoBox:
+      return GeoCover(c.geo_box);
+    case Condition::Kind::kGeoPolygon:
+      return c.geo_polygon == nullptr ? GeoKeyRanges()
+                                      : GeoCover(*c.geo_polygon);
+    default:
+      return {};
+  }
+}
+
+Roaring FieldIndex::InShape(const Condition& c) const {
+  std::vector<Roaring> cells;
+  for (const auto& [lo, hi] : CoverOf(c)) {
+    cells.push_back(ints_.Range(lo, hi, multi_));
+  }
+  std::vector<const Roaring*> parts;
+  for (const Roaring& r : cells) parts.push_back(&r);
+  const Roaring near = parts.empty()
+                           ? Roaring()
+                           : Roaring::fastunion(parts.size(), parts.data());
+  // The cells hold the shape and some of its surroundings: each point in
+  // them is checked.
+  Roaring out;
+  for (uint32_t iid : near) {
+    if (fwd_geo_.Any(iid,
+                     [&](const GeoPoint& p) { return InGeoShape(c, p); })) {
+      out.add(iid);
+    }
+  }
+  return out;
 }
 
 Roaring FieldIndex::Evaluate(const Condition& c, const Roaring& live) const {
@@ -365,19 +367,16 @@ Roaring FieldIndex::Evaluate(const Condition& c, const Roaring& live) const {
     case Kind::kMatchExcept:
       return Except(c);
     case Kind::kRange:
-      if (type_ == FieldType::kInteger) {
-        int64_t lo, hi;
-        IntegerBounds(c.range, &lo, &hi);
-        return ints_.Range(lo, hi, multi_);
-      }
-      if (type_ == FieldType::kFloat) {
-        double lo, hi;
-        FloatBounds(c.range, &lo, &hi);
-        return floats_.Range(lo, hi, multi_);
-      }
-      return Roaring();
-    case Kind::kDatetimeRange:
-      return ints_.Range(c.datetimes.lo, c.datetimes.hi, multi_);
+    case Kind::kDatetimeRange: {
+      const Prepared p = Prepare(c);
+      if (type_ == FieldType::kFloat)
+        return floats_.Range(p.flo, p.fhi, multi_);
+      return ints_.Range(p.ilo, p.ihi, multi_);
+    }
+    case Kind::kGeoRadius:
+    case Kind::kGeoBox:
+    case Kind::kGeoPolygon:
+      return InShape(c);
     default:
       return Roaring();
   }
@@ -425,21 +424,21 @@ uint64_t FieldIndex::Estimate(const Condition& c, uint64_t live) const {
       }
       return std::min(n, live);
     }
-    case Kind::kRange: {
+    case Kind::kRange:
+    case Kind::kDatetimeRange: {
+      const Prepared p = Prepare(c);
+      return std::min(type_ == FieldType::kFloat
+                          ? floats_.CountEntries(p.flo, p.fhi)
+                          : ints_.CountEntries(p.ilo, p.ihi),
+                      live);
+    }
+    case Kind::kGeoRadius:
+    case Kind::kGeoBox:
+    case Kind::kGeoPolygon: {
       uint64_t n = 0;
-      if (type_ == FieldType::kInteger) {
-        int64_t lo, hi;
-        IntegerBounds(c.range, &lo, &hi);
-        n = ints_.CountEntries(lo, hi);
-      } else if (type_ == FieldType::kFloat) {
-        double lo, hi;
-        FloatBounds(c.range, &lo, &hi);
-        n = floats_.CountEntries(lo, hi);
-      }
+      for (const auto& [lo, hi] : CoverOf(c)) n += ints_.CountEntries(lo, hi);
       return std::min(n, live);
     }
-    case Kind::kDatetimeRange:
-      return std::min(ints_.CountEntries(c.datetimes.lo, c.datetimes.hi), live);
     default:
       return live;
   }
@@ -522,18 +521,18 @@ bool FieldIndex::Check(uint32_t iid, const Prepared& p) const {
       }
       return false;
     case Kind::kRange:
-      if (type_ == FieldType::kInteger) {
-        return fwd_int_.Any(
-            iid, [&](int64_t x) { return x >= p.ilo && x <= p.ihi; });
-      }
+    case Kind::kDatetimeRange:
       if (type_ == FieldType::kFloat) {
         return fwd_float_.Any(
             iid, [&](double x) { return x >= p.flo && x <= p.fhi; });
       }
-      return false;
-    case Kind::kDatetimeRange:
       return fwd_int_.Any(iid,
                           [&](int64_t x) { return x >= p.ilo && x <= p.ihi; });
+    case Kind::kGeoRadius:
+    case Kind::kGeoBox:
+    case Kind::kGeoPolygon:
+      return fwd_geo_.Any(iid,
+                          [&](const GeoPoint& g) { return InGeoShape(c, g); });
     default:
       return false;
   }
@@ -592,6 +591,7 @@ std::vector<FacetHit> FieldIndex::Facet(const Roaring* among) const {
     case FieldType::kFloat:
     case FieldType::kText:
     case FieldType::kDatetime:
+    case FieldType::kGeo:
       break;
   }
   return out;
@@ -637,6 +637,10 @@ size_t FieldIndex::MemoryBytes() const {
       break;
     case FieldType::kBool:
       bytes += true_.getSizeInBytes(false) + false_.getSizeInBytes(false);
+      break;
+    case FieldType::kGeo:
+      bytes +=
+          ints_.MemoryBytes() + fwd_int_.MemoryBytes() + fwd_geo_.MemoryBytes();
       break;
   }
   return bytes;

@@ -5,6 +5,9 @@
 //  - text: the same, of the words of the field's strings (db/text_words.h);
 //  - integer, float: the bucketed sorted structure of db/numeric_index.h;
 //  - datetime: the integer one, of microseconds (db/datetime.h);
+//  - geo: the integer one, of the points' cell keys (db/geo.h), and the
+//    points themselves: a shape's cover unites cells, then each point
+//    found is checked against the shape;
 //  - bool: a bitmap for true, one for false;
 // plus, for every type, the bitmaps of points whose field is non-empty
 // (is_empty) and null (is_null), of points with a value of the type and
@@ -27,6 +30,7 @@
 #include "db/forward_values.h"
 #include "db/json_path.h"
 #include "db/numeric_index.h"
+#include "db/range_bounds.h"
 #include "roaring/roaring.hh"
 
 namespace tqdb {
@@ -52,7 +56,8 @@ class FieldIndex {
   // Whether this index answers the condition (of its type: is_empty and
   // is_null any index; match value, any and except of strings a keyword
   // one, of integers an integer one, of a bool a bool one; range an integer
-  // or float one; text and text_any a text one). db/query.h refuses the
+  // or float one; text and text_any a text one; geo shapes a geo one;
+  // values_count none). db/query.h refuses the
   // others where a filter comes in; an index made after that check is
   // passed over (the condition is read from the payloads).
   bool Answers(const Condition& c) const;
@@ -99,6 +104,10 @@ class FieldIndex {
   Roaring AnyOf(const Condition& c) const;
   // Points holding every word of c (match text).
   Roaring AllWords(const Condition& c) const;
+  // Points with a geo point in the shape of c.
+  Roaring InShape(const Condition& c) const;
+  // The cover of c's shape (db/geo.h).
+  static GeoKeyRanges CoverOf(const Condition& c);
   // Points with a value of the index's type outside those of c (except).
   Roaring Except(const Condition& c) const;
   void AddValues(uint32_t iid, const FieldValues& v);
@@ -119,20 +128,17 @@ class FieldIndex {
   std::vector<Roaring> postings_;   // by dictionary id
   std::vector<uint32_t> free_vids_;
   ForwardValues<uint32_t> fwd_vid_;
-  // kInteger
+  // kInteger, kDatetime; kGeo: cell keys
   NumericIndex<int64_t> ints_;
   ForwardValues<int64_t> fwd_int_;
+  // kGeo
+  ForwardValues<GeoPoint> fwd_geo_;
   // kFloat
   NumericIndex<double> floats_;
   ForwardValues<double> fwd_float_;
   // kBool
   Roaring true_, false_;
 };
-
-// The inclusive bounds of a Range over integers (lo > hi: none), and over
-// doubles.
-void IntegerBounds(const Range& r, int64_t* lo, int64_t* hi);
-void FloatBounds(const Range& r, double* lo, double* hi);
 
 }  // namespace dbimpl
 }  // namespace tqdb

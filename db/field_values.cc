@@ -173,12 +173,18 @@ FieldValues ExtractField(const nlohmann::json* payload, const JsonPath& path,
           AppendTextWords(v.get_ref<const std::string&>(), &out.keywords);
         }
         break;
+      case FieldType::kGeo: {
+        GeoPoint p;
+        if (ParseGeoPoint(v, &p)) out.geo.push_back(p);
+        break;
+      }
     }
   });
   SortUnique(&out.keywords);
   SortUnique(&out.integers);
   SortUnique(&out.floats);
   SortUnique(&out.bools);
+  SortUnique(&out.geo);
   return out;
 }
 

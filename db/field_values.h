@@ -25,14 +25,16 @@ struct FieldValues {
   std::vector<int64_t> integers;      // kInteger; kDatetime: microseconds
   std::vector<double> floats;         // kFloat (integers as doubles too)
   std::vector<uint8_t> bools;         // kBool: 0, 1 or both
+  std::vector<GeoPoint> geo;          // kGeo
 
   bool operator==(const FieldValues& o) const {
     return present == o.present && null == o.null && keywords == o.keywords &&
-           integers == o.integers && floats == o.floats && bools == o.bools;
+           integers == o.integers && floats == o.floats && bools == o.bools &&
+           geo == o.geo;
   }
   bool has_values() const {
     return !keywords.empty() || !integers.empty() || !floats.empty() ||
-           !bools.empty();
+           !bools.empty() || !geo.empty();
   }
 };
 

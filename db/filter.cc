@@ -1,12 +1,14 @@
 #include "db/filter.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "db/datetime.h"
 #include "db/text_words.h"
+#include "quant/status_macros.h"
 
 namespace tqdb {
 
@@ -24,24 +26,25 @@ const char* FieldTypeName(FieldType t) {
       return "text";
     case FieldType::kDatetime:
       return "datetime";
+    case FieldType::kGeo:
+      return "geo";
   }
   return "unknown";
 }
 
 bool IsFieldType(FieldType t) {
-  return static_cast<uint32_t>(t) <=
-         static_cast<uint32_t>(FieldType::kDatetime);
+  return static_cast<uint32_t>(t) <= static_cast<uint32_t>(FieldType::kGeo);
 }
 
 absl::StatusOr<FieldType> ParseFieldType(absl::string_view name) {
-  for (FieldType t :
-       {FieldType::kKeyword, FieldType::kInteger, FieldType::kFloat,
-        FieldType::kBool, FieldType::kText, FieldType::kDatetime}) {
+  for (FieldType t : {FieldType::kKeyword, FieldType::kInteger,
+                      FieldType::kFloat, FieldType::kBool, FieldType::kText,
+                      FieldType::kDatetime, FieldType::kGeo}) {
     if (name == FieldTypeName(t)) return t;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown field index type '", name,
-                   "' (keyword, integer, float, bool, text or datetime)"));
+                   "' (keyword, integer, float, bool, text, datetime or geo)"));
 }
 
 namespace {
@@ -148,6 +151,65 @@ Condition Condition::TextAny(std::string key, std::string text) {
   Condition c = Text(std::move(key), std::move(text));
   c.kind = Kind::kMatchTextAny;
   return c;
+}
+
+absl::StatusOr<Condition> Condition::InGeoRadius(std::string key, GeoRadius r) {
+  if (absl::Status s = CheckGeoPoint(r.center); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("center.", s.message()));
+  }
+  if (!(r.meters >= 0) || !std::isfinite(r.meters)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "radius: expected a finite number of meters >= 0, got ", r.meters));
+  }
+  Condition c = Field(Kind::kGeoRadius, std::move(key));
+  c.geo_radius = r;
+  return c;
+}
+
+absl::StatusOr<Condition> Condition::InGeoBox(std::string key, GeoBox b) {
+  for (const auto& [name, p] :
+       {std::make_pair("top_left", b.top_left),
+        std::make_pair("bottom_right", b.bottom_right)}) {
+    if (absl::Status s = CheckGeoPoint(p); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ".", s.message()));
+    }
+  }
+  Condition c = Field(Kind::kGeoBox, std::move(key));
+  c.geo_box = b;
+  return c;
+}
+
+absl::StatusOr<Condition> Condition::InGeoPolygon(std::string key,
+                                                  GeoPolygon p) {
+  TQ_RETURN_IF_ERROR(CheckGeoPolygon(p));
+  Condition c = Field(Kind::kGeoPolygon, std::move(key));
+  c.geo_polygon = std::make_shared<const GeoPolygon>(std::move(p));
+  return c;
+}
+
+Condition Condition::ValuesCount(std::string key, CountRange r) {
+  Condition c = Field(Kind::kValuesCount, std::move(key));
+  c.values_count = r;
+  return c;
+}
+
+bool IsGeoCondition(Condition::Kind kind) {
+  return kind == Condition::Kind::kGeoRadius ||
+         kind == Condition::Kind::kGeoBox ||
+         kind == Condition::Kind::kGeoPolygon;
+}
+
+bool InGeoShape(const Condition& c, const GeoPoint& p) {
+  switch (c.kind) {
+    case Condition::Kind::kGeoRadius:
+      return InGeoRadius(c.geo_radius, p);
+    case Condition::Kind::kGeoBox:
+      return InGeoBox(c.geo_box, p);
+    case Condition::Kind::kGeoPolygon:
+      return c.geo_polygon != nullptr && InGeoPolygon(*c.geo_polygon, p);
+    default:
+      return false;
+  }
 }
 
 Condition Condition::IsEmpty(std::string key) {

@@ -32,6 +32,11 @@
 //    as db/text_words.h cuts them: runs of letters and digits, case
 //    folded; the words of all the field's strings count together, an
 //    array's elements included). match.text_any: some word of the text.
+//    geo_radius, geo_bounding_box, geo_polygon: some geo point of the
+//    field ({"lon": .., "lat": ..}) lies in the shape (db/geo.h).
+//    values_count: the number of values found (an array counts its
+//    elements, null none, anything else one; several values found, as
+//    "a[].b" finds them, add up) within gt / gte / lt / lte.
 //    is_empty: the key is absent, null or [] (every value found is).
 //    is_null: a value found is null (or an array holding null).
 //    has_id: the point's id is one of the ids.
@@ -47,6 +52,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "db/geo.h"
 
 namespace tqdb {
 
@@ -59,6 +65,7 @@ enum class FieldType : uint32_t {
   kBool = 3,      // booleans: match value
   kText = 4,      // the words of strings (full text): match text / text_any
   kDatetime = 5,  // RFC 3339 strings: range of datetimes
+  kGeo = 6,       // {"lon", "lat"} objects: geo radius / box / polygon
 };
 const char* FieldTypeName(FieldType t);  // "keyword", "integer", ...
 // Whether t is one of the types above (a value read from outside).
@@ -79,6 +86,15 @@ struct DatetimeRange {
   int64_t lo = 0, hi = -1;
 };
 
+// Bounds of a count of values (at least one set).
+struct CountRange {
+  std::optional<uint64_t> gt, gte, lt, lte;
+  bool Holds(uint64_t n) const {
+    return (!gt || n > *gt) && (!gte || n >= *gte) && (!lt || n < *lt) &&
+           (!lte || n <= *lte);
+  }
+};
+
 struct Condition {
   enum class Kind {
     kMatch,          // key, value_*
@@ -90,6 +106,10 @@ struct Condition {
     kIsNull,         // key
     kMatchText,      // key, text, keywords = its words
     kMatchTextAny,   // key, text, keywords = its words
+    kGeoRadius,      // key, geo_radius
+    kGeoBox,         // key, geo_box
+    kGeoPolygon,     // key, geo_polygon
+    kValuesCount,    // key, values_count
     kHasId,          // ids
     kFilter,         // filter
   };
@@ -108,6 +128,10 @@ struct Condition {
   std::vector<int64_t> integers;               // kMatchAny/Except, kInteger
   Range range;
   DatetimeRange datetimes;
+  GeoRadius geo_radius;
+  GeoBox geo_box;
+  std::shared_ptr<const GeoPolygon> geo_polygon;
+  CountRange values_count;
   std::vector<uint64_t> ids;             // kHasId
   std::shared_ptr<const Filter> filter;  // kFilter
 
@@ -125,11 +149,22 @@ struct Condition {
   // The text's words are cut once, here (db/text_words.h).
   static Condition Text(std::string key, std::string text);
   static Condition TextAny(std::string key, std::string text);
+  // InvalidArgument naming the part that is wrong ("center.lat: ...",
+  // "radius: ...", "exterior: ..."), placed by the caller.
+  static absl::StatusOr<Condition> InGeoRadius(std::string key, GeoRadius r);
+  static absl::StatusOr<Condition> InGeoBox(std::string key, GeoBox b);
+  static absl::StatusOr<Condition> InGeoPolygon(std::string key, GeoPolygon p);
+  static Condition ValuesCount(std::string key, CountRange r);
   static Condition IsEmpty(std::string key);
   static Condition IsNull(std::string key);
   static Condition HasId(std::vector<uint64_t> ids);
   static Condition Nested(Filter f);
 };
+
+// Whether kind is kGeoRadius, kGeoBox or kGeoPolygon.
+bool IsGeoCondition(Condition::Kind kind);
+// For such a condition: whether p lies in its shape.
+bool InGeoShape(const Condition& c, const GeoPoint& p);
 
 struct Filter {
   std::vector<Condition> must, should, must_not;

@@ -1,5 +1,7 @@
 #include "db/filter_json.h"
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -158,8 +160,9 @@ class Parser {
         clause = true;
       } else {
         return Bad(Join(at, k),
-                   "unknown operator (a condition is key + match or range, "
-                   "is_empty, is_null, has_id, or a nested filter)");
+                   "unknown operator (a condition is key + match, range, a "
+                   "geo shape or values_count, is_empty, is_null, has_id, "
+                   "or a nested filter)");
       }
     }
     if (!clause) return Bad(at, "empty condition");
@@ -169,23 +172,158 @@ class Parser {
 
   absl::StatusOr<Condition> ParseField(const json& j, const std::string& at) {
     TQ_ASSIGN_OR_RETURN(const std::string key, Key(j["key"], at + ".key"));
-    const json* match = nullptr;
-    const json* range = nullptr;
+    static constexpr const char* kOperators[] = {
+        "match",       "range",       "geo_radius", "geo_bounding_box",
+        "geo_polygon", "values_count"};
+    const json* op = nullptr;
+    std::string name;
     for (const auto& [k, v] : j.items()) {
       if (k == "key") continue;
-      if (k == "match") {
-        match = &v;
-      } else if (k == "range") {
-        range = &v;
-      } else {
-        return Bad(Join(at, k), "unknown operator (match, range)");
+      if (std::find(std::begin(kOperators), std::end(kOperators), k) ==
+          std::end(kOperators)) {
+        return Bad(Join(at, k),
+                   "unknown operator (match, range, geo_radius, "
+                   "geo_bounding_box, geo_polygon, values_count)");
+      }
+      if (op != nullptr) {
+        return Bad(at, absl::StrCat("a field condition takes one operator, "
+                                    "got ",
+                                    name, " and ", k));
+      }
+      op = &v;
+      name = k;
+    }
+    if (op == nullptr) {
+      return Bad(at,
+                 "a field condition needs one of match, range, geo_radius, "
+                 "geo_bounding_box, geo_polygon, values_count");
+    }
+    const std::string here = Join(at, name);
+    if (name == "range") return ParseRange(key, *op, here);
+    if (name == "match") return ParseMatch(key, *op, here);
+    if (name == "values_count") return ParseValuesCount(key, *op, here);
+    return ParseGeo(key, name, *op, here);
+  }
+
+  absl::StatusOr<GeoPoint> ParsePoint(const json& j, const std::string& at) {
+    if (!j.is_object()) return Expected(at, "{\"lon\": .., \"lat\": ..}", j);
+    GeoPoint p;
+    bool lon = false, lat = false;
+    for (const auto& [k, v] : j.items()) {
+      if (k != "lon" && k != "lat") {
+        return Bad(Join(at, k), "unknown key (lon, lat)");
+      }
+      if (!v.is_number()) return Expected(Join(at, k), "a number", v);
+      (k == "lon" ? p.lon : p.lat) = v.get<double>();
+      (k == "lon" ? lon : lat) = true;
+    }
+    if (!lon || !lat) return Bad(at, lon ? "lat missing" : "lon missing");
+    return p;
+  }
+
+  absl::StatusOr<std::vector<GeoPoint>> ParseRing(const json& j,
+                                                  const std::string& at) {
+    if (!j.is_object()) return Expected(at, "{\"points\": [...]}", j);
+    std::vector<GeoPoint> ring;
+    for (const auto& [k, v] : j.items()) {
+      if (k != "points") return Bad(Join(at, k), "unknown key (points)");
+      if (!v.is_array()) return Expected(Join(at, k), "a list of points", v);
+      for (size_t i = 0; i < v.size(); ++i) {
+        TQ_ASSIGN_OR_RETURN(
+            GeoPoint p, ParsePoint(v[i], absl::StrCat(at, ".points[", i, "]")));
+        ring.push_back(p);
       }
     }
-    if ((match != nullptr) == (range != nullptr)) {
-      return Bad(at, "a field condition needs exactly one of match, range");
+    return ring;
+  }
+
+  absl::StatusOr<Condition> ParseGeo(const std::string& key,
+                                     const std::string& name, const json& j,
+                                     const std::string& at) {
+    if (!j.is_object()) return Expected(at, "an object", j);
+    absl::StatusOr<Condition> c;
+    if (name == "geo_radius") {
+      GeoRadius r;
+      bool center = false, radius = false;
+      for (const auto& [k, v] : j.items()) {
+        if (k == "center") {
+          TQ_ASSIGN_OR_RETURN(r.center, ParsePoint(v, Join(at, k)));
+          center = true;
+        } else if (k == "radius") {
+          if (!v.is_number()) return Expected(Join(at, k), "meters", v);
+          r.meters = v.get<double>();
+          radius = true;
+        } else {
+          return Bad(Join(at, k), "unknown key (center, radius)");
+        }
+      }
+      if (!center || !radius) {
+        return Bad(at, center ? "radius missing" : "center missing");
+      }
+      c = Condition::InGeoRadius(key, r);
+    } else if (name == "geo_bounding_box") {
+      GeoBox b;
+      bool tl = false, br = false;
+      for (const auto& [k, v] : j.items()) {
+        if (k == "top_left") {
+          TQ_ASSIGN_OR_RETURN(b.top_left, ParsePoint(v, Join(at, k)));
+          tl = true;
+        } else if (k == "bottom_right") {
+          TQ_ASSIGN_OR_RETURN(b.bottom_right, ParsePoint(v, Join(at, k)));
+          br = true;
+        } else {
+          return Bad(Join(at, k), "unknown key (top_left, bottom_right)");
+        }
+      }
+      if (!tl || !br) {
+        return Bad(at, tl ? "bottom_right missing" : "top_left missing");
+      }
+      c = Condition::InGeoBox(key, b);
+    } else {
+      GeoPolygon p;
+      for (const auto& [k, v] : j.items()) {
+        if (k == "exterior") {
+          TQ_ASSIGN_OR_RETURN(p.exterior, ParseRing(v, Join(at, k)));
+        } else if (k == "interiors") {
+          if (v.is_null()) continue;
+          if (!v.is_array()) return Expected(Join(at, k), "a list of rings", v);
+          for (size_t i = 0; i < v.size(); ++i) {
+            TQ_ASSIGN_OR_RETURN(
+                std::vector<GeoPoint> ring,
+                ParseRing(v[i], absl::StrCat(at, ".interiors[", i, "]")));
+            p.interiors.push_back(std::move(ring));
+          }
+        } else {
+          return Bad(Join(at, k), "unknown key (exterior, interiors)");
+        }
+      }
+      c = Condition::InGeoPolygon(key, std::move(p));
     }
-    if (range != nullptr) return ParseRange(key, *range, at + ".range");
-    return ParseMatch(key, *match, at + ".match");
+    if (!c.ok()) {  // "center.lat: ...", placed
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, ".", c.status().message()));
+    }
+    return c;
+  }
+
+  absl::StatusOr<Condition> ParseValuesCount(const std::string& key,
+                                             const json& j,
+                                             const std::string& at) {
+    if (!j.is_object()) return Expected(at, "an object", j);
+    CountRange r;
+    for (const auto& [k, v] : j.items()) {
+      std::optional<uint64_t>* bound = BoundOf(k, &r);
+      if (bound == nullptr) {
+        return Bad(Join(at, k), "unknown operator (gt, gte, lt, lte)");
+      }
+      if (v.is_null()) continue;
+      if (!v.is_number_unsigned() &&
+          !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
+        return Expected(Join(at, k), "a count (an integer >= 0)", v);
+      }
+      *bound = v.get<uint64_t>();
+    }
+    return Condition::ValuesCount(key, r);
   }
 
   absl::StatusOr<Condition> ParseRange(const std::string& key, const json& j,
@@ -288,6 +426,14 @@ class Parser {
   }
 };
 
+json PointJson(const GeoPoint& p) { return {{"lon", p.lon}, {"lat", p.lat}}; }
+
+json RingJson(const std::vector<GeoPoint>& ring) {
+  json points = json::array();
+  for (const GeoPoint& p : ring) points.push_back(PointJson(p));
+  return {{"points", std::move(points)}};
+}
+
 json ConditionToJson(const Condition& c) {
   using Kind = Condition::Kind;
   using VT = Condition::ValueType;
@@ -325,6 +471,35 @@ json ConditionToJson(const Condition& c) {
       if (c.datetimes.lt) r["lt"] = *c.datetimes.lt;
       if (c.datetimes.lte) r["lte"] = *c.datetimes.lte;
       return {{"key", c.key}, {"range", r}};
+    }
+    case Kind::kGeoRadius:
+      return {{"key", c.key},
+              {"geo_radius",
+               {{"center", PointJson(c.geo_radius.center)},
+                {"radius", c.geo_radius.meters}}}};
+    case Kind::kGeoBox:
+      return {{"key", c.key},
+              {"geo_bounding_box",
+               {{"top_left", PointJson(c.geo_box.top_left)},
+                {"bottom_right", PointJson(c.geo_box.bottom_right)}}}};
+    case Kind::kGeoPolygon: {
+      json p = {{"exterior", RingJson(c.geo_polygon->exterior)}};
+      if (!c.geo_polygon->interiors.empty()) {
+        json rings = json::array();
+        for (const auto& r : c.geo_polygon->interiors) {
+          rings.push_back(RingJson(r));
+        }
+        p["interiors"] = std::move(rings);
+      }
+      return {{"key", c.key}, {"geo_polygon", std::move(p)}};
+    }
+    case Kind::kValuesCount: {
+      json r = json::object();
+      if (c.values_count.gt) r["gt"] = *c.values_count.gt;
+      if (c.values_count.gte) r["gte"] = *c.values_count.gte;
+      if (c.values_count.lt) r["lt"] = *c.values_count.lt;
+      if (c.values_count.lte) r["lte"] = *c.values_count.lte;
+      return {{"key", c.key}, {"values_count", r}};
     }
     case Kind::kIsEmpty:
       return {{"is_empty", {{"key", c.key}}}};

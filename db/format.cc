@@ -229,6 +229,12 @@ void FieldEntryKeys(uint32_t cid, absl::string_view field,
     add('f', v);
   }
   for (const std::string& w : values.keywords) add('k', w);
+  for (const GeoPoint& p : values.geo) {
+    v.clear();
+    PutBig64(&v, OrderedDouble(p.lon));
+    PutBig64(&v, OrderedDouble(p.lat));
+    add('g', v);
+  }
 }
 
 absl::Status DecodeFieldEntry(absl::string_view key, size_t prefix_size,
@@ -273,6 +279,14 @@ absl::Status DecodeFieldEntry(absl::string_view key, size_t prefix_size,
       if (!expect(FieldType::kFloat, 8)) return bad("float value");
       values->floats.push_back(FromOrderedDouble(GetBig64(v.data())));
       return absl::OkStatus();
+    case 'g': {
+      if (!expect(FieldType::kGeo, 16)) return bad("geo value");
+      GeoPoint p{FromOrderedDouble(GetBig64(v.data())),
+                 FromOrderedDouble(GetBig64(v.data() + 8))};
+      if (!CheckGeoPoint(p).ok()) return bad("geo value out of range");
+      values->geo.push_back(p);
+      return absl::OkStatus();
+    }
     case 'k':
       if (type != FieldType::kKeyword && type != FieldType::kText) {
         return bad("keyword value");

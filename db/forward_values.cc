@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "db/geo.h"
+
 namespace tqdb {
 namespace dbimpl {
 
@@ -41,6 +43,7 @@ size_t ForwardValues<T>::MemoryBytes() const {
 template class ForwardValues<uint32_t>;
 template class ForwardValues<int64_t>;
 template class ForwardValues<double>;
+template class ForwardValues<GeoPoint>;
 
 }  // namespace dbimpl
 }  // namespace tqdb

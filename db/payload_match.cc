@@ -35,6 +35,8 @@ absl::StatusOr<ConditionMatcher> ConditionMatcher::Compile(const Condition& c) {
   m.integers_.insert(c.integers.begin(), c.integers.end());
   m.range_ = c.range;
   m.datetimes_ = c.datetimes;
+  if (IsGeoCondition(c.kind)) m.geo_ = std::make_shared<const Condition>(c);
+  m.values_count_ = c.values_count;
   return m;
 }
 
@@ -47,6 +49,13 @@ bool ConditionMatcher::Holds(const nlohmann::json* payload) const {
   }
   if (kind_ == Kind::kIsEmpty) return ValuesEmpty(found);
   if (kind_ == Kind::kIsNull) return ValuesNull(found);
+  if (kind_ == Kind::kValuesCount) {
+    uint64_t n = 0;
+    for (const nlohmann::json* v : found) {
+      n += v->is_null() ? 0 : v->is_array() ? v->size() : 1;
+    }
+    return values_count_.Holds(n);
+  }
   if (kind_ == Kind::kMatchText || kind_ == Kind::kMatchTextAny) {
     // The words of all the strings found, together (as a text index
     // holds them).
@@ -93,6 +102,13 @@ bool ConditionMatcher::Holds(const nlohmann::json* payload) const {
       case Kind::kRange:
         hit = v.is_number() && InRange(v.get<double>(), range_);
         break;
+      case Kind::kGeoRadius:
+      case Kind::kGeoBox:
+      case Kind::kGeoPolygon: {
+        GeoPoint p;
+        hit = ParseGeoPoint(v, &p) && InGeoShape(*geo_, p);
+        break;
+      }
       case Kind::kDatetimeRange:
         if (v.is_string()) {
           const std::optional<int64_t> t =

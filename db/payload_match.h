@@ -41,6 +41,8 @@ class ConditionMatcher {
   absl::flat_hash_set<int64_t> integers_;
   Range range_;
   DatetimeRange datetimes_;
+  std::shared_ptr<const Condition> geo_;  // kGeo*: the condition
+  CountRange values_count_;
 };
 
 class PayloadMatcher {

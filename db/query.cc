@@ -123,7 +123,11 @@ class FilterChecker {
                      : c.kind == Kind::kIsNull ? "is_null"
                      : c.kind == Kind::kRange || c.kind == Kind::kDatetimeRange
                          ? "range"
-                         : "match";
+                     : c.kind == Kind::kGeoRadius   ? "geo_radius"
+                     : c.kind == Kind::kGeoBox      ? "geo_bounding_box"
+                     : c.kind == Kind::kGeoPolygon  ? "geo_polygon"
+                     : c.kind == Kind::kValuesCount ? "values_count"
+                                                    : "match";
     const bool flag = c.kind == Kind::kIsEmpty || c.kind == Kind::kIsNull;
     auto path = JsonPath::Parse(c.key);
     if (!path.ok()) {
@@ -159,6 +163,27 @@ class FilterChecker {
                      type == FieldType::kDatetime
                          ? "its ranges are of datetimes (RFC 3339 strings)"
                          : "range needs an integer or float index");
+      }
+      return Count(0, at);
+    }
+    if (c.kind == Kind::kValuesCount) {
+      const CountRange& r = c.values_count;
+      if (!r.gt && !r.gte && !r.lt && !r.lte) {
+        return Bad(at + ".values_count",
+                   "needs at least one of gt, gte, lt, lte");
+      }
+      return Count(0, at);  // (read from the payloads, whatever the index)
+    }
+    if (IsGeoCondition(c.kind)) {
+      const std::string where = absl::StrCat(at, ".", op);
+      if (c.kind == Kind::kGeoPolygon) {
+        if (c.geo_polygon == nullptr) return Bad(where, "no polygon");
+        size_t points = c.geo_polygon->exterior.size();
+        for (const auto& ring : c.geo_polygon->interiors) points += ring.size();
+        TQ_RETURN_IF_ERROR(Count(points, where));
+      }
+      if (indexed && type != FieldType::kGeo) {
+        return wrong(where, "a geo condition needs a geo index (or none)");
       }
       return Count(0, at);
     }
@@ -216,6 +241,8 @@ class FilterChecker {
                           : type == FieldType::kInteger ? "expected integers"
                           : type == FieldType::kText
                               ? "a text index answers match text and text_any"
+                          : type == FieldType::kGeo
+                              ? "a geo index answers geo shapes"
                               : "match any / except needs a keyword or "
                                 "integer index");
     }
@@ -234,6 +261,9 @@ class FilterChecker {
         return "a text index answers match text and text_any";
       case FieldType::kDatetime:
         return "a datetime index answers ranges of datetimes";
+      case FieldType::kGeo:
+        return "a geo index answers geo_radius, geo_bounding_box and "
+               "geo_polygon";
       case FieldType::kFloat:
         break;
     }

@@ -41,7 +41,8 @@ absl::Status CheckTrainedQuery(const QueryOptions& o,
 // scroll, delete, payload updates). InvalidArgument naming the place in the
 // filter as the JSON syntax spells it ("must[2].range.gt: expected a finite
 // number") for: nesting deeper than kMaxFilterDepth, more than
-// kMaxFilterValues values (match values, any / except lists, has_id ids),
+// kMaxFilterValues values (match values, any / except lists, has_id ids,
+// the points of geo polygons),
 // a malformed key, a range without a bound or with a non-finite one,
 // min_should above the number of should conditions, and a condition the
 // field's index cannot answer (index_type(key, &type) says whether the key

@@ -37,17 +37,84 @@ void BoundsTo(const Bounds& r, Proto* out) {
   if (r.lte) out->set_lte(*r.lte);
 }
 
+absl::StatusOr<GeoPoint> PointFrom(bool has, const pb::GeoPoint& p,
+                                   const std::string& at) {
+  if (!has) return Bad(at, "missing");
+  return GeoPoint{p.lon(), p.lat()};
+}
+
+std::vector<GeoPoint> RingFrom(const pb::GeoLineString& r) {
+  std::vector<GeoPoint> out;
+  for (const pb::GeoPoint& p : r.points()) out.push_back({p.lon(), p.lat()});
+  return out;
+}
+
+absl::StatusOr<Condition> GeoFrom(const pb::FieldCondition& f,
+                                  const std::string& at) {
+  std::string where;
+  absl::StatusOr<Condition> c;
+  if (f.has_geo_radius()) {
+    where = at + ".geo_radius";
+    const pb::GeoRadius& r = f.geo_radius();
+    TQ_ASSIGN_OR_RETURN(GeoPoint center, PointFrom(r.has_center(), r.center(),
+                                                   where + ".center"));
+    c = Condition::InGeoRadius(f.key(), {center, r.radius()});
+  } else if (f.has_geo_bounding_box()) {
+    where = at + ".geo_bounding_box";
+    const pb::GeoBoundingBox& b = f.geo_bounding_box();
+    TQ_ASSIGN_OR_RETURN(GeoPoint tl, PointFrom(b.has_top_left(), b.top_left(),
+                                               where + ".top_left"));
+    TQ_ASSIGN_OR_RETURN(GeoPoint br,
+                        PointFrom(b.has_bottom_right(), b.bottom_right(),
+                                  where + ".bottom_right"));
+    c = Condition::InGeoBox(f.key(), {tl, br});
+  } else {
+    where = at + ".geo_polygon";
+    GeoPolygon p;
+    p.exterior = RingFrom(f.geo_polygon().exterior());
+    for (const pb::GeoLineString& r : f.geo_polygon().interiors()) {
+      p.interiors.push_back(RingFrom(r));
+    }
+    c = Condition::InGeoPolygon(f.key(), std::move(p));
+  }
+  if (!c.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ".", c.status().message()));
+  }
+  return c;
+}
+
+void PointTo(const GeoPoint& p, pb::GeoPoint* out) {
+  out->set_lon(p.lon);
+  out->set_lat(p.lat);
+}
+
+void RingTo(const std::vector<GeoPoint>& ring, pb::GeoLineString* out) {
+  for (const GeoPoint& p : ring) PointTo(p, out->add_points());
+}
+
 absl::StatusOr<Condition> ConditionFrom(const pb::Condition& in,
                                         const std::string& at) {
   switch (in.condition_one_of_case()) {
     case pb::Condition::kField: {
       const pb::FieldCondition& f = in.field();
       if (int{f.has_match()} + int{f.has_range()} +
-              int{f.has_datetime_range()} !=
+              int{f.has_datetime_range()} + int{f.has_geo_bounding_box()} +
+              int{f.has_geo_radius()} + int{f.has_geo_polygon()} +
+              int{f.has_values_count()} !=
           1) {
         return Bad(at,
                    "a field condition needs exactly one of match, range, "
-                   "datetime_range");
+                   "datetime_range, geo_bounding_box, geo_radius, "
+                   "geo_polygon, values_count");
+      }
+      if (f.has_values_count()) {
+        return Condition::ValuesCount(
+            f.key(), BoundsFrom<pb::ValuesCount, CountRange>(f.values_count()));
+      }
+      if (f.has_geo_bounding_box() || f.has_geo_radius() ||
+          f.has_geo_polygon()) {
+        return GeoFrom(f, at);
       }
       if (f.has_datetime_range()) {
         auto c = Condition::InDatetimeRange(
@@ -197,6 +264,38 @@ void ConditionTo(const Condition& c, pb::Condition* out) {
       BoundsTo(c.datetimes, f->mutable_datetime_range());
       return;
     }
+    case Kind::kGeoRadius: {
+      pb::FieldCondition* f = out->mutable_field();
+      f->set_key(c.key);
+      PointTo(c.geo_radius.center, f->mutable_geo_radius()->mutable_center());
+      f->mutable_geo_radius()->set_radius(c.geo_radius.meters);
+      return;
+    }
+    case Kind::kGeoBox: {
+      pb::FieldCondition* f = out->mutable_field();
+      f->set_key(c.key);
+      PointTo(c.geo_box.top_left,
+              f->mutable_geo_bounding_box()->mutable_top_left());
+      PointTo(c.geo_box.bottom_right,
+              f->mutable_geo_bounding_box()->mutable_bottom_right());
+      return;
+    }
+    case Kind::kGeoPolygon: {
+      pb::FieldCondition* f = out->mutable_field();
+      f->set_key(c.key);
+      RingTo(c.geo_polygon->exterior,
+             f->mutable_geo_polygon()->mutable_exterior());
+      for (const auto& ring : c.geo_polygon->interiors) {
+        RingTo(ring, f->mutable_geo_polygon()->add_interiors());
+      }
+      return;
+    }
+    case Kind::kValuesCount: {
+      pb::FieldCondition* f = out->mutable_field();
+      f->set_key(c.key);
+      BoundsTo(c.values_count, f->mutable_values_count());
+      return;
+    }
     case Kind::kIsEmpty:
       out->mutable_is_empty()->set_key(c.key);
       return;
@@ -247,11 +346,13 @@ absl::StatusOr<FieldType> FieldTypeFromProto(pb::FieldType t) {
       return FieldType::kText;
     case pb::FIELD_TYPE_DATETIME:
       return FieldType::kDatetime;
+    case pb::FIELD_TYPE_GEO:
+      return FieldType::kGeo;
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("type: unknown field index type ", static_cast<int>(t),
-                       " (FIELD_TYPE_KEYWORD, _INTEGER, _FLOAT, _BOOL, _TEXT "
-                       "or _DATETIME)"));
+                       " (FIELD_TYPE_KEYWORD, _INTEGER, _FLOAT, _BOOL, _TEXT, "
+                       "_DATETIME or _GEO)"));
   }
 }
 
@@ -269,6 +370,8 @@ pb::FieldType FieldTypeToProto(FieldType t) {
       return pb::FIELD_TYPE_TEXT;
     case FieldType::kDatetime:
       return pb::FIELD_TYPE_DATETIME;
+    case FieldType::kGeo:
+      return pb::FIELD_TYPE_GEO;
   }
   return pb::FIELD_TYPE_UNSPECIFIED;
 }

@@ -92,8 +92,11 @@ TEST(FilterJson, ErrorsNameThePlaceInTheFilter) {
             "except, text, text_any)");
   EXPECT_EQ(Error(R"({"must": [{"key": "a", "match": {"text": ["x"]}}]})"),
             "must[0].match.text: expected a string, got an array");
+  EXPECT_EQ(Error(R"({"should": [{"key": "a", "geo_distance": {}}]})"),
+            "should[0].geo_distance: unknown operator (match, range, "
+            "geo_radius, geo_bounding_box, geo_polygon, values_count)");
   EXPECT_EQ(Error(R"({"should": [{"key": "a", "geo_radius": {}}]})"),
-            "should[0].geo_radius: unknown operator (match, range)");
+            "should[0].geo_radius: center missing");
   EXPECT_EQ(Error(R"({"must": [{"key": "a", "match": {"value": 1.5}}]})"),
             "must[0].match.value: expected a string, an integer or a bool, "
             "got a number");
@@ -104,13 +107,18 @@ TEST(FilterJson, ErrorsNameThePlaceInTheFilter) {
             "must[0].has_id[1]: expected a non-negative integer id, got an "
             "integer");
   EXPECT_EQ(Error(R"({"must": [{"nested": {}}]})"),
-            "must[0].nested: unknown operator (a condition is key + match or "
-            "range, is_empty, is_null, has_id, or a nested filter)");
+            "must[0].nested: unknown operator (a condition is key + match, "
+            "range, a geo shape or values_count, is_empty, is_null, has_id, "
+            "or a nested filter)");
   EXPECT_EQ(Error(R"({"muts": []})"),
             "muts: unknown key (must, should, must_not, min_should)");
   EXPECT_EQ(Error(R"({"must": [{"key": "a", "match": {"value": 1},
                                "range": {"gt": 1}}]})"),
-            "must[0]: a field condition needs exactly one of match, range");
+            "must[0]: a field condition takes one operator, got match and "
+            "range");
+  EXPECT_EQ(Error(R"({"must": [{"key": "a"}]})"),
+            "must[0]: a field condition needs one of match, range, "
+            "geo_radius, geo_bounding_box, geo_polygon, values_count");
   EXPECT_EQ(Error(R"({"must": [)"),
             "filter is not valid JSON: parse error at line 1, column 11: "
             "syntax error while parsing value - unexpected end of input; "

@@ -214,6 +214,45 @@ class PayloadCollectionTest : public ::testing::Test {
     ASSERT_TRUE(c_->Upsert(pts, true).ok());
   }
 
+  // The ids the filter matches, by a scroll of every page at once; its
+  // count must agree.
+  std::vector<uint64_t> Matches(const std::string& filter) const {
+    ScrollOptions o;
+    o.filter = ParsedFilter(filter);
+    o.limit = 1000000;
+    o.with_payload = false;
+    auto page = c_->Scroll(o);
+    EXPECT_TRUE(page.ok()) << filter << ": " << page.status();
+    std::vector<uint64_t> ids;
+    if (page.ok()) {
+      for (const Record& r : page->points) ids.push_back(r.id);
+    }
+    EXPECT_EQ(Count(filter), ids.size()) << filter;
+    return ids;
+  }
+
+  uint64_t Count(const std::string& filter) const {
+    auto c = c_->Count(*ParsedFilter(filter));
+    EXPECT_TRUE(c.ok()) << filter << ": " << c.status();
+    return c.ok() ? c->count : 0;
+  }
+
+  // A "must" of `condition` (JSON) matches `want` (ascending ids), and, with
+  // has_id beside it, each id below `checked` alone or nothing (the
+  // condition checked point by point).
+  void ExpectMatches(const std::string& condition,
+                     const std::vector<uint64_t>& want, uint64_t checked = 40) {
+    const std::string filter = "{\"must\": [" + condition + "]}";
+    EXPECT_EQ(Matches(filter), want) << filter;
+    for (uint64_t id = 0; id < checked; ++id) {
+      const std::string one = "{\"must\": [{\"has_id\": [" +
+                              std::to_string(id) + "]}, " + condition + "]}";
+      EXPECT_EQ(Count(one),
+                std::binary_search(want.begin(), want.end(), id) ? 1u : 0u)
+          << one;
+    }
+  }
+
   // Closes the database and opens it again; c_ is "c" again.
   void Reopen() {
     c_.reset();

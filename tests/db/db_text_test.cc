@@ -171,25 +171,6 @@ class TextFilterTest : public dbtest::PayloadCollectionTest {
     return out;
   }
 
-  std::vector<uint64_t> Matches(const std::string& filter) const {
-    ScrollOptions o;
-    o.filter = F(filter);
-    o.limit = 100000;
-    o.with_payload = false;
-    auto page = c_->Scroll(o);
-    EXPECT_TRUE(page.ok()) << filter << ": " << page.status();
-    std::vector<uint64_t> ids;
-    if (page.ok()) {
-      for (const Record& r : page->points) ids.push_back(r.id);
-    }
-    auto count = c_->Count(*F(filter));
-    EXPECT_TRUE(count.ok()) << count.status();
-    if (count.ok()) {
-      EXPECT_EQ(count->count, ids.size()) << filter;
-    }
-    return ids;
-  }
-
   // Every query, against the test's own matches.
   void CheckAll() {
     auto has = [](const std::set<std::string>& w, const char* x) {

@@ -206,6 +206,13 @@ TEST(FieldIndexAnswers, ConditionsOfItsType) {
       {"range", Condition::InRange("f", Range{1.0, {}, {}, {}})},
       {"text", Condition::Text("f", "x y")},
       {"text_any", Condition::TextAny("f", "x y")},
+      {"datetime range", *Condition::InDatetimeRange(
+                             "f", DatetimeRange{{}, "2024-01-01", {}, {}})},
+      {"geo radius", *Condition::InGeoRadius("f", {{1, 2}, 10})},
+      {"geo box", *Condition::InGeoBox("f", {{1, 2}, {3, 1}})},
+      {"geo polygon",
+       *Condition::InGeoPolygon("f", {{{0, 0}, {1, 0}, {1, 1}, {0, 0}}, {}})},
+      {"values_count", Condition::ValuesCount("f", {1, {}, {}, {}})},
       {"is_empty", Condition::IsEmpty("f")},
       {"is_null", Condition::IsNull("f")},
   };
@@ -216,6 +223,8 @@ TEST(FieldIndexAnswers, ConditionsOfItsType) {
       {FieldType::kFloat, {"range"}},
       {FieldType::kBool, {"bool"}},
       {FieldType::kText, {"text", "text_any"}},
+      {FieldType::kDatetime, {"datetime range"}},
+      {FieldType::kGeo, {"geo radius", "geo box", "geo polygon"}},
   };
   for (const auto& [type, own] : answers) {
     FieldIndex index("f", *JsonPath::Parse("f"), type);

@@ -184,7 +184,8 @@ class ClientTest(unittest.TestCase):
                      % 25, "tags": ["a"] if i % 10 == 0 else [],
                      "title": "Item %d: %s" % (
                          i, ["Red fox", "blue Whale", "red whale."][i % 3]),
-                     "at": "20%02d-06-01T12:00:00+02:00" % (i % 25)}
+                     "at": "20%02d-06-01T12:00:00+02:00" % (i % 25),
+                     "loc": {"lon": 0.01 * (i % 20), "lat": 0.01 * (i // 20)}}
                     for i in range(400)]
         self.db.upsert(self.name, np.arange(400), x, payloads, wait=True)
         info = self.db.create_field_index(self.name, "lang", "keyword")
@@ -266,6 +267,59 @@ class ClientTest(unittest.TestCase):
             self.db.count(self.name, {"must": [{"key": "at", "range": {
                 "gte": "2020-01-01", "lt": 5}}]})
         self.db.delete_field_index(self.name, "at")
+
+        # Geo shapes (Python's own haversine and tests as the reference)
+        # and values_count, on the payloads and through a geo index.
+        import math
+
+        def meters(a, b):
+            la, lb = math.radians(a[1]), math.radians(b[1])
+            h = (math.sin((lb - la) / 2) ** 2 + math.cos(la) * math.cos(lb)
+                 * math.sin(math.radians(b[0] - a[0]) / 2) ** 2)
+            return 6371008.8 * 2 * math.asin(math.sqrt(h))
+
+        at = [(0.01 * (i % 20), 0.01 * (i // 20)) for i in range(400)]
+        square = [{"lon": x, "lat": y} for x, y in
+                  ((0.025, 0.025), (0.125, 0.025), (0.125, 0.125),
+                   (0.025, 0.125), (0.025, 0.025))]
+        hole = [{"lon": x, "lat": y} for x, y in
+                ((0.055, 0.055), (0.075, 0.055), (0.075, 0.075),
+                 (0.055, 0.075), (0.055, 0.055))]
+        shapes = [
+            ({"geo_radius": {"center": {"lon": 0.1, "lat": 0.1},
+                             "radius": 3000}},
+             lambda p: meters((0.1, 0.1), p) < 3000),
+            ({"geo_bounding_box": {"top_left": {"lon": 0.015, "lat": 0.1},
+                                   "bottom_right": {"lon": 0.1,
+                                                    "lat": 0.015}}},
+             lambda p: 0.015 < p[0] < 0.1 and 0.015 < p[1] < 0.1),
+            ({"geo_polygon": {"exterior": {"points": square},
+                              "interiors": [{"points": hole}]}},
+             lambda p: 0.025 < p[0] < 0.125 and 0.025 < p[1] < 0.125
+             and not (0.055 <= p[0] <= 0.075 and 0.055 <= p[1] <= 0.075))]
+        for indexed in (False, True):
+            if indexed:
+                info = self.db.create_field_index(self.name, "loc", "geo")
+                self.assertEqual((info.type, info.points), ("geo", 400))
+            for shape, inside in shapes:
+                want_geo = [i for i in range(400) if inside(at[i])]
+                self.assertGreater(len(want_geo), 5)
+                got = self.db.scroll_all(
+                    self.name, {"must": [dict(key="loc", **shape)]},
+                    page_size=64)
+                self.assertEqual([r.id for r in got], want_geo, shape)
+            self.assertEqual(self.db.count(self.name, {"must": [
+                {"key": "tags", "values_count": {"gte": 1}}]}), 40)
+        with self.assertRaises(ValueError):
+            self.db.count(self.name, {"must": [{"key": "loc", "geo_radius": {
+                "center": {"lon": "0", "lat": 0}, "radius": 1}}]})
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.count(self.name, {"must": [{"key": "loc", "geo_radius": {
+                "center": {"lon": 0, "lat": 91}, "radius": 1}}]})
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(e.exception.message, "must[0].geo_radius.center."
+                         "lat: 91 is out of -90..90")
+        self.db.delete_field_index(self.name, "loc")
 
         # Scroll: pages in id order, all of them.
         page = self.db.scroll(self.name, en_recent, limit=3)

@@ -370,6 +370,38 @@ TEST_F(HttpGatewayTest, FiltersPayloadUpdatesAndFieldIndexes) {
   EXPECT_NE(r->body.find("the text has no words"), std::string::npos)
       << r->body;
 
+  // Geo (Qdrant's geo_radius) through a geo index.
+  r = post("/collections/f/points/payload",
+           R"({"payload": ")" +
+               absl::Base64Escape(R"({"where": {"lon": 13.4, "lat": 52.52}})") +
+               R"(", "ids": [7, 8], "wait": true})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  r = http_.Put("/collections/f/index",
+                R"({"field": "where", "type": "FIELD_TYPE_GEO", "wait": true})",
+                "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  r = post("/collections/f/points/count",
+           R"({"filter": {"must": [{"key": "where", "geo_radius": {
+                "center": {"lon": 13.41, "lat": 52.52}, "radius": 1000}}]}})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  count = Parse<pb::CountResponse>(r->body);
+  EXPECT_EQ(count.count(), 2u);
+  EXPECT_EQ(count.unindexed_fields_size(), 0);
+  r = post("/collections/f/points/count",
+           R"({"filter": {"must": [{"key": "where", "geo_radius": {
+                "center": {"lon": 13.41, "lat": 52.52}, "radius": 600}}]}})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Parse<pb::CountResponse>(r->body).count(), 0u);  // 677 m away
+  r = post("/collections/f/points/count",
+           R"({"filter": {"must": [{"key": "where", "geo_polygon": {
+                "exterior": {"points": [{"lon": 0, "lat": 0}]}}}]}})");
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("filter.must[0].geo_polygon.exterior: a ring needs "
+                         "at least 4 points, got 1"),
+            std::string::npos)
+      << r->body;
+
   // Delete by filter.
   r = post("/collections/f/points/delete",
            R"({"filter": {"must": [{"key": "i", "range": {"gte": 200}}]},
@@ -391,7 +423,7 @@ TEST_F(HttpGatewayTest, FiltersPayloadUpdatesAndFieldIndexes) {
   EXPECT_EQ(Parse<pb::CountResponse>(r->body).count(), 198u);
 
   // Drop the indexes.
-  for (const char* field : {"i", "note"}) {
+  for (const char* field : {"i", "note", "where"}) {
     r = http_.Delete(std::string("/collections/f/index/") + field);
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << r->body;

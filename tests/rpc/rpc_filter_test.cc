@@ -5,6 +5,7 @@
 // nothing, and the server goes on serving; unindexed filters are logged, once a
 // minute.
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -48,7 +49,21 @@ TEST(FilterConvert, RoundTripsEveryCondition) {
                    {"key": "e", "match": {"except": [1, 2]}},
                    {"key": "f", "range": {"gt": 1.5, "lte": 9}},
                    {"is_empty": {"key": "g"}}, {"is_null": {"key": "h"}},
-                   {"has_id": [4, 5]}],
+                   {"has_id": [4, 5]},
+                   {"key": "j", "geo_radius": {"center": {"lon": 1,
+                                                          "lat": 2},
+                                               "radius": 30.5}},
+                   {"key": "j", "geo_bounding_box": {
+                      "top_left": {"lon": 170, "lat": 3},
+                      "bottom_right": {"lon": -170, "lat": -3}}},
+                   {"key": "j", "geo_polygon": {
+                      "exterior": {"points": [{"lon": 0, "lat": 0},
+                        {"lon": 1, "lat": 0}, {"lon": 1, "lat": 1},
+                        {"lon": 0, "lat": 0}]},
+                      "interiors": [{"points": [{"lon": 0.5, "lat": 0.1},
+                        {"lon": 0.6, "lat": 0.1}, {"lon": 0.6, "lat": 0.2},
+                        {"lon": 0.5, "lat": 0.1}]}]}},
+                   {"key": "k", "values_count": {"gt": 1, "lte": 3}}],
           "should": [{"must_not": [{"key": "i", "match": {"except": []}}]}],
           "min_should": 1})";
   const Filter f = F(text);
@@ -57,9 +72,9 @@ TEST(FilterConvert, RoundTripsEveryCondition) {
   auto back = FromProto(proto);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(FilterToJson(*back), FilterToJson(f));
-  for (FieldType t :
-       {FieldType::kKeyword, FieldType::kInteger, FieldType::kFloat,
-        FieldType::kBool, FieldType::kText, FieldType::kDatetime}) {
+  for (FieldType t : {FieldType::kKeyword, FieldType::kInteger,
+                      FieldType::kFloat, FieldType::kBool, FieldType::kText,
+                      FieldType::kDatetime, FieldType::kGeo}) {
     EXPECT_EQ(*FieldTypeFromProto(FieldTypeToProto(t)), t);
   }
   EXPECT_FALSE(FieldTypeFromProto(pb::FIELD_TYPE_UNSPECIFIED).ok());
@@ -88,7 +103,8 @@ TEST(FilterConvert, WhatOnlyTheProtoCanGetWrongIsNamed) {
   f.add_must_not()->mutable_filter()->add_must()->mutable_field()->set_key("a");
   EXPECT_EQ(err(f),
             "must_not[0].must[0]: a field condition needs exactly one of "
-            "match, range, datetime_range");
+            "match, range, datetime_range, geo_bounding_box, geo_radius, "
+            "geo_polygon, values_count");
   f.Clear();
   pb::FieldCondition* fc = f.add_must()->mutable_field();
   fc->set_key("a");
@@ -108,20 +124,10 @@ class RpcFilterTest : public ::testing::Test {
     auto req = CreateReq("c", 8, pb::METRIC_IP);
     req.mutable_ivf()->set_nlist(16);
     EXPECT_TRUE(server_.collections().Create(&ctx, req, &info).ok());
-    pb::UpsertRequest up;
-    up.set_collection("c");
-    for (uint64_t id = 0; id < 2000; ++id) {
-      pb::Point* p = up.add_points();
-      p->set_id(id);
-      const auto v = dbtest::VectorFor(id, 0, 8);
-      p->mutable_vector()->Add(v.begin(), v.end());
-      p->set_payload(nlohmann::json{{"color", id % 4 == 0 ? "red" : "blue"},
-                                    {"n", static_cast<int64_t>(id)}}
-                         .dump());
-    }
-    grpc::ClientContext uctx;
-    pb::UpsertResponse ur;
-    EXPECT_TRUE(server_.points().Upsert(&uctx, up, &ur).ok());
+    Upsert(2000, [](uint64_t id) {
+      return nlohmann::json{{"color", id % 4 == 0 ? "red" : "blue"},
+                            {"n", static_cast<int64_t>(id)}};
+    });
     grpc::ClientContext tctx;
     pb::TrainCollectionRequest tr;
     tr.set_name("c");
@@ -137,6 +143,24 @@ class RpcFilterTest : public ::testing::Test {
     return o;
   }
 
+  // Points 0 .. n - 1 of collection c with payload_of(id).
+  void Upsert(uint64_t n,
+              const std::function<nlohmann::json(uint64_t)>& payload_of) {
+    pb::UpsertRequest up;
+    up.set_collection("c");
+    for (uint64_t id = 0; id < n; ++id) {
+      pb::Point* p = up.add_points();
+      p->set_id(id);
+      const auto v = dbtest::VectorFor(id, 0, 8);
+      p->mutable_vector()->Add(v.begin(), v.end());
+      p->set_payload(payload_of(id).dump());
+    }
+    grpc::ClientContext ctx;
+    pb::UpsertResponse ur;
+    const grpc::Status s = server_.points().Upsert(&ctx, up, &ur);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+
   // A payload index on `field` of collection c, built before it returns.
   pb::PayloadIndexInfo Index(const std::string& field, pb::FieldType type) {
     pb::CreateFieldIndexRequest ci;
@@ -150,6 +174,24 @@ class RpcFilterTest : public ::testing::Test {
         server_.collections().CreateFieldIndex(&ctx, ci, &pi);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return pi;
+  }
+
+  // Points of collection c matching `filter` (the gRPC form) in *n.
+  grpc::Status CountOf(const pb::Filter& filter, uint64_t* n) {
+    pb::CountRequest req;
+    req.set_collection("c");
+    *req.mutable_filter() = filter;
+    pb::CountResponse resp;
+    grpc::ClientContext ctx;
+    const grpc::Status s = server_.points().Count(&ctx, req, &resp);
+    *n = resp.count();
+    return s;
+  }
+  uint64_t Count(const pb::Filter& filter) {
+    uint64_t n = 0;
+    const grpc::Status s = CountOf(filter, &n);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return n;
   }
 
   uint64_t Count(const std::string& filter) {
@@ -352,23 +394,13 @@ TEST_F(RpcFilterTest, FullTextConditions) {
 
 TEST_F(RpcFilterTest, DatetimeRanges) {
   // Stamps: a day apart from 2024-01-01 (n = day), in UTC or at +02:00.
-  pb::UpsertRequest up;
-  up.set_collection("c");
-  for (uint64_t id = 0; id < 60; ++id) {
-    pb::Point* p = up.add_points();
-    p->set_id(id);
-    const auto v = dbtest::VectorFor(id, 0, 8);
-    p->mutable_vector()->Add(v.begin(), v.end());
+  Upsert(60, [](uint64_t id) {
     const int day = 1 + static_cast<int>(id % 30);
-    p->set_payload(nlohmann::json{
-        {"at",
-         absl::StrFormat(
-             id % 2 ? "2024-01-%02dT00:00:00Z" : "2024-01-%02dT02:00+02:00",
-             day)}}.dump());
-  }
-  grpc::ClientContext uctx;
-  pb::UpsertResponse ur;
-  ASSERT_TRUE(server_.points().Upsert(&uctx, up, &ur).ok());
+    return nlohmann::json{
+        {"at", absl::StrFormat(id % 2 ? "2024-01-%02dT00:00:00Z"
+                                      : "2024-01-%02dT02:00+02:00",
+                               day)}};
+  });
   // Days 10 to 19 (ids 9..18 and 39..48), on the payloads, then indexed;
   // the gRPC form (datetime_range) and the JSON one ("range" of strings).
   pb::Filter f;
@@ -376,35 +408,74 @@ TEST_F(RpcFilterTest, DatetimeRanges) {
   fc->set_key("at");
   fc->mutable_datetime_range()->set_gte("2024-01-10");
   fc->mutable_datetime_range()->set_lt("2024-01-20T01:00:00+01:00");
-  auto count = [&](const pb::Filter& filter) {
-    pb::CountRequest req;
-    req.set_collection("c");
-    *req.mutable_filter() = filter;
-    pb::CountResponse resp;
-    grpc::ClientContext ctx;
-    const grpc::Status s = server_.points().Count(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.count();
-  };
   const char kJson[] =
       R"({"must": [{"key": "at", "range": {"gte": "2024-01-10",
                                            "lt": "2024-01-20T00:00Z"}}]})";
-  EXPECT_EQ(count(f), 20u);
-  EXPECT_EQ(count(P(kJson)), 20u);
+  EXPECT_EQ(Count(f), 20u);
+  EXPECT_EQ(Count(P(kJson)), 20u);
   EXPECT_EQ(Index("at", pb::FIELD_TYPE_DATETIME).points(), 60u);
-  EXPECT_EQ(count(f), 20u);
-  EXPECT_EQ(count(P(kJson)), 20u);
+  EXPECT_EQ(Count(f), 20u);
+  EXPECT_EQ(Count(P(kJson)), 20u);
   fc->mutable_datetime_range()->set_gte("2024-01-32");
-  pb::CountRequest req;
-  req.set_collection("c");
-  *req.mutable_filter() = f;
-  pb::CountResponse resp;
-  grpc::ClientContext ctx;
-  const grpc::Status s = server_.points().Count(&ctx, req, &resp);
+  uint64_t n;
+  const grpc::Status s = CountOf(f, &n);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(),
             "must[0].datetime_range.gte: expected an RFC 3339 datetime "
             "(2024-03-01T12:00:00Z), got '2024-01-32'");
+}
+
+TEST_F(RpcFilterTest, GeoConditionsAndValuesCount) {
+  // Points on the equator 0.01 degrees (1,112 m) apart eastwards from lon
+  // 0, the odd ones with a second point at lat 10; "tags": id % 3 values.
+  Upsert(60, [](uint64_t id) {
+    nlohmann::json at = {{"lon", 0.01 * static_cast<double>(id)}, {"lat", 0}};
+    nlohmann::json p = {{"loc", at}, {"tags", nlohmann::json::array()}};
+    if (id % 2) p["loc"] = {at, {{"lon", 0}, {"lat", 10}}};
+    for (uint64_t i = 0; i < id % 3; ++i) p["tags"].push_back(i);
+    return p;
+  });
+  pb::Filter radius;  // the gRPC form: within 5 km of (0, 0): ids 0..4
+  pb::FieldCondition* fc = radius.add_must()->mutable_field();
+  fc->set_key("loc");
+  fc->mutable_geo_radius()->mutable_center()->set_lon(0);
+  fc->mutable_geo_radius()->set_radius(5000);
+  const char kBox[] =  // ids 10..19 (not the odd ones' (0, 10): lon 0)
+      R"({"must": [{"key": "loc", "geo_bounding_box": {
+            "top_left": {"lon": 0.095, "lat": 11},
+            "bottom_right": {"lon": 0.195, "lat": -1}}}]})";
+  const char kPolygon[] =  // lat 10 (the odd ids) but not ids 10..59's own
+      R"({"must": [{"key": "loc", "geo_polygon": {"exterior": {"points": [
+            {"lon": -1, "lat": -1}, {"lon": 1, "lat": -1}, {"lon": 1, "lat": 11},
+            {"lon": -1, "lat": 11}, {"lon": -1, "lat": -1}]}, "interiors": [
+            {"points": [{"lon": 0.095, "lat": -0.5}, {"lon": 2, "lat": -0.5},
+            {"lon": 2, "lat": 0.5}, {"lon": 0.095, "lat": 0.5},
+            {"lon": 0.095, "lat": -0.5}]}]}}]})";
+  const char kTwoTags[] =
+      R"({"must": [{"key": "tags", "values_count": {"gte": 2}}]})";
+  for (int indexed = 0; indexed < 2; ++indexed) {
+    EXPECT_EQ(Count(radius), 5u) << indexed;
+    EXPECT_EQ(Count(P(kBox)), 10u) << indexed;
+    EXPECT_EQ(Count(P(kPolygon)), 10u + 25u) << indexed;
+    EXPECT_EQ(Count(P(kTwoTags)), 20u) << indexed;
+    if (!indexed) {
+      EXPECT_EQ(Index("loc", pb::FIELD_TYPE_GEO).points(), 60u);
+    }
+  }
+  // A ring that is not closed, placed.
+  pb::Filter bad = P(kPolygon);
+  bad.mutable_must(0)
+      ->mutable_field()
+      ->mutable_geo_polygon()
+      ->mutable_exterior()
+      ->mutable_points(4)
+      ->set_lon(-0.5);
+  uint64_t n;
+  const grpc::Status s = CountOf(bad, &n);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "must[0].geo_polygon.exterior: the first and the last points must "
+            "be the same (a closed ring)");
 }
 
 TEST_F(RpcFilterTest, OrderedScroll) {

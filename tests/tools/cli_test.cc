@@ -226,10 +226,11 @@ TEST_F(CliTest, BadFiltersExitTwoNamingThePlace) {
                                   R"({"should": {"is_null": {}}})"});
   EXPECT_EQ(o.code, 2);
   EXPECT_THAT(o.err, HasSubstr("should[0].is_null.key: missing"));
-  o = RunCommand(RunCollections, {"--data", data, "index", "c", "k", "geo"});
+  o = RunCommand(RunCollections, {"--data", data, "index", "c", "k", "point"});
   EXPECT_EQ(o.code, 2);
-  EXPECT_THAT(o.err, HasSubstr("unknown field index type 'geo' (keyword, "
-                               "integer, float, bool, text or datetime)"));
+  EXPECT_THAT(o.err, HasSubstr("unknown field index type 'point' (keyword, "
+                               "integer, float, bool, text, datetime or "
+                               "geo)"));
   o = RunCommand(RunCollections, {"--data", data, "index", "c", "k", "text"});
   EXPECT_EQ(o.code, 2);
   EXPECT_THAT(o.err, HasSubstr("field 'k' already has a keyword index"));

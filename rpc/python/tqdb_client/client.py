@@ -36,7 +36,8 @@ _FIELD_TYPES = {"keyword": cpb.FIELD_TYPE_KEYWORD,
                 "integer": cpb.FIELD_TYPE_INTEGER,
                 "float": cpb.FIELD_TYPE_FLOAT, "bool": cpb.FIELD_TYPE_BOOL,
                 "text": cpb.FIELD_TYPE_TEXT,
-                "datetime": cpb.FIELD_TYPE_DATETIME}
+                "datetime": cpb.FIELD_TYPE_DATETIME,
+                "geo": cpb.FIELD_TYPE_GEO}
 
 
 def _ids(ids) -> List[int]:
@@ -383,8 +384,9 @@ class Client:
                            wait: bool = True) -> FieldIndexInfo:
         """A payload index on `field` (a dotted path), type "keyword",
         "integer", "float", "bool", "text" (the words of its strings, for
-        match text / text_any) or "datetime" (RFC 3339 strings, for ranges
-        of datetimes); built over the stored points in the
+        match text / text_any), "datetime" (RFC 3339 strings, for ranges
+        of datetimes) or "geo" ({"lon", "lat"} objects, for geo_radius,
+        geo_bounding_box and geo_polygon); built over the stored points in the
         background (wait: return once it is ready)."""
         if type not in _FIELD_TYPES:
             raise ValueError("type must be one of %s" % sorted(_FIELD_TYPES))

@@ -11,6 +11,10 @@ Conditions: {"key": K, "match": {"value": V}} (a string, integer or bool),
 field's strings hold every word) and {"key": K, "match": {"text_any":
 "words"}} (some word), {"key": K, "range": {"gt"/"gte"/"lt"/"lte": x}}
 (numbers, or RFC 3339 datetime strings: "2024-03-01T12:00:00Z"),
+{"key": K, "geo_radius": {"center": {"lon": x, "lat": y}, "radius": m}},
+{"key": K, "geo_bounding_box": {"top_left": P, "bottom_right": P}},
+{"key": K, "geo_polygon": {"exterior": {"points": [P, ...]}, "interiors":
+[{"points": [...]}]}}, {"key": K, "values_count": {"gte": n}},
 {"is_empty": {"key": K}}, {"is_null": {"key": K}}, {"has_id": [ids]}, or a
 nested filter. A clause may be one condition instead of a list;
 min_should is a count or {"conditions": [...], "min_count": n}.
@@ -91,6 +95,64 @@ def _values(v: Any, out: "pb.MatchValues", at: str) -> None:
         raise _bad(at, "expected a list of strings or of integers")
 
 
+_FIELD_OPS = ("match", "range", "geo_radius", "geo_bounding_box",
+              "geo_polygon", "values_count")
+
+
+def _point(p: Any, out: "pb.GeoPoint", at: str) -> None:
+    if not isinstance(p, Mapping) or set(p) != {"lon", "lat"}:
+        raise _bad(at, 'expected {"lon": .., "lat": ..}')
+    for k in ("lon", "lat"):
+        if isinstance(p[k], bool) or not isinstance(p[k], Real):
+            raise _bad(at + "." + k, "expected a number")
+        setattr(out, k, float(p[k]))
+
+
+def _ring(r: Any, out: "pb.GeoLineString", at: str) -> None:
+    if not isinstance(r, Mapping) or set(r) != {"points"} or \
+            not isinstance(r["points"], list):
+        raise _bad(at, 'expected {"points": [...]}')
+    for i, p in enumerate(r["points"]):
+        _point(p, out.points.add(), "%s.points[%d]" % (at, i))
+
+
+def _geo(op: str, g: Any, field: "pb.FieldCondition", at: str) -> None:
+    """Shapes only; the server checks ranges of coordinates and rings."""
+    keys = {"geo_radius": {"center", "radius"},
+            "geo_bounding_box": {"top_left", "bottom_right"},
+            "geo_polygon": {"exterior", "interiors"}}[op]
+    if not isinstance(g, Mapping):
+        raise _bad(at, "expected an object")
+    for k in g:
+        if k not in keys:
+            raise _bad(at + "." + k, "unknown key")
+    if op == "geo_radius":
+        if "center" not in g or "radius" not in g:
+            raise _bad(at, "expected center and radius")
+        _point(g["center"], field.geo_radius.center, at + ".center")
+        r = g["radius"]
+        if isinstance(r, bool) or not isinstance(r, Real):
+            raise _bad(at + ".radius", "expected meters")
+        field.geo_radius.radius = float(r)
+    elif op == "geo_bounding_box":
+        if set(g) != keys:
+            raise _bad(at, "expected top_left and bottom_right")
+        _point(g["top_left"], field.geo_bounding_box.top_left,
+               at + ".top_left")
+        _point(g["bottom_right"], field.geo_bounding_box.bottom_right,
+               at + ".bottom_right")
+    else:
+        if "exterior" not in g:
+            raise _bad(at, "expected exterior")
+        _ring(g["exterior"], field.geo_polygon.exterior, at + ".exterior")
+        interiors = g.get("interiors") or []
+        if not isinstance(interiors, list):
+            raise _bad(at + ".interiors", "expected a list of rings")
+        for i, r in enumerate(interiors):
+            _ring(r, field.geo_polygon.interiors.add(),
+                  "%s.interiors[%d]" % (at, i))
+
+
 def _condition(c: Any, out: "pb.Condition", at: str) -> None:
     if not isinstance(c, Mapping):
         raise _bad(at, "expected a condition object")
@@ -98,14 +160,32 @@ def _condition(c: Any, out: "pb.Condition", at: str) -> None:
         key = c["key"]
         if not isinstance(key, str):
             raise _bad(at + ".key", "expected a string")
-        extra = set(c) - {"key", "match", "range"}
+        extra = set(c) - {"key"} - set(_FIELD_OPS)
         if extra:
             raise _bad(at + "." + sorted(extra)[0], "unknown key")
-        if ("match" in c) == ("range" in c):
-            raise _bad(at, "a field condition needs match or range (one)")
+        ops = [op for op in _FIELD_OPS if op in c]
+        if len(ops) != 1:
+            raise _bad(at, "a field condition needs one of %s" %
+                       ", ".join(_FIELD_OPS))
         field = out.field
         field.key = key
-        if "match" in c:
+        if ops[0] in ("geo_radius", "geo_bounding_box", "geo_polygon"):
+            _geo(ops[0], c[ops[0]], field, "%s.%s" % (at, ops[0]))
+        elif ops[0] == "values_count":
+            r = c["values_count"]
+            if not isinstance(r, Mapping) or not r:
+                raise _bad(at + ".values_count",
+                           "expected gt, gte, lt or lte")
+            for op, v in r.items():
+                where = "%s.values_count.%s" % (at, op)
+                if op not in ("gt", "gte", "lt", "lte"):
+                    raise _bad(where, "unknown operator")
+                if v is None:
+                    continue
+                if not _is_int(v) or v < 0:
+                    raise _bad(where, "expected a count (an integer >= 0)")
+                setattr(field.values_count, op, int(v))
+        elif "match" in c:
             m = c["match"]
             if not isinstance(m, Mapping) or len(m) != 1:
                 raise _bad(at + ".match", "expected one of value, any, "
