@@ -227,6 +227,12 @@ Condition Condition::HasId(std::vector<uint64_t> ids) {
   return c;
 }
 
+Condition Condition::AnyElement(std::string key, Filter f) {
+  Condition c = Field(Kind::kAnyElement, std::move(key));
+  c.filter = std::make_shared<const Filter>(std::move(f));
+  return c;
+}
+
 Condition Condition::Nested(Filter f) {
   Condition c;
   c.kind = Kind::kFilter;

@@ -37,6 +37,10 @@
 //    values_count: the number of values found (an array counts its
 //    elements, null none, anything else one; several values found, as
 //    "a[].b" finds them, add up) within gt / gte / lt / lte.
+//    nested (Qdrant's nested object filter): some element (an object) of
+//    an array at the key matches the filter, its conditions' keys read in
+//    that element: "the same element" where "a[].x" and "a[].y" could be
+//    met by two (has_id is refused inside; no payload index answers it).
 //    is_empty: the key is absent, null or [] (every value found is).
 //    is_null: a value found is null (or an array holding null).
 //    has_id: the point's id is one of the ids.
@@ -110,6 +114,7 @@ struct Condition {
     kGeoBox,         // key, geo_box
     kGeoPolygon,     // key, geo_polygon
     kValuesCount,    // key, values_count
+    kAnyElement,     // key, filter (on each element of the arrays at key)
     kHasId,          // ids
     kFilter,         // filter
   };
@@ -133,7 +138,7 @@ struct Condition {
   std::shared_ptr<const GeoPolygon> geo_polygon;
   CountRange values_count;
   std::vector<uint64_t> ids;             // kHasId
-  std::shared_ptr<const Filter> filter;  // kFilter
+  std::shared_ptr<const Filter> filter;  // kFilter, kAnyElement
 
   static Condition Keyword(std::string key, std::string value);
   static Condition Integer(std::string key, int64_t value);
@@ -158,6 +163,8 @@ struct Condition {
   static Condition IsEmpty(std::string key);
   static Condition IsNull(std::string key);
   static Condition HasId(std::vector<uint64_t> ids);
+  // Qdrant's "nested": some element of the arrays at key matches f.
+  static Condition AnyElement(std::string key, Filter f);
   static Condition Nested(Filter f);
 };
 

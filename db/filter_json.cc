@@ -137,6 +137,27 @@ class Parser {
         return it.key() == "is_empty" ? Condition::IsEmpty(key)
                                       : Condition::IsNull(key);
       }
+      if (it.key() == "nested") {
+        if (!it->is_object()) {
+          return Expected(here, "{\"key\": ..., \"filter\": {...}}", *it);
+        }
+        std::string key;
+        const json* filter = nullptr;
+        for (const auto& [k, v] : it->items()) {
+          if (k == "key") {
+            TQ_ASSIGN_OR_RETURN(key, Key(v, here + ".key"));
+          } else if (k == "filter") {
+            filter = &v;
+          } else {
+            return Bad(Join(here, k), "unknown key (key, filter)");
+          }
+        }
+        if (key.empty()) return Bad(here + ".key", "missing");
+        if (filter == nullptr) return Bad(here + ".filter", "missing");
+        TQ_ASSIGN_OR_RETURN(Filter f,
+                            ParseFilter(*filter, here + ".filter", depth + 1));
+        return Condition::AnyElement(std::move(key), std::move(f));
+      }
       if (it.key() == "has_id") {
         if (!it->is_array()) return Expected(here, "a list of ids", *it);
         std::vector<uint64_t> ids;
@@ -162,7 +183,7 @@ class Parser {
         return Bad(Join(at, k),
                    "unknown operator (a condition is key + match, range, a "
                    "geo shape or values_count, is_empty, is_null, has_id, "
-                   "or a nested filter)");
+                   "nested, or a filter of must / should / must_not)");
       }
     }
     if (!clause) return Bad(at, "empty condition");
@@ -509,6 +530,9 @@ json ConditionToJson(const Condition& c) {
       return {{"has_id", c.ids}};
     case Kind::kFilter:
       return FilterToJson(*c.filter);
+    case Kind::kAnyElement:
+      return {
+          {"nested", {{"key", c.key}, {"filter", FilterToJson(*c.filter)}}}};
   }
   return json::object();
 }

@@ -37,6 +37,11 @@ absl::StatusOr<ConditionMatcher> ConditionMatcher::Compile(const Condition& c) {
   m.datetimes_ = c.datetimes;
   if (IsGeoCondition(c.kind)) m.geo_ = std::make_shared<const Condition>(c);
   m.values_count_ = c.values_count;
+  if (c.kind == Condition::Kind::kAnyElement) {
+    TQ_ASSIGN_OR_RETURN(PayloadMatcher elements,
+                        PayloadMatcher::Compile(*c.filter));
+    m.elements_ = std::make_shared<const PayloadMatcher>(std::move(elements));
+  }
   return m;
 }
 
@@ -49,6 +54,15 @@ bool ConditionMatcher::Holds(const nlohmann::json* payload) const {
   }
   if (kind_ == Kind::kIsEmpty) return ValuesEmpty(found);
   if (kind_ == Kind::kIsNull) return ValuesNull(found);
+  if (kind_ == Kind::kAnyElement) {
+    for (const nlohmann::json* v : found) {
+      if (!v->is_array()) continue;
+      for (const nlohmann::json& e : *v) {
+        if (e.is_object() && elements_->Matches(&e, 0)) return true;
+      }
+    }
+    return false;
+  }
   if (kind_ == Kind::kValuesCount) {
     uint64_t n = 0;
     for (const nlohmann::json* v : found) {

@@ -20,8 +20,11 @@
 
 namespace tqdb {
 
+class PayloadMatcher;
+
 // One field condition (match, any, except, text, text_any, range, range of
-// datetimes, is_empty, is_null) on a payload.
+// datetimes, geo shapes, values_count, nested, is_empty, is_null) on a
+// payload.
 class ConditionMatcher {
  public:
   // REQUIRES: c is a field condition. InvalidArgument for a malformed key.
@@ -43,6 +46,7 @@ class ConditionMatcher {
   DatetimeRange datetimes_;
   std::shared_ptr<const Condition> geo_;  // kGeo*: the condition
   CountRange values_count_;
+  std::shared_ptr<const PayloadMatcher> elements_;  // kAnyElement
 };
 
 class PayloadMatcher {

@@ -114,7 +114,25 @@ class FilterChecker {
                          int depth) {
     using Kind = tqdb::Condition::Kind;
     using VT = tqdb::Condition::ValueType;
-    if (c.kind == Kind::kHasId) return Count(c.ids.size(), at + ".has_id");
+    if (c.kind == Kind::kHasId) {
+      if (in_elements_ > 0) {
+        return Bad(at + ".has_id",
+                   "has_id names points, not elements: put it beside the "
+                   "nested condition");
+      }
+      return Count(c.ids.size(), at + ".has_id");
+    }
+    if (c.kind == Kind::kAnyElement) {
+      const std::string where = at + ".nested";
+      auto path = JsonPath::Parse(c.key);
+      if (!path.ok()) return Bad(where + ".key", path.status().message());
+      if (c.filter == nullptr) return Bad(where + ".filter", "missing");
+      // The element's keys are its own: no payload index answers them.
+      ++in_elements_;
+      const absl::Status s = Filter(*c.filter, where + ".filter", depth + 1);
+      --in_elements_;
+      return s;
+    }
     if (c.kind == Kind::kFilter) {
       if (c.filter == nullptr) return Bad(at, "empty nested filter");
       return Filter(*c.filter, at, depth + 1);
@@ -136,7 +154,7 @@ class FilterChecker {
     }
     if (flag) return absl::OkStatus();
     FieldType type;
-    const bool indexed = index_type_(c.key, &type);
+    const bool indexed = in_elements_ == 0 && index_type_(c.key, &type);
     auto wrong = [&](const std::string& where, absl::string_view expected) {
       return Bad(
           where,
@@ -273,6 +291,7 @@ class FilterChecker {
 
   const std::function<bool(const std::string&, FieldType*)>& index_type_;
   size_t values_ = 0;
+  int in_elements_ = 0;  // nested conditions around the one checked
 };
 
 }  // namespace

@@ -184,10 +184,16 @@ absl::StatusOr<Condition> ConditionFrom(const pb::Condition& in,
       TQ_ASSIGN_OR_RETURN(Filter nested, FilterFrom(in.filter(), at));
       return Condition::Nested(std::move(nested));
     }
+    case pb::Condition::kNested: {
+      if (in.nested().key().empty()) return Bad(at + ".nested.key", "missing");
+      TQ_ASSIGN_OR_RETURN(Filter elements, FilterFrom(in.nested().filter(),
+                                                      at + ".nested.filter"));
+      return Condition::AnyElement(in.nested().key(), std::move(elements));
+    }
     default:
       return Bad(at,
-                 "empty condition (set field, is_empty, is_null, has_id or "
-                 "filter)");
+                 "empty condition (set field, is_empty, is_null, has_id, "
+                 "filter or nested)");
   }
 }
 
@@ -307,6 +313,10 @@ void ConditionTo(const Condition& c, pb::Condition* out) {
       return;
     case Kind::kFilter:
       ToProto(*c.filter, out->mutable_filter());
+      return;
+    case Kind::kAnyElement:
+      out->mutable_nested()->set_key(c.key);
+      ToProto(*c.filter, out->mutable_nested()->mutable_filter());
       return;
   }
 }

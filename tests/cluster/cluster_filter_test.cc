@@ -46,7 +46,9 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
       testing_util::RandomUnitVectors(kPoints, kDim, 5);
   auto payload = [](uint64_t id) {
     return absl::StrCat("{\"tenant\":\"t", id % 7, "\",\"n\":", id % 100,
-                        ",\"tags\":[\"a", id % 3, "\"]}");
+                        ",\"tags\":[\"a", id % 3, "\"],\"loc\":{\"lon\":",
+                        0.01 * static_cast<double>(id % 50), ",\"lat\":",
+                        0.01 * static_cast<double>(id / 50), "}}");
   };
   // The reference: one database in process, the same points and index.
   TempDir single;
@@ -201,6 +203,37 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
     grpc::ClientContext ctx;
     v1::DeleteFieldIndexResponse dropped;
     s = cluster_->Collections(1)->DeleteFieldIndex(&ctx, drop, &dropped);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // A geo index made through the log; a geo radius count as one
+  // database's (with the same index).
+  ASSERT_TRUE(coll->CreateFieldIndex("loc", FieldType::kGeo, true).ok());
+  {
+    v1::PayloadIndexInfo info;
+    grpc::Status s = create_index(0, "loc", v1::FIELD_TYPE_GEO, &info);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(info.type(), v1::FIELD_TYPE_GEO);
+    v1::Filter geo;
+    v1::FieldCondition* fc = geo.add_must()->mutable_field();
+    fc->set_key("loc");
+    fc->mutable_geo_radius()->mutable_center()->set_lon(0.2);
+    fc->mutable_geo_radius()->mutable_center()->set_lat(0.3);
+    fc->mutable_geo_radius()->set_radius(5000);
+    auto gf = FromProto(geo);
+    ASSERT_TRUE(gf.ok()) << gf.status();
+    auto want = coll->Count(*gf);
+    ASSERT_TRUE(want.ok()) << want.status();
+    EXPECT_GT(want->count, 50u);
+    const v1::CountResponse got = count(&geo, 1);
+    EXPECT_EQ(got.count(), want->count);
+    EXPECT_EQ(got.unindexed_fields_size(), 0);
+    ASSERT_TRUE(coll->DeleteFieldIndex("loc").ok());
+    v1::DeleteFieldIndexRequest drop;
+    drop.set_collection("docs");
+    drop.set_field("loc");
+    grpc::ClientContext ctx;
+    v1::DeleteFieldIndexResponse dropped;
+    s = cluster_->Collections(2)->DeleteFieldIndex(&ctx, drop, &dropped);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   // Filtered exact search, 100 queries.

@@ -106,10 +106,16 @@ TEST(FilterJson, ErrorsNameThePlaceInTheFilter) {
   EXPECT_EQ(Error(R"({"must": [{"has_id": [1, -2]}]})"),
             "must[0].has_id[1]: expected a non-negative integer id, got an "
             "integer");
-  EXPECT_EQ(Error(R"({"must": [{"nested": {}}]})"),
-            "must[0].nested: unknown operator (a condition is key + match, "
+  EXPECT_EQ(Error(R"({"must": [{"nest": {}}]})"),
+            "must[0].nest: unknown operator (a condition is key + match, "
             "range, a geo shape or values_count, is_empty, is_null, has_id, "
-            "or a nested filter)");
+            "nested, or a filter of must / should / must_not)");
+  EXPECT_EQ(Error(R"({"must": [{"nested": {"key": "a"}}]})"),
+            "must[0].nested.filter: missing");
+  EXPECT_EQ(Error(R"({"must": [{"nested": {"key": "a", "filter": {"must":
+                   [{"key": "b", "range": {"gt": "x"}}]}}}]})"),
+            "must[0].nested.filter.must[0].range.gt: expected an RFC 3339 "
+            "datetime (2024-03-01T12:00:00Z), got 'x'");
   EXPECT_EQ(Error(R"({"muts": []})"),
             "muts: unknown key (must, should, must_not, min_should)");
   EXPECT_EQ(Error(R"({"must": [{"key": "a", "match": {"value": 1},

@@ -108,6 +108,13 @@ def matches(f, pid, p):
             return matches(c, pid, p)
         v = p.get(c["key"])
         vals = v if isinstance(v, list) else [v]
+        if "values_count" in c:
+            n = 0 if v is None else len(vals)
+            r = c["values_count"]
+            return (("gt" not in r or n > r["gt"]) and
+                    ("gte" not in r or n >= r["gte"]) and
+                    ("lt" not in r or n < r["lt"]) and
+                    ("lte" not in r or n <= r["lte"]))
         if "match" in c:
             m = c["match"]
             if "value" in m:
@@ -235,6 +242,10 @@ def main():
                             setattr(pc.field.match, op, m[op])
                         else:
                             pc.field.match.any.keywords.extend(m["any"])
+                    elif "values_count" in c:
+                        pc.field.key = c["key"]
+                        for op, v in c["values_count"].items():
+                            setattr(pc.field.values_count, op, v)
                     else:
                         pc.field.key = c["key"]
                         for op, v in c["range"].items():
@@ -271,6 +282,10 @@ def main():
             ("text_any '%s', a size range" % either, {
                 "must": [{"key": "description", "match": {"text_any": either}},
                          {"key": "installed_size_kb", "range": {"gte": 50}}]}),
+            # (Read from the payloads: "tags" is reported unindexed.)
+            ("two tags or more, not docs", {
+                "must": [{"key": "tags", "values_count": {"gte": 2}}],
+                "must_not": [{"key": "section", "match": {"any": ["doc"]}}]}),
         ]
         nprobe = 8
         unfiltered = 0.0
@@ -314,7 +329,10 @@ def main():
                                                        unfiltered))
             c = points.Count(pb.CountRequest(collection="docs",
                                              filter=to_proto(f)))
-            check(c.count == len(want_ids) and not c.unindexed_fields,
+            unindexed = sorted(x["key"] for x in f.get("must", [])
+                               if "values_count" in x)
+            check(c.count == len(want_ids) and
+                  list(c.unindexed_fields) == unindexed,
                   "%s: count %d" % (name, c.count))
 
         # Scroll every page of a filter; a field without an index.

@@ -321,6 +321,22 @@ class ClientTest(unittest.TestCase):
                          "lat: 91 is out of -90..90")
         self.db.delete_field_index(self.name, "loc")
 
+        # Nested: one element of the array meets the whole filter.
+        self.db.set_payload(self.name, {"parts": [
+            {"kind": "bolt", "mm": 5}, {"kind": "nut", "mm": 8}]}, [1, 2],
+            wait=True)
+        bolt_8 = {"must": [{"nested": {"key": "parts", "filter": {"must": [
+            {"key": "kind", "match": {"value": "bolt"}},
+            {"key": "mm", "range": {"gte": 8}}]}}}]}
+        self.assertEqual(self.db.count(self.name, bolt_8), 0)
+        bolt_8["must"][0]["nested"]["filter"]["must"][1]["range"] = {"lt": 8}
+        self.assertEqual(self.db.count(self.name, bolt_8), 2)
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.count(self.name, {"must": [{"nested": {
+                "key": "parts", "filter": {"must": [{"has_id": [1]}]}}}]})
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.db.delete_payload_keys(self.name, ["parts"], [1, 2], wait=True)
+
         # Scroll: pages in id order, all of them.
         page = self.db.scroll(self.name, en_recent, limit=3)
         self.assertEqual([r.id for r in page.points], want[:3])

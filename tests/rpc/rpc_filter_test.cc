@@ -63,7 +63,9 @@ TEST(FilterConvert, RoundTripsEveryCondition) {
                       "interiors": [{"points": [{"lon": 0.5, "lat": 0.1},
                         {"lon": 0.6, "lat": 0.1}, {"lon": 0.6, "lat": 0.2},
                         {"lon": 0.5, "lat": 0.1}]}]}},
-                   {"key": "k", "values_count": {"gt": 1, "lte": 3}}],
+                   {"key": "k", "values_count": {"gt": 1, "lte": 3}},
+                   {"nested": {"key": "l", "filter": {"must": [
+                       {"key": "m", "match": {"value": 2}}]}}}],
           "should": [{"must_not": [{"key": "i", "match": {"except": []}}]}],
           "min_should": 1})";
   const Filter f = F(text);
@@ -93,8 +95,8 @@ TEST(FilterConvert, WhatOnlyTheProtoCanGetWrongIsNamed) {
   pb::Filter f;
   f.add_must();
   EXPECT_EQ(err(f),
-            "must[0]: empty condition (set field, is_empty, is_null, has_id or "
-            "filter)");
+            "must[0]: empty condition (set field, is_empty, is_null, has_id, "
+            "filter or nested)");
   f.Clear();
   f.add_should();
   f.add_should()->mutable_field()->set_key("a");

@@ -15,7 +15,8 @@ field's strings hold every word) and {"key": K, "match": {"text_any":
 {"key": K, "geo_bounding_box": {"top_left": P, "bottom_right": P}},
 {"key": K, "geo_polygon": {"exterior": {"points": [P, ...]}, "interiors":
 [{"points": [...]}]}}, {"key": K, "values_count": {"gte": n}},
-{"is_empty": {"key": K}}, {"is_null": {"key": K}}, {"has_id": [ids]}, or a
+{"nested": {"key": K, "filter": F}} (some element of the array at K
+matches F, its keys read in the element), {"is_empty": {"key": K}}, {"is_null": {"key": K}}, {"has_id": [ids]}, or a
 nested filter. A clause may be one condition instead of a list;
 min_should is a count or {"conditions": [...], "min_count": n}.
 
@@ -242,6 +243,15 @@ def _condition(c: Any, out: "pb.Condition", at: str) -> None:
             raise _bad(at + "." + op, 'expected {"key": "..."}')
         getattr(out, op).key = v["key"]
         return
+    if "nested" in c:
+        n = c["nested"]
+        if len(c) != 1 or not isinstance(n, Mapping) or \
+                set(n) != {"key", "filter"} or not isinstance(n["key"], str):
+            raise _bad(at + ".nested", 'expected {"key": "...", "filter": '
+                       '{...}}')
+        out.nested.key = n["key"]
+        _fill(n["filter"], out.nested.filter, at + ".nested.filter")
+        return
     if "has_id" in c:
         ids = c["has_id"]
         if len(c) != 1 or not isinstance(ids, list) or \
@@ -253,4 +263,4 @@ def _condition(c: Any, out: "pb.Condition", at: str) -> None:
         _fill(c, out.filter, at)
         return
     raise _bad(at, "unknown condition (expected key, is_empty, is_null, "
-               "has_id or a nested filter)")
+               "has_id, nested or a nested filter)")
