@@ -369,9 +369,8 @@ Roaring FieldIndex::Evaluate(const Condition& c, const Roaring& live) const {
     case Kind::kRange:
     case Kind::kDatetimeRange: {
       const Prepared p = Prepare(c);
-      if (type_ == FieldType::kFloat)
-        return floats_.Range(p.flo, p.fhi, multi_);
-      return ints_.Range(p.ilo, p.ihi, multi_);
+      return type_ == FieldType::kFloat ? floats_.Range(p.flo, p.fhi, multi_)
+                                        : ints_.Range(p.ilo, p.ihi, multi_);
     }
     case Kind::kGeoRadius:
     case Kind::kGeoBox:

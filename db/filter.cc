@@ -153,37 +153,54 @@ Condition Condition::TextAny(std::string key, std::string text) {
   return c;
 }
 
+absl::Status CheckGeoShape(const Condition& c) {
+  auto placed = [](absl::string_view at, const absl::Status& s) {
+    return s.ok()
+               ? s
+               : absl::InvalidArgumentError(absl::StrCat(at, ".", s.message()));
+  };
+  switch (c.kind) {
+    case Condition::Kind::kGeoRadius: {
+      const GeoRadius& r = c.geo_radius;
+      TQ_RETURN_IF_ERROR(placed("center", CheckGeoPoint(r.center)));
+      if (!(r.meters >= 0) || !std::isfinite(r.meters)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "radius: expected a finite number of meters >= 0, got ", r.meters));
+      }
+      return absl::OkStatus();
+    }
+    case Condition::Kind::kGeoBox:
+      TQ_RETURN_IF_ERROR(placed("top_left", CheckGeoPoint(c.geo_box.top_left)));
+      return placed("bottom_right", CheckGeoPoint(c.geo_box.bottom_right));
+    case Condition::Kind::kGeoPolygon:
+      if (c.geo_polygon == nullptr) {
+        return absl::InvalidArgumentError("exterior: missing");
+      }
+      return CheckGeoPolygon(*c.geo_polygon);
+    default:
+      return absl::OkStatus();
+  }
+}
+
 absl::StatusOr<Condition> Condition::InGeoRadius(std::string key, GeoRadius r) {
-  if (absl::Status s = CheckGeoPoint(r.center); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("center.", s.message()));
-  }
-  if (!(r.meters >= 0) || !std::isfinite(r.meters)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "radius: expected a finite number of meters >= 0, got ", r.meters));
-  }
   Condition c = Field(Kind::kGeoRadius, std::move(key));
   c.geo_radius = r;
+  TQ_RETURN_IF_ERROR(CheckGeoShape(c));
   return c;
 }
 
 absl::StatusOr<Condition> Condition::InGeoBox(std::string key, GeoBox b) {
-  for (const auto& [name, p] :
-       {std::make_pair("top_left", b.top_left),
-        std::make_pair("bottom_right", b.bottom_right)}) {
-    if (absl::Status s = CheckGeoPoint(p); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(name, ".", s.message()));
-    }
-  }
   Condition c = Field(Kind::kGeoBox, std::move(key));
   c.geo_box = b;
+  TQ_RETURN_IF_ERROR(CheckGeoShape(c));
   return c;
 }
 
 absl::StatusOr<Condition> Condition::InGeoPolygon(std::string key,
                                                   GeoPolygon p) {
-  TQ_RETURN_IF_ERROR(CheckGeoPolygon(p));
   Condition c = Field(Kind::kGeoPolygon, std::move(key));
   c.geo_polygon = std::make_shared<const GeoPolygon>(std::move(p));
+  TQ_RETURN_IF_ERROR(CheckGeoShape(c));
   return c;
 }
 

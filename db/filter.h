@@ -172,6 +172,11 @@ struct Condition {
 bool IsGeoCondition(Condition::Kind kind);
 // For such a condition: whether p lies in its shape.
 bool InGeoShape(const Condition& c, const GeoPoint& p);
+// For such a condition: InvalidArgument naming what of its shape is out of
+// range or malformed ("center.lat: ...", "radius: ...", "exterior: ..."),
+// as the constructors above check it (and db/query.h again, for conditions
+// built field by field).
+absl::Status CheckGeoShape(const Condition& c);
 
 struct Filter {
   std::vector<Condition> must, should, must_not;

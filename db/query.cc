@@ -194,8 +194,11 @@ class FilterChecker {
     }
     if (IsGeoCondition(c.kind)) {
       const std::string where = absl::StrCat(at, ".", op);
+      if (absl::Status s = CheckGeoShape(c); !s.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ".", s.message()));
+      }
       if (c.kind == Kind::kGeoPolygon) {
-        if (c.geo_polygon == nullptr) return Bad(where, "no polygon");
         size_t points = c.geo_polygon->exterior.size();
         for (const auto& ring : c.geo_polygon->interiors) points += ring.size();
         TQ_RETURN_IF_ERROR(Count(points, where));

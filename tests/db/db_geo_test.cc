@@ -433,6 +433,17 @@ TEST_F(GeoFilterTest, Errors) {
   expect(R"({"key": "loc", "match": {"value": "x"}})",
          "must[0].match.value: field 'loc' has a geo index: a geo index "
          "answers geo_radius, geo_bounding_box and geo_polygon");
+  // A condition built field by field is checked where it comes in.
+  Condition raw;
+  raw.kind = Condition::Kind::kGeoRadius;
+  raw.key = "loc";
+  raw.geo_radius = {{0, 100}, 5};
+  Filter built;
+  built.must.push_back(raw);
+  const absl::Status bad = c_->Count(built).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(bad)) << bad;
+  EXPECT_EQ(bad.message(),
+            "must[0].geo_radius.center.lat: 100 is out of -90..90");
   // values_count reads the payloads, whatever the field's index.
   EXPECT_TRUE(error_of(R"({"key": "loc", "values_count": {"gte": 1}})").ok());
   FacetOptions facet;
