@@ -86,6 +86,17 @@ std::vector<std::string> JsonPath::Members() const {
   return out;
 }
 
+std::vector<std::string> JsonPath::MembersThroughArrays() const {
+  std::vector<std::string> out;
+  for (const Step& s : steps_) {
+    for (const int64_t i : s.index) {
+      if (i >= 0) return {};
+    }
+    out.push_back(s.name);
+  }
+  return out;
+}
+
 void JsonPath::Resolve(const nlohmann::json& doc,
                        std::vector<const nlohmann::json*>* out) const {
   Walk(doc, 0, 0, out);

@@ -41,6 +41,10 @@ class JsonPath {
   // The member names of each step, for a path without brackets (empty if
   // it has some): what a payload edit walks.
   std::vector<std::string> Members() const;
+  // The member names of the steps when every bracket is [] (the walk
+  // through arrays any step takes): {a, b} for "a[].b" and "a.b"; empty if
+  // a step has an [N].
+  std::vector<std::string> MembersThroughArrays() const;
   // The member the path starts at (the payload's top-level key it reads).
   const std::string& first_member() const { return steps_.front().name; }
 

@@ -16,6 +16,7 @@
 #include "rpc/cluster/cluster_reader.h"
 #include "rpc/convert.h"
 #include "rpc/filter_convert.h"
+#include "rpc/payload_selection.h"
 #include "rpc/search_groups.h"
 #include "rpc/validate.h"
 
@@ -446,7 +447,7 @@ grpc::Status ClusterPointsService::Get(grpc::ServerContext* ctx,
     TQ_ASSIGN_OR_RETURN(
         *resp, node_->reader()->Get(req->collection(), ids, req->with_vectors(),
                                     req->with_payload(), c, DeadlineOf(ctx)));
-    return absl::OkStatus();
+    return SelectPayloads(req->payload_selector(), resp->mutable_points());
   });
 }
 

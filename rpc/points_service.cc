@@ -13,6 +13,7 @@
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
 #include "rpc/filter_convert.h"
+#include "rpc/payload_selection.h"
 #include "rpc/search_groups.h"
 #include "rpc/validate.h"
 
@@ -112,8 +113,6 @@ absl::Status UpdatePayloads(const ServiceContext& context, const Request& req,
 absl::Status Fill(const pb::SearchRequest& q, const Collection& c,
                   const std::vector<Neighbor>& hits, pb::SearchResponse* out) {
   const bool l2 = c.config().metric == Metric::kL2;
-  std::vector<uint64_t> ids;
-  ids.reserve(hits.size());
   out->mutable_points()->Reserve(static_cast<int>(hits.size()));
   for (size_t i = q.offset(); i < hits.size(); ++i) {
     const Neighbor& h = hits[i];
@@ -122,21 +121,9 @@ absl::Status Fill(const pb::SearchRequest& q, const Collection& c,
       continue;
     }
     ToProto(h, out->add_points());
-    ids.push_back(h.id);
   }
-  if (ids.empty() || !(q.with_vectors() || q.with_payload())) {
-    return absl::OkStatus();
-  }
-  TQ_ASSIGN_OR_RETURN(std::vector<Record> recs,
-                      c.Get(ids, q.with_vectors(), q.with_payload()));
-  std::unordered_map<uint64_t, Record*> by_id;
-  for (Record& r : recs) by_id[r.id] = &r;
-  for (pb::ScoredPoint& p : *out->mutable_points()) {
-    auto it = by_id.find(p.id());
-    if (it == by_id.end()) continue;  // deleted since the search
-    ToProto(std::move(*it->second), &p);
-  }
-  return absl::OkStatus();
+  return AttachRecords(c, q.with_vectors(), q.with_payload(),
+                       q.payload_selector(), out->mutable_points());
 }
 
 // A batch the database can run in one call (over its threads): every
@@ -241,7 +228,7 @@ grpc::Status PointsService::Get(grpc::ServerContext* ctx,
     TQ_ASSIGN_OR_RETURN(std::vector<Record> recs,
                         c->Get(ids, req->with_vectors(), req->with_payload()));
     for (Record& r : recs) ToProto(std::move(r), resp->add_points());
-    return absl::OkStatus();
+    return SelectPayloads(req->payload_selector(), resp->mutable_points());
   });
 }
 
@@ -425,7 +412,7 @@ grpc::Status PointsService::Scroll(grpc::ServerContext* ctx,
     TQ_ASSIGN_OR_RETURN(ScrollPage page, c->Scroll(o));
     context_->LogUnindexed(req->collection(), "scroll", page.unindexed_fields);
     ToProto(std::move(page), o.order_by.has_value(), resp);
-    return absl::OkStatus();
+    return SelectPayloads(req->payload_selector(), resp->mutable_points());
   });
 }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "db/json_path.h"
 #include "quant/status_macros.h"
+#include "rpc/payload_selection.h"
 
 namespace tqdb {
 namespace {
@@ -67,6 +68,8 @@ absl::Status SearchGroups(const pb::SearchRequest& request, uint32_t max_hits,
   deeper.clear_group_size();
   deeper.set_offset(0);
   deeper.set_with_payload(true);
+  // (The selector applies to the groups' hits: the key must stay readable.)
+  deeper.clear_payload_selector();
   uint64_t depth = std::min<uint64_t>(
       max_hits, std::max<uint64_t>(kMinDepth, kDepthFactor * limit * size));
   for (;;) {
@@ -112,6 +115,8 @@ absl::Status SearchGroups(const pb::SearchRequest& request, uint32_t max_hits,
           *p = found.points(h);
           if (!request.with_payload()) p->clear_payload();
         }
+        TQ_RETURN_IF_ERROR(
+            SelectPayloads(request.payload_selector(), pg->mutable_hits()));
       }
       out->set_nprobe_used(found.nprobe_used());
       *out->mutable_plan() = found.plan();

@@ -7,6 +7,7 @@
 #include "db/json_path.h"
 #include "quant/echo.h"
 #include "quant/status_macros.h"
+#include "rpc/payload_selection.h"
 
 namespace tqdb {
 
@@ -44,7 +45,7 @@ absl::Status ValidateGet(const v1::GetPointsRequest& req) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "get of ", req.ids_size(), " ids exceeds the limit ", kMaxGetIds));
   }
-  return absl::OkStatus();
+  return ValidatePayloadSelector(req.payload_selector(), req.with_payload());
 }
 
 absl::Status ValidateSearch(const v1::SearchRequest& req,
@@ -74,6 +75,8 @@ absl::Status ValidateSearch(const v1::SearchRequest& req,
   if (req.has_score_threshold() && !std::isfinite(req.score_threshold())) {
     return absl::InvalidArgumentError("score_threshold must be finite");
   }
+  TQ_RETURN_IF_ERROR(
+      ValidatePayloadSelector(req.payload_selector(), req.with_payload()));
   if (req.group_by().empty()) {
     if (req.group_size() != 0) {
       return absl::InvalidArgumentError("group_size goes with group_by");
@@ -154,7 +157,7 @@ absl::Status ValidateScroll(const v1::ScrollRequest& req,
           "next_order_value and next_page_offset start the next)");
     }
   }
-  return absl::OkStatus();
+  return ValidatePayloadSelector(req.payload_selector(), req.with_payload());
 }
 
 absl::Status ValidateFacet(const v1::FacetRequest& req,

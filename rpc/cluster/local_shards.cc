@@ -13,6 +13,7 @@
 #include "rpc/cluster/cluster_node.h"
 #include "rpc/convert.h"
 #include "rpc/filter_convert.h"
+#include "rpc/payload_selection.h"
 
 namespace tqdb {
 namespace cluster {
@@ -24,20 +25,8 @@ namespace pb = ::tqdb::v1;
 // Vectors and payloads of a shard's hits, when asked for.
 absl::Status FillHits(const pb::SearchRequest& q, const Collection& c,
                       pb::SearchResponse* out) {
-  if (out->points_size() == 0 || !(q.with_vectors() || q.with_payload())) {
-    return absl::OkStatus();
-  }
-  std::vector<uint64_t> ids;
-  for (const pb::ScoredPoint& p : out->points()) ids.push_back(p.id());
-  TQ_ASSIGN_OR_RETURN(std::vector<Record> recs,
-                      c.Get(ids, q.with_vectors(), q.with_payload()));
-  std::unordered_map<uint64_t, Record*> by_id;
-  for (Record& r : recs) by_id[r.id] = &r;
-  for (pb::ScoredPoint& p : *out->mutable_points()) {
-    auto it = by_id.find(p.id());
-    if (it != by_id.end()) ToProto(std::move(*it->second), &p);
-  }
-  return absl::OkStatus();
+  return AttachRecords(c, q.with_vectors(), q.with_payload(),
+                       q.payload_selector(), out->mutable_points());
 }
 
 // A replica the shard map gives this node may not run yet (the node just
@@ -206,7 +195,10 @@ absl::Status ClusterNode::LocalScroll(const cpb::ShardScrollRequest& req,
                       LocalReplicas(req.target(), deadline, true));
   for (const auto& r : replicas) {
     TQ_ASSIGN_OR_RETURN(ScrollPage page, r->local()->Scroll(o));
-    ToProto(std::move(page), o.order_by.has_value(), resp->add_shards());
+    pb::ScrollResponse* shard = resp->add_shards();
+    ToProto(std::move(page), o.order_by.has_value(), shard);
+    TQ_RETURN_IF_ERROR(SelectPayloads(req.scroll().payload_selector(),
+                                      shard->mutable_points()));
   }
   return absl::OkStatus();
 }

@@ -174,6 +174,77 @@ class ClientTest(unittest.TestCase):
         names = [c.name for c in self.db.list_collections()]
         self.assertIn(self.name, names)
 
+    def test_payload_selectors(self):
+        import grpc
+        import numpy as np
+        self.db.create_collection(self.name, dim=8, metric="ip")
+        rng = np.random.default_rng(5)
+        x = rng.standard_normal((200, 8)).astype(np.float32)
+
+        def payload(i):
+            return {"title": "t%d" % i,
+                    "meta": {"lang": "en" if i % 2 else "de", "n": i},
+                    "chunks": [{"text": "c%d" % j, "at": j}
+                               for j in range(i % 3)]}
+        self.db.upsert(self.name, np.arange(200), x,
+                       [payload(i) for i in range(200)], wait=True)
+
+        def only(i, *keys):  # the test's own reading of a selection
+            p = payload(i)
+            out = {}
+            for k in keys:
+                if "." in k:
+                    top, sub = k.split(".")
+                    out.setdefault(top, {})[sub] = p[top][sub]
+                else:
+                    out[k] = p[k]
+            return out
+        hits = self.db.search(self.name, x[3], limit=10,
+                              with_payload=["title", "meta.n"])
+        self.assertEqual(len(hits), 10)
+        for h in hits:
+            self.assertEqual(h.payload, only(h.id, "title", "meta.n"))
+        hits = self.db.search(self.name, x[4], limit=10, with_payload={
+            "exclude": ["chunks", "meta.lang"]})
+        for h in hits:
+            self.assertEqual(h.payload, only(h.id, "title", "meta.n"))
+        texts = self.db.search_batch(self.name, x[:3], limit=5,
+                                     with_payload={"include": ["chunks.text"]})
+        for row in texts:
+            for h in row:
+                want = [{"text": c["text"]} for c in payload(h.id)["chunks"]]
+                self.assertEqual(h.payload, {"chunks": want} if want else {})
+        recs = self.db.retrieve(self.name, [5, 6], with_payload=["meta"])
+        self.assertEqual([r.payload for r in recs],
+                         [{"meta": payload(5)["meta"]},
+                          {"meta": payload(6)["meta"]}])
+        seen = 0
+        for r in self.db.scroll_all(self.name, page_size=64,
+                                    with_payload={"include": ["meta"],
+                                                  "exclude": ["meta.n"]}):
+            self.assertEqual(r.payload, {"meta": {"lang": payload(r.id)[
+                "meta"]["lang"]}})
+            seen += 1
+        self.assertEqual(seen, 200)
+        groups = self.db.search_groups(self.name, x[7], "meta.lang", limit=2,
+                                       group_size=2, with_payload=["title"])
+        self.assertEqual(sorted(g.value for g in groups), ["de", "en"])
+        for g in groups:
+            for h in g.hits:
+                self.assertEqual(h.payload, only(h.id, "title"))
+                self.assertEqual(payload(h.id)["meta"]["lang"], g.value)
+        # The whole payload without a selector; errors.
+        self.assertEqual(self.db.retrieve(self.name, [9])[0].payload,
+                         payload(9))
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.search(self.name, x[0], with_payload=["chunks[1].text"])
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("payload_selector.include[0]", e.exception.message)
+        with self.assertRaises(TypeError):
+            self.db.search(self.name, x[0], with_payload="title")
+        with self.assertRaises(ValueError):
+            self.db.search(self.name, x[0], with_payload={"only": ["a"]})
+
     def test_filters_scroll_payload_updates_and_field_indexes(self):
         import grpc
         import numpy as np

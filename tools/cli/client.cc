@@ -6,8 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "db/filter_json.h"
 #include "quant/status_macros.h"
 #include "tools/io/readers.h"
@@ -94,6 +96,29 @@ absl::StatusOr<std::shared_ptr<const Filter>> FilterFromFlags(const Flags& f) {
   }
   TQ_ASSIGN_OR_RETURN(Filter filter, ParseFilterJson(text));
   return std::make_shared<const Filter>(std::move(filter));
+}
+
+const char kPayloadSelectorHelp[] =
+    "  --payload-include P    show only these parts of the payloads (comma-\n"
+    "                         separated keys as filters name them: a,b.c)\n"
+    "  --payload-exclude P    leave these parts of the payloads out\n";
+
+absl::StatusOr<PayloadSelector> PayloadSelectorFromFlags(const Flags& f) {
+  auto paths = [&](const char* flag) {
+    std::vector<std::string> out;
+    if (f.Has(flag)) out = absl::StrSplit(f.GetString(flag), ',');
+    return out;
+  };
+  auto s =
+      PayloadSelector::Make(paths("payload-include"), paths("payload-exclude"));
+  if (!s.ok()) {
+    const absl::string_view m = s.status().message();
+    const bool named =
+        absl::StartsWith(m, "include[") || absl::StartsWith(m, "exclude[");
+    return absl::InvalidArgumentError(absl::StrCat(
+        named ? "--payload-" : "--payload-include, --payload-exclude: ", m));
+  }
+  return s;
 }
 
 const FlagSpec& CreateFlags() {

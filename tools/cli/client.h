@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "db/db.h"
+#include "db/payload_select.h"
 #include "tools/cli/backend.h"
 #include "tools/cli/flags.h"
 #include "tools/cli/server_channel.h"
@@ -39,6 +40,12 @@ absl::StatusOr<std::shared_ptr<const Filter>> FilterFromFlags(
     const Flags& flags);
 // Its line in a usage text.
 extern const char kFilterHelp[];
+
+// --payload-include PATHS / --payload-exclude PATHS (comma-separated, as
+// filters name keys): the parts of each payload shown (db/payload_select.h;
+// the whole payloads without them). InvalidArgument naming the flag.
+absl::StatusOr<PayloadSelector> PayloadSelectorFromFlags(const Flags& flags);
+extern const char kPayloadSelectorHelp[];
 
 // --dim, --metric, --method, --bits, --nlist, --seed, --no-store-vectors.
 const FlagSpec& CreateFlags();

@@ -44,6 +44,7 @@ constexpr char kScrollUsage[] =
     "                         first id among the points at V\n"
     "  --with-vectors         print the vectors too\n"
     "  --no-payload           leave the payloads out\n"
+    "%s"
     "  --json                 one JSON object a page: points [{id, payload,\n"
     "                         vector, order_value}], next_offset (null on\n"
     "                         the last), next_order_value;\n"
@@ -68,7 +69,8 @@ nlohmann::json PointJson(const Record& r, bool vectors, bool ordered) {
 
 const FlagSpec& ScrollFlags() {
   static const FlagSpec* spec = new FlagSpec(TargetFlags().And(
-      {{"collection", "filter", "limit", "offset", "order-by", "start-from"},
+      {{"collection", "filter", "limit", "offset", "order-by", "start-from",
+        "payload-include", "payload-exclude"},
        {"all", "with-vectors", "no-payload", "json", "desc"}}));
   return *spec;
 }
@@ -78,7 +80,8 @@ int RunScroll(const std::vector<std::string>& args, std::ostream& out,
   int exit_code;
   std::optional<Flags> flags =
       ParseCommandLine(kScrollCommand, args, ScrollFlags(),
-                       absl::StrFormat(kScrollUsage, kTargetHelp, kFilterHelp),
+                       absl::StrFormat(kScrollUsage, kTargetHelp, kFilterHelp,
+                                       kPayloadSelectorHelp),
                        out, err, &exit_code);
   if (!flags) return exit_code;
   if (!flags->Has("collection")) {
@@ -97,6 +100,16 @@ int RunScroll(const std::vector<std::string>& args, std::ostream& out,
   o.offset = static_cast<uint64_t>(*offset);
   o.with_vectors = flags->Has("with-vectors");
   o.with_payload = !flags->Has("no-payload");
+  auto selector = PayloadSelectorFromFlags(*flags);
+  if (!selector.ok()) {
+    return UsageError(kScrollCommand, selector.status(), err);
+  }
+  if (!o.with_payload && !selector->selects_all()) {
+    return UsageError(kScrollCommand,
+                      "--payload-include and --payload-exclude select parts "
+                      "of the payloads --no-payload leaves out",
+                      err);
+  }
   if (flags->Has("order-by")) {
     o.order_by =
         OrderBy{flags->GetString("order-by"), flags->Has("desc"), std::nullopt};
@@ -123,6 +136,7 @@ int RunScroll(const std::vector<std::string>& args, std::ostream& out,
   for (;;) {
     auto page = (*backend)->Scroll(coll, o);
     if (!page.ok()) return Fail(kScrollCommand, page.status(), err);
+    for (Record& r : page->points) r.payload = selector->Apply(r.payload);
     if (!noted && !page->unindexed_fields.empty()) {
       err << "tqdb scroll: note: read from the payloads (no payload index): "
           << absl::StrJoin(page->unindexed_fields, ", ") << "\n";

@@ -72,6 +72,7 @@ constexpr char kSearchUsage[] =
     "                         is then the most lists (default 0 = off)\n"
     "%s"
     "  --with-payload         print payloads (default on in the table)\n"
+    "%s"
     "  --json                 one JSON object: collection, k, nprobe_used,\n"
     "                         time_ms, results [{id, score, payload}], and\n"
     "                         with --filter the plan\n"
@@ -215,7 +216,7 @@ const FlagSpec& SearchFlags() {
   static const FlagSpec* spec = new FlagSpec(TargetFlags().And(
       {{"collection", "vector", "query-file", "row", "format", "like", "unlike",
         "group-by", "group-size", "k", "offset", "nprobe", "oversampling",
-        "probe-sigmas", "filter"},
+        "probe-sigmas", "filter", "payload-include", "payload-exclude"},
        {"exact", "rescore", "with-payload", "json"}}));
   return *spec;
 }
@@ -225,7 +226,8 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   int exit_code;
   std::optional<Flags> flags =
       ParseCommandLine(kSearchCommand, args, SearchFlags(),
-                       absl::StrFormat(kSearchUsage, kTargetHelp, kFilterHelp),
+                       absl::StrFormat(kSearchUsage, kTargetHelp, kFilterHelp,
+                                       kPayloadSelectorHelp),
                        out, err, &exit_code);
   if (!flags) return exit_code;
   if (!flags->Has("collection")) {
@@ -273,6 +275,10 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   auto filter = FilterFromFlags(*flags);
   if (!filter.ok()) return UsageError(kSearchCommand, filter.status(), err);
   o.filter = *filter;
+  auto selector = PayloadSelectorFromFlags(*flags);
+  if (!selector.ok()) {
+    return UsageError(kSearchCommand, selector.status(), err);
+  }
 
   std::vector<float> q;
   std::string source;
@@ -316,6 +322,9 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
                           std::chrono::steady_clock::now() - t0)
                           .count();
     if (!groups.ok()) return Fail(kSearchCommand, groups.status(), err);
+    for (HitGroup& g : *groups) {
+      for (Hit& h : g.hits) h.payload = selector->Apply(h.payload);
+    }
     PrintGroups(*groups, coll, source, flags->GetString("group-by"), ms,
                 flags->Has("json"), out);
     absl::Status closed = (*backend)->Close();
@@ -329,6 +338,7 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   if (!hits.ok()) return Fail(kSearchCommand, hits.status(), err);
   hits->erase(hits->begin(),
               hits->begin() + std::min<size_t>(*offset, hits->size()));
+  for (Hit& h : *hits) h.payload = selector->Apply(h.payload);
   PrintHits(*hits, coll, source, static_cast<uint32_t>(*k), ms, info,
             o.filter != nullptr, flags->Has("json"), out);
   absl::Status closed = (*backend)->Close();

@@ -1,7 +1,8 @@
 """Client: tqdb's gRPC API from Python, numpy in and out."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, TypeVar, Union
+from typing import (Callable, Iterable, Iterator, List, Mapping, Optional,
+                    Sequence, Tuple, TypeVar, Union)
 
 import grpc
 import numpy as np
@@ -20,6 +21,9 @@ from tqdb_client.types import (CollectionInfo, Error, FacetHit,
 T = TypeVar("T")
 IdsLike = Union[Sequence[int], np.ndarray]
 VectorLike = Union[Sequence[float], np.ndarray]
+# with_payload: True / False, a list of paths (only those parts of each
+# payload), or {"include": [...], "exclude": [...]} (Qdrant's forms).
+PayloadLike = Union[bool, Sequence[str], Mapping[str, Sequence[str]]]
 
 _METRICS = {"cosine": cpb.METRIC_COSINE, "ip": cpb.METRIC_IP,
             "dot": cpb.METRIC_IP, "l2": cpb.METRIC_L2,
@@ -38,6 +42,37 @@ _FIELD_TYPES = {"keyword": cpb.FIELD_TYPE_KEYWORD,
                 "text": cpb.FIELD_TYPE_TEXT,
                 "datetime": cpb.FIELD_TYPE_DATETIME,
                 "geo": cpb.FIELD_TYPE_GEO}
+
+
+def _payload_fields(
+        with_payload: PayloadLike) -> Tuple[bool, Optional[ppb.PayloadSelector]]:
+    """with_payload as a request's with_payload and payload_selector."""
+    if isinstance(with_payload, bool):
+        return with_payload, None
+    if isinstance(with_payload, str):
+        raise TypeError("with_payload: a list of paths, not a string: [%r]"
+                        % with_payload)
+    if isinstance(with_payload, Mapping):
+        unknown = set(with_payload) - {"include", "exclude"}
+        if unknown:
+            raise ValueError("with_payload: unknown keys %s (include, exclude)"
+                             % sorted(unknown))
+        for key in ("include", "exclude"):
+            if isinstance(with_payload.get(key), str):
+                raise TypeError("with_payload[%r]: a list of paths, not a "
+                                "string" % key)
+        return True, ppb.PayloadSelector(
+            include=list(with_payload.get("include", ())),
+            exclude=list(with_payload.get("exclude", ())))
+    return True, ppb.PayloadSelector(include=list(with_payload))
+
+
+def _set_payload_fields(req, with_payload: PayloadLike):
+    wp, selector = _payload_fields(with_payload)
+    req.with_payload = wp
+    if selector is not None:
+        req.payload_selector.CopyFrom(selector)
+    return req
 
 
 def _ids(ids) -> List[int]:
@@ -253,12 +288,16 @@ class Client:
         r = self._call(self._points.UpsertStream, batches, streaming=True)
         return r.upserted
 
-    def retrieve(self, name: str, ids: IdsLike, *, with_payload: bool = True,
+    def retrieve(self, name: str, ids: IdsLike, *,
+                 with_payload: PayloadLike = True,
                  with_vectors: bool = False) -> List[Record]:
-        """The stored points among ids, in the order asked."""
-        req = ppb.GetPointsRequest(
-            collection=name, ids=_ids(ids), with_payload=with_payload,
-            with_vectors=with_vectors)
+        """The stored points among ids, in the order asked. with_payload:
+        True, False, a list of paths (only those parts of each payload,
+        e.g. ["title", "meta.lang"]) or {"include": [...], "exclude":
+        [...]}, as in search()."""
+        req = _set_payload_fields(ppb.GetPointsRequest(
+            collection=name, ids=_ids(ids), with_vectors=with_vectors),
+            with_payload)
         return [Record.from_proto(p)
                 for p in self._call(self._points.Get, req).points]
 
@@ -297,7 +336,7 @@ class Client:
 
     def scroll(self, name: str, filter: FilterLike = None, *,
                limit: int = 10, offset: Optional[int] = None,
-               with_payload: bool = True, with_vectors: bool = False,
+               with_payload: PayloadLike = True, with_vectors: bool = False,
                order_by: Optional[str] = None, descending: bool = False,
                start_from: Optional[float] = None) -> ScrollPage:
         """A page of the points (matching `filter`) in id order, from id
@@ -306,9 +345,9 @@ class Client:
         values (an integer or float index), then ids, from value
         `start_from` (and id `offset` among the points at it): the next
         page's are next_order_value and next_offset."""
-        req = ppb.ScrollRequest(collection=name, limit=limit,
-                               with_payload=with_payload,
-                               with_vectors=with_vectors)
+        req = _set_payload_fields(
+            ppb.ScrollRequest(collection=name, limit=limit,
+                              with_vectors=with_vectors), with_payload)
         if offset is not None:
             req.offset = offset
         if filter is not None:
@@ -321,7 +360,7 @@ class Client:
         return ScrollPage.from_proto(self._call(self._points.Scroll, req))
 
     def scroll_all(self, name: str, filter: FilterLike = None, *,
-                   page_size: int = 256, with_payload: bool = True,
+                   page_size: int = 256, with_payload: PayloadLike = True,
                    with_vectors: bool = False, order_by: Optional[str] = None,
                    descending: bool = False) -> Iterator[Record]:
         """Every point (matching `filter`) in id order (or order_by's:
@@ -436,7 +475,7 @@ class Client:
 
     def _search_request(self, name: str, vector: np.ndarray, limit: int,
                         nprobe: int, exact: bool, rescore: bool,
-                        oversampling: float, with_payload: bool,
+                        oversampling: float, with_payload: PayloadLike,
                         with_vectors: bool, probe_sigmas: float,
                         score_threshold: Optional[float],
                         filter: FilterLike, offset: int) -> ppb.SearchRequest:
@@ -446,7 +485,8 @@ class Client:
             params=ppb.SearchParams(nprobe=nprobe, exact=exact,
                                    rescore=rescore, oversampling=oversampling,
                                    probe_sigmas=probe_sigmas),
-            with_payload=with_payload, with_vectors=with_vectors)
+            with_vectors=with_vectors)
+        _set_payload_fields(req, with_payload)
         if score_threshold is not None:
             req.score_threshold = score_threshold
         if filter is not None:
@@ -455,7 +495,8 @@ class Client:
 
     def search(self, name: str, vector: VectorLike, limit: int = 10, *,
                nprobe: int = 0, exact: bool = False, rescore: bool = False,
-               oversampling: float = 0.0, with_payload: bool = True,
+               oversampling: float = 0.0,
+               with_payload: PayloadLike = True,
                with_vectors: bool = False,
                score_threshold: Optional[float] = None,
                filter: FilterLike = None,
@@ -472,7 +513,10 @@ class Client:
         `limit` of them whenever that many match; probe_sigmas: adaptive
         probing (ip, cosine; 0: off): a list is skipped when its centroid's
         score plus that many deviations of its members' cannot reach the
-        k-th found, so nprobe becomes the most lists probed."""
+        k-th found, so nprobe becomes the most lists probed; with_payload:
+        True, False, a list of paths (only those parts of each payload:
+        ["title", "meta.lang"]) or {"include": [...], "exclude": [...]}
+        (Qdrant's forms; paths as filters name keys)."""
         req = self._search_request(name, _one_vector(vector), limit, nprobe,
                                    exact, rescore, oversampling, with_payload,
                                    with_vectors, probe_sigmas, score_threshold,
@@ -483,7 +527,8 @@ class Client:
     def recommend(self, name: str, positive: Sequence[int],
                   negative: Sequence[int] = (), limit: int = 10, *,
                   nprobe: int = 0, exact: bool = False, rescore: bool = False,
-                  oversampling: float = 0.0, with_payload: bool = True,
+                  oversampling: float = 0.0,
+                  with_payload: PayloadLike = True,
                   with_vectors: bool = False,
                   score_threshold: Optional[float] = None,
                   filter: FilterLike = None, probe_sigmas: float = 0.0,
@@ -510,7 +555,8 @@ class Client:
                       limit: int = 10, group_size: int = 1, *,
                       nprobe: int = 0, exact: bool = False,
                       rescore: bool = False, oversampling: float = 0.0,
-                      with_payload: bool = True, with_vectors: bool = False,
+                      with_payload: PayloadLike = True,
+                      with_vectors: bool = False,
                       score_threshold: Optional[float] = None,
                       filter: FilterLike = None,
                       probe_sigmas: float = 0.0) -> List[PointGroup]:
@@ -530,7 +576,8 @@ class Client:
     def search_batch(self, name: str, vectors: np.ndarray, limit: int = 10, *,
                      nprobe: int = 0, exact: bool = False,
                      rescore: bool = False, oversampling: float = 0.0,
-                     with_payload: bool = True, with_vectors: bool = False,
+                     with_payload: PayloadLike = True,
+                     with_vectors: bool = False,
                      score_threshold: Optional[float] = None,
                      filter: FilterLike = None, probe_sigmas: float = 0.0,
                      offset: int = 0) -> List[List[ScoredPoint]]:

@@ -1,0 +1,82 @@
+#include "rpc/payload_selection.h"
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "db/payload_select.h"
+#include "quant/status_macros.h"
+#include "rpc/convert.h"
+
+namespace tqdb {
+
+namespace {
+
+absl::StatusOr<PayloadSelector> SelectorOf(const v1::PayloadSelector& s) {
+  const std::vector<std::string> include(s.include().begin(),
+                                         s.include().end());
+  const std::vector<std::string> exclude(s.exclude().begin(),
+                                         s.exclude().end());
+  auto selector = PayloadSelector::Make(include, exclude);
+  if (!selector.ok()) {
+    const absl::string_view m = selector.status().message();
+    const bool named =
+        absl::StartsWith(m, "include[") || absl::StartsWith(m, "exclude[");
+    return absl::InvalidArgumentError(
+        absl::StrCat(named ? "payload_selector." : "payload_selector: ", m));
+  }
+  return selector;
+}
+
+bool Selects(const v1::PayloadSelector& s) {
+  return s.include_size() > 0 || s.exclude_size() > 0;
+}
+
+}  // namespace
+
+absl::Status ValidatePayloadSelector(const v1::PayloadSelector& selector,
+                                     bool with_payload) {
+  if (!Selects(selector)) return absl::OkStatus();
+  if (!with_payload) {
+    return absl::InvalidArgumentError(
+        "payload_selector needs with_payload: it selects parts of the "
+        "payloads a read returns");
+  }
+  return SelectorOf(selector).status();
+}
+
+absl::Status SelectPayloads(
+    const v1::PayloadSelector& selector,
+    google::protobuf::RepeatedPtrField<v1::ScoredPoint>* points) {
+  if (!Selects(selector) || points->empty()) return absl::OkStatus();
+  TQ_ASSIGN_OR_RETURN(const PayloadSelector s, SelectorOf(selector));
+  for (v1::ScoredPoint& p : *points) {
+    if (!p.payload().empty()) p.set_payload(s.Apply(p.payload()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AttachRecords(
+    const Collection& c, bool with_vectors, bool with_payload,
+    const v1::PayloadSelector& selector,
+    google::protobuf::RepeatedPtrField<v1::ScoredPoint>* hits) {
+  if (hits->empty() || !(with_vectors || with_payload)) {
+    return absl::OkStatus();
+  }
+  std::vector<uint64_t> ids;
+  ids.reserve(hits->size());
+  for (const v1::ScoredPoint& p : *hits) ids.push_back(p.id());
+  TQ_ASSIGN_OR_RETURN(std::vector<Record> recs,
+                      c.Get(ids, with_vectors, with_payload));
+  std::unordered_map<uint64_t, Record*> by_id;
+  for (Record& r : recs) by_id[r.id] = &r;
+  for (v1::ScoredPoint& p : *hits) {
+    auto it = by_id.find(p.id());
+    if (it != by_id.end()) ToProto(std::move(*it->second), &p);
+  }
+  return with_payload ? SelectPayloads(selector, hits) : absl::OkStatus();
+}
+
+}  // namespace tqdb
