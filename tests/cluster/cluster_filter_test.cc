@@ -3,8 +3,8 @@
 // the shards equal one database's over the same points; a filter's delete,
 // payload updates and field indexes go through the log to every shard and
 // report what one database reports; bad filters are named before anything
-// enters the log; a snapshot of the cluster holds what one database holds; an
-// alias names the collection on every node.
+// enters the log; payload selectors apply once; a snapshot of the cluster
+// holds what one database holds; an alias names the collection on every node.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "db/db.h"
 #include "db/filter.h"
+#include "db/payload_select.h"
 #include "gtest/gtest.h"
 #include "rpc/convert.h"
 #include "rpc/filter_convert.h"
@@ -45,10 +46,10 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
   const std::vector<float> x =
       testing_util::RandomUnitVectors(kPoints, kDim, 5);
   auto payload = [](uint64_t id) {
-    return absl::StrCat("{\"tenant\":\"t", id % 7, "\",\"n\":", id % 100,
-                        ",\"tags\":[\"a", id % 3, "\"],\"loc\":{\"lon\":",
-                        0.01 * static_cast<double>(id % 50), ",\"lat\":",
-                        0.01 * static_cast<double>(id / 50), "}}");
+    return absl::StrCat(
+        "{\"tenant\":\"t", id % 7, "\",\"n\":", id % 100, ",\"tags\":[\"a",
+        id % 3, "\"],\"loc\":{\"lon\":", 0.01 * static_cast<double>(id % 50),
+        ",\"lat\":", 0.01 * static_cast<double>(id / 50), "}}");
   };
   // The reference: one database in process, the same points and index.
   TempDir single;
@@ -175,67 +176,58 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
         << s.error_message();
   }
-  // A text index made through the log; a full-text count as one
-  // database's, then the index dropped (the snapshot below holds the tenant
-  // index alone).
-  ASSERT_TRUE(coll->CreateFieldIndex("tags", FieldType::kText, true).ok());
-  {
+  // An index of `type` on `field` made through node `via` and the log; a
+  // count of `filter` through the next node as one database's with the same
+  // index (*counted), then the index dropped on both (the snapshot below
+  // holds the tenant index alone).
+  auto indexed_count = [&](const std::string& field, FieldType type,
+                           v1::FieldType proto_type, const v1::Filter& filter,
+                           int via, uint64_t* counted) {
+    ASSERT_TRUE(coll->CreateFieldIndex(field, type, true).ok());
     v1::PayloadIndexInfo info;
-    grpc::Status s = create_index(0, "tags", v1::FIELD_TYPE_TEXT, &info);
+    grpc::Status s = create_index(via, field, proto_type, &info);
     ASSERT_TRUE(s.ok()) << s.error_message();
-    EXPECT_EQ(info.type(), v1::FIELD_TYPE_TEXT);
+    EXPECT_EQ(info.type(), proto_type);
+    *counted = coll->Count(*FromProto(filter))->count;
+    const v1::CountResponse got = count(&filter, (via + 1) % 3);
+    EXPECT_EQ(got.count(), *counted);
+    EXPECT_EQ(got.unindexed_fields_size(), 0);
+    ASSERT_TRUE(coll->DeleteFieldIndex(field).ok());
+    v1::DeleteFieldIndexRequest drop;
+    drop.set_collection("docs");
+    drop.set_field(field);
+    grpc::ClientContext ctx;
+    v1::DeleteFieldIndexResponse dropped;
+    s = cluster_->Collections((via + 2) % 3)
+            ->DeleteFieldIndex(&ctx, drop, &dropped);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  };
+  // A full-text count and a geo radius count.
+  {
     v1::Filter text;
     v1::FieldCondition* fc = text.add_must()->mutable_field();
     fc->set_key("tags");
     fc->mutable_match()->set_text_any("A1, a2");
-    auto tf = FromProto(text);
-    ASSERT_TRUE(tf.ok()) << tf.status();
-    auto want = coll->Count(*tf);
-    ASSERT_TRUE(want.ok()) << want.status();
-    EXPECT_EQ(want->count, 2000u);
-    const v1::CountResponse got = count(&text, 2);
-    EXPECT_EQ(got.count(), want->count);
-    EXPECT_EQ(got.unindexed_fields_size(), 0);
-    ASSERT_TRUE(coll->DeleteFieldIndex("tags").ok());
-    v1::DeleteFieldIndexRequest drop;
-    drop.set_collection("docs");
-    drop.set_field("tags");
-    grpc::ClientContext ctx;
-    v1::DeleteFieldIndexResponse dropped;
-    s = cluster_->Collections(1)->DeleteFieldIndex(&ctx, drop, &dropped);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
-  // A geo index made through the log; a geo radius count as one
-  // database's (with the same index).
-  ASSERT_TRUE(coll->CreateFieldIndex("loc", FieldType::kGeo, true).ok());
-  {
-    v1::PayloadIndexInfo info;
-    grpc::Status s = create_index(0, "loc", v1::FIELD_TYPE_GEO, &info);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    EXPECT_EQ(info.type(), v1::FIELD_TYPE_GEO);
+    uint64_t counted = 0;
+    ASSERT_NO_FATAL_FAILURE(indexed_count(
+        "tags", FieldType::kText, v1::FIELD_TYPE_TEXT, text, 0, &counted));
+    EXPECT_EQ(counted, 2000u);
     v1::Filter geo;
-    v1::FieldCondition* fc = geo.add_must()->mutable_field();
+    fc = geo.add_must()->mutable_field();
     fc->set_key("loc");
     fc->mutable_geo_radius()->mutable_center()->set_lon(0.2);
     fc->mutable_geo_radius()->mutable_center()->set_lat(0.3);
     fc->mutable_geo_radius()->set_radius(5000);
-    auto gf = FromProto(geo);
-    ASSERT_TRUE(gf.ok()) << gf.status();
-    auto want = coll->Count(*gf);
-    ASSERT_TRUE(want.ok()) << want.status();
-    EXPECT_GT(want->count, 50u);
-    const v1::CountResponse got = count(&geo, 1);
-    EXPECT_EQ(got.count(), want->count);
-    EXPECT_EQ(got.unindexed_fields_size(), 0);
-    ASSERT_TRUE(coll->DeleteFieldIndex("loc").ok());
-    v1::DeleteFieldIndexRequest drop;
-    drop.set_collection("docs");
-    drop.set_field("loc");
-    grpc::ClientContext ctx;
-    v1::DeleteFieldIndexResponse dropped;
-    s = cluster_->Collections(2)->DeleteFieldIndex(&ctx, drop, &dropped);
-    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(indexed_count(
+        "loc", FieldType::kGeo, v1::FIELD_TYPE_GEO, geo, 1, &counted));
+    EXPECT_GT(counted, 50u);
   }
+  // Payload selectors apply once, whichever node or shard answers.
+  v1::PayloadSelector selected;
+  for (const char* path : {"tenant", "loc.lat"}) selected.add_include(path);
+  selected.add_exclude("loc");
+  auto selector = PayloadSelector::Make({"tenant", "loc.lat"}, {"loc"});
+  ASSERT_TRUE(selector.ok()) << selector.status();
   // Filtered exact search, 100 queries.
   {
     v1::SearchBatchRequest req;
@@ -248,6 +240,10 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
       s->set_limit(10);
       s->mutable_params()->set_exact(true);
       *s->mutable_filter() = filter;
+      if (q % 2 == 1) {
+        s->set_with_payload(true);
+        *s->mutable_payload_selector() = selected;
+      }
     }
     grpc::ClientContext ctx;
     v1::SearchBatchResponse resp;
@@ -267,6 +263,8 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
       for (size_t r = 0; r < want->size(); ++r) {
         EXPECT_EQ(got.points(r).id(), (*want)[r].id) << "query " << q;
         EXPECT_NEAR(got.points(r).score(), (*want)[r].score, 1e-5f);
+        EXPECT_EQ(got.points(r).payload(),
+                  q % 2 == 1 ? selector->Apply(payload((*want)[r].id)) : "");
       }
       EXPECT_EQ(got.plan().matches(), coll->Count(*f)->count);
     }
@@ -332,6 +330,7 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
       *req.mutable_filter() = filter;
       req.set_limit(37);
       req.set_with_payload(true);
+      if (pages % 2 == 1) *req.mutable_payload_selector() = selected;
       if (offset) req.set_offset(*offset);
       ReadAfter(written, &req);
       grpc::ClientContext ctx;
@@ -341,7 +340,9 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
       ASSERT_EQ(got.points_size(), static_cast<int>(want->points.size()));
       for (size_t i = 0; i < want->points.size(); ++i) {
         EXPECT_EQ(got.points(i).id(), want->points[i].id);
-        EXPECT_EQ(got.points(i).payload(), want->points[i].payload);
+        EXPECT_EQ(got.points(i).payload(),
+                  pages % 2 == 1 ? selector->Apply(want->points[i].payload)
+                                 : want->points[i].payload);
       }
       ASSERT_EQ(got.has_next_page_offset(), want->has_next);
       ++pages;
@@ -423,18 +424,22 @@ TEST_F(ClusterFilterTest, FiltersAnswerAsASingleDatabase) {
     for (uint64_t id = 0; id < kPoints; ++id) req.add_ids(id);
     req.set_with_payload(true);
     ReadAfter(written, &req);
-    grpc::ClientContext ctx;
-    v1::GetPointsResponse got;
-    grpc::Status s = cluster_->Points(2)->Get(&ctx, req, &got);
-    ASSERT_TRUE(s.ok()) << s.error_message();
     std::vector<uint64_t> ids(kPoints);
     for (uint64_t id = 0; id < kPoints; ++id) ids[id] = id;
     auto want = coll->Get(ids, false, true);
     ASSERT_TRUE(want.ok());
-    ASSERT_EQ(got.points_size(), static_cast<int>(want->size()));
-    for (size_t i = 0; i < want->size(); ++i) {
-      EXPECT_EQ(got.points(i).payload(), (*want)[i].payload)
-          << "id " << (*want)[i].id;
+    for (const bool select : {false, true}) {  // (the node applies it)
+      if (select) *req.mutable_payload_selector() = selected;
+      grpc::ClientContext ctx;
+      v1::GetPointsResponse got;
+      grpc::Status s = cluster_->Points(select ? 0 : 2)->Get(&ctx, req, &got);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      ASSERT_EQ(got.points_size(), static_cast<int>(want->size()));
+      for (size_t i = 0; i < want->size(); ++i) {
+        const std::string& p = (*want)[i].payload;
+        EXPECT_EQ(got.points(i).payload(), select ? selector->Apply(p) : p)
+            << "id " << (*want)[i].id;
+      }
     }
   }
   // Ordered by n (an integer index made now, through the log), largest

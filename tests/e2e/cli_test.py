@@ -160,6 +160,26 @@ def main():
         r = json.loads(p.stdout)["results"][0] if p.returncode == 0 else {}
         check(r.get("id") == 5007 and r.get("payload") ==
               {"n": 7, "tag": "j"}, "%s: jsonl ids and payloads" % tname)
+        # --payload-include / --payload-exclude (search and scroll).
+        p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                ",".join(repr(x) for x in base[7]), "--k", "2", "--exact",
+                "--payload-include", "tag", "--json")
+        hits = json.loads(p.stdout)["results"] if p.returncode == 0 else []
+        check(len(hits) == 2 and all(h["payload"] == {"tag": "j"}
+                                     for h in hits),
+              "%s: search --payload-include tag (%s)" % (tname, hits))
+        p = run("scroll", *target, "--collection", "c_jsonl", "--limit", "3",
+                "--payload-exclude", "tag", "--json")
+        pts = json.loads(p.stdout)["points"] if p.returncode == 0 else []
+        check([q["payload"] for q in pts] ==
+              [{"n": q["id"] - 5000} for q in pts] and len(pts) == 3,
+              "%s: scroll --payload-exclude tag (%s)" % (tname, pts))
+        p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                ",".join(repr(x) for x in base[7]), "--payload-include",
+                "tag[0]")
+        check(p.returncode == 2 and "--payload-include[0]" in p.stderr,
+              "%s: search --payload-include tag[0] exits 2 naming it "
+              "(%d: %s)" % (tname, p.returncode, p.stderr.strip()))
         # --offset: the page after the best N of the same search.
         p = run("search", *target, "--collection", "c_jsonl", "--vector",
                 ",".join(repr(x) for x in base[7]), "--k", "6", "--exact",

@@ -402,6 +402,33 @@ TEST_F(HttpGatewayTest, FiltersPayloadUpdatesAndFieldIndexes) {
             std::string::npos)
       << r->body;
 
+  // A payload selector (Qdrant's with_payload include / exclude).
+  r = post("/collections/f/points",
+           R"({"ids": ["7"], "with_payload": true,
+               "payload_selector": {"include": ["where.lat", "absent"]}})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto got = Parse<pb::GetPointsResponse>(r->body);
+  ASSERT_EQ(got.points_size(), 1);
+  EXPECT_EQ(got.points(0).payload(), R"({"where":{"lat":52.52}})");
+  const std::string vector16 =
+      R"("vector": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])";
+  r = post("/collections/f/points/search",
+           "{" + vector16 + R"(, "limit": 3, "with_payload": true,
+               "params": {"exact": true},
+               "payload_selector": {"exclude": ["note", "where"]}})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto selected = Parse<pb::SearchResponse>(r->body);
+  ASSERT_EQ(selected.points_size(), 3);
+  for (const pb::ScoredPoint& p : selected.points()) {
+    EXPECT_EQ(p.payload(), absl::StrCat(R"({"i":)", p.id(), "}"));
+  }
+  r = post("/collections/f/points/search", "{" + vector16 + R"(, "limit": 3,
+               "payload_selector": {"include": ["i"]}})");
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("payload_selector needs with_payload"),
+            std::string::npos)
+      << r->body;
+
   // Delete by filter.
   r = post("/collections/f/points/delete",
            R"({"filter": {"must": [{"key": "i", "range": {"gte": 200}}]},
