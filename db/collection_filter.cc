@@ -223,7 +223,8 @@ absl::StatusOr<ScrollPage> CollectionImpl::OrderedScroll(
   const OrderBy& order = *o.order_by;
   if (order.key.empty()) {
     return absl::InvalidArgumentError(
-        "order_by.key is empty (a field with an integer or float index)");
+        "order_by.key is empty (a field with an integer, float or datetime "
+        "index)");
   }
   if (order.start_from && !std::isfinite(*order.start_from)) {
     return absl::InvalidArgumentError("order_by.start_from is not finite");

@@ -264,11 +264,12 @@ struct FieldIndexInfo {
 };
 
 // The order of an ordered scroll (ScrollOptions::order_by): by the values
-// of a numeric payload field, then by id. A point with several values is
-// listed once for each (Qdrant's order_by), one without a value not at all.
-// Integers are compared as doubles (exact up to 2^53).
+// of a numeric or datetime payload field, then by id. A point with several
+// values is listed once for each (Qdrant's order_by), one without a value
+// not at all. Integers are compared as doubles (exact up to 2^53); a
+// datetime index's values are microseconds since 1970 (db/datetime.h).
 struct OrderBy {
-  std::string key;  // a field with a ready integer or float index
+  std::string key;  // a field with a ready integer, float or datetime index
   bool descending = false;
   // The first value of the page (inclusive); among the points listed at
   // it, the page starts at id ScrollOptions::offset. A page's

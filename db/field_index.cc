@@ -24,6 +24,13 @@ void AddNumbers(const std::vector<T>& xs, uint32_t iid, ForwardValues<T>* fwd,
   }
 }
 
+// The union of parts (none: empty).
+Roaring UnionOf(std::vector<const Roaring*> parts) {
+  if (parts.empty()) return Roaring();
+  if (parts.size() == 1) return *parts[0];
+  return Roaring::fastunion(parts.size(), parts.data());
+}
+
 }  // namespace
 
 // ------------------------------------------------------------- the index
@@ -211,7 +218,6 @@ void FieldIndex::Merge(uint32_t iid, const FieldValues& v) {
 Roaring FieldIndex::AnyOf(const Condition& c) const {
   using Kind = Condition::Kind;
   std::vector<const Roaring*> parts;
-  std::vector<Roaring> owned;
   if (type_ == FieldType::kKeyword || type_ == FieldType::kText) {
     auto add = [&](const std::string& w) {
       const int64_t vid = Vid(w);
@@ -223,18 +229,28 @@ Roaring FieldIndex::AnyOf(const Condition& c) const {
       for (const std::string& w : c.keywords) add(w);
     }
   } else if (type_ == FieldType::kInteger) {
+    std::vector<std::pair<int64_t, int64_t>> values;
     if (c.kind == Kind::kMatch) {
-      owned.push_back(ints_.Range(c.integer, c.integer, multi_));
+      values.emplace_back(c.integer, c.integer);
     } else {
-      for (int64_t x : c.integers) owned.push_back(ints_.Range(x, x, multi_));
+      for (int64_t x : c.integers) values.emplace_back(x, x);
     }
-    for (const Roaring& r : owned) parts.push_back(&r);
+    return InRanges(values);
   } else if (type_ == FieldType::kBool) {
     parts.push_back(c.boolean ? &true_ : &false_);
   }
-  if (parts.empty()) return Roaring();
-  if (parts.size() == 1) return *parts[0];
-  return Roaring::fastunion(parts.size(), parts.data());
+  return UnionOf(parts);
+}
+
+Roaring FieldIndex::InRanges(
+    const std::vector<std::pair<int64_t, int64_t>>& ranges) const {
+  std::vector<Roaring> owned;
+  owned.reserve(ranges.size());
+  for (const auto& [lo, hi] : ranges)
+    owned.push_back(ints_.Range(lo, hi, multi_));
+  std::vector<const Roaring*> parts;
+  for (const Roaring& r : owned) parts.push_back(&r);
+  return UnionOf(parts);
 }
 
 // A point with one value: in the result iff that value is not listed; a
@@ -330,15 +346,7 @@ GeoKeyRanges FieldIndex::CoverOf(const Condition& c) {
 }
 
 Roaring FieldIndex::InShape(const Condition& c) const {
-  std::vector<Roaring> cells;
-  for (const auto& [lo, hi] : CoverOf(c)) {
-    cells.push_back(ints_.Range(lo, hi, multi_));
-  }
-  std::vector<const Roaring*> parts;
-  for (const Roaring& r : cells) parts.push_back(&r);
-  const Roaring near = parts.empty()
-                           ? Roaring()
-                           : Roaring::fastunion(parts.size(), parts.data());
+  const Roaring near = InRanges(CoverOf(c));
   // The cells hold the shape and some of its surroundings: each point in
   // them is checked.
   Roaring out;
@@ -599,11 +607,13 @@ std::vector<FacetHit> FieldIndex::Facet(const Roaring* among) const {
 std::vector<std::pair<double, uint32_t>> FieldIndex::Numbers(
     const Roaring* among) const {
   std::vector<std::pair<double, uint32_t>> out;
-  if (type_ != FieldType::kInteger && type_ != FieldType::kFloat) return out;
+  const bool ints =
+      type_ == FieldType::kInteger || type_ == FieldType::kDatetime;
+  if (!ints && type_ != FieldType::kFloat) return out;
   const Roaring points = among == nullptr ? typed_ : typed_ & *among;
   out.reserve(points.cardinality());
   for (uint32_t iid : points) {
-    if (type_ == FieldType::kInteger) {
+    if (ints) {
       fwd_int_.ForEach(iid, [&](int64_t v) {
         out.emplace_back(static_cast<double>(v), iid);
       });
@@ -612,6 +622,35 @@ std::vector<std::pair<double, uint32_t>> FieldIndex::Numbers(
     }
   }
   return out;
+}
+
+void FieldIndex::WalkNumbers(bool descending, std::optional<double> from,
+                             const Roaring* among,
+                             const PairsVisitor& f) const {
+  if (type_ == FieldType::kFloat) {
+    floats_.WalkBuckets(descending, from, among, f);
+    return;
+  }
+  if (type_ != FieldType::kInteger && type_ != FieldType::kDatetime) return;
+  // The integer bucket that holds the first value at or past `from` is at
+  // or after the one holding floor(from) (ascending) and is the one
+  // holding it (descending); the caller's cursor drops what precedes.
+  std::optional<int64_t> start;
+  if (from) {
+    constexpr double kMax = 9.2e18;
+    start = *from >= kMax    ? std::numeric_limits<int64_t>::max()
+            : *from <= -kMax ? std::numeric_limits<int64_t>::min()
+                             : static_cast<int64_t>(std::floor(*from));
+  }
+  std::vector<std::pair<double, uint32_t>> pairs;
+  ints_.WalkBuckets(descending, start, among,
+                    [&](const std::vector<std::pair<int64_t, uint32_t>>& in) {
+                      pairs.clear();
+                      for (const auto& [v, iid] : in) {
+                        pairs.emplace_back(static_cast<double>(v), iid);
+                      }
+                      return f(pairs);
+                    });
 }
 
 size_t FieldIndex::MemoryBytes() const {

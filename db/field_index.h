@@ -20,6 +20,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,10 +88,17 @@ class FieldIndex {
   // order; nothing for a float index.
   std::vector<FacetHit> Facet(const Roaring* among) const;
 
-  // For an integer or float index: (value, point) for each value of each
-  // point of `among` (nullptr: every point), in no order; nothing for
-  // another type.
+  // For an integer, float or datetime index: (value, point) for each
+  // value of each point of `among` (nullptr: every point), in no order;
+  // nothing for another type.
   std::vector<std::pair<double, uint32_t>> Numbers(const Roaring* among) const;
+  // The same pairs a bucket of the sorted structure at a time, in value
+  // order from `from` (NumericIndex::WalkBuckets): f(pairs) returns false
+  // to stop.
+  using PairsVisitor =
+      std::function<bool(const std::vector<std::pair<double, uint32_t>>&)>;
+  void WalkNumbers(bool descending, std::optional<double> from,
+                   const Roaring* among, const PairsVisitor& f) const;
 
   // Points whose field is not empty.
   uint64_t points() const { return present_.cardinality(); }
@@ -106,6 +115,9 @@ class FieldIndex {
   Roaring AllWords(const Condition& c) const;
   // Points with a geo point in the shape of c.
   Roaring InShape(const Condition& c) const;
+  // Points with an integer (or cell key) in one of the [lo, hi] ranges.
+  Roaring InRanges(
+      const std::vector<std::pair<int64_t, int64_t>>& ranges) const;
   // The cover of c's shape (db/geo.h).
   static GeoKeyRanges CoverOf(const Condition& c);
   // Points with a value of the index's type outside those of c (except).

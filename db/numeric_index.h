@@ -41,6 +41,7 @@
 #include <cstdint>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -80,6 +81,18 @@ class NumericIndex {
   uint64_t CountEntries(T lo, T hi) const;
   // Every (value, point) pair.
   uint64_t entries() const { return entries_; }
+
+  // The (value, point) pairs bucket by bucket in value order, ascending or
+  // (descending) from the greatest, starting at the bucket that holds
+  // `from` when given (ascending: or the first): f(pairs) gets one
+  // bucket's pairs of the points in `among` (all points when null), in no
+  // order, and returns false to stop. Every value lies in one bucket, so a
+  // bucket's values all come after the previous one's: an ordered scan
+  // reads only the buckets of its page, O(page + bucket) instead of
+  // O(points).
+  template <typename F>
+  void WalkBuckets(bool descending, std::optional<T> from, const Roaring* among,
+                   F&& f) const;
 
   size_t buckets() const { return buckets_.size(); }
   size_t MemoryBytes() const;
@@ -404,6 +417,50 @@ void NumericIndex<T>::Visit(T lo, T hi, F&& f) const {
     }
     if (b.max < lo || b.min > hi) continue;
     f(b, b.min >= lo && b.max <= hi);
+  }
+}
+
+template <typename T>
+template <typename F>
+void NumericIndex<T>::WalkBuckets(bool descending, std::optional<T> from,
+                                  const Roaring* among, F&& f) const {
+  if (buckets_.empty()) return;
+  std::vector<std::pair<T, uint32_t>> pairs;
+  auto visit = [&](typename Map::const_iterator it) {
+    const T key = it->first;
+    const auto next = std::next(it);
+    const bool last = next == buckets_.end();
+    const T end = last ? T() : next->first;
+    const Bucket& b = it->second;
+    pairs.clear();
+    auto add = [&](uint32_t iid) {
+      if (b.pure) {
+        pairs.emplace_back(key, iid);
+        return;
+      }
+      values_->ForEach(iid, [&](T x) {
+        if (x >= key && (last || x < end)) pairs.emplace_back(x, iid);
+      });
+    };
+    if (among == nullptr) {
+      for (uint32_t iid : b.ids) add(iid);
+    } else {
+      for (uint32_t iid : b.ids&* among) add(iid);
+    }
+    return f(pairs);
+  };
+  auto it = from ? Holding(*from) : buckets_.end();
+  if (!descending) {
+    if (it == buckets_.end()) it = buckets_.begin();
+    for (; it != buckets_.end(); ++it) {
+      if (!visit(it)) return;
+    }
+    return;
+  }
+  if (!from) it = std::prev(buckets_.end());
+  if (it == buckets_.end()) return;  // `from` below every value
+  for (;; --it) {
+    if (!visit(it) || it == buckets_.begin()) return;
   }
 }
 

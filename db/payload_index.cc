@@ -246,9 +246,12 @@ absl::StatusOr<std::vector<FacetHit>> PayloadIndex::Facet(
 absl::StatusOr<std::vector<PayloadIndex::OrderedEntry>> PayloadIndex::Ordered(
     const OrderBy& o, uint64_t offset, const Roaring* among, size_t n) const {
   absl::ReaderMutexLock l(&mu_);
-  TQ_ASSIGN_OR_RETURN(const FieldIndex* index,
-                      IndexFor(o.key, {FieldType::kInteger, FieldType::kFloat},
-                               "order_by needs an integer or float one"));
+  TQ_ASSIGN_OR_RETURN(
+      const FieldIndex* index,
+      IndexFor(o.key,
+               {FieldType::kInteger, FieldType::kFloat, FieldType::kDatetime},
+               "order_by needs an integer, float or datetime "
+               "one"));
   // before(a, b): a is listed before b.
   auto before = [&o](const OrderedEntry& a, const OrderedEntry& b) {
     if (a.value != b.value) {
@@ -256,14 +259,40 @@ absl::StatusOr<std::vector<PayloadIndex::OrderedEntry>> PayloadIndex::Ordered(
     }
     return a.id < b.id;
   };
+  // At or past the cursor.
+  auto listed = [&](const OrderedEntry& e) {
+    return !o.start_from || !before(e, OrderedEntry{*o.start_from, offset});
+  };
   std::vector<OrderedEntry> out;
+  // The page from the sorted structure, bucket by bucket from the cursor,
+  // reads about n * points / matches pairs; sorting the matches' values
+  // reads each match: the walk unless the filter keeps under
+  // sqrt(n * points) of them (a few matches spread over many buckets).
+  const uint64_t matches =
+      among == nullptr ? index->points() : among->cardinality();
+  if (static_cast<double>(matches) * static_cast<double>(matches) >=
+      static_cast<double>(n) * static_cast<double>(index->points())) {
+    std::vector<OrderedEntry> bucket;
+    index->WalkNumbers(
+        o.descending, o.start_from, among,
+        [&](const std::vector<std::pair<double, uint32_t>>& pairs) {
+          bucket.clear();
+          for (const auto& [value, iid] : pairs) {
+            const OrderedEntry e{value, ids_.ExternalId(iid)};
+            if (listed(e)) bucket.push_back(e);
+          }
+          std::sort(bucket.begin(), bucket.end(), before);
+          for (const OrderedEntry& e : bucket) {
+            if (out.size() == n) break;
+            out.push_back(e);
+          }
+          return out.size() < n;
+        });
+    return out;
+  }
   for (const auto& [value, iid] : index->Numbers(among)) {
     const OrderedEntry e{value, ids_.ExternalId(iid)};
-    // At or past the cursor.
-    if (o.start_from && before(e, OrderedEntry{*o.start_from, offset})) {
-      continue;
-    }
-    out.push_back(e);
+    if (listed(e)) out.push_back(e);
   }
   if (n < out.size()) {
     std::partial_sort(out.begin(), out.begin() + n, out.end(), before);

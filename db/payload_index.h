@@ -117,8 +117,10 @@ class PayloadIndex {
   // values of o.key held by the points of `among` (nullptr: every point),
   // in o's order (then ascending ids), from o's cursor (start_from, and
   // `offset` among the points at it). FailedPrecondition without an
-  // integer or float index of the field, Unavailable while it is being
-  // built.
+  // integer, float or datetime index of the field, Unavailable while it is
+  // being built. Read from the index's sorted buckets from the cursor on
+  // (about n * points / matches pairs), or, for a filter keeping under
+  // sqrt(n * points) of the points, by sorting the matches' values.
   struct OrderedEntry {
     double value = 0;
     uint64_t id = 0;

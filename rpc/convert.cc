@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "db/datetime.h"
+#include "quant/echo.h"
 #include "quant/status_macros.h"
 #include "rpc/filter_convert.h"
 
@@ -375,6 +377,21 @@ absl::StatusOr<ScrollOptions> FromProto(const pb::ScrollRequest& in) {
     const pb::OrderBy& ob = in.order_by();
     o.order_by = OrderBy{ob.key(), ob.descending(), std::nullopt};
     if (ob.has_start_from()) o.order_by->start_from = ob.start_from();
+    if (!ob.start_from_datetime().empty()) {
+      if (ob.has_start_from()) {
+        return absl::InvalidArgumentError(
+            "order_by: start_from or start_from_datetime, not both");
+      }
+      const std::optional<int64_t> micros =
+          ParseDatetime(ob.start_from_datetime());
+      if (!micros) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "order_by.start_from_datetime: '",
+            EchoInput(ob.start_from_datetime()),
+            "' is not an RFC 3339 datetime (2024-03-01T12:00:00Z)"));
+      }
+      o.order_by->start_from = static_cast<double>(*micros);
+    }
   }
   return o;
 }

@@ -149,9 +149,11 @@ absl::Status ValidateScroll(const v1::ScrollRequest& req,
   if (req.has_order_by()) {
     if (req.order_by().key().empty()) {
       return absl::InvalidArgumentError(
-          "order_by.key is empty (a field with an integer or float index)");
+          "order_by.key is empty (a field with an integer, float or "
+          "datetime index)");
     }
-    if (req.has_offset() && !req.order_by().has_start_from()) {
+    if (req.has_offset() && !req.order_by().has_start_from() &&
+        req.order_by().start_from_datetime().empty()) {
       return absl::InvalidArgumentError(
           "offset with order_by needs order_by.start_from (a page's "
           "next_order_value and next_page_offset start the next)");

@@ -1,5 +1,6 @@
 // Ordered scrolls (ScrollOptions::order_by): every page of a scroll by an
-// integer or a float field, both directions, with and without a filter,
+// integer, a float or a datetime field (RFC 3339 at several offsets, as
+// microseconds), both directions, with and without a filter,
 // equals the (value, id) list the test builds from the payloads it wrote:
 // a point once per distinct value, none without; the cursor of each page
 // (next_order_value, next_offset) starts the next exactly; errors.
@@ -12,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "db/datetime.h"
 #include "db/db.h"
 #include "gtest/gtest.h"
 #include "quant/random.h"
@@ -38,9 +41,19 @@ class OrderedScrollTest : public ::testing::Test {
     ASSERT_TRUE(c_->CreateFieldIndex("t", FieldType::kInteger, true).ok());
     ASSERT_TRUE(c_->CreateFieldIndex("p", FieldType::kFloat, true).ok());
     ASSERT_TRUE(c_->CreateFieldIndex("k", FieldType::kKeyword, true).ok());
+    ASSERT_TRUE(c_->CreateFieldIndex("d", FieldType::kDatetime, true).ok());
+    // A stamp `hours` after 2024-03-01 UTC, in UTC or written at +02:00.
+    const int64_t base = *ParseDatetime("2024-03-01T00:00:00Z");
+    auto stamp = [&](int64_t hours, bool shifted) {
+      constexpr int64_t kHour = 3600000000;
+      if (!shifted) return FormatDatetime(base + hours * kHour);
+      std::string text = FormatDatetime(base + (hours + 2) * kHour);
+      text.pop_back();  // the Z
+      return text + "+02:00";
+    };
     Rng rng(3);
     std::vector<Point> pts;
-    for (uint64_t id = 0; id < 500; ++id) {
+    for (uint64_t id = 0; id < points_; ++id) {
       json p = {{"shard", static_cast<int64_t>(id % 3)}, {"k", "x"}};
       const int64_t t = static_cast<int64_t>(rng.Uniform(40)) - 20;
       switch (rng.Uniform(5)) {
@@ -55,6 +68,11 @@ class OrderedScrollTest : public ::testing::Test {
       p["p"] = rng.Uniform(4) == 0
                    ? json(static_cast<int64_t>(t))
                    : json(static_cast<double>(rng.Uniform(1000)) / 8.0);
+      if (rng.Uniform(6) != 0) {
+        p["d"] = rng.Uniform(3) == 0
+                     ? json::array({stamp(t, true), stamp(t + 30, false)})
+                     : json(stamp(t, id % 2 == 1));
+      }
       payloads_[id] = p;
       pts.push_back({id, VectorFor(id, 0, kDim), p.dump()});
     }
@@ -71,7 +89,9 @@ class OrderedScrollTest : public ::testing::Test {
       std::set<double> values;
       const json& v = p[key];
       for (const json& x : v.is_array() ? v : json::array({v})) {
-        values.insert(x.get<double>());
+        values.insert(x.is_string() ? static_cast<double>(
+                                          *ParseDatetime(x.get<std::string>()))
+                                    : x.get<double>());
       }
       for (double x : values) out.emplace_back(x, id);
     }
@@ -104,6 +124,7 @@ class OrderedScrollTest : public ::testing::Test {
     return got;
   }
 
+  uint64_t points_ = 500;
   TempDir tmp_;
   std::unique_ptr<Database> db_;
   std::shared_ptr<Collection> c_;
@@ -113,7 +134,7 @@ class OrderedScrollTest : public ::testing::Test {
 TEST_F(OrderedScrollTest, PagesFollowTheValuesThenTheIds) {
   auto all = [](uint64_t, const json&) { return true; };
   auto shard1 = [](uint64_t, const json& p) { return p["shard"] == 1; };
-  for (const char* key : {"t", "p"}) {
+  for (const char* key : {"t", "p", "d"}) {
     for (const bool descending : {false, true}) {
       for (const bool filtered : {false, true}) {
         SCOPED_TRACE(::testing::Message() << key << " descending " << descending
@@ -161,19 +182,73 @@ TEST_F(OrderedScrollTest, AValueStartsThePageAndDeletesLeaveIt) {
             Expected("t", false, [](uint64_t, const json&) { return true; }));
 }
 
+// Enough points that the sorted structures hold many buckets (mixed ones
+// split past 1,024 pairs for "p", pure ones a value for "t" and "d"): pages
+// read bucket by bucket from the cursor, and, under a filter keeping few
+// points, from the matches' sorted values.
+class ManyBucketsTest : public OrderedScrollTest {
+ protected:
+  ManyBucketsTest() { points_ = 6000; }
+};
+
+TEST_F(ManyBucketsTest, PagesOfTheWalkAndOfTheSort) {
+  std::set<uint64_t> few;
+  std::string ids;
+  for (uint64_t id = 7; id < points_; id += 150) {
+    few.insert(id);
+    absl::StrAppend(&ids, ids.empty() ? "" : ", ", id);
+  }
+  auto all = [](uint64_t, const json&) { return true; };
+  auto shard1 = [](uint64_t, const json& p) { return p["shard"] == 1; };
+  auto in_few = [&](uint64_t id, const json&) { return few.count(id) > 0; };
+  for (const char* key : {"t", "p", "d"}) {
+    for (const bool descending : {false, true}) {
+      for (int filter = 0; filter < 3; ++filter) {
+        SCOPED_TRACE(::testing::Message() << key << " descending " << descending
+                                          << " filter " << filter);
+        ScrollOptions o;
+        o.limit = 37;
+        o.order_by = OrderBy{key, descending, std::nullopt};
+        Entries want;
+        if (filter == 0) {
+          want = Expected(key, descending, all);
+        } else if (filter == 1) {
+          o.filter =
+              F(R"({"must": [{"key": "shard", "match": {"value": 1}}]})");
+          want = Expected(key, descending, shard1);
+        } else {
+          o.filter = F(absl::StrCat(R"({"must": [{"has_id": [)", ids, "]}]}"));
+          want = Expected(key, descending, in_few);
+        }
+        ASSERT_GT(want.size(), filter == 2 ? 20u : 1000u);
+        EXPECT_EQ(AllPages(o), want);
+        // A page from a value inside the list (the middle entry's).
+        const auto& mid = want[want.size() / 2];
+        o.order_by->start_from = mid.first;
+        o.offset = mid.second;
+        auto page = c_->Scroll(o);
+        ASSERT_TRUE(page.ok()) << page.status();
+        ASSERT_FALSE(page->points.empty());
+        EXPECT_EQ(page->points[0].id, mid.second);
+        EXPECT_EQ(page->points[0].order_value, mid.first);
+      }
+    }
+  }
+}
+
 TEST_F(OrderedScrollTest, ErrorsNameTheField) {
   ScrollOptions o;
   o.order_by = OrderBy{"shard", false, std::nullopt};
   auto r = c_->Scroll(o);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(r.status().message(),
-            "field 'shard' has no payload index; order_by needs an integer or "
-            "float one: create one first");
+            "field 'shard' has no payload index; order_by needs an integer, "
+            "float or datetime one: create one first");
   o.order_by->key = "k";
   r = c_->Scroll(o);
   EXPECT_EQ(r.status().message(),
-            "field 'k' has a keyword index; order_by needs an integer or "
-            "float one");
+            "field 'k' has a keyword index; order_by needs an integer, float "
+            "or datetime one");
   o.order_by->key = "";
   EXPECT_EQ(c_->Scroll(o).status().code(), absl::StatusCode::kInvalidArgument);
 }

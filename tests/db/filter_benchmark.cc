@@ -7,6 +7,10 @@
 //    search hands the index), at several selectivities: ranges keeping
 //    range_permille / 1000 of the points together, tenants 16% of them
 //    (big_tenants:1) or 0.3%. Issue 14's goal: under 1 ms.
+//  - BM_OrderedPage: the first page (20 points) of a scroll ordered by ts
+//    (integers) or price (floats), newest first, over the 1M points, all
+//    of them or a tenant's (16% or 0.3% of them): the entries of
+//    PayloadIndex::Ordered, which a page then reads by id.
 //  - BM_IngestPayload: batches of 1,000 points (d = 512, untrained, no
 //    sync) with Debian-like payloads into a collection with 0 or 3 payload
 //    indexes (the cost of the indexes: the goal is >= 70% of the rate
@@ -17,6 +21,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,6 +91,39 @@ const dbimpl::PayloadIndex& Index() {
   }();
   return *index;
 }
+
+// args: the field (0 ts, 1 price); the points: all (0), tenants 1 and 2
+// (1, about 16%), tenant 60 (2, 0.3%).
+void BM_OrderedPage(benchmark::State& state) {
+  const dbimpl::PayloadIndex& pi = Index();
+  OrderBy o{state.range(0) == 0 ? "ts" : "price", true, std::nullopt};
+  std::optional<dbimpl::FilterResult> among;
+  if (state.range(1) != 0) {
+    auto f = ParseFilterJson(absl::StrFormat(
+        R"({"must": [{"key": "tenant", "match": {"any": %s}}]})",
+        state.range(1) == 1
+            ? absl::StrFormat(R"(["%s", "%s"])", Tenant(1), Tenant(2))
+            : absl::StrFormat(R"(["%s"])", Tenant(60))));
+    CHECK_OK(f.status());
+    auto r = pi.Evaluate(std::make_shared<const Filter>(*std::move(f)));
+    CHECK_OK(r.status());
+    among = *std::move(r);
+  }
+  size_t n = 0;
+  for (auto _ : state) {
+    auto page = pi.Ordered(o, 0, among ? &among->ids() : nullptr, 21);
+    CHECK_OK(page.status());
+    n = page->size();
+    benchmark::DoNotOptimize(page);
+  }
+  if (n != 21) std::abort();
+  state.counters["matches"] =
+      static_cast<double>(among ? among->ids().cardinality() : pi.size());
+}
+BENCHMARK(BM_OrderedPage)
+    ->ArgNames({"price", "tenants"})
+    ->ArgsProduct({{0, 1}, {0, 1, 2}})
+    ->Unit(benchmark::kMicrosecond);
 
 // args: the share (in 1/1000) of ts and price ranges; tenants: the first
 // few (about 19% of points) or one small one (0.3%).

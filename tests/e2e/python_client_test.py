@@ -337,6 +337,14 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             self.db.count(self.name, {"must": [{"key": "at", "range": {
                 "gte": "2020-01-01", "lt": 5}}]})
+        # Ordered by the datetime index (microseconds), latest first, from
+        # a datetime string.
+        import calendar
+        page = self.db.scroll(self.name, limit=3, order_by="at",
+                              descending=True, start_from="2021-01-01")
+        stamp = calendar.timegm((2020, 6, 1, 10, 0, 0)) * 1e6
+        self.assertEqual([(r.id, r.order_value) for r in page.points],
+                         [(20, stamp), (45, stamp), (70, stamp)])
         self.db.delete_field_index(self.name, "at")
 
         # Geo shapes (Python's own haversine and tests as the reference)

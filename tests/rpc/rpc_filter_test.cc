@@ -425,6 +425,28 @@ TEST_F(RpcFilterTest, DatetimeRanges) {
   EXPECT_EQ(s.error_message(),
             "must[0].datetime_range.gte: expected an RFC 3339 datetime "
             "(2024-03-01T12:00:00Z), got '2024-01-32'");
+  // Ordered by the index, latest first, from a datetime (day 20: ids 19
+  // and 49, then day 19); order values are microseconds since 1970.
+  pb::ScrollRequest req;
+  req.set_collection("c");
+  req.set_limit(3);
+  req.mutable_order_by()->set_key("at");
+  req.mutable_order_by()->set_descending(true);
+  req.mutable_order_by()->set_start_from_datetime("2024-01-20T01:00+01:00");
+  pb::ScrollResponse r;
+  grpc::ClientContext sctx;
+  ASSERT_TRUE(server_.points().Scroll(&sctx, req, &r).ok());
+  ASSERT_EQ(r.points_size(), 3);
+  EXPECT_EQ(
+      r.points(0).id() * 10000 + r.points(1).id() * 100 + r.points(2).id(),
+      194918u);
+  EXPECT_EQ(r.points(0).order_value(), 1705708800e6);  // 2024-01-20
+  EXPECT_EQ(r.next_page_offset(), 48u);
+  req.mutable_order_by()->set_start_from_datetime("yesterday");
+  grpc::ClientContext bctx;
+  EXPECT_EQ(server_.points().Scroll(&bctx, req, &r).error_message(),
+            "order_by.start_from_datetime: 'yesterday' is not an RFC 3339 "
+            "datetime (2024-03-01T12:00:00Z)");
 }
 
 TEST_F(RpcFilterTest, GeoConditionsAndValuesCount) {
@@ -511,8 +533,8 @@ TEST_F(RpcFilterTest, OrderedScroll) {
   grpc::Status s = scroll("", true, std::nullopt, std::nullopt, &r);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(s.error_message(),
-            "field 'n' has no payload index; order_by needs an integer or "
-            "float one: create one first");
+            "field 'n' has no payload index; order_by needs an integer, "
+            "float or datetime one: create one first");
   Index("n", pb::FIELD_TYPE_INTEGER);
   ASSERT_TRUE(scroll("", true, std::nullopt, std::nullopt, &r).ok());
   EXPECT_EQ(text(r), "1999@1999 1998@1998 1997@1997 next 1996@1996");

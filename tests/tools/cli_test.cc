@@ -240,6 +240,45 @@ TEST_F(CliTest, BadFiltersExitTwoNamingThePlace) {
   EXPECT_THAT(o.err, HasSubstr("must[0].has_id: expected a list of ids"));
 }
 
+TEST_F(CliTest, ScrollOrderedByADatetime) {
+  // Day i + 1 of March 2024 at midnight UTC, odd ids written at +02:00.
+  const std::string data = tmp_.File("db");
+  const std::string rows = tmp_.File("at.jsonl");
+  std::string text;
+  for (int i = 0; i < 10; ++i) {
+    text += "{\"id\": " + std::to_string(i) + ", \"vector\": [1, 2, " +
+            std::to_string(i) + "], \"payload\": {\"at\": \"2024-03-0" +
+            std::to_string(i + 1) + (i % 2 ? "T02:00:00+02:00" : "T00:00Z") +
+            "\"}}\n";
+  }
+  Write(rows, text);
+  ASSERT_EQ(
+      RunCommand(RunIngest, {"--data", data, "--collection", "c", "--input",
+                             rows, "--create", "--progress", "none"})
+          .code,
+      0);
+  ASSERT_EQ(RunCommand(RunCollections,
+                       {"--data", data, "index", "c", "at", "datetime"})
+                .code,
+            0);
+  auto scroll = [&](const std::string& from) {
+    return RunCommand(
+        RunScroll, {"--data", data, "--collection", "c", "--order-by", "at",
+                    "--desc", "--start-from", from, "--limit", "2", "--json"});
+  };
+  Outcome o = scroll("2024-03-03T01:00:00+01:00");  // day 3, midnight UTC
+  ASSERT_EQ(o.code, 0) << o.err;
+  // (JSON numbers, shortest form: 1.709424e+15 is 1709424000000000.)
+  EXPECT_THAT(o.out, HasSubstr(R"("id":2,"order_value":1.709424e+15)"));
+  EXPECT_THAT(o.out, HasSubstr(R"("id":1,"order_value":1.7093376e+15)"));
+  EXPECT_THAT(o.out, HasSubstr(R"("next_offset":0)"));
+  EXPECT_EQ(scroll("1709424000000000").out, o.out);  // the same, as a number
+  o = scroll("yesterday");
+  EXPECT_EQ(o.code, 2);
+  EXPECT_THAT(o.err, HasSubstr("--start-from: 'yesterday' is not a number, "
+                               "nor an RFC 3339 datetime"));
+}
+
 TEST(OutputTest, ExitCodes) {
   EXPECT_EQ(ExitCodeOf(absl::OkStatus()), kExitOk);
   for (const absl::Status& s :

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "db/datetime.h"
 #include "tools/cli/backend.h"
 #include "tools/cli/client.h"
 #include "tools/cli/commands.h"
@@ -36,12 +37,14 @@ constexpr char kScrollUsage[] =
     "  --offset ID            first id of the page (default 0); a page ends\n"
     "                         with the offset of the next one\n"
     "  --all                  every page, to the end\n"
-    "  --order-by FIELD       in the order of FIELD's values (an integer or\n"
-    "                         float payload index), then ids; a point with\n"
-    "                         several values once for each\n"
+    "  --order-by FIELD       in the order of FIELD's values (an integer,\n"
+    "                         float or datetime payload index; datetimes as\n"
+    "                         microseconds since 1970), then ids; a point\n"
+    "                         with several values once for each\n"
     "  --desc                 largest values first\n"
-    "  --start-from V         the page's first value; --offset is then the\n"
-    "                         first id among the points at V\n"
+    "  --start-from V         the page's first value (a number, or an RFC\n"
+    "                         3339 datetime); --offset is then the first id\n"
+    "                         among the points at V\n"
     "  --with-vectors         print the vectors too\n"
     "  --no-payload           leave the payloads out\n"
     "%s"
@@ -115,8 +118,15 @@ int RunScroll(const std::vector<std::string>& args, std::ostream& out,
         OrderBy{flags->GetString("order-by"), flags->Has("desc"), std::nullopt};
     if (flags->Has("start-from")) {
       auto v = flags->GetDouble("start-from", 0);
-      if (!v.ok()) return UsageError(kScrollCommand, v.status(), err);
-      o.order_by->start_from = *v;
+      const std::optional<int64_t> micros =
+          ParseDatetime(flags->GetString("start-from"));
+      if (!v.ok() && !micros) {
+        return UsageError(
+            kScrollCommand,
+            absl::StrCat(v.status().message(), ", nor an RFC 3339 datetime"),
+            err);
+      }
+      o.order_by->start_from = v.ok() ? *v : static_cast<double>(*micros);
     } else if (flags->Has("offset")) {
       return UsageError(kScrollCommand,
                         "--offset with --order-by needs --start-from (a "

@@ -338,13 +338,15 @@ class Client:
                limit: int = 10, offset: Optional[int] = None,
                with_payload: PayloadLike = True, with_vectors: bool = False,
                order_by: Optional[str] = None, descending: bool = False,
-               start_from: Optional[float] = None) -> ScrollPage:
+               start_from: Union[float, str, None] = None) -> ScrollPage:
         """A page of the points (matching `filter`) in id order, from id
         `offset` on; the next page starts at the page's next_offset (None
         after the last). order_by: in the order of that numeric field's
         values (an integer or float index), then ids, from value
         `start_from` (and id `offset` among the points at it): the next
-        page's are next_order_value and next_offset."""
+        page's are next_order_value and next_offset. A datetime index
+        orders by microseconds since 1970 (its order values); start_from
+        may then be an RFC 3339 string ("2024-03-01T12:00:00Z")."""
         req = _set_payload_fields(
             ppb.ScrollRequest(collection=name, limit=limit,
                               with_vectors=with_vectors), with_payload)
@@ -355,7 +357,9 @@ class Client:
         if order_by is not None:
             req.order_by.key = order_by
             req.order_by.descending = descending
-            if start_from is not None:
+            if isinstance(start_from, str):
+                req.order_by.start_from_datetime = start_from
+            elif start_from is not None:
                 req.order_by.start_from = start_from
         return ScrollPage.from_proto(self._call(self._points.Scroll, req))
 
