@@ -102,6 +102,8 @@ class FieldIndex {
 
   // Points whose field is not empty.
   uint64_t points() const { return present_.cardinality(); }
+  // Points holding a value of the index's type.
+  uint64_t typed_points() const { return typed_.cardinality(); }
   // Approximate bytes held.
   size_t MemoryBytes() const;
 

@@ -268,10 +268,10 @@ absl::StatusOr<std::vector<PayloadIndex::OrderedEntry>> PayloadIndex::Ordered(
   // reads about n * points / matches pairs; sorting the matches' values
   // reads each match: the walk unless the filter keeps under
   // sqrt(n * points) of them (a few matches spread over many buckets).
-  const uint64_t matches =
-      among == nullptr ? index->points() : among->cardinality();
+  const uint64_t points = index->typed_points();
+  const uint64_t matches = among == nullptr ? points : among->cardinality();
   if (static_cast<double>(matches) * static_cast<double>(matches) >=
-      static_cast<double>(n) * static_cast<double>(index->points())) {
+      static_cast<double>(n) * static_cast<double>(points)) {
     std::vector<OrderedEntry> bucket;
     index->WalkNumbers(
         o.descending, o.start_from, among,

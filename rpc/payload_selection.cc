@@ -14,7 +14,14 @@ namespace tqdb {
 
 namespace {
 
-absl::StatusOr<PayloadSelector> SelectorOf(const v1::PayloadSelector& s) {
+bool Selects(const v1::PayloadSelector& s) {
+  return s.include_size() > 0 || s.exclude_size() > 0;
+}
+
+}  // namespace
+
+absl::StatusOr<PayloadSelector> PayloadSelectorOf(
+    const v1::PayloadSelector& s) {
   const std::vector<std::string> include(s.include().begin(),
                                          s.include().end());
   const std::vector<std::string> exclude(s.exclude().begin(),
@@ -30,12 +37,6 @@ absl::StatusOr<PayloadSelector> SelectorOf(const v1::PayloadSelector& s) {
   return selector;
 }
 
-bool Selects(const v1::PayloadSelector& s) {
-  return s.include_size() > 0 || s.exclude_size() > 0;
-}
-
-}  // namespace
-
 absl::Status ValidatePayloadSelector(const v1::PayloadSelector& selector,
                                      bool with_payload) {
   if (!Selects(selector)) return absl::OkStatus();
@@ -44,18 +45,25 @@ absl::Status ValidatePayloadSelector(const v1::PayloadSelector& selector,
         "payload_selector needs with_payload: it selects parts of the "
         "payloads a read returns");
   }
-  return SelectorOf(selector).status();
+  return PayloadSelectorOf(selector).status();
 }
 
 absl::Status SelectPayloads(
     const v1::PayloadSelector& selector,
     google::protobuf::RepeatedPtrField<v1::ScoredPoint>* points) {
   if (!Selects(selector) || points->empty()) return absl::OkStatus();
-  TQ_ASSIGN_OR_RETURN(const PayloadSelector s, SelectorOf(selector));
-  for (v1::ScoredPoint& p : *points) {
-    if (!p.payload().empty()) p.set_payload(s.Apply(p.payload()));
-  }
+  TQ_ASSIGN_OR_RETURN(const PayloadSelector s, PayloadSelectorOf(selector));
+  SelectPayloads(s, points);
   return absl::OkStatus();
+}
+
+void SelectPayloads(
+    const PayloadSelector& selector,
+    google::protobuf::RepeatedPtrField<v1::ScoredPoint>* points) {
+  if (selector.selects_all()) return;
+  for (v1::ScoredPoint& p : *points) {
+    if (!p.payload().empty()) p.set_payload(selector.Apply(p.payload()));
+  }
 }
 
 absl::Status AttachRecords(

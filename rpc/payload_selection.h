@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "db/db.h"
+#include "db/payload_select.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "tqdb/v1/points.pb.h"
 
@@ -20,6 +21,12 @@ absl::Status ValidatePayloadSelector(const v1::PayloadSelector& selector,
 // Each point's payload through the selector (validated before).
 absl::Status SelectPayloads(
     const v1::PayloadSelector& selector,
+    google::protobuf::RepeatedPtrField<v1::ScoredPoint>* points);
+// The same with the selector read once, for several lists of points.
+absl::StatusOr<PayloadSelector> PayloadSelectorOf(
+    const v1::PayloadSelector& selector);
+void SelectPayloads(
+    const PayloadSelector& selector,
     google::protobuf::RepeatedPtrField<v1::ScoredPoint>* points);
 
 // The vectors and payloads (through the selector) of hits, as asked, read

@@ -101,6 +101,8 @@ absl::Status SearchGroups(const pb::SearchRequest& request, uint32_t max_hits,
                     [&](const Group& g) { return g.hits.size() == size; });
     const bool exhausted = static_cast<uint64_t>(found.points_size()) < depth;
     if (full || exhausted || depth >= max_hits) {
+      TQ_ASSIGN_OR_RETURN(const PayloadSelector selector,
+                          PayloadSelectorOf(request.payload_selector()));
       out->clear_points();
       out->clear_groups();
       for (const Group& g : groups) {
@@ -115,8 +117,7 @@ absl::Status SearchGroups(const pb::SearchRequest& request, uint32_t max_hits,
           *p = found.points(h);
           if (!request.with_payload()) p->clear_payload();
         }
-        TQ_RETURN_IF_ERROR(
-            SelectPayloads(request.payload_selector(), pg->mutable_hits()));
+        SelectPayloads(selector, pg->mutable_hits());
       }
       out->set_nprobe_used(found.nprobe_used());
       *out->mutable_plan() = found.plan();
