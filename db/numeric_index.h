@@ -112,6 +112,10 @@ class NumericIndex {
   // The (value, point) pairs of a mixed bucket, sorted.
   std::vector<std::pair<T, uint32_t>> Pairs(
       typename Map::const_iterator it) const;
+  // Appends to *out the (value, point) pairs of the points `ids` (of the
+  // bucket at `it`) whose values lie in that bucket, in no order.
+  void AppendPairs(typename Map::const_iterator it, const Roaring& ids,
+                   std::vector<std::pair<T, uint32_t>>* out) const;
   void AddToBuckets(T v, uint32_t iid);
   void AddToLayer(T v, uint32_t iid);
   // Moves the bucket at `it` to key `key` (a lower bound further down).
@@ -194,19 +198,30 @@ typename NumericIndex<T>::Map::const_iterator NumericIndex<T>::Holding(
 }
 
 template <typename T>
-std::vector<std::pair<T, uint32_t>> NumericIndex<T>::Pairs(
-    typename Map::const_iterator it) const {
+void NumericIndex<T>::AppendPairs(
+    typename Map::const_iterator it, const Roaring& ids,
+    std::vector<std::pair<T, uint32_t>>* out) const {
   const T key = it->first;
+  if (it->second.pure) {
+    for (uint32_t iid : ids) out->emplace_back(key, iid);
+    return;
+  }
   const auto next = std::next(it);
   const bool last = next == buckets_.end();
   const T end = last ? T() : next->first;
-  std::vector<std::pair<T, uint32_t>> pairs;
-  pairs.reserve(it->second.entries);
-  for (uint32_t iid : it->second.ids) {
+  for (uint32_t iid : ids) {
     values_->ForEach(iid, [&](T x) {
-      if (x >= key && (last || x < end)) pairs.push_back({x, iid});
+      if (x >= key && (last || x < end)) out->emplace_back(x, iid);
     });
   }
+}
+
+template <typename T>
+std::vector<std::pair<T, uint32_t>> NumericIndex<T>::Pairs(
+    typename Map::const_iterator it) const {
+  std::vector<std::pair<T, uint32_t>> pairs;
+  pairs.reserve(it->second.entries);
+  AppendPairs(it, it->second.ids, &pairs);
   std::sort(pairs.begin(), pairs.end());
   return pairs;
 }
@@ -427,25 +442,11 @@ void NumericIndex<T>::WalkBuckets(bool descending, std::optional<T> from,
   if (buckets_.empty()) return;
   std::vector<std::pair<T, uint32_t>> pairs;
   auto visit = [&](typename Map::const_iterator it) {
-    const T key = it->first;
-    const auto next = std::next(it);
-    const bool last = next == buckets_.end();
-    const T end = last ? T() : next->first;
-    const Bucket& b = it->second;
     pairs.clear();
-    auto add = [&](uint32_t iid) {
-      if (b.pure) {
-        pairs.emplace_back(key, iid);
-        return;
-      }
-      values_->ForEach(iid, [&](T x) {
-        if (x >= key && (last || x < end)) pairs.emplace_back(x, iid);
-      });
-    };
     if (among == nullptr) {
-      for (uint32_t iid : b.ids) add(iid);
+      AppendPairs(it, it->second.ids, &pairs);
     } else {
-      for (uint32_t iid : b.ids&* among) add(iid);
+      AppendPairs(it, it->second.ids & *among, &pairs);
     }
     return f(pairs);
   };

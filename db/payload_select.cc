@@ -121,9 +121,10 @@ PayloadSelector::PayloadSelector() = default;
 
 absl::Status PayloadSelector::Insert(Node* root,
                                      const std::vector<std::string>& paths,
+                                     absl::string_view lists,
                                      absl::string_view which) {
   for (size_t i = 0; i < paths.size(); ++i) {
-    const std::string where = absl::StrCat(which, "[", i, "]: ");
+    const std::string where = absl::StrCat(lists, which, "[", i, "]: ");
     auto path = JsonPath::Parse(paths[i]);
     if (!path.ok()) {
       return absl::InvalidArgumentError(
@@ -155,23 +156,25 @@ absl::Status PayloadSelector::Insert(Node* root,
 
 absl::StatusOr<PayloadSelector> PayloadSelector::Make(
     const std::vector<std::string>& include,
-    const std::vector<std::string>& exclude) {
+    const std::vector<std::string>& exclude, Source source) {
   if (include.size() + exclude.size() > kMaxSelectorPaths) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a payload selector takes at most ", kMaxSelectorPaths,
-                     " paths, got ", include.size() + exclude.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        source.whole, "a payload selector takes at most ", kMaxSelectorPaths,
+        " paths, got ", include.size() + exclude.size()));
   }
   PayloadSelector s;
   if (!include.empty()) {
     auto root = std::make_shared<Node>();
-    if (absl::Status st = Insert(root.get(), include, "include"); !st.ok()) {
+    if (absl::Status st = Insert(root.get(), include, source.lists, "include");
+        !st.ok()) {
       return st;
     }
     s.include_ = std::move(root);
   }
   if (!exclude.empty()) {
     auto root = std::make_shared<Node>();
-    if (absl::Status st = Insert(root.get(), exclude, "exclude"); !st.ok()) {
+    if (absl::Status st = Insert(root.get(), exclude, source.lists, "exclude");
+        !st.ok()) {
       return st;
     }
     s.exclude_ = std::move(root);

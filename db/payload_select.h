@@ -42,12 +42,20 @@ class PayloadSelector {
  public:
   // Selects the whole payload.
   PayloadSelector();
+  // Where the paths came from, as the errors name it: `lists` before
+  // "include[i]" / "exclude[i]" ("payload_selector." gives
+  // "payload_selector.include[1]: ..."), `whole` before an error of the
+  // selector as a whole.
+  struct Source {
+    absl::string_view lists;
+    absl::string_view whole;
+  };
   // InvalidArgument naming the path ("include[1]: malformed path ...",
   // "exclude[0]: ... [N]" for an element index, which a selector does not
   // take), or more than kMaxSelectorPaths paths.
   static absl::StatusOr<PayloadSelector> Make(
       const std::vector<std::string>& include,
-      const std::vector<std::string>& exclude);
+      const std::vector<std::string>& exclude, Source source = {});
 
   // True when Apply returns every payload as it is.
   bool selects_all() const {
@@ -64,7 +72,7 @@ class PayloadSelector {
     std::map<std::string, Node, std::less<>> children;
   };
   static absl::Status Insert(Node* root, const std::vector<std::string>& paths,
-                             absl::string_view which);
+                             absl::string_view lists, absl::string_view which);
   // What node (not whole) selects of value v, to *out (false: nothing);
   // arrays: the arrays walked through on the way.
   static bool IncludeOf(absl::string_view v, const Node& node, size_t arrays,

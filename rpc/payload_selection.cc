@@ -4,8 +4,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "db/payload_select.h"
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
@@ -26,15 +24,8 @@ absl::StatusOr<PayloadSelector> PayloadSelectorOf(
                                          s.include().end());
   const std::vector<std::string> exclude(s.exclude().begin(),
                                          s.exclude().end());
-  auto selector = PayloadSelector::Make(include, exclude);
-  if (!selector.ok()) {
-    const absl::string_view m = selector.status().message();
-    const bool named =
-        absl::StartsWith(m, "include[") || absl::StartsWith(m, "exclude[");
-    return absl::InvalidArgumentError(
-        absl::StrCat(named ? "payload_selector." : "payload_selector: ", m));
-  }
-  return selector;
+  return PayloadSelector::Make(include, exclude,
+                               {"payload_selector.", "payload_selector: "});
 }
 
 absl::Status ValidatePayloadSelector(const v1::PayloadSelector& selector,

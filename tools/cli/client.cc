@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -109,16 +108,9 @@ absl::StatusOr<PayloadSelector> PayloadSelectorFromFlags(const Flags& f) {
     if (f.Has(flag)) out = absl::StrSplit(f.GetString(flag), ',');
     return out;
   };
-  auto s =
-      PayloadSelector::Make(paths("payload-include"), paths("payload-exclude"));
-  if (!s.ok()) {
-    const absl::string_view m = s.status().message();
-    const bool named =
-        absl::StartsWith(m, "include[") || absl::StartsWith(m, "exclude[");
-    return absl::InvalidArgumentError(absl::StrCat(
-        named ? "--payload-" : "--payload-include, --payload-exclude: ", m));
-  }
-  return s;
+  return PayloadSelector::Make(
+      paths("payload-include"), paths("payload-exclude"),
+      {"--payload-", "--payload-include, --payload-exclude: "});
 }
 
 const FlagSpec& CreateFlags() {
