@@ -4,6 +4,7 @@
 // filter is evaluated once per call into the matching points, and the
 // planner (db/planner.h) picks, per query, how the index visits them.
 #include <optional>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -13,6 +14,7 @@
 #include "db/exact_scorer.h"
 #include "db/planner.h"
 #include "db/query.h"
+#include "db/recommend.h"
 #include "db/rocks_util.h"
 #include "db/search_examples.h"
 #include "index/scanner.h"
@@ -322,18 +324,70 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchOne(
 absl::StatusOr<std::vector<Neighbor>> CollectionImpl::Search(
     absl::Span<const float> query, const QueryOptions& o) const {
   TQ_LIFE_GUARD();
-  if (o.examples.empty()) return UnlessDropped(SearchQuery(query, o));
+  if (o.examples.empty()) {
+    if (o.examples.strategy != RecommendStrategy::kAverageVector) {
+      return absl::InvalidArgumentError(
+          "a recommend strategy applies to a search by example (positive / "
+          "negative ids)");
+    }
+    return UnlessDropped(SearchQuery(query, o));
+  }
   TQ_RETURN_IF_ERROR(CheckExamples(o.examples, query.size(), config_));
   TQ_ASSIGN_OR_RETURN(std::vector<Record> records,
                       UnlessDropped(GetRecords(ExampleIds(o.examples),
                                                /*with_vectors=*/true,
                                                /*with_payload=*/false)));
-  TQ_ASSIGN_OR_RETURN(std::vector<float> q,
-                      ExampleQuery(config_, o.examples, records));
   QueryOptions by_example = o;
   by_example.examples = SearchExamples();
   by_example.filter = ExcludingExamples(o.filter, o.examples);
-  return UnlessDropped(SearchQuery(q, by_example));
+  switch (o.examples.strategy) {
+    case RecommendStrategy::kAverageVector: {
+      TQ_ASSIGN_OR_RETURN(std::vector<float> q,
+                          ExampleQuery(config_, o.examples, records));
+      return UnlessDropped(SearchQuery(q, by_example));
+    }
+    case RecommendStrategy::kSumScores: {
+      TQ_ASSIGN_OR_RETURN(const ExampleVectors ev,
+                          ExampleVectorsOf(config_, o.examples, records));
+      TQ_ASSIGN_OR_RETURN(const EquivalentSearch es,
+                          SumScoresSearch(config_, ev));
+      TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
+                          UnlessDropped(SearchQuery(es.query, by_example)));
+      for (Neighbor& h : hits) h.score = es.Score(h.score);
+      return hits;
+    }
+    case RecommendStrategy::kBestScore:
+      break;
+  }
+  TQ_ASSIGN_OR_RETURN(const ExampleVectors ev,
+                      ExampleVectorsOf(config_, o.examples, records));
+  // Each candidate search's hits with their stored vectors.
+  const ExampleSearch search =
+      [&](absl::Span<const float> q,
+          size_t depth) -> absl::StatusOr<std::vector<ExampleHit>> {
+    QueryOptions deeper = by_example;
+    deeper.k = depth;
+    TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> found,
+                        UnlessDropped(SearchQuery(q, deeper)));
+    std::vector<uint64_t> ids(found.size());
+    for (size_t i = 0; i < found.size(); ++i) ids[i] = found[i].id;
+    TQ_ASSIGN_OR_RETURN(std::vector<Record> got,
+                        UnlessDropped(GetRecords(ids, /*with_vectors=*/true,
+                                                 /*with_payload=*/false)));
+    std::unordered_map<uint64_t, std::vector<float>*> vectors;
+    for (Record& r : got) vectors[r.id] = &r.vector;
+    std::vector<ExampleHit> hits;
+    hits.reserve(found.size());
+    for (const Neighbor& n : found) {
+      // (A point deleted since the search comes without a vector.)
+      auto it = vectors.find(n.id);
+      hits.push_back({n.id, n.score,
+                      it != vectors.end() ? std::move(*it->second)
+                                          : std::vector<float>()});
+    }
+    return hits;
+  };
+  return BestScoreSearch(config_, ev, o.k, search);
 }
 
 absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchQuery(

@@ -209,11 +209,21 @@ enum class FilterPlanChoice {
   kMatches = 2,  // "filtered-matches"
 };
 
-// Search by example (Qdrant's recommend with its average_vector
-// strategy): the query is made of stored points' vectors, and those points
-// are left out of the results (db/search_examples.h).
+// How a search by example scores the points (Qdrant's recommend
+// strategies; db/search_examples.h and db/recommend.h).
+enum class RecommendStrategy {
+  kAverageVector = 0,  // one search with the examples' mean
+  kBestScore = 1,      // the best positive against the best negative
+  kSumScores = 2,      // the positives' scores minus the negatives'
+};
+
+// Search by example (Qdrant's recommend): the query is made of stored
+// points' vectors, and those points are left out of the results
+// (db/search_examples.h). Under kBestScore and kSumScores a higher score
+// is better on every metric.
 struct SearchExamples {
   std::vector<uint64_t> positive, negative;
+  RecommendStrategy strategy = RecommendStrategy::kAverageVector;
   bool empty() const { return positive.empty() && negative.empty(); }
 };
 

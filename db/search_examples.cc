@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
+#include "quant/status_macros.h"
 
 namespace tqdb {
 
@@ -15,11 +16,45 @@ absl::Status CheckExamples(const SearchExamples& examples, size_t query_size,
         "give a query vector or examples (positive / negative ids), not "
         "both");
   }
-  if (examples.positive.empty()) {
-    return absl::InvalidArgumentError(
-        "a search by example needs at least one positive id");
+  const bool l2 = config.metric == Metric::kL2;
+  const size_t npos = examples.positive.size();
+  const size_t nneg = examples.negative.size();
+  switch (examples.strategy) {
+    case RecommendStrategy::kAverageVector:
+      if (npos == 0) {
+        return absl::InvalidArgumentError(
+            "a search by example needs at least one positive id (the "
+            "best_score and sum_scores strategies take negatives alone on ip "
+            "and cosine collections)");
+      }
+      break;
+    case RecommendStrategy::kBestScore:
+      if (npos == 0 && l2) {
+        return absl::InvalidArgumentError(
+            "the best_score strategy needs a positive id on an l2 collection "
+            "(with negatives alone its best points are the farthest, which "
+            "no search finds)");
+      }
+      if (npos + nneg == 0) {
+        return absl::InvalidArgumentError(
+            "a search by example needs at least one example id");
+      }
+      break;
+    case RecommendStrategy::kSumScores:
+      if (l2 && npos <= nneg) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the sum_scores strategy needs more positive than negative ids on "
+            "an l2 collection (",
+            npos, " positive, ", nneg,
+            " negative): otherwise its best points are at infinity"));
+      }
+      if (npos + nneg == 0) {
+        return absl::InvalidArgumentError(
+            "a search by example needs at least one example id");
+      }
+      break;
   }
-  const size_t n = examples.positive.size() + examples.negative.size();
+  const size_t n = npos + nneg;
   if (n > kMaxExamples) {
     return absl::InvalidArgumentError(
         absl::StrCat(n, " example ids exceed the maximum ", kMaxExamples));
@@ -44,17 +79,16 @@ std::vector<uint64_t> ExampleIds(const SearchExamples& examples) {
   return ids;
 }
 
-absl::StatusOr<std::vector<float>> ExampleQuery(
+absl::StatusOr<ExampleVectors> ExampleVectorsOf(
     const CollectionConfig& config, const SearchExamples& examples,
     const std::vector<Record>& records) {
   std::unordered_map<uint64_t, const Record*> by_id;
   for (const Record& r : records) by_id[r.id] = &r;
   const bool cosine = config.metric == Metric::kCosine;
   const uint32_t d = config.dim;
-  // The mean of a list's vectors (each of unit norm under cosine).
-  auto mean = [&](const std::vector<uint64_t>& ids,
-                  const char* kind) -> absl::StatusOr<std::vector<double>> {
-    std::vector<double> sum(d, 0.0);
+  auto read = [&](const std::vector<uint64_t>& ids, const char* kind,
+                  std::vector<std::vector<float>>* out) -> absl::Status {
+    out->reserve(ids.size());
     for (uint64_t id : ids) {
       auto it = by_id.find(id);
       if (it == by_id.end()) {
@@ -75,26 +109,46 @@ absl::StatusOr<std::vector<float>> ExampleQuery(
         norm = std::sqrt(sq);
         if (norm == 0.0) norm = 1.0;
       }
-      for (uint32_t j = 0; j < d; ++j) sum[j] += r.vector[j] / norm;
+      std::vector<float>& v = out->emplace_back(d);
+      for (uint32_t j = 0; j < d; ++j) {
+        v[j] = static_cast<float>(r.vector[j] / norm);
+      }
     }
-    for (double& x : sum) x /= static_cast<double>(ids.size());
+    return absl::OkStatus();
+  };
+  ExampleVectors ev;
+  TQ_RETURN_IF_ERROR(read(examples.positive, "positive", &ev.positive));
+  TQ_RETURN_IF_ERROR(read(examples.negative, "negative", &ev.negative));
+  return ev;
+}
+
+absl::StatusOr<std::vector<float>> ExampleQuery(
+    const CollectionConfig& config, const SearchExamples& examples,
+    const std::vector<Record>& records) {
+  TQ_ASSIGN_OR_RETURN(const ExampleVectors ev,
+                      ExampleVectorsOf(config, examples, records));
+  const uint32_t d = config.dim;
+  auto mean = [&](const std::vector<std::vector<float>>& list) {
+    std::vector<double> sum(d, 0.0);
+    for (const std::vector<float>& v : list) {
+      for (uint32_t j = 0; j < d; ++j) sum[j] += v[j];
+    }
+    for (double& x : sum) x /= static_cast<double>(list.size());
     return sum;
   };
-  auto pos = mean(examples.positive, "positive");
-  if (!pos.ok()) return pos.status();
+  const std::vector<double> pos = mean(ev.positive);
   std::vector<float> q(d);
-  if (examples.negative.empty()) {
-    for (uint32_t j = 0; j < d; ++j) q[j] = static_cast<float>((*pos)[j]);
+  if (ev.negative.empty()) {
+    for (uint32_t j = 0; j < d; ++j) q[j] = static_cast<float>(pos[j]);
   } else {
-    auto neg = mean(examples.negative, "negative");
-    if (!neg.ok()) return neg.status();
+    const std::vector<double> neg = mean(ev.negative);
     for (uint32_t j = 0; j < d; ++j) {
-      q[j] = static_cast<float>(2.0 * (*pos)[j] - (*neg)[j]);
+      q[j] = static_cast<float>(2.0 * pos[j] - neg[j]);
     }
   }
   bool any = false;
   for (float x : q) any |= x != 0.0f;
-  if (cosine && !any) {
+  if (config.metric == Metric::kCosine && !any) {
     return absl::InvalidArgumentError(
         "the examples' query is the zero vector (the positive and negative "
         "examples cancel out): it has no direction to search");

@@ -1,19 +1,21 @@
-// Search by example (QueryOptions::examples; Qdrant's recommend API with
-// its average_vector strategy): the query is made of the stored vectors of
-// the positive and negative points,
+// Search by example (QueryOptions::examples; Qdrant's recommend API): the
+// query is made of the stored vectors of the positive and negative points,
+// each normalized first under cosine (as the collection scores them), and
+// the example points are left out of the results (a must_not has_id
+// condition joined to the search's filter). Under the average_vector
+// strategy the query is
 //   mean(positive)                       without negatives,
-//   2 mean(positive) - mean(negative)    with them,
-// each vector normalized first under cosine (as the collection scores
-// them), and the example points are left out of the results (a must_not
-// has_id condition joined to the search's filter). A point of the
-// collection then finds the points most like it; negatives steer away.
+//   2 mean(positive) - mean(negative)    with them;
+// the best_score and sum_scores strategies are in db/recommend.h.
 //
 // Collection::Search resolves the examples from its own stored vectors. A
 // cluster node, whose points are spread over shards, reads them through
 // the cluster (a Get) and searches with the query these functions make.
 //
-// Errors: InvalidArgument for a query vector given too, negatives without
-// a positive, more than kMaxExamples ids, or (cosine) a query with no
+// Errors: InvalidArgument for a query vector given too, a strategy that
+// needs a positive example without one (average_vector always; best_score
+// and sum_scores on l2), sum_scores on l2 with no more positives than
+// negatives, more than kMaxExamples ids, or (cosine) a query with no
 // direction; NotFound naming an example id the collection does not hold;
 // FailedPrecondition when the collection keeps no raw vectors
 // (store_vectors false).
@@ -44,8 +46,18 @@ absl::Status CheckExamples(const SearchExamples& examples, size_t query_size,
 // Every id of `examples`, positive then negative, each once.
 std::vector<uint64_t> ExampleIds(const SearchExamples& examples);
 
-// The query of `examples` from their records (as Get returns them with
+// The examples' stored vectors, in the order of examples.positive and
+// .negative (an id named twice, twice), each of unit norm under cosine (a
+// zero vector stays zero), from their records (as Get returns them with
 // vectors, in any order; ids absent from `records` are not held).
+struct ExampleVectors {
+  std::vector<std::vector<float>> positive, negative;
+};
+absl::StatusOr<ExampleVectors> ExampleVectorsOf(
+    const CollectionConfig& config, const SearchExamples& examples,
+    const std::vector<Record>& records);
+
+// The average_vector query of `examples` (ExampleVectorsOf's records).
 absl::StatusOr<std::vector<float>> ExampleQuery(
     const CollectionConfig& config, const SearchExamples& examples,
     const std::vector<Record>& records);

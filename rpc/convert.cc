@@ -470,7 +470,23 @@ QueryOptions FromProto(const pb::SearchRequest& in) {
                              in.positive_ids().end());
   o.examples.negative.assign(in.negative_ids().begin(),
                              in.negative_ids().end());
+  switch (in.strategy()) {
+    case pb::RECOMMEND_STRATEGY_BEST_SCORE:
+      o.examples.strategy = RecommendStrategy::kBestScore;
+      break;
+    case pb::RECOMMEND_STRATEGY_SUM_SCORES:
+      o.examples.strategy = RecommendStrategy::kSumScores;
+      break;
+    default:  // (validated: average_vector)
+      o.examples.strategy = RecommendStrategy::kAverageVector;
+      break;
+  }
   return o;
+}
+
+bool LowerIsBetter(const pb::SearchRequest& in, Metric metric) {
+  return metric == Metric::kL2 &&
+         in.strategy() == pb::RECOMMEND_STRATEGY_AVERAGE_VECTOR;
 }
 
 void ToProto(const QueryOptions& in, pb::SearchRequest* out) {
@@ -486,6 +502,8 @@ void ToProto(const QueryOptions& in, pb::SearchRequest* out) {
                                    in.examples.positive.end());
   out->mutable_negative_ids()->Add(in.examples.negative.begin(),
                                    in.examples.negative.end());
+  out->set_strategy(static_cast<pb::RecommendStrategy>(
+      static_cast<int>(in.examples.strategy)));
 }
 
 void ToProto(const SearchInfo& in, pb::SearchResponse* out) {

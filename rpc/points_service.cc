@@ -112,7 +112,7 @@ absl::Status UpdatePayloads(const ServiceContext& context, const Request& req,
 // payloads.
 absl::Status Fill(const pb::SearchRequest& q, const Collection& c,
                   const std::vector<Neighbor>& hits, pb::SearchResponse* out) {
-  const bool l2 = c.config().metric == Metric::kL2;
+  const bool l2 = LowerIsBetter(q, c.config().metric);
   out->mutable_points()->Reserve(static_cast<int>(hits.size()));
   for (size_t i = q.offset(); i < hits.size(); ++i) {
     const Neighbor& h = hits[i];

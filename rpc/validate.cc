@@ -77,6 +77,18 @@ absl::Status ValidateSearch(const v1::SearchRequest& req,
   }
   TQ_RETURN_IF_ERROR(
       ValidatePayloadSelector(req.payload_selector(), req.with_payload()));
+  if (!v1::RecommendStrategy_IsValid(req.strategy())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("strategy ", req.strategy(),
+                     " is not a RecommendStrategy (0 average_vector, 1 "
+                     "best_score, 2 sum_scores)"));
+  }
+  if (req.strategy() != v1::RECOMMEND_STRATEGY_AVERAGE_VECTOR &&
+      req.positive_ids_size() == 0 && req.negative_ids_size() == 0) {
+    return absl::InvalidArgumentError(
+        "strategy applies to a search by example (positive_ids, "
+        "negative_ids)");
+  }
   if (req.group_by().empty()) {
     if (req.group_size() != 0) {
       return absl::InvalidArgumentError("group_size goes with group_by");

@@ -153,20 +153,29 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
   auto numbered = [&](size_t i) {
     return searches.size() > 1 ? absl::StrCat("search ", i) : std::string();
   };
-  // Searches by example, resolved (`resolved` keeps their requests).
+  // Searches by example, resolved (`resolved` keeps their requests; a
+  // best_score search comes back answered).
   std::vector<const pb::SearchRequest*> queries = searches;
-  std::vector<pb::SearchRequest> resolved;
-  resolved.reserve(searches.size());
+  std::vector<ResolvedSearch> resolved(searches.size());
+  std::vector<pb::SearchResponse> out(searches.size());
+  std::vector<size_t> fanned;  // the searches the shards answer
   for (size_t i = 0; i < searches.size(); ++i) {
     const pb::SearchRequest& q = *searches[i];
-    if (q.positive_ids_size() == 0 && q.negative_ids_size() == 0) continue;
-    absl::StatusOr<pb::SearchRequest> r =
-        ResolveExamples(collection, config, q, consistency, deadline);
-    if (!r.ok()) return WithContext(r.status(), numbered(i));
-    resolved.push_back(*std::move(r));
-    queries[i] = &resolved.back();
+    if (q.positive_ids_size() > 0 || q.negative_ids_size() > 0) {
+      absl::StatusOr<ResolvedSearch> r =
+          ResolveExamples(collection, config, q, consistency, deadline);
+      if (!r.ok()) return WithContext(r.status(), numbered(i));
+      resolved[i] = *std::move(r);
+      if (resolved[i].answer.has_value()) {
+        out[i] = *std::move(resolved[i].answer);
+        continue;
+      }
+      queries[i] = &resolved[i].request;
+    }
+    fanned.push_back(i);
   }
-  for (size_t i = 0; i < queries.size(); ++i) {
+  if (fanned.empty()) return out;
+  for (size_t i : fanned) {
     const int n = queries[i]->vector_size();
     if (n != static_cast<int>(config.dim)) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -180,9 +189,9 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
       [&](const std::vector<cpb::ShardRef>& refs) {
         cpb::ShardSearchRequest req;
         *req.mutable_target() = Target(*plan.entry, refs);
-        for (const pb::SearchRequest* q : queries) {
+        for (size_t i : fanned) {
           pb::SearchRequest* s = req.add_searches();
-          *s = *q;
+          *s = *queries[i];
           s->clear_collection();
           s->clear_score_threshold();
           s->clear_read_after();
@@ -198,18 +207,18 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
   // The best `limit` of the union past the first `offset`, ties by id; then
   // the threshold.
   const bool l2 = config.metric == Metric::kL2;
-  std::vector<pb::SearchResponse> out(searches.size());
-  for (size_t q = 0; q < searches.size(); ++q) {
+  for (size_t j = 0; j < fanned.size(); ++j) {
+    const size_t q = fanned[j];
     std::vector<const pb::ScoredPoint*> all;
     std::vector<const pb::SearchResponse*> parts;
     for (const auto& [route, result] : per_route) {
-      if (q >= static_cast<size_t>(result.results_size())) {
+      if (j >= static_cast<size_t>(result.results_size())) {
         return absl::InternalError(absl::StrCat(
             "shard ", result.shard(), " answered ", result.results_size(),
-            " searches of ", searches.size()));
+            " searches of ", fanned.size()));
       }
-      parts.push_back(&result.results(q));
-      for (const pb::ScoredPoint& p : result.results(q).points()) {
+      parts.push_back(&result.results(j));
+      for (const pb::ScoredPoint& p : result.results(j).points()) {
         all.push_back(&p);
       }
     }
@@ -222,17 +231,24 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
                 return a->id() < b->id();
               });
     const pb::SearchRequest& req = *queries[q];
+    // The scores as the request's strategy gives them (sum_scores maps
+    // the search's), and their order for the threshold.
+    const ResolvedSearch& map = resolved[q];
+    const bool lower_better = LowerIsBetter(*searches[q], config.metric);
     // Each shard answered its best offset + limit (FromProto's k).
     const size_t k =
         std::min<size_t>(size_t{req.offset()} + req.limit(), all.size());
     for (size_t i = req.offset(); i < k; ++i) {
       const pb::ScoredPoint& p = *all[i];
+      const float score = static_cast<float>(map.scale * p.score() + map.shift);
       if (req.has_score_threshold() &&
-          (l2 ? p.score() > req.score_threshold()
-              : p.score() < req.score_threshold())) {
+          (lower_better ? score > req.score_threshold()
+                        : score < req.score_threshold())) {
         break;
       }
-      *out[q].add_points() = p;
+      pb::ScoredPoint* kept = out[q].add_points();
+      *kept = p;
+      kept->set_score(score);
     }
   }
   return out;

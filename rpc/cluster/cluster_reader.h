@@ -47,6 +47,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,7 +85,8 @@ class ClusterReader {
 
   // One response per search, in order. A search by example (positive_ids)
   // reads its examples' vectors through Get first (they are spread over
-  // shards), then searches with their query (db/search_examples.h).
+  // shards), then searches with their query (db/search_examples.h), or
+  // under best_score with each example's (db/recommend.h).
   absl::StatusOr<std::vector<::tqdb::v1::SearchResponse>> Search(
       const std::string& collection,
       const std::vector<const ::tqdb::v1::SearchRequest*>& searches,
@@ -139,9 +141,16 @@ class ClusterReader {
   void AddAuth(grpc::ClientContext* context) const;
 
  private:
-  // `search` with its examples made into its query vector and a filter
-  // leaving them out.
-  absl::StatusOr<::tqdb::v1::SearchRequest> ResolveExamples(
+  // A search by example made into an ordinary one (reader_examples.cc):
+  // the request with the examples' query vector and a filter leaving them
+  // out, the map from its scores to the strategy's (sum_scores), or under
+  // best_score the answer itself (its candidate searches run here).
+  struct ResolvedSearch {
+    ::tqdb::v1::SearchRequest request;
+    double scale = 1.0, shift = 0.0;
+    std::optional<::tqdb::v1::SearchResponse> answer;
+  };
+  absl::StatusOr<ResolvedSearch> ResolveExamples(
       const std::string& collection, const CollectionConfig& config,
       const ::tqdb::v1::SearchRequest& search,
       const ReadConsistency& consistency, absl::Time deadline);

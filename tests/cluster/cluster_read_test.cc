@@ -240,6 +240,68 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
       EXPECT_NE(got.points(r).id(), ex.positive[1]);
     }
   }
+  // The best_score and sum_scores strategies (best_score's candidate
+  // searches run by the node through the cluster, its points scored there;
+  // sum_scores one search whose scores the node maps), in a batch beside a
+  // plain search: those of one database, a page past an offset, a
+  // threshold keeping the scores at least it.
+  for (size_t q = 0; q < 8; ++q) {
+    SearchExamples ex;
+    ex.positive = {(q * 211) % n, (q * 577 + 3) % n};
+    if (q % 2 == 1) ex.negative = {(q * 1013 + 7) % n};
+    if (q == 5 || q == 7) ex.positive.clear();  // negatives alone (cosine)
+    ex.strategy = q % 4 < 2 ? RecommendStrategy::kBestScore
+                            : RecommendStrategy::kSumScores;
+    v1::SearchBatchRequest batch;
+    batch.set_collection("glove");
+    ReadAfter(written, &batch);
+    v1::SearchRequest* req = batch.add_searches();
+    req->mutable_positive_ids()->Add(ex.positive.begin(), ex.positive.end());
+    req->mutable_negative_ids()->Add(ex.negative.begin(), ex.negative.end());
+    req->set_strategy(static_cast<v1::RecommendStrategy>(ex.strategy));
+    req->set_limit(kK - 3);
+    req->set_offset(3);
+    req->set_with_payload(true);
+    req->mutable_params()->set_exact(true);
+    v1::SearchRequest* plain = batch.add_searches();
+    plain->mutable_vector()->Add(queries.begin() + q * d,
+                                 queries.begin() + (q + 1) * d);
+    plain->set_limit(kK);
+    plain->mutable_params()->set_exact(true);
+    grpc::ClientContext ctx;
+    v1::SearchBatchResponse got;
+    grpc::Status s = cluster_->Points(q % 3)->SearchBatch(&ctx, batch, &got);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(got.results_size(), 2);
+    QueryOptions by_example = o;
+    by_example.examples = ex;
+    auto want = coll->Search({}, by_example);
+    ASSERT_TRUE(want.ok()) << want.status();
+    ASSERT_EQ(want->size(), kK);
+    const v1::SearchResponse& r0 = got.results(0);
+    ASSERT_EQ(r0.points_size(), static_cast<int>(kK - 3)) << "query " << q;
+    for (int r = 0; r < r0.points_size(); ++r) {
+      const Neighbor& w = (*want)[3 + r];
+      EXPECT_EQ(r0.points(r).id(), w.id) << "query " << q << " rank " << r;
+      EXPECT_NEAR(r0.points(r).score(), w.score,
+                  1e-5f * (1 + std::fabs(w.score)))
+          << "query " << q << " rank " << r;
+      EXPECT_EQ(r0.points(r).payload(),
+                absl::StrCat("\"p", r0.points(r).id(), "\""));
+      EXPECT_EQ(r0.points(r).vector_size(), 0);
+    }
+    ASSERT_EQ(got.results(1).points_size(), static_cast<int>(kK));
+    // The threshold: at least the 6th score (higher is better).
+    v1::SearchRequest single = *req;
+    single.set_collection("glove");
+    ReadAfter(written, &single);
+    single.set_score_threshold((*want)[5].score);
+    grpc::ClientContext ctx2;
+    v1::SearchResponse cut;
+    s = cluster_->Points((q + 1) % 3)->Search(&ctx2, single, &cut);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(cut.points_size(), 3) << "query " << q;
+  }
   {
     v1::SearchRequest req;
     req.set_collection("glove");

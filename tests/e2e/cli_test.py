@@ -202,6 +202,29 @@ def main():
         check(len(six) == 6 and six[0] == 5007 and like == six[1:],
               "%s: search --like 5007 is its vector's search without it "
               "(%s of %s)" % (tname, like, six))
+        # --strategy best_score with one --like point ranks as its search
+        # (sum_scores too); --unlike alone needs one of them.
+        for strategy in ("best_score", "sum_scores"):
+            p = run("search", *target, "--collection", "c_jsonl", "--like",
+                    "5007", "--strategy", strategy, "--k", "5", "--exact",
+                    "--json")
+            ranked = [h["id"] for h in json.loads(p.stdout)["results"]] \
+                if p.returncode == 0 else []
+            check(ranked == six[1:],
+                  "%s: search --like 5007 --strategy %s is its vector's "
+                  "ranking without it (%s of %s; %s)" %
+                  (tname, strategy, ranked, six, p.stderr.strip()))
+        p = run("search", *target, "--collection", "c_jsonl", "--unlike",
+                "5007")
+        check(p.returncode == 2 and
+              "--strategy best_score or sum_scores" in p.stderr,
+              "%s: search --unlike alone exits 2 naming the strategies "
+              "(%d: %s)" % (tname, p.returncode, p.stderr.strip()))
+        p = run("search", *target, "--collection", "c_jsonl", "--like",
+                "5007", "--strategy", "best")
+        check(p.returncode == 2 and "'best' is not average_vector" in p.stderr,
+              "%s: search --strategy best exits 2 (%d: %s)" %
+              (tname, p.returncode, p.stderr.strip()))
         # --group-by: groups of the same ranking (n is the row: one point
         # a group; every point's tag is "j": one group).
         p = run("search", *target, "--collection", "c_jsonl", "--vector",

@@ -132,6 +132,33 @@ class ClientTest(unittest.TestCase):
         self.assertEqual([h.id for h in steered],
                          [h.id for h in want
                           if h.id not in (107, 109, 111)][:5])
+        # The strategies: sum_scores is the search of sum(pos) - sum(neg)
+        # (unit vectors), its scores times that query's norm; best_score
+        # ranks by f(best positive) or -f(best negative), from the vectors.
+        s = unit[7] + unit[9] - unit[11]
+        summed = self.db.recommend(self.name, [107, 109], [111], limit=5,
+                                   exact=True, strategy="sum_scores")
+        want = [h for h in self.db.search(self.name, s, limit=8, exact=True)
+                if h.id not in (107, 109, 111)][:5]
+        self.assertEqual([h.id for h in summed], [h.id for h in want])
+        for got_hit, want_hit in zip(summed, want):
+            self.assertAlmostEqual(got_hit.score,
+                                   want_hit.score * np.linalg.norm(s),
+                                   places=4)
+        best = self.db.recommend(self.name, [107, 109], [111], limit=5,
+                                 exact=True, strategy="best_score")
+        pos = np.maximum(unit @ unit[7], unit @ unit[9])
+        neg = unit @ unit[11]
+        def squash(v):
+            return 0.5 * (v / (1 + np.abs(v)) + 1)
+        score = np.where(pos > neg, squash(pos), -squash(neg))
+        score[[7, 9, 11]] = -np.inf
+        order = np.argsort(-score, kind="stable")[:5]
+        self.assertEqual([h.id for h in best], [100 + int(i) for i in order])
+        for h, i in zip(best, order):
+            self.assertAlmostEqual(h.score, score[i], places=5)
+        with self.assertRaises(ValueError):
+            self.db.recommend(self.name, [107], strategy="best")
         with self.assertRaises(self.tc.Error) as e:
             self.db.recommend(self.name, [107, 99999])
         self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)

@@ -140,9 +140,17 @@ TEST(ConvertTest, QueryOptionsRoundTrip) {
   in.rescore = true;
   in.oversampling = 2.5f;
   in.probe_sigmas = 3.0f;
+  in.examples = {{4, 5}, {6}, RecommendStrategy::kBestScore};
   pb::SearchRequest req;
   ToProto(in, &req);
   const QueryOptions out = FromProto(req);
+  EXPECT_EQ(out.examples.positive, in.examples.positive);
+  EXPECT_EQ(out.examples.negative, in.examples.negative);
+  EXPECT_EQ(out.examples.strategy, RecommendStrategy::kBestScore);
+  in.examples.strategy = RecommendStrategy::kSumScores;
+  ToProto(in, &req);
+  EXPECT_EQ(req.strategy(), pb::RECOMMEND_STRATEGY_SUM_SCORES);
+  EXPECT_EQ(FromProto(req).examples.strategy, RecommendStrategy::kSumScores);
   EXPECT_EQ(out.k, 7u);
   EXPECT_EQ(out.nprobe, 3u);
   EXPECT_EQ(out.info, nullptr);  // the server's to set
@@ -156,6 +164,7 @@ TEST(ConvertTest, QueryOptionsRoundTrip) {
   EXPECT_EQ(defaults.nprobe, QueryOptions().nprobe);
   EXPECT_EQ(defaults.oversampling, QueryOptions().oversampling);
   EXPECT_EQ(defaults.probe_sigmas, 0.0f);
+  EXPECT_EQ(defaults.examples.strategy, RecommendStrategy::kAverageVector);
 }
 
 TEST(ConvertTest, PointsAndRecords) {

@@ -554,6 +554,90 @@ TEST_F(RpcPointsTest, SearchByExample) {
       << s.error_message();
 }
 
+// The recommend strategies over gRPC on an l2 collection (db_recommend_test
+// checks their results): with one positive example, best_score ranks as
+// the example's own search and scores f(-squared distance), sum_scores
+// scores minus the squared distance; higher is better, so a threshold
+// keeps the scores at least it; the errors.
+TEST_F(RpcPointsTest, RecommendStrategies) {
+  {
+    grpc::ClientContext ctx;
+    pb::CollectionInfo info;
+    ASSERT_TRUE(ts_.collections()
+                    .Create(&ctx, CreateReq("l2", kDim, pb::METRIC_L2), &info)
+                    .ok());
+  }
+  ASSERT_TRUE(Upsert(UpsertReq("l2", 0, 300, kDim)).ok());
+  pb::SearchRequest near = SearchReq("l2", VectorFor(17, 0, kDim), 6);
+  near.mutable_params()->set_exact(true);
+  pb::SearchResponse want;
+  ASSERT_TRUE(Search(near, &want).ok());
+  ASSERT_EQ(want.points(0).id(), 17u);
+  auto f = [](double s) { return 0.5 * (s / (1 + std::fabs(s)) + 1); };
+  for (pb::RecommendStrategy strategy :
+       {pb::RECOMMEND_STRATEGY_BEST_SCORE, pb::RECOMMEND_STRATEGY_SUM_SCORES}) {
+    pb::SearchRequest like;
+    like.set_collection("l2");
+    like.set_limit(5);
+    like.mutable_params()->set_exact(true);
+    like.add_positive_ids(17);
+    like.set_strategy(strategy);
+    pb::SearchResponse got;
+    ASSERT_TRUE(Search(like, &got).ok());
+    ASSERT_EQ(got.points_size(), 5);
+    for (int i = 0; i < 5; ++i) {
+      const pb::ScoredPoint& w = want.points(i + 1);
+      EXPECT_EQ(got.points(i).id(), w.id()) << i;
+      const double score = strategy == pb::RECOMMEND_STRATEGY_BEST_SCORE
+                               ? f(-w.score())
+                               : -w.score();
+      EXPECT_NEAR(got.points(i).score(), score, 1e-4 * (1 + std::fabs(score)))
+          << i;
+      if (i > 0) {
+        EXPECT_LT(got.points(i).score(), got.points(i - 1).score());
+      }
+    }
+    like.set_score_threshold(got.points(2).score());
+    pb::SearchResponse cut;
+    ASSERT_TRUE(Search(like, &cut).ok());
+    EXPECT_EQ(cut.points_size(), 3);
+  }
+  pb::SearchResponse none;
+  pb::SearchRequest plain = near;
+  plain.set_strategy(pb::RECOMMEND_STRATEGY_BEST_SCORE);
+  grpc::Status s = Search(plain, &none);
+  EXPECT_CODE(s, INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("strategy applies to a search by example"),
+            std::string::npos)
+      << s.error_message();
+  pb::SearchRequest bad;
+  bad.set_collection("l2");
+  bad.set_limit(5);
+  bad.add_positive_ids(17);
+  bad.set_strategy(static_cast<pb::RecommendStrategy>(7));
+  s = Search(bad, &none);
+  EXPECT_CODE(s, INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("strategy 7 is not a RecommendStrategy"),
+            std::string::npos)
+      << s.error_message();
+  bad.set_strategy(pb::RECOMMEND_STRATEGY_SUM_SCORES);
+  bad.add_negative_ids(18);
+  s = Search(bad, &none);
+  EXPECT_CODE(s, INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("more positive than negative ids"),
+            std::string::npos)
+      << s.error_message();
+  bad.clear_positive_ids();
+  bad.set_strategy(pb::RECOMMEND_STRATEGY_BEST_SCORE);
+  s = Search(bad, &none);
+  EXPECT_CODE(s, INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("needs a positive id on an l2 collection"),
+            std::string::npos)
+      << s.error_message();
+  // The server serves on.
+  ASSERT_TRUE(Search(near, &none).ok());
+}
+
 // Search groups: the groups are those of the whole exact ranking (the
 // first `limit` values met, the first `group_size` hits of each), whether
 // the first search was deep enough or had to go deeper; keyword, integer

@@ -31,7 +31,7 @@ constexpr char kSearchUsage[] =
     "usage: tqdb search --collection C (--server HOST:PORT | --data DIR)\n"
     "                   (--vector \"0.1,0.2,...\" | --query-file F [--row N]"
     " |\n"
-    "                    --like IDS [--unlike IDS]) [flags]\n"
+    "                    --like IDS [--unlike IDS] [--strategy S]) [flags]\n"
     "\n"
     "Nearest neighbours of one query vector, best first; or of points of\n"
     "the collection (search by example).\n"
@@ -52,6 +52,18 @@ constexpr char kSearchUsage[] =
     "                         left out of the results\n"
     "  --unlike IDS           with --like: away from these (the query is\n"
     "                         2 mean(like) - mean(unlike))\n"
+    "  --strategy S           how the examples score the points (Qdrant's\n"
+    "                         recommend strategies): average_vector (the\n"
+    "                         default: the query above), best_score (a point\n"
+    "                         nearer a --like point than any --unlike one\n"
+    "                         scores f(its best score to them), the others\n"
+    "                         -f(their best score to an --unlike point), f(s)\n"
+    "                         = (s / (1 + |s|) + 1) / 2), sum_scores (the\n"
+    "                         scores to the --like points minus those to the\n"
+    "                         --unlike ones); under the last two a higher\n"
+    "                         score is better on every metric (l2: minus the\n"
+    "                         squared distance) and --unlike alone is allowed\n"
+    "                         on ip and cosine collections\n"
     "  --group-by KEY         search groups: the best K groups of points\n"
     "                         sharing a value (string or integer) at this\n"
     "                         payload key, best group first\n"
@@ -215,8 +227,9 @@ void PrintGroups(const std::vector<HitGroup>& groups, const std::string& coll,
 const FlagSpec& SearchFlags() {
   static const FlagSpec* spec = new FlagSpec(TargetFlags().And(
       {{"collection", "vector", "query-file", "row", "format", "like", "unlike",
-        "group-by", "group-size", "k", "offset", "nprobe", "oversampling",
-        "probe-sigmas", "filter", "payload-include", "payload-exclude"},
+        "strategy", "group-by", "group-size", "k", "offset", "nprobe",
+        "oversampling", "probe-sigmas", "filter", "payload-include",
+        "payload-exclude"},
        {"exact", "rescore", "with-payload", "json"}}));
   return *spec;
 }
@@ -233,17 +246,39 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   if (!flags->Has("collection")) {
     return UsageError(kSearchCommand, "--collection is required", err);
   }
-  if (flags->Has("unlike") && !flags->Has("like")) {
-    return UsageError(kSearchCommand, "--unlike goes with --like", err);
+  QueryOptions o;
+  const bool by_example = flags->Has("like") || flags->Has("unlike");
+  if (flags->Has("strategy")) {
+    const std::string name = flags->GetString("strategy");
+    if (!by_example) {
+      return UsageError(kSearchCommand,
+                        "--strategy goes with --like / --unlike", err);
+    }
+    if (name == "best_score") {
+      o.examples.strategy = RecommendStrategy::kBestScore;
+    } else if (name == "sum_scores") {
+      o.examples.strategy = RecommendStrategy::kSumScores;
+    } else if (name != "average_vector") {
+      return UsageError(kSearchCommand,
+                        absl::StrCat("--strategy '", name,
+                                     "' is not average_vector, best_score or "
+                                     "sum_scores"),
+                        err);
+    }
   }
-  if (int{flags->Has("vector")} + flags->Has("query-file") +
-          flags->Has("like") !=
-      1) {
+  if (flags->Has("unlike") && !flags->Has("like") &&
+      o.examples.strategy == RecommendStrategy::kAverageVector) {
+    return UsageError(
+        kSearchCommand,
+        "--unlike goes with --like (alone: --strategy best_score or "
+        "sum_scores)",
+        err);
+  }
+  if (int{flags->Has("vector")} + flags->Has("query-file") + by_example != 1) {
     return UsageError(kSearchCommand,
                       "give exactly one of --vector, --query-file and --like",
                       err);
   }
-  QueryOptions o;
   auto k = flags->GetInt("k", 10, 1, 100000);
   auto nprobe = flags->GetInt("nprobe", 16, 0, 1 << 20);
   auto os = flags->GetDouble("oversampling", 4.0);
@@ -282,19 +317,30 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
 
   std::vector<float> q;
   std::string source;
-  if (flags->Has("like")) {
-    auto like = flags->GetIdList("like");
-    if (!like.ok()) return UsageError(kSearchCommand, like.status(), err);
-    o.examples.positive = *std::move(like);
+  if (by_example) {
+    if (flags->Has("like")) {
+      auto like = flags->GetIdList("like");
+      if (!like.ok()) return UsageError(kSearchCommand, like.status(), err);
+      o.examples.positive = *std::move(like);
+    }
     if (flags->Has("unlike")) {
       auto unlike = flags->GetIdList("unlike");
       if (!unlike.ok()) return UsageError(kSearchCommand, unlike.status(), err);
       o.examples.negative = *std::move(unlike);
     }
-    source = absl::StrCat("points ", absl::StrJoin(o.examples.positive, ","));
+    source =
+        o.examples.positive.empty()
+            ? std::string("points")
+            : absl::StrCat("points ", absl::StrJoin(o.examples.positive, ","));
     if (!o.examples.negative.empty()) {
       absl::StrAppend(&source, " (unlike ",
                       absl::StrJoin(o.examples.negative, ","), ")");
+    }
+    if (o.examples.strategy != RecommendStrategy::kAverageVector) {
+      absl::StrAppend(&source,
+                      o.examples.strategy == RecommendStrategy::kBestScore
+                          ? " by best_score"
+                          : " by sum_scores");
     }
   } else if (flags->Has("vector")) {
     auto parsed = ParseVector(flags->GetString("vector"));

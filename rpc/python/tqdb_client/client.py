@@ -536,15 +536,29 @@ class Client:
                   with_vectors: bool = False,
                   score_threshold: Optional[float] = None,
                   filter: FilterLike = None, probe_sigmas: float = 0.0,
-                  offset: int = 0) -> List[ScoredPoint]:
-        """Search by example (Qdrant's recommend, average_vector): the
-        points most like the `positive` points (ids), away from the
-        `negative` ones. The query is the mean of the positives' stored
+                  offset: int = 0,
+                  strategy: str = "average_vector") -> List[ScoredPoint]:
+        """Search by example (Qdrant's recommend): the points most like the
+        `positive` points (ids), away from the `negative` ones; the examples
+        are left out of the results. strategy (Qdrant's):
+        "average_vector": one search with the mean of the positives' stored
         vectors, or 2 * mean(positive) - mean(negative) (each normalized
-        under cosine); the examples are left out of the results. The other
-        arguments as in search(). tqdb_client.Error NOT_FOUND names an id
-        the collection does not hold; FAILED_PRECONDITION without stored
-        vectors."""
+        under cosine); "best_score": a point nearer some positive than any
+        negative scores f(its best positive score), the others
+        -f(their best negative score), f(s) = (s / (1 + |s|) + 1) / 2;
+        "sum_scores": the positives' scores minus the negatives'. Under the
+        last two, higher scores are better on every metric (l2: minus the
+        squared distance), and negatives alone are allowed on ip and cosine
+        collections. The other arguments as in search(). tqdb_client.Error
+        NOT_FOUND names an id the collection does not hold;
+        FAILED_PRECONDITION without stored vectors."""
+        strategies = {"average_vector": ppb.RECOMMEND_STRATEGY_AVERAGE_VECTOR,
+                      "best_score": ppb.RECOMMEND_STRATEGY_BEST_SCORE,
+                      "sum_scores": ppb.RECOMMEND_STRATEGY_SUM_SCORES}
+        if strategy not in strategies:
+            raise ValueError(
+                f"strategy must be one of {', '.join(strategies)}, got "
+                f"{strategy!r}")
         req = self._search_request(name, np.zeros(0, dtype=np.float32), limit,
                                    nprobe, exact, rescore, oversampling,
                                    with_payload, with_vectors, probe_sigmas,
@@ -552,6 +566,7 @@ class Client:
                                    offset)
         req.positive_ids.extend(int(i) for i in positive)
         req.negative_ids.extend(int(i) for i in negative)
+        req.strategy = strategies[strategy]
         return [ScoredPoint.from_proto(p)
                 for p in self._call(self._points.Search, req).points]
 
