@@ -333,10 +333,13 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::Search(
     return UnlessDropped(SearchQuery(query, o));
   }
   TQ_RETURN_IF_ERROR(CheckExamples(o.examples, query.size(), config_));
-  TQ_ASSIGN_OR_RETURN(std::vector<Record> records,
-                      UnlessDropped(GetRecords(ExampleIds(o.examples),
-                                               /*with_vectors=*/true,
-                                               /*with_payload=*/false)));
+  const std::vector<uint64_t> ids = ExampleIds(o.examples);
+  std::vector<Record> records;
+  if (!ids.empty()) {
+    TQ_ASSIGN_OR_RETURN(records,
+                        UnlessDropped(GetRecords(ids, /*with_vectors=*/true,
+                                                 /*with_payload=*/false)));
+  }
   QueryOptions by_example = o;
   by_example.examples = SearchExamples();
   by_example.filter = ExcludingExamples(o.filter, o.examples);

@@ -224,7 +224,13 @@ enum class RecommendStrategy {
 struct SearchExamples {
   std::vector<uint64_t> positive, negative;
   RecommendStrategy strategy = RecommendStrategy::kAverageVector;
-  bool empty() const { return positive.empty() && negative.empty(); }
+  // Examples given as vectors, beside or instead of ids (normalized under
+  // cosine as the stored ones are); they leave no point out.
+  std::vector<std::vector<float>> positive_vectors{}, negative_vectors{};
+  bool empty() const {
+    return positive.empty() && negative.empty() && positive_vectors.empty() &&
+           negative_vectors.empty();
+  }
 };
 
 // The search parameters of index/types.h (k, nprobe, exact, rescore,

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "quant/status_macros.h"
@@ -17,8 +18,10 @@ absl::Status CheckExamples(const SearchExamples& examples, size_t query_size,
         "both");
   }
   const bool l2 = config.metric == Metric::kL2;
-  const size_t npos = examples.positive.size();
-  const size_t nneg = examples.negative.size();
+  const size_t npos =
+      examples.positive.size() + examples.positive_vectors.size();
+  const size_t nneg =
+      examples.negative.size() + examples.negative_vectors.size();
   switch (examples.strategy) {
     case RecommendStrategy::kAverageVector:
       if (npos == 0) {
@@ -57,13 +60,39 @@ absl::Status CheckExamples(const SearchExamples& examples, size_t query_size,
   const size_t n = npos + nneg;
   if (n > kMaxExamples) {
     return absl::InvalidArgumentError(
-        absl::StrCat(n, " example ids exceed the maximum ", kMaxExamples));
+        absl::StrCat(n, " examples exceed the maximum ", kMaxExamples));
+  }
+  for (const auto& [list, kind] :
+       {std::pair{&examples.positive_vectors, "positive"},
+        std::pair{&examples.negative_vectors, "negative"}}) {
+    for (size_t i = 0; i < list->size(); ++i) {
+      const std::vector<float>& v = (*list)[i];
+      if (v.size() != config.dim) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            kind, " example vector ", i, " has ", v.size(),
+            " dimensions, collection '", config.name, "' has ", config.dim));
+      }
+      for (size_t j = 0; j < v.size(); ++j) {
+        if (!std::isfinite(v[j])) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              kind, " example vector ", i, " holds a non-finite value at ", j));
+        }
+      }
+    }
   }
   if (!config.store_vectors) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "collection '", config.name,
-        "' keeps no raw vectors (store_vectors = false): a search by example "
-        "reads its examples' vectors"));
+    if (examples.strategy == RecommendStrategy::kBestScore) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "collection '", config.name,
+          "' keeps no raw vectors (store_vectors = false): the best_score "
+          "strategy scores its candidates on their stored vectors"));
+    }
+    if (!examples.positive.empty() || !examples.negative.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "collection '", config.name,
+          "' keeps no raw vectors (store_vectors = false): a search by "
+          "example ids reads their vectors (give the examples as vectors)"));
+    }
   }
   return absl::OkStatus();
 }
@@ -86,9 +115,21 @@ absl::StatusOr<ExampleVectors> ExampleVectorsOf(
   for (const Record& r : records) by_id[r.id] = &r;
   const bool cosine = config.metric == Metric::kCosine;
   const uint32_t d = config.dim;
+  // v, of unit norm under cosine (a zero vector stays zero).
+  auto append = [&](const std::vector<float>& v,
+                    std::vector<std::vector<float>>* out) {
+    double norm = 1.0;
+    if (cosine) {
+      double sq = 0.0;
+      for (float x : v) sq += double{x} * x;
+      norm = std::sqrt(sq);
+      if (norm == 0.0) norm = 1.0;
+    }
+    std::vector<float>& u = out->emplace_back(d);
+    for (uint32_t j = 0; j < d; ++j) u[j] = static_cast<float>(v[j] / norm);
+  };
   auto read = [&](const std::vector<uint64_t>& ids, const char* kind,
                   std::vector<std::vector<float>>* out) -> absl::Status {
-    out->reserve(ids.size());
     for (uint64_t id : ids) {
       auto it = by_id.find(id);
       if (it == by_id.end()) {
@@ -102,23 +143,26 @@ absl::StatusOr<ExampleVectors> ExampleVectorsOf(
             kind, " example ", id, " has no stored vector in collection '",
             config.name, "'"));
       }
-      double norm = 1.0;
-      if (cosine) {
-        double sq = 0.0;
-        for (float x : r.vector) sq += double{x} * x;
-        norm = std::sqrt(sq);
-        if (norm == 0.0) norm = 1.0;
-      }
-      std::vector<float>& v = out->emplace_back(d);
-      for (uint32_t j = 0; j < d; ++j) {
-        v[j] = static_cast<float>(r.vector[j] / norm);
-      }
+      append(r.vector, out);
     }
     return absl::OkStatus();
   };
   ExampleVectors ev;
   TQ_RETURN_IF_ERROR(read(examples.positive, "positive", &ev.positive));
   TQ_RETURN_IF_ERROR(read(examples.negative, "negative", &ev.negative));
+  // The examples given as vectors (checked: of the dimension, finite).
+  for (const auto& [given, out] :
+       {std::pair{&examples.positive_vectors, &ev.positive},
+        std::pair{&examples.negative_vectors, &ev.negative}}) {
+    for (const std::vector<float>& v : *given) {
+      if (v.size() != d) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "an example vector has ", v.size(), " dimensions, collection '",
+            config.name, "' has ", d));
+      }
+      append(v, out);
+    }
+  }
   return ev;
 }
 
@@ -159,6 +203,7 @@ absl::StatusOr<std::vector<float>> ExampleQuery(
 std::shared_ptr<const Filter> ExcludingExamples(
     const std::shared_ptr<const Filter>& filter,
     const SearchExamples& examples) {
+  if (examples.positive.empty() && examples.negative.empty()) return filter;
   Filter f = filter != nullptr ? *filter : Filter();
   f.must_not.push_back(Condition::HasId(ExampleIds(examples)));
   return std::make_shared<const Filter>(std::move(f));

@@ -470,6 +470,14 @@ QueryOptions FromProto(const pb::SearchRequest& in) {
                              in.positive_ids().end());
   o.examples.negative.assign(in.negative_ids().begin(),
                              in.negative_ids().end());
+  for (const pb::ExampleVector& v : in.positive_vectors()) {
+    o.examples.positive_vectors.emplace_back(v.values().begin(),
+                                             v.values().end());
+  }
+  for (const pb::ExampleVector& v : in.negative_vectors()) {
+    o.examples.negative_vectors.emplace_back(v.values().begin(),
+                                             v.values().end());
+  }
   switch (in.strategy()) {
     case pb::RECOMMEND_STRATEGY_BEST_SCORE:
       o.examples.strategy = RecommendStrategy::kBestScore;
@@ -482,6 +490,11 @@ QueryOptions FromProto(const pb::SearchRequest& in) {
       break;
   }
   return o;
+}
+
+bool IsByExample(const pb::SearchRequest& in) {
+  return in.positive_ids_size() > 0 || in.negative_ids_size() > 0 ||
+         in.positive_vectors_size() > 0 || in.negative_vectors_size() > 0;
 }
 
 bool LowerIsBetter(const pb::SearchRequest& in, Metric metric) {
@@ -502,6 +515,12 @@ void ToProto(const QueryOptions& in, pb::SearchRequest* out) {
                                    in.examples.positive.end());
   out->mutable_negative_ids()->Add(in.examples.negative.begin(),
                                    in.examples.negative.end());
+  for (const std::vector<float>& v : in.examples.positive_vectors) {
+    out->add_positive_vectors()->mutable_values()->Assign(v.begin(), v.end());
+  }
+  for (const std::vector<float>& v : in.examples.negative_vectors) {
+    out->add_negative_vectors()->mutable_values()->Assign(v.begin(), v.end());
+  }
   out->set_strategy(static_cast<pb::RecommendStrategy>(
       static_cast<int>(in.examples.strategy)));
 }

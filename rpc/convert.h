@@ -67,6 +67,8 @@ void ToProto(const Neighbor& in, v1::ScoredPoint* out);
 // server's. The filter is rpc/filter_convert.h's (OptionalFilter): it can
 // fail.
 QueryOptions FromProto(const v1::SearchRequest& in);
+// Whether the request searches by example (ids or vectors).
+bool IsByExample(const v1::SearchRequest& in);
 // Whether the request's scores are better when lower: l2's squared
 // distances, unless a recommend strategy scores them (best_score,
 // sum_scores: higher is better on every metric).

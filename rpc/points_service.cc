@@ -136,8 +136,8 @@ bool Uniform(const pb::SearchBatchRequest& req, uint32_t dim) {
   const std::string filter = first.filter().SerializeAsString();
   for (const pb::SearchRequest& q : req.searches()) {
     if (q.limit() != first.limit() || q.offset() != first.offset() ||
-        q.vector_size() != static_cast<int>(dim) || q.positive_ids_size() > 0 ||
-        q.negative_ids_size() > 0 || q.params().SerializeAsString() != params ||
+        q.vector_size() != static_cast<int>(dim) || IsByExample(q) ||
+        q.params().SerializeAsString() != params ||
         q.has_filter() != first.has_filter() ||
         q.filter().SerializeAsString() != filter) {
       return false;

@@ -7,6 +7,7 @@
 #include "db/json_path.h"
 #include "quant/echo.h"
 #include "quant/status_macros.h"
+#include "rpc/convert.h"
 #include "rpc/payload_selection.h"
 
 namespace tqdb {
@@ -84,10 +85,10 @@ absl::Status ValidateSearch(const v1::SearchRequest& req,
                      "best_score, 2 sum_scores)"));
   }
   if (req.strategy() != v1::RECOMMEND_STRATEGY_AVERAGE_VECTOR &&
-      req.positive_ids_size() == 0 && req.negative_ids_size() == 0) {
+      !IsByExample(req)) {
     return absl::InvalidArgumentError(
         "strategy applies to a search by example (positive_ids, "
-        "negative_ids)");
+        "negative_ids, positive_vectors, negative_vectors)");
   }
   if (req.group_by().empty()) {
     if (req.group_size() != 0) {

@@ -161,7 +161,7 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
   std::vector<size_t> fanned;  // the searches the shards answer
   for (size_t i = 0; i < searches.size(); ++i) {
     const pb::SearchRequest& q = *searches[i];
-    if (q.positive_ids_size() > 0 || q.negative_ids_size() > 0) {
+    if (IsByExample(q)) {
       absl::StatusOr<ResolvedSearch> r =
           ResolveExamples(collection, config, q, consistency, deadline);
       if (!r.ok()) return WithContext(r.status(), numbered(i));

@@ -22,25 +22,32 @@ absl::StatusOr<ClusterReader::ResolvedSearch> ClusterReader::ResolveExamples(
   const SearchExamples examples = FromProto(search).examples;
   TQ_RETURN_IF_ERROR(CheckExamples(examples, search.vector_size(), config));
   const std::vector<uint64_t> ids = ExampleIds(examples);
-  TQ_ASSIGN_OR_RETURN(pb::GetPointsResponse got,
-                      Get(collection, ids, /*with_vectors=*/true,
-                          /*with_payload=*/false, consistency, deadline));
-  std::vector<Record> records(got.points_size());
-  for (int i = 0; i < got.points_size(); ++i) {
-    const pb::ScoredPoint& p = got.points(i);
-    records[i].id = p.id();
-    records[i].vector.assign(p.vector().begin(), p.vector().end());
-    records[i].has_vector = !records[i].vector.empty();
+  std::vector<Record> records;
+  if (!ids.empty()) {
+    TQ_ASSIGN_OR_RETURN(pb::GetPointsResponse got,
+                        Get(collection, ids, /*with_vectors=*/true,
+                            /*with_payload=*/false, consistency, deadline));
+    records.resize(got.points_size());
+    for (int i = 0; i < got.points_size(); ++i) {
+      const pb::ScoredPoint& p = got.points(i);
+      records[i].id = p.id();
+      records[i].vector.assign(p.vector().begin(), p.vector().end());
+      records[i].has_vector = !records[i].vector.empty();
+    }
   }
   ResolvedSearch out;
   pb::SearchRequest& plain = out.request;
   plain = search;
   plain.clear_positive_ids();
   plain.clear_negative_ids();
+  plain.clear_positive_vectors();
+  plain.clear_negative_vectors();
   plain.clear_strategy();
-  pb::HasIdCondition* left_out =
-      plain.mutable_filter()->add_must_not()->mutable_has_id();
-  left_out->mutable_has_id()->Assign(ids.begin(), ids.end());
+  if (!ids.empty()) {
+    pb::HasIdCondition* left_out =
+        plain.mutable_filter()->add_must_not()->mutable_has_id();
+    left_out->mutable_has_id()->Assign(ids.begin(), ids.end());
+  }
   if (examples.strategy == RecommendStrategy::kAverageVector) {
     TQ_ASSIGN_OR_RETURN(std::vector<float> query,
                         ExampleQuery(config, examples, records));

@@ -244,7 +244,8 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
   // searches run by the node through the cluster, its points scored there;
   // sum_scores one search whose scores the node maps), in a batch beside a
   // plain search: those of one database, a page past an offset, a
-  // threshold keeping the scores at least it.
+  // threshold keeping the scores at least it; an example given as its
+  // vector.
   for (size_t q = 0; q < 8; ++q) {
     SearchExamples ex;
     ex.positive = {(q * 211) % n, (q * 577 + 3) % n};
@@ -259,6 +260,15 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
     req->mutable_positive_ids()->Add(ex.positive.begin(), ex.positive.end());
     req->mutable_negative_ids()->Add(ex.negative.begin(), ex.negative.end());
     req->set_strategy(static_cast<v1::RecommendStrategy>(ex.strategy));
+    if (q == 2 || q == 3) {
+      // The second positive as its vector (its point left out by a filter
+      // instead): the same answer.
+      const uint64_t id = ex.positive[1];
+      req->mutable_positive_ids()->RemoveLast();
+      req->add_positive_vectors()->mutable_values()->Add(
+          x.begin() + id * d, x.begin() + (id + 1) * d);
+      req->mutable_filter()->add_must_not()->mutable_has_id()->add_has_id(id);
+    }
     req->set_limit(kK - 3);
     req->set_offset(3);
     req->set_with_payload(true);

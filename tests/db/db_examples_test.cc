@@ -186,7 +186,7 @@ TEST(DbExamplesErrors, SayWhatIsWrong) {
   expect(search({{1}, {2, 777}}), absl::StatusCode::kNotFound,
          "negative example 777");
   expect(search({std::vector<uint64_t>(kMaxExamples + 1, 1), {}}),
-         absl::StatusCode::kInvalidArgument, "1001 example ids exceed");
+         absl::StatusCode::kInvalidArgument, "1001 examples exceed");
   expect(search({{47, 48}, {}}), absl::StatusCode::kInvalidArgument,
          "zero vector");
   QueryOptions batch;

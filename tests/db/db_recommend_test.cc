@@ -7,6 +7,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -120,22 +121,33 @@ std::vector<Case> CasesFor(Metric m) {
 
 class DbRecommend : public ::testing::TestWithParam<Metric> {};
 
-TEST_P(DbRecommend, IsTheBruteForceOfTheStrategy) {
-  const Metric metric = GetParam();
-  TempDir dir;
+// A database in dir (trained only when asked) whose collection "c" holds
+// Points().
+void OpenWithPoints(const TempDir& dir, Metric metric,
+                    std::unique_ptr<Database>* db,
+                    std::shared_ptr<Collection>* c) {
   DatabaseOptions opts;
   opts.background_training = false;
-  auto db = Database::Open(dir.sub("db"), opts);
-  ASSERT_TRUE(db.ok()) << db.status();
+  auto opened = Database::Open(dir.sub("db"), opts);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  *db = *std::move(opened);
   CollectionConfig cfg;
   cfg.name = "c";
   cfg.dim = kDim;
   cfg.metric = metric;
   cfg.nlist = 8;
   ASSERT_TRUE((*db)->CreateCollection(cfg).ok());
-  auto c = *(*db)->GetCollection("c");
+  *c = *(*db)->GetCollection("c");
+  ASSERT_TRUE((*c)->Upsert(Points(), false).ok());
+}
+
+TEST_P(DbRecommend, IsTheBruteForceOfTheStrategy) {
+  const Metric metric = GetParam();
+  TempDir dir;
+  std::unique_ptr<Database> db;
+  std::shared_ptr<Collection> c;
+  ASSERT_NO_FATAL_FAILURE(OpenWithPoints(dir, metric, &db, &c));
   const std::vector<Point> pts = Points();
-  ASSERT_TRUE(c->Upsert(pts, false).ok());
   size_t found = 0, wanted = 0;
   // Untrained (exact over the stored vectors), then trained: an exact
   // search, and the index over every list.
@@ -198,7 +210,111 @@ TEST_P(DbRecommend, IsTheBruteForceOfTheStrategy) {
   // Recall of the index answers (every list probed).
   EXPECT_GE(static_cast<double>(wanted), 0.8 * static_cast<double>(found))
       << wanted << " of " << found;
-  ASSERT_TRUE((*db)->Close().ok());
+  ASSERT_TRUE(db->Close().ok());
+}
+
+// Examples given as vectors are their points' examples but for the
+// exclusion: the same results as by ids once a filter leaves those points
+// out, under every strategy, alone or beside ids; and they need no stored
+// vectors where the strategy reads none.
+TEST_P(DbRecommend, VectorsAreTheirPointsWithoutTheExclusion) {
+  const Metric metric = GetParam();
+  TempDir dir;
+  std::unique_ptr<Database> db;
+  std::shared_ptr<Collection> c;
+  ASSERT_NO_FATAL_FAILURE(OpenWithPoints(dir, metric, &db, &c));
+  const std::vector<Point> pts = Points();
+  for (const Case& cs : CasesFor(metric)) {
+    const SearchExamples& ex = cs.examples;
+    QueryOptions by_ids;
+    by_ids.k = 10;
+    by_ids.examples = ex;
+    by_ids.examples.strategy = cs.strategy;
+    auto want = c->Search({}, by_ids);
+    ASSERT_TRUE(want.ok()) << want.status();
+    // All as vectors, then the first positive (or negative) as an id and
+    // the rest as vectors.
+    for (int mixed = 0; mixed < 2; ++mixed) {
+      SCOPED_TRACE(::testing::Message()
+                   << "strategy " << static_cast<int>(cs.strategy)
+                   << " positives " << ex.positive.size() << " negatives "
+                   << ex.negative.size() << " mixed " << mixed);
+      QueryOptions by_vectors = by_ids;
+      SearchExamples& v = by_vectors.examples;
+      v.positive.clear();
+      v.negative.clear();
+      std::vector<uint64_t> left_out;
+      for (uint64_t id : ex.positive) {
+        if (mixed && v.positive.empty()) {
+          v.positive.push_back(id);
+        } else {
+          v.positive_vectors.push_back(pts[id].vector);
+          left_out.push_back(id);
+        }
+      }
+      for (uint64_t id : ex.negative) {
+        if (mixed && ex.positive.empty() && v.negative.empty()) {
+          v.negative.push_back(id);
+        } else {
+          v.negative_vectors.push_back(pts[id].vector);
+          left_out.push_back(id);
+        }
+      }
+      auto f = std::make_shared<Filter>();
+      f->must_not.push_back(Condition::HasId(left_out));
+      by_vectors.filter = f;
+      auto got = c->Search({}, by_vectors);
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_EQ(got->size(), want->size());
+      for (size_t i = 0; i < want->size(); ++i) {
+        EXPECT_EQ((*got)[i].id, (*want)[i].id) << "rank " << i;
+        EXPECT_NEAR((*got)[i].score, (*want)[i].score,
+                    1e-5 * (1 + std::fabs((*want)[i].score)))
+            << "rank " << i;
+      }
+    }
+  }
+  // A positive vector, no exclusion: its own point comes first (l2 and
+  // cosine; under ip a longer point may beat it).
+  if (metric != Metric::kInnerProduct) {
+    QueryOptions o;
+    o.k = 3;
+    o.examples.positive_vectors = {pts[42].vector};
+    auto got = c->Search({}, o);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ((*got)[0].id, 42u);
+  }
+  // Without stored vectors: examples as vectors under average_vector and
+  // sum_scores; not ids, not best_score.
+  CollectionConfig codes_only = c->config();
+  codes_only.name = "codes_only";
+  codes_only.store_vectors = false;
+  ASSERT_TRUE(db->CreateCollection(codes_only).ok());
+  auto co = *db->GetCollection("codes_only");
+  ASSERT_TRUE(co->Upsert(pts, false).ok());
+  for (RecommendStrategy s :
+       {RecommendStrategy::kAverageVector, RecommendStrategy::kSumScores}) {
+    QueryOptions o;
+    o.k = 5;
+    o.examples.positive_vectors = {pts[3].vector, pts[7].vector};
+    o.examples.strategy = s;
+    auto got = co->Search({}, o);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->size(), 5u);
+  }
+  QueryOptions o;
+  o.examples.positive_vectors = {pts[3].vector};
+  o.examples.strategy = RecommendStrategy::kBestScore;
+  absl::Status s = co->Search({}, o).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "best_score strategy scores"))
+      << s;
+  o.examples = SearchExamples{{3}, {}};
+  s = co->Search({}, o).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "give the examples as vectors"))
+      << s;
+  ASSERT_TRUE(db->Close().ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Metrics, DbRecommend,
@@ -325,6 +441,18 @@ TEST(DbRecommendErrors, SayWhatIsWrong) {
          "negative example 999 is not a point of collection 'cosine'");
   expect(search("cosine", RecommendStrategy::kAverageVector, {{}, {1}}),
          absl::StatusCode::kInvalidArgument, "at least one positive id");
+  SearchExamples short_vector{{1}, {}};
+  short_vector.negative_vectors = {std::vector<float>(kDim - 1, 1.0f)};
+  expect(search("cosine", best, short_vector),
+         absl::StatusCode::kInvalidArgument,
+         "negative example vector 0 has 15 dimensions, collection 'cosine' "
+         "has 16");
+  SearchExamples not_finite;
+  not_finite.positive_vectors = {std::vector<float>(kDim, 1.0f),
+                                 std::vector<float>(kDim, 1.0f)};
+  not_finite.positive_vectors[1][4] = NAN;
+  expect(search("cosine", sum, not_finite), absl::StatusCode::kInvalidArgument,
+         "positive example vector 1 holds a non-finite value at 4");
   ASSERT_TRUE((*db)->Close().ok());
 }
 

@@ -159,6 +159,17 @@ class ClientTest(unittest.TestCase):
             self.assertAlmostEqual(h.score, score[i], places=5)
         with self.assertRaises(ValueError):
             self.db.recommend(self.name, [107], strategy="best")
+        # Examples as vectors (a list, an array): no point is left out, so
+        # point 107's own vector finds it first.
+        own = self.db.recommend(self.name, [x[7].tolist()], limit=6,
+                                exact=True)
+        self.assertEqual([h.id for h in own], [h.id for h in ten[:6]])
+        # Point 109's own vector as a positive: 109 first (f(1)), then the
+        # ranking by ids.
+        mixed = self.db.recommend(self.name, [107, x[9]], [x[11]], limit=5,
+                                  exact=True, strategy="best_score")
+        self.assertEqual([h.id for h in mixed],
+                         [109] + [h.id for h in best][:4])
         with self.assertRaises(self.tc.Error) as e:
             self.db.recommend(self.name, [107, 99999])
         self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)

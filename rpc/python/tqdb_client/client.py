@@ -101,6 +101,16 @@ def _one_vector(vector) -> np.ndarray:
     return q[0]
 
 
+def _add_examples(ids, vectors, examples) -> None:
+    """Appends each example to `ids` (a point id: an int) or to `vectors`
+    (anything else: one vector)."""
+    for e in examples:
+        if isinstance(e, (int, np.integer)) and not isinstance(e, bool):
+            ids.append(int(e))
+        else:
+            vectors.add().values.extend(_one_vector(e).tolist())
+
+
 def _filter_proto(filter: FilterLike):
     """The request's Filter message, or None."""
     return None if filter is None else to_proto(filter)
@@ -528,8 +538,9 @@ class Client:
         return [ScoredPoint.from_proto(p)
                 for p in self._call(self._points.Search, req).points]
 
-    def recommend(self, name: str, positive: Sequence[int],
-                  negative: Sequence[int] = (), limit: int = 10, *,
+    def recommend(self, name: str, positive: Sequence[Union[int, VectorLike]],
+                  negative: Sequence[Union[int, VectorLike]] = (),
+                  limit: int = 10, *,
                   nprobe: int = 0, exact: bool = False, rescore: bool = False,
                   oversampling: float = 0.0,
                   with_payload: PayloadLike = True,
@@ -539,8 +550,10 @@ class Client:
                   offset: int = 0,
                   strategy: str = "average_vector") -> List[ScoredPoint]:
         """Search by example (Qdrant's recommend): the points most like the
-        `positive` points (ids), away from the `negative` ones; the examples
-        are left out of the results. strategy (Qdrant's):
+        `positive` examples, away from the `negative` ones. An example is a
+        point id (an int; the point is left out of the results) or a vector
+        (a list or array of the collection's dimension). strategy
+        (Qdrant's):
         "average_vector": one search with the mean of the positives' stored
         vectors, or 2 * mean(positive) - mean(negative) (each normalized
         under cosine); "best_score": a point nearer some positive than any
@@ -564,8 +577,8 @@ class Client:
                                    with_payload, with_vectors, probe_sigmas,
                                    score_threshold, _filter_proto(filter),
                                    offset)
-        req.positive_ids.extend(int(i) for i in positive)
-        req.negative_ids.extend(int(i) for i in negative)
+        _add_examples(req.positive_ids, req.positive_vectors, positive)
+        _add_examples(req.negative_ids, req.negative_vectors, negative)
         req.strategy = strategies[strategy]
         return [ScoredPoint.from_proto(p)
                 for p in self._call(self._points.Search, req).points]
