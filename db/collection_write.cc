@@ -139,6 +139,19 @@ absl::Status CollectionImpl::Upsert(const std::vector<Point>& points,
   return WriteUpsert(points, wait, 0);
 }
 
+absl::StatusOr<size_t> CollectionImpl::UpdateVectors(
+    const std::vector<Point>& points, bool wait) {
+  // Only the vectors are read: the payloads stay as stored.
+  std::vector<Point> vectors(points.size());
+  for (size_t i = 0; i < points.size(); ++i) {
+    vectors[i].id = points[i].id;
+    vectors[i].vector = points[i].vector;
+  }
+  size_t updated = 0;
+  TQ_RETURN_IF_ERROR(WriteUpsert(vectors, wait, 0, Payloads::kKeep, &updated));
+  return updated;
+}
+
 absl::Status CollectionImpl::UpsertLogged(uint64_t sequence,
                                           const std::vector<Point>& points,
                                           bool wait) {
@@ -201,7 +214,9 @@ absl::Status CollectionImpl::RecordSequence(uint64_t sequence, bool wait) {
 }
 
 absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
-                                         bool wait, uint64_t sequence) {
+                                         bool wait, uint64_t sequence,
+                                         Payloads payloads, size_t* updated) {
+  const bool keep_payloads = payloads == Payloads::kKeep;
   TQ_LIFE_GUARD();
   // A replayed log entry (cheap check first; again under the lock).
   if (sequence > 0 && sequence <= applied_.load()) return absl::OkStatus();
@@ -215,7 +230,8 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
       CheckBatchSize(points.size(), "points", core_->options.max_batch));
   // Payloads are parsed (once) when there are payload indexes to feed.
   std::vector<nlohmann::json> parsed;
-  std::vector<std::string> keep = payload_index_.TopLevelKeys();
+  std::vector<std::string> keep;
+  if (!keep_payloads) keep = payload_index_.TopLevelKeys();
   bool have_parsed = !keep.empty();
   TQ_RETURN_IF_ERROR(CheckPoints(points, config_, core_->options,
                                  have_parsed ? &parsed : nullptr, keep));
@@ -276,6 +292,16 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
   } else {
     st.flat->Contains(ids.data(), m, &exists);
   }
+  if (keep_payloads) {
+    for (size_t r = 0; r < m; ++r) {
+      if (!exists[r]) {
+        return absl::NotFoundError(absl::StrCat(
+            "point ", ids[r], " is not in collection '", config_.name,
+            "': updating vectors changes stored points only (an upsert adds "
+            "points)"));
+      }
+    }
+  }
   // The memory the new points take, reserved before anything is written.
   MemoryBudget::Reservation reserved;
   if (const size_t added_points =
@@ -292,7 +318,10 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
   const auto schema = payload_index_.Schema();
   std::vector<std::vector<FieldValues>> values(m);
   std::vector<std::vector<FieldValues>> old_values;
-  if (!schema.empty()) {
+  if (keep_payloads) {
+    // The payloads stay: so do the values they give the indexed fields.
+    if (!schema.empty()) values = payload_index_.Current(ids);
+  } else if (!schema.empty()) {
     // An index appeared since the check: parsed again, for its key too.
     std::vector<std::string> keep_now = payload_index_.TopLevelKeys();
     if (!have_parsed || keep_now != keep) {
@@ -321,7 +350,7 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
       if (st.index && old_list[r] != list && old_list[r] != kNoList) {
         batch.Delete(core_->codes(), CodeKey(cid_, g, old_list[r], id));
       }
-      if (points[rows[r]].payload.empty()) {
+      if (points[rows[r]].payload.empty() && !keep_payloads) {
         batch.Delete(core_->payload(), PointKey(cid_, id));
       }
     } else {
@@ -345,10 +374,10 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
       batch.Put(core_->vectors(), PointKey(cid_, id), vbuf);
 #endif
     }
-    if (!points[rows[r]].payload.empty()) {
+    if (!points[rows[r]].payload.empty() && !keep_payloads) {
       batch.Put(core_->payload(), PointKey(cid_, id), points[rows[r]].payload);
     }
-    if (!schema.empty()) {
+    if (!schema.empty() && !keep_payloads) {
       IndexWrites(schema, id, old_values[r], values[r], &edits);
     }
   }
@@ -367,6 +396,7 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
     st.flat->Upsert(ids.data(), x.data(), m);
   }
   count_ += added;
+  if (updated != nullptr) *updated = m;
   // Last: a reader that sees the sequence applied sees the points (counted
   // and searchable). After an error above, the entry is applied again (an
   // upsert is idempotent).

@@ -426,6 +426,13 @@ class Collection {
   // nothing: a bad point rejects the batch (a payload that is not valid
   // JSON too). Duplicate ids: the last wins.
   virtual absl::Status Upsert(const std::vector<Point>& points, bool wait) = 0;
+  // Replaces the vectors of stored points and keeps their payloads
+  // (Qdrant's update_vectors; the points' payload fields are not read).
+  // All or nothing: NotFound naming a point the collection does not hold,
+  // InvalidArgument for a bad vector. Duplicate ids: the last wins. Returns
+  // how many points were updated.
+  virtual absl::StatusOr<size_t> UpdateVectors(const std::vector<Point>& points,
+                                               bool wait) = 0;
   // Deletes points; unknown ids are ignored. Returns how many were deleted.
   virtual absl::StatusOr<size_t> Delete(const std::vector<uint64_t>& ids,
                                         bool wait) = 0;

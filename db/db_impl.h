@@ -125,6 +125,8 @@ class CollectionImpl : public Collection,
 
   const CollectionConfig& config() const override { return config_; }
   absl::Status Upsert(const std::vector<Point>& points, bool wait) override;
+  absl::StatusOr<size_t> UpdateVectors(const std::vector<Point>& points,
+                                       bool wait) override;
   absl::StatusOr<size_t> Delete(const std::vector<uint64_t>& ids,
                                 bool wait) override;
   absl::StatusOr<std::vector<Record>> Get(const std::vector<uint64_t>& ids,
@@ -241,9 +243,14 @@ class CollectionImpl : public Collection,
                          uint64_t* n);
 
   // collection_write.cc. Upsert and Delete, tagged with a log sequence
-  // unless it is 0.
+  // unless it is 0. kKeep (UpdateVectors): the points must exist (NotFound
+  // otherwise, nothing written) and keep their payloads; *updated: the
+  // points written.
+  enum class Payloads { kReplace, kKeep };
   absl::Status WriteUpsert(const std::vector<Point>& points, bool wait,
-                           uint64_t sequence);
+                           uint64_t sequence,
+                           Payloads payloads = Payloads::kReplace,
+                           size_t* updated = nullptr);
   absl::StatusOr<size_t> WriteDelete(const std::vector<uint64_t>& ids,
                                      bool wait, uint64_t sequence);
   absl::Status CheckSequence(uint64_t sequence);

@@ -32,16 +32,6 @@ double MsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-// The call's deadline; a minute for a call without one (internal calls
-// always carry one).
-absl::Time DeadlineOf(const grpc::ServerContextBase* ctx) {
-  const auto d = ctx->deadline();
-  if (d >= std::chrono::system_clock::now() + std::chrono::hours(24 * 365)) {
-    return absl::Now() + absl::Minutes(1);
-  }
-  return absl::FromChrono(d);
-}
-
 // The highest sequence per shard over several writes, sorted by shard.
 void Merge(const std::vector<pb::ShardSequence>& add,
            std::map<uint32_t, uint64_t>* into) {
@@ -294,6 +284,33 @@ grpc::Status ClusterPointsService::Upsert(grpc::ServerContext* ctx,
     resp->set_batches(1);
     resp->set_time_ms(MsSince(t0));
     for (pb::ShardSequence& s : seqs) *resp->add_sequences() = std::move(s);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ClusterPointsService::UpdateVectors(
+    grpc::ServerContext* ctx, const pb::UpdateVectorsRequest* req,
+    pb::UpdateVectorsResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateUpdateVectors(*req));
+    // The vectors' checks before anything reaches the log; each replica
+    // then finds the points it holds at the entry's place in the log.
+    TQ_RETURN_IF_ERROR(
+        node_->CheckUpsert(req->collection(), FromProto(req->points())));
+    cpb::LogEntry entry;
+    for (const pb::PointVector& p : req->points()) {
+      pb::Point* point = entry.mutable_update_vectors()->add_points();
+      point->set_id(p.id());
+      *point->mutable_vector() = p.vector();
+    }
+    TQ_ASSIGN_OR_RETURN(
+        cluster::ClusterNode::UpdateResult done,
+        node_->Update(req->collection(), std::move(entry), DeadlineOf(ctx)));
+    resp->set_updated(done.changed);
+    for (pb::ShardSequence& s : done.sequences) {
+      *resp->add_sequences() = std::move(s);
+    }
     return absl::OkStatus();
   });
 }
@@ -588,95 +605,6 @@ grpc::Status ClusterPointsService::DeletePayloadKeys(
     return UpdatePayload(node_, *req,
                          &cpb::LogEntry::mutable_delete_payload_keys,
                          DeadlineOf(ctx), resp);
-  });
-}
-
-// --- Shards (other nodes' reads of this node's replicas) ---
-
-grpc::Status ClusterShardsService::Search(grpc::ServerContext* ctx,
-                                          const cpb::ShardSearchRequest* req,
-                                          cpb::ShardSearchResponse* resp) {
-  return context_->Call(
-      ctx, [&] { return node_->LocalSearch(*req, DeadlineOf(ctx), resp); });
-}
-
-grpc::Status ClusterShardsService::Count(grpc::ServerContext* ctx,
-                                         const cpb::ShardCountRequest* req,
-                                         cpb::ShardCountResponse* resp) {
-  return context_->Call(
-      ctx, [&] { return node_->LocalCount(*req, DeadlineOf(ctx), resp); });
-}
-
-grpc::Status ClusterShardsService::Facet(grpc::ServerContext* ctx,
-                                         const cpb::ShardFacetRequest* req,
-                                         cpb::ShardFacetResponse* resp) {
-  return context_->Call(
-      ctx, [&] { return node_->LocalFacet(*req, DeadlineOf(ctx), resp); });
-}
-
-grpc::Status ClusterShardsService::Scroll(grpc::ServerContext* ctx,
-                                          const cpb::ShardScrollRequest* req,
-                                          cpb::ShardScrollResponse* resp) {
-  return context_->Call(
-      ctx, [&] { return node_->LocalScroll(*req, DeadlineOf(ctx), resp); });
-}
-
-grpc::Status ClusterShardsService::WriteResults(
-    grpc::ServerContext* ctx, const cpb::ShardsRequest* req,
-    cpb::ShardWriteResultsResponse* resp) {
-  return context_->Call(ctx, [&] {
-    return node_->LocalWriteResults(*req, DeadlineOf(ctx), resp);
-  });
-}
-
-grpc::Status ClusterShardsService::Get(grpc::ServerContext* ctx,
-                                       const cpb::ShardGetRequest* req,
-                                       pb::GetPointsResponse* resp) {
-  return context_->Call(
-      ctx, [&] { return node_->LocalGet(*req, DeadlineOf(ctx), resp); });
-}
-
-grpc::Status ClusterShardsService::Info(grpc::ServerContext* ctx,
-                                        const cpb::ShardsRequest* req,
-                                        cpb::ShardInfoResponse* resp) {
-  return context_->Call(
-      ctx, [&] { return node_->LocalInfo(*req, DeadlineOf(ctx), resp); });
-}
-
-grpc::Status ClusterShardsService::Train(grpc::ServerContext* ctx,
-                                         const cpb::ShardTrainRequest* req,
-                                         cpb::ShardInfoResponse* resp) {
-  return context_->Call(
-      ctx, [&] { return node_->LocalTrain(*req, DeadlineOf(ctx), resp); });
-}
-
-grpc::Status ClusterShardsService::Copy(
-    grpc::ServerContext* ctx, const cpb::ShardCopyRequest* req,
-    grpc::ServerWriter<cpb::ShardCopyChunk>* writer) {
-  return context_->Call(ctx, [&] {
-    return node_->LocalCopy(
-        *req, DeadlineOf(ctx),
-        [&](const cpb::ShardCopyChunk& chunk) { return writer->Write(chunk); });
-  });
-}
-
-// --- Node ---
-
-grpc::Status ClusterNodeService::Status(grpc::ServerContext* ctx,
-                                        const cpb::NodeStatusRequest* /*req*/,
-                                        cpb::NodeStatusResponse* resp) {
-  return context_->Call(ctx, [&]() -> absl::Status {
-    node_->Status(resp);
-    return absl::OkStatus();
-  });
-}
-
-grpc::Status ClusterNodeService::Drain(grpc::ServerContext* ctx,
-                                       const cpb::DrainRequest* req,
-                                       cpb::DrainResponse* resp) {
-  return context_->Call(ctx, [&]() -> absl::Status {
-    TQ_ASSIGN_OR_RETURN(*resp, node_->Drain(req->node_id(), req->cancel()));
-    return absl::OkStatus();
   });
 }
 

@@ -90,6 +90,9 @@ class ClusterPointsService final : public v1::Points::Service {
 
   grpc::Status Upsert(grpc::ServerContext* ctx, const v1::UpsertRequest* req,
                       v1::UpsertResponse* resp) override;
+  grpc::Status UpdateVectors(grpc::ServerContext* ctx,
+                             const v1::UpdateVectorsRequest* req,
+                             v1::UpdateVectorsResponse* resp) override;
   grpc::Status UpsertStream(grpc::ServerContext* ctx,
                             grpc::ServerReader<v1::UpsertRequest>* reader,
                             v1::UpsertResponse* resp) override;

@@ -352,6 +352,16 @@ std::vector<Point> FromProto(
   return out;
 }
 
+std::vector<Point> FromProto(
+    const google::protobuf::RepeatedPtrField<pb::PointVector>& in) {
+  std::vector<Point> out(in.size());
+  for (int i = 0; i < in.size(); ++i) {
+    out[i].id = in[i].id();
+    out[i].vector.assign(in[i].vector().begin(), in[i].vector().end());
+  }
+  return out;
+}
+
 void ToProto(Point&& in, pb::Point* out) {
   out->set_id(in.id);
   out->mutable_vector()->Add(in.vector.begin(), in.vector.end());

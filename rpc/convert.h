@@ -57,6 +57,9 @@ CollectionInfo FromProto(const v1::CollectionInfo& in);
 std::vector<Point> FromProto(
     const google::protobuf::RepeatedPtrField<v1::Point>& in);
 void ToProto(Point&& in, v1::Point* out);
+// UpdateVectors' points (no payloads).
+std::vector<Point> FromProto(
+    const google::protobuf::RepeatedPtrField<v1::PointVector>& in);
 // id, the vector when it has one, the payload.
 void ToProto(Record&& in, v1::ScoredPoint* out);
 void ToProto(const Neighbor& in, v1::ScoredPoint* out);

@@ -36,6 +36,8 @@ constexpr Route kRoutes[] = {
     {"GET", "/collections/{collection}/points/{ids}", "tqdb.v1.Points/Get"},
     {"POST", "/collections/{collection}/points/delete",
      "tqdb.v1.Points/Delete"},
+    {"PUT", "/collections/{collection}/points/vectors",
+     "tqdb.v1.Points/UpdateVectors"},
     {"POST", "/collections/{collection}/points/count", "tqdb.v1.Points/Count"},
     {"POST", "/collections/{collection}/facet", "tqdb.v1.Points/Facet"},
     {"POST", "/collections/{collection}/points/search",

@@ -173,6 +173,20 @@ grpc::Status PointsService::Upsert(grpc::ServerContext* ctx,
   });
 }
 
+grpc::Status PointsService::UpdateVectors(grpc::ServerContext* ctx,
+                                          const pb::UpdateVectorsRequest* req,
+                                          pb::UpdateVectorsResponse* resp) {
+  return context_->Call(ctx, [&]() -> absl::Status {
+    TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
+    TQ_RETURN_IF_ERROR(ValidateUpdateVectors(*req));
+    TQ_ASSIGN_OR_RETURN(
+        const size_t n,
+        c->UpdateVectors(FromProto(req->points()), req->wait()));
+    resp->set_updated(n);
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status PointsService::UpsertStream(
     grpc::ServerContext* ctx, grpc::ServerReader<pb::UpsertRequest>* reader,
     pb::UpsertResponse* resp) {

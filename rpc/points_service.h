@@ -56,6 +56,9 @@ class PointsService final
   grpc::Status UpsertStream(grpc::ServerContext* ctx,
                             grpc::ServerReader<v1::UpsertRequest>* reader,
                             v1::UpsertResponse* resp) override;
+  grpc::Status UpdateVectors(grpc::ServerContext* ctx,
+                             const v1::UpdateVectorsRequest* req,
+                             v1::UpdateVectorsResponse* resp) override;
   grpc::Status Get(grpc::ServerContext* ctx, const v1::GetPointsRequest* req,
                    v1::GetPointsResponse* resp) override;
   grpc::Status Delete(grpc::ServerContext* ctx,

@@ -14,6 +14,14 @@
 
 namespace tqdb {
 
+absl::Time DeadlineOf(const grpc::ServerContextBase* ctx) {
+  const auto d = ctx->deadline();
+  if (d >= std::chrono::system_clock::now() + std::chrono::hours(24 * 365)) {
+    return absl::Now() + absl::Minutes(1);
+  }
+  return absl::FromChrono(d);
+}
+
 namespace {
 
 // The longest error message a call returns: whatever a handler put in it, it

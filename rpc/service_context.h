@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "db/db.h"
 #include "rpc/auth.h"
 #include "rpc/metrics.h"
@@ -31,6 +32,10 @@ namespace tqdb {
 // more than the message; the REST gateway answers it 507.
 inline constexpr char kErrorTrailer[] = "tqdb-error";
 inline constexpr char kDiskFullError[] = "disk-full";
+
+// The call's deadline; a minute for a call without one (internal calls
+// always carry one).
+absl::Time DeadlineOf(const grpc::ServerContextBase* ctx);
 
 class ServiceContext {
  public:

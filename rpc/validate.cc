@@ -41,6 +41,13 @@ absl::Status ValidateUpsert(const v1::UpsertRequest& req) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateUpdateVectors(const v1::UpdateVectorsRequest& req) {
+  if (req.points().empty()) {
+    return absl::InvalidArgumentError("update_vectors has no points");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateGet(const v1::GetPointsRequest& req) {
   if (static_cast<size_t>(req.ids_size()) > kMaxGetIds) {
     return absl::ResourceExhaustedError(absl::StrCat(

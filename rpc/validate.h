@@ -32,6 +32,7 @@ absl::Status ValidateCollectionName(const std::string& name);
 // store_vectors, ...) are the database's (Database::CreateCollection).
 absl::Status ValidateCreateCollection(const v1::CreateCollectionRequest& req);
 absl::Status ValidateUpsert(const v1::UpsertRequest& req);
+absl::Status ValidateUpdateVectors(const v1::UpdateVectorsRequest& req);
 absl::Status ValidateGet(const v1::GetPointsRequest& req);
 absl::Status ValidateSearch(const v1::SearchRequest& req,
                             const ServerOptions& options);

@@ -145,8 +145,10 @@ absl::StatusOr<ClusterNode::UpdateResult> ClusterNode::Update(
   const std::shared_ptr<const ClusterState> state = view_->state();
   TQ_ASSIGN_OR_RETURN(const CollectionEntry* e, Writable(*state, collection));
   entry.set_collection_uid(e->uid);
-  // The ids of a payload update by ids (they select the shards).
+  // The ids of a payload update by ids (they select the shards), or the
+  // points of a vector update.
   google::protobuf::RepeatedField<uint64_t>* ids = nullptr;
+  google::protobuf::RepeatedPtrField<::tqdb::v1::Point>* points = nullptr;
   switch (entry.op_case()) {
     case cpb::LogEntry::kSetPayload:
       if (!entry.set_payload().has_filter()) {
@@ -163,6 +165,9 @@ absl::StatusOr<ClusterNode::UpdateResult> ClusterNode::Update(
         ids = entry.mutable_delete_payload_keys()->mutable_ids();
       }
       break;
+    case cpb::LogEntry::kUpdateVectors:
+      points = entry.mutable_update_vectors()->mutable_points();
+      break;
     case cpb::LogEntry::kDeleteFilter:
     case cpb::LogEntry::kCreateFieldIndex:
     case cpb::LogEntry::kDeleteFieldIndex:
@@ -171,7 +176,19 @@ absl::StatusOr<ClusterNode::UpdateResult> ClusterNode::Update(
       return absl::InternalError("ClusterNode::Update: not an update entry");
   }
   std::map<uint32_t, std::string> by_shard;  // the serialized entries
-  if (ids != nullptr) {
+  if (points != nullptr) {
+    TQ_RETURN_IF_ERROR(
+        CheckBatch(points->size(), "points", options_.database.max_batch));
+    std::map<uint32_t, cpb::LogEntry> split;
+    for (const ::tqdb::v1::Point& p : *points) {
+      cpb::LogEntry& part = split[ShardOf(p.id(), e->record.shards())];
+      *part.mutable_update_vectors()->add_points() = p;
+    }
+    for (auto& [shard, part] : split) {
+      part.set_collection_uid(e->uid);
+      by_shard[shard] = part.SerializeAsString();
+    }
+  } else if (ids != nullptr) {
     TQ_RETURN_IF_ERROR(
         CheckBatch(ids->size(), "ids", options_.database.max_batch));
     std::map<uint32_t, std::vector<uint64_t>> split;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/log_line.h"
 #include "rpc/cluster/log_names.h"
@@ -82,6 +83,10 @@ absl::StatusOr<size_t> RunUpdate(Collection& c, const cpb::LogEntry& entry) {
       TQ_RETURN_IF_ERROR(
           c.DeleteFieldIndex(entry.delete_field_index().field()));
       return size_t{1};
+    case cpb::LogEntry::kUpdateVectors:
+      // NotFound (a point this shard does not hold at this place in the
+      // log) is every replica's answer alike: nothing written.
+      return c.UpdateVectors(FromProto(entry.update_vectors().points()), false);
     default:
       // Not skipped: a newer node's entry this one cannot apply stops the
       // replica (last_error) rather than leaving it diverged.
@@ -101,7 +106,8 @@ absl::StatusOr<size_t> RunUpdate(Collection& c, const cpb::LogEntry& entry) {
 bool Deterministic(const absl::Status& s, const cpb::LogEntry& entry) {
   return absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s) ||
          absl::IsAlreadyExists(s) || absl::IsOutOfRange(s) ||
-         (absl::IsNotFound(s) && entry.has_delete_field_index());
+         (absl::IsNotFound(s) &&
+          (entry.has_delete_field_index() || entry.has_update_vectors()));
 }
 
 }  // namespace
@@ -202,7 +208,11 @@ absl::Status ShardReplica::ApplyUpdate(uint64_t sequence,
     result.set_changed(*r);
   } else {
     result.set_code(static_cast<int32_t>(r.status().code()));
-    result.set_message(std::string(r.status().message()));
+    // The collection as the client names it, not the replica's local one.
+    result.set_message(absl::StrReplaceAll(
+        r.status().message(),
+        {{absl::StrCat("collection '", local_->config().name, "'"),
+          absl::StrCat("collection '", spec_.collection, "'")}}));
   }
   absl::MutexLock lock(&mu_);
   results_[sequence] = std::move(result);

@@ -415,6 +415,59 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
     }
     EXPECT_EQ(resp.results(1).nprobe_used(), 0u) << "exact";
   }
+
+  // UpdateVectors: new vectors on whichever shards hold the points, their
+  // payloads kept; a point the cluster does not hold is NOT_FOUND, named.
+  {
+    constexpr uint64_t kUpdated = 20;
+    const std::vector<float> fresh =
+        testing_util::RandomUnitVectors(kUpdated, d, 7);
+    v1::UpdateVectorsRequest req;
+    req.set_collection("glove");
+    for (uint64_t i = 0; i < kUpdated; ++i) {
+      v1::PointVector* p = req.add_points();
+      p->set_id(i * 101);
+      p->mutable_vector()->Add(fresh.begin() + i * d,
+                               fresh.begin() + (i + 1) * d);
+    }
+    grpc::ClientContext ctx;
+    v1::UpdateVectorsResponse resp;
+    grpc::Status s = cluster_->Points(1)->UpdateVectors(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.updated(), kUpdated);
+    std::map<uint32_t, uint64_t> updated;
+    testing_util::Merge(resp.sequences(), &updated);
+    for (uint64_t i = 0; i < kUpdated; ++i) {
+      v1::SearchRequest q;
+      q.set_collection("glove");
+      ReadAfter(updated, &q);
+      q.mutable_vector()->Add(fresh.begin() + i * d,
+                              fresh.begin() + (i + 1) * d);
+      q.set_limit(1);
+      q.set_with_payload(true);
+      q.mutable_params()->set_exact(true);
+      grpc::ClientContext sctx;
+      v1::SearchResponse got;
+      s = cluster_->Points(i % 3)->Search(&sctx, q, &got);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      ASSERT_EQ(got.points_size(), 1);
+      EXPECT_EQ(got.points(0).id(), i * 101);
+      EXPECT_NEAR(got.points(0).score(), 1.0f, 1e-5f);
+      EXPECT_EQ(got.points(0).payload(), absl::StrCat("\"p", i * 101, "\""));
+    }
+    v1::UpdateVectorsRequest missing;
+    missing.set_collection("glove");
+    *missing.add_points() = req.points(0);
+    missing.add_points()->set_id(999999);
+    *missing.mutable_points(1)->mutable_vector() = req.points(1).vector();
+    grpc::ClientContext mctx;
+    s = cluster_->Points(2)->UpdateVectors(&mctx, missing, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+    EXPECT_NE(s.error_message().find("point 999999 is not in collection "
+                                     "'glove'"),
+              std::string::npos)
+        << s.error_message();
+  }
 }
 
 TEST_F(ClusterReadTest, SearchesAnswerThroughNodeAndNatsFailures) {

@@ -170,6 +170,16 @@ class ClientTest(unittest.TestCase):
                                   exact=True, strategy="best_score")
         self.assertEqual([h.id for h in mixed],
                          [109] + [h.id for h in best][:4])
+        # New vectors, payloads kept.
+        ones = np.ones((1, 32))
+        self.assertEqual(self.db.update_vectors(self.name, [2599], ones,
+                                                wait=True), 1)
+        moved = self.db.retrieve(self.name, [2599], with_vectors=True)[0]
+        self.assertTrue(np.allclose(moved.vector, ones[0]))
+        self.assertEqual(moved.payload, {"row": 2499})
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.update_vectors(self.name, [99999], ones)
+        self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
         with self.assertRaises(self.tc.Error) as e:
             self.db.recommend(self.name, [107, 99999])
         self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)

@@ -330,6 +330,34 @@ TEST_F(HttpGatewayTest, FiltersPayloadUpdatesAndFieldIndexes) {
   ASSERT_TRUE(r);
   EXPECT_EQ(Parse<pb::GetPointsResponse>(r->body).points(0).payload(),
             R"({"i": 1000})");  // as given
+  // New vectors, payloads kept (Qdrant's PUT .../points/vectors).
+  std::string ones = "[1";
+  for (int j = 1; j < 16; ++j) ones += ", 1";
+  ones += "]";
+  r = http_.Put(
+      "/collections/f/points/vectors",
+      R"({"points": [{"id": 5, "vector": )" + ones + R"(}], "wait": true})",
+      "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Parse<pb::UpdateVectorsResponse>(r->body).updated(), 1u);
+  r = http_.Get("/collections/f/points/5?with_payload=true&with_vectors=true");
+  ASSERT_TRUE(r);
+  {
+    const auto got = Parse<pb::GetPointsResponse>(r->body);
+    ASSERT_EQ(got.points_size(), 1);
+    EXPECT_EQ(got.points(0).payload(), R"({"i": 1000})");
+    ASSERT_EQ(got.points(0).vector_size(), 16);
+    EXPECT_EQ(got.points(0).vector(15), 1.0f);
+  }
+  r = http_.Put("/collections/f/points/vectors",
+                R"({"points": [{"id": 777777, "vector": )" + ones + "}]}",
+                "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404) << r->body;
+  EXPECT_NE(r->body.find("point 777777 is not in collection"),
+            std::string::npos)
+      << r->body;
   r = post("/collections/f/points/payload/delete",
            R"({"keys": ["tag"], "filter": {"must": [{"key": "tag", "match":
                {"value": "x"}}]}, "wait": true})");

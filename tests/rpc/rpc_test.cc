@@ -638,6 +638,54 @@ TEST_F(RpcPointsTest, RecommendStrategies) {
   ASSERT_TRUE(Search(near, &none).ok());
 }
 
+// UpdateVectors over gRPC (db_update_vectors_test checks the database): a
+// new vector, the payload kept; NOT_FOUND for a point not held; no points
+// is INVALID_ARGUMENT.
+TEST_F(RpcPointsTest, UpdateVectorsKeepsPayloads) {
+  ASSERT_TRUE(Upsert(UpsertReq("c", 0, 50, kDim)).ok());
+  pb::UpdateVectorsRequest req;
+  req.set_collection("c");
+  const std::vector<float> v = VectorFor(3, 9, kDim);
+  pb::PointVector* p = req.add_points();
+  p->set_id(3);
+  p->mutable_vector()->Add(v.begin(), v.end());
+  pb::UpdateVectorsResponse resp;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(ts_.points().UpdateVectors(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.updated(), 1u);
+  }
+  pb::GetPointsRequest get;
+  get.set_collection("c");
+  get.add_ids(3);
+  get.set_with_vectors(true);
+  get.set_with_payload(true);
+  pb::GetPointsResponse got;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(ts_.points().Get(&ctx, get, &got).ok());
+  }
+  ASSERT_EQ(got.points_size(), 1);
+  EXPECT_EQ(std::vector<float>(got.points(0).vector().begin(),
+                               got.points(0).vector().end()),
+            v);
+  EXPECT_FALSE(got.points(0).payload().empty());
+  req.mutable_points(0)->set_id(5000);
+  {
+    grpc::ClientContext ctx;
+    grpc::Status s = ts_.points().UpdateVectors(&ctx, req, &resp);
+    EXPECT_CODE(s, NOT_FOUND);
+    EXPECT_NE(s.error_message().find("point 5000"), std::string::npos)
+        << s.error_message();
+  }
+  req.clear_points();
+  {
+    grpc::ClientContext ctx;
+    grpc::Status s = ts_.points().UpdateVectors(&ctx, req, &resp);
+    EXPECT_CODE(s, INVALID_ARGUMENT);
+  }
+}
+
 // Search groups: the groups are those of the whole exact ranking (the
 // first `limit` values met, the first `group_size` hits of each), whether
 // the first search was deep enough or had to go deeper; keyword, integer

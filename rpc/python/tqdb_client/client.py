@@ -298,6 +298,24 @@ class Client:
         r = self._call(self._points.UpsertStream, batches, streaming=True)
         return r.upserted
 
+    def update_vectors(self, name: str, ids: IdsLike, vectors: np.ndarray,
+                       *, wait: bool = False) -> int:
+        """Replaces the vectors of stored points and keeps their payloads
+        (Qdrant's update_vectors); returns how many were updated. All in
+        one call: tqdb_client.Error NOT_FOUND names a point the collection
+        does not hold (nothing is written; on a cluster, nothing on that
+        point's shard)."""
+        x = _matrix(vectors)
+        id_array = np.asarray(ids, dtype=np.uint64).reshape(-1)
+        if id_array.shape[0] != x.shape[0]:
+            raise ValueError("%d ids for %d vectors" %
+                             (id_array.shape[0], x.shape[0]))
+        req = ppb.UpdateVectorsRequest(
+            collection=name, wait=wait,
+            points=[ppb.PointVector(id=int(id_array[i]), vector=x[i].tolist())
+                    for i in range(x.shape[0])])
+        return self._call(self._points.UpdateVectors, req).updated
+
     def retrieve(self, name: str, ids: IdsLike, *,
                  with_payload: PayloadLike = True,
                  with_vectors: bool = False) -> List[Record]:

@@ -24,6 +24,11 @@ class PointsStub(object):
                 request_serializer=tqdb_dot_v1_dot_points__pb2.UpsertRequest.SerializeToString,
                 response_deserializer=tqdb_dot_v1_dot_points__pb2.UpsertResponse.FromString,
                 )
+        self.UpdateVectors = channel.unary_unary(
+                '/tqdb.v1.Points/UpdateVectors',
+                request_serializer=tqdb_dot_v1_dot_points__pb2.UpdateVectorsRequest.SerializeToString,
+                response_deserializer=tqdb_dot_v1_dot_points__pb2.UpdateVectorsResponse.FromString,
+                )
         self.Get = channel.unary_unary(
                 '/tqdb.v1.Points/Get',
                 request_serializer=tqdb_dot_v1_dot_points__pb2.GetPointsRequest.SerializeToString,
@@ -89,6 +94,17 @@ class PointsServicer(object):
         """Bulk ingest: every message is one all-or-nothing batch. On a bad batch
         the stream fails with a message saying how many batches and points
         before it were stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateVectors(self, request, context):
+        """Replaces the vectors of stored points and keeps their payloads
+        (Qdrant's update_vectors). All or nothing: NOT_FOUND names a point the
+        collection does not hold. On a cluster all or nothing per shard (its
+        replicas look the points up at the entry's place in the log): NOT_FOUND
+        names the shard too, and the other shards' points are updated.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -168,6 +184,11 @@ def add_PointsServicer_to_server(servicer, server):
                     servicer.UpsertStream,
                     request_deserializer=tqdb_dot_v1_dot_points__pb2.UpsertRequest.FromString,
                     response_serializer=tqdb_dot_v1_dot_points__pb2.UpsertResponse.SerializeToString,
+            ),
+            'UpdateVectors': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateVectors,
+                    request_deserializer=tqdb_dot_v1_dot_points__pb2.UpdateVectorsRequest.FromString,
+                    response_serializer=tqdb_dot_v1_dot_points__pb2.UpdateVectorsResponse.SerializeToString,
             ),
             'Get': grpc.unary_unary_rpc_method_handler(
                     servicer.Get,
@@ -260,6 +281,23 @@ class Points(object):
         return grpc.experimental.stream_unary(request_iterator, target, '/tqdb.v1.Points/UpsertStream',
             tqdb_dot_v1_dot_points__pb2.UpsertRequest.SerializeToString,
             tqdb_dot_v1_dot_points__pb2.UpsertResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpdateVectors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tqdb.v1.Points/UpdateVectors',
+            tqdb_dot_v1_dot_points__pb2.UpdateVectorsRequest.SerializeToString,
+            tqdb_dot_v1_dot_points__pb2.UpdateVectorsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
