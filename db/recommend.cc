@@ -27,22 +27,26 @@ double SimOfScore(Metric metric, bool negated, float score) {
 
 double ExampleSimilarity(Metric metric, absl::Span<const float> x,
                          absl::Span<const float> e) {
-  double dot = 0.0, xx = 0.0, dist = 0.0;
-  for (size_t j = 0; j < x.size(); ++j) {
-    dot += double{x[j]} * e[j];
-    xx += double{x[j]} * x[j];
-    const double diff = double{x[j]} - e[j];
-    dist += diff * diff;
-  }
+  // Only the sums the metric reads.
+  double acc = 0.0, xx = 0.0;
   switch (metric) {
     case Metric::kL2:
-      return -dist;
+      for (size_t j = 0; j < x.size(); ++j) {
+        const double diff = double{x[j]} - e[j];
+        acc += diff * diff;
+      }
+      return -acc;
     case Metric::kCosine:
-      return xx > 0.0 ? dot / std::sqrt(xx) : 0.0;
+      for (size_t j = 0; j < x.size(); ++j) {
+        acc += double{x[j]} * e[j];
+        xx += double{x[j]} * x[j];
+      }
+      return xx > 0.0 ? acc / std::sqrt(xx) : 0.0;
     case Metric::kInnerProduct:
       break;
   }
-  return dot;
+  for (size_t j = 0; j < x.size(); ++j) acc += double{x[j]} * e[j];
+  return acc;
 }
 
 float BestScore(Metric metric, const ExampleVectors& ev,
