@@ -53,6 +53,7 @@ void CollectionImpl::AccountMemory() const {
   size_t bytes = 0;
   if (st.index) bytes += st.index->MemoryBytes();
   if (st.flat) bytes += st.flat->MemoryBytes();
+  bytes += sparse_.memory_bytes();
   core_->memory->Set(cid_, bytes);
 }
 
@@ -129,6 +130,9 @@ absl::StatusOr<std::vector<Record>> CollectionImpl::GetRecords(
       out[i].has_vector = true;
     }
   }
+  if (with_vectors) {
+    TQ_RETURN_IF_ERROR(ReadSparse(ro, pkeys, &out));
+  }
   if (with_payload) {
     TQ_RETURN_IF_ERROR(MultiGet(db, ro, core_->payload(), pkeys, &vals, &found,
                                 core_->dir + ": payload"));
@@ -137,6 +141,24 @@ absl::StatusOr<std::vector<Record>> CollectionImpl::GetRecords(
     }
   }
   return out;
+}
+
+absl::Status CollectionImpl::ReadSparse(const rocksdb::ReadOptions& ro,
+                                        const std::vector<std::string>& keys,
+                                        std::vector<Record>* out) const {
+  std::vector<rocksdb::PinnableSlice> vals;
+  std::vector<bool> found;
+  TQ_RETURN_IF_ERROR(MultiGet(core_->db, ro, core_->sparse(), keys, &vals,
+                              &found, core_->dir + ": sparse"));
+  for (size_t i = 0; i < out->size(); ++i) {
+    if (found[i] &&
+        !DecodeSparseVector(ToStringView(vals[i]), &(*out)[i].sparse)) {
+      return absl::DataLossError(
+          absl::StrCat(core_->dir, ": column family 'sparse': point ",
+                       (*out)[i].id, " has a malformed entry"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<CollectionInfo> CollectionImpl::Info() const {
@@ -205,6 +227,8 @@ CollectionInfo CollectionImpl::InfoLocked() const {
   size_t held = 0;
   if (st.index) held += info.memory_index_bytes = st.index->MemoryBytes();
   if (st.flat) held += st.flat->MemoryBytes();
+  info.sparse_points = sparse_.points();
+  held += info.sparse_memory_bytes = sparse_.memory_bytes();
   const MemoryBudget::Usage u = core_->memory->usage(cid_);
   info.memory_bytes = std::max(u.collection, held);
   info.memory_reserved_bytes = info.memory_bytes - held;

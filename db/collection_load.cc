@@ -69,6 +69,7 @@ absl::Status CollectionImpl::Load() {
   }
   count_ = n;
   TQ_RETURN_IF_ERROR(LoadFieldIndexes(where));
+  TQ_RETURN_IF_ERROR(LoadSparse(where));
   {
     absl::MutexLock l(&bg_mu_);
     StartIndexer();  // unfinished index builds resume
@@ -307,6 +308,47 @@ absl::Status CollectionImpl::LoadFieldIndexes(const std::string& where) {
       backfills_.push_back(r.field);
     }
   }
+  return absl::OkStatus();
+}
+
+// The sparse vectors: one sequential scan of the collection's range of the
+// sparse family, each entry that of an existing point (the payload index
+// knows them all by now).
+absl::Status CollectionImpl::LoadSparse(const std::string& where) {
+  const std::string what = where + ": column family 'sparse'";
+  RangeIterator it(core_->db, core_->sparse(), ScanOptions(), Prefix(cid_),
+                   Prefix(cid_ + 1));
+  constexpr size_t kChunk = 4096;
+  std::vector<uint64_t> ids;
+  std::vector<SparseVector> vectors;
+  auto flush = [&] {
+    std::vector<const SparseVector*> ptrs;
+    for (const SparseVector& v : vectors) ptrs.push_back(&v);
+    sparse_.Set(ids, ptrs);
+    ids.clear();
+    vectors.clear();
+  };
+  for (; it->Valid(); it->Next()) {
+    if (it->key().size() != dbformat::kPointKeySize) {
+      return absl::DataLossError(absl::StrCat(what, ": malformed key"));
+    }
+    const uint64_t id = dbformat::GetBig64(it->key().data() + 4);
+    SparseVector v;
+    if (!DecodeSparseVector(ToStringView(it->value()), &v)) {
+      return absl::DataLossError(absl::StrCat(what, ": point ", id,
+                                              " has a malformed entry of ",
+                                              it->value().size(), " bytes"));
+    }
+    if (payload_index_.Find(id) == kNoIid) {
+      return absl::DataLossError(absl::StrCat(what, ": entry of point ", id,
+                                              ", which does not exist"));
+    }
+    ids.push_back(id);
+    vectors.push_back(std::move(v));
+    if (ids.size() == kChunk) flush();
+  }
+  TQ_RETURN_IF_ERROR(FromRocks(it->status(), what));
+  flush();
   return absl::OkStatus();
 }
 

@@ -72,6 +72,13 @@ absl::Status CheckPoints(const std::vector<Point>& points,
                     [](float v) { return v == 0.0f; })) {
       return bad("zero vector has no direction (metric cosine)");
     }
+    if (!p.sparse.empty()) {
+      SparseVector sorted = p.sparse;
+      if (absl::Status st = CheckSparseVector("sparse vector", &sorted);
+          !st.ok()) {
+        return bad(st.message());
+      }
+    }
     if (p.payload.size() > options.max_payload_bytes) {
       return bad(absl::StrCat("payload of ", p.payload.size(),
                               " bytes exceeds max_payload_bytes ",
@@ -146,6 +153,7 @@ absl::StatusOr<size_t> CollectionImpl::UpdateVectors(
   for (size_t i = 0; i < points.size(); ++i) {
     vectors[i].id = points[i].id;
     vectors[i].vector = points[i].vector;
+    vectors[i].sparse = points[i].sparse;  // kept when empty
   }
   size_t updated = 0;
   TQ_RETURN_IF_ERROR(WriteUpsert(vectors, wait, 0, Payloads::kKeep, &updated));
@@ -240,10 +248,18 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
   const size_t m = rows.size();
   std::vector<uint64_t> ids(m);
   std::vector<float> x(m * d);
+  // The sparse vectors, in index order (checked above: sorting cannot fail).
+  std::vector<SparseVector> sparse(m);
+  size_t sparse_nonzeros = 0;
   for (size_t r = 0; r < m; ++r) {
-    ids[r] = points[rows[r]].id;
-    std::copy(points[rows[r]].vector.begin(), points[rows[r]].vector.end(),
-              x.begin() + r * d);
+    const Point& p = points[rows[r]];
+    ids[r] = p.id;
+    std::copy(p.vector.begin(), p.vector.end(), x.begin() + r * d);
+    if (!p.sparse.empty()) {
+      sparse[r] = p.sparse;
+      CheckSparseVector("sparse vector", &sparse[r]).IgnoreError();
+      sparse_nonzeros += sparse[r].indices.size();
+    }
   }
 
   // Encode before taking the write lock (writers of one collection encode
@@ -303,14 +319,16 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
     }
   }
   // The memory the new points take, reserved before anything is written.
+  // (Sparse vectors: all of them, as if none replaced a stored one.)
   MemoryBudget::Reservation reserved;
   if (const size_t added_points =
           static_cast<size_t>(std::count(exists.begin(), exists.end(), false));
-      added_points > 0) {
+      added_points > 0 || sparse_nonzeros > 0) {
     const size_t per = st.index ? st.index->MemoryBytesPerVector()
                                 : st.flat->MemoryBytesPerVector();
     TQ_RETURN_IF_ERROR(core_->memory->Reserve(
-        config_.name, cid_, added_points * per,
+        config_.name, cid_,
+        added_points * per + sparse_nonzeros * SparseIndex::kBytesPerNonZero,
         absl::StrCat("upserting ", added_points, " new points"), &reserved));
   }
   // Payload index entries: the values each point's payload gives the
@@ -353,6 +371,9 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
       if (points[rows[r]].payload.empty() && !keep_payloads) {
         batch.Delete(core_->payload(), PointKey(cid_, id));
       }
+      if (sparse[r].empty() && !keep_payloads) {
+        batch.Delete(core_->sparse(), PointKey(cid_, id));
+      }
     } else {
       ++added;
     }
@@ -377,6 +398,10 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
     if (!points[rows[r]].payload.empty() && !keep_payloads) {
       batch.Put(core_->payload(), PointKey(cid_, id), points[rows[r]].payload);
     }
+    if (!sparse[r].empty()) {
+      batch.Put(core_->sparse(), PointKey(cid_, id),
+                EncodeSparseVector(sparse[r]));
+    }
     if (!schema.empty() && !keep_payloads) {
       IndexWrites(schema, id, old_values[r], values[r], &edits);
     }
@@ -388,6 +413,17 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
   TQ_RETURN_IF_ERROR(
       FromRocks(core_->db->Write(wo, &batch), core_->dir + ": upsert"));
   const std::vector<uint32_t> iids = payload_index_.Upsert(ids, values);
+  {
+    // UpdateVectors keeps the sparse vectors it was not given.
+    std::vector<uint64_t> sparse_ids;
+    std::vector<const SparseVector*> sparse_set;
+    for (size_t r = 0; r < m; ++r) {
+      if (keep_payloads && sparse[r].empty()) continue;
+      sparse_ids.push_back(ids[r]);
+      sparse_set.push_back(&sparse[r]);
+    }
+    sparse_.Set(sparse_ids, sparse_set);
+  }
   if (st.index) {
     // x: the raw vectors, for the index's rescoring codes if it keeps them.
     TQ_RETURN_IF_ERROR(st.index->AddEncoded(
@@ -451,6 +487,7 @@ absl::StatusOr<size_t> CollectionImpl::DeleteLocked(
     }
     batch.Delete(core_->vectors(), PointKey(cid_, id));
     batch.Delete(core_->payload(), PointKey(cid_, id));
+    batch.Delete(core_->sparse(), PointKey(cid_, id));
     gone.push_back(id);
   }
   if (gone.empty()) {
@@ -477,6 +514,7 @@ absl::StatusOr<size_t> CollectionImpl::DeleteLocked(
   } else {
     st.flat->Remove(gone.data(), gone.size());
   }
+  sparse_.Remove(gone);
   // After the index: a search that still sees a point finds its id.
   payload_index_.Erase(gone);
   payload_index_.EndWrite();

@@ -143,10 +143,11 @@ bool LooksLikeRocksDb(const fs::path& dir) {
 }
 
 // Brings a directory of an older format version up to kFormatVersion:
-// version 1 -> 2 creates the payload_index family (no data to convert: a
-// version 1 directory has no payload indexes), then rewrites the format
-// entry. Idempotent: a crash between the two steps leaves the family there
-// and version 1, and the next open finishes.
+// creates the families it lacks (version 2 added payload_index, version 3
+// sparse: no data to convert, an older directory holds neither payload
+// indexes nor sparse vectors), then rewrites the format entry. Idempotent:
+// a crash between the two steps leaves the families there and the old
+// version, and the next open finishes.
 absl::Status MigrateFormat(DbCore* core,
                            const std::vector<std::string>& missing,
                            const std::shared_ptr<rocksdb::Cache>& cache) {
@@ -513,7 +514,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   core->memory = std::make_unique<MemoryBudget>(options.memory_limit_bytes);
 
   std::vector<std::string> names;
-  std::vector<std::string> missing_later;  // families added after version 1
+  // Families added after version 1 that the directory lacks, and the
+  // version that added the first of them.
+  std::vector<std::string> missing_later;
+  uint32_t missing_since = 0;
   if (fresh) {
     names.push_back(rocksdb::kDefaultColumnFamilyName);
     for (const char* n : dbformat::kCfNames) names.push_back(n);
@@ -532,6 +536,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
       const char* n = dbformat::kCfNames[f];
       if (std::find(names.begin(), names.end(), n) != names.end()) continue;
       if (f >= dbformat::kNumCfsV1) {
+        if (missing_later.empty()) missing_since = dbformat::CfSinceVersion(f);
         missing_later.push_back(n);
         continue;
       }
@@ -601,7 +606,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     uint32_t version = 0;
     TQ_RETURN_IF_ERROR(dbformat::DecodeFormat(format, &version))
         << dir << ": column family 'meta'";
-    if (!missing_later.empty() && version >= 2) {
+    if (!missing_later.empty() && version >= missing_since) {
       return absl::DataLossError(absl::StrCat(
           dir, ": column family '", missing_later[0], "' is missing from ",
           ManifestName(path), " (format version ", version, " has it)"));

@@ -164,10 +164,27 @@ struct CollectionConfig {
   PrefixSharing prefix_sharing = PrefixSharing::kWhereExact;
 };
 
+// A sparse vector (Qdrant's sparse vectors, Milvus's SPARSE_FLOAT_VECTOR):
+// the non-zero coordinates of a vector over a vocabulary of up to 2^32
+// terms (SPLADE or BM25 weights), scored by dot product. Stored in
+// ascending index order; Upsert sorts them (db/sparse_index.h: the rules).
+struct SparseVector {
+  std::vector<uint32_t> indices;
+  std::vector<float> values;
+  bool empty() const { return indices.empty() && values.empty(); }
+  bool operator==(const SparseVector& o) const {
+    return indices == o.indices && values == o.values;
+  }
+};
+
 struct Point {
   uint64_t id = 0;
   std::vector<float> vector;
   std::string payload;  // optional JSON (UTF-8, any value); empty = none
+  // Optional, beside the dense vector: searched by Collection::SearchSparse.
+  // An upsert replaces it (empty: the point has none); UpdateVectors keeps
+  // the stored one when empty.
+  SparseVector sparse{};
 };
 
 struct Record {
@@ -176,6 +193,7 @@ struct Record {
   std::vector<float> vector;
   std::string payload;
   double order_value = 0;  // an ordered scroll's: the value it is listed at
+  SparseVector sparse{};   // with the vector (when requested), if it has one
 };
 
 // What a search did (QueryOptions::info).
@@ -375,6 +393,10 @@ struct CollectionInfo {
   size_t memory_reserved_bytes = 0;
   size_t memory_total_bytes = 0;
   size_t memory_limit_bytes = 0;
+  // Points holding a sparse vector, and the inverted index's memory (part
+  // of memory_bytes).
+  uint64_t sparse_points = 0;
+  size_t sparse_memory_bytes = 0;
 };
 
 // RocksDB's state, for monitoring (Database::storage_stats).
@@ -526,6 +548,15 @@ class Collection {
   // queries: nq * dim floats.
   virtual absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(
       absl::Span<const float> queries, const QueryOptions& options) const = 0;
+  // The points with a sparse vector, best first by its dot product with
+  // `query` (larger is better; equal scores by ascending id); a point that
+  // shares no index with the query is not returned. Exact (an inverted index
+  // in memory). Reads options.k, filter, id_filter, cancelled, stats and
+  // info; the dense search's settings (nprobe, exact, rescore, ...) do not
+  // apply and are ignored, examples must be empty. InvalidArgument for a
+  // bad or empty query (db/sparse_index.h CheckSparseVector).
+  virtual absl::StatusOr<std::vector<Neighbor>> SearchSparse(
+      const SparseVector& query, const QueryOptions& options) const = 0;
 
   virtual absl::StatusOr<CollectionInfo> Info() const = 0;
 

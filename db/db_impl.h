@@ -31,6 +31,7 @@
 #include "db/format.h"
 #include "db/memory_budget.h"
 #include "db/payload_index.h"
+#include "db/sparse_index.h"
 #include "db/storage_recovery.h"
 #include "index/ivf_index.h"
 #include "index/thread_pool.h"
@@ -91,6 +92,7 @@ struct DbCore {
   rocksdb::ColumnFamilyHandle* idmap() const { return cf[3]; }
   rocksdb::ColumnFamilyHandle* payload() const { return cf[4]; }
   rocksdb::ColumnFamilyHandle* payload_index() const { return cf[5]; }
+  rocksdb::ColumnFamilyHandle* sparse() const { return cf[6]; }
 
   // The error of a call while db is null before Close (UNAVAILABLE: it
   // passes once the reopen succeeds).
@@ -167,6 +169,8 @@ class CollectionImpl : public Collection,
   absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(
       absl::Span<const float> queries,
       const QueryOptions& options) const override;
+  absl::StatusOr<std::vector<Neighbor>> SearchSparse(
+      const SparseVector& query, const QueryOptions& options) const override;
   absl::StatusOr<CollectionInfo> Info() const override;
   // Info() for a caller that holds life_mu and has checked the handle (the
   // database, answering a create with the collection it made even if a drop
@@ -228,6 +232,11 @@ class CollectionImpl : public Collection,
     return state_;
   }
 
+  // The sparse vectors of out's points (keys: their PointKeys, in order),
+  // read with `ro`; DataLoss for a malformed entry.
+  absl::Status ReadSparse(const rocksdb::ReadOptions& ro,
+                          const std::vector<std::string>& keys,
+                          std::vector<Record>* out) const;
   // Get, for callers that hold life_mu already.
   absl::StatusOr<std::vector<Record>> GetRecords(
       const std::vector<uint64_t>& ids, bool with_vectors,
@@ -344,6 +353,8 @@ class CollectionImpl : public Collection,
   absl::StatusOr<FieldIndexInfo> FieldInfo(const std::string& field) const;
   // collection_load.cc: the payload indexes' definitions and entries.
   absl::Status LoadFieldIndexes(const std::string& where);
+  // collection_load.cc: the sparse vectors into sparse_.
+  absl::Status LoadSparse(const std::string& where);
   // Parses one entry of the vectors family (point id and dim floats);
   // DataLoss naming the directory and collection if key or value is
   // malformed.
@@ -390,6 +401,9 @@ class CollectionImpl : public Collection,
   // The points' internal ids and payload indexes (thread-safe; its lock is
   // a leaf).
   PayloadIndex payload_index_;
+  // The points' sparse vectors (thread-safe; its lock is a leaf); written
+  // after each batch, as payload_index_.
+  SparseIndex sparse_;
   // Index builds: fields whose backfill is pending or running, the thread
   // running them, and their last errors.
   std::deque<std::string> backfills_ ABSL_GUARDED_BY(bg_mu_);

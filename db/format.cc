@@ -10,7 +10,13 @@ namespace tqdb {
 namespace dbformat {
 
 const char* const kCfNames[kNumCfs] = {kMetaCf,  kVectorsCf, kCodesCf,
-                                       kIdmapCf, kPayloadCf, kPayloadIndexCf};
+                                       kIdmapCf, kPayloadCf, kPayloadIndexCf,
+                                       kSparseCf};
+
+uint32_t CfSinceVersion(int f) {
+  if (f < kNumCfsV1) return 1;
+  return kCfNames[f] == kPayloadIndexCf ? 2 : 3;
+}
 
 void PutBig32(std::string* dst, uint32_t v) {
   char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),

@@ -25,6 +25,9 @@
 //                                      (IvfIndex::bytes_per_vector())
 //   payload_index cid field 0x00 tag value be64 id -> empty
 //            one entry per indexed value of a point (format version 2)
+//   sparse   cid be64 id            -> the point's sparse vector
+//            (db/sparse_index.h EncodeSparseVector; absent when it has
+//            none; format version 3)
 //   meta     "field_index/" be32 cid field -> FieldIndexRecord, crc
 //   meta     "alias/<alias>"        -> the name of the collection it names
 //            (Database::UpdateAliases; older builds ignore these keys)
@@ -57,10 +60,10 @@ namespace dbformat {
 // Version of the whole directory layout. A directory whose "format" entry
 // is newer is refused with FailedPrecondition.
 constexpr uint32_t kFormatMagic = 0x42445154;  // "TQDB" little-endian
-// Version 2 added the payload_index family and the field_index/ records;
-// Open migrates a version 1 directory (creates the family, rewrites the
-// format entry).
-constexpr uint32_t kFormatVersion = 2;
+// Version 2 added the payload_index family and the field_index/ records,
+// version 3 the sparse family; Open migrates an older directory (creates
+// the families it lacks, rewrites the format entry).
+constexpr uint32_t kFormatVersion = 3;
 
 // Collection record (value of meta "collection/<name>").
 constexpr uint32_t kRecordMagic = 0x52435154;  // "TQCR"
@@ -81,10 +84,14 @@ constexpr const char* kCodesCf = "codes";
 constexpr const char* kIdmapCf = "idmap";
 constexpr const char* kPayloadCf = "payload";
 constexpr const char* kPayloadIndexCf = "payload_index";
-constexpr int kNumCfs = 6;
+constexpr const char* kSparseCf = "sparse";
+constexpr int kNumCfs = 7;
 // Families of a version 1 directory (the first kNumCfsV1 of kCfNames).
 constexpr int kNumCfsV1 = 5;
 extern const char* const kCfNames[kNumCfs];
+// The format version that added family f of kCfNames (1 for the first
+// kNumCfsV1): a directory of that version or newer must have it.
+uint32_t CfSinceVersion(int f);
 
 // meta keys.
 constexpr absl::string_view kFormatKey = "format";

@@ -94,6 +94,7 @@ class PointCursorImpl final : public PointCursor {
     for (size_t i = 0; i < out.size(); ++i) {
       if (found[i]) out[i].payload = std::string(ToStringView(vals[i]));
     }
+    TQ_RETURN_IF_ERROR(c_->ReadSparse(ro, keys, &out));
     // A drop's range delete may have come before the snapshot.
     if (c_->dropped_) return c_->DroppedError();
     return out;

@@ -303,6 +303,9 @@ grpc::Status ClusterPointsService::UpdateVectors(
       pb::Point* point = entry.mutable_update_vectors()->add_points();
       point->set_id(p.id());
       *point->mutable_vector() = p.vector();
+      if (p.has_sparse_vector()) {
+        *point->mutable_sparse_vector() = p.sparse_vector();
+      }
     }
     TQ_ASSIGN_OR_RETURN(
         cluster::ClusterNode::UpdateResult done,

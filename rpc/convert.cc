@@ -229,7 +229,9 @@ void ToProto(const CollectionInfo& in, pb::CollectionInfo* out) {
   mem->set_reserved_bytes(in.memory_reserved_bytes);
   mem->set_total_bytes(in.memory_total_bytes);
   mem->set_limit_bytes(in.memory_limit_bytes);
+  mem->set_sparse_bytes(in.sparse_memory_bytes);
   out->set_disk_bytes(in.disk_bytes);
+  out->set_sparse_points(in.sparse_points);
   out->set_bytes_per_vector(static_cast<uint32_t>(in.code_bytes));
   out->set_disk_bytes_per_vector(in.disk_bytes_per_vector);
   out->set_retrain_recommended(in.retrain_recommended);
@@ -279,6 +281,8 @@ CollectionInfo FromProto(const pb::CollectionInfo& in) {
   i.memory_reserved_bytes = in.memory().reserved_bytes();
   i.memory_total_bytes = in.memory().total_bytes();
   i.memory_limit_bytes = in.memory().limit_bytes();
+  i.sparse_memory_bytes = in.memory().sparse_bytes();
+  i.sparse_points = in.sparse_points();
   i.retrain_recommended = in.retrain_recommended();
   i.retrain_reason = in.retrain_reason();
   i.last_training_error = in.last_training_error();
@@ -341,6 +345,18 @@ FieldIndexInfo FromProto(const pb::PayloadIndexInfo& in) {
 
 // --------------------------------------------------------------- points
 
+SparseVector FromProto(const pb::SparseVector& in) {
+  SparseVector out;
+  out.indices.assign(in.indices().begin(), in.indices().end());
+  out.values.assign(in.values().begin(), in.values().end());
+  return out;
+}
+
+void ToProto(const SparseVector& in, pb::SparseVector* out) {
+  out->mutable_indices()->Add(in.indices.begin(), in.indices.end());
+  out->mutable_values()->Add(in.values.begin(), in.values.end());
+}
+
 std::vector<Point> FromProto(
     const google::protobuf::RepeatedPtrField<pb::Point>& in) {
   std::vector<Point> out(in.size());
@@ -348,6 +364,9 @@ std::vector<Point> FromProto(
     out[i].id = in[i].id();
     out[i].vector.assign(in[i].vector().begin(), in[i].vector().end());
     out[i].payload = in[i].payload();
+    if (in[i].has_sparse_vector()) {
+      out[i].sparse = FromProto(in[i].sparse_vector());
+    }
   }
   return out;
 }
@@ -358,6 +377,9 @@ std::vector<Point> FromProto(
   for (int i = 0; i < in.size(); ++i) {
     out[i].id = in[i].id();
     out[i].vector.assign(in[i].vector().begin(), in[i].vector().end());
+    if (in[i].has_sparse_vector()) {
+      out[i].sparse = FromProto(in[i].sparse_vector());
+    }
   }
   return out;
 }
@@ -366,6 +388,7 @@ void ToProto(Point&& in, pb::Point* out) {
   out->set_id(in.id);
   out->mutable_vector()->Add(in.vector.begin(), in.vector.end());
   out->set_payload(std::move(in.payload));
+  if (!in.sparse.empty()) ToProto(in.sparse, out->mutable_sparse_vector());
 }
 
 void ToProto(Record&& in, pb::ScoredPoint* out) {
@@ -373,6 +396,7 @@ void ToProto(Record&& in, pb::ScoredPoint* out) {
   if (in.has_vector) {
     out->mutable_vector()->Add(in.vector.begin(), in.vector.end());
   }
+  if (!in.sparse.empty()) ToProto(in.sparse, out->mutable_sparse_vector());
   out->set_payload(std::move(in.payload));
 }
 
@@ -507,8 +531,17 @@ bool IsByExample(const pb::SearchRequest& in) {
          in.positive_vectors_size() > 0 || in.negative_vectors_size() > 0;
 }
 
+bool HasSparse(const pb::SearchRequest& in) {
+  return in.has_sparse_vector() && (in.sparse_vector().indices_size() > 0 ||
+                                    in.sparse_vector().values_size() > 0);
+}
+
+bool IsHybrid(const pb::SearchRequest& in) {
+  return HasSparse(in) && in.vector_size() > 0;
+}
+
 bool LowerIsBetter(const pb::SearchRequest& in, Metric metric) {
-  return metric == Metric::kL2 &&
+  return metric == Metric::kL2 && !HasSparse(in) &&
          in.strategy() == pb::RECOMMEND_STRATEGY_AVERAGE_VECTOR;
 }
 

@@ -53,6 +53,10 @@ void ToProto(const CollectionInfo& in, v1::CollectionInfo* out);
 // Unknown enums of a newer server read as the defaults.
 CollectionInfo FromProto(const v1::CollectionInfo& in);
 
+// Sparse vectors (as given: the database checks and sorts them).
+SparseVector FromProto(const v1::SparseVector& in);
+void ToProto(const SparseVector& in, v1::SparseVector* out);
+
 // Points.
 std::vector<Point> FromProto(
     const google::protobuf::RepeatedPtrField<v1::Point>& in);
@@ -72,9 +76,14 @@ void ToProto(const Neighbor& in, v1::ScoredPoint* out);
 QueryOptions FromProto(const v1::SearchRequest& in);
 // Whether the request searches by example (ids or vectors).
 bool IsByExample(const v1::SearchRequest& in);
+// Whether the request searches sparse vectors (a non-empty sparse_vector):
+// alone, or with a vector too (IsHybrid: the two searches fused).
+bool HasSparse(const v1::SearchRequest& in);
+bool IsHybrid(const v1::SearchRequest& in);
 // Whether the request's scores are better when lower: l2's squared
 // distances, unless a recommend strategy scores them (best_score,
-// sum_scores: higher is better on every metric).
+// sum_scores: higher is better on every metric) or sparse vectors are
+// searched (dot products, or fused scores).
 bool LowerIsBetter(const v1::SearchRequest& in, Metric metric);
 void ToProto(const QueryOptions& in, v1::SearchRequest* out);
 // What a search did: the response's plan and unindexed fields.

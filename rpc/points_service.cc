@@ -13,6 +13,7 @@
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
 #include "rpc/filter_convert.h"
+#include "rpc/hybrid_search.h"
 #include "rpc/payload_selection.h"
 #include "rpc/search_groups.h"
 #include "rpc/validate.h"
@@ -129,7 +130,7 @@ absl::Status Fill(const pb::SearchRequest& q, const Collection& c,
 // A batch the database can run in one call (over its threads): every
 // search with the same limit, offset, params and filter (evaluated once for
 // all), and vectors of the collection's dimension (so that they pack into
-// one array); no search by example.
+// one array); no search by example, no sparse vectors.
 bool Uniform(const pb::SearchBatchRequest& req, uint32_t dim) {
   const pb::SearchRequest& first = req.searches(0);
   const std::string params = first.params().SerializeAsString();
@@ -137,7 +138,7 @@ bool Uniform(const pb::SearchBatchRequest& req, uint32_t dim) {
   for (const pb::SearchRequest& q : req.searches()) {
     if (q.limit() != first.limit() || q.offset() != first.offset() ||
         q.vector_size() != static_cast<int>(dim) || IsByExample(q) ||
-        q.params().SerializeAsString() != params ||
+        HasSparse(q) || q.params().SerializeAsString() != params ||
         q.has_filter() != first.has_filter() ||
         q.filter().SerializeAsString() != filter) {
       return false;
@@ -338,7 +339,7 @@ grpc::Status PointsService::DoSearch(grpc::ServerContextBase* ctx,
                           Options(q, ctx, m ? &stats : nullptr));
       SearchInfo info;
       o.info = &info;
-      TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> hits, c->Search(q.vector(), o));
+      TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> hits, SearchLocal(*c, q, o));
       if (m) m->RecordSearch(1, stats);
       TQ_RETURN_IF_ERROR(Fill(q, *c, hits, r));
       ToProto(info, r);
@@ -397,7 +398,7 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
         TQ_RETURN_IF_ERROR(opts.status()) << "search " << i;
         QueryOptions o = *std::move(opts);
         o.info = &infos[i];
-        auto r = c->Search(q.vector(), o);
+        auto r = SearchLocal(*c, q, o);
         TQ_RETURN_IF_ERROR(r.status()) << "search " << i;
         hits[i] = *std::move(r);
       }

@@ -56,6 +56,44 @@ absl::Status ValidateGet(const v1::GetPointsRequest& req) {
   return ValidatePayloadSelector(req.payload_selector(), req.with_payload());
 }
 
+namespace {
+
+// A sparse or hybrid search's fields (the sparse vector's own rules are the
+// database's: db/sparse_index.h).
+absl::Status ValidateSparseSearch(const v1::SearchRequest& req,
+                                  const ServerOptions& options) {
+  if (!v1::Fusion_IsValid(req.fusion())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fusion ", req.fusion(), " is not a Fusion (0 rrf, 1 dbsf)"));
+  }
+  if (HasSparse(req) && IsByExample(req)) {
+    return absl::InvalidArgumentError(
+        "sparse_vector does not go with a search by example (examples are "
+        "dense)");
+  }
+  if (!IsHybrid(req) && (req.fusion() != v1::FUSION_RRF || req.has_rrf_k() ||
+                         req.prefetch_limit() != 0)) {
+    return absl::InvalidArgumentError(
+        "fusion, rrf_k and prefetch_limit apply to a hybrid search (both a "
+        "vector and a sparse_vector)");
+  }
+  if (req.has_rrf_k() && !(std::isfinite(req.rrf_k()) && req.rrf_k() > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rrf_k must be finite and > 0, got ", req.rrf_k()));
+  }
+  if (req.prefetch_limit() != 0 &&
+      (req.prefetch_limit() < uint64_t{req.offset()} + req.limit() ||
+       req.prefetch_limit() > options.max_limit)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prefetch_limit ", req.prefetch_limit(), " must be in [offset + limit ",
+        uint64_t{req.offset()} + req.limit(), ", ", options.max_limit,
+        "] (0 = offset + limit)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidateSearch(const v1::SearchRequest& req,
                             const ServerOptions& options) {
   if (req.limit() == 0) {
@@ -97,6 +135,7 @@ absl::Status ValidateSearch(const v1::SearchRequest& req,
         "strategy applies to a search by example (positive_ids, "
         "negative_ids, positive_vectors, negative_vectors)");
   }
+  TQ_RETURN_IF_ERROR(ValidateSparseSearch(req, options));
   if (req.group_by().empty()) {
     if (req.group_size() != 0) {
       return absl::InvalidArgumentError("group_size goes with group_by");

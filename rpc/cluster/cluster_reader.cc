@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "db/sparse_index.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_keys.h"
 #include "rpc/cluster/cluster_node.h"
@@ -161,6 +162,18 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
   std::vector<size_t> fanned;  // the searches the shards answer
   for (size_t i = 0; i < searches.size(); ++i) {
     const pb::SearchRequest& q = *searches[i];
+    if (HasSparse(q)) {
+      SparseVector v = FromProto(q.sparse_vector());
+      absl::Status st = CheckSparseVector("sparse query", &v);
+      if (!st.ok()) return WithContext(st, numbered(i));
+    }
+    if (IsHybrid(q)) {
+      absl::StatusOr<pb::SearchResponse> r =
+          SearchHybrid(collection, config, q, consistency, deadline);
+      if (!r.ok()) return WithContext(r.status(), numbered(i));
+      out[i] = *std::move(r);
+      continue;
+    }
     if (IsByExample(q)) {
       absl::StatusOr<ResolvedSearch> r =
           ResolveExamples(collection, config, q, consistency, deadline);
@@ -177,7 +190,7 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
   if (fanned.empty()) return out;
   for (size_t i : fanned) {
     const int n = queries[i]->vector_size();
-    if (n != static_cast<int>(config.dim)) {
+    if (n != static_cast<int>(config.dim) && !HasSparse(*queries[i])) {
       return absl::InvalidArgumentError(absl::StrCat(
           searches.size() > 1 ? absl::StrCat("search ", i, ": ") : "",
           "vector has ", n, " dimensions, collection '", collection, "' has ",
@@ -205,10 +218,10 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
       Fan(node_, this, *plan.state, "search '" + collection + "'", plan.routes,
           m, deadline, &hedges_, true));
   // The best `limit` of the union past the first `offset`, ties by id; then
-  // the threshold.
-  const bool l2 = config.metric == Metric::kL2;
+  // the threshold. (Sparse searches score dot products: higher is better.)
   for (size_t j = 0; j < fanned.size(); ++j) {
     const size_t q = fanned[j];
+    const bool l2 = config.metric == Metric::kL2 && !HasSparse(*queries[q]);
     std::vector<const pb::ScoredPoint*> all;
     std::vector<const pb::SearchResponse*> parts;
     for (const auto& [route, result] : per_route) {
@@ -501,6 +514,8 @@ absl::StatusOr<pb::CollectionInfo> ClusterReader::Info(
     mem->set_index_bytes(mem->index_bytes() + shard.memory().index_bytes());
     mem->set_reserved_bytes(mem->reserved_bytes() +
                             shard.memory().reserved_bytes());
+    mem->set_sparse_bytes(mem->sparse_bytes() + shard.memory().sparse_bytes());
+    out.set_sparse_points(out.sparse_points() + shard.sparse_points());
     live += shard.lists().live();
     tombstones += shard.lists().tombstones();
     if (!shard.last_training_error().empty()) {

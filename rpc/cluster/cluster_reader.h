@@ -86,7 +86,9 @@ class ClusterReader {
   // One response per search, in order. A search by example (positive_ids)
   // reads its examples' vectors through Get first (they are spread over
   // shards), then searches with their query (db/search_examples.h), or
-  // under best_score with each example's (db/recommend.h).
+  // under best_score with each example's (db/recommend.h). A search of
+  // sparse vectors alone merges as a dense one with higher-better scores;
+  // a hybrid one runs as SearchHybrid says.
   absl::StatusOr<std::vector<::tqdb::v1::SearchResponse>> Search(
       const std::string& collection,
       const std::vector<const ::tqdb::v1::SearchRequest*>& searches,
@@ -151,6 +153,13 @@ class ClusterReader {
     std::optional<::tqdb::v1::SearchResponse> answer;
   };
   absl::StatusOr<ResolvedSearch> ResolveExamples(
+      const std::string& collection, const CollectionConfig& config,
+      const ::tqdb::v1::SearchRequest& search,
+      const ReadConsistency& consistency, absl::Time deadline);
+  // A hybrid search (a vector and a sparse_vector, reader_hybrid.cc): its
+  // dense and sparse searches, each merged over the shards as Search
+  // merges, then fused (rpc/hybrid_search.h FuseHybrid) as one server does.
+  absl::StatusOr<::tqdb::v1::SearchResponse> SearchHybrid(
       const std::string& collection, const CollectionConfig& config,
       const ::tqdb::v1::SearchRequest& search,
       const ReadConsistency& consistency, absl::Time deadline);

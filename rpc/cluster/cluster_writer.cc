@@ -14,6 +14,7 @@
 #include "rpc/cluster/cluster_node.h"
 #include "rpc/cluster/cluster_reader.h"
 #include "rpc/cluster/log_names.h"
+#include "rpc/convert.h"
 
 namespace tqdb {
 namespace cluster {
@@ -276,6 +277,7 @@ absl::StatusOr<uint64_t> ClusterNode::PublishShard(
     pp.set_id(p->id);
     pp.mutable_vector()->Add(p->vector.begin(), p->vector.end());
     pp.set_payload(p->payload);
+    if (!p->sparse.empty()) ToProto(p->sparse, pp.mutable_sparse_vector());
     const int64_t size = static_cast<int64_t>(pp.ByteSizeLong()) + 8;
     if (size > limit) {
       return absl::InvalidArgumentError(absl::StrCat(

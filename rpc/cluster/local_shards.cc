@@ -13,6 +13,7 @@
 #include "rpc/cluster/cluster_node.h"
 #include "rpc/convert.h"
 #include "rpc/filter_convert.h"
+#include "rpc/hybrid_search.h"
 #include "rpc/payload_selection.h"
 
 namespace tqdb {
@@ -133,9 +134,7 @@ absl::Status ClusterNode::LocalSearch(const cpb::ShardSearchRequest& req,
       o.cancelled = [deadline] { return absl::Now() >= deadline; };
       SearchInfo info;
       o.info = &info;
-      TQ_ASSIGN_OR_RETURN(
-          std::vector<Neighbor> hits,
-          c.Search(absl::MakeConstSpan(q.vector().data(), q.vector_size()), o));
+      TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> hits, SearchLocal(c, q, o));
       pb::SearchResponse* out = result->add_results();
       for (const Neighbor& h : hits) ToProto(h, out->add_points());
       TQ_RETURN_IF_ERROR(FillHits(q, c, out));

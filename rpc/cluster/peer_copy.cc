@@ -163,7 +163,8 @@ absl::Status ClusterNode::LocalCopy(
     if (recs.empty()) return absl::OkStatus();
     cpb::ShardCopyChunk chunk;
     for (Record& rec : recs) {
-      ToProto(Point{rec.id, std::move(rec.vector), std::move(rec.payload)},
+      ToProto(Point{rec.id, std::move(rec.vector), std::move(rec.payload),
+                    std::move(rec.sparse)},
               chunk.add_points());
     }
     if (!write(chunk)) return gone();

@@ -16,8 +16,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "db/db.h"
+#include "db/fusion.h"
 #include "gtest/gtest.h"
 #include "quant/random.h"
 #include "tests/cluster/cluster_test_util.h"
@@ -467,6 +469,117 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
                                      "'glove'"),
               std::string::npos)
         << s.error_message();
+  }
+
+  // Sparse vectors and hybrid search: 3,000 of the words with sparse
+  // vectors (every fifth without), on the cluster and in one database; a
+  // sparse search equals one database's exactly, a hybrid one the fusion
+  // of one database's two searches.
+  {
+    constexpr uint64_t kHybrid = 3000;
+    auto sparse_of = [](uint64_t id) {
+      SparseVector v;
+      if (id % 5 == 0) return v;
+      v.indices = {static_cast<uint32_t>(150 + id % 13),
+                   static_cast<uint32_t>(id % 50),
+                   static_cast<uint32_t>(50 + (id * 7) % 100)};
+      v.values = {0.25f + (id % 3), 1.0f + (id % 11) / 8.0f, 0.5f};
+      return v;
+    };
+    v1::CreateCollectionRequest hc =
+        testing_util::CollectionRequest("hybrid", 100, v1::METRIC_COSINE, 16);
+    hc.mutable_ivf()->set_train_threshold(kHybrid + 1);
+    ASSERT_NO_FATAL_FAILURE(CreateCollection(hc));
+    cfg.name = "hybrid";
+    ASSERT_TRUE((*db)->CreateCollection(cfg).ok());
+    auto local = *(*db)->GetCollection("hybrid");
+    std::vector<Point> pts;
+    v1::UpsertRequest up;
+    up.set_collection("hybrid");
+    for (uint64_t id = 0; id < kHybrid; ++id) {
+      pts.push_back(
+          {id, std::vector<float>(x.begin() + id * d, x.begin() + (id + 1) * d),
+           absl::StrCat("\"p", id, "\""), sparse_of(id)});
+      v1::Point* p = up.add_points();
+      p->set_id(id);
+      p->mutable_vector()->Add(x.begin() + id * d, x.begin() + (id + 1) * d);
+      p->set_payload(pts.back().payload);
+      p->mutable_sparse_vector()->mutable_indices()->Add(
+          pts.back().sparse.indices.begin(), pts.back().sparse.indices.end());
+      p->mutable_sparse_vector()->mutable_values()->Add(
+          pts.back().sparse.values.begin(), pts.back().sparse.values.end());
+    }
+    ASSERT_TRUE(local->Upsert(pts, false).ok());
+    std::map<uint32_t, uint64_t> hw;
+    {
+      grpc::ClientContext ctx;
+      v1::UpsertResponse resp;
+      grpc::Status s = cluster_->Points(0)->Upsert(&ctx, up, &resp);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      Merge(resp.sequences(), &hw);
+    }
+    for (uint64_t q = 0; q < 30; ++q) {
+      SCOPED_TRACE(::testing::Message() << "query " << q);
+      SparseVector sq;
+      sq.indices = {static_cast<uint32_t>(q % 50),
+                    static_cast<uint32_t>(150 + q % 13)};
+      sq.values = {1.0f, 0.5f + q / 10.0f};
+      v1::SearchRequest sparse;
+      sparse.set_collection("hybrid");
+      ReadAfter(hw, &sparse);
+      sparse.mutable_sparse_vector()->mutable_indices()->Add(sq.indices.begin(),
+                                                             sq.indices.end());
+      sparse.mutable_sparse_vector()->mutable_values()->Add(sq.values.begin(),
+                                                            sq.values.end());
+      sparse.set_limit(10);
+      sparse.set_offset(3);
+      sparse.set_with_payload(true);
+      v1::SearchRequest hybrid = sparse;
+      hybrid.mutable_vector()->Add(queries.begin() + q * d,
+                                   queries.begin() + (q + 1) * d);
+      hybrid.mutable_params()->set_exact(true);
+      hybrid.set_prefetch_limit(40);
+      hybrid.set_fusion(q % 2 ? v1::FUSION_DBSF : v1::FUSION_RRF);
+      v1::SearchBatchRequest batch;
+      batch.set_collection("hybrid");
+      ReadAfter(hw, &batch);
+      *batch.add_searches() = sparse;
+      *batch.add_searches() = hybrid;
+      grpc::ClientContext ctx;
+      v1::SearchBatchResponse resp;
+      grpc::Status s = cluster_->Points(q % 3)->SearchBatch(&ctx, batch, &resp);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      ASSERT_EQ(resp.results_size(), 2);
+      QueryOptions so;
+      so.k = 13;
+      auto want_sparse = local->SearchSparse(sq, so);
+      ASSERT_TRUE(want_sparse.ok()) << want_sparse.status();
+      const v1::SearchResponse& got = resp.results(0);
+      ASSERT_EQ(got.points_size() + 3, static_cast<int>(want_sparse->size()));
+      for (int r = 0; r < got.points_size(); ++r) {
+        EXPECT_EQ(got.points(r).id(), (*want_sparse)[r + 3].id) << r;
+        EXPECT_EQ(got.points(r).score(), (*want_sparse)[r + 3].score) << r;
+        EXPECT_EQ(got.points(r).payload(),
+                  absl::StrCat("\"p", got.points(r).id(), "\""));
+      }
+      so.k = 40;
+      auto by_sparse = local->SearchSparse(sq, so);
+      so.exact = true;
+      auto dense =
+          local->Search(absl::MakeConstSpan(queries.data() + q * d, d), so);
+      ASSERT_TRUE(by_sparse.ok() && dense.ok());
+      const std::vector<Neighbor> want =
+          FuseRanked({{&*dense, false}, {&*by_sparse, false}},
+                     q % 2 ? Fusion::kDbsf : Fusion::kRrf, 13);
+      const v1::SearchResponse& fused = resp.results(1);
+      ASSERT_EQ(fused.points_size(), 10);
+      for (int r = 0; r < 10; ++r) {
+        EXPECT_EQ(fused.points(r).id(), want[r + 3].id) << r;
+        EXPECT_NEAR(fused.points(r).score(), want[r + 3].score, 1e-6) << r;
+      }
+      EXPECT_TRUE(absl::EndsWith(fused.plan().kind(), "+sparse"))
+          << fused.plan().kind();
+    }
   }
 }
 

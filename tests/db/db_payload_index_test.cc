@@ -19,7 +19,6 @@
 #include "db/format.h"
 #include "gtest/gtest.h"
 #include "quant/random.h"
-#include "rocksdb/db.h"
 #include "tests/db/db_test_util.h"
 
 namespace tqdb {
@@ -290,31 +289,9 @@ TEST(FieldIndexes, AVersionOneDirectoryIsMigrated) {
         c->Upsert({{5, VectorFor(5, 0, 4), R"({"k": "v"})"}}, true).ok());
     ASSERT_TRUE(db->Close().ok());
   }
-  {
-    // Make it a version 1 directory: no payload_index family, version 1.
-    rocksdb::DBOptions dbo;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(dbo, tmp.path(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-    for (const std::string& n : names)
-      descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> hs;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(dbo, tmp.path(), descs, &hs, &raw).ok());
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == dbformat::kPayloadIndexCf) {
-        ASSERT_TRUE(raw->DropColumnFamily(hs[i]).ok());
-      }
-      if (names[i] == dbformat::kMetaCf) {
-        ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), hs[i],
-                             std::string(dbformat::kFormatKey),
-                             dbformat::EncodeFormat(1))
-                        .ok());
-      }
-    }
-    for (auto* h : hs) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
-    delete raw;
-  }
+  // A version 1 directory: no payload_index family, version 1.
+  ASSERT_NO_FATAL_FAILURE(
+      dbtest::MakeOlderFormat(tmp.path(), dbformat::kPayloadIndexCf, 1));
   auto db = OpenManual(tmp.path(), kThreads);
   ASSERT_NE(db, nullptr);
   auto c = *db->GetCollection("c");

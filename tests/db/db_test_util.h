@@ -19,8 +19,10 @@
 
 #include "db/db.h"
 #include "db/filter_json.h"
+#include "db/format.h"
 #include "gtest/gtest.h"
 #include "quant/random.h"
+#include "rocksdb/db.h"
 
 namespace tqdb {
 namespace dbtest {
@@ -161,6 +163,36 @@ inline std::shared_ptr<const Filter> ParsedFilter(const std::string& text) {
   auto f = ParseFilterJson(text);
   EXPECT_TRUE(f.ok()) << text << ": " << f.status();
   return std::make_shared<const Filter>(f.ok() ? *f : Filter());
+}
+
+// Makes the closed database at `dir` look as an older format version left
+// it: without the column family `family` (added since), the format entry
+// at `version`.
+inline void MakeOlderFormat(const std::string& dir, const std::string& family,
+                            uint32_t version) {
+  rocksdb::DBOptions dbo;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(dbo, dir, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (const std::string& n : names) {
+    descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> hs;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(dbo, dir, descs, &hs, &raw).ok());
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == family) {
+      ASSERT_TRUE(raw->DropColumnFamily(hs[i]).ok());
+    }
+    if (names[i] == dbformat::kMetaCf) {
+      ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), hs[i],
+                           std::string(dbformat::kFormatKey),
+                           dbformat::EncodeFormat(version))
+                      .ok());
+    }
+  }
+  for (auto* h : hs) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
+  delete raw;
 }
 
 // A database at `dir` that trains only when a test says so (no background

@@ -222,6 +222,78 @@ class ClientTest(unittest.TestCase):
         names = [c.name for c in self.db.list_collections()]
         self.assertIn(self.name, names)
 
+    def test_sparse_vectors_and_hybrid_search(self):
+        import grpc
+        import numpy as np
+        self.db.create_collection(self.name, dim=8, metric="l2")
+        rng = np.random.default_rng(11)
+        x = rng.standard_normal((120, 8)).astype(np.float32)
+        # Point i: terms i % 5 and 10 + i % 7 ({index: value}); every tenth
+        # as (indices, values); every third none.
+        sparse = []
+        for i in range(120):
+            if i % 3 == 0:
+                sparse.append(None)
+            elif i % 10 == 1:
+                sparse.append(([10 + i % 7, i % 5], [0.5, 1.0 + i / 100]))
+            else:
+                sparse.append({i % 5: 1.0 + i / 100, 10 + i % 7: 0.5})
+        self.db.upsert(self.name, range(120), x, [{"i": i} for i in range(120)],
+                       sparse_vectors=sparse, wait=True)
+        info = self.db.get_collection(self.name)
+        self.assertEqual(info.sparse_points, 80)
+        self.assertGreater(info.memory.sparse_bytes, 80 * 2 * 18)
+        q = {2: 2.0, 13: 1.0}
+        want = []
+        for i, s in enumerate(sparse):
+            if s is None:
+                continue
+            d = dict(zip(*s)) if isinstance(s, tuple) else s
+            if any(t in d for t in q):
+                want.append((-sum(np.float32(v) * np.float32(d.get(t, 0))
+                                  for t, v in q.items()), i))
+        want.sort()
+        hits = self.db.search(self.name, None, limit=6, sparse=q,
+                              with_vectors=True)
+        self.assertEqual([h.id for h in hits], [i for _, i in want[:6]])
+        for h, (score, _) in zip(hits, want):
+            self.assertAlmostEqual(h.score, -score, places=5)
+        i = hits[0].id
+        got = hits[0].sparse_vector
+        self.assertEqual(sorted(got), sorted([i % 5, 10 + i % 7]))
+        self.assertAlmostEqual(got[i % 5], 1.0 + i / 100, places=6)
+        self.assertEqual(got[10 + i % 7], 0.5)
+        # Hybrid: the RRF of the two searches (rrf_k 2: 1 / (2 + position)).
+        dense = self.db.search(self.name, x[7], limit=20, exact=True)
+        by_sparse = self.db.search(self.name, None, limit=20, sparse=q)
+        fused = {}
+        for hits_ in (dense, by_sparse):
+            for pos, h in enumerate(hits_):
+                fused[h.id] = fused.get(h.id, 0) + 1 / (2 + pos)
+        order = sorted(fused, key=lambda i: (-fused[i], i))[:5]
+        hybrid = self.db.search(self.name, x[7], limit=5, sparse=q,
+                                exact=True, prefetch_limit=20)
+        self.assertEqual([h.id for h in hybrid], order)
+        self.assertEqual(hybrid[0].payload, {"i": order[0]})
+        dbsf = self.db.search(self.name, x[7], limit=5, sparse=q,
+                              exact=True, fusion="dbsf")
+        self.assertEqual(len(dbsf), 5)
+        with self.assertRaises(ValueError):
+            self.db.search(self.name, x[7], sparse=q, fusion="sum")
+        with self.assertRaises(TypeError):
+            self.db.upsert(self.name, [500], x[:1], sparse_vectors=[[1, 2, 3]])
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.search(self.name, None, sparse=([1, 1], [1.0, 2.0]))
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("index 1 twice", str(e.exception))
+        # update_vectors keeps a sparse vector unless given a new one.
+        self.db.update_vectors(self.name, [1, 2], x[:2],
+                               sparse_vectors=[None, {40: 3.0}], wait=True)
+        got = self.db.retrieve(self.name, [1, 2], with_vectors=True)
+        self.assertEqual(sorted(got[0].sparse_vector), [1, 11])
+        self.assertAlmostEqual(got[0].sparse_vector[1], 1.01, places=6)
+        self.assertEqual(got[1].sparse_vector, {40: 3.0})
+
     def test_payload_selectors(self):
         import grpc
         import numpy as np

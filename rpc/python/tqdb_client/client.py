@@ -1,8 +1,8 @@
 """Client: tqdb's gRPC API from Python, numpy in and out."""
 from __future__ import annotations
 
-from typing import (Callable, Iterable, Iterator, List, Mapping, Optional,
-                    Sequence, Tuple, TypeVar, Union)
+from typing import (Callable, Iterable, Iterator, List, Optional, Sequence,
+                    TypeVar, Union)
 
 import grpc
 import numpy as np
@@ -14,16 +14,15 @@ from tqdb.v1 import points_pb2_grpc as prpc
 from tqdb.v1 import snapshots_pb2 as spb
 from tqdb.v1 import snapshots_pb2_grpc as srpc
 from tqdb_client.filters import FilterLike, to_proto
+from tqdb_client.requests import (IdsLike, PayloadLike, VectorLike,
+                                  _add_examples, _filter_proto, _ids,
+                                  _matrix, _one_vector, _set_payload_fields)
 from tqdb_client.types import (CollectionInfo, Error, FacetHit,
                                FieldIndexInfo, Payload, PointGroup, Record,
-                               ScoredPoint, ScrollPage, encode_payload)
+                               ScoredPoint, ScrollPage, SparseLike,
+                               encode_payload, sparse_to_proto)
 
 T = TypeVar("T")
-IdsLike = Union[Sequence[int], np.ndarray]
-VectorLike = Union[Sequence[float], np.ndarray]
-# with_payload: True / False, a list of paths (only those parts of each
-# payload), or {"include": [...], "exclude": [...]} (Qdrant's forms).
-PayloadLike = Union[bool, Sequence[str], Mapping[str, Sequence[str]]]
 
 _METRICS = {"cosine": cpb.METRIC_COSINE, "ip": cpb.METRIC_IP,
             "dot": cpb.METRIC_IP, "l2": cpb.METRIC_L2,
@@ -42,78 +41,6 @@ _FIELD_TYPES = {"keyword": cpb.FIELD_TYPE_KEYWORD,
                 "text": cpb.FIELD_TYPE_TEXT,
                 "datetime": cpb.FIELD_TYPE_DATETIME,
                 "geo": cpb.FIELD_TYPE_GEO}
-
-
-def _payload_fields(
-        with_payload: PayloadLike) -> Tuple[bool, Optional[ppb.PayloadSelector]]:
-    """with_payload as a request's with_payload and payload_selector."""
-    if isinstance(with_payload, bool):
-        return with_payload, None
-    if isinstance(with_payload, str):
-        raise TypeError("with_payload: a list of paths, not a string: [%r]"
-                        % with_payload)
-    if isinstance(with_payload, Mapping):
-        unknown = set(with_payload) - {"include", "exclude"}
-        if unknown:
-            raise ValueError("with_payload: unknown keys %s (include, exclude)"
-                             % sorted(unknown))
-        for key in ("include", "exclude"):
-            if isinstance(with_payload.get(key), str):
-                raise TypeError("with_payload[%r]: a list of paths, not a "
-                                "string" % key)
-        return True, ppb.PayloadSelector(
-            include=list(with_payload.get("include", ())),
-            exclude=list(with_payload.get("exclude", ())))
-    return True, ppb.PayloadSelector(include=list(with_payload))
-
-
-def _set_payload_fields(req, with_payload: PayloadLike):
-    wp, selector = _payload_fields(with_payload)
-    req.with_payload = wp
-    if selector is not None:
-        req.payload_selector.CopyFrom(selector)
-    return req
-
-
-def _ids(ids) -> List[int]:
-    return [int(i) for i in np.asarray(ids).reshape(-1)]
-
-
-def _matrix(vectors, dim: Optional[int] = None) -> np.ndarray:
-    """A C-contiguous float32 (n, d) array (one vector: (1, d))."""
-    a = np.ascontiguousarray(vectors, dtype=np.float32)
-    if a.ndim == 1:
-        a = a.reshape(1, -1)
-    if a.ndim != 2:
-        raise ValueError("vectors must be 2-D (n, dim), got shape %s" %
-                         (a.shape,))
-    if dim is not None and a.shape[1] != dim:
-        raise ValueError("vectors have %d dimensions, expected %d" %
-                         (a.shape[1], dim))
-    return a
-
-
-def _one_vector(vector) -> np.ndarray:
-    """One query vector as a float32 (d,) array."""
-    q = _matrix(vector)
-    if q.shape[0] != 1:
-        raise ValueError("one vector expected; use search_batch for several")
-    return q[0]
-
-
-def _add_examples(ids, vectors, examples) -> None:
-    """Appends each example to `ids` (a point id: an int) or to `vectors`
-    (anything else: one vector)."""
-    for e in examples:
-        if isinstance(e, (int, np.integer)) and not isinstance(e, bool):
-            ids.append(int(e))
-        else:
-            vectors.add().values.extend(_one_vector(e).tolist())
-
-
-def _filter_proto(filter: FilterLike):
-    """The request's Filter message, or None."""
-    return None if filter is None else to_proto(filter)
 
 
 class Client:
@@ -264,13 +191,17 @@ class Client:
 
     def upsert(self, name: str, ids: IdsLike, vectors: np.ndarray,
                payloads: Optional[Sequence[Payload]] = None, *,
-               batch_size: int = 1000, wait: bool = False) -> int:
+               batch_size: int = 1000, wait: bool = False,
+               sparse_vectors: Optional[Sequence[Optional[SparseLike]]] = None
+               ) -> int:
         """Inserts or replaces points, `batch_size` a message over one
         client stream (Points.UpsertStream); returns how many were stored.
 
         vectors: (n, dim) array (any float dtype); ids: n non-negative
         integers; payloads: n JSON-able values or bytes of JSON text (None:
-        none; anything else is INVALID_ARGUMENT). Each
+        none; anything else is INVALID_ARGUMENT); sparse_vectors: n sparse
+        vectors ({index: value} or (indices, values); None: none) beside
+        the dense ones, for search(sparse=...). Each
         batch is stored whole or not at all; on a bad batch the error says
         how many batches before it were stored. wait: return after the
         server's write-ahead log is synced."""
@@ -281,6 +212,15 @@ class Client:
             raise ValueError("%d ids for %d vectors" % (id_array.shape[0], n))
         if payloads is not None and len(payloads) != n:
             raise ValueError("%d payloads for %d vectors" % (len(payloads), n))
+        if sparse_vectors is not None and len(sparse_vectors) != n:
+            raise ValueError("%d sparse vectors for %d vectors" %
+                             (len(sparse_vectors), n))
+        # Converted before the stream starts: a bad one raises here.
+        sparse = [None] * n
+        for i, sv in enumerate(sparse_vectors or ()):
+            if sv is not None:
+                sparse[i] = ppb.SparseVector()
+                sparse_to_proto(sv, sparse[i])
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         if n == 0:
@@ -293,15 +233,22 @@ class Client:
                                 payload=encode_payload(payloads[i])
                                 if payloads is not None else b"")
                        for i in range(lo, hi)]
+                for p, sv in zip(pts, sparse[lo:hi]):
+                    if sv is not None:
+                        p.sparse_vector.CopyFrom(sv)
                 yield ppb.UpsertRequest(collection=name, points=pts, wait=wait)
 
         r = self._call(self._points.UpsertStream, batches, streaming=True)
         return r.upserted
 
     def update_vectors(self, name: str, ids: IdsLike, vectors: np.ndarray,
-                       *, wait: bool = False) -> int:
+                       *, wait: bool = False,
+                       sparse_vectors: Optional[
+                           Sequence[Optional[SparseLike]]] = None) -> int:
         """Replaces the vectors of stored points and keeps their payloads
-        (Qdrant's update_vectors); returns how many were updated. All in
+        (Qdrant's update_vectors), and their sparse vectors unless
+        sparse_vectors gives new ones (None: kept); returns how many were
+        updated. All in
         one call: tqdb_client.Error NOT_FOUND names a point the collection
         does not hold (nothing is written; on a cluster, nothing on that
         point's shard)."""
@@ -314,6 +261,9 @@ class Client:
             collection=name, wait=wait,
             points=[ppb.PointVector(id=int(id_array[i]), vector=x[i].tolist())
                     for i in range(x.shape[0])])
+        for p, sv in zip(req.points, sparse_vectors or ()):
+            if sv is not None:
+                sparse_to_proto(sv, p.sparse_vector)
         return self._call(self._points.UpdateVectors, req).updated
 
     def retrieve(self, name: str, ids: IdsLike, *,
@@ -525,7 +475,8 @@ class Client:
             req.filter.CopyFrom(filter)
         return req
 
-    def search(self, name: str, vector: VectorLike, limit: int = 10, *,
+    def search(self, name: str, vector: Optional[VectorLike],
+               limit: int = 10, *,
                nprobe: int = 0, exact: bool = False, rescore: bool = False,
                oversampling: float = 0.0,
                with_payload: PayloadLike = True,
@@ -533,7 +484,9 @@ class Client:
                score_threshold: Optional[float] = None,
                filter: FilterLike = None,
                probe_sigmas: float = 0.0,
-               offset: int = 0) -> List[ScoredPoint]:
+               offset: int = 0, sparse: Optional[SparseLike] = None,
+               fusion: str = "rrf", rrf_k: Optional[float] = None,
+               prefetch_limit: int = 0) -> List[ScoredPoint]:
         """The `limit` nearest points to `vector`, best first, after the
         best `offset` (pagination: offset=limit is the second page).
 
@@ -548,11 +501,31 @@ class Client:
         k-th found, so nprobe becomes the most lists probed; with_payload:
         True, False, a list of paths (only those parts of each payload:
         ["title", "meta.lang"]) or {"include": [...], "exclude": [...]}
-        (Qdrant's forms; paths as filters name keys)."""
-        req = self._search_request(name, _one_vector(vector), limit, nprobe,
-                                   exact, rescore, oversampling, with_payload,
-                                   with_vectors, probe_sigmas, score_threshold,
+        (Qdrant's forms; paths as filters name keys).
+
+        sparse ({index: value} or (indices, values)): with vector None, the
+        points' sparse vectors by dot product, exactly; with a vector, a
+        hybrid search: each search prefetch_limit deep (0: offset +
+        limit), fused by `fusion` ("rrf": sum of 1 / (rrf_k + position),
+        rrf_k 2 unless given; "dbsf": scores normalized by mean +/- 3 sd and
+        summed). Sparse and hybrid scores are larger-better."""
+        q = (np.zeros(0, dtype=np.float32) if vector is None
+             else _one_vector(vector))
+        req = self._search_request(name, q, limit, nprobe, exact, rescore,
+                                   oversampling, with_payload, with_vectors,
+                                   probe_sigmas, score_threshold,
                                    _filter_proto(filter), offset)
+        if sparse is not None:
+            sparse_to_proto(sparse, req.sparse_vector)
+            if vector is not None:
+                fusions = {"rrf": ppb.FUSION_RRF, "dbsf": ppb.FUSION_DBSF}
+                if fusion not in fusions:
+                    raise ValueError("fusion must be 'rrf' or 'dbsf', got %r" %
+                                     (fusion,))
+                req.fusion = fusions[fusion]
+                req.prefetch_limit = prefetch_limit
+                if rrf_k is not None:
+                    req.rrf_k = rrf_k
         return [ScoredPoint.from_proto(p)
                 for p in self._call(self._points.Search, req).points]
 

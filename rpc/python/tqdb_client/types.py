@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -35,19 +35,46 @@ def _vector(values) -> Optional[np.ndarray]:
     return np.asarray(values, dtype=np.float32) if len(values) else None
 
 
+# A sparse vector: {index: value}, or (indices, values).
+SparseLike = Union[Mapping[int, float], Tuple[Sequence[int], Sequence[float]]]
+
+
+def sparse_to_proto(sparse: SparseLike, out) -> None:
+    """Fills a tqdb.v1.SparseVector (the server checks the rules: no
+    index twice, finite values)."""
+    if isinstance(sparse, Mapping):
+        indices, values = list(sparse.keys()), list(sparse.values())
+    elif isinstance(sparse, (tuple, list)) and len(sparse) == 2:
+        indices, values = sparse
+    else:
+        raise TypeError("a sparse vector is {index: value} or (indices, "
+                        "values), got %r" % (type(sparse).__name__,))
+    out.indices.extend(int(i) for i in indices)
+    out.values.extend(float(v) for v in values)
+
+
+def _sparse(p) -> Optional[Dict[int, float]]:
+    if not p.HasField("sparse_vector") or not p.sparse_vector.indices:
+        return None
+    return dict(zip(p.sparse_vector.indices, p.sparse_vector.values))
+
+
 @dataclass
 class ScoredPoint:
     """A search hit: inner product (cosine, ip; larger is better) or squared
-    L2 distance (l2; smaller is better)."""
+    L2 distance (l2; smaller is better); a sparse or hybrid search's score
+    is larger-better on every metric. sparse_vector: {index: value}, with
+    the vector."""
     id: int
     score: float
     payload: Payload = None
     vector: Optional[np.ndarray] = None
+    sparse_vector: Optional[Dict[int, float]] = None
 
     @classmethod
     def from_proto(cls, p) -> "ScoredPoint":
         return cls(id=p.id, score=p.score, payload=decode_payload(p.payload),
-                   vector=_vector(p.vector))
+                   vector=_vector(p.vector), sparse_vector=_sparse(p))
 
 
 @dataclass
@@ -85,11 +112,12 @@ class Record:
     payload: Payload = None
     vector: Optional[np.ndarray] = None
     order_value: Optional[float] = None
+    sparse_vector: Optional[Dict[int, float]] = None
 
     @classmethod
     def from_proto(cls, p) -> "Record":
         return cls(id=p.id, payload=decode_payload(p.payload),
-                   vector=_vector(p.vector),
+                   vector=_vector(p.vector), sparse_vector=_sparse(p),
                    order_value=p.order_value
                    if p.HasField("order_value") else None)
 
@@ -142,6 +170,7 @@ class MemoryUsage:
     reserved_bytes: int = 0
     total_bytes: int = 0
     limit_bytes: int = 0
+    sparse_bytes: int = 0  # of bytes, the sparse vectors' inverted index
 
 
 @dataclass
@@ -164,6 +193,7 @@ class CollectionInfo:
     payload_indexes: List[FieldIndexInfo] = field(default_factory=list)
     refine: str = "raw"            # "raw", "int8" or "f32"
     prefix_sharing: str = "auto"   # "auto", "always" or "never"
+    sparse_points: int = 0         # points holding a sparse vector
 
     @classmethod
     def from_proto(cls, p) -> "CollectionInfo":
@@ -177,7 +207,9 @@ class CollectionInfo:
                    store_vectors=p.store_vectors, imbalance=p.lists.imbalance,
                    disk_bytes=p.disk_bytes,
                    memory=MemoryUsage(m.bytes, m.index_bytes, m.reserved_bytes,
-                                      m.total_bytes, m.limit_bytes),
+                                      m.total_bytes, m.limit_bytes,
+                                      m.sparse_bytes),
+                   sparse_points=p.sparse_points,
                    last_training_error=p.last_training_error,
                    payload_indexes=[FieldIndexInfo.from_proto(i)
                                     for i in p.payload_indexes],

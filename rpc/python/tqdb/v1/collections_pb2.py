@@ -13,23 +13,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tqdb/v1/collections.proto\x12\x07tqdb.v1\"N\n\x0fQuantizerConfig\x12\x1f\n\x06method\x18\x01 \x01(\x0e\x32\x0f.tqdb.v1.Method\x12\x0c\n\x04\x62its\x18\x02 \x01(\r\x12\x0c\n\x04seed\x18\x03 \x01(\x04\"3\n\tIvfConfig\x12\r\n\x05nlist\x18\x01 \x01(\r\x12\x17\n\x0ftrain_threshold\x18\x02 \x01(\x04\"\xc4\x02\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12\x1f\n\x06metric\x18\x03 \x01(\x0e\x32\x0f.tqdb.v1.Metric\x12+\n\tquantizer\x18\x04 \x01(\x0b\x32\x18.tqdb.v1.QuantizerConfig\x12\x1f\n\x03ivf\x18\x05 \x01(\x0b\x32\x12.tqdb.v1.IvfConfig\x12\x1a\n\rstore_vectors\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x1f\n\x06refine\x18\x07 \x01(\x0e\x32\x0f.tqdb.v1.Refine\x12.\n\x0eprefix_sharing\x18\x08 \x01(\x0e\x32\x16.tqdb.v1.PrefixSharing\x12\x0e\n\x06shards\x18\x14 \x01(\r\x12\x10\n\x08replicas\x18\x15 \x01(\rB\x10\n\x0e_store_vectors\"x\n\x10PayloadIndexInfo\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12 \n\x04type\x18\x02 \x01(\x0e\x32\x12.tqdb.v1.FieldType\x12\r\n\x05ready\x18\x03 \x01(\x08\x12\x0e\n\x06points\x18\x04 \x01(\x04\x12\x14\n\x0cmemory_bytes\x18\x05 \x01(\x04\"\xa0\x01\n\tListStats\x12\r\n\x05nlist\x18\x01 \x01(\r\x12\x0c\n\x04live\x18\x02 \x01(\x04\x12\x12\n\ntombstones\x18\x03 \x01(\x04\x12\x10\n\x08min_size\x18\x04 \x01(\x04\x12\x10\n\x08max_size\x18\x05 \x01(\x04\x12\x11\n\timbalance\x18\x06 \x01(\x01\x12+\n\x0esize_histogram\x18\x07 \x03(\x0b\x32\x13.tqdb.v1.SizeBucket\"\'\n\nSizeBucket\x12\n\n\x02le\x18\x01 \x01(\x04\x12\r\n\x05lists\x18\x02 \x01(\x04\"\x93\x01\n\x0bMemoryUsage\x12\r\n\x05\x62ytes\x18\x01 \x01(\x04\x12\x13\n\x0bindex_bytes\x18\x02 \x01(\x04\x12\x16\n\x0ereserved_bytes\x18\x03 \x01(\x04\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x04\x12\x13\n\x0blimit_bytes\x18\x05 \x01(\x04\x12\x1e\n\x16index_bytes_per_vector\x18\x06 \x01(\x04\"\xcd\x05\n\x0e\x43ollectionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\x12\x0f\n\x07trained\x18\x04 \x01(\x08\x12\x1f\n\x06metric\x18\x05 \x01(\x0e\x32\x0f.tqdb.v1.Metric\x12+\n\tquantizer\x18\x06 \x01(\x0b\x32\x18.tqdb.v1.QuantizerConfig\x12\x1f\n\x03ivf\x18\x07 \x01(\x0b\x32\x12.tqdb.v1.IvfConfig\x12\x15\n\rstore_vectors\x18\x08 \x01(\x08\x12\x10\n\x08training\x18\t \x01(\x08\x12\x12\n\ngeneration\x18\n \x01(\r\x12\r\n\x05nlist\x18\x0b \x01(\r\x12\x15\n\rtrained_count\x18\x0c \x01(\x04\x12!\n\x05lists\x18\r \x01(\x0b\x32\x12.tqdb.v1.ListStats\x12\x18\n\x10\x62ytes_per_vector\x18\x0e \x01(\r\x12\x1d\n\x15\x64isk_bytes_per_vector\x18\x0f \x01(\x01\x12\x1b\n\x13retrain_recommended\x18\x10 \x01(\x08\x12\x16\n\x0eretrain_reason\x18\x11 \x01(\t\x12\x1b\n\x13last_training_error\x18\x12 \x01(\t\x12\x32\n\x0fpayload_indexes\x18\x13 \x03(\x0b\x32\x19.tqdb.v1.PayloadIndexInfo\x12\x1f\n\x06refine\x18\x14 \x01(\x0e\x32\x0f.tqdb.v1.Refine\x12\x1f\n\x17refine_bytes_per_vector\x18\x15 \x01(\r\x12.\n\x0eprefix_sharing\x18\x16 \x01(\x0e\x32\x16.tqdb.v1.PrefixSharing\x12$\n\x06memory\x18\x1e \x01(\x0b\x32\x14.tqdb.v1.MemoryUsage\x12\x12\n\ndisk_bytes\x18\x1f \x01(\x04\x12\x0e\n\x06shards\x18( \x01(\r\x12\x10\n\x08replicas\x18) \x01(\r\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16ListCollectionsRequest\"G\n\x17ListCollectionsResponse\x12,\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x17.tqdb.v1.CollectionInfo\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1a\n\x18\x44\x65leteCollectionResponse\"l\n\x17\x43reateFieldIndexRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12 \n\x04type\x18\x03 \x01(\x0e\x32\x12.tqdb.v1.FieldType\x12\x0c\n\x04wait\x18\x04 \x01(\x08\"<\n\x17\x44\x65leteFieldIndexRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\"\x1a\n\x18\x44\x65leteFieldIndexResponse\"7\n\x16TrainCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07retrain\x18\x02 \x01(\x08\"0\n\x0b\x43reateAlias\x12\r\n\x05\x61lias\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\"\x1c\n\x0b\x44\x65leteAlias\x12\r\n\x05\x61lias\x18\x01 \x01(\t\"v\n\x0e\x41liasOperation\x12,\n\x0c\x63reate_alias\x18\x01 \x01(\x0b\x32\x14.tqdb.v1.CreateAliasH\x00\x12,\n\x0c\x64\x65lete_alias\x18\x02 \x01(\x0b\x32\x14.tqdb.v1.DeleteAliasH\x00\x42\x08\n\x06\x61\x63tion\"@\n\x14UpdateAliasesRequest\x12(\n\x07\x61\x63tions\x18\x01 \x03(\x0b\x32\x17.tqdb.v1.AliasOperation\"\x17\n\x15UpdateAliasesResponse\"(\n\x12ListAliasesRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"5\n\x10\x41liasDescription\x12\r\n\x05\x61lias\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\"A\n\x13ListAliasesResponse\x12*\n\x07\x61liases\x18\x01 \x03(\x0b\x32\x19.tqdb.v1.AliasDescription*Q\n\x06Metric\x12\x16\n\x12METRIC_UNSPECIFIED\x10\x00\x12\x11\n\rMETRIC_COSINE\x10\x01\x12\r\n\tMETRIC_IP\x10\x02\x12\r\n\tMETRIC_L2\x10\x03*s\n\x06Method\x12\x16\n\x12METHOD_UNSPECIFIED\x10\x00\x12\x0e\n\nMETHOD_MSE\x10\x01\x12\x0f\n\x0bMETHOD_PROD\x10\x02\x12\x11\n\rMETHOD_RENORM\x10\x03\x12\r\n\tMETHOD_PQ\x10\x04\x12\x0e\n\nMETHOD_PCA\x10\x05*Q\n\x06Refine\x12\x16\n\x12REFINE_UNSPECIFIED\x10\x00\x12\x0e\n\nREFINE_RAW\x10\x01\x12\x0f\n\x0bREFINE_INT8\x10\x02\x12\x0e\n\nREFINE_F32\x10\x03*}\n\rPrefixSharing\x12\x1e\n\x1aPREFIX_SHARING_UNSPECIFIED\x10\x00\x12\x17\n\x13PREFIX_SHARING_AUTO\x10\x01\x12\x19\n\x15PREFIX_SHARING_ALWAYS\x10\x02\x12\x18\n\x14PREFIX_SHARING_NEVER\x10\x03*\xc4\x01\n\tFieldType\x12\x1a\n\x16\x46IELD_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46IELD_TYPE_KEYWORD\x10\x01\x12\x16\n\x12\x46IELD_TYPE_INTEGER\x10\x02\x12\x14\n\x10\x46IELD_TYPE_FLOAT\x10\x03\x12\x13\n\x0f\x46IELD_TYPE_BOOL\x10\x04\x12\x13\n\x0f\x46IELD_TYPE_TEXT\x10\x05\x12\x17\n\x13\x46IELD_TYPE_DATETIME\x10\x06\x12\x12\n\x0e\x46IELD_TYPE_GEO\x10\x07\x32\xb2\x05\n\x0b\x43ollections\x12\x43\n\x06\x43reate\x12 .tqdb.v1.CreateCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12=\n\x03Get\x12\x1d.tqdb.v1.GetCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12I\n\x04List\x12\x1f.tqdb.v1.ListCollectionsRequest\x1a .tqdb.v1.ListCollectionsResponse\x12M\n\x06\x44\x65lete\x12 .tqdb.v1.DeleteCollectionRequest\x1a!.tqdb.v1.DeleteCollectionResponse\x12\x41\n\x05Train\x12\x1f.tqdb.v1.TrainCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12O\n\x10\x43reateFieldIndex\x12 .tqdb.v1.CreateFieldIndexRequest\x1a\x19.tqdb.v1.PayloadIndexInfo\x12W\n\x10\x44\x65leteFieldIndex\x12 .tqdb.v1.DeleteFieldIndexRequest\x1a!.tqdb.v1.DeleteFieldIndexResponse\x12N\n\rUpdateAliases\x12\x1d.tqdb.v1.UpdateAliasesRequest\x1a\x1e.tqdb.v1.UpdateAliasesResponse\x12H\n\x0bListAliases\x12\x1b.tqdb.v1.ListAliasesRequest\x1a\x1c.tqdb.v1.ListAliasesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tqdb/v1/collections.proto\x12\x07tqdb.v1\"N\n\x0fQuantizerConfig\x12\x1f\n\x06method\x18\x01 \x01(\x0e\x32\x0f.tqdb.v1.Method\x12\x0c\n\x04\x62its\x18\x02 \x01(\r\x12\x0c\n\x04seed\x18\x03 \x01(\x04\"3\n\tIvfConfig\x12\r\n\x05nlist\x18\x01 \x01(\r\x12\x17\n\x0ftrain_threshold\x18\x02 \x01(\x04\"\xc4\x02\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12\x1f\n\x06metric\x18\x03 \x01(\x0e\x32\x0f.tqdb.v1.Metric\x12+\n\tquantizer\x18\x04 \x01(\x0b\x32\x18.tqdb.v1.QuantizerConfig\x12\x1f\n\x03ivf\x18\x05 \x01(\x0b\x32\x12.tqdb.v1.IvfConfig\x12\x1a\n\rstore_vectors\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x1f\n\x06refine\x18\x07 \x01(\x0e\x32\x0f.tqdb.v1.Refine\x12.\n\x0eprefix_sharing\x18\x08 \x01(\x0e\x32\x16.tqdb.v1.PrefixSharing\x12\x0e\n\x06shards\x18\x14 \x01(\r\x12\x10\n\x08replicas\x18\x15 \x01(\rB\x10\n\x0e_store_vectors\"x\n\x10PayloadIndexInfo\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12 \n\x04type\x18\x02 \x01(\x0e\x32\x12.tqdb.v1.FieldType\x12\r\n\x05ready\x18\x03 \x01(\x08\x12\x0e\n\x06points\x18\x04 \x01(\x04\x12\x14\n\x0cmemory_bytes\x18\x05 \x01(\x04\"\xa0\x01\n\tListStats\x12\r\n\x05nlist\x18\x01 \x01(\r\x12\x0c\n\x04live\x18\x02 \x01(\x04\x12\x12\n\ntombstones\x18\x03 \x01(\x04\x12\x10\n\x08min_size\x18\x04 \x01(\x04\x12\x10\n\x08max_size\x18\x05 \x01(\x04\x12\x11\n\timbalance\x18\x06 \x01(\x01\x12+\n\x0esize_histogram\x18\x07 \x03(\x0b\x32\x13.tqdb.v1.SizeBucket\"\'\n\nSizeBucket\x12\n\n\x02le\x18\x01 \x01(\x04\x12\r\n\x05lists\x18\x02 \x01(\x04\"\xa9\x01\n\x0bMemoryUsage\x12\r\n\x05\x62ytes\x18\x01 \x01(\x04\x12\x13\n\x0bindex_bytes\x18\x02 \x01(\x04\x12\x16\n\x0ereserved_bytes\x18\x03 \x01(\x04\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x04\x12\x13\n\x0blimit_bytes\x18\x05 \x01(\x04\x12\x1e\n\x16index_bytes_per_vector\x18\x06 \x01(\x04\x12\x14\n\x0csparse_bytes\x18\x07 \x01(\x04\"\xe4\x05\n\x0e\x43ollectionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\x12\x0f\n\x07trained\x18\x04 \x01(\x08\x12\x1f\n\x06metric\x18\x05 \x01(\x0e\x32\x0f.tqdb.v1.Metric\x12+\n\tquantizer\x18\x06 \x01(\x0b\x32\x18.tqdb.v1.QuantizerConfig\x12\x1f\n\x03ivf\x18\x07 \x01(\x0b\x32\x12.tqdb.v1.IvfConfig\x12\x15\n\rstore_vectors\x18\x08 \x01(\x08\x12\x10\n\x08training\x18\t \x01(\x08\x12\x12\n\ngeneration\x18\n \x01(\r\x12\r\n\x05nlist\x18\x0b \x01(\r\x12\x15\n\rtrained_count\x18\x0c \x01(\x04\x12!\n\x05lists\x18\r \x01(\x0b\x32\x12.tqdb.v1.ListStats\x12\x18\n\x10\x62ytes_per_vector\x18\x0e \x01(\r\x12\x1d\n\x15\x64isk_bytes_per_vector\x18\x0f \x01(\x01\x12\x1b\n\x13retrain_recommended\x18\x10 \x01(\x08\x12\x16\n\x0eretrain_reason\x18\x11 \x01(\t\x12\x1b\n\x13last_training_error\x18\x12 \x01(\t\x12\x32\n\x0fpayload_indexes\x18\x13 \x03(\x0b\x32\x19.tqdb.v1.PayloadIndexInfo\x12\x1f\n\x06refine\x18\x14 \x01(\x0e\x32\x0f.tqdb.v1.Refine\x12\x1f\n\x17refine_bytes_per_vector\x18\x15 \x01(\r\x12.\n\x0eprefix_sharing\x18\x16 \x01(\x0e\x32\x16.tqdb.v1.PrefixSharing\x12$\n\x06memory\x18\x1e \x01(\x0b\x32\x14.tqdb.v1.MemoryUsage\x12\x12\n\ndisk_bytes\x18\x1f \x01(\x04\x12\x15\n\rsparse_points\x18  \x01(\x04\x12\x0e\n\x06shards\x18( \x01(\r\x12\x10\n\x08replicas\x18) \x01(\r\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16ListCollectionsRequest\"G\n\x17ListCollectionsResponse\x12,\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x17.tqdb.v1.CollectionInfo\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1a\n\x18\x44\x65leteCollectionResponse\"l\n\x17\x43reateFieldIndexRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12 \n\x04type\x18\x03 \x01(\x0e\x32\x12.tqdb.v1.FieldType\x12\x0c\n\x04wait\x18\x04 \x01(\x08\"<\n\x17\x44\x65leteFieldIndexRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\"\x1a\n\x18\x44\x65leteFieldIndexResponse\"7\n\x16TrainCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07retrain\x18\x02 \x01(\x08\"0\n\x0b\x43reateAlias\x12\r\n\x05\x61lias\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\"\x1c\n\x0b\x44\x65leteAlias\x12\r\n\x05\x61lias\x18\x01 \x01(\t\"v\n\x0e\x41liasOperation\x12,\n\x0c\x63reate_alias\x18\x01 \x01(\x0b\x32\x14.tqdb.v1.CreateAliasH\x00\x12,\n\x0c\x64\x65lete_alias\x18\x02 \x01(\x0b\x32\x14.tqdb.v1.DeleteAliasH\x00\x42\x08\n\x06\x61\x63tion\"@\n\x14UpdateAliasesRequest\x12(\n\x07\x61\x63tions\x18\x01 \x03(\x0b\x32\x17.tqdb.v1.AliasOperation\"\x17\n\x15UpdateAliasesResponse\"(\n\x12ListAliasesRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\"5\n\x10\x41liasDescription\x12\r\n\x05\x61lias\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\"A\n\x13ListAliasesResponse\x12*\n\x07\x61liases\x18\x01 \x03(\x0b\x32\x19.tqdb.v1.AliasDescription*Q\n\x06Metric\x12\x16\n\x12METRIC_UNSPECIFIED\x10\x00\x12\x11\n\rMETRIC_COSINE\x10\x01\x12\r\n\tMETRIC_IP\x10\x02\x12\r\n\tMETRIC_L2\x10\x03*s\n\x06Method\x12\x16\n\x12METHOD_UNSPECIFIED\x10\x00\x12\x0e\n\nMETHOD_MSE\x10\x01\x12\x0f\n\x0bMETHOD_PROD\x10\x02\x12\x11\n\rMETHOD_RENORM\x10\x03\x12\r\n\tMETHOD_PQ\x10\x04\x12\x0e\n\nMETHOD_PCA\x10\x05*Q\n\x06Refine\x12\x16\n\x12REFINE_UNSPECIFIED\x10\x00\x12\x0e\n\nREFINE_RAW\x10\x01\x12\x0f\n\x0bREFINE_INT8\x10\x02\x12\x0e\n\nREFINE_F32\x10\x03*}\n\rPrefixSharing\x12\x1e\n\x1aPREFIX_SHARING_UNSPECIFIED\x10\x00\x12\x17\n\x13PREFIX_SHARING_AUTO\x10\x01\x12\x19\n\x15PREFIX_SHARING_ALWAYS\x10\x02\x12\x18\n\x14PREFIX_SHARING_NEVER\x10\x03*\xc4\x01\n\tFieldType\x12\x1a\n\x16\x46IELD_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46IELD_TYPE_KEYWORD\x10\x01\x12\x16\n\x12\x46IELD_TYPE_INTEGER\x10\x02\x12\x14\n\x10\x46IELD_TYPE_FLOAT\x10\x03\x12\x13\n\x0f\x46IELD_TYPE_BOOL\x10\x04\x12\x13\n\x0f\x46IELD_TYPE_TEXT\x10\x05\x12\x17\n\x13\x46IELD_TYPE_DATETIME\x10\x06\x12\x12\n\x0e\x46IELD_TYPE_GEO\x10\x07\x32\xb2\x05\n\x0b\x43ollections\x12\x43\n\x06\x43reate\x12 .tqdb.v1.CreateCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12=\n\x03Get\x12\x1d.tqdb.v1.GetCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12I\n\x04List\x12\x1f.tqdb.v1.ListCollectionsRequest\x1a .tqdb.v1.ListCollectionsResponse\x12M\n\x06\x44\x65lete\x12 .tqdb.v1.DeleteCollectionRequest\x1a!.tqdb.v1.DeleteCollectionResponse\x12\x41\n\x05Train\x12\x1f.tqdb.v1.TrainCollectionRequest\x1a\x17.tqdb.v1.CollectionInfo\x12O\n\x10\x43reateFieldIndex\x12 .tqdb.v1.CreateFieldIndexRequest\x1a\x19.tqdb.v1.PayloadIndexInfo\x12W\n\x10\x44\x65leteFieldIndex\x12 .tqdb.v1.DeleteFieldIndexRequest\x1a!.tqdb.v1.DeleteFieldIndexResponse\x12N\n\rUpdateAliases\x12\x1d.tqdb.v1.UpdateAliasesRequest\x1a\x1e.tqdb.v1.UpdateAliasesResponse\x12H\n\x0bListAliases\x12\x1b.tqdb.v1.ListAliasesRequest\x1a\x1c.tqdb.v1.ListAliasesResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tqdb.v1.collections_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _METRIC._serialized_start=2612
-  _METRIC._serialized_end=2693
-  _METHOD._serialized_start=2695
-  _METHOD._serialized_end=2810
-  _REFINE._serialized_start=2812
-  _REFINE._serialized_end=2893
-  _PREFIXSHARING._serialized_start=2895
-  _PREFIXSHARING._serialized_end=3020
-  _FIELDTYPE._serialized_start=3023
-  _FIELDTYPE._serialized_end=3219
+  _METRIC._serialized_start=2657
+  _METRIC._serialized_end=2738
+  _METHOD._serialized_start=2740
+  _METHOD._serialized_end=2855
+  _REFINE._serialized_start=2857
+  _REFINE._serialized_end=2938
+  _PREFIXSHARING._serialized_start=2940
+  _PREFIXSHARING._serialized_end=3065
+  _FIELDTYPE._serialized_start=3068
+  _FIELDTYPE._serialized_end=3264
   _QUANTIZERCONFIG._serialized_start=38
   _QUANTIZERCONFIG._serialized_end=116
   _IVFCONFIG._serialized_start=118
@@ -43,43 +43,43 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _SIZEBUCKET._serialized_start=783
   _SIZEBUCKET._serialized_end=822
   _MEMORYUSAGE._serialized_start=825
-  _MEMORYUSAGE._serialized_end=972
-  _COLLECTIONINFO._serialized_start=975
-  _COLLECTIONINFO._serialized_end=1692
-  _GETCOLLECTIONREQUEST._serialized_start=1694
-  _GETCOLLECTIONREQUEST._serialized_end=1730
-  _LISTCOLLECTIONSREQUEST._serialized_start=1732
-  _LISTCOLLECTIONSREQUEST._serialized_end=1756
-  _LISTCOLLECTIONSRESPONSE._serialized_start=1758
-  _LISTCOLLECTIONSRESPONSE._serialized_end=1829
-  _DELETECOLLECTIONREQUEST._serialized_start=1831
-  _DELETECOLLECTIONREQUEST._serialized_end=1870
-  _DELETECOLLECTIONRESPONSE._serialized_start=1872
-  _DELETECOLLECTIONRESPONSE._serialized_end=1898
-  _CREATEFIELDINDEXREQUEST._serialized_start=1900
-  _CREATEFIELDINDEXREQUEST._serialized_end=2008
-  _DELETEFIELDINDEXREQUEST._serialized_start=2010
-  _DELETEFIELDINDEXREQUEST._serialized_end=2070
-  _DELETEFIELDINDEXRESPONSE._serialized_start=2072
-  _DELETEFIELDINDEXRESPONSE._serialized_end=2098
-  _TRAINCOLLECTIONREQUEST._serialized_start=2100
-  _TRAINCOLLECTIONREQUEST._serialized_end=2155
-  _CREATEALIAS._serialized_start=2157
-  _CREATEALIAS._serialized_end=2205
-  _DELETEALIAS._serialized_start=2207
-  _DELETEALIAS._serialized_end=2235
-  _ALIASOPERATION._serialized_start=2237
-  _ALIASOPERATION._serialized_end=2355
-  _UPDATEALIASESREQUEST._serialized_start=2357
-  _UPDATEALIASESREQUEST._serialized_end=2421
-  _UPDATEALIASESRESPONSE._serialized_start=2423
-  _UPDATEALIASESRESPONSE._serialized_end=2446
-  _LISTALIASESREQUEST._serialized_start=2448
-  _LISTALIASESREQUEST._serialized_end=2488
-  _ALIASDESCRIPTION._serialized_start=2490
-  _ALIASDESCRIPTION._serialized_end=2543
-  _LISTALIASESRESPONSE._serialized_start=2545
-  _LISTALIASESRESPONSE._serialized_end=2610
-  _COLLECTIONS._serialized_start=3222
-  _COLLECTIONS._serialized_end=3912
+  _MEMORYUSAGE._serialized_end=994
+  _COLLECTIONINFO._serialized_start=997
+  _COLLECTIONINFO._serialized_end=1737
+  _GETCOLLECTIONREQUEST._serialized_start=1739
+  _GETCOLLECTIONREQUEST._serialized_end=1775
+  _LISTCOLLECTIONSREQUEST._serialized_start=1777
+  _LISTCOLLECTIONSREQUEST._serialized_end=1801
+  _LISTCOLLECTIONSRESPONSE._serialized_start=1803
+  _LISTCOLLECTIONSRESPONSE._serialized_end=1874
+  _DELETECOLLECTIONREQUEST._serialized_start=1876
+  _DELETECOLLECTIONREQUEST._serialized_end=1915
+  _DELETECOLLECTIONRESPONSE._serialized_start=1917
+  _DELETECOLLECTIONRESPONSE._serialized_end=1943
+  _CREATEFIELDINDEXREQUEST._serialized_start=1945
+  _CREATEFIELDINDEXREQUEST._serialized_end=2053
+  _DELETEFIELDINDEXREQUEST._serialized_start=2055
+  _DELETEFIELDINDEXREQUEST._serialized_end=2115
+  _DELETEFIELDINDEXRESPONSE._serialized_start=2117
+  _DELETEFIELDINDEXRESPONSE._serialized_end=2143
+  _TRAINCOLLECTIONREQUEST._serialized_start=2145
+  _TRAINCOLLECTIONREQUEST._serialized_end=2200
+  _CREATEALIAS._serialized_start=2202
+  _CREATEALIAS._serialized_end=2250
+  _DELETEALIAS._serialized_start=2252
+  _DELETEALIAS._serialized_end=2280
+  _ALIASOPERATION._serialized_start=2282
+  _ALIASOPERATION._serialized_end=2400
+  _UPDATEALIASESREQUEST._serialized_start=2402
+  _UPDATEALIASESREQUEST._serialized_end=2466
+  _UPDATEALIASESRESPONSE._serialized_start=2468
+  _UPDATEALIASESRESPONSE._serialized_end=2491
+  _LISTALIASESREQUEST._serialized_start=2493
+  _LISTALIASESREQUEST._serialized_end=2533
+  _ALIASDESCRIPTION._serialized_start=2535
+  _ALIASDESCRIPTION._serialized_end=2588
+  _LISTALIASESRESPONSE._serialized_start=2590
+  _LISTALIASESRESPONSE._serialized_end=2655
+  _COLLECTIONS._serialized_start=3267
+  _COLLECTIONS._serialized_end=3957
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,68 @@
+// ClusterReader::SearchHybrid (rpc/cluster/cluster_reader.h): a hybrid
+// search on a cluster. Fusion needs each search's ranking over all points,
+// so the shards answer the dense and the sparse search separately, each
+// is merged over the shards, and the node fuses the two merged lists.
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "quant/status_macros.h"
+#include "rpc/cluster/cluster_reader.h"
+#include "rpc/convert.h"
+#include "rpc/hybrid_search.h"
+
+namespace tqdb {
+namespace cluster {
+
+namespace pb = ::tqdb::v1;
+
+absl::StatusOr<pb::SearchResponse> ClusterReader::SearchHybrid(
+    const std::string& collection, const CollectionConfig& config,
+    const pb::SearchRequest& search, const ReadConsistency& consistency,
+    absl::Time deadline) {
+  pb::SearchRequest dense = search;
+  dense.clear_sparse_vector();
+  dense.clear_fusion();
+  dense.clear_rrf_k();
+  dense.clear_prefetch_limit();
+  dense.clear_score_threshold();
+  dense.set_offset(0);
+  dense.set_limit(static_cast<uint32_t>(PrefetchOf(search)));
+  pb::SearchRequest sparse = dense;
+  sparse.clear_vector();
+  *sparse.mutable_sparse_vector() = search.sparse_vector();
+  TQ_ASSIGN_OR_RETURN(
+      std::vector<pb::SearchResponse> both,
+      Search(collection, {&dense, &sparse}, consistency, deadline));
+  std::vector<Neighbor> ranked[2];
+  std::unordered_map<uint64_t, const pb::ScoredPoint*> points;
+  for (int k = 0; k < 2; ++k) {
+    for (const pb::ScoredPoint& p : both[k].points()) {
+      ranked[k].push_back({p.id(), p.score()});
+      points.emplace(p.id(), &p);
+    }
+  }
+  const std::vector<Neighbor> fused =
+      FuseHybrid(search, config.metric, ranked[0], ranked[1]);
+  pb::SearchResponse out;
+  out.set_nprobe_used(both[0].nprobe_used());
+  *out.mutable_plan() = both[0].plan();
+  out.mutable_plan()->set_kind(absl::StrCat(both[0].plan().kind(), "+sparse"));
+  out.mutable_plan()->set_scored(both[0].plan().scored() +
+                                 both[1].plan().scored());
+  *out.mutable_unindexed_fields() = both[0].unindexed_fields();
+  for (size_t i = search.offset(); i < fused.size(); ++i) {
+    if (search.has_score_threshold() &&
+        fused[i].score < search.score_threshold()) {
+      break;
+    }
+    pb::ScoredPoint* p = out.add_points();
+    *p = *points.at(fused[i].id);
+    p->set_score(fused[i].score);
+  }
+  return out;
+}
+
+}  // namespace cluster
+}  // namespace tqdb

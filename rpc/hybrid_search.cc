@@ -1,0 +1,51 @@
+#include "rpc/hybrid_search.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "db/fusion.h"
+#include "quant/status_macros.h"
+#include "rpc/convert.h"
+
+namespace tqdb {
+
+size_t PrefetchOf(const v1::SearchRequest& q) {
+  return std::max<size_t>(q.prefetch_limit(), size_t{q.offset()} + q.limit());
+}
+
+std::vector<Neighbor> FuseHybrid(const v1::SearchRequest& q, Metric metric,
+                                 const std::vector<Neighbor>& dense,
+                                 const std::vector<Neighbor>& sparse) {
+  const Fusion fusion =
+      q.fusion() == v1::FUSION_DBSF ? Fusion::kDbsf : Fusion::kRrf;
+  return FuseRanked({{&dense, metric == Metric::kL2}, {&sparse, false}}, fusion,
+                    size_t{q.offset()} + q.limit(),
+                    q.has_rrf_k() ? q.rrf_k() : kDefaultRrfK);
+}
+
+absl::StatusOr<std::vector<Neighbor>> SearchLocal(const Collection& c,
+                                                  const v1::SearchRequest& q,
+                                                  QueryOptions o) {
+  if (!HasSparse(q)) {
+    return c.Search(absl::MakeConstSpan(q.vector().data(), q.vector_size()), o);
+  }
+  const SparseVector sparse = FromProto(q.sparse_vector());
+  if (!IsHybrid(q)) return c.SearchSparse(sparse, o);
+  o.k = static_cast<uint32_t>(PrefetchOf(q));
+  TQ_ASSIGN_OR_RETURN(
+      std::vector<Neighbor> dense,
+      c.Search(absl::MakeConstSpan(q.vector().data(), q.vector_size()), o));
+  SearchInfo* info = o.info;
+  SearchInfo sparse_info;
+  o.info = &sparse_info;
+  o.stats = nullptr;
+  TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> by_sparse,
+                      c.SearchSparse(sparse, o));
+  if (info != nullptr) {
+    info->plan = absl::StrCat(info->plan, "+sparse");
+    info->scored += sparse_info.scored;
+  }
+  return FuseHybrid(q, c.config().metric, dense, by_sparse);
+}
+
+}  // namespace tqdb

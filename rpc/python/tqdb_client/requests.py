@@ -1,0 +1,88 @@
+"""How the client shapes its requests: vectors as float32 arrays, ids,
+payload selectors, examples and filters as the API's messages."""
+from __future__ import annotations
+
+from typing import List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from tqdb.v1 import points_pb2 as ppb
+from tqdb_client.filters import FilterLike, to_proto
+
+IdsLike = Union[Sequence[int], np.ndarray]
+VectorLike = Union[Sequence[float], np.ndarray]
+# with_payload: True / False, a list of paths (only those parts of each
+# payload), or {"include": [...], "exclude": [...]} (Qdrant's forms).
+PayloadLike = Union[bool, Sequence[str], Mapping[str, Sequence[str]]]
+
+
+def _payload_fields(
+        with_payload: PayloadLike) -> Tuple[bool, Optional[ppb.PayloadSelector]]:
+    """with_payload as a request's with_payload and payload_selector."""
+    if isinstance(with_payload, bool):
+        return with_payload, None
+    if isinstance(with_payload, str):
+        raise TypeError("with_payload: a list of paths, not a string: [%r]"
+                        % with_payload)
+    if isinstance(with_payload, Mapping):
+        unknown = set(with_payload) - {"include", "exclude"}
+        if unknown:
+            raise ValueError("with_payload: unknown keys %s (include, exclude)"
+                             % sorted(unknown))
+        for key in ("include", "exclude"):
+            if isinstance(with_payload.get(key), str):
+                raise TypeError("with_payload[%r]: a list of paths, not a "
+                                "string" % key)
+        return True, ppb.PayloadSelector(
+            include=list(with_payload.get("include", ())),
+            exclude=list(with_payload.get("exclude", ())))
+    return True, ppb.PayloadSelector(include=list(with_payload))
+
+
+def _set_payload_fields(req, with_payload: PayloadLike):
+    wp, selector = _payload_fields(with_payload)
+    req.with_payload = wp
+    if selector is not None:
+        req.payload_selector.CopyFrom(selector)
+    return req
+
+
+def _ids(ids) -> List[int]:
+    return [int(i) for i in np.asarray(ids).reshape(-1)]
+
+
+def _matrix(vectors, dim: Optional[int] = None) -> np.ndarray:
+    """A C-contiguous float32 (n, d) array (one vector: (1, d))."""
+    a = np.ascontiguousarray(vectors, dtype=np.float32)
+    if a.ndim == 1:
+        a = a.reshape(1, -1)
+    if a.ndim != 2:
+        raise ValueError("vectors must be 2-D (n, dim), got shape %s" %
+                         (a.shape,))
+    if dim is not None and a.shape[1] != dim:
+        raise ValueError("vectors have %d dimensions, expected %d" %
+                         (a.shape[1], dim))
+    return a
+
+
+def _one_vector(vector) -> np.ndarray:
+    """One query vector as a float32 (d,) array."""
+    q = _matrix(vector)
+    if q.shape[0] != 1:
+        raise ValueError("one vector expected; use search_batch for several")
+    return q[0]
+
+
+def _add_examples(ids, vectors, examples) -> None:
+    """Appends each example to `ids` (a point id: an int) or to `vectors`
+    (anything else: one vector)."""
+    for e in examples:
+        if isinstance(e, (int, np.integer)) and not isinstance(e, bool):
+            ids.append(int(e))
+        else:
+            vectors.add().values.extend(_one_vector(e).tolist())
+
+
+def _filter_proto(filter: FilterLike):
+    """The request's Filter message, or None."""
+    return None if filter is None else to_proto(filter)
