@@ -117,8 +117,10 @@ def main():
     f["jsonl"] = os.path.join(tmp, "a.jsonl")
     with open(f["jsonl"], "w") as out:
         for i, r in enumerate(base):
-            out.write(json.dumps({"id": 5000 + i, "vector": r,
-                                  "payload": {"n": i, "tag": "j"}}) + "\n")
+            out.write(json.dumps({
+                "id": 5000 + i, "vector": r, "payload": {"n": i, "tag": "j"},
+                "sparse_vector": {"indices": [100 + i % 7, i % 20],
+                                  "values": [0.5, 1 + i / 1000]}}) + "\n")
     f["csv"] = os.path.join(tmp, "a.csv")
     with open(f["csv"], "w") as out:
         out.write("id," + ",".join("v%d" % j for j in range(d)) + "\n")
@@ -194,6 +196,52 @@ def main():
         check(len(six) == 6 and page == six[3:],
               "%s: search --offset 3 --k 3 is ranks 4-6 (%s of %s)" %
               (tname, page, six))
+        # --sparse alone: the rows' sparse vectors by dot product (the
+        # test's own, in float32 as the server sums); with --vector, the
+        # RRF of the two searches.
+        want = []
+        for i in range(len(base)):
+            if i % 20 == 3 or i % 7 == 4:
+                dot = np.float32(0)
+                if i % 20 == 3:
+                    dot += np.float32(2) * np.float32(1 + i / 1000)
+                if i % 7 == 4:
+                    dot += np.float32(1) * np.float32(0.5)
+                want.append((-dot, 5000 + i))
+        want = [i for _, i in sorted(want)]
+        p = run("search", *target, "--collection", "c_jsonl", "--sparse",
+                "104:1,3:2", "--k", "8", "--json")
+        sparse = [h["id"] for h in json.loads(p.stdout)["results"]] \
+            if p.returncode == 0 else []
+        check(sparse == want[:8], "%s: search --sparse is the dot product's "
+              "ranking (%s of %s; %s)" % (tname, sparse, want[:8],
+                                          p.stderr.strip()))
+        p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                ",".join(repr(x) for x in base[7]), "--k", "8", "--exact",
+                "--json")
+        dense = [h["id"] for h in json.loads(p.stdout)["results"]] \
+            if p.returncode == 0 else []
+        fused = {}
+        for ranked in (dense, sparse):
+            for pos, i in enumerate(ranked):
+                fused[i] = fused.get(i, 0) + 1 / (2 + pos)
+        p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                ",".join(repr(x) for x in base[7]), "--sparse", "104:1,3:2",
+                "--k", "4", "--prefetch", "8", "--exact", "--json")
+        hybrid = [h["id"] for h in json.loads(p.stdout)["results"]] \
+            if p.returncode == 0 else []
+        check(hybrid == sorted(fused, key=lambda i: (-fused[i], i))[:4],
+              "%s: search --vector --sparse is the RRF of the two (%s; %s)"
+              % (tname, hybrid, p.stderr.strip()))
+        for bad, why in ((["--sparse", "3:x"], "item 1 ('3:x')"),
+                         (["--sparse", "3:1", "--fusion", "dbsf"],
+                          "a hybrid search"),
+                         (["--sparse", "3:1", "--like", "5007"],
+                          "--sparse does not go with")):
+            p = run("search", *target, "--collection", "c_jsonl", *bad)
+            check(p.returncode == 2 and why in p.stderr,
+                  "%s: search %s exits 2 (%d: %s)" %
+                  (tname, " ".join(bad), p.returncode, p.stderr.strip()))
         # --like: search by example, the example itself left out.
         p = run("search", *target, "--collection", "c_jsonl", "--like",
                 "5007", "--k", "5", "--exact", "--json")

@@ -893,6 +893,40 @@ TEST(ReadersErrorsTest, Jsonl) {
         absl::StatusCode::kInvalidArgument, {"line 2: unparsable JSON"});
   check(r1 + "{\"vector\": [1, 2, 3], \"payload\": \"\xff\"}\n",
         absl::StatusCode::kInvalidArgument, {"line 2: unparsable JSON"});
+  const std::string sv = "{\"vector\": [1, 2, 3], \"sparse_vector\": ";
+  check(r1 + sv + "[1]}\n", absl::StatusCode::kInvalidArgument,
+        {"line 2: \"sparse_vector\" is not an object"});
+  check(r1 + sv + "{\"indices\": [1]}}\n", absl::StatusCode::kInvalidArgument,
+        {"line 2: \"sparse_vector\" needs the arrays"});
+  check(r1 + sv + "{\"indices\": [1, 2], \"values\": [1]}}\n",
+        absl::StatusCode::kInvalidArgument,
+        {"line 2: \"sparse_vector\" has 2 indices and 1 values"});
+  check(r1 + sv + "{\"indices\": [4294967296], \"values\": [1]}}\n",
+        absl::StatusCode::kInvalidArgument,
+        {"line 2: \"sparse_vector\" index 0 (4294967296) is not an integer"});
+  check(r1 + sv + "{\"indices\": [1, 2], \"values\": [1, 1e39]}}\n",
+        absl::StatusCode::kInvalidArgument,
+        {"line 2: \"sparse_vector\" value 1 (1e+39) is not a finite float32"});
+}
+
+TEST(ReadersTest, JsonlSparseVectors) {
+  TempDir tmp;
+  const std::string path = tmp.File("s.jsonl");
+  WriteBytes(path,
+             "{\"vector\": [1, 2], \"sparse_vector\": {\"indices\": [9, 4], "
+             "\"values\": [0.5, 2]}}\n"
+             "{\"vector\": [3, 4]}\n");
+  auto r = VectorReader::Open(path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  VectorBatch b;
+  auto n = (*r)->Next(10, &b);
+  ASSERT_TRUE(n.ok()) << n.status();
+  ASSERT_EQ(*n, 2u);
+  ASSERT_EQ(b.sparse_indices.size(), 2u);
+  EXPECT_EQ(b.sparse_indices[0], (std::vector<uint32_t>{9, 4}));
+  EXPECT_EQ(b.sparse_values[0], (std::vector<float>{0.5f, 2.0f}));
+  EXPECT_TRUE(b.sparse_indices[1].empty());
+  EXPECT_TRUE(b.sparse_values[1].empty());
 }
 
 TEST(ReadersErrorsTest, Csv) {

@@ -9,8 +9,10 @@
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
 #include "rpc/filter_convert.h"
+#include "rpc/hybrid_search.h"
 #include "rpc/search_groups.h"
 #include "rpc/server.h"
+#include "rpc/validate.h"
 #include "tqdb/v1/collections.grpc.pb.h"
 #include "tqdb/v1/points.grpc.pb.h"
 #include "tqdb/v1/snapshots.grpc.pb.h"
@@ -28,6 +30,14 @@ pb::SearchRequest SearchRequestOf(const std::string& collection,
   req.mutable_vector()->Add(query.begin(), query.end());
   ToProto(o, &req);
   return req;
+}
+
+void AddSparse(const SparseSearch& s, pb::SearchRequest* req) {
+  ToProto(s.vector, req->mutable_sparse_vector());
+  if (req->vector_size() == 0) return;
+  req->set_fusion(s.fusion == Fusion::kDbsf ? pb::FUSION_DBSF : pb::FUSION_RRF);
+  if (s.rrf_k.has_value()) req->set_rrf_k(*s.rrf_k);
+  req->set_prefetch_limit(s.prefetch_limit);
 }
 
 std::vector<HitGroup> GroupsFromProto(const pb::SearchResponse& r) {
@@ -165,9 +175,10 @@ class RemoteBackend final : public Backend {
   absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
                                           absl::Span<const float> query,
                                           const QueryOptions& o,
-                                          bool with_payload,
-                                          SearchInfo* info) override {
+                                          bool with_payload, SearchInfo* info,
+                                          const SparseSearch* sparse) override {
     pb::SearchRequest req = SearchRequestOf(collection, query, o);
+    if (sparse != nullptr) AddSparse(*sparse, &req);
     req.set_with_payload(with_payload);
     pb::SearchResponse resp;
     auto ctx = Context();
@@ -365,12 +376,21 @@ class EmbeddedBackend final : public Backend {
   absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
                                           absl::Span<const float> query,
                                           const QueryOptions& options,
-                                          bool with_payload,
-                                          SearchInfo* info) override {
+                                          bool with_payload, SearchInfo* info,
+                                          const SparseSearch* sparse) override {
     TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(collection));
     QueryOptions o = options;
     o.info = info;
-    TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> ns, c->Search(query, o));
+    std::vector<Neighbor> ns;
+    if (sparse != nullptr) {
+      // As a server runs it (the request's rules checked as it checks them).
+      pb::SearchRequest req = SearchRequestOf(collection, query, o);
+      AddSparse(*sparse, &req);
+      TQ_RETURN_IF_ERROR(ValidateSearch(req, ServerOptions()));
+      TQ_ASSIGN_OR_RETURN(ns, SearchLocal(*c, req, o));
+    } else {
+      TQ_ASSIGN_OR_RETURN(ns, c->Search(query, o));
+    }
     std::vector<Hit> hits;
     std::vector<uint64_t> ids;
     for (const Neighbor& n : ns) {
@@ -404,8 +424,9 @@ class EmbeddedBackend final : public Backend {
         [&](const pb::SearchRequest& q) -> absl::StatusOr<pb::SearchResponse> {
           QueryOptions o = options;
           o.k = q.limit();
-          TQ_ASSIGN_OR_RETURN(std::vector<Hit> hits,
-                              Search(collection, query, o, true, nullptr));
+          TQ_ASSIGN_OR_RETURN(
+              std::vector<Hit> hits,
+              Search(collection, query, o, true, nullptr, nullptr));
           pb::SearchResponse r;
           for (const Hit& h : hits) {
             pb::ScoredPoint* p = r.add_points();

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,19 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "db/db.h"
+#include "db/fusion.h"
 #include "tools/cli/server_channel.h"
 
 namespace tqdb {
+
+// A sparse query (tqdb search --sparse): alone, or with the dense query
+// a hybrid search fused as SearchRequest.fusion says (rpc/hybrid_search.h).
+struct SparseSearch {
+  SparseVector vector;
+  Fusion fusion = Fusion::kRrf;
+  std::optional<double> rrf_k;
+  uint32_t prefetch_limit = 0;  // 0 = options.k
+};
 
 struct Hit {
   uint64_t id = 0;
@@ -72,12 +83,12 @@ class Backend {
   virtual absl::StatusOr<std::unique_ptr<Ingest>> StartIngest(
       const std::string& collection, bool wait) = 0;
   // options.filter: only matching points. info (optional): the plan and
-  // the nprobe it used.
-  virtual absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
-                                                  absl::Span<const float> query,
-                                                  const QueryOptions& options,
-                                                  bool with_payload,
-                                                  SearchInfo* info) = 0;
+  // the nprobe it used. sparse (optional): a sparse or hybrid search (query
+  // empty: sparse alone).
+  virtual absl::StatusOr<std::vector<Hit>> Search(
+      const std::string& collection, absl::Span<const float> query,
+      const QueryOptions& options, bool with_payload, SearchInfo* info,
+      const SparseSearch* sparse) = 0;
   // Search groups (SearchRequest.group_by, rpc/search_groups.h): the best
   // options.k groups of points sharing a value at the payload key
   // `group_by`, each with its best `group_size` hits (payloads included).

@@ -210,6 +210,10 @@ Streamed Stream(Inputs& in, Ingest& ingest, size_t batch, uint64_t limit,
       } else if (!vb.payloads.empty()) {
         pts[i].payload = std::move(vb.payloads[i]);
       }
+      if (!vb.sparse_indices.empty()) {
+        pts[i].sparse.indices = std::move(vb.sparse_indices[i]);
+        pts[i].sparse.values = std::move(vb.sparse_values[i]);
+      }
     }
     s.send_status = ingest.Send(std::move(pts));
     if (!s.send_status.ok()) break;

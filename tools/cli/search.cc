@@ -31,7 +31,8 @@ constexpr char kSearchUsage[] =
     "usage: tqdb search --collection C (--server HOST:PORT | --data DIR)\n"
     "                   (--vector \"0.1,0.2,...\" | --query-file F [--row N]"
     " |\n"
-    "                    --like IDS [--unlike IDS] [--strategy S]) [flags]\n"
+    "                    --like IDS [--unlike IDS] [--strategy S])\n"
+    "                   [--sparse I:V,...] [flags]\n"
     "\n"
     "Nearest neighbours of one query vector, best first; or of points of\n"
     "the collection (search by example).\n"
@@ -64,6 +65,16 @@ constexpr char kSearchUsage[] =
     "                         score is better on every metric (l2: minus the\n"
     "                         squared distance) and --unlike alone is allowed\n"
     "                         on ip and cosine collections\n"
+    "  --sparse I:V,...       a sparse query (index:value pairs): alone, the\n"
+    "                         points' sparse vectors by dot product; with\n"
+    "                         --vector or --query-file, a hybrid search of\n"
+    "                         both, fused\n"
+    "  --fusion F             hybrid: rrf (default: the sum of 1 / (rrf-k +\n"
+    "                         position)) or dbsf (scores normalized by mean\n"
+    "                         +- 3 sd, summed)\n"
+    "  --rrf-k X              rrf's constant (default 2)\n"
+    "  --prefetch N           hybrid: how deep each search goes (default\n"
+    "                         offset + k)\n"
     "  --group-by KEY         search groups: the best K groups of points\n"
     "                         sharing a value (string or integer) at this\n"
     "                         payload key, best group first\n"
@@ -92,6 +103,30 @@ constexpr char kSearchUsage[] =
     "Payloads are JSON (shown as their JSON value). Bytes stored by older\n"
     "versions that are not JSON are shown as a JSON string, and bytes that\n"
     "are not UTF-8 as U+FFFD.\n";
+
+// The index:value pairs of --sparse; InvalidArgument naming the bad one.
+absl::StatusOr<SparseVector> ParseSparse(const std::string& text) {
+  SparseVector v;
+  int item = 0;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    ++item;
+    const std::pair<absl::string_view, absl::string_view> iv =
+        absl::StrSplit(part, absl::MaxSplits(':', 1));
+    uint32_t index;
+    float value;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(iv.first), &index) ||
+        !absl::SimpleAtof(absl::StripAsciiWhitespace(iv.second), &value) ||
+        !std::isfinite(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--sparse: item ", item, " ('", part,
+                       "') is not index:value (an index in [0, 2^32), a "
+                       "finite value)"));
+    }
+    v.indices.push_back(index);
+    v.values.push_back(value);
+  }
+  return v;
+}
 
 // The numbers of --vector; InvalidArgument naming the bad one.
 absl::StatusOr<std::vector<float>> ParseVector(const std::string& text) {
@@ -225,12 +260,30 @@ void PrintGroups(const std::vector<HitGroup>& groups, const std::string& coll,
 }  // namespace
 
 const FlagSpec& SearchFlags() {
-  static const FlagSpec* spec = new FlagSpec(TargetFlags().And(
-      {{"collection", "vector", "query-file", "row", "format", "like", "unlike",
-        "strategy", "group-by", "group-size", "k", "offset", "nprobe",
-        "oversampling", "probe-sigmas", "filter", "payload-include",
-        "payload-exclude"},
-       {"exact", "rescore", "with-payload", "json"}}));
+  static const FlagSpec* spec = new FlagSpec(
+      TargetFlags().And({{"collection",
+                          "vector",
+                          "query-file",
+                          "row",
+                          "format",
+                          "like",
+                          "unlike",
+                          "strategy",
+                          "group-by",
+                          "group-size",
+                          "k",
+                          "offset",
+                          "nprobe",
+                          "oversampling",
+                          "probe-sigmas",
+                          "filter",
+                          "payload-include",
+                          "payload-exclude",
+                          "sparse",
+                          "fusion",
+                          "rrf-k",
+                          "prefetch"},
+                         {"exact", "rescore", "with-payload", "json"}}));
   return *spec;
 }
 
@@ -274,10 +327,53 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
         "sum_scores)",
         err);
   }
-  if (int{flags->Has("vector")} + flags->Has("query-file") + by_example != 1) {
+  const bool sparse = flags->Has("sparse");
+  const int dense =
+      int{flags->Has("vector")} + flags->Has("query-file") + by_example;
+  if (dense > 1 || (dense == 0 && !sparse)) {
     return UsageError(kSearchCommand,
-                      "give exactly one of --vector, --query-file and --like",
+                      "give exactly one of --vector, --query-file and --like "
+                      "(or --sparse alone)",
                       err);
+  }
+  if (sparse && (by_example || flags->Has("group-by"))) {
+    return UsageError(kSearchCommand,
+                      "--sparse does not go with --like, --unlike or "
+                      "--group-by",
+                      err);
+  }
+  const bool hybrid = sparse && dense == 1;
+  if (!hybrid &&
+      (flags->Has("fusion") || flags->Has("rrf-k") || flags->Has("prefetch"))) {
+    return UsageError(kSearchCommand,
+                      "--fusion, --rrf-k and --prefetch go with --sparse and "
+                      "--vector or --query-file (a hybrid search)",
+                      err);
+  }
+  std::optional<SparseSearch> sparse_search;
+  if (sparse) {
+    auto v = ParseSparse(flags->GetString("sparse"));
+    if (!v.ok()) return UsageError(kSearchCommand, v.status(), err);
+    sparse_search.emplace();
+    sparse_search->vector = *std::move(v);
+    const std::string fusion = flags->GetString("fusion");
+    if (fusion == "dbsf") {
+      sparse_search->fusion = Fusion::kDbsf;
+    } else if (!fusion.empty() && fusion != "rrf") {
+      return UsageError(
+          kSearchCommand,
+          absl::StrCat("--fusion '", fusion, "' is not rrf or dbsf"), err);
+    }
+    if (flags->Has("rrf-k")) {
+      auto rrf_k = flags->GetDouble("rrf-k", 2.0);
+      if (!rrf_k.ok()) return UsageError(kSearchCommand, rrf_k.status(), err);
+      sparse_search->rrf_k = *rrf_k;
+    }
+    auto prefetch = flags->GetInt("prefetch", 0, 0, 100000);
+    if (!prefetch.ok()) {
+      return UsageError(kSearchCommand, prefetch.status(), err);
+    }
+    sparse_search->prefetch_limit = static_cast<uint32_t>(*prefetch);
   }
   auto k = flags->GetInt("k", 10, 1, 100000);
   auto nprobe = flags->GetInt("nprobe", 16, 0, 1 << 20);
@@ -342,6 +438,8 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
                           ? " by best_score"
                           : " by sum_scores");
     }
+  } else if (dense == 0) {
+    source = "--sparse";
   } else if (flags->Has("vector")) {
     auto parsed = ParseVector(flags->GetString("vector"));
     if (!parsed.ok()) return UsageError(kSearchCommand, parsed.status(), err);
@@ -377,7 +475,10 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
     return closed.ok() ? kExitOk : Fail(kSearchCommand, closed, err);
   }
   SearchInfo info;
-  auto hits = (*backend)->Search(coll, q, o, payload, &info);
+  if (hybrid) absl::StrAppend(&source, " and --sparse");
+  auto hits =
+      (*backend)->Search(coll, q, o, payload, &info,
+                         sparse_search.has_value() ? &*sparse_search : nullptr);
   const double ms = std::chrono::duration<double, std::milli>(
                         std::chrono::steady_clock::now() - t0)
                         .count();

@@ -1,9 +1,11 @@
 // JSON Lines: the .jsonl vector reader ({"id": 12, "vector": [...],
-// "payload": <any JSON>} a line) and the --payload reader (line i: the
+// "payload": <any JSON>, "sparse_vector": {"indices": [...], "values":
+// [...]}} a line) and the --payload reader (line i: the
 // payload of row i). nlohmann::json and its exceptions stay inside this file.
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -75,7 +77,49 @@ struct JsonlRow {
   bool has_id = false;
   uint64_t id = 0;
   std::string payload;
+  std::vector<uint32_t> sparse_indices;  // "sparse_vector", if any
+  std::vector<float> sparse_values;
 };
+
+// The row's "sparse_vector": {"indices": [uint32...], "values": [number...]}
+// of equal lengths, the values finite in float32 (the database checks the
+// rest: no index twice).
+absl::Status DecodeSparse(const std::string& path, uint64_t line_no,
+                          const Json& s, JsonlRow* row) {
+  row->sparse_indices.clear();
+  row->sparse_values.clear();
+  auto bad = [&](auto&&... why) {
+    return Invalid(path, "line ", line_no, ": \"sparse_vector\" ", why...);
+  };
+  if (!s.is_object()) return bad("is not an object");
+  const auto indices = s.find("indices");
+  const auto values = s.find("values");
+  if (indices == s.end() || values == s.end() || !indices->is_array() ||
+      !values->is_array()) {
+    return bad("needs the arrays \"indices\" and \"values\"");
+  }
+  if (indices->size() != values->size()) {
+    return bad("has ", indices->size(), " indices and ", values->size(),
+               " values");
+  }
+  for (size_t i = 0; i < indices->size(); ++i) {
+    const Json& x = (*indices)[i];
+    if (!x.is_number_unsigned() ||
+        x.get<uint64_t>() > std::numeric_limits<uint32_t>::max()) {
+      return bad("index ", i, " (", x.dump(),
+                 ") is not an integer in [0, 4294967295]");
+    }
+    const Json& v = (*values)[i];
+    const float f = v.is_number() ? static_cast<float>(v.get<double>())
+                                  : std::numeric_limits<float>::quiet_NaN();
+    if (!std::isfinite(f)) {
+      return bad("value ", i, " (", v.dump(), ") is not a finite float32");
+    }
+    row->sparse_indices.push_back(static_cast<uint32_t>(x.get<uint64_t>()));
+    row->sparse_values.push_back(f);
+  }
+  return absl::OkStatus();
+}
 
 // Fills *row from one parsed line. `dim` 0 = not known yet (first row).
 absl::Status DecodeJsonlRow(const std::string& path, uint64_t line_no,
@@ -134,7 +178,13 @@ absl::Status DecodeJsonlRow(const std::string& path, uint64_t line_no,
   } else {
     TQ_ASSIGN_OR_RETURN(row->payload, CompactJson(path, line_no, *payload));
   }
-  return absl::OkStatus();
+  const auto sparse = j.find("sparse_vector");
+  if (sparse == j.end()) {
+    row->sparse_indices.clear();
+    row->sparse_values.clear();
+    return absl::OkStatus();
+  }
+  return DecodeSparse(path, line_no, *sparse, row);
 }
 
 class JsonlReader : public TextVectorReader {
@@ -179,6 +229,8 @@ class JsonlReader : public TextVectorReader {
                           row_.vector.end());
     if (has_ids_) batch->ids.push_back(row_.id);
     batch->payloads.push_back(std::move(row_.payload));
+    batch->sparse_indices.push_back(std::move(row_.sparse_indices));
+    batch->sparse_values.push_back(std::move(row_.sparse_values));
     return absl::OkStatus();
   }
 

@@ -21,6 +21,8 @@ void VectorBatch::Clear() {
   vectors.clear();
   ids.clear();
   payloads.clear();
+  sparse_indices.clear();
+  sparse_values.clear();
 }
 
 VectorReader::~VectorReader() = default;

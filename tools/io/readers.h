@@ -98,6 +98,10 @@ struct VectorBatch {
   // jsonl only: one per row, the "payload" value as compact JSON text, ""
   // when the row has none. Empty for the other formats.
   std::vector<std::string> payloads;
+  // jsonl only: one per row, the "sparse_vector" (indices and values of
+  // equal lengths, values finite; empty when the row has none).
+  std::vector<std::vector<uint32_t>> sparse_indices;
+  std::vector<std::vector<float>> sparse_values;
 
   void Clear();
 };
