@@ -55,5 +55,11 @@ absl::StatusOr<std::vector<Neighbor>> CollectionImpl::SearchSparse(
   return UnlessDropped<std::vector<Neighbor>>(std::move(out));
 }
 
+absl::StatusOr<SparseTermStats> CollectionImpl::SparseStats(
+    const std::vector<uint32_t>& terms) const {
+  TQ_LIFE_GUARD();
+  return UnlessDropped<SparseTermStats>(sparse_.Stats(terms));
+}
+
 }  // namespace dbimpl
 }  // namespace tqdb

@@ -177,6 +177,14 @@ struct SparseVector {
   }
 };
 
+// What the IDF of a sparse query needs (Collection::SparseStats): the
+// points holding a sparse vector, and for each term asked the points
+// holding it.
+struct SparseTermStats {
+  uint64_t points = 0;
+  std::vector<uint64_t> holding;  // one per term asked, in order
+};
+
 struct Point {
   uint64_t id = 0;
   std::vector<float> vector;
@@ -557,6 +565,10 @@ class Collection {
   // bad or empty query (db/sparse_index.h CheckSparseVector).
   virtual absl::StatusOr<std::vector<Neighbor>> SearchSparse(
       const SparseVector& query, const QueryOptions& options) const = 0;
+  // The points holding a sparse vector and, for each of `terms`, the points
+  // holding it (a query's IDF: db/sparse_index.h ApplyIdf).
+  virtual absl::StatusOr<SparseTermStats> SparseStats(
+      const std::vector<uint32_t>& terms) const = 0;
 
   virtual absl::StatusOr<CollectionInfo> Info() const = 0;
 

@@ -171,6 +171,8 @@ class CollectionImpl : public Collection,
       const QueryOptions& options) const override;
   absl::StatusOr<std::vector<Neighbor>> SearchSparse(
       const SparseVector& query, const QueryOptions& options) const override;
+  absl::StatusOr<SparseTermStats> SparseStats(
+      const std::vector<uint32_t>& terms) const override;
   absl::StatusOr<CollectionInfo> Info() const override;
   // Info() for a caller that holds life_mu and has checked the handle (the
   // database, answering a create with the collection it made even if a drop

@@ -157,6 +157,28 @@ absl::Status SparseIndex::Search(const SparseVector& query, size_t k,
   return absl::OkStatus();
 }
 
+void ApplyIdf(const SparseTermStats& stats, SparseVector* query) {
+  const double n_all = static_cast<double>(stats.points);
+  for (size_t j = 0; j < query->values.size() && j < stats.holding.size();
+       ++j) {
+    const double n = static_cast<double>(stats.holding[j]);
+    const double idf = std::log(1.0 + (n_all - n + 0.5) / (n + 0.5));
+    query->values[j] *= static_cast<float>(idf);
+  }
+}
+
+SparseTermStats SparseIndex::Stats(const std::vector<uint32_t>& terms) const {
+  absl::ReaderMutexLock l(&mu_);
+  SparseTermStats out;
+  out.points = terms_.size();
+  out.holding.reserve(terms.size());
+  for (uint32_t t : terms) {
+    const auto p = postings_.find(t);
+    out.holding.push_back(p == postings_.end() ? 0 : p->second.size());
+  }
+  return out;
+}
+
 uint64_t SparseIndex::points() const {
   absl::ReaderMutexLock l(&mu_);
   return terms_.size();

@@ -43,6 +43,12 @@ absl::Status CheckSparseVector(absl::string_view what, SparseVector* v);
 std::string EncodeSparseVector(const SparseVector& v);
 bool DecodeSparseVector(absl::string_view in, SparseVector* v);
 
+// Multiplies each value of `query` (its indices the terms `stats` was asked
+// for, in order) by its term's inverse document frequency, Qdrant's (the
+// BM25 one): ln(1 + (N - n + 0.5) / (n + 0.5)), N = stats.points, n = the
+// points holding the term (a term no point holds: ln(2 + 2N)).
+void ApplyIdf(const SparseTermStats& stats, SparseVector* query);
+
 class SparseIndex {
  public:
   SparseIndex() = default;
@@ -67,6 +73,7 @@ class SparseIndex {
                       std::vector<Neighbor>* out, uint64_t* scored) const;
 
   uint64_t points() const;
+  SparseTermStats Stats(const std::vector<uint32_t>& terms) const;
   size_t memory_bytes() const;
   // About what a non-zero coordinate adds to memory_bytes() (a write's
   // reservation, db/memory_budget.h).

@@ -139,6 +139,10 @@ class ClusterShardsService final : public tqdb::cluster::v1::Shards::Service {
   grpc::Status Count(grpc::ServerContext* ctx,
                      const tqdb::cluster::v1::ShardCountRequest* req,
                      tqdb::cluster::v1::ShardCountResponse* resp) override;
+  grpc::Status SparseStats(
+      grpc::ServerContext* ctx,
+      const tqdb::cluster::v1::ShardSparseStatsRequest* req,
+      tqdb::cluster::v1::ShardSparseStatsResponse* resp) override;
   grpc::Status Facet(grpc::ServerContext* ctx,
                      const tqdb::cluster::v1::ShardFacetRequest* req,
                      tqdb::cluster::v1::ShardFacetResponse* resp) override;

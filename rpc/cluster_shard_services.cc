@@ -17,6 +17,14 @@ grpc::Status ClusterShardsService::Search(grpc::ServerContext* ctx,
       ctx, [&] { return node_->LocalSearch(*req, DeadlineOf(ctx), resp); });
 }
 
+grpc::Status ClusterShardsService::SparseStats(
+    grpc::ServerContext* ctx, const cpb::ShardSparseStatsRequest* req,
+    cpb::ShardSparseStatsResponse* resp) {
+  return context_->Call(ctx, [&] {
+    return node_->LocalSparseStats(*req, DeadlineOf(ctx), resp);
+  });
+}
+
 grpc::Status ClusterShardsService::Count(grpc::ServerContext* ctx,
                                          const cpb::ShardCountRequest* req,
                                          cpb::ShardCountResponse* resp) {

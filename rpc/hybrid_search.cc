@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "db/fusion.h"
+#include "db/sparse_index.h"
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
 
@@ -29,7 +30,13 @@ absl::StatusOr<std::vector<Neighbor>> SearchLocal(const Collection& c,
   if (!HasSparse(q)) {
     return c.Search(absl::MakeConstSpan(q.vector().data(), q.vector_size()), o);
   }
-  const SparseVector sparse = FromProto(q.sparse_vector());
+  SparseVector sparse = FromProto(q.sparse_vector());
+  if (q.sparse_idf()) {
+    TQ_RETURN_IF_ERROR(CheckSparseVector("sparse query", &sparse));
+    TQ_ASSIGN_OR_RETURN(const SparseTermStats stats,
+                        c.SparseStats(sparse.indices));
+    ApplyIdf(stats, &sparse);
+  }
   if (!IsHybrid(q)) return c.SearchSparse(sparse, o);
   o.k = static_cast<uint32_t>(PrefetchOf(q));
   TQ_ASSIGN_OR_RETURN(

@@ -26,8 +26,9 @@ std::vector<Neighbor> FuseHybrid(const v1::SearchRequest& q, Metric metric,
                                  const std::vector<Neighbor>& dense,
                                  const std::vector<Neighbor>& sparse);
 
-// Runs `q` on `c`; `o` is FromProto(q) with its filter, cancellation, stats
-// and info set (a hybrid search's info: the dense search's, its plan
+// Runs `q` on `c` (with sparse_idf, the IDF over `c`'s points); `o` is
+// FromProto(q) with its filter, cancellation, stats and info set (a hybrid
+// search's info: the dense search's, its plan
 // "<plan>+sparse", scored the sum of both).
 absl::StatusOr<std::vector<Neighbor>> SearchLocal(const Collection& c,
                                                   const v1::SearchRequest& q,

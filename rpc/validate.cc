@@ -66,6 +66,9 @@ absl::Status ValidateSparseSearch(const v1::SearchRequest& req,
     return absl::InvalidArgumentError(absl::StrCat(
         "fusion ", req.fusion(), " is not a Fusion (0 rrf, 1 dbsf)"));
   }
+  if (req.sparse_idf() && !HasSparse(req)) {
+    return absl::InvalidArgumentError("sparse_idf goes with a sparse_vector");
+  }
   if (HasSparse(req) && IsByExample(req)) {
     return absl::InvalidArgumentError(
         "sparse_vector does not go with a search by example (examples are "

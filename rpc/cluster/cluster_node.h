@@ -177,6 +177,10 @@ class ClusterNode {
   absl::Status LocalCount(const tqdb::cluster::v1::ShardCountRequest& req,
                           absl::Time deadline,
                           tqdb::cluster::v1::ShardCountResponse* resp) const;
+  absl::Status LocalSparseStats(
+      const tqdb::cluster::v1::ShardSparseStatsRequest& req,
+      absl::Time deadline,
+      tqdb::cluster::v1::ShardSparseStatsResponse* resp) const;
   absl::Status LocalFacet(const tqdb::cluster::v1::ShardFacetRequest& req,
                           absl::Time deadline,
                           tqdb::cluster::v1::ShardFacetResponse* resp) const;

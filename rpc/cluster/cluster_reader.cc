@@ -160,13 +160,21 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
   std::vector<ResolvedSearch> resolved(searches.size());
   std::vector<pb::SearchResponse> out(searches.size());
   std::vector<size_t> fanned;  // the searches the shards answer
+  std::vector<pb::SearchRequest> weighted(searches.size());  // sparse_idf
   for (size_t i = 0; i < searches.size(); ++i) {
-    const pb::SearchRequest& q = *searches[i];
-    if (HasSparse(q)) {
-      SparseVector v = FromProto(q.sparse_vector());
+    if (HasSparse(*searches[i])) {
+      SparseVector v = FromProto(searches[i]->sparse_vector());
       absl::Status st = CheckSparseVector("sparse query", &v);
       if (!st.ok()) return WithContext(st, numbered(i));
     }
+    if (searches[i]->sparse_idf()) {
+      absl::StatusOr<pb::SearchRequest> w =
+          WeighByIdf(collection, *searches[i], consistency, deadline);
+      if (!w.ok()) return WithContext(w.status(), numbered(i));
+      weighted[i] = *std::move(w);
+      queries[i] = &weighted[i];
+    }
+    const pb::SearchRequest& q = *queries[i];
     if (IsHybrid(q)) {
       absl::StatusOr<pb::SearchResponse> r =
           SearchHybrid(collection, config, q, consistency, deadline);

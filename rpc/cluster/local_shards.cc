@@ -144,6 +144,22 @@ absl::Status ClusterNode::LocalSearch(const cpb::ShardSearchRequest& req,
   return absl::OkStatus();
 }
 
+absl::Status ClusterNode::LocalSparseStats(
+    const cpb::ShardSparseStatsRequest& req, absl::Time deadline,
+    cpb::ShardSparseStatsResponse* resp) const {
+  const std::vector<uint32_t> terms(req.terms().begin(), req.terms().end());
+  TQ_ASSIGN_OR_RETURN(auto replicas,
+                      LocalReplicas(req.target(), deadline, true));
+  for (const auto& r : replicas) {
+    TQ_ASSIGN_OR_RETURN(const SparseTermStats stats,
+                        r->local()->SparseStats(terms));
+    cpb::SparseStats* out = resp->add_shards();
+    out->set_points(stats.points);
+    out->mutable_holding()->Add(stats.holding.begin(), stats.holding.end());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ClusterNode::LocalCount(const cpb::ShardCountRequest& req,
                                      absl::Time deadline,
                                      cpb::ShardCountResponse* resp) const {

@@ -1,14 +1,21 @@
-// ClusterReader::SearchHybrid (rpc/cluster/cluster_reader.h): a hybrid
-// search on a cluster. Fusion needs each search's ranking over all points,
-// so the shards answer the dense and the sparse search separately, each
-// is merged over the shards, and the node fuses the two merged lists.
+// ClusterReader's sparse searches that need the whole collection
+// (rpc/cluster/cluster_reader.h). WeighByIdf: a term's IDF counts the
+// points of every shard, so the node sums the shards' statistics and
+// weighs the query before the shards search. SearchHybrid: fusion needs
+// each search's ranking over all points, so the shards answer the dense
+// and the sparse search separately, each is merged over the shards, and
+// the node fuses the two merged lists.
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "db/sparse_index.h"
 #include "quant/status_macros.h"
+#include "rpc/cluster/cluster_node.h"
 #include "rpc/cluster/cluster_reader.h"
+#include "rpc/cluster/fan_out.h"
+#include "rpc/cluster/read_method.h"
 #include "rpc/convert.h"
 #include "rpc/hybrid_search.h"
 
@@ -16,6 +23,55 @@ namespace tqdb {
 namespace cluster {
 
 namespace pb = ::tqdb::v1;
+namespace cpb = ::tqdb::cluster::v1;
+using fan_out::Fan;
+using read_method::Async;
+using read_method::PlanRead;
+using read_method::ReadMethod;
+using read_method::ReadPlan;
+using read_method::Target;
+
+absl::StatusOr<pb::SearchRequest> ClusterReader::WeighByIdf(
+    const std::string& collection, const pb::SearchRequest& search,
+    const ReadConsistency& consistency, absl::Time deadline) {
+  SparseVector query = FromProto(search.sparse_vector());
+  TQ_RETURN_IF_ERROR(CheckSparseVector("sparse query", &query));
+  TQ_ASSIGN_OR_RETURN(const ReadPlan plan,
+                      PlanRead(node_, collection, consistency, &round_robin_));
+  const auto m = ReadMethod(
+      node_,
+      [&](const std::vector<cpb::ShardRef>& refs) {
+        cpb::ShardSparseStatsRequest req;
+        *req.mutable_target() = Target(*plan.entry, refs);
+        req.mutable_terms()->Add(query.indices.begin(), query.indices.end());
+        return req;
+      },
+      &Async::SparseStats, &ClusterNode::LocalSparseStats,
+      &cpb::ShardSparseStatsResponse::shards);
+  TQ_ASSIGN_OR_RETURN(
+      auto per_route,
+      Fan(node_, this, *plan.state, "sparse statistics of '" + collection + "'",
+          plan.routes, m, deadline, &hedges_, true));
+  SparseTermStats stats;
+  stats.holding.assign(query.indices.size(), 0);
+  for (const auto& [route, shard] : per_route) {
+    if (static_cast<size_t>(shard.holding_size()) != query.indices.size()) {
+      return absl::InternalError(
+          absl::StrCat("a shard answered ", shard.holding_size(), " terms of ",
+                       query.indices.size()));
+    }
+    stats.points += shard.points();
+    for (int j = 0; j < shard.holding_size(); ++j) {
+      stats.holding[j] += shard.holding(j);
+    }
+  }
+  ApplyIdf(stats, &query);
+  pb::SearchRequest out = search;
+  out.clear_sparse_idf();
+  out.clear_sparse_vector();
+  ToProto(query, out.mutable_sparse_vector());
+  return out;
+}
 
 absl::StatusOr<pb::SearchResponse> ClusterReader::SearchHybrid(
     const std::string& collection, const CollectionConfig& config,

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "db/db.h"
 #include "db/fusion.h"
+#include "db/sparse_index.h"
 #include "gtest/gtest.h"
 #include "quant/random.h"
 #include "tests/cluster/cluster_test_util.h"
@@ -561,6 +562,27 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
         EXPECT_EQ(got.points(r).score(), (*want_sparse)[r + 3].score) << r;
         EXPECT_EQ(got.points(r).payload(),
                   absl::StrCat("\"p", got.points(r).id(), "\""));
+      }
+      // With sparse_idf: the IDF over every shard's points, as one
+      // database's over all of them.
+      {
+        v1::SearchRequest idf = sparse;
+        idf.set_sparse_idf(true);
+        grpc::ClientContext ictx;
+        v1::SearchResponse igot;
+        s = cluster_->Points((q + 1) % 3)->Search(&ictx, idf, &igot);
+        ASSERT_TRUE(s.ok()) << s.error_message();
+        auto stats = local->SparseStats(sq.indices);
+        ASSERT_TRUE(stats.ok());
+        SparseVector wq = sq;
+        ApplyIdf(*stats, &wq);
+        auto want_idf = local->SearchSparse(wq, so);
+        ASSERT_TRUE(want_idf.ok());
+        ASSERT_EQ(igot.points_size() + 3, static_cast<int>(want_idf->size()));
+        for (int r = 0; r < igot.points_size(); ++r) {
+          EXPECT_EQ(igot.points(r).id(), (*want_idf)[r + 3].id) << r;
+          EXPECT_EQ(igot.points(r).score(), (*want_idf)[r + 3].score) << r;
+        }
       }
       so.k = 40;
       auto by_sparse = local->SearchSparse(sq, so);

@@ -314,6 +314,36 @@ TEST(DbSparseFormat, AVersion2DirectoryGetsTheSparseFamily) {
   EXPECT_EQ((*r)[0].score, 1.0f);
 }
 
+TEST(DbSparseIdf, StatsCountTheHoldersAndIdfIsQdrants) {
+  TempDir dir;
+  auto db = OpenManual(dir.sub("db"));
+  auto c = dbtest::CreateIp(db.get(), "c", kDim);
+  // Term 1 in 3 points, term 2 in 1, term 3 in none; point 4 has none.
+  std::vector<Point> pts;
+  for (uint64_t id = 0; id < 5; ++id) {
+    pts.push_back({id, VectorFor(id, 0, kDim), ""});
+  }
+  pts[0].sparse = SparseVector{{1, 2}, {1, 1}};
+  pts[1].sparse = SparseVector{{1}, {2}};
+  pts[2].sparse = SparseVector{{1}, {3}};
+  pts[3].sparse = SparseVector{{7}, {1}};
+  ASSERT_TRUE(c->Upsert(pts, true).ok());
+  auto stats = c->SparseStats({1, 2, 3});
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->points, 4u);
+  EXPECT_EQ(stats->holding, (std::vector<uint64_t>{3, 1, 0}));
+  SparseVector q{{1, 2, 3}, {1, 1, 1}};
+  ApplyIdf(*stats, &q);
+  EXPECT_FLOAT_EQ(q.values[0], std::log(1 + (4 - 3 + 0.5) / (3 + 0.5)));
+  EXPECT_FLOAT_EQ(q.values[1], std::log(1 + (4 - 1 + 0.5) / (1 + 0.5)));
+  EXPECT_FLOAT_EQ(q.values[2], std::log(1 + (4 + 0.5) / 0.5));
+  // The rare term now outweighs the common one: point 0 (both) first, then
+  // the common term's holders by weight.
+  auto hits = c->SearchSparse(q, QueryOptions());
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(dbtest::Ids(*hits), (std::vector<uint64_t>{0, 2, 1}));
+}
+
 TEST(Fusion, RrfAndDbsfByTheirFormulas) {
   const std::vector<Neighbor> dense{{1, 0.9f}, {2, 0.8f}, {3, 0.1f}};
   const std::vector<Neighbor> sparse{{3, 7.0f}, {4, 5.0f}};

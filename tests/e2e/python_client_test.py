@@ -9,6 +9,7 @@ usage: python_client_test.py --tqdb BUILD/tools/tqdb --source rpc/python
 """
 import argparse
 import filecmp
+import math
 import os
 import shutil
 import subprocess
@@ -263,6 +264,21 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(sorted(got), sorted([i % 5, 10 + i % 7]))
         self.assertAlmostEqual(got[i % 5], 1.0 + i / 100, places=6)
         self.assertEqual(got[10 + i % 7], 0.5)
+        # sparse_idf: each value weighed by ln(1 + (N - n + .5) / (n + .5)).
+        holders = {}
+        for sv in sparse:
+            if sv is not None:
+                d = dict(zip(*sv)) if isinstance(sv, tuple) else sv
+                for t in d:
+                    holders[t] = holders.get(t, 0) + 1
+        n_all = sum(1 for sv in sparse if sv is not None)
+        weighted = {t: v * math.log(1 + (n_all - holders[t] + 0.5) /
+                                    (holders[t] + 0.5)) for t, v in q.items()}
+        self.assertEqual(
+            [h.id for h in self.db.search(self.name, None, limit=6, sparse=q,
+                                          sparse_idf=True)],
+            [h.id for h in self.db.search(self.name, None, limit=6,
+                                          sparse=weighted)])
         # Hybrid: the RRF of the two searches (rrf_k 2: 1 / (2 + position)).
         dense = self.db.search(self.name, x[7], limit=20, exact=True)
         by_sparse = self.db.search(self.name, None, limit=20, sparse=q)

@@ -5,6 +5,7 @@
 // separately, with offset, threshold and both fusions; SearchBatch mixes
 // the kinds; UpdateVectors replaces or keeps the sparse vector; the errors.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -236,6 +237,42 @@ TEST_F(RpcSparseTest, BatchMixesKindsAndUpdateVectorsKeepsOrReplaces) {
   EXPECT_EQ(resp.points(0).id(), 1u);
 }
 
+TEST_F(RpcSparseTest, IdfWeighsTheQueryByTheCollectionsCounts) {
+  // The test's own counts: 225 points hold a sparse vector (id % 4 != 0).
+  std::map<uint32_t, uint64_t> holding;
+  uint64_t points = 0;
+  for (uint64_t id = 0; id < kPoints; ++id) {
+    if (id % 4 == 0) continue;
+    ++points;
+    const pb::SparseVector v = SparseOf(id);
+    for (uint32_t t : v.indices()) ++holding[t];
+  }
+  for (uint64_t i = 0; i < 10; ++i) {
+    pb::SearchRequest idf;
+    idf.set_collection("c");
+    idf.set_limit(6);
+    *idf.mutable_sparse_vector() = Query(i);
+    idf.set_sparse_idf(true);
+    pb::SparseVector weighted = Query(i);
+    for (int j = 0; j < weighted.indices_size(); ++j) {
+      const double n = static_cast<double>(holding[weighted.indices(j)]);
+      weighted.set_values(
+          j,
+          weighted.values(j) *
+              static_cast<float>(std::log(
+                  1.0 + (static_cast<double>(points) - n + 0.5) / (n + 0.5))));
+    }
+    pb::SearchResponse got;
+    ASSERT_TRUE(Search(idf, &got).ok());
+    const std::vector<Neighbor> want = BruteForce(weighted, 6);
+    ASSERT_EQ(got.points_size(), static_cast<int>(want.size()));
+    for (size_t j = 0; j < want.size(); ++j) {
+      EXPECT_EQ(got.points(j).id(), want[j].id) << "query " << i;
+      EXPECT_EQ(got.points(j).score(), want[j].score) << "query " << i;
+    }
+  }
+}
+
 TEST_F(RpcSparseTest, Errors) {
   auto expect = [&](const pb::SearchRequest& r, grpc::StatusCode code,
                     const std::string& part) {
@@ -270,6 +307,9 @@ TEST_F(RpcSparseTest, Errors) {
   r.set_rrf_k(0);
   expect(r, grpc::INVALID_ARGUMENT, "rrf_k must be finite and > 0");
   r.clear_rrf_k();
+  pb::SearchRequest idf_alone = SearchReq("c", v, 3);
+  idf_alone.set_sparse_idf(true);
+  expect(idf_alone, grpc::INVALID_ARGUMENT, "sparse_idf goes with");
   pb::SearchResponse ok;
   EXPECT_TRUE(Search(r, &ok).ok());
 

@@ -34,6 +34,7 @@ pb::SearchRequest SearchRequestOf(const std::string& collection,
 
 void AddSparse(const SparseSearch& s, pb::SearchRequest* req) {
   ToProto(s.vector, req->mutable_sparse_vector());
+  req->set_sparse_idf(s.idf);
   if (req->vector_size() == 0) return;
   req->set_fusion(s.fusion == Fusion::kDbsf ? pb::FUSION_DBSF : pb::FUSION_RRF);
   if (s.rrf_k.has_value()) req->set_rrf_k(*s.rrf_k);

@@ -28,6 +28,7 @@ namespace tqdb {
 // a hybrid search fused as SearchRequest.fusion says (rpc/hybrid_search.h).
 struct SparseSearch {
   SparseVector vector;
+  bool idf = false;  // SearchRequest.sparse_idf
   Fusion fusion = Fusion::kRrf;
   std::optional<double> rrf_k;
   uint32_t prefetch_limit = 0;  // 0 = options.k

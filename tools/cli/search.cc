@@ -69,6 +69,9 @@ constexpr char kSearchUsage[] =
     "                         points' sparse vectors by dot product; with\n"
     "                         --vector or --query-file, a hybrid search of\n"
     "                         both, fused\n"
+    "  --sparse-idf           weigh each --sparse value by its term's IDF\n"
+    "                         over the collection (BM25 over term-frequency\n"
+    "                         weights)\n"
     "  --fusion F             hybrid: rrf (default: the sum of 1 / (rrf-k +\n"
     "                         position)) or dbsf (scores normalized by mean\n"
     "                         +- 3 sd, summed)\n"
@@ -260,30 +263,30 @@ void PrintGroups(const std::vector<HitGroup>& groups, const std::string& coll,
 }  // namespace
 
 const FlagSpec& SearchFlags() {
-  static const FlagSpec* spec = new FlagSpec(
-      TargetFlags().And({{"collection",
-                          "vector",
-                          "query-file",
-                          "row",
-                          "format",
-                          "like",
-                          "unlike",
-                          "strategy",
-                          "group-by",
-                          "group-size",
-                          "k",
-                          "offset",
-                          "nprobe",
-                          "oversampling",
-                          "probe-sigmas",
-                          "filter",
-                          "payload-include",
-                          "payload-exclude",
-                          "sparse",
-                          "fusion",
-                          "rrf-k",
-                          "prefetch"},
-                         {"exact", "rescore", "with-payload", "json"}}));
+  static const FlagSpec* spec = new FlagSpec(TargetFlags().And(
+      {{"collection",
+        "vector",
+        "query-file",
+        "row",
+        "format",
+        "like",
+        "unlike",
+        "strategy",
+        "group-by",
+        "group-size",
+        "k",
+        "offset",
+        "nprobe",
+        "oversampling",
+        "probe-sigmas",
+        "filter",
+        "payload-include",
+        "payload-exclude",
+        "sparse",
+        "fusion",
+        "rrf-k",
+        "prefetch"},
+       {"exact", "rescore", "with-payload", "json", "sparse-idf"}}));
   return *spec;
 }
 
@@ -342,6 +345,9 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
                       "--group-by",
                       err);
   }
+  if (flags->Has("sparse-idf") && !sparse) {
+    return UsageError(kSearchCommand, "--sparse-idf goes with --sparse", err);
+  }
   const bool hybrid = sparse && dense == 1;
   if (!hybrid &&
       (flags->Has("fusion") || flags->Has("rrf-k") || flags->Has("prefetch"))) {
@@ -356,6 +362,7 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
     if (!v.ok()) return UsageError(kSearchCommand, v.status(), err);
     sparse_search.emplace();
     sparse_search->vector = *std::move(v);
+    sparse_search->idf = flags->Has("sparse-idf");
     const std::string fusion = flags->GetString("fusion");
     if (fusion == "dbsf") {
       sparse_search->fusion = Fusion::kDbsf;

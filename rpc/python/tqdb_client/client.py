@@ -486,7 +486,8 @@ class Client:
                probe_sigmas: float = 0.0,
                offset: int = 0, sparse: Optional[SparseLike] = None,
                fusion: str = "rrf", rrf_k: Optional[float] = None,
-               prefetch_limit: int = 0) -> List[ScoredPoint]:
+               prefetch_limit: int = 0,
+               sparse_idf: bool = False) -> List[ScoredPoint]:
         """The `limit` nearest points to `vector`, best first, after the
         best `offset` (pagination: offset=limit is the second page).
 
@@ -508,7 +509,10 @@ class Client:
         hybrid search: each search prefetch_limit deep (0: offset +
         limit), fused by `fusion` ("rrf": sum of 1 / (rrf_k + position),
         rrf_k 2 unless given; "dbsf": scores normalized by mean +/- 3 sd and
-        summed). Sparse and hybrid scores are larger-better."""
+        summed). Sparse and hybrid scores are larger-better. sparse_idf:
+        weigh each sparse value by its term's IDF over the collection,
+        ln(1 + (N - n + 0.5) / (n + 0.5)) (Qdrant's modifier idf; BM25 with
+        term-frequency weights stored)."""
         q = (np.zeros(0, dtype=np.float32) if vector is None
              else _one_vector(vector))
         req = self._search_request(name, q, limit, nprobe, exact, rescore,
@@ -517,6 +521,7 @@ class Client:
                                    _filter_proto(filter), offset)
         if sparse is not None:
             sparse_to_proto(sparse, req.sparse_vector)
+            req.sparse_idf = sparse_idf
             if vector is not None:
                 fusions = {"rrf": ppb.FUSION_RRF, "dbsf": ppb.FUSION_DBSF}
                 if fusion not in fusions:
