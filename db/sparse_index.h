@@ -1,8 +1,10 @@
 // The sparse vectors of a collection's points in memory: an inverted index
 // (term -> the points holding it, with their weights) answering exact
 // dot-product top-k queries, as Qdrant's sparse vectors and Milvus's
-// SPARSE_INVERTED_INDEX do. Rebuilt from the `sparse` column family at
-// open (db/FORMAT.md); written after each batch reaches RocksDB.
+// SPARSE_INVERTED_INDEX do. Postings name a point by a dense slot, so a
+// query accumulates its scores in an array (a posting costs a sequential
+// read and an indexed add, no hashing). Rebuilt from the `sparse` column family
+// at open (db/FORMAT.md); written after each batch reaches RocksDB.
 //
 // A query's cost is the sum of the lengths of its terms' posting lists: a
 // term most points hold (a stop word in BM25 weights) costs a pass over
@@ -76,21 +78,36 @@ class SparseIndex {
   SparseTermStats Stats(const std::vector<uint32_t>& terms) const;
   size_t memory_bytes() const;
   // About what a non-zero coordinate adds to memory_bytes() (a write's
-  // reservation, db/memory_budget.h).
-  static constexpr size_t kBytesPerNonZero =
-      (sizeof(uint64_t) + sizeof(float) + 1) * 8 / 7 + sizeof(uint32_t);
+  // reservation, db/memory_budget.h): its posting and its term in the
+  // point's list.
+  static constexpr size_t kBytesPerNonZero = 8 + sizeof(uint32_t);
 
  private:
+  // A point's place in the posting lists. A slot is never reused: a point
+  // removed (or replaced) leaves its postings behind, skipped by searches
+  // (live_ false) until Compact drops them and renumbers the slots.
+  struct Posting {
+    uint32_t slot;
+    float weight;
+  };
+  struct Term {
+    std::vector<Posting> postings;  // in slot order
+    uint64_t live = 0;              // of them, of live slots
+  };
   void RemoveLocked(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the dead slots' postings and renumbers the live slots in order.
+  void CompactLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
-  // term -> point -> weight.
-  absl::flat_hash_map<uint32_t, absl::flat_hash_map<uint64_t, float>> postings_
-      ABSL_GUARDED_BY(mu_);
-  // point -> its terms (to remove it).
-  absl::flat_hash_map<uint64_t, std::vector<uint32_t>> terms_
-      ABSL_GUARDED_BY(mu_);
-  size_t nonzeros_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<uint32_t, Term> terms_ ABSL_GUARDED_BY(mu_);
+  // slot -> point id, liveness and terms (cleared once dead).
+  std::vector<uint64_t> slot_id_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint8_t> live_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<uint32_t>> slot_terms_ ABSL_GUARDED_BY(mu_);
+  // point id -> its live slot.
+  absl::flat_hash_map<uint64_t, uint32_t> slot_of_ ABSL_GUARDED_BY(mu_);
+  size_t nonzeros_ ABSL_GUARDED_BY(mu_) = 0;       // live postings
+  size_t dead_postings_ ABSL_GUARDED_BY(mu_) = 0;  // not dropped yet
 };
 
 }  // namespace tqdb

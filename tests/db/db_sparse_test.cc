@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "db/db.h"
 #include "db/format.h"
 #include "db/fusion.h"
@@ -131,6 +132,70 @@ TEST(SparseVectorRules, SortsAndRejects) {
   EXPECT_FALSE(DecodeSparseVector(enc.substr(0, enc.size() - 1), &back));
   const SparseVector unordered{{5, 2}, {1, 1}};
   EXPECT_FALSE(DecodeSparseVector(EncodeSparseVector(unordered), &back));
+}
+
+// Points replaced and removed until their dead postings are compacted
+// away (and the slots renumbered): searches and statistics as a brute
+// force over what stands.
+TEST(SparseIndexTest, ReplacementsAndRemovalsCompactAway) {
+  SparseIndex index;
+  std::map<uint64_t, SparseVector> truth;
+  auto set = [&](uint64_t first, uint64_t n, uint64_t version) {
+    std::vector<uint64_t> ids;
+    std::vector<SparseVector> vs;
+    for (uint64_t id = first; id < first + n; ++id) {
+      ids.push_back(id);
+      vs.push_back(Sorted(SparseFor(id, version)));
+      truth[id] = vs.back();
+    }
+    std::vector<const SparseVector*> ptrs;
+    for (const SparseVector& v : vs) ptrs.push_back(&v);
+    index.Set(ids, ptrs);
+  };
+  auto check = [&](const std::string& when) {
+    SCOPED_TRACE(when);
+    EXPECT_EQ(index.points(), truth.size());
+    for (uint64_t q = 0; q < 20; ++q) {
+      const SparseVector query = Sorted(SparseFor(7000 + q, 0));
+      std::vector<Neighbor> got;
+      ASSERT_TRUE(
+          index.Search(query, 10, nullptr, nullptr, &got, nullptr).ok());
+      ExpectSame(got, BruteForce(truth, query, 10, nullptr));
+      const SparseTermStats st = index.Stats(query.indices);
+      EXPECT_EQ(st.points, truth.size());
+      for (size_t j = 0; j < query.indices.size(); ++j) {
+        uint64_t holding = 0;
+        for (const auto& [id, v] : truth) {
+          holding += std::binary_search(v.indices.begin(), v.indices.end(),
+                                        query.indices[j]);
+        }
+        EXPECT_EQ(st.holding[j], holding) << "term " << query.indices[j];
+      }
+    }
+  };
+  set(0, 3000, 0);
+  check("set");
+  const size_t first_memory = index.memory_bytes();
+  // Every point replaced, five times: dead postings are dropped once they
+  // outnumber the live ones, so memory stays within about twice the live
+  // postings' (without compaction it would grow to six times).
+  for (uint64_t version = 1; version <= 5; ++version) {
+    set(0, 3000, version);
+    check(absl::StrCat("replaced ", version, " times"));
+    EXPECT_LT(index.memory_bytes(), first_memory * 5 / 2);
+  }
+  std::vector<uint64_t> gone;
+  for (uint64_t id = 0; id < 3000; id += 2) {
+    gone.push_back(id);
+    truth.erase(id);
+  }
+  index.Remove(gone);
+  index.Remove({1, 3});
+  truth.erase(1);
+  truth.erase(3);
+  check("half removed");
+  set(5000, 10, 0);
+  check("added after");
 }
 
 class DbSparse : public ::testing::TestWithParam<bool> {};
