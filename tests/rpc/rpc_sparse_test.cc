@@ -116,6 +116,19 @@ TEST_F(RpcSparseTest, SparseAloneEqualsBruteForceAndComesBackWithVectors) {
       EXPECT_EQ(resp.points(j).score(), want[j].score) << "query " << i;
     }
     EXPECT_EQ(resp.plan().kind(), "sparse");
+    // Groups of a sparse search: each point its own group ("i" is its id),
+    // in the ranking's order.
+    pb::SearchRequest groups = r;
+    groups.set_limit(3);
+    groups.set_group_by("i");
+    pb::SearchResponse grouped;
+    ASSERT_TRUE(Search(groups, &grouped).ok());
+    ASSERT_EQ(grouped.groups_size(), 3);
+    for (int g = 0; g < 3; ++g) {
+      EXPECT_EQ(grouped.groups(g).integer(), static_cast<int64_t>(want[g].id));
+      ASSERT_EQ(grouped.groups(g).hits_size(), 1);
+      EXPECT_EQ(grouped.groups(g).hits(0).score(), want[g].score);
+    }
     // A threshold keeps the higher scores (dot products, on l2 too).
     r.set_score_threshold(want[2].score);
     ASSERT_TRUE(Search(r, &resp).ok());
