@@ -50,7 +50,9 @@ absl::Status CheckPoints(const std::vector<Point>& points,
                          const CollectionConfig& c,
                          const DatabaseOptions& options,
                          std::vector<nlohmann::json>* parsed,
-                         const std::vector<std::string>& keep = {}) {
+                         const std::vector<std::string>& keep = {},
+                         std::vector<SparseVector>* sparse = nullptr) {
+  if (sparse != nullptr) sparse->assign(points.size(), SparseVector());
   if (parsed != nullptr) parsed->assign(points.size(), nlohmann::json());
   const uint32_t d = c.dim;
   for (size_t i = 0; i < points.size(); ++i) {
@@ -78,6 +80,7 @@ absl::Status CheckPoints(const std::vector<Point>& points,
           !st.ok()) {
         return bad(st.message());
       }
+      if (sparse != nullptr) (*sparse)[i] = std::move(sorted);
     }
     if (p.payload.size() > options.max_payload_bytes) {
       return bad(absl::StrCat("payload of ", p.payload.size(),
@@ -241,25 +244,23 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
   std::vector<std::string> keep;
   if (!keep_payloads) keep = payload_index_.TopLevelKeys();
   bool have_parsed = !keep.empty();
+  std::vector<SparseVector> sorted_sparse;  // a point's, in index order
   TQ_RETURN_IF_ERROR(CheckPoints(points, config_, core_->options,
-                                 have_parsed ? &parsed : nullptr, keep));
+                                 have_parsed ? &parsed : nullptr, keep,
+                                 &sorted_sparse));
   const std::vector<size_t> rows = LastOccurrences(points);
   const uint32_t d = config_.dim;
   const size_t m = rows.size();
   std::vector<uint64_t> ids(m);
   std::vector<float> x(m * d);
-  // The sparse vectors, in index order (checked above: sorting cannot fail).
-  std::vector<SparseVector> sparse(m);
+  std::vector<SparseVector> sparse(m);  // in index order
   size_t sparse_nonzeros = 0;
   for (size_t r = 0; r < m; ++r) {
     const Point& p = points[rows[r]];
     ids[r] = p.id;
     std::copy(p.vector.begin(), p.vector.end(), x.begin() + r * d);
-    if (!p.sparse.empty()) {
-      sparse[r] = p.sparse;
-      CheckSparseVector("sparse vector", &sparse[r]).IgnoreError();
-      sparse_nonzeros += sparse[r].indices.size();
-    }
+    sparse[r] = std::move(sorted_sparse[rows[r]]);
+    sparse_nonzeros += sparse[r].indices.size();
   }
 
   // Encode before taking the write lock (writers of one collection encode

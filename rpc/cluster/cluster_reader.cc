@@ -162,14 +162,15 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
   std::vector<size_t> fanned;  // the searches the shards answer
   std::vector<pb::SearchRequest> weighted(searches.size());  // sparse_idf
   for (size_t i = 0; i < searches.size(); ++i) {
+    SparseVector v;
     if (HasSparse(*searches[i])) {
-      SparseVector v = FromProto(searches[i]->sparse_vector());
+      v = FromProto(searches[i]->sparse_vector());
       absl::Status st = CheckSparseVector("sparse query", &v);
       if (!st.ok()) return WithContext(st, numbered(i));
     }
     if (searches[i]->sparse_idf()) {
-      absl::StatusOr<pb::SearchRequest> w =
-          WeighByIdf(collection, *searches[i], consistency, deadline);
+      absl::StatusOr<pb::SearchRequest> w = WeighByIdf(
+          collection, *searches[i], std::move(v), consistency, deadline);
       if (!w.ok()) return WithContext(w.status(), numbered(i));
       weighted[i] = *std::move(w);
       queries[i] = &weighted[i];

@@ -159,9 +159,11 @@ class ClusterReader {
   // A search with sparse_idf (reader_hybrid.cc): the request with its
   // sparse query weighed by the IDF over every shard's points (the shards'
   // statistics summed) and sparse_idf cleared.
+  // `query`: the request's sparse_vector, checked (in index order).
   absl::StatusOr<::tqdb::v1::SearchRequest> WeighByIdf(
       const std::string& collection, const ::tqdb::v1::SearchRequest& search,
-      const ReadConsistency& consistency, absl::Time deadline);
+      SparseVector query, const ReadConsistency& consistency,
+      absl::Time deadline);
   // A hybrid search (a vector and a sparse_vector, reader_hybrid.cc): its
   // dense and sparse searches, each merged over the shards as Search
   // merges, then fused (rpc/hybrid_search.h FuseHybrid) as one server does.

@@ -33,9 +33,8 @@ using read_method::Target;
 
 absl::StatusOr<pb::SearchRequest> ClusterReader::WeighByIdf(
     const std::string& collection, const pb::SearchRequest& search,
-    const ReadConsistency& consistency, absl::Time deadline) {
-  SparseVector query = FromProto(search.sparse_vector());
-  TQ_RETURN_IF_ERROR(CheckSparseVector("sparse query", &query));
+    SparseVector query, const ReadConsistency& consistency,
+    absl::Time deadline) {
   TQ_ASSIGN_OR_RETURN(const ReadPlan plan,
                       PlanRead(node_, collection, consistency, &round_robin_));
   const auto m = ReadMethod(
