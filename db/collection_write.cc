@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "db/bm25.h"
 #include "db/db_impl.h"
 #include "db/rocks_util.h"
 #include "quant/coding.h"
@@ -74,7 +75,11 @@ absl::Status CheckPoints(const std::vector<Point>& points,
                     [](float v) { return v == 0.0f; })) {
       return bad("zero vector has no direction (metric cosine)");
     }
-    if (!p.sparse.empty()) {
+    if (!p.text.empty()) {
+      absl::StatusOr<SparseVector> doc = PointTextVector(c, p);
+      if (!doc.ok()) return bad(doc.status().message());
+      if (sparse != nullptr) (*sparse)[i] = *std::move(doc);
+    } else if (!p.sparse.empty()) {
       SparseVector sorted = p.sparse;
       if (absl::Status st = CheckSparseVector("sparse vector", &sorted);
           !st.ok()) {
@@ -157,6 +162,7 @@ absl::StatusOr<size_t> CollectionImpl::UpdateVectors(
     vectors[i].id = points[i].id;
     vectors[i].vector = points[i].vector;
     vectors[i].sparse = points[i].sparse;  // kept when empty
+    vectors[i].text = points[i].text;      // (or the text's)
   }
   size_t updated = 0;
   TQ_RETURN_IF_ERROR(WriteUpsert(vectors, wait, 0, Payloads::kKeep, &updated));

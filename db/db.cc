@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "db/bm25.h"
 #include "db/db_impl.h"
 #include "db/info_log.h"
 #include "db/rocks_util.h"
@@ -118,6 +119,10 @@ absl::Status ValidateConfig(CollectionConfig* c) {
   if (static_cast<uint32_t>(c->refine) > 2) return bad("unknown refine");
   if (static_cast<uint32_t>(c->prefix_sharing) > 2) {
     return bad("unknown prefix_sharing");
+  }
+  if (c->bm25.has_value()) {
+    TQ_RETURN_IF_ERROR(ValidateBm25Config(&*c->bm25))
+        << "collection '" << c->name << "'";
   }
   if (c->refine != RefineKind::kNone && !c->store_vectors) {
     // The codes are rebuilt from the stored vectors at open.

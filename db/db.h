@@ -76,6 +76,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "db/bm25_config.h"
 #include "db/filter.h"
 #include "index/refine_codes.h"
 #include "index/types.h"
@@ -162,6 +163,9 @@ struct CollectionConfig {
   // also for pca (use512 4 bits: 292 instead of 356 bytes a point in
   // memory, 0-11% slower searches); kNever holds them twice.
   PrefixSharing prefix_sharing = PrefixSharing::kWhereExact;
+  // With it, points may be given a text (Point::text), indexed as its BM25
+  // sparse vector, and searched by a query text (db/bm25.h).
+  std::optional<Bm25Config> bm25;
 };
 
 // A sparse vector (Qdrant's sparse vectors, Milvus's SPARSE_FLOAT_VECTOR):
@@ -193,6 +197,10 @@ struct Point {
   // An upsert replaces it (empty: the point has none); UpdateVectors keeps
   // the stored one when empty.
   SparseVector sparse{};
+  // Optional, instead of `sparse`, in a collection with bm25 settings: a
+  // text whose BM25 term weights become the sparse vector (db/bm25.h). The
+  // text itself is not stored (keep it in the payload to read it back).
+  std::string text{};
 };
 
 struct Record {

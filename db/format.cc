@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "db/bm25.h"
 #include "quant/coding.h"
 #include "quant/status_macros.h"
 
@@ -343,9 +344,10 @@ std::string EncodeRecord(const CollectionRecord& r) {
   const CollectionConfig& c = r.config;
   // The oldest version that holds the settings, so that a record written
   // with the defaults stays readable by the servers before them.
-  const bool v3 = c.prefix_sharing != PrefixSharing::kWhereExact;
+  const bool v4 = c.bm25.has_value();
+  const bool v3 = v4 || c.prefix_sharing != PrefixSharing::kWhereExact;
   const bool v2 = v3 || c.refine != RefineKind::kNone;
-  PutFixed32(&s, v3 ? 3 : v2 ? 2 : 1);
+  PutFixed32(&s, v4 ? 4 : v3 ? 3 : v2 ? 2 : 1);
   PutFixed32(&s, r.cid);
   PutBytes(&s, c.name);
   PutFixed32(&s, c.dim);
@@ -358,6 +360,12 @@ std::string EncodeRecord(const CollectionRecord& r) {
   PutFixed64(&s, c.train_threshold);
   if (v2) PutFixed32(&s, static_cast<uint32_t>(c.refine));
   if (v3) PutFixed32(&s, static_cast<uint32_t>(c.prefix_sharing));
+  if (v4) {
+    PutBytes(&s, c.bm25->language);
+    PutFloat(&s, c.bm25->k1);
+    PutFloat(&s, c.bm25->b);
+    PutFloat(&s, c.bm25->avg_len);
+  }
   PutFixed32(&s, r.generation);
   PutFixed32(&s, r.trained_nlist);
   PutFixed64(&s, r.trained_count);
@@ -378,6 +386,8 @@ absl::StatusOr<CollectionRecord> DecodeRecord(absl::string_view value) {
   absl::string_view name, method;
   // Version 1: raw rescoring; versions 1-2: prefix sharing auto.
   uint32_t metric = 0, store = 0, refine = 0, sharing = 0;
+  absl::string_view language;
+  Bm25Config bm25;
   if (!dec.GetFixed32(&r.cid) || !dec.GetBytes(&name) ||
       !dec.GetFixed32(&c.dim) || !dec.GetFixed32(&metric) ||
       !dec.GetBytes(&method) || !dec.GetFixed32(&c.bits) ||
@@ -385,12 +395,20 @@ absl::StatusOr<CollectionRecord> DecodeRecord(absl::string_view value) {
       !dec.GetFixed32(&store) || !dec.GetFixed64(&c.train_threshold) ||
       (version >= 2 && !dec.GetFixed32(&refine)) ||
       (version >= 3 && !dec.GetFixed32(&sharing)) ||
+      (version >= 4 &&
+       (!dec.GetBytes(&language) || !dec.GetFloat(&bm25.k1) ||
+        !dec.GetFloat(&bm25.b) || !dec.GetFloat(&bm25.avg_len))) ||
       !dec.GetFixed32(&r.generation) || !dec.GetFixed32(&r.trained_nlist) ||
       !dec.GetFixed64(&r.trained_count) || dec.remaining() != 0) {
     return corrupt("truncated or malformed body");
   }
   if (metric > 2 || c.dim < 2 || store > 1 || refine > 2 || sharing > 2) {
     return corrupt("bad settings");
+  }
+  if (version >= 4) {
+    bm25.language = std::string(language);
+    if (!ValidateBm25Config(&bm25).ok()) return corrupt("bad bm25 settings");
+    c.bm25 = std::move(bm25);
   }
   c.refine = static_cast<RefineKind>(refine);
   c.prefix_sharing = static_cast<PrefixSharing>(sharing);

@@ -72,8 +72,9 @@ constexpr uint32_t kRecordMagic = 0x52435154;  // "TQCR"
 // raw, so a directory without such a collection stays readable by builds
 // that know version 1 only; they refuse a version 2 record. Version 3 adds
 // the prefix sharing (CollectionConfig::prefix_sharing) after refine,
-// written only when it is not auto (db/FORMAT.md).
-constexpr uint32_t kRecordVersion = 3;
+// written only when it is not auto (db/FORMAT.md). Version 4 adds the
+// BM25 settings (CollectionConfig::bm25) after it, written only when set.
+constexpr uint32_t kRecordVersion = 4;
 
 constexpr uint32_t kNoList = 0xFFFFFFFFu;
 

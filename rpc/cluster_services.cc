@@ -274,9 +274,11 @@ grpc::Status ClusterPointsService::Upsert(grpc::ServerContext* ctx,
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_RETURN_IF_ERROR(ValidateCollectionName(req->collection()));
     TQ_RETURN_IF_ERROR(ValidateUpsert(*req));
-    const std::vector<Point> points = FromProto(req->points());
-    TQ_ASSIGN_OR_RETURN(std::vector<pb::ShardSequence> seqs,
-                        node_->Upsert(req->collection(), points));
+    std::vector<Point> points = FromProto(req->points());
+    TQ_RETURN_IF_ERROR(node_->CheckUpsert(req->collection(), &points));
+    TQ_ASSIGN_OR_RETURN(
+        std::vector<pb::ShardSequence> seqs,
+        node_->Upsert(req->collection(), points, /*checked=*/true));
     if (Metrics* m = context_->metrics()) {
       m->RecordIngest(points.size(), req->ByteSizeLong());
     }
@@ -296,16 +298,11 @@ grpc::Status ClusterPointsService::UpdateVectors(
     TQ_RETURN_IF_ERROR(ValidateUpdateVectors(*req));
     // The vectors' checks before anything reaches the log; each replica
     // then finds the points it holds at the entry's place in the log.
-    TQ_RETURN_IF_ERROR(
-        node_->CheckUpsert(req->collection(), FromProto(req->points())));
+    std::vector<Point> points = FromProto(req->points());
+    TQ_RETURN_IF_ERROR(node_->CheckUpsert(req->collection(), &points));
     cpb::LogEntry entry;
-    for (const pb::PointVector& p : req->points()) {
-      pb::Point* point = entry.mutable_update_vectors()->add_points();
-      point->set_id(p.id());
-      *point->mutable_vector() = p.vector();
-      if (p.has_sparse_vector()) {
-        *point->mutable_sparse_vector() = p.sparse_vector();
-      }
+    for (Point& p : points) {
+      ToProto(std::move(p), entry.mutable_update_vectors()->add_points());
     }
     TQ_ASSIGN_OR_RETURN(
         cluster::ClusterNode::UpdateResult done,
@@ -397,7 +394,7 @@ grpc::Status ClusterPointsService::UpsertStream(
       }
       if (absl::Status s = ValidateUpsert(req); !s.ok()) return reject(s);
       std::vector<Point> points = FromProto(req.points());
-      if (absl::Status s = node_->CheckUpsert(name, points); !s.ok()) {
+      if (absl::Status s = node_->CheckUpsert(name, &points); !s.ok()) {
         return reject(s);
       }
       if (current.batches > 0 &&

@@ -137,6 +137,22 @@ absl::StatusOr<pb::Method> MethodToProto(const std::string& method) {
 
 // ---------------------------------------------------------- collections
 
+Bm25Config FromProto(const pb::Bm25Config& in) {
+  Bm25Config c;
+  if (!in.language().empty()) c.language = in.language();
+  if (in.has_k1()) c.k1 = in.k1();
+  if (in.has_b()) c.b = in.b();
+  if (in.has_avg_len()) c.avg_len = in.avg_len();
+  return c;
+}
+
+void ToProto(const Bm25Config& in, pb::Bm25Config* out) {
+  out->set_language(in.language);
+  out->set_k1(in.k1);
+  out->set_b(in.b);
+  out->set_avg_len(in.avg_len);
+}
+
 absl::StatusOr<CollectionConfig> FromProto(
     const pb::CreateCollectionRequest& in) {
   CollectionConfig c;
@@ -155,6 +171,7 @@ absl::StatusOr<CollectionConfig> FromProto(
   c.store_vectors = in.has_store_vectors() ? in.store_vectors() : true;
   c.refine = RefineFromProto(in.refine());
   c.prefix_sharing = PrefixSharingFromProto(in.prefix_sharing());
+  if (in.has_bm25()) c.bm25 = FromProto(in.bm25());
   return c;
 }
 
@@ -173,6 +190,7 @@ absl::Status ToProto(const CollectionConfig& in,
   out->set_store_vectors(in.store_vectors);
   out->set_refine(RefineToProto(in.refine));
   out->set_prefix_sharing(PrefixSharingToProto(in.prefix_sharing));
+  if (in.bm25.has_value()) ToProto(*in.bm25, out->mutable_bm25());
   return absl::OkStatus();
 }
 
@@ -193,6 +211,7 @@ void ToProto(const CollectionInfo& in, pb::CollectionInfo* out) {
   out->set_store_vectors(c.store_vectors);
   out->set_refine(RefineToProto(c.refine));
   out->set_prefix_sharing(PrefixSharingToProto(c.prefix_sharing));
+  if (c.bm25.has_value()) ToProto(*c.bm25, out->mutable_bm25());
   out->set_refine_bytes_per_vector(static_cast<uint32_t>(in.refine_bytes));
   out->set_training(in.training);
   out->set_generation(in.generation);
@@ -258,6 +277,7 @@ CollectionInfo FromProto(const pb::CollectionInfo& in) {
   c.store_vectors = in.store_vectors();
   c.refine = RefineFromProto(in.refine());
   c.prefix_sharing = PrefixSharingFromProto(in.prefix_sharing());
+  if (in.has_bm25()) c.bm25 = FromProto(in.bm25());
   i.refine_bytes = in.refine_bytes_per_vector();
   i.count = in.count();
   i.trained = in.trained();
@@ -367,6 +387,7 @@ std::vector<Point> FromProto(
     if (in[i].has_sparse_vector()) {
       out[i].sparse = FromProto(in[i].sparse_vector());
     }
+    out[i].text = in[i].text();
   }
   return out;
 }
@@ -380,6 +401,7 @@ std::vector<Point> FromProto(
     if (in[i].has_sparse_vector()) {
       out[i].sparse = FromProto(in[i].sparse_vector());
     }
+    out[i].text = in[i].text();
   }
   return out;
 }
@@ -389,6 +411,7 @@ void ToProto(Point&& in, pb::Point* out) {
   out->mutable_vector()->Add(in.vector.begin(), in.vector.end());
   out->set_payload(std::move(in.payload));
   if (!in.sparse.empty()) ToProto(in.sparse, out->mutable_sparse_vector());
+  out->set_text(std::move(in.text));
 }
 
 void ToProto(Record&& in, pb::ScoredPoint* out) {
@@ -532,8 +555,9 @@ bool IsByExample(const pb::SearchRequest& in) {
 }
 
 bool HasSparse(const pb::SearchRequest& in) {
-  return in.has_sparse_vector() && (in.sparse_vector().indices_size() > 0 ||
-                                    in.sparse_vector().values_size() > 0);
+  return (in.has_sparse_vector() && (in.sparse_vector().indices_size() > 0 ||
+                                     in.sparse_vector().values_size() > 0)) ||
+         !in.text().empty();
 }
 
 bool IsHybrid(const pb::SearchRequest& in) {

@@ -57,6 +57,10 @@ CollectionInfo FromProto(const v1::CollectionInfo& in);
 SparseVector FromProto(const v1::SparseVector& in);
 void ToProto(const SparseVector& in, v1::SparseVector* out);
 
+// BM25 settings; unset fields take the defaults of Bm25Config.
+Bm25Config FromProto(const v1::Bm25Config& in);
+void ToProto(const Bm25Config& in, v1::Bm25Config* out);
+
 // Points.
 std::vector<Point> FromProto(
     const google::protobuf::RepeatedPtrField<v1::Point>& in);
@@ -76,8 +80,9 @@ void ToProto(const Neighbor& in, v1::ScoredPoint* out);
 QueryOptions FromProto(const v1::SearchRequest& in);
 // Whether the request searches by example (ids or vectors).
 bool IsByExample(const v1::SearchRequest& in);
-// Whether the request searches sparse vectors (a non-empty sparse_vector):
-// alone, or with a vector too (IsHybrid: the two searches fused).
+// Whether the request searches sparse vectors (a non-empty sparse_vector,
+// or a text: ResolveTextQuery makes it one): alone, or with a vector too
+// (IsHybrid: the two searches fused).
 bool HasSparse(const v1::SearchRequest& in);
 bool IsHybrid(const v1::SearchRequest& in);
 // Whether the request's scores are better when lower: l2's squared

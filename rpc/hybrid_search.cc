@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "db/bm25.h"
 #include "db/fusion.h"
 #include "db/sparse_index.h"
 #include "quant/status_macros.h"
@@ -24,14 +25,30 @@ std::vector<Neighbor> FuseHybrid(const v1::SearchRequest& q, Metric metric,
                     q.has_rrf_k() ? q.rrf_k() : kDefaultRrfK);
 }
 
+absl::StatusOr<SparseVector> SparseQueryOf(const CollectionConfig& config,
+                                           const v1::SearchRequest& q,
+                                           bool* idf) {
+  *idf = q.sparse_idf();
+  if (q.text().empty()) return FromProto(q.sparse_vector());
+  if (!config.bm25.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "collection '", config.name,
+        "' has no bm25 settings: a text is searched only in a collection "
+        "created with bm25"));
+  }
+  *idf = true;
+  return Bm25Query(*config.bm25, q.text());
+}
+
 absl::StatusOr<std::vector<Neighbor>> SearchLocal(const Collection& c,
                                                   const v1::SearchRequest& q,
                                                   QueryOptions o) {
   if (!HasSparse(q)) {
     return c.Search(absl::MakeConstSpan(q.vector().data(), q.vector_size()), o);
   }
-  SparseVector sparse = FromProto(q.sparse_vector());
-  if (q.sparse_idf()) {
+  bool idf = false;
+  TQ_ASSIGN_OR_RETURN(SparseVector sparse, SparseQueryOf(c.config(), q, &idf));
+  if (idf) {
     TQ_RETURN_IF_ERROR(CheckSparseVector("sparse query", &sparse));
     TQ_ASSIGN_OR_RETURN(const SparseTermStats stats,
                         c.SparseStats(sparse.indices));

@@ -26,8 +26,16 @@ std::vector<Neighbor> FuseHybrid(const v1::SearchRequest& q, Metric metric,
                                  const std::vector<Neighbor>& dense,
                                  const std::vector<Neighbor>& sparse);
 
-// Runs `q` on `c` (with sparse_idf, the IDF over `c`'s points); `o` is
-// FromProto(q) with its filter, cancellation, stats and info set (a hybrid
+// The sparse query of `q` (HasSparse) on a collection configured by
+// `config`: its text's BM25 terms (db/bm25.h; FailedPrecondition when the
+// collection has no bm25 settings), else its sparse_vector. *idf: whether
+// the IDF weighs it (a text, or sparse_idf).
+absl::StatusOr<SparseVector> SparseQueryOf(const CollectionConfig& config,
+                                           const v1::SearchRequest& q,
+                                           bool* idf);
+
+// Runs `q` on `c` (with sparse_idf or a text, the IDF over `c`'s points); `o`
+// is FromProto(q) with its filter, cancellation, stats and info set (a hybrid
 // search's info: the dense search's, its plan
 // "<plan>+sparse", scored the sum of both).
 absl::StatusOr<std::vector<Neighbor>> SearchLocal(const Collection& c,

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "db/json_path.h"
+#include "db/text_words.h"
 #include "quant/echo.h"
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
@@ -69,16 +70,27 @@ absl::Status ValidateSparseSearch(const v1::SearchRequest& req,
   if (req.sparse_idf() && !HasSparse(req)) {
     return absl::InvalidArgumentError("sparse_idf goes with a sparse_vector");
   }
+  if (!req.text().empty()) {
+    if (req.has_sparse_vector()) {
+      return absl::InvalidArgumentError(
+          "text and sparse_vector: give one (a text is searched as its "
+          "terms' sparse vector)");
+    }
+    if (TextWords(req.text()).empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "text '", EchoInput(req.text()), "' holds no words to search"));
+    }
+  }
   if (HasSparse(req) && IsByExample(req)) {
     return absl::InvalidArgumentError(
-        "sparse_vector does not go with a search by example (examples are "
-        "dense)");
+        "sparse_vector or text does not go with a search by example "
+        "(examples are dense)");
   }
   if (!IsHybrid(req) && (req.fusion() != v1::FUSION_RRF || req.has_rrf_k() ||
                          req.prefetch_limit() != 0)) {
     return absl::InvalidArgumentError(
         "fusion, rrf_k and prefetch_limit apply to a hybrid search (both a "
-        "vector and a sparse_vector)");
+        "vector and a sparse_vector or text)");
   }
   if (req.has_rrf_k() && !(std::isfinite(req.rrf_k()) && req.rrf_k() > 0)) {
     return absl::InvalidArgumentError(

@@ -32,6 +32,8 @@ PACKAGES=(
   libhdf5-dev nlohmann-json3-dev
   # payload indexes: compressed bitmaps (CRoaring)
   libroaring-dev
+  # BM25 full-text ranking: Snowball stemmers
+  libstemmer-dev
   # the readers' libFuzzer fuzzers (tools/fuzz.sh)
   clang
   # tqdb serve's metrics and REST API (prometheus-cpp, cpp-httplib), and

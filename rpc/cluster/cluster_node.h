@@ -144,9 +144,11 @@ class ClusterNode {
       const std::string& collection, const std::vector<Point>& points,
       bool checked = false);
   // Upsert's checks alone (as a single server's: db/ ValidatePoints, the
-  // batch limit), nothing written.
+  // batch limit), nothing written; the points' texts become their BM25
+  // sparse vectors here (db/bm25.h: ResolvePointTexts), so the log carries
+  // the vectors and every replica stores the same ones.
   absl::Status CheckUpsert(const std::string& collection,
-                           const std::vector<Point>& points) const;
+                           std::vector<Point>* points) const;
   absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> Delete(
       const std::string& collection, const std::vector<uint64_t>& ids);
   // A write applied with the collection's own call on each replica: a

@@ -17,6 +17,7 @@
 #include "rpc/cluster/log_names.h"
 #include "rpc/cluster/read_method.h"
 #include "rpc/convert.h"
+#include "rpc/hybrid_search.h"
 
 namespace tqdb {
 namespace cluster {
@@ -163,12 +164,16 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
   std::vector<pb::SearchRequest> weighted(searches.size());  // sparse_idf
   for (size_t i = 0; i < searches.size(); ++i) {
     SparseVector v;
+    bool idf = false;
     if (HasSparse(*searches[i])) {
-      v = FromProto(searches[i]->sparse_vector());
+      absl::StatusOr<SparseVector> sv =
+          SparseQueryOf(config, *searches[i], &idf);
+      if (!sv.ok()) return WithContext(sv.status(), numbered(i));
+      v = *std::move(sv);
       absl::Status st = CheckSparseVector("sparse query", &v);
       if (!st.ok()) return WithContext(st, numbered(i));
     }
-    if (searches[i]->sparse_idf()) {
+    if (idf) {
       absl::StatusOr<pb::SearchRequest> w = WeighByIdf(
           collection, *searches[i], std::move(v), consistency, deadline);
       if (!w.ok()) return WithContext(w.status(), numbered(i));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "db/bm25.h"
 #include "quant/echo.h"
 #include "quant/status_macros.h"
 #include "rpc/cluster/cluster_keys.h"
@@ -92,30 +93,34 @@ absl::Status CheckBatch(size_t n, const char* what, size_t max_batch) {
 }  // namespace
 
 absl::Status ClusterNode::CheckUpsert(const std::string& collection,
-                                      const std::vector<Point>& points) const {
+                                      std::vector<Point>* points) const {
   const std::shared_ptr<const ClusterState> state = view_->state();
   TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
                       Writable(*state, collection));
   TQ_RETURN_IF_ERROR(
-      CheckBatch(points.size(), "points", options_.database.max_batch));
+      CheckBatch(points->size(), "points", options_.database.max_batch));
   TQ_ASSIGN_OR_RETURN(CollectionConfig config, LocalConfig(*entry, 0));
   config.name = collection;
-  return ValidatePoints(config, options_.database, points);
+  TQ_RETURN_IF_ERROR(ResolvePointTexts(config, points));
+  return ValidatePoints(config, options_.database, *points);
 }
 
 absl::StatusOr<std::vector<::tqdb::v1::ShardSequence>> ClusterNode::Upsert(
     const std::string& collection, const std::vector<Point>& points,
     bool checked) {
+  std::vector<Point> resolved;  // unchecked points, texts resolved
   if (!checked) {
-    TQ_RETURN_IF_ERROR(CheckUpsert(collection, points));
+    resolved = points;
+    TQ_RETURN_IF_ERROR(CheckUpsert(collection, &resolved));
   }
+  const std::vector<Point>& to_write = checked ? points : resolved;
   const std::shared_ptr<const ClusterState> state = view_->state();
   TQ_ASSIGN_OR_RETURN(const CollectionEntry* entry,
                       Writable(*state, collection));
   TQ_RETURN_IF_ERROR(
-      CheckBatch(points.size(), "points", options_.database.max_batch));
+      CheckBatch(to_write.size(), "points", options_.database.max_batch));
   std::map<uint32_t, std::vector<const Point*>> by_shard;
-  for (const Point& p : points) {
+  for (const Point& p : to_write) {
     by_shard[ShardOf(p.id, entry->record.shards())].push_back(&p);
   }
   return PublishAll(by_shard,

@@ -67,6 +67,7 @@ absl::StatusOr<pb::SearchRequest> ClusterReader::WeighByIdf(
   ApplyIdf(stats, &query);
   pb::SearchRequest out = search;
   out.clear_sparse_idf();
+  out.clear_text();
   out.clear_sparse_vector();
   ToProto(query, out.mutable_sparse_vector());
   return out;

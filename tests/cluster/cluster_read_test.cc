@@ -18,6 +18,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "db/bm25.h"
 #include "db/db.h"
 #include "db/fusion.h"
 #include "db/sparse_index.h"
@@ -602,6 +603,114 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
       EXPECT_TRUE(absl::EndsWith(fused.plan().kind(), "+sparse"))
           << fused.plan().kind();
     }
+  }
+
+  // BM25 texts: 1,000 points given texts (every seventh none) through the
+  // cluster and into one database; a text search on any node equals one
+  // database's (IDF over every shard), also after an UpdateVectors with a
+  // text, which the node turns into the vector every replica stores.
+  {
+    constexpr uint64_t kTexts = 1000;
+    static const char* const kWords[] = {
+        "ships",  "sailing", "harbour", "storms", "maps",   "islands",
+        "winds",  "sails",   "anchors", "tides",  "crews",  "lighthouses",
+        "coasts", "waves",   "charts",  "voyage", "compass"};
+    auto text_of = [](uint64_t id) {
+      std::string t;
+      if (id % 7 == 0) return t;
+      for (uint64_t j = 0, s = id * 2654435761ull + 11; j < 2 + id % 12; ++j) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        absl::StrAppend(&t, j ? " " : "", kWords[(s >> 33) % 17]);
+      }
+      return t;
+    };
+    v1::CreateCollectionRequest tc =
+        testing_util::CollectionRequest("texts", 100, v1::METRIC_COSINE, 16);
+    tc.mutable_ivf()->set_train_threshold(kTexts + 1);
+    tc.mutable_bm25()->set_avg_len(7);
+    ASSERT_NO_FATAL_FAILURE(CreateCollection(tc));
+    CollectionConfig tcfg = cfg;
+    tcfg.name = "texts";
+    tcfg.bm25 = Bm25Config();
+    tcfg.bm25->avg_len = 7;
+    ASSERT_TRUE((*db)->CreateCollection(tcfg).ok());
+    auto local = *(*db)->GetCollection("texts");
+    std::vector<Point> pts;
+    v1::UpsertRequest up;
+    up.set_collection("texts");
+    for (uint64_t id = 0; id < kTexts; ++id) {
+      pts.push_back(
+          {id, std::vector<float>(x.begin() + id * d, x.begin() + (id + 1) * d),
+           ""});
+      pts.back().text = text_of(id);
+      v1::Point* p = up.add_points();
+      p->set_id(id);
+      p->mutable_vector()->Add(x.begin() + id * d, x.begin() + (id + 1) * d);
+      p->set_text(pts.back().text);
+    }
+    ASSERT_TRUE(local->Upsert(pts, false).ok());
+    std::map<uint32_t, uint64_t> hw;
+    auto write = [&](auto call) {
+      grpc::ClientContext ctx;
+      grpc::Status s = call(&ctx);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+    };
+    {
+      v1::UpsertResponse resp;
+      write([&](grpc::ClientContext* ctx) {
+        return cluster_->Points(1)->Upsert(ctx, up, &resp);
+      });
+      Merge(resp.sequences(), &hw);
+    }
+    auto compare = [&](const std::string& text, int node) {
+      SCOPED_TRACE(text);
+      v1::SearchRequest r;
+      r.set_collection("texts");
+      ReadAfter(hw, &r);
+      r.set_text(text);
+      r.set_limit(8);
+      grpc::ClientContext ctx;
+      v1::SearchResponse got;
+      grpc::Status s = cluster_->Points(node)->Search(&ctx, r, &got);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      SparseVector q = Bm25Query(*tcfg.bm25, text);
+      auto stats = local->SparseStats(q.indices);
+      ASSERT_TRUE(stats.ok());
+      ApplyIdf(*stats, &q);
+      QueryOptions so;
+      so.k = 8;
+      auto want = local->SearchSparse(q, so);
+      ASSERT_TRUE(want.ok());
+      ASSERT_EQ(got.points_size(), static_cast<int>(want->size()));
+      ASSERT_GT(got.points_size(), 0);
+      for (int r2 = 0; r2 < got.points_size(); ++r2) {
+        EXPECT_EQ(got.points(r2).id(), (*want)[r2].id) << r2;
+        EXPECT_EQ(got.points(r2).score(), (*want)[r2].score) << r2;
+      }
+    };
+    for (int q = 0; q < 12; ++q) {
+      compare(absl::StrCat(kWords[q % 17], " ", kWords[(q * 5 + 3) % 17],
+                           q % 2 ? " Sail" : ""),
+              q % 3);
+    }
+    v1::UpdateVectorsRequest uv;
+    uv.set_collection("texts");
+    v1::PointVector* pv = uv.add_points();
+    pv->set_id(14);
+    pv->mutable_vector()->Add(x.begin() + 14 * d, x.begin() + 15 * d);
+    pv->set_text("Krakens in the harbour");
+    {
+      v1::UpdateVectorsResponse resp;
+      write([&](grpc::ClientContext* ctx) {
+        return cluster_->Points(2)->UpdateVectors(ctx, uv, &resp);
+      });
+      Merge(resp.sequences(), &hw);
+    }
+    std::vector<Point> local_uv = {
+        {14, std::vector<float>(x.begin() + 14 * d, x.begin() + 15 * d), ""}};
+    local_uv[0].text = "Krakens in the harbour";
+    ASSERT_TRUE(local->UpdateVectors(local_uv, false).ok());
+    compare("kraken harbour", 0);
   }
 }
 

@@ -242,6 +242,65 @@ def main():
             check(p.returncode == 2 and why in p.stderr,
                   "%s: search %s exits 2 (%d: %s)" %
                   (tname, " ".join(bad), p.returncode, p.stderr.strip()))
+        # BM25: rows' "text" into a collection created with --bm25; --text
+        # ranks as the test's own BM25 (no stemming: lower-cased words).
+        texts = ["%s %s" % (["Red", "green", "blue"][i % 3],
+                            " ".join(["fox", "dog", "cat", "owl"][(i * j) % 4]
+                                     for j in range(1 + i % 5)))
+                 for i in range(30)]
+        tfile = os.path.join(tmp, "texts_%s.jsonl" % tname)
+        with open(tfile, "w") as out:
+            for i, t in enumerate(texts):
+                out.write(json.dumps({"id": i, "vector": base[i], "text": t,
+                                      "payload": {"t": t}}) + "\n")
+        p = run("ingest", *target, "--collection", "c_text", "--input",
+                tfile, "--create", "--bm25", "none", "--bm25-avg-len", "4",
+                "--progress", "none")
+        p2 = run("collections", "info", "c_text", *target, "--json")
+        info = json.loads(p2.stdout) if p2.returncode == 0 else {}
+        bm = info.get("bm25") or {}
+        check(p.returncode == 0 and bm.get("language") == "none" and
+              abs(bm.get("k1", 0) - 1.2) < 1e-6 and bm.get("b") == 0.75 and
+              bm.get("avg_len") == 4 and info.get("sparse_points") == 30,
+              "%s: ingest --bm25 takes the rows' texts (%s; %s)" %
+              (tname, info.get("bm25"), p.stderr.strip()))
+        docs = [t.lower().split() for t in texts]
+        want = []
+        for i, doc in enumerate(docs):
+            score = 0.0
+            for term in ("blue", "owl"):
+                tf = doc.count(term)
+                if tf:
+                    n = sum(1 for e in docs if term in e)
+                    idf = math.log(1 + (30 - n + 0.5) / (n + 0.5))
+                    score += idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 *
+                                                           len(doc) / 4))
+            if score:
+                want.append((-score, i))
+        want = [i for _, i in sorted(want)]
+        p = run("search", *target, "--collection", "c_text", "--text",
+                "Owl, blue!", "--k", "6", "--json")
+        got = [h["id"] for h in json.loads(p.stdout)["results"]] \
+            if p.returncode == 0 else []
+        check(got == want[:6], "%s: search --text is the BM25 ranking "
+              "(%s of %s; %s)" % (tname, got, want[:6], p.stderr.strip()))
+        bad_file = os.path.join(tmp, "bad_text_%s.jsonl" % tname)
+        with open(bad_file, "w") as out:
+            out.write(json.dumps({"id": 1, "vector": base[0], "text": "a"})
+                      + "\n")
+            out.write(json.dumps({"id": 2, "vector": base[1], "text": "b",
+                                  "sparse_vector": {"indices": [1],
+                                                    "values": [1]}}) + "\n")
+        p = run("ingest", *target, "--collection", "c_text", "--input",
+                bad_file, "--progress", "none")
+        check(p.returncode == 2 and "bad_text_%s.jsonl" % tname in p.stderr
+              and "line 2" in p.stderr and "give one" in p.stderr,
+              "%s: a row with a text and a sparse vector exits 2 naming its "
+              "line (%d: %s)" % (tname, p.returncode, p.stderr.strip()))
+        p = run("search", *target, "--collection", "c_jsonl", "--text", "owl")
+        check(p.returncode != 0 and "has no bm25 settings" in p.stderr,
+              "%s: search --text without bm25 settings fails saying so "
+              "(%d: %s)" % (tname, p.returncode, p.stderr.strip()))
         # --like: search by example, the example itself left out.
         p = run("search", *target, "--collection", "c_jsonl", "--like",
                 "5007", "--k", "5", "--exact", "--json")

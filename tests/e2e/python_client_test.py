@@ -310,6 +310,77 @@ class ClientTest(unittest.TestCase):
         self.assertAlmostEqual(got[0].sparse_vector[1], 1.01, places=6)
         self.assertEqual(got[1].sparse_vector, {40: 3.0})
 
+    def test_bm25_texts(self):
+        import grpc
+        import numpy as np
+        info = self.db.create_collection(
+            self.name, dim=8, bm25={"language": "none", "avg_len": 6,
+                                    "k1": 1.5})
+        self.assertEqual(info.bm25, {"language": "none", "k1": 1.5,
+                                     "b": 0.75, "avg_len": 6.0})
+        words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
+        texts = []
+        for i in range(60):
+            n = 2 + i % 7
+            texts.append(" ".join(words[(i * 7 + j * j) % 6].upper()
+                                  if j % 3 == 0 else words[(i * 7 + j * j) % 6]
+                                  for j in range(n)) + "." if i % 4 else None)
+        rng = np.random.default_rng(5)
+        x = rng.standard_normal((60, 8)).astype(np.float32)
+        self.db.upsert(self.name, range(60), x,
+                       [{"text": t} for t in texts], texts=texts, wait=True)
+        self.assertEqual(self.db.get_collection(self.name).sparse_points, 45)
+        # The test's own BM25 (no stemming: lower-cased words), IDF over
+        # the points given a text.
+        docs = {i: t.lower().rstrip(".").split() for i, t in enumerate(texts)
+                if t}
+        query = "Gamma zeta zeta"
+        qt = set(query.lower().split())
+        n_docs = len(docs)
+        want = []
+        for i, d in docs.items():
+            score, hit = 0.0, False
+            for t in qt:
+                tf = d.count(t)
+                if not tf:
+                    continue
+                hit = True
+                n = sum(1 for e in docs.values() if t in e)
+                idf = math.log(1 + (n_docs - n + 0.5) / (n + 0.5))
+                score += idf * tf * 2.5 / (tf + 1.5 * (0.25 + 0.75 * len(d) / 6))
+            if hit:
+                want.append((-score, i))
+        want.sort()
+        hits = self.db.search(self.name, None, limit=8, text=query)
+        self.assertEqual([h.id for h in hits], [i for _, i in want[:8]])
+        for h, (score, i) in zip(hits, want):
+            self.assertAlmostEqual(h.score, -score, places=4)
+            self.assertEqual(h.payload, {"text": texts[i]})
+        hybrid = self.db.search(self.name, x[3], limit=4, text=query,
+                                exact=True, fusion="dbsf")
+        self.assertEqual(len(hybrid), 4)
+        batch = self.db.search_batch(self.name, None, limit=5,
+                                     texts=[query, "alpha"])
+        self.assertEqual([h.id for h in batch[0]], [h.id for h in hits[:5]])
+        self.assertEqual([h.id for h in batch[1]],
+                         [h.id for h in self.db.search(self.name, None, limit=5,
+                                                       text="alpha")])
+        both = self.db.search_batch(self.name, x[3:4], limit=4, exact=True,
+                                    texts=[query], fusion="dbsf")
+        self.assertEqual([h.id for h in both[0]], [h.id for h in hybrid])
+        self.db.update_vectors(self.name, [1], x[1:2], texts=["omega"])
+        self.assertEqual([h.id for h in self.db.search(
+            self.name, None, text="OMEGA")], [1])
+        with self.assertRaises(ValueError):
+            self.db.upsert(self.name, [1], x[:1], texts=["a"],
+                           sparse_vectors=[{1: 1.0}])
+        with self.assertRaises(ValueError):
+            self.db.search(self.name, None, text="a", sparse={1: 1.0})
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.search(self.name, None, text="...")
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("holds no words", str(e.exception))
+
     def test_payload_selectors(self):
         import grpc
         import numpy as np

@@ -33,7 +33,11 @@ pb::SearchRequest SearchRequestOf(const std::string& collection,
 }
 
 void AddSparse(const SparseSearch& s, pb::SearchRequest* req) {
-  ToProto(s.vector, req->mutable_sparse_vector());
+  if (s.text.empty()) {
+    ToProto(s.vector, req->mutable_sparse_vector());
+  } else {
+    req->set_text(s.text);
+  }
   req->set_sparse_idf(s.idf);
   if (req->vector_size() == 0) return;
   req->set_fusion(s.fusion == Fusion::kDbsf ? pb::FUSION_DBSF : pb::FUSION_RRF);

@@ -28,6 +28,7 @@ namespace tqdb {
 // a hybrid search fused as SearchRequest.fusion says (rpc/hybrid_search.h).
 struct SparseSearch {
   SparseVector vector;
+  std::string text;  // instead of `vector`: SearchRequest.text (BM25)
   bool idf = false;  // SearchRequest.sparse_idf
   Fusion fusion = Fusion::kRrf;
   std::optional<double> rrf_k;

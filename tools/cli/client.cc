@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "db/bm25.h"
 #include "db/filter_json.h"
 #include "quant/status_macros.h"
 #include "tools/io/readers.h"
@@ -114,10 +115,10 @@ absl::StatusOr<PayloadSelector> PayloadSelectorFromFlags(const Flags& f) {
 }
 
 const FlagSpec& CreateFlags() {
-  static const FlagSpec* spec =
-      new FlagSpec{{"dim", "metric", "method", "bits", "nlist", "seed",
-                    "refine", "prefix-sharing"},
-                   {"no-store-vectors"}};
+  static const FlagSpec* spec = new FlagSpec{
+      {"dim", "metric", "method", "bits", "nlist", "seed", "refine",
+       "prefix-sharing", "bm25", "bm25-k1", "bm25-b", "bm25-avg-len"},
+      {"no-store-vectors"}};
   return *spec;
 }
 
@@ -162,7 +163,29 @@ absl::StatusOr<CollectionConfig> ConfigFromFlags(const Flags& f,
     TQ_RETURN_IF_ERROR(sharing.status()) << "--prefix-sharing";
     c.prefix_sharing = *sharing;
   }
+  if (f.Has("bm25")) {
+    Bm25Config b;
+    b.language = f.GetString("bm25");
+    TQ_ASSIGN_OR_RETURN(const double k1, f.GetDouble("bm25-k1", b.k1));
+    TQ_ASSIGN_OR_RETURN(const double bb, f.GetDouble("bm25-b", b.b));
+    TQ_ASSIGN_OR_RETURN(const double avg_len,
+                        f.GetDouble("bm25-avg-len", b.avg_len));
+    b.k1 = static_cast<float>(k1);
+    b.b = static_cast<float>(bb);
+    b.avg_len = static_cast<float>(avg_len);
+    TQ_RETURN_IF_ERROR(ValidateBm25Config(&b)) << "--bm25";
+    c.bm25 = std::move(b);
+  } else if (f.Has("bm25-k1") || f.Has("bm25-b") || f.Has("bm25-avg-len")) {
+    return absl::InvalidArgumentError(
+        "--bm25-k1, --bm25-b and --bm25-avg-len go with --bm25 LANGUAGE");
+  }
   return c;
+}
+
+std::string Bm25Text(const std::optional<Bm25Config>& b) {
+  if (!b.has_value()) return "none";
+  return absl::StrCat(b->language, " k1 ", b->k1, " b ", b->b, " avg_len ",
+                      b->avg_len);
 }
 
 absl::Status CheckSameSettings(const CollectionConfig& have,
@@ -215,6 +238,11 @@ absl::Status CheckSameSettings(const CollectionConfig& have,
     diffs.push_back(absl::StrCat(
         "prefix_sharing ", PrefixSharingName(have.prefix_sharing), " (",
         flag("prefix-sharing", PrefixSharingName(want.prefix_sharing)), ")"));
+  }
+  if (have.bm25 != want.bm25) {
+    diffs.push_back(absl::StrCat(
+        "bm25 ", Bm25Text(have.bm25), " (",
+        f.Has("bm25") ? "--bm25 " : "no --bm25: ", Bm25Text(want.bm25), ")"));
   }
   if (diffs.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -54,6 +55,10 @@ const FlagSpec& CreateFlags();
 // `input_dim`: the file the collection is created for (ingest --create),
 // whose dimension --dim defaults to and must match; "" and 0 for none
 // (--dim required). InvalidArgument naming the flag (and the file).
+// A collection's BM25 settings as `tqdb collections info` shows them
+// ("none" without).
+std::string Bm25Text(const std::optional<Bm25Config>& bm25);
+
 absl::StatusOr<CollectionConfig> ConfigFromFlags(const Flags& flags,
                                                  const std::string& name,
                                                  const std::string& input,

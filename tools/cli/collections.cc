@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -40,6 +41,13 @@ constexpr char kCollectionsUsage[] =
     "                         scan pass's bits once or twice; auto (default):\n"
     "                         once where that loses nothing (mse, renorm),\n"
     "                         always: pca too (less memory, a little slower)\n"
+    "         [--bm25 LANGUAGE [--bm25-k1 K] [--bm25-b B] [--bm25-avg-len N]]\n"
+    "                         rank points' texts by BM25 (ingest: a jsonl\n"
+    "                         row's \"text\"; search --text): words stemmed\n"
+    "                         by the Snowball stemmer of LANGUAGE (english,\n"
+    "                         french, german, ... or none); k1 (default 1.2),\n"
+    "                         b (0.75), avg_len: words of a typical text\n"
+    "                         (256)\n"
     "  train NAME [--retrain] train the index now (blocking); --retrain\n"
     "                         rebuilds the centroids of a trained one\n"
     "  drop NAME              delete the collection and its points\n"
@@ -80,42 +88,57 @@ nlohmann::json IndexesJson(const std::vector<FieldIndexInfo>& fs) {
   return arr;
 }
 
+// A float setting as JSON: its shortest decimal (1.2, not the double
+// 1.2000000476837158 it widens to).
+double ShortFloat(float x) {
+  double d = x;
+  return absl::SimpleAtod(absl::StrCat(x), &d) ? d : x;
+}
+
 nlohmann::json InfoJson(const CollectionInfo& i) {
   const CollectionConfig& c = i.config;
   const char* refine =
       RefineKindName(c.refine, RefineVocabulary::kRescoreSource);
-  return {{"name", c.name},
-          {"dim", c.dim},
-          {"metric", MetricName(c.metric)},
-          {"method", c.method},
-          {"bits", c.bits},
-          {"store_vectors", c.store_vectors},
-          {"refine", refine},
-          {"prefix_sharing", PrefixSharingName(c.prefix_sharing)},
-          {"refine_bytes_per_vector", i.refine_bytes},
-          {"memory_bytes_per_vector", i.memory_bytes_per_vector},
-          {"count", i.count},
-          {"trained", i.trained},
-          {"training", i.training},
-          {"nlist", i.nlist},
-          {"configured_nlist", c.nlist},
-          {"train_threshold", c.train_threshold},
-          {"bytes_per_vector", i.code_bytes},
-          {"disk_bytes_per_vector", i.disk_bytes_per_vector},
-          {"list_min", i.lists.min_size},
-          {"list_max", i.lists.max_size},
-          {"imbalance", i.imbalance},
-          {"tombstones", i.lists.tombstones},
-          {"retrain_recommended", i.retrain_recommended},
-          {"retrain_reason", i.retrain_reason},
-          {"last_training_error", i.last_training_error},
-          {"payload_indexes", IndexesJson(i.field_indexes)},
-          {"disk_bytes", i.disk_bytes},
-          {"memory_bytes", i.memory_bytes},
-          {"memory_index_bytes", i.memory_index_bytes},
-          {"memory_reserved_bytes", i.memory_reserved_bytes},
-          {"memory_total_bytes", i.memory_total_bytes},
-          {"memory_limit_bytes", i.memory_limit_bytes}};
+  return {
+      {"name", c.name},
+      {"dim", c.dim},
+      {"metric", MetricName(c.metric)},
+      {"method", c.method},
+      {"bits", c.bits},
+      {"store_vectors", c.store_vectors},
+      {"refine", refine},
+      {"prefix_sharing", PrefixSharingName(c.prefix_sharing)},
+      {"bm25", c.bm25.has_value()
+                   ? nlohmann::json{{"language", c.bm25->language},
+                                    {"k1", ShortFloat(c.bm25->k1)},
+                                    {"b", ShortFloat(c.bm25->b)},
+                                    {"avg_len", ShortFloat(c.bm25->avg_len)}}
+                   : nlohmann::json(nullptr)},
+      {"sparse_points", i.sparse_points},
+      {"refine_bytes_per_vector", i.refine_bytes},
+      {"memory_bytes_per_vector", i.memory_bytes_per_vector},
+      {"count", i.count},
+      {"trained", i.trained},
+      {"training", i.training},
+      {"nlist", i.nlist},
+      {"configured_nlist", c.nlist},
+      {"train_threshold", c.train_threshold},
+      {"bytes_per_vector", i.code_bytes},
+      {"disk_bytes_per_vector", i.disk_bytes_per_vector},
+      {"list_min", i.lists.min_size},
+      {"list_max", i.lists.max_size},
+      {"imbalance", i.imbalance},
+      {"tombstones", i.lists.tombstones},
+      {"retrain_recommended", i.retrain_recommended},
+      {"retrain_reason", i.retrain_reason},
+      {"last_training_error", i.last_training_error},
+      {"payload_indexes", IndexesJson(i.field_indexes)},
+      {"disk_bytes", i.disk_bytes},
+      {"memory_bytes", i.memory_bytes},
+      {"memory_index_bytes", i.memory_index_bytes},
+      {"memory_reserved_bytes", i.memory_reserved_bytes},
+      {"memory_total_bytes", i.memory_total_bytes},
+      {"memory_limit_bytes", i.memory_limit_bytes}};
 }
 
 void PrintList(const std::vector<CollectionInfo>& list, bool json,

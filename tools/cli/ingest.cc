@@ -37,7 +37,11 @@ constexpr char kIngestUsage[] =
     "  .hdf5 .h5              ann-benchmarks (dataset --hdf5-dataset, default"
     " train)\n"
     "  .jsonl                 {\"id\": 1, \"vector\": [...], \"payload\": "
-    "{...}} a line\n"
+    "{...}} a line;\n"
+    "                         optional \"sparse_vector\": {\"indices\": "
+    "[...],\n"
+    "                         \"values\": [...]} or (--bm25) \"text\": "
+    "\"...\"\n"
     "  .csv                   id,v1,...,vd a line (optional header)\n"
     "Ids: from --ids, else from the file (jsonl/csv), else the row number\n"
     "(0-based). A bad row stops the ingest with its file and row; the batches\n"
@@ -61,6 +65,8 @@ constexpr char kIngestUsage[] =
     "    --refine raw|int8|f32 (default raw: rescore from the stored vectors)\n"
     "    --prefix-sharing auto|always|never (default auto; see tqdb "
     "collections)\n"
+    "    --bm25 LANGUAGE --bm25-k1 K --bm25-b B --bm25-avg-len N (BM25 of\n"
+    "    the rows' \"text\"; see tqdb collections)\n"
     "  --batch N              points per batch (default 1000)\n"
     "  --skip N               skip the first N rows (resume)\n"
     "  --limit N              ingest at most N rows\n"
@@ -214,6 +220,7 @@ Streamed Stream(Inputs& in, Ingest& ingest, size_t batch, uint64_t limit,
         pts[i].sparse.indices = std::move(vb.sparse_indices[i]);
         pts[i].sparse.values = std::move(vb.sparse_values[i]);
       }
+      if (!vb.texts.empty()) pts[i].text = std::move(vb.texts[i]);
     }
     s.send_status = ingest.Send(std::move(pts));
     if (!s.send_status.ok()) break;

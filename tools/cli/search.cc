@@ -32,7 +32,7 @@ constexpr char kSearchUsage[] =
     "                   (--vector \"0.1,0.2,...\" | --query-file F [--row N]"
     " |\n"
     "                    --like IDS [--unlike IDS] [--strategy S])\n"
-    "                   [--sparse I:V,...] [flags]\n"
+    "                   [--sparse I:V,... | --text \"...\"] [flags]\n"
     "\n"
     "Nearest neighbours of one query vector, best first; or of points of\n"
     "the collection (search by example).\n"
@@ -69,6 +69,10 @@ constexpr char kSearchUsage[] =
     "                         points' sparse vectors by dot product; with\n"
     "                         --vector or --query-file, a hybrid search of\n"
     "                         both, fused\n"
+    "  --text \"...\"           a collection created with --bm25: a full-text\n"
+    "                         query ranked by BM25 (its stemmed words as a\n"
+    "                         sparse query weighed by IDF), alone or hybrid\n"
+    "                         as --sparse\n"
     "  --sparse-idf           weigh each --sparse value by its term's IDF\n"
     "                         over the collection (BM25 over term-frequency\n"
     "                         weights)\n"
@@ -283,6 +287,7 @@ const FlagSpec& SearchFlags() {
         "payload-include",
         "payload-exclude",
         "sparse",
+        "text",
         "fusion",
         "rrf-k",
         "prefetch"},
@@ -330,38 +335,51 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
         "sum_scores)",
         err);
   }
-  const bool sparse = flags->Has("sparse");
+  const bool text = flags->Has("text");
+  if (text && flags->Has("sparse")) {
+    return UsageError(kSearchCommand,
+                      "--sparse and --text: give one (a text is searched as "
+                      "its words' sparse vector)",
+                      err);
+  }
+  const bool sparse = flags->Has("sparse") || text;
   const int dense =
       int{flags->Has("vector")} + flags->Has("query-file") + by_example;
   if (dense > 1 || (dense == 0 && !sparse)) {
     return UsageError(kSearchCommand,
                       "give exactly one of --vector, --query-file and --like "
-                      "(or --sparse alone)",
+                      "(or --sparse or --text alone)",
                       err);
   }
   if (sparse && (by_example || flags->Has("group-by"))) {
     return UsageError(kSearchCommand,
-                      "--sparse does not go with --like, --unlike or "
-                      "--group-by",
+                      absl::StrCat(text ? "--text" : "--sparse",
+                                   " does not go with --like, --unlike or "
+                                   "--group-by"),
                       err);
   }
-  if (flags->Has("sparse-idf") && !sparse) {
+  if (flags->Has("sparse-idf") && !flags->Has("sparse")) {
     return UsageError(kSearchCommand, "--sparse-idf goes with --sparse", err);
   }
   const bool hybrid = sparse && dense == 1;
   if (!hybrid &&
       (flags->Has("fusion") || flags->Has("rrf-k") || flags->Has("prefetch"))) {
     return UsageError(kSearchCommand,
-                      "--fusion, --rrf-k and --prefetch go with --sparse and "
+                      "--fusion, --rrf-k and --prefetch go with --sparse (or "
+                      "--text) and "
                       "--vector or --query-file (a hybrid search)",
                       err);
   }
   std::optional<SparseSearch> sparse_search;
   if (sparse) {
-    auto v = ParseSparse(flags->GetString("sparse"));
-    if (!v.ok()) return UsageError(kSearchCommand, v.status(), err);
     sparse_search.emplace();
-    sparse_search->vector = *std::move(v);
+    if (text) {
+      sparse_search->text = flags->GetString("text");
+    } else {
+      auto v = ParseSparse(flags->GetString("sparse"));
+      if (!v.ok()) return UsageError(kSearchCommand, v.status(), err);
+      sparse_search->vector = *std::move(v);
+    }
     sparse_search->idf = flags->Has("sparse-idf");
     const std::string fusion = flags->GetString("fusion");
     if (fusion == "dbsf") {
@@ -446,7 +464,7 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
                           : " by sum_scores");
     }
   } else if (dense == 0) {
-    source = "--sparse";
+    source = text ? "--text" : "--sparse";
   } else if (flags->Has("vector")) {
     auto parsed = ParseVector(flags->GetString("vector"));
     if (!parsed.ok()) return UsageError(kSearchCommand, parsed.status(), err);
@@ -482,7 +500,7 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
     return closed.ok() ? kExitOk : Fail(kSearchCommand, closed, err);
   }
   SearchInfo info;
-  if (hybrid) absl::StrAppend(&source, " and --sparse");
+  if (hybrid) absl::StrAppend(&source, text ? " and --text" : " and --sparse");
   auto hits =
       (*backend)->Search(coll, q, o, payload, &info,
                          sparse_search.has_value() ? &*sparse_search : nullptr);

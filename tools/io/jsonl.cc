@@ -1,6 +1,6 @@
 // JSON Lines: the .jsonl vector reader ({"id": 12, "vector": [...],
 // "payload": <any JSON>, "sparse_vector": {"indices": [...], "values":
-// [...]}} a line) and the --payload reader (line i: the
+// [...]}, "text": "..."} a line) and the --payload reader (line i: the
 // payload of row i). nlohmann::json and its exceptions stay inside this file.
 #include <algorithm>
 #include <cmath>
@@ -79,6 +79,7 @@ struct JsonlRow {
   std::string payload;
   std::vector<uint32_t> sparse_indices;  // "sparse_vector", if any
   std::vector<float> sparse_values;
+  std::string text;  // "text", if any
 };
 
 // The row's "sparse_vector": {"indices": [uint32...], "values": [number...]}
@@ -178,11 +179,25 @@ absl::Status DecodeJsonlRow(const std::string& path, uint64_t line_no,
   } else {
     TQ_ASSIGN_OR_RETURN(row->payload, CompactJson(path, line_no, *payload));
   }
+  const auto text = j.find("text");
+  row->text.clear();
+  if (text != j.end()) {
+    if (!text->is_string()) {
+      return Invalid(path, "line ", line_no, ": \"text\" is ",
+                     text->type_name(), ", not a string");
+    }
+    row->text = text->get<std::string>();
+  }
   const auto sparse = j.find("sparse_vector");
   if (sparse == j.end()) {
     row->sparse_indices.clear();
     row->sparse_values.clear();
     return absl::OkStatus();
+  }
+  if (text != j.end()) {
+    return Invalid(path, "line ", line_no,
+                   ": \"text\" and \"sparse_vector\": give one (the text "
+                   "becomes the sparse vector)");
   }
   return DecodeSparse(path, line_no, *sparse, row);
 }
@@ -231,6 +246,7 @@ class JsonlReader : public TextVectorReader {
     batch->payloads.push_back(std::move(row_.payload));
     batch->sparse_indices.push_back(std::move(row_.sparse_indices));
     batch->sparse_values.push_back(std::move(row_.sparse_values));
+    batch->texts.push_back(std::move(row_.text));
     return absl::OkStatus();
   }
 

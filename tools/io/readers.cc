@@ -23,6 +23,7 @@ void VectorBatch::Clear() {
   payloads.clear();
   sparse_indices.clear();
   sparse_values.clear();
+  texts.clear();
 }
 
 VectorReader::~VectorReader() = default;

@@ -102,6 +102,9 @@ struct VectorBatch {
   // equal lengths, values finite; empty when the row has none).
   std::vector<std::vector<uint32_t>> sparse_indices;
   std::vector<std::vector<float>> sparse_values;
+  // jsonl only: one per row, the "text" (BM25: Point::text; "" when the row
+  // has none).
+  std::vector<std::string> texts;
 
   void Clear();
 };

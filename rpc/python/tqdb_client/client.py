@@ -14,9 +14,10 @@ from tqdb.v1 import points_pb2_grpc as prpc
 from tqdb.v1 import snapshots_pb2 as spb
 from tqdb.v1 import snapshots_pb2_grpc as srpc
 from tqdb_client.filters import FilterLike, to_proto
-from tqdb_client.requests import (IdsLike, PayloadLike, VectorLike,
-                                  _add_examples, _filter_proto, _ids,
-                                  _matrix, _one_vector, _set_payload_fields)
+from tqdb_client.requests import (Bm25Like, IdsLike, PayloadLike, VectorLike,
+                                  _add_examples, _bm25_proto, _filter_proto,
+                                  _ids, _matrix, _one_vector,
+                                  _set_payload_fields, _texts)
 from tqdb_client.types import (CollectionInfo, Error, FacetHit,
                                FieldIndexInfo, Payload, PointGroup, Record,
                                ScoredPoint, ScrollPage, SparseLike,
@@ -135,7 +136,8 @@ class Client:
                           method: str = "renorm", bits: int = 4,
                           nlist: int = 0, store_vectors: bool = True,
                           seed: int = 0, train_threshold: int = 0,
-                          refine: str = "raw", prefix_sharing: str = "auto"
+                          refine: str = "raw", prefix_sharing: str = "auto",
+                          bm25: Optional[Bm25Like] = None
                           ) -> CollectionInfo:
         """Creates a collection (ALREADY_EXISTS if the name is taken).
 
@@ -145,7 +147,11 @@ class Client:
         rescore reads, "raw" (the stored vectors), "int8" or "f32" (codes in
         memory). prefix_sharing: whether the lists hold the first scan
         pass's bits once or twice: "auto" (once where that loses nothing),
-        "always" (less memory for pca too) or "never"."""
+        "always" (less memory for pca too) or "never". bm25: rank texts
+        by BM25 (upsert(texts=...), search(text=...)): True (english
+        stemming, k1 1.2, b 0.75, avg_len 256), a Snowball language
+        ("french", ...; "none": no stemming) or a dict of language, k1, b,
+        avg_len (words of a typical text)."""
         if metric not in _METRICS:
             raise ValueError("metric must be one of %s" % sorted(_METRICS))
         if method not in _METHODS:
@@ -162,6 +168,8 @@ class Client:
             ivf=cpb.IvfConfig(nlist=nlist, train_threshold=train_threshold),
             store_vectors=store_vectors, refine=_REFINES[refine],
             prefix_sharing=_PREFIX_SHARING[prefix_sharing])
+        if bm25 is not None and bm25 is not False:
+            req.bm25.CopyFrom(_bm25_proto(bm25))
         return CollectionInfo.from_proto(
             self._call(self._collections.Create, req))
 
@@ -192,8 +200,8 @@ class Client:
     def upsert(self, name: str, ids: IdsLike, vectors: np.ndarray,
                payloads: Optional[Sequence[Payload]] = None, *,
                batch_size: int = 1000, wait: bool = False,
-               sparse_vectors: Optional[Sequence[Optional[SparseLike]]] = None
-               ) -> int:
+               sparse_vectors: Optional[Sequence[Optional[SparseLike]]] = None,
+               texts: Optional[Sequence[Optional[str]]] = None) -> int:
         """Inserts or replaces points, `batch_size` a message over one
         client stream (Points.UpsertStream); returns how many were stored.
 
@@ -201,7 +209,10 @@ class Client:
         integers; payloads: n JSON-able values or bytes of JSON text (None:
         none; anything else is INVALID_ARGUMENT); sparse_vectors: n sparse
         vectors ({index: value} or (indices, values); None: none) beside
-        the dense ones, for search(sparse=...). Each
+        the dense ones, for search(sparse=...); texts: n texts (None: none)
+        of a collection created with bm25, each indexed as its BM25 sparse
+        vector (not beside one), for search(text=...); the texts are not
+        stored (keep them in the payloads to read them back). Each
         batch is stored whole or not at all; on a bad batch the error says
         how many batches before it were stored. wait: return after the
         server's write-ahead log is synced."""
@@ -221,6 +232,7 @@ class Client:
             if sv is not None:
                 sparse[i] = ppb.SparseVector()
                 sparse_to_proto(sv, sparse[i])
+        text = _texts(texts, n, sparse_vectors)
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         if n == 0:
@@ -233,9 +245,10 @@ class Client:
                                 payload=encode_payload(payloads[i])
                                 if payloads is not None else b"")
                        for i in range(lo, hi)]
-                for p, sv in zip(pts, sparse[lo:hi]):
+                for p, sv, t in zip(pts, sparse[lo:hi], text[lo:hi]):
                     if sv is not None:
                         p.sparse_vector.CopyFrom(sv)
+                    p.text = t
                 yield ppb.UpsertRequest(collection=name, points=pts, wait=wait)
 
         r = self._call(self._points.UpsertStream, batches, streaming=True)
@@ -244,10 +257,13 @@ class Client:
     def update_vectors(self, name: str, ids: IdsLike, vectors: np.ndarray,
                        *, wait: bool = False,
                        sparse_vectors: Optional[
-                           Sequence[Optional[SparseLike]]] = None) -> int:
+                           Sequence[Optional[SparseLike]]] = None,
+                       texts: Optional[Sequence[Optional[str]]] = None
+                       ) -> int:
         """Replaces the vectors of stored points and keeps their payloads
         (Qdrant's update_vectors), and their sparse vectors unless
-        sparse_vectors gives new ones (None: kept); returns how many were
+        sparse_vectors (or texts, bm25) give new ones (None: kept); returns
+        how many were
         updated. All in
         one call: tqdb_client.Error NOT_FOUND names a point the collection
         does not hold (nothing is written; on a cluster, nothing on that
@@ -261,9 +277,14 @@ class Client:
             collection=name, wait=wait,
             points=[ppb.PointVector(id=int(id_array[i]), vector=x[i].tolist())
                     for i in range(x.shape[0])])
+        if sparse_vectors is not None and len(sparse_vectors) != x.shape[0]:
+            raise ValueError("%d sparse vectors for %d vectors" %
+                             (len(sparse_vectors), x.shape[0]))
         for p, sv in zip(req.points, sparse_vectors or ()):
             if sv is not None:
                 sparse_to_proto(sv, p.sparse_vector)
+        for p, t in zip(req.points, _texts(texts, x.shape[0], sparse_vectors)):
+            p.text = t
         return self._call(self._points.UpdateVectors, req).updated
 
     def retrieve(self, name: str, ids: IdsLike, *,
@@ -487,7 +508,8 @@ class Client:
                offset: int = 0, sparse: Optional[SparseLike] = None,
                fusion: str = "rrf", rrf_k: Optional[float] = None,
                prefetch_limit: int = 0,
-               sparse_idf: bool = False) -> List[ScoredPoint]:
+               sparse_idf: bool = False,
+               text: Optional[str] = None) -> List[ScoredPoint]:
         """The `limit` nearest points to `vector`, best first, after the
         best `offset` (pagination: offset=limit is the second page).
 
@@ -512,16 +534,24 @@ class Client:
         summed). Sparse and hybrid scores are larger-better. sparse_idf:
         weigh each sparse value by its term's IDF over the collection,
         ln(1 + (N - n + 0.5) / (n + 0.5)) (Qdrant's modifier idf; BM25 with
-        term-frequency weights stored)."""
+        term-frequency weights stored). text: a collection created with
+        bm25: a full-text query ranked by BM25 (its stemmed words weighed
+        by their IDF), instead of sparse: alone or hybrid the same way."""
         q = (np.zeros(0, dtype=np.float32) if vector is None
              else _one_vector(vector))
         req = self._search_request(name, q, limit, nprobe, exact, rescore,
                                    oversampling, with_payload, with_vectors,
                                    probe_sigmas, score_threshold,
                                    _filter_proto(filter), offset)
-        if sparse is not None:
-            sparse_to_proto(sparse, req.sparse_vector)
-            req.sparse_idf = sparse_idf
+        if sparse is not None and text is not None:
+            raise ValueError("sparse and text: give one (a text is searched "
+                             "as its words' sparse vector)")
+        if sparse is not None or text is not None:
+            if text is not None:
+                req.text = text
+            else:
+                sparse_to_proto(sparse, req.sparse_vector)
+                req.sparse_idf = sparse_idf
             if vector is not None:
                 fusions = {"rrf": ppb.FUSION_RRF, "dbsf": ppb.FUSION_DBSF}
                 if fusion not in fusions:
@@ -601,24 +631,44 @@ class Client:
         return [PointGroup.from_proto(g)
                 for g in self._call(self._points.Search, req).groups]
 
-    def search_batch(self, name: str, vectors: np.ndarray, limit: int = 10, *,
+    def search_batch(self, name: str, vectors: Optional[np.ndarray],
+                     limit: int = 10, *,
                      nprobe: int = 0, exact: bool = False,
                      rescore: bool = False, oversampling: float = 0.0,
                      with_payload: PayloadLike = True,
                      with_vectors: bool = False,
                      score_threshold: Optional[float] = None,
                      filter: FilterLike = None, probe_sigmas: float = 0.0,
-                     offset: int = 0) -> List[List[ScoredPoint]]:
+                     offset: int = 0, texts: Optional[Sequence[str]] = None,
+                     fusion: str = "rrf") -> List[List[ScoredPoint]]:
         """search() for each row of `vectors` (n, dim) in one call, run in
         parallel on the server; one list of hits per row (the filter, if
-        any, evaluated once for all)."""
-        q = _matrix(vectors)
+        any, evaluated once for all). texts (bm25): a query text for each
+        row, a hybrid search fused by `fusion`; with vectors None, BM25
+        searches of the texts alone."""
+        if vectors is None:
+            if texts is None:
+                raise ValueError("give vectors, texts or both")
+            rows = [np.zeros(0, dtype=np.float32)] * len(texts)
+        else:
+            rows = list(_matrix(vectors))
+        if texts is not None and len(texts) != len(rows):
+            raise ValueError("%d texts for %d vectors" % (len(texts), len(rows)))
+        fusions = {"rrf": ppb.FUSION_RRF, "dbsf": ppb.FUSION_DBSF}
+        if fusion not in fusions:
+            raise ValueError("fusion must be 'rrf' or 'dbsf', got %r" %
+                             (fusion,))
         f = _filter_proto(filter)
         req = ppb.SearchBatchRequest(collection=name, searches=[
             self._search_request("", row, limit, nprobe, exact, rescore,
                                  oversampling, with_payload, with_vectors,
                                  probe_sigmas, score_threshold, f, offset)
-            for row in q])
+            for row in rows])
+        for i, s in enumerate(req.searches):
+            if texts is not None:
+                s.text = texts[i]
+                if vectors is not None:
+                    s.fusion = fusions[fusion]
         r = self._call(self._points.SearchBatch, req)
         return [[ScoredPoint.from_proto(p) for p in res.points]
                 for res in r.results]

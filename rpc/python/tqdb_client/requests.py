@@ -6,6 +6,7 @@ from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from tqdb.v1 import collections_pb2 as cpb
 from tqdb.v1 import points_pb2 as ppb
 from tqdb_client.filters import FilterLike, to_proto
 
@@ -86,3 +87,44 @@ def _add_examples(ids, vectors, examples) -> None:
 def _filter_proto(filter: FilterLike):
     """The request's Filter message, or None."""
     return None if filter is None else to_proto(filter)
+
+
+# bm25: True (the defaults: english, k1 1.2, b 0.75, avg_len 256), a
+# language ("french", "none": no stemming), or a dict of language, k1, b,
+# avg_len.
+Bm25Like = Union[bool, str, Mapping[str, Union[str, float]]]
+
+
+def _bm25_proto(bm25: Bm25Like) -> cpb.Bm25Config:
+    if bm25 is True:
+        return cpb.Bm25Config()
+    if isinstance(bm25, str):
+        return cpb.Bm25Config(language=bm25)
+    if isinstance(bm25, Mapping):
+        unknown = set(bm25) - {"language", "k1", "b", "avg_len"}
+        if unknown:
+            raise ValueError("bm25: unknown settings %s (language, k1, b, "
+                             "avg_len)" % sorted(unknown))
+        return cpb.Bm25Config(**bm25)
+    raise ValueError("bm25 must be True, a language or a dict, got %r" %
+                     (bm25,))
+
+
+def _texts(texts: Optional[Sequence[Optional[str]]], n: int,
+           sparse: Optional[Sequence] = None) -> List[str]:
+    """n texts ("" for none), checked: strings, not beside a sparse
+    vector of the same point."""
+    if texts is None:
+        return [""] * n
+    if len(texts) != n:
+        raise ValueError("%d texts for %d vectors" % (len(texts), n))
+    out = []
+    for i, t in enumerate(texts):
+        if t is not None and not isinstance(t, str):
+            raise ValueError("text %d is %s, not a string" %
+                             (i, type(t).__name__))
+        if t and sparse is not None and sparse[i] is not None:
+            raise ValueError("point %d has a text and a sparse vector: give "
+                             "one (the text becomes the sparse vector)" % i)
+        out.append(t or "")
+    return out

@@ -194,6 +194,8 @@ class CollectionInfo:
     refine: str = "raw"            # "raw", "int8" or "f32"
     prefix_sharing: str = "auto"   # "auto", "always" or "never"
     sparse_points: int = 0         # points holding a sparse vector
+    # BM25 settings ({"language", "k1", "b", "avg_len"}), None without.
+    bm25: Optional[dict] = None
 
     @classmethod
     def from_proto(cls, p) -> "CollectionInfo":
@@ -210,6 +212,9 @@ class CollectionInfo:
                                       m.total_bytes, m.limit_bytes,
                                       m.sparse_bytes),
                    sparse_points=p.sparse_points,
+                   bm25={"language": p.bm25.language, "k1": p.bm25.k1,
+                         "b": p.bm25.b, "avg_len": p.bm25.avg_len}
+                   if p.HasField("bm25") else None,
                    last_training_error=p.last_training_error,
                    payload_indexes=[FieldIndexInfo.from_proto(i)
                                     for i in p.payload_indexes],
