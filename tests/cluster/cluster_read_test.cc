@@ -662,6 +662,24 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
       });
       Merge(resp.sequences(), &hw);
     }
+    {
+      // The settings, and (once every replica read applied the upsert) the
+      // points holding a text over every shard.
+      v1::CollectionInfo info;
+      const absl::Time until = absl::Now() + absl::Seconds(20);
+      do {
+        grpc::ClientContext ctx;
+        v1::GetCollectionRequest req;
+        req.set_name("texts");
+        grpc::Status s = cluster_->Collections(2)->Get(&ctx, req, &info);
+        ASSERT_TRUE(s.ok()) << s.error_message();
+        if (info.sparse_points() == kTexts - (kTexts + 6) / 7) break;
+        absl::SleepFor(absl::Milliseconds(50));
+      } while (absl::Now() < until);
+      EXPECT_EQ(info.sparse_points(), kTexts - (kTexts + 6) / 7);
+      EXPECT_EQ(info.bm25().language(), "english");
+      EXPECT_FLOAT_EQ(info.bm25().avg_len(), 7.0f);
+    }
     auto compare = [&](const std::string& text, int node) {
       SCOPED_TRACE(text);
       v1::SearchRequest r;

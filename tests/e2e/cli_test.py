@@ -284,6 +284,43 @@ def main():
             if p.returncode == 0 else []
         check(got == want[:6], "%s: search --text is the BM25 ranking "
               "(%s of %s; %s)" % (tname, got, want[:6], p.stderr.strip()))
+        # --text-field: the texts from the payloads, as if each row's
+        # "text"; --group-by of a --text search groups its ranking.
+        colors = ["red", "green", "blue"]
+        pfile = os.path.join(tmp, "payload_texts_%s.jsonl" % tname)
+        with open(pfile, "w") as out:
+            for i, t in enumerate(texts):
+                out.write(json.dumps({"id": i, "vector": base[i], "payload": {
+                    "doc": {"body": t}, "c": colors[i % 3]}}) + "\n")
+        p = run("ingest", *target, "--collection", "c_text2", "--input",
+                pfile, "--create", "--bm25", "none", "--bm25-avg-len", "4",
+                "--text-field", "doc.body", "--progress", "none")
+        p2 = run("search", *target, "--collection", "c_text2", "--text",
+                 "Owl, blue!", "--k", "6", "--json")
+        got = [h["id"] for h in json.loads(p2.stdout)["results"]] \
+            if p2.returncode == 0 else []
+        check(p.returncode == 0 and got == want[:6],
+              "%s: ingest --text-field doc.body indexes the payloads' texts "
+              "(%s of %s; %s)" % (tname, got, want[:6], p.stderr.strip()))
+        p = run("search", *target, "--collection", "c_text2", "--text",
+                "Owl, blue!", "--group-by", "c", "--k", "2", "--json")
+        groups = json.loads(p.stdout)["groups"] if p.returncode == 0 else []
+        firsts = [g["hits"][0]["id"] for g in groups]
+        check(len(groups) == 2 and firsts[0] == want[0] and
+              all(colors[h["id"] % 3] == g["value"] for g in groups
+                  for h in g["hits"]) and
+              firsts[1] == next(i for i in want if i % 3 != want[0] % 3),
+              "%s: search --text --group-by c: the ranking's best of each "
+              "group (%s; %s)" % (tname, groups, p.stderr.strip()))
+        with open(pfile, "a") as out:
+            out.write(json.dumps({"id": 99, "vector": base[0], "payload": {
+                "doc": {"body": 7}}}) + "\n")
+        p = run("ingest", *target, "--collection", "c_text2", "--input",
+                pfile, "--text-field", "doc.body", "--progress", "none")
+        check(p.returncode == 2 and "row 31: payload field 'doc.body' holds "
+              "number, not text" in p.stderr,
+              "%s: --text-field over a number exits 2 naming the row "
+              "(%d: %s)" % (tname, p.returncode, p.stderr.strip()))
         bad_file = os.path.join(tmp, "bad_text_%s.jsonl" % tname)
         with open(bad_file, "w") as out:
             out.write(json.dumps({"id": 1, "vector": base[0], "text": "a"})

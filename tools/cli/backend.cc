@@ -3,6 +3,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -198,9 +200,10 @@ class RemoteBackend final : public Backend {
 
   absl::StatusOr<std::vector<HitGroup>> SearchGroups(
       const std::string& collection, absl::Span<const float> query,
-      const QueryOptions& o, const std::string& group_by,
-      uint32_t group_size) override {
+      const QueryOptions& o, const std::string& group_by, uint32_t group_size,
+      const SparseSearch* sparse) override {
     pb::SearchRequest req = SearchRequestOf(collection, query, o);
+    if (sparse != nullptr) AddSparse(*sparse, &req);
     req.set_with_payload(true);
     req.set_group_by(group_by);
     req.set_group_size(group_size);
@@ -417,7 +420,7 @@ class EmbeddedBackend final : public Backend {
   absl::StatusOr<std::vector<HitGroup>> SearchGroups(
       const std::string& collection, absl::Span<const float> query,
       const QueryOptions& options, const std::string& group_by,
-      uint32_t group_size) override {
+      uint32_t group_size, const SparseSearch* sparse) override {
     pb::SearchRequest req;
     req.set_limit(options.k);
     req.set_with_payload(true);
@@ -429,9 +432,18 @@ class EmbeddedBackend final : public Backend {
         [&](const pb::SearchRequest& q) -> absl::StatusOr<pb::SearchResponse> {
           QueryOptions o = options;
           o.k = q.limit();
-          TQ_ASSIGN_OR_RETURN(
-              std::vector<Hit> hits,
-              Search(collection, query, o, true, nullptr, nullptr));
+          // A deeper round goes at least as deep in each hybrid search (as
+          // a server's PrefetchOf).
+          std::optional<SparseSearch> deeper;
+          if (sparse != nullptr) {
+            deeper = *sparse;
+            if (deeper->prefetch_limit != 0) {
+              deeper->prefetch_limit = std::max(deeper->prefetch_limit, o.k);
+            }
+          }
+          TQ_ASSIGN_OR_RETURN(std::vector<Hit> hits,
+                              Search(collection, query, o, true, nullptr,
+                                     deeper.has_value() ? &*deeper : nullptr));
           pb::SearchResponse r;
           for (const Hit& h : hits) {
             pb::ScoredPoint* p = r.add_points();

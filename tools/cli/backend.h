@@ -94,10 +94,11 @@ class Backend {
   // Search groups (SearchRequest.group_by, rpc/search_groups.h): the best
   // options.k groups of points sharing a value at the payload key
   // `group_by`, each with its best `group_size` hits (payloads included).
+  // sparse (optional): of a sparse or hybrid search, as Search's.
   virtual absl::StatusOr<std::vector<HitGroup>> SearchGroups(
       const std::string& collection, absl::Span<const float> query,
       const QueryOptions& options, const std::string& group_by,
-      uint32_t group_size) = 0;
+      uint32_t group_size, const SparseSearch* sparse) = 0;
   // Points matching `filter` (all points when nullptr).
   virtual absl::StatusOr<CountResult> Count(
       const std::string& collection,

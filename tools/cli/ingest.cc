@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "db/json_path.h"
 #include "quant/status_macros.h"
 #include "tools/cli/backend.h"
 #include "tools/cli/client.h"
@@ -67,6 +68,11 @@ constexpr char kIngestUsage[] =
     "collections)\n"
     "    --bm25 LANGUAGE --bm25-k1 K --bm25-b B --bm25-avg-len N (BM25 of\n"
     "    the rows' \"text\"; see tqdb collections)\n"
+    "  --text-field KEY       bm25: each row's text is its payload's "
+    "string(s)\n"
+    "                         at KEY (a dotted path as filters name it;\n"
+    "                         strings of arrays joined), as if its \"text\":\n"
+    "                         the text is stored in the payload and indexed\n"
     "  --batch N              points per batch (default 1000)\n"
     "  --skip N               skip the first N rows (resume)\n"
     "  --limit N              ingest at most N rows\n"
@@ -76,7 +82,8 @@ constexpr char kIngestUsage[] =
 
 // The files of one ingest, positioned at the first row to send.
 struct Inputs {
-  std::string path;  // --input
+  std::string path;                    // --input
+  std::optional<JsonPath> text_field;  // --text-field
   std::unique_ptr<VectorReader> vectors;
   std::string ids_path, payload_path;  // "" when not given
   std::unique_ptr<IdReader> ids;
@@ -96,6 +103,11 @@ absl::StatusOr<Inputs> OpenInputs(const Flags& f, uint64_t first) {
     in.ids_path = f.GetString("ids");
     TQ_ASSIGN_OR_RETURN(in.ids, IdReader::Open(in.ids_path));
   }
+  if (f.Has("text-field")) {
+    absl::StatusOr<JsonPath> field = JsonPath::Parse(f.GetString("text-field"));
+    TQ_RETURN_IF_ERROR(field.status()) << "--text-field";
+    in.text_field = *std::move(field);
+  }
   if (f.Has("payload")) {
     in.payload_path = f.GetString("payload");
     TQ_ASSIGN_OR_RETURN(in.payloads, PayloadReader::Open(in.payload_path));
@@ -110,6 +122,36 @@ absl::StatusOr<Inputs> OpenInputs(const Flags& f, uint64_t first) {
     }
   }
   return in;
+}
+
+// The text --text-field names in a row's payload: the strings at the path
+// (arrays flattened) joined by newlines, "" where it has none (or null).
+// InvalidArgument naming the row (1-based) of `source` for another value.
+absl::StatusOr<std::string> PayloadText(const JsonPath& field,
+                                        const std::string& payload,
+                                        const std::string& source,
+                                        uint64_t row) {
+  if (payload.empty()) return std::string();
+  const nlohmann::json doc = nlohmann::json::parse(payload, nullptr, false);
+  // A payload that is not JSON: the server says so, naming the point.
+  if (doc.is_discarded()) return std::string();
+  std::vector<const nlohmann::json*> values;
+  field.Resolve(doc, &values);
+  std::string text;
+  const char* other = nullptr;
+  ForEachScalar(values, [&](const nlohmann::json& v) {
+    if (v.is_string()) {
+      absl::StrAppend(&text, text.empty() ? "" : "\n", v.get<std::string>());
+    } else if (!v.is_null() && other == nullptr) {
+      other = v.type_name();
+    }
+  });
+  if (other != nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": row ", row, ": payload field '", field.text(),
+                     "' holds ", other, ", not text (--text-field)"));
+  }
+  return text;
 }
 
 // Reads the n entries of a side file (--ids, --payload) that go with the
@@ -221,7 +263,25 @@ Streamed Stream(Inputs& in, Ingest& ingest, size_t batch, uint64_t limit,
         pts[i].sparse.values = std::move(vb.sparse_values[i]);
       }
       if (!vb.texts.empty()) pts[i].text = std::move(vb.texts[i]);
+      if (in.text_field.has_value()) {
+        const std::string& source = in.payloads ? in.payload_path : in.path;
+        const uint64_t row = vb.first_row + i + 1;
+        if (!pts[i].text.empty()) {
+          s.input_status = absl::InvalidArgumentError(
+              absl::StrCat(in.path, ": row ", row,
+                           ": a \"text\" and --text-field: give one"));
+          break;
+        }
+        absl::StatusOr<std::string> text =
+            PayloadText(*in.text_field, pts[i].payload, source, row);
+        if (!text.ok()) {
+          s.input_status = text.status();
+          break;
+        }
+        pts[i].text = *std::move(text);
+      }
     }
+    if (!s.input_status.ok()) break;
     s.send_status = ingest.Send(std::move(pts));
     if (!s.send_status.ok()) break;
     s.batch_sizes.push_back(*n);
@@ -286,7 +346,7 @@ const FlagSpec& IngestFlags() {
       TargetFlags()
           .And(CreateFlags())
           .And({{"collection", "input", "format", "hdf5-dataset", "ids",
-                 "payload", "batch", "skip", "limit", "progress"},
+                 "payload", "text-field", "batch", "skip", "limit", "progress"},
                 {"create", "wait", "train"}}));
   return *spec;
 }

@@ -351,11 +351,10 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
                       "(or --sparse or --text alone)",
                       err);
   }
-  if (sparse && (by_example || flags->Has("group-by"))) {
+  if (sparse && by_example) {
     return UsageError(kSearchCommand,
                       absl::StrCat(text ? "--text" : "--sparse",
-                                   " does not go with --like, --unlike or "
-                                   "--group-by"),
+                                   " does not go with --like or --unlike"),
                       err);
   }
   if (flags->Has("sparse-idf") && !flags->Has("sparse")) {
@@ -484,9 +483,10 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   const bool payload = true;
   const auto t0 = std::chrono::steady_clock::now();
   if (grouped) {
-    auto groups =
-        (*backend)->SearchGroups(coll, q, o, flags->GetString("group-by"),
-                                 static_cast<uint32_t>(*group_size));
+    auto groups = (*backend)->SearchGroups(
+        coll, q, o, flags->GetString("group-by"),
+        static_cast<uint32_t>(*group_size),
+        sparse_search.has_value() ? &*sparse_search : nullptr);
     const double ms = std::chrono::duration<double, std::milli>(
                           std::chrono::steady_clock::now() - t0)
                           .count();
