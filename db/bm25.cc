@@ -111,14 +111,30 @@ std::vector<std::string> Bm25Terms(const Bm25Config& config,
   if (config.language == kNoStemming) return words;
   sb_stemmer* stemmer = ThreadStemmer(config.language);
   if (stemmer == nullptr) return words;  // (validated at creation)
+  // Words repeat (Zipf): this thread's recent stems of the language save
+  // the stemmer most of its calls. Bounded: emptied when full (~2 MB).
+  constexpr size_t kMaxCachedStems = 16384;
+  thread_local absl::flat_hash_map<std::string, std::string> stems;
+  thread_local std::string stems_language;
+  if (stems_language != config.language) {
+    stems.clear();
+    stems_language = config.language;
+  }
   for (std::string& w : words) {
+    if (auto it = stems.find(w); it != stems.end()) {
+      w = it->second;
+      continue;
+    }
     const sb_symbol* s =
         sb_stemmer_stem(stemmer, reinterpret_cast<const sb_symbol*>(w.data()),
                         static_cast<int>(w.size()));
     // Null only when out of memory: the word stays as it is.
     if (s == nullptr) continue;
-    w.assign(reinterpret_cast<const char*>(s),
-             static_cast<size_t>(sb_stemmer_length(stemmer)));
+    std::string stem(reinterpret_cast<const char*>(s),
+                     static_cast<size_t>(sb_stemmer_length(stemmer)));
+    if (stems.size() >= kMaxCachedStems) stems.clear();
+    stems.emplace(std::move(w), stem);
+    w = std::move(stem);
   }
   return words;
 }

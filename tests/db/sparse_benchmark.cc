@@ -9,15 +9,21 @@
 //    query a call (items: queries; postings/query: the postings read).
 //  - BM_SparseIdfStats: the term statistics an IDF query reads first.
 //  - BM_SparseSet: indexing 1,000 documents a call (items: documents).
+//  - BM_Bm25Document/<words>: a text's BM25 sparse vector (db/bm25.h:
+//    words, Snowball english stems, hashes, weights), the work an upsert
+//    of a text adds (items: texts); words drawn as the terms above from a
+//    vocabulary of English-like inflected words.
 //
 //   sparse_benchmark --benchmark_filter=Search
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "db/bm25.h"
 #include "db/sparse_index.h"
 #include "quant/random.h"
 
@@ -144,6 +150,53 @@ void BM_SparseSet(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(next));
 }
 BENCHMARK(BM_SparseSet)->Unit(benchmark::kMillisecond);
+
+// A text of `words` words: Zipf(1) draws from 50,000 English-like words
+// (a stem of 2-4 syllables and one of nine endings the stemmer strips or
+// keeps), every twelfth followed by punctuation, some capitalized.
+std::string DrawText(Rng* rng, int words) {
+  static const char* const kSyllables[] = {"ka", "ter", "mon", "ra", "li",
+                                          "son", "dal", "ve",  "pri", "sto",
+                                          "gen", "ul",  "ben", "cor", "ma"};
+  static const char* const kEndings[] = {"",    "s",  "ing", "ed", "ation",
+                                        "ness", "ly", "er",  "ies"};
+  std::string text;
+  for (int i = 0; i < words; ++i) {
+    uint32_t t = DrawTerm(rng);
+    std::string w;
+    for (int k = 0, n = 2 + static_cast<int>(t % 3); k < n; ++k) {
+      w += kSyllables[(t / 9 + k * 7) % 15];
+      t /= 3;
+    }
+    w += kEndings[DrawTerm(rng) % 9];
+    if (i % 17 == 0) w[0] = static_cast<char>(w[0] - 'a' + 'A');
+    text += w;
+    text += i % 12 == 11 ? ", " : " ";
+  }
+  return text;
+}
+
+void BM_Bm25Document(benchmark::State& state) {
+  Rng rng(12);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 256; ++i) {
+    texts.push_back(DrawText(&rng, static_cast<int>(state.range(0))));
+  }
+  const Bm25Config config;  // english
+  size_t i = 0, terms = 0;
+  for (auto _ : state) {
+    const SparseVector v = Bm25Document(config, texts[i++ % texts.size()]);
+    terms += v.indices.size();
+    benchmark::DoNotOptimize(v.values.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["s/word"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * state.range(0)),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["terms/text"] =
+      static_cast<double>(terms) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_Bm25Document)->Arg(8)->Arg(100)->Arg(1000);
 
 }  // namespace
 }  // namespace tqdb
