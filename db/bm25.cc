@@ -27,17 +27,15 @@ struct StemmerDeleter {
 using StemmerPtr = std::unique_ptr<sb_stemmer, StemmerDeleter>;
 
 // This thread's stemmer of `language` (a libstemmer stemmer is not safe to
-// share between threads), or null for an unknown language.
+// share between threads), or null for an unknown language (not kept: the
+// names a client tries must not grow the map).
 sb_stemmer* ThreadStemmer(const std::string& language) {
   thread_local absl::flat_hash_map<std::string, StemmerPtr> stemmers;
   auto it = stemmers.find(language);
-  if (it == stemmers.end()) {
-    it = stemmers
-             .emplace(language,
-                      StemmerPtr(sb_stemmer_new(language.c_str(), "UTF_8")))
-             .first;
-  }
-  return it->second.get();
+  if (it != stemmers.end()) return it->second.get();
+  StemmerPtr stemmer(sb_stemmer_new(language.c_str(), "UTF_8"));
+  if (stemmer == nullptr) return nullptr;
+  return stemmers.emplace(language, std::move(stemmer)).first->second.get();
 }
 
 uint32_t Rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
