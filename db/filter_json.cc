@@ -35,19 +35,9 @@ std::string Join(const std::string& at, absl::string_view key) {
   return at.empty() ? std::string(key) : absl::StrCat(at, ".", key);
 }
 
-const char* TypeName(const json& j) {
-  if (j.is_null()) return "null";
-  if (j.is_boolean()) return "a bool";
-  if (j.is_number_integer() || j.is_number_unsigned()) return "an integer";
-  if (j.is_number()) return "a number";
-  if (j.is_string()) return "a string";
-  if (j.is_array()) return "an array";
-  return "an object";
-}
-
 absl::Status Expected(const std::string& at, absl::string_view what,
                       const json& got) {
-  return Bad(at, absl::StrCat("expected ", what, ", got ", TypeName(got)));
+  return Bad(at, absl::StrCat("expected ", what, ", got ", JsonTypeName(got)));
 }
 
 class Parser {

@@ -143,6 +143,16 @@ void JsonPath::Walk(const nlohmann::json& v, size_t step, size_t bracket,
   }
 }
 
+const char* JsonTypeName(const nlohmann::json& v) {
+  if (v.is_null()) return "null";
+  if (v.is_boolean()) return "a bool";
+  if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
+  if (v.is_number()) return "a number";
+  if (v.is_string()) return "a string";
+  if (v.is_array()) return "an array";
+  return "an object";
+}
+
 bool AsInt64(const nlohmann::json& v, int64_t* out) {
   if (v.is_number_unsigned()) {
     const uint64_t u = v.get<uint64_t>();

@@ -82,6 +82,10 @@ void ForEachScalar(const std::vector<const nlohmann::json*>& values, F&& f) {
   }
 }
 
+// "null", "a bool", "an integer", "a number", "a string", "an array" or
+// "an object": what v is, for errors ("expected a number, got a string").
+const char* JsonTypeName(const nlohmann::json& v);
+
 // The JSON integer v holds as an int64 (false for floats, other types and
 // unsigned values above INT64_MAX).
 bool AsInt64(const nlohmann::json& v, int64_t* out);

@@ -565,7 +565,7 @@ bool IsHybrid(const pb::SearchRequest& in) {
 }
 
 bool LowerIsBetter(const pb::SearchRequest& in, Metric metric) {
-  return metric == Metric::kL2 && !HasSparse(in) &&
+  return metric == Metric::kL2 && !HasSparse(in) && !in.has_formula() &&
          in.strategy() == pb::RECOMMEND_STRATEGY_AVERAGE_VECTOR;
 }
 

@@ -16,8 +16,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "db/filter_json.h"
+#include "db/formula_json.h"
 #include "quant/status_macros.h"
 #include "rpc/filter_convert.h"
+#include "rpc/formula_search.h"
 
 namespace tqdb {
 namespace {
@@ -190,6 +192,32 @@ absl::Status SetFromText(gp::Message* m, const gp::FieldDescriptor* f,
   return absl::OkStatus();
 }
 
+// A formula's expression written in Qdrant's JSON syntax
+// (db/formula_json.h), rewritten in place to tqdb.v1.Expression's JSON
+// mapping; one that is not (it may be in the mapping already) is left as
+// it is, its error kept as RewriteFilters keeps a filter's.
+void RewriteExpression(nlohmann::json* v, const std::string& at,
+                       std::string* error) {
+  absl::StatusOr<FormulaExpr> e = FormulaExprFromJson(*v);
+  if (!e.ok()) {
+    if (error->empty()) {
+      *error = absl::StrCat(at, ": ", e.status().message());
+    }
+    return;
+  }
+  Formula f;
+  f.expression = *std::move(e);
+  v1::Formula proto;
+  ToProto(f, &proto);
+  std::string text;
+  gp::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  if (!gp::util::MessageToJsonString(proto.expression(), &text, o).ok()) {
+    return;
+  }
+  *v = nlohmann::json::parse(text, nullptr, false);
+}
+
 // Filters in the body written in Qdrant's JSON syntax (db/filter_json.h),
 // as everywhere else in tqdb, rewritten in place to tqdb.v1.Filter's JSON
 // mapping: every field of type tqdb.v1.Filter, at any depth of the request
@@ -207,6 +235,10 @@ void RewriteFilters(const gp::Descriptor* d, nlohmann::json* body,
     }
     const gp::Descriptor* t = f->message_type();
     auto one = [&](nlohmann::json* v, const std::string& at) {
+      if (t->full_name() == "tqdb.v1.Expression") {
+        RewriteExpression(v, at, error);
+        return;
+      }
       if (t->full_name() != "tqdb.v1.Filter") {
         RewriteFilters(t, v, at + ".", error);
         return;

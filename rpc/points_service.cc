@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
 #include "rpc/filter_convert.h"
+#include "rpc/formula_search.h"
 #include "rpc/hybrid_search.h"
 #include "rpc/payload_selection.h"
 #include "rpc/search_groups.h"
@@ -130,7 +132,7 @@ absl::Status Fill(const pb::SearchRequest& q, const Collection& c,
 // A batch the database can run in one call (over its threads): every
 // search with the same limit, offset, params and filter (evaluated once for
 // all), and vectors of the collection's dimension (so that they pack into
-// one array); no search by example, no sparse vectors.
+// one array); no search by example, no sparse vectors, no formula.
 bool Uniform(const pb::SearchBatchRequest& req, uint32_t dim) {
   const pb::SearchRequest& first = req.searches(0);
   const std::string params = first.params().SerializeAsString();
@@ -138,7 +140,8 @@ bool Uniform(const pb::SearchBatchRequest& req, uint32_t dim) {
   for (const pb::SearchRequest& q : req.searches()) {
     if (q.limit() != first.limit() || q.offset() != first.offset() ||
         q.vector_size() != static_cast<int>(dim) || IsByExample(q) ||
-        HasSparse(q) || q.params().SerializeAsString() != params ||
+        HasSparse(q) || q.has_formula() ||
+        q.params().SerializeAsString() != params ||
         q.has_filter() != first.has_filter() ||
         q.filter().SerializeAsString() != filter) {
       return false;
@@ -331,8 +334,8 @@ grpc::Status PointsService::DoSearch(grpc::ServerContextBase* ctx,
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
     TQ_RETURN_IF_ERROR(ValidateSearch(*req, context_->options()));
-    auto search = [&](const pb::SearchRequest& q,
-                      pb::SearchResponse* r) -> absl::Status {
+    auto plain = [&](const pb::SearchRequest& q,
+                     pb::SearchResponse* r) -> absl::Status {
       Metrics* m = context_->metrics();
       SearchStats stats;
       TQ_ASSIGN_OR_RETURN(QueryOptions o,
@@ -345,6 +348,20 @@ grpc::Status PointsService::DoSearch(grpc::ServerContextBase* ctx,
       ToProto(info, r);
       context_->LogUnindexed(req->collection(), "search",
                              info.unindexed_fields);
+      return absl::OkStatus();
+    };
+    // A formula rescores the plain search's best points.
+    auto search = [&](const pb::SearchRequest& q,
+                      pb::SearchResponse* r) -> absl::Status {
+      if (!q.has_formula()) return plain(q, r);
+      TQ_ASSIGN_OR_RETURN(
+          *r, SearchByFormula(q,
+                              [&](const pb::SearchRequest& p)
+                                  -> absl::StatusOr<pb::SearchResponse> {
+                                pb::SearchResponse out;
+                                TQ_RETURN_IF_ERROR(plain(p, &out));
+                                return out;
+                              }));
       return absl::OkStatus();
     };
     if (req->group_by().empty()) {
@@ -378,6 +395,7 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
     std::vector<SearchStats> stats(m ? n : 0);
     std::vector<std::vector<Neighbor>> hits;
     std::vector<SearchInfo> infos(n);
+    std::vector<std::optional<pb::SearchResponse>> answered(n);
     if (Uniform(*req, d)) {
       // One call: the database spreads the queries over its threads.
       std::vector<float> all(size_t{d} * n);
@@ -398,6 +416,26 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
         TQ_RETURN_IF_ERROR(opts.status()) << "search " << i;
         QueryOptions o = *std::move(opts);
         o.info = &infos[i];
+        if (q.has_formula()) {
+          // Answered whole here: the formula needs the filled points of
+          // the plain search (its own options: its depth).
+          auto r = SearchByFormula(
+              q,
+              [&](const pb::SearchRequest& p)
+                  -> absl::StatusOr<pb::SearchResponse> {
+                TQ_ASSIGN_OR_RETURN(QueryOptions po,
+                                    Options(p, ctx, m ? &stats[i] : nullptr));
+                po.info = &infos[i];
+                TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> found,
+                                    SearchLocal(*c, p, po));
+                pb::SearchResponse out;
+                TQ_RETURN_IF_ERROR(Fill(p, *c, found, &out));
+                return out;
+              });
+          TQ_RETURN_IF_ERROR(r.status()) << "search " << i;
+          answered[i] = *std::move(r);
+          continue;
+        }
         auto r = SearchLocal(*c, q, o);
         TQ_RETURN_IF_ERROR(r.status()) << "search " << i;
         hits[i] = *std::move(r);
@@ -407,7 +445,10 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
     resp->mutable_results()->Reserve(n);
     for (int i = 0; i < n; ++i) {
       pb::SearchResponse* out = resp->add_results();
-      TQ_RETURN_IF_ERROR(Fill(req->searches(i), *c, hits[i], out));
+      if (answered[i].has_value()) *out = *std::move(answered[i]);
+      TQ_RETURN_IF_ERROR(answered[i].has_value()
+                             ? absl::OkStatus()
+                             : Fill(req->searches(i), *c, hits[i], out));
       ToProto(infos[i], out);
       context_->LogUnindexed(req->collection(), "search",
                              infos[i].unindexed_fields);

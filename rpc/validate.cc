@@ -86,11 +86,15 @@ absl::Status ValidateSparseSearch(const v1::SearchRequest& req,
         "sparse_vector or text does not go with a search by example "
         "(examples are dense)");
   }
-  if (!IsHybrid(req) && (req.fusion() != v1::FUSION_RRF || req.has_rrf_k() ||
-                         req.prefetch_limit() != 0)) {
+  if (!IsHybrid(req) && (req.fusion() != v1::FUSION_RRF || req.has_rrf_k())) {
     return absl::InvalidArgumentError(
-        "fusion, rrf_k and prefetch_limit apply to a hybrid search (both a "
-        "vector and a sparse_vector or text)");
+        "fusion and rrf_k apply to a hybrid search (both a vector and a "
+        "sparse_vector or text)");
+  }
+  if (!IsHybrid(req) && !req.has_formula() && req.prefetch_limit() != 0) {
+    return absl::InvalidArgumentError(
+        "prefetch_limit applies to a hybrid search (both a vector and a "
+        "sparse_vector or text) or a formula");
   }
   if (req.has_rrf_k() && !(std::isfinite(req.rrf_k()) && req.rrf_k() > 0)) {
     return absl::InvalidArgumentError(

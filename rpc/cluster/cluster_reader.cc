@@ -17,6 +17,7 @@
 #include "rpc/cluster/log_names.h"
 #include "rpc/cluster/read_method.h"
 #include "rpc/convert.h"
+#include "rpc/formula_search.h"
 #include "rpc/hybrid_search.h"
 
 namespace tqdb {
@@ -163,6 +164,21 @@ absl::StatusOr<std::vector<pb::SearchResponse>> ClusterReader::Search(
   std::vector<size_t> fanned;  // the searches the shards answer
   std::vector<pb::SearchRequest> weighted(searches.size());  // sparse_idf
   for (size_t i = 0; i < searches.size(); ++i) {
+    if (searches[i]->has_formula()) {
+      // The merged plain search's points (with payloads), rescored here.
+      absl::StatusOr<pb::SearchResponse> r = SearchByFormula(
+          *searches[i],
+          [&](const pb::SearchRequest& plain)
+              -> absl::StatusOr<pb::SearchResponse> {
+            TQ_ASSIGN_OR_RETURN(
+                std::vector<pb::SearchResponse> one,
+                Search(collection, {&plain}, consistency, deadline));
+            return std::move(one[0]);
+          });
+      if (!r.ok()) return WithContext(r.status(), numbered(i));
+      out[i] = *std::move(r);
+      continue;
+    }
     SparseVector v;
     bool idf = false;
     if (HasSparse(*searches[i])) {

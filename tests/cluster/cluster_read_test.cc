@@ -602,6 +602,40 @@ TEST_F(ClusterReadTest, ExactTopKEqualsASingleDatabase) {
       }
       EXPECT_TRUE(absl::EndsWith(fused.plan().kind(), "+sparse"))
           << fused.plan().kind();
+      // Score boosting: the node rescores the merged exact search's best
+      // 40 as one database's are rescored here ($score + 0.05 for ids
+      // divisible by 4, a page past 3).
+      {
+        v1::SearchRequest boosted = hybrid;
+        boosted.clear_sparse_vector();
+        boosted.clear_fusion();
+        v1::Expressions* sum =
+            boosted.mutable_formula()->mutable_expression()->mutable_sum();
+        sum->add_expressions()->set_variable("$score");
+        v1::Expressions* m = sum->add_expressions()->mutable_mult();
+        m->add_expressions()->set_constant(0.05);
+        v1::HasIdCondition* ids =
+            m->add_expressions()->mutable_condition()->mutable_has_id();
+        for (uint64_t id = 0; id < kHybrid; id += 4) ids->add_has_id(id);
+        grpc::ClientContext bctx;
+        v1::SearchResponse bgot;
+        s = cluster_->Points((q + 2) % 3)->Search(&bctx, boosted, &bgot);
+        ASSERT_TRUE(s.ok()) << s.error_message();
+        std::vector<std::pair<double, uint64_t>> bwant;
+        for (const Neighbor& n : *dense) {
+          bwant.emplace_back(n.score + (n.id % 4 == 0 ? 0.05 : 0.0), n.id);
+        }
+        std::sort(bwant.begin(), bwant.end(), [](const auto& a, const auto& b) {
+          return a.first != b.first ? a.first > b.first : a.second < b.second;
+        });
+        ASSERT_EQ(bgot.points_size(), 10);
+        for (int r = 0; r < 10; ++r) {
+          EXPECT_EQ(bgot.points(r).id(), bwant[r + 3].second) << r;
+          EXPECT_NEAR(bgot.points(r).score(), bwant[r + 3].first, 1e-6) << r;
+          EXPECT_EQ(bgot.points(r).payload(),
+                    absl::StrCat("\"p", bgot.points(r).id(), "\""));
+        }
+      }
     }
   }
 

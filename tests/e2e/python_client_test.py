@@ -381,6 +381,63 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("holds no words", str(e.exception))
 
+    def test_formula_boosting(self):
+        import grpc
+        import numpy as np
+        self.db.create_collection(self.name, dim=8, metric="ip")
+        rng = np.random.default_rng(9)
+        x = rng.standard_normal((120, 8)).astype(np.float32)
+
+        def payload(i):
+            p = {"tag": "h1" if i % 4 == 0 else "p",
+                 "loc": {"lat": 52.0 + i / 100, "lon": 13.0},
+                 "at": "2024-03-%02dT00:00:00Z" % (1 + i % 28)}
+            if i % 3:
+                p["pop"] = i % 7
+            return p
+        self.db.upsert(self.name, np.arange(120), x,
+                       [payload(i) for i in range(120)], wait=True)
+        formula = {"sum": [
+            "$score",
+            {"mult": [0.3, {"key": "tag", "match": {"value": "h1"}}]},
+            {"mult": [0.1, "pop"]},
+            {"exp_decay": {"x": {"geo_distance": {
+                "origin": {"lat": 52.0, "lon": 13.0}, "to": "loc"}},
+                "scale": 50000}},
+            {"neg": {"lin_decay": {"x": {"datetime_key": "at"},
+                                   "target": {"datetime": "2024-03-28"},
+                                   "scale": 86400 * 30}}}]}
+
+        def boost(score, i):  # the test's own reading of the formula
+            p = payload(i)
+            lat = math.radians(p["loc"]["lat"]) - math.radians(52.0)
+            meters = 6371008.8 * abs(lat)  # same meridian: the arc
+            day = 1 + i % 28
+            return (score + 0.3 * (p["tag"] == "h1") + 0.1 * p.get("pop", 2)
+                    + math.exp(math.log(0.5) / 50000 * meters)
+                    - max(0.0, 1 - 0.5 / (86400 * 30) * abs(day - 28) * 86400))
+        plain = self.db.search(self.name, x[5], limit=40, exact=True)
+        want = sorted(((boost(h.score, h.id), h.id) for h in plain),
+                      key=lambda t: (-t[0], t[1]))
+        hits = self.db.search(self.name, x[5], limit=6, exact=True,
+                              prefetch_limit=40, formula=formula,
+                              defaults={"pop": 2})
+        self.assertEqual([h.id for h in hits], [i for _, i in want[:6]])
+        for h, (score, _) in zip(hits, want):
+            self.assertAlmostEqual(h.score, score, places=3)
+        self.assertEqual(hits[0].payload, payload(hits[0].id))
+        # No default: the server names a point without pop.
+        with self.assertRaises(self.tc.Error) as e:
+            self.db.search(self.name, x[5], limit=6, exact=True,
+                           prefetch_limit=40, formula=formula)
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("'pop' has no value in its payload", str(e.exception))
+        with self.assertRaises(ValueError) as v:
+            self.db.search(self.name, x[5], formula={"div": {"left": 1}})
+        self.assertIn("formula.div: needs left and right", str(v.exception))
+        with self.assertRaises(ValueError):
+            self.db.search(self.name, x[5], defaults={"pop": 1})
+
     def test_payload_selectors(self):
         import grpc
         import numpy as np

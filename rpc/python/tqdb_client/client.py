@@ -1,8 +1,8 @@
 """Client: tqdb's gRPC API from Python, numpy in and out."""
 from __future__ import annotations
 
-from typing import (Callable, Iterable, Iterator, List, Optional, Sequence,
-                    TypeVar, Union)
+from typing import (Any, Callable, Iterable, Iterator, List, Mapping,
+                    Optional, Sequence, TypeVar, Union)
 
 import grpc
 import numpy as np
@@ -13,6 +13,7 @@ from tqdb.v1 import points_pb2 as ppb
 from tqdb.v1 import points_pb2_grpc as prpc
 from tqdb.v1 import snapshots_pb2 as spb
 from tqdb.v1 import snapshots_pb2_grpc as srpc
+from tqdb_client import formulas
 from tqdb_client.filters import FilterLike, to_proto
 from tqdb_client.requests import (Bm25Like, IdsLike, PayloadLike, VectorLike,
                                   _add_examples, _bm25_proto, _filter_proto,
@@ -509,7 +510,10 @@ class Client:
                fusion: str = "rrf", rrf_k: Optional[float] = None,
                prefetch_limit: int = 0,
                sparse_idf: bool = False,
-               text: Optional[str] = None) -> List[ScoredPoint]:
+               text: Optional[str] = None,
+               formula: Any = None,
+               defaults: Optional[Mapping[str, Any]] = None
+               ) -> List[ScoredPoint]:
         """The `limit` nearest points to `vector`, best first, after the
         best `offset` (pagination: offset=limit is the second page).
 
@@ -536,7 +540,14 @@ class Client:
         ln(1 + (N - n + 0.5) / (n + 0.5)) (Qdrant's modifier idf; BM25 with
         term-frequency weights stored). text: a collection created with
         bm25: a full-text query ranked by BM25 (its stemmed words weighed
-        by their IDF), instead of sparse: alone or hybrid the same way."""
+        by their IDF), instead of sparse: alone or hybrid the same way.
+
+        formula (score boosting, Qdrant's formula query; a dict in its JSON
+        syntax, tqdb_client.formulas): the search's best prefetch_limit
+        points (0: offset + limit) rescored by it, highest first, e.g.
+        {"sum": ["$score", {"mult": [0.1, "popularity"]}]}; defaults:
+        {key: value} where a point has no value at a key; score_threshold
+        then applies to the formula's value."""
         q = (np.zeros(0, dtype=np.float32) if vector is None
              else _one_vector(vector))
         req = self._search_request(name, q, limit, nprobe, exact, rescore,
@@ -561,6 +572,11 @@ class Client:
                 req.prefetch_limit = prefetch_limit
                 if rrf_k is not None:
                     req.rrf_k = rrf_k
+        if formula is not None:
+            formulas.to_proto(formula, defaults, req.formula)
+            req.prefetch_limit = prefetch_limit
+        elif defaults is not None:
+            raise ValueError("defaults go with a formula")
         return [ScoredPoint.from_proto(p)
                 for p in self._call(self._points.Search, req).points]
 
