@@ -196,6 +196,57 @@ def main():
         check(len(six) == 6 and page == six[3:],
               "%s: search --offset 3 --k 3 is ranks 4-6 (%s of %s)" %
               (tname, page, six))
+        # --formula: the best --prefetch of the search rescored, highest
+        # first ($score + 0.01 n, the test's own reading), paged by --offset.
+        p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                ",".join(repr(x) for x in base[7]), "--k", "20", "--exact",
+                "--json")
+        plain = json.loads(p.stdout)["results"] if p.returncode == 0 else []
+        want = sorted(((h["score"] + 0.01 * (h["id"] - 5000), h["id"])
+                       for h in plain), key=lambda t: (-t[0], t[1]))
+        boost = '{"sum": ["$score", {"mult": [0.01, "n"]}]}'
+        p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                ",".join(repr(x) for x in base[7]), "--k", "5", "--exact",
+                "--prefetch", "20", "--formula", boost, "--json")
+        got = json.loads(p.stdout)["results"] if p.returncode == 0 else []
+        check(len(plain) == 20 and [h["id"] for h in got] ==
+              [i for _, i in want[:5]] and
+              all(abs(h["score"] - w) < 1e-4 for h, (w, _) in zip(got, want)),
+              "%s: search --formula ranks the prefetched points by it "
+              "(%s of %s; %s)" % (tname, got, want[:5], p.stderr.strip()))
+        p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                ",".join(repr(x) for x in base[7]), "--k", "3", "--offset",
+                "2", "--exact", "--prefetch", "20", "--formula", boost,
+                "--json")
+        page = [h["id"] for h in json.loads(p.stdout)["results"]] \
+            if p.returncode == 0 else []
+        check(page == [i for _, i in want[2:5]],
+              "%s: search --formula --offset 2 --k 3 is its ranks 3-5 (%s; %s)"
+              % (tname, page, p.stderr.strip()))
+        p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                ",".join(repr(x) for x in base[7]), "--formula", '"rank"',
+                "--formula-defaults", '{"rank": 2}', "--k", "3", "--json")
+        check(p.returncode == 0 and all(
+            h["score"] == 2 for h in json.loads(p.stdout)["results"]),
+              "%s: --formula-defaults stands in for a missing key (%s)"
+              % (tname, p.stderr.strip()))
+        for bad, why in (
+                (["--formula", '{"sum": []}'],
+                 "--formula: sum: needs at least one expression"),
+                (["--formula", "{"], "--formula is not valid JSON"),
+                (["--formula-defaults", "{}"],
+                 "--formula-defaults goes with --formula"),
+                (["--prefetch", "9"], "--prefetch goes with a hybrid search")):
+            p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                    ",".join(repr(x) for x in base[7]), *bad)
+            check(p.returncode == 2 and why in p.stderr,
+                  "%s: search %s exits 2 (%d: %s)" %
+                  (tname, " ".join(bad), p.returncode, p.stderr.strip()))
+        p = run("search", *target, "--collection", "c_jsonl", "--vector",
+                ",".join(repr(x) for x in base[7]), "--formula", '"rank"')
+        check(p.returncode != 0 and "'rank' has no value in its payload" in
+              p.stderr, "%s: a formula over a missing key fails naming it "
+              "(%d: %s)" % (tname, p.returncode, p.stderr.strip()))
         # --sparse alone: the rows' sparse vectors by dot product (the
         # test's own, in float32 as the server sums); with --vector, the
         # RRF of the two searches.

@@ -11,6 +11,7 @@
 #include "quant/status_macros.h"
 #include "rpc/convert.h"
 #include "rpc/filter_convert.h"
+#include "rpc/formula_search.h"
 #include "rpc/hybrid_search.h"
 #include "rpc/search_groups.h"
 #include "rpc/server.h"
@@ -45,6 +46,11 @@ void AddSparse(const SparseSearch& s, pb::SearchRequest* req) {
   req->set_fusion(s.fusion == Fusion::kDbsf ? pb::FUSION_DBSF : pb::FUSION_RRF);
   if (s.rrf_k.has_value()) req->set_rrf_k(*s.rrf_k);
   req->set_prefetch_limit(s.prefetch_limit);
+}
+
+void AddFormula(const FormulaSearch& f, pb::SearchRequest* req) {
+  ToProto(f.formula, req->mutable_formula());
+  req->set_prefetch_limit(std::max(req->prefetch_limit(), f.prefetch_limit));
 }
 
 std::vector<HitGroup> GroupsFromProto(const pb::SearchResponse& r) {
@@ -179,13 +185,13 @@ class RemoteBackend final : public Backend {
         points_.get(), collection, wait, server_.authorization));
   }
 
-  absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
-                                          absl::Span<const float> query,
-                                          const QueryOptions& o,
-                                          bool with_payload, SearchInfo* info,
-                                          const SparseSearch* sparse) override {
+  absl::StatusOr<std::vector<Hit>> Search(
+      const std::string& collection, absl::Span<const float> query,
+      const QueryOptions& o, bool with_payload, SearchInfo* info,
+      const SparseSearch* sparse, const FormulaSearch* formula) override {
     pb::SearchRequest req = SearchRequestOf(collection, query, o);
     if (sparse != nullptr) AddSparse(*sparse, &req);
+    if (formula != nullptr) AddFormula(*formula, &req);
     req.set_with_payload(with_payload);
     pb::SearchResponse resp;
     auto ctx = Context();
@@ -201,9 +207,10 @@ class RemoteBackend final : public Backend {
   absl::StatusOr<std::vector<HitGroup>> SearchGroups(
       const std::string& collection, absl::Span<const float> query,
       const QueryOptions& o, const std::string& group_by, uint32_t group_size,
-      const SparseSearch* sparse) override {
+      const SparseSearch* sparse, const FormulaSearch* formula) override {
     pb::SearchRequest req = SearchRequestOf(collection, query, o);
     if (sparse != nullptr) AddSparse(*sparse, &req);
+    if (formula != nullptr) AddFormula(*formula, &req);
     req.set_with_payload(true);
     req.set_group_by(group_by);
     req.set_group_size(group_size);
@@ -381,11 +388,14 @@ class EmbeddedBackend final : public Backend {
     TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(collection));
     return std::unique_ptr<Ingest>(new EmbeddedIngest(std::move(c), wait));
   }
-  absl::StatusOr<std::vector<Hit>> Search(const std::string& collection,
-                                          absl::Span<const float> query,
-                                          const QueryOptions& options,
-                                          bool with_payload, SearchInfo* info,
-                                          const SparseSearch* sparse) override {
+  absl::StatusOr<std::vector<Hit>> Search(
+      const std::string& collection, absl::Span<const float> query,
+      const QueryOptions& options, bool with_payload, SearchInfo* info,
+      const SparseSearch* sparse, const FormulaSearch* formula) override {
+    if (formula != nullptr) {
+      return SearchRescored(collection, query, options, with_payload, info,
+                            sparse, *formula);
+    }
     TQ_ASSIGN_OR_RETURN(auto c, db_->GetCollection(collection));
     QueryOptions o = options;
     o.info = info;
@@ -420,7 +430,8 @@ class EmbeddedBackend final : public Backend {
   absl::StatusOr<std::vector<HitGroup>> SearchGroups(
       const std::string& collection, absl::Span<const float> query,
       const QueryOptions& options, const std::string& group_by,
-      uint32_t group_size, const SparseSearch* sparse) override {
+      uint32_t group_size, const SparseSearch* sparse,
+      const FormulaSearch* formula) override {
     pb::SearchRequest req;
     req.set_limit(options.k);
     req.set_with_payload(true);
@@ -441,9 +452,17 @@ class EmbeddedBackend final : public Backend {
               deeper->prefetch_limit = std::max(deeper->prefetch_limit, o.k);
             }
           }
-          TQ_ASSIGN_OR_RETURN(std::vector<Hit> hits,
-                              Search(collection, query, o, true, nullptr,
-                                     deeper.has_value() ? &*deeper : nullptr));
+          std::optional<FormulaSearch> deeper_formula;
+          if (formula != nullptr) {
+            deeper_formula = *formula;
+            deeper_formula->prefetch_limit =
+                std::max(deeper_formula->prefetch_limit, o.k);
+          }
+          TQ_ASSIGN_OR_RETURN(
+              std::vector<Hit> hits,
+              Search(collection, query, o, true, nullptr,
+                     deeper.has_value() ? &*deeper : nullptr,
+                     deeper_formula.has_value() ? &*deeper_formula : nullptr));
           pb::SearchResponse r;
           for (const Hit& h : hits) {
             pb::ScoredPoint* p = r.add_points();
@@ -498,6 +517,50 @@ class EmbeddedBackend final : public Backend {
   std::string Describe() const override { return "data " + db_->dir(); }
 
  private:
+  // A formula search as a server runs it (rpc/formula_search.h) over this
+  // database's plain searches.
+  absl::StatusOr<std::vector<Hit>> SearchRescored(
+      const std::string& collection, absl::Span<const float> query,
+      const QueryOptions& options, bool with_payload, SearchInfo* info,
+      const SparseSearch* sparse, const FormulaSearch& formula) {
+    pb::SearchRequest req = SearchRequestOf(collection, query, options);
+    if (sparse != nullptr) AddSparse(*sparse, &req);
+    AddFormula(formula, &req);
+    req.set_with_payload(with_payload);
+    TQ_RETURN_IF_ERROR(ValidateSearch(req, ServerOptions()));
+    TQ_ASSIGN_OR_RETURN(
+        pb::SearchResponse resp,
+        SearchByFormula(req,
+                        [&](const pb::SearchRequest& plain)
+                            -> absl::StatusOr<pb::SearchResponse> {
+                          QueryOptions o = options;
+                          o.k = plain.limit();
+                          std::optional<SparseSearch> deeper;
+                          if (sparse != nullptr) {
+                            deeper = *sparse;
+                            deeper->prefetch_limit = plain.prefetch_limit();
+                          }
+                          TQ_ASSIGN_OR_RETURN(
+                              std::vector<Hit> hits,
+                              Search(collection, query, o, true, info,
+                                     deeper.has_value() ? &*deeper : nullptr,
+                                     nullptr));
+                          pb::SearchResponse r;
+                          for (Hit& h : hits) {
+                            pb::ScoredPoint* p = r.add_points();
+                            p->set_id(h.id);
+                            p->set_score(h.score);
+                            p->set_payload(std::move(h.payload));
+                          }
+                          return r;
+                        }));
+    std::vector<Hit> hits;
+    for (const pb::ScoredPoint& p : resp.points()) {
+      hits.push_back({p.id(), p.score(), p.payload()});
+    }
+    return hits;
+  }
+
   std::unique_ptr<Database> db_;
 };
 

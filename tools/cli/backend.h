@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "db/db.h"
+#include "db/formula.h"
 #include "db/fusion.h"
 #include "tools/cli/server_channel.h"
 
@@ -33,6 +34,13 @@ struct SparseSearch {
   Fusion fusion = Fusion::kRrf;
   std::optional<double> rrf_k;
   uint32_t prefetch_limit = 0;  // 0 = options.k
+};
+
+// A formula rescoring a search's best points (tqdb search --formula;
+// SearchRequest.formula, rpc/formula_search.h).
+struct FormulaSearch {
+  Formula formula;
+  uint32_t prefetch_limit = 0;  // how many it rescores; 0 = options.k
 };
 
 struct Hit {
@@ -86,19 +94,20 @@ class Backend {
       const std::string& collection, bool wait) = 0;
   // options.filter: only matching points. info (optional): the plan and
   // the nprobe it used. sparse (optional): a sparse or hybrid search (query
-  // empty: sparse alone).
+  // empty: sparse alone). formula (optional): the best options.k by it.
   virtual absl::StatusOr<std::vector<Hit>> Search(
       const std::string& collection, absl::Span<const float> query,
       const QueryOptions& options, bool with_payload, SearchInfo* info,
-      const SparseSearch* sparse) = 0;
+      const SparseSearch* sparse, const FormulaSearch* formula) = 0;
   // Search groups (SearchRequest.group_by, rpc/search_groups.h): the best
   // options.k groups of points sharing a value at the payload key
   // `group_by`, each with its best `group_size` hits (payloads included).
-  // sparse (optional): of a sparse or hybrid search, as Search's.
+  // sparse, formula (optional): as Search's.
   virtual absl::StatusOr<std::vector<HitGroup>> SearchGroups(
       const std::string& collection, absl::Span<const float> query,
       const QueryOptions& options, const std::string& group_by,
-      uint32_t group_size, const SparseSearch* sparse) = 0;
+      uint32_t group_size, const SparseSearch* sparse,
+      const FormulaSearch* formula) = 0;
   // Points matching `filter` (all points when nullptr).
   virtual absl::StatusOr<CountResult> Count(
       const std::string& collection,

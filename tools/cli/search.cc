@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "db/formula_json.h"
 #include "tools/cli/backend.h"
 #include "tools/cli/client.h"
 #include "tools/cli/commands.h"
@@ -80,8 +81,17 @@ constexpr char kSearchUsage[] =
     "                         position)) or dbsf (scores normalized by mean\n"
     "                         +- 3 sd, summed)\n"
     "  --rrf-k X              rrf's constant (default 2)\n"
-    "  --prefetch N           hybrid: how deep each search goes (default\n"
-    "                         offset + k)\n"
+    "  --prefetch N           hybrid: how deep each search goes; with\n"
+    "                         --formula, how many points it rescores\n"
+    "                         (default offset + k)\n"
+    "  --formula JSON         score boosting (Qdrant's formula query): the\n"
+    "                         search's best --prefetch points rescored by\n"
+    "                         this expression over $score and payload keys,\n"
+    "                         highest first, e.g. '{\"sum\": [\"$score\",\n"
+    "                         {\"mult\": [0.1, \"popularity\"]}]}' (README\n"
+    "                         \"Querying over gRPC\")\n"
+    "  --formula-defaults JSON  values for points without one at a key:\n"
+    "                         '{\"popularity\": 0}'\n"
     "  --group-by KEY         search groups: the best K groups of points\n"
     "                         sharing a value (string or integer) at this\n"
     "                         payload key, best group first\n"
@@ -110,6 +120,35 @@ constexpr char kSearchUsage[] =
     "Payloads are JSON (shown as their JSON value). Bytes stored by older\n"
     "versions that are not JSON are shown as a JSON string, and bytes that\n"
     "are not UTF-8 as U+FFFD.\n";
+
+// --formula (an expression in Qdrant's JSON syntax, db/formula_json.h)
+// with --formula-defaults; InvalidArgument naming the flag and the place.
+absl::StatusOr<Formula> FormulaFromFlags(const std::string& expression,
+                                         const std::string& defaults) {
+  const nlohmann::json e = nlohmann::json::parse(expression, nullptr, false);
+  if (e.is_discarded()) {
+    return absl::InvalidArgumentError("--formula is not valid JSON");
+  }
+  nlohmann::json q = {{"formula", e}};
+  if (!defaults.empty()) {
+    q["defaults"] = nlohmann::json::parse(defaults, nullptr, false);
+    if (q["defaults"].is_discarded()) {
+      return absl::InvalidArgumentError("--formula-defaults is not valid JSON");
+    }
+  }
+  absl::StatusOr<Formula> f = FormulaFromJson(q);
+  if (!f.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--formula: ", f.status().message()));
+  }
+  // The server would refuse it the same way: say so before connecting.
+  absl::Status compiled = ScoreFormula::Compile(*f).status();
+  if (!compiled.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--formula: ", compiled.message()));
+  }
+  return f;
+}
 
 // The index:value pairs of --sparse; InvalidArgument naming the bad one.
 absl::StatusOr<SparseVector> ParseSparse(const std::string& text) {
@@ -290,7 +329,9 @@ const FlagSpec& SearchFlags() {
         "text",
         "fusion",
         "rrf-k",
-        "prefetch"},
+        "prefetch",
+        "formula",
+        "formula-defaults"},
        {"exact", "rescore", "with-payload", "json", "sparse-idf"}}));
   return *spec;
 }
@@ -361,13 +402,32 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
     return UsageError(kSearchCommand, "--sparse-idf goes with --sparse", err);
   }
   const bool hybrid = sparse && dense == 1;
-  if (!hybrid &&
-      (flags->Has("fusion") || flags->Has("rrf-k") || flags->Has("prefetch"))) {
+  if (!hybrid && (flags->Has("fusion") || flags->Has("rrf-k"))) {
     return UsageError(kSearchCommand,
-                      "--fusion, --rrf-k and --prefetch go with --sparse (or "
-                      "--text) and "
+                      "--fusion and --rrf-k go with --sparse (or --text) and "
                       "--vector or --query-file (a hybrid search)",
                       err);
+  }
+  if (!hybrid && !flags->Has("formula") && flags->Has("prefetch")) {
+    return UsageError(kSearchCommand,
+                      "--prefetch goes with a hybrid search (--sparse or "
+                      "--text and --vector or --query-file) or --formula",
+                      err);
+  }
+  auto prefetch = flags->GetInt("prefetch", 0, 0, 100000);
+  if (!prefetch.ok()) return UsageError(kSearchCommand, prefetch.status(), err);
+  std::optional<FormulaSearch> formula;
+  if (flags->Has("formula-defaults") && !flags->Has("formula")) {
+    return UsageError(kSearchCommand, "--formula-defaults goes with --formula",
+                      err);
+  }
+  if (flags->Has("formula")) {
+    auto f = FormulaFromFlags(flags->GetString("formula"),
+                              flags->GetString("formula-defaults"));
+    if (!f.ok()) return UsageError(kSearchCommand, f.status(), err);
+    formula.emplace();
+    formula->formula = *std::move(f);
+    formula->prefetch_limit = static_cast<uint32_t>(*prefetch);
   }
   std::optional<SparseSearch> sparse_search;
   if (sparse) {
@@ -392,10 +452,6 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
       auto rrf_k = flags->GetDouble("rrf-k", 2.0);
       if (!rrf_k.ok()) return UsageError(kSearchCommand, rrf_k.status(), err);
       sparse_search->rrf_k = *rrf_k;
-    }
-    auto prefetch = flags->GetInt("prefetch", 0, 0, 100000);
-    if (!prefetch.ok()) {
-      return UsageError(kSearchCommand, prefetch.status(), err);
     }
     sparse_search->prefetch_limit = static_cast<uint32_t>(*prefetch);
   }
@@ -486,7 +542,8 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
     auto groups = (*backend)->SearchGroups(
         coll, q, o, flags->GetString("group-by"),
         static_cast<uint32_t>(*group_size),
-        sparse_search.has_value() ? &*sparse_search : nullptr);
+        sparse_search.has_value() ? &*sparse_search : nullptr,
+        formula.has_value() ? &*formula : nullptr);
     const double ms = std::chrono::duration<double, std::milli>(
                           std::chrono::steady_clock::now() - t0)
                           .count();
@@ -501,9 +558,11 @@ int RunSearch(const std::vector<std::string>& args, std::ostream& out,
   }
   SearchInfo info;
   if (hybrid) absl::StrAppend(&source, text ? " and --text" : " and --sparse");
+  if (formula.has_value()) absl::StrAppend(&source, " by --formula");
   auto hits =
       (*backend)->Search(coll, q, o, payload, &info,
-                         sparse_search.has_value() ? &*sparse_search : nullptr);
+                         sparse_search.has_value() ? &*sparse_search : nullptr,
+                         formula.has_value() ? &*formula : nullptr);
   const double ms = std::chrono::duration<double, std::milli>(
                         std::chrono::steady_clock::now() - t0)
                         .count();
