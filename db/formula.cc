@@ -19,7 +19,7 @@ namespace {
 
 using Kind = FormulaExpr::Kind;
 
-const char* NameOf(Kind k) {
+const char* KindName(Kind k) {
   switch (k) {
     case Kind::kConstant:
       return "constant";
@@ -166,7 +166,7 @@ absl::Status Compiler::Build(const FormulaExpr& e, const std::string& at,
   }
   out->kind = e.kind;
   const std::string here =
-      at.empty() ? NameOf(e.kind) : absl::StrCat(at, ".", NameOf(e.kind));
+      at.empty() ? KindName(e.kind) : absl::StrCat(at, ".", KindName(e.kind));
   const int arity = Arity(e.kind);
   const size_t n = e.args.size();
   if ((arity >= 0 && n != static_cast<size_t>(arity)) ||
@@ -315,7 +315,7 @@ struct Evaluator {
   absl::StatusOr<double> Finite(double v, const FormulaNode& n, double a,
                                 double b = 0) const {
     if (std::isfinite(v)) return v;
-    const char* name = NameOf(n.kind);
+    const char* name = KindName(n.kind);
     return Error(n.kind == Kind::kDiv ? absl::StrCat(a, " / ", b, " = ", v)
                  : n.kind == Kind::kPow
                      ? absl::StrCat(a, " ^ ", b, " = ", v)
@@ -432,7 +432,7 @@ struct Evaluator {
         return Finite(std::log(*x), n, *x);
       default:
         return absl::InternalError(
-            absl::StrCat("formula node ", NameOf(n.kind), " not evaluated"));
+            absl::StrCat("formula node ", KindName(n.kind), " not evaluated"));
     }
   }
 };

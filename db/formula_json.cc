@@ -15,22 +15,23 @@ namespace {
 using json = nlohmann::json;
 using Kind = FormulaExpr::Kind;
 
-absl::Status Bad(const std::string& at, absl::string_view why) {
+absl::Status FormulaError(const std::string& at, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(at, ": ", why));
 }
 
-absl::Status Expected(const std::string& at, absl::string_view what,
-                      const json& got) {
-  return Bad(at, absl::StrCat("expected ", what, ", got ", JsonTypeName(got)));
+absl::Status ExpectedType(const std::string& at, absl::string_view what,
+                          const json& got) {
+  return FormulaError(
+      at, absl::StrCat("expected ", what, ", got ", JsonTypeName(got)));
 }
 
 absl::StatusOr<double> Number(const json& j, const std::string& at) {
-  if (!j.is_number()) return Expected(at, "a number", j);
+  if (!j.is_number()) return ExpectedType(at, "a number", j);
   return j.get<double>();
 }
 
 absl::StatusOr<std::string> String(const json& j, const std::string& at) {
-  if (!j.is_string()) return Expected(at, "a string", j);
+  if (!j.is_string()) return ExpectedType(at, "a string", j);
   return j.get<std::string>();
 }
 
@@ -58,11 +59,12 @@ bool DecayKind(const std::string& name, Kind* k) {
 // The members of an operator's object, each named once among `allowed`.
 absl::Status CheckMembers(const json& j, const std::string& at,
                           std::initializer_list<const char*> allowed) {
-  if (!j.is_object()) return Expected(at, "an object", j);
+  if (!j.is_object()) return ExpectedType(at, "an object", j);
   for (const auto& [key, value] : j.items()) {
     bool known = false;
     for (const char* a : allowed) known = known || key == a;
-    if (!known) return Bad(at, absl::StrCat("unknown member '", key, "'"));
+    if (!known)
+      return FormulaError(at, absl::StrCat("unknown member '", key, "'"));
   }
   return absl::OkStatus();
 }
@@ -80,7 +82,8 @@ absl::Status ParseInto(const json& j, const std::string& at, int depth,
 absl::StatusOr<FormulaExpr> Parse(const json& j, const std::string& at,
                                   int depth) {
   if (depth > kMaxFormulaDepth) {
-    return Bad(at, absl::StrCat("nested deeper than ", kMaxFormulaDepth));
+    return FormulaError(at,
+                        absl::StrCat("nested deeper than ", kMaxFormulaDepth));
   }
   FormulaExpr e;
   if (j.is_number()) {
@@ -92,14 +95,15 @@ absl::StatusOr<FormulaExpr> Parse(const json& j, const std::string& at,
     e.kind = Kind::kVariable;
     e.key = j.get<std::string>();
     if (absl::StartsWith(e.key, "$") && e.key != kScoreVariable) {
-      return Bad(at, absl::StrCat("'", e.key,
-                                  "': the one score variable is \"$score\" "
-                                  "(a search has one score a point)"));
+      return FormulaError(
+          at, absl::StrCat("'", e.key,
+                           "': the one score variable is \"$score\" "
+                           "(a search has one score a point)"));
     }
     return e;
   }
   if (!j.is_object()) {
-    return Expected(at, "a number, a string or an expression object", j);
+    return ExpectedType(at, "a number, a string or an expression object", j);
   }
   if (j.size() == 1) {
     const std::string name = j.begin().key();
@@ -108,7 +112,7 @@ absl::StatusOr<FormulaExpr> Parse(const json& j, const std::string& at,
     Kind k;
     if (name == "mult" || name == "sum") {
       e.kind = name == "mult" ? Kind::kMult : Kind::kSum;
-      if (!v.is_array()) return Expected(here, "a list of expressions", v);
+      if (!v.is_array()) return ExpectedType(here, "a list of expressions", v);
       for (size_t i = 0; i < v.size(); ++i) {
         TQ_RETURN_IF_ERROR(
             ParseInto(v[i], absl::StrCat(here, "[", i, "]"), depth, &e));
@@ -125,7 +129,7 @@ absl::StatusOr<FormulaExpr> Parse(const json& j, const std::string& at,
       TQ_RETURN_IF_ERROR(
           CheckMembers(v, here, {"left", "right", "by_zero_default"}));
       if (!v.contains("left") || !v.contains("right")) {
-        return Bad(here, "needs left and right");
+        return FormulaError(here, "needs left and right");
       }
       TQ_RETURN_IF_ERROR(ParseInto(v["left"], here + ".left", depth, &e));
       TQ_RETURN_IF_ERROR(ParseInto(v["right"], here + ".right", depth, &e));
@@ -140,7 +144,7 @@ absl::StatusOr<FormulaExpr> Parse(const json& j, const std::string& at,
       e.kind = Kind::kPow;
       TQ_RETURN_IF_ERROR(CheckMembers(v, here, {"base", "exponent"}));
       if (!v.contains("base") || !v.contains("exponent")) {
-        return Bad(here, "needs base and exponent");
+        return FormulaError(here, "needs base and exponent");
       }
       TQ_RETURN_IF_ERROR(ParseInto(v["base"], here + ".base", depth, &e));
       TQ_RETURN_IF_ERROR(
@@ -151,12 +155,12 @@ absl::StatusOr<FormulaExpr> Parse(const json& j, const std::string& at,
       e.kind = Kind::kGeoDistance;
       TQ_RETURN_IF_ERROR(CheckMembers(v, here, {"origin", "to"}));
       if (!v.contains("origin") || !v.contains("to")) {
-        return Bad(here, "needs origin and to");
+        return FormulaError(here, "needs origin and to");
       }
       const json& o = v["origin"];
       TQ_RETURN_IF_ERROR(CheckMembers(o, here + ".origin", {"lat", "lon"}));
       if (!o.contains("lat") || !o.contains("lon")) {
-        return Bad(here + ".origin", "needs lat and lon");
+        return FormulaError(here + ".origin", "needs lat and lon");
       }
       TQ_ASSIGN_OR_RETURN(e.origin.lat, Number(o["lat"], here + ".origin.lat"));
       TQ_ASSIGN_OR_RETURN(e.origin.lon, Number(o["lon"], here + ".origin.lon"));
@@ -177,7 +181,7 @@ absl::StatusOr<FormulaExpr> Parse(const json& j, const std::string& at,
       e.kind = k;
       TQ_RETURN_IF_ERROR(
           CheckMembers(v, here, {"x", "target", "scale", "midpoint"}));
-      if (!v.contains("x")) return Bad(here, "needs x");
+      if (!v.contains("x")) return FormulaError(here, "needs x");
       TQ_RETURN_IF_ERROR(ParseInto(v["x"], here + ".x", depth, &e));
       if (v.contains("target") && !v["target"].is_null()) {
         TQ_RETURN_IF_ERROR(ParseInto(v["target"], here + ".target", depth, &e));
@@ -198,7 +202,8 @@ absl::StatusOr<FormulaExpr> Parse(const json& j, const std::string& at,
     std::string why(f.status().message());
     if (absl::StartsWith(why, "must[0]")) why = why.substr(7);
     if (absl::StartsWith(why, ".")) why = why.substr(1);
-    return Bad(at, absl::StrCat("not an expression nor a condition: ", why));
+    return FormulaError(
+        at, absl::StrCat("not an expression nor a condition: ", why));
   }
   e.kind = Kind::kCondition;
   e.condition = std::make_shared<const Filter>(*std::move(f));
@@ -212,14 +217,15 @@ absl::StatusOr<FormulaExpr> FormulaExprFromJson(const json& j) {
 }
 
 absl::StatusOr<Formula> FormulaFromJson(const json& j) {
-  if (!j.is_object()) return Expected("formula query", "an object", j);
+  if (!j.is_object()) return ExpectedType("formula query", "an object", j);
   TQ_RETURN_IF_ERROR(CheckMembers(j, "formula query", {"formula", "defaults"}));
-  if (!j.contains("formula")) return Bad("formula query", "needs formula");
+  if (!j.contains("formula"))
+    return FormulaError("formula query", "needs formula");
   Formula f;
   TQ_ASSIGN_OR_RETURN(f.expression, FormulaExprFromJson(j["formula"]));
   if (j.contains("defaults") && !j["defaults"].is_null()) {
     const json& d = j["defaults"];
-    if (!d.is_object()) return Expected("defaults", "an object", d);
+    if (!d.is_object()) return ExpectedType("defaults", "an object", d);
     for (const auto& [key, value] : d.items()) f.defaults[key] = value;
   }
   return f;
