@@ -107,6 +107,20 @@ absl::Status CheckPoints(const std::vector<Point>& points,
   return absl::OkStatus();
 }
 
+// The payloads of points CheckPoints accepted, parsed again keeping the
+// top-level members named in `keep` (an index appeared since the check;
+// the rest of the check, texts' encoding included, stands).
+void ParsePayloads(const std::vector<Point>& points,
+                   const std::vector<std::string>& keep,
+                   std::vector<nlohmann::json>* parsed) {
+  parsed->assign(points.size(), nlohmann::json());
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (!points[i].payload.empty()) {
+      ParseMembers(points[i].payload, keep, &(*parsed)[i]);
+    }
+  }
+}
+
 // Rows of `points` to write: the last occurrence of each id, in order.
 std::vector<size_t> LastOccurrences(const std::vector<Point>& points) {
   std::vector<size_t> rows;
@@ -351,8 +365,7 @@ absl::Status CollectionImpl::WriteUpsert(const std::vector<Point>& points,
     std::vector<std::string> keep_now = payload_index_.TopLevelKeys();
     if (!have_parsed || keep_now != keep) {
       keep = std::move(keep_now);
-      TQ_RETURN_IF_ERROR(
-          CheckPoints(points, config_, core_->options, &parsed, keep));
+      ParsePayloads(points, keep, &parsed);
       have_parsed = true;
     }
     for (size_t r = 0; r < m; ++r) {

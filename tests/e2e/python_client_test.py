@@ -437,6 +437,14 @@ class ClientTest(unittest.TestCase):
         self.assertIn("formula.div: needs left and right", str(v.exception))
         with self.assertRaises(ValueError):
             self.db.search(self.name, x[5], defaults={"pop": 1})
+        batch = self.db.search_batch(self.name, x[5:8], limit=6, exact=True,
+                                     prefetch_limit=40, formula=formula,
+                                     defaults={"pop": 2})
+        self.assertEqual([h.id for h in batch[0]], [h.id for h in hits])
+        for row, got in zip(x[6:8], batch[1:]):
+            self.assertEqual([h.id for h in got], [h.id for h in self.db.search(
+                self.name, row, limit=6, exact=True, prefetch_limit=40,
+                formula=formula, defaults={"pop": 2})])
 
     def test_payload_selectors(self):
         import grpc

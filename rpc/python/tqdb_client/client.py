@@ -656,12 +656,16 @@ class Client:
                      score_threshold: Optional[float] = None,
                      filter: FilterLike = None, probe_sigmas: float = 0.0,
                      offset: int = 0, texts: Optional[Sequence[str]] = None,
-                     fusion: str = "rrf") -> List[List[ScoredPoint]]:
+                     fusion: str = "rrf", formula: Any = None,
+                     defaults: Optional[Mapping[str, Any]] = None,
+                     prefetch_limit: int = 0) -> List[List[ScoredPoint]]:
         """search() for each row of `vectors` (n, dim) in one call, run in
         parallel on the server; one list of hits per row (the filter, if
         any, evaluated once for all). texts (bm25): a query text for each
         row, a hybrid search fused by `fusion`; with vectors None, BM25
-        searches of the texts alone."""
+        searches of the texts alone. formula, defaults, prefetch_limit: as
+        search()'s, the same for every row (each such search then runs on
+        its own on the server)."""
         if vectors is None:
             if texts is None:
                 raise ValueError("give vectors, texts or both")
@@ -680,11 +684,21 @@ class Client:
                                  oversampling, with_payload, with_vectors,
                                  probe_sigmas, score_threshold, f, offset)
             for row in rows])
+        one = ppb.Formula()
+        if formula is not None:
+            formulas.to_proto(formula, defaults, one)
+        elif defaults is not None:
+            raise ValueError("defaults go with a formula")
         for i, s in enumerate(req.searches):
             if texts is not None:
                 s.text = texts[i]
                 if vectors is not None:
                     s.fusion = fusions[fusion]
+            if formula is not None:
+                s.formula.CopyFrom(one)
+            if formula is not None or (texts is not None and
+                                       vectors is not None):
+                s.prefetch_limit = prefetch_limit
         r = self._call(self._points.SearchBatch, req)
         return [[ScoredPoint.from_proto(p) for p in res.points]
                 for res in r.results]
