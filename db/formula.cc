@@ -7,7 +7,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "db/datetime.h"
-#include "db/filter_json.h"
 #include "db/json_path.h"
 #include "db/payload_match.h"
 #include "db/query.h"
@@ -99,17 +98,6 @@ absl::Status Invalid(const std::string& at, const std::string& why) {
 }
 
 }  // namespace
-
-bool FormulaExpr::operator==(const FormulaExpr& o) const {
-  const bool same_condition =
-      (condition == nullptr) == (o.condition == nullptr) &&
-      (condition == nullptr ||
-       FilterToJson(*condition) == FilterToJson(*o.condition));
-  return kind == o.kind && value == o.value && key == o.key && text == o.text &&
-         same_condition && origin == o.origin && args == o.args &&
-         by_zero_default == o.by_zero_default && scale == o.scale &&
-         midpoint == o.midpoint;
-}
 
 struct FormulaNode {
   Kind kind = Kind::kConstant;

@@ -96,8 +96,6 @@ struct FormulaExpr {
   std::optional<double> by_zero_default;
   std::optional<double> scale;     // decays: unset = 1
   std::optional<double> midpoint;  // decays: unset = 0.5
-
-  bool operator==(const FormulaExpr& o) const;
 };
 
 struct Formula {

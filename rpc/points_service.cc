@@ -412,22 +412,21 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
       hits.resize(n);
       for (int i = 0; i < n; ++i) {
         const pb::SearchRequest& q = req->searches(i);
-        auto opts = Options(q, ctx, m ? &stats[i] : nullptr);
-        TQ_RETURN_IF_ERROR(opts.status()) << "search " << i;
-        QueryOptions o = *std::move(opts);
-        o.info = &infos[i];
+        // One plain search (a formula's at its own depth) to its hits.
+        auto plain = [&](const pb::SearchRequest& p)
+            -> absl::StatusOr<std::vector<Neighbor>> {
+          TQ_ASSIGN_OR_RETURN(QueryOptions o,
+                              Options(p, ctx, m ? &stats[i] : nullptr));
+          o.info = &infos[i];
+          return SearchLocal(*c, p, o);
+        };
         if (q.has_formula()) {
-          // Answered whole here: the formula needs the filled points of
-          // the plain search (its own options: its depth).
+          // Answered whole here: the formula needs the filled points.
           auto r = SearchByFormula(
               q,
               [&](const pb::SearchRequest& p)
                   -> absl::StatusOr<pb::SearchResponse> {
-                TQ_ASSIGN_OR_RETURN(QueryOptions po,
-                                    Options(p, ctx, m ? &stats[i] : nullptr));
-                po.info = &infos[i];
-                TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> found,
-                                    SearchLocal(*c, p, po));
+                TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> found, plain(p));
                 pb::SearchResponse out;
                 TQ_RETURN_IF_ERROR(Fill(p, *c, found, &out));
                 return out;
@@ -436,7 +435,7 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
           answered[i] = *std::move(r);
           continue;
         }
-        auto r = SearchLocal(*c, q, o);
+        auto r = plain(q);
         TQ_RETURN_IF_ERROR(r.status()) << "search " << i;
         hits[i] = *std::move(r);
       }

@@ -13,11 +13,11 @@ from tqdb.v1 import points_pb2 as ppb
 from tqdb.v1 import points_pb2_grpc as prpc
 from tqdb.v1 import snapshots_pb2 as spb
 from tqdb.v1 import snapshots_pb2_grpc as srpc
-from tqdb_client import formulas
 from tqdb_client.filters import FilterLike, to_proto
 from tqdb_client.requests import (Bm25Like, IdsLike, PayloadLike, VectorLike,
                                   _add_examples, _bm25_proto, _filter_proto,
-                                  _ids, _matrix, _one_vector,
+                                  _formula_proto, _fusion_proto, _ids,
+                                  _matrix, _one_vector, _search_request,
                                   _set_payload_fields, _texts)
 from tqdb_client.types import (CollectionInfo, Error, FacetHit,
                                FieldIndexInfo, Payload, PointGroup, Record,
@@ -477,26 +477,6 @@ class Client:
                        cpb.ListAliasesRequest(collection=collection))
         return {a.alias: a.collection for a in r.aliases}
 
-    def _search_request(self, name: str, vector: np.ndarray, limit: int,
-                        nprobe: int, exact: bool, rescore: bool,
-                        oversampling: float, with_payload: PayloadLike,
-                        with_vectors: bool, probe_sigmas: float,
-                        score_threshold: Optional[float],
-                        filter: FilterLike, offset: int) -> ppb.SearchRequest:
-        req = ppb.SearchRequest(
-            collection=name, vector=vector.tolist(), limit=limit,
-            offset=offset,
-            params=ppb.SearchParams(nprobe=nprobe, exact=exact,
-                                   rescore=rescore, oversampling=oversampling,
-                                   probe_sigmas=probe_sigmas),
-            with_vectors=with_vectors)
-        _set_payload_fields(req, with_payload)
-        if score_threshold is not None:
-            req.score_threshold = score_threshold
-        if filter is not None:
-            req.filter.CopyFrom(filter)
-        return req
-
     def search(self, name: str, vector: Optional[VectorLike],
                limit: int = 10, *,
                nprobe: int = 0, exact: bool = False, rescore: bool = False,
@@ -550,7 +530,7 @@ class Client:
         then applies to the formula's value."""
         q = (np.zeros(0, dtype=np.float32) if vector is None
              else _one_vector(vector))
-        req = self._search_request(name, q, limit, nprobe, exact, rescore,
+        req = _search_request(name, q, limit, nprobe, exact, rescore,
                                    oversampling, with_payload, with_vectors,
                                    probe_sigmas, score_threshold,
                                    _filter_proto(filter), offset)
@@ -564,19 +544,14 @@ class Client:
                 sparse_to_proto(sparse, req.sparse_vector)
                 req.sparse_idf = sparse_idf
             if vector is not None:
-                fusions = {"rrf": ppb.FUSION_RRF, "dbsf": ppb.FUSION_DBSF}
-                if fusion not in fusions:
-                    raise ValueError("fusion must be 'rrf' or 'dbsf', got %r" %
-                                     (fusion,))
-                req.fusion = fusions[fusion]
+                req.fusion = _fusion_proto(fusion)
                 req.prefetch_limit = prefetch_limit
                 if rrf_k is not None:
                     req.rrf_k = rrf_k
-        if formula is not None:
-            formulas.to_proto(formula, defaults, req.formula)
+        one = _formula_proto(formula, defaults)
+        if one is not None:
+            req.formula.CopyFrom(one)
             req.prefetch_limit = prefetch_limit
-        elif defaults is not None:
-            raise ValueError("defaults go with a formula")
         return [ScoredPoint.from_proto(p)
                 for p in self._call(self._points.Search, req).points]
 
@@ -614,7 +589,7 @@ class Client:
             raise ValueError(
                 f"strategy must be one of {', '.join(strategies)}, got "
                 f"{strategy!r}")
-        req = self._search_request(name, np.zeros(0, dtype=np.float32), limit,
+        req = _search_request(name, np.zeros(0, dtype=np.float32), limit,
                                    nprobe, exact, rescore, oversampling,
                                    with_payload, with_vectors, probe_sigmas,
                                    score_threshold, _filter_proto(filter),
@@ -638,7 +613,7 @@ class Client:
         value (str or int) at the payload key `group_by`, best group first,
         each with its best `group_size` hits (Qdrant's search_groups). The
         other arguments as in search()."""
-        req = self._search_request(name, _one_vector(vector), limit, nprobe,
+        req = _search_request(name, _one_vector(vector), limit, nprobe,
                                    exact, rescore, oversampling, with_payload,
                                    with_vectors, probe_sigmas, score_threshold,
                                    _filter_proto(filter), 0)
@@ -674,30 +649,22 @@ class Client:
             rows = list(_matrix(vectors))
         if texts is not None and len(texts) != len(rows):
             raise ValueError("%d texts for %d vectors" % (len(texts), len(rows)))
-        fusions = {"rrf": ppb.FUSION_RRF, "dbsf": ppb.FUSION_DBSF}
-        if fusion not in fusions:
-            raise ValueError("fusion must be 'rrf' or 'dbsf', got %r" %
-                             (fusion,))
+        fused = _fusion_proto(fusion)
         f = _filter_proto(filter)
         req = ppb.SearchBatchRequest(collection=name, searches=[
-            self._search_request("", row, limit, nprobe, exact, rescore,
+            _search_request("", row, limit, nprobe, exact, rescore,
                                  oversampling, with_payload, with_vectors,
                                  probe_sigmas, score_threshold, f, offset)
             for row in rows])
-        one = ppb.Formula()
-        if formula is not None:
-            formulas.to_proto(formula, defaults, one)
-        elif defaults is not None:
-            raise ValueError("defaults go with a formula")
+        one = _formula_proto(formula, defaults)
         for i, s in enumerate(req.searches):
             if texts is not None:
                 s.text = texts[i]
                 if vectors is not None:
-                    s.fusion = fusions[fusion]
-            if formula is not None:
+                    s.fusion = fused
+            if one is not None:
                 s.formula.CopyFrom(one)
-            if formula is not None or (texts is not None and
-                                       vectors is not None):
+            if one is not None or (texts is not None and vectors is not None):
                 s.prefetch_limit = prefetch_limit
         r = self._call(self._points.SearchBatch, req)
         return [[ScoredPoint.from_proto(p) for p in res.points]

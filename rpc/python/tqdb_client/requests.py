@@ -2,12 +2,13 @@
 payload selectors, examples and filters as the API's messages."""
 from __future__ import annotations
 
-from typing import List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from tqdb.v1 import collections_pb2 as cpb
 from tqdb.v1 import points_pb2 as ppb
+from tqdb_client import formulas
 from tqdb_client.filters import FilterLike, to_proto
 
 IdsLike = Union[Sequence[int], np.ndarray]
@@ -87,6 +88,50 @@ def _add_examples(ids, vectors, examples) -> None:
 def _filter_proto(filter: FilterLike):
     """The request's Filter message, or None."""
     return None if filter is None else to_proto(filter)
+
+
+def _search_request(name: str, vector: np.ndarray, limit: int, nprobe: int,
+                    exact: bool, rescore: bool, oversampling: float,
+                    with_payload: PayloadLike, with_vectors: bool,
+                    probe_sigmas: float, score_threshold: Optional[float],
+                    filter: Optional[ppb.Filter],
+                    offset: int) -> ppb.SearchRequest:
+    """A SearchRequest's fields every kind of search shares."""
+    req = ppb.SearchRequest(
+        collection=name, vector=vector.tolist(), limit=limit, offset=offset,
+        params=ppb.SearchParams(nprobe=nprobe, exact=exact, rescore=rescore,
+                               oversampling=oversampling,
+                               probe_sigmas=probe_sigmas),
+        with_vectors=with_vectors)
+    _set_payload_fields(req, with_payload)
+    if score_threshold is not None:
+        req.score_threshold = score_threshold
+    if filter is not None:
+        req.filter.CopyFrom(filter)
+    return req
+
+
+_FUSIONS = {"rrf": ppb.FUSION_RRF, "dbsf": ppb.FUSION_DBSF}
+
+
+def _fusion_proto(fusion: str) -> int:
+    """A hybrid search's fusion ("rrf" or "dbsf") as its enum value."""
+    if fusion not in _FUSIONS:
+        raise ValueError("fusion must be 'rrf' or 'dbsf', got %r" % (fusion,))
+    return _FUSIONS[fusion]
+
+
+def _formula_proto(formula: Any, defaults: Optional[Mapping[str, Any]]
+                   ) -> Optional[ppb.Formula]:
+    """A formula (Qdrant's JSON syntax) and its defaults as a Formula, or
+    None without one (then defaults are an error)."""
+    if formula is None:
+        if defaults is not None:
+            raise ValueError("defaults go with a formula")
+        return None
+    out = ppb.Formula()
+    formulas.to_proto(formula, defaults, out)
+    return out
 
 
 # bm25: True (the defaults: english, k1 1.2, b 0.75, avg_len 256), a
