@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "index/codec_choice.h"
 #include "index/prefetch.h"
 #include "index/scanner.h"
 #include "index/thread_pool.h"
@@ -106,6 +107,8 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
       std::make_unique<CentroidAssigner>(idx->centroids_.data(), nlist, d);
   // Codec training data: residuals of a sample (PQ needs it).
   std::vector<float> train;
+  std::vector<float> sample;  // pca: the rows of `train` before centering
+  std::vector<uint32_t> assign;
   size_t nt = 0;
   if (options.codec.method == "pq" || options.codec.method == "pca") {
     nt = std::min(n, kMaxCodecTrain);
@@ -121,8 +124,9 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
       std::copy(&xp[size_t{rows[i]} * d], &xp[size_t{rows[i]} * d] + d,
                 &train[i * d]);
     }
+    if (options.codec.method == "pca") sample = train;
     if (options.residual) {
-      std::vector<uint32_t> assign(nt);
+      assign.resize(nt);
       idx->assigner_->Assign(train.data(), nt, d, assign.data(), nullptr,
                              threads);
       for (size_t i = 0; i < nt; ++i) {
@@ -144,7 +148,24 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
            ? co.method == "renorm" || co.method == "pq" || co.method == "pca"
            : co.centered_norm && co.method == "renorm");
   idx->options_.codec = co;
-  TQ_ASSIGN_OR_RETURN(idx->codec_, ScanCodec::Create(co, d, train.data(), nt));
+  if (co.method == "pca") {
+    ValidationSample vs;
+    vs.x = sample.data();
+    vs.n = nt;
+    vs.d = d;
+    vs.metric = options.metric;
+    vs.center_factor = co.center_factor;
+    if (options.residual) {
+      vs.centroids = idx->centroids_.data();
+      vs.nlist = nlist;
+      vs.list = assign.data();
+    }
+    TQ_ASSIGN_OR_RETURN(idx->codec_,
+                        TrainPcaCodec(co, train.data(), vs, options.seed + 23));
+  } else {
+    TQ_ASSIGN_OR_RETURN(idx->codec_,
+                        ScanCodec::Create(co, d, train.data(), nt));
+  }
   idx->TrainProbeStats(xp.data(), n, threads);
   idx->InitLists();
   return idx;

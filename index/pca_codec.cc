@@ -4,25 +4,25 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <queue>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "index/fixed_point.h"
-#include "quant/codebook.h"
+#include "index/pca_params.h"
 #include "quant/coding.h"
 #include "quant/kernels.h"
-#include "quant/rotation.h"
 #include "quant/status_macros.h"
-
-// LAPACK (Debian's liblapack): symmetric eigendecomposition.
-extern "C" void dsyev_(const char* jobz, const char* uplo, const int* n,
-                       double* a, const int* lda, double* w, double* work,
-                       const int* lwork, int* info);
 
 namespace tqdb {
 namespace {
+
+using pca::kFactorF16;
+using pca::kFactorF32;
+using pca::kFactorFormat;
+using pca::LoadCodebooks;
+using pca::PcaParams;
+using pca::UnitCodebooks;
 
 constexpr uint32_t kKindPca = 2;  // ScanCodec kind tag (see scan_codec.cc)
 constexpr uint32_t kPcaMagic = 0x31414350;  // "PCA1"
@@ -32,31 +32,11 @@ constexpr uint32_t kPcaMagic = 0x31414350;  // "PCA1"
 // Version 3: version 2 with a flags word in place of single_factor (bit 0
 // single_factor, bit 1 center_factor, bit 2 centered_norm: the second
 // factor is ||r||^2 + 2 <c, r>).
-constexpr uint32_t kPcaVersion = 3;
+// Version 4: flag bit 3, the query weighting (CodecOptions::pca_weighting):
+// the d x d encoding matrix follows the rows.
+constexpr uint32_t kPcaVersion = 4;
 constexpr uint32_t kFlagSingleFactor = 1, kFlagCenterFactor = 2,
-                   kFlagCenteredNorm = 4;
-constexpr uint32_t kFactorF32 = 0, kFactorF16 = 1;
-constexpr uint32_t kFactorFormat = kFactorF16;
-
-// Unit-variance Lloyd-Max codebooks for b = 1..8 (Gaussian law).
-struct UnitCodebooks {
-  std::vector<float> cent[9], thr[9];
-  std::vector<double> mass[9];  // of each cell under N(0, 1)
-  double mse[9] = {1.0};
-};
-
-absl::StatusOr<UnitCodebooks> LoadCodebooks() {
-  UnitCodebooks u;
-  const uint32_t ref = 64;  // N(0, 1/64) tables, scaled by 8 to N(0, 1)
-  for (uint32_t b = 1; b <= 8; ++b) {
-    TQ_ASSIGN_OR_RETURN(auto cb, GetCodebook(CodebookKind::kGaussian, ref, b));
-    for (float c : cb->centroids) u.cent[b].push_back(c * 8.0f);
-    for (float t : cb->thresholds) u.thr[b].push_back(t * 8.0f);
-    u.mse[b] = cb->expected_mse;
-    u.mass[b] = CellMasses(*cb);
-  }
-  return u;
-}
+                   kFlagCenteredNorm = 4, kFlagWeighted = 8;
 
 // Codebook scales tried per vector: 2^(i/8 - 1/2), i = 0..8.
 constexpr int kNumScales = 9;
@@ -75,23 +55,14 @@ inline float NextUp(float x) {
   return x;
 }
 
-// The trained transform: row i of `rows` (k x d) is code coordinate i,
-// quantized with bits[i] bits at scale sigma[i].
-struct PcaParams {
-  uint32_t d = 0;
-  std::vector<float> rows;
-  std::vector<float> sigma;
-  std::vector<uint8_t> bits;
-  float factor_scale = 1.0f;  // factors are stored divided by this (^2 for L2)
-  uint32_t factor_format = kFactorFormat;
-};
-
 class PcaScanCodec : public ScanCodec {
  public:
   PcaScanCodec(const CodecOptions& o, PcaParams p, UnitCodebooks books)
       : options_(o), p_(std::move(p)), books_(std::move(books)) {
     // n' takes the place of ||r||^2, which a single factor does not have.
     if (options_.single_factor) options_.centered_norm = false;
+    options_.pca_weighting =
+        p_.enc.empty() ? PcaWeighting::kOff : PcaWeighting::kOn;
     const uint32_t k = static_cast<uint32_t>(p_.bits.size());
     // Rows come in non-increasing width order, so first fit is first-fit
     // decreasing: 1..4-bit coordinates share 4-bit sub-codes (stream A),
@@ -126,7 +97,9 @@ class PcaScanCodec : public ScanCodec {
     index_bytes_ = (bit_total + 7) / 8;
     factor_bytes_ = p_.factor_format == kFactorF16 ? 2 : 4;
     code_bytes_ = index_bytes_ + factor_bytes_ * shape_.nfactors;
-    describe_ = absl::StrCat("pca ", o.bits, "-bit (", code_bytes_, " B)");
+    describe_ =
+        absl::StrCat("pca ", o.bits, "-bit", p_.enc.empty() ? "" : " weighted",
+                     " (", code_bytes_, " B)");
     // The query projection's rows, each as precise as its coordinate's code
     // needs: a weight's error adds to the estimate's as its coordinate's
     // level error does, about 2^-b of it for b bits. Rows of 5-8-bit
@@ -173,13 +146,15 @@ class PcaScanCodec : public ScanCodec {
     PutFixed64(&in, options_.seed);
     PutFixed32(&in, (options_.single_factor ? kFlagSingleFactor : 0) |
                         (options_.center_factor ? kFlagCenterFactor : 0) |
-                        (options_.centered_norm ? kFlagCenteredNorm : 0));
+                        (options_.centered_norm ? kFlagCenteredNorm : 0) |
+                        (p_.enc.empty() ? 0 : kFlagWeighted));
     PutFixed32(&in, p_.factor_format);
     PutFloat(&in, p_.factor_scale);
     PutFixed32(&in, static_cast<uint32_t>(p_.bits.size()));
     in.append(reinterpret_cast<const char*>(p_.bits.data()), p_.bits.size());
     for (float s : p_.sigma) PutFloat(&in, s);
     for (float v : p_.rows) PutFloat(&in, v);
+    for (float v : p_.enc) PutFloat(&in, v);
     PutCrcTrailer(&in);
     std::string s;
     PutFixed32(&s, kKindPca);
@@ -201,7 +176,8 @@ class PcaScanCodec : public ScanCodec {
   absl::Status EncodeBatch(const float* v, size_t n,
                            uint8_t* codes) const override {
     const uint32_t d = p_.d, k = static_cast<uint32_t>(p_.bits.size());
-    std::vector<double> c(k);
+    const bool weighted = !p_.enc.empty();
+    std::vector<double> c(k), g(k);
     std::vector<float> z(k);
     std::vector<uint8_t> idx(k), cand(k);
     for (size_t i = 0; i < n; ++i) {
@@ -211,20 +187,41 @@ class PcaScanCodec : public ScanCodec {
       double nsq = 0;
       for (uint32_t a = 0; a < d; ++a) nsq += double{r[a]} * r[a];
       const double norm = std::sqrt(nsq);
-      double dot = 0;  // <u, u_hat> for the unit direction u = r / ||r||
+      double factor = 0;
       if (norm > 0) {
-        for (uint32_t j = 0; j < k; ++j) {
-          c[j] = kernels::Dot(&p_.rows[size_t{j} * d], r, d) / norm;
+        // c: the coordinates of the coded direction (of r, or of y = A r
+        // with the weighting), g those of A^-1 r along the same axes.
+        double ynorm = norm;
+        if (weighted) {
+          double ysq = 0;
+          for (uint32_t j = 0; j < d; ++j) {
+            const double t = kernels::Dot(&p_.enc[size_t{j} * d], r, d);
+            if (j < k) c[j] = t;
+            ysq += t * t;
+          }
+          ynorm = std::sqrt(ysq);
+          for (uint32_t j = 0; j < k; ++j) {
+            c[j] = ynorm > 0 ? c[j] / ynorm : 0.0;
+            g[j] = kernels::Dot(&p_.rows[size_t{j} * d], r, d);
+          }
+        } else {
+          for (uint32_t j = 0; j < k; ++j) {
+            c[j] = kernels::Dot(&p_.rows[size_t{j} * d], r, d) / norm;
+          }
         }
-        // The renorm estimate errs by ||r|| <q, u_hat / <u, u_hat> - u>,
-        // whose size is tan(angle(u, u_hat)): pick, among codebook scales
-        // kScales[s] (the codebook of N(0, (s sigma)^2)), the one whose code
-        // has the largest cosine with u. The scale is not stored: the
+        // Without the weighting the renorm estimate errs by ||r|| <q,
+        // u_hat / <u, u_hat> - u>, whose size is tan(angle(u, u_hat)): pick,
+        // among codebook scales kScales[s] (the codebook of N(0, (s
+        // sigma)^2)), the one whose code has the largest cosine with u.
+        // With it, the factor f = ||r||^2 / <r, r_hat> (r_hat = A^-1 y_hat)
+        // makes the estimate exact along r, and the scale kept is the one
+        // with the least weighted error ||f y_hat - y||^2 = f^2 ||y_hat||^2
+        // - 2 f ||y|| <u_y, y_hat> + ||y||^2. The scale is not stored: the
         // factor absorbs it.
         // A coordinate's level is the cell of z = c / (sigma s), the
         // boundaries at or below z counted (kernels::Quantize counts those
         // strictly below its input: the next float up counts them).
-        double best = -1;
+        double best = weighted ? std::numeric_limits<double>::infinity() : -1;
         for (int si = 0; si < kNumScales; ++si) {
           for (uint32_t j = 0; j < k; ++j) {
             z[j] =
@@ -235,24 +232,38 @@ class PcaScanCodec : public ScanCodec {
                               books_.thr[run.bits].data(), run.bits,
                               &cand[run.begin]);
           }
-          double dt = 0, nn = 0;
+          double dt = 0, nn = 0, gg = 0;
           for (uint32_t j = 0; j < k; ++j) {
             const double v = p_.sigma[j] * books_.cent[p_.bits[j]][cand[j]];
             dt += c[j] * v;
             nn += v * v;
+            if (weighted) gg += g[j] * v;
+          }
+          if (weighted) {
+            if (!(gg > 1e-30)) continue;
+            const double f = nsq / gg;
+            const double loss = f * f * nn - 2 * f * ynorm * dt + ynorm * ynorm;
+            if (loss < best) {
+              best = loss;
+              factor = f;
+              idx.swap(cand);
+            }
+            continue;
           }
           const double cs = nn > 0 ? dt / std::sqrt(nn) : 0;
           if (cs > best) {
             best = cs;
-            dot = dt;
+            factor = dt > 1e-30 ? norm / dt : 0.0;
             idx.swap(cand);
           }
         }
-        for (uint32_t j = 0; j < k; ++j)
-          WriteBits(code, offset_[j], p_.bits[j], idx[j]);
+        if (factor != 0 || !weighted) {
+          for (uint32_t j = 0; j < k; ++j)
+            WriteBits(code, offset_[j], p_.bits[j], idx[j]);
+        }
       }
       uint8_t* f = code + index_bytes_;
-      PutFactor(f, dot > 1e-30 ? norm / dot : 0.0, 1);
+      PutFactor(f, factor, 1);
       if (!options_.single_factor) PutFactor(f + factor_bytes_, nsq, 2);
     }
     return absl::OkStatus();
@@ -476,121 +487,9 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> CreatePcaCodec(const CodecOptions& o,
     return absl::InvalidArgumentError(
         absl::StrCat("pca codec: needs at least 2 training rows, got ", n));
   }
-  const size_t d = dim;
-  // Second moment of the residual directions r / ||r|| (what the codes
-  // approximate: the norm is a per-vector factor), and the mean ||r||^2.
-  std::vector<double> cov(d * d, 0.0);
-  std::vector<double> inv_norm_sq(n, 0.0);  // 0: a row left out
-  double norm_sq_sum = 0;
-  size_t used = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const float* r = train + i * d;
-    double nsq = 0;
-    for (size_t a = 0; a < d; ++a) nsq += double{r[a]} * r[a];
-    if (!(nsq > 0) || !std::isfinite(nsq)) continue;
-    norm_sq_sum += nsq;
-    ++used;
-    inv_norm_sq[i] = 1.0 / nsq;
-  }
-  kernels::SecondMomentUpper(train, n, d, inv_norm_sq.data(), cov.data());
-  if (used == 0) {
-    return absl::InvalidArgumentError(
-        "pca codec: every training residual is zero");
-  }
-  for (size_t a = 0; a < d; ++a) {
-    for (size_t b = a; b < d; ++b) {
-      cov[a * d + b] /= used;
-      cov[b * d + a] = cov[a * d + b];
-    }
-  }
-  const int nn = static_cast<int>(d);
-  int info = 0, lwork = -1;
-  std::vector<double> w(d);
-  double query = 0;
-  dsyev_("V", "U", &nn, cov.data(), &nn, w.data(), &query, &lwork, &info);
-  lwork = std::max(1, static_cast<int>(query));
-  std::vector<double> work(lwork);
-  dsyev_("V", "U", &nn, cov.data(), &nn, w.data(), work.data(), &lwork, &info);
-  if (info != 0) {
-    return absl::InternalError(
-        absl::StrCat("pca codec: eigendecomposition failed (info ", info, ")"));
-  }
-  // dsyev: ascending eigenvalues, eigenvector k in column k (column-major),
-  // i.e. contiguous at cov[k * d]. Axis j = eigenvector d - 1 - j.
-  std::vector<double> lambda(d);
-  for (size_t j = 0; j < d; ++j) lambda[j] = std::max(w[d - 1 - j], 0.0);
-  auto axis = [&](size_t j) { return &cov[(d - 1 - j) * d]; };
-
   TQ_ASSIGN_OR_RETURN(UnitCodebooks books, LoadCodebooks());
-  // Reverse water-filling, one bit at a time (the Lloyd-Max distortion
-  // D(b) is convex in b, so greedy is optimal): each bit goes to the axis
-  // whose next bit removes the most expected squared error,
-  // lambda_j * (D(b_j) - D(b_j + 1)). The budget is the bytes of TurboQuant
-  // renorm at o.bits (ceil(o.bits * d / 8) plus its float32 factors) minus
-  // this codec's factors, so both take the same bytes per vector; a
-  // centroid correction comes on top (2 bytes here, 4 for renorm).
-  const size_t nfactors = o.single_factor ? 1 : 2;
-  const size_t factor_bytes = kFactorFormat == kFactorF16 ? 2 : 4;
-  int64_t budget = static_cast<int64_t>(
-      ((size_t{o.bits} * d + 7) / 8 + 4 * nfactors - factor_bytes * nfactors) *
-      8);
-  std::vector<uint8_t> bits(d, 0);
-  auto gain = [&](size_t j) {
-    return lambda[j] * (books.mse[bits[j]] - books.mse[bits[j] + 1]);
-  };
-  std::priority_queue<std::pair<double, size_t>> heap;
-  for (size_t j = 0; j < d; ++j) heap.push({gain(j), j});
-  while (!heap.empty() && budget > 0) {
-    const size_t j = heap.top().second;
-    heap.pop();
-    --budget;
-    if (++bits[j] < 8) heap.push({gain(j), j});
-  }
-  // Axes of equal width share one codebook scale: a Haar-random rotation
-  // within each group (seeded by o.seed and the width) makes its
-  // coordinates Gaussian-like with the group's mean variance, whatever the
-  // law of the individual principal coordinates. The MSE of an ideal
-  // per-axis Gaussian quantizer is unchanged (sum lambda_j D(b) is
-  // rotation-invariant within a group); what the rotation buys is the
-  // Gaussian shape the Lloyd-Max codebook is designed for. The rotation is
-  // folded into the stored rows, so encoding stays one k x d product.
-  PcaParams p;
-  p.d = dim;
-  p.factor_format = kFactorFormat;
-  p.factor_scale = static_cast<float>(std::sqrt(norm_sq_sum / used));
-  if (!(p.factor_scale > 0) || !std::isfinite(p.factor_scale)) {
-    p.factor_scale = 1.0f;
-  }
-  for (uint32_t b = 8; b >= 1; --b) {
-    std::vector<size_t> group;
-    double var = 0;
-    for (size_t j = 0; j < d; ++j) {
-      if (bits[j] == b) {
-        group.push_back(j);
-        var += lambda[j];
-      }
-    }
-    const size_t m = group.size();
-    if (m == 0) continue;
-    const float sigma = static_cast<float>(std::sqrt(std::max(var / m, 1e-30)));
-    std::vector<float> rot(1, 1.0f);  // m x m, row-major
-    if (m >= 2) {
-      TQ_ASSIGN_OR_RETURN(
-          DenseRotation dr,
-          DenseRotation::Create(static_cast<uint32_t>(m),
-                                o.seed + 0x9e3779b97f4a7c15ull * b));
-      rot = dr.matrix();
-    }
-    for (size_t i = 0; i < m; ++i) {
-      for (size_t a = 0; a < d; ++a) {
-        double s = 0;
-        for (size_t t = 0; t < m; ++t) s += rot[i * m + t] * axis(group[t])[a];
-        p.rows.push_back(static_cast<float>(s));
-      }
-      p.sigma.push_back(sigma);
-      p.bits.push_back(static_cast<uint8_t>(b));
-    }
-  }
+  TQ_ASSIGN_OR_RETURN(PcaParams p,
+                      pca::TrainPcaParams(o, dim, train, n, books));
   return std::unique_ptr<ScanCodec>(
       new PcaScanCodec(o, std::move(p), std::move(books)));
 }
@@ -611,7 +510,7 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> DeserializePcaCodec(
       magic != kPcaMagic) {
     return corrupt("bad header");
   }
-  if (version != kPcaVersion && version != 2) {
+  if (version < 2 || version > kPcaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
         "pca codec format version ", version, " is not supported (this build ",
         "reads version ", kPcaVersion,
@@ -622,16 +521,22 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> DeserializePcaCodec(
       !dec.GetFixed32(&single) || !dec.GetFixed32(&format) ||
       !dec.GetFloat(&p.factor_scale) || !dec.GetFixed32(&k) || d < 2 ||
       bits < 1 || bits > 8 || k > d || format > kFactorF16 ||
-      !(p.factor_scale > 0) ||
-      dec.remaining() != size_t{k} + size_t{k} * 4 + size_t{k} * d * 4) {
+      !(p.factor_scale > 0)) {
+    return corrupt("bad dimensions");
+  }
+  const bool weighted = version >= 4 && (single & kFlagWeighted) != 0;
+  if (dec.remaining() != size_t{k} + size_t{k} * 4 + size_t{k} * d * 4 +
+                             (weighted ? size_t{d} * d * 4 : 0)) {
     return corrupt("bad dimensions");
   }
   CodecOptions o;
   o.method = "pca";
   o.bits = bits;
   o.seed = seed;
-  // Version 2 stored single_factor (0 or 1) where version 3 has flags.
-  if (version == 2 ? single > 1 : single > 7) return corrupt("bad flags");
+  // Version 2 stored single_factor (0 or 1) where later versions have flags.
+  if (single > (version == 2 ? 1u : version == 3 ? 7u : 15u)) {
+    return corrupt("bad flags");
+  }
   o.single_factor = (single & kFlagSingleFactor) != 0;
   o.center_factor = (single & kFlagCenterFactor) != 0;
   o.centered_norm = (single & kFlagCenteredNorm) != 0;
@@ -649,6 +554,8 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> DeserializePcaCodec(
   p.rows.resize(size_t{k} * d);
   for (float& s : p.sigma) dec.GetFloat(&s);
   for (float& v : p.rows) dec.GetFloat(&v);
+  p.enc.resize(weighted ? size_t{d} * d : 0);
+  for (float& v : p.enc) dec.GetFloat(&v);
   TQ_ASSIGN_OR_RETURN(UnitCodebooks books, LoadCodebooks());
   return std::unique_ptr<ScanCodec>(
       new PcaScanCodec(o, std::move(p), std::move(books)));

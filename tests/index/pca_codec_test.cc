@@ -1,5 +1,6 @@
 // The "pca" codec (index/pca_codec.h): recall against TurboQuant renorm
-// on isotropic and anisotropic Gaussian data, equal bytes, serialization.
+// on isotropic and anisotropic Gaussian data, equal bytes, serialization,
+// the query weighting and its choice (index/codec_choice.h).
 #include "index/pca_codec.h"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "index/codec_choice.h"
 #include "index/scan_codec.h"
 #include "quant/coding.h"
 #include "quant/random.h"
@@ -33,13 +35,22 @@ std::vector<float> GaussianRows(size_t n, uint32_t d,
   return x;
 }
 
-std::unique_ptr<ScanCodec> MakeCodec(const char* method, uint32_t bits,
-                                     bool single, uint32_t d,
-                                     const std::vector<float>& train) {
+// Scales whose squares decay over two decades along the d axes.
+std::vector<double> TwoDecades(uint32_t d) {
+  std::vector<double> decay(d);
+  for (uint32_t j = 0; j < d; ++j) decay[j] = std::pow(0.01, 0.5 * j / d);
+  return decay;
+}
+
+std::unique_ptr<ScanCodec> MakeCodec(
+    const char* method, uint32_t bits, bool single, uint32_t d,
+    const std::vector<float>& train,
+    PcaWeighting weighting = PcaWeighting::kOff) {
   CodecOptions o;
   o.method = method;
   o.bits = bits;
   o.single_factor = single;
+  o.pca_weighting = weighting;
   auto c = ScanCodec::Create(o, d, train.data(), train.size() / d);
   EXPECT_TRUE(c.ok()) << c.status();
   return c.ok() ? std::move(*c) : nullptr;
@@ -130,10 +141,8 @@ TEST(PcaCodecTest, IsotropicDataMatchesRenorm) {
 // puts the bits where the variance is and must beat the uniform code.
 TEST(PcaCodecTest, AnisotropicDataBeatsRenorm) {
   const uint32_t d = 64;
-  std::vector<double> decay(d);
-  for (uint32_t j = 0; j < d; ++j) decay[j] = std::pow(0.01, 0.5 * j / d);
-  const auto base = GaussianRows(4000, d, decay, 4);
-  const auto queries = GaussianRows(200, d, decay, 5);
+  const auto base = GaussianRows(4000, d, TwoDecades(d), 4);
+  const auto queries = GaussianRows(200, d, TwoDecades(d), 5);
   for (uint32_t bits : {2u, 4u}) {
     auto pca = MakeCodec("pca", bits, true, d, base);
     auto renorm = MakeCodec("renorm", bits, true, d, base);
@@ -144,6 +153,73 @@ TEST(PcaCodecTest, AnisotropicDataBeatsRenorm) {
                 rr);
     EXPECT_GT(rp, rr + 0.02) << bits << " bits";
   }
+}
+
+// The query weighting (CodecOptions::pca_weighting): where queries are
+// drawn like the data, coding y = A r (A^2 the data's second moment) ranks
+// better than coding r at the same bytes; the factor makes the estimate
+// exact along the vector itself; a codec created alone takes kAuto as
+// kOff; the weighted parameters survive serialization.
+TEST(PcaCodecTest, QueryWeightingRanksBetterWhereQueriesAreLikeTheData) {
+  const uint32_t d = 64;
+  const auto base = GaussianRows(4000, d, TwoDecades(d), 14);
+  const auto queries = GaussianRows(200, d, TwoDecades(d), 15);
+  for (uint32_t bits : {2u, 4u}) {
+    auto plain = MakeCodec("pca", bits, true, d, base, PcaWeighting::kOff);
+    auto weighted = MakeCodec("pca", bits, true, d, base, PcaWeighting::kOn);
+    auto automatic = MakeCodec("pca", bits, true, d, base, PcaWeighting::kAuto);
+    ASSERT_TRUE(plain && weighted && automatic);
+    EXPECT_EQ(weighted->code_bytes(), plain->code_bytes());
+    EXPECT_NE(weighted->Describe().find("weighted"), std::string::npos);
+    EXPECT_EQ(automatic->Describe(), plain->Describe());
+    EXPECT_EQ(automatic->options().pca_weighting, PcaWeighting::kOff);
+    EXPECT_EQ(weighted->options().pca_weighting, PcaWeighting::kOn);
+    const double rp = Recall10(*plain, base, queries, d);
+    const double rw = Recall10(*weighted, base, queries, d);
+    std::printf("anisotropic d=%u %u bits: unweighted %.3f weighted %.3f\n", d,
+                bits, rp, rw);
+    EXPECT_GT(rw, rp) << bits << " bits";
+    // <x, x> is estimated as ||x||^2 (float16 factor precision).
+    std::vector<uint8_t> codes(50 * weighted->code_bytes());
+    ASSERT_TRUE(weighted->EncodeBatch(base.data(), 50, codes.data()).ok());
+    for (size_t i = 0; i < 50; ++i) {
+      const float* x = &base[i * d];
+      double nsq = 0;
+      for (uint32_t j = 0; j < d; ++j) nsq += double{x[j]} * x[j];
+      QueryLuts luts;
+      weighted->BuildLuts(x, false, &luts);
+      EXPECT_NEAR(
+          EstimateFromLuts(*weighted, luts, &codes[i * weighted->code_bytes()]),
+          nsq, 0.01 * nsq)
+          << "row " << i;
+    }
+  }
+  auto a = MakeCodec("pca", 3, true, d, base, PcaWeighting::kOn);
+  ASSERT_TRUE(a);
+  const std::string blob = a->Serialize();
+  auto b = ScanCodec::Deserialize(blob);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*b)->Serialize(), blob);
+  EXPECT_EQ((*b)->options().pca_weighting, PcaWeighting::kOn);
+  std::vector<uint8_t> ca(300 * a->code_bytes()), cb(ca.size());
+  ASSERT_TRUE(a->EncodeBatch(base.data(), 300, ca.data()).ok());
+  ASSERT_TRUE((*b)->EncodeBatch(base.data(), 300, cb.data()).ok());
+  EXPECT_EQ(ca, cb);
+  EXPECT_EQ(Estimates(*a, ca, 300, &queries[0]),
+            Estimates(**b, cb, 300, &queries[0]));
+  // A truncated matrix is corrupt, not a smaller codec.
+  Decoder outer(blob);
+  uint32_t kind = 0;
+  absl::string_view inner, payload;
+  ASSERT_TRUE(outer.GetFixed32(&kind) && outer.GetBytes(&inner));
+  ASSERT_TRUE(CheckCrcTrailer(inner, &payload));
+  std::string cut(payload.substr(0, payload.size() - 4));
+  PutCrcTrailer(&cut);
+  std::string cut_blob;
+  PutFixed32(&cut_blob, kind);
+  PutBytes(&cut_blob, cut);
+  EXPECT_EQ(ScanCodec::Deserialize(cut_blob).status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 // Factors are float16 relative to the training RMS norm: the norm scale of
@@ -465,6 +541,55 @@ TEST(PcaCodecTest, OldFormatVersionIsRefusedClearly) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(r.status().message().find("version 1"), std::string::npos)
       << r.status();
+}
+
+// The training-time choice of the query weighting (index/codec_choice.h):
+// left out where the sample cannot tell (or is too small to say), kOn and
+// kOff obeyed (where the weighting is kept: IvfIndexTest.RecallOnUse512).
+bool IsWeighted(const ScanCodec& c) {
+  return c.Describe().find("weighted") != std::string::npos;
+}
+
+absl::StatusOr<std::unique_ptr<ScanCodec>> TrainChoosing(
+    const std::vector<float>& x, uint32_t d, PcaWeighting w, Metric metric) {
+  CodecOptions o;
+  o.method = "pca";
+  o.bits = 2;
+  o.single_factor = metric != Metric::kL2;
+  o.pca_weighting = w;
+  ValidationSample s;
+  s.x = x.data();
+  s.n = x.size() / d;
+  s.d = d;
+  s.metric = metric;
+  return TrainPcaCodec(o, x.data(), s, 7);
+}
+
+TEST(CodecChoiceTest, LeavesItOutWhereTheSampleCannotTell) {
+  const uint32_t d = 48;
+  // Isotropic: A is the identity up to sampling noise, the two codecs rank
+  // alike, and a difference within the noise keeps the unweighted one.
+  const auto iso = GaussianRows(6000, d, std::vector<double>(d, 1.0), 4);
+  auto c = TrainChoosing(iso, d, PcaWeighting::kAuto, Metric::kInnerProduct);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(IsWeighted(**c));
+  // Too few rows to hold 10 queries and 100 others.
+  std::vector<double> decay(d);
+  for (uint32_t j = 0; j < d; ++j) decay[j] = std::pow(0.003, 0.5 * j / d);
+  const auto small = GaussianRows(105, d, decay, 5);
+  c = TrainChoosing(small, d, PcaWeighting::kAuto, Metric::kInnerProduct);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(IsWeighted(**c));
+}
+
+TEST(CodecChoiceTest, OnAndOffAreObeyed) {
+  const uint32_t d = 16;
+  const auto iso = GaussianRows(500, d, std::vector<double>(d, 1.0), 6);
+  auto on = TrainChoosing(iso, d, PcaWeighting::kOn, Metric::kInnerProduct);
+  auto off = TrainChoosing(iso, d, PcaWeighting::kOff, Metric::kInnerProduct);
+  ASSERT_TRUE(on.ok() && off.ok());
+  EXPECT_TRUE(IsWeighted(**on));
+  EXPECT_FALSE(IsWeighted(**off));
 }
 
 }  // namespace

@@ -51,9 +51,12 @@ constexpr char kBenchHelp[] =
     "                     without it the exact top-100 is computed (brute\n"
     "                     force over --threads threads)\n"
     "  --metric M         cosine, ip or l2 (required)\n"
-    "  --methods LIST     of mse,renorm,prod,pca,pq,pq8,faiss (default\n"
+    "  --methods LIST     of mse,renorm,prod,pca,pca-w,pq,pq8,faiss (default\n"
     "                     mse,renorm,prod,pq). pca: PCA of the residuals +\n"
-    "                     water-filled bits (index/pca_codec.h). pq: 4-bit\n"
+    "                     water-filled bits (index/pca_codec.h); pca-w: pca\n"
+    "                     with its query weighting where the training\n"
+    "                     sample ranks better with it\n"
+    "                     (index/codec_choice.h). pq: 4-bit\n"
     "                     sub-codes (FastScan)\n"
     "                     at the bytes of renorm at the same bits; pq8: 8-bit\n"
     "                     sub-codes at those bytes; faiss: FAISS IVFPQ and\n"
@@ -184,9 +187,10 @@ absl::Status ParseSweepFlags(const Flags& f, SweepOptions* o) {
   auto metric = ParseMetric(f.GetString("metric"));
   TQ_RETURN_IF_ERROR(metric.status()) << "--metric";
   o->metric = *metric;
-  TQ_ASSIGN_OR_RETURN(o->methods, f.GetWordList("methods", "mse,renorm,prod,pq",
-                                                {"mse", "renorm", "prod", "pca",
-                                                 "pq", "pq8", "faiss"}));
+  TQ_ASSIGN_OR_RETURN(
+      o->methods, f.GetWordList("methods", "mse,renorm,prod,pq",
+                                {"mse", "renorm", "prod", "pca", "pca-w", "pq",
+                                 "pq8", "faiss"}));
   TQ_ASSIGN_OR_RETURN(o->bits, f.GetIntList("bits", "2,3,4", 1, 8));
   TQ_ASSIGN_OR_RETURN(o->rescores, f.GetIntList("rescore", "0", 0, 1000));
   TQ_ASSIGN_OR_RETURN(o->layouts,

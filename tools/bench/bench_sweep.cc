@@ -115,14 +115,17 @@ absl::Status BenchSweep::RunTqdb() {
       for (const std::string& terms : options_.centroid_terms) {
         // prod and PQ have no centroid terms: "off" would repeat "on".
         if (terms == "off" && method != "mse" && method != "renorm" &&
-            method != "pca") {
+            method != "pca" && method != "pca-w") {
           continue;
         }
         IvfOptions o;
         o.dim = static_cast<uint32_t>(d);
         o.metric = options_.metric;
         o.nlist = options_.nlist;
-        o.codec.method = method == "pq8" ? "pq" : method;
+        o.codec.method = method == "pq8"     ? "pq"
+                         : method == "pca-w" ? "pca"
+                                             : method;
+        if (method == "pca-w") o.codec.pca_weighting = PcaWeighting::kAuto;
         o.codec.bits = static_cast<uint32_t>(b);
         o.codec.pq_nbits = method == "pq8" ? 8 : 4;
         o.threads = options_.threads;
