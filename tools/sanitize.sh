@@ -60,7 +60,8 @@ case "$mode" in
     # code paths (training, every codec and bit width, SIMD targets, scans)
     # run on synthetic data in the other tests of their suites. Likewise
     # the recall and variance comparisons on synthetic data of pca_codec_test
-    # (pca against renorm) and turbo_quantizer_test (the paper's variance
+    # (pca against renorm, weighted against unweighted: 14 s under ASan) and
+    # turbo_quantizer_test (the paper's variance
     # bound): 24 s under ASan, what they measure is accuracy, and the same
     # training and encoding run in the other tests of both suites.
     # The cluster tests (tests/cluster: cluster_*, etcd_client_test,
@@ -76,7 +77,7 @@ case "$mode" in
     # build with -DTQDB_SANITIZE=address (TQDB_CLUSTER on), build the tests
     # of tests/cluster and run
     # `ctest -R '^(cluster_|etcd_client_test|jetstream_test|shard_replica)'`.
-    exclude='Recall(On|At1)|OnUse512|DataMatchesRenorm|DataBeatsRenorm|UnbiasedWithinPaperVarianceBound|^(cluster_|etcd_client_test|jetstream_test|shard_replica_fault_test)'
+    exclude='Recall(On|At1)|OnUse512|DataMatchesRenorm|DataBeatsRenorm|DataRanksBetterThanUnweighted|UnbiasedWithinPaperVarianceBound|^(cluster_|etcd_client_test|jetstream_test|shard_replica_fault_test)'
     compilers=(-DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang)
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
     export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
