@@ -52,7 +52,7 @@ struct Validation {
   size_t queries = 0, nb = 0;
   std::vector<float> resid;      // nb x d
   std::vector<float> base_norm;  // nb (L2: ||x||^2)
-  std::vector<float> qc;         // queries x nb: <u, c> of the row's list
+  std::vector<float> qc;         // queries x nlist: <u, c> of each list
   std::vector<std::vector<uint32_t>> truth;
 
   const float* base(size_t i) const { return s->x + (queries + i) * s->d; }
@@ -80,20 +80,17 @@ Validation MakeValidation(const ValidationSample& s, size_t queries) {
       v.base_norm[i] = kernels::Dot(v.base(i), v.base(i), d);
     }
   }
-  v.qc.assign(queries * nb, 0.0f);
+  v.qc.assign(s.centroids != nullptr ? queries * s.nlist : 0, 0.0f);
   std::vector<float> exact(queries * nb);
   ForBlocks(queries, nb, [&](size_t q, size_t i) {
     const float ip = kernels::Dot(s.x + q * d, v.base(i), d);
     exact[q * nb + i] = s.metric == Metric::kL2 ? 2 * ip - v.base_norm[i] : ip;
   });
-  std::vector<float> by_list;
   for (size_t q = 0; q < queries; ++q) {
     if (s.centroids != nullptr) {
-      by_list.assign(s.nlist, NAN);
-      for (size_t i = 0; i < nb; ++i) {
-        float& c = by_list[s.list[queries + i]];
-        if (std::isnan(c)) c = kernels::Dot(s.x + q * d, v.centroid(i), d);
-        v.qc[q * nb + i] = c;
+      for (uint32_t l = 0; l < s.nlist; ++l) {
+        v.qc[q * s.nlist + l] =
+            kernels::Dot(s.x + q * d, &s.centroids[size_t{l} * d], d);
       }
     }
     v.truth.push_back(ChoiceTopIds(&exact[q * nb], nb));
@@ -147,7 +144,8 @@ absl::StatusOr<std::vector<int>> ValidationHits(const ScanCodec& codec,
     codec.QueryWeights(s.x + q * d, &wq[q * k]);
   }
   ForBlocks(v.queries, nb, [&](size_t q, size_t i) {
-    const float qc = v.qc[q * nb + i];
+    const float qc =
+        s.centroids != nullptr ? v.qc[q * s.nlist + s.list[v.queries + i]] : 0;
     const float ip =
         qc + kernels::Dot(&wq[q * k], &e[i * k], k) + qc * inv_cc[i] * delta[i];
     est[q * nb + i] = s.metric == Metric::kL2 ? 2 * ip - v.base_norm[i] : ip;

@@ -107,7 +107,7 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
       std::make_unique<CentroidAssigner>(idx->centroids_.data(), nlist, d);
   // Codec training data: residuals of a sample (PQ needs it).
   std::vector<float> train;
-  std::vector<float> sample;  // pca: the rows of `train` before centering
+  std::vector<float> sample;  // pca kAuto: the rows of `train` uncentered
   std::vector<uint32_t> assign;
   size_t nt = 0;
   if (options.codec.method == "pq" || options.codec.method == "pca") {
@@ -124,7 +124,10 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
       std::copy(&xp[size_t{rows[i]} * d], &xp[size_t{rows[i]} * d] + d,
                 &train[i * d]);
     }
-    if (options.codec.method == "pca") sample = train;
+    if (options.codec.method == "pca" &&
+        options.codec.pca_weighting == PcaWeighting::kAuto) {
+      sample = train;  // TrainPcaCodec's choice scores the rows themselves
+    }
     if (options.residual) {
       assign.resize(nt);
       idx->assigner_->Assign(train.data(), nt, d, assign.data(), nullptr,
