@@ -32,9 +32,11 @@ constexpr uint32_t kPcaMagic = 0x31414350;  // "PCA1"
 // Version 3: version 2 with a flags word in place of single_factor (bit 0
 // single_factor, bit 1 center_factor, bit 2 centered_norm: the second
 // factor is ||r||^2 + 2 <c, r>).
-// Version 4: flag bit 3, the query weighting (CodecOptions::pca_weighting):
-// the d x d encoding matrix follows the rows.
-constexpr uint32_t kPcaVersion = 4;
+// Version 4: flag bit 3, a query weighting by a general d x d matrix (a
+// development build's; refused: no collection could choose it).
+// Version 5: flag bit 3, the query weighting (CodecOptions::pca_weighting):
+// the k weights and the rest weight (PcaParams) follow the rows.
+constexpr uint32_t kPcaVersion = 5;
 constexpr uint32_t kFlagSingleFactor = 1, kFlagCenterFactor = 2,
                    kFlagCenteredNorm = 4, kFlagWeighted = 8;
 
@@ -62,7 +64,7 @@ class PcaScanCodec : public ScanCodec {
     // n' takes the place of ||r||^2, which a single factor does not have.
     if (options_.single_factor) options_.centered_norm = false;
     options_.pca_weighting =
-        p_.enc.empty() ? PcaWeighting::kOff : PcaWeighting::kOn;
+        p_.weight.empty() ? PcaWeighting::kOff : PcaWeighting::kOn;
     const uint32_t k = static_cast<uint32_t>(p_.bits.size());
     // Rows come in non-increasing width order, so first fit is first-fit
     // decreasing: 1..4-bit coordinates share 4-bit sub-codes (stream A),
@@ -97,9 +99,9 @@ class PcaScanCodec : public ScanCodec {
     index_bytes_ = (bit_total + 7) / 8;
     factor_bytes_ = p_.factor_format == kFactorF16 ? 2 : 4;
     code_bytes_ = index_bytes_ + factor_bytes_ * shape_.nfactors;
-    describe_ =
-        absl::StrCat("pca ", o.bits, "-bit", p_.enc.empty() ? "" : " weighted",
-                     " (", code_bytes_, " B)");
+    describe_ = absl::StrCat("pca ", o.bits, "-bit",
+                             p_.weight.empty() ? "" : " weighted", " (",
+                             code_bytes_, " B)");
     // The query projection's rows, each as precise as its coordinate's code
     // needs: a weight's error adds to the estimate's as its coordinate's
     // level error does, about 2^-b of it for b bits. Rows of 5-8-bit
@@ -134,6 +136,12 @@ class PcaScanCodec : public ScanCodec {
         info_.mass[b] = books_.mass[b];
       }
       info_.importance.push_back(double{p_.sigma[i]} * p_.sigma[i]);
+      // A unit level step along coordinate i moves A^-1 y_hat by sigma_i
+      // rows_i, of squared norm (sigma_i / weight_i)^2.
+      if (!p_.weight.empty()) {
+        const double m = double{p_.sigma[i]} / p_.weight[i];
+        info_.metric.push_back(m * m);
+      }
     }
   }
 
@@ -147,14 +155,17 @@ class PcaScanCodec : public ScanCodec {
     PutFixed32(&in, (options_.single_factor ? kFlagSingleFactor : 0) |
                         (options_.center_factor ? kFlagCenterFactor : 0) |
                         (options_.centered_norm ? kFlagCenteredNorm : 0) |
-                        (p_.enc.empty() ? 0 : kFlagWeighted));
+                        (p_.weight.empty() ? 0 : kFlagWeighted));
     PutFixed32(&in, p_.factor_format);
     PutFloat(&in, p_.factor_scale);
     PutFixed32(&in, static_cast<uint32_t>(p_.bits.size()));
     in.append(reinterpret_cast<const char*>(p_.bits.data()), p_.bits.size());
     for (float s : p_.sigma) PutFloat(&in, s);
     for (float v : p_.rows) PutFloat(&in, v);
-    for (float v : p_.enc) PutFloat(&in, v);
+    if (!p_.weight.empty()) {
+      for (float v : p_.weight) PutFloat(&in, v);
+      PutFloat(&in, p_.rest_weight);
+    }
     PutCrcTrailer(&in);
     std::string s;
     PutFixed32(&s, kKindPca);
@@ -176,7 +187,7 @@ class PcaScanCodec : public ScanCodec {
   absl::Status EncodeBatch(const float* v, size_t n,
                            uint8_t* codes) const override {
     const uint32_t d = p_.d, k = static_cast<uint32_t>(p_.bits.size());
-    const bool weighted = !p_.enc.empty();
+    const bool weighted = !p_.weight.empty();
     std::vector<double> c(k), g(k);
     std::vector<float> z(k);
     std::vector<uint8_t> idx(k), cand(k);
@@ -193,16 +204,21 @@ class PcaScanCodec : public ScanCodec {
         // with the weighting), g those of A^-1 r along the same axes.
         double ynorm = norm;
         if (weighted) {
-          double ysq = 0;
-          for (uint32_t j = 0; j < d; ++j) {
-            const double t = kernels::Dot(&p_.enc[size_t{j} * d], r, d);
-            if (j < k) c[j] = t;
-            ysq += t * t;
+          // ||y||^2: the coded axes' part, and rest_weight^2 times the
+          // part of ||r||^2 off them.
+          double ysq = 0, coded_sq = 0;
+          for (uint32_t j = 0; j < k; ++j) {
+            g[j] = kernels::Dot(&p_.rows[size_t{j} * d], r, d);
+            const double t = double{p_.weight[j]} * g[j];  // <axis_j, r>
+            c[j] = p_.weight[j] * t;
+            coded_sq += t * t;
+            ysq += c[j] * c[j];
           }
+          const double rw = p_.rest_weight;
+          ysq += rw * rw * std::max(0.0, nsq - coded_sq);
           ynorm = std::sqrt(ysq);
           for (uint32_t j = 0; j < k; ++j) {
             c[j] = ynorm > 0 ? c[j] / ynorm : 0.0;
-            g[j] = kernels::Dot(&p_.rows[size_t{j} * d], r, d);
           }
         } else {
           for (uint32_t j = 0; j < k; ++j) {
@@ -525,8 +541,14 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> DeserializePcaCodec(
     return corrupt("bad dimensions");
   }
   const bool weighted = version >= 4 && (single & kFlagWeighted) != 0;
+  if (weighted && version == 4) {
+    return absl::FailedPreconditionError(
+        "pca codec format version 4 with a query weighting is not supported "
+        "(this build weights by version 5's per-width weights); rebuild the "
+        "index from the raw vectors");
+  }
   if (dec.remaining() != size_t{k} + size_t{k} * 4 + size_t{k} * d * 4 +
-                             (weighted ? size_t{d} * d * 4 : 0)) {
+                             (weighted ? size_t{k} * 4 + 4 : 0)) {
     return corrupt("bad dimensions");
   }
   CodecOptions o;
@@ -554,8 +576,17 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> DeserializePcaCodec(
   p.rows.resize(size_t{k} * d);
   for (float& s : p.sigma) dec.GetFloat(&s);
   for (float& v : p.rows) dec.GetFloat(&v);
-  p.enc.resize(weighted ? size_t{d} * d : 0);
-  for (float& v : p.enc) dec.GetFloat(&v);
+  if (weighted) {
+    p.weight.resize(k);
+    for (float& v : p.weight) dec.GetFloat(&v);
+    dec.GetFloat(&p.rest_weight);
+    for (float v : p.weight) {
+      if (!(v > 0) || !std::isfinite(v)) return corrupt("bad weights");
+    }
+    if (!(p.rest_weight > 0) || !std::isfinite(p.rest_weight)) {
+      return corrupt("bad weights");
+    }
+  }
   TQ_ASSIGN_OR_RETURN(UnitCodebooks books, LoadCodebooks());
   return std::unique_ptr<ScanCodec>(
       new PcaScanCodec(o, std::move(p), std::move(books)));

@@ -26,18 +26,21 @@ constexpr uint32_t kFactorFormat = kFactorF16;
 
 // The trained transform. Row i of `rows` (k x d) gives code coordinate i's
 // query weight, sigma[i] * <rows_i, q>; the coordinate is quantized with
-// bits[i] bits at scale sigma[i]. Without a weighting (`enc` empty) the
-// rows are orthonormal and a residual r's coordinate i is <rows_i, r> /
-// ||r||. With one, `enc` (d x d) maps r to the coordinates of y = A r in an
-// orthonormal basis of principal axes of the directions of y (the k coded
-// axes first, then those that got no bits), and rows_i = A^-1 (axis i), so
-// that sigma_i <rows_i, q> levels sum to <q, A^-1 y_hat>.
+// bits[i] bits at scale sigma[i]. Without a weighting (`weight` empty) the
+// rows are orthonormal axes and a residual r's coordinate i is <rows_i, r> /
+// ||r||. With one (CodecOptions::pca_weighting), the code is of y = A r, A
+// = sum_i weight[i] axis_i axis_i^T + rest_weight (I - the coded axes'
+// projector): the axes are the residuals' principal axes (rotated within
+// each width, whose axes share one weight), rows_i = A^-1 axis_i = axis_i /
+// weight[i], coordinate i is weight[i]^2 <rows_i, r> / ||y||, and the
+// sigma_i <rows_i, q> levels sum to <q, A^-1 y_hat>.
 struct PcaParams {
   uint32_t d = 0;
   std::vector<float> rows;
   std::vector<float> sigma;
   std::vector<uint8_t> bits;
-  std::vector<float> enc;
+  std::vector<float> weight;
+  float rest_weight = 0;
   float factor_scale = 1.0f;  // factors are stored divided by this (^2 for L2)
   uint32_t factor_format = kFactorFormat;
 };

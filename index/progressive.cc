@@ -124,7 +124,9 @@ std::unique_ptr<ProgressiveLayout> ProgressiveLayout::Create(
   // C_j = E c_j^2, P_j = E c1_j^2 = C_j - V_j(t_j), kappa = sum P / sum C.
   double sum_p = 0, sum_c = 0;
   std::vector<double> pj(k), cj(k);
-  l->lambda_ = info->importance;
+  // In the vectors' metric: pass 1 is exact along the code's
+  // reconstruction, and delta's norm is that of a vector.
+  l->lambda_ = info->metric.empty() ? info->importance : info->metric;
   for (uint32_t j = 0; j < k; ++j) {
     const uint32_t b = info->width[j];
     cj[j] = var[b][0];

@@ -211,7 +211,7 @@ class ProgressiveLayout {
   // mu_[j]: the 2^t_j prefix means of coordinate j's width (shared by
   // width and t: index by (b, t)).
   std::vector<float> mu_[9][5];
-  std::vector<double> lambda_;  // importance_j
+  std::vector<double> lambda_;  // ScalarCodeInfo::metric (or importance)
   // v_j / sum_j lambda_j v_j (v_j: the header's error model).
   std::vector<float> var_share_;
   float level_scale_ = 1;  // lq = round(level * level_scale_)

@@ -74,17 +74,16 @@ struct CodecOptions {
   // scale factor, as for inner products). The index sets it with
   // center_factor and writes n' (IvfIndex::Encode).
   bool centered_norm = false;
-  // pca only: whether to code y = A r instead of the residual r, A =
-  // M^(1/2) for M the residuals' second moment, so that a code's squared
-  // error counts as queries like the data see it (index/pca_codec.h).
-  // kAuto: an IVF index trains both and keeps the weighting only where its
-  // own sample ranks better with it (index/codec_choice.h); a codec
-  // created alone takes kAuto as kOff. Persisted in the codec's parameters
-  // (codecs trained before it have none). Off by default: the progressive
-  // scan's first-pass bound (index/progressive.h) splits a code in the
-  // code's own coordinates, which for a weighted code are not orthonormal
-  // in the vectors' space, and top-1 searches lose by it (use512 pca 4
-  // bits, k = 1: recall@1@1 0.982 -> 0.974; 0.984 with the bound widened).
+  // pca only: whether to code y = A r instead of the residual r, A ~
+  // M^(1/2) for M the residuals' second moment (flattened within each
+  // code width, index/pca_params.h), so that a code's squared error counts
+  // as queries like the data see it (index/pca_codec.h). kAuto: an IVF
+  // index trains both and keeps the weighting only where its own sample
+  // ranks better with it (index/codec_choice.h); a codec created alone
+  // takes kAuto as kOff. Persisted in the codec's parameters (codecs
+  // trained before it have none). kOff here, for the index and the codec
+  // alone: the choice doubles a training's time at d = 512; a collection
+  // asks for kAuto by default (CollectionConfig::pca_weighting).
   PcaWeighting pca_weighting = PcaWeighting::kOff;
   uint32_t pq_nbits = 4;
   uint32_t pq_m = 0;
@@ -153,6 +152,12 @@ struct ScalarCodeInfo {
   // Expected w_j^2 up to a common factor (1 for TurboQuant, the axis
   // variance for pca): where the bits of the first pass go.
   std::vector<double> importance;
+  // The squared norm, in the vectors' space, of a unit level step along
+  // coordinate j (the codec's reconstruction moves by it); empty: the
+  // importance (orthonormal axes). The query weighting of pca differs
+  // (index/pca_params.h): its error counts as queries see it, its
+  // reconstruction is A^-1 y_hat.
+  std::vector<double> metric;
 };
 
 struct QueryLuts {

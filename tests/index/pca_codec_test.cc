@@ -177,8 +177,9 @@ TEST(PcaCodecTest, WeightedDataRanksBetterThanUnweighted) {
 
 // The weighted codec's contract: the same bytes, the factor makes the
 // estimate exact along the vector itself, a codec created alone takes
-// kAuto as kOff, the weighted parameters survive serialization and a
-// truncated matrix is corrupt.
+// kAuto as kOff, the weighted parameters survive serialization, truncated
+// or non-positive weights are corrupt, and version 4's general weighting
+// is refused clearly.
 TEST(PcaCodecTest, QueryWeightingKeepsTheCodecsContract) {
   const uint32_t d = 64;
   const auto base = GaussianRows(1000, d, TwoDecades(d), 14);
@@ -221,19 +222,33 @@ TEST(PcaCodecTest, QueryWeightingKeepsTheCodecsContract) {
   EXPECT_EQ(ca, cb);
   EXPECT_EQ(Estimates(*a, ca, 300, &queries[0]),
             Estimates(**b, cb, 300, &queries[0]));
-  // A truncated matrix is corrupt, not a smaller codec.
+  // The weights' metric: a level step along coordinate i moves A^-1 y_hat
+  // by sigma_i rows_i.
+  const ScalarCodeInfo* info = a->scalar_info();
+  ASSERT_NE(info, nullptr);
+  ASSERT_EQ(info->metric.size(), info->width.size());
   Decoder outer(blob);
   uint32_t kind = 0;
   absl::string_view inner, payload;
   ASSERT_TRUE(outer.GetFixed32(&kind) && outer.GetBytes(&inner));
   ASSERT_TRUE(CheckCrcTrailer(inner, &payload));
-  std::string cut(payload.substr(0, payload.size() - 4));
-  PutCrcTrailer(&cut);
-  std::string cut_blob;
-  PutFixed32(&cut_blob, kind);
-  PutBytes(&cut_blob, cut);
-  EXPECT_EQ(ScanCodec::Deserialize(cut_blob).status().code(),
+  auto load = [&](std::string p) {
+    PutCrcTrailer(&p);
+    std::string out;
+    PutFixed32(&out, kind);
+    PutBytes(&out, p);
+    return ScanCodec::Deserialize(out).status().code();
+  };
+  // Truncated weights are corrupt, not a smaller codec; so is a rest
+  // weight of 0 (the last float).
+  EXPECT_EQ(load(std::string(payload.substr(0, payload.size() - 4))),
             absl::StatusCode::kDataLoss);
+  std::string zero(payload);
+  EncodeFixed32(reinterpret_cast<uint8_t*>(&zero[zero.size() - 4]), 0);
+  EXPECT_EQ(load(zero), absl::StatusCode::kDataLoss);
+  std::string v4(payload);
+  EncodeFixed32(reinterpret_cast<uint8_t*>(&v4[4]), 4);
+  EXPECT_EQ(load(v4), absl::StatusCode::kFailedPrecondition);
 }
 
 // Factors are float16 relative to the training RMS norm: the norm scale of
