@@ -194,6 +194,7 @@ CollectionInfo CollectionImpl::InfoLocked() const {
     info.lists = st.index->stats();
     info.imbalance = info.lists.imbalance;
     info.code_bytes = st.index->bytes_per_vector();
+    info.codec = st.index->codec().Describe();
     info.memory_bytes_per_vector = st.index->MemoryBytesPerVector();
     info.refine_bytes = st.index->refine_bytes_per_vector();
     const DatabaseOptions& opt = core_->options;

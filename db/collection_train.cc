@@ -345,6 +345,7 @@ absl::Status CollectionImpl::Training::TrainIndex() {
   io.codec.method = config.method;
   io.codec.bits = config.bits;
   io.codec.seed = config.seed;
+  io.codec.pca_weighting = config.pca_weighting;
   io.seed = config.seed + ng_;
   io.threads = core_->options.threads;
   io.layout.refine = config.refine;

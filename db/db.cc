@@ -120,6 +120,14 @@ absl::Status ValidateConfig(CollectionConfig* c) {
   if (static_cast<uint32_t>(c->prefix_sharing) > 2) {
     return bad("unknown prefix_sharing");
   }
+  if (static_cast<uint32_t>(c->pca_weighting) > 2) {
+    return bad("unknown pca_weighting");
+  }
+  if (c->method != "pca" && c->pca_weighting != PcaWeighting::kAuto) {
+    return bad(
+        absl::StrCat("pca_weighting ", PcaWeightingName(c->pca_weighting),
+                     " applies to method pca only (method ", c->method, ")"));
+  }
   if (c->bm25.has_value()) {
     TQ_RETURN_IF_ERROR(ValidateBm25Config(&*c->bm25))
         << "collection '" << c->name << "'";

@@ -166,6 +166,13 @@ struct CollectionConfig {
   // With it, points may be given a text (Point::text), indexed as its BM25
   // sparse vector, and searched by a query text (db/bm25.h).
   std::optional<Bm25Config> bm25;
+  // pca only: whether training codes the residuals weighted as queries
+  // like the data see them (PcaWeighting, index/types.h): kAuto trains both
+  // and keeps the weighting where the collection's own sample ranks better
+  // with it (index/codec_choice.h; use512 2 / 3 / 4 bits 10-recall@10
+  // +0.011 / +0.006 / +0.003, kept out on GloVe) at twice the training
+  // time. Other methods take only kAuto; older collections read as kOff.
+  PcaWeighting pca_weighting = PcaWeighting::kAuto;
 };
 
 // A sparse vector (Qdrant's sparse vectors, Milvus's SPARSE_FLOAT_VECTOR):
@@ -392,6 +399,9 @@ struct CollectionInfo {
   std::string retrain_reason;
   std::vector<FieldIndexInfo> field_indexes;  // by field
   size_t code_bytes = 0;  // per vector in the index, 0 if untrained
+  // The active index's codec (ScanCodec::Describe(), e.g. "pca 4-bit
+  // weighted (262 B)": what kAuto chose); empty if untrained.
+  std::string codec;
   // Memory of one point in the active index (0 if untrained): its codes
   // in the lists' layout, its rescoring code (refine_bytes: 0 for raw), id,
   // flag and id-map entry (IvfIndex::MemoryBytesPerVector).

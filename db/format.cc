@@ -344,10 +344,13 @@ std::string EncodeRecord(const CollectionRecord& r) {
   const CollectionConfig& c = r.config;
   // The oldest version that holds the settings, so that a record written
   // with the defaults stays readable by the servers before them.
-  const bool v4 = c.bm25.has_value();
+  // Version 5 for a pca collection whose weighting is not kOff (what
+  // older records read as).
+  const bool v5 = c.method == "pca" && c.pca_weighting != PcaWeighting::kOff;
+  const bool v4 = v5 || c.bm25.has_value();
   const bool v3 = v4 || c.prefix_sharing != PrefixSharing::kWhereExact;
   const bool v2 = v3 || c.refine != RefineKind::kNone;
-  PutFixed32(&s, v4 ? 4 : v3 ? 3 : v2 ? 2 : 1);
+  PutFixed32(&s, v5 ? 5 : v4 ? 4 : v3 ? 3 : v2 ? 2 : 1);
   PutFixed32(&s, r.cid);
   PutBytes(&s, c.name);
   PutFixed32(&s, c.dim);
@@ -360,7 +363,11 @@ std::string EncodeRecord(const CollectionRecord& r) {
   PutFixed64(&s, c.train_threshold);
   if (v2) PutFixed32(&s, static_cast<uint32_t>(c.refine));
   if (v3) PutFixed32(&s, static_cast<uint32_t>(c.prefix_sharing));
-  if (v4) {
+  if (v5) {
+    PutFixed32(&s, static_cast<uint32_t>(c.pca_weighting));
+    PutFixed32(&s, c.bm25.has_value() ? 1 : 0);
+  }
+  if (c.bm25.has_value()) {
     PutBytes(&s, c.bm25->language);
     PutFloat(&s, c.bm25->k1);
     PutFloat(&s, c.bm25->b);
@@ -384,8 +391,12 @@ absl::StatusOr<CollectionRecord> DecodeRecord(absl::string_view value) {
   CollectionRecord r;
   CollectionConfig& c = r.config;
   absl::string_view name, method;
-  // Version 1: raw rescoring; versions 1-2: prefix sharing auto.
+  // Version 1: raw rescoring; versions 1-2: prefix sharing auto; version 4:
+  // BM25 settings; versions 1-4: no pca weighting (kOff), version 5 the
+  // weighting and whether BM25 settings follow.
   uint32_t metric = 0, store = 0, refine = 0, sharing = 0;
+  uint32_t weighting = static_cast<uint32_t>(PcaWeighting::kOff);
+  uint32_t has_bm25 = version == 4 ? 1 : 0;
   absl::string_view language;
   Bm25Config bm25;
   if (!dec.GetFixed32(&r.cid) || !dec.GetBytes(&name) ||
@@ -395,17 +406,20 @@ absl::StatusOr<CollectionRecord> DecodeRecord(absl::string_view value) {
       !dec.GetFixed32(&store) || !dec.GetFixed64(&c.train_threshold) ||
       (version >= 2 && !dec.GetFixed32(&refine)) ||
       (version >= 3 && !dec.GetFixed32(&sharing)) ||
-      (version >= 4 &&
+      (version >= 5 &&
+       (!dec.GetFixed32(&weighting) || !dec.GetFixed32(&has_bm25))) ||
+      (has_bm25 == 1 &&
        (!dec.GetBytes(&language) || !dec.GetFloat(&bm25.k1) ||
         !dec.GetFloat(&bm25.b) || !dec.GetFloat(&bm25.avg_len))) ||
       !dec.GetFixed32(&r.generation) || !dec.GetFixed32(&r.trained_nlist) ||
       !dec.GetFixed64(&r.trained_count) || dec.remaining() != 0) {
     return corrupt("truncated or malformed body");
   }
-  if (metric > 2 || c.dim < 2 || store > 1 || refine > 2 || sharing > 2) {
+  if (metric > 2 || c.dim < 2 || store > 1 || refine > 2 || sharing > 2 ||
+      weighting > 2 || has_bm25 > 1) {
     return corrupt("bad settings");
   }
-  if (version >= 4) {
+  if (has_bm25 == 1) {
     bm25.language = std::string(language);
     if (!ValidateBm25Config(&bm25).ok()) return corrupt("bad bm25 settings");
     c.bm25 = std::move(bm25);
@@ -414,6 +428,9 @@ absl::StatusOr<CollectionRecord> DecodeRecord(absl::string_view value) {
   c.prefix_sharing = static_cast<PrefixSharing>(sharing);
   c.name = std::string(name);
   c.method = std::string(method);
+  // Other methods take only kAuto (their records hold none).
+  c.pca_weighting = c.method == "pca" ? static_cast<PcaWeighting>(weighting)
+                                      : PcaWeighting::kAuto;
   c.metric = static_cast<Metric>(metric);
   c.store_vectors = store != 0;
   return r;

@@ -74,7 +74,10 @@ constexpr uint32_t kRecordMagic = 0x52435154;  // "TQCR"
 // the prefix sharing (CollectionConfig::prefix_sharing) after refine,
 // written only when it is not auto (db/FORMAT.md). Version 4 adds the
 // BM25 settings (CollectionConfig::bm25) after it, written only when set.
-constexpr uint32_t kRecordVersion = 4;
+// Version 5 adds the pca weighting (CollectionConfig::pca_weighting) and a
+// BM25 presence word before the BM25 settings, written only for a pca
+// collection whose weighting is not kOff (what versions 1-4 read as).
+constexpr uint32_t kRecordVersion = 5;
 
 constexpr uint32_t kNoList = 0xFFFFFFFFu;
 

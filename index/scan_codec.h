@@ -35,11 +35,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "index/types.h"
 #include "quant/turbo_quantizer.h"
 
 namespace tqdb {
-
-enum class PcaWeighting : uint8_t { kAuto, kOff, kOn };
 
 struct CodecOptions {
   // "mse", "prod", "renorm" (TurboQuant), "pca" (data-aware transform

@@ -48,6 +48,27 @@ absl::StatusOr<PrefixSharing> ParsePrefixSharing(absl::string_view name) {
                    "' is not one of auto, always, never"));
 }
 
+const char* PcaWeightingName(PcaWeighting w) {
+  switch (w) {
+    case PcaWeighting::kAuto:
+      return "auto";
+    case PcaWeighting::kOff:
+      return "off";
+    case PcaWeighting::kOn:
+      return "on";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<PcaWeighting> ParsePcaWeighting(absl::string_view name) {
+  for (PcaWeighting w :
+       {PcaWeighting::kAuto, PcaWeighting::kOff, PcaWeighting::kOn}) {
+    if (name == PcaWeightingName(w)) return w;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "pca weighting '", EchoInput(name), "' is not one of auto, off, on"));
+}
+
 SearchStats SumStats(const std::vector<SearchStats>& all) {
   SearchStats sum;
   for (const SearchStats& s : all) {

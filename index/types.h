@@ -41,6 +41,14 @@ enum class PrefixSharing : uint32_t {
 const char* PrefixSharingName(PrefixSharing s);  // "auto", "always", "never"
 absl::StatusOr<PrefixSharing> ParsePrefixSharing(absl::string_view name);
 
+// Whether the pca codec codes its residuals weighted as queries like the
+// data see them (CodecOptions::pca_weighting, index/pca_params.h): kAuto
+// trains both codes and keeps the weighting where the index's own sample
+// ranks better with it (index/codec_choice.h).
+enum class PcaWeighting : uint8_t { kAuto = 0, kOff = 1, kOn = 2 };
+const char* PcaWeightingName(PcaWeighting w);  // "auto", "off", "on"
+absl::StatusOr<PcaWeighting> ParsePcaWeighting(absl::string_view name);
+
 class AllowedSet;  // index/allowed_set.h
 
 // Internal id of a point added without one (IvfIndex::Add): never allowed.

@@ -95,6 +95,28 @@ PrefixSharing PrefixSharingFromProto(pb::PrefixSharing s) {
   }
 }
 
+PcaWeighting PcaWeightingFromProto(pb::PcaWeighting w) {
+  switch (w) {
+    case pb::PCA_WEIGHTING_OFF:
+      return PcaWeighting::kOff;
+    case pb::PCA_WEIGHTING_ON:
+      return PcaWeighting::kOn;
+    default:
+      return PcaWeighting::kAuto;
+  }
+}
+
+pb::PcaWeighting PcaWeightingToProto(PcaWeighting w) {
+  switch (w) {
+    case PcaWeighting::kOff:
+      return pb::PCA_WEIGHTING_OFF;
+    case PcaWeighting::kOn:
+      return pb::PCA_WEIGHTING_ON;
+    default:
+      return pb::PCA_WEIGHTING_AUTO;
+  }
+}
+
 pb::PrefixSharing PrefixSharingToProto(PrefixSharing s) {
   switch (s) {
     case PrefixSharing::kAlways:
@@ -171,6 +193,7 @@ absl::StatusOr<CollectionConfig> FromProto(
   c.store_vectors = in.has_store_vectors() ? in.store_vectors() : true;
   c.refine = RefineFromProto(in.refine());
   c.prefix_sharing = PrefixSharingFromProto(in.prefix_sharing());
+  c.pca_weighting = PcaWeightingFromProto(in.pca_weighting());
   if (in.has_bm25()) c.bm25 = FromProto(in.bm25());
   return c;
 }
@@ -190,6 +213,7 @@ absl::Status ToProto(const CollectionConfig& in,
   out->set_store_vectors(in.store_vectors);
   out->set_refine(RefineToProto(in.refine));
   out->set_prefix_sharing(PrefixSharingToProto(in.prefix_sharing));
+  out->set_pca_weighting(PcaWeightingToProto(in.pca_weighting));
   if (in.bm25.has_value()) ToProto(*in.bm25, out->mutable_bm25());
   return absl::OkStatus();
 }
@@ -211,6 +235,8 @@ void ToProto(const CollectionInfo& in, pb::CollectionInfo* out) {
   out->set_store_vectors(c.store_vectors);
   out->set_refine(RefineToProto(c.refine));
   out->set_prefix_sharing(PrefixSharingToProto(c.prefix_sharing));
+  out->set_pca_weighting(PcaWeightingToProto(c.pca_weighting));
+  out->set_codec(in.codec);
   if (c.bm25.has_value()) ToProto(*c.bm25, out->mutable_bm25());
   out->set_refine_bytes_per_vector(static_cast<uint32_t>(in.refine_bytes));
   out->set_training(in.training);
@@ -277,6 +303,8 @@ CollectionInfo FromProto(const pb::CollectionInfo& in) {
   c.store_vectors = in.store_vectors();
   c.refine = RefineFromProto(in.refine());
   c.prefix_sharing = PrefixSharingFromProto(in.prefix_sharing());
+  c.pca_weighting = PcaWeightingFromProto(in.pca_weighting());
+  i.codec = in.codec();
   if (in.has_bm25()) c.bm25 = FromProto(in.bm25());
   i.refine_bytes = in.refine_bytes_per_vector();
   i.count = in.count();

@@ -42,6 +42,8 @@ v1::Refine RefineToProto(RefineKind kind);
 // The prefix sharing; unspecified is auto (validated as Refine is).
 PrefixSharing PrefixSharingFromProto(v1::PrefixSharing s);
 v1::PrefixSharing PrefixSharingToProto(PrefixSharing s);
+PcaWeighting PcaWeightingFromProto(v1::PcaWeighting w);
+v1::PcaWeighting PcaWeightingToProto(PcaWeighting w);
 
 // Collections. A CollectionConfig's zero bits and seed stay the database's
 // defaults; InvalidArgument for an unknown enum (or method name).

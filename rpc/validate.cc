@@ -32,6 +32,12 @@ absl::Status ValidateCreateCollection(const v1::CreateCollectionRequest& req) {
         " is not one of PREFIX_SHARING_AUTO, PREFIX_SHARING_ALWAYS, "
         "PREFIX_SHARING_NEVER"));
   }
+  if (!v1::PcaWeighting_IsValid(req.pca_weighting())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pca_weighting ", static_cast<int>(req.pca_weighting()),
+                     " is not one of PCA_WEIGHTING_AUTO, PCA_WEIGHTING_OFF, "
+                     "PCA_WEIGHTING_ON"));
+  }
   return absl::OkStatus();
 }
 

@@ -103,6 +103,7 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(self.db.count(self.name), 2500)
         info = self.db.train(self.name)
         self.assertTrue(info.trained)
+        self.assertTrue(info.codec.startswith("renorm 4-bit ("), info.codec)
         self.assertEqual(info.nlist, 8)
         self.assertGreater(info.memory.index_bytes, 0)
         self.assertEqual(info.memory.limit_bytes, 4 << 20)
@@ -751,7 +752,17 @@ class ClientTest(unittest.TestCase):
     def test_errors_carry_the_code_and_the_servers_message(self):
         import grpc
         info = self.db.create_collection(self.name, dim=4)
-        self.assertEqual((info.refine, info.prefix_sharing), ("raw", "auto"))
+        self.assertEqual((info.refine, info.prefix_sharing, info.pca_weighting,
+                          info.codec), ("raw", "auto", "auto", ""))
+        with self.assertRaises(ValueError):
+            self.db.create_collection("x", dim=4, pca_weighting="yes")
+        with self.assertRaises(self.tc.Error) as e:  # pca only
+            self.db.create_collection("x", dim=4, pca_weighting="on")
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        pca = self.name + "_pca"
+        self.assertEqual(self.db.create_collection(
+            pca, dim=4, method="pca", pca_weighting="off").pca_weighting, "off")
+        self.db.delete_collection(pca)
         with self.assertRaises(self.tc.Error) as e:
             self.db.create_collection(self.name, dim=4)
         self.assertEqual(e.exception.code, grpc.StatusCode.ALREADY_EXISTS)

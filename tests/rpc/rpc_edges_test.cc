@@ -277,6 +277,38 @@ TEST_F(RpcEdgesTest, PrefixSharingIsValidatedAndReported) {
   EXPECT_EQ(info.prefix_sharing(), pb::PREFIX_SHARING_AUTO);
 }
 
+// The pca weighting: an unknown enum number is refused at the API's
+// boundary, ON for another method by the database; a collection reports
+// what it was created with (unspecified as AUTO) and, untrained, no codec.
+TEST_F(RpcEdgesTest, PcaWeightingIsValidatedAndReported) {
+  pb::CollectionInfo info;
+  auto req = CreateReq("pw", kDim, pb::METRIC_IP);
+  req.set_pca_weighting(static_cast<pb::PcaWeighting>(9));
+  grpc::Status s = Create(req, &info);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("pca_weighting 9"), std::string::npos)
+      << s.error_message();
+  req.set_pca_weighting(pb::PCA_WEIGHTING_ON);
+  s = Create(req, &info);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("applies to method pca only"),
+            std::string::npos)
+      << s.error_message();
+  req.mutable_quantizer()->set_method(pb::METHOD_PCA);
+  ASSERT_TRUE(Create(req, &info).ok());
+  EXPECT_EQ(info.pca_weighting(), pb::PCA_WEIGHTING_ON);
+  EXPECT_EQ(info.codec(), "");
+  {
+    grpc::ClientContext ctx;
+    pb::GetCollectionRequest g;
+    g.set_name("pw");
+    ASSERT_TRUE(ts_.collections().Get(&ctx, g, &info).ok());
+    EXPECT_EQ(info.pca_weighting(), pb::PCA_WEIGHTING_ON);
+  }
+  ASSERT_TRUE(Create(CreateReq("pw2", kDim, pb::METRIC_IP), &info).ok());
+  EXPECT_EQ(info.pca_weighting(), pb::PCA_WEIGHTING_AUTO);
+}
+
 // The rescoring source (refine): an unknown enum number is refused at the
 // API's boundary (not read as raw), int8 / f32 without stored vectors by
 // the database; a collection created with int8 reports it, and the bytes

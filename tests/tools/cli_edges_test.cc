@@ -421,6 +421,14 @@ TEST(CliEdges, IngestCreateIntoADifferentCollectionFails) {
   EXPECT_EQ(o.code, 2) << o.out << o.err;
   EXPECT_THAT(o.err, HasSubstr("--prefix-sharing"));
   EXPECT_THAT(o.err, HasSubstr("is not one of auto, always, never"));
+  // The pca weighting is compared when given (collections from before it
+  // read as off, the flag's default is auto); it applies to pca only.
+  o = ingest({"--metric", "ip", "--pca-weighting", "on"});
+  EXPECT_EQ(o.code, 2) << o.out << o.err;
+  EXPECT_THAT(o.err, HasSubstr("pca_weighting auto (--pca-weighting on)"));
+  o = ingest({"--metric", "ip", "--pca-weighting", "maybe"});
+  EXPECT_EQ(o.code, 2) << o.out << o.err;
+  EXPECT_THAT(o.err, HasSubstr("is not one of auto, off, on"));
   // Without --create the flags are not settings: no comparison.
   o = RunCommand(RunIngest, {"--data", tmp.File("db"), "--collection", "docs",
                              "--input", in, "--progress", "none"});

@@ -115,10 +115,11 @@ absl::StatusOr<PayloadSelector> PayloadSelectorFromFlags(const Flags& f) {
 }
 
 const FlagSpec& CreateFlags() {
-  static const FlagSpec* spec = new FlagSpec{
-      {"dim", "metric", "method", "bits", "nlist", "seed", "refine",
-       "prefix-sharing", "bm25", "bm25-k1", "bm25-b", "bm25-avg-len"},
-      {"no-store-vectors"}};
+  static const FlagSpec* spec =
+      new FlagSpec{{"dim", "metric", "method", "bits", "nlist", "seed",
+                    "refine", "prefix-sharing", "pca-weighting", "bm25",
+                    "bm25-k1", "bm25-b", "bm25-avg-len"},
+                   {"no-store-vectors"}};
   return *spec;
 }
 
@@ -162,6 +163,11 @@ absl::StatusOr<CollectionConfig> ConfigFromFlags(const Flags& f,
     auto sharing = ParsePrefixSharing(f.GetString("prefix-sharing", "auto"));
     TQ_RETURN_IF_ERROR(sharing.status()) << "--prefix-sharing";
     c.prefix_sharing = *sharing;
+  }
+  {
+    auto weighting = ParsePcaWeighting(f.GetString("pca-weighting", "auto"));
+    TQ_RETURN_IF_ERROR(weighting.status()) << "--pca-weighting";
+    c.pca_weighting = *weighting;
   }
   if (f.Has("bm25")) {
     Bm25Config b;
@@ -238,6 +244,13 @@ absl::Status CheckSameSettings(const CollectionConfig& have,
     diffs.push_back(absl::StrCat(
         "prefix_sharing ", PrefixSharingName(have.prefix_sharing), " (",
         flag("prefix-sharing", PrefixSharingName(want.prefix_sharing)), ")"));
+  }
+  // Compared only when given: collections created before the setting read
+  // as off, where the flag's default is auto.
+  if (f.Has("pca-weighting") && have.pca_weighting != want.pca_weighting) {
+    diffs.push_back(absl::StrCat(
+        "pca_weighting ", PcaWeightingName(have.pca_weighting),
+        " (--pca-weighting ", PcaWeightingName(want.pca_weighting), ")"));
   }
   if (have.bm25 != want.bm25) {
     diffs.push_back(absl::StrCat(

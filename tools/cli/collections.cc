@@ -41,6 +41,11 @@ constexpr char kCollectionsUsage[] =
     "                         scan pass's bits once or twice; auto (default):\n"
     "                         once where that loses nothing (mse, renorm),\n"
     "                         always: pca too (less memory, a little slower)\n"
+    "         [--pca-weighting auto|off|on]  pca: code the residuals weighted\n"
+    "                         as queries like the data see them; auto\n"
+    "                         (default): where the collection's own sample\n"
+    "                         ranks better with it (twice the training\n"
+    "                         time); info's codec says what it chose\n"
     "         [--bm25 LANGUAGE [--bm25-k1 K] [--bm25-b B] [--bm25-avg-len N]]\n"
     "                         rank points' texts by BM25 (ingest: a jsonl\n"
     "                         row's \"text\"; search --text): words stemmed\n"
@@ -108,6 +113,8 @@ nlohmann::json InfoJson(const CollectionInfo& i) {
       {"store_vectors", c.store_vectors},
       {"refine", refine},
       {"prefix_sharing", PrefixSharingName(c.prefix_sharing)},
+      {"pca_weighting", PcaWeightingName(c.pca_weighting)},
+      {"codec", i.codec},
       {"bm25", c.bm25.has_value()
                    ? nlohmann::json{{"language", c.bm25->language},
                                     {"k1", ShortFloat(c.bm25->k1)},

@@ -66,6 +66,8 @@ constexpr char kIngestUsage[] =
     "    --refine raw|int8|f32 (default raw: rescore from the stored vectors)\n"
     "    --prefix-sharing auto|always|never (default auto; see tqdb "
     "collections)\n"
+    "    --pca-weighting auto|off|on (pca; default auto; see tqdb "
+    "collections)\n"
     "    --bm25 LANGUAGE --bm25-k1 K --bm25-b B --bm25-avg-len N (BM25 of\n"
     "    the rows' \"text\"; see tqdb collections)\n"
     "  --text-field KEY       bm25: each row's text is its payload's "

@@ -37,6 +37,8 @@ _REFINES = {"raw": cpb.REFINE_RAW, "int8": cpb.REFINE_INT8,
 _PREFIX_SHARING = {"auto": cpb.PREFIX_SHARING_AUTO,
                    "always": cpb.PREFIX_SHARING_ALWAYS,
                    "never": cpb.PREFIX_SHARING_NEVER}
+_PCA_WEIGHTING = {"auto": cpb.PCA_WEIGHTING_AUTO,
+                  "off": cpb.PCA_WEIGHTING_OFF, "on": cpb.PCA_WEIGHTING_ON}
 _FIELD_TYPES = {"keyword": cpb.FIELD_TYPE_KEYWORD,
                 "integer": cpb.FIELD_TYPE_INTEGER,
                 "float": cpb.FIELD_TYPE_FLOAT, "bool": cpb.FIELD_TYPE_BOOL,
@@ -138,7 +140,8 @@ class Client:
                           nlist: int = 0, store_vectors: bool = True,
                           seed: int = 0, train_threshold: int = 0,
                           refine: str = "raw", prefix_sharing: str = "auto",
-                          bm25: Optional[Bm25Like] = None
+                          bm25: Optional[Bm25Like] = None,
+                          pca_weighting: str = "auto"
                           ) -> CollectionInfo:
         """Creates a collection (ALREADY_EXISTS if the name is taken).
 
@@ -148,7 +151,10 @@ class Client:
         rescore reads, "raw" (the stored vectors), "int8" or "f32" (codes in
         memory). prefix_sharing: whether the lists hold the first scan
         pass's bits once or twice: "auto" (once where that loses nothing),
-        "always" (less memory for pca too) or "never". bm25: rank texts
+        "always" (less memory for pca too) or "never". pca_weighting (pca):
+        weigh the codes' error as queries like the data see it, "auto"
+        (where the collection's own sample ranks better so; CollectionInfo
+        .codec says), "off" or "on". bm25: rank texts
         by BM25 (upsert(texts=...), search(text=...)): True (english
         stemming, k1 1.2, b 0.75, avg_len 256), a Snowball language
         ("french", ...; "none": no stemming) or a dict of language, k1, b,
@@ -162,13 +168,17 @@ class Client:
         if prefix_sharing not in _PREFIX_SHARING:
             raise ValueError("prefix_sharing must be one of %s" %
                              sorted(_PREFIX_SHARING))
+        if pca_weighting not in _PCA_WEIGHTING:
+            raise ValueError("pca_weighting must be one of %s" %
+                             sorted(_PCA_WEIGHTING))
         req = cpb.CreateCollectionRequest(
             name=name, dim=dim, metric=_METRICS[metric],
             quantizer=cpb.QuantizerConfig(method=_METHODS[method], bits=bits,
                                          seed=seed),
             ivf=cpb.IvfConfig(nlist=nlist, train_threshold=train_threshold),
             store_vectors=store_vectors, refine=_REFINES[refine],
-            prefix_sharing=_PREFIX_SHARING[prefix_sharing])
+            prefix_sharing=_PREFIX_SHARING[prefix_sharing],
+            pca_weighting=_PCA_WEIGHTING[pca_weighting])
         if bm25 is not None and bm25 is not False:
             req.bm25.CopyFrom(_bm25_proto(bm25))
         return CollectionInfo.from_proto(

@@ -193,6 +193,10 @@ class CollectionInfo:
     payload_indexes: List[FieldIndexInfo] = field(default_factory=list)
     refine: str = "raw"            # "raw", "int8" or "f32"
     prefix_sharing: str = "auto"   # "auto", "always" or "never"
+    pca_weighting: str = "auto"    # "auto", "off" or "on"
+    # The active index's codec, e.g. "pca 4-bit weighted (262 B)"; ""
+    # while untrained.
+    codec: str = ""
     sparse_points: int = 0         # points holding a sparse vector
     # BM25 settings ({"language", "k1", "b", "avg_len"}), None without.
     bm25: Optional[dict] = None
@@ -222,7 +226,11 @@ class CollectionInfo:
                        "REFINE_", "").lower().replace("unspecified", "raw"),
                    prefix_sharing=pb.PrefixSharing.Name(
                        p.prefix_sharing).replace("PREFIX_SHARING_", "")
-                   .lower().replace("unspecified", "auto"))
+                   .lower().replace("unspecified", "auto"),
+                   pca_weighting=pb.PcaWeighting.Name(
+                       p.pca_weighting).replace("PCA_WEIGHTING_", "")
+                   .lower().replace("unspecified", "auto"),
+                   codec=p.codec)
 
 
 class Error(Exception):
