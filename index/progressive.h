@@ -16,10 +16,14 @@
 // the prefix's cells (a conditional mean, so E[level | prefix] = mu).
 //
 // The error of pass 1 and its bound. With c_j the level of coordinate j,
-// c1_j = mu_j(prefix_j) and a per-vector projection alpha = <c, c1> /
-// <c1, c1>, the estimate splits exactly as
+// c1_j = mu_j(prefix_j) and a per-vector alpha = <c, c> / <c, c1> (inner
+// products and norms of codes in the vectors' metric,
+// ScalarCodeInfo::metric: the importance for orthonormal axes, not for
+// pca's query weighting), the estimate splits exactly as
 //   scale * <w, c> = g1 * <w, c1> + scale * <w, delta>,
-//   g1 = scale * alpha, delta = c - alpha c1 (orthogonal to c1).
+//   g1 = scale * alpha, delta = c - alpha c1 (orthogonal to c: pass 1 is
+//   exact for a query along the code's own reconstruction, ||delta|| =
+//   ||c|| tan(c, c1)).
 // The codec's random rotation spreads delta over the coordinates in
 // proportion to their variances v_j = V_j(t_j); with that model
 // scale * <w, delta> has standard deviation g2 * W, g2 = scale * ||delta||
