@@ -15,6 +15,8 @@ namespace tqdb {
 namespace {
 
 constexpr size_t kChoiceTop = 10;
+// Base rows encoded at a time (their residuals are built per block).
+constexpr size_t kEncodeBlock = 1024;
 
 // Calls f(q, i) for every query q < queries and row i < rows, a block of
 // rows at a time for all queries (the rows, read from memory once, are
@@ -30,70 +32,92 @@ void ForBlocks(size_t queries, size_t rows, F f) {
   }
 }
 
-// The ids of the kChoiceTop largest of score[0, n), ascending.
-std::vector<uint32_t> ChoiceTopIds(const float* score, size_t n) {
-  std::vector<uint32_t> ids(n);
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<uint32_t>(i);
-  std::partial_sort(ids.begin(), ids.begin() + kChoiceTop, ids.end(),
-                    [&](uint32_t a, uint32_t b) {
-                      return score[a] > score[b] ||
-                             (score[a] == score[b] && a < b);
-                    });
-  ids.resize(kChoiceTop);
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
+// The kChoiceTop best of the (score, id) offered, larger scores first and
+// lower ids on ties, kept as a heap whose front is the worst kept: a
+// query's top 10 without its scores over every row.
+class TopIds {
+ public:
+  void Offer(float score, uint32_t id) {
+    const Entry e{score, id};
+    if (heap_.size() < kChoiceTop) {
+      heap_.push_back(e);
+      std::push_heap(heap_.begin(), heap_.end(), Better);
+    } else if (Better(e, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), Better);
+      heap_.back() = e;
+      std::push_heap(heap_.begin(), heap_.end(), Better);
+    }
+  }
+  // The ids kept, ascending.
+  std::vector<uint32_t> Ids() const {
+    std::vector<uint32_t> ids;
+    for (const Entry& e : heap_) ids.push_back(e.id);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
 
-// The sample's rows [queries, n) as the base, with what scoring them needs
-// besides a codec: the residuals, <u, c> of each query and list, the exact
-// top 10 of each query.
+ private:
+  struct Entry {
+    float score;
+    uint32_t id;
+  };
+  static bool Better(const Entry& a, const Entry& b) {
+    return a.score > b.score || (a.score == b.score && a.id < b.id);
+  }
+  std::vector<Entry> heap_;
+};
+
+// The sample in a seeded order: its first `queries` rows are the queries,
+// the rest the base, with what scoring them needs besides a codec: <u, c>
+// of each query and list, the exact top 10 of each query.
 struct Validation {
   const ValidationSample* s = nullptr;
   size_t queries = 0, nb = 0;
-  std::vector<float> resid;      // nb x d
+  std::vector<uint32_t> order;   // sample rows: the queries, then the base
   std::vector<float> base_norm;  // nb (L2: ||x||^2)
   std::vector<float> qc;         // queries x nlist: <u, c> of each list
   std::vector<std::vector<uint32_t>> truth;
 
-  const float* base(size_t i) const { return s->x + (queries + i) * s->d; }
+  const float* query(size_t q) const { return s->x + size_t{order[q]} * s->d; }
+  const float* base(size_t i) const {
+    return s->x + size_t{order[queries + i]} * s->d;
+  }
+  uint32_t list(size_t i) const { return s->list[order[queries + i]]; }
   const float* centroid(size_t i) const {
-    return s->centroids == nullptr
-               ? nullptr
-               : &s->centroids[size_t{s->list[queries + i]} * s->d];
+    return s->centroids == nullptr ? nullptr
+                                   : &s->centroids[size_t{list(i)} * s->d];
   }
 };
 
-Validation MakeValidation(const ValidationSample& s, size_t queries) {
+Validation MakeValidation(const ValidationSample& s, size_t queries,
+                          std::vector<uint32_t> order) {
   Validation v;
   v.s = &s;
   v.queries = queries;
   v.nb = s.n - queries;
+  v.order = std::move(order);
   const size_t d = s.d, nb = v.nb;
-  v.resid.resize(nb * d);
   v.base_norm.assign(nb, 0.0f);
-  for (size_t i = 0; i < nb; ++i) {
-    const float* c = v.centroid(i);
-    for (size_t a = 0; a < d; ++a) {
-      v.resid[i * d + a] = v.base(i)[a] - (c != nullptr ? c[a] : 0.0f);
-    }
-    if (s.metric == Metric::kL2) {
+  if (s.metric == Metric::kL2) {
+    for (size_t i = 0; i < nb; ++i) {
       v.base_norm[i] = kernels::Dot(v.base(i), v.base(i), d);
     }
   }
   v.qc.assign(s.centroids != nullptr ? queries * s.nlist : 0, 0.0f);
-  std::vector<float> exact(queries * nb);
+  std::vector<TopIds> top(queries);
   ForBlocks(queries, nb, [&](size_t q, size_t i) {
-    const float ip = kernels::Dot(s.x + q * d, v.base(i), d);
-    exact[q * nb + i] = s.metric == Metric::kL2 ? 2 * ip - v.base_norm[i] : ip;
+    const float ip = kernels::Dot(v.query(q), v.base(i), d);
+    top[q].Offer(s.metric == Metric::kL2 ? 2 * ip - v.base_norm[i] : ip,
+                 static_cast<uint32_t>(i));
   });
   for (size_t q = 0; q < queries; ++q) {
     if (s.centroids != nullptr) {
       for (uint32_t l = 0; l < s.nlist; ++l) {
         v.qc[q * s.nlist + l] =
-            kernels::Dot(s.x + q * d, &s.centroids[size_t{l} * d], d);
+            kernels::Dot(v.query(q), &s.centroids[size_t{l} * d], d);
       }
     }
-    v.truth.push_back(ChoiceTopIds(&exact[q * nb], nb));
+    v.truth.push_back(top[q].Ids());
   }
   return v;
 }
@@ -109,53 +133,64 @@ absl::StatusOr<std::vector<int>> ValidationHits(const ScanCodec& codec,
   }
   const ValidationSample& s = *v.s;
   const size_t d = s.d, k = info->width.size(), nb = v.nb;
+  const bool center = s.center_factor && s.centroids != nullptr;
   // The base rows' codes read back as e_i[j] = f0 * level_j, so that the
-  // estimate of <u, r_i> is <QueryWeights(u), e_i>.
-  std::vector<uint8_t> codes(nb * codec.code_bytes());
-  TQ_RETURN_IF_ERROR(codec.EncodeBatch(v.resid.data(), nb, codes.data()));
-  std::vector<float> e(nb * k), factors(codec.shape().nfactors + 1);
+  // estimate of <u, r_i> is <QueryWeights(u), e_i>; and the centroid
+  // correction: delta_i = <c, r_i> - est(<c, r_i>), added as <u, c> /
+  // ||c||^2 * delta_i, a list's weights computed once.
+  std::vector<float> e(nb * k), delta(nb, 0.0f), inv_cc(nb, 0.0f);
+  std::vector<float> resid(std::min(nb, kEncodeBlock) * d);
+  std::vector<uint8_t> codes(std::min(nb, kEncodeBlock) * codec.code_bytes());
+  std::vector<float> factors(codec.shape().nfactors + 1);
   std::vector<uint8_t> idx(k);
-  for (size_t i = 0; i < nb; ++i) {
-    codec.UnpackIndices(&codes[i * codec.code_bytes()], idx.data(),
-                        factors.data());
-    for (size_t j = 0; j < k; ++j) {
-      e[i * k + j] = factors[0] * info->levels[info->width[j]][idx[j]];
+  std::vector<std::vector<float>> list_w(center ? s.nlist : 0);
+  for (size_t i0 = 0; i0 < nb; i0 += kEncodeBlock) {
+    const size_t rows = std::min(kEncodeBlock, nb - i0);
+    for (size_t r = 0; r < rows; ++r) {
+      const float* x = v.base(i0 + r);
+      const float* c = v.centroid(i0 + r);
+      for (size_t a = 0; a < d; ++a) {
+        resid[r * d + a] = x[a] - (c != nullptr ? c[a] : 0.0f);
+      }
     }
-  }
-  // The centroid correction: delta_i = <c, r_i> - est(<c, r_i>), added as
-  // <u, c> / ||c||^2 * delta_i; a list's weights computed once.
-  std::vector<float> delta(nb, 0.0f), inv_cc(nb, 0.0f);
-  if (s.center_factor && s.centroids != nullptr) {
-    std::vector<std::vector<float>> list_w(s.nlist);
-    for (size_t i = 0; i < nb; ++i) {
-      std::vector<float>& cw = list_w[s.list[v.queries + i]];
+    TQ_RETURN_IF_ERROR(codec.EncodeBatch(resid.data(), rows, codes.data()));
+    for (size_t r = 0; r < rows; ++r) {
+      const size_t i = i0 + r;
+      codec.UnpackIndices(&codes[r * codec.code_bytes()], idx.data(),
+                          factors.data());
+      for (size_t j = 0; j < k; ++j) {
+        e[i * k + j] = factors[0] * info->levels[info->width[j]][idx[j]];
+      }
+      if (!center) continue;
+      std::vector<float>& cw = list_w[v.list(i)];
       if (cw.empty()) {
         cw.resize(k);
         codec.QueryWeights(v.centroid(i), cw.data());
       }
       const float cc = kernels::Dot(v.centroid(i), v.centroid(i), d);
-      delta[i] = kernels::Dot(v.centroid(i), &v.resid[i * d], d) -
+      delta[i] = kernels::Dot(v.centroid(i), &resid[r * d], d) -
                  kernels::Dot(cw.data(), &e[i * k], k);
       inv_cc[i] = cc > 0 ? 1.0f / cc : 0.0f;
     }
   }
-  std::vector<float> wq(v.queries * k), est(v.queries * nb);
+  std::vector<float> wq(v.queries * k);
   for (size_t q = 0; q < v.queries; ++q) {
-    codec.QueryWeights(s.x + q * d, &wq[q * k]);
+    codec.QueryWeights(v.query(q), &wq[q * k]);
   }
+  std::vector<TopIds> top(v.queries);
   ForBlocks(v.queries, nb, [&](size_t q, size_t i) {
-    const float qc =
-        s.centroids != nullptr ? v.qc[q * s.nlist + s.list[v.queries + i]] : 0;
+    const float qc = s.centroids != nullptr ? v.qc[q * s.nlist + v.list(i)] : 0;
     const float ip =
         qc + kernels::Dot(&wq[q * k], &e[i * k], k) + qc * inv_cc[i] * delta[i];
-    est[q * nb + i] = s.metric == Metric::kL2 ? 2 * ip - v.base_norm[i] : ip;
+    top[q].Offer(s.metric == Metric::kL2 ? 2 * ip - v.base_norm[i] : ip,
+                 static_cast<uint32_t>(i));
   });
   std::vector<int> hits(v.queries);
   for (size_t q = 0; q < v.queries; ++q) {
-    const std::vector<uint32_t> top = ChoiceTopIds(&est[q * nb], nb);
+    const std::vector<uint32_t> est = top[q].Ids();
     std::vector<uint32_t> common;
-    std::set_intersection(v.truth[q].begin(), v.truth[q].end(), top.begin(),
-                          top.end(), std::back_inserter(common));
+    std::set_intersection(v.truth[q].begin(), v.truth[q].end(), est.begin(),
+                          est.end(), std::back_inserter(common));
     hits[q] = static_cast<int>(common.size());
   }
   return hits;
@@ -180,21 +215,11 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> TrainPcaCodec(
   TQ_ASSIGN_OR_RETURN(std::unique_ptr<ScanCodec> weighted,
                       CreatePcaCodec(with_weights, s.d, train, s.n));
   // The queries: a seeded draw (a sample may come in the order of the
-  // data: sorted by frequency, by date), moved to the front.
+  // data: sorted by frequency, by date), the base the rest in the same
+  // draw's order.
   Rng rng(seed);
-  std::vector<uint32_t> order =
-      RandomPermutation(static_cast<uint32_t>(s.n), &rng);
-  std::vector<float> x(s.n * s.d);
-  std::vector<uint32_t> list(s.list != nullptr ? s.n : 0);
-  for (size_t i = 0; i < s.n; ++i) {
-    std::copy(s.x + size_t{order[i]} * s.d, s.x + size_t{order[i] + 1} * s.d,
-              &x[i * s.d]);
-    if (s.list != nullptr) list[i] = s.list[order[i]];
-  }
-  ValidationSample shuffled = s;
-  shuffled.x = x.data();
-  shuffled.list = s.list != nullptr ? list.data() : nullptr;
-  const Validation v = MakeValidation(shuffled, queries);
+  const Validation v = MakeValidation(
+      s, queries, RandomPermutation(static_cast<uint32_t>(s.n), &rng));
   TQ_ASSIGN_OR_RETURN(std::vector<int> without, ValidationHits(*unweighted, v));
   TQ_ASSIGN_OR_RETURN(std::vector<int> with, ValidationHits(*weighted, v));
   // A paired test on the queries' differences: the weighting is kept only

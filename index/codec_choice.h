@@ -4,7 +4,7 @@
 // variant whose estimates find more of each query's true top 10 is kept.
 // Used for the pca codec's query weighting (CodecOptions::pca_weighting),
 // which gives more recall per byte on some data (use512: 10-recall@10
-// 0.945 -> 0.956 at 2 bits) and less on other (GloVe-100 cosine, 2 bits:
+// 0.945 -> 0.955 at 2 bits) and less on other (GloVe-100 cosine, 2 bits:
 // 0.741 -> 0.728): which, only the data can say.
 #ifndef TQDB_INDEX_CODEC_CHOICE_H_
 #define TQDB_INDEX_CODEC_CHOICE_H_
