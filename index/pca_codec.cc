@@ -200,15 +200,18 @@ class PcaScanCodec : public ScanCodec {
       const double norm = std::sqrt(nsq);
       double factor = 0;
       if (norm > 0) {
-        // c: the coordinates of the coded direction (of r, or of y = A r
-        // with the weighting), g those of A^-1 r along the same axes.
+        // g: the query rows' products with r (with the weighting those of
+        // A^-1 r along the axes); c: the coordinates of the coded direction
+        // (of r, or of y = A r with the weighting).
+        for (uint32_t j = 0; j < k; ++j) {
+          g[j] = kernels::Dot(&p_.rows[size_t{j} * d], r, d);
+        }
         double ynorm = norm;
         if (weighted) {
           // ||y||^2: the coded axes' part, and rest_weight^2 times the
           // part of ||r||^2 off them.
           double ysq = 0, coded_sq = 0;
           for (uint32_t j = 0; j < k; ++j) {
-            g[j] = kernels::Dot(&p_.rows[size_t{j} * d], r, d);
             const double t = double{p_.weight[j]} * g[j];  // <axis_j, r>
             c[j] = p_.weight[j] * t;
             coded_sq += t * t;
@@ -217,13 +220,11 @@ class PcaScanCodec : public ScanCodec {
           const double rw = p_.rest_weight;
           ysq += rw * rw * std::max(0.0, nsq - coded_sq);
           ynorm = std::sqrt(ysq);
-          for (uint32_t j = 0; j < k; ++j) {
-            c[j] = ynorm > 0 ? c[j] / ynorm : 0.0;
-          }
         } else {
-          for (uint32_t j = 0; j < k; ++j) {
-            c[j] = kernels::Dot(&p_.rows[size_t{j} * d], r, d) / norm;
-          }
+          std::copy(g.begin(), g.end(), c.begin());
+        }
+        for (uint32_t j = 0; j < k; ++j) {
+          c[j] = ynorm > 0 ? c[j] / ynorm : 0.0;
         }
         // Without the weighting the renorm estimate errs by ||r|| <q,
         // u_hat / <u, u_hat> - u>, whose size is tan(angle(u, u_hat)): pick,

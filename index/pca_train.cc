@@ -94,7 +94,8 @@ absl::StatusOr<PcaParams> TrainPcaParams(const CodecOptions& o, uint32_t dim,
                                          const float* train, size_t n,
                                          const UnitCodebooks& books) {
   const size_t d = dim;
-  std::vector<double> keep(n, 0.0);  // 1: a row used, 0: left out
+  std::vector<double> keep(n, 0.0);         // 1: a row used, 0: left out
+  std::vector<double> inv_norm_sq(n, 0.0);  // 1 / ||r||^2, 0: left out
   double norm_sq_sum = 0;
   size_t used = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -105,6 +106,7 @@ absl::StatusOr<PcaParams> TrainPcaParams(const CodecOptions& o, uint32_t dim,
     norm_sq_sum += nsq;
     ++used;
     keep[i] = 1.0;
+    inv_norm_sq[i] = 1.0 / nsq;
   }
   if (used == 0) {
     return absl::InvalidArgumentError(
@@ -146,14 +148,6 @@ absl::StatusOr<PcaParams> TrainPcaParams(const CodecOptions& o, uint32_t dim,
   const bool weighted = o.pca_weighting == PcaWeighting::kOn;
   if (!weighted) {
     // The principal axes of the directions r / ||r||.
-    std::vector<double> inv_norm_sq(n, 0.0);
-    for (size_t i = 0; i < n; ++i) {
-      if (keep[i] == 0) continue;
-      double nsq = 0;
-      for (size_t a = 0; a < d; ++a)
-        nsq += double{train[i * d + a]} * train[i * d + a];
-      inv_norm_sq[i] = 1.0 / nsq;
-    }
     TQ_ASSIGN_OR_RETURN(
         e, SymmetricEigen(SecondMoment(train, n, d, inv_norm_sq, used), d));
     lambda = e.lambda;
