@@ -3,13 +3,15 @@
 // After a uniformly random rotation, each coordinate t of a unit vector in
 // R^d follows f_d(t) ~ (1 - t^2)^((d-3)/2) on [-1, 1] (TurboQuant, Lemma 1),
 // close to N(0, 1/d) for large d. ExactBeta(d, b) solves the continuous 1-D
-// k-means (Lloyd-Max) problem for f_d with 2^b levels by numerical
-// integration: the density is tabulated on a fine grid in theta (t = sin
-// theta, density cos^(d-2) theta, smooth for every d >= 2), prefix sums give
-// each cell's mass and mean in O(log grid), and Lloyd iterations run from a
-// Panter-Dite (f^(1/3)) start until centroids move less than 1e-12.
-// Gaussian(d, b) does the same for N(0, 1/d) (the large-d limit), kept for
-// the exact-vs-Gaussian ablation.
+// k-means (Lloyd-Max) problem for f_d with 2^b levels: each cell's mass and
+// mean come in closed form (codebook.cc, class Law: O(d) for the Beta law,
+// O(1) for the Gaussian), and Newton's method on the centroid condition
+// runs from a Panter-Dite (f^(1/3)) start until the levels are their cells'
+// means to 1e-14 sigma: 10 ms at 8 bits and d = 1536, 0.1 ms at 4 bits and
+// d = 16, where tabulating the density and iterating Lloyd took 0.2 s
+// (every process that creates a collection computes one). Gaussian(d, b) does
+// the same for N(0, 1/d) (the large-d limit), kept for the exact-vs-Gaussian
+// ablation.
 //
 // Results are computed once per (kind, d, b) and cached for the process
 // (thread-safe). Centroids are in the units of t (unit-vector coordinates),
@@ -54,8 +56,8 @@ absl::StatusOr<std::shared_ptr<const Codebook>> GetCodebook(CodebookKind kind,
                                                             uint32_t bits);
 
 // Probability of each centroid's cell (between its thresholds) under the
-// codebook's law (kind, dim); sums to 1. Recomputed on every call (a
-// 65,536-bin grid, about a millisecond).
+// codebook's law (kind, dim); sums to 1. In closed form: O(2^bits * dim),
+// a few microseconds, since every collection's index computes them on load.
 std::vector<double> CellMasses(const Codebook& cb);
 
 }  // namespace tqdb

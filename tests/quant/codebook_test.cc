@@ -1,5 +1,6 @@
 #include "quant/codebook.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -101,6 +102,97 @@ TEST(CodebookTest, DimensionThreeIsUniform) {
     EXPECT_NEAR((*cb)->centroids[j], -1.0 + (2 * j + 1) / 8.0, 1e-4);
   }
   EXPECT_NEAR((*cb)->expected_mse, 3 * (0.25 * 0.25) / 12, 1e-5);
+}
+
+// The law's mass and first moment below x by Simpson's rule on a fine grid
+// (in theta for the Beta law, in t for the Gaussian), independent of the
+// closed forms of codebook.cc.
+struct Moments {
+  double mass, first;
+};
+Moments NumericBelow(CodebookKind kind, uint32_t d, double x) {
+  auto simpson = [](auto f, double a, double b, int n) {
+    const double h = (b - a) / n;
+    double s = f(a) + f(b);
+    for (int i = 1; i < n; ++i) s += f(a + i * h) * (i % 2 ? 4 : 2);
+    return s * h / 3;
+  };
+  if (kind == CodebookKind::kGaussian) {
+    const double sigma = 1 / std::sqrt(static_cast<double>(d));
+    auto f = [&](double t) { return std::exp(-0.5 * t * t / (sigma * sigma)); };
+    auto tf = [&](double t) { return t * f(t); };
+    const double total = simpson(f, -20 * sigma, 20 * sigma, 20000);
+    x = std::clamp(x, -20 * sigma, 20 * sigma);
+    return {simpson(f, -20 * sigma, x, 20000) / total,
+            simpson(tf, -20 * sigma, x, 20000) / total};
+  }
+  // cos^(d-2) is below e^-400 past 40 / sqrt(d) radians.
+  const double lim = std::min(M_PI / 2, 40 / std::sqrt(static_cast<double>(d)));
+  auto f = [&](double th) { return std::pow(std::cos(th), d - 2.0); };
+  auto tf = [&](double th) { return std::sin(th) * f(th); };
+  const double theta =
+      std::clamp(std::asin(std::clamp(x, -1.0, 1.0)), -lim, lim);
+  const double total = simpson(f, -lim, lim, 20000);
+  return {simpson(f, -lim, theta, 20000) / total,
+          simpson(tf, -lim, theta, 20000) / total};
+}
+
+// Lloyd-Max's condition, checked by integration: every level is its cell's
+// mean, and CellMasses are the cells' masses.
+TEST(CodebookTest, LevelsAreTheirCellsMeans) {
+  for (CodebookKind kind :
+       {CodebookKind::kExactBeta, CodebookKind::kGaussian}) {
+    for (uint32_t d : {2u, 3u, 16u, 1536u}) {
+      for (uint32_t bits : {1u, 4u, 8u}) {
+        auto cb = GetCodebook(kind, d, bits);
+        ASSERT_TRUE(cb.ok());
+        const std::vector<double> mass = CellMasses(**cb);
+        const double sigma = 1 / std::sqrt(static_cast<double>(d));
+        Moments lo{0, 0};
+        for (size_t j = 0; j < mass.size(); j += 1 + mass.size() / 8) {
+          SCOPED_TRACE(testing::Message()
+                       << "kind " << static_cast<int>(kind) << " d " << d
+                       << " bits " << bits << " cell " << j);
+          lo = j == 0 ? Moments{0, 0}
+                      : NumericBelow(kind, d, (*cb)->thresholds[j - 1]);
+          const Moments hi = j + 1 < mass.size()
+                                 ? NumericBelow(kind, d, (*cb)->thresholds[j])
+                                 : NumericBelow(kind, d, HUGE_VAL);
+          EXPECT_NEAR(mass[j], hi.mass - lo.mass, 1e-10);
+          EXPECT_NEAR((*cb)->centroids[j], (hi.first - lo.first) / mass[j],
+                      3e-7 * sigma);
+        }
+      }
+    }
+  }
+}
+
+TEST(CodebookTest, CellMassesMatchNumericalIntegration) {
+  for (CodebookKind kind :
+       {CodebookKind::kExactBeta, CodebookKind::kGaussian}) {
+    for (uint32_t d : {2u, 3u, 4u, 5u, 16u, 1536u}) {
+      for (uint32_t bits : {1u, 4u, 8u}) {
+        auto cb = GetCodebook(kind, d, bits);
+        ASSERT_TRUE(cb.ok());
+        const std::vector<double> mass = CellMasses(**cb);
+        ASSERT_EQ(mass.size(), size_t{1} << bits);
+        double sum = 0, below = 0;
+        for (size_t j = 0; j < mass.size(); ++j) {
+          SCOPED_TRACE(testing::Message()
+                       << "kind " << static_cast<int>(kind) << " d " << d
+                       << " bits " << bits << " cell " << j);
+          EXPECT_GE(mass[j], 0.0);
+          EXPECT_NEAR(mass[j], mass[mass.size() - 1 - j], 1e-12);
+          sum += mass[j];
+          if (j + 1 < mass.size() && j % 37 == 0) {
+            below = NumericBelow(kind, d, (*cb)->thresholds[j]).mass;
+            EXPECT_NEAR(sum, below, 1e-10);
+          }
+        }
+        EXPECT_NEAR(sum, 1.0, 1e-12);
+      }
+    }
+  }
 }
 
 TEST(CodebookTest, CachedInstanceIsShared) {
