@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <iterator>
 #include <utility>
 #include <vector>
 
 #include "index/pca_codec.h"
+#include "index/thread_pool.h"
 #include "quant/kernels.h"
 #include "quant/random.h"
 #include "quant/status_macros.h"
@@ -18,18 +20,34 @@ constexpr size_t kChoiceTop = 10;
 // Base rows encoded at a time (their residuals are built per block).
 constexpr size_t kEncodeBlock = 1024;
 
-// Calls f(q, i) for every query q < queries and row i < rows, a block of
-// rows at a time for all queries (the rows, read from memory once, are
-// what does not fit in cache).
-template <typename F>
-void ForBlocks(size_t queries, size_t rows, F f) {
-  constexpr size_t kBlock = 64;
-  for (size_t i0 = 0; i0 < rows; i0 += kBlock) {
-    const size_t i1 = std::min(rows, i0 + kBlock);
-    for (size_t q = 0; q < queries; ++q) {
-      for (size_t i = i0; i < i1; ++i) f(q, i);
-    }
+// Runs fn(i) for i < n on the pool's threads, or inline without one.
+void Parallel(ThreadPool* pool, size_t n,
+              const std::function<void(size_t)>& fn) {
+  if (pool == nullptr || n < 2) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+  } else {
+    pool->ParallelFor(n, fn);
   }
+}
+
+// Calls f(q, i) for every query q < queries and row i < rows: the queries
+// split in chunks across the pool's threads, each chunk's queries scoring a
+// block of rows at a time (the rows, read from memory once per chunk, are
+// what does not fit in cache). f(q, ...) runs on one thread for a given q.
+template <typename F>
+void ForBlocks(ThreadPool* pool, size_t queries, size_t rows, F f) {
+  constexpr size_t kBlock = 64, kQueriesPerChunk = 16;
+  const size_t chunks = (queries + kQueriesPerChunk - 1) / kQueriesPerChunk;
+  Parallel(pool, chunks, [&](size_t chunk) {
+    const size_t q0 = chunk * kQueriesPerChunk;
+    const size_t q1 = std::min(queries, q0 + kQueriesPerChunk);
+    for (size_t i0 = 0; i0 < rows; i0 += kBlock) {
+      const size_t i1 = std::min(rows, i0 + kBlock);
+      for (size_t q = q0; q < q1; ++q) {
+        for (size_t i = i0; i < i1; ++i) f(q, i);
+      }
+    }
+  });
 }
 
 // The kChoiceTop best of the (score, id) offered, larger scores first and
@@ -90,7 +108,7 @@ struct Validation {
 };
 
 Validation MakeValidation(const ValidationSample& s, size_t queries,
-                          std::vector<uint32_t> order) {
+                          std::vector<uint32_t> order, ThreadPool* pool) {
   Validation v;
   v.s = &s;
   v.queries = queries;
@@ -105,27 +123,29 @@ Validation MakeValidation(const ValidationSample& s, size_t queries,
   }
   v.qc.assign(s.centroids != nullptr ? queries * s.nlist : 0, 0.0f);
   std::vector<TopIds> top(queries);
-  ForBlocks(queries, nb, [&](size_t q, size_t i) {
+  ForBlocks(pool, queries, nb, [&](size_t q, size_t i) {
     const float ip = kernels::Dot(v.query(q), v.base(i), d);
     top[q].Offer(s.metric == Metric::kL2 ? 2 * ip - v.base_norm[i] : ip,
                  static_cast<uint32_t>(i));
   });
-  for (size_t q = 0; q < queries; ++q) {
+  v.truth.resize(queries);
+  Parallel(pool, queries, [&](size_t q) {
     if (s.centroids != nullptr) {
       for (uint32_t l = 0; l < s.nlist; ++l) {
         v.qc[q * s.nlist + l] =
             kernels::Dot(v.query(q), &s.centroids[size_t{l} * d], d);
       }
     }
-    v.truth.push_back(top[q].Ids());
-  }
+    v.truth[q] = top[q].Ids();
+  });
   return v;
 }
 
 // How many of each query's true top 10 the codec's estimates (with the
 // index's centroid terms) rank in their top 10.
 absl::StatusOr<std::vector<int>> ValidationHits(const ScanCodec& codec,
-                                                const Validation& v) {
+                                                const Validation& v,
+                                                ThreadPool* pool) {
   const ScalarCodeInfo* info = codec.scalar_info();
   if (info == nullptr || codec.combine_form().kind != CombineForm::kScaled) {
     return absl::InvalidArgumentError(
@@ -137,15 +157,26 @@ absl::StatusOr<std::vector<int>> ValidationHits(const ScanCodec& codec,
   // The base rows' codes read back as e_i[j] = f0 * level_j, so that the
   // estimate of <u, r_i> is <QueryWeights(u), e_i>; and the centroid
   // correction: delta_i = <c, r_i> - est(<c, r_i>), added as <u, c> /
-  // ||c||^2 * delta_i, a list's weights computed once.
+  // ||c||^2 * delta_i, with each list's weights computed once (first, for
+  // the lists the base rows are in, so the blocks only read them).
   std::vector<float> e(nb * k), delta(nb, 0.0f), inv_cc(nb, 0.0f);
-  std::vector<float> resid(std::min(nb, kEncodeBlock) * d);
-  std::vector<uint8_t> codes(std::min(nb, kEncodeBlock) * codec.code_bytes());
-  std::vector<float> factors(codec.shape().nfactors + 1);
-  std::vector<uint8_t> idx(k);
   std::vector<std::vector<float>> list_w(center ? s.nlist : 0);
-  for (size_t i0 = 0; i0 < nb; i0 += kEncodeBlock) {
+  if (center) {
+    for (size_t i = 0; i < nb; ++i) list_w[v.list(i)].resize(k);
+    Parallel(pool, s.nlist, [&](size_t l) {
+      if (list_w[l].empty()) return;
+      codec.QueryWeights(&s.centroids[l * d], list_w[l].data());
+    });
+  }
+  const size_t blocks = (nb + kEncodeBlock - 1) / kEncodeBlock;
+  std::vector<absl::Status> block_status(blocks);
+  Parallel(pool, blocks, [&](size_t b) {
+    const size_t i0 = b * kEncodeBlock;
     const size_t rows = std::min(kEncodeBlock, nb - i0);
+    std::vector<float> resid(rows * d);
+    std::vector<uint8_t> codes(rows * codec.code_bytes());
+    std::vector<float> factors(codec.shape().nfactors + 1);
+    std::vector<uint8_t> idx(k);
     for (size_t r = 0; r < rows; ++r) {
       const float* x = v.base(i0 + r);
       const float* c = v.centroid(i0 + r);
@@ -153,7 +184,8 @@ absl::StatusOr<std::vector<int>> ValidationHits(const ScanCodec& codec,
         resid[r * d + a] = x[a] - (c != nullptr ? c[a] : 0.0f);
       }
     }
-    TQ_RETURN_IF_ERROR(codec.EncodeBatch(resid.data(), rows, codes.data()));
+    block_status[b] = codec.EncodeBatch(resid.data(), rows, codes.data());
+    if (!block_status[b].ok()) return;
     for (size_t r = 0; r < rows; ++r) {
       const size_t i = i0 + r;
       codec.UnpackIndices(&codes[r * codec.code_bytes()], idx.data(),
@@ -162,23 +194,19 @@ absl::StatusOr<std::vector<int>> ValidationHits(const ScanCodec& codec,
         e[i * k + j] = factors[0] * info->levels[info->width[j]][idx[j]];
       }
       if (!center) continue;
-      std::vector<float>& cw = list_w[v.list(i)];
-      if (cw.empty()) {
-        cw.resize(k);
-        codec.QueryWeights(v.centroid(i), cw.data());
-      }
+      const std::vector<float>& cw = list_w[v.list(i)];
       const float cc = kernels::Dot(v.centroid(i), v.centroid(i), d);
       delta[i] = kernels::Dot(v.centroid(i), &resid[r * d], d) -
                  kernels::Dot(cw.data(), &e[i * k], k);
       inv_cc[i] = cc > 0 ? 1.0f / cc : 0.0f;
     }
-  }
+  });
+  for (const absl::Status& st : block_status) TQ_RETURN_IF_ERROR(st);
   std::vector<float> wq(v.queries * k);
-  for (size_t q = 0; q < v.queries; ++q) {
-    codec.QueryWeights(v.query(q), &wq[q * k]);
-  }
+  Parallel(pool, v.queries,
+           [&](size_t q) { codec.QueryWeights(v.query(q), &wq[q * k]); });
   std::vector<TopIds> top(v.queries);
-  ForBlocks(v.queries, nb, [&](size_t q, size_t i) {
+  ForBlocks(pool, v.queries, nb, [&](size_t q, size_t i) {
     const float qc = s.centroids != nullptr ? v.qc[q * s.nlist + v.list(i)] : 0;
     const float ip =
         qc + kernels::Dot(&wq[q * k], &e[i * k], k) + qc * inv_cc[i] * delta[i];
@@ -200,28 +228,46 @@ absl::StatusOr<std::vector<int>> ValidationHits(const ScanCodec& codec,
 
 absl::StatusOr<std::unique_ptr<ScanCodec>> TrainPcaCodec(
     const CodecOptions& o, const float* train, const ValidationSample& s,
-    uint64_t seed) {
+    uint64_t seed, uint32_t threads) {
   if (o.pca_weighting != PcaWeighting::kAuto) {
     return CreatePcaCodec(o, s.d, train, s.n);
   }
   CodecOptions plain = o, with_weights = o;
   plain.pca_weighting = PcaWeighting::kOff;
   with_weights.pca_weighting = PcaWeighting::kOn;
-  TQ_ASSIGN_OR_RETURN(std::unique_ptr<ScanCodec> unweighted,
-                      CreatePcaCodec(plain, s.d, train, s.n));
   const size_t queries = std::min(kChoiceQueries, s.n / 10);
   const size_t nb = s.n - queries;
-  if (queries < kChoiceTop || nb < kChoiceMinBase) return unweighted;
-  TQ_ASSIGN_OR_RETURN(std::unique_ptr<ScanCodec> weighted,
-                      CreatePcaCodec(with_weights, s.d, train, s.n));
+  if (queries < kChoiceTop || nb < kChoiceMinBase) {
+    return CreatePcaCodec(plain, s.d, train, s.n);
+  }
+  std::unique_ptr<ThreadPool> pool;
+  if (threads > 1) pool = std::make_unique<ThreadPool>(threads);
+  // The two variants trained side by side (each is single-threaded).
+  std::unique_ptr<ScanCodec> variant[2];
+  absl::Status variant_status[2];
+  Parallel(pool.get(), 2, [&](size_t w) {
+    absl::StatusOr<std::unique_ptr<ScanCodec>> c =
+        CreatePcaCodec(w == 0 ? plain : with_weights, s.d, train, s.n);
+    if (c.ok()) {
+      variant[w] = *std::move(c);
+    } else {
+      variant_status[w] = c.status();
+    }
+  });
+  for (const absl::Status& st : variant_status) TQ_RETURN_IF_ERROR(st);
+  std::unique_ptr<ScanCodec>& unweighted = variant[0];
+  std::unique_ptr<ScanCodec>& weighted = variant[1];
   // The queries: a seeded draw (a sample may come in the order of the
   // data: sorted by frequency, by date), the base the rest in the same
   // draw's order.
   Rng rng(seed);
   const Validation v = MakeValidation(
-      s, queries, RandomPermutation(static_cast<uint32_t>(s.n), &rng));
-  TQ_ASSIGN_OR_RETURN(std::vector<int> without, ValidationHits(*unweighted, v));
-  TQ_ASSIGN_OR_RETURN(std::vector<int> with, ValidationHits(*weighted, v));
+      s, queries, RandomPermutation(static_cast<uint32_t>(s.n), &rng),
+      pool.get());
+  TQ_ASSIGN_OR_RETURN(std::vector<int> without,
+                      ValidationHits(*unweighted, v, pool.get()));
+  TQ_ASSIGN_OR_RETURN(std::vector<int> with,
+                      ValidationHits(*weighted, v, pool.get()));
   // A paired test on the queries' differences: the weighting is kept only
   // if its mean gain is at least kChoiceSigmas standard errors above 0.
   double sum = 0, sum_sq = 0;

@@ -46,10 +46,12 @@ inline constexpr double kChoiceSigmas = 2.0;
 // `train` (the rows s.x coded as in s): with o.pca_weighting kAuto, trained
 // with and without the weighting and the better kept (above; a sample of
 // fewer than 10 queries and 100 base rows keeps it unweighted); kOn and
-// kOff as they say.
+// kOff as they say. `threads` (resolved, >= 1) run the choice: the two
+// variants' training side by side, then the scoring; the choice is the
+// same for every thread count.
 absl::StatusOr<std::unique_ptr<ScanCodec>> TrainPcaCodec(
     const CodecOptions& o, const float* train, const ValidationSample& s,
-    uint64_t seed);
+    uint64_t seed, uint32_t threads = 1);
 
 }  // namespace tqdb
 

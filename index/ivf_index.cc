@@ -163,8 +163,8 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Train(
       vs.nlist = nlist;
       vs.list = assign.data();
     }
-    TQ_ASSIGN_OR_RETURN(idx->codec_,
-                        TrainPcaCodec(co, train.data(), vs, options.seed + 23));
+    TQ_ASSIGN_OR_RETURN(idx->codec_, TrainPcaCodec(co, train.data(), vs,
+                                                   options.seed + 23, threads));
   } else {
     TQ_ASSIGN_OR_RETURN(idx->codec_,
                         ScanCodec::Create(co, d, train.data(), nt));
