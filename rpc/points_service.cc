@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -148,6 +151,32 @@ bool Uniform(const pb::SearchBatchRequest& req, uint32_t dim) {
     }
   }
   return true;
+}
+
+// Runs fn(i) for every i < n on up to `threads` threads (0: one a core),
+// the calling thread among them, each taking the next i. Threads the
+// system refuses leave the work to those running.
+void ForEachSearch(int n, uint32_t threads,
+                   const std::function<void(int)>& fn) {
+  const unsigned cores =
+      threads != 0 ? threads
+                   : std::max(1u, std::thread::hardware_concurrency());
+  const int workers = static_cast<int>(
+      std::min<unsigned>(cores, static_cast<unsigned>(std::max(n, 1))));
+  std::atomic<int> next{0};
+  auto run = [&] {
+    for (int i = next.fetch_add(1); i < n; i = next.fetch_add(1)) fn(i);
+  };
+  std::vector<std::thread> pool;
+  for (int w = 1; w < workers; ++w) {
+    try {
+      pool.emplace_back(run);
+    } catch (const std::system_error&) {
+      break;
+    }
+  }
+  run();
+  for (std::thread& t : pool) t.join();
 }
 
 }  // namespace
@@ -409,35 +438,45 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
       o.info = infos.data();
       TQ_ASSIGN_OR_RETURN(hits, c->SearchBatch(all, o));
     } else {
+      // Searches that differ (limits, filters, sparse, by example,
+      // formulas): each on its own, spread over the batch's threads, with
+      // one cancellation poll for the call.
       hits.resize(n);
-      for (int i = 0; i < n; ++i) {
+      std::vector<absl::Status> failed(n);
+      const std::function<bool()> cancelled = CancelCheck(ctx);
+      auto one = [&](int i) -> absl::Status {
         const pb::SearchRequest& q = req->searches(i);
         // One plain search (a formula's at its own depth) to its hits.
         auto plain = [&](const pb::SearchRequest& p)
             -> absl::StatusOr<std::vector<Neighbor>> {
           TQ_ASSIGN_OR_RETURN(QueryOptions o,
                               Options(p, ctx, m ? &stats[i] : nullptr));
+          o.cancelled = cancelled;
           o.info = &infos[i];
           return SearchLocal(*c, p, o);
         };
-        if (q.has_formula()) {
-          // Answered whole here: the formula needs the filled points.
-          auto r = SearchByFormula(
-              q,
-              [&](const pb::SearchRequest& p)
-                  -> absl::StatusOr<pb::SearchResponse> {
-                TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> found, plain(p));
-                pb::SearchResponse out;
-                TQ_RETURN_IF_ERROR(Fill(p, *c, found, &out));
-                return out;
-              });
-          TQ_RETURN_IF_ERROR(r.status()) << "search " << i;
-          answered[i] = *std::move(r);
-          continue;
+        if (!q.has_formula()) {
+          TQ_ASSIGN_OR_RETURN(hits[i], plain(q));
+          return absl::OkStatus();
         }
-        auto r = plain(q);
-        TQ_RETURN_IF_ERROR(r.status()) << "search " << i;
-        hits[i] = *std::move(r);
+        // Answered whole here: the formula needs the filled points.
+        auto r = SearchByFormula(q,
+                                 [&](const pb::SearchRequest& p)
+                                     -> absl::StatusOr<pb::SearchResponse> {
+                                   TQ_ASSIGN_OR_RETURN(
+                                       std::vector<Neighbor> found, plain(p));
+                                   pb::SearchResponse out;
+                                   TQ_RETURN_IF_ERROR(Fill(p, *c, found, &out));
+                                   return out;
+                                 });
+        TQ_RETURN_IF_ERROR(r.status());
+        answered[i] = *std::move(r);
+        return absl::OkStatus();
+      };
+      ForEachSearch(n, context_->options().search_threads,
+                    [&](int i) { failed[i] = one(i); });
+      for (int i = 0; i < n; ++i) {
+        TQ_RETURN_IF_ERROR(failed[i]) << "search " << i;
       }
     }
     if (m) m->RecordSearch(n, SumStats(stats));

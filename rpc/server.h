@@ -88,6 +88,10 @@ struct ServerOptions {
   uint32_t max_limit = 10000;
   // Largest number of searches in one SearchBatch.
   uint32_t max_batch_searches = 10000;
+  // Threads a SearchBatch whose searches differ (limits, filters, sparse,
+  // formulas) runs them on (0 = one a core). A batch of like searches runs
+  // on the database's threads (DbOptions::threads) in one call.
+  uint32_t search_threads = 0;
   // Where Snapshots.Create writes; "" = <database dir>/snapshots.
   std::string snapshot_dir;
   // Operational messages (a filter on fields without a payload index, at

@@ -8,7 +8,9 @@
 //
 // Counters: items_per_second = queries (or vectors) per second, p50_us and
 // p99_us = latency per call. Environment: TQDB_BENCH_DIR (default
-// /tmp/tqdb_rpc_bench, removed at the end), TQDB_BENCH_NPROBE (default 32).
+// /tmp/tqdb_rpc_bench, removed at the end), TQDB_BENCH_NPROBE (default 32),
+// TQDB_BENCH_SEARCH_THREADS (the server's ServerOptions::search_threads,
+// default 0 = one a core; 1 runs a mixed batch's searches one at a time).
 //
 // BM_SearchBatch32_Paired is the one the overhead goal is judged by: it
 // alternates an in-process batch and the same batch over gRPC in one loop,
@@ -110,6 +112,9 @@ struct World {
     }
     ServerOptions so;
     so.listen = "127.0.0.1:0";
+    if (const char* t = std::getenv("TQDB_BENCH_SEARCH_THREADS")) {
+      so.search_threads = static_cast<uint32_t>(std::atoi(t));
+    }
     auto srv = Server::Start(db.get(), so);
     if (!srv.ok()) {
       error = std::string(srv.status().message());
@@ -145,15 +150,18 @@ struct World {
   }
   // Queries first .. first + n - 1 (k = 10) as one SearchBatch call,
   // request and response on one arena. False unless every search answered;
-  // *server_ms = the time the server's handler took.
-  bool GrpcBatch(size_t first, size_t n, double* server_ms) const {
+  // *server_ms = the time the server's handler took. `mixed`: k alternates
+  // 10 and 11, so the batch is not one the database runs in one call and
+  // the server runs its searches one by one (over its threads).
+  bool GrpcBatch(size_t first, size_t n, double* server_ms,
+                 bool mixed = false) const {
     google::protobuf::Arena arena;
     auto* req =
         google::protobuf::Arena::CreateMessage<pb::SearchBatchRequest>(&arena);
     req->set_collection("use512");
     req->mutable_searches()->Reserve(static_cast<int>(n));
     for (size_t j = 0; j < n; ++j) {
-      FillRequest(first + j, 10, req->add_searches());
+      FillRequest(first + j, mixed ? 10 + j % 2 : 10, req->add_searches());
     }
     auto* resp =
         google::protobuf::Arena::CreateMessage<pb::SearchBatchResponse>(&arena);
@@ -268,6 +276,24 @@ void BM_SearchBatch32_Grpc(benchmark::State& state) {
   state.counters["server_us"] = calls ? 1000 * server_ms / calls : 0;
 }
 
+// The same queries with k alternating 10 and 11: searches that differ, run
+// one by one over the server's threads (rpc/points_service.cc).
+void BM_SearchBatch32_GrpcMixed(benchmark::State& state) {
+  World& w = W();
+  if (!w.error.empty()) return state.SkipWithError(w.error.c_str());
+  double server_ms = 0;
+  size_t calls = 0;
+  Timed(state, kQBatch, [&](size_t i) {
+    const size_t first = (i * kQBatch) % (w.nq - kQBatch);
+    double ms = 0;
+    const bool ok = w.GrpcBatch(first, kQBatch, &ms, /*mixed=*/true);
+    server_ms += ms;
+    ++calls;
+    return ok;
+  });
+  state.counters["server_us"] = calls ? 1000 * server_ms / calls : 0;
+}
+
 // In-process and gRPC alternated call by call (see the top of the file).
 // Counters: p50/p99 of each, server_p50_us (the handler's own time), and
 // overhead_p50_pct / overhead_qps_pct: how much longer a gRPC batch takes
@@ -373,6 +399,7 @@ BENCHMARK(BM_Search_InProcess)->MinTime(3.0)->UseRealTime();
 BENCHMARK(BM_Search_Grpc)->MinTime(3.0)->UseRealTime();
 BENCHMARK(BM_SearchBatch32_InProcess)->MinTime(3.0)->UseRealTime();
 BENCHMARK(BM_SearchBatch32_Grpc)->MinTime(3.0)->UseRealTime();
+BENCHMARK(BM_SearchBatch32_GrpcMixed)->MinTime(3.0)->UseRealTime();
 BENCHMARK(BM_SearchBatch32_Paired)->MinTime(10.0)->UseRealTime();
 BENCHMARK(BM_Ingest_InProcess)->Iterations(3)->UseRealTime();
 BENCHMARK(BM_IngestStream_Grpc)->Iterations(3)->UseRealTime();

@@ -554,6 +554,59 @@ TEST_F(RpcPointsTest, SearchByExample) {
       << s.error_message();
 }
 
+// A batch whose searches differ (limits, probes, exact, by example) runs
+// them side by side on the server's threads: each result is that search's
+// own, in the batch's order, and the first failing search (by its place in
+// the batch, not by which thread failed first) names the error.
+TEST_F(RpcPointsTest, MixedBatchAnswersEachSearchAsAlone) {
+  ASSERT_TRUE(Upsert(UpsertReq("c", 0, 500, kDim)).ok());
+  Train();
+  pb::SearchBatchRequest batch;
+  batch.set_collection("c");
+  for (int i = 0; i < 40; ++i) {
+    pb::SearchRequest q;
+    if (i % 5 == 4) {
+      q.set_limit(3);
+      q.add_positive_ids(7 * i);
+    } else {
+      q = SearchReq("", VectorFor(11 * i, 0, kDim), 1 + i % 10);
+      q.mutable_params()->set_nprobe(1 + i % 7);
+      q.mutable_params()->set_exact(i % 3 == 0);
+    }
+    q.set_with_payload(i % 2 == 0);
+    *batch.add_searches() = q;
+  }
+  grpc::ClientContext ctx;
+  pb::SearchBatchResponse resp;
+  const grpc::Status bs = ts_.points().SearchBatch(&ctx, batch, &resp);
+  ASSERT_TRUE(bs.ok()) << bs.error_message();
+  ASSERT_EQ(resp.results_size(), 40);
+  for (int i = 0; i < 40; ++i) {
+    pb::SearchRequest alone = batch.searches(i);
+    alone.set_collection("c");
+    pb::SearchResponse want;
+    ASSERT_TRUE(Search(alone, &want).ok()) << i;
+    const pb::SearchResponse& got = resp.results(i);
+    ASSERT_EQ(got.points_size(), want.points_size()) << i;
+    for (int j = 0; j < want.points_size(); ++j) {
+      EXPECT_EQ(got.points(j).id(), want.points(j).id()) << i << " " << j;
+      EXPECT_EQ(got.points(j).score(), want.points(j).score()) << i;
+      EXPECT_EQ(got.points(j).payload(), want.points(j).payload()) << i;
+    }
+    EXPECT_EQ(got.nprobe_used(), want.nprobe_used()) << i;
+  }
+  // Two searches fail (examples that do not exist): the first names it.
+  batch.mutable_searches(24)->add_positive_ids(99999);
+  batch.mutable_searches(9)->add_positive_ids(88888);
+  grpc::ClientContext ctx2;
+  const grpc::Status s = ts_.points().SearchBatch(&ctx2, batch, &resp);
+  EXPECT_CODE(s, NOT_FOUND);
+  EXPECT_NE(s.error_message().find("search 9: "), std::string::npos)
+      << s.error_message();
+  EXPECT_NE(s.error_message().find("88888"), std::string::npos)
+      << s.error_message();
+}
+
 // The recommend strategies over gRPC on an l2 collection (db_recommend_test
 // checks their results): with one positive example, best_score ranks as
 // the example's own search and scores f(-squared distance), sum_scores

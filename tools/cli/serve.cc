@@ -198,6 +198,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   so.metrics_listen = loopback(flags->GetString("metrics"));
   so.metrics_open = flags->Has("metrics-open");
   so.max_limit = static_cast<uint32_t>(*max_limit);
+  so.search_threads = static_cast<uint32_t>(*threads);
   dbo.max_batch = static_cast<size_t>(*max_batch);
   dbo.max_payload_bytes = static_cast<size_t>(*max_payload);
   dbo.threads = static_cast<uint32_t>(*threads);
