@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <iterator>
 #include <utility>
 #include <vector>
@@ -20,25 +19,15 @@ constexpr size_t kChoiceTop = 10;
 // Base rows encoded at a time (their residuals are built per block).
 constexpr size_t kEncodeBlock = 1024;
 
-// Runs fn(i) for i < n on the pool's threads, or inline without one.
-void Parallel(ThreadPool* pool, size_t n,
-              const std::function<void(size_t)>& fn) {
-  if (pool == nullptr || n < 2) {
-    for (size_t i = 0; i < n; ++i) fn(i);
-  } else {
-    pool->ParallelFor(n, fn);
-  }
-}
-
 // Calls f(q, i) for every query q < queries and row i < rows: the queries
 // split in chunks across the pool's threads, each chunk's queries scoring a
 // block of rows at a time (the rows, read from memory once per chunk, are
 // what does not fit in cache). f(q, ...) runs on one thread for a given q.
 template <typename F>
-void ForBlocks(ThreadPool* pool, size_t queries, size_t rows, F f) {
+void ForBlocks(ThreadPool& pool, size_t queries, size_t rows, F f) {
   constexpr size_t kBlock = 64, kQueriesPerChunk = 16;
   const size_t chunks = (queries + kQueriesPerChunk - 1) / kQueriesPerChunk;
-  Parallel(pool, chunks, [&](size_t chunk) {
+  pool.ParallelFor(chunks, [&](size_t chunk) {
     const size_t q0 = chunk * kQueriesPerChunk;
     const size_t q1 = std::min(queries, q0 + kQueriesPerChunk);
     for (size_t i0 = 0; i0 < rows; i0 += kBlock) {
@@ -108,7 +97,7 @@ struct Validation {
 };
 
 Validation MakeValidation(const ValidationSample& s, size_t queries,
-                          std::vector<uint32_t> order, ThreadPool* pool) {
+                          std::vector<uint32_t> order, ThreadPool& pool) {
   Validation v;
   v.s = &s;
   v.queries = queries;
@@ -129,7 +118,7 @@ Validation MakeValidation(const ValidationSample& s, size_t queries,
                  static_cast<uint32_t>(i));
   });
   v.truth.resize(queries);
-  Parallel(pool, queries, [&](size_t q) {
+  pool.ParallelFor(queries, [&](size_t q) {
     if (s.centroids != nullptr) {
       for (uint32_t l = 0; l < s.nlist; ++l) {
         v.qc[q * s.nlist + l] =
@@ -145,7 +134,7 @@ Validation MakeValidation(const ValidationSample& s, size_t queries,
 // index's centroid terms) rank in their top 10.
 absl::StatusOr<std::vector<int>> ValidationHits(const ScanCodec& codec,
                                                 const Validation& v,
-                                                ThreadPool* pool) {
+                                                ThreadPool& pool) {
   const ScalarCodeInfo* info = codec.scalar_info();
   if (info == nullptr || codec.combine_form().kind != CombineForm::kScaled) {
     return absl::InvalidArgumentError(
@@ -163,14 +152,14 @@ absl::StatusOr<std::vector<int>> ValidationHits(const ScanCodec& codec,
   std::vector<std::vector<float>> list_w(center ? s.nlist : 0);
   if (center) {
     for (size_t i = 0; i < nb; ++i) list_w[v.list(i)].resize(k);
-    Parallel(pool, s.nlist, [&](size_t l) {
+    pool.ParallelFor(s.nlist, [&](size_t l) {
       if (list_w[l].empty()) return;
       codec.QueryWeights(&s.centroids[l * d], list_w[l].data());
     });
   }
   const size_t blocks = (nb + kEncodeBlock - 1) / kEncodeBlock;
   std::vector<absl::Status> block_status(blocks);
-  Parallel(pool, blocks, [&](size_t b) {
+  pool.ParallelFor(blocks, [&](size_t b) {
     const size_t i0 = b * kEncodeBlock;
     const size_t rows = std::min(kEncodeBlock, nb - i0);
     std::vector<float> resid(rows * d);
@@ -203,8 +192,8 @@ absl::StatusOr<std::vector<int>> ValidationHits(const ScanCodec& codec,
   });
   for (const absl::Status& st : block_status) TQ_RETURN_IF_ERROR(st);
   std::vector<float> wq(v.queries * k);
-  Parallel(pool, v.queries,
-           [&](size_t q) { codec.QueryWeights(v.query(q), &wq[q * k]); });
+  pool.ParallelFor(
+      v.queries, [&](size_t q) { codec.QueryWeights(v.query(q), &wq[q * k]); });
   std::vector<TopIds> top(v.queries);
   ForBlocks(pool, v.queries, nb, [&](size_t q, size_t i) {
     const float qc = s.centroids != nullptr ? v.qc[q * s.nlist + v.list(i)] : 0;
@@ -240,12 +229,12 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> TrainPcaCodec(
   if (queries < kChoiceTop || nb < kChoiceMinBase) {
     return CreatePcaCodec(plain, s.d, train, s.n);
   }
-  std::unique_ptr<ThreadPool> pool;
-  if (threads > 1) pool = std::make_unique<ThreadPool>(threads);
+  // One thread: the pool has no workers and runs everything inline.
+  ThreadPool pool(std::max<uint32_t>(threads, 1));
   // The two variants trained side by side (each is single-threaded).
   std::unique_ptr<ScanCodec> variant[2];
   absl::Status variant_status[2];
-  Parallel(pool.get(), 2, [&](size_t w) {
+  pool.ParallelFor(2, [&](size_t w) {
     absl::StatusOr<std::unique_ptr<ScanCodec>> c =
         CreatePcaCodec(w == 0 ? plain : with_weights, s.d, train, s.n);
     if (c.ok()) {
@@ -262,12 +251,11 @@ absl::StatusOr<std::unique_ptr<ScanCodec>> TrainPcaCodec(
   // draw's order.
   Rng rng(seed);
   const Validation v = MakeValidation(
-      s, queries, RandomPermutation(static_cast<uint32_t>(s.n), &rng),
-      pool.get());
+      s, queries, RandomPermutation(static_cast<uint32_t>(s.n), &rng), pool);
   TQ_ASSIGN_OR_RETURN(std::vector<int> without,
-                      ValidationHits(*unweighted, v, pool.get()));
+                      ValidationHits(*unweighted, v, pool));
   TQ_ASSIGN_OR_RETURN(std::vector<int> with,
-                      ValidationHits(*weighted, v, pool.get()));
+                      ValidationHits(*weighted, v, pool));
   // A paired test on the queries' differences: the weighting is kept only
   // if its mean gain is at least kChoiceSigmas standard errors above 0.
   double sum = 0, sum_sq = 0;

@@ -113,13 +113,12 @@ double NormalQuantile(double p) {
 // Each cell's centroid given the levels c (cells cut at the midpoints), and
 // the residual c - centroid's largest magnitude.
 struct Cells {
-  std::vector<double> mass, mean, dlo, dhi;  // d mean / d lower, upper cut
+  std::vector<double> mean, dlo, dhi;  // d mean / d lower, upper cut
   double residual = 0;
 };
 Cells Centroids(const Law& law, const std::vector<double>& c) {
   const size_t k = c.size();
   Cells out;
-  out.mass.resize(k);
   out.mean.resize(k);
   out.dlo.resize(k);
   out.dhi.resize(k);
@@ -131,7 +130,6 @@ Cells Centroids(const Law& law, const std::vector<double>& c) {
     const double hi_density = j + 1 < k ? law.Density(hi_cut) : 0.0;
     const double m0 = hi_cum.m0 - lo_cum.m0;
     const double mean = m0 > 0 ? (hi_cum.m1 - lo_cum.m1) / m0 : c[j];
-    out.mass[j] = m0;
     out.mean[j] = mean;
     out.dlo[j] = m0 > 0 && j > 0 ? lo_density * (mean - lo_cut) / m0 : 0.0;
     out.dhi[j] = m0 > 0 && j + 1 < k ? hi_density * (hi_cut - mean) / m0 : 0.0;

@@ -76,14 +76,15 @@ std::function<bool()> CancelCheck(grpc::ServerContextBase* ctx) {
   };
 }
 
-// The options of one search request, polling the call for cancellation;
-// with metrics, what the search did goes to *stats.
+// The options of one search request, polling the call for cancellation
+// with `cancelled` (the call's CancelCheck, one for all its searches); with
+// metrics, what the search did goes to *stats.
 absl::StatusOr<QueryOptions> Options(const pb::SearchRequest& q,
-                                     grpc::ServerContextBase* ctx,
+                                     const std::function<bool()>& cancelled,
                                      SearchStats* stats) {
   QueryOptions o = FromProto(q);
   TQ_ASSIGN_OR_RETURN(o.filter, OptionalFilter(q.has_filter(), q.filter()));
-  o.cancelled = CancelCheck(ctx);
+  o.cancelled = cancelled;
   o.stats = stats;
   return o;
 }
@@ -363,12 +364,13 @@ grpc::Status PointsService::DoSearch(grpc::ServerContextBase* ctx,
   return context_->Call(ctx, [&]() -> absl::Status {
     TQ_ASSIGN_OR_RETURN(auto c, context_->GetCollection(req->collection()));
     TQ_RETURN_IF_ERROR(ValidateSearch(*req, context_->options()));
+    const std::function<bool()> cancelled = CancelCheck(ctx);
     auto plain = [&](const pb::SearchRequest& q,
                      pb::SearchResponse* r) -> absl::Status {
       Metrics* m = context_->metrics();
       SearchStats stats;
       TQ_ASSIGN_OR_RETURN(QueryOptions o,
-                          Options(q, ctx, m ? &stats : nullptr));
+                          Options(q, cancelled, m ? &stats : nullptr));
       SearchInfo info;
       o.info = &info;
       TQ_ASSIGN_OR_RETURN(std::vector<Neighbor> hits, SearchLocal(*c, q, o));
@@ -432,7 +434,8 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
         std::copy(req->searches(i).vector().begin(),
                   req->searches(i).vector().end(), all.begin() + size_t{d} * i);
       }
-      auto opts = Options(req->searches(0), ctx, m ? stats.data() : nullptr);
+      auto opts = Options(req->searches(0), CancelCheck(ctx),
+                          m ? stats.data() : nullptr);
       TQ_RETURN_IF_ERROR(opts.status()) << "search 0";
       QueryOptions o = *std::move(opts);
       o.info = infos.data();
@@ -450,8 +453,7 @@ grpc::Status PointsService::DoSearchBatch(grpc::ServerContextBase* ctx,
         auto plain = [&](const pb::SearchRequest& p)
             -> absl::StatusOr<std::vector<Neighbor>> {
           TQ_ASSIGN_OR_RETURN(QueryOptions o,
-                              Options(p, ctx, m ? &stats[i] : nullptr));
-          o.cancelled = cancelled;
+                              Options(p, cancelled, m ? &stats[i] : nullptr));
           o.info = &infos[i];
           return SearchLocal(*c, p, o);
         };

@@ -259,7 +259,8 @@ void BM_SearchBatch32_InProcess(benchmark::State& state) {
   });
 }
 
-void BM_SearchBatch32_Grpc(benchmark::State& state) {
+// Batches of 32 over gRPC; `mixed`: see World::GrpcBatch.
+void GrpcBatches(benchmark::State& state, bool mixed) {
   World& w = W();
   if (!w.error.empty()) return state.SkipWithError(w.error.c_str());
   double server_ms = 0;
@@ -267,7 +268,7 @@ void BM_SearchBatch32_Grpc(benchmark::State& state) {
   Timed(state, kQBatch, [&](size_t i) {
     const size_t first = (i * kQBatch) % (w.nq - kQBatch);
     double ms = 0;
-    const bool ok = w.GrpcBatch(first, kQBatch, &ms);
+    const bool ok = w.GrpcBatch(first, kQBatch, &ms, mixed);
     server_ms += ms;
     ++calls;
     return ok;
@@ -276,22 +277,14 @@ void BM_SearchBatch32_Grpc(benchmark::State& state) {
   state.counters["server_us"] = calls ? 1000 * server_ms / calls : 0;
 }
 
+void BM_SearchBatch32_Grpc(benchmark::State& state) {
+  GrpcBatches(state, /*mixed=*/false);
+}
+
 // The same queries with k alternating 10 and 11: searches that differ, run
 // one by one over the server's threads (rpc/points_service.cc).
 void BM_SearchBatch32_GrpcMixed(benchmark::State& state) {
-  World& w = W();
-  if (!w.error.empty()) return state.SkipWithError(w.error.c_str());
-  double server_ms = 0;
-  size_t calls = 0;
-  Timed(state, kQBatch, [&](size_t i) {
-    const size_t first = (i * kQBatch) % (w.nq - kQBatch);
-    double ms = 0;
-    const bool ok = w.GrpcBatch(first, kQBatch, &ms, /*mixed=*/true);
-    server_ms += ms;
-    ++calls;
-    return ok;
-  });
-  state.counters["server_us"] = calls ? 1000 * server_ms / calls : 0;
+  GrpcBatches(state, /*mixed=*/true);
 }
 
 // In-process and gRPC alternated call by call (see the top of the file).
